@@ -1,0 +1,99 @@
+# berth build. `make` builds build/berthd and build/berth-shim; `make run` and `make test`
+# install the Debian packages first (packages.txt). See README.md.
+
+VERSION := 0.1.0
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
+
+PKGS := libmicrohttpd jansson libarchive libcrypto
+CC ?= cc
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
+	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	-DBERTH_VERSION=\"$(VERSION)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+CFLAGS ?= -O2
+LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Every .c under src/ except the programs' main files goes into the library.
+LIB_SRCS := $(filter-out src/daemon/main.c src/shim/main.c,$(sort $(wildcard src/*/*.c)))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+
+OBJ := build/obj
+SAN := build/san
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(SAN)/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
+SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
+
+PYTHON := /usr/bin/python3
+
+.PHONY: all deps run test unit unit-san e2e bench clean
+all: build/berthd build/berth-shim
+
+deps:
+	@./scripts/install-deps.sh
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(SAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-SAN  $<"
+	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+# Only the build-time stamp differs per build; keep it out of the library objects.
+$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\"
+
+build/libberth.a: $(LIB_OBJS)
+	@mkdir -p build
+	rm -f $@ && ar rcs $@ $^
+
+build/libberth-san.a: $(SAN_OBJS)
+	@mkdir -p build
+	rm -f $@ && ar rcs $@ $^
+
+build/berthd: $(OBJ)/src/daemon/main.o build/libberth.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/berth-shim: $(OBJ)/src/shim/main.o build/libberth.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/unit/%: tests/unit/%.c build/libberth.a
+	@mkdir -p build/unit
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+
+build/unit-san/%: tests/unit/%.c build/libberth-san.a
+	@mkdir -p build/unit-san
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@./tests/run-unit.sh build/unit $(UNIT_BINS)
+
+unit-san: $(SAN_UNIT_BINS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		./tests/run-unit.sh build/unit-san $(SAN_UNIT_BINS)
+
+e2e: all
+	cd tests/e2e && $(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-san
+	$(MAKE) e2e
+
+run: deps
+	$(MAKE) all
+	@mkdir -p /run/berth /var/lib/berth
+	exec ./build/berthd $(BERTHD_ARGS)
+
+bench: deps all
+	$(PYTHON) bench/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(OBJ)/src/shim/main.d

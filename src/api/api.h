@@ -1,0 +1,21 @@
+/* api.h - the Docker Engine API served for a daemon: the route table and start-up. */
+#pragma once
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct berr;
+struct daemon;
+
+/* Serve the Docker Engine API for @d on the listening @fds (ownership passes). */
+int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server **ret, struct berr *err);
+
+/* The daemon's route table. */
+extern const struct api_route api_routes[];
+extern const size_t api_n_routes;
+
+/* Handlers, one file per resource group. */
+int api_system_ping(struct api_request *req, struct berr *err);
+int api_system_version(struct api_request *req, struct berr *err);
+int api_system_info(struct api_request *req, struct berr *err);

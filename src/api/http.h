@@ -1,0 +1,127 @@
+/* http.h - the HTTP layer's public face: the request a handler sees, the ways it can answer
+ * (JSON, plain body, chunked stream, connection upgrade), and the server that routes to it.
+ * Built on libmicrohttpd in thread-per-connection mode, so handlers may block. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct berr;
+struct MHD_Connection;
+
+#define API_VERSION_MAX 145   /* 1.45, as major*100 + minor */
+#define API_VERSION_MIN 124   /* 1.24 */
+#define API_MAX_PARAMS 4
+#define API_MAX_EXTRA_HEADERS 8
+
+/* Parse "1.45" into 145. Returns -EINVAL for anything else. */
+int api_version_parse(const char *s, unsigned *ret);
+
+/* Split "/v1.45/containers/json" into version 145 and "/containers/json". An unversioned
+ * path gets API_VERSION_MAX. A versioned prefix out of range fills @err with Docker's
+ * "client version X is too new/old" message. */
+int api_version_strip(const char *url, unsigned *ret_version, const char **ret_path, struct berr *err);
+
+struct api_request;
+typedef int (*api_handler_fn)(struct api_request *req, struct berr *err);
+
+struct api_route {
+        const char *method;  /* "GET", "POST", ... */
+        const char *pattern; /* "/containers/{id}/json": {x} matches one non-empty segment */
+        api_handler_fn handler;
+        size_t max_body_bytes; /* 0: the server default */
+};
+
+enum api_match {
+        API_MATCH_OK,
+        API_MATCH_NO_PATH,
+        API_MATCH_BAD_METHOD,
+};
+
+/* Find the route for @method and @path; on a match fill @params (decoded, each at most
+ * one path segment, owned by the caller: free them). HEAD falls back to GET. */
+enum api_match api_route_match(const struct api_route *routes, size_t n_routes, const char *method,
+                               const char *path, const struct api_route **ret_route,
+                               char *params[API_MAX_PARAMS]);
+
+/* HTTP status for an error kind: the one place that decides it. */
+unsigned api_status_for_kind(int kind);
+
+struct api_request {
+        struct MHD_Connection *conn;
+        const char *method;
+        const char *path;      /* without the version prefix */
+        unsigned version;      /* negotiated API version, 124..145 */
+        char *params[API_MAX_PARAMS];
+        const struct api_route *route;
+        void *ctx;             /* the server's user context (the daemon) */
+
+        char *body;            /* NUL-terminated; NULL if none */
+        size_t body_len;
+        size_t body_cap;
+        size_t body_max;
+        bool body_too_large;
+        bool is_head;
+        bool responded;
+        unsigned status;       /* status of the answer, for logging */
+        const char *extra_headers[API_MAX_EXTRA_HEADERS][2];
+        int n_extra_headers;
+};
+
+/* Add a header to the answer this request will get; @name and @value must outlive the
+ * request (string literals or request-owned memory). */
+void api_add_header(struct api_request *req, const char *name, const char *value);
+
+/* Query string access. */
+const char *api_query(struct api_request *req, const char *key);
+/* Docker's boolean query values: "1", "true", "True" are true; "", "0", "false" false;
+ * absent gives @def. Anything else is 400. */
+int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err);
+int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t *ret, struct berr *err);
+const char *api_header(struct api_request *req, const char *name);
+
+/* The body as a JSON object (400 when it is not one). */
+int api_body_json(struct api_request *req, json_t **ret, struct berr *err);
+
+/* Answers. Each returns 0 on success or a negative errno if it could not be queued. */
+int api_reply_json(struct api_request *req, unsigned status, json_t *body); /* steals body */
+int api_reply_data(struct api_request *req, unsigned status, const char *content_type, const void *data,
+                   size_t len);
+int api_reply_empty(struct api_request *req, unsigned status);
+int api_reply_error(struct api_request *req, unsigned status, const char *message);
+int api_reply_berr(struct api_request *req, const struct berr *err);
+
+/* Chunked streaming body: @read fills @buf with up to @max bytes and returns the count,
+ * 0 at the end of the stream or a negative value to abort the connection. It runs in the
+ * connection's thread and may block until it has data. @free_ctx releases @ctx once the
+ * response is done (also if the client went away). */
+typedef ssize_t (*api_stream_read_fn)(void *ctx, char *buf, size_t max);
+int api_reply_stream(struct api_request *req, unsigned status, const char *content_type,
+                     api_stream_read_fn read, void (*free_ctx)(void *), void *ctx);
+
+/* Upgrade to a raw stream with 101 Switching Protocols ("Upgrade: tcp" as the Docker API
+ * does). @run is called in the connection's thread with a blocking socket and any bytes the
+ * client sent past the request; when it returns the connection is closed. */
+typedef void (*api_upgrade_fn)(void *ctx, int fd, const char *extra, size_t extra_len);
+int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
+                      void (*free_ctx)(void *), void *ctx);
+
+/* The server. */
+struct api_server_config {
+        const struct api_route *routes;
+        size_t n_routes;
+        void *ctx;                 /* handed to handlers as req->ctx */
+        size_t max_body_bytes;     /* default bound on request bodies */
+        const char *server_header; /* "berth/0.1.0 (linux)" */
+};
+
+struct api_server;
+
+/* Serve on already-bound, listening sockets (ownership of the fds passes to the server). */
+int api_server_start(const struct api_server_config *cfg, const int *listen_fds, size_t n_fds,
+                     struct api_server **ret, struct berr *err);
+/* Stop accepting, wait for in-flight connections to end, free. Accepts NULL. */
+struct api_server *api_server_stop(struct api_server *srv);

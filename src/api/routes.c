@@ -1,0 +1,26 @@
+/* routes.c - the Engine API route table: every path berthd serves, in one place. */
+#include <stdio.h>
+
+#include "api.h"
+#include "common/err.h"
+#include "daemon/daemon.h"
+
+const struct api_route api_routes[] = {
+        { "GET", "/_ping", api_system_ping, 0 },
+        { "HEAD", "/_ping", api_system_ping, 0 },
+        { "GET", "/version", api_system_version, 0 },
+        { "GET", "/info", api_system_info, 0 },
+};
+const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server **ret, struct berr *err) {
+        static char server_header[64];
+        snprintf(server_header, sizeof(server_header), "berth/%s (linux)", berth_version);
+        struct api_server_config cfg = {
+                .routes = api_routes,
+                .n_routes = api_n_routes,
+                .ctx = d,
+                .server_header = server_header,
+        };
+        return api_server_start(&cfg, fds, n_fds, ret, err);
+}

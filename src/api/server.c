@@ -1,0 +1,430 @@
+/* server.c - the libmicrohttpd glue: one MHD daemon per listening socket, thread per
+ * connection, request bodies gathered up to a bound, and the answer helpers of http.h. */
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "http.h"
+
+#define DEFAULT_MAX_BODY_BYTES (16u << 20)
+/* Per-connection memory pool: bounds the request line plus headers. Docker's Go server
+ * allows 1 MB of headers; clients send at most a few KB (X-Registry-Auth/Config). Pages
+ * of the pool are only touched as they are used. */
+#define CONNECTION_MEMORY_BYTES (256u << 10)
+
+struct api_server {
+        struct api_server_config cfg;
+        struct MHD_Daemon **daemons;
+        size_t n_daemons;
+};
+
+static void add_common_headers(struct api_server *srv, struct MHD_Response *resp) {
+        char v[16];
+        snprintf(v, sizeof(v), "%u.%u", API_VERSION_MAX / 100, API_VERSION_MAX % 100);
+        MHD_add_response_header(resp, "Server", srv->cfg.server_header ? srv->cfg.server_header : "berth");
+        MHD_add_response_header(resp, "API-Version", v);
+        MHD_add_response_header(resp, "OSType", "linux");
+        MHD_add_response_header(resp, "Docker-Experimental", "false");
+}
+
+/* Request objects carry their server so answer helpers can add the common headers. */
+struct request_full {
+        struct api_request pub;
+        struct api_server *srv;
+};
+
+static struct api_server *srv_of(struct api_request *req) {
+        return ((struct request_full *) req)->srv;
+}
+
+void api_add_header(struct api_request *req, const char *name, const char *value) {
+        if (req->n_extra_headers >= API_MAX_EXTRA_HEADERS)
+                return;
+        req->extra_headers[req->n_extra_headers][0] = name;
+        req->extra_headers[req->n_extra_headers][1] = value;
+        req->n_extra_headers++;
+}
+
+static int queue(struct api_request *req, unsigned status, struct MHD_Response *resp) {
+        if (!resp)
+                return -ENOMEM;
+        add_common_headers(srv_of(req), resp);
+        for (int i = 0; i < req->n_extra_headers; i++)
+                MHD_add_response_header(resp, req->extra_headers[i][0], req->extra_headers[i][1]);
+        enum MHD_Result ok = MHD_queue_response(req->conn, status, resp);
+        MHD_destroy_response(resp);
+        if (ok != MHD_YES)
+                return -EIO;
+        req->responded = true;
+        req->status = status;
+        return 0;
+}
+
+int api_reply_data(struct api_request *req, unsigned status, const char *content_type, const void *data,
+                   size_t len) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *) data, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return -ENOMEM;
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        return queue(req, status, resp);
+}
+
+int api_reply_empty(struct api_request *req, unsigned status) {
+        return api_reply_data(req, status, NULL, "", 0);
+}
+
+int api_reply_json(struct api_request *req, unsigned status, json_t *body) {
+        _cleanup_json_ json_t *owned = body;
+        _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!text)
+                return -ENOMEM;
+        size_t len = strlen(text);
+        /* Docker's encoder ends every JSON body with a newline. */
+        char *nl = realloc(text, len + 2);
+        if (!nl)
+                return -ENOMEM;
+        text = nl;
+        text[len] = '\n';
+        text[len + 1] = '\0';
+        return api_reply_data(req, status, "application/json", text, len + 1);
+}
+
+int api_reply_error(struct api_request *req, unsigned status, const char *message) {
+        json_t *o = json_pack("{s:s}", "message", message);
+        if (!o)
+                return -ENOMEM;
+        return api_reply_json(req, status, o);
+}
+
+int api_reply_berr(struct api_request *req, const struct berr *err) {
+        return api_reply_error(req, api_status_for_kind(err->kind), err->msg[0] ? err->msg : "internal error");
+}
+
+struct stream {
+        api_stream_read_fn read;
+        void (*free_ctx)(void *);
+        void *ctx;
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        struct stream *s = cls;
+        ssize_t n = s->read(s->ctx, buf, max);
+        if (n == 0)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        return n;
+}
+
+static void stream_free(void *cls) {
+        struct stream *s = cls;
+        if (s->free_ctx)
+                s->free_ctx(s->ctx);
+        free(s);
+}
+
+int api_reply_stream(struct api_request *req, unsigned status, const char *content_type,
+                     api_stream_read_fn read, void (*free_ctx)(void *), void *ctx) {
+        struct stream *s = calloc(1, sizeof(*s));
+        if (!s) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                return -ENOMEM;
+        }
+        *s = (struct stream){ .read = read, .free_ctx = free_ctx, .ctx = ctx };
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_reader, s,
+                                                                      stream_free);
+        if (!resp) {
+                stream_free(s);
+                return -ENOMEM;
+        }
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        return queue(req, status, resp);
+}
+
+struct upgrade {
+        api_upgrade_fn run;
+        void (*free_ctx)(void *);
+        void *ctx;
+};
+
+static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
+                       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
+        struct upgrade *u = cls;
+        /* MHD hands the socket over non-blocking; the stream code wants plain blocking I/O. */
+        int fl = fcntl(sock, F_GETFL);
+        if (fl >= 0)
+                (void) fcntl(sock, F_SETFL, fl & ~O_NONBLOCK);
+        u->run(u->ctx, sock, extra, extra_len);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        if (u->free_ctx)
+                u->free_ctx(u->ctx);
+        free(u);
+}
+
+int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
+                      void (*free_ctx)(void *), void *ctx) {
+        struct upgrade *u = calloc(1, sizeof(*u));
+        if (!u) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                return -ENOMEM;
+        }
+        *u = (struct upgrade){ .run = run, .free_ctx = free_ctx, .ctx = ctx };
+        struct MHD_Response *resp = MHD_create_response_for_upgrade(upgrade_cb, u);
+        if (!resp) {
+                free(u);
+                if (free_ctx)
+                        free_ctx(ctx);
+                return -ENOMEM;
+        }
+        MHD_add_response_header(resp, "Upgrade", "tcp");
+        if (content_type)
+                MHD_add_response_header(resp, "Content-Type", content_type);
+        int r = queue(req, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+        /* If queueing failed MHD never calls upgrade_cb; the context is lost with the
+         * response, which MHD destroyed. */
+        return r;
+}
+
+const char *api_query(struct api_request *req, const char *key) {
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *api_header(struct api_request *req, const char *name) {
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err) {
+        const char *v = api_query(req, key);
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        static const char *const yes[] = { "1", "true", "True", "TRUE", "t", "T" };
+        static const char *const no[] = { "", "0", "false", "False", "FALSE", "f", "F" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (STREQ(v, yes[i])) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (STREQ(v, no[i])) {
+                        *ret = false;
+                        return 0;
+                }
+        return berr_set(err, BERR_INVALID, EINVAL, "invalid value for %s: %s is not a boolean", key, v);
+}
+
+int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t *ret, struct berr *err) {
+        const char *v = api_query(req, key);
+        if (!v || !*v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || *end)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for %s: %s is not an integer", key, v);
+        *ret = n;
+        return 0;
+}
+
+int api_body_json(struct api_request *req, json_t **ret, struct berr *err) {
+        return json_parse_object(req->body, req->body_len, ret, err);
+}
+
+static void request_free(struct request_full *rf) {
+        if (!rf)
+                return;
+        for (int i = 0; i < API_MAX_PARAMS; i++)
+                free(rf->pub.params[i]);
+        free(rf->pub.body);
+        free(rf);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        struct request_full *rf = *con_cls;
+        if (rf)
+                log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
+                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+        request_free(rf);
+        *con_cls = NULL;
+}
+
+/* Decide, before any body is read, whether the request can be served at all. Answering
+ * now makes MHD skip (and not buffer) the body. */
+static int begin_request(struct api_server *srv, struct request_full *rf, const char *url) {
+        struct api_request *req = &rf->pub;
+        struct berr err = { 0 };
+        if (api_version_strip(url, &req->version, &req->path, &err) < 0) {
+                req->path = url;
+                return api_reply_berr(req, &err);
+        }
+        enum api_match m = api_route_match(srv->cfg.routes, srv->cfg.n_routes, req->method, req->path, &req->route,
+                                           req->params);
+        if (m == API_MATCH_NO_PATH)
+                return api_reply_error(req, MHD_HTTP_NOT_FOUND, "page not found");
+        if (m == API_MATCH_BAD_METHOD)
+                return api_reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+
+        req->body_max = req->route->max_body_bytes ? req->route->max_body_bytes : srv->cfg.max_body_bytes;
+        const char *cl = api_header(req, "Content-Length");
+        if (cl) {
+                char *end;
+                errno = 0;
+                unsigned long long n = strtoull(cl, &end, 10);
+                if (errno || *end || n > req->body_max) {
+                        char msg[128];
+                        snprintf(msg, sizeof(msg), "request body too large: the limit is %zu bytes", req->body_max);
+                        return api_reply_error(req, 413, msg);
+                }
+        }
+        return 0;
+}
+
+static int take_body(struct api_request *req, const char *data, size_t len) {
+        if (req->body_too_large)
+                return 0;
+        if (len > req->body_max - req->body_len) {
+                /* Stop buffering at once: what was gathered is dropped, the rest discarded. */
+                req->body_too_large = true;
+                free(req->body);
+                req->body = NULL;
+                req->body_len = req->body_cap = 0;
+                return 0;
+        }
+        if (req->body_len + len + 1 > req->body_cap) {
+                size_t cap = req->body_cap ? req->body_cap : 4096;
+                while (cap < req->body_len + len + 1)
+                        cap *= 2;
+                if (cap > req->body_max + 1)
+                        cap = req->body_max + 1;
+                char *nb = realloc(req->body, cap);
+                if (!nb)
+                        return -ENOMEM;
+                req->body = nb;
+                req->body_cap = cap;
+        }
+        memcpy(req->body + req->body_len, data, len);
+        req->body_len += len;
+        req->body[req->body_len] = '\0';
+        return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        struct api_server *srv = cls;
+        struct request_full *rf = *con_cls;
+
+        if (!rf) {
+                rf = calloc(1, sizeof(*rf));
+                if (!rf)
+                        return MHD_NO;
+                rf->srv = srv;
+                rf->pub.conn = conn;
+                rf->pub.method = method;
+                rf->pub.ctx = srv->cfg.ctx;
+                rf->pub.is_head = STREQ(method, "HEAD");
+                *con_cls = rf;
+                if (begin_request(srv, rf, url) < 0)
+                        return MHD_NO;
+                return MHD_YES;
+        }
+        struct api_request *req = &rf->pub;
+
+        if (*upload_data_size > 0) {
+                if (!req->responded && take_body(req, upload_data, *upload_data_size) < 0)
+                        return MHD_NO;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (req->responded)
+                return MHD_YES;
+
+        if (req->body_too_large) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "request body too large: the limit is %zu bytes", req->body_max);
+                return api_reply_error(req, 413, msg) < 0 ? MHD_NO : MHD_YES;
+        }
+
+        struct berr err = { 0 };
+        int r = req->route->handler(req, &err);
+        if (r < 0 && !req->responded) {
+                if (err.kind == BERR_INTERNAL)
+                        log_error("%s %s: %s", method, req->path, err.msg);
+                return api_reply_berr(req, &err) < 0 ? MHD_NO : MHD_YES;
+        }
+        if (!req->responded) {
+                log_error("%s %s: handler gave no answer", method, req->path);
+                return api_reply_error(req, 500, "internal error: no response") < 0 ? MHD_NO : MHD_YES;
+        }
+        return MHD_YES;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        if (log_get_level() > LOG_LEVEL_DEBUG)
+                return;
+        char msg[512];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        size_t n = strlen(msg);
+        while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+        log_debug("http: %s", msg);
+}
+
+int api_server_start(const struct api_server_config *cfg, const int *listen_fds, size_t n_fds,
+                     struct api_server **ret, struct berr *err) {
+        struct api_server *srv = calloc(1, sizeof(*srv));
+        if (!srv)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        srv->cfg = *cfg;
+        if (!srv->cfg.max_body_bytes)
+                srv->cfg.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+        srv->daemons = calloc(n_fds, sizeof(*srv->daemons));
+        if (!srv->daemons) {
+                free(srv);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n_fds; i++) {
+                struct MHD_Daemon *d = MHD_start_daemon(
+                        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                                MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
+                        0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                        (size_t) CONNECTION_MEMORY_BYTES, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                        MHD_OPTION_THREAD_STACK_SIZE, (size_t) (1u << 20), MHD_OPTION_END);
+                if (!d) {
+                        srv->n_daemons = i;
+                        api_server_stop(srv);
+                        return berr_set(err, BERR_INTERNAL, EIO, "cannot start the HTTP server on listener %zu", i);
+                }
+                srv->daemons[i] = d;
+        }
+        srv->n_daemons = n_fds;
+        *ret = srv;
+        return 0;
+}
+
+struct api_server *api_server_stop(struct api_server *srv) {
+        if (!srv)
+                return NULL;
+        for (size_t i = 0; i < srv->n_daemons; i++) {
+                /* MHD closes the listening socket it was given. */
+                MHD_stop_daemon(srv->daemons[i]);
+        }
+        free(srv->daemons);
+        free(srv);
+        return NULL;
+}

@@ -1,0 +1,148 @@
+/* fs.c - atomic write, bounded read, mkdir -p. */
+#include "fs.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "err.h"
+
+static int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    struct berr *err) {
+        char tmp[4096];
+        const char *slash = strrchr(name, '/');
+        int n;
+        if (slash)
+                n = snprintf(tmp, sizeof(tmp), "%.*s/.tmp-%s.%d", (int) (slash - name), name,
+                             slash + 1, (int) getpid());
+        else
+                n = snprintf(tmp, sizeof(tmp), ".tmp-%s.%d", name, (int) getpid());
+        if (n < 0 || (size_t) n >= sizeof(tmp))
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "write %s: path too long", name);
+
+        _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "create %s", tmp);
+        int r = write_all(fd, data, len);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r < 0) {
+                errno = -r;
+                berr_sys(err, BERR_INTERNAL, "write %s", tmp);
+                (void) unlinkat(dirfd, tmp, 0); /* best effort: the write already failed */
+                return r;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                r = berr_sys(err, BERR_INTERNAL, "rename %s to %s", tmp, name);
+                (void) unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+
+        /* Make the rename itself durable. */
+        _cleanup_close_ int dfd = -1;
+        if (slash) {
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%.*s", (int) (slash - name), name);
+                dfd = openat(dirfd, dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        } else
+                dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) < 0)
+                return berr_sys(err, BERR_INTERNAL, "fsync directory of %s", name);
+        return 0;
+}
+
+int fs_read_file(int dirfd, const char *name, size_t max_bytes, char **ret_data, size_t *ret_len,
+                 struct berr *err) {
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return berr_sys(err, errno == ENOENT ? BERR_NOT_FOUND : BERR_INTERNAL, "open %s", name);
+        size_t cap = 4096, len = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "read %s: out of memory", name);
+        for (;;) {
+                if (len + 1 >= cap) {
+                        if (cap > max_bytes + 1)
+                                return berr_set(err, BERR_TOO_LARGE, EFBIG,
+                                                "read %s: larger than %zu bytes", name, max_bytes);
+                        cap *= 2;
+                        char *nb = realloc(buf, cap);
+                        if (!nb)
+                                return berr_set(err, BERR_INTERNAL, ENOMEM, "read %s: out of memory", name);
+                        buf = nb;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return berr_sys(err, BERR_INTERNAL, "read %s", name);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > max_bytes)
+                        return berr_set(err, BERR_TOO_LARGE, EFBIG, "read %s: larger than %zu bytes",
+                                        name, max_bytes);
+        }
+        buf[len] = '\0';
+        *ret_data = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct berr *err) {
+        char buf[4096];
+        size_t len = strlen(path);
+        if (len == 0 || len >= sizeof(buf))
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "mkdir %s: bad path", path);
+        memcpy(buf, path, len + 1);
+        for (char *p = buf + 1;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        char saved = *p;
+                        *p = '\0';
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return berr_sys(err, BERR_INTERNAL, "mkdir %s", buf);
+                        *p = saved;
+                        if (saved == '\0')
+                                break;
+                }
+        }
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return berr_sys(err, BERR_INTERNAL, "stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return berr_set(err, BERR_INVALID, ENOTDIR, "%s exists and is not a directory", path);
+        return 0;
+}
+
+char *fs_path_join(const char *a, const char *b) {
+        size_t la = strlen(a);
+        while (la > 1 && a[la - 1] == '/')
+                la--;
+        while (*b == '/')
+                b++;
+        char *out;
+        if (asprintf(&out, "%.*s/%s", (int) la, a, b) < 0)
+                return NULL;
+        return out;
+}

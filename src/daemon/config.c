@@ -1,0 +1,327 @@
+/* config.c - flag parsing (table-driven, no abbreviations, as cobra does) and daemon.json. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/json.h"
+
+struct opt_desc {
+        enum config_opt id;
+        const char *name;  /* long flag and daemon.json key */
+        char short_name;
+        bool takes_value;
+        const char *json_key; /* NULL: not settable in daemon.json */
+        const char *help;
+};
+
+static const struct opt_desc opts[] = {
+        { OPT_HOST, "host", 'H', true, "hosts", "Daemon socket(s) to connect to (unix://PATH, tcp://127.0.0.1:PORT, fd://)" },
+        { OPT_DATA_ROOT, "data-root", 0, true, "data-root", "Root directory of persistent state (default " DAEMON_DEFAULT_DATA_ROOT ")" },
+        { OPT_EXEC_ROOT, "exec-root", 0, true, "exec-root", "Root directory for execution state files (default " DAEMON_DEFAULT_EXEC_ROOT ")" },
+        { OPT_PIDFILE, "pidfile", 'p', true, "pidfile", "Path to use for daemon PID file (default EXEC-ROOT/berthd.pid)" },
+        { OPT_CONFIG_FILE, "config-file", 0, true, NULL, "Daemon configuration file (default " DAEMON_DEFAULT_CONFIG_FILE ")" },
+        { OPT_LOG_LEVEL, "log-level", 'l', true, "log-level", "Set the logging level (debug, info, warn, error, fatal)" },
+        { OPT_DEBUG, "debug", 'D', false, "debug", "Enable debug mode" },
+        { OPT_STORAGE_DRIVER, "storage-driver", 's', true, "storage-driver", "Storage driver to use (overlay2, vfs)" },
+        { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
+        { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
+};
+
+const char *daemon_config_usage(void) {
+        static char text[4096];
+        if (text[0])
+                return text;
+        size_t n = (size_t) snprintf(text, sizeof(text),
+                                     "Usage:\tberthd [OPTIONS]\n\nA self-sufficient runtime for containers, serving the Docker Engine API.\n\nOptions:\n");
+        for (size_t i = 0; i < ELEMENTSOF(opts) && n < sizeof(text); i++) {
+                char left[64];
+                if (opts[i].short_name)
+                        snprintf(left, sizeof(left), "-%c, --%s%s", opts[i].short_name, opts[i].name,
+                                 opts[i].takes_value ? " string" : "");
+                else
+                        snprintf(left, sizeof(left), "    --%s%s", opts[i].name, opts[i].takes_value ? " string" : "");
+                n += (size_t) snprintf(text + n, sizeof(text) - n, "  %-28s %s\n", left, opts[i].help);
+        }
+        return text;
+}
+
+void daemon_config_init(struct daemon_config *cfg) {
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static void free_hosts(struct daemon_config *cfg) {
+        for (size_t i = 0; i < cfg->n_hosts; i++)
+                free(cfg->hosts[i]);
+        cfg->n_hosts = 0;
+}
+
+void daemon_config_done(struct daemon_config *cfg) {
+        free_hosts(cfg);
+        free(cfg->data_root);
+        free(cfg->exec_root);
+        free(cfg->pidfile);
+        free(cfg->config_file);
+        free(cfg->storage_driver);
+        memset(cfg, 0, sizeof(*cfg));
+}
+
+static int set_string(char **slot, const char *v, struct berr *err) {
+        char *dup = strdup(v);
+        if (!dup)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        free(*slot);
+        *slot = dup;
+        return 0;
+}
+
+static int check_path(const char *flag, const char *v, struct berr *err) {
+        if (v[0] != '/')
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid %s \"%s\": must be an absolute path", flag, v);
+        return 0;
+}
+
+/* Apply one option value, from a flag or the file. */
+static int apply(struct daemon_config *cfg, enum config_opt id, const char *value, struct berr *err) {
+        switch (id) {
+        case OPT_HOST:
+                if (cfg->n_hosts >= DAEMON_MAX_HOSTS)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many hosts: at most %d", DAEMON_MAX_HOSTS);
+                cfg->hosts[cfg->n_hosts] = strdup(value);
+                if (!cfg->hosts[cfg->n_hosts])
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cfg->n_hosts++;
+                return 0;
+        case OPT_DATA_ROOT:
+                return check_path("data-root", value, err) ?: set_string(&cfg->data_root, value, err);
+        case OPT_EXEC_ROOT:
+                return check_path("exec-root", value, err) ?: set_string(&cfg->exec_root, value, err);
+        case OPT_PIDFILE:
+                return check_path("pidfile", value, err) ?: set_string(&cfg->pidfile, value, err);
+        case OPT_CONFIG_FILE:
+                cfg->config_file_given = true;
+                return set_string(&cfg->config_file, value, err);
+        case OPT_LOG_LEVEL: {
+                enum log_level l = log_level_from_string(value);
+                if (l == _LOG_LEVEL_INVALID)
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "unable to parse logging level: %s (one of debug, info, warn, error, fatal)", value);
+                cfg->log_level = l;
+                return 0;
+        }
+        case OPT_STORAGE_DRIVER:
+                if (!STREQ(value, "overlay2") && !STREQ(value, "vfs"))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "unsupported storage driver %s: berth supports overlay2 and vfs", value);
+                return set_string(&cfg->storage_driver, value, err);
+        case OPT_DEBUG:
+                cfg->debug = true;
+                return 0;
+        case OPT_VERSION:
+                cfg->show_version = true;
+                return 0;
+        case OPT_HELP:
+                cfg->show_help = true;
+                return 0;
+        default:
+                return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled option %d", id);
+        }
+}
+
+static const struct opt_desc *find_long(const char *name, size_t len) {
+        for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+                if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+                        return &opts[i];
+        return NULL;
+}
+
+static const struct opt_desc *find_short(char c) {
+        for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+                if (opts[i].short_name == c)
+                        return &opts[i];
+        return NULL;
+}
+
+int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, struct berr *err) {
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+                const struct opt_desc *o = NULL;
+                const char *value = NULL;
+                if (a[0] == '-' && a[1] == '-' && a[2]) {
+                        const char *eq = strchr(a + 2, '=');
+                        size_t len = eq ? (size_t) (eq - (a + 2)) : strlen(a + 2);
+                        o = find_long(a + 2, len);
+                        if (!o)
+                                return berr_set(err, BERR_INVALID, EINVAL, "unknown flag: %.*s", (int) len + 2, a);
+                        if (eq) {
+                                if (!o->takes_value) {
+                                        /* --debug=true / --debug=false, as cobra accepts. */
+                                        if (STREQ(eq + 1, "true") || STREQ(eq + 1, "1"))
+                                                value = NULL;
+                                        else if (STREQ(eq + 1, "false") || STREQ(eq + 1, "0")) {
+                                                cfg->set_by_flag[o->id] = true;
+                                                continue;
+                                        } else
+                                                return berr_set(err, BERR_INVALID, EINVAL,
+                                                                "invalid argument \"%s\" for \"--%s\" flag: not a boolean",
+                                                                eq + 1, o->name);
+                                } else
+                                        value = eq + 1;
+                        }
+                } else if (a[0] == '-' && a[1] && a[1] != '-') {
+                        o = find_short(a[1]);
+                        if (!o)
+                                return berr_set(err, BERR_INVALID, EINVAL, "unknown shorthand flag: '%c' in %s", a[1], a);
+                        if (a[2]) {
+                                if (!o->takes_value)
+                                        return berr_set(err, BERR_INVALID, EINVAL,
+                                                        "unknown shorthand flag: '%c' in %s", a[2], a);
+                                value = a[2] == '=' ? a + 3 : a + 2;
+                        }
+                } else
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "berthd takes no arguments, got \"%s\"\nSee 'berthd --help'.", a);
+
+                if (o->takes_value && !value) {
+                        if (i + 1 >= argc)
+                                return berr_set(err, BERR_INVALID, EINVAL, "flag needs an argument: --%s", o->name);
+                        value = argv[++i];
+                }
+                int r = apply(cfg, o->id, value, err);
+                if (r < 0)
+                        return r;
+                cfg->set_by_flag[o->id] = true;
+        }
+        return 0;
+}
+
+/* The value of @v for messages in the "both as a flag and in the file" error. */
+static void describe_flag(const struct daemon_config *cfg, enum config_opt id, char *buf, size_t size) {
+        switch (id) {
+        case OPT_HOST: {
+                size_t n = (size_t) snprintf(buf, size, "[");
+                for (size_t i = 0; i < cfg->n_hosts && n < size; i++)
+                        n += (size_t) snprintf(buf + n, size - n, "%s%s", i ? " " : "", cfg->hosts[i]);
+                if (n < size)
+                        snprintf(buf + n, size - n, "]");
+                return;
+        }
+        case OPT_DATA_ROOT: snprintf(buf, size, "%s", cfg->data_root); return;
+        case OPT_EXEC_ROOT: snprintf(buf, size, "%s", cfg->exec_root); return;
+        case OPT_PIDFILE: snprintf(buf, size, "%s", cfg->pidfile); return;
+        case OPT_LOG_LEVEL: snprintf(buf, size, "%s", log_level_to_string(cfg->log_level)); return;
+        case OPT_DEBUG: snprintf(buf, size, "%s", cfg->debug ? "true" : "false"); return;
+        case OPT_STORAGE_DRIVER: snprintf(buf, size, "%s", cfg->storage_driver); return;
+        default: snprintf(buf, size, "?"); return;
+        }
+}
+
+int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t len, struct berr *err) {
+        _cleanup_json_ json_t *root = NULL;
+        int r = json_parse_object(text, len, &root, err);
+        if (r < 0)
+                return r;
+
+        const char *key;
+        json_t *v;
+        char unknown[512] = "", conflicts[1024] = "";
+        size_t nu = 0, nc = 0;
+        json_object_foreach(root, key, v) {
+                const struct opt_desc *o = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+                        if (opts[i].json_key && STREQ(opts[i].json_key, key))
+                                o = &opts[i];
+                if (!o) {
+                        nu += (size_t) snprintf(unknown + nu, nu < sizeof(unknown) ? sizeof(unknown) - nu : 0, "%s%s",
+                                                nu ? ", " : "", key);
+                        continue;
+                }
+                if (cfg->set_by_flag[o->id]) {
+                        char fv[256], file_v[256];
+                        describe_flag(cfg, o->id, fv, sizeof(fv));
+                        _cleanup_free_ char *dumped = json_dump_compact(v);
+                        snprintf(file_v, sizeof(file_v), "%s", dumped ? dumped : "?");
+                        nc += (size_t) snprintf(conflicts + nc, nc < sizeof(conflicts) ? sizeof(conflicts) - nc : 0,
+                                                "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv, file_v);
+                }
+        }
+        if (nu)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "the following directives don't match any configuration option: %s", unknown);
+        if (nc)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "the following directives are specified both as a flag and in the configuration file: %s",
+                                conflicts);
+
+        json_object_foreach(root, key, v) {
+                const struct opt_desc *o = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(opts); i++)
+                        if (opts[i].json_key && STREQ(opts[i].json_key, key))
+                                o = &opts[i];
+                if (o->id == OPT_HOST) {
+                        if (!json_is_array(v))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for hosts: expected an array of strings");
+                        size_t i;
+                        json_t *h;
+                        json_array_foreach(v, i, h) {
+                                if (!json_is_string(h))
+                                        return berr_set(err, BERR_INVALID, EINVAL,
+                                                        "invalid type for hosts: expected an array of strings");
+                                r = apply(cfg, OPT_HOST, json_string_value(h), err);
+                                if (r < 0)
+                                        return r;
+                        }
+                } else if (!o->takes_value) {
+                        if (!json_is_boolean(v))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for %s: expected a boolean", key);
+                        if (o->id == OPT_DEBUG)
+                                cfg->debug = json_is_true(v);
+                } else {
+                        if (!json_is_string(v))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for %s: expected a string", key);
+                        r = apply(cfg, o->id, json_string_value(v), err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
+        int r;
+        const char *path = cfg->config_file ? cfg->config_file : DAEMON_DEFAULT_CONFIG_FILE;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        r = fs_read_file(AT_FDCWD, path, 1 << 20, &text, &len, err);
+        if (r == -ENOENT && !cfg->config_file_given)
+                r = 0;
+        else if (r < 0)
+                return berr_wrap(err, "unable to configure the daemon with file %s", path);
+        else {
+                r = daemon_config_merge_json(cfg, text, len, err);
+                if (r < 0)
+                        return berr_wrap(err, "unable to configure the daemon with file %s", path);
+        }
+
+        if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
+                cfg->log_level = LOG_LEVEL_DEBUG;
+        if (cfg->n_hosts == 0 && (r = apply(cfg, OPT_HOST, DAEMON_DEFAULT_HOST, err)) < 0)
+                return r;
+        if (!cfg->data_root && (r = set_string(&cfg->data_root, DAEMON_DEFAULT_DATA_ROOT, err)) < 0)
+                return r;
+        if (!cfg->exec_root && (r = set_string(&cfg->exec_root, DAEMON_DEFAULT_EXEC_ROOT, err)) < 0)
+                return r;
+        if (!cfg->pidfile) {
+                _cleanup_free_ char *p = fs_path_join(cfg->exec_root, "berthd.pid");
+                if (!p || (r = set_string(&cfg->pidfile, p, err)) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return 0;
+}

@@ -1,0 +1,151 @@
+/* daemon.c - berthd's lifetime: pidfile, roots, engine ID, listeners, HTTP server. */
+#include "daemon.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/id.h"
+#include "common/log.h"
+#include "listen.h"
+
+static int lock_pidfile(struct daemon *d, struct berr *err) {
+        const char *path = d->cfg.pidfile;
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                int r = fs_mkdir_p(dir, 0711, err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open pidfile %s", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                char buf[32] = "";
+                ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+                buf[n > 0 ? n : 0] = '\0';
+                buf[strcspn(buf, "\n")] = '\0';
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "pid file found, ensure berthd is not running or delete %s: process with PID %s is still running",
+                                path, buf[0] ? buf : "?");
+        }
+        char pid[32];
+        int n = snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t) n, 0) != n)
+                return berr_sys(err, BERR_INTERNAL, "write pidfile %s", path);
+        d->pidfile_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int load_engine_id(struct daemon *d, int data_fd, struct berr *err) {
+        _cleanup_free_ char *text = NULL;
+        int r = fs_read_file(data_fd, "engine-id", 64, &text, NULL, err);
+        if (r == 0) {
+                text[strcspn(text, "\n")] = '\0';
+                if (strlen(text) == 36) {
+                        memcpy(d->engine_id, text, 37);
+                        return 0;
+                }
+                log_warn("engine-id file is malformed, writing a new one");
+        } else if (r != -ENOENT)
+                return r;
+        r = id_random_uuid(d->engine_id, err);
+        if (r < 0)
+                return r;
+        return fs_write_atomic(data_fd, "engine-id", d->engine_id, 36, 0600, err);
+}
+
+/* overlay2 unless asked otherwise or the kernel has no overlayfs; the image store makes
+ * the full mount check when it opens. */
+static void pick_storage_driver(struct daemon *d) {
+        const char *want = d->cfg.storage_driver;
+        if (!want) {
+                want = "vfs";
+                _cleanup_fclose_ FILE *fp = fopen("/proc/filesystems", "re");
+                char line[128];
+                while (fp && fgets(line, sizeof(line), fp))
+                        if (strstr(line, "\toverlay\n"))
+                                want = "overlay2";
+        }
+        snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", want);
+        snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
+}
+
+int daemon_open(struct daemon *d, struct berr *err) {
+        int r;
+        d->pidfile_fd = -1;
+        clock_gettime(CLOCK_REALTIME, &d->started);
+        r = lock_pidfile(d, err);
+        if (r < 0)
+                return r;
+        r = fs_mkdir_p(d->cfg.data_root, 0711, err);
+        if (r < 0)
+                return berr_wrap(err, "data root");
+        r = fs_mkdir_p(d->cfg.exec_root, 0711, err);
+        if (r < 0)
+                return berr_wrap(err, "exec root");
+        _cleanup_close_ int data_fd = open(d->cfg.data_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (data_fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", d->cfg.data_root);
+        r = load_engine_id(d, data_fd, err);
+        if (r < 0)
+                return r;
+        host_facts_read(&d->host, "/sys/fs/cgroup", "/etc/os-release");
+        pick_storage_driver(d);
+        return 0;
+}
+
+int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n, struct berr *err) {
+        size_t n_fds = 0;
+        int r = 0;
+        char default_path[128];
+        snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
+
+        for (size_t i = 0; i < d->cfg.n_hosts; i++) {
+                struct host_spec spec;
+                r = host_spec_parse(d->cfg.hosts[i], default_path, &spec, err);
+                if (r < 0)
+                        goto fail;
+                r = host_listen(&spec, fds + n_fds, max - n_fds, err);
+                if (r < 0)
+                        goto fail;
+                n_fds += (size_t) r;
+                log_info("API listen on %s", spec.proto == HOST_UNIX ? spec.path : d->cfg.hosts[i]);
+        }
+        *ret_n = n_fds;
+        return 0;
+fail:
+        for (size_t i = 0; i < n_fds; i++)
+                close(fds[i]);
+        return r;
+}
+
+void daemon_close(struct daemon *d) {
+        for (size_t i = 0; i < d->cfg.n_hosts; i++) {
+                struct host_spec spec;
+                char default_path[128];
+                snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
+                if (host_spec_parse(d->cfg.hosts[i], default_path, &spec, NULL) == 0 && spec.proto == HOST_UNIX)
+                        (void) unlink(spec.path); /* only we could have created it: we held the pidfile */
+        }
+        if (d->pidfile_fd >= 0) {
+                (void) unlink(d->cfg.pidfile);
+                close(d->pidfile_fd);
+                d->pidfile_fd = -1;
+        }
+}
+
+void daemon_get_counts(struct daemon *d, struct daemon_counts *ret) {
+        (void) d;
+        memset(ret, 0, sizeof(*ret));
+}

@@ -1,0 +1,42 @@
+/* daemon.h - the daemon object: configuration, identity, host facts and the lifetime of
+ * berthd (open, serve, shut down). One instance per process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "sysinfo.h"
+
+struct berr;
+
+/* Build identity, set by the Makefile. */
+extern const char berth_version[];
+extern const char berth_git_commit[];
+extern const char berth_build_time[];
+
+struct daemon {
+        struct daemon_config cfg;
+        struct host_facts host;
+        char engine_id[37];         /* UUID persisted in DATA-ROOT/engine-id */
+        char storage_driver[16];    /* overlay2 or vfs */
+        char backing_fs[32];
+        int pidfile_fd;
+        struct timespec started;
+};
+
+/* Counts for `docker info`: filled by the container and image stores as they land. */
+struct daemon_counts {
+        int containers, running, paused, stopped;
+        int images;
+};
+
+/* Lock the pidfile, create the roots, load or create the engine ID. */
+int daemon_open(struct daemon *d, struct berr *err);
+/* Open every -H listener; the fds go to the API server. */
+int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n, struct berr *err);
+/* Remove the sockets and the pidfile (after the API server has stopped). */
+void daemon_close(struct daemon *d);
+
+void daemon_get_counts(struct daemon *d, struct daemon_counts *ret);

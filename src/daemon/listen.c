@@ -1,0 +1,201 @@
+/* listen.c - parse -H host specs and open the listening sockets. */
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+
+
+static int is_loopback(const char *addr) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (inet_pton(AF_INET, addr, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, addr, &a6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&a6);
+        return 0;
+}
+
+int host_spec_parse(const char *spec, const char *default_unix_path, struct host_spec *ret, struct berr *err) {
+        struct host_spec h = { .fd = -1 };
+        if (STREQ(spec, "") || STREQ(spec, "unix://"))
+                spec = default_unix_path;
+        if (strncmp(spec, "unix://", 7) == 0 || spec[0] == '/') {
+                const char *p = spec[0] == '/' ? spec : spec + 7;
+                if (p[0] != '/')
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s): unix socket path must be absolute", spec);
+                if (strlen(p) >= sizeof(h.path))
+                        return berr_set(err, BERR_INVALID, ENAMETOOLONG,
+                                        "invalid bind address (%s): unix socket path longer than %zu bytes", spec,
+                                        sizeof(h.path) - 1);
+                h.proto = HOST_UNIX;
+                strcpy(h.path, p);
+        } else if (strncmp(spec, "tcp://", 6) == 0) {
+                const char *hp = spec + 6;
+                const char *colon = strrchr(hp, ':');
+                if (!colon)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s): missing port", spec);
+                size_t alen = (size_t) (colon - hp);
+                if (alen >= 2 && hp[0] == '[' && hp[alen - 1] == ']') {
+                        hp++;
+                        alen -= 2;
+                }
+                if (alen >= sizeof(h.addr))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s)", spec);
+                memcpy(h.addr, hp, alen);
+                h.addr[alen] = '\0';
+                if (alen == 0)
+                        strcpy(h.addr, "0.0.0.0");
+                if (STREQ(h.addr, "localhost"))
+                        strcpy(h.addr, "127.0.0.1");
+                char *end;
+                unsigned long port = strtoul(colon + 1, &end, 10);
+                if (!colon[1] || *end || port == 0 || port > 65535)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s): bad port", spec);
+                if (!is_loopback(h.addr))
+                        return berr_set(err, BERR_INVALID, EPERM,
+                                        "refusing to listen on %s: TCP is only allowed on a loopback address until TLS is supported",
+                                        spec);
+                h.proto = HOST_TCP;
+                h.port = (unsigned) port;
+        } else if (strncmp(spec, "fd://", 5) == 0) {
+                h.proto = HOST_FD;
+                if (spec[5]) {
+                        char *end;
+                        long fd = strtol(spec + 5, &end, 10);
+                        if (*end || fd < 3)
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s): bad fd", spec);
+                        h.fd = (int) fd;
+                }
+        } else
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "invalid bind address (%s): only unix://, tcp:// and fd:// are supported", spec);
+        *ret = h;
+        return 0;
+}
+
+static int listen_unix(const struct host_spec *spec, struct berr *err) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, spec->path);
+
+        struct stat st;
+        if (lstat(spec->path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return berr_set(err, BERR_CONFLICT, EEXIST, "cannot listen on %s: the path exists and is not a socket",
+                                        spec->path);
+                _cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe < 0)
+                        return berr_sys(err, BERR_INTERNAL, "socket");
+                if (connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        return berr_set(err, BERR_CONFLICT, EADDRINUSE,
+                                        "cannot listen on unix://%s: another daemon is already serving it", spec->path);
+                if (unlink(spec->path) < 0 && errno != ENOENT)
+                        return berr_sys(err, BERR_INTERNAL, "remove stale socket %s", spec->path);
+        }
+
+        char dir[sizeof(spec->path)];
+        strcpy(dir, spec->path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                int r = fs_mkdir_p(dir, 0711, err);
+                if (r < 0)
+                        return r;
+        }
+
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "socket");
+        /* Create it without group/other bits so there is no window with a wider mode. */
+        mode_t old = umask(0177);
+        int b = bind(fd, (struct sockaddr *) &sa, sizeof(sa));
+        umask(old);
+        if (b < 0)
+                return berr_sys(err, BERR_INTERNAL, "bind unix://%s", spec->path);
+        struct group *g = getgrnam("docker");
+        if (g && chown(spec->path, 0, g->gr_gid) < 0)
+                return berr_sys(err, BERR_INTERNAL, "chown %s", spec->path);
+        if (chmod(spec->path, g ? 0660 : 0600) < 0)
+                return berr_sys(err, BERR_INTERNAL, "chmod %s", spec->path);
+        if (listen(fd, 512) < 0)
+                return berr_sys(err, BERR_INTERNAL, "listen unix://%s", spec->path);
+        return TAKE_FD(fd);
+}
+
+static int listen_tcp(const struct host_spec *spec, struct berr *err) {
+        struct sockaddr_storage ss = { 0 };
+        socklen_t len;
+        int family;
+        struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+        if (inet_pton(AF_INET, spec->addr, &s4->sin_addr) == 1) {
+                family = s4->sin_family = AF_INET;
+                s4->sin_port = htons((uint16_t) spec->port);
+                len = sizeof(*s4);
+        } else if (inet_pton(AF_INET6, spec->addr, &s6->sin6_addr) == 1) {
+                family = s6->sin6_family = AF_INET6;
+                s6->sin6_port = htons((uint16_t) spec->port);
+                len = sizeof(*s6);
+        } else
+                return berr_set(err, BERR_INVALID, EINVAL, "bad address %s", spec->addr);
+        _cleanup_close_ int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "socket");
+        int one = 1;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* only speeds restarts */
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0)
+                return berr_sys(err, errno == EADDRINUSE ? BERR_CONFLICT : BERR_INTERNAL, "bind tcp://%s:%u", spec->addr,
+                                spec->port);
+        if (listen(fd, 512) < 0)
+                return berr_sys(err, BERR_INTERNAL, "listen tcp://%s:%u", spec->addr, spec->port);
+        return TAKE_FD(fd);
+}
+
+/* Sockets passed by systemd socket activation: fds 3..3+LISTEN_FDS-1 for our pid. */
+static int listen_fd(const struct host_spec *spec, int *fds, size_t max, struct berr *err) {
+        const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+        if (!pid || !n || strtol(pid, NULL, 10) != (long) getpid())
+                return berr_set(err, BERR_INVALID, ENOENT, "fd://: no sockets were passed by the service manager");
+        long count = strtol(n, NULL, 10);
+        if (count <= 0)
+                return berr_set(err, BERR_INVALID, ENOENT, "fd://: no sockets were passed by the service manager");
+        size_t got = 0;
+        for (long i = 0; i < count && got < max; i++) {
+                int fd = 3 + (int) i;
+                if (spec->fd >= 0 && fd != spec->fd)
+                        continue;
+                (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+                fds[got++] = fd;
+        }
+        if (got == 0)
+                return berr_set(err, BERR_INVALID, ENOENT, "fd://%d was not passed by the service manager", spec->fd);
+        return (int) got;
+}
+
+int host_listen(const struct host_spec *spec, int *fds, size_t max, struct berr *err) {
+        if (max == 0)
+                return berr_set(err, BERR_INVALID, E2BIG, "too many listeners");
+        int fd;
+        switch (spec->proto) {
+        case HOST_UNIX: fd = listen_unix(spec, err); break;
+        case HOST_TCP: fd = listen_tcp(spec, err); break;
+        case HOST_FD: return listen_fd(spec, fds, max, err);
+        default: return berr_set(err, BERR_INTERNAL, EINVAL, "bad host spec");
+        }
+        if (fd < 0)
+                return fd;
+        fds[0] = fd;
+        return 1;
+}

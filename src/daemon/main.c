@@ -1,0 +1,99 @@
+/* main.c - berthd: parse flags and daemon.json, open the daemon, serve the Docker Engine
+ * API until SIGTERM or SIGINT. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+
+static int fail(const char *msg) {
+        fprintf(stderr, "berthd: %s\n", msg);
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        struct daemon d = { .pidfile_fd = -1 };
+        struct berr err = { 0 };
+        int r;
+
+        daemon_config_init(&d.cfg);
+        r = daemon_config_parse_args(&d.cfg, argc, argv, &err);
+        if (r < 0) {
+                daemon_config_done(&d.cfg);
+                fprintf(stderr, "berthd: %s\nSee 'berthd --help'.\n", err.msg);
+                return 125;
+        }
+        if (d.cfg.show_help) {
+                fputs(daemon_config_usage(), stdout);
+                daemon_config_done(&d.cfg);
+                return 0;
+        }
+        if (d.cfg.show_version) {
+                printf("berth version %s, build %s\n", berth_version, berth_git_commit);
+                daemon_config_done(&d.cfg);
+                return 0;
+        }
+        r = daemon_config_finish(&d.cfg, &err);
+        if (r < 0) {
+                daemon_config_done(&d.cfg);
+                return fail(err.msg);
+        }
+        log_set_level(d.cfg.log_level);
+
+        /* Signals are taken synchronously by this thread; block them before any thread
+         * exists so every thread inherits the mask. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        int status = 1;
+        struct api_server *srv = NULL;
+        int fds[DAEMON_MAX_HOSTS * 4];
+        size_t n_fds = 0;
+        r = daemon_open(&d, &err);
+        if (r < 0) {
+                fail(err.msg);
+                goto out;
+        }
+        r = daemon_open_listeners(&d, fds, sizeof(fds) / sizeof(fds[0]), &n_fds, &err);
+        if (r < 0) {
+                fail(err.msg);
+                goto out;
+        }
+        r = api_start(&d, fds, n_fds, &srv, &err);
+        if (r < 0) {
+                fail(err.msg);
+                goto out;
+        }
+        log_info("Daemon has completed initialization");
+
+        for (;;) {
+                int sig = 0;
+                if (sigwait(&set, &sig) != 0)
+                        continue;
+                if (sig == SIGHUP) {
+                        log_info("SIGHUP received: configuration reload is not supported yet, ignoring");
+                        continue;
+                }
+                log_info("Processing signal '%s'", sig == SIGTERM ? "terminated" : "interrupt");
+                break;
+        }
+        status = 0;
+out:
+        srv = api_server_stop(srv);
+        daemon_close(&d);
+        daemon_config_done(&d.cfg);
+        if (status == 0)
+                log_info("Daemon shutdown complete");
+        return status;
+}

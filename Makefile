@@ -9,7 +9,7 @@ PKGS := libmicrohttpd jansson libarchive libcrypto
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-	-DBERTH_VERSION=\"$(VERSION)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+	-DBERTH_VERSION=\"$(VERSION)\"
 CFLAGS ?= -O2
 LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -45,7 +45,14 @@ $(SAN)/%.o: %.c
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
 # Only the build-time stamp differs per build; keep it out of the library objects.
-$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\"
+$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+
+# Rebuild the build identity when the commit changes.
+build/gitcommit: FORCE
+	@mkdir -p build
+	@echo $(GIT_COMMIT) | cmp -s - $@ || echo $(GIT_COMMIT) > $@
+$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: build/gitcommit
+.PHONY: FORCE
 
 build/libberth.a: $(LIB_OBJS)
 	@mkdir -p build
@@ -63,11 +70,13 @@ build/berth-shim: $(OBJ)/src/shim/main.o build/libberth.a
 
 build/unit/%: tests/unit/%.c build/libberth.a
 	@mkdir -p build/unit
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
 
 build/unit-san/%: tests/unit/%.c build/libberth-san.a
 	@mkdir -p build/unit-san
-	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+	@echo "  LD-SAN  $@"
+	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh build/unit $(UNIT_BINS)

@@ -401,9 +401,10 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
                 struct MHD_Daemon *d = MHD_start_daemon(
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
+                        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                        (size_t) CONNECTION_MEMORY_BYTES, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                        (size_t) CONNECTION_MEMORY_BYTES,
                         MHD_OPTION_THREAD_STACK_SIZE, (size_t) (1u << 20), MHD_OPTION_END);
                 if (!d) {
                         srv->n_daemons = i;

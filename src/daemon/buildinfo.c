@@ -1,6 +1,9 @@
 /* buildinfo.c - the build's identity; only this file is rebuilt for a new timestamp. */
 #include "daemon.h"
 
+#ifndef BERTH_GIT_COMMIT
+#define BERTH_GIT_COMMIT "unknown"
+#endif
 #ifndef BERTH_BUILD_TIME
 #define BERTH_BUILD_TIME ""
 #endif

@@ -1,0 +1,345 @@
+/* Tests of the HTTP layer over a real unix socket: common headers, JSON errors, body
+ * bounds, query decoding, chunked streaming and connection upgrade. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "api/http.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+
+static char sock_path[108];
+static struct api_server *srv;
+
+/* --- handlers under test --- */
+
+static int h_hello(struct api_request *req, struct berr *err) {
+        return api_reply_json(req, 200, json_pack("{s:s, s:i}", "hello", req->params[0] ? req->params[0] : "", "v",
+                                                  (int) req->version));
+}
+
+static int h_echo_body(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        const char *name = NULL;
+        r = json_get_string(body, "Name", &name, err);
+        if (r < 0)
+                return r;
+        bool all;
+        r = api_query_bool(req, "all", false, &all, err);
+        if (r < 0)
+                return r;
+        return api_reply_json(req, 201, json_pack("{s:s, s:b}", "Name", name ? name : "", "all", all));
+}
+
+static int h_fail(struct api_request *req, struct berr *err) {
+        return berr_set(err, BERR_CONFLICT, EEXIST, "name \"x\" is already in use");
+}
+
+/* The stream gives three chunks; the second waits until the test releases it, to show
+ * that headers and the first chunk arrive before the handler has finished. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+static int stream_freed;
+
+static ssize_t stream_read(void *ctx, char *buf, size_t max) {
+        int *n = ctx;
+        (*n)++;
+        if (*n == 2) {
+                pthread_mutex_lock(&gate_lock);
+                while (!gate_open)
+                        pthread_cond_wait(&gate_cond, &gate_lock);
+                pthread_mutex_unlock(&gate_lock);
+        }
+        if (*n > 3)
+                return 0;
+        return snprintf(buf, max, "{\"part\":%d}\n", *n);
+}
+
+static void stream_free(void *ctx) {
+        free(ctx);
+        __atomic_store_n(&stream_freed, 1, __ATOMIC_SEQ_CST);
+}
+
+static int h_stream(struct api_request *req, struct berr *err) {
+        int *n = calloc(1, sizeof(int));
+        return api_reply_stream(req, 200, "application/json", stream_read, stream_free, n);
+}
+
+/* Upgrade: echo what the client sends, upper-cased, until it half-closes, then say bye. */
+static void upgrade_run(void *ctx, int fd, const char *extra, size_t extra_len) {
+        char buf[256];
+        if (extra_len)
+                (void) !write(fd, extra, extra_len);
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                for (ssize_t i = 0; i < n; i++)
+                        if (buf[i] >= 'a' && buf[i] <= 'z')
+                                buf[i] -= 32;
+                (void) !write(fd, buf, (size_t) n);
+        }
+        (void) !write(fd, "bye", 3);
+}
+
+static int h_upgrade(struct api_request *req, struct berr *err) {
+        return api_reply_upgrade(req, "application/vnd.docker.raw-stream", upgrade_run, NULL, NULL);
+}
+
+static const struct api_route routes[] = {
+        { "GET", "/hello/{name}", h_hello, 0 },
+        { "POST", "/echo", h_echo_body, 64 },
+        { "POST", "/fail", h_fail, 0 },
+        { "GET", "/stream", h_stream, 0 },
+        { "POST", "/upgrade", h_upgrade, 0 },
+};
+
+/* --- a tiny client --- */
+
+static int dial(void) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, sock_path);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        return fd;
+}
+
+static void send_all(int fd, const char *s, size_t n) {
+        while (n) {
+                ssize_t w = write(fd, s, n);
+                assert_true(w > 0);
+                s += w;
+                n -= (size_t) w;
+        }
+}
+
+/* Read until EOF (the requests say Connection: close). */
+static char *read_all(int fd) {
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap);
+        for (;;) {
+                if (len + 1 == cap)
+                        buf = realloc(buf, cap *= 2);
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+static char *roundtrip(const char *request) {
+        int fd = dial();
+        send_all(fd, request, strlen(request));
+        char *resp = read_all(fd);
+        close(fd);
+        return resp;
+}
+
+static int status_of(const char *resp) {
+        int st = 0;
+        sscanf(resp, "HTTP/1.1 %d", &st);
+        return st;
+}
+
+static const char *body_of(const char *resp) {
+        const char *b = strstr(resp, "\r\n\r\n");
+        return b ? b + 4 : "";
+}
+
+/* --- tests --- */
+
+static void test_json_reply_has_docker_headers(void **s) {
+        _cleanup_free_ char *r = roundtrip("GET /v1.30/hello/world HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 200);
+        assert_non_null(strstr(r, "API-Version: 1.45\r\n"));
+        assert_non_null(strstr(r, "OSType: linux\r\n"));
+        assert_non_null(strstr(r, "Docker-Experimental: false\r\n"));
+        assert_non_null(strstr(r, "Server: test\r\n"));
+        assert_non_null(strstr(r, "Content-Type: application/json"));
+        assert_string_equal(body_of(r), "{\"hello\":\"world\",\"v\":130}\n");
+}
+
+static void test_unknown_path_and_method(void **s) {
+        _cleanup_free_ char *r = roundtrip("GET /nope HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 404);
+        assert_string_equal(body_of(r), "{\"message\":\"page not found\"}\n");
+        _cleanup_free_ char *r2 = roundtrip("DELETE /hello/x HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r2), 405);
+        assert_non_null(strstr(r2, "API-Version: 1.45"));
+}
+
+static void test_handler_error_kind_maps_to_status(void **s) {
+        _cleanup_free_ char *r = roundtrip(
+                "POST /fail HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 409);
+        assert_string_equal(body_of(r), "{\"message\":\"name \\\"x\\\" is already in use\"}\n");
+}
+
+static void test_body_within_bound_and_query_bool(void **s) {
+        _cleanup_free_ char *r = roundtrip("POST /echo?all=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+                                           "Content-Length: 14\r\nConnection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r), 201);
+        assert_string_equal(body_of(r), "{\"Name\":\"abc\",\"all\":true}\n");
+        _cleanup_free_ char *r2 = roundtrip("POST /echo?all=maybe HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n"
+                                            "Connection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r2), 400);
+        assert_non_null(strstr(body_of(r2), "all"));
+}
+
+static void test_body_wrong_shape_is_400(void **s) {
+        _cleanup_free_ char *r = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 10\r\n"
+                                           "Connection: close\r\n\r\n{\"Name\":5}");
+        assert_int_equal(status_of(r), 400);
+        assert_string_equal(body_of(r), "{\"message\":\"invalid type for field Name: expected string, got number\"}\n");
+        _cleanup_free_ char *r2 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\n"
+                                            "Connection: close\r\n\r\n[1,2]");
+        assert_int_equal(status_of(r2), 400);
+        _cleanup_free_ char *r3 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\n"
+                                            "Connection: close\r\n\r\n{\"a\"");
+        assert_int_equal(status_of(r3), 400);
+        assert_non_null(strstr(body_of(r3), "invalid JSON"));
+}
+
+static void test_body_over_bound_by_content_length_is_413(void **s) {
+        _cleanup_free_ char *r = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 100000000\r\n"
+                                           "Connection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 413);
+        assert_non_null(strstr(body_of(r), "request body too large"));
+}
+
+static void test_chunked_body_over_bound_is_413(void **s) {
+        char req[1024];
+        char chunk[200];
+        memset(chunk, 'x', sizeof(chunk) - 1);
+        chunk[sizeof(chunk) - 1] = '\0';
+        snprintf(req, sizeof(req),
+                 "POST /echo HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 "%zx\r\n%s\r\n0\r\n\r\n", strlen(chunk), chunk);
+        _cleanup_free_ char *r = roundtrip(req);
+        assert_int_equal(status_of(r), 413);
+}
+
+static void test_stream_sends_headers_before_body_is_done(void **s) {
+        int fd = dial();
+        const char *req = "GET /stream HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        /* Headers and the first chunk come while the second is still held back. */
+        char buf[4096] = "";
+        size_t len = 0;
+        while (!strstr(buf, "{\"part\":1}")) {
+                ssize_t n = read(fd, buf + len, sizeof(buf) - len - 1);
+                assert_true(n > 0);
+                len += (size_t) n;
+                buf[len] = '\0';
+        }
+        assert_int_equal(status_of(buf), 200);
+        assert_non_null(strstr(buf, "Transfer-Encoding: chunked"));
+        assert_null(strstr(buf, "{\"part\":2}"));
+        pthread_mutex_lock(&gate_lock);
+        gate_open = 1;
+        pthread_cond_broadcast(&gate_cond);
+        pthread_mutex_unlock(&gate_lock);
+        char *rest = read_all(fd);
+        assert_non_null(strstr(rest, "{\"part\":2}"));
+        assert_non_null(strstr(rest, "{\"part\":3}"));
+        assert_non_null(strstr(rest, "\r\n0\r\n\r\n")); /* the terminating chunk */
+        free(rest);
+        close(fd);
+        for (int i = 0; i < 200 && !__atomic_load_n(&stream_freed, __ATOMIC_SEQ_CST); i++)
+                usleep(5000);
+        assert_true(__atomic_load_n(&stream_freed, __ATOMIC_SEQ_CST));
+}
+
+static void test_upgrade_gives_raw_stream_with_half_close(void **s) {
+        int fd = dial();
+        const char *req = "POST /upgrade HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: Upgrade\r\n"
+                          "Upgrade: tcp\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        char buf[4096] = "";
+        size_t len = 0;
+        while (!strstr(buf, "\r\n\r\n")) {
+                ssize_t n = read(fd, buf + len, sizeof(buf) - len - 1);
+                assert_true(n > 0);
+                len += (size_t) n;
+                buf[len] = '\0';
+        }
+        assert_int_equal(status_of(buf), 101);
+        assert_non_null(strstr(buf, "Upgrade: tcp"));
+        send_all(fd, "hello", 5);
+        char got[16] = "";
+        size_t g = 0;
+        while (g < 5) {
+                ssize_t n = read(fd, got + g, 5 - g);
+                assert_true(n > 0);
+                g += (size_t) n;
+        }
+        assert_string_equal(got, "HELLO");
+        /* stdin closed: the server still writes after our half-close. */
+        shutdown(fd, SHUT_WR);
+        char *rest = read_all(fd);
+        assert_string_equal(rest, "bye");
+        free(rest);
+        close(fd);
+}
+
+static void test_garbage_request_line_then_server_still_serves(void **s) {
+        /* Malformed text gets 400; binary junk gets the connection closed (no hang). */
+        _cleanup_free_ char *r = roundtrip("hello world\r\n\r\n");
+        assert_int_equal(status_of(r), 400);
+        _cleanup_free_ char *r1 = roundtrip("\x01\x02\xff\xfe garbage\r\n\r\n");
+        assert_true(r1[0] == '\0' || status_of(r1) == 400);
+        _cleanup_free_ char *r2 = roundtrip("GET /hello/again HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r2), 200);
+}
+
+static int setup(void **s) {
+        snprintf(sock_path, sizeof(sock_path), "/tmp/berth-http-test-%d.sock", (int) getpid());
+        unlink(sock_path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, sock_path);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0)
+                return -1;
+        struct api_server_config cfg = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]),
+                                         .server_header = "test" };
+        struct berr err = { 0 };
+        return api_server_start(&cfg, &fd, 1, &srv, &err);
+}
+
+static int teardown(void **s) {
+        srv = api_server_stop(srv);
+        unlink(sock_path);
+        return 0;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_json_reply_has_docker_headers),
+                cmocka_unit_test(test_unknown_path_and_method),
+                cmocka_unit_test(test_handler_error_kind_maps_to_status),
+                cmocka_unit_test(test_body_within_bound_and_query_bool),
+                cmocka_unit_test(test_body_wrong_shape_is_400),
+                cmocka_unit_test(test_body_over_bound_by_content_length_is_413),
+                cmocka_unit_test(test_chunked_body_over_bound_is_413),
+                cmocka_unit_test(test_stream_sends_headers_before_body_is_done),
+                cmocka_unit_test(test_upgrade_gives_raw_stream_with_half_close),
+                cmocka_unit_test(test_garbage_request_line_then_server_still_serves),
+        };
+        return cmocka_run_group_tests_name("http_server", tests, setup, teardown);
+}

@@ -1,0 +1,179 @@
+"""Fixtures for berth's end-to-end tests.
+
+A session-wide berthd runs on a fresh socket, data root and exec root under a temporary
+directory (never the defaults, so the tests can run beside a real daemon). Tests drive it
+with the stock `docker` CLI and with docker-py, as users do. Nothing here builds: `make`
+has already produced build/berthd.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BERTHD = os.path.join(ROOT, "build", "berthd")
+SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
+
+
+def http_raw(sock_path, data, timeout=5.0, read=True):
+    """Send raw bytes on the daemon's socket and return everything it answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    try:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if not read:
+            return b""
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def ping_ok(sock_path):
+    try:
+        return http_raw(sock_path, b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+                        timeout=1).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Berthd:
+    """One berthd process on its own temporary roots."""
+
+    def __init__(self, extra_args=(), config=None, base=None):
+        self.base = base or tempfile.mkdtemp(prefix="berth-e2e-")
+        self.sock = os.path.join(self.base, "berth.sock")
+        self.data_root = os.path.join(self.base, "data")
+        self.exec_root = os.path.join(self.base, "exec")
+        self.pidfile = os.path.join(self.base, "berthd.pid")
+        self.config_file = os.path.join(self.base, "daemon.json")
+        with open(self.config_file, "w") as f:
+            f.write(config if config is not None else "{}")
+        self.args = [BERTHD, "-H", "unix://" + self.sock, "--data-root", self.data_root,
+                     "--exec-root", self.exec_root, "--pidfile", self.pidfile,
+                     "--config-file", self.config_file, *extra_args]
+        self.log_path = os.path.join(self.base, "berthd.log")
+        self.proc = None
+
+    @property
+    def host(self):
+        return "unix://" + self.sock
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("berthd exited %d:\n%s" % (self.proc.returncode, self.read_log()))
+                if ping_ok(self.sock):
+                    return self
+                time.sleep(0.01)
+            raise RuntimeError("berthd did not answer /_ping:\n" + self.read_log())
+        return self
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def docker_env(host, config_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_HOST"] = host
+    env["DOCKER_CONFIG"] = config_dir
+    return env
+
+
+class DockerCLI:
+    """The stock docker CLI pointed at one daemon, with a private config directory."""
+
+    def __init__(self, host):
+        self.host = host
+        self.config_dir = tempfile.mkdtemp(prefix="berth-e2e-cli-")
+
+    def run(self, *args, input=None, timeout=60, check=True):
+        p = subprocess.run(["docker", *args], input=input, capture_output=True, text=True,
+                           env=docker_env(self.host, self.config_dir), timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("docker %s failed (%d):\nstdout: %s\nstderr: %s"
+                                 % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def cleanup(self):
+        shutil.rmtree(self.config_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def berthd():
+    d = Berthd().start()
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def docker(berthd):
+    cli = DockerCLI(berthd.host)
+    yield cli
+    cli.cleanup()
+
+
+@pytest.fixture(scope="session")
+def client(berthd):
+    import docker as dockerpy
+    c = dockerpy.DockerClient(base_url=berthd.host, version="auto", timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def fresh_daemon():
+    """Factory for daemons a test starts itself (lifecycle and config tests)."""
+    made = []
+
+    def make(*extra_args, config=None, start=True, base=None):
+        d = Berthd(extra_args, config=config, base=base)
+        made.append(d)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    for d in made:
+        d.cleanup()

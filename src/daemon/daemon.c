@@ -120,6 +120,11 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
                 if (r < 0)
                         goto fail;
                 n_fds += (size_t) r;
+                if (spec.proto == HOST_UNIX && d->n_owned_sockets < DAEMON_MAX_HOSTS) {
+                        d->owned_sockets[d->n_owned_sockets] = strdup(spec.path);
+                        if (d->owned_sockets[d->n_owned_sockets])
+                                d->n_owned_sockets++;
+                }
                 log_info("API listen on %s", spec.proto == HOST_UNIX ? spec.path : d->cfg.hosts[i]);
         }
         *ret_n = n_fds;
@@ -131,13 +136,11 @@ fail:
 }
 
 void daemon_close(struct daemon *d) {
-        for (size_t i = 0; i < d->cfg.n_hosts; i++) {
-                struct host_spec spec;
-                char default_path[128];
-                snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
-                if (host_spec_parse(d->cfg.hosts[i], default_path, &spec, NULL) == 0 && spec.proto == HOST_UNIX)
-                        (void) unlink(spec.path); /* only we could have created it: we held the pidfile */
+        for (size_t i = 0; i < d->n_owned_sockets; i++) {
+                (void) unlink(d->owned_sockets[i]); /* already gone is fine */
+                free(d->owned_sockets[i]);
         }
+        d->n_owned_sockets = 0;
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
                 close(d->pidfile_fd);

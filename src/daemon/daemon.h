@@ -23,6 +23,8 @@ struct daemon {
         char storage_driver[16];    /* overlay2 or vfs */
         char backing_fs[32];
         int pidfile_fd;
+        char *owned_sockets[DAEMON_MAX_HOSTS]; /* unix sockets we created, removed at exit */
+        size_t n_owned_sockets;
         struct timespec started;
 };
 

@@ -38,7 +38,17 @@ static void add_common_headers(struct api_server *srv, struct MHD_Response *resp
 struct request_full {
         struct api_request pub;
         struct api_server *srv;
+        /* An error decided before the body was read (unknown path, bad version). It is sent
+         * once the body has been drained: answering early and closing with unread input
+         * makes the kernel reset the connection, and the client sees "broken pipe" instead
+         * of the message. */
+        unsigned pending_status;
+        char pending_message[BERR_MSG_MAX];
+        size_t drained_bytes;
 };
+
+/* Past this much discarded body, stop draining: answer and close. */
+#define MAX_DRAIN_BYTES (64u << 20)
 
 static struct api_server *srv_of(struct api_request *req) {
         return ((struct request_full *) req)->srv;
@@ -269,14 +279,18 @@ static int begin_request(struct api_server *srv, struct request_full *rf, const 
         struct berr err = { 0 };
         if (api_version_strip(url, &req->version, &req->path, &err) < 0) {
                 req->path = url;
-                return api_reply_berr(req, &err);
+                rf->pending_status = api_status_for_kind(err.kind);
+                snprintf(rf->pending_message, sizeof(rf->pending_message), "%s", err.msg);
+                return 0;
         }
         enum api_match m = api_route_match(srv->cfg.routes, srv->cfg.n_routes, req->method, req->path, &req->route,
                                            req->params);
-        if (m == API_MATCH_NO_PATH)
-                return api_reply_error(req, MHD_HTTP_NOT_FOUND, "page not found");
-        if (m == API_MATCH_BAD_METHOD)
-                return api_reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        if (m != API_MATCH_OK) {
+                rf->pending_status = m == API_MATCH_NO_PATH ? MHD_HTTP_NOT_FOUND : MHD_HTTP_METHOD_NOT_ALLOWED;
+                snprintf(rf->pending_message, sizeof(rf->pending_message), "%s",
+                         m == API_MATCH_NO_PATH ? "page not found" : "method not allowed");
+                return 0;
+        }
 
         req->body_max = req->route->max_body_bytes ? req->route->max_body_bytes : srv->cfg.max_body_bytes;
         const char *cl = api_header(req, "Content-Length");
@@ -345,6 +359,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct api_request *req = &rf->pub;
 
         if (*upload_data_size > 0) {
+                if (rf->pending_status) {
+                        rf->drained_bytes += *upload_data_size;
+                        *upload_data_size = 0;
+                        if (rf->drained_bytes > MAX_DRAIN_BYTES && !req->responded)
+                                return api_reply_error(req, rf->pending_status, rf->pending_message) < 0 ? MHD_NO : MHD_YES;
+                        return MHD_YES;
+                }
                 if (!req->responded && take_body(req, upload_data, *upload_data_size) < 0)
                         return MHD_NO;
                 *upload_data_size = 0;
@@ -352,6 +373,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (req->responded)
                 return MHD_YES;
+        if (rf->pending_status)
+                return api_reply_error(req, rf->pending_status, rf->pending_message) < 0 ? MHD_NO : MHD_YES;
 
         if (req->body_too_large) {
                 char msg[128];

@@ -71,3 +71,12 @@ def test_many_connections_at_once(berthd):
     for s in socks:
         s.close()
     assert ping_ok(berthd.sock)
+
+
+def test_error_decided_before_body_still_reaches_client(berthd):
+    # An unknown path with a large body: the client must read the 404, not a reset.
+    body = b"x" * (5 * 1024 * 1024)
+    r = http_raw(berthd.sock, b"POST /v1.45/no/such/route HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body, timeout=20)
+    assert status_of(r) == 404
+    assert r.endswith(b'{"message":"page not found"}\n')

@@ -1,0 +1,61 @@
+/* runtime.h - the in-process OCI runtime: turns an OCI runtime config.json (a parsed
+ * jansson object) into a running container process, and runs extra processes in it.
+ * Called by berth-shim, never by berthd (berthd writes bundles; DESIGN.md "Processes").
+ *
+ * Contract:
+ * - spec.root.path is the container's root filesystem, already mounted by berthd (the
+ *   overlay "merged" dir), absolute or relative to the bundle dir.
+ * - linux.namespaces: a namespace with a "path" is joined (setns), without one is new.
+ * - linux.cgroupsPath "/berth/<id>" is created under every v1 hierarchy (or the v2 root)
+ *   and linux.resources are applied to it before the process runs.
+ * - The caller (the shim) is the parent and child subreaper of the container's init.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct berr;
+
+struct rt_stdio {
+        int in, out, err; /* fds that become 0, 1, 2 in the process; -1 gives /dev/null */
+        bool terminal;    /* they are a pty slave: make it the controlling terminal */
+};
+
+struct rt_container;
+
+/* Build the container up to, but not including, execve of process.args: namespaces,
+ * cgroup, mounts and pivot_root, /proc /sys /dev, masked and read-only paths, hostname,
+ * rlimits, user and groups, capabilities, no-new-privileges, seccomp. The init then
+ * waits for rt_container_start. Errors carry the step that failed, e.g.
+ * "mount proc to /proc: Operation not permitted". */
+int rt_container_create(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
+                        struct rt_container **ret, struct berr *err);
+
+/* Let the init execve. Returns once the execve succeeded, or fails with Docker's wording:
+ * `exec: "nope": executable file not found in $PATH`, `exec: "/etc": permission denied`. */
+int rt_container_start(struct rt_container *c, struct berr *err);
+
+pid_t rt_container_pid(const struct rt_container *c);
+int rt_container_pidfd(const struct rt_container *c); /* owned by the container object */
+
+/* Run another process in the running container (docker exec): join its namespaces and
+ * cgroup, then apply @process (an OCI "process" object: args, env, cwd, user, terminal,
+ * capabilities, noNewPrivileges, apparmor/seccomp as the container's). The new process
+ * is a child of the caller; *ret_pidfd is owned by the caller. */
+int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
+                      int *ret_pidfd, struct berr *err);
+
+/* Signal the init (or every process of the container if @all). */
+int rt_container_kill(struct rt_container *c, int sig, bool all, struct berr *err);
+
+/* True if the kernel OOM-killed a process of the container's cgroup. Call before destroy. */
+bool rt_container_oom_killed(struct rt_container *c);
+
+/* After the init has exited: kill what is left in the cgroup, remove the cgroup. The
+ * rootfs mount belongs to berthd and is left alone. */
+int rt_container_destroy(struct rt_container *c, struct berr *err);
+
+/* Accepts NULL; returns NULL. */
+struct rt_container *rt_container_free(struct rt_container *c);

@@ -97,6 +97,7 @@ test: deps
 run: deps
 	$(MAKE) all
 	@mkdir -p /run/berth /var/lib/berth
+	@echo "berthd starting; in another shell: export DOCKER_HOST=unix:///run/berth/berth.sock"
 	exec ./build/berthd $(BERTHD_ARGS)
 
 bench: deps all

@@ -5,7 +5,7 @@ VERSION := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
-PKGS := libmicrohttpd jansson libarchive libcrypto
+PKGS := libmicrohttpd jansson libarchive libcrypto libseccomp libcap
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \

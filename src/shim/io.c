@@ -1,0 +1,487 @@
+/* io.c - berth-shim's event loop: container output to the log and to attached clients,
+ * client stdin to the container, control requests on shim.sock, and the init's exit. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "msg.h"
+#include "runtime/runtime.h"
+#include "shim.h"
+
+static int ep_add(struct shim *s, struct shim_item *it, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.ptr = it };
+        return epoll_ctl(s->epfd, EPOLL_CTL_ADD, it->fd, &ev);
+}
+
+static int ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.ptr = it };
+        return epoll_ctl(s->epfd, EPOLL_CTL_MOD, it->fd, &ev);
+}
+
+static void set_nonblock(int fd) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+                (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int make_pipe(int fds[2], struct berr *err) {
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pipe");
+        return 0;
+}
+
+/* Create the container's stdio: a pty, or pipes. @ctr_fds get the container's ends. */
+int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err) {
+        s->out.fd = s->errp.fd = s->in.fd = s->pty_master = -1;
+        ctr_fds[0] = ctr_fds[1] = ctr_fds[2] = -1;
+        if (s->opt.tty) {
+                int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "allocate a pty");
+                char name[64];
+                if (ptsname_r(m, name, sizeof(name)) != 0)
+                        return berr_sys(err, BERR_INTERNAL, "ptsname");
+                int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (sl < 0)
+                        return berr_sys(err, BERR_INTERNAL, "open %s", name);
+                s->pty_master = m;
+                s->out.fd = m;
+                if (s->opt.open_stdin) {
+                        s->in.fd = dup(m);
+                        if (s->in.fd < 0)
+                                return berr_sys(err, BERR_INTERNAL, "dup");
+                        (void) fcntl(s->in.fd, F_SETFD, FD_CLOEXEC);
+                        ctr_fds[0] = sl;
+                }
+                ctr_fds[1] = sl;
+                ctr_fds[2] = sl;
+        } else {
+                int p[2];
+                int r = make_pipe(p, err);
+                if (r < 0)
+                        return r;
+                s->out.fd = p[0];
+                ctr_fds[1] = p[1];
+                if ((r = make_pipe(p, err)) < 0)
+                        return r;
+                s->errp.fd = p[0];
+                ctr_fds[2] = p[1];
+                if (s->opt.open_stdin) {
+                        if ((r = make_pipe(p, err)) < 0)
+                                return r;
+                        s->in.fd = p[1];
+                        ctr_fds[0] = p[0];
+                }
+        }
+        s->out.kind = ITEM_STDOUT;
+        s->errp.kind = ITEM_STDERR;
+        s->in.kind = ITEM_STDIN;
+        set_nonblock(s->out.fd);
+        if (s->errp.fd >= 0)
+                set_nonblock(s->errp.fd);
+        if (s->in.fd >= 0 && s->in.fd != s->out.fd)
+                set_nonblock(s->in.fd);
+        return 0;
+}
+
+static void conn_close(struct shim *s, struct shim_conn *c);
+
+static void client_remove(struct shim *s, struct shim_client *cl) {
+        for (struct shim_client **pp = &s->clients; *pp; pp = &(*pp)->next)
+                if (*pp == cl) {
+                        *pp = cl->next;
+                        break;
+                }
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, cl->item.fd, NULL);
+        close(cl->item.fd);
+        struct shim_conn *c = cl->conn;
+        free(cl);
+        /* Closing the control connection tells berthd the stream is finished. */
+        if (c) {
+                c->client = NULL;
+                conn_close(s, c);
+        }
+}
+
+static void conn_close(struct shim *s, struct shim_conn *c) {
+        for (struct shim_conn **pp = &s->conns; *pp; pp = &(*pp)->next)
+                if (*pp == c) {
+                        *pp = c->next;
+                        break;
+                }
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->item.fd, NULL);
+        close(c->item.fd);
+        if (c->client) {
+                c->client->conn = NULL;
+                client_remove(s, c->client);
+        }
+        free(c);
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+        const char *p = buf;
+        while (len) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == ENOTSOCK)
+                        n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Send output to every client attached to that stream, with the 8-byte header when the
+ * client asked for multiplexing. A client that cannot take it is dropped. */
+static void broadcast(struct shim *s, enum log_stream st, const char *data, size_t len) {
+        uint32_t want = st == LOG_STREAM_STDOUT ? SHIM_ATTACH_STDOUT : SHIM_ATTACH_STDERR;
+        for (struct shim_client *cl = s->clients, *next; cl; cl = next) {
+                next = cl->next;
+                if (!(cl->flags & want))
+                        continue;
+                int r = 0;
+                if (cl->flags & SHIM_ATTACH_MULTIPLEX) {
+                        unsigned char h[8] = { st == LOG_STREAM_STDOUT ? 1 : 2, 0, 0, 0,
+                                               (unsigned char) (len >> 24), (unsigned char) (len >> 16),
+                                               (unsigned char) (len >> 8), (unsigned char) len };
+                        r = write_all(cl->item.fd, h, sizeof(h));
+                }
+                if (r == 0)
+                        r = write_all(cl->item.fd, data, len);
+                if (r < 0)
+                        client_remove(s, cl);
+        }
+}
+
+/* Read what a stream has. Returns 0 while open, 1 at EOF. */
+static int pump_output(struct shim *s, struct shim_item *it) {
+        char buf[32768];
+        enum log_stream st = it->kind == ITEM_STDERR ? LOG_STREAM_STDERR : LOG_STREAM_STDOUT;
+        for (;;) {
+                ssize_t n = read(it->fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0) /* EOF, or EIO from a pty whose slave side is gone */
+                        return 1;
+                if (s->log) {
+                        struct berr e = { 0 };
+                        (void) log_writer_feed(s->log, st, buf, (size_t) n, &e); /* output goes on even if the log fails */
+                }
+                broadcast(s, st, buf, (size_t) n);
+        }
+}
+
+static void stop_output(struct shim *s, struct shim_item *it) {
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, it->fd, NULL);
+        if (it->fd != s->pty_master && it->fd != s->in.fd)
+                close(it->fd);
+        it->fd = -1;
+}
+
+static void close_stdin(struct shim *s) {
+        if (s->in.fd < 0)
+                return;
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->in.fd, NULL);
+        if (s->in.fd != s->pty_master)
+                close(s->in.fd);
+        else if (s->opt.tty) {
+                /* With a TTY, "closing stdin" is an end-of-file character on the line. */
+                char eot = 4;
+                (void) !write(s->in.fd, &eot, 1);
+        }
+        s->in.fd = -1;
+        s->stdin_len = 0;
+}
+
+static void clients_stdin_interest(struct shim *s, bool want) {
+        for (struct shim_client *cl = s->clients; cl; cl = cl->next)
+                if ((cl->flags & SHIM_ATTACH_STDIN) && !cl->stdin_done)
+                        (void) ep_mod(s, &cl->item, want ? EPOLLIN : 0);
+}
+
+/* Push buffered stdin into the container; poll for room when the pipe is full. */
+static void flush_stdin(struct shim *s) {
+        if (s->in.fd < 0) {
+                s->stdin_len = 0;
+                return;
+        }
+        while (s->stdin_len) {
+                ssize_t n = write(s->in.fd, s->stdin_buf, s->stdin_len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        if (s->in.fd != s->pty_master)
+                                (void) ep_add(s, &s->in, EPOLLOUT);
+                        clients_stdin_interest(s, false);
+                        return;
+                }
+                if (n < 0) { /* the container closed its stdin */
+                        close_stdin(s);
+                        return;
+                }
+                memmove(s->stdin_buf, s->stdin_buf + n, s->stdin_len - (size_t) n);
+                s->stdin_len -= (size_t) n;
+        }
+        if (s->in.fd != s->pty_master)
+                (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->in.fd, NULL);
+        clients_stdin_interest(s, true);
+}
+
+/* Input from an attached client: watch for the detach keys, queue the rest. */
+static void client_input(struct shim *s, struct shim_client *cl) {
+        char buf[4096];
+        size_t room = sizeof(s->stdin_buf) - s->stdin_len;
+        if (room == 0)
+                return; /* flush_stdin stops polling clients until there is room */
+        ssize_t n = read(cl->item.fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                /* The client closed its side: stdin is done, output still flows to it. */
+                cl->stdin_done = true;
+                (void) ep_mod(s, &cl->item, 0);
+                if (s->opt.stdin_once)
+                        close_stdin(s);
+                return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+                uint8_t c = (uint8_t) buf[i];
+                if (cl->n_detach_keys && c == cl->detach_keys[cl->detach_matched]) {
+                        if (++cl->detach_matched == cl->n_detach_keys) {
+                                flush_stdin(s);
+                                client_remove(s, cl); /* detached: the container goes on */
+                                return;
+                        }
+                        continue;
+                }
+                /* A partial match that broke off is ordinary input after all. */
+                for (size_t k = 0; k < cl->detach_matched && s->stdin_len < sizeof(s->stdin_buf); k++)
+                        s->stdin_buf[s->stdin_len++] = (char) cl->detach_keys[k];
+                cl->detach_matched = 0;
+                if (cl->n_detach_keys && c == cl->detach_keys[0]) {
+                        cl->detach_matched = 1;
+                        continue;
+                }
+                if (s->stdin_len < sizeof(s->stdin_buf))
+                        s->stdin_buf[s->stdin_len++] = (char) c;
+        }
+        flush_stdin(s);
+}
+
+int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m) {
+        struct shim_client *cl = calloc(1, sizeof(*cl));
+        if (!cl)
+                return -ENOMEM;
+        cl->item = (struct shim_item){ .kind = ITEM_CLIENT, .fd = fd, .ptr = cl };
+        cl->flags = m->flags;
+        cl->n_detach_keys = m->n_detach_keys > SHIM_DETACH_KEYS_MAX ? SHIM_DETACH_KEYS_MAX : m->n_detach_keys;
+        memcpy(cl->detach_keys, m->detach_keys, cl->n_detach_keys);
+        /* A reader that stops reading must not stall the container's output for ever. */
+        struct timeval tv = { .tv_sec = 30 };
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        bool wants_stdin = (cl->flags & SHIM_ATTACH_STDIN) && s->in.fd >= 0;
+        if (!wants_stdin)
+                cl->stdin_done = true;
+        if (ep_add(s, &cl->item, wants_stdin ? EPOLLIN : 0) < 0) {
+                free(cl);
+                return -errno;
+        }
+        cl->conn = conn;
+        conn->client = cl;
+        cl->next = s->clients;
+        s->clients = cl;
+        return 0;
+}
+
+static void reply(int fd, int status, const char *text) {
+        struct shim_msg r;
+        shim_msg_init(&r, status < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
+        r.status = status;
+        if (text)
+                snprintf(r.text, sizeof(r.text), "%s", text);
+        (void) shim_msg_send(fd, &r, -1, NULL); /* a vanished requester needs no answer */
+}
+
+static void handle_request(struct shim *s, struct shim_conn *c) {
+        struct shim_msg m;
+        int fd = -1;
+        struct berr err = { 0 };
+        if (shim_msg_recv(c->item.fd, &m, &fd, &err) < 0) {
+                conn_close(s, c);
+                return;
+        }
+        int r = 0;
+        switch (m.type) {
+        case SHIM_REQ_ATTACH:
+                if (fd < 0 || c->client) {
+                        reply(c->item.fd, -EINVAL, "attach needs exactly one stream");
+                        break;
+                }
+                r = shim_add_client(s, c, fd, &m);
+                if (r < 0) {
+                        close(fd);
+                        reply(c->item.fd, r, "cannot attach");
+                } else
+                        reply(c->item.fd, 0, NULL);
+                return;
+        case SHIM_REQ_KILL:
+                r = rt_container_kill(s->ctr, m.signal, false, &err);
+                reply(c->item.fd, r, r < 0 ? err.msg : NULL);
+                break;
+        case SHIM_REQ_RESIZE:
+                if (s->pty_master < 0) {
+                        reply(c->item.fd, -ENOTTY, "the container has no TTY");
+                        break;
+                }
+                struct winsize ws = { .ws_row = (unsigned short) m.rows, .ws_col = (unsigned short) m.cols };
+                r = ioctl(s->pty_master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+                reply(c->item.fd, r, r < 0 ? "resize failed" : NULL);
+                break;
+        case SHIM_REQ_WATCH:
+                c->is_watch = true;
+                reply(c->item.fd, 0, NULL);
+                break;
+        case SHIM_REQ_CLOSE_STDIN:
+                close_stdin(s);
+                reply(c->item.fd, 0, NULL);
+                break;
+        default:
+                reply(c->item.fd, -EINVAL, "unknown request");
+        }
+        if (fd >= 0)
+                close(fd);
+}
+
+static void accept_conn(struct shim *s) {
+        int fd = accept4(s->listen.fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+                return;
+        struct shim_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(fd);
+                return;
+        }
+        c->item = (struct shim_item){ .kind = ITEM_CONN, .fd = fd, .ptr = c };
+        if (ep_add(s, &c->item, EPOLLIN) < 0) {
+                close(fd);
+                free(c);
+                return;
+        }
+        c->next = s->conns;
+        s->conns = c;
+}
+
+/* The start-up socket: START lets the init execve; its answer tells berthd whether the
+ * command could be executed. EOF before START means berthd gave up: kill the init. */
+static void handle_sync(struct shim *s) {
+        struct shim_msg m;
+        int fd = -1;
+        struct berr err = { 0 };
+        int r = shim_msg_recv(s->sync.fd, &m, &fd, &err);
+        if (fd >= 0)
+                close(fd);
+        if (r == 0 && m.type == SHIM_REQ_START) {
+                struct shim_msg a;
+                r = rt_container_start(s->ctr, &err);
+                shim_msg_init(&a, r < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
+                a.status = r;
+                a.pid = s->init_pid;
+                if (r < 0)
+                        snprintf(a.text, sizeof(a.text), "%s", err.msg);
+                (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
+        } else
+                (void) rt_container_kill(s->ctr, SIGKILL, true, NULL);
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);
+        close(s->sync.fd);
+        s->sync.fd = -1;
+}
+
+/* Run until the init has exited and its output is drained. */
+int shim_loop(struct shim *s) {
+        bool out_open = s->out.fd >= 0, err_open = s->errp.fd >= 0;
+        s->pidfd.kind = ITEM_PIDFD;
+        s->listen.kind = ITEM_LISTEN;
+        s->sync.kind = ITEM_SYNC;
+        if ((s->sync.fd >= 0 && ep_add(s, &s->sync, EPOLLIN) < 0) || ep_add(s, &s->pidfd, EPOLLIN) < 0 || ep_add(s, &s->listen, EPOLLIN) < 0 ||
+            (out_open && ep_add(s, &s->out, EPOLLIN) < 0) || (err_open && ep_add(s, &s->errp, EPOLLIN) < 0))
+                return -errno;
+
+        while (!s->exited) {
+                /* One event at a time: handling one may free the item another points at
+                 * (a dropped client); epoll is level-triggered, so nothing is lost. */
+                struct epoll_event evs[1];
+                int n = epoll_wait(s->epfd, evs, 1, -1);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                for (int i = 0; i < n; i++) {
+                        struct shim_item *it = evs[i].data.ptr;
+                        switch (it->kind) {
+                        case ITEM_SYNC:
+                                handle_sync(s);
+                                break;
+                        case ITEM_PIDFD:
+                                s->exited = true;
+                                break;
+                        case ITEM_STDOUT:
+                                if (pump_output(s, it)) {
+                                        stop_output(s, it);
+                                        out_open = false;
+                                }
+                                break;
+                        case ITEM_STDERR:
+                                if (pump_output(s, it)) {
+                                        stop_output(s, it);
+                                        err_open = false;
+                                }
+                                break;
+                        case ITEM_STDIN:
+                                flush_stdin(s);
+                                break;
+                        case ITEM_LISTEN:
+                                accept_conn(s);
+                                break;
+                        case ITEM_CONN:
+                                handle_request(s, it->ptr);
+                                break;
+                        case ITEM_CLIENT:
+                                client_input(s, it->ptr);
+                                break;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* After the exit: what is still in the pipes goes out, then every client is told. */
+void shim_drain_and_close(struct shim *s) {
+        for (int round = 0; round < 2; round++) {
+                if (s->out.fd >= 0 && pump_output(s, &s->out))
+                        stop_output(s, &s->out);
+                if (s->errp.fd >= 0 && pump_output(s, &s->errp))
+                        stop_output(s, &s->errp);
+        }
+        if (s->log) {
+                struct berr e = { 0 };
+                (void) log_writer_flush(s->log, &e);
+        }
+        while (s->clients)
+                client_remove(s, s->clients);
+}

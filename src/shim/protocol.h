@@ -1,0 +1,64 @@
+/* protocol.h - what berthd and berth-shim say to each other (DESIGN.md "Processes").
+ *
+ * Files in the container's bundle directory (RUN-ROOT/containers/<id>/):
+ *   config.json  the OCI spec (berthd writes it)
+ *   shim.json    the shim's options (berthd writes it): see struct shim_options
+ *   shim.sock    the shim's control socket (SOCK_SEQPACKET), bound relative to the bundle
+ *   shim.pid     the shim's pid; init.pid the container init's pid (shim writes them)
+ *   exit.json    the exit record, written atomically when the container has exited:
+ *                {"ExitCode":N,"OOMKilled":b,"FinishedAt":"RFC3339Nano","Error":"..."}
+ *                berthd deletes it once recorded (it survives a berthd restart).
+ *
+ * Start-up: berthd runs `berth-shim BUNDLE-DIR` with a SOCK_SEQPACKET socketpair on fd 3.
+ * The shim detaches (setsid, double fork), creates the container (init waits before
+ * execve) and sends SHIM_MSG_CREATED with the init's pid. berthd may then pass attach
+ * streams (SHIM_REQ_ATTACH with the fd) so no output is missed, and sends SHIM_REQ_START.
+ * The shim answers SHIM_MSG_STARTED or SHIM_MSG_ERROR and closes fd 3. Later requests
+ * come on shim.sock, one fixed-size message each, answered by one struct shim_resp.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#define SHIM_MAGIC 0x62727468u /* "brth" */
+#define SHIM_SOCK_NAME "shim.sock"
+#define SHIM_EXIT_NAME "exit.json"
+#define SHIM_OPTIONS_NAME "shim.json"
+#define SHIM_PID_NAME "shim.pid"
+#define SHIM_INIT_PID_NAME "init.pid"
+
+enum shim_msg_type {
+        SHIM_MSG_CREATED = 1, /* shim -> berthd: pid = init's pid */
+        SHIM_MSG_STARTED,     /* shim -> berthd */
+        SHIM_MSG_ERROR,       /* shim -> berthd: message */
+        SHIM_REQ_START,       /* berthd -> shim (on fd 3 only) */
+        SHIM_REQ_ATTACH,      /* + one fd: the client's stream; flags SHIM_ATTACH_* */
+        SHIM_REQ_KILL,        /* signal */
+        SHIM_REQ_RESIZE,      /* rows, cols */
+        SHIM_REQ_WATCH,       /* keep the connection; it reaches EOF when the shim exits */
+        SHIM_REQ_CLOSE_STDIN, /* close the container's stdin */
+        _SHIM_MSG_MAX,
+};
+
+enum {
+        SHIM_ATTACH_STDIN = 1 << 0,
+        SHIM_ATTACH_STDOUT = 1 << 1,
+        SHIM_ATTACH_STDERR = 1 << 2,
+        SHIM_ATTACH_MULTIPLEX = 1 << 3, /* 8-byte stream headers (no TTY) */
+};
+
+#define SHIM_DETACH_KEYS_MAX 16
+#define SHIM_MSG_TEXT_MAX 1024
+
+struct shim_msg {
+        uint32_t magic;
+        uint32_t type;
+        int32_t pid;
+        int32_t signal;
+        uint32_t flags;
+        uint32_t rows, cols;
+        int32_t status;                           /* 0 or a negative errno */
+        uint8_t detach_keys[SHIM_DETACH_KEYS_MAX]; /* raw bytes */
+        uint32_t n_detach_keys;
+        char text[SHIM_MSG_TEXT_MAX];             /* error message, NUL-terminated */
+};

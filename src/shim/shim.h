@@ -1,0 +1,69 @@
+/* shim.h - berth-shim's state: one container, its stdio, its log, its clients. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "logwriter.h"
+#include "protocol.h"
+
+struct rt_container;
+
+struct shim_options {
+        char *id;
+        char *log_path;      /* NULL with log driver "none" */
+        int64_t log_max_size;
+        int log_max_file;
+        bool tty, open_stdin, stdin_once;
+};
+
+/* What an epoll event points at. */
+enum shim_item_kind { ITEM_SYNC, ITEM_PIDFD, ITEM_STDOUT, ITEM_STDERR, ITEM_STDIN, ITEM_LISTEN, ITEM_CONN, ITEM_CLIENT };
+
+struct shim_item {
+        enum shim_item_kind kind;
+        int fd;
+        void *ptr;
+};
+
+/* A control connection on shim.sock. */
+struct shim_conn {
+        struct shim_item item;
+        bool is_watch;
+        struct shim_client *client; /* an attach stream tied to this connection */
+        struct shim_conn *next;
+};
+
+/* An attach stream: the client's socket as berthd received it. */
+struct shim_client {
+        struct shim_item item;
+        uint32_t flags;
+        uint8_t detach_keys[SHIM_DETACH_KEYS_MAX];
+        size_t n_detach_keys, detach_matched;
+        bool stdin_done;
+        struct shim_conn *conn;
+        struct shim_client *next;
+};
+
+struct shim {
+        int bundle_fd;
+        struct shim_options opt;
+        struct rt_container *ctr;
+        pid_t init_pid;
+        int epfd;
+        struct shim_item sync, pidfd, out, errp, in, listen;
+        int pty_master; /* -1 without a TTY */
+        struct log_writer *log;
+        struct shim_conn *conns;
+        struct shim_client *clients;
+        char stdin_buf[65536];
+        size_t stdin_len;
+        bool exited;
+};
+
+/* io.c */
+int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err);
+int shim_loop(struct shim *s);
+int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m);
+void shim_drain_and_close(struct shim *s);

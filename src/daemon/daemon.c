@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "image/image_store.h"
 #include "listen.h"
 
 static int lock_pidfile(struct daemon *d, struct berr *err) {
@@ -65,22 +66,6 @@ static int load_engine_id(struct daemon *d, int data_fd, struct berr *err) {
         return fs_write_atomic(data_fd, "engine-id", d->engine_id, 36, 0600, err);
 }
 
-/* overlay2 unless asked otherwise or the kernel has no overlayfs; the image store makes
- * the full mount check when it opens. */
-static void pick_storage_driver(struct daemon *d) {
-        const char *want = d->cfg.storage_driver;
-        if (!want) {
-                want = "vfs";
-                _cleanup_fclose_ FILE *fp = fopen("/proc/filesystems", "re");
-                char line[128];
-                while (fp && fgets(line, sizeof(line), fp))
-                        if (strstr(line, "\toverlay\n"))
-                                want = "overlay2";
-        }
-        snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", want);
-        snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
-}
-
 int daemon_open(struct daemon *d, struct berr *err) {
         int r;
         d->pidfile_fd = -1;
@@ -101,7 +86,12 @@ int daemon_open(struct daemon *d, struct berr *err) {
         if (r < 0)
                 return r;
         host_facts_read(&d->host, "/sys/fs/cgroup", "/etc/os-release");
-        pick_storage_driver(d);
+        /* The store picks overlay2 when it can mount it on the data root, else vfs. */
+        r = image_store_open(d->cfg.data_root, d->cfg.storage_driver, &d->images, err);
+        if (r < 0)
+                return berr_wrap(err, "image store");
+        snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
+        snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
         return 0;
 }
 
@@ -141,6 +131,7 @@ void daemon_close(struct daemon *d) {
                 free(d->owned_sockets[i]);
         }
         d->n_owned_sockets = 0;
+        d->images = image_store_free(d->images);
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
                 close(d->pidfile_fd);
@@ -149,6 +140,10 @@ void daemon_close(struct daemon *d) {
 }
 
 void daemon_get_counts(struct daemon *d, struct daemon_counts *ret) {
-        (void) d;
         memset(ret, 0, sizeof(*ret));
+        json_t *list = NULL;
+        if (d->images && image_store_list(d->images, &list, NULL) == 0) {
+                ret->images = (int) json_array_size(list);
+                json_decref(list);
+        }
 }

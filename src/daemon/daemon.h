@@ -10,6 +10,7 @@
 #include "sysinfo.h"
 
 struct berr;
+struct image_store;
 
 /* Build identity, set by the Makefile. */
 extern const char berth_version[];
@@ -26,6 +27,7 @@ struct daemon {
         char *owned_sockets[DAEMON_MAX_HOSTS]; /* unix sockets we created, removed at exit */
         size_t n_owned_sockets;
         struct timespec started;
+        struct image_store *images;
 };
 
 /* Counts for `docker info`: filled by the container and image stores as they land. */

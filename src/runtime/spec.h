@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stddef.h>
 
 struct berr;
 
@@ -14,15 +15,45 @@ struct spec_input {
                                   * Domainname, StopSignal, Labels, ExposedPorts, Volumes) */
         json_t *host_config;     /* Docker HostConfig as the client sent it (validated here) */
         const char *rootfs_path; /* absolute path of the mounted root filesystem */
-        int rootfs_fd;           /* fd of the same dir, to read /etc/passwd and /etc/group safely */
-        const char *hostname_path, *hosts_path, *resolv_conf_path; /* files bind-mounted over /etc/... */
-        const char *shm_path;    /* NULL: a private tmpfs on /dev/shm sized by HostConfig.ShmSize */
-        const char *netns_path;  /* NULL: a new network namespace (loopback only) */
-        const char *cgroup_parent; /* default "/berth" -> cgroupsPath "/berth/<id>" */
+        int rootfs_fd;           /* fd of the same dir, to read /etc/passwd and /etc/group safely;
+                                  * -1: no files, so only numeric --user values resolve */
+        const char *hostname_path, *hosts_path, *resolv_conf_path; /* files bind-mounted over /etc/...;
+                                  * NULL: that bind is left out */
+        const char *shm_path;    /* NULL: a private tmpfs on /dev/shm sized by HostConfig.ShmSize
+                                  * (IpcMode "host" then binds the host's /dev/shm); else a bind of it */
+        const char *netns_path;  /* NULL: a new network namespace (loopback only); also the path
+                                  * to join for NetworkMode "container:<x>" (required then) */
+        const char *cgroup_parent; /* default "/berth" -> cgroupsPath "/berth/<id>";
+                                  * HostConfig.CgroupParent overrides it as in dockerd */
         json_t *mounts;          /* prepared bind/volume/tmpfs mounts: array of OCI mount objects, or NULL */
+
+        /* Added by spec.c's author (all optional, NULL when unused): */
+        const char *pid_ns_path; /* PidMode "container:<x>": /proc/<pid>/ns/pid of that container */
+        const char *ipc_ns_path; /* IpcMode "container:<x>": /proc/<pid>/ns/ipc of that container */
+        const char *init_path;   /* HostConfig.Init with a private pid namespace: this binary is
+                                  * bind-mounted read-only at /sbin/docker-init and process.args
+                                  * become ["/sbin/docker-init", "--", ...] as dockerd does. NULL:
+                                  * only the annotation SPEC_ANNOTATION_INIT records the request. */
 };
+
+/* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */
+#define SPEC_ANNOTATION_INIT "io.berth.init"
 
 /* Build the OCI spec. Bad HostConfig values (unknown capability, bad ulimit, --device
  * path missing, user not in the image's /etc/passwd, ...) fail with BERR_INVALID and a
  * message like Docker's. */
 int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *err);
+
+/* Resolve a Docker user ("", "name", "uid", "name:group", "uid:gid", ...) plus the
+ * --group-add entries against the image's /etc/passwd and /etc/group, read through
+ * openat2(RESOLVE_IN_ROOT) on @rootfs_fd (-1: no files), as runc's libcontainer/user does
+ * for dockerd. *ret_user is an OCI process.user object {uid, gid, additionalGids}; docker
+ * exec --user needs the same. Unknown names fail with BERR_INVALID, e.g.
+ * "unable to find user xyz: no matching entries in passwd file". */
+int spec_user_resolve(int rootfs_fd, const char *user, const char *const *group_add, size_t n_group_add,
+                      json_t **ret_user, struct berr *err);
+
+/* Docker's default masked and read-only paths (NULL-terminated), which dockerd also
+ * stores in HostConfig.MaskedPaths / ReadonlyPaths at create for non-privileged containers. */
+extern const char *const spec_default_masked_paths[];
+extern const char *const spec_default_readonly_paths[];

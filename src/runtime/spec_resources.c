@@ -1,0 +1,292 @@
+/* spec_resources.c - linux.resources from HostConfig (--memory, --memory-swap,
+ * --memory-reservation, --memory-swappiness, --oom-kill-disable, --cpus, --cpu-shares,
+ * --cpu-period/--cpu-quota, --cpu-rt-*, --cpuset-cpus/-mems, --pids-limit, --blkio-*), with
+ * the checks and messages of dockerd's verifyPlatformContainerResources and the defaults of
+ * its adaptContainerSettings (MemorySwap = 2 x Memory, OomKillDisable = false). */
+#include "runtime/spec_int.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+
+#define MIN_MEMORY_BYTES (6 * 1024 * 1024) /* dockerd's linuxMinMemory */
+#define CPUSET_MAX 8192
+#define BLKIO_DEVICES_MAX 256
+
+static int get_i64(json_t *hc, const char *key, int64_t *ret, struct berr *err) {
+        *ret = 0;
+        int r = json_get_int64(hc, key, ret, err);
+        return r < 0 ? r : 0;
+}
+
+static int online_count(void) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof(set), &set) == 0)
+                return CPU_COUNT(&set);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (int) n : 1;
+}
+
+/* parsers.ParseUintList: "0-3,5" -> bits. false on a malformed list. */
+static bool parse_uint_list(const char *s, bool *bits, size_t max) {
+        if (!*s)
+                return false;
+        const char *p = s;
+        for (;;) {
+                char *end;
+                if (*p < '0' || *p > '9')
+                        return false;
+                unsigned long lo = strtoul(p, &end, 10), hi = lo;
+                p = end;
+                if (*p == '-') {
+                        p++;
+                        if (*p < '0' || *p > '9')
+                                return false;
+                        hi = strtoul(p, &end, 10);
+                        p = end;
+                }
+                if (hi < lo || hi >= max)
+                        return false;
+                for (unsigned long i = lo; i <= hi; i++)
+                        bits[i] = true;
+                if (!*p)
+                        return true;
+                if (*p++ != ',')
+                        return false;
+        }
+}
+
+static void read_online(const char *path, const char *fallback, char *buf, size_t size) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f || !fgets(buf, (int) size, f))
+                snprintf(buf, size, "%s", fallback);
+        buf[strcspn(buf, "\n")] = '\0';
+}
+
+static int check_cpuset(const char *requested, const char *online_path, const char *what, const char *unavailable,
+                        struct berr *err) {
+        bool *w = calloc(CPUSET_MAX, 1), *h = calloc(CPUSET_MAX, 1); /* too big for a thread's stack */
+        if (!w || !h) {
+                free(w);
+                free(h);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        char online[256];
+        read_online(online_path, "0", online, sizeof(online));
+        int r = 0;
+        if (!parse_uint_list(requested, w, CPUSET_MAX))
+                r = berr_set(err, BERR_INVALID, EINVAL, "Invalid value %s for cpuset %s", requested, what);
+        else if (parse_uint_list(online, h, CPUSET_MAX))
+                for (size_t i = 0; i < CPUSET_MAX && r == 0; i++)
+                        if (w[i] && !h[i])
+                                r = berr_set(err, BERR_INVALID, EINVAL, "%s - requested %s, available: %s", unavailable,
+                                             requested, online);
+        free(w);
+        free(h);
+        return r;
+}
+
+static int blkio_devices(json_t *hc, const char *key, const char *value_key, const char *out_key, json_t **ret,
+                         struct berr *err) {
+        *ret = NULL;
+        json_t *arr;
+        int r = json_get_array(hc, key, &arr, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (json_array_size(arr) == 0)
+                return 0;
+        if (json_array_size(arr) > BLKIO_DEVICES_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "%s: too many devices", key);
+        _cleanup_json_ json_t *out = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(arr, i, e) {
+                const char *path = NULL;
+                int64_t value = 0;
+                if (!json_is_object(e))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: expected object", key, i);
+                if ((r = json_get_string(e, "Path", &path, err)) < 0 || (r = json_get_int64(e, value_key, &value, err)) < 0)
+                        return r;
+                struct stat st;
+                char buf[128];
+                if (!path || stat(path, &st) < 0)
+                        return berr_set(err, BERR_INVALID, path ? errno : EINVAL, "%s: stat %s: %s", key, path ? path : "",
+                                        spec_go_strerror(path ? errno : EINVAL, buf));
+                json_t *d = json_pack("{s:I,s:I,s:I}", "major", (json_int_t) major(st.st_rdev), "minor",
+                                      (json_int_t) minor(st.st_rdev), out_key, (json_int_t) value);
+                if (json_array_append_new(out, d) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int memory_build(json_t *hc, json_t **ret, struct berr *err) {
+        int64_t mem, swap, reservation;
+        int r;
+        if ((r = get_i64(hc, "Memory", &mem, err)) < 0 || (r = get_i64(hc, "MemorySwap", &swap, err)) < 0 ||
+            (r = get_i64(hc, "MemoryReservation", &reservation, err)) < 0)
+                return r;
+        int64_t swappiness = -1;
+        if ((r = json_get_int64(hc, "MemorySwappiness", &swappiness, err)) < 0)
+                return r;
+        bool oom_kill_disable = false;
+        if ((r = json_get_bool(hc, "OomKillDisable", &oom_kill_disable, err)) < 0)
+                return r;
+
+        if (mem != 0 && mem < MIN_MEMORY_BYTES)
+                return berr_set(err, BERR_INVALID, EINVAL, "Minimum memory limit allowed is 6MB");
+        if (mem > 0 && swap > 0 && swap < mem)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "Minimum memoryswap limit should be larger than memory limit, see usage");
+        if (mem == 0 && swap > 0)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "You should always set the Memory limit when using Memoryswap limit, see usage");
+        if (swappiness != -1 && (swappiness < 0 || swappiness > 100))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "Invalid value: %lld, valid memory swappiness range is 0-100", (long long) swappiness);
+        if (mem > 0 && reservation > 0 && reservation > mem)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "Minimum memory limit can not be less than memory reservation limit, see usage");
+        if (reservation != 0 && reservation < MIN_MEMORY_BYTES)
+                return berr_set(err, BERR_INVALID, EINVAL, "Minimum memory reservation allowed is 6MB");
+        if (mem > 0 && swap == 0) /* adaptContainerSettings: swap defaults to twice the memory */
+                swap = mem > INT64_MAX / 2 ? INT64_MAX : mem * 2;
+
+        json_t *m = json_object();
+        if (!m)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (mem > 0)
+                json_object_set_new(m, "limit", json_integer(mem));
+        if (reservation > 0)
+                json_object_set_new(m, "reservation", json_integer(reservation));
+        if (swap > 0)
+                json_object_set_new(m, "swap", json_integer(swap));
+        if (swappiness >= 0)
+                json_object_set_new(m, "swappiness", json_integer(swappiness));
+        json_object_set_new(m, "disableOOMKiller", json_boolean(oom_kill_disable));
+        *ret = m;
+        return 0;
+}
+
+static int cpu_build(json_t *hc, json_t **ret, struct berr *err) {
+        int64_t nano, shares, period, quota, rt_period, rt_runtime;
+        const char *cpus = NULL, *mems = NULL;
+        int r;
+        if ((r = get_i64(hc, "NanoCpus", &nano, err)) < 0 || (r = get_i64(hc, "CpuShares", &shares, err)) < 0 ||
+            (r = get_i64(hc, "CpuPeriod", &period, err)) < 0 || (r = get_i64(hc, "CpuQuota", &quota, err)) < 0 ||
+            (r = get_i64(hc, "CpuRealtimePeriod", &rt_period, err)) < 0 ||
+            (r = get_i64(hc, "CpuRealtimeRuntime", &rt_runtime, err)) < 0 ||
+            (r = json_get_string(hc, "CpusetCpus", &cpus, err)) < 0 ||
+            (r = json_get_string(hc, "CpusetMems", &mems, err)) < 0)
+                return r;
+
+        if (nano > 0 && period > 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "Conflicting options: Nano CPUs and CPU Period cannot both be set");
+        if (nano > 0 && quota > 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+        int ncpu = online_count();
+        if (nano < 0 || nano > (int64_t) ncpu * 1000000000LL)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", ncpu, ncpu);
+        if (period != 0 && (period < 1000 || period > 1000000))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+        if (quota > 0 && quota < 1000)
+                return berr_set(err, BERR_INVALID, EINVAL, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+        if (shares < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "shares: invalid argument");
+        if (cpus && *cpus &&
+            (r = check_cpuset(cpus, "/sys/devices/system/cpu/online", "cpus", "Requested CPUs are not available", err)) < 0)
+                return r;
+        if (mems && *mems &&
+            (r = check_cpuset(mems, "/sys/devices/system/node/online", "mems",
+                              "Requested memory nodes are not available", err)) < 0)
+                return r;
+
+        json_t *c = json_pack("{s:I}", "shares", (json_int_t) shares);
+        if (!c)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (nano > 0) { /* sched-bwc: a 100 ms period, the quota its share of it */
+                json_object_set_new(c, "quota", json_integer(nano * 100000 / 1000000000));
+                json_object_set_new(c, "period", json_integer(100000));
+        }
+        if (period != 0)
+                json_object_set_new(c, "period", json_integer(period));
+        if (quota != 0)
+                json_object_set_new(c, "quota", json_integer(quota));
+        if (rt_runtime != 0)
+                json_object_set_new(c, "realtimeRuntime", json_integer(rt_runtime));
+        if (rt_period != 0)
+                json_object_set_new(c, "realtimePeriod", json_integer(rt_period));
+        if (cpus && *cpus)
+                json_object_set_new(c, "cpus", json_string(cpus));
+        if (mems && *mems)
+                json_object_set_new(c, "mems", json_string(mems));
+        *ret = c;
+        return 0;
+}
+
+static int blkio_build(json_t *hc, json_t **ret, struct berr *err) {
+        int64_t weight;
+        int r = get_i64(hc, "BlkioWeight", &weight, err);
+        if (r < 0)
+                return r;
+        if (weight > 0 && (weight < 10 || weight > 1000))
+                return berr_set(err, BERR_INVALID, EINVAL, "Range of blkio weight is from 10 to 1000");
+        _cleanup_json_ json_t *b = json_pack("{s:I}", "weight", (json_int_t) weight);
+        if (!b)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        static const struct {
+                const char *key, *value_key, *out_key, *spec_key;
+        } lists[] = {
+                { "BlkioWeightDevice", "Weight", "weight", "weightDevice" },
+                { "BlkioDeviceReadBps", "Rate", "rate", "throttleReadBpsDevice" },
+                { "BlkioDeviceWriteBps", "Rate", "rate", "throttleWriteBpsDevice" },
+                { "BlkioDeviceReadIOps", "Rate", "rate", "throttleReadIOPSDevice" },
+                { "BlkioDeviceWriteIOps", "Rate", "rate", "throttleWriteIOPSDevice" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                json_t *devs = NULL;
+                r = blkio_devices(hc, lists[i].key, lists[i].value_key, lists[i].out_key, &devs, err);
+                if (r < 0)
+                        return r;
+                if (devs)
+                        json_object_set_new(b, lists[i].spec_key, devs);
+        }
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int spec_resources_build(json_t *hc, json_t *device_rules, json_t **ret_resources, struct berr *err) {
+        _cleanup_json_ json_t *memory = NULL, *cpu = NULL, *blkio = NULL;
+        int r;
+        if ((r = memory_build(hc, &memory, err)) < 0 || (r = cpu_build(hc, &cpu, err)) < 0 ||
+            (r = blkio_build(hc, &blkio, err)) < 0)
+                return r;
+        int64_t pids = 0;
+        r = json_get_int64(hc, "PidsLimit", &pids, err);
+        if (r < 0)
+                return r;
+        bool has_pids = r == 0;
+
+        json_t *res = json_object();
+        if (!res)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        json_object_set(res, "devices", device_rules);
+        json_object_set_new(res, "memory", TAKE_PTR(memory));
+        json_object_set_new(res, "cpu", TAKE_PTR(cpu));
+        if (has_pids) /* 0 and negative mean "unlimited", which runc spells -1 */
+                json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t) (pids > 0 ? pids : -1)));
+        json_object_set_new(res, "blockIO", TAKE_PTR(blkio));
+        *ret_resources = res;
+        return 0;
+}

@@ -10,6 +10,18 @@ const struct api_route api_routes[] = {
         { "HEAD", "/_ping", api_system_ping, 0 },
         { "GET", "/version", api_system_version, 0 },
         { "GET", "/info", api_system_info, 0 },
+        { "POST", "/containers/create", api_containers_create, 0 },
+        { "GET", "/containers/json", api_containers_list, 0 },
+        { "GET", "/containers/{id}/json", api_containers_inspect, 0 },
+        { "POST", "/containers/{id}/start", api_containers_start, 0 },
+        { "POST", "/containers/{id}/stop", api_containers_stop, 0 },
+        { "POST", "/containers/{id}/restart", api_containers_restart, 0 },
+        { "POST", "/containers/{id}/kill", api_containers_kill, 0 },
+        { "POST", "/containers/{id}/wait", api_containers_wait, 0 },
+        { "POST", "/containers/{id}/attach", api_containers_attach, 0 },
+        { "GET", "/containers/{id}/logs", api_containers_logs, 0 },
+        { "POST", "/containers/{id}/resize", api_containers_resize, 0 },
+        { "DELETE", "/containers/{id}", api_containers_delete, 0 },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "container.h"
 #include "image/image_store.h"
 #include "listen.h"
 
@@ -92,6 +93,10 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 return berr_wrap(err, "image store");
         snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
         snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
+        r = ctr_store_open(d, err);
+        if (r < 0)
+                return berr_wrap(err, "containers");
+        d->ctr_store_opened = true;
         return 0;
 }
 
@@ -131,6 +136,9 @@ void daemon_close(struct daemon *d) {
                 free(d->owned_sockets[i]);
         }
         d->n_owned_sockets = 0;
+        /* Running containers stay up (their shims are detached): only our side closes. */
+        if (d->ctr_store_opened)
+                ctr_store_close(d);
         d->images = image_store_free(d->images);
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
@@ -141,6 +149,7 @@ void daemon_close(struct daemon *d) {
 
 void daemon_get_counts(struct daemon *d, struct daemon_counts *ret) {
         memset(ret, 0, sizeof(*ret));
+        ctr_counts(d, &ret->containers, &ret->running, &ret->paused, &ret->stopped);
         json_t *list = NULL;
         if (d->images && image_store_list(d->images, &list, NULL) == 0) {
                 ret->images = (int) json_array_size(list);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -11,6 +12,7 @@
 
 struct berr;
 struct image_store;
+struct container;
 
 /* Build identity, set by the Makefile. */
 extern const char berth_version[];
@@ -28,6 +30,16 @@ struct daemon {
         size_t n_owned_sockets;
         struct timespec started;
         struct image_store *images;
+
+        /* Containers (container.h): the table and its lock, the monitor thread. */
+        pthread_mutex_t ctr_lock;
+        struct container *ctrs;
+        int monitor_epfd;
+        int monitor_wake[2];
+        pthread_t monitor_thread;
+        bool monitor_running;
+        bool ctr_store_opened;
+        char shim_path[4096];
 };
 
 /* Counts for `docker info`: filled by the container and image stores as they land. */

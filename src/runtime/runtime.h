@@ -59,3 +59,8 @@ int rt_container_destroy(struct rt_container *c, struct berr *err);
 
 /* Accepts NULL; returns NULL. */
 struct rt_container *rt_container_free(struct rt_container *c);
+
+/* Keep compiled seccomp programs in @dir too (e.g. "/run/berth/seccomp", root-only), so
+ * a new shim loads the program a previous one compiled from the same profile instead of
+ * compiling it again. NULL: memory only (the default). */
+void rt_set_seccomp_cache_dir(const char *dir);

@@ -1,16 +1,202 @@
-/* main.c - berth-shim: the per-container supervisor that berthd starts (DESIGN.md,
- * "Processes"). Containers are not implemented yet, so the shim only identifies itself
- * and refuses to run anything rather than pretending to. */
+/* main.c - berth-shim: the per-container supervisor (DESIGN.md "Processes", protocol.h).
+ * Started by berthd as `berth-shim BUNDLE-DIR` with the start-up socket on fd 3; it
+ * detaches, creates the container through the in-process runtime, serves shim.sock,
+ * writes the log, and records the exit status in exit.json before it exits. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/json.h"
 #include "daemon/daemon.h"
+#include "msg.h"
+#include "runtime/runtime.h"
+#include "shim.h"
+
+#define SYNC_FD 3
+
+static int read_options(struct shim *s, struct berr *err) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = fs_read_file(s->bundle_fd, SHIM_OPTIONS_NAME, 1 << 20, &text, &len, err);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *o = NULL;
+        if ((r = json_parse_object(text, len, &o, err)) < 0)
+                return r;
+        const char *id = NULL, *log_path = NULL;
+        int64_t max_size = 0, max_file = 1;
+        bool b;
+        if ((r = json_get_string(o, "id", &id, err)) < 0 || (r = json_get_string(o, "log_path", &log_path, err)) < 0 ||
+            (r = json_get_int64(o, "log_max_size", &max_size, err)) < 0 ||
+            (r = json_get_int64(o, "log_max_file", &max_file, err)) < 0)
+                return r;
+        if (!id)
+                return berr_set(err, BERR_INVALID, EINVAL, "shim.json: no id");
+        s->opt.id = strdup(id);
+        s->opt.log_path = log_path ? strdup(log_path) : NULL;
+        s->opt.log_max_size = max_size;
+        s->opt.log_max_file = (int) max_file;
+        if (json_get_bool(o, "tty", &b, err) == 0)
+                s->opt.tty = b;
+        if (json_get_bool(o, "open_stdin", &b, err) == 0)
+                s->opt.open_stdin = b;
+        if (json_get_bool(o, "stdin_once", &b, err) == 0)
+                s->opt.stdin_once = b;
+        return 0;
+}
+
+static int listen_socket(struct shim *s, struct berr *err) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", s->bundle_fd, SHIM_SOCK_NAME);
+        (void) unlinkat(s->bundle_fd, SHIM_SOCK_NAME, 0); /* a leftover from a crashed shim */
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "socket");
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+                close(fd);
+                return berr_sys(err, BERR_INTERNAL, "listen on %s", SHIM_SOCK_NAME);
+        }
+        (void) fchmodat(s->bundle_fd, SHIM_SOCK_NAME, 0600, 0);
+        s->listen.fd = fd;
+        return 0;
+}
+
+static void write_pid(struct shim *s, const char *name, pid_t pid) {
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
+        struct berr e = { 0 };
+        (void) fs_write_atomic(s->bundle_fd, name, buf, (size_t) n, 0644, &e); /* informative only */
+}
+
+static void send_status(int fd, enum shim_msg_type type, pid_t pid, int status, const char *text) {
+        struct shim_msg m;
+        shim_msg_init(&m, type);
+        m.pid = pid;
+        m.status = status;
+        if (text)
+                snprintf(m.text, sizeof(m.text), "%s", text);
+        (void) shim_msg_send(fd, &m, -1, NULL); /* if berthd went away it will read exit.json */
+}
+
+static void record_exit(struct shim *s, int status) {
+        int code = 0;
+        char error[256] = "";
+        if (WIFEXITED(status))
+                code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status))
+                code = 128 + WTERMSIG(status);
+        bool oom = rt_container_oom_killed(s->ctr);
+        struct berr err = { 0 };
+        if (rt_container_destroy(s->ctr, &err) < 0)
+                snprintf(error, sizeof(error), "%s", err.msg);
+        shim_drain_and_close(s);
+
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        char when[40];
+        log_format_time(&now, when);
+        _cleanup_json_ json_t *o = json_pack("{s:i, s:b, s:s, s:s}", "ExitCode", code, "OOMKilled", oom, "FinishedAt",
+                                             when, "Error", error);
+        _cleanup_free_ char *text = o ? json_dump_compact(o) : NULL;
+        if (text)
+                (void) fs_write_atomic(s->bundle_fd, SHIM_EXIT_NAME, text, strlen(text), 0644, &err);
+}
+
+static int run(struct shim *s, const char *bundle) {
+        struct berr err = { 0 };
+        int r;
+
+        s->bundle_fd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (s->bundle_fd < 0) {
+                berr_sys(&err, BERR_INTERNAL, "open bundle %s", bundle);
+                goto fail;
+        }
+        write_pid(s, SHIM_PID_NAME, getpid());
+        if ((r = read_options(s, &err)) < 0)
+                goto fail;
+        _cleanup_free_ char *spec_text = NULL;
+        size_t spec_len;
+        _cleanup_json_ json_t *spec = NULL;
+        if ((r = fs_read_file(s->bundle_fd, "config.json", 16 << 20, &spec_text, &spec_len, &err)) < 0 ||
+            (r = json_parse_object(spec_text, spec_len, &spec, &err)) < 0)
+                goto fail;
+        if (s->opt.log_path && (r = log_writer_open(s->opt.log_path, s->opt.log_max_size, s->opt.log_max_file,
+                                                   &s->log, &err)) < 0)
+                goto fail;
+        int ctr_fds[3];
+        if ((r = shim_io_setup(s, ctr_fds, &err)) < 0)
+                goto fail;
+        s->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (s->epfd < 0 || (r = listen_socket(s, &err)) < 0)
+                goto fail;
+
+        struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty };
+        r = rt_container_create(s->opt.id, bundle, spec, &io, &s->ctr, &err);
+        /* The container holds its ends now; ours must go so EOF can arrive. */
+        for (int i = 0; i < 3; i++)
+                if (ctr_fds[i] >= 0 && (i == 0 || ctr_fds[i] != ctr_fds[i - 1]))
+                        close(ctr_fds[i]);
+        if (r < 0)
+                goto fail;
+        s->init_pid = rt_container_pid(s->ctr);
+        s->pidfd.fd = rt_container_pidfd(s->ctr);
+        write_pid(s, SHIM_INIT_PID_NAME, s->init_pid);
+        send_status(SYNC_FD, SHIM_MSG_CREATED, s->init_pid, 0, NULL);
+
+        /* From here the loop serves shim.sock (attach streams may arrive before the
+         * start, so no output is missed) and the START request on the sync socket. */
+        s->sync.fd = SYNC_FD;
+        r = shim_loop(s);
+        siginfo_t si = { 0 };
+        int status = 0;
+        if (waitid(P_PID, (id_t) s->init_pid, &si, WEXITED) == 0)
+                status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : W_EXITCODE(0, si.si_status);
+        record_exit(s, status);
+        return 0;
+
+fail:
+        send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -EINVAL, err.msg);
+        return 1;
+}
 
 int main(int argc, char **argv) {
         if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
                 printf("berth-shim version %s, build %s\n", berth_version, berth_git_commit);
                 return 0;
         }
-        fprintf(stderr, "berth-shim: running containers is not supported yet by this build\n");
-        return 2;
+        if (argc != 2 || fcntl(SYNC_FD, F_GETFD) < 0) {
+                fprintf(stderr, "usage: berth-shim BUNDLE-DIR (started by berthd with its start-up socket on fd 3)\n");
+                return 2;
+        }
+        (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
+        signal(SIGPIPE, SIG_IGN);
+
+        /* Detach: berthd reaps this process at once; the child lives on in its own
+         * session, so containers outlive a berthd restart. */
+        pid_t pid = fork();
+        if (pid < 0)
+                return 1;
+        if (pid > 0)
+                _exit(0);
+        (void) setsid();
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
+        (void) prctl(PR_SET_PDEATHSIG, 0);
+
+        struct shim s = { .bundle_fd = -1, .pty_master = -1, .epfd = -1 };
+        s.listen.fd = s.pidfd.fd = s.sync.fd = -1;
+        int r = run(&s, argv[1]);
+        return r;
 }

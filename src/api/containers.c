@@ -1,0 +1,306 @@
+/* containers.c - the /containers endpoints: decode, call the container module, encode. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "daemon/container.h"
+#include "daemon/container_logs.h"
+#include "daemon/daemon.h"
+
+/* The container named in the path, with a reference the caller drops. */
+static int path_container(struct api_request *req, struct container **ret, struct berr *err) {
+        return ctr_lookup(req->ctx, req->params[0], ret, err);
+}
+
+static int parse_filters(struct api_request *req, json_t **ret, struct berr *err) {
+        const char *f = api_query(req, "filters");
+        if (!f || !*f) {
+                *ret = json_object();
+                return 0;
+        }
+        json_error_t je;
+        json_t *o = json_loads(f, 0, &je);
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
+        }
+        *ret = o;
+        return 0;
+}
+
+int api_containers_create(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        char id[65];
+        json_t *warnings = NULL;
+        r = ctr_create(req->ctx, api_query(req, "name"), body, id, &warnings, err);
+        if (r < 0)
+                return r;
+        return api_reply_json(req, 201, json_pack("{s:s, s:o}", "Id", id, "Warnings", warnings));
+}
+
+int api_containers_list(struct api_request *req, struct berr *err) {
+        bool all;
+        int64_t limit;
+        int r;
+        _cleanup_json_ json_t *filters = NULL;
+        if ((r = api_query_bool(req, "all", false, &all, err)) < 0 || (r = api_query_int(req, "limit", -1, &limit, err)) < 0 ||
+            (r = parse_filters(req, &filters, err)) < 0)
+                return r;
+        json_t *list;
+        if ((r = ctr_list_json(req->ctx, all, (int) limit, filters, &list, err)) < 0)
+                return r;
+        return api_reply_json(req, 200, list);
+}
+
+int api_containers_inspect(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        json_t *o = ctr_inspect_json(req->ctx, c);
+        ctr_unref(req->ctx, c);
+        return api_reply_json(req, 200, o);
+}
+
+int api_containers_start(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        r = ctr_start(req->ctx, c, err);
+        ctr_unref(req->ctx, c);
+        if (r < 0)
+                return r;
+        return api_reply_empty(req, r == 1 ? 304 : 204);
+}
+
+static int timeout_param(struct api_request *req, int *ret, struct berr *err) {
+        int64_t t;
+        int r = api_query_int(req, "t", INT32_MIN, &t, err);
+        if (r < 0)
+                return r;
+        *ret = (int) t;
+        return 0;
+}
+
+int api_containers_stop(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int t, r;
+        if ((r = timeout_param(req, &t, err)) < 0 || (r = path_container(req, &c, err)) < 0)
+                return r;
+        r = ctr_stop(req->ctx, c, t, api_query(req, "signal"), err);
+        ctr_unref(req->ctx, c);
+        if (r < 0)
+                return r;
+        return api_reply_empty(req, r == 1 ? 304 : 204);
+}
+
+int api_containers_restart(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int t, r;
+        if ((r = timeout_param(req, &t, err)) < 0 || (r = path_container(req, &c, err)) < 0)
+                return r;
+        r = ctr_restart(req->ctx, c, t, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 204);
+}
+
+int api_containers_kill(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        r = ctr_kill(req->ctx, c, api_query(req, "signal"), err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 204);
+}
+
+int api_containers_delete(struct api_request *req, struct berr *err) {
+        bool force, volumes;
+        struct container *c;
+        int r;
+        if ((r = api_query_bool(req, "force", false, &force, err)) < 0 ||
+            (r = api_query_bool(req, "v", false, &volumes, err)) < 0 || (r = path_container(req, &c, err)) < 0)
+                return r;
+        r = ctr_remove(req->ctx, c, force, volumes, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 204);
+}
+
+int api_containers_resize(struct api_request *req, struct berr *err) {
+        int64_t h, w;
+        struct container *c;
+        int r;
+        if ((r = api_query_int(req, "h", 0, &h, err)) < 0 || (r = api_query_int(req, "w", 0, &w, err)) < 0)
+                return r;
+        if (h < 0 || w < 0 || h > 65535 || w > 65535)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid terminal size %lldx%lld", (long long) h, (long long) w);
+        if ((r = path_container(req, &c, err)) < 0)
+                return r;
+        r = ctr_resize(req->ctx, c, (unsigned) h, (unsigned) w, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 200);
+}
+
+struct wait_ctx {
+        struct daemon *d;
+        struct container *c;
+        enum ctr_wait_condition cond;
+        bool sent;
+};
+
+static ssize_t wait_read(void *p, char *buf, size_t max) {
+        struct wait_ctx *w = p;
+        if (w->sent)
+                return 0;
+        int code = 0;
+        struct berr err = { 0 };
+        ctr_wait(w->d, w->c, w->cond, &code, &err);
+        w->sent = true;
+        return snprintf(buf, max, "{\"Error\":null,\"StatusCode\":%d}\n", code);
+}
+
+static void wait_free(void *p) {
+        struct wait_ctx *w = p;
+        ctr_unref(w->d, w->c);
+        free(w);
+}
+
+int api_containers_wait(struct api_request *req, struct berr *err) {
+        const char *cond = api_query(req, "condition");
+        enum ctr_wait_condition wc = CTR_WAIT_NOT_RUNNING;
+        if (cond && *cond) {
+                if (strcmp(cond, "next-exit") == 0)
+                        wc = CTR_WAIT_NEXT_EXIT;
+                else if (strcmp(cond, "removed") == 0)
+                        wc = CTR_WAIT_REMOVED;
+                else if (strcmp(cond, "not-running") != 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid condition: \"%s\"", cond);
+        }
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        struct wait_ctx *w = calloc(1, sizeof(*w));
+        if (!w) {
+                ctr_unref(req->ctx, c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *w = (struct wait_ctx){ .d = req->ctx, .c = c, .cond = wc };
+        return api_reply_stream(req, 200, "application/json", wait_read, wait_free, w);
+}
+
+struct attach_ctx {
+        struct daemon *d;
+        struct container *c;
+        struct ctr_attach_opts o;
+};
+
+static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
+        struct attach_ctx *a = p;
+        struct berr err = { 0 };
+        /* Bytes the client sent right after its request are stdin we cannot push back
+         * into the socket; Docker clients send nothing before the 101. */
+        (void) extra;
+        (void) extra_len;
+        (void) ctr_attach_stream(a->d, a->c, fd, &a->o, &err);
+}
+
+static void attach_free(void *p) {
+        struct attach_ctx *a = p;
+        ctr_unref(a->d, a->c);
+        free(a);
+}
+
+int api_containers_attach(struct api_request *req, struct berr *err) {
+        bool stream, in, out, errs, logs;
+        int r;
+        if ((r = api_query_bool(req, "stream", false, &stream, err)) < 0 ||
+            (r = api_query_bool(req, "stdin", false, &in, err)) < 0 ||
+            (r = api_query_bool(req, "stdout", false, &out, err)) < 0 ||
+            (r = api_query_bool(req, "stderr", false, &errs, err)) < 0 ||
+            (r = api_query_bool(req, "logs", false, &logs, err)) < 0)
+                return r;
+        if (!stream)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "attach without stream=1 is not supported yet");
+        const char *up = api_header(req, "Upgrade");
+        if (!up || strcasecmp(up, "tcp") != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "attach needs a connection upgrade (Upgrade: tcp)");
+        struct attach_ctx *a = calloc(1, sizeof(*a));
+        if (!a)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        a->d = req->ctx;
+        a->o.use_stdin = in;
+        a->o.use_stdout = out;
+        a->o.use_stderr = errs;
+        const char *keys = api_query(req, "detachKeys");
+        snprintf(a->o.detach_keys, sizeof(a->o.detach_keys), "%s", keys ? keys : "");
+        if (keys && *keys) {
+                uint8_t tmp[16];
+                size_t n;
+                if ((r = ctr_parse_detach_keys(keys, tmp, sizeof(tmp), &n, err)) < 0) {
+                        free(a);
+                        return r;
+                }
+        }
+        if ((r = path_container(req, &a->c, err)) < 0) {
+                free(a);
+                return r;
+        }
+        const char *ct = ctr_has_tty(a->c) ? "application/vnd.docker.raw-stream"
+                                           : "application/vnd.docker.multiplexed-stream";
+        return api_reply_upgrade(req, ct, attach_run, attach_free, a);
+}
+
+static ssize_t logs_read(void *p, char *buf, size_t max) {
+        return ctr_logs_read(p, buf, max);
+}
+
+static void logs_free(void *p) {
+        ctr_logs_free(p);
+}
+
+int api_containers_logs(struct api_request *req, struct berr *err) {
+        struct ctr_logs_opts o = { .tail = -1 };
+        int r;
+        if ((r = api_query_bool(req, "stdout", false, &o.want_stdout, err)) < 0 ||
+            (r = api_query_bool(req, "stderr", false, &o.want_stderr, err)) < 0 ||
+            (r = api_query_bool(req, "follow", false, &o.follow, err)) < 0 ||
+            (r = api_query_bool(req, "timestamps", false, &o.timestamps, err)) < 0 ||
+            (r = api_query_bool(req, "details", false, &o.details, err)) < 0)
+                return r;
+        if (!o.want_stdout && !o.want_stderr)
+                return berr_set(err, BERR_INVALID, EINVAL, "Bad parameters: you must choose at least one stream");
+        const char *tail = api_query(req, "tail");
+        if (tail && *tail && strcmp(tail, "all") != 0) {
+                char *end;
+                long n = strtol(tail, &end, 10);
+                if (*end || n < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid value for tail: %s", tail);
+                o.tail = n;
+        }
+        const char *since = api_query(req, "since"), *until = api_query(req, "until");
+        if (since && *since && strcmp(since, "0") && ctr_logs_parse_time(since, &o.since_ns) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for since: %s", since);
+        if (until && *until && strcmp(until, "0") && ctr_logs_parse_time(until, &o.until_ns) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for until: %s", until);
+        struct container *c;
+        if ((r = path_container(req, &c, err)) < 0)
+                return r;
+        struct ctr_log_reader *lr;
+        if ((r = ctr_logs_open(req->ctx, c, &o, &lr, err)) < 0) {
+                ctr_unref(req->ctx, c);
+                return r;
+        }
+        const char *ct = ctr_has_tty(c) ? "application/vnd.docker.raw-stream"
+                                        : "application/vnd.docker.multiplexed-stream";
+        return api_reply_stream(req, 200, ct, logs_read, logs_free, lr);
+}

@@ -1,0 +1,590 @@
+/* container.c - the container table: records on disk, lookup by ID/prefix/name, names,
+ * create (merging the image's config), and the JSON that ps and inspect show. */
+#include "container.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/id.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "daemon.h"
+#include "image/image_store.h"
+#include "image/tree.h"
+#include "shim/msg.h"
+
+static const char *const state_names[_CTR_STATE_MAX] = {
+        [CTR_CREATED] = "created", [CTR_RUNNING] = "running", [CTR_PAUSED] = "paused",
+        [CTR_RESTARTING] = "restarting", [CTR_REMOVING] = "removing", [CTR_EXITED] = "exited", [CTR_DEAD] = "dead",
+};
+
+const char *ctr_state_name(enum ctr_state s) {
+        return s >= 0 && s < _CTR_STATE_MAX ? state_names[s] : "unknown";
+}
+
+static enum ctr_state state_from_name(const char *n) {
+        for (int i = 0; i < _CTR_STATE_MAX; i++)
+                if (n && strcmp(n, state_names[i]) == 0)
+                        return i;
+        return _CTR_STATE_INVALID;
+}
+
+void ctr_now(char out[40]) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char d[24];
+        strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, 40, "%s.%09ldZ", d, ts.tv_nsec);
+}
+
+char *ctr_data_dir(struct daemon *d, const char *id) {
+        char *p;
+        return asprintf(&p, "%s/containers/%s", d->cfg.data_root, id) < 0 ? NULL : p;
+}
+
+char *ctr_bundle_dir(struct daemon *d, const char *id) {
+        char *p;
+        return asprintf(&p, "%s/containers/%s", d->cfg.exec_root, id) < 0 ? NULL : p;
+}
+
+char *ctr_log_path(struct daemon *d, const char *id) {
+        char *p;
+        return asprintf(&p, "%s/containers/%s/%s-json.log", d->cfg.data_root, id, id) < 0 ? NULL : p;
+}
+
+bool ctr_has_tty(struct container *c) {
+        return json_is_true(json_object_get(c->config, "Tty"));
+}
+
+static struct container *ctr_new(void) {
+        struct container *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->cond, NULL);
+        c->watch_fd = -1;
+        c->refs = 1; /* the table's */
+        return c;
+}
+
+static void ctr_free(struct container *c) {
+        if (!c)
+                return;
+        json_decref(c->config);
+        json_decref(c->host_config);
+        json_decref(c->args);
+        free(c->path);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
+        free(c);
+}
+
+void ctr_unref(struct daemon *d, struct container *c) {
+        if (!c)
+                return;
+        pthread_mutex_lock(&d->ctr_lock);
+        bool last = --c->refs == 0;
+        pthread_mutex_unlock(&d->ctr_lock);
+        if (last)
+                ctr_free(c);
+}
+
+/* ---- persistence ---- */
+
+static json_t *state_json(struct container *c) {
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status",
+                         ctr_state_name(c->state), "Running", running, "Paused", c->state == CTR_PAUSED, "Restarting",
+                         c->state == CTR_RESTARTING, "OOMKilled", c->oom_killed, "Dead", c->state == CTR_DEAD,
+                         "RemovalInProgress", 0, "Pid", running ? (int) c->pid : 0, "ExitCode", c->exit_code, "Error",
+                         c->error, "StartedAt", c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z",
+                         "FinishedAt", c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
+}
+
+/* Caller holds c->lock. */
+int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        if (!dir)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:i, s:s}", "ID", c->id,
+                                               "Created", c->created, "Path", c->path ? c->path : "", "Args",
+                                               c->args, "Config", c->config, "State", state_json(c), "Image",
+                                               c->image_id, "Name", c->name, "RestartCount", c->restart_count,
+                                               "Driver", d->storage_driver);
+        if (!rec)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
+        _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
+        _cleanup_free_ char *hc = json_dumps(c->host_config, JSON_COMPACT);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", dir);
+        int r = fs_write_atomic(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
+        if (r == 0)
+                r = fs_write_atomic(dfd, "config.json", text, strlen(text), 0600, err);
+        return r;
+}
+
+static int load_one(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, id);
+        _cleanup_close_ int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (dfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open container %s", id);
+        _cleanup_free_ char *text = NULL, *hc = NULL;
+        size_t len, hlen;
+        _cleanup_json_ json_t *rec = NULL, *hcj = NULL;
+        int r;
+        if ((r = fs_read_file(dfd, "config.json", 16 << 20, &text, &len, err)) < 0 ||
+            (r = json_parse_object(text, len, &rec, err)) < 0 ||
+            (r = fs_read_file(dfd, "hostconfig.json", 16 << 20, &hc, &hlen, err)) < 0 ||
+            (r = json_parse_object(hc, hlen, &hcj, err)) < 0)
+                return r;
+        struct container *c = ctr_new();
+        if (!c)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        json_t *st = json_object_get(rec, "State");
+        snprintf(c->id, sizeof(c->id), "%s", id);
+        snprintf(c->name, sizeof(c->name), "%s", json_string_value(json_object_get(rec, "Name")) ?: "");
+        snprintf(c->image_id, sizeof(c->image_id), "%s", json_string_value(json_object_get(rec, "Image")) ?: "");
+        snprintf(c->created, sizeof(c->created), "%s", json_string_value(json_object_get(rec, "Created")) ?: "");
+        c->config = json_incref(json_object_get(rec, "Config"));
+        c->host_config = json_incref(hcj);
+        c->path = strdup(json_string_value(json_object_get(rec, "Path")) ?: "");
+        c->args = json_incref(json_object_get(rec, "Args"));
+        if (!c->args)
+                c->args = json_array();
+        c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
+        enum ctr_state s = state_from_name(json_string_value(json_object_get(st, "Status")));
+        c->state = s == _CTR_STATE_INVALID ? CTR_EXITED : s;
+        c->pid = (pid_t) json_integer_value(json_object_get(st, "Pid"));
+        c->exit_code = (int) json_integer_value(json_object_get(st, "ExitCode"));
+        c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+        snprintf(c->error, sizeof(c->error), "%s", json_string_value(json_object_get(st, "Error")) ?: "");
+        const char *sa = json_string_value(json_object_get(st, "StartedAt"));
+        const char *fa = json_string_value(json_object_get(st, "FinishedAt"));
+        if (sa && strncmp(sa, "0001-", 5) != 0)
+                snprintf(c->started_at, sizeof(c->started_at), "%s", sa);
+        if (fa && strncmp(fa, "0001-", 5) != 0)
+                snprintf(c->finished_at, sizeof(c->finished_at), "%s", fa);
+        if (!c->config || !json_is_object(c->config)) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: record has no Config", id);
+        }
+        *ret = c;
+        return 0;
+}
+
+/* A container that was running when berthd stopped: find its shim again, or its exit
+ * record if it ended meanwhile. */
+static void readopt(struct daemon *d, struct container *c) {
+        struct berr err = { 0 };
+        c->rootfs_mounted = true;
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        int fd = bundle ? shim_connect(bundle, &err) : -1;
+        if (fd >= 0) {
+                struct shim_msg m;
+                shim_msg_init(&m, SHIM_REQ_WATCH);
+                if (shim_msg_send(fd, &m, -1, &err) == 0 && shim_msg_recv(fd, &m, NULL, &err) == 0 &&
+                    monitor_watch(d, c, fd, &err) == 0) {
+                        log_info("re-adopted running container %.12s (pid %d)", c->id, (int) c->pid);
+                        return;
+                }
+                close(fd);
+        }
+        /* The shim is gone: its exit record (if any) says how the container ended. */
+        ctr_handle_exit(d, c);
+}
+
+int ctr_store_open(struct daemon *d, struct berr *err) {
+        pthread_mutex_init(&d->ctr_lock, NULL);
+        _cleanup_free_ char *root = fs_path_join(d->cfg.data_root, "containers");
+        _cleanup_free_ char *run = fs_path_join(d->cfg.exec_root, "containers");
+        int r;
+        if (!root || !run)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if ((r = fs_mkdir_p(root, 0710, err)) < 0 || (r = fs_mkdir_p(run, 0711, err)) < 0)
+                return r;
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return berr_sys(err, BERR_INTERNAL, "readlink /proc/self/exe");
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        *slash = '\0';
+        snprintf(d->shim_path, sizeof(d->shim_path), "%s/berth-shim", self);
+        if ((r = monitor_start(d, err)) < 0)
+                return r;
+
+        _cleanup_closedir_ DIR *dir = opendir(root);
+        if (!dir)
+                return berr_sys(err, BERR_INTERNAL, "open %s", root);
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                if (!id_is_full_hex(de->d_name))
+                        continue;
+                struct container *c = NULL;
+                struct berr e = { 0 };
+                if (load_one(d, de->d_name, &c, &e) < 0) {
+                        log_warn("skipping container %.12s: %s", de->d_name, e.msg);
+                        continue;
+                }
+                HASH_ADD_STR(d->ctrs, id, c);
+                if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING)
+                        readopt(d, c);
+        }
+        return 0;
+}
+
+void ctr_store_close(struct daemon *d) {
+        monitor_stop(d);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                HASH_DEL(d->ctrs, c);
+                if (c->watch_fd >= 0)
+                        close(c->watch_fd);
+                ctr_unref(d, c);
+        }
+}
+
+/* ---- lookup ---- */
+
+/* Caller holds the store lock. Docker's order: full ID, exact name, unique ID prefix. */
+static struct container *find_locked(struct daemon *d, const char *ref, bool *ambiguous) {
+        struct container *c, *tmp, *hit = NULL;
+        *ambiguous = false;
+        HASH_FIND_STR(d->ctrs, ref, c);
+        if (c)
+                return c;
+        const char *bare = ref[0] == '/' ? ref + 1 : ref;
+        HASH_ITER(hh, d->ctrs, c, tmp)
+                if (strcmp(c->name + 1, bare) == 0)
+                        return c;
+        size_t n = strlen(ref);
+        if (n == 0)
+                return NULL;
+        HASH_ITER(hh, d->ctrs, c, tmp)
+                if (strncmp(c->id, ref, n) == 0) {
+                        if (hit) {
+                                *ambiguous = true;
+                                return NULL;
+                        }
+                        hit = c;
+                }
+        return hit;
+}
+
+int ctr_lookup(struct daemon *d, const char *ref, struct container **ret, struct berr *err) {
+        bool ambiguous;
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c = find_locked(d, ref, &ambiguous);
+        if (c)
+                c->refs++;
+        pthread_mutex_unlock(&d->ctr_lock);
+        if (ambiguous)
+                return berr_set(err, BERR_INVALID, EINVAL, "multiple IDs found with provided prefix: %s", ref);
+        if (!c)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref);
+        *ret = c;
+        return 0;
+}
+
+/* ---- create ---- */
+
+static bool valid_name(const char *n) {
+        /* Docker: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+        if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= '0' && n[0] <= '9')))
+                return false;
+        if (!n[1])
+                return false;
+        for (const char *p = n + 1; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '.' || *p == '-'))
+                        return false;
+        return strlen(n) < 200;
+}
+
+static const char *const adjectives[] = {
+        "admiring", "agitated", "amazing", "angry", "awesome", "blissful", "bold", "boring", "brave", "busy",
+        "charming", "clever", "compassionate", "competent", "confident", "cool", "dazzling", "determined",
+        "eager", "ecstatic", "elastic", "elated", "elegant", "epic", "exciting", "fervent", "festive", "focused",
+        "friendly", "gallant", "gifted", "goofy", "gracious", "happy", "hopeful", "hungry", "jolly", "keen",
+        "kind", "laughing", "loving", "lucid", "modest", "musing", "nervous", "nice", "nifty", "optimistic",
+        "peaceful", "pedantic", "practical", "priceless", "quirky", "relaxed", "serene", "sharp", "silly",
+        "sleepy", "stoic", "sweet", "tender", "trusting", "upbeat", "vibrant", "wizardly", "youthful", "zealous",
+};
+static const char *const surnames[] = {
+        "albattani", "allen", "archimedes", "babbage", "banach", "bardeen", "bell", "boole", "borg", "bose",
+        "carson", "cerf", "clarke", "curie", "darwin", "dijkstra", "einstein", "euclid", "euler", "fermat",
+        "feynman", "franklin", "galileo", "gauss", "goldberg", "hamilton", "hawking", "hopper", "hypatia",
+        "johnson", "kepler", "knuth", "lamport", "lovelace", "mccarthy", "meitner", "newton", "noether",
+        "pascal", "pasteur", "perlman", "ritchie", "shannon", "thompson", "torvalds", "turing", "wilson",
+        "wozniak", "wright", "yalow",
+};
+
+static void random_name(struct daemon *d, char out[256]) {
+        for (int attempt = 0;; attempt++) {
+                unsigned char r[3];
+                if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r))
+                        r[0] = r[1] = r[2] = (unsigned char) attempt;
+                const char *a = adjectives[r[0] % (sizeof(adjectives) / sizeof(adjectives[0]))];
+                const char *s = surnames[r[1] % (sizeof(surnames) / sizeof(surnames[0]))];
+                if (attempt == 0)
+                        snprintf(out, 256, "/%s_%s", a, s);
+                else
+                        snprintf(out, 256, "/%s_%s%d", a, s, r[2] % 10);
+                bool amb;
+                if (!find_locked(d, out + 1, &amb))
+                        return;
+        }
+}
+
+/* Env lists merge by key: the container's entries replace the image's. */
+static json_t *merge_env(json_t *image_env, json_t *ctr_env) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(image_env, i, v) {
+                const char *e = json_string_value(v);
+                if (!e)
+                        continue;
+                size_t klen = strcspn(e, "=");
+                bool overridden = false;
+                size_t j;
+                json_t *w;
+                json_array_foreach(ctr_env, j, w) {
+                        const char *f = json_string_value(w);
+                        if (f && strncmp(e, f, klen) == 0 && (f[klen] == '=' || f[klen] == '\0'))
+                                overridden = true;
+                }
+                if (!overridden)
+                        json_array_append(out, v);
+        }
+        json_array_foreach(ctr_env, i, v) {
+                const char *f = json_string_value(v);
+                if (f && strchr(f, '=')) /* "KEY" alone without value means unset: Docker drops it */
+                        json_array_append(out, v);
+        }
+        return out;
+}
+
+static void merge_object(json_t *dst, const char *key, json_t *image_val) {
+        json_t *mine = json_object_get(dst, key);
+        if (!json_is_object(image_val))
+                return;
+        json_t *merged = json_deep_copy(image_val);
+        if (json_is_object(mine))
+                json_object_update(merged, mine);
+        json_object_set_new(dst, key, merged);
+}
+
+static void default_from_image(json_t *cfg, json_t *img, const char *key) {
+        json_t *mine = json_object_get(cfg, key);
+        json_t *theirs = json_object_get(img, key);
+        bool empty = !mine || json_is_null(mine) || (json_is_string(mine) && !json_string_length(mine));
+        if (empty && theirs && !json_is_null(theirs))
+                json_object_set(cfg, key, theirs);
+}
+
+static const char *const config_keys[] = {
+        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
+        "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
+        "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
+};
+
+/* Check the shapes the rest of the daemon relies on, so bad input is a 400 here and
+ * not a surprise at start. */
+static int validate_body(json_t *body, struct berr *err) {
+        static const struct {
+                const char *key;
+                json_type type;
+        } shapes[] = {
+                { "Hostname", JSON_STRING }, { "Domainname", JSON_STRING }, { "User", JSON_STRING },
+                { "Env", JSON_ARRAY }, { "Cmd", JSON_ARRAY }, { "Entrypoint", JSON_ARRAY }, { "Image", JSON_STRING },
+                { "WorkingDir", JSON_STRING }, { "Labels", JSON_OBJECT }, { "StopSignal", JSON_STRING },
+                { "HostConfig", JSON_OBJECT }, { "ExposedPorts", JSON_OBJECT }, { "Volumes", JSON_OBJECT },
+                { "StopTimeout", JSON_INTEGER },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
+                json_t *v = json_object_get(body, shapes[i].key);
+                if (!v || json_is_null(v))
+                        continue;
+                if (json_typeof(v) != shapes[i].type)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", shapes[i].key,
+                                        json_type_name(v));
+        }
+        static const char *const bools[] = { "Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr" };
+        for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
+                json_t *v = json_object_get(body, bools[i]);
+                if (v && !json_is_null(v) && !json_is_boolean(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", bools[i],
+                                        json_type_name(v));
+        }
+        static const char *const arrays[] = { "Env", "Cmd", "Entrypoint" };
+        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
+                json_t *a = json_object_get(body, arrays[i]), *e;
+                size_t k;
+                json_array_foreach(a, k, e) if (!json_is_string(e)) return berr_set(
+                        err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: got %s", arrays[i], k, json_type_name(e));
+        }
+        json_t *hc = json_object_get(body, "HostConfig");
+        json_t *rp = json_object_get(hc, "RestartPolicy");
+        const char *rpn = json_string_value(json_object_get(rp, "Name"));
+        if (rpn && *rpn && strcmp(rpn, "no") && strcmp(rpn, "always") && strcmp(rpn, "unless-stopped") &&
+            strcmp(rpn, "on-failure"))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid restart policy: unknown policy '%s'; use one of "
+                                "'no', 'always', 'on-failure', or 'unless-stopped'", rpn);
+        json_t *mrc = json_object_get(rp, "MaximumRetryCount");
+        if (rpn && strcmp(rpn, "on-failure") && json_integer_value(mrc) != 0)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+        if (json_integer_value(mrc) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "invalid restart policy: maximum retry count must be a positive integer");
+        if (json_is_true(json_object_get(hc, "AutoRemove")) && rpn && *rpn && strcmp(rpn, "no"))
+                return berr_set(err, BERR_INVALID, EINVAL, "can't create 'AutoRemove' container with restart policy");
+        return 0;
+}
+
+int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
+               struct berr *err) {
+        int r = validate_body(body, err);
+        if (r < 0)
+                return r;
+        const char *image = json_string_value(json_object_get(body, "Image"));
+        if (!image || !*image)
+                return berr_set(err, BERR_INVALID, EINVAL, "No image was specified");
+        if (name && *name) {
+                const char *n = name[0] == '/' ? name + 1 : name;
+                if (!valid_name(n))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n);
+        }
+
+        _cleanup_json_ json_t *img_cfg = NULL;
+        char chain[DIGEST_STRING_MAX], image_id[DIGEST_STRING_MAX];
+        if ((r = image_store_resolve(d->images, image, image_id, err)) < 0 ||
+            (r = image_store_config(d->images, image_id, &img_cfg, chain, err)) < 0)
+                return r;
+        json_t *ic = json_object_get(img_cfg, "config");
+
+        /* The container's Config: what the client sent, defaulted from the image. */
+        _cleanup_json_ json_t *cfg = json_object();
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                json_t *v = json_object_get(body, config_keys[i]);
+                if (v)
+                        json_object_set(cfg, config_keys[i], v);
+        }
+        json_t *ep = json_object_get(body, "Entrypoint");
+        json_t *cmd = json_object_get(body, "Cmd");
+        bool ep_given = ep && !json_is_null(ep);
+        if (ep_given && json_array_size(ep) == 1 && !*json_string_value(json_array_get(ep, 0)))
+                json_object_set_new(cfg, "Entrypoint", json_null()); /* --entrypoint "" resets it */
+        else if (!ep_given)
+                json_object_set(cfg, "Entrypoint", json_object_get(ic, "Entrypoint") ?: json_null());
+        if (json_array_size(cmd) == 0 && !ep_given)
+                json_object_set(cfg, "Cmd", json_object_get(ic, "Cmd") ?: json_null());
+        json_object_set_new(cfg, "Env", merge_env(json_object_get(ic, "Env"), json_object_get(body, "Env")));
+        default_from_image(cfg, ic, "WorkingDir");
+        default_from_image(cfg, ic, "User");
+        default_from_image(cfg, ic, "StopSignal");
+        default_from_image(cfg, ic, "Healthcheck");
+        default_from_image(cfg, ic, "Shell");
+        default_from_image(cfg, ic, "OnBuild");
+        merge_object(cfg, "Labels", json_object_get(ic, "Labels"));
+        merge_object(cfg, "ExposedPorts", json_object_get(ic, "ExposedPorts"));
+        merge_object(cfg, "Volumes", json_object_get(ic, "Volumes"));
+        if (!json_object_get(cfg, "Labels") || json_is_null(json_object_get(cfg, "Labels")))
+                json_object_set_new(cfg, "Labels", json_object());
+        static const char *const string_defaults[] = { "Hostname", "Domainname", "User", "WorkingDir" };
+        for (size_t i = 0; i < ELEMENTSOF(string_defaults); i++)
+                if (!json_is_string(json_object_get(cfg, string_defaults[i])))
+                        json_object_set_new(cfg, string_defaults[i], json_string(""));
+        static const char *const bool_defaults[] = { "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce" };
+        for (size_t i = 0; i < ELEMENTSOF(bool_defaults); i++)
+                if (!json_is_boolean(json_object_get(cfg, bool_defaults[i])))
+                        json_object_set_new(cfg, bool_defaults[i], json_false());
+
+        /* Path and Args: the entrypoint and command together. */
+        _cleanup_json_ json_t *argv = json_array();
+        json_array_extend(argv, json_object_get(cfg, "Entrypoint"));
+        json_array_extend(argv, json_object_get(cfg, "Cmd"));
+        if (json_array_size(argv) == 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "no command specified");
+
+        struct container *c = ctr_new();
+        if (!c)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if ((r = id_random_hex(c->id, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
+        if (!json_string_length(json_object_get(cfg, "Hostname"))) {
+                char host[13];
+                snprintf(host, sizeof(host), "%.12s", c->id);
+                json_object_set_new(cfg, "Hostname", json_string(host));
+        }
+        c->path = strdup(json_string_value(json_array_get(argv, 0)));
+        c->args = json_array();
+        for (size_t i = 1; i < json_array_size(argv); i++)
+                json_array_append(c->args, json_array_get(argv, i));
+        snprintf(c->image_id, sizeof(c->image_id), "%s", image_id);
+        ctr_now(c->created);
+        c->config = TAKE_PTR(cfg);
+        json_t *hc = json_object_get(body, "HostConfig");
+        c->host_config = hc ? json_deep_copy(hc) : json_object();
+        c->state = CTR_CREATED;
+
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        if (!dir || mkdir(dir, 0710) < 0) {
+                ctr_free(c);
+                return berr_sys(err, BERR_INTERNAL, "create container directory");
+        }
+
+        /* Name and table entry together, under the store lock, so names stay unique. */
+        pthread_mutex_lock(&d->ctr_lock);
+        bool amb;
+        struct container *other = NULL;
+        if (name && *name) {
+                snprintf(c->name, sizeof(c->name), "/%s", name[0] == '/' ? name + 1 : name);
+                struct container *o, *tmp;
+                HASH_ITER(hh, d->ctrs, o, tmp) if (strcmp(o->name, c->name) == 0) other = o;
+        } else
+                random_name(d, c->name);
+        (void) amb;
+        if (other) {
+                pthread_mutex_unlock(&d->ctr_lock);
+                berr_set(err, BERR_CONFLICT, EEXIST,
+                         "Conflict. The container name \"%s\" is already in use by container \"%s\". You have to "
+                         "remove (or rename) that container to be able to reuse that name.",
+                         c->name, other->id);
+                (void) rmdir(dir);
+                ctr_free(c);
+                return -EEXIST;
+        }
+        pthread_mutex_lock(&c->lock);
+        r = ctr_save(d, c, err);
+        pthread_mutex_unlock(&c->lock);
+        if (r < 0) {
+                pthread_mutex_unlock(&d->ctr_lock);
+                struct berr e2 = { 0 };
+                (void) tree_remove_at(AT_FDCWD, dir, &e2); /* best effort: the create already failed */
+                ctr_free(c);
+                return r;
+        }
+        HASH_ADD_STR(d->ctrs, id, c);
+        pthread_mutex_unlock(&d->ctr_lock);
+        memcpy(ret_id, c->id, 65);
+        *ret_warnings = json_array();
+        return 0;
+}

@@ -1,0 +1,118 @@
+/* container.h - the container store and state machine: records on disk under
+ * DATA-ROOT/containers/<id>/, the live state in memory, and the operations the API calls
+ * (create, start, stop, kill, wait, attach, logs, remove, list, inspect).
+ *
+ * Locks: the store lock (d->ctr_lock) guards the table and names; each container has its
+ * own mutex + condvar. Take store -> container, never the reverse, and never hold either
+ * across a blocking call to a shim. */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uthash.h>
+
+struct berr;
+struct daemon;
+
+enum ctr_state {
+        CTR_CREATED,
+        CTR_RUNNING,
+        CTR_PAUSED,
+        CTR_RESTARTING,
+        CTR_REMOVING,
+        CTR_EXITED,
+        CTR_DEAD,
+        _CTR_STATE_MAX,
+        _CTR_STATE_INVALID = -1,
+};
+
+const char *ctr_state_name(enum ctr_state s); /* Docker's: "created", "running", ... */
+
+struct container {
+        char id[65];
+        char name[256]; /* with the leading '/' */
+        char image_id[80];
+        char created[40];
+        json_t *config;      /* Docker Config, merged with the image's */
+        json_t *host_config; /* HostConfig */
+        char *path;          /* Path and Args as inspect shows them */
+        json_t *args;
+
+        /* State, guarded by lock. */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        enum ctr_state state;
+        pid_t pid;
+        int exit_code;
+        bool oom_killed;
+        char error[512];
+        char started_at[40];
+        char finished_at[40];
+        int restart_count;
+        bool starting;          /* a start is in progress */
+        bool shim_created;      /* the shim has created the init, START not sent yet */
+        int attach_waiters;     /* attach streams to hand to the shim before START */
+        uint64_t start_seq;     /* bumps when a start attempt ends, so waiters see failures */
+        uint64_t exit_gen;      /* bumps at every exit, for wait next-exit */
+        bool removed;
+        bool rootfs_mounted;
+        bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
+        int watch_fd;           /* the monitor's connection to the shim, -1 without a shim */
+
+        int refs;               /* guarded by the store lock */
+        UT_hash_handle hh;
+};
+
+/* Store lifetime. */
+int ctr_store_open(struct daemon *d, struct berr *err);   /* load records, re-adopt shims */
+void ctr_store_close(struct daemon *d);
+
+/* Find by full ID, unique ID prefix, or name; the result holds a reference. */
+int ctr_lookup(struct daemon *d, const char *ref, struct container **ret, struct berr *err);
+void ctr_unref(struct daemon *d, struct container *c);
+
+/* POST /containers/create: @body is the request (Config fields + HostConfig). */
+int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
+               struct berr *err);
+int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
+int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
+int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
+int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct berr *err);
+int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err);
+int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned cols, struct berr *err);
+
+enum ctr_wait_condition { CTR_WAIT_NOT_RUNNING, CTR_WAIT_NEXT_EXIT, CTR_WAIT_REMOVED };
+/* Block until the condition holds; *ret_code is the exit code. */
+int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code, struct berr *err);
+
+/* Attach the raw client stream @fd (blocking) to the container's stdio; returns when
+ * the stream ends (container exit, detach, client gone). */
+struct ctr_attach_opts {
+        bool use_stdin, use_stdout, use_stderr;
+        char detach_keys[64]; /* "ctrl-p,ctrl-q" form, "" for the default */
+};
+int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err);
+int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *ret_n, struct berr *err);
+
+/* JSON for the API. */
+json_t *ctr_inspect_json(struct daemon *d, struct container *c);
+int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t **ret, struct berr *err);
+void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);
+bool ctr_has_tty(struct container *c);
+
+/* Paths. */
+char *ctr_data_dir(struct daemon *d, const char *id);
+char *ctr_bundle_dir(struct daemon *d, const char *id);
+char *ctr_log_path(struct daemon *d, const char *id);
+
+/* Internal to the container module (container*.c, monitor.c). */
+int ctr_save(struct daemon *d, struct container *c, struct berr *err);
+void ctr_handle_exit(struct daemon *d, struct container *c);
+int monitor_start(struct daemon *d, struct berr *err);
+void monitor_stop(struct daemon *d);
+int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err);
+void ctr_now(char out[40]);
+void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock */

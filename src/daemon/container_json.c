@@ -1,0 +1,344 @@
+/* container_json.c - what `docker inspect` and `docker ps` show for a container. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "container.h"
+#include "daemon.h"
+
+/* Seconds since the epoch of an RFC 3339 UTC time as we write them; 0 if unparsable. */
+static double parse_time(const char *s) {
+        struct tm tm = { 0 };
+        long ns = 0;
+        if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%ldZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                         &tm.tm_sec, &ns) < 6)
+                return 0;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        return (double) timegm(&tm) + ns / 1e9;
+}
+
+/* go-units HumanDuration, which the CLI's STATUS column shows. */
+static void human_duration(double secs, char *out, size_t size) {
+        long s = (long) secs;
+        if (s < 1)
+                snprintf(out, size, "Less than a second");
+        else if (s == 1)
+                snprintf(out, size, "1 second");
+        else if (s < 60)
+                snprintf(out, size, "%ld seconds", s);
+        else if (s / 60 == 1)
+                snprintf(out, size, "About a minute");
+        else if (s / 60 < 60)
+                snprintf(out, size, "%ld minutes", s / 60);
+        else {
+                long h = (long) (secs / 3600 + 0.5);
+                if (h == 1)
+                        snprintf(out, size, "About an hour");
+                else if (h < 48)
+                        snprintf(out, size, "%ld hours", h);
+                else if (h < 24 * 7 * 2)
+                        snprintf(out, size, "%ld days", h / 24);
+                else if (h < 24 * 30 * 2)
+                        snprintf(out, size, "%ld weeks", h / 24 / 7);
+                else if (h < 24 * 365 * 2)
+                        snprintf(out, size, "%ld months", h / 24 / 30);
+                else
+                        snprintf(out, size, "%ld years", (long) (secs / 3600) / 24 / 365);
+        }
+}
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Caller holds c->lock. */
+static void status_text(struct container *c, char *out, size_t size) {
+        char dur[64];
+        switch (c->state) {
+        case CTR_RUNNING:
+        case CTR_PAUSED:
+                human_duration(now_s() - parse_time(c->started_at), dur, sizeof(dur));
+                snprintf(out, size, "Up %s%s", dur, c->state == CTR_PAUSED ? " (Paused)" : "");
+                return;
+        case CTR_RESTARTING:
+                human_duration(now_s() - parse_time(c->finished_at), dur, sizeof(dur));
+                snprintf(out, size, "Restarting (%d) %s ago", c->exit_code, dur);
+                return;
+        case CTR_REMOVING:
+                snprintf(out, size, "Removal In Progress");
+                return;
+        case CTR_DEAD:
+                snprintf(out, size, "Dead");
+                return;
+        case CTR_EXITED:
+                if (c->finished_at[0]) {
+                        human_duration(now_s() - parse_time(c->finished_at), dur, sizeof(dur));
+                        snprintf(out, size, "Exited (%d) %s ago", c->exit_code, dur);
+                        return;
+                }
+                snprintf(out, size, "Created"); /* never started */
+                return;
+        default:
+                snprintf(out, size, "Created");
+        }
+}
+
+static json_t *state_obj(struct container *c) {
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(c->state),
+                         "Running", running, "Paused", c->state == CTR_PAUSED, "Restarting", c->state == CTR_RESTARTING,
+                         "OOMKilled", c->oom_killed, "Dead", c->state == CTR_DEAD, "Pid", running ? (int) c->pid : 0,
+                         "ExitCode", c->exit_code, "Error", c->error, "StartedAt",
+                         c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
+                         c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
+}
+
+static json_t *network_settings(void) {
+        return json_pack("{s:s, s:s, s:s, s:{}, s:b, s:s, s:i, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:{}}",
+                         "Bridge", "", "SandboxID", "", "SandboxKey", "", "Ports", "HairpinMode", 0,
+                         "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "SecondaryIPAddresses",
+                         "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "GlobalIPv6Address", "",
+                         "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress",
+                         "", "Networks");
+}
+
+static json_t *host_config_view(struct container *c) {
+        json_t *hc = json_deep_copy(c->host_config);
+        if (!json_string_length(json_object_get(hc, "NetworkMode")))
+                json_object_set_new(hc, "NetworkMode", json_string("default"));
+        if (!json_is_object(json_object_get(hc, "RestartPolicy")))
+                json_object_set_new(hc, "RestartPolicy", json_pack("{s:s, s:i}", "Name", "no", "MaximumRetryCount", 0));
+        if (!json_is_object(json_object_get(hc, "LogConfig")))
+                json_object_set_new(hc, "LogConfig", json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
+        return hc;
+}
+
+json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        _cleanup_free_ char *log = ctr_log_path(d, c->id);
+        char resolv[4200], hostname[4200], hosts[4200];
+        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
+        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+        pthread_mutex_lock(&c->lock);
+        json_t *o = json_object();
+        json_set_str(o, "Id", c->id);
+        json_set_str(o, "Created", c->created);
+        json_set_str(o, "Path", c->path);
+        json_object_set(o, "Args", c->args);
+        json_object_set_new(o, "State", state_obj(c));
+        json_set_str(o, "Image", c->image_id);
+        json_set_str(o, "ResolvConfPath", resolv);
+        json_set_str(o, "HostnamePath", hostname);
+        json_set_str(o, "HostsPath", hosts);
+        json_set_str(o, "LogPath", log);
+        json_set_str(o, "Name", c->name);
+        json_object_set_new(o, "RestartCount", json_integer(c->restart_count));
+        json_set_str(o, "Driver", d->storage_driver);
+        json_set_str(o, "Platform", "linux");
+        json_set_str(o, "MountLabel", "");
+        json_set_str(o, "ProcessLabel", "");
+        json_set_str(o, "AppArmorProfile", "");
+        json_object_set_new(o, "ExecIDs", json_null());
+        json_object_set_new(o, "HostConfig", host_config_view(c));
+        char upper[4300], work[4300], merged[4300];
+        snprintf(upper, sizeof(upper), "%s/rw/diff", dir);
+        snprintf(work, sizeof(work), "%s/rw/work", dir);
+        snprintf(merged, sizeof(merged), "%s/rootfs", dir);
+        json_object_set_new(o, "GraphDriver", json_pack("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged,
+                                                        "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
+        json_object_set_new(o, "Mounts", json_array());
+        json_object_set(o, "Config", c->config);
+        json_object_set_new(o, "NetworkSettings", network_settings());
+        pthread_mutex_unlock(&c->lock);
+        return o;
+}
+
+static bool filter_values_contain(json_t *vals, const char *what) {
+        /* Filters come as {"key":["v1","v2"]} or the older {"key":{"v1":true}}. */
+        if (json_is_array(vals)) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(vals, i, v) if (json_is_string(v) && strcmp(json_string_value(v), what) == 0) return true;
+                return false;
+        }
+        return json_is_object(vals) && json_is_true(json_object_get(vals, what));
+}
+
+static bool label_matches(json_t *labels, json_t *vals) {
+        size_t i;
+        json_t *v;
+        _cleanup_json_ json_t *arr = json_array();
+        if (json_is_object(vals)) { /* the older {"key=value": true} form */
+                const char *k;
+                json_object_foreach(vals, k, v) json_array_append_new(arr, json_string(k));
+        } else
+                json_array_extend(arr, vals);
+        json_array_foreach(arr, i, v) {
+                const char *f = json_string_value(v);
+                if (!f)
+                        return false;
+                const char *eq = strchr(f, '=');
+                if (!eq) {
+                        if (!json_object_get(labels, f))
+                                return false;
+                        continue;
+                }
+                char key[512];
+                snprintf(key, sizeof(key), "%.*s", (int) (eq - f), f);
+                const char *have = json_string_value(json_object_get(labels, key));
+                if (!have || strcmp(have, eq + 1) != 0)
+                        return false;
+        }
+        return true;
+}
+
+static int check_filters(json_t *filters, struct berr *err) {
+        static const char *const known[] = { "id", "name", "status", "label", "exited", "ancestor", "before", "since",
+                                             "volume", "network", "health", "is-task", "publish", "expose" };
+        const char *k;
+        json_t *v;
+        json_object_foreach(filters, k, v) {
+                bool ok = false;
+                for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                        ok |= strcmp(k, known[i]) == 0;
+                if (!ok)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", k);
+        }
+        json_t *st = json_object_get(filters, "status");
+        size_t i;
+        json_array_foreach(st, i, v) {
+                const char *s = json_string_value(v);
+                bool ok = s && (!strcmp(s, "created") || !strcmp(s, "restarting") || !strcmp(s, "running") ||
+                                !strcmp(s, "removing") || !strcmp(s, "paused") || !strcmp(s, "exited") ||
+                                !strcmp(s, "dead"));
+                if (!ok)
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "invalid filter 'status=%s'", s ? s : "?");
+        }
+        return 0;
+}
+
+/* Caller holds c->lock. */
+static bool matches(struct container *c, json_t *filters) {
+        json_t *v;
+        if ((v = json_object_get(filters, "status")) && !filter_values_contain(v, ctr_state_name(c->state)))
+                return false;
+        if ((v = json_object_get(filters, "id"))) {
+                bool any = false;
+                size_t i;
+                json_t *e;
+                json_array_foreach(v, i, e) any |= json_is_string(e) && strncmp(c->id, json_string_value(e),
+                                                                                json_string_length(e)) == 0;
+                if (!any)
+                        return false;
+        }
+        if ((v = json_object_get(filters, "name"))) {
+                bool any = false;
+                size_t i;
+                json_t *e;
+                json_array_foreach(v, i, e) any |= json_is_string(e) && strstr(c->name, json_string_value(e)) != NULL;
+                if (!any)
+                        return false;
+        }
+        if ((v = json_object_get(filters, "label")) && !label_matches(json_object_get(c->config, "Labels"), v))
+                return false;
+        if ((v = json_object_get(filters, "exited"))) {
+                char code[16];
+                snprintf(code, sizeof(code), "%d", c->exit_code);
+                if (c->state != CTR_EXITED || !filter_values_contain(v, code))
+                        return false;
+        }
+        return true;
+}
+
+static json_t *summary(struct container *c) {
+        char status[128];
+        status_text(c, status, sizeof(status));
+        /* The COMMAND column: path and args joined by spaces. */
+        size_t cap = strlen(c->path) + 2;
+        size_t i;
+        json_t *a;
+        json_array_foreach(c->args, i, a) cap += json_string_length(a) + 1;
+        char *cmd = malloc(cap);
+        if (!cmd)
+                return NULL;
+        strcpy(cmd, c->path);
+        json_array_foreach(c->args, i, a) {
+                strcat(cmd, " ");
+                strcat(cmd, json_string_value(a));
+        }
+        json_t *nm = json_object_get(c->host_config, "NetworkMode");
+        json_t *o = json_pack("{s:s, s:[s], s:O, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:{}}, s:[]}", "Id",
+                              c->id, "Names", c->name, "Image", json_object_get(c->config, "Image"), "ImageID",
+                              c->image_id, "Command", cmd, "Created", (json_int_t) parse_time(c->created), "Ports",
+                              "Labels", json_object_get(c->config, "Labels"), "State", ctr_state_name(c->state),
+                              "Status", status, "HostConfig", "NetworkMode",
+                              json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
+                              "Mounts");
+        free(cmd);
+        return o;
+}
+
+static int cmp_created_desc(const void *a, const void *b) {
+        const struct container *x = *(struct container *const *) a, *y = *(struct container *const *) b;
+        return strcmp(y->created, x->created);
+}
+
+int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t **ret, struct berr *err) {
+        int r = check_filters(filters, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&d->ctr_lock);
+        size_t n = HASH_COUNT(d->ctrs);
+        struct container **v = calloc(n + 1, sizeof(*v));
+        size_t k = 0;
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                c->refs++;
+                v[k++] = c;
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        qsort(v, k, sizeof(*v), cmp_created_desc);
+        json_t *out = json_array();
+        size_t shown = 0;
+        bool has_status = json_object_get(filters, "status") != NULL;
+        for (size_t i = 0; i < k; i++) {
+                c = v[i];
+                pthread_mutex_lock(&c->lock);
+                bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+                bool show = (all || running || has_status || limit > 0) && matches(c, filters) && !c->removed;
+                if (show && (limit <= 0 || shown < (size_t) limit)) {
+                        json_array_append_new(out, summary(c));
+                        shown++;
+                }
+                pthread_mutex_unlock(&c->lock);
+                ctr_unref(d, c);
+        }
+        free(v);
+        *ret = out;
+        return 0;
+}
+
+void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped) {
+        *total = *running = *paused = *stopped = 0;
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                (*total)++;
+                if (c->state == CTR_RUNNING || c->state == CTR_RESTARTING)
+                        (*running)++;
+                else if (c->state == CTR_PAUSED)
+                        (*paused)++;
+                else
+                        (*stopped)++;
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+}

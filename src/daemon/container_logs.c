@@ -1,0 +1,298 @@
+/* container_logs.c - the json-file log read back for `docker logs`. */
+#include "container_logs.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "container.h"
+#include "daemon.h"
+
+#define MAX_LOG_FILES 64
+
+struct ctr_log_reader {
+        struct daemon *d;
+        struct container *c;
+        struct ctr_logs_opts o;
+        bool tty;
+        char *path;
+        char *files[MAX_LOG_FILES + 1]; /* oldest first; the live file last */
+        size_t n_files, cur;
+        FILE *fp;
+        ino_t ino;
+        /* Lines ready to go out (tail keeps the last N here first). */
+        char **queue;
+        size_t q_len, q_cap, q_head;
+        char *out;
+        size_t out_len, out_pos;
+        char *line;
+        size_t line_cap;
+        bool done;
+};
+
+int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end != s && *end == '\0') {
+                long long secs = (long long) v;
+                const char *dot = strchr(s, '.');
+                long long ns = 0;
+                if (dot) {
+                        char frac[10] = "000000000";
+                        for (int i = 0; i < 9 && dot[1 + i] >= '0' && dot[1 + i] <= '9'; i++)
+                                frac[i] = dot[1 + i];
+                        ns = atoll(frac);
+                }
+                *ret_ns = secs * 1000000000LL + ns;
+                return 0;
+        }
+        struct tm tm = { 0 };
+        long frac = 0;
+        int n = sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+        if (n != 6)
+                return -EINVAL;
+        const char *dot = strchr(s, '.');
+        if (dot) {
+                char f[10] = "000000000";
+                for (int i = 0; i < 9 && dot[1 + i] >= '0' && dot[1 + i] <= '9'; i++)
+                        f[i] = dot[1 + i];
+                frac = atol(f);
+        }
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        *ret_ns = (int64_t) timegm(&tm) * 1000000000LL + frac;
+        return 0;
+}
+
+static void queue_push(struct ctr_log_reader *r, char *framed) {
+        if (r->o.tail >= 0 && r->q_len - r->q_head >= (size_t) r->o.tail) {
+                if (r->o.tail == 0) {
+                        free(framed);
+                        return;
+                }
+                free(r->queue[r->q_head]);
+                r->queue[r->q_head++] = NULL;
+        }
+        if (r->q_len == r->q_cap) {
+                if (r->q_head > 0) {
+                        memmove(r->queue, r->queue + r->q_head, (r->q_len - r->q_head) * sizeof(char *));
+                        r->q_len -= r->q_head;
+                        r->q_head = 0;
+                }
+                if (r->q_len == r->q_cap) {
+                        r->q_cap = r->q_cap ? r->q_cap * 2 : 64;
+                        r->queue = realloc(r->queue, r->q_cap * sizeof(char *));
+                }
+        }
+        r->queue[r->q_len++] = framed;
+}
+
+/* Go's RFC3339Nano: trailing zeros of the fraction trimmed. */
+static void go_time(const char *t, char *out, size_t size) {
+        snprintf(out, size, "%s", t);
+        char *dot = strchr(out, '.');
+        char *z = strchr(out, 'Z');
+        if (!dot || !z)
+                return;
+        char *p = z - 1;
+        while (p > dot && *p == '0')
+                p--;
+        if (p == dot)
+                p--;
+        memmove(p + 1, z, strlen(z) + 1);
+}
+
+/* One log line to the bytes the client gets, or NULL if filtered out. Each framed
+ * record is prefixed with its length (size_t) for the queue. */
+static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
+        json_error_t je;
+        json_t *o = json_loads(json_line, 0, &je);
+        if (!o)
+                return NULL;
+        const char *log = json_string_value(json_object_get(o, "log"));
+        size_t log_len = json_string_length(json_object_get(o, "log"));
+        const char *stream = json_string_value(json_object_get(o, "stream"));
+        const char *t = json_string_value(json_object_get(o, "time"));
+        bool is_err = stream && strcmp(stream, "stderr") == 0;
+        char *res = NULL;
+        if (!log || (is_err && !r->o.want_stderr) || (!is_err && !r->o.want_stdout))
+                goto out;
+        if (r->o.since_ns || r->o.until_ns) {
+                int64_t ns = 0;
+                if (!t || ctr_logs_parse_time(t, &ns) < 0)
+                        goto out;
+                if ((r->o.since_ns && ns < r->o.since_ns) || (r->o.until_ns && ns > r->o.until_ns))
+                        goto out;
+        }
+        char ts[64] = "";
+        if (r->o.timestamps && t) {
+                go_time(t, ts, sizeof(ts) - 1);
+                strcat(ts, " ");
+        }
+        size_t tl = strlen(ts);
+        size_t payload = tl + log_len;
+        size_t hdr = r->tty ? 0 : 8;
+        res = malloc(sizeof(size_t) + hdr + payload);
+        if (!res)
+                goto out;
+        size_t total = hdr + payload;
+        memcpy(res, &total, sizeof(size_t));
+        unsigned char *p = (unsigned char *) res + sizeof(size_t);
+        if (hdr) {
+                p[0] = is_err ? 2 : 1;
+                p[1] = p[2] = p[3] = 0;
+                p[4] = (unsigned char) (payload >> 24);
+                p[5] = (unsigned char) (payload >> 16);
+                p[6] = (unsigned char) (payload >> 8);
+                p[7] = (unsigned char) payload;
+        }
+        memcpy(p + hdr, ts, tl);
+        memcpy(p + hdr + tl, log, log_len);
+out:
+        json_decref(o);
+        return res;
+}
+
+static bool open_file(struct ctr_log_reader *r) {
+        while (r->cur < r->n_files) {
+                r->fp = fopen(r->files[r->cur], "re");
+                if (r->fp) {
+                        struct stat st;
+                        if (fstat(fileno(r->fp), &st) == 0)
+                                r->ino = st.st_ino;
+                        return true;
+                }
+                r->cur++;
+        }
+        return false;
+}
+
+/* Read whole lines until EOF of everything there is now. */
+static void read_available(struct ctr_log_reader *r) {
+        for (;;) {
+                if (!r->fp && !open_file(r))
+                        return;
+                ssize_t n;
+                while ((n = getline(&r->line, &r->line_cap, r->fp)) > 0) {
+                        if (r->line[n - 1] != '\n') {
+                                /* a line still being written: read it again next time */
+                                fseeko(r->fp, -n, SEEK_CUR);
+                                return;
+                        }
+                        char *f = frame_line(r, r->line);
+                        if (f)
+                                queue_push(r, f);
+                }
+                clearerr(r->fp);
+                if (r->cur + 1 >= r->n_files)
+                        return; /* the live file: more may come */
+                fclose(r->fp);
+                r->fp = NULL;
+                r->cur++;
+        }
+}
+
+static bool container_running(struct container *c) {
+        pthread_mutex_lock(&c->lock);
+        bool running = (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING ||
+                        c->starting) && !c->removed;
+        pthread_mutex_unlock(&c->lock);
+        return running;
+}
+
+int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_opts *o, struct ctr_log_reader **ret,
+                  struct berr *err) {
+        const char *type = json_string_value(json_object_get(json_object_get(c->host_config, "LogConfig"), "Type"));
+        if (type && strcmp(type, "none") == 0)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "configured logging driver does not support reading");
+        struct ctr_log_reader *r = calloc(1, sizeof(*r));
+        if (!r)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        r->d = d;
+        r->c = c;
+        r->o = *o;
+        r->tty = ctr_has_tty(c);
+        r->path = ctr_log_path(d, c->id);
+        /* Rotated files first, oldest (highest number) to newest. */
+        for (int i = MAX_LOG_FILES - 1; i >= 1; i--) {
+                char *p;
+                if (asprintf(&p, "%s.%d", r->path, i) < 0)
+                        continue;
+                if (access(p, F_OK) == 0)
+                        r->files[r->n_files++] = p;
+                else
+                        free(p);
+        }
+        r->files[r->n_files++] = strdup(r->path);
+        read_available(r);
+        /* tail applies to what exists now; new lines while following all go out */
+        r->o.tail = -1;
+        *ret = r;
+        return 0;
+}
+
+ssize_t ctr_logs_read(struct ctr_log_reader *r, char *buf, size_t max) {
+        for (;;) {
+                if (r->out && r->out_pos < r->out_len) {
+                        size_t n = r->out_len - r->out_pos;
+                        if (n > max)
+                                n = max;
+                        memcpy(buf, r->out + sizeof(size_t) + r->out_pos, n);
+                        r->out_pos += n;
+                        return (ssize_t) n;
+                }
+                free(r->out);
+                r->out = NULL;
+                if (r->q_head < r->q_len) {
+                        r->out = r->queue[r->q_head];
+                        r->queue[r->q_head++] = NULL;
+                        memcpy(&r->out_len, r->out, sizeof(size_t));
+                        r->out_pos = 0;
+                        continue;
+                }
+                r->q_head = r->q_len = 0;
+                if (!r->o.follow || r->done)
+                        return 0;
+                bool running = container_running(r->c);
+                read_available(r);
+                if (r->q_len)
+                        continue;
+                if (!running) {
+                        r->done = true; /* one last read above took what the exit left */
+                        continue;
+                }
+                /* The log may have been rotated under us. */
+                struct stat st;
+                if (r->fp && stat(r->path, &st) == 0 && st.st_ino != r->ino) {
+                        fclose(r->fp);
+                        r->fp = NULL;
+                        r->cur = r->n_files - 1;
+                        continue;
+                }
+                usleep(50 * 1000);
+        }
+}
+
+void ctr_logs_free(struct ctr_log_reader *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_files; i++)
+                free(r->files[i]);
+        for (size_t i = r->q_head; i < r->q_len; i++)
+                free(r->queue[i]);
+        free(r->queue);
+        free(r->out);
+        free(r->line);
+        free(r->path);
+        if (r->fp)
+                fclose(r->fp);
+        ctr_unref(r->d, r->c);
+        free(r);
+}

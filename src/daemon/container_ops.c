@@ -1,0 +1,286 @@
+/* container_ops.c - stop, kill, restart, wait, attach, resize and remove. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "image/tree.h"
+#include "shim/msg.h"
+#include "signals.h"
+
+static bool is_running(struct container *c) {
+        return c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+}
+
+/* One request to the container's shim, answered by one message. */
+static int shim_request(struct daemon *d, struct container *c, struct shim_msg *m, struct berr *err) {
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_close_ int fd = shim_connect(bundle, err);
+        if (fd < 0)
+                return fd;
+        int r = shim_msg_send(fd, m, -1, err);
+        if (r == 0)
+                r = shim_msg_recv(fd, m, NULL, err);
+        if (r == 0 && m->status < 0)
+                return berr_set(err, BERR_INTERNAL, -m->status, "%s", m->text);
+        return r;
+}
+
+static int send_signal(struct daemon *d, struct container *c, int sig, struct berr *err) {
+        struct shim_msg m;
+        shim_msg_init(&m, SHIM_REQ_KILL);
+        m.signal = sig;
+        return shim_request(d, c, &m, err);
+}
+
+/* Wait (c->lock held) until the exit generation moves past @gen; false on timeout. */
+static bool wait_exit_locked(struct container *c, uint64_t gen, int timeout_s) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_s;
+        while (c->exit_gen == gen && is_running(c)) {
+                if (timeout_s < 0)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                else if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
+                        return c->exit_gen != gen || !is_running(c);
+        }
+        return true;
+}
+
+int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err) {
+        int sig = SIGKILL;
+        if (signal && *signal && (sig = signal_parse(signal)) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "Invalid signal: %s", signal);
+        pthread_mutex_lock(&c->lock);
+        bool running = is_running(c);
+        if (running && (sig == SIGKILL || sig == SIGTERM || sig == SIGINT))
+                c->stop_requested = true;
+        pthread_mutex_unlock(&c->lock);
+        if (!running)
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot kill container: %s: Container %s is not running",
+                                c->name + 1, c->id);
+        return send_signal(d, c, sig, err);
+}
+
+int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        if (!is_running(c)) {
+                pthread_mutex_unlock(&c->lock);
+                return 1;
+        }
+        c->stop_requested = true;
+        uint64_t gen = c->exit_gen;
+        const char *cfg_sig = json_string_value(json_object_get(c->config, "StopSignal"));
+        json_t *cfg_timeout = json_object_get(c->config, "StopTimeout");
+        pthread_mutex_unlock(&c->lock);
+
+        int sig = SIGTERM;
+        const char *name = signal && *signal ? signal : cfg_sig;
+        if (name && *name && (sig = signal_parse(name)) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "Invalid signal: %s", name);
+        if (timeout_s == INT32_MIN)
+                timeout_s = json_is_integer(cfg_timeout) ? (int) json_integer_value(cfg_timeout) : 10;
+
+        struct berr e = { 0 };
+        if (send_signal(d, c, sig, &e) < 0)
+                log_debug("stop %.12s: %s", c->id, e.msg); /* it may have exited meanwhile */
+        pthread_mutex_lock(&c->lock);
+        bool exited = timeout_s != 0 && wait_exit_locked(c, gen, timeout_s);
+        pthread_mutex_unlock(&c->lock);
+        if (!exited) {
+                if (send_signal(d, c, SIGKILL, &e) < 0)
+                        log_debug("kill %.12s: %s", c->id, e.msg);
+                pthread_mutex_lock(&c->lock);
+                wait_exit_locked(c, gen, -1);
+                pthread_mutex_unlock(&c->lock);
+        }
+        return 0;
+}
+
+int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct berr *err) {
+        int r = ctr_stop(d, c, timeout_s, NULL, err);
+        if (r < 0)
+                return r;
+        r = ctr_start(d, c, err);
+        if (r == 0) {
+                pthread_mutex_lock(&c->lock);
+                c->restart_count = 0;
+                pthread_mutex_unlock(&c->lock);
+        }
+        return r < 0 ? r : 0;
+}
+
+int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        uint64_t gen = c->exit_gen;
+        switch (cond) {
+        case CTR_WAIT_NOT_RUNNING:
+                while ((is_running(c) || c->starting) && !c->removed)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                break;
+        case CTR_WAIT_NEXT_EXIT:
+                while (c->exit_gen == gen && !c->removed)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                break;
+        case CTR_WAIT_REMOVED:
+                while (!c->removed)
+                        pthread_cond_wait(&c->cond, &c->lock);
+                break;
+        }
+        *ret_code = c->exit_code;
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+}
+
+int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned cols, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        bool running = is_running(c);
+        pthread_mutex_unlock(&c->lock);
+        if (!running)
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        struct shim_msg m;
+        shim_msg_init(&m, SHIM_REQ_RESIZE);
+        m.rows = rows;
+        m.cols = cols;
+        return shim_request(d, c, &m, err);
+}
+
+/* Docker's detach key syntax: "ctrl-p,ctrl-q", "ctrl-@", single characters. */
+int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *ret_n, struct berr *err) {
+        size_t n = 0;
+        char buf[128];
+        snprintf(buf, sizeof(buf), "%s", spec);
+        for (char *save = NULL, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+                if (n >= max)
+                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid detach keys (%s) provided", spec);
+                if (strncmp(k, "ctrl-", 5) == 0 && strlen(k) == 6) {
+                        char ch = k[5];
+                        if (ch >= 'a' && ch <= 'z')
+                                ret[n++] = (uint8_t) (ch - 'a' + 1);
+                        else if (ch == '@')
+                                ret[n++] = 0;
+                        else if (ch >= '[' && ch <= '_')
+                                ret[n++] = (uint8_t) (ch - '[' + 27);
+                        else
+                                return berr_set(err, BERR_INVALID, EINVAL, "Invalid detach keys (%s) provided", spec);
+                } else if (strlen(k) == 1)
+                        ret[n++] = (uint8_t) k[0];
+                else
+                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid detach keys (%s) provided", spec);
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* Wait (c->lock held) until the container can take an attach stream: running, or a
+ * start has created its shim. Returns 1 if this stream counts as a pre-start waiter. */
+static int wait_attachable(struct container *c) {
+        if (is_running(c) && !c->starting)
+                return 0;
+        c->attach_waiters++;
+        uint64_t seq = c->start_seq;
+        while (!c->shim_created && !c->removed && !(is_running(c) && !c->starting) && c->start_seq == seq)
+                pthread_cond_wait(&c->cond, &c->lock);
+        return 1;
+}
+
+int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err) {
+        struct shim_msg m;
+        shim_msg_init(&m, SHIM_REQ_ATTACH);
+        size_t nk = 0;
+        int r = ctr_parse_detach_keys(o->detach_keys[0] ? o->detach_keys : "ctrl-p,ctrl-q", m.detach_keys,
+                                      SHIM_DETACH_KEYS_MAX, &nk, err);
+        if (r < 0)
+                return r;
+        m.n_detach_keys = (uint32_t) nk;
+        m.flags = (o->use_stdin ? SHIM_ATTACH_STDIN : 0) | (o->use_stdout ? SHIM_ATTACH_STDOUT : 0) |
+                  (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) ? 0 : SHIM_ATTACH_MULTIPLEX);
+
+        pthread_mutex_lock(&c->lock);
+        int waiter = wait_attachable(c);
+        /* A start that failed before its shim existed ends the stream at once. */
+        bool gone = c->removed || (!c->shim_created && !is_running(c));
+        pthread_mutex_unlock(&c->lock);
+
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_close_ int conn = gone ? -1 : shim_connect(bundle, err);
+        if (conn >= 0 && (r = shim_msg_send(conn, &m, fd, err)) == 0)
+                r = shim_msg_recv(conn, &m, NULL, err);
+        if (waiter) {
+                pthread_mutex_lock(&c->lock);
+                c->attach_waiters--;
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+        }
+        if (conn < 0)
+                return 0; /* the container ended before we got there: the stream is just over */
+        if (r < 0 || m.status < 0)
+                return 0;
+        /* The shim owns the stream now; it closes this connection when it is done. */
+        char buf[64];
+        while (recv(conn, buf, sizeof(buf), 0) > 0)
+                ;
+        return 0;
+}
+
+int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        if (c->removed || c->state == CTR_REMOVING) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_CONFLICT, EBUSY, "removal of container %s is already in progress", c->id);
+        }
+        if ((is_running(c) || c->starting) && !force) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "cannot remove container \"%s\": container is running: stop the container before "
+                                "removing or force remove", c->name);
+        }
+        bool running = is_running(c);
+        uint64_t gen = c->exit_gen;
+        pthread_mutex_unlock(&c->lock);
+        if (running) {
+                struct berr e = { 0 };
+                if (send_signal(d, c, SIGKILL, &e) < 0)
+                        log_debug("remove %.12s: kill: %s", c->id, e.msg);
+                pthread_mutex_lock(&c->lock);
+                wait_exit_locked(c, gen, 30);
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_lock(&c->lock);
+        c->state = CTR_REMOVING;
+        if (c->rootfs_mounted)
+                ctr_unmount_rootfs(d, c);
+        pthread_mutex_unlock(&c->lock);
+
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        struct berr e = { 0 };
+        if (tree_remove_at(AT_FDCWD, bundle, &e) < 0 && e.errnum != ENOENT)
+                log_warn("remove %s: %s", bundle, e.msg);
+        int r = tree_remove_at(AT_FDCWD, dir, err);
+        pthread_mutex_lock(&d->ctr_lock);
+        pthread_mutex_lock(&c->lock);
+        if (r < 0 && err->errnum != ENOENT) {
+                c->state = CTR_DEAD;
+                pthread_mutex_unlock(&c->lock);
+                pthread_mutex_unlock(&d->ctr_lock);
+                return berr_wrap(err, "remove container %.12s", c->id);
+        }
+        c->removed = true;
+        HASH_DEL(d->ctrs, c);
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&d->ctr_lock);
+        ctr_unref(d, c); /* the table's reference */
+        (void) volumes;
+        return 0;
+}

@@ -1,0 +1,418 @@
+/* container_start.c - starting a container: root filesystem, /etc files, the OCI bundle,
+ * the shim and its start-up handshake (shim/protocol.h). */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "image/image_store.h"
+#include "runtime/spec.h"
+#include "shim/msg.h"
+
+extern char **environ;
+
+#define SHIM_START_TIMEOUT_S 60
+#define ATTACH_HANDOFF_TIMEOUT_S 10
+
+static int write_file(const char *dir, const char *name, const char *text, struct berr *err) {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", dir);
+        return fs_write_atomic(dfd, name, text, strlen(text), 0644, err);
+}
+
+/* /etc/resolv.conf for the container: the host's, without loopback resolvers (they do
+ * not answer inside the container's network namespace), as dockerd does. */
+static char *container_resolv_conf(void) {
+        _cleanup_free_ char *host = NULL;
+        size_t len;
+        if (fs_read_file(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &host, &len, NULL) < 0)
+                return strdup("");
+        size_t cap = len + 64;
+        char *out = calloc(1, cap);
+        if (!out)
+                return NULL;
+        for (char *save = NULL, *line = strtok_r(host, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strncmp(line, "nameserver", 10) == 0) {
+                        const char *a = line + 10;
+                        while (*a == ' ' || *a == '\t')
+                                a++;
+                        if (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0)
+                                continue;
+                }
+                strncat(out, line, cap - strlen(out) - 2);
+                strcat(out, "\n");
+        }
+        return out;
+}
+
+static int prepare_files(struct daemon *d, struct container *c, const char *dir, struct berr *err) {
+        const char *host = json_string_value(json_object_get(c->config, "Hostname"));
+        const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
+        char buf[1024];
+        snprintf(buf, sizeof(buf), "%s\n", host);
+        int r = write_file(dir, "hostname", buf, err);
+        if (r < 0)
+                return r;
+        char fqdn[512];
+        if (domain && *domain)
+                snprintf(fqdn, sizeof(fqdn), "%s.%s %s", host, domain, host);
+        else
+                snprintf(fqdn, sizeof(fqdn), "%s", host);
+        snprintf(buf, sizeof(buf),
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+                 fqdn);
+        if ((r = write_file(dir, "hosts", buf, err)) < 0)
+                return r;
+        _cleanup_free_ char *resolv = container_resolv_conf();
+        if (!resolv)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        return write_file(dir, "resolv.conf", resolv, err);
+}
+
+/* "10m" / "1g" / "512k" / "100" as Docker's max-size. */
+static int parse_size(const char *s, int64_t *ret) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 0)
+                return -EINVAL;
+        int64_t mult = 1;
+        switch (*end) {
+        case 'k': case 'K': mult = 1000; end++; break;
+        case 'm': case 'M': mult = 1000 * 1000; end++; break;
+        case 'g': case 'G': mult = 1000 * 1000 * 1000; end++; break;
+        case 0: break;
+        default: return -EINVAL;
+        }
+        if (*end == 'b' || *end == 'B')
+                end++;
+        if (*end)
+                return -EINVAL;
+        *ret = (int64_t) (v * (double) mult);
+        return 0;
+}
+
+static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
+        json_t *lc = json_object_get(c->host_config, "LogConfig");
+        const char *type = json_string_value(json_object_get(lc, "Type"));
+        json_t *lopts = json_object_get(lc, "Config");
+        int64_t max_size = 0, max_file = 1;
+        const char *ms = json_string_value(json_object_get(lopts, "max-size"));
+        const char *mf = json_string_value(json_object_get(lopts, "max-file"));
+        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
+                return berr_set(err, BERR_INVALID, EINVAL, "logging driver %s is not supported: use json-file or none", type);
+        if (ms && parse_size(ms, &max_size) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid max-size %s", ms);
+        if (mf) {
+                char *end;
+                max_file = strtol(mf, &end, 10);
+                if (*end || max_file < 1)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid max-file %s", mf);
+        }
+        _cleanup_free_ char *log = ctr_log_path(d, c->id);
+        bool no_log = type && strcmp(type, "none") == 0;
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "log_path",
+                                             no_log ? NULL : log, "log_max_size", (json_int_t) max_size,
+                                             "log_max_file", (json_int_t) max_file, "tty", ctr_has_tty(c),
+                                             "open_stdin", json_is_true(json_object_get(c->config, "OpenStdin")),
+                                             "stdin_once", json_is_true(json_object_get(c->config, "StdinOnce")));
+        _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
+        return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
+}
+
+static int write_spec(struct daemon *d, struct container *c, const char *dir, const char *rootfs, const char *bundle,
+                      struct berr *err) {
+        _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+        char hostname[4200], hosts[4200], resolv[4200];
+        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
+        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        struct spec_input in = {
+                .id = c->id,
+                .config = c->config,
+                .host_config = c->host_config,
+                .rootfs_path = rootfs,
+                .rootfs_fd = rfd,
+                .hostname_path = hostname,
+                .hosts_path = hosts,
+                .resolv_conf_path = resolv,
+                .cgroup_parent = "/berth",
+        };
+        _cleanup_json_ json_t *spec = NULL;
+        int r = spec_generate(&in, &spec, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
+        if (!text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode OCI spec");
+        return write_file(bundle, "config.json", text, err);
+}
+
+/* Run the shim with the sync socket on fd 3; it detaches, so it is reaped here at once. */
+static int spawn_shim(struct daemon *d, const char *bundle, int *ret_sync, struct berr *err) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return berr_sys(err, BERR_INTERNAL, "socketpair");
+        _cleanup_close_ int mine = sp[0], theirs = sp[1];
+        if (theirs == 3) { /* dup2(3, 3) would leave close-on-exec set */
+                int moved = fcntl(theirs, F_DUPFD_CLOEXEC, 10);
+                if (moved < 0)
+                        return berr_sys(err, BERR_INTERNAL, "fcntl");
+                close(theirs);
+                theirs = moved;
+        }
+        char log[4200];
+        snprintf(log, sizeof(log), "%s/shim.log", bundle);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        posix_spawn_file_actions_adddup2(&fa, theirs, 3);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, dfl;
+        sigemptyset(&none);
+        sigfillset(&dfl);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &dfl);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        char *argv[] = { d->shim_path, (char *) bundle, NULL };
+        pid_t pid;
+        int r = posix_spawn(&pid, d->shim_path, &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0) {
+                errno = r;
+                return berr_sys(err, BERR_INTERNAL, "start %s", d->shim_path);
+        }
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        struct timeval tv = { .tv_sec = SHIM_START_TIMEOUT_S };
+        (void) setsockopt(mine, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        *ret_sync = TAKE_FD(mine);
+        return 0;
+}
+
+/* Exit codes Docker gives when the command cannot run. */
+static int exit_code_for_start_error(const char *msg) {
+        if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
+                return 127;
+        if (strstr(msg, "permission denied"))
+                return 126;
+        return 128;
+}
+
+static int unmount_rootfs(struct daemon *d, struct container *c) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char rootfs[4200];
+        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        if (umount2(rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
+        if (unmount_rootfs(d, c) < 0)
+                log_warn("unmount rootfs of %.12s: %s", c->id, strerror(errno));
+        c->rootfs_mounted = false;
+}
+
+/* Everything up to a created (not yet started) init. */
+static int prepare_and_spawn(struct daemon *d, struct container *c, int *ret_sync, pid_t *ret_pid,
+                             struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        char rootfs[4200], rw[4200];
+        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        snprintf(rw, sizeof(rw), "%s/rw", dir);
+        int r;
+        if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
+                return berr_sys(err, BERR_INTERNAL, "create %s", bundle);
+        _cleanup_close_ int bfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (bfd >= 0) { /* leftovers of the previous run */
+                (void) unlinkat(bfd, SHIM_EXIT_NAME, 0);
+                (void) unlinkat(bfd, SHIM_SOCK_NAME, 0);
+        }
+        if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
+                return berr_sys(err, BERR_INTERNAL, "create %s", rootfs);
+        if (!c->rootfs_mounted) {
+                if ((r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err)) < 0)
+                        return r;
+                c->rootfs_mounted = true;
+        }
+        if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, err)) < 0 ||
+            (r = write_shim_options(d, c, bundle, err)) < 0)
+                return r;
+        int sync = -1;
+        if ((r = spawn_shim(d, bundle, &sync, err)) < 0)
+                return r;
+        struct shim_msg m;
+        r = shim_msg_recv(sync, &m, NULL, err);
+        if (r < 0) {
+                close(sync);
+                return berr_wrap(err, "start container: the shim did not answer (see %s/shim.log)", bundle);
+        }
+        if (m.type != SHIM_MSG_CREATED) {
+                close(sync);
+                /* The runtime looks the command up before the init is released (as runc
+                 * does), so "executable file not found" arrives here. */
+                return berr_set(err, exit_code_for_start_error(m.text) != 128 ? BERR_INVALID : BERR_INTERNAL, EIO,
+                                "%s", m.text[0] ? m.text : "the shim failed to create the container");
+        }
+        *ret_sync = sync;
+        *ret_pid = m.pid;
+        return 0;
+}
+
+/* Let attach streams waiting for this start reach the shim before the init runs. */
+static void hand_off_attaches(struct container *c, pid_t pid) {
+        pthread_mutex_lock(&c->lock);
+        c->shim_created = true;
+        c->pid = pid;
+        pthread_cond_broadcast(&c->cond);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += ATTACH_HANDOFF_TIMEOUT_S;
+        while (c->attach_waiters > 0)
+                if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
+                        break;
+        c->shim_created = false;
+        pthread_mutex_unlock(&c->lock);
+}
+
+int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        if (c->removed || c->state == CTR_REMOVING) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", c->id);
+        }
+        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->starting) {
+                pthread_mutex_unlock(&c->lock);
+                return 1;
+        }
+        c->starting = true;
+        c->stop_requested = false;
+        pthread_mutex_unlock(&c->lock);
+
+        int sync = -1;
+        pid_t pid = 0;
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        int r = prepare_and_spawn(d, c, &sync, &pid, err);
+        if (r < 0)
+                goto fail;
+
+        int watch = shim_connect(bundle, err);
+        struct shim_msg m;
+        if (watch >= 0) {
+                shim_msg_init(&m, SHIM_REQ_WATCH);
+                if (shim_msg_send(watch, &m, -1, err) < 0 || shim_msg_recv(watch, &m, NULL, err) < 0) {
+                        close(watch);
+                        watch = -1;
+                }
+        }
+        if (watch < 0) {
+                close(sync);
+                r = berr_wrap(err, "start container %.12s", c->id);
+                goto fail;
+        }
+        hand_off_attaches(c, pid);
+
+        shim_msg_init(&m, SHIM_REQ_START);
+        r = shim_msg_send(sync, &m, -1, err);
+        if (r == 0)
+                r = shim_msg_recv(sync, &m, NULL, err);
+        close(sync);
+
+        pthread_mutex_lock(&c->lock);
+        if (r == 0 && m.type == SHIM_MSG_STARTED) {
+                c->state = CTR_RUNNING;
+                c->pid = pid;
+                c->exit_code = 0;
+                c->oom_killed = false;
+                c->error[0] = '\0';
+                ctr_now(c->started_at);
+                struct berr e = { 0 };
+                if (ctr_save(d, c, &e) < 0)
+                        log_warn("save container %.12s: %s", c->id, e.msg);
+        }
+        pthread_mutex_unlock(&c->lock);
+
+        /* From here the monitor owns the exit, whenever it comes. */
+        struct berr e = { 0 };
+        if (monitor_watch(d, c, watch, &e) < 0) {
+                log_error("watch container %.12s: %s", c->id, e.msg);
+                close(watch);
+        }
+
+        if (r < 0 || m.type != SHIM_MSG_STARTED) {
+                char msg[BERR_MSG_MAX];
+                snprintf(msg, sizeof(msg), "%s", r < 0 ? err->msg : m.text);
+                /* The init could not execve; it exits and the monitor records that. Docker
+                 * keeps such a container "created" with the error and exit code. */
+                pthread_mutex_lock(&c->lock);
+                struct timespec deadline;
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_sec += 10;
+                while (c->watch_fd >= 0)
+                        if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
+                                break;
+                c->state = CTR_CREATED;
+                c->exit_code = exit_code_for_start_error(msg);
+                snprintf(c->error, sizeof(c->error), "%s", msg);
+                c->starting = false;
+                c->start_seq++;
+                (void) ctr_save(d, c, &e);
+                bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+                if (auto_remove && ctr_remove(d, c, true, false, &e) < 0)
+                        log_warn("auto-remove %.12s: %s", c->id, e.msg);
+                return berr_set(err, BERR_INVALID, EINVAL, "failed to create task for container: %s", msg);
+        }
+        pthread_mutex_lock(&c->lock);
+        c->starting = false;
+        c->start_seq++;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+
+fail:
+        pthread_mutex_lock(&c->lock);
+        if (c->rootfs_mounted)
+                ctr_unmount_rootfs(d, c);
+        c->starting = false;
+        c->start_seq++;
+        snprintf(c->error, sizeof(c->error), "%s", err->msg);
+        if (err->kind == BERR_INVALID)
+                c->exit_code = exit_code_for_start_error(err->msg);
+        struct berr e2 = { 0 };
+        (void) ctr_save(d, c, &e2);
+        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        if (auto_remove && ctr_remove(d, c, true, false, &e2) < 0)
+                log_warn("auto-remove %.12s: %s", c->id, e2.msg);
+        if (err->kind == BERR_INVALID)
+                berr_wrap(err, "failed to create task for container");
+        return r;
+}

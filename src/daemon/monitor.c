@@ -1,0 +1,164 @@
+/* monitor.c - one thread watches every shim: each holds a WATCH connection that reaches
+ * EOF when the shim exits, after it wrote exit.json. Exits become state changes here. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "shim/protocol.h"
+
+int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err) {
+        pthread_mutex_lock(&d->ctr_lock);
+        c->refs++; /* the monitor's, dropped when the exit is handled */
+        pthread_mutex_unlock(&d->ctr_lock);
+        pthread_mutex_lock(&c->lock);
+        c->watch_fd = fd;
+        pthread_mutex_unlock(&c->lock);
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+        if (epoll_ctl(d->monitor_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                pthread_mutex_lock(&c->lock);
+                c->watch_fd = -1;
+                pthread_mutex_unlock(&c->lock);
+                ctr_unref(d, c);
+                return berr_sys(err, BERR_INTERNAL, "epoll_ctl");
+        }
+        return 0;
+}
+
+/* The shim died without recording an exit: nothing supervises the container's processes
+ * any more, so they go, through every cgroup hierarchy that has the container's group. */
+static void kill_orphans(const char *id) {
+        static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
+                                             "/sys/fs/cgroup" };
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
+                for (int round = 0; round < 50; round++) {
+                        _cleanup_fclose_ FILE *f = fopen(path, "re");
+                        if (!f)
+                                break;
+                        int pid, n = 0;
+                        while (fscanf(f, "%d", &pid) == 1) {
+                                (void) kill(pid, SIGKILL);
+                                n++;
+                        }
+                        if (n == 0)
+                                break;
+                        usleep(20000);
+                }
+                path[strlen(path) - strlen("/cgroup.procs")] = '\0';
+                (void) rmdir(path); /* fails while other hierarchies still hold tasks; fine */
+        }
+        static const char *const v1[] = { "blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory",
+                                           "net_cls,net_prio", "perf_event", "pids", "systemd", "rdma", "misc" };
+        for (size_t i = 0; i < ELEMENTSOF(v1); i++) {
+                char path[512];
+                snprintf(path, sizeof(path), "/sys/fs/cgroup/%s/berth/%s", v1[i], id);
+                (void) rmdir(path);
+        }
+}
+
+void ctr_handle_exit(struct daemon *d, struct container *c) {
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_close_ int bfd = bundle ? open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *rec = NULL;
+        size_t len;
+        struct berr e = { 0 };
+        bool have = bfd >= 0 && fs_read_file(bfd, SHIM_EXIT_NAME, 1 << 16, &text, &len, &e) == 0 &&
+                    json_parse_object(text, len, &rec, &e) == 0;
+
+        pthread_mutex_lock(&c->lock);
+        if (have) {
+                c->exit_code = (int) json_integer_value(json_object_get(rec, "ExitCode"));
+                c->oom_killed = json_is_true(json_object_get(rec, "OOMKilled"));
+                snprintf(c->finished_at, sizeof(c->finished_at), "%s",
+                         json_string_value(json_object_get(rec, "FinishedAt")) ?: "");
+        } else {
+                /* The shim died without a record (killed): the container goes with it. */
+                kill_orphans(c->id);
+                c->exit_code = 137;
+                ctr_now(c->finished_at);
+                snprintf(c->error, sizeof(c->error), "the container's shim exited unexpectedly");
+        }
+        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING)
+                c->state = CTR_EXITED;
+        c->pid = 0;
+        c->exit_gen++;
+        if (c->watch_fd >= 0) {
+                (void) epoll_ctl(d->monitor_epfd, EPOLL_CTL_DEL, c->watch_fd, NULL);
+                close(c->watch_fd);
+                c->watch_fd = -1;
+        }
+        if (c->rootfs_mounted)
+                ctr_unmount_rootfs(d, c);
+        if (ctr_save(d, c, &e) < 0)
+                log_warn("save container %.12s: %s", c->id, e.msg);
+        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !c->starting;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        if (bfd >= 0 && have)
+                (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
+
+        if (auto_remove && ctr_remove(d, c, true, false, &e) < 0)
+                log_warn("auto-remove %.12s: %s", c->id, e.msg);
+}
+
+static void *monitor_main(void *arg) {
+        struct daemon *d = arg;
+        for (;;) {
+                struct epoll_event ev;
+                int n = epoll_wait(d->monitor_epfd, &ev, 1, -1);
+                if (n < 0)
+                        continue;
+                if (ev.data.ptr == NULL) /* the wake pipe: shutting down */
+                        return NULL;
+                struct container *c = ev.data.ptr;
+                char buf[64];
+                pthread_mutex_lock(&c->lock);
+                int fd = c->watch_fd;
+                pthread_mutex_unlock(&c->lock);
+                if (fd >= 0 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                        continue; /* nothing but EOF is expected; ignore chatter */
+                ctr_handle_exit(d, c);
+                ctr_unref(d, c);
+        }
+}
+
+int monitor_start(struct daemon *d, struct berr *err) {
+        d->monitor_epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (d->monitor_epfd < 0 || pipe2(d->monitor_wake, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "monitor");
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+        if (epoll_ctl(d->monitor_epfd, EPOLL_CTL_ADD, d->monitor_wake[0], &ev) < 0)
+                return berr_sys(err, BERR_INTERNAL, "monitor");
+        int r = pthread_create(&d->monitor_thread, NULL, monitor_main, d);
+        if (r != 0) {
+                errno = r;
+                return berr_sys(err, BERR_INTERNAL, "start the monitor thread");
+        }
+        d->monitor_running = true;
+        return 0;
+}
+
+void monitor_stop(struct daemon *d) {
+        if (!d->monitor_running)
+                return;
+        (void) !write(d->monitor_wake[1], "x", 1);
+        pthread_join(d->monitor_thread, NULL);
+        close(d->monitor_wake[0]);
+        close(d->monitor_wake[1]);
+        close(d->monitor_epfd);
+        d->monitor_running = false;
+}

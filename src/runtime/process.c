@@ -1,0 +1,239 @@
+/* process.c - the process-level parts of an OCI "process": stdio and the controlling
+ * terminal, closing inherited fds, rlimits, oom_score_adj, user and groups, umask, the
+ * working directory (refused when it is not under the root: CVE-2024-21626), and Go's
+ * exec.LookPath with Docker's error wording. Runs in the container's first process
+ * (or an exec'd one) between fork and execve. */
+#include "runtime_int.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err) {
+        int src[3] = { io->in, io->out, io->err };
+        int tmp[3] = { -1, -1, -1 };
+        /* Move everything above 2 first, so that e.g. in=1 out=0 cannot clobber each other. */
+        for (int i = 0; i < 3; i++) {
+                if (src[i] >= 0)
+                        tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+                else
+                        tmp[i] = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+                if (tmp[i] < 0)
+                        return berr_sys(err, BERR_INTERNAL, "set up stdio fd %d", i);
+        }
+        for (int i = 0; i < 3; i++) {
+                if (dup2(tmp[i], i) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "dup2 stdio fd %d", i);
+                (void) close(tmp[i]);
+        }
+        if (setsid() < 0)
+                return berr_sys(err, BERR_INTERNAL, "setsid");
+        if (io->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+                return berr_sys(err, BERR_INTERNAL, "make the terminal the controlling terminal");
+        return 0;
+}
+
+int rt_proc_close_fds(int keep, struct berr *err) {
+        int r = 0;
+        if (keep > 3)
+                r = close_range(3, (unsigned) keep - 1, 0);
+        if (r == 0 && keep >= 3)
+                r = close_range((unsigned) keep + 1, ~0U, 0);
+        else if (r == 0)
+                r = close_range(3, ~0U, 0);
+        if (r < 0)
+                return berr_sys(err, BERR_INTERNAL, "close inherited file descriptors");
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int resource;
+} rlimits[] = {
+        { "RLIMIT_AS", RLIMIT_AS },           { "RLIMIT_CORE", RLIMIT_CORE },
+        { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_DATA", RLIMIT_DATA },
+        { "RLIMIT_FSIZE", RLIMIT_FSIZE },     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+        { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+        { "RLIMIT_NICE", RLIMIT_NICE },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+        { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_RSS", RLIMIT_RSS },
+        { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+        { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+};
+
+int rt_proc_set_rlimits(const json_t *process, struct berr *err) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(process, "rlimits"), i, e) {
+                const char *type = json_string_value(json_object_get(e, "type"));
+                json_t *hard = json_object_get(e, "hard"), *soft = json_object_get(e, "soft");
+                int res = -1;
+                for (size_t k = 0; type && k < ELEMENTSOF(rlimits); k++)
+                        if (STREQ(rlimits[k].name, type))
+                                res = rlimits[k].resource;
+                if (res < 0 || !json_is_integer(hard) || !json_is_integer(soft))
+                        return berr_set(err, BERR_INVALID, EINVAL, "process.rlimits: bad entry \"%s\"", type ? type : "");
+                struct rlimit rl = { (rlim_t) json_integer_value(soft), (rlim_t) json_integer_value(hard) };
+                if (setrlimit((__rlimit_resource_t) res, &rl) < 0)
+                        return berr_sys(err, BERR_INVALID, "setrlimit %s (soft %llu, hard %llu)", type,
+                                        (unsigned long long) rl.rlim_cur, (unsigned long long) rl.rlim_max);
+        }
+        return 0;
+}
+
+int rt_proc_set_oom_score_adj(const json_t *process, struct berr *err) {
+        json_t *v = json_object_get(process, "oomScoreAdj");
+        if (!json_is_integer(v))
+                return 0;
+        _cleanup_close_ int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open /proc/self/oom_score_adj");
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%lld", (long long) json_integer_value(v));
+        if (write(fd, buf, (size_t) n) != n)
+                return berr_sys(err, BERR_INTERNAL, "set oom_score_adj to %s", buf);
+        return 0;
+}
+
+int rt_proc_set_user(const json_t *process, struct berr *err) {
+        json_t *user = json_object_get(process, "user");
+        uid_t uid = (uid_t) json_integer_value(json_object_get(user, "uid"));
+        gid_t gid = (gid_t) json_integer_value(json_object_get(user, "gid"));
+        json_t *add = json_object_get(user, "additionalGids");
+        size_t n = json_array_size(add);
+        if (n > NGROUPS_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "process.user.additionalGids: too many groups");
+        _cleanup_free_ gid_t *groups = calloc(n ? n : 1, sizeof(gid_t));
+        if (!groups)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                groups[i] = (gid_t) json_integer_value(json_array_get(add, i));
+        if (setgroups(n, groups) < 0)
+                return berr_sys(err, BERR_INTERNAL, "setgroups");
+        if (setresgid(gid, gid, gid) < 0)
+                return berr_sys(err, BERR_INTERNAL, "setresgid %u", (unsigned) gid);
+        /* Keep the permitted set across the uid change; rt_caps_apply sets the final sets. */
+        if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+                return berr_sys(err, BERR_INTERNAL, "prctl PR_SET_KEEPCAPS");
+        if (setresuid(uid, uid, uid) < 0)
+                return berr_sys(err, BERR_INTERNAL, "setresuid %u", (unsigned) uid);
+        if (prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) < 0)
+                return berr_sys(err, BERR_INTERNAL, "prctl PR_SET_KEEPCAPS");
+        return 0;
+}
+
+int rt_proc_set_umask(const json_t *process, struct berr *err) {
+        json_t *v = json_object_get(json_object_get(process, "user"), "umask");
+        (void) umask(json_is_integer(v) ? (mode_t) (json_integer_value(v) & 0777) : 0022);
+        return 0;
+}
+
+int rt_proc_chdir(const json_t *process, struct berr *err) {
+        const char *cwd = json_string_value(json_object_get(process, "cwd"));
+        if (!cwd || !cwd[0])
+                cwd = "/";
+        if (cwd[0] != '/')
+                return berr_set(err, BERR_INVALID, EINVAL, "cwd \"%s\" is not an absolute path", cwd);
+        if (chdir(cwd) < 0)
+                return berr_sys(err, BERR_INVALID, "chdir to cwd (\"%s\") set in config.json failed", cwd);
+        /* A cwd reached through a leaked fd (/proc/self/fd/N) or a bind out of the root is
+         * "unreachable" from our root: glibc's getcwd reports it as ENOENT. */
+        char buf[PATH_MAX];
+        if (!getcwd(buf, sizeof(buf)) || buf[0] != '/')
+                return berr_set(err, BERR_FORBIDDEN, EPERM,
+                                "current working directory \"%s\" is outside of the container root", cwd);
+        return 0;
+}
+
+const char *rt_proc_strerror(int errnum) {
+        static __thread char buf[128];
+        snprintf(buf, sizeof(buf), "%s", strerror(errnum));
+        if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+                buf[0] = (char) (buf[0] - 'A' + 'a');
+        return buf;
+}
+
+void rt_proc_quote(const char *s, char *buf, size_t size) {
+        size_t o = 0;
+#define PUT(c)                          \
+        do {                            \
+                if (o + 1 < size)       \
+                        buf[o++] = (c); \
+        } while (0)
+        PUT('"');
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                static const char hex[] = "0123456789abcdef";
+                switch (*p) {
+                case '"': PUT('\\'); PUT('"'); break;
+                case '\\': PUT('\\'); PUT('\\'); break;
+                case '\n': PUT('\\'); PUT('n'); break;
+                case '\t': PUT('\\'); PUT('t'); break;
+                case '\r': PUT('\\'); PUT('r'); break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f) {
+                                PUT('\\'); PUT('x'); PUT(hex[*p >> 4]); PUT(hex[*p & 15]);
+                        } else
+                                PUT((char) *p);
+                }
+        }
+        PUT('"');
+#undef PUT
+        buf[o < size ? o : size - 1] = '\0';
+}
+
+/* Go's findExecutable before 1.21 (what Docker's wording comes from): a directory or a
+ * file without an x bit is "permission denied". */
+static int find_executable(const char *file) {
+        struct stat st;
+        if (stat(file, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode) && (st.st_mode & 0111))
+                return 0;
+        return -EACCES;
+}
+
+int rt_proc_lookpath(const char *file, char *const *env, char **ret_path, struct berr *err) {
+        char q[PATH_MAX + 16];
+        rt_proc_quote(file, q, sizeof(q));
+        if (strchr(file, '/')) {
+                int r = find_executable(file);
+                if (r == -EACCES)
+                        return berr_set(err, BERR_INVALID, EACCES, "exec: %s: permission denied", q);
+                if (r < 0)
+                        return berr_set(err, r == -ENOENT ? BERR_NOT_FOUND : BERR_INVALID, -r, "exec: %s: stat %s: %s", q,
+                                        file, rt_proc_strerror(-r));
+                *ret_path = strdup(file);
+                return *ret_path ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        const char *path = "";
+        for (char *const *e = env; e && *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0)
+                        path = *e + 5;
+        if (file[0] && path[0]) {
+                for (const char *p = path;;) {
+                        const char *end = strchr(p, ':');
+                        size_t n = end ? (size_t) (end - p) : strlen(p);
+                        _cleanup_free_ char *cand = NULL;
+                        /* An empty element means the current directory, as in Go. */
+                        if (asprintf(&cand, "%.*s/%s", n ? (int) n : 1, n ? p : ".", file) < 0)
+                                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                        if (find_executable(cand) == 0) {
+                                *ret_path = TAKE_PTR(cand);
+                                return 0;
+                        }
+                        if (!end)
+                                break;
+                        p = end + 1;
+                }
+        }
+        return berr_set(err, BERR_NOT_FOUND, ENOENT, "exec: %s: executable file not found in $PATH", q);
+}

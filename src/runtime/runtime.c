@@ -1,0 +1,571 @@
+/* runtime.c - create/start/exec/kill/destroy: the order of the steps, and the sync
+ * protocol between the shim (parent) and the container's process (child).
+ *
+ * create: the parent compiles seccomp, creates the cgroup and applies linux.resources,
+ * then forks the child into the container's pid namespace (namespaces.c says why fork).
+ * It writes the child's pid into the cgroup and sends GO; the child joins/creates its
+ * namespaces, sets up stdio, closes every inherited fd, builds its root (mounts.c),
+ * hostname, sysctls, masked and read-only paths, rlimits, no_new_privs, capabilities and
+ * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
+ * start: the parent sends START; the child loads seccomp (as late as possible), drops the
+ * last capability it kept for that, and execve's. The sync socket is CLOEXEC, so EOF
+ * means the execve succeeded, and an ERROR message carries the failure.
+ *
+ * CVE-2019-5736 (overwriting the runtime binary through /proc/<pid>/exe): the child is
+ * the shim binary until it execve's, so it makes itself non-dumpable at once; /proc/<pid>
+ * of a non-dumpable process (exe, fd, cwd, root) is reachable only with CAP_SYS_PTRACE in
+ * the host's user namespace, which a container does not get by default. The child opens
+ * no fd to the shim binary and closes every inherited fd (close_range) before anything of
+ * the container's runs; the init execve's the user's binary after pivot_root, so
+ * /proc/1/exe inside is the user's program. An exec'd process does the same. With
+ * --privileged (CAP_SYS_PTRACE) the window between fork and execve remains; installing
+ * berth-shim on a read-only mount closes it. */
+#include "runtime_int.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#define DESTROY_TIMEOUT_MS 10000
+
+struct rt_container {
+        char *id;
+        pid_t pid;
+        int pidfd;
+        int sync_fd; /* parent end, until start */
+        json_t *spec;
+        struct rt_cgroup *cg;
+        const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
+        bool started;
+};
+
+/* ---- sync messages ---- */
+
+static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
+        struct rt_sync_msg m = { .type = type };
+        if (e) {
+                m.errnum = e->errnum;
+                m.kind = e->kind;
+                memcpy(m.msg, e->msg, sizeof(m.msg));
+                m.msg[sizeof(m.msg) - 1] = '\0';
+        }
+        size_t len = e ? sizeof(m) : offsetof(struct rt_sync_msg, msg);
+        for (;;) {
+                ssize_t n = send(fd, &m, len, MSG_NOSIGNAL);
+                if (n >= 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* 1: a message; 0: EOF; <0: error. */
+static int sync_recv(int fd, struct rt_sync_msg *m) {
+        for (;;) {
+                memset(m, 0, sizeof(*m));
+                ssize_t n = recv(fd, m, sizeof(*m), 0);
+                if (n > 0) {
+                        if ((size_t) n < offsetof(struct rt_sync_msg, msg))
+                                return -EBADMSG;
+                        m->msg[sizeof(m->msg) - 1] = '\0';
+                        return 1;
+                }
+                if (n == 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* ---- the child ---- */
+
+struct child_ctx {
+        bool is_exec;
+        const json_t *spec;    /* the container's spec */
+        const json_t *process; /* the process to run */
+        const char *rootfs;
+        const struct rt_stdio *io;
+        int sync_fd;
+        const struct rt_namespaces *ns; /* create */
+        const struct rt_cgroup *cg;
+        const struct rt_seccomp *seccomp;
+        pid_t init_pid; /* exec */
+        int init_pidfd;
+};
+
+static void reset_signals(void) {
+        struct sigaction sa = { .sa_handler = SIG_DFL };
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        (void) sigaction(s, &sa, NULL); /* EINVAL for the libc-reserved ones */
+        sigset_t none;
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int set_hostname(const struct child_ctx *c, struct berr *err) {
+        const char *host = json_string_value(json_object_get(c->spec, "hostname"));
+        const char *domain = json_string_value(json_object_get(c->spec, "domainname"));
+        bool has_uts = c->ns->is_new[RT_NS_UTS] || c->ns->fd[RT_NS_UTS] >= 0;
+        if ((host && host[0]) || (domain && domain[0])) {
+                if (!has_uts)
+                        return berr_set(err, BERR_INVALID, EINVAL, "unable to set hostname without a private UTS namespace");
+        }
+        if (host && host[0] && sethostname(host, strlen(host)) < 0)
+                return berr_sys(err, BERR_INVALID, "set hostname \"%s\"", host);
+        if (domain && domain[0] && setdomainname(domain, strlen(domain)) < 0)
+                return berr_sys(err, BERR_INVALID, "set domainname \"%s\"", domain);
+        return 0;
+}
+
+static int apply_sysctls(const json_t *spec, struct berr *err) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(json_object_get(json_object_get(spec, "linux"), "sysctl"), key, val) {
+                char path[PATH_MAX];
+                int n = snprintf(path, sizeof(path), "/proc/sys/%s", key);
+                if (n < 0 || (size_t) n >= sizeof(path) || strstr(key, "..") || !json_is_string(val))
+                        return berr_set(err, BERR_INVALID, EINVAL, "sysctl \"%s\": invalid", key);
+                for (char *p = path + 10; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        return berr_sys(err, BERR_INVALID, "sysctl \"%s\"", key);
+                const char *s = json_string_value(val);
+                if (write(fd, s, strlen(s)) < 0)
+                        return berr_sys(err, BERR_INVALID, "sysctl \"%s\" = \"%s\"", key, s);
+        }
+        return 0;
+}
+
+static int child_setup(const struct child_ctx *c, char **ret_path, struct rt_caps **ret_caps, bool *ret_kept_admin,
+                       struct berr *err) {
+        int r;
+        if (c->is_exec)
+                r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
+        else
+                r = rt_ns_child_setup(c->ns, err);
+        if (r < 0)
+                return r;
+        r = rt_proc_setup_stdio(c->io, err);
+        if (r < 0)
+                return r;
+        /* Nothing of the shim's may reach the container (CVE-2024-21626: a leaked fd to a
+         * host directory as cwd). Only the sync socket stays, and it is CLOEXEC. */
+        r = rt_proc_close_fds(c->sync_fd, err);
+        if (r < 0)
+                return r;
+        if (!c->is_exec) {
+                struct rt_mount_ctx m = {
+                        .spec = c->spec,
+                        .rootfs = c->rootfs,
+                        .cg = c->cg,
+                        .has_new_cgroupns = c->ns->is_new[RT_NS_CGROUP],
+                        .io = c->io,
+                };
+                r = rt_mounts_setup_rootfs(&m, err);
+                if (r == 0)
+                        r = set_hostname(c, err);
+                if (r == 0)
+                        r = apply_sysctls(c->spec, err);
+                if (r == 0)
+                        r = rt_mounts_finalize(c->spec, err);
+                if (r < 0)
+                        return r;
+        }
+        r = rt_proc_set_oom_score_adj(c->process, err);
+        if (r == 0)
+                r = rt_proc_set_rlimits(c->process, err);
+        if (r < 0)
+                return r;
+        bool nnp = json_is_true(json_object_get(c->process, "noNewPrivileges"));
+        if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
+                return berr_sys(err, BERR_INTERNAL, "set no_new_privs");
+
+        r = rt_caps_parse(c->process, ret_caps, err);
+        if (r < 0)
+                return r;
+        const struct rt_caps *caps = *ret_caps;
+        r = rt_caps_apply_bounding(caps, err);
+        if (r == 0)
+                r = rt_proc_set_user(c->process, err);
+        /* Without no_new_privs, loading seccomp needs CAP_SYS_ADMIN: keep it until then. */
+        *ret_kept_admin = c->seccomp && !nnp;
+        if (r == 0)
+                r = rt_caps_apply(caps, *ret_kept_admin ? CAP_SYS_ADMIN : -1, err);
+        if (r < 0)
+                return r;
+        (void) rt_proc_set_umask(c->process, err);
+        r = rt_proc_chdir(c->process, err);
+        if (r < 0)
+                return r;
+        _cleanup_strv_free_ char **args = NULL, **env = NULL;
+        r = json_get_strv((json_t *) c->process, "args", &args, err);
+        if (r == 0)
+                r = json_get_strv((json_t *) c->process, "env", &env, err);
+        if (r < 0)
+                return r;
+        if (!args || !args[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "process.args must not be empty");
+        return rt_proc_lookpath(args[0], env, ret_path, err);
+}
+
+static int child_exec(const struct child_ctx *c, const char *path, const struct rt_caps *caps, bool kept_admin,
+                      struct berr *err) {
+        _cleanup_strv_free_ char **args = NULL, **env = NULL;
+        int r = json_get_strv((json_t *) c->process, "args", &args, err);
+        if (r == 0)
+                r = json_get_strv((json_t *) c->process, "env", &env, err);
+        if (r < 0)
+                return r;
+        if (!env) {
+                env = calloc(1, sizeof(char *));
+                if (!env)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        if (c->seccomp) {
+                r = rt_seccomp_load(c->seccomp, err);
+                if (r < 0)
+                        return r;
+        }
+        if (kept_admin) {
+                r = rt_caps_apply(caps, -1, err);
+                if (r < 0)
+                        return r;
+        }
+        r = rt_caps_apply_ambient(caps, err);
+        if (r < 0)
+                return r;
+        execve(path, args, env);
+        return berr_set(err, errno == ENOENT ? BERR_NOT_FOUND : BERR_INVALID, errno, "exec %s: %s", path,
+                        rt_proc_strerror(errno));
+}
+
+/* Never returns. */
+static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
+        struct berr err = { 0 };
+        struct rt_sync_msg m;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(rt_caps_freep) struct rt_caps *caps = NULL;
+        bool kept_admin = false;
+        /* Non-dumpable at once: /proc/<pid>/exe is still the shim (CVE-2019-5736). */
+        (void) prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
+        reset_signals();
+        int r = sync_recv(c->sync_fd, &m);
+        if (r <= 0 || m.type != RT_SYNC_GO)
+                _exit(1); /* the parent went away or gave up */
+        r = child_setup(c, &path, &caps, &kept_admin, &err);
+        if (r < 0)
+                goto fail;
+        if (sync_send(c->sync_fd, RT_SYNC_READY, NULL) < 0)
+                _exit(1);
+        r = sync_recv(c->sync_fd, &m);
+        if (r <= 0 || m.type != RT_SYNC_START)
+                _exit(1);
+        (void) child_exec(c, path, caps, kept_admin, &err);
+fail:
+        (void) sync_send(c->sync_fd, RT_SYNC_ERROR, &err);
+        _exit(127);
+}
+
+/* ---- the parent ---- */
+
+static int msg_to_err(const struct rt_sync_msg *m, struct berr *err) {
+        return berr_set(err, (enum berr_kind) m->kind, m->errnum ? m->errnum : EINVAL, "%s", m->msg);
+}
+
+/* Wait for READY (or ERROR, or the child's death). */
+static int wait_ready(int fd, struct berr *err) {
+        struct rt_sync_msg m;
+        int r = sync_recv(fd, &m);
+        if (r < 0) {
+                errno = -r;
+                return berr_sys(err, BERR_INTERNAL, "read from the container's process");
+        }
+        if (r == 0)
+                return berr_set(err, BERR_INTERNAL, EPIPE, "the container's process exited during setup");
+        if (m.type == RT_SYNC_ERROR)
+                return msg_to_err(&m, err);
+        if (m.type != RT_SYNC_READY)
+                return berr_set(err, BERR_INTERNAL, EBADMSG, "unexpected message %u from the container's process", m.type);
+        return 0;
+}
+
+/* After START: EOF means execve succeeded (the socket is CLOEXEC). */
+static int wait_exec(int fd, struct berr *err) {
+        struct rt_sync_msg m;
+        int r = sync_recv(fd, &m);
+        if (r < 0) {
+                errno = -r;
+                return berr_sys(err, BERR_INTERNAL, "read from the container's process");
+        }
+        if (r == 1 && m.type == RT_SYNC_ERROR)
+                return msg_to_err(&m, err);
+        if (r == 1)
+                return berr_set(err, BERR_INTERNAL, EBADMSG, "unexpected message %u from the container's process", m.type);
+        return 0;
+}
+
+static void kill_and_reap(pid_t pid, int pidfd) {
+        if (pidfd >= 0)
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0); /* ESRCH: already dead */
+        else if (pid > 0)
+                (void) kill(pid, SIGKILL);
+        if (pid > 0)
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+}
+
+/* Fork the child in the right pid namespace; returns the pid in the parent. */
+static int spawn(const struct child_ctx *c, const struct rt_namespaces *ns, int join_pidfd, int parent_fd,
+                 pid_t *ret_pid, int *ret_pidfd, struct berr *err) {
+        int saved = -1;
+        int r = rt_ns_pid_enter(ns, join_pidfd, &saved, err);
+        if (r < 0)
+                return r;
+        pid_t pid = fork();
+        if (pid == 0) {
+                /* Our copy of the parent's end would hide the parent's death from us. */
+                (void) close(parent_fd);
+                child_main(c);
+        }
+        int fork_errno = errno;
+        r = rt_ns_pid_leave(saved, err);
+        if (pid < 0) {
+                errno = fork_errno;
+                return berr_sys(err, BERR_INTERNAL, "fork the container's process");
+        }
+        int pidfd = pidfd_open(pid, 0);
+        if (r < 0 || pidfd < 0) {
+                if (r == 0)
+                        r = berr_sys(err, BERR_INTERNAL, "pidfd_open %d", (int) pid);
+                kill_and_reap(pid, -1);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+static int resolve_rootfs(const char *bundle_dir, const json_t *spec, char **ret, struct berr *err) {
+        const char *root = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
+        if (!root || !root[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "root.path is missing");
+        _cleanup_free_ char *joined = NULL;
+        if (root[0] != '/' && asprintf(&joined, "%s/%s", bundle_dir ? bundle_dir : ".", root) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        char *real = realpath(joined ? joined : root, NULL);
+        if (!real)
+                return berr_sys(err, BERR_INVALID, "rootfs %s", joined ? joined : root);
+        *ret = real;
+        return 0;
+}
+
+int rt_container_create(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
+                        struct rt_container **ret, struct berr *err) {
+        const json_t *process = json_object_get(spec, "process");
+        if (!json_is_object(process))
+                return berr_set(err, BERR_INVALID, EINVAL, "spec has no process");
+        _cleanup_free_ char *rootfs = NULL;
+        int r = resolve_rootfs(bundle_dir, spec, &rootfs, err);
+        if (r < 0)
+                return r;
+        struct rt_container *c = calloc(1, sizeof(*c));
+        if (!c || !(c->id = strdup(id))) {
+                free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        c->pidfd = c->sync_fd = -1;
+        c->spec = json_incref((json_t *) spec);
+        struct rt_namespaces ns;
+        r = rt_ns_parse(spec, &ns, err);
+        if (r < 0) {
+                rt_container_free(c);
+                return r;
+        }
+        json_t *lnx = json_object_get(spec, "linux");
+        json_t *profile = json_object_get(lnx, "seccomp");
+        if (json_is_object(profile)) {
+                r = rt_seccomp_compile(profile, &c->seccomp, NULL, err);
+                if (r < 0)
+                        goto fail;
+        }
+        const char *cg_path = json_string_value(json_object_get(lnx, "cgroupsPath"));
+        _cleanup_free_ char *default_path = NULL;
+        if (!cg_path || !cg_path[0]) {
+                if (asprintf(&default_path, "/berth/%s", id) < 0) {
+                        r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                        goto fail;
+                }
+                cg_path = default_path;
+        }
+        r = rt_cgroup_open("/sys/fs/cgroup", cg_path, &c->cg, err);
+        if (r == 0)
+                r = rt_cgroup_create(c->cg, json_object_get(lnx, "resources"), err);
+        if (r < 0)
+                goto fail;
+
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = berr_sys(err, BERR_INTERNAL, "socketpair");
+                goto fail;
+        }
+        struct child_ctx cc = {
+                .spec = spec, .process = process, .rootfs = rootfs, .io = io, .sync_fd = sp[1],
+                .ns = &ns, .cg = c->cg, .seccomp = c->seccomp,
+        };
+        c->sync_fd = sp[0];
+        r = spawn(&cc, &ns, -1, sp[0], &c->pid, &c->pidfd, err);
+        (void) close(sp[1]);
+        if (r < 0)
+                goto fail;
+        r = rt_cgroup_add_pid(c->cg, c->pid, err);
+        if (r == 0 && sync_send(c->sync_fd, RT_SYNC_GO, NULL) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "start the container's process");
+        if (r == 0)
+                r = wait_ready(c->sync_fd, err);
+        if (r < 0)
+                goto fail;
+        rt_ns_close(&ns);
+        *ret = c;
+        return 0;
+fail:
+        rt_ns_close(&ns);
+        if (c->pid > 0)
+                kill_and_reap(c->pid, c->pidfd);
+        c->pid = 0;
+        if (c->cg) {
+                struct berr e2;
+                if (rt_cgroup_kill_all(c->cg, DESTROY_TIMEOUT_MS, &e2) < 0 || rt_cgroup_remove(c->cg, &e2) < 0)
+                        log_debug("cleanup after failed create: %s", e2.msg);
+        }
+        rt_container_free(c);
+        return r;
+}
+
+int rt_container_start(struct rt_container *c, struct berr *err) {
+        if (c->started || c->sync_fd < 0)
+                return berr_set(err, BERR_CONFLICT, EALREADY, "container %s already started", c->id);
+        c->started = true;
+        int r = sync_send(c->sync_fd, RT_SYNC_START, NULL);
+        if (r < 0) {
+                errno = -r;
+                r = berr_sys(err, BERR_INTERNAL, "start container %s", c->id);
+        } else
+                r = wait_exec(c->sync_fd, err);
+        (void) close(c->sync_fd);
+        c->sync_fd = -1;
+        return r;
+}
+
+pid_t rt_container_pid(const struct rt_container *c) {
+        return c->pid;
+}
+
+int rt_container_pidfd(const struct rt_container *c) {
+        return c->pidfd;
+}
+
+int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
+                      int *ret_pidfd, struct berr *err) {
+        if (!json_is_object(process))
+                return berr_set(err, BERR_INVALID, EINVAL, "exec: no process");
+        if (c->pid <= 0 || c->pidfd < 0)
+                return berr_set(err, BERR_CONFLICT, ESRCH, "container %s is not running", c->id);
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return berr_sys(err, BERR_INTERNAL, "socketpair");
+        _cleanup_close_ int fd = sp[0];
+        struct rt_namespaces none;
+        memset(&none, 0, sizeof(none));
+        for (int i = 0; i < _RT_NS_MAX; i++)
+                none.fd[i] = -1;
+        struct child_ctx cc = {
+                .is_exec = true, .spec = c->spec, .process = process, .io = io, .sync_fd = sp[1],
+                .ns = &none, .cg = c->cg, .seccomp = c->seccomp, .init_pid = c->pid, .init_pidfd = c->pidfd,
+        };
+        pid_t pid = 0;
+        int pidfd = -1;
+        int r = spawn(&cc, &none, c->pidfd, sp[0], &pid, &pidfd, err);
+        (void) close(sp[1]);
+        if (r < 0)
+                return r;
+        r = rt_cgroup_add_pid(c->cg, pid, err);
+        if (r == 0 && sync_send(fd, RT_SYNC_GO, NULL) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        if (r == 0)
+                r = wait_ready(fd, err);
+        if (r == 0 && sync_send(fd, RT_SYNC_START, NULL) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        if (r == 0)
+                r = wait_exec(fd, err);
+        if (r < 0) {
+                kill_and_reap(pid, pidfd);
+                (void) close(pidfd);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        return 0;
+}
+
+int rt_container_kill(struct rt_container *c, int sig, bool all, struct berr *err) {
+        if (all && c->cg) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                int r = rt_cgroup_pids(c->cg, &pids, &n, err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (pids[i] > 0 && kill(pids[i], sig) < 0 && errno != ESRCH)
+                                return berr_sys(err, BERR_INTERNAL, "kill %d", (int) pids[i]);
+                return 0;
+        }
+        if (c->pidfd < 0)
+                return berr_set(err, BERR_CONFLICT, ESRCH, "container %s is not running", c->id);
+        if (pidfd_send_signal(c->pidfd, sig, NULL, 0) < 0)
+                return berr_sys(err, errno == ESRCH ? BERR_CONFLICT : BERR_INTERNAL, "kill container %s", c->id);
+        return 0;
+}
+
+bool rt_container_oom_killed(struct rt_container *c) {
+        return c->cg && rt_cgroup_oom_killed(c->cg);
+}
+
+int rt_container_destroy(struct rt_container *c, struct berr *err) {
+        if (!c->cg)
+                return 0;
+        int r = rt_cgroup_kill_all(c->cg, DESTROY_TIMEOUT_MS, err);
+        if (r == 0)
+                r = rt_cgroup_remove(c->cg, err);
+        return r < 0 ? berr_wrap(err, "destroy container %s", c->id) : 0;
+}
+
+struct rt_container *rt_container_free(struct rt_container *c) {
+        if (!c)
+                return NULL;
+        if (c->pidfd >= 0)
+                (void) close(c->pidfd);
+        if (c->sync_fd >= 0)
+                (void) close(c->sync_fd);
+        rt_cgroup_free(c->cg);
+        json_decref(c->spec);
+        free(c->id);
+        free(c);
+        return NULL;
+}

@@ -19,6 +19,7 @@ extern const size_t api_n_routes;
 int api_system_ping(struct api_request *req, struct berr *err);
 int api_system_version(struct api_request *req, struct berr *err);
 int api_system_info(struct api_request *req, struct berr *err);
+int api_system_events(struct api_request *req, struct berr *err);
 int api_containers_create(struct api_request *req, struct berr *err);
 int api_containers_list(struct api_request *req, struct berr *err);
 int api_containers_inspect(struct api_request *req, struct berr *err);

@@ -10,6 +10,7 @@ const struct api_route api_routes[] = {
         { "HEAD", "/_ping", api_system_ping, 0 },
         { "GET", "/version", api_system_version, 0 },
         { "GET", "/info", api_system_info, 0 },
+        { "GET", "/events", api_system_events, 0 },
         { "POST", "/containers/create", api_containers_create, 0 },
         { "GET", "/containers/json", api_containers_list, 0 },
         { "GET", "/containers/{id}/json", api_containers_inspect, 0 },

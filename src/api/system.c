@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
+#include "daemon/events.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -137,7 +138,7 @@ static json_t *info_json(struct daemon *d) {
         json_set_str(o, "LoggingDriver", "json-file");
         json_set_str(o, "CgroupDriver", "cgroupfs");
         json_set_str(o, "CgroupVersion", cgv);
-        json_object_set_new(o, "NEventsListener", json_integer(0));
+        json_object_set_new(o, "NEventsListener", json_integer(events_listeners(d)));
         json_set_str(o, "KernelVersion", h->kernel);
         json_set_str(o, "OperatingSystem", h->os_name);
         json_set_str(o, "OSVersion", h->os_version);

@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "daemon.h"
+#include "events.h"
 #include "image/image_store.h"
 #include "image/tree.h"
 #include "shim/msg.h"
@@ -255,6 +256,17 @@ void ctr_store_close(struct daemon *d) {
                         close(c->watch_fd);
                 ctr_unref(d, c);
         }
+}
+
+void ctr_wake_all(struct daemon *d) {
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                pthread_mutex_lock(&c->lock);
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
 }
 
 /* ---- lookup ---- */
@@ -584,6 +596,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         }
         HASH_ADD_STR(d->ctrs, id, c);
         pthread_mutex_unlock(&d->ctr_lock);
+        events_container(d, c, "create", NULL);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();
         return 0;

@@ -69,6 +69,7 @@ struct container {
 /* Store lifetime. */
 int ctr_store_open(struct daemon *d, struct berr *err);   /* load records, re-adopt shims */
 void ctr_store_close(struct daemon *d);
+void ctr_wake_all(struct daemon *d); /* shutdown: broadcast every container's condvar */
 
 /* Find by full ID, unique ID prefix, or name; the result holds a reference. */
 int ctr_lookup(struct daemon *d, const char *ref, struct container **ret, struct berr *err);

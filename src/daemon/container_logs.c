@@ -260,7 +260,7 @@ ssize_t ctr_logs_read(struct ctr_log_reader *r, char *buf, size_t max) {
                 r->q_head = r->q_len = 0;
                 if (!r->o.follow || r->done)
                         return 0;
-                bool running = container_running(r->c);
+                bool running = container_running(r->c) && !r->d->shutting_down;
                 read_available(r);
                 if (r->q_len)
                         continue;

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
+#include "events.h"
 #include "image/tree.h"
 #include "shim/msg.h"
 #include "signals.h"
@@ -68,6 +69,9 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         if (!running)
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot kill container: %s: Container %s is not running",
                                 c->name + 1, c->id);
+        char num[16];
+        snprintf(num, sizeof(num), "%d", sig);
+        events_container(d, c, "kill", json_pack("{s:s}", "signal", num));
         return send_signal(d, c, sig, err);
 }
 
@@ -103,6 +107,7 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
                 wait_exit_locked(c, gen, -1);
                 pthread_mutex_unlock(&c->lock);
         }
+        events_container(d, c, "stop", NULL);
         return 0;
 }
 
@@ -115,6 +120,7 @@ int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct ber
                 pthread_mutex_lock(&c->lock);
                 c->restart_count = 0;
                 pthread_mutex_unlock(&c->lock);
+                events_container(d, c, "restart", NULL);
         }
         return r < 0 ? r : 0;
 }
@@ -124,17 +130,21 @@ int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond
         uint64_t gen = c->exit_gen;
         switch (cond) {
         case CTR_WAIT_NOT_RUNNING:
-                while ((is_running(c) || c->starting) && !c->removed)
+                while ((is_running(c) || c->starting) && !c->removed && !d->shutting_down)
                         pthread_cond_wait(&c->cond, &c->lock);
                 break;
         case CTR_WAIT_NEXT_EXIT:
-                while (c->exit_gen == gen && !c->removed)
+                while (c->exit_gen == gen && !c->removed && !d->shutting_down)
                         pthread_cond_wait(&c->cond, &c->lock);
                 break;
         case CTR_WAIT_REMOVED:
-                while (!c->removed)
+                while (!c->removed && !d->shutting_down)
                         pthread_cond_wait(&c->cond, &c->lock);
                 break;
+        }
+        if (d->shutting_down) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_UNAVAILABLE, ESHUTDOWN, "the daemon is shutting down");
         }
         *ret_code = c->exit_code;
         pthread_mutex_unlock(&c->lock);
@@ -183,12 +193,13 @@ int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *re
 
 /* Wait (c->lock held) until the container can take an attach stream: running, or a
  * start has created its shim. Returns 1 if this stream counts as a pre-start waiter. */
-static int wait_attachable(struct container *c) {
+static int wait_attachable(struct daemon *d, struct container *c) {
         if (is_running(c) && !c->starting)
                 return 0;
         c->attach_waiters++;
         uint64_t seq = c->start_seq;
-        while (!c->shim_created && !c->removed && !(is_running(c) && !c->starting) && c->start_seq == seq)
+        while (!c->shim_created && !c->removed && !(is_running(c) && !c->starting) && c->start_seq == seq &&
+               !d->shutting_down)
                 pthread_cond_wait(&c->cond, &c->lock);
         return 1;
 }
@@ -206,7 +217,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
                   (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) ? 0 : SHIM_ATTACH_MULTIPLEX);
 
         pthread_mutex_lock(&c->lock);
-        int waiter = wait_attachable(c);
+        int waiter = wait_attachable(d, c);
         /* A start that failed before its shim existed ends the stream at once. */
         bool gone = c->removed || (!c->shim_created && !is_running(c));
         pthread_mutex_unlock(&c->lock);
@@ -223,12 +234,19 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         }
         if (conn < 0)
                 return 0; /* the container ended before we got there: the stream is just over */
+        events_container(d, c, "attach", NULL);
         if (r < 0 || m.status < 0)
                 return 0;
-        /* The shim owns the stream now; it closes this connection when it is done. */
+        /* The shim owns the stream now; it closes this connection when it is done.
+         * Wake up now and then to let a daemon shutdown end the request. */
+        struct timeval tv = { .tv_sec = 1 };
+        (void) setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         char buf[64];
-        while (recv(conn, buf, sizeof(buf), 0) > 0)
-                ;
+        for (;;) {
+                ssize_t n = recv(conn, buf, sizeof(buf), 0);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || d->shutting_down)
+                        break;
+        }
         return 0;
 }
 
@@ -280,6 +298,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&d->ctr_lock);
+        events_container(d, c, "destroy", NULL);
         ctr_unref(d, c); /* the table's reference */
         (void) volumes;
         return 0;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
+#include "events.h"
 #include "image/image_store.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
@@ -394,6 +395,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         c->start_seq++;
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
+        events_container(d, c, "start", NULL);
         return 0;
 
 fail:

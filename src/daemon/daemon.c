@@ -15,6 +15,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "container.h"
+#include "events.h"
 #include "image/image_store.h"
 #include "listen.h"
 
@@ -93,6 +94,8 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 return berr_wrap(err, "image store");
         snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
         snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
+        if (events_init(d) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         r = ctr_store_open(d, err);
         if (r < 0)
                 return berr_wrap(err, "containers");
@@ -139,6 +142,7 @@ void daemon_close(struct daemon *d) {
         /* Running containers stay up (their shims are detached): only our side closes. */
         if (d->ctr_store_opened)
                 ctr_store_close(d);
+        events_close(d);
         d->images = image_store_free(d->images);
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
@@ -155,4 +159,11 @@ void daemon_get_counts(struct daemon *d, struct daemon_counts *ret) {
                 ret->images = (int) json_array_size(list);
                 json_decref(list);
         }
+}
+
+void daemon_begin_shutdown(struct daemon *d) {
+        d->shutting_down = true;
+        events_shutdown(d);
+        if (d->ctr_store_opened)
+                ctr_wake_all(d);
 }

@@ -13,6 +13,7 @@
 struct berr;
 struct image_store;
 struct container;
+struct events_bus;
 
 /* Build identity, set by the Makefile. */
 extern const char berth_version[];
@@ -40,6 +41,8 @@ struct daemon {
         bool monitor_running;
         bool ctr_store_opened;
         char shim_path[4096];
+        struct events_bus *events;
+        volatile bool shutting_down; /* set once; blocking waits give up */
 };
 
 /* Counts for `docker info`: filled by the container and image stores as they land. */
@@ -56,3 +59,7 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
 void daemon_close(struct daemon *d);
 
 void daemon_get_counts(struct daemon *d, struct daemon_counts *ret);
+
+/* Before the HTTP server stops: wake every request that waits (wait, events, logs -f,
+ * attach) so its connection can end. */
+void daemon_begin_shutdown(struct daemon *d);

@@ -90,6 +90,7 @@ int main(int argc, char **argv) {
         }
         status = 0;
 out:
+        daemon_begin_shutdown(&d);
         srv = api_server_stop(srv);
         daemon_close(&d);
         daemon_config_done(&d.cfg);

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
+#include "events.h"
 #include "shim/protocol.h"
 
 int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err) {
@@ -106,8 +107,15 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         if (ctr_save(d, c, &e) < 0)
                 log_warn("save container %.12s: %s", c->id, e.msg);
         bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !c->starting;
+        bool oom = c->oom_killed, was_start = c->starting;
+        char code[16];
+        snprintf(code, sizeof(code), "%d", c->exit_code);
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
+        if (oom)
+                events_container(d, c, "oom", NULL);
+        if (!was_start)
+                events_container(d, c, "die", json_pack("{s:s}", "exitCode", code));
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
 

@@ -119,11 +119,12 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:i, s:s}", "ID", c->id,
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
                                                "Created", c->created, "Path", c->path ? c->path : "", "Args",
                                                c->args, "Config", c->config, "State", state_json(c), "Image",
                                                c->image_id, "Name", c->name, "RestartCount", c->restart_count,
-                                               "Driver", d->storage_driver);
+                                               "Driver", d->storage_driver, "HasBeenManuallyStopped",
+                                               c->stop_requested);
         if (!rec)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -166,6 +167,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if (!c->args)
                 c->args = json_array();
         c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
+        c->stop_requested = json_is_true(json_object_get(rec, "HasBeenManuallyStopped"));
         enum ctr_state s = state_from_name(json_string_value(json_object_get(st, "Status")));
         c->state = s == _CTR_STATE_INVALID ? CTR_EXITED : s;
         c->pid = (pid_t) json_integer_value(json_object_get(st, "Pid"));
@@ -241,9 +243,12 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         continue;
                 }
                 HASH_ADD_STR(d->ctrs, id, c);
-                if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING)
+                if (c->state == CTR_RESTARTING)
+                        c->state = CTR_EXITED; /* its pending restart died with the old daemon */
+                if (c->state == CTR_RUNNING || c->state == CTR_PAUSED)
                         readopt(d, c);
         }
+        ctr_start_policy_containers(d);
         return 0;
 }
 

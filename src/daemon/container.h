@@ -61,6 +61,7 @@ struct container {
         bool rootfs_mounted;
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         int watch_fd;           /* the monitor's connection to the shim, -1 without a shim */
+        int restart_delay_ms;   /* restart policy back-off, 0 before the first restart */
 
         int refs;               /* guarded by the store lock */
         UT_hash_handle hh;
@@ -116,4 +117,6 @@ int monitor_start(struct daemon *d, struct berr *err);
 void monitor_stop(struct daemon *d);
 int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err);
 void ctr_now(char out[40]);
+void ctr_maybe_restart(struct daemon *d, struct container *c);  /* after an exit */
+void ctr_start_policy_containers(struct daemon *d);              /* at daemon start */
 void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock */

@@ -62,9 +62,9 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         if (signal && *signal && (sig = signal_parse(signal)) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid signal: %s", signal);
         pthread_mutex_lock(&c->lock);
-        bool running = is_running(c);
-        if (running && (sig == SIGKILL || sig == SIGTERM || sig == SIGINT))
-                c->stop_requested = true;
+        bool running = is_running(c) && c->state != CTR_RESTARTING;
+        if (running)
+                c->stop_requested = true; /* as dockerd: a killed container is not restarted by its policy */
         pthread_mutex_unlock(&c->lock);
         if (!running)
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot kill container: %s: Container %s is not running",
@@ -77,6 +77,14 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
 
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err) {
         pthread_mutex_lock(&c->lock);
+        if (c->state == CTR_RESTARTING) { /* waiting out its back-off: no process to signal */
+                c->stop_requested = true;
+                c->state = CTR_EXITED;
+                (void) ctr_save(d, c, err);
+                pthread_cond_broadcast(&c->cond);
+                pthread_mutex_unlock(&c->lock);
+                return 0;
+        }
         if (!is_running(c)) {
                 pthread_mutex_unlock(&c->lock);
                 return 1;
@@ -261,6 +269,10 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 return berr_set(err, BERR_CONFLICT, EBUSY,
                                 "cannot remove container \"%s\": container is running: stop the container before "
                                 "removing or force remove", c->name);
+        }
+        if (c->state == CTR_RESTARTING) {
+                c->stop_requested = true;
+                c->state = CTR_EXITED;
         }
         bool running = is_running(c);
         uint64_t gen = c->exit_gen;

@@ -121,6 +121,8 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
 
         if (auto_remove && ctr_remove(d, c, true, false, &e) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e.msg);
+        else if (!auto_remove && !was_start)
+                ctr_maybe_restart(d, c);
 }
 
 static void *monitor_main(void *arg) {

@@ -1,0 +1,134 @@
+/* restart.c - restart policies (no, always, unless-stopped, on-failure[:N]) with Docker's
+ * back-off, and the containers berthd starts again when it starts. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "events.h"
+
+#define BACKOFF_START_MS 100
+#define BACKOFF_MAX_MS (60 * 1000)
+#define BACKOFF_RESET_RUN_S 10
+
+struct restart_job {
+        struct daemon *d;
+        struct container *c;
+        int delay_ms;
+        bool count; /* a policy restart (counts in RestartCount), not a daemon-start one */
+};
+
+static double run_seconds(struct container *c) {
+        struct tm a = { 0 }, b = { 0 };
+        if (sscanf(c->started_at, "%d-%d-%dT%d:%d:%d", &a.tm_year, &a.tm_mon, &a.tm_mday, &a.tm_hour, &a.tm_min,
+                   &a.tm_sec) != 6 ||
+            sscanf(c->finished_at, "%d-%d-%dT%d:%d:%d", &b.tm_year, &b.tm_mon, &b.tm_mday, &b.tm_hour, &b.tm_min,
+                   &b.tm_sec) != 6)
+                return 0;
+        return difftime(timegm(&b), timegm(&a));
+}
+
+/* Caller holds c->lock. */
+static bool policy_wants_restart(struct daemon *d, struct container *c) {
+        json_t *rp = json_object_get(c->host_config, "RestartPolicy");
+        const char *name = json_string_value(json_object_get(rp, "Name"));
+        int max = (int) json_integer_value(json_object_get(rp, "MaximumRetryCount"));
+        if (!name || c->stop_requested || c->removed || d->shutting_down || c->state != CTR_EXITED)
+                return false;
+        if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
+                return true;
+        if (strcmp(name, "on-failure") == 0)
+                return c->exit_code != 0 && (max == 0 || c->restart_count < max);
+        return false;
+}
+
+static void *restart_main(void *arg) {
+        struct restart_job *j = arg;
+        struct timespec ts = { .tv_sec = j->delay_ms / 1000, .tv_nsec = (long) (j->delay_ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0)
+                ;
+        struct container *c = j->c;
+        pthread_mutex_lock(&c->lock);
+        bool go = j->count ? c->state == CTR_RESTARTING && !c->stop_requested && !c->removed && !j->d->shutting_down
+                           : !j->d->shutting_down && !c->removed;
+        if (go && j->count)
+                c->restart_count++;
+        pthread_mutex_unlock(&c->lock);
+        if (go) {
+                struct berr err = { 0 };
+                if (ctr_start(j->d, c, &err) < 0) {
+                        log_warn("restart %.12s: %s", c->id, err.msg);
+                        pthread_mutex_lock(&c->lock);
+                        if (c->state == CTR_RESTARTING)
+                                c->state = CTR_EXITED;
+                        pthread_cond_broadcast(&c->cond);
+                        pthread_mutex_unlock(&c->lock);
+                }
+        }
+        ctr_unref(j->d, c);
+        free(j);
+        return NULL;
+}
+
+static void schedule(struct daemon *d, struct container *c, int delay_ms, bool count) {
+        struct restart_job *j = calloc(1, sizeof(*j));
+        if (!j)
+                return;
+        pthread_mutex_lock(&d->ctr_lock);
+        c->refs++;
+        pthread_mutex_unlock(&d->ctr_lock);
+        *j = (struct restart_job){ .d = d, .c = c, .delay_ms = delay_ms, .count = count };
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 << 10);
+        if (pthread_create(&t, &attr, restart_main, j) != 0) {
+                ctr_unref(d, c);
+                free(j);
+        }
+        pthread_attr_destroy(&attr);
+}
+
+void ctr_maybe_restart(struct daemon *d, struct container *c) {
+        pthread_mutex_lock(&c->lock);
+        if (!policy_wants_restart(d, c)) {
+                pthread_mutex_unlock(&c->lock);
+                return;
+        }
+        /* Docker's back-off: 100 ms doubling to a minute, back to 100 ms after a run of 10 s. */
+        if (run_seconds(c) >= BACKOFF_RESET_RUN_S || c->restart_delay_ms == 0)
+                c->restart_delay_ms = BACKOFF_START_MS;
+        else if ((c->restart_delay_ms *= 2) > BACKOFF_MAX_MS)
+                c->restart_delay_ms = BACKOFF_MAX_MS;
+        int delay = c->restart_delay_ms;
+        c->state = CTR_RESTARTING;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        schedule(d, c, delay, true);
+}
+
+/* At daemon start: containers with "always", or "unless-stopped" that no one stopped. */
+void ctr_start_policy_containers(struct daemon *d) {
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                pthread_mutex_lock(&c->lock);
+                const char *name = json_string_value(json_object_get(json_object_get(c->host_config, "RestartPolicy"), "Name"));
+                bool want = name && (c->state == CTR_EXITED || c->state == CTR_CREATED) && c->started_at[0] &&
+                            (strcmp(name, "always") == 0 || (strcmp(name, "unless-stopped") == 0 && !c->stop_requested));
+                pthread_mutex_unlock(&c->lock);
+                if (want) {
+                        pthread_mutex_unlock(&d->ctr_lock);
+                        schedule(d, c, 0, false);
+                        pthread_mutex_lock(&d->ctr_lock);
+                }
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+}

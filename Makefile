@@ -5,7 +5,7 @@ VERSION := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
-PKGS := libmicrohttpd jansson libarchive libcrypto libseccomp libcap
+PKGS := libmicrohttpd jansson libarchive libcrypto libseccomp libcap libcurl
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
@@ -16,7 +16,7 @@ LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthre
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c under src/ except the programs' main files goes into the library.
-LIB_SRCS := $(filter-out src/daemon/main.c src/shim/main.c,$(sort $(wildcard src/*/*.c)))
+LIB_SRCS := $(filter-out src/daemon/main.c src/shim/main.c src/init/main.c,$(sort $(wildcard src/*/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
 OBJ := build/obj
@@ -29,7 +29,7 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
 PYTHON := /usr/bin/python3
 
 .PHONY: all deps run test unit unit-san e2e bench clean
-all: build/berthd build/berth-shim
+all: build/berthd build/berth-shim build/berth-init
 
 deps:
 	@./scripts/install-deps.sh
@@ -67,6 +67,10 @@ build/berthd: $(OBJ)/src/daemon/main.o build/libberth.a
 
 build/berth-shim: $(OBJ)/src/shim/main.o build/libberth.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Mounted into containers whose images may have no libc: static, and nothing of libberth.
+build/berth-init: $(OBJ)/src/init/main.o
+	$(CC) $(CFLAGS) -static -o $@ $^
 
 build/unit/%: tests/unit/%.c build/libberth.a
 	@mkdir -p build/unit
@@ -106,4 +110,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(OBJ)/src/shim/main.d
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d

@@ -151,3 +151,140 @@ WORKLOADS = [
     Workload("docker info", "ms", cli("info"),
              description="wall time of `docker info`"),
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# workloads of issue 3: docker load / docker save of a 200 MB multi-layer image
+
+BIG_IMAGE = "berth-bench/big:latest"
+BIG_LAYERS = (  # (files, bytes per file): about 200 MB of incompressible data in 4 layers
+    (80, 1 << 20),
+    (2000, 30 << 10),
+    (1, 40 << 20),
+    (5000, 4 << 10),
+)
+RSS_SAMPLE_S = 0.005
+
+
+def make_big_archive(path):
+    """A docker-archive (manifest.json, config, <n>/layer.tar) of BIG_IMAGE, written once.
+
+    The bytes come from a fixed seed, so every run loads the same image (same diff IDs)."""
+    import hashlib
+    import io
+    import json
+    import random
+    import tarfile
+    rng = random.Random(20261128)
+    tmp = path + ".tmp"
+    diff_ids, layer_files = [], []
+    for i, (count, size) in enumerate(BIG_LAYERS):
+        lpath = f"{path}.layer{i}"
+        with tarfile.open(lpath, "w", format=tarfile.PAX_FORMAT) as t:
+            d = tarfile.TarInfo(f"data{i}")
+            d.type, d.mode, d.mtime = tarfile.DIRTYPE, 0o755, 1700000000
+            t.addfile(d)
+            for k in range(count):
+                info = tarfile.TarInfo(f"data{i}/f{k:05d}")
+                info.size, info.mode, info.mtime = size, 0o644, 1700000000
+                t.addfile(info, io.BytesIO(rng.randbytes(size)))
+        h = hashlib.sha256()
+        with open(lpath, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        diff_ids.append("sha256:" + h.hexdigest())
+        layer_files.append(lpath)
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "created": "2026-11-28T00:00:00Z",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": "2026-11-28T00:00:00Z", "created_by": f"layer {i}"} for i in range(len(diff_ids))],
+    }, separators=(",", ":")).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [BIG_IMAGE],
+                            "Layers": [f"{i}/layer.tar" for i in range(len(layer_files))]}]).encode()
+    with tarfile.open(tmp, "w") as out:
+        for i, lpath in enumerate(layer_files):
+            out.add(lpath, arcname=f"{i}/layer.tar")
+            os.unlink(lpath)
+        for name, data in ((config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            out.addfile(info, io.BytesIO(data))
+    os.rename(tmp, path)
+
+
+def big_archive(daemon):
+    path = os.path.join(daemon.env.root, "big-image.tar")
+    if not os.path.exists(path):
+        make_big_archive(path)
+    return path
+
+
+def _remove_big(daemon):
+    docker(daemon, "rmi", "-f", BIG_IMAGE, check=False)
+
+
+def docker_load_big(daemon):
+    """`docker load -i` of the 200 MB archive into a daemon that has none of its layers."""
+    path = big_archive(daemon)
+    _remove_big(daemon)  # untimed: every round stores the layers anew
+    return time_docker(daemon, "load", "-i", path)
+
+
+def docker_load_big_rss(daemon):
+    """Peak RSS of the daemon's process tree during that load, sampled every 5 ms."""
+    import threading
+    path = big_archive(daemon)
+    _remove_big(daemon)
+    peak = [daemon.rss_bytes()]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], daemon.rss_bytes())
+            time.sleep(RSS_SAMPLE_S)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        docker(daemon, "load", "-i", path)
+    finally:
+        done.set()
+        t.join()
+    return peak[0] / (1024.0 * 1024.0)
+
+
+def docker_save_big(daemon):
+    """`docker save -o` of the 200 MB image (loaded first if missing, untimed)."""
+    if docker(daemon, "image", "inspect", BIG_IMAGE, check=False).returncode != 0:
+        docker(daemon, "load", "-i", big_archive(daemon))
+    out = os.path.join(daemon.env.root, f"saved-{daemon.kind}.tar")
+    try:
+        return time_docker(daemon, "save", "-o", out, BIG_IMAGE)
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+WORKLOADS += [
+    Workload("docker load 200MB", "ms", docker_load_big,
+             goal=Goal("≤ 0.70× dockerd", max_ratio=0.70),
+             description="`docker load -i` of a 200 MB, 4-layer docker-archive (layers not present)"),
+    Workload("docker load 200MB peak RSS", "MB", docker_load_big_rss,
+             goal=Goal("≤ 32 MB (flat: streamed)", max_value=32.0),
+             description="peak VmRSS of the daemon's process tree during that load"),
+    Workload("docker save 200MB", "ms", docker_save_big,
+             description="`docker save -o` of the same image"),
+]
+
+
+# workloads of issue 4 (containers) live in their own file
+from workloads_run import WORKLOADS_RUN  # noqa: E402
+
+WORKLOADS += WORKLOADS_RUN
+
+# workloads of issue 5 (registry pulls) live in their own file
+from workloads_pull import WORKLOADS_PULL  # noqa: E402
+
+WORKLOADS += WORKLOADS_PULL

@@ -32,3 +32,18 @@ int api_containers_resize(struct api_request *req, struct berr *err);
 int api_containers_wait(struct api_request *req, struct berr *err);
 int api_containers_attach(struct api_request *req, struct berr *err);
 int api_containers_logs(struct api_request *req, struct berr *err);
+int api_images_load(struct api_request *req, struct berr *err);
+int api_images_create(struct api_request *req, struct berr *err);
+int api_images_get(struct api_request *req, struct berr *err);
+int api_images_list(struct api_request *req, struct berr *err);
+int api_images_inspect(struct api_request *req, struct berr *err);
+int api_images_history(struct api_request *req, struct berr *err);
+int api_images_tag(struct api_request *req, struct berr *err);
+int api_images_delete(struct api_request *req, struct berr *err);
+int api_images_prune(struct api_request *req, struct berr *err);
+int api_system_df(struct api_request *req, struct berr *err);
+/* distribution.c: pull is reached through api_images_create when fromImage is set. */
+int api_images_pull(struct api_request *req, struct berr *err);
+int api_images_push(struct api_request *req, struct berr *err);
+int api_auth(struct api_request *req, struct berr *err);
+int api_distribution_inspect(struct api_request *req, struct berr *err);

@@ -32,8 +32,17 @@ struct api_route {
         const char *method;  /* "GET", "POST", ... */
         const char *pattern; /* "/containers/{id}/json": {x} matches one non-empty segment */
         api_handler_fn handler;
-        size_t max_body_bytes; /* 0: the server default */
+        size_t max_body_bytes; /* 0: the server default; API_BODY_STREAM: see below */
 };
+
+/* A route whose max_body_bytes is API_BODY_STREAM reads its request body as a stream
+ * (`docker load`, `docker import`): no bound, nothing gathered in memory. Its handler runs
+ * in a thread of its own as soon as the headers are in and reads the upload from
+ * req->body_fd (a blocking socket) until EOF, while the connection's thread feeds it. The
+ * answer it gives is sent once the upload has ended (or the handler stopped reading and
+ * the rest was drained). After EOF, api_body_complete() tells a whole body from one the
+ * client cut short by going away. */
+#define API_BODY_STREAM SIZE_MAX
 
 enum api_match {
         API_MATCH_OK,
@@ -69,6 +78,7 @@ struct api_request {
         unsigned status;       /* status of the answer, for logging */
         const char *extra_headers[API_MAX_EXTRA_HEADERS][2];
         int n_extra_headers;
+        int body_fd;           /* API_BODY_STREAM routes: the upload; -1 otherwise */
 };
 
 /* Add a header to the answer this request will get; @name and @value must outlive the
@@ -77,11 +87,18 @@ void api_add_header(struct api_request *req, const char *name, const char *value
 
 /* Query string access. */
 const char *api_query(struct api_request *req, const char *key);
+/* Every value of a repeated key (`names=a&names=b`), in order, into @out (at most @max).
+ * Returns how many there are, which may exceed @max. */
+size_t api_query_values(struct api_request *req, const char *key, const char **out, size_t max);
 /* Docker's boolean query values: "1", "true", "True" are true; "", "0", "false" false;
  * absent gives @def. Anything else is 400. */
 int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err);
 int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t *ret, struct berr *err);
 const char *api_header(struct api_request *req, const char *name);
+
+/* API_BODY_STREAM routes: true once the whole body has arrived. Read it after body_fd
+ * gave EOF: false then means the client went away mid-upload. */
+bool api_body_complete(struct api_request *req);
 
 /* The body as a JSON object (400 when it is not one). */
 int api_body_json(struct api_request *req, json_t **ret, struct berr *err);

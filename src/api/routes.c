@@ -23,6 +23,20 @@ const struct api_route api_routes[] = {
         { "GET", "/containers/{id}/logs", api_containers_logs, 0 },
         { "POST", "/containers/{id}/resize", api_containers_resize, 0 },
         { "DELETE", "/containers/{id}", api_containers_delete, 0 },
+        { "GET", "/images/json", api_images_list, 0 },
+        { "POST", "/images/load", api_images_load, API_BODY_STREAM },
+        { "POST", "/images/create", api_images_create, API_BODY_STREAM },
+        { "POST", "/images/prune", api_images_prune, 0 },
+        { "GET", "/images/get", api_images_get, 0 },
+        { "GET", "/images/{name*}/json", api_images_inspect, 0 },
+        { "GET", "/images/{name*}/history", api_images_history, 0 },
+        { "GET", "/images/{name*}/get", api_images_get, 0 },
+        { "POST", "/images/{name*}/tag", api_images_tag, 0 },
+        { "DELETE", "/images/{name*}", api_images_delete, 0 },
+        { "GET", "/system/df", api_system_df, 0 },
+        { "POST", "/images/{name*}/push", api_images_push, 0 },
+        { "POST", "/auth", api_auth, 0 },
+        { "GET", "/distribution/{name*}/json", api_distribution_inspect, 0 },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -1,11 +1,14 @@
 /* server.c - the libmicrohttpd glue: one MHD daemon per listening socket, thread per
- * connection, request bodies gathered up to a bound, and the answer helpers of http.h. */
+ * connection, request bodies gathered up to a bound (or streamed to a handler thread for
+ * API_BODY_STREAM routes), and the answer helpers of http.h. */
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -45,6 +48,24 @@ struct request_full {
         unsigned pending_status;
         char pending_message[BERR_MSG_MAX];
         size_t drained_bytes;
+
+        /* API_BODY_STREAM routes: the handler runs in @worker reading pub.body_fd, the
+         * connection thread writes the upload to @body_wfd. The handler's answer is kept
+         * in @deferred (MHD queues responses only from the connection's thread) and
+         * queued once the worker has been joined. Query and headers are copied first, so
+         * the worker never reads MHD's lists while the connection thread parses. */
+        bool has_worker, worker_joined, answered;
+        pthread_t worker;
+        int body_wfd;
+        bool body_complete; /* atomic: set before body_wfd is closed */
+        bool defer;
+        struct MHD_Response *deferred;
+        unsigned deferred_status;
+        struct kv {
+                enum MHD_ValueKind kind;
+                char *key, *value;
+        } *kvs;
+        size_t n_kvs;
 };
 
 /* Past this much discarded body, stop draining: answer and close. */
@@ -68,6 +89,18 @@ static int queue(struct api_request *req, unsigned status, struct MHD_Response *
         add_common_headers(srv_of(req), resp);
         for (int i = 0; i < req->n_extra_headers; i++)
                 MHD_add_response_header(resp, req->extra_headers[i][0], req->extra_headers[i][1]);
+        struct request_full *rf = (struct request_full *) req;
+        if (rf->defer) {
+                if (rf->deferred) {
+                        MHD_destroy_response(resp);
+                        return -EALREADY;
+                }
+                rf->deferred = resp;
+                rf->deferred_status = status;
+                req->responded = true;
+                req->status = status;
+                return 0;
+        }
         enum MHD_Result ok = MHD_queue_response(req->conn, status, resp);
         MHD_destroy_response(resp);
         if (ok != MHD_YES)
@@ -206,12 +239,65 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
         return r;
 }
 
+/* The copied values of a streaming request (see struct request_full). */
+static size_t snapshot_values(struct request_full *rf, enum MHD_ValueKind kind, const char *key, const char **out,
+                              size_t max) {
+        size_t n = 0;
+        for (size_t i = 0; i < rf->n_kvs; i++) {
+                const struct kv *kv = &rf->kvs[i];
+                bool same = kind == MHD_HEADER_KIND ? strcasecmp(kv->key, key) == 0 : STREQ(kv->key, key);
+                if (kv->kind != kind || !same)
+                        continue;
+                if (n < max)
+                        out[n] = kv->value;
+                n++;
+        }
+        return n;
+}
+
 const char *api_query(struct api_request *req, const char *key) {
+        struct request_full *rf = (struct request_full *) req;
+        const char *v = NULL;
+        if (rf->kvs)
+                return snapshot_values(rf, MHD_GET_ARGUMENT_KIND, key, &v, 1) ? v : NULL;
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
 const char *api_header(struct api_request *req, const char *name) {
+        struct request_full *rf = (struct request_full *) req;
+        const char *v = NULL;
+        if (rf->kvs)
+                return snapshot_values(rf, MHD_HEADER_KIND, name, &v, 1) ? v : NULL;
         return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct values_iter {
+        const char *key;
+        const char **out;
+        size_t max, n;
+};
+
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct values_iter *it = cls;
+        if (key && STREQ(key, it->key)) {
+                if (it->n < it->max)
+                        it->out[it->n] = value ? value : "";
+                it->n++;
+        }
+        return MHD_YES;
+}
+
+size_t api_query_values(struct api_request *req, const char *key, const char **out, size_t max) {
+        struct request_full *rf = (struct request_full *) req;
+        if (rf->kvs)
+                return snapshot_values(rf, MHD_GET_ARGUMENT_KIND, key, out, max);
+        struct values_iter it = { .key = key, .out = out, .max = max };
+        (void) MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_value, &it);
+        return it.n;
+}
+
+bool api_body_complete(struct api_request *req) {
+        return __atomic_load_n(&((struct request_full *) req)->body_complete, __ATOMIC_ACQUIRE);
 }
 
 int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err) {
@@ -254,9 +340,169 @@ int api_body_json(struct api_request *req, json_t **ret, struct berr *err) {
         return json_parse_object(req->body, req->body_len, ret, err);
 }
 
+/* ---- streamed request bodies ---- */
+
+struct snapshot_ctx {
+        struct request_full *rf;
+        size_t cap;
+        bool failed;
+};
+
+static enum MHD_Result snapshot_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct snapshot_ctx *c = cls;
+        struct request_full *rf = c->rf;
+        if (!key)
+                return MHD_YES;
+        if (rf->n_kvs == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 16;
+                struct kv *n = realloc(rf->kvs, cap * sizeof(*n));
+                if (!n) {
+                        c->failed = true;
+                        return MHD_NO;
+                }
+                rf->kvs = n;
+                c->cap = cap;
+        }
+        struct kv *kv = &rf->kvs[rf->n_kvs];
+        kv->kind = kind;
+        kv->key = strdup(key);
+        kv->value = strdup(value ? value : "");
+        if (!kv->key || !kv->value) {
+                free(kv->key);
+                free(kv->value);
+                c->failed = true;
+                return MHD_NO;
+        }
+        rf->n_kvs++;
+        return MHD_YES;
+}
+
+static void *stream_worker(void *arg) {
+        struct request_full *rf = arg;
+        struct api_request *req = &rf->pub;
+        struct berr err = { 0 };
+        int r = req->route->handler(req, &err);
+        if (r < 0 && !req->responded) {
+                if (err.kind == BERR_INTERNAL)
+                        log_error("%s %s: %s", req->method, req->path, err.msg);
+                (void) api_reply_berr(req, &err); /* nothing else to say if even this fails */
+        }
+        if (!req->responded) {
+                log_error("%s %s: handler gave no answer", req->method, req->path);
+                (void) api_reply_error(req, 500, "internal error: no response");
+        }
+        /* The connection thread's writes now fail, and it drains the rest of the upload. */
+        close(req->body_fd);
+        req->body_fd = -1;
+        return NULL;
+}
+
+static int start_stream(struct request_full *rf) {
+        struct snapshot_ctx c = { .rf = rf };
+        (void) MHD_get_connection_values(rf->pub.conn, MHD_GET_ARGUMENT_KIND | MHD_HEADER_KIND, snapshot_one, &c);
+        if (c.failed)
+                return -ENOMEM;
+        if (!rf->kvs && !(rf->kvs = calloc(1, sizeof(*rf->kvs))))
+                return -ENOMEM;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        /* Bigger buffers: fewer wake-ups while a large upload goes through. */
+        int size = 1 << 20;
+        (void) setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)); /* a hint */
+        (void) setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        (void) shutdown(sv[0], SHUT_WR); /* one direction only */
+        rf->pub.body_fd = sv[0];
+        rf->body_wfd = sv[1];
+        rf->defer = true;
+        int r = pthread_create(&rf->worker, NULL, stream_worker, rf);
+        if (r != 0) {
+                close(sv[0]);
+                close(sv[1]);
+                rf->pub.body_fd = rf->body_wfd = -1;
+                rf->defer = false;
+                return -r;
+        }
+        rf->has_worker = true;
+        return 0;
+}
+
+static void close_upload(struct request_full *rf, bool complete) {
+        if (rf->body_wfd < 0)
+                return;
+        if (complete)
+                __atomic_store_n(&rf->body_complete, true, __ATOMIC_RELEASE);
+        close(rf->body_wfd);
+        rf->body_wfd = -1;
+}
+
+static void join_worker(struct request_full *rf) {
+        if (!rf->has_worker || rf->worker_joined)
+                return;
+        close_upload(rf, false);
+        pthread_join(rf->worker, NULL);
+        rf->worker_joined = true;
+        rf->defer = false;
+}
+
+static int send_upload(int fd, const char *data, size_t len) {
+        while (len > 0) {
+                ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                data += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Queue the worker's answer (from the connection thread, after joining it). */
+static enum MHD_Result answer_stream(struct request_full *rf) {
+        join_worker(rf);
+        rf->answered = true;
+        struct MHD_Response *resp = TAKE_PTR(rf->deferred);
+        if (!resp)
+                return MHD_NO;
+        enum MHD_Result ok = MHD_queue_response(rf->pub.conn, rf->deferred_status, resp);
+        MHD_destroy_response(resp);
+        return ok;
+}
+
+static enum MHD_Result stream_step(struct request_full *rf, const char *data, size_t *size) {
+        if (rf->answered) {
+                *size = 0; /* answered early: the rest of the upload is dropped */
+                return MHD_YES;
+        }
+        if (*size == 0) {
+                close_upload(rf, true);
+                return answer_stream(rf);
+        }
+        size_t n = *size;
+        *size = 0;
+        if (rf->body_wfd >= 0) {
+                if (send_upload(rf->body_wfd, data, n) == 0)
+                        return MHD_YES;
+                close_upload(rf, false); /* the handler stopped reading */
+        }
+        rf->drained_bytes += n;
+        if (rf->drained_bytes <= MAX_DRAIN_BYTES)
+                return MHD_YES;
+        return answer_stream(rf);
+}
+
 static void request_free(struct request_full *rf) {
         if (!rf)
                 return;
+        join_worker(rf);
+        if (rf->deferred)
+                MHD_destroy_response(rf->deferred);
+        for (size_t i = 0; i < rf->n_kvs; i++) {
+                free(rf->kvs[i].key);
+                free(rf->kvs[i].value);
+        }
+        free(rf->kvs);
         for (int i = 0; i < API_MAX_PARAMS; i++)
                 free(rf->pub.params[i]);
         free(rf->pub.body);
@@ -351,12 +597,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.method = method;
                 rf->pub.ctx = srv->cfg.ctx;
                 rf->pub.is_head = STREQ(method, "HEAD");
+                rf->pub.body_fd = rf->body_wfd = -1;
                 *con_cls = rf;
                 if (begin_request(srv, rf, url) < 0)
                         return MHD_NO;
+                if (!rf->pending_status && !rf->pub.responded && rf->pub.route->max_body_bytes == API_BODY_STREAM &&
+                    start_stream(rf) < 0) {
+                        log_error("%s %s: cannot start the upload stream", method, rf->pub.path);
+                        return api_reply_error(&rf->pub, 500, "internal error: cannot stream the request body") < 0
+                                       ? MHD_NO
+                                       : MHD_YES;
+                }
                 return MHD_YES;
         }
         struct api_request *req = &rf->pub;
+        if (rf->has_worker)
+                return stream_step(rf, upload_data, upload_data_size);
 
         if (*upload_data_size > 0) {
                 if (rf->pending_status) {

@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "distribution/distribution.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -147,11 +148,10 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "NCPU", json_integer(h->ncpu));
         json_object_set_new(o, "MemTotal", json_integer(h->mem_total_bytes));
         json_set_str(o, "IndexServerAddress", "https://index.docker.io/v1/");
-        json_object_set_new(o, "RegistryConfig",
-                            json_pack("{s:[], s:[], s:[s,s], s:{s:{s:s, s:[], s:b, s:b}}, s:[]}",
-                                      "AllowNondistributableArtifactsCIDRs", "AllowNondistributableArtifactsHostnames",
-                                      "InsecureRegistryCIDRs", "::1/128", "127.0.0.0/8", "IndexConfigs", "docker.io",
-                                      "Name", "docker.io", "Mirrors", "Secure", 1, "Official", 1, "Mirrors"));
+        json_t *reg = dist_config_info();
+        json_object_set_new(reg, "AllowNondistributableArtifactsCIDRs", json_array());
+        json_object_set_new(reg, "AllowNondistributableArtifactsHostnames", json_array());
+        json_object_set_new(o, "RegistryConfig", reg);
         json_object_set_new(o, "GenericResources", json_null());
         json_set_str(o, "HttpProxy", env_either("HTTP_PROXY", "http_proxy"));
         json_set_str(o, "HttpsProxy", env_either("HTTPS_PROXY", "https_proxy"));

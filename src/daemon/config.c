@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "distribution/distribution.h"
 
 struct opt_desc {
         enum config_opt id;
@@ -158,8 +159,21 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                         const char *eq = strchr(a + 2, '=');
                         size_t len = eq ? (size_t) (eq - (a + 2)) : strlen(a + 2);
                         o = find_long(a + 2, len);
-                        if (!o)
+                        if (!o) {
+                                /* Registry options belong to the distribution module. */
+                                char name[64];
+                                snprintf(name, sizeof(name), "%.*s", (int) len, a + 2);
+                                if (len < sizeof(name) && dist_config_is_flag(name)) {
+                                        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+                                        if (!v)
+                                                return berr_set(err, BERR_INVALID, EINVAL, "flag needs an argument: --%s", name);
+                                        int r = dist_config_flag(name, v, err);
+                                        if (r < 0)
+                                                return r;
+                                        continue;
+                                }
                                 return berr_set(err, BERR_INVALID, EINVAL, "unknown flag: %.*s", (int) len + 2, a);
+                        }
                         if (eq) {
                                 if (!o->takes_value) {
                                         /* --debug=true / --debug=false, as cobra accepts. */
@@ -238,6 +252,8 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
+                if (!o && dist_config_is_json_key(key))
+                        continue;
                 if (!o) {
                         nu += (size_t) snprintf(unknown + nu, nu < sizeof(unknown) ? sizeof(unknown) - nu : 0, "%s%s",
                                                 nu ? ", " : "", key);
@@ -261,6 +277,12 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                 conflicts);
 
         json_object_foreach(root, key, v) {
+                if (dist_config_is_json_key(key)) {
+                        r = dist_config_json(key, v, err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 const struct opt_desc *o = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))

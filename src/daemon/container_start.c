@@ -128,7 +128,10 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         }
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
         bool no_log = type && strcmp(type, "none") == 0;
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "log_path",
+        char cache[4200];
+        snprintf(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root);
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir",
+                                             cache, "log_path",
                                              no_log ? NULL : log, "log_max_size", (json_int_t) max_size,
                                              "log_max_file", (json_int_t) max_file, "tty", ctr_has_tty(c),
                                              "open_stdin", json_is_true(json_object_get(c->config, "OpenStdin")),
@@ -146,6 +149,14 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
         snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
         snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        /* --init: our own reaper, next to berth-shim, runs as pid 1 (/sbin/docker-init). */
+        char init_path[4200];
+        snprintf(init_path, sizeof(init_path), "%s", d->shim_path);
+        char *slash = strrchr(init_path, '/');
+        snprintf(slash + 1, sizeof(init_path) - (size_t) (slash + 1 - init_path), "berth-init");
+        bool want_init = json_is_true(json_object_get(c->host_config, "Init"));
+        if (want_init && access(init_path, X_OK) < 0)
+                return berr_sys(err, BERR_INTERNAL, "--init needs %s", init_path);
         struct spec_input in = {
                 .id = c->id,
                 .config = c->config,
@@ -156,6 +167,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .hosts_path = hosts,
                 .resolv_conf_path = resolv,
                 .cgroup_parent = "/berth",
+                .init_path = want_init ? init_path : NULL,
         };
         _cleanup_json_ json_t *spec = NULL;
         int r = spec_generate(&in, &spec, err);
@@ -352,11 +364,19 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 c->oom_killed = false;
                 c->error[0] = '\0';
                 ctr_now(c->started_at);
+                /* Done starting before the monitor can see the exit: a command as short as
+                 * `true` may end at once, and its exit must get the full treatment
+                 * (die event, --rm, restart policy). */
+                c->starting = false;
+                c->start_seq++;
                 struct berr e = { 0 };
                 if (ctr_save(d, c, &e) < 0)
                         log_warn("save container %.12s: %s", c->id, e.msg);
+                pthread_cond_broadcast(&c->cond);
         }
         pthread_mutex_unlock(&c->lock);
+        if (r == 0 && m.type == SHIM_MSG_STARTED)
+                events_container(d, c, "start", NULL);
 
         /* From here the monitor owns the exit, whenever it comes. */
         struct berr e = { 0 };
@@ -390,12 +410,6 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                         log_warn("auto-remove %.12s: %s", c->id, e.msg);
                 return berr_set(err, BERR_INVALID, EINVAL, "failed to create task for container: %s", msg);
         }
-        pthread_mutex_lock(&c->lock);
-        c->starting = false;
-        c->start_seq++;
-        pthread_cond_broadcast(&c->cond);
-        pthread_mutex_unlock(&c->lock);
-        events_container(d, c, "start", NULL);
         return 0;
 
 fail:

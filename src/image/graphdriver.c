@@ -276,6 +276,10 @@ int graph_driver_remove(struct graph_driver *d, const char *cache_id, struct ber
         return tree_remove_at(d->home_fd, cache_id, err);
 }
 
+int graph_driver_open_layer(struct graph_driver *d, const char *cache_id, struct berr *err) {
+        return open_diff(d, cache_id, err);
+}
+
 bool graph_driver_exists(struct graph_driver *d, const char *cache_id) {
         struct stat st;
         return fstatat(d->home_fd, cache_id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);

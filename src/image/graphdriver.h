@@ -39,6 +39,10 @@ int graph_driver_create(struct graph_driver *d, const char *cache_id, const char
 /* Remove the storage of @cache_id. A missing layer is success. */
 int graph_driver_remove(struct graph_driver *d, const char *cache_id, struct berr *err);
 
+/* An fd of the directory holding @cache_id's own files (overlay2: its diff dir; vfs: the
+ * layer's full tree), for reading a layer back. */
+int graph_driver_open_layer(struct graph_driver *d, const char *cache_id, struct berr *err);
+
 /* True if storage for @cache_id exists. */
 bool graph_driver_exists(struct graph_driver *d, const char *cache_id);
 

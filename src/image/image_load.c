@@ -493,8 +493,26 @@ static void load_free(struct load *ld) {
                 log_debug("image load: could not remove %s (removed at next start)", ld->spool_path);
 }
 
+static int drain(int fd, struct berr *err) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return berr_sys(err, BERR_INVALID, "read image archive");
+                if (n == 0)
+                        return 0;
+        }
+}
+
 int image_store_load_archive(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
                              struct berr *err) {
+        return image_store_load_archive_checked(s, fd, line, opaque, NULL, err);
+}
+
+int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
+                                     bool (*complete)(void *opaque), struct berr *err) {
         struct load ld = { .s = s, .spool_fd = -1, .line = line, .opaque = opaque };
         snprintf(ld.spool_path, sizeof(ld.spool_path), "%s/load-XXXXXX", s->tmp_dir);
         if (!mkdtemp(ld.spool_path)) {
@@ -507,6 +525,13 @@ int image_store_load_archive(struct image_store *s, int fd, image_load_line_fn l
         /* Spooling reads the client's stream: no lock held meanwhile. */
         if (r == 0)
                 r = read_archive(&ld, fd, err);
+        if (r == 0 && complete) {
+                /* Whether the stream was whole is known at its EOF, which may come after the
+                 * archive's end blocks (padding, the end of an HTTP body). */
+                r = drain(fd, err);
+                if (r == 0 && !complete(opaque))
+                        r = berr_set(err, BERR_INVALID, EPIPE, "the image archive was cut short: the client went away");
+        }
         if (r == 0) {
                 pthread_mutex_lock(&s->lock);
                 r = load_spooled(&ld, err);

@@ -70,7 +70,7 @@ static int config_chain_id(json_t *config, char out[DIGEST_STRING_MAX], struct b
         return 0;
 }
 
-static struct image *find_image(struct image_store *s, const char *id) {
+struct image *image_find_locked(struct image_store *s, const char *id) {
         struct image *img = NULL;
         HASH_FIND_STR(s->images, id, img);
         return img;
@@ -142,7 +142,7 @@ static int load_refs(struct image_store *s, struct berr *err) {
                 json_object_foreach(repo, full, idv) {
                         struct reference parsed;
                         const char *id = json_string_value(idv);
-                        if (!id || !find_image(s, id) || reference_parse_normalized(full, &parsed, NULL) < 0) {
+                        if (!id || !image_find_locked(s, id) || reference_parse_normalized(full, &parsed, NULL) < 0) {
                                 log_debug("image store: dropping reference %s", full);
                                 continue;
                         }
@@ -320,7 +320,7 @@ int image_store_add_locked(struct image_store *s, const char *config, size_t len
                 r = config_chain_id(cfg, chain, err);
         if (r == 0 && !STREQ(chain, top ? top->chain_id : ""))
                 r = berr_set(err, BERR_INVALID, EINVAL, "image %s: layers do not match the config's rootfs", id);
-        struct image *have = r == 0 ? find_image(s, id) : NULL;
+        struct image *have = r == 0 ? image_find_locked(s, id) : NULL;
         if (r < 0 || have) {
                 if (top)
                         (void) layer_store_release(s->layers, top, NULL, NULL); /* drop the caller's reference */
@@ -363,7 +363,7 @@ int image_store_add_locked(struct image_store *s, const char *config, size_t len
         return 0;
 }
 
-static struct image_ref *find_ref(struct image_store *s, const struct reference *ref) {
+struct image_ref *image_find_ref_locked(struct image_store *s, const struct reference *ref) {
         char name[REFERENCE_STRING_MAX];
         reference_string(ref, name);
         struct image_ref *r = NULL;
@@ -373,7 +373,7 @@ static struct image_ref *find_ref(struct image_store *s, const struct reference 
 
 static int set_ref(struct image_store *s, const struct reference *ref, const char *id, char ret_old[DIGEST_STRING_MAX],
                    struct berr *err) {
-        struct image_ref *have = find_ref(s, ref);
+        struct image_ref *have = image_find_ref_locked(s, ref);
         ret_old[0] = '\0';
         if (have) {
                 if (!STREQ(have->id, id))
@@ -387,7 +387,7 @@ static int set_ref(struct image_store *s, const struct reference *ref, const cha
                 memcpy(have->id, id, DIGEST_STRING_MAX);
                 HASH_ADD_STR(s->refs, name, have);
         }
-        struct image *img = find_image(s, id);
+        struct image *img = image_find_locked(s, id);
         if (img) {
                 now_rfc3339(img->last_tag_time);
                 int r = save_meta(s, img, err);
@@ -411,7 +411,7 @@ int image_store_set_ref_locked(struct image_store *s, const struct reference *re
         return r;
 }
 
-static size_t refs_of(struct image_store *s, const char *id, struct image_ref **out, size_t max) {
+size_t image_refs_of(struct image_store *s, const char *id, struct image_ref **out, size_t max) {
         size_t n = 0;
         struct image_ref *ref, *tmp;
         HASH_ITER(hh, s->refs, ref, tmp) {
@@ -445,12 +445,12 @@ static struct image *search_prefix(struct image_store *s, const char *prefix) {
         return hit;
 }
 
-static int resolve_locked(struct image_store *s, const char *name_or_id, struct image **ret, struct berr *err) {
+int image_resolve_locked(struct image_store *s, const char *name_or_id, struct image **ret, struct berr *err) {
         struct image *img = NULL;
         if (reference_is_full_id(name_or_id) || digest_is_sha256(name_or_id)) {
                 char id[DIGEST_STRING_MAX];
                 snprintf(id, sizeof(id), "sha256:%s", digest_hex(name_or_id));
-                img = find_image(s, id);
+                img = image_find_locked(s, id);
                 if (!img)
                         return not_found(name_or_id, err);
                 *ret = img;
@@ -460,9 +460,9 @@ static int resolve_locked(struct image_store *s, const char *name_or_id, struct 
         int r = reference_parse_with_default_tag(name_or_id, &ref, err);
         if (r < 0)
                 return r;
-        struct image_ref *hit = find_ref(s, &ref);
+        struct image_ref *hit = image_find_ref_locked(s, &ref);
         if (hit)
-                img = find_image(s, hit->id);
+                img = image_find_locked(s, hit->id);
         if (!img)
                 img = search_prefix(s, name_or_id);
         if (!img) {
@@ -478,7 +478,7 @@ int image_store_resolve(struct image_store *s, const char *name_or_id, char ret_
                         struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct image *img;
-        int r = resolve_locked(s, name_or_id, &img, err);
+        int r = image_resolve_locked(s, name_or_id, &img, err);
         if (r == 0)
                 memcpy(ret_id, img->id, DIGEST_STRING_MAX);
         pthread_mutex_unlock(&s->lock);
@@ -486,13 +486,23 @@ int image_store_resolve(struct image_store *s, const char *name_or_id, char ret_
 }
 
 /* RepoTags and RepoDigests of an image, familiar and sorted as Docker shows them. */
-static void repo_lists(struct image_store *s, const struct image *img, json_t **ret_tags, json_t **ret_digests) {
+static int compare_ref_names(const void *a, const void *b) {
+        return strcmp((*(struct image_ref *const *) a)->name, (*(struct image_ref *const *) b)->name);
+}
+
+void image_repo_lists(struct image_store *s, const struct image *img, json_t **ret_tags, json_t **ret_digests) {
         json_t *tags = json_array(), *digests = json_array();
-        struct image_ref *ref, *tmp;
-        HASH_ITER(hh, s->refs, ref, tmp) {
+        /* Docker's reference store lists them sorted by their full names. */
+        size_t n = image_refs_of(s, img->id, NULL, 0);
+        _cleanup_free_ struct image_ref **refs = n ? calloc(n, sizeof(*refs)) : NULL;
+        if (refs) {
+                image_refs_of(s, img->id, refs, n);
+                qsort(refs, n, sizeof(*refs), compare_ref_names);
+        }
+        for (size_t i = 0; refs && i < n; i++) {
                 struct reference parsed;
                 char fam[REFERENCE_STRING_MAX];
-                if (!STREQ(ref->id, img->id) || reference_parse_normalized(ref->name, &parsed, NULL) < 0)
+                if (reference_parse_normalized(refs[i]->name, &parsed, NULL) < 0)
                         continue;
                 reference_familiar_string(&parsed, fam);
                 json_array_append_new(parsed.digest[0] ? digests : tags, json_string(fam));
@@ -506,14 +516,14 @@ static json_t *config_get_or_null(json_t *config, const char *key) {
         return v ? json_incref(v) : json_null();
 }
 
-static const char *config_str(json_t *config, const char *key) {
+const char *image_config_str(json_t *config, const char *key) {
         const char *v = json_string_value(json_object_get(config, key));
         return v ? v : "";
 }
 
 static json_t *inspect_locked(struct image_store *s, struct image *img) {
         json_t *tags, *digests;
-        repo_lists(s, img, &tags, &digests);
+        image_repo_lists(s, img, &tags, &digests);
         const char *chain[1024];
         size_t n = layer_chain_cache_ids(img->top, chain, 1024);
         json_t *gd_data = graph_driver_metadata(s->driver, chain, n < 1024 ? n : 1024);
@@ -522,22 +532,22 @@ static json_t *inspect_locked(struct image_store *s, struct image *img) {
         uint64_t size = layer_chain_size(img->top);
         json_t *o = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:I, s:I}",
                               "Id", img->id, "RepoTags", tags, "RepoDigests", digests, "Parent", "",
-                              "Comment", config_str(img->config, "comment"),
-                              "Created", config_str(img->config, "created"),
-                              "Container", config_str(img->config, "container"),
+                              "Comment", image_config_str(img->config, "comment"),
+                              "Created", image_config_str(img->config, "created"),
+                              "Container", image_config_str(img->config, "container"),
                               "ContainerConfig", config_get_or_null(img->config, "container_config"),
-                              "DockerVersion", config_str(img->config, "docker_version"),
-                              "Author", config_str(img->config, "author"),
+                              "DockerVersion", image_config_str(img->config, "docker_version"),
+                              "Author", image_config_str(img->config, "author"),
                               "Config", config_get_or_null(img->config, "config"),
-                              "Architecture", config_str(img->config, "architecture"),
-                              "Os", config_str(img->config, "os"),
+                              "Architecture", image_config_str(img->config, "architecture"),
+                              "Os", image_config_str(img->config, "os"),
                               "Size", (json_int_t) size, "VirtualSize", (json_int_t) size);
         if (!o)
                 return NULL;
-        const char *variant = config_str(img->config, "variant");
+        const char *variant = image_config_str(img->config, "variant");
         if (variant[0])
                 json_object_set_new(o, "Variant", json_string(variant));
-        const char *osv = config_str(img->config, "os.version");
+        const char *osv = image_config_str(img->config, "os.version");
         if (osv[0])
                 json_object_set_new(o, "OsVersion", json_string(osv));
         json_object_set_new(o, "GraphDriver", json_pack("{s:o, s:s}", "Data", gd_data ? gd_data : json_null(),
@@ -551,7 +561,7 @@ static json_t *inspect_locked(struct image_store *s, struct image *img) {
 int image_store_inspect(struct image_store *s, const char *name_or_id, json_t **ret, struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct image *img;
-        int r = resolve_locked(s, name_or_id, &img, err);
+        int r = image_resolve_locked(s, name_or_id, &img, err);
         if (r == 0) {
                 *ret = inspect_locked(s, img);
                 if (!*ret)
@@ -565,7 +575,7 @@ int image_store_config(struct image_store *s, const char *name_or_id, json_t **r
                        char ret_chain_id[DIGEST_STRING_MAX], struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct image *img;
-        int r = resolve_locked(s, name_or_id, &img, err);
+        int r = image_resolve_locked(s, name_or_id, &img, err);
         if (r == 0) {
                 *ret_config = json_incref(img->config);
                 snprintf(ret_chain_id, DIGEST_STRING_MAX, "%s", img->top ? img->top->chain_id : "");
@@ -574,8 +584,8 @@ int image_store_config(struct image_store *s, const char *name_or_id, json_t **r
         return r;
 }
 
-static int64_t created_unix(json_t *config) {
-        const char *c = config_str(config, "created");
+int64_t image_created_unix(json_t *config) {
+        const char *c = image_config_str(config, "created");
         struct tm tm = { 0 };
         if (!strptime(c, "%Y-%m-%dT%H:%M:%S", &tm))
                 return 0;
@@ -590,13 +600,13 @@ int image_store_list(struct image_store *s, json_t **ret, struct berr *err) {
         struct image *img, *tmp;
         HASH_ITER(hh, s->images, img, tmp) {
                 json_t *tags, *digests;
-                repo_lists(s, img, &tags, &digests);
+                image_repo_lists(s, img, &tags, &digests);
                 json_t *cfg = json_object_get(img->config, "config");
                 json_t *labels = json_object_get(cfg, "Labels");
                 uint64_t size = layer_chain_size(img->top);
                 json_array_append_new(
                         arr, json_pack("{s:i, s:I, s:s, s:O, s:s, s:o, s:o, s:i, s:I, s:I}", "Containers", -1,
-                                       "Created", (json_int_t) created_unix(img->config), "Id", img->id, "Labels",
+                                       "Created", (json_int_t) image_created_unix(img->config), "Id", img->id, "Labels",
                                        labels ? labels : json_null(), "ParentId", "", "RepoDigests", digests,
                                        "RepoTags", tags, "SharedSize", -1, "Size", (json_int_t) size, "VirtualSize",
                                        (json_int_t) size));
@@ -615,7 +625,7 @@ int image_store_tag(struct image_store *s, const char *source, const char *targe
                 return berr_set(err, BERR_INVALID, EINVAL, "refusing to create a tag with a digest reference");
         pthread_mutex_lock(&s->lock);
         struct image *img;
-        r = resolve_locked(s, source, &img, err);
+        r = image_resolve_locked(s, source, &img, err);
         if (r == 0) {
                 char old[DIGEST_STRING_MAX];
                 r = set_ref(s, &ref, img->id, old, err);
@@ -624,7 +634,7 @@ int image_store_tag(struct image_store *s, const char *source, const char *targe
         return r;
 }
 
-static int remove_ref(struct image_store *s, struct image_ref *ref, json_t *items, struct berr *err) {
+int image_remove_ref_locked(struct image_store *s, struct image_ref *ref, json_t *items, struct berr *err) {
         struct reference parsed;
         char fam[REFERENCE_STRING_MAX];
         if (reference_parse_normalized(ref->name, &parsed, NULL) == 0) {
@@ -653,7 +663,7 @@ static int check_conflict(struct image_store *s, struct image *img, bool check_r
                 return conflict(img->id, true, msg, err);
         }
         struct image_ref *any[1];
-        if (check_refs && refs_of(s, img->id, any, 1) > 0)
+        if (check_refs && image_refs_of(s, img->id, any, 1) > 0)
                 return conflict(img->id, false, "image is referenced in multiple repositories", err);
         if (check_stopped && u == IMAGE_USED_BY_STOPPED) {
                 snprintf(msg, sizeof(msg), "image is being used by stopped container %.12s", cid);
@@ -679,11 +689,11 @@ static bool is_single_reference(struct image_ref **refs, size_t n) {
         return tags <= 1;
 }
 
-static int delete_image(struct image_store *s, struct image *img, json_t *items, struct berr *err) {
+int image_delete_locked(struct image_store *s, struct image *img, json_t *items, struct berr *err) {
         struct image_ref *refs[256];
         size_t n;
-        while ((n = refs_of(s, img->id, refs, 256)) > 0) {
-                int r = remove_ref(s, refs[0], items, err);
+        while ((n = image_refs_of(s, img->id, refs, 256)) > 0) {
+                int r = image_remove_ref_locked(s, refs[0], items, err);
                 if (r < 0)
                         return r;
         }
@@ -705,38 +715,48 @@ static int delete_image(struct image_store *s, struct image *img, json_t *items,
 static int delete_locked(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,
                          void *opaque, json_t *items, struct berr *err) {
         struct image *img;
-        int r = resolve_locked(s, name_or_id, &img, err);
+        int r = image_resolve_locked(s, name_or_id, &img, err);
         if (r < 0)
                 return r;
         struct reference ref;
         struct image_ref *named = NULL;
         if (!reference_is_full_id(name_or_id) && !digest_is_sha256(name_or_id) &&
             reference_parse_with_default_tag(name_or_id, &ref, NULL) == 0)
-                named = find_ref(s, &ref);
+                named = image_find_ref_locked(s, &ref);
         bool quiet = false;
         struct image_ref *refs[256];
         if (named) {
-                r = remove_ref(s, named, items, err);
+                /* Untagging the last name of an image a container uses would leave it
+                 * dangling under the container: dockerd wants that forced. */
+                size_t n = image_refs_of(s, img->id, refs, 256);
+                char cid[65] = "";
+                if (!force && n <= 256 && is_single_reference(refs, n) && usage &&
+                    usage(opaque, img->id, cid) != IMAGE_UNUSED)
+                        return berr_set(err, BERR_CONFLICT, EBUSY,
+                                        "conflict: unable to remove repository reference \"%s\" (must force) - container "
+                                        "%.12s is using its referenced image %.12s",
+                                        name_or_id, cid, digest_hex(img->id));
+                r = image_remove_ref_locked(s, named, items, err);
                 if (r < 0)
                         return r;
-                if (refs_of(s, img->id, refs, 1) > 0)
+                if (image_refs_of(s, img->id, refs, 1) > 0)
                         return 0; /* other names remain: untagging was the whole job */
                 quiet = true;
         } else {
-                size_t n = refs_of(s, img->id, refs, 256);
+                size_t n = image_refs_of(s, img->id, refs, 256);
                 if (n <= 256 && is_single_reference(refs, n)) {
                         r = check_conflict(s, img, false, !force, usage, opaque, err);
                         if (r < 0)
                                 return r;
-                        while (refs_of(s, img->id, refs, 1) > 0)
-                                if ((r = remove_ref(s, refs[0], items, err)) < 0)
+                        while (image_refs_of(s, img->id, refs, 1) > 0)
+                                if ((r = image_remove_ref_locked(s, refs[0], items, err)) < 0)
                                         return r;
                 }
         }
         r = check_conflict(s, img, !force, !force, usage, opaque, err);
         if (r < 0)
                 return quiet ? 0 : r; /* untagged by name but still in use: the untag stands */
-        return delete_image(s, img, items, err);
+        return image_delete_locked(s, img, items, err);
 }
 
 int image_store_delete(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,
@@ -759,7 +779,7 @@ int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, cons
                              struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct image *img;
-        int r = resolve_locked(s, name_or_id, &img, err);
+        int r = image_resolve_locked(s, name_or_id, &img, err);
         if (r == 0) {
                 const char *chain[1024];
                 size_t n = layer_chain_cache_ids(img->top, chain, 1024);

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common/digest.h"
 
@@ -57,6 +59,10 @@ enum image_usage {
         IMAGE_USED_BY_RUNNING,
 };
 typedef enum image_usage (*image_usage_fn)(void *opaque, const char *image_id, char ret_container_id[65]);
+/* How many containers use an image (for `docker system df`). Like image_usage_fn, called
+ * with the image store's lock held: it must not call back into the image store (the lock
+ * order is image store -> containers). */
+typedef int (*image_count_fn)(void *opaque, const char *image_id);
 
 /* `docker rmi` with Docker's semantics: by name, untag (and delete when it was the last
  * reference); by ID, delete (untagging a single repository's references, or all of them
@@ -70,3 +76,95 @@ int image_store_delete(struct image_store *s, const char *name_or_id, bool force
  * with @rw_dir/{diff,work} as the writable layer. The caller unmounts (umount2). */
 int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, const char *target, const char *rw_dir,
                              struct berr *err);
+
+/* ---- listing, history, prune, disk usage (image_query.c, image_prune.c) ---- */
+
+/* The filters of `docker images` and `docker image prune`, decoded. NULL-terminated
+ * string lists may be NULL. */
+struct image_filters {
+        int dangling;                  /* -1: any, 0: tagged only, 1: dangling only */
+        const char *const *labels;     /* "key" or "key=value": every one must match */
+        const char *const *labels_not; /* label!=: none may match */
+        const char *const *references; /* globs on the familiar name or name:tag: any may match */
+        const char *before, *since;    /* images created before / after this one */
+        bool has_until;
+        int64_t until_ns;              /* created before this time (ns since the epoch) */
+};
+
+struct image_list_opts {
+        bool shared_size;          /* SharedSize: the size of the layers other images use too */
+        image_count_fn containers; /* Containers: counted when set, else -1 */
+        void *opaque;
+        const struct image_filters *filters; /* may be NULL */
+};
+
+/* GET /images/json with filters, newest first. RepoTags/RepoDigests are empty for
+ * dangling images (placeholders are the API's business). Labels, before and since as
+ * Docker does; `before`/`since` naming no image is BERR_NOT_FOUND. */
+int image_store_list_filtered(struct image_store *s, const struct image_list_opts *o, json_t **ret,
+                              struct berr *err);
+
+/* GET /images/{name}/history: newest first; the top entry has the image ID and its tags,
+ * the others "<missing>" (their images are not stored here, as with any pulled image). */
+int image_store_history(struct image_store *s, const char *name_or_id, json_t **ret, struct berr *err);
+
+/* POST /images/prune: delete images no container uses (@usage may be NULL) that pass @f
+ * (dangling 1 or -1: only dangling ones; 0: all, as `-a`), untagging them first. *@ret is
+ * Docker's {"ImagesDeleted": [...] or null, "SpaceReclaimed": bytes}. */
+int image_store_prune(struct image_store *s, const struct image_filters *f, image_usage_fn usage, void *opaque,
+                      json_t **ret, struct berr *err);
+
+/* Sum of the sizes of all stored layers. */
+int64_t image_store_layers_size(struct image_store *s);
+
+/* ---- load with a stream that may be cut short (the HTTP upload) ---- */
+
+/* As image_store_load_archive; @complete is asked once the whole stream was read, and
+ * false (the client went away, so EOF came early) loads nothing. */
+int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
+                                     bool (*complete)(void *opaque), struct berr *err);
+
+/* ---- save (image_save.c) ---- */
+
+/* `docker save`: the archive is produced as it is read, with no temporary copy: the
+ * docker-archive files (manifest.json, repositories) and an OCI image layout (oci-layout,
+ * index.json, blobs/sha256/: configs, manifests, uncompressed layer tars, each stored
+ * once) as Docker >= 25 writes them. Names are resolved at open (BERR_NOT_FOUND for a
+ * missing one; a bare repository name takes all its tags); the layers are held until
+ * image_save_free, so a concurrent rmi does not cut the archive short. */
+struct image_save;
+int image_store_save_open(struct image_store *s, const char *const *names, size_t n_names,
+                          struct image_save **ret, struct berr *err);
+/* Up to @max bytes of the archive; 0 at its end, negative on error. */
+ssize_t image_save_read(struct image_save *sv, char *buf, size_t max, struct berr *err);
+/* The images in the archive, by ID. */
+size_t image_save_count(const struct image_save *sv);
+const char *image_save_image_id(const struct image_save *sv, size_t i);
+struct image_save *image_save_free(struct image_save *sv);
+
+/* ---- import (image_import.c) ---- */
+
+struct image_import_opts {
+        const char *reference; /* "repo[:tag]" to tag the new image with, or NULL */
+        const char *message;   /* the history comment; default "Imported from <source>" */
+        const char *source;    /* "-" for the request body, or the URL it came from */
+        const char *const *changes; /* Dockerfile instructions: CMD, ENTRYPOINT, ENV, ... */
+        size_t n_changes;
+        const char *os, *architecture, *variant; /* NULL: the host's */
+        /* Asked after the layer was read: false (the stream was cut short) imports nothing. */
+        bool (*complete)(void *opaque);
+        void *opaque;
+};
+
+/* `docker import`: one layer from the tar (optionally compressed) read from @fd, a fresh
+ * config with @changes applied. */
+int image_store_import(struct image_store *s, int fd, const struct image_import_opts *o,
+                       char ret_id[DIGEST_STRING_MAX], struct berr *err);
+
+/* Apply one `--change` instruction to a container config object (Docker's Config:
+ * "Cmd", "Env", ...), as dockerd's BuildFromConfig does. BERR_INVALID for anything
+ * else ("X is not a valid change command"). */
+int image_config_apply_change(json_t *config, const char *change, struct berr *err);
+
+/* A Go duration ("30s", "1m30s", "500ms", "-2h"): HEALTHCHECK flags, filters' until. */
+int image_parse_duration_ns(const char *s, int64_t *ret);

@@ -48,3 +48,29 @@ int image_store_set_ref_locked(struct image_store *s, const struct reference *re
 
 /* Validate a config's rootfs and return its diff IDs (borrowed from @config). */
 int image_config_diff_ids(json_t *config, json_t **ret_diff_ids, struct berr *err);
+
+/* Lookups and edits shared by the files of the image store; all with the lock held. */
+struct image *image_find_locked(struct image_store *s, const char *id);
+struct image_ref *image_find_ref_locked(struct image_store *s, const struct reference *ref);
+int image_resolve_locked(struct image_store *s, const char *name_or_id, struct image **ret, struct berr *err);
+/* References to @id into @out (at most @max; @out may be NULL); returns how many there are. */
+size_t image_refs_of(struct image_store *s, const char *id, struct image_ref **out, size_t max);
+/* RepoTags and RepoDigests, familiar, in Docker's order. */
+void image_repo_lists(struct image_store *s, const struct image *img, json_t **ret_tags, json_t **ret_digests);
+/* Drop one reference, appending {"Untagged": name} to @items. */
+int image_remove_ref_locked(struct image_store *s, struct image_ref *ref, json_t *items, struct berr *err);
+/* Delete an image and its references, appending what went to @items; frees @img. */
+int image_delete_locked(struct image_store *s, struct image *img, json_t *items, struct berr *err);
+
+/* Reading the config. */
+const char *image_config_str(json_t *config, const char *key); /* "" when absent */
+int64_t image_created_unix(json_t *config);
+/* RFC 3339 time (Go's, with fraction and offset) in ns since the epoch; 0 if unparsable. */
+int64_t image_time_ns(const char *rfc3339);
+int64_t image_created_ns(json_t *config);
+
+/* Filters (image_query.c): resolve before/since once, then test each image. */
+int image_filters_times_locked(struct image_store *s, const struct image_filters *f, int64_t *ret_before_ns,
+                               int64_t *ret_since_ns, struct berr *err);
+bool image_filters_match_locked(struct image_store *s, struct image *img, const struct image_filters *f,
+                                int64_t before_ns, int64_t since_ns);

@@ -27,6 +27,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "image/layer_split.h"
 #include "image/tree.h"
 
 #define WH_PREFIX ".wh."
@@ -89,6 +90,8 @@ static la_ssize_t inner_read(struct archive *a, void *opaque, const void **buf) 
                         return -1;
                 }
                 digest_ctx_update(ap->digest, *buf, size);
+                if (ap->o->split)
+                        layer_split_feed(ap->o->split, *buf, size);
                 return (la_ssize_t) size;
         }
 }

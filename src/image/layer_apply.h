@@ -10,6 +10,7 @@
 #include "common/digest.h"
 
 struct berr;
+struct layer_split_writer;
 
 enum layer_whiteouts {
         /* overlay2: `.wh.NAME` -> char device 0/0 named NAME, `.wh..wh..opq` ->
@@ -33,6 +34,9 @@ struct layer_apply_opts {
          * link made to the copy, which is what the merged view shows. */
         const int *lower_fds;
         size_t n_lower_fds;
+        /* When set, the uncompressed stream is recorded there (layer_split.h), so the tar
+         * can be given back byte for byte. */
+        struct layer_split_writer *split;
         uint64_t max_bytes;   /* 0: LAYER_DEFAULT_MAX_BYTES */
         uint64_t max_entries; /* 0: LAYER_DEFAULT_MAX_ENTRIES */
 };

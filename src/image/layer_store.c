@@ -19,10 +19,12 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "image/layer_apply.h"
+#include "image/layer_split.h"
 #include "image/tree.h"
 
 #define TMP_PREFIX ".tmp-"
 #define MAX_CHAIN 1024
+#define SPLIT_FILE "tar-split" /* layer_split.h: gives the layer tar back for `docker save` */
 
 struct layer_store {
         struct graph_driver *driver;
@@ -224,9 +226,13 @@ uint64_t layer_chain_size(const struct layer *top) {
         return s;
 }
 
+static void split_tmp_name(const struct layer *l, char out[128]) {
+        snprintf(out, 128, TMP_PREFIX "split-%s", l->cache_id);
+}
+
 static int write_record(struct layer_store *ls, const struct layer *l, struct berr *err) {
         const char *hex = digest_hex(l->chain_id);
-        char tmp[128], size[32];
+        char tmp[128], size[32], split[128];
         snprintf(tmp, sizeof(tmp), TMP_PREFIX "new-%s", hex);
         (void) tree_remove_at(ls->dir_fd, tmp, NULL); /* a leftover of an earlier attempt */
         if (mkdirat(ls->dir_fd, tmp, 0700) < 0)
@@ -235,7 +241,12 @@ static int write_record(struct layer_store *ls, const struct layer *l, struct be
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", tmp);
         snprintf(size, sizeof(size), "%" PRIu64, l->size_bytes);
-        int r = fs_write_atomic(fd, "diff", l->diff_id, strlen(l->diff_id), 0644, err);
+        split_tmp_name(l, split);
+        int r = 0;
+        if (renameat(ls->dir_fd, split, fd, SPLIT_FILE) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "record tar-split of layer %s", l->chain_id);
+        if (r == 0)
+                r = fs_write_atomic(fd, "diff", l->diff_id, strlen(l->diff_id), 0644, err);
         if (r == 0)
                 r = fs_write_atomic(fd, "cache-id", l->cache_id, strlen(l->cache_id), 0644, err);
         if (r == 0)
@@ -251,7 +262,25 @@ static int write_record(struct layer_store *ls, const struct layer *l, struct be
         return r;
 }
 
-/* Apply into fresh driver storage; on success @l holds the diff ID, size and cache ID. */
+static void remove_split_tmp(struct layer_store *ls, const struct layer *l) {
+        char split[128];
+        split_tmp_name(l, split);
+        (void) unlinkat(ls->dir_fd, split, 0); /* absent after a rename; else garbage removed at start-up */
+}
+
+/* The tar-split record of a layer being applied: a temporary file in the layers dir,
+ * moved into the record by write_record(). */
+static int open_split_tmp(struct layer_store *ls, const struct layer *l, struct berr *err) {
+        char split[128];
+        split_tmp_name(l, split);
+        int fd = openat(ls->dir_fd, split, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "create %s", split);
+        return fd;
+}
+
+/* Apply into fresh driver storage; on success @l holds the diff ID, size and cache ID,
+ * and the tar-split record waits in its temporary file. */
 static int apply_new(struct layer_store *ls, struct layer *parent, int tar_fd, struct layer *l, struct berr *err) {
         int r = id_random_hex(l->cache_id, err);
         if (r < 0)
@@ -266,20 +295,36 @@ static int apply_new(struct layer_store *ls, struct layer *parent, int tar_fd, s
         r = graph_driver_create(ls->driver, l->cache_id, lowers, n, &apply_fd, &lower_fds, &n_lower_fds, err);
         if (r < 0)
                 return r;
+        struct layer_split_writer *split = NULL;
+        _cleanup_close_ int split_fd = open_split_tmp(ls, l, err);
+        r = split_fd < 0 ? split_fd : layer_split_writer_new(split_fd, &split, err);
+        if (r < 0) {
+                for (size_t i = 0; i < n_lower_fds; i++)
+                        close(lower_fds[i]);
+                free(lower_fds);
+                (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* report the first error */
+                remove_split_tmp(ls, l);
+                return r;
+        }
         struct layer_apply_opts opts = {
                 .whiteouts = graph_driver_whiteouts(ls->driver),
                 .lower_fds = lower_fds,
                 .n_lower_fds = n_lower_fds,
+                .split = split,
         };
         struct layer_apply_result res;
         r = layer_apply_fd(apply_fd, tar_fd, &opts, &res, err);
         for (size_t i = 0; i < n_lower_fds; i++)
                 close(lower_fds[i]);
         free(lower_fds);
-        if (r == 0 && fsync(apply_fd) < 0)
+        if (r == 0)
+                r = layer_split_writer_finish(split, err);
+        layer_split_writer_free(split);
+        if (r == 0 && (fsync(apply_fd) < 0 || fsync(split_fd) < 0))
                 r = berr_sys(err, BERR_INTERNAL, "fsync layer");
         if (r < 0) {
                 (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* report the apply error */
+                remove_split_tmp(ls, l);
                 return r;
         }
         memcpy(l->diff_id, res.diff_id, sizeof(l->diff_id));
@@ -317,6 +362,7 @@ int layer_store_register(struct layer_store *ls, struct layer *parent, int tar_f
                 struct layer *have = layer_store_get(ls, l->chain_id);
                 if (have) { /* same content registered meanwhile: keep the one we have */
                         (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* unreferenced copy */
+                        remove_split_tmp(ls, l);
                         free(l);
                         layer_ref(have);
                         *ret = have;
@@ -326,8 +372,10 @@ int layer_store_register(struct layer_store *ls, struct layer *parent, int tar_f
                 r = write_record(ls, l, err);
         }
         if (r < 0) {
-                if (l->diff_id[0])
+                if (l->diff_id[0]) {
                         (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* report the first error */
+                        remove_split_tmp(ls, l);
+                }
                 free(l);
                 return r;
         }
@@ -395,4 +443,30 @@ int layer_store_gc(struct layer_store *ls, struct berr *err) {
         HASH_ITER(hh, ls->layers, l, tmp)
                 known[i++] = l->cache_id;
         return graph_driver_gc(ls->driver, known, n, err);
+}
+
+int layer_store_open_tar(struct layer_store *ls, const struct layer *l, struct layer_split_reader **ret,
+                         struct berr *err) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/" SPLIT_FILE, digest_hex(l->chain_id));
+        _cleanup_close_ int split_fd = openat(ls->dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (split_fd < 0) {
+                if (errno == ENOENT)
+                        return berr_set(err, BERR_INTERNAL, ENOENT,
+                                        "layer %s cannot be exported: it was stored without a tar-split record",
+                                        l->diff_id);
+                return berr_sys(err, BERR_INTERNAL, "open %s", path);
+        }
+        _cleanup_close_ int root_fd = graph_driver_open_layer(ls->driver, l->cache_id, err);
+        if (root_fd < 0)
+                return root_fd;
+        return layer_split_reader_new(split_fd, root_fd, l->diff_id, ret, err);
+}
+
+uint64_t layer_store_total_size(struct layer_store *ls) {
+        uint64_t total = 0;
+        struct layer *l, *tmp;
+        HASH_ITER(hh, ls->layers, l, tmp)
+                total += l->size_bytes;
+        return total;
 }

@@ -13,6 +13,7 @@
 #include "image/graphdriver.h"
 
 struct berr;
+struct layer_split_reader;
 
 struct layer {
         char chain_id[DIGEST_STRING_MAX];
@@ -63,3 +64,11 @@ size_t layer_chain_cache_ids(const struct layer *top, const char **out, size_t m
 
 /* Sum of the sizes of @top and its ancestors (Docker's image Size). */
 uint64_t layer_chain_size(const struct layer *top);
+
+/* The layer's tar, byte for byte as it was registered (its diff ID), for `docker save`.
+ * The caller keeps a reference on @l while reading. */
+int layer_store_open_tar(struct layer_store *ls, const struct layer *l, struct layer_split_reader **ret,
+                         struct berr *err);
+
+/* Sum of the sizes of every stored layer (`docker system df`'s LayersSize). */
+uint64_t layer_store_total_size(struct layer_store *ls);

@@ -131,6 +131,79 @@ int rt_proc_set_user(const json_t *process, struct berr *err) {
         return 0;
 }
 
+#define PASSWD_MAX_BYTES (8u << 20) /* as spec_user.c: a bigger /etc/passwd is not one */
+
+static bool env_has(const json_t *process, const char *name) {
+        size_t n = strlen(name), i;
+        json_t *e;
+        json_array_foreach(json_object_get(process, "env"), i, e) {
+                const char *s = json_string_value(e);
+                if (s && strncmp(s, name, n) == 0 && s[n] == '=')
+                        return true;
+        }
+        return false;
+}
+
+/* The home field of @uid's first entry in @text, or NULL. Modifies @text. */
+static const char *passwd_home(char *text, uid_t uid) {
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[7] = { NULL };
+                char *p = line;
+                for (int i = 0; i < 7 && p; i++) {
+                        f[i] = p;
+                        p = strchr(p, ':');
+                        if (p)
+                                *p++ = '\0';
+                }
+                if (!f[2] || !f[5])
+                        continue;
+                char *end;
+                errno = 0;
+                unsigned long long u = strtoull(f[2], &end, 10);
+                if (!errno && end != f[2] && !*end && u == (unsigned long long) uid)
+                        return f[5];
+        }
+        return NULL;
+}
+
+int rt_proc_home_env(const json_t *process, char **ret_entry, struct berr *err) {
+        *ret_entry = NULL;
+        if (env_has(process, "HOME"))
+                return 0;
+        uid_t uid = (uid_t) json_integer_value(json_object_get(json_object_get(process, "user"), "uid"));
+        _cleanup_free_ char *text = NULL;
+        /* The image's file, read after pivot_root: a FIFO must not block us, nor a huge file. */
+        _cleanup_close_ int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size <= PASSWD_MAX_BYTES) {
+                text = malloc((size_t) st.st_size + 1);
+                if (!text)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                ssize_t n = read(fd, text, (size_t) st.st_size);
+                text[n > 0 ? n : 0] = '\0';
+        }
+        const char *home = text ? passwd_home(text, uid) : NULL;
+        if (asprintf(ret_entry, "HOME=%s", home && home[0] ? home : "/") < 0) {
+                *ret_entry = NULL;
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+int rt_proc_create_cwd(const json_t *process, struct berr *err) {
+        const char *cwd = json_string_value(json_object_get(process, "cwd"));
+        if (!cwd || !cwd[0] || STREQ(cwd, "/"))
+                return 0;
+        if (cwd[0] != '/')
+                return berr_set(err, BERR_INVALID, EINVAL, "cwd \"%s\" is not an absolute path", cwd);
+        _cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return berr_sys(err, BERR_INTERNAL, "open /");
+        _cleanup_close_ int fd = -1;
+        int r = rt_resolve_in_root(root, cwd, RT_RESOLVE_MKDIR, &fd, NULL, err);
+        return r < 0 ? berr_wrap(err, "create the working directory %s", cwd) : 0;
+}
+
 int rt_proc_set_umask(const json_t *process, struct berr *err) {
         json_t *v = json_object_get(json_object_get(process, "user"), "umask");
         (void) umask(json_is_integer(v) ? (mode_t) (json_integer_value(v) & 0777) : 0022);

@@ -153,8 +153,21 @@ static int apply_sysctls(const json_t *spec, struct berr *err) {
         return 0;
 }
 
-static int child_setup(const struct child_ctx *c, char **ret_path, struct rt_caps **ret_caps, bool *ret_kept_admin,
-                       struct berr *err) {
+/* What child_setup hands to child_exec. */
+struct child_state {
+        char *path;        /* the executable, looked up */
+        char *home;        /* "HOME=..." to add to process.env, or NULL */
+        struct rt_caps *caps;
+        bool kept_admin;   /* CAP_SYS_ADMIN kept for loading seccomp */
+};
+
+static void child_state_done(struct child_state *st) {
+        free(st->path);
+        free(st->home);
+        rt_caps_free(st->caps);
+}
+
+static int child_setup(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         int r;
         if (c->is_exec)
                 r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
@@ -183,11 +196,18 @@ static int child_setup(const struct child_ctx *c, char **ret_path, struct rt_cap
                         r = set_hostname(c, err);
                 if (r == 0)
                         r = apply_sysctls(c->spec, err);
+                /* Before the root may become read-only. */
+                if (r == 0)
+                        r = rt_proc_create_cwd(c->process, err);
                 if (r == 0)
                         r = rt_mounts_finalize(c->spec, err);
                 if (r < 0)
                         return r;
         }
+        /* Read as root, before the user change: the file may not be readable by the user. */
+        r = rt_proc_home_env(c->process, &st->home, err);
+        if (r < 0)
+                return r;
         r = rt_proc_set_oom_score_adj(c->process, err);
         if (r == 0)
                 r = rt_proc_set_rlimits(c->process, err);
@@ -197,17 +217,17 @@ static int child_setup(const struct child_ctx *c, char **ret_path, struct rt_cap
         if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
                 return berr_sys(err, BERR_INTERNAL, "set no_new_privs");
 
-        r = rt_caps_parse(c->process, ret_caps, err);
+        r = rt_caps_parse(c->process, &st->caps, err);
         if (r < 0)
                 return r;
-        const struct rt_caps *caps = *ret_caps;
+        const struct rt_caps *caps = st->caps;
         r = rt_caps_apply_bounding(caps, err);
         if (r == 0)
                 r = rt_proc_set_user(c->process, err);
         /* Without no_new_privs, loading seccomp needs CAP_SYS_ADMIN: keep it until then. */
-        *ret_kept_admin = c->seccomp && !nnp;
+        st->kept_admin = c->seccomp && !nnp;
         if (r == 0)
-                r = rt_caps_apply(caps, *ret_kept_admin ? CAP_SYS_ADMIN : -1, err);
+                r = rt_caps_apply(caps, st->kept_admin ? CAP_SYS_ADMIN : -1, err);
         if (r < 0)
                 return r;
         (void) rt_proc_set_umask(c->process, err);
@@ -222,22 +242,33 @@ static int child_setup(const struct child_ctx *c, char **ret_path, struct rt_cap
                 return r;
         if (!args || !args[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "process.args must not be empty");
-        return rt_proc_lookpath(args[0], env, ret_path, err);
+        return rt_proc_lookpath(args[0], env, &st->path, err);
 }
 
-static int child_exec(const struct child_ctx *c, const char *path, const struct rt_caps *caps, bool kept_admin,
-                      struct berr *err) {
+static int child_exec(const struct child_ctx *c, const struct child_state *st, struct berr *err) {
         _cleanup_strv_free_ char **args = NULL, **env = NULL;
         int r = json_get_strv((json_t *) c->process, "args", &args, err);
         if (r == 0)
                 r = json_get_strv((json_t *) c->process, "env", &env, err);
         if (r < 0)
                 return r;
-        if (!env) {
-                env = calloc(1, sizeof(char *));
-                if (!env)
+        size_t n_env = 0;
+        while (env && env[n_env])
+                n_env++;
+        char **grown = realloc(env, (n_env + 2) * sizeof(char *));
+        if (!grown)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        env = grown;
+        env[n_env] = NULL;
+        if (st->home) { /* runc adds HOME when the spec has none; dockerd relies on that */
+                env[n_env] = strdup(st->home);
+                if (!env[n_env])
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                env[++n_env] = NULL;
         }
+        const struct rt_caps *caps = st->caps;
+        const char *path = st->path;
+        bool kept_admin = st->kept_admin;
         if (c->seccomp) {
                 r = rt_seccomp_load(c->seccomp, err);
                 if (r < 0)
@@ -260,16 +291,14 @@ static int child_exec(const struct child_ctx *c, const char *path, const struct 
 static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         struct berr err = { 0 };
         struct rt_sync_msg m;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_(rt_caps_freep) struct rt_caps *caps = NULL;
-        bool kept_admin = false;
+        struct child_state st = { 0 };
         /* Non-dumpable at once: /proc/<pid>/exe is still the shim (CVE-2019-5736). */
         (void) prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
         reset_signals();
         int r = sync_recv(c->sync_fd, &m);
         if (r <= 0 || m.type != RT_SYNC_GO)
                 _exit(1); /* the parent went away or gave up */
-        r = child_setup(c, &path, &caps, &kept_admin, &err);
+        r = child_setup(c, &st, &err);
         if (r < 0)
                 goto fail;
         if (sync_send(c->sync_fd, RT_SYNC_READY, NULL) < 0)
@@ -277,9 +306,10 @@ static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         r = sync_recv(c->sync_fd, &m);
         if (r <= 0 || m.type != RT_SYNC_START)
                 _exit(1);
-        (void) child_exec(c, path, caps, kept_admin, &err);
+        (void) child_exec(c, &st, &err);
 fail:
         (void) sync_send(c->sync_fd, RT_SYNC_ERROR, &err);
+        child_state_done(&st);
         _exit(127);
 }
 

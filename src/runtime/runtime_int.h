@@ -102,7 +102,7 @@ struct rt_seccomp {
         struct sock_filter *filter;
         unsigned short len;
         unsigned int flags; /* SECCOMP_FILTER_FLAG_* from the profile's "flags" */
-        char key[65];       /* sha256 hex of the canonical profile JSON */
+        char key[65];       /* hash128_hex of the canonical profile JSON (32 hex digits) */
 };
 
 /* Compile an OCI linux.seccomp object to a BPF program, or return the cached one compiled
@@ -147,6 +147,13 @@ int rt_proc_set_oom_score_adj(const json_t *process, struct berr *err);
 /* setgroups(additionalGids), setresgid, setresuid (capabilities kept for rt_caps_apply). */
 int rt_proc_set_user(const json_t *process, struct berr *err);
 int rt_proc_set_umask(const json_t *process, struct berr *err);
+/* "HOME=<dir>" from the container's /etc/passwd entry of process.user.uid ("/" without
+ * one), as runc adds it; *ret_entry NULL when process.env has HOME already. After pivot_root. */
+int rt_proc_home_env(const json_t *process, char **ret_entry, struct berr *err);
+/* mkdir -p process.cwd inside the root, as root with 0755 (dockerd creates a missing working
+ * directory at start; runc does it in the jail). Symlinks resolve inside the root. After
+ * pivot_root, before the root is made read-only. */
+int rt_proc_create_cwd(const json_t *process, struct berr *err);
 /* chdir(process.cwd) and refuse a cwd that is not under the root (CVE-2024-21626). */
 int rt_proc_chdir(const json_t *process, struct berr *err);
 /* Go's exec.LookPath over PATH from @env; errors as Docker prints them:

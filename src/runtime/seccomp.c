@@ -1,5 +1,5 @@
 /* seccomp.c - linux.seccomp (the OCI form dockerd writes from its profile) compiled with
- * libseccomp to a BPF program, cached by the sha256 of the profile's canonical JSON so a
+ * libseccomp to a BPF program, cached by a 128-bit hash of the profile's canonical JSON so a
  * second container with the same profile loads the program without compiling: in memory
  * for the life of the process, and on disk when rt_set_seccomp_cache_dir named a
  * directory (the shim is one process per container, so the disk cache is what makes the
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/digest.h"
+#include "common/hash.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -274,11 +274,7 @@ static int profile_key(const json_t *profile, char key[65], struct berr *err) {
         if (asprintf(&keyed, "libseccomp %u.%u.%u\n%s", ver ? ver->major : 0, ver ? ver->minor : 0,
                      ver ? ver->micro : 0, text) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        char d[DIGEST_STRING_MAX];
-        int r = digest_sha256_buf(keyed, strlen(keyed), d, err);
-        if (r < 0)
-                return r;
-        snprintf(key, 65, "%s", digest_hex(d));
+        hash128_hex(keyed, strlen(keyed), key);
         return 0;
 }
 

@@ -36,7 +36,7 @@ static int read_options(struct shim *s, struct berr *err) {
         _cleanup_json_ json_t *o = NULL;
         if ((r = json_parse_object(text, len, &o, err)) < 0)
                 return r;
-        const char *id = NULL, *log_path = NULL;
+        const char *id = NULL, *log_path = NULL, *cache = NULL;
         int64_t max_size = 0, max_file = 1;
         bool b;
         if ((r = json_get_string(o, "id", &id, err)) < 0 || (r = json_get_string(o, "log_path", &log_path, err)) < 0 ||
@@ -45,6 +45,14 @@ static int read_options(struct shim *s, struct berr *err) {
                 return r;
         if (!id)
                 return berr_set(err, BERR_INVALID, EINVAL, "shim.json: no id");
+        /* Compiled seccomp filters outlive this shim there, so the next container with the
+         * same profile skips the compilation (~20 ms). */
+        if (json_get_string(o, "seccomp_cache_dir", &cache, err) == 0) {
+                if (mkdir(cache, 0700) < 0 && errno != EEXIST)
+                        cache = NULL; /* no cache then: every start compiles */
+                if (cache)
+                        rt_set_seccomp_cache_dir(cache);
+        }
         s->opt.id = strdup(id);
         s->opt.log_path = log_path ? strdup(log_path) : NULL;
         s->opt.log_max_size = max_size;

@@ -130,6 +130,7 @@ class DockerCLI:
 
     def run(self, *args, input=None, timeout=60, check=True):
         p = subprocess.run(["docker", *args], input=input, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL if input is None else None,
                            env=docker_env(self.host, self.config_dir), timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("docker %s failed (%d):\nstdout: %s\nstderr: %s"

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <signal.h>
 
 #include "api/http.h"
 #include "common/cleanup.h"
@@ -100,7 +101,58 @@ static int h_upgrade(struct api_request *req, struct berr *err) {
         return api_reply_upgrade(req, "application/vnd.docker.raw-stream", upgrade_run, NULL, NULL);
 }
 
+/* Streamed upload: count the bytes read from body_fd (optionally stopping after @stop_after
+ * with an error), report whether the whole body came and the repeated query values. */
+static int upload_done;
+static int upload_complete = -1;
+static size_t upload_bytes;
+
+static int read_upload(struct api_request *req, size_t stop_after, size_t *ret_n) {
+        char buf[65536];
+        size_t total = 0;
+        for (;;) {
+                size_t want = sizeof(buf);
+                if (stop_after && stop_after - total < want)
+                        want = stop_after - total;
+                if (want == 0)
+                        break;
+                ssize_t n = read(req->body_fd, buf, want);
+                if (n < 0)
+                        return -1;
+                if (n == 0)
+                        break;
+                total += (size_t) n;
+        }
+        *ret_n = total;
+        return 0;
+}
+
+static int h_upload(struct api_request *req, struct berr *err) {
+        size_t n = 0;
+        assert_int_equal(read_upload(req, 0, &n), 0);
+        bool complete = api_body_complete(req);
+        const char *names[4];
+        size_t n_names = api_query_values(req, "names", names, 4);
+        json_t *jn = json_array();
+        for (size_t i = 0; i < n_names && i < 4; i++)
+                json_array_append_new(jn, json_string(names[i]));
+        __atomic_store_n(&upload_bytes, n, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&upload_complete, complete ? 1 : 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&upload_done, 1, __ATOMIC_SEQ_CST);
+        const char *ct = api_header(req, "content-type");
+        return api_reply_json(req, 200, json_pack("{s:I, s:b, s:o, s:s}", "bytes", (json_int_t) n, "complete",
+                                                  complete, "names", jn, "type", ct ? ct : ""));
+}
+
+static int h_upload_early(struct api_request *req, struct berr *err) {
+        size_t n = 0;
+        assert_int_equal(read_upload(req, 10, &n), 0);
+        return berr_set(err, BERR_INVALID, EINVAL, "bad archive after %zu bytes", n);
+}
+
 static const struct api_route routes[] = {
+        { "POST", "/upload", h_upload, API_BODY_STREAM },
+        { "POST", "/upload-early", h_upload_early, API_BODY_STREAM },
         { "GET", "/hello/{name}", h_hello, 0 },
         { "POST", "/echo", h_echo_body, 64 },
         { "POST", "/fail", h_fail, 0 },
@@ -298,6 +350,86 @@ static void test_upgrade_gives_raw_stream_with_half_close(void **s) {
         close(fd);
 }
 
+static void send_chunked(int fd, size_t total) {
+        char chunk[65536];
+        memset(chunk, 'z', sizeof(chunk));
+        while (total > 0) {
+                size_t n = total < sizeof(chunk) ? total : sizeof(chunk);
+                char head[32];
+                snprintf(head, sizeof(head), "%zx\r\n", n);
+                send_all(fd, head, strlen(head));
+                send_all(fd, chunk, n);
+                send_all(fd, "\r\n", 2);
+                total -= n;
+        }
+        send_all(fd, "0\r\n\r\n", 5);
+}
+
+static void test_stream_body_reaches_handler_thread_whole(void **s) {
+        /* 40 MB, more than the default body bound: streamed, not gathered. */
+        size_t total = 40u << 20;
+        int fd = dial();
+        const char *req = "POST /upload?names=a%2Fb&names=c+d HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+                          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        send_chunked(fd, total);
+        _cleanup_free_ char *r = read_all(fd);
+        close(fd);
+        assert_int_equal(status_of(r), 200);
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "{\"bytes\":%zu,\"complete\":true,\"names\":[\"a/b\",\"c d\"],\"type\":\"application/x-tar\"}\n", total);
+        assert_string_equal(body_of(r), want);
+        assert_non_null(strstr(r, "API-Version: 1.45"));
+}
+
+static void test_stream_body_empty_and_content_length(void **s) {
+        _cleanup_free_ char *r = roundtrip("POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 200);
+        assert_non_null(strstr(body_of(r), "\"bytes\":0,\"complete\":true"));
+        _cleanup_free_ char *r2 = roundtrip("POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+        assert_non_null(strstr(body_of(r2), "\"bytes\":5,\"complete\":true"));
+}
+
+static void test_stream_body_handler_stopping_early_still_answers(void **s) {
+        /* The handler gives up after 10 bytes; the client, still sending 3 MB, reads its error. */
+        size_t total = 3u << 20;
+        int fd = dial();
+        char req[256];
+        snprintf(req, sizeof(req), "POST /upload-early HTTP/1.1\r\nHost: d\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                 total);
+        send_all(fd, req, strlen(req));
+        char chunk[65536];
+        memset(chunk, 'q', sizeof(chunk));
+        for (size_t left = total; left > 0;) {
+                size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+                send_all(fd, chunk, n);
+                left -= n;
+        }
+        _cleanup_free_ char *r = read_all(fd);
+        close(fd);
+        assert_int_equal(status_of(r), 400);
+        assert_string_equal(body_of(r), "{\"message\":\"bad archive after 10 bytes\"}\n");
+}
+
+static void test_stream_body_client_going_away_is_not_complete(void **s) {
+        __atomic_store_n(&upload_done, 0, __ATOMIC_SEQ_CST);
+        int fd = dial();
+        const char *req = "POST /upload HTTP/1.1\r\nHost: d\r\nContent-Length: 1000000\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        send_all(fd, "partial", 7);
+        usleep(50000);
+        close(fd);
+        for (int i = 0; i < 400 && !__atomic_load_n(&upload_done, __ATOMIC_SEQ_CST); i++)
+                usleep(5000);
+        assert_true(__atomic_load_n(&upload_done, __ATOMIC_SEQ_CST));
+        assert_int_equal(__atomic_load_n(&upload_complete, __ATOMIC_SEQ_CST), 0);
+        assert_int_equal(__atomic_load_n(&upload_bytes, __ATOMIC_SEQ_CST), 7);
+        /* And the server still serves. */
+        _cleanup_free_ char *r = roundtrip("GET /hello/x HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 200);
+}
+
 static void test_garbage_request_line_then_server_still_serves(void **s) {
         /* Malformed text gets 400; binary junk gets the connection closed (no hang). */
         _cleanup_free_ char *r = roundtrip("hello world\r\n\r\n");
@@ -309,6 +441,7 @@ static void test_garbage_request_line_then_server_still_serves(void **s) {
 }
 
 static int setup(void **s) {
+        signal(SIGPIPE, SIG_IGN); /* as berthd does: a client gone shows as EPIPE */
         snprintf(sock_path, sizeof(sock_path), "/tmp/berth-http-test-%d.sock", (int) getpid());
         unlink(sock_path);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -340,6 +473,10 @@ int main(void) {
                 cmocka_unit_test(test_stream_sends_headers_before_body_is_done),
                 cmocka_unit_test(test_upgrade_gives_raw_stream_with_half_close),
                 cmocka_unit_test(test_garbage_request_line_then_server_still_serves),
+                cmocka_unit_test(test_stream_body_reaches_handler_thread_whole),
+                cmocka_unit_test(test_stream_body_empty_and_content_length),
+                cmocka_unit_test(test_stream_body_handler_stopping_early_still_answers),
+                cmocka_unit_test(test_stream_body_client_going_away_is_not_complete),
         };
         return cmocka_run_group_tests_name("http_server", tests, setup, teardown);
 }

@@ -279,6 +279,11 @@ static enum image_usage used_by_stopped(void *opaque, const char *id, char cid[6
         return STREQ(id, (const char *) opaque) ? IMAGE_USED_BY_STOPPED : IMAGE_UNUSED;
 }
 
+static enum image_usage used_by_running(void *opaque, const char *id, char cid[65]) {
+        snprintf(cid, 65, "%s", "fedcba0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+        return STREQ(id, (const char *) opaque) ? IMAGE_USED_BY_RUNNING : IMAGE_UNUSED;
+}
+
 static void test_image_store_tag_and_rmi_semantics(void **state) {
         struct fixture *f = *state;
         load_file(f, FIX "busybox-docker-archive.tar");
@@ -301,10 +306,16 @@ static void test_image_store_tag_and_rmi_semantics(void **state) {
         assert_int_equal(err.kind, BERR_CONFLICT);
         assert_string_equal(err.msg, "conflict: unable to delete 1753f6f850bd (must be forced) - image is referenced in multiple repositories");
 
-        /* Used by a stopped container: untag by name stands, the image stays. */
+        /* Used by a stopped container: a name that is not the last one goes; the last one
+         * only with force, as dockerd has it. */
         assert_int_equal(image_store_delete(f->s, "other:2", false, used_by_stopped, (void *) BUSYBOX_ID, &items, &err), 0);
         json_decref(items);
-        assert_int_equal(image_store_delete(f->s, "foo/bar:1", false, used_by_stopped, (void *) BUSYBOX_ID, &items, &err), 0);
+        assert_true(image_store_delete(f->s, "foo/bar:1", false, used_by_stopped, (void *) BUSYBOX_ID, &items, &err) < 0);
+        assert_int_equal(err.kind, BERR_CONFLICT);
+        assert_string_equal(err.msg, "conflict: unable to remove repository reference \"foo/bar:1\" (must force) - "
+                                     "container abcdef012345 is using its referenced image 1753f6f850bd");
+        /* Forced while a container runs it: only the name goes, the image stays dangling. */
+        assert_int_equal(image_store_delete(f->s, "foo/bar:1", true, used_by_running, (void *) BUSYBOX_ID, &items, &err), 0);
         assert_int_equal(json_array_size(items), 1);
         json_decref(items);
         char id[DIGEST_STRING_MAX];

@@ -369,6 +369,58 @@ static void test_rt_run_cwd_outside_root_refused(void **state) {
         assert_non_null(strstr(r.msg, "cwd"));
 }
 
+static const char *cwd_value;
+static void set_cwd(json_t *spec) {
+        json_object_set_new(json_object_get(spec, "process"), "cwd", json_string(cwd_value));
+}
+static void set_cwd_readonly_root(json_t *spec) {
+        set_cwd(spec);
+        readonly_root(spec);
+}
+
+static void test_rt_run_missing_cwd_is_created(void **state) {
+        struct result r;
+        cwd_value = "/new/dir";
+        run_args((const char *const[]){ "sh", "-c", "pwd; ls -ld /new/dir | cut -c1-10", NULL }, set_cwd, &r);
+        ASSERT_RAN(r);
+        assert_string_equal(r.out, "/new/dir\ndrwxr-xr-x\n");
+        /* even when the root becomes read-only afterwards (dockerd creates it before) */
+        cwd_value = "/other/dir";
+        run_args((const char *const[]){ "sh", "-c", "pwd", NULL }, set_cwd_readonly_root, &r);
+        ASSERT_RAN(r);
+        assert_string_equal(r.out, "/other/dir\n");
+}
+
+static void test_rt_run_missing_cwd_through_symlink_is_created_inside_the_root(void **state) {
+        if (geteuid() != 0)
+                skip();
+        char link[256], outside[256];
+        snprintf(link, sizeof(link), "%s/escape", rootfs);
+        snprintf(outside, sizeof(outside), "%s/outside-%d", tmpdir, (int) getpid());
+        assert_int_equal(symlink(outside, link), 0); /* absolute: means <root><outside> inside */
+        struct result r;
+        cwd_value = "/escape/sub";
+        run_args((const char *const[]){ "sh", "-c", "pwd", NULL }, set_cwd, &r);
+        unlink(link);
+        ASSERT_RAN(r);
+        struct stat st;
+        assert_int_equal(stat(outside, &st), -1); /* nothing created outside the root */
+        char inside[512];
+        snprintf(inside, sizeof(inside), "%s%s/sub", rootfs, outside);
+        assert_int_equal(stat(inside, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+}
+
+static void test_rt_run_home_from_passwd(void **state) {
+        struct result r;
+        run_args((const char *const[]){ "sh", "-c", "echo $HOME", NULL }, NULL, &r);
+        ASSERT_RAN(r);
+        assert_string_equal(r.out, "/root\n");
+        run_args((const char *const[]){ "sh", "-c", "echo $HOME", NULL }, as_nobody, &r);
+        ASSERT_RAN(r);
+        assert_string_equal(r.out, "/nonexistent\n");
+}
+
 static void test_rt_run_no_fd_leaks(void **state) {
         if (geteuid() != 0)
                 skip();
@@ -585,6 +637,9 @@ int main(void) {
                 cmocka_unit_test(test_rt_run_directory_is_permission_denied),
                 cmocka_unit_test(test_rt_run_cwd_outside_root_refused),
                 cmocka_unit_test(test_rt_run_no_fd_leaks),
+                cmocka_unit_test(test_rt_run_missing_cwd_is_created),
+                cmocka_unit_test(test_rt_run_missing_cwd_through_symlink_is_created_inside_the_root),
+                cmocka_unit_test(test_rt_run_home_from_passwd),
                 cmocka_unit_test(test_rt_run_memory_limit_oom_killed),
                 cmocka_unit_test(test_rt_run_pids_limit_stops_fork_bomb),
                 cmocka_unit_test(test_rt_run_exec_joins_namespaces),

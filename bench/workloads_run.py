@@ -1,0 +1,116 @@
+"""Workloads of issue 4: containers. Imported at the end of workloads.py."""
+import os
+import time
+
+from workloads import Goal, Workload, docker, time_docker
+
+N_SEQUENTIAL = 50
+N_RESIDENT = 10
+
+
+def _pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _shim_pids(daemon):
+    """The per-container supervisors of this daemon: berth-shim processes whose bundle is
+    under its exec root, or containerd-shim-runc-v2 processes talking to its containerd."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        exe = os.path.basename(argv[0].decode(errors="replace"))
+        cmd = b" ".join(argv).decode(errors="replace")
+        if exe in ("berth-shim", "containerd-shim-runc-v2") and daemon.dir in cmd:
+            out.append(int(p))
+    return out
+
+
+def _rm_all(daemon):
+    ids = docker(daemon, "ps", "-aq", capture=True).stdout.split()
+    if ids:
+        docker(daemon, "rm", "-f", *ids, check=False)
+
+
+def run_rm_true(daemon):
+    """`docker run --rm busybox true`, end to end."""
+    return time_docker(daemon, "run", "--rm", "busybox", "true")
+
+
+def run_d_sequential(daemon):
+    """N_SEQUENTIAL sequential `docker run -d busybox sleep 300`, total time in s."""
+    _rm_all(daemon)
+    t0 = time.perf_counter()
+    try:
+        for _ in range(N_SEQUENTIAL):
+            docker(daemon, "run", "-d", "busybox", "sleep", "300")
+        return time.perf_counter() - t0
+    finally:
+        _rm_all(daemon)
+
+
+def shim_pss(daemon):
+    """PSS of one container's supervisor, averaged over N_RESIDENT running containers."""
+    _rm_all(daemon)
+    try:
+        for _ in range(N_RESIDENT):
+            docker(daemon, "run", "-d", "busybox", "sleep", "300")
+        time.sleep(0.5)
+        pids = _shim_pids(daemon)
+        if not pids:
+            raise RuntimeError("no shim processes found")
+        return sum(_pss_kb(p) for p in pids) / len(pids)
+    finally:
+        _rm_all(daemon)
+
+
+def daemon_rss_per_container(daemon):
+    """Growth of the daemon process's own RSS per running container (N_RESIDENT of them)."""
+    _rm_all(daemon)
+    try:
+        before = _rss_kb(daemon.pid)
+        for _ in range(N_RESIDENT):
+            docker(daemon, "run", "-d", "busybox", "sleep", "300")
+        time.sleep(0.5)
+        return max(0, _rss_kb(daemon.pid) - before) / N_RESIDENT
+    finally:
+        _rm_all(daemon)
+
+
+WORKLOADS_RUN = [
+    Workload("docker run --rm true", "ms", run_rm_true, needs_images=True,
+             goal=Goal("≤ 0.20× dockerd", max_ratio=0.20),
+             description="`docker run --rm busybox true`"),
+    Workload(f"{N_SEQUENTIAL}× docker run -d", "s", run_d_sequential, needs_images=True,
+             goal=Goal("≤ 0.20× dockerd", max_ratio=0.20), decimals=2,
+             description=f"{N_SEQUENTIAL} sequential `docker run -d busybox sleep 300`, total"),
+    Workload("shim PSS per container", "KB", shim_pss, needs_images=True,
+             goal=Goal("≤ 400 KB", max_value=400.0), decimals=0,
+             description="PSS of berth-shim / containerd-shim-runc-v2, mean over 10 running containers"),
+    Workload("daemon RSS per container", "KB", daemon_rss_per_container, needs_images=True,
+             goal=Goal("< 50 KB", max_value=50.0), decimals=0,
+             description="growth of berthd's / dockerd's own RSS per running container"),
+]

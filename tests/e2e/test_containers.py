@@ -1,0 +1,192 @@
+"""Containers through the stock docker CLI: run, logs, stop/start/restart, rm, ps, inspect."""
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import SHARED, docker_env
+
+
+@pytest.fixture(scope="module")
+def images(docker):
+    for name in ("busybox", "layered"):
+        docker.run("load", "-i", os.path.join(SHARED, "fixtures", "%s-docker-archive.tar" % name))
+    yield
+    for c in docker.run("ps", "-aq").stdout.split():
+        docker.run("rm", "-f", c, check=False)
+
+
+def test_run_echo_prints_and_removes(docker, images):
+    p = docker.run("run", "--rm", "busybox", "echo", "hello")
+    assert p.stdout == "hello\n"
+    assert docker.run("ps", "-aq").stdout.strip() == "" or True  # other tests may leave containers
+    names = docker.run("ps", "-a", "--format", "{{.Image}} {{.Command}}").stdout
+    assert '"echo hello"' not in names
+
+
+def test_run_exit_code(docker, images):
+    p = docker.run("run", "--name", "exit3", "busybox", "sh", "-c", "exit 3", check=False)
+    assert p.returncode == 3
+    st = json.loads(docker.run("inspect", "exit3").stdout)[0]["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] == 3 and not st["Running"]
+    assert st["FinishedAt"] > st["StartedAt"]
+    docker.run("rm", "exit3")
+
+
+def test_run_stdout_and_stderr_are_separate(docker, images):
+    p = docker.run("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert p.stdout == "out\n"
+    assert p.stderr == "err\n"
+
+
+def test_run_interactive_stdin(docker, images):
+    p = docker.run("run", "--rm", "-i", "busybox", "cat", input="line one\nline two\n")
+    assert p.stdout == "line one\nline two\n"
+
+
+def test_run_layered_image_user_path_workdir_entrypoint(docker, images):
+    p = docker.run("run", "--rm", "layered", "greet")
+    assert p.stdout.strip() == "hello world from nobody"
+    p = docker.run("run", "--rm", "layered", "sh", "-c", "id -u; pwd; echo $APP_HOME")
+    assert p.stdout.split() == ["65534", "/app", "/app"]
+
+
+def test_missing_command_is_127_with_dockers_message(docker, images):
+    p = docker.run("run", "--rm", "busybox", "no-such-command", check=False)
+    assert p.returncode == 127
+    assert 'exec: "no-such-command": executable file not found in $PATH' in p.stderr
+
+
+def test_missing_image_is_404(docker, images):
+    p = docker.run("create", "no-such-image-here:1", check=False)
+    assert p.returncode != 0
+    assert "No such image" in p.stderr or "pull access denied" in p.stderr or "Unable to find image" in p.stderr
+
+
+def test_name_conflict_is_409(docker, images):
+    docker.run("create", "--name", "twin", "busybox", "true")
+    p = docker.run("create", "--name", "twin", "busybox", "true", check=False)
+    assert p.returncode != 0
+    assert 'Conflict. The container name "/twin" is already in use by container' in p.stderr
+    docker.run("rm", "twin")
+
+
+def test_detached_logs_stop_start_restart_rm(docker, images):
+    cid = docker.run("run", "-d", "--name", "looper", "busybox", "sh", "-c",
+                     "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done").stdout.strip()
+    assert len(cid) == 64
+    time.sleep(1)
+    logs = docker.run("logs", "looper").stdout.splitlines()
+    assert logs[0] == "tick 0" and len(logs) >= 2
+    assert docker.run("logs", "--tail", "1", "looper").stdout.count("\n") == 1
+    ps = docker.run("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    assert "looper Up" in ps
+    t0 = time.time()
+    docker.run("stop", "-t", "1", "looper")
+    assert time.time() - t0 < 5
+    st = json.loads(docker.run("inspect", "looper").stdout)[0]["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] == 137  # sh ignores SIGTERM as pid 1
+    assert "looper" not in docker.run("ps", "--format", "{{.Names}}").stdout
+    assert "looper" in docker.run("ps", "-a", "--format", "{{.Names}}").stdout
+    docker.run("start", "looper")
+    assert json.loads(docker.run("inspect", "looper").stdout)[0]["State"]["Running"]
+    docker.run("restart", "-t", "1", "looper")
+    assert json.loads(docker.run("inspect", "looper").stdout)[0]["State"]["Running"]
+    p = docker.run("rm", "looper", check=False)
+    assert p.returncode != 0 and "container is running" in p.stderr
+    docker.run("rm", "-f", "looper")
+    assert "looper" not in docker.run("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_logs_follow_ends_when_container_exits(docker, images):
+    docker.run("run", "-d", "--name", "brief", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+    p = docker.run("logs", "-f", "brief", timeout=20)
+    assert p.stdout == "a\nb\n"
+    docker.run("rm", "brief")
+
+
+def test_kill_with_signal_and_not_running(docker, images):
+    # pid 1 only gets signals it handles, as under Docker: the shell traps USR1
+    docker.run("run", "-d", "--name", "victim", "busybox", "sh", "-c",
+               "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+    docker.run("kill", "-s", "USR1", "victim")
+    deadline = time.time() + 5
+    while time.time() < deadline and json.loads(docker.run("inspect", "victim").stdout)[0]["State"]["Running"]:
+        time.sleep(0.1)
+    st = json.loads(docker.run("inspect", "victim").stdout)[0]["State"]
+    assert st["Status"] == "exited" and st["ExitCode"] == 42
+    p = docker.run("kill", "victim", check=False)
+    assert p.returncode != 0 and "is not running" in p.stderr
+    docker.run("rm", "victim")
+
+
+def test_inspect_shape(docker, images):
+    cid = docker.run("create", "--name", "shape", "-e", "EXTRA=1", "--label", "fx=1", "busybox",
+                     "sleep", "5").stdout.strip()
+    o = json.loads(docker.run("inspect", "shape").stdout)[0]
+    assert o["Id"] == cid and o["Name"] == "/shape"
+    assert o["Path"] == "sleep" and o["Args"] == ["5"]
+    assert o["State"]["Status"] == "created"
+    assert "EXTRA=1" in o["Config"]["Env"]
+    assert o["Config"]["Labels"] == {"fx": "1"}
+    assert o["Config"]["Image"] == "busybox"
+    assert o["Image"].startswith("sha256:")
+    for key in ("Created", "ResolvConfPath", "HostnamePath", "HostsPath", "LogPath", "RestartCount", "Driver",
+                "Platform", "HostConfig", "GraphDriver", "Mounts", "NetworkSettings"):
+        assert key in o
+    assert docker.run("inspect", "--format", "{{.State.Status}}", cid[:12]).stdout.strip() == "created"
+    docker.run("rm", "shape")
+
+
+def test_ps_filters_and_quiet(docker, images):
+    docker.run("create", "--name", "f1", "--label", "team=a", "busybox", "true")
+    docker.run("create", "--name", "f2", "--label", "team=b", "busybox", "true")
+    out = docker.run("ps", "-a", "--filter", "label=team=a", "--format", "{{.Names}}").stdout.split()
+    assert out == ["f1"]
+    out = docker.run("ps", "-a", "--filter", "name=f2", "-q").stdout.split()
+    assert len(out) == 1 and len(out[0]) == 12
+    out = docker.run("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}").stdout.split()
+    assert "f1" in out and "f2" in out
+    p = docker.run("ps", "--filter", "bogus=1", check=False)
+    assert p.returncode != 0 and "invalid filter" in p.stderr
+    docker.run("rm", "f1", "f2")
+
+
+def test_tty_run_gives_a_prompt_and_resizes(berthd, docker, images):
+    env = docker_env(berthd.host, docker.config_dir)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe("docker", ["docker", "run", "--rm", "-it", "busybox", "sh"], env)
+    out = b""
+
+    def read_until(token, timeout=15):
+        nonlocal out
+        deadline = time.time() + timeout
+        while token not in out and time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        return token in out
+
+    assert read_until(b"# ")
+    os.write(fd, b"stty size; echo done-$((1+2))\r")
+    assert read_until(b"done-3")
+    os.write(fd, b"exit 0\r")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_dockerpy_run_and_wait(client, images):
+    out = client.containers.run("busybox", ["echo", "from docker-py"], remove=True)
+    assert out == b"from docker-py\n"
+    c = client.containers.run("busybox", ["sh", "-c", "exit 7"], detach=True)
+    assert c.wait()["StatusCode"] == 7
+    c.remove()

@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "container.h"
 #include "daemon.h"
+#include "image/image_store.h"
 
 /* Seconds since the epoch of an RFC 3339 UTC time as we write them; 0 if unparsable. */
 static double parse_time(const char *s) {
@@ -226,9 +227,62 @@ static int check_filters(json_t *filters, struct berr *err) {
         return 0;
 }
 
+/* Values of filters that name other objects, resolved once per listing. */
+struct resolved_filters {
+        json_t *ancestor_ids; /* image IDs */
+        char before[40], since[40]; /* Created of the named containers, "" if not given */
+};
+
+static bool values_match(json_t *vals, bool (*pred)(const char *v, void *ctx), void *ctx) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(vals, i, e) if (json_is_string(e) && pred(json_string_value(e), ctx)) return true;
+        return false;
+}
+
+static bool expose_pred(const char *v, void *ctx) {
+        json_t *ports = ctx;
+        char key[64];
+        snprintf(key, sizeof(key), "%s%s", v, strchr(v, '/') ? "" : "/tcp");
+        return json_object_get(ports, key) != NULL;
+}
+
+static bool bool_false_pred(const char *v, void *ctx) {
+        return strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
+}
+
+static bool health_none_pred(const char *v, void *ctx) {
+        return strcmp(v, "none") == 0;
+}
+
 /* Caller holds c->lock. */
-static bool matches(struct container *c, json_t *filters) {
+static bool matches(struct container *c, json_t *filters, const struct resolved_filters *rf) {
         json_t *v;
+        if ((v = json_object_get(filters, "ancestor"))) {
+                bool any = false;
+                size_t i;
+                json_t *e;
+                json_array_foreach(rf->ancestor_ids, i, e) any |= strcmp(json_string_value(e), c->image_id) == 0;
+                json_array_foreach(v, i, e) any |= json_is_string(e) && json_equal(e, json_object_get(c->config, "Image"));
+                if (!any)
+                        return false;
+        }
+        if (json_object_get(filters, "before") && !(strcmp(c->created, rf->before) < 0))
+                return false;
+        if (json_object_get(filters, "since") && !(strcmp(c->created, rf->since) > 0))
+                return false;
+        /* berth has no volumes, networks, published ports or health checks yet: those
+         * filters match only what that truly implies. */
+        if (json_object_get(filters, "volume") || json_object_get(filters, "network") ||
+            json_object_get(filters, "publish"))
+                return false;
+        if ((v = json_object_get(filters, "expose")) &&
+            !values_match(v, expose_pred, json_object_get(c->config, "ExposedPorts")))
+                return false;
+        if ((v = json_object_get(filters, "is-task")) && !values_match(v, bool_false_pred, NULL))
+                return false;
+        if ((v = json_object_get(filters, "health")) && !values_match(v, health_none_pred, NULL))
+                return false;
         if ((v = json_object_get(filters, "status")) && !filter_values_contain(v, ctr_state_name(c->state)))
                 return false;
         if ((v = json_object_get(filters, "id"))) {
@@ -308,11 +362,38 @@ static void normalize_filters(json_t *filters) {
         }
 }
 
+static int created_of(struct daemon *d, json_t *vals, char out[40], struct berr *err) {
+        const char *ref = json_string_value(json_array_get(vals, 0));
+        if (!ref)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter value");
+        struct container *o;
+        int r = ctr_lookup(d, ref, &o, err);
+        if (r < 0)
+                return r;
+        snprintf(out, 40, "%s", o->created);
+        ctr_unref(d, o);
+        return 0;
+}
+
 int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t **ret, struct berr *err) {
         normalize_filters(filters);
         int r = check_filters(filters, err);
         if (r < 0)
                 return r;
+        struct resolved_filters rf = { .ancestor_ids = json_array() };
+        json_t *anc = json_object_get(filters, "ancestor");
+        size_t ai;
+        json_t *ae;
+        json_array_foreach(anc, ai, ae) {
+                char id[DIGEST_STRING_MAX];
+                if (json_is_string(ae) && image_store_resolve(d->images, json_string_value(ae), id, NULL) == 0)
+                        json_array_append_new(rf.ancestor_ids, json_string(id));
+        }
+        if ((json_object_get(filters, "before") && (r = created_of(d, json_object_get(filters, "before"), rf.before, err)) < 0) ||
+            (json_object_get(filters, "since") && (r = created_of(d, json_object_get(filters, "since"), rf.since, err)) < 0)) {
+                json_decref(rf.ancestor_ids);
+                return r;
+        }
         pthread_mutex_lock(&d->ctr_lock);
         size_t n = HASH_COUNT(d->ctrs);
         struct container **v = calloc(n + 1, sizeof(*v));
@@ -331,7 +412,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t
                 c = v[i];
                 pthread_mutex_lock(&c->lock);
                 bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
-                bool show = (all || running || has_status || limit > 0) && matches(c, filters) && !c->removed;
+                bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && !c->removed;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
                         json_array_append_new(out, summary(c));
                         shown++;
@@ -340,6 +421,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t
                 ctr_unref(d, c);
         }
         free(v);
+        json_decref(rf.ancestor_ids);
         *ret = out;
         return 0;
 }

@@ -54,6 +54,16 @@ def ping_ok(sock_path):
         return False
 
 
+def daemon_env():
+    """berthd's environment in tests: any registry off loopback goes to a dead proxy on
+    127.0.0.1:9, so a missing image can never make a test reach out to Docker Hub."""
+    env = dict(os.environ)
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[k] = "http://127.0.0.1:9"
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost,::1"
+    return env
+
+
 class Berthd:
     """One berthd process on its own temporary roots."""
 
@@ -78,7 +88,7 @@ class Berthd:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=daemon_env())
         if wait:
             deadline = time.time() + 10
             while time.time() < deadline:

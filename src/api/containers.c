@@ -154,8 +154,13 @@ struct wait_ctx {
         struct daemon *d;
         struct container *c;
         enum ctr_wait_condition cond;
+        int client_fd;
         bool sent;
 };
+
+static bool client_gone(void *p) {
+        return api_fd_peer_closed(*(int *) p);
+}
 
 static ssize_t wait_read(void *p, char *buf, size_t max) {
         struct wait_ctx *w = p;
@@ -163,7 +168,9 @@ static ssize_t wait_read(void *p, char *buf, size_t max) {
                 return 0;
         int code = 0;
         struct berr err = { 0 };
-        ctr_wait(w->d, w->c, w->cond, &code, &err);
+        /* `docker run -d` asks to wait and then goes away: do not hold a thread for it. */
+        if (ctr_wait(w->d, w->c, w->cond, &code, client_gone, &w->client_fd, &err) < 0 && err.errnum == ECANCELED)
+                return -1;
         w->sent = true;
         return snprintf(buf, max, "{\"Error\":null,\"StatusCode\":%d}\n", code);
 }
@@ -194,7 +201,7 @@ int api_containers_wait(struct api_request *req, struct berr *err) {
                 ctr_unref(req->ctx, c);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        *w = (struct wait_ctx){ .d = req->ctx, .c = c, .cond = wc };
+        *w = (struct wait_ctx){ .d = req->ctx, .c = c, .cond = wc, .client_fd = api_client_fd(req) };
         return api_reply_stream(req, 200, "application/json", wait_read, wait_free, w);
 }
 
@@ -269,7 +276,7 @@ static void logs_free(void *p) {
 }
 
 int api_containers_logs(struct api_request *req, struct berr *err) {
-        struct ctr_logs_opts o = { .tail = -1 };
+        struct ctr_logs_opts o = { .tail = -1, .client_fd = -1 };
         int r;
         if ((r = api_query_bool(req, "stdout", false, &o.want_stdout, err)) < 0 ||
             (r = api_query_bool(req, "stderr", false, &o.want_stderr, err)) < 0 ||
@@ -296,6 +303,7 @@ int api_containers_logs(struct api_request *req, struct berr *err) {
         if ((r = path_container(req, &c, err)) < 0)
                 return r;
         struct ctr_log_reader *lr;
+        o.client_fd = api_client_fd(req);
         if ((r = ctr_logs_open(req->ctx, c, &o, &lr, err)) < 0) {
                 ctr_unref(req->ctx, c);
                 return r;

@@ -13,6 +13,7 @@
 
 struct events_stream {
         struct events_sub *sub;
+        int client_fd;
         json_t *filters;
         char *pending;
         size_t len, pos;
@@ -86,7 +87,13 @@ static ssize_t events_read(void *p, char *buf, size_t max) {
                 }
                 free(s->pending);
                 s->pending = NULL;
-                char *line = events_next(s->sub);
+                bool timed_out;
+                char *line = events_next(s->sub, 1000, &timed_out);
+                if (!line && timed_out) {
+                        if (api_fd_peer_closed(s->client_fd))
+                                return -1; /* the client left: free this thread */
+                        continue;
+                }
                 if (!line)
                         return 0;
                 json_t *ev = json_loads(line, 0, NULL);
@@ -133,5 +140,6 @@ int api_system_events(struct api_request *req, struct berr *err) {
                 return berr_set(err, BERR_UNAVAILABLE, ENOMEM, "events are not available");
         }
         s->filters = filters;
+        s->client_fd = api_client_fd(req);
         return api_reply_stream(req, 200, "application/json", events_read, events_free, s);
 }

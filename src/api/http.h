@@ -100,6 +100,11 @@ const char *api_header(struct api_request *req, const char *name);
  * gave EOF: false then means the client went away mid-upload. */
 bool api_body_complete(struct api_request *req);
 
+/* The client's socket, to notice from a long wait that the client has gone away. */
+int api_client_fd(struct api_request *req);
+/* True when the peer of @fd has closed its end (or the socket failed). Never blocks. */
+bool api_fd_peer_closed(int fd);
+
 /* The body as a JSON object (400 when it is not one). */
 int api_body_json(struct api_request *req, json_t **ret, struct berr *err);
 

@@ -2,6 +2,7 @@
  * connection, request bodies gathered up to a bound (or streamed to a handler thread for
  * API_BODY_STREAM routes), and the answer helpers of http.h. */
 #include <fcntl.h>
+#include <poll.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -253,6 +254,20 @@ static size_t snapshot_values(struct request_full *rf, enum MHD_ValueKind kind, 
                 n++;
         }
         return n;
+}
+
+int api_client_fd(struct api_request *req) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        return ci ? (int) ci->connect_fd : -1;
+}
+
+bool api_fd_peer_closed(int fd) {
+        if (fd < 0)
+                return false;
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        if (poll(&p, 1, 0) <= 0)
+                return false;
+        return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 const char *api_query(struct api_request *req, const char *key) {

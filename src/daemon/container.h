@@ -88,7 +88,9 @@ int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned co
 
 enum ctr_wait_condition { CTR_WAIT_NOT_RUNNING, CTR_WAIT_NEXT_EXIT, CTR_WAIT_REMOVED };
 /* Block until the condition holds; *ret_code is the exit code. */
-int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code, struct berr *err);
+/* @cancelled (may be NULL) is asked about once a second, e.g. whether the client left. */
+int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code,
+             bool (*cancelled)(void *), void *arg, struct berr *err);
 
 /* Attach the raw client stream @fd (blocking) to the container's stdio; returns when
  * the stream ends (container exit, detach, client gone). */

@@ -2,6 +2,7 @@
 #include "container_logs.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,13 @@ static void read_available(struct ctr_log_reader *r) {
         }
 }
 
+static bool peer_closed(int fd) {
+        if (fd < 0)
+                return false;
+        struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 static bool container_running(struct container *c) {
         pthread_mutex_lock(&c->lock);
         bool running = (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING ||
@@ -276,6 +284,8 @@ ssize_t ctr_logs_read(struct ctr_log_reader *r, char *buf, size_t max) {
                         r->cur = r->n_files - 1;
                         continue;
                 }
+                if (peer_closed(r->o.client_fd))
+                        return -1; /* the client went away: end the stream, free the thread */
                 usleep(50 * 1000);
         }
 }

@@ -15,6 +15,7 @@ struct ctr_logs_opts {
         bool want_stdout, want_stderr, follow, timestamps, details;
         int64_t since_ns, until_ns; /* 0: unbounded */
         long tail;                  /* -1: everything */
+        int client_fd;              /* following stops when this peer has closed; -1: never */
 };
 
 struct ctr_log_reader;

@@ -133,22 +133,30 @@ int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct ber
         return r < 0 ? r : 0;
 }
 
-int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code, struct berr *err) {
+/* Caller holds c->lock. */
+static bool wait_done(struct daemon *d, struct container *c, enum ctr_wait_condition cond, uint64_t gen) {
+        if (c->removed || d->shutting_down)
+                return true;
+        switch (cond) {
+        case CTR_WAIT_NOT_RUNNING: return !is_running(c) && !c->starting;
+        case CTR_WAIT_NEXT_EXIT: return c->exit_gen != gen;
+        case CTR_WAIT_REMOVED: return false;
+        }
+        return true;
+}
+
+int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond, int *ret_code,
+             bool (*cancelled)(void *), void *arg, struct berr *err) {
         pthread_mutex_lock(&c->lock);
         uint64_t gen = c->exit_gen;
-        switch (cond) {
-        case CTR_WAIT_NOT_RUNNING:
-                while ((is_running(c) || c->starting) && !c->removed && !d->shutting_down)
-                        pthread_cond_wait(&c->cond, &c->lock);
-                break;
-        case CTR_WAIT_NEXT_EXIT:
-                while (c->exit_gen == gen && !c->removed && !d->shutting_down)
-                        pthread_cond_wait(&c->cond, &c->lock);
-                break;
-        case CTR_WAIT_REMOVED:
-                while (!c->removed && !d->shutting_down)
-                        pthread_cond_wait(&c->cond, &c->lock);
-                break;
+        while (!wait_done(d, c, cond, gen)) {
+                struct timespec deadline;
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                deadline.tv_sec += 1;
+                if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0 && cancelled && cancelled(arg)) {
+                        pthread_mutex_unlock(&c->lock);
+                        return berr_set(err, BERR_UNAVAILABLE, ECANCELED, "the client went away");
+                }
         }
         if (d->shutting_down) {
                 pthread_mutex_unlock(&c->lock);

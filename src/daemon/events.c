@@ -158,8 +158,19 @@ struct events_sub *events_subscribe(struct daemon *d, int64_t since_ns, int64_t 
         return s;
 }
 
-char *events_next(struct events_sub *s) {
+char *events_next(struct events_sub *s, int timeout_ms, bool *timed_out) {
         struct events_bus *b = s->bus;
+        *timed_out = false;
+        struct timespec limit;
+        clock_gettime(CLOCK_REALTIME, &limit);
+        if (timeout_ms >= 0) {
+                limit.tv_sec += timeout_ms / 1000;
+                limit.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+                if (limit.tv_nsec >= 1000000000L) {
+                        limit.tv_sec++;
+                        limit.tv_nsec -= 1000000000L;
+                }
+        }
         pthread_mutex_lock(&b->lock);
         for (;;) {
                 if (b->closed)
@@ -176,14 +187,27 @@ char *events_next(struct events_sub *s) {
                         pthread_mutex_unlock(&b->lock);
                         return line;
                 }
+                if (s->until_ns && now_ns() >= s->until_ns)
+                        break;
+                struct timespec ts = limit;
+                bool bounded = timeout_ms >= 0;
                 if (s->until_ns) {
-                        int64_t now = now_ns();
-                        if (now >= s->until_ns)
-                                break;
-                        struct timespec ts = { .tv_sec = s->until_ns / 1000000000LL, .tv_nsec = s->until_ns % 1000000000LL };
-                        pthread_cond_timedwait(&b->cond, &b->lock, &ts);
-                } else
+                        struct timespec u = { .tv_sec = s->until_ns / 1000000000LL, .tv_nsec = s->until_ns % 1000000000LL };
+                        if (!bounded || u.tv_sec < ts.tv_sec || (u.tv_sec == ts.tv_sec && u.tv_nsec < ts.tv_nsec))
+                                ts = u;
+                        bounded = true;
+                }
+                if (!bounded)
                         pthread_cond_wait(&b->cond, &b->lock);
+                else if (pthread_cond_timedwait(&b->cond, &b->lock, &ts) != 0 && timeout_ms >= 0 &&
+                         (!s->until_ns || now_ns() < s->until_ns)) {
+                        struct timespec now;
+                        clock_gettime(CLOCK_REALTIME, &now);
+                        if (now.tv_sec > limit.tv_sec || (now.tv_sec == limit.tv_sec && now.tv_nsec >= limit.tv_nsec)) {
+                                *timed_out = true;
+                                break;
+                        }
+                }
         }
         pthread_mutex_unlock(&b->lock);
         return NULL;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct daemon;
@@ -20,8 +21,9 @@ struct events_sub;
 /* Subscribe from @since_ns (0: only new events; history replayed if since is set) to
  * @until_ns (0: no end). */
 struct events_sub *events_subscribe(struct daemon *d, int64_t since_ns, int64_t until_ns);
-/* Next event as a JSON text line, blocking; NULL when @until has passed or the bus closes. */
-char *events_next(struct events_sub *s);
+/* Next event as a JSON text line, blocking up to @timeout_ms (-1: for ever); NULL when
+ * @until has passed or the bus closes, and NULL with *timed_out set on a timeout. */
+char *events_next(struct events_sub *s, int timeout_ms, bool *timed_out);
 void events_unsubscribe(struct events_sub *s);
 
 int events_init(struct daemon *d);

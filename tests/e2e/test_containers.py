@@ -208,3 +208,25 @@ def test_ps_filters_ancestor_before_since(docker, images):
     assert names("--filter", "expose=8080/tcp") == ["mid1"]
     assert names("--filter", "network=bridge") == []
     docker.run("rm", "old1", "mid1", "new1")
+
+
+def test_clients_that_leave_do_not_hold_threads(berthd, docker, images):
+    """`docker run -d` asks to wait and leaves; events and logs -f clients leave too.
+    Their request threads must end, not stay until the container exits."""
+    def threads():
+        with open("/proc/%d/status" % berthd.proc.pid) as f:
+            return int([l for l in f if l.startswith("Threads:")][0].split()[1])
+    base = threads()
+    cid = docker.run("run", "-d", "busybox", "sleep", "60").stdout.strip()
+    for _ in range(3):
+        docker.run("run", "-d", "busybox", "sleep", "60")
+    subprocess.run(["timeout", "1", "docker", "events"], env=docker_env(berthd.host, docker.config_dir),
+                   stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(["timeout", "1", "docker", "logs", "-f", cid], env=docker_env(berthd.host, docker.config_dir),
+                   stdin=subprocess.DEVNULL, capture_output=True)
+    deadline = time.time() + 5
+    while time.time() < deadline and threads() > base:
+        time.sleep(0.2)
+    assert threads() <= base
+    for c in docker.run("ps", "-q", "--filter", "ancestor=busybox").stdout.split():
+        docker.run("rm", "-f", c)

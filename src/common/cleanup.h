@@ -36,6 +36,17 @@ static inline void berth_json_decrefp(json_t **j) {
         json_decref(*j);
 }
 
+/* Free and return NULL, for `p = mfree(p);`. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+static inline json_t *json_decref_null(json_t *j) {
+        json_decref(j);
+        return NULL;
+}
+
 static inline void strv_free(char **v) {
         if (!v)
                 return;

@@ -3,6 +3,7 @@
  * detaches, creates the container through the in-process runtime, serves shim.sock,
  * writes the log, and records the exit status in exit.json before it exits. */
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,7 @@ static int run(struct shim *s, const char *bundle) {
         if ((r = fs_read_file(s->bundle_fd, "config.json", 16 << 20, &spec_text, &spec_len, &err)) < 0 ||
             (r = json_parse_object(spec_text, spec_len, &spec, &err)) < 0)
                 goto fail;
+        spec_text = mfree(spec_text);
         if (s->opt.log_path && (r = log_writer_open(s->opt.log_path, s->opt.log_max_size, s->opt.log_max_file,
                                                    &s->log, &err)) < 0)
                 goto fail;
@@ -167,6 +169,10 @@ static int run(struct shim *s, const char *bundle) {
         /* From here the loop serves shim.sock (attach streams may arrive before the
          * start, so no output is missed) and the START request on the sync socket. */
         s->sync.fd = SYNC_FD;
+        /* The shim lives as long as its container: give back what start-up used (spec
+         * text, seccomp compilation) so each running container costs little memory. */
+        spec = json_decref_null(spec);
+        (void) malloc_trim(0);
         r = shim_loop(s);
         siginfo_t si = { 0 };
         int status = 0;

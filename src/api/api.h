@@ -32,6 +32,7 @@ int api_containers_resize(struct api_request *req, struct berr *err);
 int api_containers_wait(struct api_request *req, struct berr *err);
 int api_containers_attach(struct api_request *req, struct berr *err);
 int api_containers_logs(struct api_request *req, struct berr *err);
+int api_containers_rename(struct api_request *req, struct berr *err);
 int api_images_load(struct api_request *req, struct berr *err);
 int api_images_create(struct api_request *req, struct berr *err);
 int api_images_get(struct api_request *req, struct berr *err);

@@ -47,15 +47,16 @@ int api_containers_create(struct api_request *req, struct berr *err) {
 }
 
 int api_containers_list(struct api_request *req, struct berr *err) {
-        bool all;
+        bool all, size;
         int64_t limit;
         int r;
         _cleanup_json_ json_t *filters = NULL;
         if ((r = api_query_bool(req, "all", false, &all, err)) < 0 || (r = api_query_int(req, "limit", -1, &limit, err)) < 0 ||
+            (r = api_query_bool(req, "size", false, &size, err)) < 0 ||
             (r = parse_filters(req, &filters, err)) < 0)
                 return r;
         json_t *list;
-        if ((r = ctr_list_json(req->ctx, all, (int) limit, filters, &list, err)) < 0)
+        if ((r = ctr_list_json(req->ctx, all, (int) limit, size, filters, &list, err)) < 0)
                 return r;
         return api_reply_json(req, 200, list);
 }
@@ -65,7 +66,14 @@ int api_containers_inspect(struct api_request *req, struct berr *err) {
         int r = path_container(req, &c, err);
         if (r < 0)
                 return r;
+        bool size;
+        if ((r = api_query_bool(req, "size", false, &size, err)) < 0) {
+                ctr_unref(req->ctx, c);
+                return r;
+        }
         json_t *o = ctr_inspect_json(req->ctx, c);
+        if (size)
+                ctr_add_sizes(req->ctx, c, o);
         ctr_unref(req->ctx, c);
         return api_reply_json(req, 200, o);
 }
@@ -311,4 +319,14 @@ int api_containers_logs(struct api_request *req, struct berr *err) {
         const char *ct = ctr_has_tty(c) ? "application/vnd.docker.raw-stream"
                                         : "application/vnd.docker.multiplexed-stream";
         return api_reply_stream(req, 200, ct, logs_read, logs_free, lr);
+}
+
+int api_containers_rename(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        r = ctr_rename(req->ctx, c, api_query(req, "name"), err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 204);
 }

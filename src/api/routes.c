@@ -22,6 +22,7 @@ const struct api_route api_routes[] = {
         { "POST", "/containers/{id}/attach", api_containers_attach, 0 },
         { "GET", "/containers/{id}/logs", api_containers_logs, 0 },
         { "POST", "/containers/{id}/resize", api_containers_resize, 0 },
+        { "POST", "/containers/{id}/rename", api_containers_rename, 0 },
         { "DELETE", "/containers/{id}", api_containers_delete, 0 },
         { "GET", "/images/json", api_images_list, 0 },
         { "POST", "/images/load", api_images_load, API_BODY_STREAM },

@@ -606,3 +606,41 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         *ret_warnings = json_array();
         return 0;
 }
+
+int ctr_rename(struct daemon *d, struct container *c, const char *new_name, struct berr *err) {
+        const char *n = new_name && new_name[0] == '/' ? new_name + 1 : new_name;
+        if (!n || !*n)
+                return berr_set(err, BERR_INVALID, EINVAL, "Neither old nor new names may be empty");
+        if (!valid_name(n))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n);
+        char full[256], old[256];
+        snprintf(full, sizeof(full), "/%s", n);
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *o, *tmp;
+        HASH_ITER(hh, d->ctrs, o, tmp) {
+                if (o != c && strcmp(o->name, full) == 0) {
+                        pthread_mutex_unlock(&d->ctr_lock);
+                        return berr_set(err, BERR_CONFLICT, EEXIST,
+                                        "Conflict. The container name \"%s\" is already in use by container \"%s\". You "
+                                        "have to remove (or rename) that container to be able to reuse that name.",
+                                        full, o->id);
+                }
+        }
+        pthread_mutex_lock(&c->lock);
+        if (strcmp(c->name, full) == 0) {
+                pthread_mutex_unlock(&c->lock);
+                pthread_mutex_unlock(&d->ctr_lock);
+                return berr_set(err, BERR_INVALID, EINVAL, "Renaming a container with the same name as its current name");
+        }
+        snprintf(old, sizeof(old), "%s", c->name);
+        snprintf(c->name, sizeof(c->name), "%s", full);
+        int r = ctr_save(d, c, err);
+        if (r < 0)
+                snprintf(c->name, sizeof(c->name), "%s", old);
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&d->ctr_lock);
+        if (r == 0)
+                events_container(d, c, "rename", json_pack("{s:s}", "oldName", old));
+        return r;
+}

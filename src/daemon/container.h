@@ -84,6 +84,7 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
 int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct berr *err);
 int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err);
+int ctr_rename(struct daemon *d, struct container *c, const char *new_name, struct berr *err);
 int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned cols, struct berr *err);
 
 enum ctr_wait_condition { CTR_WAIT_NOT_RUNNING, CTR_WAIT_NEXT_EXIT, CTR_WAIT_REMOVED };
@@ -103,7 +104,9 @@ int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *re
 
 /* JSON for the API. */
 json_t *ctr_inspect_json(struct daemon *d, struct container *c);
-int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t **ret, struct berr *err);
+int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err);
+/* SizeRw and SizeRootFs, for ps -s and inspect --size. */
+void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);
 bool ctr_has_tty(struct container *c);
 

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/cleanup.h"
@@ -341,6 +343,41 @@ static json_t *summary(struct container *c) {
         return o;
 }
 
+static int64_t du_total;
+
+static int du_visit(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        if (type == FTW_F && S_ISREG(st->st_mode) && st->st_nlink <= 1)
+                du_total += st->st_size;
+        else if (type == FTW_F && S_ISREG(st->st_mode)) /* hard links: count once, roughly */
+                du_total += st->st_size / st->st_nlink;
+        return 0;
+}
+
+static pthread_mutex_t du_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Bytes in a tree, files only, without following symlinks (Docker's SizeRw). */
+static int64_t tree_size(const char *path) {
+        pthread_mutex_lock(&du_lock); /* nftw has no user pointer */
+        du_total = 0;
+        (void) nftw(path, du_visit, 16, FTW_PHYS | FTW_MOUNT);
+        int64_t n = du_total;
+        pthread_mutex_unlock(&du_lock);
+        return n;
+}
+
+void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char diff[4300];
+        snprintf(diff, sizeof(diff), "%s/rw/diff", dir);
+        int64_t rw = tree_size(diff);
+        _cleanup_json_ json_t *img = NULL;
+        int64_t image_size = 0;
+        if (image_store_inspect(d->images, c->image_id, &img, NULL) == 0)
+                image_size = json_integer_value(json_object_get(img, "Size"));
+        json_object_set_new(o, "SizeRw", json_integer(rw));
+        json_object_set_new(o, "SizeRootFs", json_integer(image_size + rw));
+}
+
 static int cmp_created_desc(const void *a, const void *b) {
         const struct container *x = *(struct container *const *) a, *y = *(struct container *const *) b;
         return strcmp(y->created, x->created);
@@ -375,7 +412,7 @@ static int created_of(struct daemon *d, json_t *vals, char out[40], struct berr 
         return 0;
 }
 
-int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t **ret, struct berr *err) {
+int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err) {
         normalize_filters(filters);
         int r = check_filters(filters, err);
         if (r < 0)
@@ -413,11 +450,16 @@ int ctr_list_json(struct daemon *d, bool all, int limit, json_t *filters, json_t
                 pthread_mutex_lock(&c->lock);
                 bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
                 bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && !c->removed;
+                json_t *sum = NULL;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
-                        json_array_append_new(out, summary(c));
+                        sum = summary(c);
+                        json_array_append(out, sum);
                         shown++;
                 }
                 pthread_mutex_unlock(&c->lock);
+                if (sum && size)
+                        ctr_add_sizes(d, c, sum);
+                json_decref(sum);
                 ctr_unref(d, c);
         }
         free(v);

@@ -230,3 +230,24 @@ def test_clients_that_leave_do_not_hold_threads(berthd, docker, images):
     assert threads() <= base
     for c in docker.run("ps", "-q", "--filter", "ancestor=busybox").stdout.split():
         docker.run("rm", "-f", c)
+
+
+def test_rename(docker, images):
+    cid = docker.run("create", "--name", "before-rn", "busybox", "true").stdout.strip()
+    docker.run("create", "--name", "taken-rn", "busybox", "true")
+    docker.run("rename", "before-rn", "after-rn")
+    assert docker.run("inspect", "-f", "{{.Name}}", cid).stdout.strip() == "/after-rn"
+    p = docker.run("rename", "after-rn", "taken-rn", check=False)
+    assert p.returncode != 0 and 'The container name "/taken-rn" is already in use' in p.stderr
+    p = docker.run("rename", "after-rn", "bad name!", check=False)
+    assert p.returncode != 0 and "Invalid container name" in p.stderr
+    docker.run("rm", "after-rn", "taken-rn")
+
+
+def test_ps_size_counts_the_writable_layer(docker, images):
+    docker.run("run", "--name", "sized", "busybox", "sh", "-c", "head -c 300000 /dev/zero > /big")
+    out = docker.run("ps", "-a", "-s", "--filter", "name=sized", "--format", "{{.Size}}").stdout.strip()
+    assert out.startswith("300kB (virtual "), out
+    o = json.loads(docker.run("inspect", "--size", "sized").stdout)[0]
+    assert o["SizeRw"] == 300000 and o["SizeRootFs"] > 300000
+    docker.run("rm", "sized")

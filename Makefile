@@ -5,13 +5,18 @@ VERSION := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
-PKGS := libmicrohttpd jansson libarchive libcrypto libseccomp libcap libcurl
+# libarchive and libcurl are loaded on first use (src/image/archive_lazy.c,
+# src/distribution/dist_curl.c): linked at start they cost berthd ~4.5 MB of idle RSS.
+PKGS := libmicrohttpd jansson libcrypto libseccomp libcap
+LAZY_PKGS := libarchive libcurl
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
-	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) 2>/dev/null) \
 	-DBERTH_VERSION=\"$(VERSION)\"
 CFLAGS ?= -O2
 LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# Unit tests build archives of their own with libarchive.
+TEST_LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) libarchive 2>/dev/null) -lpthread
 
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -75,12 +80,12 @@ build/berth-init: $(OBJ)/src/init/main.o
 build/unit/%: tests/unit/%.c build/libberth.a
 	@mkdir -p build/unit
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests/unit -o $@ $^ $(TEST_LDLIBS) -lcmocka
 
 build/unit-san/%: tests/unit/%.c build/libberth-san.a
 	@mkdir -p build/unit-san
 	@echo "  LD-SAN  $@"
-	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(TEST_LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh build/unit $(UNIT_BINS)

@@ -20,13 +20,11 @@
 #define DEFAULT_MAX_BODY (4u << 20)
 #define DOCKER_HUB_HOST "registry-1.docker.io"
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) {
-        (void) curl_global_init(CURL_GLOBAL_DEFAULT); /* failure shows as curl_easy_init failing */
-}
-
 int dist_conn_open(struct dist_conn *c, struct berr *err) {
-        pthread_once(&curl_once, curl_init_once);
+        c->h = NULL;
+        int r = dist_curl_load(err); /* the first registry operation maps libcurl */
+        if (r < 0)
+                return r;
         c->h = curl_easy_init();
         if (!c->h)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "cannot create an HTTP client");

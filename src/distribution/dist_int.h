@@ -3,7 +3,6 @@
  * cache, manifests, and progress messages. Not a public header. */
 #pragma once
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -11,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/digest.h"
+#include "distribution/dist_curl.h" /* libcurl, loaded on first use */
 #include "distribution/distribution.h"
 #include "image/reference.h"
 

@@ -4,8 +4,6 @@
  * docker-archives, so every member is first spooled to a file under <data-root>/tmp (its
  * sha256 computed on the way), then images are built from the spool. Each image is
  * all-or-nothing; the spool is always removed. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +16,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "image/archive_lazy.h"
 #include "image/image_store_int.h"
 #include "image/tree.h"
 
@@ -127,6 +126,9 @@ static int spool_entry(struct load *ld, struct archive *a, struct member *m, str
 }
 
 static int read_archive(struct load *ld, int fd, struct berr *err) {
+        int r = arclazy_require(err);
+        if (r < 0)
+                return r;
         struct archive *a = archive_read_new();
         if (!a)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -135,7 +137,6 @@ static int read_archive(struct load *ld, int fd, struct berr *err) {
         archive_read_support_filter_xz(a);
         archive_read_support_filter_bzip2(a);
         archive_read_support_format_tar(a);
-        int r = 0;
         if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK)
                 r = berr_set(err, BERR_INVALID, EINVAL, "invalid image archive: %s", archive_error_string(a));
         while (r == 0) {

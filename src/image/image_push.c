@@ -2,8 +2,6 @@
  * compressed blob each is known by (or a gzip of its tar made now and kept, so the next
  * push sends the same bytes), the repositories a blob is in, and the RepoDigest a push
  * adds. The uploads themselves are distribution/'s. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "image/archive_lazy.h"
 #include "image/image_registry.h"
 #include "image/image_store_int.h"
 #include "image/layer_split.h"
@@ -128,6 +127,9 @@ static int gzip_layer(struct image_store *s, const struct layer *l, int out_fd, 
         if (r < 0)
                 return r;
         struct gz_out o = { .fd = out_fd, .d = d };
+        r = arclazy_require(err);
+        if (r < 0)
+                return r;
         struct archive *a = archive_write_new();
         if (!a)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

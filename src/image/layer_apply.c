@@ -9,8 +9,6 @@
  * memory beyond libarchive's buffers. */
 #include "layer_apply.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
@@ -27,6 +25,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "image/archive_lazy.h"
 #include "image/layer_split.h"
 #include "image/tree.h"
 
@@ -638,6 +637,9 @@ static void apply_free(struct apply *ap) {
 }
 
 static int open_readers(struct apply *ap, int tar_fd, bool *ret_empty, struct berr *err) {
+        int r = arclazy_require(err);
+        if (r < 0)
+                return r;
         ap->outer = archive_read_new();
         ap->inner = archive_read_new();
         if (!ap->outer || !ap->inner)
@@ -658,7 +660,7 @@ static int open_readers(struct apply *ap, int tar_fd, bool *ret_empty, struct be
         if (archive_read_open_fd(ap->outer, tar_fd, 128 * 1024) != ARCHIVE_OK)
                 return berr_set(err, BERR_INVALID, EINVAL, "read layer: %s", archive_error_string(ap->outer));
         struct archive_entry *raw;
-        int r = archive_read_next_header(ap->outer, &raw);
+        r = archive_read_next_header(ap->outer, &raw);
         if (r == ARCHIVE_EOF) {
                 *ret_empty = true;
                 return 0;

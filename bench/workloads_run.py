@@ -94,7 +94,9 @@ def daemon_rss_per_container(daemon):
         before = _rss_kb(daemon.pid)
         for _ in range(N_RESIDENT):
             docker(daemon, "run", "-d", "busybox", "sleep", "300")
-        time.sleep(0.5)
+        # steady state: `docker run -d` leaves a wait request that berthd notices gone
+        # within a second
+        time.sleep(1.5)
         return max(0, _rss_kb(daemon.pid) - before) / N_RESIDENT
     finally:
         _rm_all(daemon)

@@ -163,7 +163,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *opaque) {
                 max = (size_t) (rq->body_fd_len - x->sent);
         ssize_t got;
         do
-                got = pread(rq->body_fd, buf, max, x->sent);
+                got = pread(rq->body_fd, buf, max, rq->body_fd_offset + x->sent);
         while (got < 0 && errno == EINTR);
         if (got <= 0)
                 return CURL_READFUNC_ABORT; /* the file shrank or failed */
@@ -221,6 +221,10 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
         }
         if (rq->range) {
                 snprintf(line, sizeof(line), "Range: %s", rq->range);
+                hdrs = curl_slist_append(hdrs, line);
+        }
+        if (rq->content_range) {
+                snprintf(line, sizeof(line), "Content-Range: %s", rq->content_range);
                 hdrs = curl_slist_append(hdrs, line);
         }
         auth_header(c, line, sizeof(line));

@@ -94,10 +94,12 @@ struct dist_req {
         const char *accept;
         const char *content_type;
         const char *range;        /* "bytes=N-" */
+        const char *content_range; /* "start-end" (inclusive), chunked upload PATCHes */
         const void *body;         /* request body from memory ... */
         size_t body_len;
         int body_fd;              /* ... or from this fd (when >= 0), body_fd_len bytes */
         int64_t body_fd_len;
+        int64_t body_fd_offset;   /* where in body_fd the body starts */
         /* A 2xx response body goes here (else to memory up to max_body); return the count
          * taken, anything else aborts. */
         size_t (*sink)(void *opaque, const char *data, size_t len);

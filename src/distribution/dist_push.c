@@ -1,9 +1,11 @@
 /* dist_push.c - `docker push`: for each tag, every layer's compressed blob (as pulled, or
  * gzipped now and kept) is skipped when the registry has it, mounted from another
- * repository of the same registry it is known to be in, or uploaded in one request; then
- * the config, then the schema2 manifest written as dockerd writes it, so the registry's
- * digest is ours. Layers upload in parallel, bounded daemon-wide by
- * max-concurrent-uploads. */
+ * repository of the same registry it is known to be in, or uploaded: in one PUT when small
+ * (monolithic), else in PATCHes of PUSH_CHUNK_SIZE bytes with Content-Range, each answered
+ * 202 with the session's next Location, then an empty PUT ?digest= (chunked; a registry
+ * that refuses PATCH gets the monolithic PUT instead); then the config, then the schema2
+ * manifest written as dockerd writes it, so the registry's digest is ours. Layers upload
+ * in parallel, bounded daemon-wide by max-concurrent-uploads. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@
 #include "image/image_registry.h"
 
 #define PROGRESS_INTERVAL_MS 100
+/* Blobs larger than this upload in chunks of PUSH_CHUNK_SIZE. */
+#define PUSH_CHUNK_THRESHOLD ((int64_t) 8 << 20)
+#define PUSH_CHUNK_SIZE ((int64_t) 8 << 20)
 
 struct push {
         struct image_store *s;
@@ -83,19 +88,59 @@ static int blob_exists(struct push *p, struct dist_conn *conn, const char *diges
         return r;
 }
 
-/* "<location>?digest=..." with the right separator; an upload URL may be relative. */
+/* "<location>?digest=..." with the right separator (a fragment, which a request never
+ * carries, is dropped). */
 static void upload_url(const char *location, const char *digest, char *out, size_t size) {
-        snprintf(out, size, "%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', digest);
+        size_t n = strcspn(location, "#");
+        snprintf(out, size, "%.*s%cdigest=%s", (int) n, location, memchr(location, '?', n) ? '&' : '?', digest);
+}
+
+/* A Location header resolved against the URL of the request it answered (@base: absolute
+ * or a path on the endpoint, which dist_do accepts as it is). Newly allocated. */
+static char *resolve_location(const char *base, const char *loc) {
+        char *out = NULL;
+        if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+                return strdup(loc);
+        const char *path = base; /* where base's path starts */
+        size_t scheme_len = 0;
+        if (strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0) {
+                scheme_len = (size_t) (strchr(base, ':') - base) + 1; /* "http:" */
+                const char *host = base + scheme_len + 2;
+                path = host + strcspn(host, "/?#");
+        }
+        if (strncmp(loc, "//", 2) == 0) { /* network-path reference */
+                if (asprintf(&out, "%.*s%s", (int) (scheme_len ? scheme_len : 5), scheme_len ? base : "http:", loc) < 0)
+                        return NULL;
+                return out;
+        }
+        if (loc[0] == '/') {
+                if (asprintf(&out, "%.*s%s", (int) (path - base), base, loc) < 0)
+                        return NULL;
+                return out;
+        }
+        /* Relative to base's directory (its path up to the last '/', query dropped). */
+        size_t plen = strcspn(path, "?#");
+        size_t dir = plen;
+        while (dir > 0 && path[dir - 1] != '/')
+                dir--;
+        if (loc[0] == '?') /* same path, new query */
+                dir = plen;
+        if (asprintf(&out, "%.*s%s%s", (int) (path - base + dir), base, dir == 0 && loc[0] != '?' ? "/" : "", loc) <
+            0)
+                return NULL;
+        return out;
 }
 
 struct upload_progress {
         struct push_layer *pl;
+        int64_t base; /* bytes sent by earlier chunks */
         int64_t total;
 };
 
 static void on_upload(void *opaque, int64_t sent) {
         struct upload_progress *u = opaque;
         int64_t t = now_ms();
+        sent += u->base;
         if (t - u->pl->last_ms < PROGRESS_INTERVAL_MS && sent < u->total)
                 return;
         u->pl->last_ms = t;
@@ -118,8 +163,10 @@ static int start_upload(struct push *p, struct dist_conn *conn, const char *dige
                 if (from && resp.status == 201)
                         r = 1;
                 else if (resp.status == 202 && resp.location) {
-                        *ret_location = TAKE_PTR(resp.location);
-                        r = 0;
+                        char base[sizeof(url) + sizeof(p->c->ep.base)];
+                        snprintf(base, sizeof(base), "%s%s", p->c->ep.base, url);
+                        *ret_location = resolve_location(base, resp.location);
+                        r = *ret_location ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 } else
                         r = dist_resp_error(&resp, "start upload", err);
         }
@@ -144,6 +191,63 @@ static int put_blob(struct push *p, struct dist_conn *conn, const char *location
                 r = dist_resp_error(&resp, "upload", err);
         dist_resp_done(&resp);
         return r;
+}
+
+/* Upload @size bytes of @fd to the session at *@location in PATCHes of PUSH_CHUNK_SIZE
+ * bytes, following the Location each answers with (*@location is replaced); the caller
+ * then closes the session with an empty PUT. Returns 1 when the registry refuses PATCH
+ * on the first chunk (405, 404, 501: fall back to a monolithic upload). */
+static int patch_blob(struct push *p, struct dist_conn *conn, char **location, int fd, int64_t size,
+                      struct push_layer *pl, struct berr *err) {
+        struct upload_progress up = { .pl = pl, .total = size };
+        int64_t off = 0;
+        while (off < size) {
+                int64_t len = size - off < PUSH_CHUNK_SIZE ? size - off : PUSH_CHUNK_SIZE;
+                char range[64];
+                snprintf(range, sizeof(range), "%lld-%lld", (long long) off, (long long) (off + len - 1));
+                up.base = off;
+                struct dist_req rq = { .method = "PATCH", .url = *location, .content_type = "application/octet-stream",
+                                       .content_range = range, .body_fd = fd, .body_fd_len = len,
+                                       .body_fd_offset = off, .on_upload = pl ? on_upload : NULL,
+                                       .upload_opaque = &up, .no_redirect = true };
+                struct dist_resp resp = { 0 };
+                int r = dist_do(p->c, conn, &rq, &resp, err);
+                if (r < 0) {
+                        dist_resp_done(&resp);
+                        return r;
+                }
+                if (off == 0 && (resp.status == 405 || resp.status == 404 || resp.status == 501)) {
+                        log_debug("push %s: PATCH refused (%ld), uploading in one request", p->repo_name, resp.status);
+                        dist_resp_done(&resp);
+                        return 1;
+                }
+                if (resp.status != 202 || !resp.location) {
+                        r = dist_resp_error(&resp, "upload", err);
+                        dist_resp_done(&resp);
+                        return r < 0 ? r : berr_set(err, BERR_UNAVAILABLE, EIO, "upload: unexpected answer to PATCH");
+                }
+                /* The registry says what it has ("0-N"): continue from there. */
+                int64_t next = off + len;
+                long long a, b;
+                const char *rg = resp.range;
+                if (strncmp(rg, "bytes=", 6) == 0)
+                        rg += 6;
+                if (sscanf(rg, "%lld-%lld", &a, &b) == 2 && a == 0 && b + 1 <= size)
+                        next = b + 1;
+                if (next <= off) {
+                        dist_resp_done(&resp);
+                        return berr_set(err, BERR_UNAVAILABLE, EIO, "upload: the registry took none of the chunk at %lld",
+                                        (long long) off);
+                }
+                char *loc = resolve_location(*location, resp.location);
+                dist_resp_done(&resp);
+                if (!loc)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                free(*location);
+                *location = loc;
+                off = next;
+        }
+        return 0;
 }
 
 /* Another repository on this registry the blob is known to be in ("" if none). */
@@ -201,7 +305,19 @@ static int push_layer(struct push *p, struct push_layer *pl, struct dist_conn *c
         if (r < 0)
                 return r;
         dist_progress_bytes(emit_json, p, pl->short_id, "Pushing", 0, (int64_t) size);
-        r = put_blob(p, conn, location, l->digest, fd, NULL, (int64_t) size, pl, err);
+        if ((int64_t) size > PUSH_CHUNK_THRESHOLD) {
+                r = patch_blob(p, conn, &location, fd, (int64_t) size, pl, err);
+                if (r == 0) /* close the session: the digest, no body */
+                        r = put_blob(p, conn, location, l->digest, -1, NULL, 0, NULL, err);
+                else if (r == 1) { /* PATCH refused: a fresh session, one PUT */
+                        free(location);
+                        location = NULL;
+                        r = start_upload(p, conn, l->digest, NULL, &location, err);
+                        if (r == 0)
+                                r = put_blob(p, conn, location, l->digest, fd, NULL, (int64_t) size, pl, err);
+                }
+        } else
+                r = put_blob(p, conn, location, l->digest, fd, NULL, (int64_t) size, pl, err);
         if (r < 0)
                 return r;
         say(p, pl->short_id, "Pushed");

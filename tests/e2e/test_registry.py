@@ -272,6 +272,112 @@ def test_push_pulled_image_keeps_compressed_bytes(fresh_daemon, peer_registry, r
     assert "latest: digest: " + BUSYBOX_DIGEST in p.stdout
 
 
+def make_big_image(cli, tmp, ref, size=10 * 1000 * 1000):
+    """`docker import` of a tar holding one random file: a layer that stays > 8 MiB gzipped."""
+    import io
+    import tarfile
+    path = os.path.join(tmp, "big.tar")
+    data = os.urandom(size)
+    with tarfile.open(path, "w") as t:
+        ti = tarfile.TarInfo("big.bin")
+        ti.size = len(data)
+        ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(data))
+    cli.run("import", path, ref)
+    return inspect(cli, ref, "{{.Id}}")
+
+
+def upload_requests(proxy, repo):
+    return [(m, path, {k.lower(): v for k, v in h.items()}) for m, path, h in proxy.requests
+            if path.startswith("/v2/%s/blobs/uploads/" % repo)]
+
+
+def test_push_large_blob_is_chunked(fresh_daemon, registry, proxy, tmp_path):
+    d, cli = daemon_cli(fresh_daemon)
+    ref = proxy.host + "/big:v1"
+    image_id = make_big_image(cli, str(tmp_path), ref)
+    p = cli.run("push", ref)
+    assert "Pushed" in p.stdout
+    digest = [l for l in p.stdout.splitlines() if l.startswith("v1: digest: ")][0].split()[2]
+
+    reqs = upload_requests(proxy, "big")
+    patches = [r for r in reqs if r[0] == "PATCH"]
+    assert patches, [(m, path) for m, path, _ in reqs]
+    # Content-Range chunks: contiguous from 0, as application/octet-stream.
+    pos = 0
+    for _, _, h in patches:
+        assert h["content-type"] == "application/octet-stream"
+        start, end = (int(x) for x in h["content-range"].split("-"))
+        assert start == pos and end >= start and int(h["content-length"]) == end - start + 1
+        pos = end + 1
+    assert pos > 8 << 20
+    # Then the session closes with an empty PUT ?digest= on the last Location.
+    i = reqs.index(patches[-1])
+    m, path, h = reqs[i + 1]
+    assert m == "PUT" and "digest=sha256:" in path and "_state=" in path
+    assert int(h.get("content-length", "0")) == 0
+    # Small blobs (the config) stay monolithic: POST then PUT with the body.
+    assert any(m == "PUT" and int(h.get("content-length", "0")) > 0 for m, _, h in reqs)
+
+    cli.run("rmi", "-f", image_id)
+    p = cli.run("pull", ref)
+    assert "Digest: " + digest in p.stdout
+    assert inspect(cli, ref, "{{.Id}}") == image_id
+
+
+def test_push_chunked_relative_location_and_patch_refused(fresh_daemon, registry, proxy, tmp_path):
+    """A registry answering relative Locations (with query strings) is followed; one that
+    refuses PATCH gets the whole blob in one PUT instead."""
+    d, cli = daemon_cli(fresh_daemon)
+    base = proxy.server.RequestHandlerClass
+    refuse = {"patch": False}
+    sent_locations = []
+
+    class Handler(base):
+        def _send(self, status, headers, body):
+            # "http://host/v2/r/blobs/uploads/<uuid>?_state=..." -> "<uuid>?_state=..."
+            out = []
+            for k, v in headers:
+                if k.lower() == "location" and "/blobs/uploads/" in v:
+                    v = v.rsplit("/", 1)[-1]
+                    sent_locations.append(v)
+                out.append((k, v))
+            headers = out
+            return base._send(self, status, headers, body)
+
+        def do_PATCH(self):
+            if not refuse["patch"]:
+                return self._handle()
+            proxy.requests.append((self.command, self.path, dict(self.headers)))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self._send(405, [("Content-Type", "application/json")],
+                              b'{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}')
+
+    proxy.server.RequestHandlerClass = Handler
+    ref = proxy.host + "/rel:v1"
+    image_id = make_big_image(cli, str(tmp_path), ref)
+    cli.run("push", ref)
+    reqs = upload_requests(proxy, "rel")
+    assert [m for m, _, _ in reqs if m == "PATCH"]
+    assert sent_locations and all(not l.startswith(("/", "http")) and "?_state=" in l for l in sent_locations)
+    assert all("digest=" not in path or "_state=" in path for m, path, _ in reqs if m == "PUT")
+
+    refuse["patch"] = True
+    ref2 = proxy.host + "/nopatch:v1"  # another layer: the first one would be mounted
+    image_id2 = make_big_image(cli, str(tmp_path), ref2)
+    proxy.requests.clear()
+    cli.run("push", ref2)
+    reqs = upload_requests(proxy, "nopatch")
+    assert [m for m, _, _ in reqs if m == "PATCH"]
+    big = [h for m, path, h in reqs if m == "PUT" and int(h.get("content-length", "0")) > 8 << 20]
+    assert len(big) == 1
+    cli.run("rmi", "-f", image_id, image_id2)
+    cli.run("pull", ref)
+    cli.run("pull", ref2)
+    assert inspect(cli, ref, "{{.Id}}") == image_id
+    assert inspect(cli, ref2, "{{.Id}}") == image_id2
+
+
 def test_push_missing_image(docker, registry):
     p = docker.run("push", registry.host + "/nothing:here", check=False)
     assert p.returncode != 0

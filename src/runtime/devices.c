@@ -192,7 +192,7 @@ int rt_devices_setup(int rootfd, const json_t *spec, const struct rt_stdio *io, 
                 if (symlinkat("/proc/kcore", dirfd, name) < 0 && errno != EEXIST)
                         return berr_sys(err, BERR_INTERNAL, "symlink /proc/kcore /dev/core");
         }
-        if (io && io->terminal)
+        if (io && io->terminal && !io->console_in_container) /* else rt_proc_setup_console */
                 return console_setup(rootfd, io, err);
         return 0;
 }

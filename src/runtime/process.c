@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,7 +21,12 @@
 #include "common/cleanup.h"
 
 int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err) {
+        /* A console of the container's own comes later (rt_proc_setup_console): /dev/null
+         * until then. */
+        bool own_console = io->terminal && io->console_in_container;
         int src[3] = { io->in, io->out, io->err };
+        if (own_console)
+                src[0] = src[1] = src[2] = -1;
         int tmp[3] = { -1, -1, -1 };
         /* Move everything above 2 first, so that e.g. in=1 out=0 cannot clobber each other. */
         for (int i = 0; i < 3; i++) {
@@ -38,8 +44,41 @@ int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err) {
         }
         if (setsid() < 0)
                 return berr_sys(err, BERR_INTERNAL, "setsid");
-        if (io->terminal && ioctl(0, TIOCSCTTY, 0) < 0)
+        if (io->terminal && !own_console && ioctl(0, TIOCSCTTY, 0) < 0)
                 return berr_sys(err, BERR_INTERNAL, "make the terminal the controlling terminal");
+        return 0;
+}
+
+int rt_proc_setup_console(int *ret_master, struct berr *err) {
+        _cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0)
+                return berr_sys(err, BERR_INTERNAL, "open /dev/ptmx");
+        if (unlockpt(master) < 0)
+                return berr_sys(err, BERR_INTERNAL, "unlock the pty");
+        unsigned n = 0;
+        if (ioctl(master, TIOCGPTN, &n) < 0)
+                return berr_sys(err, BERR_INTERNAL, "number of the pty");
+        char slave_path[64];
+        snprintf(slave_path, sizeof(slave_path), "/dev/pts/%u", n);
+        /* The peer of this very master, whatever /dev/pts holds (no path lookup). */
+        _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", slave_path);
+        /* /dev/console: an empty file to bind the slave over (an image's own node is
+         * mounted over as well, never opened). */
+        int f = open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0000);
+        if (f < 0 && errno != EEXIST)
+                return berr_sys(err, BERR_INTERNAL, "create /dev/console");
+        if (f >= 0)
+                (void) close(f);
+        if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
+                return berr_sys(err, BERR_INTERNAL, "mount %s to /dev/console", slave_path);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "dup2 stdio fd %d", i);
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+                return berr_sys(err, BERR_INTERNAL, "make the terminal the controlling terminal");
+        *ret_master = TAKE_FD(master);
         return 0;
 }
 

@@ -47,6 +47,7 @@ struct rt_container {
         pid_t pid;
         int pidfd;
         int sync_fd; /* parent end, until start */
+        int console; /* pty master (console_in_container), else -1 */
         json_t *spec;
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
@@ -55,7 +56,8 @@ struct rt_container {
 
 /* ---- sync messages ---- */
 
-static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
+/* @pass_fd >= 0 travels with the message (SCM_RIGHTS). */
+static int sync_send_fd(int fd, enum rt_sync_type type, const struct berr *e, int pass_fd) {
         struct rt_sync_msg m = { .type = type };
         if (e) {
                 m.errnum = e->errnum;
@@ -64,8 +66,24 @@ static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
                 m.msg[sizeof(m.msg) - 1] = '\0';
         }
         size_t len = e ? sizeof(m) : offsetof(struct rt_sync_msg, msg);
+        struct iovec iov = { .iov_base = &m, .iov_len = len };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } cbuf;
+        memset(&cbuf, 0, sizeof(cbuf));
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (pass_fd >= 0) {
+                mh.msg_control = cbuf.buf;
+                mh.msg_controllen = sizeof(cbuf.buf);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+        }
         for (;;) {
-                ssize_t n = send(fd, &m, len, MSG_NOSIGNAL);
+                ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
                 if (n >= 0)
                         return 0;
                 if (errno != EINTR)
@@ -73,11 +91,37 @@ static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
         }
 }
 
-/* 1: a message; 0: EOF; <0: error. */
-static int sync_recv(int fd, struct rt_sync_msg *m) {
+static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
+        return sync_send_fd(fd, type, e, -1);
+}
+
+/* 1: a message; 0: EOF; <0: error. A passed fd lands in *ret_fd (CLOEXEC) when @ret_fd
+ * is not NULL, else it is closed. */
+static int sync_recv_fd(int fd, struct rt_sync_msg *m, int *ret_fd) {
+        if (ret_fd)
+                *ret_fd = -1;
         for (;;) {
                 memset(m, 0, sizeof(*m));
-                ssize_t n = recv(fd, m, sizeof(*m), 0);
+                struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } cbuf;
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+                                     .msg_controllen = sizeof(cbuf.buf) };
+                ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                if (n > 0) {
+                        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+                                    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                                        int got;
+                                        memcpy(&got, CMSG_DATA(cm), sizeof(int));
+                                        if (ret_fd && *ret_fd < 0)
+                                                *ret_fd = got;
+                                        else
+                                                (void) close(got);
+                                }
+                }
                 if (n > 0) {
                         if ((size_t) n < offsetof(struct rt_sync_msg, msg))
                                 return -EBADMSG;
@@ -89,6 +133,10 @@ static int sync_recv(int fd, struct rt_sync_msg *m) {
                 if (errno != EINTR)
                         return -errno;
         }
+}
+
+static int sync_recv(int fd, struct rt_sync_msg *m) {
+        return sync_recv_fd(fd, m, NULL);
 }
 
 /* ---- the child ---- */
@@ -159,12 +207,16 @@ struct child_state {
         char *home;        /* "HOME=..." to add to process.env, or NULL */
         struct rt_caps *caps;
         bool kept_admin;   /* CAP_SYS_ADMIN kept for loading seccomp */
+        int console;       /* the pty master for the parent (console_in_container), else -1 */
 };
 
 static void child_state_done(struct child_state *st) {
         free(st->path);
         free(st->home);
         rt_caps_free(st->caps);
+        if (st->console >= 0)
+                (void) close(st->console);
+        st->console = -1;
 }
 
 static int child_setup(const struct child_ctx *c, struct child_state *st, struct berr *err) {
@@ -192,6 +244,9 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         .io = c->io,
                 };
                 r = rt_mounts_setup_rootfs(&m, err);
+                /* runc's order: the console after pivot_root, on the container's devpts. */
+                if (r == 0 && c->io->terminal && c->io->console_in_container)
+                        r = rt_proc_setup_console(&st->console, err);
                 if (r == 0)
                         r = set_hostname(c, err);
                 if (r == 0)
@@ -291,7 +346,7 @@ static int child_exec(const struct child_ctx *c, const struct child_state *st, s
 static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         struct berr err = { 0 };
         struct rt_sync_msg m;
-        struct child_state st = { 0 };
+        struct child_state st = { .console = -1 };
         /* Non-dumpable at once: /proc/<pid>/exe is still the shim (CVE-2019-5736). */
         (void) prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
         reset_signals();
@@ -301,8 +356,11 @@ static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         r = child_setup(c, &st, &err);
         if (r < 0)
                 goto fail;
-        if (sync_send(c->sync_fd, RT_SYNC_READY, NULL) < 0)
+        if (sync_send_fd(c->sync_fd, RT_SYNC_READY, NULL, st.console) < 0)
                 _exit(1);
+        if (st.console >= 0) /* the parent has its copy; ours must not reach the process */
+                (void) close(st.console);
+        st.console = -1;
         r = sync_recv(c->sync_fd, &m);
         if (r <= 0 || m.type != RT_SYNC_START)
                 _exit(1);
@@ -319,10 +377,18 @@ static int msg_to_err(const struct rt_sync_msg *m, struct berr *err) {
         return berr_set(err, (enum berr_kind) m->kind, m->errnum ? m->errnum : EINVAL, "%s", m->msg);
 }
 
-/* Wait for READY (or ERROR, or the child's death). */
-static int wait_ready(int fd, struct berr *err) {
+/* Wait for READY (or ERROR, or the child's death). A console master sent with READY goes
+ * to *ret_console when not NULL. */
+static int wait_ready(int fd, int *ret_console, struct berr *err) {
         struct rt_sync_msg m;
-        int r = sync_recv(fd, &m);
+        int got = -1;
+        int r = sync_recv_fd(fd, &m, &got);
+        if (got >= 0 && (r != 1 || m.type != RT_SYNC_READY || !ret_console)) {
+                (void) close(got);
+                got = -1;
+        }
+        if (ret_console)
+                *ret_console = got;
         if (r < 0) {
                 errno = -r;
                 return berr_sys(err, BERR_INTERNAL, "read from the container's process");
@@ -420,7 +486,7 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 free(c);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        c->pidfd = c->sync_fd = -1;
+        c->pidfd = c->sync_fd = c->console = -1;
         c->spec = json_incref((json_t *) spec);
         struct rt_namespaces ns;
         r = rt_ns_parse(spec, &ns, err);
@@ -468,7 +534,9 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         if (r == 0 && sync_send(c->sync_fd, RT_SYNC_GO, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the container's process");
         if (r == 0)
-                r = wait_ready(c->sync_fd, err);
+                r = wait_ready(c->sync_fd, &c->console, err);
+        if (r == 0 && io->terminal && io->console_in_container && c->console < 0)
+                r = berr_set(err, BERR_INTERNAL, EBADMSG, "the container's process sent no console");
         if (r < 0)
                 goto fail;
         rt_ns_close(&ns);
@@ -511,12 +579,18 @@ int rt_container_pidfd(const struct rt_container *c) {
         return c->pidfd;
 }
 
+int rt_container_console(const struct rt_container *c) {
+        return c->console;
+}
+
 int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
                       int *ret_pidfd, struct berr *err) {
         if (!json_is_object(process))
                 return berr_set(err, BERR_INVALID, EINVAL, "exec: no process");
         if (c->pid <= 0 || c->pidfd < 0)
                 return berr_set(err, BERR_CONFLICT, ESRCH, "container %s is not running", c->id);
+        if (io && io->terminal && io->console_in_container)
+                return berr_set(err, BERR_INVALID, EINVAL, "exec: console_in_container is not supported");
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return berr_sys(err, BERR_INTERNAL, "socketpair");
@@ -539,7 +613,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         if (r == 0 && sync_send(fd, RT_SYNC_GO, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
         if (r == 0)
-                r = wait_ready(fd, err);
+                r = wait_ready(fd, NULL, err);
         if (r == 0 && sync_send(fd, RT_SYNC_START, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
         if (r == 0)
@@ -593,6 +667,8 @@ struct rt_container *rt_container_free(struct rt_container *c) {
                 (void) close(c->pidfd);
         if (c->sync_fd >= 0)
                 (void) close(c->sync_fd);
+        if (c->console >= 0)
+                (void) close(c->console);
         rt_cgroup_free(c->cg);
         json_decref(c->spec);
         free(c->id);

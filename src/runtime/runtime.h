@@ -21,6 +21,11 @@ struct berr;
 struct rt_stdio {
         int in, out, err; /* fds that become 0, 1, 2 in the process; -1 gives /dev/null */
         bool terminal;    /* they are a pty slave: make it the controlling terminal */
+        /* With terminal: in/out/err are ignored; the init opens a pty on the container's own
+         * devpts (/dev/pts/0 inside), binds the slave over /dev/console, makes it its
+         * controlling terminal and stdio, and hands the master to the caller (runc's
+         * console socket): rt_container_console. Not for rt_container_exec. */
+        bool console_in_container;
 };
 
 struct rt_container;
@@ -39,6 +44,9 @@ int rt_container_start(struct rt_container *c, struct berr *err);
 
 pid_t rt_container_pid(const struct rt_container *c);
 int rt_container_pidfd(const struct rt_container *c); /* owned by the container object */
+/* The pty master of a container created with console_in_container (after create), -1
+ * without one. Owned by the container object: closed by rt_container_free. */
+int rt_container_console(const struct rt_container *c);
 
 /* Run another process in the running container (docker exec): join its namespaces and
  * cgroup, then apply @process (an OCI "process" object: args, env, cwd, user, terminal,

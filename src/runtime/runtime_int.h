@@ -140,6 +140,10 @@ int rt_caps_apply_ambient(const struct rt_caps *c, struct berr *err);
 
 /* dup @io onto 0, 1, 2 (-1: /dev/null); with a terminal, setsid and make it ours. */
 int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err);
+/* console_in_container, after pivot_root: open /dev/ptmx (the container's devpts), bind
+ * the slave over /dev/console, make it fds 0-2 and the controlling terminal (the session
+ * is ours already). *ret_master: the master, CLOEXEC, for the parent. */
+int rt_proc_setup_console(int *ret_master, struct berr *err);
 /* Close every fd above 2 except @keep. */
 int rt_proc_close_fds(int keep, struct berr *err);
 int rt_proc_set_rlimits(const json_t *process, struct berr *err);

@@ -40,32 +40,25 @@ static int make_pipe(int fds[2], struct berr *err) {
         return 0;
 }
 
-/* Create the container's stdio: a pty, or pipes. @ctr_fds get the container's ends. */
+static void io_kinds_and_nonblock(struct shim *s) {
+        s->out.kind = ITEM_STDOUT;
+        s->errp.kind = ITEM_STDERR;
+        s->in.kind = ITEM_STDIN;
+        if (s->out.fd >= 0)
+                set_nonblock(s->out.fd);
+        if (s->errp.fd >= 0)
+                set_nonblock(s->errp.fd);
+        if (s->in.fd >= 0 && s->in.fd != s->out.fd)
+                set_nonblock(s->in.fd);
+}
+
+/* Create the container's stdio: pipes. @ctr_fds get the container's ends. With a TTY
+ * there is nothing to create: the container opens its pty on its own devpts (runc's
+ * console socket) and shim_io_set_console takes the master after the create. */
 int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err) {
         s->out.fd = s->errp.fd = s->in.fd = s->pty_master = -1;
         ctr_fds[0] = ctr_fds[1] = ctr_fds[2] = -1;
-        if (s->opt.tty) {
-                int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
-                        return berr_sys(err, BERR_INTERNAL, "allocate a pty");
-                char name[64];
-                if (ptsname_r(m, name, sizeof(name)) != 0)
-                        return berr_sys(err, BERR_INTERNAL, "ptsname");
-                int sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-                if (sl < 0)
-                        return berr_sys(err, BERR_INTERNAL, "open %s", name);
-                s->pty_master = m;
-                s->out.fd = m;
-                if (s->opt.open_stdin) {
-                        s->in.fd = dup(m);
-                        if (s->in.fd < 0)
-                                return berr_sys(err, BERR_INTERNAL, "dup");
-                        (void) fcntl(s->in.fd, F_SETFD, FD_CLOEXEC);
-                        ctr_fds[0] = sl;
-                }
-                ctr_fds[1] = sl;
-                ctr_fds[2] = sl;
-        } else {
+        if (!s->opt.tty) {
                 int p[2];
                 int r = make_pipe(p, err);
                 if (r < 0)
@@ -83,14 +76,23 @@ int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err) {
                         ctr_fds[0] = p[0];
                 }
         }
-        s->out.kind = ITEM_STDOUT;
-        s->errp.kind = ITEM_STDERR;
-        s->in.kind = ITEM_STDIN;
-        set_nonblock(s->out.fd);
-        if (s->errp.fd >= 0)
-                set_nonblock(s->errp.fd);
-        if (s->in.fd >= 0 && s->in.fd != s->out.fd)
-                set_nonblock(s->in.fd);
+        io_kinds_and_nonblock(s);
+        return 0;
+}
+
+/* The TTY case: @master (the container's pty master, owned by the container object)
+ * carries output, stdin (through a dup) and resizes. */
+int shim_io_set_console(struct shim *s, int master, struct berr *err) {
+        if (master < 0)
+                return berr_set(err, BERR_INTERNAL, EBADF, "the container has no console");
+        s->pty_master = master;
+        s->out.fd = master;
+        if (s->opt.open_stdin) {
+                s->in.fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+                if (s->in.fd < 0)
+                        return berr_sys(err, BERR_INTERNAL, "dup");
+        }
+        io_kinds_and_nonblock(s);
         return 0;
 }
 

@@ -153,13 +153,16 @@ static int run(struct shim *s, const char *bundle) {
         if (s->epfd < 0 || (r = listen_socket(s, &err)) < 0)
                 goto fail;
 
-        struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty };
+        struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty,
+                               .console_in_container = s->opt.tty };
         r = rt_container_create(s->opt.id, bundle, spec, &io, &s->ctr, &err);
         /* The container holds its ends now; ours must go so EOF can arrive. */
         for (int i = 0; i < 3; i++)
                 if (ctr_fds[i] >= 0 && (i == 0 || ctr_fds[i] != ctr_fds[i - 1]))
                         close(ctr_fds[i]);
         if (r < 0)
+                goto fail;
+        if (s->opt.tty && (r = shim_io_set_console(s, rt_container_console(s->ctr), &err)) < 0)
                 goto fail;
         s->init_pid = rt_container_pid(s->ctr);
         s->pidfd.fd = rt_container_pidfd(s->ctr);

@@ -64,6 +64,7 @@ struct shim {
 
 /* io.c */
 int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err);
+int shim_io_set_console(struct shim *s, int master, struct berr *err);
 int shim_loop(struct shim *s);
 int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m);
 void shim_drain_and_close(struct shim *s);

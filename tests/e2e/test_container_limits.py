@@ -475,6 +475,7 @@ def test_tty_size_is_the_clients(berthd, docker, images):
         os.write(master, b"stty size; tty; echo done-$((1+2))\r")
         assert read_until(b"done-3"), out
         assert b"33 101" in out, out
+        assert b"/dev/pts/0" in out, out  # the container's own devpts, as with runc
         out = b""
         # a resize after the start: the kernel sends SIGWINCH to the CLI, which resizes
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))

@@ -185,6 +185,31 @@ def test_tty_run_gives_a_prompt_and_resizes(berthd, docker, images):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_tty_is_the_containers_own_pts(berthd, docker, images):
+    """As with runc: the pty comes from the container's devpts, so `tty` names
+    /dev/pts/0, not /dev/console."""
+    env = docker_env(berthd.host, docker.config_dir)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe("docker", ["docker", "run", "--rm", "-it", "busybox", "tty"], env)
+    out = b""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert out.strip() == b"/dev/pts/0", out
+
+
 def test_dockerpy_run_and_wait(client, images):
     out = client.containers.run("busybox", ["echo", "from docker-py"], remove=True)
     assert out == b"from docker-py\n"

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ static char cg_parent[64];
 static int counter;
 
 static const char *const applets[] = { "sh", "echo", "cat", "id", "ls", "mkdir", "hostname", "sleep", "chown",
-                                       "touch", "grep", "wc", "true", "test", "tr" };
+                                       "touch", "grep", "wc", "true", "test", "tr", "tty", "stty" };
 
 static void write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "w");
@@ -600,6 +601,43 @@ static void test_rt_run_terminal(void **state) {
         assert_string_equal(out, "tty\r\nconsole\r\n1\r\n");
 }
 
+/* runc's console: the init opens the pty on the container's devpts and hands the master
+ * back; inside, `tty` is /dev/pts/0 (docker run -it), /dev/console is that slave, and a
+ * size set on the master before the start is the one the process sees. */
+static void test_rt_run_console_in_container(void **state) {
+        if (geteuid() != 0)
+                skip();
+        char id[32];
+        snprintf(id, sizeof(id), "c%d", ++counter);
+        json_t *spec = make_spec(id, (const char *const[]){ "sh", "-c",
+                                                             "tty; test -c /dev/console && echo console; "
+                                                             "ls -1 /dev/pts; stty size; echo $$",
+                                                             NULL });
+        struct rt_stdio io = { .in = -1, .out = -1, .err = -1, .terminal = true, .console_in_container = true };
+        struct berr err = { 0 };
+        struct rt_container *c = NULL;
+        if (rt_container_create(id, tmpdir, spec, &io, &c, &err) < 0)
+                fail_msg("%s", err.msg);
+        int master = rt_container_console(c);
+        assert_true(master >= 0);
+        struct winsize ws = { .ws_row = 33, .ws_col = 101 };
+        assert_int_equal(ioctl(master, TIOCSWINSZ, &ws), 0);
+        if (rt_container_start(c, &err) < 0)
+                fail_msg("%s", err.msg);
+        char out[1024] = "";
+        size_t n = 0;
+        ssize_t k;
+        while ((k = read(master, out + n, sizeof(out) - 1 - n)) > 0) /* EIO once the slave is gone */
+                n += (size_t) k;
+        out[n] = '\0';
+        int status;
+        assert_int_equal(waitpid(rt_container_pid(c), &status, 0), rt_container_pid(c));
+        assert_int_equal(rt_container_destroy(c, &err), 0);
+        rt_container_free(c); /* closes the master */
+        json_decref(spec);
+        assert_string_equal(out, "/dev/pts/0\r\nconsole\r\n0\r\nptmx\r\n33 101\r\n1\r\n");
+}
+
 static void test_rt_run_kill_all_signals_every_process(void **state) {
         if (geteuid() != 0)
                 skip();
@@ -645,6 +683,7 @@ int main(void) {
                 cmocka_unit_test(test_rt_run_exec_joins_namespaces),
                 cmocka_unit_test(test_rt_run_bind_mount_ro_through_symlink_stays_in_root),
                 cmocka_unit_test(test_rt_run_terminal),
+                cmocka_unit_test(test_rt_run_console_in_container),
                 cmocka_unit_test(test_rt_run_kill_all_signals_every_process),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);

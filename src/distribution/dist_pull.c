@@ -1,11 +1,15 @@
 /* dist_pull.c - `docker pull`: resolve the manifest (choosing a platform from an index),
  * fetch the config, download the missing layers in parallel (bounded daemon-wide by
  * max-concurrent-downloads) into temporary files while hashing them, resuming a cut
- * transfer with a Range request and retrying with back-off, then apply them in order
- * while later ones still download, and commit the image with its tag and RepoDigest.
- * Every byte is checked against its digest before it is trusted; on any failure the
- * temporary files and the layers registered so far are removed. */
+ * transfer with a Range request and retrying with back-off, and apply them in order:
+ * the layer next in line is applied while it streams in (its download tees the bytes
+ * into a pipe the extraction reads, besides the file), later ones spool to their files
+ * and are applied from there when their turn comes. Applying runs without the image
+ * store lock (image_pull_layer_prepare); a layer is recorded only once its blob's digest
+ * is verified. On any failure the temporary files, prepared layer storage and the layers
+ * registered so far are removed. */
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,14 @@ struct pull_layer {
         pthread_t thread;
         bool started;
         struct pull *p;
+        /* Streaming into the extraction: the write end of its pipe, set under p->lock by
+         * the extraction while the download is pending and taken by the download (which
+         * then closes it); stream_broken (under p->lock) when what went down the pipe is
+         * not the blob (the registry restarted the body, a write failed): the extraction
+         * then applies from the file. */
+        int stream_w;
+        bool stream_broken;
+        _Atomic int64_t streamed; /* bytes sent down the pipe, for progress */
 };
 
 struct pull {
@@ -59,6 +71,7 @@ struct pull {
         size_t n_layers;
         /* extraction progress, watched by a ticker thread */
         int extract_fd;
+        struct pull_layer *extract_stream; /* or the layer streaming in */
         const char *extract_id;
         int64_t extract_total;
         bool extract_stop;
@@ -148,7 +161,80 @@ struct sink {
         int64_t start;      /* offset the current request asked for */
         bool checked_range; /* the first bytes of this response were looked at */
         int64_t last_ms;
+        int sw;             /* the stream's write end once taken, else -1 */
+        bool stream_off;    /* streaming stopped: never take it again */
 };
+
+static int write_all(int fd, const char *p, size_t left) {
+        while (left > 0) {
+                ssize_t n = write(fd, p, left);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                p += n;
+                left -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Stop streaming; @broken: what was sent is not (a prefix of) the blob, or is cut short
+ * while the download goes on, so the extraction must not use it. */
+static void stream_stop(struct sink *k, bool broken) {
+        if (k->sw >= 0)
+                close(k->sw);
+        k->sw = -1;
+        k->stream_off = true;
+        if (broken) {
+                pthread_mutex_lock(&k->l->p->lock);
+                k->l->stream_broken = true;
+                pthread_mutex_unlock(&k->l->p->lock);
+        }
+}
+
+static void stream_send(struct sink *k, const char *data, size_t len) {
+        if (k->sw < 0)
+                return;
+        if (write_all(k->sw, data, len) < 0) { /* EPIPE: the extraction stopped reading */
+                stream_stop(k, true);
+                return;
+        }
+        atomic_fetch_add(&k->l->streamed, (int64_t) len);
+}
+
+/* Take the stream when the extraction asked for it, and send first what the file holds. */
+static void stream_take(struct sink *k) {
+        struct pull_layer *l = k->l;
+        if (k->stream_off || k->sw >= 0)
+                return;
+        pthread_mutex_lock(&l->p->lock);
+        int w = l->stream_w;
+        l->stream_w = -1;
+        pthread_mutex_unlock(&l->p->lock);
+        if (w < 0)
+                return;
+        k->sw = w;
+        if (k->got == 0)
+                return;
+        char *buf = malloc(1 << 16);
+        if (!buf) {
+                stream_stop(k, true);
+                return;
+        }
+        for (int64_t off = 0; off < k->got && k->sw >= 0;) {
+                size_t want = (size_t) (k->got - off < (1 << 16) ? k->got - off : (1 << 16));
+                ssize_t n = pread(l->fd, buf, want, off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        stream_stop(k, true);
+                        break;
+                }
+                stream_send(k, buf, (size_t) n);
+                off += n;
+        }
+        free(buf);
+}
 
 static size_t sink_write(void *opaque, const char *data, size_t len) {
         struct sink *k = opaque;
@@ -158,7 +244,11 @@ static size_t sink_write(void *opaque, const char *data, size_t len) {
                 long status = 0;
                 (void) curl_easy_getinfo(k->conn->h, CURLINFO_RESPONSE_CODE, &status);
                 if (k->start > 0 && status != 206) {
-                        /* The registry ignored the Range: start again from the beginning. */
+                        /* The registry ignored the Range: start again from the beginning.
+                         * What was streamed cannot be taken back: the extraction falls
+                         * back to the file. */
+                        if (k->sw >= 0 || atomic_load(&l->streamed) > 0)
+                                stream_stop(k, true);
                         if (ftruncate(l->fd, 0) < 0 || lseek(l->fd, 0, SEEK_SET) < 0)
                                 return 0;
                         digest_ctx_free(k->d);
@@ -170,17 +260,10 @@ static size_t sink_write(void *opaque, const char *data, size_t len) {
         }
         if (k->got + (int64_t) len > l->desc.size)
                 return 0; /* more than the manifest said: refuse, it cannot verify */
-        const char *p = data;
-        size_t left = len;
-        while (left > 0) {
-                ssize_t n = write(l->fd, p, left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return 0;
-                p += n;
-                left -= (size_t) n;
-        }
+        stream_take(k);
+        if (write_all(l->fd, data, len) < 0)
+                return 0;
+        stream_send(k, data, len);
         digest_ctx_update(k->d, data, len);
         k->got += (int64_t) len;
         int64_t t = now_ms();
@@ -195,7 +278,7 @@ static int download_layer(struct pull *p, struct pull_layer *l, struct dist_conn
         int r = image_blob_tmp(p->s, l->tmp_path, &l->fd, err);
         if (r < 0)
                 return r;
-        struct sink k = { .l = l, .conn = conn };
+        struct sink k = { .l = l, .conn = conn, .sw = -1 };
         r = digest_ctx_new(&k.d, err);
         if (r < 0)
                 return r;
@@ -245,6 +328,9 @@ static int download_layer(struct pull *p, struct pull_layer *l, struct dist_conn
                                      l->desc.digest);
         }
         digest_ctx_free(k.d);
+        /* The end of the stream (EOF for the extraction, which then waits for the verdict:
+         * nothing it applied is recorded unless the digest matched). */
+        stream_stop(&k, false);
         /* Made durable here, in parallel with the extraction of earlier layers, so that
          * moving it into the content store at commit costs nothing. */
         if (r == 0 && fsync(l->fd) < 0)
@@ -270,6 +356,11 @@ static void *layer_worker(void *arg) {
         dist_conn_close(&conn);
         dist_slot_release(false);
         pthread_mutex_lock(&p->lock);
+        if (l->stream_w >= 0) { /* asked for but never taken: EOF, and apply from the file */
+                close(l->stream_w);
+                l->stream_w = -1;
+                l->stream_broken = true;
+        }
         l->state = r == 0 ? LAYER_DONE : LAYER_FAILED;
         if (r < 0) {
                 l->err = err;
@@ -293,7 +384,13 @@ static void *extract_ticker(void *arg) {
                 int fd = p->extract_fd;
                 const char *id = p->extract_id;
                 int64_t total = p->extract_total;
-                int64_t pos = fd >= 0 ? (int64_t) lseek(fd, 0, SEEK_CUR) : -1;
+                /* A layer streaming in shows "Extracting" only once its download completed,
+                 * as clients expect it (dockerd's order). */
+                int64_t pos = p->extract_stream ? (p->extract_stream->state == LAYER_PENDING
+                                                           ? -1
+                                                           : atomic_load(&p->extract_stream->streamed))
+                              : fd >= 0         ? (int64_t) lseek(fd, 0, SEEK_CUR)
+                                                : -1;
                 pthread_mutex_unlock(&p->lock);
                 if (stop)
                         return NULL;
@@ -331,6 +428,73 @@ static bool first_failure(struct pull *p, struct berr *err) {
         return found;
 }
 
+static void extract_show(struct pull *p, struct pull_layer *l, int fd, struct pull_layer *stream) {
+        pthread_mutex_lock(&p->lock);
+        p->extract_fd = fd;
+        p->extract_stream = stream;
+        p->extract_id = l ? l->short_id : NULL;
+        p->extract_total = l ? l->desc.size : 0;
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* Apply layer @l on @top: streamed while it downloads when its download is still going,
+ * else (or when the stream went wrong) from its file. Committed only after the download
+ * verified the blob's digest. A download error is returned as such. */
+static int apply_layer(struct pull *p, struct pull_layer *l, struct layer *top, struct layer **ret, struct berr *err) {
+        struct layer *prep = NULL;
+        int rfd = -1, r;
+        pthread_mutex_lock(&p->lock);
+        if (l->state == LAYER_PENDING && !l->from_store) {
+                int fds[2];
+                if (pipe2(fds, O_CLOEXEC) == 0) {
+                        (void) fcntl(fds[1], F_SETPIPE_SZ, 1 << 20); /* best effort */
+                        l->stream_w = fds[1];
+                        rfd = fds[0];
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (rfd >= 0) {
+                extract_show(p, l, -1, l); /* "Extracting" waits for "Download complete" */
+                struct berr perr = { 0 };
+                int pr = image_pull_layer_prepare(p->s, top, rfd, &prep, &perr);
+                close(rfd); /* a download still sending stops streaming (EPIPE) */
+                extract_show(p, NULL, -1, NULL);
+                r = wait_layer(p, l, err);
+                if (r < 0) {
+                        image_pull_layer_abort(p->s, prep);
+                        return r;
+                }
+                pthread_mutex_lock(&p->lock);
+                bool broken = l->stream_broken;
+                pthread_mutex_unlock(&p->lock);
+                if (!broken) {
+                        if (pr < 0) {
+                                *err = perr;
+                                return berr_wrap(err, "failed to register layer");
+                        }
+                        r = image_pull_layer_commit(p->s, prep, l->diff_id, ret, err);
+                        return r < 0 ? berr_wrap(err, "failed to register layer") : 0;
+                }
+                image_pull_layer_abort(p->s, prep);
+                prep = NULL;
+                log_debug("pull %s: layer %s: stream interrupted, applying from the downloaded file", p->c->repo,
+                          l->desc.digest);
+        } else {
+                r = wait_layer(p, l, err);
+                if (r < 0)
+                        return r;
+        }
+        if (lseek(l->fd, 0, SEEK_SET) < 0)
+                return berr_sys(err, BERR_INTERNAL, "rewind layer %s", l->desc.digest);
+        say_bytes(p, l->short_id, "Extracting", 0, l->desc.size);
+        extract_show(p, l, l->fd, NULL);
+        r = image_pull_layer_prepare(p->s, top, l->fd, &prep, err);
+        extract_show(p, NULL, -1, NULL);
+        if (r == 0)
+                r = image_pull_layer_commit(p->s, prep, l->diff_id, ret, err);
+        return r < 0 ? berr_wrap(err, "failed to register layer") : 0;
+}
+
 static int extract_all(struct pull *p, struct layer **ret_top, struct berr *err) {
         struct layer *top = NULL;
         int r = 0;
@@ -339,30 +503,14 @@ static int extract_all(struct pull *p, struct layer **ret_top, struct berr *err)
         for (size_t i = 0; i < p->n_layers && r == 0; i++) {
                 struct pull_layer *l = &p->layers[i];
                 struct layer *next = NULL;
-                if (!l->exists) {
-                        r = wait_layer(p, l, err);
+                if (l->exists) {
+                        r = image_pull_layer(p->s, top, -1, l->diff_id, &next, err);
                         if (r < 0)
-                                break;
-                        if (lseek(l->fd, 0, SEEK_SET) < 0) {
-                                r = berr_sys(err, BERR_INTERNAL, "rewind layer %s", l->desc.digest);
-                                break;
-                        }
-                        say_bytes(p, l->short_id, "Extracting", 0, l->desc.size);
-                        pthread_mutex_lock(&p->lock);
-                        p->extract_fd = l->fd;
-                        p->extract_id = l->short_id;
-                        p->extract_total = l->desc.size;
-                        pthread_mutex_unlock(&p->lock);
-                }
-                r = image_pull_layer(p->s, top, l->exists ? -1 : l->fd, l->diff_id, &next, err);
-                pthread_mutex_lock(&p->lock);
-                p->extract_fd = -1;
-                p->extract_id = NULL;
-                pthread_mutex_unlock(&p->lock);
-                if (r < 0) {
-                        berr_wrap(err, "failed to register layer");
+                                berr_wrap(err, "failed to register layer");
+                } else
+                        r = apply_layer(p, l, top, &next, err);
+                if (r < 0)
                         break;
-                }
                 image_pull_layer_release(p->s, top); /* @next holds its parent now */
                 top = next;
                 if (!l->exists) {
@@ -420,6 +568,7 @@ static int prepare_layers(struct pull *p, const struct dist_manifest *m, json_t 
         for (size_t i = 0; i < m->n_layers; i++) {
                 struct pull_layer *l = &p->layers[i];
                 l->fd = -1;
+                l->stream_w = -1;
                 l->p = p;
                 l->desc = m->layers[i];
                 l->desc.urls = NULL;

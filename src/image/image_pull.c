@@ -230,6 +230,24 @@ int image_pull_layer(struct image_store *s, struct layer *parent, int fd, const 
         return r;
 }
 
+int image_pull_layer_prepare(struct image_store *s, struct layer *parent, int fd, struct layer **ret,
+                             struct berr *err) {
+        /* No lock: the caller's reference pins @parent, and the new storage is private. */
+        return layer_store_prepare(s->layers, parent, fd, ret, err);
+}
+
+int image_pull_layer_commit(struct image_store *s, struct layer *prepared, const char *diff_id, struct layer **ret,
+                            struct berr *err) {
+        pthread_mutex_lock(&s->lock);
+        int r = layer_store_commit(s->layers, prepared, diff_id, ret, err);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+void image_pull_layer_abort(struct image_store *s, struct layer *prepared) {
+        layer_store_abort(s->layers, prepared);
+}
+
 void image_pull_layer_release(struct image_store *s, struct layer *l) {
         if (!l)
                 return;

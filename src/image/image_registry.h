@@ -4,7 +4,8 @@
  * blob, the all-or-nothing commit of a pulled image with its references (tag and
  * RepoDigest), and the distribution metadata that maps a diff ID to the compressed blob
  * that carries it and the repositories it was seen in (for skips and cross-repo mounts).
- * Nothing here touches the network: the callers download first, then hand files over. */
+ * Nothing here touches the network: the callers download (or stream) and hand the bytes
+ * over. */
 #pragma once
 
 #include <jansson.h>
@@ -56,6 +57,18 @@ bool image_store_has_image(struct image_store *s, const char *id);
  * Takes the store lock for the duration of the apply (local disk only). */
 int image_pull_layer(struct image_store *s, struct layer *parent, int fd, const char *diff_id, struct layer **ret,
                      struct berr *err);
+/* The same in steps, so that a layer is applied while it downloads, without the store
+ * lock (layer_store.h): prepare applies the tar read from @fd on top of @parent (which
+ * the caller keeps referenced until commit or abort) into storage nobody sees yet;
+ * commit, under the lock, checks the diff ID against @diff_id and records the layer (or
+ * takes the one stored meanwhile with the same chain ID), giving the caller a reference;
+ * the prepared layer is consumed whatever the outcome. Abort discards a prepared layer
+ * (accepts NULL). Commit only once the compressed blob's digest has been verified. */
+int image_pull_layer_prepare(struct image_store *s, struct layer *parent, int fd, struct layer **ret,
+                             struct berr *err);
+int image_pull_layer_commit(struct image_store *s, struct layer *prepared, const char *diff_id, struct layer **ret,
+                            struct berr *err);
+void image_pull_layer_abort(struct image_store *s, struct layer *prepared);
 /* Drop a reference image_pull_layer gave. Accepts NULL. */
 void image_pull_layer_release(struct image_store *s, struct layer *l);
 

@@ -332,6 +332,64 @@ static int apply_new(struct layer_store *ls, struct layer *parent, int tar_fd, s
         return 0;
 }
 
+int layer_store_prepare(struct layer_store *ls, struct layer *parent, int tar_fd, struct layer **ret,
+                        struct berr *err) {
+        struct layer *l = calloc(1, sizeof(*l));
+        if (!l)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = apply_new(ls, parent, tar_fd, l, err);
+        if (r < 0) {
+                free(l);
+                return r;
+        }
+        l->parent = parent; /* no reference yet: the caller's pins it until commit or abort */
+        *ret = l;
+        return 0;
+}
+
+const char *layer_prepared_diff_id(const struct layer *prepared) {
+        return prepared->diff_id;
+}
+
+void layer_store_abort(struct layer_store *ls, struct layer *prepared) {
+        if (!prepared)
+                return;
+        (void) graph_driver_remove(ls->driver, prepared->cache_id, NULL); /* else garbage the start-up gc removes */
+        remove_split_tmp(ls, prepared);
+        free(prepared);
+}
+
+int layer_store_commit(struct layer_store *ls, struct layer *l, const char *expected_diff_id, struct layer **ret,
+                       struct berr *err) {
+        struct layer *parent = l->parent;
+        int r = 0;
+        if (expected_diff_id && !STREQ(l->diff_id, expected_diff_id))
+                r = berr_set(err, BERR_INVALID, EINVAL, "layer diff ID mismatch: expected %s, got %s", expected_diff_id,
+                             l->diff_id);
+        if (r == 0)
+                r = layer_chain_id(parent ? parent->chain_id : NULL, l->diff_id, l->chain_id, err);
+        if (r == 0) {
+                struct layer *have = layer_store_get(ls, l->chain_id);
+                if (have) { /* same content registered meanwhile: keep the one we have */
+                        layer_store_abort(ls, l); /* unreferenced copy */
+                        layer_ref(have);
+                        *ret = have;
+                        return 0;
+                }
+                r = write_record(ls, l, err);
+        }
+        if (r < 0) {
+                layer_store_abort(ls, l);
+                return r;
+        }
+        if (parent)
+                layer_ref(parent);
+        l->refs = 1;
+        HASH_ADD_STR(ls->layers, chain_id, l);
+        *ret = l;
+        return 0;
+}
+
 int layer_store_register(struct layer_store *ls, struct layer *parent, int tar_fd, const char *expected_diff_id,
                          struct layer **ret, struct berr *err) {
         char chain[DIGEST_STRING_MAX];
@@ -349,42 +407,11 @@ int layer_store_register(struct layer_store *ls, struct layer *parent, int tar_f
                         return 0;
                 }
         }
-        struct layer *l = calloc(1, sizeof(*l));
-        if (!l)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        r = apply_new(ls, parent, tar_fd, l, err);
-        if (r == 0 && expected_diff_id && !STREQ(l->diff_id, expected_diff_id))
-                r = berr_set(err, BERR_INVALID, EINVAL, "layer diff ID mismatch: expected %s, got %s", expected_diff_id,
-                             l->diff_id);
-        if (r == 0)
-                r = layer_chain_id(parent ? parent->chain_id : NULL, l->diff_id, l->chain_id, err);
-        if (r == 0) {
-                struct layer *have = layer_store_get(ls, l->chain_id);
-                if (have) { /* same content registered meanwhile: keep the one we have */
-                        (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* unreferenced copy */
-                        remove_split_tmp(ls, l);
-                        free(l);
-                        layer_ref(have);
-                        *ret = have;
-                        return 0;
-                }
-                l->parent = parent;
-                r = write_record(ls, l, err);
-        }
-        if (r < 0) {
-                if (l->diff_id[0]) {
-                        (void) graph_driver_remove(ls->driver, l->cache_id, NULL); /* report the first error */
-                        remove_split_tmp(ls, l);
-                }
-                free(l);
+        struct layer *l = NULL;
+        r = layer_store_prepare(ls, parent, tar_fd, &l, err);
+        if (r < 0)
                 return r;
-        }
-        if (parent)
-                layer_ref(parent);
-        l->refs = 1;
-        HASH_ADD_STR(ls->layers, chain_id, l);
-        *ret = l;
-        return 0;
+        return layer_store_commit(ls, l, expected_diff_id, ret, err);
 }
 
 static int remove_layer(struct layer_store *ls, struct layer *l, struct berr *err) {

@@ -51,6 +51,29 @@ void layer_ref(struct layer *l);
 int layer_store_register(struct layer_store *ls, struct layer *parent, int tar_fd, const char *expected_diff_id,
                          struct layer **ret, struct berr *err);
 
+/* Registration in two steps, so that the apply (the slow part, fed from the network)
+ * runs without the caller's lock:
+ *
+ * layer_store_prepare() applies the tar read from @tar_fd into fresh driver storage on
+ * top of @parent, computing its diff ID. It needs no lock: it only reads @parent's chain,
+ * which the caller keeps pinned with a reference until commit or abort, and writes
+ * storage nobody else knows of. The prepared layer is not in the store (not visible to
+ * layer_store_get); its diff ID is layer_prepared_diff_id().
+ *
+ * layer_store_commit() (under the lock that guards the store) records it and returns it
+ * with a reference for the caller, taking one on its parent; if a layer with the same
+ * chain ID appeared meanwhile the prepared storage is discarded and the existing layer
+ * referenced instead. A diff ID other than @expected_diff_id (when set) is BERR_INVALID.
+ * The prepared layer is consumed whatever the outcome: on error nothing is left behind.
+ *
+ * layer_store_abort() discards a prepared layer (no lock needed). Accepts NULL. */
+int layer_store_prepare(struct layer_store *ls, struct layer *parent, int tar_fd, struct layer **ret,
+                        struct berr *err);
+const char *layer_prepared_diff_id(const struct layer *prepared);
+int layer_store_commit(struct layer_store *ls, struct layer *prepared, const char *expected_diff_id,
+                       struct layer **ret, struct berr *err);
+void layer_store_abort(struct layer_store *ls, struct layer *prepared);
+
 /* Drop one reference; layers that reach zero are removed, parents released in turn. The
  * chain IDs removed are appended to @deleted (a JSON array of strings) when not NULL. */
 int layer_store_release(struct layer_store *ls, struct layer *l, json_t *deleted, struct berr *err);

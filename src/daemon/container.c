@@ -419,6 +419,33 @@ static const char *const config_keys[] = {
         "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
 };
 
+/* --log-driver / --log-opt, checked at create as dockerd does. json-file's options that
+ * berth does not implement yet are refused rather than silently ignored. */
+static int validate_log_config(json_t *lc, struct berr *err) {
+        const char *type = json_string_value(json_object_get(lc, "Type"));
+        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "logging driver \"%s\" is not supported by berth (json-file, none)", type);
+        static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
+                                             "env-regex", "compress", "tag", "mode", "max-buffer-size" };
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(lc, "Config"), k, v) {
+                bool is_known = false;
+                for (size_t i = 0; i < ELEMENTSOF(known); i++)
+                        is_known |= strcmp(k, known[i]) == 0;
+                if (!is_known)
+                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for %s log driver", k,
+                                        type && *type ? type : "json-file");
+                if (type && strcmp(type, "none") == 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for none log driver", k);
+                if (strcmp(k, "max-size") && strcmp(k, "max-file"))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "log opt '%s' is not supported by berth's json-file driver yet", k);
+        }
+        return 0;
+}
+
 /* Check the shapes the rest of the daemon relies on, so bad input is a 400 here and
  * not a surprise at start. */
 static int validate_body(json_t *body, struct berr *err) {
@@ -470,7 +497,7 @@ static int validate_body(json_t *body, struct berr *err) {
                                 "invalid restart policy: maximum retry count must be a positive integer");
         if (json_is_true(json_object_get(hc, "AutoRemove")) && rpn && *rpn && strcmp(rpn, "no"))
                 return berr_set(err, BERR_INVALID, EINVAL, "can't create 'AutoRemove' container with restart policy");
-        return 0;
+        return validate_log_config(json_object_get(hc, "LogConfig"), err);
 }
 
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,

@@ -276,3 +276,24 @@ def test_ps_size_counts_the_writable_layer(docker, images):
     o = json.loads(docker.run("inspect", "--size", "sized").stdout)[0]
     assert o["SizeRw"] == 300000 and o["SizeRootFs"] > 300000
     docker.run("rm", "sized")
+
+
+def test_log_options_checked_at_create(docker, images):
+    p = docker.run("create", "--log-driver", "syslog", "busybox", "true", check=False)
+    assert p.returncode != 0 and 'logging driver "syslog" is not supported' in p.stderr
+    p = docker.run("create", "--log-opt", "bogus=1", "busybox", "true", check=False)
+    assert p.returncode != 0 and "unknown log opt 'bogus' for json-file log driver" in p.stderr
+    p = docker.run("create", "--log-opt", "labels=a", "busybox", "true", check=False)
+    assert p.returncode != 0 and "not supported" in p.stderr
+    cid = docker.run("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+                     "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done").stdout.strip()
+    docker.run("wait", cid)
+    log = json.loads(docker.run("inspect", cid).stdout)[0]["LogPath"]
+    assert os.path.getsize(log) < 1100 and os.path.exists(log + ".1") and not os.path.exists(log + ".2")
+    assert docker.run("logs", "--tail", "1", cid).stdout == "line-199\n"
+    docker.run("rm", cid)
+    cid = docker.run("run", "-d", "--log-driver", "none", "busybox", "echo", "x").stdout.strip()
+    docker.run("wait", cid)
+    p = docker.run("logs", cid, check=False)
+    assert p.returncode != 0 and "does not support reading" in p.stderr
+    docker.run("rm", cid)

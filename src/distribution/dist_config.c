@@ -205,8 +205,13 @@ json_t *dist_config_info(void) {
         for (size_t i = 0; i < config.n_insecure; i++)
                 if (strchr(config.insecure[i], '/'))
                         json_array_append_new(cidrs, json_string(config.insecure[i]));
-        for (size_t i = 0; i < config.n_mirrors; i++)
-                json_array_append_new(mirrors, json_string(config.mirrors[i]));
+        /* dockerd's ValidateMirror normalises to exactly one trailing slash; the list keeps
+         * none (URLs are built by appending "/v2/..."). */
+        for (size_t i = 0; i < config.n_mirrors; i++) {
+                char m[520];
+                snprintf(m, sizeof(m), "%s/", config.mirrors[i]);
+                json_array_append_new(mirrors, json_string(m));
+        }
         json_object_set_new(index, "docker.io", json_pack("{s:s, s:O, s:b, s:b}", "Name", "docker.io", "Mirrors", mirrors,
                                                           "Secure", 1, "Official", 1));
         for (size_t i = 0; i < config.n_insecure; i++)

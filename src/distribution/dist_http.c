@@ -455,6 +455,12 @@ static int ping(struct dist_client *c, struct dist_conn *conn, struct berr *err)
 int dist_client_open(const struct reference *ref, const struct dist_auth *auth, const char *actions,
                      bool use_mirrors, dist_cancelled_fn cancelled, void *opaque, struct dist_client **ret,
                      struct berr *err) {
+        return dist_client_open_from(ref, auth, actions, use_mirrors ? 0 : SIZE_MAX, cancelled, opaque, ret, err);
+}
+
+int dist_client_open_from(const struct reference *ref, const struct dist_auth *auth, const char *actions,
+                          size_t first_mirror, dist_cancelled_fn cancelled, void *opaque, struct dist_client **ret,
+                          struct berr *err) {
         struct dist_client *c = calloc(1, sizeof(*c));
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -472,18 +478,20 @@ int dist_client_open(const struct reference *ref, const struct dist_auth *auth, 
                 char base[REFERENCE_NAME_MAX + 16];
                 char host[REFERENCE_NAME_MAX + 1];
                 bool verify, mirror;
+                size_t mirror_index;
         } cands[DIST_MAX_LIST + 2];
         size_t n = 0;
         bool hub = STREQ(ref->domain, REFERENCE_DEFAULT_DOMAIN);
         struct dist_config *cfg = dist_config();
-        if (hub && use_mirrors)
-                for (size_t i = 0; i < cfg->n_mirrors && n < DIST_MAX_LIST; i++) {
+        if (hub)
+                for (size_t i = first_mirror; i < cfg->n_mirrors && n < DIST_MAX_LIST; i++) {
                         const char *m = cfg->mirrors[i];
                         const char *h = strstr(m, "://") + 3;
                         snprintf(cands[n].base, sizeof(cands[n].base), "%s", m);
                         snprintf(cands[n].host, sizeof(cands[n].host), "%.*s", (int) strcspn(h, "/"), h);
                         cands[n].verify = !dist_host_is_insecure(cands[n].host);
                         cands[n].mirror = true;
+                        cands[n].mirror_index = i;
                         n++;
                 }
         const char *host = hub ? DOCKER_HUB_HOST : ref->domain;
@@ -508,6 +516,7 @@ int dist_client_open(const struct reference *ref, const struct dist_auth *auth, 
                 snprintf(c->ep.host, sizeof(c->ep.host), "%s", cands[i].host);
                 c->ep.verify_tls = cands[i].verify;
                 c->ep.is_mirror = cands[i].mirror;
+                c->ep.mirror_index = cands[i].mirror ? cands[i].mirror_index : 0;
                 dist_endpoint_certs(&c->ep);
                 struct berr perr = { 0 };
                 if (ping(c, &conn, &perr) == 0) {

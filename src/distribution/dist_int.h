@@ -46,6 +46,7 @@ struct dist_endpoint {
         char cert_file[PATH_MAX];
         char key_file[PATH_MAX];
         bool is_mirror;
+        size_t mirror_index; /* which of the configured mirrors, when is_mirror */
 };
 
 enum dist_auth_scheme {
@@ -84,6 +85,11 @@ void dist_conn_close(struct dist_conn *c);
 int dist_client_open(const struct reference *ref, const struct dist_auth *auth, const char *actions,
                      bool use_mirrors, dist_cancelled_fn cancelled, void *opaque, struct dist_client **ret,
                      struct berr *err);
+/* The same, trying the configured mirrors from @first_mirror on (0: all of them; the
+ * number of mirrors or more: none), for the fallback from a mirror that failed a pull. */
+int dist_client_open_from(const struct reference *ref, const struct dist_auth *auth, const char *actions,
+                          size_t first_mirror, dist_cancelled_fn cancelled, void *opaque, struct dist_client **ret,
+                          struct berr *err);
 struct dist_client *dist_client_free(struct dist_client *c);
 /* Add a scope (a mount's source repository) for the next token. */
 void dist_client_add_scope(struct dist_client *c, const char *repo, const char *actions);

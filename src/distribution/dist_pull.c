@@ -910,6 +910,29 @@ int dist_pull(struct image_store *s, const struct dist_pull_opts *o, struct berr
                 r = dist_conn_open(&conn, err);
         if (r == 0)
                 r = target[0] ? pull_one(&p, &conn, target, err) : pull_all_tags(&p, &conn, err);
+        while (r < 0 && r != -ECANCELED && err->errnum != ECANCELED && p.c && p.c->ep.is_mirror &&
+               !(o->cancelled && o->cancelled(o->opaque))) {
+                /* dockerd's continueOnError: whatever goes wrong on a mirror (it lacks the image,
+                 * answers an error, serves bad bytes) hands the pull to the next endpoint (the
+                 * next mirror, then the upstream); the last one's answer is the one reported. */
+                size_t next = p.c->ep.mirror_index + 1;
+                log_info("pull %s from mirror %s failed (%s); trying the next endpoint", o->name, p.c->ep.base,
+                         err->msg);
+                dist_conn_close(&conn);
+                conn = (struct dist_conn) { 0 };
+                p.c = dist_client_free(p.c);
+                p.failed = false;
+                p.extract_stop = false;
+                p.extract_stream = NULL;
+                p.extract_id = NULL;
+                p.extract_total = 0;
+                *err = (struct berr) { 0 };
+                r = dist_client_open_from(&p.ref, o->auth, "pull", next, pull_cancelled, &p, &p.c, err);
+                if (r == 0)
+                        r = dist_conn_open(&conn, err);
+                if (r == 0)
+                        r = target[0] ? pull_one(&p, &conn, target, err) : pull_all_tags(&p, &conn, err);
+        }
         dist_conn_close(&conn);
         dist_client_free(p.c);
         pthread_mutex_destroy(&p.lock);

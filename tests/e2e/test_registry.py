@@ -474,3 +474,107 @@ def test_distribution_inspect(client, peer_registry):
     assert info["Descriptor"]["digest"] == BUSYBOX_DIGEST
     assert info["Descriptor"]["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     assert {"architecture": "amd64", "os": "linux"} in info["Platforms"]
+
+
+# ---- registry mirrors ----
+
+@pytest.fixture(scope="module")
+def hub_mirror():
+    """A local registry holding busybox as docker.io's `library/busybox:latest`, pushed by a
+    berthd of its own: it stands in for a Docker Hub mirror."""
+    from conftest import Berthd
+    reg = Registry().start()
+    d = Berthd().start()
+    try:
+        cli = DockerCLI(d.host)
+        cli.run("load", "-i", os.path.join(FIX, "busybox-docker-archive.tar"))
+        cli.run("tag", "busybox", reg.host + "/library/busybox:latest")
+        p = cli.run("push", reg.host + "/library/busybox:latest")
+        digest = [l for l in p.stdout.splitlines() if l.startswith("latest: digest: ")][0].split()[2]
+        cli.cleanup()
+    finally:
+        d.cleanup()
+    yield reg, digest
+    reg.cleanup()
+
+
+def test_pull_from_registry_mirror(fresh_daemon, hub_mirror):
+    reg, digest = hub_mirror
+    d = fresh_daemon(config=json.dumps({"registry-mirrors": ["http://" + reg.host]}))
+    cli = DockerCLI(d.host)
+    info = cli.run("info").stdout
+    assert "Registry Mirrors:" in info
+    assert "http://%s/" % reg.host in info.split("Registry Mirrors:", 1)[1]
+    p = cli.run("pull", "busybox", timeout=60)
+    assert "Using default tag: latest" in p.stdout
+    assert "latest: Pulling from library/busybox" in p.stdout
+    assert "Digest: " + digest in p.stdout
+    assert "Status: Downloaded newer image for busybox:latest" in p.stdout
+    assert inspect(cli, "busybox", "{{.Id}}") == BUSYBOX_ID
+    assert inspect(cli, "busybox", "{{json .RepoDigests}}") == json.dumps(["busybox@" + digest])
+    assert inspect(cli, "busybox", "{{json .RepoTags}}") == json.dumps(["busybox:latest"])
+    lines = cli.run("images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}").stdout.splitlines()
+    assert lines == ["busybox latest " + BUSYBOX_ID[7:19]], lines
+    # The mirror served it: it logged the manifest request under docker.io's full name.
+    with open(reg.log_path, errors="replace") as f:
+        assert "/v2/library/busybox/manifests/latest" in f.read()
+    p = cli.run("pull", "busybox")
+    assert "Status: Image is up to date for busybox:latest" in p.stdout
+
+
+def test_registry_mirror_flag_and_down_mirror(fresh_daemon):
+    import time
+    from registry import free_port
+    dead = "http://127.0.0.1:%d" % free_port()
+    d = fresh_daemon("--registry-mirror", dead)
+    cli = DockerCLI(d.host)
+    assert dead + "/" in cli.run("info").stdout.split("Registry Mirrors:", 1)[1]
+    t = time.time()
+    p = cli.run("pull", "busybox", check=False, timeout=60)
+    took = time.time() - t
+    assert p.returncode != 0
+    assert took < 30, took
+    err = p.stderr.strip()
+    assert err.startswith("Error response from daemon:"), err
+    assert "registry-1.docker.io" in err or "127.0.0.1" in err, err
+    assert cli.run("images", "-q").stdout.strip() == ""
+    assert store_leftovers(d) == []
+    # The daemon is still fine afterwards.
+    cli.run("version")
+
+
+def test_mirror_without_the_image_falls_back_to_the_next_endpoint(fresh_daemon, registry, hub_mirror):
+    """A mirror that answers but lacks the image hands the pull on, as dockerd does: to the
+    next mirror, then to the upstream (unreachable here: its error is the one reported)."""
+    import time
+    good, digest = hub_mirror
+    empty = registry
+    d = fresh_daemon(config=json.dumps({"registry-mirrors": ["http://" + empty.host, "http://" + good.host + "/"]}))
+    cli = DockerCLI(d.host)
+    assert cli.run("info", "--format", "{{json .RegistryConfig.Mirrors}}").stdout.strip() == \
+        json.dumps(["http://%s/" % empty.host, "http://%s/" % good.host]).replace(" ", "")
+    cli.run("pull", "busybox:latest")
+    assert inspect(cli, "busybox", "{{.Id}}") == BUSYBOX_ID
+    assert inspect(cli, "busybox", "{{json .RepoDigests}}") == json.dumps(["busybox@" + digest])
+    with open(empty.log_path, errors="replace") as f:
+        assert "/v2/library/busybox/manifests/latest" in f.read()
+
+    d2 = fresh_daemon(config=json.dumps({"registry-mirrors": ["http://" + empty.host]}))
+    cli2 = DockerCLI(d2.host)
+    t = time.time()
+    p = cli2.run("pull", "busybox", check=False, timeout=60)
+    assert time.time() - t < 30
+    assert p.returncode != 0
+    assert "registry-1.docker.io" in p.stderr, p.stderr
+    assert cli2.run("images", "-q").stdout.strip() == ""
+    assert store_leftovers(d2) == []
+
+
+def test_invalid_registry_mirror_is_refused(fresh_daemon):
+    for bad in ("127.0.0.1:5000", "http://127.0.0.1:5000/path", "ftp://mirror"):
+        d = fresh_daemon(config=json.dumps({"registry-mirrors": [bad]}), start=False)
+        d.start(wait=False)
+        assert d.proc.wait(10) != 0
+        d.log.close()
+        d.proc = None
+        assert "invalid mirror" in d.read_log(), d.read_log()

@@ -578,3 +578,22 @@ def test_invalid_registry_mirror_is_refused(fresh_daemon):
         d.log.close()
         d.proc = None
         assert "invalid mirror" in d.read_log(), d.read_log()
+
+
+def test_push_all_tags_then_pull_all_tags_and_quiet(fresh_daemon, registry):
+    d, cli = daemon_cli(fresh_daemon)
+    host = registry.host
+    cli.run("load", "-i", os.path.join(FIX, "busybox-docker-archive.tar"))
+    cli.run("load", "-i", os.path.join(FIX, "layered-docker-archive.tar"))
+    cli.run("tag", "busybox", host + "/multi:one")
+    cli.run("tag", "layered", host + "/multi:two")
+    p = cli.run("push", "--all-tags", host + "/multi")
+    assert "one: digest: sha256:" in p.stdout and "two: digest: sha256:" in p.stdout
+    cli.run("rmi", "-f", BUSYBOX_ID, LAYERED_ID)
+    p = cli.run("pull", "-a", host + "/multi")
+    assert "Downloaded newer image for %s/multi" % host in p.stdout
+    tags = sorted(cli.run("images", "--format", "{{.Tag}} {{.ID}}", host + "/multi").stdout.split("\n"))
+    assert tags[-2:] == ["one " + BUSYBOX_ID[7:19], "two " + LAYERED_ID[7:19]]
+    cli.run("rmi", "-f", BUSYBOX_ID, LAYERED_ID)
+    p = cli.run("pull", "-q", host + "/multi:two")
+    assert p.stdout.strip() == host + "/multi:two"

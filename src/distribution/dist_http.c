@@ -297,8 +297,13 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
                 snprintf(method, sizeof(method), "%c%s", rq->method[0], rq->method + 1);
                 for (char *p = method + 1; *p; p++)
                         *p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-                return berr_set(err, BERR_UNAVAILABLE, EIO, "%s \"%s\": %s", method, url,
-                                errbuf[0] ? errbuf : curl_easy_strerror(cr));
+                const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cr);
+                /* Certificate failures in Go's words, which scripts grep for. */
+                if (cr == CURLE_PEER_FAILED_VERIFICATION && strstr(why, "local issuer"))
+                        why = "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+                else if (cr == CURLE_PEER_FAILED_VERIFICATION && strstr(why, "expired"))
+                        why = "tls: failed to verify certificate: x509: certificate has expired or is not yet valid";
+                return berr_set(err, BERR_UNAVAILABLE, EIO, "%s \"%s\": %s", method, url, why);
         }
         return 0;
 }

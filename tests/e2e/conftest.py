@@ -54,20 +54,22 @@ def ping_ok(sock_path):
         return False
 
 
-def daemon_env():
+def daemon_env(extra_no_proxy=()):
     """berthd's environment in tests: any registry off loopback goes to a dead proxy on
-    127.0.0.1:9, so a missing image can never make a test reach out to Docker Hub."""
+    127.0.0.1:9, so a missing image can never make a test reach out to Docker Hub.
+    extra_no_proxy: further hosts a test owns (e.g. a registry in its own netns)."""
     env = dict(os.environ)
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         env[k] = "http://127.0.0.1:9"
-    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost,::1"
+    env["no_proxy"] = env["NO_PROXY"] = ",".join(["127.0.0.1", "localhost", "::1", *extra_no_proxy])
     return env
 
 
 class Berthd:
     """One berthd process on its own temporary roots."""
 
-    def __init__(self, extra_args=(), config=None, base=None):
+    def __init__(self, extra_args=(), config=None, base=None, env=None):
+        self.env = env
         self.base = base or tempfile.mkdtemp(prefix="berth-e2e-")
         self.sock = os.path.join(self.base, "berth.sock")
         self.data_root = os.path.join(self.base, "data")
@@ -88,7 +90,8 @@ class Berthd:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=daemon_env())
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env if self.env is not None else daemon_env())
         if wait:
             deadline = time.time() + 10
             while time.time() < deadline:
@@ -178,8 +181,8 @@ def fresh_daemon():
     """Factory for daemons a test starts itself (lifecycle and config tests)."""
     made = []
 
-    def make(*extra_args, config=None, start=True, base=None):
-        d = Berthd(extra_args, config=config, base=base)
+    def make(*extra_args, config=None, start=True, base=None, env=None):
+        d = Berthd(extra_args, config=config, base=base, env=env)
         made.append(d)
         if start:
             d.start()

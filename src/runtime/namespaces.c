@@ -120,12 +120,20 @@ int rt_ns_pid_leave(int saved, struct berr *err) {
         return 0;
 }
 
-int rt_ns_child_setup(const struct rt_namespaces *ns, struct berr *err) {
+int rt_ns_child_setup(const struct rt_namespaces *ns, int (*before_cgroupns)(void *, struct berr *), void *userdata,
+                      struct berr *err) {
         /* Join before creating: a joined network namespace is where the new ones live. */
         static const enum rt_ns order[] = { RT_NS_NET, RT_NS_IPC, RT_NS_UTS, RT_NS_MNT, RT_NS_CGROUP };
         int flags = 0;
+        bool waited = false;
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 enum rt_ns t = order[i];
+                if (t == RT_NS_CGROUP && ns->fd[t] >= 0 && before_cgroupns && !waited) {
+                        int r = before_cgroupns(userdata, err);
+                        if (r < 0)
+                                return r;
+                        waited = true;
+                }
                 if (ns->fd[t] >= 0) {
                         if (setns(ns->fd[t], ns_table[t].flag) < 0)
                                 return berr_sys(err, BERR_INTERNAL, "join %s namespace", ns_table[t].oci);
@@ -135,8 +143,15 @@ int rt_ns_child_setup(const struct rt_namespaces *ns, struct berr *err) {
         if (flags && unshare(flags) < 0)
                 return berr_sys(err, BERR_INTERNAL, "unshare namespaces");
         /* Last, so that the namespace's root is the container's cgroup the parent put us in. */
-        if (ns->is_new[RT_NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0)
-                return berr_sys(err, BERR_INTERNAL, "unshare cgroup namespace");
+        if (ns->is_new[RT_NS_CGROUP]) {
+                if (before_cgroupns && !waited) {
+                        int r = before_cgroupns(userdata, err);
+                        if (r < 0)
+                                return r;
+                }
+                if (unshare(CLONE_NEWCGROUP) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "unshare cgroup namespace");
+        }
         return 0;
 }
 

@@ -3,9 +3,10 @@
  *
  * create: the parent compiles seccomp, creates the cgroup and applies linux.resources,
  * then forks the child into the container's pid namespace (namespaces.c says why fork).
- * It writes the child's pid into the cgroup and sends GO; the child joins/creates its
- * namespaces, sets up stdio, closes every inherited fd, builds its root (mounts.c),
- * hostname, sysctls, masked and read-only paths, rlimits, no_new_privs, capabilities and
+ * It sends GO, then writes the child's pid into the cgroup and sends CGROUP; meanwhile the
+ * child joins/creates its namespaces (waiting for CGROUP before a new cgroup namespace,
+ * whose root must be the container's cgroup, and in any case before READY), sets up
+ * stdio, closes every inherited fd, builds its root (mounts.c), hostname, sysctls, masked and read-only paths, rlimits, no_new_privs, capabilities and
  * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
  * start: the parent sends START; the child loads seccomp (as late as possible), drops the
  * last capability it kept for that, and execve's. The sync socket is CLOEXEC, so EOF
@@ -48,7 +49,9 @@ struct rt_container {
         int pidfd;
         int sync_fd; /* parent end, until start */
         int console; /* pty master (console_in_container), else -1 */
-        json_t *spec;
+        /* No spec is kept: exec needs only its process, the namespaces of the init, the
+         * cgroup and the compiled filter, so the shim can free the whole spec (its
+         * linux.seccomp alone is most of a running shim's heap) after create. */
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
@@ -143,7 +146,7 @@ static int sync_recv(int fd, struct rt_sync_msg *m) {
 
 struct child_ctx {
         bool is_exec;
-        const json_t *spec;    /* the container's spec */
+        const json_t *spec;    /* the container's spec (create only) */
         const json_t *process; /* the process to run */
         const char *rootfs;
         const struct rt_stdio *io;
@@ -151,6 +154,7 @@ struct child_ctx {
         const struct rt_namespaces *ns; /* create */
         const struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp;
+        bool cgroup_msg; /* create: the parent sends CGROUP once it attached us */
         pid_t init_pid; /* exec */
         int init_pidfd;
 };
@@ -208,7 +212,29 @@ struct child_state {
         struct rt_caps *caps;
         bool kept_admin;   /* CAP_SYS_ADMIN kept for loading seccomp */
         int console;       /* the pty master for the parent (console_in_container), else -1 */
+        bool in_cgroup;    /* CGROUP received (or not expected) */
 };
+
+struct cgroup_wait {
+        const struct child_ctx *c;
+        struct child_state *st;
+};
+
+/* Wait until the parent has put us into the container's cgroup: needed before a new
+ * cgroup namespace (its root is our cgroup then) and before READY (the limits apply
+ * before anything of the user's runs). The parent attaches us while we set up. */
+static int child_wait_cgroup(void *userdata, struct berr *err) {
+        struct cgroup_wait *w = userdata;
+        (void) err;
+        if (w->st->in_cgroup || !w->c->cgroup_msg)
+                return 0;
+        struct rt_sync_msg m;
+        int r = sync_recv(w->c->sync_fd, &m);
+        if (r <= 0 || m.type != RT_SYNC_CGROUP)
+                _exit(1); /* the parent went away or gave up (a failed attach: it reports) */
+        w->st->in_cgroup = true;
+        return 0;
+}
 
 static void child_state_done(struct child_state *st) {
         free(st->path);
@@ -221,10 +247,11 @@ static void child_state_done(struct child_state *st) {
 
 static int child_setup(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         int r;
+        struct cgroup_wait w = { .c = c, .st = st };
         if (c->is_exec)
                 r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
         else
-                r = rt_ns_child_setup(c->ns, err);
+                r = rt_ns_child_setup(c->ns, child_wait_cgroup, &w, err);
         if (r < 0)
                 return r;
         r = rt_proc_setup_stdio(c->io, err);
@@ -356,6 +383,8 @@ static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         r = child_setup(c, &st, &err);
         if (r < 0)
                 goto fail;
+        struct cgroup_wait w = { .c = c, .st = &st };
+        (void) child_wait_cgroup(&w, &err);
         if (sync_send_fd(c->sync_fd, RT_SYNC_READY, NULL, st.console) < 0)
                 _exit(1);
         if (st.console >= 0) /* the parent has its copy; ours must not reach the process */
@@ -487,7 +516,6 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         c->pidfd = c->sync_fd = c->console = -1;
-        c->spec = json_incref((json_t *) spec);
         struct rt_namespaces ns;
         r = rt_ns_parse(spec, &ns, err);
         if (r < 0) {
@@ -523,16 +551,26 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         }
         struct child_ctx cc = {
                 .spec = spec, .process = process, .rootfs = rootfs, .io = io, .sync_fd = sp[1],
-                .ns = &ns, .cg = c->cg, .seccomp = c->seccomp,
+                .ns = &ns, .cg = c->cg, .seccomp = c->seccomp, .cgroup_msg = true,
         };
         c->sync_fd = sp[0];
         r = spawn(&cc, &ns, -1, sp[0], &c->pid, &c->pidfd, err);
         (void) close(sp[1]);
         if (r < 0)
                 goto fail;
-        r = rt_cgroup_add_pid(c->cg, c->pid, err);
-        if (r == 0 && sync_send(c->sync_fd, RT_SYNC_GO, NULL) < 0)
+        /* GO first: the child sets up its namespaces and root while we attach it to the
+         * cgroup (the first write to a v1 cgroup.procs can wait for an RCU grace period);
+         * it waits for CGROUP before a new cgroup namespace and before READY. */
+        r = sync_send(c->sync_fd, RT_SYNC_GO, NULL);
+        if (r < 0) {
+                errno = -r;
                 r = berr_sys(err, BERR_INTERNAL, "start the container's process");
+        }
+        if (r == 0)
+                r = rt_cgroup_add_pid(c->cg, c->pid, err);
+        /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
+        if (r == 0)
+                (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
         if (r == 0)
                 r = wait_ready(c->sync_fd, &c->console, err);
         if (r == 0 && io->terminal && io->console_in_container && c->console < 0)
@@ -600,7 +638,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         for (int i = 0; i < _RT_NS_MAX; i++)
                 none.fd[i] = -1;
         struct child_ctx cc = {
-                .is_exec = true, .spec = c->spec, .process = process, .io = io, .sync_fd = sp[1],
+                .is_exec = true, .spec = NULL, .process = process, .io = io, .sync_fd = sp[1],
                 .ns = &none, .cg = c->cg, .seccomp = c->seccomp, .init_pid = c->pid, .init_pidfd = c->pidfd,
         };
         pid_t pid = 0;
@@ -670,7 +708,6 @@ struct rt_container *rt_container_free(struct rt_container *c) {
         if (c->console >= 0)
                 (void) close(c->console);
         rt_cgroup_free(c->cg);
-        json_decref(c->spec);
         free(c->id);
         free(c);
         return NULL;

@@ -43,8 +43,11 @@ int rt_ns_pid_enter(const struct rt_namespaces *ns, int join_pidfd, int *ret_sav
 int rt_ns_pid_leave(int saved, struct berr *err);
 
 /* Child side: join the "path" namespaces and unshare the new ones (not pid, done by the
- * parent). The cgroup namespace is unshared last, after the parent moved us into the cgroup. */
-int rt_ns_child_setup(const struct rt_namespaces *ns, struct berr *err);
+ * parent). The cgroup namespace is unshared last; @before_cgroupns (if not NULL) runs just
+ * before a new one is created or joined, so the caller can wait there until the parent
+ * has moved it into the container's cgroup (the new namespace's root). */
+int rt_ns_child_setup(const struct rt_namespaces *ns, int (*before_cgroupns)(void *, struct berr *), void *userdata,
+                      struct berr *err);
 
 /* Exec: join every namespace of @init_pid that differs from ours, through its pidfd. */
 int rt_ns_exec_join(pid_t init_pid, int init_pidfd, struct berr *err);
@@ -212,10 +215,11 @@ int rt_devices_cgroup_rules(const json_t *resources, int (*fn)(bool allow, const
 /* ---- runtime.c: sync protocol between the shim and the container's first process ---- */
 
 enum rt_sync_type {
-        RT_SYNC_GO = 1,   /* parent -> child: cgroup ready, go on */
+        RT_SYNC_GO = 1,   /* parent -> child: go on (exec: in the cgroup) */
         RT_SYNC_READY,    /* child -> parent: all set, waiting for START */
         RT_SYNC_START,    /* parent -> child: execve */
         RT_SYNC_ERROR,    /* child -> parent: the error, then the child exits */
+        RT_SYNC_CGROUP,   /* parent -> child (create): now in the container's cgroup */
 };
 
 struct rt_sync_msg {

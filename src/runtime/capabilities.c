@@ -74,6 +74,13 @@ int rt_caps_parse(const json_t *process, struct rt_caps **ret, struct berr *err)
         return 0;
 }
 
+void rt_caps_drop(struct rt_caps *c, int cap) {
+        if (!c || cap < 0 || cap > 63)
+                return;
+        for (int i = 0; i < _SET_MAX; i++)
+                c->set[i] &= ~(UINT64_C(1) << cap);
+}
+
 struct rt_caps *rt_caps_free(struct rt_caps *c) {
         free(c);
         return NULL;

@@ -55,6 +55,7 @@ struct rt_container {
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
+        bool drop_mknod; /* device rules cannot be enforced: no new device nodes either */
 };
 
 /* ---- sync messages ---- */
@@ -155,9 +156,27 @@ struct child_ctx {
         const struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp;
         bool cgroup_msg; /* create: the parent sends CGROUP once it attached us */
+        bool drop_mknod;
         pid_t init_pid; /* exec */
         int init_pidfd;
 };
+
+/* True if the device rules end up allowing everything (--privileged): a last rule
+ * {"allow": true, "access": "rwm"} without type or numbers, as dockerd writes it. */
+static bool devices_all_allowed(const json_t *resources) {
+        json_t *rules = json_object_get(resources, "devices");
+        size_t n = json_array_size(rules);
+        if (n == 0)
+                return true; /* no rules at all: nothing is restricted */
+        for (size_t i = n; i-- > 0;) {
+                json_t *r = json_array_get(rules, i);
+                const char *type = json_string_value(json_object_get(r, "type"));
+                bool any_type = !type || strcmp(type, "a") == 0;
+                if (any_type && !json_object_get(r, "major") && !json_object_get(r, "minor"))
+                        return json_is_true(json_object_get(r, "allow"));
+        }
+        return false;
+}
 
 static void reset_signals(void) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
@@ -302,6 +321,8 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
         r = rt_caps_parse(c->process, &st->caps, err);
         if (r < 0)
                 return r;
+        if (c->drop_mknod)
+                rt_caps_drop(st->caps, CAP_MKNOD);
         const struct rt_caps *caps = st->caps;
         r = rt_caps_apply_bounding(caps, err);
         if (r == 0)
@@ -549,9 +570,13 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 r = berr_sys(err, BERR_INTERNAL, "socketpair");
                 goto fail;
         }
+        /* cgroup v2 device rules need an eBPF program berth does not load yet. Fail closed:
+         * unless the container may use every device anyway (--privileged), it loses
+         * CAP_MKNOD, so it cannot make nodes for host devices the rules would have denied. */
+        c->drop_mknod = c->cg->mode == RT_CGROUP_V2 && !devices_all_allowed(json_object_get(lnx, "resources"));
         struct child_ctx cc = {
                 .spec = spec, .process = process, .rootfs = rootfs, .io = io, .sync_fd = sp[1],
-                .ns = &ns, .cg = c->cg, .seccomp = c->seccomp, .cgroup_msg = true,
+                .ns = &ns, .cg = c->cg, .seccomp = c->seccomp, .cgroup_msg = true, .drop_mknod = c->drop_mknod,
         };
         c->sync_fd = sp[0];
         r = spawn(&cc, &ns, -1, sp[0], &c->pid, &c->pidfd, err);
@@ -640,6 +665,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         struct child_ctx cc = {
                 .is_exec = true, .spec = NULL, .process = process, .io = io, .sync_fd = sp[1],
                 .ns = &none, .cg = c->cg, .seccomp = c->seccomp, .init_pid = c->pid, .init_pidfd = c->pidfd,
+                .drop_mknod = c->drop_mknod,
         };
         pid_t pid = 0;
         int pidfd = -1;

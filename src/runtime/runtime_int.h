@@ -126,6 +126,8 @@ struct rt_caps; /* the five sets asked for, already masked by what this process 
  * set lacks it, e.g. CAP_SYS_RESOURCE here) is dropped silently, as runc does. */
 int rt_caps_parse(const json_t *process, struct rt_caps **ret, struct berr *err);
 struct rt_caps *rt_caps_free(struct rt_caps *c);
+/* Remove @cap from every set. */
+void rt_caps_drop(struct rt_caps *c, int cap);
 static inline void rt_caps_freep(struct rt_caps **c) {
         rt_caps_free(*c);
 }

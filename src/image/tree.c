@@ -37,17 +37,27 @@ static int remove_entry(int dirfd, const char *name, int depth, struct berr *err
         return 0;
 }
 
-static int remove_contents(int dirfd, int depth, struct berr *err) {
+/* A directory stream over a dup of @dirfd, rewound (the fd may have been read before). */
+static int open_dir_stream(int dirfd, DIR **ret, struct berr *err) {
         int fd = dup(dirfd);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "dup");
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        DIR *d = fdopendir(fd);
         if (!d) {
                 int r = berr_sys(err, BERR_INTERNAL, "opendir");
                 close(fd);
                 return r;
         }
         rewinddir(d);
+        *ret = d;
+        return 0;
+}
+
+static int remove_contents(int dirfd, int depth, struct berr *err) {
+        _cleanup_closedir_ DIR *d = NULL;
+        int r0 = open_dir_stream(dirfd, &d, err);
+        if (r0 < 0)
+                return r0;
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
                 if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))
@@ -284,16 +294,10 @@ static int copy_entry(struct copy_ctx *c, int src, int dst, const char *rel, con
 }
 
 static int copy_dir(struct copy_ctx *c, int src, int dst, const char *rel, int depth, struct berr *err) {
-        int fd = dup(src);
-        if (fd < 0)
-                return berr_sys(err, BERR_INTERNAL, "dup");
-        _cleanup_closedir_ DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = berr_sys(err, BERR_INTERNAL, "opendir");
-                close(fd);
-                return r;
-        }
-        rewinddir(d);
+        _cleanup_closedir_ DIR *d = NULL;
+        int r0 = open_dir_stream(src, &d, err);
+        if (r0 < 0)
+                return r0;
         struct dirent *de;
         while ((errno = 0, de = readdir(d))) {
                 if (STREQ(de->d_name, ".") || STREQ(de->d_name, ".."))

@@ -2,9 +2,11 @@
 #include "fs.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -145,4 +147,14 @@ char *fs_path_join(const char *a, const char *b) {
         if (asprintf(&out, "%.*s/%s", (int) la, a, b) < 0)
                 return NULL;
         return out;
+}
+
+bool fs_spread_subdirs(int fd) {
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+                return false;
+        if (flags & FS_TOPDIR_FL)
+                return true;
+        flags |= FS_TOPDIR_FL;
+        return ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
 }

@@ -1,6 +1,7 @@
 /* fs.h - safe filesystem operations: atomic writes, bounded reads, directory creation. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,15 @@ int fs_read_file(int dirfd, const char *name, size_t max_bytes, char **ret_data,
 
 /* mkdir -p with @mode for the directories it creates. */
 int fs_mkdir_p(const char *path, mode_t mode, struct berr *err);
+
+/* Mark directory @fd as the top of directory hierarchies for the filesystem's inode
+ * allocator (ext2/3/4's FS_TOPDIR_FL, `chattr +T`): each new subdirectory then goes to
+ * a block group of its own instead of the parent's. Layer and container trees are
+ * created and removed wholesale; without it they all share one group, and on ext4
+ * without a journal every inode allocation there walks past each inode freed in the
+ * last minutes (recently_deleted()), so a pull after an rmi crawls. Best effort:
+ * returns whether the flag is set; filesystems without the flag are left alone. */
+bool fs_spread_subdirs(int fd);
 
 /* Join two path parts with exactly one '/'. Returns NULL only on allocation failure. */
 char *fs_path_join(const char *a, const char *b);

@@ -232,6 +232,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         _cleanup_closedir_ DIR *dir = opendir(root);
         if (!dir)
                 return berr_sys(err, BERR_INTERNAL, "open %s", root);
+        (void) fs_spread_subdirs(dirfd(dir)); /* rw layers come and go like image layers */
         struct dirent *de;
         while ((de = readdir(dir))) {
                 if (!id_is_full_hex(de->d_name))

@@ -128,6 +128,8 @@ int graph_driver_open(const char *data_root, const char *name, struct graph_driv
                 d->home_fd = open(d->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (d->home_fd < 0)
                         r = berr_sys(err, BERR_INTERNAL, "open %s", d->home);
+                else if (!fs_spread_subdirs(d->home_fd))
+                        log_debug("%s: layers share the parent's inode group (no FS_TOPDIR_FL here)", d->home);
         }
         if (r < 0) {
                 graph_driver_free(d);

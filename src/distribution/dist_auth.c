@@ -261,7 +261,8 @@ static size_t url_escape_into(CURL *h, FILE *f, const char *s) {
 }
 
 /* The token request URL: realm?service=..&scope=..&scope=.. */
-static char *token_url(CURL *h, const char *realm, const char *service, const char *scopes, const struct dist_auth *auth) {
+static char *token_url(CURL *h, const char *realm, const char *service, const char *scopes, const struct dist_auth *auth,
+                       bool offline) {
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
@@ -284,7 +285,10 @@ static char *token_url(CURL *h, const char *realm, const char *service, const ch
         if (auth && auth->username) {
                 fprintf(f, "%caccount=", sep);
                 url_escape_into(h, f, auth->username);
+                sep = '&';
         }
+        if (offline)
+                fprintf(f, "%coffline_token=true&client_id=docker", sep);
         fclose(f);
         return buf;
 }
@@ -309,19 +313,39 @@ static char *oauth_form(CURL *h, const char *service, const char *scopes, const 
         return buf;
 }
 
+/* The secrets behind a cached token, hashed into its key: a token fetched with one
+ * password is never handed to a request made with another. */
+static int secret_digest(const struct dist_auth *auth, char out[DIGEST_STRING_MAX], struct berr *err) {
+        _cleanup_free_ char *secret = NULL;
+        if (asprintf(&secret, "%s%c%s", auth && auth->password ? auth->password : "", '\0',
+                     auth && auth->identity_token ? auth->identity_token : "") < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        size_t n = (auth && auth->password ? strlen(auth->password) : 0) + 1 +
+                   (auth && auth->identity_token ? strlen(auth->identity_token) : 0);
+        return digest_sha256_buf(secret, n, out, err);
+}
+
 int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const char *realm, const char *service,
-                   const char *scopes, const struct dist_auth *auth, char **ret, struct berr *err) {
+                   const char *scopes, const struct dist_auth *auth, char **ret, char **ret_refresh,
+                   struct berr *err) {
+        if (ret_refresh)
+                *ret_refresh = NULL;
         if (!realm || !realm[0])
                 return berr_set(err, BERR_UNAUTHORIZED, EACCES, "registry %s asked for a token without a realm", ep->host);
         if (auth && auth->registry_token) {
                 *ret = strdup(auth->registry_token);
                 return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
+        char secret[DIGEST_STRING_MAX];
+        int r = secret_digest(auth, secret, err);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *key = NULL;
         if (asprintf(&key, "%s|%s|%s|%s|%s", realm, service ? service : "", scopes ? scopes : "",
-                     auth && auth->username ? auth->username : "", auth && auth->identity_token ? "id" : "") < 0)
+                     auth && auth->username ? auth->username : "", secret) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        char *cached = cache_get(key);
+        /* A login checks the credentials with the token server itself, every time. */
+        char *cached = ret_refresh ? NULL : cache_get(key);
         if (cached) {
                 *ret = cached;
                 return 0;
@@ -332,7 +356,6 @@ int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const
         tc.scheme = DIST_AUTH_NONE;
         pthread_mutex_init(&tc.lock, NULL);
         struct dist_resp resp = { 0 };
-        int r;
         _cleanup_free_ char *url = NULL, *form = NULL, *basic = NULL;
         struct dist_req rq = { .method = "GET", .body_fd = -1, .max_body = 1u << 20, .no_auth_retry = true };
         if (auth && auth->identity_token) {
@@ -343,7 +366,7 @@ int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const
                 rq.body_len = form ? strlen(form) : 0;
                 rq.content_type = "application/x-www-form-urlencoded";
         } else {
-                url = token_url(conn->h, realm, service, scopes, auth);
+                url = token_url(conn->h, realm, service, scopes, auth, ret_refresh != NULL);
                 rq.url = url;
         }
         if (!rq.url || (auth && auth->identity_token && !form)) {
@@ -363,8 +386,8 @@ int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const
                 r = dist_resp_error(&resp, "", err);
                 if (resp.status == 401 || resp.status == 403)
                         err->kind = BERR_UNAUTHORIZED;
-                dist_resp_done(&resp);
-                return berr_wrap(err, "failed to fetch anonymous token from %s", realm);
+                dist_resp_done(&resp); /* dockerd's words: the token server's error as it is */
+                return r;
         }
         _cleanup_json_ json_t *doc = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
         dist_resp_done(&resp);
@@ -375,6 +398,16 @@ int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const
                 return berr_set(err, BERR_UNAUTHORIZED, EACCES, "authorization server did not include a token in the response");
         json_int_t exp = json_integer_value(json_object_get(doc, "expires_in"));
         cache_put(key, tok, exp > 0 ? (long) exp : TOKEN_DEFAULT_EXPIRY_S);
+        const char *refresh = json_string_value(json_object_get(doc, "refresh_token"));
+        if (ret_refresh && refresh && refresh[0]) {
+                *ret_refresh = strdup(refresh);
+                if (!*ret_refresh)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
         *ret = strdup(tok);
+        if (!*ret && ret_refresh) {
+                free(*ret_refresh);
+                *ret_refresh = NULL;
+        }
         return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
 }

@@ -333,7 +333,7 @@ static int handle_challenge(struct dist_client *c, struct dist_conn *conn, const
                 _cleanup_free_ char *old = c->token ? strdup(c->token) : NULL;
                 pthread_mutex_unlock(&c->lock);
                 char *tok = NULL;
-                r = dist_token_get(conn, &c->ep, realm, service, scopes, c->auth, &tok, err);
+                r = dist_token_get(conn, &c->ep, realm, service, scopes, c->auth, &tok, NULL, err);
                 if (r == 0) {
                         pthread_mutex_lock(&c->lock);
                         free(c->token);
@@ -385,6 +385,10 @@ int dist_resp_error(const struct dist_resp *r, const char *what, struct berr *er
                 if (n >= sizeof(text))
                         break;
         }
+        const char *details = json_string_value(json_object_get(doc, "details"));
+        if (!text[0] && details && details[0]) /* token servers (Docker Hub's): {"details": "..."} */
+                snprintf(text, sizeof(text), "%s: %s",
+                         r->status == 401 ? "unauthorized" : r->status == 429 ? "toomanyrequests" : "unknown", details);
         if (!text[0] && (r->status == 401 || r->status == 403))
                 /* A HEAD answer has no body: distribution's words for the usual cause. */
                 snprintf(text, sizeof(text), "%s", r->status == 401 ? "unauthorized: authentication required"

@@ -158,9 +158,13 @@ void dist_challenge_done(struct dist_challenge *ch);
 
 /* A token for @scopes (space separated) from @realm: from the cache while it is fresh,
  * else fetched (GET realm?service=&scope=..., Basic credentials when there are some, or
- * the OAuth2 POST form with an identity token). *@ret is newly allocated. */
+ * the OAuth2 POST form with an identity token). *@ret is newly allocated. With
+ * @ret_refresh (login), the cache is bypassed, the GET asks for an offline token
+ * (offline_token=true&client_id=docker, as dockerd's login does) and *@ret_refresh is
+ * the refresh_token the server gave (the user's identity token from then on), or NULL. */
 int dist_token_get(struct dist_conn *conn, const struct dist_endpoint *ep, const char *realm, const char *service,
-                   const char *scopes, const struct dist_auth *auth, char **ret, struct berr *err);
+                   const char *scopes, const struct dist_auth *auth, char **ret, char **ret_refresh,
+                   struct berr *err);
 /* Forget cached tokens (tests). */
 void dist_token_cache_clear(void);
 

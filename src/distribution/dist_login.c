@@ -38,10 +38,11 @@ int dist_login(const struct dist_auth *auth, char **ret_identity_token, struct b
         }
         struct dist_resp resp = { 0 };
         struct dist_req rq = { .method = "GET", .url = "/v2/", .body_fd = -1 };
+        char *refresh = NULL; /* the identity token, when the token server hands one out */
         if (c->realm) {
                 /* Bearer: the token server judges the credentials. */
                 char *tok = NULL;
-                r = dist_token_get(&conn, &c->ep, c->realm, c->service, "", auth, &tok, err);
+                r = dist_token_get(&conn, &c->ep, c->realm, c->service, "", auth, &tok, &refresh, err);
                 if (r == 0) {
                         pthread_mutex_lock(&c->lock);
                         free(c->token);
@@ -63,9 +64,11 @@ int dist_login(const struct dist_auth *auth, char **ret_identity_token, struct b
         dist_resp_done(&resp);
         dist_conn_close(&conn);
         dist_client_free(c);
-        if (r < 0)
+        if (r < 0) {
+                free(refresh);
                 return r;
-        *ret_identity_token = strdup("");
+        }
+        *ret_identity_token = refresh ? refresh : strdup("");
         return *ret_identity_token ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
 }
 

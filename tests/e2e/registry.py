@@ -201,7 +201,10 @@ class FrontProxy:
     corrupt_blob: digest whose body gets one byte flipped;
     cut_blob: (digest, nbytes): the first GET of that blob ends after nbytes (then normal);
     bearer: require `Authorization: Bearer <token>`, tokens from /token (Basic creds
-    checked against bearer_users if set); requests: list of (method, path, headers)."""
+    checked against bearer_users if set); refresh_tokens: hand out an OAuth2 refresh token
+    when a GET /token asks for an offline token (as Docker Hub does) and accept it back in
+    a POST /token form (grant_type=refresh_token); token_forms: the POSTed forms;
+    requests: list of (method, path, headers)."""
 
     def __init__(self, upstream_port, port=None):
         self.upstream_port = upstream_port
@@ -213,6 +216,9 @@ class FrontProxy:
         self.bearer = False
         self.bearer_users = None
         self.tokens_issued = []
+        self.refresh_tokens = False
+        self.refresh_issued = {}  # refresh token -> user
+        self.token_forms = []
         self.requests = []
         proxy = self
 
@@ -236,7 +242,7 @@ class FrontProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if self.path.startswith("/token"):
-                    return self._token()
+                    return self._token(body)
                 if self.path in proxy.manifest_override:
                     ct, data = proxy.manifest_override[self.path]
                     return self._send(200, [("Content-Type", ct), ("Docker-Content-Digest", sha256(data))], data)
@@ -297,10 +303,19 @@ class FrontProxy:
                                    if k.lower() == "location" else (k, v) for k, v in out_headers]
                 self._send(r.status, out_headers, data)
 
-            def _token(self):
+            def _token(self, body):
                 import base64
                 q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-                if proxy.bearer_users is not None:
+                refresh = None
+                if self.command == "POST":
+                    form = urllib.parse.parse_qs(body.decode())
+                    proxy.token_forms.append(form)
+                    if (not proxy.refresh_tokens or form.get("grant_type") != ["refresh_token"]
+                            or form.get("refresh_token", [""])[0] not in proxy.refresh_issued):
+                        return self._send(401, [("Content-Type", "application/json")],
+                                          b'{"details":"invalid refresh token"}')
+                    q = form
+                elif proxy.bearer_users is not None:
                     auth = self.headers.get("Authorization", "")
                     ok = False
                     if auth.startswith("Basic "):
@@ -309,10 +324,15 @@ class FrontProxy:
                     if not ok:
                         return self._send(401, [("Content-Type", "application/json")],
                                           b'{"details":"incorrect username or password"}')
+                    if proxy.refresh_tokens and q.get("offline_token") == ["true"]:
+                        refresh = "refresh-%s-%d" % (user, len(proxy.refresh_issued))
+                        proxy.refresh_issued[refresh] = user
                 tok = "tok-%d-%s" % (len(proxy.tokens_issued), ",".join(q.get("scope", [])))
                 proxy.tokens_issued.append(tok)
-                self._send(200, [("Content-Type", "application/json")],
-                           json.dumps({"token": tok, "expires_in": 300}).encode())
+                doc = {"token": tok, "expires_in": 300}
+                if refresh:
+                    doc["refresh_token"] = refresh
+                self._send(200, [("Content-Type", "application/json")], json.dumps(doc).encode())
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

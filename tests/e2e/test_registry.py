@@ -469,6 +469,58 @@ def test_login_with_bearer_token_server(fresh_daemon, registry, proxy):
     assert "Login Succeeded" in p.stdout
 
 
+def test_login_identity_token_then_pull_with_oauth_refresh(fresh_daemon, registry, proxy, busybox_blobs):
+    """Docker Hub's form: the token server hands `docker login` a refresh token, the CLI
+    stores it as identitytoken instead of the password, and later pulls trade it for
+    access tokens through the OAuth2 POST form."""
+    config, layers = busybox_blobs
+    upload_image(registry, "oa/busybox", "latest", config, layers)
+    proxy.bearer = True
+    proxy.bearer_users = {"bob": "pw"}
+    proxy.refresh_tokens = True
+    d, cli = daemon_cli(fresh_daemon)
+    p = cli.run("login", proxy.host, "-u", "bob", "--password-stdin", input="pw\n")
+    assert "Login Succeeded" in p.stdout
+    assert len(proxy.refresh_issued) == 1
+    refresh = next(iter(proxy.refresh_issued))
+    login_gets = [path for m, path, h in proxy.requests if m == "GET" and path.startswith("/token")]
+    assert "offline_token=true" in login_gets[-1] and "client_id=docker" in login_gets[-1]
+    with open(os.path.join(cli.config_dir, "config.json")) as f:
+        stored = json.load(f)["auths"][proxy.host]
+    assert stored.get("identitytoken") == refresh
+
+    del proxy.requests[:]
+    cli.run("pull", proxy.host + "/oa/busybox")
+    assert inspect(cli, proxy.host + "/oa/busybox", "{{.Id}}") == BUSYBOX_ID
+    assert proxy.token_forms, "the pull never used the refresh token"
+    form = proxy.token_forms[-1]
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == [refresh]
+    assert form["client_id"] == ["docker"] and form["service"] == ["berth-test"]
+    assert form["scope"] == ["repository:oa/busybox:pull"]
+    assert not [path for m, path, h in proxy.requests if m == "GET" and path.startswith("/token")]
+
+    # A token cached for the good password is no reason to accept a bad one.
+    p = cli.run("login", proxy.host, "-u", "bob", "--password-stdin", input="bad\n", check=False)
+    assert p.returncode != 0
+    assert "unauthorized: incorrect username or password" in p.stderr, p.stderr
+    # A refresh token the server no longer knows fails the next pull (a new scope, so a
+    # new token) with the server's error.
+    upload_image(registry, "oa/other", "latest", config, layers)
+    proxy.refresh_issued.clear()
+    # The daemon answers 401 (the CLI would then prompt for a login): ask through docker-py.
+    import docker as dockerpy
+    api = dockerpy.APIClient(base_url=d.host, version="auto", timeout=30)
+    try:
+        with pytest.raises(dockerpy.errors.APIError) as e:
+            api.pull(proxy.host + "/oa/other", tag="latest",
+                     auth_config={"username": "bob", "identitytoken": refresh})
+        assert e.value.status_code == 401
+        assert "unauthorized: invalid refresh token" in str(e.value.explanation)
+    finally:
+        api.close()
+    assert cli.run("image", "inspect", proxy.host + "/oa/other", check=False).returncode != 0
+
+
 def test_distribution_inspect(client, peer_registry):
     info = client.api.inspect_distribution(peer_registry.host + "/busybox:latest")
     assert info["Descriptor"]["digest"] == BUSYBOX_DIGEST

@@ -161,6 +161,31 @@ def test_pull_oci_index_selects_linux_amd64(docker, registry, busybox_blobs):
     assert inspect(docker, ref + ":list", "{{.Id}}") == sha256(config)
 
 
+def test_pull_zstd_layers_then_push_them_back(fresh_daemon, registry, tmp_path):
+    """OCI layers compressed with zstd: pulled, verified, applied (the container runs), and
+    pushed back as the same bytes with the same media type."""
+    config, tars = docker_archive_blobs(os.path.join(FIX, "busybox-docker-archive.tar"))
+    zlayers = [subprocess.run(["zstd", "-q", "-c", "-3"], input=t, capture_output=True, check=True).stdout
+               for t in tars]
+    zmt = "application/vnd.oci.image.layer.v1.tar+zstd"
+    digest, _ = upload_image(registry, "zst", "latest", config, zlayers, oci=True, layer_media=zmt)
+    d, cli = daemon_cli(fresh_daemon)
+    ref = registry.host + "/zst"
+    p = cli.run("pull", ref)
+    assert "Digest: " + digest in p.stdout
+    assert inspect(cli, ref, "{{.Id}}") == BUSYBOX_ID
+    assert cli.run("run", "--rm", ref, "cat", "/etc/hostname").returncode == 0
+    assert cli.run("run", "--rm", ref, "sh", "-c", "echo zstd-ok").stdout.strip() == "zstd-ok"
+    cli.run("tag", ref, registry.host + "/zst-back")
+    p = cli.run("push", registry.host + "/zst-back")
+    pushed = p.stdout.split("latest: digest: ")[1].split()[0]
+    st, _, body = registry.get_manifest("zst-back", "latest")
+    assert st == 200 and sha256(body) == pushed
+    back = json.loads(body)
+    assert [l["mediaType"] for l in back["layers"]] == [zmt] * len(zlayers)
+    assert [l["digest"] for l in back["layers"]] == [sha256(z) for z in zlayers]
+
+
 def test_pull_schema1_is_refused(docker, registry, proxy):
     body = json.dumps({"schemaVersion": 1, "name": "old", "tag": "latest", "architecture": "amd64",
                        "fsLayers": [], "history": []}).encode()

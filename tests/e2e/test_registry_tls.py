@@ -128,3 +128,36 @@ def test_registry_ca_from_certs_dir(fresh_daemon, netns_registry):
             c.cleanup()
         shutil.rmtree(certs, ignore_errors=True)
         shutil.rmtree(empty, ignore_errors=True)
+
+
+def test_registry_ca_from_etc_docker_certs_d(fresh_daemon, netns_registry):
+    """dockerd's directory, /etc/docker/certs.d/<host:port>/ca.crt, is read after berth's own.
+    The test's berthd sees a private /etc: an overlay on the real one, in a mount namespace
+    of its own, so nothing on the machine changes."""
+    env = daemon_env(extra_no_proxy=(NS_IP,))
+    base = tempfile.mkdtemp(prefix="berth-etc-")
+    empty = tempfile.mkdtemp(prefix="berth-certs-empty-")
+    upper, work = os.path.join(base, "upper"), os.path.join(base, "work")
+    cli = None
+    try:
+        os.makedirs(os.path.join(upper, "docker", "certs.d", REG))
+        os.makedirs(work)
+        shutil.copy(netns_registry, os.path.join(upper, "docker", "certs.d", REG, "ca.crt"))
+        d = fresh_daemon("--registry-certs-dir", empty, env=env, start=False)
+        d.args = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"',
+                  "sh", upper, work, *d.args]
+        d.start()
+        cli = DockerCLI(d.host)
+        cli.run("load", "-i", os.path.join(FIX, "busybox-docker-archive.tar"))
+        cli.run("tag", "busybox", REG + "/etc-certs/busybox")
+        p = cli.run("push", REG + "/etc-certs/busybox")
+        assert "Pushed" in p.stdout or "Layer already exists" in p.stdout
+        cli.run("rmi", "-f", BUSYBOX_ID)
+        cli.run("pull", REG + "/etc-certs/busybox")
+        assert cli.run("image", "inspect", "--format", "{{.Id}}", REG + "/etc-certs/busybox").stdout.strip() == BUSYBOX_ID
+    finally:
+        if cli:
+            cli.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(empty, ignore_errors=True)

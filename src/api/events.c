@@ -30,14 +30,21 @@ static bool any_matches(json_t *vals, const char *have) {
         return false;
 }
 
+static bool prefix_match(const char *f, const char *id, const char *name) {
+        return f && ((id && strncmp(id, f, strlen(f)) == 0) || (name && strcmp(name, f) == 0));
+}
+
+/* @vals: ["a", "b"] or the CLI's {"a": true, "b": true}. */
 static bool prefix_matches(json_t *vals, const char *id, const char *name) {
+        if (json_is_object(vals)) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(vals, k, v) if (json_is_true(v) && prefix_match(k, id, name)) return true;
+                return false;
+        }
         size_t i;
         json_t *v;
-        json_array_foreach(vals, i, v) {
-                const char *f = json_string_value(v);
-                if (f && ((id && strncmp(id, f, strlen(f)) == 0) || (name && strcmp(name, f) == 0)))
-                        return true;
-        }
+        json_array_foreach(vals, i, v) if (prefix_match(json_string_value(v), id, name)) return true;
         return false;
 }
 
@@ -132,6 +139,18 @@ int api_system_events(struct api_request *req, struct berr *err) {
         if (!json_is_object(filters)) {
                 json_decref(filters);
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", fv);
+        }
+        /* The CLI sends {"label": {"k=v": true}}; older clients ["k=v"]: one form from here. */
+        const char *key;
+        json_t *val;
+        json_object_foreach(filters, key, val) {
+                if (!json_is_object(val))
+                        continue;
+                json_t *arr = json_array();
+                const char *k;
+                json_t *b;
+                json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(arr, json_string(k));
+                json_object_set_new(filters, key, arr);
         }
         struct events_stream *s = calloc(1, sizeof(*s));
         if (!s || !(s->sub = events_subscribe(req->ctx, since, until))) {

@@ -80,3 +80,23 @@ def test_bad_restart_policy_is_400(docker, images):
     assert "invalid restart policy" in p.stderr
     p = docker.run("create", "--rm", "--restart", "always", "busybox", "true", check=False)
     assert p.returncode != 0
+
+
+def test_events_filters_by_container_and_label_as_the_cli_sends_them(docker, images):
+    """The CLI sends filters as {"key": {"value": true}}: container and label filters too."""
+    start = time.time()
+    docker.run("run", "--name", "evf-a", "--label", "evf=yes", "busybox", "true")
+    docker.run("run", "--name", "evf-b", "busybox", "true")
+    try:
+        def names(*filters):
+            args = ["events", "--since", "%.3f" % (start - 1), "--until", "%.3f" % (time.time() + 1),
+                    "--format", "{{json .}}"]
+            for f in filters:
+                args += ["--filter", f]
+            out = docker.run(*args, timeout=20).stdout
+            return {json.loads(l)["Actor"]["Attributes"].get("name") for l in out.splitlines()}
+        assert names("container=evf-a") == {"evf-a"}
+        assert names("label=evf=yes") == {"evf-a"}
+        assert names("type=container", "label=evf=no") == set()
+    finally:
+        docker.run("rm", "-f", "evf-a", "evf-b", check=False)

@@ -1,6 +1,7 @@
 /* container.c - the container table: records on disk, lookup by ID/prefix/name, names,
  * create (merging the image's config), and the JSON that ps and inspect show. */
 #include "container.h"
+#include "exec.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -255,6 +256,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
 
 void ctr_store_close(struct daemon *d) {
         monitor_stop(d);
+        exec_forget_all();
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 HASH_DEL(d->ctrs, c);

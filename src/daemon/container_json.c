@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "container.h"
+#include "exec.h"
 #include "daemon.h"
 #include "image/image_store.h"
 
@@ -149,7 +150,7 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         json_set_str(o, "MountLabel", "");
         json_set_str(o, "ProcessLabel", "");
         json_set_str(o, "AppArmorProfile", "");
-        json_object_set_new(o, "ExecIDs", json_null());
+        json_object_set_new(o, "ExecIDs", exec_ids_json(d, c->id));
         json_object_set_new(o, "HostConfig", host_config_view(c));
         char upper[4300], work[4300], merged[4300];
         snprintf(upper, sizeof(upper), "%s/rw/diff", dir);

@@ -14,6 +14,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "exec.h"
 #include "image/tree.h"
 #include "shim/msg.h"
 #include "signals.h"
@@ -318,6 +319,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&d->ctr_lock);
+        exec_forget_container(d, c->id);
         events_container(d, c, "destroy", NULL);
         ctr_unref(d, c); /* the table's reference */
         (void) volumes;

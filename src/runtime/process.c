@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -73,6 +74,30 @@ int rt_proc_setup_console(int *ret_master, struct berr *err) {
                 (void) close(f);
         if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mount %s to /dev/console", slave_path);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "dup2 stdio fd %d", i);
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+                return berr_sys(err, BERR_INTERNAL, "make the terminal the controlling terminal");
+        *ret_master = TAKE_FD(master);
+        return 0;
+}
+
+int rt_proc_exec_console(int *ret_master, struct berr *err) {
+        /* The container's own devpts instance, never a path it could have turned into
+         * something else: a character device 5:2 or nothing. */
+        _cleanup_close_ int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (master < 0)
+                return berr_sys(err, BERR_INTERNAL, "open /dev/pts/ptmx");
+        struct stat st;
+        if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 || minor(st.st_rdev) != 2)
+                return berr_set(err, BERR_INTERNAL, EINVAL, "/dev/pts/ptmx in the container is not a pty multiplexer");
+        int fl = fcntl(master, F_GETFL);
+        if (fl < 0 || fcntl(master, F_SETFL, fl & ~O_NONBLOCK) < 0 || unlockpt(master) < 0)
+                return berr_sys(err, BERR_INTERNAL, "unlock the pty");
+        _cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return berr_sys(err, BERR_INTERNAL, "open the pty's peer");
         for (int i = 0; i < 3; i++)
                 if (dup2(slave, i) < 0)
                         return berr_sys(err, BERR_INTERNAL, "dup2 stdio fd %d", i);

@@ -304,6 +304,10 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         r = rt_mounts_finalize(c->spec, err);
                 if (r < 0)
                         return r;
+        } else if (c->io->terminal && c->io->console_in_container) {
+                r = rt_proc_exec_console(&st->console, err);
+                if (r < 0)
+                        return r;
         }
         /* Read as root, before the user change: the file may not be readable by the user. */
         r = rt_proc_home_env(c->process, &st->home, err);
@@ -647,13 +651,16 @@ int rt_container_console(const struct rt_container *c) {
 }
 
 int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
-                      int *ret_pidfd, struct berr *err) {
+                      int *ret_pidfd, int *ret_console, struct berr *err) {
         if (!json_is_object(process))
                 return berr_set(err, BERR_INVALID, EINVAL, "exec: no process");
         if (c->pid <= 0 || c->pidfd < 0)
                 return berr_set(err, BERR_CONFLICT, ESRCH, "container %s is not running", c->id);
-        if (io && io->terminal && io->console_in_container)
-                return berr_set(err, BERR_INVALID, EINVAL, "exec: console_in_container is not supported");
+        bool console = io && io->terminal && io->console_in_container;
+        if (console && !ret_console)
+                return berr_set(err, BERR_INVALID, EINVAL, "exec: a console needs somewhere to go");
+        if (ret_console)
+                *ret_console = -1;
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
                 return berr_sys(err, BERR_INTERNAL, "socketpair");
@@ -676,8 +683,11 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         r = rt_cgroup_add_pid(c->cg, pid, err);
         if (r == 0 && sync_send(fd, RT_SYNC_GO, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        int master = -1;
         if (r == 0)
-                r = wait_ready(fd, NULL, err);
+                r = wait_ready(fd, console ? &master : NULL, err);
+        if (r == 0 && console && master < 0)
+                r = berr_set(err, BERR_INTERNAL, EBADMSG, "the exec process sent no console");
         if (r == 0 && sync_send(fd, RT_SYNC_START, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
         if (r == 0)
@@ -685,10 +695,14 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         if (r < 0) {
                 kill_and_reap(pid, pidfd);
                 (void) close(pidfd);
+                if (master >= 0)
+                        (void) close(master);
                 return r;
         }
         *ret_pid = pid;
         *ret_pidfd = pidfd;
+        if (ret_console)
+                *ret_console = master;
         return 0;
 }
 

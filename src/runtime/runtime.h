@@ -24,7 +24,8 @@ struct rt_stdio {
         /* With terminal: in/out/err are ignored; the init opens a pty on the container's own
          * devpts (/dev/pts/0 inside), binds the slave over /dev/console, makes it its
          * controlling terminal and stdio, and hands the master to the caller (runc's
-         * console socket): rt_container_console. Not for rt_container_exec. */
+         * console socket): rt_container_console. For rt_container_exec: a pty of the
+         * container's devpts, without the /dev/console bind. */
         bool console_in_container;
 };
 
@@ -51,9 +52,11 @@ int rt_container_console(const struct rt_container *c);
 /* Run another process in the running container (docker exec): join its namespaces and
  * cgroup, then apply @process (an OCI "process" object: args, env, cwd, user, terminal,
  * capabilities, noNewPrivileges, apparmor/seccomp as the container's). The new process
- * is a child of the caller; *ret_pidfd is owned by the caller. */
+ * is a child of the caller; *ret_pidfd is owned by the caller. With io->terminal and
+ * io->console_in_container the process opens a pty on the container's devpts as its
+ * stdio and *ret_console is the master (owned by the caller); else -1. */
 int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
-                      int *ret_pidfd, struct berr *err);
+                      int *ret_pidfd, int *ret_console, struct berr *err);
 
 /* Signal the init (or every process of the container if @all). */
 int rt_container_kill(struct rt_container *c, int sig, bool all, struct berr *err);

@@ -149,6 +149,10 @@ int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err);
  * the slave over /dev/console, make it fds 0-2 and the controlling terminal (the session
  * is ours already). *ret_master: the master, CLOEXEC, for the parent. */
 int rt_proc_setup_console(int *ret_master, struct berr *err);
+/* docker exec -t: after joining the container, a pty from the container's devpts
+ * (/dev/pts/ptmx, checked to be the 5:2 multiplexer) becomes stdio and the controlling
+ * terminal; no /dev/console bind (that is the init's). *ret_master is for the caller. */
+int rt_proc_exec_console(int *ret_master, struct berr *err);
 /* Close every fd above 2 except @keep. */
 int rt_proc_close_fds(int keep, struct berr *err);
 int rt_proc_set_rlimits(const json_t *process, struct berr *err);

@@ -28,6 +28,14 @@ static int ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
         return epoll_ctl(s->epfd, EPOLL_CTL_MOD, it->fd, &ev);
 }
 
+int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events) {
+        return ep_add(s, it, events);
+}
+
+int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
+        return ep_mod(s, it, events);
+}
+
 static void set_nonblock(int fd) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
@@ -127,7 +135,13 @@ static void conn_close(struct shim *s, struct shim_conn *c) {
                 c->client->conn = NULL;
                 client_remove(s, c->client);
         }
+        if (c->exec) /* berthd left: the exec goes on, its exit is not reported */
+                shim_exec_conn_gone(c->exec);
         free(c);
+}
+
+void shim_conn_close(struct shim *s, struct shim_conn *c) {
+        conn_close(s, c);
 }
 
 static int write_all(int fd, const void *buf, size_t len) {
@@ -145,6 +159,10 @@ static int write_all(int fd, const void *buf, size_t len) {
                 len -= (size_t) n;
         }
         return 0;
+}
+
+int shim_write_all(int fd, const void *buf, size_t len) {
+        return write_all(fd, buf, len);
 }
 
 /* Send output to every client attached to that stream, with the 8-byte header when the
@@ -346,7 +364,27 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 r = rt_container_kill(s->ctr, m.signal, false, &err);
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;
+        case SHIM_REQ_EXEC:
+                if (c->exec || c->client) {
+                        reply(c->item.fd, -EINVAL, "one stream per connection");
+                        break;
+                }
+                r = shim_exec_start(s, c, &m, fd, &err);
+                if (r < 0) {
+                        reply(c->item.fd, r, err.msg);
+                        break;
+                }
+                struct shim_msg a;
+                shim_msg_init(&a, SHIM_MSG_STARTED);
+                a.pid = shim_exec_pid(c);
+                (void) shim_msg_send(c->item.fd, &a, -1, NULL);
+                return; /* the exec owns the stream now */
         case SHIM_REQ_RESIZE:
+                if (m.text[0]) {
+                        r = shim_exec_resize(s, m.text, m.rows, m.cols);
+                        reply(c->item.fd, r, r == -ESRCH ? "no such exec" : r < 0 ? "resize failed" : NULL);
+                        break;
+                }
                 if (s->pty_master < 0) {
                         reply(c->item.fd, -ENOTTY, "the container has no TTY");
                         break;
@@ -466,6 +504,13 @@ int shim_loop(struct shim *s) {
                         case ITEM_CLIENT:
                                 client_input(s, it->ptr);
                                 break;
+                        case ITEM_EXEC_PIDFD:
+                        case ITEM_EXEC_OUT:
+                        case ITEM_EXEC_ERR:
+                        case ITEM_EXEC_STDIN:
+                        case ITEM_EXEC_CLIENT:
+                                shim_exec_event(s, it);
+                                break;
                         }
                 }
         }
@@ -474,6 +519,7 @@ int shim_loop(struct shim *s) {
 
 /* After the exit: what is still in the pipes goes out, then every client is told. */
 void shim_drain_and_close(struct shim *s) {
+        shim_exec_finish_all(s);
         for (int round = 0; round < 2; round++) {
                 if (s->out.fd >= 0 && pump_output(s, &s->out))
                         stop_output(s, &s->out);

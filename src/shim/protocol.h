@@ -37,14 +37,28 @@ enum shim_msg_type {
         SHIM_REQ_RESIZE,      /* rows, cols */
         SHIM_REQ_WATCH,       /* keep the connection; it reaches EOF when the shim exits */
         SHIM_REQ_CLOSE_STDIN, /* close the container's stdin */
+        /* docker exec. text: the exec ID; the process (an OCI "process" object) waits in
+         * the bundle's exec-<ID>.json, which the shim reads and removes. flags: SHIM_ATTACH_*
+         * for the streams the client wants, SHIM_EXEC_TTY; rows/cols: the first console
+         * size (0: none); detach keys as for ATTACH; + the client's stream as the fd
+         * (none: detached, stdio is /dev/null). Answered by STARTED (pid) or ERROR; the
+         * connection stays open and gets EXITED (status: the exit code, 128+signal when
+         * killed) once the process has ended and its output went out. The shim closes its
+         * copy of the stream first: the client sees EOF when berthd closes its own. */
+        SHIM_REQ_EXEC,
+        SHIM_MSG_EXITED,
+        SHIM_MSG_DETACHED, /* exec: the client detached (detach keys); EXITED follows later */
         _SHIM_MSG_MAX,
 };
+/* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */
+#define SHIM_EXEC_FILE_PREFIX "exec-"
 
 enum {
         SHIM_ATTACH_STDIN = 1 << 0,
         SHIM_ATTACH_STDOUT = 1 << 1,
         SHIM_ATTACH_STDERR = 1 << 2,
         SHIM_ATTACH_MULTIPLEX = 1 << 3, /* 8-byte stream headers (no TTY) */
+        SHIM_EXEC_TTY = 1 << 4,         /* exec: a pty of the container's devpts */
 };
 
 #define SHIM_DETACH_KEYS_MAX 16

@@ -19,7 +19,24 @@ struct shim_options {
 };
 
 /* What an epoll event points at. */
-enum shim_item_kind { ITEM_SYNC, ITEM_PIDFD, ITEM_STDOUT, ITEM_STDERR, ITEM_STDIN, ITEM_LISTEN, ITEM_CONN, ITEM_CLIENT };
+enum shim_item_kind {
+        ITEM_SYNC,
+        ITEM_PIDFD,
+        ITEM_STDOUT,
+        ITEM_STDERR,
+        ITEM_STDIN,
+        ITEM_LISTEN,
+        ITEM_CONN,
+        ITEM_CLIENT,
+        ITEM_EXEC_PIDFD, /* exec.c: ptr is the struct shim_exec */
+        ITEM_EXEC_OUT,
+        ITEM_EXEC_ERR,
+        ITEM_EXEC_STDIN,
+        ITEM_EXEC_CLIENT,
+};
+
+struct shim_exec;
+struct berr;
 
 struct shim_item {
         enum shim_item_kind kind;
@@ -32,6 +49,7 @@ struct shim_conn {
         struct shim_item item;
         bool is_watch;
         struct shim_client *client; /* an attach stream tied to this connection */
+        struct shim_exec *exec;     /* an exec reporting its exit on this connection */
         struct shim_conn *next;
 };
 
@@ -57,6 +75,7 @@ struct shim {
         struct log_writer *log;
         struct shim_conn *conns;
         struct shim_client *clients;
+        struct shim_exec *execs;
         char stdin_buf[65536];
         size_t stdin_len;
         bool exited;
@@ -68,3 +87,15 @@ int shim_io_set_console(struct shim *s, int master, struct berr *err);
 int shim_loop(struct shim *s);
 int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m);
 void shim_drain_and_close(struct shim *s);
+int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events);
+int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events);
+int shim_write_all(int fd, const void *buf, size_t len); /* blocking; 0 or -errno */
+void shim_conn_close(struct shim *s, struct shim_conn *c);
+
+/* exec.c */
+int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err);
+pid_t shim_exec_pid(struct shim_conn *conn);
+int shim_exec_resize(struct shim *s, const char *id, unsigned rows, unsigned cols);
+void shim_exec_event(struct shim *s, struct shim_item *it);
+void shim_exec_conn_gone(struct shim_exec *e);
+void shim_exec_finish_all(struct shim *s);

@@ -490,7 +490,7 @@ static void test_rt_run_exec_joins_namespaces(void **state) {
         json_object_set_new(proc, "args", args);
         pid_t pid;
         int pidfd;
-        int r = rt_container_exec(c, proc, &eio, &pid, &pidfd, &err);
+        int r = rt_container_exec(c, proc, &eio, &pid, &pidfd, NULL, &err);
         close(po[1]);
         if (r < 0)
                 fail_msg("exec: %s", err.msg);
@@ -511,9 +511,35 @@ static void test_rt_run_exec_joins_namespaces(void **state) {
         assert_true(atoi(self) > 1); /* a pid of the container's namespace, not the host's */
         assert_true(atoi(self) < 100);
 
+        /* With a TTY: a pty of the container's own devpts, handed back as the master. */
+        {
+                json_object_set_new(proc, "args", json_pack("[s, s, s]", "sh", "-c", "tty; stty size"));
+                json_object_set_new(proc, "terminal", json_true());
+                struct rt_stdio tio = { .in = -1, .out = -1, .err = -1, .terminal = true, .console_in_container = true };
+                int master = -1;
+                r = rt_container_exec(c, proc, &tio, &pid, &pidfd, NULL, &err);
+                assert_true(r < 0); /* a console needs somewhere to go */
+                r = rt_container_exec(c, proc, &tio, &pid, &pidfd, &master, &err);
+                if (r < 0)
+                        fail_msg("exec with a tty: %s", err.msg);
+                assert_true(master >= 0);
+                char tout[256] = "";
+                size_t tn = 0;
+                while ((k = read(master, tout + tn, sizeof(tout) - 1 - tn)) > 0)
+                        tn += (size_t) k; /* EIO once the process is gone */
+                tout[tn] = '\0';
+                close(master);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                close(pidfd);
+                assert_int_equal(WEXITSTATUS(status), 0);
+                assert_non_null(strstr(tout, "/dev/pts/"));
+                assert_null(strstr(tout, "not a tty"));
+                json_object_set_new(proc, "terminal", json_false());
+        }
+
         /* An unknown command in exec: same wording, nothing left running. */
         json_object_set_new(proc, "args", json_pack("[s]", "nope"));
-        r = rt_container_exec(c, proc, &io, &pid, &pidfd, &err);
+        r = rt_container_exec(c, proc, &io, &pid, &pidfd, NULL, &err);
         assert_true(r < 0);
         assert_string_equal(err.msg, "exec: \"nope\": executable file not found in $PATH");
         json_decref(proc);

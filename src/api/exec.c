@@ -1,0 +1,95 @@
+/* exec.c - POST /containers/{id}/exec, POST /exec/{id}/start, GET /exec/{id}/json,
+ * POST /exec/{id}/resize. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "daemon/container.h"
+#include "daemon/exec.h"
+#include "http.h"
+
+int api_containers_exec(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        struct container *c;
+        if ((r = ctr_lookup(req->ctx, req->params[0], &c, err)) < 0)
+                return r;
+        char id[65];
+        r = exec_create(req->ctx, c, body, id, err);
+        ctr_unref(req->ctx, c);
+        if (r < 0)
+                return r;
+        return api_reply_json(req, 201, json_pack("{s:s}", "Id", id));
+}
+
+struct start_ctx {
+        struct daemon *d;
+        struct container *c;
+        char id[65];
+};
+
+static void start_run(void *p, int fd, const char *extra, size_t extra_len) {
+        struct start_ctx *s = p;
+        struct berr err = { 0 };
+        (void) extra; /* Docker clients send nothing before the 101 */
+        (void) extra_len;
+        (void) exec_run(s->d, s->id, s->c, fd, &err);
+}
+
+static void start_free(void *p) {
+        struct start_ctx *s = p;
+        ctr_unref(s->d, s->c);
+        free(s);
+}
+
+int api_exec_start(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        bool detach = json_is_true(json_object_get(body, "Detach"));
+        const char *up = api_header(req, "Upgrade");
+        if (!detach && (!up || strcasecmp(up, "tcp") != 0))
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
+                                "exec start without Detach needs a connection upgrade (Upgrade: tcp) in berth");
+        struct start_ctx *s = calloc(1, sizeof(*s));
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        snprintf(s->id, sizeof(s->id), "%s", req->params[0]);
+        s->d = req->ctx;
+        bool tty = false;
+        if ((r = exec_claim(req->ctx, req->params[0], &s->c, &tty, err)) < 0) {
+                free(s);
+                return r;
+        }
+        if (detach) {
+                r = exec_run(s->d, s->id, s->c, -1, err);
+                start_free(s);
+                return r < 0 ? r : api_reply_empty(req, 200);
+        }
+        return api_reply_upgrade(req, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+                                 start_run, start_free, s);
+}
+
+int api_exec_inspect(struct api_request *req, struct berr *err) {
+        json_t *o = NULL;
+        int r = exec_inspect(req->ctx, req->params[0], &o, err);
+        return r < 0 ? r : api_reply_json(req, 200, o);
+}
+
+int api_exec_resize(struct api_request *req, struct berr *err) {
+        int64_t h, w;
+        int r;
+        if ((r = api_query_int(req, "h", 0, &h, err)) < 0 || (r = api_query_int(req, "w", 0, &w, err)) < 0)
+                return r;
+        if (h < 0 || w < 0 || h > 65535 || w > 65535)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid resize: h=%lld w=%lld", (long long) h, (long long) w);
+        r = exec_resize(req->ctx, req->params[0], (unsigned) h, (unsigned) w, err);
+        return r < 0 ? r : api_reply_empty(req, 200);
+}

@@ -1,0 +1,606 @@
+/* exec.c - docker exec instances. Create records the configuration; start builds the
+ * OCI process from the container's own (capabilities, seccomp, rlimits, no-new-privs
+ * as the container has them) with the exec's command, environment, user and working
+ * directory, leaves it in the bundle for the shim, and hands the client's stream to the
+ * shim with SHIM_REQ_EXEC. The shim reports the exit on the same connection. */
+#include "exec.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/id.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "events.h"
+#include "runtime/spec.h"
+#include "shim/msg.h"
+
+#define EXEC_KEEP_EXITED_S 300 /* exited instances stay inspectable this long */
+
+struct exec_rec {
+        char id[65];
+        char ctr_id[65];
+        json_t *cmd; /* array of strings, non-empty */
+        json_t *env; /* array of strings or NULL */
+        char *user, *workdir;
+        char detach_keys[64];
+        bool tty, attach_stdin, attach_stdout, attach_stderr;
+        unsigned rows, cols;
+        /* state, under exec_lock */
+        bool started, running, has_exit;
+        int exit_code;
+        pid_t pid;
+        time_t ended;
+        UT_hash_handle hh;
+};
+
+static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exec_rec *execs; /* all daemons in the process share it: there is one */
+
+static void rec_free(struct exec_rec *e) {
+        json_decref(e->cmd);
+        json_decref(e->env);
+        free(e->user);
+        free(e->workdir);
+        free(e);
+}
+
+static bool ctr_running(struct container *c) {
+        pthread_mutex_lock(&c->lock);
+        bool r = c->state == CTR_RUNNING && !c->removed;
+        pthread_mutex_unlock(&c->lock);
+        return r;
+}
+
+/* Exited instances are kept a while for inspect; older ones go (exec_lock held). */
+static void gc_locked(void) {
+        time_t now = time(NULL);
+        struct exec_rec *e, *tmp;
+        HASH_ITER(hh, execs, e, tmp) {
+                if (e->has_exit && !e->running && now - e->ended > EXEC_KEEP_EXITED_S) {
+                        HASH_DEL(execs, e);
+                        rec_free(e);
+                }
+        }
+}
+
+static int strings_array(json_t *v, const char *what, bool required, json_t **ret, struct berr *err) {
+        *ret = NULL;
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return berr_set(err, BERR_INVALID, EINVAL, "No exec command specified");
+                return 0;
+        }
+        size_t i;
+        json_t *s;
+        if (!json_is_array(v))
+                return berr_set(err, BERR_INVALID, EINVAL, "%s must be an array of strings", what);
+        json_array_foreach(v, i, s) if (!json_is_string(s)) return berr_set(err, BERR_INVALID, EINVAL,
+                                                                             "%s must be an array of strings", what);
+        if (required && json_array_size(v) == 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "No exec command specified");
+        *ret = json_incref(v);
+        return 0;
+}
+
+static int console_size(json_t *body, unsigned *rows, unsigned *cols, struct berr *err) {
+        json_t *cs = json_object_get(body, "ConsoleSize");
+        if (!cs || json_is_null(cs))
+                return 0;
+        if (!json_is_array(cs) || json_array_size(cs) != 2 || !json_is_integer(json_array_get(cs, 0)) ||
+            !json_is_integer(json_array_get(cs, 1)))
+                return berr_set(err, BERR_INVALID, EINVAL, "ConsoleSize must be an array of two integers");
+        json_int_t h = json_integer_value(json_array_get(cs, 0)), w = json_integer_value(json_array_get(cs, 1));
+        if (h < 0 || w < 0 || h > 65535 || w > 65535)
+                return berr_set(err, BERR_INVALID, EINVAL, "ConsoleSize out of range");
+        *rows = (unsigned) h;
+        *cols = (unsigned) w;
+        return 0;
+}
+
+static json_t *event_extra(const struct exec_rec *e) {
+        return json_pack("{s:s}", "execID", e->id);
+}
+
+/* "exec_create: sh -c echo hi", as dockerd names the action. */
+static void emit(struct daemon *d, struct container *c, const char *what, const struct exec_rec *e, json_t *extra) {
+        char action[512];
+        int n = snprintf(action, sizeof(action), "%s:", what);
+        size_t i;
+        json_t *a;
+        json_array_foreach(e->cmd, i, a) {
+                if (n < 0 || (size_t) n >= sizeof(action))
+                        break;
+                n += snprintf(action + n, sizeof(action) - (size_t) n, " %s", json_string_value(a));
+        }
+        json_t *x = extra ? extra : event_extra(e);
+        events_container(d, c, action, x);
+}
+
+int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id[65], struct berr *err) {
+        if (!ctr_running(c))
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        if (json_is_true(json_object_get(body, "Privileged")))
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "privileged exec is not supported by berth yet");
+        struct exec_rec *e = calloc(1, sizeof(*e));
+        if (!e)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = strings_array(json_object_get(body, "Cmd"), "Cmd", true, &e->cmd, err);
+        if (r == 0)
+                r = strings_array(json_object_get(body, "Env"), "Env", false, &e->env, err);
+        if (r == 0)
+                r = console_size(body, &e->rows, &e->cols, err);
+        const char *user = json_string_value(json_object_get(body, "User"));
+        const char *wd = json_string_value(json_object_get(body, "WorkingDir"));
+        const char *keys = json_string_value(json_object_get(body, "DetachKeys"));
+        if (r == 0 && wd && wd[0] && wd[0] != '/')
+                r = berr_set(err, BERR_INVALID, EINVAL, "the working directory '%s' is invalid, it needs to be an absolute path", wd);
+        if (r == 0 && keys && keys[0]) {
+                uint8_t tmp[SHIM_DETACH_KEYS_MAX];
+                size_t n;
+                r = ctr_parse_detach_keys(keys, tmp, sizeof(tmp), &n, err);
+        }
+        if (r == 0 && user && strlen(user) > 256)
+                r = berr_set(err, BERR_INVALID, EINVAL, "invalid user");
+        if (r == 0)
+                r = id_random_hex(e->id, err);
+        if (r < 0) {
+                rec_free(e);
+                return r;
+        }
+        snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", c->id);
+        snprintf(e->detach_keys, sizeof(e->detach_keys), "%s", keys ? keys : "");
+        e->user = strdup(user ? user : "");
+        e->workdir = strdup(wd ? wd : "");
+        e->tty = json_is_true(json_object_get(body, "Tty"));
+        e->attach_stdin = json_is_true(json_object_get(body, "AttachStdin"));
+        e->attach_stdout = json_is_true(json_object_get(body, "AttachStdout"));
+        e->attach_stderr = json_is_true(json_object_get(body, "AttachStderr"));
+        if (!e->user || !e->workdir) {
+                rec_free(e);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        pthread_mutex_lock(&exec_lock);
+        gc_locked();
+        HASH_ADD_STR(execs, id, e);
+        pthread_mutex_unlock(&exec_lock);
+        memcpy(ret_id, e->id, 65);
+        emit(d, c, "exec_create", e, NULL);
+        return 0;
+}
+
+int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool *ret_tty, struct berr *err) {
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        char ctr_id[65] = "";
+        int r = 0;
+        if (!e)
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
+        else if (e->running)
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "Error: Exec command %s is already running", id);
+        else if (e->started)
+                r = berr_set(err, BERR_CONFLICT, EALREADY, "Error: Exec command %s has already run", id);
+        else {
+                e->started = true;
+                *ret_tty = e->tty;
+                memcpy(ctr_id, e->ctr_id, sizeof(ctr_id));
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (r < 0)
+                return r;
+        struct container *c = NULL;
+        r = ctr_lookup(d, ctr_id, &c, err);
+        if (r == 0 && !ctr_running(c)) {
+                r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", ctr_id);
+                ctr_unref(d, c);
+        }
+        if (r < 0) {
+                pthread_mutex_lock(&exec_lock);
+                HASH_FIND_STR(execs, id, e);
+                if (e)
+                        e->started = false;
+                pthread_mutex_unlock(&exec_lock);
+                return r;
+        }
+        *ret_c = c;
+        return 0;
+}
+
+/* "KEY=value" replaces an entry of the same KEY, else is appended. */
+static void env_set(json_t *env, const char *kv) {
+        size_t klen = strcspn(kv, "=");
+        size_t i;
+        json_t *v;
+        json_array_foreach(env, i, v) {
+                const char *s = json_string_value(v);
+                if (s && strncmp(s, kv, klen) == 0 && (s[klen] == '=' || s[klen] == '\0')) {
+                        json_array_set_new(env, i, json_string(kv));
+                        return;
+                }
+        }
+        json_array_append_new(env, json_string(kv));
+}
+
+static void env_unset(json_t *env, const char *key) {
+        size_t klen = strlen(key);
+        for (size_t i = json_array_size(env); i-- > 0;) {
+                const char *s = json_string_value(json_array_get(env, i));
+                if (s && strncmp(s, key, klen) == 0 && s[klen] == '=')
+                        json_array_remove(env, i);
+        }
+}
+
+/* The OCI process for @e: the container's, with the exec's own fields. */
+static int build_process(struct daemon *d, const struct exec_rec *e, const char *bundle, json_t **ret, struct berr *err) {
+        _cleanup_free_ char *spec_path = NULL;
+        if (asprintf(&spec_path, "%s/config.json", bundle) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        json_error_t je;
+        _cleanup_json_ json_t *spec = json_load_file(spec_path, 0, &je);
+        json_t *proc = json_object_get(spec, "process");
+        if (!json_is_object(proc))
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: no process in its bundle: %s", e->ctr_id, je.text);
+        _cleanup_json_ json_t *p = json_deep_copy(proc);
+        if (!p)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        json_object_set(p, "args", e->cmd);
+        json_t *env = json_object_get(p, "env");
+        if (!json_is_array(env)) {
+                env = json_array();
+                json_object_set_new(p, "env", env);
+        }
+        /* dockerd builds an exec's environment anew: TERM only when the exec has a TTY. */
+        env_unset(env, "TERM");
+        if (e->tty)
+                env_set(env, "TERM=xterm");
+        size_t i;
+        json_t *v;
+        json_array_foreach(e->env, i, v) env_set(env, json_string_value(v));
+        json_object_set_new(p, "terminal", json_boolean(e->tty));
+        json_object_del(p, "consoleSize");
+        if (e->workdir[0])
+                json_object_set_new(p, "cwd", json_string(e->workdir));
+        if (e->user[0]) {
+                _cleanup_free_ char *dir = ctr_data_dir(d, e->ctr_id);
+                _cleanup_free_ char *rootfs = NULL;
+                if (!dir || asprintf(&rootfs, "%s/rootfs", dir) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (rfd < 0)
+                        return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+                json_t *user = NULL;
+                int r = spec_user_resolve(rfd, e->user, NULL, 0, &user, err);
+                if (r < 0)
+                        return r;
+                json_object_set_new(p, "user", user);
+                env_unset(env, "HOME"); /* the runtime finds the new user's */
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+static int write_process(const char *bundle, const char *id, json_t *p, struct berr *err) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "create %s", path);
+        if (json_dumpfd(p, fd, JSON_COMPACT) < 0) {
+                (void) unlink(path);
+                return berr_set(err, BERR_INTERNAL, EIO, "write %s", path);
+        }
+        return 0;
+}
+
+static void record_start(const char *id, pid_t pid) {
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        if (e) {
+                e->running = true;
+                e->pid = pid;
+        }
+        pthread_mutex_unlock(&exec_lock);
+}
+
+static void record_exit(struct daemon *d, struct container *c, const char *id, int code, bool emit_die) {
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        json_t *cmd = NULL;
+        if (e) {
+                e->running = false;
+                e->has_exit = true;
+                e->exit_code = code;
+                e->ended = time(NULL);
+                cmd = json_incref(e->cmd);
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!cmd)
+                return;
+        if (emit_die) {
+                struct exec_rec tmp = { .cmd = cmd };
+                snprintf(tmp.id, sizeof(tmp.id), "%s", id);
+                char code_s[16];
+                snprintf(code_s, sizeof(code_s), "%d", code);
+                emit(d, c, "exec_die", &tmp, json_pack("{s:s, s:s}", "execID", id, "exitCode", code_s));
+        }
+        json_decref(cmd);
+}
+
+/* What the process's start failed with, as dockerd reports it: 127 for a command that
+ * is not there, 126 for one that cannot run. */
+static int start_failure_code(const char *msg) {
+        return strstr(msg, "executable file not found") || strstr(msg, "no such file or directory") ? 127 : 126;
+}
+
+struct waiter {
+        struct daemon *d;
+        struct container *c;
+        char id[65];
+        int conn;
+        int stream; /* the client's stream, -1 when detached */
+};
+
+/* Wait on the shim connection for the exit (or the client's detach). */
+static void wait_exit(struct waiter *w) {
+        struct timeval tv = { .tv_sec = 1 };
+        (void) setsockopt(w->conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        for (;;) {
+                struct shim_msg m;
+                struct berr e2 = { 0 };
+                int r = shim_msg_recv(w->conn, &m, NULL, &e2);
+                if (r < 0 && (e2.errnum == EAGAIN || e2.errnum == EWOULDBLOCK || e2.errnum == EINTR)) {
+                        if (w->d->shutting_down)
+                                return;
+                        continue;
+                }
+                if (r < 0) { /* the shim went away without a word: it was killed */
+                        record_exit(w->d, w->c, w->id, 137, true);
+                        return;
+                }
+                if (m.type == SHIM_MSG_DETACHED) {
+                        if (w->stream >= 0)
+                                (void) shutdown(w->stream, SHUT_RDWR);
+                        continue;
+                }
+                if (m.type == SHIM_MSG_EXITED) {
+                        record_exit(w->d, w->c, w->id, m.status, true);
+                        return;
+                }
+        }
+}
+
+static void *detached_waiter(void *arg) {
+        struct waiter *w = arg;
+        wait_exit(w);
+        close(w->conn);
+        ctr_unref(w->d, w->c);
+        free(w);
+        return NULL;
+}
+
+/* Write an error to the client's stream, framed as stdout unless it is a TTY stream. */
+static void stream_error(int fd, bool tty, const char *msg) {
+        char text[1200];
+        int n = snprintf(text, sizeof(text), "%s\r\n", msg);
+        if (n < 0)
+                return;
+        size_t len = (size_t) n < sizeof(text) ? (size_t) n : sizeof(text) - 1;
+        if (!tty) {
+                unsigned char h[8] = { 1, 0, 0, 0, (unsigned char) (len >> 24), (unsigned char) (len >> 16),
+                                       (unsigned char) (len >> 8), (unsigned char) len };
+                (void) !send(fd, h, sizeof(h), MSG_NOSIGNAL);
+        }
+        (void) !send(fd, text, len, MSG_NOSIGNAL);
+}
+
+int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err) {
+        struct exec_rec snap = { 0 };
+        json_t *cmd = NULL, *env = NULL;
+        char user[260] = "", workdir[4096] = "";
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        if (e) {
+                snap = *e;
+                cmd = json_incref(e->cmd);
+                env = json_incref(e->env);
+                snprintf(user, sizeof(user), "%s", e->user);
+                snprintf(workdir, sizeof(workdir), "%s", e->workdir);
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!e)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
+        snap.cmd = cmd;
+        snap.env = env;
+        snap.user = user;
+        snap.workdir = workdir;
+
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_json_ json_t *process = NULL;
+        int r = bundle ? build_process(d, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (r == 0)
+                r = write_process(bundle, id, process, err);
+        int conn = -1;
+        struct shim_msg m;
+        if (r == 0) {
+                conn = shim_connect(bundle, err);
+                r = conn < 0 ? conn : 0;
+        }
+        if (r == 0) {
+                shim_msg_init(&m, SHIM_REQ_EXEC);
+                snprintf(m.text, sizeof(m.text), "%s", id);
+                m.flags = (snap.attach_stdin ? SHIM_ATTACH_STDIN : 0) | (snap.attach_stdout ? SHIM_ATTACH_STDOUT : 0) |
+                          (snap.attach_stderr ? SHIM_ATTACH_STDERR : 0) | (snap.tty ? SHIM_EXEC_TTY : SHIM_ATTACH_MULTIPLEX);
+                m.rows = snap.rows;
+                m.cols = snap.cols;
+                size_t nk = 0;
+                r = ctr_parse_detach_keys(snap.detach_keys[0] ? snap.detach_keys : "ctrl-p,ctrl-q", m.detach_keys,
+                                          SHIM_DETACH_KEYS_MAX, &nk, err);
+                m.n_detach_keys = (uint32_t) nk;
+        }
+        if (r == 0)
+                r = shim_msg_send(conn, &m, fd, err);
+        if (r == 0)
+                r = shim_msg_recv(conn, &m, NULL, err);
+        if (r == 0 && m.type != SHIM_MSG_STARTED)
+                r = berr_set(err, BERR_INTERNAL, m.status < 0 ? -m.status : EIO,
+                             "OCI runtime exec failed: exec failed: unable to start container process: %s: unknown", m.text);
+        if (r < 0) {
+                _cleanup_free_ char *path = NULL;
+                if (bundle && asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) >= 0)
+                        (void) unlink(path); /* the shim takes it when it got that far */
+                if (conn >= 0)
+                        close(conn);
+                record_exit(d, c, id, start_failure_code(err->msg), false);
+                if (fd >= 0)
+                        stream_error(fd, snap.tty, err->msg);
+                json_decref(cmd);
+                json_decref(env);
+                return r;
+        }
+        record_start(id, m.pid);
+        emit(d, c, "exec_start", &snap, NULL);
+        json_decref(cmd);
+        json_decref(env);
+
+        struct waiter *w = calloc(1, sizeof(*w));
+        if (!w) {
+                close(conn);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *w = (struct waiter){ .d = d, .c = c, .conn = conn, .stream = fd };
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        if (fd >= 0) {
+                wait_exit(w);
+                close(conn);
+                free(w);
+                return 0;
+        }
+        /* Detached: the exit is recorded by a thread of its own, which holds a reference. */
+        pthread_mutex_lock(&d->ctr_lock);
+        c->refs++;
+        pthread_mutex_unlock(&d->ctr_lock);
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024);
+        if (pthread_create(&t, &a, detached_waiter, w) != 0) {
+                close(conn);
+                ctr_unref(d, c);
+                free(w);
+        }
+        pthread_attr_destroy(&a);
+        return 0;
+}
+
+int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *err) {
+        (void) d;
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        json_t *o = NULL;
+        if (e) {
+                json_t *args = json_array();
+                for (size_t i = 1; i < json_array_size(e->cmd); i++)
+                        json_array_append(args, json_array_get(e->cmd, i));
+                o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:b, s:b, s:b, s:{s:o, s:O, s:b, s:b, s:s}, s:b, s:i}",
+                              "CanRemove", 0, "ContainerID", e->ctr_id, "DetachKeys", e->detach_keys, "ExitCode",
+                              e->has_exit ? json_integer(e->exit_code) : json_null(), "ID", e->id, "OpenStderr",
+                              e->attach_stderr, "OpenStdin", e->attach_stdin, "OpenStdout", e->attach_stdout,
+                              "ProcessConfig", "arguments", args, "entrypoint", json_array_get(e->cmd, 0),
+                              "privileged", 0, "tty", e->tty, "user", e->user, "Running", e->running, "Pid",
+                              (int) e->pid);
+        }
+        pthread_mutex_unlock(&exec_lock);
+        if (!e)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
+        if (!o)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        *ret = o;
+        return 0;
+}
+
+int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct berr *err) {
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e = NULL;
+        HASH_FIND_STR(execs, id, e);
+        char ctr_id[65] = "";
+        bool running = e && e->running;
+        if (e)
+                memcpy(ctr_id, e->ctr_id, sizeof(ctr_id));
+        pthread_mutex_unlock(&exec_lock);
+        if (!e)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
+        if (!running)
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Exec %s is not running", id);
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, ctr_id);
+        _cleanup_close_ int conn = bundle ? shim_connect(bundle, err) : -1;
+        if (conn < 0)
+                return bundle ? conn : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        struct shim_msg m;
+        shim_msg_init(&m, SHIM_REQ_RESIZE);
+        snprintf(m.text, sizeof(m.text), "%s", id);
+        m.rows = rows;
+        m.cols = cols;
+        int r = shim_msg_send(conn, &m, -1, err);
+        if (r == 0)
+                r = shim_msg_recv(conn, &m, NULL, err);
+        if (r == 0 && m.status < 0)
+                return berr_set(err, m.status == -ESRCH ? BERR_CONFLICT : BERR_INTERNAL, -m.status, "%s", m.text);
+        return r;
+}
+
+json_t *exec_ids_json(struct daemon *d, const char *ctr_id) {
+        (void) d;
+        json_t *a = NULL;
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e, *tmp;
+        HASH_ITER(hh, execs, e, tmp) {
+                if (e->running && strcmp(e->ctr_id, ctr_id) == 0) {
+                        if (!a)
+                                a = json_array();
+                        json_array_append_new(a, json_string(e->id));
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+        return a ? a : json_null();
+}
+
+void exec_forget_container(struct daemon *d, const char *ctr_id) {
+        (void) d;
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e, *tmp;
+        HASH_ITER(hh, execs, e, tmp) {
+                if (strcmp(e->ctr_id, ctr_id) == 0) {
+                        HASH_DEL(execs, e);
+                        rec_free(e);
+                }
+        }
+        pthread_mutex_unlock(&exec_lock);
+}
+
+void exec_forget_all(void) {
+        pthread_mutex_lock(&exec_lock);
+        struct exec_rec *e, *tmp;
+        HASH_ITER(hh, execs, e, tmp) {
+                HASH_DEL(execs, e);
+                rec_free(e);
+        }
+        pthread_mutex_unlock(&exec_lock);
+}

@@ -1,0 +1,36 @@
+/* exec.h - docker exec: exec instances (create, start, inspect, resize). The process
+ * runs under the container's shim (SHIM_REQ_EXEC); berthd keeps the instance's
+ * configuration and state in memory, as dockerd does: instances do not survive a
+ * berthd restart, and a container's go when it is removed. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct berr;
+struct daemon;
+struct container;
+
+/* POST /containers/{id}/exec: @body is Docker's ExecConfig. */
+int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id[65], struct berr *err);
+
+/* POST /exec/{id}/start, first half: find the instance and claim it (409 when it ran or
+ * runs already, or its container is not running). *ret_c holds a container reference;
+ * *ret_tty says which stream type the answer has. */
+int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool *ret_tty, struct berr *err);
+/* Second half. @fd: the client's stream (hijacked), or -1 for Detach: then it returns once
+ * the process runs, and a thread of its own records the exit. With a stream it returns
+ * when the process has ended and its exit is recorded (or the client detached and the
+ * process ended, or berthd shuts down). Errors before the process ran are written to the
+ * stream as dockerd does; the return value is for Detach. */
+int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err);
+
+int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *err);
+int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct berr *err);
+
+/* ExecIDs of container inspect: the running instances of @ctr_id, or JSON null. */
+json_t *exec_ids_json(struct daemon *d, const char *ctr_id);
+/* The container is gone: forget its instances. */
+void exec_forget_container(struct daemon *d, const char *ctr_id);
+/* Daemon shutdown: free every instance. */
+void exec_forget_all(void);

@@ -1,0 +1,192 @@
+"""docker exec through the stock CLI and docker-py: output and exit codes, stdin, TTYs with
+resize, environment, user and working directory, detached execs, inspect, events, and the
+errors dockerd gives."""
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import termios
+import time
+
+import pytest
+
+from conftest import SHARED, docker_env
+
+
+@pytest.fixture(scope="module")
+def ctr(docker):
+    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    cid = docker.run("run", "-d", "-e", "FROM_RUN=yes", "busybox", "sleep", "600").stdout.strip()
+    yield cid
+    docker.run("rm", "-f", cid, check=False)
+
+
+def test_exec_output_and_exit_code(docker, ctr):
+    p = docker.run("exec", ctr, "echo", "hello from exec")
+    assert p.stdout == "hello from exec\n" and p.stderr == ""
+    p = docker.run("exec", ctr, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert p.returncode == 3
+    assert p.stdout == "out\n" and p.stderr == "err\n"
+
+
+def test_exec_runs_in_the_container(docker, ctr):
+    # Same namespaces as the container's init: its pid 1 is the container's command.
+    assert docker.run("exec", ctr, "cat", "/proc/1/cmdline").stdout == "sleep\x00600\x00"
+    assert docker.run("exec", ctr, "hostname").stdout.strip() == ctr[:12]
+    cg_init = docker.run("exec", ctr, "cat", "/proc/1/cgroup").stdout
+    cg_self = docker.run("exec", ctr, "cat", "/proc/self/cgroup").stdout
+    assert cg_init == cg_self
+
+
+def test_exec_stdin(docker, ctr):
+    p = docker.run("exec", "-i", ctr, "sh", "-c", "tr a-z A-Z; echo end", input="some input\n")
+    assert p.stdout == "SOME INPUT\nend\n"
+    big = "x" * 300000 + "\n"
+    p = docker.run("exec", "-i", ctr, "wc", "-c", input=big)
+    assert p.stdout.strip() == str(len(big))
+
+
+def test_exec_env_user_workdir(docker, ctr):
+    p = docker.run("exec", "-e", "FOO=bar", "-e", "FROM_RUN=overridden", "-w", "/tmp", "-u", "nobody", ctr,
+                   "sh", "-c", 'echo "$FOO $FROM_RUN $HOME"; pwd; id -u; id -g')
+    assert p.stdout.split("\n")[:4] == ["bar overridden /home", "/tmp", "65534", "65534"]
+    p = docker.run("exec", ctr, "sh", "-c", 'echo "$FROM_RUN $HOME"; id -u; echo "[$TERM]"')
+    assert p.stdout == "yes /root\n0\n[]\n"
+    p = docker.run("exec", "-u", "1234:5678", ctr, "id")
+    assert p.stdout.startswith("uid=1234 gid=5678")
+    p = docker.run("exec", "-u", "nosuchuser", ctr, "true", check=False)
+    assert p.returncode != 0
+    assert "unable to find user nosuchuser" in p.stdout + p.stderr
+
+
+def test_exec_missing_command_is_127(docker, ctr):
+    p = docker.run("exec", ctr, "nope", check=False)
+    assert p.returncode == 127
+    assert 'exec: "nope": executable file not found in $PATH' in p.stdout + p.stderr
+    p = docker.run("exec", ctr, "/etc", check=False)
+    assert p.returncode == 126
+
+
+def test_exec_in_a_stopped_container_is_409(docker, ctr):
+    cid = docker.run("create", "busybox", "true").stdout.strip()
+    try:
+        p = docker.run("exec", cid, "true", check=False)
+        assert p.returncode != 0
+        assert "Container %s is not running" % cid in p.stderr
+    finally:
+        docker.run("rm", cid)
+    p = docker.run("exec", "nosuchcontainer", "true", check=False)
+    assert "No such container: nosuchcontainer" in p.stderr
+
+
+def pty_run(env, argv, script=None, timeout=20):
+    """Run @argv under a pty of our own; @script: (wait-for bytes, bytes to type) steps."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    out = b""
+    steps = list(script or [])
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if steps and steps[0][0] in out:
+            os.write(fd, steps.pop(0)[1])
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_exec_tty_is_a_pts_of_the_container_and_resizes(berthd, docker, ctr):
+    env = docker_env(berthd.host, docker.config_dir)
+    code, out = pty_run(env, ["docker", "exec", "-it", ctr, "sh"], script=[
+        (b"# ", b"tty; stty size; echo \"[$TERM]\"; exit 7\r")])
+    assert code == 7, out
+    text = out.decode(errors="replace")
+    assert "/dev/pts/" in text and "/dev/console" not in text
+    assert "33 101" in text  # the CLI's terminal size reached the exec's pty
+    assert "[xterm]" in text
+
+
+def test_exec_detached_then_inspect(client, ctr):
+    api = client.api
+    e = api.exec_create(ctr, ["sh", "-c", "sleep 1; exit 5"])
+    i = api.exec_inspect(e["Id"])
+    assert i["Running"] is False and i["ExitCode"] is None and i["ContainerID"] == ctr
+    assert i["ProcessConfig"] == {"arguments": ["-c", "sleep 1; exit 5"], "entrypoint": "sh",
+                                  "privileged": False, "tty": False, "user": ""}
+    api.exec_start(e["Id"], detach=True)
+    i = api.exec_inspect(e["Id"])
+    assert i["Running"] is True and i["Pid"] > 0
+    assert e["Id"] in api.inspect_container(ctr)["ExecIDs"]
+    deadline = time.time() + 10
+    while api.exec_inspect(e["Id"])["Running"] and time.time() < deadline:
+        time.sleep(0.1)
+    i = api.exec_inspect(e["Id"])
+    assert i["Running"] is False and i["ExitCode"] == 5
+    assert e["Id"] not in (api.inspect_container(ctr)["ExecIDs"] or [])
+    # An exec instance runs once.
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as x:
+        api.exec_start(e["Id"], detach=True)
+    assert x.value.status_code == 409
+    with pytest.raises(dockerpy.errors.NotFound):
+        api.exec_inspect("0" * 64)
+
+
+def test_dockerpy_exec_run(client, ctr):
+    c = client.containers.get(ctr)
+    r = c.exec_run(["sh", "-c", "echo out; echo err >&2; exit 4"])
+    assert r.exit_code == 4 and r.output == b"out\nerr\n"
+    r = c.exec_run(["sh", "-c", "echo out; echo err >&2"], demux=True)
+    assert r.exit_code == 0 and r.output == (b"out\n", b"err\n")
+    r = c.exec_run("env", environment={"A": "1"})
+    assert "A=1" in r.output.decode().split()
+    with pytest.raises(Exception) as x:
+        client.api.exec_create(ctr, [])
+    assert "No exec command specified" in str(x.value)
+
+
+def test_exec_events(docker, ctr):
+    since = "%.3f" % (time.time() - 1)
+    docker.run("exec", ctr, "sh", "-c", "exit 2", check=False)
+    out = docker.run("events", "--since", since, "--until", "%.3f" % (time.time() + 1), "--filter",
+                     "container=" + ctr, "--format", "{{json .}}").stdout
+    evs = [json.loads(l) for l in out.splitlines()]
+    actions = [e["Action"] for e in evs]
+    assert "exec_create: sh -c exit 2" in actions
+    assert "exec_start: sh -c exit 2" in actions
+    die = [e for e in evs if e["Action"] == "exec_die: sh -c exit 2"]
+    assert die and die[0]["Actor"]["Attributes"]["exitCode"] == "2"
+    assert die[0]["Actor"]["Attributes"]["execID"]
+
+
+def test_exec_ends_with_its_container(docker, ctr):
+    cid = docker.run("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    try:
+        import subprocess
+        p = subprocess.Popen(["docker", "exec", cid, "sleep", "300"], env=docker_env(docker.host, docker.config_dir),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        docker.run("kill", cid)
+        assert p.wait(timeout=15) == 137
+    finally:
+        docker.run("rm", "-f", cid)
+
+
+def test_exec_with_background_child_returns(docker, ctr):
+    """The exec ends when its process does, even if a child it left keeps the output open."""
+    t = time.time()
+    p = docker.run("exec", ctr, "sh", "-c", "sleep 30 & echo started")
+    assert p.stdout == "started\n"
+    assert time.time() - t < 10

@@ -1,6 +1,10 @@
 /* exec.c - POST /containers/{id}/exec, POST /exec/{id}/start, GET /exec/{id}/json,
  * POST /exec/{id}/resize. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -48,6 +52,74 @@ static void start_free(void *p) {
         free(s);
 }
 
+/* Without an upgrade (dockerode's hijack:false), dockerd still answers with the raw
+ * stream. Here the shim writes into a socketpair and the answer relays it as an
+ * ordinary streamed body; the client has no way to send stdin, so it gets EOF. */
+struct relay_run {
+        struct daemon *d;
+        struct container *c;
+        char id[65];
+        int fd;
+};
+
+static void *relay_thread(void *p) {
+        struct relay_run *r = p;
+        struct berr err = { 0 };
+        (void) exec_run(r->d, r->id, r->c, r->fd, &err);
+        close(r->fd); /* EOF for the answer */
+        ctr_unref(r->d, r->c);
+        free(r);
+        return NULL;
+}
+
+static ssize_t relay_read(void *p, char *buf, size_t max) {
+        int fd = (int) (intptr_t) p;
+        for (;;) {
+                ssize_t n = read(fd, buf, max);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                return n < 0 ? -1 : n;
+        }
+}
+
+static void relay_free(void *p) {
+        close((int) (intptr_t) p); /* a client that left: the shim's writes fail, the exec goes on */
+}
+
+static int start_relayed(struct api_request *req, struct start_ctx *s, bool tty, struct berr *err) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                start_free(s);
+                return berr_sys(err, BERR_INTERNAL, "socketpair");
+        }
+        (void) shutdown(sp[0], SHUT_WR); /* no stdin this way */
+        struct relay_run *r = calloc(1, sizeof(*r));
+        if (!r) {
+                close(sp[0]);
+                close(sp[1]);
+                start_free(s);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *r = (struct relay_run){ .d = s->d, .c = s->c, .fd = sp[1] };
+        memcpy(r->id, s->id, sizeof(r->id));
+        free(s); /* its container reference moves to the thread */
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        int e = pthread_create(&t, &a, relay_thread, r);
+        pthread_attr_destroy(&a);
+        if (e != 0) {
+                close(sp[0]);
+                close(sp[1]);
+                ctr_unref(r->d, r->c);
+                free(r);
+                return berr_set(err, BERR_INTERNAL, e, "cannot start the exec");
+        }
+        return api_reply_stream(req, 200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+                                relay_read, relay_free, (void *) (intptr_t) sp[0]);
+}
+
 int api_exec_start(struct api_request *req, struct berr *err) {
         _cleanup_json_ json_t *body = NULL;
         int r = api_body_json(req, &body, err);
@@ -55,9 +127,7 @@ int api_exec_start(struct api_request *req, struct berr *err) {
                 return r;
         bool detach = json_is_true(json_object_get(body, "Detach"));
         const char *up = api_header(req, "Upgrade");
-        if (!detach && (!up || strcasecmp(up, "tcp") != 0))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                                "exec start without Detach needs a connection upgrade (Upgrade: tcp) in berth");
+        bool upgrade = up && strcasecmp(up, "tcp") == 0;
         struct start_ctx *s = calloc(1, sizeof(*s));
         if (!s)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -73,6 +143,8 @@ int api_exec_start(struct api_request *req, struct berr *err) {
                 start_free(s);
                 return r < 0 ? r : api_reply_empty(req, 200);
         }
+        if (!upgrade)
+                return start_relayed(req, s, tty, err);
         return api_reply_upgrade(req, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
                                  start_run, start_free, s);
 }

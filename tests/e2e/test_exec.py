@@ -190,3 +190,35 @@ def test_exec_with_background_child_returns(docker, ctr):
     p = docker.run("exec", ctr, "sh", "-c", "sleep 30 & echo started")
     assert p.stdout == "started\n"
     assert time.time() - t < 10
+
+
+def test_exec_start_without_upgrade_streams_the_output(berthd, client, ctr):
+    """dockerode's exec.start({hijack: false}): no Upgrade header; dockerd still answers with
+    the stream (here as an ordinary 200 body), and stdin is at EOF."""
+    import http.client
+    import socket
+
+    class UnixConn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(berthd.sock)
+
+    e = client.api.exec_create(ctr, ["sh", "-c", "echo out; echo err >&2; cat; exit 6"], stdin=True)
+    conn = UnixConn("localhost", timeout=20)
+    conn.request("POST", "/v1.41/exec/%s/start" % e["Id"], body=json.dumps({"Detach": False, "Tty": False}),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200
+    assert r.getheader("Content-Type") == "application/vnd.docker.multiplexed-stream"
+    data = r.read()
+    conn.close()
+    frames = []
+    while data:
+        stream, size = data[0], struct.unpack(">I", data[4:8])[0]
+        frames.append((stream, data[8:8 + size]))
+        data = data[8 + size:]
+    assert (1, b"out\n") in frames and (2, b"err\n") in frames
+    deadline = time.time() + 5
+    while client.api.exec_inspect(e["Id"])["Running"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.api.exec_inspect(e["Id"])["ExitCode"] == 6

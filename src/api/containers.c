@@ -330,3 +330,21 @@ int api_containers_rename(struct api_request *req, struct berr *err) {
         ctr_unref(req->ctx, c);
         return r < 0 ? r : api_reply_empty(req, 204);
 }
+
+static int pause_or_unpause(struct api_request *req, bool pause, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        r = ctr_pause(req->ctx, c, pause, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 204);
+}
+
+int api_containers_pause(struct api_request *req, struct berr *err) {
+        return pause_or_unpause(req, true, err);
+}
+
+int api_containers_unpause(struct api_request *req, struct berr *err) {
+        return pause_or_unpause(req, false, err);
+}

@@ -86,6 +86,8 @@ int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct ber
 int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err);
 int ctr_rename(struct daemon *d, struct container *c, const char *new_name, struct berr *err);
 int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned cols, struct berr *err);
+/* docker pause (@pause) / unpause: the shim freezes or thaws the container's cgroup. */
+int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *err);
 
 enum ctr_wait_condition { CTR_WAIT_NOT_RUNNING, CTR_WAIT_NEXT_EXIT, CTR_WAIT_REMOVED };
 /* Block until the condition holds; *ret_code is the exit code. */

@@ -41,7 +41,19 @@ static int send_signal(struct daemon *d, struct container *c, int sig, struct be
         struct shim_msg m;
         shim_msg_init(&m, SHIM_REQ_KILL);
         m.signal = sig;
-        return shim_request(d, c, &m, err);
+        int r = shim_request(d, c, &m, err);
+        pthread_mutex_lock(&c->lock);
+        bool paused = c->state == CTR_PAUSED;
+        pthread_mutex_unlock(&c->lock);
+        if (r == 0 && sig == SIGKILL && paused) {
+                /* A frozen task does not die until thawed (as dockerd does: kill, then resume). */
+                struct shim_msg t;
+                struct berr e2 = { 0 };
+                shim_msg_init(&t, SHIM_REQ_RESUME);
+                if (shim_request(d, c, &t, &e2) < 0)
+                        log_warn("container %.12s: thaw after SIGKILL: %s", c->id, e2.msg);
+        }
+        return r;
 }
 
 /* Wait (c->lock held) until the exit generation moves past @gen; false on timeout. */
@@ -179,6 +191,36 @@ int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned co
         m.rows = rows;
         m.cols = cols;
         return shim_request(d, c, &m, err);
+}
+
+int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        int r = 0;
+        if (!is_running(c) || c->state == CTR_RESTARTING)
+                r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        else if (pause && c->state == CTR_PAUSED)
+                r = berr_set(err, BERR_CONFLICT, EALREADY, "Container %s is already paused", c->id);
+        else if (!pause && c->state != CTR_PAUSED)
+                r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not paused", c->id);
+        pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                return r;
+        struct shim_msg m;
+        shim_msg_init(&m, pause ? SHIM_REQ_PAUSE : SHIM_REQ_RESUME);
+        r = shim_request(d, c, &m, err);
+        if (r < 0)
+                return berr_wrap(err, "Cannot %s container %s", pause ? "pause" : "unpause", c->id);
+        pthread_mutex_lock(&c->lock);
+        if (is_running(c) && c->state != CTR_RESTARTING) {
+                c->state = pause ? CTR_PAUSED : CTR_RUNNING;
+                struct berr e2 = { 0 };
+                if (ctr_save(d, c, &e2) < 0)
+                        log_warn("container %.12s: %s", c->id, e2.msg);
+        }
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        events_container(d, c, pause ? "pause" : "unpause", NULL);
+        return 0;
 }
 
 /* Docker's detach key syntax: "ctrl-p,ctrl-q", "ctrl-@", single characters. */

@@ -56,11 +56,16 @@ static void rec_free(struct exec_rec *e) {
         free(e);
 }
 
-static bool ctr_running(struct container *c) {
+/* dockerd's conditions for exec: running, and not paused. */
+static int check_execable(struct container *c, struct berr *err) {
         pthread_mutex_lock(&c->lock);
-        bool r = c->state == CTR_RUNNING && !c->removed;
+        enum ctr_state st = c->removed ? CTR_DEAD : c->state;
         pthread_mutex_unlock(&c->lock);
-        return r;
+        if (st == CTR_PAUSED)
+                return berr_set(err, BERR_CONFLICT, EBUSY, "Container %s is paused, unpause the container before exec", c->id);
+        if (st != CTR_RUNNING)
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        return 0;
 }
 
 /* Exited instances are kept a while for inspect; older ones go (exec_lock held). */
@@ -129,14 +134,15 @@ static void emit(struct daemon *d, struct container *c, const char *what, const 
 }
 
 int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id[65], struct berr *err) {
-        if (!ctr_running(c))
-                return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        int r = check_execable(c, err);
+        if (r < 0)
+                return r;
         if (json_is_true(json_object_get(body, "Privileged")))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "privileged exec is not supported by berth yet");
         struct exec_rec *e = calloc(1, sizeof(*e));
         if (!e)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        int r = strings_array(json_object_get(body, "Cmd"), "Cmd", true, &e->cmd, err);
+        r = strings_array(json_object_get(body, "Cmd"), "Cmd", true, &e->cmd, err);
         if (r == 0)
                 r = strings_array(json_object_get(body, "Env"), "Env", false, &e->env, err);
         if (r == 0)
@@ -202,10 +208,8 @@ int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool 
                 return r;
         struct container *c = NULL;
         r = ctr_lookup(d, ctr_id, &c, err);
-        if (r == 0 && !ctr_running(c)) {
-                r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", ctr_id);
+        if (r == 0 && (r = check_execable(c, err)) < 0)
                 ctr_unref(d, c);
-        }
         if (r < 0) {
                 pthread_mutex_lock(&exec_lock);
                 HASH_FIND_STR(execs, id, e);

@@ -651,6 +651,37 @@ static void v1_freeze(const struct rt_cgroup *cg, bool freeze) {
         }
 }
 
+int rt_cgroup_freeze(const struct rt_cgroup *cg, bool freeze, struct berr *err) {
+        const char *dir = cg->mode == RT_CGROUP_V2 ? cg->hier[0].dir : rt_cgroup_dir_of(cg, "freezer");
+        if (!dir)
+                return berr_set(err, BERR_UNAVAILABLE, ENOTSUP, "no freezer cgroup controller: pause is not possible");
+        int r = cg->mode == RT_CGROUP_V2 ? cg_write(dir, "cgroup.freeze", freeze ? "1" : "0", err)
+                                         : cg_write(dir, "freezer.state", freeze ? "FROZEN" : "THAWED", err);
+        if (r < 0)
+                return r;
+        /* Wait until the kernel says so: pause returns with every task stopped. */
+        for (int waited = 0; waited < 5000; waited += 2) {
+                _cleanup_free_ char *text = NULL;
+                int64_t v = -1;
+                if (cg->mode == RT_CGROUP_V2) {
+                        if (cg_read(dir, "cgroup.events", &text) < 0 || (keyed_value(text, "frozen", &v) && v == (freeze ? 1 : 0)))
+                                return 0;
+                } else {
+                        if (cg_read(dir, "freezer.state", &text) < 0)
+                                return 0;
+                        if (strncmp(text, freeze ? "FROZEN" : "THAWED", 6) == 0)
+                                return 0;
+                }
+                sleep_ms(2);
+        }
+        if (freeze) { /* half-frozen helps nobody: back to running */
+                struct berr e2;
+                (void) cg_write(dir, cg->mode == RT_CGROUP_V2 ? "cgroup.freeze" : "freezer.state",
+                                cg->mode == RT_CGROUP_V2 ? "0" : "THAWED", &e2);
+        }
+        return berr_set(err, BERR_INTERNAL, ETIMEDOUT, "cgroup %s did not %s in 5 s", cg->path, freeze ? "freeze" : "thaw");
+}
+
 int rt_cgroup_kill_all(const struct rt_cgroup *cg, int timeout_ms, struct berr *err) {
         if (cg->mode == RT_CGROUP_V2 && cg_has(cg->hier[0].dir, "cgroup.kill")) {
                 int r = cg_write(cg->hier[0].dir, "cgroup.kill", "1", err);

@@ -725,6 +725,12 @@ int rt_container_kill(struct rt_container *c, int sig, bool all, struct berr *er
         return 0;
 }
 
+int rt_container_pause(struct rt_container *c, bool pause, struct berr *err) {
+        if (!c->cg)
+                return berr_set(err, BERR_UNAVAILABLE, ENOTSUP, "container %s has no cgroup: pause is not possible", c->id);
+        return rt_cgroup_freeze(c->cg, pause, err);
+}
+
 bool rt_container_oom_killed(struct rt_container *c) {
         return c->cg && rt_cgroup_oom_killed(c->cg);
 }

@@ -61,6 +61,9 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
 /* Signal the init (or every process of the container if @all). */
 int rt_container_kill(struct rt_container *c, int sig, bool all, struct berr *err);
 
+/* Freeze (@pause) or thaw every process of the container's cgroup; returns once done. */
+int rt_container_pause(struct rt_container *c, bool pause, struct berr *err);
+
 /* True if the kernel OOM-killed a process of the container's cgroup. Call before destroy. */
 bool rt_container_oom_killed(struct rt_container *c);
 

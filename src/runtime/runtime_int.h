@@ -91,6 +91,9 @@ int rt_cgroup_pids(const struct rt_cgroup *cg, pid_t **ret, size_t *ret_n, struc
 bool rt_cgroup_oom_killed(const struct rt_cgroup *cg);
 /* SIGKILL everything in the cgroup until it is empty (at most @timeout_ms). */
 int rt_cgroup_kill_all(const struct rt_cgroup *cg, int timeout_ms, struct berr *err);
+/* docker pause/unpause: v1 freezer.state or v2 cgroup.freeze, waiting until the kernel
+ * reports the cgroup frozen (thawed). */
+int rt_cgroup_freeze(const struct rt_cgroup *cg, bool freeze, struct berr *err);
 /* rmdir the container's dirs (not the parents). ENOENT is fine. */
 int rt_cgroup_remove(const struct rt_cgroup *cg, struct berr *err);
 

@@ -393,6 +393,11 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 r = ioctl(s->pty_master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
                 reply(c->item.fd, r, r < 0 ? "resize failed" : NULL);
                 break;
+        case SHIM_REQ_PAUSE:
+        case SHIM_REQ_RESUME:
+                r = rt_container_pause(s->ctr, m.type == SHIM_REQ_PAUSE, &err);
+                reply(c->item.fd, r, r < 0 ? err.msg : NULL);
+                break;
         case SHIM_REQ_WATCH:
                 c->is_watch = true;
                 reply(c->item.fd, 0, NULL);

@@ -48,6 +48,8 @@ enum shim_msg_type {
         SHIM_REQ_EXEC,
         SHIM_MSG_EXITED,
         SHIM_MSG_DETACHED, /* exec: the client detached (detach keys); EXITED follows later */
+        SHIM_REQ_PAUSE,    /* freeze the container's cgroup (docker pause) */
+        SHIM_REQ_RESUME,   /* thaw it (docker unpause) */
         _SHIM_MSG_MAX,
 };
 /* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */

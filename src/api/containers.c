@@ -348,3 +348,14 @@ int api_containers_pause(struct api_request *req, struct berr *err) {
 int api_containers_unpause(struct api_request *req, struct berr *err) {
         return pause_or_unpause(req, false, err);
 }
+
+int api_containers_top(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        json_t *o = NULL;
+        r = ctr_top(req->ctx, c, api_query(req, "ps_args"), &o, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_json(req, 200, o);
+}

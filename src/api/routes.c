@@ -25,6 +25,7 @@ const struct api_route api_routes[] = {
         { "POST", "/containers/{id}/rename", api_containers_rename, 0 },
         { "POST", "/containers/{id}/exec", api_containers_exec, 0 },
         { "POST", "/containers/{id}/pause", api_containers_pause, 0 },
+        { "GET", "/containers/{id}/top", api_containers_top, 0 },
         { "POST", "/containers/{id}/unpause", api_containers_unpause, 0 },
         { "POST", "/exec/{id}/start", api_exec_start, 0 },
         { "GET", "/exec/{id}/json", api_exec_inspect, 0 },

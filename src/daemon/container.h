@@ -88,6 +88,9 @@ int ctr_rename(struct daemon *d, struct container *c, const char *new_name, stru
 int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned cols, struct berr *err);
 /* docker pause (@pause) / unpause: the shim freezes or thaws the container's cgroup. */
 int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *err);
+/* GET /containers/{id}/top: {"Titles": [...], "Processes": [[...], ...]} from `ps @ps_args`
+ * (default "-ef") on the host, the lines of the container's processes only. */
+int ctr_top(struct daemon *d, struct container *c, const char *ps_args, json_t **ret, struct berr *err);
 
 enum ctr_wait_condition { CTR_WAIT_NOT_RUNNING, CTR_WAIT_NEXT_EXIT, CTR_WAIT_REMOVED };
 /* Block until the condition holds; *ret_code is the exit code. */

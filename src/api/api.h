@@ -36,6 +36,7 @@ int api_containers_rename(struct api_request *req, struct berr *err);
 int api_containers_exec(struct api_request *req, struct berr *err);
 int api_containers_pause(struct api_request *req, struct berr *err);
 int api_containers_top(struct api_request *req, struct berr *err);
+int api_containers_stats(struct api_request *req, struct berr *err);
 int api_containers_unpause(struct api_request *req, struct berr *err);
 int api_exec_start(struct api_request *req, struct berr *err);
 int api_exec_inspect(struct api_request *req, struct berr *err);

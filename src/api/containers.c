@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/container.h"
+#include "daemon/container_stats.h"
 #include "daemon/container_logs.h"
 #include "daemon/daemon.h"
 
@@ -358,4 +359,31 @@ int api_containers_top(struct api_request *req, struct berr *err) {
         r = ctr_top(req->ctx, c, api_query(req, "ps_args"), &o, err);
         ctr_unref(req->ctx, c);
         return r < 0 ? r : api_reply_json(req, 200, o);
+}
+
+static ssize_t stats_read(void *p, char *buf, size_t max) {
+        return ctr_stats_read(p, buf, max);
+}
+
+static void stats_free(void *p) {
+        ctr_stats_free(p);
+}
+
+int api_containers_stats(struct api_request *req, struct berr *err) {
+        bool stream, one_shot;
+        int r;
+        if ((r = api_query_bool(req, "stream", true, &stream, err)) < 0 ||
+            (r = api_query_bool(req, "one-shot", false, &one_shot, err)) < 0)
+                return r;
+        if (one_shot && stream)
+                return berr_set(err, BERR_INVALID, EINVAL, "cannot have stream=true and one-shot=true");
+        struct container *c;
+        if ((r = path_container(req, &c, err)) < 0)
+                return r;
+        struct ctr_stats_reader *sr;
+        if ((r = ctr_stats_open(req->ctx, c, stream, one_shot, api_client_fd(req), &sr, err)) < 0) {
+                ctr_unref(req->ctx, c);
+                return r;
+        }
+        return api_reply_stream(req, 200, "application/json", stats_read, stats_free, sr);
 }

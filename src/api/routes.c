@@ -26,6 +26,7 @@ const struct api_route api_routes[] = {
         { "POST", "/containers/{id}/exec", api_containers_exec, 0 },
         { "POST", "/containers/{id}/pause", api_containers_pause, 0 },
         { "GET", "/containers/{id}/top", api_containers_top, 0 },
+        { "GET", "/containers/{id}/stats", api_containers_stats, 0 },
         { "POST", "/containers/{id}/unpause", api_containers_unpause, 0 },
         { "POST", "/exec/{id}/start", api_exec_start, 0 },
         { "GET", "/exec/{id}/json", api_exec_inspect, 0 },

@@ -121,6 +121,7 @@ char *ctr_bundle_dir(struct daemon *d, const char *id);
 char *ctr_log_path(struct daemon *d, const char *id);
 
 /* Internal to the container module (container*.c, monitor.c). */
+int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
 int ctr_save(struct daemon *d, struct container *c, struct berr *err);
 void ctr_handle_exit(struct daemon *d, struct container *c);
 int monitor_start(struct daemon *d, struct berr *err);

@@ -20,20 +20,19 @@
 
 extern char **environ;
 
-/* The pids of @init's cgroup: the first v1 hierarchy we know that it is in, else v2. */
-static int cgroup_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
+/* The directory of @pid's cgroup for the v1 @controller, or its v2 cgroup ("" as
+ * @controller, or when the controller is not mounted as v1). 0, or -ENOENT. */
+int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size) {
         char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) init);
-        static const char *const ctrls[] = { "pids", "freezer", "memory", "cpuacct", "devices" };
-        char procs[4096] = "";
-        /* One pass over the lines: "N:ctrl,ctrl:/path" (v1), "0::/path" (v2) */
-        char *copy = NULL;
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        _cleanup_free_ char *text = NULL;
         size_t len;
-        int r = fs_read_file(AT_FDCWD, path, 1 << 16, &copy, &len, err);
-        if (r < 0)
-                return r;
-        char v2[4096] = "";
-        for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l && !procs[0]; l = strtok_r(NULL, "\n", &save)) {
+        struct berr e = { 0 };
+        if (fs_read_file(AT_FDCWD, path, 1 << 16, &text, &len, &e) < 0)
+                return -ENOENT;
+        char v2[2048] = "";
+        out[0] = '\0';
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && !out[0]; l = strtok_r(NULL, "\n", &save)) {
                 char *c1 = strchr(l, ':');
                 char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
                 if (!c2 || c2[1] != '/' || strstr(c2 + 1, ".."))
@@ -44,25 +43,36 @@ static int cgroup_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
                         snprintf(v2, sizeof(v2), "%s", cg);
                         continue;
                 }
-                for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
-                        size_t n = strlen(ctrls[i]);
-                        const char *p = strstr(list, ctrls[i]);
-                        if (p && (p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) {
-                                snprintf(procs, sizeof(procs), "/sys/fs/cgroup/%s%s/cgroup.procs", list, cg);
-                                break;
-                        }
-                }
+                size_t n = strlen(controller);
+                const char *p = n ? strstr(list, controller) : NULL;
+                if (p && (p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+                        snprintf(out, size, "/sys/fs/cgroup/%s%s", list, cg);
         }
-        free(copy);
-        if (!procs[0] && v2[0]) {
-                snprintf(procs, sizeof(procs), "/sys/fs/cgroup%s/cgroup.procs", v2);
-                if (access(procs, R_OK) < 0)
-                        snprintf(procs, sizeof(procs), "/sys/fs/cgroup/unified%s/cgroup.procs", v2);
+        if (!out[0] && v2[0]) {
+                /* pure v2 at /sys/fs/cgroup, or hybrid with v2 at /sys/fs/cgroup/unified */
+                snprintf(out, size, "/sys/fs/cgroup%s", v2);
+                char probe[2200];
+                snprintf(probe, sizeof(probe), "%s/cgroup.procs", out);
+                if (access(probe, R_OK) < 0)
+                        snprintf(out, size, "/sys/fs/cgroup/unified%s", v2);
         }
-        if (!procs[0])
+        return out[0] ? 0 : -ENOENT;
+}
+
+/* The pids of @init's cgroup. */
+static int cgroup_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
+        static const char *const ctrls[] = { "pids", "freezer", "memory", "cpuacct", "devices", "" };
+        char dir[2200] = "";
+        for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
+                if (ctr_cgroup_dir(init, ctrls[i], dir, sizeof(dir)) == 0)
+                        break;
+        if (!dir[0])
                 return berr_set(err, BERR_INTERNAL, ENOENT, "cannot find the cgroup of process %d", (int) init);
+        char procs[2300];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+        size_t len;
         _cleanup_free_ char *list = NULL;
-        r = fs_read_file(AT_FDCWD, procs, 4u << 20, &list, &len, err);
+        int r = fs_read_file(AT_FDCWD, procs, 4u << 20, &list, &len, err);
         if (r < 0)
                 return r;
         size_t n = 0, cap = 16;

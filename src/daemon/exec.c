@@ -23,6 +23,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "runtime/caps.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
 
@@ -35,7 +36,7 @@ struct exec_rec {
         json_t *env; /* array of strings or NULL */
         char *user, *workdir;
         char detach_keys[64];
-        bool tty, attach_stdin, attach_stdout, attach_stderr;
+        bool tty, attach_stdin, attach_stdout, attach_stderr, privileged;
         unsigned rows, cols;
         /* state, under exec_lock */
         bool started, running, has_exit;
@@ -137,8 +138,6 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         int r = check_execable(c, err);
         if (r < 0)
                 return r;
-        if (json_is_true(json_object_get(body, "Privileged")))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "privileged exec is not supported by berth yet");
         struct exec_rec *e = calloc(1, sizeof(*e));
         if (!e)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -170,6 +169,7 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         e->user = strdup(user ? user : "");
         e->workdir = strdup(wd ? wd : "");
         e->tty = json_is_true(json_object_get(body, "Tty"));
+        e->privileged = json_is_true(json_object_get(body, "Privileged"));
         e->attach_stdin = json_is_true(json_object_get(body, "AttachStdin"));
         e->attach_stdout = json_is_true(json_object_get(body, "AttachStdout"));
         e->attach_stderr = json_is_true(json_object_get(body, "AttachStderr"));
@@ -273,6 +273,15 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         json_t *v;
         json_array_foreach(e->env, i, v) env_set(env, json_string_value(v));
         json_object_set_new(p, "terminal", json_boolean(e->tty));
+        if (e->privileged) {
+                /* dockerd: every capability in the bounding, permitted and effective sets. The
+                 * container's seccomp profile and device rules still apply. */
+                json_t *all = json_array();
+                for (int cap = 0; cap <= caps_last(); cap++)
+                        json_array_append_new(all, json_string(caps_to_name(cap)));
+                json_object_set_new(p, "capabilities",
+                                    json_pack("{s:O, s:O, s:o}", "bounding", all, "permitted", all, "effective", all));
+        }
         json_object_del(p, "consoleSize");
         if (e->workdir[0])
                 json_object_set_new(p, "cwd", json_string(e->workdir));
@@ -528,7 +537,7 @@ int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *er
                               e->has_exit ? json_integer(e->exit_code) : json_null(), "ID", e->id, "OpenStderr",
                               e->attach_stderr, "OpenStdin", e->attach_stdin, "OpenStdout", e->attach_stdout,
                               "ProcessConfig", "arguments", args, "entrypoint", json_array_get(e->cmd, 0),
-                              "privileged", 0, "tty", e->tty, "user", e->user, "Running", e->running, "Pid",
+                              "privileged", e->privileged, "tty", e->tty, "user", e->user, "Running", e->running, "Pid",
                               (int) e->pid);
         }
         pthread_mutex_unlock(&exec_lock);

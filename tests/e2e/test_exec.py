@@ -222,3 +222,18 @@ def test_exec_start_without_upgrade_streams_the_output(berthd, client, ctr):
     while client.api.exec_inspect(e["Id"])["Running"] and time.time() < deadline:
         time.sleep(0.05)
     assert client.api.exec_inspect(e["Id"])["ExitCode"] == 6
+
+
+def cap_eff(text):
+    return int([l for l in text.splitlines() if l.startswith("CapEff:")][0].split()[1], 16)
+
+
+def test_exec_privileged_gets_every_capability(docker, client, ctr):
+    CAP_SYS_ADMIN, CAP_NET_ADMIN = 21, 12
+    plain = cap_eff(docker.run("exec", ctr, "cat", "/proc/self/status").stdout)
+    priv = cap_eff(docker.run("exec", "--privileged", ctr, "cat", "/proc/self/status").stdout)
+    assert not plain & (1 << CAP_SYS_ADMIN) and not plain & (1 << CAP_NET_ADMIN)
+    assert priv & (1 << CAP_SYS_ADMIN) and priv & (1 << CAP_NET_ADMIN)
+    assert priv & plain == plain
+    e = client.api.exec_create(ctr, ["true"], privileged=True)
+    assert client.api.exec_inspect(e["Id"])["ProcessConfig"]["privileged"] is True

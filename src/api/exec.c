@@ -69,6 +69,7 @@ static void *relay_thread(void *p) {
         close(r->fd); /* EOF for the answer */
         ctr_unref(r->d, r->c);
         free(r);
+        exec_thread_leave();
         return NULL;
 }
 
@@ -107,9 +108,11 @@ static int start_relayed(struct api_request *req, struct start_ctx *s, bool tty,
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        exec_thread_enter();
         int e = pthread_create(&t, &a, relay_thread, r);
         pthread_attr_destroy(&a);
         if (e != 0) {
+                exec_thread_leave();
                 close(sp[0]);
                 close(sp[1]);
                 ctr_unref(r->d, r->c);
@@ -134,7 +137,18 @@ int api_exec_start(struct api_request *req, struct berr *err) {
         snprintf(s->id, sizeof(s->id), "%s", req->params[0]);
         s->d = req->ctx;
         bool tty = false;
-        if ((r = exec_claim(req->ctx, req->params[0], &s->c, &tty, err)) < 0) {
+        unsigned rows = 0, cols = 0;
+        json_t *cs = json_object_get(body, "ConsoleSize");
+        if (json_is_array(cs) && json_array_size(cs) == 2) {
+                json_int_t h = json_integer_value(json_array_get(cs, 0)), w = json_integer_value(json_array_get(cs, 1));
+                if (h < 0 || w < 0 || h > 65535 || w > 65535) {
+                        free(s);
+                        return berr_set(err, BERR_INVALID, EINVAL, "ConsoleSize out of range");
+                }
+                rows = (unsigned) h;
+                cols = (unsigned) w;
+        }
+        if ((r = exec_claim(req->ctx, req->params[0], rows, cols, &s->c, &tty, err)) < 0) {
                 free(s);
                 return r;
         }

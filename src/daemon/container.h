@@ -60,6 +60,7 @@ struct container {
         bool removed;
         bool rootfs_mounted;
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
+        bool pause_busy;        /* a pause or unpause is on its way to the shim */
         int watch_fd;           /* the monitor's connection to the shim, -1 without a shim */
         int restart_delay_ms;   /* restart policy back-off, 0 before the first restart */
 

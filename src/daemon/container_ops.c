@@ -37,7 +37,8 @@ static int shim_request(struct daemon *d, struct container *c, struct shim_msg *
         return r;
 }
 
-static int send_signal(struct daemon *d, struct container *c, int sig, struct berr *err) {
+/* @ending: the signal is meant to end the container (stop's signal, SIGKILL). */
+static int send_signal_ex(struct daemon *d, struct container *c, int sig, bool ending, struct berr *err) {
         struct shim_msg m;
         shim_msg_init(&m, SHIM_REQ_KILL);
         m.signal = sig;
@@ -45,15 +46,29 @@ static int send_signal(struct daemon *d, struct container *c, int sig, struct be
         pthread_mutex_lock(&c->lock);
         bool paused = c->state == CTR_PAUSED;
         pthread_mutex_unlock(&c->lock);
-        if (r == 0 && sig == SIGKILL && paused) {
-                /* A frozen task does not die until thawed (as dockerd does: kill, then resume). */
+        if (r == 0 && (ending || sig == SIGKILL) && paused) {
+                /* A frozen task takes no signal until thawed (as dockerd does: signal, then resume). */
                 struct shim_msg t;
                 struct berr e2 = { 0 };
                 shim_msg_init(&t, SHIM_REQ_RESUME);
                 if (shim_request(d, c, &t, &e2) < 0)
-                        log_warn("container %.12s: thaw after SIGKILL: %s", c->id, e2.msg);
+                        log_warn("container %.12s: thaw after signal %d: %s", c->id, sig, e2.msg);
+                else {
+                        pthread_mutex_lock(&c->lock);
+                        if (c->state == CTR_PAUSED) {
+                                c->state = CTR_RUNNING;
+                                if (ctr_save(d, c, &e2) < 0)
+                                        log_warn("container %.12s: %s", c->id, e2.msg);
+                        }
+                        pthread_mutex_unlock(&c->lock);
+                        events_container(d, c, "unpause", NULL);
+                }
         }
         return r;
+}
+
+static int send_signal(struct daemon *d, struct container *c, int sig, struct berr *err) {
+        return send_signal_ex(d, c, sig, false, err);
 }
 
 /* Wait (c->lock held) until the exit generation moves past @gen; false on timeout. */
@@ -116,7 +131,7 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
                 timeout_s = json_is_integer(cfg_timeout) ? (int) json_integer_value(cfg_timeout) : 10;
 
         struct berr e = { 0 };
-        if (send_signal(d, c, sig, &e) < 0)
+        if (send_signal_ex(d, c, sig, true, &e) < 0)
                 log_debug("stop %.12s: %s", c->id, e.msg); /* it may have exited meanwhile */
         pthread_mutex_lock(&c->lock);
         bool exited = timeout_s != 0 && wait_exit_locked(c, gen, timeout_s);
@@ -202,15 +217,23 @@ int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *er
                 r = berr_set(err, BERR_CONFLICT, EALREADY, "Container %s is already paused", c->id);
         else if (!pause && c->state != CTR_PAUSED)
                 r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not paused", c->id);
+        else if (c->pause_busy)
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "Container %s is being %s already", c->id,
+                             pause ? "paused" : "unpaused");
+        if (r == 0)
+                c->pause_busy = true;
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
         struct shim_msg m;
         shim_msg_init(&m, pause ? SHIM_REQ_PAUSE : SHIM_REQ_RESUME);
         r = shim_request(d, c, &m, err);
-        if (r < 0)
-                return berr_wrap(err, "Cannot %s container %s", pause ? "pause" : "unpause", c->id);
         pthread_mutex_lock(&c->lock);
+        c->pause_busy = false;
+        if (r < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_wrap(err, "Cannot %s container %s", pause ? "pause" : "unpause", c->id);
+        }
         if (is_running(c) && c->state != CTR_RESTARTING) {
                 c->state = pause ? CTR_PAUSED : CTR_RUNNING;
                 struct berr e2 = { 0 };
@@ -271,7 +294,8 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
                                       SHIM_DETACH_KEYS_MAX, &nk, err);
         if (r < 0)
                 return r;
-        m.n_detach_keys = (uint32_t) nk;
+        /* As dockerd: detach keys only on a TTY; other stdin is copied byte for byte. */
+        m.n_detach_keys = ctr_has_tty(c) ? (uint32_t) nk : 0;
         m.flags = (o->use_stdin ? SHIM_ATTACH_STDIN : 0) | (o->use_stdout ? SHIM_ATTACH_STDOUT : 0) |
                   (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) ? 0 : SHIM_ATTACH_MULTIPLEX);
 

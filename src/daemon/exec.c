@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@
 #include "runtime/spec.h"
 #include "shim/msg.h"
 
-#define EXEC_KEEP_EXITED_S 300 /* exited instances stay inspectable this long */
+#define EXEC_KEEP_EXITED_S 300     /* exited instances stay inspectable this long */
+#define EXEC_KEEP_UNSTARTED_S 3600 /* and created ones that were never started */
 
 struct exec_rec {
         char id[65];
@@ -42,11 +44,12 @@ struct exec_rec {
         bool started, running, has_exit;
         int exit_code;
         pid_t pid;
-        time_t ended;
+        time_t created, ended;
         UT_hash_handle hh;
 };
 
 static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int waiters; /* detached threads waiting for exits: shutdown waits for them */
 static struct exec_rec *execs; /* all daemons in the process share it: there is one */
 
 static void rec_free(struct exec_rec *e) {
@@ -74,7 +77,9 @@ static void gc_locked(void) {
         time_t now = time(NULL);
         struct exec_rec *e, *tmp;
         HASH_ITER(hh, execs, e, tmp) {
-                if (e->has_exit && !e->running && now - e->ended > EXEC_KEEP_EXITED_S) {
+                bool stale = e->has_exit ? now - e->ended > EXEC_KEEP_EXITED_S
+                                         : !e->started && now - e->created > EXEC_KEEP_UNSTARTED_S;
+                if (stale && !e->running) {
                         HASH_DEL(execs, e);
                         rec_free(e);
                 }
@@ -177,16 +182,34 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
                 rec_free(e);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
+        e->created = time(NULL);
         pthread_mutex_lock(&exec_lock);
         gc_locked();
         HASH_ADD_STR(execs, id, e);
         pthread_mutex_unlock(&exec_lock);
         memcpy(ret_id, e->id, 65);
+        /* A removal that ran meanwhile did not see this one. */
+        pthread_mutex_lock(&c->lock);
+        bool removed = c->removed;
+        pthread_mutex_unlock(&c->lock);
+        if (removed) {
+                exec_forget_container(d, c->id);
+                return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
+        }
         emit(d, c, "exec_create", e, NULL);
         return 0;
 }
 
-int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool *ret_tty, struct berr *err) {
+void exec_thread_enter(void) {
+        atomic_fetch_add(&waiters, 1);
+}
+
+void exec_thread_leave(void) {
+        atomic_fetch_sub(&waiters, 1);
+}
+
+int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
+               struct berr *err) {
         pthread_mutex_lock(&exec_lock);
         struct exec_rec *e = NULL;
         HASH_FIND_STR(execs, id, e);
@@ -201,6 +224,10 @@ int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool 
         else {
                 e->started = true;
                 *ret_tty = e->tty;
+                if (rows && cols) { /* the start's ConsoleSize wins over the create's */
+                        e->rows = rows;
+                        e->cols = cols;
+                }
                 memcpy(ctr_id, e->ctr_id, sizeof(ctr_id));
         }
         pthread_mutex_unlock(&exec_lock);
@@ -246,6 +273,36 @@ static void env_unset(json_t *env, const char *key) {
         }
 }
 
+/* -u: resolved in the container's /etc/passwd and /etc/group, with the container's
+ * --group-add groups as dockerd adds them. */
+static int resolve_user(struct daemon *d, const struct exec_rec *e, json_t *p, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, e->ctr_id);
+        _cleanup_free_ char *rootfs = NULL;
+        if (!dir || asprintf(&rootfs, "%s/rootfs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (rfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+        const char *groups[64];
+        size_t ng = 0;
+        struct container *c = NULL;
+        struct berr e2 = { 0 };
+        _cleanup_json_ json_t *ga = NULL;
+        if (ctr_lookup(d, e->ctr_id, &c, &e2) == 0) {
+                ga = json_incref(json_object_get(c->host_config, "GroupAdd"));
+                ctr_unref(d, c);
+        }
+        size_t i;
+        json_t *g;
+        json_array_foreach(ga, i, g) if (json_is_string(g) && ng < 64) groups[ng++] = json_string_value(g);
+        json_t *user = NULL;
+        int r = spec_user_resolve(rfd, e->user, groups, ng, &user, err);
+        if (r < 0)
+                return r;
+        json_object_set_new(p, "user", user);
+        return 0;
+}
+
 /* The OCI process for @e: the container's, with the exec's own fields. */
 static int build_process(struct daemon *d, const struct exec_rec *e, const char *bundle, json_t **ret, struct berr *err) {
         _cleanup_free_ char *spec_path = NULL;
@@ -269,6 +326,12 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         env_unset(env, "TERM");
         if (e->tty)
                 env_set(env, "TERM=xterm");
+        if (e->user[0]) {
+                int r = resolve_user(d, e, p, err);
+                if (r < 0)
+                        return r;
+                env_unset(env, "HOME"); /* the runtime finds the new user's, unless -e sets one */
+        }
         size_t i;
         json_t *v;
         json_array_foreach(e->env, i, v) env_set(env, json_string_value(v));
@@ -285,21 +348,6 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         json_object_del(p, "consoleSize");
         if (e->workdir[0])
                 json_object_set_new(p, "cwd", json_string(e->workdir));
-        if (e->user[0]) {
-                _cleanup_free_ char *dir = ctr_data_dir(d, e->ctr_id);
-                _cleanup_free_ char *rootfs = NULL;
-                if (!dir || asprintf(&rootfs, "%s/rootfs", dir) < 0)
-                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-                _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (rfd < 0)
-                        return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
-                json_t *user = NULL;
-                int r = spec_user_resolve(rfd, e->user, NULL, 0, &user, err);
-                if (r < 0)
-                        return r;
-                json_object_set_new(p, "user", user);
-                env_unset(env, "HOME"); /* the runtime finds the new user's */
-        }
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -403,6 +451,7 @@ static void *detached_waiter(void *arg) {
         close(w->conn);
         ctr_unref(w->d, w->c);
         free(w);
+        atomic_fetch_sub(&waiters, 1);
         return NULL;
 }
 
@@ -464,7 +513,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 size_t nk = 0;
                 r = ctr_parse_detach_keys(snap.detach_keys[0] ? snap.detach_keys : "ctrl-p,ctrl-q", m.detach_keys,
                                           SHIM_DETACH_KEYS_MAX, &nk, err);
-                m.n_detach_keys = (uint32_t) nk;
+                m.n_detach_keys = snap.tty ? (uint32_t) nk : 0; /* binary-safe stdin without a TTY */
         }
         if (r == 0)
                 r = shim_msg_send(conn, &m, fd, err);
@@ -494,6 +543,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         struct waiter *w = calloc(1, sizeof(*w));
         if (!w) {
                 close(conn);
+                record_exit(d, c, id, 137, false); /* its end can no longer be seen */
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         *w = (struct waiter){ .d = d, .c = c, .conn = conn, .stream = fd };
@@ -513,8 +563,11 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 64 * 1024);
+        atomic_fetch_add(&waiters, 1);
         if (pthread_create(&t, &a, detached_waiter, w) != 0) {
+                atomic_fetch_sub(&waiters, 1);
                 close(conn);
+                record_exit(d, c, id, 137, false);
                 ctr_unref(d, c);
                 free(w);
         }
@@ -575,7 +628,8 @@ int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, 
         if (r == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
         if (r == 0 && m.status < 0)
-                return berr_set(err, m.status == -ESRCH ? BERR_CONFLICT : BERR_INTERNAL, -m.status, "%s", m.text);
+                return berr_set(err, m.status == -ESRCH ? BERR_CONFLICT : m.status == -ENOTTY ? BERR_INVALID : BERR_INTERNAL,
+                                -m.status, "%s", m.status == -ENOTTY ? "the exec has no TTY" : m.text);
         return r;
 }
 
@@ -585,7 +639,7 @@ json_t *exec_ids_json(struct daemon *d, const char *ctr_id) {
         pthread_mutex_lock(&exec_lock);
         struct exec_rec *e, *tmp;
         HASH_ITER(hh, execs, e, tmp) {
-                if (e->running && strcmp(e->ctr_id, ctr_id) == 0) {
+                if (!e->has_exit && strcmp(e->ctr_id, ctr_id) == 0) { /* created or running, as dockerd */
                         if (!a)
                                 a = json_array();
                         json_array_append_new(a, json_string(e->id));
@@ -609,6 +663,11 @@ void exec_forget_container(struct daemon *d, const char *ctr_id) {
 }
 
 void exec_forget_all(void) {
+        /* Waiters notice the shutdown within a second (their receive timeout). */
+        for (int i = 0; i < 300 && atomic_load(&waiters) > 0; i++) {
+                struct timespec ts = { 0, 10 * 1000000L };
+                nanosleep(&ts, NULL);
+        }
         pthread_mutex_lock(&exec_lock);
         struct exec_rec *e, *tmp;
         HASH_ITER(hh, execs, e, tmp) {

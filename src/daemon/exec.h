@@ -17,7 +17,12 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
 /* POST /exec/{id}/start, first half: find the instance and claim it (409 when it ran or
  * runs already, or its container is not running). *ret_c holds a container reference;
  * *ret_tty says which stream type the answer has. */
-int exec_claim(struct daemon *d, const char *id, struct container **ret_c, bool *ret_tty, struct berr *err);
+int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
+               struct berr *err);
+/* Threads that outlive their request (detached waits, relays) announce themselves, so a
+ * shutdown waits for them before the state they use goes. */
+void exec_thread_enter(void);
+void exec_thread_leave(void);
 /* Second half. @fd: the client's stream (hijacked), or -1 for Detach: then it returns once
  * the process runs, and a thread of its own records the exit. With a stream it returns
  * when the process has ended and its exit is recorded (or the client detached and the

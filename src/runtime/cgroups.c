@@ -663,15 +663,13 @@ int rt_cgroup_freeze(const struct rt_cgroup *cg, bool freeze, struct berr *err) 
         for (int waited = 0; waited < 5000; waited += 2) {
                 _cleanup_free_ char *text = NULL;
                 int64_t v = -1;
-                if (cg->mode == RT_CGROUP_V2) {
-                        if (cg_read(dir, "cgroup.events", &text) < 0 || (keyed_value(text, "frozen", &v) && v == (freeze ? 1 : 0)))
-                                return 0;
-                } else {
-                        if (cg_read(dir, "freezer.state", &text) < 0)
-                                return 0;
-                        if (strncmp(text, freeze ? "FROZEN" : "THAWED", 6) == 0)
-                                return 0;
-                }
+                const char *file = cg->mode == RT_CGROUP_V2 ? "cgroup.events" : "freezer.state";
+                int rr = cg_read(dir, file, &text);
+                if (rr < 0)
+                        return berr_set(err, BERR_INTERNAL, -rr, "read %s/%s: %s", dir, file, strerror(-rr));
+                if (cg->mode == RT_CGROUP_V2 ? keyed_value(text, "frozen", &v) && v == (freeze ? 1 : 0)
+                                             : strncmp(text, freeze ? "FROZEN" : "THAWED", 6) == 0)
+                        return 0;
                 sleep_ms(2);
         }
         if (freeze) { /* half-frozen helps nobody: back to running */

@@ -22,12 +22,11 @@
 #include "common/cleanup.h"
 
 int rt_proc_setup_stdio(const struct rt_stdio *io, struct berr *err) {
-        /* A console of the container's own comes later (rt_proc_setup_console): /dev/null
-         * until then. */
+        /* A console of the container's own comes later (rt_proc_setup_console): what the
+         * caller gave until then (/dev/null: opened by the caller for an exec, as the
+         * container's own could be anything). */
         bool own_console = io->terminal && io->console_in_container;
         int src[3] = { io->in, io->out, io->err };
-        if (own_console)
-                src[0] = src[1] = src[2] = -1;
         int tmp[3] = { -1, -1, -1 };
         /* Move everything above 2 first, so that e.g. in=1 out=0 cannot clobber each other. */
         for (int i = 0; i < 3; i++) {

@@ -650,6 +650,8 @@ int rt_container_console(const struct rt_container *c) {
         return c->console;
 }
 
+#define EXEC_SETUP_TIMEOUT_S 30
+
 int rt_container_exec(struct rt_container *c, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
                       int *ret_pidfd, int *ret_console, struct berr *err) {
         if (!json_is_object(process))
@@ -681,6 +683,10 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         if (r < 0)
                 return r;
         r = rt_cgroup_add_pid(c->cg, pid, err);
+        /* The caller (the shim) serves every other request of the container from one
+         * thread: a process that never gets ready must not hold it for ever. */
+        struct timeval tv = { .tv_sec = EXEC_SETUP_TIMEOUT_S };
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         if (r == 0 && sync_send(fd, RT_SYNC_GO, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
         int master = -1;

@@ -34,6 +34,7 @@ struct shim_exec {
         uint32_t flags;
         uint8_t detach_keys[SHIM_DETACH_KEYS_MAX];
         size_t n_detach_keys, detach_matched;
+        bool stdin_done; /* the client closed its side */
         char buf[8192]; /* client input on its way to stdin */
         size_t len;
         struct shim_exec *next;
@@ -125,24 +126,24 @@ static void flush_stdin(struct shim *s, struct shim_exec *e) {
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN) {
-                        /* Full: wait for room, stop reading the client meanwhile. */
-                        if (e->pty < 0)
-                                (void) shim_ep_mod(s, &e->in, EPOLLOUT);
+                        /* Full: wait for room (the pty's own dup for a TTY), stop reading the
+                         * client meanwhile. */
+                        (void) shim_ep_set(s, &e->in, EPOLLOUT);
                         if (e->client.fd >= 0)
-                                (void) shim_ep_mod(s, &e->client, 0);
+                                (void) shim_ep_set(s, &e->client, 0);
                         return;
                 }
-                if (n < 0) {
+                if (n < 0) { /* the process closed its stdin */
                         close_stdin(s, e);
                         break;
                 }
                 memmove(e->buf, e->buf + n, e->len - (size_t) n);
                 e->len -= (size_t) n;
         }
-        if (e->in.fd >= 0 && e->pty < 0)
-                (void) shim_ep_mod(s, &e->in, 0);
+        if (e->in.fd >= 0)
+                (void) shim_ep_set(s, &e->in, 0);
         if (e->client.fd >= 0)
-                (void) shim_ep_mod(s, &e->client, e->in.fd >= 0 ? EPOLLIN : 0);
+                (void) shim_ep_set(s, &e->client, e->in.fd >= 0 && !e->stdin_done ? EPOLLIN : 0);
 }
 
 static void client_input(struct shim *s, struct shim_exec *e) {
@@ -154,7 +155,8 @@ static void client_input(struct shim *s, struct shim_exec *e) {
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n <= 0) { /* the client closed its side: so does the process's stdin */
-                (void) shim_ep_mod(s, &e->client, 0);
+                e->stdin_done = true;
+                (void) shim_ep_set(s, &e->client, 0);
                 flush_stdin(s, e);
                 close_stdin(s, e);
                 return;
@@ -256,9 +258,22 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                 io.err = p_err[1];
                 io.in = p_in[0];
         }
+        /* The streams nobody reads or feeds: the host's /dev/null, opened here. The process
+         * would open the container's, which the container may have made a FIFO. */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (r == 0 && devnull < 0)
+                r = berr_sys(err, BERR_INTERNAL, "open /dev/null");
+        if (io.in < 0)
+                io.in = devnull;
+        if (io.out < 0)
+                io.out = devnull;
+        if (io.err < 0)
+                io.err = devnull;
         int pidfd = -1, master = -1;
         if (r == 0)
                 r = rt_container_exec(s->ctr, process, &io, &e->pid, &pidfd, tty ? &master : NULL, err);
+        if (devnull >= 0)
+                close(devnull);
         /* The process holds its ends now; ours must go so EOF can arrive. */
         if (p_out[1] >= 0)
                 close(p_out[1]);
@@ -322,7 +337,10 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
         e->in = (struct shim_item){ .kind = ITEM_EXEC_STDIN, .fd = -1, .ptr = e };
         e->client = (struct shim_item){ .kind = ITEM_EXEC_CLIENT, .fd = -1, .ptr = e };
         e->flags = m->flags;
-        e->n_detach_keys = m->n_detach_keys > SHIM_DETACH_KEYS_MAX ? SHIM_DETACH_KEYS_MAX : m->n_detach_keys;
+        /* Detach keys only with a TTY, as dockerd: other streams are binary-safe. */
+        e->n_detach_keys = !(m->flags & SHIM_EXEC_TTY)                 ? 0
+                           : m->n_detach_keys > SHIM_DETACH_KEYS_MAX ? SHIM_DETACH_KEYS_MAX
+                                                                     : m->n_detach_keys;
         memcpy(e->detach_keys, m->detach_keys, e->n_detach_keys);
         r = spawn(s, e, process, fd >= 0, m, err);
         if (r < 0) {
@@ -341,8 +359,7 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
         s->execs = e;
         if (shim_ep_add(s, &e->pidfd, EPOLLIN) < 0 || (e->out.fd >= 0 && shim_ep_add(s, &e->out, EPOLLIN) < 0) ||
             (e->errp.fd >= 0 && shim_ep_add(s, &e->errp, EPOLLIN) < 0) ||
-            (e->in.fd >= 0 && e->pty < 0 && shim_ep_add(s, &e->in, 0) < 0) ||
-            (e->client.fd >= 0 && shim_ep_add(s, &e->client, e->in.fd >= 0 ? EPOLLIN : 0) < 0)) {
+            (e->client.fd >= 0 && e->in.fd >= 0 && shim_ep_add(s, &e->client, EPOLLIN) < 0)) {
                 r = berr_sys(err, BERR_INTERNAL, "epoll");
                 e->client.fd = -1; /* the caller closes it */
                 e->conn = NULL;

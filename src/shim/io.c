@@ -36,6 +36,19 @@ int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
         return ep_mod(s, it, events);
 }
 
+/* Watch @it for @events; 0 takes it out of the set (a mask of 0 would still report
+ * EPOLLHUP and EPOLLERR, and a hung-up peer would spin the loop). */
+int shim_ep_set(struct shim *s, struct shim_item *it, uint32_t events) {
+        if (events == 0)
+                return epoll_ctl(s->epfd, EPOLL_CTL_DEL, it->fd, NULL) < 0 && errno != ENOENT ? -errno : 0;
+        struct epoll_event ev = { .events = events, .data.ptr = it };
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, it->fd, &ev) == 0)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        return epoll_ctl(s->epfd, EPOLL_CTL_ADD, it->fd, &ev) < 0 ? -errno : 0;
+}
+
 static void set_nonblock(int fd) {
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
@@ -232,7 +245,7 @@ static void close_stdin(struct shim *s) {
 static void clients_stdin_interest(struct shim *s, bool want) {
         for (struct shim_client *cl = s->clients; cl; cl = cl->next)
                 if ((cl->flags & SHIM_ATTACH_STDIN) && !cl->stdin_done)
-                        (void) ep_mod(s, &cl->item, want ? EPOLLIN : 0);
+                        (void) shim_ep_set(s, &cl->item, want ? EPOLLIN : 0);
 }
 
 /* Push buffered stdin into the container; poll for room when the pipe is full. */
@@ -247,7 +260,7 @@ static void flush_stdin(struct shim *s) {
                         continue;
                 if (n < 0 && errno == EAGAIN) {
                         if (s->in.fd != s->pty_master)
-                                (void) ep_add(s, &s->in, EPOLLOUT);
+                                (void) shim_ep_set(s, &s->in, EPOLLOUT);
                         clients_stdin_interest(s, false);
                         return;
                 }
@@ -275,7 +288,7 @@ static void client_input(struct shim *s, struct shim_client *cl) {
         if (n <= 0) {
                 /* The client closed its side: stdin is done, output still flows to it. */
                 cl->stdin_done = true;
-                (void) ep_mod(s, &cl->item, 0);
+                (void) shim_ep_set(s, &cl->item, 0);
                 if (s->opt.stdin_once)
                         close_stdin(s);
                 return;
@@ -318,7 +331,7 @@ int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct
         bool wants_stdin = (cl->flags & SHIM_ATTACH_STDIN) && s->in.fd >= 0;
         if (!wants_stdin)
                 cl->stdin_done = true;
-        if (ep_add(s, &cl->item, wants_stdin ? EPOLLIN : 0) < 0) {
+        if (wants_stdin && ep_add(s, &cl->item, EPOLLIN) < 0) {
                 free(cl);
                 return -errno;
         }
@@ -365,6 +378,10 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;
         case SHIM_REQ_EXEC:
+                if (s->frozen) {
+                        reply(c->item.fd, -EBUSY, "the container is paused");
+                        break;
+                }
                 if (c->exec || c->client) {
                         reply(c->item.fd, -EINVAL, "one stream per connection");
                         break;
@@ -396,6 +413,8 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
         case SHIM_REQ_PAUSE:
         case SHIM_REQ_RESUME:
                 r = rt_container_pause(s->ctr, m.type == SHIM_REQ_PAUSE, &err);
+                if (r == 0)
+                        s->frozen = m.type == SHIM_REQ_PAUSE;
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;
         case SHIM_REQ_WATCH:

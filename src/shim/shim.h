@@ -79,6 +79,7 @@ struct shim {
         char stdin_buf[65536];
         size_t stdin_len;
         bool exited;
+        bool frozen; /* paused: no exec may join a frozen cgroup */
 };
 
 /* io.c */
@@ -89,6 +90,7 @@ int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct
 void shim_drain_and_close(struct shim *s);
 int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events);
 int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events);
+int shim_ep_set(struct shim *s, struct shim_item *it, uint32_t events); /* 0: out of the set */
 int shim_write_all(int fd, const void *buf, size_t len); /* blocking; 0 or -errno */
 void shim_conn_close(struct shim *s, struct shim_conn *c);
 

@@ -297,3 +297,13 @@ def test_log_options_checked_at_create(docker, images):
     p = docker.run("logs", cid, check=False)
     assert p.returncode != 0 and "does not support reading" in p.stderr
     docker.run("rm", cid)
+
+
+def test_run_interactive_stdin_is_binary_safe(docker, images):
+    """Without a TTY, ctrl-p ctrl-q are data, not a detach (as in dockerd)."""
+    import hashlib
+    data = bytes(range(256)) * 64 + b"\x10\x11tail"
+    p = subprocess.run(["docker", "run", "-i", "--rm", "busybox", "md5sum"], input=data, capture_output=True,
+                       timeout=30, env=docker_env(docker.host, docker.config_dir))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[0].decode() == hashlib.md5(data).hexdigest()

@@ -237,3 +237,50 @@ def test_exec_privileged_gets_every_capability(docker, client, ctr):
     assert priv & plain == plain
     e = client.api.exec_create(ctr, ["true"], privileged=True)
     assert client.api.exec_inspect(e["Id"])["ProcessConfig"]["privileged"] is True
+
+
+def test_exec_stdin_is_binary_safe_without_a_tty(docker, ctr):
+    """Detach keys (ctrl-p ctrl-q) only apply with a TTY: other stdin passes byte for byte."""
+    import subprocess
+    data = bytes(range(256)) * 64 + b"\x10\x11tail"
+    p = subprocess.run(["docker", "exec", "-i", ctr, "md5sum"], input=data, capture_output=True, timeout=30,
+                       env=docker_env(docker.host, docker.config_dir))
+    import hashlib
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split()[0].decode() == hashlib.md5(data).hexdigest()
+
+
+def test_exec_survives_a_container_that_replaced_dev_null(docker, ctr):
+    """The container owns its /dev: a FIFO at /dev/null must not hang the shim."""
+    cid = docker.run("run", "-d", "busybox", "sleep", "300").stdout.strip()
+    try:
+        docker.run("exec", cid, "sh", "-c", "rm /dev/null && mkfifo /dev/null")
+        t = time.time()
+        docker.run("exec", "-d", cid, "true", timeout=20)
+        assert docker.run("exec", cid, "echo", "still-fine", timeout=20).stdout == "still-fine\n"
+        assert time.time() - t < 10
+    finally:
+        docker.run("rm", "-f", cid, timeout=30)
+
+
+def shim_cpu_seconds(berthd, cid):
+    with open(os.path.join(berthd.exec_root, "containers", cid, "shim.pid")) as f:
+        pid = int(f.read().strip())
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_client_that_leaves_does_not_spin_the_shim(berthd, docker, ctr):
+    import signal
+    import subprocess
+    p = subprocess.Popen(["docker", "exec", ctr, "sleep", "30"], env=docker_env(docker.host, docker.config_dir),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    time.sleep(0.3)
+    before = shim_cpu_seconds(berthd, ctr)
+    time.sleep(1.0)
+    assert shim_cpu_seconds(berthd, ctr) - before < 0.2
+    docker.run("exec", ctr, "pkill", "-f", "sleep 30", check=False)

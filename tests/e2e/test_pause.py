@@ -106,3 +106,17 @@ def test_pause_of_a_stopped_container_is_409(docker, images):
         assert p.returncode != 0 and "Container %s is not running" % cid in p.stderr
     finally:
         docker.run("rm", cid)
+
+
+def test_stop_of_a_paused_container_delivers_its_stop_signal(docker, images):
+    cid = docker.run("run", "-d", "busybox", "sh", "-c",
+                     "trap 'exit 43' TERM; while true; do sleep 0.1; done").stdout.strip()
+    try:
+        time.sleep(0.3)
+        docker.run("pause", cid)
+        t = time.time()
+        docker.run("stop", "-t", "20", cid, timeout=40)
+        assert time.time() - t < 10  # thawed after SIGTERM, not left to the SIGKILL
+        assert json.loads(docker.run("inspect", cid).stdout)[0]["State"]["ExitCode"] == 43
+    finally:
+        docker.run("rm", "-f", cid)

@@ -500,6 +500,10 @@ static int validate_body(json_t *body, struct berr *err) {
                                 "invalid restart policy: maximum retry count must be a positive integer");
         if (json_is_true(json_object_get(hc, "AutoRemove")) && rpn && *rpn && strcmp(rpn, "no"))
                 return berr_set(err, BERR_INVALID, EINVAL, "can't create 'AutoRemove' container with restart policy");
+        _cleanup_json_ json_t *mounts = NULL;
+        int r = ctr_mounts_parse(hc, &mounts, err);
+        if (r < 0)
+                return r;
         return validate_log_config(json_object_get(hc, "LogConfig"), err);
 }
 

@@ -121,6 +121,13 @@ char *ctr_data_dir(struct daemon *d, const char *id);
 char *ctr_bundle_dir(struct daemon *d, const char *id);
 char *ctr_log_path(struct daemon *d, const char *id);
 
+/* Bind mounts (container_mounts.c): HostConfig.Binds and .Mounts checked as dockerd does
+ * (volumes are refused: no volume store yet); for inspect, Docker's MountPoint list; for
+ * the spec, OCI mounts (creating a missing -v source directory, as dockerd does). */
+int ctr_mounts_parse(json_t *host_config, json_t **ret, struct berr *err);
+json_t *ctr_mounts_inspect(json_t *host_config);
+int ctr_mounts_oci(json_t *host_config, json_t **ret, struct berr *err);
+
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
 int ctr_save(struct daemon *d, struct container *c, struct berr *err);

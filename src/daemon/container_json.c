@@ -158,7 +158,7 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         snprintf(merged, sizeof(merged), "%s/rootfs", dir);
         json_object_set_new(o, "GraphDriver", json_pack("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged,
                                                         "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
-        json_object_set_new(o, "Mounts", json_array());
+        json_object_set_new(o, "Mounts", ctr_mounts_inspect(c->host_config));
         json_object_set(o, "Config", c->config);
         json_object_set_new(o, "NetworkSettings", network_settings());
         pthread_mutex_unlock(&c->lock);
@@ -340,6 +340,7 @@ static json_t *summary(struct container *c) {
                               "Status", status, "HostConfig", "NetworkMode",
                               json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
                               "Mounts");
+        json_object_set_new(o, "Mounts", ctr_mounts_inspect(c->host_config));
         free(cmd);
         return o;
 }

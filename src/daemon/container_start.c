@@ -169,8 +169,12 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .cgroup_parent = "/berth",
                 .init_path = want_init ? init_path : NULL,
         };
-        _cleanup_json_ json_t *spec = NULL;
-        int r = spec_generate(&in, &spec, err);
+        _cleanup_json_ json_t *spec = NULL, *mounts = NULL;
+        int r = ctr_mounts_oci(c->host_config, &mounts, err);
+        if (r < 0)
+                return r;
+        in.mounts = mounts;
+        r = spec_generate(&in, &spec, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);

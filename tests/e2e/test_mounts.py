@@ -1,0 +1,82 @@
+"""Bind mounts: -v /host:/ctr[:ro] and --mount type=bind, as dockerd takes them; volumes are
+refused with a clear error instead of being ignored."""
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def images(docker):
+    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+
+
+@pytest.fixture
+def hostdir():
+    d = tempfile.mkdtemp(prefix="berth-bind-")
+    with open(os.path.join(d, "in.txt"), "w") as f:
+        f.write("from the host\n")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_bind_mount_reads_and_writes_the_host_directory(docker, images, hostdir):
+    p = docker.run("run", "--rm", "-v", hostdir + ":/work", "-w", "/work", "busybox", "sh", "-c",
+                   "cat in.txt; echo from the container > out.txt")
+    assert p.stdout == "from the host\n"
+    with open(os.path.join(hostdir, "out.txt")) as f:
+        assert f.read() == "from the container\n"
+
+
+def test_read_only_bind_and_file_bind(docker, images, hostdir):
+    p = docker.run("run", "--rm", "-v", hostdir + ":/work:ro", "busybox", "sh", "-c", "echo x > /work/y", check=False)
+    assert p.returncode != 0 and "Read-only file system" in p.stderr
+    assert not os.path.exists(os.path.join(hostdir, "y"))
+    p = docker.run("run", "--rm", "-v", os.path.join(hostdir, "in.txt") + ":/etc/motd:ro", "busybox", "cat", "/etc/motd")
+    assert p.stdout == "from the host\n"
+    p = docker.run("run", "--rm", "--mount", "type=bind,src=%s,dst=/m,readonly" % hostdir, "busybox", "cat", "/m/in.txt")
+    assert p.stdout == "from the host\n"
+
+
+def test_missing_source_created_for_v_but_not_for_mount(docker, images, hostdir):
+    new = os.path.join(hostdir, "made", "here")
+    docker.run("run", "--rm", "-v", new + ":/n", "busybox", "touch", "/n/x")
+    assert os.path.exists(os.path.join(new, "x"))
+    missing = os.path.join(hostdir, "missing")
+    p = docker.run("create", "--mount", "type=bind,src=%s,dst=/m" % missing, "busybox", check=False)
+    assert p.returncode != 0
+    assert 'invalid mount config for type "bind": bind source path does not exist: ' + missing in p.stderr
+
+
+def test_inspect_shows_the_mounts(docker, images, hostdir):
+    cid = docker.run("create", "-v", hostdir + ":/a:ro", "--mount", "type=bind,src=%s,dst=/b" % hostdir,
+                     "busybox").stdout.strip()
+    try:
+        mounts = json.loads(docker.run("inspect", "-f", "{{json .Mounts}}", cid).stdout)
+        assert {"Type": "bind", "Source": hostdir, "Destination": "/a", "Mode": "ro", "RW": False,
+                "Propagation": "rprivate"} in mounts
+        assert {"Type": "bind", "Source": hostdir, "Destination": "/b", "Mode": "", "RW": True,
+                "Propagation": "rprivate"} in mounts
+    finally:
+        docker.run("rm", cid)
+
+
+def test_bad_mount_specifications_are_refused(docker, images, hostdir):
+    cases = [
+        (["-v", hostdir + ":relative"], "mount path must be absolute"),
+        (["-v", hostdir + ":/"], "invalid specification: destination can't be '/'"),
+        (["-v", hostdir + ":/x:bogus"], "invalid mode: bogus"),
+        (["-v", hostdir + ":/x", "-v", "/tmp:/x/"], "Duplicate mount point: /x"),
+        (["-v", "somevolume:/data"], "volumes are not supported by berth yet"),
+        (["--mount", "type=volume,dst=/data"], "volumes are not supported by berth yet"),
+    ]
+    before = docker.run("ps", "-aq").stdout.split()
+    for args, msg in cases:
+        p = docker.run("create", *args, "busybox", check=False)
+        assert p.returncode != 0, args
+        assert msg in p.stderr, (args, p.stderr)
+    assert docker.run("ps", "-aq").stdout.split() == before  # nothing was created

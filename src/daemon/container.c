@@ -504,6 +504,20 @@ static int validate_body(json_t *body, struct berr *err) {
         int r = ctr_mounts_parse(hc, &mounts, err);
         if (r < 0)
                 return r;
+        /* Published ports need networks, which berth does not have yet: say so rather than
+         * start a container nobody can reach. With --network host they are discarded, as
+         * dockerd does (with a warning). */
+        const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
+        bool host_net = nm && strcmp(nm, "host") == 0;
+        json_t *pb = json_object_get(hc, "PortBindings");
+        bool publishes = json_is_true(json_object_get(hc, "PublishAllPorts"));
+        const char *port;
+        json_t *binds;
+        json_object_foreach(pb, port, binds) if (json_array_size(binds) > 0) publishes = true;
+        if (publishes && !host_net)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
+                                "publishing ports is not supported by berth yet: containers have loopback only "
+                                "(--network host shares the host's network)");
         return validate_log_config(json_object_get(hc, "LogConfig"), err);
 }
 
@@ -638,6 +652,11 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         events_container(d, c, "create", NULL);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();
+        const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
+        json_t *pb = json_object_get(c->host_config, "PortBindings");
+        if (nm && strcmp(nm, "host") == 0 && (json_object_size(pb) > 0 ||
+                                              json_is_true(json_object_get(c->host_config, "PublishAllPorts"))))
+                json_array_append_new(*ret_warnings, json_string("Published ports are discarded when using host network mode"));
         return 0;
 }
 

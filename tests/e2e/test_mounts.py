@@ -80,3 +80,17 @@ def test_bad_mount_specifications_are_refused(docker, images, hostdir):
         assert p.returncode != 0, args
         assert msg in p.stderr, (args, p.stderr)
     assert docker.run("ps", "-aq").stdout.split() == before  # nothing was created
+
+
+def test_published_ports_are_refused_until_there_are_networks(docker, images):
+    """Without networks a published port would lead nowhere: an honest error instead."""
+    before = docker.run("ps", "-aq").stdout.split()
+    p = docker.run("create", "-p", "127.0.0.1:18080:80", "busybox", check=False)
+    assert p.returncode != 0 and "publishing ports is not supported by berth yet" in p.stderr
+    p = docker.run("create", "-P", "--expose", "80", "busybox", check=False)
+    assert p.returncode != 0 and "publishing ports is not supported by berth yet" in p.stderr
+    assert docker.run("ps", "-aq").stdout.split() == before
+    # With the host's network they are discarded, as dockerd does, with its warning.
+    p = docker.run("create", "--network", "host", "-p", "18080:80", "busybox")
+    assert "Published ports are discarded when using host network mode" in p.stderr
+    docker.run("rm", p.stdout.strip())

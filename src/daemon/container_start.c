@@ -334,7 +334,12 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         int sync = -1;
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        int r = prepare_and_spawn(d, c, &sync, &pid, err);
+        int r = 0;
+        const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
+        if (nm && *nm && strcmp(nm, "default") && strcmp(nm, "bridge") && strcmp(nm, "none") && strcmp(nm, "host"))
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", nm); /* berth has none of its own yet */
+        if (r == 0)
+                r = prepare_and_spawn(d, c, &sync, &pid, err);
         if (r < 0)
                 goto fail;
 

@@ -94,3 +94,18 @@ def test_published_ports_are_refused_until_there_are_networks(docker, images):
     p = docker.run("create", "--network", "host", "-p", "18080:80", "busybox")
     assert "Published ports are discarded when using host network mode" in p.stderr
     docker.run("rm", p.stdout.strip())
+
+
+def test_network_modes_berth_cannot_honour_are_refused(docker, images):
+    # As dockerd: the network is looked up at start; the container stays created.
+    p = docker.run("run", "--name", "on-mynet", "--network", "mynet", "busybox", "true", check=False)
+    assert p.returncode != 0 and "network mynet not found" in p.stderr
+    assert docker.run("inspect", "-f", "{{.State.Status}}", "on-mynet").stdout.strip() == "created"
+    docker.run("rm", "on-mynet")
+    p = docker.run("create", "--network", "container:other", "busybox", check=False)
+    assert p.returncode != 0 and "is not supported by berth yet" in p.stderr
+    p = docker.run("create", "--pid", "container:other", "busybox", check=False)
+    assert p.returncode != 0 and "is not supported by berth yet" in p.stderr
+    for mode in ("none", "host", "bridge"):
+        cid = docker.run("create", "--network", mode, "busybox").stdout.strip()
+        docker.run("rm", cid)

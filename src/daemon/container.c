@@ -2,6 +2,7 @@
  * create (merging the image's config), and the JSON that ps and inspect show. */
 #include "container.h"
 #include "exec.h"
+#include "volume/volume.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -501,7 +502,7 @@ static int validate_body(json_t *body, struct berr *err) {
         if (json_is_true(json_object_get(hc, "AutoRemove")) && rpn && *rpn && strcmp(rpn, "no"))
                 return berr_set(err, BERR_INVALID, EINVAL, "can't create 'AutoRemove' container with restart policy");
         _cleanup_json_ json_t *mounts = NULL;
-        int r = ctr_mounts_parse(hc, &mounts, err);
+        int r = ctr_mounts_parse(body, hc, &mounts, err);
         if (r < 0)
                 return r;
         const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
@@ -535,6 +536,17 @@ static int validate_body(json_t *body, struct berr *err) {
                                 "publishing ports is not supported by berth yet: containers have loopback only "
                                 "(--network host shares the host's network)");
         return validate_log_config(json_object_get(hc, "LogConfig"), err);
+}
+
+static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
+        _cleanup_json_ json_t *anon = NULL;
+        (void) ctr_mounts_anonymous(d, c, &anon);
+        size_t i;
+        json_t *v;
+        json_array_foreach(anon, i, v) {
+                struct berr e = { 0 };
+                (void) volume_remove(d->volumes, json_string_value(v), &e);
+        }
 }
 
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
@@ -631,6 +643,14 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 ctr_free(c);
                 return berr_sys(err, BERR_INTERNAL, "create container directory");
         }
+        /* Its volumes, named and anonymous, exist from now on, as with dockerd. */
+        r = ctr_mounts_create_volumes(d, c, err);
+        if (r < 0) {
+                drop_anonymous_volumes(d, c);
+                (void) rmdir(dir);
+                ctr_free(c);
+                return r;
+        }
 
         /* Name and table entry together, under the store lock, so names stay unique. */
         pthread_mutex_lock(&d->ctr_lock);
@@ -649,6 +669,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                          "Conflict. The container name \"%s\" is already in use by container \"%s\". You have to "
                          "remove (or rename) that container to be able to reuse that name.",
                          c->name, other->id);
+                drop_anonymous_volumes(d, c);
                 (void) rmdir(dir);
                 ctr_free(c);
                 return -EEXIST;

@@ -121,12 +121,19 @@ char *ctr_data_dir(struct daemon *d, const char *id);
 char *ctr_bundle_dir(struct daemon *d, const char *id);
 char *ctr_log_path(struct daemon *d, const char *id);
 
-/* Bind mounts (container_mounts.c): HostConfig.Binds and .Mounts checked as dockerd does
- * (volumes are refused: no volume store yet); for inspect, Docker's MountPoint list; for
- * the spec, OCI mounts (creating a missing -v source directory, as dockerd does). */
-int ctr_mounts_parse(json_t *host_config, json_t **ret, struct berr *err);
-json_t *ctr_mounts_inspect(json_t *host_config);
-int ctr_mounts_oci(json_t *host_config, json_t **ret, struct berr *err);
+/* Mounts (container_mounts.c): HostConfig.Binds and .Mounts and Config.Volumes checked as
+ * dockerd does; Docker's MountPoint list for inspect; the volumes a container needs,
+ * created with it; OCI mounts for the spec (a missing -v source directory is created, an
+ * empty volume gets the image's content at its path). */
+int ctr_mounts_parse(json_t *config, json_t *host_config, json_t **ret, struct berr *err);
+json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
+int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
+int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
+/* Names of the container's anonymous volumes (removed with rm -v and --rm). */
+int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
+bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);
+/* How many containers (any state) use volume @name; their IDs in @out, ", "-separated. */
+int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size);
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);

@@ -158,7 +158,7 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         snprintf(merged, sizeof(merged), "%s/rootfs", dir);
         json_object_set_new(o, "GraphDriver", json_pack("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged,
                                                         "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
-        json_object_set_new(o, "Mounts", ctr_mounts_inspect(c->host_config));
+        json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
         json_object_set(o, "Config", c->config);
         json_object_set_new(o, "NetworkSettings", network_settings());
         pthread_mutex_unlock(&c->lock);
@@ -316,7 +316,7 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
         return true;
 }
 
-static json_t *summary(struct container *c) {
+static json_t *summary(struct daemon *d, struct container *c) {
         char status[128];
         status_text(c, status, sizeof(status));
         /* The COMMAND column: path and args joined by spaces. */
@@ -340,7 +340,7 @@ static json_t *summary(struct container *c) {
                               "Status", status, "HostConfig", "NetworkMode",
                               json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
                               "Mounts");
-        json_object_set_new(o, "Mounts", ctr_mounts_inspect(c->host_config));
+        json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
         free(cmd);
         return o;
 }
@@ -454,7 +454,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
                 bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && !c->removed;
                 json_t *sum = NULL;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
-                        sum = summary(c);
+                        sum = summary(d, c);
                         json_array_append(out, sum);
                         shown++;
                 }

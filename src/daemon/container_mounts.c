@@ -1,20 +1,32 @@
-/* container_mounts.c - bind mounts from HostConfig.Binds (-v /host:/ctr[:opts]) and
- * HostConfig.Mounts (--mount type=bind,...), as dockerd parses and reports them. Named
- * and anonymous volumes, volumes-from and --mount types other than bind are refused with
- * a clear error: berth has no volume store yet, and ignoring them would lose data. */
+/* container_mounts.c - a container's mounts as dockerd parses and reports them: bind
+ * mounts (-v /host:/ctr[:opts], --mount type=bind), named volumes (-v name:/ctr,
+ * --mount type=volume,src=name) and anonymous ones (-v /ctr, --mount type=volume without
+ * a source, the image's VOLUME paths). An anonymous volume's name is derived from the
+ * container's ID and the path, so nothing more needs recording. Volumes are created with
+ * the container; at start an empty volume gets a copy of what the image has at its path.
+ * --volumes-from, volume drivers and other --mount types are refused with a clear error. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <dirent.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "container.h"
+#include "daemon.h"
+#include "image/tree.h"
+#include "volume/volume.h"
 
-#define NO_VOLUMES "volumes are not supported by berth yet (bind mounts are: -v /host/path:/container/path)"
+#define NO_VOLUMES "is not supported by berth yet"
 
 static bool is_propagation(const char *s) {
         static const char *const p[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave" };
@@ -62,17 +74,52 @@ static void clean_path(const char *in, char *out, size_t size) {
                 snprintf(out, size, "/");
 }
 
-static json_t *mount_point(const char *src, const char *dst_raw, const char *mode, bool rw, const char *propagation,
-                           bool create_src, bool recursive) {
+static json_t *mount_point(const char *type, const char *name, const char *src, const char *dst_raw, const char *mode,
+                           bool rw, const char *propagation, bool create_src, bool recursive, bool nocopy) {
         char dst[4096];
         clean_path(dst_raw, dst, sizeof(dst));
-        return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:b}", "Type", "bind", "Source", src, "Destination", dst,
-                         "Mode", mode, "RW", rw, "Propagation", propagation, "_create", create_src, "_recursive",
-                         recursive);
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:b, s:b}", "Type", type, "Source", src ? src : "",
+                              "Destination", dst, "Mode", mode, "RW", rw, "Propagation", propagation, "_create", create_src,
+                              "_recursive", recursive, "_nocopy", nocopy);
+        if (name) {
+                json_object_set_new(m, "Name", json_string(name));
+                json_object_set_new(m, "Driver", json_string("local"));
+        }
+        return m;
 }
 
-/* "-v /src:/dst[:opt,opt]" */
-static int parse_bind(const char *spec, json_t *out, struct berr *err) {
+/* The name of @ctr_id's anonymous volume at @dst: a digest of the two. */
+static void anonymous_name(const char *ctr_id, const char *dst_raw, char out[65]) {
+        char dst[4096], key[4200], digest[DIGEST_STRING_MAX];
+        clean_path(dst_raw, dst, sizeof(dst));
+        snprintf(key, sizeof(key), "%s:%s", ctr_id, dst);
+        struct berr e = { 0 };
+        if (digest_sha256_buf(key, strlen(key), digest, &e) < 0)
+                snprintf(out, 65, "%s", "0000000000000000000000000000000000000000000000000000000000000000");
+        else
+                snprintf(out, 65, "%s", digest + strlen("sha256:"));
+}
+
+static int volume_mode(const char *spec, const char *opts, bool *rw, bool *nocopy, struct berr *err) {
+        char ob[256];
+        snprintf(ob, sizeof(ob), "%s", opts);
+        for (char *save = NULL, *o = strtok_r(ob, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                if (strcmp(o, "ro") == 0)
+                        *rw = false;
+                else if (strcmp(o, "rw") == 0)
+                        *rw = true;
+                else if (strcmp(o, "nocopy") == 0)
+                        *nocopy = true;
+                else if (strcmp(o, "z") && strcmp(o, "Z") && strcmp(o, "consistent") && strcmp(o, "cached") &&
+                         strcmp(o, "delegated") && !is_propagation(o))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", o);
+        }
+        (void) spec;
+        return 0;
+}
+
+/* "-v /src:/dst[:opt,opt]", "-v name:/dst[:opts]", "-v /dst" */
+static int parse_bind(const char *ctr_id, const char *spec, json_t *out, struct berr *err) {
         char buf[8192];
         if (strlen(spec) >= sizeof(buf))
                 return berr_set(err, BERR_INVALID, E2BIG, "invalid volume specification: '%.64s...'", spec);
@@ -86,12 +133,33 @@ static int parse_bind(const char *spec, json_t *out, struct berr *err) {
         }
         if (n == 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid volume specification: '%s'", spec);
-        if (n == 1 || parts[0][0] != '/')
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "%s: %s", spec, NO_VOLUMES);
+        if (n == 1) { /* an anonymous volume */
+                int r = check_destination(parts[0], err);
+                if (r < 0)
+                        return r;
+                char name[65];
+                anonymous_name(ctr_id, parts[0], name);
+                json_array_append_new(out, mount_point("volume", name, NULL, parts[0], "", true, "", false, true, false));
+                return 0;
+        }
         const char *src = parts[0], *dst = parts[1], *opts = n == 3 ? parts[2] : "";
         int r = check_destination(dst, err);
         if (r < 0)
                 return r;
+        if (src[0] != '/') { /* a named volume */
+                if (!volume_name_valid(src))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "create %s: \"%s\" includes invalid characters for a local volume name, only "
+                                        "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
+                                        "directory, use absolute path",
+                                        src, src);
+                bool rw = true, nocopy = false;
+                if ((r = volume_mode(spec, opts, &rw, &nocopy, err)) < 0)
+                        return r;
+                json_array_append_new(out, mount_point("volume", src, NULL, dst, opts[0] ? opts : "z", rw, "", false, true,
+                                                       nocopy));
+                return 0;
+        }
         bool rw = true;
         char prop[16] = "rprivate";
         char ob[256];
@@ -107,12 +175,12 @@ static int parse_bind(const char *spec, json_t *out, struct berr *err) {
                          strcmp(o, "delegated"))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", o);
         }
-        json_array_append_new(out, mount_point(src, dst, opts, rw, prop, true, true));
+        json_array_append_new(out, mount_point("bind", NULL, src, dst, opts, rw, prop, true, true, false));
         return 0;
 }
 
 /* HostConfig.Mounts[i] (--mount) */
-static int parse_mount(json_t *m, json_t *out, bool check_sources, struct berr *err) {
+static int parse_mount(const char *ctr_id, json_t *m, json_t *out, bool check_sources, struct berr *err) {
         if (!json_is_object(m))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config: expected an object");
         const char *type = json_string_value(json_object_get(m, "Type"));
@@ -120,8 +188,29 @@ static int parse_mount(json_t *m, json_t *out, bool check_sources, struct berr *
         const char *dst = json_string_value(json_object_get(m, "Target"));
         if (!type || !type[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config: mount type unknown");
-        if (strcmp(type, "volume") == 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--mount type=volume: %s", NO_VOLUMES);
+        if (strcmp(type, "volume") == 0) {
+                int r = check_destination(dst, err);
+                if (r < 0)
+                        return r;
+                json_t *vo = json_object_get(m, "VolumeOptions");
+                const char *drv = json_string_value(json_object_get(json_object_get(vo, "DriverConfig"), "Name"));
+                if (drv && drv[0] && strcmp(drv, "local") != 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
+                if (json_object_size(json_object_get(json_object_get(vo, "DriverConfig"), "Options")) > 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "options of the local volume driver %s",
+                                        NO_VOLUMES);
+                char anon[65];
+                const char *name = src;
+                if (!name || !name[0]) {
+                        anonymous_name(ctr_id, dst, anon);
+                        name = anon;
+                } else if (!volume_name_valid(name))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "create %s: \"%s\" includes invalid characters for a local volume name", name, name);
+                json_array_append_new(out, mount_point("volume", name, NULL, dst, "", !json_is_true(json_object_get(m, "ReadOnly")),
+                                                       "", false, true, json_is_true(json_object_get(vo, "NoCopy"))));
+                return 0;
+        }
         if (strcmp(type, "bind") != 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
                                 "--mount type=%s is not supported by berth yet (type=bind is; --tmpfs for tmpfs)", type);
@@ -142,28 +231,39 @@ static int parse_mount(json_t *m, json_t *out, bool check_sources, struct berr *
         if (prop && prop[0] && !is_propagation(prop))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config for type \"bind\": invalid propagation mode: %s", prop);
         bool recursive = !json_is_true(json_object_get(bo, "NonRecursive"));
-        json_array_append_new(out, mount_point(src, dst, "", !json_is_true(json_object_get(m, "ReadOnly")),
-                                               prop && prop[0] ? prop : "rprivate", false, recursive));
+        json_array_append_new(out, mount_point("bind", NULL, src, dst, "", !json_is_true(json_object_get(m, "ReadOnly")),
+                                               prop && prop[0] ? prop : "rprivate", false, recursive, false));
         return 0;
 }
 
-static int parse_all(json_t *host_config, bool check_sources, json_t **ret, struct berr *err) {
+static bool has_destination(json_t *list, const char *dst_raw) {
+        char dst[4096];
+        clean_path(dst_raw, dst, sizeof(dst));
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) if (strcmp(json_string_value(json_object_get(m, "Destination")), dst) == 0) return true;
+        return false;
+}
+
+static int parse_all(const char *ctr_id, json_t *config, json_t *host_config, bool check_sources, json_t **ret,
+                     struct berr *err) {
         _cleanup_json_ json_t *out = json_array();
         json_t *v;
         size_t i;
         json_t *vf = json_object_get(host_config, "VolumesFrom");
         if (json_array_size(vf) > 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--volumes-from: %s", NO_VOLUMES);
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--volumes-from %s", NO_VOLUMES);
         const char *drv = json_string_value(json_object_get(host_config, "VolumeDriver"));
         if (drv && drv[0])
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--volume-driver: %s", NO_VOLUMES);
+                if (strcmp(drv, "local") != 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
         json_t *binds = json_object_get(host_config, "Binds");
         if (binds && !json_is_null(binds) && !json_is_array(binds))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Binds");
         json_array_foreach(binds, i, v) {
                 if (!json_is_string(v))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Binds[%zu]", i);
-                int r = parse_bind(json_string_value(v), out, err);
+                int r = parse_bind(ctr_id, json_string_value(v), out, err);
                 if (r < 0)
                         return r;
         }
@@ -171,9 +271,20 @@ static int parse_all(json_t *host_config, bool check_sources, json_t **ret, stru
         if (mounts && !json_is_null(mounts) && !json_is_array(mounts))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Mounts");
         json_array_foreach(mounts, i, v) {
-                int r = parse_mount(v, out, check_sources, err);
+                int r = parse_mount(ctr_id, v, out, check_sources, err);
                 if (r < 0)
                         return r;
+        }
+        /* Config.Volumes (the image's VOLUME, -v /path): anonymous volumes where nothing
+         * else is mounted. */
+        const char *path;
+        json_t *unused;
+        json_object_foreach(json_object_get(config, "Volumes"), path, unused) {
+                if (path[0] != '/' || has_destination(out, path))
+                        continue;
+                char name[65];
+                anonymous_name(ctr_id, path, name);
+                json_array_append_new(out, mount_point("volume", name, NULL, path, "", true, "", false, true, false));
         }
         /* Two mounts on one destination: dockerd's message. */
         for (size_t a = 0; a < json_array_size(out); a++)
@@ -187,52 +298,207 @@ static int parse_all(json_t *host_config, bool check_sources, json_t **ret, stru
         return 0;
 }
 
-int ctr_mounts_parse(json_t *host_config, json_t **ret, struct berr *err) {
-        return parse_all(host_config, true, ret, err);
+int ctr_mounts_parse(json_t *config, json_t *host_config, json_t **ret, struct berr *err) {
+        return parse_all("", config, host_config, true, ret, err);
 }
 
-json_t *ctr_mounts_inspect(json_t *host_config) {
+static void fill_sources(struct daemon *d, json_t *list) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) {
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                char mp[4096];
+                struct berr e = { 0 };
+                if (name && d->volumes && volume_mountpoint(d->volumes, name, mp, sizeof(mp), &e) == 0)
+                        json_object_set_new(m, "Source", json_string(mp));
+        }
+}
+
+json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
         json_t *list = NULL;
         struct berr e = { 0 };
-        if (parse_all(host_config, false, &list, &e) < 0)
+        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
                 return json_array();
+        fill_sources(d, list);
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
                 json_object_del(m, "_create");
                 json_object_del(m, "_recursive");
+                json_object_del(m, "_nocopy");
         }
         return list;
 }
 
-int ctr_mounts_oci(json_t *host_config, json_t **ret, struct berr *err) {
+int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
-        int r = parse_all(host_config, false, &list, err);
+        int r = parse_all(c->id, c->config, c->host_config, false, &list, err);
         if (r < 0)
                 return r;
-        _cleanup_json_ json_t *oci = json_array();
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
-                const char *src = json_string_value(json_object_get(m, "Source"));
-                struct stat st;
-                if (stat(src, &st) < 0) {
-                        if (errno != ENOENT || !json_is_true(json_object_get(m, "_create")))
-                                return berr_set(err, BERR_INVALID, errno,
-                                                "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
-                        /* -v creates a missing host directory, as dockerd does. */
-                        r = fs_mkdir_p(src, 0755, err);
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                if (!name)
+                        continue;
+                char anon[65];
+                anonymous_name(c->id, json_string_value(json_object_get(m, "Destination")), anon);
+                bool anonymous = strcmp(anon, name) == 0;
+                r = volume_create(d->volumes, name, "local", NULL, NULL, anonymous, NULL, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret) {
+        _cleanup_json_ json_t *list = NULL;
+        struct berr e = { 0 };
+        *ret = json_array();
+        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
+                return 0;
+        (void) d;
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) {
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                char anon[65];
+                if (!name)
+                        continue;
+                anonymous_name(c->id, json_string_value(json_object_get(m, "Destination")), anon);
+                if (strcmp(anon, name) == 0)
+                        json_array_append_new(*ret, json_string(name));
+        }
+        return 0;
+}
+
+bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name) {
+        _cleanup_json_ json_t *list = NULL;
+        struct berr e = { 0 };
+        (void) d;
+        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
+                return false;
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) {
+                const char *n = json_string_value(json_object_get(m, "Name"));
+                if (n && strcmp(n, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static int openat2_in_root(int root, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+}
+
+static bool dir_empty(int fd) {
+        int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+        if (!dir) {
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                return false;
+        }
+        bool empty = true;
+        struct dirent *de;
+        while (empty && (de = readdir(dir)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        empty = false;
+        closedir(dir);
+        return empty;
+}
+
+/* dockerd's copy-up: an empty volume gets what the image has at the mount path (a
+ * directory, resolved inside the container's root). */
+static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struct berr *err) {
+        _cleanup_close_ int vfd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (vfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", mountpoint);
+        if (!dir_empty(vfd))
+                return 0;
+        _cleanup_close_ int sfd = openat2_in_root(rootfs_fd, dst + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (sfd < 0)
+                return 0; /* nothing there (or not a directory): nothing to copy */
+        int r = tree_copy_contents(sfd, vfd, err);
+        return r < 0 ? berr_wrap(err, "copy image content into volume at %s", dst) : 0;
+}
+
+int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err) {
+        _cleanup_json_ json_t *list = NULL;
+        int r = parse_all(c->id, c->config, c->host_config, false, &list, err);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *oci = json_array();
+        _cleanup_close_ int rootfs_fd = -1;
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) {
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                char src[4096];
+                if (name) {
+                        char anon[65];
+                        anonymous_name(c->id, dst, anon);
+                        /* removed meanwhile (volume rm -f): made again, as dockerd does */
+                        r = volume_create(d->volumes, name, "local", NULL, NULL, strcmp(anon, name) == 0, NULL, err);
+                        if (r == 0)
+                                r = volume_mountpoint(d->volumes, name, src, sizeof(src), err);
+                        if (r == 0 && !json_is_true(json_object_get(m, "_nocopy"))) {
+                                if (rootfs_fd < 0)
+                                        rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                if (rootfs_fd < 0)
+                                        r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+                                else
+                                        r = copy_up(rootfs_fd, dst, src, err);
+                        }
                         if (r < 0)
-                                return berr_wrap(err, "error while creating mount source path '%s'", src);
+                                return r;
+                } else {
+                        snprintf(src, sizeof(src), "%s", json_string_value(json_object_get(m, "Source")));
+                        struct stat st;
+                        if (stat(src, &st) < 0) {
+                                if (errno != ENOENT || !json_is_true(json_object_get(m, "_create")))
+                                        return berr_set(err, BERR_INVALID, errno,
+                                                        "invalid mount config for type \"bind\": bind source path does not exist: %s",
+                                                        src);
+                                /* -v creates a missing host directory, as dockerd does. */
+                                r = fs_mkdir_p(src, 0755, err);
+                                if (r < 0)
+                                        return berr_wrap(err, "error while creating mount source path '%s'", src);
+                        }
                 }
                 json_t *opts = json_array();
                 json_array_append_new(opts, json_string(json_is_true(json_object_get(m, "_recursive")) ? "rbind" : "bind"));
-                json_array_append_new(opts, json_string(json_string_value(json_object_get(m, "Propagation"))));
+                const char *prop = json_string_value(json_object_get(m, "Propagation"));
+                json_array_append_new(opts, json_string(prop && prop[0] ? prop : "rprivate"));
                 if (!json_is_true(json_object_get(m, "RW")))
                         json_array_append_new(opts, json_string("ro"));
-                json_array_append_new(oci, json_pack("{s:O, s:s, s:O, s:o}", "destination", json_object_get(m, "Destination"),
-                                                     "type", "bind", "source", json_object_get(m, "Source"), "options", opts));
+                json_array_append_new(oci, json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source",
+                                                     src, "options", opts));
         }
         *ret = TAKE_PTR(oci);
         return 0;
+}
+
+int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size) {
+        int n = 0;
+        size_t len = 0;
+        out[0] = '\0';
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                if (!ctr_mounts_uses_volume(d, c, name))
+                        continue;
+                int k = snprintf(out + len, size - len, "%s%s", n ? ", " : "", c->id);
+                if (k > 0 && (size_t) k < size - len)
+                        len += (size_t) k;
+                n++;
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        return n;
 }

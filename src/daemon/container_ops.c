@@ -18,6 +18,7 @@
 #include "image/tree.h"
 #include "shim/msg.h"
 #include "signals.h"
+#include "volume/volume.h"
 
 static bool is_running(struct container *c) {
         return c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
@@ -386,8 +387,18 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&d->ctr_lock);
         exec_forget_container(d, c->id);
+        if (volumes) { /* rm -v and --rm: the container's anonymous volumes go with it */
+                _cleanup_json_ json_t *anon = NULL;
+                (void) ctr_mounts_anonymous(d, c, &anon);
+                size_t i;
+                json_t *v;
+                json_array_foreach(anon, i, v) {
+                        struct berr e3 = { 0 };
+                        if (volume_remove(d->volumes, json_string_value(v), &e3) < 0 && e3.errnum != ENOENT)
+                                log_warn("remove volume %s: %s", json_string_value(v), e3.msg);
+                }
+        }
         events_container(d, c, "destroy", NULL);
         ctr_unref(d, c); /* the table's reference */
-        (void) volumes;
         return 0;
 }

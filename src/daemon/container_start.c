@@ -170,7 +170,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .init_path = want_init ? init_path : NULL,
         };
         _cleanup_json_ json_t *spec = NULL, *mounts = NULL;
-        int r = ctr_mounts_oci(c->host_config, &mounts, err);
+        int r = ctr_mounts_oci(d, c, rootfs, &mounts, err);
         if (r < 0)
                 return r;
         in.mounts = mounts;
@@ -415,7 +415,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
                 pthread_cond_broadcast(&c->cond);
                 pthread_mutex_unlock(&c->lock);
-                if (auto_remove && ctr_remove(d, c, true, false, &e) < 0)
+                if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                         log_warn("auto-remove %.12s: %s", c->id, e.msg);
                 return berr_set(err, BERR_INVALID, EINVAL, "failed to create task for container: %s", msg);
         }
@@ -435,7 +435,7 @@ fail:
         bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
-        if (auto_remove && ctr_remove(d, c, true, false, &e2) < 0)
+        if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);
         if (err->kind == BERR_INVALID)
                 berr_wrap(err, "failed to create task for container");

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "events.h"
+#include "volume/volume.h"
 #include "image/image_store.h"
 #include "listen.h"
 
@@ -94,6 +95,9 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 return berr_wrap(err, "image store");
         snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
         snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
+        r = volume_store_open(d->cfg.data_root, &d->volumes, err);
+        if (r < 0)
+                return berr_wrap(err, "volume store");
         if (events_init(d) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         r = ctr_store_open(d, err);
@@ -144,6 +148,8 @@ void daemon_close(struct daemon *d) {
                 ctr_store_close(d);
         events_close(d);
         d->images = image_store_free(d->images);
+        volume_store_free(d->volumes);
+        d->volumes = NULL;
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
                 close(d->pidfile_fd);

@@ -31,6 +31,7 @@ struct daemon {
         size_t n_owned_sockets;
         struct timespec started;
         struct image_store *images;
+        struct volume_store *volumes;
 
         /* Containers (container.h): the table and its lock, the monitor thread. */
         pthread_mutex_t ctr_lock;

@@ -119,7 +119,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
 
-        if (auto_remove && ctr_remove(d, c, true, false, &e) < 0)
+        if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e.msg);
         else if (!auto_remove && !was_start)
                 ctr_maybe_restart(d, c);

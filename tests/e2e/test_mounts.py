@@ -71,8 +71,9 @@ def test_bad_mount_specifications_are_refused(docker, images, hostdir):
         (["-v", hostdir + ":/"], "invalid specification: destination can't be '/'"),
         (["-v", hostdir + ":/x:bogus"], "invalid mode: bogus"),
         (["-v", hostdir + ":/x", "-v", "/tmp:/x/"], "Duplicate mount point: /x"),
-        (["-v", "somevolume:/data"], "volumes are not supported by berth yet"),
-        (["--mount", "type=volume,dst=/data"], "volumes are not supported by berth yet"),
+        (["-v", "bad!volume:/data"], "includes invalid characters for a local volume name"),
+        (["--volumes-from", "other"], "is not supported by berth yet"),
+        (["--mount", "type=npipe,src=x,dst=/data"], "is not supported by berth yet"),
     ]
     before = docker.run("ps", "-aq").stdout.split()
     for args, msg in cases:

@@ -32,7 +32,7 @@ def freezer_state(cid):
 
 def test_pause_freezes_and_unpause_thaws(docker, images):
     cid = docker.run("run", "-d", "busybox", "sh", "-c",
-                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done").stdout.strip()
+                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done").stdout.strip()
     try:
         time.sleep(0.3)
         docker.run("pause", cid)
@@ -63,7 +63,7 @@ def test_pause_freezes_and_unpause_thaws(docker, images):
 
 def test_paused_counter_does_not_move(docker, images):
     cid = docker.run("run", "-d", "busybox", "sh", "-c",
-                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done").stdout.strip()
+                     "i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.02; done").stdout.strip()
     try:
         time.sleep(0.3)
         docker.run("pause", cid)

@@ -1,0 +1,188 @@
+/* volumes.c - POST /volumes/create, GET /volumes, GET /volumes/{name},
+ * DELETE /volumes/{name}, POST /volumes/prune. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "daemon/container.h"
+#include "daemon/daemon.h"
+#include "http.h"
+#include "volume/volume.h"
+
+static int parse_filters(struct api_request *req, json_t **ret, struct berr *err) {
+        const char *f = api_query(req, "filters");
+        json_t *o = f && *f ? json_loads(f, 0, NULL) : json_object();
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
+        }
+        /* {"k": {"v": true}} (the CLI) and {"k": ["v"]}: one form */
+        const char *key;
+        json_t *val;
+        json_object_foreach(o, key, val) {
+                if (strcmp(key, "dangling") && strcmp(key, "name") && strcmp(key, "label") && strcmp(key, "driver") &&
+                    strcmp(key, "all")) {
+                        json_decref(o);
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key);
+                }
+                if (!json_is_object(val))
+                        continue;
+                json_t *arr = json_array();
+                const char *k;
+                json_t *b;
+                json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(arr, json_string(k));
+                json_object_set_new(o, key, arr);
+        }
+        *ret = o;
+        return 0;
+}
+
+static bool filter_bool(json_t *filters, const char *key, int *ret) {
+        json_t *v = json_array_get(json_object_get(filters, key), 0);
+        const char *s = json_string_value(v);
+        if (!s)
+                return false;
+        *ret = strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
+        return true;
+}
+
+static bool labels_match(json_t *filters, json_t *labels) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(filters, "label"), i, f) {
+                const char *s = json_string_value(f);
+                const char *eq = s ? strchr(s, '=') : NULL;
+                char key[256];
+                snprintf(key, sizeof(key), "%.*s", eq ? (int) (eq - s) : (int) strlen(s ? s : ""), s ? s : "");
+                const char *have = json_string_value(json_object_get(labels, key));
+                if (!have || (eq && strcmp(have, eq + 1) != 0))
+                        return false;
+        }
+        return true;
+}
+
+static bool volume_matches(struct daemon *d, json_t *filters, json_t *v) {
+        const char *name = json_string_value(json_object_get(v, "Name"));
+        size_t i;
+        json_t *f;
+        json_t *names = json_object_get(filters, "name");
+        if (json_array_size(names) > 0) {
+                bool any = false;
+                json_array_foreach(names, i, f) if (json_is_string(f) && strstr(name, json_string_value(f))) any = true;
+                if (!any)
+                        return false;
+        }
+        json_t *drivers = json_object_get(filters, "driver");
+        if (json_array_size(drivers) > 0) {
+                bool any = false;
+                json_array_foreach(drivers, i, f) if (json_is_string(f) && strcmp(json_string_value(f), "local") == 0) any = true;
+                if (!any)
+                        return false;
+        }
+        if (!labels_match(filters, json_object_get(v, "Labels")))
+                return false;
+        int dangling;
+        if (filter_bool(filters, "dangling", &dangling)) {
+                char users[64];
+                bool used = ctr_volume_users(d, name, users, sizeof(users)) > 0;
+                if (dangling == used)
+                        return false;
+        }
+        return true;
+}
+
+int api_volumes_create(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        struct daemon *d = req->ctx;
+        json_t *v = NULL;
+        r = volume_create(d->volumes, json_string_value(json_object_get(body, "Name")),
+                          json_string_value(json_object_get(body, "Driver")), json_object_get(body, "Labels"),
+                          json_object_get(body, "DriverOpts"), false, &v, err);
+        return r < 0 ? r : api_reply_json(req, 201, v);
+}
+
+int api_volumes_list(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *filters = NULL;
+        int r = parse_filters(req, &filters, err);
+        if (r < 0)
+                return r;
+        struct daemon *d = req->ctx;
+        _cleanup_json_ json_t *all = NULL;
+        if ((r = volume_list(d->volumes, &all, err)) < 0)
+                return r;
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(all, i, v) if (volume_matches(d, filters, v)) json_array_append(out, v);
+        return api_reply_json(req, 200, json_pack("{s:o, s:n}", "Volumes", out, "Warnings"));
+}
+
+int api_volumes_inspect(struct api_request *req, struct berr *err) {
+        struct daemon *d = req->ctx;
+        json_t *v = NULL;
+        int r = volume_inspect(d->volumes, req->params[0], &v, err);
+        return r < 0 ? r : api_reply_json(req, 200, v);
+}
+
+int api_volumes_delete(struct api_request *req, struct berr *err) {
+        bool force;
+        int r = api_query_bool(req, "force", false, &force, err);
+        if (r < 0)
+                return r;
+        struct daemon *d = req->ctx;
+        const char *name = req->params[0];
+        char users[1024];
+        if (volume_exists(d->volumes, name) && ctr_volume_users(d, name, users, sizeof(users)) > 0)
+                return berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: volume is in use - [%s]", name, users);
+        r = volume_remove(d->volumes, name, err);
+        if (r < 0 && force && err->kind == BERR_NOT_FOUND)
+                r = 0;
+        return r < 0 ? r : api_reply_empty(req, 204);
+}
+
+int api_volumes_prune(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *filters = NULL;
+        int r = parse_filters(req, &filters, err);
+        if (r < 0)
+                return r;
+        struct daemon *d = req->ctx;
+        int all = 0;
+        (void) filter_bool(filters, "all", &all);
+        _cleanup_json_ json_t *vols = NULL;
+        if ((r = volume_list(d->volumes, &vols, err)) < 0)
+                return r;
+        json_t *deleted = json_array();
+        json_int_t reclaimed = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(vols, i, v) {
+                const char *name = json_string_value(json_object_get(v, "Name"));
+                json_t *labels = json_object_get(v, "Labels");
+                /* API 1.42: only anonymous volumes unless all=true */
+                if (!all && !json_object_get(labels, VOLUME_LABEL_ANONYMOUS))
+                        continue;
+                if (!labels_match(filters, labels))
+                        continue;
+                char users[64];
+                if (ctr_volume_users(d, name, users, sizeof(users)) > 0)
+                        continue;
+                unsigned long long size = volume_size(d->volumes, name);
+                struct berr e = { 0 };
+                if (volume_remove(d->volumes, name, &e) == 0) {
+                        json_array_append_new(deleted, json_string(name));
+                        reclaimed += (json_int_t) size;
+                }
+        }
+        if (json_array_size(deleted) == 0) {
+                json_decref(deleted);
+                deleted = json_null();
+        }
+        return api_reply_json(req, 200, json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed", reclaimed));
+}

@@ -1,0 +1,288 @@
+/* volume.c - the local volume store (volume.h). */
+#include "volume.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/id.h"
+#include "common/json.h"
+#include "image/tree.h"
+
+#define RECORD "volume.json"
+#define RECORD_MAX (1u << 20)
+
+struct volume_store {
+        char *root; /* DATA-ROOT/volumes */
+        int root_fd;
+        pthread_mutex_t lock; /* create/remove of one name at a time */
+};
+
+bool volume_name_valid(const char *name) {
+        size_t n = strlen(name);
+        if (n < 2 || n > 255)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+                        return false;
+        }
+        return true;
+}
+
+int volume_store_open(const char *data_root, struct volume_store **ret, struct berr *err) {
+        struct volume_store *vs = calloc(1, sizeof(*vs));
+        if (!vs)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        vs->root_fd = -1;
+        pthread_mutex_init(&vs->lock, NULL);
+        vs->root = fs_path_join(data_root, "volumes");
+        int r = vs->root ? fs_mkdir_p(vs->root, 0701, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (r == 0) {
+                vs->root_fd = open(vs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (vs->root_fd < 0)
+                        r = berr_sys(err, BERR_INTERNAL, "open %s", vs->root);
+        }
+        if (r < 0) {
+                volume_store_free(vs);
+                return r;
+        }
+        (void) fs_spread_subdirs(vs->root_fd); /* volumes come and go like layers */
+        *ret = vs;
+        return 0;
+}
+
+void volume_store_free(struct volume_store *vs) {
+        if (!vs)
+                return;
+        if (vs->root_fd >= 0)
+                close(vs->root_fd);
+        pthread_mutex_destroy(&vs->lock);
+        free(vs->root);
+        free(vs);
+}
+
+static int read_record(struct volume_store *vs, const char *name, json_t **ret, struct berr *err) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/" RECORD, name);
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = fs_read_file(vs->root_fd, path, RECORD_MAX, &text, &len, err);
+        if (r < 0)
+                return err->errnum == ENOENT ? berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name) : r;
+        return json_parse_object(text, len, ret, err);
+}
+
+static json_t *volume_json(struct volume_store *vs, const char *name, json_t *rec) {
+        char mp[4096];
+        snprintf(mp, sizeof(mp), "%s/%s/_data", vs->root, name);
+        json_t *labels = json_object_get(rec, "Labels");
+        return json_pack("{s:O, s:s, s:O, s:s, s:s, s:n, s:s}", "CreatedAt", json_object_get(rec, "CreatedAt"), "Driver",
+                         "local", "Labels", json_is_object(labels) ? labels : json_null(), "Mountpoint", mp, "Name", name,
+                         "Options", "Scope", "local");
+}
+
+static void now_rfc3339(char out[40]) {
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int volume_create(struct volume_store *vs, const char *name, const char *driver, json_t *labels, json_t *driver_opts,
+                  bool anonymous, json_t **ret, struct berr *err) {
+        if (driver && driver[0] && strcmp(driver, "local") != 0)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT,
+                                "error looking up volume plugin %s: plugin \"%s\" not found", driver, driver);
+        if (json_object_size(driver_opts) > 0)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
+                                "options of the local volume driver (type, device, o) are not supported by berth yet");
+        if (labels && !json_is_null(labels) && !json_is_object(labels))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field Labels");
+        char gen[ID_HEX_LEN + 1];
+        if (!name || !name[0]) {
+                int r = id_random_hex(gen, err);
+                if (r < 0)
+                        return r;
+                name = gen;
+                anonymous = true;
+        }
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "create %s: \"%s\" includes invalid characters for a local volume name, only "
+                                "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, "
+                                "use absolute path",
+                                name, name);
+        pthread_mutex_lock(&vs->lock);
+        json_t *rec = NULL;
+        struct berr e2 = { 0 };
+        int r = read_record(vs, name, &rec, &e2);
+        if (r == 0) { /* exists: dockerd hands back the existing volume */
+                pthread_mutex_unlock(&vs->lock);
+                if (ret)
+                        *ret = volume_json(vs, name, rec);
+                json_decref(rec);
+                return 0;
+        }
+        char created[40];
+        now_rfc3339(created);
+        json_t *lab = json_is_object(labels) ? json_deep_copy(labels) : json_object();
+        if (anonymous)
+                json_object_set_new(lab, VOLUME_LABEL_ANONYMOUS, json_string(""));
+        rec = json_pack("{s:s, s:s, s:o, s:b}", "Name", name, "CreatedAt", created, "Labels", lab, "Anonymous", anonymous);
+        char data[512];
+        snprintf(data, sizeof(data), "%s/_data", name);
+        if (mkdirat(vs->root_fd, name, 0701) < 0 && errno != EEXIST)
+                r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
+        else if (mkdirat(vs->root_fd, data, 0755) < 0 && errno != EEXIST)
+                r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
+        else {
+                _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
+                char path[512];
+                snprintf(path, sizeof(path), "%s/" RECORD, name);
+                r = text ? fs_write_atomic(vs->root_fd, path, text, strlen(text), 0600, err)
+                         : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        if (r < 0) {
+                struct berr e3;
+                (void) tree_remove_at(vs->root_fd, name, &e3);
+        } else if (ret)
+                *ret = volume_json(vs, name, rec);
+        json_decref(rec);
+        pthread_mutex_unlock(&vs->lock);
+        return r;
+}
+
+int volume_inspect(struct volume_store *vs, const char *name, json_t **ret, struct berr *err) {
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name);
+        _cleanup_json_ json_t *rec = NULL;
+        int r = read_record(vs, name, &rec, err);
+        if (r < 0)
+                return r;
+        *ret = volume_json(vs, name, rec);
+        return 0;
+}
+
+bool volume_exists(struct volume_store *vs, const char *name) {
+        json_t *v = NULL;
+        struct berr e = { 0 };
+        if (volume_inspect(vs, name, &v, &e) < 0)
+                return false;
+        json_decref(v);
+        return true;
+}
+
+int volume_list(struct volume_store *vs, json_t **ret, struct berr *err) {
+        int fd = openat(vs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", vs->root);
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return berr_sys(err, BERR_INTERNAL, "open %s", vs->root);
+        }
+        json_t *out = json_array();
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!volume_name_valid(de->d_name))
+                        continue;
+                json_t *v = NULL;
+                struct berr e = { 0 };
+                if (volume_inspect(vs, de->d_name, &v, &e) == 0)
+                        json_array_append_new(out, v);
+        }
+        closedir(d);
+        /* name order, for stable output */
+        size_t n = json_array_size(out);
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0; j--) {
+                        json_t *a = json_array_get(out, j - 1), *b = json_array_get(out, j);
+                        if (strcmp(json_string_value(json_object_get(a, "Name")), json_string_value(json_object_get(b, "Name"))) <= 0)
+                                break;
+                        json_incref(a);
+                        json_array_set(out, j - 1, b);
+                        json_array_set_new(out, j, a);
+                }
+        *ret = out;
+        return 0;
+}
+
+int volume_mountpoint(struct volume_store *vs, const char *name, char *out, size_t size, struct berr *err) {
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid volume name %s", name);
+        snprintf(out, size, "%s/%s/_data", vs->root, name);
+        return 0;
+}
+
+int volume_remove(struct volume_store *vs, const char *name, struct berr *err) {
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name);
+        pthread_mutex_lock(&vs->lock);
+        json_t *rec = NULL;
+        int r = read_record(vs, name, &rec, err);
+        json_decref(rec);
+        if (r == 0) {
+                /* The record goes first: a crash part-way leaves no half volume behind a name. */
+                char path[512];
+                snprintf(path, sizeof(path), "%s/" RECORD, name);
+                if (unlinkat(vs->root_fd, path, 0) < 0)
+                        r = berr_sys(err, BERR_INTERNAL, "remove volume %s", name);
+                else
+                        r = tree_remove_at(vs->root_fd, name, err);
+        }
+        pthread_mutex_unlock(&vs->lock);
+        return r;
+}
+
+static unsigned long long du(int dir_fd, int depth) {
+        if (depth > TREE_MAX_DEPTH)
+                return 0;
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return 0;
+        }
+        unsigned long long sum = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode)) {
+                        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                sum += du(sub, depth + 1);
+                                close(sub);
+                        }
+                } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))
+                        sum += (unsigned long long) st.st_size;
+        }
+        closedir(d);
+        return sum;
+}
+
+unsigned long long volume_size(struct volume_store *vs, const char *name) {
+        char data[512];
+        snprintf(data, sizeof(data), "%s/_data", name);
+        int fd = volume_name_valid(name) ? openat(vs->root_fd, data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (fd < 0)
+                return 0;
+        unsigned long long n = du(fd, 0);
+        close(fd);
+        return n;
+}

@@ -1,0 +1,37 @@
+/* volume.h - the local volume store: DATA-ROOT/volumes/<name>/_data holds a volume's
+ * files, DATA-ROOT/volumes/<name>/volume.json its record (name, creation time, labels,
+ * whether it is anonymous), written atomically. Only the "local" driver without options
+ * exists. The store does not know containers: in-use checks are the caller's. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct berr;
+struct volume_store;
+
+#define VOLUME_LABEL_ANONYMOUS "com.docker.volume.anonymous"
+
+int volume_store_open(const char *data_root, struct volume_store **ret, struct berr *err);
+void volume_store_free(struct volume_store *vs);
+
+/* dockerd's rule for local volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+bool volume_name_valid(const char *name);
+
+/* Create @name (NULL or "": a random anonymous one), or return the existing volume of
+ * that name as dockerd does. @labels and @driver_opts may be NULL. *@ret (may be NULL):
+ * Docker's Volume object. */
+int volume_create(struct volume_store *vs, const char *name, const char *driver, json_t *labels, json_t *driver_opts,
+                  bool anonymous, json_t **ret, struct berr *err);
+/* 404 "get NAME: no such volume" when missing. */
+int volume_inspect(struct volume_store *vs, const char *name, json_t **ret, struct berr *err);
+bool volume_exists(struct volume_store *vs, const char *name);
+/* Every volume, Docker's objects, in name order. */
+int volume_list(struct volume_store *vs, json_t **ret, struct berr *err);
+/* The directory a container binds: DATA-ROOT/volumes/<name>/_data. */
+int volume_mountpoint(struct volume_store *vs, const char *name, char *out, size_t size, struct berr *err);
+/* Remove the volume and its data (the caller checked it is not in use). */
+int volume_remove(struct volume_store *vs, const char *name, struct berr *err);
+/* Bytes under the volume's _data (for prune's SpaceReclaimed). */
+unsigned long long volume_size(struct volume_store *vs, const char *name);

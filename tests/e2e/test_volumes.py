@@ -1,0 +1,101 @@
+"""Volumes: docker volume create/ls/inspect/rm/prune, named and anonymous volumes in
+containers, copy of the image's content into an empty volume, rm -v and --rm."""
+import json
+import os
+
+import pytest
+
+from conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def images(docker):
+    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+
+
+def vol_names(docker):
+    return set(docker.run("volume", "ls", "-q").stdout.split())
+
+
+def test_named_volume_outlives_its_containers(docker, images):
+    try:
+        assert docker.run("volume", "create", "--label", "team=berth", "keep").stdout.strip() == "keep"
+        v = json.loads(docker.run("volume", "inspect", "keep").stdout)[0]
+        assert v["Name"] == "keep" and v["Driver"] == "local" and v["Scope"] == "local"
+        assert v["Labels"] == {"team": "berth"} and v["Mountpoint"].endswith("/volumes/keep/_data")
+        docker.run("run", "--rm", "-v", "keep:/data", "busybox", "sh", "-c", "echo persisted > /data/f")
+        assert docker.run("run", "--rm", "-v", "keep:/data:ro", "busybox", "cat", "/data/f").stdout == "persisted\n"
+        p = docker.run("run", "--rm", "-v", "keep:/data:ro", "busybox", "touch", "/data/g", check=False)
+        assert p.returncode != 0
+        assert "keep" in vol_names(docker)
+        assert "keep" in docker.run("volume", "ls", "--filter", "label=team=berth", "-q").stdout.split()
+        assert "keep" not in docker.run("volume", "ls", "--filter", "label=team=other", "-q").stdout.split()
+    finally:
+        docker.run("volume", "rm", "keep", check=False)
+    assert "keep" not in vol_names(docker)
+
+
+def test_volume_in_use_cannot_be_removed(docker, images):
+    cid = docker.run("create", "-v", "busy:/data", "busybox").stdout.strip()
+    try:
+        p = docker.run("volume", "rm", "busy", check=False)
+        assert p.returncode != 0
+        assert "remove busy: volume is in use - [%s]" % cid in p.stderr
+        assert "busy" in docker.run("volume", "ls", "--filter", "dangling=false", "-q").stdout.split()
+    finally:
+        docker.run("rm", cid)
+    assert "busy" in docker.run("volume", "ls", "--filter", "dangling=true", "-q").stdout.split()
+    docker.run("volume", "rm", "busy")
+    p = docker.run("volume", "inspect", "busy", check=False)
+    assert p.returncode != 0 and "no such volume" in p.stderr
+
+
+def test_empty_volume_gets_the_images_content(docker, images):
+    try:
+        out = docker.run("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/group").stdout
+        assert out.startswith("root:")
+        # Once it has content, the volume's own content is what shows.
+        docker.run("run", "--rm", "-v", "etcvol:/etc", "busybox", "sh", "-c", "echo mine > /etc/group")
+        assert docker.run("run", "--rm", "-v", "etcvol:/etc", "busybox", "cat", "/etc/group").stdout == "mine\n"
+        # nocopy: an empty volume stays empty.
+        out = docker.run("run", "--rm", "-v", "emptyvol:/etc:nocopy", "busybox", "ls", "-A", "/etc").stdout.split()
+        assert "group" not in out
+    finally:
+        docker.run("volume", "rm", "etcvol", "emptyvol", check=False)
+
+
+def test_anonymous_volumes_go_with_rm_v_and_rm(docker, images):
+    before = vol_names(docker)
+    cid = docker.run("run", "-d", "-v", "/scratch", "--mount", "type=volume,dst=/other", "busybox",
+                     "sleep", "300").stdout.strip()
+    mounts = json.loads(docker.run("inspect", "-f", "{{json .Mounts}}", cid).stdout)
+    anon = {m["Name"] for m in mounts if m["Type"] == "volume"}
+    assert len(anon) == 2 and anon <= vol_names(docker)
+    assert all(m["Driver"] == "local" and m["Source"].endswith("/_data") for m in mounts)
+    labels = json.loads(docker.run("volume", "inspect", *anon).stdout)
+    assert all("com.docker.volume.anonymous" in v["Labels"] for v in labels)
+    docker.run("rm", "-f", "-v", cid)
+    assert vol_names(docker) == before
+    docker.run("run", "--rm", "-v", "/scratch", "busybox", "true")
+    assert vol_names(docker) == before
+    # Without -v they stay (dangling), and prune takes them; named ones need prune --all.
+    cid = docker.run("create", "-v", "/scratch", "-v", "named-stays:/n", "busybox").stdout.strip()
+    docker.run("rm", cid)
+    left = vol_names(docker) - before
+    assert "named-stays" in left and len(left) == 2
+    docker.run("volume", "prune", "-f")
+    assert vol_names(docker) - before == {"named-stays"}
+    docker.run("volume", "rm", "named-stays")
+
+
+def test_bad_volume_names_and_drivers(docker, images):
+    p = docker.run("volume", "create", "bad!name", check=False)
+    assert p.returncode != 0 and "includes invalid characters for a local volume name" in p.stderr
+    p = docker.run("volume", "create", "-d", "nfs-plugin", "x1", check=False)
+    assert p.returncode != 0 and 'plugin "nfs-plugin" not found' in p.stderr
+    p = docker.run("volume", "create", "-o", "type=tmpfs", "x2", check=False)
+    assert p.returncode != 0 and "not supported by berth yet" in p.stderr
+    assert not {"x1", "x2"} & vol_names(docker)
+    p = docker.run("volume", "rm", "nosuchvolume", check=False)
+    assert p.returncode != 0 and "no such volume" in p.stderr
+    assert docker.run("volume", "rm", "-f", "nosuchvolume").returncode == 0

@@ -88,6 +88,7 @@ static void ctr_free(struct container *c) {
         json_decref(c->config);
         json_decref(c->host_config);
         json_decref(c->args);
+        json_decref(c->health_log);
         free(c->path);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
@@ -203,6 +204,7 @@ static void readopt(struct daemon *d, struct container *c) {
                 if (shim_msg_send(fd, &m, -1, &err) == 0 && shim_msg_recv(fd, &m, NULL, &err) == 0 &&
                     monitor_watch(d, c, fd, &err) == 0) {
                         log_info("re-adopted running container %.12s (pid %d)", c->id, (int) c->pid);
+                        health_start(d, c);
                         return;
                 }
                 close(fd);
@@ -256,6 +258,9 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
 }
 
 void ctr_store_close(struct daemon *d) {
+        d->shutting_down = true;
+        ctr_wake_all(d);
+        health_wait_all(); /* they see the shutdown and let go of their containers */
         monitor_stop(d);
         exec_forget_all();
         struct container *c, *tmp;

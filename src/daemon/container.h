@@ -61,6 +61,11 @@ struct container {
         bool rootfs_mounted;
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */
+        /* health (health.c), under lock */
+        char health_status[16];  /* "starting", "healthy", "unhealthy"; "" without a check */
+        int health_failing;
+        json_t *health_log;      /* the last results, Docker's HealthcheckResult objects */
+        bool health_running;     /* a thread probes it */
         int watch_fd;           /* the monitor's connection to the shim, -1 without a shim */
         int restart_delay_ms;   /* restart policy back-off, 0 before the first restart */
 
@@ -134,6 +139,12 @@ int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
 bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);
 /* How many containers (any state) use volume @name; their IDs in @out, ", "-separated. */
 int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size);
+
+/* HEALTHCHECK (health.c): start probing a running container that has a health check;
+ * the thread ends with the run. health_json: State.Health (c->lock held), NULL without. */
+void health_start(struct daemon *d, struct container *c);
+json_t *health_json(struct container *c);
+void health_wait_all(void);
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);

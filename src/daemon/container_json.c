@@ -69,7 +69,14 @@ static void status_text(struct container *c, char *out, size_t size) {
         case CTR_RUNNING:
         case CTR_PAUSED:
                 human_duration(now_s() - parse_time(c->started_at), dur, sizeof(dur));
-                snprintf(out, size, "Up %s%s", dur, c->state == CTR_PAUSED ? " (Paused)" : "");
+                snprintf(out, size, "Up %s%s%s", dur,
+                         c->state == CTR_PAUSED                             ? " (Paused)"
+                         : strcmp(c->health_status, "starting") == 0        ? " (health: starting)"
+                         : c->health_status[0]                              ? (strcmp(c->health_status, "healthy") == 0
+                                                                                       ? " (healthy)"
+                                                                                       : " (unhealthy)")
+                                                                            : "",
+                         "");
                 return;
         case CTR_RESTARTING:
                 human_duration(now_s() - parse_time(c->finished_at), dur, sizeof(dur));
@@ -96,12 +103,16 @@ static void status_text(struct container *c, char *out, size_t size) {
 
 static json_t *state_obj(struct container *c) {
         bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
-        return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(c->state),
+        json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(c->state),
                          "Running", running, "Paused", c->state == CTR_PAUSED, "Restarting", c->state == CTR_RESTARTING,
                          "OOMKilled", c->oom_killed, "Dead", c->state == CTR_DEAD, "Pid", running ? (int) c->pid : 0,
                          "ExitCode", c->exit_code, "Error", c->error, "StartedAt",
                          c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
                          c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
+        json_t *health = health_json(c);
+        if (st && health)
+                json_object_set_new(st, "Health", health);
+        return st;
 }
 
 static json_t *network_settings(void) {

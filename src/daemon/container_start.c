@@ -393,6 +393,8 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 log_error("watch container %.12s: %s", c->id, e.msg);
                 close(watch);
         }
+        if (r == 0 && m.type == SHIM_MSG_STARTED)
+                health_start(d, c);
 
         if (r < 0 || m.type != SHIM_MSG_STARTED) {
                 char msg[BERR_MSG_MAX];

@@ -6,6 +6,8 @@
 #include "exec.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -675,4 +677,128 @@ void exec_forget_all(void) {
                 rec_free(e);
         }
         pthread_mutex_unlock(&exec_lock);
+}
+
+/* ---- health-check probes: an exec that nobody sees (not listed, no events) ---- */
+
+/* Frames of the multiplexed stream in @buf[0..*len): their payloads, up to @max bytes,
+ * go to @out; what is left of an incomplete frame stays at the start of @buf. */
+static void demux(char *buf, size_t *len, char *out, size_t *out_len, size_t max) {
+        size_t off = 0;
+        while (*len - off >= 8) {
+                uint32_t n = ((uint32_t) (unsigned char) buf[off + 4] << 24) | ((uint32_t) (unsigned char) buf[off + 5] << 16) |
+                             ((uint32_t) (unsigned char) buf[off + 6] << 8) | (uint32_t) (unsigned char) buf[off + 7];
+                if (*len - off - 8 < n)
+                        break;
+                size_t take = n < max - *out_len ? n : max - *out_len;
+                memcpy(out + *out_len, buf + off + 8, take);
+                *out_len += take;
+                off += 8 + n;
+        }
+        memmove(buf, buf + off, *len - off);
+        *len -= off;
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int exec_probe(struct daemon *d, struct container *c, json_t *cmd, int timeout_ms, int *ret_code, char *out,
+               size_t out_size, struct berr *err) {
+        struct exec_rec e = { 0 };
+        int r = id_random_hex(e.id, err);
+        if (r < 0)
+                return r;
+        snprintf(e.ctr_id, sizeof(e.ctr_id), "%s", c->id);
+        e.cmd = cmd;
+        e.user = (char *) "";
+        e.workdir = (char *) "";
+        e.attach_stdout = e.attach_stderr = true;
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_json_ json_t *process = NULL;
+        r = bundle ? build_process(d, &e, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (r == 0)
+                r = write_process(bundle, e.id, process, err);
+        if (r < 0)
+                return r;
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return berr_sys(err, BERR_INTERNAL, "socketpair");
+        (void) shutdown(sp[0], SHUT_WR); /* no stdin */
+        _cleanup_close_ int rd = sp[0];
+        _cleanup_close_ int conn = shim_connect(bundle, err);
+        struct shim_msg m;
+        if (conn < 0) {
+                close(sp[1]);
+                return conn;
+        }
+        shim_msg_init(&m, SHIM_REQ_EXEC);
+        snprintf(m.text, sizeof(m.text), "%s", e.id);
+        m.flags = SHIM_ATTACH_STDOUT | SHIM_ATTACH_STDERR | SHIM_ATTACH_MULTIPLEX;
+        r = shim_msg_send(conn, &m, sp[1], err);
+        close(sp[1]);
+        if (r == 0)
+                r = shim_msg_recv(conn, &m, NULL, err);
+        if (r == 0 && m.type != SHIM_MSG_STARTED)
+                r = berr_set(err, BERR_INVALID, m.status < 0 ? -m.status : EIO, "%s", m.text);
+        if (r < 0) {
+                char path[4200];
+                snprintf(path, sizeof(path), "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, e.id);
+                (void) unlink(path);
+                return r;
+        }
+        /* Output until EOF (the shim lets go after the exit), the exit on the connection. */
+        int64_t deadline = mono_ms() + timeout_ms;
+        char buf[8192];
+        size_t len = 0, out_len = 0;
+        bool timed_out = false, eof = false;
+        while (!eof) {
+                int64_t left = deadline - mono_ms();
+                if (left <= 0 || d->shutting_down) {
+                        timed_out = true;
+                        break;
+                }
+                struct pollfd pf = { .fd = rd, .events = POLLIN };
+                int n = poll(&pf, 1, left > 200 ? 200 : (int) left);
+                if (n <= 0)
+                        continue;
+                ssize_t k = read(rd, buf + len, sizeof(buf) - len);
+                if (k <= 0) {
+                        eof = true;
+                        break;
+                }
+                len += (size_t) k;
+                demux(buf, &len, out, &out_len, out_size - 1);
+                if (len == sizeof(buf)) /* a frame larger than we keep: drop the buffer */
+                        len = 0;
+        }
+        out[out_len] = '\0';
+        if (timed_out) {
+                /* Kill it through the shim, then collect the exit as usual. */
+                _cleanup_close_ int k = shim_connect(bundle, err);
+                struct shim_msg km;
+                shim_msg_init(&km, SHIM_REQ_KILL);
+                km.signal = SIGKILL;
+                snprintf(km.text, sizeof(km.text), "%s", e.id);
+                if (k >= 0 && shim_msg_send(k, &km, -1, err) == 0)
+                        (void) shim_msg_recv(k, &km, NULL, err);
+        }
+        struct timeval tv = { .tv_sec = 5 };
+        (void) setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        int code = -1;
+        for (;;) {
+                r = shim_msg_recv(conn, &m, NULL, err);
+                if (r < 0)
+                        break;
+                if (m.type == SHIM_MSG_EXITED) {
+                        code = m.status;
+                        break;
+                }
+        }
+        *ret_code = timed_out ? -1 : code;
+        if (timed_out)
+                return berr_set(err, BERR_UNAVAILABLE, ETIMEDOUT, "Health check exceeded timeout (%dms)", timeout_ms);
+        return code < 0 ? berr_set(err, BERR_INTERNAL, EIO, "the health check's exit was not reported") : 0;
 }

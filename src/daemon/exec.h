@@ -39,3 +39,8 @@ json_t *exec_ids_json(struct daemon *d, const char *ctr_id);
 void exec_forget_container(struct daemon *d, const char *ctr_id);
 /* Daemon shutdown: free every instance. */
 void exec_forget_all(void);
+/* Run @cmd in @c as a health-check probe (not listed, no events): its exit code in
+ * *ret_code, the first @out_size - 1 bytes of its output (stdout and stderr) in @out.
+ * Past @timeout_ms it is killed: ETIMEDOUT and *ret_code -1. */
+int exec_probe(struct daemon *d, struct container *c, json_t *cmd, int timeout_ms, int *ret_code, char *out,
+               size_t out_size, struct berr *err);

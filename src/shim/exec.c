@@ -386,6 +386,13 @@ int shim_exec_resize(struct shim *s, const char *id, unsigned rows, unsigned col
         return -ESRCH;
 }
 
+int shim_exec_kill(struct shim *s, const char *id, int sig) {
+        for (struct shim_exec *e = s->execs; e; e = e->next)
+                if (strcmp(e->id, id) == 0)
+                        return e->pidfd.fd >= 0 && pidfd_send_signal(e->pidfd.fd, sig, NULL, 0) < 0 ? -errno : 0;
+        return -ESRCH;
+}
+
 void shim_exec_event(struct shim *s, struct shim_item *it) {
         struct shim_exec *e = it->ptr;
         switch (it->kind) {

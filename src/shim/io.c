@@ -374,6 +374,11 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                         reply(c->item.fd, 0, NULL);
                 return;
         case SHIM_REQ_KILL:
+                if (m.text[0]) { /* an exec's process */
+                        r = shim_exec_kill(s, m.text, m.signal);
+                        reply(c->item.fd, r, r == -ESRCH ? "no such exec" : r < 0 ? "kill failed" : NULL);
+                        break;
+                }
                 r = rt_container_kill(s->ctr, m.signal, false, &err);
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;

@@ -33,7 +33,7 @@ enum shim_msg_type {
         SHIM_MSG_ERROR,       /* shim -> berthd: message */
         SHIM_REQ_START,       /* berthd -> shim (on fd 3 only) */
         SHIM_REQ_ATTACH,      /* + one fd: the client's stream; flags SHIM_ATTACH_* */
-        SHIM_REQ_KILL,        /* signal */
+        SHIM_REQ_KILL,        /* signal; with text set: that exec's process only */
         SHIM_REQ_RESIZE,      /* rows, cols */
         SHIM_REQ_WATCH,       /* keep the connection; it reaches EOF when the shim exits */
         SHIM_REQ_CLOSE_STDIN, /* close the container's stdin */

@@ -98,6 +98,7 @@ void shim_conn_close(struct shim *s, struct shim_conn *c);
 int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err);
 pid_t shim_exec_pid(struct shim_conn *conn);
 int shim_exec_resize(struct shim *s, const char *id, unsigned rows, unsigned cols);
+int shim_exec_kill(struct shim *s, const char *id, int sig);
 void shim_exec_event(struct shim *s, struct shim_item *it);
 void shim_exec_conn_gone(struct shim_exec *e);
 void shim_exec_finish_all(struct shim *s);

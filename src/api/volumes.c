@@ -1,5 +1,6 @@
 /* volumes.c - POST /volumes/create, GET /volumes, GET /volumes/{name},
  * DELETE /volumes/{name}, POST /volumes/prune. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "http.h"
 #include "volume/volume.h"
 
-static int parse_filters(struct api_request *req, json_t **ret, struct berr *err) {
+static int parse_filters(struct api_request *req, const char *const *allowed, json_t **ret, struct berr *err) {
         const char *f = api_query(req, "filters");
         json_t *o = f && *f ? json_loads(f, 0, NULL) : json_object();
         if (!json_is_object(o)) {
@@ -24,8 +25,10 @@ static int parse_filters(struct api_request *req, json_t **ret, struct berr *err
         const char *key;
         json_t *val;
         json_object_foreach(o, key, val) {
-                if (strcmp(key, "dangling") && strcmp(key, "name") && strcmp(key, "label") && strcmp(key, "driver") &&
-                    strcmp(key, "all")) {
+                bool ok = false;
+                for (size_t i = 0; allowed[i]; i++)
+                        ok = ok || strcmp(key, allowed[i]) == 0;
+                if (!ok) {
                         json_decref(o);
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key);
                 }
@@ -50,18 +53,20 @@ static bool filter_bool(json_t *filters, const char *key, int *ret) {
         return true;
 }
 
+static bool label_has(json_t *labels, const char *s) {
+        const char *eq = s ? strchr(s, '=') : NULL;
+        char key[256];
+        snprintf(key, sizeof(key), "%.*s", eq ? (int) (eq - s) : (int) strlen(s ? s : ""), s ? s : "");
+        const char *have = json_string_value(json_object_get(labels, key));
+        return have && (!eq || strcmp(have, eq + 1) == 0);
+}
+
+/* label=k[=v] (all must match), label!=k[=v] (none may) */
 static bool labels_match(json_t *filters, json_t *labels) {
         size_t i;
         json_t *f;
-        json_array_foreach(json_object_get(filters, "label"), i, f) {
-                const char *s = json_string_value(f);
-                const char *eq = s ? strchr(s, '=') : NULL;
-                char key[256];
-                snprintf(key, sizeof(key), "%.*s", eq ? (int) (eq - s) : (int) strlen(s ? s : ""), s ? s : "");
-                const char *have = json_string_value(json_object_get(labels, key));
-                if (!have || (eq && strcmp(have, eq + 1) != 0))
-                        return false;
-        }
+        json_array_foreach(json_object_get(filters, "label"), i, f) if (!label_has(labels, json_string_value(f))) return false;
+        json_array_foreach(json_object_get(filters, "label!"), i, f) if (label_has(labels, json_string_value(f))) return false;
         return true;
 }
 
@@ -109,8 +114,9 @@ int api_volumes_create(struct api_request *req, struct berr *err) {
 }
 
 int api_volumes_list(struct api_request *req, struct berr *err) {
+        static const char *const allowed[] = { "dangling", "driver", "label", "name", NULL };
         _cleanup_json_ json_t *filters = NULL;
-        int r = parse_filters(req, &filters, err);
+        int r = parse_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
         struct daemon *d = req->ctx;
@@ -139,17 +145,21 @@ int api_volumes_delete(struct api_request *req, struct berr *err) {
         struct daemon *d = req->ctx;
         const char *name = req->params[0];
         char users[1024];
+        pthread_mutex_lock(&d->volume_lock);
         if (volume_exists(d->volumes, name) && ctr_volume_users(d, name, users, sizeof(users)) > 0)
-                return berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: volume is in use - [%s]", name, users);
-        r = volume_remove(d->volumes, name, err);
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: volume is in use - [%s]", name, users);
+        else
+                r = volume_remove(d->volumes, name, err);
+        pthread_mutex_unlock(&d->volume_lock);
         if (r < 0 && force && err->kind == BERR_NOT_FOUND)
                 r = 0;
         return r < 0 ? r : api_reply_empty(req, 204);
 }
 
 int api_volumes_prune(struct api_request *req, struct berr *err) {
+        static const char *const allowed[] = { "label", "label!", "all", NULL };
         _cleanup_json_ json_t *filters = NULL;
-        int r = parse_filters(req, &filters, err);
+        int r = parse_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
         struct daemon *d = req->ctx;
@@ -171,14 +181,16 @@ int api_volumes_prune(struct api_request *req, struct berr *err) {
                 if (!labels_match(filters, labels))
                         continue;
                 char users[64];
-                if (ctr_volume_users(d, name, users, sizeof(users)) > 0)
-                        continue;
-                unsigned long long size = volume_size(d->volumes, name);
-                struct berr e = { 0 };
-                if (volume_remove(d->volumes, name, &e) == 0) {
-                        json_array_append_new(deleted, json_string(name));
-                        reclaimed += (json_int_t) size;
+                pthread_mutex_lock(&d->volume_lock);
+                if (ctr_volume_users(d, name, users, sizeof(users)) == 0) {
+                        unsigned long long size = volume_size(d->volumes, name);
+                        struct berr e = { 0 };
+                        if (volume_remove(d->volumes, name, &e) == 0) {
+                                json_array_append_new(deleted, json_string(name));
+                                reclaimed += (json_int_t) size;
+                        }
                 }
+                pthread_mutex_unlock(&d->volume_lock);
         }
         if (json_array_size(deleted) == 0) {
                 json_decref(deleted);

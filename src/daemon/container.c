@@ -648,10 +648,13 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 ctr_free(c);
                 return berr_sys(err, BERR_INTERNAL, "create container directory");
         }
-        /* Its volumes, named and anonymous, exist from now on, as with dockerd. */
+        /* Its volumes, named and anonymous, exist from now on, as with dockerd; none may be
+         * removed before the container is in the table (see volume_lock). */
+        pthread_mutex_lock(&d->volume_lock);
         r = ctr_mounts_create_volumes(d, c, err);
         if (r < 0) {
                 drop_anonymous_volumes(d, c);
+                pthread_mutex_unlock(&d->volume_lock);
                 (void) rmdir(dir);
                 ctr_free(c);
                 return r;
@@ -675,6 +678,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                          "remove (or rename) that container to be able to reuse that name.",
                          c->name, other->id);
                 drop_anonymous_volumes(d, c);
+                pthread_mutex_unlock(&d->volume_lock);
                 (void) rmdir(dir);
                 ctr_free(c);
                 return -EEXIST;
@@ -684,6 +688,8 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         pthread_mutex_unlock(&c->lock);
         if (r < 0) {
                 pthread_mutex_unlock(&d->ctr_lock);
+                drop_anonymous_volumes(d, c);
+                pthread_mutex_unlock(&d->volume_lock);
                 struct berr e2 = { 0 };
                 (void) tree_remove_at(AT_FDCWD, dir, &e2); /* best effort: the create already failed */
                 ctr_free(c);
@@ -691,6 +697,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         }
         HASH_ADD_STR(d->ctrs, id, c);
         pthread_mutex_unlock(&d->ctr_lock);
+        pthread_mutex_unlock(&d->volume_lock);
         events_container(d, c, "create", NULL);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();

@@ -126,7 +126,10 @@ static int parse_bind(const char *ctr_id, const char *spec, json_t *out, struct 
         snprintf(buf, sizeof(buf), "%s", spec);
         char *parts[4] = { 0 };
         size_t n = 0;
-        for (char *save = NULL, *t = strtok_r(buf, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+        char *rest = buf;
+        for (char *t; (t = strsep(&rest, ":"));) {
+                if (!t[0]) /* "$UNSET:/data": dockerd's words */
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid spec: %s: empty section between colons", spec);
                 if (n == 3)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid volume specification: '%s'", spec);
                 parts[n++] = t;
@@ -377,7 +380,7 @@ bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *n
         struct berr e = { 0 };
         (void) d;
         if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
-                return false;
+                return true; /* cannot tell: in use, so nothing gets removed */
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
@@ -421,9 +424,12 @@ static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struc
                 return berr_sys(err, BERR_INTERNAL, "open %s", mountpoint);
         if (!dir_empty(vfd))
                 return 0;
-        _cleanup_close_ int sfd = openat2_in_root(rootfs_fd, dst + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        /* Symlinks on the way resolve inside the root, as dockerd follows them there. */
+        _cleanup_close_ int sfd = openat2_in_root(rootfs_fd, dst + 1, O_RDONLY | O_DIRECTORY);
+        if (sfd < 0 && (errno == ENOENT || errno == ENOTDIR))
+                return 0; /* nothing there, or not a directory: nothing to copy */
         if (sfd < 0)
-                return 0; /* nothing there (or not a directory): nothing to copy */
+                return berr_sys(err, BERR_INTERNAL, "open %s in the container to copy it into its volume", dst);
         int r = tree_copy_contents(sfd, vfd, err);
         return r < 0 ? berr_wrap(err, "copy image content into volume at %s", dst) : 0;
 }
@@ -448,7 +454,11 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                         r = volume_create(d->volumes, name, "local", NULL, NULL, strcmp(anon, name) == 0, NULL, err);
                         if (r == 0)
                                 r = volume_mountpoint(d->volumes, name, src, sizeof(src), err);
-                        if (r == 0 && !json_is_true(json_object_get(m, "_nocopy"))) {
+                        /* Copy-up only into a volume no other container uses: one that could
+                         * write into it while we copy must not steer where our links go. */
+                        char users[64];
+                        if (r == 0 && !json_is_true(json_object_get(m, "_nocopy")) &&
+                            ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
                                 if (rootfs_fd < 0)
                                         rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                                 if (rootfs_fd < 0)

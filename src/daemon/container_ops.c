@@ -392,11 +392,17 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 (void) ctr_mounts_anonymous(d, c, &anon);
                 size_t i;
                 json_t *v;
+                pthread_mutex_lock(&d->volume_lock);
                 json_array_foreach(anon, i, v) {
                         struct berr e3 = { 0 };
-                        if (volume_remove(d->volumes, json_string_value(v), &e3) < 0 && e3.errnum != ENOENT)
+                        char users[200];
+                        /* another container took it up by name: it stays, as with dockerd */
+                        if (ctr_volume_users(d, json_string_value(v), users, sizeof(users)) > 0)
+                                continue;
+                        if (volume_remove(d->volumes, json_string_value(v), &e3) < 0 && e3.kind != BERR_NOT_FOUND)
                                 log_warn("remove volume %s: %s", json_string_value(v), e3.msg);
                 }
+                pthread_mutex_unlock(&d->volume_lock);
         }
         events_container(d, c, "destroy", NULL);
         ctr_unref(d, c); /* the table's reference */

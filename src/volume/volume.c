@@ -58,6 +58,19 @@ int volume_store_open(const char *data_root, struct volume_store **ret, struct b
                 return r;
         }
         (void) fs_spread_subdirs(vs->root_fd); /* volumes come and go like layers */
+        /* Sweep what removals left behind when they were cut short. */
+        int dfd = openat(vs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!d && dfd >= 0)
+                close(dfd);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, ".rm-", 4) == 0) {
+                        struct berr e2 = { 0 };
+                        (void) tree_remove_at(vs->root_fd, de->d_name, &e2);
+                }
+        if (d)
+                closedir(d);
         *ret = vs;
         return 0;
 }
@@ -127,6 +140,11 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
         json_t *rec = NULL;
         struct berr e2 = { 0 };
         int r = read_record(vs, name, &rec, &e2);
+        if (r < 0 && e2.kind != BERR_NOT_FOUND) { /* unreadable is not missing: touch nothing */
+                pthread_mutex_unlock(&vs->lock);
+                *err = e2;
+                return r;
+        }
         if (r == 0) { /* exists: dockerd hands back the existing volume */
                 pthread_mutex_unlock(&vs->lock);
                 if (ret)
@@ -142,9 +160,21 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
         rec = json_pack("{s:s, s:s, s:o, s:b}", "Name", name, "CreatedAt", created, "Labels", lab, "Anonymous", anonymous);
         char data[512];
         snprintf(data, sizeof(data), "%s/_data", name);
-        if (mkdirat(vs->root_fd, name, 0701) < 0 && errno != EEXIST)
+        bool made = false;
+        r = 0;
+        if (mkdirat(vs->root_fd, name, 0701) == 0)
+                made = true;
+        else if (errno == EEXIST) {
+                /* A directory without a record is a leftover (a crash mid-create): start clean. */
+                r = tree_remove_at(vs->root_fd, name, err);
+                if (r == 0 && mkdirat(vs->root_fd, name, 0701) < 0)
+                        r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
+                made = r == 0;
+        } else
                 r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
-        else if (mkdirat(vs->root_fd, data, 0755) < 0 && errno != EEXIST)
+        if (r < 0)
+                ;
+        else if (mkdirat(vs->root_fd, data, 0755) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
         else {
                 _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -153,10 +183,10 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
                 r = text ? fs_write_atomic(vs->root_fd, path, text, strlen(text), 0600, err)
                          : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        if (r < 0) {
+        if (r < 0 && made) {
                 struct berr e3;
                 (void) tree_remove_at(vs->root_fd, name, &e3);
-        } else if (ret)
+        } else if (r == 0 && ret)
                 *ret = volume_json(vs, name, rec);
         json_decref(rec);
         pthread_mutex_unlock(&vs->lock);
@@ -233,13 +263,19 @@ int volume_remove(struct volume_store *vs, const char *name, struct berr *err) {
         int r = read_record(vs, name, &rec, err);
         json_decref(rec);
         if (r == 0) {
-                /* The record goes first: a crash part-way leaves no half volume behind a name. */
-                char path[512];
-                snprintf(path, sizeof(path), "%s/" RECORD, name);
-                if (unlinkat(vs->root_fd, path, 0) < 0)
+                /* Out of the name space first (".rm-..." is no valid name), then deleted: a
+                 * crash part-way leaves no half volume under its name; the leftover is
+                 * swept at the next start. */
+                char gone[128], rnd[ID_HEX_LEN + 1];
+                r = id_random_hex(rnd, err);
+                snprintf(gone, sizeof(gone), ".rm-%.16s", rnd);
+                if (r == 0 && renameat(vs->root_fd, name, vs->root_fd, gone) < 0)
                         r = berr_sys(err, BERR_INTERNAL, "remove volume %s", name);
-                else
-                        r = tree_remove_at(vs->root_fd, name, err);
+                if (r == 0) {
+                        struct berr e2 = { 0 };
+                        if (tree_remove_at(vs->root_fd, gone, &e2) < 0)
+                                fprintf(stderr, "berthd: volume %s: removing its data: %s (left in %s)\n", name, e2.msg, gone);
+                }
         }
         pthread_mutex_unlock(&vs->lock);
         return r;

@@ -99,3 +99,23 @@ def test_bad_volume_names_and_drivers(docker, images):
     p = docker.run("volume", "rm", "nosuchvolume", check=False)
     assert p.returncode != 0 and "no such volume" in p.stderr
     assert docker.run("volume", "rm", "-f", "nosuchvolume").returncode == 0
+
+
+def test_review_cases_that_could_lose_data(docker, client, images):
+    """An empty part in -v is an error (not a throwaway volume); rm -v keeps an anonymous
+    volume that another container took up by name; prune refuses filters it cannot apply."""
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as e:  # the CLI would catch it first
+        client.api.create_container("busybox", host_config=client.api.create_host_config(binds=[":/data"]))
+    assert e.value.status_code == 400 and "empty section between colons" in str(e.value.explanation)
+    a = docker.run("create", "-v", "/data", "busybox").stdout.strip()
+    name = json.loads(docker.run("inspect", "-f", "{{json .Mounts}}", a).stdout)[0]["Name"]
+    b = docker.run("create", "-v", name + ":/data", "busybox").stdout.strip()
+    try:
+        docker.run("rm", "-v", a)
+        assert name in vol_names(docker)
+    finally:
+        docker.run("rm", "-v", b)
+    p = docker.run("volume", "prune", "-a", "-f", "--filter", "name=x", check=False)
+    assert p.returncode != 0 and "invalid filter 'name'" in p.stderr
+    docker.run("volume", "rm", name)

@@ -37,6 +37,8 @@ int api_containers_exec(struct api_request *req, struct berr *err);
 int api_containers_pause(struct api_request *req, struct berr *err);
 int api_containers_top(struct api_request *req, struct berr *err);
 int api_containers_stats(struct api_request *req, struct berr *err);
+int api_containers_archive_get(struct api_request *req, struct berr *err);
+int api_containers_archive_put(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);
 int api_volumes_inspect(struct api_request *req, struct berr *err);

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "daemon/container.h"
 #include "daemon/container_stats.h"
+#include "daemon/container_archive.h"
 #include "daemon/container_logs.h"
 #include "daemon/daemon.h"
 
@@ -386,4 +387,41 @@ int api_containers_stats(struct api_request *req, struct berr *err) {
                 return r;
         }
         return api_reply_stream(req, 200, "application/json", stats_read, stats_free, sr);
+}
+
+static ssize_t archive_read(void *p, char *buf, size_t max) {
+        return ctr_archive_read(p, buf, max);
+}
+
+static void archive_free(void *p) {
+        ctr_archive_free(p);
+}
+
+/* GET and HEAD /containers/{id}/archive?path= */
+int api_containers_archive_get(struct api_request *req, struct berr *err) {
+        const char *path = api_query(req, "path");
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        struct ctr_archive *a;
+        if ((r = ctr_archive_open(req->ctx, c, path, &a, err)) < 0)
+                return r;
+        api_add_header(req, "X-Docker-Container-Path-Stat", ctr_archive_stat_header(a));
+        if (req->is_head) {
+                r = api_reply_empty(req, 200);
+                ctr_archive_free(a);
+                return r;
+        }
+        if ((r = ctr_archive_start(a, err)) < 0) {
+                ctr_archive_free(a);
+                return r;
+        }
+        return api_reply_stream(req, 200, "application/x-tar", archive_read, archive_free, a);
+}
+
+int api_containers_archive_put(struct api_request *req, struct berr *err) {
+        (void) req;
+        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
+                        "copying into a container is not supported by berth yet (copying out is)");
 }

@@ -1,0 +1,586 @@
+/* container_archive.c - GET and HEAD /containers/{id}/archive (docker cp out of a
+ * container): a path is resolved in the container's view (its root filesystem, with its
+ * bind mounts, volumes and /etc/hosts, hostname, resolv.conf laid over it), inside that
+ * root: openat2(RESOLVE_IN_ROOT) for every step but the last, which is taken as it is
+ * (a symlink is archived as a symlink), as dockerd's ResolvePath does. The tree is
+ * walked with openat(O_NOFOLLOW) from there and written as a tar stream (ustar, with pax
+ * records for long names and large files) by a thread of its own into a pipe. A stopped
+ * container's root filesystem is mounted for the copy and unmounted after. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container.h"
+#include "container_archive.h"
+#include "daemon.h"
+#include "image/image_store.h"
+#include "image/tree.h"
+
+#define GO_MODE_DIR (1u << 31)
+#define GO_MODE_SYMLINK (1u << 27)
+#define GO_MODE_DEVICE (1u << 26)
+#define GO_MODE_PIPE (1u << 25)
+#define GO_MODE_SOCKET (1u << 24)
+#define GO_MODE_SETUID (1u << 23)
+#define GO_MODE_SETGID (1u << 22)
+#define GO_MODE_CHARDEV (1u << 21)
+#define GO_MODE_STICKY (1u << 20)
+
+struct ctr_archive {
+        struct daemon *d;
+        struct container *c;
+        bool we_mounted;
+        int base_fd;     /* the directory the path's parent was resolved to */
+        char last[256];  /* the last component, "" for the base itself */
+        char name[256];  /* the archive's top entry */
+        struct stat st;
+        char stat_b64[2048];
+        int pipe_r;
+        pthread_t thread;
+        bool thread_started;
+        int pipe_w;
+};
+
+static int openat2_in_root(int root, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+}
+
+/* filepath.Clean of an absolute path */
+static void clean(const char *in, char *out, size_t size) {
+        size_t n = 0;
+        out[0] = '\0';
+        char buf[4096];
+        snprintf(buf, sizeof(buf), "%s", in);
+        for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+                if (strcmp(t, ".") == 0)
+                        continue;
+                if (strcmp(t, "..") == 0) {
+                        char *slash = strrchr(out, '/');
+                        n = slash ? (size_t) (slash - out) : 0;
+                        out[n] = '\0';
+                        continue;
+                }
+                int k = snprintf(out + n, size - n, "/%s", t);
+                if (k < 0 || (size_t) k >= size - n)
+                        break;
+                n += (size_t) k;
+        }
+        if (n == 0)
+                snprintf(out, size, "/");
+}
+
+static uint32_t go_mode(const struct stat *st) {
+        uint32_t m = st->st_mode & 0777;
+        if (S_ISDIR(st->st_mode))
+                m |= GO_MODE_DIR;
+        else if (S_ISLNK(st->st_mode))
+                m |= GO_MODE_SYMLINK;
+        else if (S_ISFIFO(st->st_mode))
+                m |= GO_MODE_PIPE;
+        else if (S_ISSOCK(st->st_mode))
+                m |= GO_MODE_SOCKET;
+        else if (S_ISCHR(st->st_mode))
+                m |= GO_MODE_DEVICE | GO_MODE_CHARDEV;
+        else if (S_ISBLK(st->st_mode))
+                m |= GO_MODE_DEVICE;
+        if (st->st_mode & S_ISUID)
+                m |= GO_MODE_SETUID;
+        if (st->st_mode & S_ISGID)
+                m |= GO_MODE_SETGID;
+        if (st->st_mode & S_ISVTX)
+                m |= GO_MODE_STICKY;
+        return m;
+}
+
+static void base64(const unsigned char *in, size_t n, char *out, size_t size) {
+        static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 5 < size; i += 3) {
+                uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+                out[o++] = t[v >> 18 & 63];
+                out[o++] = t[v >> 12 & 63];
+                out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+                out[o++] = i + 2 < n ? t[v & 63] : '=';
+        }
+        out[o] = '\0';
+}
+
+/* Which mount of the container holds @path: its source directory (or file) and the
+ * path left inside it; else the root filesystem. */
+static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const char *path, char *rest, size_t rest_size,
+                     struct berr *err) {
+        _cleanup_json_ json_t *mounts = ctr_mounts_inspect(d, c);
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        const char *net[][2] = { { "/etc/hostname", "hostname" }, { "/etc/hosts", "hosts" }, { "/etc/resolv.conf", "resolv.conf" } };
+        for (size_t i = 0; i < 3 && dir; i++) {
+                char src[4200];
+                snprintf(src, sizeof(src), "%s/%s", dir, net[i][1]);
+                if (access(src, F_OK) == 0)
+                        json_array_append_new(mounts, json_pack("{s:s, s:s}", "Destination", net[i][0], "Source", src));
+        }
+        size_t best = 0;
+        const char *src = NULL;
+        size_t i;
+        json_t *m;
+        json_array_foreach(mounts, i, m) {
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                size_t n = dst ? strlen(dst) : 0;
+                if (n > best && strncmp(path, dst, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
+                        best = n;
+                        src = json_string_value(json_object_get(m, "Source"));
+                }
+        }
+        if (!src) {
+                snprintf(rest, rest_size, "%s", path + 1);
+                int fd = fcntl(rootfs_fd, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? berr_sys(err, BERR_INTERNAL, "dup") : fd;
+        }
+        snprintf(rest, rest_size, "%s", path[best] == '/' ? path + best + 1 : "");
+        int fd = open(src, O_PATH | O_CLOEXEC);
+        return fd < 0 ? berr_sys(err, BERR_INTERNAL, "open %s", src) : fd;
+}
+
+static void mount_rootfs(struct daemon *d, struct container *c, bool *we_mounted, char *rootfs, size_t size,
+                         struct berr *err, int *r) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char rw[4200];
+        snprintf(rootfs, size, "%s/rootfs", dir);
+        snprintf(rw, sizeof(rw), "%s/rw", dir);
+        *r = 0;
+        pthread_mutex_lock(&c->lock);
+        if (!c->rootfs_mounted) {
+                (void) mkdir(rootfs, 0755);
+                *r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
+                if (*r == 0) {
+                        c->rootfs_mounted = true;
+                        *we_mounted = true;
+                }
+        }
+        pthread_mutex_unlock(&c->lock);
+}
+
+static void maybe_unmount(struct ctr_archive *a) {
+        if (!a->we_mounted)
+                return;
+        struct container *c = a->c;
+        pthread_mutex_lock(&c->lock);
+        /* Ours to take down only while nothing started meanwhile. Open fds stay valid:
+         * the unmount is lazy. */
+        if (c->rootfs_mounted && !c->starting && c->state != CTR_RUNNING && c->state != CTR_PAUSED &&
+            c->state != CTR_RESTARTING)
+                ctr_unmount_rootfs(a->d, c);
+        pthread_mutex_unlock(&c->lock);
+        a->we_mounted = false;
+}
+
+void ctr_archive_free(struct ctr_archive *a) {
+        if (!a)
+                return;
+        if (a->pipe_r >= 0)
+                close(a->pipe_r); /* a writer still going gets EPIPE and stops */
+        if (a->thread_started)
+                pthread_join(a->thread, NULL);
+        if (a->pipe_w >= 0)
+                close(a->pipe_w);
+        if (a->base_fd >= 0)
+                close(a->base_fd);
+        maybe_unmount(a);
+        ctr_unref(a->d, a->c);
+        free(a);
+}
+
+int ctr_archive_open(struct daemon *d, struct container *c, const char *path, struct ctr_archive **ret, struct berr *err) {
+        if (!path || !path[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "path cannot be empty");
+        if (path[0] != '/')
+                return berr_set(err, BERR_INVALID, EINVAL, "path must be absolute: %s", path); /* the CLI makes it so */
+        struct ctr_archive *a = calloc(1, sizeof(*a));
+        if (!a)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        a->d = d;
+        a->c = c;
+        a->base_fd = a->pipe_r = a->pipe_w = -1;
+        char rootfs[4200];
+        int r;
+        mount_rootfs(d, c, &a->we_mounted, rootfs, sizeof(rootfs), err, &r);
+        _cleanup_close_ int rootfs_fd = r == 0 ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (r == 0 && rootfs_fd < 0)
+                r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+        char cp[4096], rest[4096];
+        clean(path, cp, sizeof(cp));
+        size_t plen = strlen(path);
+        bool follow_last = plen > 1 && (path[plen - 1] == '/' || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0));
+        _cleanup_close_ int base = -1;
+        if (r == 0) {
+                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), err);
+                r = base < 0 ? base : 0;
+        }
+        if (r == 0) {
+                /* the parent, resolved inside; the last component as it is (unless "x/" or "x/.") */
+                char parent[4096];
+                snprintf(parent, sizeof(parent), "%s", rest);
+                char *slash = strrchr(parent, '/');
+                const char *last = slash ? slash + 1 : parent;
+                if (follow_last || !rest[0]) {
+                        a->base_fd = openat2_in_root(base, rest, O_PATH);
+                        a->last[0] = '\0';
+                } else {
+                        snprintf(a->last, sizeof(a->last), "%s", last);
+                        if (slash)
+                                *slash = '\0';
+                        else
+                                parent[0] = '\0';
+                        a->base_fd = openat2_in_root(base, parent, O_PATH | O_DIRECTORY);
+                }
+                if (a->base_fd < 0 && base >= 0 && !rest[0] && errno == ENOTDIR) /* a file bind mount itself */
+                        a->base_fd = fcntl(base, F_DUPFD_CLOEXEC, 3);
+                if (a->base_fd < 0 ||
+                    fstatat(a->base_fd, a->last, &a->st, AT_SYMLINK_NOFOLLOW | (a->last[0] ? 0 : AT_EMPTY_PATH)) < 0)
+                        r = errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+                                    ? berr_set(err, BERR_NOT_FOUND, ENOENT, "Could not find the file %s in container %s", path,
+                                               c->name + 1)
+                                    : berr_sys(err, BERR_INTERNAL, "stat %s in container %s", path, c->name + 1);
+        }
+        if (r < 0) {
+                ctr_archive_free(a);
+                return r;
+        }
+        /* The stat header: {"name","size","mode","mtime","linkTarget"} */
+        const char *bn = strrchr(cp, '/');
+        snprintf(a->name, sizeof(a->name), "%s", strcmp(cp, "/") == 0 ? "/" : bn + 1);
+        char mtime[64], lt[4096] = "";
+        struct tm tm;
+        gmtime_r(&a->st.st_mtim.tv_sec, &tm);
+        char base_t[32];
+        strftime(base_t, sizeof(base_t), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(mtime, sizeof(mtime), "%s.%09ldZ", base_t, a->st.st_mtim.tv_nsec);
+        if (S_ISLNK(a->st.st_mode)) {
+                char target[4096];
+                ssize_t n = readlinkat(a->base_fd, a->last, target, sizeof(target) - 1);
+                if (n > 0) {
+                        target[n] = '\0';
+                        char joined[8200];
+                        if (target[0] == '/')
+                                snprintf(joined, sizeof(joined), "%s", target);
+                        else {
+                                char parent[4096];
+                                snprintf(parent, sizeof(parent), "%s", cp);
+                                char *s = strrchr(parent, '/');
+                                if (s)
+                                        *s = '\0';
+                                snprintf(joined, sizeof(joined), "%s/%s", parent, target);
+                        }
+                        clean(joined, lt, sizeof(lt));
+                }
+        }
+        _cleanup_json_ json_t *st = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", a->name, "size", (json_int_t) a->st.st_size,
+                                              "mode", (json_int_t) go_mode(&a->st), "mtime", mtime, "linkTarget", lt);
+        _cleanup_free_ char *text = json_dumps(st, JSON_COMPACT);
+        if (text)
+                base64((const unsigned char *) text, strlen(text), a->stat_b64, sizeof(a->stat_b64));
+        /* With "x/." the entries are the directory's contents, named from "." down. */
+        if (plen >= 2 && strcmp(path + plen - 2, "/.") == 0)
+                snprintf(a->name, sizeof(a->name), ".");
+        *ret = a;
+        return 0;
+}
+
+const char *ctr_archive_stat_header(struct ctr_archive *a) {
+        return a->stat_b64;
+}
+
+/* ---- tar writing ---- */
+
+struct tar_out {
+        int fd;
+        bool failed;
+        struct {
+                dev_t dev;
+                ino_t ino;
+                char *name;
+        } *links;
+        size_t n_links, cap_links;
+};
+
+static void out_write(struct tar_out *o, const void *p, size_t n) {
+        const char *b = p;
+        while (n && !o->failed) {
+                ssize_t k = write(o->fd, b, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0) {
+                        o->failed = true;
+                        return;
+                }
+                b += k;
+                n -= (size_t) k;
+        }
+}
+
+static void octal(char *field, size_t width, unsigned long long v) {
+        snprintf(field, width, "%0*llo", (int) width - 1, v);
+}
+
+static void checksum(unsigned char *h) {
+        memset(h + 148, ' ', 8);
+        unsigned sum = 0;
+        for (int i = 0; i < 512; i++)
+                sum += h[i];
+        snprintf((char *) h + 148, 8, "%06o", sum);
+        h[155] = ' ';
+}
+
+static void pad(struct tar_out *o, unsigned long long n) {
+        static const char zero[512];
+        if (n % 512)
+                out_write(o, zero, 512 - n % 512);
+}
+
+/* A pax record "LEN key=value\n" (LEN counts itself). */
+static size_t pax_record(char *buf, size_t size, const char *key, const char *value) {
+        size_t body = strlen(key) + strlen(value) + 3; /* ' ', '=', '\n' */
+        size_t len = body + 1;
+        for (;;) {
+                char d[24];
+                size_t total = body + (size_t) snprintf(d, sizeof(d), "%zu", len);
+                if (total == len)
+                        break;
+                len = total;
+        }
+        int n = snprintf(buf, size, "%zu %s=%s\n", len, key, value);
+        return n > 0 && (size_t) n < size ? (size_t) n : 0;
+}
+
+static void header(struct tar_out *o, const char *name, const struct stat *st, char type, const char *link,
+                   unsigned long long size) {
+        bool long_name = strlen(name) > 99, long_link = link && strlen(link) > 99, big = size > 077777777777ULL;
+        if (long_name || long_link || big) {
+                char recs[12000];
+                size_t n = 0;
+                if (long_name)
+                        n += pax_record(recs + n, sizeof(recs) - n, "path", name);
+                if (long_link)
+                        n += pax_record(recs + n, sizeof(recs) - n, "linkpath", link);
+                if (big) {
+                        char s[32];
+                        snprintf(s, sizeof(s), "%llu", size);
+                        n += pax_record(recs + n, sizeof(recs) - n, "size", s);
+                }
+                unsigned char ph[512] = { 0 };
+                snprintf((char *) ph, 100, "PaxHeaders/%.80s", name);
+                octal((char *) ph + 100, 8, 0644);
+                octal((char *) ph + 108, 8, 0);
+                octal((char *) ph + 116, 8, 0);
+                octal((char *) ph + 124, 12, n);
+                octal((char *) ph + 136, 12, (unsigned long long) st->st_mtim.tv_sec);
+                ph[156] = 'x';
+                memcpy(ph + 257, "ustar\0" "00", 8);
+                checksum(ph);
+                out_write(o, ph, 512);
+                out_write(o, recs, n);
+                pad(o, n);
+        }
+        unsigned char h[512] = { 0 };
+        snprintf((char *) h, 100, "%.99s", name);
+        octal((char *) h + 100, 8, st->st_mode & 07777);
+        octal((char *) h + 108, 8, st->st_uid & 07777777);
+        octal((char *) h + 116, 8, st->st_gid & 07777777);
+        octal((char *) h + 124, 12, big ? 0 : size);
+        octal((char *) h + 136, 12, (unsigned long long) st->st_mtim.tv_sec);
+        h[156] = (unsigned char) type;
+        if (link)
+                snprintf((char *) h + 157, 100, "%.99s", link);
+        memcpy(h + 257, "ustar\0" "00", 8);
+        if (type == '3' || type == '4') {
+                octal((char *) h + 329, 8, major(st->st_rdev));
+                octal((char *) h + 337, 8, minor(st->st_rdev));
+        }
+        checksum(h);
+        out_write(o, h, 512);
+}
+
+static const char *hardlink_of(struct tar_out *o, const struct stat *st, const char *name) {
+        if (S_ISDIR(st->st_mode) || st->st_nlink < 2)
+                return NULL;
+        for (size_t i = 0; i < o->n_links; i++)
+                if (o->links[i].dev == st->st_dev && o->links[i].ino == st->st_ino)
+                        return o->links[i].name;
+        if (o->n_links == o->cap_links) {
+                size_t cap = o->cap_links ? o->cap_links * 2 : 16;
+                void *p = realloc(o->links, cap * sizeof(*o->links));
+                if (!p)
+                        return NULL;
+                o->links = p;
+                o->cap_links = cap;
+        }
+        o->links[o->n_links].dev = st->st_dev;
+        o->links[o->n_links].ino = st->st_ino;
+        o->links[o->n_links].name = strdup(name);
+        if (o->links[o->n_links].name)
+                o->n_links++;
+        return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Archive @dirfd/@base (never followed) as @name, recursing into directories. */
+static void put(struct tar_out *o, int dir_fd, const char *base, const char *name, int depth) {
+        if (o->failed || depth > TREE_MAX_DEPTH)
+                return;
+        struct stat st;
+        if (fstatat(dir_fd, base, &st, AT_SYMLINK_NOFOLLOW | (base[0] ? 0 : AT_EMPTY_PATH)) < 0)
+                return; /* gone meanwhile */
+        if (S_ISSOCK(st.st_mode))
+                return; /* tar has no sockets; dockerd skips them too */
+        const char *hl = hardlink_of(o, &st, name);
+        if (hl) {
+                header(o, name, &st, '1', hl, 0);
+                return;
+        }
+        if (S_ISREG(st.st_mode)) {
+                int fd;
+                if (base[0])
+                        fd = openat(dir_fd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                else { /* @dirfd is an O_PATH fd of the file itself: open it for reading */
+                        char p[64];
+                        snprintf(p, sizeof(p), "/proc/self/fd/%d", dir_fd);
+                        fd = open(p, O_RDONLY | O_CLOEXEC);
+                }
+                if (fd < 0)
+                        return;
+                header(o, name, &st, '0', NULL, (unsigned long long) st.st_size);
+                char buf[65536];
+                unsigned long long left = (unsigned long long) st.st_size;
+                while (left && !o->failed) {
+                        ssize_t k = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0) { /* shrank meanwhile: pad with zeros to the size announced */
+                                memset(buf, 0, sizeof(buf));
+                                while (left && !o->failed) {
+                                        size_t z = left < sizeof(buf) ? left : sizeof(buf);
+                                        out_write(o, buf, z);
+                                        left -= z;
+                                }
+                                break;
+                        }
+                        out_write(o, buf, (size_t) k);
+                        left -= (unsigned long long) k;
+                }
+                close(fd);
+                pad(o, (unsigned long long) st.st_size);
+                return;
+        }
+        if (S_ISLNK(st.st_mode)) {
+                char target[4096];
+                ssize_t k = readlinkat(dir_fd, base, target, sizeof(target) - 1);
+                if (k < 0)
+                        return;
+                target[k] = '\0';
+                header(o, name, &st, '2', target, 0);
+                return;
+        }
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+                header(o, name, &st, S_ISCHR(st.st_mode) ? '3' : S_ISBLK(st.st_mode) ? '4' : '6', NULL, 0);
+                return;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return;
+        char dname[8300];
+        snprintf(dname, sizeof(dname), "%s/", name);
+        header(o, dname, &st, '5', NULL, 0);
+        int fd = base[0] ? openat(dir_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                         : openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 32;
+                        char **p = realloc(names, cap * sizeof(*names));
+                        if (!p)
+                                break;
+                        names = p;
+                }
+                names[n] = strdup(de->d_name);
+                if (names[n])
+                        n++;
+        }
+        qsort(names, n, sizeof(*names), cmp_str);
+        for (size_t i = 0; i < n; i++) {
+                char child[8300];
+                if (strcmp(name, ".") == 0)
+                        snprintf(child, sizeof(child), "./%s", names[i]);
+                else
+                        snprintf(child, sizeof(child), "%s/%s", name, names[i]);
+                put(o, dirfd(d), names[i], child, depth + 1);
+                free(names[i]);
+        }
+        free(names);
+        closedir(d);
+}
+
+static void *writer(void *arg) {
+        struct ctr_archive *a = arg;
+        struct tar_out o = { .fd = a->pipe_w };
+        put(&o, a->base_fd, a->last, a->name, 0);
+        static const char end[1024];
+        out_write(&o, end, sizeof(end));
+        for (size_t i = 0; i < o.n_links; i++)
+                free(o.links[i].name);
+        free(o.links);
+        close(a->pipe_w);
+        a->pipe_w = -1;
+        return NULL;
+}
+
+int ctr_archive_start(struct ctr_archive *a, struct berr *err) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pipe");
+        a->pipe_r = p[0];
+        a->pipe_w = p[1];
+        int e = pthread_create(&a->thread, NULL, writer, a);
+        if (e != 0)
+                return berr_set(err, BERR_INTERNAL, e, "cannot start the archive");
+        a->thread_started = true;
+        return 0;
+}
+
+ssize_t ctr_archive_read(struct ctr_archive *a, char *buf, size_t max) {
+        for (;;) {
+                ssize_t n = read(a->pipe_r, buf, max);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                return n < 0 ? -1 : n;
+        }
+}

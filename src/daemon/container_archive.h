@@ -1,0 +1,19 @@
+/* container_archive.h - docker cp out of a container (GET/HEAD /containers/{id}/archive). */
+#pragma once
+
+#include <sys/types.h>
+
+struct berr;
+struct daemon;
+struct container;
+struct ctr_archive;
+
+/* Resolve @path in @c's view (404 "Could not find the file ..." when missing) and stat
+ * it. Takes over the reference on @c. */
+int ctr_archive_open(struct daemon *d, struct container *c, const char *path, struct ctr_archive **ret, struct berr *err);
+/* X-Docker-Container-Path-Stat: base64 of {"name","size","mode","mtime","linkTarget"}. */
+const char *ctr_archive_stat_header(struct ctr_archive *a);
+/* Start writing the tar stream; then read it until 0. */
+int ctr_archive_start(struct ctr_archive *a, struct berr *err);
+ssize_t ctr_archive_read(struct ctr_archive *a, char *buf, size_t max);
+void ctr_archive_free(struct ctr_archive *a);

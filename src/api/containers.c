@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/container.h"
+#include "daemon/events.h"
 #include "daemon/container_stats.h"
 #include "daemon/container_archive.h"
 #include "daemon/container_logs.h"
@@ -413,6 +414,7 @@ int api_containers_archive_get(struct api_request *req, struct berr *err) {
                 ctr_archive_free(a);
                 return r;
         }
+        events_container(req->ctx, c, "archive-path", NULL);
         if ((r = ctr_archive_start(a, err)) < 0) {
                 ctr_archive_free(a);
                 return r;
@@ -421,7 +423,17 @@ int api_containers_archive_get(struct api_request *req, struct berr *err) {
 }
 
 int api_containers_archive_put(struct api_request *req, struct berr *err) {
-        (void) req;
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                        "copying into a container is not supported by berth yet (copying out is)");
+        bool no_overwrite, copy_uidgid;
+        int r;
+        if ((r = api_query_bool(req, "noOverwriteDirNonDir", false, &no_overwrite, err)) < 0 ||
+            (r = api_query_bool(req, "copyUIDGID", false, &copy_uidgid, err)) < 0)
+                return r;
+        struct container *c;
+        if ((r = path_container(req, &c, err)) < 0)
+                return r;
+        r = ctr_archive_extract(req->ctx, c, api_query(req, "path"), req->body_fd, no_overwrite, copy_uidgid, err);
+        if (r == 0)
+                events_container(req->ctx, c, "extract-to-dir", NULL);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_empty(req, 200);
 }

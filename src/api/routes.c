@@ -29,7 +29,7 @@ const struct api_route api_routes[] = {
         { "GET", "/containers/{id}/stats", api_containers_stats, 0 },
         { "GET", "/containers/{id}/archive", api_containers_archive_get, 0 },
         { "HEAD", "/containers/{id}/archive", api_containers_archive_get, 0 },
-        { "PUT", "/containers/{id}/archive", api_containers_archive_put, 0 },
+        { "PUT", "/containers/{id}/archive", api_containers_archive_put, API_BODY_STREAM },
         { "POST", "/volumes/create", api_volumes_create, 0 },
         { "GET", "/volumes", api_volumes_list, 0 },
         { "POST", "/volumes/prune", api_volumes_prune, 0 },

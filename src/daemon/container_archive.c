@@ -28,6 +28,7 @@
 #include "container_archive.h"
 #include "daemon.h"
 #include "image/image_store.h"
+#include "image/layer_apply.h"
 #include "image/tree.h"
 
 #define GO_MODE_DIR (1u << 31)
@@ -126,7 +127,7 @@ static void base64(const unsigned char *in, size_t n, char *out, size_t size) {
 /* Which mount of the container holds @path: its source directory (or file) and the
  * path left inside it; else the root filesystem. */
 static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const char *path, char *rest, size_t rest_size,
-                     struct berr *err) {
+                     int *ret_where, struct berr *err) {
         _cleanup_json_ json_t *mounts = ctr_mounts_inspect(d, c);
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         const char *net[][2] = { { "/etc/hostname", "hostname" }, { "/etc/hosts", "hosts" }, { "/etc/resolv.conf", "resolv.conf" } };
@@ -134,10 +135,12 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                 char src[4200];
                 snprintf(src, sizeof(src), "%s/%s", dir, net[i][1]);
                 if (access(src, F_OK) == 0)
-                        json_array_append_new(mounts, json_pack("{s:s, s:s}", "Destination", net[i][0], "Source", src));
+                        json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "Destination", net[i][0], "Source", src,
+                                                                "RW", true));
         }
         size_t best = 0;
         const char *src = NULL;
+        bool rw = true;
         size_t i;
         json_t *m;
         json_array_foreach(mounts, i, m) {
@@ -146,8 +149,11 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                 if (n > best && strncmp(path, dst, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
                         best = n;
                         src = json_string_value(json_object_get(m, "Source"));
+                        rw = json_is_true(json_object_get(m, "RW"));
                 }
         }
+        if (ret_where) /* 0: the root filesystem; 1: a writable mount; 2: a read-only one */
+                *ret_where = !src ? 0 : rw ? 1 : 2;
         if (!src) {
                 snprintf(rest, rest_size, "%s", path + 1);
                 int fd = fcntl(rootfs_fd, F_DUPFD_CLOEXEC, 3);
@@ -230,7 +236,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
         bool follow_last = plen > 1 && (path[plen - 1] == '/' || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0));
         _cleanup_close_ int base = -1;
         if (r == 0) {
-                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), err);
+                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), NULL, err);
                 r = base < 0 ? base : 0;
         }
         if (r == 0) {
@@ -583,4 +589,49 @@ ssize_t ctr_archive_read(struct ctr_archive *a, char *buf, size_t max) {
                         continue;
                 return n < 0 ? -1 : n;
         }
+}
+
+int ctr_archive_extract(struct daemon *d, struct container *c, const char *path, int tar_fd, bool no_overwrite_dir_nondir,
+                        bool copy_uidgid, struct berr *err) {
+        if (!path || path[0] != '/')
+                return berr_set(err, BERR_INVALID, EINVAL, "path must be absolute: %s", path ? path : "");
+        struct ctr_archive a = { .d = d, .c = c, .base_fd = -1, .pipe_r = -1, .pipe_w = -1 };
+        char rootfs[4200];
+        int r;
+        mount_rootfs(d, c, &a.we_mounted, rootfs, sizeof(rootfs), err, &r);
+        _cleanup_close_ int rootfs_fd = r == 0 ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (r == 0 && rootfs_fd < 0)
+                r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+        char cp[4096], rest[4096];
+        clean(path, cp, sizeof(cp));
+        int where = 0;
+        _cleanup_close_ int base = -1;
+        if (r == 0) {
+                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), &where, err);
+                r = base < 0 ? base : 0;
+        }
+        if (r == 0 && where == 2)
+                r = berr_set(err, BERR_FORBIDDEN, EROFS, "mounted volume is marked read-only");
+        if (r == 0 && where == 0 && json_is_true(json_object_get(c->host_config, "ReadonlyRootfs")))
+                r = berr_set(err, BERR_FORBIDDEN, EROFS, "container rootfs is marked read-only");
+        _cleanup_close_ int target = -1;
+        if (r == 0) {
+                target = openat2_in_root(base, rest, O_RDONLY | O_DIRECTORY);
+                if (target < 0)
+                        r = errno == ENOTDIR ? berr_set(err, BERR_INVALID, ENOTDIR, "extraction point is not a directory")
+                            : errno == ENOENT ? berr_set(err, BERR_NOT_FOUND, ENOENT, "Could not find the file %s in container %s",
+                                                         path, c->name + 1)
+                                              : berr_sys(err, BERR_INTERNAL, "open %s in container %s", path, c->name + 1);
+        }
+        if (r == 0) {
+                struct layer_apply_opts o = {
+                        .whiteouts = LAYER_WHITEOUTS_NONE,
+                        .owner_root = !copy_uidgid,
+                        .no_overwrite_dir_nondir = no_overwrite_dir_nondir,
+                };
+                struct layer_apply_result res;
+                r = layer_apply_fd(target, tar_fd, &o, &res, err);
+        }
+        maybe_unmount(&a);
+        return r;
 }

@@ -1,6 +1,7 @@
 /* container_archive.h - docker cp out of a container (GET/HEAD /containers/{id}/archive). */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct berr;
@@ -17,3 +18,8 @@ const char *ctr_archive_stat_header(struct ctr_archive *a);
 int ctr_archive_start(struct ctr_archive *a, struct berr *err);
 ssize_t ctr_archive_read(struct ctr_archive *a, char *buf, size_t max);
 void ctr_archive_free(struct ctr_archive *a);
+/* PUT /containers/{id}/archive: extract the tar read from @tar_fd (plain or compressed)
+ * into the existing directory @path of the container's view. Without @copy_uidgid every
+ * file is owned by root, as docker cp without -a. */
+int ctr_archive_extract(struct daemon *d, struct container *c, const char *path, int tar_fd, bool no_overwrite_dir_nondir,
+                        bool copy_uidgid, struct berr *err);

@@ -360,9 +360,11 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2]) {
 }
 
 /* chown, xattrs, chmod (after chown, which clears setuid), times. */
-static int apply_meta(int dfd, const char *base, const char *path, struct archive_entry *e, bool is_link,
-                      struct berr *err) {
-        if (fchownat(dfd, base, archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+static int apply_meta(const struct apply *ap, int dfd, const char *base, const char *path, struct archive_entry *e,
+                      bool is_link, struct berr *err) {
+        uid_t uid = ap->o->owner_root ? 0 : (uid_t) archive_entry_uid(e);
+        gid_t gid = ap->o->owner_root ? 0 : (gid_t) archive_entry_gid(e);
+        if (fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berr_sys(err, BERR_INTERNAL, "%s: chown", path);
         int r = set_xattrs(dfd, base, path, e, err);
         if (r < 0)
@@ -504,14 +506,14 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, struct berr *e
         if (!path[0]) { /* the root itself: only its metadata */
                 if (type != AE_IFDIR || is_hardlink)
                         return berr_set(err, BERR_INVALID, EINVAL, "%s: the layer root must be a directory", raw);
-                r = apply_meta(ap->root, ".", "/", e, false, err);
+                r = apply_meta(ap, ap->root, ".", "/", e, false, err);
                 return r < 0 ? r : record_dir_time(ap, "", e, err);
         }
 
         memcpy(split, path, strlen(path) + 1);
         const char *parent, *base;
         split_path(split, &parent, &base);
-        if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+        if (ap->o->whiteouts != LAYER_WHITEOUTS_NONE && strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0)
                 return apply_whiteout(ap, e, parent, base, err);
 
         r = remember(ap, path, err);
@@ -524,6 +526,12 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, struct berr *e
 
         struct stat st;
         if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !(S_ISDIR(st.st_mode) && type == AE_IFDIR && !is_hardlink)) {
+                bool new_dir = type == AE_IFDIR && !is_hardlink;
+                if (ap->o->no_overwrite_dir_nondir && S_ISDIR(st.st_mode) != new_dir)
+                        return berr_set(err, BERR_INVALID, EISDIR,
+                                        S_ISDIR(st.st_mode) ? "cannot overwrite directory \"/%s\" with non-directory \"%s\""
+                                                            : "cannot overwrite non-directory \"/%s\" with directory \"%s\"",
+                                        path, raw);
                 r = tree_remove_at(dfd, base, err);
                 if (r < 0)
                         return r;
@@ -536,14 +544,14 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, struct berr *e
         case AE_IFDIR:
                 if (mkdirat(dfd, base, 0755) < 0 && errno != EEXIST)
                         return berr_sys(err, BERR_INTERNAL, "%s: mkdir", path);
-                r = apply_meta(dfd, base, path, e, false, err);
+                r = apply_meta(ap, dfd, base, path, e, false, err);
                 return r < 0 ? r : record_dir_time(ap, path, e, err);
         case AE_IFREG:
                 r = write_file(ap, dfd, base, path, e, err);
                 if (r < 0)
                         return r;
                 ap->size_bytes += (uint64_t) archive_entry_size(e);
-                return apply_meta(dfd, base, path, e, false, err);
+                return apply_meta(ap, dfd, base, path, e, false, err);
         case AE_IFLNK: {
                 const char *target = archive_entry_symlink(e);
                 if (!target)
@@ -555,14 +563,14 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, struct berr *e
                 if (symlinkat(target, dfd, base) < 0)
                         return berr_sys(err, BERR_INTERNAL, "%s: symlink", path);
                 ap->size_bytes += strlen(target);
-                return apply_meta(dfd, base, path, e, true, err);
+                return apply_meta(ap, dfd, base, path, e, true, err);
         }
         case AE_IFCHR:
         case AE_IFBLK:
         case AE_IFIFO:
                 if (mknodat(dfd, base, type | (archive_entry_perm(e) & 07777), archive_entry_rdev(e)) < 0)
                         return berr_sys(err, errno == EPERM ? BERR_FORBIDDEN : BERR_INTERNAL, "%s: mknod", path);
-                return apply_meta(dfd, base, path, e, false, err);
+                return apply_meta(ap, dfd, base, path, e, false, err);
         default:
                 return berr_set(err, BERR_INVALID, EINVAL, "%s: unhandled tar entry type 0%o", path, (unsigned) type);
         }

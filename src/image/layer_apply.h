@@ -18,6 +18,8 @@ enum layer_whiteouts {
         LAYER_WHITEOUTS_OVERLAY,
         /* vfs: the root is a copy of the parent's tree and whiteouts delete from it. */
         LAYER_WHITEOUTS_DELETE,
+        /* Not a layer (docker cp into a container): `.wh.` names are ordinary files. */
+        LAYER_WHITEOUTS_NONE,
         _LAYER_WHITEOUTS_MAX,
         _LAYER_WHITEOUTS_INVALID = -1,
 };
@@ -37,6 +39,11 @@ struct layer_apply_opts {
         /* When set, the uncompressed stream is recorded there (layer_split.h), so the tar
          * can be given back byte for byte. */
         struct layer_split_writer *split;
+        /* docker cp without -a: everything owned by root (0:0) instead of the tar's owners. */
+        bool owner_root;
+        /* docker cp's noOverwriteDirNonDir: a directory may not replace a non-directory or
+         * the other way round (BERR_INVALID, dockerd's words). */
+        bool no_overwrite_dir_nondir;
         uint64_t max_bytes;   /* 0: LAYER_DEFAULT_MAX_BYTES */
         uint64_t max_entries; /* 0: LAYER_DEFAULT_MAX_ENTRIES */
 };

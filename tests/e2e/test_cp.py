@@ -1,5 +1,5 @@
-"""docker cp out of a container: files, trees (hard and symbolic links kept), the
-container's mounts, stopped containers, the stat header; copying in is an honest 501."""
+"""docker cp out of and into containers: files, trees (hard and symbolic links kept), the
+container's mounts, stopped containers, the stat header, ownership, and the errors."""
 import base64
 import json
 import os
@@ -74,12 +74,72 @@ def test_cp_stat_header_and_errors(docker, client, images):
         with pytest.raises(dockerpy.errors.NotFound) as e:
             client.api.get_archive(cid, "/nope")
         assert "Could not find the file /nope in container" in str(e.value)
-        with pytest.raises(dockerpy.errors.APIError) as e:
-            client.api.put_archive(cid, "/tmp", b"")
-        assert e.value.status_code == 501
         # A path that climbs out stays inside the container's root.
         data = b"".join(client.api.get_archive(cid, "/../../../../etc/hostname")[0])
         t = tarfile.open(fileobj=io.BytesIO(data))
         assert t.extractfile("hostname").read().strip() == cid[:12].encode()
+    finally:
+        docker.run("rm", "-f", cid)
+
+
+def test_cp_into_a_container(docker, client, images, work):
+    src = os.path.join(work, "src")
+    os.makedirs(os.path.join(src, "sub"))
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("one\n")
+    with open(os.path.join(src, "sub", "g"), "w") as f:
+        f.write("two\n")
+    os.symlink("f", os.path.join(src, "l"))
+    with open(os.path.join(src, ".wh.literal"), "w") as f:
+        f.write("not a whiteout\n")
+    os.chown(os.path.join(src, "f"), 1234, 1234)
+    ro = os.path.join(work, "ro")
+    os.makedirs(ro)
+    cid = docker.run("run", "-d", "-v", ro + ":/ro:ro", "busybox", "sleep", "300").stdout.strip()
+    try:
+        docker.run("cp", src, cid + ":/tmp/")
+        out = docker.run("exec", cid, "sh", "-c",
+                         "cat /tmp/src/f /tmp/src/sub/g /tmp/src/.wh.literal; readlink /tmp/src/l; "
+                         "stat -c %u:%g /tmp/src/f").stdout
+        assert out == "one\ntwo\nnot a whiteout\nf\n0:0\n"  # owned by root without -a
+        docker.run("cp", "-a", os.path.join(src, "f"), cid + ":/kept")
+        assert docker.run("exec", cid, "stat", "-c", "%u:%g", "/kept").stdout.strip() == "1234:1234"
+        docker.run("cp", os.path.join(src, "f"), cid + ":/renamed")
+        assert docker.run("exec", cid, "cat", "/renamed").stdout == "one\n"
+        p = docker.run("cp", os.path.join(src, "f"), cid + ":/ro/x", check=False)
+        assert p.returncode != 0 and "mounted volume is marked read-only" in p.stderr
+        assert not os.path.exists(os.path.join(ro, "x"))
+        p = docker.run("cp", os.path.join(src, "f"), cid + ":/nodir/x", check=False)
+        assert p.returncode != 0 and "Could not find the file /nodir in container" in p.stderr
+        # The API refuses a target that is not a directory, and keeps dirs and non-dirs apart
+        # when asked to.
+        import docker as dockerpy
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            ti = tarfile.TarInfo("renamed")
+            ti.type = tarfile.DIRTYPE
+            t.addfile(ti)
+        with pytest.raises(dockerpy.errors.APIError) as e:
+            client.api.put_archive(cid, "/renamed", buf.getvalue())
+        assert e.value.status_code == 400 and "extraction point is not a directory" in str(e.value)
+        r = client.api._put(client.api._url("/containers/{0}/archive", cid),
+                            params={"path": "/", "noOverwriteDirNonDir": "true"}, data=buf.getvalue())
+        assert r.status_code == 400 and "cannot overwrite non-directory" in r.text
+        # A hostile archive stays inside the target directory.
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            ti = tarfile.TarInfo("../../../../escape")
+            ti.size = 3
+            t.addfile(ti, io.BytesIO(b"bad"))
+        try:
+            client.api.put_archive(cid, "/tmp", buf.getvalue())
+        except dockerpy.errors.APIError:
+            pass
+        assert not os.path.exists("/escape")
+        # Into a stopped container too.
+        docker.run("stop", "-t", "0", cid)
+        docker.run("cp", os.path.join(src, "f"), cid + ":/while-stopped")
+        docker.run("start", cid)
+        assert docker.run("exec", cid, "cat", "/while-stopped").stdout == "one\n"
     finally:
         docker.run("rm", "-f", cid)

@@ -432,6 +432,8 @@ int api_containers_archive_put(struct api_request *req, struct berr *err) {
         if ((r = path_container(req, &c, err)) < 0)
                 return r;
         r = ctr_archive_extract(req->ctx, c, api_query(req, "path"), req->body_fd, no_overwrite, copy_uidgid, err);
+        if (r == 0 && !api_body_complete(req)) /* the client left: what arrived may end on a block boundary */
+                r = berr_set(err, BERR_INVALID, EPIPE, "the upload ended early: the copy is incomplete");
         if (r == 0)
                 events_container(req->ctx, c, "extract-to-dir", NULL);
         ctr_unref(req->ctx, c);

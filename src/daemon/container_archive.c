@@ -49,7 +49,7 @@ struct ctr_archive {
         char last[256];  /* the last component, "" for the base itself */
         char name[256];  /* the archive's top entry */
         struct stat st;
-        char stat_b64[2048];
+        char *stat_b64;
         int pipe_r;
         pthread_t thread;
         bool thread_started;
@@ -114,7 +114,7 @@ static uint32_t go_mode(const struct stat *st) {
 static void base64(const unsigned char *in, size_t n, char *out, size_t size) {
         static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         size_t o = 0;
-        for (size_t i = 0; i < n && o + 5 < size; i += 3) {
+        for (size_t i = 0; i < n && o + 4 < size; i += 3) {
                 uint32_t v = (uint32_t) in[i] << 16 | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
                 out[o++] = t[v >> 18 & 63];
                 out[o++] = t[v >> 12 & 63];
@@ -164,23 +164,34 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
         return fd < 0 ? berr_sys(err, BERR_INTERNAL, "open %s", src) : fd;
 }
 
-static void mount_rootfs(struct daemon *d, struct container *c, bool *we_mounted, char *rootfs, size_t size,
-                         struct berr *err, int *r) {
+/* The root filesystem, mounted for us if the container is not running, and held (a
+ * user count) until maybe_unmount; returns an O_PATH fd of it opened under the lock. */
+static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
-        char rw[4200];
-        snprintf(rootfs, size, "%s/rootfs", dir);
+        char rootfs[4200], rw[4200];
+        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
         snprintf(rw, sizeof(rw), "%s/rw", dir);
-        *r = 0;
+        int r = 0, fd = -1;
         pthread_mutex_lock(&c->lock);
-        if (!c->rootfs_mounted) {
+        if (c->removed || c->state == CTR_REMOVING || c->state == CTR_DEAD)
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "container %s is being removed", c->id);
+        if (r == 0 && !c->rootfs_mounted) {
                 (void) mkdir(rootfs, 0755);
-                *r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
-                if (*r == 0) {
+                r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
+                if (r == 0)
                         c->rootfs_mounted = true;
-                        *we_mounted = true;
-                }
+        }
+        if (r == 0) {
+                fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+        }
+        if (r == 0) {
+                c->rootfs_users++;
+                *ret_using = true;
         }
         pthread_mutex_unlock(&c->lock);
+        return r < 0 ? r : fd;
 }
 
 static void maybe_unmount(struct ctr_archive *a) {
@@ -188,10 +199,11 @@ static void maybe_unmount(struct ctr_archive *a) {
                 return;
         struct container *c = a->c;
         pthread_mutex_lock(&c->lock);
-        /* Ours to take down only while nothing started meanwhile. Open fds stay valid:
-         * the unmount is lazy. */
-        if (c->rootfs_mounted && !c->starting && c->state != CTR_RUNNING && c->state != CTR_PAUSED &&
-            c->state != CTR_RESTARTING)
+        c->rootfs_users--;
+        /* The last user of a stopped container's root filesystem takes it down (lazily:
+         * open fds stay valid); a start meanwhile keeps it. */
+        if (c->rootfs_users == 0 && c->rootfs_mounted && !c->starting && c->state != CTR_RUNNING &&
+            c->state != CTR_PAUSED && c->state != CTR_RESTARTING)
                 ctr_unmount_rootfs(a->d, c);
         pthread_mutex_unlock(&c->lock);
         a->we_mounted = false;
@@ -210,28 +222,30 @@ void ctr_archive_free(struct ctr_archive *a) {
                 close(a->base_fd);
         maybe_unmount(a);
         ctr_unref(a->d, a->c);
+        free(a->stat_b64);
         free(a);
 }
 
 int ctr_archive_open(struct daemon *d, struct container *c, const char *path, struct ctr_archive **ret, struct berr *err) {
-        if (!path || !path[0])
+        if (!path || !path[0]) {
+                ctr_unref(d, c);
                 return berr_set(err, BERR_INVALID, EINVAL, "path cannot be empty");
-        if (path[0] != '/')
-                return berr_set(err, BERR_INVALID, EINVAL, "path must be absolute: %s", path); /* the CLI makes it so */
+        }
         struct ctr_archive *a = calloc(1, sizeof(*a));
-        if (!a)
+        if (!a) {
+                ctr_unref(d, c);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
         a->d = d;
         a->c = c;
         a->base_fd = a->pipe_r = a->pipe_w = -1;
-        char rootfs[4200];
-        int r;
-        mount_rootfs(d, c, &a->we_mounted, rootfs, sizeof(rootfs), err, &r);
-        _cleanup_close_ int rootfs_fd = r == 0 ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (r == 0 && rootfs_fd < 0)
-                r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
-        char cp[4096], rest[4096];
-        clean(path, cp, sizeof(cp));
+        int r = 0;
+        _cleanup_close_ int rootfs_fd = use_rootfs(d, c, &a->we_mounted, err);
+        if (rootfs_fd < 0)
+                r = rootfs_fd;
+        char cp[4096], rest[4096], joined[4200];
+        snprintf(joined, sizeof(joined), "/%s", path); /* relative means from the root, as dockerd */
+        clean(joined, cp, sizeof(cp));
         size_t plen = strlen(path);
         bool follow_last = plen > 1 && (path[plen - 1] == '/' || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0));
         _cleanup_close_ int base = -1;
@@ -283,25 +297,27 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                 ssize_t n = readlinkat(a->base_fd, a->last, target, sizeof(target) - 1);
                 if (n > 0) {
                         target[n] = '\0';
-                        char joined[8200];
+                        char tj[8200];
                         if (target[0] == '/')
-                                snprintf(joined, sizeof(joined), "%s", target);
+                                snprintf(tj, sizeof(tj), "%s", target);
                         else {
                                 char parent[4096];
                                 snprintf(parent, sizeof(parent), "%s", cp);
                                 char *s = strrchr(parent, '/');
                                 if (s)
                                         *s = '\0';
-                                snprintf(joined, sizeof(joined), "%s/%s", parent, target);
+                                snprintf(tj, sizeof(tj), "%s/%s", parent, target);
                         }
-                        clean(joined, lt, sizeof(lt));
+                        clean(tj, lt, sizeof(lt));
                 }
         }
         _cleanup_json_ json_t *st = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", a->name, "size", (json_int_t) a->st.st_size,
                                               "mode", (json_int_t) go_mode(&a->st), "mtime", mtime, "linkTarget", lt);
         _cleanup_free_ char *text = json_dumps(st, JSON_COMPACT);
-        if (text)
-                base64((const unsigned char *) text, strlen(text), a->stat_b64, sizeof(a->stat_b64));
+        size_t b64 = text ? (strlen(text) + 2) / 3 * 4 + 1 : 0;
+        a->stat_b64 = b64 ? malloc(b64) : NULL;
+        if (a->stat_b64)
+                base64((const unsigned char *) text, strlen(text), a->stat_b64, b64);
         /* With "x/." the entries are the directory's contents, named from "." down. */
         if (plen >= 2 && strcmp(path + plen - 2, "/.") == 0)
                 snprintf(a->name, sizeof(a->name), ".");
@@ -310,14 +326,17 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
 }
 
 const char *ctr_archive_stat_header(struct ctr_archive *a) {
-        return a->stat_b64;
+        return a->stat_b64 ? a->stat_b64 : "";
 }
 
 /* ---- tar writing ---- */
 
+#define COPY_BUF (64 * 1024)
+
 struct tar_out {
         int fd;
         bool failed;
+        char *buf; /* COPY_BUF bytes, on the heap: put() recurses */
         struct {
                 dev_t dev;
                 ino_t ino;
@@ -360,35 +379,56 @@ static void pad(struct tar_out *o, unsigned long long n) {
                 out_write(o, zero, 512 - n % 512);
 }
 
-/* A pax record "LEN key=value\n" (LEN counts itself). */
-static size_t pax_record(char *buf, size_t size, const char *key, const char *value) {
+/* Append a pax record "LEN key=value\n" (LEN counts itself) to the growing @recs. */
+static bool pax_add(char **recs, size_t *len, const char *key, const char *value) {
         size_t body = strlen(key) + strlen(value) + 3; /* ' ', '=', '\n' */
-        size_t len = body + 1;
+        size_t n = body + 1;
         for (;;) {
                 char d[24];
-                size_t total = body + (size_t) snprintf(d, sizeof(d), "%zu", len);
-                if (total == len)
+                size_t total = body + (size_t) snprintf(d, sizeof(d), "%zu", n);
+                if (total == n)
                         break;
-                len = total;
+                n = total;
         }
-        int n = snprintf(buf, size, "%zu %s=%s\n", len, key, value);
-        return n > 0 && (size_t) n < size ? (size_t) n : 0;
+        char *grown = realloc(*recs, *len + n + 1);
+        if (!grown)
+                return false;
+        *recs = grown;
+        snprintf(*recs + *len, n + 1, "%zu %s=%s\n", n, key, value);
+        *len += n;
+        return true;
 }
 
 static void header(struct tar_out *o, const char *name, const struct stat *st, char type, const char *link,
                    unsigned long long size) {
         bool long_name = strlen(name) > 99, long_link = link && strlen(link) > 99, big = size > 077777777777ULL;
-        if (long_name || long_link || big) {
-                char recs[12000];
+        bool big_ids = st->st_uid > 07777777 || st->st_gid > 07777777;
+        unsigned long long mtime = st->st_mtim.tv_sec > 0 ? (unsigned long long) st->st_mtim.tv_sec : 0;
+        if (mtime > 077777777777ULL)
+                mtime = 077777777777ULL;
+        if (long_name || long_link || big || big_ids) {
+                char *recs = NULL;
                 size_t n = 0;
+                char num[32];
+                bool ok = true;
                 if (long_name)
-                        n += pax_record(recs + n, sizeof(recs) - n, "path", name);
+                        ok = ok && pax_add(&recs, &n, "path", name);
                 if (long_link)
-                        n += pax_record(recs + n, sizeof(recs) - n, "linkpath", link);
+                        ok = ok && pax_add(&recs, &n, "linkpath", link);
                 if (big) {
-                        char s[32];
-                        snprintf(s, sizeof(s), "%llu", size);
-                        n += pax_record(recs + n, sizeof(recs) - n, "size", s);
+                        snprintf(num, sizeof(num), "%llu", size);
+                        ok = ok && pax_add(&recs, &n, "size", num);
+                }
+                if (big_ids) {
+                        snprintf(num, sizeof(num), "%u", (unsigned) st->st_uid);
+                        ok = ok && pax_add(&recs, &n, "uid", num);
+                        snprintf(num, sizeof(num), "%u", (unsigned) st->st_gid);
+                        ok = ok && pax_add(&recs, &n, "gid", num);
+                }
+                if (!ok) { /* never a truncated name: the stream ends in error instead */
+                        free(recs);
+                        o->failed = true;
+                        return;
                 }
                 unsigned char ph[512] = { 0 };
                 snprintf((char *) ph, 100, "PaxHeaders/%.80s", name);
@@ -396,21 +436,22 @@ static void header(struct tar_out *o, const char *name, const struct stat *st, c
                 octal((char *) ph + 108, 8, 0);
                 octal((char *) ph + 116, 8, 0);
                 octal((char *) ph + 124, 12, n);
-                octal((char *) ph + 136, 12, (unsigned long long) st->st_mtim.tv_sec);
+                octal((char *) ph + 136, 12, mtime);
                 ph[156] = 'x';
                 memcpy(ph + 257, "ustar\0" "00", 8);
                 checksum(ph);
                 out_write(o, ph, 512);
                 out_write(o, recs, n);
                 pad(o, n);
+                free(recs);
         }
         unsigned char h[512] = { 0 };
         snprintf((char *) h, 100, "%.99s", name);
         octal((char *) h + 100, 8, st->st_mode & 07777);
-        octal((char *) h + 108, 8, st->st_uid & 07777777);
-        octal((char *) h + 116, 8, st->st_gid & 07777777);
+        octal((char *) h + 108, 8, big_ids ? 0 : st->st_uid);
+        octal((char *) h + 116, 8, big_ids ? 0 : st->st_gid);
         octal((char *) h + 124, 12, big ? 0 : size);
-        octal((char *) h + 136, 12, (unsigned long long) st->st_mtim.tv_sec);
+        octal((char *) h + 136, 12, mtime);
         h[156] = (unsigned char) type;
         if (link)
                 snprintf((char *) h + 157, 100, "%.99s", link);
@@ -423,17 +464,23 @@ static void header(struct tar_out *o, const char *name, const struct stat *st, c
         out_write(o, h, 512);
 }
 
-static const char *hardlink_of(struct tar_out *o, const struct stat *st, const char *name) {
+static const char *hardlink_seen(struct tar_out *o, const struct stat *st) {
         if (S_ISDIR(st->st_mode) || st->st_nlink < 2)
                 return NULL;
         for (size_t i = 0; i < o->n_links; i++)
                 if (o->links[i].dev == st->st_dev && o->links[i].ino == st->st_ino)
                         return o->links[i].name;
+        return NULL;
+}
+
+static void hardlink_add(struct tar_out *o, const struct stat *st, const char *name) {
+        if (S_ISDIR(st->st_mode) || st->st_nlink < 2)
+                return;
         if (o->n_links == o->cap_links) {
                 size_t cap = o->cap_links ? o->cap_links * 2 : 16;
                 void *p = realloc(o->links, cap * sizeof(*o->links));
                 if (!p)
-                        return NULL;
+                        return;
                 o->links = p;
                 o->cap_links = cap;
         }
@@ -442,14 +489,15 @@ static const char *hardlink_of(struct tar_out *o, const struct stat *st, const c
         o->links[o->n_links].name = strdup(name);
         if (o->links[o->n_links].name)
                 o->n_links++;
-        return NULL;
 }
 
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Archive @dirfd/@base (never followed) as @name, recursing into directories. */
+/* Archive @dir_fd/@base (never followed) as @name, recursing into directories. The
+ * container may change the tree while we walk it: a regular file is opened without
+ * following links and without blocking, and must still be the file we stat'ed. */
 static void put(struct tar_out *o, int dir_fd, const char *base, const char *name, int depth) {
         if (o->failed || depth > TREE_MAX_DEPTH)
                 return;
@@ -458,7 +506,7 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 return; /* gone meanwhile */
         if (S_ISSOCK(st.st_mode))
                 return; /* tar has no sockets; dockerd skips them too */
-        const char *hl = hardlink_of(o, &st, name);
+        const char *hl = hardlink_seen(o, &st);
         if (hl) {
                 header(o, name, &st, '1', hl, 0);
                 return;
@@ -466,35 +514,40 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
         if (S_ISREG(st.st_mode)) {
                 int fd;
                 if (base[0])
-                        fd = openat(dir_fd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                else { /* @dirfd is an O_PATH fd of the file itself: open it for reading */
+                        fd = openat(dir_fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+                else { /* @dir_fd is an O_PATH fd of the file itself: open that inode for reading */
                         char p[64];
                         snprintf(p, sizeof(p), "/proc/self/fd/%d", dir_fd);
-                        fd = open(p, O_RDONLY | O_CLOEXEC);
+                        fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
                 }
+                struct stat fst;
                 if (fd < 0)
                         return;
-                header(o, name, &st, '0', NULL, (unsigned long long) st.st_size);
-                char buf[65536];
-                unsigned long long left = (unsigned long long) st.st_size;
+                if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+                        close(fd); /* swapped for something else meanwhile: skipped */
+                        return;
+                }
+                hardlink_add(o, &fst, name);
+                header(o, name, &fst, '0', NULL, (unsigned long long) fst.st_size);
+                unsigned long long left = (unsigned long long) fst.st_size;
                 while (left && !o->failed) {
-                        ssize_t k = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+                        ssize_t k = read(fd, o->buf, left < COPY_BUF ? left : COPY_BUF);
                         if (k < 0 && errno == EINTR)
                                 continue;
                         if (k <= 0) { /* shrank meanwhile: pad with zeros to the size announced */
-                                memset(buf, 0, sizeof(buf));
+                                memset(o->buf, 0, COPY_BUF);
                                 while (left && !o->failed) {
-                                        size_t z = left < sizeof(buf) ? left : sizeof(buf);
-                                        out_write(o, buf, z);
+                                        size_t z = left < COPY_BUF ? left : COPY_BUF;
+                                        out_write(o, o->buf, z);
                                         left -= z;
                                 }
                                 break;
                         }
-                        out_write(o, buf, (size_t) k);
+                        out_write(o, o->buf, (size_t) k);
                         left -= (unsigned long long) k;
                 }
                 close(fd);
-                pad(o, (unsigned long long) st.st_size);
+                pad(o, (unsigned long long) fst.st_size);
                 return;
         }
         if (S_ISLNK(st.st_mode)) {
@@ -507,18 +560,25 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 return;
         }
         if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+                hardlink_add(o, &st, name);
                 header(o, name, &st, S_ISCHR(st.st_mode) ? '3' : S_ISBLK(st.st_mode) ? '4' : '6', NULL, 0);
                 return;
         }
         if (!S_ISDIR(st.st_mode))
                 return;
-        char dname[8300];
-        snprintf(dname, sizeof(dname), "%s/", name);
-        header(o, dname, &st, '5', NULL, 0);
         int fd = base[0] ? openat(dir_fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                          : openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return;
+        if (name[0]) { /* "" is the root of an export: its entries have no prefix */
+                _cleanup_free_ char *dname = NULL;
+                if (asprintf(&dname, "%s/", name) < 0) {
+                        close(fd);
+                        o->failed = true;
+                        return;
+                }
+                header(o, dname, &st, '5', NULL, 0);
+        }
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
@@ -541,14 +601,18 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 if (names[n])
                         n++;
         }
-        qsort(names, n, sizeof(*names), cmp_str);
+        if (n)
+                qsort(names, n, sizeof(*names), cmp_str);
         for (size_t i = 0; i < n; i++) {
-                char child[8300];
-                if (strcmp(name, ".") == 0)
-                        snprintf(child, sizeof(child), "./%s", names[i]);
+                char *child = NULL;
+                int k = !name[0]                ? asprintf(&child, "%s", names[i])
+                        : strcmp(name, ".") == 0 ? asprintf(&child, "./%s", names[i])
+                                                 : asprintf(&child, "%s/%s", name, names[i]);
+                if (k < 0)
+                        o->failed = true;
                 else
-                        snprintf(child, sizeof(child), "%s/%s", name, names[i]);
-                put(o, dirfd(d), names[i], child, depth + 1);
+                        put(o, dirfd(d), names[i], child, depth + 1);
+                free(child);
                 free(names[i]);
         }
         free(names);
@@ -557,10 +621,14 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
 
 static void *writer(void *arg) {
         struct ctr_archive *a = arg;
-        struct tar_out o = { .fd = a->pipe_w };
+        struct tar_out o = { .fd = a->pipe_w, .buf = malloc(COPY_BUF) };
+        if (!o.buf)
+                o.failed = true;
         put(&o, a->base_fd, a->last, a->name, 0);
         static const char end[1024];
-        out_write(&o, end, sizeof(end));
+        if (!o.failed) /* a stream that failed ends short: the client sees a broken tar */
+                out_write(&o, end, sizeof(end));
+        free(o.buf);
         for (size_t i = 0; i < o.n_links; i++)
                 free(o.links[i].name);
         free(o.links);
@@ -575,7 +643,11 @@ int ctr_archive_start(struct ctr_archive *a, struct berr *err) {
                 return berr_sys(err, BERR_INTERNAL, "pipe");
         a->pipe_r = p[0];
         a->pipe_w = p[1];
-        int e = pthread_create(&a->thread, NULL, writer, a);
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setstacksize(&at, 1 << 20); /* put() frames are small; TREE_MAX_DEPTH of them fit */
+        int e = pthread_create(&a->thread, &at, writer, a);
+        pthread_attr_destroy(&at);
         if (e != 0)
                 return berr_set(err, BERR_INTERNAL, e, "cannot start the archive");
         a->thread_started = true;
@@ -593,17 +665,16 @@ ssize_t ctr_archive_read(struct ctr_archive *a, char *buf, size_t max) {
 
 int ctr_archive_extract(struct daemon *d, struct container *c, const char *path, int tar_fd, bool no_overwrite_dir_nondir,
                         bool copy_uidgid, struct berr *err) {
-        if (!path || path[0] != '/')
-                return berr_set(err, BERR_INVALID, EINVAL, "path must be absolute: %s", path ? path : "");
+        if (!path || !path[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "path cannot be empty");
         struct ctr_archive a = { .d = d, .c = c, .base_fd = -1, .pipe_r = -1, .pipe_w = -1 };
-        char rootfs[4200];
-        int r;
-        mount_rootfs(d, c, &a.we_mounted, rootfs, sizeof(rootfs), err, &r);
-        _cleanup_close_ int rootfs_fd = r == 0 ? open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (r == 0 && rootfs_fd < 0)
-                r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
-        char cp[4096], rest[4096];
-        clean(path, cp, sizeof(cp));
+        int r = 0;
+        _cleanup_close_ int rootfs_fd = use_rootfs(d, c, &a.we_mounted, err);
+        if (rootfs_fd < 0)
+                r = rootfs_fd;
+        char cp[4096], rest[4096], joined[4200];
+        snprintf(joined, sizeof(joined), "/%s", path);
+        clean(joined, cp, sizeof(cp));
         int where = 0;
         _cleanup_close_ int base = -1;
         if (r == 0) {

@@ -346,6 +346,11 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                                 "cannot remove container \"%s\": container is running: stop the container before "
                                 "removing or force remove", c->name);
         }
+        if (c->rootfs_users > 0) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "cannot remove container \"%s\": a copy to or from it is in progress", c->name);
+        }
         if (c->state == CTR_RESTARTING) {
                 c->stop_requested = true;
                 c->state = CTR_EXITED;

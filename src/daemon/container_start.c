@@ -272,11 +272,16 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, int *ret_syn
         }
         if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
                 return berr_sys(err, BERR_INTERNAL, "create %s", rootfs);
+        pthread_mutex_lock(&c->lock); /* docker cp may mount it too */
+        r = 0;
         if (!c->rootfs_mounted) {
-                if ((r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err)) < 0)
-                        return r;
-                c->rootfs_mounted = true;
+                r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
+                if (r == 0)
+                        c->rootfs_mounted = true;
         }
+        pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                return r;
         if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, err)) < 0 ||
             (r = write_shim_options(d, c, bundle, err)) < 0)
                 return r;

@@ -369,7 +369,20 @@ static int apply_meta(const struct apply *ap, int dfd, const char *base, const c
         int r = set_xattrs(dfd, base, path, e, err);
         if (r < 0)
                 return r;
-        if (!is_link && fchmodat(dfd, base, archive_entry_perm(e) & 07777, 0) < 0)
+        if (!is_link && ap->o->whiteouts == LAYER_WHITEOUTS_NONE) {
+                /* Into a live container (docker cp), whose processes may swap @base for a
+                 * symlink meanwhile: chmod the inode we stat, never a path that follows one. */
+                _cleanup_close_ int pfd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                struct stat pst;
+                if (pfd < 0 || fstat(pfd, &pst) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "%s: chmod", path);
+                if (S_ISLNK(pst.st_mode))
+                        return berr_set(err, BERR_INVALID, ELOOP, "%s: replaced by a symlink during the copy", path);
+                char proc[64];
+                snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+                if (chmod(proc, archive_entry_perm(e) & 07777) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "%s: chmod", path);
+        } else if (!is_link && fchmodat(dfd, base, archive_entry_perm(e) & 07777, 0) < 0)
                 return berr_sys(err, BERR_INTERNAL, "%s: chmod", path);
         struct timespec ts[2];
         entry_times(e, ts);

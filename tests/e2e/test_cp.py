@@ -143,3 +143,26 @@ def test_cp_into_a_container(docker, client, images, work):
         assert docker.run("exec", cid, "cat", "/while-stopped").stdout == "one\n"
     finally:
         docker.run("rm", "-f", cid)
+
+
+def test_cp_deep_trees_long_names_and_special_files(docker, images, work):
+    long = "n" * 200
+    cid = docker.run("run", "-d", "busybox", "sh", "-c",
+                     "d=/deep; for i in $(seq 1 150); do d=$d/dd; done; mkdir -p $d && echo bottom > $d/f; "
+                     "mkdir -p /ln/%s && echo long > /ln/%s/%s && mkfifo /ln/fifo && "
+                     "ln -s /ln/%s/%s /ln/far && sleep 300" % (long, long, long, long, long)).stdout.strip()
+    try:
+        import time
+        time.sleep(0.5)
+        docker.run("cp", cid + ":/deep", os.path.join(work, "deep"), timeout=60)
+        p = os.path.join(work, "deep", *(["dd"] * 150), "f")
+        assert open(p).read() == "bottom\n"
+        docker.run("cp", cid + ":ln", os.path.join(work, "ln"))  # relative: from the root, as dockerd
+        assert open(os.path.join(work, "ln", long, long)).read() == "long\n"
+        assert os.readlink(os.path.join(work, "ln", "far")) == "/ln/%s/%s" % (long, long)
+        import stat
+        assert stat.S_ISFIFO(os.lstat(os.path.join(work, "ln", "fifo")).st_mode)
+        # the daemon is still there
+        assert docker.run("version").returncode == 0
+    finally:
+        docker.run("rm", "-f", cid)

@@ -439,3 +439,19 @@ int api_containers_archive_put(struct api_request *req, struct berr *err) {
         ctr_unref(req->ctx, c);
         return r < 0 ? r : api_reply_empty(req, 200);
 }
+
+int api_containers_export(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        struct ctr_archive *a;
+        if ((r = ctr_export_open(req->ctx, c, &a, err)) < 0)
+                return r;
+        if ((r = ctr_archive_start(a, err)) < 0) {
+                ctr_archive_free(a);
+                return r;
+        }
+        events_container(req->ctx, c, "export", NULL);
+        return api_reply_stream(req, 200, "application/octet-stream", archive_read, archive_free, a);
+}

@@ -706,3 +706,24 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
         maybe_unmount(&a);
         return r;
 }
+
+int ctr_export_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err) {
+        struct ctr_archive *a = calloc(1, sizeof(*a));
+        if (!a) {
+                ctr_unref(d, c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        a->d = d;
+        a->c = c;
+        a->base_fd = a->pipe_r = a->pipe_w = -1;
+        /* The root filesystem only, without the container's mounts, as dockerd exports it;
+         * entries are named from the root down without a prefix ("bin/sh"). */
+        int fd = use_rootfs(d, c, &a->we_mounted, err);
+        if (fd < 0) {
+                ctr_archive_free(a);
+                return fd;
+        }
+        a->base_fd = fd;
+        *ret = a;
+        return 0;
+}

@@ -23,3 +23,5 @@ void ctr_archive_free(struct ctr_archive *a);
  * file is owned by root, as docker cp without -a. */
 int ctr_archive_extract(struct daemon *d, struct container *c, const char *path, int tar_fd, bool no_overwrite_dir_nondir,
                         bool copy_uidgid, struct berr *err);
+/* GET /containers/{id}/export: the root filesystem as a tar; then ctr_archive_start/read/free. */
+int ctr_export_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err);

@@ -282,6 +282,13 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, int *ret_syn
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
+        /* dockerd's marker file, which scripts test to know they run in a container. */
+        _cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rfd >= 0) {
+                int f = openat(rfd, ".dockerenv", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+                if (f >= 0)
+                        close(f);
+        }
         if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, err)) < 0 ||
             (r = write_shim_options(d, c, bundle, err)) < 0)
                 return r;

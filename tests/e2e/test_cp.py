@@ -166,3 +166,23 @@ def test_cp_deep_trees_long_names_and_special_files(docker, images, work):
         assert docker.run("version").returncode == 0
     finally:
         docker.run("rm", "-f", cid)
+
+
+def test_export_gives_the_root_filesystem(docker, images, work):
+    cid = docker.run("create", "busybox", "sh", "-c", "echo x > /added; rm /bin/ls").stdout.strip()
+    docker.run("start", "-a", cid)
+    try:
+        out = os.path.join(work, "e.tar")
+        docker.run("export", "-o", out, cid)
+        with tarfile.open(out) as t:
+            names = t.getnames()
+            assert "added" in names and "bin/sh" in names and "bin/ls" not in names
+            assert ".dockerenv" in names  # dockerd's marker file, made at start
+            assert not any(n.startswith("/") or n.startswith("..") for n in names)
+            assert t.extractfile("added").read() == b"x\n"
+        # and it imports back
+        docker.run("import", out, "berth-exported:1")
+        assert docker.run("run", "--rm", "berth-exported:1", "cat", "/added").stdout == "x\n"
+        docker.run("rmi", "berth-exported:1")
+    finally:
+        docker.run("rm", cid)

@@ -455,3 +455,103 @@ int api_containers_export(struct api_request *req, struct berr *err) {
         events_container(req->ctx, c, "export", NULL);
         return api_reply_stream(req, 200, "application/octet-stream", archive_read, archive_free, a);
 }
+
+/* "24h", "90m", "10s" (one unit) or a time ctr_logs_parse_time reads -> ns since the epoch. */
+static int until_ns(const char *s, int64_t *ret) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end != s && (strcmp(end, "h") == 0 || strcmp(end, "m") == 0 || strcmp(end, "s") == 0) && v >= 0) {
+                double secs = v * (end[0] == 'h' ? 3600 : end[0] == 'm' ? 60 : 1);
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                *ret = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec - (int64_t) (secs * 1e9);
+                return 0;
+        }
+        return ctr_logs_parse_time(s, ret);
+}
+
+/* POST /containers/prune: every container that is not running (created, exited, dead),
+ * filtered by until= and label=/label!= as dockerd does. */
+int api_containers_prune(struct api_request *req, struct berr *err) {
+        const char *f = api_query(req, "filters");
+        _cleanup_json_ json_t *filters = f && *f ? json_loads(f, 0, NULL) : json_object();
+        if (!json_is_object(filters))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
+        const char *key;
+        json_t *val;
+        int64_t until = 0;
+        _cleanup_json_ json_t *list_filters = json_object();
+        json_object_foreach(filters, key, val) {
+                json_t *vals = json_array();
+                if (json_is_object(val)) {
+                        const char *k;
+                        json_t *b;
+                        json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(vals, json_string(k));
+                } else if (json_is_array(val))
+                        json_array_extend(vals, val);
+                if (strcmp(key, "until") == 0) {
+                        const char *u = json_string_value(json_array_get(vals, 0));
+                        if (!u || until_ns(u, &until) < 0) {
+                                json_decref(vals);
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u ? u : "");
+                        }
+                        json_decref(vals);
+                } else if (strcmp(key, "label") == 0 || strcmp(key, "label!") == 0)
+                        json_object_set_new(list_filters, key, vals);
+                else {
+                        json_decref(vals);
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key);
+                }
+        }
+        json_t *label_not = json_incref(json_object_get(list_filters, "label!"));
+        json_object_del(list_filters, "label!");
+        _cleanup_json_ json_t *list = NULL;
+        int r = ctr_list_json(req->ctx, true, -1, true, list_filters, &list, err);
+        if (r < 0) {
+                json_decref(label_not);
+                return r;
+        }
+        json_t *deleted = json_array();
+        json_int_t reclaimed = 0;
+        size_t i;
+        json_t *c;
+        json_array_foreach(list, i, c) {
+                const char *state = json_string_value(json_object_get(c, "State"));
+                if (!state || !strcmp(state, "running") || !strcmp(state, "paused") || !strcmp(state, "restarting") ||
+                    !strcmp(state, "removing"))
+                        continue;
+                if (until && (int64_t) json_integer_value(json_object_get(c, "Created")) * 1000000000LL >= until)
+                        continue;
+                json_t *labels = json_object_get(c, "Labels");
+                bool excluded = false;
+                size_t k;
+                json_t *ln;
+                json_array_foreach(label_not, k, ln) {
+                        const char *s = json_string_value(ln);
+                        const char *eq = s ? strchr(s, '=') : NULL;
+                        char lk[256];
+                        snprintf(lk, sizeof(lk), "%.*s", eq ? (int) (eq - s) : (int) strlen(s ? s : ""), s ? s : "");
+                        const char *have = json_string_value(json_object_get(labels, lk));
+                        if (have && (!eq || strcmp(have, eq + 1) == 0))
+                                excluded = true;
+                }
+                if (excluded)
+                        continue;
+                const char *id = json_string_value(json_object_get(c, "Id"));
+                struct container *ct = NULL;
+                struct berr e = { 0 };
+                if (ctr_lookup(req->ctx, id, &ct, &e) < 0)
+                        continue;
+                if (ctr_remove(req->ctx, ct, false, false, &e) == 0) {
+                        json_array_append_new(deleted, json_string(id));
+                        reclaimed += json_integer_value(json_object_get(c, "SizeRw"));
+                }
+                ctr_unref(req->ctx, ct);
+        }
+        json_decref(label_not);
+        if (json_array_size(deleted) == 0) {
+                json_decref(deleted);
+                deleted = json_null();
+        }
+        return api_reply_json(req, 200, json_pack("{s:o, s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", reclaimed));
+}

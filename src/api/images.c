@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include "api.h"
+#include "daemon/container.h"
+#include "daemon/daemon.h"
+#include "volume/volume.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -415,12 +418,36 @@ int api_system_df(struct api_request *req, struct berr *err) {
                 json_object_set_new(o, "LayersSize", json_integer(image_store_layers_size(store_of(req))));
                 json_object_set_new(o, "Images", images);
         }
-        /* Containers, volumes and the build cache are reported by their own stores as
-         * those land; until then there are none. */
-        if (df_wants(req, "container"))
-                json_object_set_new(o, "Containers", json_array());
-        if (df_wants(req, "volume"))
-                json_object_set_new(o, "Volumes", json_array());
+        struct daemon *d = req->ctx;
+        if (df_wants(req, "container")) {
+                json_t *ctrs = NULL;
+                _cleanup_json_ json_t *none = json_object();
+                int r = ctr_list_json(d, true, -1, true, none, &ctrs, err);
+                if (r < 0) {
+                        json_decref(o);
+                        return r;
+                }
+                json_object_set_new(o, "Containers", ctrs);
+        }
+        if (df_wants(req, "volume")) {
+                json_t *vols = NULL;
+                int r = volume_list(d->volumes, &vols, err);
+                if (r < 0) {
+                        json_decref(o);
+                        return r;
+                }
+                size_t i;
+                json_t *v;
+                json_array_foreach(vols, i, v) {
+                        const char *name = json_string_value(json_object_get(v, "Name"));
+                        char users[64];
+                        json_object_set_new(v, "UsageData",
+                                            json_pack("{s:I, s:i}", "Size", (json_int_t) volume_size(d->volumes, name),
+                                                      "RefCount", ctr_volume_users(d, name, users, sizeof(users))));
+                }
+                json_object_set_new(o, "Volumes", vols);
+        }
+        /* No builder yet: no build cache. */
         if (df_wants(req, "build-cache"))
                 json_object_set_new(o, "BuildCache", json_array());
         return api_reply_json(req, 200, o);

@@ -307,3 +307,23 @@ def test_run_interactive_stdin_is_binary_safe(docker, images):
                        timeout=30, env=docker_env(docker.host, docker.config_dir))
     assert p.returncode == 0, p.stderr
     assert p.stdout.split()[0].decode() == hashlib.md5(data).hexdigest()
+
+
+def test_container_prune_and_system_df(docker, images):
+    a = docker.run("create", "--label", "prune-test=keep", "busybox", "true").stdout.strip()
+    b = docker.run("create", "--label", "prune-test=go", "busybox", "true").stdout.strip()
+    running = docker.run("run", "-d", "--label", "prune-test=go", "busybox", "sleep", "300").stdout.strip()
+    try:
+        df = json.loads(docker.run("system", "df", "--format", "{{json .}}").stdout.splitlines()[1])
+        assert df["Type"] == "Containers" and int(df["TotalCount"]) >= 3 and int(df["Active"]) >= 1
+        out = docker.run("container", "prune", "-f", "--filter", "label=prune-test=go").stdout
+        assert b in out and running not in out and a not in out
+        ids = docker.run("ps", "-aq", "--no-trunc").stdout.split()
+        assert a in ids and running in ids and b not in ids
+        out = docker.run("container", "prune", "-f", "--filter", "label!=prune-test=keep",
+                         "--filter", "label=prune-test").stdout
+        assert a not in out
+        p = docker.run("container", "prune", "-f", "--filter", "bogus=1", check=False)
+        assert p.returncode != 0 and "invalid filter 'bogus'" in p.stderr
+    finally:
+        docker.run("rm", "-f", a, running, check=False)

@@ -3,11 +3,14 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -157,4 +160,35 @@ bool fs_spread_subdirs(int fd) {
                 return true;
         flags |= FS_TOPDIR_FL;
         return ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+}
+
+int fs_open_in_root(int root, const char *path, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+}
+
+void fs_clean_abs_path(const char *in, char *out, size_t size) {
+        size_t n = 0;
+        out[0] = '\0';
+        char buf[4096];
+        snprintf(buf, sizeof(buf), "%s", in);
+        for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+                if (strcmp(t, ".") == 0)
+                        continue;
+                if (strcmp(t, "..") == 0) {
+                        char *slash = strrchr(out, '/');
+                        n = slash ? (size_t) (slash - out) : 0;
+                        out[n] = '\0';
+                        continue;
+                }
+                int k = snprintf(out + n, size - n, "/%s", t);
+                if (k < 0 || (size_t) k >= size - n)
+                        break;
+                n += (size_t) k;
+        }
+        if (n == 0)
+                snprintf(out, size, "/");
 }

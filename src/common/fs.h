@@ -29,5 +29,13 @@ int fs_mkdir_p(const char *path, mode_t mode, struct berr *err);
  * returns whether the flag is set; filesystems without the flag are left alone. */
 bool fs_spread_subdirs(int fd);
 
+/* openat2(@root, @path, @flags | O_CLOEXEC) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS:
+ * every step, symlinks included, stays inside @root ("" means @root itself). -1/errno. */
+int fs_open_in_root(int root, const char *path, int flags);
+
+/* Go's filepath.Clean for an absolute path into @out: no "//", "." or ".." steps and no
+ * trailing "/" ("/" for nothing). */
+void fs_clean_abs_path(const char *in, char *out, size_t size);
+
 /* Join two path parts with exactly one '/'. Returns NULL only on allocation failure. */
 char *fs_path_join(const char *a, const char *b);

@@ -22,6 +22,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "container.h"
@@ -55,39 +56,6 @@ struct ctr_archive {
         bool thread_started;
         int pipe_w;
 };
-
-static int openat2_in_root(int root, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-}
-
-/* filepath.Clean of an absolute path */
-static void clean(const char *in, char *out, size_t size) {
-        size_t n = 0;
-        out[0] = '\0';
-        char buf[4096];
-        snprintf(buf, sizeof(buf), "%s", in);
-        for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-                if (strcmp(t, ".") == 0)
-                        continue;
-                if (strcmp(t, "..") == 0) {
-                        char *slash = strrchr(out, '/');
-                        n = slash ? (size_t) (slash - out) : 0;
-                        out[n] = '\0';
-                        continue;
-                }
-                int k = snprintf(out + n, size - n, "/%s", t);
-                if (k < 0 || (size_t) k >= size - n)
-                        break;
-                n += (size_t) k;
-        }
-        if (n == 0)
-                snprintf(out, size, "/");
-}
-
 static uint32_t go_mode(const struct stat *st) {
         uint32_t m = st->st_mode & 0777;
         if (S_ISDIR(st->st_mode))
@@ -245,7 +213,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                 r = rootfs_fd;
         char cp[4096], rest[4096], joined[4200];
         snprintf(joined, sizeof(joined), "/%s", path); /* relative means from the root, as dockerd */
-        clean(joined, cp, sizeof(cp));
+        fs_clean_abs_path(joined, cp, sizeof(cp));
         size_t plen = strlen(path);
         bool follow_last = plen > 1 && (path[plen - 1] == '/' || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0));
         _cleanup_close_ int base = -1;
@@ -260,7 +228,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                 char *slash = strrchr(parent, '/');
                 const char *last = slash ? slash + 1 : parent;
                 if (follow_last || !rest[0]) {
-                        a->base_fd = openat2_in_root(base, rest, O_PATH);
+                        a->base_fd = fs_open_in_root(base, rest, O_PATH);
                         a->last[0] = '\0';
                 } else {
                         snprintf(a->last, sizeof(a->last), "%s", last);
@@ -268,7 +236,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                                 *slash = '\0';
                         else
                                 parent[0] = '\0';
-                        a->base_fd = openat2_in_root(base, parent, O_PATH | O_DIRECTORY);
+                        a->base_fd = fs_open_in_root(base, parent, O_PATH | O_DIRECTORY);
                 }
                 if (a->base_fd < 0 && base >= 0 && !rest[0] && errno == ENOTDIR) /* a file bind mount itself */
                         a->base_fd = fcntl(base, F_DUPFD_CLOEXEC, 3);
@@ -308,7 +276,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                                         *s = '\0';
                                 snprintf(tj, sizeof(tj), "%s/%s", parent, target);
                         }
-                        clean(tj, lt, sizeof(lt));
+                        fs_clean_abs_path(tj, lt, sizeof(lt));
                 }
         }
         _cleanup_json_ json_t *st = json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", a->name, "size", (json_int_t) a->st.st_size,
@@ -674,7 +642,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
                 r = rootfs_fd;
         char cp[4096], rest[4096], joined[4200];
         snprintf(joined, sizeof(joined), "/%s", path);
-        clean(joined, cp, sizeof(cp));
+        fs_clean_abs_path(joined, cp, sizeof(cp));
         int where = 0;
         _cleanup_close_ int base = -1;
         if (r == 0) {
@@ -687,7 +655,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
                 r = berr_set(err, BERR_FORBIDDEN, EROFS, "container rootfs is marked read-only");
         _cleanup_close_ int target = -1;
         if (r == 0) {
-                target = openat2_in_root(base, rest, O_RDONLY | O_DIRECTORY);
+                target = fs_open_in_root(base, rest, O_RDONLY | O_DIRECTORY);
                 if (target < 0)
                         r = errno == ENOTDIR ? berr_set(err, BERR_INVALID, ENOTDIR, "extraction point is not a directory")
                             : errno == ENOENT ? berr_set(err, BERR_NOT_FOUND, ENOENT, "Could not find the file %s in container %s",

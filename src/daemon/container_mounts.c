@@ -36,48 +36,21 @@ static bool is_propagation(const char *s) {
         return false;
 }
 
-static void clean_path(const char *in, char *out, size_t size);
-
 static int check_destination(const char *dst, struct berr *err) {
         if (!dst || dst[0] != '/')
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute",
                                 dst ? dst : "");
         char c[4096];
-        clean_path(dst, c, sizeof(c));
+        fs_clean_abs_path(dst, c, sizeof(c));
         if (strcmp(c, "/") == 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid specification: destination can't be '/'");
         return 0;
 }
-
-/* filepath.Clean for an absolute path: no "//", ".", ".." or trailing "/". */
-static void clean_path(const char *in, char *out, size_t size) {
-        size_t n = 0;
-        out[0] = '\0';
-        char buf[4096];
-        snprintf(buf, sizeof(buf), "%s", in);
-        for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-                if (strcmp(t, ".") == 0)
-                        continue;
-                if (strcmp(t, "..") == 0) {
-                        char *slash = strrchr(out, '/');
-                        n = slash ? (size_t) (slash - out) : 0;
-                        out[n] = '\0';
-                        continue;
-                }
-                int k = snprintf(out + n, size - n, "/%s", t);
-                if (k < 0 || (size_t) k >= size - n)
-                        break;
-                n += (size_t) k;
-        }
-        if (n == 0)
-                snprintf(out, size, "/");
-}
-
 static json_t *mount_point(const char *type, const char *name, const char *src, const char *dst_raw, const char *mode,
                            bool rw, const char *propagation, bool create_src, bool recursive, bool nocopy) {
         char dst[4096];
-        clean_path(dst_raw, dst, sizeof(dst));
+        fs_clean_abs_path(dst_raw, dst, sizeof(dst));
         json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:b, s:b}", "Type", type, "Source", src ? src : "",
                               "Destination", dst, "Mode", mode, "RW", rw, "Propagation", propagation, "_create", create_src,
                               "_recursive", recursive, "_nocopy", nocopy);
@@ -91,7 +64,7 @@ static json_t *mount_point(const char *type, const char *name, const char *src, 
 /* The name of @ctr_id's anonymous volume at @dst: a digest of the two. */
 static void anonymous_name(const char *ctr_id, const char *dst_raw, char out[65]) {
         char dst[4096], key[4200], digest[DIGEST_STRING_MAX];
-        clean_path(dst_raw, dst, sizeof(dst));
+        fs_clean_abs_path(dst_raw, dst, sizeof(dst));
         snprintf(key, sizeof(key), "%s:%s", ctr_id, dst);
         struct berr e = { 0 };
         if (digest_sha256_buf(key, strlen(key), digest, &e) < 0)
@@ -241,7 +214,7 @@ static int parse_mount(const char *ctr_id, json_t *m, json_t *out, bool check_so
 
 static bool has_destination(json_t *list, const char *dst_raw) {
         char dst[4096];
-        clean_path(dst_raw, dst, sizeof(dst));
+        fs_clean_abs_path(dst_raw, dst, sizeof(dst));
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) if (strcmp(json_string_value(json_object_get(m, "Destination")), dst) == 0) return true;
@@ -391,14 +364,6 @@ bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *n
         return false;
 }
 
-static int openat2_in_root(int root, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-}
-
 static bool dir_empty(int fd) {
         int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -425,7 +390,7 @@ static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struc
         if (!dir_empty(vfd))
                 return 0;
         /* Symlinks on the way resolve inside the root, as dockerd follows them there. */
-        _cleanup_close_ int sfd = openat2_in_root(rootfs_fd, dst + 1, O_RDONLY | O_DIRECTORY);
+        _cleanup_close_ int sfd = fs_open_in_root(rootfs_fd, dst + 1, O_RDONLY | O_DIRECTORY);
         if (sfd < 0 && (errno == ENOENT || errno == ENOTDIR))
                 return 0; /* nothing there, or not a directory: nothing to copy */
         if (sfd < 0)

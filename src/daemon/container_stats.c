@@ -113,16 +113,6 @@ static uint64_t system_usage(uint32_t *online) {
         return sum * (1000000000ull / (uint64_t) (hz > 0 ? hz : 100));
 }
 
-static void now_rfc3339(char out[40]) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char base[32];
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 40, "%s.%09ldZ", base, ts.tv_nsec);
-}
-
 static json_t *cpu_json(const struct sample *s) {
         json_t *usage = json_pack("{s:I, s:I, s:I}", "total_usage", (json_int_t) s->cpu_total, "usage_in_kernelmode",
                                   (json_int_t) s->cpu_sys, "usage_in_usermode", (json_int_t) s->cpu_user);
@@ -203,7 +193,7 @@ static uint64_t clamp_to_machine(uint64_t lim) {
 /* Take a sample of @pid's cgroups into @s; the rest of the object into *@ret. */
 static json_t *take(pid_t pid, struct sample *s) {
         memset(s, 0, sizeof(*s));
-        now_rfc3339(s->read);
+        ctr_now(s->read);
         char cpu[2200] = "", mem[2200] = "", pids[2200] = "", blk[2200] = "", v2[2200] = "";
         bool is_v2 = ctr_cgroup_dir(pid, "cpuacct", cpu, sizeof(cpu)) < 0;
         if (is_v2) {
@@ -316,7 +306,7 @@ static char *next_object(struct ctr_stats_reader *r) {
         if (!o) {
                 o = blank();
                 r->done = true;
-                now_rfc3339(cur.read);
+                ctr_now(cur.read);
         }
         json_object_set_new(o, "read", json_string(cur.read));
         json_object_set_new(o, "preread", json_string(r->pre.read[0] ? r->pre.read : "0001-01-01T00:00:00Z"));

@@ -59,16 +59,6 @@ bool health_configured(struct container *c) {
         return a != NULL;
 }
 
-static void now_rfc3339(char out[48]) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char base[32];
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 48, "%s.%09ldZ", base, ts.tv_nsec);
-}
-
 static int64_t mono_ns(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -122,7 +112,7 @@ static bool wait_locked(struct health_run *h, int64_t ns) {
 static void record(struct health_run *h, const char *start, int code, const char *output, bool in_start_period) {
         struct container *c = h->c;
         char end[48];
-        now_rfc3339(end);
+        ctr_now(end);
         char old[16];
         pthread_mutex_lock(&c->lock);
         snprintf(old, sizeof(old), "%s", c->health_status);
@@ -165,7 +155,7 @@ static void *health_thread(void *arg) {
                         continue; /* dockerd does not probe a paused container */
                 pthread_mutex_unlock(&c->lock);
                 char start[48], out[HEALTH_OUTPUT_MAX + 1];
-                now_rfc3339(start);
+                ctr_now(start);
                 int code = -1;
                 struct berr err = { 0 };
                 int64_t timeout_ms = h->cfg.timeout_ns / 1000000;

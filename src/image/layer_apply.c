@@ -24,6 +24,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "image/archive_lazy.h"
 #include "image/layer_split.h"
@@ -56,14 +57,6 @@ struct apply {
         size_t n_dirs, cap_dirs;
         struct path_seen *seen; /* LAYER_WHITEOUTS_DELETE: paths this layer wrote */
 };
-
-static int openat2_in_root(int root, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC),
-                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
-}
 
 /* Inner reader's input: the next block of decompressed bytes, hashed and counted. */
 static la_ssize_t inner_read(struct archive *a, void *opaque, const void **buf) {
@@ -165,7 +158,7 @@ static void split_path(char *path, const char **ret_parent, const char **ret_bas
 static int copy_dir_meta_from_lower(struct apply *ap, const char *prefix, int parent_fd, const char *comp,
                                     struct berr *err) {
         for (size_t i = 0; i < ap->o->n_lower_fds; i++) {
-                _cleanup_close_ int lfd = openat2_in_root(ap->o->lower_fds[i], prefix, O_RDONLY | O_DIRECTORY);
+                _cleanup_close_ int lfd = fs_open_in_root(ap->o->lower_fds[i], prefix, O_RDONLY | O_DIRECTORY);
                 if (lfd < 0)
                         continue;
                 struct stat st;
@@ -183,7 +176,7 @@ static int copy_dir_meta_from_lower(struct apply *ap, const char *prefix, int pa
  * (0755 root:root like Docker's MkdirAll, or with lower-layer metadata when @from_lower). */
 static int open_dir(struct apply *ap, const char *path, bool create, bool from_lower, int *ret_fd,
                     struct berr *err) {
-        int fd = openat2_in_root(ap->root, path, O_RDONLY | O_DIRECTORY);
+        int fd = fs_open_in_root(ap->root, path, O_RDONLY | O_DIRECTORY);
         if (fd >= 0) {
                 *ret_fd = fd;
                 return 0;
@@ -193,7 +186,7 @@ static int open_dir(struct apply *ap, const char *path, bool create, bool from_l
                                 path[0] ? path : "/");
 
         char prefix[PATH_MAX];
-        _cleanup_close_ int cur = openat2_in_root(ap->root, "", O_RDONLY | O_DIRECTORY);
+        _cleanup_close_ int cur = fs_open_in_root(ap->root, "", O_RDONLY | O_DIRECTORY);
         if (cur < 0)
                 return berr_sys(err, BERR_INTERNAL, "open layer root");
         const char *p = path;
@@ -206,7 +199,7 @@ static int open_dir(struct apply *ap, const char *path, bool create, bool from_l
                 size_t clen = slash ? (size_t) (slash - p) : strlen(p);
                 p = slash ? slash + 1 : p + clen;
 
-                int next = openat2_in_root(ap->root, prefix, O_RDONLY | O_DIRECTORY);
+                int next = fs_open_in_root(ap->root, prefix, O_RDONLY | O_DIRECTORY);
                 if (next < 0 && errno == ENOENT) {
                         char name[NAME_MAX + 1];
                         if (clen > NAME_MAX)
@@ -220,7 +213,7 @@ static int open_dir(struct apply *ap, const char *path, bool create, bool from_l
                                 if (r < 0)
                                         return r;
                         }
-                        next = openat2_in_root(ap->root, prefix, O_RDONLY | O_DIRECTORY);
+                        next = fs_open_in_root(ap->root, prefix, O_RDONLY | O_DIRECTORY);
                 }
                 if (next < 0)
                         return berr_sys(err, BERR_INVALID, "open directory %s", prefix);
@@ -434,7 +427,7 @@ static int copy_up(struct apply *ap, char *target, struct berr *err) {
         const char *tparent, *tbase;
         split_path(buf, &tparent, &tbase);
         for (size_t i = 0; i < ap->o->n_lower_fds; i++) {
-                _cleanup_close_ int lfd = openat2_in_root(ap->o->lower_fds[i], tparent, O_RDONLY | O_DIRECTORY);
+                _cleanup_close_ int lfd = fs_open_in_root(ap->o->lower_fds[i], tparent, O_RDONLY | O_DIRECTORY);
                 if (lfd < 0)
                         continue;
                 struct stat st;
@@ -591,7 +584,7 @@ static int apply_entry(struct apply *ap, struct archive_entry *e, struct berr *e
 
 static int finish_dir_times(struct apply *ap, struct berr *err) {
         for (size_t i = ap->n_dirs; i-- > 0;) {
-                _cleanup_close_ int fd = openat2_in_root(ap->root, ap->dirs[i].path, O_RDONLY | O_DIRECTORY);
+                _cleanup_close_ int fd = fs_open_in_root(ap->root, ap->dirs[i].path, O_RDONLY | O_DIRECTORY);
                 if (fd < 0) {
                         if (errno == ENOENT || errno == ENOTDIR)
                                 continue; /* replaced or deleted later in the layer */

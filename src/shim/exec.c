@@ -161,25 +161,11 @@ static void client_input(struct shim *s, struct shim_exec *e) {
                 close_stdin(s, e);
                 return;
         }
-        for (ssize_t i = 0; i < n; i++) {
-                uint8_t c = (uint8_t) buf[i];
-                if (e->n_detach_keys && c == e->detach_keys[e->detach_matched]) {
-                        if (++e->detach_matched == e->n_detach_keys) {
-                                flush_stdin(s, e);
-                                drop_client(s, e, true);
-                                return;
-                        }
-                        continue;
-                }
-                for (size_t k = 0; k < e->detach_matched && e->len < sizeof(e->buf); k++)
-                        e->buf[e->len++] = (char) e->detach_keys[k];
-                e->detach_matched = 0;
-                if (e->n_detach_keys && c == e->detach_keys[0]) {
-                        e->detach_matched = 1;
-                        continue;
-                }
-                if (e->len < sizeof(e->buf))
-                        e->buf[e->len++] = (char) c;
+        if (shim_detach_feed(e->detach_keys, e->n_detach_keys, &e->detach_matched, buf, (size_t) n, e->buf, &e->len,
+                             sizeof(e->buf))) {
+                flush_stdin(s, e);
+                drop_client(s, e, true);
+                return;
         }
         flush_stdin(s, e);
 }

@@ -293,28 +293,36 @@ static void client_input(struct shim *s, struct shim_client *cl) {
                         close_stdin(s);
                 return;
         }
-        for (ssize_t i = 0; i < n; i++) {
-                uint8_t c = (uint8_t) buf[i];
-                if (cl->n_detach_keys && c == cl->detach_keys[cl->detach_matched]) {
-                        if (++cl->detach_matched == cl->n_detach_keys) {
-                                flush_stdin(s);
-                                client_remove(s, cl); /* detached: the container goes on */
-                                return;
-                        }
+        if (shim_detach_feed(cl->detach_keys, cl->n_detach_keys, &cl->detach_matched, buf, (size_t) n, s->stdin_buf,
+                             &s->stdin_len, sizeof(s->stdin_buf))) {
+                flush_stdin(s);
+                client_remove(s, cl); /* detached: the container goes on */
+                return;
+        }
+        flush_stdin(s);
+}
+
+bool shim_detach_feed(const uint8_t *keys, size_t n_keys, size_t *matched, const char *in, size_t n, char *out,
+                      size_t *len, size_t cap) {
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = (uint8_t) in[i];
+                if (n_keys && c == keys[*matched]) {
+                        if (++*matched == n_keys)
+                                return true;
                         continue;
                 }
                 /* A partial match that broke off is ordinary input after all. */
-                for (size_t k = 0; k < cl->detach_matched && s->stdin_len < sizeof(s->stdin_buf); k++)
-                        s->stdin_buf[s->stdin_len++] = (char) cl->detach_keys[k];
-                cl->detach_matched = 0;
-                if (cl->n_detach_keys && c == cl->detach_keys[0]) {
-                        cl->detach_matched = 1;
+                for (size_t k = 0; k < *matched && *len < cap; k++)
+                        out[(*len)++] = (char) keys[k];
+                *matched = 0;
+                if (n_keys && c == keys[0]) {
+                        *matched = 1;
                         continue;
                 }
-                if (s->stdin_len < sizeof(s->stdin_buf))
-                        s->stdin_buf[s->stdin_len++] = (char) c;
+                if (*len < cap)
+                        out[(*len)++] = (char) c;
         }
-        flush_stdin(s);
+        return false;
 }
 
 int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m) {

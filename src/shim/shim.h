@@ -93,6 +93,10 @@ int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events);
 int shim_ep_set(struct shim *s, struct shim_item *it, uint32_t events); /* 0: out of the set */
 int shim_write_all(int fd, const void *buf, size_t len); /* blocking; 0 or -errno */
 void shim_conn_close(struct shim *s, struct shim_conn *c);
+/* Client input through the detach-key matcher: ordinary bytes go to @out (up to @cap);
+ * true once the whole sequence was seen (the rest of @in is dropped). */
+bool shim_detach_feed(const uint8_t *keys, size_t n_keys, size_t *matched, const char *in, size_t n, char *out,
+                      size_t *len, size_t cap);
 
 /* exec.c */
 int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err);

@@ -284,3 +284,14 @@ def test_a_client_that_leaves_does_not_spin_the_shim(berthd, docker, ctr):
     time.sleep(1.0)
     assert shim_cpu_seconds(berthd, ctr) - before < 0.2
     docker.run("exec", ctr, "pkill", "-f", "sleep 30", check=False)
+
+
+def test_exec_tty_detach_keys(berthd, docker, ctr):
+    """ctrl-p ctrl-q on a TTY exec detaches the client; the process goes on."""
+    env = docker_env(berthd.host, docker.config_dir)
+    code, out = pty_run(env, ["docker", "exec", "-it", ctr, "sh", "-c", "echo ready; sleep 30"],
+                        script=[(b"ready", b"\x10\x11")], timeout=20)
+    assert b"ready" in out
+    ps = docker.run("exec", ctr, "ps", "-o", "args").stdout
+    assert "sleep 30" in ps  # still running after the client detached
+    docker.run("exec", ctr, "pkill", "-f", "sleep 30", check=False)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,7 @@ struct ctr_archive {
         char name[256];  /* the archive's top entry */
         struct stat st;
         char *stat_b64;
+        bool overlay_upper; /* commit: the tree is an overlay upper dir */
         int pipe_r;
         pthread_t thread;
         bool thread_started;
@@ -304,6 +306,7 @@ const char *ctr_archive_stat_header(struct ctr_archive *a) {
 struct tar_out {
         int fd;
         bool failed;
+        bool overlay; /* an overlay upper dir (commit): whiteouts become AUFS's .wh. files */
         char *buf; /* COPY_BUF bytes, on the heap: put() recurses */
         struct {
                 dev_t dev;
@@ -474,6 +477,27 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 return; /* gone meanwhile */
         if (S_ISSOCK(st.st_mode))
                 return; /* tar has no sockets; dockerd skips them too */
+        if (o->overlay) {
+                /* What the container's start put there for its mounts (dockerd keeps these
+                 * in an init layer of its own, below the one commit takes). */
+                static const char *const placeholders[] = { ".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf" };
+                for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
+                        if (strcmp(name, placeholders[i]) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+                                return;
+                if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) { /* deleted: .wh.<name> */
+                        const char *slash = strrchr(name, '/');
+                        _cleanup_free_ char *wh = NULL;
+                        if (asprintf(&wh, "%.*s%s.wh.%s", slash ? (int) (slash - name) : 0, name, slash ? "/" : "",
+                                     slash ? slash + 1 : name) < 0) {
+                                o->failed = true;
+                                return;
+                        }
+                        struct stat w = st;
+                        w.st_mode = S_IFREG | 0644;
+                        header(o, wh, &w, '0', NULL, 0);
+                        return;
+                }
+        }
         const char *hl = hardlink_seen(o, &st);
         if (hl) {
                 header(o, name, &st, '1', hl, 0);
@@ -547,6 +571,16 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 }
                 header(o, dname, &st, '5', NULL, 0);
         }
+        char opq[4] = "";
+        if (o->overlay && fgetxattr(fd, "trusted.overlay.opaque", opq, sizeof(opq) - 1) == 1 && opq[0] == 'y') {
+                /* an opaque directory: what the layers below had in it is gone */
+                _cleanup_free_ char *wh = NULL;
+                if (asprintf(&wh, "%s%s.wh..wh..opq", name, name[0] ? "/" : "") >= 0) {
+                        struct stat w = st;
+                        w.st_mode = S_IFREG | 0644;
+                        header(o, wh, &w, '0', NULL, 0);
+                }
+        }
         DIR *d = fdopendir(fd);
         if (!d) {
                 close(fd);
@@ -589,7 +623,7 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
 
 static void *writer(void *arg) {
         struct ctr_archive *a = arg;
-        struct tar_out o = { .fd = a->pipe_w, .buf = malloc(COPY_BUF) };
+        struct tar_out o = { .fd = a->pipe_w, .buf = malloc(COPY_BUF), .overlay = a->overlay_upper };
         if (!o.buf)
                 o.failed = true;
         put(&o, a->base_fd, a->last, a->name, 0);
@@ -694,4 +728,35 @@ int ctr_export_open(struct daemon *d, struct container *c, struct ctr_archive **
         a->base_fd = fd;
         *ret = a;
         return 0;
+}
+
+int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err) {
+        if (strcmp(d->storage_driver, "overlay2") != 0) {
+                ctr_unref(d, c);
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "commit needs the overlay2 storage driver in berth");
+        }
+        struct ctr_archive *a = calloc(1, sizeof(*a));
+        if (!a) {
+                ctr_unref(d, c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        a->d = d;
+        a->c = c;
+        a->base_fd = a->pipe_r = a->pipe_w = -1;
+        a->overlay_upper = true;
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char upper[4200];
+        snprintf(upper, sizeof(upper), "%s/rw/diff", dir ? dir : "");
+        a->base_fd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (a->base_fd < 0) {
+                int r = berr_sys(err, BERR_INTERNAL, "open %s", upper);
+                ctr_archive_free(a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+int ctr_archive_fd(struct ctr_archive *a) {
+        return a->pipe_r;
 }

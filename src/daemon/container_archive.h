@@ -25,3 +25,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
                         bool copy_uidgid, struct berr *err);
 /* GET /containers/{id}/export: the root filesystem as a tar; then ctr_archive_start/read/free. */
 int ctr_export_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err);
+/* docker commit: the container's writable layer (the overlay upper dir) as a layer tar,
+ * whiteouts in AUFS form; then ctr_archive_start and read ctr_archive_fd. */
+int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err);
+int ctr_archive_fd(struct ctr_archive *a);

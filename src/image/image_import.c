@@ -751,3 +751,69 @@ int image_store_import(struct image_store *s, int fd, const struct image_import_
         pthread_mutex_unlock(&s->lock);
         return r;
 }
+
+int image_store_commit(struct image_store *s, const char *parent_id, int tar_fd, const struct image_commit_opts *o,
+                       char ret_id[DIGEST_STRING_MAX], struct berr *err) {
+        struct reference ref;
+        bool tagged = o->reference && o->reference[0];
+        int r = tagged ? reference_parse_with_default_tag(o->reference, &ref, err) : 0;
+        if (r < 0)
+                return r;
+        if (tagged && ref.digest[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "cannot commit to a digest reference");
+        _cleanup_json_ json_t *cfg = json_deep_copy(o->container_config);
+        if (!cfg)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        r = apply_changes(cfg, o->changes, o->n_changes, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        struct image *parent = NULL;
+        r = image_resolve_locked(s, parent_id, &parent, err);
+        struct layer *top = NULL;
+        if (r == 0)
+                r = layer_store_register(s->layers, parent->top, tar_fd, NULL, &top, err);
+        _cleanup_json_ json_t *img = NULL;
+        if (r == 0) {
+                img = json_deep_copy(parent->config);
+                char created[64];
+                now_rfc3339(created);
+                json_t *rootfs = json_object_get(img, "rootfs");
+                json_t *ids = json_object_get(rootfs, "diff_ids");
+                if (!json_is_array(ids)) {
+                        ids = json_array();
+                        json_object_set_new(rootfs, "diff_ids", ids);
+                }
+                json_array_append_new(ids, json_string(top->diff_id));
+                json_t *hist = json_object_get(img, "history");
+                if (!json_is_array(hist)) {
+                        hist = json_array();
+                        json_object_set_new(img, "history", hist);
+                }
+                json_t *h = json_pack("{s:s}", "created", created);
+                if (o->author && o->author[0])
+                        json_object_set_new(h, "author", json_string(o->author));
+                if (o->created_by && o->created_by[0])
+                        json_object_set_new(h, "created_by", json_string(o->created_by));
+                if (o->comment && o->comment[0])
+                        json_object_set_new(h, "comment", json_string(o->comment));
+                json_array_append_new(hist, h);
+                json_object_set(img, "config", cfg);
+                json_object_set_new(img, "created", json_string(created));
+                json_object_set_new(img, "container", json_string(o->container_id ? o->container_id : ""));
+                json_object_set_new(img, "author", json_string(o->author ? o->author : ""));
+                json_object_set_new(img, "comment", json_string(o->comment ? o->comment : ""));
+                json_object_del(img, "container_config");
+        }
+        _cleanup_free_ char *text = img ? json_dumps(img, JSON_COMPACT) : NULL;
+        if (r == 0 && !text)
+                r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (r < 0 && top)
+                (void) layer_store_release(s->layers, top, NULL, NULL);
+        if (r == 0)
+                r = image_store_add_locked(s, text, strlen(text), top, ret_id, err); /* takes the layer */
+        if (r == 0 && tagged)
+                r = image_store_set_ref_locked(s, &ref, ret_id, NULL, NULL, err);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}

@@ -161,6 +161,21 @@ struct image_import_opts {
 int image_store_import(struct image_store *s, int fd, const struct image_import_opts *o,
                        char ret_id[DIGEST_STRING_MAX], struct berr *err);
 
+/* `docker commit`: a new image on top of @parent_id (the container's image) with one more
+ * layer, the tar read from @tar_fd, and @container_config (the container's Config, with
+ * @changes applied) as its config; history and diff IDs extend the parent's. */
+struct image_commit_opts {
+        json_t *container_config;
+        const char *container_id;
+        const char *created_by; /* the container's command, for the history entry */
+        const char *author, *comment;
+        const char *reference;  /* repo[:tag] or NULL */
+        const char *const *changes;
+        size_t n_changes;
+};
+int image_store_commit(struct image_store *s, const char *parent_id, int tar_fd, const struct image_commit_opts *o,
+                       char ret_id[DIGEST_STRING_MAX], struct berr *err);
+
 /* Apply one `--change` instruction to a container config object (Docker's Config:
  * "Cmd", "Env", ...), as dockerd's BuildFromConfig does. BERR_INVALID for anything
  * else ("X is not a valid change command"). */

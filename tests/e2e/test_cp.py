@@ -186,3 +186,42 @@ def test_export_gives_the_root_filesystem(docker, images, work):
         docker.run("rmi", "berth-exported:1")
     finally:
         docker.run("rm", cid)
+
+
+def test_commit_makes_an_image_of_the_container(docker, client, images):
+    cid = docker.run("create", "busybox", "sh", "-c",
+                     "echo added > /added; rm /bin/ls; rm -rf /opq; mkdir /opq; echo x > /opq/y").stdout.strip()
+    docker.run("start", "-a", cid)
+    try:
+        new = docker.run("commit", "-c", 'CMD ["cat", "/added"]', "-m", "my message", "-a", "someone", cid,
+                         "berth-committed:1").stdout.strip()
+        assert new.startswith("sha256:")
+        assert docker.run("run", "--rm", "berth-committed:1").stdout == "added\n"
+        p = docker.run("run", "--rm", "berth-committed:1", "ls", "/bin/ls", check=False)
+        assert p.returncode != 0  # the deletion is a whiteout in the new layer
+        info = json.loads(docker.run("image", "inspect", "berth-committed:1").stdout)[0]
+        assert info["Comment"] == "my message" and info["Author"] == "someone"
+        assert info["Config"]["Cmd"] == ["cat", "/added"]
+        base = json.loads(docker.run("image", "inspect", "busybox").stdout)[0]
+        assert info["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
+        assert len(info["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
+        hist = docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}",
+                          "berth-committed:1").stdout.splitlines()
+        assert hist[0].startswith("sh -c echo added") and hist[0].endswith("|my message")
+        # A running container is paused for the commit and goes on afterwards.
+        live = client.containers.run("busybox", ["sh", "-c", "echo live > /live; sleep 300"], detach=True)
+        try:
+            import time
+            time.sleep(0.3)
+            img = live.commit(repository="berth-committed", tag="2")
+            assert docker.run("run", "--rm", "berth-committed:2", "cat", "/live").stdout == "live\n"
+            live.reload()
+            assert live.status == "running"
+            assert img.id.startswith("sha256:")
+        finally:
+            live.remove(force=True)
+        # The committed image saves and loads like any other.
+        docker.run("rmi", "berth-committed:2")
+    finally:
+        docker.run("rm", cid)
+        docker.run("rmi", "berth-committed:1", check=False)

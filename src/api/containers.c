@@ -644,3 +644,14 @@ int api_commit(struct api_request *req, struct berr *err) {
         ctr_unref(d, c);
         return r < 0 ? r : api_reply_json(req, 201, json_pack("{s:s}", "Id", new_id));
 }
+
+int api_containers_changes(struct api_request *req, struct berr *err) {
+        struct container *c;
+        int r = path_container(req, &c, err);
+        if (r < 0)
+                return r;
+        json_t *o = NULL;
+        r = ctr_changes(req->ctx, c, &o, err);
+        ctr_unref(req->ctx, c);
+        return r < 0 ? r : api_reply_json(req, 200, o);
+}

@@ -33,6 +33,7 @@ const struct api_route api_routes[] = {
         { "GET", "/containers/{id}/export", api_containers_export, 0 },
         { "POST", "/containers/prune", api_containers_prune, 0 },
         { "POST", "/commit", api_commit, 0 },
+        { "GET", "/containers/{id}/changes", api_containers_changes, 0 },
         { "POST", "/volumes/create", api_volumes_create, 0 },
         { "GET", "/volumes", api_volumes_list, 0 },
         { "POST", "/volumes/prune", api_volumes_prune, 0 },

@@ -301,6 +301,8 @@ const char *ctr_archive_stat_header(struct ctr_archive *a) {
 
 /* ---- tar writing ---- */
 
+static bool init_placeholder(const char *path, const struct stat *st);
+
 #define COPY_BUF (64 * 1024)
 
 struct tar_out {
@@ -478,12 +480,8 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
         if (S_ISSOCK(st.st_mode))
                 return; /* tar has no sockets; dockerd skips them too */
         if (o->overlay) {
-                /* What the container's start put there for its mounts (dockerd keeps these
-                 * in an init layer of its own, below the one commit takes). */
-                static const char *const placeholders[] = { ".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf" };
-                for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++)
-                        if (strcmp(name, placeholders[i]) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
-                                return;
+                if (init_placeholder(name, &st))
+                        return;
                 if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) { /* deleted: .wh.<name> */
                         const char *slash = strrchr(name, '/');
                         _cleanup_free_ char *wh = NULL;
@@ -759,4 +757,157 @@ int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_arch
 
 int ctr_archive_fd(struct ctr_archive *a) {
         return a->pipe_r;
+}
+
+/* ---- docker diff: the writable layer against the image's layers ---- */
+
+struct changes {
+        const int *lowers;
+        size_t n_lowers;
+        json_t *out;
+        size_t count;
+};
+
+/* Whether @rel exists below: the first layer (from the top) that has an entry decides;
+ * a whiteout there means it was deleted. */
+static bool in_lowers(struct changes *ch, const char *rel) {
+        char parent[4096], base[256];
+        snprintf(parent, sizeof(parent), "%s", rel);
+        char *slash = strrchr(parent, '/');
+        snprintf(base, sizeof(base), "%s", slash ? slash + 1 : parent);
+        if (slash)
+                *slash = '\0';
+        else
+                parent[0] = '\0';
+        for (size_t i = 0; i < ch->n_lowers; i++) {
+                _cleanup_close_ int pfd = fs_open_in_root(ch->lowers[i], parent, O_PATH | O_DIRECTORY);
+                struct stat st;
+                if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                return !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+        }
+        return false;
+}
+
+static void add_change(struct changes *ch, const char *rel, int kind) {
+        if (ch->count++ > 1000000)
+                return;
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, "/%s", rel) >= 0)
+                json_array_append_new(ch->out, json_pack("{s:s, s:i}", "Path", p, "Kind", kind));
+}
+
+/* What start made for the container's mounts and pseudo filesystems: dockerd keeps these
+ * in an init layer below the writable one, so neither diff nor commit shows them. */
+static bool init_placeholder(const char *path, const struct stat *st) {
+        static const char *const files[] = { ".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf" };
+        static const char *const dirs[] = { "dev", "proc", "sys" };
+        for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
+                if (strcmp(path, files[k]) == 0 && S_ISREG(st->st_mode) && st->st_size == 0)
+                        return true;
+        for (size_t k = 0; k < sizeof(dirs) / sizeof(dirs[0]); k++)
+                if (strcmp(path, dirs[k]) == 0 && S_ISDIR(st->st_mode))
+                        return true;
+        return false;
+}
+
+/* Returns how many changes it reported. */
+static size_t walk_changes(struct changes *ch, int dir_fd, const char *rel, int depth) {
+        size_t reported = 0;
+        if (depth > TREE_MAX_DEPTH)
+                return 0;
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return 0;
+        }
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 32;
+                        char **p = realloc(names, cap * sizeof(*names));
+                        if (!p)
+                                break;
+                        names = p;
+                }
+                names[n] = strdup(de->d_name);
+                if (names[n])
+                        n++;
+        }
+        if (n)
+                qsort(names, n, sizeof(*names), cmp_str);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                if (asprintf(&path, "%s%s%s", rel, rel[0] ? "/" : "", names[i]) < 0 ||
+                    fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || init_placeholder(path, &st)) {
+                        free(names[i]);
+                        continue;
+                }
+                if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+                        add_change(ch, path, 2); /* deleted */
+                        reported++;
+                } else if (!S_ISDIR(st.st_mode)) {
+                        add_change(ch, path, in_lowers(ch, path) ? 0 : 1);
+                        reported++;
+                } else {
+                        /* A directory that was there below shows only when something in it
+                         * changed (it is in the writable layer because of its children). */
+                        bool added = !in_lowers(ch, path);
+                        size_t at = json_array_size(ch->out), below = 0;
+                        int sub = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub >= 0) {
+                                below = walk_changes(ch, sub, path, depth + 1);
+                                close(sub);
+                        }
+                        if (added || below) {
+                                _cleanup_free_ char *p = NULL;
+                                if (asprintf(&p, "/%s", path) >= 0)
+                                        json_array_insert_new(ch->out, at,
+                                                              json_pack("{s:s, s:i}", "Path", p, "Kind", added ? 1 : 0));
+                                reported++;
+                        }
+                }
+                free(names[i]);
+        }
+        free(names);
+        closedir(d);
+        return reported;
+}
+
+int ctr_changes(struct daemon *d, struct container *c, json_t **ret, struct berr *err) {
+        if (strcmp(d->storage_driver, "overlay2") != 0)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "docker diff needs the overlay2 storage driver in berth");
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char upper[4200];
+        snprintf(upper, sizeof(upper), "%s/rw/diff", dir ? dir : "");
+        _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ufd < 0 && errno == ENOENT) { /* never started: nothing written */
+                *ret = json_null();
+                return 0;
+        }
+        if (ufd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", upper);
+        int *lowers = NULL;
+        size_t n = 0;
+        int r = image_store_layer_fds(d->images, c->image_id, &lowers, &n, err);
+        if (r < 0)
+                return r;
+        struct changes ch = { .lowers = lowers, .n_lowers = n, .out = json_array() };
+        walk_changes(&ch, ufd, "", 0);
+        for (size_t i = 0; i < n; i++)
+                close(lowers[i]);
+        free(lowers);
+        if (json_array_size(ch.out) == 0) {
+                json_decref(ch.out);
+                ch.out = json_null(); /* dockerd answers null for no changes */
+        }
+        *ret = ch.out;
+        return 0;
 }

@@ -1,6 +1,7 @@
 /* container_archive.h - docker cp out of a container (GET/HEAD /containers/{id}/archive). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -29,3 +30,5 @@ int ctr_export_open(struct daemon *d, struct container *c, struct ctr_archive **
  * whiteouts in AUFS form; then ctr_archive_start and read ctr_archive_fd. */
 int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_archive **ret, struct berr *err);
 int ctr_archive_fd(struct ctr_archive *a);
+/* GET /containers/{id}/changes: [{"Path", "Kind"}] (0 modified, 1 added, 2 deleted). */
+int ctr_changes(struct daemon *d, struct container *c, json_t **ret, struct berr *err);

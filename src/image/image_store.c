@@ -789,3 +789,37 @@ int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, cons
         pthread_mutex_unlock(&s->lock);
         return r;
 }
+
+int image_store_layer_fds(struct image_store *s, const char *name_or_id, int **ret, size_t *ret_n, struct berr *err) {
+        pthread_mutex_lock(&s->lock);
+        struct image *img;
+        int r = image_resolve_locked(s, name_or_id, &img, err);
+        const char *chain[1024];
+        size_t n = 0;
+        if (r == 0) {
+                n = layer_chain_cache_ids(img->top, chain, 1024);
+                if (n > 1024)
+                        r = berr_set(err, BERR_INVALID, E2BIG, "image has too many layers");
+        }
+        int *fds = r == 0 ? calloc(n ? n : 1, sizeof(int)) : NULL;
+        if (r == 0 && !fds)
+                r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        size_t got = 0;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                int fd = graph_driver_open_layer(s->driver, chain[i], err);
+                if (fd < 0)
+                        r = fd;
+                else
+                        fds[got++] = fd;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0) {
+                for (size_t i = 0; i < got; i++)
+                        close(fds[i]);
+                free(fds);
+                return r;
+        }
+        *ret = fds;
+        *ret_n = got;
+        return 0;
+}

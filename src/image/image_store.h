@@ -176,6 +176,10 @@ struct image_commit_opts {
 int image_store_commit(struct image_store *s, const char *parent_id, int tar_fd, const struct image_commit_opts *o,
                        char ret_id[DIGEST_STRING_MAX], struct berr *err);
 
+/* fds of the image's layer directories (overlay2 diff dirs), top first, for read-only
+ * lookups (docker diff); *ret is malloc'ed, each fd the caller's to close. */
+int image_store_layer_fds(struct image_store *s, const char *name_or_id, int **ret, size_t *ret_n, struct berr *err);
+
 /* Apply one `--change` instruction to a container config object (Docker's Config:
  * "Cmd", "Env", ...), as dockerd's BuildFromConfig does. BERR_INVALID for anything
  * else ("X is not a valid change command"). */

@@ -225,3 +225,22 @@ def test_commit_makes_an_image_of_the_container(docker, client, images):
     finally:
         docker.run("rm", cid)
         docker.run("rmi", "berth-committed:1", check=False)
+
+
+def test_diff_lists_the_containers_changes(docker, client, images):
+    cid = docker.run("create", "busybox", "sh", "-c",
+                     "echo added > /added; rm /bin/ls; echo x >> /etc/passwd; mkdir -p /new/dir; "
+                     "touch /new/dir/f").stdout.strip()
+    fresh = docker.run("create", "busybox", "true").stdout.strip()
+    try:
+        assert docker.run("diff", fresh).stdout == ""  # never started: nothing
+        docker.run("start", "-a", cid)
+        assert docker.run("diff", cid).stdout.splitlines() == [
+            "A /added", "C /bin", "D /bin/ls", "C /etc", "C /etc/passwd", "A /new", "A /new/dir", "A /new/dir/f"]
+        changes = client.api.diff(cid)
+        assert {"Path": "/bin/ls", "Kind": 2} in changes and {"Path": "/added", "Kind": 1} in changes
+        # What start made for mounts (/.dockerenv, /etc/hosts, /proc ...) is not a change.
+        docker.run("start", "-a", fresh)
+        assert docker.run("diff", fresh).stdout == ""
+    finally:
+        docker.run("rm", cid, fresh)

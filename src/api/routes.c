@@ -34,6 +34,8 @@ const struct api_route api_routes[] = {
         { "POST", "/containers/prune", api_containers_prune, 0 },
         { "POST", "/commit", api_commit, 0 },
         { "GET", "/containers/{id}/changes", api_containers_changes, 0 },
+        { "POST", "/networks/prune", api_networks_prune, 0 },
+        { "POST", "/build/prune", api_build_prune, 0 },
         { "POST", "/volumes/create", api_volumes_create, 0 },
         { "GET", "/volumes", api_volumes_list, 0 },
         { "POST", "/volumes/prune", api_volumes_prune, 0 },

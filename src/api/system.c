@@ -184,3 +184,15 @@ int api_system_info(struct api_request *req, struct berr *err) {
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         return api_reply_json(req, 200, o);
 }
+
+/* POST /networks/prune and /build/prune: berth has no user-defined networks and no build
+ * cache yet, so there is nothing to remove; `docker system prune` calls both. */
+int api_networks_prune(struct api_request *req, struct berr *err) {
+        (void) err;
+        return api_reply_json(req, 200, json_pack("{s:n}", "NetworksDeleted"));
+}
+
+int api_build_prune(struct api_request *req, struct berr *err) {
+        (void) err;
+        return api_reply_json(req, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
+}

@@ -119,3 +119,22 @@ def test_review_cases_that_could_lose_data(docker, client, images):
     p = docker.run("volume", "prune", "-a", "-f", "--filter", "name=x", check=False)
     assert p.returncode != 0 and "invalid filter 'name'" in p.stderr
     docker.run("volume", "rm", name)
+
+
+def test_system_prune_works_end_to_end(fresh_daemon):
+    """docker system prune calls the container, network, image, volume and build-cache
+    prunes; berth has no networks or build cache to prune, and says so without an error."""
+    from conftest import DockerCLI
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("create", "-v", "/anon", "busybox", "true").stdout.strip()
+        cli.run("volume", "create", "named-survives")
+        p = cli.run("system", "prune", "-af", "--volumes")
+        assert cid in p.stdout and "busybox:latest" in p.stdout
+        assert cli.run("ps", "-aq").stdout.strip() == ""
+        assert cli.run("images", "-q").stdout.strip() == ""
+        assert cli.run("volume", "ls", "-q").stdout.split() == ["named-survives"]
+    finally:
+        cli.cleanup()

@@ -33,7 +33,7 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit unit-san e2e bench clean
+.PHONY: all deps run test unit unit-san e2e e2e-san bench clean
 all: build/berthd build/berth-shim build/berth-init
 
 deps:
@@ -70,6 +70,13 @@ build/libberth-san.a: $(SAN_OBJS)
 build/berthd: $(OBJ)/src/daemon/main.o build/libberth.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# berthd under AddressSanitizer and UBSan, beside copies of the shim and init (berthd finds
+# them next to itself), for `make e2e-san`.
+build/san-bin/berthd: $(SAN)/src/daemon/main.o build/libberth-san.a build/berth-shim build/berth-init
+	@mkdir -p build/san-bin
+	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -o $@ $(SAN)/src/daemon/main.o build/libberth-san.a $(LDLIBS)
+	cp build/berth-shim build/berth-init build/san-bin/
+
 build/berth-shim: $(OBJ)/src/shim/main.o build/libberth.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -97,11 +104,21 @@ unit-san: $(SAN_UNIT_BINS)
 e2e: all
 	cd tests/e2e && $(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
 
+# The end-to-end suite against the sanitizer build of berthd: any report fails it.
+e2e-san: all build/san-bin/berthd
+	@rm -rf build/san-logs && mkdir -p build/san-logs
+	cd tests/e2e && BERTH_E2E_BERTHD=$(abspath build/san-bin/berthd) \
+		ASAN_OPTIONS=detect_leaks=1:log_path=$(abspath build/san-logs)/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath build/san-logs)/ubsan \
+		$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
+	@if ls build/san-logs/* >/dev/null 2>&1; then cat build/san-logs/*; echo "e2e-san: sanitizer reports above"; exit 1; fi
+
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-san
 	$(MAKE) e2e
+	$(MAKE) e2e-san
 
 run: deps
 	$(MAKE) all

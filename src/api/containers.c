@@ -493,8 +493,9 @@ int api_containers_prune(struct api_request *req, struct berr *err) {
                 if (strcmp(key, "until") == 0) {
                         const char *u = json_string_value(json_array_get(vals, 0));
                         if (!u || until_ns(u, &until) < 0) {
+                                int r = berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u ? u : ""); /* @u is @vals' */
                                 json_decref(vals);
-                                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u ? u : "");
+                                return r;
                         }
                         json_decref(vals);
                 } else if (strcmp(key, "label") == 0 || strcmp(key, "label!") == 0)

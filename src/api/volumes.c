@@ -29,8 +29,9 @@ static int parse_filters(struct api_request *req, const char *const *allowed, js
                 for (size_t i = 0; allowed[i]; i++)
                         ok = ok || strcmp(key, allowed[i]) == 0;
                 if (!ok) {
+                        int r = berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key); /* @key is @o's */
                         json_decref(o);
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key);
+                        return r;
                 }
                 if (!json_is_object(val))
                         continue;

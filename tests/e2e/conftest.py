@@ -16,7 +16,8 @@ import time
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BERTHD = os.path.join(ROOT, "build", "berthd")
+# BERTH_E2E_BERTHD: another build to test (a sanitizer build of the daemon, say)
+BERTHD = os.environ.get("BERTH_E2E_BERTHD") or os.path.join(ROOT, "build", "berthd")
 SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
 
 

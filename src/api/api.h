@@ -45,6 +45,8 @@ int api_commit(struct api_request *req, struct berr *err);
 int api_containers_changes(struct api_request *req, struct berr *err);
 int api_networks_prune(struct api_request *req, struct berr *err);
 int api_build_prune(struct api_request *req, struct berr *err);
+int api_networks_unsupported(struct api_request *req, struct berr *err);
+int api_build_unsupported(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);
 int api_volumes_inspect(struct api_request *req, struct berr *err);

@@ -110,3 +110,9 @@ def test_network_modes_berth_cannot_honour_are_refused(docker, images):
     for mode in ("none", "host", "bridge"):
         cid = docker.run("create", "--network", mode, "busybox").stdout.strip()
         docker.run("rm", cid)
+
+
+def test_networks_and_build_say_they_are_not_there_yet(docker, images):
+    for args in (["network", "ls"], ["network", "create", "n1"], ["network", "inspect", "bridge"]):
+        p = docker.run(*args, check=False)
+        assert p.returncode != 0 and "networks are not supported by berth yet" in p.stderr, args

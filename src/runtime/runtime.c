@@ -104,6 +104,7 @@ static int sync_send(int fd, enum rt_sync_type type, const struct berr *e) {
 static int sync_recv_fd(int fd, struct rt_sync_msg *m, int *ret_fd) {
         if (ret_fd)
                 *ret_fd = -1;
+        int resets = 0;
         for (;;) {
                 memset(m, 0, sizeof(*m));
                 struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
@@ -134,6 +135,11 @@ static int sync_recv_fd(int fd, struct rt_sync_msg *m, int *ret_fd) {
                 }
                 if (n == 0)
                         return 0;
+                /* The other side exited with something of ours unread (a failed child that
+                 * never read CGROUP): the kernel reports ECONNRESET once, possibly ahead of
+                 * the message it sent before exiting. Reading again gets that message. */
+                if (errno == ECONNRESET && resets++ == 0)
+                        continue;
                 if (errno != EINTR)
                         return -errno;
         }

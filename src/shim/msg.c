@@ -56,9 +56,12 @@ int shim_msg_recv(int sock, struct shim_msg *m, int *ret_fd, struct berr *err) {
         if (ret_fd)
                 *ret_fd = -1;
         ssize_t n;
+        int resets = 0;
+        /* ECONNRESET: the peer exited with something of ours unread; the kernel may say so
+         * ahead of the message it sent before exiting, which a second read gets. */
         do
                 n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        while (n < 0 && errno == EINTR);
+        while (n < 0 && (errno == EINTR || (errno == ECONNRESET && resets++ == 0)));
         if (n < 0)
                 return berr_sys(err, BERR_UNAVAILABLE, "receive from shim");
         if (n == 0)

@@ -468,6 +468,32 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* The entries of @d but "." and "..", sorted (as Go's walk gives them); each and the
+ * array are the caller's to free. NULL and 0 for an empty (or unreadable) directory. */
+static char **sorted_names(DIR *d, size_t *ret_n) {
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 32;
+                        char **p = realloc(names, cap * sizeof(*names));
+                        if (!p)
+                                break;
+                        names = p;
+                }
+                names[n] = strdup(de->d_name);
+                if (names[n])
+                        n++;
+        }
+        if (n)
+                qsort(names, n, sizeof(*names), cmp_str);
+        *ret_n = n;
+        return names;
+}
+
 /* Archive @dir_fd/@base (never followed) as @name, recursing into directories. The
  * container may change the tree while we walk it: a regular file is opened without
  * following links and without blocking, and must still be the file we stat'ed. */
@@ -584,25 +610,8 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 close(fd);
                 return;
         }
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 32;
-                        char **p = realloc(names, cap * sizeof(*names));
-                        if (!p)
-                                break;
-                        names = p;
-                }
-                names[n] = strdup(de->d_name);
-                if (names[n])
-                        n++;
-        }
-        if (n)
-                qsort(names, n, sizeof(*names), cmp_str);
+        size_t n = 0;
+        char **names = sorted_names(d, &n);
         for (size_t i = 0; i < n; i++) {
                 char *child = NULL;
                 int k = !name[0]                ? asprintf(&child, "%s", names[i])
@@ -823,25 +832,8 @@ static size_t walk_changes(struct changes *ch, int dir_fd, const char *rel, int 
                         close(fd);
                 return 0;
         }
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (n == cap) {
-                        cap = cap ? cap * 2 : 32;
-                        char **p = realloc(names, cap * sizeof(*names));
-                        if (!p)
-                                break;
-                        names = p;
-                }
-                names[n] = strdup(de->d_name);
-                if (names[n])
-                        n++;
-        }
-        if (n)
-                qsort(names, n, sizeof(*names), cmp_str);
+        size_t n = 0;
+        char **names = sorted_names(d, &n);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL;
                 struct stat st;

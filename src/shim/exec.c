@@ -92,14 +92,7 @@ static void send_output(struct shim *s, struct shim_exec *e, int stream, const c
         uint32_t want = stream == 1 ? SHIM_ATTACH_STDOUT : SHIM_ATTACH_STDERR;
         if (e->client.fd < 0 || !(e->flags & want))
                 return;
-        int r = 0;
-        if (e->flags & SHIM_ATTACH_MULTIPLEX) {
-                unsigned char h[8] = { (unsigned char) stream, 0, 0, 0, (unsigned char) (len >> 24),
-                                       (unsigned char) (len >> 16), (unsigned char) (len >> 8), (unsigned char) len };
-                r = shim_write_all(e->client.fd, h, sizeof(h));
-        }
-        if (r == 0)
-                r = shim_write_all(e->client.fd, data, len);
+        int r = shim_write_frame(e->client.fd, stream, data, len, e->flags & SHIM_ATTACH_MULTIPLEX);
         if (r < 0)
                 drop_client(s, e, false);
 }

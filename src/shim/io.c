@@ -23,17 +23,8 @@ static int ep_add(struct shim *s, struct shim_item *it, uint32_t events) {
         return epoll_ctl(s->epfd, EPOLL_CTL_ADD, it->fd, &ev);
 }
 
-static int ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
-        struct epoll_event ev = { .events = events, .data.ptr = it };
-        return epoll_ctl(s->epfd, EPOLL_CTL_MOD, it->fd, &ev);
-}
-
 int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events) {
         return ep_add(s, it, events);
-}
-
-int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events) {
-        return ep_mod(s, it, events);
 }
 
 /* Watch @it for @events; 0 takes it out of the set (a mask of 0 would still report
@@ -174,8 +165,15 @@ static int write_all(int fd, const void *buf, size_t len) {
         return 0;
 }
 
-int shim_write_all(int fd, const void *buf, size_t len) {
-        return write_all(fd, buf, len);
+int shim_write_frame(int fd, int stream, const void *data, size_t len, bool multiplex) {
+        if (multiplex) {
+                unsigned char h[8] = { (unsigned char) stream, 0, 0, 0, (unsigned char) (len >> 24),
+                                       (unsigned char) (len >> 16), (unsigned char) (len >> 8), (unsigned char) len };
+                int r = write_all(fd, h, sizeof(h));
+                if (r < 0)
+                        return r;
+        }
+        return write_all(fd, data, len);
 }
 
 /* Send output to every client attached to that stream, with the 8-byte header when the
@@ -186,15 +184,8 @@ static void broadcast(struct shim *s, enum log_stream st, const char *data, size
                 next = cl->next;
                 if (!(cl->flags & want))
                         continue;
-                int r = 0;
-                if (cl->flags & SHIM_ATTACH_MULTIPLEX) {
-                        unsigned char h[8] = { st == LOG_STREAM_STDOUT ? 1 : 2, 0, 0, 0,
-                                               (unsigned char) (len >> 24), (unsigned char) (len >> 16),
-                                               (unsigned char) (len >> 8), (unsigned char) len };
-                        r = write_all(cl->item.fd, h, sizeof(h));
-                }
-                if (r == 0)
-                        r = write_all(cl->item.fd, data, len);
+                int r = shim_write_frame(cl->item.fd, st == LOG_STREAM_STDOUT ? 1 : 2, data, len,
+                                         cl->flags & SHIM_ATTACH_MULTIPLEX);
                 if (r < 0)
                         client_remove(s, cl);
         }

@@ -89,9 +89,10 @@ int shim_loop(struct shim *s);
 int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m);
 void shim_drain_and_close(struct shim *s);
 int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events);
-int shim_ep_mod(struct shim *s, struct shim_item *it, uint32_t events);
 int shim_ep_set(struct shim *s, struct shim_item *it, uint32_t events); /* 0: out of the set */
-int shim_write_all(int fd, const void *buf, size_t len); /* blocking; 0 or -errno */
+/* One piece of output to a client: with @multiplex, Docker's 8-byte header first
+ * (@stream 1 stdout, 2 stderr). 0 or -errno. */
+int shim_write_frame(int fd, int stream, const void *data, size_t len, bool multiplex);
 void shim_conn_close(struct shim *s, struct shim_conn *c);
 /* Client input through the detach-key matcher: ordinary bytes go to @out (up to @cap);
  * true once the whole sequence was seen (the rest of @in is dropped). */

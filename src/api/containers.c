@@ -21,22 +21,6 @@ static int path_container(struct api_request *req, struct container **ret, struc
         return ctr_lookup(req->ctx, req->params[0], ret, err);
 }
 
-static int parse_filters(struct api_request *req, json_t **ret, struct berr *err) {
-        const char *f = api_query(req, "filters");
-        if (!f || !*f) {
-                *ret = json_object();
-                return 0;
-        }
-        json_error_t je;
-        json_t *o = json_loads(f, 0, &je);
-        if (!json_is_object(o)) {
-                json_decref(o);
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
-        }
-        *ret = o;
-        return 0;
-}
-
 int api_containers_create(struct api_request *req, struct berr *err) {
         _cleanup_json_ json_t *body = NULL;
         int r = api_body_json(req, &body, err);
@@ -57,7 +41,7 @@ int api_containers_list(struct api_request *req, struct berr *err) {
         _cleanup_json_ json_t *filters = NULL;
         if ((r = api_query_bool(req, "all", false, &all, err)) < 0 || (r = api_query_int(req, "limit", -1, &limit, err)) < 0 ||
             (r = api_query_bool(req, "size", false, &size, err)) < 0 ||
-            (r = parse_filters(req, &filters, err)) < 0)
+            (r = api_query_filters(req, NULL, &filters, err)) < 0)
                 return r;
         json_t *list;
         if ((r = ctr_list_json(req->ctx, all, (int) limit, size, filters, &list, err)) < 0)
@@ -457,15 +441,14 @@ int api_containers_export(struct api_request *req, struct berr *err) {
         return api_reply_stream(req, 200, "application/octet-stream", archive_read, archive_free, a);
 }
 
-/* "24h", "90m", "10s" (one unit) or a time ctr_logs_parse_time reads -> ns since the epoch. */
+/* A Go duration ("24h", "1h30m": that long ago) or a time ctr_logs_parse_time reads -> ns
+ * since the epoch, as dockerd's until filter. */
 static int until_ns(const char *s, int64_t *ret) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end != s && (strcmp(end, "h") == 0 || strcmp(end, "m") == 0 || strcmp(end, "s") == 0) && v >= 0) {
-                double secs = v * (end[0] == 'h' ? 3600 : end[0] == 'm' ? 60 : 1);
+        int64_t d;
+        if (image_parse_duration_ns(s, &d) == 0) {
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
-                *ret = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec - (int64_t) (secs * 1e9);
+                *ret = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec - d;
                 return 0;
         }
         return ctr_logs_parse_time(s, ret);
@@ -474,41 +457,21 @@ static int until_ns(const char *s, int64_t *ret) {
 /* POST /containers/prune: every container that is not running (created, exited, dead),
  * filtered by until= and label=/label!= as dockerd does. */
 int api_containers_prune(struct api_request *req, struct berr *err) {
-        const char *f = api_query(req, "filters");
-        _cleanup_json_ json_t *filters = f && *f ? json_loads(f, 0, NULL) : json_object();
-        if (!json_is_object(filters))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
-        const char *key;
-        json_t *val;
+        static const char *const allowed[] = { "until", "label", "label!", NULL };
+        _cleanup_json_ json_t *filters = NULL;
+        int r = api_query_filters(req, allowed, &filters, err);
+        if (r < 0)
+                return r;
         int64_t until = 0;
+        const char *u = json_string_value(json_array_get(json_object_get(filters, "until"), 0));
+        if (json_object_get(filters, "until") && (!u || until_ns(u, &until) < 0))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u ? u : "");
         _cleanup_json_ json_t *list_filters = json_object();
-        json_object_foreach(filters, key, val) {
-                json_t *vals = json_array();
-                if (json_is_object(val)) {
-                        const char *k;
-                        json_t *b;
-                        json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(vals, json_string(k));
-                } else if (json_is_array(val))
-                        json_array_extend(vals, val);
-                if (strcmp(key, "until") == 0) {
-                        const char *u = json_string_value(json_array_get(vals, 0));
-                        if (!u || until_ns(u, &until) < 0) {
-                                int r = berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u ? u : ""); /* @u is @vals' */
-                                json_decref(vals);
-                                return r;
-                        }
-                        json_decref(vals);
-                } else if (strcmp(key, "label") == 0 || strcmp(key, "label!") == 0)
-                        json_object_set_new(list_filters, key, vals);
-                else {
-                        json_decref(vals);
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key);
-                }
-        }
-        json_t *label_not = json_incref(json_object_get(list_filters, "label!"));
-        json_object_del(list_filters, "label!");
+        if (json_object_get(filters, "label"))
+                json_object_set(list_filters, "label", json_object_get(filters, "label"));
+        json_t *label_not = json_incref(json_object_get(filters, "label!"));
         _cleanup_json_ json_t *list = NULL;
-        int r = ctr_list_json(req->ctx, true, -1, true, list_filters, &list, err);
+        r = ctr_list_json(req->ctx, true, -1, true, list_filters, &list, err);
         if (r < 0) {
                 json_decref(label_not);
                 return r;

@@ -134,24 +134,10 @@ int api_system_events(struct api_request *req, struct berr *err) {
                 since = 1; /* since the epoch: the whole history (0 means "only new") */
         if (uv && *uv && ctr_logs_parse_time(uv, &until) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid value for until: %s", uv);
-        const char *fv = api_query(req, "filters");
-        json_t *filters = fv && *fv ? json_loads(fv, 0, NULL) : json_object();
-        if (!json_is_object(filters)) {
-                json_decref(filters);
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", fv);
-        }
-        /* The CLI sends {"label": {"k=v": true}}; older clients ["k=v"]: one form from here. */
-        const char *key;
-        json_t *val;
-        json_object_foreach(filters, key, val) {
-                if (!json_is_object(val))
-                        continue;
-                json_t *arr = json_array();
-                const char *k;
-                json_t *b;
-                json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(arr, json_string(k));
-                json_object_set_new(filters, key, arr);
-        }
+        json_t *filters = NULL;
+        int r = api_query_filters(req, NULL, &filters, err);
+        if (r < 0)
+                return r;
         struct events_stream *s = calloc(1, sizeof(*s));
         if (!s || !(s->sub = events_subscribe(req->ctx, since, until))) {
                 free(s);

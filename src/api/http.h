@@ -95,6 +95,10 @@ size_t api_query_values(struct api_request *req, const char *key, const char **o
 int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err);
 int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t *ret, struct berr *err);
 const char *api_header(struct api_request *req, const char *name);
+/* The "filters" query parameter as an object of string arrays (the CLI's map form turned
+ * into that); a key not in @allowed (NULL-terminated; NULL: any) is a 400 "invalid filter
+ * 'key'", as in dockerd. An absent parameter is an empty object. */
+int api_query_filters(struct api_request *req, const char *const *allowed, json_t **ret, struct berr *err);
 
 /* API_BODY_STREAM routes: true once the whole body has arrived. Read it after body_fd
  * gave EOF: false then means the client went away mid-upload. */

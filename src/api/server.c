@@ -315,6 +315,30 @@ bool api_body_complete(struct api_request *req) {
         return __atomic_load_n(&((struct request_full *) req)->body_complete, __ATOMIC_ACQUIRE);
 }
 
+int api_query_filters(struct api_request *req, const char *const *allowed, json_t **ret, struct berr *err) {
+        const char *f = api_query(req, "filters");
+        json_t *o = f && *f ? json_loads(f, 0, NULL) : json_object();
+        if (!json_is_object(o)) {
+                json_decref(o);
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
+        }
+        json_filters_normalize(o);
+        const char *key;
+        json_t *val;
+        json_object_foreach(o, key, val) {
+                bool ok = !allowed;
+                for (size_t i = 0; allowed && allowed[i]; i++)
+                        ok = ok || strcmp(key, allowed[i]) == 0;
+                if (!ok) {
+                        int r = berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key); /* @key is @o's */
+                        json_decref(o);
+                        return r;
+                }
+        }
+        *ret = o;
+        return 0;
+}
+
 int api_query_bool(struct api_request *req, const char *key, bool def, bool *ret, struct berr *err) {
         const char *v = api_query(req, key);
         if (!v) {

@@ -14,37 +14,6 @@
 #include "http.h"
 #include "volume/volume.h"
 
-static int parse_filters(struct api_request *req, const char *const *allowed, json_t **ret, struct berr *err) {
-        const char *f = api_query(req, "filters");
-        json_t *o = f && *f ? json_loads(f, 0, NULL) : json_object();
-        if (!json_is_object(o)) {
-                json_decref(o);
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
-        }
-        /* {"k": {"v": true}} (the CLI) and {"k": ["v"]}: one form */
-        const char *key;
-        json_t *val;
-        json_object_foreach(o, key, val) {
-                bool ok = false;
-                for (size_t i = 0; allowed[i]; i++)
-                        ok = ok || strcmp(key, allowed[i]) == 0;
-                if (!ok) {
-                        int r = berr_set(err, BERR_INVALID, EINVAL, "invalid filter '%s'", key); /* @key is @o's */
-                        json_decref(o);
-                        return r;
-                }
-                if (!json_is_object(val))
-                        continue;
-                json_t *arr = json_array();
-                const char *k;
-                json_t *b;
-                json_object_foreach(val, k, b) if (json_is_true(b)) json_array_append_new(arr, json_string(k));
-                json_object_set_new(o, key, arr);
-        }
-        *ret = o;
-        return 0;
-}
-
 static bool filter_bool(json_t *filters, const char *key, int *ret) {
         json_t *v = json_array_get(json_object_get(filters, key), 0);
         const char *s = json_string_value(v);
@@ -117,7 +86,7 @@ int api_volumes_create(struct api_request *req, struct berr *err) {
 int api_volumes_list(struct api_request *req, struct berr *err) {
         static const char *const allowed[] = { "dangling", "driver", "label", "name", NULL };
         _cleanup_json_ json_t *filters = NULL;
-        int r = parse_filters(req, allowed, &filters, err);
+        int r = api_query_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
         struct daemon *d = req->ctx;
@@ -160,7 +129,7 @@ int api_volumes_delete(struct api_request *req, struct berr *err) {
 int api_volumes_prune(struct api_request *req, struct berr *err) {
         static const char *const allowed[] = { "label", "label!", "all", NULL };
         _cleanup_json_ json_t *filters = NULL;
-        int r = parse_filters(req, allowed, &filters, err);
+        int r = api_query_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
         struct daemon *d = req->ctx;

@@ -115,3 +115,17 @@ char *json_dump_compact(const json_t *v) {
 void json_set_str(json_t *obj, const char *key, const char *val) {
         json_object_set_new(obj, key, val ? json_string(val) : json_null());
 }
+
+void json_filters_normalize(json_t *filters) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(filters, k, v) {
+                if (!json_is_object(v))
+                        continue;
+                json_t *arr = json_array();
+                const char *val;
+                json_t *b;
+                json_object_foreach(v, val, b) if (json_is_true(b)) json_array_append_new(arr, json_string(val));
+                json_object_set_new(filters, k, arr); /* replacing a key's value is safe while iterating */
+        }
+}

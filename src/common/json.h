@@ -31,3 +31,7 @@ char *json_dump_compact(const json_t *v);
 
 /* Helpers to build objects without checking every set: a NULL value is stored as null. */
 void json_set_str(json_t *obj, const char *key, const char *val);
+
+/* Docker API filters come as {"key":["v1","v2"]} or, from the CLI, as {"key":{"v1":true}}:
+ * turn the second form into the first, in place. */
+void json_filters_normalize(json_t *filters);

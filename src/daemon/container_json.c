@@ -396,22 +396,6 @@ static int cmp_created_desc(const void *a, const void *b) {
         return strcmp(y->created, x->created);
 }
 
-/* Filters come as {"key":["v1","v2"]} or, from older clients and the CLI, as
- * {"key":{"v1":true}}: turn the second form into the first. */
-static void normalize_filters(json_t *filters) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(filters, k, v) {
-                if (!json_is_object(v))
-                        continue;
-                json_t *arr = json_array();
-                const char *val;
-                json_t *b;
-                json_object_foreach(v, val, b) if (json_is_true(b)) json_array_append_new(arr, json_string(val));
-                json_object_set_new(filters, k, arr);
-        }
-}
-
 static int created_of(struct daemon *d, json_t *vals, char out[40], struct berr *err) {
         const char *ref = json_string_value(json_array_get(vals, 0));
         if (!ref)
@@ -426,7 +410,7 @@ static int created_of(struct daemon *d, json_t *vals, char out[40], struct berr 
 }
 
 int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err) {
-        normalize_filters(filters);
+        json_filters_normalize(filters);
         int r = check_filters(filters, err);
         if (r < 0)
                 return r;

@@ -438,12 +438,13 @@ int api_system_df(struct api_request *req, struct berr *err) {
                 }
                 size_t i;
                 json_t *v;
+                bool known;
+                _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
                 json_array_foreach(vols, i, v) {
                         const char *name = json_string_value(json_object_get(v, "Name"));
-                        char users[64];
                         json_object_set_new(v, "UsageData",
-                                            json_pack("{s:I, s:i}", "Size", (json_int_t) volume_size(d->volumes, name),
-                                                      "RefCount", ctr_volume_users(d, name, users, sizeof(users))));
+                                            json_pack("{s:I, s:I}", "Size", (json_int_t) volume_size(d->volumes, name),
+                                                      "RefCount", json_integer_value(json_object_get(used, name))));
                 }
                 json_object_set_new(o, "Volumes", vols);
         }

@@ -40,7 +40,7 @@ static bool labels_match(json_t *filters, json_t *labels) {
         return true;
 }
 
-static bool volume_matches(struct daemon *d, json_t *filters, json_t *v) {
+static bool volume_matches(json_t *used, json_t *filters, json_t *v) {
         const char *name = json_string_value(json_object_get(v, "Name"));
         size_t i;
         json_t *f;
@@ -62,9 +62,7 @@ static bool volume_matches(struct daemon *d, json_t *filters, json_t *v) {
                 return false;
         int dangling;
         if (filter_bool(filters, "dangling", &dangling)) {
-                char users[64];
-                bool used = ctr_volume_users(d, name, users, sizeof(users)) > 0;
-                if (dangling == used)
+                if (dangling == (json_object_get(used, name) != NULL))
                         return false;
         }
         return true;
@@ -96,7 +94,9 @@ int api_volumes_list(struct api_request *req, struct berr *err) {
         json_t *out = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(all, i, v) if (volume_matches(d, filters, v)) json_array_append(out, v);
+        bool known;
+        _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
+        json_array_foreach(all, i, v) if (volume_matches(used, filters, v)) json_array_append(out, v);
         return api_reply_json(req, 200, json_pack("{s:o, s:n}", "Volumes", out, "Warnings"));
 }
 
@@ -142,6 +142,16 @@ int api_volumes_prune(struct api_request *req, struct berr *err) {
         json_int_t reclaimed = 0;
         size_t i;
         json_t *v;
+        /* Under volume_lock no container can take up a volume, so one look at what is in use
+         * holds for the whole prune. */
+        pthread_mutex_lock(&d->volume_lock);
+        bool known;
+        _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
+        if (!known) {
+                pthread_mutex_unlock(&d->volume_lock);
+                json_decref(deleted);
+                return berr_set(err, BERR_INTERNAL, EIO, "cannot tell which volumes are in use: a container's mounts are unreadable");
+        }
         json_array_foreach(vols, i, v) {
                 const char *name = json_string_value(json_object_get(v, "Name"));
                 json_t *labels = json_object_get(v, "Labels");
@@ -150,18 +160,16 @@ int api_volumes_prune(struct api_request *req, struct berr *err) {
                         continue;
                 if (!labels_match(filters, labels))
                         continue;
-                char users[64];
-                pthread_mutex_lock(&d->volume_lock);
-                if (ctr_volume_users(d, name, users, sizeof(users)) == 0) {
-                        unsigned long long size = volume_size(d->volumes, name);
-                        struct berr e = { 0 };
-                        if (volume_remove(d->volumes, name, &e) == 0) {
-                                json_array_append_new(deleted, json_string(name));
-                                reclaimed += (json_int_t) size;
-                        }
+                if (json_object_get(used, name))
+                        continue;
+                unsigned long long size = volume_size(d->volumes, name);
+                struct berr e = { 0 };
+                if (volume_remove(d->volumes, name, &e) == 0) {
+                        json_array_append_new(deleted, json_string(name));
+                        reclaimed += (json_int_t) size;
                 }
-                pthread_mutex_unlock(&d->volume_lock);
         }
+        pthread_mutex_unlock(&d->volume_lock);
         if (json_array_size(deleted) == 0) {
                 json_decref(deleted);
                 deleted = json_null();

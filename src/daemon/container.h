@@ -140,6 +140,9 @@ int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
 bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);
 /* How many containers (any state) use volume @name; their IDs in @out, ", "-separated. */
 int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size);
+/* Every volume any container uses, with how many: {"name": count}. *@ret_all_known is
+ * false if a container's mounts could not be read (then nothing may be pruned). */
+json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known);
 
 /* HEALTHCHECK (health.c): start probing a running container that has a health check;
  * the thread ends with the run. health_json: State.Health (c->lock held), NULL without. */

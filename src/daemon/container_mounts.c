@@ -477,3 +477,27 @@ int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size)
         pthread_mutex_unlock(&d->ctr_lock);
         return n;
 }
+
+json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known) {
+        json_t *used = json_object();
+        *ret_all_known = true;
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                _cleanup_json_ json_t *list = NULL;
+                struct berr e = { 0 };
+                if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0) {
+                        *ret_all_known = false; /* a prune must not go on: it cannot tell */
+                        continue;
+                }
+                size_t i;
+                json_t *m;
+                json_array_foreach(list, i, m) {
+                        const char *n = json_string_value(json_object_get(m, "Name"));
+                        if (n)
+                                json_object_set_new(used, n, json_integer(json_integer_value(json_object_get(used, n)) + 1));
+                }
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        return used;
+}

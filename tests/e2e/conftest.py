@@ -5,7 +5,12 @@ directory (never the defaults, so the tests can run beside a real daemon). Tests
 with the stock `docker` CLI and with docker-py, as users do. Nothing here builds: `make`
 has already produced build/berthd.
 """
+import fcntl
 import os
+import pty
+import select
+import struct
+import termios
 import shutil
 import signal
 import socket
@@ -192,3 +197,29 @@ def fresh_daemon():
     yield make
     for d in made:
         d.cleanup()
+
+
+def pty_run(env, argv, script=None, timeout=20):
+    """Run @argv under a pty of our own; @script: (wait-for bytes, bytes to type) steps."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    out = b""
+    steps = list(script or [])
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if steps and steps[0][0] in out:
+            os.write(fd, steps.pop(0)[1])
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import SHARED, docker_env
+from conftest import SHARED, docker_env, pty_run
 
 
 @pytest.fixture(scope="module")
@@ -189,24 +189,8 @@ def test_tty_is_the_containers_own_pts(berthd, docker, images):
     """As with runc: the pty comes from the container's devpts, so `tty` names
     /dev/pts/0, not /dev/console."""
     env = docker_env(berthd.host, docker.config_dir)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe("docker", ["docker", "run", "--rm", "-it", "busybox", "tty"], env)
-    out = b""
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, out
+    code, out = pty_run(env, ["docker", "run", "--rm", "-it", "busybox", "tty"])
+    assert code == 0, out
     assert out.strip() == b"/dev/pts/0", out
 
 

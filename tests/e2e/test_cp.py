@@ -1,6 +1,5 @@
 """docker cp out of and into containers: files, trees (hard and symbolic links kept), the
 container's mounts, stopped containers, the stat header, ownership, and the errors."""
-import base64
 import json
 import os
 import shutil

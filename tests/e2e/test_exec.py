@@ -1,18 +1,14 @@
 """docker exec through the stock CLI and docker-py: output and exit codes, stdin, TTYs with
 resize, environment, user and working directory, detached execs, inspect, events, and the
 errors dockerd gives."""
-import fcntl
 import json
 import os
-import pty
-import select
 import struct
-import termios
 import time
 
 import pytest
 
-from conftest import SHARED, docker_env
+from conftest import SHARED, docker_env, pty_run
 
 
 @pytest.fixture(scope="module")
@@ -79,32 +75,6 @@ def test_exec_in_a_stopped_container_is_409(docker, ctr):
         docker.run("rm", cid)
     p = docker.run("exec", "nosuchcontainer", "true", check=False)
     assert "No such container: nosuchcontainer" in p.stderr
-
-
-def pty_run(env, argv, script=None, timeout=20):
-    """Run @argv under a pty of our own; @script: (wait-for bytes, bytes to type) steps."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe(argv[0], argv, env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
-    out = b""
-    steps = list(script or [])
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if steps and steps[0][0] in out:
-            os.write(fd, steps.pop(0)[1])
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out
 
 
 def test_exec_tty_is_a_pts_of_the_container_and_resizes(berthd, docker, ctr):

@@ -25,11 +25,9 @@ def test_stats_no_stream_through_the_cli(docker, images):
         assert float(i[1].rstrip("%")) < 10.0
         assert b[4] == "64MiB"  # usage / limit
         assert b[5] == "1" and i[5] == "1"
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGESIZE")
         s = json.loads(docker.run("stats", "--no-stream", "--format", "{{json .}}", idle, timeout=30).stdout)
         assert s["Name"] and s["PIDs"] == "1"
         assert s["MemUsage"].split(" / ")[1] != "8EiB"  # unlimited reads as the machine's memory
-        assert total > 0
     finally:
         docker.run("rm", "-f", busy, idle)
 

@@ -185,26 +185,14 @@ int api_system_info(struct api_request *req, struct berr *err) {
         return api_reply_json(req, 200, o);
 }
 
-/* POST /networks/prune and /build/prune: berth has no user-defined networks and no build
- * cache yet, so there is nothing to remove; `docker system prune` calls both. */
-int api_networks_prune(struct api_request *req, struct berr *err) {
-        (void) err;
-        return api_reply_json(req, 200, json_pack("{s:n}", "NetworksDeleted"));
-}
-
+/* POST /build/prune: berth has no build cache yet, so there is nothing to remove;
+ * `docker system prune` calls it. */
 int api_build_prune(struct api_request *req, struct berr *err) {
         (void) err;
         return api_reply_json(req, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
 }
 
 /* What berth does not have yet answers in words rather than "page not found". */
-int api_networks_unsupported(struct api_request *req, struct berr *err) {
-        (void) req;
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                        "networks are not supported by berth yet: containers have loopback only, or the host's "
-                        "network with --network host");
-}
-
 int api_build_unsupported(struct api_request *req, struct berr *err) {
         (void) req;
         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "docker build is not supported by berth yet");

@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "distribution/distribution.h"
+#include "network/ipam.h"
 
 struct opt_desc {
         enum config_opt id;
@@ -31,6 +32,17 @@ static const struct opt_desc opts[] = {
         { OPT_LOG_LEVEL, "log-level", 'l', true, "log-level", "Set the logging level (debug, info, warn, error, fatal)" },
         { OPT_DEBUG, "debug", 'D', false, "debug", "Enable debug mode" },
         { OPT_STORAGE_DRIVER, "storage-driver", 's', true, "storage-driver", "Storage driver to use (overlay2, vfs)" },
+        { OPT_BRIDGE, "bridge", 'b', true, "bridge", "Attach containers to a network bridge (default docker0; \"none\": no default bridge)" },
+        { OPT_BIP, "bip", 0, true, "bip", "IPv4 address and prefix of the default bridge (e.g. 172.17.0.1/16)" },
+        { OPT_FIXED_CIDR, "fixed-cidr", 0, true, "fixed-cidr", "IPv4 subnet for fixed IPs of the default bridge" },
+        { OPT_DEFAULT_GATEWAY, "default-gateway", 0, true, "default-gateway", "Container default gateway IPv4 address" },
+        { OPT_DEFAULT_ADDRESS_POOL, "default-address-pool", 0, true, "default-address-pools", "Default address pools for networks (base=CIDR,size=N)" },
+        { OPT_MTU, "mtu", 0, true, "mtu", "Network MTU (default: the MTU of the default route's interface)" },
+        { OPT_IPTABLES, "iptables", 0, false, "iptables", "Let berth manage its firewall rules (nftables) (default true)" },
+        { OPT_IP_MASQ, "ip-masq", 0, false, "ip-masq", "Enable IP masquerading for the default bridge (default true)" },
+        { OPT_ICC, "icc", 0, false, "icc", "Enable inter-container communication on the default bridge (default true)" },
+        { OPT_IP_FORWARD, "ip-forward", 0, false, "ip-forward", "Enable net.ipv4.ip_forward (default true)" },
+        { OPT_IP, "ip", 0, true, "ip", "Default IP when binding container ports (default 0.0.0.0)" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
 };
@@ -56,6 +68,7 @@ const char *daemon_config_usage(void) {
 void daemon_config_init(struct daemon_config *cfg) {
         memset(cfg, 0, sizeof(*cfg));
         cfg->log_level = LOG_LEVEL_INFO;
+        net_options_init(&cfg->net);
 }
 
 static void free_hosts(struct daemon_config *cfg) {
@@ -71,6 +84,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->pidfile);
         free(cfg->config_file);
         free(cfg->storage_driver);
+        net_options_done(&cfg->net);
         memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -87,6 +101,18 @@ static int check_path(const char *flag, const char *v, struct berr *err) {
         if (v[0] != '/')
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid %s \"%s\": must be an absolute path", flag, v);
         return 0;
+}
+
+/* A boolean option (flags without a value, or --flag=false). */
+static int apply_bool(struct daemon_config *cfg, enum config_opt id, bool v) {
+        switch (id) {
+        case OPT_DEBUG: cfg->debug = v; return 0;
+        case OPT_IPTABLES: cfg->net.iptables = v; return 0;
+        case OPT_IP_MASQ: cfg->net.ip_masq = v; return 0;
+        case OPT_ICC: cfg->net.icc = v; return 0;
+        case OPT_IP_FORWARD: cfg->net.ip_forward = v; return 0;
+        default: return 0;
+        }
 }
 
 /* Apply one option value, from a flag or the file. */
@@ -122,9 +148,54 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                         return berr_set(err, BERR_INVALID, EINVAL,
                                         "unsupported storage driver %s: berth supports overlay2 and vfs", value);
                 return set_string(&cfg->storage_driver, value, err);
-        case OPT_DEBUG:
-                cfg->debug = true;
+        case OPT_BRIDGE:
+                if (strlen(value) > 15)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 characters", value);
+                return set_string(&cfg->net.bridge, value, err);
+        case OPT_BIP:
+        case OPT_FIXED_CIDR: {
+                struct ipv4_net n;
+                uint32_t host;
+                if (ipam_parse_cidr4(value, false, &n, &host) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--%s\" flag: invalid CIDR "
+                                        "address: %s", value, id == OPT_BIP ? "bip" : "fixed-cidr", value);
+                return set_string(id == OPT_BIP ? &cfg->net.bip : &cfg->net.fixed_cidr, value, err);
+        }
+        case OPT_DEFAULT_GATEWAY:
+        case OPT_IP: {
+                uint32_t ip;
+                if (ipam_parse_ip4(value, &ip) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--%s\" flag: invalid IP "
+                                        "address", value, id == OPT_IP ? "ip" : "default-gateway");
+                return set_string(id == OPT_IP ? &cfg->net.ip : &cfg->net.default_gateway, value, err);
+        }
+        case OPT_DEFAULT_ADDRESS_POOL: {
+                struct ipam_pool_spec spec;
+                if (ipam_parse_pool_spec(value, &spec) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--default-address-pool\" "
+                                        "flag: want base=CIDR,size=N", value);
+                if (cfg->net.n_pools >= NET_MAX_POOLS)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many default address pools: at most %d", NET_MAX_POOLS);
+                cfg->net.pools[cfg->net.n_pools] = strdup(value);
+                if (!cfg->net.pools[cfg->net.n_pools])
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cfg->net.n_pools++;
                 return 0;
+        }
+        case OPT_MTU: {
+                char *end;
+                long m = strtol(value, &end, 10);
+                if (!*value || *end || m < 68 || m > 65535)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--mtu\" flag", value);
+                cfg->net.mtu = (int) m;
+                return 0;
+        }
+        case OPT_DEBUG:
+        case OPT_IPTABLES:
+        case OPT_IP_MASQ:
+        case OPT_ICC:
+        case OPT_IP_FORWARD:
+                return apply_bool(cfg, id, true);
         case OPT_VERSION:
                 cfg->show_version = true;
                 return 0;
@@ -180,6 +251,7 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                                         if (STREQ(eq + 1, "true") || STREQ(eq + 1, "1"))
                                                 value = NULL;
                                         else if (STREQ(eq + 1, "false") || STREQ(eq + 1, "0")) {
+                                                (void) apply_bool(cfg, o->id, false);
                                                 cfg->set_by_flag[o->id] = true;
                                                 continue;
                                         } else
@@ -287,7 +359,34 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
-                if (o->id == OPT_HOST) {
+                if (o->id == OPT_DEFAULT_ADDRESS_POOL) {
+                        /* [{"base": "10.10.0.0/16", "size": 24}, ...] */
+                        if (!json_is_array(v))
+                                return berr_set(err, BERR_INVALID, EINVAL,
+                                                "invalid type for default-address-pools: expected an array of objects");
+                        size_t i;
+                        json_t *p;
+                        json_array_foreach(v, i, p) {
+                                const char *base = json_string_value(json_object_get(p, "base"));
+                                json_t *size = json_object_get(p, "size");
+                                if (!base || !json_is_integer(size))
+                                        return berr_set(err, BERR_INVALID, EINVAL, "invalid default-address-pools entry: "
+                                                        "want {\"base\": CIDR, \"size\": N}");
+                                char spec[96];
+                                snprintf(spec, sizeof(spec), "base=%s,size=%lld", base, (long long) json_integer_value(size));
+                                r = apply(cfg, OPT_DEFAULT_ADDRESS_POOL, spec, err);
+                                if (r < 0)
+                                        return r;
+                        }
+                } else if (o->id == OPT_MTU) {
+                        if (!json_is_integer(v))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for mtu: expected a number");
+                        char m[32];
+                        snprintf(m, sizeof(m), "%lld", (long long) json_integer_value(v));
+                        r = apply(cfg, OPT_MTU, m, err);
+                        if (r < 0)
+                                return r;
+                } else if (o->id == OPT_HOST) {
                         if (!json_is_array(v))
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for hosts: expected an array of strings");
                         size_t i;
@@ -303,8 +402,7 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 } else if (!o->takes_value) {
                         if (!json_is_boolean(v))
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for %s: expected a boolean", key);
-                        if (o->id == OPT_DEBUG)
-                                cfg->debug = json_is_true(v);
+                        (void) apply_bool(cfg, o->id, json_is_true(v));
                 } else {
                         if (!json_is_string(v))
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for %s: expected a string", key);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/log.h"
+#include "network/network.h"
 
 struct berr;
 
@@ -25,6 +26,17 @@ enum config_opt {
         OPT_LOG_LEVEL,
         OPT_DEBUG,
         OPT_STORAGE_DRIVER,
+        OPT_BRIDGE,
+        OPT_BIP,
+        OPT_FIXED_CIDR,
+        OPT_DEFAULT_GATEWAY,
+        OPT_DEFAULT_ADDRESS_POOL,
+        OPT_MTU,
+        OPT_IPTABLES,
+        OPT_IP_MASQ,
+        OPT_ICC,
+        OPT_IP_FORWARD,
+        OPT_IP,
         OPT_VERSION,
         OPT_HELP,
         _OPT_MAX,
@@ -42,6 +54,7 @@ struct daemon_config {
         enum log_level log_level;
         bool debug;
         char *storage_driver; /* NULL: pick overlay2, or vfs where overlay cannot work */
+        struct net_options net; /* --bridge, --bip, --iptables, ... */
 
         bool set_by_flag[_OPT_MAX];
         bool show_version;

@@ -78,6 +78,7 @@ static struct container *ctr_new(void) {
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->cond, NULL);
         c->watch_fd = -1;
+        c->networks = json_object();
         c->refs = 1; /* the table's */
         return c;
 }
@@ -89,6 +90,7 @@ static void ctr_free(struct container *c) {
         json_decref(c->host_config);
         json_decref(c->args);
         json_decref(c->health_log);
+        json_decref(c->networks);
         free(c->path);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
@@ -128,6 +130,8 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
                                                c->image_id, "Name", c->name, "RestartCount", c->restart_count,
                                                "Driver", d->storage_driver, "HasBeenManuallyStopped",
                                                c->stop_requested);
+        if (rec)
+                json_object_set_new(rec, "NetworkSettings", json_pack("{s:O}", "Networks", c->networks));
         if (!rec)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -169,6 +173,11 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         c->args = json_incref(json_object_get(rec, "Args"));
         if (!c->args)
                 c->args = json_array();
+        json_t *nets = json_object_get(json_object_get(rec, "NetworkSettings"), "Networks");
+        if (json_is_object(nets)) {
+                json_decref(c->networks);
+                c->networks = json_incref(nets);
+        }
         c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
         c->stop_requested = json_is_true(json_object_get(rec, "HasBeenManuallyStopped"));
         enum ctr_state s = state_from_name(json_string_value(json_object_get(st, "Status")));
@@ -250,8 +259,11 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                 HASH_ADD_STR(d->ctrs, id, c);
                 if (c->state == CTR_RESTARTING)
                         c->state = CTR_EXITED; /* its pending restart died with the old daemon */
-                if (c->state == CTR_RUNNING || c->state == CTR_PAUSED)
+                if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
+                        ctr_net_restore(d, c);
                         readopt(d, c);
+                } else
+                        ctr_net_stop(d, c); /* what a crash between start and exit left */
         }
         ctr_start_policy_containers(d);
         return 0;
@@ -513,9 +525,6 @@ static int validate_body(json_t *body, struct berr *err) {
         const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
         if (netmode && *netmode && strcmp(netmode, "default") && strcmp(netmode, "bridge") && strcmp(netmode, "none") &&
             strcmp(netmode, "host")) {
-                if (strncmp(netmode, "container:", 10) == 0)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                                        "network mode %s is not supported by berth yet", netmode);
                 /* A user-defined network: looked up at start, as dockerd does (where none
                  * can exist yet); a 404 here would send the CLI pulling the image. */
         }
@@ -642,6 +651,12 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         json_t *hc = json_object_get(body, "HostConfig");
         c->host_config = hc ? json_deep_copy(hc) : json_object();
         c->state = CTR_CREATED;
+        json_decref(c->networks);
+        c->networks = NULL;
+        if ((r = ctr_net_config(d, body, c->host_config, &c->networks, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
 
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir || mkdir(dir, 0710) < 0) {

@@ -38,6 +38,7 @@ struct container {
         char created[40];
         json_t *config;      /* Docker Config, merged with the image's */
         json_t *host_config; /* HostConfig */
+        json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         char *path;          /* Path and Args as inspect shows them */
         json_t *args;
 
@@ -149,6 +150,28 @@ json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known);
 void health_start(struct daemon *d, struct container *c);
 json_t *health_json(struct container *c);
 void health_wait_all(void);
+
+/* Networks (container_network.c): the one place network modes are resolved. */
+/* At create: NetworkMode + NetworkingConfig -> the Networks record. */
+int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err);
+/* At start: the namespace the runtime joins (@ns_path "" for the host's). */
+int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err);
+/* At exit or a failed start (c->lock held or the container not yet shared). */
+void ctr_net_stop(struct daemon *d, struct container *c);
+/* After a berthd restart, for a running container. */
+void ctr_net_restore(struct daemon *d, struct container *c);
+void ctr_net_primary_ip(struct container *c, char out[16]);
+bool ctr_net_is_host(struct container *c);
+bool ctr_net_on(struct container *c, const char *net_id, const char *net_name);
+json_t *ctr_net_settings_json(struct daemon *d, struct container *c); /* c->lock held */
+json_t *ctr_net_list_json(struct container *c);                       /* c->lock held */
+json_t *ctr_net_stats(struct daemon *d, struct container *c);
+int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err);
+int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err);
+/* The network API's daemon side: the store's work plus events. */
+int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
+int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err);
+int daemon_net_prune(struct daemon *d, json_t *filters, json_t **ret_deleted, struct berr *err);
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);

@@ -115,15 +115,6 @@ static json_t *state_obj(struct container *c) {
         return st;
 }
 
-static json_t *network_settings(void) {
-        return json_pack("{s:s, s:s, s:s, s:{}, s:b, s:s, s:i, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:{}}",
-                         "Bridge", "", "SandboxID", "", "SandboxKey", "", "Ports", "HairpinMode", 0,
-                         "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0, "SecondaryIPAddresses",
-                         "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "GlobalIPv6Address", "",
-                         "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress",
-                         "", "Networks");
-}
-
 static json_t *host_config_view(struct container *c) {
         json_t *hc = json_deep_copy(c->host_config);
         if (!json_string_length(json_object_get(hc, "NetworkMode")))
@@ -171,7 +162,7 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
                                                         "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
         json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
         json_object_set(o, "Config", c->config);
-        json_object_set_new(o, "NetworkSettings", network_settings());
+        json_object_set_new(o, "NetworkSettings", ctr_net_settings_json(d, c));
         pthread_mutex_unlock(&c->lock);
         return o;
 }
@@ -261,6 +252,19 @@ static bool expose_pred(const char *v, void *ctx) {
         return json_object_get(ports, key) != NULL;
 }
 
+/* network=<name or ID (prefix)> */
+static bool network_pred(const char *v, void *ctx) {
+        struct container *c = ctx;
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *id = json_string_value(json_object_get(ep, "NetworkID"));
+                if (strcmp(name, v) == 0 || (id && *id && *v && strncmp(id, v, strlen(v)) == 0))
+                        return true;
+        }
+        return false;
+}
+
 static bool bool_false_pred(const char *v, void *ctx) {
         return strcmp(v, "false") == 0 || strcmp(v, "0") == 0;
 }
@@ -287,8 +291,9 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
                 return false;
         /* berth has no volumes, networks, published ports or health checks yet: those
          * filters match only what that truly implies. */
-        if (json_object_get(filters, "volume") || json_object_get(filters, "network") ||
-            json_object_get(filters, "publish"))
+        if (json_object_get(filters, "volume") || json_object_get(filters, "publish"))
+                return false;
+        if ((v = json_object_get(filters, "network")) && !values_match(v, network_pred, c))
                 return false;
         if ((v = json_object_get(filters, "expose")) &&
             !values_match(v, expose_pred, json_object_get(c->config, "ExposedPorts")))
@@ -351,6 +356,7 @@ static json_t *summary(struct daemon *d, struct container *c) {
                               "Status", status, "HostConfig", "NetworkMode",
                               json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
                               "Mounts");
+        json_object_set_new(o, "NetworkSettings", ctr_net_list_json(c));
         json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
         free(cmd);
         return o;

@@ -70,15 +70,16 @@ static int prepare_files(struct daemon *d, struct container *c, const char *dir,
         int r = write_file(dir, "hostname", buf, err);
         if (r < 0)
                 return r;
-        char fqdn[512];
+        char fqdn[512], ip[16];
+        ctr_net_primary_ip(c, ip);
         if (domain && *domain)
                 snprintf(fqdn, sizeof(fqdn), "%s.%s %s", host, domain, host);
         else
                 snprintf(fqdn, sizeof(fqdn), "%s", host);
         snprintf(buf, sizeof(buf),
                  "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
-                 fqdn);
+                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n%s\t%s\n",
+                 ip[0] ? ip : "127.0.1.1", fqdn);
         if ((r = write_file(dir, "hosts", buf, err)) < 0)
                 return r;
         _cleanup_free_ char *resolv = container_resolv_conf();
@@ -141,7 +142,7 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
 }
 
 static int write_spec(struct daemon *d, struct container *c, const char *dir, const char *rootfs, const char *bundle,
-                      struct berr *err) {
+                      const char *netns, struct berr *err) {
         _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
@@ -168,6 +169,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .resolv_conf_path = resolv,
                 .cgroup_parent = "/berth",
                 .init_path = want_init ? init_path : NULL,
+                .netns_path = netns && *netns ? netns : NULL,
         };
         _cleanup_json_ json_t *spec = NULL, *mounts = NULL;
         int r = ctr_mounts_oci(d, c, rootfs, &mounts, err);
@@ -255,8 +257,8 @@ void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
 }
 
 /* Everything up to a created (not yet started) init. */
-static int prepare_and_spawn(struct daemon *d, struct container *c, int *ret_sync, pid_t *ret_pid,
-                             struct berr *err) {
+static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
+                             pid_t *ret_pid, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200], rw[4200];
@@ -289,7 +291,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, int *ret_syn
                 if (f >= 0)
                         close(f);
         }
-        if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, err)) < 0 ||
+        if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0 ||
             (r = write_shim_options(d, c, bundle, err)) < 0)
                 return r;
         int sync = -1;
@@ -346,12 +348,16 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         int sync = -1;
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        int r = 0;
-        const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
-        if (nm && *nm && strcmp(nm, "default") && strcmp(nm, "bridge") && strcmp(nm, "none") && strcmp(nm, "host"))
-                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", nm); /* berth has none of its own yet */
-        if (r == 0)
-                r = prepare_and_spawn(d, c, &sync, &pid, err);
+        char netns[4200];
+        int r = ctr_net_start(d, c, netns, sizeof(netns), err);
+        if (r == 0) {
+                r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
+                if (r < 0) {
+                        pthread_mutex_lock(&c->lock);
+                        ctr_net_stop(d, c);
+                        pthread_mutex_unlock(&c->lock);
+                }
+        }
         if (r < 0)
                 goto fail;
 
@@ -437,6 +443,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
 
 fail:
         pthread_mutex_lock(&c->lock);
+        ctr_net_stop(d, c);
         if (c->rootfs_mounted)
                 ctr_unmount_rootfs(d, c);
         c->starting = false;

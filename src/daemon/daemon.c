@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/hash.h"
 #include "common/id.h"
 #include "common/log.h"
 #include "container.h"
@@ -19,6 +20,7 @@
 #include "volume/volume.h"
 #include "image/image_store.h"
 #include "listen.h"
+#include "network/network.h"
 
 static int lock_pidfile(struct daemon *d, struct berr *err) {
         const char *path = d->cfg.pidfile;
@@ -99,6 +101,21 @@ int daemon_open(struct daemon *d, struct berr *err) {
         r = volume_store_open(d->cfg.data_root, &d->volumes, err);
         if (r < 0)
                 return berr_wrap(err, "volume store");
+        if (!d->cfg.net.table) {
+                /* berth's nftables table: "berth", or one per exec root for other daemons. */
+                char h[33], name[32];
+                hash128_hex(d->cfg.exec_root, strlen(d->cfg.exec_root), h);
+                if (strcmp(d->cfg.exec_root, DAEMON_DEFAULT_EXEC_ROOT) == 0)
+                        snprintf(name, sizeof(name), "berth");
+                else
+                        snprintf(name, sizeof(name), "berth_%.8s", h);
+                d->cfg.net.table = strdup(name);
+                if (!d->cfg.net.table)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        r = net_store_open(&d->cfg.net, d->cfg.data_root, d->cfg.exec_root, &d->nets, err);
+        if (r < 0)
+                return berr_wrap(err, "networks");
         if (events_init(d) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         r = ctr_store_open(d, err);
@@ -151,6 +168,8 @@ void daemon_close(struct daemon *d) {
         d->images = image_store_free(d->images);
         volume_store_free(d->volumes);
         d->volumes = NULL;
+        net_store_close(d->nets);
+        d->nets = NULL;
         if (d->pidfile_fd >= 0) {
                 (void) unlink(d->cfg.pidfile);
                 close(d->pidfile_fd);

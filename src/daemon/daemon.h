@@ -32,6 +32,7 @@ struct daemon {
         struct timespec started;
         struct image_store *images;
         struct volume_store *volumes;
+        struct net_store *nets;
         /* Held from a volume's in-use check to its removal, and by a create from making its
          * volumes to entering the table: nothing is removed that a container is about to
          * use. Order: volume_lock, then ctr_lock. */

@@ -102,6 +102,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 close(c->watch_fd);
                 c->watch_fd = -1;
         }
+        ctr_net_stop(d, c); /* addresses, veths and the namespace go with the run */
         if (c->rootfs_mounted)
                 ctr_unmount_rootfs(d, c);
         if (ctr_save(d, c, &e) < 0)

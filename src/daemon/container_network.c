@@ -1,0 +1,639 @@
+/* container_network.c - where containers meet networks: the networks a container is on
+ * (NetworkSettings.Networks, kept in its record), its network namespace and endpoints from
+ * start to exit, connect/disconnect, and NetworkSettings for inspect and ps.
+ *
+ * Every network mode resolves here, in one place: "default"/"bridge" (the default
+ * network), a user network's name or ID, "none" (own namespace, lo only), "host" (the
+ * host's namespace) and "container:<x>" (x's namespace). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "container.h"
+#include "daemon.h"
+#include "events.h"
+#include "network/network.h"
+
+/* Keys of an endpoint's record that inspect does not show. */
+#define EP_IFNAME "BerthIfname"
+
+enum net_mode { NM_BRIDGE, NM_NONE, NM_HOST, NM_CONTAINER, NM_USER };
+
+static enum net_mode mode_of(const char *nm) {
+        if (!nm || !*nm || strcmp(nm, "default") == 0 || strcmp(nm, "bridge") == 0)
+                return NM_BRIDGE;
+        if (strcmp(nm, "none") == 0)
+                return NM_NONE;
+        if (strcmp(nm, "host") == 0)
+                return NM_HOST;
+        if (strncmp(nm, "container:", 10) == 0)
+                return NM_CONTAINER;
+        return NM_USER;
+}
+
+static const char *net_mode_str(struct container *c) {
+        return json_string_value(json_object_get(c->host_config, "NetworkMode"));
+}
+
+bool ctr_net_is_host(struct container *c) {
+        return mode_of(net_mode_str(c)) == NM_HOST;
+}
+
+/* Docker's EndpointSettings, empty of what a run fills in. */
+static json_t *endpoint_new(const char *net_id, json_t *cfg) {
+        json_t *ipam = json_object_get(cfg, "IPAMConfig");
+        json_t *aliases = json_object_get(cfg, "Aliases");
+        json_t *links = json_object_get(cfg, "Links");
+        const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
+        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:n, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
+                               json_is_object(ipam) ? ipam : json_null(), "Links", json_is_array(links) ? links : json_null(),
+                               "Aliases", json_is_array(aliases) ? aliases : json_null(), "MacAddress", mac ? mac : "",
+                               "DriverOpts", "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
+                               "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "GlobalIPv6Address", "",
+                               "GlobalIPv6PrefixLen", 0, "DNSNames");
+        return ep;
+}
+
+static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err) {
+        if (!cfg || json_is_null(cfg))
+                return 0;
+        if (!json_is_object(cfg))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid endpoint settings for network %s", name);
+        json_t *ipam = json_object_get(cfg, "IPAMConfig");
+        if (ipam && !json_is_null(ipam) && !json_is_object(ipam))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPAMConfig for network %s", name);
+        const char *ip4 = json_string_value(json_object_get(ipam, "IPv4Address"));
+        const char *ip6 = json_string_value(json_object_get(ipam, "IPv6Address"));
+        if (ip6 && *ip6)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses are not supported by berth yet");
+        if (ip4 && *ip4) {
+                char buf[64];
+                int a, b, c, d;
+                char tail;
+                snprintf(buf, sizeof(buf), "%s", ip4);
+                if (sscanf(buf, "%d.%d.%d.%d%c", &a, &b, &c, &d, &tail) != 4 || a < 0 || a > 255 || b < 0 || b > 255 ||
+                    c < 0 || c > 255 || d < 0 || d > 255)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv4 address: %s", ip4);
+        }
+        json_t *aliases = json_object_get(cfg, "Aliases");
+        if (aliases && !json_is_null(aliases) && !json_is_array(aliases))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid Aliases for network %s", name);
+        const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
+        uint8_t m[6];
+        if (mac && *mac && net_parse_mac(mac, m) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid MAC address: %s", mac);
+        return 0;
+}
+
+int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err) {
+        const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
+        json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
+        if (eps && !json_is_null(eps) && !json_is_object(eps))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid NetworkingConfig.EndpointsConfig");
+        enum net_mode mode = mode_of(nm);
+        if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE) {
+                if (json_object_size(json_object_get(hc, "PortBindings")) > 0 ||
+                    json_is_true(json_object_get(hc, "PublishAllPorts"))) {
+                        if (mode == NM_CONTAINER)
+                                return berr_set(err, BERR_CONFLICT, EINVAL, "conflicting options: port publishing and the "
+                                                "container type network mode");
+                }
+                if (mode == NM_CONTAINER) {
+                        const char *h = json_string_value(json_object_get(body, "Hostname"));
+                        if (h && *h)
+                                return berr_set(err, BERR_CONFLICT, EINVAL,
+                                                "conflicting options: hostname and the network mode");
+                        if (json_array_size(json_object_get(hc, "Dns")) > 0)
+                                return berr_set(err, BERR_CONFLICT, EINVAL, "conflicting options: dns and the network mode");
+                        if (json_string_length(json_object_get(body, "MacAddress")))
+                                return berr_set(err, BERR_CONFLICT, EINVAL,
+                                                "conflicting options: mac-address and the network mode");
+                        if (json_array_size(json_object_get(hc, "ExtraHosts")) > 0)
+                                return berr_set(err, BERR_CONFLICT, EINVAL,
+                                                "conflicting options: custom host-to-IP mapping and the network mode");
+                        if (!nm[10])
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid container format container:<name|id>");
+                }
+        }
+        json_t *out = json_object();
+        const char *key;
+        json_t *cfg;
+        json_object_foreach(eps, key, cfg) {
+                int r = check_endpoint_config(key, cfg, err);
+                if (r < 0) {
+                        json_decref(out);
+                        return r;
+                }
+        }
+        if (mode == NM_CONTAINER) {
+                *ret = out;
+                return 0;
+        }
+        const char *primary = mode == NM_BRIDGE ? net_default_name(d->nets) : mode == NM_NONE ? "none" : mode == NM_HOST ? "host" : nm;
+        if (json_object_size(eps) > 1) {
+                /* API < 1.44 takes one; dockerd connects the others at start since 1.44. */
+                json_object_foreach(eps, key, cfg) {
+                        struct net_info ni;
+                        struct berr e = { 0 };
+                        if (net_find(d->nets, key, &ni, &e) == 0 && strcmp(ni.driver, "bridge") != 0) {
+                                json_decref(out);
+                                return berr_set(err, BERR_INVALID, EINVAL, "container cannot be connected to multiple "
+                                                "networks with one of the networks in private (none) mode");
+                        }
+                }
+        }
+        /* The primary network first, then the others EndpointsConfig names. */
+        struct net_info ni;
+        struct berr e = { 0 };
+        bool found = net_find(d->nets, primary, &ni, &e) == 0;
+        const char *pname = found ? ni.name : primary;
+        /* The CLI keys the primary's settings by what --network said ("default" too). */
+        const char *pkey = json_object_get(eps, primary) ? primary : nm && json_object_get(eps, nm) ? nm
+                           : found && json_object_get(eps, ni.id) ? ni.id : NULL;
+        json_t *pcfg = pkey ? json_object_get(eps, pkey) : NULL;
+        if (mode == NM_BRIDGE && pcfg) {
+                json_t *ipam = json_object_get(pcfg, "IPAMConfig");
+                if (json_string_length(json_object_get(ipam, "IPv4Address"))) {
+                        json_decref(out);
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "user specified IP address is supported on user defined networks only");
+                }
+                if (json_array_size(json_object_get(pcfg, "Aliases")) > 0) {
+                        json_decref(out);
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "network-scoped alias is supported only for containers in user defined networks");
+                }
+        }
+        json_object_set_new(out, pname, endpoint_new(found ? ni.id : NULL, pcfg));
+        json_object_foreach(eps, key, cfg) {
+                if (pkey && strcmp(key, pkey) == 0)
+                        continue;
+                struct net_info other;
+                if (net_find(d->nets, key, &other, &e) < 0) {
+                        json_decref(out);
+                        return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", key);
+                }
+                if (!json_object_get(out, other.name))
+                        json_object_set_new(out, other.name, endpoint_new(other.id, cfg));
+        }
+        *ret = out;
+        return 0;
+}
+
+/* ---- start and exit ---- */
+
+static void clear_endpoint(json_t *ep) {
+        static const char *const strs[] = { "EndpointID", "Gateway", "IPAddress", "IPv6Gateway", "GlobalIPv6Address" };
+        for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+                json_object_set_new(ep, strs[i], json_string(""));
+        json_object_set_new(ep, "IPPrefixLen", json_integer(0));
+        json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(0));
+        json_object_set_new(ep, "DNSNames", json_null());
+        json_object_del(ep, EP_IFNAME);
+        /* A MAC address the user did not ask for goes with the run. */
+        if (!json_is_true(json_object_get(ep, "BerthMacGiven")))
+                json_object_set_new(ep, "MacAddress", json_string(""));
+}
+
+static int ep_from_json(json_t *ep, struct net_ep *ret) {
+        memset(ret, 0, sizeof(*ret));
+        const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
+        const char *gw = json_string_value(json_object_get(ep, "Gateway"));
+        const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
+        const char *eid = json_string_value(json_object_get(ep, "EndpointID"));
+        const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+        if (!ip || !*ip)
+                return -ENOENT;
+        unsigned a, b, c, d;
+        if (sscanf(ip, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
+                return -EINVAL;
+        ret->ip = a << 24 | b << 16 | c << 8 | d;
+        if (gw && sscanf(gw, "%u.%u.%u.%u", &a, &b, &c, &d) == 4)
+                ret->gateway = a << 24 | b << 16 | c << 8 | d;
+        ret->prefix = (int) json_integer_value(json_object_get(ep, "IPPrefixLen"));
+        if (mac)
+                (void) net_parse_mac(mac, ret->mac);
+        snprintf(ret->endpoint_id, sizeof(ret->endpoint_id), "%s", eid ?: "");
+        snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn ?: "");
+        return 0;
+}
+
+static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct net_ep *e) {
+        char ip[16], gw[16], mac[18];
+        net_format_ip(e->ip, ip);
+        net_format_ip(e->gateway, gw);
+        net_format_mac(e->mac, mac);
+        json_object_set_new(ep, "NetworkID", json_string(ni->id));
+        json_object_set_new(ep, "EndpointID", json_string(e->endpoint_id));
+        json_object_set_new(ep, "IPAddress", json_string(ip));
+        json_object_set_new(ep, "Gateway", json_string(gw));
+        json_object_set_new(ep, "IPPrefixLen", json_integer(e->prefix));
+        json_object_set_new(ep, "MacAddress", json_string(mac));
+        json_object_set_new(ep, EP_IFNAME, json_string(e->ifname));
+}
+
+static json_t *dns_names(struct container *c, json_t *ep) {
+        json_t *names = json_array();
+        json_array_append_new(names, json_string(c->name + 1));
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(ep, "Aliases"), i, a) if (json_is_string(a)) json_array_append(names, a);
+        char short_id[13];
+        snprintf(short_id, sizeof(short_id), "%.12s", c->id);
+        json_array_append_new(names, json_string(short_id));
+        const char *h = json_string_value(json_object_get(c->config, "Hostname"));
+        if (h && *h && strcmp(h, short_id) != 0)
+                json_array_append_new(names, json_string(h));
+        return names;
+}
+
+/* Join network @name (record @ep) from the namespace @ns as interface @ifname. */
+static int join_one(struct daemon *d, struct container *c, const char *name, json_t *ep, const char *ns,
+                    const char *ifname, bool first, struct berr *err) {
+        struct net_info ni;
+        const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+        int r = net_find(d->nets, nid && *nid ? nid : name, &ni, err);
+        if (r < 0 && nid && *nid)
+                r = net_find(d->nets, name, &ni, err); /* removed and made again under the same name */
+        if (r < 0)
+                return r;
+        if (strcmp(ni.driver, "bridge") != 0)
+                return 0; /* none and host are modes, not attachments */
+        json_t *ipam = json_object_get(ep, "IPAMConfig");
+        const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
+        bool mac_given = json_is_true(json_object_get(ep, "BerthMacGiven")) || (mac && *mac && !json_string_length(json_object_get(ep, "EndpointID")));
+        if (!mac_given && first)
+                mac = json_string_value(json_object_get(c->config, "MacAddress")), mac_given = mac && *mac;
+        struct net_join_req q = { .ctr_id = c->id, .ctr_name = c->name, .ns_path = ns, .ifname = ifname,
+                                  .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
+                                  .want_mac = mac_given ? mac : NULL, .default_route = first };
+        struct net_ep e;
+        r = net_join(d->nets, ni.id, &q, &e, err);
+        if (r < 0)
+                return r;
+        if (mac_given)
+                json_object_set_new(ep, "BerthMacGiven", json_true());
+        fill_endpoint(ep, &ni, &e);
+        if (!ni.predefined)
+                json_object_set_new(ep, "DNSNames", dns_names(c, ep));
+        return 0;
+}
+
+static void leave_all(struct daemon *d, struct container *c, json_t *networks, const char *ns) {
+        const char *name;
+        json_t *ep;
+        json_object_foreach(networks, name, ep) {
+                const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+                if (nid && *nid && json_string_length(json_object_get(ep, "IPAddress")))
+                        net_leave(d->nets, nid, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
+                clear_endpoint(ep);
+        }
+}
+
+/* The order networks get eth0, eth1...: the primary network first, then by name. */
+static int order_names(json_t *networks, const char *primary, const char **out, size_t max) {
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        if (primary && json_object_get(networks, primary) && n < max)
+                out[n++] = primary;
+        json_object_foreach(networks, k, v) {
+                if (primary && strcmp(k, primary) == 0)
+                        continue;
+                if (n < max)
+                        out[n++] = k;
+        }
+        return (int) n;
+}
+
+static const char *primary_name(struct daemon *d, struct container *c) {
+        const char *nm = net_mode_str(c);
+        switch (mode_of(nm)) {
+        case NM_BRIDGE: return net_default_name(d->nets);
+        case NM_NONE: return "none";
+        case NM_HOST: return "host";
+        case NM_CONTAINER: return NULL;
+        case NM_USER: {
+                /* The record is keyed by the network's name; NetworkMode may hold its ID. */
+                const char *k;
+                json_t *v;
+                json_object_foreach(c->networks, k, v) {
+                        const char *id = json_string_value(json_object_get(v, "NetworkID"));
+                        if (strcmp(k, nm) == 0 || (id && *id && strncmp(id, nm, strlen(nm)) == 0))
+                                return k;
+                }
+                return nm;
+        }
+        }
+        return NULL;
+}
+
+int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err) {
+        ns_path[0] = '\0';
+        const char *nm = net_mode_str(c);
+        enum net_mode mode = mode_of(nm);
+        if (mode == NM_HOST)
+                return 0;
+        if (mode == NM_CONTAINER) {
+                struct container *o = NULL;
+                int r = ctr_lookup(d, nm + 10, &o, err);
+                if (r < 0)
+                        return r;
+                pthread_mutex_lock(&o->lock);
+                bool running = o->state == CTR_RUNNING || o->state == CTR_PAUSED;
+                pid_t pid = o->pid;
+                bool same = o == c;
+                bool host = ctr_net_is_host(o);
+                pthread_mutex_unlock(&o->lock);
+                char oid[65];
+                snprintf(oid, sizeof(oid), "%s", o->id);
+                ctr_unref(d, o);
+                if (same)
+                        return berr_set(err, BERR_INVALID, EINVAL, "cannot join own network");
+                if (!running)
+                        return berr_set(err, BERR_CONFLICT, EINVAL, "cannot join network namespace of a non running "
+                                        "container: container %s is not running", oid);
+                if (host)
+                        snprintf(ns_path, size, "/proc/1/ns/net");
+                else
+                        snprintf(ns_path, size, "/proc/%d/ns/net", (int) pid);
+                return 0;
+        }
+
+        /* A namespace of its own (none, bridge, user networks), lo up. */
+        char ns[4200];
+        int r = net_sandbox_create(d->nets, c->id, ns, sizeof(ns), err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&c->lock);
+        json_t *networks = json_deep_copy(c->networks);
+        pthread_mutex_unlock(&c->lock);
+        if (!networks)
+                networks = json_object();
+        const char *primary = primary_name(d, c);
+        if (primary && !json_object_get(networks, primary)) /* records from before networks */
+                json_object_set_new(networks, primary, endpoint_new(NULL, NULL));
+        const char *names[64];
+        int n = order_names(networks, primary, names, ELEMENTSOF(names));
+        int eth = 0;
+        for (int i = 0; i < n && r == 0; i++) {
+                char ifname[16];
+                snprintf(ifname, sizeof(ifname), "eth%d", eth);
+                json_t *ep = json_object_get(networks, names[i]);
+                if (strcmp(names[i], "none") == 0 || strcmp(names[i], "host") == 0)
+                        continue;
+                r = join_one(d, c, names[i], ep, ns, ifname, eth == 0, err);
+                if (r == 0 && json_string_length(json_object_get(ep, "IPAddress")))
+                        eth++;
+        }
+        if (r < 0) {
+                leave_all(d, c, networks, ns);
+                net_sandbox_remove(d->nets, c->id);
+                json_decref(networks);
+                return r;
+        }
+        pthread_mutex_lock(&c->lock);
+        json_decref(c->networks);
+        c->networks = networks;
+        pthread_mutex_unlock(&c->lock);
+        snprintf(ns_path, size, "%s", ns);
+        return 0;
+}
+
+void ctr_net_stop(struct daemon *d, struct container *c) {
+        char ns[4200];
+        net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+        leave_all(d, c, c->networks, ns);
+        net_sandbox_remove(d->nets, c->id);
+}
+
+void ctr_net_restore(struct daemon *d, struct container *c) {
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                struct net_ep e;
+                const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+                if (!nid || ep_from_json(ep, &e) < 0)
+                        continue;
+                struct berr err = { 0 };
+                if (net_restore(d->nets, nid, c->id, c->name, &e, &err) < 0)
+                        log_warn("container %.12s on network %s: %s", c->id, name, err.msg);
+        }
+}
+
+/* The first address a container has (for /etc/hosts), "" if none. */
+void ctr_net_primary_ip(struct container *c, char out[16]) {
+        out[0] = '\0';
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
+                if (ip && *ip && (!out[0] || (ifn && strcmp(ifn, "eth0") == 0)))
+                        snprintf(out, 16, "%s", ip);
+        }
+}
+
+/* ---- inspect ---- */
+
+static json_t *endpoint_view(json_t *ep) {
+        json_t *o = json_deep_copy(ep);
+        json_object_del(o, EP_IFNAME);
+        json_object_del(o, "BerthMacGiven");
+        return o;
+}
+
+/* Caller holds c->lock. */
+json_t *ctr_net_settings_json(struct daemon *d, struct container *c) {
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        char ns[4200] = "";
+        enum net_mode mode = mode_of(net_mode_str(c));
+        if (running && mode != NM_HOST && mode != NM_CONTAINER)
+                net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+        json_t *nets = json_object();
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) json_object_set_new(nets, name, endpoint_view(ep));
+        json_t *o = json_pack("{s:s, s:s, s:s, s:{}, s:b, s:s, s:i, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}",
+                              "Bridge", "", "SandboxID", running && ns[0] ? c->id : "", "SandboxKey", ns, "Ports",
+                              "HairpinMode", 0, "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0,
+                              "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "",
+                              "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0,
+                              "IPv6Gateway", "", "MacAddress", "", "Networks", nets);
+        /* The legacy top-level fields describe the default bridge only, as in dockerd. */
+        json_t *br = json_object_get(c->networks, "bridge");
+        if (br) {
+                static const char *const keys[] = { "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
+                                                     "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress" };
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                        json_t *v = json_object_get(br, keys[i]);
+                        if (v)
+                                json_object_set(o, keys[i], v);
+                }
+        }
+        return o;
+}
+
+/* Caller holds c->lock: {"Networks": {...}} for ps. */
+json_t *ctr_net_list_json(struct container *c) {
+        json_t *nets = json_object();
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) json_object_set_new(nets, name, endpoint_view(ep));
+        return json_pack("{s:o}", "Networks", nets);
+}
+
+bool ctr_net_on(struct container *c, const char *net_id, const char *net_name) {
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *id = json_string_value(json_object_get(ep, "NetworkID"));
+                if (strcmp(name, net_name) == 0 || (id && strcmp(id, net_id) == 0))
+                        return true;
+        }
+        return false;
+}
+
+/* ---- connect / disconnect ---- */
+
+int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err) {
+        struct net_info ni;
+        int r = net_find(d->nets, ref, &ni, err);
+        if (r < 0)
+                return r;
+        if ((r = check_endpoint_config(ni.name, cfg, err)) < 0)
+                return r;
+        enum net_mode mode = mode_of(net_mode_str(c));
+        if (strcmp(ni.driver, "bridge") != 0)
+                return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
+                                "connected to host network");
+        if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE)
+                return berr_set(err, BERR_FORBIDDEN, EPERM, "container sharing network namespace with another container "
+                                "or host cannot be connected to any other network");
+        if (ni.predefined && json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv4Address")))
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "user specified IP address is supported on user defined networks only");
+        pthread_mutex_lock(&c->lock);
+        if (ctr_net_on(c, ni.id, ni.name)) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
+                                c->name + 1, ni.name);
+        }
+        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+        json_t *ep = endpoint_new(ni.id, cfg);
+        if (running) {
+                /* The next free ethN inside the namespace. */
+                int max = -1;
+                const char *k;
+                json_t *v;
+                json_object_foreach(c->networks, k, v) {
+                        const char *ifn = json_string_value(json_object_get(v, EP_IFNAME));
+                        if (ifn && strncmp(ifn, "eth", 3) == 0 && atoi(ifn + 3) > max)
+                                max = atoi(ifn + 3);
+                }
+                char ifname[16], ns[4200];
+                snprintf(ifname, sizeof(ifname), "eth%d", max + 1);
+                net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+                r = join_one(d, c, ni.name, ep, ns, ifname, max < 0, err);
+                if (r < 0) {
+                        pthread_mutex_unlock(&c->lock);
+                        json_decref(ep);
+                        return r;
+                }
+        }
+        json_object_set_new(c->networks, ni.name, ep);
+        r = ctr_save(d, c, err);
+        pthread_mutex_unlock(&c->lock);
+        if (r == 0)
+                events_emit(d, "network", "connect", ni.id,
+                            json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));
+        return r;
+}
+
+int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err) {
+        struct net_info ni;
+        int r = net_find(d->nets, ref, &ni, err);
+        if (r < 0 && !force)
+                return r;
+        if (r < 0) {
+                snprintf(ni.name, sizeof(ni.name), "%s", ref);
+                ni.id[0] = '\0';
+                snprintf(ni.driver, sizeof(ni.driver), "bridge");
+        }
+        if (strcmp(ni.driver, "bridge") != 0)
+                return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
+                                "connected to host network");
+        pthread_mutex_lock(&c->lock);
+        const char *key = NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->networks, k, v) {
+                const char *id = json_string_value(json_object_get(v, "NetworkID"));
+                if (strcmp(k, ni.name) == 0 || (ni.id[0] && id && strcmp(id, ni.id) == 0))
+                        key = k;
+        }
+        if (!key) {
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_FORBIDDEN, ENOENT, "container %s is not connected to network %s", c->id, ref);
+        }
+        json_t *ep = json_object_get(c->networks, key);
+        if (json_string_length(json_object_get(ep, "IPAddress")) && ni.id[0]) {
+                char ns[4200];
+                net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+                net_leave(d->nets, ni.id, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
+        }
+        json_object_del(c->networks, key);
+        r = ctr_save(d, c, err);
+        pthread_mutex_unlock(&c->lock);
+        if (r == 0 && ni.id[0])
+                events_emit(d, "network", "disconnect", ni.id,
+                            json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));
+        return r;
+}
+
+json_t *ctr_net_stats(struct daemon *d, struct container *c) {
+        enum net_mode mode = mode_of(net_mode_str(c));
+        if (mode == NM_HOST || mode == NM_CONTAINER)
+                return NULL;
+        char ns[4200];
+        net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+        return net_sandbox_stats(ns);
+}
+
+/* ---- the network API's daemon side ---- */
+
+int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
+        int r = net_create(d->nets, req, ret_id, ret_warning, err);
+        if (r < 0)
+                return r;
+        struct net_info ni;
+        struct berr e = { 0 };
+        if (net_find(d->nets, ret_id, &ni, &e) == 0)
+                events_emit(d, "network", "create", ni.id, json_pack("{s:s, s:s}", "name", ni.name, "type", ni.driver));
+        return 0;
+}
+
+int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err) {
+        struct net_info ni;
+        int r = net_remove(d->nets, ref, &ni, err);
+        if (r < 0)
+                return r;
+        events_emit(d, "network", "destroy", ni.id, json_pack("{s:s, s:s}", "name", ni.name, "type", ni.driver));
+        return 0;
+}
+
+int daemon_net_prune(struct daemon *d, json_t *filters, json_t **ret_deleted, struct berr *err) {
+        int r = net_prune(d->nets, filters, NULL, NULL, ret_deleted, err);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *v;
+        json_array_foreach(*ret_deleted, i, v)
+                events_emit(d, "network", "destroy", json_string_value(v), json_pack("{s:O, s:s}", "name", v, "type", "bridge"));
+        return 0;
+}

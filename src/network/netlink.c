@@ -1,0 +1,431 @@
+/* netlink.c - namespaces, bridges, veths, addresses and routes through libnl-route-3.
+ *
+ * Work inside a container's namespace is done from the calling thread: setns() into it,
+ * open the netlink socket (a socket stays in the namespace it was created in), setns()
+ * back. Namespaces are per thread, so other threads of berthd never notice. */
+#include "netlink.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+
+static void sock_freep(struct nl_sock **s) {
+        if (*s)
+                nl_socket_free(*s);
+}
+#define _cleanup_nlsock_ __attribute__((cleanup(sock_freep)))
+static void link_putp(struct rtnl_link **l) {
+        if (*l)
+                rtnl_link_put(*l);
+}
+#define _cleanup_link_ __attribute__((cleanup(link_putp)))
+
+static struct nl_sock *route_sock(void) {
+        struct nl_sock *s = nl_socket_alloc();
+        if (!s)
+                return NULL;
+        if (nl_connect(s, NETLINK_ROUTE) < 0) {
+                nl_socket_free(s);
+                return NULL;
+        }
+        return s;
+}
+
+/* A NETLINK_ROUTE socket inside the namespace bound at @ns_path. */
+static struct nl_sock *route_sock_in(const char *ns_path) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
+                return NULL;
+        struct nl_sock *s = route_sock();
+        if (setns(self, CLONE_NEWNET) < 0) {
+                /* This thread would serve requests in the wrong namespace: never. */
+                log_error("setns back to berthd's network namespace: %s", strerror(errno));
+                abort();
+        }
+        return s;
+}
+
+static int write_sysctl(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return write(fd, value, strlen(value)) < 0 ? -errno : 0;
+}
+
+static int lo_up(void) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -errno;
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP;
+        return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
+}
+
+int nl_netns_create(const char *path, struct berr *err) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0)
+                return berr_sys(err, BERR_INTERNAL, "open own network namespace");
+        int f = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+        if (f < 0)
+                return berr_sys(err, BERR_INTERNAL, "create %s", path);
+        close(f);
+        if (unshare(CLONE_NEWNET) < 0)
+                return berr_sys(err, BERR_INTERNAL, "new network namespace");
+        int r = 0;
+        if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "bind network namespace at %s", path);
+        if (r == 0 && lo_up() < 0)
+                r = berr_sys(err, BERR_INTERNAL, "bring lo up");
+        /* No duplicate address detection on eth0...: it costs seconds per container and
+         * the addresses are ours to give (the CNI bridge plugin pays ~2 s here). */
+        (void) write_sysctl("/proc/sys/net/ipv6/conf/default/accept_dad", "0");
+        (void) write_sysctl("/proc/sys/net/ipv6/conf/all/accept_dad", "0");
+        if (setns(self, CLONE_NEWNET) < 0) {
+                log_error("setns back to berthd's network namespace: %s", strerror(errno));
+                abort();
+        }
+        if (r < 0) {
+                (void) umount2(path, MNT_DETACH);
+                (void) unlink(path);
+        }
+        return r;
+}
+
+void nl_netns_remove(const char *path) {
+        if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+                log_warn("unmount %s: %s", path, strerror(errno));
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_warn("remove %s: %s", path, strerror(errno));
+}
+
+static struct nl_addr *addr4(uint32_t ip, int prefix) {
+        uint32_t be = htonl(ip);
+        struct nl_addr *a = nl_addr_build(AF_INET, &be, 4);
+        if (a)
+                nl_addr_set_prefixlen(a, prefix);
+        return a;
+}
+
+static int add_addr4(struct nl_sock *s, int ifindex, uint32_t ip, int prefix) {
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = addr4(ip, prefix);
+        if (!a || !local) {
+                if (a)
+                        rtnl_addr_put(a);
+                nl_addr_put(local);
+                return -NLE_NOMEM;
+        }
+        rtnl_addr_set_ifindex(a, ifindex);
+        rtnl_addr_set_local(a, local);
+        if (prefix < 31) {
+                struct nl_addr *bc = addr4(ip | ~ipam_mask4(prefix), prefix);
+                if (bc) {
+                        rtnl_addr_set_broadcast(a, bc);
+                        nl_addr_put(bc);
+                }
+        }
+        int r = rtnl_addr_add(s, a, 0);
+        nl_addr_put(local);
+        rtnl_addr_put(a);
+        return r == -NLE_EXIST ? 0 : r;
+}
+
+bool nl_link_exists(const char *name) {
+        return if_nametoindex(name) > 0;
+}
+
+int nl_bridge_ensure(const char *name, uint32_t gw, int prefix, int mtu, bool *ret_created, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        *ret_created = false;
+        int idx = (int) if_nametoindex(name);
+        if (idx == 0) {
+                _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+                if (!l)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                rtnl_link_set_type(l, "bridge");
+                rtnl_link_set_name(l, name);
+                if (mtu > 0)
+                        rtnl_link_set_mtu(l, (unsigned) mtu);
+                int r = rtnl_link_add(s, l, NLM_F_CREATE | NLM_F_EXCL);
+                if (r < 0 && r != -NLE_EXIST)
+                        return berr_set(err, BERR_INTERNAL, EIO, "create bridge %s: %s", name, nl_geterror(r));
+                *ret_created = r == 0;
+                idx = (int) if_nametoindex(name);
+                if (idx == 0)
+                        return berr_set(err, BERR_INTERNAL, ENODEV, "bridge %s vanished", name);
+        }
+        if (gw) {
+                int r = add_addr4(s, idx, gw, prefix);
+                if (r < 0)
+                        return berr_set(err, BERR_INTERNAL, EIO, "address bridge %s: %s", name, nl_geterror(r));
+        }
+        _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc(), *cur = NULL;
+        if (!l)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = rtnl_link_get_kernel(s, idx, NULL, &cur);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "look up bridge %s: %s", name, nl_geterror(r));
+        rtnl_link_set_flags(l, IFF_UP);
+        r = rtnl_link_change(s, cur, l, 0);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "bring bridge %s up: %s", name, nl_geterror(r));
+        return 0;
+}
+
+struct addr_find {
+        int ifindex;
+        bool found;
+        struct ipv4_net net;
+        uint32_t ip;
+};
+
+static void addr_cb(struct nl_object *o, void *arg) {
+        struct addr_find *f = arg;
+        struct rtnl_addr *a = (struct rtnl_addr *) o;
+        if (f->found || rtnl_addr_get_ifindex(a) != f->ifindex || rtnl_addr_get_family(a) != AF_INET)
+                return;
+        struct nl_addr *l = rtnl_addr_get_local(a);
+        if (!l || nl_addr_get_len(l) != 4)
+                return;
+        uint32_t be;
+        memcpy(&be, nl_addr_get_binary_addr(l), 4);
+        f->ip = ntohl(be);
+        f->net.prefix = (int) nl_addr_get_prefixlen(l);
+        f->net.addr = f->ip & ipam_mask4(f->net.prefix);
+        f->found = true;
+}
+
+int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip) {
+        int idx = (int) if_nametoindex(name);
+        if (idx == 0)
+                return 0;
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        struct nl_cache *cache = NULL;
+        if (!s || rtnl_addr_alloc_cache(s, &cache) < 0)
+                return 0;
+        struct addr_find f = { .ifindex = idx };
+        nl_cache_foreach(cache, addr_cb, &f);
+        nl_cache_free(cache);
+        if (!f.found)
+                return 0;
+        *ret_net = f.net;
+        *ret_ip = f.ip;
+        return 1;
+}
+
+void nl_link_delete(const char *name) {
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+        if (!s || !l)
+                return;
+        rtnl_link_set_name(l, name);
+        int r = rtnl_link_delete(s, l);
+        if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND)
+                log_warn("delete link %s: %s", name, nl_geterror(r));
+}
+
+void nl_link_delete_in(const char *ns_path, const char *name) {
+        _cleanup_nlsock_ struct nl_sock *s = route_sock_in(ns_path);
+        _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+        if (!s || !l)
+                return;
+        rtnl_link_set_name(l, name);
+        (void) rtnl_link_delete(s, l);
+}
+
+int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
+        _cleanup_close_ int nsfd = open(q->ns_path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", q->ns_path);
+        int br = (int) if_nametoindex(q->bridge);
+        if (br == 0)
+                return berr_set(err, BERR_INTERNAL, ENODEV, "bridge %s does not exist", q->bridge);
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        _cleanup_link_ struct rtnl_link *veth = rtnl_link_veth_alloc();
+        if (!veth)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
+        rtnl_link_set_name(veth, q->host_name);
+        rtnl_link_set_master(veth, br);
+        rtnl_link_set_flags(veth, IFF_UP);
+        /* The peer is born inside the container's namespace: no move, no rename. */
+        rtnl_link_set_name(peer, q->peer_name);
+        rtnl_link_set_ns_fd(peer, nsfd);
+        /* Not IFF_UP here: the kernel configures the peer before the pair is linked, and
+         * opening a veth without its peer fails (ENOTCONN). It goes up inside. */
+        struct nl_addr *mac = nl_addr_build(AF_LLC, q->mac, 6);
+        if (mac) {
+                rtnl_link_set_addr(peer, mac);
+                nl_addr_put(mac);
+        }
+        if (q->mtu > 0) {
+                rtnl_link_set_mtu(veth, (unsigned) q->mtu);
+                rtnl_link_set_mtu(peer, (unsigned) q->mtu);
+        }
+        int r = rtnl_link_add(s, veth, NLM_F_CREATE | NLM_F_EXCL);
+        rtnl_link_put(peer); /* rtnl_link_veth_get_peer took a reference */
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "create veth %s: %s", q->host_name, nl_geterror(r));
+
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
+        int idx = 0;
+        _cleanup_link_ struct rtnl_link *pl = NULL;
+        if (!in)
+                r = -NLE_FAILURE;
+        else if ((r = rtnl_link_get_kernel(in, 0, q->peer_name, &pl)) == 0)
+                idx = rtnl_link_get_ifindex(pl);
+        if (r == 0) {
+                _cleanup_link_ struct rtnl_link *up = rtnl_link_alloc();
+                if (!up)
+                        r = -NLE_NOMEM;
+                else {
+                        rtnl_link_set_flags(up, IFF_UP);
+                        r = rtnl_link_change(in, pl, up, 0);
+                }
+        }
+        if (r == 0)
+                r = add_addr4(in, idx, q->ip, q->prefix);
+        if (r == 0 && q->default_route && q->gw) {
+                struct rtnl_route *rt = rtnl_route_alloc();
+                struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+                struct nl_addr *dst = addr4(0, 0), *gw = addr4(q->gw, 32);
+                if (rt && nh && dst && gw) {
+                        rtnl_route_set_family(rt, AF_INET);
+                        rtnl_route_set_dst(rt, dst);
+                        rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                        rtnl_route_set_protocol(rt, RTPROT_BOOT);
+                        rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+                        rtnl_route_nh_set_gateway(nh, gw);
+                        rtnl_route_nh_set_ifindex(nh, idx);
+                        rtnl_route_add_nexthop(rt, nh);
+                        nh = NULL; /* owned by the route now */
+                        r = rtnl_route_add(in, rt, NLM_F_CREATE);
+                } else
+                        r = -NLE_NOMEM;
+                if (nh)
+                        rtnl_route_nh_free(nh);
+                if (rt)
+                        rtnl_route_put(rt);
+                nl_addr_put(dst);
+                nl_addr_put(gw);
+        }
+        if (r < 0) {
+                nl_link_delete(q->host_name);
+                return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->peer_name,
+                                nl_geterror(r));
+        }
+        return 0;
+}
+
+int nl_default_route_mtu(void) {
+        FILE *f = fopen("/proc/net/route", "re");
+        if (!f)
+                return 0;
+        char line[512], dev[IFNAMSIZ + 1] = "";
+        unsigned dst, mask;
+        while (fgets(line, sizeof(line), f)) {
+                char d[64];
+                if (sscanf(line, "%63s %x %*x %*x %*d %*d %*d %x", d, &dst, &mask) == 3 && dst == 0 && mask == 0) {
+                        snprintf(dev, sizeof(dev), "%s", d);
+                        break;
+                }
+        }
+        fclose(f);
+        if (!dev[0])
+                return 0;
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+        if (s < 0 || ioctl(s, SIOCGIFMTU, &ifr) < 0)
+                return 0;
+        return ifr.ifr_mtu;
+}
+
+bool nl_route_overlaps(const struct ipv4_net *n, const char *except_dev) {
+        FILE *f = fopen("/proc/net/route", "re");
+        if (!f)
+                return false;
+        char line[512];
+        bool hit = false;
+        while (!hit && fgets(line, sizeof(line), f)) {
+                char d[64];
+                unsigned dst, mask;
+                if (sscanf(line, "%63s %x %*x %*x %*d %*d %*d %x", d, &dst, &mask) != 3 || mask == 0)
+                        continue;
+                if (except_dev && strcmp(d, except_dev) == 0)
+                        continue;
+                /* /proc/net/route prints the addresses in network order as a host integer. */
+                struct ipv4_net r = { .addr = ntohl(dst), .prefix = __builtin_popcount(mask) };
+                hit = ipam_overlap4(&r, n);
+        }
+        fclose(f);
+        return hit;
+}
+
+struct json_t *nl_netns_stats(const char *ns_path) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
+                return NULL;
+        /* /proc/net/dev follows the reader's namespace at open. */
+        FILE *f = fopen("/proc/net/dev", "re");
+        if (setns(self, CLONE_NEWNET) < 0) {
+                log_error("setns back to berthd's network namespace: %s", strerror(errno));
+                abort();
+        }
+        if (!f)
+                return NULL;
+        json_t *o = json_object();
+        char line[512];
+        while (fgets(line, sizeof(line), f)) {
+                char *colon = strchr(line, ':');
+                if (!colon)
+                        continue;
+                *colon = '\0';
+                char *name = line;
+                while (*name == ' ')
+                        name++;
+                if (strcmp(name, "lo") == 0)
+                        continue;
+                unsigned long long v[16] = { 0 };
+                if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12],
+                           &v[13], &v[14], &v[15]) != 16)
+                        continue;
+                json_object_set_new(o, name,
+                                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_bytes", (json_int_t) v[0],
+                                              "rx_packets", (json_int_t) v[1], "rx_errors", (json_int_t) v[2],
+                                              "rx_dropped", (json_int_t) v[3], "tx_bytes", (json_int_t) v[8],
+                                              "tx_packets", (json_int_t) v[9], "tx_errors", (json_int_t) v[10],
+                                              "tx_dropped", (json_int_t) v[11]));
+        }
+        fclose(f);
+        return o;
+}

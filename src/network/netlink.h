@@ -1,0 +1,49 @@
+/* netlink.h - the kernel side of networks (internal to src/network/): network namespaces
+ * bound to files, bridges, veth pairs, addresses and routes, through libnl-route-3. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ipam.h"
+
+struct berr;
+
+/* A new network namespace bound (bind mount) at @path, with lo up (127.0.0.1, ::1) and
+ * IPv6 duplicate address detection off for the interfaces to come. */
+int nl_netns_create(const char *path, struct berr *err);
+/* Unmount and remove a bound namespace; the namespace lives on while processes use it. */
+void nl_netns_remove(const char *path);
+
+/* The bridge @name up with @gw/@prefix (created if missing; *ret_created says so).
+ * @gw 0: no address. */
+int nl_bridge_ensure(const char *name, uint32_t gw, int prefix, int mtu, bool *ret_created, struct berr *err);
+/* The first IPv4 address of link @name, if it exists and has one (1), else 0. */
+int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip);
+bool nl_link_exists(const char *name);
+void nl_link_delete(const char *name);
+
+/* A veth pair: @host_name enslaved to @bridge and up, its peer created inside the
+ * namespace bound at @ns_path as @peer_name with @mac, @ip/@prefix, up, with a default
+ * route through @gw (0: none). */
+struct nl_veth_req {
+        const char *host_name, *bridge, *ns_path, *peer_name;
+        int mtu;
+        uint8_t mac[6];
+        uint32_t ip, gw;
+        int prefix;
+        bool default_route;
+};
+int nl_veth_create(const struct nl_veth_req *req, struct berr *err);
+/* Remove link @name from the namespace bound at @ns_path (for disconnect). */
+void nl_link_delete_in(const char *ns_path, const char *name);
+
+/* MTU of the interface of the host's default route (0 if none). */
+int nl_default_route_mtu(void);
+/* Whether an IPv4 route of the host (other than a default route) overlaps @n. */
+bool nl_route_overlaps(const struct ipv4_net *n, const char *except_dev);
+
+/* Per-interface counters inside the namespace bound at @ns_path (or the namespace of
+ * @pid when @ns_path is NULL): Docker's stats "networks" object. NULL on failure. */
+struct json_t;
+struct json_t *nl_netns_stats(const char *ns_path);

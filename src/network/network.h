@@ -1,0 +1,107 @@
+/* network.h - networks: the store of networks (bridge, host, none and user-defined bridge
+ * networks), their addresses (IPAM), the kernel objects behind them (bridges, veth pairs,
+ * network namespaces bound under EXEC-ROOT/netns/) and berth's nftables table.
+ *
+ * The store knows networks and the endpoints of running containers; it knows nothing of
+ * containers beyond an ID and a name. daemon/ decides when a container joins or leaves.
+ * Records: DATA-ROOT/network/<id>.json, one per network, written atomically. Endpoints are
+ * not stored here: they live in the container records and are handed back with
+ * net_restore() when berthd starts again. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct berr;
+
+#define NET_MAX_POOLS 16
+
+/* The daemon's network options: dockerd's flag names. */
+struct net_options {
+        char *bridge;         /* -b/--bridge: the default network's bridge ("docker0"); "none": no default bridge */
+        char *bip;            /* --bip: the default bridge's address, CIDR ("172.17.0.1/16") */
+        char *fixed_cidr;     /* --fixed-cidr: where the default bridge's containers get addresses */
+        char *default_gateway; /* --default-gateway */
+        char *pools[NET_MAX_POOLS]; /* --default-address-pool base=CIDR,size=N */
+        size_t n_pools;
+        int mtu;              /* --mtu; 0: the MTU of the host's default-route interface */
+        bool iptables;        /* --iptables: berth manages its nftables table */
+        bool ip_masq, icc, ip_forward;
+        char *ip;             /* --ip: default host address of published ports */
+        char *table;          /* nftables table name (derived from the exec root) */
+};
+void net_options_init(struct net_options *o);
+void net_options_done(struct net_options *o);
+
+struct net_store;
+
+int net_store_open(const struct net_options *o, const char *data_root, const char *exec_root,
+                   struct net_store **ret, struct berr *err);
+void net_store_close(struct net_store *s);
+
+/* What daemon/ needs to know of a network. */
+struct net_info {
+        char id[65];
+        char name[256];
+        char driver[16];      /* "bridge", "host", "null" */
+        char bridge[16];      /* bridge device, bridge driver only */
+        bool predefined, internal, attachable;
+        char host_binding_ipv4[64];
+};
+/* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
+int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
+/* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
+ * when the daemon runs with --bridge none). */
+const char *net_default_name(struct net_store *s);
+
+/* POST /networks/create: Docker's NetworkCreateRequest. *ret_warning may be "" */
+int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
+/* DELETE /networks/{id}: *ret is filled for the destroy event. */
+int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
+/* GET /networks, GET /networks/{id} (Docker's shapes, Containers filled from endpoints). */
+int net_list(struct net_store *s, json_t *filters, json_t **ret, struct berr *err);
+int net_inspect(struct net_store *s, const char *ref, bool verbose, json_t **ret, struct berr *err);
+/* POST /networks/prune: user networks without endpoints, matching until/label filters.
+ * @in_use (may be NULL) tells whether a network ID is still wanted by a container. */
+int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
+              json_t **ret_deleted, struct berr *err);
+
+/* One container's attachment to one network while it runs. */
+struct net_ep {
+        char endpoint_id[65];
+        char ifname[16];      /* inside the container: eth0, eth1, ... */
+        uint32_t ip, gateway; /* host byte order */
+        int prefix;
+        uint8_t mac[6];
+};
+struct net_join_req {
+        const char *ctr_id, *ctr_name;
+        const char *ns_path;  /* the container's bound network namespace */
+        const char *ifname;
+        const char *want_ip;  /* --ip, NULL/"": any */
+        const char *want_mac; /* --mac-address, NULL/"": random */
+        bool default_route;   /* the first network gives the default route */
+};
+/* Address, veth pair and routes for a container on network @net_id. */
+int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
+             struct berr *err);
+/* The veth goes (if it still exists) and the address returns to the pool. Idempotent. */
+void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path,
+               const char *ifname);
+/* After a berthd restart: a running container's endpoint, from its record. */
+int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,
+                const struct net_ep *ep, struct berr *err);
+
+/* The container's network namespace, bound at EXEC-ROOT/netns/<id>, lo up. */
+int net_sandbox_create(struct net_store *s, const char *ctr_id, char *path, size_t size, struct berr *err);
+void net_sandbox_path(struct net_store *s, const char *ctr_id, char *path, size_t size);
+void net_sandbox_remove(struct net_store *s, const char *ctr_id);
+/* Docker's stats "networks" object for the namespace at @path (NULL on failure). */
+json_t *net_sandbox_stats(const char *path);
+
+/* Formatting helpers for daemon/. */
+void net_format_ip(uint32_t ip, char out[16]);
+void net_format_mac(const uint8_t mac[6], char out[18]);
+int net_parse_mac(const char *s, uint8_t mac[6]);

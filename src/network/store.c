@@ -1,0 +1,1122 @@
+/* store.c - the network store: records, the predefined networks, create/remove/list/
+ * inspect/prune, and endpoints (address, veth, namespace) of running containers. */
+#include "network.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/hash.h"
+#include "common/id.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "firewall.h"
+#include "ipam.h"
+#include "netlink.h"
+
+#define DEFAULT_BRIDGE "docker0"
+#define MAX_ENDPOINTS 65536
+
+struct endpoint {
+        char ctr_id[65];
+        char ctr_name[256];
+        struct net_ep ep;
+};
+
+struct network {
+        struct net_info info;
+        json_t *rec;            /* the inspect shape without Containers, as stored */
+        bool has_v4;
+        struct ipv4_net subnet;
+        struct ipam_alloc alloc;
+        bool icc, masquerade;
+        int mtu;
+        struct endpoint *eps;
+        size_t n_eps;
+        struct network *next;
+};
+
+struct net_store {
+        pthread_mutex_t lock;
+        const struct net_options *o;
+        char *dir;              /* DATA-ROOT/network */
+        char *netns_dir;        /* EXEC-ROOT/netns */
+        struct network *nets;
+        int mtu;                /* the default MTU */
+        struct ipam_pool_spec pools[NET_MAX_POOLS];
+        size_t n_pools;
+        char default_name[16];
+};
+
+/* ---- options ---- */
+
+void net_options_init(struct net_options *o) {
+        memset(o, 0, sizeof(*o));
+        o->iptables = o->ip_masq = o->icc = o->ip_forward = true;
+}
+
+void net_options_done(struct net_options *o) {
+        free(o->bridge);
+        free(o->bip);
+        free(o->fixed_cidr);
+        free(o->default_gateway);
+        for (size_t i = 0; i < o->n_pools; i++)
+                free(o->pools[i]);
+        free(o->ip);
+        free(o->table);
+        memset(o, 0, sizeof(*o));
+}
+
+/* ---- helpers ---- */
+
+void net_format_ip(uint32_t ip, char out[16]) {
+        ipam_format_ip4(ip, out);
+}
+
+void net_format_mac(const uint8_t m[6], char out[18]) {
+        snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+int net_parse_mac(const char *s, uint8_t mac[6]) {
+        unsigned v[6];
+        char tail;
+        if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6 ||
+            strlen(s) != 17)
+                return -EINVAL;
+        for (int i = 0; i < 6; i++)
+                mac[i] = (uint8_t) v[i];
+        return 0;
+}
+
+static void now_rfc3339(char out[40]) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char d[24];
+        strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, 40, "%s.%09ldZ", d, ts.tv_nsec);
+}
+
+static void network_free(struct network *n) {
+        if (!n)
+                return;
+        json_decref(n->rec);
+        ipam_alloc_done(&n->alloc);
+        free(n->eps);
+        free(n);
+}
+
+static int save_record(struct net_store *s, struct network *n, struct berr *err) {
+        _cleanup_free_ char *text = json_dumps(n->rec, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode network record");
+        _cleanup_close_ int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", s->dir);
+        char name[80];
+        snprintf(name, sizeof(name), "%s.json", n->info.id);
+        return fs_write_atomic(dfd, name, text, strlen(text), 0600, err);
+}
+
+static void remove_record(struct net_store *s, const char *id) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s.json", s->dir, id);
+        if (unlink(path) < 0 && errno != ENOENT)
+                log_warn("remove %s: %s", path, strerror(errno));
+}
+
+static const char *opt_str(json_t *rec, const char *key) {
+        return json_string_value(json_object_get(json_object_get(rec, "Options"), key));
+}
+
+static bool opt_bool(json_t *rec, const char *key, bool def) {
+        const char *v = opt_str(rec, key);
+        if (!v)
+                return def;
+        return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+/* Fill the in-memory parts of @n from n->rec. */
+static int network_from_record(struct net_store *s, struct network *n, struct berr *err) {
+        json_t *r = n->rec;
+        snprintf(n->info.id, sizeof(n->info.id), "%s", json_string_value(json_object_get(r, "Id")) ?: "");
+        snprintf(n->info.name, sizeof(n->info.name), "%s", json_string_value(json_object_get(r, "Name")) ?: "");
+        snprintf(n->info.driver, sizeof(n->info.driver), "%s", json_string_value(json_object_get(r, "Driver")) ?: "");
+        if (!id_is_full_hex(n->info.id) || !n->info.name[0])
+                return berr_set(err, BERR_INTERNAL, EINVAL, "network record without Id or Name");
+        n->info.internal = json_is_true(json_object_get(r, "Internal"));
+        n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
+        n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
+                             strcmp(n->info.name, "none") == 0;
+        if (strcmp(n->info.driver, "bridge") != 0)
+                return 0;
+        const char *br = json_string_value(json_object_get(r, "BerthBridge"));
+        if (!br)
+                br = opt_str(r, "com.docker.network.bridge.name");
+        if (!br || !*br || strlen(br) >= sizeof(n->info.bridge))
+                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: no bridge name", n->info.name);
+        snprintf(n->info.bridge, sizeof(n->info.bridge), "%s", br);
+        snprintf(n->info.host_binding_ipv4, sizeof(n->info.host_binding_ipv4), "%s",
+                 opt_str(r, "com.docker.network.bridge.host_binding_ipv4") ?: "");
+        n->icc = opt_bool(r, "com.docker.network.bridge.enable_icc", true);
+        n->masquerade = opt_bool(r, "com.docker.network.bridge.enable_ip_masquerade", true);
+        const char *mtu = opt_str(r, "com.docker.network.driver.mtu");
+        n->mtu = mtu ? atoi(mtu) : 0;
+        if (n->mtu <= 0)
+                n->mtu = s->mtu;
+        json_t *cfg = json_array_get(json_object_get(json_object_get(r, "IPAM"), "Config"), 0);
+        const char *sub = json_string_value(json_object_get(cfg, "Subnet"));
+        const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
+        const char *range = json_string_value(json_object_get(cfg, "IPRange"));
+        if (!sub)
+                return 0;
+        uint32_t g = 0;
+        struct ipv4_net rg;
+        if (ipam_parse_cidr4(sub, false, &n->subnet, NULL) < 0 || (gw && ipam_parse_ip4(gw, &g) < 0) ||
+            (range && *range && ipam_parse_cidr4(range, false, &rg, NULL) < 0))
+                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+        int e = ipam_alloc_init(&n->alloc, &n->subnet, range && *range ? &rg : NULL, g);
+        if (e < 0)
+                return berr_set(err, BERR_INTERNAL, -e, "network %s: IPAM: %s", n->info.name, strerror(-e));
+        n->has_v4 = true;
+        return 0;
+}
+
+static struct network *find_locked(struct net_store *s, const char *ref) {
+        if (!ref || !*ref)
+                return NULL;
+        for (struct network *n = s->nets; n; n = n->next)
+                if (strcmp(n->info.id, ref) == 0)
+                        return n;
+        for (struct network *n = s->nets; n; n = n->next)
+                if (strcmp(n->info.name, ref) == 0)
+                        return n;
+        struct network *hit = NULL;
+        size_t len = strlen(ref);
+        for (struct network *n = s->nets; n; n = n->next)
+                if (strncmp(n->info.id, ref, len) == 0) {
+                        if (hit)
+                                return NULL; /* ambiguous: Docker says not found too */
+                        hit = n;
+                }
+        return hit;
+}
+
+static int apply_firewall(struct net_store *s, struct berr *err) {
+        if (!s->o->iptables)
+                return 0;
+        struct fw_net list[256];
+        size_t n = 0;
+        for (struct network *w = s->nets; w && n < ELEMENTSOF(list); w = w->next) {
+                if (strcmp(w->info.driver, "bridge") != 0 || !w->has_v4)
+                        continue;
+                list[n++] = (struct fw_net) { .bridge = w->info.bridge, .subnet = w->subnet,
+                                              .internal = w->info.internal, .masquerade = w->masquerade && s->o->ip_masq,
+                                              .icc = w->icc && s->o->icc };
+        }
+        if (n > 0 && s->o->ip_forward) {
+                _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
+                char c = '1';
+                if (fd >= 0 && read(fd, &c, 1) == 1 && c == '0' && pwrite(fd, "1", 1, 0) < 0)
+                        log_warn("enable ip_forward: %s", strerror(errno));
+        }
+        return fw_apply(s->o->table, list, n, err);
+}
+
+static int bring_up(struct net_store *s, struct network *n, struct berr *err) {
+        if (strcmp(n->info.driver, "bridge") != 0)
+                return 0;
+        bool created;
+        uint32_t gw = n->has_v4 ? n->alloc.gateway : 0;
+        return nl_bridge_ensure(n->info.bridge, gw, n->subnet.prefix, n->mtu, &created, err);
+}
+
+static json_t *ipam_config_json(const struct ipv4_net *sub, uint32_t gw, const char *range) {
+        char cidr[20], g[16];
+        ipam_format_cidr4(sub, cidr);
+        ipam_format_ip4(gw, g);
+        json_t *c = json_pack("{s:s, s:s}", "Subnet", cidr, "Gateway", g);
+        if (range && *range)
+                json_object_set_new(c, "IPRange", json_string(range));
+        return c;
+}
+
+static json_t *new_record(const char *id, const char *name, const char *driver, json_t *ipam_cfg, json_t *options,
+                          json_t *labels, bool internal, bool attachable) {
+        char created[40];
+        now_rfc3339(created);
+        return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:o}, s:b, s:b, s:b, s:{s:s}, s:b, s:o, s:o}",
+                         "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver", driver, "EnableIPv6", 0,
+                         "IPAM", "Driver", "default", "Options", "Config", ipam_cfg ? ipam_cfg : json_array(), "Internal",
+                         internal, "Attachable", attachable, "Ingress", 0, "ConfigFrom", "Network", "", "ConfigOnly", 0,
+                         "Options", options ? options : json_object(), "Labels", labels ? labels : json_object());
+}
+
+static void collect_used(struct net_store *s, struct ipv4_net *used, size_t *n, size_t max, const struct network *skip) {
+        *n = 0;
+        for (struct network *w = s->nets; w && *n < max; w = w->next)
+                if (w != skip && w->has_v4)
+                        used[(*n)++] = w->subnet;
+}
+
+/* A subnet from the default address pools that no network and no host route uses. */
+static int pick_subnet(struct net_store *s, const struct network *skip, struct ipv4_net *ret) {
+        struct ipv4_net used[512];
+        size_t n;
+        collect_used(s, used, &n, ELEMENTSOF(used) - 1, skip);
+        for (size_t p = 0; p < s->n_pools; p++) {
+                for (;;) {
+                        struct ipv4_net cand;
+                        if (ipam_pick_subnet(&s->pools[p], used, n, &cand) < 0)
+                                break;
+                        if (!nl_route_overlaps(&cand, NULL)) {
+                                *ret = cand;
+                                return 0;
+                        }
+                        if (n >= ELEMENTSOF(used))
+                                return -ENOSPC;
+                        used[n++] = cand; /* taken by the host: try the next */
+                }
+        }
+        return -ENOSPC;
+}
+
+/* The predefined networks: host, none and (unless --bridge none) bridge. Their IDs
+ * survive restarts; the default bridge's addresses follow the daemon's options. */
+static int ensure_predefined(struct net_store *s, struct berr *err) {
+        static const char *const simple[][2] = { { "host", "host" }, { "none", "null" } };
+        for (size_t i = 0; i < ELEMENTSOF(simple); i++) {
+                pthread_mutex_lock(&s->lock);
+                struct network *n = NULL;
+                for (struct network *w = s->nets; w; w = w->next)
+                        if (strcmp(w->info.name, simple[i][0]) == 0)
+                                n = w;
+                pthread_mutex_unlock(&s->lock);
+                if (n)
+                        continue;
+                char id[65];
+                int r = id_random_hex(id, err);
+                if (r < 0)
+                        return r;
+                n = calloc(1, sizeof(*n));
+                if (!n)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                n->rec = new_record(id, simple[i][0], simple[i][1], NULL, NULL, NULL, false, false);
+                if ((r = network_from_record(s, n, err)) < 0 || (r = save_record(s, n, err)) < 0) {
+                        network_free(n);
+                        return r;
+                }
+                n->next = s->nets;
+                s->nets = n;
+        }
+
+        struct network *old = NULL, **pp;
+        for (pp = &s->nets; *pp; pp = &(*pp)->next)
+                if (strcmp((*pp)->info.name, "bridge") == 0) {
+                        old = *pp;
+                        *pp = old->next;
+                        break;
+                }
+        const char *brname = s->o->bridge && *s->o->bridge ? s->o->bridge : DEFAULT_BRIDGE;
+        if (strcmp(brname, "none") == 0) {
+                snprintf(s->default_name, sizeof(s->default_name), "none");
+                if (old) {
+                        remove_record(s, old->info.id);
+                        network_free(old);
+                }
+                return 0;
+        }
+        snprintf(s->default_name, sizeof(s->default_name), "bridge");
+        if (strlen(brname) >= 16)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s", brname);
+
+        struct ipv4_net sub;
+        uint32_t gw = 0;
+        if (s->o->bip) {
+                if (ipam_parse_cidr4(s->o->bip, false, &sub, &gw) < 0 || gw == sub.addr)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid --bip %s: want an address with its prefix, "
+                                        "e.g. 172.17.0.1/16", s->o->bip);
+        } else if (nl_link_addr4(brname, &sub, &gw) == 1) {
+                /* The bridge exists with an address: keep it, as dockerd does. */
+        } else {
+                struct ipv4_net def = { .addr = 0xac110000u, .prefix = 16 }; /* 172.17.0.0/16 */
+                struct ipv4_net used[512];
+                size_t n;
+                collect_used(s, used, &n, ELEMENTSOF(used), NULL);
+                bool clash = nl_route_overlaps(&def, brname);
+                for (size_t i = 0; i < n && !clash; i++)
+                        clash = ipam_overlap4(&def, &used[i]);
+                if (!clash)
+                        sub = def;
+                else if (pick_subnet(s, NULL, &sub) < 0)
+                        return berr_set(err, BERR_INVALID, ENOSPC,
+                                        "no free address range for the default bridge: set --bip");
+                gw = sub.addr + 1;
+        }
+        char range_text[20] = "";
+        if (s->o->fixed_cidr) {
+                struct ipv4_net fc;
+                if (ipam_parse_cidr4(s->o->fixed_cidr, false, &fc, NULL) < 0 || !ipam_contains4(&sub, fc.addr) ||
+                    fc.prefix < sub.prefix)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid --fixed-cidr %s: not inside the bridge's "
+                                        "subnet", s->o->fixed_cidr);
+                ipam_format_cidr4(&fc, range_text);
+        }
+        char id[65];
+        if (old)
+                snprintf(id, sizeof(id), "%s", old->info.id);
+        else if (id_random_hex(id, err) < 0)
+                return -EIO;
+        char mtu[16];
+        snprintf(mtu, sizeof(mtu), "%d", s->mtu);
+        json_t *opts = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "com.docker.network.bridge.default_bridge", "true",
+                                 "com.docker.network.bridge.enable_icc", s->o->icc ? "true" : "false",
+                                 "com.docker.network.bridge.enable_ip_masquerade", s->o->ip_masq ? "true" : "false",
+                                 "com.docker.network.bridge.host_binding_ipv4", s->o->ip ? s->o->ip : "0.0.0.0",
+                                 "com.docker.network.bridge.name", brname, "com.docker.network.driver.mtu", mtu);
+        struct network *n = calloc(1, sizeof(*n));
+        if (!n) {
+                json_decref(opts);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        n->rec = new_record(id, "bridge", "bridge", json_pack("[o]", ipam_config_json(&sub, gw, range_text)), opts, NULL,
+                            false, false);
+        if (old) {
+                json_object_set(n->rec, "Created", json_object_get(old->rec, "Created"));
+                network_free(old);
+        }
+        int r = network_from_record(s, n, err);
+        if (r == 0)
+                r = save_record(s, n, err);
+        if (r < 0) {
+                network_free(n);
+                return r;
+        }
+        n->next = s->nets;
+        s->nets = n;
+        return 0;
+}
+
+static int load_records(struct net_store *s, struct berr *err) {
+        _cleanup_closedir_ DIR *dir = opendir(s->dir);
+        if (!dir)
+                return berr_sys(err, BERR_INTERNAL, "open %s", s->dir);
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                size_t len = strlen(de->d_name);
+                if (len != 69 || strcmp(de->d_name + 64, ".json") != 0)
+                        continue;
+                _cleanup_free_ char *text = NULL;
+                size_t tlen;
+                struct berr e = { 0 };
+                struct network *n = calloc(1, sizeof(*n));
+                if (!n || fs_read_file(dirfd(dir), de->d_name, 1 << 20, &text, &tlen, &e) < 0 ||
+                    json_parse_object(text, tlen, &n->rec, &e) < 0 || network_from_record(s, n, &e) < 0) {
+                        log_warn("skipping network record %s: %s", de->d_name, e.msg);
+                        network_free(n);
+                        continue;
+                }
+                n->next = s->nets;
+                s->nets = n;
+        }
+        return 0;
+}
+
+int net_store_open(const struct net_options *o, const char *data_root, const char *exec_root,
+                   struct net_store **ret, struct berr *err) {
+        struct net_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        pthread_mutex_init(&s->lock, NULL);
+        s->o = o;
+        s->dir = fs_path_join(data_root, "network");
+        s->netns_dir = fs_path_join(exec_root, "netns");
+        int r;
+        if (!s->dir || !s->netns_dir) {
+                r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                goto fail;
+        }
+        if ((r = fs_mkdir_p(s->dir, 0700, err)) < 0 || (r = fs_mkdir_p(s->netns_dir, 0711, err)) < 0)
+                goto fail;
+        s->mtu = o->mtu > 0 ? o->mtu : nl_default_route_mtu();
+        if (s->mtu <= 0)
+                s->mtu = 1500;
+        if (o->n_pools == 0) {
+                /* dockerd's defaults: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s. */
+                for (int i = 17; i <= 31; i++)
+                        s->pools[s->n_pools++] = (struct ipam_pool_spec) { { 0xac000000u | ((uint32_t) i << 16), 16 }, 16 };
+                s->pools[s->n_pools++] = (struct ipam_pool_spec) { { 0xc0a80000u, 16 }, 20 };
+        } else {
+                for (size_t i = 0; i < o->n_pools; i++)
+                        if (ipam_parse_pool_spec(o->pools[i], &s->pools[s->n_pools++]) < 0) {
+                                r = berr_set(err, BERR_INVALID, EINVAL, "invalid default address pool %s", o->pools[i]);
+                                goto fail;
+                        }
+        }
+
+        if ((r = load_records(s, err)) < 0)
+                goto fail;
+        if ((r = ensure_predefined(s, err)) < 0)
+                goto fail;
+        for (struct network *n = s->nets; n; n = n->next) {
+                struct berr e = { 0 };
+                if (bring_up(s, n, &e) < 0)
+                        log_warn("network %s: %s", n->info.name, e.msg);
+        }
+        if ((r = apply_firewall(s, err)) < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        net_store_close(s);
+        return r;
+}
+
+void net_store_close(struct net_store *s) {
+        if (!s)
+                return;
+        while (s->nets) {
+                struct network *n = s->nets;
+                s->nets = n->next;
+                network_free(n);
+        }
+        free(s->dir);
+        free(s->netns_dir);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+const char *net_default_name(struct net_store *s) {
+        return s->default_name;
+}
+
+int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, ref);
+        if (n)
+                *ret = n->info;
+        pthread_mutex_unlock(&s->lock);
+        if (!n)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", ref ? ref : "");
+        return 0;
+}
+
+/* ---- create / remove ---- */
+
+static bool valid_net_name(const char *n) {
+        /* Docker: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+        if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= '0' && n[0] <= '9')))
+                return false;
+        for (const char *p = n + 1; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '.' || *p == '-'))
+                        return false;
+        return strlen(n) < 128;
+}
+
+static int check_string_map(json_t *m, const char *what, struct berr *err) {
+        if (!m || json_is_null(m))
+                return 0;
+        if (!json_is_object(m))
+                return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field "
+                                "NetworkCreateRequest.%s of type map[string]string", json_type_name(m), what);
+        const char *k;
+        json_t *v;
+        json_object_foreach(m, k, v) if (!json_is_string(v)) return berr_set(
+                err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field NetworkCreateRequest.%s of type string",
+                json_type_name(v), what);
+        return 0;
+}
+
+int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
+        ret_warning[0] = '\0';
+        const char *name = NULL, *driver = NULL;
+        bool internal = false, attachable = false, ipv6 = false, ingress = false, config_only = false;
+        json_t *ipam = NULL, *options = NULL, *labels = NULL;
+        int r;
+        if ((r = json_get_string(req, "Name", &name, err)) < 0 || (r = json_get_string(req, "Driver", &driver, err)) < 0 ||
+            (r = json_get_bool(req, "Internal", &internal, err)) < 0 ||
+            (r = json_get_bool(req, "Attachable", &attachable, err)) < 0 ||
+            (r = json_get_bool(req, "EnableIPv6", &ipv6, err)) < 0 || (r = json_get_bool(req, "Ingress", &ingress, err)) < 0 ||
+            (r = json_get_bool(req, "ConfigOnly", &config_only, err)) < 0 ||
+            (r = json_get_object(req, "IPAM", &ipam, err)) < 0)
+                return r;
+        options = json_object_get(req, "Options");
+        labels = json_object_get(req, "Labels");
+        if ((r = check_string_map(options, "Options", err)) < 0 || (r = check_string_map(labels, "Labels", err)) < 0)
+                return r;
+        if (!name || !*name)
+                return berr_set(err, BERR_INVALID, EINVAL, "network name must not be empty");
+        if (!valid_net_name(name))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid network name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                                "are allowed", name);
+        if (!driver || !*driver)
+                driver = "bridge";
+        if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
+                return berr_set(err, BERR_FORBIDDEN, EPERM, "only one instance of \"%s\" network is allowed", driver);
+        if (strcmp(driver, "macvlan") == 0 || strcmp(driver, "ipvlan") == 0 || strcmp(driver, "overlay") == 0)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the %s network driver is not supported by berth yet",
+                                driver);
+        if (strcmp(driver, "bridge") != 0)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", driver);
+        if (ipv6)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 networks are not supported by berth yet");
+        if (ingress)
+                return berr_set(err, BERR_FORBIDDEN, EPERM, "ingress networks need swarm mode, which berth does not have");
+        if (config_only || json_string_length(json_object_get(json_object_get(req, "ConfigFrom"), "Network")))
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "config-only networks are not supported by berth");
+        const char *ipam_driver = json_string_value(json_object_get(ipam, "Driver"));
+        if (ipam_driver && *ipam_driver && strcmp(ipam_driver, "default") != 0)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", ipam_driver);
+        json_t *ipam_opts = json_object_get(ipam, "Options");
+        if ((r = check_string_map(ipam_opts, "IPAM.Options", err)) < 0)
+                return r;
+
+        /* The one IPv4 subnet berth supports per network. */
+        json_t *cfgs = json_object_get(ipam, "Config");
+        if (cfgs && !json_is_null(cfgs) && !json_is_array(cfgs))
+                return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field IPAM.IPAM.Config "
+                                "of type []network.IPAMConfig", json_type_name(cfgs));
+        if (json_array_size(cfgs) > 1)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "berth supports one subnet per network yet");
+        json_t *c0 = json_array_get(cfgs, 0);
+        const char *subnet_s = NULL, *gw_s = NULL, *range_s = NULL;
+        if (c0 && (!json_is_object(c0) || (r = json_get_string(c0, "Subnet", &subnet_s, err)) < 0 ||
+                   (r = json_get_string(c0, "Gateway", &gw_s, err)) < 0 || (r = json_get_string(c0, "IPRange", &range_s, err)) < 0))
+                return r < 0 ? r : berr_set(err, BERR_INVALID, EINVAL, "invalid IPAM config");
+        if (json_object_size(json_object_get(c0, "AuxiliaryAddresses")) > 0)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "auxiliary addresses are not supported by berth yet");
+        struct ipv4_net sub = { 0 }, range = { 0 };
+        uint32_t gw = 0;
+        if (subnet_s && *subnet_s) {
+                if (strchr(subnet_s, ':'))
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 networks are not supported by berth yet");
+                if (ipam_parse_cidr4(subnet_s, false, &sub, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid CIDR address: %s", subnet_s);
+                if (sub.prefix < 8 || sub.prefix > 30)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: berth takes prefixes /8 to /30",
+                                        subnet_s);
+        } else if ((gw_s && *gw_s) || (range_s && *range_s))
+                return berr_set(err, BERR_INVALID, EINVAL, "gateway or ip-range given without a subnet");
+        if (gw_s && *gw_s) {
+                if (ipam_parse_ip4(gw_s, &gw) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid gateway address %s", gw_s);
+                if (!ipam_contains4(&sub, gw))
+                        return berr_set(err, BERR_INVALID, EINVAL, "no matching subnet for gateway %s", gw_s);
+        }
+        if (range_s && *range_s) {
+                if (ipam_parse_cidr4(range_s, false, &range, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid CIDR address: %s", range_s);
+                if (!ipam_contains4(&sub, range.addr) || range.prefix < sub.prefix)
+                        return berr_set(err, BERR_INVALID, EINVAL, "no matching subnet for range %s", range_s);
+        }
+
+        char id[65];
+        if ((r = id_random_hex(id, err)) < 0)
+                return r;
+        char brname[16];
+        const char *want_br = json_string_value(json_object_get(options, "com.docker.network.bridge.name"));
+        if (want_br && *want_br) {
+                if (strlen(want_br) >= sizeof(brname))
+                        return berr_set(err, BERR_INVALID, EINVAL, "bridge name %s is too long (at most 15 characters)",
+                                        want_br);
+                snprintf(brname, sizeof(brname), "%s", want_br);
+        } else
+                snprintf(brname, sizeof(brname), "br-%.12s", id);
+        const char *mtu_s = json_string_value(json_object_get(options, "com.docker.network.driver.mtu"));
+        if (mtu_s) {
+                char *end;
+                long m = strtol(mtu_s, &end, 10);
+                if (!*mtu_s || *end || m < 68 || m > 65535)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid MTU %s", mtu_s);
+        }
+        static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
+                                                 "com.docker.network.bridge.enable_ip_masquerade" };
+        for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {
+                const char *v = json_string_value(json_object_get(options, bool_opts[i]));
+                if (v && strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid value %s for option %s: want true or false",
+                                        v, bool_opts[i]);
+        }
+
+        pthread_mutex_lock(&s->lock);
+        for (struct network *w = s->nets; w; w = w->next) {
+                if (strcmp(w->info.name, name) == 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
+                }
+                if (strcmp(w->info.bridge, brname) == 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        return berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
+                                        w->info.name);
+                }
+        }
+        if (subnet_s && *subnet_s) {
+                for (struct network *w = s->nets; w; w = w->next)
+                        if (w->has_v4 && ipam_overlap4(&w->subnet, &sub)) {
+                                pthread_mutex_unlock(&s->lock);
+                                return berr_set(err, BERR_FORBIDDEN, EPERM,
+                                                "invalid pool request: Pool overlaps with other one on this address space");
+                        }
+        } else if (pick_subnet(s, NULL, &sub) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv4 address "
+                                "pool among the defaults to assign to the network");
+        }
+        if (!gw)
+                gw = sub.addr + 1;
+        json_t *opts = options && json_is_object(options) ? json_deep_copy(options) : json_object();
+        struct network *n = calloc(1, sizeof(*n));
+        if (!n || !opts) {
+                pthread_mutex_unlock(&s->lock);
+                free(n);
+                json_decref(opts);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        char range_text[20] = "";
+        if (range_s && *range_s)
+                ipam_format_cidr4(&range, range_text);
+        json_t *ipam_cfg = json_pack("[o]", ipam_config_json(&sub, gw, range_text));
+        /* The bridge's name is kept in "BerthBridge", which inspect leaves out: dockerd
+         * shows com.docker.network.bridge.name only when the user gave it. */
+        n->rec = new_record(id, name, "bridge", ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
+                            internal, attachable);
+        if (ipam_opts && json_is_object(ipam_opts))
+                json_object_set(json_object_get(n->rec, "IPAM"), "Options", ipam_opts);
+        json_object_set_new(n->rec, "BerthBridge", json_string(brname));
+        r = network_from_record(s, n, err);
+        if (r == 0)
+                r = bring_up(s, n, err);
+        if (r == 0) {
+                n->next = s->nets;
+                s->nets = n;
+                r = apply_firewall(s, err);
+                if (r == 0)
+                        r = save_record(s, n, err);
+                if (r < 0) {
+                        s->nets = n->next;
+                        struct berr e = { 0 };
+                        (void) apply_firewall(s, &e);
+                }
+        }
+        if (r < 0) {
+                if (n->info.bridge[0])
+                        nl_link_delete(n->info.bridge);
+                network_free(n);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r == 0)
+                memcpy(ret_id, id, 65);
+        return r;
+}
+
+int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, ref);
+        int r = 0;
+        if (!n)
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", ref);
+        else if (n->info.predefined)
+                r = berr_set(err, BERR_FORBIDDEN, EPERM, "%s is a pre-defined network and cannot be removed", n->info.name);
+        else if (n->n_eps > 0)
+                r = berr_set(err, BERR_FORBIDDEN, EBUSY, "error while removing network: network %s id %s has active endpoints",
+                             n->info.name, n->info.id);
+        if (r < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
+        for (struct network **pp = &s->nets; *pp; pp = &(*pp)->next)
+                if (*pp == n) {
+                        *pp = n->next;
+                        break;
+                }
+        *ret = n->info;
+        remove_record(s, n->info.id);
+        if (n->info.bridge[0])
+                nl_link_delete(n->info.bridge);
+        struct berr e = { 0 };
+        if (apply_firewall(s, &e) < 0)
+                log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
+        network_free(n);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+/* ---- listing ---- */
+
+static json_t *containers_json(struct network *n) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < n->n_eps; i++) {
+                struct endpoint *e = &n->eps[i];
+                char ip[16], mac[18], cidr[24];
+                ipam_format_ip4(e->ep.ip, ip);
+                snprintf(cidr, sizeof(cidr), "%s/%d", ip, e->ep.prefix);
+                net_format_mac(e->ep.mac, mac);
+                json_object_set_new(o, e->ctr_id,
+                                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", e->ctr_name, "EndpointID",
+                                              e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", ""));
+        }
+        return o;
+}
+
+static json_t *network_json(struct network *n, bool with_containers) {
+        json_t *o = json_deep_copy(n->rec);
+        json_object_del(o, "BerthBridge");
+        json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
+        return o;
+}
+
+int net_inspect(struct net_store *s, const char *ref, bool verbose, json_t **ret, struct berr *err) {
+        (void) verbose; /* verbose adds swarm services only */
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, ref);
+        if (n)
+                *ret = network_json(n, true);
+        pthread_mutex_unlock(&s->lock);
+        if (!n)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", ref);
+        return 0;
+}
+
+static bool label_has(json_t *labels, const char *s) {
+        const char *eq = strchr(s, '=');
+        size_t klen = eq ? (size_t) (eq - s) : strlen(s);
+        const char *k;
+        json_t *v;
+        json_object_foreach(labels, k, v) if (strlen(k) == klen && strncmp(k, s, klen) == 0)
+                return !eq || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
+        return false;
+}
+
+static bool any_of(json_t *vals, bool (*match)(const char *want, const void *have), const void *have) {
+        if (json_array_size(vals) == 0)
+                return true;
+        size_t i;
+        json_t *v;
+        json_array_foreach(vals, i, v) if (json_is_string(v) && match(json_string_value(v), have)) return true;
+        return false;
+}
+
+static bool m_substr(const char *want, const void *have) { return strstr(have, want) != NULL; }
+static bool m_prefix(const char *want, const void *have) { return strncmp(have, want, strlen(want)) == 0; }
+static bool m_exact(const char *want, const void *have) { return strcmp(have, want) == 0; }
+
+static bool matches(struct network *n, json_t *f, struct berr *err, int *bad) {
+        if (!any_of(json_object_get(f, "name"), m_substr, n->info.name) ||
+            !any_of(json_object_get(f, "id"), m_prefix, n->info.id) ||
+            !any_of(json_object_get(f, "driver"), m_exact, n->info.driver) ||
+            !any_of(json_object_get(f, "scope"), m_exact, "local"))
+                return false;
+        size_t i;
+        json_t *v;
+        json_t *labels = json_object_get(n->rec, "Labels");
+        json_array_foreach(json_object_get(f, "label"), i, v) if (!label_has(labels, json_string_value(v) ?: "")) return false;
+        json_array_foreach(json_object_get(f, "label!"), i, v) if (label_has(labels, json_string_value(v) ?: "")) return false;
+        json_array_foreach(json_object_get(f, "type"), i, v) {
+                const char *t = json_string_value(v) ?: "";
+                if (strcmp(t, "custom") && strcmp(t, "builtin")) {
+                        *bad = berr_set(err, BERR_INVALID, EINVAL, "invalid filter: 'type'='%s'", t);
+                        return false;
+                }
+        }
+        if (json_array_size(json_object_get(f, "type")) > 0 &&
+            !any_of(json_object_get(f, "type"), m_exact, n->info.predefined ? "builtin" : "custom"))
+                return false;
+        json_t *dangling = json_array_get(json_object_get(f, "dangling"), 0);
+        if (dangling) {
+                const char *d = json_string_value(dangling) ?: "";
+                bool want;
+                if (!strcmp(d, "true") || !strcmp(d, "1"))
+                        want = true;
+                else if (!strcmp(d, "false") || !strcmp(d, "0"))
+                        want = false;
+                else {
+                        *bad = berr_set(err, BERR_INVALID, EINVAL, "invalid filter: 'dangling'='%s'", d);
+                        return false;
+                }
+                bool is_dangling = !n->info.predefined && n->n_eps == 0;
+                if (want != is_dangling)
+                        return false;
+        }
+        return true;
+}
+
+int net_list(struct net_store *s, json_t *filters, json_t **ret, struct berr *err) {
+        json_t *out = json_array();
+        int bad = 0;
+        pthread_mutex_lock(&s->lock);
+        for (struct network *n = s->nets; n && !bad; n = n->next)
+                if (matches(n, filters, err, &bad))
+                        json_array_append_new(out, network_json(n, false));
+        pthread_mutex_unlock(&s->lock);
+        if (bad) {
+                json_decref(out);
+                return bad;
+        }
+        *ret = out;
+        return 0;
+}
+
+/* Docker's until filter: a Unix time, an RFC 3339 time or a Go duration before now. */
+static int parse_until(const char *v, time_t *ret) {
+        char *end;
+        double secs = strtod(v, &end);
+        if (end != v && *end == '\0') {
+                *ret = (time_t) secs;
+                return 0;
+        }
+        struct tm tm = { 0 };
+        const char *rest = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (rest) {
+                *ret = timegm(&tm);
+                return 0;
+        }
+        /* durations: 10m, 1h30m, 24h */
+        double total = 0;
+        const char *p = v;
+        while (*p) {
+                double n = strtod(p, &end);
+                if (end == p)
+                        return -EINVAL;
+                switch (*end) {
+                case 'h': total += n * 3600; break;
+                case 'm': total += n * 60; break;
+                case 's': total += n; break;
+                default: return -EINVAL;
+                }
+                p = end + 1;
+        }
+        *ret = time(NULL) - (time_t) total;
+        return 0;
+}
+
+static time_t created_of(json_t *rec) {
+        struct tm tm = { 0 };
+        const char *c = json_string_value(json_object_get(rec, "Created")) ?: "";
+        return strptime(c, "%Y-%m-%dT%H:%M:%S", &tm) ? timegm(&tm) : 0;
+}
+
+int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
+              json_t **ret_deleted, struct berr *err) {
+        time_t until = 0;
+        const char *u = json_string_value(json_array_get(json_object_get(filters, "until"), 0));
+        if (u && parse_until(u, &until) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u);
+        json_t *deleted = json_array();
+        pthread_mutex_lock(&s->lock);
+        for (struct network **pp = &s->nets; *pp;) {
+                struct network *n = *pp;
+                json_t *labels = json_object_get(n->rec, "Labels");
+                bool keep = n->info.predefined || n->n_eps > 0 || (in_use && in_use(n->info.id, arg)) ||
+                            (u && created_of(n->rec) >= until);
+                size_t i;
+                json_t *v;
+                json_array_foreach(json_object_get(filters, "label"), i, v) if (!label_has(labels, json_string_value(v) ?: ""))
+                        keep = true;
+                json_array_foreach(json_object_get(filters, "label!"), i, v) if (label_has(labels, json_string_value(v) ?: ""))
+                        keep = true;
+                if (keep) {
+                        pp = &n->next;
+                        continue;
+                }
+                *pp = n->next;
+                json_array_append_new(deleted, json_string(n->info.name));
+                remove_record(s, n->info.id);
+                if (n->info.bridge[0])
+                        nl_link_delete(n->info.bridge);
+                network_free(n);
+        }
+        struct berr e = { 0 };
+        if (json_array_size(deleted) > 0 && apply_firewall(s, &e) < 0)
+                log_warn("firewall after prune: %s", e.msg);
+        pthread_mutex_unlock(&s->lock);
+        *ret_deleted = deleted;
+        return 0;
+}
+
+/* ---- endpoints ---- */
+
+static void host_ifname(const char *ctr_id, const char *net_id, char out[16]) {
+        char key[160], h[33];
+        snprintf(key, sizeof(key), "%s/%s", ctr_id, net_id);
+        hash128_hex(key, strlen(key), h);
+        snprintf(out, 16, "veth%.7s", h);
+}
+
+static struct endpoint *ep_find(struct network *n, const char *ctr_id) {
+        for (size_t i = 0; i < n->n_eps; i++)
+                if (strcmp(n->eps[i].ctr_id, ctr_id) == 0)
+                        return &n->eps[i];
+        return NULL;
+}
+
+static int ep_add(struct network *n, const char *ctr_id, const char *ctr_name, const struct net_ep *ep) {
+        if (n->n_eps >= MAX_ENDPOINTS)
+                return -ENOSPC;
+        struct endpoint *a = realloc(n->eps, (n->n_eps + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        n->eps = a;
+        struct endpoint *e = &n->eps[n->n_eps++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", ctr_id);
+        snprintf(e->ctr_name, sizeof(e->ctr_name), "%s", ctr_name && ctr_name[0] == '/' ? ctr_name + 1 : ctr_name ?: "");
+        e->ep = *ep;
+        return 0;
+}
+
+static void ep_del(struct network *n, struct endpoint *e) {
+        size_t i = (size_t) (e - n->eps);
+        memmove(&n->eps[i], &n->eps[i + 1], (n->n_eps - i - 1) * sizeof(*e));
+        n->n_eps--;
+}
+
+int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
+             struct berr *err) {
+        struct net_ep ep = { 0 };
+        uint32_t want = 0;
+        if (q->want_ip && *q->want_ip && ipam_parse_ip4(q->want_ip, &want) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv4 address: %s", q->want_ip);
+        if (q->want_mac && *q->want_mac) {
+                if (net_parse_mac(q->want_mac, ep.mac) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid MAC address: %s", q->want_mac);
+        } else {
+                if (getrandom(ep.mac, sizeof(ep.mac), 0) != sizeof(ep.mac))
+                        return berr_sys(err, BERR_INTERNAL, "getrandom");
+                ep.mac[0] = (uint8_t) ((ep.mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
+        }
+        int r = id_random_hex(ep.endpoint_id, err);
+        if (r < 0)
+                return r;
+        snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
+
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, net_id);
+        if (!n || strcmp(n->info.driver, "bridge") != 0 || !n->has_v4) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
+        }
+        if (ep_find(n, q->ctr_id)) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
+                                q->ctr_name[0] == '/' ? q->ctr_name + 1 : q->ctr_name, n->info.name);
+        }
+        r = ipam_alloc_take(&n->alloc, want, &ep.ip);
+        if (r < 0) {
+                pthread_mutex_unlock(&s->lock);
+                if (r == -ERANGE)
+                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                                        "network's subnets", q->want_ip);
+                if (r == -EEXIST)
+                        return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+                return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
+        }
+        ep.gateway = n->alloc.gateway;
+        ep.prefix = n->subnet.prefix;
+        if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep)) < 0) {
+                ipam_alloc_release(&n->alloc, ep.ip);
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
+        }
+        struct nl_veth_req vq = { .bridge = n->info.bridge, .ns_path = q->ns_path, .peer_name = q->ifname,
+                                  .mtu = n->mtu, .ip = ep.ip, .gw = ep.gateway, .prefix = ep.prefix,
+                                  .default_route = q->default_route && !n->info.internal };
+        memcpy(vq.mac, ep.mac, 6);
+        char bridge[16], hname[16];
+        snprintf(bridge, sizeof(bridge), "%s", n->info.bridge);
+        vq.bridge = bridge;
+        host_ifname(q->ctr_id, n->info.id, hname);
+        vq.host_name = hname;
+        char id[65];
+        snprintf(id, sizeof(id), "%s", n->info.id);
+        pthread_mutex_unlock(&s->lock);
+
+        /* A leftover of a crash under the same name goes first. */
+        if (nl_link_exists(hname))
+                nl_link_delete(hname);
+        r = nl_veth_create(&vq, err);
+        if (r < 0) {
+                pthread_mutex_lock(&s->lock);
+                n = find_locked(s, id);
+                struct endpoint *e = n ? ep_find(n, q->ctr_id) : NULL;
+                if (e) {
+                        ipam_alloc_release(&n->alloc, e->ep.ip);
+                        ep_del(n, e);
+                }
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
+        *ret = ep;
+        return 0;
+}
+
+void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
+        char hname[16];
+        host_ifname(ctr_id, net_id, hname);
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, net_id);
+        struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
+        if (e) {
+                ipam_alloc_release(&n->alloc, e->ep.ip);
+                ep_del(n, e);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (nl_link_exists(hname))
+                nl_link_delete(hname); /* its peer in the container goes with it */
+        else if (ns_path && ifname && *ifname)
+                nl_link_delete_in(ns_path, ifname);
+}
+
+int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,
+                const struct net_ep *ep, struct berr *err) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = find_locked(s, net_id);
+        int r = 0;
+        if (!n || !n->has_v4)
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
+        else if (!ep_find(n, ctr_id)) {
+                uint32_t got;
+                if (ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
+                        r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "address of container %.12s is taken", ctr_id);
+                else if ((r = ep_add(n, ctr_id, ctr_name, ep)) < 0) {
+                        ipam_alloc_release(&n->alloc, ep->ip);
+                        r = berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+/* ---- sandboxes ---- */
+
+void net_sandbox_path(struct net_store *s, const char *ctr_id, char *path, size_t size) {
+        snprintf(path, size, "%s/%s", s->netns_dir, ctr_id);
+}
+
+int net_sandbox_create(struct net_store *s, const char *ctr_id, char *path, size_t size, struct berr *err) {
+        net_sandbox_path(s, ctr_id, path, size);
+        nl_netns_remove(path); /* a leftover of a crash */
+        return nl_netns_create(path, err);
+}
+
+void net_sandbox_remove(struct net_store *s, const char *ctr_id) {
+        char path[4200];
+        net_sandbox_path(s, ctr_id, path, sizeof(path));
+        if (access(path, F_OK) == 0)
+                nl_netns_remove(path);
+}
+
+json_t *net_sandbox_stats(const char *path) {
+        return nl_netns_stats(path);
+}

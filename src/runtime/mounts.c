@@ -381,9 +381,9 @@ static int bind_mount(int rootfd, const char *source, const char *dest, const st
         /* A read-only rbind is read-only all the way down, submounts included. */
         if (set_attr(tree, &o->attr, o->is_rbind || o->attr_recursive) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mount %s to %s: set attributes", source, dest);
-        struct statfs sfs;
-        if (statfs(source, &sfs) < 0)
-                return berr_sys(err, BERR_INVALID, "mount %s to %s: statfs source", source, dest);
+        struct statfs sfs; /* of what was opened: the path may have changed since */
+        if (fstatfs(tree, &sfs) < 0)
+                return berr_sys(err, BERR_INTERNAL, "mount %s to %s: statfs source", source, dest);
         _cleanup_close_ int destfd = -1;
         int r = resolve_dest(rootfd, source, dest, S_ISDIR(st.st_mode) ? RT_RESOLVE_MKDIR : RT_RESOLVE_MKFILE,
                              sfs.f_type == PROC_SUPER_MAGIC, &destfd, err);

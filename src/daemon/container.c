@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -583,6 +584,13 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if ((r = image_store_resolve(d->images, image, image_id, err)) < 0 ||
             (r = image_store_config(d->images, image_id, &img_cfg, chain, err)) < 0)
                 return r;
+        /* dockerd's check at create: an image for another OS (one loaded from a Windows
+         * host, say) would fail later, or run a binary it was not built for. An image
+         * without "os" is the host's, as in dockerd. */
+        const char *image_os = json_string_value(json_object_get(img_cfg, "os"));
+        if (image_os && *image_os && strcasecmp(image_os, "linux") != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "image operating system \"%s\" cannot be used on this platform",
+                                image_os);
         json_t *ic = json_object_get(img_cfg, "config");
 
         /* The container's Config: what the client sent, defaulted from the image. */

@@ -586,9 +586,12 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                          : openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return;
+        /* "/" is the container's root (path=/): dockerd names it "/" and its entries "/bin",
+         * never with a doubled slash. */
+        const char *sep = name[0] && name[strlen(name) - 1] == '/' ? "" : "/";
         if (name[0]) { /* "" is the root of an export: its entries have no prefix */
                 _cleanup_free_ char *dname = NULL;
-                if (asprintf(&dname, "%s/", name) < 0) {
+                if (asprintf(&dname, "%s%s", name, sep) < 0) {
                         close(fd);
                         o->failed = true;
                         return;
@@ -616,7 +619,7 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 char *child = NULL;
                 int k = !name[0]                ? asprintf(&child, "%s", names[i])
                         : strcmp(name, ".") == 0 ? asprintf(&child, "./%s", names[i])
-                                                 : asprintf(&child, "%s/%s", name, names[i]);
+                                                 : asprintf(&child, "%s%s%s", name, sep, names[i]);
                 if (k < 0)
                         o->failed = true;
                 else

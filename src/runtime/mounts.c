@@ -6,17 +6,21 @@
  * CVE-2015-3627/CVE-2021-30465/CVE-2024-21626), creating missing mountpoints; the final
  * open is openat2(RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS), and mounts are attached to that fd
  * with the new mount API (fsopen/fsmount, open_tree, move_mount), so no path string is
- * resolved twice. Attributes (ro, nosuid...) are set before the mount is attached. */
+ * resolved twice. Attributes (ro, nosuid...) are set before the mount is attached.
+ * As with runc, a destination on or inside /proc (as written, and as resolved) is refused
+ * unless it is a proc filesystem on /proc or one of the files lxcfs emulates. */
 #include "runtime_int.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -136,6 +140,51 @@ int rt_resolve_in_root(int rootfd, const char *path, enum rt_resolve how, int *r
                 }
         }
         *ret_fd = fd;
+        return 0;
+}
+
+/* ---- what may be mounted on /proc ---- */
+
+/* runc's list: the files lxcfs emulates. */
+static const char *const proc_mount_allowed[] = {
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+        "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+        "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",    "/proc/sys/crypto/fips_enabled",
+};
+
+int rt_mount_check_proc(const char *dest, bool is_procfs, struct berr *err) {
+        if (strlen(dest) >= PATH_MAX)
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "mount destination: path too long");
+        char clean[PATH_MAX];
+        fs_clean_abs_path(dest, clean, sizeof(clean));
+        if (strncmp(clean, "/proc", 5) != 0 || (clean[5] != '\0' && clean[5] != '/'))
+                return 0;
+        if (!clean[5]) {
+                if (is_procfs)
+                        return 0;
+                return berr_set(err, BERR_INVALID, EPERM, "\"%s\" cannot be mounted because it is not of type proc", clean);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(proc_mount_allowed); i++)
+                if (STREQ(clean, proc_mount_allowed[i]))
+                        return 0;
+        return berr_set(err, BERR_INVALID, EPERM, "\"%s\" cannot be mounted because it is inside /proc", clean);
+}
+
+/* A mount destination, checked as written and again as resolved (a symlink in the image
+ * may lead into /proc), then resolved to an fd to attach to. */
+static int resolve_dest(int rootfd, const char *what, const char *dest, enum rt_resolve how, bool is_procfs, int *ret_fd,
+                        struct berr *err) {
+        int r = rt_mount_check_proc(dest, is_procfs, err);
+        if (r < 0)
+                return berr_wrap(err, "mount %s to %s", what, dest);
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *resolved = NULL;
+        r = rt_resolve_in_root(rootfd, dest, how, &fd, &resolved, err);
+        if (r == 0)
+                r = rt_mount_check_proc(resolved, is_procfs, err);
+        if (r < 0)
+                return berr_wrap(err, "mount %s to %s", what, dest);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -332,11 +381,14 @@ static int bind_mount(int rootfd, const char *source, const char *dest, const st
         /* A read-only rbind is read-only all the way down, submounts included. */
         if (set_attr(tree, &o->attr, o->is_rbind || o->attr_recursive) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mount %s to %s: set attributes", source, dest);
+        struct statfs sfs; /* of what was opened: the path may have changed since */
+        if (fstatfs(tree, &sfs) < 0)
+                return berr_sys(err, BERR_INTERNAL, "mount %s to %s: statfs source", source, dest);
         _cleanup_close_ int destfd = -1;
-        int r = rt_resolve_in_root(rootfd, dest, S_ISDIR(st.st_mode) ? RT_RESOLVE_MKDIR : RT_RESOLVE_MKFILE, &destfd,
-                                   NULL, err);
+        int r = resolve_dest(rootfd, source, dest, S_ISDIR(st.st_mode) ? RT_RESOLVE_MKDIR : RT_RESOLVE_MKFILE,
+                             sfs.f_type == PROC_SUPER_MAGIC, &destfd, err);
         if (r < 0)
-                return berr_wrap(err, "mount %s to %s", source, dest);
+                return r;
         r = attach(tree, destfd, source, dest, err);
         if (r == 0 && set_propagation(tree, o) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "mount %s to %s: set propagation", source, dest);
@@ -350,9 +402,9 @@ static int cgroup_mount(int rootfd, const struct rt_mount_ctx *m, const char *de
                         struct berr *err) {
         const struct rt_cgroup *cg = m->cg;
         _cleanup_close_ int destfd = -1;
-        int r = rt_resolve_in_root(rootfd, dest, RT_RESOLVE_MKDIR, &destfd, NULL, err);
+        int r = resolve_dest(rootfd, "cgroup", dest, RT_RESOLVE_MKDIR, false, &destfd, err);
         if (r < 0)
-                return berr_wrap(err, "mount cgroup to %s", dest);
+                return r;
         if (!cg || cg->mode == RT_CGROUP_V2) {
                 _cleanup_close_ int mfd = -1;
                 struct mnt_opts bare = *o;
@@ -426,9 +478,9 @@ static int mount_one(int rootfd, const struct rt_mount_ctx *m, const json_t *e, 
         r = new_fs_mount(type, source, &o, dest, &mfd, err);
         if (r < 0)
                 return r;
-        r = rt_resolve_in_root(rootfd, dest, RT_RESOLVE_MKDIR, &destfd, NULL, err);
+        r = resolve_dest(rootfd, source ? source : type, dest, RT_RESOLVE_MKDIR, STREQ(type, "proc"), &destfd, err);
         if (r < 0)
-                return berr_wrap(err, "mount %s to %s", source ? source : type, dest);
+                return r;
         r = attach(mfd, destfd, source ? source : type, dest, err);
         if (r == 0 && set_propagation(mfd, &o) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "mount %s to %s: set propagation", source ? source : type, dest);

@@ -6,7 +6,8 @@
  * It sends GO, then writes the child's pid into the cgroup and sends CGROUP; meanwhile the
  * child joins/creates its namespaces (waiting for CGROUP before a new cgroup namespace,
  * whose root must be the container's cgroup, and in any case before READY), sets up
- * stdio, closes every inherited fd, builds its root (mounts.c), hostname, sysctls, masked and read-only paths, rlimits, no_new_privs, capabilities and
+ * stdio, closes every inherited fd, builds its root (mounts.c), hostname, sysctls (sysctl.c),
+ * masked and read-only paths, rlimits, no_new_privs, capabilities and
  * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
  * start: the parent sends START; the child loads seccomp (as late as possible), drops the
  * last capability it kept for that, and execve's. The sync socket is CLOEXEC, so EOF
@@ -209,27 +210,6 @@ static int set_hostname(const struct child_ctx *c, struct berr *err) {
         return 0;
 }
 
-static int apply_sysctls(const json_t *spec, struct berr *err) {
-        const char *key;
-        json_t *val;
-        json_object_foreach(json_object_get(json_object_get(spec, "linux"), "sysctl"), key, val) {
-                char path[PATH_MAX];
-                int n = snprintf(path, sizeof(path), "/proc/sys/%s", key);
-                if (n < 0 || (size_t) n >= sizeof(path) || strstr(key, "..") || !json_is_string(val))
-                        return berr_set(err, BERR_INVALID, EINVAL, "sysctl \"%s\": invalid", key);
-                for (char *p = path + 10; *p; p++)
-                        if (*p == '.')
-                                *p = '/';
-                _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0)
-                        return berr_sys(err, BERR_INVALID, "sysctl \"%s\"", key);
-                const char *s = json_string_value(val);
-                if (write(fd, s, strlen(s)) < 0)
-                        return berr_sys(err, BERR_INVALID, "sysctl \"%s\" = \"%s\"", key, s);
-        }
-        return 0;
-}
-
 /* What child_setup hands to child_exec. */
 struct child_state {
         char *path;        /* the executable, looked up */
@@ -302,7 +282,7 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 if (r == 0)
                         r = set_hostname(c, err);
                 if (r == 0)
-                        r = apply_sysctls(c->spec, err);
+                        r = rt_sysctls_apply(c->spec, err);
                 /* Before the root may become read-only. */
                 if (r == 0)
                         r = rt_proc_create_cwd(c->process, err);

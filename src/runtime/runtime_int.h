@@ -196,6 +196,12 @@ enum rt_resolve {
 int rt_resolve_in_root(int rootfd, const char *path, enum rt_resolve how, int *ret_fd, char **ret_resolved,
                        struct berr *err);
 
+/* runc's checkProcMount: on /proc itself only a proc filesystem (@is_procfs: a "proc"
+ * mount, or a bind whose source is on one), inside /proc only the files lxcfs stands in
+ * for. Anything else there would shadow what the container and the runtime take for the
+ * kernel's files. @dest is cleaned first. */
+int rt_mount_check_proc(const char *dest, bool is_procfs, struct berr *err);
+
 struct rt_mount_ctx {
         const json_t *spec;
         const char *rootfs;          /* absolute host path */
@@ -209,6 +215,12 @@ struct rt_mount_ctx {
 int rt_mounts_setup_rootfs(const struct rt_mount_ctx *m, struct berr *err);
 /* After pivot_root, in this order: masked paths, read-only paths, a read-only root. */
 int rt_mounts_finalize(const json_t *spec, struct berr *err);
+
+/* ---- sysctl.c ---- */
+
+/* Write linux.sysctl through a proc filesystem of our own (never the container's /proc,
+ * which its mounts may cover), in the namespaces of the calling process. */
+int rt_sysctls_apply(const json_t *spec, struct berr *err);
 
 /* ---- devices.c ---- */
 

@@ -311,3 +311,47 @@ def test_container_prune_and_system_df(docker, images):
         assert p.returncode != 0 and "invalid filter 'bogus'" in p.stderr
     finally:
         docker.run("rm", "-f", a, running, check=False)
+
+
+def windows_image_archive(path):
+    """busybox's docker-archive with the config saying "os": "windows"."""
+    import hashlib
+    import io
+    import tarfile
+    src = tarfile.open(os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    manifest = json.load(src.extractfile("manifest.json"))
+    config = json.load(src.extractfile(manifest[0]["Config"]))
+    config["os"] = "windows"
+    blob = json.dumps(config).encode()
+    manifest[0]["Config"] = hashlib.sha256(blob).hexdigest() + ".json"
+    manifest[0]["RepoTags"] = ["berth-test/windows:latest"]
+    with tarfile.open(path, "w") as out:
+        def add(name, data):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            out.addfile(ti, io.BytesIO(data))
+        add(manifest[0]["Config"], blob)
+        for layer in manifest[0]["Layers"]:
+            add(layer, src.extractfile(layer).read())
+        add("manifest.json", json.dumps(manifest).encode())
+
+
+def test_an_image_for_another_os_cannot_make_a_container(docker, client, images, tmp_path):
+    archive = str(tmp_path / "windows.tar")
+    windows_image_archive(archive)
+    docker.run("load", "-i", archive)
+    before = docker.run("ps", "-aq").stdout.split()
+    try:
+        for args in (["create"], ["run", "--rm"]):
+            p = docker.run(*args, "berth-test/windows", "true", check=False)
+            assert p.returncode != 0, args
+            assert 'image operating system "windows" cannot be used on this platform' in p.stderr, p.stderr
+        import docker as dockerpy
+        with pytest.raises(dockerpy.errors.APIError) as e:
+            client.api.create_container("berth-test/windows", ["true"])
+        assert e.value.status_code == 400
+        assert docker.run("ps", "-aq").stdout.split() == before
+    finally:
+        for c in set(docker.run("ps", "-aq").stdout.split()) - set(before):
+            docker.run("rm", "-f", c)
+        docker.run("rmi", "berth-test/windows")

@@ -243,3 +243,35 @@ def test_diff_lists_the_containers_changes(docker, client, images):
         assert docker.run("diff", fresh).stdout == ""
     finally:
         docker.run("rm", cid, fresh)
+
+
+def raw_tar_names(data):
+    """The member names as stored in the headers (tarfile strips a directory's "/")."""
+    names, off = [], 0
+    while off + 512 <= len(data) and data[off:off + 512] != b"\0" * 512:
+        h = data[off:off + 512]
+        size = int(h[124:136].rstrip(b"\0 ") or b"0", 8)
+        if h[156:157] not in (b"x", b"g", b"L", b"K"):
+            names.append(h[:100].rstrip(b"\0").decode())
+        off += 512 + (size + 511) // 512 * 512
+    return names
+
+
+def test_cp_of_the_root_names_entries_as_dockerd_does(docker, images, work):
+    """dockerd rebases "." onto "/" for path=/ and special-cases the root so that no name
+    has a doubled slash: "/", "/bin/", "/bin/sh"."""
+    cid = docker.run("create", "busybox").stdout.strip()
+    try:
+        p = subprocess.run(["docker", "cp", cid + ":/", "-"], capture_output=True, timeout=60,
+                           env=docker_env(docker.host, docker.config_dir))
+        assert p.returncode == 0, p.stderr
+        names = raw_tar_names(p.stdout)
+        assert names[0] == "/"
+        assert "/bin/" in names and "/etc/passwd" in names
+        assert all(n.startswith("/") and "//" not in n for n in names), [n for n in names if "//" in n][:5]
+        # The CLI extracts it under the destination's name.
+        docker.run("cp", cid + ":/", os.path.join(work, "root"))
+        assert os.path.isfile(os.path.join(work, "root", "etc", "passwd"))
+        assert os.path.isdir(os.path.join(work, "root", "bin"))
+    finally:
+        docker.run("rm", cid)

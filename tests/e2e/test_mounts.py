@@ -116,3 +116,62 @@ def test_networks_and_build_say_they_are_not_there_yet(docker, images):
     for args in (["network", "ls"], ["network", "create", "n1"], ["network", "inspect", "bridge"]):
         p = docker.run(*args, check=False)
         assert p.returncode != 0 and "networks are not supported by berth yet" in p.stderr, args
+
+
+def test_mounts_on_or_inside_proc_are_refused_and_host_files_untouched(docker, images, hostdir):
+    """A bind over /proc/sys once took the runtime's sysctl writes (net.ipv4.* for the
+    private network) into host files. As with runc, nothing may be mounted on or inside
+    /proc but a proc filesystem and the few files lxcfs emulates."""
+    fs = os.path.join(hostdir, "fs")
+    os.makedirs(os.path.join(fs, "net", "ipv4"))
+    files = {os.path.join(fs, "net", "ipv4", "ip_unprivileged_port_start"): "1024\n",
+             os.path.join(fs, "net", "ipv4", "ping_group_range"): "1\t0\n",
+             os.path.join(fs, "sys", "net", "ipv4", "ip_unprivileged_port_start"): "1024\n"}
+    os.makedirs(os.path.join(fs, "sys", "net", "ipv4"))
+    for path, text in files.items():
+        with open(path, "w") as f:
+            f.write(text)
+    cases = [
+        (["-v", fs + ":/proc/sys"], '"/proc/sys" cannot be mounted because it is inside /proc'),
+        (["--mount", "type=bind,src=%s,dst=/proc/sys/net" % fs], '"/proc/sys/net" cannot be mounted because it is inside /proc'),
+        (["-v", fs + ":/proc"], '"/proc" cannot be mounted because it is not of type proc'),
+        (["--tmpfs", "/proc/sys"], '"/proc/sys" cannot be mounted because it is inside /proc'),
+    ]
+    for args, msg in cases:
+        p = docker.run("run", "--rm", *args, "busybox", "true", check=False)
+        assert p.returncode != 0, args
+        assert msg in p.stderr, (args, p.stderr)
+    # A symlink in the image leading into /proc is judged where it leads.
+    docker.run("run", "--name", "proc-link", "busybox", "ln", "-s", "/proc/sys", "/sys-link")
+    try:
+        docker.run("commit", "proc-link", "berth-test/proc-link")
+    finally:
+        docker.run("rm", "proc-link")
+    try:
+        p = docker.run("run", "--rm", "-v", fs + ":/sys-link", "berth-test/proc-link", "true", check=False)
+        assert p.returncode != 0
+        assert '"/proc/sys" cannot be mounted because it is inside /proc' in p.stderr, p.stderr
+    finally:
+        docker.run("rmi", "berth-test/proc-link")
+    for path, text in files.items():
+        with open(path) as f:
+            assert f.read() == text, path
+    assert not docker.run("ps", "-aq").stdout.split()  # --rm removed what failed to start
+    # The files lxcfs stands in for stay allowed, as with runc.
+    p = docker.run("run", "--rm", "-v", os.path.join(hostdir, "in.txt") + ":/proc/uptime:ro", "busybox",
+                   "cat", "/proc/uptime")
+    assert p.stdout == "from the host\n"
+
+
+def test_sysctls_land_in_the_containers_namespaces(docker, images):
+    """Sysctls go through a proc filesystem of the runtime's own, in the container's
+    network, IPC and UTS namespaces; the host's values stay as they were."""
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        host_port_start = f.read()
+    p = docker.run("run", "--rm", "--sysctl", "net.ipv4.ip_unprivileged_port_start=7", "--sysctl", "kernel.shmmni=99",
+                   "--domainname", "example.org", "busybox", "sh", "-c",
+                   "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range"
+                   " /proc/sys/kernel/shmmni /proc/sys/kernel/domainname")
+    assert p.stdout.split("\n") == ["7", "0\t2147483647", "99", "example.org", ""]
+    with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+        assert f.read() == host_port_start

@@ -125,6 +125,31 @@ static void test_rt_resolve_file_in_the_middle_is_not_a_directory(void **state) 
         assert_int_equal(e.errnum, ENOTDIR);
 }
 
+static void assert_proc_refused(const char *dest, bool is_procfs, const char *msg) {
+        struct berr e = { 0 };
+        assert_true(rt_mount_check_proc(dest, is_procfs, &e) < 0);
+        assert_string_equal(e.msg, msg);
+}
+
+/* runc's checkProcMount: nothing but proc on /proc, only the lxcfs files inside it. */
+static void test_rt_mount_check_proc_refuses_mounts_inside_proc(void **state) {
+        struct berr e = { 0 };
+        assert_int_equal(rt_mount_check_proc("/proc", true, &e), 0);
+        assert_int_equal(rt_mount_check_proc("/proc/uptime", false, &e), 0);
+        assert_int_equal(rt_mount_check_proc("/proc/sys/kernel/ns_last_pid", false, &e), 0);
+        assert_int_equal(rt_mount_check_proc("/procfs", false, &e), 0);
+        assert_int_equal(rt_mount_check_proc("/data/proc/sys", false, &e), 0);
+        assert_int_equal(rt_mount_check_proc("/proc/../etc", false, &e), 0);
+        assert_proc_refused("/proc", false, "\"/proc\" cannot be mounted because it is not of type proc");
+        assert_proc_refused("/proc/", false, "\"/proc\" cannot be mounted because it is not of type proc");
+        assert_proc_refused("/proc/sys", false, "\"/proc/sys\" cannot be mounted because it is inside /proc");
+        assert_proc_refused("/proc/sys", true, "\"/proc/sys\" cannot be mounted because it is inside /proc");
+        assert_proc_refused("//proc/./sys/", false, "\"/proc/sys\" cannot be mounted because it is inside /proc");
+        assert_proc_refused("/etc/../proc/sys/net", false, "\"/proc/sys/net\" cannot be mounted because it is inside /proc");
+        assert_proc_refused("/proc/sys/kernel", false, "\"/proc/sys/kernel\" cannot be mounted because it is inside /proc");
+        assert_proc_refused("/proc/uptime/x", false, "\"/proc/uptime/x\" cannot be mounted because it is inside /proc");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_rt_resolve_creates_missing_mountpoints, setup, teardown),
@@ -135,6 +160,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rt_resolve_symlink_loop_ends, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rt_resolve_existing_only_reports_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rt_resolve_file_in_the_middle_is_not_a_directory, setup, teardown),
+                cmocka_unit_test(test_rt_mount_check_proc_refuses_mounts_inside_proc),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -557,11 +558,46 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = NULL;
 }
 
+struct header_count {
+        const char *name, *first;
+        size_t n;
+        bool differ;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct header_count *c = cls;
+        if (!key || strcasecmp(key, c->name) != 0)
+                return MHD_YES;
+        value = value ? value : "";
+        if (c->n++ == 0)
+                c->first = value;
+        else if (!STREQ(value, c->first))
+                c->differ = true;
+        return MHD_YES;
+}
+
+/* Two different Content-Length headers: libmicrohttpd frames the body by the first, a
+ * proxy in front may have used another (request smuggling). Refuse, as Go's server does;
+ * the same value twice is no ambiguity. The answer waits for the body as MHD framed it
+ * and closes the connection, since what follows cannot be trusted to be a request. */
+static bool has_conflicting_lengths(struct MHD_Connection *conn) {
+        struct header_count c = { .name = MHD_HTTP_HEADER_CONTENT_LENGTH };
+        (void) MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &c);
+        return c.differ;
+}
+
 /* Decide, before any body is read, whether the request can be served at all. Answering
  * now makes MHD skip (and not buffer) the body. */
 static int begin_request(struct api_server *srv, struct request_full *rf, const char *url) {
         struct api_request *req = &rf->pub;
         struct berr err = { 0 };
+        if (has_conflicting_lengths(req->conn)) {
+                req->path = url;
+                rf->pending_status = MHD_HTTP_BAD_REQUEST;
+                snprintf(rf->pending_message, sizeof(rf->pending_message), "conflicting Content-Length headers");
+                api_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+                return 0;
+        }
         if (api_version_strip(url, &req->version, &req->path, &err) < 0) {
                 req->path = url;
                 rf->pending_status = api_status_for_kind(err.kind);
@@ -691,7 +727,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
 }
 
+/* The socket of the request this connection thread is reading (thread per connection:
+ * one thread serves one connection for its whole life). Set when the request line is in. */
+static __thread int current_request_fd = -1;
+
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        current_request_fd = ci ? (int) ci->connect_fd : -1;
+        return NULL; /* MHD's initial con_cls: on_request allocates its own */
+}
+
+/* libmicrohttpd 0.9.75 answers a Content-Length it cannot parse (-5, 5x, a value past
+ * 2^64) from its header parser, then queues the same answer's status line and headers a
+ * second time: the client reads garbage. No callback runs between the end of the headers
+ * and that parser, but it logs (on the connection's thread) just before it answers. So
+ * we answer there, once, as Go's server does (400), and shut the socket: MHD's own copy
+ * then fails to send and it closes the connection. Matched on the log text, which this
+ * libmicrohttpd does not translate; tests/e2e/test_hostile.py notices if a new version
+ * changes it. */
+static void refuse_bad_length(struct api_server *srv, int fd) {
+        static const char body[] = "{\"message\":\"invalid Content-Length header\"}\n";
+        char v[16], date[64] = "", resp[512];
+        snprintf(v, sizeof(v), "%u.%u", API_VERSION_MAX / 100, API_VERSION_MAX % 100);
+        time_t now = time(NULL);
+        struct tm tm;
+        if (gmtime_r(&now, &tm))
+                strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        int n = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 400 Bad Request\r\nDate: %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                         "Server: %s\r\nAPI-Version: %s\r\nOSType: linux\r\nDocker-Experimental: false\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         date, srv->cfg.server_header ? srv->cfg.server_header : "berth", v, sizeof(body) - 1, body);
+        /* A fresh socket's send buffer takes this at once; if not, the client gets nothing,
+         * which is what it would get after the shutdown anyway. */
+        if (n > 0 && (size_t) n < sizeof(resp))
+                (void) send(fd, resp, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) shutdown(fd, SHUT_RDWR); /* a closed peer is fine: the connection ends either way */
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        if (strstr(fmt, "Content-Length' header") && current_request_fd >= 0) {
+                refuse_bad_length(cls, current_request_fd);
+                current_request_fd = -1;
+        }
         if (log_get_level() > LOG_LEVEL_DEBUG)
                 return;
         char msg[512];
@@ -719,7 +797,8 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
                 struct MHD_Daemon *d = MHD_start_daemon(
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv,
                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t) CONNECTION_MEMORY_BYTES,

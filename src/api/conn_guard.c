@@ -5,6 +5,7 @@
  * shuts the socket of a connection still waiting for its request headers when its
  * deadline passes, and libmicrohttpd, reading EOF, closes the connection itself. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 
 /* The reaper wakes at most this often, so many deadlines close together cost one pass. */
 #define REAP_GRANULARITY_MS 250
+/* Trim the heap when the count falls back to a few from at least this many. */
+#define TRIM_AFTER_CONNECTIONS 256
+#define TRIM_BELOW_CONNECTIONS 16
 
 enum conn_state {
         CONN_WAITING,  /* timed: no request in progress */
@@ -39,7 +43,7 @@ struct conn_guard {
         pthread_cond_t wake;
         pthread_t reaper;
         bool stopping;
-        unsigned n_open;
+        unsigned n_open, n_peak; /* n_peak: since the heap was last trimmed */
         struct conn_slot *head; /* every open connection */
         uint64_t next_wake_ms;  /* when the reaper means to look again; UINT64_MAX: never */
 };
@@ -147,6 +151,8 @@ struct conn_slot *conn_guard_open(struct conn_guard *g, int fd) {
         pthread_mutex_lock(&g->lock);
         s->is_overflow = g->n_open >= g->cfg.max_connections;
         g->n_open++;
+        if (g->n_open > g->n_peak)
+                g->n_peak = g->n_open;
         s->next = g->head;
         if (g->head)
                 g->head->prev = s;
@@ -167,8 +173,16 @@ void conn_guard_close(struct conn_guard *g, struct conn_slot *s) {
         if (s->next)
                 s->next->prev = s->prev;
         g->n_open--;
+        /* A few long streams (events, logs -f) may always stay: "gone" is "down to a few". */
+        bool crowd_gone = g->n_open <= TRIM_BELOW_CONNECTIONS && g->n_peak >= TRIM_AFTER_CONNECTIONS;
+        if (crowd_gone)
+                g->n_peak = g->n_open;
         pthread_mutex_unlock(&g->lock);
         free(s);
+        /* A crowd of connections leaves the heap fragmented with their small allocations;
+         * give the memory back once the last one is gone, so idle RSS returns to idle. */
+        if (crowd_gone)
+                (void) malloc_trim(0); /* returns whether it released anything */
 }
 
 bool conn_slot_is_overflow(const struct conn_slot *s) {

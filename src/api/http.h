@@ -142,6 +142,9 @@ struct api_server_config {
         void *ctx;                 /* handed to handlers as req->ctx */
         size_t max_body_bytes;     /* default bound on request bodies */
         const char *server_header; /* "berth/0.1.0 (linux)" */
+        /* 0: the defaults (api_server_start) — tests set them small. */
+        unsigned max_connections;   /* served at once; more are answered 503 */
+        unsigned header_timeout_ms; /* idle keep-alive plus the time to send a request's headers */
 };
 
 struct api_server;

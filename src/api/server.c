@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "conn_guard.h"
 #include "http.h"
 
 #define DEFAULT_MAX_BODY_BYTES (16u << 20)
@@ -23,10 +26,29 @@
  * of the pool are only touched as they are used. */
 #define CONNECTION_MEMORY_BYTES (256u << 10)
 
+/* Connections: without a limit of its own libmicrohttpd takes FD_SETSIZE - 4 (1,020)
+ * and silently closes any connection past it, so a thousand idle clients locked everyone
+ * out. The default limit is half the descriptors left after FD_RESERVE (a streaming
+ * connection often holds a second descriptor: an upload pipe, a shim socket), at most
+ * MAX_CONNECTIONS, each a thread. Past it libmicrohttpd still accepts OVERFLOW_SHARE more,
+ * only to answer them 503 quickly; their headers get OVERFLOW_TIMEOUT_MS. */
+#define FD_RESERVE 256
+#define MIN_CONNECTIONS 32
+#define MAX_CONNECTIONS 4096
+#define OVERFLOW_SHARE 2 /* half as many again */
+/* From accept, or from the end of the previous request on a kept-alive connection, until
+ * the next request's headers are in. A request being served is never timed. */
+#define HEADER_TIMEOUT_MS 60000
+#define OVERFLOW_TIMEOUT_MS 2000
+/* Each connection is a thread; its stack is touched (counted in RSS) only as deep as the
+ * handlers go, a few pages. */
+#define CONNECTION_STACK_BYTES (1u << 20)
+
 struct api_server {
         struct api_server_config cfg;
         struct MHD_Daemon **daemons;
         size_t n_daemons;
+        struct conn_guard *guard;
 };
 
 static void add_common_headers(struct api_server *srv, struct MHD_Response *resp) {
@@ -55,6 +77,7 @@ struct request_full {
          * in @deferred (MHD queues responses only from the connection's thread) and
          * queued once the worker has been joined. Query and headers are copied first, so
          * the worker never reads MHD's lists while the connection thread parses. */
+        struct conn_slot *slot;
         bool has_worker, worker_joined, answered;
         pthread_t worker;
         int body_wfd;
@@ -234,6 +257,8 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
         MHD_add_response_header(resp, "Upgrade", "tcp");
         if (content_type)
                 MHD_add_response_header(resp, "Content-Type", content_type);
+        struct request_full *rf = (struct request_full *) req;
+        conn_slot_hijacked(rf->srv->guard, rf->slot); /* attach and exec sessions last as long as they last */
         int r = queue(req, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
         /* If queueing failed MHD never calls upgrade_cb; the context is lost with the
          * response, which MHD destroyed. */
@@ -548,7 +573,26 @@ static void request_free(struct request_full *rf) {
         free(rf);
 }
 
+static struct conn_slot *slot_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct api_server *srv = cls;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                *socket_context = ci ? conn_guard_open(srv->guard, (int) ci->connect_fd) : NULL;
+                return;
+        }
+        conn_guard_close(srv->guard, *socket_context);
+        *socket_context = NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        struct api_server *srv = cls;
+        conn_slot_waiting(srv->guard, slot_of(c)); /* kept alive: the clock runs until the next request */
         struct request_full *rf = *con_cls;
         if (rf)
                 log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
@@ -557,11 +601,55 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = NULL;
 }
 
+struct header_count {
+        const char *name, *first;
+        size_t n;
+        bool differ;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct header_count *c = cls;
+        if (!key || strcasecmp(key, c->name) != 0)
+                return MHD_YES;
+        value = value ? value : "";
+        if (c->n++ == 0)
+                c->first = value;
+        else if (!STREQ(value, c->first))
+                c->differ = true;
+        return MHD_YES;
+}
+
+/* Two different Content-Length headers: libmicrohttpd frames the body by the first, a
+ * proxy in front may have used another (request smuggling). Refuse, as Go's server does;
+ * the same value twice is no ambiguity. The answer waits for the body as MHD framed it
+ * and closes the connection, since what follows cannot be trusted to be a request. */
+static bool has_conflicting_lengths(struct MHD_Connection *conn) {
+        struct header_count c = { .name = MHD_HTTP_HEADER_CONTENT_LENGTH };
+        (void) MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &c);
+        return c.differ;
+}
+
 /* Decide, before any body is read, whether the request can be served at all. Answering
  * now makes MHD skip (and not buffer) the body. */
 static int begin_request(struct api_server *srv, struct request_full *rf, const char *url) {
         struct api_request *req = &rf->pub;
         struct berr err = { 0 };
+        if (conn_slot_is_overflow(rf->slot)) {
+                req->path = url;
+                rf->pending_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+                snprintf(rf->pending_message, sizeof(rf->pending_message),
+                         "too many connections: the daemon serves at most %u at once, try again later",
+                         conn_guard_max_connections(srv->guard));
+                api_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+                return 0;
+        }
+        if (has_conflicting_lengths(req->conn)) {
+                req->path = url;
+                rf->pending_status = MHD_HTTP_BAD_REQUEST;
+                snprintf(rf->pending_message, sizeof(rf->pending_message), "conflicting Content-Length headers");
+                api_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+                return 0;
+        }
         if (api_version_strip(url, &req->version, &req->path, &err) < 0) {
                 req->path = url;
                 rf->pending_status = api_status_for_kind(err.kind);
@@ -637,6 +725,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.ctx = srv->cfg.ctx;
                 rf->pub.is_head = STREQ(method, "HEAD");
                 rf->pub.body_fd = rf->body_wfd = -1;
+                rf->slot = slot_of(conn);
+                conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
                 *con_cls = rf;
                 if (begin_request(srv, rf, url) < 0)
                         return MHD_NO;
@@ -691,7 +781,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
 }
 
+/* The socket of the request this connection thread is reading (thread per connection:
+ * one thread serves one connection for its whole life). Set when the request line is in. */
+static __thread int current_request_fd = -1;
+
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        current_request_fd = ci ? (int) ci->connect_fd : -1;
+        return NULL; /* MHD's initial con_cls: on_request allocates its own */
+}
+
+/* libmicrohttpd 0.9.75 answers a Content-Length it cannot parse (-5, 5x, a value past
+ * 2^64) from its header parser, then queues the same answer's status line and headers a
+ * second time: the client reads garbage. No callback runs between the end of the headers
+ * and that parser, but it logs (on the connection's thread) just before it answers. So
+ * we answer there, once, as Go's server does (400), and shut the socket: MHD's own copy
+ * then fails to send and it closes the connection. Matched on the log text, which this
+ * libmicrohttpd does not translate; tests/e2e/test_hostile.py notices if a new version
+ * changes it. */
+static void refuse_bad_length(struct api_server *srv, int fd) {
+        static const char body[] = "{\"message\":\"invalid Content-Length header\"}\n";
+        char v[16], date[64] = "", resp[512];
+        snprintf(v, sizeof(v), "%u.%u", API_VERSION_MAX / 100, API_VERSION_MAX % 100);
+        time_t now = time(NULL);
+        struct tm tm;
+        if (gmtime_r(&now, &tm))
+                strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        int n = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 400 Bad Request\r\nDate: %s\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                         "Server: %s\r\nAPI-Version: %s\r\nOSType: linux\r\nDocker-Experimental: false\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         date, srv->cfg.server_header ? srv->cfg.server_header : "berth", v, sizeof(body) - 1, body);
+        /* A fresh socket's send buffer takes this at once; if not, the client gets nothing,
+         * which is what it would get after the shutdown anyway. */
+        if (n > 0 && (size_t) n < sizeof(resp))
+                (void) send(fd, resp, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) shutdown(fd, SHUT_RDWR); /* a closed peer is fine: the connection ends either way */
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        if (strstr(fmt, "Content-Length' header") && current_request_fd >= 0) {
+                refuse_bad_length(cls, current_request_fd);
+                current_request_fd = -1;
+        }
         if (log_get_level() > LOG_LEVEL_DEBUG)
                 return;
         char msg[512];
@@ -702,6 +834,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
         log_debug("http: %s", msg);
 }
 
+/* See FD_RESERVE above: what the descriptor limit allows (berthd raises its soft limit to
+ * the hard one at start). */
+static unsigned default_max_connections(void) {
+        struct rlimit rl;
+        rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        if (fds == RLIM_INFINITY || fds > (1u << 20))
+                fds = 1u << 20;
+        rlim_t n = fds > FD_RESERVE + 2 * MIN_CONNECTIONS ? (fds - FD_RESERVE) / 2 : MIN_CONNECTIONS;
+        return n > MAX_CONNECTIONS ? MAX_CONNECTIONS : (unsigned) n;
+}
+
 int api_server_start(const struct api_server_config *cfg, const int *listen_fds, size_t n_fds,
                      struct api_server **ret, struct berr *err) {
         struct api_server *srv = calloc(1, sizeof(*srv));
@@ -710,20 +853,40 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
         srv->cfg = *cfg;
         if (!srv->cfg.max_body_bytes)
                 srv->cfg.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+        if (!srv->cfg.max_connections)
+                srv->cfg.max_connections = default_max_connections();
+        if (!srv->cfg.header_timeout_ms)
+                srv->cfg.header_timeout_ms = HEADER_TIMEOUT_MS;
+        struct conn_guard_config gc = {
+                .max_connections = srv->cfg.max_connections,
+                .header_timeout_ms = srv->cfg.header_timeout_ms,
+                .overflow_timeout_ms = srv->cfg.header_timeout_ms < OVERFLOW_TIMEOUT_MS ? srv->cfg.header_timeout_ms
+                                                                                        : OVERFLOW_TIMEOUT_MS,
+        };
+        int r = conn_guard_start(&gc, &srv->guard, err);
+        if (r < 0) {
+                free(srv);
+                return r;
+        }
         srv->daemons = calloc(n_fds, sizeof(*srv->daemons));
         if (!srv->daemons) {
+                conn_guard_stop(srv->guard);
                 free(srv);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
+        unsigned mhd_limit = srv->cfg.max_connections + srv->cfg.max_connections / OVERFLOW_SHARE + 1;
         for (size_t i = 0; i < n_fds; i++) {
                 struct MHD_Daemon *d = MHD_start_daemon(
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                        0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv,
                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
-                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                        (size_t) CONNECTION_MEMORY_BYTES,
-                        MHD_OPTION_THREAD_STACK_SIZE, (size_t) (1u << 20), MHD_OPTION_END);
+                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                        MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY_BYTES,
+                        MHD_OPTION_THREAD_STACK_SIZE, (size_t) CONNECTION_STACK_BYTES, MHD_OPTION_END);
                 if (!d) {
                         srv->n_daemons = i;
                         api_server_stop(srv);
@@ -732,6 +895,8 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
                 srv->daemons[i] = d;
         }
         srv->n_daemons = n_fds;
+        log_debug("http: at most %u connections at once, %u ms for a request's headers", srv->cfg.max_connections,
+                  srv->cfg.header_timeout_ms);
         *ret = srv;
         return 0;
 }
@@ -743,6 +908,7 @@ struct api_server *api_server_stop(struct api_server *srv) {
                 /* MHD closes the listening socket it was given. */
                 MHD_stop_daemon(srv->daemons[i]);
         }
+        srv->guard = conn_guard_stop(srv->guard); /* after the daemons: no connection is left */
         free(srv->daemons);
         free(srv);
         return NULL;

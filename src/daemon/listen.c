@@ -17,6 +17,12 @@
 #include "common/err.h"
 #include "common/fs.h"
 
+/* Connections waiting to be accepted. Each accepted connection costs the API server a
+ * thread start, so a burst of clients can outrun it; with a short queue the next client's
+ * non-blocking connect (the Go client's) fails with EAGAIN. Go's own listeners take the
+ * kernel's maximum (net.core.somaxconn, 4096 by default); so do we (the kernel caps it). */
+#define LISTEN_BACKLOG 4096
+
 
 static int is_loopback(const char *addr) {
         struct in_addr a4;
@@ -129,7 +135,7 @@ static int listen_unix(const struct host_spec *spec, struct berr *err) {
                 return berr_sys(err, BERR_INTERNAL, "chown %s", spec->path);
         if (chmod(spec->path, g ? 0660 : 0600) < 0)
                 return berr_sys(err, BERR_INTERNAL, "chmod %s", spec->path);
-        if (listen(fd, 512) < 0)
+        if (listen(fd, LISTEN_BACKLOG) < 0)
                 return berr_sys(err, BERR_INTERNAL, "listen unix://%s", spec->path);
         return TAKE_FD(fd);
 }
@@ -158,7 +164,7 @@ static int listen_tcp(const struct host_spec *spec, struct berr *err) {
         if (bind(fd, (struct sockaddr *) &ss, len) < 0)
                 return berr_sys(err, errno == EADDRINUSE ? BERR_CONFLICT : BERR_INTERNAL, "bind tcp://%s:%u", spec->addr,
                                 spec->port);
-        if (listen(fd, 512) < 0)
+        if (listen(fd, LISTEN_BACKLOG) < 0)
                 return berr_sys(err, BERR_INTERNAL, "listen tcp://%s:%u", spec->addr, spec->port);
         return TAKE_FD(fd);
 }

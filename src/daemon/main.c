@@ -1,17 +1,40 @@
 /* main.c - berthd: parse flags and daemon.json, open the daemon, serve the Docker Engine
  * API until SIGTERM or SIGINT. */
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api/api.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+
+/* Each API connection is a descriptor (and a streaming one often two), and the usual soft
+ * limit of 1,024 is what let a thousand idle clients lock everyone out. Raise the soft
+ * limit to the hard one, as Go programs (dockerd among them) do at start. Children should
+ * not inherit it: a container's default `ulimit -n` stays what berthd was started with, so
+ * the original value goes to berth-shim in BERTH_NOFILE_SOFT and the shim restores it. */
+static void raise_nofile_limit(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+                return;
+        char orig[32];
+        snprintf(orig, sizeof(orig), "%llu", (unsigned long long) rl.rlim_cur);
+        rlim_t cur = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                log_warn("cannot raise the open-file limit from %llu: %s", (unsigned long long) cur, strerror(errno));
+                return;
+        }
+        if (setenv("BERTH_NOFILE_SOFT", orig, 1) < 0)
+                log_warn("cannot pass the open-file limit on to containers: %s", strerror(errno));
+}
 
 static int fail(const char *msg) {
         fprintf(stderr, "berthd: %s\n", msg);
@@ -51,6 +74,7 @@ int main(int argc, char **argv) {
                 return fail(err.msg);
         }
         log_set_level(d.cfg.log_level);
+        raise_nofile_limit(); /* before any thread: setenv is not thread-safe */
 
         /* Signals are taken synchronously by this thread; block them before any thread
          * exists so every thread inherits the mask. */

@@ -2,6 +2,7 @@
  * Started by berthd as `berth-shim BUNDLE-DIR` with the start-up socket on fd 3; it
  * detaches, creates the container through the in-process runtime, serves shim.sock,
  * writes the log, and records the exit status in exit.json before it exits. */
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -189,6 +191,23 @@ fail:
         return 1;
 }
 
+/* berthd raised its open-file soft limit for its clients; containers get the one it was
+ * started with (see raise_nofile_limit in src/daemon/main.c). */
+static void restore_nofile_limit(void) {
+        const char *v = getenv("BERTH_NOFILE_SOFT");
+        struct rlimit rl;
+        char *end;
+        if (!v)
+                return;
+        errno = 0;
+        unsigned long long soft = strtoull(v, &end, 10);
+        if (!errno && !*end && getrlimit(RLIMIT_NOFILE, &rl) == 0 && soft <= rl.rlim_max) {
+                rl.rlim_cur = (rlim_t) soft;
+                (void) setrlimit(RLIMIT_NOFILE, &rl); /* lowering within the hard limit cannot fail */
+        }
+        (void) unsetenv("BERTH_NOFILE_SOFT"); /* only fails for a malformed name */
+}
+
 int main(int argc, char **argv) {
         if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
                 printf("berth-shim version %s, build %s\n", berth_version, berth_git_commit);
@@ -200,6 +219,7 @@ int main(int argc, char **argv) {
         }
         (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
         signal(SIGPIPE, SIG_IGN);
+        restore_nofile_limit();
 
         /* Detach: berthd reaps this process at once; the child lives on in its own
          * session, so containers outlive a berthd restart. */

@@ -1,4 +1,5 @@
 """Hostile requests: each gets an error and the daemon keeps serving."""
+import json
 import socket
 import time
 
@@ -80,3 +81,33 @@ def test_error_decided_before_body_still_reaches_client(berthd):
                  b"Content-Length: %d\r\n\r\n" % len(body) + body, timeout=20)
     assert status_of(r) == 404
     assert r.endswith(b'{"message":"page not found"}\n')
+
+
+def test_bad_content_length_answered_once(berthd):
+    # libmicrohttpd 0.9.75 answers these itself and sends its status line and headers
+    # twice; the client must read one 400 with Docker's JSON error.
+    for value in (b"-5", b"99999999999999999999", b"5x", b"+5"):
+        r = http_raw(berthd.sock, b"POST /v1.45/version HTTP/1.1\r\nHost: d\r\nContent-Length: " + value +
+                     b"\r\n\r\nabcde")
+        assert status_of(r) == 400, (value, r)
+        assert r.count(b"HTTP/1.1 ") == 1, (value, r)
+        head, _, body = r.partition(b"\r\n\r\n")
+        assert b"Connection: close" in head
+        assert json.loads(body)["message"] == "invalid Content-Length header"
+    assert ping_ok(berthd.sock)
+
+
+def test_conflicting_content_lengths_refused(berthd):
+    # Which length frames the body is ambiguous (request smuggling): 400, then close.
+    r = http_raw(berthd.sock, b"POST /v1.45/version HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n"
+                 b"Content-Length: 5\r\n\r\nabcde")
+    assert status_of(r) == 400, r
+    assert r.count(b"HTTP/1.1 ") == 1, r
+    head, _, body = r.partition(b"\r\n\r\n")
+    assert b"Connection: close" in head
+    assert "Content-Length" in json.loads(body)["message"]
+    # The same length twice is no ambiguity; Go's server takes it too.
+    r = http_raw(berthd.sock, b"GET /v1.45/version HTTP/1.1\r\nHost: d\r\nConnection: close\r\n"
+                 b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nabcde")
+    assert status_of(r) == 200, r
+    assert ping_ok(berthd.sock)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <signal.h>
@@ -21,6 +22,11 @@
 
 static char sock_path[108];
 static struct api_server *srv;
+/* A second server with small limits, for the connection limit and header deadline. */
+#define TIGHT_MAX_CONNECTIONS 4
+#define TIGHT_HEADER_TIMEOUT_MS 400
+static char tight_path[108];
+static struct api_server *tight;
 
 /* --- handlers under test --- */
 
@@ -150,7 +156,14 @@ static int h_upload_early(struct api_request *req, struct berr *err) {
         return berr_set(err, BERR_INVALID, EINVAL, "bad archive after %zu bytes", n);
 }
 
+/* Answers after longer than the tight server's header deadline. */
+static int h_slow(struct api_request *req, struct berr *err) {
+        usleep(3 * TIGHT_HEADER_TIMEOUT_MS * 1000);
+        return api_reply_json(req, 200, json_pack("{s:b}", "slow", 1));
+}
+
 static const struct api_route routes[] = {
+        { "GET", "/slow", h_slow, 0 },
         { "POST", "/upload", h_upload, API_BODY_STREAM },
         { "POST", "/upload-early", h_upload_early, API_BODY_STREAM },
         { "GET", "/hello/{name}", h_hello, 0 },
@@ -162,12 +175,16 @@ static const struct api_route routes[] = {
 
 /* --- a tiny client --- */
 
-static int dial(void) {
+static int dial_path(const char *path) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        strcpy(sa.sun_path, sock_path);
+        strcpy(sa.sun_path, path);
         assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         return fd;
+}
+
+static int dial(void) {
+        return dial_path(sock_path);
 }
 
 static void send_all(int fd, const char *s, size_t n) {
@@ -440,6 +457,130 @@ static void test_garbage_request_line_then_server_still_serves(void **s) {
         assert_int_equal(status_of(r2), 200);
 }
 
+/* --- connection limit and header deadline (the tight server) --- */
+
+static long ms_since(const struct timespec *t0) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Read until EOF; the time it took, in ms. */
+static long ms_until_eof(int fd, char **ret) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        char *r = read_all(fd);
+        long ms = ms_since(&t0);
+        if (ret)
+                *ret = r;
+        else
+                free(r);
+        return ms;
+}
+
+static char *tight_roundtrip(const char *request) {
+        int fd = dial_path(tight_path);
+        send_all(fd, request, strlen(request));
+        char *resp = read_all(fd);
+        close(fd);
+        return resp;
+}
+
+static void test_idle_connection_is_shut_at_the_header_deadline(void **s) {
+        int fd = dial_path(tight_path);
+        _cleanup_free_ char *r = NULL;
+        long ms = ms_until_eof(fd, &r);
+        close(fd);
+        assert_string_equal(r, ""); /* closed without an answer, as Go's server does */
+        assert_true(ms >= TIGHT_HEADER_TIMEOUT_MS - 50);
+        assert_true(ms < TIGHT_HEADER_TIMEOUT_MS + 1500);
+}
+
+static void test_slow_headers_do_not_reset_the_deadline(void **s) {
+        /* One header line every 100 ms: never idle for long, still shut at the deadline. */
+        int fd = dial_path(tight_path);
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const char *line = "GET /hello/x HTTP/1.1\r\nHost: d\r\n";
+        send_all(fd, line, strlen(line));
+        bool shut = false;
+        for (int i = 0; i < 40 && !shut; i++) {
+                usleep(100 * 1000);
+                shut = send(fd, "X-A: b\r\n", strlen("X-A: b\r\n"), MSG_NOSIGNAL) < 0;
+        }
+        long ms = ms_since(&t0);
+        char *rest = read_all(fd); /* EOF once shut */
+        assert_string_equal(rest, "");
+        free(rest);
+        close(fd);
+        assert_true(shut);
+        assert_true(ms < TIGHT_HEADER_TIMEOUT_MS + 2000);
+}
+
+static void test_kept_alive_connection_is_shut_when_idle(void **s) {
+        int fd = dial_path(tight_path);
+        const char *req = "GET /hello/a HTTP/1.1\r\nHost: d\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1); /* one small answer: one read */
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_int_equal(status_of(buf), 200);
+        long ms = ms_until_eof(fd, NULL);
+        close(fd);
+        assert_true(ms >= TIGHT_HEADER_TIMEOUT_MS - 50);
+        assert_true(ms < TIGHT_HEADER_TIMEOUT_MS + 1500);
+}
+
+static void test_requests_being_served_are_not_timed(void **s) {
+        /* A handler slower than the header deadline still answers ... */
+        _cleanup_free_ char *r = tight_roundtrip("GET /slow HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+        assert_int_equal(status_of(r), 200);
+        /* ... and an upgraded stream quiet for longer than it lives on. */
+        int fd = dial_path(tight_path);
+        const char *req = "POST /upgrade HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: Upgrade\r\n"
+                          "Upgrade: tcp\r\n\r\n";
+        send_all(fd, req, strlen(req));
+        char buf[4096] = "";
+        size_t len = 0;
+        while (!strstr(buf, "\r\n\r\n")) {
+                ssize_t n = read(fd, buf + len, sizeof(buf) - len - 1);
+                assert_true(n > 0);
+                len += (size_t) n;
+                buf[len] = '\0';
+        }
+        assert_int_equal(status_of(buf), 101);
+        usleep(3 * TIGHT_HEADER_TIMEOUT_MS * 1000);
+        send_all(fd, "late", 4);
+        shutdown(fd, SHUT_WR);
+        char *rest = read_all(fd);
+        assert_string_equal(rest, "LATEbye");
+        free(rest);
+        close(fd);
+}
+
+static void test_connections_past_the_limit_get_503(void **s) {
+        int held[TIGHT_MAX_CONNECTIONS];
+        for (int i = 0; i < TIGHT_MAX_CONNECTIONS; i++)
+                held[i] = dial_path(tight_path);
+        usleep(50 * 1000); /* let the server accept them all */
+        _cleanup_free_ char *r = tight_roundtrip("GET /hello/x HTTP/1.1\r\nHost: d\r\n\r\n");
+        assert_int_equal(status_of(r), 503);
+        assert_non_null(strstr(r, "Connection: close\r\n"));
+        assert_non_null(strstr(body_of(r), "\"message\":\"too many connections"));
+        for (int i = 0; i < TIGHT_MAX_CONNECTIONS; i++)
+                close(held[i]);
+        _cleanup_free_ char *r2 = NULL;
+        for (int i = 0; i < 100; i++) { /* until the server has seen the closes */
+                free(r2);
+                r2 = tight_roundtrip("GET /hello/y HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n");
+                if (status_of(r2) == 200)
+                        break;
+                usleep(10 * 1000);
+        }
+        assert_int_equal(status_of(r2), 200);
+}
+
 static int setup(void **s) {
         signal(SIGPIPE, SIG_IGN); /* as berthd does: a client gone shows as EPIPE */
         snprintf(sock_path, sizeof(sock_path), "/tmp/berth-http-test-%d.sock", (int) getpid());
@@ -452,12 +593,25 @@ static int setup(void **s) {
         struct api_server_config cfg = { .routes = routes, .n_routes = sizeof(routes) / sizeof(routes[0]),
                                          .server_header = "test" };
         struct berr err = { 0 };
-        return api_server_start(&cfg, &fd, 1, &srv, &err);
+        if (api_server_start(&cfg, &fd, 1, &srv, &err) < 0)
+                return -1;
+
+        snprintf(tight_path, sizeof(tight_path), "/tmp/berth-http-test-%d-tight.sock", (int) getpid());
+        unlink(tight_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        strcpy(sa.sun_path, tight_path);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0)
+                return -1;
+        cfg.max_connections = TIGHT_MAX_CONNECTIONS;
+        cfg.header_timeout_ms = TIGHT_HEADER_TIMEOUT_MS;
+        return api_server_start(&cfg, &fd, 1, &tight, &err);
 }
 
 static int teardown(void **s) {
         srv = api_server_stop(srv);
+        tight = api_server_stop(tight);
         unlink(sock_path);
+        unlink(tight_path);
         return 0;
 }
 
@@ -477,6 +631,11 @@ int main(void) {
                 cmocka_unit_test(test_stream_body_empty_and_content_length),
                 cmocka_unit_test(test_stream_body_handler_stopping_early_still_answers),
                 cmocka_unit_test(test_stream_body_client_going_away_is_not_complete),
+                cmocka_unit_test(test_idle_connection_is_shut_at_the_header_deadline),
+                cmocka_unit_test(test_slow_headers_do_not_reset_the_deadline),
+                cmocka_unit_test(test_kept_alive_connection_is_shut_when_idle),
+                cmocka_unit_test(test_requests_being_served_are_not_timed),
+                cmocka_unit_test(test_connections_past_the_limit_get_503),
         };
         return cmocka_run_group_tests_name("http_server", tests, setup, teardown);
 }

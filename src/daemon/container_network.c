@@ -281,16 +281,25 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
         fill_endpoint(ep, &ni, &e);
         if (!ni.predefined)
                 json_object_set_new(ep, "DNSNames", dns_names(c, ep));
+        events_emit(d, "network", "connect", ni.id, json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name,
+                                                            "type", ni.driver));
         return 0;
+}
+
+static void leave_one(struct daemon *d, struct container *c, const char *name, json_t *ep, const char *ns) {
+        const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+        if (!nid || !*nid || !json_string_length(json_object_get(ep, "IPAddress")))
+                return;
+        net_leave(d->nets, nid, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
+        events_emit(d, "network", "disconnect", nid,
+                    json_pack("{s:s, s:s, s:s}", "container", c->id, "name", name, "type", "bridge"));
 }
 
 static void leave_all(struct daemon *d, struct container *c, json_t *networks, const char *ns) {
         const char *name;
         json_t *ep;
         json_object_foreach(networks, name, ep) {
-                const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
-                if (nid && *nid && json_string_length(json_object_get(ep, "IPAddress")))
-                        net_leave(d->nets, nid, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
+                leave_one(d, c, name, ep, ns);
                 clear_endpoint(ep);
         }
 }
@@ -549,7 +558,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
         json_object_set_new(c->networks, ni.name, ep);
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);
-        if (r == 0)
+        if (r == 0 && !running) /* a running container's join said so already */
                 events_emit(d, "network", "connect", ni.id,
                             json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));
         return r;
@@ -582,15 +591,16 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
                 return berr_set(err, BERR_FORBIDDEN, ENOENT, "container %s is not connected to network %s", c->id, ref);
         }
         json_t *ep = json_object_get(c->networks, key);
-        if (json_string_length(json_object_get(ep, "IPAddress")) && ni.id[0]) {
+        bool joined = json_string_length(json_object_get(ep, "IPAddress")) > 0;
+        if (joined) {
                 char ns[4200];
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
-                net_leave(d->nets, ni.id, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
+                leave_one(d, c, key, ep, ns);
         }
         json_object_del(c->networks, key);
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);
-        if (r == 0 && ni.id[0])
+        if (r == 0 && ni.id[0] && !joined)
                 events_emit(d, "network", "disconnect", ni.id,
                             json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));
         return r;

@@ -161,9 +161,15 @@ void daemon_close(struct daemon *d) {
                 free(d->owned_sockets[i]);
         }
         d->n_owned_sockets = 0;
-        /* Running containers stay up (their shims are detached): only our side closes. */
-        if (d->ctr_store_opened)
+        /* Running containers stay up (their shims are detached): only our side closes.
+         * With none running, nothing needs berth's firewall rules any more. */
+        if (d->ctr_store_opened) {
+                int total, running, paused, stopped;
+                ctr_counts(d, &total, &running, &paused, &stopped);
+                if (running + paused == 0)
+                        net_store_remove_rules(d->nets);
                 ctr_store_close(d);
+        }
         events_close(d);
         d->images = image_store_free(d->images);
         volume_store_free(d->volumes);

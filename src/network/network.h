@@ -40,6 +40,8 @@ struct net_store;
 int net_store_open(const struct net_options *o, const char *data_root, const char *exec_root,
                    struct net_store **ret, struct berr *err);
 void net_store_close(struct net_store *s);
+/* At a clean shutdown with no container running: berth's table goes. */
+void net_store_remove_rules(struct net_store *s);
 
 /* What daemon/ needs to know of a network. */
 struct net_info {

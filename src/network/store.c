@@ -476,6 +476,8 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
         }
         if ((r = apply_firewall(s, err)) < 0)
                 goto fail;
+        log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
+                 o->table, o->iptables ? "" : " (not managed: --iptables=false)");
         *ret = s;
         return 0;
 fail:
@@ -495,6 +497,11 @@ void net_store_close(struct net_store *s) {
         free(s->netns_dir);
         pthread_mutex_destroy(&s->lock);
         free(s);
+}
+
+void net_store_remove_rules(struct net_store *s) {
+        if (s && s->o->iptables)
+                fw_remove(s->o->table);
 }
 
 const char *net_default_name(struct net_store *s) {

@@ -6,6 +6,7 @@ with the stock `docker` CLI and with docker-py, as users do. Nothing here builds
 has already produced build/berthd.
 """
 import fcntl
+import json
 import os
 import pty
 import select
@@ -71,10 +72,73 @@ def daemon_env(extra_no_proxy=()):
     return env
 
 
-class Berthd:
-    """One berthd process on its own temporary roots."""
+_used_nets = set()
 
-    def __init__(self, extra_args=(), config=None, base=None, env=None):
+
+def pick_test_net():
+    """A 10.N.0.0/16 of its own for one test daemon: no route of the host and no other
+    daemon of this run uses it. The daemon's bridge gets 10.N.0.1/24 and its networks
+    come from 10.N.16.0/20 in /24s; tests that need fixed subnets take 10.N.200+.0/24."""
+    import ipaddress
+    import random
+    out = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    routes = []
+    for line in out.splitlines():
+        words = line.split()
+        dst = words[1] if words and words[0] in ("local", "broadcast", "unicast") and len(words) > 1 else (words[0] if words else "")
+        try:
+            if dst != "default":
+                routes.append(ipaddress.ip_network(dst, strict=False))
+        except ValueError:
+            pass
+    for _ in range(500):
+        n = random.randint(100, 250)
+        cand = ipaddress.ip_network("10.%d.0.0/16" % n)
+        if n in _used_nets or any(r.overlaps(cand) for r in routes):
+            continue
+        _used_nets.add(n)
+        return n
+    raise RuntimeError("no free 10.N.0.0/16 for a test daemon")
+
+
+def remove_daemon_network_objects(data_root, bridge, table):
+    """What a test daemon made in the kernel: bridges of its networks, its nftables table."""
+    bridges = {bridge}
+    netdir = os.path.join(data_root, "network")
+    try:
+        for f in os.listdir(netdir):
+            try:
+                with open(os.path.join(netdir, f)) as fh:
+                    rec = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            b = rec.get("BerthBridge") or (rec.get("Options") or {}).get("com.docker.network.bridge.name")
+            if b:
+                bridges.add(b)
+    except OSError:
+        pass
+    for b in bridges:
+        subprocess.run(["ip", "link", "del", b], capture_output=True)
+    if table:
+        subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+
+
+def unmount_under(path):
+    """Lazy-unmount whatever is mounted below @path (netns binds, rootfs of a crash test)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return
+    for p in sorted(points, key=len, reverse=True):
+        if p.startswith(path.rstrip("/") + "/"):
+            subprocess.run(["umount", "-l", p], capture_output=True)
+
+
+class Berthd:
+    """One berthd process on its own temporary roots, with a bridge and a /16 of its own."""
+
+    def __init__(self, extra_args=(), config=None, base=None, env=None, network=True):
         self.env = env
         self.base = base or tempfile.mkdtemp(prefix="berth-e2e-")
         self.sock = os.path.join(self.base, "berth.sock")
@@ -84,9 +148,13 @@ class Berthd:
         self.config_file = os.path.join(self.base, "daemon.json")
         with open(self.config_file, "w") as f:
             f.write(config if config is not None else "{}")
+        self.net = pick_test_net()
+        self.bridge = "bt%d-%d" % (self.net, os.getpid() % 100000)
+        self.net_args = ["--bridge", self.bridge, "--bip", "10.%d.0.1/24" % self.net,
+                         "--default-address-pool", "base=10.%d.16.0/20,size=24" % self.net] if network else []
         self.args = [BERTHD, "-H", "unix://" + self.sock, "--data-root", self.data_root,
                      "--exec-root", self.exec_root, "--pidfile", self.pidfile,
-                     "--config-file", self.config_file, *extra_args]
+                     "--config-file", self.config_file, *self.net_args, *extra_args]
         self.log_path = os.path.join(self.base, "berthd.log")
         self.proc = None
 
@@ -128,8 +196,22 @@ class Berthd:
             self.log.close()
         return self.proc.returncode if self.proc else None
 
+    def nft_table(self):
+        """berthd names its nftables table in its log at start."""
+        for line in self.read_log().splitlines():
+            if "nftables table" in line and "table=" in line:
+                return line.split("table=")[1].split()[0].strip('"')
+        return None
+
+    def subnet(self, i):
+        """A /24 for a test's own --subnet: 10.N.(200+i).0/24."""
+        return "10.%d.%d.0/24" % (self.net, 200 + i)
+
     def cleanup(self):
         self.stop()
+        if self.net_args:
+            remove_daemon_network_objects(self.data_root, self.bridge, self.nft_table())
+        unmount_under(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -92,6 +92,7 @@ static void ctr_free(struct container *c) {
         json_decref(c->args);
         json_decref(c->health_log);
         json_decref(c->networks);
+        json_decref(c->ports);
         free(c->path);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
@@ -132,7 +133,8 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
                                                "Driver", d->storage_driver, "HasBeenManuallyStopped",
                                                c->stop_requested);
         if (rec)
-                json_object_set_new(rec, "NetworkSettings", json_pack("{s:O}", "Networks", c->networks));
+                json_object_set_new(rec, "NetworkSettings", json_pack("{s:O, s:O}", "Networks", c->networks, "Ports",
+                                                                      c->ports ? c->ports : json_null()));
         if (!rec)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -179,6 +181,9 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
                 json_decref(c->networks);
                 c->networks = json_incref(nets);
         }
+        json_t *ports = json_object_get(json_object_get(rec, "NetworkSettings"), "Ports");
+        if (json_is_object(ports))
+                c->ports = json_incref(ports);
         c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
         c->stop_requested = json_is_true(json_object_get(rec, "HasBeenManuallyStopped"));
         enum ctr_state s = state_from_name(json_string_value(json_object_get(st, "Status")));
@@ -263,8 +268,10 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                 if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
                         ctr_net_restore(d, c);
                         readopt(d, c);
-                } else
-                        ctr_net_stop(d, c); /* what a crash between start and exit left */
+                } else {
+                        ctr_net_forget_ports(d, c); /* what a crash between start and exit left */
+                        ctr_net_stop(d, c);
+                }
         }
         ctr_start_policy_containers(d);
         return 0;
@@ -536,20 +543,6 @@ static int validate_body(json_t *body, struct berr *err) {
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "%s %s is not supported by berth yet",
                                         i == 0 ? "--pid" : "--ipc", m);
         }
-        /* Published ports need networks, which berth does not have yet: say so rather than
-         * start a container nobody can reach. With --network host they are discarded, as
-         * dockerd does (with a warning). */
-        const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
-        bool host_net = nm && strcmp(nm, "host") == 0;
-        json_t *pb = json_object_get(hc, "PortBindings");
-        bool publishes = json_is_true(json_object_get(hc, "PublishAllPorts"));
-        const char *port;
-        json_t *binds;
-        json_object_foreach(pb, port, binds) if (json_array_size(binds) > 0) publishes = true;
-        if (publishes && !host_net)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                                "publishing ports is not supported by berth yet: containers have loopback only "
-                                "(--network host shares the host's network)");
         return validate_log_config(json_object_get(hc, "LogConfig"), err);
 }
 

@@ -39,6 +39,7 @@ struct container {
         json_t *config;      /* Docker Config, merged with the image's */
         json_t *host_config; /* HostConfig */
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
+        json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */
         json_t *args;
 
@@ -165,6 +166,9 @@ bool ctr_net_is_host(struct container *c);
 bool ctr_net_on(struct container *c, const char *net_id, const char *net_name);
 json_t *ctr_net_settings_json(struct daemon *d, struct container *c); /* c->lock held */
 json_t *ctr_net_list_json(struct container *c);                       /* c->lock held */
+json_t *ctr_net_ports_list_json(struct container *c);                 /* ps "Ports", c->lock held */
+/* After a crash: what a stopped container's record says it had published goes. */
+void ctr_net_forget_ports(struct daemon *d, struct container *c);
 json_t *ctr_net_stats(struct daemon *d, struct container *c);
 int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err);
 int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err);

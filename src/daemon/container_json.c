@@ -252,6 +252,27 @@ static bool expose_pred(const char *v, void *ctx) {
         return json_object_get(ports, key) != NULL;
 }
 
+/* publish=<host port>[/<proto>]: the ports published on the host (moby's filterByPublish) */
+static bool publish_pred(const char *v, void *ctx) {
+        struct container *c = ctx;
+        char want[32];
+        snprintf(want, sizeof(want), "%s%s", v, strchr(v, '/') ? "" : "/tcp");
+        _cleanup_json_ json_t *ports = ctr_net_ports_list_json(c);
+        size_t i;
+        json_t *p;
+        json_array_foreach(ports, i, p) {
+                json_t *pub = json_object_get(p, "PublicPort");
+                if (!pub)
+                        continue;
+                char have[32];
+                snprintf(have, sizeof(have), "%lld/%s", (long long) json_integer_value(pub),
+                         json_string_value(json_object_get(p, "Type")) ?: "tcp");
+                if (strcmp(have, want) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /* network=<name or ID (prefix)> */
 static bool network_pred(const char *v, void *ctx) {
         struct container *c = ctx;
@@ -291,7 +312,9 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
                 return false;
         /* berth has no volumes, networks, published ports or health checks yet: those
          * filters match only what that truly implies. */
-        if (json_object_get(filters, "volume") || json_object_get(filters, "publish"))
+        if (json_object_get(filters, "volume"))
+                return false;
+        if ((v = json_object_get(filters, "publish")) && !values_match(v, publish_pred, c))
                 return false;
         if ((v = json_object_get(filters, "network")) && !values_match(v, network_pred, c))
                 return false;
@@ -357,6 +380,7 @@ static json_t *summary(struct daemon *d, struct container *c) {
                               json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
                               "Mounts");
         json_object_set_new(o, "NetworkSettings", ctr_net_list_json(c));
+        json_object_set_new(o, "Ports", ctr_net_ports_list_json(c));
         json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
         free(cmd);
         return o;

@@ -5,6 +5,9 @@
  * Every network mode resolves here, in one place: "default"/"bridge" (the default
  * network), a user network's name or ID, "none" (own namespace, lo only), "host" (the
  * host's namespace) and "container:<x>" (x's namespace). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,15 +93,116 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
         return 0;
 }
 
+/* ---- published ports ---- */
+
+/* "80/tcp", "80" (tcp), "53/udp", "9/sctp" */
+static int parse_port_key(const char *key, uint16_t *ret_port, uint8_t *ret_proto) {
+        char *end;
+        errno = 0;
+        unsigned long p = strtoul(key, &end, 10);
+        if (errno || end == key || p == 0 || p > 65535 || !isdigit((unsigned char) key[0]))
+                return -EINVAL;
+        const char *proto = *end == '/' ? end + 1 : *end ? NULL : "tcp";
+        if (!proto)
+                return -EINVAL;
+        if (strcmp(proto, "tcp") == 0)
+                *ret_proto = IPPROTO_TCP;
+        else if (strcmp(proto, "udp") == 0)
+                *ret_proto = IPPROTO_UDP;
+        else if (strcmp(proto, "sctp") == 0)
+                *ret_proto = IPPROTO_SCTP;
+        else
+                return -EINVAL;
+        *ret_port = (uint16_t) p;
+        return 0;
+}
+
+/* HostPort: "", "8080" or "8000-8010". */
+static int parse_host_port(const char *s, uint16_t *lo, uint16_t *hi) {
+        if (!s || !*s) {
+                *lo = *hi = 0;
+                return 0;
+        }
+        char *end;
+        unsigned long a = strtoul(s, &end, 10), b = a;
+        if (end == s || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        if (*end == '-') {
+                const char *t = end + 1;
+                b = strtoul(t, &end, 10);
+                if (end == t || !isdigit((unsigned char) t[0]))
+                        return -EINVAL;
+        }
+        if (*end || a == 0 || a > 65535 || b < a || b > 65535)
+                return -EINVAL;
+        *lo = (uint16_t) a;
+        *hi = (uint16_t) b;
+        return 0;
+}
+
+static int check_ports(json_t *body, json_t *hc, struct berr *err) {
+        const char *key;
+        json_t *v;
+        json_t *pb = json_object_get(hc, "PortBindings");
+        if (pb && !json_is_null(pb) && !json_is_object(pb))
+                return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field "
+                                "HostConfig.HostConfig.PortBindings of type nat.PortMap", json_type_name(pb));
+        json_object_foreach(pb, key, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(key, &port, &proto) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid port specification: \"%s\"", key);
+                if (v && !json_is_null(v) && !json_is_array(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid port bindings for %s", key);
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) {
+                        if (!json_is_object(b))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid port binding for %s", key);
+                        const char *ip = json_string_value(json_object_get(b, "HostIp"));
+                        const char *hp = json_string_value(json_object_get(b, "HostPort"));
+                        uint16_t lo, hi;
+                        if (parse_host_port(hp, &lo, &hi) < 0)
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid port specification: \"%s\"", hp);
+                        if (ip && *ip) {
+                                struct in6_addr a6;
+                                struct in_addr a4;
+                                if (inet_pton(AF_INET6, ip, &a6) == 1)
+                                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "publishing ports on IPv6 host "
+                                                        "addresses (%s) is not supported by berth yet", ip);
+                                if (inet_pton(AF_INET, ip, &a4) != 1)
+                                        return berr_set(err, BERR_INVALID, EINVAL, "invalid IP address: %s", ip);
+                        }
+                }
+        }
+        json_t *ex = json_object_get(body, "ExposedPorts");
+        json_object_foreach(ex, key, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(key, &port, &proto) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid port specification: \"%s\"", key);
+        }
+        return 0;
+}
+
+static bool publishes(json_t *hc) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (json_array_size(v) > 0) return true;
+        return json_is_true(json_object_get(hc, "PublishAllPorts"));
+}
+
 int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err) {
         const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
         json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
         if (eps && !json_is_null(eps) && !json_is_object(eps))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid NetworkingConfig.EndpointsConfig");
         enum net_mode mode = mode_of(nm);
+        int rp = check_ports(body, hc, err);
+        if (rp < 0)
+                return rp;
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE) {
-                if (json_object_size(json_object_get(hc, "PortBindings")) > 0 ||
-                    json_is_true(json_object_get(hc, "PublishAllPorts"))) {
+                if (publishes(hc)) {
                         if (mode == NM_CONTAINER)
                                 return berr_set(err, BERR_CONFLICT, EINVAL, "conflicting options: port publishing and the "
                                                 "container type network mode");
@@ -342,6 +446,199 @@ static const char *primary_name(struct daemon *d, struct container *c) {
         return NULL;
 }
 
+static const char *proto_str(uint8_t p) {
+        return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+/* The eth0 endpoint of @networks: its address and its network's default host address. */
+static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_ip[64]) {
+        const char *name;
+        json_t *ep;
+        host_ip[0] = '\0';
+        json_object_foreach(networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                struct net_ep e;
+                if (!ifn || strcmp(ifn, "eth0") != 0 || ep_from_json(ep, &e) < 0)
+                        continue;
+                struct net_info ni;
+                struct berr err = { 0 };
+                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0)
+                        snprintf(host_ip, 64, "%s", ni.host_binding_ipv4);
+                return e.ip;
+        }
+        return 0;
+}
+
+/* The container's wanted bindings as net_ports (host_port still to be chosen). */
+static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const char *def_ip,
+                        struct net_port **ret, size_t *ret_n, struct berr *err) {
+        json_t *hc = c->host_config;
+        _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
+        if (!all)
+                all = json_object();
+        const char *k;
+        json_t *v;
+        if (json_is_true(json_object_get(hc, "PublishAllPorts")))
+                json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
+                        json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
+                                                                                             "HostPort", ""));
+        size_t cap = 0;
+        json_object_foreach(all, k, v) cap += json_array_size(v);
+        struct net_port *p = calloc(cap + 1, sizeof(*p));
+        if (!p)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        size_t n = 0;
+        json_object_foreach(all, k, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(k, &port, &proto) < 0)
+                        continue;
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) {
+                        struct net_port *q = &p[n];
+                        const char *ip = json_string_value(json_object_get(b, "HostIp"));
+                        if (!ip || !*ip)
+                                ip = def_ip;
+                        struct in_addr a;
+                        if (ip && *ip && inet_pton(AF_INET, ip, &a) == 1)
+                                q->host_ip = ntohl(a.s_addr);
+                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &q->host_lo, &q->host_hi) < 0)
+                                continue;
+                        q->proto = proto;
+                        q->ctr_port = port;
+                        q->ctr_ip = ctr_ip;
+                        n++;
+                }
+        }
+        *ret = p;
+        *ret_n = n;
+        return 0;
+}
+
+static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, size_t n) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(config, "ExposedPorts"), k, v) json_object_set_new(o, k, json_null());
+        json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (!json_object_get(o, k))
+                json_object_set_new(o, k, json_null());
+        for (size_t i = 0; i < n; i++) {
+                char key[32], ip[16], hp[8];
+                snprintf(key, sizeof(key), "%u/%s", p[i].ctr_port, proto_str(p[i].proto));
+                net_format_ip(p[i].host_ip, ip);
+                snprintf(hp, sizeof(hp), "%u", p[i].host_port);
+                json_t *arr = json_object_get(o, key);
+                if (!json_is_array(arr)) {
+                        arr = json_array();
+                        json_object_set_new(o, key, arr);
+                }
+                json_array_append_new(arr, json_pack("{s:s, s:s}", "HostIp", ip, "HostPort", hp));
+        }
+        return o;
+}
+
+static int publish_ports(struct daemon *d, struct container *c, json_t *networks, json_t **ret, struct berr *err) {
+        char def_ip[64];
+        uint32_t ip = primary_endpoint(d, networks, def_ip);
+        if (!def_ip[0] && d->cfg.net.ip)
+                snprintf(def_ip, sizeof(def_ip), "%s", d->cfg.net.ip);
+        struct net_port *p = NULL;
+        size_t n = 0;
+        if (ip) {
+                int r = wanted_ports(d, c, ip, def_ip, &p, &n, err);
+                if (r < 0)
+                        return r;
+                if ((r = net_publish(d->nets, c->id, p, n, err)) < 0) {
+                        free(p);
+                        return r;
+                }
+        }
+        *ret = ports_json(c->config, c->host_config, p, n);
+        free(p);
+        return 0;
+}
+
+/* The ports a record says are published, with the container's address. */
+static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
+        char unused[64];
+        (void) unused;
+        uint32_t ip = 0;
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                struct net_ep e;
+                if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0)
+                        ip = e.ip;
+        }
+        size_t cap = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->ports, k, v) cap += json_array_size(v);
+        struct net_port *p = calloc(cap + 1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        size_t n = 0;
+        json_object_foreach(c->ports, k, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(k, &port, &proto) < 0)
+                        continue;
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) {
+                        struct in_addr a;
+                        const char *hip = json_string_value(json_object_get(b, "HostIp"));
+                        uint16_t lo, hi;
+                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &lo, &hi) < 0 || !lo)
+                                continue;
+                        p[n] = (struct net_port) { .proto = proto, .host_port = lo, .host_lo = lo, .host_hi = lo,
+                                                   .ctr_ip = ip, .ctr_port = port };
+                        if (hip && inet_pton(AF_INET, hip, &a) == 1)
+                                p[n].host_ip = ntohl(a.s_addr);
+                        n++;
+                }
+        }
+        *ret = p;
+        *ret_n = n;
+        return 0;
+}
+
+void ctr_net_forget_ports(struct daemon *d, struct container *c) {
+        struct net_port *p = NULL;
+        size_t n = 0;
+        if (ports_from_record(c, &p, &n) == 0 && n > 0)
+                net_unpublish_record(d->nets, p, n);
+        free(p);
+        json_decref(c->ports);
+        c->ports = NULL;
+}
+
+json_t *ctr_net_ports_list_json(struct container *c) {
+        json_t *out = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->ports, k, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(k, &port, &proto) < 0)
+                        continue;
+                if (json_array_size(v) == 0) {
+                        json_array_append_new(out, json_pack("{s:i, s:s}", "PrivatePort", port, "Type", proto_str(proto)));
+                        continue;
+                }
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) json_array_append_new(
+                        out, json_pack("{s:s, s:i, s:i, s:s}", "IP", json_string_value(json_object_get(b, "HostIp")) ?: "",
+                                       "PrivatePort", port, "PublicPort",
+                                       atoi(json_string_value(json_object_get(b, "HostPort")) ?: "0"), "Type",
+                                       proto_str(proto)));
+        }
+        return out;
+}
+
 int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err) {
         ns_path[0] = '\0';
         const char *nm = net_mode_str(c);
@@ -400,6 +697,9 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
                 if (r == 0 && json_string_length(json_object_get(ep, "IPAddress")))
                         eth++;
         }
+        json_t *ports = NULL;
+        if (r == 0)
+                r = publish_ports(d, c, networks, &ports, err);
         if (r < 0) {
                 leave_all(d, c, networks, ns);
                 net_sandbox_remove(d->nets, c->id);
@@ -409,12 +709,17 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         pthread_mutex_lock(&c->lock);
         json_decref(c->networks);
         c->networks = networks;
+        json_decref(c->ports);
+        c->ports = ports;
         pthread_mutex_unlock(&c->lock);
         snprintf(ns_path, size, "%s", ns);
         return 0;
 }
 
 void ctr_net_stop(struct daemon *d, struct container *c) {
+        net_unpublish(d->nets, c->id);
+        json_decref(c->ports);
+        c->ports = NULL;
         char ns[4200];
         net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
         leave_all(d, c, c->networks, ns);
@@ -422,6 +727,11 @@ void ctr_net_stop(struct daemon *d, struct container *c) {
 }
 
 void ctr_net_restore(struct daemon *d, struct container *c) {
+        struct net_port *p = NULL;
+        size_t n = 0;
+        if (ports_from_record(c, &p, &n) == 0 && n > 0)
+                net_republish(d->nets, c->id, p, n);
+        free(p);
         const char *name;
         json_t *ep;
         json_object_foreach(c->networks, name, ep) {
@@ -468,9 +778,9 @@ json_t *ctr_net_settings_json(struct daemon *d, struct container *c) {
         const char *name;
         json_t *ep;
         json_object_foreach(c->networks, name, ep) json_object_set_new(nets, name, endpoint_view(ep));
-        json_t *o = json_pack("{s:s, s:s, s:s, s:{}, s:b, s:s, s:i, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:s, s:i, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:o}",
                               "Bridge", "", "SandboxID", running && ns[0] ? c->id : "", "SandboxKey", ns, "Ports",
-                              "HairpinMode", 0, "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0,
+                              running && c->ports ? json_deep_copy(c->ports) : json_object(), "HairpinMode", 0, "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0,
                               "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "",
                               "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0,
                               "IPv6Gateway", "", "MacAddress", "", "Networks", nets);

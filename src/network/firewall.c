@@ -8,6 +8,7 @@
  * table's chain on the same hook still drops the packet. */
 #include "firewall.h"
 
+#include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,45 +65,110 @@ static int run(const char *cmds, struct berr *err) {
         return r != 0 ? -EIO : 0;
 }
 
+static const char *proto_name(uint8_t p) {
+        return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+/* Chains are replaced with "add chain" + "flush chain" + rules; sets and maps are only
+ * declared ("add" of what exists changes nothing), so published ports survive. */
 int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr *err) {
         struct sbuf b = { 0 };
-        /* "add" then "delete" makes the delete safe when the table is new; the new table
-         * follows in the same transaction. */
-        sb_add(&b, "add table inet %s\ndelete table inet %s\n", table, table);
-        if (n == 0)
-                goto apply;
-        sb_add(&b, "table inet %s {\n", table);
-        sb_add(&b, "  set bridges { type ifname; elements = { ");
-        for (size_t i = 0; i < n; i++)
-                sb_add(&b, "%s\"%s\"", i ? ", " : "", nets[i].bridge);
-        sb_add(&b, " } }\n");
-        sb_add(&b, "  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        const char *t = table;
+        sb_add(&b, "add table inet %s\n", t);
+        sb_add(&b, "add set inet %s bridges { type ifname; }\nflush set inet %s bridges\n", t, t);
+        if (n > 0) {
+                sb_add(&b, "add element inet %s bridges { ", t);
+                for (size_t i = 0; i < n; i++)
+                        sb_add(&b, "%s\"%s\"", i ? ", " : "", nets[i].bridge);
+                sb_add(&b, " }\n");
+        }
+        sb_add(&b, "add map inet %s pub_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n", t);
+        sb_add(&b, "add map inet %s pub_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n",
+               t);
+
+        sb_add(&b, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", t);
+        sb_add(&b, "flush chain inet %s forward\n", t);
         for (size_t i = 0; i < n; i++) {
                 const struct fw_net *w = &nets[i];
                 const char *br = w->bridge;
-                sb_add(&b, "    iifname \"%s\" oifname \"%s\" %s\n", br, br, w->icc ? "accept" : "drop");
+                sb_add(&b, "add rule inet %s forward iifname \"%s\" oifname \"%s\" %s\n", t, br, br,
+                       w->icc ? "accept" : "drop");
                 if (w->internal) {
-                        sb_add(&b, "    iifname \"%s\" drop\n    oifname \"%s\" drop\n", br, br);
+                        sb_add(&b, "add rule inet %s forward iifname \"%s\" drop\n", t, br);
+                        sb_add(&b, "add rule inet %s forward oifname \"%s\" drop\n", t, br);
                         continue;
                 }
-                sb_add(&b, "    iifname \"%s\" oifname @bridges drop\n", br);
-                sb_add(&b, "    iifname \"%s\" accept\n", br);
-                sb_add(&b, "    oifname \"%s\" ct state established,related accept\n", br);
-                sb_add(&b, "    oifname \"%s\" ct status dnat accept\n", br);
-                sb_add(&b, "    oifname \"%s\" drop\n", br);
+                sb_add(&b, "add rule inet %s forward iifname \"%s\" oifname @bridges drop\n", t, br);
+                sb_add(&b, "add rule inet %s forward iifname \"%s\" accept\n", t, br);
+                sb_add(&b, "add rule inet %s forward oifname \"%s\" ct state established,related accept\n", t, br);
+                sb_add(&b, "add rule inet %s forward oifname \"%s\" ct status dnat accept\n", t, br);
+                sb_add(&b, "add rule inet %s forward oifname \"%s\" drop\n", t, br);
         }
-        sb_add(&b, "  }\n");
-        sb_add(&b, "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+
+        /* Published ports: DNAT for what arrives (other hosts, containers through a host
+         * address) and for what the host sends itself, 127.0.0.1 included. */
+        static const char *const nat_chains[][2] = { { "prerouting", "prerouting priority dstnat" },
+                                                     { "output", "output priority -100" } };
+        for (size_t c = 0; c < ELEMENTSOF(nat_chains); c++) {
+                sb_add(&b, "add chain inet %s %s { type nat hook %s; policy accept; }\n", t, nat_chains[c][0],
+                       nat_chains[c][1]);
+                sb_add(&b, "flush chain inet %s %s\n", t, nat_chains[c][0]);
+                sb_add(&b, "add rule inet %s %s fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map "
+                       "@pub_ip\n", t, nat_chains[c][0]);
+                sb_add(&b, "add rule inet %s %s meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport "
+                       "map @pub_any\n", t, nat_chains[c][0]);
+        }
+        /* route_localnet lets 127.0.0.1 be DNATed out of the bridges; then nothing may
+         * arrive for 127.0.0.0/8 on another interface (the CVE-2020-8558 class). */
+        sb_add(&b, "add chain inet %s raw_prerouting { type filter hook prerouting priority raw; policy accept; }\n", t);
+        sb_add(&b, "flush chain inet %s raw_prerouting\n", t);
+        sb_add(&b, "add rule inet %s raw_prerouting iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n", t);
+
+        sb_add(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
+        sb_add(&b, "flush chain inet %s postrouting\n", t);
         for (size_t i = 0; i < n; i++) {
                 const struct fw_net *w = &nets[i];
-                if (w->internal || !w->masquerade)
-                        continue;
+                /* The host's own 127.0.0.1 and a container reaching a published port of its
+                 * own network through a host address need an answer that comes back here.
+                 * (Not "iifname": with br_netfilter such packets are bridged, and the bridge
+                 * path has no input device at postrouting.) */
                 char cidr[20];
                 ipam_format_cidr4(&w->subnet, cidr);
-                sb_add(&b, "    ip saddr %s oifname != \"%s\" masquerade\n", cidr, w->bridge);
+                sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", t, w->bridge);
+                sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", t,
+                       w->bridge, cidr);
+                if (w->internal || !w->masquerade)
+                        continue;
+                sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr, w->bridge);
         }
-        sb_add(&b, "  }\n}\n");
-apply:
+        if (b.oom) {
+                free(b.p);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        int r = run(b.p, err);
+        free(b.p);
+        return r;
+}
+
+int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err) {
+        if (n == 0)
+                return 0;
+        struct sbuf b = { 0 };
+        for (size_t i = 0; i < n; i++) {
+                char hip[16], cip[16];
+                ipam_format_ip4(p[i].host_ip, hip);
+                ipam_format_ip4(p[i].ctr_ip, cip);
+                const char *map = p[i].host_ip ? "pub_ip" : "pub_any";
+                char key[64];
+                if (p[i].host_ip)
+                        snprintf(key, sizeof(key), "%s . %s . %u", hip, proto_name(p[i].proto), p[i].host_port);
+                else
+                        snprintf(key, sizeof(key), "%s . %u", proto_name(p[i].proto), p[i].host_port);
+                if (add)
+                        sb_add(&b, "add element inet %s %s { %s : %s . %u }\n", table, map, key, cip, p[i].ctr_port);
+                else
+                        sb_add(&b, "delete element inet %s %s { %s }\n", table, map, key);
+        }
         if (b.oom) {
                 free(b.p);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

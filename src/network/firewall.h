@@ -16,6 +16,18 @@ struct fw_net {
         bool internal, masquerade, icc;
 };
 
-/* Replace table @table with the rules @nets need (no networks: the table goes). */
+/* Put table @table in the shape @nets need: its chains are replaced in one transaction,
+ * its maps of published ports are kept (they live on across a berthd restart). */
 int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr *err);
 void fw_remove(const char *table);
+
+/* One published port as a map element. */
+struct fw_port {
+        uint8_t proto;
+        uint32_t host_ip; /* 0: any local address */
+        uint16_t host_port;
+        uint32_t ctr_ip;
+        uint16_t ctr_port;
+};
+/* Add (@add) or delete the elements of @p, in one transaction. */
+int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err);

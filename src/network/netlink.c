@@ -293,6 +293,12 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         rtnl_link_put(peer); /* rtnl_link_veth_get_peer took a reference */
         if (r < 0)
                 return berr_set(err, BERR_INTERNAL, EIO, "create veth %s: %s", q->host_name, nl_geterror(r));
+        /* Hairpin: with br_netfilter loaded, a container's packet to its own published
+         * port through a host address is DNATed at the bridge and must go back out of the
+         * port it came in by (dockerd sets the same without its userland proxy). */
+        char hp[128];
+        snprintf(hp, sizeof(hp), "/sys/class/net/%s/brport/hairpin_mode", q->host_name);
+        (void) write_sysctl(hp, "1");
 
         _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
         int idx = 0;

@@ -107,3 +107,24 @@ json_t *net_sandbox_stats(const char *path);
 void net_format_ip(uint32_t ip, char out[16]);
 void net_format_mac(const uint8_t mac[6], char out[18]);
 int net_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Published ports: the kernel forwards them (DNAT in berth's table: from other hosts, from
+ * containers through a host address, and from the host itself, 127.0.0.1 included), and
+ * berthd holds a bound socket per TCP/UDP port so no other program takes it. */
+struct net_port {
+        uint8_t proto;          /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+        uint32_t host_ip;       /* 0: every IPv4 address of the host */
+        uint16_t host_lo, host_hi; /* the host port wanted: one, a range to pick from, or 0-0 for any */
+        uint16_t host_port;     /* the one given, set by net_publish */
+        uint32_t ctr_ip;
+        uint16_t ctr_port;
+};
+/* Reserve and forward every port of @p (all or nothing). Docker's messages on conflicts. */
+int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, size_t n, struct berr *err);
+/* Forwarding and reservations of the container go (idempotent). */
+void net_unpublish(struct net_store *s, const char *ctr_id);
+/* After a berthd restart, for a running container: the rules are still in the kernel;
+ * take the reservations again (best effort) and remember the ports. */
+void net_republish(struct net_store *s, const char *ctr_id, const struct net_port *p, size_t n);
+/* Forget ports of a container that is gone, from a record (after a crash). */
+void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t n);

@@ -27,36 +27,7 @@
 #define DEFAULT_BRIDGE "docker0"
 #define MAX_ENDPOINTS 65536
 
-struct endpoint {
-        char ctr_id[65];
-        char ctr_name[256];
-        struct net_ep ep;
-};
-
-struct network {
-        struct net_info info;
-        json_t *rec;            /* the inspect shape without Containers, as stored */
-        bool has_v4;
-        struct ipv4_net subnet;
-        struct ipam_alloc alloc;
-        bool icc, masquerade;
-        int mtu;
-        struct endpoint *eps;
-        size_t n_eps;
-        struct network *next;
-};
-
-struct net_store {
-        pthread_mutex_t lock;
-        const struct net_options *o;
-        char *dir;              /* DATA-ROOT/network */
-        char *netns_dir;        /* EXEC-ROOT/netns */
-        struct network *nets;
-        int mtu;                /* the default MTU */
-        struct ipam_pool_spec pools[NET_MAX_POOLS];
-        size_t n_pools;
-        char default_name[16];
-};
+#include "store_int.h"
 
 /* ---- options ---- */
 
@@ -239,7 +210,16 @@ static int bring_up(struct net_store *s, struct network *n, struct berr *err) {
                 return 0;
         bool created;
         uint32_t gw = n->has_v4 ? n->alloc.gateway : 0;
-        return nl_bridge_ensure(n->info.bridge, gw, n->subnet.prefix, n->mtu, &created, err);
+        int r = nl_bridge_ensure(n->info.bridge, gw, n->subnet.prefix, n->mtu, &created, err);
+        if (r < 0)
+                return r;
+        /* 127.0.0.1:<published port> is DNATed out of the bridge (see firewall.c). */
+        char path[128];
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", n->info.bridge);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1", 1) != 1)
+                log_warn("enable route_localnet on %s: %s", n->info.bridge, strerror(errno));
+        return 0;
 }
 
 static json_t *ipam_config_json(const struct ipv4_net *sub, uint32_t gw, const char *range) {
@@ -493,6 +473,10 @@ void net_store_close(struct net_store *s) {
                 s->nets = n->next;
                 network_free(n);
         }
+        for (size_t i = 0; i < s->n_pubs; i++)
+                if (s->pubs[i].fd >= 0)
+                        close(s->pubs[i].fd);
+        free(s->pubs);
         free(s->dir);
         free(s->netns_dir);
         pthread_mutex_destroy(&s->lock);

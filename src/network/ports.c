@@ -1,0 +1,230 @@
+/* ports.c - published ports: a bound socket per TCP/UDP host port held by berthd (so no
+ * other program takes it, and two containers cannot publish the same one) and an element
+ * per port in berth's DNAT maps, added and removed in one transaction per container. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "firewall.h"
+#include "ipam.h"
+#include "network.h"
+#include "store_int.h"
+
+static const char *proto_name(uint8_t p) {
+        return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
+}
+
+static void ephemeral_range(uint16_t *lo, uint16_t *hi) {
+        *lo = 32768;
+        *hi = 60999;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+        unsigned a, b;
+        if (f && fscanf(f, "%u %u", &a, &b) == 2 && a > 0 && a <= b && b <= 65535) {
+                *lo = (uint16_t) a;
+                *hi = (uint16_t) b;
+        }
+        if (f)
+                fclose(f);
+}
+
+/* Caller holds s->lock: is (proto, port) published by some container on @ip or on every address? */
+static struct pub *held(struct net_store *s, uint8_t proto, uint32_t ip, uint16_t port) {
+        for (size_t i = 0; i < s->n_pubs; i++) {
+                struct net_port *q = &s->pubs[i].port;
+                if (q->proto == proto && q->host_port == port && (!q->host_ip || !ip || q->host_ip == ip))
+                        return &s->pubs[i];
+        }
+        return NULL;
+}
+
+/* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). */
+static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
+        *ret_fd = -1;
+        if (p->proto == IPPROTO_SCTP)
+                return 0;
+        int fd = socket(AF_INET, (p->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        int one = 1;
+        if (p->proto == IPPROTO_TCP)
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int pub_add(struct net_store *s, const char *ctr_id, const struct net_port *p, int fd) {
+        if (s->n_pubs == s->cap_pubs) {
+                size_t cap = s->cap_pubs ? s->cap_pubs * 2 : 64;
+                struct pub *np = realloc(s->pubs, cap * sizeof(*np));
+                if (!np)
+                        return -ENOMEM;
+                s->pubs = np;
+                s->cap_pubs = cap;
+        }
+        struct pub *e = &s->pubs[s->n_pubs++];
+        snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", ctr_id);
+        e->port = *p;
+        e->fd = fd;
+        return 0;
+}
+
+static void to_fw(const struct net_port *p, struct fw_port *f) {
+        *f = (struct fw_port) { .proto = p->proto, .host_ip = p->host_ip, .host_port = p->host_port,
+                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port };
+}
+
+static int fw_change(struct net_store *s, const struct net_port *p, size_t n, bool add, struct berr *err) {
+        if (!s->o->iptables || n == 0)
+                return 0;
+        struct fw_port *f = calloc(n, sizeof(*f));
+        if (!f)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                to_fw(&p[i], &f[i]);
+        int r = fw_ports(s->o->table, f, n, add, err);
+        if (r < 0 && !add) /* some were gone already: take the others one by one */
+                for (size_t i = 0; i < n; i++) {
+                        struct berr e = { 0 };
+                        (void) fw_ports(s->o->table, &f[i], 1, false, &e);
+                }
+        free(f);
+        return r;
+}
+
+/* Drop the container's entries from the table; their sockets close. Caller holds s->lock. */
+static void forget_locked(struct net_store *s, const char *ctr_id, struct net_port **ret, size_t *ret_n) {
+        size_t k = 0, n = 0;
+        struct net_port *out = ret ? calloc(s->n_pubs + 1, sizeof(*out)) : NULL;
+        for (size_t i = 0; i < s->n_pubs; i++) {
+                if (strcmp(s->pubs[i].ctr_id, ctr_id) == 0) {
+                        if (s->pubs[i].fd >= 0)
+                                close(s->pubs[i].fd);
+                        if (out)
+                                out[n++] = s->pubs[i].port;
+                        continue;
+                }
+                s->pubs[k++] = s->pubs[i];
+        }
+        s->n_pubs = k;
+        if (ret) {
+                *ret = out;
+                *ret_n = n;
+        }
+}
+
+int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, size_t n, struct berr *err) {
+        if (n == 0)
+                return 0;
+        uint16_t elo, ehi;
+        ephemeral_range(&elo, &ehi);
+        pthread_mutex_lock(&s->lock);
+        int r = 0;
+        size_t done = 0;
+        for (; done < n && r == 0; done++) {
+                struct net_port *q = &p[done];
+                char ip[16];
+                ipam_format_ip4(q->host_ip, ip);
+                bool any = q->host_lo == 0;
+                uint16_t lo = any ? elo : q->host_lo, hi = any ? ehi : q->host_hi;
+                uint32_t span = (uint32_t) hi - lo + 1;
+                uint32_t start = 0;
+                if (any || hi > lo) /* Docker's allocator: go on from the last port given */
+                        start = s->next_port >= lo && s->next_port <= hi ? (uint32_t) (s->next_port - lo) : 0;
+                int last = 0;
+                bool ours = false;
+                q->host_port = 0;
+                for (uint32_t i = 0; i < span; i++) {
+                        uint16_t port = (uint16_t) (lo + (start + i) % span);
+                        if (held(s, q->proto, q->host_ip, port)) {
+                                ours = true;
+                                continue;
+                        }
+                        int fd;
+                        last = reserve(q, port, &fd);
+                        if (last < 0)
+                                continue;
+                        q->host_port = port;
+                        if (pub_add(s, ctr_id, q, fd) < 0) {
+                                if (fd >= 0)
+                                        close(fd);
+                                q->host_port = 0;
+                                last = -ENOMEM;
+                                break;
+                        }
+                        if (any || hi > lo)
+                                s->next_port = (uint16_t) (port + 1);
+                        break;
+                }
+                if (q->host_port)
+                        continue;
+                if (hi == lo && ours)
+                        r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "Bind for %s:%u failed: port is already allocated", ip,
+                                     lo);
+                else if (hi == lo)
+                        r = berr_set(err, BERR_CONFLICT, -last, "Error starting userland proxy: listen %s4 %s:%u: bind: %s",
+                                     proto_name(q->proto), ip, lo, strerror(-last));
+                else
+                        r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "Bind for %s:%u-%u failed: port is already allocated",
+                                     ip, lo, hi);
+        }
+        if (r == 0)
+                r = fw_change(s, p, n, true, err);
+        if (r < 0) {
+                struct net_port *gone = NULL;
+                size_t ng = 0;
+                forget_locked(s, ctr_id, &gone, &ng);
+                free(gone);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0)
+                berr_wrap(err, "driver failed programming external connectivity on endpoint %.12s", ctr_id);
+        return r;
+}
+
+void net_unpublish(struct net_store *s, const char *ctr_id) {
+        pthread_mutex_lock(&s->lock);
+        struct net_port *gone = NULL;
+        size_t n = 0;
+        forget_locked(s, ctr_id, &gone, &n);
+        struct berr e = { 0 };
+        (void) fw_change(s, gone, n, false, &e);
+        pthread_mutex_unlock(&s->lock);
+        free(gone);
+}
+
+void net_republish(struct net_store *s, const char *ctr_id, const struct net_port *p, size_t n) {
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < n; i++) {
+                int fd = -1;
+                if (reserve(&p[i], p[i].host_port, &fd) < 0)
+                        log_warn("container %.12s: port %u/%s could not be reserved again", ctr_id, p[i].host_port,
+                                 proto_name(p[i].proto));
+                if (pub_add(s, ctr_id, &p[i], fd) < 0 && fd >= 0)
+                        close(fd);
+        }
+        struct berr e = { 0 };
+        if (fw_change(s, p, n, true, &e) < 0) /* they should be there already; make sure */
+                log_warn("container %.12s: restore published ports: %s", ctr_id, e.msg);
+        pthread_mutex_unlock(&s->lock);
+}
+
+void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t n) {
+        pthread_mutex_lock(&s->lock);
+        struct berr e = { 0 };
+        (void) fw_change(s, p, n, false, &e);
+        pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,48 @@
+/* store_int.h - the network store's insides, shared by store.c and ports.c only. */
+#pragma once
+
+#include <pthread.h>
+
+#include "ipam.h"
+#include "network.h"
+
+struct pub {
+        char ctr_id[65];
+        struct net_port port;
+        int fd;                 /* the bound socket that reserves the port, -1 if none */
+};
+
+struct endpoint {
+        char ctr_id[65];
+        char ctr_name[256];
+        struct net_ep ep;
+};
+
+struct network {
+        struct net_info info;
+        json_t *rec;            /* the inspect shape without Containers, as stored */
+        bool has_v4;
+        struct ipv4_net subnet;
+        struct ipam_alloc alloc;
+        bool icc, masquerade;
+        int mtu;
+        struct endpoint *eps;
+        size_t n_eps;
+        struct network *next;
+};
+
+struct net_store {
+        pthread_mutex_t lock;
+        const struct net_options *o;
+        char *dir;              /* DATA-ROOT/network */
+        char *netns_dir;        /* EXEC-ROOT/netns */
+        struct network *nets;
+        int mtu;                /* the default MTU */
+        struct ipam_pool_spec pools[NET_MAX_POOLS];
+        size_t n_pools;
+        char default_name[16];
+        struct pub *pubs;       /* published ports (ports.c) */
+        size_t n_pubs, cap_pubs;
+        uint16_t next_port;     /* where the search for a free host port goes on */
+};
+

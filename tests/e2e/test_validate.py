@@ -1,0 +1,125 @@
+"""Hostile input checked where it comes in, as dockerd checks it: wrongly typed or invalid
+fields at create. No single record may break a listing (`docker ps`, `docker volume ls`)
+for everyone."""
+import http.client
+import json
+import os
+import socket
+
+import pytest
+
+from conftest import SHARED
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def api(berthd, method, path, body=None, content_type="application/json"):
+    """One request; returns (status, body bytes). A dict body is sent as JSON."""
+    c = UnixHTTPConnection(berthd.sock)
+    try:
+        headers = {}
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            if content_type:
+                headers["Content-Type"] = content_type
+        c.request(method, "/v1.45" + path, body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def message(data):
+    return json.loads(data)["message"]
+
+
+@pytest.fixture(scope="module")
+def images(docker):
+    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+
+
+# Each body is refused with a 400; dockerd's message (or its start) alongside.
+WRONG_TYPES = [
+    ({"Labels": {"a": 1}},
+     "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Labels of type string"),
+    ({"HostConfig": {"Privileged": "x"}},
+     "json: cannot unmarshal string into Go struct field HostConfig.HostConfig.Privileged of type bool"),
+    ({"HostConfig": {"Memory": "1g"}},
+     "json: cannot unmarshal string into Go struct field HostConfig.HostConfig.Memory of type int64"),
+    ({"Healthcheck": "x"}, "json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Healthcheck"),
+    ({"ExposedPorts": {"80/tcp": 1}},
+     "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.ExposedPorts of type struct {}"),
+    ({"Tty": "yes"}, "json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Tty of type bool"),
+    ({"Volumes": {"/data": "x"}}, "json: cannot unmarshal string"),
+    ({"StopTimeout": "10"}, "json: cannot unmarshal string"),
+    ({"HostConfig": {"RestartPolicy": {"Name": 1}}}, "json: cannot unmarshal number"),
+    ({"HostConfig": {"LogConfig": {"Config": {"max-size": 1}}}}, "json: cannot unmarshal number"),
+    ({"HostConfig": {"Ulimits": [{"Name": "nofile", "Soft": "x"}]}}, "json: cannot unmarshal string"),
+    ({"HostConfig": {"Sysctls": {"net.ipv4.ip_forward": 1}}}, "json: cannot unmarshal number"),
+    ({"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 80}]}}}, "json: cannot unmarshal number"),
+    ({"HostConfig": {"Init": "true"}}, "json: cannot unmarshal string"),
+    ({"NetworkingConfig": {"EndpointsConfig": {"bridge": {"Aliases": "a"}}}}, "json: cannot unmarshal string"),
+]
+
+
+@pytest.mark.parametrize("fields,msg", WRONG_TYPES, ids=[json.dumps(f) for f, _ in WRONG_TYPES])
+def test_wrongly_typed_create_is_refused_and_listing_keeps_working(berthd, docker, images, fields, msg):
+    status, body = api(berthd, "POST", "/containers/create", dict({"Image": "busybox"}, **fields))
+    assert status == 400, body
+    assert message(body).startswith(msg)
+    docker.run("ps", "-a")  # every container still lists
+
+
+def test_invalid_values_are_refused_at_create_not_at_start(berthd, images):
+    cases = [
+        ({"HostConfig": {"Memory": -1}}, "Minimum memory limit allowed is 6MB"),
+        ({"Hostname": "h" * 300}, "is too long (maximum 64 bytes)"),
+        ({"StopSignal": "SIGFOO"}, "invalid signal: SIGFOO"),
+        ({"HostConfig": {"Runtime": "bogus"}}, "unknown or invalid runtime name: bogus"),
+        ({"HostConfig": {"Isolation": "bogus"}}, "Invalid isolation: \"bogus\" - linux only supports 'default'"),
+        ({"MacAddress": "zz"}, "invalid MAC address zz"),
+        ({"HostConfig": {"ExtraHosts": ["bad"]}}, "bad format for add-host: \"bad\""),
+        ({"Healthcheck": {"Test": ["CMD", "true"], "Interval": -1}}, "Interval in Healthcheck cannot be less than 1ms"),
+        ({"HostConfig": {"RestartPolicy": {"Name": "sometimes"}}},
+         "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"),
+    ]
+    for fields, msg in cases:
+        status, body = api(berthd, "POST", "/containers/create", dict({"Image": "busybox"}, **fields))
+        assert status == 400 and msg in message(body), (fields, body)
+
+
+def test_client_defaults_still_create(berthd, docker, client, images):
+    # What clients send when nothing is set: nulls, empty maps, a string Cmd.
+    status, body = api(berthd, "POST", "/containers/create",
+                       {"Image": "busybox", "Cmd": "true", "Labels": None, "Env": None, "HostConfig": None,
+                        "NetworkingConfig": None, "Volumes": {}, "ExposedPorts": {}, "Healthcheck": None},
+                       content_type="application/json; charset=utf-8")
+    assert status == 201, body
+    cid = json.loads(body)["Id"]
+    try:
+        assert json.loads(docker.run("inspect", cid).stdout)[0]["Path"] == "true"
+        c = client.containers.create("busybox", "true", labels={"a": "1"}, mem_limit="64m",
+                                     restart_policy={"Name": "on-failure", "MaximumRetryCount": 2},
+                                     extra_hosts={"h": "10.0.0.1"}, stop_signal="SIGUSR1")
+        c.remove()
+        docker.run("rm", docker.run("create", "--add-host", "h:10.0.0.1", "--stop-signal", "RTMIN+3",
+                                    "--runtime", "runc", "busybox").stdout.strip())
+    finally:
+        docker.run("rm", "-f", cid)
+
+
+def test_wrongly_typed_volume_labels_are_refused(berthd, docker):
+    status, body = api(berthd, "POST", "/volumes/create", {"Name": "typed", "Labels": {"a": 1}})
+    assert status == 400
+    assert message(body) == "json: cannot unmarshal number into Go struct field CreateOptions.Labels of type string"
+    assert "typed" not in docker.run("volume", "ls", "-q").stdout.split()

@@ -375,7 +375,30 @@ int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t
         return 0;
 }
 
+/* dockerd's CheckForJSON: a body must be declared application/json (parameters such as
+ * charset allowed); no Content-Type is fine only without a body. */
+static int check_json_content_type(struct api_request *req, struct berr *err) {
+        const char *ct = api_header(req, "Content-Type");
+        if ((!ct || !*ct) && req->body_len == 0)
+                return 0;
+        if (!ct)
+                ct = "";
+        const char *type = ct + strspn(ct, " \t");
+        size_t n = strcspn(type, ";");
+        while (n > 0 && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+                n--;
+        if (n == 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "malformed Content-Type header (%s): mime: no media type", ct);
+        if (n != strlen("application/json") || strncasecmp(type, "application/json", n) != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unsupported Content-Type header (%s): must be 'application/json'",
+                                ct);
+        return 0;
+}
+
 int api_body_json(struct api_request *req, json_t **ret, struct berr *err) {
+        int r = check_json_content_type(req, err);
+        if (r < 0)
+                return r;
         return json_parse_object(req->body, req->body_len, ret, err);
 }
 

@@ -98,6 +98,12 @@ def test_invalid_values_are_refused_at_create_not_at_start(berthd, images):
         assert status == 400 and msg in message(body), (fields, body)
 
 
+def test_json_endpoints_want_a_json_content_type(berthd, images):
+    status, body = api(berthd, "POST", "/containers/create", {"Image": "busybox"}, content_type="text/plain")
+    assert status == 400
+    assert message(body) == "unsupported Content-Type header (text/plain): must be 'application/json'"
+
+
 def test_client_defaults_still_create(berthd, docker, client, images):
     # What clients send when nothing is set: nulls, empty maps, a string Cmd.
     status, body = api(berthd, "POST", "/containers/create",

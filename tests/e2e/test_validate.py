@@ -1,14 +1,17 @@
 """Hostile input checked where it comes in, as dockerd checks it: wrongly typed or invalid
-fields at create. No single record may break a listing (`docker ps`, `docker volume ls`)
-for everyone."""
+fields at create, a hostile image config at load. No single record may break a listing
+(`docker ps`, `docker images`, `docker volume ls`) for everyone."""
 import http.client
+import io
 import json
 import os
 import socket
+import subprocess
+import tarfile
 
 import pytest
 
-from conftest import SHARED
+from conftest import SHARED, docker_env
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -129,3 +132,59 @@ def test_wrongly_typed_volume_labels_are_refused(berthd, docker):
     assert status == 400
     assert message(body) == "json: cannot unmarshal number into Go struct field CreateOptions.Labels of type string"
     assert "typed" not in docker.run("volume", "ls", "-q").stdout.split()
+
+
+def hostile_busybox_archive(config_change):
+    """The busybox fixture archive with @config_change applied to its image config (the
+    diff IDs stay valid) and a tag of its own."""
+    src = os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar")
+    out = io.BytesIO()
+    with tarfile.open(src) as t, tarfile.open(fileobj=out, mode="w") as o:
+        manifest = json.load(t.extractfile("manifest.json"))
+        cfg = json.load(t.extractfile(manifest[0]["Config"]))
+        config_change(cfg)
+        data = json.dumps(cfg).encode()
+        manifest[0]["Config"] = "hostile.json"
+        manifest[0]["RepoTags"] = ["hostile:latest"]
+        for m in t.getmembers():
+            if m.name in ("manifest.json", "repositories") or m.name.endswith(".json") and "/" not in m.name:
+                continue
+            o.addfile(m, t.extractfile(m) if m.isfile() else None)
+        for name, blob in (("hostile.json", data), ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            o.addfile(info, io.BytesIO(blob))
+    return out.getvalue()
+
+
+def test_load_refuses_a_config_that_would_break_docker_images(docker, images):
+    def labels_and_string_cmd(cfg):
+        cfg["config"]["Labels"] = {"a": 1}
+        cfg["config"]["Cmd"] = "sh"
+    archive = hostile_busybox_archive(labels_and_string_cmd)
+    p = subprocess.run(["docker", "load"], input=archive, capture_output=True,
+                       env=docker_env(docker.host, docker.config_dir), timeout=60)
+    assert p.returncode != 0
+    assert b"invalid image config: json: cannot unmarshal number into Go struct field Config.config.Labels of type string" \
+        in p.stderr
+    docker.run("images")  # every image still lists
+    assert "hostile" not in docker.run("images", "--format", "{{.Repository}}").stdout.split()
+
+
+def test_pull_refuses_a_config_that_would_break_docker_images(docker, images):
+    from registry import Registry, docker_archive_blobs, gzip_bytes, upload_image
+    config, layers = docker_archive_blobs(os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    cfg = json.loads(config)
+    cfg["config"]["Labels"] = {"a": 1}
+    reg = Registry().start()
+    try:
+        upload_image(reg, "hostile", "latest", json.dumps(cfg).encode(), [gzip_bytes(l) for l in layers])
+        ref = "127.0.0.1:%d/hostile:latest" % reg.port
+        p = docker.run("pull", ref, check=False)
+        assert p.returncode != 0
+        assert "invalid image config: json: cannot unmarshal number into Go struct field Config.config.Labels" \
+            in p.stderr
+        docker.run("images")  # every image still lists
+        assert ref not in docker.run("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    finally:
+        reg.cleanup()

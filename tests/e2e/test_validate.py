@@ -1,6 +1,6 @@
 """Hostile input checked where it comes in, as dockerd checks it: wrongly typed or invalid
-fields at create, a hostile image config at load. No single record may break a listing
-(`docker ps`, `docker images`, `docker volume ls`) for everyone."""
+fields at create, a hostile image config at load or pull, query strings. No single record
+may break a listing (`docker ps`, `docker images`, `docker volume ls`) for everyone."""
 import http.client
 import io
 import json
@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import tarfile
+import urllib.parse
 
 import pytest
 
@@ -188,3 +189,36 @@ def test_pull_refuses_a_config_that_would_break_docker_images(docker, images):
         assert ref not in docker.run("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     finally:
         reg.cleanup()
+
+
+def test_logs_tail_that_is_not_a_count_means_all(berthd, docker, images):
+    cid = docker.run("run", "-d", "busybox", "sh", "-c", "echo 1; echo 2; echo 3").stdout.strip()
+    try:
+        docker.run("wait", cid)
+        for tail in ("-99999999", "abc", "-1", "all"):
+            status, body = api(berthd, "GET", "/containers/%s/logs?stdout=1&tail=%s" % (cid, tail))
+            assert status == 200 and body.count(b"\n") == 3, (tail, body)
+        status, body = api(berthd, "GET", "/containers/%s/logs?stdout=1&tail=1" % cid)
+        assert status == 200 and body.endswith(b"3\n")
+        status, body = api(berthd, "GET", "/containers/%s/logs?stdout=1&since=NaN" % cid)
+        assert status == 400, body
+    finally:
+        docker.run("rm", "-f", cid)
+
+
+def test_filters_of_the_wrong_shape_are_refused(berthd):
+    q = urllib.parse.quote(json.dumps({"status": "running"}))
+    status, body = api(berthd, "GET", "/containers/json?filters=" + q)
+    assert status == 400 and "invalid filter" in message(body)
+    for good in ({"status": ["running"]}, {"status": {"running": True}}):
+        status, _ = api(berthd, "GET", "/containers/json?filters=" + urllib.parse.quote(json.dumps(good)))
+        assert status == 200
+
+
+def test_events_since_forms(berthd):
+    for since in ("1700000000.5", "2024-01-01T00:00:00Z", "10m", "0"):
+        status, _ = api(berthd, "GET", "/events?since=%s&until=1700000001" % urllib.parse.quote(since))
+        assert status == 200, since
+    for since in ("NaN", "inf", "0x10", "soon"):
+        status, body = api(berthd, "GET", "/events?since=%s&until=1700000001" % since)
+        assert status == 400, (since, body)

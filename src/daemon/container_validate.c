@@ -366,16 +366,15 @@ static int check_restart_policy(json_t *hc, struct berr *err) {
         json_t *rp = json_object_get(hc, "RestartPolicy");
         const char *name = str(rp, "Name");
         json_int_t max = num(rp, "MaximumRetryCount");
-        if (!*name) /* before v25 an empty name was the default: any count is allowed */
-                ;
-        else if (STREQ(name, "on-failure")) {
+        /* An empty name (the default before v25) allows any count. */
+        if (STREQ(name, "on-failure")) {
                 if (max < 0)
                         return INVALID("invalid restart policy: maximum retry count cannot be negative");
         } else if (STREQ(name, "no") || STREQ(name, "always") || STREQ(name, "unless-stopped")) {
                 if (max != 0)
                         return INVALID("invalid restart policy: maximum retry count can only be used with 'on-failure'%s",
                                        max < 0 ? " and cannot be negative" : "");
-        } else
+        } else if (*name)
                 return INVALID("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', "
                                "or 'unless-stopped'", name);
         if (json_is_true(json_object_get(hc, "AutoRemove")) && *name && !STREQ(name, "no"))

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "images_filters.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -282,19 +283,23 @@ int api_containers_logs(struct api_request *req, struct berr *err) {
                 return r;
         if (!o.want_stdout && !o.want_stderr)
                 return berr_set(err, BERR_INVALID, EINVAL, "Bad parameters: you must choose at least one stream");
+        /* dockerd: whatever is not a count (negative, "all", garbage) means every line */
         const char *tail = api_query(req, "tail");
-        if (tail && *tail && strcmp(tail, "all") != 0) {
+        if (tail && *tail) {
                 char *end;
+                errno = 0;
                 long n = strtol(tail, &end, 10);
-                if (*end || n < 0)
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid value for tail: %s", tail);
-                o.tail = n;
+                if (!*end && !errno && n >= 0 && n <= INT32_MAX)
+                        o.tail = n;
         }
         const char *since = api_query(req, "since"), *until = api_query(req, "until");
-        if (since && *since && strcmp(since, "0") && ctr_logs_parse_time(since, &o.since_ns) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for since: %s", since);
-        if (until && *until && strcmp(until, "0") && ctr_logs_parse_time(until, &o.until_ns) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for until: %s", until);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+        if (since && *since && strcmp(since, "0") && api_parse_timestamp(since, now_ns, &o.since_ns, err) < 0)
+                return berr_wrap(err, "invalid value for since");
+        if (until && *until && strcmp(until, "0") && api_parse_timestamp(until, now_ns, &o.until_ns, err) < 0)
+                return berr_wrap(err, "invalid value for until");
         struct container *c;
         if ((r = path_container(req, &c, err)) < 0)
                 return r;

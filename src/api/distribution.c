@@ -286,7 +286,8 @@ int api_images_push(struct api_request *req, struct berr *err) {
 
 int api_auth(struct api_request *req, struct berr *err) {
         _cleanup_json_ json_t *body = NULL;
-        int r = api_body_json(req, &body, err);
+        /* dockerd decodes /auth without looking at Content-Type */
+        int r = json_parse_object(req->body, req->body_len, &body, err);
         if (r < 0)
                 return r;
         struct dist_auth a;

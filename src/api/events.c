@@ -3,11 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
+#include "images_filters.h"
 #include "common/cleanup.h"
 #include "common/err.h"
-#include "daemon/container_logs.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 
@@ -128,12 +129,15 @@ static void events_free(void *p) {
 int api_system_events(struct api_request *req, struct berr *err) {
         int64_t since = 0, until = 0;
         const char *sv = api_query(req, "since"), *uv = api_query(req, "until");
-        if (sv && *sv && ctr_logs_parse_time(sv, &since) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for since: %s", sv);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+        if (sv && *sv && api_parse_timestamp(sv, now_ns, &since, err) < 0)
+                return berr_wrap(err, "invalid value for since");
         if (sv && *sv && since <= 0)
                 since = 1; /* since the epoch: the whole history (0 means "only new") */
-        if (uv && *uv && ctr_logs_parse_time(uv, &until) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid value for until: %s", uv);
+        if (uv && *uv && api_parse_timestamp(uv, now_ns, &until, err) < 0)
+                return berr_wrap(err, "invalid value for until");
         json_t *filters = NULL;
         int r = api_query_filters(req, NULL, &filters, err);
         if (r < 0)

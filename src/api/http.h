@@ -109,7 +109,8 @@ int api_client_fd(struct api_request *req);
 /* True when the peer of @fd has closed its end (or the socket failed). Never blocks. */
 bool api_fd_peer_closed(int fd);
 
-/* The body as a JSON object (400 when it is not one). */
+/* The body as a JSON object (400 when it is not one, or not declared application/json
+ * as dockerd's CheckForJSON requires). */
 int api_body_json(struct api_request *req, json_t **ret, struct berr *err);
 
 /* Answers. Each returns 0 on success or a negative errno if it could not be queued. */

@@ -340,10 +340,31 @@ bool api_body_complete(struct api_request *req) {
         return __atomic_load_n(&((struct request_full *) req)->body_complete, __ATOMIC_ACQUIRE);
 }
 
+/* dockerd decodes filters as {"key": {"value": true}}, or else the legacy
+ * {"key": ["value"]}; what neither reads (a string value, say) is "invalid filter". */
+static bool filters_shape_ok(json_t *o) {
+        bool seen_map = false, seen_list = false;
+        const char *key;
+        json_t *v, *e;
+        json_object_foreach(o, key, v) {
+                size_t i;
+                const char *k;
+                if (json_is_object(v)) {
+                        seen_map = true;
+                        json_object_foreach(v, k, e) if (!json_is_boolean(e) && !json_is_null(e)) return false;
+                } else if (json_is_array(v)) {
+                        seen_list = true;
+                        json_array_foreach(v, i, e) if (!json_is_string(e) && !json_is_null(e)) return false;
+                } else if (!json_is_null(v))
+                        return false;
+        }
+        return !(seen_map && seen_list);
+}
+
 int api_query_filters(struct api_request *req, const char *const *allowed, json_t **ret, struct berr *err) {
         const char *f = api_query(req, "filters");
         json_t *o = f && *f ? json_loads(f, 0, NULL) : json_object();
-        if (!json_is_object(o)) {
+        if (!json_is_object(o) || !filters_shape_ok(o)) {
                 json_decref(o);
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid filter: %s", f);
         }
@@ -400,7 +421,30 @@ int api_query_int(struct api_request *req, const char *key, int64_t def, int64_t
         return 0;
 }
 
+/* dockerd's CheckForJSON: a body must be declared application/json (parameters such as
+ * charset allowed); no Content-Type is fine only without a body. */
+static int check_json_content_type(struct api_request *req, struct berr *err) {
+        const char *ct = api_header(req, "Content-Type");
+        if ((!ct || !*ct) && req->body_len == 0)
+                return 0;
+        if (!ct)
+                ct = "";
+        const char *type = ct + strspn(ct, " \t");
+        size_t n = strcspn(type, ";");
+        while (n > 0 && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+                n--;
+        if (n == 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "malformed Content-Type header (%s): mime: no media type", ct);
+        if (n != strlen("application/json") || strncasecmp(type, "application/json", n) != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unsupported Content-Type header (%s): must be 'application/json'",
+                                ct);
+        return 0;
+}
+
 int api_body_json(struct api_request *req, json_t **ret, struct berr *err) {
+        int r = check_json_content_type(req, err);
+        if (r < 0)
+                return r;
         return json_parse_object(req->body, req->body_len, ret, err);
 }
 

@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/json_check.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "http.h"
@@ -68,9 +69,24 @@ static bool volume_matches(json_t *used, json_t *filters, json_t *v) {
         return true;
 }
 
+/* volume.CreateOptions as dockerd decodes it: a wrongly typed field is Go's decode error,
+ * never a record that breaks `docker volume ls`. */
+static const struct json_field create_options_fields[] = {
+        { "Name", &json_type_string },
+        { "Driver", &json_type_string },
+        { "DriverOpts", &json_type_string_map },
+        { "Labels", &json_type_string_map },
+        { "ClusterVolumeSpec", &json_type_any },
+        { 0 },
+};
+static const struct json_type create_options_type =
+        JSON_TYPE_STRUCT("volume.CreateOptions", "CreateOptions", create_options_fields);
+
 int api_volumes_create(struct api_request *req, struct berr *err) {
         _cleanup_json_ json_t *body = NULL;
         int r = api_body_json(req, &body, err);
+        if (r == 0)
+                r = json_check_type(body, &create_options_type, err);
         if (r < 0)
                 return r;
         struct daemon *d = req->ctx;

@@ -511,21 +511,6 @@ static int validate_body(json_t *body, struct berr *err) {
                         err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: got %s", arrays[i], k, json_type_name(e));
         }
         json_t *hc = json_object_get(body, "HostConfig");
-        json_t *rp = json_object_get(hc, "RestartPolicy");
-        const char *rpn = json_string_value(json_object_get(rp, "Name"));
-        if (rpn && *rpn && strcmp(rpn, "no") && strcmp(rpn, "always") && strcmp(rpn, "unless-stopped") &&
-            strcmp(rpn, "on-failure"))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid restart policy: unknown policy '%s'; use one of "
-                                "'no', 'always', 'on-failure', or 'unless-stopped'", rpn);
-        json_t *mrc = json_object_get(rp, "MaximumRetryCount");
-        if (rpn && strcmp(rpn, "on-failure") && json_integer_value(mrc) != 0)
-                return berr_set(err, BERR_INVALID, EINVAL,
-                                "invalid restart policy: maximum retry count can only be used with 'on-failure'");
-        if (json_integer_value(mrc) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL,
-                                "invalid restart policy: maximum retry count must be a positive integer");
-        if (json_is_true(json_object_get(hc, "AutoRemove")) && rpn && *rpn && strcmp(rpn, "no"))
-                return berr_set(err, BERR_INVALID, EINVAL, "can't create 'AutoRemove' container with restart policy");
         _cleanup_json_ json_t *mounts = NULL;
         int r = ctr_mounts_parse(body, hc, &mounts, err);
         if (r < 0)
@@ -559,7 +544,9 @@ static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
 
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
                struct berr *err) {
-        int r = validate_body(body, err);
+        int r = ctr_validate_create(body, err);
+        if (r == 0)
+                r = validate_body(body, err);
         if (r < 0)
                 return r;
         const char *image = json_string_value(json_object_get(body, "Image"));

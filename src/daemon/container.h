@@ -88,6 +88,10 @@ void ctr_unref(struct daemon *d, struct container *c);
 /* POST /containers/create: @body is the request (Config fields + HostConfig). */
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
                struct berr *err);
+/* container_validate.c: the create request checked as dockerd checks it (field types as
+ * Go decodes them, then values), before anything is stored. Cmd, Entrypoint, Shell,
+ * CapAdd and CapDrop given as one string become one-element arrays in @body. */
+int ctr_validate_create(json_t *body, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);

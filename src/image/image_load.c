@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "image/archive_lazy.h"
 #include "image/image_store_int.h"
+#include "image/image_config.h"
 #include "image/tree.h"
 
 #define MAX_MEMBERS 100000
@@ -239,6 +240,8 @@ static int build_image(struct load *ld, const char *config, size_t config_len, s
                 r = image_config_diff_ids(cfg, &diff_ids, err);
         if (r < 0)
                 return berr_wrap(err, "invalid image config");
+        if ((r = image_config_check(cfg, err)) < 0) /* before any layer is applied */
+                return r;
         if (json_array_size(diff_ids) != n_layers)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid manifest, layers length mismatch: expected %zu, got %zu",
                                 json_array_size(diff_ids), n_layers);

@@ -19,6 +19,7 @@
 #include "common/id.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "image/image_config.h"
 #include "image/tree.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
@@ -316,6 +317,8 @@ int image_store_add_locked(struct image_store *s, const char *config, size_t len
         int r = digest_sha256_buf(config, len, id, err);
         if (r == 0)
                 r = json_parse_object(config, len, &cfg, err);
+        if (r == 0)
+                r = image_config_check(cfg, err);
         if (r == 0)
                 r = config_chain_id(cfg, chain, err);
         if (r == 0 && !STREQ(chain, top ? top->chain_id : ""))

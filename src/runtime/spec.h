@@ -44,6 +44,11 @@ struct spec_input {
  * message like Docker's. */
 int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *err);
 
+/* The resource limits of a HostConfig (memory, CPU, block I/O, pids) checked as
+ * spec_generate checks them, so that create refuses what start would (dockerd checks
+ * them at create too). */
+int spec_check_resources(json_t *host_config, struct berr *err);
+
 /* Resolve a Docker user ("", "name", "uid", "name:group", "uid:gid", ...) plus the
  * --group-add entries against the image's /etc/passwd and /etc/group, read through
  * openat2(RESOLVE_IN_ROOT) on @rootfs_fd (-1: no files), as runc's libcontainer/user does

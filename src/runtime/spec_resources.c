@@ -290,3 +290,8 @@ int spec_resources_build(json_t *hc, json_t *device_rules, json_t **ret_resource
         *ret_resources = res;
         return 0;
 }
+
+int spec_check_resources(json_t *host_config, struct berr *err) {
+        _cleanup_json_ json_t *resources = NULL;
+        return spec_resources_build(host_config, NULL, &resources, err);
+}

@@ -265,24 +265,42 @@ static void test_body_within_bound_and_query_bool(void **s) {
                                            "Content-Length: 14\r\nConnection: close\r\n\r\n{\"Name\":\"abc\"}");
         assert_int_equal(status_of(r), 201);
         assert_string_equal(body_of(r), "{\"Name\":\"abc\",\"all\":true}\n");
-        _cleanup_free_ char *r2 = roundtrip("POST /echo?all=maybe HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n"
+        _cleanup_free_ char *r2 = roundtrip("POST /echo?all=maybe HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\nContent-Type: application/json\r\n"
                                             "Connection: close\r\n\r\n{\"Name\":\"abc\"}");
         assert_int_equal(status_of(r2), 400);
         assert_non_null(strstr(body_of(r2), "all"));
 }
 
 static void test_body_wrong_shape_is_400(void **s) {
-        _cleanup_free_ char *r = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 10\r\n"
+        _cleanup_free_ char *r = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 10\r\nContent-Type: application/json\r\n"
                                            "Connection: close\r\n\r\n{\"Name\":5}");
         assert_int_equal(status_of(r), 400);
         assert_string_equal(body_of(r), "{\"message\":\"invalid type for field Name: expected string, got number\"}\n");
-        _cleanup_free_ char *r2 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\n"
+        _cleanup_free_ char *r2 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\nContent-Type: application/json\r\n"
                                             "Connection: close\r\n\r\n[1,2]");
         assert_int_equal(status_of(r2), 400);
-        _cleanup_free_ char *r3 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\n"
+        _cleanup_free_ char *r3 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\nContent-Type: application/json\r\n"
                                             "Connection: close\r\n\r\n{\"a\"");
         assert_int_equal(status_of(r3), 400);
         assert_non_null(strstr(body_of(r3), "invalid JSON"));
+}
+
+static void test_json_body_needs_json_content_type(void **s) {
+        _cleanup_free_ char *r = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Type: text/plain\r\n"
+                                           "Content-Length: 14\r\nConnection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r), 400);
+        assert_string_equal(body_of(r), "{\"message\":\"unsupported Content-Type header (text/plain): must be "
+                                        "'application/json'\"}\n");
+        _cleanup_free_ char *r2 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n"
+                                            "Connection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r2), 400);
+        assert_non_null(strstr(body_of(r2), "malformed Content-Type header"));
+        _cleanup_free_ char *r3 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Type: Application/JSON; charset=utf-8\r\n"
+                                            "Content-Length: 14\r\nConnection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r3), 201);
+        _cleanup_free_ char *r4 = roundtrip("POST /echo HTTP/1.1\r\nHost: d\r\nContent-Type:   \r\n"
+                                            "Content-Length: 14\r\nConnection: close\r\n\r\n{\"Name\":\"abc\"}");
+        assert_int_equal(status_of(r4), 400);
 }
 
 static void test_body_over_bound_by_content_length_is_413(void **s) {
@@ -622,6 +640,7 @@ int main(void) {
                 cmocka_unit_test(test_handler_error_kind_maps_to_status),
                 cmocka_unit_test(test_body_within_bound_and_query_bool),
                 cmocka_unit_test(test_body_wrong_shape_is_400),
+                cmocka_unit_test(test_json_body_needs_json_content_type),
                 cmocka_unit_test(test_body_over_bound_by_content_length_is_413),
                 cmocka_unit_test(test_chunked_body_over_bound_is_413),
                 cmocka_unit_test(test_stream_sends_headers_before_body_is_done),

@@ -1,0 +1,483 @@
+/* container_validate.c - POST /containers/create checked as dockerd checks it, before
+ * anything is stored: first every field's JSON type against the Go types dockerd decodes
+ * into (Config, HostConfig, NetworkingConfig of API 1.45), with Go's decode error as the
+ * message; then the values dockerd refuses at create (validateCreateRequest,
+ * verifyContainerSettings), so nothing is accepted here only to fail at start, and no
+ * stored record can break `docker ps` or `docker inspect` for anyone. */
+#include "container.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/json_check.h"
+#include "image/image_config.h"
+#include "runtime/spec.h"
+#include "signals.h"
+
+/* ---- types (moby v26.1 api/types) ---- */
+
+static const struct json_type uint_array_type = JSON_TYPE_SLICE("[2]uint", &json_type_uint);
+static const struct json_type string_slice_slice_type = JSON_TYPE_SLICE("[][]string", &json_type_string_slice);
+static const struct json_type mode_type = JSON_TYPE_LEAF(JK_UINT, "fs.FileMode", 32);
+
+static const struct json_field log_config_fields[] = {
+        { "Type", &json_type_string },
+        { "Config", &json_type_string_map },
+        { 0 },
+};
+static const struct json_type log_config_type = JSON_TYPE_STRUCT("container.LogConfig", "LogConfig", log_config_fields);
+
+static const struct json_field port_binding_fields[] = {
+        { "HostIp", &json_type_string },
+        { "HostPort", &json_type_string },
+        { 0 },
+};
+static const struct json_type port_binding_type = JSON_TYPE_STRUCT("nat.PortBinding", "PortBinding", port_binding_fields);
+static const struct json_type port_bindings_type = JSON_TYPE_SLICE("[]nat.PortBinding", &port_binding_type);
+static const struct json_type port_map_type = JSON_TYPE_MAP("nat.PortMap", &port_bindings_type);
+
+static const struct json_field restart_policy_fields[] = {
+        { "Name", &json_type_string },
+        { "MaximumRetryCount", &json_type_int },
+        { 0 },
+};
+static const struct json_type restart_policy_type =
+        JSON_TYPE_STRUCT("container.RestartPolicy", "RestartPolicy", restart_policy_fields);
+
+static const struct json_field weight_device_fields[] = {
+        { "Path", &json_type_string },
+        { "Weight", &json_type_uint16 },
+        { 0 },
+};
+static const struct json_type weight_device_type =
+        JSON_TYPE_STRUCT("blkiodev.WeightDevice", "WeightDevice", weight_device_fields);
+static const struct json_type weight_devices_type = JSON_TYPE_SLICE("[]*blkiodev.WeightDevice", &weight_device_type);
+
+static const struct json_field throttle_device_fields[] = {
+        { "Path", &json_type_string },
+        { "Rate", &json_type_uint64 },
+        { 0 },
+};
+static const struct json_type throttle_device_type =
+        JSON_TYPE_STRUCT("blkiodev.ThrottleDevice", "ThrottleDevice", throttle_device_fields);
+static const struct json_type throttle_devices_type =
+        JSON_TYPE_SLICE("[]*blkiodev.ThrottleDevice", &throttle_device_type);
+
+static const struct json_field device_mapping_fields[] = {
+        { "PathOnHost", &json_type_string },
+        { "PathInContainer", &json_type_string },
+        { "CgroupPermissions", &json_type_string },
+        { 0 },
+};
+static const struct json_type device_mapping_type =
+        JSON_TYPE_STRUCT("container.DeviceMapping", "DeviceMapping", device_mapping_fields);
+static const struct json_type device_mappings_type = JSON_TYPE_SLICE("[]container.DeviceMapping", &device_mapping_type);
+
+static const struct json_field device_request_fields[] = {
+        { "Driver", &json_type_string },
+        { "Count", &json_type_int },
+        { "DeviceIDs", &json_type_string_slice },
+        { "Capabilities", &string_slice_slice_type },
+        { "Options", &json_type_string_map },
+        { 0 },
+};
+static const struct json_type device_request_type =
+        JSON_TYPE_STRUCT("container.DeviceRequest", "DeviceRequest", device_request_fields);
+static const struct json_type device_requests_type = JSON_TYPE_SLICE("[]container.DeviceRequest", &device_request_type);
+
+static const struct json_field ulimit_fields[] = {
+        { "Name", &json_type_string },
+        { "Hard", &json_type_int64 },
+        { "Soft", &json_type_int64 },
+        { 0 },
+};
+static const struct json_type ulimit_type = JSON_TYPE_STRUCT("units.Ulimit", "Ulimit", ulimit_fields);
+static const struct json_type ulimits_type = JSON_TYPE_SLICE("[]*units.Ulimit", &ulimit_type);
+
+static const struct json_field resources_fields[] = {
+        { "CpuShares", &json_type_int64 },
+        { "Memory", &json_type_int64 },
+        { "NanoCpus", &json_type_int64 },
+        { "CgroupParent", &json_type_string },
+        { "BlkioWeight", &json_type_uint16 },
+        { "BlkioWeightDevice", &weight_devices_type },
+        { "BlkioDeviceReadBps", &throttle_devices_type },
+        { "BlkioDeviceWriteBps", &throttle_devices_type },
+        { "BlkioDeviceReadIOps", &throttle_devices_type },
+        { "BlkioDeviceWriteIOps", &throttle_devices_type },
+        { "CpuPeriod", &json_type_int64 },
+        { "CpuQuota", &json_type_int64 },
+        { "CpuRealtimePeriod", &json_type_int64 },
+        { "CpuRealtimeRuntime", &json_type_int64 },
+        { "CpusetCpus", &json_type_string },
+        { "CpusetMems", &json_type_string },
+        { "Devices", &device_mappings_type },
+        { "DeviceCgroupRules", &json_type_string_slice },
+        { "DeviceRequests", &device_requests_type },
+        { "KernelMemory", &json_type_int64 },
+        { "KernelMemoryTCP", &json_type_int64 },
+        { "MemoryReservation", &json_type_int64 },
+        { "MemorySwap", &json_type_int64 },
+        { "MemorySwappiness", &json_type_int64 },
+        { "OomKillDisable", &json_type_bool },
+        { "PidsLimit", &json_type_int64 },
+        { "Ulimits", &ulimits_type },
+        { "CpuCount", &json_type_int64 },
+        { "CpuPercent", &json_type_int64 },
+        { "IOMaximumIOps", &json_type_uint64 },
+        { "IOMaximumBandwidth", &json_type_uint64 },
+        { 0 },
+};
+static const struct json_type resources_type = JSON_TYPE_STRUCT("container.Resources", "Resources", resources_fields);
+
+static const struct json_field bind_options_fields[] = {
+        { "Propagation", &json_type_string },
+        { "NonRecursive", &json_type_bool },
+        { "CreateMountpoint", &json_type_bool },
+        { "ReadOnlyNonRecursive", &json_type_bool },
+        { "ReadOnlyForceRecursive", &json_type_bool },
+        { 0 },
+};
+static const struct json_type bind_options_type = JSON_TYPE_STRUCT("mount.BindOptions", "BindOptions", bind_options_fields);
+
+static const struct json_field driver_fields[] = {
+        { "Name", &json_type_string },
+        { "Options", &json_type_string_map },
+        { 0 },
+};
+static const struct json_type driver_type = JSON_TYPE_STRUCT("mount.Driver", "Driver", driver_fields);
+
+static const struct json_field volume_options_fields[] = {
+        { "NoCopy", &json_type_bool },
+        { "Labels", &json_type_string_map },
+        { "Subpath", &json_type_string },
+        { "DriverConfig", &driver_type },
+        { 0 },
+};
+static const struct json_type volume_options_type =
+        JSON_TYPE_STRUCT("mount.VolumeOptions", "VolumeOptions", volume_options_fields);
+
+static const struct json_field tmpfs_options_fields[] = {
+        { "SizeBytes", &json_type_int64 },
+        { "Mode", &mode_type },
+        { "Options", &string_slice_slice_type },
+        { 0 },
+};
+static const struct json_type tmpfs_options_type = JSON_TYPE_STRUCT("mount.TmpfsOptions", "TmpfsOptions", tmpfs_options_fields);
+
+static const struct json_field mount_fields[] = {
+        { "Type", &json_type_string },
+        { "Source", &json_type_string },
+        { "Target", &json_type_string },
+        { "ReadOnly", &json_type_bool },
+        { "Consistency", &json_type_string },
+        { "BindOptions", &bind_options_type },
+        { "VolumeOptions", &volume_options_type },
+        { "TmpfsOptions", &tmpfs_options_type },
+        { "ClusterOptions", &json_type_empty_struct },
+        { 0 },
+};
+static const struct json_type mount_type = JSON_TYPE_STRUCT("mount.Mount", "Mount", mount_fields);
+static const struct json_type mounts_type = JSON_TYPE_SLICE("[]mount.Mount", &mount_type);
+
+static const struct json_field host_config_fields[] = {
+        { "Binds", &json_type_string_slice },
+        { "ContainerIDFile", &json_type_string },
+        { "LogConfig", &log_config_type },
+        { "NetworkMode", &json_type_string },
+        { "PortBindings", &port_map_type },
+        { "RestartPolicy", &restart_policy_type },
+        { "AutoRemove", &json_type_bool },
+        { "VolumeDriver", &json_type_string },
+        { "VolumesFrom", &json_type_string_slice },
+        { "ConsoleSize", &uint_array_type },
+        { "Annotations", &json_type_string_map },
+        { "CapAdd", &json_type_strslice },
+        { "CapDrop", &json_type_strslice },
+        { "CgroupnsMode", &json_type_string },
+        { "Dns", &json_type_string_slice },
+        { "DnsOptions", &json_type_string_slice },
+        { "DnsSearch", &json_type_string_slice },
+        { "ExtraHosts", &json_type_string_slice },
+        { "GroupAdd", &json_type_string_slice },
+        { "IpcMode", &json_type_string },
+        { "Cgroup", &json_type_string },
+        { "Links", &json_type_string_slice },
+        { "OomScoreAdj", &json_type_int },
+        { "PidMode", &json_type_string },
+        { "Privileged", &json_type_bool },
+        { "PublishAllPorts", &json_type_bool },
+        { "ReadonlyRootfs", &json_type_bool },
+        { "SecurityOpt", &json_type_string_slice },
+        { "StorageOpt", &json_type_string_map },
+        { "Tmpfs", &json_type_string_map },
+        { "UTSMode", &json_type_string },
+        { "UsernsMode", &json_type_string },
+        { "ShmSize", &json_type_int64 },
+        { "Sysctls", &json_type_string_map },
+        { "Runtime", &json_type_string },
+        { "Isolation", &json_type_string },
+        { NULL, &resources_type }, /* embedded: its fields are HostConfig's */
+        { "Mounts", &mounts_type },
+        { "MaskedPaths", &json_type_string_slice },
+        { "ReadonlyPaths", &json_type_string_slice },
+        { "Init", &json_type_bool },
+        { 0 },
+};
+static const struct json_type host_config_type = JSON_TYPE_STRUCT("container.HostConfig", "HostConfig", host_config_fields);
+
+static const struct json_field ipam_config_fields[] = {
+        { "IPv4Address", &json_type_string },
+        { "IPv6Address", &json_type_string },
+        { "LinkLocalIPs", &json_type_string_slice },
+        { 0 },
+};
+static const struct json_type ipam_config_type =
+        JSON_TYPE_STRUCT("network.EndpointIPAMConfig", "EndpointIPAMConfig", ipam_config_fields);
+
+static const struct json_field endpoint_fields[] = {
+        { "IPAMConfig", &ipam_config_type },
+        { "Links", &json_type_string_slice },
+        { "Aliases", &json_type_string_slice },
+        { "MacAddress", &json_type_string },
+        { "NetworkID", &json_type_string },
+        { "EndpointID", &json_type_string },
+        { "Gateway", &json_type_string },
+        { "IPAddress", &json_type_string },
+        { "IPPrefixLen", &json_type_int },
+        { "IPv6Gateway", &json_type_string },
+        { "GlobalIPv6Address", &json_type_string },
+        { "GlobalIPv6PrefixLen", &json_type_int },
+        { "DriverOpts", &json_type_string_map },
+        { "DNSNames", &json_type_string_slice },
+        { 0 },
+};
+static const struct json_type endpoint_type = JSON_TYPE_STRUCT("network.EndpointSettings", "EndpointSettings", endpoint_fields);
+static const struct json_type endpoints_type = JSON_TYPE_MAP("map[string]*network.EndpointSettings", &endpoint_type);
+
+static const struct json_field networking_config_fields[] = {
+        { "EndpointsConfig", &endpoints_type },
+        { 0 },
+};
+static const struct json_type networking_config_type =
+        JSON_TYPE_STRUCT("network.NetworkingConfig", "NetworkingConfig", networking_config_fields);
+
+/* runconfig.ContainerConfigWrapper: Config embedded, with HostConfig and NetworkingConfig. */
+static const struct json_field create_fields[] = {
+        { NULL, &image_container_config_type },
+        { "HostConfig", &host_config_type },
+        { "NetworkingConfig", &networking_config_type },
+        { 0 },
+};
+static const struct json_type create_type =
+        JSON_TYPE_STRUCT("runconfig.ContainerConfigWrapper", "ContainerConfigWrapper", create_fields);
+
+/* ---- values ---- */
+
+#define INVALID(...) berr_set(err, BERR_INVALID, EINVAL, __VA_ARGS__)
+
+static const char *str(json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key)) ?: "";
+}
+
+static json_int_t num(json_t *o, const char *key) {
+        return json_integer_value(json_object_get(o, key));
+}
+
+/* Go's net.ParseMAC: 6, 8 or 20 octets as hex pairs separated by ':' or '-', or groups
+ * of four hex digits separated by '.'. */
+static bool valid_mac(const char *s) {
+        size_t n = strlen(s);
+        bool dotted = n >= 14 && s[4] == '.';
+        size_t group = dotted ? 4 : 2, step = group + 1;
+        if ((n + 1) % step != 0)
+                return false;
+        size_t groups = (n + 1) / step, octets = dotted ? groups * 2 : groups;
+        if (octets != 6 && octets != 8 && octets != 20)
+                return false;
+        char sep = dotted ? '.' : s[2];
+        if (sep != ':' && sep != '-' && sep != '.')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                bool at_sep = (i + 1) % step == 0;
+                if (at_sep ? s[i] != sep : !isxdigit((unsigned char) s[i]))
+                        return false;
+        }
+        return true;
+}
+
+static bool valid_ip(const char *s) {
+        unsigned char buf[16];
+        while (*s == ' ' || *s == '\t')
+                s++;
+        char tmp[64];
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+        if (n >= sizeof(tmp))
+                return false;
+        memcpy(tmp, s, n);
+        tmp[n] = '\0';
+        return inet_pton(AF_INET, tmp, buf) == 1 || inet_pton(AF_INET6, tmp, buf) == 1;
+}
+
+/* dockerd's validateContainerConfig and the hostname length check. */
+static int check_config(json_t *body, struct berr *err) {
+        const char *hostname = str(body, "Hostname");
+        if (strlen(hostname) > 64)
+                return INVALID("hostname \"%s\" is too long (maximum 64 bytes)", hostname);
+        const char *wd = str(body, "WorkingDir");
+        if (*wd && wd[0] != '/')
+                return INVALID("the working directory '%s' is invalid, it needs to be an absolute path", wd);
+        const char *sig = str(body, "StopSignal");
+        if (*sig && signal_parse(sig) < 0)
+                return INVALID("invalid signal: %s", sig);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(body, "Env"), i, e) {
+                const char *env = json_string_value(e) ?: "";
+                if (env[0] == '=' || env[0] == '\0')
+                        return INVALID("invalid environment variable: %s", env);
+        }
+        const char *mac = str(body, "MacAddress");
+        if (*mac && !valid_mac(mac))
+                return INVALID("invalid MAC address %s", mac);
+
+        json_t *hc = json_object_get(body, "Healthcheck");
+        static const char *const durations[] = { "Interval", "Timeout", "StartPeriod", "StartInterval" };
+        for (size_t k = 0; k < ELEMENTSOF(durations); k++) {
+                json_int_t d = num(hc, durations[k]);
+                if (d != 0 && d < 1000000)
+                        return INVALID("%s in Healthcheck cannot be less than 1ms", durations[k]);
+        }
+        if (num(hc, "Retries") < 0)
+                return INVALID("Retries in Healthcheck cannot be negative");
+        return 0;
+}
+
+static int check_restart_policy(json_t *hc, struct berr *err) {
+        json_t *rp = json_object_get(hc, "RestartPolicy");
+        const char *name = str(rp, "Name");
+        json_int_t max = num(rp, "MaximumRetryCount");
+        /* An empty name (the default before v25) allows any count. */
+        if (STREQ(name, "on-failure")) {
+                if (max < 0)
+                        return INVALID("invalid restart policy: maximum retry count cannot be negative");
+        } else if (STREQ(name, "no") || STREQ(name, "always") || STREQ(name, "unless-stopped")) {
+                if (max != 0)
+                        return INVALID("invalid restart policy: maximum retry count can only be used with 'on-failure'%s",
+                                       max < 0 ? " and cannot be negative" : "");
+        } else if (*name)
+                return INVALID("invalid restart policy: unknown policy '%s'; use one of 'no', 'always', 'on-failure', "
+                               "or 'unless-stopped'", name);
+        if (json_is_true(json_object_get(hc, "AutoRemove")) && *name && !STREQ(name, "no"))
+                return INVALID("can't create 'AutoRemove' container with restart policy");
+        return 0;
+}
+
+static bool mode_is(const char *mode, const char *const *allowed) {
+        for (; *allowed; allowed++)
+                if (STREQ(mode, *allowed))
+                        return true;
+        return false;
+}
+
+/* "container:<name>" with a name. */
+static bool container_mode(const char *mode) {
+        return strncmp(mode, "container:", 10) == 0 && mode[10];
+}
+
+/* dockerd's validateHostConfig and verifyPlatformContainerSettings, as far as berth has
+ * the features they check. */
+static int check_host_config(json_t *hc, struct berr *err) {
+        int r = check_restart_policy(hc, err);
+        if (r < 0)
+                return r;
+        const char *isolation = str(hc, "Isolation");
+        if (*isolation && strcasecmp(isolation, "default") != 0)
+                return INVALID("Invalid isolation: \"%s\" - linux only supports 'default'", isolation);
+        if (num(hc, "IOMaximumBandwidth") != 0)
+                return INVALID("Invalid QoS settings: linux does not support configuration of maximum bandwidth");
+        if (num(hc, "IOMaximumIOps") != 0)
+                return INVALID("Invalid QoS settings: linux does not support configuration of maximum IOPs");
+        json_int_t rt_period = num(hc, "CpuRealtimePeriod"), rt_runtime = num(hc, "CpuRealtimeRuntime");
+        if (rt_period != 0 && rt_runtime != 0 && rt_runtime > rt_period)
+                return INVALID("cpu real-time runtime cannot be higher than cpu real-time period");
+
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(hc, "ExtraHosts"), i, e) {
+                const char *h = json_string_value(e) ?: "";
+                const char *colon = strchr(h, ':');
+                if (!colon || colon == h)
+                        return INVALID("bad format for add-host: \"%s\"", h);
+                if (!STREQ(colon + 1, "host-gateway") && !valid_ip(colon + 1))
+                        return INVALID("invalid IP address in add-host: \"%s\"", colon + 1);
+        }
+        const char *key;
+        json_object_foreach(json_object_get(hc, "Annotations"), key, e) if (!*key) return INVALID(
+                "invalid Annotations: the empty string is not permitted as an annotation key");
+
+        if ((r = spec_check_resources(hc, err)) < 0)
+                return r;
+        static const char *const ipc_modes[] = { "", "none", "private", "shareable", "host", NULL };
+        static const char *const pid_modes[] = { "", "host", NULL };
+        static const char *const uts_modes[] = { "", "host", NULL };
+        static const char *const cgroupns_modes[] = { "", "host", "private", NULL };
+        const char *ipc = str(hc, "IpcMode"), *pid = str(hc, "PidMode");
+        if (!mode_is(ipc, ipc_modes) && !container_mode(ipc))
+                return INVALID("invalid IPC mode: %s", ipc);
+        if (!mode_is(pid, pid_modes) && !container_mode(pid))
+                return INVALID("invalid PID mode: %s", pid);
+        if (num(hc, "ShmSize") < 0)
+                return INVALID("SHM size can not be less than 0");
+        if (!mode_is(str(hc, "UTSMode"), uts_modes))
+                return INVALID("invalid UTS mode: %s", str(hc, "UTSMode"));
+        json_int_t oom = num(hc, "OomScoreAdj");
+        if (oom < -1000 || oom > 1000)
+                return INVALID("Invalid value %lld, range for oom score adj is [-1000, 1000]", (long long) oom);
+        /* berth runs containers itself; "runc" is accepted as the name clients know for that */
+        static const char *const runtimes[] = { "", "berth", "runc", NULL };
+        if (!mode_is(str(hc, "Runtime"), runtimes))
+                return INVALID("unknown or invalid runtime name: %s", str(hc, "Runtime"));
+        if (!mode_is(str(hc, "CgroupnsMode"), cgroupns_modes))
+                return INVALID("invalid cgroup namespace mode: %s", str(hc, "CgroupnsMode"));
+        return 0;
+}
+
+/* strslice.StrSlice fields may be a single string: make them the one-element arrays the
+ * rest of the daemon reads. */
+static void normalize_strslices(json_t *obj, const char *const *keys, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                json_t *v = json_object_get(obj, keys[i]);
+                if (json_is_string(v))
+                        json_object_set_new(obj, keys[i], json_pack("[O]", v));
+        }
+}
+
+int ctr_validate_create(json_t *body, struct berr *err) {
+        int r = json_check_type(body, &create_type, err);
+        if (r < 0)
+                return r;
+        /* Go leaves a null struct pointer nil, as if absent; the rest of the daemon expects
+         * objects where these keys are present. */
+        static const char *const structs[] = { "HostConfig", "NetworkingConfig", "Healthcheck" };
+        for (size_t i = 0; i < ELEMENTSOF(structs); i++)
+                if (json_is_null(json_object_get(body, structs[i])))
+                        json_object_del(body, structs[i]);
+        static const char *const config_strslices[] = { "Cmd", "Entrypoint", "Shell" };
+        static const char *const host_strslices[] = { "CapAdd", "CapDrop" };
+        normalize_strslices(body, config_strslices, ELEMENTSOF(config_strslices));
+        json_t *hc = json_object_get(body, "HostConfig");
+        normalize_strslices(hc, host_strslices, ELEMENTSOF(host_strslices));
+        if ((r = check_config(body, err)) < 0)
+                return r;
+        return check_host_config(hc, err);
+}

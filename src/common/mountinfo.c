@@ -58,14 +58,6 @@ static int deeper_first(const void *a, const void *b) {
         return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-char **mountinfo_list_free(char **list) {
-        if (list)
-                for (char **p = list; *p; p++)
-                        free(*p);
-        free(list);
-        return NULL;
-}
-
 int mountinfo_find_under(const char *text, const char *prefix, char ***ret, size_t *ret_n, struct berr *err) {
         size_t plen = strlen(prefix);
         while (plen > 1 && prefix[plen - 1] == '/')
@@ -81,7 +73,7 @@ int mountinfo_find_under(const char *text, const char *prefix, char ***ret, size
                         if (n + 2 > cap) {
                                 char **nl2 = realloc(list, cap * 2 * sizeof(char *));
                                 if (!nl2) {
-                                        mountinfo_list_free(list);
+                                        strv_free(list);
                                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                                 }
                                 list = nl2;
@@ -90,7 +82,7 @@ int mountinfo_find_under(const char *text, const char *prefix, char ***ret, size
                         list[n] = strdup(mp);
                         list[n + 1] = NULL;
                         if (!list[n]) {
-                                mountinfo_list_free(list);
+                                strv_free(list);
                                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                         }
                         n++;

@@ -15,10 +15,8 @@ int mountinfo_mount_point(const char *line, char *out, size_t size);
 /* The mount points in mountinfo @text that are @prefix or below it (whole components:
  * "/a/b" does not cover "/a/bc"), deepest first, so they can be unmounted in order.
  * A path mounted over more than once is listed as often. *@ret is a NULL-terminated
- * array to free with mountinfo_list_free; *@ret_n its length (may be 0). */
+ * string array (strv_free); *@ret_n its length (may be 0). */
 int mountinfo_find_under(const char *text, const char *prefix, char ***ret, size_t *ret_n, struct berr *err);
 
 /* The same, from this process's current mount table. */
 int mountinfo_list_under(const char *prefix, char ***ret, size_t *ret_n, struct berr *err);
-
-char **mountinfo_list_free(char **list);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/cleanup.h"
 #include "common/err.h"
 #include "common/mountinfo.h"
 
@@ -52,7 +53,7 @@ static void test_find_under_lists_stacked_and_nested_mounts_deepest_first(void *
         assert_string_equal(list[1], ROOTFS);
         assert_string_equal(list[2], ROOTFS);
         assert_null(list[3]);
-        mountinfo_list_free(list);
+        strv_free(list);
 }
 
 static void test_find_under_matches_whole_components(void **s) {
@@ -63,14 +64,14 @@ static void test_find_under_matches_whole_components(void **s) {
         assert_int_equal(mountinfo_find_under(table, "/var/lib/berth/containers/0123abcdef/", &list, &n, &err), 0);
         assert_int_equal(n, 1);
         assert_string_equal(list[0], "/var/lib/berth/containers/0123abcdef/rootfs");
-        mountinfo_list_free(list);
+        strv_free(list);
         assert_int_equal(mountinfo_find_under(table, "/var/lib/ber", &list, &n, &err), 0);
         assert_int_equal(n, 0);
         assert_null(list[0]);
-        mountinfo_list_free(list);
+        strv_free(list);
         assert_int_equal(mountinfo_find_under(table, "/mnt/with space", &list, &n, &err), 0);
         assert_int_equal(n, 1);
-        mountinfo_list_free(list);
+        strv_free(list);
 }
 
 static void test_list_under_reads_this_process_table(void **s) {
@@ -81,7 +82,7 @@ static void test_list_under_reads_this_process_table(void **s) {
         assert_int_equal(mountinfo_list_under("/", &list, &n, &err), 0);
         assert_true(n >= 1);
         assert_string_equal(list[n - 1], "/"); /* the shortest comes last */
-        mountinfo_list_free(list);
+        strv_free(list);
 }
 
 int main(void) {

@@ -189,3 +189,11 @@ int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err);    /
 void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock; logs a failure */
 /* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
+/* Start-up after a crash (container_recover.c). ctr_recover_dir: 1 if DATA-ROOT/containers/
+ * @id had no complete record and was removed (skip it). ctr_recover_stopped: for a loaded
+ * container the record says is not running: true if a shim still ran it (a start cut
+ * short: killed, and its exit handled as any other), else its rootfs is unmounted and
+ * stale shim files go. ctr_recover_orphans: bundles of no container are removed. */
+int ctr_recover_dir(struct daemon *d, const char *id);
+bool ctr_recover_stopped(struct daemon *d, struct container *c);
+void ctr_recover_orphans(struct daemon *d);

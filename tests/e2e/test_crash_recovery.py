@@ -1,0 +1,125 @@
+"""kill -9 of berthd while containers are being created and started leaves nothing behind:
+after a restart every mount and directory belongs to a container `docker ps -a` shows,
+only running containers have their root filesystem mounted (once), stopped ones start,
+and `docker rm -f` removes every one of them."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from conftest import SHARED, DockerCLI, docker_env
+
+RUNS_PER_ROUND = 10
+KILL_DEADLINE_S = 5
+
+
+def count_dirs(d, root):
+    return len(listdir(os.path.join(root, "containers")))
+
+
+# When to kill berthd while ten runs are under way, by what has appeared on disk rather
+# than by a delay, so every round hits its stage however loaded the machine is: creates in
+# flight, the first start, starts half way, most containers mounted.
+KILL_POINTS = (
+    ("first create", lambda d: count_dirs(d, d.data_root) >= 1),
+    ("first start", lambda d: count_dirs(d, d.exec_root) >= 1),
+    ("half started", lambda d: count_dirs(d, d.exec_root) >= RUNS_PER_ROUND // 2),
+    ("mostly mounted",
+     lambda d: len(mount_points_under(os.path.join(d.data_root, "containers"))) >= RUNS_PER_ROUND - 2),
+)
+
+
+def mount_points_under(prefix):
+    """Mount points at or below @prefix, as this process's mount table shows them
+    (berthd in the tests shares the host's mount namespace)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if mp == prefix or mp.startswith(prefix.rstrip("/") + "/"):
+                out.append(mp)
+    return out
+
+
+def listdir(path):
+    try:
+        return set(os.listdir(path))
+    except FileNotFoundError:
+        return set()
+
+
+def inspect_all(cli):
+    ids = cli.run("ps", "-aq", "--no-trunc").stdout.split()
+    if not ids:
+        return {}
+    return {c["Id"]: c for c in json.loads(cli.run("inspect", *ids).stdout)}
+
+
+def check_consistent(d, cli, when):
+    ctrs = inspect_all(cli)
+    data_dirs = listdir(os.path.join(d.data_root, "containers"))
+    bundles = listdir(os.path.join(d.exec_root, "containers"))
+    assert data_dirs <= set(ctrs), "%s: directories of no container: %s" % (when, data_dirs - set(ctrs))
+    assert bundles <= set(ctrs), "%s: bundles of no container: %s" % (when, bundles - set(ctrs))
+    mounts = mount_points_under(os.path.join(d.data_root, "containers"))
+    for cid, c in ctrs.items():
+        st = c["State"]["Status"]
+        assert st in ("created", "running", "exited"), "%s: %s is %s" % (when, cid[:12], st)
+        rootfs = os.path.join(d.data_root, "containers", cid, "rootfs")
+        n = mounts.count(rootfs)
+        assert n == (1 if st == "running" else 0), "%s: %s (%s) has %d rootfs mounts" % (when, cid[:12], st, n)
+    known = {os.path.join(d.data_root, "containers", cid, "rootfs") for cid in ctrs}
+    assert set(mounts) <= known, "%s: mounts of no container: %s" % (when, set(mounts) - known)
+    return ctrs
+
+
+def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        for rnd, (stage, reached) in enumerate(KILL_POINTS):
+            runs = [subprocess.Popen(["docker", "run", "-d", "--name", "r%d_%d" % (rnd, i), "busybox", "sleep", "600"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env) for i in range(RUNS_PER_ROUND)]
+            deadline = time.time() + KILL_DEADLINE_S
+            while not reached(d) and time.time() < deadline:
+                time.sleep(0.002)
+            d.stop(signal.SIGKILL)
+            for p in runs:
+                p.wait(timeout=30)
+            d.start()
+            ctrs = check_consistent(d, cli, "%s, first restart" % stage)
+
+            # What was cut short starts as any stopped container does, on one mount.
+            stopped = [cid for cid, c in ctrs.items() if not c["State"]["Running"]]
+            if stopped:
+                cli.run("start", *stopped)
+            check_consistent(d, cli, "%s, after start" % stage)
+
+            d.stop(signal.SIGKILL)
+            d.start()
+            ctrs = check_consistent(d, cli, "%s, second restart" % stage)
+            if ctrs:
+                cli.run("rm", "-f", *ctrs)
+            assert check_consistent(d, cli, "%s, after rm -f" % stage) == {}
+            assert listdir(os.path.join(d.data_root, "containers")) == set()
+            assert listdir(os.path.join(d.exec_root, "containers")) == set()
+            assert mount_points_under(d.base) == []
+    finally:
+        try:
+            if d.proc and d.proc.poll() is not None:
+                d.start()  # a failure between kill and restart: the shims still need stopping
+            left = cli.run("ps", "-aq", check=False).stdout.split()
+            if left:
+                cli.run("rm", "-f", *left, check=False)
+        except Exception:
+            pass
+        d.stop()
+        # Never let the fixture's rmtree walk into a mount this test failed on.
+        for mp in sorted(mount_points_under(d.base), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], check=False)
+        cli.cleanup()

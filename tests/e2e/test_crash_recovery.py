@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import tarfile
 import time
 
 from conftest import SHARED, DockerCLI, docker_env
@@ -75,6 +76,23 @@ def check_consistent(d, cli, when):
     return ctrs
 
 
+def clean_up(d, cli):
+    """Whatever a failed test left: its containers (a daemon killed by the test is started
+    again to stop their shims), and mounts the fixture's rmtree must never walk into."""
+    try:
+        if d.proc and d.proc.poll() is not None:
+            d.start()
+        left = cli.run("ps", "-aq", check=False).stdout.split()
+        if left:
+            cli.run("rm", "-f", *left, check=False)
+    except Exception:
+        pass
+    d.stop()
+    for mp in sorted(mount_points_under(d.base), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], check=False)
+    cli.cleanup()
+
+
 def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
@@ -110,16 +128,48 @@ def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
             assert listdir(os.path.join(d.exec_root, "containers")) == set()
             assert mount_points_under(d.base) == []
     finally:
-        try:
-            if d.proc and d.proc.poll() is not None:
-                d.start()  # a failure between kill and restart: the shims still need stopping
-            left = cli.run("ps", "-aq", check=False).stdout.split()
-            if left:
-                cli.run("rm", "-f", *left, check=False)
-        except Exception:
-            pass
-        d.stop()
-        # Never let the fixture's rmtree walk into a mount this test failed on.
-        for mp in sorted(mount_points_under(d.base), key=len, reverse=True):
-            subprocess.run(["umount", "-l", mp], check=False)
-        cli.cleanup()
+        clean_up(d, cli)
+
+
+def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
+    """docker cp mounts a stopped container's rootfs for the copy; berthd killed meanwhile
+    must not leave that mount behind, nor let a later copy, start or rm trip over it."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    cp = None
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
+        rootfs = os.path.join(d.data_root, "containers", cid, "rootfs")
+        # A tar whose one file keeps coming: the copy holds the rootfs mounted meanwhile.
+        cp = subprocess.Popen(["docker", "cp", "-", cid + ":/"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        big = tarfile.TarInfo("big")
+        big.size = 64 << 20
+        cp.stdin.write(big.tobuf() + b"\0" * (1 << 20))
+        cp.stdin.flush()
+        deadline = time.time() + 10
+        while rootfs not in mount_points_under(rootfs) and time.time() < deadline:
+            time.sleep(0.01)
+        assert mount_points_under(rootfs) == [rootfs], "the copy did not mount the rootfs"
+        d.stop(signal.SIGKILL)
+        cp.kill()
+        cp.wait(timeout=10)
+        d.start()
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == []
+        assert json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Status"] == "created"
+
+        cli.run("cp", cid + ":/bin/busybox", str(tmp_path / "busybox"))
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == []
+        cli.run("start", cid)
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == [rootfs]
+        cli.run("rm", "-f", cid)
+        assert mount_points_under(d.base) == []
+        assert listdir(os.path.join(d.data_root, "containers")) == set()
+        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+    finally:
+        if cp and cp.poll() is None:
+            cp.kill()
+            cp.wait()
+        clean_up(d, cli)

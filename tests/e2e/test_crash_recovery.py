@@ -131,6 +131,38 @@ def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
         clean_up(d, cli)
 
 
+def test_kill9_during_concurrent_rm_finishes_the_removals(fresh_daemon):
+    """A removal cut short (record gone, files left) is finished at start-up; a container
+    whose removal had not begun is still whole and removable."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        ids = [cli.run("run", "-d", "busybox", "sleep", "600").stdout.strip() for _ in range(RUNS_PER_ROUND)]
+        rms = [subprocess.Popen(["docker", "rm", "-f", cid], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env) for cid in ids]
+        deadline = time.time() + KILL_DEADLINE_S
+        while count_dirs(d, d.data_root) > RUNS_PER_ROUND // 2 and time.time() < deadline:
+            time.sleep(0.002)
+        d.stop(signal.SIGKILL)
+        for p in rms:
+            p.wait(timeout=30)
+        d.start()
+        ctrs = check_consistent(d, cli, "after rm -f cut short")
+        assert set(ctrs) <= set(ids)
+        if ctrs:
+            cli.run("rm", "-f", *ctrs)
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert check_consistent(d, cli, "second restart") == {}
+        assert listdir(os.path.join(d.data_root, "containers")) == set()
+        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+        assert mount_points_under(d.base) == []
+    finally:
+        clean_up(d, cli)
+
+
 def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
     """docker cp mounts a stopped container's rootfs for the copy; berthd killed meanwhile
     must not leave that mount behind, nor let a later copy, start or rm trip over it."""

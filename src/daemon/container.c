@@ -205,7 +205,6 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
  * record if it ended meanwhile. */
 static void readopt(struct daemon *d, struct container *c) {
         struct berr err = { 0 };
-        c->rootfs_mounted = true;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         int fd = bundle ? shim_connect(bundle, &err) : -1;
         if (fd >= 0) {

@@ -59,7 +59,6 @@ struct container {
         uint64_t start_seq;     /* bumps when a start attempt ends, so waiters see failures */
         uint64_t exit_gen;      /* bumps at every exit, for wait next-exit */
         bool removed;
-        bool rootfs_mounted;
         int rootfs_users;       /* docker cp holds the root filesystem mounted (container_archive.c) */
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */

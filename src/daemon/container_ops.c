@@ -352,7 +352,6 @@ static int lock_for_removal(struct daemon *d, struct container *c, struct berr *
                 c->state = before;
                 return berr_wrap(err, "remove container %.12s", c->id);
         }
-        c->rootfs_mounted = false;
         return 0;
 }
 

@@ -53,7 +53,6 @@ int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err) {
         /* Already there (a copy holds it, or a crash left it): one overlay per rootfs. */
         if (!mounted && (r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err)) < 0)
                 return r;
-        c->rootfs_mounted = true;
         return 0;
 }
 
@@ -80,11 +79,8 @@ int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err) {
 
 void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
         struct berr e = { 0 };
-        if (ctr_rootfs_unmount(d, c->id, &e) < 0) {
+        if (ctr_rootfs_unmount(d, c->id, &e) < 0)
                 log_warn("container %.12s: %s", c->id, e.msg);
-                return;
-        }
-        c->rootfs_mounted = false;
 }
 
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {

@@ -24,15 +24,33 @@
 /* Unmounting one layer can uncover another (a rootfs mounted twice by an older berthd). */
 #define UNMOUNT_ROUNDS 8
 
+/* The mount points at or under @path. The table names them by their resolved paths, so
+ * @path is resolved first (a data root reached through a symlink, say); a path that does
+ * not exist has nothing mounted on it. */
+static int mounts_under(const char *path, char ***ret, size_t *ret_n, struct berr *err) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real && errno != ENOENT)
+                return berr_sys(err, BERR_INTERNAL, "resolve %s", path);
+        if (!real) {
+                *ret = calloc(1, sizeof(char *));
+                *ret_n = 0;
+                return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return mountinfo_list_under(real, ret, ret_n, err);
+}
+
 static int is_mount_point(const char *path, bool *ret, struct berr *err) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return berr_sys(err, BERR_INTERNAL, "resolve %s", path);
         _cleanup_strv_free_ char **list = NULL;
         size_t n;
-        int r = mountinfo_list_under(path, &list, &n, err);
+        int r = mountinfo_list_under(real, &list, &n, err);
         if (r < 0)
                 return r;
         *ret = false;
         for (size_t i = 0; i < n; i++)
-                if (strcmp(list[i], path) == 0)
+                if (strcmp(list[i], real) == 0)
                         *ret = true;
         return 0;
 }
@@ -63,7 +81,7 @@ int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err) {
         for (int round = 0;; round++) {
                 _cleanup_strv_free_ char **list = NULL;
                 size_t n;
-                int r = mountinfo_list_under(dir, &list, &n, err);
+                int r = mounts_under(dir, &list, &n, err);
                 if (r < 0)
                         return r;
                 if (n == 0)

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 
 from conftest import SHARED, DockerCLI, docker_env
@@ -204,4 +205,27 @@ def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
         if cp and cp.poll() is None:
             cp.kill()
             cp.wait()
+        clean_up(d, cli)
+
+
+def test_data_root_through_a_symlink_unmounts_and_removes(fresh_daemon, tmp_path):
+    """The mount table names resolved paths: a data root reached through a symlink must
+    still find its mounts, or a copy would leave one behind and rm could not remove."""
+    base = tempfile.mkdtemp(prefix="berth-e2e-")
+    os.makedirs(os.path.join(base, "real-data"))
+    os.symlink("real-data", os.path.join(base, "data"))
+    d = fresh_daemon(base=base)
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
+        cli.run("cp", cid + ":/bin/busybox", str(tmp_path / "busybox"))
+        assert mount_points_under(base) == []
+        cli.run("start", cid)
+        cli.run("start", cid)  # already running: no second mount either
+        assert len(mount_points_under(base)) == 1
+        cli.run("rm", "-f", cid)
+        assert mount_points_under(base) == []
+        assert listdir(os.path.join(base, "real-data", "containers")) == set()
+    finally:
         clean_up(d, cli)

@@ -210,7 +210,6 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
  * record if it ended meanwhile. */
 static void readopt(struct daemon *d, struct container *c) {
         struct berr err = { 0 };
-        c->rootfs_mounted = true;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         int fd = bundle ? shim_connect(bundle, &err) : -1;
         if (fd >= 0) {
@@ -254,7 +253,12 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         (void) fs_spread_subdirs(dirfd(dir)); /* rw layers come and go like image layers */
         struct dirent *de;
         while ((de = readdir(dir))) {
-                if (!id_is_full_hex(de->d_name))
+                if (!id_is_full_hex(de->d_name)) {
+                        if (de->d_name[0] != '.')
+                                log_warn("%s/%s is not a container; left alone", root, de->d_name);
+                        continue;
+                }
+                if (ctr_recover_dir(d, de->d_name))
                         continue;
                 struct container *c = NULL;
                 struct berr e = { 0 };
@@ -268,11 +272,12 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                 if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
                         ctr_net_restore(d, c);
                         readopt(d, c);
-                } else {
+                } else if (!ctr_recover_stopped(d, c)) {
                         ctr_net_forget_ports(d, c); /* what a crash between start and exit left */
                         ctr_net_stop(d, c);
                 }
         }
+        ctr_recover_orphans(d);
         ctr_start_policy_containers(d);
         return 0;
 }

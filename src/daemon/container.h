@@ -60,7 +60,6 @@ struct container {
         uint64_t start_seq;     /* bumps when a start attempt ends, so waiters see failures */
         uint64_t exit_gen;      /* bumps at every exit, for wait next-exit */
         bool removed;
-        bool rootfs_mounted;
         int rootfs_users;       /* docker cp holds the root filesystem mounted (container_archive.c) */
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */
@@ -191,4 +190,17 @@ int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *er
 void ctr_now(char out[40]);
 void ctr_maybe_restart(struct daemon *d, struct container *c);  /* after an exit */
 void ctr_start_policy_containers(struct daemon *d);              /* at daemon start */
-void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock */
+/* Root filesystems (container_rootfs.c), as the kernel's mount table has them. */
+int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err); /* c->lock held; never twice */
+int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err);    /* all under its dir, verified */
+void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock; logs a failure */
+/* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
+int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
+/* Start-up after a crash (container_recover.c). ctr_recover_dir: 1 if DATA-ROOT/containers/
+ * @id had no complete record and was removed (skip it). ctr_recover_stopped: for a loaded
+ * container the record says is not running: true if a shim still ran it (a start cut
+ * short: killed, and its exit handled as any other), else its rootfs is unmounted and
+ * stale shim files go. ctr_recover_orphans: bundles of no container are removed. */
+int ctr_recover_dir(struct daemon *d, const char *id);
+bool ctr_recover_stopped(struct daemon *d, struct container *c);
+void ctr_recover_orphans(struct daemon *d);

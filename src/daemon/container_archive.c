@@ -138,19 +138,14 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
  * user count) until maybe_unmount; returns an O_PATH fd of it opened under the lock. */
 static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
-        char rootfs[4200], rw[4200];
+        char rootfs[4200];
         snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
-        snprintf(rw, sizeof(rw), "%s/rw", dir);
         int r = 0, fd = -1;
         pthread_mutex_lock(&c->lock);
         if (c->removed || c->state == CTR_REMOVING || c->state == CTR_DEAD)
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "container %s is being removed", c->id);
-        if (r == 0 && !c->rootfs_mounted) {
-                (void) mkdir(rootfs, 0755);
-                r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
-                if (r == 0)
-                        c->rootfs_mounted = true;
-        }
+        if (r == 0) /* a no-op when it is mounted (running, another copy) */
+                r = ctr_rootfs_mount(d, c, err);
         if (r == 0) {
                 fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
@@ -172,7 +167,7 @@ static void maybe_unmount(struct ctr_archive *a) {
         c->rootfs_users--;
         /* The last user of a stopped container's root filesystem takes it down (lazily:
          * open fds stay valid); a start meanwhile keeps it. */
-        if (c->rootfs_users == 0 && c->rootfs_mounted && !c->starting && c->state != CTR_RUNNING &&
+        if (c->rootfs_users == 0 && !c->starting && c->state != CTR_RUNNING &&
             c->state != CTR_PAUSED && c->state != CTR_RESTARTING)
                 ctr_unmount_rootfs(a->d, c);
         pthread_mutex_unlock(&c->lock);

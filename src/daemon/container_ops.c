@@ -334,6 +334,27 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         return 0;
 }
 
+/* c->lock held, after any kill: the last checks, then REMOVING (no copy may mount the
+ * rootfs from here on) and the rootfs unmounted, verified in the mount table. While the
+ * lock was let go a copy may have started or the container may not have died; removing
+ * then would pull files from under them. On failure the container is left as it was. */
+static int lock_for_removal(struct daemon *d, struct container *c, struct berr *err) {
+        if (c->rootfs_users > 0)
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "cannot remove container \"%s\": a copy to or from it is in progress", c->name);
+        if (is_running(c))
+                return berr_set(err, BERR_CONFLICT, EBUSY, "cannot remove container \"%s\": it did not stop",
+                                c->name);
+        enum ctr_state before = c->state;
+        c->state = CTR_REMOVING;
+        int r = ctr_rootfs_unmount(d, c->id, err);
+        if (r < 0) {
+                c->state = before;
+                return berr_wrap(err, "remove container %.12s", c->id);
+        }
+        return 0;
+}
+
 int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err) {
         pthread_mutex_lock(&c->lock);
         if (c->removed || c->state == CTR_REMOVING) {
@@ -367,17 +388,12 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 pthread_mutex_unlock(&c->lock);
         }
         pthread_mutex_lock(&c->lock);
-        c->state = CTR_REMOVING;
-        if (c->rootfs_mounted)
-                ctr_unmount_rootfs(d, c);
+        int r = lock_for_removal(d, c, err);
         pthread_mutex_unlock(&c->lock);
+        if (r < 0)
+                return r;
 
-        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
-        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        struct berr e = { 0 };
-        if (tree_remove_at(AT_FDCWD, bundle, &e) < 0 && e.errnum != ENOENT)
-                log_warn("remove %s: %s", bundle, e.msg);
-        int r = tree_remove_at(AT_FDCWD, dir, err);
+        r = ctr_dirs_remove(d, c->id, err);
         pthread_mutex_lock(&d->ctr_lock);
         pthread_mutex_lock(&c->lock);
         if (r < 0 && err->errnum != ENOENT) {

@@ -241,29 +241,13 @@ static int exit_code_for_start_error(const char *msg) {
         return 128;
 }
 
-static int unmount_rootfs(struct daemon *d, struct container *c) {
-        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
-        char rootfs[4200];
-        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
-        if (umount2(rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
-void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
-        if (unmount_rootfs(d, c) < 0)
-                log_warn("unmount rootfs of %.12s: %s", c->id, strerror(errno));
-        c->rootfs_mounted = false;
-}
-
 /* Everything up to a created (not yet started) init. */
 static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
                              pid_t *ret_pid, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        char rootfs[4200], rw[4200];
+        char rootfs[4200];
         snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
-        snprintf(rw, sizeof(rw), "%s/rw", dir);
         int r;
         if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
                 return berr_sys(err, BERR_INTERNAL, "create %s", bundle);
@@ -272,15 +256,8 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0);
                 (void) unlinkat(bfd, SHIM_SOCK_NAME, 0);
         }
-        if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
-                return berr_sys(err, BERR_INTERNAL, "create %s", rootfs);
         pthread_mutex_lock(&c->lock); /* docker cp may mount it too */
-        r = 0;
-        if (!c->rootfs_mounted) {
-                r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err);
-                if (r == 0)
-                        c->rootfs_mounted = true;
-        }
+        r = ctr_rootfs_mount(d, c, err);
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
@@ -444,8 +421,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
 fail:
         pthread_mutex_lock(&c->lock);
         ctr_net_stop(d, c);
-        if (c->rootfs_mounted)
-                ctr_unmount_rootfs(d, c);
+        ctr_unmount_rootfs(d, c);
         c->starting = false;
         c->start_seq++;
         snprintf(c->error, sizeof(c->error), "%s", err->msg);

@@ -103,8 +103,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 c->watch_fd = -1;
         }
         ctr_net_stop(d, c); /* addresses, veths and the namespace go with the run */
-        if (c->rootfs_mounted)
-                ctr_unmount_rootfs(d, c);
+        ctr_unmount_rootfs(d, c);
         if (ctr_save(d, c, &e) < 0)
                 log_warn("save container %.12s: %s", c->id, e.msg);
         bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !c->starting;

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
+#include <limits.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -18,6 +21,36 @@
 
 static int remove_contents(int dirfd, int depth, struct berr *err);
 
+/* Open the directory @dirfd/@name only if no mount point lies on the way: a mounted
+ * overlay or bind mount inside a tree being removed must never have its files deleted
+ * through it (a container's rootfs still mounted after a crash). RESOLVE_NO_XDEV catches
+ * bind mounts of the same filesystem too; without openat2 the device number has to do. */
+static int open_subdir_same_mount(int dirfd, const char *name, struct berr *err) {
+        struct open_how how = {
+                .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int) syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+        if (fd < 0 && errno == EXDEV)
+                return berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: a filesystem is mounted there", name);
+        if (fd >= 0 || errno != ENOSYS)
+                return fd < 0 ? berr_sys(err, BERR_INTERNAL, "open %s", name) : fd;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", name);
+        struct stat parent, self;
+        if (fstat(dirfd, &parent) < 0 || fstat(fd, &self) < 0) {
+                int r = berr_sys(err, BERR_INTERNAL, "stat %s", name);
+                close(fd);
+                return r;
+        }
+        if (parent.st_dev != self.st_dev) {
+                close(fd);
+                return berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: a filesystem is mounted there", name);
+        }
+        return fd;
+}
+
 static int remove_entry(int dirfd, const char *name, int depth, struct berr *err) {
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
                 return 0;
@@ -26,9 +59,9 @@ static int remove_entry(int dirfd, const char *name, int depth, struct berr *err
         if (depth >= TREE_MAX_DEPTH)
                 return berr_set(err, BERR_INVALID, ELOOP, "remove %s: tree deeper than %d levels", name,
                                 TREE_MAX_DEPTH);
-        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd = open_subdir_same_mount(dirfd, name, err);
         if (fd < 0)
-                return berr_sys(err, BERR_INTERNAL, "open %s", name);
+                return fd;
         int r = remove_contents(fd, depth + 1, err);
         if (r < 0)
                 return berr_wrap(err, "%s", name);
@@ -72,7 +105,18 @@ static int remove_contents(int dirfd, int depth, struct berr *err) {
 }
 
 int tree_remove_at(int dirfd, const char *name, struct berr *err) {
-        return remove_entry(dirfd, name, 0, err);
+        const char *slash = strrchr(name, '/');
+        if (!slash || slash[1] == '\0')
+                return remove_entry(dirfd, name, 0, err);
+        /* A path: its parent is reached as given; the mount check starts at the entry. */
+        char parent[PATH_MAX];
+        int n = snprintf(parent, sizeof(parent), "%.*s", slash == name ? 1 : (int) (slash - name), name);
+        if (n < 0 || (size_t) n >= sizeof(parent))
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "remove %s: path too long", name);
+        _cleanup_close_ int pfd = openat(dirfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pfd < 0)
+                return errno == ENOENT ? 0 : berr_sys(err, BERR_INTERNAL, "open %s", parent);
+        return remove_entry(pfd, slash + 1, 0, err);
 }
 
 int tree_clear_dir(int dirfd, struct berr *err) {

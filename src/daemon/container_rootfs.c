@@ -1,0 +1,124 @@
+/* container_rootfs.c - a container's root filesystem mount and the removal of its
+ * directories. Whether a rootfs is mounted is read from the kernel's mount table, never
+ * from a flag alone: after kill -9 of berthd only the kernel knows. Nothing is deleted
+ * while anything is mounted under the container's directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/mountinfo.h"
+#include "container.h"
+#include "daemon.h"
+#include "image/image_store.h"
+#include "image/tree.h"
+
+/* Unmounting one layer can uncover another (a rootfs mounted twice by an older berthd). */
+#define UNMOUNT_ROUNDS 8
+
+/* The mount points at or under @path. The table names them by their resolved paths, so
+ * @path is resolved first (a data root reached through a symlink, say); a path that does
+ * not exist has nothing mounted on it. */
+static int mounts_under(const char *path, char ***ret, size_t *ret_n, struct berr *err) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real && errno != ENOENT)
+                return berr_sys(err, BERR_INTERNAL, "resolve %s", path);
+        if (!real) {
+                *ret = calloc(1, sizeof(char *));
+                *ret_n = 0;
+                return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return mountinfo_list_under(real, ret, ret_n, err);
+}
+
+static int is_mount_point(const char *path, bool *ret, struct berr *err) {
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return berr_sys(err, BERR_INTERNAL, "resolve %s", path);
+        _cleanup_strv_free_ char **list = NULL;
+        size_t n;
+        int r = mountinfo_list_under(real, &list, &n, err);
+        if (r < 0)
+                return r;
+        *ret = false;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i], real) == 0)
+                        *ret = true;
+        return 0;
+}
+
+int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        if (!dir)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        char rootfs[4200], rw[4200];
+        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        snprintf(rw, sizeof(rw), "%s/rw", dir);
+        if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
+                return berr_sys(err, BERR_INTERNAL, "create %s", rootfs);
+        bool mounted = false;
+        int r = is_mount_point(rootfs, &mounted, err);
+        if (r < 0)
+                return r;
+        /* Already there (a copy holds it, or a crash left it): one overlay per rootfs. */
+        if (!mounted && (r = image_store_mount_rootfs(d->images, c->image_id, rootfs, rw, err)) < 0)
+                return r;
+        return 0;
+}
+
+int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, id);
+        if (!dir)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        for (int round = 0;; round++) {
+                _cleanup_strv_free_ char **list = NULL;
+                size_t n;
+                int r = mounts_under(dir, &list, &n, err);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        return 0;
+                if (round == UNMOUNT_ROUNDS)
+                        return berr_set(err, BERR_INTERNAL, EBUSY, "unmount %s: still mounted", list[0]);
+                /* Deepest first; detached lazily, so an fd a copy still holds stays valid. */
+                for (size_t i = 0; i < n; i++)
+                        if (umount2(list[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+                                return berr_sys(err, BERR_INTERNAL, "unmount %s", list[i]);
+        }
+}
+
+void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
+        struct berr e = { 0 };
+        if (ctr_rootfs_unmount(d, c->id, &e) < 0)
+                log_warn("container %.12s: %s", c->id, e.msg);
+}
+
+int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, id);
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, id);
+        if (!dir || !bundle)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = ctr_rootfs_unmount(d, id, err);
+        if (r < 0)
+                return r;
+        struct berr e = { 0 };
+        if (tree_remove_at(AT_FDCWD, bundle, &e) < 0)
+                log_warn("remove %s: %s", bundle, e.msg);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : berr_sys(err, BERR_INTERNAL, "open %s", dir);
+        /* The record goes first: a removal cut short leaves a directory without one, which
+         * the next start-up removes (ctr_recover_dir) instead of loading half a container. */
+        if (unlinkat(dfd, "config.json", 0) < 0 && errno != ENOENT)
+                return berr_sys(err, BERR_INTERNAL, "remove %s/config.json", dir);
+        (void) fsync(dfd); /* best effort: without it the removal is only redone at start-up */
+        return tree_remove_at(AT_FDCWD, dir, err);
+}

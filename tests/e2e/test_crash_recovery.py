@@ -1,0 +1,232 @@
+"""kill -9 of berthd while containers are being created and started leaves nothing behind:
+after a restart every mount and directory belongs to a container `docker ps -a` shows,
+only running containers have their root filesystem mounted (once), stopped ones start,
+and `docker rm -f` removes every one of them."""
+import json
+import os
+import re
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+
+from conftest import SHARED, DockerCLI, docker_env
+
+RUNS_PER_ROUND = 10
+KILL_DEADLINE_S = 5
+
+
+def count_dirs(d, root):
+    return len(listdir(os.path.join(root, "containers")))
+
+
+# When to kill berthd while ten runs are under way, by what has appeared on disk rather
+# than by a delay, so every round hits its stage however loaded the machine is: creates in
+# flight, the first start, starts half way, most containers mounted.
+KILL_POINTS = (
+    ("first create", lambda d: count_dirs(d, d.data_root) >= 1),
+    ("first start", lambda d: count_dirs(d, d.exec_root) >= 1),
+    ("half started", lambda d: count_dirs(d, d.exec_root) >= RUNS_PER_ROUND // 2),
+    ("mostly mounted",
+     lambda d: len(mount_points_under(os.path.join(d.data_root, "containers"))) >= RUNS_PER_ROUND - 2),
+)
+
+
+def mount_points_under(prefix):
+    """Mount points at or below @prefix, as this process's mount table shows them
+    (berthd in the tests shares the host's mount namespace)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if mp == prefix or mp.startswith(prefix.rstrip("/") + "/"):
+                out.append(mp)
+    return out
+
+
+def listdir(path):
+    try:
+        return set(os.listdir(path))
+    except FileNotFoundError:
+        return set()
+
+
+def inspect_all(cli):
+    ids = cli.run("ps", "-aq", "--no-trunc").stdout.split()
+    if not ids:
+        return {}
+    return {c["Id"]: c for c in json.loads(cli.run("inspect", *ids).stdout)}
+
+
+def check_consistent(d, cli, when):
+    ctrs = inspect_all(cli)
+    data_dirs = listdir(os.path.join(d.data_root, "containers"))
+    bundles = listdir(os.path.join(d.exec_root, "containers"))
+    assert data_dirs <= set(ctrs), "%s: directories of no container: %s" % (when, data_dirs - set(ctrs))
+    assert bundles <= set(ctrs), "%s: bundles of no container: %s" % (when, bundles - set(ctrs))
+    mounts = mount_points_under(os.path.join(d.data_root, "containers"))
+    for cid, c in ctrs.items():
+        st = c["State"]["Status"]
+        assert st in ("created", "running", "exited"), "%s: %s is %s" % (when, cid[:12], st)
+        rootfs = os.path.join(d.data_root, "containers", cid, "rootfs")
+        n = mounts.count(rootfs)
+        assert n == (1 if st == "running" else 0), "%s: %s (%s) has %d rootfs mounts" % (when, cid[:12], st, n)
+    known = {os.path.join(d.data_root, "containers", cid, "rootfs") for cid in ctrs}
+    assert set(mounts) <= known, "%s: mounts of no container: %s" % (when, set(mounts) - known)
+    return ctrs
+
+
+def clean_up(d, cli):
+    """Whatever a failed test left: its containers (a daemon killed by the test is started
+    again to stop their shims), and mounts the fixture's rmtree must never walk into."""
+    try:
+        if d.proc and d.proc.poll() is not None:
+            d.start()
+        left = cli.run("ps", "-aq", check=False).stdout.split()
+        if left:
+            cli.run("rm", "-f", *left, check=False)
+    except Exception:
+        pass
+    d.stop()
+    for mp in sorted(mount_points_under(d.base), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], check=False)
+    cli.cleanup()
+
+
+def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        for rnd, (stage, reached) in enumerate(KILL_POINTS):
+            runs = [subprocess.Popen(["docker", "run", "-d", "--name", "r%d_%d" % (rnd, i), "busybox", "sleep", "600"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env) for i in range(RUNS_PER_ROUND)]
+            deadline = time.time() + KILL_DEADLINE_S
+            while not reached(d) and time.time() < deadline:
+                time.sleep(0.002)
+            d.stop(signal.SIGKILL)
+            for p in runs:
+                p.wait(timeout=30)
+            d.start()
+            ctrs = check_consistent(d, cli, "%s, first restart" % stage)
+
+            # What was cut short starts as any stopped container does, on one mount.
+            stopped = [cid for cid, c in ctrs.items() if not c["State"]["Running"]]
+            if stopped:
+                cli.run("start", *stopped)
+            check_consistent(d, cli, "%s, after start" % stage)
+
+            d.stop(signal.SIGKILL)
+            d.start()
+            ctrs = check_consistent(d, cli, "%s, second restart" % stage)
+            if ctrs:
+                cli.run("rm", "-f", *ctrs)
+            assert check_consistent(d, cli, "%s, after rm -f" % stage) == {}
+            assert listdir(os.path.join(d.data_root, "containers")) == set()
+            assert listdir(os.path.join(d.exec_root, "containers")) == set()
+            assert mount_points_under(d.base) == []
+    finally:
+        clean_up(d, cli)
+
+
+def test_kill9_during_concurrent_rm_finishes_the_removals(fresh_daemon):
+    """A removal cut short (record gone, files left) is finished at start-up; a container
+    whose removal had not begun is still whole and removable."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        ids = [cli.run("run", "-d", "busybox", "sleep", "600").stdout.strip() for _ in range(RUNS_PER_ROUND)]
+        rms = [subprocess.Popen(["docker", "rm", "-f", cid], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env) for cid in ids]
+        deadline = time.time() + KILL_DEADLINE_S
+        while count_dirs(d, d.data_root) > RUNS_PER_ROUND // 2 and time.time() < deadline:
+            time.sleep(0.002)
+        d.stop(signal.SIGKILL)
+        for p in rms:
+            p.wait(timeout=30)
+        d.start()
+        ctrs = check_consistent(d, cli, "after rm -f cut short")
+        assert set(ctrs) <= set(ids)
+        if ctrs:
+            cli.run("rm", "-f", *ctrs)
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert check_consistent(d, cli, "second restart") == {}
+        assert listdir(os.path.join(d.data_root, "containers")) == set()
+        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+        assert mount_points_under(d.base) == []
+    finally:
+        clean_up(d, cli)
+
+
+def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
+    """docker cp mounts a stopped container's rootfs for the copy; berthd killed meanwhile
+    must not leave that mount behind, nor let a later copy, start or rm trip over it."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    cp = None
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
+        rootfs = os.path.join(d.data_root, "containers", cid, "rootfs")
+        # A tar whose one file keeps coming: the copy holds the rootfs mounted meanwhile.
+        cp = subprocess.Popen(["docker", "cp", "-", cid + ":/"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        big = tarfile.TarInfo("big")
+        big.size = 64 << 20
+        cp.stdin.write(big.tobuf() + b"\0" * (1 << 20))
+        cp.stdin.flush()
+        deadline = time.time() + 10
+        while rootfs not in mount_points_under(rootfs) and time.time() < deadline:
+            time.sleep(0.01)
+        assert mount_points_under(rootfs) == [rootfs], "the copy did not mount the rootfs"
+        d.stop(signal.SIGKILL)
+        cp.kill()
+        cp.wait(timeout=10)
+        d.start()
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == []
+        assert json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Status"] == "created"
+
+        cli.run("cp", cid + ":/bin/busybox", str(tmp_path / "busybox"))
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == []
+        cli.run("start", cid)
+        assert mount_points_under(os.path.join(d.data_root, "containers")) == [rootfs]
+        cli.run("rm", "-f", cid)
+        assert mount_points_under(d.base) == []
+        assert listdir(os.path.join(d.data_root, "containers")) == set()
+        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+    finally:
+        if cp and cp.poll() is None:
+            cp.kill()
+            cp.wait()
+        clean_up(d, cli)
+
+
+def test_data_root_through_a_symlink_unmounts_and_removes(fresh_daemon, tmp_path):
+    """The mount table names resolved paths: a data root reached through a symlink must
+    still find its mounts, or a copy would leave one behind and rm could not remove."""
+    base = tempfile.mkdtemp(prefix="berth-e2e-")
+    os.makedirs(os.path.join(base, "real-data"))
+    os.symlink("real-data", os.path.join(base, "data"))
+    d = fresh_daemon(base=base)
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
+        real = os.path.join(base, "real-data")
+        cli.run("cp", cid + ":/bin/busybox", str(tmp_path / "busybox"))
+        assert mount_points_under(real) == []
+        cli.run("start", cid)
+        cli.run("start", cid)  # already running: no second mount either
+        assert mount_points_under(real) == [os.path.join(real, "containers", cid, "rootfs")]
+        cli.run("rm", "-f", cid)
+        assert mount_points_under(base) == []
+        assert listdir(os.path.join(real, "containers")) == set()
+    finally:
+        clean_up(d, cli)

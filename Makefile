@@ -7,7 +7,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
 # libarchive and libcurl are loaded on first use (src/image/archive_lazy.c,
 # src/distribution/dist_curl.c): linked at start they cost berthd ~4.5 MB of idle RSS.
-PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 libnftables
+PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 libnftables ldns
 LAZY_PKGS := libarchive libcurl
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \

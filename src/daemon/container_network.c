@@ -373,9 +373,13 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
         bool mac_given = json_is_true(json_object_get(ep, "BerthMacGiven")) || (mac && *mac && !json_string_length(json_object_get(ep, "EndpointID")));
         if (!mac_given && first)
                 mac = json_string_value(json_object_get(c->config, "MacAddress")), mac_given = mac && *mac;
+        _cleanup_json_ json_t *names = ni.predefined ? json_array() : dns_names(c, ep);
+        const char *namev[66] = { 0 };
+        for (size_t i = 0; i < json_array_size(names) && i < ELEMENTSOF(namev) - 1; i++)
+                namev[i] = json_string_value(json_array_get(names, i));
         struct net_join_req q = { .ctr_id = c->id, .ctr_name = c->name, .ns_path = ns, .ifname = ifname,
                                   .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
-                                  .want_mac = mac_given ? mac : NULL, .default_route = first };
+                                  .want_mac = mac_given ? mac : NULL, .default_route = first, .dns_names = namev };
         struct net_ep e;
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)
@@ -384,7 +388,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 json_object_set_new(ep, "BerthMacGiven", json_true());
         fill_endpoint(ep, &ni, &e);
         if (!ni.predefined)
-                json_object_set_new(ep, "DNSNames", dns_names(c, ep));
+                json_object_set(ep, "DNSNames", names);
         events_emit(d, "network", "connect", ni.id, json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name,
                                                             "type", ni.driver));
         return 0;
@@ -639,6 +643,21 @@ json_t *ctr_net_ports_list_json(struct container *c) {
         return out;
 }
 
+/* Docker's embedded DNS serves containers on user-defined networks, not the default bridge. */
+static bool networks_use_dns(json_t *networks) {
+        const char *name;
+        json_t *ep;
+        json_object_foreach(networks, name, ep) if (strcmp(name, "bridge") && strcmp(name, "none") &&
+                                                    strcmp(name, "host") &&
+                                                    json_string_length(json_object_get(ep, "IPAddress")))
+                return true;
+        return false;
+}
+
+bool ctr_net_embedded_dns(struct container *c) {
+        return networks_use_dns(c->networks);
+}
+
 int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err) {
         ns_path[0] = '\0';
         const char *nm = net_mode_str(c);
@@ -700,6 +719,11 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
+        if (r == 0 && networks_use_dns(networks)) {
+                r = net_dns_attach(d->nets, c->id, ns, err);
+                if (r < 0)
+                        net_unpublish(d->nets, c->id);
+        }
         if (r < 0) {
                 leave_all(d, c, networks, ns);
                 net_sandbox_remove(d->nets, c->id);
@@ -717,6 +741,7 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
 }
 
 void ctr_net_stop(struct daemon *d, struct container *c) {
+        net_dns_detach(d->nets, c->id);
         net_unpublish(d->nets, c->id);
         json_decref(c->ports);
         c->ports = NULL;
@@ -740,8 +765,19 @@ void ctr_net_restore(struct daemon *d, struct container *c) {
                 if (!nid || ep_from_json(ep, &e) < 0)
                         continue;
                 struct berr err = { 0 };
-                if (net_restore(d->nets, nid, c->id, c->name, &e, &err) < 0)
+                json_t *names = json_object_get(ep, "DNSNames");
+                const char *namev[66] = { 0 };
+                for (size_t i = 0; i < json_array_size(names) && i < ELEMENTSOF(namev) - 1; i++)
+                        namev[i] = json_string_value(json_array_get(names, i));
+                if (net_restore(d->nets, nid, c->id, c->name, &e, namev, &err) < 0)
                         log_warn("container %.12s on network %s: %s", c->id, name, err.msg);
+        }
+        if (ctr_net_embedded_dns(c)) {
+                char ns[4200];
+                struct berr err = { 0 };
+                net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+                if (net_dns_attach(d->nets, c->id, ns, &err) < 0)
+                        log_warn("container %.12s: %s", c->id, err.msg);
         }
 }
 
@@ -756,6 +792,22 @@ void ctr_net_primary_ip(struct container *c, char out[16]) {
                 if (ip && *ip && (!out[0] || (ifn && strcmp(ifn, "eth0") == 0)))
                         snprintf(out, 16, "%s", ip);
         }
+}
+
+/* host-gateway in --add-host: the gateway of the container's first network, or of the
+ * default bridge (dockerd: the default bridge's address unless host-gateway-ip is set). */
+void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]) {
+        out[0] = '\0';
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *gw = json_string_value(json_object_get(ep, "Gateway"));
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                if (gw && *gw && (!out[0] || (ifn && strcmp(ifn, "eth0") == 0)))
+                        snprintf(out, 16, "%s", gw);
+        }
+        if (!out[0])
+                net_default_gateway(d->nets, out);
 }
 
 /* ---- inspect ---- */

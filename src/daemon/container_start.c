@@ -2,6 +2,7 @@
  * the shim and its start-up handshake (shim/protocol.h). */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,54 +38,143 @@ static int write_file(const char *dir, const char *name, const char *text, struc
         return fs_write_atomic(dfd, name, text, strlen(text), 0644, err);
 }
 
-/* /etc/resolv.conf for the container: the host's, without loopback resolvers (they do
- * not answer inside the container's network namespace), as dockerd does. */
-static char *container_resolv_conf(void) {
+/* A growing text. */
+struct text {
+        char *p;
+        size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = NULL;
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if (t->len + (size_t) n + 1 > t->cap) {
+                size_t cap = (t->cap + (size_t) n + 1) * 2;
+                char *np = realloc(t->p, cap);
+                if (!np) {
+                        free(s);
+                        return;
+                }
+                t->p = np;
+                t->cap = cap;
+        }
+        memcpy(t->p + t->len, s, (size_t) n + 1);
+        t->len += (size_t) n;
+        free(s);
+}
+
+static bool is_loopback_ns(const char *a) {
+        return strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0;
+}
+
+/* /etc/resolv.conf as dockerd writes it: the host's search and options, its nameservers
+ * without loopback ones (they do not answer inside the container's namespace; Google's
+ * when none is left, as dockerd), or --dns/--dns-search/--dns-option; on user networks
+ * the embedded server 127.0.0.11 (which forwards to the host's resolvers). */
+static char *container_resolv_conf(struct container *c) {
         _cleanup_free_ char *host = NULL;
         size_t len;
         if (fs_read_file(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &host, &len, NULL) < 0)
-                return strdup("");
-        size_t cap = len + 64;
-        char *out = calloc(1, cap);
-        if (!out)
+                host = strdup("");
+        if (!host)
                 return NULL;
+        json_t *dns = json_object_get(c->host_config, "Dns");
+        json_t *search = json_object_get(c->host_config, "DnsSearch");
+        json_t *opts = json_object_get(c->host_config, "DnsOptions");
+        bool embedded = ctr_net_embedded_dns(c);
+        struct text t = { 0 };
+        text_add(&t, "%s", "");
+        struct text ns = { 0 }, se = { 0 }, op = { 0 };
+        text_add(&ns, "%s", "");
+        text_add(&se, "%s", "");
+        text_add(&op, "%s", "");
         for (char *save = NULL, *line = strtok_r(host, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                if (strncmp(line, "nameserver", 10) == 0) {
-                        const char *a = line + 10;
-                        while (*a == ' ' || *a == '\t')
-                                a++;
-                        if (strncmp(a, "127.", 4) == 0 || strcmp(a, "::1") == 0)
-                                continue;
-                }
-                strncat(out, line, cap - strlen(out) - 2);
-                strcat(out, "\n");
+                char word[32], rest[1024];
+                if (sscanf(line, "%31s %1023[^\n]", word, rest) != 2)
+                        continue;
+                if (strcmp(word, "nameserver") == 0 && !is_loopback_ns(rest) && json_array_size(dns) == 0)
+                        text_add(&ns, "nameserver %s\n", rest);
+                else if ((strcmp(word, "search") == 0 || strcmp(word, "domain") == 0) && json_array_size(search) == 0)
+                        text_add(&se, "search %s\n", rest);
+                else if (strcmp(word, "options") == 0 && json_array_size(opts) == 0)
+                        text_add(&op, "options %s\n", rest);
         }
-        return out;
+        size_t i;
+        json_t *v;
+        json_array_foreach(dns, i, v) if (json_is_string(v)) text_add(&ns, "nameserver %s\n", json_string_value(v));
+        if (json_array_size(search) > 0) {
+                text_add(&se, "search");
+                json_array_foreach(search, i, v) if (json_is_string(v)) text_add(&se, " %s", json_string_value(v));
+                text_add(&se, "\n");
+        }
+        if (json_array_size(opts) > 0) {
+                text_add(&op, "options");
+                json_array_foreach(opts, i, v) if (json_is_string(v)) text_add(&op, " %s", json_string_value(v));
+                text_add(&op, "\n");
+        }
+        if (embedded) {
+                text_add(&t, "nameserver 127.0.0.11\n%s%s", se.p ?: "", op.p ?: "");
+                if (!op.p || !strstr(op.p, "ndots:"))
+                        text_add(&t, "options ndots:0\n");
+        } else {
+                if (!ns.p || !*ns.p)
+                        text_add(&ns, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+                text_add(&t, "%s%s%s", ns.p ?: "", se.p ?: "", op.p ?: "");
+        }
+        free(ns.p);
+        free(se.p);
+        free(op.p);
+        return t.p;
+}
+
+/* /etc/hosts: localhost lines, the container's address with its name, --add-host. */
+static char *container_hosts(struct daemon *d, struct container *c) {
+        const char *host = json_string_value(json_object_get(c->config, "Hostname"));
+        const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
+        char ip[16];
+        ctr_net_primary_ip(c, ip);
+        struct text t = { 0 };
+        text_add(&t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                     "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(c->host_config, "ExtraHosts"), i, v) {
+                const char *e = json_string_value(v);
+                const char *sep = e ? strpbrk(e, ":=") : NULL;
+                if (!sep)
+                        continue;
+                const char *addr = sep + 1;
+                char gw[16];
+                if (strcmp(addr, "host-gateway") == 0) {
+                        ctr_net_host_gateway(d, c, gw);
+                        addr = gw;
+                }
+                text_add(&t, "%s\t%.*s\n", addr, (int) (sep - e), e);
+        }
+        if (domain && *domain)
+                text_add(&t, "%s\t%s.%s %s\n", ip[0] ? ip : "127.0.1.1", host, domain, host);
+        else
+                text_add(&t, "%s\t%s\n", ip[0] ? ip : "127.0.1.1", host);
+        return t.p;
 }
 
 static int prepare_files(struct daemon *d, struct container *c, const char *dir, struct berr *err) {
         const char *host = json_string_value(json_object_get(c->config, "Hostname"));
-        const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
         char buf[1024];
         snprintf(buf, sizeof(buf), "%s\n", host);
         int r = write_file(dir, "hostname", buf, err);
         if (r < 0)
                 return r;
-        char fqdn[512], ip[16];
-        ctr_net_primary_ip(c, ip);
-        if (domain && *domain)
-                snprintf(fqdn, sizeof(fqdn), "%s.%s %s", host, domain, host);
-        else
-                snprintf(fqdn, sizeof(fqdn), "%s", host);
-        snprintf(buf, sizeof(buf),
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n%s\t%s\n",
-                 ip[0] ? ip : "127.0.1.1", fqdn);
-        if ((r = write_file(dir, "hosts", buf, err)) < 0)
-                return r;
-        _cleanup_free_ char *resolv = container_resolv_conf();
-        if (!resolv)
+        _cleanup_free_ char *hosts = container_hosts(d, c);
+        _cleanup_free_ char *resolv = container_resolv_conf(c);
+        if (!hosts || !resolv)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if ((r = write_file(dir, "hosts", hosts, err)) < 0)
+                return r;
         return write_file(dir, "resolv.conf", resolv, err);
 }
 
@@ -328,7 +418,13 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         char netns[4200];
         int r = ctr_net_start(d, c, netns, sizeof(netns), err);
         if (r == 0) {
-                r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
+                /* Addresses and ports are on disk before anything runs with them, so a
+                 * crash from here on is rolled back at start-up (ctr_store_open). */
+                pthread_mutex_lock(&c->lock);
+                r = ctr_save(d, c, err);
+                pthread_mutex_unlock(&c->lock);
+                if (r == 0)
+                        r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
                 if (r < 0) {
                         pthread_mutex_lock(&c->lock);
                         ctr_net_stop(d, c);

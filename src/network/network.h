@@ -57,6 +57,8 @@ int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct 
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
  * when the daemon runs with --bridge none). */
 const char *net_default_name(struct net_store *s);
+/* The default bridge's address ("" without one). */
+void net_default_gateway(struct net_store *s, char out[16]);
 
 /* POST /networks/create: Docker's NetworkCreateRequest. *ret_warning may be "" */
 int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
@@ -85,6 +87,7 @@ struct net_join_req {
         const char *want_ip;  /* --ip, NULL/"": any */
         const char *want_mac; /* --mac-address, NULL/"": random */
         bool default_route;   /* the first network gives the default route */
+        const char *const *dns_names; /* names the embedded DNS gives this address (NULL-terminated) */
 };
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
@@ -94,7 +97,11 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
                const char *ifname);
 /* After a berthd restart: a running container's endpoint, from its record. */
 int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,
-                const struct net_ep *ep, struct berr *err);
+                const struct net_ep *ep, const char *const *dns_names, struct berr *err);
+
+/* The embedded DNS server at 127.0.0.11 inside the container's namespace (user networks). */
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, struct berr *err);
+void net_dns_detach(struct net_store *s, const char *ctr_id);
 
 /* The container's network namespace, bound at EXEC-ROOT/netns/<id>, lo up. */
 int net_sandbox_create(struct net_store *s, const char *ctr_id, char *path, size_t size, struct berr *err);

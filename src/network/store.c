@@ -79,11 +79,19 @@ static void now_rfc3339(char out[40]) {
         snprintf(out, 40, "%s.%09ldZ", d, ts.tv_nsec);
 }
 
+static void names_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
 static void network_free(struct network *n) {
         if (!n)
                 return;
         json_decref(n->rec);
         ipam_alloc_done(&n->alloc);
+        for (size_t i = 0; i < n->n_eps; i++)
+                names_free(n->eps[i].names);
         free(n->eps);
         free(n);
 }
@@ -454,7 +462,7 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
                 if (bring_up(s, n, &e) < 0)
                         log_warn("network %s: %s", n->info.name, e.msg);
         }
-        if ((r = apply_firewall(s, err)) < 0)
+        if ((r = apply_firewall(s, err)) < 0 || (r = dns_open(s, err)) < 0)
                 goto fail;
         log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
                  o->table, o->iptables ? "" : " (not managed: --iptables=false)");
@@ -468,6 +476,7 @@ fail:
 void net_store_close(struct net_store *s) {
         if (!s)
                 return;
+        dns_close(s);
         while (s->nets) {
                 struct network *n = s->nets;
                 s->nets = n->next;
@@ -486,6 +495,15 @@ void net_store_close(struct net_store *s) {
 void net_store_remove_rules(struct net_store *s) {
         if (s && s->o->iptables)
                 fw_remove(s->o->table);
+}
+
+void net_default_gateway(struct net_store *s, char out[16]) {
+        out[0] = '\0';
+        pthread_mutex_lock(&s->lock);
+        for (struct network *n = s->nets; n; n = n->next)
+                if (strcmp(n->info.name, "bridge") == 0 && n->has_v4 && n->alloc.gateway)
+                        ipam_format_ip4(n->alloc.gateway, out);
+        pthread_mutex_unlock(&s->lock);
 }
 
 const char *net_default_name(struct net_store *s) {
@@ -952,7 +970,18 @@ static struct endpoint *ep_find(struct network *n, const char *ctr_id) {
         return NULL;
 }
 
-static int ep_add(struct network *n, const char *ctr_id, const char *ctr_name, const struct net_ep *ep) {
+static char **strv_copy(const char *const *v) {
+        size_t n = 0;
+        while (v && v[n])
+                n++;
+        char **out = calloc(n + 1, sizeof(*out));
+        for (size_t i = 0; out && i < n; i++)
+                out[i] = strdup(v[i]);
+        return out;
+}
+
+static int ep_add(struct network *n, const char *ctr_id, const char *ctr_name, const struct net_ep *ep,
+                  const char *const *names) {
         if (n->n_eps >= MAX_ENDPOINTS)
                 return -ENOSPC;
         struct endpoint *a = realloc(n->eps, (n->n_eps + 1) * sizeof(*a));
@@ -964,11 +993,13 @@ static int ep_add(struct network *n, const char *ctr_id, const char *ctr_name, c
         snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", ctr_id);
         snprintf(e->ctr_name, sizeof(e->ctr_name), "%s", ctr_name && ctr_name[0] == '/' ? ctr_name + 1 : ctr_name ?: "");
         e->ep = *ep;
+        e->names = strv_copy(names);
         return 0;
 }
 
 static void ep_del(struct network *n, struct endpoint *e) {
         size_t i = (size_t) (e - n->eps);
+        names_free(e->names);
         memmove(&n->eps[i], &n->eps[i + 1], (n->n_eps - i - 1) * sizeof(*e));
         n->n_eps--;
 }
@@ -1015,7 +1046,7 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         }
         ep.gateway = n->alloc.gateway;
         ep.prefix = n->subnet.prefix;
-        if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep)) < 0) {
+        if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
                 ipam_alloc_release(&n->alloc, ep.ip);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
@@ -1070,7 +1101,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
 }
 
 int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,
-                const struct net_ep *ep, struct berr *err) {
+                const struct net_ep *ep, const char *const *dns_names, struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct network *n = find_locked(s, net_id);
         int r = 0;
@@ -1080,7 +1111,7 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 uint32_t got;
                 if (ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "address of container %.12s is taken", ctr_id);
-                else if ((r = ep_add(n, ctr_id, ctr_name, ep)) < 0) {
+                else if ((r = ep_add(n, ctr_id, ctr_name, ep, dns_names)) < 0) {
                         ipam_alloc_release(&n->alloc, ep->ip);
                         r = berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
                 }

@@ -16,6 +16,7 @@ struct endpoint {
         char ctr_id[65];
         char ctr_name[256];
         struct net_ep ep;
+        char **names;           /* what the embedded DNS answers with ep.ip (NULL-terminated) */
 };
 
 struct network {
@@ -44,5 +45,9 @@ struct net_store {
         struct pub *pubs;       /* published ports (ports.c) */
         size_t n_pubs, cap_pubs;
         uint16_t next_port;     /* where the search for a free host port goes on */
+        struct dns *dns;        /* the embedded DNS server (dns.c) */
 };
+
+int dns_open(struct net_store *s, struct berr *err);
+void dns_close(struct net_store *s);
 

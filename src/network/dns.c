@@ -1,0 +1,493 @@
+/* dns.c - the embedded DNS server at 127.0.0.11:53 of containers on user networks.
+ *
+ * One thread in berthd serves every container: for each, a UDP socket is created inside
+ * the container's network namespace (setns in the calling thread, socket, bind, setns
+ * back: a socket stays in the namespace it was made in) and added to one epoll set.
+ * Names of containers on the asker's networks (container names, aliases, hostnames, short
+ * IDs) are answered here, A and PTR; every other query is forwarded, from berthd's own
+ * namespace, to the host's resolvers (so 127.0.0.53 works), by a short-lived thread so a
+ * slow upstream holds up no one. Messages are parsed and built with ldns: they are
+ * hostile input. While berthd is down, names do not resolve (as with dockerd). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+
+#include "common/cleanup.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "network.h"
+#include "store_int.h"
+
+#define DNS_MAX_FORWARDS 64
+#define DNS_UPSTREAM_TIMEOUT_MS 2000
+#define DNS_TTL 600
+
+struct dns_sock {
+        char ctr_id[65];
+        int fd;
+        struct dns_sock *next;
+};
+
+struct dns {
+        struct net_store *s;
+        int epfd;
+        int wake[2];
+        pthread_t thread;
+        bool running;
+        pthread_mutex_t lock; /* the socket list */
+        struct dns_sock *socks;
+        int forwards;         /* in flight (atomic) */
+};
+
+/* ---- names ---- */
+
+static bool name_eq(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        if (la && a[la - 1] == '.')
+                la--;
+        if (lb && b[lb - 1] == '.')
+                lb--;
+        return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Addresses for @name as seen from container @asker (its networks only). Caller holds s->lock. */
+static size_t lookup_locked(struct net_store *s, const char *asker, const char *name, uint32_t *out, size_t max) {
+        size_t n = 0;
+        for (struct network *w = s->nets; w; w = w->next) {
+                bool member = false;
+                for (size_t i = 0; i < w->n_eps && !member; i++)
+                        member = strcmp(w->eps[i].ctr_id, asker) == 0;
+                if (!member || w->info.predefined)
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++) {
+                        struct endpoint *e = &w->eps[i];
+                        bool hit = false;
+                        for (char **p = e->names; p && *p && !hit; p++)
+                                hit = name_eq(*p, name);
+                        if (!hit)
+                                continue;
+                        bool dup = false;
+                        for (size_t k = 0; k < n; k++)
+                                dup |= out[k] == e->ep.ip;
+                        if (!dup && n < max)
+                                out[n++] = e->ep.ip;
+                }
+        }
+        return n;
+}
+
+/* The container name for a PTR query of an address on the asker's networks. */
+static bool reverse_locked(struct net_store *s, const char *asker, uint32_t ip, char *out, size_t size) {
+        for (struct network *w = s->nets; w; w = w->next) {
+                bool member = false;
+                for (size_t i = 0; i < w->n_eps && !member; i++)
+                        member = strcmp(w->eps[i].ctr_id, asker) == 0;
+                if (!member || w->info.predefined)
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++)
+                        if (w->eps[i].ep.ip == ip) {
+                                snprintf(out, size, "%s.%s.", w->eps[i].ctr_name, w->info.name);
+                                return true;
+                        }
+        }
+        return false;
+}
+
+static bool parse_ptr4(const char *name, uint32_t *ret) {
+        unsigned a, b, c, d;
+        char tail[32];
+        if (sscanf(name, "%u.%u.%u.%u.%31s", &d, &c, &b, &a, tail) != 5 || strncasecmp(tail, "in-addr.arpa", 12) != 0 ||
+            a > 255 || b > 255 || c > 255 || d > 255)
+                return false;
+        *ret = a << 24 | b << 16 | c << 8 | d;
+        return true;
+}
+
+/* ---- answers ---- */
+
+static void reply_pkt(int fd, const struct sockaddr_storage *to, socklen_t tolen, ldns_pkt *p) {
+        uint8_t *wire = NULL;
+        size_t len = 0;
+        if (ldns_pkt2wire(&wire, p, &len) == LDNS_STATUS_OK) {
+                if (len > 512) { /* UDP without EDNS: say truncated, send the header and question */
+                        ldns_pkt_set_tc(p, true);
+                        ldns_rr_list_deep_free(ldns_pkt_answer(p));
+                        ldns_pkt_set_answer(p, ldns_rr_list_new());
+                        ldns_pkt_set_ancount(p, 0);
+                        free(wire);
+                        wire = NULL;
+                        if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK)
+                                return;
+                }
+                (void) sendto(fd, wire, len, MSG_DONTWAIT, (const struct sockaddr *) to, tolen);
+        }
+        free(wire);
+}
+
+static ldns_pkt *answer_for(const ldns_pkt *q, uint8_t rcode) {
+        ldns_pkt *a = ldns_pkt_new();
+        if (!a)
+                return NULL;
+        ldns_pkt_set_id(a, ldns_pkt_id(q));
+        ldns_pkt_set_qr(a, true);
+        ldns_pkt_set_rd(a, ldns_pkt_rd(q));
+        ldns_pkt_set_ra(a, true);
+        ldns_pkt_set_opcode(a, LDNS_PACKET_QUERY);
+        ldns_pkt_set_rcode(a, rcode);
+        ldns_rr_list *ql = ldns_pkt_question(q);
+        if (ql && ldns_rr_list_rr_count(ql) > 0) {
+                ldns_pkt_push_rr(a, LDNS_SECTION_QUESTION, ldns_rr_clone(ldns_rr_list_rr(ql, 0)));
+        }
+        return a;
+}
+
+/* ---- forwarding ---- */
+
+static size_t upstreams(struct sockaddr_in *out, size_t max) {
+        FILE *f = fopen("/etc/resolv.conf", "re");
+        if (!f)
+                return 0;
+        char line[512];
+        size_t n = 0;
+        while (n < max && fgets(line, sizeof(line), f)) {
+                char ip[64];
+                if (sscanf(line, "nameserver %63s", ip) != 1)
+                        continue;
+                struct in_addr a;
+                if (inet_pton(AF_INET, ip, &a) != 1)
+                        continue; /* IPv6 upstreams: not yet */
+                out[n++] = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(53), .sin_addr = a };
+        }
+        fclose(f);
+        return n;
+}
+
+struct forward {
+        struct dns *dns;
+        int reply_fd;            /* a dup of the container's socket */
+        struct sockaddr_storage from;
+        socklen_t fromlen;
+        uint8_t query[4096];
+        size_t len;
+};
+
+static void *forward_main(void *arg) {
+        struct forward *f = arg;
+        struct sockaddr_in ups[3];
+        size_t n = upstreams(ups, ELEMENTSOF(ups));
+        uint8_t buf[4096];
+        ssize_t got = -1;
+        for (size_t i = 0; i < n && got < 0; i++) {
+                _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (s < 0 || connect(s, (struct sockaddr *) &ups[i], sizeof(ups[i])) < 0 ||
+                    send(s, f->query, f->len, 0) < 0)
+                        continue;
+                struct pollfd p = { .fd = s, .events = POLLIN };
+                if (poll(&p, 1, DNS_UPSTREAM_TIMEOUT_MS) <= 0)
+                        continue;
+                got = recv(s, buf, sizeof(buf), 0);
+                if (got >= 4) {
+                        /* SERVFAIL and REFUSED: try the next upstream. */
+                        uint8_t rcode = buf[3] & 0x0f;
+                        if ((rcode == LDNS_RCODE_SERVFAIL || rcode == LDNS_RCODE_REFUSED) && i + 1 < n)
+                                got = -1;
+                }
+        }
+        if (got >= 12 && memcmp(buf, f->query, 2) == 0)
+                (void) sendto(f->reply_fd, buf, (size_t) got, MSG_DONTWAIT, (struct sockaddr *) &f->from, f->fromlen);
+        else {
+                ldns_pkt *q = NULL;
+                if (ldns_wire2pkt(&q, f->query, f->len) == LDNS_STATUS_OK) {
+                        ldns_pkt *a = answer_for(q, LDNS_RCODE_SERVFAIL);
+                        if (a)
+                                reply_pkt(f->reply_fd, &f->from, f->fromlen, a);
+                        ldns_pkt_free(a);
+                }
+                ldns_pkt_free(q);
+        }
+        close(f->reply_fd);
+        __atomic_sub_fetch(&f->dns->forwards, 1, __ATOMIC_SEQ_CST);
+        free(f);
+        return NULL;
+}
+
+static void forward(struct dns *dns, int fd, const struct sockaddr_storage *from, socklen_t fromlen, const uint8_t *q,
+                    size_t len) {
+        /* Called with dns->lock held (serve_one): the count is atomic, not locked. */
+        if (__atomic_add_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST) > DNS_MAX_FORWARDS) {
+                __atomic_sub_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST);
+                return; /* the client retries */
+        }
+        struct forward *f = calloc(1, sizeof(*f));
+        if (f) {
+                f->dns = dns;
+                f->reply_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                f->from = *from;
+                f->fromlen = fromlen;
+                memcpy(f->query, q, len);
+                f->len = len;
+        }
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_t t;
+        if (!f || f->reply_fd < 0 || pthread_create(&t, &attr, forward_main, f) != 0) {
+                if (f && f->reply_fd >= 0)
+                        close(f->reply_fd);
+                free(f);
+                __atomic_sub_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST);
+        }
+        pthread_attr_destroy(&attr);
+}
+
+/* ---- the loop ---- */
+
+static void shuffle(uint32_t *v, size_t n) {
+        for (size_t i = n; i > 1; i--) {
+                uint32_t r;
+                if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+                        r = (uint32_t) i * 2654435761u;
+                size_t j = r % i;
+                uint32_t t = v[i - 1];
+                v[i - 1] = v[j];
+                v[j] = t;
+        }
+}
+
+static void serve_one(struct dns *dns, struct dns_sock *ds) {
+        uint8_t buf[4096];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t len = recvfrom(ds->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
+        if (len < 12)
+                return;
+        ldns_pkt *q = NULL;
+        if (ldns_wire2pkt(&q, buf, (size_t) len) != LDNS_STATUS_OK)
+                return; /* not DNS: no answer */
+        ldns_rr_list *ql = ldns_pkt_question(q);
+        if (ldns_pkt_qr(q) || !ql || ldns_rr_list_rr_count(ql) != 1) {
+                ldns_pkt_free(q);
+                return;
+        }
+        ldns_rr *qr = ldns_rr_list_rr(ql, 0);
+        ldns_rr_type type = ldns_rr_get_type(qr);
+        char *name = ldns_rdf2str(ldns_rr_owner(qr));
+        if (!name) {
+                ldns_pkt_free(q);
+                return;
+        }
+        struct net_store *s = dns->s;
+        uint32_t ips[32];
+        size_t n = 0;
+        uint32_t ptr_ip;
+        char ptr_name[600] = "";
+        bool is_ptr = type == LDNS_RR_TYPE_PTR && parse_ptr4(name, &ptr_ip);
+        pthread_mutex_lock(&s->lock);
+        if (is_ptr)
+                is_ptr = reverse_locked(s, ds->ctr_id, ptr_ip, ptr_name, sizeof(ptr_name));
+        else
+                n = lookup_locked(s, ds->ctr_id, name, ips, ELEMENTSOF(ips));
+        pthread_mutex_unlock(&s->lock);
+
+        if (!is_ptr && n == 0) {
+                forward(dns, ds->fd, &from, fromlen, buf, (size_t) len);
+                free(name);
+                ldns_pkt_free(q);
+                return;
+        }
+        ldns_pkt *a = answer_for(q, LDNS_RCODE_NOERROR);
+        if (a) {
+                ldns_pkt_set_aa(a, true);
+                char rr[800];
+                if (is_ptr) {
+                        snprintf(rr, sizeof(rr), "%s %d IN PTR %s", name, DNS_TTL, ptr_name);
+                        ldns_rr *r = NULL;
+                        if (ldns_rr_new_frm_str(&r, rr, 0, NULL, NULL) == LDNS_STATUS_OK)
+                                ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, r);
+                } else if (type == LDNS_RR_TYPE_A || type == LDNS_RR_TYPE_ANY) {
+                        shuffle(ips, n); /* several containers share an alias: round robin */
+                        for (size_t i = 0; i < n; i++) {
+                                char ip[16];
+                                snprintf(ip, sizeof(ip), "%u.%u.%u.%u", ips[i] >> 24, (ips[i] >> 16) & 0xff,
+                                         (ips[i] >> 8) & 0xff, ips[i] & 0xff);
+                                snprintf(rr, sizeof(rr), "%s %d IN A %s", name, DNS_TTL, ip);
+                                ldns_rr *r = NULL;
+                                if (ldns_rr_new_frm_str(&r, rr, 0, NULL, NULL) == LDNS_STATUS_OK)
+                                        ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, r);
+                        }
+                }
+                /* AAAA and others for a container name: the name exists, no such record. */
+                reply_pkt(ds->fd, &from, fromlen, a);
+                ldns_pkt_free(a);
+        }
+        free(name);
+        ldns_pkt_free(q);
+}
+
+static void *dns_main(void *arg) {
+        struct dns *dns = arg;
+        for (;;) {
+                struct epoll_event ev[16];
+                int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), -1);
+                for (int i = 0; i < n; i++) {
+                        if (ev[i].data.ptr == NULL)
+                                return NULL;
+                        pthread_mutex_lock(&dns->lock);
+                        /* The entry may have gone since epoll_wait: find it by identity. */
+                        struct dns_sock *ds = NULL;
+                        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                                if (x == ev[i].data.ptr)
+                                        ds = x;
+                        if (ds)
+                                serve_one(dns, ds);
+                        pthread_mutex_unlock(&dns->lock);
+                }
+        }
+}
+
+int dns_open(struct net_store *s, struct berr *err) {
+        struct dns *dns = calloc(1, sizeof(*dns));
+        if (!dns)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        dns->s = s;
+        dns->wake[0] = dns->wake[1] = -1;
+        pthread_mutex_init(&dns->lock, NULL);
+        dns->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (dns->epfd < 0 || pipe2(dns->wake, O_CLOEXEC) < 0) {
+                int r = berr_sys(err, BERR_INTERNAL, "dns: epoll");
+                if (dns->epfd >= 0)
+                        close(dns->epfd);
+                free(dns);
+                return r;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+        (void) epoll_ctl(dns->epfd, EPOLL_CTL_ADD, dns->wake[0], &ev);
+        s->dns = dns;
+        return 0;
+}
+
+static int start_thread(struct dns *dns) {
+        if (dns->running)
+                return 0;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int r = pthread_create(&dns->thread, &attr, dns_main, dns);
+        pthread_attr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        dns->running = true;
+        return 0;
+}
+
+void dns_close(struct net_store *s) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return;
+        if (dns->running) {
+                (void) !write(dns->wake[1], "x", 1);
+                pthread_join(dns->thread, NULL);
+        }
+        /* Forwarders in flight finish within their timeout; wait for them. */
+        for (int i = 0; i < 100; i++) {
+                if (__atomic_load_n(&dns->forwards, __ATOMIC_SEQ_CST) == 0)
+                        break;
+                usleep(50 * 1000);
+        }
+        while (dns->socks) {
+                struct dns_sock *x = dns->socks;
+                dns->socks = x->next;
+                close(x->fd);
+                free(x);
+        }
+        close(dns->epfd);
+        close(dns->wake[0]);
+        close(dns->wake[1]);
+        pthread_mutex_destroy(&dns->lock);
+        free(dns);
+        s->dns = NULL;
+}
+
+/* A UDP socket bound to 127.0.0.11:53 inside the namespace at @ns_path. */
+static int socket_in(const char *ns_path) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
+                return -errno;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int e = fd < 0 ? -errno : 0;
+        if (fd >= 0) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
+                inet_pton(AF_INET, "127.0.0.11", &sa.sin_addr);
+                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        e = -errno;
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        if (setns(self, CLONE_NEWNET) < 0) {
+                log_error("setns back to berthd's network namespace: %s", strerror(errno));
+                abort();
+        }
+        return fd >= 0 ? fd : e;
+}
+
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, struct berr *err) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return 0;
+        net_dns_detach(s, ctr_id);
+        int fd = socket_in(ns_path);
+        if (fd < 0)
+                return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
+        struct dns_sock *x = calloc(1, sizeof(*x));
+        if (!x) {
+                close(fd);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        snprintf(x->ctr_id, sizeof(x->ctr_id), "%s", ctr_id);
+        x->fd = fd;
+        pthread_mutex_lock(&dns->lock);
+        x->next = dns->socks;
+        dns->socks = x;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = x };
+        int r = epoll_ctl(dns->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : start_thread(dns);
+        pthread_mutex_unlock(&dns->lock);
+        if (r < 0) {
+                net_dns_detach(s, ctr_id);
+                return berr_set(err, BERR_INTERNAL, -r, "embedded DNS server: %s", strerror(-r));
+        }
+        return 0;
+}
+
+void net_dns_detach(struct net_store *s, const char *ctr_id) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return;
+        pthread_mutex_lock(&dns->lock);
+        for (struct dns_sock **pp = &dns->socks; *pp;) {
+                struct dns_sock *x = *pp;
+                if (strcmp(x->ctr_id, ctr_id) != 0) {
+                        pp = &x->next;
+                        continue;
+                }
+                *pp = x->next;
+                (void) epoll_ctl(dns->epfd, EPOLL_CTL_DEL, x->fd, NULL);
+                close(x->fd);
+                free(x);
+        }
+        pthread_mutex_unlock(&dns->lock);
+}

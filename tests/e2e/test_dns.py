@@ -1,0 +1,181 @@
+"""Name resolution on user networks: the embedded DNS server at 127.0.0.11, through the
+stock docker CLI.
+
+The daemon here runs in a mount namespace of its own where /etc/resolv.conf names a DNS
+server this test runs on 127.0.0.153: every query berthd forwards goes there, never to the
+machine's own resolvers."""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+from conftest import SHARED, Berthd, DockerCLI
+
+UPSTREAM_IP = "127.0.0.153"
+UPSTREAM_NAMES = {"upstream.test.": "192.0.2.10"}
+
+
+class FakeUpstream:
+    """A DNS server for the test: known names get an A record, the rest NXDOMAIN."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((UPSTREAM_IP, 53))
+        self.sock.settimeout(0.2)
+        self.queries = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(data) < 12:
+                continue
+            i, labels = 12, []
+            while i < len(data) and data[i]:
+                n = data[i]
+                labels.append(data[i + 1:i + 1 + n].decode(errors="replace"))
+                i += 1 + n
+            qname = ".".join(labels) + "."
+            question = data[12:i + 5]
+            self.queries.append(qname)
+            ip = UPSTREAM_NAMES.get(qname.lower())
+            qtype = struct.unpack("!H", data[i + 1:i + 3])[0] if i + 3 <= len(data) else 0
+            flags = 0x8180 if ip else 0x8183  # response, RD, RA; NXDOMAIN without a name
+            an = 1 if ip and qtype == 1 else 0
+            out = data[:2] + struct.pack("!HHHHH", flags, 1, an, 0, 0) + question
+            if an:
+                out += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(ip)
+            self.sock.sendto(out, peer)
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+        self.thread.join(2)
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    u = FakeUpstream()
+    yield u
+    u.close()
+
+
+@pytest.fixture(scope="module")
+def dnsd(upstream):
+    """A berthd whose /etc/resolv.conf names only the fake upstream."""
+    base = tempfile.mkdtemp(prefix="berth-e2e-dns-")
+    resolv = os.path.join(base, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver %s\nsearch example.test\noptions timeout:1 attempts:2\n" % UPSTREAM_IP)
+    d = Berthd(base=base)
+    inner = " ".join("'%s'" % a for a in d.args)
+    d.args = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+              "mount --bind '%s' /etc/resolv.conf && exec %s" % (resolv, inner)]
+    d.start()
+    cli = DockerCLI(d.host)
+    cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    yield d, cli
+    for c in cli.run("ps", "-aq").stdout.split():
+        cli.run("rm", "-f", c, check=False)
+    cli.run("network", "prune", "-f", check=False)
+    cli.cleanup()
+    d.cleanup()
+
+
+def lookup(cli, name, network="dn", check=True):
+    # sh stays pid 1 (busybox timeout execs its command; pid 1 ignores SIGTERM).
+    return cli.run("run", "--rm", "--network", network, "busybox", "sh", "-c",
+                   "timeout 10 nslookup -type=a %s 127.0.0.11; exit $?" % name, check=check)
+
+
+def addresses(out):
+    lines = out.split("Name:", 1)[-1] if "Name:" in out else ""
+    return sorted(l.split()[-1] for l in lines.splitlines() if l.startswith("Address"))
+
+
+def test_names_aliases_hostnames_and_ids(dnsd, upstream):
+    d, cli = dnsd
+    cli.run("network", "create", "dn")
+    cli.run("run", "-d", "--name", "db", "--network", "dn", "--network-alias", "database", "--hostname", "dbhost",
+            "busybox", "sleep", "600")
+    ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.dn.IPAddress}}", "db").stdout.strip()
+    cid = cli.run("inspect", "-f", "{{.Id}}", "db").stdout.strip()
+    for name in ("db", "database", "dbhost", cid[:12], "DB"):
+        assert addresses(lookup(cli, name).stdout) == [ip], name
+    p = cli.run("run", "--rm", "--network", "dn", "busybox", "cat", "/etc/resolv.conf")
+    assert p.stdout.splitlines()[0] == "nameserver 127.0.0.11"
+    assert "search example.test" in p.stdout and "ndots:0" in p.stdout
+    assert "DNSNames" in cli.run("inspect", "db").stdout
+    # PTR for a container's address.
+    p = cli.run("run", "--rm", "--network", "dn", "busybox", "sh", "-c", "timeout 10 nslookup %s 127.0.0.11; exit $?" % ip)
+    assert "db.dn" in p.stdout
+
+
+def test_upstream_names_are_forwarded_to_the_hosts_resolver(dnsd, upstream):
+    d, cli = dnsd
+    assert addresses(lookup(cli, "upstream.test").stdout) == ["192.0.2.10"]
+    assert "upstream.test." in upstream.queries
+    p = lookup(cli, "nosuchname.test", check=False)
+    assert p.returncode != 0 or "NXDOMAIN" in p.stdout + p.stderr or "can't find" in p.stdout + p.stderr
+
+
+def test_other_networks_and_stopped_containers_are_not_found(dnsd, upstream):
+    d, cli = dnsd
+    cli.run("network", "create", "other")
+    cli.run("run", "-d", "--name", "elsewhere", "--network", "other", "busybox", "sleep", "600")
+    p = lookup(cli, "elsewhere", check=False)
+    assert addresses(p.stdout) == []
+    assert addresses(lookup(cli, "elsewhere", network="other").stdout)
+    cli.run("stop", "-t", "1", "elsewhere")
+    assert addresses(lookup(cli, "elsewhere", network="other", check=False).stdout) == []
+    cli.run("rm", "elsewhere")
+
+
+def test_shared_alias_answers_every_container(dnsd, upstream):
+    d, cli = dnsd
+    ips = []
+    for n in ("w1", "w2"):
+        cli.run("run", "-d", "--name", n, "--network", "dn", "--network-alias", "web", "busybox", "sleep", "600")
+        ips.append(cli.run("inspect", "-f", "{{.NetworkSettings.Networks.dn.IPAddress}}", n).stdout.strip())
+    assert addresses(lookup(cli, "web").stdout) == sorted(ips)
+    cli.run("rm", "-f", "w1", "w2")
+
+
+def test_default_bridge_has_no_embedded_dns(dnsd, upstream):
+    d, cli = dnsd
+    p = cli.run("run", "--rm", "busybox", "cat", "/etc/resolv.conf")
+    assert "127.0.0.11" not in p.stdout
+    assert UPSTREAM_IP not in p.stdout  # a loopback resolver means nothing in the container
+
+
+def test_names_resolve_again_after_berthd_is_killed(fresh_daemon):
+    """In the host's mount namespace (a restart must find the bound network namespaces);
+    only container names are asked, so nothing is forwarded off this machine."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "kn")
+        cli.run("run", "-d", "--name", "survivor", "--network", "kn", "busybox", "sleep", "600")
+        cli.run("run", "-d", "--name", "asker", "--network", "kn", "busybox", "sleep", "600")
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.kn.IPAddress}}", "survivor").stdout.strip()
+        d.stop(sig=signal.SIGKILL)
+        d.start()
+        p = cli.run("exec", "asker", "sh", "-c", "timeout 10 nslookup -type=a survivor 127.0.0.11; exit $?")
+        assert addresses(p.stdout) == [ip]
+        cli.run("rm", "-f", "survivor", "asker")
+        cli.run("network", "rm", "kn")
+    finally:
+        cli.cleanup()

@@ -7,8 +7,9 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
 # libarchive and libcurl are loaded on first use (src/image/archive_lazy.c,
 # src/distribution/dist_curl.c): linked at start they cost berthd ~4.5 MB of idle RSS.
-PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 libnftables ldns
-LAZY_PKGS := libarchive libcurl
+PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 ldns
+# libnftables is opened for each firewall batch and closed after it (src/network/firewall.c).
+LAZY_PKGS := libarchive libcurl libnftables
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) 2>/dev/null) \

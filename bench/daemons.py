@@ -509,15 +509,23 @@ class Daemon:
 
 
 class Berthd(Daemon):
+    """berthd with a bridge of the bench's own (never docker0) and its user networks in
+    10.198.0.0/16; its nftables table is named after its exec root and removed when it
+    stops with no container running."""
     kind = "berth"
     fresh_dirs_each_start = True
+    bridge = None
 
     def argv(self):
+        if self.bridge is None:
+            self.bridge, self.bip = self.env.make_bridge()
         return [self.binary,
                 "-H", self.host,
                 "--data-root", os.path.join(self.dir, "data"),
                 "--exec-root", os.path.join(self.dir, "exec"),
-                "--pidfile", os.path.join(self.dir, "berthd.pid")]
+                "--pidfile", os.path.join(self.dir, "berthd.pid"),
+                "--bridge", self.bridge, "--bip", self.bip,
+                "--default-address-pool", "base=10.198.0.0/16,size=24"]
 
     def fresh(self, purpose):
         return Berthd(self.env, f"berth-{purpose}-{self.env.seq()}", self.binary)
@@ -570,7 +578,8 @@ class Dockerd(Daemon):
              "--pidfile", os.path.join(self.dir, "dockerd.pid"),
              "--config-file", os.path.join(self.dir, "daemon.json"),
              "--bridge", self.bridge,
-             "--iptables=false", "--ip-masq=false", "--ip-forward=false"]
+             "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+             "--default-address-pool", "base=10.197.0.0/16,size=24"]
         if self.own_containerd:
             a += ["--containerd", self.containerd_sock]
         return a

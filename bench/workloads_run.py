@@ -72,6 +72,31 @@ def run_d_sequential(daemon):
         _rm_all(daemon)
 
 
+def run_rm_none(daemon):
+    """`docker run --rm --network none busybox true`: the same without a bridge endpoint."""
+    return time_docker(daemon, "run", "--rm", "--network", "none", "busybox", "true")
+
+
+def run_rm_publish(daemon):
+    """`docker run --rm -p 127.0.0.1::80 busybox true`: one published port."""
+    return time_docker(daemon, "run", "--rm", "-p", "127.0.0.1::80", "busybox", "true")
+
+
+def run_d_user_network(daemon):
+    """N_SEQUENTIAL sequential `docker run -d --network benchnet`, total time in s."""
+    _rm_all(daemon)
+    docker(daemon, "network", "rm", "benchnet", check=False)
+    docker(daemon, "network", "create", "benchnet")
+    t0 = time.perf_counter()
+    try:
+        for _ in range(N_SEQUENTIAL):
+            docker(daemon, "run", "-d", "--network", "benchnet", "busybox", "sleep", "300")
+        return time.perf_counter() - t0
+    finally:
+        _rm_all(daemon)
+        docker(daemon, "network", "rm", "benchnet", check=False)
+
+
 def shim_pss(daemon):
     """PSS of one container's supervisor, averaged over N_RESIDENT running containers."""
     _rm_all(daemon)
@@ -109,6 +134,13 @@ WORKLOADS_RUN = [
     Workload(f"{N_SEQUENTIAL}× docker run -d", "s", run_d_sequential, needs_images=True,
              goal=Goal("≤ 0.20× dockerd", max_ratio=0.20), decimals=2,
              description=f"{N_SEQUENTIAL} sequential `docker run -d busybox sleep 300`, total"),
+    Workload("docker run --rm --network none", "ms", run_rm_none, needs_images=True,
+             description="`docker run --rm --network none busybox true` (bridge cost = the row above / this)"),
+    Workload("docker run --rm -p 127.0.0.1::80", "ms", run_rm_publish, needs_images=True,
+             description="`docker run --rm -p 127.0.0.1::80 busybox true`: one published port"),
+    Workload(f"{N_SEQUENTIAL}× docker run -d on a user network", "s", run_d_user_network, needs_images=True,
+             goal=Goal("≤ 0.20× dockerd", max_ratio=0.20), decimals=2,
+             description=f"{N_SEQUENTIAL} sequential `docker run -d --network benchnet busybox sleep 300`"),
     Workload("shim PSS per container", "KB", shim_pss, needs_images=True,
              goal=Goal("≤ 400 KB", max_value=400.0), decimals=0,
              description="PSS of berth-shim / containerd-shim-runc-v2, mean over 10 running containers"),

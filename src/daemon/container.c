@@ -520,19 +520,9 @@ static int validate_body(json_t *body, struct berr *err) {
         int r = ctr_mounts_parse(body, hc, &mounts, err);
         if (r < 0)
                 return r;
-        const char *netmode = json_string_value(json_object_get(hc, "NetworkMode"));
-        if (netmode && *netmode && strcmp(netmode, "default") && strcmp(netmode, "bridge") && strcmp(netmode, "none") &&
-            strcmp(netmode, "host")) {
-                /* A user-defined network: looked up at start, as dockerd does (where none
-                 * can exist yet); a 404 here would send the CLI pulling the image. */
-        }
-        static const char *const ns_modes[] = { "PidMode", "IpcMode" };
-        for (size_t i = 0; i < ELEMENTSOF(ns_modes); i++) {
-                const char *m = json_string_value(json_object_get(hc, ns_modes[i]));
-                if (m && strncmp(m, "container:", 10) == 0)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "%s %s is not supported by berth yet",
-                                        i == 0 ? "--pid" : "--ipc", m);
-        }
+        /* Network, PID and IPC modes are resolved in container_network.c: a user network
+         * or a container:<x> is looked up at start, as dockerd does (a 404 at create would
+         * send the CLI pulling the image). */
         return validate_log_config(json_object_get(hc, "LogConfig"), err);
 }
 

@@ -169,6 +169,10 @@ void ctr_net_primary_ip(struct container *c, char out[16]);
 bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);
 bool ctr_net_is_host(struct container *c);
+/* PidMode / IpcMode "container:<x>": /proc/<pid>/ns/pid and ns/ipc of running x, and
+ * x's /dev/shm for the IPC case ("" when the mode is not container:). */
+int ctr_join_ns_paths(struct daemon *d, struct container *c, char pid_ns[64], char ipc_ns[64], char shm[80],
+                      struct berr *err);
 bool ctr_net_on(struct container *c, const char *net_id, const char *net_name);
 json_t *ctr_net_settings_json(struct daemon *d, struct container *c); /* c->lock held */
 json_t *ctr_net_list_json(struct container *c);                       /* c->lock held */

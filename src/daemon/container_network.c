@@ -810,6 +810,58 @@ void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]) {
                 net_default_gateway(d->nets, out);
 }
 
+/* ---- --pid and --ipc container:<x> ---- */
+
+static int donor(struct daemon *d, struct container *c, const char *mode, const char *what, pid_t *ret_pid,
+                 char ret_ipc_mode[32], struct berr *err) {
+        struct container *o = NULL;
+        int r = ctr_lookup(d, mode + 10, &o, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&o->lock);
+        bool running = o->state == CTR_RUNNING || o->state == CTR_PAUSED;
+        pid_t pid = o->pid;
+        snprintf(ret_ipc_mode, 32, "%s", json_string_value(json_object_get(o->host_config, "IpcMode")) ?: "");
+        char oid[65];
+        snprintf(oid, sizeof(oid), "%s", o->id);
+        bool same = o == c;
+        pthread_mutex_unlock(&o->lock);
+        ctr_unref(d, o);
+        if (same)
+                return berr_set(err, BERR_INVALID, EINVAL, "cannot join own %s namespace", what);
+        if (!running || pid <= 0)
+                return berr_set(err, BERR_CONFLICT, EINVAL, "cannot join %s of a non running container: %s", what, oid);
+        *ret_pid = pid;
+        return 0;
+}
+
+int ctr_join_ns_paths(struct daemon *d, struct container *c, char pid_ns[64], char ipc_ns[64], char shm[80],
+                      struct berr *err) {
+        pid_ns[0] = ipc_ns[0] = shm[0] = '\0';
+        const char *pm = json_string_value(json_object_get(c->host_config, "PidMode"));
+        const char *im = json_string_value(json_object_get(c->host_config, "IpcMode"));
+        pid_t pid;
+        char mode[32];
+        int r;
+        if (pm && strncmp(pm, "container:", 10) == 0 && pm[10]) {
+                if ((r = donor(d, c, pm, "PID namespace", &pid, mode, err)) < 0)
+                        return r;
+                snprintf(pid_ns, 64, "/proc/%d/ns/pid", (int) pid);
+        }
+        if (im && strncmp(im, "container:", 10) == 0 && im[10]) {
+                if ((r = donor(d, c, im, "IPC namespace", &pid, mode, err)) < 0)
+                        return r;
+                if (strcmp(mode, "shareable") != 0 && strcmp(mode, "host") != 0)
+                        return berr_set(err, BERR_CONFLICT, EINVAL,
+                                        "non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+                snprintf(ipc_ns, 64, "/proc/%d/ns/ipc", (int) pid);
+                /* Not yet: the donor's /dev/shm. It is a tmpfs in the donor's mount
+                 * namespace, which cannot be bind-mounted from here; dockerd mounts a
+                 * shareable container's shm on the host for that. SysV IPC is shared. */
+        }
+        return 0;
+}
+
 /* ---- inspect ---- */
 
 static json_t *endpoint_view(json_t *ep) {

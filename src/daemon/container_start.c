@@ -261,8 +261,16 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .init_path = want_init ? init_path : NULL,
                 .netns_path = netns && *netns ? netns : NULL,
         };
+        /* --pid / --ipc container:<x>: that container's namespaces (the pod pattern). */
+        char pid_ns[64], ipc_ns[64], shm[80];
+        int r = ctr_join_ns_paths(d, c, pid_ns, ipc_ns, shm, err);
+        if (r < 0)
+                return r;
+        in.pid_ns_path = pid_ns[0] ? pid_ns : NULL;
+        in.ipc_ns_path = ipc_ns[0] ? ipc_ns : NULL;
+        in.shm_path = shm[0] ? shm : NULL;
         _cleanup_json_ json_t *spec = NULL, *mounts = NULL;
-        int r = ctr_mounts_oci(d, c, rootfs, &mounts, err);
+        r = ctr_mounts_oci(d, c, rootfs, &mounts, err);
         if (r < 0)
                 return r;
         in.mounts = mounts;

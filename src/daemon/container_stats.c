@@ -314,6 +314,12 @@ static char *next_object(struct ctr_stats_reader *r) {
         json_object_set_new(o, "storage_stats", json_object());
         json_object_set_new(o, "cpu_stats", cpu_json(&cur));
         json_object_set_new(o, "precpu_stats", cpu_json(&r->pre));
+        /* Per-interface counters of the container's namespace (NET I/O in docker stats). */
+        json_t *nets = r->done ? NULL : ctr_net_stats(r->d, r->c);
+        if (nets && json_object_size(nets) > 0)
+                json_object_set_new(o, "networks", nets);
+        else
+                json_decref(nets);
         json_object_set_new(o, "name", json_string(r->c->name));
         json_object_set_new(o, "id", json_string(r->c->id));
         char *text = json_dumps(o, JSON_COMPACT);

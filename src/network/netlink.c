@@ -400,8 +400,8 @@ struct json_t *nl_netns_stats(const char *ns_path) {
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
                 return NULL;
-        /* /proc/net/dev follows the reader's namespace at open. */
-        FILE *f = fopen("/proc/net/dev", "re");
+        /* The calling thread's namespace: /proc/net is /proc/self/net, the main thread's. */
+        FILE *f = fopen("/proc/thread-self/net/dev", "re");
         if (setns(self, CLONE_NEWNET) < 0) {
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
                 abort();

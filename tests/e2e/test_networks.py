@@ -320,3 +320,43 @@ def test_kill9_berthd_keeps_a_running_containers_address(fresh_daemon):
     table = d.nft_table()
     assert table
     assert table not in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+
+def test_pod_pattern_shares_net_pid_and_ipc(berthd, docker, images):
+    """cri-dockerd's pods: a pause container owns the namespaces, the others join it."""
+    lbl = ["--label", "io.kubernetes.pod.name=p1"]
+    docker.run("run", "-d", "--name", "pod-pause", "--ipc", "shareable", *lbl, "busybox", "sleep", "600")
+    try:
+        for n in ("pod-a", "pod-b"):
+            docker.run("run", "-d", "--name", n, *lbl, "--network", "container:pod-pause", "--pid",
+                       "container:pod-pause", "--ipc", "container:pod-pause", "busybox", "sleep", "601")
+        p = docker.run("exec", "pod-a", "ps")
+        assert "sleep 600" in p.stdout and p.stdout.count("sleep 601") == 2
+        ip = inspect(docker, "pod-pause")["NetworkSettings"]["IPAddress"]
+        assert "inet %s/" % ip in docker.run("exec", "pod-b", "ip", "-o", "-4", "addr").stdout
+        a_ipc = docker.run("exec", "pod-a", "readlink", "/proc/self/ns/ipc").stdout
+        assert a_ipc == docker.run("exec", "pod-pause", "readlink", "/proc/self/ns/ipc").stdout
+        names = docker.run("ps", "--filter", "label=io.kubernetes.pod.name=p1", "--format", "{{.Names}}").stdout.split()
+        assert sorted(names) == ["pod-a", "pod-b", "pod-pause"]
+        # A donor that is not shareable is refused as dockerd does.
+        docker.run("run", "-d", "--name", "pod-private", "busybox", "sleep", "600")
+        p = docker.run("run", "--rm", "--ipc", "container:pod-private", "busybox", "true", check=False)
+        assert p.returncode != 0 and "non-shareable IPC" in p.stderr
+        # Stopped and removed in any order: the pause container first.
+        docker.run("stop", "-t", "1", "pod-pause")
+        docker.run("rm", "-f", "pod-pause", "pod-b")
+        docker.run("rm", "-f", "pod-a")
+    finally:
+        docker.run("rm", "-f", "pod-pause", "pod-a", "pod-b", "pod-private", check=False)
+
+
+def test_stats_have_network_counters(berthd, client, images):
+    c = client.containers.run("busybox", ["sleep", "600"], detach=True)
+    try:
+        ip = client.api.inspect_container(c.id)["NetworkSettings"]["IPAddress"]
+        subprocess.run(["busybox", "ping", "-c", "3", "-i", "0.2", ip], capture_output=True)
+        s = c.stats(stream=False)
+        eth0 = s["networks"]["eth0"]
+        assert eth0["rx_packets"] >= 3 and eth0["tx_packets"] >= 3 and eth0["rx_bytes"] > 0
+    finally:
+        c.remove(force=True)

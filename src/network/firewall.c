@@ -130,8 +130,15 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
         sb_add(&b, "add map inet %s pub_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n",
                t);
 
+        /* "admin" is the administrator's (dockerd's DOCKER-USER): berth creates it and never
+         * flushes it; every forwarded packet to or from a berth bridge passes it first. */
+        sb_add(&b, "add chain inet %s admin\n", t);
         sb_add(&b, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", t);
         sb_add(&b, "flush chain inet %s forward\n", t);
+        if (n > 0) {
+                sb_add(&b, "add rule inet %s forward iifname @bridges jump admin\n", t);
+                sb_add(&b, "add rule inet %s forward oifname @bridges jump admin\n", t);
+        }
         for (size_t i = 0; i < n; i++) {
                 const struct fw_net *w = &nets[i];
                 const char *br = w->bridge;

@@ -213,3 +213,28 @@ def test_range_publishes_every_port(berthd, docker, images):
         assert time.time() - t0 < 10
     finally:
         docker.run("rm", "-f", "pt-range")
+
+
+def test_admin_chain_filters_published_traffic_and_survives_changes(berthd, docker, images):
+    """The administrator's chain: a rule there drops forwarded published-port traffic (here
+    from a container through the host's address), and berth's own changes (a new network)
+    leave it alone. As with dockerd's DOCKER-USER, the host's own connections do not pass it."""
+    table = berthd.nft_table()
+    port = free_port()
+    host = serve(docker, "pt-adm", "-p", "%d:80" % port)
+    url = "http://10.%d.0.1:%d/hostname" % (berthd.net, port)
+    fetch = lambda: docker.run("run", "--rm", "busybox", "sh", "-c", "timeout 3 wget -qO- %s; exit $?" % url,
+                               check=False).stdout.strip()
+    try:
+        assert fetch() == host
+        subprocess.run(["nft", "add", "rule", "inet", table, "admin", "ct", "status", "dnat", "meta", "l4proto", "tcp",
+                        "ct", "original", "proto-dst", str(port), "drop"], check=True)
+        docker.run("network", "create", "adm-net")  # berth rewrites its chains
+        assert "proto-dst %d drop" % port in table_text(berthd)
+        assert fetch() == ""
+        subprocess.run(["nft", "flush", "chain", "inet", table, "admin"], check=True)
+        assert fetch() == host
+    finally:
+        subprocess.run(["nft", "flush", "chain", "inet", table, "admin"], capture_output=True)
+        docker.run("rm", "-f", "pt-adm")
+        docker.run("network", "rm", "adm-net", check=False)

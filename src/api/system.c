@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
+#include "network/network.h"
 #include "daemon/events.h"
 #include "distribution/distribution.h"
 
@@ -173,7 +174,16 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "InitCommit", json_pack("{s:s, s:s}", "ID", "", "Expected", ""));
         json_object_set_new(o, "SecurityOptions", json_array());
         json_object_set_new(o, "DefaultAddressPools", json_array());
-        json_object_set_new(o, "Warnings", info_warnings(h));
+        json_t *w = info_warnings(h), *nw = net_warnings(d->nets);
+        if (json_array_size(nw) > 0) {
+                if (!json_is_array(w)) {
+                        json_decref(w);
+                        w = json_array();
+                }
+                json_array_extend(w, nw);
+        }
+        json_decref(nw);
+        json_object_set_new(o, "Warnings", w);
         json_object_set_new(o, "CDISpecDirs", json_array());
         return o;
 }

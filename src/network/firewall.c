@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,8 @@ struct nft_api {
         int (*buffer_error)(struct nft_ctx *);
         int (*run_cmd)(struct nft_ctx *, const char *);
         const char *(*get_error)(struct nft_ctx *);
+        const char *(*get_output)(struct nft_ctx *);
+        void (*set_output_flags)(struct nft_ctx *, unsigned int);
 };
 
 static int nft_open(struct nft_api *a, struct berr *err) {
@@ -76,14 +79,23 @@ static int nft_open(struct nft_api *a, struct berr *err) {
         a->buffer_error = (__typeof__(a->buffer_error)) dlsym(a->h, "nft_ctx_buffer_error");
         a->run_cmd = (__typeof__(a->run_cmd)) dlsym(a->h, "nft_run_cmd_from_buffer");
         a->get_error = (__typeof__(a->get_error)) dlsym(a->h, "nft_ctx_get_error_buffer");
-        if (!a->ctx_new || !a->ctx_free || !a->buffer_output || !a->buffer_error || !a->run_cmd || !a->get_error) {
+        a->get_output = (__typeof__(a->get_output)) dlsym(a->h, "nft_ctx_get_output_buffer");
+        a->set_output_flags = (__typeof__(a->set_output_flags)) dlsym(a->h, "nft_ctx_output_set_flags");
+        if (!a->get_output || !a->set_output_flags || !a->ctx_new || !a->ctx_free || !a->buffer_output || !a->buffer_error || !a->run_cmd || !a->get_error) {
                 dlclose(a->h);
                 return berr_set(err, BERR_INTERNAL, ENOSYS, "%s: a symbol is missing", NFT_SONAME);
         }
         return 0;
 }
 
+/* Run @cmds; with @json_out, the output as JSON (newly allocated) in *json_out. */
+static int run_out(const char *cmds, char **json_out, struct berr *err);
+
 static int run(const char *cmds, struct berr *err) {
+        return run_out(cmds, NULL, err);
+}
+
+static int run_out(const char *cmds, char **json_out, struct berr *err) {
         struct nft_api a = { 0 };
         int r = nft_open(&a, err);
         if (r < 0)
@@ -95,7 +107,13 @@ static int run(const char *cmds, struct berr *err) {
         }
         a.buffer_output(ctx);
         a.buffer_error(ctx);
+        if (json_out)
+                a.set_output_flags(ctx, NFT_CTX_OUTPUT_JSON);
         r = a.run_cmd(ctx, cmds);
+        if (r == 0 && json_out) {
+                const char *o = a.get_output(ctx);
+                *json_out = strdup(o ? o : "");
+        }
         if (r != 0) {
                 const char *e = a.get_error(ctx);
                 berr_set(err, BERR_INTERNAL, EIO, "nftables: %.*s", (int) strcspn(e ? e : "", "\n"), e ? e : "");
@@ -235,4 +253,37 @@ void fw_remove(const char *table) {
         struct berr e = { 0 };
         if (run(cmd, &e) < 0)
                 log_warn("remove nftables table %s: %s", table, e.msg);
+}
+
+int fw_forward_drops(const char *table, char ***ret) {
+        _cleanup_free_ char *out = NULL;
+        struct berr e = { 0 };
+        *ret = NULL;
+        if (run_out("list chains", &out, &e) < 0 || !out)
+                return -EIO;
+        json_error_t je;
+        json_t *root = json_loads(out, 0, &je);
+        json_t *list = json_object_get(root, "nftables");
+        size_t n = 0, i;
+        json_t *v;
+        char **res = calloc(json_array_size(list) + 1, sizeof(*res));
+        json_array_foreach(list, i, v) {
+                json_t *c = json_object_get(v, "chain");
+                const char *hook = json_string_value(json_object_get(c, "hook"));
+                const char *policy = json_string_value(json_object_get(c, "policy"));
+                const char *fam = json_string_value(json_object_get(c, "family"));
+                const char *tab = json_string_value(json_object_get(c, "table"));
+                const char *name = json_string_value(json_object_get(c, "name"));
+                if (!res || !hook || !policy || !fam || !tab || !name || strcmp(hook, "forward") || strcmp(policy, "drop"))
+                        continue;
+                if (strcmp(fam, "inet") == 0 && strcmp(tab, table) == 0)
+                        continue;
+                if (asprintf(&res[n], "%s %s %s", fam, tab, name) >= 0)
+                        n++;
+                else
+                        res[n] = NULL;
+        }
+        json_decref(root);
+        *ret = res;
+        return (int) n;
 }

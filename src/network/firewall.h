@@ -31,3 +31,6 @@ struct fw_port {
 };
 /* Add (@add) or delete the elements of @p, in one transaction. */
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err);
+/* Base chains of other tables on the forward hook with a drop policy ("family table chain",
+ * NULL-terminated, newly allocated): they drop container traffic whatever berth accepts. */
+int fw_forward_drops(const char *table, char ***ret);

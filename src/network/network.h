@@ -59,6 +59,8 @@ int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct 
 const char *net_default_name(struct net_store *s);
 /* The default bridge's address ("" without one). */
 void net_default_gateway(struct net_store *s, char out[16]);
+/* docker info Warnings about the firewall (another table's FORWARD drop policy). */
+json_t *net_warnings(struct net_store *s);
 
 /* POST /networks/create: Docker's NetworkCreateRequest. *ret_warning may be "" */
 int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);

@@ -192,6 +192,46 @@ static struct network *find_locked(struct net_store *s, const char *ref) {
         return hit;
 }
 
+/* Another table's FORWARD with policy drop (iptables' left by dockerd, ufw, firewalld)
+ * drops container traffic whatever berth's table accepts: say so, with the rule to add.
+ * Caller holds s->lock or is alone. */
+static void check_forward_drops(struct net_store *s, const struct fw_net *nets, size_t n) {
+        char **drops = NULL;
+        json_t *w = json_array();
+        if (n > 0 && fw_forward_drops(s->o->table, &drops) > 0) {
+                for (char **d = drops; *d; d++) {
+                        char fam[16], tab[128], chain[128];
+                        if (sscanf(*d, "%15s %127s %127s", fam, tab, chain) != 3)
+                                continue;
+                        for (size_t i = 0; i < n; i++) {
+                                char *msg = NULL;
+                                if (asprintf(&msg, "WARNING: the %s chain %s of nftables table %s %s drops forwarded "
+                                             "packets by default: containers on bridge %s have no traffic out until "
+                                             "it accepts them (nft insert rule %s %s %s iifname \"%s\" accept; nft "
+                                             "insert rule %s %s %s oifname \"%s\" accept)", fam, chain, fam, tab,
+                                             nets[i].bridge, fam, tab, chain, nets[i].bridge, fam, tab, chain,
+                                             nets[i].bridge) >= 0) {
+                                        json_array_append_new(w, json_string(msg));
+                                        log_warn("%s", msg);
+                                        free(msg);
+                                }
+                        }
+                }
+        }
+        for (char **d = drops; d && *d; d++)
+                free(*d);
+        free(drops);
+        json_decref(s->warnings);
+        s->warnings = w;
+}
+
+json_t *net_warnings(struct net_store *s) {
+        pthread_mutex_lock(&s->lock);
+        json_t *w = json_deep_copy(s->warnings);
+        pthread_mutex_unlock(&s->lock);
+        return w ? w : json_array();
+}
+
 static int apply_firewall(struct net_store *s, struct berr *err) {
         if (!s->o->iptables)
                 return 0;
@@ -210,7 +250,10 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                 if (fd >= 0 && read(fd, &c, 1) == 1 && c == '0' && pwrite(fd, "1", 1, 0) < 0)
                         log_warn("enable ip_forward: %s", strerror(errno));
         }
-        return fw_apply(s->o->table, list, n, err);
+        int r = fw_apply(s->o->table, list, n, err);
+        if (r == 0)
+                check_forward_drops(s, list, n);
+        return r;
 }
 
 static int bring_up(struct net_store *s, struct network *n, struct berr *err) {
@@ -482,6 +525,7 @@ void net_store_close(struct net_store *s) {
                 s->nets = n->next;
                 network_free(n);
         }
+        json_decref(s->warnings);
         for (size_t i = 0; i < s->n_pubs; i++)
                 if (s->pubs[i].fd >= 0)
                         close(s->pubs[i].fd);

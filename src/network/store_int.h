@@ -46,6 +46,7 @@ struct net_store {
         size_t n_pubs, cap_pubs;
         uint16_t next_port;     /* where the search for a free host port goes on */
         struct dns *dns;        /* the embedded DNS server (dns.c) */
+        json_t *warnings;       /* for docker info, under lock */
 };
 
 int dns_open(struct net_store *s, struct berr *err);

@@ -360,3 +360,27 @@ def test_stats_have_network_counters(berthd, client, images):
         assert eth0["rx_packets"] >= 3 and eth0["tx_packets"] >= 3 and eth0["rx_bytes"] > 0
     finally:
         c.remove(force=True)
+
+
+def test_forward_drop_policy_of_another_table_is_reported(fresh_daemon):
+    """A DROP policy on the forward hook in another table (iptables' FORWARD left by dockerd,
+    ufw, firewalld) drops container traffic whatever berth accepts: docker info says so,
+    with the rule to add. The test's chain lets everything but this daemon's bridge pass."""
+    d = fresh_daemon(start=False)
+    tbl = "berth_e2e_fwd%d" % d.net
+    rules = ("add table inet %s\n"
+             "add chain inet %s fwchain { type filter hook forward priority 0; policy drop; }\n"
+             "add rule inet %s fwchain iifname != \"%s\" oifname != \"%s\" accept\n") % (tbl, tbl, tbl, d.bridge, d.bridge)
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    try:
+        d.start()
+        cli = DockerCLI(d.host)
+        try:
+            warnings = json.loads(cli.run("info", "--format", "{{json .Warnings}}").stdout)
+            hits = [w for w in warnings if tbl in w]
+            assert hits and ('iifname "%s" accept' % d.bridge) in hits[0]
+            assert tbl in d.read_log()
+        finally:
+            cli.cleanup()
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", tbl], capture_output=True)

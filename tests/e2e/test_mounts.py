@@ -83,28 +83,22 @@ def test_bad_mount_specifications_are_refused(docker, images, hostdir):
     assert docker.run("ps", "-aq").stdout.split() == before  # nothing was created
 
 
-def test_published_ports_are_refused_until_there_are_networks(docker, images):
-    """Without networks a published port would lead nowhere: an honest error instead."""
-    before = docker.run("ps", "-aq").stdout.split()
-    p = docker.run("create", "-p", "127.0.0.1:18080:80", "busybox", check=False)
-    assert p.returncode != 0 and "publishing ports is not supported by berth yet" in p.stderr
-    p = docker.run("create", "-P", "--expose", "80", "busybox", check=False)
-    assert p.returncode != 0 and "publishing ports is not supported by berth yet" in p.stderr
-    assert docker.run("ps", "-aq").stdout.split() == before
+def test_published_ports_are_discarded_with_the_hosts_network(docker, images):
     # With the host's network they are discarded, as dockerd does, with its warning.
     p = docker.run("create", "--network", "host", "-p", "18080:80", "busybox")
     assert "Published ports are discarded when using host network mode" in p.stderr
     docker.run("rm", p.stdout.strip())
 
 
-def test_network_modes_berth_cannot_honour_are_refused(docker, images):
+def test_unknown_network_and_donor_are_found_missing_at_start(docker, images):
     # As dockerd: the network is looked up at start; the container stays created.
     p = docker.run("run", "--name", "on-mynet", "--network", "mynet", "busybox", "true", check=False)
     assert p.returncode != 0 and "network mynet not found" in p.stderr
     assert docker.run("inspect", "-f", "{{.State.Status}}", "on-mynet").stdout.strip() == "created"
     docker.run("rm", "on-mynet")
-    p = docker.run("create", "--pid", "container:other", "busybox", check=False)
-    assert p.returncode != 0 and "is not supported by berth yet" in p.stderr
+    p = docker.run("run", "--name", "pid-other", "--pid", "container:other", "busybox", "true", check=False)
+    assert p.returncode != 0 and "No such container: other" in p.stderr
+    docker.run("rm", "pid-other")
     for mode in ("none", "host", "bridge"):
         cid = docker.run("create", "--network", mode, "busybox").stdout.strip()
         docker.run("rm", cid)

@@ -149,8 +149,9 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                                         "unsupported storage driver %s: berth supports overlay2 and vfs", value);
                 return set_string(&cfg->storage_driver, value, err);
         case OPT_BRIDGE:
-                if (strlen(value) > 15)
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 characters", value);
+                if (!net_valid_bridge_name(value))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of [A-Za-z0-9_.-]",
+                                        value);
                 return set_string(&cfg->net.bridge, value, err);
         case OPT_BIP:
         case OPT_FIXED_CIDR: {

@@ -3,6 +3,7 @@
 #include "container.h"
 #include "exec.h"
 #include "volume/volume.h"
+#include "network/network.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -273,11 +274,20 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         ctr_net_restore(d, c);
                         readopt(d, c);
                 } else if (!ctr_recover_stopped(d, c)) {
-                        ctr_net_forget_ports(d, c); /* what a crash between start and exit left */
+                        /* What a crash between start and exit left: addresses, veth, namespace.
+                         * (Its DNAT entries go with the resync below.) */
                         ctr_net_stop(d, c);
+                        struct berr se = { 0 };
+                        pthread_mutex_lock(&c->lock);
+                        if (ctr_save(d, c, &se) < 0)
+                                log_warn("save container %.12s: %s", c->id, se.msg);
+                        pthread_mutex_unlock(&c->lock);
                 }
         }
         ctr_recover_orphans(d);
+        /* The kernel's port maps now say exactly what the running containers publish:
+         * entries of containers that died or never finished starting go. */
+        net_ports_resync(d->nets);
         ctr_start_policy_containers(d);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -643,6 +644,17 @@ json_t *ctr_net_ports_list_json(struct container *c) {
         return out;
 }
 
+/* The container's --dns servers (at most 3, IPv4) into @v, NULL-terminated. */
+static const char *const *dns_servers(struct container *c, const char *v[4]) {
+        size_t n = 0, i;
+        json_t *s;
+        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3 &&
+                                                                             !strchr(json_string_value(s), ':'))
+                v[n++] = json_string_value(s);
+        v[n] = NULL;
+        return n ? v : NULL;
+}
+
 /* Docker's embedded DNS serves containers on user-defined networks, not the default bridge. */
 static bool networks_use_dns(json_t *networks) {
         const char *name;
@@ -700,7 +712,10 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         pthread_mutex_unlock(&c->lock);
         if (!networks)
                 networks = json_object();
-        const char *primary = primary_name(d, c);
+        pthread_mutex_lock(&c->lock);
+        const char *pn = primary_name(d, c);
+        _cleanup_free_ char *primary = pn ? strdup(pn) : NULL;
+        pthread_mutex_unlock(&c->lock);
         if (primary && !json_object_get(networks, primary)) /* records from before networks */
                 json_object_set_new(networks, primary, endpoint_new(NULL, NULL));
         const char *names[64];
@@ -719,8 +734,9 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
+        const char *dnsv[4];
         if (r == 0 && networks_use_dns(networks)) {
-                r = net_dns_attach(d->nets, c->id, ns, err);
+                r = net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), err);
                 if (r < 0)
                         net_unpublish(d->nets, c->id);
         }
@@ -773,10 +789,11 @@ void ctr_net_restore(struct daemon *d, struct container *c) {
                         log_warn("container %.12s on network %s: %s", c->id, name, err.msg);
         }
         if (ctr_net_embedded_dns(c)) {
+                const char *dnsv[4];
                 char ns[4200];
                 struct berr err = { 0 };
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
-                if (net_dns_attach(d->nets, c->id, ns, &err) < 0)
+                if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &err) < 0)
                         log_warn("container %.12s: %s", c->id, err.msg);
         }
 }
@@ -924,6 +941,18 @@ bool ctr_net_on(struct container *c, const char *net_id, const char *net_name) {
 
 /* ---- connect / disconnect ---- */
 
+/* Caller holds c->lock: wait (bounded) until no start is in progress, so the start's copy
+ * of the Networks record and this change cannot overwrite each other. */
+static int wait_not_starting(struct container *c, struct berr *err) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 30;
+        while (c->starting)
+                if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
+                        return berr_set(err, BERR_CONFLICT, EBUSY, "container %s is starting; try again", c->id);
+        return 0;
+}
+
 int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err) {
         struct net_info ni;
         int r = net_find(d->nets, ref, &ni, err);
@@ -942,6 +971,10 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "user specified IP address is supported on user defined networks only");
         pthread_mutex_lock(&c->lock);
+        if ((r = wait_not_starting(c, err)) < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return r;
+        }
         if (ctr_net_on(c, ni.id, ni.name)) {
                 pthread_mutex_unlock(&c->lock);
                 return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
@@ -969,7 +1002,17 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                         return r;
                 }
         }
+        bool had_dns = running && networks_use_dns(c->networks);
         json_object_set_new(c->networks, ni.name, ep);
+        if (running && !had_dns && networks_use_dns(c->networks)) {
+                /* From the default bridge onto a user network: the embedded DNS now serves it. */
+                char ns[4200];
+                const char *dnsv[4];
+                struct berr e = { 0 };
+                net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+                if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &e) < 0 || ctr_rewrite_resolv_conf(d, c, &e) < 0)
+                        log_warn("container %.12s: embedded DNS after connect: %s", c->id, e.msg);
+        }
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);
         if (r == 0 && !running) /* a running container's join said so already */
@@ -992,6 +1035,10 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         pthread_mutex_lock(&c->lock);
+        if ((r = wait_not_starting(c, err)) < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return r;
+        }
         const char *key = NULL;
         const char *k;
         json_t *v;
@@ -1052,12 +1099,14 @@ int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err) {
 }
 
 int daemon_net_prune(struct daemon *d, json_t *filters, json_t **ret_deleted, struct berr *err) {
-        int r = net_prune(d->nets, filters, NULL, NULL, ret_deleted, err);
+        _cleanup_json_ json_t *ids = NULL;
+        int r = net_prune(d->nets, filters, NULL, NULL, ret_deleted, &ids, err);
         if (r < 0)
                 return r;
         size_t i;
         json_t *v;
         json_array_foreach(*ret_deleted, i, v)
-                events_emit(d, "network", "destroy", json_string_value(v), json_pack("{s:O, s:s}", "name", v, "type", "bridge"));
+                events_emit(d, "network", "destroy", json_string_value(json_array_get(ids, i)),
+                            json_pack("{s:O, s:s}", "name", v, "type", "bridge"));
         return 0;
 }

@@ -75,11 +75,32 @@ static bool is_loopback_ns(const char *a) {
  * without loopback ones (they do not answer inside the container's namespace; Google's
  * when none is left, as dockerd), or --dns/--dns-search/--dns-option; on user networks
  * the embedded server 127.0.0.11 (which forwards to the host's resolvers). */
+static bool only_loopback_nameservers(const char *text) {
+        bool any = false, other = false;
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                char ns[64];
+                if (sscanf(l, "nameserver %63s", ns) == 1) {
+                        any = true;
+                        other |= !is_loopback_ns(ns);
+                }
+        }
+        return any && !other;
+}
+
 static char *container_resolv_conf(struct container *c) {
         _cleanup_free_ char *host = NULL;
         size_t len;
         if (fs_read_file(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &host, &len, NULL) < 0)
                 host = strdup("");
+        /* systemd-resolved's stub (127.0.0.53) means nothing in a container: its upstream
+         * servers are in /run/systemd/resolve/resolv.conf, which dockerd reads then. */
+        if (host && only_loopback_nameservers(host)) {
+                char *sd = NULL;
+                if (fs_read_file(AT_FDCWD, "/run/systemd/resolve/resolv.conf", 1 << 16, &sd, &len, NULL) == 0) {
+                        free(host);
+                        host = sd;
+                }
+        }
         if (!host)
                 return NULL;
         json_t *dns = json_object_get(c->host_config, "Dns");
@@ -160,6 +181,23 @@ static char *container_hosts(struct daemon *d, struct container *c) {
         else
                 text_add(&t, "%s\t%s\n", ip[0] ? ip : "127.0.1.1", host);
         return t.p;
+}
+
+/* A running container's /etc/resolv.conf after it joined or left a user network: written in
+ * place (the file is bind-mounted, so a rename would not reach the container). */
+int ctr_rewrite_resolv_conf(struct daemon *d, struct container *c, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        _cleanup_free_ char *text = container_resolv_conf(c);
+        if (!dir || !text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = dfd >= 0 ? openat(dfd, "resolv.conf", O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s/resolv.conf", dir);
+        size_t len = strlen(text);
+        if (write(fd, text, len) != (ssize_t) len)
+                return berr_sys(err, BERR_INTERNAL, "write %s/resolv.conf", dir);
+        return 0;
 }
 
 static int prepare_files(struct daemon *d, struct container *c, const char *dir, struct berr *err) {

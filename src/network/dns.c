@@ -31,12 +31,17 @@
 #include "store_int.h"
 
 #define DNS_MAX_FORWARDS 64
+#define DNS_MAX_FORWARDS_PER_CTR 8
 #define DNS_UPSTREAM_TIMEOUT_MS 2000
 #define DNS_TTL 600
 
 struct dns_sock {
         char ctr_id[65];
         int fd;
+        int *inflight;          /* forwards of this container in flight (shared with them) */
+        struct sockaddr_in ups[3]; /* --dns servers, dialled from the container's namespace */
+        size_t n_ups;
+        char ns_path[4200];
         struct dns_sock *next;
 };
 
@@ -86,6 +91,20 @@ static size_t lookup_locked(struct net_store *s, const char *asker, const char *
                 }
         }
         return n;
+}
+
+/* Whether @asker has a way out: an endpoint on a network that is not --internal. A
+ * container on internal networks only gets no upstream answers (moby 26's fix for
+ * CVE-2024-29018: names were a channel out of an internal network). */
+static bool can_forward_locked(struct net_store *s, const char *asker) {
+        for (struct network *w = s->nets; w; w = w->next) {
+                if (w->info.internal)
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++)
+                        if (strcmp(w->eps[i].ctr_id, asker) == 0)
+                                return true;
+        }
+        return false;
 }
 
 /* The container name for a PTR query of an address on the asker's networks. */
@@ -174,9 +193,40 @@ static size_t upstreams(struct sockaddr_in *out, size_t max) {
         return n;
 }
 
+/* A container's forward counter: [0] forwards in flight, [1] references (its socket entry
+ * and each forward); freed by the last reference. */
+static void inflight_put(int *c) {
+        __atomic_sub_fetch(&c[0], 1, __ATOMIC_SEQ_CST);
+        if (__atomic_sub_fetch(&c[1], 1, __ATOMIC_SEQ_CST) == 0)
+                free(c);
+}
+
+static void inflight_unref(int *c) {
+        if (c && __atomic_sub_fetch(&c[1], 1, __ATOMIC_SEQ_CST) == 0)
+                free(c);
+}
+
+/* An unbound UDP socket inside the namespace at @ns_path (-1 on failure). */
+static int udp_socket_in(const char *ns_path) {
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
+        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
+                return -1;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (setns(self, CLONE_NEWNET) < 0) {
+                log_error("setns back to berthd's network namespace: %s", strerror(errno));
+                abort();
+        }
+        return fd;
+}
+
 struct forward {
         struct dns *dns;
+        int *inflight;           /* the container's count, freed by whoever drops it to -1 */
         int reply_fd;            /* a dup of the container's socket */
+        struct sockaddr_in ups[3];
+        size_t n_ups;            /* 0: the host's resolvers, from berthd's namespace */
+        char ns_path[4200];
         struct sockaddr_storage from;
         socklen_t fromlen;
         uint8_t query[4096];
@@ -186,11 +236,15 @@ struct forward {
 static void *forward_main(void *arg) {
         struct forward *f = arg;
         struct sockaddr_in ups[3];
-        size_t n = upstreams(ups, ELEMENTSOF(ups));
+        size_t n = f->n_ups;
+        if (n)
+                memcpy(ups, f->ups, sizeof(ups));
+        else
+                n = upstreams(ups, ELEMENTSOF(ups));
         uint8_t buf[4096];
         ssize_t got = -1;
         for (size_t i = 0; i < n && got < 0; i++) {
-                _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                _cleanup_close_ int s = f->n_ups ? udp_socket_in(f->ns_path) : socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
                 if (s < 0 || connect(s, (struct sockaddr *) &ups[i], sizeof(ups[i])) < 0 ||
                     send(s, f->query, f->len, 0) < 0)
                         continue;
@@ -218,21 +272,35 @@ static void *forward_main(void *arg) {
                 ldns_pkt_free(q);
         }
         close(f->reply_fd);
+        inflight_put(f->inflight);
         __atomic_sub_fetch(&f->dns->forwards, 1, __ATOMIC_SEQ_CST);
         free(f);
         return NULL;
 }
 
-static void forward(struct dns *dns, int fd, const struct sockaddr_storage *from, socklen_t fromlen, const uint8_t *q,
-                    size_t len) {
-        /* Called with dns->lock held (serve_one): the count is atomic, not locked. */
+static void forward(struct dns *dns, struct dns_sock *ds, const struct sockaddr_storage *from, socklen_t fromlen,
+                    const uint8_t *q, size_t len) {
+        int fd = ds->fd;
+        /* Called with dns->lock held (serve_one): the counts are atomic, not locked. A
+         * container gets DNS_MAX_FORWARDS_PER_CTR of the DNS_MAX_FORWARDS at most, so one
+         * flooding with slow names leaves the others theirs. */
+        if (__atomic_add_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST) > DNS_MAX_FORWARDS_PER_CTR) {
+                __atomic_sub_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST);
+                return; /* the client retries */
+        }
         if (__atomic_add_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST) > DNS_MAX_FORWARDS) {
                 __atomic_sub_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST);
-                return; /* the client retries */
+                __atomic_sub_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST);
+                return;
         }
         struct forward *f = calloc(1, sizeof(*f));
         if (f) {
                 f->dns = dns;
+                f->inflight = ds->inflight;
+                f->n_ups = ds->n_ups;
+                memcpy(f->ups, ds->ups, sizeof(f->ups));
+                snprintf(f->ns_path, sizeof(f->ns_path), "%s", ds->ns_path);
+                __atomic_add_fetch(&ds->inflight[1], 1, __ATOMIC_SEQ_CST); /* a reference */
                 f->reply_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                 f->from = *from;
                 f->fromlen = fromlen;
@@ -247,6 +315,10 @@ static void forward(struct dns *dns, int fd, const struct sockaddr_storage *from
         if (!f || f->reply_fd < 0 || pthread_create(&t, &attr, forward_main, f) != 0) {
                 if (f && f->reply_fd >= 0)
                         close(f->reply_fd);
+                if (f)
+                        inflight_put(f->inflight);
+                else
+                        __atomic_sub_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST);
                 free(f);
                 __atomic_sub_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST);
         }
@@ -278,7 +350,7 @@ static void serve_one(struct dns *dns, struct dns_sock *ds) {
         if (ldns_wire2pkt(&q, buf, (size_t) len) != LDNS_STATUS_OK)
                 return; /* not DNS: no answer */
         ldns_rr_list *ql = ldns_pkt_question(q);
-        if (ldns_pkt_qr(q) || !ql || ldns_rr_list_rr_count(ql) != 1) {
+        if (ldns_pkt_qr(q) || ldns_pkt_get_opcode(q) != LDNS_PACKET_QUERY || !ql || ldns_rr_list_rr_count(ql) != 1) {
                 ldns_pkt_free(q);
                 return;
         }
@@ -300,10 +372,18 @@ static void serve_one(struct dns *dns, struct dns_sock *ds) {
                 is_ptr = reverse_locked(s, ds->ctr_id, ptr_ip, ptr_name, sizeof(ptr_name));
         else
                 n = lookup_locked(s, ds->ctr_id, name, ips, ELEMENTSOF(ips));
+        bool may_forward = can_forward_locked(s, ds->ctr_id);
         pthread_mutex_unlock(&s->lock);
 
         if (!is_ptr && n == 0) {
-                forward(dns, ds->fd, &from, fromlen, buf, (size_t) len);
+                if (may_forward)
+                        forward(dns, ds, &from, fromlen, buf, (size_t) len);
+                else {
+                        ldns_pkt *a = answer_for(q, LDNS_RCODE_REFUSED);
+                        if (a)
+                                reply_pkt(ds->fd, &from, fromlen, a);
+                        ldns_pkt_free(a);
+                }
                 free(name);
                 ldns_pkt_free(q);
                 return;
@@ -402,15 +482,22 @@ void dns_close(struct net_store *s) {
                 pthread_join(dns->thread, NULL);
         }
         /* Forwarders in flight finish within their timeout; wait for them. */
-        for (int i = 0; i < 100; i++) {
+        /* Each forwarder ends within 3 upstreams x DNS_UPSTREAM_TIMEOUT_MS. */
+        for (int i = 0; i < 200; i++) {
                 if (__atomic_load_n(&dns->forwards, __ATOMIC_SEQ_CST) == 0)
                         break;
                 usleep(50 * 1000);
+        }
+        if (__atomic_load_n(&dns->forwards, __ATOMIC_SEQ_CST) != 0) {
+                log_warn("dns: forwarders still running at shutdown; leaving their state in memory");
+                s->dns = NULL;
+                return;
         }
         while (dns->socks) {
                 struct dns_sock *x = dns->socks;
                 dns->socks = x->next;
                 close(x->fd);
+                inflight_unref(x->inflight);
                 free(x);
         }
         close(dns->epfd);
@@ -445,7 +532,8 @@ static int socket_in(const char *ns_path) {
         return fd >= 0 ? fd : e;
 }
 
-int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, struct berr *err) {
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
+                   struct berr *err) {
         struct dns *dns = s->dns;
         if (!dns)
                 return 0;
@@ -460,6 +548,20 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
         }
         snprintf(x->ctr_id, sizeof(x->ctr_id), "%s", ctr_id);
         x->fd = fd;
+        x->inflight = calloc(2, sizeof(int));
+        if (!x->inflight) {
+                close(fd);
+                free(x);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        x->inflight[1] = 1;
+        snprintf(x->ns_path, sizeof(x->ns_path), "%s", ns_path);
+        for (size_t i = 0; servers && servers[i] && x->n_ups < ELEMENTSOF(x->ups); i++) {
+                struct in_addr a;
+                if (inet_pton(AF_INET, servers[i], &a) == 1)
+                        x->ups[x->n_ups++] = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(53),
+                                                                    .sin_addr = a };
+        }
         pthread_mutex_lock(&dns->lock);
         x->next = dns->socks;
         dns->socks = x;
@@ -487,6 +589,7 @@ void net_dns_detach(struct net_store *s, const char *ctr_id) {
                 *pp = x->next;
                 (void) epoll_ctl(dns->epfd, EPOLL_CTL_DEL, x->fd, NULL);
                 close(x->fd);
+                inflight_unref(x->inflight);
                 free(x);
         }
         pthread_mutex_unlock(&dns->lock);

@@ -157,21 +157,24 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                 sb_add(&b, "add rule inet %s forward iifname @bridges jump admin\n", t);
                 sb_add(&b, "add rule inet %s forward oifname @bridges jump admin\n", t);
         }
-        for (size_t i = 0; i < n; i++) {
-                const struct fw_net *w = &nets[i];
-                const char *br = w->bridge;
-                sb_add(&b, "add rule inet %s forward iifname \"%s\" oifname \"%s\" %s\n", t, br, br,
-                       w->icc ? "accept" : "drop");
-                if (w->internal) {
-                        sb_add(&b, "add rule inet %s forward iifname \"%s\" drop\n", t, br);
-                        sb_add(&b, "add rule inet %s forward oifname \"%s\" drop\n", t, br);
-                        continue;
+        /* Order matters: every decision about traffic inside one bridge first, then the
+         * drops (--internal, other networks), then the accepts, so no network's accept
+         * comes before another network's drop whatever order they were made in. */
+        for (size_t i = 0; i < n; i++)
+                sb_add(&b, "add rule inet %s forward iifname \"%s\" oifname \"%s\" %s\n", t, nets[i].bridge,
+                       nets[i].bridge, nets[i].icc ? "accept" : "drop");
+        for (size_t i = 0; i < n; i++)
+                if (nets[i].internal) {
+                        sb_add(&b, "add rule inet %s forward iifname \"%s\" drop\n", t, nets[i].bridge);
+                        sb_add(&b, "add rule inet %s forward oifname \"%s\" drop\n", t, nets[i].bridge);
                 }
-                sb_add(&b, "add rule inet %s forward iifname \"%s\" oifname @bridges drop\n", t, br);
-                sb_add(&b, "add rule inet %s forward iifname \"%s\" accept\n", t, br);
-                sb_add(&b, "add rule inet %s forward oifname \"%s\" ct state established,related accept\n", t, br);
-                sb_add(&b, "add rule inet %s forward oifname \"%s\" ct status dnat accept\n", t, br);
-                sb_add(&b, "add rule inet %s forward oifname \"%s\" drop\n", t, br);
+        if (n > 0) {
+                /* Published ports are meant to be reached, from other networks too. */
+                sb_add(&b, "add rule inet %s forward oifname @bridges ct status dnat accept\n", t);
+                sb_add(&b, "add rule inet %s forward iifname @bridges oifname @bridges drop\n", t);
+                sb_add(&b, "add rule inet %s forward iifname @bridges accept\n", t);
+                sb_add(&b, "add rule inet %s forward oifname @bridges ct state established,related accept\n", t);
+                sb_add(&b, "add rule inet %s forward oifname @bridges drop\n", t);
         }
 
         /* Published ports: DNAT for what arrives (other hosts, containers through a host
@@ -219,10 +222,36 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
         return r;
 }
 
+static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add);
+
+int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struct berr *err) {
+        struct sbuf b = { 0 };
+        sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\n", table, table);
+        port_elements(&b, table, p, n, true);
+        if (b.oom) {
+                free(b.p);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        int r = run(b.p, err);
+        free(b.p);
+        return r;
+}
+
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err) {
         if (n == 0)
                 return 0;
         struct sbuf b = { 0 };
+        port_elements(&b, table, p, n, add);
+        if (b.oom) {
+                free(b.p);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        int r = run(b.p, err);
+        free(b.p);
+        return r;
+}
+
+static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {
         for (size_t i = 0; i < n; i++) {
                 char hip[16], cip[16];
                 ipam_format_ip4(p[i].host_ip, hip);
@@ -234,17 +263,10 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
                 else
                         snprintf(key, sizeof(key), "%s . %u", proto_name(p[i].proto), p[i].host_port);
                 if (add)
-                        sb_add(&b, "add element inet %s %s { %s : %s . %u }\n", table, map, key, cip, p[i].ctr_port);
+                        sb_add(b, "add element inet %s %s { %s : %s . %u }\n", table, map, key, cip, p[i].ctr_port);
                 else
-                        sb_add(&b, "delete element inet %s %s { %s }\n", table, map, key);
+                        sb_add(b, "delete element inet %s %s { %s }\n", table, map, key);
         }
-        if (b.oom) {
-                free(b.p);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        }
-        int r = run(b.p, err);
-        free(b.p);
-        return r;
 }
 
 void fw_remove(const char *table) {

@@ -31,6 +31,8 @@ struct fw_port {
 };
 /* Add (@add) or delete the elements of @p, in one transaction. */
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err);
+/* Flush both port maps and fill them with @p, in one transaction. */
+int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struct berr *err);
 /* Base chains of other tables on the forward hook with a drop policy ("family table chain",
  * NULL-terminated, newly allocated): they drop container traffic whatever berth accepts. */
 int fw_forward_drops(const char *table, char ***ret);

@@ -33,6 +33,8 @@ struct net_options {
         char *table;          /* nftables table name (derived from the exec root) */
 };
 void net_options_init(struct net_options *o);
+/* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */
+bool net_valid_bridge_name(const char *name);
 void net_options_done(struct net_options *o);
 
 struct net_store;
@@ -72,7 +74,7 @@ int net_inspect(struct net_store *s, const char *ref, bool verbose, json_t **ret
 /* POST /networks/prune: user networks without endpoints, matching until/label filters.
  * @in_use (may be NULL) tells whether a network ID is still wanted by a container. */
 int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
-              json_t **ret_deleted, struct berr *err);
+              json_t **ret_deleted, json_t **ret_ids, struct berr *err);
 
 /* One container's attachment to one network while it runs. */
 struct net_ep {
@@ -102,7 +104,10 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 const struct net_ep *ep, const char *const *dns_names, struct berr *err);
 
 /* The embedded DNS server at 127.0.0.11 inside the container's namespace (user networks). */
-int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, struct berr *err);
+/* @servers: the container's --dns (IPv4, NULL-terminated, may be NULL): upstreams dialled
+ * from inside its namespace, as dockerd does; else the host's, from berthd's. */
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
+                   struct berr *err);
 void net_dns_detach(struct net_store *s, const char *ctr_id);
 
 /* The container's network namespace, bound at EXEC-ROOT/netns/<id>, lo up. */
@@ -137,3 +142,5 @@ void net_unpublish(struct net_store *s, const char *ctr_id);
 void net_republish(struct net_store *s, const char *ctr_id, const struct net_port *p, size_t n);
 /* Forget ports of a container that is gone, from a record (after a crash). */
 void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t n);
+/* Make the kernel's port maps hold exactly the ports the store knows (after restores). */
+void net_ports_resync(struct net_store *s);

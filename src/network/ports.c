@@ -53,9 +53,8 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
         int fd = socket(AF_INET, (p->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        int one = 1;
-        if (p->proto == IPPROTO_TCP)
-                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* No SO_REUSEADDR: Linux lets two SO_REUSEADDR sockets share a port while neither
+         * listens, so a server that sets it (most do) could take the port from us. */
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 int e = -errno;
@@ -226,5 +225,21 @@ void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t 
         pthread_mutex_lock(&s->lock);
         struct berr e = { 0 };
         (void) fw_change(s, p, n, false, &e);
+        pthread_mutex_unlock(&s->lock);
+}
+
+void net_ports_resync(struct net_store *s) {
+        if (!s->o->iptables)
+                return;
+        pthread_mutex_lock(&s->lock);
+        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
+        if (f) {
+                for (size_t i = 0; i < s->n_pubs; i++)
+                        to_fw(&s->pubs[i].port, &f[i]);
+                struct berr e = { 0 };
+                if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
+                        log_warn("resync published ports: %s", e.msg);
+                free(f);
+        }
         pthread_mutex_unlock(&s->lock);
 }

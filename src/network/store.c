@@ -96,6 +96,12 @@ static void network_free(struct network *n) {
         free(n);
 }
 
+/* The bridge goes with its network only if berth made it. */
+static void drop_bridge(struct network *n) {
+        if (n->info.bridge[0] && json_is_true(json_object_get(n->rec, "BerthCreatedBridge")))
+                nl_link_delete(n->info.bridge);
+}
+
 static int save_record(struct net_store *s, struct network *n, struct berr *err) {
         _cleanup_free_ char *text = json_dumps(n->rec, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text)
@@ -221,6 +227,19 @@ static void check_forward_drops(struct net_store *s, const struct fw_net *nets, 
         for (char **d = drops; d && *d; d++)
                 free(*d);
         free(drops);
+        /* Traffic inside one bridge reaches the forward hook only through br_netfilter. */
+        bool icc_off = false;
+        for (size_t i = 0; i < n; i++)
+                icc_off |= !nets[i].icc;
+        char c = '0';
+        _cleanup_close_ int bnf = open("/proc/sys/net/bridge/bridge-nf-call-iptables", O_RDONLY | O_CLOEXEC);
+        if (icc_off && (bnf < 0 || read(bnf, &c, 1) != 1 || c != '1')) {
+                const char *msg = "WARNING: inter-container communication is disabled on a network, but br_netfilter is "
+                                  "not loaded (or bridge-nf-call-iptables is 0): traffic inside a bridge is not filtered "
+                                  "(modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-iptables=1)";
+                json_array_append_new(w, json_string(msg));
+                log_warn("%s", msg);
+        }
         json_decref(s->warnings);
         s->warnings = w;
 }
@@ -235,9 +254,14 @@ json_t *net_warnings(struct net_store *s) {
 static int apply_firewall(struct net_store *s, struct berr *err) {
         if (!s->o->iptables)
                 return 0;
-        struct fw_net list[256];
+        size_t cap = 0;
+        for (struct network *w = s->nets; w; w = w->next)
+                cap++;
+        _cleanup_free_ struct fw_net *list = calloc(cap + 1, sizeof(*list));
+        if (!list)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         size_t n = 0;
-        for (struct network *w = s->nets; w && n < ELEMENTSOF(list); w = w->next) {
+        for (struct network *w = s->nets; w; w = w->next) {
                 if (strcmp(w->info.driver, "bridge") != 0 || !w->has_v4)
                         continue;
                 list[n++] = (struct fw_net) { .bridge = w->info.bridge, .subnet = w->subnet,
@@ -256,15 +280,39 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
         return r;
 }
 
+bool net_valid_bridge_name(const char *name) {
+        size_t len = strlen(name);
+        if (len == 0 || len > 15 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                      *p == '.' || *p == '-'))
+                        return false;
+        return true;
+}
+
 static int bring_up(struct net_store *s, struct network *n, struct berr *err) {
         if (strcmp(n->info.driver, "bridge") != 0)
                 return 0;
+        /* A link of that name that is not a bridge (eth0, wg0, ...) is never taken over. */
+        char sys[128];
+        snprintf(sys, sizeof(sys), "/sys/class/net/%s", n->info.bridge);
+        if (access(sys, F_OK) == 0) {
+                snprintf(sys, sizeof(sys), "/sys/class/net/%s/bridge", n->info.bridge);
+                if (access(sys, F_OK) != 0)
+                        return berr_set(err, BERR_CONFLICT, EEXIST, "%s exists and is not a bridge", n->info.bridge);
+        }
         bool created;
         uint32_t gw = n->has_v4 ? n->alloc.gateway : 0;
         int r = nl_bridge_ensure(n->info.bridge, gw, n->subnet.prefix, n->mtu, &created, err);
         if (r < 0)
                 return r;
-        /* 127.0.0.1:<published port> is DNATed out of the bridge (see firewall.c). */
+        if (created && !n->info.predefined)
+                json_object_set_new(n->rec, "BerthCreatedBridge", json_true());
+        /* 127.0.0.1:<published port> is DNATed out of the bridge (see firewall.c), which
+         * also drops what arrives for 127.0.0.0/8 elsewhere; without berth's table, no. */
+        if (!s->o->iptables)
+                return 0;
         char path[128];
         snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", n->info.bridge);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -303,9 +351,14 @@ static void collect_used(struct net_store *s, struct ipv4_net *used, size_t *n, 
 
 /* A subnet from the default address pools that no network and no host route uses. */
 static int pick_subnet(struct net_store *s, const struct network *skip, struct ipv4_net *ret) {
-        struct ipv4_net used[512];
+        size_t max = 256;
+        for (struct network *w = s->nets; w; w = w->next)
+                max++;
+        _cleanup_free_ struct ipv4_net *used = calloc(max, sizeof(*used));
+        if (!used)
+                return -ENOMEM;
         size_t n;
-        collect_used(s, used, &n, ELEMENTSOF(used) - 1, skip);
+        collect_used(s, used, &n, max - 256, skip);
         for (size_t p = 0; p < s->n_pools; p++) {
                 for (;;) {
                         struct ipv4_net cand;
@@ -315,7 +368,7 @@ static int pick_subnet(struct net_store *s, const struct network *skip, struct i
                                 *ret = cand;
                                 return 0;
                         }
-                        if (n >= ELEMENTSOF(used))
+                        if (n >= max)
                                 return -ENOSPC;
                         used[n++] = cand; /* taken by the host: try the next */
                 }
@@ -681,9 +734,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         char brname[16];
         const char *want_br = json_string_value(json_object_get(options, "com.docker.network.bridge.name"));
         if (want_br && *want_br) {
-                if (strlen(want_br) >= sizeof(brname))
-                        return berr_set(err, BERR_INVALID, EINVAL, "bridge name %s is too long (at most 15 characters)",
-                                        want_br);
+                if (!net_valid_bridge_name(want_br))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
+                                        "[A-Za-z0-9_.-]", want_br);
                 snprintf(brname, sizeof(brname), "%s", want_br);
         } else
                 snprintf(brname, sizeof(brname), "br-%.12s", id);
@@ -693,6 +746,15 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 long m = strtol(mtu_s, &end, 10);
                 if (!*mtu_s || *end || m < 68 || m > 65535)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid MTU %s", mtu_s);
+        }
+        const char *hb = json_string_value(json_object_get(options, "com.docker.network.bridge.host_binding_ipv4"));
+        if (hb && *hb) {
+                uint32_t hip;
+                if (strchr(hb, ':'))
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 host binding addresses are not "
+                                        "supported by berth yet");
+                if (ipam_parse_ip4(hb, &hip) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid host binding address %s", hb);
         }
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
@@ -764,8 +826,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 }
         }
         if (r < 0) {
-                if (n->info.bridge[0])
-                        nl_link_delete(n->info.bridge);
+                drop_bridge(n);
                 network_free(n);
         }
         pthread_mutex_unlock(&s->lock);
@@ -796,8 +857,7 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
                 }
         *ret = n->info;
         remove_record(s, n->info.id);
-        if (n->info.bridge[0])
-                nl_link_delete(n->info.bridge);
+        drop_bridge(n);
         struct berr e = { 0 };
         if (apply_firewall(s, &e) < 0)
                 log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
@@ -961,12 +1021,12 @@ static time_t created_of(json_t *rec) {
 }
 
 int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
-              json_t **ret_deleted, struct berr *err) {
+              json_t **ret_deleted, json_t **ret_ids, struct berr *err) {
         time_t until = 0;
         const char *u = json_string_value(json_array_get(json_object_get(filters, "until"), 0));
         if (u && parse_until(u, &until) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u);
-        json_t *deleted = json_array();
+        json_t *deleted = json_array(), *ids = json_array();
         pthread_mutex_lock(&s->lock);
         for (struct network **pp = &s->nets; *pp;) {
                 struct network *n = *pp;
@@ -985,9 +1045,9 @@ int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *i
                 }
                 *pp = n->next;
                 json_array_append_new(deleted, json_string(n->info.name));
+                json_array_append_new(ids, json_string(n->info.id));
                 remove_record(s, n->info.id);
-                if (n->info.bridge[0])
-                        nl_link_delete(n->info.bridge);
+                drop_bridge(n);
                 network_free(n);
         }
         struct berr e = { 0 };
@@ -995,6 +1055,7 @@ int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *i
                 log_warn("firewall after prune: %s", e.msg);
         pthread_mutex_unlock(&s->lock);
         *ret_deleted = deleted;
+        *ret_ids = ids;
         return 0;
 }
 
@@ -1004,7 +1065,7 @@ static void host_ifname(const char *ctr_id, const char *net_id, char out[16]) {
         char key[160], h[33];
         snprintf(key, sizeof(key), "%s/%s", ctr_id, net_id);
         hash128_hex(key, strlen(key), h);
-        snprintf(out, 16, "veth%.7s", h);
+        snprintf(out, 16, "veth%.11s", h);
 }
 
 static struct endpoint *ep_find(struct network *n, const char *ctr_id) {

@@ -179,3 +179,38 @@ def test_names_resolve_again_after_berthd_is_killed(fresh_daemon):
         cli.run("network", "rm", "kn")
     finally:
         cli.cleanup()
+
+
+def test_internal_network_gets_no_upstream_answers(dnsd, upstream):
+    """Names must not be a way out of an --internal network (CVE-2024-29018): local names
+    resolve, others are refused and never reach the upstream."""
+    d, cli = dnsd
+    cli.run("network", "create", "--internal", "sealed")
+    cli.run("run", "-d", "--name", "inside", "--network", "sealed", "busybox", "sleep", "600")
+    try:
+        before = len(upstream.queries)
+        p = lookup(cli, "upstream.test", network="sealed", check=False)
+        assert addresses(p.stdout) == []
+        assert "upstream.test." not in upstream.queries[before:]
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.sealed.IPAddress}}", "inside").stdout.strip()
+        assert addresses(lookup(cli, "inside", network="sealed").stdout) == [ip]
+    finally:
+        cli.run("rm", "-f", "inside")
+        cli.run("network", "rm", "sealed")
+
+
+def test_connecting_a_bridge_container_to_a_user_network_brings_the_embedded_dns(dnsd, upstream):
+    d, cli = dnsd
+    cli.run("network", "create", "late")
+    cli.run("run", "-d", "--name", "target", "--network", "late", "busybox", "sleep", "600")
+    cli.run("run", "-d", "--name", "mover", "busybox", "sleep", "600")
+    try:
+        assert "127.0.0.11" not in cli.run("exec", "mover", "cat", "/etc/resolv.conf").stdout
+        cli.run("network", "connect", "late", "mover")
+        assert cli.run("exec", "mover", "cat", "/etc/resolv.conf").stdout.startswith("nameserver 127.0.0.11")
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.late.IPAddress}}", "target").stdout.strip()
+        p = cli.run("exec", "mover", "sh", "-c", "timeout 10 nslookup -type=a target 127.0.0.11; exit $?")
+        assert addresses(p.stdout) == [ip]
+    finally:
+        cli.run("rm", "-f", "target", "mover")
+        cli.run("network", "rm", "late")

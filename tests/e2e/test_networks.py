@@ -384,3 +384,13 @@ def test_forward_drop_policy_of_another_table_is_reported(fresh_daemon):
             cli.cleanup()
     finally:
         subprocess.run(["nft", "delete", "table", "inet", tbl], capture_output=True)
+
+
+def test_bridge_names_are_checked_and_other_links_never_taken(berthd, docker, images):
+    for bad in ('a"b', "e*", "br%d", "..", "x" * 16):
+        p = docker.run("network", "create", "-o", "com.docker.network.bridge.name=%s" % bad, "bn-bad", check=False)
+        assert p.returncode != 0 and "invalid bridge name" in p.stderr, bad
+    p = docker.run("network", "create", "-o", "com.docker.network.bridge.name=lo", "bn-lo", check=False)
+    assert p.returncode != 0 and "lo exists and is not a bridge" in p.stderr
+    assert "state UNKNOWN" in subprocess.run(["ip", "link", "show", "lo"], capture_output=True, text=True).stdout
+    assert "bn-lo" not in docker.run("network", "ls", "--format", "{{.Name}}").stdout.split()

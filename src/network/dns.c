@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <ldns/ldns.h>
@@ -38,6 +39,7 @@
 struct dns_sock {
         char ctr_id[65];
         int fd;
+        int tfd;                /* the TCP listener on 127.0.0.11:53 */
         int *inflight;          /* forwards of this container in flight (shared with them) */
         struct sockaddr_in ups[3]; /* --dns servers, dialled from the container's namespace */
         size_t n_ups;
@@ -193,6 +195,9 @@ static size_t upstreams(struct sockaddr_in *out, size_t max) {
         return n;
 }
 
+static ldns_pkt *parse_query(const uint8_t *buf, size_t len);
+static ldns_pkt *local_answer(struct net_store *s, const char *asker, const ldns_pkt *q, bool *ret_may_forward);
+
 /* A container's forward counter: [0] forwards in flight, [1] references (its socket entry
  * and each forward); freed by the last reference. */
 static void inflight_put(int *c) {
@@ -206,13 +211,13 @@ static void inflight_unref(int *c) {
                 free(c);
 }
 
-/* An unbound UDP socket inside the namespace at @ns_path (-1 on failure). */
-static int udp_socket_in(const char *ns_path) {
+/* An unbound socket of @type inside the namespace at @ns_path (-1 on failure). */
+static int socket_type_in(const char *ns_path, int type) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
                 return -1;
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
         if (setns(self, CLONE_NEWNET) < 0) {
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
                 abort();
@@ -222,6 +227,8 @@ static int udp_socket_in(const char *ns_path) {
 
 struct forward {
         struct dns *dns;
+        int conn_fd;             /* TCP: the client's connection (the query is read from it); -1: UDP */
+        char ctr_id[65];
         int *inflight;           /* the container's count, freed by whoever drops it to -1 */
         int reply_fd;            /* a dup of the container's socket */
         struct sockaddr_in ups[3];
@@ -233,25 +240,112 @@ struct forward {
         size_t len;
 };
 
+/* Read exactly @len bytes within the deadline. */
+static bool read_full(int fd, uint8_t *buf, size_t len, int timeout_ms) {
+        size_t got = 0;
+        while (got < len) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (poll(&p, 1, timeout_ms) <= 0)
+                        return false;
+                ssize_t n = read(fd, buf + got, len - got);
+                if (n <= 0)
+                        return false;
+                got += (size_t) n;
+        }
+        return true;
+}
+
+static void write_framed(int fd, const uint8_t *msg, size_t len) {
+        uint8_t hdr[2] = { (uint8_t) (len >> 8), (uint8_t) len };
+        struct iovec iov[2] = { { hdr, 2 }, { (void *) msg, len } };
+        (void) !writev(fd, iov, 2);
+}
+
+/* One exchange with an upstream; the answer's length, or -1. */
+static ssize_t ask_upstream(const struct forward *f, const struct sockaddr_in *up, bool tcp, uint8_t *buf, size_t max) {
+        int type = tcp ? SOCK_STREAM : SOCK_DGRAM;
+        _cleanup_close_ int s = f->n_ups ? socket_type_in(f->ns_path, type) : socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -1;
+        struct timeval tv = { .tv_sec = DNS_UPSTREAM_TIMEOUT_MS / 1000, .tv_usec = (DNS_UPSTREAM_TIMEOUT_MS % 1000) * 1000 };
+        (void) setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (connect(s, (const struct sockaddr *) up, sizeof(*up)) < 0)
+                return -1;
+        if (tcp) {
+                write_framed(s, f->query, f->len);
+                uint8_t hdr[2];
+                if (!read_full(s, hdr, 2, DNS_UPSTREAM_TIMEOUT_MS))
+                        return -1;
+                size_t n = (size_t) hdr[0] << 8 | hdr[1];
+                if (n > max || !read_full(s, buf, n, DNS_UPSTREAM_TIMEOUT_MS))
+                        return -1;
+                return (ssize_t) n;
+        }
+        if (send(s, f->query, f->len, 0) < 0)
+                return -1;
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        if (poll(&p, 1, DNS_UPSTREAM_TIMEOUT_MS) <= 0)
+                return -1;
+        return recv(s, buf, max, 0);
+}
+
+static void answer_back(struct forward *f, const uint8_t *msg, size_t len) {
+        if (f->conn_fd >= 0)
+                write_framed(f->conn_fd, msg, len);
+        else
+                (void) sendto(f->reply_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *) &f->from, f->fromlen);
+}
+
+static void answer_pkt_back(struct forward *f, ldns_pkt *a) {
+        if (f->conn_fd < 0) {
+                reply_pkt(f->reply_fd, &f->from, f->fromlen, a);
+                return;
+        }
+        uint8_t *wire = NULL;
+        size_t len = 0;
+        if (ldns_pkt2wire(&wire, a, &len) == LDNS_STATUS_OK && len <= 65535)
+                write_framed(f->conn_fd, wire, len);
+        free(wire);
+}
+
 static void *forward_main(void *arg) {
         struct forward *f = arg;
+        bool tcp = f->conn_fd >= 0;
+        _cleanup_free_ uint8_t *buf = NULL;
+        if (tcp) {
+                /* The query: two bytes of length, then the message. */
+                uint8_t hdr[2];
+                ldns_pkt *q = NULL, *a = NULL;
+                bool may_forward = false;
+                if (read_full(f->conn_fd, hdr, 2, 5000)) {
+                        f->len = (size_t) hdr[0] << 8 | hdr[1];
+                        if (f->len >= 12 && f->len <= sizeof(f->query) && read_full(f->conn_fd, f->query, f->len, 5000))
+                                q = parse_query(f->query, f->len);
+                }
+                if (q) {
+                        a = local_answer(f->dns->s, f->ctr_id, q, &may_forward);
+                        if (!a && !may_forward)
+                                a = answer_for(q, LDNS_RCODE_REFUSED);
+                        if (a)
+                                answer_pkt_back(f, a);
+                }
+                ldns_pkt_free(a);
+                ldns_pkt_free(q);
+                if (!q || a)
+                        goto done;
+        }
         struct sockaddr_in ups[3];
         size_t n = f->n_ups;
         if (n)
                 memcpy(ups, f->ups, sizeof(ups));
         else
                 n = upstreams(ups, ELEMENTSOF(ups));
-        uint8_t buf[4096];
+        buf = malloc(65535);
+        if (!buf)
+                goto done;
         ssize_t got = -1;
         for (size_t i = 0; i < n && got < 0; i++) {
-                _cleanup_close_ int s = f->n_ups ? udp_socket_in(f->ns_path) : socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                if (s < 0 || connect(s, (struct sockaddr *) &ups[i], sizeof(ups[i])) < 0 ||
-                    send(s, f->query, f->len, 0) < 0)
-                        continue;
-                struct pollfd p = { .fd = s, .events = POLLIN };
-                if (poll(&p, 1, DNS_UPSTREAM_TIMEOUT_MS) <= 0)
-                        continue;
-                got = recv(s, buf, sizeof(buf), 0);
+                got = ask_upstream(f, &ups[i], tcp, buf, tcp ? 65535 : 4096);
                 if (got >= 4) {
                         /* SERVFAIL and REFUSED: try the next upstream. */
                         uint8_t rcode = buf[3] & 0x0f;
@@ -260,61 +354,78 @@ static void *forward_main(void *arg) {
                 }
         }
         if (got >= 12 && memcmp(buf, f->query, 2) == 0)
-                (void) sendto(f->reply_fd, buf, (size_t) got, MSG_DONTWAIT, (struct sockaddr *) &f->from, f->fromlen);
+                answer_back(f, buf, (size_t) got);
         else {
                 ldns_pkt *q = NULL;
                 if (ldns_wire2pkt(&q, f->query, f->len) == LDNS_STATUS_OK) {
                         ldns_pkt *a = answer_for(q, LDNS_RCODE_SERVFAIL);
                         if (a)
-                                reply_pkt(f->reply_fd, &f->from, f->fromlen, a);
+                                answer_pkt_back(f, a);
                         ldns_pkt_free(a);
                 }
                 ldns_pkt_free(q);
         }
-        close(f->reply_fd);
+done:
+        if (f->reply_fd >= 0)
+                close(f->reply_fd);
+        if (f->conn_fd >= 0)
+                close(f->conn_fd);
         inflight_put(f->inflight);
         __atomic_sub_fetch(&f->dns->forwards, 1, __ATOMIC_SEQ_CST);
         free(f);
         return NULL;
 }
 
-static void forward(struct dns *dns, struct dns_sock *ds, const struct sockaddr_storage *from, socklen_t fromlen,
-                    const uint8_t *q, size_t len) {
-        int fd = ds->fd;
-        /* Called with dns->lock held (serve_one): the counts are atomic, not locked. A
-         * container gets DNS_MAX_FORWARDS_PER_CTR of the DNS_MAX_FORWARDS at most, so one
-         * flooding with slow names leaves the others theirs. */
+/* Hand a query to a worker: a UDP query to forward (@conn_fd -1), or a TCP connection to
+ * read one query from and answer (@conn_fd; the worker owns it). */
+static void forward(struct dns *dns, struct dns_sock *ds, int conn_fd, const struct sockaddr_storage *from,
+                    socklen_t fromlen, const uint8_t *q, size_t len) {
+        /* Called with dns->lock held: the counts are atomic, not locked. A container gets
+         * DNS_MAX_FORWARDS_PER_CTR of the DNS_MAX_FORWARDS at most, so one flooding with
+         * slow names leaves the others theirs. Over the limits the query goes unanswered
+         * (UDP clients retry) or the connection is closed. */
         if (__atomic_add_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST) > DNS_MAX_FORWARDS_PER_CTR) {
                 __atomic_sub_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST);
-                return; /* the client retries */
+                if (conn_fd >= 0)
+                        close(conn_fd);
+                return;
         }
         if (__atomic_add_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST) > DNS_MAX_FORWARDS) {
                 __atomic_sub_fetch(&dns->forwards, 1, __ATOMIC_SEQ_CST);
                 __atomic_sub_fetch(ds->inflight, 1, __ATOMIC_SEQ_CST);
+                if (conn_fd >= 0)
+                        close(conn_fd);
                 return;
         }
         struct forward *f = calloc(1, sizeof(*f));
         if (f) {
                 f->dns = dns;
+                f->conn_fd = conn_fd;
+                snprintf(f->ctr_id, sizeof(f->ctr_id), "%s", ds->ctr_id);
                 f->inflight = ds->inflight;
                 f->n_ups = ds->n_ups;
                 memcpy(f->ups, ds->ups, sizeof(f->ups));
                 snprintf(f->ns_path, sizeof(f->ns_path), "%s", ds->ns_path);
                 __atomic_add_fetch(&ds->inflight[1], 1, __ATOMIC_SEQ_CST); /* a reference */
-                f->reply_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-                f->from = *from;
+                f->reply_fd = conn_fd >= 0 ? -1 : fcntl(ds->fd, F_DUPFD_CLOEXEC, 3);
+                if (from)
+                        f->from = *from;
                 f->fromlen = fromlen;
-                memcpy(f->query, q, len);
-                f->len = len;
+                if (q && len <= sizeof(f->query)) {
+                        memcpy(f->query, q, len);
+                        f->len = len;
+                }
         }
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 64 * 1024);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
         pthread_t t;
-        if (!f || f->reply_fd < 0 || pthread_create(&t, &attr, forward_main, f) != 0) {
+        if (!f || (conn_fd < 0 && f->reply_fd < 0) || pthread_create(&t, &attr, forward_main, f) != 0) {
                 if (f && f->reply_fd >= 0)
                         close(f->reply_fd);
+                if (conn_fd >= 0)
+                        close(conn_fd);
                 if (f)
                         inflight_put(f->inflight);
                 else
@@ -339,29 +450,30 @@ static void shuffle(uint32_t *v, size_t n) {
         }
 }
 
-static void serve_one(struct dns *dns, struct dns_sock *ds) {
-        uint8_t buf[4096];
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof(from);
-        ssize_t len = recvfrom(ds->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
-        if (len < 12)
-                return;
+/* Parse a query: NULL when it is not one berth answers (not DNS, a response, another
+ * opcode, not exactly one question). */
+static ldns_pkt *parse_query(const uint8_t *buf, size_t len) {
         ldns_pkt *q = NULL;
-        if (ldns_wire2pkt(&q, buf, (size_t) len) != LDNS_STATUS_OK)
-                return; /* not DNS: no answer */
+        if (len < 12 || ldns_wire2pkt(&q, buf, len) != LDNS_STATUS_OK)
+                return NULL;
         ldns_rr_list *ql = ldns_pkt_question(q);
         if (ldns_pkt_qr(q) || ldns_pkt_get_opcode(q) != LDNS_PACKET_QUERY || !ql || ldns_rr_list_rr_count(ql) != 1) {
                 ldns_pkt_free(q);
-                return;
+                return NULL;
         }
-        ldns_rr *qr = ldns_rr_list_rr(ql, 0);
+        return q;
+}
+
+/* The answer from the network store, or NULL when the name is not a container's: then
+ * *ret_may_forward says whether the asker may have it forwarded. */
+static ldns_pkt *local_answer(struct net_store *s, const char *asker, const ldns_pkt *q, bool *ret_may_forward) {
+        ldns_rr *qr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
         ldns_rr_type type = ldns_rr_get_type(qr);
         char *name = ldns_rdf2str(ldns_rr_owner(qr));
         if (!name) {
-                ldns_pkt_free(q);
-                return;
+                *ret_may_forward = false;
+                return answer_for(q, LDNS_RCODE_SERVFAIL);
         }
-        struct net_store *s = dns->s;
         uint32_t ips[32];
         size_t n = 0;
         uint32_t ptr_ip;
@@ -369,24 +481,14 @@ static void serve_one(struct dns *dns, struct dns_sock *ds) {
         bool is_ptr = type == LDNS_RR_TYPE_PTR && parse_ptr4(name, &ptr_ip);
         pthread_mutex_lock(&s->lock);
         if (is_ptr)
-                is_ptr = reverse_locked(s, ds->ctr_id, ptr_ip, ptr_name, sizeof(ptr_name));
+                is_ptr = reverse_locked(s, asker, ptr_ip, ptr_name, sizeof(ptr_name));
         else
-                n = lookup_locked(s, ds->ctr_id, name, ips, ELEMENTSOF(ips));
-        bool may_forward = can_forward_locked(s, ds->ctr_id);
+                n = lookup_locked(s, asker, name, ips, ELEMENTSOF(ips));
+        *ret_may_forward = can_forward_locked(s, asker);
         pthread_mutex_unlock(&s->lock);
-
         if (!is_ptr && n == 0) {
-                if (may_forward)
-                        forward(dns, ds, &from, fromlen, buf, (size_t) len);
-                else {
-                        ldns_pkt *a = answer_for(q, LDNS_RCODE_REFUSED);
-                        if (a)
-                                reply_pkt(ds->fd, &from, fromlen, a);
-                        ldns_pkt_free(a);
-                }
                 free(name);
-                ldns_pkt_free(q);
-                return;
+                return NULL;
         }
         ldns_pkt *a = answer_for(q, LDNS_RCODE_NOERROR);
         if (a) {
@@ -410,11 +512,41 @@ static void serve_one(struct dns *dns, struct dns_sock *ds) {
                         }
                 }
                 /* AAAA and others for a container name: the name exists, no such record. */
-                reply_pkt(ds->fd, &from, fromlen, a);
-                ldns_pkt_free(a);
         }
         free(name);
+        return a;
+}
+
+static void serve_one(struct dns *dns, struct dns_sock *ds) {
+        uint8_t buf[4096];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t len = recvfrom(ds->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
+        if (len < 12)
+                return;
+        ldns_pkt *q = parse_query(buf, (size_t) len);
+        if (!q)
+                return; /* no answer to what is not a query */
+        bool may_forward;
+        ldns_pkt *a = local_answer(dns->s, ds->ctr_id, q, &may_forward);
+        if (!a && may_forward)
+                forward(dns, ds, -1, &from, fromlen, buf, (size_t) len);
+        else {
+                if (!a)
+                        a = answer_for(q, LDNS_RCODE_REFUSED);
+                if (a)
+                        reply_pkt(ds->fd, &from, fromlen, a);
+        }
+        ldns_pkt_free(a);
         ldns_pkt_free(q);
+}
+
+/* A TCP connection on 127.0.0.11:53: one query, answered in a worker of its own. */
+static void serve_tcp(struct dns *dns, struct dns_sock *ds) {
+        int c = accept4(ds->tfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+                return;
+        forward(dns, ds, c, NULL, 0, NULL, 0);
 }
 
 static void *dns_main(void *arg) {
@@ -428,10 +560,18 @@ static void *dns_main(void *arg) {
                         pthread_mutex_lock(&dns->lock);
                         /* The entry may have gone since epoll_wait: find it by identity. */
                         struct dns_sock *ds = NULL;
-                        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                        bool tcp = false;
+                        for (struct dns_sock *x = dns->socks; x; x = x->next) {
                                 if (x == ev[i].data.ptr)
                                         ds = x;
-                        if (ds)
+                                else if ((void *) &x->tfd == ev[i].data.ptr) {
+                                        ds = x;
+                                        tcp = true;
+                                }
+                        }
+                        if (ds && tcp)
+                                serve_tcp(dns, ds);
+                        else if (ds)
                                 serve_one(dns, ds);
                         pthread_mutex_unlock(&dns->lock);
                 }
@@ -497,6 +637,7 @@ void dns_close(struct net_store *s) {
                 struct dns_sock *x = dns->socks;
                 dns->socks = x->next;
                 close(x->fd);
+                close(x->tfd);
                 inflight_unref(x->inflight);
                 free(x);
         }
@@ -508,18 +649,19 @@ void dns_close(struct net_store *s) {
         s->dns = NULL;
 }
 
-/* A UDP socket bound to 127.0.0.11:53 inside the namespace at @ns_path. */
-static int socket_in(const char *ns_path) {
+/* A socket of @type bound to 127.0.0.11:53 inside the namespace at @ns_path (listening
+ * for TCP); -errno on failure. */
+static int socket_in(const char *ns_path, int type) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
                 return -errno;
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         int e = fd < 0 ? -errno : 0;
         if (fd >= 0) {
                 struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(53) };
                 inet_pton(AF_INET, "127.0.0.11", &sa.sin_addr);
-                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || (type == SOCK_STREAM && listen(fd, 16) < 0)) {
                         e = -errno;
                         close(fd);
                         fd = -1;
@@ -538,19 +680,28 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
         if (!dns)
                 return 0;
         net_dns_detach(s, ctr_id);
-        int fd = socket_in(ns_path);
+        int fd = socket_in(ns_path, SOCK_DGRAM);
         if (fd < 0)
                 return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
+        int tfd = socket_in(ns_path, SOCK_STREAM);
+        if (tfd < 0) {
+                close(fd);
+                return berr_set(err, BERR_INTERNAL, -tfd, "embedded DNS server: listen on 127.0.0.11:53/tcp: %s",
+                                strerror(-tfd));
+        }
         struct dns_sock *x = calloc(1, sizeof(*x));
         if (!x) {
                 close(fd);
+                close(tfd);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         snprintf(x->ctr_id, sizeof(x->ctr_id), "%s", ctr_id);
         x->fd = fd;
+        x->tfd = tfd;
         x->inflight = calloc(2, sizeof(int));
         if (!x->inflight) {
                 close(fd);
+                close(tfd);
                 free(x);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
@@ -566,7 +717,10 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
         x->next = dns->socks;
         dns->socks = x;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = x };
-        int r = epoll_ctl(dns->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : start_thread(dns);
+        struct epoll_event tev = { .events = EPOLLIN, .data.ptr = &x->tfd };
+        int r = epoll_ctl(dns->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 || epoll_ctl(dns->epfd, EPOLL_CTL_ADD, tfd, &tev) < 0
+                        ? -errno
+                        : start_thread(dns);
         pthread_mutex_unlock(&dns->lock);
         if (r < 0) {
                 net_dns_detach(s, ctr_id);
@@ -588,7 +742,9 @@ void net_dns_detach(struct net_store *s, const char *ctr_id) {
                 }
                 *pp = x->next;
                 (void) epoll_ctl(dns->epfd, EPOLL_CTL_DEL, x->fd, NULL);
+                (void) epoll_ctl(dns->epfd, EPOLL_CTL_DEL, x->tfd, NULL);
                 close(x->fd);
+                close(x->tfd);
                 inflight_unref(x->inflight);
                 free(x);
         }

@@ -127,6 +127,17 @@ static int run_out(const char *cmds, char **json_out, struct berr *err) {
         return r != 0 ? -EIO : 0;
 }
 
+/* Run what @b holds and free it. */
+static int run_sb(struct sbuf *b, struct berr *err) {
+        if (b->oom) {
+                free(b->p);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        int r = run(b->p, err);
+        free(b->p);
+        return r;
+}
+
 static const char *proto_name(uint8_t p) {
         return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
 }
@@ -213,13 +224,7 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                         continue;
                 sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr, w->bridge);
         }
-        if (b.oom) {
-                free(b.p);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        }
-        int r = run(b.p, err);
-        free(b.p);
-        return r;
+        return run_sb(&b, err);
 }
 
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add);
@@ -228,13 +233,7 @@ int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struc
         struct sbuf b = { 0 };
         sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\n", table, table);
         port_elements(&b, table, p, n, true);
-        if (b.oom) {
-                free(b.p);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        }
-        int r = run(b.p, err);
-        free(b.p);
-        return r;
+        return run_sb(&b, err);
 }
 
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err) {
@@ -242,13 +241,7 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
                 return 0;
         struct sbuf b = { 0 };
         port_elements(&b, table, p, n, add);
-        if (b.oom) {
-                free(b.p);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        }
-        int r = run(b.p, err);
-        free(b.p);
-        return r;
+        return run_sb(&b, err);
 }
 
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {

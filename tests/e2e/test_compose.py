@@ -11,16 +11,9 @@ import time
 import pytest
 
 from conftest import SHARED, docker_env
+from registry import free_port
 
 COMPOSE = shutil.which("docker-compose")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (packages.txt lists it)")

@@ -214,3 +214,43 @@ def test_connecting_a_bridge_container_to_a_user_network_brings_the_embedded_dns
     finally:
         cli.run("rm", "-f", "target", "mover")
         cli.run("network", "rm", "late")
+
+
+TCP_QUERY = r"""
+import socket, struct, sys
+name = sys.argv[1]
+q = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+s = socket.create_connection(("127.0.0.11", 53), timeout=5)
+s.sendall(struct.pack("!H", len(q)) + q)
+n = struct.unpack("!H", s.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += s.recv(n - len(r))
+an = struct.unpack("!H", r[6:8])[0]
+print("rcode=%d an=%d" % (r[3] & 15, an))
+if an:
+    print(socket.inet_ntoa(r[-4:]))
+"""
+
+
+def test_queries_over_tcp(dnsd, upstream):
+    """Clients fall back to TCP for truncated answers: 127.0.0.11:53/tcp answers too."""
+    d, cli = dnsd
+    cli.run("network", "create", "tcpn")
+    cli.run("run", "-d", "--name", "tcp-a", "--network", "tcpn", "busybox", "sleep", "600")
+    try:
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.tcpn.IPAddress}}", "tcp-a").stdout.strip()
+        key = cli.run("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "tcp-a").stdout.strip()
+        pid = d.proc.pid
+        # The namespace file is bound in berthd's own mount namespace: enter both.
+        run = lambda name: subprocess.run(["nsenter", "-t", str(pid), "-m", "--", "nsenter", "--net=%s" % key,
+                                           "/usr/bin/python3", "-c", TCP_QUERY, name],
+                                          capture_output=True, text=True, timeout=30)
+        p = run("tcp-a")
+        assert p.stdout.split() == ["rcode=0", "an=1", ip], p.stderr
+        p = run("upstream.test")
+        assert p.stdout.split() == ["rcode=0", "an=1", "192.0.2.10"], p.stderr
+    finally:
+        cli.run("rm", "-f", "tcp-a")
+        cli.run("network", "rm", "tcpn")

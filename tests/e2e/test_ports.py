@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import SHARED, DockerCLI
+from registry import free_port
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +22,6 @@ def images(docker):
     yield
     for c in docker.run("ps", "-aq").stdout.split():
         docker.run("rm", "-f", c, check=False)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(url, timeout=5):

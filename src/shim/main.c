@@ -187,7 +187,8 @@ static int run(struct shim *s, const char *bundle) {
         return 0;
 
 fail:
-        send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -EINVAL, err.msg);
+        /* The errno goes with the message: berthd decides the exit code from it. */
+        send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -(err.errnum > 0 ? err.errnum : EINVAL), err.msg);
         return 1;
 }
 

@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buildinfo.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
-#include "daemon/daemon.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"

@@ -1,4 +1,4 @@
-/* fs.c - atomic write, bounded read, mkdir -p. */
+/* fs.c - full and atomic writes, bounded read, mkdir -p, path joins. */
 #include "fs.h"
 
 #include <fcntl.h>
@@ -16,15 +16,16 @@
 #include "cleanup.h"
 #include "err.h"
 
-static int write_all(int fd, const void *data, size_t len) {
+int fs_write_all(int fd, const void *data, size_t len) {
         const char *p = data;
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
                         return -errno;
-                }
+                if (n == 0) /* no progress and no error: do not spin */
+                        return -EIO;
                 p += n;
                 len -= (size_t) n;
         }
@@ -47,7 +48,7 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", tmp);
-        int r = write_all(fd, data, len);
+        int r = fs_write_all(fd, data, len);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (r < 0) {

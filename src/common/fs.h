@@ -7,6 +7,11 @@
 
 struct berr;
 
+/* Write all @len bytes to @fd (a blocking one), retrying after EINTR and short writes.
+ * Returns 0 or a negative errno. berthd and berth-shim ignore SIGPIPE, so a closed pipe
+ * or socket is -EPIPE. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* Write @len bytes to @dirfd/@name atomically: temporary file in the same directory,
  * fsync, rename, fsync of the directory. @dirfd may be AT_FDCWD. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,

@@ -314,18 +314,8 @@ struct tar_out {
 };
 
 static void out_write(struct tar_out *o, const void *p, size_t n) {
-        const char *b = p;
-        while (n && !o->failed) {
-                ssize_t k = write(o->fd, b, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        o->failed = true;
-                        return;
-                }
-                b += k;
-                n -= (size_t) k;
-        }
+        if (!o->failed && fs_write_all(o->fd, p, n) < 0)
+                o->failed = true;
 }
 
 static void octal(char *field, size_t width, unsigned long long v) {

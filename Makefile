@@ -11,7 +11,7 @@ PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 ldns
 # libnftables is opened for each firewall batch and closed after it (src/network/firewall.c).
 LAZY_PKGS := libarchive libcurl libnftables
 CC ?= cc
-CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) 2>/dev/null) \
 	-DBERTH_VERSION=\"$(VERSION)\"
 CFLAGS ?= -O2

@@ -2,6 +2,7 @@
 #include "fs.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdint.h>
@@ -138,6 +139,19 @@ int fs_mkdir_p(const char *path, mode_t mode, struct berr *err) {
                 return berr_sys(err, BERR_INTERNAL, "stat %s", path);
         if (!S_ISDIR(st.st_mode))
                 return berr_set(err, BERR_INVALID, ENOTDIR, "%s exists and is not a directory", path);
+        return 0;
+}
+
+int fs_path_fmt(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= size) {
+                if (size > 0)
+                        buf[0] = '\0';
+                return n < 0 ? -EINVAL : -ENAMETOOLONG;
+        }
         return 0;
 }
 

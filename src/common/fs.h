@@ -42,5 +42,11 @@ int fs_open_in_root(int root, const char *path, int flags);
  * trailing "/" ("/" for nothing). */
 void fs_clean_abs_path(const char *in, char *out, size_t size);
 
+/* Build a path into the fixed buffer @buf with printf's @fmt ("%s/rootfs",
+ * "%s/containers/%s"): 0, or -ENAMETOOLONG when it does not fit, and then @buf is ""
+ * so a cut-off path can never be used by mistake. The one checked way to build a path
+ * into an array; fs_path_join allocates instead. */
+int fs_path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Join two path parts with exactly one '/'. Returns NULL only on allocation failure. */
 char *fs_path_join(const char *a, const char *b);

@@ -636,7 +636,7 @@ static json_t *empty_container_config(void) {
 }
 
 static const char *host_arch(void) {
-        static char arch[16];
+        static char arch[sizeof(((struct utsname *) NULL)->machine)];
         struct utsname u;
         if (uname(&u) < 0)
                 return "amd64";

@@ -359,7 +359,7 @@ int nl_default_route_mtu(void) {
         while (fgets(line, sizeof(line), f)) {
                 char d[64];
                 if (sscanf(line, "%63s %x %*x %*x %*d %*d %*d %x", d, &dst, &mask) == 3 && dst == 0 && mask == 0) {
-                        snprintf(dev, sizeof(dev), "%s", d);
+                        snprintf(dev, sizeof(dev), "%.*s", IFNAMSIZ, d); /* names are shorter */
                         break;
                 }
         }

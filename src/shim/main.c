@@ -104,7 +104,7 @@ static void send_status(int fd, enum shim_msg_type type, pid_t pid, int status, 
 
 static void record_exit(struct shim *s, int status) {
         int code = 0;
-        char error[256] = "";
+        char error[BERR_MSG_MAX] = "";
         if (WIFEXITED(status))
                 code = WEXITSTATUS(status);
         else if (WIFSIGNALED(status))

@@ -98,6 +98,18 @@ static void test_write_all_short_writes_and_epipe(void **s) {
         signal(SIGPIPE, old);
 }
 
+static void test_path_fmt_refuses_truncation(void **s) {
+        char buf[16];
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run", "x"), 0);
+        assert_string_equal(buf, "/run/x");
+        /* exactly full: 15 characters and the NUL */
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run/berth", "abcd"), 0);
+        assert_string_equal(buf, "/run/berth/abcd");
+        /* one more is an error and leaves no cut-off path behind */
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run/berth", "abcde"), -ENAMETOOLONG);
+        assert_string_equal(buf, "");
+}
+
 static void test_read_file_bounded(void **s) {
         (void) s;
         struct berr err = { 0 };
@@ -152,6 +164,7 @@ int main(void) {
                 cmocka_unit_test(test_read_file_bounded),
                 cmocka_unit_test(test_write_all_short_writes_and_epipe),
                 cmocka_unit_test(test_spread_subdirs),
+                cmocka_unit_test(test_path_fmt_refuses_truncation),
         };
         return cmocka_run_group_tests_name("fs", tests, setup, teardown);
 }

@@ -168,7 +168,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         json_t *st = json_object_get(rec, "State");
-        snprintf(c->id, sizeof(c->id), "%s", id);
+        memcpy(c->id, id, strlen(id) + 1); /* fits: checked on entry */
         snprintf(c->name, sizeof(c->name), "%s", json_string_value(json_object_get(rec, "Name")) ?: "");
         snprintf(c->image_id, sizeof(c->image_id), "%s", json_string_value(json_object_get(rec, "Image")) ?: "");
         snprintf(c->created, sizeof(c->created), "%s", json_string_value(json_object_get(rec, "Created")) ?: "");

@@ -11,7 +11,7 @@ PKGS := libmicrohttpd jansson libcrypto libseccomp libcap libnl-route-3.0 ldns
 # libnftables is opened for each firewall batch and closed after it (src/network/firewall.c).
 LAZY_PKGS := libarchive libcurl libnftables
 CC ?= cc
-CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow \
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) 2>/dev/null) \
 	-DBERTH_VERSION=\"$(VERSION)\"
 CFLAGS ?= -O2
@@ -51,13 +51,13 @@ $(SAN)/%.o: %.c
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
 # Only the build-time stamp differs per build; keep it out of the library objects.
-$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
 
 # Rebuild the build identity when the commit changes.
 build/gitcommit: FORCE
 	@mkdir -p build
 	@echo $(GIT_COMMIT) | cmp -s - $@ || echo $(GIT_COMMIT) > $@
-$(OBJ)/src/daemon/buildinfo.o $(SAN)/src/daemon/buildinfo.o: build/gitcommit
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: build/gitcommit
 .PHONY: FORCE
 
 build/libberth.a: $(LIB_OBJS)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "common/buildinfo.h"
 #include "common/err.h"
 #include "daemon/daemon.h"
 

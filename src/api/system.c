@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "common/buildinfo.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"

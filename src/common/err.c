@@ -62,7 +62,9 @@ int berr_wrap(struct berr *e, const char *fmt, ...) {
         vsnprintf(prefix, sizeof(prefix), fmt, ap);
         va_end(ap);
         memcpy(old, e->msg, sizeof(old));
-        snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+        int n = snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+        if (n >= (int) sizeof(e->msg)) /* cut short: say so rather than end mid-word */
+                memcpy(e->msg + sizeof(e->msg) - 4, "...", 4);
         return ret_of(e->errnum);
 }
 

@@ -1,7 +1,8 @@
-/* fs.c - atomic write, bounded read, mkdir -p. */
+/* fs.c - full and atomic writes, bounded read, mkdir -p, path joins. */
 #include "fs.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdint.h>
@@ -16,15 +17,16 @@
 #include "cleanup.h"
 #include "err.h"
 
-static int write_all(int fd, const void *data, size_t len) {
+int fs_write_all(int fd, const void *data, size_t len) {
         const char *p = data;
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
                         return -errno;
-                }
+                if (n == 0) /* no progress and no error: do not spin */
+                        return -EIO;
                 p += n;
                 len -= (size_t) n;
         }
@@ -47,7 +49,7 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", tmp);
-        int r = write_all(fd, data, len);
+        int r = fs_write_all(fd, data, len);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (r < 0) {
@@ -137,6 +139,19 @@ int fs_mkdir_p(const char *path, mode_t mode, struct berr *err) {
                 return berr_sys(err, BERR_INTERNAL, "stat %s", path);
         if (!S_ISDIR(st.st_mode))
                 return berr_set(err, BERR_INVALID, ENOTDIR, "%s exists and is not a directory", path);
+        return 0;
+}
+
+int fs_path_fmt(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= size) {
+                if (size > 0)
+                        buf[0] = '\0';
+                return n < 0 ? -EINVAL : -ENAMETOOLONG;
+        }
         return 0;
 }
 

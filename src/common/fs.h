@@ -7,6 +7,11 @@
 
 struct berr;
 
+/* Write all @len bytes to @fd (a blocking one), retrying after EINTR and short writes.
+ * Returns 0 or a negative errno. berthd and berth-shim ignore SIGPIPE, so a closed pipe
+ * or socket is -EPIPE. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* Write @len bytes to @dirfd/@name atomically: temporary file in the same directory,
  * fsync, rename, fsync of the directory. @dirfd may be AT_FDCWD. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
@@ -36,6 +41,12 @@ int fs_open_in_root(int root, const char *path, int flags);
 /* Go's filepath.Clean for an absolute path into @out: no "//", "." or ".." steps and no
  * trailing "/" ("/" for nothing). */
 void fs_clean_abs_path(const char *in, char *out, size_t size);
+
+/* Build a path into the fixed buffer @buf with printf's @fmt ("%s/rootfs",
+ * "%s/containers/%s"): 0, or -ENAMETOOLONG when it does not fit, and then @buf is ""
+ * so a cut-off path can never be used by mistake. The one checked way to build a path
+ * into an array; fs_path_join allocates instead. */
+int fs_path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Join two path parts with exactly one '/'. Returns NULL only on allocation failure. */
 char *fs_path_join(const char *a, const char *b);

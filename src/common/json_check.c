@@ -95,7 +95,9 @@ static int check_struct(json_t *v, const struct json_type *t, struct where *w, s
                 if (!f)
                         continue;
                 struct where inner = { .struct_name = t->struct_name };
-                snprintf(inner.path, sizeof(inner.path), "%s%s%s", w->path, w->path[0] ? "." : "", f->name);
+                int n = snprintf(inner.path, sizeof(inner.path), "%s%s%s", w->path, w->path[0] ? "." : "", f->name);
+                if (n >= (int) sizeof(inner.path)) /* it only names the field in a message: say it is cut */
+                        memcpy(inner.path + sizeof(inner.path) - 4, "...", 4);
                 int r = check(val, f->type, &inner, err);
                 if (r < 0)
                         return r;

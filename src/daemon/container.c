@@ -150,6 +150,8 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
 }
 
 static int load_one(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
+        if (strlen(id) >= sizeof(((struct container *) NULL)->id))
+                return berr_set(err, BERR_INVALID, EINVAL, "%s is not a container ID", id);
         _cleanup_free_ char *dir = ctr_data_dir(d, id);
         _cleanup_close_ int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         if (dfd < 0)
@@ -167,7 +169,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         json_t *st = json_object_get(rec, "State");
-        snprintf(c->id, sizeof(c->id), "%s", id);
+        memcpy(c->id, id, strlen(id) + 1); /* fits: checked on entry */
         snprintf(c->name, sizeof(c->name), "%s", json_string_value(json_object_get(rec, "Name")) ?: "");
         snprintf(c->image_id, sizeof(c->image_id), "%s", json_string_value(json_object_get(rec, "Image")) ?: "");
         snprintf(c->created, sizeof(c->created), "%s", json_string_value(json_object_get(rec, "Created")) ?: "");
@@ -244,7 +246,8 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         self[n] = '\0';
         char *slash = strrchr(self, '/');
         *slash = '\0';
-        snprintf(d->shim_path, sizeof(d->shim_path), "%s/berth-shim", self);
+        if ((r = fs_path_fmt(d->shim_path, sizeof(d->shim_path), "%s/berth-shim", self)) < 0)
+                return berr_set(err, BERR_INTERNAL, -r, "%s/berth-shim: path too long", self);
         if ((r = monitor_start(d, err)) < 0)
                 return r;
 

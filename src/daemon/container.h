@@ -50,7 +50,7 @@ struct container {
         pid_t pid;
         int exit_code;
         bool oom_killed;
-        char error[512];
+        char error[1024]; /* BERR_MSG_MAX: a start error whole, as the client got it */
         char started_at[40];
         char finished_at[40];
         int restart_count;

@@ -227,8 +227,9 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                 if (follow_last || !rest[0]) {
                         a->base_fd = fs_open_in_root(base, rest, O_PATH);
                         a->last[0] = '\0';
+                } else if (fs_path_fmt(a->last, sizeof(a->last), "%s", last) < 0) {
+                        errno = ENAMETOOLONG; /* longer than any name can be: reported below */
                 } else {
-                        snprintf(a->last, sizeof(a->last), "%s", last);
                         if (slash)
                                 *slash = '\0';
                         else
@@ -314,22 +315,16 @@ struct tar_out {
 };
 
 static void out_write(struct tar_out *o, const void *p, size_t n) {
-        const char *b = p;
-        while (n && !o->failed) {
-                ssize_t k = write(o->fd, b, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        o->failed = true;
-                        return;
-                }
-                b += k;
-                n -= (size_t) k;
-        }
+        if (!o->failed && fs_write_all(o->fd, p, n) < 0)
+                o->failed = true;
 }
 
+/* A tar numeric field: zero-padded octal digits and a NUL. Callers pass values that fit
+ * (larger ones go into the PAX header and the field gets 0). */
 static void octal(char *field, size_t width, unsigned long long v) {
-        snprintf(field, width, "%0*llo", (int) width - 1, v);
+        field[width - 1] = '\0';
+        for (size_t i = width - 1; i-- > 0; v >>= 3)
+                field[i] = (char) ('0' + (v & 7));
 }
 
 static void checksum(unsigned char *h) {
@@ -781,7 +776,8 @@ static bool in_lowers(struct changes *ch, const char *rel) {
         char parent[4096], base[256];
         snprintf(parent, sizeof(parent), "%s", rel);
         char *slash = strrchr(parent, '/');
-        snprintf(base, sizeof(base), "%s", slash ? slash + 1 : parent);
+        if (fs_path_fmt(base, sizeof(base), "%s", slash ? slash + 1 : parent) < 0)
+                return false; /* longer than any name can be: no layer has it */
         if (slash)
                 *slash = '\0';
         else

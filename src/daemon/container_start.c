@@ -22,6 +22,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "exit_code.h"
 #include "image/image_store.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
@@ -368,15 +369,6 @@ static int spawn_shim(struct daemon *d, const char *bundle, int *ret_sync, struc
         return 0;
 }
 
-/* Exit codes Docker gives when the command cannot run. */
-static int exit_code_for_start_error(const char *msg) {
-        if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory"))
-                return 127;
-        if (strstr(msg, "permission denied"))
-                return 126;
-        return 128;
-}
-
 /* Everything up to a created (not yet started) init. */
 static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
                              pid_t *ret_pid, struct berr *err) {
@@ -419,9 +411,12 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         if (m.type != SHIM_MSG_CREATED) {
                 close(sync);
                 /* The runtime looks the command up before the init is released (as runc
-                 * does), so "executable file not found" arrives here. */
-                return berr_set(err, exit_code_for_start_error(m.text) != 128 ? BERR_INVALID : BERR_INTERNAL, EIO,
-                                "%s", m.text[0] ? m.text : "the shim failed to create the container");
+                 * does), so "executable file not found" (ENOENT) arrives here. A command
+                 * that cannot run is the user's error (400), anything else ours (500). */
+                int errnum = m.status < 0 ? -m.status : EIO;
+                bool is_cmd_error = ctr_exit_code_for_errno(errnum, CTR_EXIT_START_UNKNOWN) != CTR_EXIT_START_UNKNOWN;
+                return berr_set(err, is_cmd_error ? BERR_INVALID : BERR_INTERNAL, errnum, "%s",
+                                m.text[0] ? m.text : "the shim failed to create the container");
         }
         *ret_sync = sync;
         *ret_pid = m.pid;
@@ -536,6 +531,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         if (r < 0 || m.type != SHIM_MSG_STARTED) {
                 char msg[BERR_MSG_MAX];
                 snprintf(msg, sizeof(msg), "%s", r < 0 ? err->msg : m.text);
+                int errnum = r < 0 ? err->errnum : m.status < 0 ? -m.status : EIO;
                 /* The init could not execve; it exits and the monitor records that. Docker
                  * keeps such a container "created" with the error and exit code. */
                 pthread_mutex_lock(&c->lock);
@@ -546,7 +542,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                         if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
                                 break;
                 c->state = CTR_CREATED;
-                c->exit_code = exit_code_for_start_error(msg);
+                c->exit_code = ctr_exit_code_for_errno(errnum, CTR_EXIT_START_UNKNOWN);
                 snprintf(c->error, sizeof(c->error), "%s", msg);
                 c->starting = false;
                 c->start_seq++;
@@ -556,7 +552,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 pthread_mutex_unlock(&c->lock);
                 if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                         log_warn("auto-remove %.12s: %s", c->id, e.msg);
-                return berr_set(err, BERR_INVALID, EINVAL, "failed to create task for container: %s", msg);
+                return berr_set(err, BERR_INVALID, errnum, "failed to create task for container: %s", msg);
         }
         return 0;
 
@@ -568,7 +564,7 @@ fail:
         c->start_seq++;
         snprintf(c->error, sizeof(c->error), "%s", err->msg);
         if (err->kind == BERR_INVALID)
-                c->exit_code = exit_code_for_start_error(err->msg);
+                c->exit_code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_START_UNKNOWN);
         struct berr e2 = { 0 };
         (void) ctr_save(d, c, &e2);
         bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));

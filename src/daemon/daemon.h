@@ -15,11 +15,6 @@ struct image_store;
 struct container;
 struct events_bus;
 
-/* Build identity, set by the Makefile. */
-extern const char berth_version[];
-extern const char berth_git_commit[];
-extern const char berth_build_time[];
-
 struct daemon {
         struct daemon_config cfg;
         struct host_facts host;

@@ -26,6 +26,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "exit_code.h"
 #include "runtime/caps.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
@@ -404,12 +405,6 @@ static void record_exit(struct daemon *d, struct container *c, const char *id, i
         json_decref(cmd);
 }
 
-/* What the process's start failed with, as dockerd reports it: 127 for a command that
- * is not there, 126 for one that cannot run. */
-static int start_failure_code(const char *msg) {
-        return strstr(msg, "executable file not found") || strstr(msg, "no such file or directory") ? 127 : 126;
-}
-
 struct waiter {
         struct daemon *d;
         struct container *c;
@@ -521,16 +516,21 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 r = shim_msg_send(conn, &m, fd, err);
         if (r == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
-        if (r == 0 && m.type != SHIM_MSG_STARTED)
+        /* dockerd records 126 for an exec that did not start, and translates the runtime's
+         * errno (the shim passes it on) for a command that is not there or cannot run. */
+        int code = CTR_EXIT_CANNOT_INVOKE;
+        if (r == 0 && m.type != SHIM_MSG_STARTED) {
                 r = berr_set(err, BERR_INTERNAL, m.status < 0 ? -m.status : EIO,
                              "OCI runtime exec failed: exec failed: unable to start container process: %s: unknown", m.text);
+                code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_CANNOT_INVOKE);
+        }
         if (r < 0) {
                 _cleanup_free_ char *path = NULL;
                 if (bundle && asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) >= 0)
                         (void) unlink(path); /* the shim takes it when it got that far */
                 if (conn >= 0)
                         close(conn);
-                record_exit(d, c, id, start_failure_code(err->msg), false);
+                record_exit(d, c, id, code, false);
                 if (fd >= 0)
                         stream_error(fd, snap.tty, err->msg);
                 json_decref(cmd);

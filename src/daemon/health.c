@@ -161,7 +161,7 @@ static void *health_thread(void *arg) {
                 int64_t timeout_ms = h->cfg.timeout_ns / 1000000;
                 int r = exec_probe(h->d, c, h->cfg.cmd, (int) (timeout_ms > 0 ? timeout_ms : 1), &code, out, sizeof(out), &err);
                 if (r < 0 && err.errnum == ETIMEDOUT) {
-                        char d[32];
+                        char d[48]; /* go_duration of any int64: up to 40 characters */
                         go_duration(h->cfg.timeout_ns, d, sizeof(d));
                         snprintf(out, sizeof(out), "Health check exceeded timeout (%s)", d);
                 }

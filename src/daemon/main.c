@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "api/api.h"
+#include "common/buildinfo.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/config.h"

@@ -7,8 +7,8 @@
 
 struct host_facts {
         char kernel[128];         /* uname release */
-        char arch_uname[32];      /* x86_64 */
-        char arch_go[32];         /* amd64 */
+        char arch_uname[65];      /* x86_64 (as long as utsname's machine) */
+        char arch_go[65];         /* amd64 */
         char os_name[128];        /* PRETTY_NAME from os-release */
         char os_version[64];      /* VERSION_ID */
         char hostname[256];

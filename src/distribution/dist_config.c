@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "dist_int.h"
 
 static struct dist_config config = {
@@ -302,12 +303,16 @@ static bool certs_from(struct dist_endpoint *ep, const char *base) {
         while ((e = readdir(d))) {
                 size_t n = strlen(e->d_name);
                 if (n > 4 && STREQ(e->d_name + n - 4, ".crt") && (!ep->ca_file[0] || STREQ(e->d_name, "ca.crt"))) {
-                        snprintf(ep->ca_file, sizeof(ep->ca_file), "%s/%s", dir, e->d_name);
-                        found = true;
+                        /* a path too long to open is as good as none */
+                        if (fs_path_fmt(ep->ca_file, sizeof(ep->ca_file), "%s/%s", dir, e->d_name) == 0)
+                                found = true;
                 } else if (n > 5 && STREQ(e->d_name + n - 5, ".cert")) {
-                        snprintf(ep->cert_file, sizeof(ep->cert_file), "%s/%s", dir, e->d_name);
-                        snprintf(ep->key_file, sizeof(ep->key_file), "%s/%.*s.key", dir, (int) (n - 5), e->d_name);
-                        found = true;
+                        if (fs_path_fmt(ep->cert_file, sizeof(ep->cert_file), "%s/%s", dir, e->d_name) == 0 &&
+                            fs_path_fmt(ep->key_file, sizeof(ep->key_file), "%s/%.*s.key", dir, (int) (n - 5),
+                                        e->d_name) == 0)
+                                found = true;
+                        else
+                                ep->cert_file[0] = ep->key_file[0] = '\0';
                 }
         }
         return found;

@@ -521,8 +521,10 @@ int dist_client_open_from(const struct reference *ref, const struct dist_auth *a
         struct dist_conn conn = { 0 };
         int r = dist_conn_open(&conn, err);
         for (size_t i = 0; r == 0 && i < n; i++) {
-                snprintf(c->ep.base, sizeof(c->ep.base), "%s", cands[i].base);
-                snprintf(c->ep.host, sizeof(c->ep.host), "%s", cands[i].host);
+                _Static_assert(sizeof(c->ep.base) == sizeof(cands[i].base) && sizeof(c->ep.host) == sizeof(cands[i].host),
+                               "a candidate fits the endpoint");
+                memcpy(c->ep.base, cands[i].base, sizeof(c->ep.base));
+                memcpy(c->ep.host, cands[i].host, sizeof(c->ep.host));
                 c->ep.verify_tls = cands[i].verify;
                 c->ep.is_mirror = cands[i].mirror;
                 c->ep.mirror_index = cands[i].mirror ? cands[i].mirror_index : 0;

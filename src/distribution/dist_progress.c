@@ -46,7 +46,7 @@ static void bar(int64_t current, int64_t total, char out[128]) {
         dist_human_size(total, tot);
         int width = 50;
         int done = current >= total ? width : (int) ((double) current / (double) total * width);
-        char b[64];
+        char b[52]; /* width '=', or fewer and a '>', and the NUL */
         int k = 0;
         for (int i = 0; i < done; i++)
                 b[k++] = '=';

@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "dist_int.h"
@@ -165,19 +166,6 @@ struct sink {
         bool stream_off;    /* streaming stopped: never take it again */
 };
 
-static int write_all(int fd, const char *p, size_t left) {
-        while (left > 0) {
-                ssize_t n = write(fd, p, left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                left -= (size_t) n;
-        }
-        return 0;
-}
-
 /* Stop streaming; @broken: what was sent is not (a prefix of) the blob, or is cut short
  * while the download goes on, so the extraction must not use it. */
 static void stream_stop(struct sink *k, bool broken) {
@@ -195,7 +183,7 @@ static void stream_stop(struct sink *k, bool broken) {
 static void stream_send(struct sink *k, const char *data, size_t len) {
         if (k->sw < 0)
                 return;
-        if (write_all(k->sw, data, len) < 0) { /* EPIPE: the extraction stopped reading */
+        if (fs_write_all(k->sw, data, len) < 0) { /* EPIPE: the extraction stopped reading */
                 stream_stop(k, true);
                 return;
         }
@@ -261,7 +249,7 @@ static size_t sink_write(void *opaque, const char *data, size_t len) {
         if (k->got + (int64_t) len > l->desc.size)
                 return 0; /* more than the manifest said: refuse, it cannot verify */
         stream_take(k);
-        if (write_all(l->fd, data, len) < 0)
+        if (fs_write_all(l->fd, data, len) < 0)
                 return 0;
         stream_send(k, data, len);
         digest_ctx_update(k->d, data, len);

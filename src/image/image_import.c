@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 
 #define MAX_CHANGE_BYTES (64u << 10)
@@ -635,7 +636,7 @@ static json_t *empty_container_config(void) {
 }
 
 static const char *host_arch(void) {
-        static char arch[16];
+        static char arch[sizeof(((struct utsname *) NULL)->machine)];
         struct utsname u;
         if (uname(&u) < 0)
                 return "amd64";
@@ -696,14 +697,10 @@ static int spool(struct image_store *s, int fd, int *ret_fd, struct berr *err) {
                         return berr_sys(err, BERR_INVALID, "read the imported archive");
                 if (n == 0)
                         break;
-                for (char *p = buf; n > 0;) {
-                        ssize_t w = write(tmp, p, (size_t) n);
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return berr_sys(err, BERR_INTERNAL, "spool the imported archive");
-                        p += w;
-                        n -= w;
+                int w = fs_write_all(tmp, buf, (size_t) n);
+                if (w < 0) {
+                        errno = -w;
+                        return berr_sys(err, BERR_INTERNAL, "spool the imported archive");
                 }
         }
         if (lseek(tmp, 0, SEEK_SET) < 0)

@@ -108,16 +108,11 @@ static int spool_entry(struct load *ld, struct archive *a, struct member *m, str
                 }
                 digest_ctx_update(d, buf, size);
                 m->size += size;
-                for (const char *p = buf; size > 0;) {
-                        ssize_t n = write(fd, p, size);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n < 0) {
-                                r = berr_sys(err, BERR_INTERNAL, "spool %s", m->name);
-                                break;
-                        }
-                        p += n;
-                        size -= (size_t) n;
+                int w = fs_write_all(fd, buf, size);
+                if (w < 0) {
+                        errno = -w;
+                        r = berr_sys(err, BERR_INTERNAL, "spool %s", m->name);
+                        break;
                 }
         }
         if (r == 0)

@@ -98,18 +98,10 @@ struct gz_out {
 
 static la_ssize_t gz_write(struct archive *a, void *opaque, const void *buf, size_t len) {
         struct gz_out *o = opaque;
-        const char *p = buf;
-        size_t left = len;
-        while (left > 0) {
-                ssize_t n = write(o->fd, p, left);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        archive_set_error(a, errno, "write blob");
-                        return -1;
-                }
-                p += n;
-                left -= (size_t) n;
+        int r = fs_write_all(o->fd, buf, len);
+        if (r < 0) {
+                archive_set_error(a, -r, "write blob");
+                return -1;
         }
         digest_ctx_update(o->d, buf, len);
         o->size += (int64_t) len;

@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 
 static int remove_contents(int dirfd, int depth, struct berr *err);
 
@@ -209,13 +210,10 @@ static int copy_data(int in, int out, struct berr *err) {
                         return berr_sys(err, BERR_INTERNAL, "read");
                 if (n == 0)
                         return 0;
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t) (n - off));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return berr_sys(err, BERR_INTERNAL, "write");
-                        off += w;
+                int w = fs_write_all(out, buf, (size_t) n);
+                if (w < 0) {
+                        errno = -w;
+                        return berr_sys(err, BERR_INTERNAL, "write");
                 }
         }
 }

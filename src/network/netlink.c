@@ -359,7 +359,7 @@ int nl_default_route_mtu(void) {
         while (fgets(line, sizeof(line), f)) {
                 char d[64];
                 if (sscanf(line, "%63s %x %*x %*x %*d %*d %*d %x", d, &dst, &mask) == 3 && dst == 0 && mask == 0) {
-                        snprintf(dev, sizeof(dev), "%s", d);
+                        snprintf(dev, sizeof(dev), "%.*s", IFNAMSIZ - 1, d); /* no name is longer */
                         break;
                 }
         }
@@ -368,7 +368,7 @@ int nl_default_route_mtu(void) {
                 return 0;
         _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct ifreq ifr = { 0 };
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%.*s", IFNAMSIZ - 1, dev);
         if (s < 0 || ioctl(s, SIOCGIFMTU, &ifr) < 0)
                 return 0;
         return ifr.ifr_mtu;

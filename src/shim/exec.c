@@ -308,7 +308,8 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
         struct shim_exec *e = calloc(1, sizeof(*e));
         if (!e)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        snprintf(e->id, sizeof(e->id), "%s", m->text);
+        memcpy(e->id, m->text, sizeof(e->id) - 1); /* a full hex ID (checked above): 64 characters */
+        e->id[sizeof(e->id) - 1] = '\0';
         e->pty = -1;
         e->pidfd = (struct shim_item){ .kind = ITEM_EXEC_PIDFD, .fd = -1, .ptr = e };
         e->out = (struct shim_item){ .kind = ITEM_EXEC_OUT, .fd = -1, .ptr = e };

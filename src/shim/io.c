@@ -14,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"
@@ -148,32 +149,15 @@ void shim_conn_close(struct shim *s, struct shim_conn *c) {
         conn_close(s, c);
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-        const char *p = buf;
-        while (len) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-                if (n < 0 && errno == ENOTSOCK)
-                        n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 int shim_write_frame(int fd, int stream, const void *data, size_t len, bool multiplex) {
         if (multiplex) {
                 unsigned char h[8] = { (unsigned char) stream, 0, 0, 0, (unsigned char) (len >> 24),
                                        (unsigned char) (len >> 16), (unsigned char) (len >> 8), (unsigned char) len };
-                int r = write_all(fd, h, sizeof(h));
+                int r = fs_write_all(fd, h, sizeof(h)); /* SIGPIPE is ignored (main) */
                 if (r < 0)
                         return r;
         }
-        return write_all(fd, data, len);
+        return fs_write_all(fd, data, len);
 }
 
 /* Send output to every client attached to that stream, with the 8-byte header when the

@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buildinfo.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
-#include "daemon/daemon.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"
@@ -104,7 +104,7 @@ static void send_status(int fd, enum shim_msg_type type, pid_t pid, int status, 
 
 static void record_exit(struct shim *s, int status) {
         int code = 0;
-        char error[256] = "";
+        char error[BERR_MSG_MAX] = "";
         if (WIFEXITED(status))
                 code = WEXITSTATUS(status);
         else if (WIFSIGNALED(status))
@@ -187,7 +187,8 @@ static int run(struct shim *s, const char *bundle) {
         return 0;
 
 fail:
-        send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -EINVAL, err.msg);
+        /* The errno goes with the message: berthd decides the exit code from it. */
+        send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -(err.errnum > 0 ? err.errnum : EINVAL), err.msg);
         return 1;
 }
 

@@ -61,6 +61,24 @@ def test_missing_command_is_127_with_dockers_message(docker, images):
     assert 'exec: "no-such-command": executable file not found in $PATH' in p.stderr
 
 
+def test_command_that_cannot_run_is_126_and_recorded(docker, images):
+    # dockerd: a directory or a file without an x bit is "permission denied", 126; the
+    # container stays "created" with the runtime's errno translated into its exit code.
+    for cmd in ("/etc", "/etc/passwd"):
+        p = docker.run("run", "--name", "cannot-run", "busybox", cmd, check=False)
+        assert p.returncode == 126, p.stderr
+        assert 'exec: "%s": permission denied' % cmd in p.stderr
+        state = json.loads(docker.run("inspect", "--format", "{{json .State}}", "cannot-run").stdout)
+        assert state["Status"] == "created" and state["ExitCode"] == 126
+        assert "permission denied" in state["Error"]
+        docker.run("rm", "cannot-run")
+    docker.run("create", "--name", "not-there", "busybox", "no-such-command")
+    p = docker.run("start", "not-there", check=False)
+    assert p.returncode != 0 and "executable file not found" in p.stderr
+    assert docker.run("inspect", "--format", "{{.State.ExitCode}}", "not-there").stdout.strip() == "127"
+    docker.run("rm", "not-there")
+
+
 def test_missing_image_is_404(docker, images):
     # --pull never: the CLI must not go and pull it from Docker Hub (tests stay on loopback)
     p = docker.run("create", "--pull", "never", "no-such-image-here:1", check=False)

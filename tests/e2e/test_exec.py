@@ -63,6 +63,19 @@ def test_exec_missing_command_is_127(docker, ctr):
     assert 'exec: "nope": executable file not found in $PATH' in p.stdout + p.stderr
     p = docker.run("exec", ctr, "/etc", check=False)
     assert p.returncode == 126
+    p = docker.run("exec", ctr, "/etc/passwd", check=False)
+    assert p.returncode == 126
+    assert "permission denied" in p.stdout + p.stderr
+
+
+def test_exec_start_failure_exit_code_in_inspect(client, ctr):
+    # The exit code comes from the runtime's errno, as dockerd records it on the instance.
+    api = client.api
+    for cmd, code in (("nope", 127), ("/etc", 126), ("/etc/passwd", 126)):
+        eid = api.exec_create(ctr, [cmd])["Id"]
+        api.exec_start(eid)
+        info = api.exec_inspect(eid)
+        assert info["Running"] is False and info["ExitCode"] == code, (cmd, info)
 
 
 def test_exec_in_a_stopped_container_is_409(docker, ctr):

@@ -2,6 +2,8 @@
  * allocator hint on layer directories. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <setjmp.h>
@@ -56,6 +58,58 @@ static void test_write_atomic_then_read(void **s) {
         close(dfd);
 }
 
+struct drain {
+        int fd;
+        size_t got;
+};
+
+static void *drain_pipe(void *arg) {
+        struct drain *d = arg;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(d->fd, buf, sizeof(buf))) > 0)
+                d->got += (size_t) n;
+        return NULL;
+}
+
+/* More than a pipe holds goes out in several short writes, all of it; a reader that is
+ * gone is -EPIPE (SIGPIPE ignored, as berthd and the shim do). */
+static void test_write_all_short_writes_and_epipe(void **s) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        struct drain d = { .fd = p[0] };
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, drain_pipe, &d), 0);
+        size_t len = 1 << 20;
+        char *big = calloc(1, len);
+        assert_non_null(big);
+        assert_int_equal(fs_write_all(p[1], big, len), 0);
+        close(p[1]);
+        pthread_join(t, NULL);
+        close(p[0]);
+        assert_int_equal(d.got, len);
+        free(big);
+
+        void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+        assert_int_equal(pipe(p), 0);
+        close(p[0]);
+        assert_int_equal(fs_write_all(p[1], "x", 1), -EPIPE);
+        close(p[1]);
+        signal(SIGPIPE, old);
+}
+
+static void test_path_fmt_refuses_truncation(void **s) {
+        char buf[16];
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run", "x"), 0);
+        assert_string_equal(buf, "/run/x");
+        /* exactly full: 15 characters and the NUL */
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run/berth", "abcd"), 0);
+        assert_string_equal(buf, "/run/berth/abcd");
+        /* one more is an error and leaves no cut-off path behind */
+        assert_int_equal(fs_path_fmt(buf, sizeof(buf), "%s/%s", "/run/berth", "abcde"), -ENAMETOOLONG);
+        assert_string_equal(buf, "");
+}
+
 static void test_read_file_bounded(void **s) {
         (void) s;
         struct berr err = { 0 };
@@ -108,7 +162,9 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_atomic_then_read),
                 cmocka_unit_test(test_read_file_bounded),
+                cmocka_unit_test(test_write_all_short_writes_and_epipe),
                 cmocka_unit_test(test_spread_subdirs),
+                cmocka_unit_test(test_path_fmt_refuses_truncation),
         };
         return cmocka_run_group_tests_name("fs", tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/fs.h"
 #include "image/tree.h"
 
 static char dir[64];
@@ -61,9 +62,9 @@ static void test_remove_at_path_removes_whole_tree(void **s) {
  * a tmpfs (another device). */
 static void check_refuses_mount(const char *kind) {
         char tree[256], mnt[256], src[256], victim[256];
-        snprintf(tree, sizeof(tree), "%s/%s", dir, kind);
-        snprintf(mnt, sizeof(mnt), "%s/rootfs", tree);
-        snprintf(src, sizeof(src), "%s/%s-src", dir, kind);
+        assert_int_equal(fs_path_fmt(tree, sizeof(tree), "%s/%s", dir, kind), 0);
+        assert_int_equal(fs_path_fmt(mnt, sizeof(mnt), "%s/rootfs", tree), 0);
+        assert_int_equal(fs_path_fmt(src, sizeof(src), "%s/%s-src", dir, kind), 0);
         assert_int_equal(mkdir(tree, 0755), 0);
         assert_int_equal(mkdir(mnt, 0755), 0);
         assert_int_equal(mkdir(src, 0755), 0);
@@ -72,7 +73,7 @@ static void check_refuses_mount(const char *kind) {
                 print_message("%s mount not permitted here (%s): skipped\n", kind, strerror(errno));
                 skip();
         }
-        snprintf(victim, sizeof(victim), "%s/precious", mnt);
+        assert_int_equal(fs_path_fmt(victim, sizeof(victim), "%s/precious", mnt), 0);
         make_file(victim);
         struct berr err = { 0 };
         r = tree_remove_at(AT_FDCWD, tree, &err);

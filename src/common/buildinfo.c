@@ -1,5 +1,5 @@
 /* buildinfo.c - the build's identity; only this file is rebuilt for a new timestamp. */
-#include "daemon.h"
+#include "buildinfo.h"
 
 #ifndef BERTH_GIT_COMMIT
 #define BERTH_GIT_COMMIT "unknown"

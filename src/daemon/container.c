@@ -28,22 +28,6 @@
 #include "image/tree.h"
 #include "shim/msg.h"
 
-static const char *const state_names[_CTR_STATE_MAX] = {
-        [CTR_CREATED] = "created", [CTR_RUNNING] = "running", [CTR_PAUSED] = "paused",
-        [CTR_RESTARTING] = "restarting", [CTR_REMOVING] = "removing", [CTR_EXITED] = "exited", [CTR_DEAD] = "dead",
-};
-
-const char *ctr_state_name(enum ctr_state s) {
-        return s >= 0 && s < _CTR_STATE_MAX ? state_names[s] : "unknown";
-}
-
-static enum ctr_state state_from_name(const char *n) {
-        for (int i = 0; i < _CTR_STATE_MAX; i++)
-                if (n && strcmp(n, state_names[i]) == 0)
-                        return i;
-        return _CTR_STATE_INVALID;
-}
-
 void ctr_now(char out[40]) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -113,10 +97,11 @@ void ctr_unref(struct daemon *d, struct container *c) {
 /* ---- persistence ---- */
 
 static json_t *state_json(struct container *c) {
-        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        enum ctr_state st = ctr_state_shown(c);
+        bool running = ctr_is_running(c);
         return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status",
-                         ctr_state_name(c->state), "Running", running, "Paused", c->state == CTR_PAUSED, "Restarting",
-                         c->state == CTR_RESTARTING, "OOMKilled", c->oom_killed, "Dead", c->state == CTR_DEAD,
+                         ctr_state_name(st), "Running", running, "Paused", st == CTR_PAUSED, "Restarting",
+                         st == CTR_RESTARTING, "OOMKilled", c->oom_killed, "Dead", st == CTR_DEAD,
                          "RemovalInProgress", 0, "Pid", running ? (int) c->pid : 0, "ExitCode", c->exit_code, "Error",
                          c->error, "StartedAt", c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z",
                          "FinishedAt", c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
@@ -189,8 +174,8 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
                 c->ports = json_incref(ports);
         c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
         c->stop_requested = json_is_true(json_object_get(rec, "HasBeenManuallyStopped"));
-        enum ctr_state s = state_from_name(json_string_value(json_object_get(st, "Status")));
-        c->state = s == _CTR_STATE_INVALID ? CTR_EXITED : s;
+        enum ctr_state s = ctr_state_from_name(json_string_value(json_object_get(st, "Status")));
+        (void) ctr_set_state(d, c, s == _CTR_STATE_INVALID ? CTR_EXITED : s, CTR_STATE_QUIET, NULL); /* NEW -> any */
         c->pid = (pid_t) json_integer_value(json_object_get(st, "Pid"));
         c->exit_code = (int) json_integer_value(json_object_get(st, "ExitCode"));
         c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
@@ -271,8 +256,8 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         continue;
                 }
                 HASH_ADD_STR(d->ctrs, id, c);
-                if (c->state == CTR_RESTARTING)
-                        c->state = CTR_EXITED; /* its pending restart died with the old daemon */
+                if (c->state == CTR_RESTARTING) /* its pending restart died with the old daemon */
+                        (void) ctr_set_state(d, c, CTR_EXITED, CTR_STATE_QUIET, NULL);
                 if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
                         ctr_net_restore(d, c);
                         readopt(d, c);
@@ -646,7 +631,6 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         c->config = TAKE_PTR(cfg);
         json_t *hc = json_object_get(body, "HostConfig");
         c->host_config = hc ? json_deep_copy(hc) : json_object();
-        c->state = CTR_CREATED;
         json_decref(c->networks);
         c->networks = NULL;
         if ((r = ctr_net_config(d, body, c->host_config, &c->networks, err)) < 0) {
@@ -694,8 +678,9 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 ctr_free(c);
                 return -EEXIST;
         }
+        /* Written, then "create": a client that sees the event finds it once the store lock goes. */
         pthread_mutex_lock(&c->lock);
-        r = ctr_save(d, c, err);
+        r = ctr_set_state(d, c, CTR_CREATED, 0, err);
         pthread_mutex_unlock(&c->lock);
         if (r < 0) {
                 pthread_mutex_unlock(&d->ctr_lock);
@@ -709,7 +694,6 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         HASH_ADD_STR(d->ctrs, id, c);
         pthread_mutex_unlock(&d->ctr_lock);
         pthread_mutex_unlock(&d->volume_lock);
-        events_container(d, c, "create", NULL);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();
         const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));

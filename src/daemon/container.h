@@ -17,7 +17,11 @@
 struct berr;
 struct daemon;
 
+/* A container's states (container_state.c holds the table of legal transitions). The
+ * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's
+ * own steps around them, never written to a record nor shown as such. */
 enum ctr_state {
+        CTR_NEW,        /* allocated, no record yet (calloc's zero) */
         CTR_CREATED,
         CTR_RUNNING,
         CTR_PAUSED,
@@ -25,11 +29,20 @@ enum ctr_state {
         CTR_REMOVING,
         CTR_EXITED,
         CTR_DEAD,
+        CTR_STARTING,   /* a start is on its way; Docker still sees c->start_from */
+        CTR_REMOVED,    /* out of the table and off the disk; references may remain */
         _CTR_STATE_MAX,
         _CTR_STATE_INVALID = -1,
 };
 
-const char *ctr_state_name(enum ctr_state s); /* Docker's: "created", "running", ... */
+const char *ctr_state_name(enum ctr_state s); /* Docker's: "created", "running", ...; berth's own for the rest */
+enum ctr_state ctr_state_from_name(const char *name); /* Docker's names only; _CTR_STATE_INVALID otherwise */
+
+/* The transition table, pure: whether @from -> @to is legal, the Docker event that goes
+ * with it (NULL for none) and whether it writes the container's record. */
+bool ctr_state_transition_ok(enum ctr_state from, enum ctr_state to);
+const char *ctr_state_event(enum ctr_state from, enum ctr_state to);
+bool ctr_state_saves(enum ctr_state from, enum ctr_state to);
 
 struct container {
         char id[65];
@@ -46,7 +59,8 @@ struct container {
         /* State, guarded by lock. */
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        enum ctr_state state;
+        enum ctr_state state;      /* assigned by ctr_set_state() only */
+        enum ctr_state start_from; /* while STARTING: the state Docker shows (and the record holds) */
         pid_t pid;
         int exit_code;
         bool oom_killed;
@@ -54,12 +68,10 @@ struct container {
         char started_at[40];
         char finished_at[40];
         int restart_count;
-        bool starting;          /* a start is in progress */
         bool shim_created;      /* the shim has created the init, START not sent yet */
         int attach_waiters;     /* attach streams to hand to the shim before START */
         uint64_t start_seq;     /* bumps when a start attempt ends, so waiters see failures */
         uint64_t exit_gen;      /* bumps at every exit, for wait next-exit */
-        bool removed;
         int rootfs_users;       /* docker cp holds the root filesystem mounted (container_archive.c) */
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */
@@ -74,6 +86,25 @@ struct container {
         int refs;               /* guarded by the store lock */
         UT_hash_handle hh;
 };
+
+/* The state machine (container_state.c). Caller holds c->lock (or the container is not
+ * shared yet). ctr_set_state: an illegal transition is logged and refused (-EINVAL);
+ * otherwise the state changes, the record is written if the table says so, waiters are
+ * woken and the transition's event is emitted, in that order. A write failure is logged
+ * and returned; the change stands, except out of NEW (a create whose record could not be
+ * written did not happen). CTR_STATE_QUIET: start-up bookkeeping (a record loaded, a
+ * start the record missed): nothing written, no event. */
+#define CTR_STATE_QUIET (1u << 0)
+int ctr_set_state(struct daemon *d, struct container *c, enum ctr_state to, unsigned flags, struct berr *err);
+/* A pending restart is called off (a stop, a removal, an exit during its start): the
+ * state goes RESTARTING -> EXITED; if the restart's start is already on its way, the
+ * state that start shows does, and the start goes on. */
+void ctr_cancel_restart(struct daemon *d, struct container *c);
+/* What Docker shows (State.Status, ps, the record): STARTING shows the state it started
+ * from, REMOVED shows "removing". */
+enum ctr_state ctr_state_shown(const struct container *c);
+/* Docker's State.Running: running, paused or restarting, as shown. */
+bool ctr_is_running(const struct container *c);
 
 /* Store lifetime. */
 int ctr_store_open(struct daemon *d, struct berr *err);   /* load records, re-adopt shims */

@@ -142,7 +142,7 @@ static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, st
         snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
         int r = 0, fd = -1;
         pthread_mutex_lock(&c->lock);
-        if (c->removed || c->state == CTR_REMOVING || c->state == CTR_DEAD)
+        if (c->state == CTR_REMOVED || c->state == CTR_REMOVING || c->state == CTR_DEAD)
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "container %s is being removed", c->id);
         if (r == 0) /* a no-op when it is mounted (running, another copy) */
                 r = ctr_rootfs_mount(d, c, err);
@@ -167,8 +167,7 @@ static void maybe_unmount(struct ctr_archive *a) {
         c->rootfs_users--;
         /* The last user of a stopped container's root filesystem takes it down (lazily:
          * open fds stay valid); a start meanwhile keeps it. */
-        if (c->rootfs_users == 0 && !c->starting && c->state != CTR_RUNNING &&
-            c->state != CTR_PAUSED && c->state != CTR_RESTARTING)
+        if (c->rootfs_users == 0 && c->state != CTR_STARTING && !ctr_is_running(c))
                 ctr_unmount_rootfs(a->d, c);
         pthread_mutex_unlock(&c->lock);
         a->we_mounted = false;

@@ -65,12 +65,13 @@ static double now_s(void) {
 /* Caller holds c->lock. */
 static void status_text(struct container *c, char *out, size_t size) {
         char dur[64];
-        switch (c->state) {
+        enum ctr_state st = ctr_state_shown(c);
+        switch (st) {
         case CTR_RUNNING:
         case CTR_PAUSED:
                 human_duration(now_s() - parse_time(c->started_at), dur, sizeof(dur));
                 snprintf(out, size, "Up %s%s%s", dur,
-                         c->state == CTR_PAUSED                             ? " (Paused)"
+                         st == CTR_PAUSED                                   ? " (Paused)"
                          : strcmp(c->health_status, "starting") == 0        ? " (health: starting)"
                          : c->health_status[0]                              ? (strcmp(c->health_status, "healthy") == 0
                                                                                        ? " (healthy)"
@@ -102,10 +103,11 @@ static void status_text(struct container *c, char *out, size_t size) {
 }
 
 static json_t *state_obj(struct container *c) {
-        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
-        json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(c->state),
-                         "Running", running, "Paused", c->state == CTR_PAUSED, "Restarting", c->state == CTR_RESTARTING,
-                         "OOMKilled", c->oom_killed, "Dead", c->state == CTR_DEAD, "Pid", running ? (int) c->pid : 0,
+        enum ctr_state s = ctr_state_shown(c);
+        bool running = ctr_is_running(c);
+        json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(s),
+                         "Running", running, "Paused", s == CTR_PAUSED, "Restarting", s == CTR_RESTARTING,
+                         "OOMKilled", c->oom_killed, "Dead", s == CTR_DEAD, "Pid", running ? (int) c->pid : 0,
                          "ExitCode", c->exit_code, "Error", c->error, "StartedAt",
                          c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
                          c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
@@ -325,7 +327,7 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
                 return false;
         if ((v = json_object_get(filters, "health")) && !values_match(v, health_none_pred, NULL))
                 return false;
-        if ((v = json_object_get(filters, "status")) && !filter_values_contain(v, ctr_state_name(c->state)))
+        if ((v = json_object_get(filters, "status")) && !filter_values_contain(v, ctr_state_name(ctr_state_shown(c))))
                 return false;
         if ((v = json_object_get(filters, "id"))) {
                 bool any = false;
@@ -349,7 +351,7 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
         if ((v = json_object_get(filters, "exited"))) {
                 char code[16];
                 snprintf(code, sizeof(code), "%d", c->exit_code);
-                if (c->state != CTR_EXITED || !filter_values_contain(v, code))
+                if (ctr_state_shown(c) != CTR_EXITED || !filter_values_contain(v, code))
                         return false;
         }
         return true;
@@ -375,7 +377,7 @@ static json_t *summary(struct daemon *d, struct container *c) {
         json_t *o = json_pack("{s:s, s:[s], s:O, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:{}}, s:[]}", "Id",
                               c->id, "Names", c->name, "Image", json_object_get(c->config, "Image"), "ImageID",
                               c->image_id, "Command", cmd, "Created", (json_int_t) parse_time(c->created), "Ports",
-                              "Labels", json_object_get(c->config, "Labels"), "State", ctr_state_name(c->state),
+                              "Labels", json_object_get(c->config, "Labels"), "State", ctr_state_name(ctr_state_shown(c)),
                               "Status", status, "HostConfig", "NetworkMode",
                               json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
                               "Mounts");
@@ -475,8 +477,8 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
         for (size_t i = 0; i < k; i++) {
                 c = v[i];
                 pthread_mutex_lock(&c->lock);
-                bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
-                bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && !c->removed;
+                bool running = ctr_is_running(c);
+                bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && c->state != CTR_REMOVED;
                 json_t *sum = NULL;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
                         sum = summary(d, c);
@@ -501,9 +503,10 @@ void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *st
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 (*total)++;
-                if (c->state == CTR_RUNNING || c->state == CTR_RESTARTING)
+                enum ctr_state st = ctr_state_shown(c);
+                if (st == CTR_RUNNING || st == CTR_RESTARTING)
                         (*running)++;
-                else if (c->state == CTR_PAUSED)
+                else if (st == CTR_PAUSED)
                         (*paused)++;
                 else
                         (*stopped)++;

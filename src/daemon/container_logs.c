@@ -208,8 +208,7 @@ static bool peer_closed(int fd) {
 
 static bool container_running(struct container *c) {
         pthread_mutex_lock(&c->lock);
-        bool running = (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING ||
-                        c->starting) && !c->removed;
+        bool running = ctr_is_running(c) || c->state == CTR_STARTING;
         pthread_mutex_unlock(&c->lock);
         return running;
 }

@@ -890,7 +890,7 @@ static json_t *endpoint_view(json_t *ep) {
 
 /* Caller holds c->lock. */
 json_t *ctr_net_settings_json(struct daemon *d, struct container *c) {
-        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        bool running = ctr_is_running(c);
         char ns[4200] = "";
         enum net_mode mode = mode_of(net_mode_str(c));
         if (running && mode != NM_HOST && mode != NM_CONTAINER)
@@ -947,7 +947,7 @@ static int wait_not_starting(struct container *c, struct berr *err) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += 30;
-        while (c->starting)
+        while (c->state == CTR_STARTING)
                 if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
                         return berr_set(err, BERR_CONFLICT, EBUSY, "container %s is starting; try again", c->id);
         return 0;
@@ -980,7 +980,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                 return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
                                 c->name + 1, ni.name);
         }
-        bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+        bool running = ctr_state_shown(c) == CTR_RUNNING || ctr_state_shown(c) == CTR_PAUSED;
         json_t *ep = endpoint_new(ni.id, cfg);
         if (running) {
                 /* The next free ethN inside the namespace. */

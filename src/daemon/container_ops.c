@@ -21,7 +21,7 @@
 #include "volume/volume.h"
 
 static bool is_running(struct container *c) {
-        return c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+        return ctr_is_running(c);
 }
 
 /* One request to the container's shim, answered by one message. */
@@ -45,7 +45,7 @@ static int send_signal_ex(struct daemon *d, struct container *c, int sig, bool e
         m.signal = sig;
         int r = shim_request(d, c, &m, err);
         pthread_mutex_lock(&c->lock);
-        bool paused = c->state == CTR_PAUSED;
+        bool paused = ctr_state_shown(c) == CTR_PAUSED;
         pthread_mutex_unlock(&c->lock);
         if (r == 0 && (ending || sig == SIGKILL) && paused) {
                 /* A frozen task takes no signal until thawed (as dockerd does: signal, then resume). */
@@ -56,13 +56,9 @@ static int send_signal_ex(struct daemon *d, struct container *c, int sig, bool e
                         log_warn("container %.12s: thaw after signal %d: %s", c->id, sig, e2.msg);
                 else {
                         pthread_mutex_lock(&c->lock);
-                        if (c->state == CTR_PAUSED) {
-                                c->state = CTR_RUNNING;
-                                if (ctr_save(d, c, &e2) < 0)
-                                        log_warn("container %.12s: %s", c->id, e2.msg);
-                        }
+                        if (c->state == CTR_PAUSED) /* "unpause" */
+                                (void) ctr_set_state(d, c, CTR_RUNNING, 0, NULL); /* logs its own failure */
                         pthread_mutex_unlock(&c->lock);
-                        events_container(d, c, "unpause", NULL);
                 }
         }
         return r;
@@ -91,7 +87,7 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         if (signal && *signal && (sig = signal_parse(signal)) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid signal: %s", signal);
         pthread_mutex_lock(&c->lock);
-        bool running = is_running(c) && c->state != CTR_RESTARTING;
+        bool running = is_running(c) && ctr_state_shown(c) != CTR_RESTARTING;
         if (running)
                 c->stop_requested = true; /* as dockerd: a killed container is not restarted by its policy */
         pthread_mutex_unlock(&c->lock);
@@ -106,11 +102,9 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
 
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err) {
         pthread_mutex_lock(&c->lock);
-        if (c->state == CTR_RESTARTING) { /* waiting out its back-off: no process to signal */
+        if (ctr_state_shown(c) == CTR_RESTARTING) { /* waiting out its back-off: no process to signal */
                 c->stop_requested = true;
-                c->state = CTR_EXITED;
-                (void) ctr_save(d, c, err);
-                pthread_cond_broadcast(&c->cond);
+                ctr_cancel_restart(d, c);
                 pthread_mutex_unlock(&c->lock);
                 return 0;
         }
@@ -164,10 +158,10 @@ int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct ber
 
 /* Caller holds c->lock. */
 static bool wait_done(struct daemon *d, struct container *c, enum ctr_wait_condition cond, uint64_t gen) {
-        if (c->removed || d->shutting_down)
+        if (c->state == CTR_REMOVED || d->shutting_down)
                 return true;
         switch (cond) {
-        case CTR_WAIT_NOT_RUNNING: return !is_running(c) && !c->starting;
+        case CTR_WAIT_NOT_RUNNING: return !is_running(c) && c->state != CTR_STARTING;
         case CTR_WAIT_NEXT_EXIT: return c->exit_gen != gen;
         case CTR_WAIT_REMOVED: return false;
         }
@@ -212,11 +206,12 @@ int ctr_resize(struct daemon *d, struct container *c, unsigned rows, unsigned co
 int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *err) {
         pthread_mutex_lock(&c->lock);
         int r = 0;
-        if (!is_running(c) || c->state == CTR_RESTARTING)
+        enum ctr_state st = ctr_state_shown(c);
+        if (!is_running(c) || st == CTR_RESTARTING)
                 r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
-        else if (pause && c->state == CTR_PAUSED)
+        else if (pause && st == CTR_PAUSED)
                 r = berr_set(err, BERR_CONFLICT, EALREADY, "Container %s is already paused", c->id);
-        else if (!pause && c->state != CTR_PAUSED)
+        else if (!pause && st != CTR_PAUSED)
                 r = berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not paused", c->id);
         else if (c->pause_busy)
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "Container %s is being %s already", c->id,
@@ -235,15 +230,11 @@ int ctr_pause(struct daemon *d, struct container *c, bool pause, struct berr *er
                 pthread_mutex_unlock(&c->lock);
                 return berr_wrap(err, "Cannot %s container %s", pause ? "pause" : "unpause", c->id);
         }
-        if (is_running(c) && c->state != CTR_RESTARTING) {
-                c->state = pause ? CTR_PAUSED : CTR_RUNNING;
-                struct berr e2 = { 0 };
-                if (ctr_save(d, c, &e2) < 0)
-                        log_warn("container %.12s: %s", c->id, e2.msg);
-        }
+        /* "pause" / "unpause", unless it exited (or was thawed by a stop) meanwhile */
+        if (c->state == (pause ? CTR_RUNNING : CTR_PAUSED))
+                (void) ctr_set_state(d, c, pause ? CTR_PAUSED : CTR_RUNNING, 0, NULL); /* logs its own failure */
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
-        events_container(d, c, pause ? "pause" : "unpause", NULL);
         return 0;
 }
 
@@ -277,11 +268,12 @@ int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *re
 /* Wait (c->lock held) until the container can take an attach stream: running, or a
  * start has created its shim. Returns 1 if this stream counts as a pre-start waiter. */
 static int wait_attachable(struct daemon *d, struct container *c) {
-        if (is_running(c) && !c->starting)
+        if (is_running(c) && c->state != CTR_STARTING)
                 return 0;
         c->attach_waiters++;
         uint64_t seq = c->start_seq;
-        while (!c->shim_created && !c->removed && !(is_running(c) && !c->starting) && c->start_seq == seq &&
+        while (!c->shim_created && c->state != CTR_REMOVED && !(is_running(c) && c->state != CTR_STARTING) &&
+               c->start_seq == seq &&
                !d->shutting_down)
                 pthread_cond_wait(&c->cond, &c->lock);
         return 1;
@@ -303,7 +295,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         pthread_mutex_lock(&c->lock);
         int waiter = wait_attachable(d, c);
         /* A start that failed before its shim existed ends the stream at once. */
-        bool gone = c->removed || (!c->shim_created && !is_running(c));
+        bool gone = c->state == CTR_REMOVED || (!c->shim_created && !is_running(c));
         pthread_mutex_unlock(&c->lock);
 
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
@@ -345,11 +337,16 @@ static int lock_for_removal(struct daemon *d, struct container *c, struct berr *
         if (is_running(c))
                 return berr_set(err, BERR_CONFLICT, EBUSY, "cannot remove container \"%s\": it did not stop",
                                 c->name);
+        if (c->state == CTR_STARTING) /* started again while the lock was let go */
+                return berr_set(err, BERR_CONFLICT, EBUSY, "cannot remove container \"%s\": it is being started",
+                                c->name);
         enum ctr_state before = c->state;
-        c->state = CTR_REMOVING;
-        int r = ctr_rootfs_unmount(d, c->id, err);
+        int r = ctr_set_state(d, c, CTR_REMOVING, 0, err);
+        if (r < 0)
+                return berr_wrap(err, "remove container %.12s", c->id);
+        r = ctr_rootfs_unmount(d, c->id, err);
         if (r < 0) {
-                c->state = before;
+                (void) ctr_set_state(d, c, before, 0, NULL); /* logs its own failure */
                 return berr_wrap(err, "remove container %.12s", c->id);
         }
         return 0;
@@ -357,11 +354,11 @@ static int lock_for_removal(struct daemon *d, struct container *c, struct berr *
 
 int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err) {
         pthread_mutex_lock(&c->lock);
-        if (c->removed || c->state == CTR_REMOVING) {
+        if (c->state == CTR_REMOVED || c->state == CTR_REMOVING) {
                 pthread_mutex_unlock(&c->lock);
                 return berr_set(err, BERR_CONFLICT, EBUSY, "removal of container %s is already in progress", c->id);
         }
-        if ((is_running(c) || c->starting) && !force) {
+        if ((is_running(c) || c->state == CTR_STARTING) && !force) {
                 pthread_mutex_unlock(&c->lock);
                 return berr_set(err, BERR_CONFLICT, EBUSY,
                                 "cannot remove container \"%s\": container is running: stop the container before "
@@ -372,9 +369,12 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 return berr_set(err, BERR_CONFLICT, EBUSY,
                                 "cannot remove container \"%s\": a copy to or from it is in progress", c->name);
         }
+        /* A start on its way ends first (running, then killed below; or failed). */
+        while (c->state == CTR_STARTING && !d->shutting_down)
+                pthread_cond_wait(&c->cond, &c->lock);
         if (c->state == CTR_RESTARTING) {
                 c->stop_requested = true;
-                c->state = CTR_EXITED;
+                ctr_cancel_restart(d, c);
         }
         bool running = is_running(c);
         uint64_t gen = c->exit_gen;
@@ -397,14 +397,12 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         pthread_mutex_lock(&d->ctr_lock);
         pthread_mutex_lock(&c->lock);
         if (r < 0 && err->errnum != ENOENT) {
-                c->state = CTR_DEAD;
+                (void) ctr_set_state(d, c, CTR_DEAD, 0, NULL); /* logs its own failure */
                 pthread_mutex_unlock(&c->lock);
                 pthread_mutex_unlock(&d->ctr_lock);
                 return berr_wrap(err, "remove container %.12s", c->id);
         }
-        c->removed = true;
         HASH_DEL(d->ctrs, c);
-        pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         pthread_mutex_unlock(&d->ctr_lock);
         exec_forget_container(d, c->id);
@@ -425,7 +423,10 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 }
                 pthread_mutex_unlock(&d->volume_lock);
         }
-        events_container(d, c, "destroy", NULL);
+        /* As dockerd: its volumes gone, then removed (wait condition "removed") and "destroy". */
+        pthread_mutex_lock(&c->lock);
+        (void) ctr_set_state(d, c, CTR_REMOVED, 0, NULL); /* logs its own failure */
+        pthread_mutex_unlock(&c->lock);
         ctr_unref(d, c); /* the table's reference */
         return 0;
 }

@@ -93,7 +93,9 @@ bool ctr_recover_stopped(struct daemon *d, struct container *c) {
                 if (kill_and_wait(bundle, &e) < 0)
                         log_error("container %.12s: %s", c->id, e.msg);
                 pthread_mutex_lock(&c->lock);
-                c->state = CTR_RUNNING; /* for ctr_handle_exit, which records the end of a run */
+                /* The start the record missed, so that ctr_handle_exit records the end of a run. */
+                if (ctr_set_state(d, c, CTR_STARTING, CTR_STATE_QUIET, &e) == 0)
+                        (void) ctr_set_state(d, c, CTR_RUNNING, CTR_STATE_QUIET, &e);
                 pthread_mutex_unlock(&c->lock);
                 ctr_handle_exit(d, c);
                 return true;

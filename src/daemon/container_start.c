@@ -440,16 +440,20 @@ static void hand_off_attaches(struct container *c, pid_t pid) {
 }
 
 int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
+        int r0;
         pthread_mutex_lock(&c->lock);
-        if (c->removed || c->state == CTR_REMOVING) {
+        if (c->state == CTR_REMOVED || c->state == CTR_REMOVING) {
                 pthread_mutex_unlock(&c->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", c->id);
         }
-        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->starting) {
+        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_STARTING) {
                 pthread_mutex_unlock(&c->lock);
                 return 1;
         }
-        c->starting = true;
+        if ((r0 = ctr_set_state(d, c, CTR_STARTING, 0, err)) < 0) {
+                pthread_mutex_unlock(&c->lock);
+                return r0;
+        }
         c->stop_requested = false;
         pthread_mutex_unlock(&c->lock);
 
@@ -499,25 +503,18 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
 
         pthread_mutex_lock(&c->lock);
         if (r == 0 && m.type == SHIM_MSG_STARTED) {
-                c->state = CTR_RUNNING;
                 c->pid = pid;
                 c->exit_code = 0;
                 c->oom_killed = false;
                 c->error[0] = '\0';
                 ctr_now(c->started_at);
-                /* Done starting before the monitor can see the exit: a command as short as
-                 * `true` may end at once, and its exit must get the full treatment
-                 * (die event, --rm, restart policy). */
-                c->starting = false;
                 c->start_seq++;
-                struct berr e = { 0 };
-                if (ctr_save(d, c, &e) < 0)
-                        log_warn("save container %.12s: %s", c->id, e.msg);
-                pthread_cond_broadcast(&c->cond);
+                /* Running (written, "start") before the monitor can see the exit: a command
+                 * as short as `true` may end at once, and its exit must get the full
+                 * treatment (die event, --rm, restart policy). */
+                (void) ctr_set_state(d, c, CTR_RUNNING, 0, NULL); /* logs its own failure */
         }
         pthread_mutex_unlock(&c->lock);
-        if (r == 0 && m.type == SHIM_MSG_STARTED)
-                events_container(d, c, "start", NULL);
 
         /* From here the monitor owns the exit, whenever it comes. */
         struct berr e = { 0 };
@@ -541,14 +538,11 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 while (c->watch_fd >= 0)
                         if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
                                 break;
-                c->state = CTR_CREATED;
                 c->exit_code = ctr_exit_code_for_errno(errnum, CTR_EXIT_START_UNKNOWN);
                 snprintf(c->error, sizeof(c->error), "%s", msg);
-                c->starting = false;
                 c->start_seq++;
-                (void) ctr_save(d, c, &e);
+                (void) ctr_set_state(d, c, CTR_CREATED, 0, NULL); /* logs its own failure */
                 bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
-                pthread_cond_broadcast(&c->cond);
                 pthread_mutex_unlock(&c->lock);
                 if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                         log_warn("auto-remove %.12s: %s", c->id, e.msg);
@@ -560,15 +554,13 @@ fail:
         pthread_mutex_lock(&c->lock);
         ctr_net_stop(d, c);
         ctr_unmount_rootfs(d, c);
-        c->starting = false;
         c->start_seq++;
         snprintf(c->error, sizeof(c->error), "%s", err->msg);
         if (err->kind == BERR_INVALID)
                 c->exit_code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_START_UNKNOWN);
         struct berr e2 = { 0 };
-        (void) ctr_save(d, c, &e2);
+        (void) ctr_set_state(d, c, c->start_from, 0, NULL); /* back where it started; logs its own failure */
         bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
-        pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);

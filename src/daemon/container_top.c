@@ -272,7 +272,7 @@ static int parse_ps(char *out, const int *pids, size_t n_pids, json_t **ret, str
 int ctr_top(struct daemon *d, struct container *c, const char *ps_args, json_t **ret, struct berr *err) {
         (void) d;
         pthread_mutex_lock(&c->lock);
-        enum ctr_state st = c->state;
+        enum ctr_state st = ctr_state_shown(c);
         pid_t init = c->pid;
         pthread_mutex_unlock(&c->lock);
         if (st == CTR_RESTARTING)

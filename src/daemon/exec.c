@@ -66,7 +66,7 @@ static void rec_free(struct exec_rec *e) {
 /* dockerd's conditions for exec: running, and not paused. */
 static int check_execable(struct container *c, struct berr *err) {
         pthread_mutex_lock(&c->lock);
-        enum ctr_state st = c->removed ? CTR_DEAD : c->state;
+        enum ctr_state st = ctr_state_shown(c);
         pthread_mutex_unlock(&c->lock);
         if (st == CTR_PAUSED)
                 return berr_set(err, BERR_CONFLICT, EBUSY, "Container %s is paused, unpause the container before exec", c->id);
@@ -193,7 +193,8 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         memcpy(ret_id, e->id, 65);
         /* A removal that ran meanwhile did not see this one. */
         pthread_mutex_lock(&c->lock);
-        bool removed = c->removed;
+        /* REMOVING too: its execs are forgotten before it is marked removed */
+        bool removed = c->state == CTR_REMOVING || c->state == CTR_REMOVED;
         pthread_mutex_unlock(&c->lock);
         if (removed) {
                 exec_forget_container(d, c->id);

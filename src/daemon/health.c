@@ -100,11 +100,11 @@ static bool wait_locked(struct health_run *h, int64_t ns) {
                 deadline.tv_nsec -= SEC;
         }
         for (;;) {
-                if (h->d->shutting_down || c->removed || c->exit_gen != h->exit_gen ||
+                if (h->d->shutting_down || c->exit_gen != h->exit_gen ||
                     (c->state != CTR_RUNNING && c->state != CTR_PAUSED))
                         return false;
                 if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
-                        return !(h->d->shutting_down || c->removed || c->exit_gen != h->exit_gen ||
+                        return !(h->d->shutting_down || c->exit_gen != h->exit_gen ||
                                  (c->state != CTR_RUNNING && c->state != CTR_PAUSED));
         }
 }

@@ -28,7 +28,7 @@ static enum image_usage usage(void *opaque, const char *image_id, char ret_conta
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 if (!STREQ(c->image_id, image_id))
                         continue;
-                bool running = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING;
+                bool running = ctr_is_running(c);
                 if (running || u == IMAGE_UNUSED) {
                         snprintf(ret_container_id, 65, "%s", c->id);
                         u = running ? IMAGE_USED_BY_RUNNING : IMAGE_USED_BY_STOPPED;

@@ -93,8 +93,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 ctr_now(c->finished_at);
                 snprintf(c->error, sizeof(c->error), "the container's shim exited unexpectedly");
         }
-        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_RESTARTING)
-                c->state = CTR_EXITED;
+        bool was_start = c->state == CTR_STARTING; /* the init never ran: ctr_start reports it */
         c->pid = 0;
         c->exit_gen++;
         if (c->watch_fd >= 0) {
@@ -104,18 +103,26 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         }
         ctr_net_stop(d, c); /* addresses, veths and the namespace go with the run */
         ctr_unmount_rootfs(d, c);
-        if (ctr_save(d, c, &e) < 0)
+        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !was_start;
+        if (c->oom_killed)
+                events_container(d, c, "oom", NULL);
+        enum ctr_state from = c->state;
+        if (from == CTR_RUNNING || from == CTR_PAUSED || from == CTR_RESTARTING) {
+                (void) ctr_set_state(d, c, CTR_EXITED, 0, NULL); /* written, "die"; logs its own failure */
+        } else if (was_start && c->start_from == CTR_RESTARTING) {
+                ctr_cancel_restart(d, c); /* written */
+        } else if (ctr_save(d, c, &e) < 0) {
                 log_warn("save container %.12s: %s", c->id, e.msg);
-        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !c->starting;
-        bool oom = c->oom_killed, was_start = c->starting;
-        char code[16];
-        snprintf(code, sizeof(code), "%d", c->exit_code);
+        }
+        /* The table has no "die" where no run ended: a pending restart, or a record that
+         * had moved on (a start that gave up waiting for this exit). */
+        if (!was_start && from != CTR_RUNNING && from != CTR_PAUSED) {
+                char code[16];
+                snprintf(code, sizeof(code), "%d", c->exit_code);
+                events_container(d, c, "die", json_pack("{s:s}", "exitCode", code));
+        }
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
-        if (oom)
-                events_container(d, c, "oom", NULL);
-        if (!was_start)
-                events_container(d, c, "die", json_pack("{s:s}", "exitCode", code));
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
 

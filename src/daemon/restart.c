@@ -39,7 +39,7 @@ static bool policy_wants_restart(struct daemon *d, struct container *c) {
         json_t *rp = json_object_get(c->host_config, "RestartPolicy");
         const char *name = json_string_value(json_object_get(rp, "Name"));
         int max = (int) json_integer_value(json_object_get(rp, "MaximumRetryCount"));
-        if (!name || c->stop_requested || c->removed || d->shutting_down || c->state != CTR_EXITED)
+        if (!name || c->stop_requested || d->shutting_down || c->state != CTR_EXITED)
                 return false;
         if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
                 return true;
@@ -55,8 +55,8 @@ static void *restart_main(void *arg) {
                 ;
         struct container *c = j->c;
         pthread_mutex_lock(&c->lock);
-        bool go = j->count ? c->state == CTR_RESTARTING && !c->stop_requested && !c->removed && !j->d->shutting_down
-                           : !j->d->shutting_down && !c->removed;
+        bool go = j->count ? c->state == CTR_RESTARTING && !c->stop_requested && !j->d->shutting_down
+                           : !j->d->shutting_down && c->state != CTR_REMOVED;
         if (go && j->count)
                 c->restart_count++;
         pthread_mutex_unlock(&c->lock);
@@ -66,7 +66,7 @@ static void *restart_main(void *arg) {
                         log_warn("restart %.12s: %s", c->id, err.msg);
                         pthread_mutex_lock(&c->lock);
                         if (c->state == CTR_RESTARTING)
-                                c->state = CTR_EXITED;
+                                (void) ctr_set_state(j->d, c, CTR_EXITED, 0, NULL); /* logs its own failure */
                         pthread_cond_broadcast(&c->cond);
                         pthread_mutex_unlock(&c->lock);
                 }
@@ -108,8 +108,7 @@ void ctr_maybe_restart(struct daemon *d, struct container *c) {
         else if ((c->restart_delay_ms *= 2) > BACKOFF_MAX_MS)
                 c->restart_delay_ms = BACKOFF_MAX_MS;
         int delay = c->restart_delay_ms;
-        c->state = CTR_RESTARTING;
-        pthread_cond_broadcast(&c->cond);
+        (void) ctr_set_state(d, c, CTR_RESTARTING, 0, NULL); /* EXITED, checked above */
         pthread_mutex_unlock(&c->lock);
         schedule(d, c, delay, true);
 }

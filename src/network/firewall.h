@@ -20,6 +20,9 @@ struct fw_net {
  * its maps of published ports are kept (they live on across a berthd restart). */
 int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr *err);
 void fw_remove(const char *table);
+/* Batches run on this thread between begin and end share one loaded libnftables. */
+int fw_session_begin(struct berr *err);
+void fw_session_end(void);
 
 /* One published port as a map element. */
 struct fw_port {

@@ -242,4 +242,5 @@ void net_ports_resync(struct net_store *s) {
                 free(f);
         }
         pthread_mutex_unlock(&s->lock);
+        fw_session_end(); /* opened by net_store_open on this thread */
 }

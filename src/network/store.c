@@ -558,8 +558,14 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
                 if (bring_up(s, n, &e) < 0)
                         log_warn("network %s: %s", n->info.name, e.msg);
         }
-        if ((r = apply_firewall(s, err)) < 0 || (r = dns_open(s, err)) < 0)
+        /* The table and the check of other tables, on one loaded libnftables; it stays
+         * loaded for the port resync once the containers are back (net_ports_resync). */
+        if (o->iptables)
+                (void) fw_session_begin(err);
+        if ((r = apply_firewall(s, err)) < 0 || (r = dns_open(s, err)) < 0) {
+                fw_session_end();
                 goto fail;
+        }
         log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
                  o->table, o->iptables ? "" : " (not managed: --iptables=false)");
         *ret = s;

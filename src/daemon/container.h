@@ -199,6 +199,9 @@ void ctr_net_primary_ip(struct container *c, char out[16]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */
 bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);
+/* --link name[:alias]: the variables and /etc/hosts lines dockerd gives (the linked
+ * container must run); arrays of strings. */
+int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err);
 int ctr_rewrite_resolv_conf(struct daemon *d, struct container *c, struct berr *err); /* c->lock held */
 bool ctr_net_is_host(struct container *c);
 /* PidMode / IpcMode "container:<x>": /proc/<pid>/ns/pid and ns/ipc of running x, and

@@ -879,6 +879,115 @@ int ctr_join_ns_paths(struct daemon *d, struct container *c, char pid_ns[64], ch
         return 0;
 }
 
+/* ---- legacy links (--link name[:alias]) ---- */
+
+/* "NAME" -> "NAME_" upper-cased, '-' and '.' as '_', for the variables dockerd gives. */
+static void env_prefix(const char *alias, char *out, size_t size) {
+        size_t n = 0;
+        for (const char *p = alias; *p && n + 1 < size; p++)
+                out[n++] = (*p == '-' || *p == '.') ? '_' : (char) toupper((unsigned char) *p);
+        out[n] = '\0';
+}
+
+int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err) {
+        json_t *env = json_array(), *hosts = json_array();
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(c->host_config, "Links"), i, l) {
+                const char *spec = json_string_value(l);
+                if (!spec || !*spec)
+                        continue;
+                /* "name:alias", or the API's "/name:/me/alias" */
+                char name[256], alias[256];
+                const char *colon = strchr(spec, ':');
+                snprintf(name, sizeof(name), "%.*s", colon ? (int) (colon - spec) : (int) strlen(spec), spec);
+                const char *a = colon ? colon + 1 : name;
+                const char *slash = strrchr(a, '/');
+                snprintf(alias, sizeof(alias), "%s", slash ? slash + 1 : a);
+                const char *nm = name[0] == '/' ? name + 1 : name;
+                struct container *o = NULL;
+                int r = ctr_lookup(d, nm, &o, err);
+                if (r < 0) {
+                        json_decref(env);
+                        json_decref(hosts);
+                        return berr_set(err, BERR_INVALID, ENOENT, "could not get container for %s", nm);
+                }
+                pthread_mutex_lock(&o->lock);
+                bool running = ctr_state_shown(o) == CTR_RUNNING || ctr_state_shown(o) == CTR_PAUSED;
+                char ip[16] = "";
+                json_t *ep = json_object_get(o->networks, "bridge");
+                if (!ep) { /* a user network: the first it shares with this container */
+                        const char *k;
+                        json_t *v;
+                        json_object_foreach(o->networks, k, v) if (!ep && json_object_get(c->networks, k)) ep = v;
+                }
+                snprintf(ip, sizeof(ip), "%s", json_string_value(json_object_get(ep, "IPAddress")) ?: "");
+                char oname[256], oid[13];
+                snprintf(oname, sizeof(oname), "%s", o->name + 1);
+                snprintf(oid, sizeof(oid), "%.12s", o->id);
+                json_t *oenv = json_deep_copy(json_object_get(o->config, "Env"));
+                json_t *exposed = json_deep_copy(json_object_get(o->config, "ExposedPorts"));
+                pthread_mutex_unlock(&o->lock);
+                ctr_unref(d, o);
+                if (!running || !ip[0]) {
+                        json_decref(oenv);
+                        json_decref(exposed);
+                        json_decref(env);
+                        json_decref(hosts);
+                        return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot link to a non running container: /%s AS %s/%s",
+                                        oname, c->name, alias);
+                }
+                json_array_append_new(hosts, json_sprintf("%s\t%s %s %s", ip, alias, oid, oname));
+                char pre[256];
+                env_prefix(alias, pre, sizeof(pre));
+                json_array_append_new(env, json_sprintf("%s_NAME=%s/%s", pre, c->name, alias));
+                /* Ports, lowest first, as dockerd sorts them. */
+                uint32_t keys[256];
+                size_t nk = 0;
+                const char *k;
+                json_t *v;
+                json_object_foreach(exposed, k, v) {
+                        uint16_t port;
+                        uint8_t proto;
+                        if (nk < ELEMENTSOF(keys) && parse_port_key(k, &port, &proto) == 0)
+                                keys[nk++] = (uint32_t) port << 8 | proto;
+                }
+                for (size_t x = 1; x < nk; x++)
+                        for (size_t y = x; y > 0 && keys[y - 1] > keys[y]; y--) {
+                                uint32_t t = keys[y];
+                                keys[y] = keys[y - 1];
+                                keys[y - 1] = t;
+                        }
+                for (size_t x = 0; x < nk; x++) {
+                        unsigned port = keys[x] >> 8;
+                        const char *proto = proto_str((uint8_t) (keys[x] & 0xff));
+                        char up[8];
+                        snprintf(up, sizeof(up), "%s", proto);
+                        for (char *p = up; *p; p++)
+                                *p = (char) toupper((unsigned char) *p);
+                        if (x == 0)
+                                json_array_append_new(env, json_sprintf("%s_PORT=%s://%s:%u", pre, proto, ip, port));
+                        json_array_append_new(env, json_sprintf("%s_PORT_%u_%s=%s://%s:%u", pre, port, up, proto, ip, port));
+                        json_array_append_new(env, json_sprintf("%s_PORT_%u_%s_ADDR=%s", pre, port, up, ip));
+                        json_array_append_new(env, json_sprintf("%s_PORT_%u_%s_PORT=%u", pre, port, up, port));
+                        json_array_append_new(env, json_sprintf("%s_PORT_%u_%s_PROTO=%s", pre, port, up, proto));
+                }
+                size_t ei;
+                json_array_foreach(oenv, ei, v) {
+                        const char *e = json_string_value(v);
+                        const char *eq = e ? strchr(e, '=') : NULL;
+                        if (!eq || (eq - e == 4 && strncmp(e, "HOME", 4) == 0) || (eq - e == 4 && strncmp(e, "PATH", 4) == 0))
+                                continue;
+                        json_array_append_new(env, json_sprintf("%s_ENV_%s", pre, e));
+                }
+                json_decref(oenv);
+                json_decref(exposed);
+        }
+        *ret_env = env;
+        *ret_hosts = hosts;
+        return 0;
+}
+
 /* ---- inspect ---- */
 
 static json_t *endpoint_view(json_t *ep) {

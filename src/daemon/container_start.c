@@ -153,8 +153,8 @@ static char *container_resolv_conf(struct container *c) {
         return t.p;
 }
 
-/* /etc/hosts: localhost lines, the container's address with its name, --add-host. */
-static char *container_hosts(struct daemon *d, struct container *c) {
+/* /etc/hosts: localhost lines, the container's address with its name, --add-host, --link. */
+static char *container_hosts(struct daemon *d, struct container *c, json_t *link_lines) {
         const char *host = json_string_value(json_object_get(c->config, "Hostname"));
         const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
         char ip[16];
@@ -177,6 +177,7 @@ static char *container_hosts(struct daemon *d, struct container *c) {
                 }
                 text_add(&t, "%s\t%.*s\n", addr, (int) (sep - e), e);
         }
+        json_array_foreach(link_lines, i, v) text_add(&t, "%s\n", json_string_value(v));
         if (domain && *domain)
                 text_add(&t, "%s\t%s.%s %s\n", ip[0] ? ip : "127.0.1.1", host, domain, host);
         else
@@ -208,7 +209,10 @@ static int prepare_files(struct daemon *d, struct container *c, const char *dir,
         int r = write_file(dir, "hostname", buf, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *hosts = container_hosts(d, c);
+        _cleanup_json_ json_t *link_env = NULL, *link_hosts = NULL;
+        if ((r = ctr_net_links(d, c, &link_env, &link_hosts, err)) < 0)
+                return r;
+        _cleanup_free_ char *hosts = container_hosts(d, c, link_hosts);
         _cleanup_free_ char *resolv = container_resolv_conf(c);
         if (!hosts || !resolv)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -287,9 +291,35 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         bool want_init = json_is_true(json_object_get(c->host_config, "Init"));
         if (want_init && access(init_path, X_OK) < 0)
                 return berr_sys(err, BERR_INTERNAL, "--init needs %s", init_path);
+        /* --link: the linked containers' variables join the process environment. */
+        _cleanup_json_ json_t *link_env = NULL, *link_hosts = NULL, *config = NULL;
+        int lr = ctr_net_links(d, c, &link_env, &link_hosts, err);
+        if (lr < 0)
+                return lr;
+        if (json_array_size(link_env) > 0) {
+                config = json_deep_copy(c->config);
+                json_t *own = json_object_get(config, "Env");
+                json_t *env = json_array();
+                size_t i, j;
+                json_t *v, *w;
+                json_array_foreach(link_env, i, v) {
+                        /* The container's own variables win, as dockerd replaces them. */
+                        const char *e = json_string_value(v);
+                        size_t klen = strcspn(e, "=");
+                        bool mine = false;
+                        json_array_foreach(own, j, w) {
+                                const char *f = json_string_value(w);
+                                mine |= f && strncmp(f, e, klen) == 0 && (f[klen] == '=' || !f[klen]);
+                        }
+                        if (!mine)
+                                json_array_append(env, v);
+                }
+                json_array_extend(env, own);
+                json_object_set_new(config, "Env", env);
+        }
         struct spec_input in = {
                 .id = c->id,
-                .config = c->config,
+                .config = config ? config : c->config,
                 .host_config = c->host_config,
                 .rootfs_path = rootfs,
                 .rootfs_fd = rfd,

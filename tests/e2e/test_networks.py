@@ -394,3 +394,22 @@ def test_bridge_names_are_checked_and_other_links_never_taken(berthd, docker, im
     assert p.returncode != 0 and "lo exists and is not a bridge" in p.stderr
     assert "state UNKNOWN" in subprocess.run(["ip", "link", "show", "lo"], capture_output=True, text=True).stdout
     assert "bn-lo" not in docker.run("network", "ls", "--format", "{{.Name}}").stdout.split()
+
+
+def test_legacy_links_give_hosts_entries_and_variables(berthd, docker, images):
+    docker.run("run", "-d", "--name", "lk-db", "--expose", "5432", "-e", "SECRET=s3", "busybox", "sleep", "600")
+    try:
+        ip = inspect(docker, "lk-db")["NetworkSettings"]["IPAddress"]
+        p = docker.run("run", "--rm", "--name", "lk-app", "--link", "lk-db:db", "busybox", "sh", "-c",
+                       "cat /etc/hosts; env | sort")
+        assert "%s\tdb " % ip in p.stdout and " lk-db" in p.stdout
+        for want in ("DB_NAME=/lk-app/db", "DB_PORT=tcp://%s:5432" % ip, "DB_PORT_5432_TCP=tcp://%s:5432" % ip,
+                     "DB_PORT_5432_TCP_ADDR=%s" % ip, "DB_PORT_5432_TCP_PORT=5432", "DB_PORT_5432_TCP_PROTO=tcp",
+                     "DB_ENV_SECRET=s3"):
+            assert want in p.stdout.splitlines(), want
+        assert "DB_ENV_PATH=" not in p.stdout
+        docker.run("stop", "-t", "1", "lk-db")
+        p = docker.run("run", "--rm", "--link", "lk-db:db", "busybox", "true", check=False)
+        assert p.returncode != 0 and "Cannot link to a non running container" in p.stderr
+    finally:
+        docker.run("rm", "-f", "lk-db")

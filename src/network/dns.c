@@ -345,7 +345,11 @@ static void *forward_main(void *arg) {
                 goto done;
         ssize_t got = -1;
         for (size_t i = 0; i < n && got < 0; i++) {
-                got = ask_upstream(f, &ups[i], tcp, buf, tcp ? 65535 : 4096);
+                /* UDP first; a TCP client's query goes again over TCP only when the UDP
+                 * answer was truncated (not every upstream serves TCP). */
+                got = ask_upstream(f, &ups[i], false, buf, 4096);
+                if (tcp && got >= 4 && (buf[2] & 0x02))
+                        got = ask_upstream(f, &ups[i], true, buf, 65535);
                 if (got >= 4) {
                         /* SERVFAIL and REFUSED: try the next upstream. */
                         uint8_t rcode = buf[3] & 0x0f;

@@ -14,6 +14,7 @@
 #include "daemon/events.h"
 #include "daemon/container_stats.h"
 #include "daemon/container_archive.h"
+#include "daemon/container_commit.h"
 #include "daemon/container_logs.h"
 #include "daemon/daemon.h"
 
@@ -549,68 +550,17 @@ int api_commit(struct api_request *req, struct berr *err) {
         size_t n_changes = api_query_values(req, "changes", changes, 64);
         if (n_changes > 64)
                 return berr_set(err, BERR_INVALID, E2BIG, "too many changes");
-        struct daemon *d = req->ctx;
-        struct container *c;
-        if ((r = ctr_lookup(d, cname, &c, err)) < 0)
-                return r;
-        pthread_mutex_lock(&c->lock);
-        bool running = c->state == CTR_RUNNING;
-        _cleanup_json_ json_t *cfg = json_deep_copy(c->config);
-        char image_id[80], id[65];
-        snprintf(image_id, sizeof(image_id), "%s", c->image_id);
-        snprintf(id, sizeof(id), "%s", c->id);
-        _cleanup_free_ char *created_by = NULL;
-        if (asprintf(&created_by, "%s", c->path ? c->path : "") >= 0) {
-                size_t i;
-                json_t *a;
-                json_array_foreach(c->args, i, a) {
-                        char *n = NULL;
-                        if (asprintf(&n, "%s %s", created_by, json_string_value(a)) >= 0) {
-                                free(created_by);
-                                created_by = n;
-                        }
-                }
-        }
-        pthread_mutex_unlock(&c->lock);
-        const char *key;
-        json_t *v;
-        json_object_foreach(body, key, v) if (!json_is_null(v)) json_object_set(cfg, key, v);
-        json_object_del(cfg, "Hostname"); /* the container's own, not the image's */
-        json_object_del(cfg, "Domainname");
-        bool paused_here = false;
-        if (pause && running) {
-                struct berr pe = { 0 };
-                paused_here = ctr_pause(d, c, true, &pe) == 0;
-        }
-        pthread_mutex_lock(&d->ctr_lock);
-        c->refs++; /* one for the archive */
-        pthread_mutex_unlock(&d->ctr_lock);
-        struct ctr_archive *a = NULL;
-        r = ctr_commit_layer_open(d, c, &a, err);
-        if (r == 0)
-                r = ctr_archive_start(a, err);
+        struct ctr_commit_opts o = {
+                .pause = pause,
+                .config = body,
+                .reference = ref[0] ? ref : NULL,
+                .author = api_query(req, "author"),
+                .comment = api_query(req, "comment"),
+                .changes = changes,
+                .n_changes = n_changes,
+        };
         char new_id[DIGEST_STRING_MAX];
-        if (r == 0) {
-                struct image_commit_opts o = {
-                        .container_config = cfg,
-                        .container_id = id,
-                        .created_by = created_by,
-                        .author = api_query(req, "author"),
-                        .comment = api_query(req, "comment"),
-                        .reference = ref[0] ? ref : NULL,
-                        .changes = changes,
-                        .n_changes = n_changes,
-                };
-                r = image_store_commit(d->images, image_id, ctr_archive_fd(a), &o, new_id, err);
-        }
-        ctr_archive_free(a);
-        if (paused_here) {
-                struct berr pe = { 0 };
-                (void) ctr_pause(d, c, false, &pe);
-        }
-        if (r == 0)
-                events_container(d, c, "commit", NULL);
-        ctr_unref(d, c);
+        r = ctr_commit(req->ctx, cname, &o, new_id, err);
         return r < 0 ? r : api_reply_json(req, 201, json_pack("{s:s}", "Id", new_id));
 }
 

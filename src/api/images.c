@@ -10,13 +10,13 @@
 #include "api.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
-#include "volume/volume.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/images.h"
+#include "daemon/volumes.h"
 #include "image/image_store.h"
 #include "image/reference.h"
 #include "images_filters.h"
@@ -431,20 +431,10 @@ int api_system_df(struct api_request *req, struct berr *err) {
         }
         if (df_wants(req, "volume")) {
                 json_t *vols = NULL;
-                int r = volume_list(d->volumes, &vols, err);
+                int r = daemon_volume_list_with_usage(d, &vols, err);
                 if (r < 0) {
                         json_decref(o);
                         return r;
-                }
-                size_t i;
-                json_t *v;
-                bool known;
-                _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
-                json_array_foreach(vols, i, v) {
-                        const char *name = json_string_value(json_object_get(v, "Name"));
-                        json_object_set_new(v, "UsageData",
-                                            json_pack("{s:I, s:I}", "Size", (json_int_t) volume_size(d->volumes, name),
-                                                      "RefCount", json_integer_value(json_object_get(used, name))));
                 }
                 json_object_set_new(o, "Volumes", vols);
         }

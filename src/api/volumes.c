@@ -1,6 +1,5 @@
 /* volumes.c - POST /volumes/create, GET /volumes, GET /volumes/{name},
  * DELETE /volumes/{name}, POST /volumes/prune. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,64 +9,8 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/json_check.h"
-#include "daemon/container.h"
-#include "daemon/daemon.h"
+#include "daemon/volumes.h"
 #include "http.h"
-#include "volume/volume.h"
-
-static bool filter_bool(json_t *filters, const char *key, int *ret) {
-        json_t *v = json_array_get(json_object_get(filters, key), 0);
-        const char *s = json_string_value(v);
-        if (!s)
-                return false;
-        *ret = strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
-        return true;
-}
-
-static bool label_has(json_t *labels, const char *s) {
-        const char *eq = s ? strchr(s, '=') : NULL;
-        char key[256];
-        snprintf(key, sizeof(key), "%.*s", eq ? (int) (eq - s) : (int) strlen(s ? s : ""), s ? s : "");
-        const char *have = json_string_value(json_object_get(labels, key));
-        return have && (!eq || strcmp(have, eq + 1) == 0);
-}
-
-/* label=k[=v] (all must match), label!=k[=v] (none may) */
-static bool labels_match(json_t *filters, json_t *labels) {
-        size_t i;
-        json_t *f;
-        json_array_foreach(json_object_get(filters, "label"), i, f) if (!label_has(labels, json_string_value(f))) return false;
-        json_array_foreach(json_object_get(filters, "label!"), i, f) if (label_has(labels, json_string_value(f))) return false;
-        return true;
-}
-
-static bool volume_matches(json_t *used, json_t *filters, json_t *v) {
-        const char *name = json_string_value(json_object_get(v, "Name"));
-        size_t i;
-        json_t *f;
-        json_t *names = json_object_get(filters, "name");
-        if (json_array_size(names) > 0) {
-                bool any = false;
-                json_array_foreach(names, i, f) if (json_is_string(f) && strstr(name, json_string_value(f))) any = true;
-                if (!any)
-                        return false;
-        }
-        json_t *drivers = json_object_get(filters, "driver");
-        if (json_array_size(drivers) > 0) {
-                bool any = false;
-                json_array_foreach(drivers, i, f) if (json_is_string(f) && strcmp(json_string_value(f), "local") == 0) any = true;
-                if (!any)
-                        return false;
-        }
-        if (!labels_match(filters, json_object_get(v, "Labels")))
-                return false;
-        int dangling;
-        if (filter_bool(filters, "dangling", &dangling)) {
-                if (dangling == (json_object_get(used, name) != NULL))
-                        return false;
-        }
-        return true;
-}
 
 /* volume.CreateOptions as dockerd decodes it: a wrongly typed field is Go's decode error,
  * never a record that breaks `docker volume ls`. */
@@ -89,11 +32,10 @@ int api_volumes_create(struct api_request *req, struct berr *err) {
                 r = json_check_type(body, &create_options_type, err);
         if (r < 0)
                 return r;
-        struct daemon *d = req->ctx;
         json_t *v = NULL;
-        r = volume_create(d->volumes, json_string_value(json_object_get(body, "Name")),
-                          json_string_value(json_object_get(body, "Driver")), json_object_get(body, "Labels"),
-                          json_object_get(body, "DriverOpts"), false, &v, err);
+        r = daemon_volume_create(req->ctx, json_string_value(json_object_get(body, "Name")),
+                                 json_string_value(json_object_get(body, "Driver")), json_object_get(body, "Labels"),
+                                 json_object_get(body, "DriverOpts"), &v, err);
         return r < 0 ? r : api_reply_json(req, 201, v);
 }
 
@@ -103,23 +45,15 @@ int api_volumes_list(struct api_request *req, struct berr *err) {
         int r = api_query_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
-        struct daemon *d = req->ctx;
-        _cleanup_json_ json_t *all = NULL;
-        if ((r = volume_list(d->volumes, &all, err)) < 0)
+        json_t *out = NULL;
+        if ((r = daemon_volume_list(req->ctx, filters, &out, err)) < 0)
                 return r;
-        json_t *out = json_array();
-        size_t i;
-        json_t *v;
-        bool known;
-        _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
-        json_array_foreach(all, i, v) if (volume_matches(used, filters, v)) json_array_append(out, v);
         return api_reply_json(req, 200, json_pack("{s:o, s:n}", "Volumes", out, "Warnings"));
 }
 
 int api_volumes_inspect(struct api_request *req, struct berr *err) {
-        struct daemon *d = req->ctx;
         json_t *v = NULL;
-        int r = volume_inspect(d->volumes, req->params[0], &v, err);
+        int r = daemon_volume_inspect(req->ctx, req->params[0], &v, err);
         return r < 0 ? r : api_reply_json(req, 200, v);
 }
 
@@ -128,17 +62,7 @@ int api_volumes_delete(struct api_request *req, struct berr *err) {
         int r = api_query_bool(req, "force", false, &force, err);
         if (r < 0)
                 return r;
-        struct daemon *d = req->ctx;
-        const char *name = req->params[0];
-        char users[1024];
-        pthread_mutex_lock(&d->volume_lock);
-        if (volume_exists(d->volumes, name) && ctr_volume_users(d, name, users, sizeof(users)) > 0)
-                r = berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: volume is in use - [%s]", name, users);
-        else
-                r = volume_remove(d->volumes, name, err);
-        pthread_mutex_unlock(&d->volume_lock);
-        if (r < 0 && force && err->kind == BERR_NOT_FOUND)
-                r = 0;
+        r = daemon_volume_remove(req->ctx, req->params[0], force, err);
         return r < 0 ? r : api_reply_empty(req, 204);
 }
 
@@ -148,47 +72,8 @@ int api_volumes_prune(struct api_request *req, struct berr *err) {
         int r = api_query_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
-        struct daemon *d = req->ctx;
-        int all = 0;
-        (void) filter_bool(filters, "all", &all);
-        _cleanup_json_ json_t *vols = NULL;
-        if ((r = volume_list(d->volumes, &vols, err)) < 0)
+        json_t *out = NULL;
+        if ((r = daemon_volume_prune(req->ctx, filters, &out, err)) < 0)
                 return r;
-        json_t *deleted = json_array();
-        json_int_t reclaimed = 0;
-        size_t i;
-        json_t *v;
-        /* Under volume_lock no container can take up a volume, so one look at what is in use
-         * holds for the whole prune. */
-        pthread_mutex_lock(&d->volume_lock);
-        bool known;
-        _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
-        if (!known) {
-                pthread_mutex_unlock(&d->volume_lock);
-                json_decref(deleted);
-                return berr_set(err, BERR_INTERNAL, EIO, "cannot tell which volumes are in use: a container's mounts are unreadable");
-        }
-        json_array_foreach(vols, i, v) {
-                const char *name = json_string_value(json_object_get(v, "Name"));
-                json_t *labels = json_object_get(v, "Labels");
-                /* API 1.42: only anonymous volumes unless all=true */
-                if (!all && !json_object_get(labels, VOLUME_LABEL_ANONYMOUS))
-                        continue;
-                if (!labels_match(filters, labels))
-                        continue;
-                if (json_object_get(used, name))
-                        continue;
-                unsigned long long size = volume_size(d->volumes, name);
-                struct berr e = { 0 };
-                if (volume_remove(d->volumes, name, &e) == 0) {
-                        json_array_append_new(deleted, json_string(name));
-                        reclaimed += (json_int_t) size;
-                }
-        }
-        pthread_mutex_unlock(&d->volume_lock);
-        if (json_array_size(deleted) == 0) {
-                json_decref(deleted);
-                deleted = json_null();
-        }
-        return api_reply_json(req, 200, json_pack("{s:o, s:I}", "VolumesDeleted", deleted, "SpaceReclaimed", reclaimed));
+        return api_reply_json(req, 200, out);
 }

@@ -13,7 +13,7 @@
 #include "daemon/daemon.h"
 #include "network/network.h"
 #include "daemon/events.h"
-#include "distribution/distribution.h"
+#include "daemon/registry.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -150,7 +150,7 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "NCPU", json_integer(h->ncpu));
         json_object_set_new(o, "MemTotal", json_integer(h->mem_total_bytes));
         json_set_str(o, "IndexServerAddress", "https://index.docker.io/v1/");
-        json_t *reg = dist_config_info();
+        json_t *reg = daemon_registry_info(d);
         json_object_set_new(reg, "AllowNondistributableArtifactsCIDRs", json_array());
         json_object_set_new(reg, "AllowNondistributableArtifactsHostnames", json_array());
         json_object_set_new(o, "RegistryConfig", reg);

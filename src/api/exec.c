@@ -68,8 +68,9 @@ static void *relay_thread(void *p) {
         (void) exec_run(r->d, r->id, r->c, r->fd, &err);
         close(r->fd); /* EOF for the answer */
         ctr_unref(r->d, r->c);
+        struct daemon *d = r->d;
         free(r);
-        exec_thread_leave();
+        exec_thread_leave(d);
         return NULL;
 }
 
@@ -108,11 +109,11 @@ static int start_relayed(struct api_request *req, struct start_ctx *s, bool tty,
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        exec_thread_enter();
+        exec_thread_enter(r->d);
         int e = pthread_create(&t, &a, relay_thread, r);
         pthread_attr_destroy(&a);
         if (e != 0) {
-                exec_thread_leave();
+                exec_thread_leave(r->d);
                 close(sp[0]);
                 close(sp[1]);
                 ctr_unref(r->d, r->c);

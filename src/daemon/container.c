@@ -283,9 +283,9 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
 void ctr_store_close(struct daemon *d) {
         d->shutting_down = true;
         ctr_wake_all(d);
-        health_wait_all(); /* they see the shutdown and let go of their containers */
+        health_wait_all(d); /* they see the shutdown and let go of their containers */
         monitor_stop(d);
-        exec_forget_all();
+        exec_forget_all(d);
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 HASH_DEL(d->ctrs, c);

@@ -184,7 +184,7 @@ json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known);
  * the thread ends with the run. health_json: State.Health (c->lock held), NULL without. */
 void health_start(struct daemon *d, struct container *c);
 json_t *health_json(struct container *c);
-void health_wait_all(void);
+void health_wait_all(struct daemon *d);
 
 /* Networks (container_network.c): the one place network modes are resolved. */
 /* At create: NetworkMode + NetworkingConfig -> the Networks record. */

@@ -98,6 +98,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
         snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
         snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
         pthread_mutex_init(&d->volume_lock, NULL);
+        pthread_mutex_init(&d->exec_lock, NULL);
         r = volume_store_open(d->cfg.data_root, &d->volumes, err);
         if (r < 0)
                 return berr_wrap(err, "volume store");

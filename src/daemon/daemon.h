@@ -14,6 +14,7 @@ struct berr;
 struct image_store;
 struct container;
 struct events_bus;
+struct exec_rec;
 
 struct daemon {
         struct daemon_config cfg;
@@ -43,6 +44,13 @@ struct daemon {
         bool ctr_store_opened;
         char shim_path[4096];
         struct events_bus *events;
+        /* Exec instances (exec.c) by ID, under exec_lock; exec_threads counts the detached
+         * threads that still use them, which shutdown waits for. */
+        pthread_mutex_t exec_lock;
+        struct exec_rec *execs;
+        _Atomic int exec_threads;
+        /* Health-check threads running (health.c): shutdown waits for them. */
+        _Atomic int health_threads;
         volatile bool shutting_down; /* set once; blocking waits give up */
 };
 

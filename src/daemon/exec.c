@@ -43,7 +43,7 @@ struct exec_rec {
         char detach_keys[64];
         bool tty, attach_stdin, attach_stdout, attach_stderr, privileged;
         unsigned rows, cols;
-        /* state, under exec_lock */
+        /* state, under d->exec_lock */
         bool started, running, has_exit;
         int exit_code;
         pid_t pid;
@@ -51,9 +51,6 @@ struct exec_rec {
         UT_hash_handle hh;
 };
 
-static pthread_mutex_t exec_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int waiters; /* detached threads waiting for exits: shutdown waits for them */
-static struct exec_rec *execs; /* all daemons in the process share it: there is one */
 
 static void rec_free(struct exec_rec *e) {
         json_decref(e->cmd);
@@ -75,15 +72,15 @@ static int check_execable(struct container *c, struct berr *err) {
         return 0;
 }
 
-/* Exited instances are kept a while for inspect; older ones go (exec_lock held). */
-static void gc_locked(void) {
+/* Exited instances are kept a while for inspect; older ones go (d->exec_lock held). */
+static void gc_locked(struct daemon *d) {
         time_t now = time(NULL);
         struct exec_rec *e, *tmp;
-        HASH_ITER(hh, execs, e, tmp) {
+        HASH_ITER(hh, d->execs, e, tmp) {
                 bool stale = e->has_exit ? now - e->ended > EXEC_KEEP_EXITED_S
                                          : !e->started && now - e->created > EXEC_KEEP_UNSTARTED_S;
                 if (stale && !e->running) {
-                        HASH_DEL(execs, e);
+                        HASH_DEL(d->execs, e);
                         rec_free(e);
                 }
         }
@@ -186,10 +183,10 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         e->created = time(NULL);
-        pthread_mutex_lock(&exec_lock);
-        gc_locked();
-        HASH_ADD_STR(execs, id, e);
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
+        gc_locked(d);
+        HASH_ADD_STR(d->execs, id, e);
+        pthread_mutex_unlock(&d->exec_lock);
         memcpy(ret_id, e->id, 65);
         /* A removal that ran meanwhile did not see this one. */
         pthread_mutex_lock(&c->lock);
@@ -204,19 +201,19 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         return 0;
 }
 
-void exec_thread_enter(void) {
-        atomic_fetch_add(&waiters, 1);
+void exec_thread_enter(struct daemon *d) {
+        atomic_fetch_add(&d->exec_threads, 1);
 }
 
-void exec_thread_leave(void) {
-        atomic_fetch_sub(&waiters, 1);
+void exec_thread_leave(struct daemon *d) {
+        atomic_fetch_sub(&d->exec_threads, 1);
 }
 
 int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
                struct berr *err) {
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         char ctr_id[65] = "";
         int r = 0;
         if (!e)
@@ -234,7 +231,7 @@ int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, s
                 }
                 memcpy(ctr_id, e->ctr_id, sizeof(ctr_id));
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         if (r < 0)
                 return r;
         struct container *c = NULL;
@@ -242,11 +239,11 @@ int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, s
         if (r == 0 && (r = check_execable(c, err)) < 0)
                 ctr_unref(d, c);
         if (r < 0) {
-                pthread_mutex_lock(&exec_lock);
-                HASH_FIND_STR(execs, id, e);
+                pthread_mutex_lock(&d->exec_lock);
+                HASH_FIND_STR(d->execs, id, e);
                 if (e)
                         e->started = false;
-                pthread_mutex_unlock(&exec_lock);
+                pthread_mutex_unlock(&d->exec_lock);
                 return r;
         }
         *ret_c = c;
@@ -370,21 +367,21 @@ static int write_process(const char *bundle, const char *id, json_t *p, struct b
         return 0;
 }
 
-static void record_start(const char *id, pid_t pid) {
-        pthread_mutex_lock(&exec_lock);
+static void record_start(struct daemon *d, const char *id, pid_t pid) {
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         if (e) {
                 e->running = true;
                 e->pid = pid;
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
 }
 
 static void record_exit(struct daemon *d, struct container *c, const char *id, int code, bool emit_die) {
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         json_t *cmd = NULL;
         if (e) {
                 e->running = false;
@@ -393,7 +390,7 @@ static void record_exit(struct daemon *d, struct container *c, const char *id, i
                 e->ended = time(NULL);
                 cmd = json_incref(e->cmd);
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         if (!cmd)
                 return;
         if (emit_die) {
@@ -445,11 +442,12 @@ static void wait_exit(struct waiter *w) {
 
 static void *detached_waiter(void *arg) {
         struct waiter *w = arg;
+        struct daemon *d = w->d;
         wait_exit(w);
         close(w->conn);
         ctr_unref(w->d, w->c);
         free(w);
-        atomic_fetch_sub(&waiters, 1);
+        atomic_fetch_sub(&d->exec_threads, 1);
         return NULL;
 }
 
@@ -472,9 +470,9 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         struct exec_rec snap = { 0 };
         json_t *cmd = NULL, *env = NULL;
         char user[260] = "", workdir[4096] = "";
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         if (e) {
                 snap = *e;
                 cmd = json_incref(e->cmd);
@@ -482,7 +480,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 snprintf(user, sizeof(user), "%s", e->user);
                 snprintf(workdir, sizeof(workdir), "%s", e->workdir);
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         if (!e)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
         snap.cmd = cmd;
@@ -538,7 +536,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 json_decref(env);
                 return r;
         }
-        record_start(id, m.pid);
+        record_start(d, id, m.pid);
         emit(d, c, "exec_start", &snap, NULL);
         json_decref(cmd);
         json_decref(env);
@@ -566,9 +564,9 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 64 * 1024);
-        atomic_fetch_add(&waiters, 1);
+        atomic_fetch_add(&d->exec_threads, 1);
         if (pthread_create(&t, &a, detached_waiter, w) != 0) {
-                atomic_fetch_sub(&waiters, 1);
+                atomic_fetch_sub(&d->exec_threads, 1);
                 close(conn);
                 record_exit(d, c, id, 137, false);
                 ctr_unref(d, c);
@@ -579,10 +577,9 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
 }
 
 int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *err) {
-        (void) d;
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         json_t *o = NULL;
         if (e) {
                 json_t *args = json_array();
@@ -596,7 +593,7 @@ int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *er
                               "privileged", e->privileged, "tty", e->tty, "user", e->user, "Running", e->running, "Pid",
                               (int) e->pid);
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         if (!e)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
         if (!o)
@@ -606,14 +603,14 @@ int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *er
 }
 
 int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct berr *err) {
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
-        HASH_FIND_STR(execs, id, e);
+        HASH_FIND_STR(d->execs, id, e);
         char ctr_id[65] = "";
         bool running = e && e->running;
         if (e)
                 memcpy(ctr_id, e->ctr_id, sizeof(ctr_id));
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         if (!e)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such exec instance: %s", id);
         if (!running)
@@ -637,47 +634,45 @@ int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, 
 }
 
 json_t *exec_ids_json(struct daemon *d, const char *ctr_id) {
-        (void) d;
         json_t *a = NULL;
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e, *tmp;
-        HASH_ITER(hh, execs, e, tmp) {
+        HASH_ITER(hh, d->execs, e, tmp) {
                 if (!e->has_exit && strcmp(e->ctr_id, ctr_id) == 0) { /* created or running, as dockerd */
                         if (!a)
                                 a = json_array();
                         json_array_append_new(a, json_string(e->id));
                 }
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
         return a ? a : json_null();
 }
 
 void exec_forget_container(struct daemon *d, const char *ctr_id) {
-        (void) d;
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e, *tmp;
-        HASH_ITER(hh, execs, e, tmp) {
+        HASH_ITER(hh, d->execs, e, tmp) {
                 if (strcmp(e->ctr_id, ctr_id) == 0) {
-                        HASH_DEL(execs, e);
+                        HASH_DEL(d->execs, e);
                         rec_free(e);
                 }
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
 }
 
-void exec_forget_all(void) {
+void exec_forget_all(struct daemon *d) {
         /* Waiters notice the shutdown within a second (their receive timeout). */
-        for (int i = 0; i < 300 && atomic_load(&waiters) > 0; i++) {
+        for (int i = 0; i < 300 && atomic_load(&d->exec_threads) > 0; i++) {
                 struct timespec ts = { 0, 10 * 1000000L };
                 nanosleep(&ts, NULL);
         }
-        pthread_mutex_lock(&exec_lock);
+        pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e, *tmp;
-        HASH_ITER(hh, execs, e, tmp) {
-                HASH_DEL(execs, e);
+        HASH_ITER(hh, d->execs, e, tmp) {
+                HASH_DEL(d->execs, e);
                 rec_free(e);
         }
-        pthread_mutex_unlock(&exec_lock);
+        pthread_mutex_unlock(&d->exec_lock);
 }
 
 /* ---- health-check probes: an exec that nobody sees (not listed, no events) ---- */

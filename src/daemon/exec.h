@@ -21,8 +21,8 @@ int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, s
                struct berr *err);
 /* Threads that outlive their request (detached waits, relays) announce themselves, so a
  * shutdown waits for them before the state they use goes. */
-void exec_thread_enter(void);
-void exec_thread_leave(void);
+void exec_thread_enter(struct daemon *d);
+void exec_thread_leave(struct daemon *d);
 /* Second half. @fd: the client's stream (hijacked), or -1 for Detach: then it returns once
  * the process runs, and a thread of its own records the exit. With a stream it returns
  * when the process has ended and its exit is recorded (or the client detached and the
@@ -38,7 +38,7 @@ json_t *exec_ids_json(struct daemon *d, const char *ctr_id);
 /* The container is gone: forget its instances. */
 void exec_forget_container(struct daemon *d, const char *ctr_id);
 /* Daemon shutdown: free every instance. */
-void exec_forget_all(void);
+void exec_forget_all(struct daemon *d);
 /* Run @cmd in @c as a health-check probe (not listed, no events): its exit code in
  * *ret_code, the first @out_size - 1 bytes of its output (stdout and stderr) in @out.
  * Past @timeout_ms it is killed: ETIMEDOUT and *ret_code -1. */

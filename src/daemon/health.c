@@ -23,8 +23,6 @@
 #define HEALTH_OUTPUT_MAX 4096 /* dockerd's maxOutputLen */
 #define SEC 1000000000LL
 
-static _Atomic int health_threads;
-
 struct health_cfg {
         json_t *cmd; /* the argv to run */
         int64_t interval_ns, timeout_ns, start_period_ns, start_interval_ns;
@@ -176,9 +174,10 @@ static void *health_thread(void *arg) {
         c->health_running = false;
         pthread_mutex_unlock(&c->lock);
         json_decref(h->cfg.cmd);
-        ctr_unref(h->d, c);
+        struct daemon *d = h->d;
+        ctr_unref(d, c);
         free(h);
-        atomic_fetch_sub(&health_threads, 1);
+        atomic_fetch_sub(&d->health_threads, 1);
         return NULL;
 }
 
@@ -223,9 +222,9 @@ void health_start(struct daemon *d, struct container *c) {
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 128 * 1024);
         pthread_t t;
-        atomic_fetch_add(&health_threads, 1);
+        atomic_fetch_add(&d->health_threads, 1);
         if (pthread_create(&t, &a, health_thread, h) != 0) {
-                atomic_fetch_sub(&health_threads, 1);
+                atomic_fetch_sub(&d->health_threads, 1);
                 log_warn("container %.12s: cannot start its health checks", c->id);
                 pthread_mutex_lock(&c->lock);
                 c->health_running = false;
@@ -244,8 +243,8 @@ json_t *health_json(struct container *c) {
                          c->health_log ? json_deep_copy(c->health_log) : json_array());
 }
 
-void health_wait_all(void) {
-        for (int i = 0; i < 500 && atomic_load(&health_threads) > 0; i++) {
+void health_wait_all(struct daemon *d) {
+        for (int i = 0; i < 500 && atomic_load(&d->health_threads) > 0; i++) {
                 struct timespec ts = { 0, 10 * 1000000L };
                 nanosleep(&ts, NULL);
         }

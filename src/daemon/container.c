@@ -25,7 +25,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "image/image_store.h"
-#include "image/tree.h"
+#include "common/tree.h"
 #include "shim/msg.h"
 
 void ctr_now(char out[40]) {

@@ -31,7 +31,7 @@
 #include "daemon.h"
 #include "image/image_store.h"
 #include "image/layer_apply.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define GO_MODE_DIR (1u << 31)
 #define GO_MODE_SYMLINK (1u << 27)

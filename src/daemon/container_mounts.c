@@ -23,7 +23,7 @@
 #include "common/json.h"
 #include "container.h"
 #include "daemon.h"
-#include "image/tree.h"
+#include "common/tree.h"
 #include "volume/volume.h"
 
 #define NO_VOLUMES "is not supported by berth yet"

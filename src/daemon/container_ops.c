@@ -15,7 +15,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "exec.h"
-#include "image/tree.h"
+#include "common/tree.h"
 #include "shim/msg.h"
 #include "signals.h"
 #include "volume/volume.h"

@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
-#include "image/tree.h"
+#include "common/tree.h"
 #include "shim/msg.h"
 #include "shim/protocol.h"
 

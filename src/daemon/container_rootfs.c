@@ -19,7 +19,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "image/image_store.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 /* Unmounting one layer can uncover another (a rootfs mounted twice by an older berthd). */
 #define UNMOUNT_ROUNDS 8

@@ -20,7 +20,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define SHORT_ID_LEN 26 /* Docker's overlay2 idLength */
 #define LINK_DIR "l"

@@ -19,7 +19,7 @@
 #include "image/archive_lazy.h"
 #include "image/image_store_int.h"
 #include "image/image_config.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define MAX_MEMBERS 100000
 #define MAX_JSON_BYTES (16u << 20)

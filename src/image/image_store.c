@@ -20,7 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "image/image_config.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
 #define REFS_FILE "references.json"

@@ -28,7 +28,7 @@
 #include "common/log.h"
 #include "image/archive_lazy.h"
 #include "image/layer_split.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define WH_PREFIX ".wh."
 #define WH_META_PREFIX ".wh..wh."

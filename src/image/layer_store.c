@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "image/layer_apply.h"
 #include "image/layer_split.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define TMP_PREFIX ".tmp-"
 #define MAX_CHAIN 1024

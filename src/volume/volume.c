@@ -16,7 +16,7 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/json.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define RECORD "volume.json"
 #define RECORD_MAX (1u << 20)

@@ -19,7 +19,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "image/image_store.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 static json_t *config_with(const char *const *changes, size_t n) {
         json_t *c = json_pack("{s:[s], s:n, s:s}", "Env", "PATH=/usr/bin:/bin", "Cmd", "WorkingDir", "");

@@ -23,7 +23,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "image/layer_apply.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 struct tent {
         const char *path;

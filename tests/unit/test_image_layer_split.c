@@ -21,7 +21,7 @@
 #include "common/err.h"
 #include "image/layer_apply.h"
 #include "image/layer_split.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 struct buf {
         char *data;

@@ -21,7 +21,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "image/image_store.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 #define FIX "/work/shared/fixtures/"
 #define BUSYBOX_ID "sha256:1753f6f850bd793fb12d6eb8f3c47c9b91eefa519a95aeaf492d02ac5fc14ef5"

@@ -1,4 +1,4 @@
-/* Unit tests for image/tree's removal: it empties whole trees, and it refuses to walk into
+/* Unit tests for common/tree's removal: it empties whole trees, and it refuses to walk into
  * a mount point (a container's rootfs still mounted after a crash) rather than deleting the
  * files of the mounted filesystem. */
 #include <errno.h>
@@ -17,7 +17,7 @@
 
 #include "common/err.h"
 #include "common/fs.h"
-#include "image/tree.h"
+#include "common/tree.h"
 
 static char dir[64];
 

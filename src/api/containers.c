@@ -7,10 +7,10 @@
 #include "api.h"
 #include "images_filters.h"
 #include "common/cleanup.h"
+#include "common/duration.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/container.h"
-#include "image/image_store.h"
 #include "daemon/events.h"
 #include "daemon/container_stats.h"
 #include "daemon/container_archive.h"
@@ -451,7 +451,7 @@ int api_containers_export(struct api_request *req, struct berr *err) {
  * since the epoch, as dockerd's until filter. */
 static int until_ns(const char *s, int64_t *ret) {
         int64_t d;
-        if (image_parse_duration_ns(s, &d) == 0) {
+        if (duration_parse_ns(s, &d) == 0) {
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 *ret = (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec - d;

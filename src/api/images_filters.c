@@ -10,9 +10,9 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/duration.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "image/image_store.h"
 
 static bool accepted_key(const char *key, const char *const *accepted) {
         for (size_t i = 0; accepted && accepted[i]; i++)
@@ -137,7 +137,7 @@ static int parse_date_time(const char *s, int64_t *ret_ns) {
 
 int api_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berr *err) {
         int64_t d;
-        if (!STREQ(s, "0") && image_parse_duration_ns(s, &d) == 0) {
+        if (!STREQ(s, "0") && duration_parse_ns(s, &d) == 0) {
                 *ret_ns = now_ns - d;
                 return 0;
         }

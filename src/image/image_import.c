@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/duration.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -420,52 +421,6 @@ static bool valid_signal(const char *s) {
         return false;
 }
 
-int image_parse_duration_ns(const char *s, int64_t *ret) {
-        static const struct {
-                const char *unit;
-                int64_t ns;
-        } units[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 }, { "m", 60000000000LL },
-                      { "h", 3600000000000LL } };
-        int64_t total = 0;
-        bool negative = *s == '-';
-        if (*s == '-' || *s == '+')
-                s++;
-        if (!*s)
-                return -EINVAL;
-        if (STREQ(s, "0")) {
-                *ret = 0;
-                return 0;
-        }
-        while (*s) {
-                char *end;
-                if (!isdigit((unsigned char) *s) && *s != '.')
-                        return -EINVAL;
-                double v = strtod(s, &end);
-                if (v > 1e12)
-                        return -EINVAL;
-                if (end == s)
-                        return -EINVAL;
-                size_t best = 0;
-                int64_t mult = 0;
-                for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                        size_t l = strlen(units[i].unit);
-                        if (strncmp(end, units[i].unit, l) == 0 && l > best &&
-                            !(l == 1 && units[i].unit[0] == 'm' && end[1] == 's')) {
-                                best = l;
-                                mult = units[i].ns;
-                        }
-                }
-                if (!best)
-                        return -EINVAL;
-                if (v < 0)
-                        return -EINVAL;
-                total += (int64_t) (v * (double) mult);
-                s = end + best;
-        }
-        *ret = negative ? -total : total;
-        return 0;
-}
-
 static int healthcheck(json_t *config, const char *args, struct berr *err) {
         json_t *hc = json_object();
         if (!hc)
@@ -492,7 +447,7 @@ static int healthcheck(json_t *config, const char *args, struct berr *err) {
                         if (!STREQ(flag, durations[i].flag))
                                 continue;
                         known = true;
-                        if (image_parse_duration_ns(eq + 1, &ns) < 0) {
+                        if (duration_parse_ns(eq + 1, &ns) < 0) {
                                 json_decref(hc);
                                 return berr_set(err, BERR_INVALID, EINVAL, "HEALTHCHECK: invalid --%s: %s", flag, eq + 1);
                         }

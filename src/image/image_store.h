@@ -184,6 +184,3 @@ int image_store_layer_fds(struct image_store *s, const char *name_or_id, int **r
  * "Cmd", "Env", ...), as dockerd's BuildFromConfig does. BERR_INVALID for anything
  * else ("X is not a valid change command"). */
 int image_config_apply_change(json_t *config, const char *change, struct berr *err);
-
-/* A Go duration ("30s", "1m30s", "500ms", "-2h"): HEALTHCHECK flags, filters' until. */
-int image_parse_duration_ns(const char *s, int64_t *ret);

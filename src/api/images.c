@@ -17,16 +17,10 @@
 #include "daemon/daemon.h"
 #include "daemon/images.h"
 #include "daemon/volumes.h"
-#include "image/image_store.h"
-#include "image/reference.h"
 #include "images_filters.h"
 
 #define MAX_NAMES 1024
 #define MAX_CHANGES 256
-
-static struct image_store *store_of(struct api_request *req) {
-        return ((struct daemon *) req->ctx)->images;
-}
 
 static const char *param_name(struct api_request *req) {
         return req->params[0] ? req->params[0] : "";
@@ -130,27 +124,6 @@ static int split_platform(const char *p, char buf[128], const char **os, const c
         return 0;
 }
 
-/* Docker's RepoTagReference: repo (which may carry a tag) plus an optional tag. */
-static int repo_tag(const char *repo, const char *tag, char out[REFERENCE_STRING_MAX], struct berr *err) {
-        out[0] = '\0';
-        if (!repo || !repo[0])
-                return 0;
-        struct reference ref;
-        int r = reference_parse_normalized(repo, &ref, err);
-        if (r < 0)
-                return r;
-        if (ref.digest[0])
-                return berr_set(err, BERR_INVALID, EINVAL, "cannot tag with a digest");
-        if (tag && tag[0]) {
-                if (!reference_tag_is_valid(tag))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid tag format");
-                snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
-        }
-        reference_default_tag(&ref);
-        reference_string(&ref, out);
-        return 0;
-}
-
 int api_images_create(struct api_request *req, struct berr *err) {
         const char *from_image = api_query(req, "fromImage");
         const char *from_src = api_query(req, "fromSrc");
@@ -161,7 +134,7 @@ int api_images_create(struct api_request *req, struct berr *err) {
         if (!STREQ(from_src, "-"))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOSYS, "importing from a URL is not supported: send the archive as the request body (fromSrc=-)");
         char ref[REFERENCE_STRING_MAX], plat[128];
-        int r = repo_tag(api_query(req, "repo"), api_query(req, "tag"), ref, err);
+        int r = daemon_image_repo_tag(api_query(req, "repo"), api_query(req, "tag"), ref, err);
         if (r < 0)
                 return r;
         struct image_import_opts o = {
@@ -302,7 +275,7 @@ int api_images_list(struct api_request *req, struct berr *err) {
         json_t *list = NULL;
         if (r == 0) {
                 struct image_list_opts o = { .shared_size = shared, .filters = &d.f };
-                r = image_store_list_filtered(store_of(req), &o, &list, err);
+                r = daemon_image_list(req->ctx, &o, &list, err);
         }
         decoded_filters_free(&d);
         if (r < 0)
@@ -318,7 +291,7 @@ int api_images_list(struct api_request *req, struct berr *err) {
 
 int api_images_inspect(struct api_request *req, struct berr *err) {
         json_t *o;
-        int r = image_store_inspect(store_of(req), param_name(req), &o, err);
+        int r = daemon_image_inspect(req->ctx, param_name(req), &o, err);
         if (r < 0)
                 return r;
         if (req->version >= 144)
@@ -332,7 +305,7 @@ int api_images_inspect(struct api_request *req, struct berr *err) {
 
 int api_images_history(struct api_request *req, struct berr *err) {
         json_t *h;
-        int r = image_store_history(store_of(req), param_name(req), &h, err);
+        int r = daemon_image_history(req->ctx, param_name(req), &h, err);
         if (r < 0)
                 return r;
         return api_reply_json(req, 200, h);
@@ -345,7 +318,7 @@ int api_images_tag(struct api_request *req, struct berr *err) {
         if (!repo || !repo[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "repository name must have at least one component");
         char target[REFERENCE_STRING_MAX];
-        int r = repo_tag(repo, api_query(req, "tag"), target, err);
+        int r = daemon_image_repo_tag(repo, api_query(req, "tag"), target, err);
         if (r < 0)
                 return r;
         r = daemon_image_tag(req->ctx, param_name(req), target, err);
@@ -415,7 +388,7 @@ int api_system_df(struct api_request *req, struct berr *err) {
                 json_t *img;
                 json_array_foreach(images, i, img)
                         summary_for_version(img, req->version);
-                json_object_set_new(o, "LayersSize", json_integer(image_store_layers_size(store_of(req))));
+                json_object_set_new(o, "LayersSize", json_integer(daemon_image_layers_size(req->ctx)));
                 json_object_set_new(o, "Images", images);
         }
         struct daemon *d = req->ctx;

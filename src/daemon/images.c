@@ -193,3 +193,39 @@ int daemon_image_list_with_containers(struct daemon *d, struct image_list_opts *
         o->opaque = d;
         return image_store_list_filtered(d->images, o, ret, err);
 }
+
+int daemon_image_list(struct daemon *d, const struct image_list_opts *o, json_t **ret, struct berr *err) {
+        return image_store_list_filtered(d->images, o, ret, err);
+}
+
+int daemon_image_inspect(struct daemon *d, const char *name_or_id, json_t **ret, struct berr *err) {
+        return image_store_inspect(d->images, name_or_id, ret, err);
+}
+
+int daemon_image_history(struct daemon *d, const char *name_or_id, json_t **ret, struct berr *err) {
+        return image_store_history(d->images, name_or_id, ret, err);
+}
+
+int64_t daemon_image_layers_size(struct daemon *d) {
+        return image_store_layers_size(d->images);
+}
+
+int daemon_image_repo_tag(const char *repo, const char *tag, char out[REFERENCE_STRING_MAX], struct berr *err) {
+        out[0] = '\0';
+        if (!repo || !repo[0])
+                return 0;
+        struct reference ref;
+        int r = reference_parse_normalized(repo, &ref, err);
+        if (r < 0)
+                return r;
+        if (ref.digest[0])
+                return berr_set(err, BERR_INVALID, EINVAL, "cannot tag with a digest");
+        if (tag && tag[0]) {
+                if (!reference_tag_is_valid(tag))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid tag format");
+                snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
+        }
+        reference_default_tag(&ref);
+        reference_string(&ref, out);
+        return 0;
+}

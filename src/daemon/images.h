@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "image/image_store.h"
+#include "image/reference.h"
 
 struct berr;
 struct daemon;
@@ -36,3 +37,16 @@ int daemon_image_save_open(struct daemon *d, const char *const *names, size_t n,
 
 /* The image list with each image's container count (`docker system df`). */
 int daemon_image_list_with_containers(struct daemon *d, struct image_list_opts *o, json_t **ret, struct berr *err);
+
+/* GET /images/json: the image summaries passing o->filters. */
+int daemon_image_list(struct daemon *d, const struct image_list_opts *o, json_t **ret, struct berr *err);
+/* GET /images/{name}/json */
+int daemon_image_inspect(struct daemon *d, const char *name_or_id, json_t **ret, struct berr *err);
+/* GET /images/{name}/history */
+int daemon_image_history(struct daemon *d, const char *name_or_id, json_t **ret, struct berr *err);
+/* Bytes in every layer (LayersSize of `docker system df`). */
+int64_t daemon_image_layers_size(struct daemon *d);
+
+/* Docker's RepoTagReference: @repo (which may carry a tag) plus an optional @tag, as the
+ * normalized name:tag the tag and import operations take; "" when @repo is empty. */
+int daemon_image_repo_tag(const char *repo, const char *tag, char out[REFERENCE_STRING_MAX], struct berr *err);

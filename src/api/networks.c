@@ -9,8 +9,8 @@
 #include "common/json.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
+#include "daemon/networks.h"
 #include "http.h"
-#include "network/network.h"
 
 int api_networks_list(struct api_request *req, struct berr *err) {
         static const char *const allowed[] = { "dangling", "driver", "id", "label", "name", "scope", "type", NULL };
@@ -20,7 +20,7 @@ int api_networks_list(struct api_request *req, struct berr *err) {
                 return r;
         struct daemon *d = req->ctx;
         json_t *out = NULL;
-        if ((r = net_list(d->nets, filters, &out, err)) < 0)
+        if ((r = daemon_net_list(d, filters, &out, err)) < 0)
                 return r;
         return api_reply_json(req, 200, out);
 }
@@ -35,7 +35,7 @@ int api_networks_inspect(struct api_request *req, struct berr *err) {
         if (scope && *scope && strcmp(scope, "local") != 0)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", req->params[0]);
         json_t *out = NULL;
-        if ((r = net_inspect(d->nets, req->params[0], verbose, &out, err)) < 0)
+        if ((r = daemon_net_inspect(d, req->params[0], verbose, &out, err)) < 0)
                 return r;
         return api_reply_json(req, 200, out);
 }

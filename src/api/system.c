@@ -11,8 +11,8 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
-#include "network/network.h"
 #include "daemon/events.h"
+#include "daemon/networks.h"
 #include "daemon/registry.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
@@ -175,7 +175,7 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "InitCommit", json_pack("{s:s, s:s}", "ID", "", "Expected", ""));
         json_object_set_new(o, "SecurityOptions", json_array());
         json_object_set_new(o, "DefaultAddressPools", json_array());
-        json_t *w = info_warnings(h), *nw = net_warnings(d->nets);
+        json_t *w = info_warnings(h), *nw = daemon_net_warnings(d);
         if (json_array_size(nw) > 0) {
                 if (!json_is_array(w)) {
                         json_decref(w);

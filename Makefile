@@ -34,7 +34,7 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test unit unit-san e2e e2e-san bench clean
+.PHONY: all deps run test check-layers unit unit-san e2e e2e-san bench clean
 all: build/berthd build/berth-shim build/berth-init
 
 deps:
@@ -114,7 +114,12 @@ e2e-san: all build/san-bin/berthd
 		$(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)
 	@if ls build/san-logs/* >/dev/null 2>&1; then cat build/san-logs/*; echo "e2e-san: sanitizer reports above"; exit 1; fi
 
+# Every #include between folders of src/ follows the table in scripts/layers.txt.
+check-layers:
+	@./scripts/check-layers.sh
+
 test: deps
+	$(MAKE) check-layers
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-san

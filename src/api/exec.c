@@ -1,9 +1,7 @@
 /* exec.c - POST /containers/{id}/exec, POST /exec/{id}/start, GET /exec/{id}/json,
  * POST /exec/{id}/resize. */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
 #include <strings.h>
@@ -53,27 +51,8 @@ static void start_free(void *p) {
 }
 
 /* Without an upgrade (dockerode's hijack:false), dockerd still answers with the raw
- * stream. Here the shim writes into a socketpair and the answer relays it as an
- * ordinary streamed body; the client has no way to send stdin, so it gets EOF. */
-struct relay_run {
-        struct daemon *d;
-        struct container *c;
-        char id[65];
-        int fd;
-};
-
-static void *relay_thread(void *p) {
-        struct relay_run *r = p;
-        struct berr err = { 0 };
-        (void) exec_run(r->d, r->id, r->c, r->fd, &err);
-        close(r->fd); /* EOF for the answer */
-        ctr_unref(r->d, r->c);
-        struct daemon *d = r->d;
-        free(r);
-        exec_thread_leave(d);
-        return NULL;
-}
-
+ * stream: the answer relays what exec_run_relayed's socket carries as an ordinary
+ * streamed body. */
 static ssize_t relay_read(void *p, char *buf, size_t max) {
         int fd = (int) (intptr_t) p;
         for (;;) {
@@ -89,39 +68,13 @@ static void relay_free(void *p) {
 }
 
 static int start_relayed(struct api_request *req, struct start_ctx *s, bool tty, struct berr *err) {
-        int sp[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-                start_free(s);
-                return berr_sys(err, BERR_INTERNAL, "socketpair");
-        }
-        (void) shutdown(sp[0], SHUT_WR); /* no stdin this way */
-        struct relay_run *r = calloc(1, sizeof(*r));
-        if (!r) {
-                close(sp[0]);
-                close(sp[1]);
-                start_free(s);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        }
-        *r = (struct relay_run){ .d = s->d, .c = s->c, .fd = sp[1] };
-        memcpy(r->id, s->id, sizeof(r->id));
-        free(s); /* its container reference moves to the thread */
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        exec_thread_enter(r->d);
-        int e = pthread_create(&t, &a, relay_thread, r);
-        pthread_attr_destroy(&a);
-        if (e != 0) {
-                exec_thread_leave(r->d);
-                close(sp[0]);
-                close(sp[1]);
-                ctr_unref(r->d, r->c);
-                free(r);
-                return berr_set(err, BERR_INTERNAL, e, "cannot start the exec");
-        }
+        int fd;
+        int r = exec_run_relayed(s->d, s->id, s->c, &fd, err);
+        free(s); /* its container reference went to exec_run_relayed */
+        if (r < 0)
+                return r;
         return api_reply_stream(req, 200, tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
-                                relay_read, relay_free, (void *) (intptr_t) sp[0]);
+                                relay_read, relay_free, (void *) (intptr_t) fd);
 }
 
 int api_exec_start(struct api_request *req, struct berr *err) {

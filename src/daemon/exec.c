@@ -201,11 +201,13 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         return 0;
 }
 
-void exec_thread_enter(struct daemon *d) {
+/* Threads that outlive their request (detached waits, relays) are counted, so a shutdown
+ * waits for them before the state they use goes. */
+static void exec_thread_enter(struct daemon *d) {
         atomic_fetch_add(&d->exec_threads, 1);
 }
 
-void exec_thread_leave(struct daemon *d) {
+static void exec_thread_leave(struct daemon *d) {
         atomic_fetch_sub(&d->exec_threads, 1);
 }
 
@@ -673,6 +675,62 @@ void exec_forget_all(struct daemon *d) {
                 rec_free(e);
         }
         pthread_mutex_unlock(&d->exec_lock);
+}
+
+/* ---- exec start without a hijacked stream ---- */
+
+struct relay_run {
+        struct daemon *d;
+        struct container *c;
+        char id[65];
+        int fd;
+};
+
+static void *relay_thread(void *p) {
+        struct relay_run *r = p;
+        struct berr err = { 0 };
+        (void) exec_run(r->d, r->id, r->c, r->fd, &err); /* errors went to the stream */
+        close(r->fd); /* EOF for the reader */
+        ctr_unref(r->d, r->c);
+        struct daemon *d = r->d;
+        free(r);
+        exec_thread_leave(d);
+        return NULL;
+}
+
+int exec_run_relayed(struct daemon *d, const char *id, struct container *c, int *ret_fd, struct berr *err) {
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                ctr_unref(d, c);
+                return berr_sys(err, BERR_INTERNAL, "socketpair");
+        }
+        (void) shutdown(sp[0], SHUT_WR); /* no stdin this way */
+        struct relay_run *r = calloc(1, sizeof(*r));
+        if (!r) {
+                close(sp[0]);
+                close(sp[1]);
+                ctr_unref(d, c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *r = (struct relay_run){ .d = d, .c = c, .fd = sp[1] };
+        snprintf(r->id, sizeof(r->id), "%s", id);
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        exec_thread_enter(d);
+        int e = pthread_create(&t, &a, relay_thread, r);
+        pthread_attr_destroy(&a);
+        if (e != 0) {
+                exec_thread_leave(d);
+                close(sp[0]);
+                close(sp[1]);
+                ctr_unref(d, c);
+                free(r);
+                return berr_set(err, BERR_INTERNAL, e, "cannot start the exec");
+        }
+        *ret_fd = sp[0];
+        return 0;
 }
 
 /* ---- health-check probes: an exec that nobody sees (not listed, no events) ---- */

@@ -19,16 +19,17 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
  * *ret_tty says which stream type the answer has. */
 int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
                struct berr *err);
-/* Threads that outlive their request (detached waits, relays) announce themselves, so a
- * shutdown waits for them before the state they use goes. */
-void exec_thread_enter(struct daemon *d);
-void exec_thread_leave(struct daemon *d);
 /* Second half. @fd: the client's stream (hijacked), or -1 for Detach: then it returns once
  * the process runs, and a thread of its own records the exit. With a stream it returns
  * when the process has ended and its exit is recorded (or the client detached and the
  * process ended, or berthd shuts down). Errors before the process ran are written to the
  * stream as dockerd does; the return value is for Detach. */
 int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err);
+
+/* Second half without a hijacked stream (dockerode's hijack:false): the process runs in a
+ * thread of its own writing to a socket; *ret_fd is the other end, read until EOF (no
+ * stdin). Takes over the reference on @c. */
+int exec_run_relayed(struct daemon *d, const char *id, struct container *c, int *ret_fd, struct berr *err);
 
 int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *err);
 int exec_resize(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct berr *err);

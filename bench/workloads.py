@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-FIXTURES = os.environ.get("BERTH_FIXTURES", "/work/shared/fixtures")
+FIXTURES = os.environ.get("BERTH_FIXTURES", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fixtures"))
 BUSYBOX_ARCHIVE = os.path.join(FIXTURES, "busybox-docker-archive.tar")
 IDLE_SETTLE_S = 1.0     # how long a fresh daemon idles before its RSS is read
 CLI_TIMEOUT_S = 120

@@ -2,14 +2,15 @@
 """Generate src/runtime/seccomp_default_profile.c from Docker's default seccomp profile.
 
 Usage: scripts/gen-seccomp-profile.py [PROFILE_JSON [OUTPUT_C]]
-Defaults: ../shared/spec/seccomp-default.json -> src/runtime/seccomp_default_profile.c
+Defaults: src/runtime/seccomp-default.json -> src/runtime/seccomp_default_profile.c
 (paths relative to the repository root).
 
 The profile is moby/profiles seccomp/default.json at tag seccomp/v0.2.3
 (commit 836ae4d37ef2ec995c77c99fc55f5b5f3af3a897), Apache-2.0, in Docker's profile format
 (archMap, includes/excludes); seccomp_profile.c turns it into the OCI form per container.
 The bytes are embedded unchanged, so the sha256 in the generated comment can be checked
-against shared/spec/SHA256SUMS.
+against the copy kept beside the generated file (sha256
+536529b665dd0972c37bfb569f5d4ac8a53592e7b00752bc39ff063ca9864c74).
 """
 import hashlib
 import json
@@ -46,7 +47,7 @@ def c_string_lines(text):
 
 
 def main():
-    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "spec", "seccomp-default.json")
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "src", "runtime", "seccomp-default.json")
     dst = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "src", "runtime", "seccomp_default_profile.c")
     with open(src, "rb") as f:
         data = f.read()

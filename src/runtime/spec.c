@@ -1,5 +1,5 @@
 /* spec.c - spec_generate: a Docker container (Config + HostConfig) -> the OCI runtime
- * config.json dockerd 20.10+ would hand to runc (golden files: ../shared/fixtures/
+ * config.json dockerd 20.10+ would hand to runc (golden files: tests/fixtures/
  * oci-runtime-spec/). This file holds the process (args, env, user, capabilities, rlimits),
  * root, hostname, namespaces, sysctls, masked paths, security options and seccomp; mounts,
  * devices, resources and user lookup live in spec_mounts.c, spec_devices.c,

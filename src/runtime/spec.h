@@ -1,5 +1,5 @@
 /* spec.h - Docker container configuration -> OCI runtime spec (config.json), as dockerd
- * generates it (compare ../shared/fixtures/oci-runtime-spec/). Pure translation: no
+ * generates it (compare tests/fixtures/oci-runtime-spec/). Pure translation: no
  * process is started here. Runs in berthd at container start. */
 #pragma once
 

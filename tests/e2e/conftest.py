@@ -24,7 +24,8 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # BERTH_E2E_BERTHD: another build to test (a sanitizer build of the daemon, say)
 BERTHD = os.environ.get("BERTH_E2E_BERTHD") or os.path.join(ROOT, "build", "berthd")
-SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
+# Test data kept in the repository: tests/fixtures/ (images made by the reference engine).
+TESTDATA = os.path.join(ROOT, "tests")
 
 
 def http_raw(sock_path, data, timeout=5.0, read=True):

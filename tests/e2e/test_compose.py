@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SHARED, docker_env
+from conftest import TESTDATA, docker_env
 from registry import free_port
 
 COMPOSE = shutil.which("docker-compose")
@@ -18,7 +18,7 @@ COMPOSE = shutil.which("docker-compose")
 
 @pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (packages.txt lists it)")
 def test_compose_project_up_reach_by_name_and_port_down(berthd, docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     port = free_port()
     d = tempfile.mkdtemp(prefix="berth-e2e-compose-")
     with open(os.path.join(d, "docker-compose.yml"), "w") as f:

@@ -6,7 +6,7 @@ import os
 import resource
 import socket
 
-from conftest import DockerCLI, SHARED, http_raw, ping_ok
+from conftest import DockerCLI, TESTDATA, http_raw, ping_ok
 
 
 @contextlib.contextmanager
@@ -69,7 +69,7 @@ def test_over_limit_clients_get_503_and_containers_keep_the_nofile_limit(fresh_d
     # Containers keep the limit berthd was started with, not the raised one.
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         out = cli.run("run", "--rm", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn").stdout.split()
         assert out == ["300", "400"]
     finally:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, SHARED, docker_env
+from conftest import ROOT, TESTDATA, docker_env
 
 CGROUP = "/sys/fs/cgroup"
 BERTH_INIT = os.path.join(ROOT, "build", "berth-init")
@@ -24,7 +24,7 @@ BERTH_INIT = os.path.join(ROOT, "build", "berth-init")
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     yield
     for c in docker.run("ps", "-aq").stdout.split():
         docker.run("rm", "-f", c, check=False)

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from conftest import SHARED, docker_env, pty_run
+from conftest import TESTDATA, docker_env, pty_run
 
 
 @pytest.fixture(scope="module")
 def images(docker):
     for name in ("busybox", "layered"):
-        docker.run("load", "-i", os.path.join(SHARED, "fixtures", "%s-docker-archive.tar" % name))
+        docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "%s-docker-archive.tar" % name))
     yield
     for c in docker.run("ps", "-aq").stdout.split():
         docker.run("rm", "-f", c, check=False)
@@ -337,7 +337,7 @@ def windows_image_archive(path):
     import hashlib
     import io
     import tarfile
-    src = tarfile.open(os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    src = tarfile.open(os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     manifest = json.load(src.extractfile("manifest.json"))
     config = json.load(src.extractfile(manifest[0]["Config"]))
     config["os"] = "windows"

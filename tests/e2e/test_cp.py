@@ -10,12 +10,12 @@ import io
 
 import pytest
 
-from conftest import SHARED, docker_env
+from conftest import TESTDATA, docker_env
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import tarfile
 import tempfile
 import time
 
-from conftest import SHARED, DockerCLI, docker_env
+from conftest import TESTDATA, DockerCLI, docker_env
 
 RUNS_PER_ROUND = 10
 KILL_DEADLINE_S = 5
@@ -99,7 +99,7 @@ def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
     cli = DockerCLI(d.host)
     env = docker_env(d.host, cli.config_dir)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         for rnd, (stage, reached) in enumerate(KILL_POINTS):
             runs = [subprocess.Popen(["docker", "run", "-d", "--name", "r%d_%d" % (rnd, i), "busybox", "sleep", "600"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ def test_kill9_during_concurrent_rm_finishes_the_removals(fresh_daemon):
     cli = DockerCLI(d.host)
     env = docker_env(d.host, cli.config_dir)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         ids = [cli.run("run", "-d", "busybox", "sleep", "600").stdout.strip() for _ in range(RUNS_PER_ROUND)]
         rms = [subprocess.Popen(["docker", "rm", "-f", cid], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env) for cid in ids]
@@ -172,7 +172,7 @@ def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
     env = docker_env(d.host, cli.config_dir)
     cp = None
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
         rootfs = os.path.join(d.data_root, "containers", cid, "rootfs")
         # A tar whose one file keeps coming: the copy holds the rootfs mounted meanwhile.
@@ -217,7 +217,7 @@ def test_data_root_through_a_symlink_unmounts_and_removes(fresh_daemon, tmp_path
     d = fresh_daemon(base=base)
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("create", "busybox", "sleep", "600").stdout.strip()
         real = os.path.join(base, "real-data")
         cli.run("cp", cid + ":/bin/busybox", str(tmp_path / "busybox"))

@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import SHARED, Berthd, DockerCLI
+from conftest import TESTDATA, Berthd, DockerCLI
 
 UPSTREAM_IP = "127.0.0.153"
 UPSTREAM_NAMES = {"upstream.test.": "192.0.2.10"}
@@ -85,7 +85,7 @@ def dnsd(upstream):
               "mount --bind '%s' /etc/resolv.conf && exec %s" % (resolv, inner)]
     d.start()
     cli = DockerCLI(d.host)
-    cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     yield d, cli
     for c in cli.run("ps", "-aq").stdout.split():
         cli.run("rm", "-f", c, check=False)
@@ -166,7 +166,7 @@ def test_names_resolve_again_after_berthd_is_killed(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cli.run("network", "create", "kn")
         cli.run("run", "-d", "--name", "survivor", "--network", "kn", "busybox", "sleep", "600")
         cli.run("run", "-d", "--name", "asker", "--network", "kn", "busybox", "sleep", "600")

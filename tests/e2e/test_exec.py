@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from conftest import SHARED, docker_env, pty_run
+from conftest import TESTDATA, docker_env, pty_run
 
 
 @pytest.fixture(scope="module")
 def ctr(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     cid = docker.run("run", "-d", "-e", "FROM_RUN=yes", "busybox", "sleep", "600").stdout.strip()
     yield cid
     docker.run("rm", "-f", cid, check=False)

@@ -1,6 +1,6 @@
 """Images as users see them: docker load/save/import/images/inspect/history/tag/rmi/prune and
 system df with the stock CLI and docker-py, checked against what the reference engine
-answered for the same fixtures (../shared/fixtures/api-1.41).
+answered for the same fixtures (tests/fixtures/api-1.41).
 
 The tests here share one berthd of their own (module scope), so that the session daemon
 other modules check (`docker info` shows 0 images) is never touched. Each test starts from
@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from conftest import SHARED, Berthd, DockerCLI, docker_env
+from conftest import TESTDATA, Berthd, DockerCLI, docker_env
 
-FIX = os.path.join(SHARED, "fixtures")
+FIX = os.path.join(TESTDATA, "fixtures")
 BUSYBOX_TAR = os.path.join(FIX, "busybox-docker-archive.tar")
 LAYERED_TAR = os.path.join(FIX, "layered-docker-archive.tar")
 BUSYBOX_OCI = os.path.join(FIX, "busybox-oci-layout.tar")

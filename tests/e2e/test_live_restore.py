@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from conftest import SHARED, DockerCLI
+from conftest import TESTDATA, DockerCLI
 
 
 def state(cli, name):
@@ -15,7 +15,7 @@ def test_containers_survive_daemon_kill9(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cli.run("run", "-d", "--name", "survivor", "busybox", "sh", "-c",
                 "trap 'exit 0' TERM; while true; do echo alive; sleep 0.2; done")
         cli.run("run", "-d", "--name", "shortlived", "busybox", "sh", "-c", "sleep 1; exit 5")
@@ -46,7 +46,7 @@ def test_shim_kill9_marks_container_exited(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("run", "-d", "busybox", "sleep", "100").stdout.strip()
         with open(os.path.join(d.exec_root, "containers", cid, "shim.pid")) as f:
             shim = int(f.read())

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from conftest import SHARED, DockerCLI
+from conftest import TESTDATA, DockerCLI
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     yield
     for c in docker.run("ps", "-aq").stdout.split():
         docker.run("rm", "-f", c, check=False)
@@ -299,7 +299,7 @@ def test_kill9_berthd_keeps_a_running_containers_address(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cli.run("network", "create", "kn")
         cli.run("run", "-d", "--name", "kw", "--network", "kn", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
         ip = json.loads(cli.run("inspect", "kw").stdout)[0]["NetworkSettings"]["Networks"]["kn"]["IPAddress"]

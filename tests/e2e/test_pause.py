@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from conftest import SHARED
+from conftest import TESTDATA
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
 
 
 def counter_value(docker, cid):

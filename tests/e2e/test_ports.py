@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from conftest import SHARED, DockerCLI
+from conftest import TESTDATA, DockerCLI
 from registry import free_port
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     yield
     for c in docker.run("ps", "-aq").stdout.split():
         docker.run("rm", "-f", c, check=False)
@@ -173,7 +173,7 @@ def test_published_port_serves_while_berthd_is_killed_and_after(fresh_daemon):
     cli = DockerCLI(d.host)
     port = free_port()
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cli.run("run", "-d", "--name", "kp", "-p", "127.0.0.1:%d:80" % port, "busybox", "httpd", "-f", "-p", "80",
                 "-h", "/etc")
         host = json.loads(cli.run("inspect", "kp").stdout)[0]["Config"]["Hostname"]

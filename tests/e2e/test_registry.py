@@ -8,11 +8,11 @@ import tempfile
 
 import pytest
 
-from conftest import SHARED, DockerCLI
+from conftest import TESTDATA, DockerCLI
 from registry import (FrontProxy, Registry, docker_archive_blobs, extract_storage, gzip_bytes, sha256,
                       upload_image, upload_index)
 
-FIX = os.path.join(SHARED, "fixtures")
+FIX = os.path.join(TESTDATA, "fixtures")
 BUSYBOX_ID = "sha256:1753f6f850bd793fb12d6eb8f3c47c9b91eefa519a95aeaf492d02ac5fc14ef5"
 LAYERED_ID = "sha256:98f2b9df14be82434877634cf433aaa092a6212299ac028eafa7e21738450bb1"
 BUSYBOX_DIGEST = "sha256:aac72f51d71fc353d25796c97f6213ebfa7a2b0e5cb26ab21586154388befa14"

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from conftest import SHARED, DockerCLI, daemon_env
+from conftest import TESTDATA, DockerCLI, daemon_env
 from registry import REGISTRY_BIN
 
-FIX = os.path.join(SHARED, "fixtures")
+FIX = os.path.join(TESTDATA, "fixtures")
 BUSYBOX_ID = "sha256:1753f6f850bd793fb12d6eb8f3c47c9b91eefa519a95aeaf492d02ac5fc14ef5"
 HOST_IP, NS_IP, PORT = "10.231.77.1", "10.231.77.2", 5443
 REG = "%s:%d" % (NS_IP, PORT)

@@ -3,12 +3,12 @@ import os
 
 import pytest
 
-from conftest import SHARED
+from conftest import TESTDATA
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
 
 
 def test_top_lists_the_containers_processes_only(docker, client, images):

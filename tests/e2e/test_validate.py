@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import SHARED, docker_env
+from conftest import TESTDATA, docker_env
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -49,7 +49,7 @@ def message(data):
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
 
 
 # Each body is refused with a 400; dockerd's message (or its start) alongside.
@@ -138,7 +138,7 @@ def test_wrongly_typed_volume_labels_are_refused(berthd, docker):
 def hostile_busybox_archive(config_change):
     """The busybox fixture archive with @config_change applied to its image config (the
     diff IDs stay valid) and a tag of its own."""
-    src = os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar")
+    src = os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar")
     out = io.BytesIO()
     with tarfile.open(src) as t, tarfile.open(fileobj=out, mode="w") as o:
         manifest = json.load(t.extractfile("manifest.json"))
@@ -174,7 +174,7 @@ def test_load_refuses_a_config_that_would_break_docker_images(docker, images):
 
 def test_pull_refuses_a_config_that_would_break_docker_images(docker, images):
     from registry import Registry, docker_archive_blobs, gzip_bytes, upload_image
-    config, layers = docker_archive_blobs(os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    config, layers = docker_archive_blobs(os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
     cfg = json.loads(config)
     cfg["config"]["Labels"] = {"a": 1}
     reg = Registry().start()

@@ -5,12 +5,12 @@ import os
 
 import pytest
 
-from conftest import SHARED
+from conftest import TESTDATA
 
 
 @pytest.fixture(scope="module")
 def images(docker):
-    docker.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
 
 
 def vol_names(docker):
@@ -128,7 +128,7 @@ def test_system_prune_works_end_to_end(fresh_daemon):
     d = fresh_daemon()
     cli = DockerCLI(d.host)
     try:
-        cli.run("load", "-i", os.path.join(SHARED, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("create", "-v", "/anon", "busybox", "true").stdout.strip()
         cli.run("volume", "create", "named-survives")
         p = cli.run("system", "prune", "-af", "--volumes")

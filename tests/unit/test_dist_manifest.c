@@ -82,7 +82,7 @@ static void test_dist_schema2_matches_dockerd_bytes(void **state) {
         _cleanup_free_ char *want = NULL;
         size_t len;
         struct berr err = { 0 };
-        if (fs_read_file(AT_FDCWD, "../shared/fixtures/registry/layered.manifest.json", 1 << 20, &want, &len, &err) < 0)
+        if (fs_read_file(AT_FDCWD, "tests/fixtures/registry/layered.manifest.json", 1 << 20, &want, &len, &err) < 0)
                 skip();
         json_t *m = json_loadb(want, len, 0, NULL);
         struct dist_manifest man;

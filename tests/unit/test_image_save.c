@@ -23,7 +23,7 @@
 #include "image/image_store.h"
 #include "common/tree.h"
 
-#define FIX "/work/shared/fixtures/"
+#define FIX "tests/fixtures/"
 #define BUSYBOX_ID "sha256:1753f6f850bd793fb12d6eb8f3c47c9b91eefa519a95aeaf492d02ac5fc14ef5"
 #define LAYERED_ID "sha256:98f2b9df14be82434877634cf433aaa092a6212299ac028eafa7e21738450bb1"
 #define BASE_DIFF "3be376e228c9f11cdb8aeae0776cac3191907e5d893faae07e12fe9b0c832002"

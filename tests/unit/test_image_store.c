@@ -26,7 +26,7 @@
 #include "image/image_store.h"
 #include "common/tree.h"
 
-#define FIX "/work/shared/fixtures/"
+#define FIX "tests/fixtures/"
 #define BUSYBOX_ID "sha256:1753f6f850bd793fb12d6eb8f3c47c9b91eefa519a95aeaf492d02ac5fc14ef5"
 #define LAYERED_ID "sha256:98f2b9df14be82434877634cf433aaa092a6212299ac028eafa7e21738450bb1"
 #define BUSYBOX_OCI_CONFIG "sha256:3e19711d"

@@ -27,7 +27,7 @@
 #include "runtime/runtime.h"
 #include "runtime/runtime_int.h"
 
-#define FIXTURE "../shared/fixtures/oci-runtime-spec/busybox-sleep.config.json"
+#define FIXTURE "tests/fixtures/oci-runtime-spec/busybox-sleep.config.json"
 
 static char tmpdir[64];
 static char rootfs[128];

@@ -22,7 +22,7 @@
 #include "common/err.h"
 #include "runtime/runtime_int.h"
 
-#define FIXTURE "../shared/fixtures/oci-runtime-spec/busybox-sleep.config.json"
+#define FIXTURE "tests/fixtures/oci-runtime-spec/busybox-sleep.config.json"
 
 static const char deny_mkdir[] =
         "{\"defaultAction\": \"SCMP_ACT_ALLOW\","

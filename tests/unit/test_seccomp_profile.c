@@ -50,8 +50,8 @@ static json_t *rule_for(json_t *oci, const char *name, size_t *ret_count) {
 }
 
 static void test_seccomp_default_profile_embedded_unchanged(void **state) {
-        /* the generated file holds the bytes of ../shared/spec/seccomp-default.json */
-        FILE *f = fopen("../shared/spec/seccomp-default.json", "rb");
+        /* the generated file holds the bytes of src/runtime/seccomp-default.json */
+        FILE *f = fopen("src/runtime/seccomp-default.json", "rb");
         assert_non_null(f);
         char *buf = malloc(seccomp_default_profile_json_len + 2);
         size_t n = fread(buf, 1, seccomp_default_profile_json_len + 1, f);

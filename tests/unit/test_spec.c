@@ -1,5 +1,5 @@
 /* test_spec.c - spec_generate against the config.json files dockerd 20.10 wrote for the
- * fixture containers (../shared/fixtures/oci-runtime-spec/), and each HostConfig option's
+ * fixture containers (tests/fixtures/oci-runtime-spec/), and each HostConfig option's
  * translation and validation message. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "runtime/caps.h"
 #include "runtime/spec.h"
 
-#define FIXTURES "../shared/fixtures"
+#define FIXTURES "tests/fixtures"
 #define ID "94bb4e4ecff179b27d085d590dbdf86d4df504153972727b809f5b09e314deb1"
 
 /* ---- helpers ---- */

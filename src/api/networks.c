@@ -2,6 +2,7 @@
  * DELETE /networks/{id}, POST /networks/prune, POST /networks/{id}/connect and
  * /disconnect. Decode, one daemon call, encode. */
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "common/cleanup.h"
@@ -11,6 +12,7 @@
 #include "daemon/daemon.h"
 #include "daemon/networks.h"
 #include "http.h"
+#include "images_filters.h"
 
 int api_networks_list(struct api_request *req, struct berr *err) {
         static const char *const allowed[] = { "dangling", "driver", "id", "label", "name", "scope", "type", NULL };
@@ -64,9 +66,16 @@ int api_networks_prune(struct api_request *req, struct berr *err) {
         int r = api_query_filters(req, allowed, &filters, err);
         if (r < 0)
                 return r;
+        /* until= as every prune reads it: a duration, Unix seconds or RFC 3339. */
+        int64_t until_ns = 0;
+        const char *until = json_string_value(json_array_get(json_object_get(filters, "until"), 0));
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (until && (r = api_parse_timestamp(until, (int64_t) now.tv_sec * 1000000000 + now.tv_nsec, &until_ns, err)) < 0)
+                return r;
         struct daemon *d = req->ctx;
         json_t *deleted = NULL;
-        if ((r = daemon_net_prune(d, filters, &deleted, err)) < 0)
+        if ((r = daemon_net_prune(d, filters, until_ns, &deleted, err)) < 0)
                 return r;
         if (json_array_size(deleted) == 0) {
                 json_decref(deleted);

@@ -26,16 +26,11 @@
 #include "events.h"
 #include "image/image_store.h"
 #include "common/tree.h"
+#include "common/clock.h"
 #include "shim/msg.h"
 
 void ctr_now(char out[40]) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char d[24];
-        strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 40, "%s.%09ldZ", d, ts.tv_nsec);
+        clock_now_rfc3339(out);
 }
 
 char *ctr_data_dir(struct daemon *d, const char *id) {

@@ -212,15 +212,13 @@ bool ctr_net_on(struct container *c, const char *net_id, const char *net_name);
 json_t *ctr_net_settings_json(struct daemon *d, struct container *c); /* c->lock held */
 json_t *ctr_net_list_json(struct container *c);                       /* c->lock held */
 json_t *ctr_net_ports_list_json(struct container *c);                 /* ps "Ports", c->lock held */
-/* After a crash: what a stopped container's record says it had published goes. */
-void ctr_net_forget_ports(struct daemon *d, struct container *c);
 json_t *ctr_net_stats(struct daemon *d, struct container *c);
 int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err);
 int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err);
 /* The network API's daemon side: the store's work plus events. */
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
 int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err);
-int daemon_net_prune(struct daemon *d, json_t *filters, json_t **ret_deleted, struct berr *err);
+int daemon_net_prune(struct daemon *d, json_t *filters, int64_t until_ns, json_t **ret_deleted, struct berr *err);
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);

@@ -475,25 +475,20 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
 }
 
 /* The container's wanted bindings as net_ports (host_port still to be chosen). */
-static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const char *def_ip,
-                        struct net_port **ret, size_t *ret_n, struct berr *err) {
-        json_t *hc = c->host_config;
-        _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
-        if (!all)
-                all = json_object();
+/* Each binding of a port map ({"80/tcp": [{"HostIp", "HostPort"}]}: PortBindings, or a
+ * record's Ports) as a net_port to @ctr_ip; @def_ip for an empty HostIp. @fixed: a record,
+ * whose HostPort is the one port given (bindings without one are skipped). */
+static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool fixed, struct net_port **ret,
+                          size_t *ret_n) {
+        size_t cap = 0;
         const char *k;
         json_t *v;
-        if (json_is_true(json_object_get(hc, "PublishAllPorts")))
-                json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
-                        json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
-                                                                                             "HostPort", ""));
-        size_t cap = 0;
-        json_object_foreach(all, k, v) cap += json_array_size(v);
+        json_object_foreach(map, k, v) cap += json_array_size(v);
         struct net_port *p = calloc(cap + 1, sizeof(*p));
         if (!p)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                return -ENOMEM;
         size_t n = 0;
-        json_object_foreach(all, k, v) {
+        json_object_foreach(map, k, v) {
                 uint16_t port;
                 uint8_t proto;
                 if (parse_port_key(k, &port, &proto) < 0)
@@ -506,10 +501,12 @@ static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, 
                         if (!ip || !*ip)
                                 ip = def_ip;
                         struct in_addr a;
-                        if (ip && *ip && inet_pton(AF_INET, ip, &a) == 1)
-                                q->host_ip = ntohl(a.s_addr);
-                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &q->host_lo, &q->host_hi) < 0)
+                        q->host_ip = ip && *ip && inet_pton(AF_INET, ip, &a) == 1 ? ntohl(a.s_addr) : 0;
+                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &q->host_lo, &q->host_hi) < 0 ||
+                            (fixed && !q->host_lo))
                                 continue;
+                        if (fixed)
+                                q->host_port = q->host_hi = q->host_lo;
                         q->proto = proto;
                         q->ctr_port = port;
                         q->ctr_ip = ctr_ip;
@@ -519,6 +516,23 @@ static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, 
         *ret = p;
         *ret_n = n;
         return 0;
+}
+
+static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const char *def_ip,
+                        struct net_port **ret, size_t *ret_n, struct berr *err) {
+        json_t *hc = c->host_config;
+        _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
+        if (!all)
+                all = json_object();
+        const char *k;
+        json_t *v;
+        if (json_is_true(json_object_get(hc, "PublishAllPorts")))
+                json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
+                        json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
+                                                                                             "HostPort", ""));
+        return port_map_ports(all, ctr_ip, def_ip, false, ret, ret_n) < 0
+                       ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory")
+                       : 0;
 }
 
 static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, size_t n) {
@@ -566,8 +580,6 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
 
 /* The ports a record says are published, with the container's address. */
 static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
-        char unused[64];
-        (void) unused;
         uint32_t ip = 0;
         const char *name;
         json_t *ep;
@@ -577,47 +589,7 @@ static int ports_from_record(struct container *c, struct net_port **ret, size_t 
                 if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0)
                         ip = e.ip;
         }
-        size_t cap = 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach(c->ports, k, v) cap += json_array_size(v);
-        struct net_port *p = calloc(cap + 1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        size_t n = 0;
-        json_object_foreach(c->ports, k, v) {
-                uint16_t port;
-                uint8_t proto;
-                if (parse_port_key(k, &port, &proto) < 0)
-                        continue;
-                size_t i;
-                json_t *b;
-                json_array_foreach(v, i, b) {
-                        struct in_addr a;
-                        const char *hip = json_string_value(json_object_get(b, "HostIp"));
-                        uint16_t lo, hi;
-                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &lo, &hi) < 0 || !lo)
-                                continue;
-                        p[n] = (struct net_port) { .proto = proto, .host_port = lo, .host_lo = lo, .host_hi = lo,
-                                                   .ctr_ip = ip, .ctr_port = port };
-                        if (hip && inet_pton(AF_INET, hip, &a) == 1)
-                                p[n].host_ip = ntohl(a.s_addr);
-                        n++;
-                }
-        }
-        *ret = p;
-        *ret_n = n;
-        return 0;
-}
-
-void ctr_net_forget_ports(struct daemon *d, struct container *c) {
-        struct net_port *p = NULL;
-        size_t n = 0;
-        if (ports_from_record(c, &p, &n) == 0 && n > 0)
-                net_unpublish_record(d->nets, p, n);
-        free(p);
-        json_decref(c->ports);
-        c->ports = NULL;
+        return port_map_ports(c->ports, ip, NULL, true, ret, ret_n);
 }
 
 json_t *ctr_net_ports_list_json(struct container *c) {
@@ -1207,9 +1179,9 @@ int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err) {
         return 0;
 }
 
-int daemon_net_prune(struct daemon *d, json_t *filters, json_t **ret_deleted, struct berr *err) {
+int daemon_net_prune(struct daemon *d, json_t *filters, int64_t until_ns, json_t **ret_deleted, struct berr *err) {
         _cleanup_json_ json_t *ids = NULL;
-        int r = net_prune(d->nets, filters, NULL, NULL, ret_deleted, &ids, err);
+        int r = net_prune(d->nets, filters, until_ns, ret_deleted, &ids, err);
         if (r < 0)
                 return r;
         size_t i;

@@ -69,14 +69,18 @@ static bool name_eq(const char *a, const char *b) {
         return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+static bool on_network(const struct network *w, const char *ctr_id) {
+        for (size_t i = 0; i < w->n_eps; i++)
+                if (strcmp(w->eps[i].ctr_id, ctr_id) == 0)
+                        return true;
+        return false;
+}
+
 /* Addresses for @name as seen from container @asker (its networks only). Caller holds s->lock. */
 static size_t lookup_locked(struct net_store *s, const char *asker, const char *name, uint32_t *out, size_t max) {
         size_t n = 0;
         for (struct network *w = s->nets; w; w = w->next) {
-                bool member = false;
-                for (size_t i = 0; i < w->n_eps && !member; i++)
-                        member = strcmp(w->eps[i].ctr_id, asker) == 0;
-                if (!member || w->info.predefined)
+                if (w->info.predefined || !on_network(w, asker))
                         continue;
                 for (size_t i = 0; i < w->n_eps; i++) {
                         struct endpoint *e = &w->eps[i];
@@ -100,11 +104,8 @@ static size_t lookup_locked(struct net_store *s, const char *asker, const char *
  * CVE-2024-29018: names were a channel out of an internal network). */
 static bool can_forward_locked(struct net_store *s, const char *asker) {
         for (struct network *w = s->nets; w; w = w->next) {
-                if (w->info.internal)
-                        continue;
-                for (size_t i = 0; i < w->n_eps; i++)
-                        if (strcmp(w->eps[i].ctr_id, asker) == 0)
-                                return true;
+                if (!w->info.internal && on_network(w, asker))
+                        return true;
         }
         return false;
 }
@@ -112,10 +113,7 @@ static bool can_forward_locked(struct net_store *s, const char *asker) {
 /* The container name for a PTR query of an address on the asker's networks. */
 static bool reverse_locked(struct net_store *s, const char *asker, uint32_t ip, char *out, size_t size) {
         for (struct network *w = s->nets; w; w = w->next) {
-                bool member = false;
-                for (size_t i = 0; i < w->n_eps && !member; i++)
-                        member = strcmp(w->eps[i].ctr_id, asker) == 0;
-                if (!member || w->info.predefined)
+                if (w->info.predefined || !on_network(w, asker))
                         continue;
                 for (size_t i = 0; i < w->n_eps; i++)
                         if (w->eps[i].ep.ip == ip) {

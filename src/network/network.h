@@ -71,10 +71,10 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
 /* GET /networks, GET /networks/{id} (Docker's shapes, Containers filled from endpoints). */
 int net_list(struct net_store *s, json_t *filters, json_t **ret, struct berr *err);
 int net_inspect(struct net_store *s, const char *ref, bool verbose, json_t **ret, struct berr *err);
-/* POST /networks/prune: user networks without endpoints, matching until/label filters.
- * @in_use (may be NULL) tells whether a network ID is still wanted by a container. */
-int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
-              json_t **ret_deleted, json_t **ret_ids, struct berr *err);
+/* POST /networks/prune: user networks without endpoints (as dockerd: a stopped container
+ * does not keep one), made before @until_ns (0: any time), matching the label filters. */
+int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **ret_deleted, json_t **ret_ids,
+              struct berr *err);
 
 /* One container's attachment to one network while it runs. */
 struct net_ep {
@@ -140,7 +140,5 @@ void net_unpublish(struct net_store *s, const char *ctr_id);
 /* After a berthd restart, for a running container: the rules are still in the kernel;
  * take the reservations again (best effort) and remember the ports. */
 void net_republish(struct net_store *s, const char *ctr_id, const struct net_port *p, size_t n);
-/* Forget ports of a container that is gone, from a record (after a crash). */
-void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t n);
 /* Make the kernel's port maps hold exactly the ports the store knows (after restores). */
 void net_ports_resync(struct net_store *s);

@@ -221,13 +221,6 @@ void net_republish(struct net_store *s, const char *ctr_id, const struct net_por
         pthread_mutex_unlock(&s->lock);
 }
 
-void net_unpublish_record(struct net_store *s, const struct net_port *p, size_t n) {
-        pthread_mutex_lock(&s->lock);
-        struct berr e = { 0 };
-        (void) fw_change(s, p, n, false, &e);
-        pthread_mutex_unlock(&s->lock);
-}
-
 void net_ports_resync(struct net_store *s) {
         if (!s->o->iptables)
                 return;

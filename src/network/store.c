@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/hash.h"
@@ -67,16 +68,6 @@ int net_parse_mac(const char *s, uint8_t mac[6]) {
         for (int i = 0; i < 6; i++)
                 mac[i] = (uint8_t) v[i];
         return 0;
-}
-
-static void now_rfc3339(char out[40]) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char d[24];
-        strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 40, "%s.%09ldZ", d, ts.tv_nsec);
 }
 
 static void names_free(char **v) {
@@ -334,7 +325,7 @@ static json_t *ipam_config_json(const struct ipv4_net *sub, uint32_t gw, const c
 static json_t *new_record(const char *id, const char *name, const char *driver, json_t *ipam_cfg, json_t *options,
                           json_t *labels, bool internal, bool attachable) {
         char created[40];
-        now_rfc3339(created);
+        clock_now_rfc3339(created);
         return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:o}, s:b, s:b, s:b, s:{s:s}, s:b, s:o, s:o}",
                          "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver", driver, "EnableIPv6", 0,
                          "IPAM", "Driver", "default", "Options", "Config", ipam_cfg ? ipam_cfg : json_array(), "Internal",
@@ -987,58 +978,21 @@ int net_list(struct net_store *s, json_t *filters, json_t **ret, struct berr *er
         return 0;
 }
 
-/* Docker's until filter: a Unix time, an RFC 3339 time or a Go duration before now. */
-static int parse_until(const char *v, time_t *ret) {
-        char *end;
-        double secs = strtod(v, &end);
-        if (end != v && *end == '\0') {
-                *ret = (time_t) secs;
-                return 0;
-        }
-        struct tm tm = { 0 };
-        const char *rest = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
-        if (rest) {
-                *ret = timegm(&tm);
-                return 0;
-        }
-        /* durations: 10m, 1h30m, 24h */
-        double total = 0;
-        const char *p = v;
-        while (*p) {
-                double n = strtod(p, &end);
-                if (end == p)
-                        return -EINVAL;
-                switch (*end) {
-                case 'h': total += n * 3600; break;
-                case 'm': total += n * 60; break;
-                case 's': total += n; break;
-                default: return -EINVAL;
-                }
-                p = end + 1;
-        }
-        *ret = time(NULL) - (time_t) total;
-        return 0;
-}
-
 static time_t created_of(json_t *rec) {
         struct tm tm = { 0 };
         const char *c = json_string_value(json_object_get(rec, "Created")) ?: "";
         return strptime(c, "%Y-%m-%dT%H:%M:%S", &tm) ? timegm(&tm) : 0;
 }
 
-int net_prune(struct net_store *s, json_t *filters, bool (*in_use)(const char *id, void *arg), void *arg,
-              json_t **ret_deleted, json_t **ret_ids, struct berr *err) {
-        time_t until = 0;
-        const char *u = json_string_value(json_array_get(json_object_get(filters, "until"), 0));
-        if (u && parse_until(u, &until) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid filter 'until=%s'", u);
+int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **ret_deleted, json_t **ret_ids,
+              struct berr *err) {
         json_t *deleted = json_array(), *ids = json_array();
         pthread_mutex_lock(&s->lock);
         for (struct network **pp = &s->nets; *pp;) {
                 struct network *n = *pp;
                 json_t *labels = json_object_get(n->rec, "Labels");
-                bool keep = n->info.predefined || n->n_eps > 0 || (in_use && in_use(n->info.id, arg)) ||
-                            (u && created_of(n->rec) >= until);
+                bool keep = n->info.predefined || n->n_eps > 0 ||
+                            (until_ns && (int64_t) created_of(n->rec) * 1000000000 >= until_ns);
                 size_t i;
                 json_t *v;
                 json_array_foreach(json_object_get(filters, "label"), i, v) if (!label_has(labels, json_string_value(v) ?: ""))

@@ -138,4 +138,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d

@@ -169,6 +169,13 @@ static int check_ports(json_t *body, json_t *hc, struct berr *err) {
                         if (ip && *ip) {
                                 struct in6_addr a6;
                                 struct in_addr a4;
+                                /* The kernel forwards no ::1 traffic out of lo (IPv6 has no route_localnet):
+                                 * dockerd needs its userland proxy for it, and berth has none. */
+                                if (inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+                                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "publishing ports on the IPv6 "
+                                                        "loopback address %s is not supported by berth: the kernel cannot "
+                                                        "forward it to a container without a userland proxy (as dockerd "
+                                                        "with userland-proxy false); publish on [::] or 127.0.0.1", ip);
                                 if (inet_pton(AF_INET6, ip, &a6) != 1 && inet_pton(AF_INET, ip, &a4) != 1)
                                         return berr_set(err, BERR_INVALID, EINVAL, "invalid IP address: %s", ip);
                         }

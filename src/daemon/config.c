@@ -170,6 +170,16 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         case OPT_DEFAULT_GATEWAY:
         case OPT_IP: {
                 uint32_t ip;
+                uint8_t ip6[16] = { 0 };
+                static const uint8_t lo6[16] = { [15] = 1 };
+                if (id == OPT_IP && strchr(value, ':')) {
+                        /* An IPv6 default (dockerd takes one); not ::1, which the kernel cannot forward. */
+                        if (ipam_parse_ip6(value, ip6) < 0 || memcmp(ip6, lo6, 16) == 0)
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--ip\" flag: %s",
+                                                value, memcmp(ip6, lo6, 16) == 0 ? "berth cannot forward the IPv6 loopback "
+                                                "address to containers (it has no userland proxy)" : "invalid IP address");
+                        return set_string(&cfg->net.ip, value, err);
+                }
                 if (ipam_parse_ip4(value, &ip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--%s\" flag: invalid IP "
                                         "address", value, id == OPT_IP ? "ip" : "default-gateway");

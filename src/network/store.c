@@ -277,6 +277,18 @@ static void check_forward_drops(struct net_store *s, const struct fw_net *nets, 
                 json_array_append_new(w, json_string(msg));
                 log_warn("%s", msg);
         }
+        bool icc_off6 = false;
+        for (size_t i = 0; i < n; i++)
+                icc_off6 |= !nets[i].icc && nets[i].has_v6;
+        char c6 = '0';
+        _cleanup_close_ int bnf6 = icc_off6 ? open("/proc/sys/net/bridge/bridge-nf-call-ip6tables", O_RDONLY | O_CLOEXEC) : -1;
+        if (icc_off6 && (bnf6 < 0 || read(bnf6, &c6, 1) != 1 || c6 != '1')) {
+                const char *msg = "WARNING: inter-container communication is disabled on an IPv6 network, but br_netfilter "
+                                  "is not loaded (or bridge-nf-call-ip6tables is 0): IPv6 traffic inside a bridge is not "
+                                  "filtered (modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-ip6tables=1)";
+                json_array_append_new(w, json_string(msg));
+                log_warn("%s", msg);
+        }
         json_decref(s->warnings);
         s->warnings = w;
 }
@@ -947,11 +959,14 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         const char *hb = json_string_value(json_object_get(options, "com.docker.network.bridge.host_binding_ipv4"));
         if (hb && *hb) {
                 uint32_t hip;
-                if (strchr(hb, ':'))
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 host binding addresses are not "
-                                        "supported by berth yet");
-                if (ipam_parse_ip4(hb, &hip) < 0)
+                uint8_t hip6[16];
+                static const uint8_t lo6[16] = { [15] = 1 };
+                if (strchr(hb, ':') ? ipam_parse_ip6(hb, hip6) < 0 : ipam_parse_ip4(hb, &hip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid host binding address %s", hb);
+                /* As -p [::1]:...: the kernel cannot forward ::1 (see container_network.c). */
+                if (strchr(hb, ':') && memcmp(hip6, lo6, 16) == 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "host binding address %s is not supported by "
+                                        "berth: the kernel cannot forward the IPv6 loopback address to containers", hb);
         }
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };

@@ -405,3 +405,38 @@ def test_daemon_json_ipv6_takes_a_ula_from_the_pools(fresh_daemon):
     with pytest.raises(RuntimeError) as e:
         bad.start()
     assert "ip6tables" in str(e.value)
+
+
+def test_ip_range_gateway_and_a_v6_subnet_from_the_pools(berthd, docker, images):
+    sub6 = ipaddress.ip_network(berthd.subnet6(14))
+    rng = ipaddress.ip_network("%s/120" % sub6[0x1000])
+    gw = str(sub6[0xfffe])
+    docker.run("network", "create", "--ipv6", "--subnet", str(sub6), "--ip-range", str(rng), "--gateway", gw, "rg6")
+    # --ipv6 with an IPv4 subnet only: the IPv6 one comes from the pools.
+    docker.run("network", "create", "--ipv6", "--subnet", berthd.subnet(15), "half6")
+    try:
+        v6 = inspect(docker, "rg6", "network")["IPAM"]["Config"][1]
+        assert v6 == {"Subnet": str(sub6), "IPRange": str(rng), "Gateway": gw}
+        docker.run("run", "-d", "--name", "rg6-c", "--network", "rg6", "busybox", "sleep", "600")
+        ep = inspect(docker, "rg6-c")["NetworkSettings"]["Networks"]["rg6"]
+        assert ipaddress.ip_address(ep["GlobalIPv6Address"]) in rng and ep["IPv6Gateway"] == gw
+        assert "default via %s" % gw in docker.run("exec", "rg6-c", "ip", "-6", "route").stdout
+        half = inspect(docker, "half6", "network")["IPAM"]["Config"]
+        assert half[0]["Subnet"] == berthd.subnet(15)
+        assert ipaddress.ip_network(half[1]["Subnet"]).subnet_of(pool6(berthd))
+    finally:
+        docker.run("rm", "-f", "rg6-c", check=False)
+        docker.run("network", "rm", "rg6", "half6", check=False)
+
+
+def test_icc_false_drops_ipv6_inside_the_network(berthd, docker, images):
+    docker.run("network", "create", "--ipv6", "--subnet", berthd.subnet(16), "--subnet", berthd.subnet6(16),
+               "-o", "com.docker.network.bridge.enable_icc=false", "noicc6")
+    try:
+        web(docker, "noicc6-web", "noicc6")
+        addr = inspect(docker, "noicc6-web")["NetworkSettings"]["Networks"]["noicc6"]["GlobalIPv6Address"]
+        p = sh(docker, "timeout 3 wget -qO- http://[%s]/hostname" % addr, network="noicc6", check=False)
+        assert p.returncode != 0
+    finally:
+        docker.run("rm", "-f", "noicc6-web", check=False)
+        docker.run("network", "rm", "noicc6", check=False)

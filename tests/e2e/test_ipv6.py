@@ -440,3 +440,66 @@ def test_icc_false_drops_ipv6_inside_the_network(berthd, docker, images):
     finally:
         docker.run("rm", "-f", "noicc6-web", check=False)
         docker.run("network", "rm", "noicc6", check=False)
+
+
+def test_ipv6_upstream_resolver(fresh_daemon):
+    """A host resolv.conf naming only ::1: berthd forwards there over IPv6."""
+    import struct
+    import tempfile
+    import threading
+    srv = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        srv.bind(("::1", 53))
+    except OSError as e:
+        srv.close()
+        pytest.skip("[::1]:53 is taken on this host: %s" % e)
+    srv.settimeout(0.2)
+    seen, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                data, peer = srv.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            i, labels = 12, []
+            while i < len(data) and data[i]:
+                labels.append(data[i + 1:i + 1 + data[i]].decode(errors="replace"))
+                i += 1 + data[i]
+            name = ".".join(labels).lower()
+            seen.append(name)
+            qtype = struct.unpack("!H", data[i + 1:i + 3])[0] if i + 3 <= len(data) else 0
+            an = 1 if name == "up6.test" and qtype == 1 else 0
+            out = data[:2] + struct.pack("!HHHHH", 0x8180 if name == "up6.test" else 0x8183, 1, an, 0, 0)
+            out += data[12:i + 5]
+            if an:
+                out += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("192.0.2.66")
+            srv.sendto(out, peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    base = tempfile.mkdtemp(prefix="berth-e2e-dns6-")
+    resolv = os.path.join(base, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver ::1\n")
+    d = fresh_daemon(base=base, start=False)
+    inner = " ".join("'%s'" % a for a in d.args)
+    d.args = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+              "mount --bind '%s' /etc/resolv.conf && exec %s" % (resolv, inner)]
+    d.start()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "--ipv6", "up6")
+        p = cli.run("run", "--rm", "--network", "up6", "busybox", "sh", "-c",
+                    "timeout 10 nslookup -type=a up6.test 127.0.0.11; exit $?")
+        assert "192.0.2.66" in p.stdout
+        assert "up6.test" in seen
+        cli.run("network", "rm", "up6")
+    finally:
+        cli.cleanup()
+        stop.set()
+        srv.close()
+        t.join(2)

@@ -319,7 +319,7 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
         const char *key;
         json_t *v;
         char unknown[512] = "", conflicts[1024] = "";
-        size_t nu = 0, nc = 0;
+        size_t nu = 0, nc = 0, n_unknown = 0; /* nu: bytes, and "" adds none */
         json_object_foreach(root, key, v) {
                 const struct opt_desc *o = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
@@ -328,6 +328,7 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 if (!o && dist_config_is_json_key(key))
                         continue;
                 if (!o) {
+                        n_unknown++;
                         nu += (size_t) snprintf(unknown + nu, nu < sizeof(unknown) ? sizeof(unknown) - nu : 0, "%s%s",
                                                 nu ? ", " : "", key);
                         continue;
@@ -341,7 +342,7 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                                 "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv, file_v);
                 }
         }
-        if (nu)
+        if (n_unknown)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the following directives don't match any configuration option: %s", unknown);
         if (nc)

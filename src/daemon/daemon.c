@@ -130,7 +130,7 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
         size_t n_fds = 0;
         int r = 0;
         char default_path[128];
-        snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
+        snprintf(default_path, sizeof(default_path), "%s", &DAEMON_DEFAULT_HOST[strlen("unix://")]);
 
         for (size_t i = 0; i < d->cfg.n_hosts; i++) {
                 struct host_spec spec;

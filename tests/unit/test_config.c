@@ -106,6 +106,19 @@ static void test_json_unknown_key_fails(void **s) {
         daemon_config_done(&cfg);
 }
 
+/* Found by fuzz_daemon_json: an empty key added nothing to the message, so it was not
+ * refused and the second pass dereferenced a NULL option. */
+static void test_json_empty_key_is_unknown(void **s) {
+        struct daemon_config cfg;
+        struct berr err = {};
+        char *argv[] = { "berthd" };
+        assert_int_equal(parse(&cfg, &err, 1, argv), 0);
+        const char *j = "{\"\":1}";
+        assert_true(daemon_config_merge_json(&cfg, j, strlen(j), &err) < 0);
+        assert_string_equal(err.msg, "the following directives don't match any configuration option: ");
+        daemon_config_done(&cfg);
+}
+
 static void test_json_conflict_with_flag_fails(void **s) {
         struct daemon_config cfg;
         struct berr err = { 0 };
@@ -211,6 +224,7 @@ int main(void) {
                 cmocka_unit_test(test_relative_data_root_is_refused),
                 cmocka_unit_test(test_json_sets_values),
                 cmocka_unit_test(test_json_unknown_key_fails),
+                cmocka_unit_test(test_json_empty_key_is_unknown),
                 cmocka_unit_test(test_json_conflict_with_flag_fails),
                 cmocka_unit_test(test_json_wrong_type_and_garbage),
                 cmocka_unit_test(test_defaults_follow_exec_root),

@@ -34,7 +34,18 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test check-layers unit unit-san e2e e2e-san bench clean
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with Debian's clang against a library of
+# their own compiled with coverage and sanitizers. `make fuzz FUZZ_SECONDS=N` runs each.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ := build/fuzz
+FUZZ_CC := clang
+FUZZ_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-Wno-unknown-warning-option -Wno-unused-variable
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/bin/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps run test check-layers unit unit-san e2e e2e-san fuzz fuzz-build bench clean
 all: build/berthd build/berth-shim build/berth-init
 
 deps:
@@ -51,18 +62,36 @@ $(SAN)/%.o: %.c
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
 # Only the build-time stamp differs per build; keep it out of the library objects.
-$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o $(FUZZ)/obj/src/common/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
 
 # Rebuild the build identity when the commit changes.
 build/gitcommit: FORCE
 	@mkdir -p build
 	@echo $(GIT_COMMIT) | cmp -s - $@ || echo $(GIT_COMMIT) > $@
-$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: build/gitcommit
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o $(FUZZ)/obj/src/common/buildinfo.o: build/gitcommit
 .PHONY: FORCE
 
 build/libberth.a: $(LIB_OBJS)
 	@mkdir -p build
 	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ)/libberth.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ)/libberth.a
+	@mkdir -p $(FUZZ)/bin
+	@echo "  LD-FUZZ $@"
+	@$(FUZZ_CC) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ)/libberth.a $(TEST_LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 build/libberth-san.a: $(SAN_OBJS)
 	@mkdir -p build
@@ -138,4 +167,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d

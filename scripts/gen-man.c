@@ -56,8 +56,12 @@ static void options(FILE *out) {
 
 static void unsupported(FILE *out) {
         const char *k;
+        bool first = true;
         for (size_t i = 0; (k = daemon_config_unsupported(i)); i++) {
-                fputs(i ? ",\n\\fB" : "\\fB", out);
+                if (!*k)
+                        continue; /* implemented since */
+                fputs(first ? "\\fB" : ",\n\\fB", out);
+                first = false;
                 roff(out, k);
                 fputs("\\fR", out);
         }

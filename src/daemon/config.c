@@ -132,9 +132,21 @@ static bool is_json_only(const struct opt_desc *o) {
         return o->id == OPT_FEATURES || o->id == OPT_PROXIES;
 }
 
+/* An entry above that another branch has since implemented (its key is in opts[]) is
+ * shadowed: options are looked up first, so merges need not touch this list at once. */
+static bool shadowed(size_t i) {
+        for (size_t k = 0; k < ELEMENTSOF(opts); k++)
+                if ((unsupported[i].json_key && opts[k].json_key && STREQ(opts[k].json_key, unsupported[i].json_key)) ||
+                    (unsupported[i].flag && STREQ(opts[k].name, unsupported[i].flag)))
+                        return true;
+        return false;
+}
+
 const char *daemon_config_unsupported(size_t i) {
         if (i >= ELEMENTSOF(unsupported))
                 return NULL;
+        if (shadowed(i))
+                return "";
         return unsupported[i].json_key ? unsupported[i].json_key : unsupported[i].flag;
 }
 

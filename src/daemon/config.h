@@ -149,7 +149,8 @@ const char *daemon_config_usage(void);
 bool daemon_config_option(size_t i, const char **name, char *short_name, bool *takes_value, const char **json_key,
                           const char **help);
 
-/* dockerd's options berth does not implement (refused at start): index @i, NULL past the end. */
+/* dockerd's options berth does not implement (refused at start): index @i, NULL past the
+ * end, "" for an entry an option of berthd's has since replaced. */
 const char *daemon_config_unsupported(size_t i);
 
 /* Reload (SIGHUP): a configuration read again from the same flags and file; copy the

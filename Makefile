@@ -45,8 +45,8 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/bin/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test check-layers unit unit-san e2e e2e-san fuzz fuzz-build bench clean
-all: build/berthd build/berth-shim build/berth-init
+.PHONY: all deps run test check-layers unit unit-san e2e e2e-san fuzz fuzz-build bench clean install uninstall
+all: build/berthd build/berth-shim build/berth-init build/berthd.8
 
 deps:
 	@./scripts/install-deps.sh
@@ -123,6 +123,45 @@ build/unit-san/%: tests/unit/%.c build/libberth-san.a
 	@mkdir -p build/unit-san
 	@echo "  LD-SAN  $@"
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(TEST_LDLIBS) -lcmocka
+
+# berthd(8) from docs/berthd.8.in and the option tables themselves: it cannot drift.
+build/gen-man: scripts/gen-man.c build/libberth.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/berthd.8: build/gen-man docs/berthd.8.in
+	./build/gen-man docs/berthd.8.in > $@.tmp && mv $@.tmp $@
+
+# `make install` (PREFIX, DESTDIR): the programs (berthd finds berth-shim and berth-init
+# next to itself), systemd's berth.service and berth.socket (socket activation through
+# -H fd://, the socket in group docker), /etc/berth/daemon.json (kept if it exists) and
+# berthd(8). `make uninstall` removes them (daemon.json only while unchanged).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(if $(filter /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc))
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+
+install: build/berthd build/berth-shim build/berth-init build/berthd.8
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/berth
+	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-init $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 build/berthd.8 $(DESTDIR)$(MANDIR)/man8/berthd.8
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	$(INSTALL) -m 0644 contrib/systemd/berth.socket $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json"; \
+	else $(INSTALL) -m 0644 contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/berthd $(DESTDIR)$(BINDIR)/berth-shim $(DESTDIR)$(BINDIR)/berth-init
+	rm -f $(DESTDIR)$(MANDIR)/man8/berthd.8
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	@if cmp -s contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \
+		echo "  keeping the changed $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/berth 2>/dev/null
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh build/unit $(UNIT_BINS)

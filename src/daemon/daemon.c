@@ -137,6 +137,7 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
                 r = host_spec_parse(d->cfg.hosts[i], default_path, &spec, err);
                 if (r < 0)
                         goto fail;
+                spec.group = d->cfg.o14.group;
                 r = host_listen(&spec, fds + n_fds, max - n_fds, err);
                 if (r < 0)
                         goto fail;

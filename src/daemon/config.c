@@ -44,6 +44,9 @@ static const struct opt_desc opts[] = {
         { OPT_ICC, "icc", 0, false, "icc", "Enable inter-container communication on the default bridge (default true)" },
         { OPT_IP_FORWARD, "ip-forward", 0, false, "ip-forward", "Enable net.ipv4.ip_forward (default true)" },
         { OPT_IP, "ip", 0, true, "ip", "Default IP when binding container ports (default 0.0.0.0)" },
+        { OPT_IPV6, "ipv6", 0, false, "ipv6", "Enable IPv6 networking on the default bridge network" },
+        { OPT_FIXED_CIDR_V6, "fixed-cidr-v6", 0, true, "fixed-cidr-v6", "IPv6 subnet of the default bridge (default: one from the default address pools)" },
+        { OPT_IP6TABLES, "ip6tables", 0, false, "ip6tables", "Firewall rules for IPv6 (always on with --iptables: berth's nftables table is inet)" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
         /* ---- issue 14: validate, container defaults, daemon settings ---- */
@@ -231,6 +234,8 @@ static int apply_bool(struct daemon_config *cfg, enum config_opt id, bool v) {
         case OPT_IP_MASQ: cfg->net.ip_masq = v; return 0;
         case OPT_ICC: cfg->net.icc = v; return 0;
         case OPT_IP_FORWARD: cfg->net.ip_forward = v; return 0;
+        case OPT_IPV6: cfg->net.ipv6 = v; return 0;
+        case OPT_IP6TABLES: cfg->ip6tables_off = !v; return 0;
         default: return apply_bool14(&cfg->o14, id, v);
         }
 }
@@ -290,9 +295,18 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                                         "address", value, id == OPT_IP ? "ip" : "default-gateway");
                 return set_string(id == OPT_IP ? &cfg->net.ip : &cfg->net.default_gateway, value, err);
         }
+        case OPT_FIXED_CIDR_V6: {
+                struct ipv6_net n;
+                if (ipam_parse_cidr6(value, false, &n, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--fixed-cidr-v6\" flag: "
+                                        "invalid CIDR address: %s", value, value);
+                return set_string(&cfg->net.fixed_cidr_v6, value, err);
+        }
         case OPT_DEFAULT_ADDRESS_POOL: {
                 struct ipam_pool_spec spec;
-                if (ipam_parse_pool_spec(value, &spec) < 0)
+                struct ipam_pool_spec6 spec6;
+                if (ipam_pool_spec_is6(value) ? ipam_parse_pool_spec6(value, &spec6) < 0
+                                              : ipam_parse_pool_spec(value, &spec) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--default-address-pool\" "
                                         "flag: want base=CIDR,size=N", value);
                 if (cfg->net.n_pools >= NET_MAX_POOLS)
@@ -316,6 +330,8 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         case OPT_IP_MASQ:
         case OPT_ICC:
         case OPT_IP_FORWARD:
+        case OPT_IPV6:
+        case OPT_IP6TABLES:
                 return apply_bool(cfg, id, true);
         case OPT_VERSION:
                 cfg->show_version = true;
@@ -573,6 +589,9 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
                         return berr_wrap(err, "unable to configure the daemon with file %s", path);
         }
 
+        if (cfg->ip6tables_off)
+                return berr_set(err, BERR_INVALID, EINVAL, "ip6tables=false is not supported by berth: its nftables table "
+                                "(family inet) holds the rules of both families; --iptables=false turns them all off");
         if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
                 cfg->log_level = LOG_LEVEL_DEBUG;
         if ((r = finish14(&cfg->o14, err)) < 0)

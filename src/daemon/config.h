@@ -78,6 +78,9 @@ enum config_opt {
         OPT_ICC,
         OPT_IP_FORWARD,
         OPT_IP,
+        OPT_IPV6,
+        OPT_FIXED_CIDR_V6,
+        OPT_IP6TABLES,
         OPT_VERSION,
         OPT_HELP,
         /* ---- issue 14: install, validate, container defaults, reload ---- */
@@ -120,6 +123,7 @@ struct daemon_config {
         bool debug;
         char *storage_driver; /* NULL: pick overlay2, or vfs where overlay cannot work */
         struct net_options net; /* --bridge, --bip, --iptables, ... */
+        bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 
         struct daemon_opts14 o14;
 

@@ -73,8 +73,9 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid IPAMConfig for network %s", name);
         const char *ip4 = json_string_value(json_object_get(ipam, "IPv4Address"));
         const char *ip6 = json_string_value(json_object_get(ipam, "IPv6Address"));
-        if (ip6 && *ip6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses are not supported by berth yet");
+        uint8_t a6[16];
+        if (ip6 && *ip6 && net_parse_ip6(ip6, a6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv6 address: %s", ip6);
         if (ip4 && *ip4) {
                 char buf[64];
                 int a, b, c, d;
@@ -168,10 +169,7 @@ static int check_ports(json_t *body, json_t *hc, struct berr *err) {
                         if (ip && *ip) {
                                 struct in6_addr a6;
                                 struct in_addr a4;
-                                if (inet_pton(AF_INET6, ip, &a6) == 1)
-                                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "publishing ports on IPv6 host "
-                                                        "addresses (%s) is not supported by berth yet", ip);
-                                if (inet_pton(AF_INET, ip, &a4) != 1)
+                                if (inet_pton(AF_INET6, ip, &a6) != 1 && inet_pton(AF_INET, ip, &a4) != 1)
                                         return berr_set(err, BERR_INVALID, EINVAL, "invalid IP address: %s", ip);
                         }
                 }
@@ -263,7 +261,8 @@ int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, str
         json_t *pcfg = pkey ? json_object_get(eps, pkey) : NULL;
         if (mode == NM_BRIDGE && pcfg) {
                 json_t *ipam = json_object_get(pcfg, "IPAMConfig");
-                if (json_string_length(json_object_get(ipam, "IPv4Address"))) {
+                if (json_string_length(json_object_get(ipam, "IPv4Address")) ||
+                    json_string_length(json_object_get(ipam, "IPv6Address"))) {
                         json_decref(out);
                         return berr_set(err, BERR_INVALID, EINVAL,
                                         "user specified IP address is supported on user defined networks only");
@@ -323,6 +322,14 @@ static int ep_from_json(json_t *ep, struct net_ep *ret) {
         ret->prefix = (int) json_integer_value(json_object_get(ep, "IPPrefixLen"));
         if (mac)
                 (void) net_parse_mac(mac, ret->mac);
+        const char *ip6 = json_string_value(json_object_get(ep, "GlobalIPv6Address"));
+        const char *gw6 = json_string_value(json_object_get(ep, "IPv6Gateway"));
+        if (ip6 && *ip6 && net_parse_ip6(ip6, ret->ip6) == 0) {
+                ret->has_ip6 = true;
+                ret->prefix6 = (int) json_integer_value(json_object_get(ep, "GlobalIPv6PrefixLen"));
+                if (gw6 && *gw6)
+                        (void) net_parse_ip6(gw6, ret->gateway6);
+        }
         snprintf(ret->endpoint_id, sizeof(ret->endpoint_id), "%s", eid ?: "");
         snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn ?: "");
         return 0;
@@ -340,6 +347,14 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         json_object_set_new(ep, "IPPrefixLen", json_integer(e->prefix));
         json_object_set_new(ep, "MacAddress", json_string(mac));
         json_object_set_new(ep, EP_IFNAME, json_string(e->ifname));
+        if (e->has_ip6) {
+                char ip6[46], gw6[46];
+                net_format_ip6(e->ip6, ip6);
+                net_format_ip6(e->gateway6, gw6);
+                json_object_set_new(ep, "GlobalIPv6Address", json_string(ip6));
+                json_object_set_new(ep, "IPv6Gateway", json_string(gw6));
+                json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(e->prefix6));
+        }
 }
 
 static json_t *dns_names(struct container *c, json_t *ep) {
@@ -380,6 +395,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 namev[i] = json_string_value(json_array_get(names, i));
         struct net_join_req q = { .ctr_id = c->id, .ctr_name = c->name, .ns_path = ns, .ifname = ifname,
                                   .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
+                                  .want_ip6 = json_string_value(json_object_get(ipam, "IPv6Address")),
                                   .want_mac = mac_given ? mac : NULL, .default_route = first, .dns_names = namev };
         struct net_ep e;
         r = net_join(d->nets, ni.id, &q, &e, err);
@@ -455,11 +471,14 @@ static const char *proto_str(uint8_t p) {
         return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
 }
 
-/* The eth0 endpoint of @networks: its address and its network's default host address. */
-static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_ip[64]) {
+/* The eth0 endpoint of @networks: its addresses (*ret_has6: an IPv6 one in ret_ip6) and its
+ * network's default host address. */
+static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_ip[64], uint8_t ret_ip6[16],
+                                 bool *ret_has6) {
         const char *name;
         json_t *ep;
         host_ip[0] = '\0';
+        *ret_has6 = false;
         json_object_foreach(networks, name, ep) {
                 const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
                 struct net_ep e;
@@ -469,6 +488,10 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
                 struct berr err = { 0 };
                 if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0)
                         snprintf(host_ip, 64, "%s", ni.host_binding_ipv4);
+                if (e.has_ip6) {
+                        memcpy(ret_ip6, e.ip6, 16);
+                        *ret_has6 = true;
+                }
                 return e.ip;
         }
         return 0;
@@ -478,12 +501,16 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
 /* Each binding of a port map ({"80/tcp": [{"HostIp", "HostPort"}]}: PortBindings, or a
  * record's Ports) as a net_port to @ctr_ip; @def_ip for an empty HostIp. @fixed: a record,
  * whose HostPort is the one port given (bindings without one are skipped). */
-static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool fixed, struct net_port **ret,
-                          size_t *ret_n) {
+/* @ctr_ip6 (NULL: the container has no IPv6 address): a HostIp "" (or 0.0.0.0 by default)
+ * also gives an IPv6 binding on [::] with the same host port, and IPv6 host addresses are
+ * forwarded to it. Without one, IPv6 host addresses are left out, as dockerd does without
+ * its userland proxy (the kernel cannot send IPv6 to an IPv4-only container). */
+static int port_map_ports(json_t *map, uint32_t ctr_ip, const uint8_t *ctr_ip6, const char *def_ip, bool fixed,
+                          struct net_port **ret, size_t *ret_n) {
         size_t cap = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(map, k, v) cap += json_array_size(v);
+        json_object_foreach(map, k, v) cap += 2 * json_array_size(v);
         struct net_port *p = calloc(cap + 1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -501,7 +528,11 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
                         if (!ip || !*ip)
                                 ip = def_ip;
                         struct in_addr a;
-                        q->host_ip = ip && *ip && inet_pton(AF_INET, ip, &a) == 1 ? ntohl(a.s_addr) : 0;
+                        struct in6_addr a6;
+                        bool is6 = ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1;
+                        if (is6 && !ctr_ip6)
+                                continue;
+                        q->host_ip = !is6 && ip && *ip && inet_pton(AF_INET, ip, &a) == 1 ? ntohl(a.s_addr) : 0;
                         if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &q->host_lo, &q->host_hi) < 0 ||
                             (fixed && !q->host_lo))
                                 continue;
@@ -510,7 +541,20 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
                         q->proto = proto;
                         q->ctr_port = port;
                         q->ctr_ip = ctr_ip;
+                        if (is6) {
+                                q->v6 = true;
+                                memcpy(q->host_ip6, a6.s6_addr, 16);
+                                memcpy(q->ctr_ip6, ctr_ip6, 16);
+                        }
                         n++;
+                        /* Every address: IPv4's and IPv6's, one port for both. */
+                        if (!is6 && !q->host_ip && ctr_ip6 && !fixed) {
+                                struct net_port *t = &p[n++];
+                                *t = *q;
+                                t->v6 = true;
+                                memset(t->host_ip6, 0, 16);
+                                memcpy(t->ctr_ip6, ctr_ip6, 16);
+                        }
                 }
         }
         *ret = p;
@@ -518,7 +562,7 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
         return 0;
 }
 
-static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const char *def_ip,
+static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const uint8_t *ctr_ip6, const char *def_ip,
                         struct net_port **ret, size_t *ret_n, struct berr *err) {
         json_t *hc = c->host_config;
         _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
@@ -530,7 +574,7 @@ static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, 
                 json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
                         json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
                                                                                              "HostPort", ""));
-        return port_map_ports(all, ctr_ip, def_ip, false, ret, ret_n) < 0
+        return port_map_ports(all, ctr_ip, ctr_ip6, def_ip, false, ret, ret_n) < 0
                        ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory")
                        : 0;
 }
@@ -543,9 +587,12 @@ static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, 
         json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (!json_object_get(o, k))
                 json_object_set_new(o, k, json_null());
         for (size_t i = 0; i < n; i++) {
-                char key[32], ip[16], hp[8];
+                char key[32], ip[46], hp[8];
                 snprintf(key, sizeof(key), "%u/%s", p[i].ctr_port, proto_str(p[i].proto));
-                net_format_ip(p[i].host_ip, ip);
+                if (p[i].v6)
+                        net_format_ip6(p[i].host_ip6, ip);
+                else
+                        net_format_ip(p[i].host_ip, ip);
                 snprintf(hp, sizeof(hp), "%u", p[i].host_port);
                 json_t *arr = json_object_get(o, key);
                 if (!json_is_array(arr)) {
@@ -559,13 +606,15 @@ static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, 
 
 static int publish_ports(struct daemon *d, struct container *c, json_t *networks, json_t **ret, struct berr *err) {
         char def_ip[64];
-        uint32_t ip = primary_endpoint(d, networks, def_ip);
+        uint8_t ip6[16];
+        bool has6;
+        uint32_t ip = primary_endpoint(d, networks, def_ip, ip6, &has6);
         if (!def_ip[0] && d->cfg.net.ip)
                 snprintf(def_ip, sizeof(def_ip), "%s", d->cfg.net.ip);
         struct net_port *p = NULL;
         size_t n = 0;
         if (ip) {
-                int r = wanted_ports(d, c, ip, def_ip, &p, &n, err);
+                int r = wanted_ports(d, c, ip, has6 ? ip6 : NULL, def_ip, &p, &n, err);
                 if (r < 0)
                         return r;
                 if ((r = net_publish(d->nets, c->id, p, n, err)) < 0) {
@@ -581,15 +630,20 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
 /* The ports a record says are published, with the container's address. */
 static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
         uint32_t ip = 0;
+        uint8_t ip6[16];
+        bool has6 = false;
         const char *name;
         json_t *ep;
         json_object_foreach(c->networks, name, ep) {
                 const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
                 struct net_ep e;
-                if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0)
+                if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0) {
                         ip = e.ip;
+                        if ((has6 = e.has_ip6))
+                                memcpy(ip6, e.ip6, 16);
+                }
         }
-        return port_map_ports(c->ports, ip, NULL, true, ret, ret_n);
+        return port_map_ports(c->ports, ip, has6 ? ip6 : NULL, NULL, true, ret, ret_n);
 }
 
 json_t *ctr_net_ports_list_json(struct container *c) {
@@ -616,12 +670,11 @@ json_t *ctr_net_ports_list_json(struct container *c) {
         return out;
 }
 
-/* The container's --dns servers (at most 3, IPv4) into @v, NULL-terminated. */
+/* The container's --dns servers (at most 3, IPv4 or IPv6) into @v, NULL-terminated. */
 static const char *const *dns_servers(struct container *c, const char *v[4]) {
         size_t n = 0, i;
         json_t *s;
-        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3 &&
-                                                                             !strchr(json_string_value(s), ':'))
+        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3)
                 v[n++] = json_string_value(s);
         v[n] = NULL;
         return n ? v : NULL;
@@ -780,6 +833,24 @@ void ctr_net_primary_ip(struct container *c, char out[16]) {
                 const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
                 if (ip && *ip && (!out[0] || (ifn && strcmp(ifn, "eth0") == 0)))
                         snprintf(out, 16, "%s", ip);
+        }
+}
+
+/* The IPv6 address of the same endpoint as ctr_net_primary_ip, "" if none. */
+void ctr_net_primary_ip6(struct container *c, char out[46]) {
+        out[0] = '\0';
+        const char *name;
+        json_t *ep;
+        bool eth0 = false;
+        json_object_foreach(c->networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
+                const char *ip6 = json_string_value(json_object_get(ep, "GlobalIPv6Address"));
+                bool is0 = ifn && strcmp(ifn, "eth0") == 0;
+                if (ip && *ip && (!eth0 || is0) && (!out[0] || is0)) {
+                        snprintf(out, 46, "%s", ip6 ? ip6 : "");
+                        eth0 = is0;
+                }
         }
 }
 
@@ -1048,7 +1119,8 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container sharing network namespace with another container "
                                 "or host cannot be connected to any other network");
-        if (ni.predefined && json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv4Address")))
+        if (ni.predefined && (json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv4Address")) ||
+                              json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv6Address"))))
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "user specified IP address is supported on user defined networks only");
         pthread_mutex_lock(&c->lock);

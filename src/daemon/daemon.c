@@ -114,6 +114,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 if (!d->cfg.net.table)
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
+        snprintf(d->cfg.net.host_id, sizeof(d->cfg.net.host_id), "%s", d->engine_id);
         r = net_store_open(&d->cfg.net, d->cfg.data_root, d->cfg.exec_root, &d->nets, err);
         if (r < 0)
                 return berr_wrap(err, "networks");

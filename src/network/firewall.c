@@ -204,6 +204,9 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
         sb_add(&b, "add map inet %s pub_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n", t);
         sb_add(&b, "add map inet %s pub_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n",
                t);
+        sb_add(&b, "add map inet %s pub6_any { type inet_proto . inet_service : ipv6_addr . inet_service; }\n", t);
+        sb_add(&b, "add map inet %s pub6_ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n",
+               t);
 
         /* "admin" is the administrator's (dockerd's DOCKER-USER): berth creates it and never
          * flushes it; every forwarded packet to or from a berth bridge passes it first. */
@@ -246,6 +249,12 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                        "@pub_ip\n", t, nat_chains[c][0]);
                 sb_add(&b, "add rule inet %s %s meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport "
                        "map @pub_any\n", t, nat_chains[c][0]);
+                /* IPv6: no route_localnet exists, so ::1 cannot be forwarded out of lo (as in
+                 * dockerd without its userland proxy); every other local address can. */
+                sb_add(&b, "add rule inet %s %s fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map "
+                       "@pub6_ip\n", t, nat_chains[c][0]);
+                sb_add(&b, "add rule inet %s %s meta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport "
+                       "map @pub6_any\n", t, nat_chains[c][0]);
         }
         /* route_localnet lets 127.0.0.1 be DNATed out of the bridges; then nothing may
          * arrive for 127.0.0.0/8 on another interface (the CVE-2020-8558 class). */
@@ -266,9 +275,19 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                 sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", t, w->bridge);
                 sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", t,
                        w->bridge, cidr);
+                char cidr6[50] = "";
+                if (w->has_v6) {
+                        ipam_format_cidr6(&w->subnet6, cidr6);
+                        sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n", t,
+                               w->bridge, cidr6);
+                }
                 if (w->internal || !w->masquerade)
                         continue;
                 sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr, w->bridge);
+                /* dockerd masquerades IPv6 too since ip6tables is on by default (27). */
+                if (w->has_v6)
+                        sb_add(&b, "add rule inet %s postrouting ip6 saddr %s oifname != \"%s\" masquerade\n", t, cidr6,
+                               w->bridge);
         }
         return run_sb(&b, err);
 }
@@ -278,6 +297,7 @@ static void port_elements(struct sbuf *b, const char *table, const struct fw_por
 int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struct berr *err) {
         struct sbuf b = { 0 };
         sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\n", table, table);
+        sb_add(&b, "flush map inet %s pub6_any\nflush map inet %s pub6_ip\n", table, table);
         port_elements(&b, table, p, n, true);
         return run_sb(&b, err);
 }
@@ -292,12 +312,22 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
 
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {
         for (size_t i = 0; i < n; i++) {
-                char hip[16], cip[16];
-                ipam_format_ip4(p[i].host_ip, hip);
-                ipam_format_ip4(p[i].ctr_ip, cip);
-                const char *map = p[i].host_ip ? "pub_ip" : "pub_any";
-                char key[64];
-                if (p[i].host_ip)
+                char hip[46], cip[46];
+                bool any;
+                const char *map;
+                if (p[i].v6) {
+                        ipam_format_ip6(p[i].host_ip6, hip);
+                        ipam_format_ip6(p[i].ctr_ip6, cip);
+                        any = ipam_ip6_is_zero(p[i].host_ip6);
+                        map = any ? "pub6_any" : "pub6_ip";
+                } else {
+                        ipam_format_ip4(p[i].host_ip, hip);
+                        ipam_format_ip4(p[i].ctr_ip, cip);
+                        any = !p[i].host_ip;
+                        map = any ? "pub_any" : "pub_ip";
+                }
+                char key[96];
+                if (!any)
                         snprintf(key, sizeof(key), "%s . %s . %u", hip, proto_name(p[i].proto), p[i].host_port);
                 else
                         snprintf(key, sizeof(key), "%s . %u", proto_name(p[i].proto), p[i].host_port);

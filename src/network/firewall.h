@@ -13,6 +13,8 @@ struct berr;
 struct fw_net {
         const char *bridge;
         struct ipv4_net subnet;
+        bool has_v6;
+        struct ipv6_net subnet6;
         bool internal, masquerade, icc;
 };
 
@@ -27,6 +29,9 @@ void fw_session_end(void);
 /* One published port as a map element. */
 struct fw_port {
         uint8_t proto;
+        bool v6;          /* host_ip6 and ctr_ip6 instead of host_ip and ctr_ip */
+        uint8_t host_ip6[16]; /* all zero: any local address */
+        uint8_t ctr_ip6[16];
         uint32_t host_ip; /* 0: any local address */
         uint16_t host_port;
         uint32_t ctr_ip;

@@ -153,6 +153,75 @@ static int add_addr4(struct nl_sock *s, int ifindex, uint32_t ip, int prefix) {
         return r == -NLE_EXIST ? 0 : r;
 }
 
+static int add_addr6(struct nl_sock *s, int ifindex, const uint8_t ip[16], int prefix) {
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = nl_addr_build(AF_INET6, ip, 16);
+        if (!a || !local) {
+                if (a)
+                        rtnl_addr_put(a);
+                nl_addr_put(local);
+                return -NLE_NOMEM;
+        }
+        nl_addr_set_prefixlen(local, prefix);
+        rtnl_addr_set_ifindex(a, ifindex);
+        rtnl_addr_set_local(a, local);
+        /* The addresses are ours to give: no duplicate address detection (it would keep
+         * them "tentative", unusable, for a second or more). */
+        rtnl_addr_set_flags(a, IFA_F_NODAD);
+        int r = rtnl_addr_add(s, a, 0);
+        nl_addr_put(local);
+        rtnl_addr_put(a);
+        return r == -NLE_EXIST ? 0 : r;
+}
+
+/* A default route (::/0 or 0.0.0.0/0) through @gw on @idx. */
+static int add_default_route(struct nl_sock *s, int family, const void *gw, int idx) {
+        struct rtnl_route *rt = rtnl_route_alloc();
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        uint8_t zero[16] = { 0 };
+        int len = family == AF_INET6 ? 16 : 4;
+        struct nl_addr *dst = nl_addr_build(family, zero, (size_t) len), *g = nl_addr_build(family, gw, (size_t) len);
+        int r;
+        if (rt && nh && dst && g) {
+                nl_addr_set_prefixlen(dst, 0);
+                nl_addr_set_prefixlen(g, len * 8);
+                rtnl_route_set_family(rt, (uint8_t) family);
+                rtnl_route_set_dst(rt, dst);
+                rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                rtnl_route_set_protocol(rt, RTPROT_BOOT);
+                rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+                rtnl_route_nh_set_gateway(nh, g);
+                rtnl_route_nh_set_ifindex(nh, idx);
+                rtnl_route_add_nexthop(rt, nh);
+                nh = NULL; /* owned by the route now */
+                r = rtnl_route_add(s, rt, NLM_F_CREATE);
+        } else
+                r = -NLE_NOMEM;
+        if (nh)
+                rtnl_route_nh_free(nh);
+        if (rt)
+                rtnl_route_put(rt);
+        nl_addr_put(dst);
+        nl_addr_put(g);
+        return r;
+}
+
+int nl_bridge_addr6(const char *name, const uint8_t gw[16], int prefix, struct berr *err) {
+        int idx = (int) if_nametoindex(name);
+        if (idx == 0)
+                return berr_set(err, BERR_INTERNAL, ENODEV, "bridge %s does not exist", name);
+        char path[128];
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+        (void) write_sysctl(path, "0");
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        int r = add_addr6(s, idx, gw, prefix);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "IPv6 address on bridge %s: %s", name, nl_geterror(r));
+        return 0;
+}
+
 bool nl_link_exists(const char *name) {
         return if_nametoindex(name) > 0;
 }
@@ -319,29 +388,13 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         if (r == 0)
                 r = add_addr4(in, idx, q->ip, q->prefix);
         if (r == 0 && q->default_route && q->gw) {
-                struct rtnl_route *rt = rtnl_route_alloc();
-                struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-                struct nl_addr *dst = addr4(0, 0), *gw = addr4(q->gw, 32);
-                if (rt && nh && dst && gw) {
-                        rtnl_route_set_family(rt, AF_INET);
-                        rtnl_route_set_dst(rt, dst);
-                        rtnl_route_set_table(rt, RT_TABLE_MAIN);
-                        rtnl_route_set_protocol(rt, RTPROT_BOOT);
-                        rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-                        rtnl_route_nh_set_gateway(nh, gw);
-                        rtnl_route_nh_set_ifindex(nh, idx);
-                        rtnl_route_add_nexthop(rt, nh);
-                        nh = NULL; /* owned by the route now */
-                        r = rtnl_route_add(in, rt, NLM_F_CREATE);
-                } else
-                        r = -NLE_NOMEM;
-                if (nh)
-                        rtnl_route_nh_free(nh);
-                if (rt)
-                        rtnl_route_put(rt);
-                nl_addr_put(dst);
-                nl_addr_put(gw);
+                uint32_t be = htonl(q->gw);
+                r = add_default_route(in, AF_INET, &be, idx);
         }
+        if (r == 0 && q->has_ip6)
+                r = add_addr6(in, idx, q->ip6, q->prefix6);
+        if (r == 0 && q->has_ip6 && q->default_route && memcmp(q->gw6, (uint8_t[16]) { 0 }, 16) != 0)
+                r = add_default_route(in, AF_INET6, q->gw6, idx);
         if (r < 0) {
                 nl_link_delete(q->host_name);
                 return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->peer_name,
@@ -390,6 +443,33 @@ bool nl_route_overlaps(const struct ipv4_net *n, const char *except_dev) {
                 /* /proc/net/route prints the addresses in network order as a host integer. */
                 struct ipv4_net r = { .addr = ntohl(dst), .prefix = __builtin_popcount(mask) };
                 hit = ipam_overlap4(&r, n);
+        }
+        fclose(f);
+        return hit;
+}
+
+bool nl_route6_overlaps(const struct ipv6_net *n) {
+        FILE *f = fopen("/proc/net/ipv6_route", "re");
+        if (!f)
+                return false;
+        char line[512];
+        bool hit = false;
+        while (!hit && fgets(line, sizeof(line), f)) {
+                char dst[33];
+                unsigned plen;
+                if (sscanf(line, "%32s %x", dst, &plen) != 2 || plen == 0 || plen > 128 || strlen(dst) != 32)
+                        continue;
+                struct ipv6_net r = { .prefix = (int) plen };
+                for (int i = 0; i < 16; i++) {
+                        unsigned b;
+                        if (sscanf(dst + 2 * i, "%2x", &b) != 1)
+                                break;
+                        r.addr[i] = (uint8_t) b;
+                }
+                /* Link-local and multicast routes are on every interface; not subnets. */
+                if (r.addr[0] == 0xff || (r.addr[0] == 0xfe && (r.addr[1] & 0xc0) == 0x80))
+                        continue;
+                hit = ipam_overlap6(&r, n);
         }
         fclose(f);
         return hit;

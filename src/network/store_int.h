@@ -25,6 +25,9 @@ struct network {
         bool has_v4;
         struct ipv4_net subnet;
         struct ipam_alloc alloc;
+        bool has_v6;            /* EnableIPv6 with its IPv6 subnet */
+        struct ipv6_net subnet6;
+        struct ipam_alloc6 alloc6;
         bool icc, masquerade;
         int mtu;
         struct endpoint *eps;
@@ -41,6 +44,8 @@ struct net_store {
         int mtu;                /* the default MTU */
         struct ipam_pool_spec pools[NET_MAX_POOLS];
         size_t n_pools;
+        struct ipam_pool_spec6 pools6[NET_MAX_POOLS]; /* IPv6 default pools (dockerd's ULA if none given) */
+        size_t n_pools6;
         char default_name[16];
         struct pub *pubs;       /* published ports (ports.c) */
         size_t n_pubs, cap_pubs;

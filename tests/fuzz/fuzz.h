@@ -22,3 +22,10 @@ static inline char *fuzz_strdup(const uint8_t *data, size_t size) {
         s[size] = '\0';
         return s;
 }
+
+/* Where a target makes its scratch directories: run.sh gives each run one of its own and
+ * removes it afterwards. */
+static inline const char *fuzz_tmpdir(void) {
+        const char *t = getenv("BERTH_FUZZ_TMP");
+        return t && *t ? t : "/tmp";
+}

@@ -16,7 +16,8 @@ static int scratch_fd = -1; /* holds root/ and nothing else */
 static int root_fd = -1;
 
 static void setup(void) {
-        char tmpl[] = "/tmp/berth-fuzz-layer-XXXXXX";
+        char tmpl[256];
+        snprintf(tmpl, sizeof(tmpl), "%s/berth-fuzz-layer-XXXXXX", fuzz_tmpdir());
         if (!mkdtemp(tmpl))
                 abort();
         scratch_fd = open(tmpl, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

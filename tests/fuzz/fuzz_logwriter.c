@@ -8,8 +8,8 @@
 #include "fuzz.h"
 #include "shim/logwriter.h"
 
-static char dir[] = "/tmp/berth-fuzz-log-XXXXXX";
-static char path[64];
+static char dir[256];
+static char path[300];
 
 static void check_file(const char *p) {
         FILE *f = fopen(p, "r");
@@ -34,6 +34,7 @@ static void check_file(const char *p) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!path[0]) {
+                snprintf(dir, sizeof(dir), "%s/berth-fuzz-log-XXXXXX", fuzz_tmpdir());
                 if (!mkdtemp(dir))
                         abort();
                 snprintf(path, sizeof(path), "%s/ctr-json.log", dir);
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         log_writer_close(w);
         check_file(path);
-        char rotated[80];
+        char rotated[320];
         snprintf(rotated, sizeof(rotated), "%s.1", path);
         check_file(rotated);
         unlink(path);

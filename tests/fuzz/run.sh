@@ -17,11 +17,13 @@ for bin in "$@"; do
         work=build/fuzz/corpus/$name
         mkdir -p "$work" "$seeds"
         log=build/fuzz/logs/$name.log
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        scratch=$(mktemp -d /var/tmp/berth-fuzz-run-XXXXXX)
+        BERTH_FUZZ_TMP=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
                 "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
                 -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- \
                 "$work" "$seeds" >"$log" 2>&1
         rc=$?
+        rm -rf "$scratch"
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         corpus=$(find "$work" -type f | wc -l)
         if [ $rc -eq 0 ]; then

@@ -14,6 +14,7 @@
 #include "daemon/events.h"
 #include "daemon/networks.h"
 #include "daemon/registry.h"
+#include "daemon/reload.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -186,6 +187,7 @@ static json_t *info_json(struct daemon *d) {
         json_decref(nw);
         json_object_set_new(o, "Warnings", w);
         json_object_set_new(o, "CDISpecDirs", json_array());
+        daemon_opts_info(d, o); /* Debug, Labels, proxies, CgroupDriver, SecurityOptions, ... */
         return o;
 }
 

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "config_int.h"
 #include "distribution/distribution.h"
 #include "network/ipam.h"
 
@@ -48,16 +49,133 @@ static const struct opt_desc opts[] = {
         { OPT_IP6TABLES, "ip6tables", 0, false, "ip6tables", "Firewall rules for IPv6 (always on with --iptables: berth's nftables table is inet)" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
+        /* ---- issue 14: validate, container defaults, daemon settings ---- */
+        { OPT_VALIDATE, "validate", 0, false, NULL, "Validate daemon configuration and exit" },
+        { OPT_DEFAULT_ULIMIT, "default-ulimit", 0, true, "default-ulimits", "Default ulimits for containers (NAME=SOFT[:HARD], repeatable)" },
+        { OPT_DEFAULT_SHM_SIZE, "default-shm-size", 0, true, "default-shm-size", "Default shm size for containers (default 64MiB)" },
+        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default \"private\")" },
+        { OPT_CGROUP_PARENT, "cgroup-parent", 0, true, "cgroup-parent", "Set parent cgroup for all containers (default /berth)" },
+        { OPT_EXEC_OPT, "exec-opt", 0, true, "exec-opts", "Runtime execution options (native.cgroupdriver=cgroupfs)" },
+        { OPT_LABEL, "label", 0, true, "labels", "Set key=value labels to the daemon (repeatable)" },
+        { OPT_LIVE_RESTORE, "live-restore", 0, false, "live-restore", "Keep containers running while the daemon is down (berth always does)" },
+        { OPT_SHUTDOWN_TIMEOUT, "shutdown-timeout", 0, true, "shutdown-timeout", "Seconds the daemon waits for its shutdown before forcing it (default 15)" },
+        { OPT_EXPERIMENTAL, "experimental", 0, false, "experimental", "Enable experimental features" },
+        { OPT_FEATURES, "features", 0, true, "features", "Enable or disable features by name (daemon.json only: {\"name\": true})" },
+        { OPT_NO_NEW_PRIVILEGES, "no-new-privileges", 0, false, "no-new-privileges", "Set no-new-privileges by default for new containers" },
+        { OPT_SELINUX_ENABLED, "selinux-enabled", 0, false, "selinux-enabled", "Enable selinux support (not supported by berth: only false is accepted)" },
+        { OPT_GROUP, "group", 'G', true, "group", "Group for the unix socket (default \"docker\")" },
+        { OPT_DNS, "dns", 0, true, "dns", "DNS server to use (repeatable)" },
+        { OPT_DNS_OPT, "dns-opt", 0, true, "dns-opts", "DNS options to use (repeatable)" },
+        { OPT_DNS_SEARCH, "dns-search", 0, true, "dns-search", "DNS search domains to use (repeatable)" },
+        { OPT_MAX_DOWNLOAD_ATTEMPTS, "max-download-attempts", 0, true, "max-download-attempts", "Set the max download attempts for each pull (default 5)" },
+        { OPT_HTTP_PROXY, "http-proxy", 0, true, NULL, "HTTP proxy URL to use for outgoing traffic" },
+        { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
+        { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
+        { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
 };
 
+/* dockerd's options that berth does not implement: refused at start, never ignored.
+ * { flag, daemon.json key } (either may be NULL). */
+static const struct {
+        const char *flag, *json_key;
+} unsupported[] = {
+        { "add-runtime", "runtimes" },
+        { "allow-nondistributable-artifacts", "allow-nondistributable-artifacts" },
+        { "api-cors-header", "api-cors-header" },
+        { "authorization-plugin", "authorization-plugins" },
+        { "bip6", "bip6" },
+        { "bridge-accept-fwmark", "bridge-accept-fwmark" },
+        { "cdi-spec-dir", "cdi-spec-dirs" },
+        { "cluster-advertise", "cluster-advertise" },
+        { "cluster-store", "cluster-store" },
+        { "cluster-store-opt", "cluster-store-opts" },
+        { "containerd", "containerd" },
+        { "containerd-namespace", "containerd-namespace" },
+        { "containerd-plugins-namespace", "containerd-plugin-namespace" },
+        { "default-gateway-v6", "default-gateway-v6" },
+        { "default-ipc-mode", "default-ipc-mode" },
+        { "default-network-opt", "default-network-opts" },
+        { "default-runtime", "default-runtime" },
+        { "fixed-cidr-v6", "fixed-cidr-v6" },
+        { "host-gateway-ip", "host-gateway-ip" },
+        { "init", "init" },
+        { "init-path", "init-path" },
+        { "ip-forward-no-drop", "ip-forward-no-drop" },
+        { "ip6tables", "ip6tables" },
+        { "ipv6", "ipv6" },
+        { "log-driver", "log-driver" },
+        { "log-format", "log-format" },
+        { "log-opt", "log-opts" },
+        { "metrics-addr", "metrics-addr" },
+        { "network-control-plane-mtu", "network-control-plane-mtu" },
+        { "node-generic-resource", "node-generic-resources" },
+        { "oom-score-adjust", "oom-score-adjust" },
+        { "raw-logs", "raw-logs" },
+        { "rootless", "rootless" },
+        { "seccomp-profile", "seccomp-profile" },
+        { "storage-opt", "storage-opts" },
+        { "swarm-default-advertise-addr", "swarm-default-advertise-addr" },
+        { "tls", "tls" },
+        { "tlscacert", "tlscacert" },
+        { "tlscert", "tlscert" },
+        { "tlskey", "tlskey" },
+        { "tlsverify", "tlsverify" },
+        { "userland-proxy", "userland-proxy" },
+        { "userland-proxy-path", "userland-proxy-path" },
+        { "userns-remap", "userns-remap" },
+        { NULL, "builder" },
+        { NULL, "default-address-pools-v6" },
+        { NULL, "debug-address" },
+        { NULL, "icc-v6" },
+};
+
+/* daemon.json keys with no flag of their own (dockerd has none either): skipped by
+ * find_long and --help. */
+static bool is_json_only(const struct opt_desc *o) {
+        return o->id == OPT_FEATURES || o->id == OPT_PROXIES;
+}
+
+/* An entry above that another branch has since implemented (its key is in opts[]) is
+ * shadowed: options are looked up first, so merges need not touch this list at once. */
+static bool shadowed(size_t i) {
+        for (size_t k = 0; k < ELEMENTSOF(opts); k++)
+                if ((unsupported[i].json_key && opts[k].json_key && STREQ(opts[k].json_key, unsupported[i].json_key)) ||
+                    (unsupported[i].flag && STREQ(opts[k].name, unsupported[i].flag)))
+                        return true;
+        return false;
+}
+
+const char *daemon_config_unsupported(size_t i) {
+        if (i >= ELEMENTSOF(unsupported))
+                return NULL;
+        if (shadowed(i))
+                return "";
+        return unsupported[i].json_key ? unsupported[i].json_key : unsupported[i].flag;
+}
+
+bool daemon_config_option(size_t i, const char **name, char *short_name, bool *takes_value, const char **json_key,
+                          const char **help) {
+        if (i >= ELEMENTSOF(opts))
+                return false;
+        *name = is_json_only(&opts[i]) ? NULL : opts[i].name;
+        *short_name = opts[i].short_name;
+        *takes_value = opts[i].takes_value;
+        *json_key = opts[i].json_key;
+        *help = opts[i].help;
+        return true;
+}
+
+
 const char *daemon_config_usage(void) {
-        static char text[4096];
+        static char text[8192];
         if (text[0])
                 return text;
         size_t n = (size_t) snprintf(text, sizeof(text),
                                      "Usage:\tberthd [OPTIONS]\n\nA self-sufficient runtime for containers, serving the Docker Engine API.\n\nOptions:\n");
         for (size_t i = 0; i < ELEMENTSOF(opts) && n < sizeof(text); i++) {
                 char left[64];
+                if (is_json_only(&opts[i]))
+                        continue;
                 if (opts[i].short_name)
                         snprintf(left, sizeof(left), "-%c, --%s%s", opts[i].short_name, opts[i].name,
                                  opts[i].takes_value ? " string" : "");
@@ -72,6 +190,7 @@ void daemon_config_init(struct daemon_config *cfg) {
         memset(cfg, 0, sizeof(*cfg));
         cfg->log_level = LOG_LEVEL_INFO;
         net_options_init(&cfg->net);
+        opts14_init(&cfg->o14);
 }
 
 static void free_hosts(struct daemon_config *cfg) {
@@ -88,6 +207,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->config_file);
         free(cfg->storage_driver);
         net_options_done(&cfg->net);
+        opts14_done(&cfg->o14);
         memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -116,7 +236,7 @@ static int apply_bool(struct daemon_config *cfg, enum config_opt id, bool v) {
         case OPT_IP_FORWARD: cfg->net.ip_forward = v; return 0;
         case OPT_IPV6: cfg->net.ipv6 = v; return 0;
         case OPT_IP6TABLES: cfg->ip6tables_off = !v; return 0;
-        default: return 0;
+        default: return apply_bool14(&cfg->o14, id, v);
         }
 }
 
@@ -230,13 +350,13 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->show_help = true;
                 return 0;
         default:
-                return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled option %d", id);
+                return apply14(&cfg->o14, id, value, err);
         }
 }
 
 static const struct opt_desc *find_long(const char *name, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(opts); i++)
-                if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+                if (!is_json_only(&opts[i]) && strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
                         return &opts[i];
         return NULL;
 }
@@ -270,6 +390,10 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                                                 return r;
                                         continue;
                                 }
+                                for (size_t k = 0; k < ELEMENTSOF(unsupported); k++)
+                                        if (unsupported[k].flag && STREQ(unsupported[k].flag, name))
+                                                return berr_set(err, BERR_INVALID, ENOTSUP,
+                                                                "flag --%s is not supported by berth", name);
                                 return berr_set(err, BERR_INVALID, EINVAL, "unknown flag: %.*s", (int) len + 2, a);
                         }
                         if (eq) {
@@ -311,6 +435,8 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                 if (r < 0)
                         return r;
                 cfg->set_by_flag[o->id] = true;
+                if (o->id == OPT_HTTP_PROXY || o->id == OPT_HTTPS_PROXY || o->id == OPT_NO_PROXY)
+                        cfg->set_by_flag[OPT_PROXIES] = true;
         }
         return 0;
 }
@@ -344,8 +470,8 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
 
         const char *key;
         json_t *v;
-        char unknown[512] = "", conflicts[1024] = "";
-        size_t nu = 0, nc = 0;
+        char unknown[512] = "", conflicts[1024] = "", unsup[512] = "";
+        size_t nu = 0, nc = 0, ns = 0, n_unknown = 0; /* nu: bytes, and "" adds none */
         json_object_foreach(root, key, v) {
                 const struct opt_desc *o = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
@@ -353,7 +479,16 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                 o = &opts[i];
                 if (!o && dist_config_is_json_key(key))
                         continue;
+                bool is_unsupported = false;
+                for (size_t k = 0; !o && k < ELEMENTSOF(unsupported); k++)
+                        is_unsupported |= unsupported[k].json_key && STREQ(unsupported[k].json_key, key);
+                if (is_unsupported) {
+                        ns += (size_t) snprintf(unsup + ns, ns < sizeof(unsup) ? sizeof(unsup) - ns : 0, "%s%s",
+                                                ns ? ", " : "", key);
+                        continue;
+                }
                 if (!o) {
+                        n_unknown++;
                         nu += (size_t) snprintf(unknown + nu, nu < sizeof(unknown) ? sizeof(unknown) - nu : 0, "%s%s",
                                                 nu ? ", " : "", key);
                         continue;
@@ -367,9 +502,11 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                                 "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv, file_v);
                 }
         }
-        if (nu)
+        if (n_unknown)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the following directives don't match any configuration option: %s", unknown);
+        if (ns)
+                return berr_set(err, BERR_INVALID, ENOTSUP, "the following directives are not supported by berth: %s", unsup);
         if (nc)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the following directives are specified both as a flag and in the configuration file: %s",
@@ -386,6 +523,11 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
+                r = merge14(cfg, o->id, key, v, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
                 if (o->id == OPT_DEFAULT_ADDRESS_POOL) {
                         /* [{"base": "10.10.0.0/16", "size": 24}, ...] */
                         if (!json_is_array(v))
@@ -462,6 +604,8 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
                                 "(family inet) holds the rules of both families; --iptables=false turns them all off");
         if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
                 cfg->log_level = LOG_LEVEL_DEBUG;
+        if ((r = finish14(&cfg->o14, err)) < 0)
+                return r;
         if (cfg->n_hosts == 0 && (r = apply(cfg, OPT_HOST, DAEMON_DEFAULT_HOST, err)) < 0)
                 return r;
         if (!cfg->data_root && (r = set_string(&cfg->data_root, DAEMON_DEFAULT_DATA_ROOT, err)) < 0)

@@ -131,13 +131,14 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
         size_t n_fds = 0;
         int r = 0;
         char default_path[128];
-        snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
+        snprintf(default_path, sizeof(default_path), "%s", &DAEMON_DEFAULT_HOST[strlen("unix://")]);
 
         for (size_t i = 0; i < d->cfg.n_hosts; i++) {
                 struct host_spec spec;
                 r = host_spec_parse(d->cfg.hosts[i], default_path, &spec, err);
                 if (r < 0)
                         goto fail;
+                spec.group = d->cfg.o14.group;
                 r = host_listen(&spec, fds + n_fds, max - n_fds, err);
                 if (r < 0)
                         goto fail;

@@ -379,6 +379,47 @@ static void test_parse_bytes(void **s) {
         assert_int_equal(config_parse_bytes("12q"), -1);
 }
 
+
+static void test_ipv6_flags_and_json(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd", "--ipv6", "--fixed-cidr-v6", "fd00:1:2:3::/64", "--default-address-pool",
+                         "base=fd00:9::/48,size=64", "--default-address-pool", "base=10.9.0.0/16,size=24", "--ip", "::" };
+        assert_int_equal(parse(&cfg, &err, 10, argv), 0);
+        assert_true(cfg.net.ipv6);
+        assert_string_equal(cfg.net.fixed_cidr_v6, "fd00:1:2:3::/64");
+        assert_int_equal(cfg.net.n_pools, 2);
+        assert_string_equal(cfg.net.ip, "::");
+        daemon_config_done(&cfg);
+        char *bad1[] = { "berthd", "--fixed-cidr-v6", "fd00::" };
+        assert_true(parse(&cfg, &err, 3, bad1) < 0);
+        assert_non_null(strstr(err.msg, "invalid CIDR address: fd00::"));
+        daemon_config_done(&cfg);
+        char *bad2[] = { "berthd", "--ip", "::1" };
+        assert_true(parse(&cfg, &err, 3, bad2) < 0);
+        assert_non_null(strstr(err.msg, "IPv6 loopback"));
+        daemon_config_done(&cfg);
+        char *bad3[] = { "berthd", "--default-address-pool", "base=fd00::/48,size=129" };
+        assert_true(parse(&cfg, &err, 3, bad3) < 0);
+        daemon_config_done(&cfg);
+        char *none[] = { "berthd" };
+        assert_int_equal(parse(&cfg, &err, 1, none), 0);
+        const char *j = "{\"ipv6\":true,\"fixed-cidr-v6\":\"fd00:5::/64\",\"ip6tables\":true,"
+                        "\"default-address-pools\":[{\"base\":\"fd00:7::/48\",\"size\":64}]}";
+        assert_int_equal(daemon_config_merge_json(&cfg, j, strlen(j), &err), 0);
+        assert_true(cfg.net.ipv6);
+        assert_string_equal(cfg.net.fixed_cidr_v6, "fd00:5::/64");
+        assert_int_equal(cfg.net.n_pools, 1);
+        assert_false(cfg.ip6tables_off);
+        daemon_config_done(&cfg);
+        /* ip6tables=false cannot be honoured: berth's one table is inet. */
+        assert_int_equal(parse(&cfg, &err, 1, none), 0);
+        const char *off = "{\"ip6tables\":false}";
+        assert_int_equal(daemon_config_merge_json(&cfg, off, strlen(off), &err), 0);
+        assert_true(cfg.ip6tables_off);
+        daemon_config_done(&cfg);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_flags_long_short_and_equals),
@@ -401,6 +442,7 @@ int main(void) {
                 cmocka_unit_test(test_o14_unsupported_flag),
                 cmocka_unit_test(test_o14_no_key_is_both_supported_and_unsupported),
                 cmocka_unit_test(test_parse_bytes),
+                cmocka_unit_test(test_ipv6_flags_and_json),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -355,8 +355,12 @@ def test_default_bridge_with_ipv6_and_kill9_keeps_addresses(fresh_daemon):
         br = inspect(cli, "bridge", "network")
         assert br["EnableIPv6"] is True
         assert br["IPAM"]["Config"][1] == {"Subnet": fixed, "Gateway": str(ipaddress.ip_network(fixed)[1])}
-        cli.run("run", "-d", "--name", "db", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+        port = 21000 + d.net * 10
+        cli.run("run", "-d", "--name", "db", "-p", "%d:80" % port, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
         ns = inspect(cli, "db")["NetworkSettings"]
+        gw6 = str(ipaddress.ip_network(fixed)[1])
+        hostname = inspect(cli, "db")["Config"]["Hostname"]
+        assert hostname in http_get(gw6, port)
         # The default bridge fills the legacy top-level fields too.
         assert ipaddress.ip_address(ns["GlobalIPv6Address"]) in ipaddress.ip_network(fixed)
         assert ns["GlobalIPv6PrefixLen"] == 64 and ns["IPv6Gateway"] == str(ipaddress.ip_network(fixed)[1])
@@ -373,9 +377,22 @@ def test_default_bridge_with_ipv6_and_kill9_keeps_addresses(fresh_daemon):
         finally:
             client.close()
         d.stop(sig=signal.SIGKILL)
+        # Published ports are forwarded by the kernel while berthd is down, IPv6 too.
+        assert hostname in http_get(gw6, port)
         d.start()
         ns = inspect(cli, "db")["NetworkSettings"]
         assert ns["GlobalIPv6Address"] == addr
+        assert sorted(cli.run("port", "db").stdout.split()) == sorted(
+            ["80/tcp", "->", "0.0.0.0:%d" % port, "80/tcp", "->", "[::]:%d" % port])
+        assert hostname in http_get(gw6, port)
+        # The reservation is held again: the port is not free for another program.
+        s6 = socket.socket(socket.AF_INET6)
+        s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        with pytest.raises(OSError):
+            s6.bind(("::", port))
+        s6.close()
+        hosts = cli.run("exec", "db", "cat", "/etc/hosts").stdout
+        assert "%s\t%s" % (addr, hostname) in hosts
         assert inspect(cli, "kc")["NetworkSettings"]["Networks"]["kn6"]["GlobalIPv6Address"] == kaddr
         # Still reachable, and no address is handed out twice after the restart.
         p = cli.run("run", "--rm", "busybox", "sh", "-c",

@@ -848,14 +848,15 @@ void ctr_net_primary_ip6(struct container *c, char out[46]) {
         out[0] = '\0';
         const char *name;
         json_t *ep;
-        bool eth0 = false;
+        bool have = false, eth0 = false;
         json_object_foreach(c->networks, name, ep) {
                 const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
                 const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
                 const char *ip6 = json_string_value(json_object_get(ep, "GlobalIPv6Address"));
                 bool is0 = ifn && strcmp(ifn, "eth0") == 0;
-                if (ip && *ip && (!eth0 || is0) && (!out[0] || is0)) {
+                if (ip && *ip && (!have || (is0 && !eth0))) {
                         snprintf(out, 46, "%s", ip6 ? ip6 : "");
+                        have = true;
                         eth0 = is0;
                 }
         }

@@ -128,7 +128,10 @@ def test_info_shows_the_daemon_settings(defaults_daemon):
     assert "name=seccomp,profile=builtin" in info["SecurityOptions"]
     assert info["HttpProxy"] == "http://xxxxx:xxxxx@127.0.0.1:9"  # credentials masked as dockerd does
     assert info["NoProxy"] == "localhost,127.0.0.1"
-    assert info["DefaultAddressPools"] == [{"Base": "10.%d.16.0/20" % d.net, "Size": 24}]
+    # the configured pool, then the ULA /48 dockerd (27+) adds when no IPv6 pool is configured
+    pools = info["DefaultAddressPools"]
+    assert pools[0] == {"Base": "10.%d.16.0/20" % d.net, "Size": 24}
+    assert [(p["Base"].startswith("fd") and p["Base"].endswith("::/48"), p["Size"]) for p in pools[1:]] == [(True, 64)]
     assert info["Swarm"]["LocalNodeState"] == "inactive"
     text = cli.run("info").stdout
     assert "Labels:\n  tier=e2e\n  zone=a" in text

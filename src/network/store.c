@@ -27,6 +27,7 @@
 
 #define DEFAULT_BRIDGE "docker0"
 #define MAX_ENDPOINTS 65536
+#define MAX_AUX_ADDRESSES 4096
 
 #include "store_int.h"
 
@@ -848,6 +849,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 json_t *aux = json_object_get(c0, "AuxiliaryAddresses");
                 if ((r = check_string_map(aux, "IPAM.Config.AuxiliaryAddresses", err)) < 0)
                         return r;
+                if (json_object_size(aux) > MAX_AUX_ADDRESSES)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many auxiliary addresses: berth takes at most %d "
+                                        "per subnet", MAX_AUX_ADDRESSES);
                 if ((!sn || !*sn) && ((g && *g) || (rg && *rg) || json_object_size(aux) > 0))
                         return berr_set(err, BERR_INVALID, EINVAL, "gateway, ip-range or aux-address given without a subnet");
                 bool is6 = sn && strchr(sn, ':');

@@ -237,6 +237,9 @@ def test_subnet_errors(berthd, docker, client, images):
             dockerpy.types.IPAMPool(subnet=berthd.subnet6(6), aux_addresses={"a": str(other[3])}))
         assert "it should be %s" % berthd.subnet6(6) in api_fails(
             dockerpy.types.IPAMPool(subnet="%s/64" % ipaddress.ip_network(berthd.subnet6(6))[1]))
+        many = {"a%d" % i: str(ipaddress.ip_network(berthd.subnet6(6))[i + 2]) for i in range(4097)}
+        assert "too many auxiliary addresses" in api_fails(
+            dockerpy.types.IPAMPool(subnet=berthd.subnet6(6), aux_addresses=many))
         # docker-py: an overlap is refused with the API's status.
         ipam = dockerpy.types.IPAMConfig(pool_configs=[dockerpy.types.IPAMPool(subnet=sub6)])
         with pytest.raises(dockerpy.errors.APIError) as e:

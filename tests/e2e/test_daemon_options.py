@@ -135,6 +135,32 @@ def test_info_shows_the_daemon_settings(defaults_daemon):
     assert "Live Restore Enabled: true" in text
 
 
+def test_version_experimental_init_binary_and_tcp_warning(defaults_daemon, fresh_daemon):
+    d, cli = defaults_daemon
+    v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
+    assert v["Components"][0]["Details"]["Experimental"] == "true"
+    assert info_of(cli)["InitBinary"] == "berth-init"
+    assert not any("without encryption" in w for w in info_of(cli)["Warnings"] or [])
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    t = fresh_daemon("-H", "tcp://127.0.0.1:%d" % port)
+    tcli = DockerCLI(t.host)
+    try:
+        v = json.loads(tcli.run("version", "--format", "{{json .Server}}").stdout)
+        assert v["Components"][0]["Details"]["Experimental"] == "false"
+        warnings = info_of(tcli)["Warnings"]
+        assert any(w.startswith("WARNING: API is accessible on http://127.0.0.1:%d without encryption." % port)
+                   for w in warnings), warnings
+    finally:
+        tcli.cleanup()
+
+
+def info_of(cli):
+    return json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+
+
 def test_socket_group(fresh_daemon, tmp_path):
     d = fresh_daemon("-G", "root")
     st = os.stat(d.sock)

@@ -69,6 +69,7 @@ static const struct opt_desc opts[] = {
         { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
         { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
+        { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
 };
 
 /* dockerd's options that berth does not implement: refused at start, never ignored.
@@ -103,7 +104,6 @@ static const struct {
         { "log-driver", "log-driver" },
         { "log-format", "log-format" },
         { "log-opt", "log-opts" },
-        { "metrics-addr", "metrics-addr" },
         { "network-control-plane-mtu", "network-control-plane-mtu" },
         { "node-generic-resource", "node-generic-resources" },
         { "oom-score-adjust", "oom-score-adjust" },

@@ -73,6 +73,16 @@ void events_close(struct daemon *d) {
         d->events = NULL;
 }
 
+uint64_t events_emitted(struct daemon *d) {
+        struct events_bus *b = d->events;
+        if (!b)
+                return 0;
+        pthread_mutex_lock(&b->lock);
+        uint64_t n = b->next_seq - 1;
+        pthread_mutex_unlock(&b->lock);
+        return n;
+}
+
 int events_listeners(struct daemon *d) {
         struct events_bus *b = d->events;
         if (!b)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTHD, ROOT, TESTDATA, Berthd, DockerCLI, daemon_env
+from conftest import BERTHD, ROOT, TESTDATA, Berthd, DockerCLI, daemon_env, http_raw
 
 BUILT = ["build/berthd", "build/berth-shim", "build/berth-init", "build/berthd.8"]
 
@@ -118,12 +118,15 @@ def test_socket_activation_starts_the_installed_berthd_on_demand(tmpdir_):
         assert os.path.exists(d.sock)
         # nothing runs berthd before the first connection
         assert not os.path.exists(d.pidfile)
+        # the first connection starts berthd, which answers it (issue 14's goal: <= 50 ms)
         t0 = time.monotonic()
-        v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
+        out = http_raw(d.sock, b"GET /v1.45/version HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
         took = time.monotonic() - t0
+        assert out.startswith(b"HTTP/1.1 200")
+        print("first /version through socket activation: %.1f ms" % (took * 1000))
+        assert took < 1.0  # generous: the machine is shared; the print has the real figure
+        v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
         assert v["Components"][0]["Name"] == "Engine"
-        print("first docker version through socket activation: %.1f ms" % (took * 1000))
-        assert took < 2.0
         with open(d.pidfile) as f:
             assert int(f.read()) == d.proc.pid  # systemd-socket-activate exec'd berthd
         # the installed berthd finds the installed shim and init next to itself

@@ -60,9 +60,8 @@ def test_install_and_uninstall_into_destdir(tmpdir_):
     assert "SocketGroup=docker" in sock and "ListenStream=/run/berth/berth.sock" in sock
 
     # the man page lists every flag of --help and every daemon.json key
-    page = subprocess.run(["man", "-l", os.path.join(tmpdir_, "usr/share/man/man8/berthd.8")],
-                          capture_output=True, text=True, env=dict(os.environ, MANWIDTH="200")).stdout
-    page = page.replace("\u2010", "-")
+    page = open(os.path.join(tmpdir_, "usr/share/man/man8/berthd.8")).read().replace("\\-", "-")
+    assert page.count(".TP") > 40
     for flag in flags_of_help():
         assert "--" + flag in page, flag
     for key in ("hosts", "default-ulimits", "labels", "exec-opts", "dns-opts", "proxies", "features",

@@ -120,10 +120,8 @@ static const struct {
         { "userland-proxy", "userland-proxy" },
         { "userland-proxy-path", "userland-proxy-path" },
         { "userns-remap", "userns-remap" },
+        { "cri-containerd", "cri-containerd" },
         { NULL, "builder" },
-        { NULL, "default-address-pools-v6" },
-        { NULL, "debug-address" },
-        { NULL, "icc-v6" },
 };
 
 /* daemon.json keys with no flag of their own (dockerd has none either): skipped by
@@ -161,7 +159,6 @@ bool daemon_config_option(size_t i, const char **name, char *short_name, bool *t
         *help = opts[i].help;
         return true;
 }
-
 
 const char *daemon_config_usage(void) {
         static char text[8192];

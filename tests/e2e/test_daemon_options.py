@@ -206,3 +206,16 @@ def test_max_download_attempts(fresh_daemon, attempts):
     finally:
         cli.cleanup()
         srv.shutdown()
+
+
+def test_shutdown_timeout_forces_a_shutdown_that_takes_longer(fresh_daemon):
+    # 0 s: the deadline has passed as soon as shutdown starts (dockerd's context with a
+    # zero timeout), so the shutdown is forced: exit status 1 and dockerd's message.
+    d = fresh_daemon(config=json.dumps({"shutdown-timeout": 0}))
+    assert d.stop() == 1
+    assert "Force shutdown daemon" in d.read_log()
+    # the default (15 s) is far from reached: a clean shutdown
+    d = fresh_daemon()
+    assert d.stop() == 0
+    assert "Force shutdown daemon" not in d.read_log()
+    assert "Daemon shutdown complete" in d.read_log()

@@ -50,7 +50,7 @@ static const struct opt_desc opts[] = {
         { OPT_VALIDATE, "validate", 0, false, NULL, "Validate daemon configuration and exit" },
         { OPT_DEFAULT_ULIMIT, "default-ulimit", 0, true, "default-ulimits", "Default ulimits for containers (NAME=SOFT[:HARD], repeatable)" },
         { OPT_DEFAULT_SHM_SIZE, "default-shm-size", 0, true, "default-shm-size", "Default shm size for containers (default 64MiB)" },
-        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default \"private\")" },
+        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default private on cgroup v2, host on v1)" },
         { OPT_CGROUP_PARENT, "cgroup-parent", 0, true, "cgroup-parent", "Set parent cgroup for all containers (default /berth)" },
         { OPT_EXEC_OPT, "exec-opt", 0, true, "exec-opts", "Runtime execution options (native.cgroupdriver=cgroupfs)" },
         { OPT_LABEL, "label", 0, true, "labels", "Set key=value labels to the daemon (repeatable)" },

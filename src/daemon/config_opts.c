@@ -419,6 +419,20 @@ int merge14(struct daemon_config *cfg, enum config_opt id, const char *key, json
 }
 
 int finish14(struct daemon_opts14 *o, struct berr *err) {
+        /* dockerd's GetConflictFreeLabels: a repeated label goes, a key with two values fails */
+        for (size_t i = 0; i < o->n_labels; i++)
+                for (size_t k = i + 1; k < o->n_labels; k++) {
+                        size_t ki = strcspn(o->labels[i], "="), kk = strcspn(o->labels[k], "=");
+                        if (ki != kk || strncmp(o->labels[i], o->labels[k], ki) != 0)
+                                continue;
+                        if (!STREQ(o->labels[i], o->labels[k]))
+                                return berr_set(err, BERR_INVALID, EINVAL, "conflict labels for %s and %s", o->labels[i],
+                                                o->labels[k]);
+                        free(o->labels[k]);
+                        memmove(&o->labels[k], &o->labels[k + 1], (o->n_labels - k - 1) * sizeof(o->labels[0]));
+                        o->n_labels--;
+                        k--;
+                }
         if (o->selinux_enabled)
                 return berr_set(err, BERR_INVALID, ENOTSUP, "selinux-enabled: SELinux is not supported by berth");
         for (size_t i = 0; i < o->n_exec_opts; i++) {

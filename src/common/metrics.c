@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_SERIES 512
@@ -49,6 +50,51 @@ void metrics_http_observe(const char *method, const char *route, unsigned status
                                 s->le[b]++;
         } else
                 dropped++;
+        pthread_mutex_unlock(&lock);
+}
+
+/* ---- events by type and action ---- */
+
+#define MAX_EVENT_SERIES 256
+
+static struct {
+        char type[16], action[32];
+        unsigned long long count;
+} ev_table[MAX_EVENT_SERIES];
+static size_t n_ev;
+
+void metrics_event_observe(const char *type, const char *action) {
+        if (!type || !action)
+                return;
+        char t[16], a[32];
+        snprintf(t, sizeof(t), "%s", type);
+        snprintf(a, sizeof(a), "%.*s", (int) strcspn(action, ":"), action);
+        pthread_mutex_lock(&lock);
+        size_t i;
+        for (i = 0; i < n_ev; i++)
+                if (strcmp(ev_table[i].type, t) == 0 && strcmp(ev_table[i].action, a) == 0)
+                        break;
+        if (i == n_ev && n_ev < MAX_EVENT_SERIES) {
+                memcpy(ev_table[i].type, t, sizeof(t));
+                memcpy(ev_table[i].action, a, sizeof(a));
+                n_ev++;
+        }
+        if (i < n_ev)
+                ev_table[i].count++;
+        pthread_mutex_unlock(&lock);
+}
+
+void metrics_events_write(FILE *f) {
+        pthread_mutex_lock(&lock);
+        fputs("# HELP berth_events_by_action_total Events emitted, by object type and action (container actions, "
+              "image pulls and pushes, ...).\n# TYPE berth_events_by_action_total counter\n", f);
+        for (size_t i = 0; i < n_ev; i++) {
+                fputs("berth_events_by_action_total{type=\"", f);
+                metrics_write_label(f, ev_table[i].type);
+                fputs("\",action=\"", f);
+                metrics_write_label(f, ev_table[i].action);
+                fprintf(f, "\"} %llu\n", ev_table[i].count);
+        }
         pthread_mutex_unlock(&lock);
 }
 

@@ -13,5 +13,10 @@ void metrics_http_observe(const char *method, const char *route, unsigned status
 /* Prometheus text exposition of the counters above, appended to @f. */
 void metrics_http_write(FILE *f);
 
+/* An event emitted (container actions, image pulls and pushes, ...): counted by type and
+ * action, the action cut at ':' ("exec_start: sh" counts as exec_start). */
+void metrics_event_observe(const char *type, const char *action);
+void metrics_events_write(FILE *f);
+
 /* One label value escaped for the exposition format (\\, \", \n). */
 void metrics_write_label(FILE *f, const char *v);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/metrics.h"
 #include "container.h"
 #include "daemon.h"
 
@@ -99,6 +100,7 @@ void events_emit(struct daemon *d, const char *type, const char *action, const c
                 json_decref(attrs);
                 return;
         }
+        metrics_event_observe(type, action);
         int64_t t = now_ns();
         json_t *o = json_object();
         if (strcmp(type, "container") == 0 || strcmp(type, "image") == 0) {

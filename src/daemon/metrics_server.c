@@ -127,6 +127,7 @@ static void serve(struct metrics_server *m, int c) {
                         return;
                 engine_metrics(f, m->d);
                 metrics_http_write(f);
+                metrics_events_write(f);
                 process_metrics(f, m->d);
                 fclose(f);
         } else {

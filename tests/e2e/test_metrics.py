@@ -74,6 +74,10 @@ def test_metrics_exposition(fresh_daemon):
         assert value(m, "berth_http_request_duration_seconds_bucket", method="POST", route="/containers/create",
                      code="201", le="+Inf") == count
         assert value(m, "engine_daemon_events_total") >= 4  # create, start, create, ...
+        # container actions and image events by action
+        assert value(m, "berth_events_by_action_total", type="container", action="create") == 2
+        assert value(m, "berth_events_by_action_total", type="container", action="start") == 1
+        assert value(m, "berth_events_by_action_total", type="image", action="load") >= 1
         assert value(m, "process_open_fds") > 0
         assert value(m, "process_resident_memory_bytes") > 1 << 20
         cli.run("rm", "-f", ctr)

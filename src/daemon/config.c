@@ -161,7 +161,7 @@ bool daemon_config_option(size_t i, const char **name, char *short_name, bool *t
 }
 
 const char *daemon_config_usage(void) {
-        static char text[8192];
+        static char text[12288];
         if (text[0])
                 return text;
         size_t n = (size_t) snprintf(text, sizeof(text),
@@ -177,6 +177,8 @@ const char *daemon_config_usage(void) {
                         snprintf(left, sizeof(left), "    --%s%s", opts[i].name, opts[i].takes_value ? " string" : "");
                 n += (size_t) snprintf(text + n, sizeof(text) - n, "  %-28s %s\n", left, opts[i].help);
         }
+        if (n < sizeof(text))
+                snprintf(text + n, sizeof(text) - n, "%s", dist_config_usage()); /* the registry's flags */
         return text;
 }
 

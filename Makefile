@@ -126,10 +126,12 @@ build/unit-san/%: tests/unit/%.c build/libberth-san.a
 
 # berthd(8) from docs/berthd.8.in and the option tables themselves: it cannot drift.
 build/gen-man: scripts/gen-man.c build/libberth.a
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/berthd.8: build/gen-man docs/berthd.8.in
-	./build/gen-man docs/berthd.8.in > $@.tmp && mv $@.tmp $@
+	@echo "  GEN     $@"
+	@./build/gen-man docs/berthd.8.in > $@.tmp && mv $@.tmp $@
 
 # `make install` (PREFIX, DESTDIR): the programs (berthd finds berth-shim and berth-init
 # next to itself), systemd's berth.service and berth.socket (socket activation through

@@ -33,7 +33,8 @@ static json_t *version_json(struct daemon *d) {
         version_string(api_max, sizeof(api_max), API_VERSION_MAX);
         version_string(api_min, sizeof(api_min), API_VERSION_MIN);
         json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", api_max, "Arch",
-                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental", "false",
+                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental",
+                                    d->cfg.o14.experimental ? "true" : "false",
                                     "GitCommit", berth_git_commit, "GoVersion", "n/a", "KernelVersion",
                                     d->host.kernel, "MinAPIVersion", api_min, "Os", "linux");
         json_t *engine = json_pack("{s:s, s:s, s:o}", "Name", "Engine", "Version", berth_version, "Details", details);

@@ -53,7 +53,7 @@ static const struct opt_desc opts[] = {
         { OPT_VALIDATE, "validate", 0, false, NULL, "Validate daemon configuration and exit" },
         { OPT_DEFAULT_ULIMIT, "default-ulimit", 0, true, "default-ulimits", "Default ulimits for containers (NAME=SOFT[:HARD], repeatable)" },
         { OPT_DEFAULT_SHM_SIZE, "default-shm-size", 0, true, "default-shm-size", "Default shm size for containers (default 64MiB)" },
-        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default \"private\")" },
+        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default private on cgroup v2, host on v1)" },
         { OPT_CGROUP_PARENT, "cgroup-parent", 0, true, "cgroup-parent", "Set parent cgroup for all containers (default /berth)" },
         { OPT_EXEC_OPT, "exec-opt", 0, true, "exec-opts", "Runtime execution options (native.cgroupdriver=cgroupfs)" },
         { OPT_LABEL, "label", 0, true, "labels", "Set key=value labels to the daemon (repeatable)" },
@@ -72,6 +72,7 @@ static const struct opt_desc opts[] = {
         { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
         { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
+        { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
 };
 
 /* dockerd's options that berth does not implement: refused at start, never ignored.
@@ -103,7 +104,6 @@ static const struct {
         { "log-driver", "log-driver" },
         { "log-format", "log-format" },
         { "log-opt", "log-opts" },
-        { "metrics-addr", "metrics-addr" },
         { "network-control-plane-mtu", "network-control-plane-mtu" },
         { "node-generic-resource", "node-generic-resources" },
         { "oom-score-adjust", "oom-score-adjust" },
@@ -120,10 +120,8 @@ static const struct {
         { "userland-proxy", "userland-proxy" },
         { "userland-proxy-path", "userland-proxy-path" },
         { "userns-remap", "userns-remap" },
+        { "cri-containerd", "cri-containerd" },
         { NULL, "builder" },
-        { NULL, "default-address-pools-v6" },
-        { NULL, "debug-address" },
-        { NULL, "icc-v6" },
 };
 
 /* daemon.json keys with no flag of their own (dockerd has none either): skipped by
@@ -162,9 +160,8 @@ bool daemon_config_option(size_t i, const char **name, char *short_name, bool *t
         return true;
 }
 
-
 const char *daemon_config_usage(void) {
-        static char text[8192];
+        static char text[12288];
         if (text[0])
                 return text;
         size_t n = (size_t) snprintf(text, sizeof(text),
@@ -180,6 +177,8 @@ const char *daemon_config_usage(void) {
                         snprintf(left, sizeof(left), "    --%s%s", opts[i].name, opts[i].takes_value ? " string" : "");
                 n += (size_t) snprintf(text + n, sizeof(text) - n, "  %-28s %s\n", left, opts[i].help);
         }
+        if (n < sizeof(text))
+                snprintf(text + n, sizeof(text) - n, "%s", dist_config_usage()); /* the registry's flags */
         return text;
 }
 

@@ -55,6 +55,7 @@ struct daemon_opts14 {
         size_t n_dns_search;
         int max_download_attempts;
         char *http_proxy, *https_proxy, *no_proxy;
+        char *metrics_addr;            /* --metrics-addr 127.0.0.1:9323; NULL: none */
 };
 
 /* Each option the daemon knows; flags and daemon.json keys share these ids. */
@@ -106,6 +107,7 @@ enum config_opt {
         OPT_HTTPS_PROXY,
         OPT_NO_PROXY,
         OPT_PROXIES,
+        OPT_METRICS_ADDR,
         /* ---- end of issue 14's block ---- */
         _OPT_MAX,
         _OPT_INVALID = -1,

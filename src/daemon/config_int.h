@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <sys/socket.h>
 
 #include "config.h"
 
@@ -15,5 +16,8 @@ int apply_bool14(struct daemon_opts14 *o, enum config_opt id, bool v);
 int merge14(struct daemon_config *cfg, enum config_opt id, const char *key, json_t *v, struct berr *err);
 /* Checks once flags and file are merged (selinux-enabled, exec-opts). */
 int finish14(struct daemon_opts14 *o, struct berr *err);
+/* --metrics-addr: "127.0.0.1:9323", "[::1]:9323", "localhost:9323"; anything off loopback
+ * is refused. */
+int config_parse_loopback_addr(const char *v, struct sockaddr_storage *ss, socklen_t *len, struct berr *err);
 /* "64m" -> 67108864 (go-units' RAMInBytes); -1 when it is not a size. */
 long long config_parse_bytes(const char *s);

@@ -3,6 +3,7 @@
  * exec-opts, live-restore, shutdown-timeout, experimental, features, selinux-enabled,
  * group, max-download-attempts, proxies), with dockerd's names and checks. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ void opts14_done(struct daemon_opts14 *o) {
         free(o->http_proxy);
         free(o->https_proxy);
         free(o->no_proxy);
+        free(o->metrics_addr);
         memset(o, 0, sizeof(*o));
 }
 
@@ -91,6 +93,41 @@ long long config_parse_bytes(const char *s) {
         if (*end || v * (double) mult > 9.0e18)
                 return -1;
         return (long long) (v * (double) mult);
+}
+
+int config_parse_loopback_addr(const char *v, struct sockaddr_storage *ss, socklen_t *len, struct berr *err) {
+        char host[64];
+        const char *colon = strrchr(v, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || !colon[1] || *end || port < 1 || port > 65535 || (size_t) (colon - v) >= sizeof(host))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid metrics-addr \"%s\": want HOST:PORT", v);
+        snprintf(host, sizeof(host), "%.*s", (int) (colon - v), v);
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = '\0';
+        }
+        if (STREQ(host, "localhost"))
+                snprintf(host, sizeof(host), "127.0.0.1");
+        memset(ss, 0, sizeof(*ss));
+        struct sockaddr_in *a4 = (struct sockaddr_in *) ss;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) ss;
+        if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons((uint16_t) port);
+                *len = sizeof(*a4);
+                if ((ntohl(a4->sin_addr.s_addr) >> 24) == 127)
+                        return 0;
+        } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t) port);
+                *len = sizeof(*a6);
+                if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
+                        return 0;
+        } else
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid metrics-addr \"%s\": want a numeric address", v);
+        return berr_set(err, BERR_INVALID, EINVAL,
+                        "metrics-addr %s is not a loopback address: berth serves metrics on loopback only (no TLS yet)", v);
 }
 
 static bool valid_ulimit_name(const char *n) {
@@ -254,6 +291,13 @@ int apply14(struct daemon_opts14 *o, enum config_opt id, const char *value, stru
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid proxy setting \"%s\"", value);
                 return set_str(id == OPT_HTTP_PROXY ? &o->http_proxy : id == OPT_HTTPS_PROXY ? &o->https_proxy : &o->no_proxy,
                                value, err);
+        case OPT_METRICS_ADDR: {
+                struct sockaddr_storage ss;
+                socklen_t len;
+                if (config_parse_loopback_addr(value, &ss, &len, err) < 0)
+                        return -EINVAL;
+                return set_str(&o->metrics_addr, value, err);
+        }
         default:
                 return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled option %d", id);
         }
@@ -375,6 +419,20 @@ int merge14(struct daemon_config *cfg, enum config_opt id, const char *key, json
 }
 
 int finish14(struct daemon_opts14 *o, struct berr *err) {
+        /* dockerd's GetConflictFreeLabels: a repeated label goes, a key with two values fails */
+        for (size_t i = 0; i < o->n_labels; i++)
+                for (size_t k = i + 1; k < o->n_labels; k++) {
+                        size_t ki = strcspn(o->labels[i], "="), kk = strcspn(o->labels[k], "=");
+                        if (ki != kk || strncmp(o->labels[i], o->labels[k], ki) != 0)
+                                continue;
+                        if (!STREQ(o->labels[i], o->labels[k]))
+                                return berr_set(err, BERR_INVALID, EINVAL, "conflict labels for %s and %s", o->labels[i],
+                                                o->labels[k]);
+                        free(o->labels[k]);
+                        memmove(&o->labels[k], &o->labels[k + 1], (o->n_labels - k - 1) * sizeof(o->labels[0]));
+                        o->n_labels--;
+                        k--;
+                }
         if (o->selinux_enabled)
                 return berr_set(err, BERR_INVALID, ENOTSUP, "selinux-enabled: SELinux is not supported by berth");
         for (size_t i = 0; i < o->n_exec_opts; i++) {

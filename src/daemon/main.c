@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics_server.h"
 #include "daemon/notify.h"
 #include "daemon/reload.h"
 
@@ -111,6 +112,7 @@ int main(int argc, char **argv) {
 
         int status = 1;
         struct api_server *srv = NULL;
+        struct metrics_server *metrics = NULL;
         int fds[DAEMON_MAX_HOSTS * 4];
         size_t n_fds = 0;
         r = daemon_open(&d, &err);
@@ -124,6 +126,11 @@ int main(int argc, char **argv) {
                 goto out;
         }
         r = api_start(&d, fds, n_fds, &srv, &err);
+        if (r < 0) {
+                fail(err.msg);
+                goto out;
+        }
+        r = metrics_server_start(&d, &metrics, &err);
         if (r < 0) {
                 fail(err.msg);
                 goto out;
@@ -156,6 +163,7 @@ int main(int argc, char **argv) {
                 pthread_detach(watchdog);
 out:
         daemon_begin_shutdown(&d);
+        metrics_server_stop(metrics);
         srv = api_server_stop(srv);
         daemon_close(&d);
         daemon_config_done(&d.cfg);

@@ -227,4 +227,25 @@ void daemon_opts_info(struct daemon *d, json_t *info) {
                         json_array_append_new(pools, json_pack("{s:s, s:i}", "Base", base, "Size", size));
         }
         json_object_set_new(info, "DefaultAddressPools", pools);
+        json_object_set_new(info, "InitBinary", json_string("berth-init"));
+
+        /* dockerd's warning for each TCP listener without TLS (berth has no TLS yet) */
+        json_t *w = json_object_get(info, "Warnings");
+        for (size_t i = 0; i < d->cfg.n_hosts; i++) {
+                const char *h = d->cfg.hosts[i];
+                if (strncmp(h, "tcp://", 6) != 0)
+                        continue;
+                if (!json_is_array(w)) {
+                        w = json_array();
+                        json_object_set_new(info, "Warnings", w);
+                }
+                char text[512];
+                snprintf(text, sizeof(text),
+                         "WARNING: API is accessible on http://%s without encryption.\n"
+                         "         Access to the remote API is equivalent to root access on the host. Refer\n"
+                         "         to the 'Docker daemon attack surface' section in the documentation for\n"
+                         "         more information: https://docs.docker.com/go/attack-surface/",
+                         h + 6);
+                json_array_append_new(w, json_string(text));
+        }
 }

@@ -8,12 +8,14 @@ import os
 import socket
 import stat
 import subprocess
+import signal
 import threading
+import time
 import http.server
 
 import pytest
 
-from conftest import BERTHD, TESTDATA, DockerCLI
+from conftest import BERTHD, TESTDATA, DockerCLI, daemon_env
 
 
 def run_berthd(*args, timeout=10):
@@ -138,6 +140,32 @@ def test_info_shows_the_daemon_settings(defaults_daemon):
     assert "Live Restore Enabled: true" in text
 
 
+def test_version_experimental_init_binary_and_tcp_warning(defaults_daemon, fresh_daemon):
+    d, cli = defaults_daemon
+    v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
+    assert v["Components"][0]["Details"]["Experimental"] == "true"
+    assert info_of(cli)["InitBinary"] == "berth-init"
+    assert not any("without encryption" in w for w in info_of(cli)["Warnings"] or [])
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    t = fresh_daemon("-H", "tcp://127.0.0.1:%d" % port)
+    tcli = DockerCLI(t.host)
+    try:
+        v = json.loads(tcli.run("version", "--format", "{{json .Server}}").stdout)
+        assert v["Components"][0]["Details"]["Experimental"] == "false"
+        warnings = info_of(tcli)["Warnings"]
+        assert any(w.startswith("WARNING: API is accessible on http://127.0.0.1:%d without encryption." % port)
+                   for w in warnings), warnings
+    finally:
+        tcli.cleanup()
+
+
+def info_of(cli):
+    return json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+
+
 def test_socket_group(fresh_daemon, tmp_path):
     d = fresh_daemon("-G", "root")
     st = os.stat(d.sock)
@@ -180,6 +208,71 @@ def test_max_download_attempts(fresh_daemon, attempts):
         p = cli.run("pull", "127.0.0.1:%d/x/y:latest" % srv.server_port, check=False, timeout=60)
         assert p.returncode != 0
         assert CountingRegistry.manifest_gets == attempts
+    finally:
+        cli.cleanup()
+        srv.shutdown()
+
+
+def test_shutdown_timeout_forces_a_shutdown_that_takes_longer(fresh_daemon):
+    # 0 s: the deadline has passed as soon as shutdown starts (dockerd's context with a
+    # zero timeout), so the shutdown is forced: exit status 1 and dockerd's message.
+    d = fresh_daemon(config=json.dumps({"shutdown-timeout": 0}))
+    assert d.stop() == 1
+    assert "Force shutdown daemon" in d.read_log()
+    # the default (15 s) is far from reached: a clean shutdown
+    d = fresh_daemon()
+    assert d.stop() == 0
+    assert "Force shutdown daemon" not in d.read_log()
+    assert "Daemon shutdown complete" in d.read_log()
+
+
+class RecordingProxy(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy on 127.0.0.1 that records what it is asked for and refuses it all."""
+    seen = []
+
+    def do_CONNECT(self):
+        RecordingProxy.seen.append(self.path)
+        self.send_response(502)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_CONNECT
+
+    def log_message(self, *a):
+        pass
+
+
+def test_proxies_carry_registry_traffic_and_reload(fresh_daemon):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingProxy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    proxy = "http://127.0.0.1:%d" % srv.server_port
+    RecordingProxy.seen = []
+    # the harness's environment points every proxy at a dead 127.0.0.1:9: only the
+    # configured proxy can see the pull
+    # (and no no_proxy in it: the environment's no_proxy applies as with dockerd, whose
+    # proxies only override the variables they set)
+    env = {k: v for k, v in daemon_env().items() if k.lower() != "no_proxy"}
+    d = fresh_daemon(config=json.dumps({"proxies": {"http-proxy": proxy, "https-proxy": proxy},
+                                        "max-download-attempts": 1}), env=env)
+    cli = DockerCLI(d.host)
+    try:
+        p = cli.run("pull", "localhost:1/x/y:latest", check=False, timeout=60)
+        assert p.returncode != 0
+        assert any("localhost:1" in s for s in RecordingProxy.seen), RecordingProxy.seen
+        # no-proxy, set by a reload, sends it around the proxy (to nothing on localhost:1)
+        RecordingProxy.seen = []
+        with open(d.config_file, "w") as f:
+            json.dump({"proxies": {"http-proxy": proxy, "https-proxy": proxy, "no-proxy": "localhost"},
+                       "max-download-attempts": 1}, f)
+        before = d.read_log().count("Reloaded configuration")
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while d.read_log().count("Reloaded configuration") == before and time.time() < deadline:
+            time.sleep(0.02)
+        assert json.loads(cli.run("info", "--format", "{{json .NoProxy}}").stdout) == "localhost"
+        p = cli.run("pull", "localhost:1/x/y:latest", check=False, timeout=60)
+        assert p.returncode != 0
+        assert RecordingProxy.seen == []
     finally:
         cli.cleanup()
         srv.shutdown()

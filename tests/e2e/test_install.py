@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BERTHD, ROOT, TESTDATA, Berthd, DockerCLI, daemon_env
+from conftest import BERTHD, ROOT, TESTDATA, Berthd, DockerCLI, daemon_env, http_raw
 
 BUILT = ["build/berthd", "build/berth-shim", "build/berth-init", "build/berthd.8"]
 
@@ -60,9 +60,8 @@ def test_install_and_uninstall_into_destdir(tmpdir_):
     assert "SocketGroup=docker" in sock and "ListenStream=/run/berth/berth.sock" in sock
 
     # the man page lists every flag of --help and every daemon.json key
-    page = subprocess.run(["man", "-l", os.path.join(tmpdir_, "usr/share/man/man8/berthd.8")],
-                          capture_output=True, text=True, env=dict(os.environ, MANWIDTH="200")).stdout
-    page = page.replace("\u2010", "-")
+    page = open(os.path.join(tmpdir_, "usr/share/man/man8/berthd.8")).read().replace("\\-", "-")
+    assert page.count(".TP") > 40
     for flag in flags_of_help():
         assert "--" + flag in page, flag
     for key in ("hosts", "default-ulimits", "labels", "exec-opts", "dns-opts", "proxies", "features",
@@ -118,12 +117,15 @@ def test_socket_activation_starts_the_installed_berthd_on_demand(tmpdir_):
         assert os.path.exists(d.sock)
         # nothing runs berthd before the first connection
         assert not os.path.exists(d.pidfile)
+        # the first connection starts berthd, which answers it (issue 14's goal: <= 50 ms)
         t0 = time.monotonic()
-        v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
+        out = http_raw(d.sock, b"GET /v1.45/version HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
         took = time.monotonic() - t0
+        assert out.startswith(b"HTTP/1.1 200")
+        print("first /version through socket activation: %.1f ms" % (took * 1000))
+        assert took < 1.0  # generous: the machine is shared; the print has the real figure
+        v = json.loads(cli.run("version", "--format", "{{json .Server}}").stdout)
         assert v["Components"][0]["Name"] == "Engine"
-        print("first docker version through socket activation: %.1f ms" % (took * 1000))
-        assert took < 2.0
         with open(d.pidfile) as f:
             assert int(f.read()) == d.proc.pid  # systemd-socket-activate exec'd berthd
         # the installed berthd finds the installed shim and init next to itself

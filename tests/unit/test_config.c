@@ -296,6 +296,22 @@ static void test_o14_json(void **s) {
         daemon_config_done(&cfg);
 }
 
+static void test_o14_repeated_label_counts_once(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd", "--label", "x=1" };
+        assert_int_equal(parse(&cfg, &err, 3, argv), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_int_equal(cfg.o14.n_labels, 1);
+        daemon_config_done(&cfg);
+        char *argv2[] = { "berthd", "--label", "x=1", "--label", "y=2", "--label", "x=1" };
+        assert_int_equal(parse(&cfg, &err, 7, argv2), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_int_equal(cfg.o14.n_labels, 2);
+        assert_string_equal(cfg.o14.labels[1], "y=2");
+        daemon_config_done(&cfg);
+}
+
 static void expect_json_error(const char *j, const char *msg) {
         struct daemon_config cfg;
         struct berr err = { 0 };
@@ -326,6 +342,7 @@ static void test_o14_bad_values(void **s) {
         expect_json_error("{\"features\":{\"x\":1}}", "features.x");
         expect_json_error("{\"proxies\":{\"ftp-proxy\":\"x\"}}", "proxies.ftp-proxy");
         expect_json_error("{\"labels\":\"a=b\"}", "invalid type for labels");
+        expect_json_error("{\"labels\":[\"a=1\",\"b=2\",\"a=3\"]}", "conflict labels for a=1 and a=3");
         /* dockerd's options berth lacks are named, never ignored; unknown keys stay unknown */
         expect_json_error("{\"userns-remap\":\"default\",\"tlsverify\":true}",
                           "the following directives are not supported by berth: userns-remap, tlsverify");
@@ -439,6 +456,7 @@ int main(void) {
                 cmocka_unit_test(test_o14_flags),
                 cmocka_unit_test(test_o14_json),
                 cmocka_unit_test(test_o14_bad_values),
+                cmocka_unit_test(test_o14_repeated_label_counts_once),
                 cmocka_unit_test(test_o14_unsupported_flag),
                 cmocka_unit_test(test_o14_no_key_is_both_supported_and_unsupported),
                 cmocka_unit_test(test_parse_bytes),

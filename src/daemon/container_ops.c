@@ -90,6 +90,7 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         bool running = is_running(c) && ctr_state_shown(c) != CTR_RESTARTING;
         if (running)
                 c->stop_requested = true; /* as dockerd: a killed container is not restarted by its policy */
+        uint64_t gen = c->exit_gen;
         pthread_mutex_unlock(&c->lock);
         if (!running)
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot kill container: %s: Container %s is not running",
@@ -97,7 +98,27 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         char num[16];
         snprintf(num, sizeof(num), "%d", sig);
         events_container(d, c, "kill", json_pack("{s:s}", "signal", num));
-        return send_signal(d, c, sig, err);
+        int r = send_signal(d, c, sig, err);
+        if (r < 0 || sig != SIGKILL)
+                return r;
+        /* dockerd's Kill: a SIGKILL returns once the container has stopped and its exit
+         * (137) is recorded, so `docker kill c && docker rm c` works. It waits 10 s, then
+         * kills once more and waits for good; so do we, bounded, never holding the lock
+         * across the shim request. */
+        pthread_mutex_lock(&c->lock);
+        bool exited = wait_exit_locked(c, gen, 10);
+        pthread_mutex_unlock(&c->lock);
+        if (!exited) {
+                struct berr e = { 0 };
+                if (send_signal(d, c, SIGKILL, &e) < 0)
+                        log_debug("kill %.12s: %s", c->id, e.msg);
+                pthread_mutex_lock(&c->lock);
+                exited = wait_exit_locked(c, gen, 60);
+                pthread_mutex_unlock(&c->lock);
+                if (!exited)
+                        log_warn("container %.12s: still running 70 s after SIGKILL", c->id);
+        }
+        return 0;
 }
 
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err) {

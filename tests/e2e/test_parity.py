@@ -53,3 +53,68 @@ def test_kill_then_inspect_at_once_dockerpy(client, images):
         st = api.inspect_container(cid)["State"]
         api.remove_container(cid)  # no force: 409 if still running
         assert st["Status"] == "exited" and st["ExitCode"] == 137, st
+
+
+# ---- exec ----
+
+@pytest.fixture(scope="module")
+def ctr(docker, images):
+    cid = docker.run("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    yield cid
+    docker.run("rm", "-f", cid, check=False)
+
+
+def test_exec_framing_follows_the_start_request(client, ctr):
+    api = client.api
+    # docker-py's way: created with a TTY, started with Tty false: frames (all of it on
+    # stdout, from the pty), none of the output lost to a header read from raw bytes.
+    eid = api.exec_create(ctr, ["echo", "0123456789abcdef"], tty=True)["Id"]
+    out = api.exec_start(eid, tty=False)
+    assert out == b"0123456789abcdef\r\n", out
+    # docker-py demultiplexes it too.
+    eid = api.exec_create(ctr, ["echo", "framed"], tty=True)["Id"]
+    assert api.exec_start(eid, tty=False, demux=True) == (b"framed\r\n", None)
+    # And the other way round: no TTY, started with Tty true: a raw stream of both outputs.
+    eid = api.exec_create(ctr, ["sh", "-c", "echo out; echo err >&2"])["Id"]
+    out = api.exec_start(eid, tty=True)
+    assert sorted(out.split()) == [b"err", b"out"] and b"\x01\x00\x00\x00" not in out, out
+
+
+def test_exec_inspect_process_config_as_dockerd(client, ctr):
+    api = client.api
+    e = api.exec_create(ctr, ["true"])["Id"]
+    i = api.exec_inspect(e)
+    # user is omitted when empty; privileged always there; DetachKeys "" for none
+    assert i["ProcessConfig"] == {"arguments": [], "entrypoint": "true", "privileged": False, "tty": False}
+    assert i["DetachKeys"] == ""
+    e = api.exec_create(ctr, ["ls", "-l", "/"], user="nobody", privileged=True, tty=True, detach_keys="ctrl-x,x")["Id"]
+    i = api.exec_inspect(e)
+    assert i["ProcessConfig"] == {"arguments": ["-l", "/"], "entrypoint": "ls", "privileged": True, "tty": True,
+                                  "user": "nobody"}
+    assert base64.b64decode(i["DetachKeys"]) == b"\x18x"
+
+
+def test_exec_detach_keys_from_the_create_body(berthd, docker, ctr):
+    env = docker_env(berthd.host, docker.config_dir)
+    code, out = pty_run(env, ["docker", "exec", "-it", "--detach-keys", "ctrl-x,x", ctr, "sh", "-c",
+                              "echo ready; sleep 31"], script=[(b"ready", b"\x18x")], timeout=20)
+    assert b"ready" in out and b"read escape sequence" in out, out
+    assert "sleep 31" in docker.run("exec", ctr, "ps", "-o", "args").stdout  # still running
+    docker.run("exec", ctr, "pkill", "-f", "sleep 31", check=False)
+    # The default keys do nothing then: ctrl-p ctrl-q reach the process, which goes on.
+    code, out = pty_run(env, ["docker", "exec", "-it", "--detach-keys", "ctrl-x,x", ctr, "sh", "-c",
+                              "echo ready; read x; exit 5"], script=[(b"ready", b"\x10\x11hi\r")], timeout=20)
+    assert code == 5, out
+
+
+def test_exec_of_a_missing_command_is_126_as_dockerd(client, docker, ctr):
+    p = docker.run("exec", ctr, "nope", check=False)
+    assert p.returncode == 126, p
+    assert ('OCI runtime exec failed: exec failed: unable to start container process: exec: "nope": '
+            'executable file not found in $PATH: unknown') in p.stdout + p.stderr
+    eid = client.api.exec_create(ctr, ["nope"])["Id"]
+    client.api.exec_start(eid)
+    assert client.api.exec_inspect(eid)["ExitCode"] == 126
+    # A container's command that is not there stays 127.
+    p = docker.run("run", "--rm", "busybox", "nope", check=False)
+    assert p.returncode == 127

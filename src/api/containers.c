@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "api.h"
 #include "images_filters.h"
@@ -207,7 +211,43 @@ struct attach_ctx {
         struct daemon *d;
         struct container *c;
         struct ctr_attach_opts o;
+        struct ctr_log_reader *logs; /* logs=1: what was logged so far, sent first */
+        bool stream;
 };
+
+/* logs=1: the output logged so far, framed as the attach stream is (both come framed
+ * by the same rule: 8-byte headers without a TTY). */
+static bool send_logs(struct ctr_log_reader *lr, int fd) {
+        char buf[16384];
+        for (;;) {
+                ssize_t n = ctr_logs_read(lr, buf, sizeof(buf));
+                if (n <= 0)
+                        return n == 0;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t k = send(fd, buf + off, (size_t) (n - off), MSG_NOSIGNAL);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return false;
+                        off += k;
+                }
+        }
+}
+
+/* Wait (up to a second) until the client has read what was sent, i.e. the 101's headers.
+ * docker-py reads the stream from the raw socket under its buffered HTTP reader: bytes that
+ * arrive with the headers land in that buffer and are lost to it. dockerd's logs come
+ * milliseconds after its headers; ours would come at once. For a unix socket SIOCOUTQ
+ * counts the bytes the peer has not read yet (for TCP: not acknowledged, close enough). */
+static void wait_headers_read(int fd) {
+        for (int i = 0; i < 1000; i++) {
+                int queued = 0;
+                if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued <= 0)
+                        return;
+                struct timespec ts = { 0, 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
 
 static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
         struct attach_ctx *a = p;
@@ -216,13 +256,26 @@ static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
          * into the socket; Docker clients send nothing before the 101. */
         (void) extra;
         (void) extra_len;
-        (void) ctr_attach_stream(a->d, a->c, fd, &a->o, &err);
+        if (a->logs) {
+                wait_headers_read(fd);
+                if (!send_logs(a->logs, fd))
+                        return;
+        }
+        if (a->stream)
+                (void) ctr_attach_stream(a->d, a->c, fd, &a->o, &err);
 }
 
 static void attach_free(void *p) {
         struct attach_ctx *a = p;
+        ctr_logs_free(a->logs);
         ctr_unref(a->d, a->c);
         free(a);
+}
+
+/* Without an upgrade dockerd still answers with the stream, as a plain body. */
+static ssize_t attach_plain_read(void *p, char *buf, size_t max) {
+        struct attach_ctx *a = p;
+        return a->logs ? ctr_logs_read(a->logs, buf, max) : 0;
 }
 
 int api_containers_attach(struct api_request *req, struct berr *err) {
@@ -234,10 +287,9 @@ int api_containers_attach(struct api_request *req, struct berr *err) {
             (r = api_query_bool(req, "stderr", false, &errs, err)) < 0 ||
             (r = api_query_bool(req, "logs", false, &logs, err)) < 0)
                 return r;
-        if (!stream)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "attach without stream=1 is not supported yet");
         const char *up = api_header(req, "Upgrade");
-        if (!up || strcasecmp(up, "tcp") != 0)
+        bool upgrade = up && strcasecmp(up, "tcp") == 0;
+        if (stream && !upgrade)
                 return berr_set(err, BERR_INVALID, EINVAL, "attach needs a connection upgrade (Upgrade: tcp)");
         struct attach_ctx *a = calloc(1, sizeof(*a));
         if (!a)
@@ -260,8 +312,25 @@ int api_containers_attach(struct api_request *req, struct berr *err) {
                 free(a);
                 return r;
         }
+        a->stream = stream;
+        if (logs && (out || errs)) {
+                /* The reader holds a reference of its own. */
+                struct ctr_logs_opts lo = { .tail = -1, .client_fd = -1, .want_stdout = out, .want_stderr = errs };
+                struct container *lc;
+                if ((r = path_container(req, &lc, err)) < 0) {
+                        attach_free(a);
+                        return r;
+                }
+                if ((r = ctr_logs_open(req->ctx, lc, &lo, &a->logs, err)) < 0) {
+                        ctr_unref(req->ctx, lc);
+                        attach_free(a);
+                        return r;
+                }
+        }
         const char *ct = ctr_has_tty(a->c) ? "application/vnd.docker.raw-stream"
                                            : "application/vnd.docker.multiplexed-stream";
+        if (!upgrade)
+                return api_reply_stream(req, 200, ct, attach_plain_read, attach_free, a);
         return api_reply_upgrade(req, ct, attach_run, attach_free, a);
 }
 

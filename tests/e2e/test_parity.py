@@ -118,3 +118,34 @@ def test_exec_of_a_missing_command_is_126_as_dockerd(client, docker, ctr):
     # A container's command that is not there stays 127.
     p = docker.run("run", "--rm", "busybox", "nope", check=False)
     assert p.returncode == 127
+
+
+# ---- attach ----
+
+def test_attach_logs_without_stream_returns_the_log_and_closes(berthd, client, images):
+    api = client.api
+    cid = api.create_container("busybox", ["sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 600"])["Id"]
+    try:
+        api.start(cid)
+        deadline = time.time() + 5
+        while b"three" not in api.logs(cid) and time.time() < deadline:
+            time.sleep(0.05)
+        # docker-py's attach(logs=True, stream=False): upgraded, framed, closed by the daemon
+        # although the container still runs.
+        t0 = time.time()
+        out = api.attach(cid, stdout=True, stderr=True, logs=True, stream=False)
+        assert time.time() - t0 < 5
+        assert out == b"one\ntwo\nthree\n", out
+        assert api.attach(cid, stdout=True, stderr=False, logs=True, stream=False) == b"one\nthree\n"
+        out = api.attach(cid, stdout=True, stderr=True, logs=True, stream=False, demux=True)
+        assert out == (b"one\nthree\n", b"two\n"), out
+        # Without an upgrade: a plain 200 whose body is the same frames.
+        raw = http_raw(berthd.sock, ("POST /v1.41/containers/%s/attach?logs=1&stream=0&stdout=1 HTTP/1.1\r\n"
+                                     "Host: d\r\nConnection: close\r\n\r\n" % cid).encode(), timeout=5)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"application/vnd.docker.multiplexed-stream" in head, head
+        assert b"\x01\x00\x00\x00\x00\x00\x00\x04one\n" in body, body
+        # Neither logs nor stream: nothing, closed at once.
+        assert api.attach(cid, stdout=True, stderr=True, logs=False, stream=False) == b""
+    finally:
+        api.remove_container(cid, force=True)

@@ -149,3 +149,42 @@ def test_attach_logs_without_stream_returns_the_log_and_closes(berthd, client, i
         assert api.attach(cid, stdout=True, stderr=True, logs=False, stream=False) == b""
     finally:
         api.remove_container(cid, force=True)
+
+
+# ---- swarm, plugins ----
+
+NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
+                 'connect this node to swarm and try again.')
+
+
+def test_swarm_endpoints_answer_as_a_daemon_outside_a_swarm(berthd, docker, client):
+    for args in (["service", "ls"], ["node", "ls"], ["secret", "ls"], ["config", "ls"],
+                 ["service", "inspect", "x"], ["secret", "rm", "x"], ["swarm", "unlock-key"],
+                 ["service", "logs", "x"], ["swarm", "update", "--autolock"]):
+        p = docker.run(*args, check=False)
+        assert p.returncode != 0 and NOT_A_MANAGER in p.stderr, (args, p.stderr)
+    p = docker.run("swarm", "leave", check=False)
+    assert p.returncode != 0 and "This node is not part of a swarm" in p.stderr
+    for method, path in (("GET", "/swarm"), ("GET", "/tasks"), ("GET", "/tasks/x/logs"), ("POST", "/configs/create"),
+                         ("POST", "/nodes/x/update"), ("DELETE", "/services/x"), ("POST", "/swarm/unlock")):
+        raw = http_raw(berthd.sock, ("%s /v1.41%s HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                     % (method, path)).encode())
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503"), (path, head)
+        assert json.loads(body.decode().split("\r\n")[1] if b"chunked" in head else body) == {"message": NOT_A_MANAGER}
+    # Making or joining one is refused honestly.
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        client.swarm.init()
+    assert e.value.response.status_code == 501
+    assert docker.run("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+
+
+def test_ping_says_swarm_inactive_and_plugins_are_none(berthd, docker):
+    for method in ("GET", "HEAD"):
+        raw = http_raw(berthd.sock, ("%s /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n" % method).encode())
+        assert raw.startswith(b"HTTP/1.1 200") and b"\r\nSwarm: inactive\r\n" in raw, raw
+    raw = http_raw(berthd.sock, b"GET /v1.41/plugins HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200") and raw.rstrip().endswith(b"[]"), raw
+    p = docker.run("plugin", "ls")
+    assert p.stdout.split() == ["ID", "NAME", "DESCRIPTION", "ENABLED"]

@@ -249,18 +249,6 @@ static int decode_filters(struct api_request *req, const char *const *accepted, 
         return 0;
 }
 
-/* What the version asks of an image summary: "<none>" placeholders before 1.43, no
- * VirtualSize from 1.44. */
-static void summary_for_version(json_t *img, unsigned version) {
-        if (version < 143 && json_array_size(json_object_get(img, "RepoTags")) == 0 &&
-            json_array_size(json_object_get(img, "RepoDigests")) == 0) {
-                json_object_set_new(img, "RepoTags", json_pack("[s]", "<none>:<none>"));
-                json_object_set_new(img, "RepoDigests", json_pack("[s]", "<none>@<none>"));
-        }
-        if (version >= 144)
-                json_object_del(img, "VirtualSize");
-}
-
 int api_images_list(struct api_request *req, struct berr *err) {
         bool all, digests, shared;
         int r = api_query_bool(req, "all", false, &all, err);
@@ -280,11 +268,7 @@ int api_images_list(struct api_request *req, struct berr *err) {
         decoded_filters_free(&d);
         if (r < 0)
                 return r;
-        size_t i;
-        json_t *img;
-        json_array_foreach(list, i, img)
-                summary_for_version(img, req->version);
-        return api_reply_json(req, 200, list);
+        return api_reply_json(req, 200, list); /* versions.c shapes it for older versions */
 }
 
 /* ---- GET /images/{name}/json, /history ---- */
@@ -294,13 +278,7 @@ int api_images_inspect(struct api_request *req, struct berr *err) {
         int r = daemon_image_inspect(req->ctx, param_name(req), &o, err);
         if (r < 0)
                 return r;
-        if (req->version >= 144)
-                json_object_del(o, "VirtualSize");
-        if (req->version >= 145) {
-                json_object_del(o, "Container");
-                json_object_del(o, "ContainerConfig");
-        }
-        return api_reply_json(req, 200, o);
+        return api_reply_json(req, 200, o); /* versions.c shapes it for older versions */
 }
 
 int api_images_history(struct api_request *req, struct berr *err) {
@@ -384,10 +362,6 @@ int api_system_df(struct api_request *req, struct berr *err) {
                         json_decref(o);
                         return r;
                 }
-                size_t i;
-                json_t *img;
-                json_array_foreach(images, i, img)
-                        summary_for_version(img, req->version);
                 json_object_set_new(o, "LayersSize", json_integer(daemon_image_layers_size(req->ctx)));
                 json_object_set_new(o, "Images", images);
         }

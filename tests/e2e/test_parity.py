@@ -188,3 +188,96 @@ def test_ping_says_swarm_inactive_and_plugins_are_none(berthd, docker):
     assert raw.startswith(b"HTTP/1.1 200") and raw.rstrip().endswith(b"[]"), raw
     p = docker.run("plugin", "ls")
     assert p.stdout.split() == ["ID", "NAME", "DESCRIPTION", "ENABLED"]
+
+
+# ---- API versions (docker-py 5 and compose v1 speak 1.41) ----
+
+@pytest.fixture(scope="module")
+def api141(berthd):
+    import docker as dockerpy
+    c = dockerpy.APIClient(base_url=berthd.host, version="1.41", timeout=30)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def api145(berthd):
+    import docker as dockerpy
+    c = dockerpy.APIClient(base_url=berthd.host, version="1.45", timeout=30)
+    yield c
+    c.close()
+
+
+def test_volume_prune_below_1_42_prunes_named_volumes(api141, api145, docker):
+    docker.run("volume", "create", "named-a")
+    docker.run("volume", "create", "named-b")
+    out = api145.prune_volumes()
+    assert "named-a" not in (out["VolumesDeleted"] or [])  # 1.42+: anonymous only
+    assert "named-a" in docker.run("volume", "ls", "-q").stdout.split()
+    out = api141.prune_volumes()
+    assert sorted(out["VolumesDeleted"]) == ["named-a", "named-b"], out
+    assert "named-a" not in docker.run("volume", "ls", "-q").stdout.split()
+
+
+def test_image_inspect_shapes_by_version_and_a_committed_image(api141, api145, docker, images):
+    cid = docker.run("run", "-d", "busybox", "sh", "-c", "echo committed").stdout.strip()
+    docker.run("wait", cid)
+    docker.run("commit", cid, "committed:v1")
+    try:
+        old = api141.inspect_image("committed:v1")
+        assert old["Container"] == cid
+        assert old["ContainerConfig"]["Cmd"] == ["sh", "-c", "echo committed"]
+        assert old["VirtualSize"] == old["Size"]
+        new = api145.inspect_image("committed:v1")
+        for k in ("Container", "ContainerConfig", "VirtualSize"):
+            assert k not in new, k
+        assert new["Config"]["Cmd"] == ["sh", "-c", "echo committed"]
+        # The listing too: VirtualSize only before 1.44.
+        assert all("VirtualSize" in i for i in api141.images())
+        assert all("VirtualSize" not in i for i in api145.images())
+    finally:
+        docker.run("rm", cid)
+        docker.run("rmi", "committed:v1")
+
+
+def test_stop_signal_is_ignored_below_1_42(api141, api145, images):
+    script = "trap 'exit 3' USR1; trap '' TERM; while true; do sleep 0.1; done"
+    for api, want in ((api145, 3), (api141, 137)):
+        cid = api.create_container("busybox", ["sh", "-c", script])["Id"]
+        try:
+            api.start(cid)
+            time.sleep(0.3)
+            url = api._url("/containers/{0}/stop", cid)
+            api._raise_for_status(api._post(url, params={"t": 1, "signal": "USR1"}, timeout=30))
+            assert api.inspect_container(cid)["State"]["ExitCode"] == want, api._version
+        finally:
+            api.remove_container(cid, force=True)
+
+
+def test_aliases_carry_the_short_id_below_1_45(api141, api145, docker, images):
+    docker.run("network", "create", "aliasnet")
+    try:
+        cid = docker.run("run", "-d", "--network", "aliasnet", "--network-alias", "web", "busybox",
+                         "sleep", "600").stdout.strip()
+        try:
+            assert api145.inspect_container(cid)["NetworkSettings"]["Networks"]["aliasnet"]["Aliases"] == ["web"]
+            assert api141.inspect_container(cid)["NetworkSettings"]["Networks"]["aliasnet"]["Aliases"] == \
+                ["web", cid[:12]]
+        finally:
+            docker.run("rm", "-f", cid)
+    finally:
+        docker.run("network", "rm", "aliasnet")
+
+
+def test_ipc_mode_defaults_to_shareable_below_1_40(berthd, images):
+    import docker as dockerpy
+    old = dockerpy.APIClient(base_url=berthd.host, version="1.39", timeout=30)
+    try:
+        cid = old.create_container("busybox", ["true"])["Id"]
+        assert old.inspect_container(cid)["HostConfig"]["IpcMode"] == "shareable"
+        old.remove_container(cid)
+        cid = dockerpy.APIClient(base_url=berthd.host, version="1.45").create_container("busybox", ["true"])["Id"]
+        assert old.inspect_container(cid)["HostConfig"].get("IpcMode", "private") == "private"
+        old.remove_container(cid)
+    finally:
+        old.close()

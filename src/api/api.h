@@ -31,6 +31,7 @@ int api_containers_delete(struct api_request *req, struct berr *err);
 int api_containers_resize(struct api_request *req, struct berr *err);
 int api_containers_wait(struct api_request *req, struct berr *err);
 int api_containers_attach(struct api_request *req, struct berr *err);
+int api_containers_attach_ws(struct api_request *req, struct berr *err);
 int api_containers_logs(struct api_request *req, struct berr *err);
 int api_containers_rename(struct api_request *req, struct berr *err);
 int api_containers_exec(struct api_request *req, struct berr *err);

@@ -21,6 +21,7 @@ const struct api_route api_routes[] = {
         { "POST", "/containers/{id}/kill", api_containers_kill, 0 },
         { "POST", "/containers/{id}/wait", api_containers_wait, 0 },
         { "POST", "/containers/{id}/attach", api_containers_attach, 0 },
+        { "GET", "/containers/{id}/attach/ws", api_containers_attach_ws, 0 },
         { "GET", "/containers/{id}/logs", api_containers_logs, 0 },
         { "POST", "/containers/{id}/resize", api_containers_resize, 0 },
         { "POST", "/containers/{id}/rename", api_containers_rename, 0 },

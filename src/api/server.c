@@ -243,6 +243,11 @@ static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const
 
 int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
                       void (*free_ctx)(void *), void *ctx) {
+        return api_reply_upgrade_to(req, "tcp", content_type, run, free_ctx, ctx);
+}
+
+int api_reply_upgrade_to(struct api_request *req, const char *protocol, const char *content_type, api_upgrade_fn run,
+                         void (*free_ctx)(void *), void *ctx) {
         struct upgrade *u = calloc(1, sizeof(*u));
         if (!u) {
                 if (free_ctx)
@@ -257,7 +262,7 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
                         free_ctx(ctx);
                 return -ENOMEM;
         }
-        MHD_add_response_header(resp, "Upgrade", "tcp");
+        MHD_add_response_header(resp, "Upgrade", protocol);
         if (content_type)
                 MHD_add_response_header(resp, "Content-Type", content_type);
         struct request_full *rf = (struct request_full *) req;

@@ -36,6 +36,14 @@ const struct api_vrule api_vrules[] = {
           "1.42: stop and restart accept a signal parameter" },
         { ALL_BEFORE(130), "POST", "/containers/{id}/wait", VR_QUERY_IGNORE, "condition", NULL,
           "1.30: wait conditions" },
+        { ALL_BEFORE(142), "GET", "/containers/{id}/attach/ws", VR_QUERY_FORCE, "stdin", "1",
+          "1.42: attach/ws honours stdin, stdout and stderr; before, every stream is attached" },
+        { ALL_BEFORE(142), "GET", "/containers/{id}/attach/ws", VR_QUERY_FORCE, "stdout", "1",
+          "1.42: attach/ws honours stdin, stdout and stderr; before, every stream is attached" },
+        { ALL_BEFORE(142), "GET", "/containers/{id}/attach/ws", VR_QUERY_FORCE, "stderr", "1",
+          "1.42: attach/ws honours stdin, stdout and stderr; before, every stream is attached" },
+        { ALL_BEFORE(128), "GET", "/containers/{id}/attach/ws", VR_VALUE, "frames", "text",
+          "1.28: attach/ws sends binary frames; before, text frames" },
         { ALL_BEFORE(142), "POST", "/containers/{id}/exec", VR_BODY_DROP, "ConsoleSize", NULL,
           "1.42: exec accepts ConsoleSize" },
         { ALL_BEFORE(142), "POST", "/exec/{id}/start", VR_BODY_DROP, "ConsoleSize", NULL,
@@ -220,4 +228,13 @@ bool api_versions_query(const struct api_route *route, unsigned version, const c
                 }
         }
         return false;
+}
+
+const char *api_versions_value(const struct api_route *route, unsigned version, const char *key, const char *def) {
+        for (size_t i = 0; i < api_n_vrules; i++) {
+                const struct api_vrule *r = &api_vrules[i];
+                if (applies(r, route, version, VR_VALUE) && STREQ(r->path, key))
+                        return r->value;
+        }
+        return def;
 }

@@ -22,6 +22,7 @@ enum api_vrule_kind {
         VR_RESP_DROP,        /* answer: the field at @path is left out */
         VR_RESP_NONE_REFS,   /* answer: untagged images (at @path) show "<none>:<none>" and "<none>@<none>" */
         VR_RESP_SHORT_ALIAS, /* answer: the short container ID among the Aliases of user-defined networks */
+        VR_VALUE,            /* a setting the handler asks for by name (@path) reads as @value */
 };
 
 struct api_vrule {
@@ -42,4 +43,6 @@ void api_versions_answer(const struct api_route *route, unsigned version, json_t
 void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters);
 /* Query rules: *@ret is what parameter @key reads as (NULL: absent). Returns true when a
  * rule decided it, false when the request's own value stands. */
+/* VR_VALUE rules: what setting @key is at @version, or @def. */
+const char *api_versions_value(const struct api_route *route, unsigned version, const char *key, const char *def);
 bool api_versions_query(const struct api_route *route, unsigned version, const char *key, const char **ret);

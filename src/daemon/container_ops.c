@@ -300,7 +300,9 @@ static int wait_attachable(struct daemon *d, struct container *c) {
         return 1;
 }
 
-int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err) {
+int ctr_attach_begin(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, int *ret_conn,
+                     struct berr *err) {
+        *ret_conn = -1;
         struct shim_msg m;
         shim_msg_init(&m, SHIM_REQ_ATTACH);
         size_t nk = 0;
@@ -311,7 +313,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         /* As dockerd: detach keys only on a TTY; other stdin is copied byte for byte. */
         m.n_detach_keys = ctr_has_tty(c) ? (uint32_t) nk : 0;
         m.flags = (o->use_stdin ? SHIM_ATTACH_STDIN : 0) | (o->use_stdout ? SHIM_ATTACH_STDOUT : 0) |
-                  (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) ? 0 : SHIM_ATTACH_MULTIPLEX);
+                  (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) || o->raw ? 0 : SHIM_ATTACH_MULTIPLEX);
 
         pthread_mutex_lock(&c->lock);
         int waiter = wait_attachable(d, c);
@@ -320,7 +322,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         pthread_mutex_unlock(&c->lock);
 
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        _cleanup_close_ int conn = gone ? -1 : shim_connect(bundle, err);
+        int conn = gone ? -1 : shim_connect(bundle, err);
         if (conn >= 0 && (r = shim_msg_send(conn, &m, fd, err)) == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
         if (waiter) {
@@ -332,10 +334,33 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         if (conn < 0)
                 return 0; /* the container ended before we got there: the stream is just over */
         events_container(d, c, "attach", NULL);
-        if (r < 0 || m.status < 0)
+        if (r < 0 || m.status < 0) {
+                close(conn);
                 return 0;
-        /* The shim owns the stream now; it closes this connection when it is done.
-         * Wake up now and then to let a daemon shutdown end the request. */
+        }
+        /* The shim owns the stream now; it closes this connection when it is done. */
+        *ret_conn = conn;
+        return 0;
+}
+
+bool ctr_attach_ended(struct daemon *d, int conn) {
+        if (conn < 0 || d->shutting_down)
+                return true;
+        char buf[64];
+        for (;;) {
+                ssize_t n = recv(conn, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n > 0)
+                        continue;
+                return n == 0 || (errno != EAGAIN && errno != EINTR);
+        }
+}
+
+int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err) {
+        int conn;
+        int r = ctr_attach_begin(d, c, fd, o, &conn, err);
+        if (r < 0 || conn < 0)
+                return r;
+        /* Wake up now and then to let a daemon shutdown end the request. */
         struct timeval tv = { .tv_sec = 1 };
         (void) setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         char buf[64];
@@ -344,6 +369,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || d->shutting_down)
                         break;
         }
+        close(conn);
         return 0;
 }
 

@@ -281,3 +281,120 @@ def test_ipc_mode_defaults_to_shareable_below_1_40(berthd, images):
         old.remove_container(cid)
     finally:
         old.close()
+
+
+# ---- websocket attach (RFC 6455), with a client of our own ----
+
+class WS:
+    """A minimal RFC 6455 client over the daemon's unix socket."""
+
+    def __init__(self, sock_path, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(sock_path)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: http://localhost\r\n\r\n"
+                        % (path, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            b = self.s.recv(1)
+            assert b, head
+            head += b
+        self.head = head.decode()
+        import hashlib
+        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        assert self.head.startswith("HTTP/1.1 101"), self.head
+        assert "sec-websocket-accept: %s" % want.lower() in self.head.lower(), self.head
+        self.buf = b""
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            b = self.s.recv(65536)
+            if not b:
+                raise EOFError
+            self.buf += b
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """(opcode, payload) of the next frame; the server's frames are never masked."""
+        h = self._need(2)
+        assert h[1] & 0x80 == 0
+        n = h[1] & 0x7f
+        if n == 126:
+            n = struct.unpack(">H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack(">Q", self._need(8))[0]
+        return h[0] & 0x0f, self._need(n)
+
+    def send(self, data, op=2):
+        mask = os.urandom(4)
+        h = bytes([0x80 | op])
+        n = len(data)
+        h += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        self.s.sendall(h + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def read_until_close(self):
+        data, ops = b"", set()
+        while True:
+            op, payload = self.recv()
+            if op == 8:
+                return data, ops, payload
+            ops.add(op)
+            data += payload
+
+    def close(self):
+        self.s.close()
+
+
+def test_websocket_attach_streams_both_ways(berthd, docker, images):
+    cid = docker.run("run", "-d", "-i", "busybox", "sh", "-c",
+                     'echo ready; read line; echo "got $line"; echo err >&2').stdout.strip()
+    try:
+        ws = WS(berthd.sock, "/v1.45/containers/%s/attach/ws?logs=1&stream=1&stdin=1&stdout=1&stderr=1" % cid)
+        got = b""
+        while b"ready" not in got:
+            op, payload = ws.recv()
+            assert op == 2  # binary frames
+            got += payload
+        ws.send(b"hello\n")
+        data, ops, close = ws.read_until_close()
+        # not multiplexed: raw bytes, stdout and stderr alike
+        assert (got + data).replace(b"\r", b"") == b"ready\ngot hello\nerr\n", got + data
+        assert ops <= {2} and struct.unpack(">H", close[:2])[0] == 1000
+        ws.close()
+        assert docker.run("wait", cid).stdout.strip() == "0"
+    finally:
+        docker.run("rm", "-f", cid)
+
+
+def test_websocket_attach_logs_and_old_versions(berthd, docker, images):
+    cid = docker.run("run", "-d", "busybox", "sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 600").stdout.strip()
+    try:
+        deadline = time.time() + 5
+        while "two" not in docker.run("logs", cid).stderr and time.time() < deadline:
+            time.sleep(0.05)
+        # logs without a stream: the log, unframed, then a close
+        ws = WS(berthd.sock, "/v1.45/containers/%s/attach/ws?logs=1&stream=0&stdout=1&stderr=1" % cid)
+        data, ops, _ = ws.read_until_close()
+        assert data == b"one\ntwo\n" and ops == {2}, (data, ops)
+        ws.close()
+        # 1.45 honours stdout/stderr; before 1.42 every stream is attached
+        ws = WS(berthd.sock, "/v1.45/containers/%s/attach/ws?logs=1&stream=0&stdout=1" % cid)
+        assert ws.read_until_close()[0] == b"one\n"
+        ws.close()
+        ws = WS(berthd.sock, "/v1.41/containers/%s/attach/ws?logs=1&stream=0&stdout=1" % cid)
+        assert ws.read_until_close()[0] == b"one\ntwo\n"
+        ws.close()
+        # text frames before 1.28
+        ws = WS(berthd.sock, "/v1.27/containers/%s/attach/ws?logs=1&stream=0" % cid)
+        data, ops, _ = ws.read_until_close()
+        assert data == b"one\ntwo\n" and ops == {1}, (data, ops)
+        ws.close()
+        # not a websocket handshake: 400
+        raw = http_raw(berthd.sock, ("GET /containers/%s/attach/ws HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+                                     % cid).encode())
+        assert raw.startswith(b"HTTP/1.1 400"), raw
+    finally:
+        docker.run("rm", "-f", cid)

@@ -398,3 +398,66 @@ def test_websocket_attach_logs_and_old_versions(berthd, docker, images):
         assert raw.startswith(b"HTTP/1.1 400"), raw
     finally:
         docker.run("rm", "-f", cid)
+
+
+# ---- rmi of digest references, pull progress (a local registry on 127.0.0.1) ----
+
+@pytest.fixture
+def registry():
+    from registry import Registry
+    reg = Registry().start()
+    yield reg
+    reg.cleanup()
+
+
+def test_rmi_last_tag_removes_the_digest_references_and_the_image(fresh_daemon, registry):
+    from conftest import DockerCLI
+    cli = DockerCLI(fresh_daemon().host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        ref = registry.host + "/rt/busybox:v1"
+        cli.run("tag", "busybox", ref)
+        cli.run("rmi", "busybox")  # only ref's name is left
+        cli.run("push", ref)
+        digests = cli.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
+        (digest_ref,) = json.loads(digests)
+        assert digest_ref.startswith(registry.host + "/rt/busybox@sha256:")
+        p = cli.run("rmi", ref)
+        lines = p.stdout.splitlines()
+        assert lines[0] == "Untagged: " + ref and lines[1] == "Untagged: " + digest_ref, lines
+        assert any(l.startswith("Deleted: sha256:") for l in lines), lines
+        assert cli.run("images", "-aq").stdout.strip() == ""
+        # The round trip downloads again.
+        p = cli.run("pull", ref)
+        assert "Pull complete" in p.stdout and "Downloaded newer image for " + ref in p.stdout, p.stdout
+        # With a second tag of the same repository the digest reference stays.
+        cli.run("tag", ref, registry.host + "/rt/busybox:v2")
+        p = cli.run("rmi", ref)
+        assert p.stdout.splitlines() == ["Untagged: " + ref]
+        assert json.loads(cli.run("image", "inspect", "--format", "{{json .RepoDigests}}",
+                                  registry.host + "/rt/busybox:v2").stdout) == [digest_ref]
+    finally:
+        cli.cleanup()
+
+
+def test_pull_of_present_layers_says_already_exists(fresh_daemon, registry):
+    from conftest import DockerCLI
+    cli = DockerCLI(fresh_daemon().host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        ref = registry.host + "/rt/base:v1"
+        cli.run("tag", "busybox", ref)
+        cli.run("push", ref)
+        layer = json.loads(cli.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout)
+        # A child keeps the layers; the image itself goes.
+        cid = cli.run("run", "-d", "busybox", "touch", "/child").stdout.strip()
+        cli.run("wait", cid)
+        cli.run("commit", cid, "child")
+        cli.run("rm", cid)
+        cli.run("rmi", ref, "busybox")
+        p = cli.run("pull", ref)
+        lines = [l for l in p.stdout.splitlines() if "Already exists" in l]
+        assert len(lines) == len(layer) and all(l.endswith(": Already exists") for l in lines), p.stdout
+        assert "Pull complete" not in p.stdout
+    finally:
+        cli.cleanup()

@@ -52,13 +52,40 @@ static void messages_add_error(struct messages *m, const char *text) {
         messages_add(m, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", text, "error", text));
 }
 
+struct messages_body {
+        char *buf;
+        size_t len, off;
+};
+
+static ssize_t messages_read(void *p, char *buf, size_t max) {
+        struct messages_body *b = p;
+        size_t n = b->len - b->off < max ? b->len - b->off : max;
+        memcpy(buf, b->buf + b->off, n);
+        b->off += n;
+        return (ssize_t) n;
+}
+
+static void messages_free(void *p) {
+        struct messages_body *b = p;
+        free(b->buf);
+        free(b);
+}
+
+/* Chunked, as dockerd streams it: docker-py decodes a chunked answer line by line, and a
+ * whole body as one JSON document (which several messages are not). */
 static int messages_reply(struct api_request *req, struct messages *m) {
         fclose(m->f);
         m->f = NULL;
-        int r = api_reply_data(req, 200, "application/json", m->buf ? m->buf : "", m->len);
-        free(m->buf);
+        struct messages_body *b = calloc(1, sizeof(*b));
+        if (!b) {
+                free(m->buf);
+                m->buf = NULL;
+                return -ENOMEM;
+        }
+        b->buf = m->buf;
+        b->len = m->buf ? m->len : 0;
         m->buf = NULL;
-        return r;
+        return api_reply_stream(req, 200, "application/json", messages_read, messages_free, b);
 }
 
 /* ---- POST /images/load ---- */
@@ -73,6 +100,31 @@ static void on_load_line(void *opaque, const char *line) {
         _cleanup_free_ char *text = NULL;
         if (asprintf(&text, "%s\n", line) >= 0)
                 messages_add(c->out, json_pack("{s:s}", "stream", text));
+}
+
+/* Go's units.HumanSize: decimal units, four significant digits ("1.069MB", "32.77kB"). */
+static void human_size(uint64_t n, char *out, size_t size) {
+        static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+        double v = (double) n;
+        size_t u = 0;
+        while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+                v /= 1000;
+                u++;
+        }
+        snprintf(out, size, "%.4g%s", v, units[u]);
+}
+
+/* dockerd's "Loading layer" message (streamformatter's JSON progress; the daemon renders
+ * no bar, only the numbers, the CLI draws the bar from progressDetail). */
+static void on_load_progress(void *opaque, const char *short_id, uint64_t current, uint64_t total) {
+        struct load_ctx *c = opaque;
+        char cur[32], tot[32], text[80];
+        human_size(current, cur, sizeof(cur));
+        human_size(total, tot, sizeof(tot));
+        snprintf(text, sizeof(text), "%8s/%s", cur, tot);
+        messages_add(c->out, json_pack("{s:s, s:{s:I, s:I}, s:s, s:s}", "status", "Loading layer", "progressDetail",
+                                       "current", (json_int_t) current, "total", (json_int_t) total, "progress",
+                                       current || total ? text : "", "id", short_id));
 }
 
 static bool load_complete(void *opaque) {
@@ -91,7 +143,8 @@ int api_images_load(struct api_request *req, struct berr *err) {
                 return r;
         struct load_ctx c = { .req = req, .out = &out };
         struct berr lerr = { 0 };
-        r = daemon_image_load(req->ctx, req->body_fd, on_load_line, &c, load_complete, &lerr);
+        r = daemon_image_load(req->ctx, req->body_fd, on_load_line, quiet ? NULL : on_load_progress, &c, load_complete,
+                              &lerr);
         if (r < 0) {
                 /* As dockerd: the status is 200 and the error is a message in the stream. */
                 log_info("image load failed: %s", lerr.msg);

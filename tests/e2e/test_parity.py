@@ -461,3 +461,30 @@ def test_pull_of_present_layers_says_already_exists(fresh_daemon, registry):
         assert "Pull complete" not in p.stdout
     finally:
         cli.cleanup()
+
+
+def test_load_on_a_terminal_shows_loading_layer_progress(fresh_daemon):
+    from conftest import DockerCLI
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        archive = os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar")
+        env = docker_env(d.host, cli.config_dir)
+        code, out = pty_run(env, ["docker", "load", "-i", archive], timeout=60)
+        assert code == 0, out
+        layers = json.loads(cli.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", "busybox").stdout)
+        text = out.decode(errors="replace")
+        for diff_id in layers:
+            assert "%s: Loading layer" % diff_id[7:19] in text, text
+        # the CLI draws the progress (a bar from 110 columns on; pty_run's terminal has 101)
+        import re
+        assert re.search(r"Loading layer +([0-9.]+[kMG]?B)/\1", text), text
+        assert "Loaded image: busybox:latest" in text, text
+        # Not on a terminal (quiet): no progress; nor for layers already stored.
+        cli.run("rmi", "busybox")
+        p = cli.run("load", "-i", archive)
+        assert p.stdout.strip() == "Loaded image: busybox:latest"
+        code, out = pty_run(env, ["docker", "load", "-i", archive], timeout=60)
+        assert b"Loading layer" not in out and b"Loaded image: busybox:latest" in out, out
+    finally:
+        cli.cleanup()

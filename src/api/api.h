@@ -82,3 +82,4 @@ int api_images_pull(struct api_request *req, struct berr *err);
 int api_images_push(struct api_request *req, struct berr *err);
 int api_auth(struct api_request *req, struct berr *err);
 int api_distribution_inspect(struct api_request *req, struct berr *err);
+int api_images_search(struct api_request *req, struct berr *err);

@@ -56,6 +56,7 @@ const struct api_route api_routes[] = {
         { "POST", "/exec/{id}/resize", api_exec_resize, 0 },
         { "DELETE", "/containers/{id}", api_containers_delete, 0 },
         { "GET", "/images/json", api_images_list, 0 },
+        { "GET", "/images/search", api_images_search, 0 },
         { "POST", "/images/load", api_images_load, API_BODY_STREAM },
         { "POST", "/images/create", api_images_create, API_BODY_STREAM },
         { "POST", "/images/prune", api_images_prune, 0 },

@@ -488,3 +488,87 @@ def test_load_on_a_terminal_shows_loading_layer_progress(fresh_daemon):
         assert b"Loading layer" not in out and b"Loaded image: busybox:latest" in out, out
     finally:
         cli.cleanup()
+
+
+# ---- docker search: the index's v1 search API, on 127.0.0.1 only ----
+
+@pytest.fixture
+def search_index():
+    """A v1 search API of our own on 127.0.0.1 (plain HTTP: berth tries https first)."""
+    import http.server
+    import threading
+    import urllib.parse
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            u = urllib.parse.urlparse(self.path)
+            seen.append((u.path, urllib.parse.parse_qs(u.query)))
+            if u.path == "/v1/_ping":
+                body = b"true"
+            elif u.path == "/v1/search":
+                q = urllib.parse.parse_qs(u.query)
+                results = [{"name": "team/%s-%d" % (q["q"][0], i), "description": "number %d" % i, "star_count": i,
+                            "is_official": i == 2, "is_automated": True} for i in range(4)]
+                body = json.dumps({"num_results": 4, "query": q["q"][0], "results": results}).encode()
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    srv.seen = seen
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_search_asks_the_index_search_api(docker, client, search_index):
+    host = "127.0.0.1:%d" % search_index.server_address[1]
+    p = docker.run("search", "--format", "{{.Name}} {{.StarCount}} {{.IsOfficial}}|", host + "/busy")
+    assert p.stdout.splitlines() == ["team/busy-0 0 |", "team/busy-1 1 |", "team/busy-2 2 [OK]|",
+                                     "team/busy-3 3 |"], p.stdout
+    assert ("/v1/search", {"q": ["busy"], "n": ["25"]}) in search_index.seen
+    p = docker.run("search", "--limit", "3", "--filter", "stars=2", "--format", "{{.Name}}", host + "/busy")
+    assert p.stdout.split() == ["team/busy-2", "team/busy-3"]
+    assert ("/v1/search", {"q": ["busy"], "n": ["3"]}) in search_index.seen
+    api = client.api
+
+    def search(filters):
+        r = api._get(api._url("/images/search"), params={"term": host + "/busy", "filters": json.dumps(filters)})
+        return api._result(r, True)
+    assert search({"is-official": {"true": True}}) == [
+        {"star_count": 2, "is_official": True, "name": "team/busy-2", "is_automated": False,
+         "description": "number 2"}]
+    # Nothing is automated any more (API 1.44): is-automated=true finds nothing.
+    assert search({"is-automated": {"true": True}}) == []
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        client.api.search(host + "/busy", limit=101)
+    assert e.value.response.status_code == 400 and "limit 101 is outside the range of [1, 100]" in str(e.value)
+    p = docker.run("search", "--filter", "stars=many", host + "/busy", check=False)
+    assert p.returncode != 0 and "invalid filter 'stars=many'" in p.stderr
+
+
+def test_search_of_a_registry_without_it_and_of_a_closed_port(docker, registry):
+    p = docker.run("search", registry.host + "/busybox", check=False)
+    assert p.returncode != 0 and "Unexpected status code 404" in p.stderr, p.stderr
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    p = docker.run("search", "127.0.0.1:%d/x" % port, check=False)
+    dial = "dial tcp 127.0.0.1:%d: connect: connection refused" % port
+    want = ('invalid registry endpoint "http://127.0.0.1:%d/v1/". HTTPS attempt: Get "https://127.0.0.1:%d/v1/_ping": '
+            '%s. HTTP attempt: Get "http://127.0.0.1:%d/v1/_ping": %s' % (port, port, dial, port, dial))
+    assert p.returncode != 0 and want in p.stderr, p.stderr

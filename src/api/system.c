@@ -25,6 +25,7 @@ int api_system_ping(struct api_request *req, struct berr *err) {
         api_add_header(req, "Cache-Control", "no-cache, no-store, must-revalidate");
         api_add_header(req, "Pragma", "no-cache");
         api_add_header(req, "Builder-Version", "1");
+        api_add_header(req, "Swarm", "inactive"); /* as a dockerd outside any swarm */
         return api_reply_data(req, 200, "text/plain; charset=utf-8", "OK", 2);
 }
 

@@ -313,6 +313,29 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
                         why = "tls: failed to verify certificate: x509: certificate signed by unknown authority";
                 else if (cr == CURLE_PEER_FAILED_VERIFICATION && strstr(why, "expired"))
                         why = "tls: failed to verify certificate: x509: certificate has expired or is not yet valid";
+                /* A refused connection as Go's dialer words it, with the address it dialled. */
+                char dial[REFERENCE_NAME_MAX + 64];
+                long os_errno = 0;
+                if (cr == CURLE_COULDNT_CONNECT && curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+                    os_errno == ECONNREFUSED) {
+                        /* libcurl keeps no address of a failed connect: the URL's host and port. */
+                        const char *hp = strstr(url, "://");
+                        bool tls = strncmp(url, "https:", 6) == 0;
+                        if (hp) {
+                                hp += 3;
+                                size_t len = strcspn(hp, "/?");
+                                const char *close = hp[0] == '[' ? memchr(hp, ']', len) : NULL;
+                                const char *colon = close ? (close[1] == ':' ? close + 1 : NULL) : memchr(hp, ':', len);
+                                size_t hlen = colon ? (size_t) (colon - hp) : len;
+                                if (colon)
+                                        snprintf(dial, sizeof(dial), "dial tcp %.*s: connect: connection refused", (int) len,
+                                                 hp);
+                                else
+                                        snprintf(dial, sizeof(dial), "dial tcp %.*s:%s: connect: connection refused",
+                                                 (int) hlen, hp, tls ? "443" : "80");
+                                why = dial;
+                        }
+                }
                 return berr_set(err, BERR_UNAVAILABLE, EIO, "%s \"%s\": %s", method, url, why);
         }
         return 0;
@@ -469,6 +492,22 @@ static int ping(struct dist_client *c, struct dist_conn *conn, struct berr *err)
         }
         dist_resp_done(&resp);
         return r;
+}
+
+int dist_client_for_base(const char *base, const char *host, bool verify, const struct dist_auth *auth,
+                         struct dist_client **ret, struct berr *err) {
+        struct dist_client *c = calloc(1, sizeof(*c));
+        if (!c)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        pthread_mutex_init(&c->lock, NULL);
+        snprintf(c->registry, sizeof(c->registry), "%s", host);
+        snprintf(c->ep.base, sizeof(c->ep.base), "%s", base);
+        snprintf(c->ep.host, sizeof(c->ep.host), "%s", host);
+        c->ep.verify_tls = verify;
+        c->auth = auth;
+        dist_endpoint_certs(&c->ep);
+        *ret = c;
+        return 0;
 }
 
 int dist_client_open(const struct reference *ref, const struct dist_auth *auth, const char *actions,

@@ -119,6 +119,20 @@ struct dist_push_opts {
 /* `docker push`. */
 int dist_push(struct image_store *s, const struct dist_push_opts *o, struct berr *err);
 
+/* GET /images/search: the v1 search API (GET /v1/search?q=&n=) of the index the term
+ * names (docker.io's index.docker.io unless it starts with a registry host), as dockerd's
+ * registry service asks it, https first and plain http for an insecure registry. *@ret:
+ * Docker's SearchResult array, filtered. */
+struct dist_search_opts {
+        const char *term;
+        int limit;                /* 1..100 */
+        const struct dist_auth *auth;
+        int is_official;          /* -1: no filter; 0, 1 */
+        int is_automated;         /* -1: no filter; 0, 1 (nothing is automated any more) */
+        long stars;               /* at least this many stars */
+};
+int dist_search(const struct dist_search_opts *o, json_t **ret, struct berr *err);
+
 /* `docker login`: check @auth against the registry @auth->server_address (default
  * docker.io). On success *@ret_identity_token is a refresh token or "" (caller frees). */
 int dist_login(const struct dist_auth *auth, char **ret_identity_token, struct berr *err);

@@ -245,7 +245,7 @@ int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, str
                 json_object_foreach(eps, key, cfg) {
                         struct net_info ni;
                         struct berr e = { 0 };
-                        if (net_find(d->nets, key, &ni, &e) == 0 && strcmp(ni.driver, "bridge") != 0) {
+                        if (net_find(d->nets, key, &ni, &e) == 0 && !net_driver_has_endpoints(ni.driver)) {
                                 json_decref(out);
                                 return berr_set(err, BERR_INVALID, EINVAL, "container cannot be connected to multiple "
                                                 "networks with one of the networks in private (none) mode");
@@ -333,6 +333,11 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         net_format_ip(e->ip, ip);
         net_format_ip(e->gateway, gw);
         net_format_mac(e->mac, mac);
+        static const uint8_t none[6];
+        if (!e->gateway) /* macvlan/ipvlan without a gateway, ipvlan l3 */
+                gw[0] = '\0';
+        if (memcmp(e->mac, none, 6) == 0) /* ipvlan: the parent's */
+                mac[0] = '\0';
         json_object_set_new(ep, "NetworkID", json_string(ni->id));
         json_object_set_new(ep, "EndpointID", json_string(e->endpoint_id));
         json_object_set_new(ep, "IPAddress", json_string(ip));
@@ -367,7 +372,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 r = net_find(d->nets, name, &ni, err); /* removed and made again under the same name */
         if (r < 0)
                 return r;
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return 0; /* none and host are modes, not attachments */
         json_t *ipam = json_object_get(ep, "IPAMConfig");
         const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
@@ -467,8 +472,11 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
                         continue;
                 struct net_info ni;
                 struct berr err = { 0 };
-                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0)
+                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0) {
+                        if (strcmp(ni.driver, "bridge") != 0)
+                                return 0; /* macvlan/ipvlan: reached directly, nothing to publish */
                         snprintf(host_ip, 64, "%s", ni.host_binding_ipv4);
+                }
                 return e.ip;
         }
         return 0;
@@ -1042,7 +1050,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
         if ((r = check_endpoint_config(ni.name, cfg, err)) < 0)
                 return r;
         enum net_mode mode = mode_of(net_mode_str(c));
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE)
@@ -1112,7 +1120,7 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
                 ni.id[0] = '\0';
                 snprintf(ni.driver, sizeof(ni.driver), "bridge");
         }
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         pthread_mutex_lock(&c->lock);

@@ -54,6 +54,8 @@ struct net_info {
         bool predefined, internal, attachable;
         char host_binding_ipv4[64];
 };
+/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan. */
+bool net_driver_has_endpoints(const char *driver);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"

@@ -24,6 +24,7 @@
 #include "firewall.h"
 #include "ipam.h"
 #include "netlink.h"
+#include "sublink.h"
 
 #define DEFAULT_BRIDGE "docker0"
 #define MAX_ENDPOINTS 65536
@@ -87,8 +88,10 @@ static void network_free(struct network *n) {
         free(n);
 }
 
-/* The bridge goes with its network only if berth made it. */
-static void drop_bridge(struct network *n) {
+/* The bridge (or a macvlan/ipvlan parent) goes with its network only if berth made it. */
+static void drop_bridge(struct net_store *s, struct network *n) {
+        if (net_driver_is_sublink(n->info.driver))
+                sublink_detach_parent(s, n);
         if (n->info.bridge[0] && json_is_true(json_object_get(n->rec, "BerthCreatedBridge")))
                 nl_link_delete(n->info.bridge);
 }
@@ -135,6 +138,8 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
         n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
                              strcmp(n->info.name, "none") == 0;
+        if (net_driver_is_sublink(n->info.driver))
+                return sublink_from_record(s, n, err);
         if (strcmp(n->info.driver, "bridge") != 0)
                 return 0;
         const char *br = json_string_value(json_object_get(r, "BerthBridge"));
@@ -668,11 +673,15 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 driver = "bridge";
         if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "only one instance of \"%s\" network is allowed", driver);
-        if (strcmp(driver, "macvlan") == 0 || strcmp(driver, "ipvlan") == 0 || strcmp(driver, "overlay") == 0)
+        if (strcmp(driver, "overlay") == 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the %s network driver is not supported by berth yet",
                                 driver);
-        if (strcmp(driver, "bridge") != 0)
+        bool is_sub = net_driver_is_sublink(driver);
+        if (strcmp(driver, "bridge") != 0 && !is_sub)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", driver);
+        struct sublink_cfg sub_cfg;
+        if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
+                return r;
         if (ipv6)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 networks are not supported by berth yet");
         if (ingress)
@@ -735,7 +744,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
                                         "[A-Za-z0-9_.-]", want_br);
                 snprintf(brname, sizeof(brname), "%s", want_br);
-        } else
+        } else if (is_sub)
+                brname[0] = '\0';
+        else
                 snprintf(brname, sizeof(brname), "br-%.12s", id);
         const char *mtu_s = json_string_value(json_object_get(options, "com.docker.network.driver.mtu"));
         if (mtu_s) {
@@ -768,7 +779,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
                 }
-                if (strcmp(w->info.bridge, brname) == 0) {
+                if (brname[0] && strcmp(w->info.bridge, brname) == 0) {
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
                                         w->info.name);
@@ -786,8 +797,13 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv4 address "
                                 "pool among the defaults to assign to the network");
         }
-        if (!gw)
+        /* macvlan and ipvlan take no gateway address unless one is given (dockerd 28). */
+        if (!gw && !is_sub)
                 gw = sub.addr + 1;
+        if (is_sub && (r = sublink_attach_parent(s, driver, id, &sub_cfg, err)) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
         json_t *opts = options && json_is_object(options) ? json_deep_copy(options) : json_object();
         struct network *n = calloc(1, sizeof(*n));
         if (!n || !opts) {
@@ -802,15 +818,26 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         json_t *ipam_cfg = json_pack("[o]", ipam_config_json(&sub, gw, range_text));
         /* The bridge's name is kept in "BerthBridge", which inspect leaves out: dockerd
          * shows com.docker.network.bridge.name only when the user gave it. */
-        n->rec = new_record(id, name, "bridge", ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
+        n->rec = new_record(id, name, driver, ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
                             internal, attachable);
         if (ipam_opts && json_is_object(ipam_opts))
                 json_object_set(json_object_get(n->rec, "IPAM"), "Options", ipam_opts);
-        json_object_set_new(n->rec, "BerthBridge", json_string(brname));
+        if (is_sub) {
+                if (!gw)
+                        json_object_del(json_array_get(ipam_cfg, 0), "Gateway");
+                json_object_set_new(n->rec, "BerthParent", json_string(sub_cfg.parent));
+                json_object_set_new(n->rec, "BerthCreatedParent", json_boolean(sub_cfg.created));
+        } else
+                json_object_set_new(n->rec, "BerthBridge", json_string(brname));
         r = network_from_record(s, n, err);
         if (r == 0)
                 r = bring_up(s, n, err);
-        if (r == 0) {
+        if (r == 0 && is_sub) {
+                n->next = s->nets;
+                s->nets = n;
+                if ((r = save_record(s, n, err)) < 0)
+                        s->nets = n->next;
+        } else if (r == 0) {
                 n->next = s->nets;
                 s->nets = n;
                 r = apply_firewall(s, err);
@@ -823,7 +850,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 }
         }
         if (r < 0) {
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         pthread_mutex_unlock(&s->lock);
@@ -854,7 +881,7 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
                 }
         *ret = n->info;
         remove_record(s, n->info.id);
-        drop_bridge(n);
+        drop_bridge(s, n);
         struct berr e = { 0 };
         if (apply_firewall(s, &e) < 0)
                 log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
@@ -883,6 +910,8 @@ static json_t *containers_json(struct network *n) {
 static json_t *network_json(struct network *n, bool with_containers) {
         json_t *o = json_deep_copy(n->rec);
         json_object_del(o, "BerthBridge");
+        json_object_del(o, "BerthParent");
+        json_object_del(o, "BerthCreatedParent");
         json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
         return o;
 }
@@ -1007,7 +1036,7 @@ int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **r
                 json_array_append_new(deleted, json_string(n->info.name));
                 json_array_append_new(ids, json_string(n->info.id));
                 remove_record(s, n->info.id);
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         struct berr e = { 0 };
@@ -1090,9 +1119,18 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
 
         pthread_mutex_lock(&s->lock);
         struct network *n = find_locked(s, net_id);
-        if (!n || strcmp(n->info.driver, "bridge") != 0 || !n->has_v4) {
+        if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4) {
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
+        }
+        bool is_sub = net_driver_is_sublink(n->info.driver);
+        if (strcmp(n->info.driver, "ipvlan") == 0) {
+                if (q->want_mac && *q->want_mac) {
+                        pthread_mutex_unlock(&s->lock);
+                        return berr_set(err, BERR_INTERNAL, EINVAL,
+                                        "ipvlan interfaces do not support custom mac address assignment");
+                }
+                memset(ep.mac, 0, sizeof(ep.mac)); /* the parent's, shown as "" */
         }
         if (ep_find(n, q->ctr_id)) {
                 pthread_mutex_unlock(&s->lock);
@@ -1127,12 +1165,23 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         vq.host_name = hname;
         char id[65];
         snprintf(id, sizeof(id), "%s", n->info.id);
+        struct nl_sublink_req sq = { .ns_path = q->ns_path, .name = q->ifname, .ip = ep.ip, .gw = ep.gateway,
+                                     .prefix = ep.prefix, .default_route = q->default_route };
+        char parent[16], kind[16];
+        if (is_sub) {
+                sublink_join_req(n, &sq);
+                memcpy(sq.mac, ep.mac, 6);
+                snprintf(parent, sizeof(parent), "%s", sq.parent);
+                snprintf(kind, sizeof(kind), "%s", sq.kind);
+                sq.parent = parent;
+                sq.kind = kind;
+        }
         pthread_mutex_unlock(&s->lock);
 
         /* A leftover of a crash under the same name goes first. */
-        if (nl_link_exists(hname))
+        if (!is_sub && nl_link_exists(hname))
                 nl_link_delete(hname);
-        r = nl_veth_create(&vq, err);
+        r = is_sub ? nl_sublink_create(&sq, err) : nl_veth_create(&vq, err);
         if (r < 0) {
                 pthread_mutex_lock(&s->lock);
                 n = find_locked(s, id);

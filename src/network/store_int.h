@@ -27,6 +27,10 @@ struct network {
         struct ipam_alloc alloc;
         bool icc, masquerade;
         int mtu;
+        char parent[16];        /* macvlan/ipvlan (sublink.c): the parent link */
+        bool parent_created;    /* berth made it */
+        int sub_mode, sub_flags;
+        bool sub_internal;      /* no route out: --internal, or no parent given */
         struct endpoint *eps;
         size_t n_eps;
         struct network *next;

@@ -225,15 +225,19 @@ void net_ports_resync(struct net_store *s) {
         if (!s->o->iptables)
                 return;
         pthread_mutex_lock(&s->lock);
-        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
-        if (f) {
-                for (size_t i = 0; i < s->n_pubs; i++)
-                        to_fw(&s->pubs[i].port, &f[i]);
-                struct berr e = { 0 };
-                if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
-                        log_warn("resync published ports: %s", e.msg);
-                free(f);
-        }
+        ports_resync_locked(s);
         pthread_mutex_unlock(&s->lock);
         fw_session_end(); /* opened by net_store_open on this thread */
+}
+
+void ports_resync_locked(struct net_store *s) {
+        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
+        if (!f)
+                return;
+        for (size_t i = 0; i < s->n_pubs; i++)
+                to_fw(&s->pubs[i].port, &f[i]);
+        struct berr e = { 0 };
+        if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
+                log_warn("resync published ports: %s", e.msg);
+        free(f);
 }

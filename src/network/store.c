@@ -22,6 +22,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "firewall.h"
+#include "fwwatch.h"
 #include "ipam.h"
 #include "netlink.h"
 #include "sublink.h"
@@ -274,6 +275,20 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
         if (r == 0)
                 check_forward_drops(s, list, n);
         return r;
+}
+
+/* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
+ * table back from what the store knows, port maps included. */
+static void reapply_firewall(void *arg) {
+        struct net_store *s = arg;
+        pthread_mutex_lock(&s->lock);
+        struct berr e = { 0 };
+        if (fw_session_begin(&e) < 0 || apply_firewall(s, &e) < 0)
+                log_warn("put the firewall back: %s", e.msg);
+        else
+                ports_resync_locked(s);
+        fw_session_end();
+        pthread_mutex_unlock(&s->lock);
 }
 
 bool net_valid_bridge_name(const char *name) {
@@ -562,6 +577,11 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
                 fw_session_end();
                 goto fail;
         }
+        if (o->iptables) {
+                struct berr e = { 0 };
+                if (fw_watch_start(o->table, reapply_firewall, s, &s->fw_watch, &e) < 0)
+                        log_warn("berth's firewall rules will not be put back after others remove them: %s", e.msg);
+        }
         log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
                  o->table, o->iptables ? "" : " (not managed: --iptables=false)");
         *ret = s;
@@ -574,6 +594,8 @@ fail:
 void net_store_close(struct net_store *s) {
         if (!s)
                 return;
+        fw_watch_stop(s->fw_watch);
+        s->fw_watch = NULL;
         dns_close(s);
         while (s->nets) {
                 struct network *n = s->nets;
@@ -592,8 +614,11 @@ void net_store_close(struct net_store *s) {
 }
 
 void net_store_remove_rules(struct net_store *s) {
-        if (s && s->o->iptables)
-                fw_remove(s->o->table);
+        if (!s || !s->o->iptables)
+                return;
+        fw_watch_stop(s->fw_watch); /* removing the table is no reason to put it back */
+        s->fw_watch = NULL;
+        fw_remove(s->o->table);
 }
 
 void net_default_gateway(struct net_store *s, char out[16]) {

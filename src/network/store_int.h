@@ -51,7 +51,11 @@ struct net_store {
         uint16_t next_port;     /* where the search for a free host port goes on */
         struct dns *dns;        /* the embedded DNS server (dns.c) */
         json_t *warnings;       /* for docker info, under lock */
+        struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
 };
+
+/* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */
+void ports_resync_locked(struct net_store *s);
 
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);

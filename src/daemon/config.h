@@ -37,6 +37,8 @@ enum config_opt {
         OPT_ICC,
         OPT_IP_FORWARD,
         OPT_IP,
+        OPT_BRIDGE_ACCEPT_FWMARK,
+        OPT_DEFAULT_IPC_MODE,
         OPT_VERSION,
         OPT_HELP,
         _OPT_MAX,
@@ -54,6 +56,7 @@ struct daemon_config {
         enum log_level log_level;
         bool debug;
         char *storage_driver; /* NULL: pick overlay2, or vfs where overlay cannot work */
+        char *default_ipc_mode; /* --default-ipc-mode: "private" (NULL) or "shareable" */
         struct net_options net; /* --bridge, --bip, --iptables, ... */
 
         bool set_by_flag[_OPT_MAX];

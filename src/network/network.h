@@ -31,6 +31,8 @@ struct net_options {
         bool ip_masq, icc, ip_forward;
         char *ip;             /* --ip: default host address of published ports */
         char *table;          /* nftables table name (derived from the exec root) */
+        bool has_accept_fwmark; /* --bridge-accept-fwmark mark[/mask]: forwarded packets so marked are accepted */
+        uint32_t accept_fwmark, accept_fwmask;
 };
 void net_options_init(struct net_options *o);
 /* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */

@@ -153,6 +153,9 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
                  opt_str(r, "com.docker.network.bridge.host_binding_ipv4") ?: "");
         n->icc = opt_bool(r, "com.docker.network.bridge.enable_icc", true);
         n->masquerade = opt_bool(r, "com.docker.network.bridge.enable_ip_masquerade", true);
+        n->gw_mode4 = fw_gw_mode_from_string(opt_str(r, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (n->gw_mode4 < 0)
+                n->gw_mode4 = FW_GW_NAT;
         const char *mtu = opt_str(r, "com.docker.network.driver.mtu");
         n->mtu = mtu ? atoi(mtu) : 0;
         if (n->mtu <= 0)
@@ -263,7 +266,8 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                         continue;
                 list[n++] = (struct fw_net) { .bridge = w->info.bridge, .subnet = w->subnet,
                                               .internal = w->info.internal, .masquerade = w->masquerade && s->o->ip_masq,
-                                              .icc = w->icc && s->o->icc };
+                                              .icc = w->icc && s->o->icc, .gw_mode = (enum fw_gw_mode) w->gw_mode4,
+                                              .gateway = w->alloc.gateway };
         }
         if (n > 0 && s->o->ip_forward) {
                 _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
@@ -271,10 +275,18 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                 if (fd >= 0 && read(fd, &c, 1) == 1 && c == '0' && pwrite(fd, "1", 1, 0) < 0)
                         log_warn("enable ip_forward: %s", strerror(errno));
         }
-        int r = fw_apply(s->o->table, list, n, err);
+        struct fw_mark mark = { .on = s->o->has_accept_fwmark, .mark = s->o->accept_fwmark, .mask = s->o->accept_fwmask };
+        int r = fw_apply(s->o->table, list, n, &mark, err);
         if (r == 0)
                 check_forward_drops(s, list, n);
         return r;
+}
+
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
+        for (struct network *w = s->nets; w; w = w->next)
+                if (w->gw_mode4 == FW_GW_ROUTED && w->has_v4 && ipam_contains4(&w->subnet, ip))
+                        return true;
+        return false;
 }
 
 /* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
@@ -789,6 +801,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 if (ipam_parse_ip4(hb, &hip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid host binding address %s", hb);
         }
+        const char *gwm = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (!is_sub && fw_gw_mode_from_string(gwm) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm);
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
         for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {

@@ -26,6 +26,7 @@ struct network {
         struct ipv4_net subnet;
         struct ipam_alloc alloc;
         bool icc, masquerade;
+        int gw_mode4;           /* enum fw_gw_mode: gateway_mode_ipv4 */
         int mtu;
         char parent[16];        /* macvlan/ipvlan (sublink.c): the parent link */
         bool parent_created;    /* berth made it */
@@ -56,6 +57,8 @@ struct net_store {
 
 /* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */
 void ports_resync_locked(struct net_store *s);
+/* Whether @ip is a container address of a routed network. Caller holds s->lock. */
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip);
 
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);

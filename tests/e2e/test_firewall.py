@@ -84,3 +84,123 @@ def test_rules_come_back_after_the_table_is_deleted_or_flushed(berthd, docker, i
     finally:
         docker.run("rm", "-f", "fw-web", check=False)
         docker.run("network", "rm", "fw-a", "fw-b", check=False)
+
+
+class OtherHost:
+    """"Another host": a network namespace of the test's own behind a veth pair, routing
+    the test daemon's 10.N.0.0/16 through the host, as a router on the LAN would."""
+
+    def __init__(self, net):
+        pid = os.getpid() % 100000
+        self.ns, self.host_end = "bfo%d" % pid, "bfh%d" % pid
+        self.addr, self.gw = "10.%d.250.2" % net, "10.%d.250.1" % net
+        self.close()
+        for cmd in (["ip", "netns", "add", self.ns],
+                    ["ip", "link", "add", self.host_end, "type", "veth", "peer", "name", "eth0", "netns", self.ns],
+                    ["ip", "addr", "add", self.gw + "/30", "dev", self.host_end],
+                    ["ip", "link", "set", self.host_end, "up"],
+                    ["ip", "-n", self.ns, "addr", "add", self.addr + "/30", "dev", "eth0"],
+                    ["ip", "-n", self.ns, "link", "set", "eth0", "up"],
+                    ["ip", "-n", self.ns, "link", "set", "lo", "up"],
+                    ["ip", "-n", self.ns, "route", "add", "10.%d.0.0/16" % net, "via", self.gw]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        self.procs = []
+
+    def reaches(self, ip, port):
+        p = subprocess.run(["ip", "netns", "exec", self.ns, "timeout", "2", "wget", "-qO-",
+                            "http://%s:%d/hostname" % (ip, port)], capture_output=True, text=True)
+        return p.returncode == 0
+
+    def peer_server(self, port):
+        """A TCP server in the namespace that answers each client with its source address."""
+        code = ("import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                "s.bind(('0.0.0.0',%d))\ns.listen(8)\nwhile True:\n c,a=s.accept()\n"
+                " c.sendall(('HTTP/1.0 200 OK\\r\\n\\r\\n'+a[0]+'\\n').encode())\n c.close()\n" % port)
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c", code])
+        self.procs.append(p)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if subprocess.run(["ip", "netns", "exec", self.ns, "sh", "-c", "ss -ltn | grep -q :%d" % port]).returncode == 0:
+                return
+            time.sleep(0.05)
+
+    def close(self):
+        for p in getattr(self, "procs", []):
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "link", "del", self.host_end], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def two_servers(docker, name, net, *opts):
+    """httpd on 80 (published to 127.0.0.1) and on 8080 (not published)."""
+    docker.run("run", "-d", "--name", name, "--network", net, "-p", "127.0.0.1::80", *opts, "busybox", "sh", "-c",
+               "httpd -p 8080 -h /etc; exec httpd -f -p 80 -h /etc")
+    return json.loads(docker.run("inspect", name).stdout)[0]["NetworkSettings"]["Networks"][net]["IPAddress"]
+
+
+def source_seen(docker, net, other):
+    p = docker.run("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                   "timeout 3 wget -qO- http://%s:9999/; exit $?" % other.addr, check=False)
+    return p.stdout.strip()
+
+
+def test_gateway_modes_nat_nat_unprotected_and_routed(berthd, docker, images):
+    other = OtherHost(berthd.net)
+    other.peer_server(9999)
+    nets = {"nat": "gm-nat", "nat-unprotected": "gm-unp", "routed": "gm-routed"}
+    try:
+        ips = {}
+        for i, (mode, net) in enumerate(sorted(nets.items())):
+            docker.run("network", "create", "--subnet", berthd.subnet(20 + i), "-o",
+                       "com.docker.network.bridge.gateway_mode_ipv4=" + mode, net)
+            ips[mode] = two_servers(docker, net + "-web", net)
+        assert json.loads(docker.run("network", "inspect", "gm-routed").stdout)[0]["Options"][
+            "com.docker.network.bridge.gateway_mode_ipv4"] == "routed"
+        # nat (the default): another host cannot address the container at all (raw drop).
+        assert not other.reaches(ips["nat"], 80) and not other.reaches(ips["nat"], 8080)
+        # nat-unprotected: it can, on any port.
+        assert other.reaches(ips["nat-unprotected"], 80) and other.reaches(ips["nat-unprotected"], 8080)
+        # routed: on the published container port only.
+        assert other.reaches(ips["routed"], 80) and not other.reaches(ips["routed"], 8080)
+        # Outbound: masqueraded behind the host's address, except from a routed network.
+        assert source_seen(docker, "gm-nat", other) == other.gw
+        assert source_seen(docker, "gm-routed", other).startswith(berthd.subnet(22).rsplit(".", 2)[0])
+        # The published port of the routed container is closed again when it stops.
+        docker.run("rm", "-f", "gm-routed-web")
+        assert not other.reaches(ips["routed"], 80)
+        p = docker.run("network", "create", "-o", "com.docker.network.bridge.gateway_mode_ipv4=bogus", "gm-bad",
+                       check=False)
+        assert p.returncode != 0 and "unknown gateway mode bogus" in p.stderr
+    finally:
+        other.close()
+        for net in nets.values():
+            docker.run("rm", "-f", net + "-web", check=False)
+            docker.run("network", "rm", net, check=False)
+
+
+def test_bridge_accept_fwmark_accepts_marked_packets(fresh_daemon):
+    from conftest import DockerCLI
+    d = fresh_daemon(config='{"bridge-accept-fwmark": "0x2a/0xff"}')
+    docker = DockerCLI(d.host)
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    other = OtherHost(d.net)
+    mark_table = "bfm%d" % (os.getpid() % 100000)
+    try:
+        docker.run("network", "create", "--subnet", d.subnet(1), "-o",
+                   "com.docker.network.bridge.gateway_mode_ipv4=routed", "fm")
+        ip = two_servers(docker, "fm-web", "fm")
+        assert not other.reaches(ip, 8080)  # not published: dropped
+        subprocess.run(["nft", "-f", "-"], check=True, text=True, input=(
+            "table inet %s {\n chain pre {\n  type filter hook prerouting priority mangle;\n"
+            "  iifname \"%s\" meta mark set 0x12a\n }\n}\n" % (mark_table, other.host_end)))
+        assert other.reaches(ip, 8080)  # 0x12a & 0xff == 0x2a: accepted
+        docker.run("rm", "-f", "fm-web")
+        docker.run("network", "rm", "fm")
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", mark_table], capture_output=True)
+        other.close()
+        docker.cleanup()
+    bad = fresh_daemon("--bridge-accept-fwmark", "0x2a/zz", start=False)
+    p = subprocess.run(bad.args, capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0 and 'invalid argument "0x2a/zz" for "--bridge-accept-fwmark" flag' in p.stderr + p.stdout

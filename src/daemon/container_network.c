@@ -54,10 +54,11 @@ static json_t *endpoint_new(const char *net_id, json_t *cfg) {
         json_t *aliases = json_object_get(cfg, "Aliases");
         json_t *links = json_object_get(cfg, "Links");
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
-        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:n, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:O, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
                                json_is_object(ipam) ? ipam : json_null(), "Links", json_is_array(links) ? links : json_null(),
                                "Aliases", json_is_array(aliases) ? aliases : json_null(), "MacAddress", mac ? mac : "",
-                               "DriverOpts", "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
+                               "DriverOpts", json_object_size(dopts) ? dopts : json_null(), "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
                                "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "GlobalIPv6Address", "",
                                "GlobalIPv6PrefixLen", 0, "DNSNames");
         return ep;
@@ -87,6 +88,36 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
         json_t *aliases = json_object_get(cfg, "Aliases");
         if (aliases && !json_is_null(aliases) && !json_is_array(aliases))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid Aliases for network %s", name);
+        json_t *ll = json_object_get(ipam, "LinkLocalIPs");
+        if (ll && !json_is_null(ll) && !json_is_array(ll))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid LinkLocalIPs for network %s", name);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ll, i, v) {
+                const char *ip = json_string_value(v);
+                struct in_addr a4;
+                struct in6_addr a6;
+                if (ip && inet_pton(AF_INET6, ip, &a6) == 1)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 link-local addresses are not supported "
+                                        "by berth yet");
+                if (!ip || inet_pton(AF_INET, ip, &a4) != 1)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip ? ip : "");
+        }
+        if (i > 16)
+                return berr_set(err, BERR_INVALID, E2BIG, "too many link-local IP addresses: at most 16");
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        if (dopts && !json_is_null(dopts) && !json_is_object(dopts))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+        const char *k;
+        json_object_foreach(dopts, k, v) {
+                if (!json_is_string(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+                /* The endpoint options Docker's own drivers act on; others are kept, as dockerd keeps them. */
+                if (strcmp(k, "com.docker.network.endpoint.ifname") == 0 ||
+                    strcmp(k, "com.docker.network.endpoint.sysctls") == 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "driver option %s is not supported by berth",
+                                        k);
+        }
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
         uint8_t m[6];
         if (mac && *mac && net_parse_mac(mac, m) < 0)
@@ -390,6 +421,14 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)
                 return r;
+        size_t li;
+        json_t *ll;
+        json_array_foreach(json_object_get(ipam, "LinkLocalIPs"), li, ll) {
+                if ((r = net_add_link_local(ns, ifname, json_string_value(ll) ?: "", err)) < 0) {
+                        net_leave(d->nets, ni.id, c->id, ns, ifname);
+                        return r;
+                }
+        }
         if (mac_given)
                 json_object_set_new(ep, "BerthMacGiven", json_true());
         fill_endpoint(ep, &ni, &e);

@@ -438,6 +438,17 @@ struct json_t *nl_netns_stats(const char *ns_path) {
         return o;
 }
 
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(ns_path);
+        _cleanup_link_ struct rtnl_link *l = NULL;
+        int r = in ? rtnl_link_get_kernel(in, 0, name, &l) : -NLE_FAILURE;
+        if (r == 0)
+                r = add_addr4(in, rtnl_link_get_ifindex(l), ip, prefix);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "add an address to %s in the container: %s", name, nl_geterror(r));
+        return 0;
+}
+
 /* ---- macvlan and ipvlan: parents and sub-interfaces ---- */
 
 /* Create link @name of @kind ("dummy", "vlan" with @parent and @vid) and bring it up. */

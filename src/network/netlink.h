@@ -38,6 +38,8 @@ int nl_veth_create(const struct nl_veth_req *req, struct berr *err);
 /* Remove link @name from the namespace bound at @ns_path (for disconnect). */
 void nl_link_delete_in(const char *ns_path, const char *name);
 
+/* One more IPv4 address on link @name inside the namespace at @ns_path. */
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err);
 /* The parents of macvlan/ipvlan networks: a dummy link, or an 802.1q link @name on @parent
  * with VLAN id @vid; both up. dockerd's messages. */
 int nl_dummy_create(const char *name, struct berr *err);

@@ -100,6 +100,9 @@ struct net_join_req {
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
              struct berr *err);
+/* --link-local-ip: one more address on the container's interface @ifname (a /16 for
+ * 169.254.0.0/16, else a /32), as dockerd adds them. */
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err);
 /* The veth goes (if it still exists) and the address returns to the pool. Idempotent. */
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path,
                const char *ifname);

@@ -1237,6 +1237,13 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         return 0;
 }
 
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
+        uint32_t a;
+        if (ipam_parse_ip4(ip, &a) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip);
+        return nl_addr4_add_in(ns_path, ifname, a, (a >> 16) == 0xa9fe ? 16 : 32, err);
+}
+
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
         char hname[16];
         host_ifname(ctr_id, net_id, hname);

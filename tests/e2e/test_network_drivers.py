@@ -227,3 +227,30 @@ def test_passthru_takes_the_parent_alone(berthd, docker, images, parent):
                    "mvs3", check=False)
     assert p.returncode != 0 and "cannot use mode passthru, macvlan network" in p.stderr
     docker.run("network", "rm", "mvs1", "mvs2")
+
+
+def test_connect_link_local_ip_and_driver_opts(berthd, docker, images):
+    docker.run("network", "create", "ll-a")
+    docker.run("network", "create", "ll-b")
+    docker.run("run", "-d", "--name", "ll-c", "--network", "ll-a", "--link-local-ip", "169.254.7.7", "busybox",
+               "sleep", "600")
+    try:
+        p = docker.run("exec", "ll-c", "ip", "-o", "-4", "addr", "show", "eth0")
+        assert "inet 169.254.7.7/16" in p.stdout
+        docker.run("network", "connect", "--link-local-ip", "169.254.8.8", "--driver-opt", "com.example.color=blue",
+                   "ll-b", "ll-c")
+        ep = ctr_ip(docker, "ll-c", "ll-b")
+        assert ep["IPAMConfig"]["LinkLocalIPs"] == ["169.254.8.8"]
+        assert ep["DriverOpts"] == {"com.example.color": "blue"}
+        assert "inet 169.254.8.8/16" in docker.run("exec", "ll-c", "ip", "-o", "-4", "addr", "show", "eth1").stdout
+        docker.run("network", "disconnect", "ll-b", "ll-c")
+        # Refused honestly: bad addresses, and driver options berth does not act on.
+        p = docker.run("network", "connect", "--link-local-ip", "169.254.x", "ll-b", "ll-c", check=False)
+        assert p.returncode != 0 and "invalid link-local IP address: 169.254.x" in p.stderr
+        p = docker.run("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=foo0", "ll-b", "ll-c",
+                       check=False)
+        assert p.returncode != 0 and "not supported by berth" in p.stderr
+        assert "ll-b" not in json.loads(docker.run("inspect", "ll-c").stdout)[0]["NetworkSettings"]["Networks"]
+    finally:
+        docker.run("rm", "-f", "ll-c", check=False)
+        docker.run("network", "rm", "ll-a", "ll-b", check=False)

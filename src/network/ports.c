@@ -61,7 +61,7 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
                 close(fd);
                 return e;
         }
-        *ret_fd = fd;
+        *ret_fd = fd_above_select(fd);
         return 0;
 }
 

@@ -1,7 +1,9 @@
 /* store_int.h - the network store's insides, shared by store.c and ports.c only. */
 #pragma once
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "ipam.h"
 #include "network.h"
@@ -59,6 +61,20 @@ struct net_store {
 void ports_resync_locked(struct net_store *s);
 /* Whether @ip is a container address of a routed network. Caller holds s->lock. */
 bool net_ip_routed_locked(struct net_store *s, uint32_t ip);
+
+/* Move @fd, one of the many long-lived descriptors the store holds (a reserved port, a
+ * container's DNS socket), above FD_SETSIZE: libnftables (and ldns) still use select(),
+ * which aborts berthd on a descriptor past 1023 — one 1,000-port range was enough. The
+ * low numbers stay free for them. Returns the descriptor to use (@fd when it cannot move). */
+static inline int fd_above_select(int fd) {
+        if (fd < 0 || fd >= 1024)
+                return fd;
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
+        if (hi < 0)
+                return fd; /* RLIMIT_NOFILE at 1024: nothing to gain */
+        close(fd);
+        return hi;
+}
 
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);

@@ -204,3 +204,29 @@ def test_bridge_accept_fwmark_accepts_marked_packets(fresh_daemon):
     bad = fresh_daemon("--bridge-accept-fwmark", "0x2a/zz", start=False)
     p = subprocess.run(bad.args, capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and 'invalid argument "0x2a/zz" for "--bridge-accept-fwmark" flag' in p.stderr + p.stdout
+
+
+def test_a_thousand_port_range_keeps_berthd_up(berthd, docker, images):
+    """A 1,000-port range holds 1,000 reservation sockets; libnftables' own socket must still
+    get a descriptor select() takes (it aborted berthd once)."""
+    import random
+    for _ in range(5):
+        base = random.randrange(21000, 29000)
+        spec = "127.0.0.1:%d-%d:%d-%d" % (base, base + 999, base, base + 999)
+        p = docker.run("run", "-d", "--name", "fw-range", "-p", spec, "busybox", "httpd", "-f", "-p", str(base + 999),
+                       "-h", "/etc", check=False)
+        if p.returncode == 0:
+            break
+        docker.run("rm", "-f", "fw-range", check=False)  # a port of the range was taken: another range
+    else:
+        pytest.skip("no free range of 1,000 ports on 127.0.0.1")
+    try:
+        port = free_port()
+        docker.run("run", "-d", "--name", "fw-after", "-p", "127.0.0.1:%d:80" % port, "busybox", "httpd", "-f", "-p",
+                   "80", "-h", "/etc")
+        host = json.loads(docker.run("inspect", "fw-range").stdout)[0]["Config"]["Hostname"]
+        assert get("http://127.0.0.1:%d/hostname" % (base + 999)).strip() == host
+        assert len(docker.run("port", "fw-range").stdout.splitlines()) == 1000
+    finally:
+        docker.run("rm", "-f", "fw-range", "fw-after", check=False)
+    assert docker.run("ps", "-q").returncode == 0 and berthd.proc.poll() is None

@@ -330,26 +330,35 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
         return run_sb(&b, err);
 }
 
+/* One command per map or set with all its elements: nft parses and checks one command of
+ * a thousand elements much faster than a thousand commands (a 1,000-port range). */
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {
-        for (size_t i = 0; i < n; i++) {
-                char hip[16], cip[16];
-                ipam_format_ip4(p[i].host_ip, hip);
-                ipam_format_ip4(p[i].ctr_ip, cip);
-                if (p[i].routed) {
-                        sb_add(b, "%s element inet %s routed_open { %s . %s . %u }\n", add ? "add" : "delete", table, cip,
-                               proto_name(p[i].proto), p[i].ctr_port);
-                        continue;
+        static const char *const sets[] = { "pub_ip", "pub_any", "routed_open" };
+        for (size_t k = 0; k < ELEMENTSOF(sets); k++) {
+                bool any = false;
+                for (size_t i = 0; i < n; i++) {
+                        size_t which = p[i].routed ? 2 : p[i].host_ip ? 0 : 1;
+                        if (which != k)
+                                continue;
+                        char hip[16], cip[16];
+                        ipam_format_ip4(p[i].host_ip, hip);
+                        ipam_format_ip4(p[i].ctr_ip, cip);
+                        sb_add(b, "%s", any ? ", " : add ? "add element inet " : "delete element inet ");
+                        if (!any)
+                                sb_add(b, "%s %s { ", table, sets[k]);
+                        any = true;
+                        if (k == 2)
+                                sb_add(b, "%s . %s . %u", cip, proto_name(p[i].proto), p[i].ctr_port);
+                        else {
+                                if (k == 0)
+                                        sb_add(b, "%s . ", hip);
+                                sb_add(b, "%s . %u", proto_name(p[i].proto), p[i].host_port);
+                                if (add)
+                                        sb_add(b, " : %s . %u", cip, p[i].ctr_port);
+                        }
                 }
-                const char *map = p[i].host_ip ? "pub_ip" : "pub_any";
-                char key[64];
-                if (p[i].host_ip)
-                        snprintf(key, sizeof(key), "%s . %s . %u", hip, proto_name(p[i].proto), p[i].host_port);
-                else
-                        snprintf(key, sizeof(key), "%s . %u", proto_name(p[i].proto), p[i].host_port);
-                if (add)
-                        sb_add(b, "add element inet %s %s { %s : %s . %u }\n", table, map, key, cip, p[i].ctr_port);
-                else
-                        sb_add(b, "delete element inet %s %s { %s }\n", table, map, key);
+                if (any)
+                        sb_add(b, " }\n");
         }
 }
 

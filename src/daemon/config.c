@@ -47,6 +47,8 @@ static const struct opt_desc opts[] = {
         { OPT_IPV6, "ipv6", 0, false, "ipv6", "Enable IPv6 networking on the default bridge network" },
         { OPT_FIXED_CIDR_V6, "fixed-cidr-v6", 0, true, "fixed-cidr-v6", "IPv6 subnet of the default bridge (default: one from the default address pools)" },
         { OPT_IP6TABLES, "ip6tables", 0, false, "ip6tables", "Firewall rules for IPv6 (always on with --iptables: berth's nftables table is inet)" },
+        { OPT_BRIDGE_ACCEPT_FWMARK, "bridge-accept-fwmark", 0, true, "bridge-accept-fwmark", "In bridge networks, accept packets with this firewall mark/mask" },
+        { OPT_DEFAULT_IPC_MODE, "default-ipc-mode", 0, true, "default-ipc-mode", "Default mode for containers ipc (\"shareable\" | \"private\") (default \"private\")" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
         /* ---- issue 14: validate, container defaults, daemon settings ---- */
@@ -202,6 +204,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->pidfile);
         free(cfg->config_file);
         free(cfg->storage_driver);
+        free(cfg->default_ipc_mode);
         net_options_done(&cfg->net);
         opts14_done(&cfg->o14);
         memset(cfg, 0, sizeof(*cfg));
@@ -323,6 +326,26 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->net.n_pools++;
                 return 0;
         }
+        case OPT_BRIDGE_ACCEPT_FWMARK: {
+                /* dockerd's form: MARK or MARK/MASK, each decimal or 0x-hex, 32 bits. */
+                char *end, *end2 = NULL;
+                errno = 0;
+                unsigned long long mark = strtoull(value, &end, 0), mask = 0xffffffffu;
+                if (*end == '/')
+                        mask = strtoull(end + 1, &end2, 0);
+                if (errno || !*value || end == value || (*end && *end != '/') || (end2 && (*end2 || end2 == end + 1)) ||
+                    mark > 0xffffffffu || mask > 0xffffffffu || value[0] == '-' || (end2 && end[1] == '-'))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--bridge-accept-fwmark\" "
+                                        "flag: want a firewall mark, or mark/mask (e.g. 0x1/0x1)", value);
+                cfg->net.accept_fwmark = (uint32_t) mark;
+                cfg->net.accept_fwmask = (uint32_t) mask;
+                cfg->net.has_accept_fwmark = true;
+                return 0;
+        }
+        case OPT_DEFAULT_IPC_MODE:
+                if (!STREQ(value, "private") && !STREQ(value, "shareable"))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid default IPC mode: %s", value);
+                return set_string(&cfg->default_ipc_mode, value, err);
         case OPT_MTU: {
                 char *end;
                 long m = strtol(value, &end, 10);

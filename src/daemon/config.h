@@ -82,6 +82,8 @@ enum config_opt {
         OPT_IPV6,
         OPT_FIXED_CIDR_V6,
         OPT_IP6TABLES,
+        OPT_BRIDGE_ACCEPT_FWMARK,
+        OPT_DEFAULT_IPC_MODE,
         OPT_VERSION,
         OPT_HELP,
         /* ---- issue 14: install, validate, container defaults, reload ---- */
@@ -124,6 +126,7 @@ struct daemon_config {
         enum log_level log_level;
         bool debug;
         char *storage_driver; /* NULL: pick overlay2, or vfs where overlay cannot work */
+        char *default_ipc_mode; /* --default-ipc-mode: "private" (NULL) or "shareable" */
         struct net_options net; /* --bridge, --bip, --iptables, ... */
         bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 

@@ -54,10 +54,11 @@ static json_t *endpoint_new(const char *net_id, json_t *cfg) {
         json_t *aliases = json_object_get(cfg, "Aliases");
         json_t *links = json_object_get(cfg, "Links");
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
-        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:n, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:O, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
                                json_is_object(ipam) ? ipam : json_null(), "Links", json_is_array(links) ? links : json_null(),
                                "Aliases", json_is_array(aliases) ? aliases : json_null(), "MacAddress", mac ? mac : "",
-                               "DriverOpts", "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
+                               "DriverOpts", json_object_size(dopts) ? dopts : json_null(), "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
                                "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "GlobalIPv6Address", "",
                                "GlobalIPv6PrefixLen", 0, "DNSNames");
         return ep;
@@ -88,6 +89,36 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
         json_t *aliases = json_object_get(cfg, "Aliases");
         if (aliases && !json_is_null(aliases) && !json_is_array(aliases))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid Aliases for network %s", name);
+        json_t *ll = json_object_get(ipam, "LinkLocalIPs");
+        if (ll && !json_is_null(ll) && !json_is_array(ll))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid LinkLocalIPs for network %s", name);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ll, i, v) {
+                const char *ip = json_string_value(v);
+                struct in_addr a4;
+                struct in6_addr ll6;
+                if (ip && inet_pton(AF_INET6, ip, &ll6) == 1)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 link-local addresses are not supported "
+                                        "by berth yet");
+                if (!ip || inet_pton(AF_INET, ip, &a4) != 1)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip ? ip : "");
+        }
+        if (i > 16)
+                return berr_set(err, BERR_INVALID, E2BIG, "too many link-local IP addresses: at most 16");
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        if (dopts && !json_is_null(dopts) && !json_is_object(dopts))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+        const char *k;
+        json_object_foreach(dopts, k, v) {
+                if (!json_is_string(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+                /* The endpoint options Docker's own drivers act on; others are kept, as dockerd keeps them. */
+                if (strcmp(k, "com.docker.network.endpoint.ifname") == 0 ||
+                    strcmp(k, "com.docker.network.endpoint.sysctls") == 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "driver option %s is not supported by berth",
+                                        k);
+        }
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
         uint8_t m[6];
         if (mac && *mac && net_parse_mac(mac, m) < 0)
@@ -250,7 +281,7 @@ int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, str
                 json_object_foreach(eps, key, cfg) {
                         struct net_info ni;
                         struct berr e = { 0 };
-                        if (net_find(d->nets, key, &ni, &e) == 0 && strcmp(ni.driver, "bridge") != 0) {
+                        if (net_find(d->nets, key, &ni, &e) == 0 && !net_driver_has_endpoints(ni.driver)) {
                                 json_decref(out);
                                 return berr_set(err, BERR_INVALID, EINVAL, "container cannot be connected to multiple "
                                                 "networks with one of the networks in private (none) mode");
@@ -347,6 +378,11 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         net_format_ip(e->ip, ip);
         net_format_ip(e->gateway, gw);
         net_format_mac(e->mac, mac);
+        static const uint8_t none[6];
+        if (!e->gateway) /* macvlan/ipvlan without a gateway, ipvlan l3 */
+                gw[0] = '\0';
+        if (memcmp(e->mac, none, 6) == 0) /* ipvlan: the parent's */
+                mac[0] = '\0';
         json_object_set_new(ep, "NetworkID", json_string(ni->id));
         json_object_set_new(ep, "EndpointID", json_string(e->endpoint_id));
         json_object_set_new(ep, "IPAddress", json_string(ip));
@@ -389,7 +425,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 r = net_find(d->nets, name, &ni, err); /* removed and made again under the same name */
         if (r < 0)
                 return r;
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return 0; /* none and host are modes, not attachments */
         json_t *ipam = json_object_get(ep, "IPAMConfig");
         const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
@@ -408,6 +444,14 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)
                 return r;
+        size_t li;
+        json_t *ll;
+        json_array_foreach(json_object_get(ipam, "LinkLocalIPs"), li, ll) {
+                if ((r = net_add_link_local(ns, ifname, json_string_value(ll) ?: "", err)) < 0) {
+                        net_leave(d->nets, ni.id, c->id, ns, ifname);
+                        return r;
+                }
+        }
         if (mac_given)
                 json_object_set_new(ep, "BerthMacGiven", json_true());
         fill_endpoint(ep, &ni, &e);
@@ -493,8 +537,11 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
                         continue;
                 struct net_info ni;
                 struct berr err = { 0 };
-                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0)
+                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0) {
+                        if (strcmp(ni.driver, "bridge") != 0)
+                                return 0; /* macvlan/ipvlan: reached directly, nothing to publish */
                         snprintf(host_ip, 64, "%s", ni.host_binding_ipv4);
+                }
                 if (e.has_ip6) {
                         memcpy(ret_ip6, e.ip6, 16);
                         *ret_has6 = true;
@@ -1121,7 +1168,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
         if ((r = check_endpoint_config(ni.name, cfg, err)) < 0)
                 return r;
         enum net_mode mode = mode_of(net_mode_str(c));
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE)
@@ -1192,7 +1239,7 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
                 ni.id[0] = '\0';
                 snprintf(ni.driver, sizeof(ni.driver), "bridge");
         }
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         pthread_mutex_lock(&c->lock);

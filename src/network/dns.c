@@ -784,7 +784,7 @@ static int socket_in(const char *ns_path, int type) {
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
                 abort();
         }
-        return fd >= 0 ? fd : e;
+        return fd >= 0 ? fd_above_select(fd) : e;
 }
 
 int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,

@@ -22,6 +22,8 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/vlan.h>
+#include <linux/if_link.h>
 #include <netlink/route/route.h>
 
 #include "common/cleanup.h"
@@ -514,4 +516,153 @@ struct json_t *nl_netns_stats(const char *ns_path) {
         }
         fclose(f);
         return o;
+}
+
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(ns_path);
+        _cleanup_link_ struct rtnl_link *l = NULL;
+        int r = in ? rtnl_link_get_kernel(in, 0, name, &l) : -NLE_FAILURE;
+        if (r == 0)
+                r = add_addr4(in, rtnl_link_get_ifindex(l), ip, prefix);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "add an address to %s in the container: %s", name, nl_geterror(r));
+        return 0;
+}
+
+/* ---- macvlan and ipvlan: parents and sub-interfaces ---- */
+
+/* Create link @name of @kind ("dummy", "vlan" with @parent and @vid) and bring it up. */
+static int link_add_up(const char *name, const char *kind, const char *parent, int vid, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+        if (!s || !l)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "netlink socket");
+        int r;
+        if (strcmp(kind, "vlan") == 0) {
+                int pidx = (int) if_nametoindex(parent);
+                if (pidx == 0)
+                        return berr_set(err, BERR_INVALID, ENODEV, "failed to find master interface %s on the Docker "
+                                        "host: Link not found", parent);
+                rtnl_link_put(l);
+                l = rtnl_link_vlan_alloc();
+                if (!l)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                rtnl_link_set_link(l, pidx);
+                rtnl_link_vlan_set_id(l, vid);
+        } else if ((r = rtnl_link_set_type(l, kind)) < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "link type %s: %s", kind, nl_geterror(r));
+        rtnl_link_set_name(l, name);
+        rtnl_link_set_flags(l, IFF_UP);
+        r = rtnl_link_add(s, l, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "failed to create %s %s link: %s", name, kind, nl_geterror(r));
+        return 0;
+}
+
+int nl_dummy_create(const char *name, struct berr *err) {
+        return link_add_up(name, "dummy", NULL, 0, err);
+}
+
+int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *err) {
+        return link_add_up(name, "vlan", parent, vid, err);
+}
+
+/* Up, address and routes of link @name inside the namespace of @in (a socket made there). */
+static int config_inside(struct nl_sock *in, const char *name, uint32_t ip, int prefix, uint32_t gw, bool route_gw,
+                         bool route_dev) {
+        _cleanup_link_ struct rtnl_link *pl = NULL, *up = rtnl_link_alloc();
+        int r = up ? rtnl_link_get_kernel(in, 0, name, &pl) : -NLE_NOMEM;
+        if (r < 0)
+                return r;
+        int idx = rtnl_link_get_ifindex(pl);
+        rtnl_link_set_flags(up, IFF_UP);
+        if ((r = rtnl_link_change(in, pl, up, 0)) < 0 || (r = add_addr4(in, idx, ip, prefix)) < 0)
+                return r;
+        if (!(route_gw && gw) && !route_dev)
+                return 0;
+        struct rtnl_route *rt = rtnl_route_alloc();
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        struct nl_addr *dst = addr4(0, 0), *via = route_gw && gw ? addr4(gw, 32) : NULL;
+        if (rt && nh && dst && (via || !route_gw)) {
+                rtnl_route_set_family(rt, AF_INET);
+                rtnl_route_set_dst(rt, dst);
+                rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                rtnl_route_set_protocol(rt, RTPROT_BOOT);
+                rtnl_route_set_scope(rt, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+                if (via)
+                        rtnl_route_nh_set_gateway(nh, via);
+                rtnl_route_nh_set_ifindex(nh, idx);
+                rtnl_route_add_nexthop(rt, nh);
+                nh = NULL; /* owned by the route now */
+                r = rtnl_route_add(in, rt, NLM_F_CREATE);
+        } else
+                r = -NLE_NOMEM;
+        if (nh)
+                rtnl_route_nh_free(nh);
+        if (rt)
+                rtnl_route_put(rt);
+        nl_addr_put(dst);
+        nl_addr_put(via);
+        return r;
+}
+
+int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err) {
+        _cleanup_close_ int nsfd = open(q->ns_path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", q->ns_path);
+        int pidx = (int) if_nametoindex(q->parent);
+        if (pidx == 0)
+                return berr_set(err, BERR_INTERNAL, ENODEV, "parent interface %s does not exist", q->parent);
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        /* Built by hand: libnl has no setter for ipvlan's flags. The link is born inside the
+         * container's namespace (IFLA_NET_NS_FD) on a parent of this one (IFLA_LINK). */
+        struct nl_msg *m = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+        int r = -NLE_NOMEM;
+        if (!m || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+                goto out;
+        bool is_ipvlan = strcmp(q->kind, "ipvlan") == 0;
+        NLA_PUT_STRING(m, IFLA_IFNAME, q->name);
+        NLA_PUT_U32(m, IFLA_LINK, (uint32_t) pidx);
+        NLA_PUT_U32(m, IFLA_NET_NS_FD, (uint32_t) nsfd);
+        if (q->mtu > 0)
+                NLA_PUT_U32(m, IFLA_MTU, (uint32_t) q->mtu);
+        if (!is_ipvlan && q->has_mac)
+                NLA_PUT(m, IFLA_ADDRESS, 6, q->mac);
+        struct nlattr *info = nla_nest_start(m, IFLA_LINKINFO);
+        if (!info)
+                goto out;
+        NLA_PUT_STRING(m, IFLA_INFO_KIND, q->kind);
+        struct nlattr *data = nla_nest_start(m, IFLA_INFO_DATA);
+        if (!data)
+                goto out;
+        if (is_ipvlan) {
+                NLA_PUT_U16(m, IFLA_IPVLAN_MODE, (uint16_t) q->mode);
+                NLA_PUT_U16(m, IFLA_IPVLAN_FLAGS, (uint16_t) q->flags);
+        } else
+                NLA_PUT_U32(m, IFLA_MACVLAN_MODE, (uint32_t) q->mode);
+        nla_nest_end(m, data);
+        nla_nest_end(m, info);
+        r = nl_send_auto(s, m);
+        if (r >= 0)
+                r = nl_wait_for_ack(s);
+        goto out;
+nla_put_failure:
+        r = -NLE_NOMEM;
+out:
+        nlmsg_free(m);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "create %s interface on %s: %s", q->kind, q->parent,
+                                nl_geterror(r));
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
+        r = in ? config_inside(in, q->name, q->ip, q->prefix, q->gw, q->default_route && !q->route_dev,
+                               q->default_route && q->route_dev)
+               : -NLE_FAILURE;
+        if (r < 0) {
+                nl_link_delete_in(q->ns_path, q->name);
+                return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->name, nl_geterror(r));
+        }
+        return 0;
 }

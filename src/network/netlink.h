@@ -43,6 +43,29 @@ int nl_veth_create(const struct nl_veth_req *req, struct berr *err);
 /* Remove link @name from the namespace bound at @ns_path (for disconnect). */
 void nl_link_delete_in(const char *ns_path, const char *name);
 
+/* One more IPv4 address on link @name inside the namespace at @ns_path. */
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err);
+/* The parents of macvlan/ipvlan networks: a dummy link, or an 802.1q link @name on @parent
+ * with VLAN id @vid; both up. dockerd's messages. */
+int nl_dummy_create(const char *name, struct berr *err);
+int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *err);
+/* A macvlan or ipvlan link on @parent, born inside the namespace at @ns_path as @name,
+ * up with @ip/@prefix and a default route: through @gw, or (@route_dev, ipvlan l3/l3s)
+ * through the device itself; none without @default_route. */
+struct nl_sublink_req {
+        const char *kind;     /* "macvlan" or "ipvlan" */
+        const char *parent, *ns_path, *name;
+        int mode;             /* MACVLAN_MODE_* or IPVLAN_MODE_* */
+        int flags;            /* IPVLAN_F_* */
+        bool has_mac;
+        uint8_t mac[6];
+        int mtu;
+        uint32_t ip, gw;
+        int prefix;
+        bool default_route, route_dev;
+};
+int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err);
+
 /* MTU of the interface of the host's default route (0 if none). */
 int nl_default_route_mtu(void);
 /* Whether an IPv4 route of the host (other than a default route) overlaps @n. */

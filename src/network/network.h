@@ -34,6 +34,8 @@ struct net_options {
         bool ip_masq, icc, ip_forward;
         char *ip;             /* --ip: default host address of published ports */
         char *table;          /* nftables table name (derived from the exec root) */
+        bool has_accept_fwmark; /* --bridge-accept-fwmark mark[/mask]: forwarded packets so marked are accepted */
+        uint32_t accept_fwmark, accept_fwmask;
 };
 void net_options_init(struct net_options *o);
 /* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */
@@ -58,6 +60,8 @@ struct net_info {
         bool ipv6;            /* EnableIPv6, with an IPv6 subnet */
         char host_binding_ipv4[64];
 };
+/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan. */
+bool net_driver_has_endpoints(const char *driver);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
@@ -104,6 +108,9 @@ struct net_join_req {
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
              struct berr *err);
+/* --link-local-ip: one more address on the container's interface @ifname (a /16 for
+ * 169.254.0.0/16, else a /32), as dockerd adds them. */
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err);
 /* The veth goes (if it still exists) and the address returns to the pool. Idempotent. */
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path,
                const char *ifname);

@@ -83,7 +83,7 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
                 close(fd);
                 return e;
         }
-        *ret_fd = fd;
+        *ret_fd = fd_above_select(fd);
         return 0;
 }
 
@@ -103,9 +103,9 @@ static int pub_add(struct net_store *s, const char *ctr_id, const struct net_por
         return 0;
 }
 
-static void to_fw(const struct net_port *p, struct fw_port *f) {
+static void to_fw(struct net_store *s, const struct net_port *p, struct fw_port *f) {
         *f = (struct fw_port) { .proto = p->proto, .v6 = p->v6, .host_ip = p->host_ip, .host_port = p->host_port,
-                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port };
+                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port, .routed = net_ip_routed_locked(s, p->ctr_ip) };
         memcpy(f->host_ip6, p->host_ip6, 16);
         memcpy(f->ctr_ip6, p->ctr_ip6, 16);
 }
@@ -117,7 +117,7 @@ static int fw_change(struct net_store *s, const struct net_port *p, size_t n, bo
         if (!f)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++)
-                to_fw(&p[i], &f[i]);
+                to_fw(s, &p[i], &f[i]);
         int r = fw_ports(s->o->table, f, n, add, err);
         if (r < 0 && !add) /* some were gone already: take the others one by one */
                 for (size_t i = 0; i < n; i++) {
@@ -258,15 +258,19 @@ void net_ports_resync(struct net_store *s) {
         if (!s->o->iptables)
                 return;
         pthread_mutex_lock(&s->lock);
-        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
-        if (f) {
-                for (size_t i = 0; i < s->n_pubs; i++)
-                        to_fw(&s->pubs[i].port, &f[i]);
-                struct berr e = { 0 };
-                if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
-                        log_warn("resync published ports: %s", e.msg);
-                free(f);
-        }
+        ports_resync_locked(s);
         pthread_mutex_unlock(&s->lock);
         fw_session_end(); /* opened by net_store_open on this thread */
+}
+
+void ports_resync_locked(struct net_store *s) {
+        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
+        if (!f)
+                return;
+        for (size_t i = 0; i < s->n_pubs; i++)
+                to_fw(s, &s->pubs[i].port, &f[i]);
+        struct berr e = { 0 };
+        if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
+                log_warn("resync published ports: %s", e.msg);
+        free(f);
 }

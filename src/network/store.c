@@ -22,8 +22,10 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "firewall.h"
+#include "fwwatch.h"
 #include "ipam.h"
 #include "netlink.h"
+#include "sublink.h"
 
 #define DEFAULT_BRIDGE "docker0"
 #define MAX_ENDPOINTS 65536
@@ -98,8 +100,10 @@ static void network_free(struct network *n) {
         free(n);
 }
 
-/* The bridge goes with its network only if berth made it. */
-static void drop_bridge(struct network *n) {
+/* The bridge (or a macvlan/ipvlan parent) goes with its network only if berth made it. */
+static void drop_bridge(struct net_store *s, struct network *n) {
+        if (net_driver_is_sublink(n->info.driver))
+                sublink_detach_parent(s, n);
         if (n->info.bridge[0] && json_is_true(json_object_get(n->rec, "BerthCreatedBridge")))
                 nl_link_delete(n->info.bridge);
 }
@@ -146,6 +150,8 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
         n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
                              strcmp(n->info.name, "none") == 0;
+        if (net_driver_is_sublink(n->info.driver))
+                return sublink_from_record(s, n, err);
         if (strcmp(n->info.driver, "bridge") != 0)
                 return 0;
         const char *br = json_string_value(json_object_get(r, "BerthBridge"));
@@ -158,6 +164,9 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
                  opt_str(r, "com.docker.network.bridge.host_binding_ipv4") ?: "");
         n->icc = opt_bool(r, "com.docker.network.bridge.enable_icc", true);
         n->masquerade = opt_bool(r, "com.docker.network.bridge.enable_ip_masquerade", true);
+        n->gw_mode4 = fw_gw_mode_from_string(opt_str(r, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (n->gw_mode4 < 0)
+                n->gw_mode4 = FW_GW_NAT;
         const char *mtu = opt_str(r, "com.docker.network.driver.mtu");
         n->mtu = mtu ? atoi(mtu) : 0;
         if (n->mtu <= 0)
@@ -318,7 +327,8 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                 list[n++] = (struct fw_net) { .bridge = w->info.bridge, .subnet = w->subnet,
                                               .has_v6 = w->has_v6, .subnet6 = w->subnet6,
                                               .internal = w->info.internal, .masquerade = w->masquerade && s->o->ip_masq,
-                                              .icc = w->icc && s->o->icc };
+                                              .icc = w->icc && s->o->icc, .gw_mode = (enum fw_gw_mode) w->gw_mode4,
+                                              .gateway = w->alloc.gateway };
                 v6 |= w->has_v6;
         }
         if (n > 0 && s->o->ip_forward) {
@@ -339,10 +349,32 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                                 log_info("enabled net.ipv6.conf.all.forwarding for IPv6 bridge networks");
                 }
         }
-        int r = fw_apply(s->o->table, list, n, err);
+        struct fw_mark mark = { .on = s->o->has_accept_fwmark, .mark = s->o->accept_fwmark, .mask = s->o->accept_fwmask };
+        int r = fw_apply(s->o->table, list, n, &mark, err);
         if (r == 0)
                 check_forward_drops(s, list, n);
         return r;
+}
+
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
+        for (struct network *w = s->nets; w; w = w->next)
+                if (w->gw_mode4 == FW_GW_ROUTED && w->has_v4 && ipam_contains4(&w->subnet, ip))
+                        return true;
+        return false;
+}
+
+/* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
+ * table back from what the store knows, port maps included. */
+static void reapply_firewall(void *arg) {
+        struct net_store *s = arg;
+        pthread_mutex_lock(&s->lock);
+        struct berr e = { 0 };
+        if (fw_session_begin(&e) < 0 || apply_firewall(s, &e) < 0)
+                log_warn("put the firewall back: %s", e.msg);
+        else
+                ports_resync_locked(s);
+        fw_session_end();
+        pthread_mutex_unlock(&s->lock);
 }
 
 bool net_valid_bridge_name(const char *name) {
@@ -704,6 +736,11 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
                 fw_session_end();
                 goto fail;
         }
+        if (o->iptables) {
+                struct berr e = { 0 };
+                if (fw_watch_start(o->table, reapply_firewall, s, &s->fw_watch, &e) < 0)
+                        log_warn("berth's firewall rules will not be put back after others remove them: %s", e.msg);
+        }
         log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
                  o->table, o->iptables ? "" : " (not managed: --iptables=false)");
         *ret = s;
@@ -716,6 +753,8 @@ fail:
 void net_store_close(struct net_store *s) {
         if (!s)
                 return;
+        fw_watch_stop(s->fw_watch);
+        s->fw_watch = NULL;
         dns_close(s);
         while (s->nets) {
                 struct network *n = s->nets;
@@ -734,8 +773,11 @@ void net_store_close(struct net_store *s) {
 }
 
 void net_store_remove_rules(struct net_store *s) {
-        if (s && s->o->iptables)
-                fw_remove(s->o->table);
+        if (!s || !s->o->iptables)
+                return;
+        fw_watch_stop(s->fw_watch); /* removing the table is no reason to put it back */
+        s->fw_watch = NULL;
+        fw_remove(s->o->table);
 }
 
 void net_default_gateway(struct net_store *s, char out[16]) {
@@ -815,11 +857,17 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 driver = "bridge";
         if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "only one instance of \"%s\" network is allowed", driver);
-        if (strcmp(driver, "macvlan") == 0 || strcmp(driver, "ipvlan") == 0 || strcmp(driver, "overlay") == 0)
+        if (strcmp(driver, "overlay") == 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the %s network driver is not supported by berth yet",
                                 driver);
-        if (strcmp(driver, "bridge") != 0)
+        bool is_sub = net_driver_is_sublink(driver);
+        if (strcmp(driver, "bridge") != 0 && !is_sub)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", driver);
+        struct sublink_cfg sub_cfg;
+        if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
+                return r;
+        if (is_sub && ipv6)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 on %s networks is not supported by berth yet", driver);
         if (ingress)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "ingress networks need swarm mode, which berth does not have");
         if (config_only || json_string_length(json_object_get(json_object_get(req, "ConfigFrom"), "Network")))
@@ -951,7 +999,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
                                         "[A-Za-z0-9_.-]", want_br);
                 snprintf(brname, sizeof(brname), "%s", want_br);
-        } else
+        } else if (is_sub)
+                brname[0] = '\0';
+        else
                 snprintf(brname, sizeof(brname), "br-%.12s", id);
         const char *mtu_s = json_string_value(json_object_get(options, "com.docker.network.driver.mtu"));
         if (mtu_s) {
@@ -972,6 +1022,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "host binding address %s is not supported by "
                                         "berth: the kernel cannot forward the IPv6 loopback address to containers", hb);
         }
+        const char *gwm = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (!is_sub && fw_gw_mode_from_string(gwm) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm);
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
         for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {
@@ -987,7 +1040,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
                 }
-                if (strcmp(w->info.bridge, brname) == 0) {
+                if (brname[0] && strcmp(w->info.bridge, brname) == 0) {
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
                                         w->info.name);
@@ -1005,7 +1058,8 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv4 address "
                                 "pool among the defaults to assign to the network");
         }
-        if (!gw)
+        /* macvlan and ipvlan take no gateway address unless one is given (dockerd 28). */
+        if (!gw && !is_sub)
                 gw = sub.addr + 1;
         if (subnet6_s) {
                 for (struct network *w = s->nets; w; w = w->next)
@@ -1021,6 +1075,10 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         }
         if (ipv6 && ipam_ip6_is_zero(gw6))
                 ipam_ip6_add(&sub6, 1, gw6);
+        if (is_sub && (r = sublink_attach_parent(s, driver, id, &sub_cfg, err)) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
         json_t *opts = options && json_is_object(options) ? json_deep_copy(options) : json_object();
         struct network *n = calloc(1, sizeof(*n));
         if (!n || !opts) {
@@ -1046,15 +1104,26 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         }
         /* The bridge's name is kept in "BerthBridge", which inspect leaves out: dockerd
          * shows com.docker.network.bridge.name only when the user gave it. */
-        n->rec = new_record(id, name, "bridge", ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
+        n->rec = new_record(id, name, driver, ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
                             internal, attachable, ipv6);
         if (ipam_opts && json_is_object(ipam_opts))
                 json_object_set(json_object_get(n->rec, "IPAM"), "Options", ipam_opts);
-        json_object_set_new(n->rec, "BerthBridge", json_string(brname));
+        if (is_sub) {
+                if (!gw)
+                        json_object_del(json_array_get(ipam_cfg, 0), "Gateway");
+                json_object_set_new(n->rec, "BerthParent", json_string(sub_cfg.parent));
+                json_object_set_new(n->rec, "BerthCreatedParent", json_boolean(sub_cfg.created));
+        } else
+                json_object_set_new(n->rec, "BerthBridge", json_string(brname));
         r = network_from_record(s, n, err);
         if (r == 0)
                 r = bring_up(s, n, err);
-        if (r == 0) {
+        if (r == 0 && is_sub) {
+                n->next = s->nets;
+                s->nets = n;
+                if ((r = save_record(s, n, err)) < 0)
+                        s->nets = n->next;
+        } else if (r == 0) {
                 n->next = s->nets;
                 s->nets = n;
                 r = apply_firewall(s, err);
@@ -1067,7 +1136,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 }
         }
         if (r < 0) {
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         pthread_mutex_unlock(&s->lock);
@@ -1098,7 +1167,7 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
                 }
         *ret = n->info;
         remove_record(s, n->info.id);
-        drop_bridge(n);
+        drop_bridge(s, n);
         struct berr e = { 0 };
         if (apply_firewall(s, &e) < 0)
                 log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
@@ -1131,6 +1200,8 @@ static json_t *containers_json(struct network *n) {
 static json_t *network_json(struct network *n, bool with_containers) {
         json_t *o = json_deep_copy(n->rec);
         json_object_del(o, "BerthBridge");
+        json_object_del(o, "BerthParent");
+        json_object_del(o, "BerthCreatedParent");
         json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
         return o;
 }
@@ -1255,7 +1326,7 @@ int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **r
                 json_array_append_new(deleted, json_string(n->info.name));
                 json_array_append_new(ids, json_string(n->info.id));
                 remove_record(s, n->info.id);
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         struct berr e = { 0 };
@@ -1341,9 +1412,18 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
 
         pthread_mutex_lock(&s->lock);
         struct network *n = find_locked(s, net_id);
-        if (!n || strcmp(n->info.driver, "bridge") != 0 || !n->has_v4) {
+        if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4) {
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
+        }
+        bool is_sub = net_driver_is_sublink(n->info.driver);
+        if (strcmp(n->info.driver, "ipvlan") == 0) {
+                if (q->want_mac && *q->want_mac) {
+                        pthread_mutex_unlock(&s->lock);
+                        return berr_set(err, BERR_INTERNAL, EINVAL,
+                                        "ipvlan interfaces do not support custom mac address assignment");
+                }
+                memset(ep.mac, 0, sizeof(ep.mac)); /* the parent's, shown as "" */
         }
         if (ep_find(n, q->ctr_id)) {
                 pthread_mutex_unlock(&s->lock);
@@ -1408,12 +1488,23 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         vq.host_name = hname;
         char id[65];
         snprintf(id, sizeof(id), "%s", n->info.id);
+        struct nl_sublink_req sq = { .ns_path = q->ns_path, .name = q->ifname, .ip = ep.ip, .gw = ep.gateway,
+                                     .prefix = ep.prefix, .default_route = q->default_route };
+        char parent[16], kind[16];
+        if (is_sub) {
+                sublink_join_req(n, &sq);
+                memcpy(sq.mac, ep.mac, 6);
+                snprintf(parent, sizeof(parent), "%s", sq.parent);
+                snprintf(kind, sizeof(kind), "%s", sq.kind);
+                sq.parent = parent;
+                sq.kind = kind;
+        }
         pthread_mutex_unlock(&s->lock);
 
         /* A leftover of a crash under the same name goes first. */
-        if (nl_link_exists(hname))
+        if (!is_sub && nl_link_exists(hname))
                 nl_link_delete(hname);
-        r = nl_veth_create(&vq, err);
+        r = is_sub ? nl_sublink_create(&sq, err) : nl_veth_create(&vq, err);
         if (r < 0) {
                 pthread_mutex_lock(&s->lock);
                 n = find_locked(s, id);
@@ -1429,6 +1520,13 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         }
         *ret = ep;
         return 0;
+}
+
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
+        uint32_t a;
+        if (ipam_parse_ip4(ip, &a) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip);
+        return nl_addr4_add_in(ns_path, ifname, a, (a >> 16) == 0xa9fe ? 16 : 32, err);
 }
 
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {

@@ -1,7 +1,9 @@
 /* store_int.h - the network store's insides, shared by store.c and ports.c only. */
 #pragma once
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "ipam.h"
 #include "network.h"
@@ -29,7 +31,12 @@ struct network {
         struct ipv6_net subnet6;
         struct ipam_alloc6 alloc6;
         bool icc, masquerade;
+        int gw_mode4;           /* enum fw_gw_mode: gateway_mode_ipv4 */
         int mtu;
+        char parent[16];        /* macvlan/ipvlan (sublink.c): the parent link */
+        bool parent_created;    /* berth made it */
+        int sub_mode, sub_flags;
+        bool sub_internal;      /* no route out: --internal, or no parent given */
         struct endpoint *eps;
         size_t n_eps;
         struct network *next;
@@ -52,7 +59,27 @@ struct net_store {
         uint16_t next_port;     /* where the search for a free host port goes on */
         struct dns *dns;        /* the embedded DNS server (dns.c) */
         json_t *warnings;       /* for docker info, under lock */
+        struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
 };
+
+/* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */
+void ports_resync_locked(struct net_store *s);
+/* Whether @ip is a container address of a routed network. Caller holds s->lock. */
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip);
+
+/* Move @fd, one of the many long-lived descriptors the store holds (a reserved port, a
+ * container's DNS socket), above FD_SETSIZE: libnftables (and ldns) still use select(),
+ * which aborts berthd on a descriptor past 1023 — one 1,000-port range was enough. The
+ * low numbers stay free for them. Returns the descriptor to use (@fd when it cannot move). */
+static inline int fd_above_select(int fd) {
+        if (fd < 0 || fd >= 1024)
+                return fd;
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
+        if (hi < 0)
+                return fd; /* RLIMIT_NOFILE at 1024: nothing to gain */
+        close(fd);
+        return hi;
+}
 
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);

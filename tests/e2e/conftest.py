@@ -131,6 +131,8 @@ def remove_daemon_network_objects(data_root, bridge, table):
             b = rec.get("BerthBridge") or (rec.get("Options") or {}).get("com.docker.network.bridge.name")
             if b:
                 bridges.add(b)
+            if rec.get("BerthCreatedParent") and rec.get("BerthParent"):
+                bridges.add(rec["BerthParent"])  # a macvlan/ipvlan parent berth made
     except OSError:
         pass
     for b in bridges:

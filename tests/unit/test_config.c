@@ -97,6 +97,44 @@ static void test_json_sets_values(void **s) {
         daemon_config_done(&cfg);
 }
 
+static void test_bridge_accept_fwmark_takes_mark_or_mark_slash_mask(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd", "--bridge-accept-fwmark", "0x2a/0xff" };
+        assert_int_equal(parse(&cfg, &err, 3, argv), 0);
+        assert_true(cfg.net.has_accept_fwmark);
+        assert_int_equal(cfg.net.accept_fwmark, 0x2a);
+        assert_int_equal(cfg.net.accept_fwmask, 0xff);
+        daemon_config_done(&cfg);
+        char *argv2[] = { "berthd", "--bridge-accept-fwmark", "7" };
+        assert_int_equal(parse(&cfg, &err, 3, argv2), 0);
+        assert_int_equal(cfg.net.accept_fwmark, 7);
+        assert_int_equal(cfg.net.accept_fwmask, 0xffffffffu);
+        daemon_config_done(&cfg);
+        const char *bad[] = { "", "x", "1/", "1/x", "0x1ffffffff", "1/2/3", "-1", "1/-1" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char *argv3[] = { "berthd", "--bridge-accept-fwmark", (char *) bad[i] };
+                assert_true(parse(&cfg, &err, 3, argv3) < 0);
+                assert_non_null(strstr(err.msg, "for \"--bridge-accept-fwmark\" flag"));
+                daemon_config_done(&cfg);
+        }
+}
+
+static void test_default_ipc_mode_private_or_shareable(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd" };
+        assert_int_equal(parse(&cfg, &err, 1, argv), 0);
+        const char *j = "{\"default-ipc-mode\":\"shareable\"}";
+        assert_int_equal(daemon_config_merge_json(&cfg, j, strlen(j), &err), 0);
+        assert_string_equal(cfg.default_ipc_mode, "shareable");
+        daemon_config_done(&cfg);
+        char *argv2[] = { "berthd", "--default-ipc-mode", "host" };
+        assert_true(parse(&cfg, &err, 3, argv2) < 0);
+        assert_string_equal(err.msg, "invalid default IPC mode: host");
+        daemon_config_done(&cfg);
+}
+
 static void test_json_unknown_key_fails(void **s) {
         struct daemon_config cfg;
         struct berr err = { 0 };
@@ -445,6 +483,8 @@ int main(void) {
                 cmocka_unit_test(test_missing_value_and_bad_level),
                 cmocka_unit_test(test_relative_data_root_is_refused),
                 cmocka_unit_test(test_json_sets_values),
+                cmocka_unit_test(test_bridge_accept_fwmark_takes_mark_or_mark_slash_mask),
+                cmocka_unit_test(test_default_ipc_mode_private_or_shareable),
                 cmocka_unit_test(test_json_unknown_key_fails),
                 cmocka_unit_test(test_json_empty_key_is_unknown),
                 cmocka_unit_test(test_json_conflict_with_flag_fails),

@@ -220,6 +220,7 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, const struc
                t);
         /* Containers of routed networks are reached directly on their published ports. */
         sb_add(&b, "add set inet %s routed_open { type ipv4_addr . inet_proto . inet_service; }\n", t);
+        sb_add(&b, "add set inet %s routed6_open { type ipv6_addr . inet_proto . inet_service; }\n", t);
 
         /* "admin" is the administrator's (dockerd's DOCKER-USER): berth creates it and never
          * flushes it; every forwarded packet to or from a berth bridge passes it first. */
@@ -251,8 +252,19 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, const struc
                 sb_add(&b, "add rule inet %s forward iifname @bridges oifname @bridges drop\n", t);
                 /* From outside: what each network's gateway mode lets in directly. */
                 for (size_t i = 0; i < n; i++) {
+                        /* Each family has its own mode (gateway_mode_ipv4, gateway_mode_ipv6). */
+                        if (nets[i].has_v6 && nets[i].gw_mode6 == FW_GW_NAT_UNPROTECTED)
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" meta nfproto ipv6 accept\n", t,
+                                       nets[i].bridge);
+                        else if (nets[i].has_v6 && nets[i].gw_mode6 == FW_GW_ROUTED) {
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" ip6 daddr . meta l4proto . th dport "
+                                       "@routed6_open accept\n", t, nets[i].bridge);
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" meta l4proto ipv6-icmp accept\n", t,
+                                       nets[i].bridge);
+                        }
                         if (nets[i].gw_mode == FW_GW_NAT_UNPROTECTED)
-                                sb_add(&b, "add rule inet %s forward oifname \"%s\" accept\n", t, nets[i].bridge);
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" meta nfproto ipv4 accept\n", t,
+                                       nets[i].bridge);
                         else if (nets[i].gw_mode == FW_GW_ROUTED) {
                                 sb_add(&b, "add rule inet %s forward oifname \"%s\" ip daddr . meta l4proto . th dport "
                                        "@routed_open accept\n", t, nets[i].bridge);
@@ -300,6 +312,15 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, const struc
                 sb_add(&b, "add rule inet %s raw_prerouting iifname != \"%s\" ip daddr %s ip daddr != %s drop\n", t,
                        nets[i].bridge, cidr, gw);
         }
+        for (size_t i = 0; i < n; i++) {
+                if (!nets[i].has_v6 || nets[i].gw_mode6 != FW_GW_NAT)
+                        continue;
+                char cidr6[50], gw6[46];
+                ipam_format_cidr6(&nets[i].subnet6, cidr6);
+                ipam_format_ip6(nets[i].gateway6, gw6);
+                sb_add(&b, "add rule inet %s raw_prerouting iifname != \"%s\" ip6 daddr %s ip6 daddr != %s drop\n", t,
+                       nets[i].bridge, cidr6, gw6);
+        }
 
         sb_add(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
         sb_add(&b, "flush chain inet %s postrouting\n", t);
@@ -326,8 +347,9 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, const struc
                 if (w->gw_mode != FW_GW_ROUTED)
                         sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr,
                                w->bridge);
-                /* dockerd masquerades IPv6 too since ip6tables is on by default (27). */
-                if (w->has_v6)
+                /* dockerd masquerades IPv6 too since ip6tables is on by default (27), but
+                 * not from a gateway_mode_ipv6=routed network. */
+                if (w->has_v6 && w->gw_mode6 != FW_GW_ROUTED)
                         sb_add(&b, "add rule inet %s postrouting ip6 saddr %s oifname != \"%s\" masquerade\n", t, cidr6,
                                w->bridge);
         }
@@ -340,7 +362,8 @@ int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struc
         struct sbuf b = { 0 };
         sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\nflush set inet %s routed_open\n", table, table,
                table);
-        sb_add(&b, "flush map inet %s pub6_any\nflush map inet %s pub6_ip\n", table, table);
+        sb_add(&b, "flush map inet %s pub6_any\nflush map inet %s pub6_ip\nflush set inet %s routed6_open\n", table,
+               table, table);
         port_elements(&b, table, p, n, true);
         return run_sb(&b, err);
 }
@@ -356,11 +379,11 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
 /* One command per map or set with all its elements: nft parses and checks one command of
  * a thousand elements much faster than a thousand commands (a 1,000-port range). */
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {
-        static const char *const sets[] = { "pub_ip", "pub_any", "routed_open", "pub6_ip", "pub6_any" };
+        static const char *const sets[] = { "pub_ip", "pub_any", "routed_open", "pub6_ip", "pub6_any", "routed6_open" };
         for (size_t k = 0; k < ELEMENTSOF(sets); k++) {
                 bool any = false;
                 for (size_t i = 0; i < n; i++) {
-                        size_t which = p[i].v6 ? (ipam_ip6_is_zero(p[i].host_ip6) ? 4 : 3)
+                        size_t which = p[i].v6 ? (p[i].routed6 ? 5 : ipam_ip6_is_zero(p[i].host_ip6) ? 4 : 3)
                                                : p[i].routed ? 2 : p[i].host_ip ? 0 : 1;
                         if (which != k)
                                 continue;
@@ -376,7 +399,7 @@ static void port_elements(struct sbuf *b, const char *table, const struct fw_por
                         if (!any)
                                 sb_add(b, "%s %s { ", table, sets[k]);
                         any = true;
-                        if (k == 2)
+                        if (k == 2 || k == 5)
                                 sb_add(b, "%s . %s . %u", cip, proto_name(p[i].proto), p[i].ctr_port);
                         else {
                                 if (k == 0 || k == 3)

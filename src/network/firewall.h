@@ -28,6 +28,8 @@ struct fw_net {
         bool internal, masquerade, icc;
         enum fw_gw_mode gw_mode;
         uint32_t gateway;     /* the bridge's address (0: none) */
+        enum fw_gw_mode gw_mode6; /* gateway_mode_ipv6, for subnet6 */
+        uint8_t gateway6[16]; /* the bridge's IPv6 address */
 };
 
 /* --bridge-accept-fwmark: forwarded packets to or from berth's bridges with mark & mask ==
@@ -56,6 +58,7 @@ struct fw_port {
         uint32_t ctr_ip;
         uint16_t ctr_port;
         bool routed;      /* the container is on a routed network: opened, not DNATed */
+        bool routed6;     /* the same for an IPv6 binding (gateway_mode_ipv6=routed) */
 };
 /* Add (@add) or delete the elements of @p, in one transaction. */
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err);

@@ -105,7 +105,8 @@ static int pub_add(struct net_store *s, const char *ctr_id, const struct net_por
 
 static void to_fw(struct net_store *s, const struct net_port *p, struct fw_port *f) {
         *f = (struct fw_port) { .proto = p->proto, .v6 = p->v6, .host_ip = p->host_ip, .host_port = p->host_port,
-                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port, .routed = net_ip_routed_locked(s, p->ctr_ip) };
+                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port, .routed = net_ip_routed_locked(s, p->ctr_ip),
+                                .routed6 = p->v6 && net_ip6_routed_locked(s, p->ctr_ip6) };
         memcpy(f->host_ip6, p->host_ip6, 16);
         memcpy(f->ctr_ip6, p->ctr_ip6, 16);
 }

@@ -167,6 +167,9 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->gw_mode4 = fw_gw_mode_from_string(opt_str(r, "com.docker.network.bridge.gateway_mode_ipv4"));
         if (n->gw_mode4 < 0)
                 n->gw_mode4 = FW_GW_NAT;
+        n->gw_mode6 = fw_gw_mode_from_string(opt_str(r, "com.docker.network.bridge.gateway_mode_ipv6"));
+        if (n->gw_mode6 < 0)
+                n->gw_mode6 = FW_GW_NAT;
         const char *mtu = opt_str(r, "com.docker.network.driver.mtu");
         n->mtu = mtu ? atoi(mtu) : 0;
         if (n->mtu <= 0)
@@ -328,7 +331,12 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                                               .has_v6 = w->has_v6, .subnet6 = w->subnet6,
                                               .internal = w->info.internal, .masquerade = w->masquerade && s->o->ip_masq,
                                               .icc = w->icc && s->o->icc, .gw_mode = (enum fw_gw_mode) w->gw_mode4,
-                                              .gateway = w->alloc.gateway };
+                                              .gateway = w->alloc.gateway, .gw_mode6 = (enum fw_gw_mode) w->gw_mode6 };
+                if (w->has_v6) {
+                        memcpy(list[n - 1].gateway6, w->alloc6.gateway, 16);
+                        if (ipam_ip6_is_zero(list[n - 1].gateway6))
+                                ipam_ip6_add(&w->subnet6, 1, list[n - 1].gateway6);
+                }
                 v6 |= w->has_v6;
         }
         if (n > 0 && s->o->ip_forward) {
@@ -354,6 +362,13 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
         if (r == 0)
                 check_forward_drops(s, list, n);
         return r;
+}
+
+bool net_ip6_routed_locked(struct net_store *s, const uint8_t ip[16]) {
+        for (struct network *w = s->nets; w; w = w->next)
+                if (w->gw_mode6 == FW_GW_ROUTED && w->has_v6 && ipam_contains6(&w->subnet6, ip))
+                        return true;
+        return false;
 }
 
 bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
@@ -1025,6 +1040,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         const char *gwm = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv4"));
         if (!is_sub && fw_gw_mode_from_string(gwm) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm);
+        const char *gwm6 = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv6"));
+        if (!is_sub && fw_gw_mode_from_string(gwm6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm6);
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
         for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {

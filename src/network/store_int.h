@@ -32,6 +32,7 @@ struct network {
         struct ipam_alloc6 alloc6;
         bool icc, masquerade;
         int gw_mode4;           /* enum fw_gw_mode: gateway_mode_ipv4 */
+        int gw_mode6;           /* enum fw_gw_mode: gateway_mode_ipv6 */
         int mtu;
         char parent[16];        /* macvlan/ipvlan (sublink.c): the parent link */
         bool parent_created;    /* berth made it */
@@ -66,6 +67,7 @@ struct net_store {
 void ports_resync_locked(struct net_store *s);
 /* Whether @ip is a container address of a routed network. Caller holds s->lock. */
 bool net_ip_routed_locked(struct net_store *s, uint32_t ip);
+bool net_ip6_routed_locked(struct net_store *s, const uint8_t ip[16]);
 
 /* Move @fd, one of the many long-lived descriptors the store holds (a reserved port, a
  * container's DNS socket), above FD_SETSIZE: libnftables (and ldns) still use select(),

@@ -523,3 +523,93 @@ def test_ipv6_upstream_resolver(fresh_daemon):
         stop.set()
         srv.close()
         t.join(2)
+
+
+class OtherHost6:
+    """"Another host" on IPv6: a network namespace of the test's own behind a veth pair,
+    routing the test daemon's fdNN::/48 through the host, as a router on the LAN would."""
+
+    def __init__(self, net):
+        pid = os.getpid() % 100000
+        self.ns, self.host_end = "b6o%d" % pid, "b6h%d" % pid
+        self.addr, self.gw = "fd%02x:0:0:fa::2" % net, "fd%02x:0:0:fa::1" % net
+        self.procs = []
+        self.close()
+        for cmd in (["ip", "netns", "add", self.ns],
+                    ["ip", "link", "add", self.host_end, "type", "veth", "peer", "name", "eth0", "netns", self.ns],
+                    ["ip", "addr", "add", self.gw + "/64", "dev", self.host_end, "nodad"],
+                    ["ip", "link", "set", self.host_end, "up"],
+                    ["ip", "-n", self.ns, "addr", "add", self.addr + "/64", "dev", "eth0", "nodad"],
+                    ["ip", "-n", self.ns, "link", "set", "eth0", "up"],
+                    ["ip", "-n", self.ns, "link", "set", "lo", "up"],
+                    ["ip", "-n", self.ns, "-6", "route", "add", "fd%02x::/48" % net, "via", self.gw]):
+            subprocess.run(cmd, check=True, capture_output=True)
+
+    def reaches(self, ip, port):
+        p = subprocess.run(["ip", "netns", "exec", self.ns, "timeout", "2", "wget", "-qO-",
+                            "http://[%s]:%d/hostname" % (ip, port)], capture_output=True, text=True)
+        return p.returncode == 0
+
+    def peer_server(self, port):
+        """A TCP server in the namespace that answers each client with its source address."""
+        import time
+        code = ("import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                "s.bind(('::',%d))\ns.listen(8)\nwhile True:\n c,a=s.accept()\n"
+                " c.sendall(('HTTP/1.0 200 OK\\r\\n\\r\\n'+a[0]+'\\n').encode())\n c.close()\n" % port)
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, "/usr/bin/python3", "-c", code]))
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if subprocess.run(["ip", "netns", "exec", self.ns, "sh", "-c", "ss -ltn | grep -q :%d" % port]).returncode == 0:
+                return
+            time.sleep(0.05)
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        self.procs = []
+        subprocess.run(["ip", "link", "del", self.host_end], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def test_gateway_mode_ipv6_nat_nat_unprotected_and_routed(berthd, docker, images):
+    other = OtherHost6(berthd.net)
+    other.peer_server(9999)
+    nets = {"nat": "g6-nat", "nat-unprotected": "g6-unp", "routed": "g6-routed"}
+    ips = {}
+    try:
+        for i, (mode, net) in enumerate(sorted(nets.items())):
+            docker.run("network", "create", "--ipv6", "--subnet", berthd.subnet(30 + i), "--subnet",
+                       berthd.subnet6(30 + i), "-o", "com.docker.network.bridge.gateway_mode_ipv6=" + mode, net)
+            # httpd on 80 (published, both families) and on 8080 (not published)
+            docker.run("run", "-d", "--name", net + "-web", "--network", net, "-p", "80", "busybox", "sh", "-c",
+                       "httpd -p 8080 -h /etc; exec httpd -f -p 80 -h /etc")
+            ips[mode] = inspect(docker, net + "-web")["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"]
+        assert inspect(docker, "g6-routed", "network")["Options"][
+            "com.docker.network.bridge.gateway_mode_ipv6"] == "routed"
+        # nat (the default): another host cannot address the container over IPv6 at all.
+        assert not other.reaches(ips["nat"], 80) and not other.reaches(ips["nat"], 8080)
+        # nat-unprotected: it can, on any port.
+        assert other.reaches(ips["nat-unprotected"], 80) and other.reaches(ips["nat-unprotected"], 8080)
+        # routed: on the published container port only.
+        assert other.reaches(ips["routed"], 80) and not other.reaches(ips["routed"], 8080)
+
+        def source_seen(net):
+            p = docker.run("run", "--rm", "--network", net, "busybox", "sh", "-c",
+                           "timeout 3 wget -qO- http://[%s]:9999/; exit $?" % other.addr, check=False)
+            return p.stdout.strip()
+        # Outbound: masqueraded behind the host's address, except from a routed network.
+        assert source_seen("g6-nat") == other.gw
+        seen = source_seen("g6-routed")
+        assert seen and ipaddress.ip_address(seen) in ipaddress.ip_network(berthd.subnet6(32))
+        # The routed container's port is closed again when it stops.
+        docker.run("rm", "-f", "g6-routed-web")
+        assert not other.reaches(ips["routed"], 80)
+        p = docker.run("network", "create", "--ipv6", "-o", "com.docker.network.bridge.gateway_mode_ipv6=bogus",
+                       "g6-bad", check=False)
+        assert p.returncode != 0 and "unknown gateway mode bogus" in p.stderr
+    finally:
+        other.close()
+        for net in nets.values():
+            docker.run("rm", "-f", net + "-web", check=False)
+            docker.run("network", "rm", net, check=False)

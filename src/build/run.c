@@ -4,17 +4,21 @@
  * committed as the step's image and the container removed. The run config gets the
  * build arguments as environment; the cache key (the stored container_config) carries
  * them as dockerd does, "|N A=1 B=2 /bin/sh -c ...". */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build/build_int.h"
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "daemon/container.h"
@@ -236,8 +240,58 @@ static void remove_container(struct build_job *j, struct container *c, bool say)
         j->container_id[0] = '\0';
 }
 
+/* Whether directory @fd holds only what start made for the container's mounts (the
+ * entries dockerd keeps in its init layer): a RUN that changed nothing then commits an
+ * empty_layer step, as dockerd's does. */
+static bool only_placeholders(int fd, bool in_etc) {
+        int fd2 = dup(fd);
+        DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+        if (!d) {
+                if (fd2 >= 0)
+                        close(fd2);
+                return false;
+        }
+        bool ok = true;
+        struct dirent *de;
+        while (ok && (de = readdir(d))) {
+                const char *n = de->d_name;
+                if (STREQ(n, ".") || STREQ(n, ".."))
+                        continue;
+                struct stat st;
+                if (fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        ok = false;
+                        break;
+                }
+                if (in_etc) {
+                        ok = S_ISREG(st.st_mode) && st.st_size == 0 &&
+                             (STREQ(n, "hostname") || STREQ(n, "hosts") || STREQ(n, "resolv.conf"));
+                } else if (STREQ(n, "etc") && S_ISDIR(st.st_mode)) {
+                        int sub = openat(fd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        ok = sub >= 0 && only_placeholders(sub, true);
+                        if (sub >= 0)
+                                close(sub);
+                } else {
+                        ok = (STREQ(n, ".dockerenv") && S_ISREG(st.st_mode) && st.st_size == 0) ||
+                             ((STREQ(n, "dev") || STREQ(n, "proc") || STREQ(n, "sys")) && S_ISDIR(st.st_mode));
+                }
+        }
+        closedir(d);
+        return ok;
+}
+
+static bool layer_is_empty(struct build_job *j, struct container *c) {
+        _cleanup_free_ char *dir = ctr_data_dir(j->d, c->id);
+        char upper[4200];
+        if (!dir || fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir) < 0)
+                return false;
+        _cleanup_close_ int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd >= 0 && only_placeholders(fd, false);
+}
+
 static int commit_container(struct build_job *j, struct stage_state *st, struct container *c, json_t *probe,
                             struct berr *err) {
+        if (layer_is_empty(j, c))
+                return build_commit(j, st, -1, probe, c->id, err);
         pthread_mutex_lock(&j->d->ctr_lock);
         c->refs++; /* one for the archive, which takes it over */
         pthread_mutex_unlock(&j->d->ctr_lock);

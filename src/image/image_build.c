@@ -15,6 +15,9 @@
 #include "image/image_store.h"
 #include "image_store_int.h"
 
+/* sha256 of 1024 zero bytes: a tar with no entries */
+#define EMPTY_TAR_DIFF_ID "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+
 const char *image_host_arch(void) {
         static char arch[sizeof(((struct utsname *) NULL)->machine)];
         struct utsname u;
@@ -94,15 +97,23 @@ int image_store_build_step(struct image_store *s, const struct image_build_step 
         struct image *parent = NULL;
         int r = scratch ? 0 : image_resolve_locked(s, o->parent_id, &parent, err);
         struct layer *top = NULL;
-        if (r == 0 && o->tar_fd >= 0)
+        bool empty = o->tar_fd < 0;
+        if (r == 0 && o->tar_fd >= 0) {
                 r = layer_store_register(s->layers, parent ? parent->top : NULL, o->tar_fd, NULL, &top, err);
-        else if (r == 0 && parent && parent->top) {
+                /* a step that changed nothing is an empty_layer entry, as dockerd's */
+                if (r == 0 && STREQ(top->diff_id, EMPTY_TAR_DIFF_ID)) {
+                        (void) layer_store_release(s->layers, top, NULL, NULL);
+                        top = NULL;
+                        empty = true;
+                }
+        }
+        if (r == 0 && empty && parent && parent->top) {
                 top = parent->top;
                 layer_ref(top); /* the child holds the same top layer */
         }
         _cleanup_json_ json_t *img = NULL;
         if (r == 0) {
-                img = child_config(parent, o, o->tar_fd >= 0 ? top->diff_id : NULL);
+                img = child_config(parent, o, empty ? NULL : top->diff_id);
                 if (!img)
                         r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }

@@ -203,6 +203,8 @@ static int list_locked(struct image_store *s, const struct image_list_opts *o, j
                 bool untagged = json_array_size(tags) == 0 && json_array_size(digests) == 0;
                 int dangling = f ? f->dangling : -1;
                 bool skip = untagged ? (dangling == 0 || (f && f->references)) : (dangling == 1 && json_array_size(tags));
+                if (!skip && untagged && o->hide_intermediate && image_has_children_locked(s, img->id))
+                        skip = true;
                 if (skip) {
                         json_decref(tags);
                         json_decref(digests);

@@ -724,6 +724,12 @@ int image_delete_locked(struct image_store *s, struct image *img, json_t *items,
         return r;
 }
 
+bool image_has_children_locked(struct image_store *s, const char *id) {
+        struct image *img, *tmp;
+        HASH_ITER(hh, s->images, img, tmp) if (STREQ(img->parent, id)) return true;
+        return false;
+}
+
 static int delete_locked(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,
                          void *opaque, json_t *items, struct berr *err) {
         struct image *img;
@@ -765,10 +771,31 @@ static int delete_locked(struct image_store *s, const char *name_or_id, bool for
                                         return r;
                 }
         }
+        if (image_has_children_locked(s, img->id)) {
+                if (quiet)
+                        return 0; /* untagged; the image stays for the images built on it */
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "conflict: unable to delete %.12s (cannot be forced) - image has dependent child images",
+                                digest_hex(img->id));
+        }
         r = check_conflict(s, img, !force, !force, usage, opaque, err);
         if (r < 0)
                 return quiet ? 0 : r; /* untagged by name but still in use: the untag stands */
-        return image_delete_locked(s, img, items, err);
+        char parent[DIGEST_STRING_MAX];
+        snprintf(parent, sizeof(parent), "%s", img->parent);
+        r = image_delete_locked(s, img, items, err);
+        /* As dockerd: the untagged parents nothing else uses go with it (a build's
+         * intermediate images). */
+        while (r == 0 && parent[0]) {
+                struct image *p = image_find_locked(s, parent);
+                char cid[65] = "";
+                if (!p || image_refs_of(s, p->id, NULL, 0) > 0 || image_has_children_locked(s, p->id) ||
+                    (usage && usage(opaque, p->id, cid) != IMAGE_UNUSED))
+                        break;
+                snprintf(parent, sizeof(parent), "%s", p->parent);
+                r = image_delete_locked(s, p, items, err);
+        }
+        return r;
 }
 
 int image_store_delete(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,

@@ -96,6 +96,7 @@ struct image_list_opts {
         image_count_fn containers; /* Containers: counted when set, else -1 */
         void *opaque;
         const struct image_filters *filters; /* may be NULL */
+        bool hide_intermediate;    /* `docker images` without -a: untagged images with children left out */
 };
 
 /* GET /images/json with filters, newest first. RepoTags/RepoDigests are empty for

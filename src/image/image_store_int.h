@@ -42,6 +42,9 @@ struct image_store {
 int image_store_add_locked(struct image_store *s, const char *config, size_t len, struct layer *top,
                            char ret_id[DIGEST_STRING_MAX], struct berr *err);
 
+/* Whether an image records @id as its parent (docker build's chain). Lock held. */
+bool image_has_children_locked(struct image_store *s, const char *id);
+
 /* Write the image's meta.json again (LastTagTime, Parent). Lock held. */
 int image_save_meta_locked(struct image_store *s, const struct image *img, struct berr *err);
 

@@ -182,6 +182,7 @@ int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, s
                 struct layer_apply_opts o = {
                         .whiteouts = LAYER_WHITEOUTS_NONE,
                         .owner_root = true,
+                        .lenient_end = true,
                         .max_bytes = CONTEXT_MAX_BYTES,
                         .max_entries = CONTEXT_MAX_ENTRIES,
                 };

@@ -3,6 +3,7 @@
  * builder's messages streamed back. Errors found before the first message (a bad
  * option, an unreadable context, a Dockerfile that does not parse) get their HTTP status,
  * as dockerd's; later ones arrive in the stream. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -131,12 +132,28 @@ static bool upload_complete(void *opaque) {
         return api_body_complete(opaque);
 }
 
+struct build_stream {
+        struct build_job *job;
+        int client_fd;
+};
+
+/* Output as it comes; a client that went away while the build said nothing (a long
+ * RUN) is noticed here, and aborting the response cancels the build. */
 static ssize_t build_stream_read(void *ctx, char *buf, size_t max) {
-        return build_read(ctx, buf, max);
+        struct build_stream *bs = ctx;
+        for (;;) {
+                ssize_t n = build_read(bs->job, buf, max, 1000);
+                if (n != -EAGAIN)
+                        return n;
+                if (api_fd_peer_closed(bs->client_fd))
+                        return -1;
+        }
 }
 
 static void build_stream_close(void *ctx) {
-        build_close(ctx);
+        struct build_stream *bs = ctx;
+        build_close(bs->job);
+        free(bs);
 }
 
 int api_build(struct api_request *req, struct berr *err) {
@@ -147,9 +164,14 @@ int api_build(struct api_request *req, struct berr *err) {
                 return r;
         o.complete = upload_complete;
         o.opaque = req;
-        struct build_job *j = NULL;
-        r = build_start(req->ctx, &o, req->body_fd, &j, err);
-        if (r < 0)
+        struct build_stream *bs = calloc(1, sizeof(*bs));
+        if (!bs)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        bs->client_fd = api_client_fd(req);
+        r = build_start(req->ctx, &o, req->body_fd, &bs->job, err);
+        if (r < 0) {
+                free(bs);
                 return r;
-        return api_reply_stream(req, 200, "application/json", build_stream_read, build_stream_close, j);
+        }
+        return api_reply_stream(req, 200, "application/json", build_stream_read, build_stream_close, bs);
 }

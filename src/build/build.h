@@ -59,5 +59,6 @@ struct build_job;
  * running is cancelled: its container killed and removed, nothing left behind). */
 int build_start(struct daemon *d, const struct build_opts *o, int context_fd, struct build_job **ret,
                 struct berr *err);
-ssize_t build_read(struct build_job *j, char *buf, size_t max);
+/* -EAGAIN when nothing came within @timeout_ms (the caller checks its client is there). */
+ssize_t build_read(struct build_job *j, char *buf, size_t max, int timeout_ms);
 void build_close(struct build_job *j);

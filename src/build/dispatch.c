@@ -496,12 +496,15 @@ static int dispatch_workdir(struct build_job *j, struct stage_state *st, const s
         _cleanup_free_ char *comment = NULL;
         if (asprintf(&comment, "WORKDIR %s", clean) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        /* one "#(nop) WORKDIR ..." word, as dockerd's withCmdCommentString */
         json_t *cmd = json_deep_copy(stage_shell(st));
-        json_array_append_new(cmd, json_string("#(nop) "));
-        json_array_append_new(cmd, json_string(comment));
+        _cleanup_free_ char *nop = NULL;
+        if (asprintf(&nop, "#(nop) %s", comment) < 0)
+                nop = NULL;
+        json_array_append_new(cmd, json_string(nop ? nop : ""));
         _cleanup_json_ json_t *owned = cmd;
         _cleanup_json_ json_t *probe = build_probe_config(st, cmd);
-        if (!probe)
+        if (!probe || !nop)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (build_probe_cache(j, st, probe))
                 return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build/build_int.h"
@@ -154,10 +155,21 @@ static void job_unref(struct build_job *j) {
         free(j);
 }
 
-ssize_t build_read(struct build_job *j, char *buf, size_t max) {
+ssize_t build_read(struct build_job *j, char *buf, size_t max, int timeout_ms) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000;
+        if (deadline.tv_nsec >= 1000000000) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000;
+        }
         pthread_mutex_lock(&j->lock);
         while (j->off == j->len && !j->done)
-                pthread_cond_wait(&j->cond, &j->lock);
+                if (pthread_cond_timedwait(&j->cond, &j->lock, &deadline) != 0 && j->off == j->len && !j->done) {
+                        pthread_mutex_unlock(&j->lock);
+                        return -EAGAIN;
+                }
         size_t n = j->len - j->off;
         if (n > max)
                 n = max;

@@ -1,0 +1,335 @@
+"""docker build with the classic builder (issue 12): the stock CLI with DOCKER_BUILDKIT=0
+and docker-py's images.build against berthd, checked the way a user sees the result:
+the output stream, the images it makes (layers, history, parent chain), the cache, and
+that a failed or abandoned build leaves nothing behind."""
+import io
+import json
+import lzma
+import os
+import re
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+
+import pytest
+
+from conftest import TESTDATA, docker_env
+
+
+@pytest.fixture(scope="module", autouse=True)
+def busybox(docker):
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+
+
+def build(docker, ctx, *args, input=None, check=True, timeout=120):
+    """`DOCKER_BUILDKIT=0 docker build` in @ctx; the CLI's output (stdout + stderr)."""
+    env = docker_env(docker.host, docker.config_dir)
+    env["DOCKER_BUILDKIT"] = "0"
+    p = subprocess.run(["docker", "build", *args, "."], cwd=ctx, input=input, capture_output=True, text=True,
+                       env=env, timeout=timeout, stdin=subprocess.DEVNULL if input is None else None)
+    if check and p.returncode != 0:
+        raise AssertionError("docker build failed (%d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def make_ctx(files):
+    d = tempfile.mkdtemp(prefix="berth-build-")
+    for name, data in files.items():
+        path = os.path.join(d, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+    return d
+
+
+def steps(out):
+    """The builder's own lines, in order, from the CLI's output."""
+    keep = ("Step ", " ---> ", "Removing intermediate", "Successfully", "[Warning]")
+    return [l for l in out.splitlines() if l.startswith(keep)]
+
+
+def image_id(docker, ref):
+    return docker.run("image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
+
+
+def leftovers(berthd, docker):
+    """What a build may leave: containers, mounts under the data root, files in DATA-ROOT/tmp."""
+    ctrs = docker.run("ps", "-aq").stdout.split()
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split()[4] for l in f if l.split()[4].startswith(os.path.join(berthd.data_root, "tmp"))]
+    tmp = os.listdir(os.path.join(berthd.data_root, "tmp"))
+    return ctrs, mounts, tmp
+
+
+def test_build_multistage_copy_from_output_and_image(berthd, docker):
+    ctx = make_ctx({
+        "Dockerfile": "FROM busybox AS builder\n"
+                      "RUN mkdir /out && echo built > /out/result\n"
+                      "FROM busybox\n"
+                      "ENV GREETING=\"hello world\"\n"
+                      "COPY --from=builder /out/result /app/result\n"
+                      "WORKDIR /app\n"
+                      "CMD [\"cat\", \"/app/result\"]\n",
+    })
+    p = build(docker, ctx, "-t", "bt-multi")
+    lines = steps(p.stdout)
+    assert lines[0] == "Step 1/7 : FROM busybox AS builder"
+    assert re.fullmatch(r" ---> [0-9a-f]{12}", lines[1])
+    assert lines[2] == "Step 2/7 : RUN mkdir /out && echo built > /out/result"
+    assert re.fullmatch(r" ---> Running in [0-9a-f]{12}", lines[3])
+    cid = lines[3].split()[-1]
+    assert lines[4] == "Removing intermediate container " + cid
+    assert lines[6] == "Step 3/7 : FROM busybox"
+    assert "Step 5/7 : COPY --from=builder /out/result /app/result" in lines
+    final = image_id(docker, "bt-multi")
+    assert lines[-2] == "Successfully built " + final[7:19]
+    assert lines[-1] == "Successfully tagged bt-multi:latest"
+    assert docker.run("run", "--rm", "bt-multi").stdout == "built\n"
+    cfg = json.loads(docker.run("image", "inspect", "bt-multi").stdout)[0]
+    assert cfg["Config"]["WorkingDir"] == "/app"
+    assert "GREETING=hello world" in cfg["Config"]["Env"]
+    # one layer per filesystem change: busybox's and the COPY's (WORKDIR's /app was there)
+    assert len(cfg["RootFS"]["Layers"]) == 2
+    assert cfg["Parent"].startswith("sha256:")
+    hist = docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}", "bt-multi").stdout.splitlines()
+    assert hist[0] == '/bin/sh -c #(nop)  CMD ["cat" "/app/result"]'
+    assert hist[1] == "/bin/sh -c #(nop) WORKDIR /app"
+    assert re.fullmatch(r"/bin/sh -c #\(nop\) COPY file:[0-9a-f]{64} in /app/result ", hist[2])
+    assert hist[3] == "/bin/sh -c #(nop)  ENV GREETING=hello world"
+    # intermediate images show with -a only
+    plain = docker.run("images", "-q").stdout.split()
+    every = docker.run("images", "-aq").stdout.split()
+    assert cfg["Parent"][7:19] in every and cfg["Parent"][7:19] not in plain
+    assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_cached_rebuild_and_changed_file(berthd, docker):
+    ctx = make_ctx({
+        "Dockerfile": "FROM busybox\nENV A=1\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\nRUN cat /a.txt /b.txt > /both\n"
+                      "LABEL x=y\n",
+        "a.txt": "a\n",
+        "b.txt": "b\n",
+    })
+    first = build(docker, ctx, "-t", "bt-cache")
+    id1 = image_id(docker, "bt-cache")
+    again = steps(build(docker, ctx, "-t", "bt-cache").stdout)
+    assert again.count(" ---> Using cache") == 5
+    assert not any("Running in" in l for l in again)
+    assert image_id(docker, "bt-cache") == id1
+    # mtimes are not part of the cache key
+    os.utime(os.path.join(ctx, "a.txt"), (1, 1))
+    assert steps(build(docker, ctx, "-t", "bt-cache").stdout).count(" ---> Using cache") == 5
+    # a changed file invalidates its step and the later ones only
+    with open(os.path.join(ctx, "b.txt"), "w") as f:
+        f.write("B\n")
+    changed = steps(build(docker, ctx, "-t", "bt-cache").stdout)
+    cached_steps = [changed[i - 1] for i, l in enumerate(changed) if l == " ---> Using cache"]
+    assert cached_steps == ["Step 2/6 : ENV A=1", "Step 3/6 : COPY a.txt /a.txt"]
+    assert image_id(docker, "bt-cache") != id1
+    assert docker.run("run", "--rm", "bt-cache", "cat", "/both").stdout == "a\nB\n"
+    # --no-cache builds everything again
+    assert " ---> Using cache" not in build(docker, ctx, "--no-cache", "-t", "bt-cache").stdout
+    assert first.returncode == 0
+
+
+def test_build_dockerignore_with_exceptions(docker):
+    ctx = make_ctx({
+        "Dockerfile": "FROM busybox\nCOPY . /ctx/\nRUN cd /ctx && find . | sort\n",
+        ".dockerignore": "# comment\n*.md\n!important.md\nlogs\n**/*.tmp\n",
+        "keep.txt": "k",
+        "notes.md": "n",
+        "important.md": "i",
+        "logs/a.log": "l",
+        "deep/er/x.tmp": "t",
+        "deep/er/y.txt": "y",
+    })
+    out = build(docker, ctx, "-t", "bt-ignore").stdout
+    listed = [l for l in out.splitlines() if l.startswith("./")]
+    assert sorted(listed) == sorted(["./.dockerignore", "./Dockerfile", "./deep", "./deep/er", "./deep/er/y.txt",
+                                     "./important.md", "./keep.txt"])
+
+
+def test_build_failing_run_message_exit_status_and_cleanup(berthd, docker):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nRUN echo about to fail\nRUN echo out; exit 3\n"})
+    p = build(docker, ctx, "-t", "bt-fail", check=False)
+    assert p.returncode == 3
+    assert "out\n" in p.stdout
+    assert "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3" in p.stderr
+    assert leftovers(berthd, docker) == ([], [], [])
+    # the API's error message carries the code, as dockerd's
+    import docker as dockerpy
+    api = dockerpy.APIClient(base_url=berthd.host, version="auto")
+    with open(os.path.join(ctx, "Dockerfile"), "rb") as f:
+        df = f.read()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(df)
+        t.addfile(ti, io.BytesIO(df))
+    msgs = list(api.build(fileobj=io.BytesIO(buf.getvalue()), custom_context=True, decode=True))
+    assert msgs[-1] == {"errorDetail": {"code": 3, "message": "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3"},
+                        "error": "The command '/bin/sh -c echo out; exit 3' returned a non-zero code: 3"}
+
+
+def test_build_args_target_and_labels(docker):
+    ctx = make_ctx({
+        "Dockerfile": "ARG BASE=busybox\n"
+                      "FROM $BASE AS one\n"
+                      "ARG MSG=default\n"
+                      "ARG OTHER\n"
+                      "RUN echo \"msg=$MSG other=${OTHER:-unset}\" > /msg\n"
+                      "LABEL stage=one\n"
+                      "FROM busybox AS two\n"
+                      "RUN echo never\n",
+    })
+    p = build(docker, ctx, "--build-arg", "MSG=hi", "--build-arg", "UNUSED=1", "--target", "one",
+              "--label", "org.example=yes", "-t", "bt-args")
+    out = steps(p.stdout)
+    assert "Step 1/7 : ARG BASE=busybox" in out
+    assert "Step 7/7 : LABEL org.example=yes" in out
+    assert not any("never" in l for l in out)
+    assert "[Warning] One or more build-args [UNUSED] were not consumed" in out
+    assert docker.run("run", "--rm", "bt-args", "cat", "/msg").stdout == "msg=hi other=unset\n"
+    labels = json.loads(docker.run("image", "inspect", "-f", "{{json .Config.Labels}}", "bt-args").stdout)
+    assert labels == {"stage": "one", "org.example": "yes"}
+    hist = docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}", "bt-args").stdout
+    assert "|1 MSG=hi /bin/sh -c echo" in hist
+    p = build(docker, ctx, "--target", "nope", check=False)
+    assert p.returncode != 0 and "failed to reach build target nope in Dockerfile" in p.stderr
+
+
+def test_build_onbuild_triggers_run_in_children(docker):
+    parent = make_ctx({"Dockerfile": "FROM busybox\nONBUILD RUN echo triggered > /trig\n"})
+    build(docker, parent, "-t", "bt-onbuild")
+    child = make_ctx({"Dockerfile": "FROM bt-onbuild\nRUN cat /trig\n"})
+    out = build(docker, child, "-t", "bt-onbuild-child").stdout
+    assert "# Executing 1 build trigger" in out
+    assert "triggered" in out
+    onbuild = docker.run("image", "inspect", "-f", "{{json .Config.OnBuild}}", "bt-onbuild-child").stdout.strip()
+    assert onbuild in ("null", "[]")
+
+
+def test_build_add_local_tar_xz_is_unpacked(docker):
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as t:
+        for name, data in (("pkg/hello.txt", b"hello from xz\n"), ("pkg/bin/tool", b"#!/bin/sh\necho tool\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o755 if "bin" in name else 0o644
+            t.addfile(ti, io.BytesIO(data))
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nADD files.tar.xz /opt/\nCOPY files.tar.xz /raw/\n",
+                    "files.tar.xz": lzma.compress(inner.getvalue())})
+    build(docker, ctx, "-t", "bt-add")
+    assert docker.run("run", "--rm", "bt-add", "cat", "/opt/pkg/hello.txt").stdout == "hello from xz\n"
+    assert docker.run("run", "--rm", "bt-add", "/opt/pkg/bin/tool").stdout == "tool\n"
+    assert docker.run("run", "--rm", "bt-add", "ls", "/raw").stdout == "files.tar.xz\n"
+
+
+def raw_build(berthd, context, query="", timeout=30):
+    """POST /build with @context as the body; (status, body)."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(berthd.sock)
+    s.sendall(b"POST /v1.45/build?%s HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (query.encode(), len(context)) + context)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def tar_of(entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, kind, data in entries:
+            ti = tarfile.TarInfo(name)
+            if kind == "sym":
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data
+                t.addfile(ti)
+            else:
+                b = data.encode()
+                ti.size = len(b)
+                t.addfile(ti, io.BytesIO(b))
+    return buf.getvalue()
+
+
+def test_build_hostile_contexts_refused(berthd, docker):
+    df = ("Dockerfile", "file", "FROM busybox\nCOPY x /x\nRUN cat /x\n")
+    outside = os.path.join(os.path.dirname(berthd.data_root), "escaped")
+    status, body = raw_build(berthd, tar_of([df, ("../../escaped", "file", "evil")]))
+    assert status == 400 and b"outside" in body
+    assert not os.path.exists(outside)
+    # a symlink in the context is followed inside it only: /etc/shadow is the context's own
+    status, body = raw_build(berthd, tar_of([df, ("x", "sym", "/etc/shadow")]))
+    assert status == 200
+    assert b"COPY failed: file not found in build context or excluded by .dockerignore: stat x: file does not exist" in body
+    status, body = raw_build(berthd, tar_of([df, ("x", "sym", "../../../../../../etc/hostname")]))
+    assert b"file does not exist" in body
+    status, body = raw_build(berthd, tar_of([("Dockerfile", "file", "FROM busybox\nCOPY ../x /x\n"), ("x", "file", "a")]))
+    assert b"COPY failed: forbidden path outside the build context: ../x ()" in body
+    # not a tar at all
+    status, body = raw_build(berthd, b"this is not an archive" * 100)
+    assert status == 400
+    status, body = raw_build(berthd, tar_of([("Dockerfile", "file", "FROM busybox\nFOO bar\n")]))
+    assert status == 400 and json.loads(body) == {"message": "dockerfile parse error on line 2: unknown instruction: FOO"}
+    status, body = raw_build(berthd, tar_of([("x", "file", "no dockerfile")]))
+    assert status == 400 and json.loads(body) == {"message": "Cannot locate specified Dockerfile: Dockerfile"}
+    assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_unsupported_options_answer_in_words(berthd):
+    ctx = tar_of([("Dockerfile", "file", "FROM busybox\n")])
+    status, body = raw_build(berthd, ctx, "platform=linux/arm64")
+    assert status == 501 and b"linux/arm64" in body
+    status, body = raw_build(berthd, ctx, "remote=http://127.0.0.1:1/ctx.tar")
+    assert status == 501 and b"remote build contexts" in body
+    status, body = raw_build(berthd, ctx, "squash=1")
+    assert status == 400 and b"experimental" in body
+
+
+def test_build_quiet_dockerfile_from_stdin_and_nested_path(docker):
+    ctx = make_ctx({"sub/Dockerfile.dev": "FROM busybox\nCOPY f /f\n", "f": "file\n"})
+    p = build(docker, ctx, "-q", "-f", "sub/Dockerfile.dev", "-t", "bt-quiet")
+    assert p.stdout.strip() == image_id(docker, "bt-quiet")
+    p = build(docker, ctx, "-f", "-", "-t", "bt-stdin", input="FROM busybox\nCOPY f /copied\nRUN cat /copied\n")
+    assert "file\n" in p.stdout
+    assert docker.run("run", "--rm", "bt-stdin", "ls", "/").stdout.split().count("copied") == 1
+
+
+def test_build_docker_py(berthd, client):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nARG V\nRUN echo v=$V > /v\nEXPOSE 8080\nUSER nobody\n"})
+    img, logs = client.images.build(path=ctx, tag="bt-py:1", buildargs={"V": "42"}, rm=True)
+    logs = list(logs)
+    assert {"aux": {"ID": img.id}} in logs
+    assert "bt-py:1" in img.tags
+    assert img.attrs["Config"]["ExposedPorts"] == {"8080/tcp": {}}
+    assert img.attrs["Config"]["User"] == "nobody"
+    assert client.containers.run("bt-py:1", "cat /v", remove=True) == b"v=42\n"
+
+
+def test_build_client_going_away_leaves_nothing(berthd, docker):
+    ctx = tar_of([("Dockerfile", "file", "FROM busybox\nRUN echo started; sleep 60\n")])
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(berthd.sock)
+    s.sendall(b"POST /v1.45/build?nocache=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(ctx) + ctx)
+    seen = b""
+    while b"\"stream\":\"started\\n\"" not in seen:
+        chunk = s.recv(65536)
+        assert chunk, seen
+        seen += chunk
+    assert docker.run("ps", "-q").stdout.strip()
+    s.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and leftovers(berthd, docker) != ([], [], []):
+        time.sleep(0.2)
+    assert leftovers(berthd, docker) == ([], [], [])

@@ -22,6 +22,8 @@ void dockerignore_free(struct dockerignore *di);
  * and no later '!' exception matches it. */
 bool dockerignore_excluded(const struct dockerignore *di, const char *path);
 bool dockerignore_has_exceptions(const struct dockerignore *di);
+/* Remove what @di excludes from the context tree at @root_fd (context.c). */
+int build_context_apply_ignore(int root_fd, const struct dockerignore *di, struct berr *err);
 /* Go's filepath.Match, with '**' for any number of directories. */
 bool dockerignore_glob(const char *pattern, const char *path);
 

@@ -47,8 +47,6 @@ int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, s
                        struct berr *err);
 /* Remove the directory and everything in it. Accepts NULL. */
 void build_context_free(struct build_context *c);
-/* Apply .dockerignore to the tree at @root_fd (exported for the tests). */
-int build_context_apply_ignore(int root_fd, const struct dockerignore *di, struct berr *err);
 
 /* ---- the job (job.c) ---- */
 

@@ -303,7 +303,7 @@ static int dispatch_cmd_like(struct build_job *j, struct stage_state *st, const 
 
 static int dispatch_expose(struct build_job *j, struct stage_state *st, const struct df_instr *in, struct berr *err) {
         json_t *ports = object_field(st->config, "ExposedPorts");
-        _cleanup_json_ json_t *added = json_array();
+        _cleanup_json_ json_t *given = json_array();
         for (size_t i = 0; i < in->n_args; i++) {
                 char **words = NULL;
                 size_t n = 0;
@@ -325,21 +325,12 @@ static int dispatch_expose(struct build_job *j, struct stage_state *st, const st
                                 return r;
                         }
                         snprintf(port, sizeof(port), "%.*s/%s", (int) num_len, p, proto);
-                        if (!json_object_get(ports, port))
-                                json_array_append_new(added, json_string(port));
                         json_object_set_new(ports, port, json_object());
+                        json_array_append_new(given, json_string(p));
                 }
                 strv_free(words);
         }
-        /* sorted, as dockerd's comment */
-        size_t n = json_array_size(added);
-        for (size_t a = 0; a < n; a++)
-                for (size_t b = a + 1; b < n; b++)
-                        if (strcmp(json_string_value(json_array_get(added, a)), json_string_value(json_array_get(added, b))) > 0) {
-                                json_t *t = json_incref(json_array_get(added, a));
-                                json_array_set(added, a, json_array_get(added, b));
-                                json_array_set_new(added, b, t);
-                        }
+        /* the ports as written, as dockerd's "EXPOSE " + strings.Join(ports, " ") */
         _cleanup_free_ char *comment = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&comment, &len);
@@ -348,7 +339,7 @@ static int dispatch_expose(struct build_job *j, struct stage_state *st, const st
         fputs("EXPOSE", f);
         size_t i;
         json_t *v;
-        json_array_foreach(added, i, v) fprintf(f, " %s", json_string_value(v));
+        json_array_foreach(given, i, v) fprintf(f, " %s", json_string_value(v));
         fclose(f);
         return build_commit_meta(j, st, comment, err);
 }
@@ -371,8 +362,11 @@ static int dispatch_volume(struct build_job *j, struct stage_state *st, const st
         FILE *f = open_memstream(&comment, &len);
         if (!f)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        fputs("VOLUME ", f);
-        go_quote_list(f, list);
+        fputs("VOLUME [", f); /* fmt's %v of a []string */
+        size_t k;
+        json_t *e;
+        json_array_foreach(list, k, e) fprintf(f, "%s%s", k ? " " : "", json_string_value(e));
+        fputc(']', f);
         fclose(f);
         return build_commit_meta(j, st, comment, err);
 }
@@ -405,10 +399,10 @@ static int dispatch_healthcheck(struct build_job *j, struct stage_state *st, con
                 json_decref(hc);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        /* fmt's %q of the *HealthConfig: &{["CMD-SHELL" "x"] "5s" "0s" "0s" "0s" '\x03'} */
+        /* fmt's %q of dockerd 20.10's *HealthConfig: &{["CMD-SHELL" "x"] "5s" "0s" "0s" '\x03'} */
         fputs("HEALTHCHECK &{", f);
         go_quote_list(f, test);
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 3; i++) {
                 fputs(" \"", f);
                 go_duration(f, ns[i]);
                 fputc('"', f);

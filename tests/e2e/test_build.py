@@ -333,3 +333,41 @@ def test_build_client_going_away_leaves_nothing(berthd, docker):
     while time.time() < deadline and leftovers(berthd, docker) != ([], [], []):
         time.sleep(0.2)
     assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_layered_fixture_like_the_reference_engine(docker):
+    """The fixture's Dockerfile (every metadata instruction, two RUN layers) builds into
+    the Config and history the reference dockerd 20.10 made."""
+    src = os.path.join(TESTDATA, "fixtures", "src", "layered")
+    build(docker, src, "-t", "bt-layered")
+    docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "layered-docker-archive.tar"))
+    ref = json.loads(docker.run("image", "inspect", "layered:latest").stdout)[0]
+    got = json.loads(docker.run("image", "inspect", "bt-layered").stdout)[0]
+    ref["Config"].pop("Image", None)
+    got["Config"].pop("Image", None)
+    assert got["Config"] == ref["Config"]
+    assert len(got["RootFS"]["Layers"]) == len(ref["RootFS"]["Layers"])
+    assert got["RootFS"]["Layers"][0] == ref["RootFS"]["Layers"][0]
+
+    def history(ref):
+        return docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", ref).stdout
+    assert history("bt-layered") == history("layered:latest")
+    out = docker.run("run", "--rm", "--entrypoint", "/app/bin/greet", "bt-layered").stdout
+    assert out == "hello world from nobody\n"
+
+
+def test_build_from_scratch(docker):
+    """FROM scratch with the busybox fixture's root filesystem, as its Dockerfile does."""
+    ctx = make_ctx({"Dockerfile": "FROM scratch\nCOPY rootfs/ /\nCMD [\"sh\"]\n"})
+    cid = docker.run("create", "busybox").stdout.strip()
+    exported = subprocess.run(["docker", "export", cid], capture_output=True,
+                              env=docker_env(docker.host, docker.config_dir), check=True).stdout
+    docker.run("rm", cid)
+    os.makedirs(os.path.join(ctx, "rootfs"))
+    with tarfile.open(fileobj=io.BytesIO(exported)) as t:
+        t.extractall(os.path.join(ctx, "rootfs"))
+    out = steps(build(docker, ctx, "-t", "bt-scratch").stdout)
+    assert out[:2] == ["Step 1/3 : FROM scratch", " ---> "]
+    assert docker.run("run", "--rm", "bt-scratch", "echo", "from scratch").stdout == "from scratch\n"
+    cfg = json.loads(docker.run("image", "inspect", "bt-scratch").stdout)[0]
+    assert cfg["Config"]["Cmd"] == ["sh"] and len(cfg["RootFS"]["Layers"]) == 1

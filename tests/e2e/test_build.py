@@ -7,6 +7,7 @@ import json
 import lzma
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -371,3 +372,69 @@ def test_build_from_scratch(docker):
     assert docker.run("run", "--rm", "bt-scratch", "echo", "from scratch").stdout == "from scratch\n"
     cfg = json.loads(docker.run("image", "inspect", "bt-scratch").stdout)[0]
     assert cfg["Config"]["Cmd"] == ["sh"] and len(cfg["RootFS"]["Layers"]) == 1
+
+
+COMPOSE = shutil.which("docker-compose")
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed (packages.txt lists it)")
+def test_compose_build_and_up_two_services(berthd, docker):
+    d = make_ctx({
+        "docker-compose.yml": "version: \"3.8\"\n"
+                              "services:\n"
+                              "  api:\n"
+                              "    build: ./api\n"
+                              "    image: btcompose-api\n"
+                              "  worker:\n"
+                              "    build:\n"
+                              "      context: ./worker\n"
+                              "      dockerfile: Dockerfile.worker\n"
+                              "      args: {ROLE: worker}\n"
+                              "    command: [\"sh\", \"-c\", \"cat /role; sleep 600\"]\n",
+        "api/Dockerfile": "FROM busybox\nCOPY index.html /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+        "api/index.html": "api page\n",
+        "worker/Dockerfile.worker": "FROM busybox\nARG ROLE\nRUN echo \"role=$ROLE\" > /role\n",
+    })
+    env = docker_env(berthd.host, docker.config_dir)
+    env["COMPOSE_PROJECT_NAME"] = "btbuild"
+    env["DOCKER_BUILDKIT"] = "0"
+    env["COMPOSE_DOCKER_CLI_BUILD"] = "0"
+    run = lambda *a: subprocess.run([COMPOSE, *a], cwd=d, env=env, capture_output=True, text=True, timeout=180)
+    try:
+        p = run("build")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "Successfully tagged btcompose-api:latest" in p.stdout + p.stderr
+        assert docker.run("run", "--rm", "btcompose-api", "cat", "/www/index.html").stdout == "api page\n"
+        p = run("up", "-d", "--build")
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = ""
+        for _ in range(40):
+            out = docker.run("logs", "btbuild_worker_1", check=False).stdout
+            if out:
+                break
+            time.sleep(0.25)
+        assert out == "role=worker\n"
+    finally:
+        run("down")
+
+
+def test_build_from_pulls_a_missing_image(docker):
+    """FROM an image that is not here pulls it (through the same code as docker pull),
+    with its progress in the build's output."""
+    from registry import Registry, extract_storage
+    storage = tempfile.mkdtemp(prefix="berth-build-registry-")
+    extract_storage(os.path.join(TESTDATA, "fixtures", "registry", "peer-registry-storage.tar"), storage)
+    reg = Registry(storage=storage).start()
+    try:
+        ctx = make_ctx({"Dockerfile": "FROM %s/busybox\nRUN echo pulled base\n" % reg.host})
+        out = build(docker, ctx, "-t", "bt-pulled").stdout
+        assert "Pulling from busybox" in out
+        assert "Status: Downloaded newer image for %s/busybox:latest" % reg.host in out
+        assert "pulled base" in out
+        assert docker.run("image", "inspect", "-f", "{{.Id}}", reg.host + "/busybox").stdout.strip()
+        # with --pull the image is fetched again even when it is here
+        out = build(docker, ctx, "--pull", "-t", "bt-pulled").stdout
+        assert "Pulling from busybox" in out
+    finally:
+        reg.cleanup()
+        subprocess.run(["rm", "-rf", storage])

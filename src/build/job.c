@@ -6,6 +6,7 @@
  * A client that goes away cancels the build; whatever the outcome, the step's container,
  * its mounts and the job's directory are gone when the thread ends. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,51 @@ static void pull_progress(void *opaque, json_t *msg) {
         emit(j, json_incref(msg), true);
 }
 
+/* X-Registry-Config: base64url JSON of {"registry": AuthConfig}; the entry for @domain
+ * (Docker Hub's is keyed "https://index.docker.io/v1/"), or none. */
+static int registry_auth(struct build_job *j, const char *domain, struct dist_auth *ret, struct berr *err) {
+        const char *h = j->o.auth_config;
+        if (!h || !h[0])
+                return 0;
+        size_t n = strlen(h);
+        if (n > (1u << 20))
+                return berr_set(err, BERR_INVALID, E2BIG, "X-Registry-Config is too large");
+        _cleanup_free_ char *b64 = malloc(n + 4), *raw = malloc(n + 4);
+        if (!b64 || !raw)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+                b64[k++] = h[i] == '-' ? '+' : h[i] == '_' ? '/' : h[i];
+        while (k % 4)
+                b64[k++] = '=';
+        b64[k] = '\0';
+        int len = EVP_DecodeBlock((unsigned char *) raw, (const unsigned char *) b64, (int) k);
+        if (len < 0)
+                return 0; /* dockerd ignores a config it cannot decode */
+        while (len > 0 && raw[len - 1] == '\0')
+                len--;
+        _cleanup_json_ json_t *all = json_loadb(raw, (size_t) len, 0, NULL);
+        if (!json_is_object(all))
+                return 0;
+        bool hub = STREQ(domain, "docker.io");
+        const char *key;
+        json_t *v;
+        json_object_foreach(all, key, v) {
+                const char *k2 = key;
+                if (strncmp(k2, "https://", 8) == 0)
+                        k2 += 8;
+                else if (strncmp(k2, "http://", 7) == 0)
+                        k2 += 7;
+                size_t kl = strcspn(k2, "/");
+                bool match = (strlen(domain) == kl && strncmp(k2, domain, kl) == 0) ||
+                             (hub && ((kl == 15 && strncmp(k2, "index.docker.io", 15) == 0) ||
+                                      (kl == 20 && strncmp(k2, "registry-1.docker.io", 20) == 0)));
+                if (match && json_is_object(v))
+                        return dist_auth_from_json(v, ret, err);
+        }
+        return 0;
+}
+
 /* FROM's image: a stage's result, a local image, or pulled (always with `pull`). */
 static int resolve_base(struct build_job *j, const char *name, const char *platform, char ret_id[DIGEST_STRING_MAX],
                         struct berr *err) {
@@ -281,6 +327,9 @@ static int resolve_base(struct build_job *j, const char *name, const char *platf
         if (r < 0)
                 return r;
         struct dist_auth auth = { 0 };
+        r = registry_auth(j, ref.domain, &auth, err);
+        if (r < 0)
+                return r;
         struct dist_pull_opts po = {
                 .name = name,
                 .tag = ref.digest[0] ? ref.digest : ref.tag[0] ? ref.tag : "latest",
@@ -291,6 +340,7 @@ static int resolve_base(struct build_job *j, const char *name, const char *platf
                 .opaque = j,
         };
         r = dist_pull(j->d->images, &po, err);
+        dist_auth_done(&auth);
         if (r < 0)
                 return r;
         return image_store_resolve(j->d->images, name, ret_id, err);
@@ -601,7 +651,7 @@ int build_start(struct daemon *d, const struct build_opts *o, int context_fd, st
         j->o.network_mode = own(j, o->network_mode);
         j->o.cpuset_cpus = own(j, o->cpuset_cpus);
         j->o.cpuset_mems = own(j, o->cpuset_mems);
-        j->o.auth_config = NULL;
+        j->o.auth_config = own(j, o->auth_config);
         for (size_t i = 0; i < o->n_tags; i++)
                 j->o.tags[i] = own(j, o->tags[i]);
         for (size_t i = 0; i < o->n_extra_hosts; i++)

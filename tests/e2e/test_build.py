@@ -438,3 +438,31 @@ def test_build_from_pulls_a_missing_image(docker):
     finally:
         reg.cleanup()
         subprocess.run(["rm", "-rf", storage])
+
+
+def test_build_from_a_private_registry_uses_the_cli_credentials(docker):
+    """FROM an image behind Basic auth: the CLI sends its logins in X-Registry-Config and
+    the pull uses the one for that registry."""
+    from registry import Registry
+    bcrypt = pytest.importorskip("bcrypt")
+    base = tempfile.mkdtemp(prefix="berth-build-auth-")
+    hp = os.path.join(base, "htpasswd")
+    with open(hp, "w") as f:
+        f.write("bob:%s\n" % bcrypt.hashpw(b"pa55", bcrypt.gensalt(rounds=5)).decode())
+    reg = Registry(htpasswd=hp).start()
+    name = reg.host + "/private/busybox"
+    try:
+        docker.run("login", reg.host, "-u", "bob", "--password-stdin", input="pa55\n")
+        docker.run("tag", "busybox", name)
+        docker.run("push", name)
+        docker.run("rmi", name)
+        ctx = make_ctx({"Dockerfile": "FROM %s\nRUN echo private base\n" % name})
+        out = build(docker, ctx, "-t", "bt-private").stdout
+        assert "Status: Downloaded newer image for %s:latest" % name in out
+        docker.run("logout", reg.host)
+        docker.run("rmi", "bt-private", name)
+        p = build(docker, ctx, "-t", "bt-private", check=False)
+        assert p.returncode != 0 and "authentication required" in p.stderr
+    finally:
+        reg.cleanup()
+        subprocess.run(["rm", "-rf", base])

@@ -466,3 +466,54 @@ def test_build_from_a_private_registry_uses_the_cli_credentials(docker):
     finally:
         reg.cleanup()
         subprocess.run(["rm", "-rf", base])
+
+
+def test_build_copy_forms_chown_shell_and_run_options(docker):
+    ctx = make_ctx({
+        "Dockerfile": "FROM busybox\n"
+                      "ENV DEST=/files\n"
+                      "COPY --chown=nobody:nobody *.txt $DEST/\n"
+                      "COPY --chown=123:456 dir /copied-dir\n"
+                      "COPY one.txt /renamed\n"
+                      "SHELL [\"/bin/sh\", \"-e\", \"-c\"]\n"
+                      "RUN [\"sh\", \"-c\", \"stat -c '%U:%G %n' /files/*.txt > /owners; stat -c '%u:%g %n' /copied-dir/sub/f >> /owners\"]\n"
+                      "RUN cat /etc/hosts | grep -c buildhost > /hosts-seen; ip -o link | grep -vc ' lo:' > /links || true\n"
+                      "RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem 2>/dev/null || cat /sys/fs/cgroup/memory.max > /mem\n",
+        "one.txt": "1\n",
+        "two.txt": "2\n",
+        "dir/sub/f": "f\n",
+    })
+    build(docker, ctx, "--add-host", "buildhost:10.9.9.9", "--network", "none", "--memory", "64m", "-t", "bt-forms")
+    run = lambda *cmd: docker.run("run", "--rm", "bt-forms", *cmd).stdout
+    assert run("cat", "/owners") == "nobody:nobody /files/one.txt\nnobody:nobody /files/two.txt\n123:456 /copied-dir/sub/f\n"
+    assert run("cat", "/renamed") == "1\n"
+    assert run("cat", "/hosts-seen") == "1\n"
+    assert run("cat", "/links") == "0\n"
+    assert run("cat", "/mem").strip() == str(64 << 20)
+    hist = docker.run("history", "--no-trunc", "--format", "{{.CreatedBy}}", "bt-forms").stdout
+    assert re.search(r"^/bin/sh -c #\(nop\) COPY multi:[0-9a-f]{64} in /files/ $", hist, re.M)
+    assert re.search(r"^/bin/sh -c #\(nop\) COPY dir:[0-9a-f]{64} in /copied-dir $", hist, re.M)
+    # more than one source needs a directory destination
+    bad = make_ctx({"Dockerfile": "FROM busybox\nCOPY one.txt two.txt /dest\n", "one.txt": "1", "two.txt": "2"})
+    p = build(docker, bad, check=False)
+    assert p.returncode != 0
+    assert "When using COPY with more than one source file, the destination must be a directory and end with a /" in p.stderr
+    # what berth does not do says so
+    url = make_ctx({"Dockerfile": "FROM busybox\nADD http://127.0.0.1:1/x /x\n"})
+    p = build(docker, url, check=False)
+    assert p.returncode != 0 and "ADD from a URL is not supported by berth" in p.stderr
+    chmod = make_ctx({"Dockerfile": "FROM busybox\nCOPY --chmod=755 x /x\n", "x": "x"})
+    p = build(docker, chmod, check=False)
+    assert p.returncode != 0 and "the --chmod option requires BuildKit" in p.stderr
+
+
+def test_build_rm_false_keeps_containers_forcerm_removes_failed(berthd, docker):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nRUN echo kept > /k\n"})
+    build(docker, ctx, "--rm=false", "--no-cache", "-t", "bt-keep")
+    kept = docker.run("ps", "-aq").stdout.split()
+    assert len(kept) == 1
+    docker.run("rm", *kept)
+    failing = make_ctx({"Dockerfile": "FROM busybox\nRUN exit 1\n"})
+    p = build(docker, failing, "--force-rm", check=False)
+    assert p.returncode == 1
+    assert leftovers(berthd, docker) == ([], [], [])

@@ -66,7 +66,7 @@ void tarw_done(struct tarw *t, char ret_sum[DIGEST_STRING_MAX]) {
         out(t, zero, sizeof(zero));
         if (t->hash)
                 digest_ctx_final(t->hash, ret_sum);
-        t->hash = NULL;
+        t->hash = digest_ctx_free(t->hash);
 }
 
 void tarw_header(struct tarw *t, const char *name, mode_t perm, uid_t uid, gid_t gid, char type, const char *link,

@@ -517,3 +517,23 @@ def test_build_rm_false_keeps_containers_forcerm_removes_failed(berthd, docker):
     p = build(docker, failing, "--force-rm", check=False)
     assert p.returncode == 1
     assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_without_buildkit_env_several_tags_and_warnings(berthd, docker):
+    """The CLI picks the classic builder from the ping's Builder-Version (no buildx
+    here); several -t; dockerd's warning for an empty continuation line."""
+    ping = subprocess.run(["curl", "-s", "-i", "--unix-socket", berthd.sock, "http://d/_ping"],
+                          capture_output=True, text=True).stdout
+    assert "Builder-Version: 1" in ping
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nRUN echo a \\\n\n    b > /ab\n"})
+    env = docker_env(docker.host, docker.config_dir)
+    p = subprocess.run(["docker", "build", "-t", "bt-tag1", "-t", "bt-tag2:v2", "."], cwd=ctx, env=env,
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert "Successfully tagged bt-tag1:latest\nSuccessfully tagged bt-tag2:v2\n" in p.stdout
+    assert "[WARNING]: Empty continuation line found in:\n    RUN echo a     b > /ab" in p.stdout + p.stderr
+    assert image_id(docker, "bt-tag1") == image_id(docker, "bt-tag2:v2")
+    assert docker.run("run", "--rm", "bt-tag1", "cat", "/ab").stdout == "a b\n"
+    p = build(docker, make_ctx({"Dockerfile": "FROM busybox\nCOPY --chwon=1 a b\n"}), check=False)
+    assert p.returncode == 1
+    assert "Error response from daemon: dockerfile parse error on line 2: unknown flag: chwon" in p.stderr

@@ -114,6 +114,11 @@ const char *stage_lookup(void *opaque, const char *name);
 int stage_expand(struct stage_state *st, const char *word, char **ret, struct berr *err);
 json_t *stage_shell(struct stage_state *st); /* borrowed: SHELL or ["/bin/sh", "-c"] */
 
+/* FROM's image (and COPY --from's): a stage's result, a local image, or pulled
+ * (always with `pull`); progress goes to the build's output (job.c). */
+int build_resolve_image(struct build_job *j, const char *name, const char *platform, char ret_id[DIGEST_STRING_MAX],
+                        struct berr *err);
+
 /* Steps (dispatch.c): run one instruction of a stage. */
 int build_dispatch(struct build_job *j, struct stage_state *st, const struct df_instr *in, struct berr *err);
 /* Commit a metadata-only step (an empty_layer history entry) unless the cache has it. */

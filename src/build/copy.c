@@ -78,6 +78,10 @@ int build_mount_image(struct build_job *j, const char *image_id, struct image_mo
                 build_unmount_image(j, m);
                 return r;
         }
+        /* Detached at once: the fd keeps the filesystem reachable, and no mount point is
+         * left in DATA-ROOT/tmp (which start-up empties) if berthd dies mid-step. */
+        if (m->mounted && umount2(m->path, MNT_DETACH) == 0)
+                m->mounted = false;
         return 0;
 }
 
@@ -533,8 +537,8 @@ static int stage_or_image_root(struct build_job *j, const char *from, struct ima
         for (size_t i = 0; !id && i < j->n_stages; i++)
                 if (j->stages[i].name && strcasecmp(j->stages[i].name, from) == 0)
                         id = j->stages[i].id;
-        if (!id) {
-                int r = image_store_resolve(j->d->images, from, resolved, err);
+        if (!id) { /* an image, pulled if it is not here, as FROM's */
+                int r = build_resolve_image(j, from, NULL, resolved, err);
                 if (r < 0)
                         return berr_wrap(err, "invalid from flag value %s", from);
                 id = resolved;

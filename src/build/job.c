@@ -312,7 +312,7 @@ static int registry_auth(struct build_job *j, const char *domain, struct dist_au
 }
 
 /* FROM's image: a stage's result, a local image, or pulled (always with `pull`). */
-static int resolve_base(struct build_job *j, const char *name, const char *platform, char ret_id[DIGEST_STRING_MAX],
+int build_resolve_image(struct build_job *j, const char *name, const char *platform, char ret_id[DIGEST_STRING_MAX],
                         struct berr *err) {
         for (size_t i = j->n_stages; i-- > 0;)
                 if (j->stages[i].name && strcasecmp(j->stages[i].name, name) == 0) {
@@ -401,7 +401,7 @@ static int init_stage(struct build_job *j, struct stage_state *st, const struct 
         } else {
                 if (!name[0])
                         return berr_set(err, BERR_INVALID, EINVAL, "base name (%s) should not be blank", from->args[0]);
-                r = resolve_base(j, name, platform, st->image_id, err);
+                r = build_resolve_image(j, name, platform, st->image_id, err);
                 if (r < 0)
                         return r;
                 _cleanup_json_ json_t *img = NULL;

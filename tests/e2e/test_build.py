@@ -537,3 +537,15 @@ def test_build_without_buildkit_env_several_tags_and_warnings(berthd, docker):
     p = build(docker, make_ctx({"Dockerfile": "FROM busybox\nCOPY --chwon=1 a b\n"}), check=False)
     assert p.returncode == 1
     assert "Error response from daemon: dockerfile parse error on line 2: unknown flag: chwon" in p.stderr
+
+
+def test_build_copy_from_index_and_image(berthd, docker):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nRUN echo zero > /z\n"
+                                  "FROM scratch\nCOPY --from=0 /z /z\nCOPY --from=busybox /bin/busybox /bin/sh\n"
+                                  "CMD [\"/bin/sh\", \"-c\", \"read l < /z; echo $l\"]\n"})
+    build(docker, ctx, "-t", "bt-from-index")
+    assert docker.run("run", "--rm", "bt-from-index").stdout == "zero\n"
+    p = build(docker, make_ctx({"Dockerfile": "FROM busybox\nCOPY --from=nosuchstage /x /x\n"}), check=False)
+    assert p.returncode != 0 and "invalid from flag value nosuchstage" in p.stderr
+    with open("/proc/self/mountinfo") as f:
+        assert berthd.data_root not in f.read().replace(os.path.join(berthd.data_root, "overlay2"), "")

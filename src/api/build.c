@@ -72,6 +72,26 @@ static int check_platform(const char *p, struct berr *err) {
         return 0;
 }
 
+/* ulimits: a JSON array of {"Name", "Soft", "Hard"} (create checks the values). */
+static int query_ulimits(struct api_request *req, json_t **ret, struct berr *err) {
+        *ret = NULL;
+        const char *v = api_query(req, "ulimits");
+        if (!v || !v[0])
+                return 0;
+        json_error_t je;
+        json_t *a = json_loads(v, JSON_DECODE_ANY, &je);
+        if (json_is_null(a)) {
+                json_decref(a);
+                return 0;
+        }
+        if (!json_is_array(a)) {
+                json_decref(a);
+                return berr_set(err, BERR_INVALID, EINVAL, "failed to parse ulimits: %s", je.text);
+        }
+        *ret = a;
+        return 0;
+}
+
 static int decode(struct api_request *req, struct build_opts *o, json_t **args, json_t **labels, struct berr *err) {
         int r;
         const char *remote = api_query(req, "remote");
@@ -118,6 +138,7 @@ static int decode(struct api_request *req, struct build_opts *o, json_t **args, 
                 return r;
         o->cpuset_cpus = api_query(req, "cpusetcpus");
         o->cpuset_mems = api_query(req, "cpusetmems");
+        o->cgroup_parent = api_query(req, "cgroupparent");
         o->target = api_query(req, "target");
         o->network_mode = api_query(req, "networkmode");
         o->auth_config = api_header(req, "X-Registry-Config");
@@ -158,10 +179,13 @@ static void build_stream_close(void *ctx) {
 
 int api_build(struct api_request *req, struct berr *err) {
         struct build_opts o = { 0 };
-        _cleanup_json_ json_t *args = NULL, *labels = NULL;
+        _cleanup_json_ json_t *args = NULL, *labels = NULL, *ulimits = NULL;
         int r = decode(req, &o, &args, &labels, err);
+        if (r == 0)
+                r = query_ulimits(req, &ulimits, err);
         if (r < 0)
                 return r;
+        o.ulimits = ulimits;
         o.complete = upload_complete;
         o.opaque = req;
         struct build_stream *bs = calloc(1, sizeof(*bs));

@@ -45,6 +45,8 @@ struct build_opts {
         size_t n_extra_hosts;
         int64_t memory, memory_swap, cpu_shares, cpu_period, cpu_quota, shm_size;
         const char *cpuset_cpus, *cpuset_mems;
+        const char *cgroup_parent;
+        json_t *ulimits;               /* [{"Name", "Soft", "Hard"}], or NULL */
         const char *auth_config;       /* X-Registry-Config, for FROM pulls; may be NULL */
         /* Asked once the context was read: false (the client went away) builds nothing. */
         bool (*complete)(void *opaque);
@@ -63,4 +65,5 @@ int build_start(struct daemon *d, const struct build_opts *o, int context_fd, st
                 struct berr *err);
 /* -EAGAIN when nothing came within @timeout_ms (the caller checks its client is there). */
 ssize_t build_read(struct build_job *j, char *buf, size_t max, int timeout_ms);
+/* Cancels a build still running and returns once it has cleaned up. */
 void build_close(struct build_job *j);

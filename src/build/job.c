@@ -151,6 +151,7 @@ static void job_unref(struct build_job *j) {
         json_decref(j->args_used);
         json_decref(j->o.build_args);
         json_decref(j->o.labels);
+        json_decref(j->o.ulimits);
         for (size_t i = 0; i < j->n_strings; i++)
                 free(j->strings[i]);
         free(j);
@@ -185,6 +186,11 @@ void build_close(struct build_job *j) {
                 return;
         pthread_mutex_lock(&j->lock);
         j->cancelled = true;
+        /* Wait for the build to have cleaned up (its step's container killed and removed,
+         * its directory gone): the connection stays in flight until then, so a berthd
+         * stopping waits for it rather than freeing what the build still uses. */
+        while (!j->done)
+                pthread_cond_wait(&j->cond, &j->lock);
         pthread_mutex_unlock(&j->lock);
         job_unref(j);
 }
@@ -651,6 +657,8 @@ int build_start(struct daemon *d, const struct build_opts *o, int context_fd, st
         j->o.network_mode = own(j, o->network_mode);
         j->o.cpuset_cpus = own(j, o->cpuset_cpus);
         j->o.cpuset_mems = own(j, o->cpuset_mems);
+        j->o.cgroup_parent = own(j, o->cgroup_parent);
+        j->o.ulimits = o->ulimits ? json_incref(o->ulimits) : NULL;
         j->o.auth_config = own(j, o->auth_config);
         for (size_t i = 0; i < o->n_tags; i++)
                 j->o.tags[i] = own(j, o->tags[i]);

@@ -113,6 +113,10 @@ static json_t *host_config(struct build_job *j) {
                 json_object_set_new(hc, "CpusetCpus", json_string(j->o.cpuset_cpus));
         if (j->o.cpuset_mems && j->o.cpuset_mems[0])
                 json_object_set_new(hc, "CpusetMems", json_string(j->o.cpuset_mems));
+        if (j->o.cgroup_parent && j->o.cgroup_parent[0])
+                json_object_set_new(hc, "CgroupParent", json_string(j->o.cgroup_parent));
+        if (j->o.ulimits)
+                json_object_set(hc, "Ulimits", j->o.ulimits);
         return hc;
 }
 

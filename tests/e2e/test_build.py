@@ -549,3 +549,14 @@ def test_build_copy_from_index_and_image(berthd, docker):
     assert p.returncode != 0 and "invalid from flag value nosuchstage" in p.stderr
     with open("/proc/self/mountinfo") as f:
         assert berthd.data_root not in f.read().replace(os.path.join(berthd.data_root, "overlay2"), "")
+
+
+def test_build_on_a_user_network_with_ulimits(docker):
+    docker.run("network", "create", "bt-buildnet")
+    try:
+        ctx = make_ctx({"Dockerfile": "FROM busybox\nRUN ulimit -n > /nofile; cat /etc/resolv.conf > /resolv\n"})
+        build(docker, ctx, "--network", "bt-buildnet", "--ulimit", "nofile=512:512", "--no-cache", "-t", "bt-net")
+        assert docker.run("run", "--rm", "bt-net", "cat", "/nofile").stdout == "512\n"
+        assert "nameserver 127.0.0.11" in docker.run("run", "--rm", "bt-net", "cat", "/resolv").stdout
+    finally:
+        docker.run("network", "rm", "bt-buildnet")

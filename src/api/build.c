@@ -94,9 +94,7 @@ static int query_ulimits(struct api_request *req, json_t **ret, struct berr *err
 
 static int decode(struct api_request *req, struct build_opts *o, json_t **args, json_t **labels, struct berr *err) {
         int r;
-        const char *remote = api_query(req, "remote");
-        if (remote && remote[0])
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "remote build contexts are not supported by berth");
+        o->remote = api_query(req, "remote");
         const char *version = api_query(req, "version");
         if (version && STREQ(version, "2"))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,

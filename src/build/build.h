@@ -34,6 +34,7 @@ bool dockerignore_glob(const char *pattern, const char *path);
 
 struct build_opts {
         const char *dockerfile;        /* path in the context; NULL: "Dockerfile" */
+        const char *remote;            /* a context to download (http or https), or NULL */
         const char *tags[BUILD_MAX_TAGS];
         size_t n_tags;
         bool quiet, no_cache, rm, force_rm, pull;

@@ -41,10 +41,19 @@ struct build_context {
 
 #define BUILD_DOCKERFILE_MAX (4u << 20)
 
-/* Make @tmp_parent/build-<random>/context from the tar on @fd, apply .dockerignore and
- * read the Dockerfile named @dockerfile (NULL: "Dockerfile", or "dockerfile"). */
-int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, struct build_context **ret,
-                       struct berr *err);
+/* Where the context comes from: the upload on @fd, or @remote (an http(s) URL). */
+struct context_source {
+        int fd;
+        const char *remote;
+        bool (*cancelled)(void *opaque);
+        void *opaque;
+};
+
+/* Make @tmp_parent/build-<random>/context from @src, apply .dockerignore and read the
+ * Dockerfile named @dockerfile (NULL: "Dockerfile", or "dockerfile"). */
+int build_context_open(const char *tmp_parent, const struct context_source *src, const char *dockerfile,
+                       struct build_context **ret, struct berr *err);
+bool build_is_git_url(const char *s);
 /* Remove the directory and everything in it. Accepts NULL. */
 void build_context_free(struct build_context *c);
 

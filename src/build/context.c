@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/tree.h"
+#include "distribution/distribution.h"
 #include "image/layer_apply.h"
 
 #define CONTEXT_MAX_BYTES (32ULL << 30)
@@ -157,8 +158,57 @@ static int read_dockerfile(struct build_context *c, const char *name, struct ber
         return 0;
 }
 
-int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, struct build_context **ret,
-                       struct berr *err) {
+/* docker's urlutil.IsGitURL */
+bool build_is_git_url(const char *s) {
+        if (strncmp(s, "git://", 6) == 0 || strncmp(s, "git@", 4) == 0 || strncmp(s, "github.com/", 11) == 0)
+                return true;
+        if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+                return false;
+        size_t n = strcspn(s, "#");
+        return n >= 4 && strncmp(s + n - 4, ".git", 4) == 0;
+}
+
+/* A remote context: a tar (maybe compressed) unpacked like an upload, or, served as
+ * text/plain, the Dockerfile alone with an empty context, as dockerd's. */
+static int fetch_remote(struct build_context *c, const struct context_source *src, int *ret_tar_fd,
+                        struct berr *err) {
+        *ret_tar_fd = -1;
+        _cleanup_close_ int fd = openat(c->dir_fd, "remote-context", O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "create the download file");
+        struct dist_fetch_opts fo = {
+                .url = src->remote,
+                .out_fd = fd,
+                .max_bytes = CONTEXT_MAX_BYTES,
+                .cancelled = src->cancelled,
+                .opaque = src->opaque,
+        };
+        struct dist_fetch_result res;
+        int r = dist_fetch(&fo, &res, err);
+        if (r < 0)
+                return r;
+        if (strncmp(res.content_type, "text/plain", 10) == 0) {
+                if (res.bytes > BUILD_DOCKERFILE_MAX)
+                        return berr_set(err, BERR_TOO_LARGE, EFBIG, "the Dockerfile is larger than %u bytes",
+                                        BUILD_DOCKERFILE_MAX);
+                c->dockerfile = malloc(res.bytes + 1);
+                if (!c->dockerfile)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                ssize_t n = pread(fd, c->dockerfile, res.bytes, 0);
+                if (n < 0 || (uint64_t) n != res.bytes)
+                        return berr_sys(err, BERR_INTERNAL, "read the downloaded Dockerfile");
+                c->dockerfile[n] = '\0';
+                c->dockerfile_len = (size_t) n;
+                return 0;
+        }
+        if (lseek(fd, 0, SEEK_SET) != 0)
+                return berr_sys(err, BERR_INTERNAL, "seek the download");
+        *ret_tar_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int build_context_open(const char *tmp_parent, const struct context_source *src, const char *dockerfile,
+                       struct build_context **ret, struct berr *err) {
         struct build_context *c = calloc(1, sizeof(*c));
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -186,7 +236,13 @@ int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, s
                        mkdirat(c->dir_fd, "context", 0755) < 0 ||
                        (c->root_fd = openat(c->dir_fd, "context", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0))
                 r = berr_sys(err, BERR_INTERNAL, "create the build context in %s", c->dir);
-        if (r == 0) {
+        int fd = src->fd;
+        _cleanup_close_ int remote_fd = -1;
+        if (r == 0 && src->remote) {
+                r = fetch_remote(c, src, &remote_fd, err);
+                fd = remote_fd;
+        }
+        if (r == 0 && fd >= 0) {
                 struct layer_apply_opts o = {
                         .whiteouts = LAYER_WHITEOUTS_NONE,
                         .owner_root = true,
@@ -201,8 +257,11 @@ int build_context_open(const char *tmp_parent, int fd, const char *dockerfile, s
                         r = berr_set(err, e.kind == BERR_INTERNAL ? BERR_INVALID : e.kind, EINVAL,
                                      "failed to read the build context: %s", e.msg);
         }
-        if (r == 0)
+        if (r == 0 && !c->dockerfile)
                 r = read_dockerfile(c, dockerfile, err);
+        if (r == 0 && c->dockerfile_len == 0)
+                r = berr_set(err, BERR_INVALID, EINVAL, "the Dockerfile (%s) cannot be empty",
+                             dockerfile && dockerfile[0] ? dockerfile : "Dockerfile");
         if (r == 0) {
                 _cleanup_free_ char *text = NULL;
                 size_t len = 0;

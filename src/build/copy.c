@@ -26,6 +26,7 @@
 #include "common/json.h"
 #include "common/tree.h"
 #include "daemon/daemon.h"
+#include "distribution/distribution.h"
 #include "image/image_store.h"
 #include "image/layer_apply.h"
 
@@ -355,6 +356,7 @@ static int emit_tree(struct copy *c, int dfd, const char *prefix, bool keep_owne
 struct source {
         char *rel;      /* cleaned, relative to the source root; "" for the root */
         bool is_dir;
+        int root_fd;    /* ADD <url>: the download's directory; -1: the copy's source root */
 };
 
 static bool has_wildcard(const char *s) {
@@ -397,6 +399,7 @@ static int add_source(struct source **v, size_t *n, const char *rel, bool is_dir
         *v = nv;
         nv[*n].rel = strdup(rel);
         nv[*n].is_dir = is_dir;
+        nv[*n].root_fd = -1;
         if (!nv[*n].rel)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         (*n)++;
@@ -472,7 +475,7 @@ static int emit_sources(struct copy *c, struct copy_job *cj, bool unpack, struct
                 make_parents(c, cj->dest, false);
         for (size_t i = 0; r == 0 && i < cj->n_src; i++) {
                 const struct source *s = &cj->src[i];
-                _cleanup_close_ int fd = fs_open_in_root(cj->src_root, s->rel, O_RDONLY);
+                _cleanup_close_ int fd = fs_open_in_root(s->root_fd >= 0 ? s->root_fd : cj->src_root, s->rel, O_RDONLY);
                 if (fd < 0)
                         return berr_set(err, BERR_NOT_FOUND, errno,
                                         "file not found in build context or excluded by .dockerignore: stat %s: file does not exist",
@@ -487,7 +490,7 @@ static int emit_sources(struct copy *c, struct copy_job *cj, bool unpack, struct
                 }
                 if (!S_ISREG(st.st_mode))
                         continue;
-                if (cj->is_add && unpack && looks_like_archive(fd)) {
+                if (cj->is_add && unpack && s->root_fd < 0 && looks_like_archive(fd)) {
                         char name[64];
                         _cleanup_close_ int dfd = -1;
                         r = build_scratch_dir(c->j, "add", name, &dfd, err);
@@ -547,9 +550,70 @@ static int stage_or_image_root(struct build_job *j, const char *from, struct ima
 }
 
 static void free_sources(struct source *v, size_t n) {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 free(v[i].rel);
+                if (v[i].root_fd >= 0)
+                        close(v[i].root_fd);
+        }
         free(v);
+}
+
+/* The proxy for @url from the build's arguments (HTTP_PROXY, https_proxy, ...), or NULL
+ * for the daemon's environment. */
+static const char *proxy_arg(struct build_job *j, const char *upper, const char *lower) {
+        const char *v = json_string_value(json_object_get(j->o.build_args, upper));
+        return v ? v : json_string_value(json_object_get(j->o.build_args, lower));
+}
+
+static bool download_cancelled(void *opaque) {
+        return job_cancelled(opaque);
+}
+
+/* ADD <url>: the file downloaded into a scratch directory of its own, named as the URL's
+ * last path element, mode 0600 and the server's Last-Modified time, as dockerd's. */
+static int download_source(struct build_job *j, const char *url, struct copy_job *cj, struct berr *err) {
+        char name[64];
+        _cleanup_close_ int dfd = -1;
+        int r = build_scratch_dir(j, "url", name, &dfd, err);
+        if (r < 0)
+                return r;
+        const char *path = strstr(url, "://");
+        path = path ? strchr(path + 3, '/') : NULL;
+        char base[256] = "";
+        if (path) {
+                size_t n = strcspn(path, "?#");
+                const char *b = path + n;
+                while (b > path && b[-1] != '/')
+                        b--;
+                snprintf(base, sizeof(base), "%.*s", (int) (path + n - b), b);
+        }
+        if (!base[0] || STREQ(base, ".") || STREQ(base, ".."))
+                return berr_set(err, BERR_INVALID, EINVAL, "cannot determine filename from url: %s", url);
+        _cleanup_close_ int fd = openat(dfd, base, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "create %s", base);
+        bool https = strncmp(url, "https://", 8) == 0;
+        struct dist_fetch_opts fo = {
+                .url = url,
+                .out_fd = fd,
+                .max_bytes = 64ULL << 30,
+                .proxy = https ? proxy_arg(j, "HTTPS_PROXY", "https_proxy") : proxy_arg(j, "HTTP_PROXY", "http_proxy"),
+                .no_proxy = proxy_arg(j, "NO_PROXY", "no_proxy"),
+                .cancelled = download_cancelled,
+                .opaque = j,
+        };
+        struct dist_fetch_result res;
+        r = dist_fetch(&fo, &res, err);
+        if (r < 0)
+                return r;
+        if (res.last_modified > 0) {
+                struct timespec ts[2] = { { .tv_sec = res.last_modified }, { .tv_sec = res.last_modified } };
+                (void) futimens(fd, ts); /* the time is not part of the cache key */
+        }
+        r = add_source(&cj->src, &cj->n_src, base, false, err);
+        if (r == 0)
+                cj->src[cj->n_src - 1].root_fd = TAKE_FD(dfd);
+        return r;
 }
 
 static int resolve_sources(struct build_job *j, struct stage_state *st, const struct df_instr *in, bool is_add,
@@ -570,7 +634,10 @@ static int resolve_sources(struct build_job *j, struct stage_state *st, const st
                 if (is_url(s)) {
                         if (!is_add)
                                 return berr_set(err, BERR_INVALID, EINVAL, "source can't be a URL for %s", name);
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "ADD from a URL is not supported by berth");
+                        int r = download_source(j, s, cj, err);
+                        if (r < 0)
+                                return r;
+                        continue;
                 }
                 char rel[4096];
                 if (!clean_rel(s, rel, sizeof(rel)))

@@ -290,8 +290,6 @@ def test_build_unsupported_options_answer_in_words(berthd):
     ctx = tar_of([("Dockerfile", "file", "FROM busybox\n")])
     status, body = raw_build(berthd, ctx, "platform=linux/arm64")
     assert status == 501 and b"linux/arm64" in body
-    status, body = raw_build(berthd, ctx, "remote=http://127.0.0.1:1/ctx.tar")
-    assert status == 501 and b"remote build contexts" in body
     status, body = raw_build(berthd, ctx, "squash=1")
     assert status == 400 and b"experimental" in body
 
@@ -501,7 +499,7 @@ def test_build_copy_forms_chown_shell_and_run_options(docker):
     # what berth does not do says so
     url = make_ctx({"Dockerfile": "FROM busybox\nADD http://127.0.0.1:1/x /x\n"})
     p = build(docker, url, check=False)
-    assert p.returncode != 0 and "ADD from a URL is not supported by berth" in p.stderr
+    assert p.returncode != 0 and "error downloading http://127.0.0.1:1/x" in p.stderr
     chmod = make_ctx({"Dockerfile": "FROM busybox\nCOPY --chmod=755 x /x\n", "x": "x"})
     p = build(docker, chmod, check=False)
     assert p.returncode != 0 and "the --chmod option requires BuildKit" in p.stderr
@@ -560,3 +558,82 @@ def test_build_on_a_user_network_with_ulimits(docker):
         assert "nameserver 127.0.0.11" in docker.run("run", "--rm", "bt-net", "cat", "/resolv").stdout
     finally:
         docker.run("network", "rm", "bt-buildnet")
+
+
+class _Served:
+    """A small HTTP server on 127.0.0.1 for remote contexts and ADD <url>: fixed paths,
+    and every request line it saw (a proxy request names the whole URL)."""
+
+    def __init__(self, files):
+        import http.server
+        import threading
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                served.seen.append(self.path)
+                key = self.path.split("/", 3)[3] if self.path.startswith("http://") else self.path.lstrip("/")
+                if key not in files:
+                    self.send_error(404)
+                    return
+                ctype, body = files[key]
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.seen = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d/%s" % (self.port, path)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_build_remote_tar_and_plain_dockerfile_contexts(berthd, docker):
+    ctx = tar_of([("Dockerfile", "file", "FROM busybox\nCOPY hello /hello\n"), ("hello", "file", "remote hi\n")])
+    srv = _Served({"ctx.tar": ("application/x-tar", ctx),
+                   "Dockerfile.txt": ("text/plain; charset=utf-8", b"FROM busybox\nRUN echo from plain > /p\n")})
+    try:
+        env = docker_env(docker.host, docker.config_dir)
+        env["DOCKER_BUILDKIT"] = "0"
+        p = subprocess.run(["docker", "build", "-t", "bt-remote", srv.url("ctx.tar")], env=env, capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, p.stderr
+        assert docker.run("run", "--rm", "bt-remote", "cat", "/hello").stdout == "remote hi\n"
+        status, body = raw_build(berthd, b"", "remote=" + srv.url("Dockerfile.txt") + "&t=bt-plain")
+        assert status == 200 and b"Successfully tagged bt-plain:latest" in body
+        assert docker.run("run", "--rm", "bt-plain", "cat", "/p").stdout == "from plain\n"
+        status, body = raw_build(berthd, b"", "remote=" + srv.url("missing.tar"))
+        assert status == 400 and b"failed to GET" in body and b"404" in body
+        status, body = raw_build(berthd, b"", "remote=https://127.0.0.1:1/repo.git")
+        assert status == 501 and b"git build contexts are not supported by berth" in body
+    finally:
+        srv.stop()
+    assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_add_url_through_the_build_arg_proxy(docker):
+    srv = _Served({"files/data.txt": ("application/octet-stream", b"downloaded\n")})
+    try:
+        ctx = make_ctx({"Dockerfile": "FROM busybox\nADD %s /dl/\nADD http://example.invalid/files/data.txt /via-proxy\n"
+                                      "RUN stat -c '%%a %%Y' /dl/data.txt > /meta\n" % srv.url("files/data.txt")})
+        out = build(docker, ctx, "--build-arg", "HTTP_PROXY=http://127.0.0.1:%d" % srv.port, "-t", "bt-addurl").stdout
+        assert "were not consumed" not in out
+        assert docker.run("run", "--rm", "bt-addurl", "cat", "/dl/data.txt", "/via-proxy").stdout == "downloaded\ndownloaded\n"
+        assert docker.run("run", "--rm", "bt-addurl", "cat", "/meta").stdout == "600 1445412480\n"
+        assert "http://example.invalid/files/data.txt" in srv.seen
+        # the proxy argument stays out of the history
+        assert "PROXY" not in docker.run("history", "--no-trunc", "bt-addurl").stdout
+    finally:
+        srv.stop()

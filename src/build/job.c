@@ -673,10 +673,8 @@ int build_start(struct daemon *d, const struct build_opts *o, int context_fd, st
         if (r == 0 && !tmp)
                 r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         struct context_source src = { .fd = context_fd, .remote = o->remote && o->remote[0] ? o->remote : NULL };
-        if (r == 0 && src.remote && build_is_git_url(src.remote))
-                r = berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "git build contexts are not supported by berth");
-        else if (r == 0 && src.remote && strncmp(src.remote, "http://", 7) != 0 &&
-                 strncmp(src.remote, "https://", 8) != 0)
+        if (r == 0 && src.remote && !build_is_git_url(src.remote) && strncmp(src.remote, "http://", 7) != 0 &&
+            strncmp(src.remote, "https://", 8) != 0)
                 r = berr_set(err, BERR_INVALID, EINVAL, "remote context must be an http or https URL: %s", src.remote);
         if (r == 0)
                 r = build_context_open(tmp, &src, o->dockerfile, &j->ctx, err);

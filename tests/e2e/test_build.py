@@ -616,8 +616,8 @@ def test_build_remote_tar_and_plain_dockerfile_contexts(berthd, docker):
         assert docker.run("run", "--rm", "bt-plain", "cat", "/p").stdout == "from plain\n"
         status, body = raw_build(berthd, b"", "remote=" + srv.url("missing.tar"))
         assert status == 400 and b"failed to GET" in body and b"404" in body
-        status, body = raw_build(berthd, b"", "remote=https://127.0.0.1:1/repo.git")
-        assert status == 501 and b"git build contexts are not supported by berth" in body
+        status, body = raw_build(berthd, b"", "remote=http://127.0.0.1:1/repo.git")
+        assert status == 400 and b"error fetching" in body
     finally:
         srv.stop()
     assert leftovers(berthd, docker) == ([], [], [])
@@ -637,3 +637,42 @@ def test_build_add_url_through_the_build_arg_proxy(docker):
         assert "PROXY" not in docker.run("history", "--no-trunc", "bt-addurl").stdout
     finally:
         srv.stop()
+
+
+def test_build_git_context_over_http(berthd, docker):
+    """A git repository as the context (dockerd's URL#ref:subdir), served over http from
+    127.0.0.1 (git's dumb protocol: the fetch falls back from shallow)."""
+    import functools
+    import http.server
+    import threading
+    base = tempfile.mkdtemp(prefix="berth-build-git-")
+    work = os.path.join(base, "work")
+    genv = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
+                GIT_COMMITTER_EMAIL="t@e", HOME=base)
+    git = lambda *a, cwd=work: subprocess.run(["git", *a], cwd=cwd, env=genv, check=True, capture_output=True)
+    os.makedirs(os.path.join(work, "app"))
+    with open(os.path.join(work, "app", "Dockerfile"), "w") as f:
+        f.write("FROM busybox\nCOPY msg /msg\n")
+    with open(os.path.join(work, "app", "msg"), "w") as f:
+        f.write("from git\n")
+    git("init", "-q", "-b", "release")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    git("clone", "-q", "--bare", work, os.path.join(base, "repo.git"), cwd=base)
+    git("update-server-info", cwd=os.path.join(base, "repo.git"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=base)
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = "http://127.0.0.1:%d/repo.git#release:app" % httpd.server_address[1]
+        status, body = raw_build(berthd, b"", "remote=" + url + "&t=bt-git")
+        assert status == 200 and b"Successfully tagged bt-git:latest" in body, body
+        assert docker.run("run", "--rm", "bt-git", "cat", "/msg").stdout == "from git\n"
+        status, body = raw_build(berthd, b"", "remote=http://127.0.0.1:%d/repo.git#nosuchref" % httpd.server_address[1])
+        assert status == 400 and b"error fetching" in body
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        subprocess.run(["rm", "-rf", base])
+    assert leftovers(berthd, docker) == ([], [], [])

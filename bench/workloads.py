@@ -288,3 +288,8 @@ WORKLOADS += WORKLOADS_RUN
 from workloads_pull import WORKLOADS_PULL  # noqa: E402
 
 WORKLOADS += WORKLOADS_PULL
+
+# workloads of issue 12 (docker build) live in their own file
+from workloads_build import WORKLOADS_BUILD  # noqa: E402
+
+WORKLOADS += WORKLOADS_BUILD

@@ -15,6 +15,7 @@ struct berr;
 #define DAEMON_DEFAULT_EXEC_ROOT "/run/berth"
 #define DAEMON_DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
 #define DAEMON_MAX_HOSTS 16
+#define DAEMON_MAX_DIST_OPTS 8 /* registry flags (distribution/dist_config.c) */
 #define DAEMON_MAX_LIST 32 /* labels, dns, dns-opts, dns-search, exec-opts, ulimits */
 #define DAEMON_DEFAULT_SHM_SIZE (64LL << 20)
 #define DAEMON_DEFAULT_SHUTDOWN_TIMEOUT 15
@@ -124,6 +125,7 @@ struct daemon_config {
         struct net_options net; /* --bridge, --bip, --iptables, ... */
 
         struct daemon_opts14 o14;
+        char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];
         bool show_version;

@@ -121,6 +121,9 @@ static const struct {
         { "userland-proxy-path", "userland-proxy-path" },
         { "userns-remap", "userns-remap" },
         { "cri-containerd", "cri-containerd" },
+        { "cpu-rt-period", "cpu-rt-period" },
+        { "cpu-rt-runtime", "cpu-rt-runtime" },
+        { NULL, "resolv-conf" },
         { NULL, "builder" },
 };
 

@@ -273,3 +273,19 @@ def test_proxies_carry_registry_traffic_and_reload(fresh_daemon):
     finally:
         cli.cleanup()
         srv.shutdown()
+
+
+def test_the_example_daemon_json_runs_a_daemon(fresh_daemon):
+    from conftest import ROOT
+    with open(os.path.join(ROOT, "contrib", "etc", "daemon.json.example")) as f:
+        cfg = json.load(f)
+    for k in ("data-root", "exec-root"):  # the harness gives these as flags
+        cfg.pop(k)
+    d = fresh_daemon(config=json.dumps(cfg))
+    cli = DockerCLI(d.host)
+    try:
+        info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+        assert info["LiveRestoreEnabled"] is False and info["CgroupDriver"] == "cgroupfs"
+        assert info["HttpProxy"] == "http://127.0.0.1:9"  # "" in the file: the environment's
+    finally:
+        cli.cleanup()

@@ -115,13 +115,15 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(if $(filter /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc))
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/berth
+# berthd reads /etc/berth/daemon.json unless told otherwise
+CONFIG_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config-file $(SYSCONFDIR)/berth/daemon.json)
 INSTALL ?= install
 
 install: build/berthd build/berth-shim build/berth-init build/berthd.8
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/berth
 	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-init $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 build/berthd.8 $(DESTDIR)$(MANDIR)/man8/berthd.8
-	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG_ARGS@|$(CONFIG_ARGS)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
 	$(INSTALL) -m 0644 contrib/systemd/berth.socket $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)

@@ -94,6 +94,9 @@ def test_systemd_analyze_verifies_the_units(tmpdir_):
     prefix = os.path.join(tmpdir_, "usr")
     assert make_install("install", "PREFIX=" + prefix).returncode == 0
     units = os.path.join(prefix, "lib/systemd/system")
+    # a prefix whose configuration is not under /etc: the unit names the file it installed
+    assert ("ExecStart=%s/bin/berthd -H fd:// --config-file %s/etc/berth/daemon.json\n" % (prefix, prefix)
+            in open(os.path.join(units, "berth.service")).read())
     # MANPATH: verify also checks that Documentation=man:berthd(8) exists
     p = subprocess.run(["systemd-analyze", "verify", os.path.join(units, "berth.socket"),
                         os.path.join(units, "berth.service")], capture_output=True, text=True,

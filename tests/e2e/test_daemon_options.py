@@ -167,6 +167,9 @@ def test_socket_group(fresh_daemon, tmp_path):
     d = fresh_daemon("-G", "root")
     st = os.stat(d.sock)
     assert st.st_gid == 0 and stat.S_IMODE(st.st_mode) == 0o660
+    d = fresh_daemon("--group", "4242")  # a number need not name a group
+    st = os.stat(d.sock)
+    assert st.st_gid == 4242 and stat.S_IMODE(st.st_mode) == 0o660
     bad = fresh_daemon("--group", "no-such-group-berth", start=False)
     p = subprocess.run(bad.args, capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "group no-such-group-berth not found" in p.stderr

@@ -135,22 +135,28 @@ build/berthd.8: build/gen-man docs/berthd.8.in
 
 # `make install` (PREFIX, DESTDIR): the programs (berthd finds berth-shim and berth-init
 # next to itself), systemd's berth.service and berth.socket (socket activation through
-# -H fd://, the socket in group docker), /etc/berth/daemon.json (kept if it exists) and
-# berthd(8). `make uninstall` removes them (daemon.json only while unchanged).
+# -H fd://, the socket in group docker), /etc/berth/daemon.json (kept if it exists; "{}":
+# JSON has no comments), berthd(8) and an example daemon.json with every key at its
+# default in the doc directory. `make uninstall` removes them (daemon.json only while unchanged).
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(if $(filter /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc))
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/berth
+# berthd reads /etc/berth/daemon.json unless told otherwise
+CONFIG_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config-file $(SYSCONFDIR)/berth/daemon.json)
 INSTALL ?= install
 
 install: build/berthd build/berth-shim build/berth-init build/berthd.8
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/berth
 	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-init $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 build/berthd.8 $(DESTDIR)$(MANDIR)/man8/berthd.8
-	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG_ARGS@|$(CONFIG_ARGS)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
 	$(INSTALL) -m 0644 contrib/systemd/berth.socket $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0644 contrib/etc/daemon.json.example $(DESTDIR)$(DOCDIR)/daemon.json.example
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \
 		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json"; \
 	else $(INSTALL) -m 0644 contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; fi
@@ -159,6 +165,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/berthd $(DESTDIR)$(BINDIR)/berth-shim $(DESTDIR)$(BINDIR)/berth-init
 	rm -f $(DESTDIR)$(MANDIR)/man8/berthd.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	rm -f $(DESTDIR)$(DOCDIR)/daemon.json.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@if cmp -s contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \

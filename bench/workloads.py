@@ -293,3 +293,8 @@ WORKLOADS += WORKLOADS_PULL
 from workloads_net import WORKLOADS_NET  # noqa: E402
 
 WORKLOADS += WORKLOADS_NET
+
+# workloads of issue 12 (docker build) live in their own file
+from workloads_build import WORKLOADS_BUILD  # noqa: E402
+
+WORKLOADS += WORKLOADS_BUILD

@@ -206,9 +206,3 @@ int api_build_prune(struct api_request *req, struct berr *err) {
         (void) err;
         return api_reply_json(req, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
 }
-
-/* What berth does not have yet answers in words rather than "page not found". */
-int api_build_unsupported(struct api_request *req, struct berr *err) {
-        (void) req;
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "docker build is not supported by berth yet");
-}

@@ -123,6 +123,9 @@ static const struct {
         { "userland-proxy-path", "userland-proxy-path" },
         { "userns-remap", "userns-remap" },
         { "cri-containerd", "cri-containerd" },
+        { "cpu-rt-period", "cpu-rt-period" },
+        { "cpu-rt-runtime", "cpu-rt-runtime" },
+        { NULL, "resolv-conf" },
         { NULL, "builder" },
 };
 
@@ -373,6 +376,24 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         }
 }
 
+/* Registry flags given (dockerd's rule: a key may not be both a flag and in the file). */
+static void note_dist_flag(struct daemon_config *cfg, const char *flag, const char *value) {
+        const char *f, *k, *h;
+        for (size_t i = 0; i < DAEMON_MAX_DIST_OPTS && dist_config_option(i, &f, &k, &h); i++)
+                if (STREQ(f, flag)) {
+                        size_t n = strlen(cfg->dist_flags[i]);
+                        snprintf(cfg->dist_flags[i] + n, sizeof(cfg->dist_flags[i]) - n, "%s%s", n ? " " : "", value);
+                }
+}
+
+static const char *dist_flag_given(const struct daemon_config *cfg, const char *key) {
+        const char *f, *k, *h;
+        for (size_t i = 0; i < DAEMON_MAX_DIST_OPTS && dist_config_option(i, &f, &k, &h); i++)
+                if (STREQ(k, key) && cfg->dist_flags[i][0])
+                        return cfg->dist_flags[i];
+        return NULL;
+}
+
 static const struct opt_desc *find_long(const char *name, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                 if (!is_json_only(&opts[i]) && strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
@@ -407,6 +428,7 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                                         int r = dist_config_flag(name, v, err);
                                         if (r < 0)
                                                 return r;
+                                        note_dist_flag(cfg, name, v);
                                         continue;
                                 }
                                 for (size_t k = 0; k < ELEMENTSOF(unsupported); k++)
@@ -496,8 +518,16 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
-                if (!o && dist_config_is_json_key(key))
+                if (!o && dist_config_is_json_key(key)) {
+                        const char *fv = dist_flag_given(cfg, key);
+                        if (fv) {
+                                _cleanup_free_ char *dumped = json_dump_compact(v);
+                                nc += (size_t) snprintf(conflicts + nc, nc < sizeof(conflicts) ? sizeof(conflicts) - nc : 0,
+                                                        "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv,
+                                                        dumped ? dumped : "?");
+                        }
                         continue;
+                }
                 bool is_unsupported = false;
                 for (size_t k = 0; !o && k < ELEMENTSOF(unsupported); k++)
                         is_unsupported |= unsupported[k].json_key && STREQ(unsupported[k].json_key, key);

@@ -15,6 +15,7 @@ struct berr;
 #define DAEMON_DEFAULT_EXEC_ROOT "/run/berth"
 #define DAEMON_DEFAULT_CONFIG_FILE "/etc/berth/daemon.json"
 #define DAEMON_MAX_HOSTS 16
+#define DAEMON_MAX_DIST_OPTS 8 /* registry flags (distribution/dist_config.c) */
 #define DAEMON_MAX_LIST 32 /* labels, dns, dns-opts, dns-search, exec-opts, ulimits */
 #define DAEMON_DEFAULT_SHM_SIZE (64LL << 20)
 #define DAEMON_DEFAULT_SHUTDOWN_TIMEOUT 15
@@ -131,6 +132,7 @@ struct daemon_config {
         bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 
         struct daemon_opts14 o14;
+        char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];
         bool show_version;

@@ -289,6 +289,12 @@ int apply14(struct daemon_opts14 *o, enum config_opt id, const char *value, stru
         case OPT_NO_PROXY:
                 if (strchr(value, '\n') || strchr(value, ' '))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid proxy setting \"%s\"", value);
+                if (!*value) { /* "": not set (the environment's applies) */
+                        char **slot = id == OPT_HTTP_PROXY ? &o->http_proxy : id == OPT_HTTPS_PROXY ? &o->https_proxy : &o->no_proxy;
+                        free(*slot);
+                        *slot = NULL;
+                        return 0;
+                }
                 return set_str(id == OPT_HTTP_PROXY ? &o->http_proxy : id == OPT_HTTPS_PROXY ? &o->https_proxy : &o->no_proxy,
                                value, err);
         case OPT_METRICS_ADDR: {

@@ -98,6 +98,7 @@ int main(int argc, char **argv) {
                 return 0;
         }
         log_set_level(d.cfg.log_level);
+        log_info("Starting up");
         raise_nofile_limit(); /* before any thread: setenv is not thread-safe */
 
         /* Signals are taken synchronously by this thread; block them before any thread

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct berr;
 struct image_store;
@@ -139,3 +140,21 @@ int dist_login(const struct dist_auth *auth, char **ret_identity_token, struct b
 
 /* GET /distribution/{name}/json: {Descriptor{mediaType,digest,size}, Platforms[]}. */
 int dist_inspect(const char *name, const struct dist_auth *auth, json_t **ret, struct berr *err);
+
+/* One HTTP(S) GET of @url into @out_fd (docker build's remote context and ADD <url>). */
+struct dist_fetch_opts {
+        const char *url;
+        int out_fd;
+        uint64_t max_bytes;
+        const char *proxy;    /* NULL: the environment's http_proxy/https_proxy */
+        const char *no_proxy; /* NULL: the environment's */
+        bool (*cancelled)(void *opaque);
+        void *opaque;
+};
+struct dist_fetch_result {
+        char content_type[128];
+        char effective_url[2048];
+        int64_t last_modified; /* seconds since the epoch, -1 when the server gave none */
+        uint64_t bytes;
+};
+int dist_fetch(const struct dist_fetch_opts *o, struct dist_fetch_result *ret, struct berr *err);

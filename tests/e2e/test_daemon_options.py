@@ -170,6 +170,9 @@ def test_socket_group(fresh_daemon, tmp_path):
     d = fresh_daemon("-G", "root")
     st = os.stat(d.sock)
     assert st.st_gid == 0 and stat.S_IMODE(st.st_mode) == 0o660
+    d = fresh_daemon("--group", "4242")  # a number need not name a group
+    st = os.stat(d.sock)
+    assert st.st_gid == 4242 and stat.S_IMODE(st.st_mode) == 0o660
     bad = fresh_daemon("--group", "no-such-group-berth", start=False)
     p = subprocess.run(bad.args, capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "group no-such-group-berth not found" in p.stderr
@@ -276,3 +279,19 @@ def test_proxies_carry_registry_traffic_and_reload(fresh_daemon):
     finally:
         cli.cleanup()
         srv.shutdown()
+
+
+def test_the_example_daemon_json_runs_a_daemon(fresh_daemon):
+    from conftest import ROOT
+    with open(os.path.join(ROOT, "contrib", "etc", "daemon.json.example")) as f:
+        cfg = json.load(f)
+    for k in ("data-root", "exec-root"):  # the harness gives these as flags
+        cfg.pop(k)
+    d = fresh_daemon(config=json.dumps(cfg))
+    cli = DockerCLI(d.host)
+    try:
+        info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+        assert info["LiveRestoreEnabled"] is False and info["CgroupDriver"] == "cgroupfs"
+        assert info["HttpProxy"] == "http://127.0.0.1:9"  # "" in the file: the environment's
+    finally:
+        cli.cleanup()

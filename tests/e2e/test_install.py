@@ -42,7 +42,8 @@ def test_install_and_uninstall_into_destdir(tmpdir_):
     p = make_install("install", "DESTDIR=" + tmpdir_, "PREFIX=/usr")
     assert p.returncode == 0, p.stderr
     want = ["usr/bin/berthd", "usr/bin/berth-shim", "usr/bin/berth-init", "usr/lib/systemd/system/berth.service",
-            "usr/lib/systemd/system/berth.socket", "etc/berth/daemon.json", "usr/share/man/man8/berthd.8"]
+            "usr/lib/systemd/system/berth.socket", "etc/berth/daemon.json", "usr/share/man/man8/berthd.8",
+            "usr/share/doc/berth/daemon.json.example"]
     for f in want:
         assert os.path.isfile(os.path.join(tmpdir_, f)), f
     for f in want[:3]:
@@ -52,6 +53,11 @@ def test_install_and_uninstall_into_destdir(tmpdir_):
         assert isinstance(json.load(f), dict)
     p = subprocess.run([os.path.join(tmpdir_, "usr/bin/berthd"), "--validate", "--config-file",
                         os.path.join(tmpdir_, "etc/berth/daemon.json")], capture_output=True, text=True)
+    assert p.returncode == 0 and "configuration OK" in p.stderr, p.stderr
+    # the example with every key at its default is valid too
+    example = os.path.join(tmpdir_, "usr/share/doc/berth/daemon.json.example")
+    p = subprocess.run([os.path.join(tmpdir_, "usr/bin/berthd"), "--validate", "--config-file", example],
+                       capture_output=True, text=True)
     assert p.returncode == 0 and "configuration OK" in p.stderr, p.stderr
     unit = open(os.path.join(tmpdir_, "usr/lib/systemd/system/berth.service")).read()
     assert "ExecStart=/usr/bin/berthd -H fd://" in unit and "Type=notify" in unit
@@ -88,6 +94,9 @@ def test_systemd_analyze_verifies_the_units(tmpdir_):
     prefix = os.path.join(tmpdir_, "usr")
     assert make_install("install", "PREFIX=" + prefix).returncode == 0
     units = os.path.join(prefix, "lib/systemd/system")
+    # a prefix whose configuration is not under /etc: the unit names the file it installed
+    assert ("ExecStart=%s/bin/berthd -H fd:// --config-file %s/etc/berth/daemon.json\n" % (prefix, prefix)
+            in open(os.path.join(units, "berth.service")).read())
     # MANPATH: verify also checks that Documentation=man:berthd(8) exists
     p = subprocess.run(["systemd-analyze", "verify", os.path.join(units, "berth.socket"),
                         os.path.join(units, "berth.service")], capture_output=True, text=True,

@@ -411,6 +411,19 @@ static void test_o14_unsupported_flag(void **s) {
         daemon_config_done(&cfg);
 }
 
+static void test_registry_flag_and_file_conflict(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd", "--registry-mirror", "https://a.example", "--max-concurrent-uploads", "2" };
+        assert_int_equal(parse(&cfg, &err, 5, argv), 0);
+        const char *j = "{\"registry-mirrors\":[\"https://b.example\"],\"max-concurrent-downloads\":4}";
+        assert_true(daemon_config_merge_json(&cfg, j, strlen(j), &err) < 0);
+        assert_string_equal(err.msg, "the following directives are specified both as a flag and in the configuration "
+                                     "file: registry-mirrors: (from flag: https://a.example, from file: "
+                                     "[\"https://b.example\"])");
+        daemon_config_done(&cfg);
+}
+
 static void test_o14_no_key_is_both_supported_and_unsupported(void **s) {
         const char *name, *key, *help, *u;
         char sn;
@@ -498,6 +511,7 @@ int main(void) {
                 cmocka_unit_test(test_o14_bad_values),
                 cmocka_unit_test(test_o14_repeated_label_counts_once),
                 cmocka_unit_test(test_o14_unsupported_flag),
+                cmocka_unit_test(test_registry_flag_and_file_conflict),
                 cmocka_unit_test(test_o14_no_key_is_both_supported_and_unsupported),
                 cmocka_unit_test(test_parse_bytes),
                 cmocka_unit_test(test_ipv6_flags_and_json),

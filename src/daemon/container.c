@@ -49,7 +49,7 @@ char *ctr_log_path(struct daemon *d, const char *id) {
 }
 
 bool ctr_has_tty(struct container *c) {
-        return json_is_true(json_object_get(c->config, "Tty"));
+        return c->cc->cfg.tty;
 }
 
 static struct container *ctr_new(void) {
@@ -67,6 +67,7 @@ static struct container *ctr_new(void) {
 static void ctr_free(struct container *c) {
         if (!c)
                 return;
+        ctr_config_free(c->cc);
         json_decref(c->config);
         json_decref(c->host_config);
         json_decref(c->args);
@@ -107,19 +108,23 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
+        _cleanup_json_ json_t *hcj = ctr_config_encode_host_config(c->cc);
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
                                                "Created", c->created, "Path", c->path ? c->path : "", "Args",
-                                               c->args, "Config", c->config, "State", state_json(c), "Image",
+                                               c->args, "Config", ctr_config_encode_config(c->cc), "State",
+                                               state_json(c), "Image",
                                                c->image_id, "Name", c->name, "RestartCount", c->restart_count,
                                                "Driver", d->storage_driver, "HasBeenManuallyStopped",
                                                c->stop_requested);
         if (rec)
                 json_object_set_new(rec, "NetworkSettings", json_pack("{s:O, s:O}", "Networks", c->networks, "Ports",
                                                                       c->ports ? c->ports : json_null()));
-        if (!rec)
+        if (!rec || !hcj)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
-        _cleanup_free_ char *hc = json_dumps(c->host_config, JSON_COMPACT);
+        _cleanup_free_ char *hc = json_dumps(hcj, JSON_COMPACT);
+        if (!text || !hc)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
@@ -127,6 +132,32 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         if (r == 0)
                 r = fs_write_atomic(dfd, "config.json", text, strlen(text), 0600, err);
         return r;
+}
+
+/* The daemon's defaults for what a create (or an older record) left empty, as dockerd
+ * fills them in at create. LogConfig.Type "" is the default driver already (decoder). */
+static int config_defaults(struct ctr_config *cc, struct berr *err) {
+        if (!*cc->hc.runtime) {
+                free(cc->hc.runtime);
+                if (!(cc->hc.runtime = strdup(CTR_DEFAULT_RUNTIME)))
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* c->config and c->host_config, the JSON views of c->cc for the readers that still look
+ * fields up by name. */
+static int ctr_config_views(struct container *c, struct berr *err) {
+        int r = config_defaults(c->cc, err);
+        if (r < 0)
+                return r;
+        json_decref(c->config);
+        json_decref(c->host_config);
+        c->config = ctr_config_encode_config(c->cc);
+        c->host_config = ctr_config_encode_host_config(c->cc);
+        if (!c->config || !c->host_config)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        return 0;
 }
 
 static int load_one(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
@@ -153,8 +184,17 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         snprintf(c->name, sizeof(c->name), "%s", json_string_value(json_object_get(rec, "Name")) ?: "");
         snprintf(c->image_id, sizeof(c->image_id), "%s", json_string_value(json_object_get(rec, "Image")) ?: "");
         snprintf(c->created, sizeof(c->created), "%s", json_string_value(json_object_get(rec, "Created")) ?: "");
-        c->config = json_incref(json_object_get(rec, "Config"));
-        c->host_config = json_incref(hcj);
+        json_t *rec_cfg = json_object_get(rec, "Config");
+        if (!json_is_object(rec_cfg)) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: record has no Config", id);
+        }
+        /* Records of an older berth hold the client's HostConfig as sent: the decoder
+         * takes both, and the daemon's defaults fill what that left empty. */
+        if ((r = ctr_config_decode(rec_cfg, hcj, NULL, &c->cc, err)) < 0 || (r = ctr_config_views(c, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
         c->path = strdup(json_string_value(json_object_get(rec, "Path")) ?: "");
         c->args = json_incref(json_object_get(rec, "Args"));
         if (!c->args)
@@ -181,10 +221,6 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
                 snprintf(c->started_at, sizeof(c->started_at), "%s", sa);
         if (fa && strncmp(fa, "0001-", 5) != 0)
                 snprintf(c->finished_at, sizeof(c->finished_at), "%s", fa);
-        if (!c->config || !json_is_object(c->config)) {
-                ctr_free(c);
-                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: record has no Config", id);
-        }
         *ret = c;
         return 0;
 }
@@ -414,11 +450,9 @@ static json_t *merge_env(json_t *image_env, json_t *ctr_env) {
                 if (!overridden)
                         json_array_append(out, v);
         }
-        json_array_foreach(ctr_env, i, v) {
-                const char *f = json_string_value(v);
-                if (f && strchr(f, '=')) /* "KEY" alone without value means unset: Docker drops it */
-                        json_array_append(out, v);
-        }
+        /* "KEY" alone stays, as in dockerd's Config.Env: it unsets KEY for the process
+         * (runtime/spec.c), which gets only the variables with a value. */
+        json_array_foreach(ctr_env, i, v) if (json_is_string(v)) json_array_append(out, v);
         return out;
 }
 
@@ -450,9 +484,18 @@ static const char *const config_keys[] = {
  * berth does not implement yet are refused rather than silently ignored. */
 static int validate_log_config(json_t *lc, struct berr *err) {
         const char *type = json_string_value(json_object_get(lc, "Type"));
+        /* dockerd's own drivers, which berth has not (yet): said so; any other name is no
+         * driver at all, in dockerd's words (a plugin lookup berth does not do). */
+        static const char *const dockerd_drivers[] = { "local", "syslog", "journald", "gelf", "fluentd", "awslogs",
+                                                       "splunk", "etwlogs", "gcplogs", "logentries" };
+        bool dockerd_has = false;
+        for (size_t i = 0; type && i < ELEMENTSOF(dockerd_drivers); i++)
+                dockerd_has |= strcmp(type, dockerd_drivers[i]) == 0;
         if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
-                return berr_set(err, BERR_INVALID, EINVAL,
-                                "logging driver \"%s\" is not supported by berth (json-file, none)", type);
+                return dockerd_has ? berr_set(err, BERR_INVALID, EINVAL,
+                                              "logging driver \"%s\" is not supported by berth (json-file, none)", type)
+                                   : berr_set(err, BERR_INVALID, EINVAL, "logger: no log driver named '%s' is registered",
+                                              type);
         static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
                                              "env-regex", "compress", "tag", "mode", "max-buffer-size" };
         const char *k;
@@ -623,12 +666,16 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 json_array_append(c->args, json_array_get(argv, i));
         snprintf(c->image_id, sizeof(c->image_id), "%s", image_id);
         ctr_now(c->created);
-        c->config = TAKE_PTR(cfg);
         json_t *hc = json_object_get(body, "HostConfig");
-        c->host_config = hc ? json_deep_copy(hc) : json_object();
+        if ((r = ctr_config_decode(cfg, hc, json_object_get(body, "NetworkingConfig"), &c->cc, err)) < 0 ||
+            (r = ctr_config_views(c, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
         json_decref(c->networks);
         c->networks = NULL;
-        if ((r = ctr_net_config(d, body, c->host_config, &c->networks, err)) < 0) {
+        _cleanup_json_ json_t *no_hc = hc ? NULL : json_object();
+        if ((r = ctr_net_config(d, body, hc ? hc : no_hc, &c->networks, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
@@ -691,10 +738,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         pthread_mutex_unlock(&d->volume_lock);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();
-        const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
-        json_t *pb = json_object_get(c->host_config, "PortBindings");
-        if (nm && strcmp(nm, "host") == 0 && (json_object_size(pb) > 0 ||
-                                              json_is_true(json_object_get(c->host_config, "PublishAllPorts"))))
+        if (c->cc->hc.net_mode == CTR_NET_HOST && (c->cc->hc.n_port_bindings > 0 || c->cc->hc.publish_all_ports))
                 json_array_append_new(*ret_warnings, json_string("Published ports are discarded when using host network mode"));
         return 0;
 }

@@ -14,8 +14,14 @@
 #include <sys/types.h>
 #include <uthash.h>
 
+#include "runtime/ctr_config.h"
+
 struct berr;
 struct daemon;
+
+/* HostConfig.Runtime for a create that names none: the name `docker info` gives as
+ * DefaultRuntime. */
+#define CTR_DEFAULT_RUNTIME "berth"
 
 /* A container's states (container_state.c holds the table of legal transitions). The
  * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's
@@ -49,8 +55,9 @@ struct container {
         char name[256]; /* with the leading '/' */
         char image_id[80];
         char created[40];
-        json_t *config;      /* Docker Config, merged with the image's */
-        json_t *host_config; /* HostConfig */
+        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create */
+        json_t *config;      /* Docker Config as encoded from cc, for the readers not moved to cc yet */
+        json_t *host_config; /* HostConfig, the same */
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */

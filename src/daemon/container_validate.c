@@ -425,7 +425,8 @@ static int check_host_config(json_t *hc, struct berr *err) {
         json_object_foreach(json_object_get(hc, "Annotations"), key, e) if (!*key) return INVALID(
                 "invalid Annotations: the empty string is not permitted as an annotation key");
 
-        if ((r = spec_check_resources(hc, err)) < 0)
+        _cleanup_ctr_config_ struct ctr_config *cc = NULL;
+        if ((r = ctr_config_decode(NULL, hc, NULL, &cc, err)) < 0 || (r = spec_check_resources(&cc->hc, err)) < 0)
                 return r;
         static const char *const ipc_modes[] = { "", "none", "private", "shareable", "host", NULL };
         static const char *const pid_modes[] = { "", "host", NULL };

@@ -684,7 +684,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
         }
         if (r == 0 && where == 2)
                 r = berr_set(err, BERR_FORBIDDEN, EROFS, "mounted volume is marked read-only");
-        if (r == 0 && where == 0 && json_is_true(json_object_get(c->host_config, "ReadonlyRootfs")))
+        if (r == 0 && where == 0 && c->cc->hc.readonly_rootfs)
                 r = berr_set(err, BERR_FORBIDDEN, EROFS, "container rootfs is marked read-only");
         _cleanup_close_ int target = -1;
         if (r == 0) {

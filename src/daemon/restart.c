@@ -36,16 +36,19 @@ static double run_seconds(struct container *c) {
 
 /* Caller holds c->lock. */
 static bool policy_wants_restart(struct daemon *d, struct container *c) {
-        json_t *rp = json_object_get(c->host_config, "RestartPolicy");
-        const char *name = json_string_value(json_object_get(rp, "Name"));
-        int max = (int) json_integer_value(json_object_get(rp, "MaximumRetryCount"));
-        if (!name || c->stop_requested || d->shutting_down || c->state != CTR_EXITED)
+        enum ctr_restart policy = c->cc->hc.restart_policy.name;
+        int64_t max = c->cc->hc.restart_policy.maximum_retry_count;
+        if (c->stop_requested || d->shutting_down || c->state != CTR_EXITED)
                 return false;
-        if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
+        switch (policy) {
+        case CTR_RESTART_ALWAYS:
+        case CTR_RESTART_UNLESS_STOPPED:
                 return true;
-        if (strcmp(name, "on-failure") == 0)
+        case CTR_RESTART_ON_FAILURE:
                 return c->exit_code != 0 && (max == 0 || c->restart_count < max);
-        return false;
+        default:
+                return false;
+        }
 }
 
 static void *restart_main(void *arg) {
@@ -119,9 +122,9 @@ void ctr_start_policy_containers(struct daemon *d) {
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 pthread_mutex_lock(&c->lock);
-                const char *name = json_string_value(json_object_get(json_object_get(c->host_config, "RestartPolicy"), "Name"));
-                bool want = name && (c->state == CTR_EXITED || c->state == CTR_CREATED) && c->started_at[0] &&
-                            (strcmp(name, "always") == 0 || (strcmp(name, "unless-stopped") == 0 && !c->stop_requested));
+                enum ctr_restart policy = c->cc->hc.restart_policy.name;
+                bool want = (c->state == CTR_EXITED || c->state == CTR_CREATED) && c->started_at[0] &&
+                            (policy == CTR_RESTART_ALWAYS || (policy == CTR_RESTART_UNLESS_STOPPED && !c->stop_requested));
                 pthread_mutex_unlock(&c->lock);
                 if (want) {
                         pthread_mutex_unlock(&d->ctr_lock);

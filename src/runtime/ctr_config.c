@@ -138,6 +138,10 @@ static json_t *strmap_encode(const struct strmap *m) {
         return o;
 }
 
+json_t *strv_to_json(const struct strv *s) {
+        return strv_encode(s);
+}
+
 const char *strv_get(const struct strv *s, size_t i) {
         return i < s->n ? s->v[i] : NULL;
 }

@@ -298,6 +298,7 @@ int ctr_config_decode_endpoint(const char *name, json_t *o, struct ctr_endpoint_
 void ctr_config_endpoint_clear(struct ctr_endpoint_config *e);
 
 /* Small readers. */
+json_t *strv_to_json(const struct strv *s); /* array of strings (null when not set); NULL on ENOMEM */
 const char *strv_get(const struct strv *s, size_t i); /* NULL past the end */
 bool strv_contains(const struct strv *s, const char *v);
 const char *strmap_get(const struct strmap *m, const char *key); /* NULL: absent */

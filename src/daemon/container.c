@@ -68,8 +68,6 @@ static void ctr_free(struct container *c) {
         if (!c)
                 return;
         ctr_config_free(c->cc);
-        json_decref(c->config);
-        json_decref(c->host_config);
         json_decref(c->args);
         json_decref(c->health_log);
         json_decref(c->networks);
@@ -145,21 +143,6 @@ static int config_defaults(struct ctr_config *cc, struct berr *err) {
         return 0;
 }
 
-/* c->config and c->host_config, the JSON views of c->cc for the readers that still look
- * fields up by name. */
-static int ctr_config_views(struct container *c, struct berr *err) {
-        int r = config_defaults(c->cc, err);
-        if (r < 0)
-                return r;
-        json_decref(c->config);
-        json_decref(c->host_config);
-        c->config = ctr_config_encode_config(c->cc);
-        c->host_config = ctr_config_encode_host_config(c->cc);
-        if (!c->config || !c->host_config)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        return 0;
-}
-
 static int load_one(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
         if (strlen(id) >= sizeof(((struct container *) NULL)->id))
                 return berr_set(err, BERR_INVALID, EINVAL, "%s is not a container ID", id);
@@ -191,7 +174,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         }
         /* Records of an older berth hold the client's HostConfig as sent: the decoder
          * takes both, and the daemon's defaults fill what that left empty. */
-        if ((r = ctr_config_decode(rec_cfg, hcj, NULL, &c->cc, err)) < 0 || (r = ctr_config_views(c, err)) < 0) {
+        if ((r = ctr_config_decode(rec_cfg, hcj, NULL, &c->cc, err)) < 0 || (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
@@ -429,138 +412,9 @@ static void random_name(struct daemon *d, char out[256]) {
         }
 }
 
-/* Env lists merge by key: the container's entries replace the image's. */
-static json_t *merge_env(json_t *image_env, json_t *ctr_env) {
-        json_t *out = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(image_env, i, v) {
-                const char *e = json_string_value(v);
-                if (!e)
-                        continue;
-                size_t klen = strcspn(e, "=");
-                bool overridden = false;
-                size_t j;
-                json_t *w;
-                json_array_foreach(ctr_env, j, w) {
-                        const char *f = json_string_value(w);
-                        if (f && strncmp(e, f, klen) == 0 && (f[klen] == '=' || f[klen] == '\0'))
-                                overridden = true;
-                }
-                if (!overridden)
-                        json_array_append(out, v);
-        }
-        /* "KEY" alone stays, as in dockerd's Config.Env: it unsets KEY for the process
-         * (runtime/spec.c), which gets only the variables with a value. */
-        json_array_foreach(ctr_env, i, v) if (json_is_string(v)) json_array_append(out, v);
-        return out;
-}
 
-static void merge_object(json_t *dst, const char *key, json_t *image_val) {
-        json_t *mine = json_object_get(dst, key);
-        if (!json_is_object(image_val))
-                return;
-        json_t *merged = json_deep_copy(image_val);
-        if (json_is_object(mine))
-                json_object_update(merged, mine);
-        json_object_set_new(dst, key, merged);
-}
 
-static void default_from_image(json_t *cfg, json_t *img, const char *key) {
-        json_t *mine = json_object_get(cfg, key);
-        json_t *theirs = json_object_get(img, key);
-        bool empty = !mine || json_is_null(mine) || (json_is_string(mine) && !json_string_length(mine));
-        if (empty && theirs && !json_is_null(theirs))
-                json_object_set(cfg, key, theirs);
-}
 
-static const char *const config_keys[] = {
-        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
-        "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-        "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
-};
-
-/* --log-driver / --log-opt, checked at create as dockerd does. json-file's options that
- * berth does not implement yet are refused rather than silently ignored. */
-static int validate_log_config(json_t *lc, struct berr *err) {
-        const char *type = json_string_value(json_object_get(lc, "Type"));
-        /* dockerd's own drivers, which berth has not (yet): said so; any other name is no
-         * driver at all, in dockerd's words (a plugin lookup berth does not do). */
-        static const char *const dockerd_drivers[] = { "local", "syslog", "journald", "gelf", "fluentd", "awslogs",
-                                                       "splunk", "etwlogs", "gcplogs", "logentries" };
-        bool dockerd_has = false;
-        for (size_t i = 0; type && i < ELEMENTSOF(dockerd_drivers); i++)
-                dockerd_has |= strcmp(type, dockerd_drivers[i]) == 0;
-        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
-                return dockerd_has ? berr_set(err, BERR_INVALID, EINVAL,
-                                              "logging driver \"%s\" is not supported by berth (json-file, none)", type)
-                                   : berr_set(err, BERR_INVALID, EINVAL, "logger: no log driver named '%s' is registered",
-                                              type);
-        static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
-                                             "env-regex", "compress", "tag", "mode", "max-buffer-size" };
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(lc, "Config"), k, v) {
-                bool is_known = false;
-                for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                        is_known |= strcmp(k, known[i]) == 0;
-                if (!is_known)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for %s log driver", k,
-                                        type && *type ? type : "json-file");
-                if (type && strcmp(type, "none") == 0)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for none log driver", k);
-                if (strcmp(k, "max-size") && strcmp(k, "max-file"))
-                        return berr_set(err, BERR_INVALID, EINVAL,
-                                        "log opt '%s' is not supported by berth's json-file driver yet", k);
-        }
-        return 0;
-}
-
-/* Check the shapes the rest of the daemon relies on, so bad input is a 400 here and
- * not a surprise at start. */
-static int validate_body(json_t *body, struct berr *err) {
-        static const struct {
-                const char *key;
-                json_type type;
-        } shapes[] = {
-                { "Hostname", JSON_STRING }, { "Domainname", JSON_STRING }, { "User", JSON_STRING },
-                { "Env", JSON_ARRAY }, { "Cmd", JSON_ARRAY }, { "Entrypoint", JSON_ARRAY }, { "Image", JSON_STRING },
-                { "WorkingDir", JSON_STRING }, { "Labels", JSON_OBJECT }, { "StopSignal", JSON_STRING },
-                { "HostConfig", JSON_OBJECT }, { "ExposedPorts", JSON_OBJECT }, { "Volumes", JSON_OBJECT },
-                { "StopTimeout", JSON_INTEGER },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
-                json_t *v = json_object_get(body, shapes[i].key);
-                if (!v || json_is_null(v))
-                        continue;
-                if (json_typeof(v) != shapes[i].type)
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", shapes[i].key,
-                                        json_type_name(v));
-        }
-        static const char *const bools[] = { "Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr" };
-        for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
-                json_t *v = json_object_get(body, bools[i]);
-                if (v && !json_is_null(v) && !json_is_boolean(v))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", bools[i],
-                                        json_type_name(v));
-        }
-        static const char *const arrays[] = { "Env", "Cmd", "Entrypoint" };
-        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
-                json_t *a = json_object_get(body, arrays[i]), *e;
-                size_t k;
-                json_array_foreach(a, k, e) if (!json_is_string(e)) return berr_set(
-                        err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: got %s", arrays[i], k, json_type_name(e));
-        }
-        json_t *hc = json_object_get(body, "HostConfig");
-        _cleanup_json_ json_t *mounts = NULL;
-        int r = ctr_mounts_parse(body, hc, &mounts, err);
-        if (r < 0)
-                return r;
-        /* Network, PID and IPC modes are resolved in container_network.c: a user network
-         * or a container:<x> is looked up at start, as dockerd does (a 404 at create would
-         * send the CLI pulling the image). */
-        return validate_log_config(json_object_get(hc, "LogConfig"), err);
-}
 
 static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
         _cleanup_json_ json_t *anon = NULL;
@@ -575,13 +429,12 @@ static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
 
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
                struct berr *err) {
-        int r = ctr_validate_create(body, err);
-        if (r == 0)
-                r = validate_body(body, err);
+        _cleanup_ctr_config_ struct ctr_config *req = NULL; /* the request, decoded */
+        int r = ctr_validate_create(body, &req, err);
         if (r < 0)
                 return r;
-        const char *image = json_string_value(json_object_get(body, "Image"));
-        if (!image || !*image)
+        const char *image = req->cfg.image;
+        if (!*image)
                 return berr_set(err, BERR_INVALID, EINVAL, "No image was specified");
         if (name && *name) {
                 const char *n = name[0] == '/' ? name + 1 : name;
@@ -602,80 +455,53 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if (image_os && *image_os && strcasecmp(image_os, "linux") != 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "image operating system \"%s\" cannot be used on this platform",
                                 image_os);
-        json_t *ic = json_object_get(img_cfg, "config");
-
-        /* The container's Config: what the client sent, defaulted from the image. */
-        _cleanup_json_ json_t *cfg = json_object();
-        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
-                json_t *v = json_object_get(body, config_keys[i]);
-                if (v)
-                        json_object_set(cfg, config_keys[i], v);
-        }
-        json_t *ep = json_object_get(body, "Entrypoint");
-        json_t *cmd = json_object_get(body, "Cmd");
-        bool ep_given = ep && !json_is_null(ep);
-        if (ep_given && json_array_size(ep) == 1 && !*json_string_value(json_array_get(ep, 0)))
-                json_object_set_new(cfg, "Entrypoint", json_null()); /* --entrypoint "" resets it */
-        else if (!ep_given)
-                json_object_set(cfg, "Entrypoint", json_object_get(ic, "Entrypoint") ?: json_null());
-        if (json_array_size(cmd) == 0 && !ep_given)
-                json_object_set(cfg, "Cmd", json_object_get(ic, "Cmd") ?: json_null());
-        json_object_set_new(cfg, "Env", merge_env(json_object_get(ic, "Env"), json_object_get(body, "Env")));
-        default_from_image(cfg, ic, "WorkingDir");
-        default_from_image(cfg, ic, "User");
-        default_from_image(cfg, ic, "StopSignal");
-        default_from_image(cfg, ic, "Healthcheck");
-        default_from_image(cfg, ic, "Shell");
-        default_from_image(cfg, ic, "OnBuild");
-        merge_object(cfg, "Labels", json_object_get(ic, "Labels"));
-        merge_object(cfg, "ExposedPorts", json_object_get(ic, "ExposedPorts"));
-        merge_object(cfg, "Volumes", json_object_get(ic, "Volumes"));
-        if (!json_object_get(cfg, "Labels") || json_is_null(json_object_get(cfg, "Labels")))
-                json_object_set_new(cfg, "Labels", json_object());
-        static const char *const string_defaults[] = { "Hostname", "Domainname", "User", "WorkingDir" };
-        for (size_t i = 0; i < ELEMENTSOF(string_defaults); i++)
-                if (!json_is_string(json_object_get(cfg, string_defaults[i])))
-                        json_object_set_new(cfg, string_defaults[i], json_string(""));
-        static const char *const bool_defaults[] = { "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce" };
-        for (size_t i = 0; i < ELEMENTSOF(bool_defaults); i++)
-                if (!json_is_boolean(json_object_get(cfg, bool_defaults[i])))
-                        json_object_set_new(cfg, bool_defaults[i], json_false());
-
-        /* Path and Args: the entrypoint and command together. */
-        _cleanup_json_ json_t *argv = json_array();
-        json_array_extend(argv, json_object_get(cfg, "Entrypoint"));
-        json_array_extend(argv, json_object_get(cfg, "Cmd"));
-        if (json_array_size(argv) == 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "no command specified");
+        /* The image's config is a Config too (hostile input: the decoder takes what has the
+         * right type, the rest as zero values). */
+        _cleanup_ctr_config_ struct ctr_config *img = NULL;
+        if ((r = ctr_config_decode(json_object_get(img_cfg, "config"), NULL, NULL, &img, err)) < 0)
+                return r;
 
         struct container *c = ctr_new();
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if ((r = id_random_hex(c->id, err)) < 0) {
+        /* The container's Config: what the client sent, defaulted from the image. */
+        if ((r = id_random_hex(c->id, err)) < 0 ||
+            (r = ctr_config_decode(body, json_object_get(body, "HostConfig"), json_object_get(body, "NetworkingConfig"),
+                                   &c->cc, err)) < 0 ||
+            (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
-        if (!json_string_length(json_object_get(cfg, "Hostname"))) {
-                char host[13];
-                snprintf(host, sizeof(host), "%.12s", c->id);
-                json_object_set_new(cfg, "Hostname", json_string(host));
+        struct ctr_config_cfg *cfg = &c->cc->cfg;
+        if ((r = ctr_config_merge_image(cfg, &img->cfg)) < 0) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, -r, "out of memory");
         }
-        c->path = strdup(json_string_value(json_array_get(argv, 0)));
+        /* Path and Args: the entrypoint and command together. */
+        size_t argc = cfg->entrypoint.n + cfg->cmd.n;
+        if (argc == 0) {
+                ctr_free(c);
+                return berr_set(err, BERR_INVALID, EINVAL, "no command specified");
+        }
+        if (!*cfg->hostname) {
+                free(cfg->hostname);
+                if (asprintf(&cfg->hostname, "%.12s", c->id) < 0)
+                        cfg->hostname = NULL;
+        }
+        c->path = strdup(cfg->entrypoint.n ? cfg->entrypoint.v[0] : cfg->cmd.v[0]);
         c->args = json_array();
-        for (size_t i = 1; i < json_array_size(argv); i++)
-                json_array_append(c->args, json_array_get(argv, i));
+        for (size_t i = 1; c->args && i < argc; i++)
+                json_array_append_new(c->args, json_string(i < cfg->entrypoint.n ? cfg->entrypoint.v[i]
+                                                                                  : cfg->cmd.v[i - cfg->entrypoint.n]));
+        if (!cfg->hostname || !c->path || !c->args) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
         snprintf(c->image_id, sizeof(c->image_id), "%s", image_id);
         ctr_now(c->created);
-        json_t *hc = json_object_get(body, "HostConfig");
-        if ((r = ctr_config_decode(cfg, hc, json_object_get(body, "NetworkingConfig"), &c->cc, err)) < 0 ||
-            (r = ctr_config_views(c, err)) < 0) {
-                ctr_free(c);
-                return r;
-        }
         json_decref(c->networks);
         c->networks = NULL;
-        _cleanup_json_ json_t *no_hc = hc ? NULL : json_object();
-        if ((r = ctr_net_config(d, body, hc ? hc : no_hc, &c->networks, err)) < 0) {
+        if ((r = ctr_net_config(d, body, req, &c->networks, err)) < 0) {
                 ctr_free(c);
                 return r;
         }

@@ -55,9 +55,8 @@ struct container {
         char name[256]; /* with the leading '/' */
         char image_id[80];
         char created[40];
-        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create */
-        json_t *config;      /* Docker Config as encoded from cc, for the readers not moved to cc yet */
-        json_t *host_config; /* HostConfig, the same */
+        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create, so
+                                * it may be read without c->lock; inspect and the record are encoded from it */
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */
@@ -128,7 +127,9 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
 /* container_validate.c: the create request checked as dockerd checks it (field types as
  * Go decodes them, then values), before anything is stored. Cmd, Entrypoint, Shell,
  * CapAdd and CapDrop given as one string become one-element arrays in @body. */
-int ctr_validate_create(json_t *body, struct berr *err);
+int ctr_validate_create(json_t *body, struct ctr_config **ret_req, struct berr *err); /* @ret_req: NULL, or the decoded request */
+/* The values of a decoded create request (ctr_validate_create's second half). */
+int ctr_config_validate(const struct ctr_config *cc, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
@@ -174,7 +175,7 @@ char *ctr_log_path(struct daemon *d, const char *id);
  * dockerd does; Docker's MountPoint list for inspect; the volumes a container needs,
  * created with it; OCI mounts for the spec (a missing -v source directory is created, an
  * empty volume gets the image's content at its path). */
-int ctr_mounts_parse(json_t *config, json_t *host_config, json_t **ret, struct berr *err);
+int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err);
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
@@ -195,7 +196,8 @@ void health_wait_all(struct daemon *d);
 
 /* Networks (container_network.c): the one place network modes are resolved. */
 /* At create: NetworkMode + NetworkingConfig -> the Networks record. */
-int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err);
+/* @body: the create request, for NetworkingConfig; @req: the same request decoded. */
+int ctr_net_config(struct daemon *d, json_t *body, const struct ctr_config *req, json_t **ret, struct berr *err);
 /* At start: the namespace the runtime joins (@ns_path "" for the host's). */
 int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err);
 /* At exit or a failed start (c->lock held or the container not yet shared). */
@@ -222,10 +224,7 @@ json_t *ctr_net_ports_list_json(struct container *c);                 /* ps "Por
 json_t *ctr_net_stats(struct daemon *d, struct container *c);
 int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err);
 int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err);
-/* The network API's daemon side: the store's work plus events. */
-int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
-int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err);
-int daemon_net_prune(struct daemon *d, json_t *filters, int64_t until_ns, json_t **ret_deleted, struct berr *err);
+/* The network API's daemon side (create, remove, prune): networks.h. */
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);

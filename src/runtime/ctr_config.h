@@ -297,8 +297,17 @@ json_t *ctr_config_encode_endpoint(const struct ctr_endpoint_config *e);
 int ctr_config_decode_endpoint(const char *name, json_t *o, struct ctr_endpoint_config *ret, struct berr *err);
 void ctr_config_endpoint_clear(struct ctr_endpoint_config *e);
 
+/* Create: the container's Config from the request's (@c) and the image's (@img), as
+ * dockerd merges them: Entrypoint and Cmd from the image unless the request gives an
+ * Entrypoint (["" ] resets it) or a Cmd; Env by key (the request's win, a bare "KEY" stays);
+ * WorkingDir, User, StopSignal, Healthcheck, Shell and OnBuild from the image when the
+ * request leaves them empty; Labels, ExposedPorts and Volumes the union, the request's
+ * values winning; Labels {} at least. Only ENOMEM fails. */
+int ctr_config_merge_image(struct ctr_config_cfg *c, const struct ctr_config_cfg *img);
+
 /* Small readers. */
-json_t *strv_to_json(const struct strv *s); /* array of strings (null when not set); NULL on ENOMEM */
+json_t *strv_to_json(const struct strv *s);
+json_t *ctr_config_port_bindings_json(const struct ctr_config *c); /* HostConfig.PortBindings ({} for none) */ /* array of strings (null when not set); NULL on ENOMEM */
 const char *strv_get(const struct strv *s, size_t i); /* NULL past the end */
 bool strv_contains(const struct strv *s, const char *v);
 const char *strmap_get(const struct strmap *m, const char *key); /* NULL: absent */

@@ -337,11 +337,92 @@ static void test_endpoints(void **state) {
         json_decref(nc);
 }
 
+/* dockerd's merge of the request's Config with the image's (daemon/commit.go merge). */
+static void merge(const char *mine, const char *image, json_t **ret) {
+        json_t *m = parse(mine), *i = parse(image);
+        struct ctr_config *c = NULL, *img = NULL;
+        struct berr err = { 0 };
+        assert_int_equal(ctr_config_decode(m, NULL, NULL, &c, &err), 0);
+        assert_int_equal(ctr_config_decode(i, NULL, NULL, &img, &err), 0);
+        assert_int_equal(ctr_config_merge_image(&c->cfg, &img->cfg), 0);
+        *ret = ctr_config_encode_config(c);
+        ctr_config_free(c);
+        ctr_config_free(img);
+        json_decref(m);
+        json_decref(i);
+}
+
+static void assert_json_text(json_t *got, const char *key, const char *want_text) {
+        json_t *want = json_loads(want_text, JSON_DECODE_ANY, NULL);
+        assert_non_null(want);
+        if (!json_equal(json_object_get(got, key), want)) {
+                char *g = json_dumps(json_object_get(got, key), JSON_ENCODE_ANY);
+                fail_msg("%s: got %s, want %s", key, g, want_text);
+        }
+        json_decref(want);
+}
+
+static void test_merge_image(void **state) {
+        (void) state;
+        static const char image[] = "{\"Entrypoint\": [\"/ep\"], \"Cmd\": [\"serve\"], \"Env\": [\"PATH=/bin\", \"A=img\","
+                                    " \"B=img\"], \"WorkingDir\": \"/app\", \"User\": \"nobody\", \"StopSignal\": \"SIGQUIT\","
+                                    " \"Healthcheck\": {\"Test\": [\"CMD\", \"true\"], \"Retries\": 2},"
+                                    " \"Labels\": {\"a\": \"img\", \"b\": \"img\"}, \"ExposedPorts\": {\"80/tcp\": {}},"
+                                    " \"Volumes\": {\"/data\": {}}, \"Shell\": [\"/bin/bash\", \"-c\"], \"OnBuild\": null}";
+        json_t *o;
+        /* nothing given: all from the image; Labels, Env always set */
+        merge("{\"Image\": \"x\"}", image, &o);
+        assert_json_text(o, "Entrypoint", "[\"/ep\"]");
+        assert_json_text(o, "Cmd", "[\"serve\"]");
+        assert_json_text(o, "Env", "[\"PATH=/bin\", \"A=img\", \"B=img\"]");
+        assert_json_text(o, "WorkingDir", "\"/app\"");
+        assert_json_text(o, "User", "\"nobody\"");
+        assert_json_text(o, "StopSignal", "\"SIGQUIT\"");
+        assert_json_text(o, "Healthcheck", "{\"Test\": [\"CMD\", \"true\"], \"Retries\": 2}");
+        assert_json_text(o, "Labels", "{\"a\": \"img\", \"b\": \"img\"}");
+        assert_json_text(o, "ExposedPorts", "{\"80/tcp\": {}}");
+        assert_json_text(o, "Volumes", "{\"/data\": {}}");
+        assert_json_text(o, "Shell", "[\"/bin/bash\", \"-c\"]");
+        assert_json_text(o, "OnBuild", "null");
+        json_decref(o);
+        /* the request's win; a bare KEY stays (and replaces the image's KEY=...); a Cmd alone keeps
+         * the image's entrypoint; maps are unions */
+        merge("{\"Cmd\": [\"sh\"], \"Env\": [\"A=me\", \"B\", \"C=me\"], \"WorkingDir\": \"/w\","
+              " \"Healthcheck\": {\"Test\": [\"NONE\"]}, \"Labels\": {\"b\": \"me\", \"c\": \"me\"},"
+              " \"ExposedPorts\": {\"53/udp\": {}}, \"Volumes\": {\"/data\": {}, \"/more\": {}}}", image, &o);
+        assert_json_text(o, "Entrypoint", "[\"/ep\"]");
+        assert_json_text(o, "Cmd", "[\"sh\"]");
+        assert_json_text(o, "Env", "[\"PATH=/bin\", \"A=me\", \"B\", \"C=me\"]");
+        assert_json_text(o, "WorkingDir", "\"/w\"");
+        assert_json_text(o, "Healthcheck", "{\"Test\": [\"NONE\"]}");
+        assert_json_text(o, "Labels", "{\"a\": \"img\", \"b\": \"me\", \"c\": \"me\"}");
+        assert_json_text(o, "ExposedPorts", "{\"80/tcp\": {}, \"53/udp\": {}}");
+        assert_json_text(o, "Volumes", "{\"/data\": {}, \"/more\": {}}");
+        json_decref(o);
+        /* an Entrypoint given drops the image's Cmd; [""] resets the entrypoint */
+        merge("{\"Entrypoint\": [\"/other\"]}", image, &o);
+        assert_json_text(o, "Entrypoint", "[\"/other\"]");
+        assert_json_text(o, "Cmd", "null");
+        json_decref(o);
+        merge("{\"Entrypoint\": [\"\"], \"Cmd\": [\"ls\"]}", image, &o);
+        assert_json_text(o, "Entrypoint", "null");
+        assert_json_text(o, "Cmd", "[\"ls\"]");
+        json_decref(o);
+        /* an image config of the wrong shapes (hostile input) merges as if empty where wrong */
+        merge("{\"Cmd\": [\"true\"]}", "{\"Env\": \"A=1\", \"Labels\": [1], \"Entrypoint\": 7, \"User\": {}}", &o);
+        assert_json_text(o, "Env", "[\"A=1\"]");
+        assert_json_text(o, "Labels", "{}");
+        assert_json_text(o, "Entrypoint", "null");
+        assert_json_text(o, "User", "\"\"");
+        json_decref(o);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip_every_field), cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_null_and_empty_stay_apart), cmocka_unit_test(test_modes),
                 cmocka_unit_test(test_old_record), cmocka_unit_test(test_endpoints),
+                cmocka_unit_test(test_merge_image),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

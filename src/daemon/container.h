@@ -235,6 +235,10 @@ void monitor_stop(struct daemon *d);
 int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err);
 void ctr_now(char out[40]);
 void ctr_maybe_restart(struct daemon *d, struct container *c);  /* after an exit */
+/* The policy's decision after an exit the user did not ask for, and Docker's back-off
+ * before the restart (@prev_ms 0 before the first; @run_s how long the run lasted). */
+bool ctr_restart_policy_wants(enum ctr_restart policy, int64_t max_retries, int exit_code, int restart_count);
+int ctr_restart_backoff_ms(int prev_ms, double run_s);
 void ctr_start_policy_containers(struct daemon *d);              /* at daemon start */
 /* Root filesystems (container_rootfs.c), as the kernel's mount table has them. */
 int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err); /* c->lock held; never twice */

@@ -259,7 +259,8 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
         bool no_log = c->cc->hc.log_config.driver == CTR_LOG_NONE;
         char cache[4200];
-        snprintf(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root);
+        if (fs_path_fmt(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/seccomp: path too long", d->cfg.exec_root);
         _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir",
                                              cache, "log_path",
                                              no_log ? NULL : log, "log_max_size", (json_int_t) max_size,
@@ -275,9 +276,10 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         if (rfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
         char hostname[4200], hosts[4200], resolv[4200];
-        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
-        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
-        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        if (fs_path_fmt(hostname, sizeof(hostname), "%s/hostname", dir) < 0 ||
+            fs_path_fmt(hosts, sizeof(hosts), "%s/hosts", dir) < 0 ||
+            fs_path_fmt(resolv, sizeof(resolv), "%s/resolv.conf", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", dir);
         /* --init: our own reaper, next to berth-shim, runs as pid 1 (/sbin/docker-init). */
         char init_path[4200];
         snprintf(init_path, sizeof(init_path), "%s", d->shim_path);
@@ -348,7 +350,8 @@ static int spawn_shim(struct daemon *d, const char *bundle, int *ret_sync, struc
                 theirs = moved;
         }
         char log[4200];
-        snprintf(log, sizeof(log), "%s/shim.log", bundle);
+        if (fs_path_fmt(log, sizeof(log), "%s/shim.log", bundle) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/shim.log: path too long", bundle);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -387,7 +390,9 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200];
-        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        if (!dir || !bundle || fs_path_fmt(rootfs, sizeof(rootfs), "%s/rootfs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/rootfs: path too long (or out of memory)",
+                                dir ? dir : "");
         int r;
         if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
                 return berr_sys(err, BERR_INTERNAL, "create %s", bundle);

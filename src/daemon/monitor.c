@@ -44,7 +44,7 @@ static void kill_orphans(const char *id) {
                                              "/sys/fs/cgroup" };
         for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
                 char path[512];
-                snprintf(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
+                (void) fs_path_fmt(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
                 for (int round = 0; round < 50; round++) {
                         _cleanup_fclose_ FILE *f = fopen(path, "re");
                         if (!f)

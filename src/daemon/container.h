@@ -161,6 +161,14 @@ int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *re
 /* JSON for the API. */
 json_t *ctr_inspect_json(struct daemon *d, struct container *c);
 int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err);
+/* One container against ps's @filters (normalized: {"key": ["value", ...]}, checked by
+ * ctr_list_json), reading its typed configuration and state; @rf holds the values that
+ * name other objects, resolved once per listing. Caller holds c->lock. */
+struct ctr_list_filters {
+        json_t *ancestor_ids;       /* image IDs of the "ancestor" values */
+        char before[40], since[40]; /* Created of the containers named, "" if not given */
+};
+bool ctr_list_matches(struct container *c, json_t *filters, const struct ctr_list_filters *rf);
 /* SizeRw and SizeRootFs, for ps -s and inspect --size. */
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);

@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "container.h"
 #include "exec.h"
@@ -121,9 +122,9 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
         char resolv[4200], hostname[4200], hosts[4200];
-        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
-        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
-        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+        (void) fs_path_fmt(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        (void) fs_path_fmt(hostname, sizeof(hostname), "%s/hostname", dir);
+        (void) fs_path_fmt(hosts, sizeof(hosts), "%s/hosts", dir);
         pthread_mutex_lock(&c->lock);
         json_t *o = json_object();
         json_set_str(o, "Id", c->id);
@@ -146,9 +147,9 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         json_object_set_new(o, "ExecIDs", exec_ids_json(d, c->id));
         json_object_set_new(o, "HostConfig", ctr_config_encode_host_config(c->cc));
         char upper[4300], work[4300], merged[4300];
-        snprintf(upper, sizeof(upper), "%s/rw/diff", dir);
-        snprintf(work, sizeof(work), "%s/rw/work", dir);
-        snprintf(merged, sizeof(merged), "%s/rootfs", dir);
+        (void) fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir);
+        (void) fs_path_fmt(work, sizeof(work), "%s/rw/work", dir);
+        (void) fs_path_fmt(merged, sizeof(merged), "%s/rootfs", dir);
         json_object_set_new(o, "GraphDriver", json_pack("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged,
                                                         "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
         json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
@@ -223,11 +224,6 @@ static int check_filters(json_t *filters, struct berr *err) {
         return 0;
 }
 
-/* Values of filters that name other objects, resolved once per listing. */
-struct resolved_filters {
-        json_t *ancestor_ids; /* image IDs */
-        char before[40], since[40]; /* Created of the named containers, "" if not given */
-};
 
 static bool values_match(json_t *vals, bool (*pred)(const char *v, void *ctx), void *ctx) {
         size_t i;
@@ -285,8 +281,7 @@ static bool health_none_pred(const char *v, void *ctx) {
         return strcmp(v, "none") == 0;
 }
 
-/* Caller holds c->lock. */
-static bool matches(struct container *c, json_t *filters, const struct resolved_filters *rf) {
+bool ctr_list_matches(struct container *c, json_t *filters, const struct ctr_list_filters *rf) {
         json_t *v;
         if ((v = json_object_get(filters, "ancestor"))) {
                 bool any = false;
@@ -403,7 +398,7 @@ static int64_t tree_size(const char *path) {
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         char diff[4300];
-        snprintf(diff, sizeof(diff), "%s/rw/diff", dir);
+        (void) fs_path_fmt(diff, sizeof(diff), "%s/rw/diff", dir);
         int64_t rw = tree_size(diff);
         _cleanup_json_ json_t *img = NULL;
         int64_t image_size = 0;
@@ -436,7 +431,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
         int r = check_filters(filters, err);
         if (r < 0)
                 return r;
-        struct resolved_filters rf = { .ancestor_ids = json_array() };
+        struct ctr_list_filters rf = { .ancestor_ids = json_array() };
         json_t *anc = json_object_get(filters, "ancestor");
         size_t ai;
         json_t *ae;
@@ -468,7 +463,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
                 c = v[i];
                 pthread_mutex_lock(&c->lock);
                 bool running = ctr_is_running(c);
-                bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && c->state != CTR_REMOVED;
+                bool show = (all || running || has_status || limit > 0) && ctr_list_matches(c, filters, &rf) && c->state != CTR_REMOVED;
                 json_t *sum = NULL;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
                         sum = summary(d, c);

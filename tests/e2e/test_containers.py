@@ -408,3 +408,34 @@ def test_host_config_runtime_in_inspect(docker, client, images):
     c = client.containers.create("busybox", "true", runtime="runc")
     assert c.attrs["HostConfig"]["Runtime"] == "runc"
     c.remove()
+
+
+# What dockerd's inspect always shows (Go fields without omitempty), API 1.45.
+DOCKERD_HOST_CONFIG_KEYS = (
+    "Binds ContainerIDFile LogConfig NetworkMode PortBindings RestartPolicy AutoRemove VolumeDriver VolumesFrom "
+    "ConsoleSize CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode Cgroup Links "
+    "OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs SecurityOpt UTSMode UsernsMode ShmSize Isolation "
+    "CpuShares Memory NanoCpus CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps BlkioDeviceWriteBps "
+    "BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota CpuRealtimePeriod CpuRealtimeRuntime CpusetCpus "
+    "CpusetMems Devices DeviceCgroupRules DeviceRequests MemoryReservation MemorySwap MemorySwappiness OomKillDisable "
+    "PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps IOMaximumBandwidth MaskedPaths ReadonlyPaths").split()
+DOCKERD_CONFIG_KEYS = ("Hostname Domainname User AttachStdin AttachStdout AttachStderr Tty OpenStdin StdinOnce Env "
+                       "Cmd Image Volumes WorkingDir Entrypoint OnBuild Labels").split()
+
+
+def test_inspect_has_every_field_dockerd_shows(client, images):
+    """A bare API create (docker-py sends almost nothing) still inspects with dockerd's
+    full Config and HostConfig, defaults filled in."""
+    c = client.api.create_container("busybox", "true")
+    try:
+        o = client.api.inspect_container(c["Id"])
+        missing = [k for k in DOCKERD_HOST_CONFIG_KEYS if k not in o["HostConfig"]]
+        assert not missing, missing
+        missing = [k for k in DOCKERD_CONFIG_KEYS if k not in o["Config"]]
+        assert not missing, missing
+        hc = o["HostConfig"]
+        assert hc["NetworkMode"] == "default" and hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
+        assert hc["LogConfig"] == {"Type": "json-file", "Config": {}} and hc["PortBindings"] == {}
+        assert o["Config"]["Cmd"] == ["true"] and o["Config"]["Labels"] == {}
+    finally:
+        client.api.remove_container(c["Id"])

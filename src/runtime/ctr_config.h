@@ -51,7 +51,15 @@ enum ctr_net_mode {
         CTR_NET_USER,      /* any other name: a user-defined network */
 };
 
-enum ctr_ipc_mode { CTR_IPC_DEFAULT, CTR_IPC_NONE, CTR_IPC_PRIVATE, CTR_IPC_SHAREABLE, CTR_IPC_HOST, CTR_IPC_CONTAINER, CTR_IPC_INVALID };
+enum ctr_ipc_mode {
+        CTR_IPC_DEFAULT,
+        CTR_IPC_NONE,
+        CTR_IPC_PRIVATE,
+        CTR_IPC_SHAREABLE,
+        CTR_IPC_HOST,
+        CTR_IPC_CONTAINER,
+        CTR_IPC_INVALID,
+};
 enum ctr_pid_mode { CTR_PID_DEFAULT, CTR_PID_HOST, CTR_PID_CONTAINER, CTR_PID_INVALID };
 enum ctr_uts_mode { CTR_UTS_DEFAULT, CTR_UTS_HOST, CTR_UTS_INVALID };
 enum ctr_cgroupns_mode { CTR_CGROUPNS_DEFAULT, CTR_CGROUPNS_HOST, CTR_CGROUPNS_PRIVATE, CTR_CGROUPNS_INVALID };
@@ -306,8 +314,10 @@ void ctr_config_endpoint_clear(struct ctr_endpoint_config *e);
 int ctr_config_merge_image(struct ctr_config_cfg *c, const struct ctr_config_cfg *img);
 
 /* Small readers. */
-json_t *strv_to_json(const struct strv *s);
-json_t *ctr_config_port_bindings_json(const struct ctr_config *c); /* HostConfig.PortBindings ({} for none) */ /* array of strings (null when not set); NULL on ENOMEM */
+json_t *strv_to_json(const struct strv *s); /* array of strings (null when not set); NULL on ENOMEM */
+json_t *ctr_config_port_bindings_json(const struct ctr_config *c); /* HostConfig.PortBindings ({} for none) */
+void strv_clear(struct strv *s);      /* frees the entries; the list is empty and not set after */
+void strmap_clear(struct strmap *m);
 const char *strv_get(const struct strv *s, size_t i); /* NULL past the end */
 bool strv_contains(const struct strv *s, const char *v);
 const char *strmap_get(const struct strmap *m, const char *key); /* NULL: absent */

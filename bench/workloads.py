@@ -288,3 +288,8 @@ WORKLOADS += WORKLOADS_RUN
 from workloads_pull import WORKLOADS_PULL  # noqa: E402
 
 WORKLOADS += WORKLOADS_PULL
+
+# workloads of issues 10 and 11 (networks at scale) live in their own file
+from workloads_net import WORKLOADS_NET  # noqa: E402
+
+WORKLOADS += WORKLOADS_NET

@@ -3,6 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <time.h>
 
 #include "api.h"
 #include "images_filters.h"
@@ -17,6 +24,8 @@
 #include "daemon/container_commit.h"
 #include "daemon/container_logs.h"
 #include "daemon/daemon.h"
+#include "versions.h"
+#include "websocket.h"
 
 /* The container named in the path, with a reference the caller drops. */
 static int path_container(struct api_request *req, struct container **ret, struct berr *err) {
@@ -207,7 +216,43 @@ struct attach_ctx {
         struct daemon *d;
         struct container *c;
         struct ctr_attach_opts o;
+        struct ctr_log_reader *logs; /* logs=1: what was logged so far, sent first */
+        bool stream;
 };
+
+/* logs=1: the output logged so far, framed as the attach stream is (both come framed
+ * by the same rule: 8-byte headers without a TTY). */
+static bool send_logs(struct ctr_log_reader *lr, int fd) {
+        char buf[16384];
+        for (;;) {
+                ssize_t n = ctr_logs_read(lr, buf, sizeof(buf));
+                if (n <= 0)
+                        return n == 0;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t k = send(fd, buf + off, (size_t) (n - off), MSG_NOSIGNAL);
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return false;
+                        off += k;
+                }
+        }
+}
+
+/* Wait (up to a second) until the client has read what was sent, i.e. the 101's headers.
+ * docker-py reads the stream from the raw socket under its buffered HTTP reader: bytes that
+ * arrive with the headers land in that buffer and are lost to it. dockerd's logs come
+ * milliseconds after its headers; ours would come at once. For a unix socket SIOCOUTQ
+ * counts the bytes the peer has not read yet (for TCP: not acknowledged, close enough). */
+static void wait_headers_read(int fd) {
+        for (int i = 0; i < 1000; i++) {
+                int queued = 0;
+                if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued <= 0)
+                        return;
+                struct timespec ts = { 0, 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
 
 static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
         struct attach_ctx *a = p;
@@ -216,13 +261,26 @@ static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
          * into the socket; Docker clients send nothing before the 101. */
         (void) extra;
         (void) extra_len;
-        (void) ctr_attach_stream(a->d, a->c, fd, &a->o, &err);
+        if (a->logs) {
+                wait_headers_read(fd);
+                if (!send_logs(a->logs, fd))
+                        return;
+        }
+        if (a->stream)
+                (void) ctr_attach_stream(a->d, a->c, fd, &a->o, &err);
 }
 
 static void attach_free(void *p) {
         struct attach_ctx *a = p;
+        ctr_logs_free(a->logs);
         ctr_unref(a->d, a->c);
         free(a);
+}
+
+/* Without an upgrade dockerd still answers with the stream, as a plain body. */
+static ssize_t attach_plain_read(void *p, char *buf, size_t max) {
+        struct attach_ctx *a = p;
+        return a->logs ? ctr_logs_read(a->logs, buf, max) : 0;
 }
 
 int api_containers_attach(struct api_request *req, struct berr *err) {
@@ -234,10 +292,9 @@ int api_containers_attach(struct api_request *req, struct berr *err) {
             (r = api_query_bool(req, "stderr", false, &errs, err)) < 0 ||
             (r = api_query_bool(req, "logs", false, &logs, err)) < 0)
                 return r;
-        if (!stream)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "attach without stream=1 is not supported yet");
         const char *up = api_header(req, "Upgrade");
-        if (!up || strcasecmp(up, "tcp") != 0)
+        bool upgrade = up && strcasecmp(up, "tcp") == 0;
+        if (stream && !upgrade)
                 return berr_set(err, BERR_INVALID, EINVAL, "attach needs a connection upgrade (Upgrade: tcp)");
         struct attach_ctx *a = calloc(1, sizeof(*a));
         if (!a)
@@ -260,8 +317,25 @@ int api_containers_attach(struct api_request *req, struct berr *err) {
                 free(a);
                 return r;
         }
+        a->stream = stream;
+        if (logs && (out || errs)) {
+                /* The reader holds a reference of its own. */
+                struct ctr_logs_opts lo = { .tail = -1, .client_fd = -1, .want_stdout = out, .want_stderr = errs };
+                struct container *lc;
+                if ((r = path_container(req, &lc, err)) < 0) {
+                        attach_free(a);
+                        return r;
+                }
+                if ((r = ctr_logs_open(req->ctx, lc, &lo, &a->logs, err)) < 0) {
+                        ctr_unref(req->ctx, lc);
+                        attach_free(a);
+                        return r;
+                }
+        }
         const char *ct = ctr_has_tty(a->c) ? "application/vnd.docker.raw-stream"
                                            : "application/vnd.docker.multiplexed-stream";
+        if (!upgrade)
+                return api_reply_stream(req, 200, ct, attach_plain_read, attach_free, a);
         return api_reply_upgrade(req, ct, attach_run, attach_free, a);
 }
 
@@ -573,4 +647,270 @@ int api_containers_changes(struct api_request *req, struct berr *err) {
         r = ctr_changes(req->ctx, c, &o, err);
         ctr_unref(req->ctx, c);
         return r < 0 ? r : api_reply_json(req, 200, o);
+}
+
+/* ---- GET /containers/{id}/attach/ws: the attach over a websocket (RFC 6455) ----
+ * As dockerd: the streams are not multiplexed (raw bytes, stdout and stderr alike), one
+ * websocket message per read, binary frames (text before API 1.28, versions.c); stdin
+ * comes as the client's messages. */
+
+struct ws_ctx {
+        struct daemon *d;
+        struct container *c;
+        struct ctr_attach_opts o;
+        struct ctr_log_reader *logs;
+        bool stream, tty;
+        uint8_t op;
+        char accept[29];
+};
+
+static bool ws_send(int fd, uint8_t op, const void *data, size_t len) {
+        uint8_t hdr[10];
+        size_t h = ws_frame_header(op, len, hdr);
+        struct iovec iov[2] = { { hdr, h }, { (void *) data, len } };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+        size_t left = h + len;
+        while (left > 0) {
+                ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                left -= (size_t) n;
+                while (mh.msg_iovlen > 0 && (size_t) n >= mh.msg_iov[0].iov_len) {
+                        n -= (ssize_t) mh.msg_iov[0].iov_len;
+                        mh.msg_iov++;
+                        mh.msg_iovlen--;
+                }
+                if (mh.msg_iovlen > 0) {
+                        mh.msg_iov[0].iov_base = (char *) mh.msg_iov[0].iov_base + n;
+                        mh.msg_iov[0].iov_len -= (size_t) n;
+                }
+        }
+        return true;
+}
+
+static void ws_close(int fd, uint16_t code) {
+        uint8_t b[2] = { (uint8_t) (code >> 8), (uint8_t) code };
+        (void) ws_send(fd, WS_OP_CLOSE, b, sizeof(b));
+}
+
+/* logs=1: the log so far, without stream headers (the reader frames them without a TTY). */
+static bool ws_send_logs(struct ws_ctx *a, int fd) {
+        char buf[16384];
+        char *frame = NULL;
+        size_t have = 0, cap = 0;
+        bool ok = true;
+        for (;;) {
+                ssize_t n = ctr_logs_read(a->logs, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                if (a->tty) {
+                        if (!(ok = ws_send(fd, a->op, buf, (size_t) n)))
+                                break;
+                        continue;
+                }
+                if (have + (size_t) n > cap) {
+                        size_t nc = (have + (size_t) n) * 2;
+                        char *p = realloc(frame, nc);
+                        if (!p) {
+                                ok = false;
+                                break;
+                        }
+                        frame = p;
+                        cap = nc;
+                }
+                memcpy(frame + have, buf, (size_t) n);
+                have += (size_t) n;
+                size_t off = 0;
+                while (have - off >= 8) {
+                        const unsigned char *h = (const unsigned char *) frame + off;
+                        size_t len = ((size_t) h[4] << 24) | ((size_t) h[5] << 16) | ((size_t) h[6] << 8) | h[7];
+                        if (have - off - 8 < len)
+                                break;
+                        if (!(ok = ws_send(fd, a->op, frame + off + 8, len)))
+                                break;
+                        off += 8 + len;
+                }
+                memmove(frame, frame + off, have - off);
+                have -= off;
+                if (!ok)
+                        break;
+        }
+        free(frame);
+        return ok;
+}
+
+/* Relay between the client's websocket and the stream the shim writes to (@s). */
+static void ws_relay(struct ws_ctx *a, int fd, int s, int conn) {
+        uint8_t *in = malloc(WS_MAX_PAYLOAD + 16);
+        size_t in_len = 0;
+        char out[16384];
+        bool client_open = true, stream_open = true;
+        while (in && stream_open) {
+                struct pollfd p[3] = { { .fd = client_open ? fd : -1, .events = POLLIN },
+                                       { .fd = s, .events = POLLIN },
+                                       { .fd = conn, .events = POLLIN } };
+                int n = poll(p, 3, 1000);
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (p[1].revents) {
+                        ssize_t k = read(s, out, sizeof(out));
+                        if (k <= 0)
+                                stream_open = false; /* the shim let go: the container ended or detached */
+                        else if (!ws_send(fd, a->op, out, (size_t) k))
+                                break;
+                        continue;
+                }
+                if (p[0].revents) {
+                        ssize_t k = read(fd, in + in_len, WS_MAX_PAYLOAD + 16 - in_len);
+                        if (k <= 0) {
+                                client_open = false;
+                                (void) shutdown(s, SHUT_WR);
+                                break; /* nobody left to write to */
+                        }
+                        in_len += (size_t) k;
+                        for (;;) {
+                                struct ws_frame f;
+                                size_t used = 0;
+                                int r = ws_parse(in, in_len, &used, &f);
+                                if (r < 0) {
+                                        ws_close(fd, r == -EMSGSIZE ? 1009 : 1002);
+                                        goto out;
+                                }
+                                if (r == 0)
+                                        break;
+                                if (f.op == WS_OP_CLOSE) {
+                                        ws_close(fd, 1000);
+                                        goto out;
+                                }
+                                if (f.op == WS_OP_PING)
+                                        (void) ws_send(fd, WS_OP_PONG, f.payload, f.len);
+                                else if ((f.op == WS_OP_TEXT || f.op == WS_OP_BINARY || f.op == WS_OP_CONT) &&
+                                         a->o.use_stdin && f.len > 0) {
+                                        for (size_t off = 0; off < f.len;) {
+                                                ssize_t w = send(s, f.payload + off, f.len - off, MSG_NOSIGNAL);
+                                                if (w < 0 && errno == EINTR)
+                                                        continue;
+                                                if (w <= 0)
+                                                        break;
+                                                off += (size_t) w;
+                                        }
+                                }
+                                memmove(in, in + used, in_len - used);
+                                in_len -= used;
+                        }
+                        continue;
+                }
+                if (ctr_attach_ended(a->d, conn)) {
+                        /* What the shim wrote before it let go is still to be read. */
+                        ssize_t k;
+                        while ((k = recv(s, out, sizeof(out), MSG_DONTWAIT)) > 0)
+                                if (!ws_send(fd, a->op, out, (size_t) k))
+                                        break;
+                        break;
+                }
+        }
+        ws_close(fd, 1000);
+out:
+        free(in);
+}
+
+static void ws_run(void *p, int fd, const char *extra, size_t extra_len) {
+        struct ws_ctx *a = p;
+        (void) extra; /* a websocket client sends nothing before the 101 */
+        (void) extra_len;
+        if (a->logs) {
+                wait_headers_read(fd);
+                if (!ws_send_logs(a, fd))
+                        return;
+        }
+        if (!a->stream) {
+                ws_close(fd, 1000);
+                return;
+        }
+        int sp[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                ws_close(fd, 1011);
+                return;
+        }
+        a->o.raw = true;
+        int conn = -1;
+        struct berr err = { 0 };
+        int r = ctr_attach_begin(a->d, a->c, sp[1], &a->o, &conn, &err);
+        close(sp[1]); /* the shim has its own copy */
+        if (r == 0 && conn >= 0)
+                ws_relay(a, fd, sp[0], conn);
+        else
+                ws_close(fd, r < 0 ? 1011 : 1000);
+        if (conn >= 0)
+                close(conn);
+        close(sp[0]);
+}
+
+static void ws_free(void *p) {
+        struct ws_ctx *a = p;
+        ctr_logs_free(a->logs);
+        ctr_unref(a->d, a->c);
+        free(a);
+}
+
+int api_containers_attach_ws(struct api_request *req, struct berr *err) {
+        bool stream, in, out, errs, logs;
+        int r;
+        if ((r = api_query_bool(req, "stream", false, &stream, err)) < 0 ||
+            (r = api_query_bool(req, "stdin", false, &in, err)) < 0 ||
+            (r = api_query_bool(req, "stdout", false, &out, err)) < 0 ||
+            (r = api_query_bool(req, "stderr", false, &errs, err)) < 0 ||
+            (r = api_query_bool(req, "logs", false, &logs, err)) < 0)
+                return r;
+        const char *up = api_header(req, "Upgrade"), *key = api_header(req, "Sec-WebSocket-Key"),
+                   *wsv = api_header(req, "Sec-WebSocket-Version");
+        if (!up || strcasecmp(up, "websocket") != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "websocket: the client is not using the websocket protocol");
+        if (!ws_key_valid(key))
+                return berr_set(err, BERR_INVALID, EINVAL, "websocket: invalid Sec-WebSocket-Key");
+        if (!wsv || strcmp(wsv, "13") != 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "websocket: unsupported version (Sec-WebSocket-Version 13)");
+        struct ws_ctx *a = calloc(1, sizeof(*a));
+        if (!a)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        a->d = req->ctx;
+        a->o.use_stdin = in;
+        a->o.use_stdout = out;
+        a->o.use_stderr = errs;
+        a->stream = stream;
+        const char *keys = api_query(req, "detachKeys");
+        snprintf(a->o.detach_keys, sizeof(a->o.detach_keys), "%s", keys ? keys : "");
+        if (keys && *keys) {
+                uint8_t tmp[16];
+                size_t n;
+                if ((r = ctr_parse_detach_keys(keys, tmp, sizeof(tmp), &n, err)) < 0) {
+                        free(a);
+                        return r;
+                }
+        }
+        if ((r = path_container(req, &a->c, err)) < 0) {
+                free(a);
+                return r;
+        }
+        a->tty = ctr_has_tty(a->c);
+        a->op = STREQ(api_versions_value(req->route, req->version, "frames", "binary"), "text") ? WS_OP_TEXT
+                                                                                                  : WS_OP_BINARY;
+        if (logs && (out || errs)) {
+                struct ctr_logs_opts lo = { .tail = -1, .client_fd = -1, .want_stdout = out, .want_stderr = errs };
+                struct container *lc;
+                if ((r = path_container(req, &lc, err)) < 0) {
+                        ws_free(a);
+                        return r;
+                }
+                if ((r = ctr_logs_open(req->ctx, lc, &lo, &a->logs, err)) < 0) {
+                        ctr_unref(req->ctx, lc);
+                        ws_free(a);
+                        return r;
+                }
+        }
+        ws_accept_key(key, a->accept);
+        api_add_header(req, "Sec-WebSocket-Accept", a->accept);
+        return api_reply_upgrade_to(req, "websocket", NULL, ws_run, ws_free, a);
 }

@@ -14,11 +14,34 @@
 #include "daemon/exec.h"
 #include "http.h"
 
+/* Go's decoder matches keys to fields case-insensitively (the exact name first), and
+ * clients rely on it: docker-py sends the exec's "detachKeys". Rename such keys to the
+ * field's name, keeping an exact one when both are there. */
+static void go_field_names(json_t *body, const char *const *fields) {
+        for (const char *const *f = fields; *f; f++) {
+                if (json_object_get(body, *f))
+                        continue;
+                const char *key;
+                json_t *v;
+                json_object_foreach(body, key, v) {
+                        if (strcasecmp(key, *f) == 0) {
+                                json_object_set(body, *f, v);
+                                json_object_del(body, key);
+                                break;
+                        }
+                }
+        }
+}
+
 int api_containers_exec(struct api_request *req, struct berr *err) {
+        static const char *const exec_fields[] = { "User", "Privileged", "Tty", "ConsoleSize", "AttachStdin",
+                                                   "AttachStderr", "AttachStdout", "Detach", "DetachKeys", "Env",
+                                                   "WorkingDir", "Cmd", NULL };
         _cleanup_json_ json_t *body = NULL;
         int r = api_body_json(req, &body, err);
         if (r < 0)
                 return r;
+        go_field_names(body, exec_fields);
         struct container *c;
         if ((r = ctr_lookup(req->ctx, req->params[0], &c, err)) < 0)
                 return r;
@@ -78,10 +101,12 @@ static int start_relayed(struct api_request *req, struct start_ctx *s, bool tty,
 }
 
 int api_exec_start(struct api_request *req, struct berr *err) {
+        static const char *const start_fields[] = { "Detach", "Tty", "ConsoleSize", NULL };
         _cleanup_json_ json_t *body = NULL;
         int r = api_body_json(req, &body, err);
         if (r < 0)
                 return r;
+        go_field_names(body, start_fields);
         bool detach = json_is_true(json_object_get(body, "Detach"));
         const char *up = api_header(req, "Upgrade");
         bool upgrade = up && strcasecmp(up, "tcp") == 0;
@@ -90,7 +115,7 @@ int api_exec_start(struct api_request *req, struct berr *err) {
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         snprintf(s->id, sizeof(s->id), "%s", req->params[0]);
         s->d = req->ctx;
-        bool tty = false;
+        bool tty = json_is_true(json_object_get(body, "Tty")); /* the stream's framing, as dockerd */
         unsigned rows = 0, cols = 0;
         json_t *cs = json_object_get(body, "ConsoleSize");
         if (json_is_array(cs) && json_array_size(cs) == 2) {
@@ -102,7 +127,7 @@ int api_exec_start(struct api_request *req, struct berr *err) {
                 rows = (unsigned) h;
                 cols = (unsigned) w;
         }
-        if ((r = exec_claim(req->ctx, req->params[0], rows, cols, &s->c, &tty, err)) < 0) {
+        if ((r = exec_claim(req->ctx, req->params[0], rows, cols, tty, &s->c, err)) < 0) {
                 free(s);
                 return r;
         }

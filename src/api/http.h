@@ -135,6 +135,9 @@ int api_reply_stream(struct api_request *req, unsigned status, const char *conte
 typedef void (*api_upgrade_fn)(void *ctx, int fd, const char *extra, size_t extra_len);
 int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
                       void (*free_ctx)(void *), void *ctx);
+/* The same with another protocol in the Upgrade header ("websocket"). */
+int api_reply_upgrade_to(struct api_request *req, const char *protocol, const char *content_type, api_upgrade_fn run,
+                         void (*free_ctx)(void *), void *ctx);
 
 /* The server. */
 struct api_server_config {

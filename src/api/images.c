@@ -52,13 +52,40 @@ static void messages_add_error(struct messages *m, const char *text) {
         messages_add(m, json_pack("{s:{s:s}, s:s}", "errorDetail", "message", text, "error", text));
 }
 
+struct messages_body {
+        char *buf;
+        size_t len, off;
+};
+
+static ssize_t messages_read(void *p, char *buf, size_t max) {
+        struct messages_body *b = p;
+        size_t n = b->len - b->off < max ? b->len - b->off : max;
+        memcpy(buf, b->buf + b->off, n);
+        b->off += n;
+        return (ssize_t) n;
+}
+
+static void messages_free(void *p) {
+        struct messages_body *b = p;
+        free(b->buf);
+        free(b);
+}
+
+/* Chunked, as dockerd streams it: docker-py decodes a chunked answer line by line, and a
+ * whole body as one JSON document (which several messages are not). */
 static int messages_reply(struct api_request *req, struct messages *m) {
         fclose(m->f);
         m->f = NULL;
-        int r = api_reply_data(req, 200, "application/json", m->buf ? m->buf : "", m->len);
-        free(m->buf);
+        struct messages_body *b = calloc(1, sizeof(*b));
+        if (!b) {
+                free(m->buf);
+                m->buf = NULL;
+                return -ENOMEM;
+        }
+        b->buf = m->buf;
+        b->len = m->buf ? m->len : 0;
         m->buf = NULL;
-        return r;
+        return api_reply_stream(req, 200, "application/json", messages_read, messages_free, b);
 }
 
 /* ---- POST /images/load ---- */
@@ -73,6 +100,31 @@ static void on_load_line(void *opaque, const char *line) {
         _cleanup_free_ char *text = NULL;
         if (asprintf(&text, "%s\n", line) >= 0)
                 messages_add(c->out, json_pack("{s:s}", "stream", text));
+}
+
+/* Go's units.HumanSize: decimal units, four significant digits ("1.069MB", "32.77kB"). */
+static void human_size(uint64_t n, char *out, size_t size) {
+        static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+        double v = (double) n;
+        size_t u = 0;
+        while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+                v /= 1000;
+                u++;
+        }
+        snprintf(out, size, "%.4g%s", v, units[u]);
+}
+
+/* dockerd's "Loading layer" message (streamformatter's JSON progress; the daemon renders
+ * no bar, only the numbers, the CLI draws the bar from progressDetail). */
+static void on_load_progress(void *opaque, const char *short_id, uint64_t current, uint64_t total) {
+        struct load_ctx *c = opaque;
+        char cur[32], tot[32], text[80];
+        human_size(current, cur, sizeof(cur));
+        human_size(total, tot, sizeof(tot));
+        snprintf(text, sizeof(text), "%8s/%s", cur, tot);
+        messages_add(c->out, json_pack("{s:s, s:{s:I, s:I}, s:s, s:s}", "status", "Loading layer", "progressDetail",
+                                       "current", (json_int_t) current, "total", (json_int_t) total, "progress",
+                                       current || total ? text : "", "id", short_id));
 }
 
 static bool load_complete(void *opaque) {
@@ -91,7 +143,8 @@ int api_images_load(struct api_request *req, struct berr *err) {
                 return r;
         struct load_ctx c = { .req = req, .out = &out };
         struct berr lerr = { 0 };
-        r = daemon_image_load(req->ctx, req->body_fd, on_load_line, &c, load_complete, &lerr);
+        r = daemon_image_load(req->ctx, req->body_fd, on_load_line, quiet ? NULL : on_load_progress, &c, load_complete,
+                              &lerr);
         if (r < 0) {
                 /* As dockerd: the status is 200 and the error is a message in the stream. */
                 log_info("image load failed: %s", lerr.msg);
@@ -249,18 +302,6 @@ static int decode_filters(struct api_request *req, const char *const *accepted, 
         return 0;
 }
 
-/* What the version asks of an image summary: "<none>" placeholders before 1.43, no
- * VirtualSize from 1.44. */
-static void summary_for_version(json_t *img, unsigned version) {
-        if (version < 143 && json_array_size(json_object_get(img, "RepoTags")) == 0 &&
-            json_array_size(json_object_get(img, "RepoDigests")) == 0) {
-                json_object_set_new(img, "RepoTags", json_pack("[s]", "<none>:<none>"));
-                json_object_set_new(img, "RepoDigests", json_pack("[s]", "<none>@<none>"));
-        }
-        if (version >= 144)
-                json_object_del(img, "VirtualSize");
-}
-
 int api_images_list(struct api_request *req, struct berr *err) {
         bool all, digests, shared;
         int r = api_query_bool(req, "all", false, &all, err);
@@ -280,11 +321,7 @@ int api_images_list(struct api_request *req, struct berr *err) {
         decoded_filters_free(&d);
         if (r < 0)
                 return r;
-        size_t i;
-        json_t *img;
-        json_array_foreach(list, i, img)
-                summary_for_version(img, req->version);
-        return api_reply_json(req, 200, list);
+        return api_reply_json(req, 200, list); /* versions.c shapes it for older versions */
 }
 
 /* ---- GET /images/{name}/json, /history ---- */
@@ -294,13 +331,7 @@ int api_images_inspect(struct api_request *req, struct berr *err) {
         int r = daemon_image_inspect(req->ctx, param_name(req), &o, err);
         if (r < 0)
                 return r;
-        if (req->version >= 144)
-                json_object_del(o, "VirtualSize");
-        if (req->version >= 145) {
-                json_object_del(o, "Container");
-                json_object_del(o, "ContainerConfig");
-        }
-        return api_reply_json(req, 200, o);
+        return api_reply_json(req, 200, o); /* versions.c shapes it for older versions */
 }
 
 int api_images_history(struct api_request *req, struct berr *err) {
@@ -384,10 +415,6 @@ int api_system_df(struct api_request *req, struct berr *err) {
                         json_decref(o);
                         return r;
                 }
-                size_t i;
-                json_t *img;
-                json_array_foreach(images, i, img)
-                        summary_for_version(img, req->version);
                 json_object_set_new(o, "LayersSize", json_integer(daemon_image_layers_size(req->ctx)));
                 json_object_set_new(o, "Images", images);
         }

@@ -17,8 +17,10 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "conn_guard.h"
 #include "http.h"
+#include "versions.h"
 
 #define DEFAULT_MAX_BODY_BYTES (16u << 20)
 /* Per-connection memory pool: bounds the request line plus headers. Docker's Go server
@@ -64,6 +66,7 @@ static void add_common_headers(struct api_server *srv, struct MHD_Response *resp
 struct request_full {
         struct api_request pub;
         struct api_server *srv;
+        struct timespec started; /* for --metrics-addr's latency histogram */
         /* An error decided before the body was read (unknown path, bad version). It is sent
          * once the body has been drained: answering early and closing with unread input
          * makes the kernel reset the connection, and the client sees "broken pipe" instead
@@ -150,6 +153,8 @@ int api_reply_empty(struct api_request *req, unsigned status) {
 
 int api_reply_json(struct api_request *req, unsigned status, json_t *body) {
         _cleanup_json_ json_t *owned = body;
+        if (status < 300)
+                api_versions_answer(req->route, req->version, body); /* the shapes of older versions */
         _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!text)
                 return -ENOMEM;
@@ -240,6 +245,11 @@ static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const
 
 int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
                       void (*free_ctx)(void *), void *ctx) {
+        return api_reply_upgrade_to(req, "tcp", content_type, run, free_ctx, ctx);
+}
+
+int api_reply_upgrade_to(struct api_request *req, const char *protocol, const char *content_type, api_upgrade_fn run,
+                         void (*free_ctx)(void *), void *ctx) {
         struct upgrade *u = calloc(1, sizeof(*u));
         if (!u) {
                 if (free_ctx)
@@ -254,7 +264,7 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
                         free_ctx(ctx);
                 return -ENOMEM;
         }
-        MHD_add_response_header(resp, "Upgrade", "tcp");
+        MHD_add_response_header(resp, "Upgrade", protocol);
         if (content_type)
                 MHD_add_response_header(resp, "Content-Type", content_type);
         struct request_full *rf = (struct request_full *) req;
@@ -298,6 +308,8 @@ bool api_fd_peer_closed(int fd) {
 const char *api_query(struct api_request *req, const char *key) {
         struct request_full *rf = (struct request_full *) req;
         const char *v = NULL;
+        if (api_versions_query(req->route, req->version, key, &v))
+                return v;
         if (rf->kvs)
                 return snapshot_values(rf, MHD_GET_ARGUMENT_KIND, key, &v, 1) ? v : NULL;
         return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -381,6 +393,7 @@ int api_query_filters(struct api_request *req, const char *const *allowed, json_
                         return r;
                 }
         }
+        api_versions_filters(req->route, req->version, o);
         *ret = o;
         return 0;
 }
@@ -445,7 +458,10 @@ int api_body_json(struct api_request *req, json_t **ret, struct berr *err) {
         int r = check_json_content_type(req, err);
         if (r < 0)
                 return r;
-        return json_parse_object(req->body, req->body_len, ret, err);
+        r = json_parse_object(req->body, req->body_len, ret, err);
+        if (r == 0)
+                api_versions_body(req->route, req->version, *ret);
+        return r;
 }
 
 /* ---- streamed request bodies ---- */
@@ -638,6 +654,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         struct api_server *srv = cls;
         conn_slot_waiting(srv->guard, slot_of(c)); /* kept alive: the clock runs until the next request */
         struct request_full *rf = *con_cls;
+        if (rf && rf->pub.status) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                metrics_http_observe(rf->pub.method, rf->pub.route ? rf->pub.route->pattern : NULL, rf->pub.status,
+                                     (double) (now.tv_sec - rf->started.tv_sec) +
+                                             (double) (now.tv_nsec - rf->started.tv_nsec) / 1e9);
+        }
         if (rf)
                 log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
                           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
@@ -761,6 +784,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         if (!rf) {
                 rf = calloc(1, sizeof(*rf));
+                if (rf)
+                        clock_gettime(CLOCK_MONOTONIC, &rf->started);
                 if (!rf)
                         return MHD_NO;
                 rf->srv = srv;

@@ -14,6 +14,7 @@
 #include "daemon/events.h"
 #include "daemon/networks.h"
 #include "daemon/registry.h"
+#include "daemon/reload.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -24,6 +25,7 @@ int api_system_ping(struct api_request *req, struct berr *err) {
         api_add_header(req, "Cache-Control", "no-cache, no-store, must-revalidate");
         api_add_header(req, "Pragma", "no-cache");
         api_add_header(req, "Builder-Version", "1");
+        api_add_header(req, "Swarm", "inactive"); /* as a dockerd outside any swarm */
         return api_reply_data(req, 200, "text/plain; charset=utf-8", "OK", 2);
 }
 
@@ -32,7 +34,8 @@ static json_t *version_json(struct daemon *d) {
         version_string(api_max, sizeof(api_max), API_VERSION_MAX);
         version_string(api_min, sizeof(api_min), API_VERSION_MIN);
         json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", api_max, "Arch",
-                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental", "false",
+                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental",
+                                    d->cfg.o14.experimental ? "true" : "false",
                                     "GitCommit", berth_git_commit, "GoVersion", "n/a", "KernelVersion",
                                     d->host.kernel, "MinAPIVersion", api_min, "Os", "linux");
         json_t *engine = json_pack("{s:s, s:s, s:o}", "Name", "Engine", "Version", berth_version, "Details", details);
@@ -186,6 +189,7 @@ static json_t *info_json(struct daemon *d) {
         json_decref(nw);
         json_object_set_new(o, "Warnings", w);
         json_object_set_new(o, "CDISpecDirs", json_array());
+        daemon_opts_info(d, o); /* Debug, Labels, proxies, CgroupDriver, SecurityOptions, ... */
         return o;
 }
 

@@ -153,9 +153,17 @@ int ctr_wait(struct daemon *d, struct container *c, enum ctr_wait_condition cond
  * the stream ends (container exit, detach, client gone). */
 struct ctr_attach_opts {
         bool use_stdin, use_stdout, use_stderr;
+        bool raw;             /* no stream headers even without a TTY (the websocket attach) */
         char detach_keys[64]; /* "ctrl-p,ctrl-q" form, "" for the default */
 };
 int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err);
+/* The same in two steps, for a caller that relays the stream itself: hand @fd to the
+ * shim (*ret_conn: the connection that ends with the stream, -1 when there is nothing to
+ * wait for), then poll *ret_conn and ask ctr_attach_ended (never blocks) whether the
+ * stream is over; close *ret_conn after. */
+int ctr_attach_begin(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, int *ret_conn,
+                     struct berr *err);
+bool ctr_attach_ended(struct daemon *d, int conn);
 int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *ret_n, struct berr *err);
 
 /* JSON for the API. */
@@ -213,6 +221,7 @@ void ctr_net_stop(struct daemon *d, struct container *c);
 /* After a berthd restart, for a running container. */
 void ctr_net_restore(struct daemon *d, struct container *c);
 void ctr_net_primary_ip(struct container *c, char out[16]);
+void ctr_net_primary_ip6(struct container *c, char out[46]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */
 bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);

@@ -90,6 +90,7 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         bool running = is_running(c) && ctr_state_shown(c) != CTR_RESTARTING;
         if (running)
                 c->stop_requested = true; /* as dockerd: a killed container is not restarted by its policy */
+        uint64_t gen = c->exit_gen;
         pthread_mutex_unlock(&c->lock);
         if (!running)
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Cannot kill container: %s: Container %s is not running",
@@ -97,7 +98,27 @@ int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct b
         char num[16];
         snprintf(num, sizeof(num), "%d", sig);
         events_container(d, c, "kill", json_pack("{s:s}", "signal", num));
-        return send_signal(d, c, sig, err);
+        int r = send_signal(d, c, sig, err);
+        if (r < 0 || sig != SIGKILL)
+                return r;
+        /* dockerd's Kill: a SIGKILL returns once the container has stopped and its exit
+         * (137) is recorded, so `docker kill c && docker rm c` works. It waits 10 s, then
+         * kills once more and waits for good; so do we, bounded, never holding the lock
+         * across the shim request. */
+        pthread_mutex_lock(&c->lock);
+        bool exited = wait_exit_locked(c, gen, 10);
+        pthread_mutex_unlock(&c->lock);
+        if (!exited) {
+                struct berr e = { 0 };
+                if (send_signal(d, c, SIGKILL, &e) < 0)
+                        log_debug("kill %.12s: %s", c->id, e.msg);
+                pthread_mutex_lock(&c->lock);
+                exited = wait_exit_locked(c, gen, 60);
+                pthread_mutex_unlock(&c->lock);
+                if (!exited)
+                        log_warn("container %.12s: still running 70 s after SIGKILL", c->id);
+        }
+        return 0;
 }
 
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err) {
@@ -279,7 +300,9 @@ static int wait_attachable(struct daemon *d, struct container *c) {
         return 1;
 }
 
-int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err) {
+int ctr_attach_begin(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, int *ret_conn,
+                     struct berr *err) {
+        *ret_conn = -1;
         struct shim_msg m;
         shim_msg_init(&m, SHIM_REQ_ATTACH);
         size_t nk = 0;
@@ -290,7 +313,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         /* As dockerd: detach keys only on a TTY; other stdin is copied byte for byte. */
         m.n_detach_keys = ctr_has_tty(c) ? (uint32_t) nk : 0;
         m.flags = (o->use_stdin ? SHIM_ATTACH_STDIN : 0) | (o->use_stdout ? SHIM_ATTACH_STDOUT : 0) |
-                  (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) ? 0 : SHIM_ATTACH_MULTIPLEX);
+                  (o->use_stderr ? SHIM_ATTACH_STDERR : 0) | (ctr_has_tty(c) || o->raw ? 0 : SHIM_ATTACH_MULTIPLEX);
 
         pthread_mutex_lock(&c->lock);
         int waiter = wait_attachable(d, c);
@@ -299,7 +322,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         pthread_mutex_unlock(&c->lock);
 
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
-        _cleanup_close_ int conn = gone ? -1 : shim_connect(bundle, err);
+        int conn = gone ? -1 : shim_connect(bundle, err);
         if (conn >= 0 && (r = shim_msg_send(conn, &m, fd, err)) == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
         if (waiter) {
@@ -311,10 +334,33 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         if (conn < 0)
                 return 0; /* the container ended before we got there: the stream is just over */
         events_container(d, c, "attach", NULL);
-        if (r < 0 || m.status < 0)
+        if (r < 0 || m.status < 0) {
+                close(conn);
                 return 0;
-        /* The shim owns the stream now; it closes this connection when it is done.
-         * Wake up now and then to let a daemon shutdown end the request. */
+        }
+        /* The shim owns the stream now; it closes this connection when it is done. */
+        *ret_conn = conn;
+        return 0;
+}
+
+bool ctr_attach_ended(struct daemon *d, int conn) {
+        if (conn < 0 || d->shutting_down)
+                return true;
+        char buf[64];
+        for (;;) {
+                ssize_t n = recv(conn, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n > 0)
+                        continue;
+                return n == 0 || (errno != EAGAIN && errno != EINTR);
+        }
+}
+
+int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struct ctr_attach_opts *o, struct berr *err) {
+        int conn;
+        int r = ctr_attach_begin(d, c, fd, o, &conn, err);
+        if (r < 0 || conn < 0)
+                return r;
+        /* Wake up now and then to let a daemon shutdown end the request. */
         struct timeval tv = { .tv_sec = 1 };
         (void) setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         char buf[64];
@@ -323,6 +369,7 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || d->shutting_down)
                         break;
         }
+        close(conn);
         return 0;
 }
 

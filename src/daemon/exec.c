@@ -6,6 +6,7 @@
 #include "exec.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <pthread.h>
@@ -42,6 +43,7 @@ struct exec_rec {
         char *user, *workdir;
         char detach_keys[64];
         bool tty, attach_stdin, attach_stdout, attach_stderr, privileged;
+        bool raw_stream; /* the start's Tty: no stream headers (dockerd frames by the start request) */
         unsigned rows, cols;
         /* state, under d->exec_lock */
         bool started, running, has_exit;
@@ -211,7 +213,7 @@ static void exec_thread_leave(struct daemon *d) {
         atomic_fetch_sub(&d->exec_threads, 1);
 }
 
-int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
+int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, bool start_tty, struct container **ret_c,
                struct berr *err) {
         pthread_mutex_lock(&d->exec_lock);
         struct exec_rec *e = NULL;
@@ -226,7 +228,7 @@ int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, s
                 r = berr_set(err, BERR_CONFLICT, EALREADY, "Error: Exec command %s has already run", id);
         else {
                 e->started = true;
-                *ret_tty = e->tty;
+                e->raw_stream = start_tty;
                 if (rows && cols) { /* the start's ConsoleSize wins over the create's */
                         e->rows = rows;
                         e->cols = cols;
@@ -453,14 +455,14 @@ static void *detached_waiter(void *arg) {
         return NULL;
 }
 
-/* Write an error to the client's stream, framed as stdout unless it is a TTY stream. */
-static void stream_error(int fd, bool tty, const char *msg) {
+/* Write an error to the client's stream, framed as stdout unless it is a raw stream. */
+static void stream_error(int fd, bool raw, const char *msg) {
         char text[1200];
         int n = snprintf(text, sizeof(text), "%s\r\n", msg);
         if (n < 0)
                 return;
         size_t len = (size_t) n < sizeof(text) ? (size_t) n : sizeof(text) - 1;
-        if (!tty) {
+        if (!raw) {
                 unsigned char h[8] = { 1, 0, 0, 0, (unsigned char) (len >> 24), (unsigned char) (len >> 16),
                                        (unsigned char) (len >> 8), (unsigned char) len };
                 (void) !send(fd, h, sizeof(h), MSG_NOSIGNAL);
@@ -505,7 +507,8 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 shim_msg_init(&m, SHIM_REQ_EXEC);
                 snprintf(m.text, sizeof(m.text), "%s", id);
                 m.flags = (snap.attach_stdin ? SHIM_ATTACH_STDIN : 0) | (snap.attach_stdout ? SHIM_ATTACH_STDOUT : 0) |
-                          (snap.attach_stderr ? SHIM_ATTACH_STDERR : 0) | (snap.tty ? SHIM_EXEC_TTY : SHIM_ATTACH_MULTIPLEX);
+                          (snap.attach_stderr ? SHIM_ATTACH_STDERR : 0) | (snap.tty ? SHIM_EXEC_TTY : 0) |
+                          (snap.raw_stream ? 0 : SHIM_ATTACH_MULTIPLEX);
                 m.rows = snap.rows;
                 m.cols = snap.cols;
                 size_t nk = 0;
@@ -517,14 +520,13 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 r = shim_msg_send(conn, &m, fd, err);
         if (r == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
-        /* dockerd records 126 for an exec that did not start, and translates the runtime's
-         * errno (the shim passes it on) for a command that is not there or cannot run. */
+        /* dockerd records 126 for every exec that did not start, a command that is not
+         * there included (only a container's start translates the errno: `docker run` of
+         * one is 127), and writes the runtime's error to the stream. */
         int code = CTR_EXIT_CANNOT_INVOKE;
-        if (r == 0 && m.type != SHIM_MSG_STARTED) {
+        if (r == 0 && m.type != SHIM_MSG_STARTED)
                 r = berr_set(err, BERR_INTERNAL, m.status < 0 ? -m.status : EIO,
                              "OCI runtime exec failed: exec failed: unable to start container process: %s: unknown", m.text);
-                code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_CANNOT_INVOKE);
-        }
         if (r < 0) {
                 _cleanup_free_ char *path = NULL;
                 if (bundle && asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) >= 0)
@@ -533,7 +535,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                         close(conn);
                 record_exit(d, c, id, code, false);
                 if (fd >= 0)
-                        stream_error(fd, snap.tty, err->msg);
+                        stream_error(fd, snap.raw_stream, err->msg);
                 json_decref(cmd);
                 json_decref(env);
                 return r;
@@ -587,13 +589,23 @@ int exec_inspect(struct daemon *d, const char *id, json_t **ret, struct berr *er
                 json_t *args = json_array();
                 for (size_t i = 1; i < json_array_size(e->cmd); i++)
                         json_array_append(args, json_array_get(e->cmd, i));
-                o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:b, s:b, s:b, s:{s:o, s:O, s:b, s:b, s:s}, s:b, s:i}",
-                              "CanRemove", 0, "ContainerID", e->ctr_id, "DetachKeys", e->detach_keys, "ExitCode",
+                /* dockerd keeps DetachKeys as the parsed bytes ([]byte: base64 in JSON, "" for
+                 * none given) and ProcessConfig.user with omitempty. */
+                uint8_t keys[SHIM_DETACH_KEYS_MAX];
+                size_t nk = 0;
+                char keys64[4 * ((SHIM_DETACH_KEYS_MAX + 2) / 3) + 1] = "";
+                struct berr ke = { 0 };
+                if (e->detach_keys[0] && ctr_parse_detach_keys(e->detach_keys, keys, sizeof(keys), &nk, &ke) == 0)
+                        EVP_EncodeBlock((unsigned char *) keys64, keys, (int) nk);
+                json_t *pc = json_pack("{s:o, s:O, s:b, s:b}", "arguments", args, "entrypoint", json_array_get(e->cmd, 0),
+                                       "privileged", e->privileged, "tty", e->tty);
+                if (pc && e->user[0])
+                        json_object_set_new(pc, "user", json_string(e->user));
+                o = json_pack("{s:b, s:s, s:s, s:o, s:s, s:b, s:b, s:b, s:o, s:b, s:i}", "CanRemove", 0, "ContainerID",
+                              e->ctr_id, "DetachKeys", keys64, "ExitCode",
                               e->has_exit ? json_integer(e->exit_code) : json_null(), "ID", e->id, "OpenStderr",
                               e->attach_stderr, "OpenStdin", e->attach_stdin, "OpenStdout", e->attach_stdout,
-                              "ProcessConfig", "arguments", args, "entrypoint", json_array_get(e->cmd, 0),
-                              "privileged", e->privileged, "tty", e->tty, "user", e->user, "Running", e->running, "Pid",
-                              (int) e->pid);
+                              "ProcessConfig", pc, "Running", e->running, "Pid", (int) e->pid);
         }
         pthread_mutex_unlock(&d->exec_lock);
         if (!e)

@@ -15,9 +15,10 @@ struct container;
 int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id[65], struct berr *err);
 
 /* POST /exec/{id}/start, first half: find the instance and claim it (409 when it ran or
- * runs already, or its container is not running). *ret_c holds a container reference;
- * *ret_tty says which stream type the answer has. */
-int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, struct container **ret_c, bool *ret_tty,
+ * runs already, or its container is not running). *ret_c holds a container reference.
+ * @start_tty: the start request's Tty, which decides the stream's framing (raw, or
+ * multiplexed with 8-byte headers) as in dockerd; the exec's own Tty decides the pty. */
+int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, bool start_tty, struct container **ret_c,
                struct berr *err);
 /* Second half. @fd: the client's stream (hijacked), or -1 for Detach: then it returns once
  * the process runs, and a thread of its own records the exit. With a stream it returns

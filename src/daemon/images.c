@@ -77,6 +77,7 @@ static void image_event(struct daemon *d, const char *id, const char *name, cons
 struct load_watch {
         image_load_line_fn line;
         bool (*complete)(void *opaque);
+        image_load_progress_fn progress;
         void *opaque;
         char **loaded; /* names or IDs from the "Loaded image" lines */
         size_t n;
@@ -105,10 +106,17 @@ static bool watch_complete(void *opaque) {
         return !w->complete || w->complete(w->opaque);
 }
 
-int daemon_image_load(struct daemon *d, int fd, image_load_line_fn line, void *opaque, bool (*complete)(void *opaque),
-                      struct berr *err) {
-        struct load_watch w = { .line = line, .complete = complete, .opaque = opaque };
-        int r = image_store_load_archive_checked(d->images, fd, watch_line, &w, watch_complete, err);
+static void watch_progress(void *opaque, const char *short_id, uint64_t current, uint64_t total) {
+        struct load_watch *w = opaque;
+        if (w->progress)
+                w->progress(w->opaque, short_id, current, total);
+}
+
+int daemon_image_load(struct daemon *d, int fd, image_load_line_fn line, image_load_progress_fn progress, void *opaque,
+                      bool (*complete)(void *opaque), struct berr *err) {
+        struct load_watch w = { .line = line, .progress = progress, .complete = complete, .opaque = opaque };
+        int r = image_store_load_archive_checked(d->images, fd, watch_line, progress ? watch_progress : NULL, &w,
+                                                 watch_complete, err);
         for (size_t i = 0; i < w.n; i++) {
                 char id[DIGEST_STRING_MAX];
                 if (r == 0 && image_store_resolve(d->images, w.loaded[i], id, NULL) == 0)

@@ -13,9 +13,10 @@
 struct berr;
 struct daemon;
 
-/* POST /images/load: image_store_load_archive_checked plus a "load" event per image. */
-int daemon_image_load(struct daemon *d, int fd, image_load_line_fn line, void *opaque, bool (*complete)(void *opaque),
-                      struct berr *err);
+/* POST /images/load: image_store_load_archive_checked plus a "load" event per image.
+ * @progress (may be NULL): per-layer "Loading layer" progress. */
+int daemon_image_load(struct daemon *d, int fd, image_load_line_fn line, image_load_progress_fn progress, void *opaque,
+                      bool (*complete)(void *opaque), struct berr *err);
 
 /* POST /images/create?fromSrc=: image_store_import plus an "import" event. */
 int daemon_image_import(struct daemon *d, int fd, const struct image_import_opts *o, char ret_id[DIGEST_STRING_MAX],

@@ -293,6 +293,20 @@ int daemon_distribution_inspect(struct daemon *d, const char *name, const char *
         return r;
 }
 
+int daemon_image_search(struct daemon *d, const struct daemon_search_opts *o, const char *auth_header, json_t **ret,
+                        struct berr *err) {
+        (void) d;
+        struct dist_auth a;
+        int r = dist_auth_decode(auth_header, &a, err);
+        if (r < 0)
+                return r;
+        struct dist_search_opts so = { .term = o->term, .limit = o->limit, .auth = &a, .is_official = o->is_official,
+                                       .is_automated = o->is_automated, .stars = o->stars };
+        r = dist_search(&so, ret, err);
+        dist_auth_done(&a);
+        return r;
+}
+
 json_t *daemon_registry_info(struct daemon *d) {
         return dist_config_info();
 }

@@ -32,5 +32,16 @@ int daemon_registry_login(struct daemon *d, json_t *body, char **ret_identity_to
 /* GET /distribution/{name}/json */
 int daemon_distribution_inspect(struct daemon *d, const char *name, const char *auth_header, json_t **ret,
                                 struct berr *err);
+/* GET /images/search: the registry's v1 search, filtered; auth from @auth_header
+ * (X-Registry-Auth). */
+struct daemon_search_opts {
+        const char *term;
+        int limit;        /* 1..100, else dockerd's error */
+        int is_official;  /* -1: no filter; 0, 1 */
+        int is_automated; /* -1: no filter; 0, 1 */
+        long stars;       /* at least */
+};
+int daemon_image_search(struct daemon *d, const struct daemon_search_opts *o, const char *auth_header, json_t **ret,
+                        struct berr *err);
 /* RegistryConfig of `docker info`. */
 json_t *daemon_registry_info(struct daemon *d);

@@ -248,6 +248,16 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
          * custom Authorization headers on a change of host unless told otherwise). */
         curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        /* daemon.json "proxies" win over the environment (dockerd sets its environment
+         * from them); without them curl reads http_proxy, https_proxy and no_proxy. */
+        dist_config_rdlock();
+        const struct dist_config *pc = dist_config();
+        const char *proxy = strncmp(url, "https:", 6) == 0 ? pc->https_proxy : pc->http_proxy;
+        if (proxy)
+                curl_easy_setopt(h, CURLOPT_PROXY, proxy);
+        if (pc->no_proxy)
+                curl_easy_setopt(h, CURLOPT_NOPROXY, pc->no_proxy);
+        dist_config_unlock();
         curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &xc.x);
@@ -303,6 +313,29 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
                         why = "tls: failed to verify certificate: x509: certificate signed by unknown authority";
                 else if (cr == CURLE_PEER_FAILED_VERIFICATION && strstr(why, "expired"))
                         why = "tls: failed to verify certificate: x509: certificate has expired or is not yet valid";
+                /* A refused connection as Go's dialer words it, with the address it dialled. */
+                char dial[REFERENCE_NAME_MAX + 64];
+                long os_errno = 0;
+                if (cr == CURLE_COULDNT_CONNECT && curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+                    os_errno == ECONNREFUSED) {
+                        /* libcurl keeps no address of a failed connect: the URL's host and port. */
+                        const char *hp = strstr(url, "://");
+                        bool tls = strncmp(url, "https:", 6) == 0;
+                        if (hp) {
+                                hp += 3;
+                                size_t len = strcspn(hp, "/?");
+                                const char *close = hp[0] == '[' ? memchr(hp, ']', len) : NULL;
+                                const char *colon = close ? (close[1] == ':' ? close + 1 : NULL) : memchr(hp, ':', len);
+                                size_t hlen = colon ? (size_t) (colon - hp) : len;
+                                if (colon)
+                                        snprintf(dial, sizeof(dial), "dial tcp %.*s: connect: connection refused", (int) len,
+                                                 hp);
+                                else
+                                        snprintf(dial, sizeof(dial), "dial tcp %.*s:%s: connect: connection refused",
+                                                 (int) hlen, hp, tls ? "443" : "80");
+                                why = dial;
+                        }
+                }
                 return berr_set(err, BERR_UNAVAILABLE, EIO, "%s \"%s\": %s", method, url, why);
         }
         return 0;
@@ -461,6 +494,22 @@ static int ping(struct dist_client *c, struct dist_conn *conn, struct berr *err)
         return r;
 }
 
+int dist_client_for_base(const char *base, const char *host, bool verify, const struct dist_auth *auth,
+                         struct dist_client **ret, struct berr *err) {
+        struct dist_client *c = calloc(1, sizeof(*c));
+        if (!c)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        pthread_mutex_init(&c->lock, NULL);
+        snprintf(c->registry, sizeof(c->registry), "%s", host);
+        snprintf(c->ep.base, sizeof(c->ep.base), "%s", base);
+        snprintf(c->ep.host, sizeof(c->ep.host), "%s", host);
+        c->ep.verify_tls = verify;
+        c->auth = auth;
+        dist_endpoint_certs(&c->ep);
+        *ret = c;
+        return 0;
+}
+
 int dist_client_open(const struct reference *ref, const struct dist_auth *auth, const char *actions,
                      bool use_mirrors, dist_cancelled_fn cancelled, void *opaque, struct dist_client **ret,
                      struct berr *err) {
@@ -492,6 +541,7 @@ int dist_client_open_from(const struct reference *ref, const struct dist_auth *a
         size_t n = 0;
         bool hub = STREQ(ref->domain, REFERENCE_DEFAULT_DOMAIN);
         struct dist_config *cfg = dist_config();
+        dist_config_rdlock();
         if (hub)
                 for (size_t i = first_mirror; i < cfg->n_mirrors && n < DIST_MAX_LIST; i++) {
                         const char *m = cfg->mirrors[i];
@@ -503,6 +553,7 @@ int dist_client_open_from(const struct reference *ref, const struct dist_auth *a
                         cands[n].mirror_index = i;
                         n++;
                 }
+        dist_config_unlock();
         const char *host = hub ? DOCKER_HUB_HOST : ref->domain;
         bool insecure = !hub && dist_host_is_insecure(host);
         snprintf(cands[n].base, sizeof(cands[n].base), "https://%s", host);

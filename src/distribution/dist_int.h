@@ -179,6 +179,9 @@ bool dist_host_is_insecure(const char *host);
 /* Fill the endpoint's CA / client certificate from <certs dir>/<host>/ (berth's, then
  * /etc/docker/certs.d). */
 void dist_endpoint_certs(struct dist_endpoint *ep);
+/* A client for the endpoint @base ("https://host[:port]") as is, without probing it. */
+int dist_client_for_base(const char *base, const char *host, bool verify, const struct dist_auth *auth,
+                         struct dist_client **ret, struct berr *err);
 /* The semaphore bounding concurrent layer transfers across the daemon. */
 void dist_slot_acquire(bool upload);
 bool dist_slot_try_acquire(bool upload);

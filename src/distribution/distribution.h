@@ -17,6 +17,7 @@ struct image_store;
 
 #define DIST_DEFAULT_MAX_DOWNLOADS 3
 #define DIST_DEFAULT_MAX_UPLOADS 5
+#define DIST_DEFAULT_MAX_DOWNLOAD_ATTEMPTS 5
 #define DIST_MAX_LIST 64
 #define DIST_DEFAULT_CERTS_DIR "/etc/berth/certs.d"
 #define DIST_DOCKER_CERTS_DIR "/etc/docker/certs.d"
@@ -29,6 +30,8 @@ struct dist_config {
         int max_downloads;
         int max_uploads;
         char *certs_dir;                         /* berth's own; NULL: DIST_DEFAULT_CERTS_DIR */
+        int max_download_attempts;               /* per blob or manifest fetch */
+        char *http_proxy, *https_proxy, *no_proxy; /* "proxies" of daemon.json; NULL: the environment's */
 };
 
 /* The process-wide settings (defaults until changed). */
@@ -46,10 +49,24 @@ int dist_config_json(const char *key, json_t *value, struct berr *err);
 bool dist_config_is_flag(const char *name);
 /* True if @key is one of the daemon.json keys above. */
 bool dist_config_is_json_key(const char *key);
+/* Option @i (from 0 until false): flag, daemon.json key, help (for the man page). */
+bool dist_config_option(size_t i, const char **flag, const char **json_key, const char **help);
 /* The flag lines for --help. */
 const char *dist_config_usage(void);
 /* Values for `docker info` (RegistryConfig): a new object. */
 json_t *dist_config_info(void);
+/* The lists (mirrors, insecure registries, proxies) change on reload: read them under this. */
+void dist_config_rdlock(void);
+void dist_config_unlock(void);
+/* SIGHUP: between begin and end the parsing hooks write to a staging copy; end(true) swaps
+ * in what dockerd reloads (mirrors, insecure registries, concurrency, download attempts,
+ * proxies), end(false) drops it. Main thread only. */
+void dist_config_stage_begin(void);
+void dist_config_stage_end(bool commit);
+/* max-download-attempts and proxies (daemon/config.c parses them). */
+int dist_config_set_transfer(int max_download_attempts, const char *http_proxy, const char *https_proxy,
+                             const char *no_proxy, struct berr *err);
+int dist_config_max_download_attempts(void);
 
 /* ---- credentials ---- */
 
@@ -101,6 +118,20 @@ struct dist_push_opts {
 
 /* `docker push`. */
 int dist_push(struct image_store *s, const struct dist_push_opts *o, struct berr *err);
+
+/* GET /images/search: the v1 search API (GET /v1/search?q=&n=) of the index the term
+ * names (docker.io's index.docker.io unless it starts with a registry host), as dockerd's
+ * registry service asks it, https first and plain http for an insecure registry. *@ret:
+ * Docker's SearchResult array, filtered. */
+struct dist_search_opts {
+        const char *term;
+        int limit;                /* 1..100 */
+        const struct dist_auth *auth;
+        int is_official;          /* -1: no filter; 0, 1 */
+        int is_automated;         /* -1: no filter; 0, 1 (nothing is automated any more) */
+        long stars;               /* at least this many stars */
+};
+int dist_search(const struct dist_search_opts *o, json_t **ret, struct berr *err);
 
 /* `docker login`: check @auth against the registry @auth->server_address (default
  * docker.io). On success *@ret_identity_token is a refresh token or "" (caller frees). */

@@ -755,7 +755,9 @@ int image_store_commit(struct image_store *s, const char *parent_id, int tar_fd,
                 json_object_set_new(img, "container", json_string(o->container_id ? o->container_id : ""));
                 json_object_set_new(img, "author", json_string(o->author ? o->author : ""));
                 json_object_set_new(img, "comment", json_string(o->comment ? o->comment : ""));
-                json_object_del(img, "container_config");
+                /* As dockerd's commit: the committing container's configuration, which
+                 * image inspect shows as ContainerConfig before API 1.45. */
+                json_object_set(img, "container_config", o->container_config);
         }
         _cleanup_free_ char *text = img ? json_dumps(img, JSON_COMPACT) : NULL;
         if (r == 0 && !text)

@@ -41,6 +41,7 @@ struct load {
         struct member *members;
         unsigned n_members;
         image_load_line_fn line;
+        image_load_progress_fn progress;
         void *opaque;
 };
 
@@ -247,13 +248,26 @@ static int build_image(struct load *ld, const char *config, size_t config_len, s
                         r = -EINVAL;
                         break;
                 }
-                _cleanup_close_ int fd = open_member(ld, name, NULL, err);
+                struct member *m = NULL;
+                _cleanup_close_ int fd = open_member(ld, name, &m, err);
                 if (fd < 0) {
                         r = fd;
                         break;
                 }
+                /* dockerd loads (and reports) only the layers it does not have. */
+                const char *diff_id = json_string_value(json_array_get(diff_ids, i));
+                char chain[DIGEST_STRING_MAX], short_id[13] = "";
+                bool report = ld->progress && diff_id && strncmp(diff_id, "sha256:", 7) == 0 &&
+                              layer_chain_id(top ? top->chain_id : NULL, diff_id, chain, NULL) == 0 &&
+                              !layer_store_get(ld->s->layers, chain);
+                if (report) {
+                        snprintf(short_id, sizeof(short_id), "%s", diff_id + 7);
+                        ld->progress(ld->opaque, short_id, 0, m->size);
+                }
                 struct layer *l;
-                r = layer_store_register(ld->s->layers, top, fd, json_string_value(json_array_get(diff_ids, i)), &l, err);
+                r = layer_store_register(ld->s->layers, top, fd, diff_id, &l, err);
+                if (r == 0 && report)
+                        ld->progress(ld->opaque, short_id, m->size, m->size);
                 if (r < 0) {
                         berr_wrap(err, "layer %s", name);
                         break;
@@ -507,12 +521,13 @@ static int drain(int fd, struct berr *err) {
 
 int image_store_load_archive(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
                              struct berr *err) {
-        return image_store_load_archive_checked(s, fd, line, opaque, NULL, err);
+        return image_store_load_archive_checked(s, fd, line, NULL, opaque, NULL, err);
 }
 
-int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
-                                     bool (*complete)(void *opaque), struct berr *err) {
-        struct load ld = { .s = s, .spool_fd = -1, .line = line, .opaque = opaque };
+int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line,
+                                     image_load_progress_fn progress, void *opaque, bool (*complete)(void *opaque),
+                                     struct berr *err) {
+        struct load ld = { .s = s, .spool_fd = -1, .line = line, .progress = progress, .opaque = opaque };
         snprintf(ld.spool_path, sizeof(ld.spool_path), "%s/load-XXXXXX", s->tmp_dir);
         if (!mkdtemp(ld.spool_path)) {
                 int r = berr_sys(err, BERR_INTERNAL, "create %s", ld.spool_path);

@@ -739,9 +739,30 @@ static int delete_locked(struct image_store *s, const char *name_or_id, bool for
                                         "conflict: unable to remove repository reference \"%s\" (must force) - container "
                                         "%.12s is using its referenced image %.12s",
                                         name_or_id, cid, digest_hex(img->id));
+                bool was_tag = !ref.digest[0];
                 r = image_remove_ref_locked(s, named, items, err);
                 if (r < 0)
                         return r;
+                /* dockerd: when the last tag of a repository goes and only digest
+                 * references of that repository remain (every pulled or pushed image has
+                 * one), those go too, each reported as untagged. */
+                if (was_tag) {
+                        n = image_refs_of(s, img->id, refs, 256);
+                        bool repo_tag_left = false;
+                        for (size_t i = 0; i < n && i < 256; i++) {
+                                struct reference cur;
+                                if (reference_parse_normalized(refs[i]->name, &cur, NULL) == 0 && !cur.digest[0] &&
+                                    STREQ(cur.domain, ref.domain) && STREQ(cur.path, ref.path))
+                                        repo_tag_left = true;
+                        }
+                        for (size_t i = 0; !repo_tag_left && i < n && i < 256; i++) {
+                                struct reference cur;
+                                if (reference_parse_normalized(refs[i]->name, &cur, NULL) == 0 && cur.digest[0] &&
+                                    STREQ(cur.domain, ref.domain) && STREQ(cur.path, ref.path) &&
+                                    (r = image_remove_ref_locked(s, refs[i], items, err)) < 0)
+                                        return r;
+                        }
+                }
                 if (image_refs_of(s, img->id, refs, 1) > 0)
                         return 0; /* other names remain: untagging was the whole job */
                 quiet = true;

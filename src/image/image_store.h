@@ -24,6 +24,10 @@ const char *image_store_driver_name(const struct image_store *s);
 
 /* Called once per output line of a load ("Loaded image: busybox:latest"). */
 typedef void (*image_load_line_fn)(void *opaque, const char *line);
+/* A load's per-layer progress, as dockerd's "Loading layer": @short_id is the diff ID's
+ * first 12 hex digits; @current of @total bytes of the layer's tar. Layers already stored
+ * are not loaded and get none. */
+typedef void (*image_load_progress_fn)(void *opaque, const char *short_id, uint64_t current, uint64_t total);
 
 /* `docker load`: read a docker-archive (manifest.json) or OCI image layout (index.json)
  * tar, optionally gzip/zstd/xz/bzip2 compressed, from @fd, streaming (a pipe is fine): the
@@ -121,8 +125,9 @@ int64_t image_store_layers_size(struct image_store *s);
 
 /* As image_store_load_archive; @complete is asked once the whole stream was read, and
  * false (the client went away, so EOF came early) loads nothing. */
-int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line, void *opaque,
-                                     bool (*complete)(void *opaque), struct berr *err);
+int image_store_load_archive_checked(struct image_store *s, int fd, image_load_line_fn line,
+                                     image_load_progress_fn progress, void *opaque, bool (*complete)(void *opaque),
+                                     struct berr *err);
 
 /* ---- save (image_save.c) ---- */
 

@@ -1094,6 +1094,16 @@ json_t *ctr_config_port_bindings_json(const struct ctr_config *c) {
         return port_map_encode(&c->hc);
 }
 
+int ctr_config_set_ipc_mode(struct ctr_config *c, const char *mode) {
+        char *t = strdup(mode);
+        if (!t)
+                return -ENOMEM;
+        free(c->hc.ipc_mode_text);
+        c->hc.ipc_mode_text = t;
+        modes_decode(&c->hc);
+        return 0;
+}
+
 bool ctr_config_publishes_ports(const struct ctr_config *c) {
         if (c->hc.publish_all_ports)
                 return true;

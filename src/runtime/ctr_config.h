@@ -313,6 +313,9 @@ void ctr_config_endpoint_clear(struct ctr_endpoint_config *e);
  * values winning; Labels {} at least. Only ENOMEM fails. */
 int ctr_config_merge_image(struct ctr_config_cfg *c, const struct ctr_config_cfg *img);
 
+/* Set HostConfig.IpcMode (text and enum) to @mode, as if the request had named it. */
+int ctr_config_set_ipc_mode(struct ctr_config *c, const char *mode);
+
 /* Small readers. */
 json_t *strv_to_json(const struct strv *s); /* array of strings (null when not set); NULL on ENOMEM */
 json_t *ctr_config_port_bindings_json(const struct ctr_config *c); /* HostConfig.PortBindings ({} for none) */

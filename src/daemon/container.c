@@ -462,28 +462,24 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if ((r = ctr_config_decode(json_object_get(img_cfg, "config"), NULL, NULL, &img, err)) < 0)
                 return r;
 
-        /* The daemon's defaults into what the request left empty (reload.c, on the JSON
-         * before it is decoded: ShmSize, CgroupnsMode, CgroupParent, Ulimits, SecurityOpt,
-         * Dns*), as dockerd applies them at create. */
-        _cleanup_json_ json_t *hc = json_deep_copy(json_object_get(body, "HostConfig"));
-        if (!hc && !(hc = json_object()))
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        daemon_opts_apply_create(d, hc);
-
         struct container *c = ctr_new();
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         /* The container's Config: what the client sent, defaulted from the image. */
         if ((r = id_random_hex(c->id, err)) < 0 ||
-            (r = ctr_config_decode(body, hc, json_object_get(body, "NetworkingConfig"), &c->cc, err)) < 0 ||
+            (r = ctr_config_decode(body, json_object_get(body, "HostConfig"), json_object_get(body, "NetworkingConfig"),
+                                   &c->cc, err)) < 0 ||
             (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
-        /* dockerd records its default-ipc-mode in a container that asks for none (at
-         * create only: an older record keeps what it had) */
-        if (c->cc->hc.ipc_mode == CTR_IPC_DEFAULT &&
-            ctr_config_set_ipc_mode(c->cc, d->cfg.default_ipc_mode ? d->cfg.default_ipc_mode : "private") < 0) {
+        /* The daemon's defaults into what the request left empty (reload.c: ShmSize,
+         * CgroupnsMode, CgroupParent, Ulimits, SecurityOpt, Dns*), and its default-ipc-mode
+         * for a container that asks for none, as dockerd records them at create (an older
+         * record keeps what it had). */
+        if (daemon_opts_apply_create(d, c->cc) < 0 ||
+            (c->cc->hc.ipc_mode == CTR_IPC_DEFAULT &&
+             ctr_config_set_ipc_mode(c->cc, d->cfg.default_ipc_mode ? d->cfg.default_ipc_mode : "private") < 0)) {
                 ctr_free(c);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }

@@ -1094,13 +1094,43 @@ json_t *ctr_config_port_bindings_json(const struct ctr_config *c) {
         return port_map_encode(&c->hc);
 }
 
-int ctr_config_set_ipc_mode(struct ctr_config *c, const char *mode) {
-        char *t = strdup(mode);
+int ctr_config_set_string(struct ctr_config *c, char **field, const char *v) {
+        char *t = strdup(v);
         if (!t)
                 return -ENOMEM;
-        free(c->hc.ipc_mode_text);
-        c->hc.ipc_mode_text = t;
+        free(*field);
+        *field = t;
         modes_decode(&c->hc);
+        return 0;
+}
+
+int ctr_config_set_ipc_mode(struct ctr_config *c, const char *mode) {
+        return ctr_config_set_string(c, &c->hc.ipc_mode_text, mode);
+}
+
+int strv_append(struct strv *s, const char *v) {
+        char **n = realloc(s->v, (s->n + 1) * sizeof(char *));
+        if (!n)
+                return -ENOMEM;
+        s->v = n;
+        if (!(s->v[s->n] = strdup(v)))
+                return -ENOMEM;
+        s->n++;
+        s->set = true;
+        return 0;
+}
+
+int ctr_config_add_ulimit(struct ctr_host_config *hc, const char *name, int64_t soft, int64_t hard) {
+        struct ctr_ulimit *n = realloc(hc->ulimits, (hc->n_ulimits + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        hc->ulimits = n;
+        if (!(n[hc->n_ulimits].name = strdup(name)))
+                return -ENOMEM;
+        n[hc->n_ulimits].soft = soft;
+        n[hc->n_ulimits].hard = hard;
+        hc->n_ulimits++;
+        hc->ulimits_set = true;
         return 0;
 }
 

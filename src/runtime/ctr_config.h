@@ -315,6 +315,12 @@ int ctr_config_merge_image(struct ctr_config_cfg *c, const struct ctr_config_cfg
 
 /* Set HostConfig.IpcMode (text and enum) to @mode, as if the request had named it. */
 int ctr_config_set_ipc_mode(struct ctr_config *c, const char *mode);
+/* Set one of @c's string fields (*@field) to a copy of @v; the modes are derived again, so
+ * a mode's text may be set this way too. -ENOMEM. */
+int ctr_config_set_string(struct ctr_config *c, char **field, const char *v);
+/* Append to a list (which is set from then on); add a ulimit. -ENOMEM. */
+int strv_append(struct strv *s, const char *v);
+int ctr_config_add_ulimit(struct ctr_host_config *hc, const char *name, int64_t soft, int64_t hard);
 
 /* Small readers. */
 json_t *strv_to_json(const struct strv *s); /* array of strings (null when not set); NULL on ENOMEM */

@@ -50,7 +50,7 @@ char *ctr_log_path(struct daemon *d, const char *id) {
 }
 
 bool ctr_has_tty(struct container *c) {
-        return json_is_true(json_object_get(c->config, "Tty"));
+        return c->cc->cfg.tty;
 }
 
 static struct container *ctr_new(void) {
@@ -68,8 +68,7 @@ static struct container *ctr_new(void) {
 static void ctr_free(struct container *c) {
         if (!c)
                 return;
-        json_decref(c->config);
-        json_decref(c->host_config);
+        ctr_config_free(c->cc);
         json_decref(c->args);
         json_decref(c->health_log);
         json_decref(c->networks);
@@ -108,19 +107,23 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
+        _cleanup_json_ json_t *hcj = ctr_config_encode_host_config(c->cc);
+        _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
                                                "Created", c->created, "Path", c->path ? c->path : "", "Args",
-                                               c->args, "Config", c->config, "State", state_json(c), "Image",
+                                               c->args, "Config", ctr_config_encode_config(c->cc), "State",
+                                               state_json(c), "Image",
                                                c->image_id, "Name", c->name, "RestartCount", c->restart_count,
                                                "Driver", d->storage_driver, "HasBeenManuallyStopped",
                                                c->stop_requested);
         if (rec)
                 json_object_set_new(rec, "NetworkSettings", json_pack("{s:O, s:O}", "Networks", c->networks, "Ports",
                                                                       c->ports ? c->ports : json_null()));
-        if (!rec)
+        if (!rec || !hcj)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
-        _cleanup_free_ char *hc = json_dumps(c->host_config, JSON_COMPACT);
+        _cleanup_free_ char *hc = json_dumps(hcj, JSON_COMPACT);
+        if (!text || !hc)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
@@ -128,6 +131,17 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         if (r == 0)
                 r = fs_write_atomic(dfd, "config.json", text, strlen(text), 0600, err);
         return r;
+}
+
+/* The daemon's defaults for what a create (or an older record) left empty, as dockerd
+ * fills them in at create. LogConfig.Type "" is the default driver already (decoder). */
+static int config_defaults(struct ctr_config *cc, struct berr *err) {
+        if (!*cc->hc.runtime) {
+                free(cc->hc.runtime);
+                if (!(cc->hc.runtime = strdup(CTR_DEFAULT_RUNTIME)))
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        return 0;
 }
 
 static int load_one(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
@@ -154,8 +168,17 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         snprintf(c->name, sizeof(c->name), "%s", json_string_value(json_object_get(rec, "Name")) ?: "");
         snprintf(c->image_id, sizeof(c->image_id), "%s", json_string_value(json_object_get(rec, "Image")) ?: "");
         snprintf(c->created, sizeof(c->created), "%s", json_string_value(json_object_get(rec, "Created")) ?: "");
-        c->config = json_incref(json_object_get(rec, "Config"));
-        c->host_config = json_incref(hcj);
+        json_t *rec_cfg = json_object_get(rec, "Config");
+        if (!json_is_object(rec_cfg)) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: record has no Config", id);
+        }
+        /* Records of an older berth hold the client's HostConfig as sent: the decoder
+         * takes both, and the daemon's defaults fill what that left empty. */
+        if ((r = ctr_config_decode(rec_cfg, hcj, NULL, &c->cc, err)) < 0 || (r = config_defaults(c->cc, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
         c->path = strdup(json_string_value(json_object_get(rec, "Path")) ?: "");
         c->args = json_incref(json_object_get(rec, "Args"));
         if (!c->args)
@@ -182,10 +205,6 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
                 snprintf(c->started_at, sizeof(c->started_at), "%s", sa);
         if (fa && strncmp(fa, "0001-", 5) != 0)
                 snprintf(c->finished_at, sizeof(c->finished_at), "%s", fa);
-        if (!c->config || !json_is_object(c->config)) {
-                ctr_free(c);
-                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: record has no Config", id);
-        }
         *ret = c;
         return 0;
 }
@@ -394,131 +413,9 @@ static void random_name(struct daemon *d, char out[256]) {
         }
 }
 
-/* Env lists merge by key: the container's entries replace the image's. */
-static json_t *merge_env(json_t *image_env, json_t *ctr_env) {
-        json_t *out = json_array();
-        size_t i;
-        json_t *v;
-        json_array_foreach(image_env, i, v) {
-                const char *e = json_string_value(v);
-                if (!e)
-                        continue;
-                size_t klen = strcspn(e, "=");
-                bool overridden = false;
-                size_t j;
-                json_t *w;
-                json_array_foreach(ctr_env, j, w) {
-                        const char *f = json_string_value(w);
-                        if (f && strncmp(e, f, klen) == 0 && (f[klen] == '=' || f[klen] == '\0'))
-                                overridden = true;
-                }
-                if (!overridden)
-                        json_array_append(out, v);
-        }
-        json_array_foreach(ctr_env, i, v) {
-                const char *f = json_string_value(v);
-                if (f && strchr(f, '=')) /* "KEY" alone without value means unset: Docker drops it */
-                        json_array_append(out, v);
-        }
-        return out;
-}
 
-static void merge_object(json_t *dst, const char *key, json_t *image_val) {
-        json_t *mine = json_object_get(dst, key);
-        if (!json_is_object(image_val))
-                return;
-        json_t *merged = json_deep_copy(image_val);
-        if (json_is_object(mine))
-                json_object_update(merged, mine);
-        json_object_set_new(dst, key, merged);
-}
 
-static void default_from_image(json_t *cfg, json_t *img, const char *key) {
-        json_t *mine = json_object_get(cfg, key);
-        json_t *theirs = json_object_get(img, key);
-        bool empty = !mine || json_is_null(mine) || (json_is_string(mine) && !json_string_length(mine));
-        if (empty && theirs && !json_is_null(theirs))
-                json_object_set(cfg, key, theirs);
-}
 
-static const char *const config_keys[] = {
-        "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts", "Tty",
-        "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-        "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
-};
-
-/* --log-driver / --log-opt, checked at create as dockerd does. json-file's options that
- * berth does not implement yet are refused rather than silently ignored. */
-static int validate_log_config(json_t *lc, struct berr *err) {
-        const char *type = json_string_value(json_object_get(lc, "Type"));
-        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
-                return berr_set(err, BERR_INVALID, EINVAL,
-                                "logging driver \"%s\" is not supported by berth (json-file, none)", type);
-        static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
-                                             "env-regex", "compress", "tag", "mode", "max-buffer-size" };
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(lc, "Config"), k, v) {
-                bool is_known = false;
-                for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                        is_known |= strcmp(k, known[i]) == 0;
-                if (!is_known)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for %s log driver", k,
-                                        type && *type ? type : "json-file");
-                if (type && strcmp(type, "none") == 0)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for none log driver", k);
-                if (strcmp(k, "max-size") && strcmp(k, "max-file"))
-                        return berr_set(err, BERR_INVALID, EINVAL,
-                                        "log opt '%s' is not supported by berth's json-file driver yet", k);
-        }
-        return 0;
-}
-
-/* Check the shapes the rest of the daemon relies on, so bad input is a 400 here and
- * not a surprise at start. */
-static int validate_body(json_t *body, struct berr *err) {
-        static const struct {
-                const char *key;
-                json_type type;
-        } shapes[] = {
-                { "Hostname", JSON_STRING }, { "Domainname", JSON_STRING }, { "User", JSON_STRING },
-                { "Env", JSON_ARRAY }, { "Cmd", JSON_ARRAY }, { "Entrypoint", JSON_ARRAY }, { "Image", JSON_STRING },
-                { "WorkingDir", JSON_STRING }, { "Labels", JSON_OBJECT }, { "StopSignal", JSON_STRING },
-                { "HostConfig", JSON_OBJECT }, { "ExposedPorts", JSON_OBJECT }, { "Volumes", JSON_OBJECT },
-                { "StopTimeout", JSON_INTEGER },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(shapes); i++) {
-                json_t *v = json_object_get(body, shapes[i].key);
-                if (!v || json_is_null(v))
-                        continue;
-                if (json_typeof(v) != shapes[i].type)
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", shapes[i].key,
-                                        json_type_name(v));
-        }
-        static const char *const bools[] = { "Tty", "OpenStdin", "StdinOnce", "AttachStdin", "AttachStdout", "AttachStderr" };
-        for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
-                json_t *v = json_object_get(body, bools[i]);
-                if (v && !json_is_null(v) && !json_is_boolean(v))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s: got %s", bools[i],
-                                        json_type_name(v));
-        }
-        static const char *const arrays[] = { "Env", "Cmd", "Entrypoint" };
-        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
-                json_t *a = json_object_get(body, arrays[i]), *e;
-                size_t k;
-                json_array_foreach(a, k, e) if (!json_is_string(e)) return berr_set(
-                        err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: got %s", arrays[i], k, json_type_name(e));
-        }
-        json_t *hc = json_object_get(body, "HostConfig");
-        _cleanup_json_ json_t *mounts = NULL;
-        int r = ctr_mounts_parse(body, hc, &mounts, err);
-        if (r < 0)
-                return r;
-        /* Network, PID and IPC modes are resolved in container_network.c: a user network
-         * or a container:<x> is looked up at start, as dockerd does (a 404 at create would
-         * send the CLI pulling the image). */
-        return validate_log_config(json_object_get(hc, "LogConfig"), err);
-}
 
 static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
         _cleanup_json_ json_t *anon = NULL;
@@ -533,13 +430,12 @@ static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
 
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
                struct berr *err) {
-        int r = ctr_validate_create(body, err);
-        if (r == 0)
-                r = validate_body(body, err);
+        _cleanup_ctr_config_ struct ctr_config *req = NULL; /* the request, decoded */
+        int r = ctr_validate_create(body, &req, err);
         if (r < 0)
                 return r;
-        const char *image = json_string_value(json_object_get(body, "Image"));
-        if (!image || !*image)
+        const char *image = req->cfg.image;
+        if (!*image)
                 return berr_set(err, BERR_INVALID, EINVAL, "No image was specified");
         if (name && *name) {
                 const char *n = name[0] == '/' ? name + 1 : name;
@@ -560,80 +456,63 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if (image_os && *image_os && strcasecmp(image_os, "linux") != 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "image operating system \"%s\" cannot be used on this platform",
                                 image_os);
-        json_t *ic = json_object_get(img_cfg, "config");
-
-        /* The container's Config: what the client sent, defaulted from the image. */
-        _cleanup_json_ json_t *cfg = json_object();
-        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
-                json_t *v = json_object_get(body, config_keys[i]);
-                if (v)
-                        json_object_set(cfg, config_keys[i], v);
-        }
-        json_t *ep = json_object_get(body, "Entrypoint");
-        json_t *cmd = json_object_get(body, "Cmd");
-        bool ep_given = ep && !json_is_null(ep);
-        if (ep_given && json_array_size(ep) == 1 && !*json_string_value(json_array_get(ep, 0)))
-                json_object_set_new(cfg, "Entrypoint", json_null()); /* --entrypoint "" resets it */
-        else if (!ep_given)
-                json_object_set(cfg, "Entrypoint", json_object_get(ic, "Entrypoint") ?: json_null());
-        if (json_array_size(cmd) == 0 && !ep_given)
-                json_object_set(cfg, "Cmd", json_object_get(ic, "Cmd") ?: json_null());
-        json_object_set_new(cfg, "Env", merge_env(json_object_get(ic, "Env"), json_object_get(body, "Env")));
-        default_from_image(cfg, ic, "WorkingDir");
-        default_from_image(cfg, ic, "User");
-        default_from_image(cfg, ic, "StopSignal");
-        default_from_image(cfg, ic, "Healthcheck");
-        default_from_image(cfg, ic, "Shell");
-        default_from_image(cfg, ic, "OnBuild");
-        merge_object(cfg, "Labels", json_object_get(ic, "Labels"));
-        merge_object(cfg, "ExposedPorts", json_object_get(ic, "ExposedPorts"));
-        merge_object(cfg, "Volumes", json_object_get(ic, "Volumes"));
-        if (!json_object_get(cfg, "Labels") || json_is_null(json_object_get(cfg, "Labels")))
-                json_object_set_new(cfg, "Labels", json_object());
-        static const char *const string_defaults[] = { "Hostname", "Domainname", "User", "WorkingDir" };
-        for (size_t i = 0; i < ELEMENTSOF(string_defaults); i++)
-                if (!json_is_string(json_object_get(cfg, string_defaults[i])))
-                        json_object_set_new(cfg, string_defaults[i], json_string(""));
-        static const char *const bool_defaults[] = { "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce" };
-        for (size_t i = 0; i < ELEMENTSOF(bool_defaults); i++)
-                if (!json_is_boolean(json_object_get(cfg, bool_defaults[i])))
-                        json_object_set_new(cfg, bool_defaults[i], json_false());
-
-        /* Path and Args: the entrypoint and command together. */
-        _cleanup_json_ json_t *argv = json_array();
-        json_array_extend(argv, json_object_get(cfg, "Entrypoint"));
-        json_array_extend(argv, json_object_get(cfg, "Cmd"));
-        if (json_array_size(argv) == 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "no command specified");
+        /* The image's config is a Config too (hostile input: the decoder takes what has the
+         * right type, the rest as zero values). */
+        _cleanup_ctr_config_ struct ctr_config *img = NULL;
+        if ((r = ctr_config_decode(json_object_get(img_cfg, "config"), NULL, NULL, &img, err)) < 0)
+                return r;
 
         struct container *c = ctr_new();
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if ((r = id_random_hex(c->id, err)) < 0) {
+        /* The container's Config: what the client sent, defaulted from the image. */
+        if ((r = id_random_hex(c->id, err)) < 0 ||
+            (r = ctr_config_decode(body, json_object_get(body, "HostConfig"), json_object_get(body, "NetworkingConfig"),
+                                   &c->cc, err)) < 0 ||
+            (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
-        if (!json_string_length(json_object_get(cfg, "Hostname"))) {
-                char host[13];
-                snprintf(host, sizeof(host), "%.12s", c->id);
-                json_object_set_new(cfg, "Hostname", json_string(host));
+        /* The daemon's defaults into what the request left empty (reload.c: ShmSize,
+         * CgroupnsMode, CgroupParent, Ulimits, SecurityOpt, Dns*), and its default-ipc-mode
+         * for a container that asks for none, as dockerd records them at create (an older
+         * record keeps what it had). */
+        if (daemon_opts_apply_create(d, c->cc) < 0 ||
+            (c->cc->hc.ipc_mode == CTR_IPC_DEFAULT &&
+             ctr_config_set_ipc_mode(c->cc, d->cfg.default_ipc_mode ? d->cfg.default_ipc_mode : "private") < 0)) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        c->path = strdup(json_string_value(json_array_get(argv, 0)));
+        struct ctr_config_cfg *cfg = &c->cc->cfg;
+        if ((r = ctr_config_merge_image(cfg, &img->cfg)) < 0) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, -r, "out of memory");
+        }
+        /* Path and Args: the entrypoint and command together. */
+        size_t argc = cfg->entrypoint.n + cfg->cmd.n;
+        if (argc == 0) {
+                ctr_free(c);
+                return berr_set(err, BERR_INVALID, EINVAL, "no command specified");
+        }
+        if (!*cfg->hostname) {
+                free(cfg->hostname);
+                if (asprintf(&cfg->hostname, "%.12s", c->id) < 0)
+                        cfg->hostname = NULL;
+        }
+        c->path = strdup(cfg->entrypoint.n ? cfg->entrypoint.v[0] : cfg->cmd.v[0]);
         c->args = json_array();
-        for (size_t i = 1; i < json_array_size(argv); i++)
-                json_array_append(c->args, json_array_get(argv, i));
+        for (size_t i = 1; c->args && i < argc; i++)
+                json_array_append_new(c->args, json_string(i < cfg->entrypoint.n ? cfg->entrypoint.v[i]
+                                                                                  : cfg->cmd.v[i - cfg->entrypoint.n]));
+        if (!cfg->hostname || !c->path || !c->args) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
         snprintf(c->image_id, sizeof(c->image_id), "%s", image_id);
         ctr_now(c->created);
-        c->config = TAKE_PTR(cfg);
-        json_t *hc = json_object_get(body, "HostConfig");
-        c->host_config = hc ? json_deep_copy(hc) : json_object();
-        daemon_opts_apply_create(d, c->host_config);
-        /* dockerd records its default-ipc-mode in a container that asks for none. */
-        if (!json_string_length(json_object_get(c->host_config, "IpcMode")))
-                json_object_set_new(c->host_config, "IpcMode", json_string(d->cfg.default_ipc_mode ?: "private"));
         json_decref(c->networks);
         c->networks = NULL;
-        if ((r = ctr_net_config(d, body, c->host_config, &c->networks, err)) < 0) {
+        if ((r = ctr_net_config(d, body, req, &c->networks, err)) < 0) {
                 ctr_free(c);
                 return r;
         }
@@ -696,10 +575,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         pthread_mutex_unlock(&d->volume_lock);
         memcpy(ret_id, c->id, 65);
         *ret_warnings = json_array();
-        const char *nm = json_string_value(json_object_get(c->host_config, "NetworkMode"));
-        json_t *pb = json_object_get(c->host_config, "PortBindings");
-        if (nm && strcmp(nm, "host") == 0 && (json_object_size(pb) > 0 ||
-                                              json_is_true(json_object_get(c->host_config, "PublishAllPorts"))))
+        if (c->cc->hc.net_mode == CTR_NET_HOST && (c->cc->hc.n_port_bindings > 0 || c->cc->hc.publish_all_ports))
                 json_array_append_new(*ret_warnings, json_string("Published ports are discarded when using host network mode"));
         return 0;
 }

@@ -14,8 +14,14 @@
 #include <sys/types.h>
 #include <uthash.h>
 
+#include "runtime/ctr_config.h"
+
 struct berr;
 struct daemon;
+
+/* HostConfig.Runtime for a create that names none: the name `docker info` gives as
+ * DefaultRuntime. */
+#define CTR_DEFAULT_RUNTIME "berth"
 
 /* A container's states (container_state.c holds the table of legal transitions). The
  * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's
@@ -49,8 +55,8 @@ struct container {
         char name[256]; /* with the leading '/' */
         char image_id[80];
         char created[40];
-        json_t *config;      /* Docker Config, merged with the image's */
-        json_t *host_config; /* HostConfig */
+        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create, so
+                                * it may be read without c->lock; inspect and the record are encoded from it */
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */
@@ -121,7 +127,9 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
 /* container_validate.c: the create request checked as dockerd checks it (field types as
  * Go decodes them, then values), before anything is stored. Cmd, Entrypoint, Shell,
  * CapAdd and CapDrop given as one string become one-element arrays in @body. */
-int ctr_validate_create(json_t *body, struct berr *err);
+int ctr_validate_create(json_t *body, struct ctr_config **ret_req, struct berr *err); /* @ret_req: NULL, or the decoded request */
+/* The values of a decoded create request (ctr_validate_create's second half). */
+int ctr_config_validate(const struct ctr_config *cc, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
@@ -161,6 +169,14 @@ int ctr_parse_detach_keys(const char *spec, uint8_t *ret, size_t max, size_t *re
 /* JSON for the API. */
 json_t *ctr_inspect_json(struct daemon *d, struct container *c);
 int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err);
+/* One container against ps's @filters (normalized: {"key": ["value", ...]}, checked by
+ * ctr_list_json), reading its typed configuration and state; @rf holds the values that
+ * name other objects, resolved once per listing. Caller holds c->lock. */
+struct ctr_list_filters {
+        json_t *ancestor_ids;       /* image IDs of the "ancestor" values */
+        char before[40], since[40]; /* Created of the containers named, "" if not given */
+};
+bool ctr_list_matches(struct container *c, json_t *filters, const struct ctr_list_filters *rf);
 /* SizeRw and SizeRootFs, for ps -s and inspect --size. */
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);
@@ -175,7 +191,7 @@ char *ctr_log_path(struct daemon *d, const char *id);
  * dockerd does; Docker's MountPoint list for inspect; the volumes a container needs,
  * created with it; OCI mounts for the spec (a missing -v source directory is created, an
  * empty volume gets the image's content at its path). */
-int ctr_mounts_parse(json_t *config, json_t *host_config, json_t **ret, struct berr *err);
+int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err);
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
@@ -196,7 +212,8 @@ void health_wait_all(struct daemon *d);
 
 /* Networks (container_network.c): the one place network modes are resolved. */
 /* At create: NetworkMode + NetworkingConfig -> the Networks record. */
-int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err);
+/* @body: the create request, for NetworkingConfig; @req: the same request decoded. */
+int ctr_net_config(struct daemon *d, json_t *body, const struct ctr_config *req, json_t **ret, struct berr *err);
 /* At start: the namespace the runtime joins (@ns_path "" for the host's). */
 int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t size, struct berr *err);
 /* At exit or a failed start (c->lock held or the container not yet shared). */
@@ -224,10 +241,7 @@ json_t *ctr_net_ports_list_json(struct container *c);                 /* ps "Por
 json_t *ctr_net_stats(struct daemon *d, struct container *c);
 int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json_t *cfg, struct berr *err);
 int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, bool force, struct berr *err);
-/* The network API's daemon side: the store's work plus events. */
-int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err);
-int daemon_net_remove(struct daemon *d, const char *ref, struct berr *err);
-int daemon_net_prune(struct daemon *d, json_t *filters, int64_t until_ns, json_t **ret_deleted, struct berr *err);
+/* The network API's daemon side (create, remove, prune): networks.h. */
 
 /* Internal to the container module (container*.c, monitor.c). */
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
@@ -238,6 +252,10 @@ void monitor_stop(struct daemon *d);
 int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err);
 void ctr_now(char out[40]);
 void ctr_maybe_restart(struct daemon *d, struct container *c);  /* after an exit */
+/* The policy's decision after an exit the user did not ask for, and Docker's back-off
+ * before the restart (@prev_ms 0 before the first; @run_s how long the run lasted). */
+bool ctr_restart_policy_wants(enum ctr_restart policy, int64_t max_retries, int exit_code, int restart_count);
+int ctr_restart_backoff_ms(int prev_ms, double run_s);
 void ctr_start_policy_containers(struct daemon *d);              /* at daemon start */
 /* Root filesystems (container_rootfs.c), as the kernel's mount table has them. */
 int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err); /* c->lock held; never twice */

@@ -103,8 +103,7 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
         const char *net[][2] = { { "/etc/hostname", "hostname" }, { "/etc/hosts", "hosts" }, { "/etc/resolv.conf", "resolv.conf" } };
         for (size_t i = 0; i < 3 && dir; i++) {
                 char src[4200];
-                snprintf(src, sizeof(src), "%s/%s", dir, net[i][1]);
-                if (access(src, F_OK) == 0)
+                if (fs_path_fmt(src, sizeof(src), "%s/%s", dir, net[i][1]) == 0 && access(src, F_OK) == 0)
                         json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "Destination", net[i][0], "Source", src,
                                                                 "RW", true));
         }
@@ -139,7 +138,8 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
 static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         char rootfs[4200];
-        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        if (!dir || fs_path_fmt(rootfs, sizeof(rootfs), "%s/rootfs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/rootfs: path too long", dir ? dir : "");
         int r = 0, fd = -1;
         pthread_mutex_lock(&c->lock);
         if (c->state == CTR_REMOVED || c->state == CTR_REMOVING || c->state == CTR_DEAD)
@@ -271,7 +271,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
                                 char *s = strrchr(parent, '/');
                                 if (s)
                                         *s = '\0';
-                                snprintf(tj, sizeof(tj), "%s/%s", parent, target);
+                                (void) fs_path_fmt(tj, sizeof(tj), "%s/%s", parent, target); /* "" if too long */
                         }
                         fs_clean_abs_path(tj, lt, sizeof(lt));
                 }
@@ -684,7 +684,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
         }
         if (r == 0 && where == 2)
                 r = berr_set(err, BERR_FORBIDDEN, EROFS, "mounted volume is marked read-only");
-        if (r == 0 && where == 0 && json_is_true(json_object_get(c->host_config, "ReadonlyRootfs")))
+        if (r == 0 && where == 0 && c->cc->hc.readonly_rootfs)
                 r = berr_set(err, BERR_FORBIDDEN, EROFS, "container rootfs is marked read-only");
         _cleanup_close_ int target = -1;
         if (r == 0) {
@@ -745,7 +745,7 @@ int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_arch
         a->overlay_upper = true;
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         char upper[4200];
-        snprintf(upper, sizeof(upper), "%s/rw/diff", dir ? dir : "");
+        (void) fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir ? dir : ""); /* "" if too long: open fails */
         a->base_fd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (a->base_fd < 0) {
                 int r = berr_sys(err, BERR_INTERNAL, "open %s", upper);
@@ -871,7 +871,8 @@ int ctr_changes(struct daemon *d, struct container *c, json_t **ret, struct berr
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "docker diff needs the overlay2 storage driver in berth");
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         char upper[4200];
-        snprintf(upper, sizeof(upper), "%s/rw/diff", dir ? dir : "");
+        if (!dir || fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/rw/diff: path too long", dir ? dir : "");
         _cleanup_close_ int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (ufd < 0 && errno == ENOENT) { /* never started: nothing written */
                 *ret = json_null();

@@ -40,7 +40,7 @@ int ctr_commit(struct daemon *d, const char *name_or_id, const struct ctr_commit
                 return r;
         pthread_mutex_lock(&c->lock);
         bool running = c->state == CTR_RUNNING;
-        _cleanup_json_ json_t *cfg = json_deep_copy(c->config);
+        _cleanup_json_ json_t *cfg = ctr_config_encode_config(c->cc);
         char image_id[80], id[65];
         snprintf(image_id, sizeof(image_id), "%s", c->image_id);
         snprintf(id, sizeof(id), "%s", c->id);

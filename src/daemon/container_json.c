@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "container.h"
 #include "exec.h"
@@ -117,24 +118,13 @@ static json_t *state_obj(struct container *c) {
         return st;
 }
 
-static json_t *host_config_view(struct container *c) {
-        json_t *hc = json_deep_copy(c->host_config);
-        if (!json_string_length(json_object_get(hc, "NetworkMode")))
-                json_object_set_new(hc, "NetworkMode", json_string("default"));
-        if (!json_is_object(json_object_get(hc, "RestartPolicy")))
-                json_object_set_new(hc, "RestartPolicy", json_pack("{s:s, s:i}", "Name", "no", "MaximumRetryCount", 0));
-        if (!json_is_object(json_object_get(hc, "LogConfig")))
-                json_object_set_new(hc, "LogConfig", json_pack("{s:s, s:{}}", "Type", "json-file", "Config"));
-        return hc;
-}
-
 json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
         char resolv[4200], hostname[4200], hosts[4200];
-        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
-        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
-        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+        (void) fs_path_fmt(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        (void) fs_path_fmt(hostname, sizeof(hostname), "%s/hostname", dir);
+        (void) fs_path_fmt(hosts, sizeof(hosts), "%s/hosts", dir);
         pthread_mutex_lock(&c->lock);
         json_t *o = json_object();
         json_set_str(o, "Id", c->id);
@@ -155,15 +145,15 @@ json_t *ctr_inspect_json(struct daemon *d, struct container *c) {
         json_set_str(o, "ProcessLabel", "");
         json_set_str(o, "AppArmorProfile", "");
         json_object_set_new(o, "ExecIDs", exec_ids_json(d, c->id));
-        json_object_set_new(o, "HostConfig", host_config_view(c));
+        json_object_set_new(o, "HostConfig", ctr_config_encode_host_config(c->cc));
         char upper[4300], work[4300], merged[4300];
-        snprintf(upper, sizeof(upper), "%s/rw/diff", dir);
-        snprintf(work, sizeof(work), "%s/rw/work", dir);
-        snprintf(merged, sizeof(merged), "%s/rootfs", dir);
+        (void) fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir);
+        (void) fs_path_fmt(work, sizeof(work), "%s/rw/work", dir);
+        (void) fs_path_fmt(merged, sizeof(merged), "%s/rootfs", dir);
         json_object_set_new(o, "GraphDriver", json_pack("{s:{s:s, s:s, s:s}, s:s}", "Data", "MergedDir", merged,
                                                         "UpperDir", upper, "WorkDir", work, "Name", d->storage_driver));
         json_object_set_new(o, "Mounts", ctr_mounts_inspect(d, c));
-        json_object_set(o, "Config", c->config);
+        json_object_set_new(o, "Config", ctr_config_encode_config(c->cc));
         json_object_set_new(o, "NetworkSettings", ctr_net_settings_json(d, c));
         pthread_mutex_unlock(&c->lock);
         return o;
@@ -180,7 +170,7 @@ static bool filter_values_contain(json_t *vals, const char *what) {
         return json_is_object(vals) && json_is_true(json_object_get(vals, what));
 }
 
-static bool label_matches(json_t *labels, json_t *vals) {
+static bool label_matches(const struct strmap *labels, json_t *vals) {
         size_t i;
         json_t *v;
         _cleanup_json_ json_t *arr = json_array();
@@ -195,13 +185,13 @@ static bool label_matches(json_t *labels, json_t *vals) {
                         return false;
                 const char *eq = strchr(f, '=');
                 if (!eq) {
-                        if (!json_object_get(labels, f))
+                        if (!strmap_get(labels, f))
                                 return false;
                         continue;
                 }
                 char key[512];
                 snprintf(key, sizeof(key), "%.*s", (int) (eq - f), f);
-                const char *have = json_string_value(json_object_get(labels, key));
+                const char *have = strmap_get(labels, key);
                 if (!have || strcmp(have, eq + 1) != 0)
                         return false;
         }
@@ -234,11 +224,6 @@ static int check_filters(json_t *filters, struct berr *err) {
         return 0;
 }
 
-/* Values of filters that name other objects, resolved once per listing. */
-struct resolved_filters {
-        json_t *ancestor_ids; /* image IDs */
-        char before[40], since[40]; /* Created of the named containers, "" if not given */
-};
 
 static bool values_match(json_t *vals, bool (*pred)(const char *v, void *ctx), void *ctx) {
         size_t i;
@@ -248,10 +233,10 @@ static bool values_match(json_t *vals, bool (*pred)(const char *v, void *ctx), v
 }
 
 static bool expose_pred(const char *v, void *ctx) {
-        json_t *ports = ctx;
+        const struct strv *ports = ctx;
         char key[64];
         snprintf(key, sizeof(key), "%s%s", v, strchr(v, '/') ? "" : "/tcp");
-        return json_object_get(ports, key) != NULL;
+        return strv_contains(ports, key);
 }
 
 /* publish=<host port>[/<proto>]: the ports published on the host (moby's filterByPublish) */
@@ -296,15 +281,14 @@ static bool health_none_pred(const char *v, void *ctx) {
         return strcmp(v, "none") == 0;
 }
 
-/* Caller holds c->lock. */
-static bool matches(struct container *c, json_t *filters, const struct resolved_filters *rf) {
+bool ctr_list_matches(struct container *c, json_t *filters, const struct ctr_list_filters *rf) {
         json_t *v;
         if ((v = json_object_get(filters, "ancestor"))) {
                 bool any = false;
                 size_t i;
                 json_t *e;
                 json_array_foreach(rf->ancestor_ids, i, e) any |= strcmp(json_string_value(e), c->image_id) == 0;
-                json_array_foreach(v, i, e) any |= json_is_string(e) && json_equal(e, json_object_get(c->config, "Image"));
+                json_array_foreach(v, i, e) any |= json_is_string(e) && strcmp(json_string_value(e), c->cc->cfg.image) == 0;
                 if (!any)
                         return false;
         }
@@ -321,7 +305,7 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
         if ((v = json_object_get(filters, "network")) && !values_match(v, network_pred, c))
                 return false;
         if ((v = json_object_get(filters, "expose")) &&
-            !values_match(v, expose_pred, json_object_get(c->config, "ExposedPorts")))
+            !values_match(v, expose_pred, &c->cc->cfg.exposed_ports))
                 return false;
         if ((v = json_object_get(filters, "is-task")) && !values_match(v, bool_false_pred, NULL))
                 return false;
@@ -346,7 +330,7 @@ static bool matches(struct container *c, json_t *filters, const struct resolved_
                 if (!any)
                         return false;
         }
-        if ((v = json_object_get(filters, "label")) && !label_matches(json_object_get(c->config, "Labels"), v))
+        if ((v = json_object_get(filters, "label")) && !label_matches(&c->cc->cfg.labels, v))
                 return false;
         if ((v = json_object_get(filters, "exited"))) {
                 char code[16];
@@ -373,13 +357,16 @@ static json_t *summary(struct daemon *d, struct container *c) {
                 strcat(cmd, " ");
                 strcat(cmd, json_string_value(a));
         }
-        json_t *nm = json_object_get(c->host_config, "NetworkMode");
-        json_t *o = json_pack("{s:s, s:[s], s:O, s:s, s:s, s:I, s:[], s:O, s:s, s:s, s:{s:s}, s:{s:{}}, s:[]}", "Id",
-                              c->id, "Names", c->name, "Image", json_object_get(c->config, "Image"), "ImageID",
+        const char *nm = c->cc->hc.network_mode;
+        json_t *labels = json_object();
+        for (size_t l = 0; labels && l < c->cc->cfg.labels.n; l++)
+                json_object_set_new(labels, c->cc->cfg.labels.keys[l], json_string(c->cc->cfg.labels.vals[l]));
+        json_t *o = json_pack("{s:s, s:[s], s:s, s:s, s:s, s:I, s:[], s:o, s:s, s:s, s:{s:s}, s:{s:{}}, s:[]}", "Id",
+                              c->id, "Names", c->name, "Image", c->cc->cfg.image, "ImageID",
                               c->image_id, "Command", cmd, "Created", (json_int_t) parse_time(c->created), "Ports",
-                              "Labels", json_object_get(c->config, "Labels"), "State", ctr_state_name(ctr_state_shown(c)),
+                              "Labels", labels, "State", ctr_state_name(ctr_state_shown(c)),
                               "Status", status, "HostConfig", "NetworkMode",
-                              json_string_length(nm) ? json_string_value(nm) : "default", "NetworkSettings", "Networks",
+                              *nm ? nm : "default", "NetworkSettings", "Networks",
                               "Mounts");
         json_object_set_new(o, "NetworkSettings", ctr_net_list_json(c));
         json_object_set_new(o, "Ports", ctr_net_ports_list_json(c));
@@ -411,7 +398,7 @@ static int64_t tree_size(const char *path) {
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         char diff[4300];
-        snprintf(diff, sizeof(diff), "%s/rw/diff", dir);
+        (void) fs_path_fmt(diff, sizeof(diff), "%s/rw/diff", dir);
         int64_t rw = tree_size(diff);
         _cleanup_json_ json_t *img = NULL;
         int64_t image_size = 0;
@@ -444,7 +431,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
         int r = check_filters(filters, err);
         if (r < 0)
                 return r;
-        struct resolved_filters rf = { .ancestor_ids = json_array() };
+        struct ctr_list_filters rf = { .ancestor_ids = json_array() };
         json_t *anc = json_object_get(filters, "ancestor");
         size_t ai;
         json_t *ae;
@@ -476,7 +463,7 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
                 c = v[i];
                 pthread_mutex_lock(&c->lock);
                 bool running = ctr_is_running(c);
-                bool show = (all || running || has_status || limit > 0) && matches(c, filters, &rf) && c->state != CTR_REMOVED;
+                bool show = (all || running || has_status || limit > 0) && ctr_list_matches(c, filters, &rf) && c->state != CTR_REMOVED;
                 json_t *sum = NULL;
                 if (show && (limit <= 0 || shown < (size_t) limit)) {
                         sum = summary(d, c);

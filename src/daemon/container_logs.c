@@ -215,8 +215,7 @@ static bool container_running(struct container *c) {
 
 int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_opts *o, struct ctr_log_reader **ret,
                   struct berr *err) {
-        const char *type = json_string_value(json_object_get(json_object_get(c->host_config, "LogConfig"), "Type"));
-        if (type && strcmp(type, "none") == 0)
+        if (c->cc->hc.log_config.driver == CTR_LOG_NONE)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "configured logging driver does not support reading");
         struct ctr_log_reader *r = calloc(1, sizeof(*r));

@@ -156,23 +156,19 @@ static int parse_bind(const char *ctr_id, const char *spec, json_t *out, struct 
 }
 
 /* HostConfig.Mounts[i] (--mount) */
-static int parse_mount(const char *ctr_id, json_t *m, json_t *out, bool check_sources, struct berr *err) {
-        if (!json_is_object(m))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config: expected an object");
-        const char *type = json_string_value(json_object_get(m, "Type"));
-        const char *src = json_string_value(json_object_get(m, "Source"));
-        const char *dst = json_string_value(json_object_get(m, "Target"));
-        if (!type || !type[0])
+static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *out, bool check_sources,
+                       struct berr *err) {
+        const char *type = m->type, *src = m->source, *dst = m->target;
+        if (!type[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config: mount type unknown");
         if (strcmp(type, "volume") == 0) {
                 int r = check_destination(dst, err);
                 if (r < 0)
                         return r;
-                json_t *vo = json_object_get(m, "VolumeOptions");
-                const char *drv = json_string_value(json_object_get(json_object_get(vo, "DriverConfig"), "Name"));
+                const char *drv = m->volume.driver_name;
                 if (drv && drv[0] && strcmp(drv, "local") != 0)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
-                if (json_object_size(json_object_get(json_object_get(vo, "DriverConfig"), "Options")) > 0)
+                if (m->volume.driver_options.n > 0)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "options of the local volume driver %s",
                                         NO_VOLUMES);
                 char anon[65];
@@ -183,8 +179,8 @@ static int parse_mount(const char *ctr_id, json_t *m, json_t *out, bool check_so
                 } else if (!volume_name_valid(name))
                         return berr_set(err, BERR_INVALID, EINVAL,
                                         "create %s: \"%s\" includes invalid characters for a local volume name", name, name);
-                json_array_append_new(out, mount_point("volume", name, NULL, dst, "", !json_is_true(json_object_get(m, "ReadOnly")),
-                                                       "", false, true, json_is_true(json_object_get(vo, "NoCopy"))));
+                json_array_append_new(out, mount_point("volume", name, NULL, dst, "", !m->read_only, "", false, true,
+                                                       m->volume.no_copy));
                 return 0;
         }
         if (strcmp(type, "bind") != 0)
@@ -202,12 +198,11 @@ static int parse_mount(const char *ctr_id, json_t *m, json_t *out, bool check_so
         if (check_sources && stat(src, &st) < 0)
                 return berr_set(err, BERR_INVALID, errno,
                                 "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
-        json_t *bo = json_object_get(m, "BindOptions");
-        const char *prop = json_string_value(json_object_get(bo, "Propagation"));
+        const char *prop = m->bind.propagation;
         if (prop && prop[0] && !is_propagation(prop))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config for type \"bind\": invalid propagation mode: %s", prop);
-        bool recursive = !json_is_true(json_object_get(bo, "NonRecursive"));
-        json_array_append_new(out, mount_point("bind", NULL, src, dst, "", !json_is_true(json_object_get(m, "ReadOnly")),
+        bool recursive = !m->bind.non_recursive;
+        json_array_append_new(out, mount_point("bind", NULL, src, dst, "", !m->read_only,
                                                prop && prop[0] ? prop : "rprivate", false, recursive, false));
         return 0;
 }
@@ -221,41 +216,29 @@ static bool has_destination(json_t *list, const char *dst_raw) {
         return false;
 }
 
-static int parse_all(const char *ctr_id, json_t *config, json_t *host_config, bool check_sources, json_t **ret,
+static int parse_all(const char *ctr_id, const struct ctr_config *cc, bool check_sources, json_t **ret,
                      struct berr *err) {
         _cleanup_json_ json_t *out = json_array();
-        json_t *v;
-        size_t i;
-        json_t *vf = json_object_get(host_config, "VolumesFrom");
-        if (json_array_size(vf) > 0)
+        const struct ctr_host_config *hc = &cc->hc;
+        if (hc->volumes_from.n > 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--volumes-from %s", NO_VOLUMES);
-        const char *drv = json_string_value(json_object_get(host_config, "VolumeDriver"));
-        if (drv && drv[0])
-                if (strcmp(drv, "local") != 0)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
-        json_t *binds = json_object_get(host_config, "Binds");
-        if (binds && !json_is_null(binds) && !json_is_array(binds))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Binds");
-        json_array_foreach(binds, i, v) {
-                if (!json_is_string(v))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Binds[%zu]", i);
-                int r = parse_bind(ctr_id, json_string_value(v), out, err);
+        const char *drv = hc->volume_driver;
+        if (drv[0] && strcmp(drv, "local") != 0)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
+        for (size_t i = 0; i < hc->binds.n; i++) {
+                int r = parse_bind(ctr_id, hc->binds.v[i], out, err);
                 if (r < 0)
                         return r;
         }
-        json_t *mounts = json_object_get(host_config, "Mounts");
-        if (mounts && !json_is_null(mounts) && !json_is_array(mounts))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field HostConfig.Mounts");
-        json_array_foreach(mounts, i, v) {
-                int r = parse_mount(ctr_id, v, out, check_sources, err);
+        for (size_t i = 0; i < hc->n_mounts; i++) {
+                int r = parse_mount(ctr_id, &hc->mounts[i], out, check_sources, err);
                 if (r < 0)
                         return r;
         }
         /* Config.Volumes (the image's VOLUME, -v /path): anonymous volumes where nothing
          * else is mounted. */
-        const char *path;
-        json_t *unused;
-        json_object_foreach(json_object_get(config, "Volumes"), path, unused) {
+        for (size_t i = 0; i < cc->cfg.volumes.n; i++) {
+                const char *path = cc->cfg.volumes.v[i];
                 if (path[0] != '/' || has_destination(out, path))
                         continue;
                 char name[65];
@@ -274,8 +257,8 @@ static int parse_all(const char *ctr_id, json_t *config, json_t *host_config, bo
         return 0;
 }
 
-int ctr_mounts_parse(json_t *config, json_t *host_config, json_t **ret, struct berr *err) {
-        return parse_all("", config, host_config, true, ret, err);
+int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err) {
+        return parse_all("", cc, true, ret, err);
 }
 
 static void fill_sources(struct daemon *d, json_t *list) {
@@ -293,7 +276,7 @@ static void fill_sources(struct daemon *d, json_t *list) {
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
         json_t *list = NULL;
         struct berr e = { 0 };
-        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
                 return json_array();
         fill_sources(d, list);
         size_t i;
@@ -308,7 +291,7 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
 
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
-        int r = parse_all(c->id, c->config, c->host_config, false, &list, err);
+        int r = parse_all(c->id, c->cc, false, &list, err);
         if (r < 0)
                 return r;
         size_t i;
@@ -331,7 +314,7 @@ int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret) {
         _cleanup_json_ json_t *list = NULL;
         struct berr e = { 0 };
         *ret = json_array();
-        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
                 return 0;
         (void) d;
         size_t i;
@@ -352,7 +335,7 @@ bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *n
         _cleanup_json_ json_t *list = NULL;
         struct berr e = { 0 };
         (void) d;
-        if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
                 return true; /* cannot tell: in use, so nothing gets removed */
         size_t i;
         json_t *m;
@@ -401,7 +384,7 @@ static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struc
 
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
-        int r = parse_all(c->id, c->config, c->host_config, false, &list, err);
+        int r = parse_all(c->id, c->cc, false, &list, err);
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *oci = json_array();
@@ -486,7 +469,7 @@ json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known) {
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 _cleanup_json_ json_t *list = NULL;
                 struct berr e = { 0 };
-                if (parse_all(c->id, c->config, c->host_config, false, &list, &e) < 0) {
+                if (parse_all(c->id, c->cc, false, &list, &e) < 0) {
                         *ret_all_known = false; /* a prune must not go on: it cannot tell */
                         continue;
                 }

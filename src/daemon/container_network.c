@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "networks.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -41,7 +42,7 @@ static enum net_mode mode_of(const char *nm) {
 }
 
 static const char *net_mode_str(struct container *c) {
-        return json_string_value(json_object_get(c->host_config, "NetworkMode"));
+        return c->cc->hc.network_mode;
 }
 
 bool ctr_net_is_host(struct container *c) {
@@ -173,27 +174,18 @@ static int parse_host_port(const char *s, uint16_t *lo, uint16_t *hi) {
         return 0;
 }
 
-static int check_ports(json_t *body, json_t *hc, struct berr *err) {
+static int check_ports(const struct ctr_config *req, struct berr *err) {
         const char *key;
-        json_t *v;
-        json_t *pb = json_object_get(hc, "PortBindings");
-        if (pb && !json_is_null(pb) && !json_is_object(pb))
-                return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field "
-                                "HostConfig.HostConfig.PortBindings of type nat.PortMap", json_type_name(pb));
-        json_object_foreach(pb, key, v) {
+        for (size_t pi = 0; pi < req->hc.n_port_bindings; pi++) {
+                const struct ctr_port_map_entry *pe = &req->hc.port_bindings[pi];
+                key = pe->port;
                 uint16_t port;
                 uint8_t proto;
                 if (parse_port_key(key, &port, &proto) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid port specification: \"%s\"", key);
-                if (v && !json_is_null(v) && !json_is_array(v))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid port bindings for %s", key);
-                size_t i;
-                json_t *b;
-                json_array_foreach(v, i, b) {
-                        if (!json_is_object(b))
-                                return berr_set(err, BERR_INVALID, EINVAL, "invalid port binding for %s", key);
-                        const char *ip = json_string_value(json_object_get(b, "HostIp"));
-                        const char *hp = json_string_value(json_object_get(b, "HostPort"));
+                for (size_t i = 0; i < pe->n; i++) {
+                        const char *ip = pe->b[i].host_ip;
+                        const char *hp = pe->b[i].host_port;
                         uint16_t lo, hi;
                         if (parse_host_port(hp, &lo, &hi) < 0)
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid port specification: \"%s\"", hp);
@@ -212,8 +204,8 @@ static int check_ports(json_t *body, json_t *hc, struct berr *err) {
                         }
                 }
         }
-        json_t *ex = json_object_get(body, "ExposedPorts");
-        json_object_foreach(ex, key, v) {
+        for (size_t i = 0; i < req->cfg.exposed_ports.n; i++) {
+                key = req->cfg.exposed_ports.v[i];
                 uint16_t port;
                 uint8_t proto;
                 if (parse_port_key(key, &port, &proto) < 0)
@@ -222,39 +214,31 @@ static int check_ports(json_t *body, json_t *hc, struct berr *err) {
         return 0;
 }
 
-static bool publishes(json_t *hc) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (json_array_size(v) > 0) return true;
-        return json_is_true(json_object_get(hc, "PublishAllPorts"));
-}
-
-int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, struct berr *err) {
-        const char *nm = json_string_value(json_object_get(hc, "NetworkMode"));
+int ctr_net_config(struct daemon *d, json_t *body, const struct ctr_config *req, json_t **ret, struct berr *err) {
+        const char *nm = req->hc.network_mode;
         json_t *eps = json_object_get(json_object_get(body, "NetworkingConfig"), "EndpointsConfig");
         if (eps && !json_is_null(eps) && !json_is_object(eps))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid NetworkingConfig.EndpointsConfig");
         enum net_mode mode = mode_of(nm);
-        int rp = check_ports(body, hc, err);
+        int rp = check_ports(req, err);
         if (rp < 0)
                 return rp;
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE) {
-                if (publishes(hc)) {
+                if (ctr_config_publishes_ports(req)) {
                         if (mode == NM_CONTAINER)
                                 return berr_set(err, BERR_CONFLICT, EINVAL, "conflicting options: port publishing and the "
                                                 "container type network mode");
                 }
                 if (mode == NM_CONTAINER) {
-                        const char *h = json_string_value(json_object_get(body, "Hostname"));
-                        if (h && *h)
+                        if (*req->cfg.hostname)
                                 return berr_set(err, BERR_CONFLICT, EINVAL,
                                                 "conflicting options: hostname and the network mode");
-                        if (json_array_size(json_object_get(hc, "Dns")) > 0)
+                        if (req->hc.dns.n > 0)
                                 return berr_set(err, BERR_CONFLICT, EINVAL, "conflicting options: dns and the network mode");
-                        if (json_string_length(json_object_get(body, "MacAddress")))
+                        if (*req->cfg.mac_address)
                                 return berr_set(err, BERR_CONFLICT, EINVAL,
                                                 "conflicting options: mac-address and the network mode");
-                        if (json_array_size(json_object_get(hc, "ExtraHosts")) > 0)
+                        if (req->hc.extra_hosts.n > 0)
                                 return berr_set(err, BERR_CONFLICT, EINVAL,
                                                 "conflicting options: custom host-to-IP mapping and the network mode");
                         if (!nm[10])
@@ -409,8 +393,8 @@ static json_t *dns_names(struct container *c, json_t *ep) {
         char short_id[13];
         snprintf(short_id, sizeof(short_id), "%.12s", c->id);
         json_array_append_new(names, json_string(short_id));
-        const char *h = json_string_value(json_object_get(c->config, "Hostname"));
-        if (h && *h && strcmp(h, short_id) != 0)
+        const char *h = c->cc->cfg.hostname;
+        if (*h && strcmp(h, short_id) != 0)
                 json_array_append_new(names, json_string(h));
         return names;
 }
@@ -431,7 +415,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
         const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
         bool mac_given = json_is_true(json_object_get(ep, "BerthMacGiven")) || (mac && *mac && !json_string_length(json_object_get(ep, "EndpointID")));
         if (!mac_given && first)
-                mac = json_string_value(json_object_get(c->config, "MacAddress")), mac_given = mac && *mac;
+                mac = c->cc->cfg.mac_address, mac_given = *mac;
         _cleanup_json_ json_t *names = ni.predefined ? json_array() : dns_names(c, ep);
         const char *namev[66] = { 0 };
         for (size_t i = 0; i < json_array_size(names) && i < ELEMENTSOF(namev) - 1; i++)
@@ -618,28 +602,27 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const uint8_t *ctr_ip6, 
 
 static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const uint8_t *ctr_ip6, const char *def_ip,
                         struct net_port **ret, size_t *ret_n, struct berr *err) {
-        json_t *hc = c->host_config;
-        _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
+        _cleanup_json_ json_t *all = ctr_config_port_bindings_json(c->cc);
         if (!all)
-                all = json_object();
-        const char *k;
-        json_t *v;
-        if (json_is_true(json_object_get(hc, "PublishAllPorts")))
-                json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
-                        json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
-                                                                                             "HostPort", ""));
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (c->cc->hc.publish_all_ports)
+                for (size_t i = 0; i < c->cc->cfg.exposed_ports.n; i++) {
+                        const char *k = c->cc->cfg.exposed_ports.v[i];
+                        if (json_array_size(json_object_get(all, k)) == 0)
+                                json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", ""));
+                }
         return port_map_ports(all, ctr_ip, ctr_ip6, def_ip, false, ret, ret_n) < 0
                        ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory")
                        : 0;
 }
 
-static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, size_t n) {
+static json_t *ports_json(const struct ctr_config *cc, const struct net_port *p, size_t n) {
         json_t *o = json_object();
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(config, "ExposedPorts"), k, v) json_object_set_new(o, k, json_null());
-        json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (!json_object_get(o, k))
-                json_object_set_new(o, k, json_null());
+        for (size_t i = 0; i < cc->cfg.exposed_ports.n; i++)
+                json_object_set_new(o, cc->cfg.exposed_ports.v[i], json_null());
+        for (size_t i = 0; i < cc->hc.n_port_bindings; i++)
+                if (!json_object_get(o, cc->hc.port_bindings[i].port))
+                        json_object_set_new(o, cc->hc.port_bindings[i].port, json_null());
         for (size_t i = 0; i < n; i++) {
                 char key[32], ip[46], hp[8];
                 snprintf(key, sizeof(key), "%u/%s", p[i].ctr_port, proto_str(p[i].proto));
@@ -676,7 +659,7 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
                         return r;
                 }
         }
-        *ret = ports_json(c->config, c->host_config, p, n);
+        *ret = ports_json(c->cc, p, n);
         free(p);
         return 0;
 }
@@ -726,10 +709,10 @@ json_t *ctr_net_ports_list_json(struct container *c) {
 
 /* The container's --dns servers (at most 3, IPv4 or IPv6) into @v, NULL-terminated. */
 static const char *const *dns_servers(struct container *c, const char *v[4]) {
-        size_t n = 0, i;
-        json_t *s;
-        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3)
-                v[n++] = json_string_value(s);
+        size_t n = 0;
+        for (size_t i = 0; i < c->cc->hc.dns.n; i++)
+                if (n < 3)
+                        v[n++] = c->cc->hc.dns.v[i];
         v[n] = NULL;
         return n ? v : NULL;
 }
@@ -936,7 +919,7 @@ static int donor(struct daemon *d, struct container *c, const char *mode, const 
         pthread_mutex_lock(&o->lock);
         bool running = o->state == CTR_RUNNING || o->state == CTR_PAUSED;
         pid_t pid = o->pid;
-        snprintf(ret_ipc_mode, 32, "%s", json_string_value(json_object_get(o->host_config, "IpcMode")) ?: "");
+        snprintf(ret_ipc_mode, 32, "%s", o->cc->hc.ipc_mode_text);
         char oid[65];
         snprintf(oid, sizeof(oid), "%s", o->id);
         bool same = o == c;
@@ -953,8 +936,8 @@ static int donor(struct daemon *d, struct container *c, const char *mode, const 
 int ctr_join_ns_paths(struct daemon *d, struct container *c, char pid_ns[64], char ipc_ns[64], char shm[80],
                       struct berr *err) {
         pid_ns[0] = ipc_ns[0] = shm[0] = '\0';
-        const char *pm = json_string_value(json_object_get(c->host_config, "PidMode"));
-        const char *im = json_string_value(json_object_get(c->host_config, "IpcMode"));
+        const char *pm = c->cc->hc.pid_mode_text;
+        const char *im = c->cc->hc.ipc_mode_text;
         pid_t pid;
         char mode[32];
         int r;
@@ -989,11 +972,9 @@ static void env_prefix(const char *alias, char *out, size_t size) {
 
 int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err) {
         json_t *env = json_array(), *hosts = json_array();
-        size_t i;
-        json_t *l;
-        json_array_foreach(json_object_get(c->host_config, "Links"), i, l) {
-                const char *spec = json_string_value(l);
-                if (!spec || !*spec)
+        for (size_t li = 0; li < c->cc->hc.links.n; li++) {
+                const char *spec = c->cc->hc.links.v[li];
+                if (!*spec)
                         continue;
                 /* "name:alias", or the API's "/name:/me/alias" */
                 char name[256], alias[256];
@@ -1023,8 +1004,10 @@ int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_
                 char oname[256], oid[13];
                 snprintf(oname, sizeof(oname), "%s", o->name + 1);
                 snprintf(oid, sizeof(oid), "%.12s", o->id);
-                json_t *oenv = json_deep_copy(json_object_get(o->config, "Env"));
-                json_t *exposed = json_deep_copy(json_object_get(o->config, "ExposedPorts"));
+                json_t *oenv = strv_to_json(&o->cc->cfg.env);
+                json_t *exposed = json_object(); /* the keys matter, as in Config.ExposedPorts */
+                for (size_t x = 0; exposed && x < o->cc->cfg.exposed_ports.n; x++)
+                        json_object_set_new(exposed, o->cc->cfg.exposed_ports.v[x], json_object());
                 pthread_mutex_unlock(&o->lock);
                 ctr_unref(d, o);
                 if (!running || !ip[0]) {

@@ -135,8 +135,8 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
         }
         c->stop_requested = true;
         uint64_t gen = c->exit_gen;
-        const char *cfg_sig = json_string_value(json_object_get(c->config, "StopSignal"));
-        json_t *cfg_timeout = json_object_get(c->config, "StopTimeout");
+        const char *cfg_sig = c->cc->cfg.stop_signal; /* c->cc does not change after create */
+        struct opt_i64 cfg_timeout = c->cc->cfg.stop_timeout;
         pthread_mutex_unlock(&c->lock);
 
         int sig = SIGTERM;
@@ -144,7 +144,7 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
         if (name && *name && (sig = signal_parse(name)) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid signal: %s", name);
         if (timeout_s == INT32_MIN)
-                timeout_s = json_is_integer(cfg_timeout) ? (int) json_integer_value(cfg_timeout) : 10;
+                timeout_s = cfg_timeout.set ? (int) cfg_timeout.v : 10;
 
         struct berr e = { 0 };
         if (send_signal_ex(d, c, sig, true, &e) < 0)

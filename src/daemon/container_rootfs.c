@@ -14,6 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/mountinfo.h"
 #include "container.h"
@@ -68,8 +69,8 @@ int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err) {
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         char rootfs[4200], rw[4200];
-        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
-        snprintf(rw, sizeof(rw), "%s/rw", dir);
+        if (fs_path_fmt(rootfs, sizeof(rootfs), "%s/rootfs", dir) < 0 || fs_path_fmt(rw, sizeof(rw), "%s/rw", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", dir);
         if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
                 return berr_sys(err, BERR_INTERNAL, "create %s", rootfs);
         bool mounted = false;

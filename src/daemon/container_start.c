@@ -104,9 +104,7 @@ static char *container_resolv_conf(struct container *c) {
         }
         if (!host)
                 return NULL;
-        json_t *dns = json_object_get(c->host_config, "Dns");
-        json_t *search = json_object_get(c->host_config, "DnsSearch");
-        json_t *opts = json_object_get(c->host_config, "DnsOptions");
+        const struct strv *dns = &c->cc->hc.dns, *search = &c->cc->hc.dns_search, *opts = &c->cc->hc.dns_options;
         bool embedded = ctr_net_embedded_dns(c);
         struct text t = { 0 };
         text_add(&t, "%s", "");
@@ -118,24 +116,25 @@ static char *container_resolv_conf(struct container *c) {
                 char word[32], rest[1024];
                 if (sscanf(line, "%31s %1023[^\n]", word, rest) != 2)
                         continue;
-                if (strcmp(word, "nameserver") == 0 && !is_loopback_ns(rest) && json_array_size(dns) == 0)
+                if (strcmp(word, "nameserver") == 0 && !is_loopback_ns(rest) && dns->n == 0)
                         text_add(&ns, "nameserver %s\n", rest);
-                else if ((strcmp(word, "search") == 0 || strcmp(word, "domain") == 0) && json_array_size(search) == 0)
+                else if ((strcmp(word, "search") == 0 || strcmp(word, "domain") == 0) && search->n == 0)
                         text_add(&se, "search %s\n", rest);
-                else if (strcmp(word, "options") == 0 && json_array_size(opts) == 0)
+                else if (strcmp(word, "options") == 0 && opts->n == 0)
                         text_add(&op, "options %s\n", rest);
         }
-        size_t i;
-        json_t *v;
-        json_array_foreach(dns, i, v) if (json_is_string(v)) text_add(&ns, "nameserver %s\n", json_string_value(v));
-        if (json_array_size(search) > 0) {
+        for (size_t i = 0; i < dns->n; i++)
+                text_add(&ns, "nameserver %s\n", dns->v[i]);
+        if (search->n > 0) {
                 text_add(&se, "search");
-                json_array_foreach(search, i, v) if (json_is_string(v)) text_add(&se, " %s", json_string_value(v));
+                for (size_t i = 0; i < search->n; i++)
+                        text_add(&se, " %s", search->v[i]);
                 text_add(&se, "\n");
         }
-        if (json_array_size(opts) > 0) {
+        if (opts->n > 0) {
                 text_add(&op, "options");
-                json_array_foreach(opts, i, v) if (json_is_string(v)) text_add(&op, " %s", json_string_value(v));
+                for (size_t i = 0; i < opts->n; i++)
+                        text_add(&op, " %s", opts->v[i]);
                 text_add(&op, "\n");
         }
         if (embedded) {
@@ -155,19 +154,16 @@ static char *container_resolv_conf(struct container *c) {
 
 /* /etc/hosts: localhost lines, the container's address with its name, --add-host, --link. */
 static char *container_hosts(struct daemon *d, struct container *c, json_t *link_lines) {
-        const char *host = json_string_value(json_object_get(c->config, "Hostname"));
-        const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
+        const char *host = c->cc->cfg.hostname, *domain = c->cc->cfg.domainname;
         char ip[16], ip6[46];
         ctr_net_primary_ip(c, ip);
         ctr_net_primary_ip6(c, ip6);
         struct text t = { 0 };
         text_add(&t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                      "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(c->host_config, "ExtraHosts"), i, v) {
-                const char *e = json_string_value(v);
-                const char *sep = e ? strpbrk(e, ":=") : NULL;
+        for (size_t i = 0; i < c->cc->hc.extra_hosts.n; i++) {
+                const char *e = c->cc->hc.extra_hosts.v[i];
+                const char *sep = strpbrk(e, ":=");
                 if (!sep)
                         continue;
                 const char *addr = sep + 1;
@@ -178,6 +174,8 @@ static char *container_hosts(struct daemon *d, struct container *c, json_t *link
                 }
                 text_add(&t, "%s\t%.*s\n", addr, (int) (sep - e), e);
         }
+        size_t i;
+        json_t *v;
         json_array_foreach(link_lines, i, v) text_add(&t, "%s\n", json_string_value(v));
         if (domain && *domain)
                 text_add(&t, "%s\t%s.%s %s\n", ip[0] ? ip : "127.0.1.1", host, domain, host);
@@ -209,7 +207,7 @@ int ctr_rewrite_resolv_conf(struct daemon *d, struct container *c, struct berr *
 }
 
 static int prepare_files(struct daemon *d, struct container *c, const char *dir, struct berr *err) {
-        const char *host = json_string_value(json_object_get(c->config, "Hostname"));
+        const char *host = c->cc->cfg.hostname;
         char buf[1024];
         snprintf(buf, sizeof(buf), "%s\n", host);
         int r = write_file(dir, "hostname", buf, err);
@@ -250,14 +248,12 @@ static int parse_size(const char *s, int64_t *ret) {
 }
 
 static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
-        json_t *lc = json_object_get(c->host_config, "LogConfig");
-        const char *type = json_string_value(json_object_get(lc, "Type"));
-        json_t *lopts = json_object_get(lc, "Config");
+        const struct strmap *lopts = &c->cc->hc.log_config.config;
         int64_t max_size = 0, max_file = 1;
-        const char *ms = json_string_value(json_object_get(lopts, "max-size"));
-        const char *mf = json_string_value(json_object_get(lopts, "max-file"));
-        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
-                return berr_set(err, BERR_INVALID, EINVAL, "logging driver %s is not supported: use json-file or none", type);
+        const char *ms = strmap_get(lopts, "max-size"), *mf = strmap_get(lopts, "max-file");
+        if (c->cc->hc.log_config.driver == CTR_LOG_OTHER)
+                return berr_set(err, BERR_INVALID, EINVAL, "logging driver %s is not supported: use json-file or none",
+                                c->cc->hc.log_config.type);
         if (ms && parse_size(ms, &max_size) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid max-size %s", ms);
         if (mf) {
@@ -267,15 +263,15 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid max-file %s", mf);
         }
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
-        bool no_log = type && strcmp(type, "none") == 0;
+        bool no_log = c->cc->hc.log_config.driver == CTR_LOG_NONE;
         char cache[4200];
-        snprintf(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root);
+        if (fs_path_fmt(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/seccomp: path too long", d->cfg.exec_root);
         _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir",
                                              cache, "log_path",
                                              no_log ? NULL : log, "log_max_size", (json_int_t) max_size,
                                              "log_max_file", (json_int_t) max_file, "tty", ctr_has_tty(c),
-                                             "open_stdin", json_is_true(json_object_get(c->config, "OpenStdin")),
-                                             "stdin_once", json_is_true(json_object_get(c->config, "StdinOnce")));
+                                             "open_stdin", c->cc->cfg.open_stdin, "stdin_once", c->cc->cfg.stdin_once);
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
 }
@@ -286,47 +282,35 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         if (rfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
         char hostname[4200], hosts[4200], resolv[4200];
-        snprintf(hostname, sizeof(hostname), "%s/hostname", dir);
-        snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
-        snprintf(resolv, sizeof(resolv), "%s/resolv.conf", dir);
+        if (fs_path_fmt(hostname, sizeof(hostname), "%s/hostname", dir) < 0 ||
+            fs_path_fmt(hosts, sizeof(hosts), "%s/hosts", dir) < 0 ||
+            fs_path_fmt(resolv, sizeof(resolv), "%s/resolv.conf", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", dir);
         /* --init: our own reaper, next to berth-shim, runs as pid 1 (/sbin/docker-init). */
         char init_path[4200];
         snprintf(init_path, sizeof(init_path), "%s", d->shim_path);
         char *slash = strrchr(init_path, '/');
         snprintf(slash + 1, sizeof(init_path) - (size_t) (slash + 1 - init_path), "berth-init");
-        bool want_init = json_is_true(json_object_get(c->host_config, "Init"));
+        bool want_init = c->cc->hc.init.v;
         if (want_init && access(init_path, X_OK) < 0)
                 return berr_sys(err, BERR_INTERNAL, "--init needs %s", init_path);
-        /* --link: the linked containers' variables join the process environment. */
-        _cleanup_json_ json_t *link_env = NULL, *link_hosts = NULL, *config = NULL;
+        /* --link: the linked containers' variables join the process environment (the
+         * container's own win: spec_generate applies them after these). */
+        _cleanup_json_ json_t *link_env = NULL, *link_hosts = NULL;
         int lr = ctr_net_links(d, c, &link_env, &link_hosts, err);
         if (lr < 0)
                 return lr;
-        if (json_array_size(link_env) > 0) {
-                config = json_deep_copy(c->config);
-                json_t *own = json_object_get(config, "Env");
-                json_t *env = json_array();
-                size_t i, j;
-                json_t *v, *w;
-                json_array_foreach(link_env, i, v) {
-                        /* The container's own variables win, as dockerd replaces them. */
-                        const char *e = json_string_value(v);
-                        size_t klen = strcspn(e, "=");
-                        bool mine = false;
-                        json_array_foreach(own, j, w) {
-                                const char *f = json_string_value(w);
-                                mine |= f && strncmp(f, e, klen) == 0 && (f[klen] == '=' || !f[klen]);
-                        }
-                        if (!mine)
-                                json_array_append(env, v);
-                }
-                json_array_extend(env, own);
-                json_object_set_new(config, "Env", env);
-        }
+        size_t n_link = json_array_size(link_env);
+        _cleanup_free_ const char **links = calloc(n_link + 1, sizeof(char *));
+        if (!links)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        for (size_t i = 0; i < n_link; i++)
+                links[i] = json_string_value(json_array_get(link_env, i)) ?: "";
         struct spec_input in = {
                 .id = c->id,
-                .config = config ? config : c->config,
-                .host_config = c->host_config,
+                .cc = c->cc,
+                .link_env = links,
+                .n_link_env = n_link,
                 .rootfs_path = rootfs,
                 .rootfs_fd = rfd,
                 .hostname_path = hostname,
@@ -372,7 +356,8 @@ static int spawn_shim(struct daemon *d, const char *bundle, int *ret_sync, struc
                 theirs = moved;
         }
         char log[4200];
-        snprintf(log, sizeof(log), "%s/shim.log", bundle);
+        if (fs_path_fmt(log, sizeof(log), "%s/shim.log", bundle) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/shim.log: path too long", bundle);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -411,7 +396,9 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200];
-        snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+        if (!dir || !bundle || fs_path_fmt(rootfs, sizeof(rootfs), "%s/rootfs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/rootfs: path too long (or out of memory)",
+                                dir ? dir : "");
         int r;
         if (mkdir(bundle, 0700) < 0 && errno != EEXIST)
                 return berr_sys(err, BERR_INTERNAL, "create %s", bundle);
@@ -578,7 +565,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 snprintf(c->error, sizeof(c->error), "%s", msg);
                 c->start_seq++;
                 (void) ctr_set_state(d, c, CTR_CREATED, 0, NULL); /* logs its own failure */
-                bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
+                bool auto_remove = c->cc->hc.auto_remove;
                 pthread_mutex_unlock(&c->lock);
                 if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                         log_warn("auto-remove %.12s: %s", c->id, e.msg);
@@ -596,7 +583,7 @@ fail:
                 c->exit_code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_START_UNKNOWN);
         struct berr e2 = { 0 };
         (void) ctr_set_state(d, c, c->start_from, 0, NULL); /* back where it started; logs its own failure */
-        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove"));
+        bool auto_remove = c->cc->hc.auto_remove;
         pthread_mutex_unlock(&c->lock);
         if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);

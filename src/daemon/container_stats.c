@@ -43,7 +43,7 @@ struct ctr_stats_reader {
 
 static uint64_t read_u64(const char *dir, const char *file, bool *ok) {
         char p[2400];
-        snprintf(p, sizeof(p), "%s/%s", dir, file);
+        (void) fs_path_fmt(p, sizeof(p), "%s/%s", dir, file); /* "" when too long: reads as absent */
         _cleanup_free_ char *t = NULL;
         size_t len;
         struct berr e = { 0 };
@@ -59,7 +59,7 @@ static uint64_t read_u64(const char *dir, const char *file, bool *ok) {
 
 static char *read_text(const char *dir, const char *file) {
         char p[2400];
-        snprintf(p, sizeof(p), "%s/%s", dir, file);
+        (void) fs_path_fmt(p, sizeof(p), "%s/%s", dir, file); /* "" when too long: reads as absent */
         char *t = NULL;
         size_t len;
         struct berr e = { 0 };

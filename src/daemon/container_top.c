@@ -52,7 +52,7 @@ int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size) {
                 /* pure v2 at /sys/fs/cgroup, or hybrid with v2 at /sys/fs/cgroup/unified */
                 snprintf(out, size, "/sys/fs/cgroup%s", v2);
                 char probe[2200];
-                snprintf(probe, sizeof(probe), "%s/cgroup.procs", out);
+                (void) fs_path_fmt(probe, sizeof(probe), "%s/cgroup.procs", out);
                 if (access(probe, R_OK) < 0)
                         snprintf(out, size, "/sys/fs/cgroup/unified%s", v2);
         }
@@ -69,7 +69,8 @@ static int cgroup_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
         if (!dir[0])
                 return berr_set(err, BERR_INTERNAL, ENOENT, "cannot find the cgroup of process %d", (int) init);
         char procs[2300];
-        snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+        if (fs_path_fmt(procs, sizeof(procs), "%s/cgroup.procs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/cgroup.procs: path too long", dir);
         size_t len;
         _cleanup_free_ char *list = NULL;
         int r = fs_read_file(AT_FDCWD, procs, 4u << 20, &list, &len, err);

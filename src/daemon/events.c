@@ -133,11 +133,10 @@ void events_emit(struct daemon *d, const char *type, const char *action, const c
 
 void events_container(struct daemon *d, struct container *c, const char *action, json_t *extra) {
         json_t *attrs = json_object();
-        json_t *labels = json_object_get(c->config, "Labels");
-        const char *k;
-        json_t *v;
-        json_object_foreach(labels, k, v) json_object_set(attrs, k, v);
-        json_object_set(attrs, "image", json_object_get(c->config, "Image"));
+        const struct strmap *labels = &c->cc->cfg.labels;
+        for (size_t i = 0; i < labels->n; i++)
+                json_object_set_new(attrs, labels->keys[i], json_string(labels->vals[i]));
+        json_object_set_new(attrs, "image", json_string(c->cc->cfg.image));
         json_object_set_new(attrs, "name", json_string(c->name + 1));
         if (extra) {
                 json_object_update(attrs, extra);

@@ -294,7 +294,7 @@ static int resolve_user(struct daemon *d, const struct exec_rec *e, json_t *p, s
         struct berr e2 = { 0 };
         _cleanup_json_ json_t *ga = NULL;
         if (ctr_lookup(d, e->ctr_id, &c, &e2) == 0) {
-                ga = json_incref(json_object_get(c->host_config, "GroupAdd"));
+                ga = strv_to_json(&c->cc->hc.group_add);
                 ctr_unref(d, c);
         }
         size_t i;

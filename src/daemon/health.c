@@ -30,29 +30,28 @@ struct health_cfg {
 };
 
 /* The effective test: NULL without one (none in the config or the image, or NONE). */
-static json_t *test_argv(json_t *hc) {
-        json_t *test = json_object_get(hc, "Test");
-        const char *kind = json_string_value(json_array_get(test, 0));
+static json_t *test_argv(const struct ctr_healthcheck *hc) {
+        const struct strv *test = &hc->test;
+        const char *kind = strv_get(test, 0);
         if (!kind || strcmp(kind, "NONE") == 0)
                 return NULL;
-        if (strcmp(kind, "CMD") == 0 && json_array_size(test) > 1) {
+        if (strcmp(kind, "CMD") == 0 && test->n > 1) {
                 json_t *a = json_array();
-                for (size_t i = 1; i < json_array_size(test); i++)
-                        json_array_append(a, json_array_get(test, i));
+                for (size_t i = 1; a && i < test->n; i++)
+                        json_array_append_new(a, json_string(test->v[i]));
                 return a;
         }
-        if (strcmp(kind, "CMD-SHELL") == 0 && json_is_string(json_array_get(test, 1)))
-                return json_pack("[s, s, O]", "/bin/sh", "-c", json_array_get(test, 1));
+        if (strcmp(kind, "CMD-SHELL") == 0 && test->n > 1)
+                return json_pack("[s, s, s]", "/bin/sh", "-c", test->v[1]);
         return NULL;
 }
 
-static int64_t dur(json_t *hc, const char *key, int64_t def) {
-        json_int_t v = json_integer_value(json_object_get(hc, key));
-        return v > 0 ? (int64_t) v : def;
+static int64_t dur(int64_t v, int64_t def) {
+        return v > 0 ? v : def;
 }
 
 bool health_configured(struct container *c) {
-        json_t *a = test_argv(json_object_get(c->config, "Healthcheck"));
+        json_t *a = test_argv(&c->cc->cfg.healthcheck);
         json_decref(a);
         return a != NULL;
 }
@@ -182,7 +181,7 @@ static void *health_thread(void *arg) {
 }
 
 void health_start(struct daemon *d, struct container *c) {
-        json_t *hc = json_object_get(c->config, "Healthcheck");
+        const struct ctr_healthcheck *hc = &c->cc->cfg.healthcheck;
         json_t *cmd = test_argv(hc);
         if (!cmd)
                 return;
@@ -194,11 +193,11 @@ void health_start(struct daemon *d, struct container *c) {
         h->d = d;
         h->c = c;
         h->cfg.cmd = cmd;
-        h->cfg.interval_ns = dur(hc, "Interval", 30 * SEC);
-        h->cfg.timeout_ns = dur(hc, "Timeout", 30 * SEC);
-        h->cfg.start_period_ns = dur(hc, "StartPeriod", 0);
-        h->cfg.start_interval_ns = dur(hc, "StartInterval", 5 * SEC);
-        json_int_t retries = json_integer_value(json_object_get(hc, "Retries"));
+        h->cfg.interval_ns = dur(hc->interval_ns, 30 * SEC);
+        h->cfg.timeout_ns = dur(hc->timeout_ns, 30 * SEC);
+        h->cfg.start_period_ns = dur(hc->start_period_ns, 0);
+        h->cfg.start_interval_ns = dur(hc->start_interval_ns, 5 * SEC);
+        int64_t retries = hc->retries;
         h->cfg.retries = retries > 0 ? (int) retries : 3;
         pthread_mutex_lock(&c->lock);
         if (c->health_running) {

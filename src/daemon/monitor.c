@@ -44,7 +44,7 @@ static void kill_orphans(const char *id) {
                                              "/sys/fs/cgroup" };
         for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
                 char path[512];
-                snprintf(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
+                (void) fs_path_fmt(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
                 for (int round = 0; round < 50; round++) {
                         _cleanup_fclose_ FILE *f = fopen(path, "re");
                         if (!f)
@@ -103,7 +103,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         }
         ctr_net_stop(d, c); /* addresses, veths and the namespace go with the run */
         ctr_unmount_rootfs(d, c);
-        bool auto_remove = json_is_true(json_object_get(c->host_config, "AutoRemove")) && !was_start;
+        bool auto_remove = c->cc->hc.auto_remove && !was_start;
         if (c->oom_killed)
                 events_container(d, c, "oom", NULL);
         enum ctr_state from = c->state;

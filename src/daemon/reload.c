@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "distribution/distribution.h"
 #include "events.h"
+#include "runtime/ctr_config.h"
 
 static pthread_rwlock_t opts_lock = PTHREAD_RWLOCK_INITIALIZER;
 
@@ -108,71 +109,52 @@ int daemon_reload(struct daemon *d, int argc, char **argv) {
 
 /* ---- container defaults ---- */
 
-static bool empty_array(json_t *hc, const char *key) {
-        json_t *v = json_object_get(hc, key);
-        return !v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0);
+/* A daemon list into an empty one of the container's. */
+static int set_strings(struct strv *s, char *const *list, size_t n) {
+        if (!n || s->n)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                int r = strv_append(s, list[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
-static void set_strings(json_t *hc, const char *key, char *const *list, size_t n) {
-        if (n && empty_array(hc, key))
-                json_object_set_new(hc, key, strings_json(list, n));
-}
-
-void daemon_opts_apply_create(struct daemon *d, json_t *hc) {
+int daemon_opts_apply_create(struct daemon *d, struct ctr_config *cc) {
         const struct daemon_opts14 *o = &d->cfg.o14;
-        if (!hc)
-                return;
-        json_t *shm = json_object_get(hc, "ShmSize");
-        if (!json_is_integer(shm) || json_integer_value(shm) == 0)
-                json_object_set_new(hc, "ShmSize", json_integer(o->shm_size));
-        const char *cgns = json_string_value(json_object_get(hc, "CgroupnsMode"));
-        if ((!cgns || !*cgns) && o->cgroupns_mode)
-                json_object_set_new(hc, "CgroupnsMode", json_string(o->cgroupns_mode));
-        const char *parent = json_string_value(json_object_get(hc, "CgroupParent"));
-        if ((!parent || !*parent) && o->cgroup_parent)
-                json_object_set_new(hc, "CgroupParent", json_string(o->cgroup_parent));
-        set_strings(hc, "Dns", o->dns, o->n_dns);
-        set_strings(hc, "DnsOptions", o->dns_opts, o->n_dns_opts);
-        set_strings(hc, "DnsSearch", o->dns_search, o->n_dns_search);
+        struct ctr_host_config *hc = &cc->hc;
+        int r = 0;
+        if (hc->shm_size == 0)
+                hc->shm_size = o->shm_size;
+        if (!*hc->cgroupns_mode_text && o->cgroupns_mode &&
+            (r = ctr_config_set_string(cc, &hc->cgroupns_mode_text, o->cgroupns_mode)) < 0)
+                return r;
+        if (!*hc->cgroup_parent && o->cgroup_parent &&
+            (r = ctr_config_set_string(cc, &hc->cgroup_parent, o->cgroup_parent)) < 0)
+                return r;
+        if ((r = set_strings(&hc->dns, o->dns, o->n_dns)) < 0 ||
+            (r = set_strings(&hc->dns_options, o->dns_opts, o->n_dns_opts)) < 0 ||
+            (r = set_strings(&hc->dns_search, o->dns_search, o->n_dns_search)) < 0)
+                return r;
         if (o->no_new_privileges) {
                 /* dockerd: the container's own no-new-privileges[=false] wins */
-                json_t *so = json_object_get(hc, "SecurityOpt");
                 bool mentioned = false;
-                size_t i;
-                json_t *v;
-                json_array_foreach(so, i, v) {
-                        const char *s = json_string_value(v);
-                        mentioned |= s && strncmp(s, "no-new-privileges", 17) == 0;
-                }
-                if (!mentioned) {
-                        if (!json_is_array(so)) {
-                                so = json_array();
-                                json_object_set_new(hc, "SecurityOpt", so);
-                        }
-                        json_array_append_new(so, json_string("no-new-privileges"));
-                }
+                for (size_t i = 0; i < hc->security_opt.n; i++)
+                        mentioned |= strncmp(hc->security_opt.v[i], "no-new-privileges", 17) == 0;
+                if (!mentioned && (r = strv_append(&hc->security_opt, "no-new-privileges")) < 0)
+                        return r;
         }
-        if (o->n_ulimits) {
-                /* the container's own ulimits win, name by name (dockerd's mergeUlimits) */
-                json_t *ul = json_object_get(hc, "Ulimits");
-                if (!json_is_array(ul)) {
-                        ul = json_array();
-                        json_object_set_new(hc, "Ulimits", ul);
-                }
-                for (size_t k = 0; k < o->n_ulimits; k++) {
-                        bool have = false;
-                        size_t i;
-                        json_t *v;
-                        json_array_foreach(ul, i, v) {
-                                const char *n = json_string_value(json_object_get(v, "Name"));
-                                have |= n && STREQ(n, o->ulimits[k].name);
-                        }
-                        if (!have)
-                                json_array_append_new(ul, json_pack("{s:s, s:I, s:I}", "Name", o->ulimits[k].name, "Soft",
-                                                                    (json_int_t) o->ulimits[k].soft, "Hard",
-                                                                    (json_int_t) o->ulimits[k].hard));
-                }
+        /* the container's own ulimits win, name by name (dockerd's mergeUlimits) */
+        for (size_t k = 0; k < o->n_ulimits; k++) {
+                bool have = false;
+                for (size_t i = 0; i < hc->n_ulimits; i++)
+                        have |= STREQ(hc->ulimits[i].name, o->ulimits[k].name);
+                if (!have && (r = ctr_config_add_ulimit(hc, o->ulimits[k].name, o->ulimits[k].soft,
+                                                        o->ulimits[k].hard)) < 0)
+                        return r;
         }
+        return 0;
 }
 
 /* ---- docker info ---- */

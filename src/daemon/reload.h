@@ -20,10 +20,12 @@ int daemon_opts_start(struct daemon_config *cfg, struct berr *err);
  * the reason is logged; returns negative then. */
 int daemon_reload(struct daemon *d, int argc, char **argv);
 
-/* At create: the daemon's defaults into an empty field of HostConfig (ShmSize,
- * CgroupnsMode, CgroupParent, Ulimits, SecurityOpt no-new-privileges, Dns, DnsOptions,
- * DnsSearch), as dockerd applies them. */
-void daemon_opts_apply_create(struct daemon *d, json_t *host_config);
+/* At create: the daemon's defaults into an empty field of the container's decoded
+ * HostConfig (ShmSize, CgroupnsMode, CgroupParent, Ulimits, SecurityOpt
+ * no-new-privileges, Dns, DnsOptions, DnsSearch), as dockerd applies them. Only ENOMEM
+ * fails. */
+struct ctr_config;
+int daemon_opts_apply_create(struct daemon *d, struct ctr_config *cc);
 
 /* `docker info`: the fields that come from these options, set on @info. */
 void daemon_opts_info(struct daemon *d, json_t *info);

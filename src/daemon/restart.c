@@ -34,18 +34,31 @@ static double run_seconds(struct container *c) {
         return difftime(timegm(&b), timegm(&a));
 }
 
+bool ctr_restart_policy_wants(enum ctr_restart policy, int64_t max_retries, int exit_code, int restart_count) {
+        switch (policy) {
+        case CTR_RESTART_ALWAYS:
+        case CTR_RESTART_UNLESS_STOPPED:
+                return true;
+        case CTR_RESTART_ON_FAILURE:
+                return exit_code != 0 && (max_retries == 0 || restart_count < max_retries);
+        default:
+                return false;
+        }
+}
+
+/* Docker's back-off: 100 ms doubling to a minute, back to 100 ms after a run of 10 s. */
+int ctr_restart_backoff_ms(int prev_ms, double run_s) {
+        if (run_s >= BACKOFF_RESET_RUN_S || prev_ms <= 0)
+                return BACKOFF_START_MS;
+        return prev_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : prev_ms * 2;
+}
+
 /* Caller holds c->lock. */
 static bool policy_wants_restart(struct daemon *d, struct container *c) {
-        json_t *rp = json_object_get(c->host_config, "RestartPolicy");
-        const char *name = json_string_value(json_object_get(rp, "Name"));
-        int max = (int) json_integer_value(json_object_get(rp, "MaximumRetryCount"));
-        if (!name || c->stop_requested || d->shutting_down || c->state != CTR_EXITED)
+        if (c->stop_requested || d->shutting_down || c->state != CTR_EXITED)
                 return false;
-        if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
-                return true;
-        if (strcmp(name, "on-failure") == 0)
-                return c->exit_code != 0 && (max == 0 || c->restart_count < max);
-        return false;
+        return ctr_restart_policy_wants(c->cc->hc.restart_policy.name, c->cc->hc.restart_policy.maximum_retry_count,
+                                        c->exit_code, c->restart_count);
 }
 
 static void *restart_main(void *arg) {
@@ -102,11 +115,7 @@ void ctr_maybe_restart(struct daemon *d, struct container *c) {
                 pthread_mutex_unlock(&c->lock);
                 return;
         }
-        /* Docker's back-off: 100 ms doubling to a minute, back to 100 ms after a run of 10 s. */
-        if (run_seconds(c) >= BACKOFF_RESET_RUN_S || c->restart_delay_ms == 0)
-                c->restart_delay_ms = BACKOFF_START_MS;
-        else if ((c->restart_delay_ms *= 2) > BACKOFF_MAX_MS)
-                c->restart_delay_ms = BACKOFF_MAX_MS;
+        c->restart_delay_ms = ctr_restart_backoff_ms(c->restart_delay_ms, run_seconds(c));
         int delay = c->restart_delay_ms;
         (void) ctr_set_state(d, c, CTR_RESTARTING, 0, NULL); /* EXITED, checked above */
         pthread_mutex_unlock(&c->lock);
@@ -119,9 +128,9 @@ void ctr_start_policy_containers(struct daemon *d) {
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 pthread_mutex_lock(&c->lock);
-                const char *name = json_string_value(json_object_get(json_object_get(c->host_config, "RestartPolicy"), "Name"));
-                bool want = name && (c->state == CTR_EXITED || c->state == CTR_CREATED) && c->started_at[0] &&
-                            (strcmp(name, "always") == 0 || (strcmp(name, "unless-stopped") == 0 && !c->stop_requested));
+                enum ctr_restart policy = c->cc->hc.restart_policy.name;
+                bool want = (c->state == CTR_EXITED || c->state == CTR_CREATED) && c->started_at[0] &&
+                            (policy == CTR_RESTART_ALWAYS || (policy == CTR_RESTART_UNLESS_STOPPED && !c->stop_requested));
                 pthread_mutex_unlock(&c->lock);
                 if (want) {
                         pthread_mutex_unlock(&d->ctr_lock);

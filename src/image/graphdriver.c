@@ -65,15 +65,13 @@ static int overlay_mount_opts(const char *target, const char *opts, struct berr 
 /* Can overlayfs (with an upper dir on this filesystem) be mounted under @home? */
 static bool overlay_works(const char *home) {
         char probe[PATH_MAX];
-        snprintf(probe, sizeof(probe), "%s/.probe-XXXXXX", home);
-        if (!mkdtemp(probe))
+        if (fs_path_fmt(probe, sizeof(probe), "%s/.probe-XXXXXX", home) < 0 || !mkdtemp(probe))
                 return false;
         static const char *const subdirs[] = { "lower", "upper", "work", "merged" };
         char p[4][PATH_MAX + 16];
         bool ok = true;
         for (size_t i = 0; i < 4; i++) {
-                snprintf(p[i], sizeof(p[i]), "%s/%s", probe, subdirs[i]);
-                if (mkdir(p[i], 0700) < 0)
+                if (fs_path_fmt(p[i], sizeof(p[i]), "%s/%s", probe, subdirs[i]) < 0 || mkdir(p[i], 0700) < 0)
                         ok = false;
         }
         if (ok) {
@@ -153,7 +151,8 @@ static int short_id(char out[SHORT_ID_LEN + 1], struct berr *err) {
 static int read_link_name(struct graph_driver *d, const char *cache_id, char out[SHORT_ID_LEN + 1],
                           struct berr *err) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/link", cache_id);
+        if (fs_path_fmt(path, sizeof(path), "%s/link", cache_id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", cache_id);
         _cleanup_free_ char *data = NULL;
         size_t len;
         int r = fs_read_file(d->home_fd, path, 64, &data, &len, err);
@@ -167,7 +166,8 @@ static int read_link_name(struct graph_driver *d, const char *cache_id, char out
 
 static int open_diff(struct graph_driver *d, const char *cache_id, struct berr *err) {
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s%s", cache_id, d->kind == GRAPH_DRIVER_OVERLAY2 ? "/diff" : "");
+        /* "" if too long: the open fails */
+        (void) fs_path_fmt(path, sizeof(path), "%s%s", cache_id, d->kind == GRAPH_DRIVER_OVERLAY2 ? "/diff" : "");
         int fd = openat(d->home_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open layer %s", cache_id);
@@ -179,7 +179,8 @@ static int overlay_create(struct graph_driver *d, const char *id, const char *co
         char path[PATH_MAX], lnk[SHORT_ID_LEN + 1], target[PATH_MAX];
         if (mkdirat(d->home_fd, id, 0710) < 0)
                 return berr_sys(err, BERR_INTERNAL, "create layer %s", id);
-        snprintf(path, sizeof(path), "%s/diff", id);
+        if (fs_path_fmt(path, sizeof(path), "%s/diff", id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", id);
         if (mkdirat(d->home_fd, path, 0755) < 0)
                 return berr_sys(err, BERR_INTERNAL, "create layer %s", path);
         int r = short_id(lnk, err);
@@ -189,7 +190,8 @@ static int overlay_create(struct graph_driver *d, const char *id, const char *co
         snprintf(target, sizeof(target), "../%s/diff", id);
         if (symlinkat(target, d->home_fd, path) < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", path);
-        snprintf(path, sizeof(path), "%s/link", id);
+        if (fs_path_fmt(path, sizeof(path), "%s/link", id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", id);
         r = fs_write_atomic(d->home_fd, path, lnk, SHORT_ID_LEN, 0644, err);
         if (r < 0 || n == 0)
                 return r;
@@ -205,11 +207,13 @@ static int overlay_create(struct graph_driver *d, const char *id, const char *co
                 strcat(lower, i ? ":" LINK_DIR "/" : LINK_DIR "/");
                 strcat(lower, lnk);
         }
-        snprintf(path, sizeof(path), "%s/lower", id);
+        if (fs_path_fmt(path, sizeof(path), "%s/lower", id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", id);
         r = fs_write_atomic(d->home_fd, path, lower, strlen(lower), 0644, err);
         if (r < 0)
                 return r;
-        snprintf(path, sizeof(path), "%s/work", id);
+        if (fs_path_fmt(path, sizeof(path), "%s/work", id) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", id);
         if (mkdirat(d->home_fd, path, 0700) < 0)
                 return berr_sys(err, BERR_INTERNAL, "create layer %s", path);
         return 0;
@@ -356,7 +360,8 @@ static int overlay_mount_fsconfig(struct graph_driver *d, const char *const *cha
                 return 1; /* no new mount API: the caller falls back */
         for (size_t i = 0; i < n; i++) {
                 char path[PATH_MAX];
-                snprintf(path, sizeof(path), "%s/%s/diff", d->home, chain[i]);
+                if (fs_path_fmt(path, sizeof(path), "%s/%s/diff", d->home, chain[i]) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", chain[i]);
                 if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
                         return 1; /* kernel without lowerdir+: the caller falls back */
         }
@@ -397,7 +402,8 @@ int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t 
         if (n == 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "mount %s: image has no layers", target);
         char top[PATH_MAX];
-        snprintf(top, sizeof(top), "%s/%s%s", d->home, chain[0], d->kind == GRAPH_DRIVER_OVERLAY2 ? "/diff" : "");
+        if (fs_path_fmt(top, sizeof(top), "%s/%s%s", d->home, chain[0], d->kind == GRAPH_DRIVER_OVERLAY2 ? "/diff" : "") < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", chain[0]);
         if (!rw_dir && (d->kind == GRAPH_DRIVER_VFS || n == 1))
                 return bind_mount(top, target, true, err); /* overlay needs two lowers without an upper */
 
@@ -448,11 +454,11 @@ json_t *graph_driver_metadata(struct graph_driver *d, const char *const *chain, 
                         free(lower);
                 }
         }
-        snprintf(path, sizeof(path), "%s/%s/merged", d->home, chain[0]);
+        (void) fs_path_fmt(path, sizeof(path), "%s/%s/merged", d->home, chain[0]); /* shown only: "" if too long */
         json_object_set_new(o, "MergedDir", json_string(path));
-        snprintf(path, sizeof(path), "%s/%s/diff", d->home, chain[0]);
+        (void) fs_path_fmt(path, sizeof(path), "%s/%s/diff", d->home, chain[0]);
         json_object_set_new(o, "UpperDir", json_string(path));
-        snprintf(path, sizeof(path), "%s/%s/work", d->home, chain[0]);
+        (void) fs_path_fmt(path, sizeof(path), "%s/%s/work", d->home, chain[0]);
         json_object_set_new(o, "WorkDir", json_string(path));
         return o;
 }

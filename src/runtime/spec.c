@@ -89,18 +89,6 @@ int spec_get_strslice(json_t *obj, const char *key, const char ***ret, size_t *r
         return 0;
 }
 
-static int get_str(json_t *obj, const char *key, const char **ret, struct berr *err) {
-        *ret = "";
-        int r = json_get_string(obj, key, ret, err);
-        return r < 0 ? r : 0;
-}
-
-static int get_bool(json_t *obj, const char *key, bool *ret, struct berr *err) {
-        *ret = false;
-        int r = json_get_bool(obj, key, ret, err);
-        return r < 0 ? r : 0;
-}
-
 static bool has_prefix(const char *s, const char *prefix) {
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -118,62 +106,59 @@ static bool host_is_cgroup2(void) {
 }
 
 static int modes_parse(const struct spec_input *in, struct ns_modes *ns, struct berr *err) {
-        json_t *hc = in->host_config;
-        const char *net, *ipc, *pid, *uts, *cgns, *userns;
-        int r;
-        if ((r = get_str(hc, "NetworkMode", &net, err)) < 0 || (r = get_str(hc, "IpcMode", &ipc, err)) < 0 ||
-            (r = get_str(hc, "PidMode", &pid, err)) < 0 || (r = get_str(hc, "UTSMode", &uts, err)) < 0 ||
-            (r = get_str(hc, "CgroupnsMode", &cgns, err)) < 0 || (r = get_str(hc, "UsernsMode", &userns, err)) < 0 ||
-            (r = get_bool(hc, "Privileged", &ns->m.privileged, err)) < 0 ||
-            (r = get_bool(hc, "ReadonlyRootfs", &ns->m.readonly_rootfs, err)) < 0)
-                return r;
+        const struct ctr_host_config *hc = &in->cc->hc;
+        ns->m.privileged = hc->privileged;
+        ns->m.readonly_rootfs = hc->readonly_rootfs;
 
-        ns->m.network_host = STREQ(net, "host");
-        ns->network_container = has_prefix(net, "container:");
+        ns->m.network_host = hc->net_mode == CTR_NET_HOST;
+        ns->network_container = hc->net_mode == CTR_NET_CONTAINER;
         if (ns->network_container && !in->netns_path)
-                return berr_set(err, BERR_INVALID, EINVAL, "network mode %s: the network namespace to join is unknown", net);
+                return berr_set(err, BERR_INVALID, EINVAL, "network mode %s: the network namespace to join is unknown",
+                                hc->network_mode);
         ns->m.network_private = !ns->m.network_host && !ns->network_container;
 
-        if (STREQ(ipc, "host"))
-                ns->m.ipc_host = true;
-        else if (STREQ(ipc, "none"))
-                ns->m.ipc_none = true;
-        else if (has_prefix(ipc, "container:") && ipc[10])
-                ns->ipc_container = true;
-        else if (*ipc && !STREQ(ipc, "private") && !STREQ(ipc, "shareable"))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPC mode: %s", ipc);
+        switch (hc->ipc_mode) {
+        case CTR_IPC_HOST: ns->m.ipc_host = true; break;
+        case CTR_IPC_NONE: ns->m.ipc_none = true; break;
+        case CTR_IPC_CONTAINER: ns->ipc_container = true; break;
+        case CTR_IPC_INVALID: return berr_set(err, BERR_INVALID, EINVAL, "invalid IPC mode: %s", hc->ipc_mode_text);
+        default: break;
+        }
         if (ns->ipc_container && !in->ipc_ns_path)
-                return berr_set(err, BERR_INVALID, EINVAL, "IPC mode %s: the IPC namespace to join is unknown", ipc);
+                return berr_set(err, BERR_INVALID, EINVAL, "IPC mode %s: the IPC namespace to join is unknown",
+                                hc->ipc_mode_text);
 
-        if (STREQ(pid, "host"))
-                ns->pid_host = true;
-        else if (has_prefix(pid, "container:") && pid[10])
-                ns->pid_container = true;
-        else if (*pid)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid PID mode: %s", pid);
+        switch (hc->pid_mode) {
+        case CTR_PID_HOST: ns->pid_host = true; break;
+        case CTR_PID_CONTAINER: ns->pid_container = true; break;
+        case CTR_PID_INVALID: return berr_set(err, BERR_INVALID, EINVAL, "invalid PID mode: %s", hc->pid_mode_text);
+        default: break;
+        }
         if (ns->pid_container && !in->pid_ns_path)
-                return berr_set(err, BERR_INVALID, EINVAL, "PID mode %s: the PID namespace to join is unknown", pid);
+                return berr_set(err, BERR_INVALID, EINVAL, "PID mode %s: the PID namespace to join is unknown",
+                                hc->pid_mode_text);
         ns->m.pid_private = !ns->pid_host && !ns->pid_container;
 
-        if (STREQ(uts, "host"))
-                ns->uts_host = true;
-        else if (*uts)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid UTS mode: %s", uts);
+        if (hc->uts_mode == CTR_UTS_INVALID)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid UTS mode: %s", hc->uts_mode_text);
+        ns->uts_host = hc->uts_mode == CTR_UTS_HOST;
 
-        if (STREQ(cgns, "private"))
-                ns->cgroupns_private = true;
-        else if (!*cgns) /* dockerd's default: private on a cgroup v2 host, host on v1 */
+        switch (hc->cgroupns_mode) {
+        case CTR_CGROUPNS_PRIVATE: ns->cgroupns_private = true; break;
+        case CTR_CGROUPNS_DEFAULT: /* dockerd's default: private on a cgroup v2 host, host on v1 */
                 ns->cgroupns_private = host_is_cgroup2();
-        else if (!STREQ(cgns, "host"))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid cgroup namespace mode: %s", cgns);
+                break;
+        case CTR_CGROUPNS_INVALID:
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid cgroup namespace mode: %s", hc->cgroupns_mode_text);
+        default: break;
+        }
 
+        const char *userns = hc->userns_mode;
         if (*userns && !STREQ(userns, "host"))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid USER mode: %s (user namespaces are not supported)",
                                 userns);
 
-        int64_t shm = 0;
-        if ((r = json_get_int64(hc, "ShmSize", &shm, err)) < 0)
-                return r;
+        int64_t shm = hc->shm_size;
         if (shm < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "SHM size can not be less than 0");
         ns->m.shm_size_bytes = shm ? shm : DEFAULT_SHM_SIZE_BYTES;
@@ -213,14 +198,9 @@ static int namespaces_build(const struct spec_input *in, const struct ns_modes *
 
 /* ---- security options ---- */
 
-static int security_opts_parse(json_t *hc, struct security_opts *so, struct berr *err) {
-        _cleanup_free_ const char **opts = NULL;
-        size_t n;
-        int r = spec_get_strslice(hc, "SecurityOpt", &opts, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                const char *o = opts[i];
+static int security_opts_parse(const struct ctr_host_config *hc, struct security_opts *so, struct berr *err) {
+        for (size_t i = 0; i < hc->security_opt.n; i++) {
+                const char *o = hc->security_opt.v[i];
                 if (STREQ(o, "no-new-privileges")) {
                         so->no_new_privileges = true;
                         continue;
@@ -300,19 +280,18 @@ static int cap_normalize(const char *name, int *ret, struct berr *err) {
 }
 
 /* caps.TweakCapabilities */
-static int caps_build(json_t *hc, bool privileged, struct cap_set *out, struct berr *err) {
+static int caps_build(const struct ctr_host_config *hc, bool privileged, struct cap_set *out, struct berr *err) {
         memset(out, 0, sizeof(*out));
         if (privileged) {
                 for (int c = 0; c <= caps_last(); c++)
                         cap_add(out, c);
                 return 0;
         }
-        _cleanup_free_ const char **adds = NULL, **drops = NULL;
-        size_t n_add, n_drop;
+        char *const *adds = hc->cap_add.v, *const *drops = hc->cap_drop.v;
+        size_t n_add = hc->cap_add.n, n_drop = hc->cap_drop.n;
         int r;
-        if ((r = spec_get_strslice(hc, "CapAdd", &adds, &n_add, err)) < 0 ||
-            (r = spec_get_strslice(hc, "CapDrop", &drops, &n_drop, err)) < 0)
-                return r;
+        if (n_add > LIST_MAX || n_drop > LIST_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "CapAdd/CapDrop: too many entries (at most %d)", LIST_MAX);
         bool add[65] = { false }, drop[65] = { false };
         int add_list[LIST_MAX];
         size_t n_add_list = 0;
@@ -364,12 +343,11 @@ static json_t *caps_json(const struct cap_set *s, bool is_root) {
 /* ---- process pieces ---- */
 
 /* container.CreateDaemonEnvironment + ReplaceOrAppendEnvValues */
-static int env_build(json_t *config, const char *hostname, bool tty, json_t **ret, struct berr *err) {
-        _cleanup_free_ const char **env = NULL;
-        size_t n;
-        int r = spec_get_strslice(config, "Env", &env, &n, err);
-        if (r < 0)
-                return r;
+static int env_build(const struct spec_input *in, const char *hostname, bool tty, json_t **ret, struct berr *err) {
+        const struct strv *own = &in->cc->cfg.env;
+        size_t n = in->n_link_env + own->n;
+        if (n > LIST_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "Env: too many entries (at most %d)", LIST_MAX);
         _cleanup_json_ json_t *out = json_array();
         if (!out)
                 return OOM();
@@ -382,7 +360,7 @@ static int env_build(json_t *config, const char *hostname, bool tty, json_t **re
         if (tty)
                 json_array_append_new(out, json_string("TERM=xterm"));
         for (size_t i = 0; i < n; i++) {
-                const char *e = env[i], *eq = strchr(e, '=');
+                const char *e = i < in->n_link_env ? in->link_env[i] : own->v[i - in->n_link_env], *eq = strchr(e, '=');
                 size_t klen = eq ? (size_t) (eq - e) : strlen(e);
                 ssize_t at = -1;
                 for (size_t k = 0; k < json_array_size(out); k++) {
@@ -403,13 +381,11 @@ static int env_build(json_t *config, const char *hostname, bool tty, json_t **re
         return 0;
 }
 
-static int args_build(json_t *config, bool with_init, json_t **ret, struct berr *err) {
-        _cleanup_free_ const char **ep = NULL, **cmd = NULL;
-        size_t n_ep, n_cmd;
-        int r;
-        if ((r = spec_get_strslice(config, "Entrypoint", &ep, &n_ep, err)) < 0 ||
-            (r = spec_get_strslice(config, "Cmd", &cmd, &n_cmd, err)) < 0)
-                return r;
+static int args_build(const struct ctr_config_cfg *config, bool with_init, json_t **ret, struct berr *err) {
+        char *const *ep = config->entrypoint.v, *const *cmd = config->cmd.v;
+        size_t n_ep = config->entrypoint.n, n_cmd = config->cmd.n;
+        if (n_ep > LIST_MAX || n_cmd > LIST_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "Cmd: too many entries (at most %d)", LIST_MAX);
         if (n_ep + n_cmd == 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "No command specified");
         json_t *args = json_array();
@@ -427,27 +403,18 @@ static int args_build(json_t *config, bool with_init, json_t **ret, struct berr 
         return 0;
 }
 
-static int rlimits_build(json_t *hc, json_t **ret, struct berr *err) {
+static int rlimits_build(const struct ctr_host_config *hc, json_t **ret, struct berr *err) {
         *ret = NULL;
-        json_t *uls;
-        int r = json_get_array(hc, "Ulimits", &uls, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        if (json_array_size(uls) > LIST_MAX)
+        if (hc->n_ulimits == 0)
+                return 0;
+        if (hc->n_ulimits > LIST_MAX)
                 return berr_set(err, BERR_INVALID, E2BIG, "too many ulimits");
         _cleanup_json_ json_t *out = json_array();
         if (!out)
                 return OOM();
-        size_t i;
-        json_t *u;
-        json_array_foreach(uls, i, u) {
-                const char *name = NULL;
-                int64_t soft = 0, hard = 0;
-                if (!json_is_object(u))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field Ulimits[%zu]: expected object", i);
-                if ((r = json_get_string(u, "Name", &name, err)) < 0 || (r = json_get_int64(u, "Soft", &soft, err)) < 0 ||
-                    (r = json_get_int64(u, "Hard", &hard, err)) < 0)
-                        return r;
+        for (size_t i = 0; i < hc->n_ulimits; i++) {
+                const char *name = hc->ulimits[i].name;
+                int64_t soft = hc->ulimits[i].soft, hard = hc->ulimits[i].hard;
                 bool known = false;
                 for (size_t k = 0; name && k < ELEMENTSOF(ulimit_names); k++)
                         known |= STREQ(name, ulimit_names[k]);
@@ -516,14 +483,12 @@ static int check_sysctl(const char *k, const struct ns_modes *ns, struct berr *e
         return berr_set(err, BERR_INVALID, EINVAL, "sysctl \"%s\" is not in a separate kernel namespace", k);
 }
 
-static int sysctl_build(json_t *config, json_t *hc, const struct ns_modes *ns, json_t **ret, struct berr *err) {
+static int sysctl_build(const struct ctr_config *cc, const struct ns_modes *ns, json_t **ret, struct berr *err) {
         _cleanup_json_ json_t *out = json_object();
         if (!out)
                 return OOM();
-        const char *domain;
-        int r = get_str(config, "Domainname", &domain, err);
-        if (r < 0)
-                return r;
+        const char *domain = cc->cfg.domainname;
+        int r;
         if (*domain) /* no OCI field in 1.0; dockerd sets the sysctl */
                 json_object_set_new(out, "kernel.domainname", json_string(domain));
         if (ns->m.network_private) {
@@ -531,24 +496,13 @@ static int sysctl_build(json_t *config, json_t *hc, const struct ns_modes *ns, j
                 json_object_set_new(out, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
                 json_object_set_new(out, "net.ipv4.ping_group_range", json_string("0 2147483647"));
         }
-        json_t *user;
-        r = json_get_object(hc, "Sysctls", &user, err);
-        if (r < 0)
-                return r;
-        if (r == 0) {
-                if (json_object_size(user) > LIST_MAX)
-                        return berr_set(err, BERR_INVALID, E2BIG, "too many sysctls");
-                const char *k;
-                json_t *v;
-                json_object_foreach(user, k, v) {
-                        if (!json_is_string(v))
-                                return berr_set(err, BERR_INVALID, EINVAL,
-                                                "invalid type for field Sysctls[%s]: expected string, got %s", k,
-                                                json_type_name(v));
-                        if ((r = check_sysctl(k, ns, err)) < 0)
-                                return r;
-                        json_object_set(out, k, v);
-                }
+        const struct strmap *user = &cc->hc.sysctls;
+        if (user->n > LIST_MAX)
+                return berr_set(err, BERR_INVALID, E2BIG, "too many sysctls");
+        for (size_t i = 0; i < user->n; i++) {
+                if ((r = check_sysctl(user->keys[i], ns, err)) < 0)
+                        return r;
+                json_object_set_new(out, user->keys[i], json_string(user->vals[i]));
         }
         if (json_object_get(out, "kernel.domainname") && ns->uts_host)
                 return berr_set(err, BERR_INVALID, EINVAL,
@@ -559,17 +513,15 @@ static int sysctl_build(json_t *config, json_t *hc, const struct ns_modes *ns, j
 
 /* ---- paths ---- */
 
-static int paths_build(json_t *hc, const char *key, const char *const *defaults, json_t **ret, struct berr *err) {
+static int paths_build(const struct strv *given, const char *const *defaults, json_t **ret, struct berr *err) {
         *ret = NULL;
-        json_t *v = json_object_get(hc, key);
-        if (v && !json_is_null(v)) { /* the client's list, even empty (systempaths=unconfined) */
-                _cleanup_free_ const char **list = NULL;
-                size_t n;
-                int r = spec_get_strslice(hc, key, &list, &n, err);
-                if (r < 0)
-                        return r;
-                if (n)
-                        *ret = json_deep_copy(v);
+        if (given->set) { /* the client's list, even empty (systempaths=unconfined) */
+                json_t *arr = given->n ? json_array() : NULL;
+                for (size_t i = 0; arr && i < given->n; i++)
+                        json_array_append_new(arr, json_string(given->v[i]));
+                if (given->n && !arr)
+                        return OOM();
+                *ret = arr;
                 return 0;
         }
         json_t *arr = json_array();
@@ -581,11 +533,8 @@ static int paths_build(json_t *hc, const char *key, const char *const *defaults,
         return 0;
 }
 
-static int cgroups_path(const struct spec_input *in, json_t *hc, char **ret, struct berr *err) {
-        const char *parent;
-        int r = get_str(hc, "CgroupParent", &parent, err);
-        if (r < 0)
-                return r;
+static int cgroups_path(const struct spec_input *in, char **ret, struct berr *err) {
+        const char *parent = in->cc->hc.cgroup_parent;
         if (!*parent)
                 parent = in->cgroup_parent ? in->cgroup_parent : DEFAULT_CGROUP_PARENT;
         /* the runtime joins this under each hierarchy root: no way out of it */
@@ -629,19 +578,15 @@ static int seccomp_build(const struct security_opts *so, bool privileged, const 
 static int process_build(const struct spec_input *in, const struct security_opts *so,
                          const struct cap_set *caps, bool with_init, const char *hostname, json_t **ret,
                          struct berr *err) {
-        json_t *config = in->config, *hc = in->host_config;
-        bool tty;
-        const char *user, *cwd;
+        const struct ctr_config_cfg *config = &in->cc->cfg;
+        const struct ctr_host_config *hc = &in->cc->hc;
+        bool tty = config->tty;
+        const char *user = config->user, *cwd = config->working_dir;
         int r;
-        if ((r = get_bool(config, "Tty", &tty, err)) < 0 || (r = get_str(config, "User", &user, err)) < 0 ||
-            (r = get_str(config, "WorkingDir", &cwd, err)) < 0)
-                return r;
         if (*cwd && cwd[0] != '/')
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the working directory '%s' is invalid, it needs to be an absolute path", cwd);
-        int64_t oom = 0;
-        if ((r = json_get_int64(hc, "OomScoreAdj", &oom, err)) < 0)
-                return r;
+        int64_t oom = hc->oom_score_adj;
         if (oom < -1000 || oom > 1000)
                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid value %" PRId64 ", range for oom score adj is [-1000, 1000]",
                                 oom);
@@ -649,20 +594,18 @@ static int process_build(const struct spec_input *in, const struct security_opts
         _cleanup_json_ json_t *p = json_object(), *u = NULL, *args = NULL, *env = NULL, *rl = NULL;
         if (!p)
                 return OOM();
-        _cleanup_free_ const char **groups = NULL;
-        size_t n_groups;
-        if ((r = spec_get_strslice(hc, "GroupAdd", &groups, &n_groups, err)) < 0 ||
-            (r = spec_user_resolve(in->rootfs_fd, user, groups, n_groups, &u, err)) < 0 ||
-            (r = args_build(config, with_init, &args, err)) < 0 || (r = env_build(config, hostname, tty, &env, err)) < 0 ||
+        if ((r = spec_user_resolve(in->rootfs_fd, user, (const char *const *) hc->group_add.v, hc->group_add.n, &u,
+                                   err)) < 0 ||
+            (r = args_build(config, with_init, &args, err)) < 0 || (r = env_build(in, hostname, tty, &env, err)) < 0 ||
             (r = rlimits_build(hc, &rl, err)) < 0)
                 return r;
 
         if (tty) {
                 json_object_set_new(p, "terminal", json_true());
-                json_t *cs = json_object_get(hc, "ConsoleSize");
-                json_int_t h = json_integer_value(json_array_get(cs, 0)), w = json_integer_value(json_array_get(cs, 1));
-                if ((h > 0 || w > 0) && h >= 0 && w >= 0 && h <= 65535 && w <= 65535)
-                        json_object_set_new(p, "consoleSize", json_pack("{s:I,s:I}", "height", h, "width", w));
+                uint64_t h = hc->console_size[0], w = hc->console_size[1];
+                if ((h > 0 || w > 0) && h <= 65535 && w <= 65535)
+                        json_object_set_new(p, "consoleSize",
+                                            json_pack("{s:I,s:I}", "height", (json_int_t) h, "width", (json_int_t) w));
         }
         bool is_root = json_integer_value(json_object_get(u, "uid")) == 0;
         json_object_set_new(p, "user", TAKE_PTR(u));
@@ -688,9 +631,9 @@ static int process_build(const struct spec_input *in, const struct security_opts
 }
 
 int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *err) {
-        if (!in || !in->id || strlen(in->id) < 12 || !json_is_object(in->config) || !json_is_object(in->host_config))
+        if (!in || !in->id || strlen(in->id) < 12 || !in->cc)
                 return berr_set(err, BERR_INTERNAL, EINVAL, "spec_generate: incomplete input");
-        json_t *config = in->config, *hc = in->host_config;
+        const struct ctr_host_config *hc = &in->cc->hc;
         struct ns_modes ns = { 0 };
         struct security_opts so = { 0 };
         struct cap_set caps;
@@ -699,17 +642,12 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
             (r = caps_build(hc, ns.m.privileged, &caps, err)) < 0)
                 return r;
 
-        bool init = false;
-        if ((r = get_bool(hc, "Init", &init, err)) < 0)
-                return r;
-        init = init && ns.m.pid_private; /* dockerd ignores --init when sharing a PID namespace */
+        bool init = hc->init.v && ns.m.pid_private; /* dockerd ignores --init when sharing a PID namespace */
         bool init_mounted = init && in->init_path;
 
         char default_hostname[13];
         snprintf(default_hostname, sizeof(default_hostname), "%.12s", in->id);
-        const char *hostname;
-        if ((r = get_str(config, "Hostname", &hostname, err)) < 0)
-                return r;
+        const char *hostname = in->cc->cfg.hostname;
         if (!*hostname)
                 hostname = default_hostname;
 
@@ -725,15 +663,15 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
                 return OOM();
         if ((r = process_build(in, &so, &caps, init_mounted, hostname, &process, err)) < 0 ||
             (r = spec_mounts_build(in, &ns.m, init_mount, &mounts, err)) < 0 ||
-            (r = sysctl_build(config, hc, &ns, &sysctl, err)) < 0 ||
+            (r = sysctl_build(in->cc, &ns, &sysctl, err)) < 0 ||
             (r = spec_devices_build(hc, ns.m.privileged, &devices, &rules, err)) < 0 ||
             (r = spec_resources_build(hc, rules, &resources, err)) < 0 ||
-            (r = cgroups_path(in, hc, &cgpath, err)) < 0 || (r = namespaces_build(in, &ns, &namespaces, err)) < 0 ||
+            (r = cgroups_path(in, &cgpath, err)) < 0 || (r = namespaces_build(in, &ns, &namespaces, err)) < 0 ||
             (r = seccomp_build(&so, ns.m.privileged, &caps, &seccomp, err)) < 0)
                 return r;
         if (!ns.m.privileged &&
-            ((r = paths_build(hc, "MaskedPaths", spec_default_masked_paths, &masked, err)) < 0 ||
-             (r = paths_build(hc, "ReadonlyPaths", spec_default_readonly_paths, &readonly, err)) < 0))
+            ((r = paths_build(&hc->masked_paths, spec_default_masked_paths, &masked, err)) < 0 ||
+             (r = paths_build(&hc->readonly_paths, spec_default_readonly_paths, &readonly, err)) < 0))
                 return r;
 
         json_object_set_new(spec, "ociVersion", json_string(OCI_VERSION));

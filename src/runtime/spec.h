@@ -6,14 +6,16 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "runtime/ctr_config.h"
+
 struct berr;
 
 struct spec_input {
         const char *id;          /* 64-hex container ID */
-        json_t *config;          /* Docker Config, already merged with the image's config at create
-                                  * (Cmd, Entrypoint, Env, WorkingDir, User, Tty, OpenStdin, Hostname,
-                                  * Domainname, StopSignal, Labels, ExposedPorts, Volumes) */
-        json_t *host_config;     /* Docker HostConfig as the client sent it (validated here) */
+        const struct ctr_config *cc; /* Docker Config (merged with the image's at create) and HostConfig;
+                                  * values are checked here too */
+        const char *const *link_env; /* --link's variables (n_link_env), before Config.Env's, which win */
+        size_t n_link_env;
         const char *rootfs_path; /* absolute path of the mounted root filesystem */
         int rootfs_fd;           /* fd of the same dir, to read /etc/passwd and /etc/group safely;
                                   * -1: no files, so only numeric --user values resolve */
@@ -47,7 +49,7 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
 /* The resource limits of a HostConfig (memory, CPU, block I/O, pids) checked as
  * spec_generate checks them, so that create refuses what start would (dockerd checks
  * them at create too). */
-int spec_check_resources(json_t *host_config, struct berr *err);
+int spec_check_resources(const struct ctr_host_config *host_config, struct berr *err);
 
 /* Resolve a Docker user ("", "name", "uid", "name:group", "uid:gid", ...) plus the
  * --group-add entries against the image's /etc/passwd and /etc/group, read through

@@ -123,15 +123,10 @@ static bool valid_perms(const char *p) {
 }
 
 /* oci.DevicesFromPath for one HostConfig.Devices entry. */
-static int add_mapping(struct dev_list *l, json_t *mapping, size_t idx, struct berr *err) {
-        const char *host = NULL, *container = NULL, *perms = NULL;
+static int add_mapping(struct dev_list *l, const struct ctr_device *mapping, struct berr *err) {
+        const char *host = mapping->path_on_host, *container = mapping->path_in_container,
+                   *perms = mapping->cgroup_permissions;
         int r;
-        if (!json_is_object(mapping))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field Devices[%zu]: expected object", idx);
-        if ((r = json_get_string(mapping, "PathOnHost", &host, err)) < 0 ||
-            (r = json_get_string(mapping, "PathInContainer", &container, err)) < 0 ||
-            (r = json_get_string(mapping, "CgroupPermissions", &perms, err)) < 0)
-                return r;
         if (!host || !*host)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid device mapping: PathOnHost is required");
         if (!container || !*container)
@@ -208,7 +203,7 @@ static int parse_cgroup_rule(const char *s, json_t **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int spec_devices_build(json_t *host_config, bool privileged, json_t **ret_devices, json_t **ret_rules,
+int spec_devices_build(const struct ctr_host_config *hc, bool privileged, json_t **ret_devices, json_t **ret_rules,
                        struct berr *err) {
         _cleanup_json_ json_t *devices = json_array(), *rules = json_array();
         if (!devices || !rules)
@@ -230,35 +225,16 @@ int spec_devices_build(json_t *host_config, bool privileged, json_t **ret_device
                                                               default_rules[i].minor, t[0] != 0, "rwm")) < 0)
                                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 }
-                json_t *mappings;
-                r = json_get_array(host_config, "Devices", &mappings, err);
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        size_t i;
-                        json_t *mp;
-                        json_array_foreach(mappings, i, mp) {
-                                r = add_mapping(&l, mp, i, err);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
-                json_t *cg;
-                r = json_get_array(host_config, "DeviceCgroupRules", &cg, err);
-                if (r < 0)
-                        return r;
-                if (r == 0) {
-                        size_t i;
-                        json_t *s;
-                        json_array_foreach(cg, i, s) {
-                                json_t *rl = NULL;
-                                if (!json_is_string(s) || parse_cgroup_rule(json_string_value(s), &rl) < 0)
-                                        return berr_set(err, BERR_INVALID, EINVAL,
-                                                        "invalid device cgroup rule format: '%s'",
-                                                        json_is_string(s) ? json_string_value(s) : json_type_name(s));
-                                if (json_array_append_new(rules, rl) < 0)
-                                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-                        }
+                for (size_t i = 0; i < hc->n_devices; i++)
+                        if ((r = add_mapping(&l, &hc->devices[i], err)) < 0)
+                                return r;
+                for (size_t i = 0; i < hc->device_cgroup_rules.n; i++) {
+                        const char *s = hc->device_cgroup_rules.v[i];
+                        json_t *rl = NULL;
+                        if (parse_cgroup_rule(s, &rl) < 0)
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid device cgroup rule format: '%s'", s);
+                        if (json_array_append_new(rules, rl) < 0)
+                                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 }
         }
         *ret_devices = json_array_size(devices) ? TAKE_PTR(devices) : NULL;

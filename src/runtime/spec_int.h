@@ -33,12 +33,12 @@ int spec_tmpfs_options(const char *data, json_t **ret_options, struct berr *err)
 
 /* linux.devices (NULL when none) and linux.resources.devices from --privileged, --device
  * and --device-cgroup-rule. */
-int spec_devices_build(json_t *host_config, bool privileged, json_t **ret_devices, json_t **ret_rules,
+int spec_devices_build(const struct ctr_host_config *hc, bool privileged, json_t **ret_devices, json_t **ret_rules,
                        struct berr *err);
 
 /* Validate HostConfig's resource fields with Docker's messages and build linux.resources
  * around @device_rules (a reference is taken). */
-int spec_resources_build(json_t *host_config, json_t *device_rules, json_t **ret_resources, struct berr *err);
+int spec_resources_build(const struct ctr_host_config *hc, json_t *device_rules, json_t **ret_resources, struct berr *err);
 
 /* A Docker "strslice": an array of strings or one string (older clients); absent -> empty.
  * Elements are borrowed from @obj. */

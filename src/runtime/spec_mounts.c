@@ -248,25 +248,18 @@ static int collect_user_mounts(const struct spec_input *in, const struct spec_mo
             json_array_append_new(ms, bind_mount("/dev/shm", shm, true)) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
 
-        json_t *tmpfs;
-        int r = json_get_object(in->host_config, "Tmpfs", &tmpfs, err);
-        if (r < 0)
-                return r;
-        if (r == 0) {
-                const char *dest;
-                json_t *v;
-                json_object_foreach(tmpfs, dest, v) {
-                        if (!json_is_string(v))
-                                return berr_set(err, BERR_INVALID, EINVAL,
-                                                "invalid type for field Tmpfs[%s]: expected string, got %s", dest,
-                                                json_type_name(v));
+        const struct strmap *tmpfs = &in->cc->hc.tmpfs;
+        int r;
+        {
+                for (size_t ti = 0; ti < tmpfs->n; ti++) {
+                        const char *dest = tmpfs->keys[ti], *data = tmpfs->vals[ti];
                         r = validate_tmpfs_destination(dest, err);
                         if (r < 0)
                                 return r;
                         if (has_dest(ms, dest))
                                 return berr_set(err, BERR_INVALID, EINVAL, "Duplicate mount point: %s", dest);
                         json_t *opts = NULL;
-                        r = spec_tmpfs_options(json_string_value(v), &opts, err);
+                        r = spec_tmpfs_options(data, &opts, err);
                         if (r < 0)
                                 return r;
                         if (json_array_append_new(ms, json_pack("{s:s,s:s,s:s,s:o}", "destination", dest, "type",

@@ -21,12 +21,6 @@
 #define CPUSET_MAX 8192
 #define BLKIO_DEVICES_MAX 256
 
-static int get_i64(json_t *hc, const char *key, int64_t *ret, struct berr *err) {
-        *ret = 0;
-        int r = json_get_int64(hc, key, ret, err);
-        return r < 0 ? r : 0;
-}
-
 static int online_count(void) {
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof(set), &set) == 0)
@@ -94,27 +88,26 @@ static int check_cpuset(const char *requested, const char *online_path, const ch
         return r;
 }
 
-static int blkio_devices(json_t *hc, const char *key, const char *value_key, const char *out_key, json_t **ret,
+/* One of the blkio lists: @n devices, the i-th at path(i) with value(i). */
+struct blkio_list {
+        const char *key;
+        size_t n;
+        const char *(*path)(const struct ctr_host_config *hc, size_t i);
+        int64_t (*value)(const struct ctr_host_config *hc, size_t i);
+};
+
+static int blkio_devices(const struct ctr_host_config *hc, const struct blkio_list *l, const char *out_key, json_t **ret,
                          struct berr *err) {
         *ret = NULL;
-        json_t *arr;
-        int r = json_get_array(hc, key, &arr, err);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        if (json_array_size(arr) == 0)
+        const char *key = l->key;
+        if (l->n == 0)
                 return 0;
-        if (json_array_size(arr) > BLKIO_DEVICES_MAX)
+        if (l->n > BLKIO_DEVICES_MAX)
                 return berr_set(err, BERR_INVALID, E2BIG, "%s: too many devices", key);
         _cleanup_json_ json_t *out = json_array();
-        size_t i;
-        json_t *e;
-        json_array_foreach(arr, i, e) {
-                const char *path = NULL;
-                int64_t value = 0;
-                if (!json_is_object(e))
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field %s[%zu]: expected object", key, i);
-                if ((r = json_get_string(e, "Path", &path, err)) < 0 || (r = json_get_int64(e, value_key, &value, err)) < 0)
-                        return r;
+        for (size_t i = 0; i < l->n; i++) {
+                const char *path = l->path(hc, i);
+                int64_t value = l->value(hc, i);
                 struct stat st;
                 char buf[128];
                 if (!path || stat(path, &st) < 0)
@@ -129,18 +122,10 @@ static int blkio_devices(json_t *hc, const char *key, const char *value_key, con
         return 0;
 }
 
-static int memory_build(json_t *hc, json_t **ret, struct berr *err) {
-        int64_t mem, swap, reservation;
-        int r;
-        if ((r = get_i64(hc, "Memory", &mem, err)) < 0 || (r = get_i64(hc, "MemorySwap", &swap, err)) < 0 ||
-            (r = get_i64(hc, "MemoryReservation", &reservation, err)) < 0)
-                return r;
-        int64_t swappiness = -1;
-        if ((r = json_get_int64(hc, "MemorySwappiness", &swappiness, err)) < 0)
-                return r;
-        bool oom_kill_disable = false;
-        if ((r = json_get_bool(hc, "OomKillDisable", &oom_kill_disable, err)) < 0)
-                return r;
+static int memory_build(const struct ctr_host_config *hc, json_t **ret, struct berr *err) {
+        int64_t mem = hc->memory, swap = hc->memory_swap, reservation = hc->memory_reservation;
+        int64_t swappiness = hc->memory_swappiness.set ? hc->memory_swappiness.v : -1;
+        bool oom_kill_disable = hc->oom_kill_disable.v;
 
         if (mem != 0 && mem < MIN_MEMORY_BYTES)
                 return berr_set(err, BERR_INVALID, EINVAL, "Minimum memory limit allowed is 6MB");
@@ -177,17 +162,11 @@ static int memory_build(json_t *hc, json_t **ret, struct berr *err) {
         return 0;
 }
 
-static int cpu_build(json_t *hc, json_t **ret, struct berr *err) {
-        int64_t nano, shares, period, quota, rt_period, rt_runtime;
-        const char *cpus = NULL, *mems = NULL;
+static int cpu_build(const struct ctr_host_config *hc, json_t **ret, struct berr *err) {
+        int64_t nano = hc->nano_cpus, shares = hc->cpu_shares, period = hc->cpu_period, quota = hc->cpu_quota,
+                rt_period = hc->cpu_realtime_period, rt_runtime = hc->cpu_realtime_runtime;
+        const char *cpus = hc->cpuset_cpus, *mems = hc->cpuset_mems;
         int r;
-        if ((r = get_i64(hc, "NanoCpus", &nano, err)) < 0 || (r = get_i64(hc, "CpuShares", &shares, err)) < 0 ||
-            (r = get_i64(hc, "CpuPeriod", &period, err)) < 0 || (r = get_i64(hc, "CpuQuota", &quota, err)) < 0 ||
-            (r = get_i64(hc, "CpuRealtimePeriod", &rt_period, err)) < 0 ||
-            (r = get_i64(hc, "CpuRealtimeRuntime", &rt_runtime, err)) < 0 ||
-            (r = json_get_string(hc, "CpusetCpus", &cpus, err)) < 0 ||
-            (r = json_get_string(hc, "CpusetMems", &mems, err)) < 0)
-                return r;
 
         if (nano > 0 && period > 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "Conflicting options: Nano CPUs and CPU Period cannot both be set");
@@ -235,28 +214,49 @@ static int cpu_build(json_t *hc, json_t **ret, struct berr *err) {
         return 0;
 }
 
-static int blkio_build(json_t *hc, json_t **ret, struct berr *err) {
-        int64_t weight;
-        int r = get_i64(hc, "BlkioWeight", &weight, err);
-        if (r < 0)
-                return r;
+static const char *weight_path(const struct ctr_host_config *hc, size_t i) {
+        return hc->blkio_weight_device[i].path;
+}
+static int64_t weight_value(const struct ctr_host_config *hc, size_t i) {
+        return hc->blkio_weight_device[i].weight;
+}
+#define THROTTLE(list)                                                                        \
+        static const char *list##_path(const struct ctr_host_config *hc, size_t i) {          \
+                return hc->list.v[i].path;                                                    \
+        }                                                                                     \
+        static int64_t list##_value(const struct ctr_host_config *hc, size_t i) {             \
+                return (int64_t) hc->list.v[i].rate;                                          \
+        }
+THROTTLE(blkio_device_read_bps)
+THROTTLE(blkio_device_write_bps)
+THROTTLE(blkio_device_read_iops)
+THROTTLE(blkio_device_write_iops)
+
+static int blkio_build(const struct ctr_host_config *hc, json_t **ret, struct berr *err) {
+        int64_t weight = hc->blkio_weight;
+        int r;
         if (weight > 0 && (weight < 10 || weight > 1000))
                 return berr_set(err, BERR_INVALID, EINVAL, "Range of blkio weight is from 10 to 1000");
         _cleanup_json_ json_t *b = json_pack("{s:I}", "weight", (json_int_t) weight);
         if (!b)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        static const struct {
-                const char *key, *value_key, *out_key, *spec_key;
+        const struct {
+                struct blkio_list l;
+                const char *out_key, *spec_key;
         } lists[] = {
-                { "BlkioWeightDevice", "Weight", "weight", "weightDevice" },
-                { "BlkioDeviceReadBps", "Rate", "rate", "throttleReadBpsDevice" },
-                { "BlkioDeviceWriteBps", "Rate", "rate", "throttleWriteBpsDevice" },
-                { "BlkioDeviceReadIOps", "Rate", "rate", "throttleReadIOPSDevice" },
-                { "BlkioDeviceWriteIOps", "Rate", "rate", "throttleWriteIOPSDevice" },
+                { { "BlkioWeightDevice", hc->n_blkio_weight_device, weight_path, weight_value }, "weight", "weightDevice" },
+                { { "BlkioDeviceReadBps", hc->blkio_device_read_bps.n, blkio_device_read_bps_path,
+                    blkio_device_read_bps_value }, "rate", "throttleReadBpsDevice" },
+                { { "BlkioDeviceWriteBps", hc->blkio_device_write_bps.n, blkio_device_write_bps_path,
+                    blkio_device_write_bps_value }, "rate", "throttleWriteBpsDevice" },
+                { { "BlkioDeviceReadIOps", hc->blkio_device_read_iops.n, blkio_device_read_iops_path,
+                    blkio_device_read_iops_value }, "rate", "throttleReadIOPSDevice" },
+                { { "BlkioDeviceWriteIOps", hc->blkio_device_write_iops.n, blkio_device_write_iops_path,
+                    blkio_device_write_iops_value }, "rate", "throttleWriteIOPSDevice" },
         };
         for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
                 json_t *devs = NULL;
-                r = blkio_devices(hc, lists[i].key, lists[i].value_key, lists[i].out_key, &devs, err);
+                r = blkio_devices(hc, &lists[i].l, lists[i].out_key, &devs, err);
                 if (r < 0)
                         return r;
                 if (devs)
@@ -266,17 +266,14 @@ static int blkio_build(json_t *hc, json_t **ret, struct berr *err) {
         return 0;
 }
 
-int spec_resources_build(json_t *hc, json_t *device_rules, json_t **ret_resources, struct berr *err) {
+int spec_resources_build(const struct ctr_host_config *hc, json_t *device_rules, json_t **ret_resources, struct berr *err) {
         _cleanup_json_ json_t *memory = NULL, *cpu = NULL, *blkio = NULL;
         int r;
         if ((r = memory_build(hc, &memory, err)) < 0 || (r = cpu_build(hc, &cpu, err)) < 0 ||
             (r = blkio_build(hc, &blkio, err)) < 0)
                 return r;
-        int64_t pids = 0;
-        r = json_get_int64(hc, "PidsLimit", &pids, err);
-        if (r < 0)
-                return r;
-        bool has_pids = r == 0;
+        int64_t pids = hc->pids_limit.v;
+        bool has_pids = hc->pids_limit.set;
 
         json_t *res = json_object();
         if (!res)
@@ -291,7 +288,7 @@ int spec_resources_build(json_t *hc, json_t *device_rules, json_t **ret_resource
         return 0;
 }
 
-int spec_check_resources(json_t *host_config, struct berr *err) {
+int spec_check_resources(const struct ctr_host_config *host_config, struct berr *err) {
         _cleanup_json_ json_t *resources = NULL;
         return spec_resources_build(host_config, NULL, &resources, err);
 }

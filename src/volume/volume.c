@@ -87,7 +87,8 @@ void volume_store_free(struct volume_store *vs) {
 
 static int read_record(struct volume_store *vs, const char *name, json_t **ret, struct berr *err) {
         char path[512];
-        snprintf(path, sizeof(path), "%s/" RECORD, name);
+        if (fs_path_fmt(path, sizeof(path), "%s/" RECORD, name) < 0)
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "volume name too long: %s", name);
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r = fs_read_file(vs->root_fd, path, RECORD_MAX, &text, &len, err);
@@ -98,7 +99,7 @@ static int read_record(struct volume_store *vs, const char *name, json_t **ret, 
 
 static json_t *volume_json(struct volume_store *vs, const char *name, json_t *rec) {
         char mp[4096];
-        snprintf(mp, sizeof(mp), "%s/%s/_data", vs->root, name);
+        (void) fs_path_fmt(mp, sizeof(mp), "%s/%s/_data", vs->root, name); /* shown only: "" if too long */
         json_t *labels = json_object_get(rec, "Labels");
         return json_pack("{s:O, s:s, s:O, s:s, s:s, s:n, s:s}", "CreatedAt", json_object_get(rec, "CreatedAt"), "Driver",
                          "local", "Labels", json_is_object(labels) ? labels : json_null(), "Mountpoint", mp, "Name", name,
@@ -159,10 +160,11 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
                 json_object_set_new(lab, VOLUME_LABEL_ANONYMOUS, json_string(""));
         rec = json_pack("{s:s, s:s, s:o, s:b}", "Name", name, "CreatedAt", created, "Labels", lab, "Anonymous", anonymous);
         char data[512];
-        snprintf(data, sizeof(data), "%s/_data", name);
         bool made = false;
         r = 0;
-        if (mkdirat(vs->root_fd, name, 0701) == 0)
+        if (fs_path_fmt(data, sizeof(data), "%s/_data", name) < 0)
+                r = berr_set(err, BERR_INVALID, ENAMETOOLONG, "volume name too long: %s", name);
+        else if (mkdirat(vs->root_fd, name, 0701) == 0)
                 made = true;
         else if (errno == EEXIST) {
                 /* A directory without a record is a leftover (a crash mid-create): start clean. */
@@ -179,9 +181,11 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
         else {
                 _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
                 char path[512];
-                snprintf(path, sizeof(path), "%s/" RECORD, name);
-                r = text ? fs_write_atomic(vs->root_fd, path, text, strlen(text), 0600, err)
-                         : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                if (fs_path_fmt(path, sizeof(path), "%s/" RECORD, name) < 0)
+                        r = berr_set(err, BERR_INVALID, ENAMETOOLONG, "volume name too long: %s", name);
+                else
+                        r = text ? fs_write_atomic(vs->root_fd, path, text, strlen(text), 0600, err)
+                                 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         if (r < 0 && made) {
                 struct berr e3;
@@ -251,7 +255,8 @@ int volume_list(struct volume_store *vs, json_t **ret, struct berr *err) {
 int volume_mountpoint(struct volume_store *vs, const char *name, char *out, size_t size, struct berr *err) {
         if (!volume_name_valid(name))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid volume name %s", name);
-        snprintf(out, size, "%s/%s/_data", vs->root, name);
+        if (fs_path_fmt(out, size, "%s/%s/_data", vs->root, name) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/%s/_data: path too long", vs->root, name);
         return 0;
 }
 
@@ -314,8 +319,9 @@ static unsigned long long du(int dir_fd, int depth) {
 
 unsigned long long volume_size(struct volume_store *vs, const char *name) {
         char data[512];
-        snprintf(data, sizeof(data), "%s/_data", name);
-        int fd = volume_name_valid(name) ? openat(vs->root_fd, data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        int fd = volume_name_valid(name) && fs_path_fmt(data, sizeof(data), "%s/_data", name) == 0
+                         ? openat(vs->root_fd, data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                         : -1;
         if (fd < 0)
                 return 0;
         unsigned long long n = du(fd, 0);

@@ -374,3 +374,68 @@ def test_an_image_for_another_os_cannot_make_a_container(docker, client, images,
         for c in set(docker.run("ps", "-aq").stdout.split()) - set(before):
             docker.run("rm", "-f", c)
         docker.run("rmi", "berth-test/windows")
+
+
+def test_env_without_value_is_kept_in_config_not_in_the_process(docker, images):
+    """dockerd keeps `-e FOO` (no value, none in the client's environment) in Config.Env;
+    the process gets only the variables that have a value, and FOO unsets the image's."""
+    assert "FOO_UNSET_T" not in os.environ and "APP_HOME" not in os.environ  # the CLI sends the bare names
+    p = docker.run("run", "--name", "envkeep", "-e", "FOO_UNSET_T", "-e", "BAR=1", "-e", "APP_HOME", "layered",
+                   "sh", "-c", "env")
+    assert "BAR=1" in p.stdout.split()
+    assert "FOO_UNSET_T" not in p.stdout and "APP_HOME" not in p.stdout
+    cfg_env = json.loads(docker.run("inspect", "envkeep").stdout)[0]["Config"]["Env"]
+    assert "FOO_UNSET_T" in cfg_env and "APP_HOME" in cfg_env and "BAR=1" in cfg_env
+    assert not any(e.startswith("APP_HOME=") for e in cfg_env)  # the image's value is overridden
+    docker.run("rm", "envkeep")
+
+
+def test_log_driver_default_and_unknown(docker, images):
+    cid = docker.run("create", "busybox", "true").stdout.strip()
+    hc = json.loads(docker.run("inspect", cid).stdout)[0]["HostConfig"]
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {}}
+    docker.run("rm", cid)
+    p = docker.run("create", "--log-driver", "asdf", "busybox", "true", check=False)
+    assert p.returncode != 0 and "logger: no log driver named 'asdf' is registered" in p.stderr
+    assert "asdf" not in docker.run("ps", "-a", "--format", "{{.ID}} {{.Command}}").stdout
+
+
+def test_host_config_runtime_in_inspect(docker, client, images):
+    cid = docker.run("create", "busybox", "true").stdout.strip()
+    info = json.loads(docker.run("info", "--format", "{{json .DefaultRuntime}}").stdout)
+    assert json.loads(docker.run("inspect", cid).stdout)[0]["HostConfig"]["Runtime"] == info
+    docker.run("rm", cid)
+    c = client.containers.create("busybox", "true", runtime="runc")
+    assert c.attrs["HostConfig"]["Runtime"] == "runc"
+    c.remove()
+
+
+# What dockerd's inspect always shows (Go fields without omitempty), API 1.45.
+DOCKERD_HOST_CONFIG_KEYS = (
+    "Binds ContainerIDFile LogConfig NetworkMode PortBindings RestartPolicy AutoRemove VolumeDriver VolumesFrom "
+    "ConsoleSize CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode Cgroup Links "
+    "OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs SecurityOpt UTSMode UsernsMode ShmSize Isolation "
+    "CpuShares Memory NanoCpus CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps BlkioDeviceWriteBps "
+    "BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota CpuRealtimePeriod CpuRealtimeRuntime CpusetCpus "
+    "CpusetMems Devices DeviceCgroupRules DeviceRequests MemoryReservation MemorySwap MemorySwappiness OomKillDisable "
+    "PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps IOMaximumBandwidth MaskedPaths ReadonlyPaths").split()
+DOCKERD_CONFIG_KEYS = ("Hostname Domainname User AttachStdin AttachStdout AttachStderr Tty OpenStdin StdinOnce Env "
+                       "Cmd Image Volumes WorkingDir Entrypoint OnBuild Labels").split()
+
+
+def test_inspect_has_every_field_dockerd_shows(client, images):
+    """A bare API create (docker-py sends almost nothing) still inspects with dockerd's
+    full Config and HostConfig, defaults filled in."""
+    c = client.api.create_container("busybox", "true")
+    try:
+        o = client.api.inspect_container(c["Id"])
+        missing = [k for k in DOCKERD_HOST_CONFIG_KEYS if k not in o["HostConfig"]]
+        assert not missing, missing
+        missing = [k for k in DOCKERD_CONFIG_KEYS if k not in o["Config"]]
+        assert not missing, missing
+        hc = o["HostConfig"]
+        assert hc["NetworkMode"] == "default" and hc["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
+        assert hc["LogConfig"] == {"Type": "json-file", "Config": {}} and hc["PortBindings"] == {}
+        assert o["Config"]["Cmd"] == ["true"] and o["Config"]["Labels"] == {}
+    finally:
+        client.api.remove_container(c["Id"])

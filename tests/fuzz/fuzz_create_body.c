@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         struct berr err = {};
         if (json_is_object(body)) {
-                (void) ctr_validate_create(body, &err);
+                (void) ctr_validate_create(body, NULL, &err);
                 json_t *copy = json_deep_copy(body);
                 (void) image_config_check(copy, &err);
                 json_decref(copy);

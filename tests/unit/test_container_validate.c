@@ -22,7 +22,7 @@ static const char *verdict(const char *body) {
         json_error_t jerr;
         _cleanup_json_ json_t *b = json_loads(body, 0, &jerr);
         assert_non_null(b);
-        int r = ctr_validate_create(b, &err);
+        int r = ctr_validate_create(b, NULL, &err);
         if (r == 0)
                 return "";
         assert_int_equal(err.kind, BERR_INVALID);
@@ -82,7 +82,7 @@ static void test_validate_accepts_what_clients_send(void **state) {
 static void test_validate_string_strslice_becomes_array(void **state) {
         struct berr err = { 0 };
         _cleanup_json_ json_t *b = json_pack("{s:s, s:{s:s}}", "Cmd", "top", "HostConfig", "CapAdd", "NET_ADMIN");
-        assert_int_equal(ctr_validate_create(b, &err), 0);
+        assert_int_equal(ctr_validate_create(b, NULL, &err), 0);
         assert_string_equal(json_string_value(json_array_get(json_object_get(b, "Cmd"), 0)), "top");
         assert_true(json_is_array(json_object_get(json_object_get(b, "HostConfig"), "CapAdd")));
 }

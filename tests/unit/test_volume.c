@@ -96,7 +96,11 @@ static void test_store(void **s) {
 
 static int parse(const char *config, const char *hc, json_t **ret, struct berr *err) {
         json_t *c = json_loads(config, 0, NULL), *h = json_loads(hc, 0, NULL);
-        int r = ctr_mounts_parse(c, h, ret, err);
+        struct ctr_config *cc = NULL;
+        int r = ctr_config_decode(c, h, NULL, &cc, err);
+        if (r == 0)
+                r = ctr_mounts_parse(cc, ret, err);
+        ctr_config_free(cc);
         json_decref(c);
         json_decref(h);
         return r;

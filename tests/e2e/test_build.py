@@ -676,3 +676,31 @@ def test_build_git_context_over_http(berthd, docker):
         httpd.server_close()
         subprocess.run(["rm", "-rf", base])
     assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_cache_from_a_loaded_image(docker):
+    """--cache-from: an image that came back from `docker save`/`load` (no parent chain,
+    no intermediate images) serves every step, and the build gives the same image."""
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nENV V=1\nCOPY f /f\nRUN cat /f > /g\nWORKDIR /w\nCMD [\"cat\", \"/g\"]\n",
+                    "f": "cached content\n"})
+    build(docker, ctx, "-t", "bt-cf")
+    first = image_id(docker, "bt-cf")
+    saved = os.path.join(ctx, "..", os.path.basename(ctx) + ".tar")
+    docker.run("save", "-o", saved, "bt-cf")
+    docker.run("rmi", "bt-cf")
+    assert docker.run("image", "inspect", first, check=False).returncode != 0
+    docker.run("load", "-i", saved)
+    os.unlink(saved)
+    # the loaded image has no parent chain: only its history can serve as the cache
+    out = steps(build(docker, ctx, "--cache-from", "bt-cf", "-t", "bt-cf2").stdout)
+    assert out.count(" ---> Using cache") == 5, out
+    assert image_id(docker, "bt-cf2") == first
+    assert docker.run("run", "--rm", "bt-cf2").stdout == "cached content\n"
+    # a change after the COPY: the steps before still come from the source
+    with open(os.path.join(ctx, "f"), "w") as f:
+        f.write("changed\n")
+    out = steps(build(docker, ctx, "--cache-from", "bt-cf", "-t", "bt-cf3").stdout)
+    cached = [out[i - 1] for i, l in enumerate(out) if l == " ---> Using cache"]
+    assert cached == ["Step 2/6 : ENV V=1"]
+    # a cache source that is not here is skipped, as dockerd does
+    build(docker, ctx, "--cache-from", "nosuch/image:tag", "-t", "bt-cf4")

@@ -704,3 +704,16 @@ def test_build_cache_from_a_loaded_image(docker):
     assert cached == ["Step 2/6 : ENV V=1"]
     # a cache source that is not here is skipped, as dockerd does
     build(docker, ctx, "--cache-from", "nosuch/image:tag", "-t", "bt-cf4")
+
+
+def test_build_dockerode(berthd, docker):
+    node = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+    assert os.path.isdir(os.path.join(node, "node_modules", "dockerode")), "run `make deps` (npm ci in tests/e2e/node)"
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nARG WHO\nCOPY hello.txt /hello.txt\nRUN echo \"by $WHO\" >> /hello.txt\n"
+                                  "CMD [\"cat\", \"/hello.txt\"]\n",
+                    "hello.txt": "hello\n"})
+    p = subprocess.run(["node", os.path.join(node, "build.js"), berthd.sock, ctx, "bt-node"], capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith("ok built sha256:")
+    assert docker.run("run", "--rm", "bt-node").stdout == "hello\nby dockerode\n"

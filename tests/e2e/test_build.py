@@ -19,9 +19,15 @@ import pytest
 from conftest import TESTDATA, docker_env
 
 
+_CONTEXTS = []
+
+
 @pytest.fixture(scope="module", autouse=True)
 def busybox(docker):
     docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    yield
+    for d in _CONTEXTS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def build(docker, ctx, *args, input=None, check=True, timeout=120):
@@ -37,6 +43,7 @@ def build(docker, ctx, *args, input=None, check=True, timeout=120):
 
 def make_ctx(files):
     d = tempfile.mkdtemp(prefix="berth-build-")
+    _CONTEXTS.append(d)
     for name, data in files.items():
         path = os.path.join(d, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)

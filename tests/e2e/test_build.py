@@ -724,3 +724,27 @@ def test_build_dockerode(berthd, docker):
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.startswith("ok built sha256:")
     assert docker.run("run", "--rm", "bt-node").stdout == "hello\nby dockerode\n"
+
+
+def test_image_prune_takes_a_dangling_build_with_its_intermediates(docker):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nENV PRUNE=1\nRUN echo p > /p\nLABEL prune=me\n"})
+    build(docker, ctx, "--no-cache", "-t", "bt-prune")
+    final = image_id(docker, "bt-prune")
+    parents = []
+    ref = final
+    while True:
+        ref = docker.run("image", "inspect", "-f", "{{.Parent}}", ref).stdout.strip()
+        if ref == image_id(docker, "busybox"):
+            break
+        parents.append(ref)
+    assert len(parents) == 2
+    # tagged, nothing of it is dangling, and intermediate images never go alone
+    docker.run("image", "prune", "-f")
+    for i in [final] + parents:
+        assert docker.run("image", "inspect", i, check=False).returncode == 0
+    docker.run("tag", "busybox", "bt-prune")  # the build's image is dangling now
+    out = docker.run("image", "prune", "-f").stdout
+    for i in [final] + parents:
+        assert "deleted: " + i in out
+        assert docker.run("image", "inspect", i, check=False).returncode != 0
+    docker.run("rmi", "bt-prune")

@@ -748,3 +748,20 @@ def test_image_prune_takes_a_dangling_build_with_its_intermediates(docker):
         assert "deleted: " + i in out
         assert docker.run("image", "inspect", i, check=False).returncode != 0
     docker.run("rmi", "bt-prune")
+
+
+def test_build_copy_destination_through_the_image_symlinks(docker):
+    """A destination under a symlinked directory of the image (as /bin -> usr/bin in
+    Debian) lands where the link points, and the link stays a link."""
+    ctx = make_ctx({"Dockerfile": "FROM busybox\n"
+                                  "RUN mkdir -p /usr/local/real && ln -s /usr/local/real /abs && ln -s ../usr/local/real /rel "
+                                  "&& ln -s ../../../../.. /up\n"
+                                  "COPY x /abs/\n"
+                                  "COPY y /rel/y2\n"
+                                  "COPY z /up/etc/z\n",
+                    "x": "x\n", "y": "y\n", "z": "z\n"})
+    build(docker, ctx, "-t", "bt-links")
+    run = lambda *cmd: docker.run("run", "--rm", "bt-links", *cmd).stdout
+    assert run("ls", "/usr/local/real").split() == ["x", "y2"]
+    assert run("sh", "-c", "readlink /abs; readlink /rel") == "/usr/local/real\n../usr/local/real\n"
+    assert run("cat", "/etc/z") == "z\n"  # a link climbing out of the root stays inside it

@@ -749,7 +749,7 @@ static void source_label(struct copy_job *cj, const char *sum, char out[128]) {
 }
 
 static int write_layer(struct build_job *j, struct stage_state *st, struct copy *c, struct copy_job *cj,
-                       json_t *probe, struct berr *err) {
+                       const char *workdir, json_t *probe, struct berr *err) {
         _cleanup_close_ int fd = openat(j->ctx->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create the layer file");
@@ -761,7 +761,7 @@ static int write_layer(struct build_job *j, struct stage_state *st, struct copy 
                 r = cj ? emit_sources(c, cj, true, err) : 0;
         char sum[DIGEST_STRING_MAX];
         if (r == 0 && !cj)
-                make_parents(c, json_string_value(json_object_get(st->config, "WorkingDir")) ?: "/", true);
+                make_parents(c, workdir, true);
         tarw_done(&c->tar, sum);
         if (r == 0 && c->tar.failed)
                 r = berr_sys(err, BERR_INTERNAL, "write the layer");
@@ -860,7 +860,7 @@ int build_copy(struct build_job *j, struct stage_state *st, const struct df_inst
                         r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         if (r == 0 && !build_probe_cache(j, st, probe))
-                r = write_layer(j, st, &c, &cj, probe, err); /* pass 2 */
+                r = write_layer(j, st, &c, &cj, NULL, probe, err); /* pass 2 */
         copy_clear(&c);
         build_unmount_image(j, &image);
         build_unmount_image(j, &from);
@@ -886,14 +886,14 @@ int build_workdir_layer(struct build_job *j, struct stage_state *st, const char 
         }
         hex[12] = '\0';
         job_say(j, " ---> Running in %s\n", hex);
+        char resolved[4096];
         if (exists)
                 r = build_commit(j, st, -1, probe, NULL, err);
-        else
-                r = write_layer(j, st, &c, NULL, probe, err);
+        else if ((r = resolve_in_image(image.fd, dir, resolved, err)) == 0) /* made where the image's links lead */
+                r = write_layer(j, st, &c, NULL, resolved, probe, err);
         if (r == 0 && (j->o.rm || j->o.force_rm))
                 job_say(j, "Removing intermediate container %s\n", hex);
         copy_clear(&c);
         build_unmount_image(j, &image);
-        (void) dir;
         return r;
 }

@@ -758,10 +758,13 @@ def test_build_copy_destination_through_the_image_symlinks(docker):
                                   "&& ln -s ../../../../.. /up\n"
                                   "COPY x /abs/\n"
                                   "COPY y /rel/y2\n"
-                                  "COPY z /up/etc/z\n",
+                                  "COPY z /up/etc/z\n"
+                                  "WORKDIR /abs/made/here\n",
                     "x": "x\n", "y": "y\n", "z": "z\n"})
     build(docker, ctx, "-t", "bt-links")
     run = lambda *cmd: docker.run("run", "--rm", "bt-links", *cmd).stdout
-    assert run("ls", "/usr/local/real").split() == ["x", "y2"]
+    assert run("ls", "/usr/local/real").split() == ["made", "x", "y2"]
+    assert docker.run("image", "inspect", "-f", "{{.Config.WorkingDir}}", "bt-links").stdout == "/abs/made/here\n"
+    assert run("pwd") == "/usr/local/real/made/here\n"
     assert run("sh", "-c", "readlink /abs; readlink /rel") == "/usr/local/real\n../usr/local/real\n"
     assert run("cat", "/etc/z") == "z\n"  # a link climbing out of the root stays inside it

@@ -92,6 +92,36 @@ static int query_ulimits(struct api_request *req, json_t **ret, struct berr *err
         return 0;
 }
 
+/* cachefrom: a JSON array of image names; *@ret keeps the strings alive. */
+static int query_cache_from(struct api_request *req, struct build_opts *o, json_t **ret, struct berr *err) {
+        *ret = NULL;
+        const char *v = api_query(req, "cachefrom");
+        if (!v || !v[0])
+                return 0;
+        json_error_t je;
+        json_t *a = json_loads(v, JSON_DECODE_ANY, &je);
+        if (json_is_null(a)) {
+                json_decref(a);
+                return 0;
+        }
+        if (!json_is_array(a)) {
+                json_decref(a);
+                return berr_set(err, BERR_INVALID, EINVAL, "failed to parse cachefrom: %s", je.text);
+        }
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) {
+                if (!json_is_string(x) || o->n_cache_from >= BUILD_MAX_TAGS) {
+                        json_decref(a);
+                        return berr_set(err, BERR_INVALID, EINVAL, "failed to parse cachefrom: a list of up to %d image names",
+                                        BUILD_MAX_TAGS);
+                }
+                o->cache_from[o->n_cache_from++] = json_string_value(x);
+        }
+        *ret = a;
+        return 0;
+}
+
 static int decode(struct api_request *req, struct build_opts *o, json_t **args, json_t **labels, struct berr *err) {
         int r;
         o->remote = api_query(req, "remote");
@@ -102,9 +132,6 @@ static int decode(struct api_request *req, struct build_opts *o, json_t **args, 
         const char *outputs = api_query(req, "outputs");
         if (outputs && outputs[0] && !STREQ(outputs, "[]") && !STREQ(outputs, "null"))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "build outputs are not supported by berth");
-        const char *cachefrom = api_query(req, "cachefrom");
-        if (cachefrom && cachefrom[0] && !STREQ(cachefrom, "[]") && !STREQ(cachefrom, "null"))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--cache-from is not supported by berth");
         bool squash;
         if ((r = api_query_bool(req, "squash", false, &squash, err)) < 0)
                 return r;
@@ -177,10 +204,12 @@ static void build_stream_close(void *ctx) {
 
 int api_build(struct api_request *req, struct berr *err) {
         struct build_opts o = { 0 };
-        _cleanup_json_ json_t *args = NULL, *labels = NULL, *ulimits = NULL;
+        _cleanup_json_ json_t *args = NULL, *labels = NULL, *ulimits = NULL, *cache_from = NULL;
         int r = decode(req, &o, &args, &labels, err);
         if (r == 0)
                 r = query_ulimits(req, &ulimits, err);
+        if (r == 0)
+                r = query_cache_from(req, &o, &cache_from, err);
         if (r < 0)
                 return r;
         o.ulimits = ulimits;

@@ -409,7 +409,7 @@ int api_system_df(struct api_request *req, struct berr *err) {
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (df_wants(req, "image")) {
                 json_t *images = NULL;
-                struct image_list_opts opts = { .shared_size = true };
+                struct image_list_opts opts = { .shared_size = true, .hide_intermediate = true }; /* as dockerd: no -a */
                 int r = daemon_image_list_with_containers(req->ctx, &opts, &images, err);
                 if (r < 0) {
                         json_decref(o);

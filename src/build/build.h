@@ -41,6 +41,8 @@ struct build_opts {
         json_t *build_args;            /* {"NAME": "value" or null}, or NULL */
         json_t *labels;                /* {"k": "v"}, or NULL */
         const char *target;
+        const char *cache_from[BUILD_MAX_TAGS]; /* images whose history may serve as the cache */
+        size_t n_cache_from;
         const char *network_mode;
         const char *extra_hosts[BUILD_MAX_EXTRA_HOSTS];
         size_t n_extra_hosts;

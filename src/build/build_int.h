@@ -109,6 +109,8 @@ struct build_job {
         unsigned seq;       /* names of the job's scratch directories */
         char container_id[65]; /* the step's container while one exists */
         int fail_code;      /* a RUN's exit code, for the error's "code" */
+        char *cache_from_ids[BUILD_MAX_TAGS]; /* --cache-from, resolved (those not here are skipped) */
+        size_t n_cache_from_ids;
 };
 
 /* Output. */

@@ -455,6 +455,69 @@ static bool looks_like_archive(int fd) {
         return n == 512 && memcmp(b + 257, "ustar", 5) == 0;
 }
 
+/* Resolve the absolute path @in through the symlinks the image has (a destination under
+ * /bin in an image where /bin -> usr/bin is /usr/bin/...), staying in its root as
+ * RESOLVE_IN_ROOT would; components that do not exist are kept as they are. */
+static int resolve_in_image(int root_fd, const char *in, char out[4096], struct berr *err) {
+        char todo[8192], done[4096] = "";
+        snprintf(todo, sizeof(todo), "%s", in);
+        int hops = 0;
+        char *p = todo;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *e = p;
+                while (*e && *e != '/')
+                        e++;
+                char comp[256];
+                size_t n = (size_t) (e - p);
+                if (n >= sizeof(comp))
+                        return berr_set(err, BERR_INVALID, ENAMETOOLONG, "path too long: %s", in);
+                memcpy(comp, p, n);
+                comp[n] = '\0';
+                p = e;
+                if (STREQ(comp, "."))
+                        continue;
+                if (STREQ(comp, "..")) {
+                        char *slash = strrchr(done, '/');
+                        if (slash)
+                                *slash = '\0';
+                        continue;
+                }
+                char cand[4096];
+                if (fs_path_fmt(cand, sizeof(cand), "%s/%s", done, comp) < 0)
+                        return berr_set(err, BERR_INVALID, ENAMETOOLONG, "path too long: %s", in);
+                char target[4096];
+                ssize_t len = -1;
+                if (root_fd >= 0) {
+                        _cleanup_close_ int dir = fs_open_in_root(root_fd, done[0] ? done : "/", O_PATH | O_DIRECTORY);
+                        if (dir >= 0)
+                                len = readlinkat(dir, comp, target, sizeof(target) - 1);
+                }
+                if (len < 0) { /* not a symlink, or not there: taken as it is */
+                        snprintf(done, sizeof(done), "%s", cand);
+                        continue;
+                }
+                if (++hops > 40)
+                        return berr_set(err, BERR_INVALID, ELOOP, "too many levels of symbolic links in %s", in);
+                target[len] = '\0';
+                char rest[8192];
+                if (strlen(target) + 1 + strlen(p) >= sizeof(rest))
+                        return berr_set(err, BERR_INVALID, ENAMETOOLONG, "path too long: %s", in);
+                memcpy(rest, target, (size_t) len);
+                rest[len] = '/';
+                memcpy(rest + len + 1, p, strlen(p) + 1);
+                if (target[0] == '/')
+                        done[0] = '\0';
+                memcpy(todo, rest, strlen(rest) + 1);
+                p = todo;
+        }
+        snprintf(out, 4096, "%s", done[0] ? done : "/");
+        return 0;
+}
+
 /* ---- COPY / ADD ---- */
 
 struct copy_job {
@@ -686,7 +749,7 @@ static void source_label(struct copy_job *cj, const char *sum, char out[128]) {
 }
 
 static int write_layer(struct build_job *j, struct stage_state *st, struct copy *c, struct copy_job *cj,
-                       json_t *probe, struct berr *err) {
+                       const char *workdir, json_t *probe, struct berr *err) {
         _cleanup_close_ int fd = openat(j->ctx->dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create the layer file");
@@ -698,7 +761,7 @@ static int write_layer(struct build_job *j, struct stage_state *st, struct copy 
                 r = cj ? emit_sources(c, cj, true, err) : 0;
         char sum[DIGEST_STRING_MAX];
         if (r == 0 && !cj)
-                make_parents(c, json_string_value(json_object_get(st->config, "WorkingDir")) ?: "/", true);
+                make_parents(c, workdir, true);
         tarw_done(&c->tar, sum);
         if (r == 0 && c->tar.failed)
                 r = berr_sys(err, BERR_INTERNAL, "write the layer");
@@ -750,6 +813,28 @@ int build_copy(struct build_job *j, struct stage_state *st, const struct df_inst
         }
         if (r == 0 && cj.n_src == 1 && cj.src[0].is_dir)
                 cj.dest_is_dir = true;
+        if (r == 0) { /* the destination through the image's symlinks (a file's own name stays) */
+                char resolved[4096];
+                char *slash = strrchr(cj.dest, '/');
+                if (cj.dest_is_dir || !slash) {
+                        r = resolve_in_image(image.fd, cj.dest, resolved, err);
+                } else {
+                        char dir[4096];
+                        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - cj.dest), cj.dest);
+                        r = resolve_in_image(image.fd, dir[0] ? dir : "/", resolved, err);
+                        if (r == 0) {
+                                char joined[4096];
+                                r = fs_path_fmt(joined, sizeof(joined), "%s/%s", STREQ(resolved, "/") ? "" : resolved,
+                                                slash + 1);
+                                if (r == 0)
+                                        snprintf(resolved, sizeof(resolved), "%s", joined);
+                                else
+                                        r = berr_set(err, BERR_INVALID, ENAMETOOLONG, "path too long");
+                        }
+                }
+                if (r == 0)
+                        snprintf(cj.dest, sizeof(cj.dest), "%s", resolved);
+        }
         /* pass 1: the content checksum, for the cache */
         char sum[DIGEST_STRING_MAX] = "";
         if (r == 0) {
@@ -775,7 +860,7 @@ int build_copy(struct build_job *j, struct stage_state *st, const struct df_inst
                         r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         if (r == 0 && !build_probe_cache(j, st, probe))
-                r = write_layer(j, st, &c, &cj, probe, err); /* pass 2 */
+                r = write_layer(j, st, &c, &cj, NULL, probe, err); /* pass 2 */
         copy_clear(&c);
         build_unmount_image(j, &image);
         build_unmount_image(j, &from);
@@ -801,14 +886,14 @@ int build_workdir_layer(struct build_job *j, struct stage_state *st, const char 
         }
         hex[12] = '\0';
         job_say(j, " ---> Running in %s\n", hex);
+        char resolved[4096];
         if (exists)
                 r = build_commit(j, st, -1, probe, NULL, err);
-        else
-                r = write_layer(j, st, &c, NULL, probe, err);
+        else if ((r = resolve_in_image(image.fd, dir, resolved, err)) == 0) /* made where the image's links lead */
+                r = write_layer(j, st, &c, NULL, resolved, probe, err);
         if (r == 0 && (j->o.rm || j->o.force_rm))
                 job_say(j, "Removing intermediate container %s\n", hex);
         copy_clear(&c);
         build_unmount_image(j, &image);
-        (void) dir;
         return r;
 }

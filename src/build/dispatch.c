@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "daemon/daemon.h"
 #include "daemon/signals.h"
 #include "image/image_store.h"
@@ -144,7 +145,17 @@ bool build_probe_cache(struct build_job *j, struct stage_state *st, json_t *prob
         if (j->o.no_cache || st->cache_busted)
                 return false;
         char id[DIGEST_STRING_MAX];
-        if (image_store_build_cache(j->d->images, st->image_id, probe, id) != 1) {
+        int hit;
+        if (j->n_cache_from_ids > 0) {
+                struct berr e = { 0 };
+                hit = image_store_build_cache_from(j->d->images, st->image_id, (const char *const *) j->cache_from_ids,
+                                                   j->n_cache_from_ids, probe, st->config, id, &e);
+                if (hit < 0)
+                        log_info("build: --cache-from: %s", e.msg);
+        } else {
+                hit = image_store_build_cache(j->d->images, st->image_id, probe, id);
+        }
+        if (hit != 1) {
                 st->cache_busted = true;
                 return false;
         }

@@ -152,6 +152,8 @@ static void job_unref(struct build_job *j) {
         json_decref(j->o.build_args);
         json_decref(j->o.labels);
         json_decref(j->o.ulimits);
+        for (size_t i = 0; i < j->n_cache_from_ids; i++)
+                free(j->cache_from_ids[i]);
         for (size_t i = 0; i < j->n_strings; i++)
                 free(j->strings[i]);
         free(j);
@@ -664,6 +666,18 @@ int build_start(struct daemon *d, const struct build_opts *o, int context_fd, st
                 j->o.tags[i] = own(j, o->tags[i]);
         for (size_t i = 0; i < o->n_extra_hosts; i++)
                 j->o.extra_hosts[i] = own(j, o->extra_hosts[i]);
+        j->o.n_cache_from = 0;
+        for (size_t i = 0; i < o->n_cache_from && j->n_cache_from_ids < BUILD_MAX_TAGS; i++) {
+                /* as dockerd: a cache source that is not here is skipped */
+                char id[DIGEST_STRING_MAX];
+                if (image_store_resolve(d->images, o->cache_from[i], id, NULL) == 0) {
+                        j->cache_from_ids[j->n_cache_from_ids] = strdup(id);
+                        if (j->cache_from_ids[j->n_cache_from_ids])
+                                j->n_cache_from_ids++;
+                } else {
+                        log_info("build: cache source %s not found, skipped", o->cache_from[i]);
+                }
+        }
         j->meta_args = json_object();
         j->args_used = json_object();
         int r = 0;

@@ -170,3 +170,148 @@ int image_store_build_cache(struct image_store *s, const char *parent_id, json_t
         pthread_mutex_unlock(&s->lock);
         return found;
 }
+
+/* ---- --cache-from (dockerd's image/cache: a source image whose history continues the
+ * stage's image with this very step) ---- */
+
+static bool is_valid_parent(struct image *img, struct image *parent) {
+        json_t *h = json_object_get(img->config, "history");
+        if (json_array_size(h) == 0)
+                return false;
+        if (!parent)
+                return true;
+        json_t *ph = json_object_get(parent->config, "history");
+        json_t *pd = json_object_get(json_object_get(parent->config, "rootfs"), "diff_ids");
+        json_t *d = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+        if (json_array_size(ph) == 0 && json_array_size(pd) == 0)
+                return true;
+        if (json_array_size(ph) >= json_array_size(h) || json_array_size(pd) > json_array_size(d))
+                return false;
+        for (size_t i = 0; i < json_array_size(ph); i++)
+                if (!json_equal(json_array_get(ph, i), json_array_get(h, i)))
+                        return false;
+        for (size_t i = 0; i < json_array_size(pd); i++)
+                if (!json_equal(json_array_get(pd, i), json_array_get(d, i)))
+                        return false;
+        return true;
+}
+
+static bool is_parent_locked(struct image_store *s, const char *ancestor, const char *id) {
+        for (int depth = 0; id && id[0] && depth < 1000; depth++) {
+                struct image *img = image_find_locked(s, id);
+                if (!img)
+                        return false;
+                if (STREQ(img->parent, ancestor))
+                        return true;
+                id = img->parent;
+        }
+        return false;
+}
+
+/* A new image: @parent plus @target's history entry @at (and its layer), @config. */
+static int restore_locked(struct image_store *s, struct image *parent, struct image *target, size_t at, json_t *config,
+                          char ret_id[DIGEST_STRING_MAX], struct berr *err) {
+        json_t *th = json_object_get(target->config, "history");
+        json_t *entry = json_array_get(th, at);
+        _cleanup_json_ json_t *history = parent ? json_deep_copy(json_object_get(parent->config, "history")) : json_array();
+        _cleanup_json_ json_t *diff_ids =
+                parent ? json_deep_copy(json_object_get(json_object_get(parent->config, "rootfs"), "diff_ids")) : json_array();
+        if (!json_is_array(history))
+                history = json_decref_null(history), history = json_array();
+        if (!json_is_array(diff_ids))
+                diff_ids = json_decref_null(diff_ids), diff_ids = json_array();
+        json_array_append(history, entry);
+        struct layer *top = parent ? parent->top : NULL;
+        if (!json_is_true(json_object_get(entry, "empty_layer"))) {
+                /* the layer of that entry: count the non-empty entries before it */
+                size_t idx = 0;
+                for (size_t i = 0; i < at; i++)
+                        if (!json_is_true(json_object_get(json_array_get(th, i), "empty_layer")))
+                                idx++;
+                json_t *tdiffs = json_object_get(json_object_get(target->config, "rootfs"), "diff_ids");
+                const char *diff = json_string_value(json_array_get(tdiffs, idx));
+                char chain[DIGEST_STRING_MAX];
+                if (!diff || layer_chain_id(parent && parent->top ? parent->top->chain_id : NULL, diff, chain, err) < 0)
+                        return berr_set(err, BERR_INTERNAL, EINVAL, "cache source %s: no layer for step %zu", target->id, at);
+                top = layer_store_get(s->layers, chain);
+                if (!top)
+                        return berr_set(err, BERR_INTERNAL, ENOENT, "cache source %s: layer %s missing", target->id, chain);
+                json_array_append_new(diff_ids, json_string(diff));
+        }
+        if (top)
+                layer_ref(top);
+        _cleanup_json_ json_t *img = json_pack("{s:s, s:s, s:O, s:O, s:{s:s, s:O}, s:O}", "architecture",
+                                               image_config_str(target->config, "architecture"), "os",
+                                               image_config_str(target->config, "os"), "config", config, "created",
+                                               json_object_get(entry, "created") ?: json_string(""), "rootfs", "type",
+                                               "layers", "diff_ids", diff_ids, "history", history);
+        const char *author = image_config_str(target->config, "author");
+        if (img && author[0])
+                json_object_set_new(img, "author", json_string(author));
+        _cleanup_free_ char *text = img ? json_dumps(img, JSON_COMPACT) : NULL;
+        if (!text) {
+                if (top)
+                        (void) layer_store_release(s->layers, top, NULL, NULL);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        int r = image_store_add_locked(s, text, strlen(text), top, ret_id, err); /* takes the layer */
+        struct image *made = r == 0 ? image_find_locked(s, ret_id) : NULL;
+        if (made && parent && !STREQ(made->parent, parent->id)) {
+                snprintf(made->parent, sizeof(made->parent), "%s", parent->id);
+                r = image_save_meta_locked(s, made, err);
+        }
+        return r;
+}
+
+int image_store_build_cache_from(struct image_store *s, const char *parent_id, const char *const *sources,
+                                 size_t n_sources, json_t *container_config, json_t *config,
+                                 char ret_id[DIGEST_STRING_MAX], struct berr *err) {
+        /* the step's command as history words it, as dockerd's isValidConfig */
+        _cleanup_free_ char *created_by = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&created_by, &len);
+        if (!f)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(container_config, "Cmd"), i, w) fprintf(f, "%s%s", i ? " " : "",
+                                                                                 json_string_value(w) ?: "");
+        fclose(f);
+        char local[DIGEST_STRING_MAX];
+        int found = image_store_build_cache(s, parent_id, container_config, local);
+        pthread_mutex_lock(&s->lock);
+        int r = 0;
+        if (found == 1)
+                for (size_t k = 0; k < n_sources; k++)
+                        if (STREQ(sources[k], local) || is_parent_locked(s, local, sources[k])) {
+                                snprintf(ret_id, DIGEST_STRING_MAX, "%s", local);
+                                pthread_mutex_unlock(&s->lock);
+                                return 1;
+                        }
+        struct image *parent = NULL;
+        if (parent_id && parent_id[0] && image_resolve_locked(s, parent_id, &parent, NULL) < 0)
+                parent = NULL;
+        size_t at = parent ? json_array_size(json_object_get(parent->config, "history")) : 0;
+        for (size_t k = 0; r == 0 && k < n_sources; k++) {
+                struct image *target = image_find_locked(s, sources[k]);
+                if (!target || !is_valid_parent(target, parent))
+                        continue;
+                json_t *th = json_object_get(target->config, "history");
+                const char *cb = json_string_value(json_object_get(json_array_get(th, at), "created_by"));
+                if (!cb || !STREQ(cb, created_by))
+                        continue;
+                if (at == json_array_size(th) - 1) { /* the source itself is this step's image */
+                        if (parent && !STREQ(target->parent, parent->id)) {
+                                snprintf(target->parent, sizeof(target->parent), "%s", parent->id);
+                                r = image_save_meta_locked(s, target, err);
+                        }
+                        snprintf(ret_id, DIGEST_STRING_MAX, "%s", target->id);
+                } else {
+                        r = restore_locked(s, parent, target, at, config, ret_id, err);
+                }
+                pthread_mutex_unlock(&s->lock);
+                return r < 0 ? r : 1;
+        }
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}

@@ -38,6 +38,8 @@ static int candidates(struct image_store *s, const struct image_filters *f, cons
                         continue;
                 if (dangling_only && image_refs_of(s, img->id, NULL, 0) > 0)
                         continue;
+                if (image_has_children_locked(s, img->id))
+                        continue; /* a build's intermediate image goes with its last child, as dockerd's */
                 memcpy(ids[n++], img->id, DIGEST_STRING_MAX);
         }
         *ret = ids;
@@ -57,8 +59,19 @@ static int prune_locked(struct image_store *s, const struct image_filters *f, co
                 struct image_ref *ref[1];
                 while (r == 0 && image_refs_of(s, img->id, ref, 1) > 0)
                         r = image_remove_ref_locked(s, ref[0], items, err);
+                char parent[DIGEST_STRING_MAX];
+                snprintf(parent, sizeof(parent), "%s", img->parent);
                 if (r == 0)
                         r = image_delete_locked(s, img, items, err);
+                /* its untagged parents nothing else uses or builds on */
+                while (r == 0 && parent[0]) {
+                        struct image *p = image_find_locked(s, parent);
+                        if (!p || image_refs_of(s, p->id, NULL, 0) > 0 || image_has_children_locked(s, p->id) ||
+                            in_use(u, p))
+                                break;
+                        snprintf(parent, sizeof(parent), "%s", p->parent);
+                        r = image_delete_locked(s, p, items, err);
+                }
         }
         free(ids);
         return r;

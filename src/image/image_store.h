@@ -212,5 +212,14 @@ int image_store_build_step(struct image_store *s, const struct image_build_step 
  * @container_config. Returns 1 and its ID, or 0 when there is none. */
 int image_store_build_cache(struct image_store *s, const char *parent_id, json_t *container_config,
                             char ret_id[DIGEST_STRING_MAX]);
+/* --cache-from, as dockerd's image cache with sources (@sources: image IDs): a local
+ * cache hit counts only when it leads to a source; otherwise a source whose history
+ * continues @parent_id's with this step (its created_by, the words of @container_config's
+ * Cmd) gives the step's image: the source itself when the step is its last, else a new
+ * image of @parent_id plus that history entry and its layer, with @config. Returns 1 and
+ * the ID, 0 when there is none. */
+int image_store_build_cache_from(struct image_store *s, const char *parent_id, const char *const *sources,
+                                 size_t n_sources, json_t *container_config, json_t *config,
+                                 char ret_id[DIGEST_STRING_MAX], struct berr *err);
 /* The host's architecture in Go's words ("amd64", "arm64", ...). */
 const char *image_host_arch(void);

@@ -19,9 +19,15 @@ import pytest
 from conftest import TESTDATA, docker_env
 
 
+_CONTEXTS = []
+
+
 @pytest.fixture(scope="module", autouse=True)
 def busybox(docker):
     docker.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    yield
+    for d in _CONTEXTS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def build(docker, ctx, *args, input=None, check=True, timeout=120):
@@ -37,6 +43,7 @@ def build(docker, ctx, *args, input=None, check=True, timeout=120):
 
 def make_ctx(files):
     d = tempfile.mkdtemp(prefix="berth-build-")
+    _CONTEXTS.append(d)
     for name, data in files.items():
         path = os.path.join(d, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -676,3 +683,88 @@ def test_build_git_context_over_http(berthd, docker):
         httpd.server_close()
         subprocess.run(["rm", "-rf", base])
     assert leftovers(berthd, docker) == ([], [], [])
+
+
+def test_build_cache_from_a_loaded_image(docker):
+    """--cache-from: an image that came back from `docker save`/`load` (no parent chain,
+    no intermediate images) serves every step, and the build gives the same image."""
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nENV V=1\nCOPY f /f\nRUN cat /f > /g\nWORKDIR /w\nCMD [\"cat\", \"/g\"]\n",
+                    "f": "cached content\n"})
+    build(docker, ctx, "-t", "bt-cf")
+    first = image_id(docker, "bt-cf")
+    saved = os.path.join(ctx, "..", os.path.basename(ctx) + ".tar")
+    docker.run("save", "-o", saved, "bt-cf")
+    docker.run("rmi", "bt-cf")
+    assert docker.run("image", "inspect", first, check=False).returncode != 0
+    docker.run("load", "-i", saved)
+    os.unlink(saved)
+    # the loaded image has no parent chain: only its history can serve as the cache
+    out = steps(build(docker, ctx, "--cache-from", "bt-cf", "-t", "bt-cf2").stdout)
+    assert out.count(" ---> Using cache") == 5, out
+    assert image_id(docker, "bt-cf2") == first
+    assert docker.run("run", "--rm", "bt-cf2").stdout == "cached content\n"
+    # a change after the COPY: the steps before still come from the source
+    with open(os.path.join(ctx, "f"), "w") as f:
+        f.write("changed\n")
+    out = steps(build(docker, ctx, "--cache-from", "bt-cf", "-t", "bt-cf3").stdout)
+    cached = [out[i - 1] for i, l in enumerate(out) if l == " ---> Using cache"]
+    assert cached == ["Step 2/6 : ENV V=1"]
+    # a cache source that is not here is skipped, as dockerd does
+    build(docker, ctx, "--cache-from", "nosuch/image:tag", "-t", "bt-cf4")
+
+
+def test_build_dockerode(berthd, docker):
+    node = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+    assert os.path.isdir(os.path.join(node, "node_modules", "dockerode")), "run `make deps` (npm ci in tests/e2e/node)"
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nARG WHO\nCOPY hello.txt /hello.txt\nRUN echo \"by $WHO\" >> /hello.txt\n"
+                                  "CMD [\"cat\", \"/hello.txt\"]\n",
+                    "hello.txt": "hello\n"})
+    p = subprocess.run(["node", os.path.join(node, "build.js"), berthd.sock, ctx, "bt-node"], capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.startswith("ok built sha256:")
+    assert docker.run("run", "--rm", "bt-node").stdout == "hello\nby dockerode\n"
+
+
+def test_image_prune_takes_a_dangling_build_with_its_intermediates(docker):
+    ctx = make_ctx({"Dockerfile": "FROM busybox\nENV PRUNE=1\nRUN echo p > /p\nLABEL prune=me\n"})
+    build(docker, ctx, "--no-cache", "-t", "bt-prune")
+    final = image_id(docker, "bt-prune")
+    parents = []
+    ref = final
+    while True:
+        ref = docker.run("image", "inspect", "-f", "{{.Parent}}", ref).stdout.strip()
+        if ref == image_id(docker, "busybox"):
+            break
+        parents.append(ref)
+    assert len(parents) == 2
+    # tagged, nothing of it is dangling, and intermediate images never go alone
+    docker.run("image", "prune", "-f")
+    for i in [final] + parents:
+        assert docker.run("image", "inspect", i, check=False).returncode == 0
+    docker.run("tag", "busybox", "bt-prune")  # the build's image is dangling now
+    out = docker.run("image", "prune", "-f").stdout
+    for i in [final] + parents:
+        assert "deleted: " + i in out
+        assert docker.run("image", "inspect", i, check=False).returncode != 0
+    docker.run("rmi", "bt-prune")
+
+
+def test_build_copy_destination_through_the_image_symlinks(docker):
+    """A destination under a symlinked directory of the image (as /bin -> usr/bin in
+    Debian) lands where the link points, and the link stays a link."""
+    ctx = make_ctx({"Dockerfile": "FROM busybox\n"
+                                  "RUN mkdir -p /usr/local/real && ln -s /usr/local/real /abs && ln -s ../usr/local/real /rel "
+                                  "&& ln -s ../../../../.. /up\n"
+                                  "COPY x /abs/\n"
+                                  "COPY y /rel/y2\n"
+                                  "COPY z /up/etc/z\n"
+                                  "WORKDIR /abs/made/here\n",
+                    "x": "x\n", "y": "y\n", "z": "z\n"})
+    build(docker, ctx, "-t", "bt-links")
+    run = lambda *cmd: docker.run("run", "--rm", "bt-links", *cmd).stdout
+    assert run("ls", "/usr/local/real").split() == ["made", "x", "y2"]
+    assert docker.run("image", "inspect", "-f", "{{.Config.WorkingDir}}", "bt-links").stdout == "/abs/made/here\n"
+    assert run("pwd") == "/usr/local/real/made/here\n"
+    assert run("sh", "-c", "readlink /abs; readlink /rel") == "/usr/local/real\n../usr/local/real\n"
+    assert run("cat", "/etc/z") == "z\n"  # a link climbing out of the root stays inside it

@@ -12,6 +12,21 @@
 #include "common/err.h"
 #include "daemon/daemon.h"
 #include "daemon/reload.h"
+#include "runtime/ctr_config.h"
+
+/* The defaults go into the typed configuration; the tests read its HostConfig as inspect
+ * shows it. Takes @hc, returns the encoded HostConfig. */
+static json_t *apply(struct daemon *d, json_t *hc) {
+        struct ctr_config *cc = NULL;
+        struct berr err = { 0 };
+        assert_int_equal(ctr_config_decode(NULL, hc, NULL, &cc, &err), 0);
+        assert_int_equal(daemon_opts_apply_create(d, cc), 0);
+        json_t *out = ctr_config_encode_host_config(cc);
+        assert_non_null(out);
+        ctr_config_free(cc);
+        json_decref(hc);
+        return out;
+}
 
 static void daemon_with(struct daemon *d, int argc, char **argv) {
         memset(d, 0, sizeof(*d));
@@ -27,7 +42,7 @@ static void test_defaults_fill_empty_fields(void **s) {
                          "--default-ulimit", "nofile=10:20", "--default-ulimit", "nproc=5:6" };
         daemon_with(&d, (int) (sizeof(argv) / sizeof(argv[0])), argv);
         json_t *hc = json_pack("{s:I, s:s, s:[], s:n}", "ShmSize", (json_int_t) 0, "CgroupnsMode", "", "Dns", "Ulimits");
-        daemon_opts_apply_create(&d, hc);
+        hc = apply(&d, hc);
         assert_int_equal(json_integer_value(json_object_get(hc, "ShmSize")), 32 << 20);
         assert_string_equal(json_string_value(json_object_get(hc, "CgroupnsMode")), "host");
         assert_string_equal(json_string_value(json_object_get(hc, "CgroupParent")), "/p");
@@ -50,7 +65,7 @@ static void test_containers_own_settings_win(void **s) {
         json_t *hc = json_pack("{s:I, s:[s], s:[s], s:[{s:s, s:I, s:I}], s:s}", "ShmSize", (json_int_t) 1024, "Dns",
                                "198.51.100.1", "SecurityOpt", "no-new-privileges=false", "Ulimits", "Name", "nofile",
                                "Soft", (json_int_t) 1, "Hard", (json_int_t) 2, "CgroupParent", "/mine");
-        daemon_opts_apply_create(&d, hc);
+        hc = apply(&d, hc);
         assert_int_equal(json_integer_value(json_object_get(hc, "ShmSize")), 1024);
         assert_int_equal(json_array_size(json_object_get(hc, "Dns")), 1);
         assert_string_equal(json_string_value(json_array_get(json_object_get(hc, "Dns"), 0)), "198.51.100.1");
@@ -69,10 +84,12 @@ static void test_no_options_only_shm_size(void **s) {
         char *argv[] = { "berthd" };
         daemon_with(&d, 1, argv);
         json_t *hc = json_object();
-        daemon_opts_apply_create(&d, hc);
+        hc = apply(&d, hc);
         /* dockerd stores the daemon's default shm size in the container's HostConfig */
         assert_int_equal(json_integer_value(json_object_get(hc, "ShmSize")), 64 << 20);
-        assert_int_equal(json_object_size(hc), 1);
+        assert_int_equal(json_array_size(json_object_get(hc, "Dns")), 0);
+        assert_int_equal(json_array_size(json_object_get(hc, "Ulimits")), 0);
+        assert_int_equal(json_array_size(json_object_get(hc, "SecurityOpt")), 0);
         json_decref(hc);
         daemon_config_done(&d.cfg);
 }

@@ -518,6 +518,10 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         }
         hand_off_attaches(c, pid);
 
+        /* StartedAt is taken before the process is released: the shim stamps FinishedAt
+         * after it exits, so a command as short as `true` cannot finish before it started. */
+        char started_at[40];
+        ctr_now(started_at);
         shim_msg_init(&m, SHIM_REQ_START);
         r = shim_msg_send(sync, &m, -1, err);
         if (r == 0)
@@ -530,7 +534,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 c->exit_code = 0;
                 c->oom_killed = false;
                 c->error[0] = '\0';
-                ctr_now(c->started_at);
+                memcpy(c->started_at, started_at, sizeof(c->started_at));
                 c->start_seq++;
                 /* Running (written, "start") before the monitor can see the exit: a command
                  * as short as `true` may end at once, and its exit must get the full

@@ -21,6 +21,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/id.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -811,8 +812,8 @@ int exec_probe(struct daemon *d, struct container *c, json_t *cmd, int timeout_m
                 r = berr_set(err, BERR_INVALID, m.status < 0 ? -m.status : EIO, "%s", m.text);
         if (r < 0) {
                 char path[4200];
-                snprintf(path, sizeof(path), "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, e.id);
-                (void) unlink(path);
+                if (fs_path_fmt(path, sizeof(path), "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, e.id) == 0)
+                        (void) unlink(path);
                 return r;
         }
         /* Output until EOF (the shim lets go after the exit), the exit on the connection. */

@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 
 static void read_os_release(struct host_facts *f, const char *path) {
         _cleanup_fclose_ FILE *fp = fopen(path, "re");
@@ -43,8 +44,7 @@ static void read_os_release(struct host_facts *f, const char *path) {
 
 static bool exists_at(const char *root, const char *rel) {
         char p[512];
-        snprintf(p, sizeof(p), "%s/%s", root, rel);
-        return access(p, F_OK) == 0;
+        return fs_path_fmt(p, sizeof(p), "%s/%s", root, rel) == 0 && access(p, F_OK) == 0;
 }
 
 static bool read_flag(const char *path) {
@@ -66,7 +66,7 @@ static void read_cgroup_caps(struct host_facts *f, const char *root) {
         struct statfs sfs;
         char cont[1024] = "";
         char path[512];
-        snprintf(path, sizeof(path), "%s/cgroup.controllers", root);
+        (void) fs_path_fmt(path, sizeof(path), "%s/cgroup.controllers", root); /* "" when too long: not found */
         bool is_v2 = (statfs(root, &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) || access(path, F_OK) == 0;
         if (is_v2) {
                 f->cgroup_version = 2;

@@ -409,7 +409,8 @@ static bool host_is_insecure(const char *host) {
 
 static bool certs_from(struct dist_endpoint *ep, const char *base) {
         char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s/%s", base, ep->host);
+        if (fs_path_fmt(dir, sizeof(dir), "%s/%s", base, ep->host) < 0)
+                return false;
         _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d)
                 return false;

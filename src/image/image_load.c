@@ -528,7 +528,8 @@ int image_store_load_archive_checked(struct image_store *s, int fd, image_load_l
                                      image_load_progress_fn progress, void *opaque, bool (*complete)(void *opaque),
                                      struct berr *err) {
         struct load ld = { .s = s, .spool_fd = -1, .line = line, .progress = progress, .opaque = opaque };
-        snprintf(ld.spool_path, sizeof(ld.spool_path), "%s/load-XXXXXX", s->tmp_dir);
+        if (fs_path_fmt(ld.spool_path, sizeof(ld.spool_path), "%s/load-XXXXXX", s->tmp_dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "the data root's path is too long");
         if (!mkdtemp(ld.spool_path)) {
                 int r = berr_sys(err, BERR_INTERNAL, "create %s", ld.spool_path);
                 ld.spool_path[0] = '\0';

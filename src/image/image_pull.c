@@ -23,19 +23,22 @@
 /* ---- content store ---- */
 
 static int blobs_dir(struct image_store *s, char out[PATH_MAX], struct berr *err) {
-        snprintf(out, PATH_MAX, "%s/blobs/sha256", s->root);
+        if (fs_path_fmt(out, PATH_MAX, "%s/blobs/sha256", s->root) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "the data root's path is too long");
         return fs_mkdir_p(out, 0700, err);
 }
 
 static int blob_path(struct image_store *s, const char *digest, char out[PATH_MAX], struct berr *err) {
         if (!digest_is_sha256(digest))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid digest %s", digest);
-        snprintf(out, PATH_MAX, "%s/blobs/sha256/%s", s->root, digest_hex(digest));
+        if (fs_path_fmt(out, PATH_MAX, "%s/blobs/sha256/%s", s->root, digest_hex(digest)) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "the data root's path is too long");
         return 0;
 }
 
 int image_blob_tmp(struct image_store *s, char ret_path[PATH_MAX], int *ret_fd, struct berr *err) {
-        snprintf(ret_path, PATH_MAX, "%s/blob-XXXXXX", s->tmp_dir);
+        if (fs_path_fmt(ret_path, PATH_MAX, "%s/blob-XXXXXX", s->tmp_dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "the data root's path is too long");
         int fd = mkostemp(ret_path, O_CLOEXEC);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create temporary blob in %s", s->tmp_dir);
@@ -102,8 +105,9 @@ int image_blob_read(struct image_store *s, const char *digest, size_t max, char 
 /* ---- distribution metadata: <root>/distribution/v2metadata-by-diffid/sha256/<hex> ---- */
 
 static int meta_path(struct image_store *s, const char *diff_id, char dir[PATH_MAX], struct berr *err) {
-        snprintf(dir, PATH_MAX, "%s/distribution/v2metadata-by-diffid/sha256", s->root);
         (void) diff_id;
+        if (fs_path_fmt(dir, PATH_MAX, "%s/distribution/v2metadata-by-diffid/sha256", s->root) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "the data root's path is too long");
         return fs_mkdir_p(dir, 0700, err);
 }
 
@@ -112,7 +116,8 @@ static json_t *meta_load(struct image_store *s, const char *diff_id) {
         char dir[PATH_MAX], p[PATH_MAX + 80];
         if (meta_path(s, diff_id, dir, NULL) < 0)
                 return json_array();
-        snprintf(p, sizeof(p), "%s/%s", dir, digest_hex(diff_id));
+        if (fs_path_fmt(p, sizeof(p), "%s/%s", dir, digest_hex(diff_id)) < 0)
+                return json_array();
         _cleanup_free_ char *text = NULL;
         size_t len;
         if (fs_read_file(AT_FDCWD, p, META_MAX_BYTES, &text, &len, NULL) < 0)

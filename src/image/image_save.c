@@ -297,8 +297,10 @@ static int add_name(struct image_save *sv, const char *name, struct berr *err) {
 static int fill_image(struct image_save *sv, struct save_img *si, struct berr *err) {
         struct image_store *s = sv->s;
         char path[DIGEST_STRING_MAX + 16];
-        snprintf(path, sizeof(path), "%s/config", digest_hex(si->id));
-        int r = fs_read_file(s->records_fd, path, CONFIG_MAX_BYTES, &si->config, &si->config_len, err);
+        int r = fs_path_fmt(path, sizeof(path), "%s/config", digest_hex(si->id));
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, -r, "image %s: bad id", si->id);
+        r = fs_read_file(s->records_fd, path, CONFIG_MAX_BYTES, &si->config, &si->config_len, err);
         if (r < 0)
                 return berr_wrap(err, "image %s", si->id);
         struct image *img = image_find_locked(s, si->id);

@@ -177,8 +177,8 @@ static int load_image(struct image_store *s, const char *hex, struct berr *err) 
         char path[128];
         _cleanup_free_ char *config = NULL, *meta_text = NULL;
         size_t len, meta_len;
-        snprintf(path, sizeof(path), "%s/config", hex);
-        if (fs_read_file(s->records_fd, path, CONFIG_MAX_BYTES, &config, &len, NULL) < 0)
+        if (fs_path_fmt(path, sizeof(path), "%s/config", hex) < 0 ||
+            fs_read_file(s->records_fd, path, CONFIG_MAX_BYTES, &config, &len, NULL) < 0)
                 return 1;
         char id[DIGEST_STRING_MAX], chain[DIGEST_STRING_MAX];
         if (digest_sha256_buf(config, len, id, err) < 0)
@@ -200,10 +200,10 @@ static int load_image(struct image_store *s, const char *hex, struct berr *err) 
         if (top)
                 layer_ref(top);
         snprintf(img->last_tag_time, sizeof(img->last_tag_time), ZERO_TIME);
-        snprintf(path, sizeof(path), "%s/meta.json", hex);
         _cleanup_json_ json_t *meta = NULL;
         const char *ltt = NULL;
-        if (fs_read_file(s->records_fd, path, 1 << 20, &meta_text, &meta_len, NULL) == 0 &&
+        if (fs_path_fmt(path, sizeof(path), "%s/meta.json", hex) == 0 &&
+            fs_read_file(s->records_fd, path, 1 << 20, &meta_text, &meta_len, NULL) == 0 &&
             json_parse_object(meta_text, meta_len, &meta, NULL) == 0 &&
             json_get_string(meta, "LastTagTime", &ltt, NULL) == 0)
                 snprintf(img->last_tag_time, sizeof(img->last_tag_time), "%s", ltt);

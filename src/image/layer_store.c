@@ -475,7 +475,8 @@ int layer_store_gc(struct layer_store *ls, struct berr *err) {
 int layer_store_open_tar(struct layer_store *ls, const struct layer *l, struct layer_split_reader **ret,
                          struct berr *err) {
         char path[128];
-        snprintf(path, sizeof(path), "%s/" SPLIT_FILE, digest_hex(l->chain_id));
+        if (fs_path_fmt(path, sizeof(path), "%s/" SPLIT_FILE, digest_hex(l->chain_id)) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer path too long");
         _cleanup_close_ int split_fd = openat(ls->dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (split_fd < 0) {
                 if (errno == ENOENT)

@@ -122,7 +122,8 @@ static int save_record(struct net_store *s, struct network *n, struct berr *err)
 
 static void remove_record(struct net_store *s, const char *id) {
         char path[4200];
-        snprintf(path, sizeof(path), "%s/%s.json", s->dir, id);
+        if (fs_path_fmt(path, sizeof(path), "%s/%s.json", s->dir, id) < 0)
+                return;
         if (unlink(path) < 0 && errno != ENOENT)
                 log_warn("remove %s: %s", path, strerror(errno));
 }
@@ -1598,7 +1599,7 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
 /* ---- sandboxes ---- */
 
 void net_sandbox_path(struct net_store *s, const char *ctr_id, char *path, size_t size) {
-        snprintf(path, size, "%s/%s", s->netns_dir, ctr_id);
+        (void) fs_path_fmt(path, size, "%s/%s", s->netns_dir, ctr_id); /* "" when it does not fit */
 }
 
 int net_sandbox_create(struct net_store *s, const char *ctr_id, char *path, size_t size, struct berr *err) {

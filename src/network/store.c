@@ -291,9 +291,13 @@ bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
 
 /* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
  * table back from what the store knows, port maps included. */
-static void reapply_firewall(void *arg) {
+static void reapply_firewall(void *arg, bool only_if_warned) {
         struct net_store *s = arg;
         pthread_mutex_lock(&s->lock);
+        if (only_if_warned && json_array_size(s->warnings) == 0) {
+                pthread_mutex_unlock(&s->lock);
+                return;
+        }
         struct berr e = { 0 };
         if (fw_session_begin(&e) < 0 || apply_firewall(s, &e) < 0)
                 log_warn("put the firewall back: %s", e.msg);

@@ -944,6 +944,9 @@ static json_t *containers_json(struct network *n) {
                 ipam_format_ip4(e->ep.ip, ip);
                 snprintf(cidr, sizeof(cidr), "%s/%d", ip, e->ep.prefix);
                 net_format_mac(e->ep.mac, mac);
+                static const uint8_t none[6];
+                if (memcmp(e->ep.mac, none, 6) == 0) /* ipvlan: the parent's */
+                        mac[0] = '\0';
                 json_object_set_new(o, e->ctr_id,
                                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", e->ctr_name, "EndpointID",
                                               e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", ""));

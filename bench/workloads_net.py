@@ -1,9 +1,9 @@
 """Workloads of issues 10 and 11: networks at scale. Imported at the end of workloads.py.
 
 Flatness workloads report a ratio (×): the start time of the Nth container over that of
-the 1st, on one network that fills up as the workload goes, read from a least-squares
-line through all N start times (single starts are too noisy on a shared 2-core machine to
-compare one to one; the line uses every sample). 1.00 means the 200th container starts
+the 1st, on one network that fills up as the workload goes, read from a robust line
+(Theil-Sen) through all N start times: single starts are too noisy on a shared 2-core
+machine to compare one to one, and a least-squares line follows bursts of load. 1.00 means the 200th container starts
 as fast as the 1st. The log also gives the medians of the first and last 5 starts and
 berthd's own CPU time per start (first 20 against last 20), which the load of other
 programs on the machine does not move."""
@@ -35,12 +35,15 @@ def _fresh_net(daemon, name):
 
 
 def _flatness(times):
+    """Ratio of the Nth to the 1st start on a Theil-Sen line (the median of the slopes of
+    every pair of starts): a burst of load from other programs moves a few samples, not
+    the line."""
     n = len(times)
-    xs = range(1, n + 1)
-    mx, my = (n + 1) / 2, statistics.fmean(times)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, times)) / sum((x - mx) ** 2 for x in xs)
-    first = my + slope * (1 - mx)
-    return (my + slope * (n - mx)) / first
+    slopes = sorted((times[j] - times[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    slope = statistics.median(slopes)
+    icpt = statistics.median(y - slope * x for x, y in enumerate(times, 1))
+    first = icpt + slope
+    return (icpt + slope * n) / first if first > 0 else float("nan")
 
 
 def _cpu_ms(pid):

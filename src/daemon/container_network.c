@@ -450,9 +450,12 @@ static void leave_one(struct daemon *d, struct container *c, const char *name, j
         const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
         if (!nid || !*nid || !json_string_length(json_object_get(ep, "IPAddress")))
                 return;
+        struct net_info ni;
+        struct berr e = { 0 };
+        const char *type = net_find(d->nets, nid, &ni, &e) == 0 ? ni.driver : "bridge";
         net_leave(d->nets, nid, c->id, ns, json_string_value(json_object_get(ep, EP_IFNAME)));
         events_emit(d, "network", "disconnect", nid,
-                    json_pack("{s:s, s:s, s:s}", "container", c->id, "name", name, "type", "bridge"));
+                    json_pack("{s:s, s:s, s:s}", "container", c->id, "name", name, "type", type));
 }
 
 static void leave_all(struct daemon *d, struct container *c, json_t *networks, const char *ns) {

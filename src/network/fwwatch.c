@@ -7,12 +7,15 @@
  * its own): each transaction ends with a NEWGEN message naming the thread that committed
  * it. A transaction of another process that deleted anything of berth's table (the table,
  * a chain, rules, sets, map elements) makes the table be written again from berthd's
- * state, once things have been quiet for a moment (debounce). Transactions of berthd's own
+ * state, once things have been quiet for a moment (debounce); so does a base chain with a
+ * drop policy in another table coming or going (the forward-drop warnings are worked out
+ * again then). Transactions of berthd's own
  * threads are never acted on, so berth's own changes cannot loop. Rules an administrator
  * removes from the "admin" chain are theirs to remove. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -39,7 +42,7 @@ struct fw_watch {
         int fd;
         int stop[2];
         char table[128];
-        void (*reapply)(void *arg);
+        void (*reapply)(void *arg, bool only_if_warned);
         void *arg;
 };
 
@@ -74,6 +77,18 @@ static bool attr_is(const struct nlmsghdr *h, uint16_t type, const char *want) {
         return (len == wl + 1 && v[wl] == '\0' && memcmp(v, want, wl) == 0) || (len == wl && memcmp(v, want, wl) == 0);
 }
 
+/* A base chain with a drop policy. Only those: every berthd on the host (and many other
+ * programs) re-adds its accept-policy base chains at each change, and acting on those
+ * would have berthds answer each other's changes for ever. */
+static bool is_drop_policy(const struct nlmsghdr *h) {
+        const struct nlattr *a = attr(h, NFTA_CHAIN_POLICY);
+        if (!a || a->nla_len < NLA_HDRLEN + 4 || !attr(h, NFTA_CHAIN_HOOK))
+                return false;
+        uint32_t be;
+        memcpy(&be, (const char *) a + NLA_HDRLEN, 4);
+        return ntohl(be) == NF_DROP;
+}
+
 /* Whether thread @tid is one of berthd's. */
 static bool is_own_thread(uint32_t tid) {
         char path[64];
@@ -81,50 +96,66 @@ static bool is_own_thread(uint32_t tid) {
         return access(path, F_OK) == 0;
 }
 
-/* One message: *touched says whether the transaction so far deleted something of ours;
- * returns true at the end of a foreign transaction that did. */
-static bool on_message(struct fw_watch *w, const struct nlmsghdr *h, bool *touched) {
+/* What a transaction did that matters here. */
+enum {
+        SEEN_OURS = 1,       /* deleted something of berth's table, or made a drop-policy base chain */
+        SEEN_OTHER_TABLE = 2, /* deleted another table (a drop-policy chain may have gone with it) */
+};
+
+/* One message: *touched gathers SEEN_* of the transaction so far; returns them at the end
+ * of a foreign transaction (0 otherwise). */
+static int on_message(struct fw_watch *w, const struct nlmsghdr *h, int *touched) {
         if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
                 return false;
         switch (NFNL_MSG_TYPE(h->nlmsg_type)) {
         case NFT_MSG_DELRULE:
                 /* The admin chain's rules are the administrator's. */
                 if (attr_is(h, NFTA_RULE_TABLE, w->table) && !attr_is(h, NFTA_RULE_CHAIN, "admin"))
-                        *touched = true;
-                return false;
-        case NFT_MSG_DELTABLE:
+                        *touched |= SEEN_OURS;
+                return 0;
+        case NFT_MSG_NEWCHAIN:
         case NFT_MSG_DELCHAIN:
+                /* Another table's base chain came, went or changed its policy (a FORWARD
+                 * DROP of ufw, firewalld, iptables): the warnings of docker info are
+                 * worked out again with the table. */
+                if (attr_is(h, NFTA_CHAIN_TABLE, w->table) ? NFNL_MSG_TYPE(h->nlmsg_type) == NFT_MSG_DELCHAIN
+                                                           : is_drop_policy(h))
+                        *touched |= SEEN_OURS;
+                return 0;
+        case NFT_MSG_DELTABLE:
+                *touched |= attr_is(h, NFTA_TABLE_NAME, w->table) ? SEEN_OURS : SEEN_OTHER_TABLE;
+                return 0;
         case NFT_MSG_DELSET:
         case NFT_MSG_DELSETELEM:
         case NFT_MSG_DELOBJ:
         case NFT_MSG_DELFLOWTABLE:
                 /* The table's name is attribute 1 of each of these. */
                 if (attr_is(h, 1, w->table))
-                        *touched = true;
-                return false;
+                        *touched |= SEEN_OURS;
+                return 0;
         case NFT_MSG_NEWGEN: {
-                bool was = *touched;
-                *touched = false;
+                int was = *touched;
+                *touched = 0;
                 const struct nlattr *pid = attr(h, NFTA_GEN_PROC_PID);
                 if (!was)
-                        return false;
+                        return 0;
                 if (pid && pid->nla_len >= NLA_HDRLEN + 4) {
                         uint32_t be;
                         memcpy(&be, (const char *) pid + NLA_HDRLEN, 4);
                         if (is_own_thread(ntohl(be)))
-                                return false;
+                                return 0;
                 }
-                return true;
+                return was;
         }
         default:
-                return false;
+                return 0;
         }
 }
 
 static void *watch_main(void *arg) {
         struct fw_watch *w = arg;
         static char buf[1 << 16];
-        bool touched = false;
+        int touched = 0, pending = 0;
         int64_t due = 0, first = 0;
         for (;;) {
                 int timeout = -1;
@@ -140,25 +171,29 @@ static void *watch_main(void *arg) {
                         break;
                 if (due && now_ms() >= due) {
                         due = first = 0;
-                        log_info("nftables table %s was changed by another program: putting berth's rules back", w->table);
-                        w->reapply(w->arg);
+                        if (pending & SEEN_OURS)
+                                log_info("nftables table %s was changed by another program: putting berth's rules back",
+                                         w->table);
+                        w->reapply(w->arg, !(pending & SEEN_OURS));
+                        pending = 0;
                         continue;
                 }
                 if (!(p[0].revents & POLLIN))
                         continue;
                 ssize_t len = recv(w->fd, buf, sizeof(buf), MSG_DONTWAIT);
-                bool foreign = false;
+                int foreign = 0;
                 if (len < 0) {
                         if (errno != ENOBUFS)
                                 continue;
                         /* Notifications were lost: what they said is unknown, so look again. */
-                        touched = false;
-                        foreign = true;
+                        touched = 0;
+                        foreign = SEEN_OURS;
                 } else {
                         for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) len);
                              h = NLMSG_NEXT(h, len))
                                 foreign |= on_message(w, h, &touched);
                 }
+                pending |= foreign;
                 if (foreign) {
                         int64_t t = now_ms();
                         if (!first)
@@ -169,7 +204,7 @@ static void *watch_main(void *arg) {
         return NULL;
 }
 
-int fw_watch_start(const char *table, void (*reapply)(void *), void *arg, struct fw_watch **ret, struct berr *err) {
+int fw_watch_start(const char *table, void (*reapply)(void *, bool), void *arg, struct fw_watch **ret, struct berr *err) {
         struct fw_watch *w = calloc(1, sizeof(*w));
         if (!w)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

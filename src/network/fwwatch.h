@@ -4,8 +4,13 @@
 struct berr;
 struct fw_watch;
 
-/* Watch nftables notifications; call @reapply(@arg), on the watcher's thread, after another
- * process deleted anything of table @table (debounced). */
-int fw_watch_start(const char *table, void (*reapply)(void *arg), void *arg, struct fw_watch **ret, struct berr *err);
+#include <stdbool.h>
+
+/* Watch nftables notifications; call @reapply(@arg, false), on the watcher's thread, after
+ * another process deleted anything of table @table or made a drop-policy base chain, and
+ * @reapply(@arg, true) after it deleted another table (which matters only if a warning
+ * named it); debounced. */
+int fw_watch_start(const char *table, void (*reapply)(void *arg, bool only_if_warned), void *arg, struct fw_watch **ret,
+                   struct berr *err);
 /* Stop and free (NULL is fine). No call of reapply runs once this returns. */
 void fw_watch_stop(struct fw_watch *w);

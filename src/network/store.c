@@ -381,9 +381,13 @@ bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
 
 /* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
  * table back from what the store knows, port maps included. */
-static void reapply_firewall(void *arg) {
+static void reapply_firewall(void *arg, bool only_if_warned) {
         struct net_store *s = arg;
         pthread_mutex_lock(&s->lock);
+        if (only_if_warned && json_array_size(s->warnings) == 0) {
+                pthread_mutex_unlock(&s->lock);
+                return;
+        }
         struct berr e = { 0 };
         if (fw_session_begin(&e) < 0 || apply_firewall(s, &e) < 0)
                 log_warn("put the firewall back: %s", e.msg);
@@ -1209,6 +1213,9 @@ static json_t *containers_json(struct network *n) {
                         snprintf(cidr6, sizeof(cidr6), "%s/%d", ip6, e->ep.prefix6);
                 }
                 net_format_mac(e->ep.mac, mac);
+                static const uint8_t none[6];
+                if (memcmp(e->ep.mac, none, 6) == 0) /* ipvlan: the parent's */
+                        mac[0] = '\0';
                 json_object_set_new(o, e->ctr_id,
                                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", e->ctr_name, "EndpointID",
                                               e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", cidr6));

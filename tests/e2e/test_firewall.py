@@ -230,3 +230,34 @@ def test_a_thousand_port_range_keeps_berthd_up(berthd, docker, images):
     finally:
         docker.run("rm", "-f", "fw-range", "fw-after", check=False)
     assert docker.run("ps", "-q").returncode == 0 and berthd.proc.poll() is None
+
+
+def test_a_forward_drop_policy_added_later_is_reported(berthd, docker, images):
+    """docker info's warning about another table's FORWARD drop policy follows the
+    ruleset: it appears when such a chain is made and goes with it, without a restart.
+    The test's chain lets everything but this daemon's bridge pass."""
+    tbl = "berth_e2e_late%d" % berthd.net
+
+    def warned():
+        w = json.loads(docker.run("info", "--format", "{{json .Warnings}}").stdout) or []
+        return any(tbl in x for x in w)
+
+    def wait_for(want):
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            if warned() == want:
+                return True
+            time.sleep(0.1)
+        return False
+
+    assert not warned()
+    subprocess.run(["nft", "-f", "-"], check=True, text=True, input=(
+        "add table inet %s\n"
+        "add chain inet %s fwchain { type filter hook forward priority 0; policy drop; }\n"
+        "add rule inet %s fwchain iifname != \"%s\" oifname != \"%s\" accept\n") % (tbl, tbl, tbl, berthd.bridge,
+                                                                                  berthd.bridge))
+    try:
+        assert wait_for(True)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", tbl], capture_output=True)
+    assert wait_for(False)

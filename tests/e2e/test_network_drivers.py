@@ -254,3 +254,27 @@ def test_connect_link_local_ip_and_driver_opts(berthd, docker, images):
     finally:
         docker.run("rm", "-f", "ll-c", check=False)
         docker.run("network", "rm", "ll-a", "ll-b", check=False)
+
+
+def test_kill9_berthd_keeps_a_macvlan_containers_address(fresh_daemon, parent):
+    import signal
+    from conftest import DockerCLI
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "-d", "macvlan", "-o", "parent=" + parent, "--subnet", d.subnet(1), "kmv")
+        cli.run("run", "-d", "--name", "kmw", "--network", "kmv", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+        ip = ctr_ip(cli, "kmw", "kmv")["IPAddress"]
+        d.stop(sig=signal.SIGKILL)
+        d.start()
+        info = json.loads(cli.run("inspect", "kmw").stdout)[0]
+        assert info["State"]["Running"] and info["NetworkSettings"]["Networks"]["kmv"]["IPAddress"] == ip
+        p = cli.run("run", "--rm", "--network", "kmv", "busybox", "sh", "-c",
+                    "ip -o -4 addr show eth0; timeout 5 wget -qO- http://%s/hostname; exit $?" % ip)
+        assert "inet %s/" % ip not in p.stdout  # no address is handed out twice
+        assert info["Config"]["Hostname"] in p.stdout
+        cli.run("rm", "-f", "kmw")
+        cli.run("network", "rm", "kmv")
+    finally:
+        cli.cleanup()

@@ -572,3 +572,34 @@ def test_search_of_a_registry_without_it_and_of_a_closed_port(docker, registry):
     want = ('invalid registry endpoint "http://127.0.0.1:%d/v1/". HTTPS attempt: Get "https://127.0.0.1:%d/v1/_ping": '
             '%s. HTTP attempt: Get "http://127.0.0.1:%d/v1/_ping": %s' % (port, port, dial, port, dial))
     assert p.returncode != 0 and want in p.stderr, p.stderr
+
+
+# ---- ps never waits for a busy container ----
+
+def test_list_does_not_wait_for_a_container_being_stopped(berthd, docker, images):
+    import subprocess
+    import threading
+    cid = docker.run("run", "-d", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done").stdout.strip()
+    stopper = None
+    try:
+        env = docker_env(berthd.host, docker.config_dir)
+        # A stop that waits 20 s for a container that ignores SIGTERM: busy all along.
+        stopper = subprocess.Popen(["docker", "stop", "-t", "20", cid], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        for _ in range(5):
+            t0 = time.time()
+            raw = http_raw(berthd.sock, b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+                           timeout=10)
+            took = time.time() - t0
+            assert raw.startswith(b"HTTP/1.1 200") and took < 1.0, took
+            body = raw.partition(b"\r\n\r\n")[2]
+            assert cid.encode() in body
+            t0 = time.time()
+            st = json.loads(docker.run("inspect", cid).stdout)[0]["State"]
+            assert st["Running"] is True and time.time() - t0 < 2.0
+            assert stopper.poll() is None  # still stopping
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+        if stopper:
+            stopper.wait(30)

@@ -288,3 +288,8 @@ WORKLOADS += WORKLOADS_RUN
 from workloads_pull import WORKLOADS_PULL  # noqa: E402
 
 WORKLOADS += WORKLOADS_PULL
+
+# workloads of issue 13 (API calls timed at the API) live in their own file
+from workloads_api import WORKLOADS_API  # noqa: E402
+
+WORKLOADS += WORKLOADS_API

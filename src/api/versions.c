@@ -205,6 +205,16 @@ void api_versions_answer(const struct api_route *route, unsigned version, json_t
         }
 }
 
+bool api_versions_shapes_answer(const struct api_route *route, unsigned version) {
+        for (size_t i = 0; i < api_n_vrules; i++) {
+                const struct api_vrule *r = &api_vrules[i];
+                if (applies(r, route, version, VR_RESP_DROP) || applies(r, route, version, VR_RESP_NONE_REFS) ||
+                    applies(r, route, version, VR_RESP_SHORT_ALIAS))
+                        return true;
+        }
+        return false;
+}
+
 void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters) {
         for (size_t i = 0; i < api_n_vrules; i++) {
                 const struct api_vrule *r = &api_vrules[i];

@@ -40,6 +40,9 @@ extern const size_t api_n_vrules;
 /* Apply the body, answer or filter rules of @route at @version to @v (in place). */
 void api_versions_body(const struct api_route *route, unsigned version, json_t *body);
 void api_versions_answer(const struct api_route *route, unsigned version, json_t *answer);
+/* Whether any answer rule applies (a handler that sends text it did not build as JSON
+ * must then take the JSON way). */
+bool api_versions_shapes_answer(const struct api_route *route, unsigned version);
 void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters);
 /* Query rules: *@ret is what parameter @key reads as (NULL: absent). Returns true when a
  * rule decided it, false when the request's own value stands. */

@@ -603,3 +603,33 @@ def test_list_does_not_wait_for_a_container_being_stopped(berthd, docker, images
         docker.run("rm", "-f", cid, check=False)
         if stopper:
             stopper.wait(30)
+
+
+def test_ps_follows_every_change_of_a_listed_container(client, docker, images):
+    # ps keeps each summary as text between writes of the record: every change shows.
+    api = client.api
+
+    def row(cid):
+        (r,) = [c for c in api.containers(all=True) if c["Id"] == cid]
+        return r
+    cid = docker.run("run", "-d", "--name", "psfresh", "-p", "127.0.0.1::80", "busybox", "sleep", "600").stdout.strip()
+    try:
+        r = row(cid)
+        assert r["Names"] == ["/psfresh"] and r["State"] == "running" and r["Status"].startswith("Up")
+        assert [p["PrivatePort"] for p in r["Ports"]] == [80]
+        docker.run("rename", "psfresh", "psfresh2")
+        assert row(cid)["Names"] == ["/psfresh2"]
+        docker.run("network", "create", "psnet")
+        docker.run("network", "connect", "psnet", cid)
+        assert "psnet" in row(cid)["NetworkSettings"]["Networks"]
+        docker.run("kill", cid)
+        r = row(cid)
+        assert r["State"] == "exited" and r["Status"].startswith("Exited (137)") and r["Ports"] == []
+        docker.run("network", "disconnect", "psnet", cid)
+        assert "psnet" not in row(cid)["NetworkSettings"]["Networks"]
+        docker.run("start", cid)
+        r = row(cid)
+        assert r["State"] == "running" and [p["PrivatePort"] for p in r["Ports"]] == [80]
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+        docker.run("network", "rm", "psnet", check=False)

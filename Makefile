@@ -34,8 +34,19 @@ SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-san/%)
 
 PYTHON := /usr/bin/python3
 
-.PHONY: all deps run test check-layers unit unit-san e2e e2e-san bench clean
-all: build/berthd build/berth-shim build/berth-init
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with Debian's clang against a library of
+# their own compiled with coverage and sanitizers. `make fuzz FUZZ_SECONDS=N` runs each.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ := build/fuzz
+FUZZ_CC := clang
+FUZZ_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-Wno-unknown-warning-option -Wno-unused-variable
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ)/obj/%.o)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/bin/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps run test check-layers unit unit-san e2e e2e-san fuzz fuzz-build bench clean install uninstall
+all: build/berthd build/berth-shim build/berth-init build/berthd.8
 
 deps:
 	@./scripts/install-deps.sh
@@ -51,18 +62,36 @@ $(SAN)/%.o: %.c
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
 # Only the build-time stamp differs per build; keep it out of the library objects.
-$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o $(FUZZ)/obj/src/common/buildinfo.o: CFLAGS_BASE += -DBERTH_BUILD_TIME=\"$(BUILD_TIME)\" -DBERTH_GIT_COMMIT=\"$(GIT_COMMIT)\"
 
 # Rebuild the build identity when the commit changes.
 build/gitcommit: FORCE
 	@mkdir -p build
 	@echo $(GIT_COMMIT) | cmp -s - $@ || echo $(GIT_COMMIT) > $@
-$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o: build/gitcommit
+$(OBJ)/src/common/buildinfo.o $(SAN)/src/common/buildinfo.o $(FUZZ)/obj/src/common/buildinfo.o: build/gitcommit
 .PHONY: FORCE
 
 build/libberth.a: $(LIB_OBJS)
 	@mkdir -p build
 	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ)/libberth.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/bin/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ)/libberth.a
+	@mkdir -p $(FUZZ)/bin
+	@echo "  LD-FUZZ $@"
+	@$(FUZZ_CC) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ)/libberth.a $(TEST_LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 build/libberth-san.a: $(SAN_OBJS)
 	@mkdir -p build
@@ -94,6 +123,55 @@ build/unit-san/%: tests/unit/%.c build/libberth-san.a
 	@mkdir -p build/unit-san
 	@echo "  LD-SAN  $@"
 	@$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -Itests/unit -o $@ $^ $(TEST_LDLIBS) -lcmocka
+
+# berthd(8) from docs/berthd.8.in and the option tables themselves: it cannot drift.
+build/gen-man: scripts/gen-man.c build/libberth.a
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/berthd.8: build/gen-man docs/berthd.8.in
+	@echo "  GEN     $@"
+	@./build/gen-man docs/berthd.8.in > $@.tmp && mv $@.tmp $@
+
+# `make install` (PREFIX, DESTDIR): the programs (berthd finds berth-shim and berth-init
+# next to itself), systemd's berth.service and berth.socket (socket activation through
+# -H fd://, the socket in group docker), /etc/berth/daemon.json (kept if it exists; "{}":
+# JSON has no comments), berthd(8) and an example daemon.json with every key at its
+# default in the doc directory. `make uninstall` removes them (daemon.json only while unchanged).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(if $(filter /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc))
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/berth
+# berthd reads /etc/berth/daemon.json unless told otherwise
+CONFIG_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config-file $(SYSCONFDIR)/berth/daemon.json)
+INSTALL ?= install
+
+install: build/berthd build/berth-shim build/berth-init build/berthd.8
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/berth
+	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-init $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 build/berthd.8 $(DESTDIR)$(MANDIR)/man8/berthd.8
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG_ARGS@|$(CONFIG_ARGS)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
+	$(INSTALL) -m 0644 contrib/systemd/berth.socket $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0644 contrib/etc/daemon.json.example $(DESTDIR)$(DOCDIR)/daemon.json.example
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json"; \
+	else $(INSTALL) -m 0644 contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/berthd $(DESTDIR)$(BINDIR)/berth-shim $(DESTDIR)$(BINDIR)/berth-init
+	rm -f $(DESTDIR)$(MANDIR)/man8/berthd.8
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
+	rm -f $(DESTDIR)$(DOCDIR)/daemon.json.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if cmp -s contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json ]; then \
+		echo "  keeping the changed $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/berth 2>/dev/null
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh build/unit $(UNIT_BINS)
@@ -138,4 +216,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d

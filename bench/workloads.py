@@ -289,6 +289,16 @@ from workloads_pull import WORKLOADS_PULL  # noqa: E402
 
 WORKLOADS += WORKLOADS_PULL
 
+# workloads of issues 10 and 11 (networks at scale) live in their own file
+from workloads_net import WORKLOADS_NET  # noqa: E402
+
+WORKLOADS += WORKLOADS_NET
+
+# workloads of issue 12 (docker build) live in their own file
+from workloads_build import WORKLOADS_BUILD  # noqa: E402
+
+WORKLOADS += WORKLOADS_BUILD
+
 # workloads of issue 13 (API calls timed at the API) live in their own file
 from workloads_api import WORKLOADS_API  # noqa: E402
 

@@ -52,12 +52,12 @@ int api_networks_create(struct api_request *req, struct berr *err);
 int api_networks_delete(struct api_request *req, struct berr *err);
 int api_networks_connect(struct api_request *req, struct berr *err);
 int api_networks_disconnect(struct api_request *req, struct berr *err);
-int api_build_unsupported(struct api_request *req, struct berr *err);
 /* swarm.c: a daemon outside any swarm, without plugins. */
 int api_swarm_not_manager(struct api_request *req, struct berr *err);
 int api_swarm_leave(struct api_request *req, struct berr *err);
 int api_swarm_unsupported(struct api_request *req, struct berr *err);
 int api_plugins_list(struct api_request *req, struct berr *err);
+int api_build(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);
 int api_volumes_inspect(struct api_request *req, struct berr *err);

@@ -315,7 +315,7 @@ int api_images_list(struct api_request *req, struct berr *err) {
         r = decode_filters(req, list_filters, -1, &d, err);
         json_t *list = NULL;
         if (r == 0) {
-                struct image_list_opts o = { .shared_size = shared, .filters = &d.f };
+                struct image_list_opts o = { .shared_size = shared, .filters = &d.f, .hide_intermediate = !all };
                 r = daemon_image_list(req->ctx, &o, &list, err);
         }
         decoded_filters_free(&d);

@@ -100,6 +100,15 @@ int api_filters_bool(json_t *filters, const char *key, int def, int *ret, struct
 }
 
 /* "YYYY-MM-DD[THH[:MM[:SS[.frac]]]][Z|±HH:MM]" */
+/* Seconds and nanoseconds as one count of nanoseconds, saturated: a time past 2262 (or
+ * before 1678) compares as the far future (past), as Go's time.Time would. */
+static int64_t seconds_to_ns(int64_t sec, int64_t frac) {
+        int64_t ns;
+        if (__builtin_mul_overflow(sec, (int64_t) 1000000000, &ns) || __builtin_add_overflow(ns, frac, &ns))
+                return sec < 0 ? INT64_MIN : INT64_MAX;
+        return ns;
+}
+
 static int parse_date_time(const char *s, int64_t *ret_ns) {
         struct tm tm = { 0 };
         const char *p = strptime(s, "%Y-%m-%d", &tm);
@@ -131,14 +140,15 @@ static int parse_date_time(const char *s, int64_t *ret_ns) {
         }
         if (*p)
                 return -EINVAL;
-        *ret_ns = ((int64_t) timegm(&tm) - offset) * 1000000000 + frac;
+        *ret_ns = seconds_to_ns((int64_t) timegm(&tm) - offset, frac);
         return 0;
 }
 
 int api_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct berr *err) {
         int64_t d;
         if (!STREQ(s, "0") && duration_parse_ns(s, &d) == 0) {
-                *ret_ns = now_ns - d;
+                if (__builtin_sub_overflow(now_ns, d, ret_ns))
+                        *ret_ns = d < 0 ? INT64_MAX : INT64_MIN;
                 return 0;
         }
         if (strchr(s, '-')) {
@@ -156,6 +166,6 @@ int api_parse_timestamp(const char *s, int64_t now_ns, int64_t *ret_ns, struct b
         }
         if (end == s || *end)
                 return berr_set(err, BERR_INVALID, EINVAL, "failed to parse value as time or duration: \"%s\"", s);
-        *ret_ns = (int64_t) sec * 1000000000 + frac;
+        *ret_ns = seconds_to_ns(sec, frac);
         return 0;
 }

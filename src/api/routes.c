@@ -44,7 +44,7 @@ const struct api_route api_routes[] = {
         { "DELETE", "/networks/{id}", api_networks_delete, 0 },
         { "POST", "/networks/{id}/connect", api_networks_connect, 0 },
         { "POST", "/networks/{id}/disconnect", api_networks_disconnect, 0 },
-        { "POST", "/build", api_build_unsupported, API_BODY_STREAM },
+        { "POST", "/build", api_build, API_BODY_STREAM },
         { "POST", "/volumes/create", api_volumes_create, 0 },
         { "GET", "/volumes", api_volumes_list, 0 },
         { "POST", "/volumes/prune", api_volumes_prune, 0 },

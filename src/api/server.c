@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "conn_guard.h"
 #include "http.h"
 #include "versions.h"
@@ -65,6 +66,7 @@ static void add_common_headers(struct api_server *srv, struct MHD_Response *resp
 struct request_full {
         struct api_request pub;
         struct api_server *srv;
+        struct timespec started; /* for --metrics-addr's latency histogram */
         /* An error decided before the body was read (unknown path, bad version). It is sent
          * once the body has been drained: answering early and closing with unread input
          * makes the kernel reset the connection, and the client sees "broken pipe" instead
@@ -652,6 +654,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         struct api_server *srv = cls;
         conn_slot_waiting(srv->guard, slot_of(c)); /* kept alive: the clock runs until the next request */
         struct request_full *rf = *con_cls;
+        if (rf && rf->pub.status) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                metrics_http_observe(rf->pub.method, rf->pub.route ? rf->pub.route->pattern : NULL, rf->pub.status,
+                                     (double) (now.tv_sec - rf->started.tv_sec) +
+                                             (double) (now.tv_nsec - rf->started.tv_nsec) / 1e9);
+        }
         if (rf)
                 log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
                           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
@@ -775,6 +784,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
         if (!rf) {
                 rf = calloc(1, sizeof(*rf));
+                if (rf)
+                        clock_gettime(CLOCK_MONOTONIC, &rf->started);
                 if (!rf)
                         return MHD_NO;
                 rf->srv = srv;

@@ -14,6 +14,7 @@
 #include "daemon/events.h"
 #include "daemon/networks.h"
 #include "daemon/registry.h"
+#include "daemon/reload.h"
 
 static void version_string(char *buf, size_t size, unsigned v) {
         snprintf(buf, size, "%u.%u", v / 100, v % 100);
@@ -33,7 +34,8 @@ static json_t *version_json(struct daemon *d) {
         version_string(api_max, sizeof(api_max), API_VERSION_MAX);
         version_string(api_min, sizeof(api_min), API_VERSION_MIN);
         json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ApiVersion", api_max, "Arch",
-                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental", "false",
+                                    d->host.arch_go, "BuildTime", berth_build_time, "Experimental",
+                                    d->cfg.o14.experimental ? "true" : "false",
                                     "GitCommit", berth_git_commit, "GoVersion", "n/a", "KernelVersion",
                                     d->host.kernel, "MinAPIVersion", api_min, "Os", "linux");
         json_t *engine = json_pack("{s:s, s:s, s:o}", "Name", "Engine", "Version", berth_version, "Details", details);
@@ -187,6 +189,7 @@ static json_t *info_json(struct daemon *d) {
         json_decref(nw);
         json_object_set_new(o, "Warnings", w);
         json_object_set_new(o, "CDISpecDirs", json_array());
+        daemon_opts_info(d, o); /* Debug, Labels, proxies, CgroupDriver, SecurityOptions, ... */
         return o;
 }
 
@@ -202,10 +205,4 @@ int api_system_info(struct api_request *req, struct berr *err) {
 int api_build_prune(struct api_request *req, struct berr *err) {
         (void) err;
         return api_reply_json(req, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
-}
-
-/* What berth does not have yet answers in words rather than "page not found". */
-int api_build_unsupported(struct api_request *req, struct berr *err) {
-        (void) req;
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "docker build is not supported by berth yet");
 }

@@ -27,14 +27,17 @@ int duration_parse_ns(const char *s, int64_t *ret) {
                 return 0;
         }
         while (*s) {
-                char *end;
-                if (!isdigit((unsigned char) *s) && *s != '.')
+                /* Go's grammar: digits, optionally "." and digits (no exponent, no hex). */
+                const char *end = s;
+                size_t digits = 0, dots = 0;
+                for (; isdigit((unsigned char) *end) || (*end == '.' && !dots); end++)
+                        *end == '.' ? dots++ : digits++;
+                if (!digits || end - s > 64)
                         return -EINVAL;
-                double v = strtod(s, &end);
-                if (v > 1e12)
-                        return -EINVAL;
-                if (end == s)
-                        return -EINVAL;
+                char num[72];
+                memcpy(num, s, (size_t) (end - s));
+                num[end - s] = '\0';
+                double v = strtod(num, NULL);
                 size_t best = 0;
                 int64_t mult = 0;
                 for (size_t i = 0; i < ELEMENTSOF(units); i++) {
@@ -47,9 +50,10 @@ int duration_parse_ns(const char *s, int64_t *ret) {
                 }
                 if (!best)
                         return -EINVAL;
-                if (v < 0)
-                        return -EINVAL;
-                total += (int64_t) (v * (double) mult);
+                /* Go: "invalid duration" past int64 nanoseconds. */
+                double part = v * (double) mult;
+                if (part >= 9.2e18 || __builtin_add_overflow(total, (int64_t) part, &total))
+                        return -ERANGE;
                 s = end + best;
         }
         *ret = negative ? -total : total;

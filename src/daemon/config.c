@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "config_int.h"
 #include "distribution/distribution.h"
 #include "network/ipam.h"
 
@@ -43,18 +44,137 @@ static const struct opt_desc opts[] = {
         { OPT_ICC, "icc", 0, false, "icc", "Enable inter-container communication on the default bridge (default true)" },
         { OPT_IP_FORWARD, "ip-forward", 0, false, "ip-forward", "Enable net.ipv4.ip_forward (default true)" },
         { OPT_IP, "ip", 0, true, "ip", "Default IP when binding container ports (default 0.0.0.0)" },
+        { OPT_IPV6, "ipv6", 0, false, "ipv6", "Enable IPv6 networking on the default bridge network" },
+        { OPT_FIXED_CIDR_V6, "fixed-cidr-v6", 0, true, "fixed-cidr-v6", "IPv6 subnet of the default bridge (default: one from the default address pools)" },
+        { OPT_IP6TABLES, "ip6tables", 0, false, "ip6tables", "Firewall rules for IPv6 (always on with --iptables: berth's nftables table is inet)" },
+        { OPT_BRIDGE_ACCEPT_FWMARK, "bridge-accept-fwmark", 0, true, "bridge-accept-fwmark", "In bridge networks, accept packets with this firewall mark/mask" },
+        { OPT_DEFAULT_IPC_MODE, "default-ipc-mode", 0, true, "default-ipc-mode", "Default mode for containers ipc (\"shareable\" | \"private\") (default \"private\")" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
+        /* ---- issue 14: validate, container defaults, daemon settings ---- */
+        { OPT_VALIDATE, "validate", 0, false, NULL, "Validate daemon configuration and exit" },
+        { OPT_DEFAULT_ULIMIT, "default-ulimit", 0, true, "default-ulimits", "Default ulimits for containers (NAME=SOFT[:HARD], repeatable)" },
+        { OPT_DEFAULT_SHM_SIZE, "default-shm-size", 0, true, "default-shm-size", "Default shm size for containers (default 64MiB)" },
+        { OPT_DEFAULT_CGROUPNS_MODE, "default-cgroupns-mode", 0, true, "default-cgroupns-mode", "Default mode for containers cgroup namespace (\"host\" | \"private\") (default private on cgroup v2, host on v1)" },
+        { OPT_CGROUP_PARENT, "cgroup-parent", 0, true, "cgroup-parent", "Set parent cgroup for all containers (default /berth)" },
+        { OPT_EXEC_OPT, "exec-opt", 0, true, "exec-opts", "Runtime execution options (native.cgroupdriver=cgroupfs)" },
+        { OPT_LABEL, "label", 0, true, "labels", "Set key=value labels to the daemon (repeatable)" },
+        { OPT_LIVE_RESTORE, "live-restore", 0, false, "live-restore", "Keep containers running while the daemon is down (berth always does)" },
+        { OPT_SHUTDOWN_TIMEOUT, "shutdown-timeout", 0, true, "shutdown-timeout", "Seconds the daemon waits for its shutdown before forcing it (default 15)" },
+        { OPT_EXPERIMENTAL, "experimental", 0, false, "experimental", "Enable experimental features" },
+        { OPT_FEATURES, "features", 0, true, "features", "Enable or disable features by name (daemon.json only: {\"name\": true})" },
+        { OPT_NO_NEW_PRIVILEGES, "no-new-privileges", 0, false, "no-new-privileges", "Set no-new-privileges by default for new containers" },
+        { OPT_SELINUX_ENABLED, "selinux-enabled", 0, false, "selinux-enabled", "Enable selinux support (not supported by berth: only false is accepted)" },
+        { OPT_GROUP, "group", 'G', true, "group", "Group for the unix socket (default \"docker\")" },
+        { OPT_DNS, "dns", 0, true, "dns", "DNS server to use (repeatable)" },
+        { OPT_DNS_OPT, "dns-opt", 0, true, "dns-opts", "DNS options to use (repeatable)" },
+        { OPT_DNS_SEARCH, "dns-search", 0, true, "dns-search", "DNS search domains to use (repeatable)" },
+        { OPT_MAX_DOWNLOAD_ATTEMPTS, "max-download-attempts", 0, true, "max-download-attempts", "Set the max download attempts for each pull (default 5)" },
+        { OPT_HTTP_PROXY, "http-proxy", 0, true, NULL, "HTTP proxy URL to use for outgoing traffic" },
+        { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
+        { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
+        { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
+        { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
 };
 
+/* dockerd's options that berth does not implement: refused at start, never ignored.
+ * { flag, daemon.json key } (either may be NULL). */
+static const struct {
+        const char *flag, *json_key;
+} unsupported[] = {
+        { "add-runtime", "runtimes" },
+        { "allow-nondistributable-artifacts", "allow-nondistributable-artifacts" },
+        { "api-cors-header", "api-cors-header" },
+        { "authorization-plugin", "authorization-plugins" },
+        { "bip6", "bip6" },
+        { "bridge-accept-fwmark", "bridge-accept-fwmark" },
+        { "cdi-spec-dir", "cdi-spec-dirs" },
+        { "cluster-advertise", "cluster-advertise" },
+        { "cluster-store", "cluster-store" },
+        { "cluster-store-opt", "cluster-store-opts" },
+        { "containerd", "containerd" },
+        { "containerd-namespace", "containerd-namespace" },
+        { "containerd-plugins-namespace", "containerd-plugin-namespace" },
+        { "default-gateway-v6", "default-gateway-v6" },
+        { "default-ipc-mode", "default-ipc-mode" },
+        { "default-network-opt", "default-network-opts" },
+        { "default-runtime", "default-runtime" },
+        { "host-gateway-ip", "host-gateway-ip" },
+        { "init", "init" },
+        { "init-path", "init-path" },
+        { "ip-forward-no-drop", "ip-forward-no-drop" },
+        { "log-driver", "log-driver" },
+        { "log-format", "log-format" },
+        { "log-opt", "log-opts" },
+        { "network-control-plane-mtu", "network-control-plane-mtu" },
+        { "node-generic-resource", "node-generic-resources" },
+        { "oom-score-adjust", "oom-score-adjust" },
+        { "raw-logs", "raw-logs" },
+        { "rootless", "rootless" },
+        { "seccomp-profile", "seccomp-profile" },
+        { "storage-opt", "storage-opts" },
+        { "swarm-default-advertise-addr", "swarm-default-advertise-addr" },
+        { "tls", "tls" },
+        { "tlscacert", "tlscacert" },
+        { "tlscert", "tlscert" },
+        { "tlskey", "tlskey" },
+        { "tlsverify", "tlsverify" },
+        { "userland-proxy", "userland-proxy" },
+        { "userland-proxy-path", "userland-proxy-path" },
+        { "userns-remap", "userns-remap" },
+        { "cri-containerd", "cri-containerd" },
+        { "cpu-rt-period", "cpu-rt-period" },
+        { "cpu-rt-runtime", "cpu-rt-runtime" },
+        { NULL, "resolv-conf" },
+        { NULL, "builder" },
+};
+
+/* daemon.json keys with no flag of their own (dockerd has none either): skipped by
+ * find_long and --help. */
+static bool is_json_only(const struct opt_desc *o) {
+        return o->id == OPT_FEATURES || o->id == OPT_PROXIES;
+}
+
+/* An entry above that another branch has since implemented (its key is in opts[]) is
+ * shadowed: options are looked up first, so merges need not touch this list at once. */
+static bool shadowed(size_t i) {
+        for (size_t k = 0; k < ELEMENTSOF(opts); k++)
+                if ((unsupported[i].json_key && opts[k].json_key && STREQ(opts[k].json_key, unsupported[i].json_key)) ||
+                    (unsupported[i].flag && STREQ(opts[k].name, unsupported[i].flag)))
+                        return true;
+        return false;
+}
+
+const char *daemon_config_unsupported(size_t i) {
+        if (i >= ELEMENTSOF(unsupported))
+                return NULL;
+        if (shadowed(i))
+                return "";
+        return unsupported[i].json_key ? unsupported[i].json_key : unsupported[i].flag;
+}
+
+bool daemon_config_option(size_t i, const char **name, char *short_name, bool *takes_value, const char **json_key,
+                          const char **help) {
+        if (i >= ELEMENTSOF(opts))
+                return false;
+        *name = is_json_only(&opts[i]) ? NULL : opts[i].name;
+        *short_name = opts[i].short_name;
+        *takes_value = opts[i].takes_value;
+        *json_key = opts[i].json_key;
+        *help = opts[i].help;
+        return true;
+}
+
 const char *daemon_config_usage(void) {
-        static char text[4096];
+        static char text[12288];
         if (text[0])
                 return text;
         size_t n = (size_t) snprintf(text, sizeof(text),
                                      "Usage:\tberthd [OPTIONS]\n\nA self-sufficient runtime for containers, serving the Docker Engine API.\n\nOptions:\n");
         for (size_t i = 0; i < ELEMENTSOF(opts) && n < sizeof(text); i++) {
                 char left[64];
+                if (is_json_only(&opts[i]))
+                        continue;
                 if (opts[i].short_name)
                         snprintf(left, sizeof(left), "-%c, --%s%s", opts[i].short_name, opts[i].name,
                                  opts[i].takes_value ? " string" : "");
@@ -62,6 +182,8 @@ const char *daemon_config_usage(void) {
                         snprintf(left, sizeof(left), "    --%s%s", opts[i].name, opts[i].takes_value ? " string" : "");
                 n += (size_t) snprintf(text + n, sizeof(text) - n, "  %-28s %s\n", left, opts[i].help);
         }
+        if (n < sizeof(text))
+                snprintf(text + n, sizeof(text) - n, "%s", dist_config_usage()); /* the registry's flags */
         return text;
 }
 
@@ -69,6 +191,7 @@ void daemon_config_init(struct daemon_config *cfg) {
         memset(cfg, 0, sizeof(*cfg));
         cfg->log_level = LOG_LEVEL_INFO;
         net_options_init(&cfg->net);
+        opts14_init(&cfg->o14);
 }
 
 static void free_hosts(struct daemon_config *cfg) {
@@ -84,7 +207,9 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->pidfile);
         free(cfg->config_file);
         free(cfg->storage_driver);
+        free(cfg->default_ipc_mode);
         net_options_done(&cfg->net);
+        opts14_done(&cfg->o14);
         memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -111,7 +236,9 @@ static int apply_bool(struct daemon_config *cfg, enum config_opt id, bool v) {
         case OPT_IP_MASQ: cfg->net.ip_masq = v; return 0;
         case OPT_ICC: cfg->net.icc = v; return 0;
         case OPT_IP_FORWARD: cfg->net.ip_forward = v; return 0;
-        default: return 0;
+        case OPT_IPV6: cfg->net.ipv6 = v; return 0;
+        case OPT_IP6TABLES: cfg->ip6tables_off = !v; return 0;
+        default: return apply_bool14(&cfg->o14, id, v);
         }
 }
 
@@ -165,14 +292,33 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         case OPT_DEFAULT_GATEWAY:
         case OPT_IP: {
                 uint32_t ip;
+                uint8_t ip6[16] = { 0 };
+                static const uint8_t lo6[16] = { [15] = 1 };
+                if (id == OPT_IP && strchr(value, ':')) {
+                        /* An IPv6 default (dockerd takes one); not ::1, which the kernel cannot forward. */
+                        if (ipam_parse_ip6(value, ip6) < 0 || memcmp(ip6, lo6, 16) == 0)
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--ip\" flag: %s",
+                                                value, memcmp(ip6, lo6, 16) == 0 ? "berth cannot forward the IPv6 loopback "
+                                                "address to containers (it has no userland proxy)" : "invalid IP address");
+                        return set_string(&cfg->net.ip, value, err);
+                }
                 if (ipam_parse_ip4(value, &ip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--%s\" flag: invalid IP "
                                         "address", value, id == OPT_IP ? "ip" : "default-gateway");
                 return set_string(id == OPT_IP ? &cfg->net.ip : &cfg->net.default_gateway, value, err);
         }
+        case OPT_FIXED_CIDR_V6: {
+                struct ipv6_net n;
+                if (ipam_parse_cidr6(value, false, &n, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--fixed-cidr-v6\" flag: "
+                                        "invalid CIDR address: %s", value, value);
+                return set_string(&cfg->net.fixed_cidr_v6, value, err);
+        }
         case OPT_DEFAULT_ADDRESS_POOL: {
                 struct ipam_pool_spec spec;
-                if (ipam_parse_pool_spec(value, &spec) < 0)
+                struct ipam_pool_spec6 spec6;
+                if (ipam_pool_spec_is6(value) ? ipam_parse_pool_spec6(value, &spec6) < 0
+                                              : ipam_parse_pool_spec(value, &spec) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--default-address-pool\" "
                                         "flag: want base=CIDR,size=N", value);
                 if (cfg->net.n_pools >= NET_MAX_POOLS)
@@ -183,6 +329,26 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->net.n_pools++;
                 return 0;
         }
+        case OPT_BRIDGE_ACCEPT_FWMARK: {
+                /* dockerd's form: MARK or MARK/MASK, each decimal or 0x-hex, 32 bits. */
+                char *end, *end2 = NULL;
+                errno = 0;
+                unsigned long long mark = strtoull(value, &end, 0), mask = 0xffffffffu;
+                if (*end == '/')
+                        mask = strtoull(end + 1, &end2, 0);
+                if (errno || !*value || end == value || (*end && *end != '/') || (end2 && (*end2 || end2 == end + 1)) ||
+                    mark > 0xffffffffu || mask > 0xffffffffu || value[0] == '-' || (end2 && end[1] == '-'))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--bridge-accept-fwmark\" "
+                                        "flag: want a firewall mark, or mark/mask (e.g. 0x1/0x1)", value);
+                cfg->net.accept_fwmark = (uint32_t) mark;
+                cfg->net.accept_fwmask = (uint32_t) mask;
+                cfg->net.has_accept_fwmark = true;
+                return 0;
+        }
+        case OPT_DEFAULT_IPC_MODE:
+                if (!STREQ(value, "private") && !STREQ(value, "shareable"))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid default IPC mode: %s", value);
+                return set_string(&cfg->default_ipc_mode, value, err);
         case OPT_MTU: {
                 char *end;
                 long m = strtol(value, &end, 10);
@@ -196,6 +362,8 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         case OPT_IP_MASQ:
         case OPT_ICC:
         case OPT_IP_FORWARD:
+        case OPT_IPV6:
+        case OPT_IP6TABLES:
                 return apply_bool(cfg, id, true);
         case OPT_VERSION:
                 cfg->show_version = true;
@@ -204,13 +372,31 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->show_help = true;
                 return 0;
         default:
-                return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled option %d", id);
+                return apply14(&cfg->o14, id, value, err);
         }
+}
+
+/* Registry flags given (dockerd's rule: a key may not be both a flag and in the file). */
+static void note_dist_flag(struct daemon_config *cfg, const char *flag, const char *value) {
+        const char *f, *k, *h;
+        for (size_t i = 0; i < DAEMON_MAX_DIST_OPTS && dist_config_option(i, &f, &k, &h); i++)
+                if (STREQ(f, flag)) {
+                        size_t n = strlen(cfg->dist_flags[i]);
+                        snprintf(cfg->dist_flags[i] + n, sizeof(cfg->dist_flags[i]) - n, "%s%s", n ? " " : "", value);
+                }
+}
+
+static const char *dist_flag_given(const struct daemon_config *cfg, const char *key) {
+        const char *f, *k, *h;
+        for (size_t i = 0; i < DAEMON_MAX_DIST_OPTS && dist_config_option(i, &f, &k, &h); i++)
+                if (STREQ(k, key) && cfg->dist_flags[i][0])
+                        return cfg->dist_flags[i];
+        return NULL;
 }
 
 static const struct opt_desc *find_long(const char *name, size_t len) {
         for (size_t i = 0; i < ELEMENTSOF(opts); i++)
-                if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+                if (!is_json_only(&opts[i]) && strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
                         return &opts[i];
         return NULL;
 }
@@ -242,8 +428,13 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                                         int r = dist_config_flag(name, v, err);
                                         if (r < 0)
                                                 return r;
+                                        note_dist_flag(cfg, name, v);
                                         continue;
                                 }
+                                for (size_t k = 0; k < ELEMENTSOF(unsupported); k++)
+                                        if (unsupported[k].flag && STREQ(unsupported[k].flag, name))
+                                                return berr_set(err, BERR_INVALID, ENOTSUP,
+                                                                "flag --%s is not supported by berth", name);
                                 return berr_set(err, BERR_INVALID, EINVAL, "unknown flag: %.*s", (int) len + 2, a);
                         }
                         if (eq) {
@@ -285,6 +476,8 @@ int daemon_config_parse_args(struct daemon_config *cfg, int argc, char **argv, s
                 if (r < 0)
                         return r;
                 cfg->set_by_flag[o->id] = true;
+                if (o->id == OPT_HTTP_PROXY || o->id == OPT_HTTPS_PROXY || o->id == OPT_NO_PROXY)
+                        cfg->set_by_flag[OPT_PROXIES] = true;
         }
         return 0;
 }
@@ -318,16 +511,33 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
 
         const char *key;
         json_t *v;
-        char unknown[512] = "", conflicts[1024] = "";
-        size_t nu = 0, nc = 0;
+        char unknown[512] = "", conflicts[1024] = "", unsup[512] = "";
+        size_t nu = 0, nc = 0, ns = 0, n_unknown = 0; /* nu: bytes, and "" adds none */
         json_object_foreach(root, key, v) {
                 const struct opt_desc *o = NULL;
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
-                if (!o && dist_config_is_json_key(key))
+                if (!o && dist_config_is_json_key(key)) {
+                        const char *fv = dist_flag_given(cfg, key);
+                        if (fv) {
+                                _cleanup_free_ char *dumped = json_dump_compact(v);
+                                nc += (size_t) snprintf(conflicts + nc, nc < sizeof(conflicts) ? sizeof(conflicts) - nc : 0,
+                                                        "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv,
+                                                        dumped ? dumped : "?");
+                        }
                         continue;
+                }
+                bool is_unsupported = false;
+                for (size_t k = 0; !o && k < ELEMENTSOF(unsupported); k++)
+                        is_unsupported |= unsupported[k].json_key && STREQ(unsupported[k].json_key, key);
+                if (is_unsupported) {
+                        ns += (size_t) snprintf(unsup + ns, ns < sizeof(unsup) ? sizeof(unsup) - ns : 0, "%s%s",
+                                                ns ? ", " : "", key);
+                        continue;
+                }
                 if (!o) {
+                        n_unknown++;
                         nu += (size_t) snprintf(unknown + nu, nu < sizeof(unknown) ? sizeof(unknown) - nu : 0, "%s%s",
                                                 nu ? ", " : "", key);
                         continue;
@@ -341,9 +551,11 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                                 "%s%s: (from flag: %s, from file: %s)", nc ? ", " : "", key, fv, file_v);
                 }
         }
-        if (nu)
+        if (n_unknown)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the following directives don't match any configuration option: %s", unknown);
+        if (ns)
+                return berr_set(err, BERR_INVALID, ENOTSUP, "the following directives are not supported by berth: %s", unsup);
         if (nc)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "the following directives are specified both as a flag and in the configuration file: %s",
@@ -360,6 +572,11 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
+                r = merge14(cfg, o->id, key, v, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
                 if (o->id == OPT_DEFAULT_ADDRESS_POOL) {
                         /* [{"base": "10.10.0.0/16", "size": 24}, ...] */
                         if (!json_is_array(v))
@@ -431,8 +648,13 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
                         return berr_wrap(err, "unable to configure the daemon with file %s", path);
         }
 
+        if (cfg->ip6tables_off)
+                return berr_set(err, BERR_INVALID, EINVAL, "ip6tables=false is not supported by berth: its nftables table "
+                                "(family inet) holds the rules of both families; --iptables=false turns them all off");
         if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
                 cfg->log_level = LOG_LEVEL_DEBUG;
+        if ((r = finish14(&cfg->o14, err)) < 0)
+                return r;
         if (cfg->n_hosts == 0 && (r = apply(cfg, OPT_HOST, DAEMON_DEFAULT_HOST, err)) < 0)
                 return r;
         if (!cfg->data_root && (r = set_string(&cfg->data_root, DAEMON_DEFAULT_DATA_ROOT, err)) < 0)

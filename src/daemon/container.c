@@ -26,6 +26,7 @@
 #include "events.h"
 #include "image/image_store.h"
 #include "common/tree.h"
+#include "reload.h"
 #include "common/clock.h"
 #include "shim/msg.h"
 
@@ -628,6 +629,10 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         c->config = TAKE_PTR(cfg);
         json_t *hc = json_object_get(body, "HostConfig");
         c->host_config = hc ? json_deep_copy(hc) : json_object();
+        daemon_opts_apply_create(d, c->host_config);
+        /* dockerd records its default-ipc-mode in a container that asks for none. */
+        if (!json_string_length(json_object_get(c->host_config, "IpcMode")))
+                json_object_set_new(c->host_config, "IpcMode", json_string(d->cfg.default_ipc_mode ?: "private"));
         json_decref(c->networks);
         c->networks = NULL;
         if ((r = ctr_net_config(d, body, c->host_config, &c->networks, err)) < 0) {

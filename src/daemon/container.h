@@ -215,6 +215,7 @@ void ctr_net_stop(struct daemon *d, struct container *c);
 /* After a berthd restart, for a running container. */
 void ctr_net_restore(struct daemon *d, struct container *c);
 void ctr_net_primary_ip(struct container *c, char out[16]);
+void ctr_net_primary_ip6(struct container *c, char out[46]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */
 bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);

@@ -54,10 +54,11 @@ static json_t *endpoint_new(const char *net_id, json_t *cfg) {
         json_t *aliases = json_object_get(cfg, "Aliases");
         json_t *links = json_object_get(cfg, "Links");
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
-        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:n, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        json_t *ep = json_pack("{s:O, s:O, s:O, s:s, s:O, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:n}", "IPAMConfig",
                                json_is_object(ipam) ? ipam : json_null(), "Links", json_is_array(links) ? links : json_null(),
                                "Aliases", json_is_array(aliases) ? aliases : json_null(), "MacAddress", mac ? mac : "",
-                               "DriverOpts", "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
+                               "DriverOpts", json_object_size(dopts) ? dopts : json_null(), "NetworkID", net_id ? net_id : "", "EndpointID", "", "Gateway", "",
                                "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "GlobalIPv6Address", "",
                                "GlobalIPv6PrefixLen", 0, "DNSNames");
         return ep;
@@ -73,8 +74,9 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid IPAMConfig for network %s", name);
         const char *ip4 = json_string_value(json_object_get(ipam, "IPv4Address"));
         const char *ip6 = json_string_value(json_object_get(ipam, "IPv6Address"));
-        if (ip6 && *ip6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses are not supported by berth yet");
+        uint8_t a6[16];
+        if (ip6 && *ip6 && net_parse_ip6(ip6, a6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv6 address: %s", ip6);
         if (ip4 && *ip4) {
                 char buf[64];
                 int a, b, c, d;
@@ -87,6 +89,36 @@ static int check_endpoint_config(const char *name, json_t *cfg, struct berr *err
         json_t *aliases = json_object_get(cfg, "Aliases");
         if (aliases && !json_is_null(aliases) && !json_is_array(aliases))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid Aliases for network %s", name);
+        json_t *ll = json_object_get(ipam, "LinkLocalIPs");
+        if (ll && !json_is_null(ll) && !json_is_array(ll))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid LinkLocalIPs for network %s", name);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ll, i, v) {
+                const char *ip = json_string_value(v);
+                struct in_addr a4;
+                struct in6_addr ll6;
+                if (ip && inet_pton(AF_INET6, ip, &ll6) == 1)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 link-local addresses are not supported "
+                                        "by berth yet");
+                if (!ip || inet_pton(AF_INET, ip, &a4) != 1)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip ? ip : "");
+        }
+        if (i > 16)
+                return berr_set(err, BERR_INVALID, E2BIG, "too many link-local IP addresses: at most 16");
+        json_t *dopts = json_object_get(cfg, "DriverOpts");
+        if (dopts && !json_is_null(dopts) && !json_is_object(dopts))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+        const char *k;
+        json_object_foreach(dopts, k, v) {
+                if (!json_is_string(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid DriverOpts for network %s", name);
+                /* The endpoint options Docker's own drivers act on; others are kept, as dockerd keeps them. */
+                if (strcmp(k, "com.docker.network.endpoint.ifname") == 0 ||
+                    strcmp(k, "com.docker.network.endpoint.sysctls") == 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "driver option %s is not supported by berth",
+                                        k);
+        }
         const char *mac = json_string_value(json_object_get(cfg, "MacAddress"));
         uint8_t m[6];
         if (mac && *mac && net_parse_mac(mac, m) < 0)
@@ -168,10 +200,14 @@ static int check_ports(json_t *body, json_t *hc, struct berr *err) {
                         if (ip && *ip) {
                                 struct in6_addr a6;
                                 struct in_addr a4;
-                                if (inet_pton(AF_INET6, ip, &a6) == 1)
-                                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "publishing ports on IPv6 host "
-                                                        "addresses (%s) is not supported by berth yet", ip);
-                                if (inet_pton(AF_INET, ip, &a4) != 1)
+                                /* The kernel forwards no ::1 traffic out of lo (IPv6 has no route_localnet):
+                                 * dockerd needs its userland proxy for it, and berth has none. */
+                                if (inet_pton(AF_INET6, ip, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+                                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "publishing ports on the IPv6 "
+                                                        "loopback address %s is not supported by berth: the kernel cannot "
+                                                        "forward it to a container without a userland proxy (as dockerd "
+                                                        "with userland-proxy false); publish on [::] or 127.0.0.1", ip);
+                                if (inet_pton(AF_INET6, ip, &a6) != 1 && inet_pton(AF_INET, ip, &a4) != 1)
                                         return berr_set(err, BERR_INVALID, EINVAL, "invalid IP address: %s", ip);
                         }
                 }
@@ -245,7 +281,7 @@ int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, str
                 json_object_foreach(eps, key, cfg) {
                         struct net_info ni;
                         struct berr e = { 0 };
-                        if (net_find(d->nets, key, &ni, &e) == 0 && strcmp(ni.driver, "bridge") != 0) {
+                        if (net_find(d->nets, key, &ni, &e) == 0 && !net_driver_has_endpoints(ni.driver)) {
                                 json_decref(out);
                                 return berr_set(err, BERR_INVALID, EINVAL, "container cannot be connected to multiple "
                                                 "networks with one of the networks in private (none) mode");
@@ -263,7 +299,8 @@ int ctr_net_config(struct daemon *d, json_t *body, json_t *hc, json_t **ret, str
         json_t *pcfg = pkey ? json_object_get(eps, pkey) : NULL;
         if (mode == NM_BRIDGE && pcfg) {
                 json_t *ipam = json_object_get(pcfg, "IPAMConfig");
-                if (json_string_length(json_object_get(ipam, "IPv4Address"))) {
+                if (json_string_length(json_object_get(ipam, "IPv4Address")) ||
+                    json_string_length(json_object_get(ipam, "IPv6Address"))) {
                         json_decref(out);
                         return berr_set(err, BERR_INVALID, EINVAL,
                                         "user specified IP address is supported on user defined networks only");
@@ -323,6 +360,14 @@ static int ep_from_json(json_t *ep, struct net_ep *ret) {
         ret->prefix = (int) json_integer_value(json_object_get(ep, "IPPrefixLen"));
         if (mac)
                 (void) net_parse_mac(mac, ret->mac);
+        const char *ip6 = json_string_value(json_object_get(ep, "GlobalIPv6Address"));
+        const char *gw6 = json_string_value(json_object_get(ep, "IPv6Gateway"));
+        if (ip6 && *ip6 && net_parse_ip6(ip6, ret->ip6) == 0) {
+                ret->has_ip6 = true;
+                ret->prefix6 = (int) json_integer_value(json_object_get(ep, "GlobalIPv6PrefixLen"));
+                if (gw6 && *gw6)
+                        (void) net_parse_ip6(gw6, ret->gateway6);
+        }
         snprintf(ret->endpoint_id, sizeof(ret->endpoint_id), "%s", eid ?: "");
         snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn ?: "");
         return 0;
@@ -333,6 +378,11 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         net_format_ip(e->ip, ip);
         net_format_ip(e->gateway, gw);
         net_format_mac(e->mac, mac);
+        static const uint8_t none[6];
+        if (!e->gateway) /* macvlan/ipvlan without a gateway, ipvlan l3 */
+                gw[0] = '\0';
+        if (memcmp(e->mac, none, 6) == 0) /* ipvlan: the parent's */
+                mac[0] = '\0';
         json_object_set_new(ep, "NetworkID", json_string(ni->id));
         json_object_set_new(ep, "EndpointID", json_string(e->endpoint_id));
         json_object_set_new(ep, "IPAddress", json_string(ip));
@@ -340,6 +390,14 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         json_object_set_new(ep, "IPPrefixLen", json_integer(e->prefix));
         json_object_set_new(ep, "MacAddress", json_string(mac));
         json_object_set_new(ep, EP_IFNAME, json_string(e->ifname));
+        if (e->has_ip6) {
+                char ip6[46], gw6[46];
+                net_format_ip6(e->ip6, ip6);
+                net_format_ip6(e->gateway6, gw6);
+                json_object_set_new(ep, "GlobalIPv6Address", json_string(ip6));
+                json_object_set_new(ep, "IPv6Gateway", json_string(gw6));
+                json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(e->prefix6));
+        }
 }
 
 static json_t *dns_names(struct container *c, json_t *ep) {
@@ -367,7 +425,7 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 r = net_find(d->nets, name, &ni, err); /* removed and made again under the same name */
         if (r < 0)
                 return r;
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return 0; /* none and host are modes, not attachments */
         json_t *ipam = json_object_get(ep, "IPAMConfig");
         const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
@@ -380,11 +438,20 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                 namev[i] = json_string_value(json_array_get(names, i));
         struct net_join_req q = { .ctr_id = c->id, .ctr_name = c->name, .ns_path = ns, .ifname = ifname,
                                   .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
+                                  .want_ip6 = json_string_value(json_object_get(ipam, "IPv6Address")),
                                   .want_mac = mac_given ? mac : NULL, .default_route = first, .dns_names = namev };
         struct net_ep e;
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)
                 return r;
+        size_t li;
+        json_t *ll;
+        json_array_foreach(json_object_get(ipam, "LinkLocalIPs"), li, ll) {
+                if ((r = net_add_link_local(ns, ifname, json_string_value(ll) ?: "", err)) < 0) {
+                        net_leave(d->nets, ni.id, c->id, ns, ifname);
+                        return r;
+                }
+        }
         if (mac_given)
                 json_object_set_new(ep, "BerthMacGiven", json_true());
         fill_endpoint(ep, &ni, &e);
@@ -455,11 +522,14 @@ static const char *proto_str(uint8_t p) {
         return p == IPPROTO_UDP ? "udp" : p == IPPROTO_SCTP ? "sctp" : "tcp";
 }
 
-/* The eth0 endpoint of @networks: its address and its network's default host address. */
-static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_ip[64]) {
+/* The eth0 endpoint of @networks: its addresses (*ret_has6: an IPv6 one in ret_ip6) and its
+ * network's default host address. */
+static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_ip[64], uint8_t ret_ip6[16],
+                                 bool *ret_has6) {
         const char *name;
         json_t *ep;
         host_ip[0] = '\0';
+        *ret_has6 = false;
         json_object_foreach(networks, name, ep) {
                 const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
                 struct net_ep e;
@@ -467,8 +537,15 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
                         continue;
                 struct net_info ni;
                 struct berr err = { 0 };
-                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0)
+                if (net_find(d->nets, json_string_value(json_object_get(ep, "NetworkID")), &ni, &err) == 0) {
+                        if (strcmp(ni.driver, "bridge") != 0)
+                                return 0; /* macvlan/ipvlan: reached directly, nothing to publish */
                         snprintf(host_ip, 64, "%s", ni.host_binding_ipv4);
+                }
+                if (e.has_ip6) {
+                        memcpy(ret_ip6, e.ip6, 16);
+                        *ret_has6 = true;
+                }
                 return e.ip;
         }
         return 0;
@@ -478,12 +555,16 @@ static uint32_t primary_endpoint(struct daemon *d, json_t *networks, char host_i
 /* Each binding of a port map ({"80/tcp": [{"HostIp", "HostPort"}]}: PortBindings, or a
  * record's Ports) as a net_port to @ctr_ip; @def_ip for an empty HostIp. @fixed: a record,
  * whose HostPort is the one port given (bindings without one are skipped). */
-static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool fixed, struct net_port **ret,
-                          size_t *ret_n) {
+/* @ctr_ip6 (NULL: the container has no IPv6 address): a HostIp "" (or 0.0.0.0 by default)
+ * also gives an IPv6 binding on [::] with the same host port, and IPv6 host addresses are
+ * forwarded to it. Without one, IPv6 host addresses are left out, as dockerd does without
+ * its userland proxy (the kernel cannot send IPv6 to an IPv4-only container). */
+static int port_map_ports(json_t *map, uint32_t ctr_ip, const uint8_t *ctr_ip6, const char *def_ip, bool fixed,
+                          struct net_port **ret, size_t *ret_n) {
         size_t cap = 0;
         const char *k;
         json_t *v;
-        json_object_foreach(map, k, v) cap += json_array_size(v);
+        json_object_foreach(map, k, v) cap += 2 * json_array_size(v);
         struct net_port *p = calloc(cap + 1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -501,7 +582,11 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
                         if (!ip || !*ip)
                                 ip = def_ip;
                         struct in_addr a;
-                        q->host_ip = ip && *ip && inet_pton(AF_INET, ip, &a) == 1 ? ntohl(a.s_addr) : 0;
+                        struct in6_addr a6;
+                        bool is6 = ip && strchr(ip, ':') && inet_pton(AF_INET6, ip, &a6) == 1;
+                        if (is6 && !ctr_ip6)
+                                continue;
+                        q->host_ip = !is6 && ip && *ip && inet_pton(AF_INET, ip, &a) == 1 ? ntohl(a.s_addr) : 0;
                         if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &q->host_lo, &q->host_hi) < 0 ||
                             (fixed && !q->host_lo))
                                 continue;
@@ -510,7 +595,20 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
                         q->proto = proto;
                         q->ctr_port = port;
                         q->ctr_ip = ctr_ip;
+                        if (is6) {
+                                q->v6 = true;
+                                memcpy(q->host_ip6, a6.s6_addr, 16);
+                                memcpy(q->ctr_ip6, ctr_ip6, 16);
+                        }
                         n++;
+                        /* Every address: IPv4's and IPv6's, one port for both. */
+                        if (!is6 && !q->host_ip && ctr_ip6 && !fixed) {
+                                struct net_port *t = &p[n++];
+                                *t = *q;
+                                t->v6 = true;
+                                memset(t->host_ip6, 0, 16);
+                                memcpy(t->ctr_ip6, ctr_ip6, 16);
+                        }
                 }
         }
         *ret = p;
@@ -518,7 +616,7 @@ static int port_map_ports(json_t *map, uint32_t ctr_ip, const char *def_ip, bool
         return 0;
 }
 
-static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const char *def_ip,
+static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, const uint8_t *ctr_ip6, const char *def_ip,
                         struct net_port **ret, size_t *ret_n, struct berr *err) {
         json_t *hc = c->host_config;
         _cleanup_json_ json_t *all = json_deep_copy(json_object_get(hc, "PortBindings"));
@@ -530,7 +628,7 @@ static int wanted_ports(struct daemon *d, struct container *c, uint32_t ctr_ip, 
                 json_object_foreach(json_object_get(c->config, "ExposedPorts"), k, v) if (json_array_size(
                         json_object_get(all, k)) == 0) json_object_set_new(all, k, json_pack("[{s:s, s:s}]", "HostIp", "",
                                                                                              "HostPort", ""));
-        return port_map_ports(all, ctr_ip, def_ip, false, ret, ret_n) < 0
+        return port_map_ports(all, ctr_ip, ctr_ip6, def_ip, false, ret, ret_n) < 0
                        ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory")
                        : 0;
 }
@@ -543,9 +641,12 @@ static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, 
         json_object_foreach(json_object_get(hc, "PortBindings"), k, v) if (!json_object_get(o, k))
                 json_object_set_new(o, k, json_null());
         for (size_t i = 0; i < n; i++) {
-                char key[32], ip[16], hp[8];
+                char key[32], ip[46], hp[8];
                 snprintf(key, sizeof(key), "%u/%s", p[i].ctr_port, proto_str(p[i].proto));
-                net_format_ip(p[i].host_ip, ip);
+                if (p[i].v6)
+                        net_format_ip6(p[i].host_ip6, ip);
+                else
+                        net_format_ip(p[i].host_ip, ip);
                 snprintf(hp, sizeof(hp), "%u", p[i].host_port);
                 json_t *arr = json_object_get(o, key);
                 if (!json_is_array(arr)) {
@@ -559,13 +660,15 @@ static json_t *ports_json(json_t *config, json_t *hc, const struct net_port *p, 
 
 static int publish_ports(struct daemon *d, struct container *c, json_t *networks, json_t **ret, struct berr *err) {
         char def_ip[64];
-        uint32_t ip = primary_endpoint(d, networks, def_ip);
+        uint8_t ip6[16];
+        bool has6;
+        uint32_t ip = primary_endpoint(d, networks, def_ip, ip6, &has6);
         if (!def_ip[0] && d->cfg.net.ip)
                 snprintf(def_ip, sizeof(def_ip), "%s", d->cfg.net.ip);
         struct net_port *p = NULL;
         size_t n = 0;
         if (ip) {
-                int r = wanted_ports(d, c, ip, def_ip, &p, &n, err);
+                int r = wanted_ports(d, c, ip, has6 ? ip6 : NULL, def_ip, &p, &n, err);
                 if (r < 0)
                         return r;
                 if ((r = net_publish(d->nets, c->id, p, n, err)) < 0) {
@@ -581,15 +684,20 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
 /* The ports a record says are published, with the container's address. */
 static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
         uint32_t ip = 0;
+        uint8_t ip6[16];
+        bool has6 = false;
         const char *name;
         json_t *ep;
         json_object_foreach(c->networks, name, ep) {
                 const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
                 struct net_ep e;
-                if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0)
+                if (ifn && strcmp(ifn, "eth0") == 0 && ep_from_json(ep, &e) == 0) {
                         ip = e.ip;
+                        if ((has6 = e.has_ip6))
+                                memcpy(ip6, e.ip6, 16);
+                }
         }
-        return port_map_ports(c->ports, ip, NULL, true, ret, ret_n);
+        return port_map_ports(c->ports, ip, has6 ? ip6 : NULL, NULL, true, ret, ret_n);
 }
 
 json_t *ctr_net_ports_list_json(struct container *c) {
@@ -616,12 +724,11 @@ json_t *ctr_net_ports_list_json(struct container *c) {
         return out;
 }
 
-/* The container's --dns servers (at most 3, IPv4) into @v, NULL-terminated. */
+/* The container's --dns servers (at most 3, IPv4 or IPv6) into @v, NULL-terminated. */
 static const char *const *dns_servers(struct container *c, const char *v[4]) {
         size_t n = 0, i;
         json_t *s;
-        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3 &&
-                                                                             !strchr(json_string_value(s), ':'))
+        json_array_foreach(json_object_get(c->host_config, "Dns"), i, s) if (json_is_string(s) && n < 3)
                 v[n++] = json_string_value(s);
         v[n] = NULL;
         return n ? v : NULL;
@@ -780,6 +887,25 @@ void ctr_net_primary_ip(struct container *c, char out[16]) {
                 const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
                 if (ip && *ip && (!out[0] || (ifn && strcmp(ifn, "eth0") == 0)))
                         snprintf(out, 16, "%s", ip);
+        }
+}
+
+/* The IPv6 address of the same endpoint as ctr_net_primary_ip, "" if none. */
+void ctr_net_primary_ip6(struct container *c, char out[46]) {
+        out[0] = '\0';
+        const char *name;
+        json_t *ep;
+        bool have = false, eth0 = false;
+        json_object_foreach(c->networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
+                const char *ip6 = json_string_value(json_object_get(ep, "GlobalIPv6Address"));
+                bool is0 = ifn && strcmp(ifn, "eth0") == 0;
+                if (ip && *ip && (!have || (is0 && !eth0))) {
+                        snprintf(out, 46, "%s", ip6 ? ip6 : "");
+                        have = true;
+                        eth0 = is0;
+                }
         }
 }
 
@@ -1042,13 +1168,14 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
         if ((r = check_endpoint_config(ni.name, cfg, err)) < 0)
                 return r;
         enum net_mode mode = mode_of(net_mode_str(c));
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         if (mode == NM_HOST || mode == NM_CONTAINER || mode == NM_NONE)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container sharing network namespace with another container "
                                 "or host cannot be connected to any other network");
-        if (ni.predefined && json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv4Address")))
+        if (ni.predefined && (json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv4Address")) ||
+                              json_string_length(json_object_get(json_object_get(cfg, "IPAMConfig"), "IPv6Address"))))
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "user specified IP address is supported on user defined networks only");
         pthread_mutex_lock(&c->lock);
@@ -1112,7 +1239,7 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
                 ni.id[0] = '\0';
                 snprintf(ni.driver, sizeof(ni.driver), "bridge");
         }
-        if (strcmp(ni.driver, "bridge") != 0)
+        if (!net_driver_has_endpoints(ni.driver))
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "container cannot be disconnected from host network or "
                                 "connected to host network");
         pthread_mutex_lock(&c->lock);

@@ -40,6 +40,14 @@ static int mounts_under(const char *path, char ***ret, size_t *ret_n, struct ber
 }
 
 static int is_mount_point(const char *path, bool *ret, struct berr *err) {
+        /* The kernel says so in O(1) (Linux 5.8); the mount table grows with every running
+         * container, and reading it made each start slower than the one before. */
+        struct statx sx;
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+            (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+                *ret = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+                return 0;
+        }
         _cleanup_free_ char *real = realpath(path, NULL);
         if (!real)
                 return berr_sys(err, BERR_INTERNAL, "resolve %s", path);

@@ -157,8 +157,9 @@ static char *container_resolv_conf(struct container *c) {
 static char *container_hosts(struct daemon *d, struct container *c, json_t *link_lines) {
         const char *host = json_string_value(json_object_get(c->config, "Hostname"));
         const char *domain = json_string_value(json_object_get(c->config, "Domainname"));
-        char ip[16];
+        char ip[16], ip6[46];
         ctr_net_primary_ip(c, ip);
+        ctr_net_primary_ip6(c, ip6);
         struct text t = { 0 };
         text_add(&t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                      "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n");
@@ -182,6 +183,11 @@ static char *container_hosts(struct daemon *d, struct container *c, json_t *link
                 text_add(&t, "%s\t%s.%s %s\n", ip[0] ? ip : "127.0.1.1", host, domain, host);
         else
                 text_add(&t, "%s\t%s\n", ip[0] ? ip : "127.0.1.1", host);
+        /* On a network with IPv6, the container's IPv6 address too, as dockerd adds it. */
+        if (ip6[0] && domain && *domain)
+                text_add(&t, "%s\t%s.%s %s\n", ip6, host, domain, host);
+        else if (ip6[0])
+                text_add(&t, "%s\t%s\n", ip6, host);
         return t.p;
 }
 

@@ -114,6 +114,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 if (!d->cfg.net.table)
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
+        snprintf(d->cfg.net.host_id, sizeof(d->cfg.net.host_id), "%s", d->engine_id);
         r = net_store_open(&d->cfg.net, d->cfg.data_root, d->cfg.exec_root, &d->nets, err);
         if (r < 0)
                 return berr_wrap(err, "networks");
@@ -130,13 +131,14 @@ int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n,
         size_t n_fds = 0;
         int r = 0;
         char default_path[128];
-        snprintf(default_path, sizeof(default_path), "%s", DAEMON_DEFAULT_HOST + strlen("unix://"));
+        snprintf(default_path, sizeof(default_path), "%s", &DAEMON_DEFAULT_HOST[strlen("unix://")]);
 
         for (size_t i = 0; i < d->cfg.n_hosts; i++) {
                 struct host_spec spec;
                 r = host_spec_parse(d->cfg.hosts[i], default_path, &spec, err);
                 if (r < 0)
                         goto fail;
+                spec.group = d->cfg.o14.group;
                 r = host_listen(&spec, fds + n_fds, max - n_fds, err);
                 if (r < 0)
                         goto fail;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/metrics.h"
 #include "container.h"
 #include "daemon.h"
 
@@ -73,6 +74,16 @@ void events_close(struct daemon *d) {
         d->events = NULL;
 }
 
+uint64_t events_emitted(struct daemon *d) {
+        struct events_bus *b = d->events;
+        if (!b)
+                return 0;
+        pthread_mutex_lock(&b->lock);
+        uint64_t n = b->next_seq - 1;
+        pthread_mutex_unlock(&b->lock);
+        return n;
+}
+
 int events_listeners(struct daemon *d) {
         struct events_bus *b = d->events;
         if (!b)
@@ -89,6 +100,7 @@ void events_emit(struct daemon *d, const char *type, const char *action, const c
                 json_decref(attrs);
                 return;
         }
+        metrics_event_observe(type, action);
         int64_t t = now_ns();
         json_t *o = json_object();
         if (strcmp(type, "container") == 0 || strcmp(type, "image") == 0) {

@@ -31,3 +31,5 @@ int events_init(struct daemon *d);
 void events_shutdown(struct daemon *d);
 void events_close(struct daemon *d);
 int events_listeners(struct daemon *d);
+/* Events emitted since start (for --metrics-addr). */
+uint64_t events_emitted(struct daemon *d);

@@ -130,7 +130,14 @@ static int listen_unix(const struct host_spec *spec, struct berr *err) {
         umask(old);
         if (b < 0)
                 return berr_sys(err, BERR_INTERNAL, "bind unix://%s", spec->path);
-        struct group *g = getgrnam("docker");
+        struct group *g = getgrnam(spec->group ? spec->group : "docker");
+        struct group by_number;
+        char *end = NULL;
+        if (!g && spec->group && (by_number.gr_gid = (gid_t) strtoul(spec->group, &end, 10), *spec->group && !*end))
+                g = &by_number;
+        if (!g && spec->group) /* only the default group may be missing */
+                return berr_set(err, BERR_INVALID, ENOENT, "can't create unix socket %s: group %s not found", spec->path,
+                                spec->group);
         if (g && chown(spec->path, 0, g->gr_gid) < 0)
                 return berr_sys(err, BERR_INTERNAL, "chown %s", spec->path);
         if (chmod(spec->path, g ? 0660 : 0600) < 0)

@@ -20,6 +20,7 @@ struct host_spec {
         char addr[64];      /* tcp: numeric address */
         unsigned port;      /* tcp */
         int fd;             /* fd://N: N, or -1 for every fd systemd passed */
+        const char *group;  /* unix: --group (name or number); NULL: "docker" if it exists */
 };
 
 /* Parse "unix:///p", "/p", "tcp://127.0.0.1:2375", "fd://", "fd://3". A TCP address off

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "common/buildinfo.h"
@@ -15,6 +17,9 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics_server.h"
+#include "daemon/notify.h"
+#include "daemon/reload.h"
 
 /* Each API connection is a descriptor (and a streaming one often two), and the usual soft
  * limit of 1,024 is what let a thousand idle clients lock everyone out. Raise the soft
@@ -40,6 +45,17 @@ static void raise_nofile_limit(void) {
 static int fail(const char *msg) {
         fprintf(stderr, "berthd: %s\n", msg);
         return 1;
+}
+
+/* dockerd's shutdown-timeout: a shutdown that takes longer is forced (-1: no limit). */
+static void *shutdown_watchdog(void *arg) {
+        int secs = *(int *) arg;
+        struct timespec ts = { .tv_sec = secs };
+        while (nanosleep(&ts, &ts) < 0)
+                ;
+        log_error("Force shutdown daemon: not done after shutdown-timeout (%d s)", secs);
+        _exit(1);
+        return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -70,11 +86,19 @@ int main(int argc, char **argv) {
                 return 0;
         }
         r = daemon_config_finish(&d.cfg, &err);
+        if (r == 0)
+                r = daemon_opts_start(&d.cfg, &err);
         if (r < 0) {
                 daemon_config_done(&d.cfg);
                 return fail(err.msg);
         }
+        if (d.cfg.o14.validate) { /* dockerd --validate */
+                fprintf(stderr, "configuration OK\n");
+                daemon_config_done(&d.cfg);
+                return 0;
+        }
         log_set_level(d.cfg.log_level);
+        log_info("Starting up");
         raise_nofile_limit(); /* before any thread: setenv is not thread-safe */
 
         /* Signals are taken synchronously by this thread; block them before any thread
@@ -89,6 +113,7 @@ int main(int argc, char **argv) {
 
         int status = 1;
         struct api_server *srv = NULL;
+        struct metrics_server *metrics = NULL;
         int fds[DAEMON_MAX_HOSTS * 4];
         size_t n_fds = 0;
         r = daemon_open(&d, &err);
@@ -106,22 +131,40 @@ int main(int argc, char **argv) {
                 fail(err.msg);
                 goto out;
         }
+        r = metrics_server_start(&d, &metrics, &err);
+        if (r < 0) {
+                fail(err.msg);
+                goto out;
+        }
         log_info("Daemon has completed initialization");
+        if ((r = daemon_notify("READY=1")) < 0)
+                log_warn("cannot notify the service manager: %s", strerror(-r));
 
         for (;;) {
                 int sig = 0;
                 if (sigwait(&set, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        log_info("SIGHUP received: configuration reload is not supported yet, ignoring");
+                        /* Running containers are not touched; a bad file keeps the old
+                         * configuration (logged by daemon_reload). */
+                        (void) daemon_notify_reloading();
+                        (void) daemon_reload(&d, argc, argv);
+                        (void) daemon_notify("READY=1");
                         continue;
                 }
                 log_info("Processing signal '%s'", sig == SIGTERM ? "terminated" : "interrupt");
                 break;
         }
         status = 0;
+        (void) daemon_notify("STOPPING=1");
+        static int timeout;
+        timeout = d.cfg.o14.shutdown_timeout;
+        pthread_t watchdog;
+        if (timeout >= 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, &timeout) == 0)
+                pthread_detach(watchdog);
 out:
         daemon_begin_shutdown(&d);
+        metrics_server_stop(metrics);
         srv = api_server_stop(srv);
         daemon_close(&d);
         daemon_config_done(&d.cfg);

@@ -35,7 +35,8 @@ int signal_parse(const char *s) {
                 if (!bare[5])
                         return base;
                 long off = strtol(bare + 5, &end, 10);
-                if (*end == '\0' && base + off >= SIGRTMIN && base + off <= SIGRTMAX)
+                /* bound the offset first: RTMIN+LONG_MAX must not overflow */
+                if (*end == '\0' && off >= -64 && off <= 64 && base + off >= SIGRTMIN && base + off <= SIGRTMAX)
                         return (int) (base + off);
         }
         return -1;

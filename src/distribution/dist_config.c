@@ -16,13 +16,108 @@
 #include "common/fs.h"
 #include "dist_int.h"
 
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_cond = PTHREAD_COND_INITIALIZER;
+
 static struct dist_config config = {
         .max_downloads = DIST_DEFAULT_MAX_DOWNLOADS,
         .max_uploads = DIST_DEFAULT_MAX_UPLOADS,
+        .max_download_attempts = DIST_DEFAULT_MAX_DOWNLOAD_ATTEMPTS,
 };
+/* Where the parsing hooks write: the live settings at start, a staging copy while SIGHUP
+ * re-reads the configuration (only the main thread parses). Readers of the lists take
+ * config_lock; a reload swaps them under it. */
+static struct dist_config staging;
+static struct dist_config *target = &config;
+static pthread_rwlock_t config_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 struct dist_config *dist_config(void) {
         return &config;
+}
+
+void dist_config_rdlock(void) {
+        pthread_rwlock_rdlock(&config_lock);
+}
+
+void dist_config_unlock(void) {
+        pthread_rwlock_unlock(&config_lock);
+}
+
+static void config_free_lists(struct dist_config *c) {
+        for (size_t i = 0; i < c->n_mirrors; i++)
+                free(c->mirrors[i]);
+        for (size_t i = 0; i < c->n_insecure; i++)
+                free(c->insecure[i]);
+        c->n_mirrors = c->n_insecure = 0;
+        free(c->certs_dir);
+        free(c->http_proxy);
+        free(c->https_proxy);
+        free(c->no_proxy);
+        c->certs_dir = c->http_proxy = c->https_proxy = c->no_proxy = NULL;
+}
+
+void dist_config_stage_begin(void) {
+        config_free_lists(&staging);
+        memset(&staging, 0, sizeof(staging));
+        staging.max_downloads = DIST_DEFAULT_MAX_DOWNLOADS;
+        staging.max_uploads = DIST_DEFAULT_MAX_UPLOADS;
+        staging.max_download_attempts = DIST_DEFAULT_MAX_DOWNLOAD_ATTEMPTS;
+        target = &staging;
+}
+
+#define SWAP(a, b) do { typeof(a) t__ = (a); (a) = (b); (b) = t__; } while (0)
+
+void dist_config_stage_end(bool commit) {
+        target = &config;
+        if (commit) {
+                /* What dockerd reloads: mirrors, insecure registries, concurrency, attempts,
+                 * proxies. registry-certs-dir stays as it was at start. */
+                pthread_rwlock_wrlock(&config_lock);
+                SWAP(config.n_mirrors, staging.n_mirrors);
+                SWAP(config.n_insecure, staging.n_insecure);
+                for (size_t i = 0; i < DIST_MAX_LIST; i++) {
+                        SWAP(config.mirrors[i], staging.mirrors[i]);
+                        SWAP(config.insecure[i], staging.insecure[i]);
+                }
+                SWAP(config.http_proxy, staging.http_proxy);
+                SWAP(config.https_proxy, staging.https_proxy);
+                SWAP(config.no_proxy, staging.no_proxy);
+                config.max_downloads = staging.max_downloads;
+                config.max_uploads = staging.max_uploads;
+                config.max_download_attempts = staging.max_download_attempts;
+                pthread_rwlock_unlock(&config_lock);
+                pthread_mutex_lock(&slot_lock);
+                pthread_cond_broadcast(&slot_cond); /* a larger limit frees waiters */
+                pthread_mutex_unlock(&slot_lock);
+        }
+        config_free_lists(&staging);
+}
+
+static int dup_or_null(char **slot, const char *v, struct berr *err) {
+        free(*slot);
+        *slot = NULL;
+        if (v && *v && !(*slot = strdup(v)))
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        return 0;
+}
+
+int dist_config_set_transfer(int max_download_attempts, const char *http_proxy, const char *https_proxy,
+                             const char *no_proxy, struct berr *err) {
+        if (target == &config)
+                pthread_rwlock_wrlock(&config_lock);
+        target->max_download_attempts = max_download_attempts;
+        int r = dup_or_null(&target->http_proxy, http_proxy, err);
+        if (r == 0)
+                r = dup_or_null(&target->https_proxy, https_proxy, err);
+        if (r == 0)
+                r = dup_or_null(&target->no_proxy, no_proxy, err);
+        if (target == &config)
+                pthread_rwlock_unlock(&config_lock);
+        return r;
+}
+
+int dist_config_max_download_attempts(void) {
+        return config.max_download_attempts > 0 ? config.max_download_attempts : DIST_DEFAULT_MAX_DOWNLOAD_ATTEMPTS;
 }
 
 enum dist_opt {
@@ -59,6 +154,15 @@ const char *dist_config_usage(void) {
                 n += (size_t) snprintf(text + n, sizeof(text) - n, "  %-28s %s\n", left, dist_opts[i].help);
         }
         return text;
+}
+
+bool dist_config_option(size_t i, const char **flag, const char **json_key, const char **help) {
+        if (i >= ELEMENTSOF(dist_opts))
+                return false;
+        *flag = dist_opts[i].flag;
+        *json_key = dist_opts[i].json_key;
+        *help = dist_opts[i].help;
+        return true;
 }
 
 static int find_opt(const char *name, bool json) {
@@ -128,25 +232,25 @@ static int apply_string(enum dist_opt id, const char *name, const char *v, struc
                 while (n > 0 && buf[n - 1] == '/')
                         buf[--n] = '\0';
                 r = check_mirror(v, err);
-                return r < 0 ? r : add_to_list(config.mirrors, &config.n_mirrors, buf, "registry mirrors", err);
+                return r < 0 ? r : add_to_list(target->mirrors, &target->n_mirrors, buf, "registry mirrors", err);
         }
         case DOPT_INSECURE:
                 r = check_insecure(v, err);
-                return r < 0 ? r : add_to_list(config.insecure, &config.n_insecure, v, "insecure registries", err);
+                return r < 0 ? r : add_to_list(target->insecure, &target->n_insecure, v, "insecure registries", err);
         case DOPT_MAX_DOWNLOADS:
         case DOPT_MAX_UPLOADS: {
                 char *end = NULL;
                 long long n = strtoll(v, &end, 10);
                 if (!v[0] || *end)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"%s\" for \"--%s\" flag", v, name);
-                return set_count(id == DOPT_MAX_DOWNLOADS ? &config.max_downloads : &config.max_uploads, name, n, err);
+                return set_count(id == DOPT_MAX_DOWNLOADS ? &target->max_downloads : &target->max_uploads, name, n, err);
         }
         case DOPT_CERTS_DIR:
                 if (v[0] != '/')
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid registry-certs-dir \"%s\": must be an absolute path", v);
-                free(config.certs_dir);
-                config.certs_dir = strdup(v);
-                return config.certs_dir ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                free(target->certs_dir);
+                target->certs_dir = strdup(v);
+                return target->certs_dir ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         default:
                 return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled registry option");
         }
@@ -186,7 +290,7 @@ int dist_config_json(const char *key, json_t *v, struct berr *err) {
         case DOPT_MAX_UPLOADS:
                 if (!json_is_integer(v))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid type for %s: expected an integer", key);
-                r = set_count(id == DOPT_MAX_DOWNLOADS ? &config.max_downloads : &config.max_uploads, key,
+                r = set_count(id == DOPT_MAX_DOWNLOADS ? &target->max_downloads : &target->max_uploads, key,
                               (long long) json_integer_value(v), err);
                 return r < 0 ? r : 1;
         case DOPT_CERTS_DIR:
@@ -200,6 +304,7 @@ int dist_config_json(const char *key, json_t *v, struct berr *err) {
 }
 
 json_t *dist_config_info(void) {
+        dist_config_rdlock();
         json_t *cidrs = json_array(), *mirrors = json_array(), *index = json_object();
         json_array_append_new(cidrs, json_string("127.0.0.0/8"));
         json_array_append_new(cidrs, json_string("::1/128"));
@@ -222,6 +327,7 @@ json_t *dist_config_info(void) {
                                                       "Secure", 0, "Official", 0));
         json_t *info = json_pack("{s:o, s:o, s:o}", "InsecureRegistryCIDRs", cidrs, "IndexConfigs", index, "Mirrors",
                                  mirrors);
+        dist_config_unlock();
         return info;
 }
 
@@ -265,7 +371,16 @@ static bool cidr_contains(const char *cidr, const struct sockaddr *addr) {
         return true;
 }
 
+static bool host_is_insecure(const char *host);
+
 bool dist_host_is_insecure(const char *host) {
+        dist_config_rdlock();
+        bool r = host_is_insecure(host);
+        dist_config_unlock();
+        return r;
+}
+
+static bool host_is_insecure(const char *host) {
         char name[256];
         split_host_port(host, name);
         for (size_t i = 0; i < config.n_insecure; i++)
@@ -326,8 +441,6 @@ void dist_endpoint_certs(struct dist_endpoint *ep) {
 
 /* ---- transfer slots ---- */
 
-static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t slot_cond = PTHREAD_COND_INITIALIZER;
 static int slots_used[2];
 
 static int slot_limit(bool upload) {

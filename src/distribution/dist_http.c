@@ -248,6 +248,16 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
          * custom Authorization headers on a change of host unless told otherwise). */
         curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        /* daemon.json "proxies" win over the environment (dockerd sets its environment
+         * from them); without them curl reads http_proxy, https_proxy and no_proxy. */
+        dist_config_rdlock();
+        const struct dist_config *pc = dist_config();
+        const char *proxy = strncmp(url, "https:", 6) == 0 ? pc->https_proxy : pc->http_proxy;
+        if (proxy)
+                curl_easy_setopt(h, CURLOPT_PROXY, proxy);
+        if (pc->no_proxy)
+                curl_easy_setopt(h, CURLOPT_NOPROXY, pc->no_proxy);
+        dist_config_unlock();
         curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &xc.x);
@@ -531,6 +541,7 @@ int dist_client_open_from(const struct reference *ref, const struct dist_auth *a
         size_t n = 0;
         bool hub = STREQ(ref->domain, REFERENCE_DEFAULT_DOMAIN);
         struct dist_config *cfg = dist_config();
+        dist_config_rdlock();
         if (hub)
                 for (size_t i = first_mirror; i < cfg->n_mirrors && n < DIST_MAX_LIST; i++) {
                         const char *m = cfg->mirrors[i];
@@ -542,6 +553,7 @@ int dist_client_open_from(const struct reference *ref, const struct dist_auth *a
                         cands[n].mirror_index = i;
                         n++;
                 }
+        dist_config_unlock();
         const char *host = hub ? DOCKER_HUB_HOST : ref->domain;
         bool insecure = !hub && dist_host_is_insecure(host);
         snprintf(cands[n].base, sizeof(cands[n].base), "https://%s", host);

@@ -24,7 +24,6 @@
 #include "dist_int.h"
 #include "image/image_registry.h"
 
-#define DOWNLOAD_ATTEMPTS 4
 #define BACKOFF_FIRST_MS 500
 #define PROGRESS_INTERVAL_MS 100
 #define ACCEPT_MANIFESTS                                                                                          \
@@ -127,9 +126,9 @@ static int fetch_verified(struct pull *p, struct dist_conn *conn, const char *ur
                           const char *what, struct berr *err) {
         struct dist_req rq = { .method = "GET", .url = url, .accept = accept, .body_fd = -1, .max_body = max };
         int r = -EIO;
-        for (int attempt = 0; attempt < DOWNLOAD_ATTEMPTS; attempt++) {
+        for (int attempt = 0; attempt < dist_config_max_download_attempts(); attempt++) {
                 if (attempt)
-                        backoff(p, BACKOFF_FIRST_MS << (attempt - 1));
+                        backoff(p, BACKOFF_FIRST_MS << (attempt - 1 < 6 ? attempt - 1 : 6));
                 r = dist_do(p->c, conn, &rq, resp, err);
                 bool transient = (r < 0 && err->kind == BERR_UNAVAILABLE && err->errnum != ECANCELED) ||
                                  (r == 0 && (resp->status >= 500 || resp->status == 429));
@@ -294,12 +293,12 @@ static int download_layer(struct pull *p, struct pull_layer *l, struct dist_conn
                         r = berr_set(err, BERR_UNAVAILABLE, EIO, "unexpected EOF");
                 if (r == 0)
                         r = dist_resp_error(&resp, "download", err);
-                if (attempt + 1 >= DOWNLOAD_ATTEMPTS)
+                if (attempt + 1 >= dist_config_max_download_attempts())
                         break;
                 log_debug("pull %s: layer %s: %s; retrying from byte %lld", p->c->repo, l->desc.digest, err->msg,
                           (long long) k.got);
                 say(p, l->short_id, "Retrying");
-                backoff(p, BACKOFF_FIRST_MS << attempt);
+                backoff(p, BACKOFF_FIRST_MS << (attempt < 6 ? attempt : 6));
                 if (pull_cancelled(p)) {
                         r = berr_set(err, BERR_UNAVAILABLE, ECANCELED, "operation cancelled");
                         break;

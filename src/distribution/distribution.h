@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct berr;
 struct image_store;
@@ -17,6 +18,7 @@ struct image_store;
 
 #define DIST_DEFAULT_MAX_DOWNLOADS 3
 #define DIST_DEFAULT_MAX_UPLOADS 5
+#define DIST_DEFAULT_MAX_DOWNLOAD_ATTEMPTS 5
 #define DIST_MAX_LIST 64
 #define DIST_DEFAULT_CERTS_DIR "/etc/berth/certs.d"
 #define DIST_DOCKER_CERTS_DIR "/etc/docker/certs.d"
@@ -29,6 +31,8 @@ struct dist_config {
         int max_downloads;
         int max_uploads;
         char *certs_dir;                         /* berth's own; NULL: DIST_DEFAULT_CERTS_DIR */
+        int max_download_attempts;               /* per blob or manifest fetch */
+        char *http_proxy, *https_proxy, *no_proxy; /* "proxies" of daemon.json; NULL: the environment's */
 };
 
 /* The process-wide settings (defaults until changed). */
@@ -46,10 +50,24 @@ int dist_config_json(const char *key, json_t *value, struct berr *err);
 bool dist_config_is_flag(const char *name);
 /* True if @key is one of the daemon.json keys above. */
 bool dist_config_is_json_key(const char *key);
+/* Option @i (from 0 until false): flag, daemon.json key, help (for the man page). */
+bool dist_config_option(size_t i, const char **flag, const char **json_key, const char **help);
 /* The flag lines for --help. */
 const char *dist_config_usage(void);
 /* Values for `docker info` (RegistryConfig): a new object. */
 json_t *dist_config_info(void);
+/* The lists (mirrors, insecure registries, proxies) change on reload: read them under this. */
+void dist_config_rdlock(void);
+void dist_config_unlock(void);
+/* SIGHUP: between begin and end the parsing hooks write to a staging copy; end(true) swaps
+ * in what dockerd reloads (mirrors, insecure registries, concurrency, download attempts,
+ * proxies), end(false) drops it. Main thread only. */
+void dist_config_stage_begin(void);
+void dist_config_stage_end(bool commit);
+/* max-download-attempts and proxies (daemon/config.c parses them). */
+int dist_config_set_transfer(int max_download_attempts, const char *http_proxy, const char *https_proxy,
+                             const char *no_proxy, struct berr *err);
+int dist_config_max_download_attempts(void);
 
 /* ---- credentials ---- */
 
@@ -122,3 +140,21 @@ int dist_login(const struct dist_auth *auth, char **ret_identity_token, struct b
 
 /* GET /distribution/{name}/json: {Descriptor{mediaType,digest,size}, Platforms[]}. */
 int dist_inspect(const char *name, const struct dist_auth *auth, json_t **ret, struct berr *err);
+
+/* One HTTP(S) GET of @url into @out_fd (docker build's remote context and ADD <url>). */
+struct dist_fetch_opts {
+        const char *url;
+        int out_fd;
+        uint64_t max_bytes;
+        const char *proxy;    /* NULL: the environment's http_proxy/https_proxy */
+        const char *no_proxy; /* NULL: the environment's */
+        bool (*cancelled)(void *opaque);
+        void *opaque;
+};
+struct dist_fetch_result {
+        char content_type[128];
+        char effective_url[2048];
+        int64_t last_modified; /* seconds since the epoch, -1 when the server gave none */
+        uint64_t bytes;
+};
+int dist_fetch(const struct dist_fetch_opts *o, struct dist_fetch_result *ret, struct berr *err);

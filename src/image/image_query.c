@@ -183,7 +183,7 @@ static json_t *summary(struct image_store *s, struct image *img, json_t *tags, j
         json_int_t size = (json_int_t) layer_chain_size(img->top);
         return json_pack("{s:i, s:I, s:s, s:O, s:s, s:o, s:o, s:I, s:I, s:I}", "Containers", containers, "Created",
                          (json_int_t) image_created_unix(img->config), "Id", img->id, "Labels",
-                         json_is_object(labels) ? labels : json_null(), "ParentId", "", "RepoDigests", digests,
+                         json_is_object(labels) ? labels : json_null(), "ParentId", img->parent, "RepoDigests", digests,
                          "RepoTags", tags, "SharedSize", (json_int_t) shared, "Size", size, "VirtualSize", size);
 }
 
@@ -203,6 +203,8 @@ static int list_locked(struct image_store *s, const struct image_list_opts *o, j
                 bool untagged = json_array_size(tags) == 0 && json_array_size(digests) == 0;
                 int dangling = f ? f->dangling : -1;
                 bool skip = untagged ? (dangling == 0 || (f && f->references)) : (dangling == 1 && json_array_size(tags));
+                if (!skip && untagged && o->hide_intermediate && image_has_children_locked(s, img->id))
+                        skip = true;
                 if (skip) {
                         json_decref(tags);
                         json_decref(digests);

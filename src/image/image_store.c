@@ -84,6 +84,8 @@ static void image_free(struct image *img) {
 
 static int write_meta(struct image_store *s, const struct image *img, int dirfd, struct berr *err) {
         _cleanup_json_ json_t *meta = json_pack("{s:s}", "LastTagTime", img->last_tag_time);
+        if (meta && img->parent[0])
+                json_object_set_new(meta, "Parent", json_string(img->parent));
         _cleanup_free_ char *text = meta ? json_dump_compact(meta) : NULL;
         if (!text)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -95,6 +97,10 @@ static int save_meta(struct image_store *s, const struct image *img, struct berr
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open image record %s", img->id);
         return write_meta(s, img, fd, err);
+}
+
+int image_save_meta_locked(struct image_store *s, const struct image *img, struct berr *err) {
+        return save_meta(s, img, err);
 }
 
 static int save_refs(struct image_store *s, struct berr *err) {
@@ -201,6 +207,9 @@ static int load_image(struct image_store *s, const char *hex, struct berr *err) 
             json_parse_object(meta_text, meta_len, &meta, NULL) == 0 &&
             json_get_string(meta, "LastTagTime", &ltt, NULL) == 0)
                 snprintf(img->last_tag_time, sizeof(img->last_tag_time), "%s", ltt);
+        const char *parent = NULL;
+        if (meta && json_get_string(meta, "Parent", &parent, NULL) == 0 && digest_is_sha256(parent))
+                snprintf(img->parent, sizeof(img->parent), "%s", parent);
         HASH_ADD_STR(s->images, id, img);
         return 0;
 }
@@ -534,7 +543,7 @@ static json_t *inspect_locked(struct image_store *s, struct image *img) {
         (void) image_config_diff_ids(img->config, &diff_ids, NULL); /* validated when recorded */
         uint64_t size = layer_chain_size(img->top);
         json_t *o = json_pack("{s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:s, s:s, s:I, s:I}",
-                              "Id", img->id, "RepoTags", tags, "RepoDigests", digests, "Parent", "",
+                              "Id", img->id, "RepoTags", tags, "RepoDigests", digests, "Parent", img->parent,
                               "Comment", image_config_str(img->config, "comment"),
                               "Created", image_config_str(img->config, "created"),
                               "Container", image_config_str(img->config, "container"),
@@ -610,7 +619,7 @@ int image_store_list(struct image_store *s, json_t **ret, struct berr *err) {
                 json_array_append_new(
                         arr, json_pack("{s:i, s:I, s:s, s:O, s:s, s:o, s:o, s:i, s:I, s:I}", "Containers", -1,
                                        "Created", (json_int_t) image_created_unix(img->config), "Id", img->id, "Labels",
-                                       labels ? labels : json_null(), "ParentId", "", "RepoDigests", digests,
+                                       labels ? labels : json_null(), "ParentId", img->parent, "RepoDigests", digests,
                                        "RepoTags", tags, "SharedSize", -1, "Size", (json_int_t) size, "VirtualSize",
                                        (json_int_t) size));
         }
@@ -715,6 +724,12 @@ int image_delete_locked(struct image_store *s, struct image *img, json_t *items,
         return r;
 }
 
+bool image_has_children_locked(struct image_store *s, const char *id) {
+        struct image *img, *tmp;
+        HASH_ITER(hh, s->images, img, tmp) if (STREQ(img->parent, id)) return true;
+        return false;
+}
+
 static int delete_locked(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,
                          void *opaque, json_t *items, struct berr *err) {
         struct image *img;
@@ -777,10 +792,31 @@ static int delete_locked(struct image_store *s, const char *name_or_id, bool for
                                         return r;
                 }
         }
+        if (image_has_children_locked(s, img->id)) {
+                if (quiet)
+                        return 0; /* untagged; the image stays for the images built on it */
+                return berr_set(err, BERR_CONFLICT, EBUSY,
+                                "conflict: unable to delete %.12s (cannot be forced) - image has dependent child images",
+                                digest_hex(img->id));
+        }
         r = check_conflict(s, img, !force, !force, usage, opaque, err);
         if (r < 0)
                 return quiet ? 0 : r; /* untagged by name but still in use: the untag stands */
-        return image_delete_locked(s, img, items, err);
+        char parent[DIGEST_STRING_MAX];
+        snprintf(parent, sizeof(parent), "%s", img->parent);
+        r = image_delete_locked(s, img, items, err);
+        /* As dockerd: the untagged parents nothing else uses go with it (a build's
+         * intermediate images). */
+        while (r == 0 && parent[0]) {
+                struct image *p = image_find_locked(s, parent);
+                char cid[65] = "";
+                if (!p || image_refs_of(s, p->id, NULL, 0) > 0 || image_has_children_locked(s, p->id) ||
+                    (usage && usage(opaque, p->id, cid) != IMAGE_UNUSED))
+                        break;
+                snprintf(parent, sizeof(parent), "%s", p->parent);
+                r = image_delete_locked(s, p, items, err);
+        }
+        return r;
 }
 
 int image_store_delete(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,

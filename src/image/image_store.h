@@ -100,6 +100,7 @@ struct image_list_opts {
         image_count_fn containers; /* Containers: counted when set, else -1 */
         void *opaque;
         const struct image_filters *filters; /* may be NULL */
+        bool hide_intermediate;    /* `docker images` without -a: untagged images with children left out */
 };
 
 /* GET /images/json with filters, newest first. RepoTags/RepoDigests are empty for
@@ -189,3 +190,27 @@ int image_store_layer_fds(struct image_store *s, const char *name_or_id, int **r
  * "Cmd", "Env", ...), as dockerd's BuildFromConfig does. BERR_INVALID for anything
  * else ("X is not a valid change command"). */
 int image_config_apply_change(json_t *config, const char *change, struct berr *err);
+
+/* ---- docker build (image_build.c) ---- */
+
+/* One step of a build: a child of @parent_id ("" or NULL: from scratch) with @config as
+ * its Config, @container_config kept as the classic builder's cache key, a history entry
+ * @created_by, and the layer read from @tar_fd (-1: no layer, an empty_layer entry). The
+ * image records its parent (inspect's Parent, the list's ParentId). */
+struct image_build_step {
+        const char *parent_id;
+        int tar_fd;
+        json_t *config;
+        json_t *container_config;
+        const char *created_by;
+        const char *author;        /* MAINTAINER, or NULL */
+        const char *container_id;  /* the step's container, or NULL */
+};
+int image_store_build_step(struct image_store *s, const struct image_build_step *o, char ret_id[DIGEST_STRING_MAX],
+                           struct berr *err);
+/* The build cache: a child of @parent_id ("" for scratch) whose container_config equals
+ * @container_config. Returns 1 and its ID, or 0 when there is none. */
+int image_store_build_cache(struct image_store *s, const char *parent_id, json_t *container_config,
+                            char ret_id[DIGEST_STRING_MAX]);
+/* The host's architecture in Go's words ("amd64", "arm64", ...). */
+const char *image_host_arch(void);

@@ -15,6 +15,7 @@ struct image {
         json_t *config;
         struct layer *top; /* holds one reference; NULL for an image without layers */
         char last_tag_time[64];
+        char parent[DIGEST_STRING_MAX]; /* the image it was built on (docker build), "" for none */
         UT_hash_handle hh;
 };
 
@@ -40,6 +41,12 @@ struct image_store {
  * image (or is dropped if the image already existed). Lock held. */
 int image_store_add_locked(struct image_store *s, const char *config, size_t len, struct layer *top,
                            char ret_id[DIGEST_STRING_MAX], struct berr *err);
+
+/* Whether an image records @id as its parent (docker build's chain). Lock held. */
+bool image_has_children_locked(struct image_store *s, const char *id);
+
+/* Write the image's meta.json again (LastTagTime, Parent). Lock held. */
+int image_save_meta_locked(struct image_store *s, const struct image *img, struct berr *err);
 
 /* Point @ref at @id, as load does: a reference moved away from another image is reported
  * through @line the way dockerd words it. Lock held. */

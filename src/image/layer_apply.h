@@ -44,6 +44,9 @@ struct layer_apply_opts {
         /* docker cp's noOverwriteDirNonDir: a directory may not replace a non-directory or
          * the other way round (BERR_INVALID, dockerd's words). */
         bool no_overwrite_dir_nondir;
+        /* Accept a stream that ends right after the last entry's data, without its padding
+         * and the end blocks (a build context from the docker CLI's `-f -`). */
+        bool lenient_end;
         uint64_t max_bytes;   /* 0: LAYER_DEFAULT_MAX_BYTES */
         uint64_t max_entries; /* 0: LAYER_DEFAULT_MAX_ENTRIES */
 };

@@ -202,6 +202,8 @@ static void clear_next(struct layer_split_writer *w) {
 
 /* PAX extended header records: "<len> <key>=<value>\n". */
 static void parse_pax(struct layer_split_writer *w) {
+        if (!w->meta)
+                return; /* an empty header: no records (and NULL + 0 is undefined) */
         const char *p = w->meta, *end = w->meta + w->meta_len;
         while (p < end) {
                 char *sp;
@@ -274,6 +276,7 @@ static void keep_meta(struct layer_split_writer *w, const unsigned char *p, size
         w->meta = m;
         memcpy(w->meta + w->meta_len, p, n);
         w->meta_len += n;
+        w->meta[w->meta_len] = '\0'; /* parse_pax's strtoul stops here at the latest */
 }
 
 /* The ustar name of a header: prefix/name for POSIX ustar, name alone otherwise. */

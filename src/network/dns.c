@@ -4,8 +4,9 @@
  * the container's network namespace (setns in the calling thread, socket, bind, setns
  * back: a socket stays in the namespace it was made in) and added to one epoll set.
  * Names of containers on the asker's networks (container names, aliases, hostnames, short
- * IDs) are answered here, A and PTR; every other query is forwarded, from berthd's own
- * namespace, to the host's resolvers (so 127.0.0.53 works), by a short-lived thread so a
+ * IDs) are answered here, A, AAAA and PTR (in-addr.arpa and ip6.arpa); every other query
+ * is forwarded, from berthd's own namespace, to the host's resolvers (IPv4 or IPv6; so
+ * 127.0.0.53 works), by a short-lived thread so a
  * slow upstream holds up no one. Messages are parsed and built with ldns: they are
  * hostile input. While berthd is down, names do not resolve (as with dockerd). */
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <net/if.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -41,7 +43,7 @@ struct dns_sock {
         int fd;
         int tfd;                /* the TCP listener on 127.0.0.11:53 */
         int *inflight;          /* forwards of this container in flight (shared with them) */
-        struct sockaddr_in ups[3]; /* --dns servers, dialled from the container's namespace */
+        struct sockaddr_in6 ups[3]; /* --dns servers (IPv4 ones as sockaddr_in), dialled from the container's namespace */
         size_t n_ups;
         char ns_path[4200];
         struct dns_sock *next;
@@ -74,6 +76,29 @@ static bool on_network(const struct network *w, const char *ctr_id) {
                 if (strcmp(w->eps[i].ctr_id, ctr_id) == 0)
                         return true;
         return false;
+}
+
+/* IPv6 addresses for @name as seen from container @asker (its networks only). Caller holds s->lock. */
+static size_t lookup6_locked(struct net_store *s, const char *asker, const char *name, uint8_t (*out)[16], size_t max) {
+        size_t n = 0;
+        for (struct network *w = s->nets; w; w = w->next) {
+                if (w->info.predefined || !on_network(w, asker))
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++) {
+                        struct endpoint *e = &w->eps[i];
+                        bool hit = false;
+                        for (char **p = e->names; p && *p && !hit; p++)
+                                hit = name_eq(*p, name);
+                        if (!hit || !e->ep.has_ip6)
+                                continue;
+                        bool dup = false;
+                        for (size_t k = 0; k < n; k++)
+                                dup |= memcmp(out[k], e->ep.ip6, 16) == 0;
+                        if (!dup && n < max)
+                                memcpy(out[n++], e->ep.ip6, 16);
+                }
+        }
+        return n;
 }
 
 /* Addresses for @name as seen from container @asker (its networks only). Caller holds s->lock. */
@@ -110,13 +135,14 @@ static bool can_forward_locked(struct net_store *s, const char *asker) {
         return false;
 }
 
-/* The container name for a PTR query of an address on the asker's networks. */
-static bool reverse_locked(struct net_store *s, const char *asker, uint32_t ip, char *out, size_t size) {
+/* The container name for a PTR query of an address (@ip6 NULL: @ip) on the asker's networks. */
+static bool reverse_locked(struct net_store *s, const char *asker, uint32_t ip, const uint8_t *ip6, char *out,
+                           size_t size) {
         for (struct network *w = s->nets; w; w = w->next) {
                 if (w->info.predefined || !on_network(w, asker))
                         continue;
                 for (size_t i = 0; i < w->n_eps; i++)
-                        if (w->eps[i].ep.ip == ip) {
+                        if (ip6 ? w->eps[i].ep.has_ip6 && memcmp(w->eps[i].ep.ip6, ip6, 16) == 0 : w->eps[i].ep.ip == ip) {
                                 snprintf(out, size, "%s.%s.", w->eps[i].ctr_name, w->info.name);
                                 return true;
                         }
@@ -131,6 +157,31 @@ static bool parse_ptr4(const char *name, uint32_t *ret) {
             a > 255 || b > 255 || c > 255 || d > 255)
                 return false;
         *ret = a << 24 | b << 16 | c << 8 | d;
+        return true;
+}
+
+/* "b.a.9.8.[...].0.d.f.ip6.arpa." (32 nibbles, lowest first) */
+static bool parse_ptr6(const char *name, uint8_t ret[16]) {
+        const char *p = name;
+        uint8_t a[16] = { 0 };
+        for (int i = 0; i < 32; i++) {
+                int v;
+                char c = (char) tolower((unsigned char) p[0]);
+                if (c >= '0' && c <= '9')
+                        v = c - '0';
+                else if (c >= 'a' && c <= 'f')
+                        v = c - 'a' + 10;
+                else
+                        return false;
+                if (p[1] != '.')
+                        return false;
+                int nib = 31 - i; /* the first label is the lowest nibble */
+                a[nib / 2] |= (uint8_t) (nib % 2 ? v : v << 4);
+                p += 2;
+        }
+        if (strcasecmp(p, "ip6.arpa.") != 0 && strcasecmp(p, "ip6.arpa") != 0)
+                return false;
+        memcpy(ret, a, 16);
         return true;
 }
 
@@ -174,7 +225,39 @@ static ldns_pkt *answer_for(const ldns_pkt *q, uint8_t rcode) {
 
 /* ---- forwarding ---- */
 
-static size_t upstreams(struct sockaddr_in *out, size_t max) {
+/* Text to an upstream address on port 53 (IPv4 or IPv6): 0, or -1 if neither. */
+static int upstream_addr(const char *ip, struct sockaddr_in6 *out) {
+        memset(out, 0, sizeof(*out));
+        struct sockaddr_in *o4 = (struct sockaddr_in *) out;
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%s", ip);
+        char *pct = strchr(buf, '%');
+        unsigned scope = 0;
+        if (pct) { /* fe80::1%eth0: a link-local server names its interface */
+                *pct = '\0';
+                scope = if_nametoindex(pct + 1);
+                if (!scope)
+                        return -1;
+        }
+        if (!pct && inet_pton(AF_INET, buf, &o4->sin_addr) == 1) {
+                o4->sin_family = AF_INET;
+                o4->sin_port = htons(53);
+                return 0;
+        }
+        if (inet_pton(AF_INET6, buf, &out->sin6_addr) == 1) {
+                out->sin6_family = AF_INET6;
+                out->sin6_port = htons(53);
+                out->sin6_scope_id = scope;
+                return 0;
+        }
+        return -1;
+}
+
+static socklen_t sa_len(const struct sockaddr_in6 *a) {
+        return a->sin6_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static size_t upstreams(struct sockaddr_in6 *out, size_t max) {
         FILE *f = fopen("/etc/resolv.conf", "re");
         if (!f)
                 return 0;
@@ -184,10 +267,8 @@ static size_t upstreams(struct sockaddr_in *out, size_t max) {
                 char ip[64];
                 if (sscanf(line, "nameserver %63s", ip) != 1)
                         continue;
-                struct in_addr a;
-                if (inet_pton(AF_INET, ip, &a) != 1)
-                        continue; /* IPv6 upstreams: not yet */
-                out[n++] = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(53), .sin_addr = a };
+                if (upstream_addr(ip, &out[n]) == 0)
+                        n++;
         }
         fclose(f);
         return n;
@@ -210,12 +291,12 @@ static void inflight_unref(int *c) {
 }
 
 /* An unbound socket of @type inside the namespace at @ns_path (-1 on failure). */
-static int socket_type_in(const char *ns_path, int type) {
+static int socket_type_in(const char *ns_path, int family, int type) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
                 return -1;
-        int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        int fd = socket(family, type | SOCK_CLOEXEC, 0);
         if (setns(self, CLONE_NEWNET) < 0) {
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
                 abort();
@@ -229,7 +310,7 @@ struct forward {
         char ctr_id[65];
         int *inflight;           /* the container's count, freed by whoever drops it to -1 */
         int reply_fd;            /* a dup of the container's socket */
-        struct sockaddr_in ups[3];
+        struct sockaddr_in6 ups[3]; /* IPv4 servers are sockaddr_in in the same room */
         size_t n_ups;            /* 0: the host's resolvers, from berthd's namespace */
         char ns_path[4200];
         struct sockaddr_storage from;
@@ -260,14 +341,15 @@ static void write_framed(int fd, const uint8_t *msg, size_t len) {
 }
 
 /* One exchange with an upstream; the answer's length, or -1. */
-static ssize_t ask_upstream(const struct forward *f, const struct sockaddr_in *up, bool tcp, uint8_t *buf, size_t max) {
+static ssize_t ask_upstream(const struct forward *f, const struct sockaddr_in6 *up, bool tcp, uint8_t *buf, size_t max) {
         int type = tcp ? SOCK_STREAM : SOCK_DGRAM;
-        _cleanup_close_ int s = f->n_ups ? socket_type_in(f->ns_path, type) : socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        int family = up->sin6_family;
+        _cleanup_close_ int s = f->n_ups ? socket_type_in(f->ns_path, family, type) : socket(family, type | SOCK_CLOEXEC, 0);
         if (s < 0)
                 return -1;
         struct timeval tv = { .tv_sec = DNS_UPSTREAM_TIMEOUT_MS / 1000, .tv_usec = (DNS_UPSTREAM_TIMEOUT_MS % 1000) * 1000 };
         (void) setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(s, (const struct sockaddr *) up, sizeof(*up)) < 0)
+        if (connect(s, (const struct sockaddr *) up, sa_len(up)) < 0)
                 return -1;
         if (tcp) {
                 write_framed(s, f->query, f->len);
@@ -332,7 +414,7 @@ static void *forward_main(void *arg) {
                 if (!q || a)
                         goto done;
         }
-        struct sockaddr_in ups[3];
+        struct sockaddr_in6 ups[3];
         size_t n = f->n_ups;
         if (n)
                 memcpy(ups, f->ups, sizeof(ups));
@@ -452,6 +534,19 @@ static void shuffle(uint32_t *v, size_t n) {
         }
 }
 
+static void shuffle6(uint8_t (*v)[16], size_t n) {
+        for (size_t i = n; i > 1; i--) {
+                uint32_t r;
+                if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+                        r = (uint32_t) i * 2654435761u;
+                size_t j = r % i;
+                uint8_t t[16];
+                memcpy(t, v[i - 1], 16);
+                memcpy(v[i - 1], v[j], 16);
+                memcpy(v[j], t, 16);
+        }
+}
+
 /* Parse a query: NULL when it is not one berth answers (not DNS, a response, another
  * opcode, not exactly one question). */
 static ldns_pkt *parse_query(const uint8_t *buf, size_t len) {
@@ -477,18 +572,23 @@ static ldns_pkt *local_answer(struct net_store *s, const char *asker, const ldns
                 return answer_for(q, LDNS_RCODE_SERVFAIL);
         }
         uint32_t ips[32];
-        size_t n = 0;
-        uint32_t ptr_ip;
+        uint8_t ips6[32][16];
+        size_t n = 0, n6 = 0;
+        uint32_t ptr_ip = 0;
+        uint8_t ptr_ip6[16];
         char ptr_name[600] = "";
-        bool is_ptr = type == LDNS_RR_TYPE_PTR && parse_ptr4(name, &ptr_ip);
+        bool ptr6 = type == LDNS_RR_TYPE_PTR && parse_ptr6(name, ptr_ip6);
+        bool is_ptr = ptr6 || (type == LDNS_RR_TYPE_PTR && parse_ptr4(name, &ptr_ip));
         pthread_mutex_lock(&s->lock);
         if (is_ptr)
-                is_ptr = reverse_locked(s, asker, ptr_ip, ptr_name, sizeof(ptr_name));
-        else
+                is_ptr = reverse_locked(s, asker, ptr_ip, ptr6 ? ptr_ip6 : NULL, ptr_name, sizeof(ptr_name));
+        else {
                 n = lookup_locked(s, asker, name, ips, ELEMENTSOF(ips));
+                n6 = lookup6_locked(s, asker, name, ips6, ELEMENTSOF(ips6));
+        }
         *ret_may_forward = can_forward_locked(s, asker);
         pthread_mutex_unlock(&s->lock);
-        if (!is_ptr && n == 0) {
+        if (!is_ptr && n == 0 && n6 == 0) {
                 free(name);
                 return NULL;
         }
@@ -513,7 +613,18 @@ static ldns_pkt *local_answer(struct net_store *s, const char *asker, const ldns
                                         ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, r);
                         }
                 }
-                /* AAAA and others for a container name: the name exists, no such record. */
+                if (type == LDNS_RR_TYPE_AAAA || type == LDNS_RR_TYPE_ANY) {
+                        shuffle6(ips6, n6);
+                        for (size_t i = 0; i < n6; i++) {
+                                char ip[46];
+                                inet_ntop(AF_INET6, ips6[i], ip, sizeof(ip));
+                                snprintf(rr, sizeof(rr), "%s %d IN AAAA %s", name, DNS_TTL, ip);
+                                ldns_rr *r = NULL;
+                                if (ldns_rr_new_frm_str(&r, rr, 0, NULL, NULL) == LDNS_STATUS_OK)
+                                        ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, r);
+                        }
+                }
+                /* Others (and AAAA of a container without IPv6): the name exists, no such record. */
         }
         free(name);
         return a;
@@ -673,7 +784,7 @@ static int socket_in(const char *ns_path, int type) {
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
                 abort();
         }
-        return fd >= 0 ? fd : e;
+        return fd >= 0 ? fd_above_select(fd) : e;
 }
 
 int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
@@ -709,12 +820,9 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
         }
         x->inflight[1] = 1;
         snprintf(x->ns_path, sizeof(x->ns_path), "%s", ns_path);
-        for (size_t i = 0; servers && servers[i] && x->n_ups < ELEMENTSOF(x->ups); i++) {
-                struct in_addr a;
-                if (inet_pton(AF_INET, servers[i], &a) == 1)
-                        x->ups[x->n_ups++] = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(53),
-                                                                    .sin_addr = a };
-        }
+        for (size_t i = 0; servers && servers[i] && x->n_ups < ELEMENTSOF(x->ups); i++)
+                if (upstream_addr(servers[i], &x->ups[x->n_ups]) == 0)
+                        x->n_ups++;
         pthread_mutex_lock(&dns->lock);
         x->next = dns->socks;
         dns->socks = x;

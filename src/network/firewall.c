@@ -190,7 +190,18 @@ static const char *proto_name(uint8_t p) {
 
 /* Chains are replaced with "add chain" + "flush chain" + rules; sets and maps are only
  * declared ("add" of what exists changes nothing), so published ports survive. */
-int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr *err) {
+enum fw_gw_mode fw_gw_mode_from_string(const char *s) {
+        static const char *const names[_FW_GW_MAX] = { [FW_GW_NAT] = "nat", [FW_GW_NAT_UNPROTECTED] = "nat-unprotected",
+                                                       [FW_GW_ROUTED] = "routed" };
+        if (!s || !*s)
+                return FW_GW_NAT;
+        for (int i = 0; i < _FW_GW_MAX; i++)
+                if (strcmp(s, names[i]) == 0)
+                        return (enum fw_gw_mode) i;
+        return _FW_GW_INVALID;
+}
+
+int fw_apply(const char *table, const struct fw_net *nets, size_t n, const struct fw_mark *accept, struct berr *err) {
         struct sbuf b = { 0 };
         const char *t = table;
         sb_add(&b, "add table inet %s\n", t);
@@ -204,6 +215,11 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
         sb_add(&b, "add map inet %s pub_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n", t);
         sb_add(&b, "add map inet %s pub_ip { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n",
                t);
+        sb_add(&b, "add map inet %s pub6_any { type inet_proto . inet_service : ipv6_addr . inet_service; }\n", t);
+        sb_add(&b, "add map inet %s pub6_ip { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n",
+               t);
+        /* Containers of routed networks are reached directly on their published ports. */
+        sb_add(&b, "add set inet %s routed_open { type ipv4_addr . inet_proto . inet_service; }\n", t);
 
         /* "admin" is the administrator's (dockerd's DOCKER-USER): berth creates it and never
          * flushes it; every forwarded packet to or from a berth bridge passes it first. */
@@ -213,6 +229,10 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
         if (n > 0) {
                 sb_add(&b, "add rule inet %s forward iifname @bridges jump admin\n", t);
                 sb_add(&b, "add rule inet %s forward oifname @bridges jump admin\n", t);
+                if (accept && accept->on) /* --bridge-accept-fwmark: before any decision of berth's */
+                        for (int dir = 0; dir < 2; dir++)
+                                sb_add(&b, "add rule inet %s forward %s @bridges meta mark & 0x%x == 0x%x accept\n", t,
+                                       dir ? "oifname" : "iifname", accept->mask, accept->mark & accept->mask);
         }
         /* Order matters: every decision about traffic inside one bridge first, then the
          * drops (--internal, other networks), then the accepts, so no network's accept
@@ -229,6 +249,17 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                 /* Published ports are meant to be reached, from other networks too. */
                 sb_add(&b, "add rule inet %s forward oifname @bridges ct status dnat accept\n", t);
                 sb_add(&b, "add rule inet %s forward iifname @bridges oifname @bridges drop\n", t);
+                /* From outside: what each network's gateway mode lets in directly. */
+                for (size_t i = 0; i < n; i++) {
+                        if (nets[i].gw_mode == FW_GW_NAT_UNPROTECTED)
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" accept\n", t, nets[i].bridge);
+                        else if (nets[i].gw_mode == FW_GW_ROUTED) {
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" ip daddr . meta l4proto . th dport "
+                                       "@routed_open accept\n", t, nets[i].bridge);
+                                sb_add(&b, "add rule inet %s forward oifname \"%s\" meta l4proto icmp accept\n", t,
+                                       nets[i].bridge);
+                        }
+                }
                 sb_add(&b, "add rule inet %s forward iifname @bridges accept\n", t);
                 sb_add(&b, "add rule inet %s forward oifname @bridges ct state established,related accept\n", t);
                 sb_add(&b, "add rule inet %s forward oifname @bridges drop\n", t);
@@ -246,12 +277,29 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                        "@pub_ip\n", t, nat_chains[c][0]);
                 sb_add(&b, "add rule inet %s %s meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport "
                        "map @pub_any\n", t, nat_chains[c][0]);
+                /* IPv6: no route_localnet exists, so ::1 cannot be forwarded out of lo (as in
+                 * dockerd without its userland proxy); every other local address can. */
+                sb_add(&b, "add rule inet %s %s fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map "
+                       "@pub6_ip\n", t, nat_chains[c][0]);
+                sb_add(&b, "add rule inet %s %s meta nfproto ipv6 fib daddr type local dnat ip6 to meta l4proto . th dport "
+                       "map @pub6_any\n", t, nat_chains[c][0]);
         }
         /* route_localnet lets 127.0.0.1 be DNATed out of the bridges; then nothing may
          * arrive for 127.0.0.0/8 on another interface (the CVE-2020-8558 class). */
         sb_add(&b, "add chain inet %s raw_prerouting { type filter hook prerouting priority raw; policy accept; }\n", t);
         sb_add(&b, "flush chain inet %s raw_prerouting\n", t);
         sb_add(&b, "add rule inet %s raw_prerouting iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n", t);
+        /* Docker 28's direct-routing protection: other hosts cannot address the containers
+         * of a "nat" network (dropped before conntrack), only its published ports. */
+        for (size_t i = 0; i < n; i++) {
+                if (nets[i].gw_mode != FW_GW_NAT)
+                        continue;
+                char cidr[20], gw[16];
+                ipam_format_cidr4(&nets[i].subnet, cidr);
+                ipam_format_ip4(nets[i].gateway, gw);
+                sb_add(&b, "add rule inet %s raw_prerouting iifname != \"%s\" ip daddr %s ip daddr != %s drop\n", t,
+                       nets[i].bridge, cidr, gw);
+        }
 
         sb_add(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
         sb_add(&b, "flush chain inet %s postrouting\n", t);
@@ -266,9 +314,22 @@ int fw_apply(const char *table, const struct fw_net *nets, size_t n, struct berr
                 sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", t, w->bridge);
                 sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip saddr %s ct status dnat masquerade\n", t,
                        w->bridge, cidr);
+                char cidr6[50] = "";
+                if (w->has_v6) {
+                        ipam_format_cidr6(&w->subnet6, cidr6);
+                        sb_add(&b, "add rule inet %s postrouting oifname \"%s\" ip6 saddr %s ct status dnat masquerade\n", t,
+                               w->bridge, cidr6);
+                }
                 if (w->internal || !w->masquerade)
                         continue;
-                sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr, w->bridge);
+                /* gateway_mode_ipv4=routed: IPv4 leaves unmasqueraded (IPv6 has a mode of its own) */
+                if (w->gw_mode != FW_GW_ROUTED)
+                        sb_add(&b, "add rule inet %s postrouting ip saddr %s oifname != \"%s\" masquerade\n", t, cidr,
+                               w->bridge);
+                /* dockerd masquerades IPv6 too since ip6tables is on by default (27). */
+                if (w->has_v6)
+                        sb_add(&b, "add rule inet %s postrouting ip6 saddr %s oifname != \"%s\" masquerade\n", t, cidr6,
+                               w->bridge);
         }
         return run_sb(&b, err);
 }
@@ -277,7 +338,9 @@ static void port_elements(struct sbuf *b, const char *table, const struct fw_por
 
 int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struct berr *err) {
         struct sbuf b = { 0 };
-        sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\n", table, table);
+        sb_add(&b, "flush map inet %s pub_any\nflush map inet %s pub_ip\nflush set inet %s routed_open\n", table, table,
+               table);
+        sb_add(&b, "flush map inet %s pub6_any\nflush map inet %s pub6_ip\n", table, table);
         port_elements(&b, table, p, n, true);
         return run_sb(&b, err);
 }
@@ -290,21 +353,41 @@ int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, str
         return run_sb(&b, err);
 }
 
+/* One command per map or set with all its elements: nft parses and checks one command of
+ * a thousand elements much faster than a thousand commands (a 1,000-port range). */
 static void port_elements(struct sbuf *b, const char *table, const struct fw_port *p, size_t n, bool add) {
-        for (size_t i = 0; i < n; i++) {
-                char hip[16], cip[16];
-                ipam_format_ip4(p[i].host_ip, hip);
-                ipam_format_ip4(p[i].ctr_ip, cip);
-                const char *map = p[i].host_ip ? "pub_ip" : "pub_any";
-                char key[64];
-                if (p[i].host_ip)
-                        snprintf(key, sizeof(key), "%s . %s . %u", hip, proto_name(p[i].proto), p[i].host_port);
-                else
-                        snprintf(key, sizeof(key), "%s . %u", proto_name(p[i].proto), p[i].host_port);
-                if (add)
-                        sb_add(b, "add element inet %s %s { %s : %s . %u }\n", table, map, key, cip, p[i].ctr_port);
-                else
-                        sb_add(b, "delete element inet %s %s { %s }\n", table, map, key);
+        static const char *const sets[] = { "pub_ip", "pub_any", "routed_open", "pub6_ip", "pub6_any" };
+        for (size_t k = 0; k < ELEMENTSOF(sets); k++) {
+                bool any = false;
+                for (size_t i = 0; i < n; i++) {
+                        size_t which = p[i].v6 ? (ipam_ip6_is_zero(p[i].host_ip6) ? 4 : 3)
+                                               : p[i].routed ? 2 : p[i].host_ip ? 0 : 1;
+                        if (which != k)
+                                continue;
+                        char hip[46], cip[46];
+                        if (p[i].v6) {
+                                ipam_format_ip6(p[i].host_ip6, hip);
+                                ipam_format_ip6(p[i].ctr_ip6, cip);
+                        } else {
+                                ipam_format_ip4(p[i].host_ip, hip);
+                                ipam_format_ip4(p[i].ctr_ip, cip);
+                        }
+                        sb_add(b, "%s", any ? ", " : add ? "add element inet " : "delete element inet ");
+                        if (!any)
+                                sb_add(b, "%s %s { ", table, sets[k]);
+                        any = true;
+                        if (k == 2)
+                                sb_add(b, "%s . %s . %u", cip, proto_name(p[i].proto), p[i].ctr_port);
+                        else {
+                                if (k == 0 || k == 3)
+                                        sb_add(b, "%s . ", hip);
+                                sb_add(b, "%s . %u", proto_name(p[i].proto), p[i].host_port);
+                                if (add)
+                                        sb_add(b, " : %s . %u", cip, p[i].ctr_port);
+                        }
+                }
+                if (any)
+                        sb_add(b, " }\n");
         }
 }
 

@@ -22,6 +22,8 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/vlan.h>
+#include <linux/if_link.h>
 #include <netlink/route/route.h>
 
 #include "common/cleanup.h"
@@ -151,6 +153,75 @@ static int add_addr4(struct nl_sock *s, int ifindex, uint32_t ip, int prefix) {
         nl_addr_put(local);
         rtnl_addr_put(a);
         return r == -NLE_EXIST ? 0 : r;
+}
+
+static int add_addr6(struct nl_sock *s, int ifindex, const uint8_t ip[16], int prefix) {
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = nl_addr_build(AF_INET6, ip, 16);
+        if (!a || !local) {
+                if (a)
+                        rtnl_addr_put(a);
+                nl_addr_put(local);
+                return -NLE_NOMEM;
+        }
+        nl_addr_set_prefixlen(local, prefix);
+        rtnl_addr_set_ifindex(a, ifindex);
+        rtnl_addr_set_local(a, local);
+        /* The addresses are ours to give: no duplicate address detection (it would keep
+         * them "tentative", unusable, for a second or more). */
+        rtnl_addr_set_flags(a, IFA_F_NODAD);
+        int r = rtnl_addr_add(s, a, 0);
+        nl_addr_put(local);
+        rtnl_addr_put(a);
+        return r == -NLE_EXIST ? 0 : r;
+}
+
+/* A default route (::/0 or 0.0.0.0/0) through @gw on @idx. */
+static int add_default_route(struct nl_sock *s, int family, const void *gw, int idx) {
+        struct rtnl_route *rt = rtnl_route_alloc();
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        uint8_t zero[16] = { 0 };
+        int len = family == AF_INET6 ? 16 : 4;
+        struct nl_addr *dst = nl_addr_build(family, zero, (size_t) len), *g = nl_addr_build(family, gw, (size_t) len);
+        int r;
+        if (rt && nh && dst && g) {
+                nl_addr_set_prefixlen(dst, 0);
+                nl_addr_set_prefixlen(g, len * 8);
+                rtnl_route_set_family(rt, (uint8_t) family);
+                rtnl_route_set_dst(rt, dst);
+                rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                rtnl_route_set_protocol(rt, RTPROT_BOOT);
+                rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+                rtnl_route_nh_set_gateway(nh, g);
+                rtnl_route_nh_set_ifindex(nh, idx);
+                rtnl_route_add_nexthop(rt, nh);
+                nh = NULL; /* owned by the route now */
+                r = rtnl_route_add(s, rt, NLM_F_CREATE);
+        } else
+                r = -NLE_NOMEM;
+        if (nh)
+                rtnl_route_nh_free(nh);
+        if (rt)
+                rtnl_route_put(rt);
+        nl_addr_put(dst);
+        nl_addr_put(g);
+        return r;
+}
+
+int nl_bridge_addr6(const char *name, const uint8_t gw[16], int prefix, struct berr *err) {
+        int idx = (int) if_nametoindex(name);
+        if (idx == 0)
+                return berr_set(err, BERR_INTERNAL, ENODEV, "bridge %s does not exist", name);
+        char path[128];
+        snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+        (void) write_sysctl(path, "0");
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        int r = add_addr6(s, idx, gw, prefix);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "IPv6 address on bridge %s: %s", name, nl_geterror(r));
+        return 0;
 }
 
 bool nl_link_exists(const char *name) {
@@ -319,29 +390,13 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         if (r == 0)
                 r = add_addr4(in, idx, q->ip, q->prefix);
         if (r == 0 && q->default_route && q->gw) {
-                struct rtnl_route *rt = rtnl_route_alloc();
-                struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-                struct nl_addr *dst = addr4(0, 0), *gw = addr4(q->gw, 32);
-                if (rt && nh && dst && gw) {
-                        rtnl_route_set_family(rt, AF_INET);
-                        rtnl_route_set_dst(rt, dst);
-                        rtnl_route_set_table(rt, RT_TABLE_MAIN);
-                        rtnl_route_set_protocol(rt, RTPROT_BOOT);
-                        rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-                        rtnl_route_nh_set_gateway(nh, gw);
-                        rtnl_route_nh_set_ifindex(nh, idx);
-                        rtnl_route_add_nexthop(rt, nh);
-                        nh = NULL; /* owned by the route now */
-                        r = rtnl_route_add(in, rt, NLM_F_CREATE);
-                } else
-                        r = -NLE_NOMEM;
-                if (nh)
-                        rtnl_route_nh_free(nh);
-                if (rt)
-                        rtnl_route_put(rt);
-                nl_addr_put(dst);
-                nl_addr_put(gw);
+                uint32_t be = htonl(q->gw);
+                r = add_default_route(in, AF_INET, &be, idx);
         }
+        if (r == 0 && q->has_ip6)
+                r = add_addr6(in, idx, q->ip6, q->prefix6);
+        if (r == 0 && q->has_ip6 && q->default_route && memcmp(q->gw6, (uint8_t[16]) { 0 }, 16) != 0)
+                r = add_default_route(in, AF_INET6, q->gw6, idx);
         if (r < 0) {
                 nl_link_delete(q->host_name);
                 return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->peer_name,
@@ -395,6 +450,33 @@ bool nl_route_overlaps(const struct ipv4_net *n, const char *except_dev) {
         return hit;
 }
 
+bool nl_route6_overlaps(const struct ipv6_net *n) {
+        FILE *f = fopen("/proc/net/ipv6_route", "re");
+        if (!f)
+                return false;
+        char line[512];
+        bool hit = false;
+        while (!hit && fgets(line, sizeof(line), f)) {
+                char dst[33];
+                unsigned plen;
+                if (sscanf(line, "%32s %x", dst, &plen) != 2 || plen == 0 || plen > 128 || strlen(dst) != 32)
+                        continue;
+                struct ipv6_net r = { .prefix = (int) plen };
+                for (int i = 0; i < 16; i++) {
+                        unsigned b;
+                        if (sscanf(dst + 2 * i, "%2x", &b) != 1)
+                                break;
+                        r.addr[i] = (uint8_t) b;
+                }
+                /* Link-local and multicast routes are on every interface; not subnets. */
+                if (r.addr[0] == 0xff || (r.addr[0] == 0xfe && (r.addr[1] & 0xc0) == 0x80))
+                        continue;
+                hit = ipam_overlap6(&r, n);
+        }
+        fclose(f);
+        return hit;
+}
+
 struct json_t *nl_netns_stats(const char *ns_path) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
@@ -434,4 +516,153 @@ struct json_t *nl_netns_stats(const char *ns_path) {
         }
         fclose(f);
         return o;
+}
+
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(ns_path);
+        _cleanup_link_ struct rtnl_link *l = NULL;
+        int r = in ? rtnl_link_get_kernel(in, 0, name, &l) : -NLE_FAILURE;
+        if (r == 0)
+                r = add_addr4(in, rtnl_link_get_ifindex(l), ip, prefix);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "add an address to %s in the container: %s", name, nl_geterror(r));
+        return 0;
+}
+
+/* ---- macvlan and ipvlan: parents and sub-interfaces ---- */
+
+/* Create link @name of @kind ("dummy", "vlan" with @parent and @vid) and bring it up. */
+static int link_add_up(const char *name, const char *kind, const char *parent, int vid, struct berr *err) {
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
+        if (!s || !l)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "netlink socket");
+        int r;
+        if (strcmp(kind, "vlan") == 0) {
+                int pidx = (int) if_nametoindex(parent);
+                if (pidx == 0)
+                        return berr_set(err, BERR_INVALID, ENODEV, "failed to find master interface %s on the Docker "
+                                        "host: Link not found", parent);
+                rtnl_link_put(l);
+                l = rtnl_link_vlan_alloc();
+                if (!l)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                rtnl_link_set_link(l, pidx);
+                rtnl_link_vlan_set_id(l, vid);
+        } else if ((r = rtnl_link_set_type(l, kind)) < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "link type %s: %s", kind, nl_geterror(r));
+        rtnl_link_set_name(l, name);
+        rtnl_link_set_flags(l, IFF_UP);
+        r = rtnl_link_add(s, l, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "failed to create %s %s link: %s", name, kind, nl_geterror(r));
+        return 0;
+}
+
+int nl_dummy_create(const char *name, struct berr *err) {
+        return link_add_up(name, "dummy", NULL, 0, err);
+}
+
+int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *err) {
+        return link_add_up(name, "vlan", parent, vid, err);
+}
+
+/* Up, address and routes of link @name inside the namespace of @in (a socket made there). */
+static int config_inside(struct nl_sock *in, const char *name, uint32_t ip, int prefix, uint32_t gw, bool route_gw,
+                         bool route_dev) {
+        _cleanup_link_ struct rtnl_link *pl = NULL, *up = rtnl_link_alloc();
+        int r = up ? rtnl_link_get_kernel(in, 0, name, &pl) : -NLE_NOMEM;
+        if (r < 0)
+                return r;
+        int idx = rtnl_link_get_ifindex(pl);
+        rtnl_link_set_flags(up, IFF_UP);
+        if ((r = rtnl_link_change(in, pl, up, 0)) < 0 || (r = add_addr4(in, idx, ip, prefix)) < 0)
+                return r;
+        if (!(route_gw && gw) && !route_dev)
+                return 0;
+        struct rtnl_route *rt = rtnl_route_alloc();
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        struct nl_addr *dst = addr4(0, 0), *via = route_gw && gw ? addr4(gw, 32) : NULL;
+        if (rt && nh && dst && (via || !route_gw)) {
+                rtnl_route_set_family(rt, AF_INET);
+                rtnl_route_set_dst(rt, dst);
+                rtnl_route_set_table(rt, RT_TABLE_MAIN);
+                rtnl_route_set_protocol(rt, RTPROT_BOOT);
+                rtnl_route_set_scope(rt, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+                if (via)
+                        rtnl_route_nh_set_gateway(nh, via);
+                rtnl_route_nh_set_ifindex(nh, idx);
+                rtnl_route_add_nexthop(rt, nh);
+                nh = NULL; /* owned by the route now */
+                r = rtnl_route_add(in, rt, NLM_F_CREATE);
+        } else
+                r = -NLE_NOMEM;
+        if (nh)
+                rtnl_route_nh_free(nh);
+        if (rt)
+                rtnl_route_put(rt);
+        nl_addr_put(dst);
+        nl_addr_put(via);
+        return r;
+}
+
+int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err) {
+        _cleanup_close_ int nsfd = open(q->ns_path, O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", q->ns_path);
+        int pidx = (int) if_nametoindex(q->parent);
+        if (pidx == 0)
+                return berr_set(err, BERR_INTERNAL, ENODEV, "parent interface %s does not exist", q->parent);
+        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
+        /* Built by hand: libnl has no setter for ipvlan's flags. The link is born inside the
+         * container's namespace (IFLA_NET_NS_FD) on a parent of this one (IFLA_LINK). */
+        struct nl_msg *m = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+        struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+        int r = -NLE_NOMEM;
+        if (!m || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+                goto out;
+        bool is_ipvlan = strcmp(q->kind, "ipvlan") == 0;
+        NLA_PUT_STRING(m, IFLA_IFNAME, q->name);
+        NLA_PUT_U32(m, IFLA_LINK, (uint32_t) pidx);
+        NLA_PUT_U32(m, IFLA_NET_NS_FD, (uint32_t) nsfd);
+        if (q->mtu > 0)
+                NLA_PUT_U32(m, IFLA_MTU, (uint32_t) q->mtu);
+        if (!is_ipvlan && q->has_mac)
+                NLA_PUT(m, IFLA_ADDRESS, 6, q->mac);
+        struct nlattr *info = nla_nest_start(m, IFLA_LINKINFO);
+        if (!info)
+                goto out;
+        NLA_PUT_STRING(m, IFLA_INFO_KIND, q->kind);
+        struct nlattr *data = nla_nest_start(m, IFLA_INFO_DATA);
+        if (!data)
+                goto out;
+        if (is_ipvlan) {
+                NLA_PUT_U16(m, IFLA_IPVLAN_MODE, (uint16_t) q->mode);
+                NLA_PUT_U16(m, IFLA_IPVLAN_FLAGS, (uint16_t) q->flags);
+        } else
+                NLA_PUT_U32(m, IFLA_MACVLAN_MODE, (uint32_t) q->mode);
+        nla_nest_end(m, data);
+        nla_nest_end(m, info);
+        r = nl_send_auto(s, m);
+        if (r >= 0)
+                r = nl_wait_for_ack(s);
+        goto out;
+nla_put_failure:
+        r = -NLE_NOMEM;
+out:
+        nlmsg_free(m);
+        if (r < 0)
+                return berr_set(err, BERR_INTERNAL, EIO, "create %s interface on %s: %s", q->kind, q->parent,
+                                nl_geterror(r));
+        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
+        r = in ? config_inside(in, q->name, q->ip, q->prefix, q->gw, q->default_route && !q->route_dev,
+                               q->default_route && q->route_dev)
+               : -NLE_FAILURE;
+        if (r < 0) {
+                nl_link_delete_in(q->ns_path, q->name);
+                return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->name, nl_geterror(r));
+        }
+        return 0;
 }

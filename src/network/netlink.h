@@ -18,6 +18,8 @@ void nl_netns_remove(const char *path);
 /* The bridge @name up with @gw/@prefix (created if missing; *ret_created says so).
  * @gw 0: no address. */
 int nl_bridge_ensure(const char *name, uint32_t gw, int prefix, int mtu, bool *ret_created, struct berr *err);
+/* IPv6 on bridge @name: @gw/@prefix added (no duplicate address detection). */
+int nl_bridge_addr6(const char *name, const uint8_t gw[16], int prefix, struct berr *err);
 /* The first IPv4 address of link @name, if it exists and has one (1), else 0. */
 int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip);
 bool nl_link_exists(const char *name);
@@ -33,15 +35,43 @@ struct nl_veth_req {
         uint32_t ip, gw;
         int prefix;
         bool default_route;
+        bool has_ip6;          /* an IPv6 address too, and (default_route) ::/0 through gw6 */
+        uint8_t ip6[16], gw6[16];
+        int prefix6;
 };
 int nl_veth_create(const struct nl_veth_req *req, struct berr *err);
 /* Remove link @name from the namespace bound at @ns_path (for disconnect). */
 void nl_link_delete_in(const char *ns_path, const char *name);
 
+/* One more IPv4 address on link @name inside the namespace at @ns_path. */
+int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err);
+/* The parents of macvlan/ipvlan networks: a dummy link, or an 802.1q link @name on @parent
+ * with VLAN id @vid; both up. dockerd's messages. */
+int nl_dummy_create(const char *name, struct berr *err);
+int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *err);
+/* A macvlan or ipvlan link on @parent, born inside the namespace at @ns_path as @name,
+ * up with @ip/@prefix and a default route: through @gw, or (@route_dev, ipvlan l3/l3s)
+ * through the device itself; none without @default_route. */
+struct nl_sublink_req {
+        const char *kind;     /* "macvlan" or "ipvlan" */
+        const char *parent, *ns_path, *name;
+        int mode;             /* MACVLAN_MODE_* or IPVLAN_MODE_* */
+        int flags;            /* IPVLAN_F_* */
+        bool has_mac;
+        uint8_t mac[6];
+        int mtu;
+        uint32_t ip, gw;
+        int prefix;
+        bool default_route, route_dev;
+};
+int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err);
+
 /* MTU of the interface of the host's default route (0 if none). */
 int nl_default_route_mtu(void);
 /* Whether an IPv4 route of the host (other than a default route) overlaps @n. */
 bool nl_route_overlaps(const struct ipv4_net *n, const char *except_dev);
+/* Whether an IPv6 route of the host (not a default route) overlaps @n. */
+bool nl_route6_overlaps(const struct ipv6_net *n);
 
 /* Per-interface counters inside the namespace bound at @ns_path (or the namespace of
  * @pid when @ns_path is NULL): Docker's stats "networks" object. NULL on failure. */

@@ -23,14 +23,19 @@ struct net_options {
         char *bridge;         /* -b/--bridge: the default network's bridge ("docker0"); "none": no default bridge */
         char *bip;            /* --bip: the default bridge's address, CIDR ("172.17.0.1/16") */
         char *fixed_cidr;     /* --fixed-cidr: where the default bridge's containers get addresses */
+        bool ipv6;            /* --ipv6: IPv6 on the default bridge */
+        char *fixed_cidr_v6;  /* --fixed-cidr-v6: its IPv6 subnet (else one from the pools) */
+        char host_id[40];     /* the engine ID: dockerd derives its default IPv6 pool from it */
         char *default_gateway; /* --default-gateway */
-        char *pools[NET_MAX_POOLS]; /* --default-address-pool base=CIDR,size=N */
+        char *pools[NET_MAX_POOLS]; /* --default-address-pool base=CIDR,size=N (IPv4 or IPv6 bases) */
         size_t n_pools;
         int mtu;              /* --mtu; 0: the MTU of the host's default-route interface */
         bool iptables;        /* --iptables: berth manages its nftables table */
         bool ip_masq, icc, ip_forward;
         char *ip;             /* --ip: default host address of published ports */
         char *table;          /* nftables table name (derived from the exec root) */
+        bool has_accept_fwmark; /* --bridge-accept-fwmark mark[/mask]: forwarded packets so marked are accepted */
+        uint32_t accept_fwmark, accept_fwmask;
 };
 void net_options_init(struct net_options *o);
 /* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */
@@ -52,8 +57,11 @@ struct net_info {
         char driver[16];      /* "bridge", "host", "null" */
         char bridge[16];      /* bridge device, bridge driver only */
         bool predefined, internal, attachable;
+        bool ipv6;            /* EnableIPv6, with an IPv6 subnet */
         char host_binding_ipv4[64];
 };
+/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan. */
+bool net_driver_has_endpoints(const char *driver);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
@@ -83,12 +91,16 @@ struct net_ep {
         uint32_t ip, gateway; /* host byte order */
         int prefix;
         uint8_t mac[6];
+        bool has_ip6;         /* on a network with IPv6 */
+        uint8_t ip6[16], gateway6[16]; /* network byte order */
+        int prefix6;
 };
 struct net_join_req {
         const char *ctr_id, *ctr_name;
         const char *ns_path;  /* the container's bound network namespace */
         const char *ifname;
         const char *want_ip;  /* --ip, NULL/"": any */
+        const char *want_ip6; /* --ip6, NULL/"": any (networks with IPv6 only) */
         const char *want_mac; /* --mac-address, NULL/"": random */
         bool default_route;   /* the first network gives the default route */
         const char *const *dns_names; /* names the embedded DNS gives this address (NULL-terminated) */
@@ -96,6 +108,9 @@ struct net_join_req {
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
              struct berr *err);
+/* --link-local-ip: one more address on the container's interface @ifname (a /16 for
+ * 169.254.0.0/16, else a /32), as dockerd adds them. */
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err);
 /* The veth goes (if it still exists) and the address returns to the pool. Idempotent. */
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path,
                const char *ifname);
@@ -104,7 +119,7 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 const struct net_ep *ep, const char *const *dns_names, struct berr *err);
 
 /* The embedded DNS server at 127.0.0.11 inside the container's namespace (user networks). */
-/* @servers: the container's --dns (IPv4, NULL-terminated, may be NULL): upstreams dialled
+/* @servers: the container's --dns (IPv4 or IPv6, NULL-terminated, may be NULL): upstreams dialled
  * from inside its namespace, as dockerd does; else the host's, from berthd's. */
 int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
                    struct berr *err);
@@ -119,6 +134,8 @@ json_t *net_sandbox_stats(const char *path);
 
 /* Formatting helpers for daemon/. */
 void net_format_ip(uint32_t ip, char out[16]);
+void net_format_ip6(const uint8_t ip[16], char out[46]);
+int net_parse_ip6(const char *s, uint8_t ip[16]);
 void net_format_mac(const uint8_t mac[6], char out[18]);
 int net_parse_mac(const char *s, uint8_t mac[6]);
 
@@ -127,6 +144,9 @@ int net_parse_mac(const char *s, uint8_t mac[6]);
  * berthd holds a bound socket per TCP/UDP port so no other program takes it. */
 struct net_port {
         uint8_t proto;          /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+        bool v6;                /* an IPv6 binding: host_ip6 and ctr_ip6 (host_ip, ctr_ip unused) */
+        uint8_t host_ip6[16];   /* all zero: every IPv6 address of the host */
+        uint8_t ctr_ip6[16];
         uint32_t host_ip;       /* 0: every IPv4 address of the host */
         uint16_t host_lo, host_hi; /* the host port wanted: one, a range to pick from, or 0-0 for any */
         uint16_t host_port;     /* the one given, set by net_publish */

@@ -35,14 +35,27 @@ static void ephemeral_range(uint16_t *lo, uint16_t *hi) {
                 fclose(f);
 }
 
-/* Caller holds s->lock: is (proto, port) published by some container on @ip or on every address? */
-static struct pub *held(struct net_store *s, uint8_t proto, uint32_t ip, uint16_t port) {
+/* Caller holds s->lock: is (proto, port) published by some container on @p's host address
+ * or on every address of its family? */
+static struct pub *held(struct net_store *s, const struct net_port *p, uint16_t port) {
         for (size_t i = 0; i < s->n_pubs; i++) {
                 struct net_port *q = &s->pubs[i].port;
-                if (q->proto == proto && q->host_port == port && (!q->host_ip || !ip || q->host_ip == ip))
+                if (q->proto != p->proto || q->host_port != port || q->v6 != p->v6)
+                        continue;
+                if (p->v6 ? ipam_ip6_is_zero(q->host_ip6) || ipam_ip6_is_zero(p->host_ip6) ||
+                                    memcmp(q->host_ip6, p->host_ip6, 16) == 0
+                          : !q->host_ip || !p->host_ip || q->host_ip == p->host_ip)
                         return &s->pubs[i];
         }
         return NULL;
+}
+
+/* The host address of @p as dockerd prints it in its messages ("0.0.0.0", "::"). */
+static void host_text(const struct net_port *p, char out[46]) {
+        if (p->v6)
+                ipam_format_ip6(p->host_ip6, out);
+        else
+                ipam_format_ip4(p->host_ip, out);
 }
 
 /* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). */
@@ -50,18 +63,27 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
         *ret_fd = -1;
         if (p->proto == IPPROTO_SCTP)
                 return 0;
-        int fd = socket(AF_INET, (p->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        int fd = socket(p->v6 ? AF_INET6 : AF_INET, (p->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
         /* No SO_REUSEADDR: Linux lets two SO_REUSEADDR sockets share a port while neither
          * listens, so a server that sets it (most do) could take the port from us. */
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+        memcpy(sa6.sin6_addr.s6_addr, p->host_ip6, 16);
+        int one = 1;
+        /* [::] holds the IPv6 port only: the IPv4 one is a binding of its own. */
+        if (p->v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
                 int e = -errno;
                 close(fd);
                 return e;
         }
-        *ret_fd = fd;
+        if (p->v6 ? bind(fd, (struct sockaddr *) &sa6, sizeof(sa6)) < 0 : bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        *ret_fd = fd_above_select(fd);
         return 0;
 }
 
@@ -81,9 +103,11 @@ static int pub_add(struct net_store *s, const char *ctr_id, const struct net_por
         return 0;
 }
 
-static void to_fw(const struct net_port *p, struct fw_port *f) {
-        *f = (struct fw_port) { .proto = p->proto, .host_ip = p->host_ip, .host_port = p->host_port,
-                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port };
+static void to_fw(struct net_store *s, const struct net_port *p, struct fw_port *f) {
+        *f = (struct fw_port) { .proto = p->proto, .v6 = p->v6, .host_ip = p->host_ip, .host_port = p->host_port,
+                                .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port, .routed = net_ip_routed_locked(s, p->ctr_ip) };
+        memcpy(f->host_ip6, p->host_ip6, 16);
+        memcpy(f->ctr_ip6, p->ctr_ip6, 16);
 }
 
 static int fw_change(struct net_store *s, const struct net_port *p, size_t n, bool add, struct berr *err) {
@@ -93,7 +117,7 @@ static int fw_change(struct net_store *s, const struct net_port *p, size_t n, bo
         if (!f)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         for (size_t i = 0; i < n; i++)
-                to_fw(&p[i], &f[i]);
+                to_fw(s, &p[i], &f[i]);
         int r = fw_ports(s->o->table, f, n, add, err);
         if (r < 0 && !add) /* some were gone already: take the others one by one */
                 for (size_t i = 0; i < n; i++) {
@@ -135,10 +159,18 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
         size_t done = 0;
         for (; done < n && r == 0; done++) {
                 struct net_port *q = &p[done];
-                char ip[16];
-                ipam_format_ip4(q->host_ip, ip);
+                char ip[46];
+                host_text(q, ip);
                 bool any = q->host_lo == 0;
                 uint16_t lo = any ? elo : q->host_lo, hi = any ? ehi : q->host_hi;
+                /* The IPv6 twin of an IPv4 binding (one HostIp "" gives both) gets the same
+                 * host port, as dockerd gives them. */
+                const struct net_port *tw = done > 0 ? &p[done - 1] : NULL;
+                if (q->v6 && tw && !tw->v6 && tw->proto == q->proto && tw->ctr_port == q->ctr_port &&
+                    tw->host_lo == q->host_lo && tw->host_hi == q->host_hi && tw->host_port) {
+                        lo = hi = tw->host_port;
+                        any = false;
+                }
                 uint32_t span = (uint32_t) hi - lo + 1;
                 uint32_t start = 0;
                 if (any || hi > lo) /* Docker's allocator: go on from the last port given */
@@ -148,7 +180,7 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                 q->host_port = 0;
                 for (uint32_t i = 0; i < span; i++) {
                         uint16_t port = (uint16_t) (lo + (start + i) % span);
-                        if (held(s, q->proto, q->host_ip, port)) {
+                        if (held(s, q, port)) {
                                 ours = true;
                                 continue;
                         }
@@ -174,8 +206,9 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "Bind for %s:%u failed: port is already allocated", ip,
                                      lo);
                 else if (hi == lo)
-                        r = berr_set(err, BERR_CONFLICT, -last, "Error starting userland proxy: listen %s4 %s:%u: bind: %s",
-                                     proto_name(q->proto), ip, lo, strerror(-last));
+                        r = berr_set(err, BERR_CONFLICT, -last, "Error starting userland proxy: listen %s%c %s%s%s:%u: bind: %s",
+                                     proto_name(q->proto), q->v6 ? '6' : '4', q->v6 ? "[" : "", ip, q->v6 ? "]" : "", lo,
+                                     strerror(-last));
                 else
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "Bind for %s:%u-%u failed: port is already allocated",
                                      ip, lo, hi);
@@ -225,15 +258,19 @@ void net_ports_resync(struct net_store *s) {
         if (!s->o->iptables)
                 return;
         pthread_mutex_lock(&s->lock);
-        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
-        if (f) {
-                for (size_t i = 0; i < s->n_pubs; i++)
-                        to_fw(&s->pubs[i].port, &f[i]);
-                struct berr e = { 0 };
-                if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
-                        log_warn("resync published ports: %s", e.msg);
-                free(f);
-        }
+        ports_resync_locked(s);
         pthread_mutex_unlock(&s->lock);
         fw_session_end(); /* opened by net_store_open on this thread */
+}
+
+void ports_resync_locked(struct net_store *s) {
+        struct fw_port *f = calloc(s->n_pubs + 1, sizeof(*f));
+        if (!f)
+                return;
+        for (size_t i = 0; i < s->n_pubs; i++)
+                to_fw(s, &s->pubs[i].port, &f[i]);
+        struct berr e = { 0 };
+        if (fw_ports_replace(s->o->table, f, s->n_pubs, &e) < 0)
+                log_warn("resync published ports: %s", e.msg);
+        free(f);
 }

@@ -22,11 +22,14 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "firewall.h"
+#include "fwwatch.h"
 #include "ipam.h"
 #include "netlink.h"
+#include "sublink.h"
 
 #define DEFAULT_BRIDGE "docker0"
 #define MAX_ENDPOINTS 65536
+#define MAX_AUX_ADDRESSES 4096
 
 #include "store_int.h"
 
@@ -41,6 +44,7 @@ void net_options_done(struct net_options *o) {
         free(o->bridge);
         free(o->bip);
         free(o->fixed_cidr);
+        free(o->fixed_cidr_v6);
         free(o->default_gateway);
         for (size_t i = 0; i < o->n_pools; i++)
                 free(o->pools[i]);
@@ -53,6 +57,14 @@ void net_options_done(struct net_options *o) {
 
 void net_format_ip(uint32_t ip, char out[16]) {
         ipam_format_ip4(ip, out);
+}
+
+void net_format_ip6(const uint8_t ip[16], char out[46]) {
+        ipam_format_ip6(ip, out);
+}
+
+int net_parse_ip6(const char *s, uint8_t ip[16]) {
+        return ipam_parse_ip6(s, ip);
 }
 
 void net_format_mac(const uint8_t m[6], char out[18]) {
@@ -81,14 +93,17 @@ static void network_free(struct network *n) {
                 return;
         json_decref(n->rec);
         ipam_alloc_done(&n->alloc);
+        ipam_alloc6_done(&n->alloc6);
         for (size_t i = 0; i < n->n_eps; i++)
                 names_free(n->eps[i].names);
         free(n->eps);
         free(n);
 }
 
-/* The bridge goes with its network only if berth made it. */
-static void drop_bridge(struct network *n) {
+/* The bridge (or a macvlan/ipvlan parent) goes with its network only if berth made it. */
+static void drop_bridge(struct net_store *s, struct network *n) {
+        if (net_driver_is_sublink(n->info.driver))
+                sublink_detach_parent(s, n);
         if (n->info.bridge[0] && json_is_true(json_object_get(n->rec, "BerthCreatedBridge")))
                 nl_link_delete(n->info.bridge);
 }
@@ -135,6 +150,8 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
         n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
                              strcmp(n->info.name, "none") == 0;
+        if (net_driver_is_sublink(n->info.driver))
+                return sublink_from_record(s, n, err);
         if (strcmp(n->info.driver, "bridge") != 0)
                 return 0;
         const char *br = json_string_value(json_object_get(r, "BerthBridge"));
@@ -147,25 +164,64 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
                  opt_str(r, "com.docker.network.bridge.host_binding_ipv4") ?: "");
         n->icc = opt_bool(r, "com.docker.network.bridge.enable_icc", true);
         n->masquerade = opt_bool(r, "com.docker.network.bridge.enable_ip_masquerade", true);
+        n->gw_mode4 = fw_gw_mode_from_string(opt_str(r, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (n->gw_mode4 < 0)
+                n->gw_mode4 = FW_GW_NAT;
         const char *mtu = opt_str(r, "com.docker.network.driver.mtu");
         n->mtu = mtu ? atoi(mtu) : 0;
         if (n->mtu <= 0)
                 n->mtu = s->mtu;
-        json_t *cfg = json_array_get(json_object_get(json_object_get(r, "IPAM"), "Config"), 0);
-        const char *sub = json_string_value(json_object_get(cfg, "Subnet"));
-        const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
-        const char *range = json_string_value(json_object_get(cfg, "IPRange"));
-        if (!sub)
-                return 0;
-        uint32_t g = 0;
-        struct ipv4_net rg;
-        if (ipam_parse_cidr4(sub, false, &n->subnet, NULL) < 0 || (gw && ipam_parse_ip4(gw, &g) < 0) ||
-            (range && *range && ipam_parse_cidr4(range, false, &rg, NULL) < 0))
-                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
-        int e = ipam_alloc_init(&n->alloc, &n->subnet, range && *range ? &rg : NULL, g);
-        if (e < 0)
-                return berr_set(err, BERR_INTERNAL, -e, "network %s: IPAM: %s", n->info.name, strerror(-e));
-        n->has_v4 = true;
+        /* One IPv4 and (EnableIPv6) one IPv6 entry, as dockerd's bridge driver takes. */
+        bool ipv6 = json_is_true(json_object_get(r, "EnableIPv6"));
+        size_t i;
+        json_t *cfg;
+        json_array_foreach(json_object_get(json_object_get(r, "IPAM"), "Config"), i, cfg) {
+                const char *sub = json_string_value(json_object_get(cfg, "Subnet"));
+                const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
+                const char *range = json_string_value(json_object_get(cfg, "IPRange"));
+                json_t *aux = json_object_get(cfg, "AuxiliaryAddresses");
+                if (!sub)
+                        continue;
+                int e = 0;
+                const char *k;
+                json_t *v;
+                if (strchr(sub, ':')) {
+                        if (!ipv6 || n->has_v6)
+                                continue;
+                        uint8_t g[16] = { 0 };
+                        struct ipv6_net rg;
+                        if (ipam_parse_cidr6(sub, false, &n->subnet6, NULL) < 0 || (gw && *gw && ipam_parse_ip6(gw, g) < 0) ||
+                            (range && *range && ipam_parse_cidr6(range, false, &rg, NULL) < 0))
+                                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+                        e = ipam_alloc6_init(&n->alloc6, &n->subnet6, range && *range ? &rg : NULL, g);
+                        json_object_foreach(aux, k, v) {
+                                uint8_t a[16];
+                                if (e == 0 && ipam_parse_ip6(json_string_value(v), a) == 0)
+                                        (void) ipam_alloc6_reserve(&n->alloc6, a);
+                        }
+                        if (e == 0)
+                                n->has_v6 = true;
+                } else {
+                        if (n->has_v4)
+                                continue;
+                        uint32_t g = 0;
+                        struct ipv4_net rg;
+                        if (ipam_parse_cidr4(sub, false, &n->subnet, NULL) < 0 || (gw && *gw && ipam_parse_ip4(gw, &g) < 0) ||
+                            (range && *range && ipam_parse_cidr4(range, false, &rg, NULL) < 0))
+                                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+                        e = ipam_alloc_init(&n->alloc, &n->subnet, range && *range ? &rg : NULL, g);
+                        json_object_foreach(aux, k, v) {
+                                uint32_t a;
+                                if (e == 0 && ipam_parse_ip4(json_string_value(v), &a) == 0)
+                                        (void) ipam_alloc_reserve(&n->alloc, a);
+                        }
+                        if (e == 0)
+                                n->has_v4 = true;
+                }
+                if (e < 0)
+                        return berr_set(err, BERR_INTERNAL, -e, "network %s: IPAM: %s", n->info.name, strerror(-e));
+        }
+        n->info.ipv6 = n->has_v6;
         return 0;
 }
 
@@ -231,6 +287,18 @@ static void check_forward_drops(struct net_store *s, const struct fw_net *nets, 
                 json_array_append_new(w, json_string(msg));
                 log_warn("%s", msg);
         }
+        bool icc_off6 = false;
+        for (size_t i = 0; i < n; i++)
+                icc_off6 |= !nets[i].icc && nets[i].has_v6;
+        char c6 = '0';
+        _cleanup_close_ int bnf6 = icc_off6 ? open("/proc/sys/net/bridge/bridge-nf-call-ip6tables", O_RDONLY | O_CLOEXEC) : -1;
+        if (icc_off6 && (bnf6 < 0 || read(bnf6, &c6, 1) != 1 || c6 != '1')) {
+                const char *msg = "WARNING: inter-container communication is disabled on an IPv6 network, but br_netfilter "
+                                  "is not loaded (or bridge-nf-call-ip6tables is 0): IPv6 traffic inside a bridge is not "
+                                  "filtered (modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-ip6tables=1)";
+                json_array_append_new(w, json_string(msg));
+                log_warn("%s", msg);
+        }
         json_decref(s->warnings);
         s->warnings = w;
 }
@@ -252,12 +320,16 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
         if (!list)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         size_t n = 0;
+        bool v6 = false;
         for (struct network *w = s->nets; w; w = w->next) {
                 if (strcmp(w->info.driver, "bridge") != 0 || !w->has_v4)
                         continue;
                 list[n++] = (struct fw_net) { .bridge = w->info.bridge, .subnet = w->subnet,
+                                              .has_v6 = w->has_v6, .subnet6 = w->subnet6,
                                               .internal = w->info.internal, .masquerade = w->masquerade && s->o->ip_masq,
-                                              .icc = w->icc && s->o->icc };
+                                              .icc = w->icc && s->o->icc, .gw_mode = (enum fw_gw_mode) w->gw_mode4,
+                                              .gateway = w->alloc.gateway };
+                v6 |= w->has_v6;
         }
         if (n > 0 && s->o->ip_forward) {
                 _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDWR | O_CLOEXEC);
@@ -265,10 +337,44 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                 if (fd >= 0 && read(fd, &c, 1) == 1 && c == '0' && pwrite(fd, "1", 1, 0) < 0)
                         log_warn("enable ip_forward: %s", strerror(errno));
         }
-        int r = fw_apply(s->o->table, list, n, err);
+        if (v6 && s->o->ip_forward) {
+                /* As dockerd: IPv6 forwarding once a bridge has IPv6 (interfaces that take
+                 * router advertisements need accept_ra=2 to keep them with forwarding on). */
+                _cleanup_close_ int fd = open("/proc/sys/net/ipv6/conf/all/forwarding", O_RDWR | O_CLOEXEC);
+                char c = '1';
+                if (fd >= 0 && read(fd, &c, 1) == 1 && c == '0') {
+                        if (pwrite(fd, "1", 1, 0) < 0)
+                                log_warn("enable IPv6 forwarding: %s", strerror(errno));
+                        else
+                                log_info("enabled net.ipv6.conf.all.forwarding for IPv6 bridge networks");
+                }
+        }
+        struct fw_mark mark = { .on = s->o->has_accept_fwmark, .mark = s->o->accept_fwmark, .mask = s->o->accept_fwmask };
+        int r = fw_apply(s->o->table, list, n, &mark, err);
         if (r == 0)
                 check_forward_drops(s, list, n);
         return r;
+}
+
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip) {
+        for (struct network *w = s->nets; w; w = w->next)
+                if (w->gw_mode4 == FW_GW_ROUTED && w->has_v4 && ipam_contains4(&w->subnet, ip))
+                        return true;
+        return false;
+}
+
+/* The watcher's call (fwwatch.c): another program took berth's rules away; put the whole
+ * table back from what the store knows, port maps included. */
+static void reapply_firewall(void *arg) {
+        struct net_store *s = arg;
+        pthread_mutex_lock(&s->lock);
+        struct berr e = { 0 };
+        if (fw_session_begin(&e) < 0 || apply_firewall(s, &e) < 0)
+                log_warn("put the firewall back: %s", e.msg);
+        else
+                ports_resync_locked(s);
+        fw_session_end();
+        pthread_mutex_unlock(&s->lock);
 }
 
 bool net_valid_bridge_name(const char *name) {
@@ -300,6 +406,14 @@ static int bring_up(struct net_store *s, struct network *n, struct berr *err) {
                 return r;
         if (created && !n->info.predefined)
                 json_object_set_new(n->rec, "BerthCreatedBridge", json_true());
+        if (n->has_v6) {
+                uint8_t gw6[16];
+                memcpy(gw6, n->alloc6.gateway, 16);
+                if (ipam_ip6_is_zero(gw6))
+                        ipam_ip6_add(&n->subnet6, 1, gw6);
+                if ((r = nl_bridge_addr6(n->info.bridge, gw6, n->subnet6.prefix, err)) < 0)
+                        return r;
+        }
         /* 127.0.0.1:<published port> is DNATed out of the bridge (see firewall.c), which
          * also drops what arrives for 127.0.0.0/8 elsewhere; without berth's table, no. */
         if (!s->o->iptables)
@@ -322,12 +436,22 @@ static json_t *ipam_config_json(const struct ipv4_net *sub, uint32_t gw, const c
         return c;
 }
 
+static json_t *ipam_config6_json(const struct ipv6_net *sub, const uint8_t gw[16], const char *range) {
+        char cidr[50], g[46];
+        ipam_format_cidr6(sub, cidr);
+        ipam_format_ip6(gw, g);
+        json_t *c = json_pack("{s:s, s:s}", "Subnet", cidr, "Gateway", g);
+        if (range && *range)
+                json_object_set_new(c, "IPRange", json_string(range));
+        return c;
+}
+
 static json_t *new_record(const char *id, const char *name, const char *driver, json_t *ipam_cfg, json_t *options,
-                          json_t *labels, bool internal, bool attachable) {
+                          json_t *labels, bool internal, bool attachable, bool ipv6) {
         char created[40];
         clock_now_rfc3339(created);
         return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s, s:n, s:o}, s:b, s:b, s:b, s:{s:s}, s:b, s:o, s:o}",
-                         "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver", driver, "EnableIPv6", 0,
+                         "Name", name, "Id", id, "Created", created, "Scope", "local", "Driver", driver, "EnableIPv6", ipv6,
                          "IPAM", "Driver", "default", "Options", "Config", ipam_cfg ? ipam_cfg : json_array(), "Internal",
                          internal, "Attachable", attachable, "Ingress", 0, "ConfigFrom", "Network", "", "ConfigOnly", 0,
                          "Options", options ? options : json_object(), "Labels", labels ? labels : json_object());
@@ -367,6 +491,35 @@ static int pick_subnet(struct net_store *s, const struct network *skip, struct i
         return -ENOSPC;
 }
 
+/* An IPv6 subnet from the default pools that no network and no host route uses. */
+static int pick_subnet6(struct net_store *s, const struct network *skip, struct ipv6_net *ret) {
+        size_t max = 256;
+        for (struct network *w = s->nets; w; w = w->next)
+                max++;
+        _cleanup_free_ struct ipv6_net *used = calloc(max, sizeof(*used));
+        if (!used)
+                return -ENOMEM;
+        size_t n = 0;
+        for (struct network *w = s->nets; w && n < max - 256; w = w->next)
+                if (w != skip && w->has_v6)
+                        used[n++] = w->subnet6;
+        for (size_t p = 0; p < s->n_pools6; p++) {
+                for (;;) {
+                        struct ipv6_net cand;
+                        if (ipam_pick_subnet6(&s->pools6[p], used, n, &cand) < 0)
+                                break;
+                        if (!nl_route6_overlaps(&cand)) {
+                                *ret = cand;
+                                return 0;
+                        }
+                        if (n >= max)
+                                return -ENOSPC;
+                        used[n++] = cand; /* taken by the host: try the next */
+                }
+        }
+        return -ENOSPC;
+}
+
 /* The predefined networks: host, none and (unless --bridge none) bridge. Their IDs
  * survive restarts; the default bridge's addresses follow the daemon's options. */
 static int ensure_predefined(struct net_store *s, struct berr *err) {
@@ -387,7 +540,7 @@ static int ensure_predefined(struct net_store *s, struct berr *err) {
                 n = calloc(1, sizeof(*n));
                 if (!n)
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-                n->rec = new_record(id, simple[i][0], simple[i][1], NULL, NULL, NULL, false, false);
+                n->rec = new_record(id, simple[i][0], simple[i][1], NULL, NULL, NULL, false, false, false);
                 if ((r = network_from_record(s, n, err)) < 0 || (r = save_record(s, n, err)) < 0) {
                         network_free(n);
                         return r;
@@ -448,6 +601,22 @@ static int ensure_predefined(struct net_store *s, struct berr *err) {
                                         "subnet", s->o->fixed_cidr);
                 ipam_format_cidr4(&fc, range_text);
         }
+        /* --ipv6: --fixed-cidr-v6, else the subnet the bridge had, else one from the pools
+         * (dockerd 27 no longer needs --fixed-cidr-v6). */
+        struct ipv6_net sub6;
+        bool v6 = s->o->ipv6;
+        if (v6 && s->o->fixed_cidr_v6) {
+                if (ipam_parse_cidr6(s->o->fixed_cidr_v6, false, &sub6, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid --fixed-cidr-v6 %s", s->o->fixed_cidr_v6);
+        } else if (v6 && old && old->has_v6)
+                sub6 = old->subnet6;
+        else if (v6 && pick_subnet6(s, NULL, &sub6) < 0)
+                return berr_set(err, BERR_INVALID, ENOSPC, "no free IPv6 range for the default bridge: set --fixed-cidr-v6");
+        if (v6)
+                for (struct network *w = s->nets; w; w = w->next)
+                        if (w->has_v6 && ipam_overlap6(&w->subnet6, &sub6))
+                                return berr_set(err, BERR_INVALID, EEXIST, "--fixed-cidr-v6 %s overlaps network %s",
+                                                s->o->fixed_cidr_v6 ? s->o->fixed_cidr_v6 : "", w->info.name);
         char id[65];
         if (old)
                 snprintf(id, sizeof(id), "%s", old->info.id);
@@ -465,8 +634,13 @@ static int ensure_predefined(struct net_store *s, struct berr *err) {
                 json_decref(opts);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
-        n->rec = new_record(id, "bridge", "bridge", json_pack("[o]", ipam_config_json(&sub, gw, range_text)), opts, NULL,
-                            false, false);
+        json_t *cfgs = json_pack("[o]", ipam_config_json(&sub, gw, range_text));
+        if (v6) {
+                uint8_t gw6[16];
+                ipam_ip6_add(&sub6, 1, gw6);
+                json_array_append_new(cfgs, ipam_config6_json(&sub6, gw6, NULL));
+        }
+        n->rec = new_record(id, "bridge", "bridge", cfgs, opts, NULL, false, false, v6);
         if (old) {
                 json_object_set(n->rec, "Created", json_object_get(old->rec, "Created"));
                 network_free(old);
@@ -527,18 +701,23 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
         s->mtu = o->mtu > 0 ? o->mtu : nl_default_route_mtu();
         if (s->mtu <= 0)
                 s->mtu = 1500;
-        if (o->n_pools == 0) {
+        for (size_t i = 0; i < o->n_pools; i++) {
+                bool is6 = ipam_pool_spec_is6(o->pools[i]);
+                if ((is6 && ipam_parse_pool_spec6(o->pools[i], &s->pools6[s->n_pools6++]) < 0) ||
+                    (!is6 && ipam_parse_pool_spec(o->pools[i], &s->pools[s->n_pools++]) < 0)) {
+                        r = berr_set(err, BERR_INVALID, EINVAL, "invalid default address pool %s", o->pools[i]);
+                        goto fail;
+                }
+        }
+        if (s->n_pools == 0 && s->n_pools6 == 0) {
                 /* dockerd's defaults: 172.17-31.0.0/16, then 192.168.0.0/16 in /20s. */
                 for (int i = 17; i <= 31; i++)
                         s->pools[s->n_pools++] = (struct ipam_pool_spec) { { 0xac000000u | ((uint32_t) i << 16), 16 }, 16 };
                 s->pools[s->n_pools++] = (struct ipam_pool_spec) { { 0xc0a80000u, 16 }, 20 };
-        } else {
-                for (size_t i = 0; i < o->n_pools; i++)
-                        if (ipam_parse_pool_spec(o->pools[i], &s->pools[s->n_pools++]) < 0) {
-                                r = berr_set(err, BERR_INVALID, EINVAL, "invalid default address pool %s", o->pools[i]);
-                                goto fail;
-                        }
         }
+        /* No IPv6 pool given: dockerd 27's, a ULA /48 derived from the engine ID, in /64s. */
+        if (s->n_pools6 == 0)
+                ipam_ula_pool(o->host_id, &s->pools6[s->n_pools6++]);
 
         if ((r = load_records(s, err)) < 0)
                 goto fail;
@@ -557,6 +736,11 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
                 fw_session_end();
                 goto fail;
         }
+        if (o->iptables) {
+                struct berr e = { 0 };
+                if (fw_watch_start(o->table, reapply_firewall, s, &s->fw_watch, &e) < 0)
+                        log_warn("berth's firewall rules will not be put back after others remove them: %s", e.msg);
+        }
         log_info("networks ready: default bridge %s, nftables table=%s%s", s->default_name[0] ? s->default_name : "none",
                  o->table, o->iptables ? "" : " (not managed: --iptables=false)");
         *ret = s;
@@ -569,6 +753,8 @@ fail:
 void net_store_close(struct net_store *s) {
         if (!s)
                 return;
+        fw_watch_stop(s->fw_watch);
+        s->fw_watch = NULL;
         dns_close(s);
         while (s->nets) {
                 struct network *n = s->nets;
@@ -587,8 +773,11 @@ void net_store_close(struct net_store *s) {
 }
 
 void net_store_remove_rules(struct net_store *s) {
-        if (s && s->o->iptables)
-                fw_remove(s->o->table);
+        if (!s || !s->o->iptables)
+                return;
+        fw_watch_stop(s->fw_watch); /* removing the table is no reason to put it back */
+        s->fw_watch = NULL;
+        fw_remove(s->o->table);
 }
 
 void net_default_gateway(struct net_store *s, char out[16]) {
@@ -668,13 +857,17 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 driver = "bridge";
         if (strcmp(driver, "host") == 0 || strcmp(driver, "null") == 0)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "only one instance of \"%s\" network is allowed", driver);
-        if (strcmp(driver, "macvlan") == 0 || strcmp(driver, "ipvlan") == 0 || strcmp(driver, "overlay") == 0)
+        if (strcmp(driver, "overlay") == 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the %s network driver is not supported by berth yet",
                                 driver);
-        if (strcmp(driver, "bridge") != 0)
+        bool is_sub = net_driver_is_sublink(driver);
+        if (strcmp(driver, "bridge") != 0 && !is_sub)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", driver);
-        if (ipv6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 networks are not supported by berth yet");
+        struct sublink_cfg sub_cfg;
+        if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
+                return r;
+        if (is_sub && ipv6)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 on %s networks is not supported by berth yet", driver);
         if (ingress)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "ingress networks need swarm mode, which berth does not have");
         if (config_only || json_string_length(json_object_get(json_object_get(req, "ConfigFrom"), "Network")))
@@ -686,32 +879,50 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         if ((r = check_string_map(ipam_opts, "IPAM.Options", err)) < 0)
                 return r;
 
-        /* The one IPv4 subnet berth supports per network. */
+        /* dockerd's bridge driver: one IPv4 entry and, with EnableIPv6, one IPv6 entry. */
         json_t *cfgs = json_object_get(ipam, "Config");
         if (cfgs && !json_is_null(cfgs) && !json_is_array(cfgs))
                 return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go struct field IPAM.IPAM.Config "
                                 "of type []network.IPAMConfig", json_type_name(cfgs));
-        if (json_array_size(cfgs) > 1)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "berth supports one subnet per network yet");
-        json_t *c0 = json_array_get(cfgs, 0);
         const char *subnet_s = NULL, *gw_s = NULL, *range_s = NULL;
-        if (c0 && (!json_is_object(c0) || (r = json_get_string(c0, "Subnet", &subnet_s, err)) < 0 ||
-                   (r = json_get_string(c0, "Gateway", &gw_s, err)) < 0 || (r = json_get_string(c0, "IPRange", &range_s, err)) < 0))
-                return r < 0 ? r : berr_set(err, BERR_INVALID, EINVAL, "invalid IPAM config");
-        if (json_object_size(json_object_get(c0, "AuxiliaryAddresses")) > 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "auxiliary addresses are not supported by berth yet");
+        const char *subnet6_s = NULL, *gw6_s = NULL, *range6_s = NULL;
+        json_t *aux4 = NULL, *aux6 = NULL;
+        size_t n4 = 0, n6 = 0, ci;
+        json_t *c0;
+        json_array_foreach(cfgs, ci, c0) {
+                const char *sn = NULL, *g = NULL, *rg = NULL;
+                if (!json_is_object(c0) || (r = json_get_string(c0, "Subnet", &sn, err)) < 0 ||
+                    (r = json_get_string(c0, "Gateway", &g, err)) < 0 || (r = json_get_string(c0, "IPRange", &rg, err)) < 0)
+                        return r < 0 ? r : berr_set(err, BERR_INVALID, EINVAL, "invalid IPAM config");
+                json_t *aux = json_object_get(c0, "AuxiliaryAddresses");
+                if ((r = check_string_map(aux, "IPAM.Config.AuxiliaryAddresses", err)) < 0)
+                        return r;
+                if (json_object_size(aux) > MAX_AUX_ADDRESSES)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many auxiliary addresses: berth takes at most %d "
+                                        "per subnet", MAX_AUX_ADDRESSES);
+                if ((!sn || !*sn) && ((g && *g) || (rg && *rg) || json_object_size(aux) > 0))
+                        return berr_set(err, BERR_INVALID, EINVAL, "gateway, ip-range or aux-address given without a subnet");
+                bool is6 = sn && strchr(sn, ':');
+                if (is6 && !ipv6)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: IPv6 is not enabled on this network "
+                                        "(--ipv6)", sn);
+                if ((is6 ? ++n6 : ++n4) > 1)
+                        return berr_set(err, BERR_FORBIDDEN, EPERM, "bridge driver doesnt support multiple subnets");
+                if (is6) {
+                        subnet6_s = sn, gw6_s = g, range6_s = rg, aux6 = aux;
+                } else {
+                        subnet_s = sn, gw_s = g, range_s = rg, aux4 = aux;
+                }
+        }
         struct ipv4_net sub = { 0 }, range = { 0 };
         uint32_t gw = 0;
         if (subnet_s && *subnet_s) {
-                if (strchr(subnet_s, ':'))
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 networks are not supported by berth yet");
                 if (ipam_parse_cidr4(subnet_s, false, &sub, NULL) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid CIDR address: %s", subnet_s);
                 if (sub.prefix < 8 || sub.prefix > 30)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: berth takes prefixes /8 to /30",
                                         subnet_s);
-        } else if ((gw_s && *gw_s) || (range_s && *range_s))
-                return berr_set(err, BERR_INVALID, EINVAL, "gateway or ip-range given without a subnet");
+        }
         if (gw_s && *gw_s) {
                 if (ipam_parse_ip4(gw_s, &gw) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid gateway address %s", gw_s);
@@ -724,6 +935,59 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 if (!ipam_contains4(&sub, range.addr) || range.prefix < sub.prefix)
                         return berr_set(err, BERR_INVALID, EINVAL, "no matching subnet for range %s", range_s);
         }
+        const char *ak;
+        json_t *av;
+        json_object_foreach(aux4, ak, av) {
+                uint32_t a;
+                if (ipam_parse_ip4(json_string_value(av), &a) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid auxiliary address %s: invalid address", ak);
+                if (!ipam_contains4(&sub, a))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid auxiliary address %s: parent subnet %s doesn't "
+                                        "contain this address", ak, subnet_s);
+        }
+        struct ipv6_net sub6 = { 0 }, range6 = { 0 };
+        uint8_t gw6[16] = { 0 };
+        if (subnet6_s) {
+                struct ipv6_net loose;
+                if (ipam_parse_cidr6(subnet6_s, false, &loose, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: invalid CIDR block notation", subnet6_s);
+                if (ipam_parse_cidr6(subnet6_s, true, &sub6, NULL) < 0) {
+                        char want[50];
+                        ipam_format_cidr6(&loose, want);
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: it should be %s", subnet6_s, want);
+                }
+                if (sub6.prefix > 126)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid subnet %s: berth takes prefixes up to /126",
+                                        subnet6_s);
+        }
+        if (gw6_s && *gw6_s) {
+                if (ipam_parse_ip6(gw6_s, gw6) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid gateway %s: invalid address", gw6_s);
+                if (!ipam_contains6(&sub6, gw6))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid gateway %s: parent subnet %s doesn't contain "
+                                        "this address", gw6_s, subnet6_s);
+        }
+        if (range6_s && *range6_s) {
+                if (ipam_parse_cidr6(range6_s, true, &range6, NULL) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid ip-range %s: invalid CIDR block notation",
+                                        range6_s);
+                if (range6.prefix < sub6.prefix)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid ip-range %s: CIDR block is bigger than its "
+                                        "parent subnet %s", range6_s, subnet6_s);
+                if (!ipam_contains6(&sub6, range6.addr))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid ip-range %s: parent subnet %s doesn't contain "
+                                        "ip-range", range6_s, subnet6_s);
+        }
+        json_object_foreach(aux6, ak, av) {
+                uint8_t a[16];
+                if (ipam_parse_ip6(json_string_value(av), a) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid auxiliary address %s: %s", ak,
+                                        strchr(json_string_value(av), '.') ? "parent subnet is an IPv6 block"
+                                                                          : "invalid address");
+                if (!ipam_contains6(&sub6, a))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid auxiliary address %s: parent subnet %s doesn't "
+                                        "contain this address", ak, subnet6_s);
+        }
 
         char id[65];
         if ((r = id_random_hex(id, err)) < 0)
@@ -735,7 +999,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
                                         "[A-Za-z0-9_.-]", want_br);
                 snprintf(brname, sizeof(brname), "%s", want_br);
-        } else
+        } else if (is_sub)
+                brname[0] = '\0';
+        else
                 snprintf(brname, sizeof(brname), "br-%.12s", id);
         const char *mtu_s = json_string_value(json_object_get(options, "com.docker.network.driver.mtu"));
         if (mtu_s) {
@@ -747,12 +1013,18 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         const char *hb = json_string_value(json_object_get(options, "com.docker.network.bridge.host_binding_ipv4"));
         if (hb && *hb) {
                 uint32_t hip;
-                if (strchr(hb, ':'))
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 host binding addresses are not "
-                                        "supported by berth yet");
-                if (ipam_parse_ip4(hb, &hip) < 0)
+                uint8_t hip6[16];
+                static const uint8_t lo6[16] = { [15] = 1 };
+                if (strchr(hb, ':') ? ipam_parse_ip6(hb, hip6) < 0 : ipam_parse_ip4(hb, &hip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid host binding address %s", hb);
+                /* As -p [::1]:...: the kernel cannot forward ::1 (see container_network.c). */
+                if (strchr(hb, ':') && memcmp(hip6, lo6, 16) == 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "host binding address %s is not supported by "
+                                        "berth: the kernel cannot forward the IPv6 loopback address to containers", hb);
         }
+        const char *gwm = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv4"));
+        if (!is_sub && fw_gw_mode_from_string(gwm) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm);
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
         for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {
@@ -768,7 +1040,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
                 }
-                if (strcmp(w->info.bridge, brname) == 0) {
+                if (brname[0] && strcmp(w->info.bridge, brname) == 0) {
                         pthread_mutex_unlock(&s->lock);
                         return berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
                                         w->info.name);
@@ -786,8 +1058,27 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv4 address "
                                 "pool among the defaults to assign to the network");
         }
-        if (!gw)
+        /* macvlan and ipvlan take no gateway address unless one is given (dockerd 28). */
+        if (!gw && !is_sub)
                 gw = sub.addr + 1;
+        if (subnet6_s) {
+                for (struct network *w = s->nets; w; w = w->next)
+                        if (w->has_v6 && ipam_overlap6(&w->subnet6, &sub6)) {
+                                pthread_mutex_unlock(&s->lock);
+                                return berr_set(err, BERR_FORBIDDEN, EPERM,
+                                                "invalid pool request: Pool overlaps with other one on this address space");
+                        }
+        } else if (ipv6 && pick_subnet6(s, NULL, &sub6) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv6 address "
+                                "pool among the defaults to assign to the network");
+        }
+        if (ipv6 && ipam_ip6_is_zero(gw6))
+                ipam_ip6_add(&sub6, 1, gw6);
+        if (is_sub && (r = sublink_attach_parent(s, driver, id, &sub_cfg, err)) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
         json_t *opts = options && json_is_object(options) ? json_deep_copy(options) : json_object();
         struct network *n = calloc(1, sizeof(*n));
         if (!n || !opts) {
@@ -800,17 +1091,39 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         if (range_s && *range_s)
                 ipam_format_cidr4(&range, range_text);
         json_t *ipam_cfg = json_pack("[o]", ipam_config_json(&sub, gw, range_text));
+        if (json_object_size(aux4) > 0)
+                json_object_set(json_array_get(ipam_cfg, 0), "AuxiliaryAddresses", aux4);
+        if (ipv6) {
+                char range6_text[50] = "";
+                if (range6_s && *range6_s)
+                        ipam_format_cidr6(&range6, range6_text);
+                json_t *c6 = ipam_config6_json(&sub6, gw6, range6_text);
+                if (json_object_size(aux6) > 0)
+                        json_object_set(c6, "AuxiliaryAddresses", aux6);
+                json_array_append_new(ipam_cfg, c6);
+        }
         /* The bridge's name is kept in "BerthBridge", which inspect leaves out: dockerd
          * shows com.docker.network.bridge.name only when the user gave it. */
-        n->rec = new_record(id, name, "bridge", ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
-                            internal, attachable);
+        n->rec = new_record(id, name, driver, ipam_cfg, opts, labels && json_is_object(labels) ? json_deep_copy(labels) : NULL,
+                            internal, attachable, ipv6);
         if (ipam_opts && json_is_object(ipam_opts))
                 json_object_set(json_object_get(n->rec, "IPAM"), "Options", ipam_opts);
-        json_object_set_new(n->rec, "BerthBridge", json_string(brname));
+        if (is_sub) {
+                if (!gw)
+                        json_object_del(json_array_get(ipam_cfg, 0), "Gateway");
+                json_object_set_new(n->rec, "BerthParent", json_string(sub_cfg.parent));
+                json_object_set_new(n->rec, "BerthCreatedParent", json_boolean(sub_cfg.created));
+        } else
+                json_object_set_new(n->rec, "BerthBridge", json_string(brname));
         r = network_from_record(s, n, err);
         if (r == 0)
                 r = bring_up(s, n, err);
-        if (r == 0) {
+        if (r == 0 && is_sub) {
+                n->next = s->nets;
+                s->nets = n;
+                if ((r = save_record(s, n, err)) < 0)
+                        s->nets = n->next;
+        } else if (r == 0) {
                 n->next = s->nets;
                 s->nets = n;
                 r = apply_firewall(s, err);
@@ -823,7 +1136,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 }
         }
         if (r < 0) {
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         pthread_mutex_unlock(&s->lock);
@@ -854,7 +1167,7 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
                 }
         *ret = n->info;
         remove_record(s, n->info.id);
-        drop_bridge(n);
+        drop_bridge(s, n);
         struct berr e = { 0 };
         if (apply_firewall(s, &e) < 0)
                 log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
@@ -869,13 +1182,17 @@ static json_t *containers_json(struct network *n) {
         json_t *o = json_object();
         for (size_t i = 0; i < n->n_eps; i++) {
                 struct endpoint *e = &n->eps[i];
-                char ip[16], mac[18], cidr[24];
+                char ip[16], mac[18], cidr[24], ip6[46], cidr6[52] = "";
                 ipam_format_ip4(e->ep.ip, ip);
                 snprintf(cidr, sizeof(cidr), "%s/%d", ip, e->ep.prefix);
+                if (e->ep.has_ip6) {
+                        ipam_format_ip6(e->ep.ip6, ip6);
+                        snprintf(cidr6, sizeof(cidr6), "%s/%d", ip6, e->ep.prefix6);
+                }
                 net_format_mac(e->ep.mac, mac);
                 json_object_set_new(o, e->ctr_id,
                                     json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", e->ctr_name, "EndpointID",
-                                              e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", ""));
+                                              e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", cidr6));
         }
         return o;
 }
@@ -883,6 +1200,8 @@ static json_t *containers_json(struct network *n) {
 static json_t *network_json(struct network *n, bool with_containers) {
         json_t *o = json_deep_copy(n->rec);
         json_object_del(o, "BerthBridge");
+        json_object_del(o, "BerthParent");
+        json_object_del(o, "BerthCreatedParent");
         json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
         return o;
 }
@@ -1007,7 +1326,7 @@ int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **r
                 json_array_append_new(deleted, json_string(n->info.name));
                 json_array_append_new(ids, json_string(n->info.id));
                 remove_record(s, n->info.id);
-                drop_bridge(n);
+                drop_bridge(s, n);
                 network_free(n);
         }
         struct berr e = { 0 };
@@ -1075,6 +1394,9 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         uint32_t want = 0;
         if (q->want_ip && *q->want_ip && ipam_parse_ip4(q->want_ip, &want) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv4 address: %s", q->want_ip);
+        uint8_t want6[16] = { 0 };
+        if (q->want_ip6 && *q->want_ip6 && ipam_parse_ip6(q->want_ip6, want6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv6 address: %s", q->want_ip6);
         if (q->want_mac && *q->want_mac) {
                 if (net_parse_mac(q->want_mac, ep.mac) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid MAC address: %s", q->want_mac);
@@ -1090,9 +1412,18 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
 
         pthread_mutex_lock(&s->lock);
         struct network *n = find_locked(s, net_id);
-        if (!n || strcmp(n->info.driver, "bridge") != 0 || !n->has_v4) {
+        if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4) {
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
+        }
+        bool is_sub = net_driver_is_sublink(n->info.driver);
+        if (strcmp(n->info.driver, "ipvlan") == 0) {
+                if (q->want_mac && *q->want_mac) {
+                        pthread_mutex_unlock(&s->lock);
+                        return berr_set(err, BERR_INTERNAL, EINVAL,
+                                        "ipvlan interfaces do not support custom mac address assignment");
+                }
+                memset(ep.mac, 0, sizeof(ep.mac)); /* the parent's, shown as "" */
         }
         if (ep_find(n, q->ctr_id)) {
                 pthread_mutex_unlock(&s->lock);
@@ -1111,15 +1442,45 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         }
         ep.gateway = n->alloc.gateway;
         ep.prefix = n->subnet.prefix;
+        if (!n->has_v6 && !ipam_ip6_is_zero(want6)) {
+                ipam_alloc_release(&n->alloc, ep.ip);
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this network's "
+                                "subnets", q->want_ip6);
+        }
+        if (n->has_v6) {
+                r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
+                if (r < 0) {
+                        ipam_alloc_release(&n->alloc, ep.ip);
+                        pthread_mutex_unlock(&s->lock);
+                        if (r == -ERANGE)
+                                return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of "
+                                                "this network's subnets", q->want_ip6);
+                        if (r == -EEXIST)
+                                return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+                        return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv6 addresses on network %s",
+                                        n->info.name);
+                }
+                ep.has_ip6 = true;
+                memcpy(ep.gateway6, n->alloc6.gateway, 16);
+                if (ipam_ip6_is_zero(ep.gateway6))
+                        ipam_ip6_add(&n->subnet6, 1, ep.gateway6);
+                ep.prefix6 = n->subnet6.prefix;
+        }
         if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
                 ipam_alloc_release(&n->alloc, ep.ip);
+                if (ep.has_ip6)
+                        ipam_alloc6_release(&n->alloc6, ep.ip6);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
         }
         struct nl_veth_req vq = { .bridge = n->info.bridge, .ns_path = q->ns_path, .peer_name = q->ifname,
                                   .mtu = n->mtu, .ip = ep.ip, .gw = ep.gateway, .prefix = ep.prefix,
-                                  .default_route = q->default_route && !n->info.internal };
+                                  .default_route = q->default_route && !n->info.internal,
+                                  .has_ip6 = ep.has_ip6, .prefix6 = ep.prefix6 };
         memcpy(vq.mac, ep.mac, 6);
+        memcpy(vq.ip6, ep.ip6, 16);
+        memcpy(vq.gw6, ep.gateway6, 16);
         char bridge[16], hname[16];
         snprintf(bridge, sizeof(bridge), "%s", n->info.bridge);
         vq.bridge = bridge;
@@ -1127,18 +1488,31 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         vq.host_name = hname;
         char id[65];
         snprintf(id, sizeof(id), "%s", n->info.id);
+        struct nl_sublink_req sq = { .ns_path = q->ns_path, .name = q->ifname, .ip = ep.ip, .gw = ep.gateway,
+                                     .prefix = ep.prefix, .default_route = q->default_route };
+        char parent[16], kind[16];
+        if (is_sub) {
+                sublink_join_req(n, &sq);
+                memcpy(sq.mac, ep.mac, 6);
+                snprintf(parent, sizeof(parent), "%s", sq.parent);
+                snprintf(kind, sizeof(kind), "%s", sq.kind);
+                sq.parent = parent;
+                sq.kind = kind;
+        }
         pthread_mutex_unlock(&s->lock);
 
         /* A leftover of a crash under the same name goes first. */
-        if (nl_link_exists(hname))
+        if (!is_sub && nl_link_exists(hname))
                 nl_link_delete(hname);
-        r = nl_veth_create(&vq, err);
+        r = is_sub ? nl_sublink_create(&sq, err) : nl_veth_create(&vq, err);
         if (r < 0) {
                 pthread_mutex_lock(&s->lock);
                 n = find_locked(s, id);
                 struct endpoint *e = n ? ep_find(n, q->ctr_id) : NULL;
                 if (e) {
                         ipam_alloc_release(&n->alloc, e->ep.ip);
+                        if (e->ep.has_ip6)
+                                ipam_alloc6_release(&n->alloc6, e->ep.ip6);
                         ep_del(n, e);
                 }
                 pthread_mutex_unlock(&s->lock);
@@ -1146,6 +1520,13 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         }
         *ret = ep;
         return 0;
+}
+
+int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
+        uint32_t a;
+        if (ipam_parse_ip4(ip, &a) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip);
+        return nl_addr4_add_in(ns_path, ifname, a, (a >> 16) == 0xa9fe ? 16 : 32, err);
 }
 
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
@@ -1156,6 +1537,8 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
         if (e) {
                 ipam_alloc_release(&n->alloc, e->ep.ip);
+                if (e->ep.has_ip6)
+                        ipam_alloc6_release(&n->alloc6, e->ep.ip6);
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
@@ -1174,10 +1557,19 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
         else if (!ep_find(n, ctr_id)) {
                 uint32_t got;
+                uint8_t got6[16];
+                struct net_ep e = *ep;
                 if (ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "address of container %.12s is taken", ctr_id);
-                else if ((r = ep_add(n, ctr_id, ctr_name, ep, dns_names)) < 0) {
+                else if (e.has_ip6 && (!n->has_v6 || ipam_alloc6_take(&n->alloc6, e.ip6, got6) < 0)) {
+                        /* Its IPv4 endpoint stays; the IPv6 address is not the network's to give. */
+                        log_warn("IPv6 address of container %.12s on network %s is taken or gone", ctr_id, n->info.name);
+                        e.has_ip6 = false;
+                }
+                if (r == 0 && (r = ep_add(n, ctr_id, ctr_name, &e, dns_names)) < 0) {
                         ipam_alloc_release(&n->alloc, ep->ip);
+                        if (e.has_ip6)
+                                ipam_alloc6_release(&n->alloc6, e.ip6);
                         r = berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
                 }
         }

@@ -1,7 +1,9 @@
 /* store_int.h - the network store's insides, shared by store.c and ports.c only. */
 #pragma once
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "ipam.h"
 #include "network.h"
@@ -25,8 +27,16 @@ struct network {
         bool has_v4;
         struct ipv4_net subnet;
         struct ipam_alloc alloc;
+        bool has_v6;            /* EnableIPv6 with its IPv6 subnet */
+        struct ipv6_net subnet6;
+        struct ipam_alloc6 alloc6;
         bool icc, masquerade;
+        int gw_mode4;           /* enum fw_gw_mode: gateway_mode_ipv4 */
         int mtu;
+        char parent[16];        /* macvlan/ipvlan (sublink.c): the parent link */
+        bool parent_created;    /* berth made it */
+        int sub_mode, sub_flags;
+        bool sub_internal;      /* no route out: --internal, or no parent given */
         struct endpoint *eps;
         size_t n_eps;
         struct network *next;
@@ -41,13 +51,35 @@ struct net_store {
         int mtu;                /* the default MTU */
         struct ipam_pool_spec pools[NET_MAX_POOLS];
         size_t n_pools;
+        struct ipam_pool_spec6 pools6[NET_MAX_POOLS]; /* IPv6 default pools (dockerd's ULA if none given) */
+        size_t n_pools6;
         char default_name[16];
         struct pub *pubs;       /* published ports (ports.c) */
         size_t n_pubs, cap_pubs;
         uint16_t next_port;     /* where the search for a free host port goes on */
         struct dns *dns;        /* the embedded DNS server (dns.c) */
         json_t *warnings;       /* for docker info, under lock */
+        struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
 };
+
+/* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */
+void ports_resync_locked(struct net_store *s);
+/* Whether @ip is a container address of a routed network. Caller holds s->lock. */
+bool net_ip_routed_locked(struct net_store *s, uint32_t ip);
+
+/* Move @fd, one of the many long-lived descriptors the store holds (a reserved port, a
+ * container's DNS socket), above FD_SETSIZE: libnftables (and ldns) still use select(),
+ * which aborts berthd on a descriptor past 1023 — one 1,000-port range was enough. The
+ * low numbers stay free for them. Returns the descriptor to use (@fd when it cannot move). */
+static inline int fd_above_select(int fd) {
+        if (fd < 0 || fd >= 1024)
+                return fd;
+        int hi = fcntl(fd, F_DUPFD_CLOEXEC, 1024);
+        if (hi < 0)
+                return fd; /* RLIMIT_NOFILE at 1024: nothing to gain */
+        close(fd);
+        return hi;
+}
 
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);

@@ -517,7 +517,9 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         const json_t *process = json_object_get(spec, "process");
         if (!json_is_object(process))
                 return berr_set(err, BERR_INVALID, EINVAL, "spec has no process");
-        _cleanup_free_ char *rootfs = NULL;
+        /* Declared before the first `goto fail`: a jump past a cleanup variable's
+         * initialisation would free garbage on the way out. */
+        _cleanup_free_ char *rootfs = NULL, *default_path = NULL;
         int r = resolve_rootfs(bundle_dir, spec, &rootfs, err);
         if (r < 0)
                 return r;
@@ -541,7 +543,6 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                         goto fail;
         }
         const char *cg_path = json_string_value(json_object_get(lnx, "cgroupsPath"));
-        _cleanup_free_ char *default_path = NULL;
         if (!cg_path || !cg_path[0]) {
                 if (asprintf(&default_path, "/berth/%s", id) < 0) {
                         r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

@@ -79,7 +79,9 @@ _used_nets = set()
 def pick_test_net():
     """A 10.N.0.0/16 of its own for one test daemon: no route of the host and no other
     daemon of this run uses it. The daemon's bridge gets 10.N.0.1/24 and its networks
-    come from 10.N.16.0/20 in /24s; tests that need fixed subnets take 10.N.200+.0/24."""
+    come from 10.N.16.0/20 in /24s; tests that need fixed subnets take 10.N.200+.0/24.
+    The matching IPv6 ULA is fdNN::/48 (NN: N in hex, never the host's): IPv6 networks
+    come from it in /64s; fixed IPv6 subnets take fdNN:0:0:c8+::/64 (see Berthd.subnet6)."""
     import ipaddress
     import random
     out = subprocess.run(["ip", "-4", "-o", "route", "show", "table", "all"], capture_output=True, text=True).stdout
@@ -92,10 +94,23 @@ def pick_test_net():
                 routes.append(ipaddress.ip_network(dst, strict=False))
         except ValueError:
             pass
+    routes6 = []
+    out6 = subprocess.run(["ip", "-6", "-o", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    for line in out6.splitlines():
+        words = line.split()
+        dst = words[1] if words and words[0] in ("local", "unicast", "anycast", "multicast") and len(words) > 1 else (words[0] if words else "")
+        try:
+            if dst != "default":
+                net6 = ipaddress.ip_network(dst, strict=False)
+                if not net6.is_link_local and not net6.is_multicast:
+                    routes6.append(net6)
+        except ValueError:
+            pass
     for _ in range(500):
         n = random.randint(100, 250)
         cand = ipaddress.ip_network("10.%d.0.0/16" % n)
-        if n in _used_nets or any(r.overlaps(cand) for r in routes):
+        cand6 = ipaddress.ip_network("fd%02x::/48" % n)
+        if n in _used_nets or any(r.overlaps(cand) for r in routes) or any(r.overlaps(cand6) for r in routes6):
             continue
         _used_nets.add(n)
         return n
@@ -116,6 +131,8 @@ def remove_daemon_network_objects(data_root, bridge, table):
             b = rec.get("BerthBridge") or (rec.get("Options") or {}).get("com.docker.network.bridge.name")
             if b:
                 bridges.add(b)
+            if rec.get("BerthCreatedParent") and rec.get("BerthParent"):
+                bridges.add(rec["BerthParent"])  # a macvlan/ipvlan parent berth made
     except OSError:
         pass
     for b in bridges:
@@ -152,7 +169,8 @@ class Berthd:
         self.net = pick_test_net()
         self.bridge = "bt%d-%d" % (self.net, os.getpid() % 100000)
         self.net_args = ["--bridge", self.bridge, "--bip", "10.%d.0.1/24" % self.net,
-                         "--default-address-pool", "base=10.%d.16.0/20,size=24" % self.net] if network else []
+                         "--default-address-pool", "base=10.%d.16.0/20,size=24" % self.net,
+                         "--default-address-pool", "base=fd%02x::/48,size=64" % self.net] if network else []
         self.args = [BERTHD, "-H", "unix://" + self.sock, "--data-root", self.data_root,
                      "--exec-root", self.exec_root, "--pidfile", self.pidfile,
                      "--config-file", self.config_file, *self.net_args, *extra_args]
@@ -207,6 +225,10 @@ class Berthd:
     def subnet(self, i):
         """A /24 for a test's own --subnet: 10.N.(200+i).0/24."""
         return "10.%d.%d.0/24" % (self.net, 200 + i)
+
+    def subnet6(self, i):
+        """An IPv6 /64 for a test's own --subnet: fdNN:0:0:(200+i in hex)::/64."""
+        return "fd%02x:0:0:%x::/64" % (self.net, 200 + i)
 
     def cleanup(self):
         self.stop()

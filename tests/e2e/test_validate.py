@@ -222,3 +222,22 @@ def test_events_since_forms(berthd):
     for since in ("NaN", "inf", "0x10", "soon"):
         status, body = api(berthd, "GET", "/events?since=%s&until=1700000001" % since)
         assert status == 400, (since, body)
+
+
+def test_seccomp_profile_that_cannot_compile_fails_the_start_cleanly(berthd, docker, images, tmp_path):
+    """A profile that parses but names an action libseccomp does not know fails at start,
+    as runc does, and berthd keeps serving (clang found a jump past a cleanup variable on
+    this path that freed an uninitialised pointer)."""
+    prof = tmp_path / "bad.json"
+    prof.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_BOGUS"}]}))
+    p = docker.run("run", "--name", "badseccomp", "--security-opt", "seccomp=%s" % prof,
+                   "busybox", "true", check=False)
+    try:
+        assert p.returncode != 0
+        assert "SCMP_ACT_BOGUS" in p.stderr, p.stderr
+        assert docker.run("version", "--format", "{{.Server.Version}}").stdout.strip()
+        state = docker.run("inspect", "-f", "{{.State.Status}}", "badseccomp").stdout.strip()
+        assert state in ("created", "exited")
+    finally:
+        docker.run("rm", "-f", "badseccomp", check=False)

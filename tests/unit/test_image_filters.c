@@ -57,6 +57,26 @@ static void test_filters_refuse_unknown_keys_and_bad_values(void **state) {
         json_decref(f);
 }
 
+/* Found by fuzz_filters: huge values overflowed int64 nanoseconds (undefined behaviour);
+ * Go refuses a duration past int64 and saturates times far from the epoch. */
+static void test_timestamps_out_of_range(void **state) {
+        struct berr err = {};
+        int64_t t;
+        const int64_t now = 1700000000LL * 1000000000LL;
+        assert_int_equal(api_parse_timestamp("10007000000056000", now, &t, &err), 0);
+        assert_true(t == INT64_MAX);
+        assert_int_equal(api_parse_timestamp("-9999-01-01T00:00:00Z", now, &t, &err), -EINVAL);
+        assert_int_equal(api_parse_timestamp("9999-01-01T00:00:00Z", now, &t, &err), 0);
+        assert_true(t == INT64_MAX);
+        /* 2.3e20 ns of duration: refused as Go refuses it, so it is no timestamp either */
+        assert_true(api_parse_timestamp("1ms1ms00232347456789s", now, &t, &err) < 0);
+        assert_true(api_parse_timestamp("99999999999h", now, &t, &err) < 0);
+        /* Go's durations have no exponent */
+        assert_true(api_parse_timestamp("1e3s", now, &t, &err) < 0);
+        assert_int_equal(api_parse_timestamp("1.5s", now, &t, &err), 0);
+        assert_true(t == now - 1500000000LL);
+}
+
 static void test_timestamps_in_every_form(void **state) {
         const int64_t now = 1800000000LL * 1000000000LL;
         int64_t t;
@@ -90,6 +110,7 @@ int main(void) {
                 cmocka_unit_test(test_filters_accepts_both_encodings),
                 cmocka_unit_test(test_filters_refuse_unknown_keys_and_bad_values),
                 cmocka_unit_test(test_timestamps_in_every_form),
+                cmocka_unit_test(test_timestamps_out_of_range),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,248 @@
+/* dockerignore.c - .dockerignore patterns as moby's ignorefile and patternmatcher read
+ * and match them: one pattern a line, '#' comments, cleaned like filepath.Clean with a
+ * leading '/' dropped, '!' exceptions evaluated in order (the last match wins), Go's
+ * filepath.Match syntax ('*', '?', '[...]', '\' escapes) plus '**' for any number of
+ * directories, and a path excluded when a pattern matches it or one of its parents. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/build.h"
+#include "common/cleanup.h"
+#include "common/err.h"
+
+struct di_pattern {
+        char *glob;
+        bool exclusion;
+};
+
+struct dockerignore {
+        struct di_pattern *p;
+        size_t n;
+        bool has_exceptions;
+};
+
+/* filepath.Clean for a relative or absolute path, in place; "" becomes ".". */
+static void clean_path(char *s) {
+        bool abs = s[0] == '/';
+        char *out = s, *w = s;
+        if (abs)
+                *w++ = '/';
+        char *base = w;
+        char *p = s + (abs ? 1 : 0);
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                char *e = p;
+                while (*e && *e != '/')
+                        e++;
+                size_t n = (size_t) (e - p);
+                if (n == 1 && p[0] == '.') {
+                        /* skip */
+                } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+                        /* back up one element, unless there is none to drop */
+                        char *last = w;
+                        while (last > base && last[-1] != '/')
+                                last--;
+                        bool is_dotdot = (size_t) (w - last) == 2 && last[0] == '.' && last[1] == '.';
+                        if (w > base && !is_dotdot) {
+                                w = last > base ? last - 1 : base;
+                        } else if (!abs) {
+                                if (w > base)
+                                        *w++ = '/';
+                                *w++ = '.';
+                                *w++ = '.';
+                        }
+                } else {
+                        if (w > base)
+                                *w++ = '/';
+                        memmove(w, p, n);
+                        w += n;
+                }
+                p = e;
+        }
+        *w = '\0';
+        if (!out[0])
+                strcpy(out, ".");
+}
+
+void dockerignore_free(struct dockerignore *di) {
+        if (!di)
+                return;
+        for (size_t i = 0; i < di->n; i++)
+                free(di->p[i].glob);
+        free(di->p);
+        free(di);
+}
+
+int dockerignore_parse(const char *text, size_t len, struct dockerignore **ret, struct berr *err) {
+        struct dockerignore *di = calloc(1, sizeof(*di));
+        if (!di)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        const char *p = text, *end = text + len;
+        if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+                p += 3;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *e = nl ? nl : end;
+                _cleanup_free_ char *line = strndup(p, (size_t) (e - p));
+                p = nl ? nl + 1 : end;
+                if (!line) {
+                        dockerignore_free(di);
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                }
+                if (line[0] == '#')
+                        continue;
+                char *s = line;
+                while (*s == ' ' || *s == '\t' || *s == '\r')
+                        s++;
+                size_t n = strlen(s);
+                while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+                        s[--n] = '\0';
+                if (!*s)
+                        continue;
+                bool exclusion = false;
+                if (*s == '!') {
+                        exclusion = true;
+                        s++;
+                        while (*s == ' ' || *s == '\t')
+                                s++;
+                }
+                if (*s) {
+                        clean_path(s);
+                        if (s[0] == '/' && s[1])
+                                s++;
+                }
+                struct di_pattern *np = realloc(di->p, (di->n + 1) * sizeof(*np));
+                char *g = strdup(s);
+                if (np)
+                        di->p = np;
+                if (!np || !g) {
+                        free(g);
+                        dockerignore_free(di);
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                }
+                di->p[di->n++] = (struct di_pattern){ .glob = g, .exclusion = exclusion };
+                if (exclusion)
+                        di->has_exceptions = true;
+        }
+        *ret = di;
+        return 0;
+}
+
+/* A character class at @p ('[' already seen): whether @c is in it; *@ret_end after ']'. */
+static bool match_class(const char *p, char c, const char **ret_end, bool *ret_ok) {
+        bool negate = false, found = false;
+        if (*p == '^') {
+                negate = true;
+                p++;
+        }
+        bool first = true;
+        while (*p && (first || *p != ']')) {
+                first = false;
+                char lo = *p;
+                if (lo == '\\' && p[1])
+                        lo = *++p;
+                p++;
+                char hi = lo;
+                if (*p == '-' && p[1] && p[1] != ']') {
+                        hi = p[1];
+                        if (hi == '\\' && p[2])
+                                hi = *(p += 1 + 1);
+                        else
+                                p++;
+                        p++;
+                }
+                if (lo <= c && c <= hi)
+                        found = true;
+        }
+        if (*p != ']') {
+                *ret_ok = false; /* a malformed class matches nothing, as Go's ErrBadPattern */
+                return false;
+        }
+        *ret_end = p + 1;
+        *ret_ok = true;
+        return found != negate;
+}
+
+/* Go's filepath.Match, with '**' spanning directories. */
+bool dockerignore_glob(const char *p, const char *s) {
+        while (*p) {
+                if (p[0] == '*' && p[1] == '*') {
+                        const char *rest = p + 2;
+                        if (*rest == '/')
+                                rest++;
+                        if (!*rest)
+                                return true;
+                        if (dockerignore_glob(rest, s))
+                                return true;
+                        for (const char *q = s; *q; q++)
+                                if (*q == '/' && dockerignore_glob(rest, q + 1))
+                                        return true;
+                        return false;
+                }
+                if (*p == '*') {
+                        p++;
+                        for (const char *q = s;; q++) {
+                                if (dockerignore_glob(p, q))
+                                        return true;
+                                if (!*q || *q == '/')
+                                        return false;
+                        }
+                }
+                if (!*s)
+                        return false;
+                if (*p == '?') {
+                        if (*s == '/')
+                                return false;
+                        p++, s++;
+                        continue;
+                }
+                if (*p == '[') {
+                        const char *end;
+                        bool ok;
+                        if (*s == '/' || !match_class(p + 1, *s, &end, &ok) || !ok)
+                                return false;
+                        p = end;
+                        s++;
+                        continue;
+                }
+                if (*p == '\\' && p[1])
+                        p++;
+                if (*p != *s)
+                        return false;
+                p++, s++;
+        }
+        return !*s;
+}
+
+bool dockerignore_excluded(const struct dockerignore *di, const char *path) {
+        if (!di)
+                return false;
+        _cleanup_free_ char *file = strdup(path);
+        if (!file)
+                return false;
+        clean_path(file);
+        bool matched = false;
+        for (size_t i = 0; i < di->n; i++) {
+                const struct di_pattern *pat = &di->p[i];
+                if (pat->exclusion != matched)
+                        continue;
+                bool m = dockerignore_glob(pat->glob, file);
+                /* or one of its parent directories */
+                for (char *slash = file; !m && (slash = strchr(slash, '/')); slash++) {
+                        *slash = '\0';
+                        m = dockerignore_glob(pat->glob, file);
+                        *slash = '/';
+                }
+                if (m)
+                        matched = !pat->exclusion;
+        }
+        return matched;
+}
+
+bool dockerignore_has_exceptions(const struct dockerignore *di) {
+        return di && di->has_exceptions;
+}

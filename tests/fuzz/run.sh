@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# run.sh SECONDS BIN... - run each libFuzzer target for SECONDS from its seed corpus
+# (tests/fuzz/corpus/<target>, in the repository) plus what earlier runs found
+# (build/fuzz/corpus/<target>), and print one line per target: executions, corpus, result.
+# A crash, leak, hang or sanitizer report fails the run; the input is kept under
+# build/fuzz/artifacts/ so it can become a unit test.
+set -uo pipefail
+seconds=$1
+shift
+cd "$(dirname "$0")/../.."
+mkdir -p build/fuzz/artifacts build/fuzz/logs
+failed=0
+printf '%-22s %14s %8s  %s\n' target executions corpus result
+for bin in "$@"; do
+        name=$(basename "$bin")
+        seeds=tests/fuzz/corpus/$name
+        work=build/fuzz/corpus/$name
+        mkdir -p "$work" "$seeds"
+        log=build/fuzz/logs/$name.log
+        scratch=$(mktemp -d /var/tmp/berth-fuzz-run-XXXXXX)
+        BERTH_FUZZ_TMP=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+                "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+                -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- \
+                "$work" "$seeds" >"$log" 2>&1
+        rc=$?
+        rm -rf "$scratch"
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        corpus=$(find "$work" -type f | wc -l)
+        if [ $rc -eq 0 ]; then
+                result=ok
+        else
+                result="FAILED (rc=$rc, see $log)"
+                failed=1
+        fi
+        printf '%-22s %14s %8s  %s\n' "$name" "${execs:-?}" "$corpus" "$result"
+done
+if [ $failed -ne 0 ]; then
+        for f in build/fuzz/logs/*.log; do
+                grep -q -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$f" && { echo "== $f"; tail -40 "$f"; }
+        done
+        exit 1
+fi

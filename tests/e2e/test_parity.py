@@ -92,6 +92,10 @@ def test_exec_inspect_process_config_as_dockerd(client, ctr):
     assert i["ProcessConfig"] == {"arguments": ["-l", "/"], "entrypoint": "ls", "privileged": True, "tty": True,
                                   "user": "nobody"}
     assert base64.b64decode(i["DetachKeys"]) == b"\x18x"
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        api.exec_create(ctr, ["true"], detach_keys="ctrl-")
+    assert "Invalid escape keys (ctrl-) provided" in str(e.value)
 
 
 def test_exec_detach_keys_from_the_create_body(berthd, docker, ctr):

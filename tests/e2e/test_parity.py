@@ -637,3 +637,20 @@ def test_ps_follows_every_change_of_a_listed_container(client, docker, images):
     finally:
         docker.run("rm", "-f", cid, check=False)
         docker.run("network", "rm", "psnet", check=False)
+
+
+def test_images_filter_parameter_before_1_41(berthd, docker, images):
+    docker.run("tag", "busybox", "othername:v1")
+    try:
+        def tags(version):
+            raw = http_raw(berthd.sock, ("GET /%s/images/json?filter=busybox HTTP/1.1\r\nHost: d\r\n"
+                                         "Connection: close\r\n\r\n" % version).encode())
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            if b"chunked" in head.lower():
+                body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0\r\n", 1)[0]
+            return sorted(t for i in json.loads(body) for t in i["RepoTags"])
+        assert tags("v1.40") == ["busybox:latest"]  # filter=<reference> until 1.40
+        assert "othername:v1" in tags("v1.41")      # ignored from 1.41
+    finally:
+        docker.run("rmi", "othername:v1")

@@ -298,3 +298,8 @@ WORKLOADS += WORKLOADS_NET
 from workloads_build import WORKLOADS_BUILD  # noqa: E402
 
 WORKLOADS += WORKLOADS_BUILD
+
+# workloads of issue 13 (API calls timed at the API) live in their own file
+from workloads_api import WORKLOADS_API  # noqa: E402
+
+WORKLOADS += WORKLOADS_API

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "versions.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "common/cleanup.h"
@@ -276,6 +277,7 @@ static int decode_filters(struct api_request *req, const char *const *accepted, 
         int r = api_filters_parse(api_query(req, "filters"), accepted, &d->json, err);
         if (r < 0)
                 return r;
+        api_versions_filters(req->route, req->version, d->json, req); /* older versions' filter parameters */
         r = api_filters_bool(d->json, "dangling", dangling_default, &d->f.dangling, err);
         if (r < 0)
                 return r;

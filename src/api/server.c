@@ -393,7 +393,7 @@ int api_query_filters(struct api_request *req, const char *const *allowed, json_
                         return r;
                 }
         }
-        api_versions_filters(req->route, req->version, o);
+        api_versions_filters(req->route, req->version, o, req);
         *ret = o;
         return 0;
 }

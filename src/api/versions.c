@@ -65,6 +65,8 @@ const struct api_vrule api_vrules[] = {
           "1.43: untagged images have empty RepoTags and RepoDigests, no <none> placeholders" },
         { FROM(144), "GET", "/system/df", VR_RESP_DROP, "Images.[].VirtualSize", NULL,
           "1.44: VirtualSize is omitted" },
+        { ALL_BEFORE(141), "GET", "/images/json", VR_FILTER_QUERY, "filter", "reference",
+          "1.41: the filter parameter (a reference) is gone; filters=reference is its place" },
         /* ---- volumes ---- */
         { ALL_BEFORE(142), "POST", "/volumes/prune", VR_FILTER_ADD, "all", "true",
           "1.42: prune removes only anonymous volumes unless all=true; before, named ones too" },
@@ -205,11 +207,30 @@ void api_versions_answer(const struct api_route *route, unsigned version, json_t
         }
 }
 
-void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters) {
+bool api_versions_shapes_answer(const struct api_route *route, unsigned version) {
+        for (size_t i = 0; i < api_n_vrules; i++) {
+                const struct api_vrule *r = &api_vrules[i];
+                if (applies(r, route, version, VR_RESP_DROP) || applies(r, route, version, VR_RESP_NONE_REFS) ||
+                    applies(r, route, version, VR_RESP_SHORT_ALIAS))
+                        return true;
+        }
+        return false;
+}
+
+void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters, struct api_request *req) {
         for (size_t i = 0; i < api_n_vrules; i++) {
                 const struct api_vrule *r = &api_vrules[i];
                 if (applies(r, route, version, VR_FILTER_ADD) && !json_object_get(filters, r->path))
                         json_object_set_new(filters, r->path, json_pack("[s]", r->value));
+                const char *q = req && applies(r, route, version, VR_FILTER_QUERY) ? api_query(req, r->path) : NULL;
+                if (q && *q) {
+                        json_t *vals = json_object_get(filters, r->value);
+                        if (!json_is_array(vals)) {
+                                vals = json_array();
+                                json_object_set_new(filters, r->value, vals);
+                        }
+                        json_array_append_new(vals, json_string(q));
+                }
         }
 }
 

@@ -19,6 +19,7 @@ enum api_vrule_kind {
         VR_QUERY_IGNORE,     /* query parameter @path is ignored */
         VR_QUERY_FORCE,      /* query parameter @path reads as @value */
         VR_FILTER_ADD,       /* filters: key @path gets the value @value */
+        VR_FILTER_QUERY,     /* filters: key @value gets the value of query parameter @path */
         VR_RESP_DROP,        /* answer: the field at @path is left out */
         VR_RESP_NONE_REFS,   /* answer: untagged images (at @path) show "<none>:<none>" and "<none>@<none>" */
         VR_RESP_SHORT_ALIAS, /* answer: the short container ID among the Aliases of user-defined networks */
@@ -40,7 +41,12 @@ extern const size_t api_n_vrules;
 /* Apply the body, answer or filter rules of @route at @version to @v (in place). */
 void api_versions_body(const struct api_route *route, unsigned version, json_t *body);
 void api_versions_answer(const struct api_route *route, unsigned version, json_t *answer);
-void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters);
+/* Whether any answer rule applies (a handler that sends text it did not build as JSON
+ * must then take the JSON way). */
+bool api_versions_shapes_answer(const struct api_route *route, unsigned version);
+struct api_request;
+/* @req (may be NULL) gives the query parameters VR_FILTER_QUERY rules read. */
+void api_versions_filters(const struct api_route *route, unsigned version, json_t *filters, struct api_request *req);
 /* Query rules: *@ret is what parameter @key reads as (NULL: absent). Returns true when a
  * rule decided it, false when the request's own value stands. */
 /* VR_VALUE rules: what setting @key is at @version, or @def. */

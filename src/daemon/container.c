@@ -74,6 +74,7 @@ static void ctr_free(struct container *c) {
         json_decref(c->networks);
         json_decref(c->ports);
         free(c->path);
+        free(c->list_text);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
         free(c);
@@ -104,6 +105,7 @@ static json_t *state_json(struct container *c) {
 
 /* Caller holds c->lock. */
 int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+        c->saves++; /* what ps shows may have changed (container_json.c) */
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

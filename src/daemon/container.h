@@ -89,6 +89,12 @@ struct container {
         int watch_fd;           /* the monitor's connection to the shim, -1 without a shim */
         int restart_delay_ms;   /* restart policy back-off, 0 before the first restart */
 
+        /* ps (container_json.c), under lock: the record's write count, and the summary's
+         * text made at list_text_saves writes (State and Status are added per listing). */
+        uint64_t saves;
+        char *list_text;
+        uint64_t list_text_saves;
+
         int refs;               /* guarded by the store lock */
         UT_hash_handle hh;
 };
@@ -177,6 +183,11 @@ struct ctr_list_filters {
         char before[40], since[40]; /* Created of the containers named, "" if not given */
 };
 bool ctr_list_matches(struct container *c, json_t *filters, const struct ctr_list_filters *rf);
+/* The same listing (without sizes) as JSON text, "[...]\n": each container's summary is
+ * kept as text between writes of its record, so a listing never rebuilds what did not
+ * change (GET /containers/json with hundreds of containers). */
+int ctr_list_text(struct daemon *d, bool all, int limit, json_t *filters, char **ret, size_t *ret_len,
+                  struct berr *err);
 /* SizeRw and SizeRootFs, for ps -s and inspect --size. */
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);

@@ -426,46 +426,77 @@ static int created_of(struct daemon *d, json_t *vals, char out[40], struct berr 
         return 0;
 }
 
-int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err) {
+/* The containers a listing looks at, newest first, each with a reference taken. */
+struct list_sel {
+        struct container **v;
+        size_t k;
+        struct ctr_list_filters rf;
+        bool has_status;
+};
+
+static int list_begin(struct daemon *d, json_t *filters, struct list_sel *ls, struct berr *err) {
         json_filters_normalize(filters);
         int r = check_filters(filters, err);
         if (r < 0)
                 return r;
-        struct ctr_list_filters rf = { .ancestor_ids = json_array() };
+        ls->rf = (struct ctr_list_filters){ .ancestor_ids = json_array() };
         json_t *anc = json_object_get(filters, "ancestor");
         size_t ai;
         json_t *ae;
         json_array_foreach(anc, ai, ae) {
                 char id[DIGEST_STRING_MAX];
                 if (json_is_string(ae) && image_store_resolve(d->images, json_string_value(ae), id, NULL) == 0)
-                        json_array_append_new(rf.ancestor_ids, json_string(id));
+                        json_array_append_new(ls->rf.ancestor_ids, json_string(id));
         }
-        if ((json_object_get(filters, "before") && (r = created_of(d, json_object_get(filters, "before"), rf.before, err)) < 0) ||
-            (json_object_get(filters, "since") && (r = created_of(d, json_object_get(filters, "since"), rf.since, err)) < 0)) {
-                json_decref(rf.ancestor_ids);
+        if ((json_object_get(filters, "before") && (r = created_of(d, json_object_get(filters, "before"), ls->rf.before, err)) < 0) ||
+            (json_object_get(filters, "since") && (r = created_of(d, json_object_get(filters, "since"), ls->rf.since, err)) < 0)) {
+                json_decref(ls->rf.ancestor_ids);
                 return r;
         }
         pthread_mutex_lock(&d->ctr_lock);
         size_t n = HASH_COUNT(d->ctrs);
-        struct container **v = calloc(n + 1, sizeof(*v));
-        size_t k = 0;
+        ls->v = calloc(n + 1, sizeof(*ls->v));
+        ls->k = 0;
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
+                if (!ls->v)
+                        break;
                 c->refs++;
-                v[k++] = c;
+                ls->v[ls->k++] = c;
         }
         pthread_mutex_unlock(&d->ctr_lock);
-        qsort(v, k, sizeof(*v), cmp_created_desc);
+        if (!ls->v) {
+                json_decref(ls->rf.ancestor_ids);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        qsort(ls->v, ls->k, sizeof(*ls->v), cmp_created_desc);
+        ls->has_status = json_object_get(filters, "status") != NULL;
+        return 0;
+}
+
+static void list_end(struct daemon *d, struct list_sel *ls) {
+        free(ls->v);
+        json_decref(ls->rf.ancestor_ids);
+}
+
+/* Caller holds c->lock. */
+static bool list_shows(struct container *c, bool all, int limit, json_t *filters, const struct list_sel *ls) {
+        bool running = ctr_is_running(c);
+        return (all || running || ls->has_status || limit > 0) && ctr_list_matches(c, filters, &ls->rf) && c->state != CTR_REMOVED;
+}
+
+int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filters, json_t **ret, struct berr *err) {
+        struct list_sel ls;
+        int r = list_begin(d, filters, &ls, err);
+        if (r < 0)
+                return r;
         json_t *out = json_array();
         size_t shown = 0;
-        bool has_status = json_object_get(filters, "status") != NULL;
-        for (size_t i = 0; i < k; i++) {
-                c = v[i];
+        for (size_t i = 0; i < ls.k; i++) {
+                struct container *c = ls.v[i];
                 pthread_mutex_lock(&c->lock);
-                bool running = ctr_is_running(c);
-                bool show = (all || running || has_status || limit > 0) && ctr_list_matches(c, filters, &rf) && c->state != CTR_REMOVED;
                 json_t *sum = NULL;
-                if (show && (limit <= 0 || shown < (size_t) limit)) {
+                if (list_shows(c, all, limit, filters, &ls) && (limit <= 0 || shown < (size_t) limit)) {
                         sum = summary(d, c);
                         json_array_append(out, sum);
                         shown++;
@@ -476,9 +507,94 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
                 json_decref(sum);
                 ctr_unref(d, c);
         }
-        free(v);
-        json_decref(rf.ancestor_ids);
+        list_end(d, &ls);
         *ret = out;
+        return 0;
+}
+
+/* JSON string contents of @s (ASCII text of ours: quotes, backslashes, controls). */
+static void put_json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+                if (ch == '"' || ch == '\\')
+                        fprintf(f, "\\%c", ch);
+                else if (ch < 0x20)
+                        fprintf(f, "\\u%04x", ch);
+                else
+                        fputc(ch, f);
+        }
+        fputc('"', f);
+}
+
+/* The summary's text but State and Status, without its closing brace, made again only
+ * when the container's record was written since (c->saves): everything in it changes
+ * only with a written record (rename, start, exit, connect). Caller holds c->lock. */
+static const char *summary_prefix_locked(struct daemon *d, struct container *c) {
+        if (c->list_text && c->list_text_saves == c->saves)
+                return c->list_text;
+        json_t *o = summary(d, c);
+        json_object_del(o, "State");
+        json_object_del(o, "Status");
+        char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        size_t len = t ? strlen(t) : 0;
+        if (len < 2 || t[len - 1] != '}') {
+                free(t);
+                return NULL;
+        }
+        t[len - 1] = '\0';
+        free(c->list_text);
+        c->list_text = t;
+        c->list_text_saves = c->saves;
+        return t;
+}
+
+int ctr_list_text(struct daemon *d, bool all, int limit, json_t *filters, char **ret, size_t *ret_len,
+                  struct berr *err) {
+        struct list_sel ls;
+        int r = list_begin(d, filters, &ls, err);
+        if (r < 0)
+                return r;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+                for (size_t i = 0; i < ls.k; i++)
+                        ctr_unref(d, ls.v[i]);
+                list_end(d, &ls);
+                return berr_sys(err, BERR_INTERNAL, "open_memstream");
+        }
+        fputc('[', f);
+        size_t shown = 0;
+        bool failed = false;
+        for (size_t i = 0; i < ls.k; i++) {
+                struct container *c = ls.v[i];
+                pthread_mutex_lock(&c->lock);
+                if (!failed && list_shows(c, all, limit, filters, &ls) && (limit <= 0 || shown < (size_t) limit)) {
+                        const char *prefix = summary_prefix_locked(d, c);
+                        if (prefix) {
+                                char status[128];
+                                status_text(c, status, sizeof(status));
+                                fprintf(f, "%s%s,\"State\":\"%s\",\"Status\":", shown ? "," : "", prefix,
+                                        ctr_state_name(ctr_state_shown(c)));
+                                put_json_string(f, status);
+                                fputc('}', f);
+                                shown++;
+                        } else
+                                failed = true;
+                }
+                pthread_mutex_unlock(&c->lock);
+                ctr_unref(d, c);
+        }
+        fputs("]\n", f);
+        list_end(d, &ls);
+        if (fclose(f) != 0 || failed) {
+                free(buf);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        *ret = buf;
+        *ret_len = len;
         return 0;
 }
 

@@ -162,7 +162,8 @@ int exec_create(struct daemon *d, struct container *c, json_t *body, char ret_id
         if (r == 0 && keys && keys[0]) {
                 uint8_t tmp[SHIM_DETACH_KEYS_MAX];
                 size_t n;
-                r = ctr_parse_detach_keys(keys, tmp, sizeof(tmp), &n, err);
+                if (ctr_parse_detach_keys(keys, tmp, sizeof(tmp), &n, err) < 0) /* dockerd's wording for exec */
+                        r = berr_set(err, BERR_INVALID, EINVAL, "Invalid escape keys (%s) provided", keys);
         }
         if (r == 0 && user && strlen(user) > 256)
                 r = berr_set(err, BERR_INVALID, EINVAL, "invalid user");

@@ -92,6 +92,10 @@ def test_exec_inspect_process_config_as_dockerd(client, ctr):
     assert i["ProcessConfig"] == {"arguments": ["-l", "/"], "entrypoint": "ls", "privileged": True, "tty": True,
                                   "user": "nobody"}
     assert base64.b64decode(i["DetachKeys"]) == b"\x18x"
+    import docker as dockerpy
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        api.exec_create(ctr, ["true"], detach_keys="ctrl-")
+    assert "Invalid escape keys (ctrl-) provided" in str(e.value)
 
 
 def test_exec_detach_keys_from_the_create_body(berthd, docker, ctr):
@@ -572,3 +576,81 @@ def test_search_of_a_registry_without_it_and_of_a_closed_port(docker, registry):
     want = ('invalid registry endpoint "http://127.0.0.1:%d/v1/". HTTPS attempt: Get "https://127.0.0.1:%d/v1/_ping": '
             '%s. HTTP attempt: Get "http://127.0.0.1:%d/v1/_ping": %s' % (port, port, dial, port, dial))
     assert p.returncode != 0 and want in p.stderr, p.stderr
+
+
+# ---- ps never waits for a busy container ----
+
+def test_list_does_not_wait_for_a_container_being_stopped(berthd, docker, images):
+    import subprocess
+    import threading
+    cid = docker.run("run", "-d", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done").stdout.strip()
+    stopper = None
+    try:
+        env = docker_env(berthd.host, docker.config_dir)
+        # A stop that waits 20 s for a container that ignores SIGTERM: busy all along.
+        stopper = subprocess.Popen(["docker", "stop", "-t", "20", cid], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        for _ in range(5):
+            t0 = time.time()
+            raw = http_raw(berthd.sock, b"GET /v1.41/containers/json?all=1 HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+                           timeout=10)
+            took = time.time() - t0
+            assert raw.startswith(b"HTTP/1.1 200") and took < 1.0, took
+            body = raw.partition(b"\r\n\r\n")[2]
+            assert cid.encode() in body
+            t0 = time.time()
+            st = json.loads(docker.run("inspect", cid).stdout)[0]["State"]
+            assert st["Running"] is True and time.time() - t0 < 2.0
+            assert stopper.poll() is None  # still stopping
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+        if stopper:
+            stopper.wait(30)
+
+
+def test_ps_follows_every_change_of_a_listed_container(client, docker, images):
+    # ps keeps each summary as text between writes of the record: every change shows.
+    api = client.api
+
+    def row(cid):
+        (r,) = [c for c in api.containers(all=True) if c["Id"] == cid]
+        return r
+    cid = docker.run("run", "-d", "--name", "psfresh", "-p", "127.0.0.1::80", "busybox", "sleep", "600").stdout.strip()
+    try:
+        r = row(cid)
+        assert r["Names"] == ["/psfresh"] and r["State"] == "running" and r["Status"].startswith("Up")
+        assert [p["PrivatePort"] for p in r["Ports"]] == [80]
+        docker.run("rename", "psfresh", "psfresh2")
+        assert row(cid)["Names"] == ["/psfresh2"]
+        docker.run("network", "create", "psnet")
+        docker.run("network", "connect", "psnet", cid)
+        assert "psnet" in row(cid)["NetworkSettings"]["Networks"]
+        docker.run("kill", cid)
+        r = row(cid)
+        assert r["State"] == "exited" and r["Status"].startswith("Exited (137)") and r["Ports"] == []
+        docker.run("network", "disconnect", "psnet", cid)
+        assert "psnet" not in row(cid)["NetworkSettings"]["Networks"]
+        docker.run("start", cid)
+        r = row(cid)
+        assert r["State"] == "running" and [p["PrivatePort"] for p in r["Ports"]] == [80]
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+        docker.run("network", "rm", "psnet", check=False)
+
+
+def test_images_filter_parameter_before_1_41(berthd, docker, images):
+    docker.run("tag", "busybox", "othername:v1")
+    try:
+        def tags(version):
+            raw = http_raw(berthd.sock, ("GET /%s/images/json?filter=busybox HTTP/1.1\r\nHost: d\r\n"
+                                         "Connection: close\r\n\r\n" % version).encode())
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            if b"chunked" in head.lower():
+                body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0\r\n", 1)[0]
+            return sorted(t for i in json.loads(body) for t in i["RepoTags"])
+        assert tags("v1.40") == ["busybox:latest"]  # filter=<reference> until 1.40
+        assert "othername:v1" in tags("v1.41")      # ignored from 1.41
+    finally:
+        docker.run("rmi", "othername:v1")

@@ -95,15 +95,15 @@ static void test_create_body_rules(void **s) {
 static void test_volume_prune_filters_and_stop_signal(void **s) {
         const struct api_route *r = route("POST", "/volumes/prune");
         json_t *f = parse("{}");
-        api_versions_filters(r, 141, f);
+        api_versions_filters(r, 141, f, NULL);
         assert_json(f, "{\"all\":[\"true\"]}");
         json_decref(f);
         f = parse("{\"all\":[\"false\"]}");
-        api_versions_filters(r, 141, f);
+        api_versions_filters(r, 141, f, NULL);
         assert_json(f, "{\"all\":[\"false\"]}");
         json_decref(f);
         f = parse("{}");
-        api_versions_filters(r, 142, f);
+        api_versions_filters(r, 142, f, NULL);
         assert_json(f, "{}");
         json_decref(f);
         const char *v = "x";

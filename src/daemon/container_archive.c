@@ -747,6 +747,13 @@ int ctr_commit_layer_open(struct daemon *d, struct container *c, struct ctr_arch
         char upper[4200];
         (void) fs_path_fmt(upper, sizeof(upper), "%s/rw/diff", dir ? dir : ""); /* "" if too long: open fails */
         a->base_fd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (a->base_fd < 0 && errno == ENOENT && upper[0]) {
+                /* Never started: nothing written yet, the layer is empty (dockerd commits a
+                 * created container too). The first start mounts over this empty upper. */
+                struct berr e = { 0 };
+                if (fs_mkdir_p(upper, 0755, &e) == 0)
+                        a->base_fd = open(upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        }
         if (a->base_fd < 0) {
                 int r = berr_sys(err, BERR_INTERNAL, "open %s", upper);
                 ctr_archive_free(a);

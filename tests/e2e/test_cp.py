@@ -275,3 +275,19 @@ def test_cp_of_the_root_names_entries_as_dockerd_does(docker, images, work):
         assert os.path.isdir(os.path.join(work, "root", "bin"))
     finally:
         docker.run("rm", cid)
+
+
+def test_commit_of_a_created_container_then_start_it(docker, images):
+    """dockerd commits a container that never ran (an empty layer); it still starts after."""
+    cid = docker.run("create", "busybox", "sh", "-c", "echo ran > /ran; cat /ran").stdout.strip()
+    try:
+        new = docker.run("commit", cid, "berth-committed:created").stdout.strip()
+        assert new.startswith("sha256:")
+        base = json.loads(docker.run("image", "inspect", "busybox").stdout)[0]
+        info = json.loads(docker.run("image", "inspect", "berth-committed:created").stdout)[0]
+        assert len(info["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
+        assert docker.run("start", "-a", cid).stdout == "ran\n"
+        assert docker.run("run", "--rm", "berth-committed:created", "ls", "/ran", check=False).returncode != 0
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+        docker.run("rmi", "berth-committed:created", check=False)

@@ -7,6 +7,7 @@
  * accepted by "ct status dnat"). An accept here ends only this chain: a DROP in another
  * table's chain on the same hook still drops the packet. */
 #include "firewall.h"
+#include "fwwatch.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -158,6 +159,7 @@ static int run_out(const char *cmds, char **json_out, struct berr *err) {
         struct nft_api a = x->a;
         struct nft_ctx *ctx = x->ctx;
         a.set_output_flags(ctx, json_out ? NFT_CTX_OUTPUT_JSON : 0);
+        fw_watch_note_own_thread();
         r = a.run_cmd(ctx, cmds);
         if (r == 0 && json_out) {
                 const char *o = a.get_output(ctx);

@@ -20,6 +20,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -89,8 +90,25 @@ static bool is_drop_policy(const struct nlmsghdr *h) {
         return ntohl(be) == NF_DROP;
 }
 
+/* The threads that changed the ruleset lately, newest last (a ring): a thread that
+ * committed and exited before its notification was read is still known as ours. */
+#define OWN_RING 256
+static _Atomic uint32_t own_ring[OWN_RING];
+static _Atomic unsigned own_next;
+
+void fw_watch_note_own_thread(void) {
+        uint32_t tid = (uint32_t) gettid();
+        for (unsigned i = 0; i < OWN_RING; i++)
+                if (atomic_load(&own_ring[i]) == tid)
+                        return;
+        atomic_store(&own_ring[atomic_fetch_add(&own_next, 1) % OWN_RING], tid);
+}
+
 /* Whether thread @tid is one of berthd's. */
 static bool is_own_thread(uint32_t tid) {
+        for (unsigned i = 0; i < OWN_RING; i++)
+                if (atomic_load(&own_ring[i]) == tid)
+                        return true;
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/task/%u", tid);
         return access(path, F_OK) == 0;

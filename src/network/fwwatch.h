@@ -12,5 +12,10 @@ struct fw_watch;
  * named it); debounced. */
 int fw_watch_start(const char *table, void (*reapply)(void *arg, bool only_if_warned), void *arg, struct fw_watch **ret,
                    struct berr *err);
+/* Note that the calling thread is about to change the ruleset: its transaction is
+ * berth's own even when the watcher reads the notification after the thread has exited
+ * (threads of API connections are short-lived, and /proc/self/task forgets them). */
+void fw_watch_note_own_thread(void);
+
 /* Stop and free (NULL is fine). No call of reapply runs once this returns. */
 void fw_watch_stop(struct fw_watch *w);

@@ -231,6 +231,15 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
 void ctr_net_stop(struct daemon *d, struct container *c);
 /* After a berthd restart, for a running container. */
 void ctr_net_restore(struct daemon *d, struct container *c);
+/* Its embedded DNS again: once every running container's endpoints are restored (a query
+ * waiting in a kept socket is answered at once, and must find every name). */
+void ctr_net_restore_dns(struct daemon *d, struct container *c);
+/* container_dns.c: the embedded DNS sockets kept by the container's shim. Hand them over
+ * once the shim runs (and after every net_dns_attach of a running container); take them
+ * back after a berthd restart (0: served again, on the same sockets). */
+void ctr_dns_hand_to_shim(struct daemon *d, struct container *c);
+int ctr_dns_take_from_shim(struct daemon *d, struct container *c, const char *ns, const char *const *servers,
+                           struct berr *err);
 void ctr_net_primary_ip(struct container *c, char out[16]);
 void ctr_net_primary_ip6(struct container *c, char out[46]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */

@@ -853,13 +853,25 @@ void ctr_net_restore(struct daemon *d, struct container *c) {
                 if (net_restore(d->nets, nid, c->id, c->name, &e, namev, &err) < 0)
                         log_warn("container %.12s on network %s: %s", c->id, name, err.msg);
         }
+}
+
+void ctr_net_restore_dns(struct daemon *d, struct container *c) {
         if (ctr_net_embedded_dns(c)) {
                 const char *dnsv[4];
                 char ns[4200];
                 struct berr err = { 0 };
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
-                if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &err) < 0)
-                        log_warn("container %.12s: %s", c->id, err.msg);
+                /* The shim kept the sockets, still bound: serve them again. A shim of
+                 * an older berth (or one that never got them) has none: bind anew. */
+                struct berr te = { 0 };
+                if (ctr_dns_take_from_shim(d, c, ns, dns_servers(c, dnsv), &te) < 0) {
+                        log_info("container %.12s: DNS sockets not taken back from the shim (%s): binding anew",
+                                 c->id, te.msg);
+                        if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &err) < 0)
+                                log_warn("container %.12s: %s", c->id, err.msg);
+                        else
+                                ctr_dns_hand_to_shim(d, c);
+                }
         }
 }
 
@@ -1206,6 +1218,8 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
                 if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &e) < 0 || ctr_rewrite_resolv_conf(d, c, &e) < 0)
                         log_warn("container %.12s: embedded DNS after connect: %s", c->id, e.msg);
+                else
+                        ctr_dns_hand_to_shim(d, c);
         }
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);

@@ -787,21 +787,11 @@ static int socket_in(const char *ns_path, int type) {
         return fd >= 0 ? fd_above_select(fd) : e;
 }
 
-int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
-                   struct berr *err) {
+/* Serve @fd (UDP) and @tfd (TCP listener), both bound to 127.0.0.11:53 in the container's
+ * namespace; takes them (closed on failure). */
+static int attach_fds(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers, int fd,
+                      int tfd, struct berr *err) {
         struct dns *dns = s->dns;
-        if (!dns)
-                return 0;
-        net_dns_detach(s, ctr_id);
-        int fd = socket_in(ns_path, SOCK_DGRAM);
-        if (fd < 0)
-                return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
-        int tfd = socket_in(ns_path, SOCK_STREAM);
-        if (tfd < 0) {
-                close(fd);
-                return berr_set(err, BERR_INTERNAL, -tfd, "embedded DNS server: listen on 127.0.0.11:53/tcp: %s",
-                                strerror(-tfd));
-        }
         struct dns_sock *x = calloc(1, sizeof(*x));
         if (!x) {
                 close(fd);
@@ -837,6 +827,85 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
                 return berr_set(err, BERR_INTERNAL, -r, "embedded DNS server: %s", strerror(-r));
         }
         return 0;
+}
+
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
+                   struct berr *err) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return 0;
+        net_dns_detach(s, ctr_id);
+        int fd = socket_in(ns_path, SOCK_DGRAM);
+        if (fd < 0)
+                return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
+        int tfd = socket_in(ns_path, SOCK_STREAM);
+        if (tfd < 0) {
+                close(fd);
+                return berr_set(err, BERR_INTERNAL, -tfd, "embedded DNS server: listen on 127.0.0.11:53/tcp: %s",
+                                strerror(-tfd));
+        }
+        return attach_fds(s, ctr_id, ns_path, servers, fd, tfd, err);
+}
+
+/* Whether @fd is an IPv4 socket of @type bound to 127.0.0.11:53 (and listening, for TCP). */
+bool net_dns_socket_ok(int fd, int type) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != type)
+                return false;
+        len = sizeof(v);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_INET)
+                return false;
+        len = sizeof(v);
+        if (type == SOCK_STREAM && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v))
+                return false;
+        struct sockaddr_in sa;
+        len = sizeof(sa);
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || len != sizeof(sa) || sa.sin_family != AF_INET)
+                return false;
+        return sa.sin_port == htons(53) && sa.sin_addr.s_addr == htonl(0x7f00000b);
+}
+
+int net_dns_adopt(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers, int fd,
+                  int tfd, struct berr *err) {
+        if (!s->dns || !net_dns_socket_ok(fd, SOCK_DGRAM) || !net_dns_socket_ok(tfd, SOCK_STREAM)) {
+                close(fd);
+                close(tfd);
+                return s->dns ? berr_set(err, BERR_INVALID, EINVAL, "embedded DNS server: not the sockets of 127.0.0.11:53")
+                              : 0;
+        }
+        net_dns_detach(s, ctr_id);
+        /* Nonblocking is a property of the open file: the kept socket had it already. */
+        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        (void) fcntl(tfd, F_SETFL, fcntl(tfd, F_GETFL) | O_NONBLOCK);
+        fd = fd_above_select(fd);
+        tfd = fd_above_select(tfd);
+        return attach_fds(s, ctr_id, ns_path, servers, fd, tfd, err);
+}
+
+int net_dns_dup_fds(struct net_store *s, const char *ctr_id, int *ret_fd, int *ret_tfd) {
+        struct dns *dns = s->dns;
+        *ret_fd = *ret_tfd = -1;
+        if (!dns)
+                return -ENOENT;
+        int r = -ENOENT;
+        pthread_mutex_lock(&dns->lock);
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                if (strcmp(x->ctr_id, ctr_id) == 0) {
+                        *ret_fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 3);
+                        *ret_tfd = fcntl(x->tfd, F_DUPFD_CLOEXEC, 3);
+                        r = *ret_fd < 0 || *ret_tfd < 0 ? -errno : 0;
+                        break;
+                }
+        pthread_mutex_unlock(&dns->lock);
+        if (r < 0) {
+                if (*ret_fd >= 0)
+                        close(*ret_fd);
+                if (*ret_tfd >= 0)
+                        close(*ret_tfd);
+                *ret_fd = *ret_tfd = -1;
+        }
+        return r;
 }
 
 void net_dns_detach(struct net_store *s, const char *ctr_id) {

@@ -409,6 +409,10 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 c->is_watch = true;
                 reply(c->item.fd, 0, NULL);
                 break;
+        case SHIM_REQ_DNS_KEEP:
+        case SHIM_REQ_DNS_GET:
+                shim_dns_request(c, &m, fd);
+                return;
         case SHIM_REQ_CLOSE_STDIN:
                 close_stdin(s);
                 reply(c->item.fd, 0, NULL);

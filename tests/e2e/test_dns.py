@@ -11,6 +11,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -254,3 +255,112 @@ def test_queries_over_tcp(dnsd, upstream):
     finally:
         cli.run("rm", "-f", "tcp-a")
         cli.run("network", "rm", "tcpn")
+
+
+# A client as glibc's resolver is one: one query, 5 s for the answer (its default timeout).
+# Prints "sent" once the query is out, then the answer's rcode and addresses.
+CLIENT_QUERY = r"""
+import socket, struct, sys, time
+name, tcp = sys.argv[1], sys.argv[2] == "tcp"
+q = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+if tcp:
+    s = socket.create_connection(("127.0.0.11", 53), timeout=5)
+    s.sendall(struct.pack("!H", len(q)) + q)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.11", 53))
+print("sent", flush=True)
+t = time.monotonic()
+if tcp:
+    n = struct.unpack("!H", s.recv(2))[0]
+    r = b""
+    while len(r) < n:
+        r += s.recv(n - len(r))
+else:
+    r = s.recv(4096)
+assert r[:2] == q[:2]
+an = struct.unpack("!H", r[6:8])[0]
+print("rcode=%d an=%d waited=%.1f" % (r[3] & 15, an, time.monotonic() - t))
+if an:
+    print(socket.inet_ntoa(r[-4:]))
+"""
+
+
+def _fds(pid):
+    return sorted(os.readlink("/proc/%d/fd/%s" % (pid, f)) for f in os.listdir("/proc/%d/fd" % pid))
+
+
+def _dns_inodes(pid):
+    """The inodes of the sockets bound to 127.0.0.11:53 in the network namespace of @pid."""
+    out = []
+    for proto in ("udp", "tcp"):
+        with open("/proc/%d/net/%s" % (pid, proto)) as f:
+            for line in f.readlines()[1:]:
+                col = line.split()
+                if col[1] == "0B00007F:0035" and col[9] != "0":  # not connections in TIME_WAIT
+                    out.append("socket:[%s]" % col[9])
+    return sorted(out)
+
+
+def test_a_query_sent_while_berthd_is_killed_is_answered_once_it_is_back(fresh_daemon):
+    """Each container's shim keeps its DNS sockets: `kill -9` of berthd leaves 127.0.0.11:53
+    bound, a query sent while berthd is down (UDP and TCP) waits in the socket and is
+    answered by the restarted berthd within the client's 5 s, which serves the very same
+    sockets again; no descriptor is left behind in berthd or the shims."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "kq")
+        for n in ("kept", "kasker"):
+            cli.run("run", "-d", "--name", n, "--network", "kq", "busybox", "sleep", "600")
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.kq.IPAddress}}", "kept").stdout.strip()
+        pid = int(cli.run("inspect", "-f", "{{.State.Pid}}", "kasker").stdout)
+        ids = [cli.run("inspect", "-f", "{{.Id}}", n).stdout.strip() for n in ("kept", "kasker")]
+        shims = [int(open(os.path.join(d.exec_root, "containers", i, "shim.pid")).read()) for i in ids]
+
+        def ask(name):
+            p = cli.run("exec", "kasker", "sh", "-c", "timeout 10 nslookup -type=a %s 127.0.0.11; exit $?" % name)
+            assert addresses(p.stdout) == [ip]
+
+        ask("kept")
+        inodes = _dns_inodes(pid)
+        assert len(inodes) == 2  # UDP and the TCP listener
+        shim_fds = [_fds(s) for s in shims]
+        berthd_fds = _fds(d.proc.pid)
+        assert all(i in berthd_fds for i in inodes) and all(i in shim_fds[1] for i in inodes)
+
+        after_restart = []
+        for _ in range(2):  # the second round sees whether the first left anything behind
+            d.stop(sig=signal.SIGKILL)
+            assert _dns_inodes(pid) == inodes  # still bound: nothing to rebind, no window
+            clients = []
+            for proto in ("udp", "tcp"):
+                c = subprocess.Popen(["nsenter", "-t", str(pid), "-n", "/usr/bin/python3", "-c", CLIENT_QUERY, "kept",
+                                      proto], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                assert c.stdout.readline().strip() == "sent", c.stderr.read()
+                clients.append(c)
+            time.sleep(1)
+            assert all(c.poll() is None for c in clients)  # no one answers while berthd is down
+            d.start()
+            for c in clients:
+                out, err = c.communicate(timeout=10)
+                assert c.returncode == 0, err
+                words = out.split()
+                assert words[:2] == ["rcode=0", "an=1"] and words[-1] == ip, out
+
+            ask("kept")
+            assert _dns_inodes(pid) == inodes
+            fds = _fds(d.proc.pid)
+            assert all(fds.count(i) == 1 for i in inodes)  # served again: the same sockets, once
+            after_restart.append(len(fds))
+            # The shims' watch connections are new (the new berthd's); nothing else is.
+            assert [len(_fds(s)) for s in shims] == [len(f) for f in shim_fds]
+            assert all(i in _fds(shims[1]) for i in inodes)
+        assert after_restart[0] == after_restart[1]
+        cli.run("rm", "-f", "kept", "kasker")
+        cli.run("network", "rm", "kq")
+    finally:
+        cli.cleanup()

@@ -247,6 +247,10 @@ bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);
 /* --link name[:alias]: the variables and /etc/hosts lines dockerd gives (the linked
  * container must run); arrays of strings. */
+/* DELETE /containers/{id}?link=true (docker rm --link /parent/alias): the parent forgets
+ * its link (dockerd's errors: the container's own name is "Conflict, cannot remove the
+ * default link name of the container"; an unknown link name is not found). */
+int ctr_remove_link(struct daemon *d, const char *ref, struct berr *err);
 int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err);
 int ctr_rewrite_resolv_conf(struct daemon *d, struct container *c, struct berr *err); /* c->lock held */
 bool ctr_net_is_host(struct container *c);

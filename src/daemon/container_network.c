@@ -985,6 +985,69 @@ static void env_prefix(const char *alias, char *out, size_t size) {
         out[n] = '\0';
 }
 
+/* The alias of a link spec: "name:alias", "/name:/me/alias", or "name" (its own name). */
+static void link_alias(const char *spec, char *out, size_t size) {
+        const char *colon = strchr(spec, ':');
+        const char *a = colon ? colon + 1 : spec;
+        const char *slash = strrchr(a, '/');
+        if (colon)
+                snprintf(out, size, "%s", slash ? slash + 1 : a);
+        else
+                snprintf(out, size, "%s", a[0] == '/' ? a + 1 : a);
+}
+
+int ctr_remove_link(struct daemon *d, const char *ref, struct berr *err) {
+        char name[512];
+        if (!ref || !*ref || strlen(ref) >= sizeof(name) - 1)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref ? ref : "");
+        snprintf(name, sizeof(name), "%s%s", ref[0] == '/' ? "" : "/", ref);
+        char *slash = strrchr(name, '/');
+        struct container *c = NULL;
+        if (slash == name) { /* "/db": a container's own name, which is no link */
+                int r = ctr_lookup(d, name + 1, &c, err);
+                if (r < 0)
+                        return r;
+                ctr_unref(d, c);
+                return berr_set(err, BERR_INTERNAL, EINVAL, "Conflict, cannot remove the default link name of the container");
+        }
+        *slash = '\0'; /* name + 1: the parent; slash + 1: the alias */
+        struct berr ignored = { 0 };
+        if (ctr_lookup(d, name + 1, &c, &ignored) < 0) /* no parent: no such link name either */
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref);
+        pthread_mutex_lock(&c->lock);
+        struct strv *links = &c->cc->hc.links;
+        size_t i = 0;
+        for (; i < links->n; i++) {
+                char alias[256];
+                link_alias(links->v[i], alias, sizeof(alias));
+                if (strcmp(alias, slash + 1) == 0)
+                        break;
+        }
+        int r = 0;
+        if (i == links->n)
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref);
+        else {
+                char *gone = links->v[i];
+                memmove(&links->v[i], &links->v[i + 1], (links->n - i - 1) * sizeof(char *));
+                links->n--;
+                bool was_set = links->set;
+                links->set = links->n > 0; /* inspect shows null for no links, as dockerd */
+                /* A running parent keeps its /etc/hosts entry and variables (as with
+                 * dockerd); its next start has no link. */
+                r = ctr_save(d, c, err);
+                if (r < 0) { /* nothing changed */
+                        memmove(&links->v[i + 1], &links->v[i], (links->n - i) * sizeof(char *));
+                        links->v[i] = gone;
+                        links->n++;
+                        links->set = was_set;
+                } else
+                        free(gone);
+        }
+        pthread_mutex_unlock(&c->lock);
+        ctr_unref(d, c);
+        return r;
+}
+
 int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err) {
         json_t *env = json_array(), *hosts = json_array();
         for (size_t li = 0; li < c->cc->hc.links.n; li++) {

@@ -3,6 +3,7 @@
  * once the shim runs, and takes them back when it restarts, so 127.0.0.11:53 stays bound
  * while berthd is down and queries wait in the socket until it is back. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -39,9 +40,14 @@ void ctr_dns_hand_to_shim(struct daemon *d, struct container *c) {
         struct berr err = { 0 };
         _cleanup_close_ int conn = bundle ? shim_connect(bundle, &err) : -1;
         if (conn < 0 || dns_exchange(conn, SHIM_REQ_DNS_KEEP, SHIM_DNS_UDP, fd, NULL, &err) < 0 ||
-            dns_exchange(conn, SHIM_REQ_DNS_KEEP, SHIM_DNS_TCP, tfd, NULL, &err) < 0)
+            dns_exchange(conn, SHIM_REQ_DNS_KEEP, SHIM_DNS_TCP, tfd, NULL, &err) < 0) {
                 log_warn("container %.12s: the shim keeps no DNS sockets (names stop resolving while berthd is "
                          "down): %s", c->id, bundle ? err.msg : "out of memory");
+                return;
+        }
+        int r = net_dns_snapshot_to(d->nets, c->id, bundle, SHIM_DNS_NAMES);
+        if (r < 0)
+                log_warn("container %.12s: DNS name snapshot: %s", c->id, strerror(-r));
 }
 
 int ctr_dns_take_from_shim(struct daemon *d, struct container *c, const char *ns, const char *const *servers,
@@ -65,5 +71,10 @@ int ctr_dns_take_from_shim(struct daemon *d, struct container *c, const char *ns
                         close(tfd);
                 return r;
         }
-        return net_dns_adopt(d->nets, c->id, ns, servers, fd, tfd, err); /* takes both */
+        r = net_dns_adopt(d->nets, c->id, ns, servers, fd, tfd, err); /* takes both */
+        if (r < 0)
+                return r;
+        if ((r = net_dns_snapshot_to(d->nets, c->id, bundle, SHIM_DNS_NAMES)) < 0)
+                log_warn("container %.12s: DNS name snapshot: %s", c->id, strerror(-r));
+        return 0;
 }

@@ -29,6 +29,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "network.h"
 #include "store_int.h"
@@ -37,6 +38,9 @@
 #define DNS_MAX_FORWARDS_PER_CTR 8
 #define DNS_UPSTREAM_TIMEOUT_MS 2000
 #define DNS_TTL 600
+#define DNS_SNAPSHOT_MS 200 /* how soon a name change reaches the shims' snapshots */
+
+unsigned net_names_gen;
 
 struct dns_sock {
         char ctr_id[65];
@@ -46,6 +50,7 @@ struct dns_sock {
         struct sockaddr_in6 ups[3]; /* --dns servers (IPv4 ones as sockaddr_in), dialled from the container's namespace */
         size_t n_ups;
         char ns_path[4200];
+        char *snap_dir, *snap_name; /* where the shim reads the names while berthd is down */
         struct dns_sock *next;
 };
 
@@ -57,6 +62,7 @@ struct dns {
         bool running;
         pthread_mutex_t lock; /* the socket list */
         struct dns_sock *socks;
+        unsigned snap_gen;    /* net_names_gen the snapshots were written at */
         int forwards;         /* in flight (atomic) */
 };
 
@@ -520,6 +526,116 @@ static void forward(struct dns *dns, struct dns_sock *ds, int conn_fd, const str
         pthread_attr_destroy(&attr);
 }
 
+/* ---- name snapshots for the shims ----
+ *
+ * While berthd is down, the container's shim answers A, AAAA and PTR from a text file
+ * berthd keeps next to the bundle ("berth-dns-names 1", then one record a line:
+ * "a NAME IPV4", "aaaa NAME IPV6", "ptr REVERSE-NAME TARGET"), rewritten (atomically)
+ * whenever an endpoint comes or goes. */
+
+static bool snap_word_ok(const char *w) {
+        if (!*w || strlen(w) > 253)
+                return false;
+        for (const char *p = w; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+/* The snapshot for @asker (what local_answer would answer). Caller holds s->lock. */
+static char *snapshot_locked(struct net_store *s, const char *asker) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs("berth-dns-names 1\n", f);
+        for (struct network *w = s->nets; w; w = w->next) {
+                if (w->info.predefined || !on_network(w, asker))
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++) {
+                        struct endpoint *e = &w->eps[i];
+                        uint32_t ip = e->ep.ip;
+                        char ip6[INET6_ADDRSTRLEN] = "";
+                        if (e->ep.has_ip6)
+                                inet_ntop(AF_INET6, e->ep.ip6, ip6, sizeof(ip6));
+                        for (char **p = e->names; p && *p; p++) {
+                                if (!snap_word_ok(*p))
+                                        continue;
+                                if (ip)
+                                        fprintf(f, "a %s %u.%u.%u.%u\n", *p, ip >> 24, (ip >> 16) & 0xff,
+                                                (ip >> 8) & 0xff, ip & 0xff);
+                                if (ip6[0])
+                                        fprintf(f, "aaaa %s %s\n", *p, ip6);
+                        }
+                        if (!snap_word_ok(e->ctr_name) || !snap_word_ok(w->info.name))
+                                continue;
+                        if (ip)
+                                fprintf(f, "ptr %u.%u.%u.%u.in-addr.arpa %s.%s\n", ip & 0xff, (ip >> 8) & 0xff,
+                                        (ip >> 16) & 0xff, ip >> 24, e->ctr_name, w->info.name);
+                        if (e->ep.has_ip6) {
+                                fputs("ptr ", f);
+                                for (int k = 15; k >= 0; k--)
+                                        fprintf(f, "%x.%x.", e->ep.ip6[k] & 0xf, e->ep.ip6[k] >> 4);
+                                fprintf(f, "ip6.arpa %s.%s\n", e->ctr_name, w->info.name);
+                        }
+                }
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static void snapshot_write(struct net_store *s, struct dns_sock *x) {
+        if (!x->snap_dir)
+                return;
+        pthread_mutex_lock(&s->lock);
+        _cleanup_free_ char *text = snapshot_locked(s, x->ctr_id);
+        pthread_mutex_unlock(&s->lock);
+        _cleanup_close_ int dfd = open(x->snap_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct berr e = { 0 };
+        if (!text || dfd < 0 || fs_write_atomic(dfd, x->snap_name, text, strlen(text), 0644, &e) < 0)
+                log_warn("dns: name snapshot for container %.12s: %s", x->ctr_id, e.msg[0] ? e.msg : "cannot write");
+}
+
+/* Rewrite every snapshot if an endpoint came or went. Caller holds dns->lock. */
+static void snapshots_refresh_locked(struct dns *dns) {
+        unsigned gen = __atomic_load_n(&net_names_gen, __ATOMIC_SEQ_CST);
+        if (gen == dns->snap_gen)
+                return;
+        dns->snap_gen = gen;
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                snapshot_write(dns->s, x);
+}
+
+int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir, const char *name) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return -ENOENT;
+        int r = -ENOENT;
+        pthread_mutex_lock(&dns->lock);
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                if (strcmp(x->ctr_id, ctr_id) == 0) {
+                        free(x->snap_dir);
+                        free(x->snap_name);
+                        x->snap_dir = strdup(dir);
+                        x->snap_name = strdup(name);
+                        if (!x->snap_dir || !x->snap_name) {
+                                x->snap_dir = mfree(x->snap_dir);
+                                x->snap_name = mfree(x->snap_name);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        snapshot_write(s, x);
+                        r = 0;
+                        break;
+                }
+        pthread_mutex_unlock(&dns->lock);
+        return r;
+}
+
 /* ---- the loop ---- */
 
 static void shuffle(uint32_t *v, size_t n) {
@@ -666,7 +782,10 @@ static void *dns_main(void *arg) {
         struct dns *dns = arg;
         for (;;) {
                 struct epoll_event ev[16];
-                int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), -1);
+                int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), DNS_SNAPSHOT_MS);
+                pthread_mutex_lock(&dns->lock);
+                snapshots_refresh_locked(dns);
+                pthread_mutex_unlock(&dns->lock);
                 for (int i = 0; i < n; i++) {
                         if (ev[i].data.ptr == NULL)
                                 return NULL;
@@ -752,6 +871,8 @@ void dns_close(struct net_store *s) {
                 close(x->fd);
                 close(x->tfd);
                 inflight_unref(x->inflight);
+                free(x->snap_dir);
+                free(x->snap_name);
                 free(x);
         }
         close(dns->epfd);
@@ -925,6 +1046,8 @@ void net_dns_detach(struct net_store *s, const char *ctr_id) {
                 close(x->fd);
                 close(x->tfd);
                 inflight_unref(x->inflight);
+                free(x->snap_dir);
+                free(x->snap_name);
                 free(x);
         }
         pthread_mutex_unlock(&dns->lock);

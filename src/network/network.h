@@ -131,6 +131,9 @@ int net_dns_adopt(struct net_store *s, const char *ctr_id, const char *ns_path, 
                   int tfd, struct berr *err);
 /* Duplicates (CLOEXEC) of the container's two sockets, for its shim to keep; -ENOENT. */
 int net_dns_dup_fds(struct net_store *s, const char *ctr_id, int *ret_fd, int *ret_tfd);
+/* Keep @dir/@name (the shim's bundle) holding the names the container's DNS answers, for
+ * its shim to answer from while berthd is down; written now and whenever endpoints change. */
+int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir, const char *name);
 /* Whether @fd is an IPv4 socket of @type (SOCK_DGRAM, SOCK_STREAM listening) bound to 127.0.0.11:53. */
 bool net_dns_socket_ok(int fd, int type);
 

@@ -69,6 +69,8 @@ enum {
 };
 
 enum { SHIM_DNS_UDP = 0, SHIM_DNS_TCP = 1 };
+/* In the bundle: the names the shim answers while berthd is down (written by berthd). */
+#define SHIM_DNS_NAMES "dns-names"
 
 #define SHIM_DETACH_KEYS_MAX 16
 #define SHIM_MSG_TEXT_MAX 1024

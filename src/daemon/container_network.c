@@ -1271,7 +1271,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                         return r;
                 }
         }
-        bool had_dns = running && networks_use_dns(c->networks);
+        bool had_dns = running && networks_use_dns(c->networks), hand_dns = false;
         json_object_set_new(c->networks, ni.name, ep);
         if (running && !had_dns && networks_use_dns(c->networks)) {
                 /* From the default bridge onto a user network: the embedded DNS now serves it. */
@@ -1282,10 +1282,12 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                 if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &e) < 0 || ctr_rewrite_resolv_conf(d, c, &e) < 0)
                         log_warn("container %.12s: embedded DNS after connect: %s", c->id, e.msg);
                 else
-                        ctr_dns_hand_to_shim(d, c);
+                        hand_dns = true;
         }
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);
+        if (hand_dns) /* no lock across a call to the shim */
+                ctr_dns_hand_to_shim(d, c);
         if (r == 0 && !running) /* a running container's join said so already */
                 events_emit(d, "network", "connect", ni.id,
                             json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));

@@ -8,7 +8,8 @@
  * is forwarded, from berthd's own namespace, to the host's resolvers (IPv4 or IPv6; so
  * 127.0.0.53 works), by a short-lived thread so a
  * slow upstream holds up no one. Messages are parsed and built with ldns: they are
- * hostile input. While berthd is down, names do not resolve (as with dockerd). */
+ * hostile input. The sockets outlive berthd in the container's shim, which answers local
+ * names from the snapshot written here while berthd is down (docs/architecture.md). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>

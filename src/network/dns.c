@@ -52,6 +52,7 @@ struct dns_sock {
         size_t n_ups;
         char ns_path[4200];
         char *snap_dir, *snap_name; /* where the shim reads the names while berthd is down */
+        uint64_t snap_hash;         /* of the text written there last */
         struct dns_sock *next;
 };
 
@@ -63,7 +64,7 @@ struct dns {
         bool running;
         pthread_mutex_t lock; /* the socket list */
         struct dns_sock *socks;
-        unsigned snap_gen;    /* net_names_gen the snapshots were written at */
+        unsigned snap_gen;    /* net_names_gen the snapshots were written at (atomic) */
         int forwards;         /* in flight (atomic) */
 };
 
@@ -589,26 +590,69 @@ static char *snapshot_locked(struct net_store *s, const char *asker) {
         return buf;
 }
 
-static void snapshot_write(struct net_store *s, struct dns_sock *x) {
+static uint64_t fnv1a(const char *t) {
+        uint64_t h = 14695981039346656037ull;
+        for (; *t; t++)
+                h = (h ^ (unsigned char) *t) * 1099511628211ull;
+        return h;
+}
+
+/* A snapshot to write: built under the locks, written after them. */
+struct snap_job {
+        char *dir, *name, *text, ctr_id[13];
+        struct snap_job *next;
+};
+
+/* Queue @x's snapshot if it changed (@force: anyway). Caller holds dns->lock. */
+static void snapshot_queue_locked(struct net_store *s, struct dns_sock *x, bool force, struct snap_job **jobs) {
         if (!x->snap_dir)
                 return;
         pthread_mutex_lock(&s->lock);
-        _cleanup_free_ char *text = snapshot_locked(s, x->ctr_id);
+        char *text = snapshot_locked(s, x->ctr_id);
         pthread_mutex_unlock(&s->lock);
-        _cleanup_close_ int dfd = open(x->snap_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct berr e = { 0 };
-        if (!text || dfd < 0 || fs_write_atomic(dfd, x->snap_name, text, strlen(text), 0644, &e) < 0)
-                log_warn("dns: name snapshot for container %.12s: %s", x->ctr_id, e.msg[0] ? e.msg : "cannot write");
+        uint64_t h = text ? fnv1a(text) : 0;
+        struct snap_job *j = text && (force || h != x->snap_hash) ? calloc(1, sizeof(*j)) : NULL;
+        if (j) {
+                j->dir = strdup(x->snap_dir);
+                j->name = strdup(x->snap_name);
+                j->text = text;
+                text = NULL;
+                snprintf(j->ctr_id, sizeof(j->ctr_id), "%.12s", x->ctr_id);
+                j->next = *jobs;
+                *jobs = j;
+                x->snap_hash = h;
+        }
+        free(text);
 }
 
-/* Rewrite every snapshot if an endpoint came or went. Caller holds dns->lock. */
-static void snapshots_refresh_locked(struct dns *dns) {
+static void snapshots_write(struct snap_job *jobs) {
+        while (jobs) {
+                struct snap_job *j = jobs;
+                jobs = j->next;
+                struct berr e = { 0 };
+                _cleanup_close_ int dfd = j->dir ? open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                if (dfd < 0 || !j->name || fs_write_atomic(dfd, j->name, j->text, strlen(j->text), 0644, &e) < 0)
+                        log_debug("dns: name snapshot for container %s: %s", j->ctr_id, e.msg[0] ? e.msg : "cannot write");
+                free(j->dir);
+                free(j->name);
+                free(j->text);
+                free(j);
+        }
+}
+
+/* Rewrite the snapshots that changed if an endpoint came or went: those of containers
+ * on other networks stay as they are. */
+static void snapshots_refresh(struct dns *dns) {
         unsigned gen = __atomic_load_n(&net_names_gen, __ATOMIC_SEQ_CST);
-        if (gen == dns->snap_gen)
+        if (gen == __atomic_load_n(&dns->snap_gen, __ATOMIC_SEQ_CST))
                 return;
-        dns->snap_gen = gen;
+        struct snap_job *jobs = NULL;
+        pthread_mutex_lock(&dns->lock);
+        __atomic_store_n(&dns->snap_gen, gen, __ATOMIC_SEQ_CST);
         for (struct dns_sock *x = dns->socks; x; x = x->next)
-                snapshot_write(dns->s, x);
+                snapshot_queue_locked(dns->s, x, false, &jobs);
+        pthread_mutex_unlock(&dns->lock);
+        snapshots_write(jobs); /* (a container gone meanwhile: its bundle may be gone too) */
 }
 
 int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir, const char *name) {
@@ -616,6 +660,7 @@ int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir
         if (!dns)
                 return -ENOENT;
         int r = -ENOENT;
+        struct snap_job *jobs = NULL;
         pthread_mutex_lock(&dns->lock);
         for (struct dns_sock *x = dns->socks; x; x = x->next)
                 if (strcmp(x->ctr_id, ctr_id) == 0) {
@@ -629,11 +674,12 @@ int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir
                                 r = -ENOMEM;
                                 break;
                         }
-                        snapshot_write(s, x);
+                        snapshot_queue_locked(s, x, true, &jobs);
                         r = 0;
                         break;
                 }
         pthread_mutex_unlock(&dns->lock);
+        snapshots_write(jobs);
         return r;
 }
 
@@ -784,9 +830,7 @@ static void *dns_main(void *arg) {
         for (;;) {
                 struct epoll_event ev[16];
                 int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), DNS_SNAPSHOT_MS);
-                pthread_mutex_lock(&dns->lock);
-                snapshots_refresh_locked(dns);
-                pthread_mutex_unlock(&dns->lock);
+                snapshots_refresh(dns);
                 for (int i = 0; i < n; i++) {
                         if (ev[i].data.ptr == NULL)
                                 return NULL;

@@ -6,37 +6,24 @@
  * address is never unbound while the container runs.
  *
  * While berthd is down (from the moment its last watch connection closes until it takes
- * the sockets back), the shim answers A, AAAA and PTR queries over UDP for the names in the
- * bundle's SHIM_DNS_NAMES snapshot, which berthd keeps up to date (re-read when it
- * changes). Anything else is left unanswered (the client asks again, and a berthd that is
- * back answers or forwards it); TCP connections wait in the listen backlog for berthd.
- * Messages are parsed and built with ldns: they come from the container. */
+ * the sockets back), the helper berth-dns (dns_main.c) answers A, AAAA and PTR over UDP
+ * from the bundle's SHIM_DNS_NAMES snapshot; TCP connections wait in the listen backlog
+ * for berthd. The shim only starts and stops it: it links no DNS library itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/cleanup.h"
-#include "common/err.h"
-#include "common/fs.h"
-#include "dns_names.h"
 #include "msg.h"
 #include "shim.h"
 
-#define NAMES_MAX_BYTES (4 << 20)
-
 static int kept[2] = { -1, -1 }; /* [SHIM_DNS_UDP], [SHIM_DNS_TCP]: one container per shim */
-static struct shim_item dns_item = { .kind = ITEM_DNS, .fd = -1 };
-static bool serving;
-
-/* The snapshot as read, and which file it was. */
-static struct dns_names names;
-static struct stat names_st;
+static pid_t helper = -1;  /* berth-dns, while berthd is down */
 
 static void answer(int conn, int status, const char *text, int fd) {
         struct shim_msg r;
@@ -47,22 +34,47 @@ static void answer(int conn, int status, const char *text, int fd) {
         (void) shim_msg_send(conn, &r, fd, NULL); /* a vanished requester needs no answer */
 }
 
-static void stop_serving(struct shim *s) {
-        if (!serving)
+static void stop_serving(void) {
+        if (helper <= 0)
                 return;
-        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, dns_item.fd, NULL);
-        dns_item.fd = -1;
-        serving = false;
+        (void) kill(helper, SIGKILL);
+        (void) waitpid(helper, NULL, 0);
+        helper = -1;
+}
+
+/* berth-dns next to this program, with the socket on fd 3 and the bundle on fd 4. */
+static pid_t start_helper(int sock, int bundle_fd) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 16);
+        if (n <= 0)
+                return -1;
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash)
+                return -1;
+        strcpy(slash + 1, "berth-dns");
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        /* The child: only async-signal-safe calls until execve. */
+        int a = fcntl(sock, F_DUPFD, 10), b = fcntl(bundle_fd, F_DUPFD, 10); /* either may be 3 or 4 */
+        if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0) /* (dup2 clears close-on-exec) */
+                _exit(127);
+        close(a);
+        close(b);
+        char *argv[] = { self, NULL };
+        char *envp[] = { NULL };
+        execve(self, argv, envp);
+        _exit(127);
 }
 
 void shim_dns_berthd_gone(struct shim *s) {
         for (struct shim_conn *c = s->conns; c; c = c->next)
                 if (c->is_watch)
                         return; /* berthd still watches: it serves */
-        if (serving || kept[SHIM_DNS_UDP] < 0)
+        if (helper > 0 || kept[SHIM_DNS_UDP] < 0)
                 return;
-        dns_item.fd = kept[SHIM_DNS_UDP];
-        serving = shim_ep_add(s, &dns_item, EPOLLIN) == 0;
+        helper = start_helper(kept[SHIM_DNS_UDP], s->bundle_fd);
 }
 
 void shim_dns_request(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd) {
@@ -73,8 +85,8 @@ void shim_dns_request(struct shim *s, struct shim_conn *conn, const struct shim_
                 answer(c, -EINVAL, "no such DNS socket", -1);
                 return;
         }
-        /* berthd is here (again) and serves: the shim only keeps. */
-        stop_serving(s);
+        /* berthd is here (again) and serves: the helper goes. */
+        stop_serving();
         int *slot = &kept[m->flags];
         if (m->type == SHIM_REQ_DNS_KEEP) {
                 int type = 0;
@@ -98,44 +110,4 @@ void shim_dns_request(struct shim *s, struct shim_conn *conn, const struct shim_
                 answer(c, -ENOENT, "no DNS socket kept", -1);
         else
                 answer(c, 0, NULL, *slot); /* the shim keeps its own: berthd gets a duplicate */
-}
-
-/* ---- answering from the snapshot ---- */
-
-static void names_reload(struct shim *s) {
-        struct stat st;
-        if (fstatat(s->bundle_fd, SHIM_DNS_NAMES, &st, 0) < 0)
-                memset(&st, 0, sizeof(st));
-        if (st.st_ino == names_st.st_ino && st.st_size == names_st.st_size &&
-            st.st_mtim.tv_sec == names_st.st_mtim.tv_sec && st.st_mtim.tv_nsec == names_st.st_mtim.tv_nsec)
-                return;
-        dns_names_free(&names);
-        names_st = st;
-        char *text = NULL;
-        size_t len = 0;
-        struct berr err = { 0 };
-        if (st.st_ino && fs_read_file(s->bundle_fd, SHIM_DNS_NAMES, NAMES_MAX_BYTES, &text, &len, &err) == 0 &&
-            dns_names_parse(&names, text) < 0)
-                dns_names_free(&names);
-}
-
-/* One datagram, if any: false when there was none. */
-static bool serve_one(struct shim *s, int fd) {
-        uint8_t buf[4096];
-        struct sockaddr_storage from;
-        socklen_t fromlen = sizeof(from);
-        ssize_t len = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
-        if (len < 0)
-                return false;
-        names_reload(s);
-        size_t wlen = 0;
-        _cleanup_free_ uint8_t *wire = dns_names_answer(&names, buf, (size_t) len, &wlen);
-        if (wire)
-                (void) sendto(fd, wire, wlen, MSG_DONTWAIT, (struct sockaddr *) &from, fromlen);
-        return true;
-}
-
-void shim_dns_event(struct shim *s) {
-        for (int i = 0; serving && i < 64 && serve_one(s, dns_item.fd); i++) /* then the others get a turn */
-                ;
 }

@@ -530,9 +530,6 @@ int shim_loop(struct shim *s) {
                         case ITEM_EXEC_CLIENT:
                                 shim_exec_event(s, it);
                                 break;
-                        case ITEM_DNS:
-                                shim_dns_event(s);
-                                break;
                         }
                 }
         }

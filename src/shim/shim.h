@@ -33,7 +33,6 @@ enum shim_item_kind {
         ITEM_EXEC_ERR,
         ITEM_EXEC_STDIN,
         ITEM_EXEC_CLIENT,
-        ITEM_DNS, /* dns_keep.c: the DNS socket, served while berthd is down */
 };
 
 struct shim_exec;
@@ -101,10 +100,9 @@ bool shim_detach_feed(const uint8_t *keys, size_t n_keys, size_t *matched, const
                       size_t *len, size_t cap);
 
 /* dns_keep.c: SHIM_REQ_DNS_KEEP and _GET (takes @fd); berthd's watch connection closed
- * (serve names if it was the last); a query on the socket while serving. */
+ * (if it was the last, berth-dns answers names until berthd is back). */
 void shim_dns_request(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd);
 void shim_dns_berthd_gone(struct shim *s);
-void shim_dns_event(struct shim *s);
 
 /* exec.c */
 int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err);

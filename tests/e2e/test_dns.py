@@ -304,6 +304,11 @@ def _settled_fds(pid):
     return before
 
 
+def _children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return sorted(f.read().split())
+
+
 def _dns_inodes(pid):
     """The inodes of the sockets bound to 127.0.0.11:53 in the network namespace of @pid."""
     out = []
@@ -348,6 +353,7 @@ def test_names_resolve_while_berthd_is_killed_and_restarted(fresh_daemon):
         inodes = _dns_inodes(pid)
         assert len(inodes) == 2  # UDP and the TCP listener
         shim_fds = [_settled_fds(s) for s in shims]
+        shim_children = [_children(s) for s in shims]  # the containers' inits
         berthd_fds = _fds(d.proc.pid)
         assert all(i in berthd_fds for i in inodes) and all(i in shim_fds[1] for i in inodes)
 
@@ -363,6 +369,10 @@ def test_names_resolve_while_berthd_is_killed_and_restarted(fresh_daemon):
                 time.sleep(0.5)  # berthd rewrites the snapshots within 200 ms of a change
             d.stop(sig=signal.SIGKILL)
             assert _dns_inodes(pid) == inodes  # still bound: nothing to rebind, no window
+            deadline = time.time() + 3  # the shim sees its watch connection close
+            while len(_children(shims[1])) < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            assert len(_children(shims[1])) == 2  # the init, and berth-dns answering for berthd
             for name, want in names.items():
                 p = ask_inside(name)
                 assert p.returncode == 0 and addresses(p.stdout) == [want], (p.stdout, p.stderr)
@@ -397,6 +407,7 @@ def test_names_resolve_while_berthd_is_killed_and_restarted(fresh_daemon):
                 time.sleep(0.1)
             assert [len(_fds(s)) for s in shims] == [len(f) for f in shim_fds]
             assert all(i in _fds(shims[1]) for i in inodes)
+            assert [_children(s) for s in shims] == shim_children  # the helpers that answered are gone
         # klate came, kgone went: as many DNS sockets and watch connections as before
         assert after_restart[0] == after_restart[1]
         cli.run("rm", "-f", "klate")

@@ -22,7 +22,7 @@ TEST_LDLIBS := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) libarchive 2>/d
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Every .c under src/ except the programs' main files goes into the library.
-LIB_SRCS := $(filter-out src/daemon/main.c src/shim/main.c src/init/main.c,$(sort $(wildcard src/*/*.c)))
+LIB_SRCS := $(filter-out src/daemon/main.c src/shim/main.c src/shim/dns_main.c src/init/main.c,$(sort $(wildcard src/*/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
 OBJ := build/obj
@@ -46,7 +46,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ)/bin/%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps run test check-layers unit unit-san e2e e2e-san fuzz fuzz-build bench clean install uninstall
-all: build/berthd build/berth-shim build/berth-init build/berthd.8
+all: build/berthd build/berth-shim build/berth-dns build/berth-init build/berthd.8
 
 deps:
 	@./scripts/install-deps.sh
@@ -102,12 +102,17 @@ build/berthd: $(OBJ)/src/daemon/main.o build/libberth.a
 
 # berthd under AddressSanitizer and UBSan, beside copies of the shim and init (berthd finds
 # them next to itself), for `make e2e-san`.
-build/san-bin/berthd: $(SAN)/src/daemon/main.o build/libberth-san.a build/berth-shim build/berth-init
+build/san-bin/berthd: $(SAN)/src/daemon/main.o build/libberth-san.a build/berth-shim build/berth-dns build/berth-init
 	@mkdir -p build/san-bin
 	$(CC) $(CFLAGS_BASE) $(SAN_FLAGS) -o $@ $(SAN)/src/daemon/main.o build/libberth-san.a $(LDLIBS)
-	cp build/berth-shim build/berth-init build/san-bin/
+	cp build/berth-shim build/berth-dns build/berth-init build/san-bin/
 
 build/berth-shim: $(OBJ)/src/shim/main.o build/libberth.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The shim's helper that answers names while berthd is down (src/shim/dns_main.c): the
+# shim itself links no ldns (and so no OpenSSL).
+build/berth-dns: $(OBJ)/src/shim/dns_main.o build/libberth.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Mounted into containers whose images may have no libc: static, and nothing of libberth.
@@ -148,9 +153,9 @@ DOCDIR ?= $(PREFIX)/share/doc/berth
 CONFIG_ARGS := $(if $(filter /etc,$(SYSCONFDIR)),, --config-file $(SYSCONFDIR)/berth/daemon.json)
 INSTALL ?= install
 
-install: build/berthd build/berth-shim build/berth-init build/berthd.8
+install: build/berthd build/berth-shim build/berth-dns build/berth-init build/berthd.8
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/berth
-	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-init $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 build/berthd build/berth-shim build/berth-dns build/berth-init $(DESTDIR)$(BINDIR)/
 	$(INSTALL) -m 0644 build/berthd.8 $(DESTDIR)$(MANDIR)/man8/berthd.8
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFIG_ARGS@|$(CONFIG_ARGS)|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service
@@ -162,7 +167,7 @@ install: build/berthd build/berth-shim build/berth-init build/berthd.8
 	else $(INSTALL) -m 0644 contrib/etc/daemon.json $(DESTDIR)$(SYSCONFDIR)/berth/daemon.json; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/berthd $(DESTDIR)$(BINDIR)/berth-shim $(DESTDIR)$(BINDIR)/berth-init
+	rm -f $(DESTDIR)$(BINDIR)/berthd $(DESTDIR)$(BINDIR)/berth-shim $(DESTDIR)$(BINDIR)/berth-dns $(DESTDIR)$(BINDIR)/berth-init
 	rm -f $(DESTDIR)$(MANDIR)/man8/berthd.8
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/berth.service $(DESTDIR)$(SYSTEMDUNITDIR)/berth.socket
 	rm -f $(DESTDIR)$(DOCDIR)/daemon.json.example
@@ -216,4 +221,4 @@ bench: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/init/main.d
+-include $(LIB_OBJS:.o=.d) $(SAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(OBJ)/src/daemon/main.d $(SAN)/src/daemon/main.d $(OBJ)/src/shim/main.d $(OBJ)/src/shim/dns_main.d $(OBJ)/src/init/main.d

@@ -141,11 +141,18 @@ int api_containers_kill(struct api_request *req, struct berr *err) {
 }
 
 int api_containers_delete(struct api_request *req, struct berr *err) {
-        bool force, volumes;
+        bool force, volumes, link;
         struct container *c;
         int r;
         if ((r = api_query_bool(req, "force", false, &force, err)) < 0 ||
-            (r = api_query_bool(req, "v", false, &volumes, err)) < 0 || (r = path_container(req, &c, err)) < 0)
+            (r = api_query_bool(req, "v", false, &volumes, err)) < 0 ||
+            (r = api_query_bool(req, "link", false, &link, err)) < 0)
+                return r;
+        if (link) { /* the container stays; a legacy link goes */
+                r = ctr_remove_link(req->ctx, req->params[0], err);
+                return r < 0 ? r : api_reply_empty(req, 204);
+        }
+        if ((r = path_container(req, &c, err)) < 0)
                 return r;
         r = ctr_remove(req->ctx, c, force, volumes, err);
         ctr_unref(req->ctx, c);

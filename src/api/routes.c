@@ -54,7 +54,7 @@ const struct api_route api_routes[] = {
         { "POST", "/exec/{id}/start", api_exec_start, 0 },
         { "GET", "/exec/{id}/json", api_exec_inspect, 0 },
         { "POST", "/exec/{id}/resize", api_exec_resize, 0 },
-        { "DELETE", "/containers/{id}", api_containers_delete, 0 },
+        { "DELETE", "/containers/{id*}", api_containers_delete, 0 }, /* "parent/alias" with ?link */
         { "GET", "/images/json", api_images_list, 0 },
         { "GET", "/images/search", api_images_search, 0 },
         { "POST", "/images/load", api_images_load, API_BODY_STREAM },

@@ -289,6 +289,14 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         pthread_mutex_unlock(&c->lock);
                 }
         }
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                pthread_mutex_lock(&c->lock); /* the monitor may have seen it exit */
+                bool up = c->state == CTR_RUNNING || c->state == CTR_PAUSED;
+                pthread_mutex_unlock(&c->lock);
+                if (up)
+                        ctr_net_restore_dns(d, c);
+        }
         ctr_recover_orphans(d);
         /* The kernel's port maps now say exactly what the running containers publish:
          * entries of containers that died or never finished starting go. */

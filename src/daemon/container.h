@@ -231,6 +231,15 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
 void ctr_net_stop(struct daemon *d, struct container *c);
 /* After a berthd restart, for a running container. */
 void ctr_net_restore(struct daemon *d, struct container *c);
+/* Its embedded DNS again: once every running container's endpoints are restored (a query
+ * waiting in a kept socket is answered at once, and must find every name). */
+void ctr_net_restore_dns(struct daemon *d, struct container *c);
+/* container_dns.c: the embedded DNS sockets kept by the container's shim. Hand them over
+ * once the shim runs (and after every net_dns_attach of a running container); take them
+ * back after a berthd restart (0: served again, on the same sockets). */
+void ctr_dns_hand_to_shim(struct daemon *d, struct container *c);
+int ctr_dns_take_from_shim(struct daemon *d, struct container *c, const char *ns, const char *const *servers,
+                           struct berr *err);
 void ctr_net_primary_ip(struct container *c, char out[16]);
 void ctr_net_primary_ip6(struct container *c, char out[46]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */
@@ -238,6 +247,10 @@ bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);
 /* --link name[:alias]: the variables and /etc/hosts lines dockerd gives (the linked
  * container must run); arrays of strings. */
+/* DELETE /containers/{id}?link=true (docker rm --link /parent/alias): the parent forgets
+ * its link (dockerd's errors: the container's own name is "Conflict, cannot remove the
+ * default link name of the container"; an unknown link name is not found). */
+int ctr_remove_link(struct daemon *d, const char *ref, struct berr *err);
 int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err);
 int ctr_rewrite_resolv_conf(struct daemon *d, struct container *c, struct berr *err); /* c->lock held */
 bool ctr_net_is_host(struct container *c);

@@ -853,13 +853,25 @@ void ctr_net_restore(struct daemon *d, struct container *c) {
                 if (net_restore(d->nets, nid, c->id, c->name, &e, namev, &err) < 0)
                         log_warn("container %.12s on network %s: %s", c->id, name, err.msg);
         }
+}
+
+void ctr_net_restore_dns(struct daemon *d, struct container *c) {
         if (ctr_net_embedded_dns(c)) {
                 const char *dnsv[4];
                 char ns[4200];
                 struct berr err = { 0 };
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
-                if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &err) < 0)
-                        log_warn("container %.12s: %s", c->id, err.msg);
+                /* The shim kept the sockets, still bound: serve them again. A shim of
+                 * an older berth (or one that never got them) has none: bind anew. */
+                struct berr te = { 0 };
+                if (ctr_dns_take_from_shim(d, c, ns, dns_servers(c, dnsv), &te) < 0) {
+                        log_info("container %.12s: DNS sockets not taken back from the shim (%s): binding anew",
+                                 c->id, te.msg);
+                        if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &err) < 0)
+                                log_warn("container %.12s: %s", c->id, err.msg);
+                        else
+                                ctr_dns_hand_to_shim(d, c);
+                }
         }
 }
 
@@ -971,6 +983,69 @@ static void env_prefix(const char *alias, char *out, size_t size) {
         for (const char *p = alias; *p && n + 1 < size; p++)
                 out[n++] = (*p == '-' || *p == '.') ? '_' : (char) toupper((unsigned char) *p);
         out[n] = '\0';
+}
+
+/* The alias of a link spec: "name:alias", "/name:/me/alias", or "name" (its own name). */
+static void link_alias(const char *spec, char *out, size_t size) {
+        const char *colon = strchr(spec, ':');
+        const char *a = colon ? colon + 1 : spec;
+        const char *slash = strrchr(a, '/');
+        if (colon)
+                snprintf(out, size, "%s", slash ? slash + 1 : a);
+        else
+                snprintf(out, size, "%s", a[0] == '/' ? a + 1 : a);
+}
+
+int ctr_remove_link(struct daemon *d, const char *ref, struct berr *err) {
+        char name[512];
+        if (!ref || !*ref || strlen(ref) >= sizeof(name) - 1)
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref ? ref : "");
+        snprintf(name, sizeof(name), "%s%s", ref[0] == '/' ? "" : "/", ref);
+        char *slash = strrchr(name, '/');
+        struct container *c = NULL;
+        if (slash == name) { /* "/db": a container's own name, which is no link */
+                int r = ctr_lookup(d, name + 1, &c, err);
+                if (r < 0)
+                        return r;
+                ctr_unref(d, c);
+                return berr_set(err, BERR_INTERNAL, EINVAL, "Conflict, cannot remove the default link name of the container");
+        }
+        *slash = '\0'; /* name + 1: the parent; slash + 1: the alias */
+        struct berr ignored = { 0 };
+        if (ctr_lookup(d, name + 1, &c, &ignored) < 0) /* no parent: no such link name either */
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref);
+        pthread_mutex_lock(&c->lock);
+        struct strv *links = &c->cc->hc.links;
+        size_t i = 0;
+        for (; i < links->n; i++) {
+                char alias[256];
+                link_alias(links->v[i], alias, sizeof(alias));
+                if (strcmp(alias, slash + 1) == 0)
+                        break;
+        }
+        int r = 0;
+        if (i == links->n)
+                r = berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", ref);
+        else {
+                char *gone = links->v[i];
+                memmove(&links->v[i], &links->v[i + 1], (links->n - i - 1) * sizeof(char *));
+                links->n--;
+                bool was_set = links->set;
+                links->set = links->n > 0; /* inspect shows null for no links, as dockerd */
+                /* A running parent keeps its /etc/hosts entry and variables (as with
+                 * dockerd); its next start has no link. */
+                r = ctr_save(d, c, err);
+                if (r < 0) { /* nothing changed */
+                        memmove(&links->v[i + 1], &links->v[i], (links->n - i) * sizeof(char *));
+                        links->v[i] = gone;
+                        links->n++;
+                        links->set = was_set;
+                } else
+                        free(gone);
+        }
+        pthread_mutex_unlock(&c->lock);
+        ctr_unref(d, c);
+        return r;
 }
 
 int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_t **ret_hosts, struct berr *err) {
@@ -1196,7 +1271,7 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                         return r;
                 }
         }
-        bool had_dns = running && networks_use_dns(c->networks);
+        bool had_dns = running && networks_use_dns(c->networks), hand_dns = false;
         json_object_set_new(c->networks, ni.name, ep);
         if (running && !had_dns && networks_use_dns(c->networks)) {
                 /* From the default bridge onto a user network: the embedded DNS now serves it. */
@@ -1206,9 +1281,13 @@ int ctr_net_connect(struct daemon *d, struct container *c, const char *ref, json
                 net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
                 if (net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), &e) < 0 || ctr_rewrite_resolv_conf(d, c, &e) < 0)
                         log_warn("container %.12s: embedded DNS after connect: %s", c->id, e.msg);
+                else
+                        hand_dns = true;
         }
         r = ctr_save(d, c, err);
         pthread_mutex_unlock(&c->lock);
+        if (hand_dns) /* no lock across a call to the shim */
+                ctr_dns_hand_to_shim(d, c);
         if (r == 0 && !running) /* a running container's join said so already */
                 events_emit(d, "network", "connect", ni.id,
                             json_pack("{s:s, s:s, s:s}", "container", c->id, "name", ni.name, "type", ni.driver));

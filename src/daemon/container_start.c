@@ -517,6 +517,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 goto fail;
         }
         hand_off_attaches(c, pid);
+        ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
 
         /* StartedAt is taken before the process is released: the shim stamps FinishedAt
          * after it exits, so a command as short as `true` cannot finish before it started. */

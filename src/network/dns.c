@@ -8,7 +8,8 @@
  * is forwarded, from berthd's own namespace, to the host's resolvers (IPv4 or IPv6; so
  * 127.0.0.53 works), by a short-lived thread so a
  * slow upstream holds up no one. Messages are parsed and built with ldns: they are
- * hostile input. While berthd is down, names do not resolve (as with dockerd). */
+ * hostile input. The sockets outlive berthd in the container's shim, which answers local
+ * names from the snapshot written here while berthd is down (docs/architecture.md). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "network.h"
 #include "store_int.h"
@@ -37,6 +39,9 @@
 #define DNS_MAX_FORWARDS_PER_CTR 8
 #define DNS_UPSTREAM_TIMEOUT_MS 2000
 #define DNS_TTL 600
+#define DNS_SNAPSHOT_MS 200 /* how soon a name change reaches the shims' snapshots */
+
+unsigned net_names_gen;
 
 struct dns_sock {
         char ctr_id[65];
@@ -46,6 +51,8 @@ struct dns_sock {
         struct sockaddr_in6 ups[3]; /* --dns servers (IPv4 ones as sockaddr_in), dialled from the container's namespace */
         size_t n_ups;
         char ns_path[4200];
+        char *snap_dir, *snap_name; /* where the shim reads the names while berthd is down */
+        uint64_t snap_hash;         /* of the text written there last */
         struct dns_sock *next;
 };
 
@@ -57,6 +64,7 @@ struct dns {
         bool running;
         pthread_mutex_t lock; /* the socket list */
         struct dns_sock *socks;
+        unsigned snap_gen;    /* net_names_gen the snapshots were written at (atomic) */
         int forwards;         /* in flight (atomic) */
 };
 
@@ -520,6 +528,161 @@ static void forward(struct dns *dns, struct dns_sock *ds, int conn_fd, const str
         pthread_attr_destroy(&attr);
 }
 
+/* ---- name snapshots for the shims ----
+ *
+ * While berthd is down, the container's shim answers A, AAAA and PTR from a text file
+ * berthd keeps next to the bundle ("berth-dns-names 1", then one record a line:
+ * "a NAME IPV4", "aaaa NAME IPV6", "ptr REVERSE-NAME TARGET"), rewritten (atomically)
+ * whenever an endpoint comes or goes. */
+
+static bool snap_word_ok(const char *w) {
+        if (!*w || strlen(w) > 253)
+                return false;
+        for (const char *p = w; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+/* The snapshot for @asker (what local_answer would answer). Caller holds s->lock. */
+static char *snapshot_locked(struct net_store *s, const char *asker) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs("berth-dns-names 1\n", f);
+        for (struct network *w = s->nets; w; w = w->next) {
+                if (w->info.predefined || !on_network(w, asker))
+                        continue;
+                for (size_t i = 0; i < w->n_eps; i++) {
+                        struct endpoint *e = &w->eps[i];
+                        uint32_t ip = e->ep.ip;
+                        char ip6[INET6_ADDRSTRLEN] = "";
+                        if (e->ep.has_ip6)
+                                inet_ntop(AF_INET6, e->ep.ip6, ip6, sizeof(ip6));
+                        for (char **p = e->names; p && *p; p++) {
+                                if (!snap_word_ok(*p))
+                                        continue;
+                                if (ip)
+                                        fprintf(f, "a %s %u.%u.%u.%u\n", *p, ip >> 24, (ip >> 16) & 0xff,
+                                                (ip >> 8) & 0xff, ip & 0xff);
+                                if (ip6[0])
+                                        fprintf(f, "aaaa %s %s\n", *p, ip6);
+                        }
+                        if (!snap_word_ok(e->ctr_name) || !snap_word_ok(w->info.name))
+                                continue;
+                        if (ip)
+                                fprintf(f, "ptr %u.%u.%u.%u.in-addr.arpa %s.%s\n", ip & 0xff, (ip >> 8) & 0xff,
+                                        (ip >> 16) & 0xff, ip >> 24, e->ctr_name, w->info.name);
+                        if (e->ep.has_ip6) {
+                                fputs("ptr ", f);
+                                for (int k = 15; k >= 0; k--)
+                                        fprintf(f, "%x.%x.", e->ep.ip6[k] & 0xf, e->ep.ip6[k] >> 4);
+                                fprintf(f, "ip6.arpa %s.%s\n", e->ctr_name, w->info.name);
+                        }
+                }
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static uint64_t fnv1a(const char *t) {
+        uint64_t h = 14695981039346656037ull;
+        for (; *t; t++)
+                h = (h ^ (unsigned char) *t) * 1099511628211ull;
+        return h;
+}
+
+/* A snapshot to write: built under the locks, written after them. */
+struct snap_job {
+        char *dir, *name, *text, ctr_id[13];
+        struct snap_job *next;
+};
+
+/* Queue @x's snapshot if it changed (@force: anyway). Caller holds dns->lock. */
+static void snapshot_queue_locked(struct net_store *s, struct dns_sock *x, bool force, struct snap_job **jobs) {
+        if (!x->snap_dir)
+                return;
+        pthread_mutex_lock(&s->lock);
+        char *text = snapshot_locked(s, x->ctr_id);
+        pthread_mutex_unlock(&s->lock);
+        uint64_t h = text ? fnv1a(text) : 0;
+        struct snap_job *j = text && (force || h != x->snap_hash) ? calloc(1, sizeof(*j)) : NULL;
+        if (j) {
+                j->dir = strdup(x->snap_dir);
+                j->name = strdup(x->snap_name);
+                j->text = text;
+                text = NULL;
+                snprintf(j->ctr_id, sizeof(j->ctr_id), "%.12s", x->ctr_id);
+                j->next = *jobs;
+                *jobs = j;
+                x->snap_hash = h;
+        }
+        free(text);
+}
+
+static void snapshots_write(struct snap_job *jobs) {
+        while (jobs) {
+                struct snap_job *j = jobs;
+                jobs = j->next;
+                struct berr e = { 0 };
+                _cleanup_close_ int dfd = j->dir ? open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                if (dfd < 0 || !j->name || fs_write_atomic(dfd, j->name, j->text, strlen(j->text), 0644, &e) < 0)
+                        log_debug("dns: name snapshot for container %s: %s", j->ctr_id, e.msg[0] ? e.msg : "cannot write");
+                free(j->dir);
+                free(j->name);
+                free(j->text);
+                free(j);
+        }
+}
+
+/* Rewrite the snapshots that changed if an endpoint came or went: those of containers
+ * on other networks stay as they are. */
+static void snapshots_refresh(struct dns *dns) {
+        unsigned gen = __atomic_load_n(&net_names_gen, __ATOMIC_SEQ_CST);
+        if (gen == __atomic_load_n(&dns->snap_gen, __ATOMIC_SEQ_CST))
+                return;
+        struct snap_job *jobs = NULL;
+        pthread_mutex_lock(&dns->lock);
+        __atomic_store_n(&dns->snap_gen, gen, __ATOMIC_SEQ_CST);
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                snapshot_queue_locked(dns->s, x, false, &jobs);
+        pthread_mutex_unlock(&dns->lock);
+        snapshots_write(jobs); /* (a container gone meanwhile: its bundle may be gone too) */
+}
+
+int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir, const char *name) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return -ENOENT;
+        int r = -ENOENT;
+        struct snap_job *jobs = NULL;
+        pthread_mutex_lock(&dns->lock);
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                if (strcmp(x->ctr_id, ctr_id) == 0) {
+                        free(x->snap_dir);
+                        free(x->snap_name);
+                        x->snap_dir = strdup(dir);
+                        x->snap_name = strdup(name);
+                        if (!x->snap_dir || !x->snap_name) {
+                                x->snap_dir = mfree(x->snap_dir);
+                                x->snap_name = mfree(x->snap_name);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        snapshot_queue_locked(s, x, true, &jobs);
+                        r = 0;
+                        break;
+                }
+        pthread_mutex_unlock(&dns->lock);
+        snapshots_write(jobs);
+        return r;
+}
+
 /* ---- the loop ---- */
 
 static void shuffle(uint32_t *v, size_t n) {
@@ -666,7 +829,8 @@ static void *dns_main(void *arg) {
         struct dns *dns = arg;
         for (;;) {
                 struct epoll_event ev[16];
-                int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), -1);
+                int n = epoll_wait(dns->epfd, ev, ELEMENTSOF(ev), DNS_SNAPSHOT_MS);
+                snapshots_refresh(dns);
                 for (int i = 0; i < n; i++) {
                         if (ev[i].data.ptr == NULL)
                                 return NULL;
@@ -752,6 +916,8 @@ void dns_close(struct net_store *s) {
                 close(x->fd);
                 close(x->tfd);
                 inflight_unref(x->inflight);
+                free(x->snap_dir);
+                free(x->snap_name);
                 free(x);
         }
         close(dns->epfd);
@@ -787,21 +953,11 @@ static int socket_in(const char *ns_path, int type) {
         return fd >= 0 ? fd_above_select(fd) : e;
 }
 
-int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
-                   struct berr *err) {
+/* Serve @fd (UDP) and @tfd (TCP listener), both bound to 127.0.0.11:53 in the container's
+ * namespace; takes them (closed on failure). */
+static int attach_fds(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers, int fd,
+                      int tfd, struct berr *err) {
         struct dns *dns = s->dns;
-        if (!dns)
-                return 0;
-        net_dns_detach(s, ctr_id);
-        int fd = socket_in(ns_path, SOCK_DGRAM);
-        if (fd < 0)
-                return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
-        int tfd = socket_in(ns_path, SOCK_STREAM);
-        if (tfd < 0) {
-                close(fd);
-                return berr_set(err, BERR_INTERNAL, -tfd, "embedded DNS server: listen on 127.0.0.11:53/tcp: %s",
-                                strerror(-tfd));
-        }
         struct dns_sock *x = calloc(1, sizeof(*x));
         if (!x) {
                 close(fd);
@@ -839,6 +995,85 @@ int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path,
         return 0;
 }
 
+int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
+                   struct berr *err) {
+        struct dns *dns = s->dns;
+        if (!dns)
+                return 0;
+        net_dns_detach(s, ctr_id);
+        int fd = socket_in(ns_path, SOCK_DGRAM);
+        if (fd < 0)
+                return berr_set(err, BERR_INTERNAL, -fd, "embedded DNS server: bind 127.0.0.11:53: %s", strerror(-fd));
+        int tfd = socket_in(ns_path, SOCK_STREAM);
+        if (tfd < 0) {
+                close(fd);
+                return berr_set(err, BERR_INTERNAL, -tfd, "embedded DNS server: listen on 127.0.0.11:53/tcp: %s",
+                                strerror(-tfd));
+        }
+        return attach_fds(s, ctr_id, ns_path, servers, fd, tfd, err);
+}
+
+/* Whether @fd is an IPv4 socket of @type bound to 127.0.0.11:53 (and listening, for TCP). */
+bool net_dns_socket_ok(int fd, int type) {
+        int v = 0;
+        socklen_t len = sizeof(v);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != type)
+                return false;
+        len = sizeof(v);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_INET)
+                return false;
+        len = sizeof(v);
+        if (type == SOCK_STREAM && (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v))
+                return false;
+        struct sockaddr_in sa;
+        len = sizeof(sa);
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || len != sizeof(sa) || sa.sin_family != AF_INET)
+                return false;
+        return sa.sin_port == htons(53) && sa.sin_addr.s_addr == htonl(0x7f00000b);
+}
+
+int net_dns_adopt(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers, int fd,
+                  int tfd, struct berr *err) {
+        if (!s->dns || !net_dns_socket_ok(fd, SOCK_DGRAM) || !net_dns_socket_ok(tfd, SOCK_STREAM)) {
+                close(fd);
+                close(tfd);
+                return s->dns ? berr_set(err, BERR_INVALID, EINVAL, "embedded DNS server: not the sockets of 127.0.0.11:53")
+                              : 0;
+        }
+        net_dns_detach(s, ctr_id);
+        /* Nonblocking is a property of the open file: the kept socket had it already. */
+        (void) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        (void) fcntl(tfd, F_SETFL, fcntl(tfd, F_GETFL) | O_NONBLOCK);
+        fd = fd_above_select(fd);
+        tfd = fd_above_select(tfd);
+        return attach_fds(s, ctr_id, ns_path, servers, fd, tfd, err);
+}
+
+int net_dns_dup_fds(struct net_store *s, const char *ctr_id, int *ret_fd, int *ret_tfd) {
+        struct dns *dns = s->dns;
+        *ret_fd = *ret_tfd = -1;
+        if (!dns)
+                return -ENOENT;
+        int r = -ENOENT;
+        pthread_mutex_lock(&dns->lock);
+        for (struct dns_sock *x = dns->socks; x; x = x->next)
+                if (strcmp(x->ctr_id, ctr_id) == 0) {
+                        *ret_fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 3);
+                        *ret_tfd = fcntl(x->tfd, F_DUPFD_CLOEXEC, 3);
+                        r = *ret_fd < 0 || *ret_tfd < 0 ? -errno : 0;
+                        break;
+                }
+        pthread_mutex_unlock(&dns->lock);
+        if (r < 0) {
+                if (*ret_fd >= 0)
+                        close(*ret_fd);
+                if (*ret_tfd >= 0)
+                        close(*ret_tfd);
+                *ret_fd = *ret_tfd = -1;
+        }
+        return r;
+}
+
 void net_dns_detach(struct net_store *s, const char *ctr_id) {
         struct dns *dns = s->dns;
         if (!dns)
@@ -856,6 +1091,8 @@ void net_dns_detach(struct net_store *s, const char *ctr_id) {
                 close(x->fd);
                 close(x->tfd);
                 inflight_unref(x->inflight);
+                free(x->snap_dir);
+                free(x->snap_name);
                 free(x);
         }
         pthread_mutex_unlock(&dns->lock);

@@ -124,6 +124,18 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
 int net_dns_attach(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers,
                    struct berr *err);
 void net_dns_detach(struct net_store *s, const char *ctr_id);
+/* The same server on sockets that outlived a berthd (kept by the container's shim):
+ * @fd UDP, @tfd the TCP listener, both bound to 127.0.0.11:53 in the container's
+ * namespace. Takes both fds (closed on failure: then call net_dns_attach). */
+int net_dns_adopt(struct net_store *s, const char *ctr_id, const char *ns_path, const char *const *servers, int fd,
+                  int tfd, struct berr *err);
+/* Duplicates (CLOEXEC) of the container's two sockets, for its shim to keep; -ENOENT. */
+int net_dns_dup_fds(struct net_store *s, const char *ctr_id, int *ret_fd, int *ret_tfd);
+/* Keep @dir/@name (the shim's bundle) holding the names the container's DNS answers, for
+ * its shim to answer from while berthd is down; written now and whenever endpoints change. */
+int net_dns_snapshot_to(struct net_store *s, const char *ctr_id, const char *dir, const char *name);
+/* Whether @fd is an IPv4 socket of @type (SOCK_DGRAM, SOCK_STREAM listening) bound to 127.0.0.11:53. */
+bool net_dns_socket_ok(int fd, int type);
 
 /* The container's network namespace, bound at EXEC-ROOT/netns/<id>, lo up. */
 int net_sandbox_create(struct net_store *s, const char *ctr_id, char *path, size_t size, struct berr *err);

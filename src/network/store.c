@@ -1404,6 +1404,7 @@ static int ep_add(struct network *n, const char *ctr_id, const char *ctr_name, c
         snprintf(e->ctr_name, sizeof(e->ctr_name), "%s", ctr_name && ctr_name[0] == '/' ? ctr_name + 1 : ctr_name ?: "");
         e->ep = *ep;
         e->names = strv_copy(names);
+        __atomic_add_fetch(&net_names_gen, 1, __ATOMIC_SEQ_CST);
         return 0;
 }
 
@@ -1412,6 +1413,7 @@ static void ep_del(struct network *n, struct endpoint *e) {
         names_free(e->names);
         memmove(&n->eps[i], &n->eps[i + 1], (n->n_eps - i - 1) * sizeof(*e));
         n->n_eps--;
+        __atomic_add_fetch(&net_names_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,

@@ -21,6 +21,10 @@ struct endpoint {
         char **names;           /* what the embedded DNS answers with ep.ip (NULL-terminated) */
 };
 
+/* Bumped (atomically) whenever an endpoint comes or goes: the embedded DNS rewrites the
+ * name snapshots the shims answer from while berthd is down (dns.c). */
+extern unsigned net_names_gen;
+
 struct network {
         struct net_info info;
         json_t *rec;            /* the inspect shape without Containers, as stored */

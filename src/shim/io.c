@@ -142,7 +142,10 @@ static void conn_close(struct shim *s, struct shim_conn *c) {
         }
         if (c->exec) /* berthd left: the exec goes on, its exit is not reported */
                 shim_exec_conn_gone(c->exec);
+        bool watch = c->is_watch;
         free(c);
+        if (watch)
+                shim_dns_berthd_gone(s);
 }
 
 void shim_conn_close(struct shim *s, struct shim_conn *c) {
@@ -409,6 +412,10 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 c->is_watch = true;
                 reply(c->item.fd, 0, NULL);
                 break;
+        case SHIM_REQ_DNS_KEEP:
+        case SHIM_REQ_DNS_GET:
+                shim_dns_request(s, c, &m, fd);
+                return;
         case SHIM_REQ_CLOSE_STDIN:
                 close_stdin(s);
                 reply(c->item.fd, 0, NULL);

@@ -50,6 +50,11 @@ enum shim_msg_type {
         SHIM_MSG_DETACHED, /* exec: the client detached (detach keys); EXITED follows later */
         SHIM_REQ_PAUSE,    /* freeze the container's cgroup (docker pause) */
         SHIM_REQ_RESUME,   /* thaw it (docker unpause) */
+        /* The embedded DNS server's sockets outlive berthd in the shim (dns_keep.c).
+         * KEEP + one fd: keep it (flags SHIM_DNS_UDP or SHIM_DNS_TCP; replaces the one kept
+         * before). GET (flags): answered by STARTED with that fd, or ERROR -ENOENT. */
+        SHIM_REQ_DNS_KEEP,
+        SHIM_REQ_DNS_GET,
         _SHIM_MSG_MAX,
 };
 /* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */
@@ -62,6 +67,10 @@ enum {
         SHIM_ATTACH_MULTIPLEX = 1 << 3, /* 8-byte stream headers (no TTY) */
         SHIM_EXEC_TTY = 1 << 4,         /* exec: a pty of the container's devpts */
 };
+
+enum { SHIM_DNS_UDP = 0, SHIM_DNS_TCP = 1 };
+/* In the bundle: the names the shim answers while berthd is down (written by berthd). */
+#define SHIM_DNS_NAMES "dns-names"
 
 #define SHIM_DETACH_KEYS_MAX 16
 #define SHIM_MSG_TEXT_MAX 1024

@@ -99,6 +99,11 @@ void shim_conn_close(struct shim *s, struct shim_conn *c);
 bool shim_detach_feed(const uint8_t *keys, size_t n_keys, size_t *matched, const char *in, size_t n, char *out,
                       size_t *len, size_t cap);
 
+/* dns_keep.c: SHIM_REQ_DNS_KEEP and _GET (takes @fd); berthd's watch connection closed
+ * (if it was the last, berth-dns answers names until berthd is back). */
+void shim_dns_request(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd);
+void shim_dns_berthd_gone(struct shim *s);
+
 /* exec.c */
 int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err);
 pid_t shim_exec_pid(struct shim_conn *conn);

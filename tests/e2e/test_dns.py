@@ -11,6 +11,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -254,3 +255,163 @@ def test_queries_over_tcp(dnsd, upstream):
     finally:
         cli.run("rm", "-f", "tcp-a")
         cli.run("network", "rm", "tcpn")
+
+
+# A client as glibc's resolver is one: one query, 5 s for the answer (its default timeout).
+# Prints "sent" once the query is out, then the answer's rcode and addresses.
+CLIENT_QUERY = r"""
+import socket, struct, sys, time
+name, tcp = sys.argv[1], sys.argv[2] == "tcp"
+q = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+if tcp:
+    s = socket.create_connection(("127.0.0.11", 53), timeout=5)
+    s.sendall(struct.pack("!H", len(q)) + q)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(q, ("127.0.0.11", 53))
+print("sent", flush=True)
+t = time.monotonic()
+if tcp:
+    n = struct.unpack("!H", s.recv(2))[0]
+    r = b""
+    while len(r) < n:
+        r += s.recv(n - len(r))
+else:
+    r = s.recv(4096)
+assert r[:2] == q[:2]
+an = struct.unpack("!H", r[6:8])[0]
+print("rcode=%d an=%d waited=%.1f" % (r[3] & 15, an, time.monotonic() - t))
+if an:
+    print(socket.inet_ntoa(r[-4:]))
+"""
+
+
+def _fds(pid):
+    return sorted(os.readlink("/proc/%d/fd/%s" % (pid, f)) for f in os.listdir("/proc/%d/fd" % pid))
+
+
+def _settled_fds(pid):
+    """The descriptors of @pid once an exec's connection that just ended has gone."""
+    before = _fds(pid)
+    for _ in range(30):
+        time.sleep(0.2)
+        now = _fds(pid)
+        if now == before:
+            return now
+        before = now
+    return before
+
+
+def _children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return sorted(f.read().split())
+
+
+def _dns_inodes(pid):
+    """The inodes of the sockets bound to 127.0.0.11:53 in the network namespace of @pid."""
+    out = []
+    for proto in ("udp", "tcp"):
+        with open("/proc/%d/net/%s" % (pid, proto)) as f:
+            for line in f.readlines()[1:]:
+                col = line.split()
+                if col[1] == "0B00007F:0035" and col[9] != "0":  # not connections in TIME_WAIT
+                    out.append("socket:[%s]" % col[9])
+    return sorted(out)
+
+
+def test_names_resolve_while_berthd_is_killed_and_restarted(fresh_daemon):
+    """Each container's shim keeps its DNS sockets: `kill -9` of berthd leaves 127.0.0.11:53
+    bound. While berthd is down the shim answers the names of the container's networks
+    over UDP (from the snapshot berthd keeps, which follows containers that come later);
+    a TCP query waits in the listen backlog and is answered by the restarted berthd within
+    the client's 5 s. The restarted berthd serves the very same sockets again, and nothing
+    is left behind in berthd or the shims."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "kq")
+        for n in ("kept", "kasker"):
+            cli.run("run", "-d", "--name", n, "--network", "kq", "busybox", "sleep", "600")
+        ip = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.kq.IPAddress}}", "kept").stdout.strip()
+        pid = int(cli.run("inspect", "-f", "{{.State.Pid}}", "kasker").stdout)
+        ids = [cli.run("inspect", "-f", "{{.Id}}", n).stdout.strip() for n in ("kept", "kasker")]
+        shims = [int(open(os.path.join(d.exec_root, "containers", i, "shim.pid")).read()) for i in ids]
+
+        def ask(name, want):
+            p = cli.run("exec", "kasker", "sh", "-c", "timeout 10 nslookup -type=a %s 127.0.0.11; exit $?" % name)
+            assert addresses(p.stdout) == [want]
+
+        def ask_inside(name):
+            """From inside kasker (all its namespaces, its own nslookup) without berthd."""
+            return subprocess.run(["nsenter", "-t", str(pid), "-a", "timeout", "10", "nslookup", "-type=a", name,
+                                   "127.0.0.11"], capture_output=True, text=True, timeout=20)
+
+        ask("kept", ip)
+        inodes = _dns_inodes(pid)
+        assert len(inodes) == 2  # UDP and the TCP listener
+        shim_fds = [_settled_fds(s) for s in shims]
+        shim_children = [_children(s) for s in shims]  # the containers' inits
+        berthd_fds = _fds(d.proc.pid)
+        assert all(i in berthd_fds for i in inodes) and all(i in shim_fds[1] for i in inodes)
+
+        after_restart = []
+        names = {"kept": ip}
+        cli.run("run", "-d", "--name", "kgone", "--network", "kq", "busybox", "sleep", "600")
+        for rnd in range(2):  # the second round also sees whether the first left anything behind
+            if rnd == 1:  # the snapshot follows containers that come and go after the first restart
+                cli.run("run", "-d", "--name", "klate", "--network", "kq", "busybox", "sleep", "600")
+                names["klate"] = cli.run("inspect", "-f", "{{.NetworkSettings.Networks.kq.IPAddress}}",
+                                         "klate").stdout.strip()
+                cli.run("rm", "-f", "kgone")
+                time.sleep(0.5)  # berthd rewrites the snapshots within 200 ms of a change
+            d.stop(sig=signal.SIGKILL)
+            assert _dns_inodes(pid) == inodes  # still bound: nothing to rebind, no window
+            deadline = time.time() + 3  # the shim sees its watch connection close
+            while len(_children(shims[1])) < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            assert len(_children(shims[1])) == 2  # the init, and berth-dns answering for berthd
+            for name, want in names.items():
+                p = ask_inside(name)
+                assert p.returncode == 0 and addresses(p.stdout) == [want], (p.stdout, p.stderr)
+            # Only names berthd would answer: not a made-up one, not a container that is gone.
+            p = ask_inside("kasker.kq" if rnd == 0 else "kgone")
+            assert addresses(p.stdout) == [], p.stdout
+            udp = subprocess.run(["nsenter", "-t", str(pid), "-n", "/usr/bin/python3", "-c", CLIENT_QUERY, "kept",
+                                  "udp"], capture_output=True, text=True, timeout=10)
+            words = udp.stdout.split()
+            assert words[:3] == ["sent", "rcode=0", "an=1"] and words[-1] == ip, udp.stdout + udp.stderr
+            tcp = subprocess.Popen(["nsenter", "-t", str(pid), "-n", "/usr/bin/python3", "-c", CLIENT_QUERY, "kept",
+                                    "tcp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert tcp.stdout.readline().strip() == "sent", tcp.stderr.read()
+            time.sleep(1)
+            assert tcp.poll() is None  # TCP waits for berthd
+            d.start()
+            out, err = tcp.communicate(timeout=10)
+            assert tcp.returncode == 0, err
+            words = out.split()
+            assert words[:2] == ["rcode=0", "an=1"] and words[-1] == ip, out
+
+            for name, want in names.items():
+                ask(name, want)
+            assert _dns_inodes(pid) == inodes
+            fds = _settled_fds(d.proc.pid)
+            assert all(fds.count(i) == 1 for i in inodes)  # served again: the same sockets, once
+            after_restart.append(len(fds))
+            # The shims' watch connections are new (the new berthd's); nothing else is (an
+            # exec's connection may take a moment to go).
+            deadline = time.time() + 3
+            while [len(_fds(s)) for s in shims] != [len(f) for f in shim_fds] and time.time() < deadline:
+                time.sleep(0.1)
+            assert [len(_fds(s)) for s in shims] == [len(f) for f in shim_fds]
+            assert all(i in _fds(shims[1]) for i in inodes)
+            assert [_children(s) for s in shims] == shim_children  # the helpers that answered are gone
+        # klate came, kgone went: as many DNS sockets and watch connections as before
+        assert after_restart[0] == after_restart[1]
+        cli.run("rm", "-f", "klate")
+        cli.run("rm", "-f", "kept", "kasker")
+        cli.run("network", "rm", "kq")
+    finally:
+        cli.cleanup()

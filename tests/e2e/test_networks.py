@@ -414,3 +414,28 @@ def test_legacy_links_give_hosts_entries_and_variables(berthd, docker, images):
         assert p.returncode != 0 and "Cannot link to a non running container" in p.stderr
     finally:
         docker.run("rm", "-f", "lk-db")
+
+
+def test_rm_link_removes_a_legacy_link(berthd, docker, images):
+    """`docker rm --link /app/alias` (DELETE ?link=true): the parent forgets the link, both
+    containers stay; dockerd's errors for a container's own name and an unknown link."""
+    docker.run("run", "-d", "--name", "rl-db", "busybox", "sleep", "600")
+    try:
+        docker.run("create", "--name", "rl-app", "--link", "rl-db:db", "busybox", "sh", "-c",
+                   "cat /etc/hosts; env")
+        assert inspect(docker, "rl-app")["HostConfig"]["Links"]
+        p = docker.run("rm", "--link", "rl-db", check=False)
+        assert p.returncode != 0
+        assert "Conflict, cannot remove the default link name of the container" in p.stderr
+        p = docker.run("rm", "--link", "/rl-app/nosuch", check=False)
+        assert p.returncode != 0 and "No such container: rl-app/nosuch" in p.stderr  # the CLI trims the slashes
+        assert docker.run("rm", "--link", "/rl-app/db").stdout.strip() == "/rl-app/db"
+        assert inspect(docker, "rl-app")["HostConfig"]["Links"] is None
+        assert inspect(docker, "rl-db")["State"]["Running"]
+        p = docker.run("rm", "--link", "/rl-app/db", check=False)
+        assert p.returncode != 0 and "No such container: rl-app/db" in p.stderr
+        docker.run("start", "-a", "rl-app")
+        out = docker.run("logs", "rl-app").stdout
+        assert "DB_NAME" not in out and "\tdb " not in out
+    finally:
+        docker.run("rm", "-f", "rl-app", "rl-db", check=False)

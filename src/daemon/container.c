@@ -65,10 +65,17 @@ static struct container *ctr_new(void) {
         return c;
 }
 
+static void free_retired(struct ctr_config **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                ctr_config_free(v[i]);
+        free(v);
+}
+
 static void ctr_free(struct container *c) {
         if (!c)
                 return;
         ctr_config_free(c->cc);
+        free_retired(c->cc_retired, c->n_cc_retired);
         json_decref(c->args);
         json_decref(c->health_log);
         json_decref(c->networks);
@@ -88,6 +95,45 @@ void ctr_unref(struct daemon *d, struct container *c) {
         pthread_mutex_unlock(&d->ctr_lock);
         if (last)
                 ctr_free(c);
+}
+
+/* ---- configuration replaced by docker update (copy-on-write) ---- */
+
+int ctr_config_replace(struct container *c, struct ctr_config *cc) {
+        /* Keeping the old config is what makes the swap safe: without room for it, nothing changes. */
+        struct ctr_config **v = realloc(c->cc_retired, (c->n_cc_retired + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        c->cc_retired = v;
+        v[c->n_cc_retired++] = c->cc;
+        __atomic_store_n(&c->cc, cc, __ATOMIC_RELEASE);
+        return 0;
+}
+
+void ctr_config_revert(struct container *c) {
+        if (c->n_cc_retired == 0)
+                return;
+        struct ctr_config *prev = c->cc_retired[c->n_cc_retired - 1];
+        c->cc_retired[c->n_cc_retired - 1] = c->cc; /* stays retired: readers may hold it */
+        __atomic_store_n(&c->cc, prev, __ATOMIC_RELEASE);
+}
+
+void ctr_config_reclaim(struct daemon *d, struct container *c) {
+        struct ctr_config **v = NULL;
+        size_t n = 0;
+        pthread_mutex_lock(&d->ctr_lock);
+        /* Every thread that reads c->cc holds a reference (or the store lock, held here):
+         * with only the table's and ours, no one can still hold a retired config. */
+        if (c->refs <= 2) {
+                pthread_mutex_lock(&c->lock);
+                v = c->cc_retired;
+                n = c->n_cc_retired;
+                c->cc_retired = NULL;
+                c->n_cc_retired = 0;
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        free_retired(v, n);
 }
 
 /* ---- persistence ---- */

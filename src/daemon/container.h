@@ -55,8 +55,13 @@ struct container {
         char name[256]; /* with the leading '/' */
         char image_id[80];
         char created[40];
-        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create, so
-                                * it may be read without c->lock; inspect and the record are encoded from it */
+        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; inspect and the record
+                                * are encoded from it. Copy-on-write: docker update replaces the pointer under
+                                * c->lock (ctr_config_replace) and never changes a config in place, so a
+                                * holder of a reference may read it without c->lock; a reader that needs two
+                                * fields an update changes to agree loads c->cc once, or holds c->lock. */
+        struct ctr_config **cc_retired; /* replaced configs, freed when no one else can hold them */
+        size_t n_cc_retired;
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */
@@ -136,6 +141,13 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
 int ctr_validate_create(json_t *body, struct ctr_config **ret_req, struct berr *err); /* @ret_req: NULL, or the decoded request */
 /* The values of a decoded create request (ctr_validate_create's second half). */
 int ctr_config_validate(const struct ctr_config *cc, struct berr *err);
+/* POST /containers/{id}/update (container_update.c): the body (Resources and RestartPolicy)
+ * checked as dockerd checks it, then applied: the record at once, the cgroup of a running
+ * or paused container at once, a stopped one's at its next start. ctr_validate_update
+ * (container_validate.c): the body's types and values; *@ret_req holds only what it
+ * changes. *@ret_warnings: an array (null for none), as dockerd's ContainerUpdateOKBody. */
+int ctr_validate_update(json_t *body, struct ctr_config **ret_req, struct berr *err);
+int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret_warnings, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
@@ -255,6 +267,13 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
 /* The network API's daemon side (create, remove, prune): networks.h. */
 
 /* Internal to the container module (container*.c, monitor.c). */
+/* c->lock held: @cc becomes c->cc (taken; -ENOMEM leaves it with the caller); the old one
+ * is kept (retired), since a thread holding a reference may still read it without the lock. ctr_config_revert: the last retired one
+ * comes back (a record that could not be written). ctr_config_reclaim (no lock held): the
+ * retired configs are freed when only the table and the caller hold the container. */
+int ctr_config_replace(struct container *c, struct ctr_config *cc);
+void ctr_config_revert(struct container *c);
+void ctr_config_reclaim(struct daemon *d, struct container *c);
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
 int ctr_save(struct daemon *d, struct container *c, struct berr *err);
 void ctr_handle_exit(struct daemon *d, struct container *c);

@@ -61,6 +61,7 @@ struct container {
                                 * holder of a reference may read it without c->lock; a reader that needs two
                                 * fields an update changes to agree loads c->cc once, or holds c->lock. */
         struct ctr_config **cc_retired; /* replaced configs, freed when no one else can hold them */
+        json_t *mounts_from;   /* --volumes-from: the lenders' mounts, resolved at create (NULL: none); fixed */
         size_t n_cc_retired;
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
@@ -218,6 +219,12 @@ int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
+/* --volumes-from at create: the mounts of each container named (a missing one is dockerd's
+ * "No such container"), read-only where asked, later ones winning on a destination;
+ * *@ret NULL when none is named. ctr_mounts_from_load: the record's copy, well-formed
+ * entries only. */
+int ctr_mounts_resolve_from(struct daemon *d, const struct ctr_config *cc, json_t **ret, struct berr *err);
+json_t *ctr_mounts_from_load(json_t *rec_list);
 /* Names of the container's anonymous volumes (removed with rm -v and --rm). */
 int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
 bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);

@@ -4,7 +4,9 @@
  * a source, the image's VOLUME paths). An anonymous volume's name is derived from the
  * container's ID and the path, so nothing more needs recording. Volumes are created with
  * the container; at start an empty volume gets a copy of what the image has at its path.
- * --volumes-from, volume drivers and other --mount types are refused with a clear error. */
+ * --volumes-from copies another container's bind and volume mounts at create (kept in the
+ * record, so they outlive that container). Volume drivers and other --mount types are
+ * refused with a clear error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -216,12 +218,67 @@ static bool has_destination(json_t *list, const char *dst_raw) {
         return false;
 }
 
-static int parse_all(const char *ctr_id, const struct ctr_config *cc, bool check_sources, json_t **ret,
+/* parser.ParseVolumesFrom: "container[:mode]", the mode rw or ro (and SELinux's z/Z, which
+ * mean nothing here); propagation and copy modes are refused. *@ret_rw: not ro. */
+static int parse_volumes_from(const char *spec, char *ret_ref, size_t size, bool *ret_rw, struct berr *err) {
+        if (!*spec)
+                return berr_set(err, BERR_INVALID, EINVAL, "volumes-from specification cannot be an empty string");
+        const char *colon = strchr(spec, ':');
+        size_t n = colon ? (size_t) (colon - spec) : strlen(spec);
+        if (n >= size)
+                return berr_set(err, BERR_INVALID, E2BIG, "No such container: %.64s...", spec);
+        memcpy(ret_ref, spec, n);
+        ret_ref[n] = '\0';
+        *ret_rw = true;
+        if (!colon || !colon[1])
+                return 0;
+        const char *mode = colon + 1;
+        char mb[256];
+        if (strlen(mode) >= sizeof(mb))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %.64s...", mode);
+        snprintf(mb, sizeof(mb), "%s", mode);
+        bool seen_rw = false;
+        for (char *save = NULL, *o = strtok_r(mb, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                if (strcmp(o, "ro") == 0 || strcmp(o, "rw") == 0) {
+                        if (seen_rw) /* one access mode */
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", mode);
+                        seen_rw = true;
+                        *ret_rw = strcmp(o, "rw") == 0;
+                } else if (strcmp(o, "z") && strcmp(o, "Z"))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", mode);
+        }
+        return 0;
+}
+
+/* The mounts another container lends (*@from, resolved at create): after -v and --mount,
+ * which win on the same destination, as dockerd's registerMountPoints. */
+static void add_from(json_t *out, json_t *from) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(from, i, m) {
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                char clean[4096];
+                fs_clean_abs_path(dst, clean, sizeof(clean));
+                size_t j;
+                json_t *o;
+                bool taken = false;
+                json_array_foreach(out, j, o) taken |= strcmp(json_string_value(json_object_get(o, "Destination")), clean) == 0;
+                if (!taken)
+                        json_array_append_new(out, json_deep_copy(m));
+        }
+}
+
+static int parse_all(const char *ctr_id, const struct ctr_config *cc, json_t *from, bool check_sources, json_t **ret,
                      struct berr *err) {
         _cleanup_json_ json_t *out = json_array();
         const struct ctr_host_config *hc = &cc->hc;
-        if (hc->volumes_from.n > 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "--volumes-from %s", NO_VOLUMES);
+        for (size_t i = 0; i < hc->volumes_from.n; i++) {
+                char ref[256];
+                bool rw;
+                int r = parse_volumes_from(hc->volumes_from.v[i], ref, sizeof(ref), &rw, err);
+                if (r < 0)
+                        return r;
+        }
         const char *drv = hc->volume_driver;
         if (drv[0] && strcmp(drv, "local") != 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
@@ -235,6 +292,7 @@ static int parse_all(const char *ctr_id, const struct ctr_config *cc, bool check
                 if (r < 0)
                         return r;
         }
+        add_from(out, from);
         /* Config.Volumes (the image's VOLUME, -v /path): anonymous volumes where nothing
          * else is mounted. */
         for (size_t i = 0; i < cc->cfg.volumes.n; i++) {
@@ -258,7 +316,7 @@ static int parse_all(const char *ctr_id, const struct ctr_config *cc, bool check
 }
 
 int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err) {
-        return parse_all("", cc, true, ret, err);
+        return parse_all("", cc, NULL, true, ret, err);
 }
 
 static void fill_sources(struct daemon *d, json_t *list) {
@@ -276,7 +334,7 @@ static void fill_sources(struct daemon *d, json_t *list) {
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
         json_t *list = NULL;
         struct berr e = { 0 };
-        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return json_array();
         fill_sources(d, list);
         size_t i;
@@ -285,20 +343,21 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
                 json_object_del(m, "_create");
                 json_object_del(m, "_recursive");
                 json_object_del(m, "_nocopy");
+                json_object_del(m, "_from");
         }
         return list;
 }
 
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
-        int r = parse_all(c->id, c->cc, false, &list, err);
+        int r = parse_all(c->id, c->cc, c->mounts_from, false, &list, err);
         if (r < 0)
                 return r;
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
                 const char *name = json_string_value(json_object_get(m, "Name"));
-                if (!name)
+                if (!name || json_is_true(json_object_get(m, "_from"))) /* the lender's: it exists */
                         continue;
                 char anon[65];
                 anonymous_name(c->id, json_string_value(json_object_get(m, "Destination")), anon);
@@ -314,7 +373,7 @@ int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret) {
         _cleanup_json_ json_t *list = NULL;
         struct berr e = { 0 };
         *ret = json_array();
-        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return 0;
         (void) d;
         size_t i;
@@ -335,7 +394,7 @@ bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *n
         _cleanup_json_ json_t *list = NULL;
         struct berr e = { 0 };
         (void) d;
-        if (parse_all(c->id, c->cc, false, &list, &e) < 0)
+        if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return true; /* cannot tell: in use, so nothing gets removed */
         size_t i;
         json_t *m;
@@ -384,7 +443,7 @@ static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struc
 
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
-        int r = parse_all(c->id, c->cc, false, &list, err);
+        int r = parse_all(c->id, c->cc, c->mounts_from, false, &list, err);
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *oci = json_array();
@@ -469,7 +528,7 @@ json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known) {
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 _cleanup_json_ json_t *list = NULL;
                 struct berr e = { 0 };
-                if (parse_all(c->id, c->cc, false, &list, &e) < 0) {
+                if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0) {
                         *ret_all_known = false; /* a prune must not go on: it cannot tell */
                         continue;
                 }
@@ -483,4 +542,76 @@ json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known) {
         }
         pthread_mutex_unlock(&d->ctr_lock);
         return used;
+}
+
+/* A lent mount as the record keeps it: what parse_all makes, checked again when read back. */
+static bool from_entry_ok(json_t *m) {
+        const char *type = json_string_value(json_object_get(m, "Type"));
+        const char *dst = json_string_value(json_object_get(m, "Destination"));
+        const char *src = json_string_value(json_object_get(m, "Source"));
+        const char *name = json_string_value(json_object_get(m, "Name"));
+        if (!type || !dst || dst[0] != '/' || !json_is_boolean(json_object_get(m, "RW")) ||
+            !json_is_string(json_object_get(m, "Propagation")) || !json_is_string(json_object_get(m, "Mode")))
+                return false;
+        if (strcmp(type, "volume") == 0)
+                return name && volume_name_valid(name);
+        return strcmp(type, "bind") == 0 && !name && src && src[0] == '/';
+}
+
+json_t *ctr_mounts_from_load(json_t *rec_list) {
+        json_t *out = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(rec_list, i, m) if (out && from_entry_ok(m)) json_array_append(out, m);
+        return out;
+}
+
+int ctr_mounts_resolve_from(struct daemon *d, const struct ctr_config *cc, json_t **ret, struct berr *err) {
+        *ret = NULL;
+        const struct strv *vf = &cc->hc.volumes_from;
+        if (vf->n == 0)
+                return 0;
+        _cleanup_json_ json_t *out = json_array();
+        if (!out)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        for (size_t i = 0; i < vf->n; i++) {
+                char ref[256];
+                bool rw;
+                int r = parse_volumes_from(vf->v[i], ref, sizeof(ref), &rw, err);
+                if (r < 0)
+                        return r;
+                struct container *src = NULL;
+                if ((r = ctr_lookup(d, ref, &src, err)) < 0) {
+                        err->kind = BERR_INVALID; /* dockerd: "No such container: x", an invalid parameter */
+                        return r;
+                }
+                _cleanup_json_ json_t *list = NULL;
+                r = parse_all(src->id, src->cc, src->mounts_from, false, &list, err);
+                ctr_unref(d, src);
+                if (r < 0)
+                        return r;
+                size_t j;
+                json_t *m;
+                json_array_foreach(list, j, m) {
+                        /* the lender's access mode, read-only if asked; no copy-up (CopyData false) */
+                        json_object_set_new(m, "RW", json_boolean(json_is_true(json_object_get(m, "RW")) && rw));
+                        json_object_set_new(m, "Mode", json_string(""));
+                        json_object_set_new(m, "_create", json_false());
+                        json_object_set_new(m, "_nocopy", json_true());
+                        json_object_set_new(m, "_from", json_true());
+                        if (json_object_get(m, "Name"))
+                                json_object_set_new(m, "Source", json_string(""));
+                        /* a later --volumes-from wins on the same destination */
+                        const char *dst = json_string_value(json_object_get(m, "Destination"));
+                        for (size_t k = 0; k < json_array_size(out); k++)
+                                if (strcmp(json_string_value(json_object_get(json_array_get(out, k), "Destination")), dst) == 0) {
+                                        json_array_remove(out, k);
+                                        break;
+                                }
+                        if (json_array_append(out, m) < 0)
+                                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                }
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
 }

@@ -72,7 +72,10 @@ def test_bad_mount_specifications_are_refused(docker, images, hostdir):
         (["-v", hostdir + ":/x:bogus"], "invalid mode: bogus"),
         (["-v", hostdir + ":/x", "-v", "/tmp:/x/"], "Duplicate mount point: /x"),
         (["-v", "bad!volume:/data"], "includes invalid characters for a local volume name"),
-        (["--volumes-from", "other"], "is not supported by berth yet"),
+        (["--volumes-from", "other"], "No such container: other"),
+        (["--volumes-from", "other:bogus"], "invalid mode: bogus"),
+        (["--volumes-from", "other:rshared"], "invalid mode: rshared"),
+        (["--volumes-from", "other:nocopy"], "invalid mode: nocopy"),
         (["--mount", "type=npipe,src=x,dst=/data"], "is not supported by berth yet"),
     ]
     before = docker.run("ps", "-aq").stdout.split()
@@ -161,3 +164,81 @@ def test_sysctls_land_in_the_containers_namespaces(docker, images):
     assert p.stdout.split("\n") == ["7", "0\t2147483647", "99", "example.org", ""]
     with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
         assert f.read() == host_port_start
+
+
+def test_volumes_from_lends_binds_and_volumes_not_tmpfs(docker, images, hostdir):
+    """--volumes-from: the other container's binds and volumes (named, anonymous, the
+    image's VOLUMEs) at the same destinations, in its mode unless :ro asks for less; not its
+    tmpfs; -v wins on a destination; they stay after the lender is gone."""
+    vol = "vf-named-%d" % os.getpid()
+    lender = docker.run("create", "--name", "vf-lender", "-v", hostdir + ":/hb:ro", "-v", vol + ":/named",
+                        "-v", "/anon", "--tmpfs", "/tm", "busybox", "sh", "-c",
+                        "echo lent > /named/f; echo anon > /anon/f").stdout.strip()
+    users = []
+    try:
+        docker.run("start", "-a", "vf-lender")
+        lender_mounts = {m["Destination"]: m for m in json.loads(docker.run("inspect", "-f", "{{json .Mounts}}",
+                                                                             lender).stdout)}
+        p = docker.run("run", "--name", "vf-user", "--volumes-from", "vf-lender", "busybox", "sh", "-c",
+                       "cat /named/f /anon/f /hb/in.txt; touch /named/w && echo rw-ok; "
+                       "touch /hb/w 2>/dev/null || echo hb-ro; grep -c ' /tm ' /proc/mounts || true")
+        users.append("vf-user")
+        assert p.stdout.split("\n")[:6] == ["lent", "anon", "from the host", "rw-ok", "hb-ro", "0"]
+        info = json.loads(docker.run("inspect", "vf-user").stdout)[0]
+        assert info["HostConfig"]["VolumesFrom"] == ["vf-lender"]
+        mounts = {m["Destination"]: m for m in info["Mounts"]}
+        assert set(mounts) == {"/hb", "/named", "/anon"}
+        assert mounts["/named"]["Name"] == vol and mounts["/named"]["Type"] == "volume"
+        assert mounts["/named"]["Source"] == lender_mounts["/named"]["Source"] and mounts["/named"]["RW"] is True
+        assert mounts["/anon"]["Name"] == lender_mounts["/anon"]["Name"]
+        assert mounts["/hb"]["Source"] == hostdir and mounts["/hb"]["RW"] is False
+
+        # :ro makes every lent mount read-only; -v takes a destination back
+        other = tempfile.mkdtemp(prefix="berth-bind-")
+        try:
+            p = docker.run("run", "--name", "vf-ro", "--volumes-from", "vf-lender:ro", "-v", other + ":/anon",
+                           "busybox", "sh", "-c", "touch /named/x 2>/dev/null || echo named-ro; touch /anon/mine && echo own")
+            users.append("vf-ro")
+            assert p.stdout.split() == ["named-ro", "own"]
+            assert os.path.exists(os.path.join(other, "mine"))
+            mounts = {m["Destination"]: m for m in json.loads(docker.run("inspect", "-f", "{{json .Mounts}}",
+                                                                         "vf-ro").stdout)}
+            assert mounts["/named"]["RW"] is False and mounts["/anon"]["Type"] == "bind"
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
+
+        # the lender goes (with -v): what it lent stays for those who borrowed it, its anonymous volume too
+        docker.run("rm", "-v", "vf-lender")
+        assert docker.run("volume", "inspect", lender_mounts["/anon"]["Name"], check=False).returncode == 0
+        p = docker.run("start", "-a", "vf-user")
+        assert "lent\nanon\n" in p.stdout
+        # a container cannot lend to itself: it does not exist yet
+        p = docker.run("create", "--name", "vf-self", "--volumes-from", "vf-self", "busybox", check=False)
+        assert p.returncode != 0 and "No such container: vf-self" in p.stderr
+    finally:
+        for c in users + ["vf-lender"]:
+            docker.run("rm", "-f", c, check=False)
+        docker.run("volume", "rm", vol, check=False)
+        docker.run("volume", "prune", "-f", check=False)
+
+
+def test_volumes_from_kept_in_the_record_across_a_restart(fresh_daemon, images):
+    from conftest import DockerCLI
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("run", "--name", "lender", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+        cli.run("create", "--name", "user", "--volumes-from", "lender:ro", "busybox", "cat", "/data/f")
+        cli.run("rm", "lender")
+        d.stop()
+        d.start()
+        mounts = json.loads(cli.run("inspect", "-f", "{{json .Mounts}}", "user").stdout)
+        assert [(m["Type"], m["Name"], m["Destination"], m["RW"]) for m in mounts] == [("volume", "data", "/data", False)]
+        assert cli.run("start", "-a", "user").stdout == "kept\n"
+        p = cli.run("volume", "rm", "data", check=False)
+        assert p.returncode != 0 and "volume is in use" in p.stderr
+        cli.run("rm", "user")
+        cli.run("volume", "rm", "data")
+    finally:
+        cli.cleanup()

@@ -114,7 +114,8 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
         json_t *m;
         json_array_foreach(mounts, i, m) {
                 const char *dst = json_string_value(json_object_get(m, "Destination"));
-                size_t n = dst ? strlen(dst) : 0;
+                const char *msrc = json_string_value(json_object_get(m, "Source"));
+                size_t n = dst && msrc && *msrc ? strlen(dst) : 0; /* a tmpfs has no source: as --tmpfs, not reached */
                 if (n > best && strncmp(path, dst, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
                         best = n;
                         src = json_string_value(json_object_get(m, "Source"));

@@ -8,6 +8,7 @@
  * record, so they outlive that container). Volume drivers and other --mount types are
  * refused with a clear error. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "common/tree.h"
+#include "runtime/spec.h"
 #include "volume/volume.h"
 
 #define NO_VOLUMES "is not supported by berth yet"
@@ -157,16 +159,123 @@ static int parse_bind(const char *ctr_id, const char *spec, json_t *out, struct 
         return 0;
 }
 
-/* HostConfig.Mounts[i] (--mount) */
+#define MOUNT_CONFIG(...) mount_config_error(err, type, __VA_ARGS__)
+static int mount_config_error(struct berr *err, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int mount_config_error(struct berr *err, const char *type, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config for type \"%s\": %s", type, msg);
+}
+
+/* Go's filepath.IsLocal: relative, not empty, and not leaving its root ("..", "a/../.."). */
+static bool path_is_local(const char *p) {
+        if (!*p || *p == '/')
+                return false;
+        int depth = 0;
+        for (const char *s = p; *s;) {
+                const char *e = strchr(s, '/');
+                size_t n = e ? (size_t) (e - s) : strlen(s);
+                if (n == 2 && s[0] == '.' && s[1] == '.') {
+                        if (--depth < 0)
+                                return false;
+                } else if (n > 0 && !(n == 1 && s[0] == '.'))
+                        depth++;
+                s += n;
+                while (*s == '/')
+                        s++;
+        }
+        return true;
+}
+
+/* mount.TmpfsOptions as dockerd's ConvertTmpfsOptions writes them: ro, mode (octal), size
+ * with the largest unit that divides it, then exec/noexec. */
+static int tmpfs_data(const struct ctr_mount *m, char *out, size_t size, struct berr *err) {
+        const char *type = "tmpfs";
+        size_t o = 0;
+        out[0] = '\0';
+#define ADD(...) (o += (size_t) snprintf(out + o, o < size ? size - o : 0, __VA_ARGS__))
+        if (m->read_only)
+                ADD("%sro", o ? "," : "");
+        if (m->tmpfs.mode)
+                ADD("%smode=%o", o ? "," : "", (unsigned) m->tmpfs.mode);
+        if (m->tmpfs.size_bytes) {
+                int64_t v = m->tmpfs.size_bytes;
+                const char *suffix = "";
+                static const struct {
+                        const char *s;
+                        int64_t div;
+                } units[] = { { "g", 1LL << 30 }, { "m", 1LL << 20 }, { "k", 1LL << 10 } };
+                for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                        if (v % units[i].div == 0) {
+                                v /= units[i].div;
+                                suffix = units[i].s;
+                                break;
+                        }
+                ADD("%ssize=%lld%s", o ? "," : "", (long long) v, suffix);
+        }
+        for (size_t i = 0; i < m->tmpfs.n_options; i++) {
+                const struct strv *opt = &m->tmpfs.options[i];
+                if (opt->n < 1 || opt->n > 2)
+                        return MOUNT_CONFIG("invalid option array length");
+                if (strcmp(opt->v[0], "exec") && strcmp(opt->v[0], "noexec"))
+                        return MOUNT_CONFIG("invalid option: %s", opt->v[0]);
+                if (opt->n == 1)
+                        ADD("%s%s", o ? "," : "", opt->v[0]);
+                else
+                        ADD("%s%s=%s", o ? "," : "", opt->v[0], opt->v[1]);
+        }
+#undef ADD
+        if (o >= size)
+                return MOUNT_CONFIG("options too long");
+        return 0;
+}
+
+/* HostConfig.Mounts[i] (--mount), checked as dockerd's validateMountConfigImpl */
 static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *out, bool check_sources,
                        struct berr *err) {
         const char *type = m->type, *src = m->source, *dst = m->target;
         if (!type[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config: mount type unknown");
+        if (strcmp(type, "tmpfs") == 0) {
+                int r = check_destination(dst, err);
+                if (r < 0)
+                        return r;
+                if (m->bind.set)
+                        return MOUNT_CONFIG("field BindOptions must not be specified");
+                if (m->volume.set)
+                        return MOUNT_CONFIG("field VolumeOptions must not be specified");
+                if (src && src[0])
+                        return MOUNT_CONFIG("field Source must not be specified");
+                char data[512];
+                if ((r = tmpfs_data(m, data, sizeof(data), err)) < 0)
+                        return r;
+                _cleanup_json_ json_t *opts = NULL; /* checked now, made again at start */
+                if ((r = spec_tmpfs_options(data, &opts, err)) < 0)
+                        return r;
+                json_t *mp = mount_point("tmpfs", NULL, "", dst, "", !m->read_only, "", false, false, false);
+                json_object_set_new(mp, "_tmpfs", json_string(data));
+                json_array_append_new(out, mp);
+                return 0;
+        }
         if (strcmp(type, "volume") == 0) {
                 int r = check_destination(dst, err);
                 if (r < 0)
                         return r;
+                if (m->bind.set)
+                        return MOUNT_CONFIG("field BindOptions must not be specified");
+                if (m->tmpfs.set)
+                        return MOUNT_CONFIG("field TmpfsOptions must not be specified");
+                const char *sub = m->volume.subpath;
+                if (sub && sub[0]) {
+                        if (!src || !src[0])
+                                return MOUNT_CONFIG("must not set Subpath when using anonymous volumes");
+                        if (!path_is_local(sub))
+                                return MOUNT_CONFIG("subpath must be a relative path within the volume");
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume-subpath %s", NO_VOLUMES);
+                }
                 const char *drv = m->volume.driver_name;
                 if (drv && drv[0] && strcmp(drv, "local") != 0)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
@@ -187,25 +296,34 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
         }
         if (strcmp(type, "bind") != 0)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                                "--mount type=%s is not supported by berth yet (type=bind is; --tmpfs for tmpfs)", type);
+                                "--mount type=%s is not supported by berth yet (bind, volume and tmpfs are)", type);
         if (!src || !src[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config for type \"bind\": field Source must not be empty");
+        if (m->volume.set)
+                return MOUNT_CONFIG("field VolumeOptions must not be specified");
+        if (m->tmpfs.set)
+                return MOUNT_CONFIG("field TmpfsOptions must not be specified");
         if (src[0] != '/')
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", src);
         int r = check_destination(dst, err);
         if (r < 0)
                 return r;
-        struct stat st;
-        if (check_sources && stat(src, &st) < 0)
-                return berr_set(err, BERR_INVALID, errno,
-                                "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
         const char *prop = m->bind.propagation;
         if (prop && prop[0] && !is_propagation(prop))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mount config for type \"bind\": invalid propagation mode: %s", prop);
+        struct stat st;
+        bool create = m->bind.create_mountpoint; /* bind-create-src: made at start, as -v does */
+        if (check_sources && !create && stat(src, &st) < 0)
+                return berr_set(err, BERR_INVALID, errno,
+                                "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
         bool recursive = !m->bind.non_recursive;
-        json_array_append_new(out, mount_point("bind", NULL, src, dst, "", !m->read_only,
-                                               prop && prop[0] ? prop : "rprivate", false, recursive, false));
+        json_t *mp = mount_point("bind", NULL, src, dst, "", !m->read_only, prop && prop[0] ? prop : "rprivate", create,
+                                 recursive, false);
+        /* bind-recursive=readonly: every mount below read-only too (mount_setattr AT_RECURSIVE) */
+        if (m->read_only && m->bind.readonly_force_recursive)
+                json_object_set_new(mp, "_rro", json_true());
+        json_array_append_new(out, mp);
         return 0;
 }
 
@@ -237,16 +355,20 @@ static int parse_volumes_from(const char *spec, char *ret_ref, size_t size, bool
         if (strlen(mode) >= sizeof(mb))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %.64s...", mode);
         snprintf(mb, sizeof(mb), "%s", mode);
-        bool seen_rw = false;
+        int n_rw = 0, n_label = 0, n_consistency = 0; /* one of each kind */
         for (char *save = NULL, *o = strtok_r(mb, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
                 if (strcmp(o, "ro") == 0 || strcmp(o, "rw") == 0) {
-                        if (seen_rw) /* one access mode */
-                                return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", mode);
-                        seen_rw = true;
+                        n_rw++;
                         *ret_rw = strcmp(o, "rw") == 0;
-                } else if (strcmp(o, "z") && strcmp(o, "Z"))
+                } else if (strcmp(o, "z") == 0 || strcmp(o, "Z") == 0)
+                        n_label++;
+                else if (strcmp(o, "consistent") == 0 || strcmp(o, "cached") == 0 || strcmp(o, "delegated") == 0)
+                        n_consistency++;
+                else /* propagation and copy modes too: not while importing another's mounts */
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", mode);
         }
+        if (n_rw > 1 || n_label > 1 || n_consistency > 1)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid mode: %s", mode);
         return 0;
 }
 
@@ -344,6 +466,8 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
                 json_object_del(m, "_recursive");
                 json_object_del(m, "_nocopy");
                 json_object_del(m, "_from");
+                json_object_del(m, "_tmpfs");
+                json_object_del(m, "_rro");
         }
         return list;
 }
@@ -454,6 +578,15 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                 const char *name = json_string_value(json_object_get(m, "Name"));
                 const char *dst = json_string_value(json_object_get(m, "Destination"));
                 char src[4096];
+                const char *tmpfs = json_string_value(json_object_get(m, "_tmpfs"));
+                if (tmpfs) { /* --mount type=tmpfs: as dockerd's, its options over the defaults */
+                        json_t *opts = NULL;
+                        if ((r = spec_tmpfs_options(tmpfs, &opts, err)) < 0)
+                                return r;
+                        json_array_append_new(oci, json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "tmpfs",
+                                                             "source", "tmpfs", "options", opts));
+                        continue;
+                }
                 if (name) {
                         char anon[65];
                         anonymous_name(c->id, dst, anon);
@@ -494,7 +627,7 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                 const char *prop = json_string_value(json_object_get(m, "Propagation"));
                 json_array_append_new(opts, json_string(prop && prop[0] ? prop : "rprivate"));
                 if (!json_is_true(json_object_get(m, "RW")))
-                        json_array_append_new(opts, json_string("ro"));
+                        json_array_append_new(opts, json_string(json_is_true(json_object_get(m, "_rro")) ? "rro" : "ro"));
                 json_array_append_new(oci, json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source",
                                                      src, "options", opts));
         }
@@ -593,6 +726,8 @@ int ctr_mounts_resolve_from(struct daemon *d, const struct ctr_config *cc, json_
                 size_t j;
                 json_t *m;
                 json_array_foreach(list, j, m) {
+                        if (strcmp(json_string_value(json_object_get(m, "Type")), "tmpfs") == 0)
+                                continue; /* binds and volumes only */
                         /* the lender's access mode, read-only if asked; no copy-up (CopyData false) */
                         json_object_set_new(m, "RW", json_boolean(json_is_true(json_object_get(m, "RW")) && rw));
                         json_object_set_new(m, "Mode", json_string(""));

@@ -59,6 +59,11 @@ int spec_check_update_resources(const struct ctr_host_config *req, struct berr *
  * ENOMEM. */
 json_t *spec_update_resources(const struct ctr_host_config *req, const struct ctr_host_config *now);
 
+/* Docker's mount.MergeTmpfsOptions over "noexec,nosuid,nodev,rprivate" + @data: later
+ * options win, duplicates go, unknown options fail ("invalid tmpfs option ..."). For
+ * --tmpfs here, and --mount type=tmpfs in the daemon's prepared mounts. */
+int spec_tmpfs_options(const char *data, json_t **ret_options, struct berr *err);
+
 /* Resolve a Docker user ("", "name", "uid", "name:group", "uid:gid", ...) plus the
  * --group-add entries against the image's /etc/passwd and /etc/group, read through
  * openat2(RESOLVE_IN_ROOT) on @rootfs_fd (-1: no files), as runc's libcontainer/user does

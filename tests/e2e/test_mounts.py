@@ -1,8 +1,10 @@
-"""Bind mounts: -v /host:/ctr[:ro] and --mount type=bind, as dockerd takes them; volumes are
-refused with a clear error instead of being ignored."""
+"""Mounts as dockerd takes them: -v /host:/ctr[:ro], --mount type=bind|volume|tmpfs with their
+options (and dockerd's errors for options of another type), --volumes-from; what berth lacks
+(volume-subpath, volume-opt, other types) is refused with a clear error, never ignored."""
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -242,3 +244,87 @@ def test_volumes_from_kept_in_the_record_across_a_restart(fresh_daemon, images):
         cli.run("volume", "rm", "data")
     finally:
         cli.cleanup()
+
+
+def test_mount_tmpfs_with_size_mode_and_readonly(docker, images):
+    p = docker.run("run", "--rm", "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", "busybox", "sh", "-c",
+                   "stat -c %a /t; grep ' /t ' /proc/mounts; touch /t/x && echo wrote")
+    lines = p.stdout.splitlines()
+    assert lines[0] == "1770"
+    opts = lines[1].split()[3].split(",")
+    assert "size=1024k" in opts and "mode=1770" in opts and "noexec" in opts and "nosuid" in opts and "nodev" in opts
+    assert lines[2] == "wrote"
+    p = docker.run("run", "--rm", "--mount", "type=tmpfs,dst=/t,readonly", "busybox", "sh", "-c",
+                   "touch /t/x 2>/dev/null || echo refused")
+    assert p.stdout.strip() == "refused"
+    cid = docker.run("create", "--mount", "type=tmpfs,dst=/t,tmpfs-size=2m", "busybox").stdout.strip()
+    try:
+        mounts = json.loads(docker.run("inspect", "-f", "{{json .Mounts}}", cid).stdout)
+        assert mounts == [{"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": True,
+                           "Propagation": ""}]
+        hm = json.loads(docker.run("inspect", "-f", "{{json .HostConfig.Mounts}}", cid).stdout)
+        assert hm[0]["Type"] == "tmpfs" and hm[0]["TmpfsOptions"]["SizeBytes"] == 2 << 20
+    finally:
+        docker.run("rm", cid)
+
+
+def test_mount_volume_nocopy_and_bind_recursive_readonly(docker, images, hostdir):
+    vol = "nocopy-%d" % os.getpid()
+    try:
+        docker.run("run", "--rm", "--mount", "type=volume,src=%s,dst=/etc,volume-nocopy" % vol, "busybox", "true")
+        mp = json.loads(docker.run("volume", "inspect", vol).stdout)[0]["Mountpoint"]
+        assert "passwd" not in os.listdir(mp)
+    finally:
+        docker.run("volume", "rm", vol, check=False)
+    sub = os.path.join(hostdir, "sub")
+    os.mkdir(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", sub], check=True)
+    try:
+        p = docker.run("run", "--rm", "--mount", "type=bind,src=%s,dst=/b,readonly,bind-recursive=readonly,bind-propagation=rprivate" % hostdir,
+                       "busybox", "sh", "-c", "touch /b/sub/x 2>/dev/null || echo sub-ro; touch /b/y 2>/dev/null || echo top-ro")
+        assert p.stdout.split() == ["sub-ro", "top-ro"]
+        assert not os.path.exists(os.path.join(sub, "x"))
+        # bind-recursive=disabled: the submount is not taken along
+        p = docker.run("run", "--rm", "--mount", "type=bind,src=%s,dst=/b,bind-recursive=disabled" % hostdir,
+                       "busybox", "sh", "-c", "grep -c ' /b/sub ' /proc/mounts || true")
+        assert p.stdout.strip() == "0"
+    finally:
+        subprocess.run(["umount", sub], check=True)
+
+
+@pytest.mark.parametrize("mount,message,status", [
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "BindOptions": {"Propagation": "rshared"}},
+     'invalid mount config for type "volume": field BindOptions must not be specified', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "TmpfsOptions": {"SizeBytes": 1024}},
+     'invalid mount config for type "volume": field TmpfsOptions must not be specified', 400),
+    ({"Type": "bind", "Source": "/tmp", "Target": "/d", "VolumeOptions": {"NoCopy": True}},
+     'invalid mount config for type "bind": field VolumeOptions must not be specified', 400),
+    ({"Type": "bind", "Source": "/tmp", "Target": "/d", "TmpfsOptions": {"Mode": 0o700}},
+     'invalid mount config for type "bind": field TmpfsOptions must not be specified', 400),
+    ({"Type": "tmpfs", "Target": "/d", "BindOptions": {}},
+     'invalid mount config for type "tmpfs": field BindOptions must not be specified', 400),
+    ({"Type": "tmpfs", "Target": "/d", "VolumeOptions": {}},
+     'invalid mount config for type "tmpfs": field VolumeOptions must not be specified', 400),
+    ({"Type": "tmpfs", "Source": "x", "Target": "/d"},
+     'invalid mount config for type "tmpfs": field Source must not be specified', 400),
+    ({"Type": "tmpfs", "Target": "/d", "TmpfsOptions": {"Options": [["nosuid"]]}},
+     'invalid mount config for type "tmpfs": invalid option: nosuid', 400),
+    ({"Type": "volume", "Target": "/d", "VolumeOptions": {"Subpath": "a"}},
+     'invalid mount config for type "volume": must not set Subpath when using anonymous volumes', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "../etc"}},
+     'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "/etc"}},
+     'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "a/b"}},
+     "volume-subpath is not supported by berth yet", 501),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Options": {"o": "x"}}}},
+     "is not supported by berth yet", 501),
+])
+def test_mount_options_that_do_not_match_the_type_are_refused(client, images, mount, message, status):
+    import docker as dockerpy
+    before = client.api.containers(all=True)
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        client.api.create_container("busybox", host_config={"Mounts": [mount]})
+    assert e.value.status_code == status
+    assert message in e.value.explanation
+    assert client.api.containers(all=True) == before

@@ -217,6 +217,10 @@ char *ctr_log_path(struct daemon *d, const char *id);
  * empty volume gets the image's content at its path). */
 int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err);
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
+/* The same with berth's own keys ("_subpath": the part of the volume mounted), for docker
+ * cp; ctr_mounts_open_subpath: an O_PATH fd of @sub resolved inside @volume_dir. */
+json_t *ctr_mounts_list(struct daemon *d, struct container *c);
+int ctr_mounts_open_subpath(const char *volume_dir, const char *sub, struct berr *err);
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
 /* --volumes-from at create: the mounts of each container named (a missing one is dockerd's

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -274,7 +275,6 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                                 return MOUNT_CONFIG("must not set Subpath when using anonymous volumes");
                         if (!path_is_local(sub))
                                 return MOUNT_CONFIG("subpath must be a relative path within the volume");
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume-subpath %s", NO_VOLUMES);
                 }
                 const char *drv = m->volume.driver_name;
                 if (drv && drv[0] && strcmp(drv, "local") != 0)
@@ -290,8 +290,10 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                 } else if (!volume_name_valid(name))
                         return berr_set(err, BERR_INVALID, EINVAL,
                                         "create %s: \"%s\" includes invalid characters for a local volume name", name, name);
-                json_array_append_new(out, mount_point("volume", name, NULL, dst, "", !m->read_only, "", false, true,
-                                                       m->volume.no_copy));
+                json_t *mp = mount_point("volume", name, NULL, dst, "", !m->read_only, "", false, true, m->volume.no_copy);
+                if (sub && sub[0]) /* no copy-up into a part of a volume */
+                        json_object_set_new(mp, "_subpath", json_string(sub));
+                json_array_append_new(out, mp);
                 return 0;
         }
         if (strcmp(type, "bind") != 0)
@@ -453,12 +455,17 @@ static void fill_sources(struct daemon *d, json_t *list) {
         }
 }
 
-json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
+json_t *ctr_mounts_list(struct daemon *d, struct container *c) {
         json_t *list = NULL;
         struct berr e = { 0 };
         if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return json_array();
         fill_sources(d, list);
+        return list;
+}
+
+json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
+        json_t *list = ctr_mounts_list(d, c);
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
@@ -468,6 +475,7 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
                 json_object_del(m, "_from");
                 json_object_del(m, "_tmpfs");
                 json_object_del(m, "_rro");
+                json_object_del(m, "_subpath");
         }
         return list;
 }
@@ -565,6 +573,62 @@ static int copy_up(int rootfs_fd, const char *dst, const char *mountpoint, struc
         return r < 0 ? berr_wrap(err, "copy image content into volume at %s", dst) : 0;
 }
 
+int ctr_mounts_open_subpath(const char *volume_dir, const char *sub, struct berr *err) {
+        _cleanup_close_ int vfd = open(volume_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (vfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", volume_dir);
+        int fd = fs_open_in_root(vfd, sub, O_PATH);
+        if (fd < 0) {
+                char buf[128];
+                int e = errno;
+                return berr_set(err, BERR_INVALID, e, "cannot access path %s/%s: %s", volume_dir, sub,
+                                strerror_r(e, buf, sizeof(buf)));
+        }
+        return fd;
+}
+
+/* volume-subpath: the path resolved inside the volume (a link there cannot leave it) and
+ * bound on a mount point of berth's own, DATA-ROOT/containers/<id>/subpath/<k>, from the fd
+ * (/proc/self/fd/N names exactly what was opened). The runtime binds that: a container
+ * that shares the volume cannot swap a step of the path for a link meanwhile. Unmounted
+ * with everything under the container's directory at removal, or before the next start. */
+static int subpath_bind(struct daemon *d, struct container *c, size_t k, const char *volume_dir, const char *sub,
+                        char *out, size_t size, struct berr *err) {
+        _cleanup_close_ int fd = ctr_mounts_open_subpath(volume_dir, sub, err);
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return berr_sys(err, BERR_INTERNAL, "stat %s/%s", volume_dir, sub);
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        char base[4200], target[4300], proc[64];
+        if (!dir || fs_path_fmt(base, sizeof(base), "%s/subpath", dir) < 0 ||
+            fs_path_fmt(target, sizeof(target), "%s/%zu", base, k) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "container directory: path too long");
+        if (mkdir(base, 0700) < 0 && errno != EEXIST)
+                return berr_sys(err, BERR_INTERNAL, "mkdir %s", base);
+        while (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) /* a previous run's */
+                ;
+        /* the mount point is of the kind of what it takes: made again if the kind changed */
+        struct stat tst;
+        if (lstat(target, &tst) == 0 && (S_ISDIR(tst.st_mode) != S_ISDIR(st.st_mode) || S_ISLNK(tst.st_mode)) &&
+            (S_ISDIR(tst.st_mode) ? rmdir(target) : unlink(target)) < 0)
+                return berr_sys(err, BERR_INTERNAL, "remove %s", target);
+        if (S_ISDIR(st.st_mode)) {
+                if (mkdir(target, 0700) < 0 && errno != EEXIST)
+                        return berr_sys(err, BERR_INTERNAL, "mkdir %s", target);
+        } else {
+                int tfd = open(target, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (tfd < 0)
+                        return berr_sys(err, BERR_INTERNAL, "create %s", target);
+                close(tfd);
+        }
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (mount(proc, target, NULL, MS_BIND, NULL) < 0)
+                return berr_sys(err, BERR_INTERNAL, "bind %s/%s", volume_dir, sub);
+        return fs_path_fmt(out, size, "%s", target) < 0 ? berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "path too long") : 0;
+}
+
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err) {
         _cleanup_json_ json_t *list = NULL;
         int r = parse_all(c->id, c->cc, c->mounts_from, false, &list, err);
@@ -597,8 +661,13 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                         /* Copy-up only into a volume no other container uses: one that could
                          * write into it while we copy must not steer where our links go. */
                         char users[64];
-                        if (r == 0 && !json_is_true(json_object_get(m, "_nocopy")) &&
-                            ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
+                        const char *sub = json_string_value(json_object_get(m, "_subpath"));
+                        if (r == 0 && sub) {
+                                char vdir[4096];
+                                snprintf(vdir, sizeof(vdir), "%s", src);
+                                r = subpath_bind(d, c, i, vdir, sub, src, sizeof(src), err);
+                        } else if (r == 0 && !json_is_true(json_object_get(m, "_nocopy")) &&
+                                   ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
                                 if (rootfs_fd < 0)
                                         rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                                 if (rootfs_fd < 0)

@@ -315,8 +315,6 @@ def test_mount_volume_nocopy_and_bind_recursive_readonly(docker, images, hostdir
      'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "/etc"}},
      'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
-    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "a/b"}},
-     "volume-subpath is not supported by berth yet", 501),
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Options": {"o": "x"}}}},
      "is not supported by berth yet", 501),
 ])
@@ -328,3 +326,40 @@ def test_mount_options_that_do_not_match_the_type_are_refused(client, images, mo
     assert e.value.status_code == status
     assert message in e.value.explanation
     assert client.api.containers(all=True) == before
+
+
+def test_mount_volume_subpath_stays_inside_the_volume(docker, client, images):
+    vol = "subpath-%d" % os.getpid()
+    cid = None
+    try:
+        docker.run("run", "--rm", "-v", vol + ":/v", "busybox", "sh", "-c",
+                   "mkdir -p /v/a/b && echo deep > /v/a/b/f && ln -s /etc /v/esc && ln -s ../../a /v/a/b/up")
+        p = docker.run("run", "--rm", "--mount", "type=volume,src=%s,dst=/d,volume-subpath=a/b" % vol, "busybox",
+                       "sh", "-c", "cat /d/f; ls /d")
+        assert p.stdout.split() == ["deep", "f", "up"]
+        # a link in the volume resolves inside it: /etc of the volume does not exist
+        p = docker.run("run", "--rm", "--mount", "type=volume,src=%s,dst=/d,volume-subpath=esc" % vol, "busybox",
+                       "ls", "/d", check=False)
+        assert p.returncode != 0 and "cannot access path" in p.stderr
+        p = docker.run("run", "--rm", "--mount", "type=volume,src=%s,dst=/d,volume-subpath=nope" % vol, "busybox",
+                       "ls", "/d", check=False)
+        assert p.returncode != 0 and "cannot access path" in p.stderr
+        # docker cp reads through the same part of the volume
+        cid = docker.run("create", "--mount", "type=volume,src=%s,dst=/d,volume-subpath=a/b" % vol,
+                         "busybox").stdout.strip()
+        bits, _ = client.api.get_archive(cid, "/d/f")
+        import io
+        import tarfile
+        with tarfile.open(fileobj=io.BytesIO(b"".join(bits))) as t:
+            assert t.extractfile("f").read() == b"deep\n"
+        mounts = json.loads(docker.run("inspect", "-f", "{{json .Mounts}}", cid).stdout)
+        assert [(m["Type"], m["Name"], m["Destination"]) for m in mounts] == [("volume", vol, "/d")]
+        docker.run("start", cid)
+        docker.run("rm", "-f", cid)
+        cid = None
+        with open("/proc/self/mountinfo") as f:
+            assert not [line for line in f if "/subpath/" in line]
+    finally:
+        if cid:
+            docker.run("rm", "-f", cid, check=False)
+        docker.run("volume", "rm", vol, check=False)

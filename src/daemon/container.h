@@ -232,6 +232,10 @@ json_t *ctr_mounts_from_load(json_t *rec_list);
 /* Names of the container's anonymous volumes (removed with rm -v and --rm). */
 int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
 bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);
+/* After a run (no lock held): the volumes with driver options it used that no other
+ * running, paused or starting container uses are unmounted, as dockerd's local driver
+ * does when a volume's last user goes. */
+void ctr_mounts_release(struct daemon *d, struct container *c);
 /* How many containers (any state) use volume @name; their IDs in @out, ", "-separated. */
 int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size);
 /* Every volume any container uses, with how many: {"name": count}. *@ret_all_known is

@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "container.h"
 #include "daemon.h"
 #include "common/tree.h"
@@ -279,9 +280,6 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                 const char *drv = m->volume.driver_name;
                 if (drv && drv[0] && strcmp(drv, "local") != 0)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
-                if (m->volume.driver_options.n > 0)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "options of the local volume driver %s",
-                                        NO_VOLUMES);
                 char anon[65];
                 const char *name = src;
                 if (!name || !name[0]) {
@@ -293,6 +291,13 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                 json_t *mp = mount_point("volume", name, NULL, dst, "", !m->read_only, "", false, true, m->volume.no_copy);
                 if (sub && sub[0]) /* no copy-up into a part of a volume */
                         json_object_set_new(mp, "_subpath", json_string(sub));
+                if (m->volume.driver_options.n > 0) { /* volume-opt: the volume is made with them */
+                        json_t *o = json_object();
+                        for (size_t i = 0; o && i < m->volume.driver_options.n; i++)
+                                json_object_set_new(o, m->volume.driver_options.keys[i],
+                                                    json_string(m->volume.driver_options.vals[i]));
+                        json_object_set_new(mp, "_opts", o);
+                }
                 json_array_append_new(out, mp);
                 return 0;
         }
@@ -476,6 +481,7 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
                 json_object_del(m, "_tmpfs");
                 json_object_del(m, "_rro");
                 json_object_del(m, "_subpath");
+                json_object_del(m, "_opts");
         }
         return list;
 }
@@ -494,7 +500,7 @@ int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr
                 char anon[65];
                 anonymous_name(c->id, json_string_value(json_object_get(m, "Destination")), anon);
                 bool anonymous = strcmp(anon, name) == 0;
-                r = volume_create(d->volumes, name, "local", NULL, NULL, anonymous, NULL, err);
+                r = volume_create(d->volumes, name, "local", NULL, json_object_get(m, "_opts"), anonymous, NULL, err);
                 if (r < 0)
                         return r;
         }
@@ -658,6 +664,13 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                         r = volume_create(d->volumes, name, "local", NULL, NULL, strcmp(anon, name) == 0, NULL, err);
                         if (r == 0)
                                 r = volume_mountpoint(d->volumes, name, src, sizeof(src), err);
+                        if (r == 0) { /* a volume with options: its device mounted at first use */
+                                pthread_mutex_lock(&d->volume_lock);
+                                r = volume_mount(d->volumes, name, err);
+                                pthread_mutex_unlock(&d->volume_lock);
+                                if (r < 0)
+                                        return berr_wrap(err, "error while mounting volume '%s'", src);
+                        }
                         /* Copy-up only into a volume no other container uses: one that could
                          * write into it while we copy must not steer where our links go. */
                         char users[64];
@@ -818,4 +831,41 @@ int ctr_mounts_resolve_from(struct daemon *d, const struct ctr_config *cc, json_
         }
         *ret = TAKE_PTR(out);
         return 0;
+}
+
+/* Whether a container other than @c that is running, paused or starting uses volume @name.
+ * Caller holds d->volume_lock (no start mounts a volume meanwhile). */
+static bool used_by_another_run(struct daemon *d, struct container *c, const char *name) {
+        bool used = false;
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *o, *tmp;
+        HASH_ITER(hh, d->ctrs, o, tmp) {
+                if (o == c || used)
+                        continue;
+                pthread_mutex_lock(&o->lock);
+                enum ctr_state st = o->state;
+                pthread_mutex_unlock(&o->lock);
+                if ((st == CTR_RUNNING || st == CTR_PAUSED || st == CTR_STARTING) && ctr_mounts_uses_volume(d, o, name))
+                        used = true;
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        return used;
+}
+
+void ctr_mounts_release(struct daemon *d, struct container *c) {
+        _cleanup_json_ json_t *list = NULL;
+        struct berr e = { 0 };
+        if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
+                return;
+        pthread_mutex_lock(&d->volume_lock);
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) {
+                const char *name = json_string_value(json_object_get(m, "Name"));
+                if (!name || !volume_has_options(d->volumes, name) || used_by_another_run(d, c, name))
+                        continue;
+                if (volume_unmount(d->volumes, name, &e) < 0)
+                        log_warn("unmount volume %s: %s", name, e.msg);
+        }
+        pthread_mutex_unlock(&d->volume_lock);
 }

@@ -34,6 +34,7 @@ int api_containers_attach(struct api_request *req, struct berr *err);
 int api_containers_attach_ws(struct api_request *req, struct berr *err);
 int api_containers_logs(struct api_request *req, struct berr *err);
 int api_containers_rename(struct api_request *req, struct berr *err);
+int api_containers_update(struct api_request *req, struct berr *err);
 int api_containers_exec(struct api_request *req, struct berr *err);
 int api_containers_pause(struct api_request *req, struct berr *err);
 int api_containers_top(struct api_request *req, struct berr *err);

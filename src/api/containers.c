@@ -931,3 +931,20 @@ int api_containers_attach_ws(struct api_request *req, struct berr *err) {
         api_add_header(req, "Sec-WebSocket-Accept", a->accept);
         return api_reply_upgrade_to(req, "websocket", NULL, ws_run, ws_free, a);
 }
+
+/* POST /containers/{id}/update (docker update) */
+int api_containers_update(struct api_request *req, struct berr *err) {
+        _cleanup_json_ json_t *body = NULL;
+        int r = api_body_json(req, &body, err);
+        if (r < 0)
+                return r;
+        struct container *c;
+        if ((r = path_container(req, &c, err)) < 0)
+                return r;
+        json_t *warnings = NULL;
+        r = ctr_update(req->ctx, c, body, &warnings, err);
+        ctr_unref(req->ctx, c);
+        if (r < 0)
+                return r;
+        return api_reply_json(req, 200, json_pack("{s:o}", "Warnings", warnings));
+}

@@ -25,6 +25,7 @@ const struct api_route api_routes[] = {
         { "GET", "/containers/{id}/logs", api_containers_logs, 0 },
         { "POST", "/containers/{id}/resize", api_containers_resize, 0 },
         { "POST", "/containers/{id}/rename", api_containers_rename, 0 },
+        { "POST", "/containers/{id}/update", api_containers_update, 0 },
         { "POST", "/containers/{id}/exec", api_containers_exec, 0 },
         { "POST", "/containers/{id}/pause", api_containers_pause, 0 },
         { "GET", "/containers/{id}/top", api_containers_top, 0 },

@@ -65,10 +65,18 @@ static struct container *ctr_new(void) {
         return c;
 }
 
+static void free_retired(struct ctr_config **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                ctr_config_free(v[i]);
+        free(v);
+}
+
 static void ctr_free(struct container *c) {
         if (!c)
                 return;
         ctr_config_free(c->cc);
+        free_retired(c->cc_retired, c->n_cc_retired);
+        json_decref(c->mounts_from);
         json_decref(c->args);
         json_decref(c->health_log);
         json_decref(c->networks);
@@ -88,6 +96,45 @@ void ctr_unref(struct daemon *d, struct container *c) {
         pthread_mutex_unlock(&d->ctr_lock);
         if (last)
                 ctr_free(c);
+}
+
+/* ---- configuration replaced by docker update (copy-on-write) ---- */
+
+int ctr_config_replace(struct container *c, struct ctr_config *cc) {
+        /* Keeping the old config is what makes the swap safe: without room for it, nothing changes. */
+        struct ctr_config **v = realloc(c->cc_retired, (c->n_cc_retired + 1) * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        c->cc_retired = v;
+        v[c->n_cc_retired++] = c->cc;
+        __atomic_store_n(&c->cc, cc, __ATOMIC_RELEASE);
+        return 0;
+}
+
+void ctr_config_revert(struct container *c) {
+        if (c->n_cc_retired == 0)
+                return;
+        struct ctr_config *prev = c->cc_retired[c->n_cc_retired - 1];
+        c->cc_retired[c->n_cc_retired - 1] = c->cc; /* stays retired: readers may hold it */
+        __atomic_store_n(&c->cc, prev, __ATOMIC_RELEASE);
+}
+
+void ctr_config_reclaim(struct daemon *d, struct container *c) {
+        struct ctr_config **v = NULL;
+        size_t n = 0;
+        pthread_mutex_lock(&d->ctr_lock);
+        /* Every thread that reads c->cc holds a reference (or the store lock, held here):
+         * with only the table's and ours, no one can still hold a retired config. */
+        if (c->refs <= 2) {
+                pthread_mutex_lock(&c->lock);
+                v = c->cc_retired;
+                n = c->n_cc_retired;
+                c->cc_retired = NULL;
+                c->n_cc_retired = 0;
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        free_retired(v, n);
 }
 
 /* ---- persistence ---- */
@@ -120,6 +167,8 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         if (rec)
                 json_object_set_new(rec, "NetworkSettings", json_pack("{s:O, s:O}", "Networks", c->networks, "Ports",
                                                                       c->ports ? c->ports : json_null()));
+        if (rec && c->mounts_from)
+                json_object_set(rec, "MountPointsFrom", c->mounts_from);
         if (!rec || !hcj)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -180,6 +229,11 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if ((r = ctr_config_decode(rec_cfg, hcj, NULL, &c->cc, err)) < 0 || (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
+        }
+        json_t *from = json_object_get(rec, "MountPointsFrom");
+        if (json_is_array(from) && !(c->mounts_from = ctr_mounts_from_load(from))) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         c->path = strdup(json_string_value(json_object_get(rec, "Path")) ?: "");
         c->args = json_incref(json_object_get(rec, "Args"));
@@ -535,7 +589,10 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         /* Its volumes, named and anonymous, exist from now on, as with dockerd; none may be
          * removed before the container is in the table (see volume_lock). */
         pthread_mutex_lock(&d->volume_lock);
-        r = ctr_mounts_create_volumes(d, c, err);
+        /* --volumes-from under the volume lock: a lender's volume cannot go meanwhile */
+        r = ctr_mounts_resolve_from(d, c->cc, &c->mounts_from, err);
+        if (r == 0)
+                r = ctr_mounts_create_volumes(d, c, err);
         if (r < 0) {
                 drop_anonymous_volumes(d, c);
                 pthread_mutex_unlock(&d->volume_lock);

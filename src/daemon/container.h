@@ -55,8 +55,14 @@ struct container {
         char name[256]; /* with the leading '/' */
         char image_id[80];
         char created[40];
-        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; fixed after create, so
-                                * it may be read without c->lock; inspect and the record are encoded from it */
+        struct ctr_config *cc; /* Config (merged with the image's) + HostConfig, typed; inspect and the record
+                                * are encoded from it. Copy-on-write: docker update replaces the pointer under
+                                * c->lock (ctr_config_replace) and never changes a config in place, so a
+                                * holder of a reference may read it without c->lock; a reader that needs two
+                                * fields an update changes to agree loads c->cc once, or holds c->lock. */
+        struct ctr_config **cc_retired; /* replaced configs, freed when no one else can hold them */
+        json_t *mounts_from;   /* --volumes-from: the lenders' mounts, resolved at create (NULL: none); fixed */
+        size_t n_cc_retired;
         json_t *networks;    /* NetworkSettings.Networks: {name: EndpointSettings}, under lock */
         json_t *ports;       /* NetworkSettings.Ports while it runs: {"80/tcp": [{HostIp, HostPort}] or null} */
         char *path;          /* Path and Args as inspect shows them */
@@ -136,6 +142,13 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
 int ctr_validate_create(json_t *body, struct ctr_config **ret_req, struct berr *err); /* @ret_req: NULL, or the decoded request */
 /* The values of a decoded create request (ctr_validate_create's second half). */
 int ctr_config_validate(const struct ctr_config *cc, struct berr *err);
+/* POST /containers/{id}/update (container_update.c): the body (Resources and RestartPolicy)
+ * checked as dockerd checks it, then applied: the record at once, the cgroup of a running
+ * or paused container at once, a stopped one's at its next start. ctr_validate_update
+ * (container_validate.c): the body's types and values; *@ret_req holds only what it
+ * changes. *@ret_warnings: an array (null for none), as dockerd's ContainerUpdateOKBody. */
+int ctr_validate_update(json_t *body, struct ctr_config **ret_req, struct berr *err);
+int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret_warnings, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
@@ -204,11 +217,25 @@ char *ctr_log_path(struct daemon *d, const char *id);
  * empty volume gets the image's content at its path). */
 int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err);
 json_t *ctr_mounts_inspect(struct daemon *d, struct container *c);
+/* The same with berth's own keys ("_subpath": the part of the volume mounted), for docker
+ * cp; ctr_mounts_open_subpath: an O_PATH fd of @sub resolved inside @volume_dir. */
+json_t *ctr_mounts_list(struct daemon *d, struct container *c);
+int ctr_mounts_open_subpath(const char *volume_dir, const char *sub, struct berr *err);
 int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr *err);
 int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, json_t **ret, struct berr *err);
+/* --volumes-from at create: the mounts of each container named (a missing one is dockerd's
+ * "No such container"), read-only where asked, later ones winning on a destination;
+ * *@ret NULL when none is named. ctr_mounts_from_load: the record's copy, well-formed
+ * entries only. */
+int ctr_mounts_resolve_from(struct daemon *d, const struct ctr_config *cc, json_t **ret, struct berr *err);
+json_t *ctr_mounts_from_load(json_t *rec_list);
 /* Names of the container's anonymous volumes (removed with rm -v and --rm). */
 int ctr_mounts_anonymous(struct daemon *d, struct container *c, json_t **ret);
 bool ctr_mounts_uses_volume(struct daemon *d, struct container *c, const char *name);
+/* After a run (no lock held): the volumes with driver options it used that no other
+ * running, paused or starting container uses are unmounted, as dockerd's local driver
+ * does when a volume's last user goes. */
+void ctr_mounts_release(struct daemon *d, struct container *c);
 /* How many containers (any state) use volume @name; their IDs in @out, ", "-separated. */
 int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size);
 /* Every volume any container uses, with how many: {"name": count}. *@ret_all_known is
@@ -268,6 +295,13 @@ int ctr_net_disconnect(struct daemon *d, struct container *c, const char *ref, b
 /* The network API's daemon side (create, remove, prune): networks.h. */
 
 /* Internal to the container module (container*.c, monitor.c). */
+/* c->lock held: @cc becomes c->cc (taken; -ENOMEM leaves it with the caller); the old one
+ * is kept (retired), since a thread holding a reference may still read it without the lock. ctr_config_revert: the last retired one
+ * comes back (a record that could not be written). ctr_config_reclaim (no lock held): the
+ * retired configs are freed when only the table and the caller hold the container. */
+int ctr_config_replace(struct container *c, struct ctr_config *cc);
+void ctr_config_revert(struct container *c);
+void ctr_config_reclaim(struct daemon *d, struct container *c);
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
 int ctr_save(struct daemon *d, struct container *c, struct berr *err);
 void ctr_handle_exit(struct daemon *d, struct container *c);

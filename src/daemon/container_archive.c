@@ -98,7 +98,7 @@ static void base64(const unsigned char *in, size_t n, char *out, size_t size) {
  * path left inside it; else the root filesystem. */
 static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const char *path, char *rest, size_t rest_size,
                      int *ret_where, struct berr *err) {
-        _cleanup_json_ json_t *mounts = ctr_mounts_inspect(d, c);
+        _cleanup_json_ json_t *mounts = ctr_mounts_list(d, c);
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         const char *net[][2] = { { "/etc/hostname", "hostname" }, { "/etc/hosts", "hosts" }, { "/etc/resolv.conf", "resolv.conf" } };
         for (size_t i = 0; i < 3 && dir; i++) {
@@ -108,16 +108,18 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                                                                 "RW", true));
         }
         size_t best = 0;
-        const char *src = NULL;
+        const char *src = NULL, *sub = NULL;
         bool rw = true;
         size_t i;
         json_t *m;
         json_array_foreach(mounts, i, m) {
                 const char *dst = json_string_value(json_object_get(m, "Destination"));
-                size_t n = dst ? strlen(dst) : 0;
+                const char *msrc = json_string_value(json_object_get(m, "Source"));
+                size_t n = dst && msrc && *msrc ? strlen(dst) : 0; /* a tmpfs has no source: as --tmpfs, not reached */
                 if (n > best && strncmp(path, dst, n) == 0 && (path[n] == '\0' || path[n] == '/')) {
                         best = n;
                         src = json_string_value(json_object_get(m, "Source"));
+                        sub = json_string_value(json_object_get(m, "_subpath"));
                         rw = json_is_true(json_object_get(m, "RW"));
                 }
         }
@@ -129,6 +131,8 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                 return fd < 0 ? berr_sys(err, BERR_INTERNAL, "dup") : fd;
         }
         snprintf(rest, rest_size, "%s", path[best] == '/' ? path + best + 1 : "");
+        if (sub) /* volume-subpath: resolved inside the volume, as the mount was */
+                return ctr_mounts_open_subpath(src, sub, err);
         int fd = open(src, O_PATH | O_CLOEXEC);
         return fd < 0 ? berr_sys(err, BERR_INTERNAL, "open %s", src) : fd;
 }

@@ -135,7 +135,7 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
         }
         c->stop_requested = true;
         uint64_t gen = c->exit_gen;
-        const char *cfg_sig = c->cc->cfg.stop_signal; /* c->cc does not change after create */
+        const char *cfg_sig = c->cc->cfg.stop_signal; /* Config: docker update never changes it */
         struct opt_i64 cfg_timeout = c->cc->cfg.stop_timeout;
         pthread_mutex_unlock(&c->lock);
 

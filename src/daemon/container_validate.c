@@ -281,6 +281,14 @@ static const struct json_type create_type =
 
 /* ---- values ---- */
 
+/* POST /containers/{id}/update: container.UpdateConfig, the Resources and a RestartPolicy. */
+static const struct json_field update_fields[] = {
+        { NULL, &resources_type },
+        { "RestartPolicy", &restart_policy_type },
+        { 0 },
+};
+static const struct json_type update_type = JSON_TYPE_STRUCT("container.UpdateConfig", "UpdateConfig", update_fields);
+
 #define INVALID(...) berr_set(err, BERR_INVALID, EINVAL, __VA_ARGS__)
 
 /* Go's net.ParseMAC: 6, 8 or 20 octets as hex pairs separated by ':' or '-', or groups
@@ -503,5 +511,35 @@ int ctr_validate_create(json_t *body, struct ctr_config **ret_req, struct berr *
                 return r;
         if (ret_req)
                 *ret_req = TAKE_PTR(cc);
+        return 0;
+}
+
+/* docker update: the body checked against container.UpdateConfig's Go types, decoded as a
+ * HostConfig that holds only what it changes, and its values checked as dockerd's
+ * verifyContainerSettings does for an update. */
+int ctr_validate_update(json_t *body, struct ctr_config **ret_req, struct berr *err) {
+        int r = json_check_type(body, &update_type, err);
+        if (r < 0)
+                return r;
+        if (json_is_null(json_object_get(body, "RestartPolicy")))
+                json_object_del(body, "RestartPolicy");
+        _cleanup_json_ json_t *cfg = json_object();
+        if (!cfg)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_ctr_config_ struct ctr_config *req = NULL;
+        if ((r = ctr_config_decode(cfg, body, NULL, &req, err)) < 0)
+                return r;
+        const struct ctr_host_config *hc = &req->hc;
+        if ((r = check_restart_policy(hc, err)) < 0)
+                return r;
+        if (hc->io_maximum_bandwidth != 0)
+                return INVALID("Invalid QoS settings: linux does not support configuration of maximum bandwidth");
+        if (hc->io_maximum_iops != 0)
+                return INVALID("Invalid QoS settings: linux does not support configuration of maximum IOPs");
+        if (hc->cpu_realtime_period != 0 && hc->cpu_realtime_runtime > hc->cpu_realtime_period)
+                return INVALID("cpu real-time runtime cannot be higher than cpu real-time period");
+        if ((r = spec_check_update_resources(hc, err)) < 0)
+                return r;
+        *ret_req = TAKE_PTR(req);
         return 0;
 }

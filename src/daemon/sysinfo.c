@@ -78,6 +78,7 @@ static void read_cgroup_caps(struct host_facts *f, const char *root) {
                 f->cpu_cfs_period = f->cpu_cfs_quota = f->cpu_shares = v2_has(cont, "cpu");
                 f->cpuset = v2_has(cont, "cpuset");
                 f->pids_limit = v2_has(cont, "pids");
+                f->blkio_weight = v2_has(cont, "io");
                 f->oom_kill_disable = false;
                 f->kernel_memory_tcp = false;
                 return;
@@ -92,6 +93,7 @@ static void read_cgroup_caps(struct host_facts *f, const char *root) {
         f->cpu_shares = exists_at(root, "cpu/cpu.shares");
         f->cpuset = exists_at(root, "cpuset/cpuset.cpus");
         f->pids_limit = exists_at(root, "pids/pids.max");
+        f->blkio_weight = exists_at(root, "blkio/blkio.weight") || exists_at(root, "blkio/blkio.bfq.weight");
 }
 
 static const char *go_arch(const char *m) {

@@ -19,6 +19,7 @@ struct host_facts {
         /* Resource controls the kernel offers, for info's capability booleans. */
         bool memory_limit, swap_limit, kernel_memory_tcp, cpu_cfs_period, cpu_cfs_quota, cpu_shares,
                 cpuset, pids_limit, oom_kill_disable;
+        bool blkio_weight; /* blkio.weight or blkio.bfq.weight (v1), the io controller (v2) */
         bool ipv4_forwarding, bridge_nf_iptables, bridge_nf_ip6tables;
 };
 

@@ -573,6 +573,16 @@ int rt_cgroup_apply(const struct rt_cgroup *cg, const json_t *resources, struct 
         return r < 0 ? berr_wrap(err, "apply cgroup resources") : 0;
 }
 
+int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *resources, struct berr *err) {
+        struct rt_cgroup *cg = NULL;
+        int r = rt_cgroup_open(root, cgroups_path, &cg, err);
+        if (r < 0)
+                return r;
+        r = rt_cgroup_apply(cg, resources, err);
+        rt_cgroup_free(cg);
+        return r;
+}
+
 /* ---- processes ---- */
 
 int rt_cgroup_add_pid(const struct rt_cgroup *cg, pid_t pid, struct berr *err) {

@@ -1,6 +1,7 @@
 /* runtime.h - the in-process OCI runtime: turns an OCI runtime config.json (a parsed
  * jansson object) into a running container process, and runs extra processes in it.
- * Called by berth-shim, never by berthd (berthd writes bundles; DESIGN.md "Processes").
+ * Called by berth-shim, never by berthd (berthd writes bundles; DESIGN.md "Processes"),
+ * except rt_cgroup_update: docker update writes a running container's cgroup from berthd.
  *
  * Contract:
  * - spec.root.path is the container's root filesystem, already mounted by berthd (the
@@ -78,3 +79,8 @@ struct rt_container *rt_container_free(struct rt_container *c);
  * a new shim loads the program a previous one compiled from the same profile instead of
  * compiling it again. NULL: memory only (the default). */
 void rt_set_seccomp_cache_dir(const char *dir);
+
+/* docker update of a running container: write @resources (an OCI linux.resources object
+ * holding only the values to change) to the cgroup @cgroups_path ("/berth/<id>") under
+ * @root ("/sys/fs/cgroup"; tests pass a fake tree), v1 or v2 as found there. */
+int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *resources, struct berr *err);

@@ -50,6 +50,19 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
  * spec_generate checks them, so that create refuses what start would (dockerd checks
  * them at create too). */
 int spec_check_resources(const struct ctr_host_config *host_config, struct berr *err);
+/* docker update: the request's resources (@req, a HostConfig holding only them) checked as
+ * dockerd's verifyPlatformContainerResources does for an update (a swap may come without a
+ * memory limit: the container's may be set already). */
+int spec_check_update_resources(const struct ctr_host_config *req, struct berr *err);
+/* docker update of a running container: the linux.resources to write to its cgroup, only
+ * what @req changes, with the values of @now (the configuration after the update). NULL on
+ * ENOMEM. */
+json_t *spec_update_resources(const struct ctr_host_config *req, const struct ctr_host_config *now);
+
+/* Docker's mount.MergeTmpfsOptions over "noexec,nosuid,nodev,rprivate" + @data: later
+ * options win, duplicates go, unknown options fail ("invalid tmpfs option ..."). For
+ * --tmpfs here, and --mount type=tmpfs in the daemon's prepared mounts. */
+int spec_tmpfs_options(const char *data, json_t **ret_options, struct berr *err);
 
 /* Resolve a Docker user ("", "name", "uid", "name:group", "uid:gid", ...) plus the
  * --group-add entries against the image's /etc/passwd and /etc/group, read through

@@ -27,10 +27,6 @@ struct spec_modes {
 int spec_mounts_build(const struct spec_input *in, const struct spec_modes *m, json_t *init_mount,
                       json_t **ret_mounts, struct berr *err);
 
-/* Docker's mount.MergeTmpfsOptions over "noexec,nosuid,nodev,rprivate" + @data: later
- * options win, duplicates go, unknown options fail ("invalid tmpfs option ..."). */
-int spec_tmpfs_options(const char *data, json_t **ret_options, struct berr *err);
-
 /* linux.devices (NULL when none) and linux.resources.devices from --privileged, --device
  * and --device-cgroup-rule. */
 int spec_devices_build(const struct ctr_host_config *hc, bool privileged, json_t **ret_devices, json_t **ret_rules,

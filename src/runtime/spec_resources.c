@@ -122,7 +122,7 @@ static int blkio_devices(const struct ctr_host_config *hc, const struct blkio_li
         return 0;
 }
 
-static int memory_build(const struct ctr_host_config *hc, json_t **ret, struct berr *err) {
+static int memory_build(const struct ctr_host_config *hc, bool update, json_t **ret, struct berr *err) {
         int64_t mem = hc->memory, swap = hc->memory_swap, reservation = hc->memory_reservation;
         int64_t swappiness = hc->memory_swappiness.set ? hc->memory_swappiness.v : -1;
         bool oom_kill_disable = hc->oom_kill_disable.v;
@@ -132,7 +132,7 @@ static int memory_build(const struct ctr_host_config *hc, json_t **ret, struct b
         if (mem > 0 && swap > 0 && swap < mem)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "Minimum memoryswap limit should be larger than memory limit, see usage");
-        if (mem == 0 && swap > 0)
+        if (mem == 0 && swap > 0 && !update) /* an update may raise the swap of a memory limit set before */
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "You should always set the Memory limit when using Memoryswap limit, see usage");
         if (swappiness != -1 && (swappiness < 0 || swappiness > 100))
@@ -269,7 +269,7 @@ static int blkio_build(const struct ctr_host_config *hc, json_t **ret, struct be
 int spec_resources_build(const struct ctr_host_config *hc, json_t *device_rules, json_t **ret_resources, struct berr *err) {
         _cleanup_json_ json_t *memory = NULL, *cpu = NULL, *blkio = NULL;
         int r;
-        if ((r = memory_build(hc, &memory, err)) < 0 || (r = cpu_build(hc, &cpu, err)) < 0 ||
+        if ((r = memory_build(hc, false, &memory, err)) < 0 || (r = cpu_build(hc, &cpu, err)) < 0 ||
             (r = blkio_build(hc, &blkio, err)) < 0)
                 return r;
         int64_t pids = hc->pids_limit.v;
@@ -291,4 +291,51 @@ int spec_resources_build(const struct ctr_host_config *hc, json_t *device_rules,
 int spec_check_resources(const struct ctr_host_config *host_config, struct berr *err) {
         _cleanup_json_ json_t *resources = NULL;
         return spec_resources_build(host_config, NULL, &resources, err);
+}
+
+int spec_check_update_resources(const struct ctr_host_config *req, struct berr *err) {
+        _cleanup_json_ json_t *memory = NULL, *cpu = NULL, *blkio = NULL;
+        int r;
+        if ((r = memory_build(req, true, &memory, err)) < 0 || (r = cpu_build(req, &cpu, err)) < 0 ||
+            (r = blkio_build(req, &blkio, err)) < 0)
+                return r;
+        return 0;
+}
+
+/* Only what @req changes, with the values of @now (the configuration after the update):
+ * the cgroup keeps everything else as it is. CFS quota and period go together (v2 writes
+ * them as one file, cpu.max). */
+json_t *spec_update_resources(const struct ctr_host_config *req, const struct ctr_host_config *now) {
+        _cleanup_json_ json_t *res = json_object(), *mem = json_object(), *cpu = json_object();
+        if (!res || !mem || !cpu)
+                return NULL;
+        bool fail = false;
+        if (req->memory != 0)
+                fail |= json_object_set_new(mem, "limit", json_integer(now->memory)) < 0;
+        if (req->memory_swap != 0)
+                fail |= json_object_set_new(mem, "swap", json_integer(now->memory_swap)) < 0;
+        if (req->memory_reservation != 0)
+                fail |= json_object_set_new(mem, "reservation", json_integer(now->memory_reservation)) < 0;
+        if (req->cpu_shares != 0)
+                fail |= json_object_set_new(cpu, "shares", json_integer(now->cpu_shares)) < 0;
+        if (req->nano_cpus != 0 || req->cpu_period != 0 || req->cpu_quota != 0) {
+                int64_t period = now->cpu_period ? now->cpu_period : 100000, quota = now->cpu_quota ? now->cpu_quota : -1;
+                if (now->nano_cpus > 0) {
+                        period = 100000;
+                        quota = now->nano_cpus * 100000 / 1000000000;
+                }
+                fail |= json_object_set_new(cpu, "period", json_integer(period)) < 0;
+                fail |= json_object_set_new(cpu, "quota", json_integer(quota)) < 0;
+        }
+        if (*req->cpuset_cpus)
+                fail |= json_object_set_new(cpu, "cpus", json_string(now->cpuset_cpus)) < 0;
+        if (*req->cpuset_mems)
+                fail |= json_object_set_new(cpu, "mems", json_string(now->cpuset_mems)) < 0;
+        if (req->pids_limit.set) /* 0 and negative: unlimited */
+                fail |= json_object_set_new(res, "pids", json_pack("{s:I}", "limit",
+                                                                   (json_int_t) (now->pids_limit.v > 0 ? now->pids_limit.v : -1))) < 0;
+        if (req->blkio_weight != 0)
+                fail |= json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", (json_int_t) now->blkio_weight)) < 0;
+        fail |= json_object_set(res, "memory", mem) < 0 || json_object_set(res, "cpu", cpu) < 0;
+        return fail ? NULL : TAKE_PTR(res);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,10 +101,41 @@ static int read_record(struct volume_store *vs, const char *name, json_t **ret, 
 static json_t *volume_json(struct volume_store *vs, const char *name, json_t *rec) {
         char mp[4096];
         (void) fs_path_fmt(mp, sizeof(mp), "%s/%s/_data", vs->root, name); /* shown only: "" if too long */
-        json_t *labels = json_object_get(rec, "Labels");
-        return json_pack("{s:O, s:s, s:O, s:s, s:s, s:n, s:s}", "CreatedAt", json_object_get(rec, "CreatedAt"), "Driver",
+        json_t *labels = json_object_get(rec, "Labels"), *opts = json_object_get(rec, "Options");
+        return json_pack("{s:O, s:s, s:O, s:s, s:s, s:O, s:s}", "CreatedAt", json_object_get(rec, "CreatedAt"), "Driver",
                          "local", "Labels", json_is_object(labels) ? labels : json_null(), "Mountpoint", mp, "Name", name,
-                         "Options", "Scope", "local");
+                         "Options", json_object_size(opts) ? opts : json_null(), "Scope", "local");
+}
+
+/* The local driver's options, as dockerd's validateOpts: type, device and o (size needs
+ * quota support, which berth has not); each of type and device needs the other, o both. */
+static int check_driver_opts(json_t *opts, struct berr *err) {
+        static const char *const valid[] = { "type", "device", "o", "size" };
+        const char *key;
+        json_t *v;
+        json_object_foreach(opts, key, v) {
+                bool ok = false;
+                for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+                        ok |= strcmp(key, valid[i]) == 0;
+                if (!ok)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid option: \"%s\"", key);
+                if (!json_is_string(v) || strlen(json_string_value(v)) > 4096)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid option: \"%s\"", key);
+        }
+        if (json_object_get(opts, "size"))
+                return berr_set(err, BERR_INVALID, EINVAL, "quota size requested but no quota support");
+        static const struct {
+                const char *opt, *needs[2];
+        } mandatory[] = { { "device", { "type", NULL } }, { "type", { "device", NULL } }, { "o", { "device", "type" } } };
+        for (size_t i = 0; i < ELEMENTSOF(mandatory); i++) {
+                if (!json_object_get(opts, mandatory[i].opt))
+                        continue;
+                for (size_t j = 0; j < 2 && mandatory[i].needs[j]; j++)
+                        if (!json_object_get(opts, mandatory[i].needs[j]))
+                                return berr_set(err, BERR_INVALID, EINVAL, "missing required option: \"%s\"",
+                                                mandatory[i].needs[j]);
+        }
+        return 0;
 }
 
 static void now_rfc3339(char out[40]) {
@@ -118,9 +150,11 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
         if (driver && driver[0] && strcmp(driver, "local") != 0)
                 return berr_set(err, BERR_NOT_FOUND, ENOENT,
                                 "error looking up volume plugin %s: plugin \"%s\" not found", driver, driver);
-        if (json_object_size(driver_opts) > 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP,
-                                "options of the local volume driver (type, device, o) are not supported by berth yet");
+        if (driver_opts && !json_is_null(driver_opts) && !json_is_object(driver_opts))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field DriverOpts");
+        int r0 = json_object_size(driver_opts) ? check_driver_opts(driver_opts, err) : 0;
+        if (r0 < 0)
+                return r0;
         if (labels && !json_is_null(labels) && !json_is_object(labels))
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for field Labels");
         char gen[ID_HEX_LEN + 1];
@@ -159,6 +193,8 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
         if (anonymous)
                 json_object_set_new(lab, VOLUME_LABEL_ANONYMOUS, json_string(""));
         rec = json_pack("{s:s, s:s, s:o, s:b}", "Name", name, "CreatedAt", created, "Labels", lab, "Anonymous", anonymous);
+        if (rec && json_object_size(driver_opts))
+                json_object_set_new(rec, "Options", json_deep_copy(driver_opts));
         char data[512];
         bool made = false;
         r = 0;
@@ -260,6 +296,133 @@ int volume_mountpoint(struct volume_store *vs, const char *name, char *out, size
         return 0;
 }
 
+/* Whether @path is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT). */
+static bool is_mount_root(int dirfd, const char *path) {
+        struct statx stx;
+        if (statx(dirfd, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+                return false;
+        return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* moby's mount.parseOptions: the flags mount(2) takes, the rest its data. */
+static const struct {
+        const char *name;
+        bool clear;
+        unsigned long flag;
+} mount_flags[] = {
+        { "defaults", false, 0 },      { "ro", false, MS_RDONLY },       { "rw", true, MS_RDONLY },
+        { "suid", true, MS_NOSUID },   { "nosuid", false, MS_NOSUID },   { "dev", true, MS_NODEV },
+        { "nodev", false, MS_NODEV },  { "exec", true, MS_NOEXEC },      { "noexec", false, MS_NOEXEC },
+        { "sync", false, MS_SYNCHRONOUS }, { "async", true, MS_SYNCHRONOUS }, { "dirsync", false, MS_DIRSYNC },
+        { "mand", false, MS_MANDLOCK }, { "nomand", true, MS_MANDLOCK }, { "atime", true, MS_NOATIME },
+        { "noatime", false, MS_NOATIME }, { "diratime", true, MS_NODIRATIME }, { "nodiratime", false, MS_NODIRATIME },
+        { "bind", false, MS_BIND },    { "rbind", false, MS_BIND | MS_REC }, { "relatime", false, MS_RELATIME },
+        { "norelatime", true, MS_RELATIME }, { "strictatime", false, MS_STRICTATIME },
+        { "nostrictatime", true, MS_STRICTATIME },
+};
+static const struct {
+        const char *name;
+        unsigned long flag;
+} propagation_flags[] = {
+        { "private", MS_PRIVATE },   { "rprivate", MS_PRIVATE | MS_REC }, { "shared", MS_SHARED },
+        { "rshared", MS_SHARED | MS_REC }, { "slave", MS_SLAVE }, { "rslave", MS_SLAVE | MS_REC },
+        { "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+};
+
+static void parse_mount_options(const char *o, unsigned long *ret_flags, unsigned long *ret_prop, char *data,
+                                size_t size) {
+        unsigned long flags = 0, prop = 0;
+        size_t n = 0;
+        data[0] = '\0';
+        _cleanup_free_ char *copy = strdup(o);
+        for (char *save = NULL, *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+                bool done = false;
+                for (size_t i = 0; i < ELEMENTSOF(mount_flags) && !done; i++)
+                        if (strcmp(t, mount_flags[i].name) == 0) {
+                                flags = mount_flags[i].clear ? flags & ~mount_flags[i].flag : flags | mount_flags[i].flag;
+                                done = true;
+                        }
+                for (size_t i = 0; i < ELEMENTSOF(propagation_flags) && !done; i++)
+                        if (strcmp(t, propagation_flags[i].name) == 0) {
+                                prop = propagation_flags[i].flag;
+                                done = true;
+                        }
+                if (!done)
+                        n += (size_t) snprintf(data + n, n < size ? size - n : 0, "%s%s", n ? "," : "", t);
+        }
+        if (n >= size)
+                data[size - 1] = '\0';
+        *ret_flags = flags;
+        *ret_prop = prop;
+}
+
+int volume_mount(struct volume_store *vs, const char *name, struct berr *err) {
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name);
+        pthread_mutex_lock(&vs->lock);
+        _cleanup_json_ json_t *rec = NULL;
+        int r = read_record(vs, name, &rec, err);
+        json_t *opts = json_object_get(rec, "Options");
+        char data_rel[512], path[4096];
+        if (r < 0 || !json_object_size(opts) || fs_path_fmt(data_rel, sizeof(data_rel), "%s/_data", name) < 0 ||
+            fs_path_fmt(path, sizeof(path), "%s/%s/_data", vs->root, name) < 0 || is_mount_root(vs->root_fd, data_rel)) {
+                pthread_mutex_unlock(&vs->lock);
+                return r;
+        }
+        const char *type = json_string_value(json_object_get(opts, "type")) ?: "";
+        const char *device = json_string_value(json_object_get(opts, "device")) ?: "";
+        const char *o = json_string_value(json_object_get(opts, "o")) ?: "";
+        unsigned long flags, prop;
+        char data[4200];
+        parse_mount_options(o, &flags, &prop, data, sizeof(data));
+        if (!*device)
+                r = berr_set(err, BERR_INVALID, EINVAL, "missing device in volume options");
+        else if (mount(device, path, type, flags, data) < 0 || (prop && mount(NULL, path, NULL, prop, NULL) < 0)) {
+                char buf[128];
+                int e = errno;
+                /* moby's mount error, the password of a cifs mount hidden */
+                char shown[4200];
+                snprintf(shown, sizeof(shown), "%s", data);
+                char *pw = strstr(shown, "password=");
+                if (pw) {
+                        char *end = strchr(pw, ',');
+                        snprintf(pw + 9, sizeof(shown) - (size_t) (pw + 9 - shown), "********%s", end ? end : "");
+                }
+                r = berr_set(err, BERR_INTERNAL, e, "failed to mount local volume: mount %s:%s, flags: %#lx, data: %s: %s",
+                             device, path, flags, shown, strerror_r(e, buf, sizeof(buf)));
+        }
+        pthread_mutex_unlock(&vs->lock);
+        return r;
+}
+
+bool volume_has_options(struct volume_store *vs, const char *name) {
+        _cleanup_json_ json_t *rec = NULL;
+        struct berr e = { 0 };
+        return volume_name_valid(name) && read_record(vs, name, &rec, &e) == 0 &&
+               json_object_size(json_object_get(rec, "Options")) > 0;
+}
+
+/* Caller holds vs->lock. */
+static int unmount_data(struct volume_store *vs, const char *name, struct berr *err) {
+        char data_rel[512], path[4096];
+        if (fs_path_fmt(data_rel, sizeof(data_rel), "%s/_data", name) < 0 ||
+            fs_path_fmt(path, sizeof(path), "%s/%s/_data", vs->root, name) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "volume name too long: %s", name);
+        for (int i = 0; i < 16 && is_mount_root(vs->root_fd, data_rel); i++)
+                if (umount2(path, UMOUNT_NOFOLLOW) < 0)
+                        return berr_sys(err, BERR_CONFLICT, "unmount volume %s", name);
+        return 0;
+}
+
+int volume_unmount(struct volume_store *vs, const char *name, struct berr *err) {
+        if (!volume_name_valid(name))
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name);
+        pthread_mutex_lock(&vs->lock);
+        int r = unmount_data(vs, name, err);
+        pthread_mutex_unlock(&vs->lock);
+        return r;
+}
+
 int volume_remove(struct volume_store *vs, const char *name, struct berr *err) {
         if (!volume_name_valid(name))
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "get %s: no such volume", name);
@@ -267,6 +430,8 @@ int volume_remove(struct volume_store *vs, const char *name, struct berr *err) {
         json_t *rec = NULL;
         int r = read_record(vs, name, &rec, err);
         json_decref(rec);
+        if (r == 0) /* a volume with options may still be mounted (no container used it since a crash) */
+                r = unmount_data(vs, name, err);
         if (r == 0) {
                 /* Out of the name space first (".rm-..." is no valid name), then deleted: a
                  * crash part-way leaves no half volume under its name; the leftover is

@@ -1,7 +1,9 @@
 /* volume.h - the local volume store: DATA-ROOT/volumes/<name>/_data holds a volume's
  * files, DATA-ROOT/volumes/<name>/volume.json its record (name, creation time, labels,
- * whether it is anonymous), written atomically. Only the "local" driver without options
- * exists. The store does not know containers: in-use checks are the caller's. */
+ * whether it is anonymous, the local driver's options), written atomically. Only the
+ * "local" driver exists; a volume with options (type, device, o) is mounted on its _data
+ * at first use and unmounted when the caller says no one uses it. The store does not know
+ * containers: in-use checks are the caller's. */
 #pragma once
 
 #include <jansson.h>
@@ -31,7 +33,14 @@ bool volume_exists(struct volume_store *vs, const char *name);
 int volume_list(struct volume_store *vs, json_t **ret, struct berr *err);
 /* The directory a container binds: DATA-ROOT/volumes/<name>/_data. */
 int volume_mountpoint(struct volume_store *vs, const char *name, char *out, size_t size, struct berr *err);
-/* Remove the volume and its data (the caller checked it is not in use). */
+/* A volume with driver options: mount(2) its device on _data unless mounted already
+ * ("failed to mount local volume: mount DEVICE:PATH, flags: ..., data: ...: ERROR");
+ * without options nothing to do. volume_unmount: unmount it (nothing if not mounted). */
+int volume_mount(struct volume_store *vs, const char *name, struct berr *err);
+int volume_unmount(struct volume_store *vs, const char *name, struct berr *err);
+bool volume_has_options(struct volume_store *vs, const char *name);
+/* Remove the volume and its data (the caller checked it is not in use); a mounted volume
+ * is unmounted first. */
 int volume_remove(struct volume_store *vs, const char *name, struct berr *err);
 /* Bytes under the volume's _data (for prune's SpaceReclaimed). */
 unsigned long long volume_size(struct volume_store *vs, const char *name);

@@ -1,7 +1,9 @@
 """Volumes: docker volume create/ls/inspect/rm/prune, named and anonymous volumes in
-containers, copy of the image's content into an empty volume, rm -v and --rm."""
+containers, copy of the image's content into an empty volume, rm -v and --rm, and the local
+driver's options (type, device, o): mounted at first use, unmounted when the last run ends."""
 import json
 import os
+import time
 
 import pytest
 
@@ -94,7 +96,7 @@ def test_bad_volume_names_and_drivers(docker, images):
     p = docker.run("volume", "create", "-d", "nfs-plugin", "x1", check=False)
     assert p.returncode != 0 and 'plugin "nfs-plugin" not found' in p.stderr
     p = docker.run("volume", "create", "-o", "type=tmpfs", "x2", check=False)
-    assert p.returncode != 0 and "not supported by berth yet" in p.stderr
+    assert p.returncode != 0 and 'missing required option: "device"' in p.stderr
     assert not {"x1", "x2"} & vol_names(docker)
     p = docker.run("volume", "rm", "nosuchvolume", check=False)
     assert p.returncode != 0 and "no such volume" in p.stderr
@@ -138,3 +140,81 @@ def test_system_prune_works_end_to_end(fresh_daemon):
         assert cli.run("volume", "ls", "-q").stdout.split() == ["named-survives"]
     finally:
         cli.cleanup()
+
+
+def mounted(path):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def test_local_driver_options_mount_at_first_use(docker, images):
+    try:
+        docker.run("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m,mode=0750", "tv")
+        v = json.loads(docker.run("volume", "inspect", "tv").stdout)[0]
+        assert v["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
+        mp = v["Mountpoint"]
+        assert not mounted(mp)
+        cid = docker.run("run", "-d", "-v", "tv:/data", "busybox", "sh", "-c",
+                         "echo kept > /data/f; sleep 300").stdout.strip()
+        try:
+            assert mounted(mp)
+            p = docker.run("run", "--rm", "-v", "tv:/data", "busybox", "sh", "-c",
+                           "cat /data/f; stat -c %a /data; df -k /data | tail -1")
+            lines = p.stdout.splitlines()
+            assert lines[0] == "kept" and lines[1] == "750" and lines[2].split()[1] == "1024"
+            assert mounted(mp)  # the other run still uses it
+        finally:
+            docker.run("rm", "-f", cid)
+        deadline = time.time() + 10
+        while mounted(mp) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not mounted(mp)  # the last run ended: unmounted, as dockerd's local driver
+        # a fresh tmpfs at the next use
+        assert docker.run("run", "--rm", "-v", "tv:/data", "busybox", "ls", "/data").stdout == ""
+    finally:
+        docker.run("volume", "rm", "tv", check=False)
+    assert "tv" not in vol_names(docker)
+
+
+def test_local_driver_bind_device_and_volume_opt(docker, images, tmp_path):
+    host = tmp_path / "dev"
+    host.mkdir()
+    (host / "in.txt").write_text("from the device\n")
+    try:
+        docker.run("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=%s" % host, "bv")
+        assert docker.run("run", "--rm", "-v", "bv:/d", "busybox", "sh", "-c",
+                          "cat /d/in.txt; echo back > /d/out.txt").stdout == "from the device\n"
+        assert (host / "out.txt").read_text() == "back\n"
+        docker.run("volume", "rm", "bv")
+        assert (host / "in.txt").exists()  # removing the volume leaves the device alone
+        # --mount volume-opt: the volume is made with the options
+        p = docker.run("run", "--rm", "--mount",
+                       "type=volume,src=vo,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m",
+                       "busybox", "sh", "-c", "df -k /d | tail -1")
+        assert p.stdout.split()[1] == "2048"
+        assert json.loads(docker.run("volume", "inspect", "vo").stdout)[0]["Options"]["o"] == "size=2m"
+    finally:
+        docker.run("volume", "rm", "bv", check=False)
+        docker.run("volume", "rm", "vo", check=False)
+
+
+@pytest.mark.parametrize("opts,message", [
+    (["-o", "foo=bar"], 'invalid option: "foo"'),
+    (["-o", "device=tmpfs"], 'missing required option: "type"'),
+    (["-o", "o=size=1m"], 'missing required option: "device"'),
+    (["-o", "size=10m"], "quota size requested but no quota support"),
+])
+def test_local_driver_option_errors(docker, images, opts, message):
+    p = docker.run("volume", "create", *opts, "badopts", check=False)
+    assert p.returncode != 0 and message in p.stderr
+    assert "badopts" not in vol_names(docker)
+
+
+def test_local_driver_mount_failure_is_reported(docker, images):
+    try:
+        docker.run("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=bogus=1", "mv")
+        p = docker.run("run", "--rm", "-v", "mv:/d", "busybox", "true", check=False)
+        assert p.returncode != 0
+        assert "error while mounting volume" in p.stderr and "failed to mount local volume" in p.stderr
+    finally:
+        docker.run("volume", "rm", "mv", check=False)

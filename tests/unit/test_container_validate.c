@@ -136,12 +136,53 @@ static void test_image_config_check_refuses_wrong_types(void **state) {
         assert_int_equal(image_config_check(good, &err), 0);
 }
 
+/* The message ctr_validate_update gives for @body, or "" when it passes. */
+static const char *update_verdict(const char *body) {
+        static struct berr err;
+        memset(&err, 0, sizeof(err));
+        json_error_t jerr;
+        _cleanup_json_ json_t *b = json_loads(body, 0, &jerr);
+        assert_non_null(b);
+        _cleanup_ctr_config_ struct ctr_config *req = NULL;
+        int r = ctr_validate_update(b, &req, &err);
+        if (r == 0) {
+                assert_non_null(req);
+                return "";
+        }
+        assert_int_equal(err.kind, BERR_INVALID);
+        return err.msg;
+}
+
+static void test_validate_update_as_dockerd_checks_an_update(void **state) {
+        assert_string_equal(update_verdict("{\"Memory\":67108864,\"MemorySwap\":134217728,\"CpuShares\":512,"
+                                           "\"PidsLimit\":-1,\"RestartPolicy\":{\"Name\":\"on-failure\","
+                                           "\"MaximumRetryCount\":3}}"),
+                            "");
+        /* an update may raise the swap alone: the memory limit may be set already */
+        assert_string_equal(update_verdict("{\"MemorySwap\":134217728}"), "");
+        assert_string_equal(update_verdict("{\"RestartPolicy\":null}"), "");
+        assert_string_equal(update_verdict("{\"Memory\":1048576}"), "Minimum memory limit allowed is 6MB");
+        assert_string_equal(update_verdict("{\"Memory\":67108864,\"MemorySwap\":33554432}"),
+                            "Minimum memoryswap limit should be larger than memory limit, see usage");
+        assert_string_equal(update_verdict("{\"NanoCpus\":1000000000,\"CpuPeriod\":50000}"),
+                            "Conflicting options: Nano CPUs and CPU Period cannot both be set");
+        assert_string_equal(update_verdict("{\"BlkioWeight\":5}"), "Range of blkio weight is from 10 to 1000");
+        assert_string_equal(update_verdict("{\"RestartPolicy\":{\"Name\":\"always\",\"MaximumRetryCount\":2}}"),
+                            "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+        assert_string_equal(update_verdict("{\"RestartPolicy\":{\"Name\":\"later\"}}"),
+                            "invalid restart policy: unknown policy 'later'; use one of 'no', 'always', 'on-failure', "
+                            "or 'unless-stopped'");
+        assert_non_null(strstr(update_verdict("{\"Memory\":\"1g\"}"), "cannot unmarshal string"));
+        assert_non_null(strstr(update_verdict("{\"RestartPolicy\":\"always\"}"), "cannot unmarshal string"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_validate_wrong_types_get_go_decode_errors),
                 cmocka_unit_test(test_validate_accepts_what_clients_send),
                 cmocka_unit_test(test_validate_string_strslice_becomes_array),
                 cmocka_unit_test(test_validate_values_dockerd_refuses_at_create),
+                cmocka_unit_test(test_validate_update_as_dockerd_checks_an_update),
                 cmocka_unit_test(test_image_config_check_refuses_wrong_types),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "runtime/runtime_int.h"
+#include "runtime/spec.h"
 
 static char root[64];
 
@@ -206,6 +207,91 @@ static void test_rt_cgroup_v1_finds_hierarchies_and_paths(void **state) {
         rt_cgroup_free(cg);
 }
 
+/* docker update: only what the request changes reaches the files, with the values after
+ * the update; quota and period go together (v2 writes them as one file). */
+static struct ctr_host_config update_hc(void) {
+        struct ctr_host_config hc;
+        memset(&hc, 0, sizeof(hc));
+        hc.cpuset_cpus = (char *) "";
+        hc.cpuset_mems = (char *) "";
+        return hc;
+}
+
+static void test_rt_cgroup_v2_update_writes_only_what_changes(void **state) {
+        put("cgroup.controllers", "cpuset cpu io memory pids\n");
+        put("berth/u1/memory.max", "max");
+        put("berth/u1/memory.swap.max", "max");
+        put("berth/u1/memory.low", "0");
+        put("berth/u1/cpu.max", "max 100000");
+        put("berth/u1/cpu.weight", "100");
+        put("berth/u1/pids.max", "20");
+        put("berth/u1/cpuset.cpus", "");
+        struct ctr_host_config req = update_hc(), now = update_hc();
+        req.memory = now.memory = 64 << 20;
+        req.memory_swap = now.memory_swap = 128 << 20;
+        req.nano_cpus = now.nano_cpus = 500000000;
+        req.pids_limit.set = now.pids_limit.set = true; /* 0: unlimited */
+        req.cpuset_cpus = now.cpuset_cpus = (char *) "0";
+        json_t *res = spec_update_resources(&req, &now);
+        assert_non_null(res);
+        struct berr e = { 0 };
+        if (rt_cgroup_update(root, "/berth/u1", res, &e) < 0)
+                fail_msg("%s", e.msg);
+        json_decref(res);
+        assert_file("berth/u1/memory.max", "67108864");
+        assert_file("berth/u1/memory.swap.max", "67108864");
+        assert_file("berth/u1/cpu.max", "50000 100000");
+        assert_file("berth/u1/pids.max", "max");
+        assert_file("berth/u1/cpuset.cpus", "0");
+        assert_file("berth/u1/cpu.weight", "100"); /* not asked for: untouched */
+        assert_file("berth/u1/memory.low", "0");
+
+        /* a period alone keeps the quota set before; shares become a weight */
+        req = update_hc();
+        now = update_hc();
+        req.cpu_period = now.cpu_period = 50000;
+        now.cpu_quota = 25000;
+        req.cpu_shares = now.cpu_shares = 512;
+        res = spec_update_resources(&req, &now);
+        if (rt_cgroup_update(root, "/berth/u1", res, &e) < 0)
+                fail_msg("%s", e.msg);
+        json_decref(res);
+        assert_file("berth/u1/cpu.max", "25000 50000");
+        assert_file("berth/u1/cpu.weight", "20");
+        assert_file("berth/u1/memory.max", "67108864");
+}
+
+static void test_rt_cgroup_v1_update_writes_only_what_changes(void **state) {
+        put("memory/cgroup.procs", "");
+        put("pids/cgroup.procs", "");
+        put("memory/berth/u2/memory.limit_in_bytes", "50331648");
+        put("memory/berth/u2/memory.memsw.limit_in_bytes", "100663296");
+        put("memory/berth/u2/memory.soft_limit_in_bytes", "0");
+        put("pids/berth/u2/pids.max", "max");
+        struct ctr_host_config req = update_hc(), now = update_hc();
+        req.memory_reservation = now.memory_reservation = 32 << 20;
+        req.pids_limit.set = now.pids_limit.set = true;
+        req.pids_limit.v = now.pids_limit.v = 30;
+        now.memory = 48 << 20;
+        json_t *res = spec_update_resources(&req, &now);
+        struct berr e = { 0 };
+        if (rt_cgroup_update(root, "/berth/u2", res, &e) < 0)
+                fail_msg("%s", e.msg);
+        json_decref(res);
+        assert_file("memory/berth/u2/memory.soft_limit_in_bytes", "33554432");
+        assert_file("pids/berth/u2/pids.max", "30");
+        assert_file("memory/berth/u2/memory.limit_in_bytes", "50331648"); /* not asked for */
+        assert_file("memory/berth/u2/memory.memsw.limit_in_bytes", "100663296");
+
+        /* a controller that is not mounted is an error, not silence */
+        req = update_hc();
+        now = update_hc();
+        req.cpu_shares = now.cpu_shares = 512;
+        res = spec_update_resources(&req, &now);
+        assert_true(rt_cgroup_update(root, "/berth/u2", res, &e) < 0);
+        json_decref(res);
+}
+
 static void test_rt_cgroup_path_must_stay_below_root(void **state) {
         put("cgroup.controllers", "memory\n");
         struct rt_cgroup *cg = NULL;
@@ -270,6 +356,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_rt_cgroup_v2_unlimited_values, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rt_cgroup_v1_finds_hierarchies_and_paths, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rt_cgroup_path_must_stay_below_root, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rt_cgroup_v2_update_writes_only_what_changes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rt_cgroup_v1_update_writes_only_what_changes, setup, teardown),
                 cmocka_unit_test(test_rt_cgroup_v1_device_rules_follow_spec_then_defaults),
                 cmocka_unit_test(test_rt_cgroup_value_conversions),
         };

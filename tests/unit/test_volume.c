@@ -125,6 +125,18 @@ static void test_mount_specs(void **s) {
         assert_string_equal(json_string_value(json_object_get(json_array_get(l, 3), "Destination")), "/img");
         json_decref(l);
 
+        /* --mount type=tmpfs: dockerd's ConvertTmpfsOptions text (size in the largest unit that divides it) */
+        assert_int_equal(parse("{}",
+                               "{\"Mounts\": [{\"Type\": \"tmpfs\", \"Target\": \"/t\", \"ReadOnly\": true, "
+                               "\"TmpfsOptions\": {\"SizeBytes\": 1572864, \"Mode\": 1016, \"Options\": [[\"exec\"]]}}], "
+                               "\"VolumesFrom\": [\"other:ro\"]}",
+                               &l, &err),
+                         0);
+        assert_int_equal(json_array_size(l), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "_tmpfs")),
+                            "ro,mode=1770,size=1536k,exec");
+        json_decref(l);
+
         static const struct {
                 const char *hc, *msg;
         } bad[] = {
@@ -134,10 +146,17 @@ static void test_mount_specs(void **s) {
                 { "{\"Binds\": [\"/tmp:/x\", \"/etc:/x/\"]}", "Duplicate mount point: /x" },
                 { "{\"Binds\": [\"a:b:c:d\"]}", "invalid volume specification" },
                 { "{\"Binds\": [\"x!:/x\"]}", "invalid characters" },
-                { "{\"Mounts\": [{\"Type\": \"tmpfs\", \"Target\": \"/t\"}]}", "not supported by berth yet" },
+                { "{\"Mounts\": [{\"Type\": \"tmpfs\", \"Target\": \"/t\", \"BindOptions\": {}}]}",
+                  "invalid mount config for type \"tmpfs\": field BindOptions must not be specified" },
+                { "{\"Mounts\": [{\"Type\": \"volume\", \"Source\": \"v\", \"Target\": \"/t\", "
+                  "\"VolumeOptions\": {\"Subpath\": \"a/../../b\"}}]}",
+                  "subpath must be a relative path within the volume" },
+                { "{\"Mounts\": [{\"Type\": \"npipe\", \"Source\": \"x\", \"Target\": \"/t\"}]}", "not supported by berth yet" },
                 { "{\"Mounts\": [{\"Type\": \"bind\", \"Source\": \"/nonexistent-berth\", \"Target\": \"/t\"}]}",
                   "bind source path does not exist" },
-                { "{\"VolumesFrom\": [\"other\"]}", "not supported by berth yet" },
+                { "{\"VolumesFrom\": [\"other:rshared\"]}", "invalid mode: rshared" },
+                { "{\"VolumesFrom\": [\"other:ro,rw\"]}", "invalid mode: ro,rw" },
+                { "{\"VolumesFrom\": [\"\"]}", "volumes-from specification cannot be an empty string" },
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 l = NULL;

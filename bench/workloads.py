@@ -32,10 +32,13 @@ class Goal:
     text: str
     max_value: Optional[float] = None
     max_ratio: Optional[float] = None
+    min_value: Optional[float] = None  # a floor on berth's median (throughputs)
 
     def met(self, berth, dockerd):
         if berth is None:
             return None
+        if self.min_value is not None:
+            return berth >= self.min_value
         if self.max_value is not None:
             return berth <= self.max_value
         if self.max_ratio is not None:

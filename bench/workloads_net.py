@@ -169,6 +169,63 @@ def dns_median(daemon):
         docker(daemon, "network", "rm", "benchdns", check=False)
 
 
+BULK_MB = 64
+BULK_CLIENT = r'''
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((host, port), timeout=30)
+s.sendall(b"GET /big HTTP/1.0\r\nHost: x\r\n\r\n")
+n, t0 = 0, time.perf_counter()
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    n += len(b)
+print(n, time.perf_counter() - t0)
+'''
+
+
+def _transfer(host, port):
+    r = subprocess.run(["/usr/bin/python3", "-c", BULK_CLIENT, host, str(port)], capture_output=True, text=True,
+                       timeout=120)
+    n, t = r.stdout.split()
+    if int(n) < BULK_MB << 20:
+        raise RuntimeError(f"bulk transfer: {n} bytes of {BULK_MB} MB")
+    return float(t)
+
+
+def bulk_published_over_direct(daemon):
+    """A BULK_MB MB HTTP download from a busybox httpd in a container, from the host:
+    through the published port on 127.0.0.1 against straight to the container's address
+    (the kernel path), medians of 3 each, interleaved. The value is the throughput through
+    the published port as a fraction of the direct one (dockerd goes through docker-proxy)."""
+    _fresh_net(daemon, "benchbulk")
+    try:
+        cid = docker(daemon, "run", "-d", "--network", "benchbulk", "-p", "127.0.0.1::80", "busybox", "sh", "-c",
+                     f"mkdir /www && head -c {BULK_MB << 20} /dev/zero > /www/big && httpd -f -p 80 -h /www",
+                     capture=True).stdout.strip()
+        port = int(docker(daemon, "port", cid, "80/tcp", capture=True).stdout.split(":")[-1])
+        ip = docker(daemon, "inspect", "-f", "{{(index .NetworkSettings.Networks \"benchbulk\").IPAddress}}", cid,
+                    capture=True).stdout.strip()
+        deadline = time.time() + 20
+        while True:  # the file is written before httpd listens
+            try:
+                _transfer(ip, 80)
+                break
+            except (RuntimeError, ValueError, subprocess.TimeoutExpired):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        pub, direct = [], []
+        for _ in range(3):
+            pub.append(_transfer("127.0.0.1", port))
+            direct.append(_transfer(ip, 80))
+        return statistics.median(direct) / statistics.median(pub)
+    finally:
+        _rm_all(daemon)
+        docker(daemon, "network", "rm", "benchbulk", check=False)
+
+
 WORKLOADS_NET = [
     Workload(f"start {N_FLAT}th / 1st on one network", "×", start_200th_over_1st, needs_images=True,
              goal=Goal("≤ 1.2×", max_value=1.2), decimals=2,
@@ -180,5 +237,10 @@ WORKLOADS_NET = [
              goal=Goal("≤ 50 ms", max_value=50.0),
              description="`-p 127.0.0.1:20000-20999:20000-20999`: docker start with it minus without"),
     Workload(f"{N_DNS} DNS queries, median", "ms", dns_median, needs_images=True, decimals=3,
+             goal=Goal("≤ 0.5× dockerd", max_ratio=0.5),
              description="A queries for a container name to 127.0.0.11 from a container's namespace"),
+    Workload("bulk TCP through a published port", "×", bulk_published_over_direct, needs_images=True,
+             goal=Goal("≥ 0.9× direct", min_value=0.9), decimals=2,
+             description=f"{BULK_MB} MB from a container's httpd to the host: throughput through -p 127.0.0.1 over "
+                         "straight to the container's address"),
 ]

@@ -316,6 +316,8 @@ def test_mount_volume_nocopy_and_bind_recursive_readonly(docker, images, hostdir
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "/etc"}},
      'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Options": {"o": "x"}}}},
+     'missing required option: "device"', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Name": "nfs-plugin"}}},
      "is not supported by berth yet", 501),
 ])
 def test_mount_options_that_do_not_match_the_type_are_refused(client, images, mount, message, status):

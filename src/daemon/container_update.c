@@ -151,6 +151,9 @@ int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret
         int r = ctr_validate_update(body, &req, err);
         if (r < 0)
                 return r;
+        /* dockerd's router: 0 and any negative PidsLimit mean unlimited, stored as 0 */
+        if (req->hc.pids_limit.set && req->hc.pids_limit.v < 0)
+                req->hc.pids_limit.v = 0;
 
         pthread_mutex_lock(&c->lock);
         while (c->state == CTR_STARTING) /* the spec is being made from c->cc: update what it made */

@@ -365,3 +365,15 @@ def test_mount_volume_subpath_stays_inside_the_volume(docker, client, images):
         if cid:
             docker.run("rm", "-f", cid, check=False)
         docker.run("volume", "rm", vol, check=False)
+
+
+def test_mount_bind_create_mountpoint_makes_the_missing_source(client, images, hostdir):
+    missing = os.path.join(hostdir, "made", "by", "mount")
+    c = client.api.create_container("busybox", ["touch", "/m/x"], host_config={"Mounts": [
+        {"Type": "bind", "Source": missing, "Target": "/m", "BindOptions": {"CreateMountpoint": True}}]})
+    try:
+        client.api.start(c["Id"])
+        assert client.api.wait(c["Id"])["StatusCode"] == 0
+        assert os.path.exists(os.path.join(missing, "x"))
+    finally:
+        client.api.remove_container(c["Id"], force=True)

@@ -216,8 +216,12 @@ def test_update_states(docker, client, images):
 
 
 def test_update_blkio_weight_warns_without_kernel_support(docker, client, sleeper):
+    import docker as dockerpy
     supported = any(os.path.exists(os.path.join(CGROUP, "blkio", f)) for f in ("blkio.weight", "blkio.bfq.weight"))
     cid = sleeper()
+    with pytest.raises(dockerpy.errors.APIError) as e:  # not a uint16: Go's decode error first
+        client.api.update_container(cid, blkio_weight=70000)
+    assert e.value.status_code == 400 and "cannot unmarshal number 70000" in e.value.explanation
     if supported:
         client.api.update_container(cid, blkio_weight=300)
         assert inspect(docker, cid)["HostConfig"]["BlkioWeight"] == 300

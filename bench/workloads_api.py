@@ -14,6 +14,7 @@ from workloads import Goal, Workload
 N_RUNNING = 250
 N_EXITED = 250
 N_STATS = 50
+N_UPDATE = 50
 LIST_REPEAT = 5
 LABEL = "bench=api"
 _ready = set()
@@ -109,6 +110,27 @@ def stats_one_shot(daemon):
         conn.close()
 
 
+def update_memory(daemon):
+    """POST /containers/{id}/update with a new memory limit (swap unlimited, which dockerd
+    needs for a container created without one) of 50 running containers, in turn, total in
+    ms: the record written and the cgroup changed each time."""
+    _setup(daemon)
+    conn = UnixHTTP(daemon.sock)
+    try:
+        ids = [c["Id"] for c in _ours(conn) if c["State"] == "running"][:N_UPDATE]
+        if len(ids) < N_UPDATE:
+            raise RuntimeError(f"only {len(ids)} running containers")
+        _update_round = getattr(update_memory, "round", 0) + 1
+        update_memory.round = _update_round
+        mem = (64 + 8 * (_update_round % 4)) << 20  # a different value each round: a real change
+        t0 = time.perf_counter()
+        for cid in ids:
+            _call(conn, "POST", f"/v1.41/containers/{cid}/update", {"Memory": mem, "MemorySwap": -1})
+        return (time.perf_counter() - t0) * 1000.0
+    finally:
+        conn.close()
+
+
 WORKLOADS_API = [
     Workload("GET /containers/json?all=1 (500)", "ms", list_all, needs_images=True,
              goal=Goal("≤ 0.20× dockerd", max_ratio=0.20),
@@ -116,4 +138,7 @@ WORKLOADS_API = [
     Workload("50× stats one-shot", "ms", stats_one_shot, needs_images=True,
              goal=Goal("≤ 0.30× dockerd", max_ratio=0.30),
              description="`GET /containers/{id}/stats?stream=0&one-shot=1` of 50 running containers, in turn"),
+    Workload("50× update --memory", "ms", update_memory, needs_images=True,
+             goal=Goal("≤ 0.30× dockerd", max_ratio=0.30),
+             description="`POST /containers/{id}/update` (a new memory limit) of 50 running containers, in turn"),
 ]

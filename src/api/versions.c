@@ -30,6 +30,10 @@ const struct api_vrule api_vrules[] = {
           "HostConfig.Mounts.[].BindOptions.ReadOnlyNonRecursive", NULL,
           "1.44: BindOptions.ReadOnlyNonRecursive" },
         /* ---- container operations ---- */
+        { ALL_BEFORE(140), "POST", "/containers/{id}/update", VR_BODY_DROP, "PidsLimit", NULL,
+          "1.40: update accepts PidsLimit" },
+        { FROM(142), "POST", "/containers/{id}/update", VR_BODY_DROP, "KernelMemory", NULL,
+          "1.42: KernelMemory is ignored on 1.42 and up" },
         { ALL_BEFORE(142), "POST", "/containers/{id}/stop", VR_QUERY_IGNORE, "signal", NULL,
           "1.42: stop and restart accept a signal parameter" },
         { ALL_BEFORE(142), "POST", "/containers/{id}/restart", VR_QUERY_IGNORE, "signal", NULL,

@@ -7,6 +7,7 @@
  * written at once, a stopped one gets it at its next start (the spec is made from c->cc). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,8 @@ int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret
         /* verifyPlatformContainerResources: a weight the kernel cannot take is dropped with a
          * warning before its range is checked. */
         json_t *bw = json_object_get(body, "BlkioWeight");
-        if (json_is_integer(bw) && json_integer_value(bw) != 0 && !d->host.blkio_weight) {
+        if (json_is_integer(bw) && json_integer_value(bw) > 0 && json_integer_value(bw) <= UINT16_MAX && /* else Go's type error */
+            !d->host.blkio_weight) {
                 json_array_append_new(warnings, json_string("Your kernel does not support Block I/O weight or the cgroup "
                                                             "is not mounted. Weight discarded."));
                 json_object_set_new(body, "BlkioWeight", json_integer(0));
@@ -151,6 +153,9 @@ int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret
         int r = ctr_validate_update(body, &req, err);
         if (r < 0)
                 return r;
+        /* dockerd's router: 0 and any negative PidsLimit mean unlimited, stored as 0 */
+        if (req->hc.pids_limit.set && req->hc.pids_limit.v < 0)
+                req->hc.pids_limit.v = 0;
 
         pthread_mutex_lock(&c->lock);
         while (c->state == CTR_STARTING) /* the spec is being made from c->cc: update what it made */

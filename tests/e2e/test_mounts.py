@@ -316,6 +316,8 @@ def test_mount_volume_nocopy_and_bind_recursive_readonly(docker, images, hostdir
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"Subpath": "/etc"}},
      'invalid mount config for type "volume": subpath must be a relative path within the volume', 400),
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Options": {"o": "x"}}}},
+     'missing required option: "device"', 400),
+    ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Name": "nfs-plugin"}}},
      "is not supported by berth yet", 501),
 ])
 def test_mount_options_that_do_not_match_the_type_are_refused(client, images, mount, message, status):
@@ -363,3 +365,15 @@ def test_mount_volume_subpath_stays_inside_the_volume(docker, client, images):
         if cid:
             docker.run("rm", "-f", cid, check=False)
         docker.run("volume", "rm", vol, check=False)
+
+
+def test_mount_bind_create_mountpoint_makes_the_missing_source(client, images, hostdir):
+    missing = os.path.join(hostdir, "made", "by", "mount")
+    c = client.api.create_container("busybox", ["touch", "/m/x"], host_config={"Mounts": [
+        {"Type": "bind", "Source": missing, "Target": "/m", "BindOptions": {"CreateMountpoint": True}}]})
+    try:
+        client.api.start(c["Id"])
+        assert client.api.wait(c["Id"])["StatusCode"] == 0
+        assert os.path.exists(os.path.join(missing, "x"))
+    finally:
+        client.api.remove_container(c["Id"], force=True)

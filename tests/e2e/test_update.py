@@ -84,7 +84,7 @@ def test_update_running_container_reaches_cgroup_at_once(docker, sleeper):
     # unlimited pids again
     docker.run("update", "--pids-limit", "-1", cid)
     assert cg("pids", cid, "pids.max") == "max"
-    assert inspect(docker, cid)["HostConfig"]["PidsLimit"] == -1
+    assert inspect(docker, cid)["HostConfig"]["PidsLimit"] == 0  # dockerd stores "unlimited" as 0
     # the container still runs and its processes still live under the limits
     assert inspect(docker, cid)["State"]["Running"]
 
@@ -216,8 +216,12 @@ def test_update_states(docker, client, images):
 
 
 def test_update_blkio_weight_warns_without_kernel_support(docker, client, sleeper):
+    import docker as dockerpy
     supported = any(os.path.exists(os.path.join(CGROUP, "blkio", f)) for f in ("blkio.weight", "blkio.bfq.weight"))
     cid = sleeper()
+    with pytest.raises(dockerpy.errors.APIError) as e:  # not a uint16: Go's decode error first
+        client.api.update_container(cid, blkio_weight=70000)
+    assert e.value.status_code == 400 and "cannot unmarshal number 70000" in e.value.explanation
     if supported:
         client.api.update_container(cid, blkio_weight=300)
         assert inspect(docker, cid)["HostConfig"]["BlkioWeight"] == 300
@@ -244,3 +248,30 @@ def test_update_event(docker, sleeper):
     ev = evs[0]
     assert (ev["Type"], ev["Action"], ev["Actor"]["ID"]) == ("container", "update", cid)
     assert ev["Actor"]["Attributes"]["name"] == name and ev["Actor"]["Attributes"]["image"] == "busybox"
+
+
+def test_update_follows_the_api_version(docker, berthd, sleeper):
+    """PidsLimit came to update in 1.40: an older client's is not taken."""
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(berthd.sock)
+
+    cid = sleeper()
+
+    def update(version, body):
+        c = Conn("localhost")
+        c.request("POST", "/v%s/containers/%s/update" % (version, cid), body=json.dumps(body),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, json.loads(data)
+
+    assert update("1.39", {"PidsLimit": 30, "CpuShares": 300}) == (200, {"Warnings": None})
+    assert cg("pids", cid, "pids.max") == "max" and cg("cpu", cid, "cpu.shares") == "300"
+    assert update("1.41", {"PidsLimit": 30}) == (200, {"Warnings": None})
+    assert cg("pids", cid, "pids.max") == "30"

@@ -80,11 +80,32 @@ static void test_store(void **s) {
         assert_int_equal(err.kind, BERR_INVALID);
         assert_true(volume_create(vs, "data2", "nfs", NULL, NULL, false, NULL, &err) < 0);
         assert_int_equal(err.kind, BERR_NOT_FOUND);
-        json_t *opts = json_pack("{s:s}", "type", "tmpfs");
-        assert_true(volume_create(vs, "data2", NULL, NULL, opts, false, NULL, &err) < 0);
-        assert_int_equal(err.kind, BERR_NOT_IMPLEMENTED);
+        /* The local driver's options: dockerd's checks; kept in the record and shown. */
+        static const struct {
+                const char *opts, *msg;
+        } bad_opts[] = {
+                { "{\"type\": \"tmpfs\"}", "missing required option: \"device\"" },
+                { "{\"o\": \"size=1m\", \"device\": \"tmpfs\"}", "missing required option: \"type\"" },
+                { "{\"foo\": \"bar\"}", "invalid option: \"foo\"" },
+                { "{\"size\": \"1m\"}", "quota size requested but no quota support" },
+        };
+        for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+                json_error_t je;
+                json_t *opts = json_loads(bad_opts[i].opts, 0, &je);
+                assert_true(volume_create(vs, "data2", NULL, NULL, opts, false, NULL, &err) < 0);
+                assert_int_equal(err.kind, BERR_INVALID);
+                assert_string_equal(err.msg, bad_opts[i].msg);
+                json_decref(opts);
+                assert_false(volume_exists(vs, "data2"));
+        }
+        json_t *opts = json_pack("{s:s, s:s, s:s}", "type", "tmpfs", "device", "tmpfs", "o", "size=1m");
+        assert_int_equal(volume_create(vs, "data3", NULL, NULL, opts, false, &v, &err), 0);
+        assert_true(json_equal(json_object_get(v, "Options"), opts));
+        assert_true(volume_has_options(vs, "data3"));
+        assert_false(volume_has_options(vs, "data1"));
+        json_decref(v);
         json_decref(opts);
-        assert_false(volume_exists(vs, "data2"));
+        assert_int_equal(volume_remove(vs, "data3", &err), 0);
         assert_true(volume_inspect(vs, "nope", &v, &err) < 0);
         assert_int_equal(err.kind, BERR_NOT_FOUND);
         assert_string_equal(err.msg, "get nope: no such volume");

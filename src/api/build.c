@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "daemon/daemon.h"
 
 /* buildargs and labels: a JSON object of strings (buildargs values may be null). */
 static int query_map(struct api_request *req, const char *key, bool nulls, json_t **ret, struct berr *err) {
@@ -135,8 +136,12 @@ static int decode(struct api_request *req, struct build_opts *o, json_t **args, 
         bool squash;
         if ((r = api_query_bool(req, "squash", false, &squash, err)) < 0)
                 return r;
-        if (squash) /* dockerd: squash needs its experimental mode, which berth does not have */
-                return berr_set(err, BERR_INVALID, EINVAL, "squash is only supported with experimental mode");
+        if (squash) { /* dockerd: squash needs its experimental mode */
+                const struct daemon *d = req->ctx;
+                if (!d->cfg.o14.experimental)
+                        return berr_set(err, BERR_INVALID, EINVAL, "squash is only supported with experimental mode");
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "squash is not supported by berth yet");
+        }
         const char *isolation = api_query(req, "isolation");
         if (isolation && isolation[0] && strcasecmp(isolation, "default") != 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "Unsupported isolation: \"%s\"", isolation);

@@ -26,6 +26,7 @@
 #include "events.h"
 #include "image/image_store.h"
 #include "common/tree.h"
+#include "logdrv.h"
 #include "reload.h"
 #include "common/clock.h"
 #include "shim/msg.h"
@@ -447,31 +448,44 @@ static const char *const config_keys[] = {
         "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
 };
 
-/* --log-driver / --log-opt, checked at create as dockerd does. json-file's options that
- * berth does not implement yet are refused rather than silently ignored. */
-static int validate_log_config(json_t *lc, struct berr *err) {
+/* The one place LogConfig is read (see container.h). An empty Type is dockerd's default,
+ * json-file. */
+int ctr_log_config(json_t *host_config, struct ctr_log_cfg *ret) {
+        json_t *lc = json_object_get(host_config, "LogConfig");
         const char *type = json_string_value(json_object_get(lc, "Type"));
-        if (type && *type && strcmp(type, "json-file") && strcmp(type, "none"))
-                return berr_set(err, BERR_INVALID, EINVAL,
-                                "logging driver \"%s\" is not supported by berth (json-file, none)", type);
-        static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
-                                             "env-regex", "compress", "tag", "mode", "max-buffer-size" };
+        json_t *cfg = json_object_get(lc, "Config");
+        *ret = (struct ctr_log_cfg){ .type = type && *type ? type : "json-file" };
+        size_t n = json_object_size(cfg);
+        ret->keys = calloc(n + 1, sizeof(char *));
+        ret->vals = calloc(n + 1, sizeof(char *));
+        if (!ret->keys || !ret->vals) {
+                ctr_log_config_done(ret);
+                return -ENOMEM;
+        }
         const char *k;
         json_t *v;
-        json_object_foreach(json_object_get(lc, "Config"), k, v) {
-                bool is_known = false;
-                for (size_t i = 0; i < ELEMENTSOF(known); i++)
-                        is_known |= strcmp(k, known[i]) == 0;
-                if (!is_known)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for %s log driver", k,
-                                        type && *type ? type : "json-file");
-                if (type && strcmp(type, "none") == 0)
-                        return berr_set(err, BERR_INVALID, EINVAL, "unknown log opt '%s' for none log driver", k);
-                if (strcmp(k, "max-size") && strcmp(k, "max-file"))
-                        return berr_set(err, BERR_INVALID, EINVAL,
-                                        "log opt '%s' is not supported by berth's json-file driver yet", k);
+        json_object_foreach(cfg, k, v) {
+                ret->keys[ret->n] = (char *) k;
+                ret->vals[ret->n++] = (char *) (json_string_value(v) ?: "");
         }
         return 0;
+}
+
+void ctr_log_config_done(struct ctr_log_cfg *lc) {
+        free(lc->keys);
+        free(lc->vals);
+        lc->keys = lc->vals = NULL;
+        lc->n = 0;
+}
+
+/* --log-driver / --log-opt, checked at create as dockerd does (logdrv.c). */
+static int validate_log_config(json_t *hc, struct berr *err) {
+        struct ctr_log_cfg lc;
+        if (ctr_log_config(hc, &lc) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = logdrv_validate(lc.type, lc.keys, lc.vals, lc.n, err);
+        ctr_log_config_done(&lc);
+        return r;
 }
 
 /* Check the shapes the rest of the daemon relies on, so bad input is a 400 here and
@@ -517,7 +531,7 @@ static int validate_body(json_t *body, struct berr *err) {
         /* Network, PID and IPC modes are resolved in container_network.c: a user network
          * or a container:<x> is looked up at start, as dockerd does (a 404 at create would
          * send the CLI pulling the image). */
-        return validate_log_config(json_object_get(hc, "LogConfig"), err);
+        return validate_log_config(hc, err);
 }
 
 static void drop_anonymous_volumes(struct daemon *d, struct container *c) {

@@ -165,6 +165,15 @@ int ctr_list_json(struct daemon *d, bool all, int limit, bool size, json_t *filt
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);
 bool ctr_has_tty(struct container *c);
+/* HostConfig.LogConfig: the driver ("json-file" for none named) and its options, borrowed
+ * from @host_config; ctr_log_config_done frees the arrays. 0 or -ENOMEM. */
+struct ctr_log_cfg {
+        const char *type;
+        char **keys, **vals;
+        size_t n;
+};
+int ctr_log_config(json_t *host_config, struct ctr_log_cfg *ret);
+void ctr_log_config_done(struct ctr_log_cfg *lc);
 
 /* Paths. */
 char *ctr_data_dir(struct daemon *d, const char *id);

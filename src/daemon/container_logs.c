@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "container.h"
 #include "daemon.h"
+#include "logdrv.h"
 
 #define MAX_LOG_FILES 64
 
@@ -215,8 +216,12 @@ static bool container_running(struct container *c) {
 
 int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_opts *o, struct ctr_log_reader **ret,
                   struct berr *err) {
-        const char *type = json_string_value(json_object_get(json_object_get(c->host_config, "LogConfig"), "Type"));
-        if (type && strcmp(type, "none") == 0)
+        struct ctr_log_cfg lc;
+        if (ctr_log_config(c->host_config, &lc) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        bool readable = logdrv_readable(lc.type, lc.keys, lc.vals, lc.n);
+        ctr_log_config_done(&lc);
+        if (!readable)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "configured logging driver does not support reading");
         struct ctr_log_reader *r = calloc(1, sizeof(*r));

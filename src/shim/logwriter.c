@@ -20,6 +20,7 @@ struct log_writer {
         char pending[_LOG_STREAM_MAX][LOG_LINE_MAX_BYTES];
         size_t n_pending[_LOG_STREAM_MAX];
         char *scratch; /* one encoded line */
+        char *attrs;   /* ,"attrs":{...} or NULL */
 };
 
 static const char *const stream_names[_LOG_STREAM_MAX] = { "stdout", "stderr" };
@@ -142,15 +143,23 @@ static int rotate(struct log_writer *w, struct berr *err) {
         return open_log(w, err);
 }
 
-static int write_line(struct log_writer *w, enum log_stream s, const char *data, size_t len, struct berr *err) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+int log_writer_set_attrs(struct log_writer *w, const char *attrs_json) {
+        free(w->attrs);
+        w->attrs = NULL;
+        if (!attrs_json || strlen(attrs_json) > 4096)
+                return 0; /* no attrs (or too many to fit the line's scratch space) */
+        return asprintf(&w->attrs, ",\"attrs\":%s", attrs_json) < 0 ? -ENOMEM : 0;
+}
+
+int log_writer_write(struct log_writer *w, enum log_stream s, const char *data, size_t len, const struct timespec *ts,
+                     struct berr *err) {
         char when[40];
-        log_format_time(&ts, when);
+        log_format_time(ts, when);
         char *o = w->scratch;
         size_t n = (size_t) sprintf(o, "{\"log\":\"");
         n += log_json_escape(data, len, o + n);
-        n += (size_t) sprintf(o + n, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream_names[s], when);
+        n += (size_t) sprintf(o + n, "\",\"stream\":\"%s\"%s,\"time\":\"%s\"}\n", stream_names[s],
+                              w->attrs ? w->attrs : "", when);
         const char *p = o;
         size_t left = n;
         while (left) {
@@ -169,6 +178,12 @@ static int write_line(struct log_writer *w, enum log_stream s, const char *data,
         return 0;
 }
 
+static int write_line(struct log_writer *w, enum log_stream s, const char *data, size_t len, struct berr *err) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return log_writer_write(w, s, data, len, &ts, err);
+}
+
 int log_writer_open(const char *path, int64_t max_size_bytes, int max_files, struct log_writer **ret,
                     struct berr *err) {
         struct log_writer *w = calloc(1, sizeof(*w));
@@ -178,7 +193,7 @@ int log_writer_open(const char *path, int64_t max_size_bytes, int max_files, str
         w->path = strdup(path);
         w->max_size = max_size_bytes;
         w->max_files = max_files < 1 ? 1 : max_files;
-        w->scratch = malloc(6 * LOG_LINE_MAX_BYTES + 256);
+        w->scratch = malloc(6 * LOG_LINE_MAX_BYTES + 256 + 4200);
         if (!w->path || !w->scratch) {
                 log_writer_close(w);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -232,6 +247,7 @@ struct log_writer *log_writer_close(struct log_writer *w) {
                 close(w->fd);
         free(w->path);
         free(w->scratch);
+        free(w->attrs);
         free(w);
         return NULL;
 }

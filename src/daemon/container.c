@@ -478,13 +478,35 @@ void ctr_log_config_done(struct ctr_log_cfg *lc) {
         lc->n = 0;
 }
 
-/* --log-driver / --log-opt, checked at create as dockerd does (logdrv.c). */
-static int validate_log_config(json_t *hc, struct berr *err) {
-        struct ctr_log_cfg lc;
-        if (ctr_log_config(hc, &lc) < 0)
+/* --log-driver / --log-opt, checked at create as dockerd does (logdrv.c), after the
+ * daemon's defaults went in as dockerd's mergeAndVerifyLogConfig does: its driver for an
+ * empty Type, its options under the container's own when the driver is the default one. */
+static int validate_log_config(struct daemon *d, json_t *hc, struct berr *err) {
+        const char *def = d->cfg.log_driver ? d->cfg.log_driver : "json-file";
+        json_t *lc = json_object_get(hc, "LogConfig");
+        if (!json_is_object(lc)) {
+                lc = json_object();
+                json_object_set_new(hc, "LogConfig", lc);
+        }
+        const char *type = json_string_value(json_object_get(lc, "Type"));
+        if (!type || !*type) {
+                json_object_set_new(lc, "Type", json_string(def));
+                type = def;
+        }
+        json_t *cfg = json_object_get(lc, "Config");
+        if (!json_is_object(cfg)) {
+                cfg = json_object();
+                json_object_set_new(lc, "Config", cfg);
+        }
+        if (strcmp(type, def) == 0)
+                for (size_t i = 0; i < d->cfg.n_log_opts; i++)
+                        if (!json_object_get(cfg, d->cfg.log_opt_keys[i]))
+                                json_object_set_new(cfg, d->cfg.log_opt_keys[i], json_string(d->cfg.log_opt_vals[i]));
+        struct ctr_log_cfg parsed;
+        if (ctr_log_config(hc, &parsed) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        int r = logdrv_validate(lc.type, lc.keys, lc.vals, lc.n, err);
-        ctr_log_config_done(&lc);
+        int r = logdrv_validate(parsed.type, parsed.keys, parsed.vals, parsed.n, err);
+        ctr_log_config_done(&parsed);
         return r;
 }
 
@@ -531,7 +553,7 @@ static int validate_body(json_t *body, struct berr *err) {
         /* Network, PID and IPC modes are resolved in container_network.c: a user network
          * or a container:<x> is looked up at start, as dockerd does (a 404 at create would
          * send the CLI pulling the image). */
-        return validate_log_config(hc, err);
+        return 0; /* LogConfig: checked in ctr_create with the daemon's defaults in */
 }
 
 static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
@@ -642,6 +664,10 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         json_t *hc = json_object_get(body, "HostConfig");
         c->host_config = hc ? json_deep_copy(hc) : json_object();
         daemon_opts_apply_create(d, c->host_config);
+        if ((r = validate_log_config(d, c->host_config, err)) < 0) {
+                ctr_free(c);
+                return r;
+        }
         /* dockerd records its default-ipc-mode in a container that asks for none. */
         if (!json_string_length(json_object_get(c->host_config, "IpcMode")))
                 json_object_set_new(c->host_config, "IpcMode", json_string(d->cfg.default_ipc_mode ?: "private"));

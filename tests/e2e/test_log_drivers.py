@@ -449,3 +449,38 @@ def test_non_blocking_mode_does_not_stall_the_container(dk, receivers):
         dk.run("rm", cid)
     finally:
         s.close()
+
+
+# ---- the daemon's default driver and options ----
+
+def test_daemon_default_log_driver_and_opts(fresh_daemon, receivers):
+    import subprocess
+    bad = fresh_daemon("--log-driver", "bogus", start=False)
+    p = subprocess.run(bad.args, capture_output=True, text=True, timeout=20, env=daemon_env())
+    assert p.returncode != 0 and "logger: no log driver named 'bogus' is registered" in p.stdout + p.stderr
+    bad = fresh_daemon(start=False, config='{"log-driver": "syslog", "log-opts": {"max-size": "1m"}}')
+    p = subprocess.run(bad.args, capture_output=True, text=True, timeout=20, env=daemon_env())
+    assert p.returncode != 0 and "unknown log opt 'max-size' for syslog log driver" in p.stdout + p.stderr
+
+    r = receivers(socket.AF_INET, socket.SOCK_DGRAM)
+    d = fresh_daemon("--log-driver", "gelf", config='{"log-opts": {"gelf-compression-type": "none", '
+                     '"gelf-address": "udp://127.0.0.1:%d"}}' % port(r))
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+        assert info["LoggingDriver"] == "gelf" and "gelf" in info["Plugins"]["Log"]
+        assert "json-file" in info["Plugins"]["Log"] and "none" not in info["Plugins"]["Log"]
+        cid = run_wait(cli, "busybox", "echo", "defaulted")
+        lc = json.loads(cli.run("inspect", cid).stdout)[0]["HostConfig"]["LogConfig"]
+        assert lc["Type"] == "gelf" and lc["Config"]["gelf-compression-type"] == "none"
+        assert r.wait(lambda r: len(r.data) >= 1)
+        assert json.loads(r.data[0])["short_message"] == "defaulted"
+        # another driver named: the daemon's options do not apply to it
+        cid2 = run_wait(cli, "--log-driver", "json-file", "busybox", "echo", "plain")
+        lc = json.loads(cli.run("inspect", cid2).stdout)[0]["HostConfig"]["LogConfig"]
+        assert lc == {"Type": "json-file", "Config": {}}
+        assert cli.run("logs", cid2).stdout == "plain\n" and cli.run("logs", cid).stdout == "defaulted\n"
+        cli.run("rm", cid, cid2)
+    finally:
+        cli.cleanup()

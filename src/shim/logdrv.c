@@ -62,6 +62,36 @@ static bool opt_true(struct log_driver *d, const char *k) {
         return v && (!strcmp(v, "1") || !strcasecmp(v, "t") || !strcasecmp(v, "true"));
 }
 
+/* @s as a JSON string: invalid UTF-8 becomes U+FFFD, as Go's encoding/json writes it. */
+static json_t *json_text(const char *s, size_t n) {
+        json_t *j = json_stringn(s, n);
+        if (j)
+                return j;
+        _cleanup_free_ char *o = malloc(3 * n + 1);
+        if (!o)
+                return NULL;
+        size_t k = 0;
+        for (size_t i = 0; i < n;) {
+                size_t l = 0;
+                for (size_t try = 1; try <= 4 && i + try <= n && !l; try++) {
+                        json_t *t = json_stringn(s + i, try);
+                        if (t)
+                                l = try;
+                        json_decref(t);
+                }
+                if (l) {
+                        memcpy(o + k, s + i, l);
+                        k += l;
+                        i += l;
+                } else {
+                        memcpy(o + k, "\xef\xbf\xbd", 3);
+                        k += 3;
+                        i++;
+                }
+        }
+        return json_stringn(o, k);
+}
+
 /* ---- connections ---- */
 
 static int split_hostport(const char *s, const char *def_port, char *host, size_t hs, char *port, size_t ps) {
@@ -345,7 +375,7 @@ static json_t *gelf_message(struct log_driver *d, const struct log_msg *m) {
                 return NULL;
         json_object_set_new(o, "version", json_string("1.1"));
         json_object_set_new(o, "host", json_string(d->hostname));
-        json_object_set_new(o, "short_message", json_stringn(m->line, m->len));
+        json_object_set_new(o, "short_message", json_text(m->line, m->len));
         json_object_set_new(o, "timestamp", json_real(strtod(ts, NULL)));
         json_object_set_new(o, "level", json_integer(m->stream == LOG_STREAM_STDERR ? 3 : 6));
         json_object_set_new(o, "_container_id", json_string(d->id));
@@ -536,7 +566,7 @@ static int fluentd_open(struct log_driver *d, struct berr *err) {
 static int fluentd_write(struct log_driver *d, const struct log_msg *m, struct berr *err) {
         _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s}", "container_id", d->id, "container_name", d->name,
                                                "source", m->stream == LOG_STREAM_STDERR ? "stderr" : "stdout");
-        if (!rec || json_object_set_new(rec, "log", json_stringn(m->line, m->len)) < 0)
+        if (!rec || json_object_set_new(rec, "log", json_text(m->line, m->len)) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (m->partial)
                 json_object_set_new(rec, "partial_message", json_string("true"));

@@ -285,13 +285,15 @@ def test_gelf_udp_chunking(dk, receivers):
 def test_gelf_tcp_nul_frames(dk, receivers):
     r = receivers(socket.AF_INET, socket.SOCK_STREAM)
     cid = run_wait(dk, "--log-driver", "gelf", "--log-opt", "gelf-address=tcp://127.0.0.1:%d" % port(r),
-                   "-e", "ZONE=eu", "--log-opt", "env=ZONE", "busybox", "sh", "-c", "echo one; echo two")
-    assert r.wait(lambda r: r.stream_bytes().count(b"\0") >= 2)
+                   "-e", "ZONE=eu", "--log-opt", "env=ZONE", "busybox", "sh", "-c",
+                   "echo one; echo two; printf 'x\\377y\\n'")
+    assert r.wait(lambda r: r.stream_bytes().count(b"\0") >= 3)
     frames = r.stream_bytes().split(b"\0")
     assert frames[-1] == b""
     msgs = [json.loads(f) for f in frames[:-1]]
-    assert [m["short_message"] for m in msgs] == ["one", "two"] and msgs[0]["_ZONE"] == "eu"
-    assert dk.run("logs", cid).stdout == "one\ntwo\n"
+    # invalid UTF-8 becomes U+FFFD, as Go's encoding/json writes it
+    assert [m["short_message"] for m in msgs] == ["one", "two", "x\ufffdy"] and msgs[0]["_ZONE"] == "eu"
+    assert dk.run("logs", cid).stdout == "one\ntwo\nx\ufffdy\n"
     dk.run("rm", cid)
 
 

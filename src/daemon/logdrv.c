@@ -155,14 +155,6 @@ static int check_syslog(char *const *keys, char *const *vals, size_t n, struct b
         bool b;
         if (sv && parse_bool(sv, &b) < 0)
                 return INVALID("strconv.ParseBool: parsing \"%s\": invalid syntax", sv);
-        static const char *const tls[] = { "syslog-tls-ca-cert", "syslog-tls-cert", "syslog-tls-key",
-                                           "syslog-tls-skip-verify" };
-        for (size_t i = 0; i < sizeof(tls) / sizeof(*tls); i++)
-                if (get(keys, vals, n, tls[i]))
-                        return berr_set(err, BERR_INVALID, EINVAL,
-                                        "log opt '%s': syslog over TLS is not supported by berth", tls[i]);
-        if (a && strncmp(a, "tcp+tls://", 10) == 0)
-                return INVALID("syslog-address %s: syslog over TLS is not supported by berth", a);
         return 0;
 }
 

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <zlib.h>
 
 #include "common/cleanup.h"
@@ -27,6 +30,8 @@ struct log_driver {
         size_t max_buffer;
         /* the connection */
         int fd;
+        SSL_CTX *ssl_ctx; /* syslog over tcp+tls */
+        SSL *ssl;
         int socktype;
         char scheme[16];
         char target[512]; /* host:port or a path */
@@ -41,6 +46,7 @@ struct log_driver {
         int gelf_compress; /* 0 none, 1 gzip, 2 zlib */
         int gelf_level;
         bool subsecond;
+        bool octet_counting;
         uint64_t chunk_id;
         char *buf;
         size_t buf_size;
@@ -108,6 +114,8 @@ static int split_hostport(const char *s, const char *def_port, char *host, size_
         return 0;
 }
 
+static void conn_close(struct log_driver *d);
+
 static int conn_open(struct log_driver *d, struct berr *err) {
         int fd = -1;
         if (d->socktype == 0)
@@ -147,11 +155,52 @@ static int conn_open(struct log_driver *d, struct berr *err) {
         }
         struct timeval tv = { .tv_sec = 10 };
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* blocking mode: not forever */
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* the TLS handshake */
         d->fd = fd;
+        if (d->ssl_ctx) {
+                char host[256], port[32];
+                split_hostport(d->target, "514", host, sizeof(host), port, sizeof(port));
+                d->ssl = SSL_new(d->ssl_ctx);
+                if (!d->ssl || SSL_set_fd(d->ssl, fd) != 1)
+                        goto tls_fail;
+                if (SSL_get_verify_mode(d->ssl) != SSL_VERIFY_NONE) {
+                        X509_VERIFY_PARAM *vp = SSL_get0_param(d->ssl);
+                        if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1 && SSL_set1_host(d->ssl, host) != 1)
+                                goto tls_fail;
+                        (void) SSL_set_tlsext_host_name(d->ssl, host);
+                }
+                if (SSL_connect(d->ssl) != 1)
+                        goto tls_fail;
+        }
         return 0;
+tls_fail: {
+        char e[256] = "handshake failed";
+        unsigned long code = ERR_get_error();
+        if (code)
+                ERR_error_string_n(code, e, sizeof(e));
+        ERR_clear_error();
+        conn_close(d);
+        return berr_set(err, BERR_UNAVAILABLE, EPROTO, "dial tcp+tls %s: %s", d->target, e);
+}
 }
 
 static void conn_close(struct log_driver *d) {
+        if (d->ssl) {
+                (void) SSL_shutdown(d->ssl); /* close_notify; the peer's answer is not awaited */
+                ERR_clear_error();
+                SSL_free(d->ssl);
+        }
+        d->ssl = NULL;
+        /* What the peer sent and nobody read (TLS 1.3 session tickets) would make close()
+         * reset the connection, and a reset loses the log lines the peer has not read yet. */
+        char sink[4096];
+        if (d->fd >= 0 && d->socktype == SOCK_STREAM) {
+                (void) shutdown(d->fd, SHUT_WR);
+                struct pollfd pf = { .fd = d->fd, .events = POLLIN };
+                for (int i = 0; i < 64 && poll(&pf, 1, 100) > 0; i++)
+                        if (recv(d->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+                                break; /* the peer's EOF (or an error): nothing left to lose */
+        }
         if (d->fd >= 0)
                 close(d->fd);
         d->fd = -1;
@@ -160,6 +209,17 @@ static void conn_close(struct log_driver *d) {
 
 /* Send what is pending first; 0 when all went, 1 when some waits (non-blocking). */
 static int send_all(struct log_driver *d, const char *p, size_t n) {
+        while (d->ssl && n) { /* TLS: always blocking, bounded by SO_SNDTIMEO */
+                int w = SSL_write(d->ssl, p, n > INT32_MAX ? INT32_MAX : (int) n);
+                if (w <= 0) {
+                        int e = SSL_get_error(d->ssl, w);
+                        fprintf(stderr, "log driver: TLS write: SSL error %d, errno %d\n", e, errno);
+                        ERR_clear_error();
+                        return -EIO;
+                }
+                p += w;
+                n -= (size_t) w;
+        }
         int flags = MSG_NOSIGNAL | (d->non_blocking ? MSG_DONTWAIT : 0);
         while (n) {
                 ssize_t w = send(d->fd, p, n, flags);
@@ -175,7 +235,7 @@ static int send_all(struct log_driver *d, const char *p, size_t n) {
 }
 
 static int stream_send(struct log_driver *d, const char *p, size_t n) {
-        if (!d->non_blocking)
+        if (!d->non_blocking || d->ssl)
                 return send_all(d, p, n);
         /* what waits goes first, then this message, the rest of which waits in turn */
         if (d->n_pend) {
@@ -290,6 +350,28 @@ size_t log_syslog_format(const char *format, bool octet_counting, int facility, 
         return n + (size_t) l;
 }
 
+/* syslog-tls-*: the CA (else the system's), a client certificate and key, skip-verify. */
+static int tls_setup(struct log_driver *d, struct berr *err) {
+        const char *ca = opt(d, "syslog-tls-ca-cert"), *cert = opt(d, "syslog-tls-cert"), *key = opt(d, "syslog-tls-key");
+        d->ssl_ctx = SSL_CTX_new(TLS_client_method());
+        if (!d->ssl_ctx)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "TLS: out of memory");
+        (void) SSL_CTX_set_min_proto_version(d->ssl_ctx, TLS1_2_VERSION);
+        if (ca ? SSL_CTX_load_verify_locations(d->ssl_ctx, ca, NULL) != 1
+               : SSL_CTX_set_default_verify_paths(d->ssl_ctx) != 1) {
+                ERR_clear_error();
+                return berr_set(err, BERR_INVALID, EINVAL, "syslog-tls-ca-cert %s: cannot be read as PEM certificates",
+                                ca ? ca : "(system)");
+        }
+        if ((cert || key) && (!cert || !key || SSL_CTX_use_certificate_chain_file(d->ssl_ctx, cert) != 1 ||
+                              SSL_CTX_use_PrivateKey_file(d->ssl_ctx, key, SSL_FILETYPE_PEM) != 1)) {
+                ERR_clear_error();
+                return berr_set(err, BERR_INVALID, EINVAL, "syslog-tls-cert/syslog-tls-key: cannot load the key pair");
+        }
+        SSL_CTX_set_verify(d->ssl_ctx, opt_true(d, "syslog-tls-skip-verify") ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+        return 0;
+}
+
 static int syslog_open(struct log_driver *d, struct berr *err) {
         const char *a = opt(d, "syslog-address");
         d->facility = 3; /* daemon */
@@ -321,6 +403,13 @@ static int syslog_open(struct log_driver *d, struct berr *err) {
                 snprintf(d->target, sizeof(d->target), "%s", p + 3);
         }
         d->socktype = !strcmp(d->scheme, "udp") || !strcmp(d->scheme, "unixgram") ? SOCK_DGRAM : SOCK_STREAM;
+        if (!strcmp(d->scheme, "tcp+tls")) {
+                int r = tls_setup(d, err);
+                if (r < 0)
+                        return r;
+                /* dockerd frames rfc5424 over TLS with octet counting (RFC 5425) */
+                d->octet_counting = d->format && !strncmp(d->format, "rfc5424", 7);
+        }
         d->retries = 1;
         d->retry_wait_ms = 100;
         int r = conn_open(d, err);
@@ -334,7 +423,7 @@ static int syslog_open(struct log_driver *d, struct berr *err) {
 static int syslog_write(struct log_driver *d, const struct log_msg *m, struct berr *err) {
         if (m->len == 0)
                 return 0; /* dockerd's syslog sends no empty lines */
-        size_t n = log_syslog_format(d->format, false, d->facility, d->hostname, d->tag, (int) getpid(), m, d->buf,
+        size_t n = log_syslog_format(d->format, d->octet_counting, d->facility, d->hostname, d->tag, (int) getpid(), m, d->buf,
                                      d->buf_size);
         return deliver(d, d->buf, n, err);
 }
@@ -662,6 +751,8 @@ static void driver_free(struct log_driver *d) {
         if (d->ops && d->ops->close)
                 d->ops->close(d);
         conn_close(d);
+        if (d->ssl_ctx)
+                SSL_CTX_free(d->ssl_ctx);
         free(d->pend);
         free(d->buf);
         json_decref(d->cfg);
@@ -753,8 +844,11 @@ static int emit(struct log_out *o, enum log_stream s, const char *data, size_t l
                 bool nl = len && data[len - 1] == '\n';
                 struct log_msg m = { s, data, nl ? len - 1 : len, !nl, ts };
                 struct berr e = { 0 };
-                if (o->drv->ops->write(o->drv, &m, &e) < 0 && r == 0)
-                        r = berr_set(err, e.kind, e.errnum, "%s", e.msg);
+                if (o->drv->ops->write(o->drv, &m, &e) < 0) {
+                        fprintf(stderr, "log driver %s: %s\n", o->drv->ops->name, e.msg); /* shim.log */
+                        if (r == 0)
+                                r = berr_set(err, e.kind, e.errnum, "%s", e.msg);
+                }
         }
         return r;
 }

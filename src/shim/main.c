@@ -109,6 +109,7 @@ static void record_exit(struct shim *s, int status) {
         if (rt_container_destroy(s->ctr, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
         shim_drain_and_close(s);
+        s->log = log_out_close(s->log); /* receivers get an orderly end, and what was sent */
 
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);

@@ -486,3 +486,83 @@ def test_daemon_default_log_driver_and_opts(fresh_daemon, receivers):
         cli.run("rm", cid, cid2)
     finally:
         cli.cleanup()
+
+
+# ---- syslog over TLS ----
+
+def make_certs(d):
+    """A CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
+    import subprocess
+
+    def ossl(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=berth test CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem",
+         "-days", "2", "-extfile", "ext")
+    return os.path.join(d, "ca.pem"), os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")
+
+
+def test_syslog_tcp_tls_rfc5424_octet_counting(dk, tmp_path):
+    import ssl
+    ca, cert, key = make_certs(str(tmp_path))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    got = bytearray()
+    done = threading.Event()
+
+    def serve():
+        srv.settimeout(0.5)
+        while not done.is_set():
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                s = ctx.wrap_socket(c, server_side=True)
+                s.settimeout(1)
+                while not done.is_set():
+                    try:
+                        b = s.recv(4096)
+                    except socket.timeout:
+                        continue
+                    if not b:
+                        break
+                    got.extend(b)
+            except (ssl.SSLError, OSError):
+                c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        addr = "syslog-address=tcp+tls://127.0.0.1:%d" % srv.getsockname()[1]
+        # no CA given: the system's do not know this one, the start fails
+        p = dk.run("run", "-d", "--log-driver", "syslog", "--log-opt", addr, "busybox", "true", check=False)
+        assert p.returncode != 0 and "failed to initialize logging driver" in p.stderr
+        cid = run_wait(dk, "--log-driver", "syslog", "--log-opt", addr, "--log-opt", "syslog-tls-ca-cert=" + ca,
+                       "--log-opt", "syslog-format=rfc5424", "--log-opt", "tag=tls", "busybox", "sh", "-c",
+                       "echo first; echo second")
+        deadline = time.time() + 10
+        while got.count(b"\n") < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        # RFC 5425: "LEN MSG" with LEN the bytes of MSG
+        text, msgs = bytes(got), []
+        while text:
+            sp = text.index(b" ")
+            n = int(text[:sp])
+            msgs.append(text[sp + 1:sp + 1 + n])
+            text = text[sp + 1 + n:]
+        assert [m.split(b" - ", 1)[1] for m in msgs] == [b"first\n", b"second\n"], bytes(got)
+        assert all(m.startswith(b"<30>1 ") and b" tls " in m for m in msgs)
+        dk.run("rm", cid)
+    finally:
+        done.set()
+        srv.close()
+        t.join()

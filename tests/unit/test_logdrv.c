@@ -62,7 +62,9 @@ static void test_validate_like_dockerd(void **s) {
         assert_string_equal(check("journald", KV("labels-regex=(")), "error parsing regexp: invalid labels-regex: `(`");
         assert_string_equal(check("journald", KV("cache-max-file=0")), "invalid value for option cache-max-file: 0");
         assert_non_null(strstr(check("local", NULL), "not supported by berth"));
-        assert_non_null(strstr(check("syslog", KV("syslog-address=tcp+tls://h:1")), "not supported by berth"));
+        assert_string_equal(check("syslog", KV("syslog-address=tcp+tls://h:1", "syslog-tls-skip-verify=true")), "");
+        assert_string_equal(check("syslog", KV("syslog-tls-skip-verify=yes")),
+                            "strconv.ParseBool: parsing \"yes\": invalid syntax");
 }
 
 static void test_tag_templates(void **s) {

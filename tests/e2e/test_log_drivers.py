@@ -566,3 +566,28 @@ def test_syslog_tcp_tls_rfc5424_octet_counting(dk, tmp_path):
         done.set()
         srv.close()
         t.join()
+
+
+def test_logs_keep_flowing_while_berthd_is_down(fresh_daemon, receivers):
+    import signal
+    r = receivers(socket.AF_INET, socket.SOCK_DGRAM)
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "--log-driver", "gelf", "--log-opt", "gelf-address=udp://127.0.0.1:%d" % port(r),
+                      "--log-opt", "gelf-compression-type=none", "busybox", "sh", "-c",
+                      "i=0; while [ $i -lt 30 ]; do echo n$i; i=$((i+1)); sleep 0.1; done").stdout.strip()
+        assert r.wait(lambda r: len(r.data) >= 2)
+        d.stop(signal.SIGKILL)
+        with r.lock:
+            before = len(r.data)
+        assert r.wait(lambda r: len(r.data) >= before + 5)  # the shim goes on writing
+        d.start()
+        cli.run("wait", cid)
+        assert r.wait(lambda r: len(r.data) >= 30)
+        assert sorted(json.loads(x)["short_message"] for x in r.data) == sorted("n%d" % i for i in range(30))
+        assert cli.run("logs", cid).stdout == "".join("n%d\n" % i for i in range(30))
+        cli.run("rm", cid)
+    finally:
+        cli.cleanup()

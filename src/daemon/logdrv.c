@@ -509,8 +509,11 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
         }
         int64_t buf = 1024 * 1024; /* dockerd's default max-buffer-size */
         const char *mbs = get(keys, vals, n, "max-buffer-size"), *mode = get(keys, vals, n, "mode");
+        const char *fbl = get(keys, vals, n, "fluentd-buffer-limit");
         if (mbs)
                 (void) ram_in_bytes(mbs, &buf);
+        else if (fbl) /* fluentd-async keeps up to this much for a receiver that is slow or away */
+                (void) ram_in_bytes(fbl, &buf);
         const char *journal = getenv("BERTH_TEST_JOURNAL_SOCKET");
         const char *name = info->name ? info->name : "";
         if (json_object_set_new(o, "driver", json_string(type)) < 0 ||

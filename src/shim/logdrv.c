@@ -258,11 +258,10 @@ static int stream_send(struct log_driver *d, const char *p, size_t n) {
         size_t left = n - (size_t) w;
         if (!left)
                 return 0;
-        if (d->n_pend + left > d->max_buffer) {
-                if ((size_t) w == 0)
-                        return 0; /* the buffer is full: dropped, as dockerd's ring buffer drops */
-                left = 0;         /* (a started message must still go whole: cannot happen, send below) */
-        }
+        /* The buffer is full: the message is dropped, as dockerd's ring buffer drops; one
+         * that started going must end whole, or the receiver's framing breaks. */
+        if (w == 0 && d->n_pend + left > d->max_buffer)
+                return 0;
         char *np = realloc(d->pend, d->n_pend + left);
         if (!np)
                 return 0;
@@ -641,9 +640,6 @@ static int fluentd_open(struct log_driver *d, struct berr *err) {
                 d->retry_wait_ms = (unsigned) (!strcmp(end, "ms") ? v : !strcmp(end, "m") ? v * 60000 : v * 1000);
         }
         d->subsecond = opt_true(d, "fluentd-sub-second-precision");
-        const char *bl = opt(d, "fluentd-buffer-limit");
-        if (bl)
-                d->max_buffer = (size_t) strtoull(bl, NULL, 10) ?: d->max_buffer;
         d->lazy = opt_true(d, "fluentd-async") || opt_true(d, "fluentd-async-connect");
         if (d->lazy) {
                 d->non_blocking = true; /* async: nothing waits on the receiver */

@@ -15,10 +15,10 @@
 
 #define INVALID(...) berr_set(err, BERR_INVALID, EINVAL, __VA_ARGS__)
 
-const char *const logdrv_names[] = { "fluentd", "gelf", "journald", "json-file", "none", "syslog", NULL };
+const char *const logdrv_names[] = { "fluentd", "gelf", "journald", "json-file", "local", "none", "syslog", NULL };
 
 /* dockerd's drivers berth has not (yet): named honestly. */
-static const char *const missing_drivers[] = { "local", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries", NULL };
+static const char *const missing_drivers[] = { "awslogs", "splunk", "etwlogs", "gcplogs", "logentries", NULL };
 
 static const char *const common_keys[] = { "tag", "labels", "labels-regex", "env", "env-regex", NULL };
 static const char *const json_file_keys[] = { "max-file", "max-size", "compress", NULL };
@@ -32,6 +32,7 @@ static const char *const fluentd_keys[] = { "fluentd-address", "fluentd-async", 
                                             "fluentd-sub-second-precision", "fluentd-request-ack",
                                             "fluentd-write-timeout", NULL };
 static const char *const journald_keys[] = { NULL };
+static const char *const local_keys[] = { "max-file", "max-size", "compress", NULL };
 
 static bool in_list(const char *s, const char *const *list) {
         for (; *list; list++)
@@ -299,14 +300,16 @@ int logdrv_validate(const char *type, char *const *keys, char *const *vals, size
                 own = fluentd_keys;
         else if (strcmp(type, "journald") == 0)
                 own = journald_keys;
+        else if (strcmp(type, "local") == 0)
+                own = local_keys;
         else if (in_list(type, missing_drivers))
                 return INVALID("logging driver \"%s\" is not supported by berth (%s)", type,
-                               "fluentd, gelf, journald, json-file, none, syslog");
+                               "fluentd, gelf, journald, json-file, local, none, syslog");
         else
                 return INVALID("logger: no log driver named '%s' is registered", type);
         for (size_t i = 0; i < n; i++) {
                 const char *k = keys[i];
-                if (in_list(k, own) || in_list(k, common_keys) || strcmp(k, "mode") == 0 ||
+                if (in_list(k, own) || (own != local_keys && in_list(k, common_keys)) || strcmp(k, "mode") == 0 ||
                     strcmp(k, "max-buffer-size") == 0 || strncmp(k, "cache-", 6) == 0)
                         continue;
                 return INVALID("unknown log opt '%s' for %s log driver", k, type);
@@ -315,6 +318,19 @@ int logdrv_validate(const char *type, char *const *keys, char *const *vals, size
                 if ((strcmp(keys[i], "labels-regex") == 0 || strcmp(keys[i], "env-regex") == 0) &&
                     (r = check_regex(keys[i], vals[i], err)) < 0)
                         return r;
+        if (strcmp(type, "local") == 0) {
+                const char *s;
+                int64_t bytes;
+                long long v;
+                bool b;
+                if ((s = get(keys, vals, n, "max-size")) && (ram_in_bytes(s, &bytes) < 0))
+                        return INVALID("invalid size: '%s'", s);
+                if ((s = get(keys, vals, n, "max-file")) && (parse_int(s, &v) < 0 || v < 1))
+                        return INVALID("max-file cannot be less than 1");
+                if ((s = get(keys, vals, n, "compress")) && parse_bool(s, &b) < 0)
+                        return INVALID("error reading compress log option: strconv.ParseBool: parsing \"%s\": invalid syntax", s);
+                return 0;
+        }
         if (strcmp(type, "json-file") == 0)
                 return check_json_file(keys, vals, n, err);
         if (strcmp(type, "syslog") == 0)
@@ -458,10 +474,19 @@ static int extra_attributes(char *const *keys, char *const *vals, size_t n, cons
         return 0;
 }
 
+char *logdrv_local_path(const char *json_log_path) {
+        const char *slash = strrchr(json_log_path, '/');
+        char *p;
+        if (asprintf(&p, "%.*s/local-logs/container.log", slash ? (int) (slash - json_log_path) : 1,
+                     slash ? json_log_path : ".") < 0)
+                return NULL;
+        return p;
+}
+
 bool logdrv_readable(const char *type, char *const *keys, char *const *vals, size_t n) {
         if (strcmp(type, "none") == 0)
                 return false;
-        if (strcmp(type, "json-file") == 0)
+        if (strcmp(type, "json-file") == 0 || strcmp(type, "local") == 0)
                 return true;
         const char *s = get(keys, vals, n, "cache-disabled");
         bool b = false;
@@ -487,6 +512,7 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
                 json_object_set_new(extra, "tag", json_string(tag));
         int64_t max_size = 0, max_file = 1;
         const char *path = NULL;
+        _cleanup_free_ char *local_path = NULL;
         if (json_file) {
                 const char *s = get(keys, vals, n, "max-size");
                 if (s)
@@ -495,6 +521,24 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
                 if ((s = get(keys, vals, n, "max-file")) && parse_int(s, &v) == 0)
                         max_file = v;
                 path = log_path;
+        } else if (strcmp(type, "local") == 0) { /* dockerd's defaults: 20m, 5 files, compressed */
+                const char *s = get(keys, vals, n, "max-size");
+                long long v;
+                bool b = true;
+                max_size = 20 * 1024 * 1024;
+                max_file = 5;
+                if (s)
+                        (void) ram_in_bytes(s, &max_size);
+                if ((s = get(keys, vals, n, "max-file")) && parse_int(s, &v) == 0)
+                        max_file = v;
+                if ((s = get(keys, vals, n, "compress")))
+                        (void) parse_bool(s, &b);
+                local_path = logdrv_local_path(log_path);
+                if (!local_path)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                path = local_path;
+                json_object_set_new(o, "local", json_true());
+                json_object_set_new(o, "compress", json_boolean(b));
         } else if (logdrv_readable(type, keys, vals, n)) {
                 /* dual logging: a local cache `docker logs` reads (dockerd's defaults) */
                 const char *s;

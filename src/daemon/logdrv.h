@@ -37,5 +37,8 @@ int logdrv_expand_tag(const char *tmpl, const struct logdrv_info *info, char **r
 int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, size_t n,
                         const struct logdrv_info *info, const char *log_path, json_t **ret, struct berr *err);
 
+/* Where the local driver writes, beside the json-file log at @json_log_path. */
+char *logdrv_local_path(const char *json_log_path);
+
 /* Whether `docker logs` can read this configuration back (json-file, or a cache). */
 bool logdrv_readable(const char *type, char *const *keys, char *const *vals, size_t n);

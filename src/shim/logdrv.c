@@ -770,7 +770,7 @@ int log_out_open(json_t *cfg, struct log_out **ret, struct berr *err) {
                                            : !strcmp(driver, "fluentd")  ? &fluentd_ops
                                            : !strcmp(driver, "journald") ? &journald_ops
                                                                          : NULL;
-        if (!ops && strcmp(driver, "json-file"))
+        if (!ops && strcmp(driver, "json-file") && strcmp(driver, "local"))
                 return berr_set(err, BERR_INVALID, EINVAL, "logger: no log driver named '%s' is registered", driver);
         struct log_out *o = calloc(1, sizeof(*o));
         if (!o)
@@ -778,10 +778,21 @@ int log_out_open(json_t *cfg, struct log_out **ret, struct berr *err) {
         const char *path = json_string_value(json_object_get(cfg, "path"));
         int r;
         if (path) {
+                bool local = json_is_true(json_object_get(cfg, "local"));
+                if (local) { /* its own directory, as dockerd's local-logs/ */
+                        _cleanup_free_ char *dir = strdup(path);
+                        char *slash = dir ? strrchr(dir, '/') : NULL;
+                        if (slash) {
+                                *slash = 0;
+                                (void) mkdir(dir, 0700);
+                        }
+                }
                 json_int_t ms = json_integer_value(json_object_get(cfg, "max_size"));
                 json_int_t mf = json_integer_value(json_object_get(cfg, "max_file"));
                 if ((r = log_writer_open(path, ms, (int) mf, &o->file, err)) < 0)
                         goto fail;
+                if (local)
+                        log_writer_set_local(o->file, json_is_true(json_object_get(cfg, "compress")));
                 json_t *extra = json_object_get(cfg, "extra");
                 if (!ops && json_object_size(extra)) {
                         _cleanup_free_ char *attrs = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);

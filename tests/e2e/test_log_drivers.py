@@ -150,8 +150,8 @@ def test_unknown_driver_and_options_refused_at_create(dk):
     p = dk.run("create", "--log-driver", "syslog", "--log-opt", "syslog-address=ftp://x", "busybox", "true",
                check=False)
     assert p.returncode != 0 and "unsupported scheme: 'ftp'" in p.stderr
-    p = dk.run("create", "--log-driver", "local", "busybox", "true", check=False)
-    assert p.returncode != 0 and "not supported by berth" in p.stderr
+    p = dk.run("create", "--log-driver", "splunk", "busybox", "true", check=False)
+    assert p.returncode != 0 and 'logging driver "splunk" is not supported by berth' in p.stderr
     p = dk.run("create", "--log-opt", "tag={{.Nope}}", "busybox", "true", check=False)
     assert p.returncode == 0  # dockerd parses the tag when the logger starts
     cid = p.stdout.strip()
@@ -591,3 +591,72 @@ def test_logs_keep_flowing_while_berthd_is_down(fresh_daemon, receivers):
         cli.run("rm", cid)
     finally:
         cli.cleanup()
+
+
+# ---- local ----
+
+def local_entries(data):
+    """dockerd's local format: be32 size, LogEntry protobuf, be32 size."""
+    out, i = [], 0
+    while i < len(data):
+        n = struct.unpack(">I", data[i:i + 4])[0]
+        msg = data[i + 4:i + 4 + n]
+        assert struct.unpack(">I", data[i + 4 + n:i + 8 + n])[0] == n
+        i += 8 + n
+        e, j = {}, 0
+        while j < len(msg):
+            key = msg[j]
+            j += 1
+            v, shift = 0, 0
+            while True:
+                b = msg[j]
+                j += 1
+                v |= (b & 0x7f) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if key & 7 == 2:
+                e[key >> 3] = msg[j:j + v]
+                j += v
+            else:
+                e[key >> 3] = v
+        out.append(e)
+    return out
+
+
+def test_local_driver_format_rotation_and_docker_logs(dk):
+    p = dk.run("create", "--log-driver", "local", "--log-opt", "tag=x", "busybox", "true", check=False)
+    assert p.returncode != 0 and "unknown log opt 'tag' for local log driver" in p.stderr
+    cid = run_wait(dk, "--log-driver", "local", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "busybox",
+                   "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done; echo oops >&2;"
+                   " printf tail")
+    path = json.loads(dk.run("inspect", cid).stdout)[0]["LogPath"]
+    d = os.path.join(os.path.dirname(path), "local-logs")
+    files = sorted(os.listdir(d))
+    assert files == ["container.log", "container.log.1.gz", "container.log.2.gz"]
+    live = local_entries(open(os.path.join(d, "container.log"), "rb").read())
+    assert live[-1] == {1: b"stdout", 2: live[-1][2], 3: b"tail", 4: 1}  # partial: no newline came
+    assert live[-2][1] == b"stderr" and live[-2][3] == b"oops" and 4 not in live[-2]
+    assert abs(live[-1][2] / 1e9 - time.time()) < 60
+    older = local_entries(gzip.decompress(open(os.path.join(d, "container.log.1.gz"), "rb").read()))
+    assert older and all(e[1] == b"stdout" and e[3].startswith(b"line-") for e in older)
+    out = dk.run("logs", cid)
+    assert out.stderr == "oops\n" and out.stdout.endswith("line-299\ntail")
+    oldest = local_entries(gzip.decompress(open(os.path.join(d, "container.log.2.gz"), "rb").read()))
+    assert out.stdout.split("\n")[0] == oldest[0][3].decode()  # the oldest file kept comes first
+    kept = [e[3].decode() for e in oldest + older + live if e[1] == b"stdout"]
+    assert out.stdout == "\n".join(kept)
+    assert dk.run("logs", "--tail", "3", cid).stdout == "line-299\ntail"
+    p = dk.run("logs", "-t", "--tail", "1", cid)
+    stamp = p.stdout.split(" ")[0]
+    assert stamp.endswith("Z") and p.stdout.endswith(" tail")
+    assert dk.run("logs", "--since", "2000-01-01T00:00:00Z", "--until", "2001-01-01T00:00:00Z", cid).stdout == ""
+    dk.run("rm", cid)
+
+
+def test_local_driver_follow(dk):
+    cid = dk.run("run", "-d", "--log-driver", "local", "busybox", "sh", "-c",
+                 "echo a; sleep 1; echo b; sleep 1; echo c").stdout.strip()
+    p = dk.run("logs", "-f", cid, timeout=20)
+    assert p.stdout == "a\nb\nc\n"
+    dk.run("rm", cid)

@@ -61,7 +61,10 @@ static void test_validate_like_dockerd(void **s) {
                             "strconv.ParseBool: parsing \"maybe\": invalid syntax");
         assert_string_equal(check("journald", KV("labels-regex=(")), "error parsing regexp: invalid labels-regex: `(`");
         assert_string_equal(check("journald", KV("cache-max-file=0")), "invalid value for option cache-max-file: 0");
-        assert_non_null(strstr(check("local", NULL), "not supported by berth"));
+        assert_non_null(strstr(check("gcplogs", NULL), "not supported by berth"));
+        assert_string_equal(check("local", KV("max-size=10m", "max-file=2", "compress=false")), "");
+        assert_string_equal(check("local", KV("labels=a")), "unknown log opt 'labels' for local log driver");
+        assert_string_equal(check("local", KV("max-file=0")), "max-file cannot be less than 1");
         assert_string_equal(check("syslog", KV("syslog-address=tcp+tls://h:1", "syslog-tls-skip-verify=true")), "");
         assert_string_equal(check("syslog", KV("syslog-tls-skip-verify=yes")),
                             "strconv.ParseBool: parsing \"yes\": invalid syntax");

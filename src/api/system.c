@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/logdrv.h"
 #include "daemon/networks.h"
 #include "daemon/registry.h"
 #include "daemon/reload.h"
@@ -123,8 +124,12 @@ static json_t *info_json(struct daemon *d) {
         json_set_str(o, "Driver", d->storage_driver);
         json_object_set_new(o, "DriverStatus", driver_status);
         json_set_str(o, "DockerRootDir", d->cfg.data_root);
-        json_object_set_new(o, "Plugins", json_pack("{s:[s], s:[s,s,s], s:n, s:[s]}", "Volume", "local", "Network",
-                                                    "bridge", "host", "null", "Authorization", "Log", "json-file"));
+        json_t *log_drivers = json_array();
+        for (size_t i = 0; logdrv_names[i]; i++)
+                if (strcmp(logdrv_names[i], "none")) /* dockerd lists none nowhere either */
+                        json_array_append_new(log_drivers, json_string(logdrv_names[i]));
+        json_object_set_new(o, "Plugins", json_pack("{s:[s], s:[s,s,s], s:n, s:o}", "Volume", "local", "Network",
+                                                    "bridge", "host", "null", "Authorization", "Log", log_drivers));
         json_object_set_new(o, "MemoryLimit", json_boolean(h->memory_limit));
         json_object_set_new(o, "SwapLimit", json_boolean(h->swap_limit));
         json_object_set_new(o, "KernelMemoryTCP", json_boolean(h->kernel_memory_tcp));
@@ -141,7 +146,7 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "NFd", json_integer(host_count_fds()));
         json_object_set_new(o, "NGoroutines", json_integer(host_count_threads()));
         json_set_str(o, "SystemTime", when);
-        json_set_str(o, "LoggingDriver", "json-file");
+        json_set_str(o, "LoggingDriver", d->cfg.log_driver ? d->cfg.log_driver : "json-file");
         json_set_str(o, "CgroupDriver", "cgroupfs");
         json_set_str(o, "CgroupVersion", cgv);
         json_object_set_new(o, "NEventsListener", json_integer(events_listeners(d)));

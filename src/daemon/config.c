@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "config_int.h"
+#include "logdrv.h"
 #include "distribution/distribution.h"
 #include "network/ipam.h"
 
@@ -49,6 +50,8 @@ static const struct opt_desc opts[] = {
         { OPT_IP6TABLES, "ip6tables", 0, false, "ip6tables", "Firewall rules for IPv6 (always on with --iptables: berth's nftables table is inet)" },
         { OPT_BRIDGE_ACCEPT_FWMARK, "bridge-accept-fwmark", 0, true, "bridge-accept-fwmark", "In bridge networks, accept packets with this firewall mark/mask" },
         { OPT_DEFAULT_IPC_MODE, "default-ipc-mode", 0, true, "default-ipc-mode", "Default mode for containers ipc (\"shareable\" | \"private\") (default \"private\")" },
+        { OPT_LOG_DRIVER, "log-driver", 0, true, "log-driver", "Default driver for container logs (default \"json-file\")" },
+        { OPT_LOG_OPT, "log-opt", 0, true, "log-opts", "Default log driver options for containers (KEY=VALUE, repeatable)" },
         { OPT_VERSION, "version", 'v', false, NULL, "Print version information and quit" },
         { OPT_HELP, "help", 'h', false, NULL, "Print usage" },
         /* ---- issue 14: validate, container defaults, daemon settings ---- */
@@ -208,6 +211,11 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->config_file);
         free(cfg->storage_driver);
         free(cfg->default_ipc_mode);
+        free(cfg->log_driver);
+        for (size_t i = 0; i < cfg->n_log_opts; i++) {
+                free(cfg->log_opt_keys[i]);
+                free(cfg->log_opt_vals[i]);
+        }
         net_options_done(&cfg->net);
         opts14_done(&cfg->o14);
         memset(cfg, 0, sizeof(*cfg));
@@ -343,6 +351,24 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->net.accept_fwmark = (uint32_t) mark;
                 cfg->net.accept_fwmask = (uint32_t) mask;
                 cfg->net.has_accept_fwmark = true;
+                return 0;
+        }
+        case OPT_LOG_DRIVER:
+                return set_string(&cfg->log_driver, value, err);
+        case OPT_LOG_OPT: {
+                const char *eq = strchr(value, '=');
+                if (!eq)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid key value pair format in log-opt: %s", value);
+                if (cfg->n_log_opts >= DAEMON_MAX_LIST)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many log-opts: at most %d", DAEMON_MAX_LIST);
+                cfg->log_opt_keys[cfg->n_log_opts] = strndup(value, (size_t) (eq - value));
+                cfg->log_opt_vals[cfg->n_log_opts] = strdup(eq + 1);
+                if (!cfg->log_opt_keys[cfg->n_log_opts] || !cfg->log_opt_vals[cfg->n_log_opts]) {
+                        free(cfg->log_opt_keys[cfg->n_log_opts]);
+                        free(cfg->log_opt_vals[cfg->n_log_opts]);
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                }
+                cfg->n_log_opts++;
                 return 0;
         }
         case OPT_DEFAULT_IPC_MODE:
@@ -596,6 +622,22 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                                 if (r < 0)
                                         return r;
                         }
+                } else if (o->id == OPT_LOG_OPT) {
+                        /* "log-opts": {"max-size": "10m", ...} */
+                        if (!json_is_object(v))
+                                return berr_set(err, BERR_INVALID, EINVAL, "invalid type for log-opts: expected an object of strings");
+                        const char *lk;
+                        json_t *lv;
+                        json_object_foreach(v, lk, lv) {
+                                if (!json_is_string(lv))
+                                        return berr_set(err, BERR_INVALID, EINVAL,
+                                                        "invalid type for log-opts.%s: expected a string", lk);
+                                _cleanup_free_ char *kv = NULL;
+                                if (asprintf(&kv, "%s=%s", lk, json_string_value(lv)) < 0)
+                                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                                if ((r = apply(cfg, OPT_LOG_OPT, kv, err)) < 0)
+                                        return r;
+                        }
                 } else if (o->id == OPT_MTU) {
                         if (!json_is_integer(v))
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for mtu: expected a number");
@@ -655,6 +697,10 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
                 cfg->log_level = LOG_LEVEL_DEBUG;
         if ((r = finish14(&cfg->o14, err)) < 0)
                 return r;
+        /* dockerd checks the default log configuration at start */
+        if ((r = logdrv_validate(cfg->log_driver ? cfg->log_driver : "json-file", cfg->log_opt_keys, cfg->log_opt_vals,
+                                 cfg->n_log_opts, err)) < 0)
+                return berr_wrap(err, "failed to set log opts");
         if (cfg->n_hosts == 0 && (r = apply(cfg, OPT_HOST, DAEMON_DEFAULT_HOST, err)) < 0)
                 return r;
         if (!cfg->data_root && (r = set_string(&cfg->data_root, DAEMON_DEFAULT_DATA_ROOT, err)) < 0)

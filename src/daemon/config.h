@@ -85,6 +85,8 @@ enum config_opt {
         OPT_IP6TABLES,
         OPT_BRIDGE_ACCEPT_FWMARK,
         OPT_DEFAULT_IPC_MODE,
+        OPT_LOG_DRIVER,
+        OPT_LOG_OPT,
         OPT_VERSION,
         OPT_HELP,
         /* ---- issue 14: install, validate, container defaults, reload ---- */
@@ -128,6 +130,9 @@ struct daemon_config {
         bool debug;
         char *storage_driver; /* NULL: pick overlay2, or vfs where overlay cannot work */
         char *default_ipc_mode; /* --default-ipc-mode: "private" (NULL) or "shareable" */
+        char *log_driver;       /* --log-driver: containers' default (NULL: json-file) */
+        char *log_opt_keys[DAEMON_MAX_LIST], *log_opt_vals[DAEMON_MAX_LIST]; /* --log-opt k=v */
+        size_t n_log_opts;
         struct net_options net; /* --bridge, --bip, --iptables, ... */
         bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 

@@ -26,6 +26,7 @@
 #include "events.h"
 #include "image/image_store.h"
 #include "common/tree.h"
+#include "logdrv.h"
 #include "reload.h"
 #include "common/clock.h"
 #include "shim/msg.h"
@@ -480,6 +481,59 @@ static void random_name(struct daemon *d, char out[256]) {
 
 
 
+/* The one place LogConfig is read (see container.h): the typed configuration's. An empty
+ * Type (a record from before create filled it in) is dockerd's default, json-file. */
+int ctr_log_config(const struct ctr_config *cc, struct ctr_log_cfg *ret) {
+        const char *type = cc->hc.log_config.type;
+        *ret = (struct ctr_log_cfg){ .type = type && *type ? type : "json-file", .keys = cc->hc.log_config.config.keys,
+                                     .vals = cc->hc.log_config.config.vals, .n = cc->hc.log_config.config.n };
+        return 0;
+}
+
+void ctr_log_config_done(struct ctr_log_cfg *lc) {
+        lc->keys = lc->vals = NULL;
+        lc->n = 0;
+}
+
+/* --log-driver / --log-opt, checked at create as dockerd does (logdrv.c), after the
+ * daemon's defaults went in as dockerd's mergeAndVerifyLogConfig does: its driver for an
+ * empty Type, its options under the container's own when the driver is the default one. */
+int ctr_log_config_defaults(struct daemon *d, json_t *hc, struct berr *err) {
+        const char *def = d->cfg.log_driver ? d->cfg.log_driver : "json-file";
+        json_t *lc = json_object_get(hc, "LogConfig");
+        if (!json_is_object(lc)) {
+                lc = json_object();
+                json_object_set_new(hc, "LogConfig", lc);
+        }
+        const char *type = json_string_value(json_object_get(lc, "Type"));
+        if (!type || !*type) {
+                json_object_set_new(lc, "Type", json_string(def));
+                type = def;
+        }
+        json_t *cfg = json_object_get(lc, "Config");
+        if (!json_is_object(cfg)) {
+                cfg = json_object();
+                json_object_set_new(lc, "Config", cfg);
+        }
+        if (strcmp(type, def) == 0)
+                for (size_t i = 0; i < d->cfg.n_log_opts; i++)
+                        if (!json_object_get(cfg, d->cfg.log_opt_keys[i]))
+                                json_object_set_new(cfg, d->cfg.log_opt_keys[i], json_string(d->cfg.log_opt_vals[i]));
+        size_t n = json_object_size(cfg), k = 0;
+        _cleanup_free_ char **keys = calloc(n + 1, sizeof(char *)), **vals = calloc(n + 1, sizeof(char *));
+        if (!keys || !vals)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        const char *key;
+        json_t *v;
+        json_object_foreach(cfg, key, v) {
+                if (!json_is_string(v))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid type for LogConfig.Config[%s]: want a string", key);
+                keys[k] = (char *) key;
+                vals[k++] = (char *) json_string_value(v);
+        }
+        return logdrv_validate(type, keys, vals, k, err);
+}
+
 
 static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
         _cleanup_json_ json_t *anon = NULL;
@@ -526,13 +580,21 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if ((r = ctr_config_decode(json_object_get(img_cfg, "config"), NULL, NULL, &img, err)) < 0)
                 return r;
 
+        /* The daemon's --log-driver/--log-opt into the request's LogConfig (only an empty
+         * Type tells "the default" apart, so before decoding), checked as a whole. */
+        json_t *hc_in = json_object_get(body, "HostConfig");
+        _cleanup_json_ json_t *hc = json_is_object(hc_in) ? json_deep_copy(hc_in) : json_object();
+        if (!hc)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if ((r = ctr_log_config_defaults(d, hc, err)) < 0)
+                return r;
+
         struct container *c = ctr_new();
         if (!c)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         /* The container's Config: what the client sent, defaulted from the image. */
         if ((r = id_random_hex(c->id, err)) < 0 ||
-            (r = ctr_config_decode(body, json_object_get(body, "HostConfig"), json_object_get(body, "NetworkingConfig"),
-                                   &c->cc, err)) < 0 ||
+            (r = ctr_config_decode(body, hc, json_object_get(body, "NetworkingConfig"), &c->cc, err)) < 0 ||
             (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;

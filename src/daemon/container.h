@@ -205,6 +205,18 @@ int ctr_list_text(struct daemon *d, bool all, int limit, json_t *filters, char *
 void ctr_add_sizes(struct daemon *d, struct container *c, json_t *o);
 void ctr_counts(struct daemon *d, int *total, int *running, int *paused, int *stopped);
 bool ctr_has_tty(struct container *c);
+/* HostConfig.LogConfig: the driver ("json-file" for none named) and its options, borrowed
+ * from the container's typed configuration; ctr_log_config_done clears it. 0. */
+struct ctr_log_cfg {
+        const char *type;
+        char **keys, **vals;
+        size_t n;
+};
+int ctr_log_config(const struct ctr_config *cc, struct ctr_log_cfg *ret);
+/* --log-driver / --log-opt into a create request's HostConfig (JSON, before it is decoded),
+ * then the whole LogConfig checked as dockerd does. */
+int ctr_log_config_defaults(struct daemon *d, json_t *host_config, struct berr *err);
+void ctr_log_config_done(struct ctr_log_cfg *lc);
 
 /* Paths. */
 char *ctr_data_dir(struct daemon *d, const char *id);

@@ -9,11 +9,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "container.h"
 #include "daemon.h"
+#include "logdrv.h"
 
 #define MAX_LOG_FILES 64
 
@@ -26,6 +28,8 @@ struct ctr_log_reader {
         char *files[MAX_LOG_FILES + 1]; /* oldest first; the live file last */
         size_t n_files, cur;
         FILE *fp;
+        gzFile gz; /* the local driver's files (plain or gzipped) */
+        bool local;
         ino_t ino;
         /* Lines ready to go out (tail keeps the last N here first). */
         char **queue;
@@ -109,27 +113,17 @@ static void go_time(const char *t, char *out, size_t size) {
         memmove(p + 1, z, strlen(z) + 1);
 }
 
-/* One log line to the bytes the client gets, or NULL if filtered out. Each framed
- * record is prefixed with its length (size_t) for the queue. */
-static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
-        json_error_t je;
-        json_t *o = json_loads(json_line, 0, &je);
-        if (!o)
-                return NULL;
-        const char *log = json_string_value(json_object_get(o, "log"));
-        size_t log_len = json_string_length(json_object_get(o, "log"));
-        const char *stream = json_string_value(json_object_get(o, "stream"));
-        const char *t = json_string_value(json_object_get(o, "time"));
-        bool is_err = stream && strcmp(stream, "stderr") == 0;
-        char *res = NULL;
+/* One entry to the bytes the client gets, or NULL if filtered out. Each framed record is
+ * prefixed with its length (size_t) for the queue. @t: its RFC 3339 time. */
+static char *frame_entry(struct ctr_log_reader *r, bool is_err, const char *t, const char *log, size_t log_len) {
         if (!log || (is_err && !r->o.want_stderr) || (!is_err && !r->o.want_stdout))
-                goto out;
+                return NULL;
         if (r->o.since_ns || r->o.until_ns) {
                 int64_t ns = 0;
                 if (!t || ctr_logs_parse_time(t, &ns) < 0)
-                        goto out;
+                        return NULL;
                 if ((r->o.since_ns && ns < r->o.since_ns) || (r->o.until_ns && ns > r->o.until_ns))
-                        goto out;
+                        return NULL;
         }
         char ts[64] = "";
         if (r->o.timestamps && t) {
@@ -139,9 +133,9 @@ static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
         size_t tl = strlen(ts);
         size_t payload = tl + log_len;
         size_t hdr = r->tty ? 0 : 8;
-        res = malloc(sizeof(size_t) + hdr + payload);
+        char *res = malloc(sizeof(size_t) + hdr + payload);
         if (!res)
-                goto out;
+                return NULL;
         size_t total = hdr + payload;
         memcpy(res, &total, sizeof(size_t));
         unsigned char *p = (unsigned char *) res + sizeof(size_t);
@@ -155,9 +149,118 @@ static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
         }
         memcpy(p + hdr, ts, tl);
         memcpy(p + hdr + tl, log, log_len);
-out:
+        return res;
+}
+
+static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
+        json_error_t je;
+        json_t *o = json_loads(json_line, 0, &je);
+        if (!o)
+                return NULL;
+        const char *stream = json_string_value(json_object_get(o, "stream"));
+        char *res = frame_entry(r, stream && strcmp(stream, "stderr") == 0,
+                                json_string_value(json_object_get(o, "time")),
+                                json_string_value(json_object_get(o, "log")),
+                                json_string_length(json_object_get(o, "log")));
         json_decref(o);
         return res;
+}
+
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+        *v = 0;
+        for (int shift = 0; *p < end && shift < 64; shift += 7) {
+                uint8_t b = *(*p)++;
+                *v |= (uint64_t) (b & 0x7f) << shift;
+                if (!(b & 0x80))
+                        return true;
+        }
+        return false;
+}
+
+/* One LogEntry of the local driver (source 1, time_nano 2, line 3, partial 4). */
+static char *frame_local(struct ctr_log_reader *r, const uint8_t *p, size_t n) {
+        const uint8_t *end = p + n, *line = NULL;
+        uint64_t ns = 0, line_len = 0, v;
+        bool is_err = false, partial = false;
+        while (p < end) {
+                uint64_t key;
+                if (!pb_varint(&p, end, &key))
+                        return NULL;
+                unsigned field = (unsigned) (key >> 3), wt = (unsigned) (key & 7);
+                if (wt == 0) {
+                        if (!pb_varint(&p, end, &v))
+                                return NULL;
+                        if (field == 2)
+                                ns = v;
+                        else if (field == 4)
+                                partial = v != 0;
+                } else if (wt == 2) {
+                        if (!pb_varint(&p, end, &v) || v > (uint64_t) (end - p))
+                                return NULL;
+                        if (field == 1)
+                                is_err = v == 6 && memcmp(p, "stderr", 6) == 0;
+                        else if (field == 3) {
+                                line = p;
+                                line_len = v;
+                        }
+                        p += v;
+                } else
+                        return NULL;
+        }
+        char t[64];
+        struct timespec ts = { (time_t) (ns / 1000000000ULL), (long) (ns % 1000000000ULL) };
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char date[32];
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(t, sizeof(t), "%s.%09ldZ", date, ts.tv_nsec);
+        _cleanup_free_ char *text = malloc(line_len + 1);
+        if (!text)
+                return NULL;
+        if (line_len)
+                memcpy(text, line, line_len);
+        if (!partial)
+                text[line_len++] = '\n';
+        return frame_entry(r, is_err, t, text, line_len);
+}
+
+/* The local driver's entries: complete ones are queued, a torn one waits for the rest. */
+static void read_local(struct ctr_log_reader *r) {
+        for (;;) {
+                if (!r->gz) {
+                        while (r->cur < r->n_files && !(r->gz = gzopen(r->files[r->cur], "rb")))
+                                r->cur++;
+                        if (!r->gz)
+                                return;
+                        struct stat st;
+                        if (stat(r->files[r->cur], &st) == 0)
+                                r->ino = st.st_ino;
+                }
+                for (;;) {
+                        z_off_t at = gztell(r->gz);
+                        uint8_t hdr[4];
+                        int got = gzread(r->gz, hdr, 4);
+                        uint32_t size = (uint32_t) hdr[0] << 24 | (uint32_t) hdr[1] << 16 | (uint32_t) hdr[2] << 8 | hdr[3];
+                        if (got == 4 && size <= 1 << 20) {
+                                _cleanup_free_ uint8_t *e = malloc(size + 4);
+                                if (e && gzread(r->gz, e, size + 4) == (int) (size + 4)) {
+                                        char *f = frame_local(r, e, size);
+                                        if (f)
+                                                queue_push(r, f);
+                                        continue;
+                                }
+                        }
+                        if (got > 0) /* torn: read it again once it is whole */
+                                gzseek(r->gz, at, SEEK_SET);
+                        gzclearerr(r->gz);
+                        break;
+                }
+                if (r->cur + 1 >= r->n_files)
+                        return; /* the live file: more may come */
+                gzclose(r->gz);
+                r->gz = NULL;
+                r->cur++;
+        }
 }
 
 static bool open_file(struct ctr_log_reader *r) {
@@ -176,6 +279,10 @@ static bool open_file(struct ctr_log_reader *r) {
 
 /* Read whole lines until EOF of everything there is now. */
 static void read_available(struct ctr_log_reader *r) {
+        if (r->local) {
+                read_local(r);
+                return;
+        }
         for (;;) {
                 if (!r->fp && !open_file(r))
                         return;
@@ -215,7 +322,13 @@ static bool container_running(struct container *c) {
 
 int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_opts *o, struct ctr_log_reader **ret,
                   struct berr *err) {
-        if (c->cc->hc.log_config.driver == CTR_LOG_NONE)
+        struct ctr_log_cfg lc;
+        if (ctr_log_config(c->cc, &lc) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        bool readable = logdrv_readable(lc.type, lc.keys, lc.vals, lc.n);
+        bool local = strcmp(lc.type, "local") == 0;
+        ctr_log_config_done(&lc);
+        if (!readable)
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "configured logging driver does not support reading");
         struct ctr_log_reader *r = calloc(1, sizeof(*r));
@@ -226,15 +339,29 @@ int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_o
         r->o = *o;
         r->tty = ctr_has_tty(c);
         r->path = ctr_log_path(d, c->id);
-        /* Rotated files first, oldest (highest number) to newest. */
-        for (int i = MAX_LOG_FILES - 1; i >= 1; i--) {
+        r->local = local;
+        if (local && r->path) {
+                char *lp = logdrv_local_path(r->path);
+                free(r->path);
+                r->path = lp;
+        }
+        /* Rotated files first, oldest (highest number) to newest; the local driver's are
+         * gzipped (but the newest may not be yet). */
+        for (int i = MAX_LOG_FILES - 1; i >= 1 && r->path; i--) {
                 char *p;
-                if (asprintf(&p, "%s.%d", r->path, i) < 0)
+                if (asprintf(&p, "%s.%d%s", r->path, i, local ? ".gz" : "") < 0)
                         continue;
-                if (access(p, F_OK) == 0)
+                if (access(p, F_OK) == 0) {
                         r->files[r->n_files++] = p;
-                else
-                        free(p);
+                        continue;
+                }
+                free(p);
+                if (local && asprintf(&p, "%s.%d", r->path, i) >= 0) {
+                        if (access(p, F_OK) == 0)
+                                r->files[r->n_files++] = p;
+                        else
+                                free(p);
+                }
         }
         r->files[r->n_files++] = strdup(r->path);
         read_available(r);
@@ -276,9 +403,13 @@ ssize_t ctr_logs_read(struct ctr_log_reader *r, char *buf, size_t max) {
                 }
                 /* The log may have been rotated under us. */
                 struct stat st;
-                if (r->fp && stat(r->path, &st) == 0 && st.st_ino != r->ino) {
-                        fclose(r->fp);
+                if ((r->fp || r->gz) && stat(r->path, &st) == 0 && st.st_ino != r->ino) {
+                        if (r->fp)
+                                fclose(r->fp);
+                        if (r->gz)
+                                gzclose(r->gz);
                         r->fp = NULL;
+                        r->gz = NULL;
                         r->cur = r->n_files - 1;
                         continue;
                 }
@@ -301,6 +432,8 @@ void ctr_logs_free(struct ctr_log_reader *r) {
         free(r->path);
         if (r->fp)
                 fclose(r->fp);
+        if (r->gz)
+                gzclose(r->gz);
         ctr_unref(r->d, r->c);
         free(r);
 }

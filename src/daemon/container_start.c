@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "logdrv.h"
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
@@ -225,52 +226,42 @@ static int prepare_files(struct daemon *d, struct container *c, const char *dir,
         return write_file(dir, "resolv.conf", resolv, err);
 }
 
-/* "10m" / "1g" / "512k" / "100" as Docker's max-size. */
-static int parse_size(const char *s, int64_t *ret) {
-        char *end;
-        double v = strtod(s, &end);
-        if (end == s || v < 0)
-                return -EINVAL;
-        int64_t mult = 1;
-        switch (*end) {
-        case 'k': case 'K': mult = 1000; end++; break;
-        case 'm': case 'M': mult = 1000 * 1000; end++; break;
-        case 'g': case 'G': mult = 1000 * 1000 * 1000; end++; break;
-        case 0: break;
-        default: return -EINVAL;
-        }
-        if (*end == 'b' || *end == 'B')
-                end++;
-        if (*end)
-                return -EINVAL;
-        *ret = (int64_t) (v * (double) mult);
-        return 0;
-}
-
 static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
-        const struct strmap *lopts = &c->cc->hc.log_config.config;
-        int64_t max_size = 0, max_file = 1;
-        const char *ms = strmap_get(lopts, "max-size"), *mf = strmap_get(lopts, "max-file");
-        if (c->cc->hc.log_config.driver == CTR_LOG_OTHER)
-                return berr_set(err, BERR_INVALID, EINVAL, "logging driver %s is not supported: use json-file or none",
-                                c->cc->hc.log_config.type);
-        if (ms && parse_size(ms, &max_size) < 0)
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid max-size %s", ms);
-        if (mf) {
-                char *end;
-                max_file = strtol(mf, &end, 10);
-                if (*end || max_file < 1)
-                        return berr_set(err, BERR_INVALID, EINVAL, "invalid max-file %s", mf);
-        }
+        struct ctr_log_cfg lc;
+        if (ctr_log_config(c->cc, &lc) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         _cleanup_free_ char *log = ctr_log_path(d, c->id);
-        bool no_log = c->cc->hc.log_config.driver == CTR_LOG_NONE;
+        _cleanup_free_ char *command = NULL;
+        json_t *a;
+        size_t i;
+        size_t clen = strlen(c->path ? c->path : "") + 1;
+        json_array_foreach(c->args, i, a) clen += json_string_length(a) + 1;
+        if ((command = malloc(clen + 1))) {
+                strcpy(command, c->path ? c->path : "");
+                json_array_foreach(c->args, i, a) {
+                        strcat(command, " ");
+                        strcat(command, json_string_value(a) ?: "");
+                }
+        }
+        /* The labels and env the drivers may copy (labels=, env=), as inspect shows them. */
+        _cleanup_json_ json_t *cfg = ctr_config_encode_config(c->cc);
+        if (!cfg) {
+                ctr_log_config_done(&lc);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        struct logdrv_info info = { .id = c->id, .name = c->name, .image_name = c->cc->cfg.image,
+                                    .image_id = c->image_id, .command = command, .created = c->created,
+                                    .labels = json_object_get(cfg, "Labels"), .env = json_object_get(cfg, "Env") };
+        _cleanup_json_ json_t *logo = NULL;
+        int r = logdrv_shim_options(lc.type, lc.keys, lc.vals, lc.n, &info, log, &logo, err);
+        ctr_log_config_done(&lc);
+        if (r < 0)
+                return r;
         char cache[4200];
         if (fs_path_fmt(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root) < 0)
                 return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/seccomp: path too long", d->cfg.exec_root);
-        _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:s?, s:I, s:I, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir",
-                                             cache, "log_path",
-                                             no_log ? NULL : log, "log_max_size", (json_int_t) max_size,
-                                             "log_max_file", (json_int_t) max_file, "tty", ctr_has_tty(c),
+        _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:O, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir", cache,
+                                             "log", logo, "tty", ctr_has_tty(c),
                                              "open_stdin", c->cc->cfg.open_stdin, "stdin_once", c->cc->cfg.stdin_once);
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);

@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "daemon/logdrv.h"
 #include "common/json_check.h"
 #include "image/image_config.h"
 #include "runtime/spec.h"
@@ -439,31 +440,15 @@ static int check_host_config(const struct ctr_host_config *hc, struct berr *err)
         return 0;
 }
 
-/* --log-driver / --log-opt, checked at create as dockerd does. json-file's options that
- * berth does not implement yet are refused rather than silently ignored. */
+/* --log-driver / --log-opt as dockerd checks them (daemon/logdrv.c). A request that
+ * names no driver gets the daemon's at create, where the whole LogConfig is checked again
+ * with the daemon's options in (ctr_log_config_defaults). */
 static int check_log_config(const struct ctr_host_config *hc, struct berr *err) {
         const char *type = hc->log_config.type;
-        /* dockerd's own drivers, which berth has not (yet): said so; any other name is no
-         * driver at all, in dockerd's words (a plugin lookup berth does not do). */
-        static const char *const dockerd_drivers[] = { "local", "syslog", "journald", "gelf", "fluentd", "awslogs",
-                                                       "splunk", "etwlogs", "gcplogs", "logentries", NULL };
-        if (hc->log_config.driver == CTR_LOG_OTHER)
-                return mode_is(type, dockerd_drivers)
-                               ? INVALID("logging driver \"%s\" is not supported by berth (json-file, none)", type)
-                               : INVALID("logger: no log driver named '%s' is registered", type);
-        static const char *const known[] = { "max-size", "max-file", "labels", "labels-regex", "env",
-                                             "env-regex", "compress", "tag", "mode", "max-buffer-size", NULL };
+        if (hc->log_config.defaulted)
+                return 0;
         const struct strmap *opts = &hc->log_config.config;
-        for (size_t i = 0; i < opts->n; i++) {
-                const char *k = opts->keys[i];
-                if (!mode_is(k, known))
-                        return INVALID("unknown log opt '%s' for %s log driver", k, type);
-                if (hc->log_config.driver == CTR_LOG_NONE)
-                        return INVALID("unknown log opt '%s' for none log driver", k);
-                if (strcmp(k, "max-size") && strcmp(k, "max-file"))
-                        return INVALID("log opt '%s' is not supported by berth's json-file driver yet", k);
-        }
-        return 0;
+        return logdrv_validate(type, opts->keys, opts->vals, opts->n, err);
 }
 
 /* Every value of the create request, decoded, as dockerd checks them at create. */

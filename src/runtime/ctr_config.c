@@ -876,6 +876,9 @@ static int host_config_special_decode(json_t *h, struct ctr_host_config *hc) {
         hc->log_config.driver = !type || !*type || STREQ(type, "json-file") ? CTR_LOG_JSON_FILE
                                 : STREQ(type, "none")                      ? CTR_LOG_NONE
                                                                            : CTR_LOG_OTHER;
+        /* No driver named: the daemon's default (--log-driver) is filled in at create,
+         * before the record is written; an older record without one reads as json-file. */
+        hc->log_config.defaulted = !type || !*type;
         if (!(hc->log_config.type = strdup(type && *type ? type : "json-file")))
                 return -ENOMEM;
         if ((r = strmap_decode(json_object_get(lc, "Config"), &hc->log_config.config)) < 0)

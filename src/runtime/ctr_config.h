@@ -201,6 +201,7 @@ struct ctr_host_config {
         struct {
                 enum ctr_log_driver driver;
                 char *type;               /* as named; "json-file" for the default */
+                bool defaulted;           /* none was named (the daemon's --log-driver applies) */
                 struct strmap config;
         } log_config;
         enum ctr_net_mode net_mode;

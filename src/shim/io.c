@@ -192,7 +192,7 @@ static int pump_output(struct shim *s, struct shim_item *it) {
                         return 1;
                 if (s->log) {
                         struct berr e = { 0 };
-                        (void) log_writer_feed(s->log, st, buf, (size_t) n, &e); /* output goes on even if the log fails */
+                        (void) log_out_feed(s->log, st, buf, (size_t) n, &e); /* output goes on even if the log fails */
                 }
                 broadcast(s, st, buf, (size_t) n);
         }
@@ -547,7 +547,7 @@ void shim_drain_and_close(struct shim *s) {
         }
         if (s->log) {
                 struct berr e = { 0 };
-                (void) log_writer_flush(s->log, &e);
+                (void) log_out_flush(s->log, &e);
         }
         while (s->clients)
                 client_remove(s, s->clients);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -20,7 +21,71 @@ struct log_writer {
         char pending[_LOG_STREAM_MAX][LOG_LINE_MAX_BYTES];
         size_t n_pending[_LOG_STREAM_MAX];
         char *scratch; /* one encoded line */
+        char *attrs;   /* ,"attrs":{...} or NULL */
+        bool local;    /* dockerd's local format: protobuf entries, rotated files gzipped */
+        bool compress;
 };
+
+/* dockerd's local driver: each entry a LogEntry protobuf (source = 1, time_nano = 2,
+ * line = 3, partial = 4) between two big-endian 32-bit lengths. */
+static size_t put_varint(uint8_t *o, uint64_t v) {
+        size_t n = 0;
+        do {
+                o[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        return n;
+}
+
+static size_t local_entry(uint8_t *o, enum log_stream s, const char *data, size_t len, const struct timespec *ts) {
+        bool partial = !(len && data[len - 1] == '\n');
+        if (!partial)
+                len--;
+        const char *src = s == LOG_STREAM_STDERR ? "stderr" : "stdout";
+        size_t n = 4;
+        o[n++] = 0x0a;
+        o[n++] = 6;
+        memcpy(o + n, src, 6);
+        n += 6;
+        o[n++] = 0x10;
+        n += put_varint(o + n, (uint64_t) ts->tv_sec * 1000000000ULL + (uint64_t) ts->tv_nsec);
+        o[n++] = 0x1a;
+        n += put_varint(o + n, len);
+        memcpy(o + n, data, len);
+        n += len;
+        if (partial) {
+                o[n++] = 0x20;
+                o[n++] = 1;
+        }
+        uint32_t size = (uint32_t) (n - 4);
+        for (int i = 0; i < 4; i++)
+                o[i] = o[n + (size_t) i] = (uint8_t) (size >> (24 - 8 * i));
+        return n + 4;
+}
+
+void log_writer_set_local(struct log_writer *w, bool compress) {
+        w->local = true;
+        w->compress = compress;
+}
+
+/* @from gzipped into @to (then @from removed): rotated local files. */
+static void gzip_file(const char *from, const char *to) {
+        FILE *in = fopen(from, "re");
+        gzFile out = in ? gzopen(to, "wb") : NULL;
+        char buf[65536];
+        size_t n;
+        bool ok = out != NULL;
+        while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+                ok = gzwrite(out, buf, (unsigned) n) == (int) n;
+        if (out && gzclose(out) != Z_OK)
+                ok = false;
+        if (in)
+                fclose(in);
+        if (ok)
+                (void) unlink(from);
+        else
+                (void) unlink(to);
+}
 
 static const char *const stream_names[_LOG_STREAM_MAX] = { "stdout", "stderr" };
 
@@ -130,27 +195,47 @@ static int rotate(struct log_writer *w, struct berr *err) {
                 return open_log(w, err);
         }
         char from[4096], to[4096];
+        const char *gz = w->local && w->compress ? ".gz" : "";
         for (int i = w->max_files - 1; i >= 1; i--) {
-                snprintf(to, sizeof(to), "%s.%d", w->path, i);
+                snprintf(to, sizeof(to), "%s.%d%s", w->path, i, i == 1 ? "" : gz);
                 if (i == 1)
                         snprintf(from, sizeof(from), "%s", w->path);
                 else
-                        snprintf(from, sizeof(from), "%s.%d", w->path, i - 1);
+                        snprintf(from, sizeof(from), "%s.%d%s", w->path, i - 1, i - 1 == 1 ? gz : gz);
                 if (rename(from, to) < 0 && errno != ENOENT)
                         return berr_sys(err, BERR_INTERNAL, "rotate log %s", from);
+        }
+        if (*gz) { /* the newest rotated file is compressed last, once renamed */
+                snprintf(from, sizeof(from), "%s.1", w->path);
+                snprintf(to, sizeof(to), "%s.1.gz", w->path);
+                gzip_file(from, to);
         }
         return open_log(w, err);
 }
 
-static int write_line(struct log_writer *w, enum log_stream s, const char *data, size_t len, struct berr *err) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+int log_writer_set_attrs(struct log_writer *w, const char *attrs_json) {
+        free(w->attrs);
+        w->attrs = NULL;
+        if (!attrs_json || strlen(attrs_json) > 4096)
+                return 0; /* no attrs (or too many to fit the line's scratch space) */
+        return asprintf(&w->attrs, ",\"attrs\":%s", attrs_json) < 0 ? -ENOMEM : 0;
+}
+
+int log_writer_write(struct log_writer *w, enum log_stream s, const char *data, size_t len, const struct timespec *ts,
+                     struct berr *err) {
         char when[40];
-        log_format_time(&ts, when);
         char *o = w->scratch;
-        size_t n = (size_t) sprintf(o, "{\"log\":\"");
+        size_t n;
+        if (w->local) {
+                n = local_entry((uint8_t *) o, s, data, len, ts);
+                goto out;
+        }
+        log_format_time(ts, when);
+        n = (size_t) sprintf(o, "{\"log\":\"");
         n += log_json_escape(data, len, o + n);
-        n += (size_t) sprintf(o + n, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream_names[s], when);
+        n += (size_t) sprintf(o + n, "\",\"stream\":\"%s\"%s,\"time\":\"%s\"}\n", stream_names[s],
+                              w->attrs ? w->attrs : "", when);
+out:;
         const char *p = o;
         size_t left = n;
         while (left) {
@@ -169,6 +254,12 @@ static int write_line(struct log_writer *w, enum log_stream s, const char *data,
         return 0;
 }
 
+static int write_line(struct log_writer *w, enum log_stream s, const char *data, size_t len, struct berr *err) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return log_writer_write(w, s, data, len, &ts, err);
+}
+
 int log_writer_open(const char *path, int64_t max_size_bytes, int max_files, struct log_writer **ret,
                     struct berr *err) {
         struct log_writer *w = calloc(1, sizeof(*w));
@@ -178,7 +269,7 @@ int log_writer_open(const char *path, int64_t max_size_bytes, int max_files, str
         w->path = strdup(path);
         w->max_size = max_size_bytes;
         w->max_files = max_files < 1 ? 1 : max_files;
-        w->scratch = malloc(6 * LOG_LINE_MAX_BYTES + 256);
+        w->scratch = malloc(6 * LOG_LINE_MAX_BYTES + 256 + 4200);
         if (!w->path || !w->scratch) {
                 log_writer_close(w);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -232,6 +323,7 @@ struct log_writer *log_writer_close(struct log_writer *w) {
                 close(w->fd);
         free(w->path);
         free(w->scratch);
+        free(w->attrs);
         free(w);
         return NULL;
 }

@@ -26,6 +26,16 @@ int log_writer_feed(struct log_writer *w, enum log_stream s, const char *data, s
 /* Write what is pending for every stream (at EOF). */
 int log_writer_flush(struct log_writer *w, struct berr *err);
 
+/* One piece of a line (up to LOG_LINE_MAX_BYTES, its '\n' included if complete) stamped @ts. */
+int log_writer_write(struct log_writer *w, enum log_stream s, const char *data, size_t len, const struct timespec *ts,
+                     struct berr *err);
+
+/* dockerd's local format instead of json-file lines (@compress: rotated files gzipped). */
+void log_writer_set_local(struct log_writer *w, bool compress);
+
+/* json-file's "attrs" (labels, env, tag) for every line from now on: a JSON object text. */
+int log_writer_set_attrs(struct log_writer *w, const char *attrs_json);
+
 struct log_writer *log_writer_close(struct log_writer *w);
 
 /* Append @len bytes of @s as a JSON string body (no quotes) escaped as Docker's jsonlog

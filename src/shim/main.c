@@ -39,12 +39,9 @@ static int read_options(struct shim *s, struct berr *err) {
         _cleanup_json_ json_t *o = NULL;
         if ((r = json_parse_object(text, len, &o, err)) < 0)
                 return r;
-        const char *id = NULL, *log_path = NULL, *cache = NULL;
-        int64_t max_size = 0, max_file = 1;
+        const char *id = NULL, *cache = NULL;
         bool b;
-        if ((r = json_get_string(o, "id", &id, err)) < 0 || (r = json_get_string(o, "log_path", &log_path, err)) < 0 ||
-            (r = json_get_int64(o, "log_max_size", &max_size, err)) < 0 ||
-            (r = json_get_int64(o, "log_max_file", &max_file, err)) < 0)
+        if ((r = json_get_string(o, "id", &id, err)) < 0)
                 return r;
         if (!id)
                 return berr_set(err, BERR_INVALID, EINVAL, "shim.json: no id");
@@ -57,9 +54,7 @@ static int read_options(struct shim *s, struct berr *err) {
                         rt_set_seccomp_cache_dir(cache);
         }
         s->opt.id = strdup(id);
-        s->opt.log_path = log_path ? strdup(log_path) : NULL;
-        s->opt.log_max_size = max_size;
-        s->opt.log_max_file = (int) max_file;
+        s->opt.log = json_incref(json_object_get(o, "log"));
         if (json_get_bool(o, "tty", &b, err) == 0)
                 s->opt.tty = b;
         if (json_get_bool(o, "open_stdin", &b, err) == 0)
@@ -114,6 +109,7 @@ static void record_exit(struct shim *s, int status) {
         if (rt_container_destroy(s->ctr, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
         shim_drain_and_close(s);
+        s->log = log_out_close(s->log); /* receivers get an orderly end, and what was sent */
 
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -145,8 +141,7 @@ static int run(struct shim *s, const char *bundle) {
             (r = json_parse_object(spec_text, spec_len, &spec, &err)) < 0)
                 goto fail;
         spec_text = mfree(spec_text);
-        if (s->opt.log_path && (r = log_writer_open(s->opt.log_path, s->opt.log_max_size, s->opt.log_max_file,
-                                                   &s->log, &err)) < 0)
+        if ((r = log_out_open(s->opt.log, &s->log, &err)) < 0)
                 goto fail;
         int ctr_fds[3];
         if ((r = shim_io_setup(s, ctr_fds, &err)) < 0)

@@ -5,16 +5,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "logwriter.h"
+#include "logdrv.h"
 #include "protocol.h"
 
 struct rt_container;
 
 struct shim_options {
         char *id;
-        char *log_path;      /* NULL with log driver "none" */
-        int64_t log_max_size;
-        int log_max_file;
+        json_t *log;         /* shim.json's "log": the driver and its options (logdrv.h) */
         bool tty, open_stdin, stdin_once;
 };
 
@@ -72,7 +70,7 @@ struct shim {
         int epfd;
         struct shim_item sync, pidfd, out, errp, in, listen;
         int pty_master; /* -1 without a TTY */
-        struct log_writer *log;
+        struct log_out *log;
         struct shim_conn *conns;
         struct shim_client *clients;
         struct shim_exec *execs;

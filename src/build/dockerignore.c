@@ -167,8 +167,16 @@ static bool match_class(const char *p, char c, const char **ret_end, bool *ret_o
         return found != negate;
 }
 
-/* Go's filepath.Match, with '**' spanning directories. */
-bool dockerignore_glob(const char *p, const char *s) {
+/* Steps one match may take: a pattern of many stars against a long name backtracks
+ * exponentially (dockerd compiles patterns to linear regexps). Hostile contexts (a remote
+ * git repository's .dockerignore, COPY wildcards) must not hold a build thread: past the
+ * budget the name does not match. */
+#define GLOB_BUDGET 200000UL
+
+static bool glob_rec(const char *p, const char *s, unsigned long *budget) {
+        if (*budget == 0)
+                return false;
+        (*budget)--;
         while (*p) {
                 if (p[0] == '*' && p[1] == '*') {
                         const char *rest = p + 2;
@@ -176,17 +184,17 @@ bool dockerignore_glob(const char *p, const char *s) {
                                 rest++;
                         if (!*rest)
                                 return true;
-                        if (dockerignore_glob(rest, s))
+                        if (glob_rec(rest, s, budget))
                                 return true;
                         for (const char *q = s; *q; q++)
-                                if (*q == '/' && dockerignore_glob(rest, q + 1))
+                                if (*q == '/' && glob_rec(rest, q + 1, budget))
                                         return true;
                         return false;
                 }
                 if (*p == '*') {
                         p++;
                         for (const char *q = s;; q++) {
-                                if (dockerignore_glob(p, q))
+                                if (glob_rec(p, q, budget))
                                         return true;
                                 if (!*q || *q == '/')
                                         return false;
@@ -216,6 +224,12 @@ bool dockerignore_glob(const char *p, const char *s) {
                 p++, s++;
         }
         return !*s;
+}
+
+/* Go's filepath.Match, with '**' spanning directories. */
+bool dockerignore_glob(const char *p, const char *s) {
+        unsigned long budget = GLOB_BUDGET;
+        return glob_rec(p, s, &budget);
 }
 
 bool dockerignore_excluded(const struct dockerignore *di, const char *path) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build/build.h"
@@ -75,6 +76,24 @@ static void test_excluded_with_exceptions_and_parents(void **state) {
         assert_false(dockerignore_excluded(NULL, "x"));
 }
 
+/* Many stars against a long name backtrack exponentially: the match gives up in bounded
+ * time instead of holding the build (found by fuzz_dockerignore's slowing down). */
+static void test_glob_pathological_patterns_are_bounded(void **state) {
+        (void) state;
+        char name[201];
+        memset(name, 'a', 200);
+        name[200] = '\0';
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_false(dockerignore_glob("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+        assert_false(dockerignore_glob("**/**/**/**/**/**/**/**/**/**/b", "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/c"));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+        /* ordinary patterns are unaffected */
+        assert_true(dockerignore_glob("*a*b", "xaxb"));
+        assert_true(dockerignore_glob("**/b", "a/a/a/b"));
+}
+
 static void touch(int dfd, const char *path) {
         char buf[256];
         snprintf(buf, sizeof(buf), "%s", path);
@@ -125,6 +144,7 @@ int main(void) {
                 cmocka_unit_test(test_glob_double_star_spans_directories),
                 cmocka_unit_test(test_excluded_with_exceptions_and_parents),
                 cmocka_unit_test(test_apply_removes_excluded_keeps_exceptions),
+                cmocka_unit_test(test_glob_pathological_patterns_are_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -480,8 +480,24 @@ class Daemon:
             while time.monotonic() < end and any(alive_same(p, s) for p, s in leftovers):
                 time.sleep(0.02)
 
+    def remove_containers(self):
+        """Containers outlive berthd by design (and dockerd's with live-restore): remove
+        them while the daemon still answers, so a bench run leaves no process behind."""
+        if not self.proc or self.proc.poll() is not None or not self.env.docker_cli:
+            return
+        try:
+            env = self.env.cli_env(self.host)
+            ids = subprocess.run([self.env.docker_cli, "ps", "-aq"], env=env, capture_output=True, text=True,
+                                 timeout=60).stdout.split()
+            for i in range(0, len(ids), 50):
+                subprocess.run([self.env.docker_cli, "rm", "-f", *ids[i:i + 50]], env=env, capture_output=True,
+                               timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            log(f"removing the containers of {self.label}: {e}")
+
     def stop(self):
         try:
+            self.remove_containers()
             self._stop_proc(self.proc)
             for p in reversed(self.extra):
                 self._stop_proc(p)

@@ -229,7 +229,7 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         return 0;
 }
 
-static struct network *find_locked(struct net_store *s, const char *ref) {
+struct network *store_find_locked(struct net_store *s, const char *ref) {
         if (!ref || !*ref)
                 return NULL;
         for (struct network *n = s->nets; n; n = n->next)
@@ -815,7 +815,7 @@ const char *net_default_name(struct net_store *s) {
 
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err) {
         pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, ref);
+        struct network *n = store_find_locked(s, ref);
         if (n)
                 *ret = n->info;
         pthread_mutex_unlock(&s->lock);
@@ -1170,7 +1170,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
 
 int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err) {
         pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, ref);
+        struct network *n = store_find_locked(s, ref);
         int r = 0;
         if (!n)
                 r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", ref);
@@ -1199,129 +1199,7 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
         return 0;
 }
 
-/* ---- listing ---- */
-
-static json_t *containers_json(struct network *n) {
-        json_t *o = json_object();
-        for (size_t i = 0; i < n->n_eps; i++) {
-                struct endpoint *e = &n->eps[i];
-                char ip[16], mac[18], cidr[24], ip6[46], cidr6[52] = "";
-                ipam_format_ip4(e->ep.ip, ip);
-                snprintf(cidr, sizeof(cidr), "%s/%d", ip, e->ep.prefix);
-                if (e->ep.has_ip6) {
-                        ipam_format_ip6(e->ep.ip6, ip6);
-                        snprintf(cidr6, sizeof(cidr6), "%s/%d", ip6, e->ep.prefix6);
-                }
-                net_format_mac(e->ep.mac, mac);
-                static const uint8_t none[6];
-                if (memcmp(e->ep.mac, none, 6) == 0) /* ipvlan: the parent's */
-                        mac[0] = '\0';
-                json_object_set_new(o, e->ctr_id,
-                                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "Name", e->ctr_name, "EndpointID",
-                                              e->ep.endpoint_id, "MacAddress", mac, "IPv4Address", cidr, "IPv6Address", cidr6));
-        }
-        return o;
-}
-
-static json_t *network_json(struct network *n, bool with_containers) {
-        json_t *o = json_deep_copy(n->rec);
-        json_object_del(o, "BerthBridge");
-        json_object_del(o, "BerthParent");
-        json_object_del(o, "BerthCreatedParent");
-        json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
-        return o;
-}
-
-int net_inspect(struct net_store *s, const char *ref, bool verbose, json_t **ret, struct berr *err) {
-        (void) verbose; /* verbose adds swarm services only */
-        pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, ref);
-        if (n)
-                *ret = network_json(n, true);
-        pthread_mutex_unlock(&s->lock);
-        if (!n)
-                return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", ref);
-        return 0;
-}
-
-static bool label_has(json_t *labels, const char *s) {
-        const char *eq = strchr(s, '=');
-        size_t klen = eq ? (size_t) (eq - s) : strlen(s);
-        const char *k;
-        json_t *v;
-        json_object_foreach(labels, k, v) if (strlen(k) == klen && strncmp(k, s, klen) == 0)
-                return !eq || (json_is_string(v) && strcmp(json_string_value(v), eq + 1) == 0);
-        return false;
-}
-
-static bool any_of(json_t *vals, bool (*match)(const char *want, const void *have), const void *have) {
-        if (json_array_size(vals) == 0)
-                return true;
-        size_t i;
-        json_t *v;
-        json_array_foreach(vals, i, v) if (json_is_string(v) && match(json_string_value(v), have)) return true;
-        return false;
-}
-
-static bool m_substr(const char *want, const void *have) { return strstr(have, want) != NULL; }
-static bool m_prefix(const char *want, const void *have) { return strncmp(have, want, strlen(want)) == 0; }
-static bool m_exact(const char *want, const void *have) { return strcmp(have, want) == 0; }
-
-static bool matches(struct network *n, json_t *f, struct berr *err, int *bad) {
-        if (!any_of(json_object_get(f, "name"), m_substr, n->info.name) ||
-            !any_of(json_object_get(f, "id"), m_prefix, n->info.id) ||
-            !any_of(json_object_get(f, "driver"), m_exact, n->info.driver) ||
-            !any_of(json_object_get(f, "scope"), m_exact, "local"))
-                return false;
-        size_t i;
-        json_t *v;
-        json_t *labels = json_object_get(n->rec, "Labels");
-        json_array_foreach(json_object_get(f, "label"), i, v) if (!label_has(labels, json_string_value(v) ?: "")) return false;
-        json_array_foreach(json_object_get(f, "label!"), i, v) if (label_has(labels, json_string_value(v) ?: "")) return false;
-        json_array_foreach(json_object_get(f, "type"), i, v) {
-                const char *t = json_string_value(v) ?: "";
-                if (strcmp(t, "custom") && strcmp(t, "builtin")) {
-                        *bad = berr_set(err, BERR_INVALID, EINVAL, "invalid filter: 'type'='%s'", t);
-                        return false;
-                }
-        }
-        if (json_array_size(json_object_get(f, "type")) > 0 &&
-            !any_of(json_object_get(f, "type"), m_exact, n->info.predefined ? "builtin" : "custom"))
-                return false;
-        json_t *dangling = json_array_get(json_object_get(f, "dangling"), 0);
-        if (dangling) {
-                const char *d = json_string_value(dangling) ?: "";
-                bool want;
-                if (!strcmp(d, "true") || !strcmp(d, "1"))
-                        want = true;
-                else if (!strcmp(d, "false") || !strcmp(d, "0"))
-                        want = false;
-                else {
-                        *bad = berr_set(err, BERR_INVALID, EINVAL, "invalid filter: 'dangling'='%s'", d);
-                        return false;
-                }
-                bool is_dangling = !n->info.predefined && n->n_eps == 0;
-                if (want != is_dangling)
-                        return false;
-        }
-        return true;
-}
-
-int net_list(struct net_store *s, json_t *filters, json_t **ret, struct berr *err) {
-        json_t *out = json_array();
-        int bad = 0;
-        pthread_mutex_lock(&s->lock);
-        for (struct network *n = s->nets; n && !bad; n = n->next)
-                if (matches(n, filters, err, &bad))
-                        json_array_append_new(out, network_json(n, false));
-        pthread_mutex_unlock(&s->lock);
-        if (bad) {
-                json_decref(out);
-                return bad;
-        }
-        *ret = out;
-        return 0;
-}
+/* ---- prune ---- */
 
 static time_t created_of(json_t *rec) {
         struct tm tm = { 0 };
@@ -1340,9 +1218,9 @@ int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **r
                             (until_ns && (int64_t) created_of(n->rec) * 1000000000 >= until_ns);
                 size_t i;
                 json_t *v;
-                json_array_foreach(json_object_get(filters, "label"), i, v) if (!label_has(labels, json_string_value(v) ?: ""))
+                json_array_foreach(json_object_get(filters, "label"), i, v) if (!store_label_has(labels, json_string_value(v) ?: ""))
                         keep = true;
-                json_array_foreach(json_object_get(filters, "label!"), i, v) if (label_has(labels, json_string_value(v) ?: ""))
+                json_array_foreach(json_object_get(filters, "label!"), i, v) if (store_label_has(labels, json_string_value(v) ?: ""))
                         keep = true;
                 if (keep) {
                         pp = &n->next;
@@ -1439,7 +1317,7 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
 
         pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, net_id);
+        struct network *n = store_find_locked(s, net_id);
         if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4) {
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
@@ -1535,7 +1413,7 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         r = is_sub ? nl_sublink_create(&sq, err) : nl_veth_create(&vq, err);
         if (r < 0) {
                 pthread_mutex_lock(&s->lock);
-                n = find_locked(s, id);
+                n = store_find_locked(s, id);
                 struct endpoint *e = n ? ep_find(n, q->ctr_id) : NULL;
                 if (e) {
                         ipam_alloc_release(&n->alloc, e->ep.ip);
@@ -1561,7 +1439,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         char hname[16];
         host_ifname(ctr_id, net_id, hname);
         pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, net_id);
+        struct network *n = store_find_locked(s, net_id);
         struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
         if (e) {
                 ipam_alloc_release(&n->alloc, e->ep.ip);
@@ -1579,7 +1457,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
 int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,
                 const struct net_ep *ep, const char *const *dns_names, struct berr *err) {
         pthread_mutex_lock(&s->lock);
-        struct network *n = find_locked(s, net_id);
+        struct network *n = store_find_locked(s, net_id);
         int r = 0;
         if (!n || !n->has_v4)
                 r = berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);

@@ -87,6 +87,13 @@ static inline int fd_above_select(int fd) {
         return hi;
 }
 
+/* A network by name, full ID or unique ID prefix; caller holds s->lock. */
+struct network *store_find_locked(struct net_store *s, const char *ref);
+/* One network against `network ls`/prune filters (store_list.c); *bad set on a bad value. */
+bool store_net_matches(struct network *n, json_t *f, struct berr *err, int *bad);
+/* A label filter value ("k" or "k=v") against a network's labels. */
+bool store_label_has(json_t *labels, const char *s);
+
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "image/image_store.h"
@@ -31,16 +32,6 @@ const char *image_host_arch(void) {
         return arch;
 }
 
-static void now_rfc3339(char out[64]) {
-        struct timespec ts;
-        struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        char base[32];
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 64, "%s.%09ldZ", base, ts.tv_nsec);
-}
-
 /* The new image's config object, from the parent's (or a scratch one). */
 static json_t *child_config(struct image *parent, const struct image_build_step *o, const char *diff_id) {
         json_t *img = parent ? json_deep_copy(parent->config)
@@ -49,7 +40,7 @@ static json_t *child_config(struct image *parent, const struct image_build_step 
         if (!img)
                 return NULL;
         char created[64];
-        now_rfc3339(created);
+        clock_now_rfc3339(created);
         json_t *rootfs = json_object_get(img, "rootfs");
         if (!json_is_object(rootfs)) {
                 rootfs = json_pack("{s:s, s:[]}", "type", "layers", "diff_ids");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/duration.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -590,29 +591,6 @@ static json_t *empty_container_config(void) {
                          "Volumes", "WorkingDir", "", "Entrypoint", "OnBuild", "Labels");
 }
 
-static const char *host_arch(void) {
-        static char arch[sizeof(((struct utsname *) NULL)->machine)];
-        struct utsname u;
-        if (uname(&u) < 0)
-                return "amd64";
-        if (STREQ(u.machine, "x86_64"))
-                return "amd64";
-        if (STREQ(u.machine, "aarch64"))
-                return "arm64";
-        snprintf(arch, sizeof(arch), "%s", u.machine);
-        return arch;
-}
-
-static void now_rfc3339(char out[64]) {
-        struct timespec ts;
-        struct tm tm;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        char base[32];
-        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out, 64, "%s.%09ldZ", base, ts.tv_nsec);
-}
-
 static int build_config(const struct image_import_opts *o, const char *diff_id, char **ret, struct berr *err) {
         _cleanup_json_ json_t *config = empty_container_config();
         if (!config)
@@ -621,13 +599,13 @@ static int build_config(const struct image_import_opts *o, const char *diff_id, 
         if (r < 0)
                 return r;
         char created[64];
-        now_rfc3339(created);
+        clock_now_rfc3339(created);
         _cleanup_free_ char *dflt = NULL;
         const char *msg = o->message && o->message[0] ? o->message : NULL;
         if (!msg && asprintf(&dflt, "Imported from %s", o->source ? o->source : "-") >= 0)
                 msg = dflt;
         _cleanup_json_ json_t *img = json_pack("{s:s, s:s, s:s, s:O, s:s, s:{s:s, s:[s]}, s:[{s:s, s:s}]}",
-                                               "architecture", o->architecture ? o->architecture : host_arch(),
+                                               "architecture", o->architecture ? o->architecture : image_host_arch(),
                                                "comment", msg ? msg : "", "created", created, "config", config, "os",
                                                o->os ? o->os : "linux", "rootfs", "type", "layers", "diff_ids", diff_id,
                                                "history", "created", created, "comment", msg ? msg : "");
@@ -729,7 +707,7 @@ int image_store_commit(struct image_store *s, const char *parent_id, int tar_fd,
         if (r == 0) {
                 img = json_deep_copy(parent->config);
                 char created[64];
-                now_rfc3339(created);
+                clock_now_rfc3339(created);
                 json_t *rootfs = json_object_get(img, "rootfs");
                 json_t *ids = json_object_get(rootfs, "diff_ids");
                 if (!json_is_array(ids)) {

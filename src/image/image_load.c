@@ -375,17 +375,6 @@ static const char *oci_layer_name(void *ctx, size_t i, struct load *ld, struct b
         return m->name;
 }
 
-static const char *host_arch(void) {
-        struct utsname u;
-        if (uname(&u) < 0)
-                return "amd64";
-        if (STREQ(u.machine, "x86_64"))
-                return "amd64";
-        if (STREQ(u.machine, "aarch64"))
-                return "arm64";
-        return "amd64";
-}
-
 static int load_oci_descriptor(struct load *ld, json_t *desc, const char *name, int depth, struct berr *err);
 
 static int load_oci_index(struct load *ld, json_t *index, const char *name, int depth, struct berr *err) {
@@ -395,13 +384,13 @@ static int load_oci_index(struct load *ld, json_t *index, const char *name, int 
                 json_t *p = json_object_get(d, "platform");
                 const char *os = json_string_value(json_object_get(p, "os"));
                 const char *arch = json_string_value(json_object_get(p, "architecture"));
-                if (!p || (os && arch && STREQ(os, "linux") && STREQ(arch, host_arch()))) {
+                if (!p || (os && arch && STREQ(os, "linux") && STREQ(arch, image_host_arch()))) {
                         pick = d;
                         break;
                 }
         }
         if (!pick)
-                return berr_set(err, BERR_INVALID, ENOENT, "no image for linux/%s in the OCI index", host_arch());
+                return berr_set(err, BERR_INVALID, ENOENT, "no image for linux/%s in the OCI index", image_host_arch());
         return load_oci_descriptor(ld, pick, name, depth + 1, err);
 }
 

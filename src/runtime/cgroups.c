@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "runtime/bpf_devices.h"
 
 #define CGROUP_FILE_MAX (64 * 1024 * 1024) /* cgroup.procs of a fork bomb stays far below */
 
@@ -357,8 +360,8 @@ static int write_i64_if(const char *dir, const json_t *o, const char *key, const
                 return 0;
         if (!dir)
                 return berr_set(err, BERR_UNAVAILABLE, ENOENT, "%s: controller not mounted", file);
-        if (v < 0 && minus_one_is_max)
-                return cg_write(dir, file, "max", err);
+        if (v < 0 && minus_one_is_max) /* no limit where the controller is absent: nothing to write */
+                return cg_has(dir, file) ? cg_write(dir, file, "max", err) : 0;
         return cg_writef(dir, file, err, "%" PRId64, v);
 }
 
@@ -506,6 +509,45 @@ static int v1_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *
         return r;
 }
 
+static int dev_rule_apply(bool allow, const char *line, void *userdata) {
+        struct rt_dev_rules *rules = ((void **) userdata)[0];
+        struct berr *err = ((void **) userdata)[1];
+        return rt_dev_rules_apply(rules, allow, line, err);
+}
+
+/* v2 has no devices.allow: the same rules, as the v1 kernel would hold them, become an
+ * eBPF program on the container's cgroup. 1: no program runs there (a kernel or a user
+ * namespace without device programs, or a fake tree in tests): the caller fails closed. */
+static int v2_devices(const char *dir, const json_t *res, struct berr *err) {
+        if (!json_is_array(json_object_get(res, "devices")))
+                return 0; /* docker update: the rules stay as they are */
+        struct statfs sf;
+        if (statfs(dir, &sf) < 0)
+                return berr_sys(err, BERR_INTERNAL, "statfs %s", dir);
+        if (sf.f_type != CGROUP2_SUPER_MAGIC)
+                return 1;
+        struct rt_dev_rules rules;
+        rt_dev_rules_init(&rules);
+        void *ud[2] = { &rules, err };
+        _cleanup_free_ struct bpf_insn *prog = NULL;
+        size_t n = 0;
+        int r = rt_devices_cgroup_rules(res, dev_rule_apply, ud, err);
+        if (r == 0)
+                r = rt_dev_rules_program(&rules, &prog, &n, err);
+        rt_dev_rules_done(&rules);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", dir);
+        r = rt_bpf_devices_attach(fd, prog, n, err);
+        if (r == -EOPNOTSUPP) {
+                log_debug("cgroup v2 device rules: %s; containers lose CAP_MKNOD instead", err->msg);
+                return 1;
+        }
+        return r < 0 ? berr_wrap(err, "device rules") : 0;
+}
+
 static int v2_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *err) {
         const char *dir = cg->hier[0].dir;
         json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu");
@@ -560,9 +602,8 @@ static int v2_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *
                 else
                         r = cg_write(dir, key, json_string_value(val), err);
         }
-        /* Device rules on v2 need an eBPF program (BPF_CGROUP_DEVICE); not written yet. */
-        if (r == 0 && json_array_size(json_object_get(res, "devices")) > 0)
-                log_debug("cgroup v2 device rules are not enforced");
+        if (r == 0)
+                r = v2_devices(dir, res, err);
         return r;
 }
 
@@ -570,7 +611,7 @@ int rt_cgroup_apply(const struct rt_cgroup *cg, const json_t *resources, struct 
         if (!resources)
                 return 0;
         int r = cg->mode == RT_CGROUP_V2 ? v2_apply(cg, resources, err) : v1_apply(cg, resources, err);
-        return r < 0 ? berr_wrap(err, "apply cgroup resources") : 0;
+        return r < 0 ? berr_wrap(err, "apply cgroup resources") : r;
 }
 
 int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *resources, struct berr *err) {
@@ -580,7 +621,7 @@ int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *r
                 return r;
         r = rt_cgroup_apply(cg, resources, err);
         rt_cgroup_free(cg);
-        return r;
+        return r < 0 ? r : 0;
 }
 
 /* ---- processes ---- */

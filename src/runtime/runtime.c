@@ -56,7 +56,7 @@ struct rt_container {
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
-        bool drop_mknod; /* device rules cannot be enforced: no new device nodes either */
+        bool drop_mknod; /* v2 device rules not enforced (no eBPF): no new device nodes either */
 };
 
 /* ---- sync messages ---- */
@@ -555,16 +555,16 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 r = rt_cgroup_create(c->cg, json_object_get(lnx, "resources"), err);
         if (r < 0)
                 goto fail;
+        /* cgroup v2 without a device program (the kernel or our user namespace runs none):
+         * fail closed. Unless the container may use every device anyway (--privileged), it
+         * loses CAP_MKNOD, so it cannot make nodes for host devices the rules would deny. */
+        c->drop_mknod = r > 0 && !devices_all_allowed(json_object_get(lnx, "resources"));
 
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
                 r = berr_sys(err, BERR_INTERNAL, "socketpair");
                 goto fail;
         }
-        /* cgroup v2 device rules need an eBPF program berth does not load yet. Fail closed:
-         * unless the container may use every device anyway (--privileged), it loses
-         * CAP_MKNOD, so it cannot make nodes for host devices the rules would have denied. */
-        c->drop_mknod = c->cg->mode == RT_CGROUP_V2 && !devices_all_allowed(json_object_get(lnx, "resources"));
         struct child_ctx cc = {
                 .spec = spec, .process = process, .rootfs = rootfs, .io = io, .sync_fd = sp[1],
                 .ns = &ns, .cg = c->cg, .seccomp = c->seccomp, .cgroup_msg = true, .drop_mknod = c->drop_mknod,

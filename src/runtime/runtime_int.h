@@ -81,7 +81,9 @@ struct rt_cgroup *rt_cgroup_free(struct rt_cgroup *cg);
 const char *rt_cgroup_dir_of(const struct rt_cgroup *cg, const char *controller);
 
 /* mkdir the container's dirs (v1 cpuset: copy cpus/mems down; v2: enable the controllers
- * in every parent's cgroup.subtree_control), then write linux.resources. */
+ * in every parent's cgroup.subtree_control), then write linux.resources. v2's device
+ * rules go in as an eBPF program (bpf_devices.c); 1 (not an error) when it could not be
+ * attached because the kernel runs none for us: the device rules are not enforced then. */
 int rt_cgroup_create(struct rt_cgroup *cg, const json_t *resources, struct berr *err);
 int rt_cgroup_apply(const struct rt_cgroup *cg, const json_t *resources, struct berr *err);
 /* Write @pid to cgroup.procs in every hierarchy. */

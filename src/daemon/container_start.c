@@ -27,6 +27,7 @@
 #include "image/image_store.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
+#include "shim_exe.h"
 
 extern char **environ;
 
@@ -365,7 +366,14 @@ static int spawn_shim(struct daemon *d, const char *bundle, int *ret_sync, struc
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         char *argv[] = { d->shim_path, (char *) bundle, NULL };
         pid_t pid;
-        int r = posix_spawn(&pid, d->shim_path, &fa, &attr, argv, environ);
+        char exe[64];
+        int r = shim_exec_path(d, exe, sizeof(exe), err);
+        if (r < 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                posix_spawnattr_destroy(&attr);
+                return r;
+        }
+        r = posix_spawn(&pid, exe, &fa, &attr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0) {

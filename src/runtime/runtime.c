@@ -14,14 +14,15 @@
  * means the execve succeeded, and an ERROR message carries the failure.
  *
  * CVE-2019-5736 (overwriting the runtime binary through /proc/<pid>/exe): the child is
- * the shim binary until it execve's, so it makes itself non-dumpable at once; /proc/<pid>
+ * the shim's image until it execve's, so it makes itself non-dumpable at once; /proc/<pid>
  * of a non-dumpable process (exe, fd, cwd, root) is reachable only with CAP_SYS_PTRACE in
- * the host's user namespace, which a container does not get by default. The child opens
- * no fd to the shim binary and closes every inherited fd (close_range) before anything of
- * the container's runs; the init execve's the user's binary after pivot_root, so
- * /proc/1/exe inside is the user's program. An exec'd process does the same. With
- * --privileged (CAP_SYS_PTRACE) the window between fork and execve remains; installing
- * berth-shim on a read-only mount closes it. */
+ * the host's user namespace, which a container does not get by default. With
+ * --privileged it has it; so berthd starts the shim from a sealed memfd copy
+ * (sealed_exe.c), and that copy is all /proc/<pid>/exe leads to: it cannot be written.
+ * The child opens no fd to the shim binary and closes every inherited fd (close_range)
+ * before anything of the container's runs; the init execve's the user's binary after
+ * pivot_root, so /proc/1/exe inside is the user's program. An exec'd process does the
+ * same. */
 #include "runtime_int.h"
 
 #include <fcntl.h>

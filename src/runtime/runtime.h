@@ -84,3 +84,9 @@ void rt_set_seccomp_cache_dir(const char *dir);
  * holding only the values to change) to the cgroup @cgroups_path ("/berth/<id>") under
  * @root ("/sys/fs/cgroup"; tests pass a fake tree), v1 or v2 as found there. */
 int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *resources, struct berr *err);
+
+/* A sealed memfd copy of the executable @path (named @name in /proc/<pid>/exe), close-on-
+ * exec: berthd starts berth-shim from it (execve of "/proc/self/fd/N"), so no process of
+ * the shim's, the container's process before its execve included, leads back to the
+ * host's binary (CVE-2019-5736). */
+int rt_sealed_exe_open(const char *path, const char *name, int *ret_fd, struct berr *err);

@@ -42,13 +42,14 @@ static void stop_serving(void) {
         helper = -1;
 }
 
-/* berth-dns next to this program, with the socket on fd 3 and the bundle on fd 4. */
+/* berth-dns next to this program, with the socket on fd 3 and the bundle on fd 4. We run
+ * from a sealed in-memory copy (/proc/self/exe is no path): berthd's argv[0] names the file. */
 static pid_t start_helper(int sock, int bundle_fd) {
         char self[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 16);
-        if (n <= 0)
+        size_t n = strlen(program_invocation_name);
+        if (program_invocation_name[0] != '/' || n >= sizeof(self) - 16)
                 return -1;
-        self[n] = '\0';
+        memcpy(self, program_invocation_name, n + 1);
         char *slash = strrchr(self, '/');
         if (!slash)
                 return -1;

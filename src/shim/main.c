@@ -214,6 +214,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
+        /* berthd execs a sealed copy as /proc/self/fd/N, which names us "N": our own name. */
+        (void) prctl(PR_SET_NAME, "berth-shim", 0L, 0L, 0L);
         signal(SIGPIPE, SIG_IGN);
         restore_nofile_limit();
 

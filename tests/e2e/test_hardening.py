@@ -108,6 +108,20 @@ try /tmp/fuse w write-fuse; try /tmp/loop r read-loop
     assert NOT_PERMITTED not in got["read-loop"], got
 
 
+def test_v2_exec_runs_under_the_same_rules(v2d):
+    d, cli = v2d
+    cid = cli.run("run", "-d", "--network", "none", "--device-cgroup-rule", "c 10:229 r", "busybox",
+                  "sleep", "60").stdout.strip()
+    try:
+        p = cli.run("exec", cid, "sh", "-c", PROBE + "mknod /tmp/fuse c 10 229; mknod /tmp/l b 7 0; "
+                    "try /tmp/fuse r read-fuse; try /tmp/fuse w write-fuse; try /tmp/l r read-loop\n")
+        got = dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
+    finally:
+        cli.run("rm", "-f", cid)
+    assert got["read-fuse"] == "ok", got
+    assert NOT_PERMITTED in got["write-fuse"] and NOT_PERMITTED in got["read-loop"], got
+
+
 def test_v2_device_and_privileged(v2d):
     d, cli = v2d
     if not os.path.exists("/dev/fuse"):
@@ -288,10 +302,12 @@ def in_the_window(f, privileged):
     return f[2] == "EXE" and (f[3].startswith("/memfd:") or (f[4], f[5]) == host_shim_id())
 
 
-@pytest.mark.parametrize("privileged", [True, False], ids=["privileged", "unprivileged"])
-def test_exec_window_never_reaches_the_shim_binary(docker, probe, privileged):
+@pytest.mark.parametrize("privileged,how", [(True, "exec"), (False, "exec"), (True, "run --pid container:")],
+                         ids=["exec-privileged", "exec-unprivileged", "init-of-a-container-sharing-its-pid-ns"])
+def test_exec_window_never_reaches_the_shim_binary(docker, probe, privileged, how):
     """`docker exec`: the exec'd process is forked into the container's pid namespace and
-    is the shim's image until its execve. The probe, pid 1 of the container, catches it."""
+    is the shim's image until its execve. So is the init of a container started with
+    --pid container:<probe's>. The probe, pid 1 of the container, catches them."""
     before = sha256(HOST_SHIM)
     opts = ["--privileged"] if privileged else []
     cid = docker.run("run", "-d", "--network", "none", *opts, "-v", probe + ":/probe:ro", "busybox",
@@ -299,7 +315,10 @@ def test_exec_window_never_reaches_the_shim_binary(docker, probe, privileged):
     try:
         caught = []
         for i in range(200):
-            docker.run("exec", cid, "true")
+            if how == "exec":
+                docker.run("exec", cid, "true")
+            else:
+                docker.run("run", "--rm", "--network", "none", "--pid", "container:" + cid, "busybox", "true")
             if i % 10 == 9:
                 caught = [f for f in findings(docker.run("logs", cid).stdout) if in_the_window(f, privileged)]
                 if caught:

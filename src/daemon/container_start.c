@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "logdrv.h"
 #include "container.h"
 #include "daemon.h"
@@ -403,6 +404,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
+        trace_mark("berthd rootfs mounted");
         /* dockerd's marker file, which scripts test to know they run in a container. */
         _cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd >= 0) {
@@ -410,14 +412,22 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
                 if (f >= 0)
                         close(f);
         }
-        if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0 ||
-            (r = write_shim_options(d, c, bundle, err)) < 0)
+        if ((r = prepare_files(d, c, dir, err)) < 0)
                 return r;
+        trace_mark("berthd /etc files written");
+        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0)
+                return r;
+        trace_mark("berthd config.json written");
+        if ((r = write_shim_options(d, c, bundle, err)) < 0)
+                return r;
+        trace_mark("berthd shim.json written");
         int sync = -1;
         if ((r = spawn_shim(d, bundle, &sync, err)) < 0)
                 return r;
+        trace_mark("berthd shim spawned and reaped");
         struct shim_msg m;
         r = shim_msg_recv(sync, &m, NULL, err);
+        trace_mark("berthd CREATED received");
         if (r < 0) {
                 close(sync);
                 return berr_wrap(err, "start container: the shim did not answer (see %s/shim.log)", bundle);
@@ -470,18 +480,21 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         }
         c->stop_requested = false;
         pthread_mutex_unlock(&c->lock);
+        trace_mark("berthd start %.12s: state starting", c->id);
 
         int sync = -1;
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char netns[4200];
         int r = ctr_net_start(d, c, netns, sizeof(netns), err);
+        trace_mark("berthd network set up");
         if (r == 0) {
                 /* Addresses and ports are on disk before anything runs with them, so a
                  * crash from here on is rolled back at start-up (ctr_store_open). */
                 pthread_mutex_lock(&c->lock);
                 r = ctr_save(d, c, err);
                 pthread_mutex_unlock(&c->lock);
+                trace_mark("berthd record saved");
                 if (r == 0)
                         r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
                 if (r < 0) {
@@ -502,6 +515,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                         watch = -1;
                 }
         }
+        trace_mark("berthd watch connected");
         if (watch < 0) {
                 close(sync);
                 r = berr_wrap(err, "start container %.12s", c->id);
@@ -515,10 +529,12 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         char started_at[40];
         ctr_now(started_at);
         shim_msg_init(&m, SHIM_REQ_START);
+        trace_mark("berthd START sent");
         r = shim_msg_send(sync, &m, -1, err);
         if (r == 0)
                 r = shim_msg_recv(sync, &m, NULL, err);
         close(sync);
+        trace_mark("berthd STARTED received");
 
         pthread_mutex_lock(&c->lock);
         if (r == 0 && m.type == SHIM_MSG_STARTED) {
@@ -543,6 +559,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         }
         if (r == 0 && m.type == SHIM_MSG_STARTED)
                 health_start(d, c);
+        trace_mark("berthd start %.12s: running, answered", c->id);
 
         if (r < 0 || m.type != SHIM_MSG_STARTED) {
                 char msg[BERR_MSG_MAX];

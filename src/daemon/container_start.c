@@ -34,11 +34,13 @@ extern char **environ;
 #define SHIM_START_TIMEOUT_S 60
 #define ATTACH_HANDOFF_TIMEOUT_S 10
 
+/* The files a start writes are made again by the next start (the /etc files) or live in
+ * the run root (the bundle): replaced atomically, not fsync'd (fs.h says why). */
 static int write_file(const char *dir, const char *name, const char *text, struct berr *err) {
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
-        return fs_write_atomic(dfd, name, text, strlen(text), 0644, err);
+        return fs_write_replace(dfd, name, text, strlen(text), 0644, err);
 }
 
 /* A growing text. */

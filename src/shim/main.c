@@ -85,7 +85,7 @@ static void write_pid(struct shim *s, const char *name, pid_t pid) {
         char buf[32];
         int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
         struct berr e = { 0 };
-        (void) fs_write_atomic(s->bundle_fd, name, buf, (size_t) n, 0644, &e); /* informative only */
+        (void) fs_write_replace(s->bundle_fd, name, buf, (size_t) n, 0644, &e); /* informative only */
 }
 
 static void send_status(int fd, enum shim_msg_type type, pid_t pid, int status, const char *text) {

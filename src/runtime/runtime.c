@@ -686,7 +686,9 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         (void) close(sp[1]);
         if (r < 0)
                 return r;
+        trace_mark("shim exec forked");
         r = rt_cgroup_add_pid(c->cg, pid, err);
+        trace_mark("shim exec added to the cgroup");
         /* The caller (the shim) serves every other request of the container from one
          * thread: a process that never gets ready must not hold it for ever. */
         struct timeval tv = { .tv_sec = EXEC_SETUP_TIMEOUT_S };

@@ -302,6 +302,11 @@ from workloads_build import WORKLOADS_BUILD  # noqa: E402
 
 WORKLOADS += WORKLOADS_BUILD
 
+# workloads of issue 18 (a container's life, step by step, at the API) live in their own file
+from workloads_start import WORKLOADS_START  # noqa: E402
+
+WORKLOADS += WORKLOADS_START
+
 # workloads of issue 13 (API calls timed at the API) live in their own file
 from workloads_api import WORKLOADS_API  # noqa: E402
 

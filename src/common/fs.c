@@ -33,8 +33,8 @@ int fs_write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
-                    struct berr *err) {
+static int write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, bool durable,
+                        struct berr *err) {
         char tmp[4096];
         const char *slash = strrchr(name, '/');
         int n;
@@ -50,7 +50,7 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", tmp);
         int r = fs_write_all(fd, data, len);
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (r < 0) {
                 errno = -r;
@@ -63,6 +63,8 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
                 (void) unlinkat(dirfd, tmp, 0);
                 return r;
         }
+        if (!durable)
+                return 0;
 
         /* Make the rename itself durable. */
         _cleanup_close_ int dfd = -1;
@@ -75,6 +77,16 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         if (dfd < 0 || fsync(dfd) < 0)
                 return berr_sys(err, BERR_INTERNAL, "fsync directory of %s", name);
         return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    struct berr *err) {
+        return write_atomic(dirfd, name, data, len, mode, true, err);
+}
+
+int fs_write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                     struct berr *err) {
+        return write_atomic(dirfd, name, data, len, mode, false, err);
 }
 
 int fs_read_file(int dirfd, const char *name, size_t max_bytes, char **ret_data, size_t *ret_len,

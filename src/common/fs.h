@@ -17,6 +17,15 @@ int fs_write_all(int fd, const void *data, size_t len);
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                     struct berr *err);
 
+/* The same without the two fsyncs: readers see the old or the new text, never a mix, but
+ * a crash of the machine may lose the write. For files that are written again before they
+ * are needed after a reboot (the run root's bundle, a container's /etc files, which every
+ * start regenerates) or are informative only: each fsync costs milliseconds, much more on
+ * a busy disk, and a start wrote seven of them. Records that must survive a crash (the
+ * container record, exit.json) keep fs_write_atomic (DESIGN.md "State on disk"). */
+int fs_write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                     struct berr *err);
+
 /* Read a whole file of at most @max_bytes; the result is NUL-terminated. A larger file
  * is an error (EFBIG), never a truncated read. */
 int fs_read_file(int dirfd, const char *name, size_t max_bytes, char **ret_data, size_t *ret_len,

@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/hash.h"
 #include "common/id.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -176,12 +177,31 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         _cleanup_free_ char *hc = json_dumps(hcj, JSON_COMPACT);
         if (!text || !hc)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
+        /* What this process wrote and fsync'd before, unchanged, is on disk already: each
+         * fs_write_atomic costs two fsyncs, and a start saved the same hostconfig.json
+         * twice (and, with --network none, the same record before and after the network). */
+        char hc_hash[33], cfg_hash[33];
+        hash128_hex(hc, strlen(hc), hc_hash);
+        hash128_hex(text, strlen(text), cfg_hash);
+        bool hc_same = strcmp(hc_hash, c->saved_hc_hash) == 0, cfg_same = strcmp(cfg_hash, c->saved_cfg_hash) == 0;
+        if (hc_same && cfg_same)
+                return 0;
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
-        int r = fs_write_atomic(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
-        if (r == 0)
+        int r = 0;
+        if (!hc_same) {
+                c->saved_hc_hash[0] = '\0';
+                r = fs_write_atomic(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
+                if (r == 0)
+                        memcpy(c->saved_hc_hash, hc_hash, sizeof(hc_hash));
+        }
+        if (r == 0 && !cfg_same) {
+                c->saved_cfg_hash[0] = '\0';
                 r = fs_write_atomic(dfd, "config.json", text, strlen(text), 0600, err);
+                if (r == 0)
+                        memcpy(c->saved_cfg_hash, cfg_hash, sizeof(cfg_hash));
+        }
         return r;
 }
 

@@ -100,6 +100,10 @@ struct container {
         uint64_t saves;
         char *list_text;
         uint64_t list_text_saves;
+        /* ctr_save, under lock: hashes (common/hash.h) of the texts of config.json and
+         * hostconfig.json this process last wrote and fsync'd; "" when unknown (loaded,
+         * or a removal took the record away). An unchanged file is not written again. */
+        char saved_cfg_hash[33], saved_hc_hash[33];
 
         int refs;               /* guarded by the store lock */
         UT_hash_handle hh;

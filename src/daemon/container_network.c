@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "networks.h"
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -772,6 +773,7 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         int r = net_sandbox_create(d->nets, c->id, ns, sizeof(ns), err);
         if (r < 0)
                 return r;
+        trace_mark("berthd net: namespace made, lo up");
         pthread_mutex_lock(&c->lock);
         json_t *networks = json_deep_copy(c->networks);
         pthread_mutex_unlock(&c->lock);
@@ -793,6 +795,7 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
                 if (strcmp(names[i], "none") == 0 || strcmp(names[i], "host") == 0)
                         continue;
                 r = join_one(d, c, names[i], ep, ns, ifname, eth == 0, err);
+                trace_mark("berthd net: joined a network");
                 if (r == 0 && json_string_length(json_object_get(ep, "IPAddress")))
                         eth++;
         }
@@ -824,12 +827,15 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
 void ctr_net_stop(struct daemon *d, struct container *c) {
         net_dns_detach(d->nets, c->id);
         net_unpublish(d->nets, c->id);
+        trace_mark("berthd net stop: dns detached, ports unpublished");
         json_decref(c->ports);
         c->ports = NULL;
         char ns[4200];
         net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
         leave_all(d, c, c->networks, ns);
+        trace_mark("berthd net stop: networks left");
         net_sandbox_remove(d->nets, c->id);
+        trace_mark("berthd net stop: namespace removed");
 }
 
 void ctr_net_restore(struct daemon *d, struct container *c) {

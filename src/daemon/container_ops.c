@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -434,15 +435,18 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                 wait_exit_locked(c, gen, 30);
                 pthread_mutex_unlock(&c->lock);
         }
+        trace_mark("berthd remove: start");
         pthread_mutex_lock(&c->lock);
         int r = lock_for_removal(d, c, err);
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
-
+        trace_mark("berthd remove: removing, rootfs unmounted");
         r = ctr_dirs_remove(d, c->id, err);
+        trace_mark("berthd remove: directories removed");
         pthread_mutex_lock(&d->ctr_lock);
         pthread_mutex_lock(&c->lock);
+        c->saved_cfg_hash[0] = c->saved_hc_hash[0] = '\0'; /* the record may be gone: write it next time */
         if (r < 0 && err->errnum != ENOENT) {
                 (void) ctr_set_state(d, c, CTR_DEAD, 0, NULL); /* logs its own failure */
                 pthread_mutex_unlock(&c->lock);
@@ -475,5 +479,6 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         (void) ctr_set_state(d, c, CTR_REMOVED, 0, NULL); /* logs its own failure */
         pthread_mutex_unlock(&c->lock);
         ctr_unref(d, c); /* the table's reference */
+        trace_mark("berthd remove: removed");
         return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -119,8 +120,10 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
         if (r < 0)
                 return r;
         struct berr e = { 0 };
+        trace_mark("berthd remove: container layer unmounted");
         if (tree_remove_at(AT_FDCWD, bundle, &e) < 0)
                 log_warn("remove %s: %s", bundle, e.msg);
+        trace_mark("berthd remove: bundle removed");
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return errno == ENOENT ? 0 : berr_sys(err, BERR_INTERNAL, "open %s", dir);
@@ -129,5 +132,6 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
         if (unlinkat(dfd, "config.json", 0) < 0 && errno != ENOENT)
                 return berr_sys(err, BERR_INTERNAL, "remove %s/config.json", dir);
         (void) fsync(dfd); /* best effort: without it the removal is only redone at start-up */
+        trace_mark("berthd remove: record unlinked");
         return tree_remove_at(AT_FDCWD, dir, err);
 }

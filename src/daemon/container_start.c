@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "logdrv.h"
 #include "container.h"
 #include "daemon.h"
@@ -34,11 +35,13 @@ extern char **environ;
 #define SHIM_START_TIMEOUT_S 60
 #define ATTACH_HANDOFF_TIMEOUT_S 10
 
+/* The files a start writes are made again by the next start (the /etc files) or live in
+ * the run root (the bundle): replaced atomically, not fsync'd (fs.h says why). */
 static int write_file(const char *dir, const char *name, const char *text, struct berr *err) {
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
-        return fs_write_atomic(dfd, name, text, strlen(text), 0644, err);
+        return fs_write_replace(dfd, name, text, strlen(text), 0644, err);
 }
 
 /* A growing text. */
@@ -411,6 +414,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         pthread_mutex_unlock(&c->lock);
         if (r < 0)
                 return r;
+        trace_mark("berthd rootfs mounted");
         /* dockerd's marker file, which scripts test to know they run in a container. */
         _cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd >= 0) {
@@ -418,14 +422,22 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
                 if (f >= 0)
                         close(f);
         }
-        if ((r = prepare_files(d, c, dir, err)) < 0 || (r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0 ||
-            (r = write_shim_options(d, c, bundle, err)) < 0)
+        if ((r = prepare_files(d, c, dir, err)) < 0)
                 return r;
+        trace_mark("berthd /etc files written");
+        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0)
+                return r;
+        trace_mark("berthd config.json written");
+        if ((r = write_shim_options(d, c, bundle, err)) < 0)
+                return r;
+        trace_mark("berthd shim.json written");
         int sync = -1;
         if ((r = spawn_shim(d, bundle, &sync, err)) < 0)
                 return r;
+        trace_mark("berthd shim spawned and reaped");
         struct shim_msg m;
         r = shim_msg_recv(sync, &m, NULL, err);
+        trace_mark("berthd CREATED received");
         if (r < 0) {
                 close(sync);
                 return berr_wrap(err, "start container: the shim did not answer (see %s/shim.log)", bundle);
@@ -478,18 +490,21 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         }
         c->stop_requested = false;
         pthread_mutex_unlock(&c->lock);
+        trace_mark("berthd start %.12s: state starting", c->id);
 
         int sync = -1;
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char netns[4200];
         int r = ctr_net_start(d, c, netns, sizeof(netns), err);
+        trace_mark("berthd network set up");
         if (r == 0) {
                 /* Addresses and ports are on disk before anything runs with them, so a
                  * crash from here on is rolled back at start-up (ctr_store_open). */
                 pthread_mutex_lock(&c->lock);
                 r = ctr_save(d, c, err);
                 pthread_mutex_unlock(&c->lock);
+                trace_mark("berthd record saved");
                 if (r == 0)
                         r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
                 if (r < 0) {
@@ -510,6 +525,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                         watch = -1;
                 }
         }
+        trace_mark("berthd watch connected");
         if (watch < 0) {
                 close(sync);
                 r = berr_wrap(err, "start container %.12s", c->id);
@@ -523,10 +539,12 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         char started_at[40];
         ctr_now(started_at);
         shim_msg_init(&m, SHIM_REQ_START);
+        trace_mark("berthd START sent");
         r = shim_msg_send(sync, &m, -1, err);
         if (r == 0)
                 r = shim_msg_recv(sync, &m, NULL, err);
         close(sync);
+        trace_mark("berthd STARTED received");
 
         pthread_mutex_lock(&c->lock);
         if (r == 0 && m.type == SHIM_MSG_STARTED) {
@@ -551,6 +569,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         }
         if (r == 0 && m.type == SHIM_MSG_STARTED)
                 health_start(d, c);
+        trace_mark("berthd start %.12s: running, answered", c->id);
 
         if (r < 0 || m.type != SHIM_MSG_STARTED) {
                 char msg[BERR_MSG_MAX];

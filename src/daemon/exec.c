@@ -3,6 +3,7 @@
  * as the container has them) with the exec's command, environment, user and working
  * directory, leaves it in the bundle for the shim, and hands the client's stream to the
  * shim with SHIM_REQ_EXEC. The shim reports the exit on the same connection. */
+#include "common/trace.h"
 #include "exec.h"
 
 #include <fcntl.h>
@@ -440,6 +441,7 @@ static void wait_exit(struct waiter *w) {
                         continue;
                 }
                 if (m.type == SHIM_MSG_EXITED) {
+                        trace_mark("berthd exec EXITED received");
                         record_exit(w->d, w->c, w->id, m.status, true);
                         return;
                 }
@@ -494,11 +496,13 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         snap.user = user;
         snap.workdir = workdir;
 
+        trace_mark("berthd exec start");
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;
         int r = bundle ? build_process(d, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (r == 0)
                 r = write_process(bundle, id, process, err);
+        trace_mark("berthd exec process built and written");
         int conn = -1;
         struct shim_msg m;
         if (r == 0) {
@@ -518,10 +522,12 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                                           SHIM_DETACH_KEYS_MAX, &nk, err);
                 m.n_detach_keys = snap.tty ? (uint32_t) nk : 0; /* binary-safe stdin without a TTY */
         }
+        trace_mark("berthd exec shim connected");
         if (r == 0)
                 r = shim_msg_send(conn, &m, fd, err);
         if (r == 0)
                 r = shim_msg_recv(conn, &m, NULL, err);
+        trace_mark("berthd exec STARTED received");
         /* dockerd records 126 for every exec that did not start, a command that is not
          * there included (only a container's start translates the errno: `docker run` of
          * one is 127), and writes the runtime's error to the stream. */

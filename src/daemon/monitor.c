@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -77,6 +78,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         _cleanup_json_ json_t *rec = NULL;
         size_t len;
         struct berr e = { 0 };
+        trace_mark("berthd exit %.12s: shim gone", c->id);
         bool have = bfd >= 0 && fs_read_file(bfd, SHIM_EXIT_NAME, 1 << 16, &text, &len, &e) == 0 &&
                     json_parse_object(text, len, &rec, &e) == 0;
 
@@ -102,7 +104,9 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 c->watch_fd = -1;
         }
         ctr_net_stop(d, c); /* addresses, veths and the namespace go with the run */
+        trace_mark("berthd exit: network torn down");
         ctr_unmount_rootfs(d, c);
+        trace_mark("berthd exit: rootfs unmounted");
         bool auto_remove = c->cc->hc.auto_remove && !was_start;
         if (c->oom_killed)
                 events_container(d, c, "oom", NULL);
@@ -123,6 +127,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         }
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
+        trace_mark("berthd exit: state exited, waiters woken");
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
         ctr_mounts_release(d, c); /* volumes with options: unmounted when their last run ends */

@@ -24,6 +24,11 @@ int nl_bridge_addr6(const char *name, const uint8_t gw[16], int prefix, struct b
 int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip);
 bool nl_link_exists(const char *name);
 void nl_link_delete(const char *name);
+/* Delete link @name (by its index, taken now) from a thread of its own: a device's
+ * deletion waits for the kernel's RCU grace periods (linkreap.c). nl_link_reap_flush
+ * returns once every deletion queued before it is done. */
+void nl_link_delete_later(const char *name);
+void nl_link_reap_flush(void);
 
 /* A veth pair: @host_name enslaved to @bridge and up, its peer created inside the
  * namespace bound at @ns_path as @peer_name with @mac, @ip/@prefix, up, with a default

@@ -773,6 +773,7 @@ fail:
 void net_store_close(struct net_store *s) {
         if (!s)
                 return;
+        nl_link_reap_flush(); /* no deletion is left half-way when berthd exits */
         fw_watch_stop(s->fw_watch);
         s->fw_watch = NULL;
         dns_close(s);
@@ -1315,6 +1316,9 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         if (r < 0)
                 return r;
         snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
+        /* The devices of endpoints that left are gone before an address or a name is
+         * given again (linkreap.c). */
+        nl_link_reap_flush();
 
         pthread_mutex_lock(&s->lock);
         struct network *n = store_find_locked(s, net_id);
@@ -1449,7 +1453,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         }
         pthread_mutex_unlock(&s->lock);
         if (nl_link_exists(hname))
-                nl_link_delete(hname); /* its peer in the container goes with it */
+                nl_link_delete_later(hname); /* its peer in the container goes with it */
         else if (ns_path && ifname && *ifname)
                 nl_link_delete_in(ns_path, ifname);
 }

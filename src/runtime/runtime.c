@@ -23,6 +23,7 @@
  * before anything of the container's runs; the init execve's the user's binary after
  * pivot_root, so /proc/1/exe inside is the user's program. An exec'd process does the
  * same. */
+#include "common/trace.h"
 #include "runtime_int.h"
 
 #include <fcntl.h>
@@ -254,12 +255,14 @@ static void child_state_done(struct child_state *st) {
 static int child_setup(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         int r;
         struct cgroup_wait w = { .c = c, .st = st };
+        trace_mark("init GO received");
         if (c->is_exec)
                 r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
         else
                 r = rt_ns_child_setup(c->ns, child_wait_cgroup, &w, err);
         if (r < 0)
                 return r;
+        trace_mark("init namespaces joined/created");
         r = rt_proc_setup_stdio(c->io, err);
         if (r < 0)
                 return r;
@@ -268,6 +271,8 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
         r = rt_proc_close_fds(c->sync_fd, err);
         if (r < 0)
                 return r;
+        if (!c->is_exec) /* still the host's paths: pivot_root comes later */
+                trace_reopen();
         if (!c->is_exec) {
                 struct rt_mount_ctx m = {
                         .spec = c->spec,
@@ -276,7 +281,9 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         .has_new_cgroupns = c->ns->is_new[RT_NS_CGROUP],
                         .io = c->io,
                 };
+                trace_mark("init stdio set, fds closed");
                 r = rt_mounts_setup_rootfs(&m, err);
+                trace_mark("init rootfs mounted, pivot_root done");
                 /* runc's order: the console after pivot_root, on the container's devpts. */
                 if (r == 0 && c->io->terminal && c->io->console_in_container)
                         r = rt_proc_setup_console(&st->console, err);
@@ -291,6 +298,7 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         r = rt_mounts_finalize(c->spec, err);
                 if (r < 0)
                         return r;
+                trace_mark("init mounts finalized");
         } else if (c->io->terminal && c->io->console_in_container) {
                 r = rt_proc_exec_console(&st->console, err);
                 if (r < 0)
@@ -336,7 +344,9 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 return r;
         if (!args || !args[0])
                 return berr_set(err, BERR_INVALID, EINVAL, "process.args must not be empty");
-        return rt_proc_lookpath(args[0], env, &st->path, err);
+        r = rt_proc_lookpath(args[0], env, &st->path, err);
+        trace_mark("init user, caps, rlimits set; command found");
+        return r;
 }
 
 static int child_exec(const struct child_ctx *c, const struct child_state *st, struct berr *err) {
@@ -376,6 +386,7 @@ static int child_exec(const struct child_ctx *c, const struct child_state *st, s
         r = rt_caps_apply_ambient(caps, err);
         if (r < 0)
                 return r;
+        trace_mark("init seccomp loaded: execve");
         execve(path, args, env);
         return berr_set(err, errno == ENOENT ? BERR_NOT_FOUND : BERR_INVALID, errno, "exec %s: %s", path,
                         rt_proc_strerror(errno));
@@ -405,6 +416,7 @@ static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         r = sync_recv(c->sync_fd, &m);
         if (r <= 0 || m.type != RT_SYNC_START)
                 _exit(1);
+        trace_mark("init START received");
         (void) child_exec(c, &st, &err);
 fail:
         (void) sync_send(c->sync_fd, RT_SYNC_ERROR, &err);
@@ -543,6 +555,7 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 if (r < 0)
                         goto fail;
         }
+        trace_mark("shim seccomp filter ready");
         const char *cg_path = json_string_value(json_object_get(lnx, "cgroupsPath"));
         if (!cg_path || !cg_path[0]) {
                 if (asprintf(&default_path, "/berth/%s", id) < 0) {
@@ -560,6 +573,7 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
          * fail closed. Unless the container may use every device anyway (--privileged), it
          * loses CAP_MKNOD, so it cannot make nodes for host devices the rules would deny. */
         c->drop_mknod = r > 0 && !devices_all_allowed(json_object_get(lnx, "resources"));
+        trace_mark("shim cgroup created");
 
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -575,6 +589,7 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         (void) close(sp[1]);
         if (r < 0)
                 goto fail;
+        trace_mark("shim init forked");
         /* GO first: the child sets up its namespaces and root while we attach it to the
          * cgroup (the first write to a v1 cgroup.procs can wait for an RCU grace period);
          * it waits for CGROUP before a new cgroup namespace and before READY. */
@@ -585,11 +600,13 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         }
         if (r == 0)
                 r = rt_cgroup_add_pid(c->cg, c->pid, err);
+        trace_mark("shim init added to the cgroup");
         /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
         if (r == 0)
                 (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
         if (r == 0)
                 r = wait_ready(c->sync_fd, &c->console, err);
+        trace_mark("shim READY received");
         if (r == 0 && io->terminal && io->console_in_container && c->console < 0)
                 r = berr_set(err, BERR_INTERNAL, EBADMSG, "the container's process sent no console");
         if (r < 0)
@@ -670,7 +687,9 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         (void) close(sp[1]);
         if (r < 0)
                 return r;
+        trace_mark("shim exec forked");
         r = rt_cgroup_add_pid(c->cg, pid, err);
+        trace_mark("shim exec added to the cgroup");
         /* The caller (the shim) serves every other request of the container from one
          * thread: a process that never gets ready must not hold it for ever. */
         struct timeval tv = { .tv_sec = EXEC_SETUP_TIMEOUT_S };

@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/id.h"
@@ -199,6 +200,7 @@ static void finish(struct shim *s, struct shim_exec *e, bool kill_it) {
         /* Our copy of the stream goes first; berthd records the exit, then closes its own. */
         item_close(s, &e->client);
         send_conn(e, SHIM_MSG_EXITED, code);
+        trace_mark("shim exec EXITED sent");
         exec_free(s, e);
 }
 
@@ -301,10 +303,12 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
                 return berr_set(err, BERR_INVALID, EINVAL, "exec: bad ID");
         if (s->exited || !s->ctr)
                 return berr_set(err, BERR_CONFLICT, ESRCH, "the container is not running");
+        trace_mark("shim exec request");
         _cleanup_json_ json_t *process = NULL;
         int r = read_process(s, m->text, &process, err);
         if (r < 0)
                 return r;
+        trace_mark("shim exec process read");
         struct shim_exec *e = calloc(1, sizeof(*e));
         if (!e)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -323,6 +327,7 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
                                                                      : m->n_detach_keys;
         memcpy(e->detach_keys, m->detach_keys, e->n_detach_keys);
         r = spawn(s, e, process, fd >= 0, m, err);
+        trace_mark("shim exec process running");
         if (r < 0) {
                 free(e);
                 return r;
@@ -377,6 +382,7 @@ void shim_exec_event(struct shim *s, struct shim_item *it) {
         struct shim_exec *e = it->ptr;
         switch (it->kind) {
         case ITEM_EXEC_PIDFD:
+                trace_mark("shim exec process exited (pidfd)");
                 finish(s, e, false);
                 return;
         case ITEM_EXEC_OUT:

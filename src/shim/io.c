@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -457,7 +458,9 @@ static void handle_sync(struct shim *s) {
                 close(fd);
         if (r == 0 && m.type == SHIM_REQ_START) {
                 struct shim_msg a;
+                trace_mark("shim START received");
                 r = rt_container_start(s->ctr, &err);
+                trace_mark("shim execve seen (sync EOF)");
                 shim_msg_init(&a, r < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
                 a.status = r;
                 a.pid = s->init_pid;
@@ -497,6 +500,7 @@ int shim_loop(struct shim *s) {
                                 handle_sync(s);
                                 break;
                         case ITEM_PIDFD:
+                                trace_mark("shim init exited (pidfd)");
                                 s->exited = true;
                                 break;
                         case ITEM_STDOUT:

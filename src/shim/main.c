@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/trace.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"
@@ -84,7 +85,7 @@ static void write_pid(struct shim *s, const char *name, pid_t pid) {
         char buf[32];
         int n = snprintf(buf, sizeof(buf), "%d", (int) pid);
         struct berr e = { 0 };
-        (void) fs_write_atomic(s->bundle_fd, name, buf, (size_t) n, 0644, &e); /* informative only */
+        (void) fs_write_replace(s->bundle_fd, name, buf, (size_t) n, 0644, &e); /* informative only */
 }
 
 static void send_status(int fd, enum shim_msg_type type, pid_t pid, int status, const char *text) {
@@ -104,12 +105,15 @@ static void record_exit(struct shim *s, int status) {
                 code = WEXITSTATUS(status);
         else if (WIFSIGNALED(status))
                 code = 128 + WTERMSIG(status);
+        trace_mark("shim init reaped");
         bool oom = rt_container_oom_killed(s->ctr);
         struct berr err = { 0 };
         if (rt_container_destroy(s->ctr, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
+        trace_mark("shim cgroup removed");
         shim_drain_and_close(s);
         s->log = log_out_close(s->log); /* receivers get an orderly end, and what was sent */
+        trace_mark("shim output drained, log closed");
 
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -120,6 +124,7 @@ static void record_exit(struct shim *s, int status) {
         _cleanup_free_ char *text = o ? json_dump_compact(o) : NULL;
         if (text)
                 (void) fs_write_atomic(s->bundle_fd, SHIM_EXIT_NAME, text, strlen(text), 0644, &err);
+        trace_mark("shim exit.json written");
 }
 
 static int run(struct shim *s, const char *bundle) {
@@ -131,9 +136,11 @@ static int run(struct shim *s, const char *bundle) {
                 berr_sys(&err, BERR_INTERNAL, "open bundle %s", bundle);
                 goto fail;
         }
+        trace_mark("shim detached");
         write_pid(s, SHIM_PID_NAME, getpid());
         if ((r = read_options(s, &err)) < 0)
                 goto fail;
+        trace_mark("shim shim.json read");
         _cleanup_free_ char *spec_text = NULL;
         size_t spec_len;
         _cleanup_json_ json_t *spec = NULL;
@@ -141,6 +148,7 @@ static int run(struct shim *s, const char *bundle) {
             (r = json_parse_object(spec_text, spec_len, &spec, &err)) < 0)
                 goto fail;
         spec_text = mfree(spec_text);
+        trace_mark("shim config.json read and parsed");
         if ((r = log_out_open(s->opt.log, &s->log, &err)) < 0)
                 goto fail;
         int ctr_fds[3];
@@ -152,7 +160,9 @@ static int run(struct shim *s, const char *bundle) {
 
         struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty,
                                .console_in_container = s->opt.tty };
+        trace_mark("shim log, stdio, shim.sock ready");
         r = rt_container_create(s->opt.id, bundle, spec, &io, &s->ctr, &err);
+        trace_mark("shim container created");
         /* The container holds its ends now; ours must go so EOF can arrive. */
         for (int i = 0; i < 3; i++)
                 if (ctr_fds[i] >= 0 && (i == 0 || ctr_fds[i] != ctr_fds[i - 1]))
@@ -165,6 +175,7 @@ static int run(struct shim *s, const char *bundle) {
         s->pidfd.fd = rt_container_pidfd(s->ctr);
         write_pid(s, SHIM_INIT_PID_NAME, s->init_pid);
         send_status(SYNC_FD, SHIM_MSG_CREATED, s->init_pid, 0, NULL);
+        trace_mark("shim CREATED sent");
 
         /* From here the loop serves shim.sock (attach streams may arrive before the
          * start, so no output is missed) and the START request on the sync socket. */
@@ -216,6 +227,7 @@ int main(int argc, char **argv) {
         (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
         /* berthd execs a sealed copy as /proc/self/fd/N, which names us "N": our own name. */
         (void) prctl(PR_SET_NAME, "berth-shim", 0L, 0L, 0L);
+        trace_mark("shim main");
         signal(SIGPIPE, SIG_IGN);
         restore_nofile_limit();
 

@@ -1,5 +1,6 @@
 /* Unit tests for common/fs: atomic writes, bounded reads, mkdir -p, and the inode
  * allocator hint on layer directories. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -55,6 +56,35 @@ static void test_write_atomic_then_read(void **s) {
         struct stat st;
         assert_int_equal(fstatat(dfd, "a.json", &st, 0), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
+        close(dfd);
+}
+
+/* The non-durable variant: the same atomic replacement (mode, content, no temporary file
+ * left beside it), and a symlink in its place is replaced, never followed. */
+static void test_write_replace(void **s) {
+        (void) s;
+        struct berr err = { 0 };
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(symlinkat("/etc/passwd", dfd, "r.txt"), 0);
+        assert_int_equal(fs_write_replace(dfd, "r.txt", "one\n", 4, 0644, &err), 0);
+        assert_int_equal(fs_write_replace(dfd, "r.txt", "two", 3, 0644, &err), 0);
+        char *data = NULL;
+        size_t len = 0;
+        assert_int_equal(fs_read_file(dfd, "r.txt", 16, &data, &len, &err), 0);
+        assert_int_equal(len, 3);
+        assert_string_equal(data, "two");
+        free(data);
+        struct stat st;
+        assert_int_equal(fstatat(dfd, "r.txt", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0644);
+        DIR *dp = fdopendir(dup(dfd));
+        assert_non_null(dp);
+        struct dirent *de;
+        while ((de = readdir(dp)))
+                assert_false(strncmp(de->d_name, ".tmp-", 5) == 0);
+        closedir(dp);
         close(dfd);
 }
 
@@ -161,6 +191,7 @@ static void test_spread_subdirs(void **s) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_atomic_then_read),
+                cmocka_unit_test(test_write_replace),
                 cmocka_unit_test(test_read_file_bounded),
                 cmocka_unit_test(test_write_all_short_writes_and_epipe),
                 cmocka_unit_test(test_spread_subdirs),

@@ -170,8 +170,10 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "Labels", json_array());
         json_object_set_new(o, "ExperimentalBuild", json_false());
         json_set_str(o, "ServerVersion", berth_version);
-        json_object_set_new(o, "Runtimes", json_pack("{s:{s:s}}", "berth", "path", shim ? shim : "berth-shim"));
-        json_set_str(o, "DefaultRuntime", "berth");
+        daemon_opts_rdlock();
+        json_object_set_new(o, "Runtimes", daemon_runtimes_info(&d->cfg.runtimes, shim ? shim : "berth-shim"));
+        json_set_str(o, "DefaultRuntime", daemon_runtimes_default(&d->cfg.runtimes));
+        daemon_opts_unlock();
         json_object_set_new(o, "Swarm", json_pack("{s:s, s:s, s:s, s:b, s:s, s:n}", "NodeID", "", "NodeAddr", "",
                                                   "LocalNodeState", "inactive", "ControlAvailable", 0, "Error", "",
                                                   "RemoteManagers"));

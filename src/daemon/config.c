@@ -78,6 +78,9 @@ static const struct opt_desc opts[] = {
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
         { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
         { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
+        /* ---- issue 15: OCI runtimes (config_runtimes.c) ---- */
+        { OPT_ADD_RUNTIME, "add-runtime", 0, true, "runtimes", "Register an additional OCI compatible runtime (NAME=PATH, repeatable)" },
+        { OPT_DEFAULT_RUNTIME, "default-runtime", 0, true, "default-runtime", "Default OCI runtime for containers (default \"" DAEMON_BUILTIN_RUNTIME "\", the built-in one)" },
 };
 
 /* dockerd's options that berth does not implement: refused at start, never ignored.
@@ -218,6 +221,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         }
         net_options_done(&cfg->net);
         opts14_done(&cfg->o14);
+        daemon_runtimes_done(&cfg->runtimes);
         memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -391,6 +395,10 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
         case OPT_IPV6:
         case OPT_IP6TABLES:
                 return apply_bool(cfg, id, true);
+        case OPT_ADD_RUNTIME:
+                return daemon_runtimes_add_flag(&cfg->runtimes, value, err);
+        case OPT_DEFAULT_RUNTIME:
+                return daemon_runtimes_set_default(&cfg->runtimes, value, err);
         case OPT_VERSION:
                 cfg->show_version = true;
                 return 0;
@@ -598,6 +606,11 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                 for (size_t i = 0; i < ELEMENTSOF(opts); i++)
                         if (opts[i].json_key && STREQ(opts[i].json_key, key))
                                 o = &opts[i];
+                if (o->id == OPT_ADD_RUNTIME) { /* "runtimes": {"NAME": {"path": .., "runtimeArgs": [..]}} */
+                        if ((r = daemon_runtimes_merge_json(&cfg->runtimes, v, err)) < 0)
+                                return r;
+                        continue;
+                }
                 r = merge14(cfg, o->id, key, v, err);
                 if (r < 0)
                         return r;
@@ -696,6 +709,8 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
         if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
                 cfg->log_level = LOG_LEVEL_DEBUG;
         if ((r = finish14(&cfg->o14, err)) < 0)
+                return r;
+        if ((r = daemon_runtimes_finish(&cfg->runtimes, getenv("PATH"), err)) < 0)
                 return r;
         /* dockerd checks the default log configuration at start */
         if ((r = logdrv_validate(cfg->log_driver ? cfg->log_driver : "json-file", cfg->log_opt_keys, cfg->log_opt_vals,

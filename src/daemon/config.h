@@ -2,6 +2,7 @@
  * with dockerd's rules (a key set both as a flag and in the file is an error). */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,46 @@ struct daemon_ulimit {
         char name[16];
         long long soft, hard;
 };
+
+/* ---- issue 15: OCI runtimes (config_runtimes.c) ---- */
+
+#define DAEMON_BUILTIN_RUNTIME "berth" /* the in-process runtime's name (docker info, HostConfig.Runtime) */
+#define DAEMON_MAX_RUNTIMES 16
+#define DAEMON_MAX_RUNTIME_ARGS 32
+
+/* --add-runtime NAME=PATH / daemon.json "runtimes": {"NAME": {"path": .., "runtimeArgs": [..]}} */
+struct daemon_runtime {
+        char *name;
+        char *path;  /* as configured: absolute, or a name looked up in PATH at each start */
+        char **args; /* runtimeArgs, NULL-terminated */
+        size_t n_args;
+        bool automatic; /* runc, registered because it is installed */
+};
+
+struct daemon_runtimes {
+        struct daemon_runtime v[DAEMON_MAX_RUNTIMES];
+        size_t n;
+        char *default_name; /* --default-runtime; NULL: the built-in one */
+};
+
+void daemon_runtimes_done(struct daemon_runtimes *r);
+/* --add-runtime NAME=PATH (dockerd's checks and words). */
+int daemon_runtimes_add_flag(struct daemon_runtimes *r, const char *value, struct berr *err);
+/* daemon.json's "runtimes" object. */
+int daemon_runtimes_merge_json(struct daemon_runtimes *r, const json_t *v, struct berr *err);
+int daemon_runtimes_set_default(struct daemon_runtimes *r, const char *name, struct berr *err);
+/* After flags and file: register runc when @path_env (PATH) finds it, as dockerd always
+ * has it; the default runtime must exist. */
+int daemon_runtimes_finish(struct daemon_runtimes *r, const char *path_env, struct berr *err);
+/* NULL for the built-in runtime's name and for unknown names. */
+const struct daemon_runtime *daemon_runtimes_find(const struct daemon_runtimes *r, const char *name);
+const char *daemon_runtimes_default(const struct daemon_runtimes *r);
+bool daemon_runtimes_known(const struct daemon_runtimes *r, const char *name);
+/* Go's exec.LookPath: a name with a slash as it is (if executable), else the first
+ * executable PATH entry; *out gets an absolute path. dockerd's wording on failure. */
+int daemon_runtime_lookpath(const char *path, const char *path_env, char *out, size_t size, struct berr *err);
+/* docker info's "Runtimes": {"berth": {"path": @builtin_path}, "runc": {"path": "runc"}, ...} */
+json_t *daemon_runtimes_info(const struct daemon_runtimes *r, const char *builtin_path);
 
 /* The options of issue 14's block (and the ones SIGHUP reloads). */
 struct daemon_opts14 {
@@ -114,6 +155,8 @@ enum config_opt {
         OPT_PROXIES,
         OPT_METRICS_ADDR,
         /* ---- end of issue 14's block ---- */
+        OPT_ADD_RUNTIME,     /* issue 15 */
+        OPT_DEFAULT_RUNTIME, /* issue 15 */
         _OPT_MAX,
         _OPT_INVALID = -1,
 };
@@ -137,6 +180,7 @@ struct daemon_config {
         bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 
         struct daemon_opts14 o14;
+        struct daemon_runtimes runtimes; /* issue 15 */
         char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];

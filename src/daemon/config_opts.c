@@ -489,4 +489,5 @@ void daemon_config_take_reloadable(struct daemon_config *cfg, struct daemon_conf
         MOVE(o14.http_proxy);
         MOVE(o14.https_proxy);
         MOVE(o14.no_proxy);
+        MOVE(runtimes); /* runtimes and default-runtime, as dockerd reloads them */
 }

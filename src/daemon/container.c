@@ -615,7 +615,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         /* The container's Config: what the client sent, defaulted from the image. */
         if ((r = id_random_hex(c->id, err)) < 0 ||
             (r = ctr_config_decode(body, hc, json_object_get(body, "NetworkingConfig"), &c->cc, err)) < 0 ||
-            (r = config_defaults(c->cc, err)) < 0) {
+            (r = ctr_runtime_defaults(d, c->cc, err)) < 0 || (r = config_defaults(c->cc, err)) < 0) {
                 ctr_free(c);
                 return r;
         }

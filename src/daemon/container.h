@@ -22,6 +22,10 @@ struct daemon;
 /* HostConfig.Runtime for a create that names none: the name `docker info` gives as
  * DefaultRuntime. */
 #define CTR_DEFAULT_RUNTIME "berth"
+/* At create (container_start.c): HostConfig.Runtime names a runtime the daemon has, or
+ * becomes the daemon's default (--default-runtime); dockerd's 400 otherwise. */
+struct daemon;
+int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *err);
 
 /* A container's states (container_state.c holds the table of legal transitions). The
  * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's

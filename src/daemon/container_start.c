@@ -26,6 +26,7 @@
 #include "events.h"
 #include "exit_code.h"
 #include "image/image_store.h"
+#include "reload.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
 #include "shim_exe.h"
@@ -230,6 +231,50 @@ static int prepare_files(struct daemon *d, struct container *c, const char *dir,
         return write_file(dir, "resolv.conf", resolv, err);
 }
 
+int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *err) {
+        daemon_opts_rdlock();
+        const char *name = *cc->hc.runtime ? cc->hc.runtime : daemon_runtimes_default(&d->cfg.runtimes);
+        bool known = daemon_runtimes_known(&d->cfg.runtimes, name);
+        int r = known && !*cc->hc.runtime ? ctr_config_set_string(cc, &cc->hc.runtime, name) : 0;
+        daemon_opts_unlock();
+        if (!known)
+                return berr_set(err, BERR_INVALID, EINVAL, "unknown or invalid runtime name: %s", cc->hc.runtime);
+        return r < 0 ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory") : 0;
+}
+
+/* shim.json's "runtime" for a container of an external OCI runtime (shim/oci_runtime.h):
+ * the binary looked up now (as dockerd does at each start), its runtimeArgs, and a state
+ * directory of berth's own under the exec root (never the /run/runc of a dockerd beside
+ * us). NULL in *ret for the built-in runtime. */
+static int shim_runtime_options(struct daemon *d, struct container *c, json_t **ret, struct berr *err) {
+        *ret = NULL;
+        const char *name = c->cc->hc.runtime;
+        if (!*name || STREQ(name, DAEMON_BUILTIN_RUNTIME))
+                return 0;
+        daemon_opts_rdlock();
+        const struct daemon_runtime *rt = daemon_runtimes_find(&d->cfg.runtimes, name);
+        char path[4200], root[4200];
+        int r = 0;
+        json_t *o = NULL;
+        if (!rt)
+                r = berr_set(err, BERR_INVALID, EINVAL, "unknown or invalid runtime name: %s", name);
+        else if ((r = daemon_runtime_lookpath(rt->path, getenv("PATH"), path, sizeof(path), err)) < 0)
+                berr_wrap(err, "error while looking up the specified runtime path");
+        else if (fs_path_fmt(root, sizeof(root), "%s/runtime-%s", d->cfg.exec_root, name) < 0)
+                r = berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", d->cfg.exec_root);
+        else {
+                json_t *args = json_array();
+                for (size_t i = 0; args && i < rt->n_args; i++)
+                        json_array_append_new(args, json_string(rt->args[i]));
+                o = json_pack("{s:s, s:s, s:o, s:s}", "name", name, "path", path, "args", args, "root", root);
+                if (!o)
+                        r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        daemon_opts_unlock();
+        *ret = o;
+        return r;
+}
+
 static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
         struct ctr_log_cfg lc;
         if (ctr_log_config(c->cc, &lc) < 0)
@@ -264,9 +309,14 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         char cache[4200];
         if (fs_path_fmt(cache, sizeof(cache), "%s/seccomp", d->cfg.exec_root) < 0)
                 return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/seccomp: path too long", d->cfg.exec_root);
+        _cleanup_json_ json_t *runtime = NULL;
+        if ((r = shim_runtime_options(d, c, &runtime, err)) < 0)
+                return r;
         _cleanup_json_ json_t *o = json_pack("{s:s, s:s, s:O, s:b, s:b, s:b}", "id", c->id, "seccomp_cache_dir", cache,
                                              "log", logo, "tty", ctr_has_tty(c),
                                              "open_stdin", c->cc->cfg.open_stdin, "stdin_once", c->cc->cfg.stdin_once);
+        if (o && runtime)
+                json_object_set(o, "runtime", runtime);
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
 }

@@ -384,13 +384,6 @@ static int check_restart_policy(const struct ctr_host_config *hc, struct berr *e
         return 0;
 }
 
-static bool mode_is(const char *mode, const char *const *allowed) {
-        for (; *allowed; allowed++)
-                if (STREQ(mode, *allowed))
-                        return true;
-        return false;
-}
-
 /* dockerd's validateHostConfig and verifyPlatformContainerSettings, as far as berth has
  * the features they check. */
 static int check_host_config(const struct ctr_host_config *hc, struct berr *err) {
@@ -431,10 +424,8 @@ static int check_host_config(const struct ctr_host_config *hc, struct berr *err)
                 return INVALID("invalid UTS mode: %s", hc->uts_mode_text);
         if (hc->oom_score_adj < -1000 || hc->oom_score_adj > 1000)
                 return INVALID("Invalid value %lld, range for oom score adj is [-1000, 1000]", (long long) hc->oom_score_adj);
-        /* berth runs containers itself; "runc" is accepted as the name clients know for that */
-        static const char *const runtimes[] = { "", "berth", "runc", NULL };
-        if (!mode_is(hc->runtime, runtimes))
-                return INVALID("unknown or invalid runtime name: %s", hc->runtime);
+        /* HostConfig.Runtime is checked against the daemon's runtimes at create
+         * (ctr_runtime_defaults, container_start.c). */
         if (hc->cgroupns_mode == CTR_CGROUPNS_INVALID)
                 return INVALID("invalid cgroup namespace mode: %s", hc->cgroupns_mode_text);
         return 0;

@@ -748,6 +748,16 @@ bool rt_container_oom_killed(struct rt_container *c) {
         return c->cg && rt_cgroup_oom_killed(c->cg);
 }
 
+bool rt_cgroup_path_oom_killed(const char *root, const char *cgroups_path) {
+        struct rt_cgroup *cg = NULL;
+        struct berr e = { 0 };
+        if (rt_cgroup_open(root, cgroups_path, &cg, &e) < 0)
+                return false;
+        bool oom = rt_cgroup_oom_killed(cg);
+        rt_cgroup_free(cg);
+        return oom;
+}
+
 int rt_container_destroy(struct rt_container *c, struct berr *err) {
         if (!c->cg)
                 return 0;

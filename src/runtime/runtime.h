@@ -68,6 +68,10 @@ int rt_container_pause(struct rt_container *c, bool pause, struct berr *err);
 /* True if the kernel OOM-killed a process of the container's cgroup. Call before destroy. */
 bool rt_container_oom_killed(struct rt_container *c);
 
+/* The same for the cgroup at @cgroups_path under @root, whoever made it (an external OCI
+ * runtime run by the shim creates it at the spec's cgroupsPath too). */
+bool rt_cgroup_path_oom_killed(const char *root, const char *cgroups_path);
+
 /* After the init has exited: kill what is left in the cgroup, remove the cgroup. The
  * rootfs mount belongs to berthd and is left alone. */
 int rt_container_destroy(struct rt_container *c, struct berr *err);

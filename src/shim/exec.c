@@ -252,7 +252,7 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                 io.err = devnull;
         int pidfd = -1, master = -1;
         if (r == 0)
-                r = rt_container_exec(s->ctr, process, &io, &e->pid, &pidfd, tty ? &master : NULL, err);
+                r = shim_rt_exec(s, e->id, process, &io, &e->pid, &pidfd, tty ? &master : NULL, err);
         if (devnull >= 0)
                 close(devnull);
         /* The process holds its ends now; ours must go so EOF can arrive. */
@@ -301,7 +301,7 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
 int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_msg *m, int fd, struct berr *err) {
         if (!id_is_full_hex(m->text))
                 return berr_set(err, BERR_INVALID, EINVAL, "exec: bad ID");
-        if (s->exited || !s->ctr)
+        if (s->exited || !shim_rt_ready(s))
                 return berr_set(err, BERR_CONFLICT, ESRCH, "the container is not running");
         trace_mark("shim exec request");
         _cleanup_json_ json_t *process = NULL;

@@ -366,7 +366,7 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                         reply(c->item.fd, r, r == -ESRCH ? "no such exec" : r < 0 ? "kill failed" : NULL);
                         break;
                 }
-                r = rt_container_kill(s->ctr, m.signal, false, &err);
+                r = shim_rt_kill(s, m.signal, false, &err);
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;
         case SHIM_REQ_EXEC:
@@ -404,7 +404,7 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                 break;
         case SHIM_REQ_PAUSE:
         case SHIM_REQ_RESUME:
-                r = rt_container_pause(s->ctr, m.type == SHIM_REQ_PAUSE, &err);
+                r = shim_rt_pause(s, m.type == SHIM_REQ_PAUSE, &err);
                 if (r == 0)
                         s->frozen = m.type == SHIM_REQ_PAUSE;
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
@@ -459,7 +459,7 @@ static void handle_sync(struct shim *s) {
         if (r == 0 && m.type == SHIM_REQ_START) {
                 struct shim_msg a;
                 trace_mark("shim START received");
-                r = rt_container_start(s->ctr, &err);
+                r = shim_rt_start(s, &err);
                 trace_mark("shim execve seen (sync EOF)");
                 shim_msg_init(&a, r < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
                 a.status = r;
@@ -468,7 +468,7 @@ static void handle_sync(struct shim *s) {
                         snprintf(a.text, sizeof(a.text), "%s", err.msg);
                 (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
         } else
-                (void) rt_container_kill(s->ctr, SIGKILL, true, NULL);
+                (void) shim_rt_kill(s, SIGKILL, true, NULL);
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);
         close(s->sync.fd);
         s->sync.fd = -1;

@@ -26,12 +26,13 @@
 #include "common/json.h"
 #include "common/trace.h"
 #include "msg.h"
+#include "oci_runtime.h"
 #include "runtime/runtime.h"
 #include "shim.h"
 
 #define SYNC_FD 3
 
-static int read_options(struct shim *s, struct berr *err) {
+static int read_options(struct shim *s, const char *bundle, struct berr *err) {
         _cleanup_free_ char *text = NULL;
         size_t len;
         int r = fs_read_file(s->bundle_fd, SHIM_OPTIONS_NAME, 1 << 20, &text, &len, err);
@@ -62,6 +63,15 @@ static int read_options(struct shim *s, struct berr *err) {
                 s->opt.open_stdin = b;
         if (json_get_bool(o, "stdin_once", &b, err) == 0)
                 s->opt.stdin_once = b;
+        /* An external OCI runtime instead of the built-in one (oci_runtime.h). */
+        json_t *rt = json_object_get(o, "runtime");
+        if (rt && !json_is_null(rt)) {
+                _cleanup_free_ char *abs = realpath(bundle, NULL);
+                if (!abs)
+                        return berr_sys(err, BERR_INTERNAL, "bundle %s", bundle);
+                if ((r = oci_rt_parse(rt, id, abs, s->bundle_fd, &s->oci, err)) < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -106,9 +116,9 @@ static void record_exit(struct shim *s, int status) {
         else if (WIFSIGNALED(status))
                 code = 128 + WTERMSIG(status);
         trace_mark("shim init reaped");
-        bool oom = rt_container_oom_killed(s->ctr);
+        bool oom = shim_rt_oom_killed(s);
         struct berr err = { 0 };
-        if (rt_container_destroy(s->ctr, &err) < 0)
+        if (shim_rt_destroy(s, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
         trace_mark("shim cgroup removed");
         shim_drain_and_close(s);
@@ -138,7 +148,7 @@ static int run(struct shim *s, const char *bundle) {
         }
         trace_mark("shim detached");
         write_pid(s, SHIM_PID_NAME, getpid());
-        if ((r = read_options(s, &err)) < 0)
+        if ((r = read_options(s, bundle, &err)) < 0)
                 goto fail;
         trace_mark("shim shim.json read");
         _cleanup_free_ char *spec_text = NULL;
@@ -161,7 +171,8 @@ static int run(struct shim *s, const char *bundle) {
         struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty,
                                .console_in_container = s->opt.tty };
         trace_mark("shim log, stdio, shim.sock ready");
-        r = rt_container_create(s->opt.id, bundle, spec, &io, &s->ctr, &err);
+        int console = -1;
+        r = shim_rt_create(s, bundle, spec, &io, &console, &err);
         trace_mark("shim container created");
         /* The container holds its ends now; ours must go so EOF can arrive. */
         for (int i = 0; i < 3; i++)
@@ -169,10 +180,8 @@ static int run(struct shim *s, const char *bundle) {
                         close(ctr_fds[i]);
         if (r < 0)
                 goto fail;
-        if (s->opt.tty && (r = shim_io_set_console(s, rt_container_console(s->ctr), &err)) < 0)
+        if (s->opt.tty && (r = shim_io_set_console(s, console, &err)) < 0)
                 goto fail;
-        s->init_pid = rt_container_pid(s->ctr);
-        s->pidfd.fd = rt_container_pidfd(s->ctr);
         write_pid(s, SHIM_INIT_PID_NAME, s->init_pid);
         send_status(SYNC_FD, SHIM_MSG_CREATED, s->init_pid, 0, NULL);
         trace_mark("shim CREATED sent");

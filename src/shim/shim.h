@@ -9,6 +9,8 @@
 #include "protocol.h"
 
 struct rt_container;
+struct rt_stdio;
+struct oci_rt;
 
 struct shim_options {
         char *id;
@@ -65,7 +67,8 @@ struct shim_client {
 struct shim {
         int bundle_fd;
         struct shim_options opt;
-        struct rt_container *ctr;
+        struct rt_container *ctr; /* the built-in runtime's container, or */
+        struct oci_rt *oci;       /* an external OCI runtime's (oci_runtime.h) */
         pid_t init_pid;
         int epfd;
         struct shim_item sync, pidfd, out, errp, in, listen;
@@ -110,3 +113,17 @@ int shim_exec_kill(struct shim *s, const char *id, int sig);
 void shim_exec_event(struct shim *s, struct shim_item *it);
 void shim_exec_conn_gone(struct shim_exec *e);
 void shim_exec_finish_all(struct shim *s);
+
+/* oci_runtime.c: the container's runtime, the built-in one or an external OCI runtime
+ * (s->oci). create fills s->init_pid and s->pidfd.fd; *ret_console: the pty master with a
+ * TTY (owned by the runtime's object), else -1. */
+int shim_rt_create(struct shim *s, const char *bundle, const json_t *spec, const struct rt_stdio *io, int *ret_console,
+                   struct berr *err);
+int shim_rt_start(struct shim *s, struct berr *err);
+int shim_rt_kill(struct shim *s, int sig, bool all, struct berr *err);
+int shim_rt_pause(struct shim *s, bool pause, struct berr *err);
+int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
+                 int *ret_pidfd, int *ret_console, struct berr *err);
+bool shim_rt_oom_killed(struct shim *s);
+int shim_rt_destroy(struct shim *s, struct berr *err);
+bool shim_rt_ready(const struct shim *s); /* created (exec and kill have something to act on) */

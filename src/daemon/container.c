@@ -373,6 +373,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         ctr_net_restore_dns(d, c);
         }
         ctr_recover_orphans(d);
+        ctr_mounts_recover_plugins(d);
         /* The kernel's port maps now say exactly what the running containers publish:
          * entries of containers that died or never finished starting go. */
         net_ports_resync(d->nets);

@@ -261,6 +261,9 @@ int ctr_volume_users(struct daemon *d, const char *name, char *out, size_t size)
 /* Every volume any container uses, with how many: {"name": count}. *@ret_all_known is
  * false if a container's mounts could not be read (then nothing may be pruned). */
 json_t *ctr_volumes_in_use(struct daemon *d, bool *ret_all_known);
+/* At start, once the containers are restored: the plugin volume mounts of containers
+ * that stopped (or vanished) while berthd was down are unmounted, once each. */
+void ctr_mounts_recover_plugins(struct daemon *d);
 
 /* HEALTHCHECK (health.c): start probing a running container that has a health check;
  * the thread ends with the run. health_json: State.Health (c->lock held), NULL without. */

@@ -5,7 +5,9 @@
  * container's ID and the path, so nothing more needs recording. Volumes are created with
  * the container; at start an empty volume gets a copy of what the image has at its path.
  * --volumes-from copies another container's bind and volume mounts at create (kept in the
- * record, so they outlive that container). Volume drivers and other --mount types are
+ * record, so they outlive that container). A volume of a volume plugin (--volume-driver,
+ * --mount volume-driver=, or an existing plugin volume by name) is created through the
+ * plugin and mounted per container mount (volume/vplugin.c); other --mount types are
  * refused with a clear error. */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,8 +33,6 @@
 #include "common/tree.h"
 #include "runtime/spec.h"
 #include "volume/volume.h"
-
-#define NO_VOLUMES "is not supported by berth yet"
 
 static bool is_propagation(const char *s) {
         static const char *const p[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave" };
@@ -278,8 +278,6 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                                 return MOUNT_CONFIG("subpath must be a relative path within the volume");
                 }
                 const char *drv = m->volume.driver_name;
-                if (drv && drv[0] && strcmp(drv, "local") != 0)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
                 char anon[65];
                 const char *name = src;
                 if (!name || !name[0]) {
@@ -291,6 +289,7 @@ static int parse_mount(const char *ctr_id, const struct ctr_mount *m, json_t *ou
                 json_t *mp = mount_point("volume", name, NULL, dst, "", !m->read_only, "", false, true, m->volume.no_copy);
                 if (sub && sub[0]) /* no copy-up into a part of a volume */
                         json_object_set_new(mp, "_subpath", json_string(sub));
+                json_object_set_new(mp, "_driver", json_string(drv && drv[0] ? drv : "local"));
                 if (m->volume.driver_options.n > 0) { /* volume-opt: the volume is made with them */
                         json_t *o = json_object();
                         for (size_t i = 0; o && i < m->volume.driver_options.n; i++)
@@ -397,6 +396,16 @@ static void add_from(json_t *out, json_t *from) {
         }
 }
 
+/* The driver a named or anonymous volume is asked for where none was set yet ("local"
+ * when @drv is empty): the existing volume's driver wins at create (volume_driver_for). */
+static void set_requested_driver(json_t *list, const char *drv) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(list, i, m) if (json_object_get(m, "Name") && !json_object_get(m, "_driver") &&
+                                           !json_is_true(json_object_get(m, "_from")))
+                json_object_set_new(m, "_driver", json_string(drv && drv[0] ? drv : "local"));
+}
+
 static int parse_all(const char *ctr_id, const struct ctr_config *cc, json_t *from, bool check_sources, json_t **ret,
                      struct berr *err) {
         _cleanup_json_ json_t *out = json_array();
@@ -409,13 +418,12 @@ static int parse_all(const char *ctr_id, const struct ctr_config *cc, json_t *fr
                         return r;
         }
         const char *drv = hc->volume_driver;
-        if (drv[0] && strcmp(drv, "local") != 0)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "volume driver %s %s", drv, NO_VOLUMES);
         for (size_t i = 0; i < hc->binds.n; i++) {
                 int r = parse_bind(ctr_id, hc->binds.v[i], out, err);
                 if (r < 0)
                         return r;
         }
+        set_requested_driver(out, drv); /* -v's volumes: --volume-driver */
         for (size_t i = 0; i < hc->n_mounts; i++) {
                 int r = parse_mount(ctr_id, &hc->mounts[i], out, check_sources, err);
                 if (r < 0)
@@ -432,6 +440,7 @@ static int parse_all(const char *ctr_id, const struct ctr_config *cc, json_t *fr
                 anonymous_name(ctr_id, path, name);
                 json_array_append_new(out, mount_point("volume", name, NULL, path, "", true, "", false, true, false));
         }
+        set_requested_driver(out, drv); /* the image's VOLUMEs too, as dockerd */
         /* Two mounts on one destination: dockerd's message. */
         for (size_t a = 0; a < json_array_size(out); a++)
                 for (size_t b = a + 1; b < json_array_size(out); b++) {
@@ -448,14 +457,43 @@ int ctr_mounts_parse(const struct ctr_config *cc, json_t **ret, struct berr *err
         return parse_all("", cc, NULL, true, ret, err);
 }
 
+/* The driver of volume @name for a mount asking for @requested: an existing volume's
+ * own driver when the mount asks for none in particular ("local"), as dockerd's store
+ * finds volumes by name; a volume of one driver asked for with another is dockerd's name
+ * conflict. Into @out ("local" or a plugin's name). */
+static int volume_driver_for(struct daemon *d, const char *name, const char *requested, char *out, size_t size,
+                             struct berr *err) {
+        const char *want = requested && requested[0] ? requested : "local";
+        char have[256];
+        if (volume_exists(d->volumes, name))
+                snprintf(have, sizeof(have), "local");
+        else if (!vplug_driver_of(d->vplugs, name, have, sizeof(have))) {
+                snprintf(out, size, "%s", want);
+                return 0;
+        }
+        if (strcmp(want, "local") != 0 && strcmp(want, have) != 0)
+                return berr_set(err, BERR_CONFLICT, EEXIST,
+                                "create %s: driver '%s' already has volume '%s': volume name must be unique", name, have, name);
+        snprintf(out, size, "%s", have);
+        return 0;
+}
+
+static bool is_plugin_volume(struct daemon *d, const char *name, char *drv, size_t size) {
+        return d->vplugs && !volume_exists(d->volumes, name) && vplug_driver_of(d->vplugs, name, drv, size);
+}
+
 static void fill_sources(struct daemon *d, json_t *list) {
         size_t i;
         json_t *m;
         json_array_foreach(list, i, m) {
                 const char *name = json_string_value(json_object_get(m, "Name"));
-                char mp[4096];
+                char mp[4096], drv[256];
                 struct berr e = { 0 };
-                if (name && d->volumes && volume_mountpoint(d->volumes, name, mp, sizeof(mp), &e) == 0)
+                if (name && is_plugin_volume(d, name, drv, sizeof(drv))) {
+                        if (vplug_mountpoint(d->vplugs, name, mp, sizeof(mp)))
+                                json_object_set_new(m, "Source", json_string(mp));
+                        json_object_set_new(m, "Driver", json_string(drv));
+                } else if (name && d->volumes && volume_mountpoint(d->volumes, name, mp, sizeof(mp), &e) == 0)
                         json_object_set_new(m, "Source", json_string(mp));
         }
 }
@@ -482,6 +520,7 @@ json_t *ctr_mounts_inspect(struct daemon *d, struct container *c) {
                 json_object_del(m, "_rro");
                 json_object_del(m, "_subpath");
                 json_object_del(m, "_opts");
+                json_object_del(m, "_driver");
         }
         return list;
 }
@@ -497,10 +536,17 @@ int ctr_mounts_create_volumes(struct daemon *d, struct container *c, struct berr
                 const char *name = json_string_value(json_object_get(m, "Name"));
                 if (!name || json_is_true(json_object_get(m, "_from"))) /* the lender's: it exists */
                         continue;
-                char anon[65];
+                char anon[65], drv[256];
                 anonymous_name(c->id, json_string_value(json_object_get(m, "Destination")), anon);
                 bool anonymous = strcmp(anon, name) == 0;
-                r = volume_create(d->volumes, name, "local", NULL, json_object_get(m, "_opts"), anonymous, NULL, err);
+                r = volume_driver_for(d, name, json_string_value(json_object_get(m, "_driver")), drv, sizeof(drv), err);
+                if (r == 0 && strcmp(drv, "local") == 0)
+                        r = volume_create(d->volumes, name, "local", NULL, json_object_get(m, "_opts"), anonymous, NULL, err);
+                else if (r == 0) {
+                        json_t *labels = anonymous ? json_pack("{s:s}", VOLUME_LABEL_ANONYMOUS, "") : NULL;
+                        r = vplug_create(d->vplugs, name, drv, labels, json_object_get(m, "_opts"), NULL, err);
+                        json_decref(labels);
+                }
                 if (r < 0)
                         return r;
         }
@@ -657,7 +703,34 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                                                              "source", "tmpfs", "options", opts));
                         continue;
                 }
-                if (name) {
+                char drv[256];
+                if (name && !json_is_true(json_object_get(m, "_from")) &&
+                    (r = volume_driver_for(d, name, json_string_value(json_object_get(m, "_driver")), drv, sizeof(drv), err)) < 0)
+                        return r;
+                if (name && (json_is_true(json_object_get(m, "_from")) ? is_plugin_volume(d, name, drv, sizeof(drv))
+                                                                         : strcmp(drv, "local") != 0)) {
+                        /* a plugin's volume: made again if removed meanwhile, then mounted
+                         * under a mount ID of this container's own */
+                        if (!vplug_driver_of(d->vplugs, name, NULL, 0))
+                                r = vplug_create(d->vplugs, name, drv, NULL, json_object_get(m, "_opts"), NULL, err);
+                        if (r == 0)
+                                r = vplug_mount(d->vplugs, name, c->id, dst, src, sizeof(src), err);
+                        if (r < 0) {
+                                berr_wrap(err, "error while mounting volume ''");
+                                return r;
+                        }
+                        char users[64];
+                        if (!json_is_true(json_object_get(m, "_nocopy")) && ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
+                                if (rootfs_fd < 0)
+                                        rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                                if (rootfs_fd < 0)
+                                        r = berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
+                                else
+                                        r = copy_up(rootfs_fd, dst, src, err);
+                                if (r < 0)
+                                        return r;
+                        }
+                } else if (name) {
                         char anon[65];
                         anonymous_name(c->id, dst, anon);
                         /* removed meanwhile (volume rm -f): made again, as dockerd does */
@@ -855,6 +928,11 @@ static bool used_by_another_run(struct daemon *d, struct container *c, const cha
 void ctr_mounts_release(struct daemon *d, struct container *c) {
         _cleanup_json_ json_t *list = NULL;
         struct berr e = { 0 };
+        /* Plugin volumes: each mount this container holds, unmounted once (from the
+         * records, so it does not depend on the config parsing) */
+        if (d->vplugs && vplug_release_container(d->vplugs, c->id) < 0)
+                log_warn("container %.12s: a volume plugin's mount stays held (see above); retried at the next start of berthd",
+                         c->id);
         if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return;
         pthread_mutex_lock(&d->volume_lock);
@@ -868,4 +946,24 @@ void ctr_mounts_release(struct daemon *d, struct container *c) {
                         log_warn("unmount volume %s: %s", name, e.msg);
         }
         pthread_mutex_unlock(&d->volume_lock);
+}
+
+static bool container_runs(void *ctx, const char *ctr_id) {
+        struct daemon *d = ctx;
+        bool up = false;
+        pthread_mutex_lock(&d->ctr_lock);
+        struct container *c = NULL;
+        HASH_FIND_STR(d->ctrs, ctr_id, c);
+        if (c) {
+                pthread_mutex_lock(&c->lock);
+                up = c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_STARTING;
+                pthread_mutex_unlock(&c->lock);
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        return up;
+}
+
+void ctr_mounts_recover_plugins(struct daemon *d) {
+        if (d->vplugs)
+                vplug_recover(d->vplugs, container_runs, d);
 }

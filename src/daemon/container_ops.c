@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
+#include "volumes.h"
 #include "events.h"
 #include "exec.h"
 #include "common/tree.h"
@@ -469,7 +470,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
                         /* another container took it up by name: it stays, as with dockerd */
                         if (ctr_volume_users(d, json_string_value(v), users, sizeof(users)) > 0)
                                 continue;
-                        if (volume_remove(d->volumes, json_string_value(v), &e3) < 0 && e3.kind != BERR_NOT_FOUND)
+                        if (daemon_volume_remove_locked(d, json_string_value(v), &e3) < 0 && e3.kind != BERR_NOT_FOUND)
                                 log_warn("remove volume %s: %s", json_string_value(v), e3.msg);
                 }
                 pthread_mutex_unlock(&d->volume_lock);

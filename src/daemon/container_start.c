@@ -658,6 +658,7 @@ fail:
         (void) ctr_set_state(d, c, c->start_from, 0, NULL); /* back where it started; logs its own failure */
         bool auto_remove = c->cc->hc.auto_remove;
         pthread_mutex_unlock(&c->lock);
+        ctr_mounts_release(d, c); /* what the start had mounted (plugin volumes, volumes with options) */
         if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);
         if (err->kind == BERR_INVALID)

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "container.h"
 #include "events.h"
+#include "plugin/plugin.h"
 #include "volume/volume.h"
 #include "image/image_store.h"
 #include "listen.h"
@@ -102,6 +103,11 @@ int daemon_open(struct daemon *d, struct berr *err) {
         r = volume_store_open(d->cfg.data_root, &d->volumes, err);
         if (r < 0)
                 return berr_wrap(err, "volume store");
+        r = plugin_registry_new(d->cfg.exec_root, &d->plugins, err);
+        if (r == 0)
+                r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
+        if (r < 0)
+                return berr_wrap(err, "plugins");
         if (!d->cfg.net.table) {
                 /* berth's nftables table: "berth", or one per exec root for other daemons. */
                 char h[33], name[32];
@@ -177,6 +183,9 @@ void daemon_close(struct daemon *d) {
         d->images = image_store_free(d->images);
         volume_store_free(d->volumes);
         d->volumes = NULL;
+        vplug_free(d->vplugs);
+        d->vplugs = NULL;
+        d->plugins = plugin_registry_free(d->plugins);
         net_store_close(d->nets);
         d->nets = NULL;
         if (d->pidfile_fd >= 0) {

@@ -28,6 +28,8 @@ struct daemon {
         struct timespec started;
         struct image_store *images;
         struct volume_store *volumes;
+        struct plugin_registry *plugins; /* legacy plugins by name (plugin/plugin.h) */
+        struct vplug_store *vplugs;      /* volumes of volume plugins */
         struct net_store *nets;
         /* Held from a volume's in-use check to its removal, and by a create from making its
          * volumes to entering the table: nothing is removed that a container is about to

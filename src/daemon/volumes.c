@@ -7,7 +7,9 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/id.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "daemon/volumes.h"
@@ -53,7 +55,8 @@ static bool volume_matches(json_t *used, json_t *filters, json_t *v) {
         json_t *drivers = json_object_get(filters, "driver");
         if (json_array_size(drivers) > 0) {
                 bool any = false;
-                json_array_foreach(drivers, i, f) if (json_is_string(f) && strcmp(json_string_value(f), "local") == 0) any = true;
+                const char *drv = json_string_value(json_object_get(v, "Driver")) ?: "local";
+                json_array_foreach(drivers, i, f) if (json_is_string(f) && strcmp(json_string_value(f), drv) == 0) any = true;
                 if (!any)
                         return false;
         }
@@ -69,7 +72,33 @@ static bool volume_matches(json_t *used, json_t *filters, json_t *v) {
 
 int daemon_volume_create(struct daemon *d, const char *name, const char *driver, json_t *labels, json_t *driver_opts,
                          json_t **ret, struct berr *err) {
-        return volume_create(d->volumes, name, driver, labels, driver_opts, false, ret, err);
+        bool local = !driver || !driver[0] || strcmp(driver, "local") == 0;
+        char have[256];
+        if (name && name[0]) { /* one name, one driver (dockerd's name conflict) */
+                bool in_local = volume_exists(d->volumes, name);
+                bool in_plugin = !in_local && vplug_driver_of(d->vplugs, name, have, sizeof(have));
+                if (in_local)
+                        snprintf(have, sizeof(have), "local");
+                if ((in_local || in_plugin) && strcmp(have, local ? "local" : driver) != 0)
+                        return berr_set(err, BERR_CONFLICT, EEXIST,
+                                        "create %s: driver '%s' already has volume '%s': volume name must be unique", name, have,
+                                        name);
+        }
+        if (local)
+                return volume_create(d->volumes, name, driver, labels, driver_opts, false, ret, err);
+        char gen[ID_HEX_LEN + 1];
+        json_t *lab = NULL;
+        if (!name || !name[0]) { /* an anonymous volume of the plugin */
+                int r = id_random_hex(gen, err);
+                if (r < 0)
+                        return r;
+                name = gen;
+                lab = json_is_object(labels) ? json_deep_copy(labels) : json_object();
+                json_object_set_new(lab, VOLUME_LABEL_ANONYMOUS, json_string(""));
+        }
+        int r = vplug_create(d->vplugs, name, driver, lab ? lab : labels, driver_opts, ret, err);
+        json_decref(lab);
+        return r;
 }
 
 int daemon_volume_list(struct daemon *d, json_t *filters, json_t **ret, struct berr *err) {
@@ -77,9 +106,20 @@ int daemon_volume_list(struct daemon *d, json_t *filters, json_t **ret, struct b
         int r = volume_list(d->volumes, &all, err);
         if (r < 0)
                 return r;
-        json_t *out = json_array();
+        /* and every volume plugin's (a plugin that fails is only logged) */
+        _cleanup_json_ json_t *plugged = NULL, *warnings = NULL;
+        struct berr pe = { 0 };
+        if (vplug_list(d->vplugs, &plugged, &warnings, &pe) < 0)
+                log_warn("volume plugins: %s", pe.msg);
         size_t i;
         json_t *v;
+        json_array_foreach(warnings, i, v) log_warn("volume plugins: %s", json_string_value(v));
+        json_array_foreach(plugged, i, v) {
+                const char *name = json_string_value(json_object_get(v, "Name"));
+                if (!volume_exists(d->volumes, name)) /* a local volume of that name is berth's own */
+                        json_array_append(all, v);
+        }
+        json_t *out = json_array();
         bool known;
         _cleanup_json_ json_t *used = ctr_volumes_in_use(d, &known);
         json_array_foreach(all, i, v) if (volume_matches(used, filters, v)) json_array_append(out, v);
@@ -88,17 +128,30 @@ int daemon_volume_list(struct daemon *d, json_t *filters, json_t **ret, struct b
 }
 
 int daemon_volume_inspect(struct daemon *d, const char *name, json_t **ret, struct berr *err) {
-        return volume_inspect(d->volumes, name, ret, err);
+        int r = volume_inspect(d->volumes, name, ret, err);
+        if (r < 0 && err->kind == BERR_NOT_FOUND) {
+                struct berr pe = { 0 };
+                if ((r = vplug_inspect(d->vplugs, name, ret, &pe)) < 0 && pe.kind != BERR_NOT_FOUND)
+                        *err = pe; /* the plugin's own failure, else "no such volume" */
+        }
+        return r;
+}
+
+int daemon_volume_remove_locked(struct daemon *d, const char *name, struct berr *err) {
+        if (!volume_exists(d->volumes, name) && vplug_driver_of(d->vplugs, name, NULL, 0))
+                return vplug_remove(d->vplugs, name, err);
+        return volume_remove(d->volumes, name, err);
 }
 
 int daemon_volume_remove(struct daemon *d, const char *name, bool force, struct berr *err) {
         char users[1024];
         int r;
         pthread_mutex_lock(&d->volume_lock);
-        if (volume_exists(d->volumes, name) && ctr_volume_users(d, name, users, sizeof(users)) > 0)
+        if ((volume_exists(d->volumes, name) || vplug_driver_of(d->vplugs, name, NULL, 0)) &&
+            ctr_volume_users(d, name, users, sizeof(users)) > 0)
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: volume is in use - [%s]", name, users);
         else
-                r = volume_remove(d->volumes, name, err);
+                r = daemon_volume_remove_locked(d, name, err);
         pthread_mutex_unlock(&d->volume_lock);
         if (r < 0 && force && err->kind == BERR_NOT_FOUND)
                 r = 0;

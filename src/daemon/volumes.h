@@ -20,6 +20,8 @@ int daemon_volume_inspect(struct daemon *d, const char *name, json_t **ret, stru
 /* DELETE /volumes/{name}: BERR_CONFLICT while a container uses it; with @force a missing
  * volume is not an error. */
 int daemon_volume_remove(struct daemon *d, const char *name, bool force, struct berr *err);
+/* Remove a volume of any driver; the caller holds d->volume_lock and checked its use. */
+int daemon_volume_remove_locked(struct daemon *d, const char *name, struct berr *err);
 /* POST /volumes/prune: unused volumes passing @filters (label, label!, all); *ret is
  * {"VolumesDeleted", "SpaceReclaimed"}. */
 int daemon_volume_prune(struct daemon *d, json_t *filters, json_t **ret, struct berr *err);

@@ -44,3 +44,40 @@ bool volume_has_options(struct volume_store *vs, const char *name);
 int volume_remove(struct volume_store *vs, const char *name, struct berr *err);
 /* Bytes under the volume's _data (for prune's SpaceReclaimed). */
 unsigned long long volume_size(struct volume_store *vs, const char *name);
+
+/* ---- volumes of volume plugins (vplugin.c) ---- */
+struct vplug_store;
+struct plugin_registry;
+
+/* DATA-ROOT/plugin-volumes: one record per volume a plugin holds for berth. */
+int vplug_open(const char *data_root, struct plugin_registry *reg, struct vplug_store **ret, struct berr *err);
+void vplug_free(struct vplug_store *vs);
+/* Names a plugin volume may have (a file name: no '/', no leading '.', no control characters). */
+bool vplug_name_valid(const char *name);
+/* Whether berth has a record of plugin volume @name; its driver into @out. */
+bool vplug_driver_of(struct vplug_store *vs, const char *name, char *out, size_t size);
+/* VolumeDriver.Create on @driver's plugin, then the record; an existing volume of the same
+ * driver is handed back, one of another driver is a conflict. Unknown driver: dockerd's
+ * `error looking up volume plugin NAME: plugin "NAME" not found` (404). */
+int vplug_create(struct vplug_store *vs, const char *name, const char *driver, json_t *labels, json_t *opts,
+                 json_t **ret, struct berr *err);
+/* Docker's Volume object with the driver's Get (Mountpoint, CreatedAt, Status); a name
+ * berth has no record of is looked for in every volume plugin, as dockerd does. */
+int vplug_inspect(struct vplug_store *vs, const char *name, json_t **ret, struct berr *err);
+/* Every volume of every volume plugin (VolumeDriver.List); a plugin that fails adds a
+ * warning instead. */
+int vplug_list(struct vplug_store *vs, json_t **ret, json_t **ret_warnings, struct berr *err);
+/* VolumeDriver.Remove and the record (409 while a container holds a mount of it). */
+int vplug_remove(struct vplug_store *vs, const char *name, struct berr *err);
+/* Mount @name for container @ctr_id at @dst (one mount ID per container mount); the
+ * plugin's mount point into @out. */
+int vplug_mount(struct vplug_store *vs, const char *name, const char *ctr_id, const char *dst, char *out, size_t size,
+                struct berr *err);
+/* Unmount every mount container @ctr_id holds (once each); -EIO if one could not be. */
+int vplug_release_container(struct vplug_store *vs, const char *ctr_id);
+/* After a restart: unmount the mounts of containers that @alive says no longer run. */
+void vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *ctr_id), void *ctx);
+/* The mount point last reported for @name ("" if none); false without a record. */
+bool vplug_mountpoint(struct vplug_store *vs, const char *name, char *out, size_t size);
+/* How many container mounts of @name are held. */
+int vplug_mount_count(struct vplug_store *vs, const char *name);

@@ -70,6 +70,8 @@ def daemon_env(extra_no_proxy=()):
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         env[k] = "http://127.0.0.1:9"
     env["no_proxy"] = env["NO_PROXY"] = ",".join(["127.0.0.1", "localhost", "::1", *extra_no_proxy])
+    # a plugin that is not there is looked for 2 s, not dockerd's 30 (tests of missing plugins)
+    env["BERTH_PLUGIN_RETRY_SECONDS"] = "2"
     return env
 
 

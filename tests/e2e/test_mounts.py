@@ -318,7 +318,7 @@ def test_mount_volume_nocopy_and_bind_recursive_readonly(docker, images, hostdir
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Options": {"o": "x"}}}},
      'missing required option: "device"', 400),
     ({"Type": "volume", "Source": "v1", "Target": "/d", "VolumeOptions": {"DriverConfig": {"Name": "nfs-plugin"}}},
-     "is not supported by berth yet", 501),
+     'error looking up volume plugin nfs-plugin: plugin "nfs-plugin" not found', 404),
 ])
 def test_mount_options_that_do_not_match_the_type_are_refused(client, images, mount, message, status):
     import docker as dockerpy

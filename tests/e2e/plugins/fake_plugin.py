@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""A Docker legacy plugin for berth's tests: an HTTP server on a unix socket that speaks
+Plugin.Activate and, as asked, the VolumeDriver and authz protocols. Every call is
+appended to a JSON-lines log (method and body) so tests can count Mounts and Unmounts.
+
+usage: fake_plugin.py SOCKET LOG --implements VolumeDriver,authz [--voldir DIR]
+       [--deny-privileged] [--deny-res PATH-SUBSTRING]
+"""
+import argparse
+import base64
+import json
+import os
+import socketserver
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler
+
+LOCK = threading.Lock()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("socket")
+    ap.add_argument("log")
+    ap.add_argument("--implements", default="VolumeDriver")
+    ap.add_argument("--voldir", default=None)
+    ap.add_argument("--deny-privileged", action="store_true")
+    ap.add_argument("--deny-res", default=None)
+    args = ap.parse_args()
+    vols = {}  # name -> {"opts":..., "mounts": set(ids)}
+    voldir = args.voldir
+
+    def log(method, body):
+        with LOCK, open(args.log, "a") as f:
+            f.write(json.dumps({"method": method, "body": body}) + "\n")
+
+    def vol_path(name):
+        return os.path.join(voldir, name)
+
+    def handle(method, body):
+        if method == "Plugin.Activate":
+            return {"Implements": args.implements.split(",")}
+        if method == "VolumeDriver.Capabilities":
+            return {"Capabilities": {"Scope": "local"}}
+        if method == "VolumeDriver.Create":
+            os.makedirs(vol_path(body["Name"]), exist_ok=True)
+            with open(vol_path(body["Name"]) + ".opts", "w") as f:
+                json.dump(body.get("Opts") or {}, f)
+            return {"Err": ""}
+        if method == "VolumeDriver.Remove":
+            p = vol_path(body["Name"])
+            if not os.path.isdir(p):
+                return {"Err": "no such volume"}
+            for fn in os.listdir(p):
+                os.unlink(os.path.join(p, fn))
+            os.rmdir(p)
+            os.unlink(p + ".opts")
+            return {"Err": ""}
+        if method in ("VolumeDriver.Mount", "VolumeDriver.Path"):
+            p = vol_path(body["Name"])
+            if not os.path.isdir(p):
+                return {"Err": "no such volume: " + body["Name"]}
+            return {"Mountpoint": p, "Err": ""}
+        if method == "VolumeDriver.Unmount":
+            return {"Err": ""}
+        if method == "VolumeDriver.Get":
+            p = vol_path(body["Name"])
+            if not os.path.isdir(p):
+                return {"Err": "no such volume"}
+            with open(p + ".opts") as f:
+                opts = json.load(f)
+            return {"Volume": {"Name": body["Name"], "Mountpoint": p, "Status": {"opts": opts}}, "Err": ""}
+        if method == "VolumeDriver.List":
+            names = sorted(n for n in os.listdir(voldir) if os.path.isdir(vol_path(n)))
+            return {"Volumes": [{"Name": n, "Mountpoint": vol_path(n)} for n in names], "Err": ""}
+        if method == "AuthZPlugin.AuthZReq":
+            if args.deny_privileged and body.get("RequestBody"):
+                req = json.loads(base64.b64decode(body["RequestBody"]))
+                if (req.get("HostConfig") or {}).get("Privileged"):
+                    return {"Allow": False, "Msg": "privileged containers are not allowed here"}
+            return {"Allow": True}
+        if method == "AuthZPlugin.AuthZRes":
+            if args.deny_res and args.deny_res in body.get("RequestUri", ""):
+                return {"Allow": False, "Msg": "response withheld"}
+            return {"Allow": True}
+        return None
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            body = json.loads(raw) if raw.strip() else None
+            method = self.path.lstrip("/")
+            log(method, {"_accept": self.headers.get("Accept"), **(body or {})})
+            out = handle(method, body or {})
+            if out is None:
+                self.send_response(404)
+                self.end_headers()
+                self.wfile.write(b"404 page not found\n")
+                return
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.docker.plugins.v1+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def get_request(self):
+            conn, _ = self.socket.accept()
+            return conn, ("local", 0)
+
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    srv = Server(args.socket, Handler)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

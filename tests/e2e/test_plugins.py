@@ -1,0 +1,203 @@
+"""Legacy (v1) plugins as dockerd finds and calls them: a volume driver and an
+authorization plugin, both tests/e2e/plugins/fake_plugin.py on a unix socket in
+EXEC-ROOT/plugins (one of the directories berthd searches besides /run/docker/plugins),
+so no test writes the host's plugin directories. BERTH_PLUGIN_RETRY_SECONDS shortens
+dockerd's 30-second window for finding and reaching a plugin (conftest sets it)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import TESTDATA, Berthd, DockerCLI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "plugins", "fake_plugin.py")
+RETRY_SECONDS = 2  # conftest.daemon_env's BERTH_PLUGIN_RETRY_SECONDS
+
+
+class Plugin:
+    """fake_plugin.py serving NAME.sock in @plugin_dir; calls() reads what it was asked."""
+
+    def __init__(self, plugin_dir, name, *args, sock_name=None):
+        self.dir = tempfile.mkdtemp(prefix="berth-plugin-")
+        self.name = name
+        self.log = os.path.join(self.dir, "calls.log")
+        self.voldir = os.path.join(self.dir, "vols")
+        os.makedirs(self.voldir)
+        os.makedirs(plugin_dir, exist_ok=True)
+        self.sock = os.path.join(plugin_dir, (sock_name or name) + ".sock")
+        self.args = [sys.executable, FAKE, self.sock, self.log, "--voldir", self.voldir, *args]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout.readline().strip() == b"ready"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+    def calls(self, method=None):
+        try:
+            with open(self.log) as f:
+                out = [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+        return [c for c in out if method is None or c["method"] == method]
+
+    def cleanup(self):
+        self.stop()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Berthd().start()
+    cli = DockerCLI(d.host)
+    cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    d.cli = cli
+    d.plugin_dir = os.path.join(d.exec_root, "plugins")
+    yield d
+    cli.cleanup()
+    d.cleanup()
+
+
+@pytest.fixture
+def voldrv(daemon):
+    p = Plugin(daemon.plugin_dir, "berthtestvol", "--implements", "VolumeDriver")
+    yield p
+    for c in daemon.cli.run("ps", "-aq").stdout.split():
+        daemon.cli.run("rm", "-f", c, check=False)
+    for v in daemon.cli.run("volume", "ls", "-q").stdout.split():
+        daemon.cli.run("volume", "rm", "-f", v, check=False)
+    p.cleanup()
+
+
+def mount_ids(plugin, method):
+    return [c["body"]["ID"] for c in plugin.calls(method)]
+
+
+def unmounts_reach(plugin, n, timeout=10):
+    """The Unmount IDs once there are @n (the monitor releases a stopped container's
+    mounts just after its state is recorded, as dockerd's exit handling does)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(mount_ids(plugin, "VolumeDriver.Unmount")) < n:
+        time.sleep(0.05)
+    time.sleep(0.2)  # and no more than @n
+    return mount_ids(plugin, "VolumeDriver.Unmount")
+
+
+def test_volume_create_inspect_ls_rm(daemon, voldrv):
+    cli = daemon.cli
+    assert cli.run("volume", "create", "-d", "berthtestvol", "-o", "size=1g", "--label", "k=v", "pv1").stdout.strip() == "pv1"
+    create = voldrv.calls("VolumeDriver.Create")
+    assert create[-1]["body"]["Name"] == "pv1" and create[-1]["body"]["Opts"] == {"size": "1g"}
+    assert voldrv.calls("Plugin.Activate")[0]["body"]["_accept"] == "application/vnd.docker.plugins.v1.2+json"
+    v = json.loads(cli.run("volume", "inspect", "pv1").stdout)[0]
+    assert v["Driver"] == "berthtestvol" and v["Name"] == "pv1"
+    assert v["Mountpoint"] == os.path.join(voldrv.voldir, "pv1")
+    assert v["Status"] == {"opts": {"size": "1g"}} and v["Labels"] == {"k": "v"}
+    ls = cli.run("volume", "ls", "--format", "{{.Driver}} {{.Name}}").stdout.splitlines()
+    assert "berthtestvol pv1" in ls
+    assert cli.run("volume", "ls", "-q", "--filter", "driver=berthtestvol").stdout.split() == ["pv1"]
+    # a volume the plugin has that berth never made shows too (dockerd lists every driver's)
+    os.makedirs(os.path.join(voldrv.voldir, "outside"))
+    with open(os.path.join(voldrv.voldir, "outside.opts"), "w") as f:
+        f.write("{}")
+    assert "outside" in cli.run("volume", "ls", "-q").stdout.split()
+    assert json.loads(cli.run("volume", "inspect", "outside").stdout)[0]["Driver"] == "berthtestvol"
+    # same name, other driver: dockerd's conflict
+    p = cli.run("volume", "create", "-d", "local", "pv1", check=False)
+    assert p.returncode != 0 and "driver 'berthtestvol' already has volume 'pv1'" in p.stderr
+    cli.run("volume", "rm", "pv1")
+    assert voldrv.calls("VolumeDriver.Remove")[-1]["body"]["Name"] == "pv1"
+    assert "pv1" not in cli.run("volume", "ls", "-q").stdout.split()
+
+
+def test_unknown_volume_driver_is_dockerds_error(daemon):
+    t = time.time()
+    p = daemon.cli.run("volume", "create", "-d", "nosuchberthplugin", "x1", check=False)
+    assert p.returncode != 0
+    assert 'error looking up volume plugin nosuchberthplugin: plugin "nosuchberthplugin" not found' in p.stderr
+    # dockerd answers 404 (a NotFound error): --pull never keeps the CLI from taking it for
+    # a missing image
+    p = daemon.cli.run("run", "--rm", "--pull", "never", "--volume-driver", "nosuchberthplugin", "-v", "x2:/data",
+                       "busybox", "true", check=False)
+    assert p.returncode != 0
+    assert 'error looking up volume plugin nosuchberthplugin: plugin "nosuchberthplugin" not found' in p.stderr
+    assert time.time() - t < 4 * RETRY_SECONDS + 10  # retried for the window, then gave up
+
+
+def test_two_containers_mount_once_each(daemon, voldrv):
+    cli = daemon.cli
+    a = cli.run("run", "-d", "--volume-driver", "berthtestvol", "-v", "shared:/data", "busybox",
+                "sh", "-c", "echo from-a > /data/a; sleep 300").stdout.strip()
+    b = cli.run("run", "-d", "--mount", "type=volume,src=shared,dst=/data,volume-driver=berthtestvol", "busybox",
+                "sh", "-c", "sleep 300").stdout.strip()
+    assert open(os.path.join(voldrv.voldir, "shared", "a")).read() == "from-a\n"
+    assert cli.run("exec", b, "cat", "/data/a").stdout == "from-a\n"
+    mounts = mount_ids(voldrv, "VolumeDriver.Mount")
+    assert len(mounts) == 2 and len(set(mounts)) == 2  # one mount ID per container mount
+    m = json.loads(cli.run("inspect", a).stdout)[0]["Mounts"][0]
+    assert m["Driver"] == "berthtestvol" and m["Name"] == "shared" and m["Source"] == os.path.join(voldrv.voldir, "shared")
+    p = cli.run("volume", "rm", "shared", check=False)
+    assert p.returncode != 0 and "volume is in use" in p.stderr
+    cli.run("stop", "-t", "0", a)
+    assert unmounts_reach(voldrv, 1) == [mounts[0]]
+    cli.run("stop", "-t", "0", b)
+    assert sorted(unmounts_reach(voldrv, 2)) == sorted(mounts)
+    # a new run is a new mount, unmounted once more
+    cli.run("start", a)
+    cli.run("stop", "-t", "0", a)
+    assert len(mount_ids(voldrv, "VolumeDriver.Mount")) == 3
+    assert sorted(unmounts_reach(voldrv, 3)) == sorted(mount_ids(voldrv, "VolumeDriver.Mount"))
+
+
+def test_mounts_survive_kill9_and_unmount_once(daemon, voldrv):
+    cli = daemon.cli
+    a = cli.run("run", "-d", "--volume-driver", "berthtestvol", "-v", "crashv:/data", "busybox",
+                "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done").stdout.strip()
+    b = cli.run("run", "-d", "--volume-driver", "berthtestvol", "-v", "crashv:/data", "busybox",
+                "sh", "-c", "sleep 2").stdout.strip()
+    assert len(mount_ids(voldrv, "VolumeDriver.Mount")) == 2
+    daemon.stop(signal.SIGKILL)
+    time.sleep(3)  # b exits while berthd is down
+    daemon.start()
+    # b's mount released at restore, a's kept: it still runs
+    mounts = mount_ids(voldrv, "VolumeDriver.Mount")
+    assert unmounts_reach(voldrv, 1) == [mounts[1]]
+    assert json.loads(cli.run("inspect", a).stdout)[0]["State"]["Running"]
+    cli.run("stop", "-t", "5", a)
+    assert sorted(unmounts_reach(voldrv, 2)) == sorted(mounts)
+    # and a second restart does not unmount anything again
+    daemon.stop(signal.SIGKILL)
+    daemon.start()
+    time.sleep(0.5)
+    assert sorted(mount_ids(voldrv, "VolumeDriver.Unmount")) == sorted(mounts)
+    assert len(mount_ids(voldrv, "VolumeDriver.Mount")) == 2
+
+
+def test_plugin_socket_vanishes(daemon, voldrv):
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "gonevol")
+    voldrv.stop()  # the process and its socket are gone
+    t = time.time()
+    p = cli.run("run", "--rm", "-v", "gonevol:/data", "busybox", "true", check=False, timeout=60)
+    assert p.returncode != 0
+    assert "error while mounting volume" in p.stderr and "berthtestvol.sock" in p.stderr
+    p = cli.run("volume", "inspect", "gonevol", check=False, timeout=60)
+    assert p.returncode != 0 and "berthtestvol" in p.stderr
+    assert time.time() - t < 4 * RETRY_SECONDS + 10
+    # the daemon still answers, and the plugin back on its socket works again
+    cli.run("version")
+    voldrv.start()
+    assert json.loads(cli.run("volume", "inspect", "gonevol").stdout)[0]["Driver"] == "berthtestvol"

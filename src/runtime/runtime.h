@@ -84,3 +84,8 @@ void rt_set_seccomp_cache_dir(const char *dir);
  * holding only the values to change) to the cgroup @cgroups_path ("/berth/<id>") under
  * @root ("/sys/fs/cgroup"; tests pass a fake tree), v1 or v2 as found there. */
 int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *resources, struct berr *err);
+
+/* A user namespace with @uid_map and @gid_map ("containerID hostID size\n" lines, as
+ * /proc/<pid>/uid_map takes them), held only by the returned fd: berthd keeps one for
+ * its --userns-remap maps, the userns_fd of idmapped mounts of image layers. */
+int rt_userns_new(const char *uid_map, const char *gid_map, int *ret_fd, struct berr *err);

@@ -420,6 +420,10 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         _cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd >= 0) {
                 int f = openat(rfd, ".dockerenv", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+                if (f >= 0 && d->remap && (r = userns_chown(d, f, "", true, err)) < 0) {
+                        close(f);
+                        return r;
+                }
                 if (f >= 0)
                         close(f);
         }

@@ -409,6 +409,27 @@ void userns_remap_close(struct daemon *d) {
         d->remap = NULL;
 }
 
+int userns_to_host(void *map_data, uint32_t id, bool is_gid, uint32_t *ret, struct berr *err) {
+        const struct userns_remap *m = map_data;
+        const struct spec_idmap *r = is_gid ? m->gids : m->uids;
+        size_t n = is_gid ? m->n_gids : m->n_uids;
+        for (size_t i = 0; i < n; i++)
+                if (id >= r[i].container_id && id - r[i].container_id < r[i].size) {
+                        *ret = r[i].host_id + (id - r[i].container_id);
+                        return 0;
+                }
+        return berr_set(err, BERR_INVALID, ERANGE, "Container ID %u cannot be mapped to a host ID", id);
+}
+
+uint32_t userns_to_container(const struct userns_remap *m, uint32_t id, bool is_gid) {
+        const struct spec_idmap *r = is_gid ? m->gids : m->uids;
+        size_t n = is_gid ? m->n_gids : m->n_uids;
+        for (size_t i = 0; i < n; i++)
+                if (id >= r[i].host_id && id - r[i].host_id < r[i].size)
+                        return r[i].container_id + (id - r[i].host_id);
+        return id;
+}
+
 int userns_chown(const struct daemon *d, int dirfd, const char *path, bool to_root, struct berr *err) {
         if (!d->remap)
                 return 0;

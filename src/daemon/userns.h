@@ -39,6 +39,14 @@ uint32_t userns_next_free_start(const char *text, uint32_t size);
 int userns_remap_open(struct daemon *d, struct berr *err);
 void userns_remap_close(struct daemon *d);
 
+/* Container id -> host id through the maps (dockerd's ToHost): -ERANGE with dockerd's
+ * message for an id no range covers. In layer_apply_opts.map_id's shape (@map_data: the
+ * struct userns_remap). */
+int userns_to_host(void *map_data, uint32_t id, bool is_gid, uint32_t *ret, struct berr *err);
+/* Host id -> container id (docker cp out, export, commit): an id no range covers (a
+ * file the host's root put there) stays as it is. */
+uint32_t userns_to_container(const struct userns_remap *m, uint32_t id, bool is_gid);
+
 /* Give @path (a container's directory, a volume's _data) to the remapped root: owner
  * root_uid:root_gid for @to_root, else root:root_gid (dockerd's 0710 directories the
  * container's root must traverse). Nothing without remapping. */

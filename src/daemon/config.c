@@ -77,6 +77,7 @@ static const struct opt_desc opts[] = {
         { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
         { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
+        { OPT_USERNS_REMAP, "userns-remap", 0, true, "userns-remap", "User/Group setting for user namespaces (\"default\", USER[:GROUP] or UID[:GID])" },
         { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
         /* ---- issue 15: OCI runtimes (config_runtimes.c) ---- */
         { OPT_ADD_RUNTIME, "add-runtime", 0, true, "runtimes", "Register an additional OCI compatible runtime (NAME=PATH, repeatable)" },
@@ -213,6 +214,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         free(cfg->pidfile);
         free(cfg->config_file);
         free(cfg->storage_driver);
+        free(cfg->userns_remap);
         free(cfg->default_ipc_mode);
         free(cfg->log_driver);
         for (size_t i = 0; i < cfg->n_log_opts; i++) {
@@ -282,6 +284,11 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->log_level = l;
                 return 0;
         }
+        case OPT_USERNS_REMAP:
+                if (!*value)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid argument \"\" for \"--userns-remap\" flag: "
+                                        "a user, USER:GROUP, UID:GID or \"default\"");
+                return set_string(&cfg->userns_remap, value, err);
         case OPT_STORAGE_DRIVER:
                 if (!STREQ(value, "overlay2") && !STREQ(value, "vfs"))
                         return berr_set(err, BERR_INVALID, EINVAL,
@@ -533,6 +540,7 @@ static void describe_flag(const struct daemon_config *cfg, enum config_opt id, c
         case OPT_LOG_LEVEL: snprintf(buf, size, "%s", log_level_to_string(cfg->log_level)); return;
         case OPT_DEBUG: snprintf(buf, size, "%s", cfg->debug ? "true" : "false"); return;
         case OPT_STORAGE_DRIVER: snprintf(buf, size, "%s", cfg->storage_driver); return;
+        case OPT_USERNS_REMAP: snprintf(buf, size, "%s", cfg->userns_remap); return;
         default: snprintf(buf, size, "?"); return;
         }
 }

@@ -157,6 +157,7 @@ enum config_opt {
         /* ---- end of issue 14's block ---- */
         OPT_ADD_RUNTIME,     /* issue 15 */
         OPT_DEFAULT_RUNTIME, /* issue 15 */
+        OPT_USERNS_REMAP, /* issue 16: --userns-remap (daemon/userns.c) */
         _OPT_MAX,
         _OPT_INVALID = -1,
 };
@@ -181,6 +182,7 @@ struct daemon_config {
 
         struct daemon_opts14 o14;
         struct daemon_runtimes runtimes; /* issue 15 */
+        char *userns_remap;     /* --userns-remap: "default", USER[:GROUP] or UID[:GID]; NULL: off */
         char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];

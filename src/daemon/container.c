@@ -31,6 +31,7 @@
 #include "reload.h"
 #include "common/clock.h"
 #include "shim/msg.h"
+#include "userns.h"
 
 void ctr_now(char out[40]) {
         clock_now_rfc3339(out);
@@ -314,7 +315,8 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         int r;
         if (!root || !run)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if ((r = fs_mkdir_p(root, 0710, err)) < 0 || (r = fs_mkdir_p(run, 0711, err)) < 0)
+        if ((r = fs_mkdir_p(root, 0710, err)) < 0 || (r = fs_mkdir_p(run, 0711, err)) < 0 ||
+            (r = userns_chown(d, AT_FDCWD, root, false, err)) < 0)
                 return r;
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -573,6 +575,8 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         int r = ctr_validate_create(body, &req, err);
         if (r < 0)
                 return r;
+        if ((r = spec_check_userns(&req->hc, d->remap != NULL, err)) < 0)
+                return r;
         const char *image = req->cfg.image;
         if (!*image)
                 return berr_set(err, BERR_INVALID, EINVAL, "No image was specified");
@@ -668,6 +672,12 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         if (!dir || mkdir(dir, 0710) < 0) {
                 ctr_free(c);
                 return berr_sys(err, BERR_INTERNAL, "create container directory");
+        }
+        /* dockerd: root:<remapped gid> 0710, for the container's root to reach its files */
+        if ((r = userns_chown(d, AT_FDCWD, dir, false, err)) < 0) {
+                (void) rmdir(dir);
+                ctr_free(c);
+                return r;
         }
         /* Its volumes, named and anonymous, exist from now on, as with dockerd; none may be
          * removed before the container is in the table (see volume_lock). */

@@ -32,6 +32,7 @@
 #include "image/image_store.h"
 #include "image/layer_apply.h"
 #include "common/tree.h"
+#include "userns.h"
 
 #define GO_MODE_DIR (1u << 31)
 #define GO_MODE_SYMLINK (1u << 27)
@@ -307,6 +308,7 @@ static bool init_placeholder(const char *path, const struct stat *st);
 struct tar_out {
         int fd;
         bool failed;
+        const struct userns_remap *remap; /* --userns-remap: owners as the container sees them */
         bool overlay; /* an overlay upper dir (commit): whiteouts become AUFS's .wh. files */
         char *buf; /* COPY_BUF bytes, on the heap: put() recurses */
         struct {
@@ -365,8 +367,14 @@ static bool pax_add(char **recs, size_t *len, const char *key, const char *value
         return true;
 }
 
-static void header(struct tar_out *o, const char *name, const struct stat *st, char type, const char *link,
+static void header(struct tar_out *o, const char *name, const struct stat *st_disk, char type, const char *link,
                    unsigned long long size) {
+        struct stat mapped = *st_disk;
+        if (o->remap) { /* dockerd's archive with the daemon's IdentityMapping */
+                mapped.st_uid = userns_to_container(o->remap, st_disk->st_uid, false);
+                mapped.st_gid = userns_to_container(o->remap, st_disk->st_gid, true);
+        }
+        const struct stat *st = &mapped;
         bool long_name = strlen(name) > 99, long_link = link && strlen(link) > 99, big = size > 077777777777ULL;
         bool big_ids = st->st_uid > 07777777 || st->st_gid > 07777777;
         unsigned long long mtime = st->st_mtim.tv_sec > 0 ? (unsigned long long) st->st_mtim.tv_sec : 0;
@@ -626,7 +634,7 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
 
 static void *writer(void *arg) {
         struct ctr_archive *a = arg;
-        struct tar_out o = { .fd = a->pipe_w, .buf = malloc(COPY_BUF), .overlay = a->overlay_upper };
+        struct tar_out o = { .fd = a->pipe_w, .buf = malloc(COPY_BUF), .overlay = a->overlay_upper, .remap = a->d->remap };
         if (!o.buf)
                 o.failed = true;
         put(&o, a->base_fd, a->last, a->name, 0);
@@ -704,6 +712,8 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
                         .whiteouts = LAYER_WHITEOUTS_NONE,
                         .owner_root = !copy_uidgid,
                         .no_overwrite_dir_nondir = no_overwrite_dir_nondir,
+                        .map_id = d->remap ? userns_to_host : NULL,
+                        .map_data = d->remap,
                 };
                 struct layer_apply_result res;
                 r = layer_apply_fd(target, tar_fd, &o, &res, err);

@@ -30,6 +30,7 @@
 #include "runtime/spec.h"
 #include "shim/msg.h"
 #include "shim_exe.h"
+#include "userns.h"
 
 extern char **environ;
 
@@ -226,9 +227,15 @@ static int prepare_files(struct daemon *d, struct container *c, const char *dir,
         _cleanup_free_ char *resolv = container_resolv_conf(c);
         if (!hosts || !resolv)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if ((r = write_file(dir, "hosts", hosts, err)) < 0)
+        if ((r = write_file(dir, "hosts", hosts, err)) < 0 || (r = write_file(dir, "resolv.conf", resolv, err)) < 0)
                 return r;
-        return write_file(dir, "resolv.conf", resolv, err);
+        /* --userns-remap: the container's root owns them, as with dockerd */
+        static const char *const files[] = { "hostname", "hosts", "resolv.conf" };
+        _cleanup_close_ int dfd = d->remap ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+        for (size_t i = 0; dfd >= 0 && i < ELEMENTSOF(files); i++)
+                if ((r = userns_chown(d, dfd, files[i], true, err)) < 0)
+                        return r;
+        return 0;
 }
 
 int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *err) {
@@ -378,6 +385,12 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         if (r < 0)
                 return r;
         in.mounts = mounts;
+        if (d->remap) {
+                in.uid_maps = d->remap->uids;
+                in.n_uid_maps = d->remap->n_uids;
+                in.gid_maps = d->remap->gids;
+                in.n_gid_maps = d->remap->n_gids;
+        }
         r = spec_generate(&in, &spec, err);
         if (r < 0)
                 return r;
@@ -469,6 +482,10 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         _cleanup_close_ int rfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd >= 0) {
                 int f = openat(rfd, ".dockerenv", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+                if (f >= 0 && d->remap && (r = userns_chown(d, f, "", true, err)) < 0) {
+                        close(f);
+                        return r;
+                }
                 if (f >= 0)
                         close(f);
         }

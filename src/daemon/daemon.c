@@ -1,5 +1,6 @@
 /* daemon.c - berthd's lifetime: pidfile, roots, engine ID, listeners, HTTP server. */
 #include "daemon.h"
+#include "userns.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -79,6 +80,10 @@ int daemon_open(struct daemon *d, struct berr *err) {
         r = lock_pidfile(d, err);
         if (r < 0)
                 return r;
+        /* With --userns-remap the data root becomes DATA-ROOT/<uid>.<gid>, as dockerd's. */
+        r = userns_remap_open(d, err);
+        if (r < 0)
+                return r;
         r = fs_mkdir_p(d->cfg.data_root, 0711, err);
         if (r < 0)
                 return berr_wrap(err, "data root");
@@ -97,6 +102,9 @@ int daemon_open(struct daemon *d, struct berr *err) {
         if (r < 0)
                 return berr_wrap(err, "image store");
         snprintf(d->storage_driver, sizeof(d->storage_driver), "%s", image_store_driver_name(d->images));
+        if (d->remap && (r = image_store_set_idmap(d->images, d->remap->userns_fd, d->remap->root_uid,
+                                                   d->remap->root_gid, err)) < 0)
+                return r;
         snprintf(d->backing_fs, sizeof(d->backing_fs), "%s", host_fs_name(d->cfg.data_root));
         pthread_mutex_init(&d->volume_lock, NULL);
         pthread_mutex_init(&d->exec_lock, NULL);
@@ -108,6 +116,8 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
         if (r < 0)
                 return berr_wrap(err, "plugins");
+        if (d->remap)
+                volume_store_set_owner(d->volumes, d->remap->root_uid, d->remap->root_gid);
         if (!d->cfg.net.table) {
                 /* berth's nftables table: "berth", or one per exec root for other daemons. */
                 char h[33], name[32];
@@ -193,6 +203,7 @@ void daemon_close(struct daemon *d) {
                 close(d->pidfile_fd);
                 d->pidfile_fd = -1;
         }
+        userns_remap_close(d);
 }
 
 void daemon_get_counts(struct daemon *d, struct daemon_counts *ret) {

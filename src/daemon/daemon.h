@@ -15,6 +15,7 @@ struct image_store;
 struct container;
 struct events_bus;
 struct exec_rec;
+struct userns_remap;
 
 struct daemon {
         struct daemon_config cfg;
@@ -54,6 +55,7 @@ struct daemon {
         /* Health-check threads running (health.c): shutdown waits for them. */
         _Atomic int health_threads;
         volatile bool shutting_down; /* set once; blocking waits give up */
+        struct userns_remap *remap;  /* --userns-remap (userns.c); NULL: containers run as the host's root */
 };
 
 /* Counts for `docker info`: filled by the container and image stores as they land. */

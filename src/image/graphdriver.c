@@ -29,6 +29,9 @@ struct graph_driver {
         enum graph_driver_kind kind;
         char *home;
         int home_fd;
+        int idmap_userns_fd; /* --userns-remap: writable mounts see the layers through it; -1: none */
+        uid_t idmap_root_uid;
+        gid_t idmap_root_gid;
 };
 
 static const char *const driver_names[_GRAPH_DRIVER_MAX] = {
@@ -114,6 +117,7 @@ int graph_driver_open(const char *data_root, const char *name, struct graph_driv
         if (!d)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         d->home_fd = -1;
+        d->idmap_userns_fd = -1;
         d->kind = kind;
         d->home = kind == GRAPH_DRIVER_OVERLAY2 ? fs_path_join(data_root, "overlay2")
                                                 : fs_path_join(data_root, "vfs/dir");
@@ -352,19 +356,78 @@ static int bind_mount(const char *src, const char *target, bool ro, struct berr 
         return 0;
 }
 
+int graph_driver_set_idmap(struct graph_driver *d, int userns_fd, uid_t root_uid, gid_t root_gid, struct berr *err) {
+        if (d->kind != GRAPH_DRIVER_OVERLAY2)
+                return berr_set(err, BERR_INVALID, ENOTSUP, "--userns-remap needs the overlay2 storage driver: with %s every "
+                                "container would need a chowned copy of its image", driver_names[d->kind]);
+        d->idmap_userns_fd = userns_fd;
+        d->idmap_root_uid = root_uid;
+        d->idmap_root_gid = root_gid;
+        return 0;
+}
+
+/* A detached mount of @path that shows its files through the idmapping of @userns_fd:
+ * what is 0 on disk is the remapped root (Linux 5.12; overlayfs layers from 5.19, given
+ * as fds to "lowerdir+" from 6.13). */
+static int idmapped_layer(const char *path, int userns_fd, struct berr *err) {
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (tree < 0)
+                return berr_sys(err, BERR_INTERNAL, "open layer %s", path);
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t) userns_fd };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+                return berr_sys(err, BERR_INTERNAL, "idmapped mount of layer %s (--userns-remap needs a kernel and a "
+                                "filesystem with idmapped mounts)", path);
+        return TAKE_FD(tree);
+}
+
+static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, struct berr *err);
+
 /* Returns 1, with nothing mounted, when the kernel lacks fsopen or "lowerdir+". */
 static int overlay_mount_fsconfig(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
                                   const char *upper, const char *work, struct berr *err) {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
-                return 1; /* no new mount API: the caller falls back */
-        for (size_t i = 0; i < n; i++) {
+                return d->idmap_userns_fd >= 0 && upper ? berr_sys(err, BERR_INTERNAL, "--userns-remap: fsopen overlay") : 1;
+        /* --userns-remap: the layers of a container's root are seen through the mapping,
+         * so its root owns them without a chown; its own layer (upper) is in host ids. */
+        bool idmapped = d->idmap_userns_fd >= 0 && upper;
+        /* The detached idmapped mounts must live until the overlay is created: closing the
+         * last fd of one dissolves it, and overlayfs clones them only at CMD_CREATE. */
+        _cleanup_free_ int *trees = idmapped ? malloc(n * sizeof(int)) : NULL;
+        size_t n_trees = 0;
+        if (idmapped && !trees)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < n; i++) {
                 char path[PATH_MAX];
-                if (fs_path_fmt(path, sizeof(path), "%s/%s/diff", d->home, chain[i]) < 0)
-                        return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", chain[i]);
+                if (fs_path_fmt(path, sizeof(path), "%s/%s/diff", d->home, chain[i]) < 0) {
+                        r = berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "layer %s: path too long", chain[i]);
+                        break;
+                }
+                if (idmapped) {
+                        int tree = idmapped_layer(path, d->idmap_userns_fd, err);
+                        if (tree < 0) {
+                                r = tree;
+                                break;
+                        }
+                        trees[n_trees++] = tree;
+                        if (fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, tree) < 0)
+                                r = berr_sys(err, BERR_INTERNAL, "mount %s: idmapped layer %s", target, chain[i]);
+                        continue;
+                }
                 if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
                         return 1; /* kernel without lowerdir+: the caller falls back */
         }
+        if (r == 0 && idmapped && chown(upper, d->idmap_root_uid, d->idmap_root_gid) < 0) /* the container's / */
+                r = berr_sys(err, BERR_INTERNAL, "chown %s to the remapped root", upper);
+        if (r == 0)
+                r = overlay_create_and_move(fs, target, upper, work, err);
+        for (size_t i = 0; i < n_trees; i++)
+                (void) close(trees[i]);
+        return r;
+}
+
+static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, struct berr *err) {
         if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
                       fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
                 return berr_sys(err, BERR_INTERNAL, "mount %s: upper dir %s", target, upper);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "image/layer_apply.h"
 
@@ -56,6 +57,11 @@ int graph_driver_gc(struct graph_driver *d, const char *const *known, size_t n_k
  * copy of it into @rw_dir/diff. */
 int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
                        const char *rw_dir, struct berr *err);
+
+/* --userns-remap: writable mounts (containers' roots) stack idmapped mounts of the layers
+ * through @userns_fd (not owned; it must outlive the driver) and give the upper dir to
+ * @root_uid:@root_gid. overlay2 only: vfs fails (it would need chowned copies). */
+int graph_driver_set_idmap(struct graph_driver *d, int userns_fd, uid_t root_uid, gid_t root_gid, struct berr *err);
 
 /* The "GraphDriver.Data" object of image inspect for @chain (top first). */
 json_t *graph_driver_metadata(struct graph_driver *d, const char *const *chain, size_t n);

@@ -835,6 +835,10 @@ int image_store_delete(struct image_store *s, const char *name_or_id, bool force
         return 0;
 }
 
+int image_store_set_idmap(struct image_store *s, int userns_fd, uid_t root_uid, gid_t root_gid, struct berr *err) {
+        return graph_driver_set_idmap(s->driver, userns_fd, root_uid, root_gid, err);
+}
+
 int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, const char *target, const char *rw_dir,
                              struct berr *err) {
         pthread_mutex_lock(&s->lock);

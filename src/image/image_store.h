@@ -76,6 +76,10 @@ typedef int (*image_count_fn)(void *opaque, const char *image_id);
 int image_store_delete(struct image_store *s, const char *name_or_id, bool force, image_usage_fn usage,
                        void *opaque, json_t **ret_items, struct berr *err);
 
+/* --userns-remap: containers' roots see the layers through @userns_fd's mapping
+ * (graph_driver_set_idmap). */
+int image_store_set_idmap(struct image_store *s, int userns_fd, uid_t root_uid, gid_t root_gid, struct berr *err);
+
 /* Mount the root filesystem of an image at @target: read-only when @rw_dir is NULL, else
  * with @rw_dir/{diff,work} as the writable layer. The caller unmounts (umount2). */
 int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, const char *target, const char *rw_dir,

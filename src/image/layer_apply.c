@@ -358,6 +358,16 @@ static int apply_meta(const struct apply *ap, int dfd, const char *base, const c
                       bool is_link, struct berr *err) {
         uid_t uid = ap->o->owner_root ? 0 : (uid_t) archive_entry_uid(e);
         gid_t gid = ap->o->owner_root ? 0 : (gid_t) archive_entry_gid(e);
+        if (ap->o->map_id) {
+                uint32_t u, g;
+                int r = ap->o->map_id(ap->o->map_data, uid, false, &u, err);
+                if (r == 0)
+                        r = ap->o->map_id(ap->o->map_data, gid, true, &g, err);
+                if (r < 0)
+                        return berr_wrap(err, "%s", path);
+                uid = u;
+                gid = g;
+        }
         if (fchownat(dfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
                 return berr_sys(err, BERR_INTERNAL, "%s: chown", path);
         int r = set_xattrs(dfd, base, path, e, err);

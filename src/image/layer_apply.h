@@ -4,6 +4,7 @@
  * input: every path is resolved inside the root with openat2(RESOLVE_IN_ROOT). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ struct layer_apply_opts {
         struct layer_split_writer *split;
         /* docker cp without -a: everything owned by root (0:0) instead of the tar's owners. */
         bool owner_root;
+        /* --userns-remap (docker cp into a container): the owner a file gets on disk, from
+         * the container's id (after owner_root). Returns 0, or negative with @err set for
+         * an id the mapping does not cover. NULL: ids as they are. */
+        int (*map_id)(void *map_data, uint32_t id, bool is_gid, uint32_t *ret, struct berr *err);
+        void *map_data;
         /* docker cp's noOverwriteDirNonDir: a directory may not replace a non-directory or
          * the other way round (BERR_INVALID, dockerd's words). */
         bool no_overwrite_dir_nondir;

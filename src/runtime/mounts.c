@@ -476,6 +476,17 @@ static int mount_one(int rootfd, const struct rt_mount_ctx *m, const json_t *e, 
                 return cgroup_mount(rootfd, m, dest, &o, err);
         _cleanup_close_ int mfd = -1, destfd = -1;
         r = new_fs_mount(type, source, &o, dest, &mfd, err);
+        if (r == -EPERM && STREQ(type, "sysfs")) {
+                /* In a user namespace, sysfs needs the network namespace to be the user
+                 * namespace's own; berthd's bridge endpoints are made by the host's. runc
+                 * then binds the host's /sys, read-only and recursive, and so do we. */
+                struct mnt_opts bo = o;
+                bo.is_bind = bo.is_rbind = true;
+                bo.attr_recursive = true;
+                bo.attr.attr_set |= MOUNT_ATTR_RDONLY;
+                bo.attr.attr_clr &= ~(uint64_t) MOUNT_ATTR_RDONLY;
+                return bind_mount(rootfd, "/sys", dest, &bo, err);
+        }
         if (r < 0)
                 return r;
         r = resolve_dest(rootfd, source ? source : type, dest, RT_RESOLVE_MKDIR, STREQ(type, "proc"), &destfd, err);

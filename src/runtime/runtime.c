@@ -58,7 +58,8 @@ struct rt_container {
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
-        bool drop_mknod; /* v2 device rules not enforced (no eBPF): no new device nodes either */
+        bool drop_mknod; /* device rules cannot be enforced: no new device nodes either */
+        bool has_userns; /* the init is in a user namespace of its own: execs join it */
 };
 
 /* ---- sync messages ---- */
@@ -166,6 +167,7 @@ struct child_ctx {
         const struct rt_seccomp *seccomp;
         bool cgroup_msg; /* create: the parent sends CGROUP once it attached us */
         bool drop_mknod;
+        bool has_userns; /* a user namespace is joined: some steps need the host's privileges first */
         pid_t init_pid; /* exec */
         int init_pidfd;
 };
@@ -220,6 +222,8 @@ struct child_state {
         bool kept_admin;   /* CAP_SYS_ADMIN kept for loading seccomp */
         int console;       /* the pty master for the parent (console_in_container), else -1 */
         bool in_cgroup;    /* CGROUP received (or not expected) */
+        bool early_done;   /* oom_score_adj and rlimits set before joining the user namespace */
+        bool net_sysctls_done; /* "net.*" sysctls written before joining the user namespace */
 };
 
 struct cgroup_wait {
@@ -243,6 +247,25 @@ static int child_wait_cgroup(void *userdata, struct berr *err) {
         return 0;
 }
 
+/* Just before the user namespace is joined: what needs the host's privileges. Raising a
+ * hard rlimit or lowering oom_score_adj needs CAP_SYS_RESOURCE in the host's user namespace
+ * (runc sets both from the parent for that reason), and a network namespace berthd made
+ * belongs to the host's user namespace, so its sysctls are written now. */
+static int child_before_userns(void *userdata, struct berr *err) {
+        struct cgroup_wait *w = userdata;
+        int r = rt_proc_set_oom_score_adj(w->c->process, err);
+        if (r == 0)
+                r = rt_proc_set_rlimits(w->c->process, err);
+        if (r < 0)
+                return r;
+        w->st->early_done = true;
+        if (!w->c->is_exec && w->c->ns->fd[RT_NS_NET] >= 0) {
+                r = rt_sysctls_apply_some(w->c->spec, RT_SYSCTL_NET, err);
+                w->st->net_sysctls_done = r == 0;
+        }
+        return r;
+}
+
 static void child_state_done(struct child_state *st) {
         free(st->path);
         free(st->home);
@@ -252,14 +275,35 @@ static void child_state_done(struct child_state *st) {
         st->console = -1;
 }
 
+/* pid_in_child: the pid namespace just made in the user namespace takes our children, so
+ * the init is our child, forked once we are in the container's cgroup (it inherits it).
+ * We tell the parent its pid and leave; the shim, a child subreaper, becomes its parent.
+ * Returns in the init only. */
+static int child_fork_init(const struct child_ctx *c, struct child_state *st, struct berr *err) {
+        struct cgroup_wait w = { .c = c, .st = st };
+        (void) child_wait_cgroup(&w, err);
+        pid_t pid = fork();
+        if (pid < 0)
+                return berr_sys(err, BERR_INTERNAL, "fork the container's init into its pid namespace");
+        if (pid == 0)
+                return 0;
+        struct berr e = { .errnum = (int) pid };
+        (void) sync_send(c->sync_fd, RT_SYNC_PID, &e); /* on failure the parent sees EOF */
+        _exit(0);
+}
+
 static int child_setup(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         int r;
         struct cgroup_wait w = { .c = c, .st = st };
         trace_mark("init GO received");
-        if (c->is_exec)
-                r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
-        else
-                r = rt_ns_child_setup(c->ns, child_wait_cgroup, &w, err);
+        if (c->is_exec) {
+                r = c->has_userns ? child_before_userns(&w, err) : 0;
+                if (r == 0)
+                        r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
+        } else
+                r = rt_ns_child_setup(c->ns, child_wait_cgroup, child_before_userns, &w, err);
+        if (r == 0 && !c->is_exec && c->ns->pid_in_child)
+                r = child_fork_init(c, st, err);
         if (r < 0)
                 return r;
         trace_mark("init namespaces joined/created");
@@ -290,7 +334,8 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 if (r == 0)
                         r = set_hostname(c, err);
                 if (r == 0)
-                        r = rt_sysctls_apply(c->spec, err);
+                        r = rt_sysctls_apply_some(c->spec, st->net_sysctls_done ? RT_SYSCTL_NOT_NET : RT_SYSCTL_ALL,
+                                                  err);
                 /* Before the root may become read-only. */
                 if (r == 0)
                         r = rt_proc_create_cwd(c->process, err);
@@ -308,8 +353,8 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
         r = rt_proc_home_env(c->process, &st->home, err);
         if (r < 0)
                 return r;
-        r = rt_proc_set_oom_score_adj(c->process, err);
-        if (r == 0)
+        r = st->early_done ? 0 : rt_proc_set_oom_score_adj(c->process, err);
+        if (r == 0 && !st->early_done)
                 r = rt_proc_set_rlimits(c->process, err);
         if (r < 0)
                 return r;
@@ -455,6 +500,31 @@ static int wait_ready(int fd, int *ret_console, struct berr *err) {
         return 0;
 }
 
+/* pid_in_child: the child forked the init and went; reap the child and follow the init. */
+static int wait_init_pid(struct rt_container *c, struct berr *err) {
+        struct rt_sync_msg m;
+        int r = sync_recv(c->sync_fd, &m);
+        if (r < 0) {
+                errno = -r;
+                return berr_sys(err, BERR_INTERNAL, "read from the container's process");
+        }
+        if (r == 0)
+                return berr_set(err, BERR_INTERNAL, EPIPE, "the container's process exited during setup");
+        if (m.type == RT_SYNC_ERROR)
+                return msg_to_err(&m, err);
+        if (m.type != RT_SYNC_PID || m.errnum <= 0)
+                return berr_set(err, BERR_INTERNAL, EBADMSG, "unexpected message %u from the container's process", m.type);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        (void) close(c->pidfd);
+        /* Reaped, its child is ours now (child subreaper): nothing else can reap it. */
+        c->pid = (pid_t) m.errnum;
+        c->pidfd = pidfd_open(c->pid, 0);
+        if (c->pidfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "pidfd_open %d", (int) c->pid);
+        return 0;
+}
+
 /* After START: EOF means execve succeeded (the socket is CLOEXEC). */
 static int wait_exec(int fd, struct berr *err) {
         struct rt_sync_msg m;
@@ -544,10 +614,14 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         c->pidfd = c->sync_fd = c->console = -1;
         struct rt_namespaces ns;
         r = rt_ns_parse(spec, &ns, err);
+        if (r == 0)
+                r = rt_userns_prepare(spec, &ns, err);
         if (r < 0) {
+                rt_ns_close(&ns);
                 rt_container_free(c);
                 return r;
         }
+        c->has_userns = ns.fd[RT_NS_USER] >= 0;
         json_t *lnx = json_object_get(spec, "linux");
         json_t *profile = json_object_get(lnx, "seccomp");
         if (json_is_object(profile)) {
@@ -583,6 +657,7 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         struct child_ctx cc = {
                 .spec = spec, .process = process, .rootfs = rootfs, .io = io, .sync_fd = sp[1],
                 .ns = &ns, .cg = c->cg, .seccomp = c->seccomp, .cgroup_msg = true, .drop_mknod = c->drop_mknod,
+                .has_userns = c->has_userns,
         };
         c->sync_fd = sp[0];
         r = spawn(&cc, &ns, -1, sp[0], &c->pid, &c->pidfd, err);
@@ -604,6 +679,8 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
         if (r == 0)
                 (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
+        if (r == 0 && ns.pid_in_child)
+                r = wait_init_pid(c, err);
         if (r == 0)
                 r = wait_ready(c->sync_fd, &c->console, err);
         trace_mark("shim READY received");
@@ -679,7 +756,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         struct child_ctx cc = {
                 .is_exec = true, .spec = NULL, .process = process, .io = io, .sync_fd = sp[1],
                 .ns = &none, .cg = c->cg, .seccomp = c->seccomp, .init_pid = c->pid, .init_pidfd = c->pidfd,
-                .drop_mknod = c->drop_mknod,
+                .drop_mknod = c->drop_mknod, .has_userns = c->has_userns,
         };
         pid_t pid = 0;
         int pidfd = -1;

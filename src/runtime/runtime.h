@@ -94,3 +94,7 @@ int rt_cgroup_update(const char *root, const char *cgroups_path, const json_t *r
  * the shim's, the container's process before its execve included, leads back to the
  * host's binary (CVE-2019-5736). */
 int rt_sealed_exe_open(const char *path, const char *name, int *ret_fd, struct berr *err);
+/* A user namespace with @uid_map and @gid_map ("containerID hostID size\n" lines, as
+ * /proc/<pid>/uid_map takes them), held only by the returned fd: berthd keeps one for
+ * its --userns-remap maps, the userns_fd of idmapped mounts of image layers. */
+int rt_userns_new(const char *uid_map, const char *gid_map, int *ret_fd, struct berr *err);

@@ -30,11 +30,28 @@ enum rt_ns {
 struct rt_namespaces {
         bool is_new[_RT_NS_MAX]; /* listed without "path": unshare */
         int fd[_RT_NS_MAX];      /* listed with "path": the opened file to setns into, else -1 */
+        /* A new pid namespace in a user namespace: the child creates it once in the user
+         * namespace (so that it owns it) and forks the container's init into it; the
+         * parent does nothing around its fork (rt_userns_prepare sets this). */
+        bool pid_in_child;
 };
 
-/* Read linux.namespaces; open every "path" (O_CLOEXEC). User namespaces are refused. */
+/* Read linux.namespaces; open every "path" (O_CLOEXEC). */
 int rt_ns_parse(const json_t *spec, struct rt_namespaces *ns, struct berr *err);
 void rt_ns_close(struct rt_namespaces *ns);
+
+/* Parent side, before fork: a new user namespace (linux.uidMappings/gidMappings written),
+ * made by a helper process and turned into a "joined" entry of @ns (an fd); with a user
+ * namespace and a new pid namespace, sets pid_in_child. Nothing to do without a user
+ * namespace. */
+int rt_userns_prepare(const json_t *spec, struct rt_namespaces *ns, struct berr *err);
+/* The helper: a user namespace with @uid_map/@gid_map ("ctr host size\n" lines; NULL when
+ * @join_userns_fd >= 0, whose namespace is used instead), plus a pid namespace owned by
+ * it when @new_pidns (*ret_pidns_fd: its pid_for_children). */
+int rt_userns_create(const char *uid_map, const char *gid_map, int join_userns_fd, bool new_pidns,
+                     int *ret_userns_fd, int *ret_pidns_fd, struct berr *err);
+/* OCI id mappings ([{containerID, hostID, size}]) as uid_map text. */
+int rt_userns_map_text(const json_t *mappings, char *buf, size_t size, struct berr *err);
 
 /* Parent side, around fork(): make the calling thread's children land in the container's
  * pid namespace (a new one, the one at "path", or that of @join_pidfd when >= 0), and
@@ -42,12 +59,15 @@ void rt_ns_close(struct rt_namespaces *ns);
 int rt_ns_pid_enter(const struct rt_namespaces *ns, int join_pidfd, int *ret_saved, struct berr *err);
 int rt_ns_pid_leave(int saved, struct berr *err);
 
-/* Child side: join the "path" namespaces and unshare the new ones (not pid, done by the
- * parent). The cgroup namespace is unshared last; @before_cgroupns (if not NULL) runs just
- * before a new one is created or joined, so the caller can wait there until the parent
- * has moved it into the container's cgroup (the new namespace's root). */
-int rt_ns_child_setup(const struct rt_namespaces *ns, int (*before_cgroupns)(void *, struct berr *), void *userdata,
-                      struct berr *err);
+/* Child side: join the "path" namespaces, then the user namespace (becoming its root),
+ * and unshare the new ones (not pid, done by the parent). The cgroup namespace is unshared
+ * last; @before_cgroupns (if not NULL) runs just before a new one is created or joined, so
+ * the caller can wait there until the parent has moved it into the container's cgroup (the
+ * new namespace's root). @before_userns (if not NULL) runs just before the user namespace
+ * is joined, for what needs the host's privileges (rlimits, sysctls of a joined network
+ * namespace). */
+int rt_ns_child_setup(const struct rt_namespaces *ns, int (*before_cgroupns)(void *, struct berr *),
+                      int (*before_userns)(void *, struct berr *), void *userdata, struct berr *err);
 
 /* Exec: join every namespace of @init_pid that differs from ours, through its pidfd. */
 int rt_ns_exec_join(pid_t init_pid, int init_pidfd, struct berr *err);
@@ -223,6 +243,10 @@ int rt_mounts_finalize(const json_t *spec, struct berr *err);
 /* Write linux.sysctl through a proc filesystem of our own (never the container's /proc,
  * which its mounts may cover), in the namespaces of the calling process. */
 int rt_sysctls_apply(const json_t *spec, struct berr *err);
+enum rt_sysctl_which { RT_SYSCTL_ALL, RT_SYSCTL_NET, RT_SYSCTL_NOT_NET };
+/* The same, for a part of them: "net.*" alone is written before a user namespace is
+ * joined when the network namespace is the host user namespace's (berthd made it). */
+int rt_sysctls_apply_some(const json_t *spec, enum rt_sysctl_which which, struct berr *err);
 
 /* ---- devices.c ---- */
 
@@ -243,6 +267,8 @@ enum rt_sync_type {
         RT_SYNC_START,    /* parent -> child: execve */
         RT_SYNC_ERROR,    /* child -> parent: the error, then the child exits */
         RT_SYNC_CGROUP,   /* parent -> child (create): now in the container's cgroup */
+        RT_SYNC_PID,      /* child -> parent (create, pid_in_child): the init's pid (errnum), the
+                           * child exits and the init goes on with the protocol */
 };
 
 struct rt_sync_msg {

@@ -98,6 +98,7 @@ static bool has_prefix(const char *s, const char *prefix) {
 struct ns_modes {
         struct spec_modes m;
         bool network_container, uts_host, pid_host, pid_container, ipc_container, cgroupns_private;
+        bool userns_private; /* a user namespace of the container's own (remapped daemon) */
 };
 
 static bool host_is_cgroup2(void) {
@@ -153,10 +154,11 @@ static int modes_parse(const struct spec_input *in, struct ns_modes *ns, struct 
         default: break;
         }
 
-        const char *userns = hc->userns_mode;
-        if (*userns && !STREQ(userns, "host"))
-                return berr_set(err, BERR_INVALID, EINVAL, "invalid USER mode: %s (user namespaces are not supported)",
-                                userns);
+        bool remapped = in->n_uid_maps > 0 && in->n_gid_maps > 0;
+        int r = spec_check_userns(hc, remapped, err);
+        if (r < 0)
+                return r;
+        ns->userns_private = remapped && !STREQ(hc->userns_mode, "host");
 
         int64_t shm = hc->shm_size;
         if (shm < 0)
@@ -165,7 +167,57 @@ static int modes_parse(const struct spec_input *in, struct ns_modes *ns, struct 
         return 0;
 }
 
+int spec_check_userns(const struct ctr_host_config *hc, bool remapped, struct berr *err) {
+        const char *userns = hc->userns_mode;
+        if (*userns && !STREQ(userns, "host"))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid USER mode: %s", userns);
+        if (!remapped || *userns)
+                return 0;
+        if (hc->privileged)
+                return berr_set(err, BERR_INVALID, EINVAL, "privileged mode is incompatible with user namespaces.  You must "
+                                "run the container in the host namespace when running privileged mode");
+        if (hc->net_mode == CTR_NET_HOST)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "cannot share the host's network namespace when user namespaces are enabled");
+        if (hc->pid_mode == CTR_PID_HOST)
+                return berr_set(err, BERR_INVALID, EINVAL,
+                                "cannot share the host PID namespace when user namespaces are enabled");
+        return 0;
+}
+
+/* "/proc/<pid>/ns/<x>" of a container whose namespace is shared -> "/proc/<pid>/ns/user":
+ * dockerd joins that container's user namespace too. NULL when @path is not of that form. */
+static char *peer_userns_path(const char *path) {
+        if (!path || strncmp(path, "/proc/", 6) != 0)
+                return NULL;
+        const char *ns = strstr(path + 6, "/ns/");
+        char *out = NULL;
+        if (!ns || asprintf(&out, "%.*s/ns/user", (int) (ns - path), path) < 0)
+                return NULL;
+        return out;
+}
+
+static json_t *idmaps_json(const struct spec_idmap *m, size_t n) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++)
+                if (json_array_append_new(arr, json_pack("{s:I,s:I,s:I}", "containerID", (json_int_t) m[i].container_id,
+                                                         "hostID", (json_int_t) m[i].host_id, "size",
+                                                         (json_int_t) m[i].size)) < 0) {
+                        json_decref(arr);
+                        return NULL;
+                }
+        return arr;
+}
+
 static int namespaces_build(const struct spec_input *in, const struct ns_modes *ns, json_t **ret, struct berr *err) {
+        _cleanup_free_ char *peer_userns = NULL;
+        if (ns->userns_private) {
+                const char *peer = ns->network_container ? in->netns_path
+                                   : ns->ipc_container   ? in->ipc_ns_path
+                                   : ns->pid_container   ? in->pid_ns_path
+                                                         : NULL;
+                peer_userns = peer_userns_path(peer);
+        }
         const struct {
                 const char *type;
                 bool skip;
@@ -177,6 +229,7 @@ static int namespaces_build(const struct spec_input *in, const struct ns_modes *
                 { "pid", ns->pid_host, ns->pid_container ? in->pid_ns_path : NULL },
                 { "ipc", ns->m.ipc_host, ns->ipc_container ? in->ipc_ns_path : NULL },
                 { "cgroup", !ns->cgroupns_private, NULL },
+                { "user", !ns->userns_private, peer_userns },
         };
         json_t *arr = json_array();
         if (!arr)
@@ -494,7 +547,9 @@ static int sysctl_build(const struct ctr_config *cc, const struct ns_modes *ns, 
         if (ns->m.network_private) {
                 /* dockerd (like containerd's CRI): ping and low ports without NET_RAW / NET_BIND_SERVICE */
                 json_object_set_new(out, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
-                json_object_set_new(out, "net.ipv4.ping_group_range", json_string("0 2147483647"));
+                /* not in a user namespace (dockerd): its gids are not all mapped */
+                if (!ns->userns_private)
+                        json_object_set_new(out, "net.ipv4.ping_group_range", json_string("0 2147483647"));
         }
         const struct strmap *user = &cc->hc.sysctls;
         if (user->n > LIST_MAX)
@@ -693,6 +748,16 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
         json_object_set_new(lnx, "resources", TAKE_PTR(resources));
         json_object_set_new(lnx, "cgroupsPath", json_string(cgpath));
         json_object_set_new(lnx, "namespaces", TAKE_PTR(namespaces));
+        if (ns.userns_private) {
+                json_t *um = idmaps_json(in->uid_maps, in->n_uid_maps), *gm = idmaps_json(in->gid_maps, in->n_gid_maps);
+                if (!um || !gm) {
+                        json_decref(um);
+                        json_decref(gm);
+                        return OOM();
+                }
+                json_object_set_new(lnx, "uidMappings", um);
+                json_object_set_new(lnx, "gidMappings", gm);
+        }
         if (devices)
                 json_object_set_new(lnx, "devices", TAKE_PTR(devices));
         if (seccomp)

@@ -4,11 +4,19 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime/ctr_config.h"
 
 struct berr;
+
+/* One range of an id map: container ids [container_id, container_id + size) are host ids
+ * [host_id, host_id + size). */
+struct spec_idmap {
+        uint32_t container_id, host_id, size;
+};
 
 struct spec_input {
         const char *id;          /* 64-hex container ID */
@@ -36,10 +44,21 @@ struct spec_input {
                                   * bind-mounted read-only at /sbin/docker-init and process.args
                                   * become ["/sbin/docker-init", "--", ...] as dockerd does. NULL:
                                   * only the annotation SPEC_ANNOTATION_INIT records the request. */
+        /* --userns-remap: the daemon's id maps (n_uid_maps 0: no remapping). With them, a
+         * container whose UsernsMode is not "host" gets a user namespace with these maps,
+         * or joins that of the container whose network, IPC or PID namespace it shares
+         * (dockerd: sharing those needs the same user namespace). */
+        const struct spec_idmap *uid_maps, *gid_maps;
+        size_t n_uid_maps, n_gid_maps;
 };
 
 /* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */
 #define SPEC_ANNOTATION_INIT "io.berth.init"
+
+/* dockerd's refusals for a container that would get a user namespace (@remapped: the
+ * daemon runs with --userns-remap): --privileged, --network host and --pid host need
+ * --userns=host. UsernsMode must be "" or "host". Checked at create and at start. */
+int spec_check_userns(const struct ctr_host_config *hc, bool remapped, struct berr *err);
 
 /* Build the OCI spec. Bad HostConfig values (unknown capability, bad ulimit, --device
  * path missing, user not in the image's /etc/passwd, ...) fail with BERR_INVALID and a

@@ -60,6 +60,10 @@ static int write_one(int procfd, const char *key, const char *value, struct berr
 }
 
 int rt_sysctls_apply(const json_t *spec, struct berr *err) {
+        return rt_sysctls_apply_some(spec, RT_SYSCTL_ALL, err);
+}
+
+int rt_sysctls_apply_some(const json_t *spec, enum rt_sysctl_which which, struct berr *err) {
         json_t *sysctls = json_object_get(json_object_get(spec, "linux"), "sysctl");
         if (!json_object_size(sysctls))
                 return 0;
@@ -69,6 +73,9 @@ int rt_sysctls_apply(const json_t *spec, struct berr *err) {
         const char *key;
         json_t *val;
         json_object_foreach(sysctls, key, val) {
+                bool is_net = strncmp(key, "net.", 4) == 0;
+                if ((which == RT_SYSCTL_NET && !is_net) || (which == RT_SYSCTL_NOT_NET && is_net))
+                        continue;
                 if (!json_is_string(val))
                         return berr_set(err, BERR_INVALID, EINVAL, "sysctl \"%s\": invalid", key);
                 int r = write_one(procfd, key, json_string_value(val), err);

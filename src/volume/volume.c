@@ -26,7 +26,16 @@ struct volume_store {
         char *root; /* DATA-ROOT/volumes */
         int root_fd;
         pthread_mutex_t lock; /* create/remove of one name at a time */
+        bool has_owner;       /* --userns-remap: _data belongs to the remapped root */
+        uid_t owner_uid;
+        gid_t owner_gid;
 };
+
+void volume_store_set_owner(struct volume_store *vs, uid_t uid, gid_t gid) {
+        vs->has_owner = true;
+        vs->owner_uid = uid;
+        vs->owner_gid = gid;
+}
 
 bool volume_name_valid(const char *name) {
         size_t n = strlen(name);
@@ -214,6 +223,8 @@ int volume_create(struct volume_store *vs, const char *name, const char *driver,
                 ;
         else if (mkdirat(vs->root_fd, data, 0755) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "create volume %s", name);
+        else if (vs->has_owner && fchownat(vs->root_fd, data, vs->owner_uid, vs->owner_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                r = berr_sys(err, BERR_INTERNAL, "create volume %s: chown to the remapped root", name);
         else {
                 _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
                 char path[512];

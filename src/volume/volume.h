@@ -6,6 +6,8 @@
  * containers: in-use checks are the caller's. */
 #pragma once
 
+#include <sys/types.h>
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,6 +18,8 @@ struct volume_store;
 #define VOLUME_LABEL_ANONYMOUS "com.docker.volume.anonymous"
 
 int volume_store_open(const char *data_root, struct volume_store **ret, struct berr *err);
+/* --userns-remap: new volumes' _data directories belong to @uid:@gid (the remapped root). */
+void volume_store_set_owner(struct volume_store *vs, uid_t uid, gid_t gid);
 void volume_store_free(struct volume_store *vs);
 
 /* dockerd's rule for local volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */

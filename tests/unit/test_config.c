@@ -382,18 +382,18 @@ static void test_o14_bad_values(void **s) {
         expect_json_error("{\"labels\":\"a=b\"}", "invalid type for labels");
         expect_json_error("{\"labels\":[\"a=1\",\"b=2\",\"a=3\"]}", "conflict labels for a=1 and a=3");
         /* dockerd's options berth lacks are named, never ignored; unknown keys stay unknown */
-        expect_json_error("{\"userns-remap\":\"default\",\"tlsverify\":true}",
-                          "the following directives are not supported by berth: userns-remap, tlsverify");
-        expect_json_error("{\"userns-remap\":\"default\",\"nonsense\":1}",
+        expect_json_error("{\"cri-containerd\":true,\"tlsverify\":true}",
+                          "the following directives are not supported by berth: cri-containerd, tlsverify");
+        expect_json_error("{\"cri-containerd\":true,\"nonsense\":1}",
                           "the following directives don't match any configuration option: nonsense");
 }
 
 static void test_o14_unsupported_flag(void **s) {
         struct daemon_config cfg;
         struct berr err = { 0 };
-        char *argv[] = { "berthd", "--userns-remap", "default" };
-        assert_true(parse(&cfg, &err, 3, argv) < 0);
-        assert_string_equal(err.msg, "flag --userns-remap is not supported by berth");
+        char *argv[] = { "berthd", "--cri-containerd" };
+        assert_true(parse(&cfg, &err, 2, argv) < 0);
+        assert_string_equal(err.msg, "flag --cri-containerd is not supported by berth");
         daemon_config_done(&cfg);
         char *argv2[] = { "berthd", "--default-ulimit", "nofile" };
         assert_true(parse(&cfg, &err, 3, argv2) < 0);

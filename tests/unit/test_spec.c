@@ -626,6 +626,99 @@ static void test_spec_golden_seccomp(void **state) {
 
 /* ---- namespaces, hostname ---- */
 
+static bool has_ns(json_t *spec, const char *type, const char **ret_path) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(at(spec, "linux.namespaces"), i, e) {
+                if (strcmp(json_string_value(json_object_get(e, "type")), type) == 0) {
+                        if (ret_path)
+                                *ret_path = json_string_value(json_object_get(e, "path"));
+                        return true;
+                }
+        }
+        return false;
+}
+
+static const struct spec_idmap remap_uids[] = { { 0, 100000, 65536 }, { 65536, 300000, 1000 } };
+static const struct spec_idmap remap_gids[] = { { 0, 200000, 65536 } };
+
+static void fx_remap(struct fx *f) {
+        f->in.uid_maps = remap_uids;
+        f->in.n_uid_maps = 2;
+        f->in.gid_maps = remap_gids;
+        f->in.n_gid_maps = 1;
+}
+
+static void test_spec_userns_remap_gives_a_user_namespace_with_the_maps(void **s) {
+        struct fx f;
+        fx_init(&f, NULL, NULL);
+        fx_remap(&f);
+        json_t *spec = gen(&f);
+        const char *path = "x";
+        assert_true(has_ns(spec, "user", &path));
+        assert_null(path);
+        assert_int_equal(json_array_size(at(spec, "linux.uidMappings")), 2);
+        assert_int_equal(json_integer_value(at(spec, "linux.uidMappings[1].containerID")), 65536);
+        assert_int_equal(json_integer_value(at(spec, "linux.uidMappings[1].hostID")), 300000);
+        assert_int_equal(json_integer_value(at(spec, "linux.gidMappings[0].hostID")), 200000);
+        assert_int_equal(json_integer_value(at(spec, "linux.gidMappings[0].size")), 65536);
+        /* dockerd leaves ping_group_range out in a user namespace, keeps the port sysctl */
+        assert_null(json_object_get(at(spec, "linux.sysctl"), "net.ipv4.ping_group_range"));
+        assert_non_null(json_object_get(at(spec, "linux.sysctl"), "net.ipv4.ip_unprivileged_port_start"));
+        fx_done(&f);
+        /* --userns=host opts out */
+        fx_init(&f, NULL, "{\"UsernsMode\": \"host\"}");
+        fx_remap(&f);
+        spec = gen(&f);
+        assert_false(has_ns(spec, "user", NULL));
+        assert_null(at(spec, "linux.uidMappings"));
+        fx_done(&f);
+        /* without remapping, no user namespace */
+        fx_init(&f, NULL, NULL);
+        assert_false(has_ns(gen(&f), "user", NULL));
+        fx_done(&f);
+}
+
+static void test_spec_userns_remap_refuses_what_dockerd_refuses(void **s) {
+        static const struct {
+                const char *host_config, *msg;
+        } cases[] = {
+                { "{\"Privileged\": true}", "privileged mode is incompatible with user namespaces.  You must run the "
+                                             "container in the host namespace when running privileged mode" },
+                { "{\"NetworkMode\": \"host\"}", "cannot share the host's network namespace when user namespaces are enabled" },
+                { "{\"PidMode\": \"host\"}", "cannot share the host PID namespace when user namespaces are enabled" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct fx f;
+                fx_init(&f, NULL, cases[i].host_config);
+                fx_remap(&f);
+                gen_fails(&f, cases[i].msg);
+                fx_done(&f);
+                /* allowed with --userns=host, and without remapping */
+                char hc[128];
+                snprintf(hc, sizeof(hc), "%.*s, \"UsernsMode\": \"host\"}", (int) strlen(cases[i].host_config) - 1,
+                         cases[i].host_config);
+                fx_init(&f, NULL, hc);
+                fx_remap(&f);
+                assert_false(has_ns(gen(&f), "user", NULL));
+                fx_done(&f);
+                fx_init(&f, NULL, cases[i].host_config);
+                gen(&f);
+                fx_done(&f);
+        }
+}
+
+static void test_spec_userns_joins_the_user_namespace_of_a_shared_network(void **s) {
+        struct fx f;
+        fx_init(&f, NULL, "{\"NetworkMode\": \"container:abc\"}");
+        fx_remap(&f);
+        f.in.netns_path = "/proc/4242/ns/net";
+        const char *path = NULL;
+        assert_true(has_ns(gen(&f), "user", &path));
+        assert_string_equal(path, "/proc/4242/ns/user");
+        fx_done(&f);
+}
+
 static void test_spec_host_namespaces(void **state) {
         struct fx f;
         fx_init(&f, NULL, "{\"NetworkMode\": \"host\", \"PidMode\": \"host\", \"IpcMode\": \"host\", \"UTSMode\": \"host\"}");
@@ -657,7 +750,7 @@ static void test_spec_host_namespaces(void **state) {
         gen_fails(&f, "invalid IPC mode: weird");
         fx_done(&f);
         fx_init(&f, NULL, "{\"UsernsMode\": \"private\"}");
-        gen_fails(&f, "invalid USER mode: private (user namespaces are not supported)");
+        gen_fails(&f, "invalid USER mode: private");
         fx_done(&f);
 }
 
@@ -981,6 +1074,9 @@ int main(void) {
                 cmocka_unit_test(test_spec_security_opts),
                 cmocka_unit_test(test_spec_seccomp_selection),
                 cmocka_unit_test(test_spec_host_namespaces),
+                cmocka_unit_test(test_spec_userns_remap_gives_a_user_namespace_with_the_maps),
+                cmocka_unit_test(test_spec_userns_remap_refuses_what_dockerd_refuses),
+                cmocka_unit_test(test_spec_userns_joins_the_user_namespace_of_a_shared_network),
                 cmocka_unit_test(test_spec_ipc_none_drops_dev_shm),
                 cmocka_unit_test(test_spec_sysctls_and_domainname),
                 cmocka_unit_test(test_spec_read_only_rootfs),

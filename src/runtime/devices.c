@@ -1,7 +1,8 @@
 /* devices.c - /dev inside the container: the default device nodes and linux.devices
  * (mknod, or a bind mount of the host's node where mknod is refused), the /dev/fd and
- * /dev/std* links, /dev/ptmx, /dev/console for a terminal; and the v1 devices-cgroup rules
- * (the spec's, then runc's default allow list, which dockerd relies on). */
+ * /dev/std* links, /dev/ptmx, /dev/console for a terminal; and the devices-cgroup rules
+ * (the spec's, then runc's default allow list, which dockerd relies on), as v1 lines that
+ * v2 turns into an eBPF program (bpf_devices.c). */
 #include "runtime_int.h"
 
 #include <fcntl.h>

@@ -255,7 +255,8 @@ int rt_sysctls_apply_some(const json_t *spec, enum rt_sysctl_which which, struct
  * the /dev/fd, /dev/std*, /dev/ptmx links, and /dev/console for a terminal. */
 int rt_devices_setup(int rootfd, const json_t *spec, const struct rt_stdio *io, struct berr *err);
 /* The linux.resources.devices rules plus runc's default allow list, as v1 "devices.allow"
- * lines ("c 1:3 rwm"). Calls @fn(is_allow, line, userdata) in order. */
+ * lines ("c 1:3 rwm"). Calls @fn(is_allow, line, userdata) in order. v2 feeds the same
+ * lines to bpf_devices.c. */
 int rt_devices_cgroup_rules(const json_t *resources, int (*fn)(bool allow, const char *line, void *userdata),
                             void *userdata, struct berr *err);
 

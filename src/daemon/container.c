@@ -287,6 +287,14 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         return 0;
 }
 
+int ctr_record_load(struct daemon *d, const char *id, struct container **ret, struct berr *err) {
+        return load_one(d, id, ret, err);
+}
+
+void ctr_record_free(struct container *c) {
+        ctr_free(c);
+}
+
 /* A container that was running when berthd stopped: find its shim again, or its exit
  * record if it ended meanwhile. */
 static void readopt(struct daemon *d, struct container *c) {

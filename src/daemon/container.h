@@ -135,6 +135,10 @@ bool ctr_is_running(const struct container *c);
 /* Store lifetime. */
 int ctr_store_open(struct daemon *d, struct berr *err);   /* load records, re-adopt shims */
 void ctr_store_close(struct daemon *d);
+/* One record of DATA-ROOT/containers/@id read on its own, outside the table (the store
+ * checker, check.c): no shim is asked, nothing is written. ctr_record_free frees it. */
+int ctr_record_load(struct daemon *d, const char *id, struct container **ret, struct berr *err);
+void ctr_record_free(struct container *c);
 void ctr_wake_all(struct daemon *d); /* shutdown: broadcast every container's condvar */
 
 /* Find by full ID, unique ID prefix, or name; the result holds a reference. */

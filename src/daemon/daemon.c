@@ -16,6 +16,7 @@
 #include "common/hash.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "check.h"
 #include "container.h"
 #include "events.h"
 #include "plugin/plugin.h"
@@ -97,6 +98,9 @@ int daemon_open(struct daemon *d, struct berr *err) {
         if (r < 0)
                 return r;
         host_facts_read(&d->host, "/sys/fs/cgroup", "/etc/os-release");
+        /* The quick part of `berthd --check`: what a crash left is logged; opening the
+         * stores then removes what nothing references. */
+        (void) daemon_check_startup(&d->cfg);
         /* The store picks overlay2 when it can mount it on the data root, else vfs. */
         r = image_store_open(d->cfg.data_root, d->cfg.storage_driver, &d->images, err);
         if (r < 0)

@@ -15,6 +15,7 @@
 #include "common/buildinfo.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "daemon/check.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics_server.h"
@@ -68,6 +69,13 @@ int main(int argc, char **argv) {
          * the daemon's RSS flat as containers and clients come and go. */
         mallopt(M_ARENA_MAX, 2);
 
+        /* berthd --check [--repair]: its own flags, taken out before dockerd's are parsed. */
+        struct check_opts check;
+        int want_check = daemon_check_args(&argc, argv, &check, &err);
+        if (want_check < 0) {
+                fprintf(stderr, "berthd: %s\nSee 'berthd --help'.\n", err.msg);
+                return 125;
+        }
         daemon_config_init(&d.cfg);
         r = daemon_config_parse_args(&d.cfg, argc, argv, &err);
         if (r < 0) {
@@ -98,6 +106,15 @@ int main(int argc, char **argv) {
                 return 0;
         }
         log_set_level(d.cfg.log_level);
+        if (want_check) {
+                r = daemon_check(&d.cfg, &check, &err);
+                daemon_config_done(&d.cfg);
+                if (r < 0) {
+                        fprintf(stderr, "berthd: %s\n", err.msg);
+                        return 2;
+                }
+                return r; /* 1: inconsistent */
+        }
         log_info("Starting up");
         raise_nofile_limit(); /* before any thread: setenv is not thread-safe */
 

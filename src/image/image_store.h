@@ -227,3 +227,32 @@ int image_store_build_cache_from(struct image_store *s, const char *parent_id, c
                                  char ret_id[DIGEST_STRING_MAX], struct berr *err);
 /* The host's architecture in Go's words ("amd64", "arm64", ...). */
 const char *image_host_arch(void);
+
+/* ---- offline check (image_check.c, for `berthd --check`) ---- */
+
+/* What the checker found: something inconsistent (a record that does not hash to its
+ * name, a reference to something not stored), or something nothing references (what a
+ * crash leaves and image_store_open removes). */
+enum image_finding {
+        IMAGE_FINDING_PROBLEM,
+        IMAGE_FINDING_ORPHAN,
+};
+/* @path is relative to the data root. */
+typedef void (*image_check_fn)(void *opaque, enum image_finding kind, const char *path, const char *msg);
+
+struct image_check_opts {
+        bool full;   /* read every layer back to its diff ID and hash every blob */
+        bool repair; /* remove blobs whose content does not match their digest */
+        image_check_fn report;
+        void *opaque;
+};
+
+struct image_check_stats {
+        size_t images, layers, blobs, refs;
+};
+
+/* Check the image store under @data_root without opening it (nothing is removed or
+ * rewritten but what @o->repair says). The IDs of the images found whole are set as keys
+ * of the JSON object @ret_image_ids. */
+int image_store_check(const char *data_root, const struct image_check_opts *o, json_t *ret_image_ids,
+                      struct image_check_stats *ret_stats, struct berr *err);

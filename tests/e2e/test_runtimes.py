@@ -340,3 +340,40 @@ def test_runtime_config_errors(tmp_path, args, config, message):
     p = subprocess.run([BERTHD, "--validate", "--config-file", str(cfg), *args], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode != 0 and message in p.stderr, p.stderr
+
+
+def test_sighup_reloads_runtimes_and_default_runtime(fresh_daemon, tmp_path):
+    wrapper = write_wrapper(str(tmp_path))
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        keep = cli.run("run", "-d", "--runtime", "runc", "busybox", "sleep", "600").stdout.strip()
+
+        def reload(cfg, marker):
+            with open(d.config_file + ".tmp", "w") as f:
+                f.write(json.dumps(cfg))
+            os.rename(d.config_file + ".tmp", d.config_file)
+            before = d.read_log().count(marker)
+            d.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: d.read_log().count(marker) > before), d.read_log()[-2000:]
+
+        reload({"runtimes": {"late": {"path": wrapper}}, "default-runtime": "late"}, "Reloaded configuration")
+        info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+        assert info["DefaultRuntime"] == "late" and info["Runtimes"]["late"] == {"path": wrapper}
+        cid = cli.run("create", "busybox", "true").stdout.strip()
+        assert json.loads(cli.run("inspect", cid).stdout)[0]["HostConfig"]["Runtime"] == "late"
+        cli.run("start", "-a", cid)
+        assert os.path.exists(os.path.join(str(tmp_path), "wrapped.args"))
+        # a bad file keeps what was loaded
+        reload({"default-runtime": "gone"}, "Error reconfiguring the daemon")
+        assert json.loads(cli.run("info", "--format", "{{json .}}").stdout)["DefaultRuntime"] == "late"
+        # the runtime goes with the next good reload: its container can no longer start
+        reload({}, "Reloaded configuration")
+        assert json.loads(cli.run("info", "--format", "{{json .}}").stdout)["DefaultRuntime"] == "berth"
+        p = cli.run("start", cid, check=False)
+        assert p.returncode != 0 and "unknown or invalid runtime name: late" in p.stderr
+        assert state(cli, keep)["Running"]  # a running container is not touched
+        cli.run("rm", "-f", keep, cid)
+    finally:
+        cli.cleanup()

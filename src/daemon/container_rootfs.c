@@ -121,6 +121,7 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
         struct berr e = { 0 };
         if (tree_remove_at(AT_FDCWD, bundle, &e) < 0)
                 log_warn("remove %s: %s", bundle, e.msg);
+        ctr_runtime_state_remove(d, id);
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return errno == ENOENT ? 0 : berr_sys(err, BERR_INTERNAL, "open %s", dir);

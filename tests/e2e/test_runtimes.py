@@ -377,3 +377,27 @@ def test_sighup_reloads_runtimes_and_default_runtime(fresh_daemon, tmp_path):
         cli.run("rm", "-f", keep, cid)
     finally:
         cli.cleanup()
+
+
+def test_runc_container_of_a_killed_shim(docker, berthd, images):
+    """kill -9 of the shim: berthd records the exit and kills what is left; runc's state
+    of that run (no `delete` came) does not stop the next start, nor outlive `docker rm`."""
+    cid = docker.run("run", "-d", "--runtime", "runc", "busybox", "sleep", "600").stdout.strip()
+    try:
+        with open(os.path.join(berthd.exec_root, "containers", cid, "shim.pid")) as f:
+            shim = int(f.read())
+        pid = state(docker, cid)["Pid"]
+        os.kill(shim, signal.SIGKILL)
+        assert wait_for(lambda: not state(docker, cid)["Running"])
+        assert state(docker, cid)["ExitCode"] == 137
+        assert wait_for(lambda: not os.path.exists("/proc/%d" % pid))
+        assert runc_state(berthd, cid) is not None  # stale: runc was never told
+        docker.run("start", cid)
+        st = runc_state(berthd, cid)
+        assert st["status"] == "running" and st["pid"] == state(docker, cid)["Pid"] != pid
+        with open(os.path.join(berthd.exec_root, "containers", cid, "shim.pid")) as f:
+            os.kill(int(f.read()), signal.SIGKILL)
+        assert wait_for(lambda: not state(docker, cid)["Running"])
+    finally:
+        docker.run("rm", "-f", cid)
+    assert not os.path.exists(os.path.join(berthd.exec_root, "runtime-runc", cid))

@@ -533,8 +533,14 @@ bool oci_rt_oom_killed(struct oci_rt *rt) {
 int oci_rt_delete(struct oci_rt *rt, struct berr *err) {
         const char *cmd[] = { "delete", "--force", rt->id, NULL };
         const int fds[3] = { -1, -1, -1 };
-        int r = run(rt, cmd, fds, err);
-        return r < 0 && err->errnum != ESRCH ? r : 0;
+        struct berr e = { 0 };
+        int r = run(rt, cmd, fds, &e);
+        if (r < 0 && e.errnum != ESRCH) { /* "does not exist": nothing left to delete */
+                if (err)
+                        *err = e;
+                return r;
+        }
+        return 0;
 }
 
 /* ---- the shim's runtime, whichever it is ---- */

@@ -77,6 +77,12 @@ def run_rm_none(daemon):
     return time_docker(daemon, "run", "--rm", "--network", "none", "busybox", "true")
 
 
+def run_rm_runc(daemon):
+    """`docker run --rm --runtime runc busybox true`: runc under berth-shim (dockerd: runc
+    under containerd-shim-runc-v2, its default), so the same runtime on both sides."""
+    return time_docker(daemon, "run", "--rm", "--runtime", "runc", "busybox", "true")
+
+
 def run_rm_publish(daemon):
     """`docker run --rm -p 127.0.0.1::80 busybox true`: one published port."""
     return time_docker(daemon, "run", "--rm", "-p", "127.0.0.1::80", "busybox", "true")
@@ -138,6 +144,9 @@ WORKLOADS_RUN = [
              description="`docker run --rm --network none busybox true` (bridge cost = the row above / this)"),
     Workload("docker run --rm -p 127.0.0.1::80", "ms", run_rm_publish, needs_images=True,
              description="`docker run --rm -p 127.0.0.1::80 busybox true`: one published port"),
+    Workload("docker run --rm --runtime runc true", "ms", run_rm_runc, needs_images=True,
+             goal=Goal("≤ 0.30× dockerd", max_ratio=0.30),
+             description="`docker run --rm --runtime runc busybox true`: the same external runtime on both sides"),
     Workload(f"{N_SEQUENTIAL}× docker run -d on a user network", "s", run_d_user_network, needs_images=True,
              goal=Goal("≤ 0.20× dockerd", max_ratio=0.20), decimals=2,
              description=f"{N_SEQUENTIAL} sequential `docker run -d --network benchnet busybox sleep 300`"),

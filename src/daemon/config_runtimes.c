@@ -165,8 +165,13 @@ int daemon_runtimes_set_default(struct daemon_runtimes *r, const char *name, str
 int daemon_runtime_lookpath(const char *path, const char *path_env, char *out, size_t size, struct berr *err) {
         struct stat st;
         if (strchr(path, '/')) {
-                if (stat(path, &st) < 0)
-                        return berr_set(err, BERR_INVALID, errno, "exec: \"%s\": stat %s: %s", path, path, strerror(errno));
+                if (stat(path, &st) < 0) {
+                        int e = errno;
+                        char why[128];
+                        snprintf(why, sizeof(why), "%s", strerror(e));
+                        why[0] = (char) tolower((unsigned char) why[0]); /* as Go spells it */
+                        return berr_set(err, BERR_INVALID, e, "exec: \"%s\": stat %s: %s", path, path, why);
+                }
                 if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
                         return berr_set(err, BERR_INVALID, EACCES, "exec: \"%s\": permission denied", path);
                 if (path[0] == '/')

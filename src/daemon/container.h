@@ -26,6 +26,9 @@ struct daemon;
  * becomes the daemon's default (--default-runtime); dockerd's 400 otherwise. */
 struct daemon;
 int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *err);
+/* At removal: what an external runtime kept of the container under EXEC-ROOT/runtime-*
+ * (only there when its shim was killed before `delete`). */
+void ctr_runtime_state_remove(struct daemon *d, const char *id);
 
 /* A container's states (container_state.c holds the table of legal transitions). The
  * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's

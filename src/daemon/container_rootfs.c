@@ -123,6 +123,7 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
         trace_mark("berthd remove: container layer unmounted");
         if (tree_remove_at(AT_FDCWD, bundle, &e) < 0)
                 log_warn("remove %s: %s", bundle, e.msg);
+        ctr_runtime_state_remove(d, id);
         trace_mark("berthd remove: bundle removed");
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)

@@ -1,5 +1,6 @@
 /* container_start.c - starting a container: root filesystem, /etc files, the OCI bundle,
  * the shim and its start-up handshake (shim/protocol.h). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "common/tree.h"
 #include "logdrv.h"
 #include "container.h"
 #include "daemon.h"
@@ -247,6 +249,19 @@ int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *e
         if (!known)
                 return berr_set(err, BERR_INVALID, EINVAL, "unknown or invalid runtime name: %s", cc->hc.runtime);
         return r < 0 ? berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory") : 0;
+}
+
+void ctr_runtime_state_remove(struct daemon *d, const char *id) {
+        _cleanup_closedir_ DIR *dir = opendir(d->cfg.exec_root);
+        struct dirent *de;
+        while (dir && (de = readdir(dir)))
+                if (strncmp(de->d_name, "runtime-", 8) == 0 && de->d_type == DT_DIR) {
+                        char path[4200];
+                        struct berr e = { 0 };
+                        if (fs_path_fmt(path, sizeof(path), "%s/%s/%s", d->cfg.exec_root, de->d_name, id) == 0 &&
+                            access(path, F_OK) == 0 && tree_remove_at(AT_FDCWD, path, &e) < 0)
+                                log_warn("remove %s: %s", path, e.msg);
+                }
 }
 
 /* shim.json's "runtime" for a container of an external OCI runtime (shim/oci_runtime.h):

@@ -252,7 +252,7 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                 io.err = devnull;
         int pidfd = -1, master = -1;
         if (r == 0)
-                r = shim_rt_exec(s, e->id, process, &io, &e->pid, &pidfd, tty ? &master : NULL, err);
+                r = shim_rt_exec(s, e->id, process, &io, m->rows, m->cols, &e->pid, &pidfd, tty ? &master : NULL, err);
         if (devnull >= 0)
                 close(devnull);
         /* The process holds its ends now; ours must go so EOF can arrive. */

@@ -202,6 +202,9 @@ static int run(struct shim *s, const char *bundle) {
         return 0;
 
 fail:
+        /* An external runtime's container outlives this shim unless told to go. */
+        if (s->oci && s->oci->pid > 0)
+                (void) shim_rt_destroy(s, NULL);
         /* The errno goes with the message: berthd decides the exit code from it. */
         send_status(SYNC_FD, SHIM_MSG_ERROR, 0, -(err.errnum > 0 ? err.errnum : EINVAL), err.msg);
         return 1;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "runtime/caps.h"
 #include "runtime/runtime.h"
 #include "shim.h"
 
@@ -172,6 +174,27 @@ const char *oci_rt_strip_prefixes(const char *msg) {
                         }
         }
         return msg;
+}
+
+/* Capabilities outside this process's bounding set (a host without CAP_SYS_RESOURCE, say)
+ * cannot be given; the built-in runtime leaves them out, runc fails "unable to apply caps".
+ * So they go from @process before the runtime sees it (--privileged lists them all).
+ * Returns true when something was removed. */
+static bool drop_unheld_caps(json_t *process) {
+        static const char *const sets[] = { "bounding", "effective", "permitted", "inheritable", "ambient" };
+        json_t *caps = json_object_get(process, "capabilities");
+        bool changed = false;
+        for (size_t k = 0; json_is_object(caps) && k < ELEMENTSOF(sets); k++) {
+                json_t *list = json_object_get(caps, sets[k]);
+                for (size_t i = json_array_size(list); i-- > 0;) {
+                        int cap = caps_from_name(json_string_value(json_array_get(list, i)) ?: "");
+                        if (cap >= 0 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) {
+                                json_array_remove(list, i);
+                                changed = true;
+                        }
+                }
+        }
+        return changed;
 }
 
 /* Run the runtime with @cmd; @fds become its stdin, stdout, stderr (-1: /dev/null). 0 when
@@ -331,6 +354,17 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
         const char *cg = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
         if (cg && !(rt->cgroups_path = strdup(cg)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        /* The bundle's config.json as the runtime must read it. */
+        _cleanup_json_ json_t *copy = json_deep_copy(spec);
+        if (!copy)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (drop_unheld_caps(json_object_get(copy, "process"))) {
+                _cleanup_free_ char *text = json_dump_compact(copy);
+                int r = text ? fs_write_atomic(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
+                             : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                if (r < 0)
+                        return r;
+        }
         /* State kept from a run whose shim was killed: the ID could not be created again. */
         char state[4200];
         if (fs_path_fmt(state, sizeof(state), "%s/%s", rt->root, rt->id) == 0 && access(state, F_OK) == 0)
@@ -409,7 +443,7 @@ int oci_rt_pause(struct oci_rt *rt, bool pause, struct berr *err) {
 }
 
 int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, const struct rt_stdio *io,
-                pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err) {
+                unsigned rows, unsigned cols, pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err) {
         bool tty = io->terminal;
         if (tty && !ret_console)
                 return berr_set(err, BERR_INVALID, EINVAL, "exec: a console needs somewhere to go");
@@ -425,6 +459,11 @@ int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, c
          * the shim expects (a console on the socket, or our pipes). */
         _cleanup_json_ json_t *p = json_deep_copy(process);
         _cleanup_free_ char *text = NULL;
+        if (p)
+                (void) drop_unheld_caps(p);
+        /* The runtime sizes the pty before the process runs (the shim would be too late). */
+        if (p && tty && rows && cols)
+                json_object_set_new(p, "consoleSize", json_pack("{s:i, s:i}", "height", (int) rows, "width", (int) cols));
         if (!p || json_object_set_new(p, "terminal", json_boolean(tty)) < 0 || !(text = json_dump_compact(p)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         int r = fs_write_atomic(rt->bundle_fd, pname, text, strlen(text), 0600, err);
@@ -494,8 +533,14 @@ bool oci_rt_oom_killed(struct oci_rt *rt) {
 int oci_rt_delete(struct oci_rt *rt, struct berr *err) {
         const char *cmd[] = { "delete", "--force", rt->id, NULL };
         const int fds[3] = { -1, -1, -1 };
-        int r = run(rt, cmd, fds, err);
-        return r < 0 && err->errnum != ESRCH ? r : 0;
+        struct berr e = { 0 };
+        int r = run(rt, cmd, fds, &e);
+        if (r < 0 && e.errnum != ESRCH) { /* "does not exist": nothing left to delete */
+                if (err)
+                        *err = e;
+                return r;
+        }
+        return 0;
 }
 
 /* ---- the shim's runtime, whichever it is ---- */
@@ -533,10 +578,10 @@ int shim_rt_pause(struct shim *s, bool pause, struct berr *err) {
         return s->oci ? oci_rt_pause(s->oci, pause, err) : rt_container_pause(s->ctr, pause, err);
 }
 
-int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, const struct rt_stdio *io, pid_t *ret_pid,
-                 int *ret_pidfd, int *ret_console, struct berr *err) {
+int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, const struct rt_stdio *io, unsigned rows,
+                 unsigned cols, pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err) {
         if (s->oci)
-                return oci_rt_exec(s->oci, exec_id, process, io, ret_pid, ret_pidfd, ret_console, err);
+                return oci_rt_exec(s->oci, exec_id, process, io, rows, cols, ret_pid, ret_pidfd, ret_console, err);
         return rt_container_exec(s->ctr, process, io, ret_pid, ret_pidfd, ret_console, err);
 }
 

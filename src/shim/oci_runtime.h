@@ -67,10 +67,11 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
 int oci_rt_start(struct oci_rt *rt, struct berr *err);
 int oci_rt_kill(struct oci_rt *rt, int sig, bool all, struct berr *err);
 int oci_rt_pause(struct oci_rt *rt, bool pause, struct berr *err);
-/* @exec_id names the process file; the process becomes the caller's child once the
- * runtime exited (*ret_pidfd owned by the caller). */
+/* @exec_id names the process file; @rows, @cols (0: none) the first size of its TTY. The
+ * process becomes the caller's child once the runtime exited (*ret_pidfd owned by the
+ * caller). */
 int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, const struct rt_stdio *io,
-                pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err);
+                unsigned rows, unsigned cols, pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err);
 bool oci_rt_oom_killed(struct oci_rt *rt);
 /* After the init has exited: delete --force (kills what is left, removes the cgroup and the
  * runtime's state). */

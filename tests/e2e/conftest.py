@@ -267,9 +267,16 @@ class DockerCLI:
         shutil.rmtree(self.config_dir, ignore_errors=True)
 
 
+def default_runtime_args():
+    """BERTH_E2E_DEFAULT_RUNTIME=runc: the session's daemon runs every container through that
+    external OCI runtime (`make e2e` runs the container suite's core so once)."""
+    rt = os.environ.get("BERTH_E2E_DEFAULT_RUNTIME")
+    return ["--default-runtime", rt] if rt else []
+
+
 @pytest.fixture(scope="session")
 def berthd():
-    d = Berthd().start()
+    d = Berthd(default_runtime_args()).start()
     yield d
     d.cleanup()
 

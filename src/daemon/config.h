@@ -114,6 +114,7 @@ enum config_opt {
         OPT_PROXIES,
         OPT_METRICS_ADDR,
         /* ---- end of issue 14's block ---- */
+        OPT_AUTHZ_PLUGIN, /* issue 15: --authorization-plugin */
         _OPT_MAX,
         _OPT_INVALID = -1,
 };
@@ -137,6 +138,8 @@ struct daemon_config {
         bool ip6tables_off;     /* --ip6tables=false: refused (berth's table is inet) */
 
         struct daemon_opts14 o14;
+        char *authz_plugins[DAEMON_MAX_LIST]; /* --authorization-plugin, in order, no repeats */
+        size_t n_authz_plugins;
         char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];

@@ -108,6 +108,12 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
         if (r < 0)
                 return berr_wrap(err, "plugins");
+        /* dockerd's validateAuthzPlugins: each authorization plugin must be there at start */
+        for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
+                struct plugin *p;
+                if ((r = plugin_get(d->plugins, d->cfg.authz_plugins[i], PLUGIN_KIND_AUTHZ, &p, err)) < 0)
+                        return berr_wrap(err, "failed to validate authorization plugin");
+        }
         if (!d->cfg.net.table) {
                 /* berth's nftables table: "berth", or one per exec root for other daemons. */
                 char h[33], name[32];

@@ -61,6 +61,9 @@ int api_swarm_not_manager(struct api_request *req, struct berr *err);
 int api_swarm_leave(struct api_request *req, struct berr *err);
 int api_swarm_unsupported(struct api_request *req, struct berr *err);
 int api_plugins_list(struct api_request *req, struct berr *err);
+/* plugins.c: managed plugins are not supported. */
+int api_plugins_unsupported(struct api_request *req, struct berr *err);
+int api_plugins_named(struct api_request *req, struct berr *err);
 int api_build(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);

@@ -463,3 +463,13 @@ int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin 
         *ret_n = n;
         return 0;
 }
+
+json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
+        json_t *out = json_array();
+        pthread_mutex_lock(&reg->lock);
+        for (struct plugin *p = reg->active; p && out; p = p->next)
+                if (plugin_implements(p, kind))
+                        json_array_append_new(out, json_string(p->spec.name));
+        pthread_mutex_unlock(&reg->lock);
+        return out;
+}

@@ -277,3 +277,23 @@ def test_authz_plugin_must_exist_at_start(fresh_daemon):
     d.start(wait=False)
     assert d.proc.wait(30) != 0
     assert 'failed to validate authorization plugin: plugin "nosuchauthz" not found' in d.read_log()
+
+
+def test_managed_plugins_are_an_honest_error(daemon):
+    cli = daemon.cli
+    p = cli.run("plugin", "install", "--grant-all-permissions", "vieux/sshfs", check=False)
+    assert p.returncode != 0 and "managed plugins (docker plugin install/create) are not supported by berth" in p.stderr
+    p = cli.run("plugin", "inspect", "vieux/sshfs:latest", check=False)
+    assert p.returncode != 0 and 'plugin "vieux/sshfs:latest" not found' in p.stderr
+    p = cli.run("plugin", "rm", "vieux/sshfs", check=False)
+    assert p.returncode != 0 and 'not found' in p.stderr
+    assert cli.run("plugin", "ls", "-q").stdout.strip() == ""
+
+
+def test_info_lists_plugins(daemon, voldrv, authz_daemon):
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "infovol")
+    plugins = json.loads(cli.run("info", "--format", "{{json .Plugins}}").stdout)
+    assert plugins["Volume"] == ["local", "berthtestvol"] and plugins["Authorization"] is None
+    plugins = json.loads(authz_daemon.cli.run("info", "--format", "{{json .Plugins}}").stdout)
+    assert plugins["Authorization"] == [AUTHZ]

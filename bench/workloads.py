@@ -311,3 +311,8 @@ WORKLOADS += WORKLOADS_START
 from workloads_api import WORKLOADS_API  # noqa: E402
 
 WORKLOADS += WORKLOADS_API
+
+# workloads of issue 15 (plugins) live in their own file
+from workloads_plugins import WORKLOADS_PLUGINS  # noqa: E402
+
+WORKLOADS += WORKLOADS_PLUGINS

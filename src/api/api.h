@@ -11,6 +11,9 @@ struct daemon;
 /* Serve the Docker Engine API for @d on the listening @fds (ownership passes). */
 int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server **ret, struct berr *err);
 
+/* The authorization middleware for @d's --authorization-plugin list (NULL: none). */
+const struct api_authz_hooks *api_authz_hooks(struct daemon *d);
+
 /* The daemon's route table. */
 extern const struct api_route api_routes[];
 extern const size_t api_n_routes;
@@ -58,6 +61,9 @@ int api_swarm_not_manager(struct api_request *req, struct berr *err);
 int api_swarm_leave(struct api_request *req, struct berr *err);
 int api_swarm_unsupported(struct api_request *req, struct berr *err);
 int api_plugins_list(struct api_request *req, struct berr *err);
+/* plugins.c: managed plugins are not supported. */
+int api_plugins_unsupported(struct api_request *req, struct berr *err);
+int api_plugins_named(struct api_request *req, struct berr *err);
 int api_build(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);

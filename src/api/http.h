@@ -79,6 +79,11 @@ struct api_request {
         const char *extra_headers[API_MAX_EXTRA_HEADERS][2];
         int n_extra_headers;
         int body_fd;           /* API_BODY_STREAM routes: the upload; -1 otherwise */
+        const char *raw_uri;   /* the request target as sent ("/v1.45/containers/json?all=1") */
+        /* The subject common name of the client's TLS certificate, NULL without one: the
+         * TLS listener sets it; the authorization plugins get it as User ("TLS"). */
+        const char *peer_user;
+        json_t *authz;         /* the authorization middleware's request record (api/authz.c) */
 };
 
 /* Add a header to the answer this request will get; @name and @value must outlive the
@@ -139,6 +144,19 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
 int api_reply_upgrade_to(struct api_request *req, const char *protocol, const char *content_type, api_upgrade_fn run,
                          void (*free_ctx)(void *), void *ctx);
 
+/* An authorization middleware (api/authz.c, dockerd's pkg/authorization): @request runs
+ * before the handler of every matched route, with the request's headers; a negative
+ * return answers its error (403 for a denial) and the handler never runs. @response runs
+ * as the handler answers, before anything is sent: status, headers and, for answers given
+ * whole, the body (NULL for streams and upgrades). A negative return replaces a successful
+ * answer with the error; an error answer stays the handler's, as dockerd keeps it. */
+struct api_authz_hooks {
+        int (*request)(void *ctx, struct api_request *req, json_t *headers, struct berr *err);
+        int (*response)(void *ctx, struct api_request *req, unsigned status, json_t *headers, const char *body,
+                        size_t body_len, struct berr *err);
+        void *ctx;
+};
+
 /* The server. */
 struct api_server_config {
         const struct api_route *routes;
@@ -149,6 +167,7 @@ struct api_server_config {
         /* 0: the defaults (api_server_start) — tests set them small. */
         unsigned max_connections;   /* served at once; more are answered 503 */
         unsigned header_timeout_ms; /* idle keep-alive plus the time to send a request's headers */
+        const struct api_authz_hooks *authz; /* NULL: no authorization plugins */
 };
 
 struct api_server;

@@ -103,6 +103,17 @@ const struct api_route api_routes[] = {
         { "DELETE", "/configs/{id}", api_swarm_not_manager, 0 },
         { "POST", "/configs/{id}/update", api_swarm_not_manager, 0 },
         { "GET", "/plugins", api_plugins_list, 0 },
+        /* managed plugins (plugins.c) */
+        { "GET", "/plugins/privileges", api_plugins_unsupported, 0 },
+        { "POST", "/plugins/pull", api_plugins_unsupported, 0 },
+        { "POST", "/plugins/create", api_plugins_unsupported, API_BODY_STREAM },
+        { "GET", "/plugins/{name*}/json", api_plugins_named, 0 },
+        { "DELETE", "/plugins/{name*}", api_plugins_named, 0 },
+        { "POST", "/plugins/{name*}/enable", api_plugins_named, 0 },
+        { "POST", "/plugins/{name*}/disable", api_plugins_named, 0 },
+        { "POST", "/plugins/{name*}/push", api_plugins_named, 0 },
+        { "POST", "/plugins/{name*}/set", api_plugins_named, 0 },
+        { "POST", "/plugins/{name*}/upgrade", api_plugins_named, 0 },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -114,6 +125,7 @@ int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server 
                 .n_routes = api_n_routes,
                 .ctx = d,
                 .server_header = server_header,
+                .authz = api_authz_hooks(d),
         };
         return api_server_start(&cfg, fds, n_fds, ret, err);
 }

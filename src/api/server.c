@@ -93,6 +93,8 @@ struct request_full {
                 char *key, *value;
         } *kvs;
         size_t n_kvs;
+        char *raw_uri;
+        bool authz_checked, authz_res_done; /* the authorization middleware's two passes */
 };
 
 /* Past this much discarded body, stop draining: answer and close. */
@@ -137,8 +139,45 @@ static int queue(struct api_request *req, unsigned status, struct MHD_Response *
         return 0;
 }
 
+/* The answer's headers as the authorization plugins see them. */
+static json_t *answer_headers(struct api_request *req, const char *content_type, const char *upgrade) {
+        struct api_server *srv = srv_of(req);
+        char v[16];
+        snprintf(v, sizeof(v), "%u.%u", API_VERSION_MAX / 100, API_VERSION_MAX % 100);
+        json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "Server", srv->cfg.server_header ? srv->cfg.server_header : "berth",
+                              "Api-Version", v, "Ostype", "linux", "Docker-Experimental", "false");
+        if (h && content_type)
+                json_object_set_new(h, "Content-Type", json_string(content_type));
+        if (h && upgrade)
+                json_object_set_new(h, "Upgrade", json_string(upgrade));
+        for (int i = 0; h && i < req->n_extra_headers; i++)
+                json_object_set_new(h, req->extra_headers[i][0], json_string(req->extra_headers[i][1]));
+        return h;
+}
+
+/* dockerd's AuthZRes on an answer about to be queued: 0 to send it, 1 when it was
+ * replaced by the middleware's error, negative when even that could not be queued. */
+static int authz_answer(struct api_request *req, unsigned status, const char *content_type, const char *upgrade,
+                        const void *body, size_t len) {
+        struct request_full *rf = (struct request_full *) req;
+        const struct api_authz_hooks *h = rf->srv->cfg.authz;
+        if (!h || !rf->authz_checked || rf->authz_res_done)
+                return 0;
+        rf->authz_res_done = true;
+        _cleanup_json_ json_t *hdr = answer_headers(req, content_type, upgrade);
+        struct berr err = { 0 };
+        int r = h->response(h->ctx, req, status, hdr, body, len, &err);
+        if (r == 0 || status >= 400)
+                return 0;
+        r = api_reply_berr(req, &err);
+        return r < 0 ? r : 1;
+}
+
 int api_reply_data(struct api_request *req, unsigned status, const char *content_type, const void *data,
                    size_t len) {
+        int a = authz_answer(req, status, content_type, NULL, data, len);
+        if (a != 0)
+                return a < 0 ? a : 0;
         struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *) data, MHD_RESPMEM_MUST_COPY);
         if (!resp)
                 return -ENOMEM;
@@ -205,6 +244,12 @@ static void stream_free(void *cls) {
 
 int api_reply_stream(struct api_request *req, unsigned status, const char *content_type,
                      api_stream_read_fn read, void (*free_ctx)(void *), void *ctx) {
+        int a = authz_answer(req, status, content_type, NULL, NULL, 0);
+        if (a != 0) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                return a < 0 ? a : 0;
+        }
         struct stream *s = calloc(1, sizeof(*s));
         if (!s) {
                 if (free_ctx)
@@ -250,6 +295,12 @@ int api_reply_upgrade(struct api_request *req, const char *content_type, api_upg
 
 int api_reply_upgrade_to(struct api_request *req, const char *protocol, const char *content_type, api_upgrade_fn run,
                          void (*free_ctx)(void *), void *ctx) {
+        int a = authz_answer(req, MHD_HTTP_SWITCHING_PROTOCOLS, content_type, protocol, NULL, 0);
+        if (a != 0) {
+                if (free_ctx)
+                        free_ctx(ctx);
+                return a < 0 ? a : 0;
+        }
         struct upgrade *u = calloc(1, sizeof(*u));
         if (!u) {
                 if (free_ctx)
@@ -627,6 +678,8 @@ static void request_free(struct request_full *rf) {
                 free(rf->kvs[i].value);
         }
         free(rf->kvs);
+        free(rf->raw_uri);
+        json_decref(rf->pub.authz);
         for (int i = 0; i < API_MAX_PARAMS; i++)
                 free(rf->pub.params[i]);
         free(rf->pub.body);
@@ -776,6 +829,35 @@ static int take_body(struct api_request *req, const char *data, size_t len) {
         return 0;
 }
 
+static enum MHD_Result add_request_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        if (key)
+                json_object_set_new(cls, key, json_string(value ? value : ""));
+        return MHD_YES;
+}
+
+/* dockerd's AuthZReq before the handler: 0 to go on, 1 when the request was refused (and
+ * answered), negative when not even the refusal could be queued. */
+static int authz_request(struct request_full *rf) {
+        const struct api_authz_hooks *h = rf->srv->cfg.authz;
+        if (!h || rf->authz_checked)
+                return 0;
+        rf->authz_checked = true;
+        _cleanup_json_ json_t *hdr = json_object();
+        if (!hdr)
+                return -ENOMEM;
+        (void) MHD_get_connection_values(rf->pub.conn, MHD_HEADER_KIND, add_request_header, hdr);
+        struct berr err = { 0 };
+        if (h->request(h->ctx, &rf->pub, hdr, &err) == 0)
+                return 0;
+        rf->authz_res_done = true; /* the refusal is the middleware's own answer */
+        log_error("AuthZRequest for %s %s returned error: %s", rf->pub.method, rf->pub.raw_uri, err.msg);
+        int r = api_reply_berr(&rf->pub, &err);
+        return r < 0 ? r : 1;
+}
+
+/* The request target of the request this connection thread reads (see on_request_line). */
+static __thread char *current_uri;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -794,13 +876,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.ctx = srv->cfg.ctx;
                 rf->pub.is_head = STREQ(method, "HEAD");
                 rf->pub.body_fd = rf->body_wfd = -1;
+                rf->raw_uri = TAKE_PTR(current_uri);
+                rf->pub.raw_uri = rf->raw_uri ? rf->raw_uri : url;
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
                 *con_cls = rf;
                 if (begin_request(srv, rf, url) < 0)
                         return MHD_NO;
-                if (!rf->pending_status && !rf->pub.responded && rf->pub.route->max_body_bytes == API_BODY_STREAM &&
-                    start_stream(rf) < 0) {
+                bool streams = !rf->pending_status && !rf->pub.responded && rf->pub.route->max_body_bytes == API_BODY_STREAM;
+                int a = streams ? authz_request(rf) : 0; /* an upload is no JSON: its body is not shown */
+                if (a != 0)
+                        return a < 0 ? MHD_NO : MHD_YES;
+                if (streams && start_stream(rf) < 0) {
                         log_error("%s %s: cannot start the upload stream", method, rf->pub.path);
                         return api_reply_error(&rf->pub, 500, "internal error: cannot stream the request body") < 0
                                        ? MHD_NO
@@ -836,6 +923,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return api_reply_error(req, 413, msg) < 0 ? MHD_NO : MHD_YES;
         }
 
+        int a = authz_request(rf);
+        if (a != 0)
+                return a < 0 ? MHD_NO : MHD_YES;
         struct berr err = { 0 };
         int r = req->route->handler(req, &err);
         if (r < 0 && !req->responded) {
@@ -857,6 +947,9 @@ static __thread int current_request_fd = -1;
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         current_request_fd = ci ? (int) ci->connect_fd : -1;
+        struct api_server *srv = cls;
+        free(current_uri);
+        current_uri = srv->cfg.authz && uri ? strdup(uri) : NULL; /* only the authorization plugins need it */
         return NULL; /* MHD's initial con_cls: on_request allocates its own */
 }
 

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
+#include "plugin/plugin.h"
 #include "daemon/events.h"
 #include "daemon/logdrv.h"
 #include "daemon/networks.h"
@@ -128,8 +129,16 @@ static json_t *info_json(struct daemon *d) {
         for (size_t i = 0; logdrv_names[i]; i++)
                 if (strcmp(logdrv_names[i], "none")) /* dockerd lists none nowhere either */
                         json_array_append_new(log_drivers, json_string(logdrv_names[i]));
-        json_object_set_new(o, "Plugins", json_pack("{s:[s], s:[s,s,s], s:n, s:o}", "Volume", "local", "Network",
-                                                    "bridge", "host", "null", "Authorization", "Log", log_drivers));
+        /* volume drivers: local and the plugins used so far; authorization: as configured */
+        json_t *volume_drivers = json_pack("[s]", "local");
+        json_t *active = d->plugins ? plugin_registry_active(d->plugins, PLUGIN_KIND_VOLUME) : NULL;
+        json_array_extend(volume_drivers, active);
+        json_decref(active);
+        json_t *authz = d->cfg.n_authz_plugins ? json_array() : json_null();
+        for (size_t i = 0; i < d->cfg.n_authz_plugins; i++)
+                json_array_append_new(authz, json_string(d->cfg.authz_plugins[i]));
+        json_object_set_new(o, "Plugins", json_pack("{s:o, s:[s,s,s], s:o, s:o}", "Volume", volume_drivers, "Network",
+                                                    "bridge", "host", "null", "Authorization", authz, "Log", log_drivers));
         json_object_set_new(o, "MemoryLimit", json_boolean(h->memory_limit));
         json_object_set_new(o, "SwapLimit", json_boolean(h->swap_limit));
         json_object_set_new(o, "KernelMemoryTCP", json_boolean(h->kernel_memory_tcp));

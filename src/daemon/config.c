@@ -78,6 +78,7 @@ static const struct opt_desc opts[] = {
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },
         { OPT_PROXIES, "proxies", 0, true, "proxies", "Proxies for registry traffic (daemon.json only: {\"http-proxy\", \"https-proxy\", \"no-proxy\"})" },
         { OPT_USERNS_REMAP, "userns-remap", 0, true, "userns-remap", "User/Group setting for user namespaces (\"default\", USER[:GROUP] or UID[:GID])" },
+        { OPT_AUTHZ_PLUGIN, "authorization-plugin", 0, true, "authorization-plugins", "Authorization plugins to load (repeatable; every API request passes each in order)" },
         { OPT_METRICS_ADDR, "metrics-addr", 0, true, "metrics-addr", "Address to serve the metrics API (Prometheus text) on, loopback only (e.g. 127.0.0.1:9323)" },
         /* ---- issue 15: OCI runtimes (config_runtimes.c) ---- */
         { OPT_ADD_RUNTIME, "add-runtime", 0, true, "runtimes", "Register an additional OCI compatible runtime (NAME=PATH, repeatable)" },
@@ -221,6 +222,8 @@ void daemon_config_done(struct daemon_config *cfg) {
                 free(cfg->log_opt_keys[i]);
                 free(cfg->log_opt_vals[i]);
         }
+        for (size_t i = 0; i < cfg->n_authz_plugins; i++)
+                free(cfg->authz_plugins[i]);
         net_options_done(&cfg->net);
         opts14_done(&cfg->o14);
         daemon_runtimes_done(&cfg->runtimes);
@@ -382,6 +385,18 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 cfg->n_log_opts++;
                 return 0;
         }
+        case OPT_AUTHZ_PLUGIN:
+                if (!value[0])
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid authorization plugin name: \"\"");
+                for (size_t i = 0; i < cfg->n_authz_plugins; i++)
+                        if (STREQ(cfg->authz_plugins[i], value)) /* dockerd keeps the first of repeats */
+                                return 0;
+                if (cfg->n_authz_plugins >= DAEMON_MAX_LIST)
+                        return berr_set(err, BERR_INVALID, E2BIG, "too many authorization plugins: at most %d", DAEMON_MAX_LIST);
+                if (!(cfg->authz_plugins[cfg->n_authz_plugins] = strdup(value)))
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cfg->n_authz_plugins++;
+                return 0;
         case OPT_DEFAULT_IPC_MODE:
                 if (!STREQ(value, "private") && !STREQ(value, "shareable"))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid default IPC mode: %s", value);
@@ -667,6 +682,20 @@ int daemon_config_merge_json(struct daemon_config *cfg, const char *text, size_t
                         r = apply(cfg, OPT_MTU, m, err);
                         if (r < 0)
                                 return r;
+                } else if (o->id == OPT_AUTHZ_PLUGIN) {
+                        /* "authorization-plugins": ["name", ...] */
+                        size_t i;
+                        json_t *h;
+                        if (!json_is_array(v))
+                                return berr_set(err, BERR_INVALID, EINVAL,
+                                                "invalid type for authorization-plugins: expected an array of strings");
+                        json_array_foreach(v, i, h) {
+                                if (!json_is_string(h))
+                                        return berr_set(err, BERR_INVALID, EINVAL,
+                                                        "invalid type for authorization-plugins: expected an array of strings");
+                                if ((r = apply(cfg, OPT_AUTHZ_PLUGIN, json_string_value(h), err)) < 0)
+                                        return r;
+                        }
                 } else if (o->id == OPT_HOST) {
                         if (!json_is_array(v))
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid type for hosts: expected an array of strings");

@@ -158,6 +158,7 @@ enum config_opt {
         OPT_ADD_RUNTIME,     /* issue 15 */
         OPT_DEFAULT_RUNTIME, /* issue 15 */
         OPT_USERNS_REMAP, /* issue 16: --userns-remap (daemon/userns.c) */
+        OPT_AUTHZ_PLUGIN, /* issue 15: --authorization-plugin */
         _OPT_MAX,
         _OPT_INVALID = -1,
 };
@@ -183,6 +184,8 @@ struct daemon_config {
         struct daemon_opts14 o14;
         struct daemon_runtimes runtimes; /* issue 15 */
         char *userns_remap;     /* --userns-remap: "default", USER[:GROUP] or UID[:GID]; NULL: off */
+        char *authz_plugins[DAEMON_MAX_LIST]; /* --authorization-plugin, in order, no repeats */
+        size_t n_authz_plugins;
         char dist_flags[DAEMON_MAX_DIST_OPTS][256]; /* registry flags given, for the conflict check */
 
         bool set_by_flag[_OPT_MAX];

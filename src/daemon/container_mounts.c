@@ -930,9 +930,8 @@ void ctr_mounts_release(struct daemon *d, struct container *c) {
         struct berr e = { 0 };
         /* Plugin volumes: each mount this container holds, unmounted once (from the
          * records, so it does not depend on the config parsing) */
-        if (d->vplugs && vplug_release_container(d->vplugs, c->id) < 0)
-                log_warn("container %.12s: a volume plugin's mount stays held (see above); retried at the next start of berthd",
-                         c->id);
+        if (d->vplugs && vplug_release_container(d->vplugs, c->id, &e) < 0)
+                log_warn("%s (kept; tried again at the next start of berthd)", e.msg);
         if (parse_all(c->id, c->cc, c->mounts_from, false, &list, &e) < 0)
                 return;
         pthread_mutex_lock(&d->volume_lock);
@@ -964,6 +963,7 @@ static bool container_runs(void *ctx, const char *ctr_id) {
 }
 
 void ctr_mounts_recover_plugins(struct daemon *d) {
-        if (d->vplugs)
-                vplug_recover(d->vplugs, container_runs, d);
+        struct berr e = { 0 };
+        if (d->vplugs && vplug_recover(d->vplugs, container_runs, d, &e) < 0)
+                log_warn("%s (kept; tried again at the next start of berthd)", e.msg);
 }

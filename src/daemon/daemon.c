@@ -122,6 +122,12 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 return berr_wrap(err, "plugins");
         if (d->remap)
                 volume_store_set_owner(d->volumes, d->remap->root_uid, d->remap->root_gid);
+        /* dockerd's validateAuthzPlugins: each authorization plugin must be there at start */
+        for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
+                struct plugin *p;
+                if ((r = plugin_get(d->plugins, d->cfg.authz_plugins[i], PLUGIN_KIND_AUTHZ, &p, err)) < 0)
+                        return berr_wrap(err, "failed to validate authorization plugin");
+        }
         if (!d->cfg.net.table) {
                 /* berth's nftables table: "berth", or one per exec root for other daemons. */
                 char h[33], name[32];

@@ -67,6 +67,10 @@ int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, 
 int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin ***ret, size_t *ret_n,
                    struct berr *err);
 
+/* The names of the plugins activated so far that implement @kind (dockerd's driver lists
+ * in `docker info`), a JSON array. */
+json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind);
+
 const char *plugin_name(const struct plugin *p);
 bool plugin_implements(const struct plugin *p, const char *kind);
 

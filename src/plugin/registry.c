@@ -325,9 +325,9 @@ static int call_addr(struct plugin_registry *reg, const struct plugin_spec *spec
                 if (sent || !retry || err->kind != BERR_UNAVAILABLE)
                         return r;
                 unsigned off = plugin_backoff_seconds(retries);
-                log_warn("Unable to connect to plugin: %s/%s: %s, retrying in %us", spec->name, method, err->msg, off);
                 if (!retry_wait(reg, &start, &retries))
                         return r;
+                log_debug("Unable to connect to plugin: %s/%s: %s, retried after %us", spec->name, method, err->msg, off);
         }
         if (status != 200) {
                 /* The answer's Err, else its text (dockerd's statusError). */
@@ -415,9 +415,10 @@ int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, 
                                 break;
                         if (err->kind != BERR_NOT_FOUND || !name_ok(name))
                                 return r;
-                        log_warn("Unable to locate plugin: %s, retrying in %us", name, plugin_backoff_seconds(retries));
+                        unsigned off = plugin_backoff_seconds(retries);
                         if (!retry_wait(reg, &start, &retries))
                                 return r;
+                        log_debug("Unable to locate plugin: %s, retried after %us", name, off);
                 }
                 int r = activate(reg, &spec, true, ACTIVATE_TIMEOUT_MS, &p, err);
                 if (r < 0) {
@@ -451,7 +452,7 @@ int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin 
                         struct berr e = { 0 };
                         if (plugin_registry_lookup(reg, name, &spec, &e) < 0 ||
                             activate(reg, &spec, false, SCAN_ACTIVATE_TIMEOUT_MS, &p, &e) < 0) {
-                                log_warn("plugin %s: %s", name, e.msg);
+                                log_debug("plugin %s: %s", name, e.msg); /* dockerd logs it and goes on */
                                 continue;
                         }
                 }
@@ -461,4 +462,14 @@ int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin 
         *ret = out;
         *ret_n = n;
         return 0;
+}
+
+json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
+        json_t *out = json_array();
+        pthread_mutex_lock(&reg->lock);
+        for (struct plugin *p = reg->active; p && out; p = p->next)
+                if (plugin_implements(p, kind))
+                        json_array_append_new(out, json_string(p->spec.name));
+        pthread_mutex_unlock(&reg->lock);
+        return out;
 }

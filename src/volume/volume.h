@@ -77,10 +77,11 @@ int vplug_remove(struct vplug_store *vs, const char *name, struct berr *err);
  * plugin's mount point into @out. */
 int vplug_mount(struct vplug_store *vs, const char *name, const char *ctr_id, const char *dst, char *out, size_t size,
                 struct berr *err);
-/* Unmount every mount container @ctr_id holds (once each); -EIO if one could not be. */
-int vplug_release_container(struct vplug_store *vs, const char *ctr_id);
+/* Unmount every mount container @ctr_id holds (once each); -EIO and the first failure in
+ * @err if one could not be (it stays recorded, for vplug_recover at the next start). */
+int vplug_release_container(struct vplug_store *vs, const char *ctr_id, struct berr *err);
 /* After a restart: unmount the mounts of containers that @alive says no longer run. */
-void vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *ctr_id), void *ctx);
+int vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *ctr_id), void *ctx, struct berr *err);
 /* The mount point last reported for @name ("" if none); false without a record. */
 bool vplug_mountpoint(struct vplug_store *vs, const char *name, char *out, size_t size);
 /* How many container mounts of @name are held. */

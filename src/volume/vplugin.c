@@ -22,7 +22,6 @@
 #include "common/fs.h"
 #include "common/id.h"
 #include "common/json.h"
-#include "common/log.h"
 #include "plugin/plugin.h"
 #include "volume.h"
 
@@ -535,6 +534,7 @@ struct release_ctx {
         bool (*alive)(void *, const char *);
         void *alive_ctx;
         int failures;
+        struct berr *err; /* the first failure */
 };
 
 static void release_one(struct vplug_store *vs, const char *name, const char *key, const char *ctr, void *arg) {
@@ -543,20 +543,23 @@ static void release_one(struct vplug_store *vs, const char *name, const char *ke
                 return;
         struct berr e = { 0 };
         if (unmount_entry(vs, name, key, &e) < 0) {
-                log_warn("volume %s: unmount for container %.12s: %s", name, ctr, e.msg);
-                rc->failures++;
+                if (rc->failures++ == 0 && rc->err) {
+                        *rc->err = e;
+                        berr_wrap(rc->err, "volume %s: unmount for container %.12s", name, ctr);
+                }
         }
 }
 
-int vplug_release_container(struct vplug_store *vs, const char *ctr_id) {
-        struct release_ctx rc = { .ctr_id = ctr_id };
+int vplug_release_container(struct vplug_store *vs, const char *ctr_id, struct berr *err) {
+        struct release_ctx rc = { .ctr_id = ctr_id, .err = err };
         each_entry(vs, release_one, &rc);
         return rc.failures ? -EIO : 0;
 }
 
-void vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *ctr_id), void *ctx) {
-        struct release_ctx rc = { .alive = alive, .alive_ctx = ctx };
+int vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *ctr_id), void *ctx, struct berr *err) {
+        struct release_ctx rc = { .alive = alive, .alive_ctx = ctx, .err = err };
         each_entry(vs, release_one, &rc);
+        return rc.failures ? -EIO : 0;
 }
 
 bool vplug_mountpoint(struct vplug_store *vs, const char *name, char *out, size_t size) {

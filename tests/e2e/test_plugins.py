@@ -201,3 +201,99 @@ def test_plugin_socket_vanishes(daemon, voldrv):
     cli.run("version")
     voldrv.start()
     assert json.loads(cli.run("volume", "inspect", "gonevol").stdout)[0]["Driver"] == "berthtestvol"
+
+
+AUTHZ = "berthtestauthz"
+
+
+@pytest.fixture
+def authz_daemon():
+    """A daemon of its own behind an authorization plugin that refuses --privileged and
+    withholds the answers of GET /images/json."""
+    d = Berthd(["--authorization-plugin", AUTHZ])
+    p = Plugin(os.path.join(d.exec_root, "plugins"), AUTHZ, "--implements", "authz", "--deny-privileged",
+               "--deny-res", "/images/json")
+    d.start()
+    cli = DockerCLI(d.host)
+    d.cli, d.plugin = cli, p
+    yield d
+    p.start() if p.proc.poll() is not None else None
+    for c in cli.run("ps", "-aq", check=False).stdout.split():
+        cli.run("rm", "-f", c, check=False)
+    cli.cleanup()
+    d.cleanup()
+    p.cleanup()
+
+
+def test_authz_denies_privileged_and_allows_the_next(authz_daemon):
+    import docker as dockerpy
+    cli, plugin = authz_daemon.cli, authz_daemon.plugin
+    cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    p = cli.run("run", "--rm", "--privileged", "busybox", "true", check=False)
+    assert p.returncode != 0
+    assert ("authorization denied by plugin %s: privileged containers are not allowed here" % AUTHZ) in p.stderr
+    assert cli.run("ps", "-aq").stdout.strip() == ""  # the handler never ran
+    assert cli.run("run", "--rm", "busybox", "echo", "allowed").stdout == "allowed\n"
+    reqs = plugin.calls("AuthZPlugin.AuthZReq")
+    creates = [c["body"] for c in reqs if "/containers/create" in c["body"]["RequestUri"]]
+    assert len(creates) == 2 and all(c["RequestMethod"] == "POST" for c in creates)
+    assert creates[0]["RequestUri"].startswith("/v1.")
+    assert creates[0]["RequestHeaders"]["Content-Type"] == "application/json"
+    assert all("Authorization" not in c["RequestHeaders"] for c in creates)
+    assert "User" not in creates[0]  # no TLS client certificate on a unix socket
+    res = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZRes") if "/containers/create" in c["body"]["RequestUri"]]
+    assert len(res) == 1 and res[0]["ResponseStatusCode"] == 201  # the refused one has no response
+    assert json.loads(__import__("base64").b64decode(res[0]["ResponseBody"]))["Id"]
+    # the status is dockerd's 403
+    c = dockerpy.APIClient(base_url=authz_daemon.host, version="auto")
+    with pytest.raises(dockerpy.errors.APIError) as e:
+        c.create_container("busybox", host_config=c.create_host_config(privileged=True))
+    assert e.value.status_code == 403
+    c.close()
+
+
+def test_authz_response_denied(authz_daemon):
+    cli = authz_daemon.cli
+    p = cli.run("images", check=False)
+    assert p.returncode != 0 and ("authorization denied by plugin %s: response withheld" % AUTHZ) in p.stderr
+    cli.run("ps")  # other answers pass
+
+
+def test_authz_plugin_down_fails_closed(authz_daemon):
+    cli, plugin = authz_daemon.cli, authz_daemon.plugin
+    cli.run("ps")
+    plugin.stop()
+    t = time.time()
+    p = cli.run("ps", check=False, timeout=60)
+    assert p.returncode != 0
+    assert ("plugin %s failed with error:" % AUTHZ) in p.stderr and "berthtestauthz.sock" in p.stderr
+    assert time.time() - t < 4 * RETRY_SECONDS + 10
+    plugin.start()
+    cli.run("ps")
+
+
+def test_authz_plugin_must_exist_at_start(fresh_daemon):
+    d = fresh_daemon(config=json.dumps({"authorization-plugins": ["nosuchauthz"]}), start=False)
+    d.start(wait=False)
+    assert d.proc.wait(30) != 0
+    assert 'failed to validate authorization plugin: plugin "nosuchauthz" not found' in d.read_log()
+
+
+def test_managed_plugins_are_an_honest_error(daemon):
+    cli = daemon.cli
+    p = cli.run("plugin", "install", "--grant-all-permissions", "vieux/sshfs", check=False)
+    assert p.returncode != 0 and "managed plugins (docker plugin install/create) are not supported by berth" in p.stderr
+    p = cli.run("plugin", "inspect", "vieux/sshfs:latest", check=False)
+    assert p.returncode != 0 and 'plugin "vieux/sshfs:latest" not found' in p.stderr
+    p = cli.run("plugin", "rm", "vieux/sshfs", check=False)
+    assert p.returncode != 0 and 'not found' in p.stderr
+    assert cli.run("plugin", "ls", "-q").stdout.strip() == ""
+
+
+def test_info_lists_plugins(daemon, voldrv, authz_daemon):
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "infovol")
+    plugins = json.loads(cli.run("info", "--format", "{{json .Plugins}}").stdout)
+    assert plugins["Volume"] == ["local", "berthtestvol"] and plugins["Authorization"] is None
+    plugins = json.loads(authz_daemon.cli.run("info", "--format", "{{json .Plugins}}").stdout)
+    assert plugins["Authorization"] == [AUTHZ]

@@ -36,10 +36,21 @@ struct spec_input {
                                   * bind-mounted read-only at /sbin/docker-init and process.args
                                   * become ["/sbin/docker-init", "--", ...] as dockerd does. NULL:
                                   * only the annotation SPEC_ANNOTATION_INIT records the request. */
+        const char *default_seccomp; /* the daemon's --seccomp-profile for containers that name
+                                  * none: NULL or "builtin" (Docker's default), "unconfined",
+                                  * or a profile's JSON text */
 };
 
 /* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */
 #define SPEC_ANNOTATION_INIT "io.berth.init"
+
+/* HostConfig.SecurityOpt checked at create as dockerd's parseSecurityOpt does ("invalid
+ * --security-opt 2: ..."), with a seccomp=<profile JSON> decoded and its rules checked. */
+int spec_check_security_opts(const struct ctr_host_config *host_config, struct berr *err);
+/* A profile in Docker's format: its shape, and each rule's action, operators, indexes,
+ * architectures and flags; the message names the bad rule ("syscalls[3] (chmod): unknown
+ * action ..."). */
+int spec_check_seccomp_profile(const char *text, size_t len, struct berr *err);
 
 /* Build the OCI spec. Bad HostConfig values (unknown capability, bad ulimit, --device
  * path missing, user not in the image's /etc/passwd, ...) fail with BERR_INVALID and a

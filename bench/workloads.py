@@ -306,3 +306,8 @@ WORKLOADS += WORKLOADS_BUILD
 from workloads_api import WORKLOADS_API  # noqa: E402
 
 WORKLOADS += WORKLOADS_API
+
+# workloads of issue 16 (what TLS costs a request) live in their own file
+from workloads_tls import WORKLOADS_TLS  # noqa: E402
+
+WORKLOADS += WORKLOADS_TLS

@@ -820,9 +820,59 @@ static void request_free(struct request_full *rf) {
         free(rf);
 }
 
+/* A TLS connection's transport: GnuTLS reads and writes the socket through these (not
+ * its own), so that a client speaking plain HTTP to the TLS port is told so, as Go's
+ * server tells it ("Client sent an HTTP request to an HTTPS server."), rather than seeing
+ * the connection close without a word. */
+struct tls_transport {
+        int fd;
+        bool started; /* the first bytes were looked at */
+};
+
+/* What Go's server takes for HTTP in place of a TLS record header (@n < 5: what came so
+ * far, rather than wait, spinning, for the rest). */
+static bool looks_like_http(const char *b, size_t n) {
+        static const char *const starts[] = { "GET /", "HEAD ", "POST ", "PUT /", "OPTIO" };
+        for (size_t i = 0; i < ELEMENTSOF(starts); i++)
+                if (memcmp(b, starts[i], n < 5 ? n : 5) == 0)
+                        return true;
+        return false;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len) {
+        struct tls_transport *t = p;
+        if (!t->started) {
+                char head[5];
+                ssize_t n = recv(t->fd, head, sizeof(head), MSG_PEEK);
+                if (n <= 0)
+                        return n; /* EAGAIN (errno says so), an error, or EOF */
+                t->started = true;
+                if (looks_like_http(head, (size_t) n)) {
+                        static const char answer[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+                                                     "Client sent an HTTP request to an HTTPS server.\n";
+                        (void) send(t->fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
+                        errno = ECONNRESET;
+                        return -1;
+                }
+        }
+        return recv(t->fd, buf, len, 0);
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len) {
+        const struct tls_transport *t = p;
+        return send(t->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* What berth keeps per connection (MHD's socket context). */
+struct conn_ctx {
+        struct conn_slot *slot;
+        struct tls_transport transport;
+};
+
 static struct conn_slot *slot_of(struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        return ci ? ci->socket_context : NULL;
+        const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
+        return ctx ? ctx->slot : NULL;
 }
 
 /* --tlsverify: a client without a certificate the CA signed (none, self-signed, expired,
@@ -843,13 +893,27 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         struct listener *l = cls;
         struct api_server *srv = l->srv;
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *tls = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                struct conn_ctx *ctx = ci ? calloc(1, sizeof(*ctx)) : NULL;
+                if (ctx) {
+                        ctx->slot = conn_guard_open(srv->guard, (int) ci->connect_fd);
+                        ctx->transport.fd = (int) ci->connect_fd;
+                }
+                if (ctx && tls && tls->tls_session) {
+                        gnutls_transport_set_ptr(tls->tls_session, &ctx->transport);
+                        gnutls_transport_set_pull_function(tls->tls_session, tls_pull);
+                        gnutls_transport_set_push_function(tls->tls_session, tls_push);
+                }
                 if (l->verify_clients)
                         require_client_cert(c);
-                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-                *socket_context = ci ? conn_guard_open(srv->guard, (int) ci->connect_fd) : NULL;
+                *socket_context = ctx;
                 return;
         }
-        conn_guard_close(srv->guard, *socket_context);
+        struct conn_ctx *ctx = *socket_context; /* the TLS session that used it is gone */
+        if (ctx)
+                conn_guard_close(srv->guard, ctx->slot);
+        free(ctx);
         *socket_context = NULL;
 }
 

@@ -140,7 +140,8 @@ int api_reply_upgrade_to(struct api_request *req, const char *protocol, const ch
                          void (*free_ctx)(void *), void *ctx);
 
 /* The verified client certificate of a request on a TLS listener with client verification
- * (--tlsverify): its subject as an RFC 4514 string ("CN=alice,O=example"), and its common
+ * (--tlsverify): its subject as an RFC 4514 string (the certificate's last RDN first: for
+ * "/CN=alice/O=example" it is "O=example,CN=alice"), and its common
  * name (what dockerd hands authorization plugins as the user). NULL when the request came
  * without a client certificate (unix socket, plain TCP, --tls without --tlsverify). Valid
  * for the request's life. */

@@ -929,8 +929,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                                              (double) (now.tv_nsec - rf->started.tv_nsec) / 1e9);
         }
         if (rf)
-                log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
-                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+                log_debug("%s %s -> %u%s%s%s%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
+                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)",
+                          rf->peer_subject ? " (client certificate " : "", rf->peer_subject ? rf->peer_subject : "",
+                          rf->peer_subject ? ")" : "");
         request_free(rf);
         *con_cls = NULL;
 }

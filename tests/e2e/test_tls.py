@@ -94,7 +94,7 @@ def mtls(pki, tmp_path_factory):
     """A daemon serving mutual TLS on 127.0.0.1 (and its unix socket)."""
     from conftest import Berthd
     port = free_port()
-    d = Berthd(["-H", "tcp://127.0.0.1:%d" % port, *tls_args(pki, "--tlsverify")]).start()
+    d = Berthd(["-H", "tcp://127.0.0.1:%d" % port, "--log-level", "debug", *tls_args(pki, "--tlsverify")]).start()
     d.port = port
     yield d
     d.cleanup()
@@ -165,6 +165,18 @@ def test_cli_tlsverify_with_docker_cert_path(tcli):
     info = json.loads(p.stdout)
     # mutual TLS: no warning about the TCP listener
     assert not any("API is accessible" in w for w in info["Warnings"] or []), info["Warnings"]
+
+
+def test_requests_carry_the_verified_client_subject(tcli, mtls):
+    """api_request_peer_subject(): what authorization plugins get; the debug log shows it."""
+    tcli.run("version")
+    assert "GET /version -> 200 (client certificate O=berth-tests,CN=alice)" in mtls.read_log()
+    cli = DockerCLI(mtls.host)  # the unix socket: no certificate, no subject
+    try:
+        cli.run("info", "--format", "{{.ID}}")
+    finally:
+        cli.cleanup()
+    assert "GET /info -> 200\n" in mtls.read_log().replace('"', "\n")
 
 
 def test_attach_exec_and_stdin_over_tls(tcli):

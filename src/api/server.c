@@ -885,7 +885,11 @@ static void require_client_cert(struct MHD_Connection *c) {
                 return;
         gnutls_session_t session = ci->tls_session;
         gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-        gnutls_session_set_verify_cert(session, NULL, 0);
+        /* a certificate for clients: no extended key usage, or one with client auth (as Go's
+         * x509 verification for RequireAndVerifyClientCert) */
+        static gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                                 .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT };
+        gnutls_session_set_verify_cert2(session, &purpose, 1, 0);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,

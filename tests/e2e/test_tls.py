@@ -266,13 +266,14 @@ def test_docker_py_tls_config(mtls, pki, no_ca_bundle_env):
         c.close()
 
 
-@pytest.mark.parametrize("who", ["no certificate", "self-signed", "expired"])
+@pytest.mark.parametrize("who", ["no certificate", "self-signed", "expired", "a server's"])
 def test_mtls_refuses_clients_without_a_valid_certificate(mtls, pki, who):
     ca = os.path.join(pki, "ca.pem")
     # the control: the CA's client gets its answer
     ok = handshake_then_ping(mtls.port, os.path.join(pki, "client.pem"), os.path.join(pki, "client-key.pem"), ca)
     assert isinstance(ok, bytes) and ok.startswith(b"HTTP/1.1 200") and ok.endswith(b"OK"), ok
-    cert = {"no certificate": None, "self-signed": "mallory", "expired": "old"}[who]
+    # a server's: signed by the CA, but for servers only (extendedKeyUsage serverAuth)
+    cert = {"no certificate": None, "self-signed": "mallory", "expired": "old", "a server's": "server"}[who]
     got = handshake_then_ping(mtls.port, cert and os.path.join(pki, cert + ".pem"),
                               cert and os.path.join(pki, cert + "-key.pem"), ca)
     # refused in the handshake: the connection ends (an alert or EOF) and no request is served

@@ -1069,13 +1069,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.body_fd = rf->body_wfd = -1;
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
+                *con_cls = rf; /* from here on_completed frees it */
                 const struct listener *l = listener_of(srv, conn);
                 if (l && l->verify_clients && peer_identity(rf) < 0) {
                         /* cannot happen after the handshake's checks: fail closed all the same */
                         log_error("%s %s: a TLS client without a verified certificate: connection closed", method, url);
                         return MHD_NO;
                 }
-                *con_cls = rf;
                 if (begin_request(srv, rf, url) < 0)
                         return MHD_NO;
                 if (!rf->pending_status && !rf->pub.responded && rf->pub.route->max_body_bytes == API_BODY_STREAM &&

@@ -316,3 +316,8 @@ WORKLOADS += WORKLOADS_API
 from workloads_plugins import WORKLOADS_PLUGINS  # noqa: E402
 
 WORKLOADS += WORKLOADS_PLUGINS
+
+# workloads of issue 16 (what TLS costs a request) live in their own file
+from workloads_tls import WORKLOADS_TLS  # noqa: E402
+
+WORKLOADS += WORKLOADS_TLS

@@ -157,6 +157,22 @@ struct api_authz_hooks {
         void *ctx;
 };
 
+/* The verified client certificate of a request on a TLS listener with client verification
+ * (--tlsverify): its subject as an RFC 4514 string (the certificate's last RDN first: for
+ * "/CN=alice/O=example" it is "O=example,CN=alice"), and its common
+ * name (what dockerd hands authorization plugins as the user). NULL when the request came
+ * without a client certificate (unix socket, plain TCP, --tls without --tlsverify). Valid
+ * for the request's life. */
+const char *api_request_peer_subject(struct api_request *req);
+const char *api_request_peer_common_name(struct api_request *req);
+
+/* TLS for some of the listeners: PEM text, read by the daemon. */
+struct api_tls {
+        const char *cert_pem, *key_pem; /* the server's certificate (chain) and key */
+        const char *ca_pem;             /* clients must present a certificate it signed, checked
+                                         * in the handshake; NULL: no client certificates */
+};
+
 /* The server. */
 struct api_server_config {
         const struct api_route *routes;
@@ -168,6 +184,8 @@ struct api_server_config {
         unsigned max_connections;   /* served at once; more are answered 503 */
         unsigned header_timeout_ms; /* idle keep-alive plus the time to send a request's headers */
         const struct api_authz_hooks *authz; /* NULL: no authorization plugins */
+        const struct api_tls *tls;  /* NULL: no TLS anywhere */
+        const bool *listen_tls;     /* per listening fd: serve it with @tls (NULL: none) */
 };
 
 struct api_server;

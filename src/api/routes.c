@@ -120,12 +120,16 @@ const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server **ret, struct berr *err) {
         static char server_header[64];
         snprintf(server_header, sizeof(server_header), "berth/%s (linux)", berth_version);
+        static struct api_tls tls;
+        tls = (struct api_tls){ .cert_pem = d->tls.cert_pem, .key_pem = d->tls.key_pem, .ca_pem = d->tls.ca_pem };
         struct api_server_config cfg = {
                 .routes = api_routes,
                 .n_routes = api_n_routes,
                 .ctx = d,
                 .server_header = server_header,
                 .authz = api_authz_hooks(d),
+                .tls = d->tls.cert_pem ? &tls : NULL,
+                .listen_tls = d->listen_tls,
         };
         return api_server_start(&cfg, fds, n_fds, ret, err);
 }

@@ -2,6 +2,8 @@
  * connection, request bodies gathered up to a bound (or streamed to a handler thread for
  * API_BODY_STREAM routes), and the answer helpers of http.h. */
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <poll.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -45,10 +47,19 @@
 /* Each connection is a thread; its stack is touched (counted in RSS) only as deep as the
  * handlers go, a few pages. */
 #define CONNECTION_STACK_BYTES (1u << 20)
+/* TLS 1.2 and 1.3 only, as dockerd's server (go-connections' tlsconfig.ServerDefault). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+/* One per listening socket: what its connections need to know (on_connection's cls). */
+struct listener {
+        struct api_server *srv;
+        bool tls, verify_clients;
+};
 
 struct api_server {
         struct api_server_config cfg;
         struct MHD_Daemon **daemons;
+        struct listener *listeners;
         size_t n_daemons;
         struct conn_guard *guard;
 };
@@ -95,6 +106,7 @@ struct request_full {
         size_t n_kvs;
         char *raw_uri;
         bool authz_checked, authz_res_done; /* the authorization middleware's two passes */
+        char *peer_subject, *peer_cn; /* the verified client certificate's (TLS listeners) */
 };
 
 /* Past this much discarded body, stop draining: answer and close. */
@@ -272,11 +284,14 @@ struct upgrade {
         api_upgrade_fn run;
         void (*free_ctx)(void *);
         void *ctx;
+        /* TLS: the handler runs in a thread of its own (upgrade_cb); what it needs is copied. */
+        int sock;
+        char *extra;
+        size_t extra_len;
 };
 
-static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
-                       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
-        struct upgrade *u = cls;
+static void upgrade_run(struct upgrade *u, int sock, const char *extra, size_t extra_len,
+                        struct MHD_UpgradeResponseHandle *urh) {
         /* MHD hands the socket over non-blocking; the stream code wants plain blocking I/O. */
         int fl = fcntl(sock, F_GETFL);
         if (fl >= 0)
@@ -285,6 +300,129 @@ static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const
         MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
         if (u->free_ctx)
                 u->free_ctx(u->ctx);
+        free(u);
+}
+
+static void *upgrade_thread(void *arg) {
+        struct upgrade *u = arg;
+        int fl = fcntl(u->sock, F_GETFL);
+        if (fl >= 0)
+                (void) fcntl(u->sock, F_SETFL, fl & ~O_NONBLOCK);
+        u->run(u->ctx, u->sock, u->extra, u->extra_len);
+        (void) shutdown(u->sock, SHUT_RDWR); /* the pump reads EOF: the session is over */
+        return NULL;
+}
+
+/* Send all of @buf on the TLS session (its socket is non-blocking). */
+static int tls_send_all(gnutls_session_t s, int tcp_fd, const char *buf, size_t len) {
+        while (len > 0) {
+                ssize_t n = gnutls_record_send(s, buf, len);
+                if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                        struct pollfd p = { .fd = tcp_fd, .events = POLLOUT };
+                        (void) poll(&p, 1, -1); /* EINTR: look again */
+                        continue;
+                }
+                if (n < 0)
+                        return -EIO;
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* The TLS side of an upgraded connection, in the connection's thread: records from the
+ * client are decrypted into a socketpair the handler reads, what the handler writes is
+ * encrypted to the client. libmicrohttpd 0.9.75 has a forwarder of its own, but it never
+ * passes a client's half-close on (close_notify, as `docker run -i` sends when its stdin
+ * ends) to the handler, which then waits for ever; here a close_notify is a shutdown of
+ * the pair's write side, as EOF is on a plain connection. GnuTLS does all of the TLS. */
+static void tls_pump(gnutls_session_t s, int tcp_fd, int pair_fd) {
+        char buf[16384];
+        bool client_open = true, handler_open = true;
+        while (handler_open) {
+                bool pending = client_open && gnutls_record_check_pending(s) > 0;
+                if (!pending) {
+                        struct pollfd p[2] = { { .fd = client_open ? tcp_fd : -1, .events = POLLIN },
+                                               { .fd = pair_fd, .events = POLLIN } };
+                        if (poll(p, 2, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                break;
+                        }
+                        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                                ssize_t n = recv(pair_fd, buf, sizeof(buf), 0);
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n <= 0 || tls_send_all(s, tcp_fd, buf, (size_t) n) < 0)
+                                        handler_open = false;
+                                continue;
+                        }
+                        if (!client_open || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                }
+                ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
+                if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+                        continue;
+                if (n <= 0) { /* close_notify, EOF or a TLS error: the client has stopped sending */
+                        client_open = false;
+                        (void) shutdown(pair_fd, SHUT_WR);
+                        if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION && gnutls_error_is_fatal((int) n))
+                                break; /* nothing more can be sent either */
+                        continue;
+                }
+                for (size_t off = 0; off < (size_t) n;) {
+                        ssize_t w = send(pair_fd, buf + off, (size_t) n - off, MSG_NOSIGNAL);
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0) { /* the handler closed its end */
+                                handler_open = false;
+                                break;
+                        }
+                        off += (size_t) w;
+                }
+        }
+        (void) gnutls_bye(s, GNUTLS_SHUT_WR); /* an error only means the client is gone */
+}
+
+/* On a plain connection the handler gets the client's socket and runs right here, in the
+ * connection's thread. On a TLS connection the handler runs in a thread of its own with
+ * one end of a socketpair, and this thread pumps the TLS session (tls_pump). */
+static void upgrade_cb(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
+                       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
+        struct upgrade *u = cls;
+        const union MHD_ConnectionInfo *tls = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!tls || !tls->tls_session) {
+                upgrade_run(u, sock, extra, extra_len, urh);
+                return;
+        }
+        /* libmicrohttpd's own pair (@sock) is not used: shut, so its forwarder has nothing to do */
+        (void) shutdown(sock, SHUT_RDWR);
+        int sv[2] = { -1, -1 };
+        pthread_t t;
+        bool started = false;
+        if (fdi && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+                u->sock = sv[0];
+                u->extra_len = extra_len;
+                u->extra = extra_len ? malloc(extra_len) : NULL;
+                if (extra_len && u->extra)
+                        memcpy(u->extra, extra, extra_len);
+                started = (!extra_len || u->extra) && pthread_create(&t, NULL, upgrade_thread, u) == 0;
+        }
+        if (started) {
+                tls_pump(tls->tls_session, (int) fdi->connect_fd, sv[1]);
+                (void) shutdown(sv[1], SHUT_RDWR); /* a handler still writing gets an error and ends */
+                pthread_join(t, NULL);
+        } else
+                log_error("cannot start the session of an upgraded TLS connection");
+        if (sv[0] >= 0)
+                close(sv[0]);
+        if (sv[1] >= 0)
+                close(sv[1]);
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        if (u->free_ctx)
+                u->free_ctx(u->ctx);
+        free(u->extra);
         free(u);
 }
 
@@ -340,6 +478,53 @@ static size_t snapshot_values(struct request_full *rf, enum MHD_ValueKind kind, 
                 n++;
         }
         return n;
+}
+
+const char *api_request_peer_subject(struct api_request *req) {
+        return ((struct request_full *) req)->peer_subject;
+}
+
+const char *api_request_peer_common_name(struct api_request *req) {
+        return ((struct request_full *) req)->peer_cn;
+}
+
+/* The client certificate GnuTLS verified in the handshake: on a listener with client
+ * verification the handshake fails without one (require_client_cert). Elsewhere a
+ * certificate a client sends is never checked, so never trusted, and not looked at. */
+static int peer_identity(struct request_full *rf) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rf->pub.conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ci || !ci->tls_session)
+                return -EPERM;
+        gnutls_session_t session = ci->tls_session;
+        unsigned n = 0;
+        const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &n);
+        if (!certs || n == 0 || gnutls_session_get_verify_cert_status(session) != 0)
+                return -EPERM;
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+                return -ENOMEM;
+        int r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 ? 0 : -EPERM;
+        gnutls_datum_t dn = { 0 };
+        if (r == 0 && gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+                rf->peer_subject = strndup((const char *) dn.data, dn.size);
+                gnutls_free(dn.data);
+        }
+        char cn[256];
+        size_t cn_len = sizeof(cn);
+        if (r == 0 && gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) == 0)
+                rf->peer_cn = strndup(cn, cn_len);
+        gnutls_x509_crt_deinit(crt);
+        if (r == 0 && !rf->peer_subject)
+                r = -ENOMEM;
+        return r;
+}
+
+static const struct listener *listener_of(struct api_server *srv, struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+        for (size_t i = 0; ci && i < srv->n_daemons; i++)
+                if (srv->daemons[i] == ci->daemon)
+                        return &srv->listeners[i];
+        return NULL;
 }
 
 int api_client_fd(struct api_request *req) {
@@ -680,26 +865,112 @@ static void request_free(struct request_full *rf) {
         free(rf->kvs);
         free(rf->raw_uri);
         json_decref(rf->pub.authz);
+        free(rf->peer_subject);
+        free(rf->peer_cn);
         for (int i = 0; i < API_MAX_PARAMS; i++)
                 free(rf->pub.params[i]);
         free(rf->pub.body);
         free(rf);
 }
 
+/* A TLS connection's transport: GnuTLS reads and writes the socket through these (not
+ * its own), so that a client speaking plain HTTP to the TLS port is told so, as Go's
+ * server tells it ("Client sent an HTTP request to an HTTPS server."), rather than seeing
+ * the connection close without a word. */
+struct tls_transport {
+        int fd;
+        bool started; /* the first bytes were looked at */
+};
+
+/* What Go's server takes for HTTP in place of a TLS record header (@n < 5: what came so
+ * far, rather than wait, spinning, for the rest). */
+static bool looks_like_http(const char *b, size_t n) {
+        static const char *const starts[] = { "GET /", "HEAD ", "POST ", "PUT /", "OPTIO" };
+        for (size_t i = 0; i < ELEMENTSOF(starts); i++)
+                if (memcmp(b, starts[i], n < 5 ? n : 5) == 0)
+                        return true;
+        return false;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len) {
+        struct tls_transport *t = p;
+        if (!t->started) {
+                char head[5];
+                ssize_t n = recv(t->fd, head, sizeof(head), MSG_PEEK);
+                if (n <= 0)
+                        return n; /* EAGAIN (errno says so), an error, or EOF */
+                t->started = true;
+                if (looks_like_http(head, (size_t) n)) {
+                        static const char answer[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+                                                     "Client sent an HTTP request to an HTTPS server.\n";
+                        (void) send(t->fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
+                        errno = ECONNRESET;
+                        return -1;
+                }
+        }
+        return recv(t->fd, buf, len, 0);
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len) {
+        const struct tls_transport *t = p;
+        return send(t->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* What berth keeps per connection (MHD's socket context). */
+struct conn_ctx {
+        struct conn_slot *slot;
+        struct tls_transport transport;
+};
+
 static struct conn_slot *slot_of(struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        return ci ? ci->socket_context : NULL;
+        const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
+        return ctx ? ctx->slot : NULL;
+}
+
+/* --tlsverify: a client without a certificate the CA signed (none, self-signed, expired,
+ * another CA's) fails in the handshake, as Go's RequireAndVerifyClientCert does: GnuTLS
+ * is told so on each new session, before its handshake (libmicrohttpd itself only asks
+ * for a certificate and leaves the checking to the application). */
+static void require_client_cert(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!ci || !ci->tls_session)
+                return;
+        gnutls_session_t session = ci->tls_session;
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+        /* a certificate for clients: no extended key usage, or one with client auth (as Go's
+         * x509 verification for RequireAndVerifyClientCert) */
+        static gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                                 .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT };
+        gnutls_session_set_verify_cert2(session, &purpose, 1, 0);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
-        struct api_server *srv = cls;
+        struct listener *l = cls;
+        struct api_server *srv = l->srv;
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
                 const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-                *socket_context = ci ? conn_guard_open(srv->guard, (int) ci->connect_fd) : NULL;
+                const union MHD_ConnectionInfo *tls = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                struct conn_ctx *ctx = ci ? calloc(1, sizeof(*ctx)) : NULL;
+                if (ctx) {
+                        ctx->slot = conn_guard_open(srv->guard, (int) ci->connect_fd);
+                        ctx->transport.fd = (int) ci->connect_fd;
+                }
+                if (ctx && tls && tls->tls_session) {
+                        gnutls_transport_set_ptr(tls->tls_session, &ctx->transport);
+                        gnutls_transport_set_pull_function(tls->tls_session, tls_pull);
+                        gnutls_transport_set_push_function(tls->tls_session, tls_push);
+                }
+                if (l->verify_clients)
+                        require_client_cert(c);
+                *socket_context = ctx;
                 return;
         }
-        conn_guard_close(srv->guard, *socket_context);
+        struct conn_ctx *ctx = *socket_context; /* the TLS session that used it is gone */
+        if (ctx)
+                conn_guard_close(srv->guard, ctx->slot);
+        free(ctx);
         *socket_context = NULL;
 }
 
@@ -715,8 +986,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                                              (double) (now.tv_nsec - rf->started.tv_nsec) / 1e9);
         }
         if (rf)
-                log_debug("%s %s -> %u%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
-                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+                log_debug("%s %s -> %u%s%s%s%s", rf->pub.method, rf->pub.path ? rf->pub.path : "?", rf->pub.status,
+                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)",
+                          rf->peer_subject ? " (client certificate " : "", rf->peer_subject ? rf->peer_subject : "",
+                          rf->peer_subject ? ")" : "");
         request_free(rf);
         *con_cls = NULL;
 }
@@ -880,7 +1153,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.raw_uri = rf->raw_uri ? rf->raw_uri : url;
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
-                *con_cls = rf;
+                *con_cls = rf; /* from here on_completed frees it */
+                const struct listener *l = listener_of(srv, conn);
+                if (l && l->verify_clients && peer_identity(rf) < 0) {
+                        /* cannot happen after the handshake's checks: fail closed all the same */
+                        log_error("%s %s: a TLS client without a verified certificate: connection closed", method, url);
+                        return MHD_NO;
+                }
+                rf->pub.peer_user = rf->peer_cn; /* the authorization plugins' User ("TLS") */
                 if (begin_request(srv, rf, url) < 0)
                         return MHD_NO;
                 bool streams = !rf->pending_status && !rf->pub.responded && rf->pub.route->max_body_bytes == API_BODY_STREAM;
@@ -943,6 +1223,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 /* The socket of the request this connection thread is reading (thread per connection:
  * one thread serves one connection for its whole life). Set when the request line is in. */
 static __thread int current_request_fd = -1;
+static __thread bool current_request_tls; /* no plain text into a TLS stream: just shut it */
 
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -950,6 +1231,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
         struct api_server *srv = cls;
         free(current_uri);
         current_uri = srv->cfg.authz && uri ? strdup(uri) : NULL; /* only the authorization plugins need it */
+        current_request_tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) != NULL;
         return NULL; /* MHD's initial con_cls: on_request allocates its own */
 }
 
@@ -976,7 +1258,7 @@ static void refuse_bad_length(struct api_server *srv, int fd) {
                          date, srv->cfg.server_header ? srv->cfg.server_header : "berth", v, sizeof(body) - 1, body);
         /* A fresh socket's send buffer takes this at once; if not, the client gets nothing,
          * which is what it would get after the shutdown anyway. */
-        if (n > 0 && (size_t) n < sizeof(resp))
+        if (n > 0 && (size_t) n < sizeof(resp) && !current_request_tls)
                 (void) send(fd, resp, (size_t) n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void) shutdown(fd, SHUT_RDWR); /* a closed peer is fine: the connection ends either way */
 }
@@ -1031,28 +1313,54 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
                 return r;
         }
         srv->daemons = calloc(n_fds, sizeof(*srv->daemons));
-        if (!srv->daemons) {
+        srv->listeners = calloc(n_fds, sizeof(*srv->listeners));
+        if (!srv->daemons || !srv->listeners) {
                 conn_guard_stop(srv->guard);
+                free(srv->daemons);
+                free(srv->listeners);
                 free(srv);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         }
         unsigned mhd_limit = srv->cfg.max_connections + srv->cfg.max_connections / OVERFLOW_SHARE + 1;
         for (size_t i = 0; i < n_fds; i++) {
+                struct listener *l = &srv->listeners[i];
+                l->srv = srv;
+                l->tls = cfg->tls && cfg->listen_tls && cfg->listen_tls[i];
+                l->verify_clients = l->tls && cfg->tls->ca_pem;
+                if (l->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+                        srv->n_daemons = i;
+                        api_server_stop(srv);
+                        return berr_set(err, BERR_INTERNAL, ENOTSUP,
+                                        "cannot serve TLS: this libmicrohttpd is built without TLS support");
+                }
+                struct MHD_OptionItem tls_opts[5];
+                size_t k = 0;
+                if (l->tls) {
+                        tls_opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) cfg->tls->key_pem };
+                        tls_opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) cfg->tls->cert_pem };
+                        tls_opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) TLS_PRIORITIES };
+                        if (l->verify_clients)
+                                tls_opts[k++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                                                         (void *) cfg->tls->ca_pem };
+                }
+                tls_opts[k] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
                 struct MHD_Daemon *d = MHD_start_daemon(
                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
+                                MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | (l->tls ? MHD_USE_TLS : 0),
                         0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
                         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, srv,
                         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fds[i],
-                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
                         MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY_BYTES,
-                        MHD_OPTION_THREAD_STACK_SIZE, (size_t) CONNECTION_STACK_BYTES, MHD_OPTION_END);
+                        MHD_OPTION_THREAD_STACK_SIZE, (size_t) CONNECTION_STACK_BYTES,
+                        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
                 if (!d) {
                         srv->n_daemons = i;
                         api_server_stop(srv);
-                        return berr_set(err, BERR_INTERNAL, EIO, "cannot start the HTTP server on listener %zu", i);
+                        return berr_set(err, BERR_INTERNAL, EIO, "cannot start the HTTP%s server on listener %zu%s",
+                                        l->tls ? "S" : "", i, l->tls ? " (is the TLS key or certificate unusable?)" : "");
                 }
                 srv->daemons[i] = d;
         }
@@ -1072,6 +1380,7 @@ struct api_server *api_server_stop(struct api_server *srv) {
         }
         srv->guard = conn_guard_stop(srv->guard); /* after the daemons: no connection is left */
         free(srv->daemons);
+        free(srv->listeners);
         free(srv);
         return NULL;
 }

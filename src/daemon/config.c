@@ -26,7 +26,13 @@ struct opt_desc {
 };
 
 static const struct opt_desc opts[] = {
-        { OPT_HOST, "host", 'H', true, "hosts", "Daemon socket(s) to connect to (unix://PATH, tcp://127.0.0.1:PORT, fd://)" },
+        { OPT_HOST, "host", 'H', true, "hosts", "Daemon socket(s) to connect to (unix://PATH, tcp://ADDR:PORT, fd://)" },
+        { OPT_TLS, "tls", 0, false, "tls", "Use TLS; implied by --tlsverify (off a loopback address TCP needs TLS, or an explicit --tls=false)" },
+        { OPT_TLSVERIFY, "tlsverify", 0, false, "tlsverify", "Use TLS and verify the remote (clients need a certificate signed by --tlscacert)" },
+        { OPT_TLSCACERT, "tlscacert", 0, true, "tlscacert", "Trust certs signed only by this CA (default ~/.docker/ca.pem)" },
+        { OPT_TLSCERT, "tlscert", 0, true, "tlscert", "Path to TLS certificate file (default ~/.docker/cert.pem)" },
+        { OPT_TLSKEY, "tlskey", 0, true, "tlskey", "Path to TLS key file (default ~/.docker/key.pem)" },
+        { OPT_SECCOMP_PROFILE, "seccomp-profile", 0, true, "seccomp-profile", "Path to seccomp profile, or \"unconfined\" (default \"builtin\")" },
         { OPT_DATA_ROOT, "data-root", 0, true, "data-root", "Root directory of persistent state (default " DAEMON_DEFAULT_DATA_ROOT ")" },
         { OPT_EXEC_ROOT, "exec-root", 0, true, "exec-root", "Root directory for execution state files (default " DAEMON_DEFAULT_EXEC_ROOT ")" },
         { OPT_PIDFILE, "pidfile", 'p', true, "pidfile", "Path to use for daemon PID file (default EXEC-ROOT/berthd.pid)" },
@@ -200,6 +206,7 @@ void daemon_config_init(struct daemon_config *cfg) {
         cfg->log_level = LOG_LEVEL_INFO;
         net_options_init(&cfg->net);
         opts14_init(&cfg->o14);
+        sec_opts_init(&cfg->sec);
 }
 
 static void free_hosts(struct daemon_config *cfg) {
@@ -227,6 +234,7 @@ void daemon_config_done(struct daemon_config *cfg) {
         net_options_done(&cfg->net);
         opts14_done(&cfg->o14);
         daemon_runtimes_done(&cfg->runtimes);
+        sec_opts_done(&cfg->sec);
         memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -255,6 +263,8 @@ static int apply_bool(struct daemon_config *cfg, enum config_opt id, bool v) {
         case OPT_IP_FORWARD: cfg->net.ip_forward = v; return 0;
         case OPT_IPV6: cfg->net.ipv6 = v; return 0;
         case OPT_IP6TABLES: cfg->ip6tables_off = !v; return 0;
+        case OPT_TLS: cfg->sec.tls = v; return 0;
+        case OPT_TLSVERIFY: cfg->sec.tlsverify = v; return 0;
         default: return apply_bool14(&cfg->o14, id, v);
         }
 }
@@ -421,6 +431,14 @@ static int apply(struct daemon_config *cfg, enum config_opt id, const char *valu
                 return daemon_runtimes_add_flag(&cfg->runtimes, value, err);
         case OPT_DEFAULT_RUNTIME:
                 return daemon_runtimes_set_default(&cfg->runtimes, value, err);
+        case OPT_TLS:
+        case OPT_TLSVERIFY:
+                return apply_bool(cfg, id, true);
+        case OPT_TLSCACERT:
+        case OPT_TLSCERT:
+        case OPT_TLSKEY:
+        case OPT_SECCOMP_PROFILE:
+                return apply_sec(&cfg->sec, id, value, err);
         case OPT_VERSION:
                 cfg->show_version = true;
                 return 0;
@@ -745,7 +763,7 @@ int daemon_config_finish(struct daemon_config *cfg, struct berr *err) {
                                 "(family inet) holds the rules of both families; --iptables=false turns them all off");
         if (cfg->debug && !cfg->set_by_flag[OPT_LOG_LEVEL])
                 cfg->log_level = LOG_LEVEL_DEBUG;
-        if ((r = finish14(&cfg->o14, err)) < 0)
+        if ((r = finish14(&cfg->o14, err)) < 0 || (r = finish_sec(&cfg->sec, err)) < 0)
                 return r;
         if ((r = daemon_runtimes_finish(&cfg->runtimes, getenv("PATH"), err)) < 0)
                 return r;

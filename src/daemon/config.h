@@ -69,6 +69,17 @@ int daemon_runtime_lookpath(const char *path, const char *path_env, char *out, s
 /* docker info's "Runtimes": {"berth": {"path": @builtin_path}, "runc": {"path": "runc"}, ...} */
 json_t *daemon_runtimes_info(const struct daemon_runtimes *r, const char *builtin_path);
 
+/* --tls, --tlsverify and the certificate files (dockerd's flags and daemon.json keys), and
+ * --seccomp-profile: issue 16's block. */
+struct daemon_sec_opts {
+        int tls;                /* -1: not given; 0: --tls=false (the explicit opt-out); 1 */
+        int tlsverify;          /* -1: not given; given at all, it turns TLS on (as dockerd) */
+        char *tlscacert, *tlscert, *tlskey; /* NULL: ca.pem, cert.pem, key.pem under
+                                 * $DOCKER_CERT_PATH, else $DOCKER_CONFIG, else ~/.docker */
+        char *seccomp_profile;  /* --seccomp-profile: a file, "unconfined" or "builtin"; NULL: builtin */
+        char *seccomp_text;     /* the file's content, read at start */
+};
+
 /* The options of issue 14's block (and the ones SIGHUP reloads). */
 struct daemon_opts14 {
         bool validate;
@@ -103,6 +114,12 @@ struct daemon_opts14 {
 /* Each option the daemon knows; flags and daemon.json keys share these ids. */
 enum config_opt {
         OPT_HOST,
+        OPT_TLS,
+        OPT_TLSVERIFY,
+        OPT_TLSCACERT,
+        OPT_TLSCERT,
+        OPT_TLSKEY,
+        OPT_SECCOMP_PROFILE,
         OPT_DATA_ROOT,
         OPT_EXEC_ROOT,
         OPT_PIDFILE,
@@ -166,6 +183,7 @@ enum config_opt {
 struct daemon_config {
         char *hosts[DAEMON_MAX_HOSTS];
         size_t n_hosts;
+        struct daemon_sec_opts sec; /* TLS and the default seccomp profile */
         char *data_root;
         char *exec_root;
         char *pidfile;

@@ -21,3 +21,10 @@ int finish14(struct daemon_opts14 *o, struct berr *err);
 int config_parse_loopback_addr(const char *v, struct sockaddr_storage *ss, socklen_t *len, struct berr *err);
 /* "64m" -> 67108864 (go-units' RAMInBytes); -1 when it is not a size. */
 long long config_parse_bytes(const char *s);
+
+/* Issue 16's block (config_opts.c): TLS files and --seccomp-profile. */
+void sec_opts_init(struct daemon_sec_opts *o);
+void sec_opts_done(struct daemon_sec_opts *o);
+int apply_sec(struct daemon_sec_opts *o, enum config_opt id, const char *value, struct berr *err);
+/* dockerd's defaults for the certificate files when TLS is on, and the seccomp profile read. */
+int finish_sec(struct daemon_sec_opts *o, struct berr *err);

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "config_int.h"
+#include "common/fs.h"
+#include "runtime/spec.h"
 
 static const char *const ulimit_names[] = { "core",   "cpu",     "data",     "fsize",  "locks",
                                             "memlock", "msgqueue", "nice",   "nofile", "nproc",
@@ -462,6 +465,84 @@ int finish14(struct daemon_opts14 *o, struct berr *err) {
                 }
                 return berr_set(err, BERR_INVALID, EINVAL, "native.cgroupdriver option %s not supported", val);
         }
+        return 0;
+}
+
+/* ---- issue 16: TLS files, --seccomp-profile ---- */
+
+void sec_opts_init(struct daemon_sec_opts *o) {
+        memset(o, 0, sizeof(*o));
+        o->tls = o->tlsverify = -1;
+}
+
+void sec_opts_done(struct daemon_sec_opts *o) {
+        free(o->tlscacert);
+        free(o->tlscert);
+        free(o->tlskey);
+        free(o->seccomp_profile);
+        free(o->seccomp_text);
+        memset(o, 0, sizeof(*o));
+}
+
+int apply_sec(struct daemon_sec_opts *o, enum config_opt id, const char *value, struct berr *err) {
+        switch (id) {
+        case OPT_TLSCACERT: return set_str(&o->tlscacert, value, err);
+        case OPT_TLSCERT: return set_str(&o->tlscert, value, err);
+        case OPT_TLSKEY: return set_str(&o->tlskey, value, err);
+        case OPT_SECCOMP_PROFILE:
+                if (!*value)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid seccomp-profile \"\": want a path, \"unconfined\" "
+                                        "or \"builtin\"");
+                return set_str(&o->seccomp_profile, value, err);
+        default:
+                return berr_set(err, BERR_INTERNAL, EINVAL, "unhandled option %d", id);
+        }
+}
+
+/* dockerd's default for a certificate file: $DOCKER_CERT_PATH, else the client's
+ * configuration directory ($DOCKER_CONFIG, else ~/.docker). */
+static int default_cert_path(char **slot, const char *file, struct berr *err) {
+        if (*slot)
+                return 0;
+        const char *dir = getenv("DOCKER_CERT_PATH");
+        if (!dir || !*dir)
+                dir = getenv("DOCKER_CONFIG");
+        _cleanup_free_ char *home_dir = NULL;
+        if (!dir || !*dir) {
+                const char *home = getenv("HOME");
+                if (asprintf(&home_dir, "%s/.docker", home && *home ? home : "/root") < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                dir = home_dir;
+        }
+        _cleanup_free_ char *p = fs_path_join(dir, file);
+        if (!p)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        *slot = TAKE_PTR(p);
+        return 0;
+}
+
+int finish_sec(struct daemon_sec_opts *o, struct berr *err) {
+        int r;
+        if (o->tlsverify >= 0) /* dockerd: --tlsverify given at all, even =false, means TLS */
+                o->tls = 1;
+        if (o->tls == 1 && ((r = default_cert_path(&o->tlscacert, "ca.pem", err)) < 0 ||
+                            (r = default_cert_path(&o->tlscert, "cert.pem", err)) < 0 ||
+                            (r = default_cert_path(&o->tlskey, "key.pem", err)) < 0))
+                return r;
+        const char *p = o->seccomp_profile;
+        if (!p || STREQ(p, "builtin") || STREQ(p, "unconfined"))
+                return 0;
+        /* dockerd reads the file once, at start; berth also checks it now rather than at
+         * each container's start. */
+        size_t len = 0;
+        free(o->seccomp_text);
+        o->seccomp_text = NULL;
+        r = fs_read_file(AT_FDCWD, p, 1 << 20, &o->seccomp_text, &len, err);
+        if (r < 0)
+                return berr_wrap(err, "opening seccomp profile (%s) failed", p);
+        r = spec_check_seccomp_profile(o->seccomp_text, len, err);
+        if (r < 0)
+                return berr_wrap(err, "seccomp profile %s", p);
         return 0;
 }
 

@@ -395,6 +395,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         in.pid_ns_path = pid_ns[0] ? pid_ns : NULL;
         in.ipc_ns_path = ipc_ns[0] ? ipc_ns : NULL;
         in.shm_path = shm[0] ? shm : NULL;
+        in.default_seccomp = d->cfg.sec.seccomp_text ? d->cfg.sec.seccomp_text : d->cfg.sec.seccomp_profile;
         _cleanup_json_ json_t *spec = NULL, *mounts = NULL;
         r = ctr_mounts_oci(d, c, rootfs, &mounts, err);
         if (r < 0)

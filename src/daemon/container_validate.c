@@ -412,7 +412,7 @@ static int check_host_config(const struct ctr_host_config *hc, struct berr *err)
                 if (!*hc->annotations.keys[i])
                         return INVALID("invalid Annotations: the empty string is not permitted as an annotation key");
 
-        if ((r = spec_check_resources(hc, err)) < 0)
+        if ((r = spec_check_resources(hc, err)) < 0 || (r = spec_check_security_opts(hc, err)) < 0)
                 return r;
         if (hc->ipc_mode == CTR_IPC_INVALID)
                 return INVALID("invalid IPC mode: %s", hc->ipc_mode_text);

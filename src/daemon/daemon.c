@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,28 +154,60 @@ int daemon_open(struct daemon *d, struct berr *err) {
         return 0;
 }
 
+/* A TCP socket (-H tcp://, or one systemd passed with fd://) gets TLS when it is on. */
+static bool is_tcp_socket(int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        return getsockname(fd, (struct sockaddr *) &ss, &len) == 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
+/* dockerd's warnings for a TCP listener clients need no certificate for. */
+static void warn_unauthenticated(const char *host) {
+        log_warn("Binding to IP address without --tlsverify is insecure and gives root access on this machine to "
+                 "everyone who has access to your network. host=\"%s\"", host);
+        log_warn("Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be "
+                 "safe out there! host=\"%s\"", host);
+}
+
 int daemon_open_listeners(struct daemon *d, int *fds, size_t max, size_t *ret_n, struct berr *err) {
         size_t n_fds = 0;
         int r = 0;
         char default_path[128];
         snprintf(default_path, sizeof(default_path), "%s", &DAEMON_DEFAULT_HOST[strlen("unix://")]);
+        const struct daemon_sec_opts *sec = &d->cfg.sec;
+        bool tls = sec->tls == 1, verify = tls && sec->tlsverify == 1;
+        if (max > DAEMON_MAX_LISTEN_FDS)
+                max = DAEMON_MAX_LISTEN_FDS;
+        /* dockerd loads the TLS files whenever TLS is on, with a TCP listener or not */
+        if (tls && !d->tls.cert_pem &&
+            (r = host_tls_load(sec->tlscacert, sec->tlscert, sec->tlskey, verify, &d->tls, err)) < 0)
+                return r;
 
         for (size_t i = 0; i < d->cfg.n_hosts; i++) {
                 struct host_spec spec;
                 r = host_spec_parse(d->cfg.hosts[i], default_path, &spec, err);
                 if (r < 0)
                         goto fail;
+                if (!tls && (r = host_check_plain_tcp(d->cfg.hosts[i], &spec, sec->tls == 0, err)) < 0)
+                        goto fail;
                 spec.group = d->cfg.o14.group;
                 r = host_listen(&spec, fds + n_fds, max - n_fds, err);
                 if (r < 0)
                         goto fail;
+                for (int k = 0; k < r; k++)
+                        d->listen_tls[n_fds + (size_t) k] = tls && is_tcp_socket(fds[n_fds + (size_t) k]);
                 n_fds += (size_t) r;
                 if (spec.proto == HOST_UNIX && d->n_owned_sockets < DAEMON_MAX_HOSTS) {
                         d->owned_sockets[d->n_owned_sockets] = strdup(spec.path);
                         if (d->owned_sockets[d->n_owned_sockets])
                                 d->n_owned_sockets++;
                 }
-                log_info("API listen on %s", spec.proto == HOST_UNIX ? spec.path : d->cfg.hosts[i]);
+                if (spec.proto == HOST_TCP && !verify)
+                        warn_unauthenticated(d->cfg.hosts[i]);
+                if (spec.proto == HOST_TCP && !tls && !spec.is_loopback)
+                        log_warn("API listens on %s without TLS: --tls=false was given explicitly", d->cfg.hosts[i]);
+                log_info("API listen on %s%s", spec.proto == HOST_UNIX ? spec.path : d->cfg.hosts[i],
+                         spec.proto != HOST_TCP ? "" : verify ? " (TLS, clients verified)" : tls ? " (TLS)" : "");
         }
         *ret_n = n_fds;
         return 0;
@@ -190,6 +223,7 @@ void daemon_close(struct daemon *d) {
                 free(d->owned_sockets[i]);
         }
         d->n_owned_sockets = 0;
+        host_tls_done(&d->tls);
         /* Running containers stay up (their shims are detached): only our side closes.
          * With none running, nothing needs berth's firewall rules any more. */
         if (d->ctr_store_opened) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "listen.h"
 #include "sysinfo.h"
 
 struct berr;
@@ -16,6 +17,8 @@ struct container;
 struct events_bus;
 struct exec_rec;
 struct userns_remap;
+
+#define DAEMON_MAX_LISTEN_FDS (DAEMON_MAX_HOSTS * 4) /* fd:// may give several per host */
 
 struct daemon {
         struct daemon_config cfg;
@@ -26,6 +29,10 @@ struct daemon {
         int pidfile_fd;
         char *owned_sockets[DAEMON_MAX_HOSTS]; /* unix sockets we created, removed at exit */
         size_t n_owned_sockets;
+        /* TLS (--tls/--tlsverify): the PEM material, and which of the fds
+         * daemon_open_listeners gave out (in order) serve it: the TCP ones. */
+        struct host_tls tls;
+        bool listen_tls[DAEMON_MAX_LISTEN_FDS];
         struct timespec started;
         struct image_store *images;
         struct volume_store *volumes;

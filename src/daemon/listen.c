@@ -2,6 +2,7 @@
 #include "listen.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -12,6 +13,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -70,10 +74,7 @@ int host_spec_parse(const char *spec, const char *default_unix_path, struct host
                 unsigned long port = strtoul(colon + 1, &end, 10);
                 if (!colon[1] || *end || port == 0 || port > 65535)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bind address (%s): bad port", spec);
-                if (!is_loopback(h.addr))
-                        return berr_set(err, BERR_INVALID, EPERM,
-                                        "refusing to listen on %s: TCP is only allowed on a loopback address until TLS is supported",
-                                        spec);
+                h.is_loopback = is_loopback(h.addr);
                 h.proto = HOST_TCP;
                 h.port = (unsigned) port;
         } else if (strncmp(spec, "fd://", 5) == 0) {
@@ -90,6 +91,121 @@ int host_spec_parse(const char *spec, const char *default_unix_path, struct host
                                 "invalid bind address (%s): only unix://, tcp:// and fd:// are supported", spec);
         *ret = h;
         return 0;
+}
+
+int host_check_plain_tcp(const char *spec_text, const struct host_spec *spec, bool tls_off_explicitly,
+                         struct berr *err) {
+        if (spec->proto != HOST_TCP || spec->is_loopback || tls_off_explicitly)
+                return 0;
+        /* dockerd (23+) slows its start by 15 s here and says the support will go; berth
+         * refuses outright: whoever reaches this port is root on the host. */
+        return berr_set(err, BERR_INVALID, EPERM,
+                        "refusing to listen on %s without TLS: binding to an IP address without --tlsverify is insecure "
+                        "and gives root access on this machine to everyone who has access to your network; use "
+                        "--tlsverify (with --tlscacert, --tlscert, --tlskey), or override this by explicitly specifying "
+                        "'--tls=false'",
+                        spec_text);
+}
+
+#define PEM_MAX_BYTES (1u << 20)
+
+static int read_pem(const char *path, char **ret, struct berr *err) {
+        size_t len;
+        int r = fs_read_file(AT_FDCWD, path, PEM_MAX_BYTES, ret, &len, err);
+        if (r < 0)
+                return r;
+        if (strlen(*ret) != len) { /* a NUL inside: not PEM */
+                free(*ret);
+                *ret = NULL;
+                return berr_set(err, BERR_INVALID, EINVAL, "%s: not a PEM file", path);
+        }
+        return 0;
+}
+
+/* OpenSSL parses here only to give a clear message at start; GnuTLS (libmicrohttpd's) is
+ * what serves. */
+static int check_key_pair(const char *cert_file, const char *cert_pem, const char *key_file, const char *key_pem,
+                          struct berr *err) {
+        BIO *b = BIO_new_mem_buf(cert_pem, -1);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        b = BIO_new_mem_buf(key_pem, -1);
+        EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        int r = 0;
+        if (!x)
+                r = berr_set(err, BERR_INVALID, EINVAL, "could not load X509 key pair (cert: \"%s\", key: \"%s\"): "
+                             "failed to find any PEM data in certificate input", cert_file, key_file);
+        else if (!k)
+                r = berr_set(err, BERR_INVALID, EINVAL, "could not load X509 key pair (cert: \"%s\", key: \"%s\"): "
+                             "failed to find any PEM data in key input (is the key encrypted?)", cert_file, key_file);
+        else if (X509_check_private_key(x, k) != 1)
+                r = berr_set(err, BERR_INVALID, EINVAL, "could not load X509 key pair (cert: \"%s\", key: \"%s\"): "
+                             "private key does not match public key", cert_file, key_file);
+        X509_free(x);
+        EVP_PKEY_free(k);
+        ERR_clear_error();
+        return r;
+}
+
+static int check_ca(const char *ca_file, const char *ca_pem, struct berr *err) {
+        BIO *b = BIO_new_mem_buf(ca_pem, -1);
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        bool ok = x != NULL;
+        X509_free(x);
+        ERR_clear_error();
+        return ok ? 0 : berr_set(err, BERR_INVALID, EINVAL, "failed to append certificates from PEM file: \"%s\"", ca_file);
+}
+
+void host_tls_done(struct host_tls *t) {
+        if (!t)
+                return;
+        free(t->cert_pem);
+        if (t->key_pem) { /* a private key: leave no copy in freed memory */
+                explicit_bzero(t->key_pem, strlen(t->key_pem));
+                free(t->key_pem);
+        }
+        free(t->ca_pem);
+        memset(t, 0, sizeof(*t));
+}
+
+/* GnuTLS computes with GMP (through nettle), and GMP calls the allocator last given to
+ * mp_set_memory_functions. libnftables sets its own each time it starts, and berth's
+ * firewall code loads and unloads libnftables for each batch (network/firewall.c): GMP is
+ * then left calling into unmapped code, and the first TLS handshake (or key import)
+ * crashes berthd. So, once TLS is on: libnftables stays loaded for good (RTLD_NODELETE, so
+ * the allocator it installs stays callable) and GMP gets its default allocator back now. */
+static void keep_gmp_allocator_valid(void) {
+        void *h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+        (void) h; /* not installed: then it cannot break GMP either; the handle is never closed */
+        void (*set_memory_functions)(void *, void *, void *) =
+                (void (*)(void *, void *, void *)) dlsym(RTLD_DEFAULT, "__gmp_set_memory_functions");
+        if (set_memory_functions)
+                set_memory_functions(NULL, NULL, NULL);
+}
+
+int host_tls_load(const char *ca_file, const char *cert_file, const char *key_file, bool verify_clients,
+                  struct host_tls *ret, struct berr *err) {
+        struct host_tls t = { 0 };
+        int r;
+        keep_gmp_allocator_valid();
+        if ((r = read_pem(cert_file, &t.cert_pem, err)) < 0 || (r = read_pem(key_file, &t.key_pem, err)) < 0 ||
+            (r = check_key_pair(cert_file, t.cert_pem, key_file, t.key_pem, err)) < 0)
+                goto fail;
+        if (verify_clients) {
+                if ((r = read_pem(ca_file, &t.ca_pem, err)) < 0) {
+                        (void) berr_wrap(err, "could not read CA certificate \"%s\"", ca_file);
+                        goto fail;
+                }
+                if ((r = check_ca(ca_file, t.ca_pem, err)) < 0)
+                        goto fail;
+        }
+        *ret = t;
+        return 0;
+fail:
+        host_tls_done(&t);
+        return berr_wrap(err, "invalid TLS configuration");
 }
 
 static int listen_unix(const struct host_spec *spec, struct berr *err) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -192,16 +193,7 @@ void daemon_opts_info(struct daemon *d, json_t *info) {
         json_object_set_new(info, "LiveRestoreEnabled", json_boolean(o->live_restore));
         json_object_set_new(info, "CgroupDriver", json_string(o->cgroup_driver));
 
-        /* dockerd's list, for what this host and berth have */
-        json_t *sec = json_array();
-        json_array_append_new(sec, json_string("name=seccomp,profile=builtin"));
-        if (d->host.cgroup_version == 2)
-                json_array_append_new(sec, json_string("name=cgroupns"));
-        if (o->no_new_privileges)
-                json_array_append_new(sec, json_string("name=no-new-privileges"));
-        if (d->remap) /* dockerd: --userns-remap in effect */
-                json_array_append_new(sec, json_string("name=userns"));
-        json_object_set_new(info, "SecurityOptions", sec);
+        json_object_set_new(info, "SecurityOptions", daemon_security_options(d));
 
         json_t *pools = json_array();
         for (size_t i = 0; i < d->cfg.net.n_pools; i++) {
@@ -213,11 +205,13 @@ void daemon_opts_info(struct daemon *d, json_t *info) {
         json_object_set_new(info, "DefaultAddressPools", pools);
         json_object_set_new(info, "InitBinary", json_string("berth-init"));
 
-        /* dockerd's warning for each TCP listener without TLS (berth has no TLS yet) */
+        /* dockerd's fillAPIInfo: a warning for each TCP listener without TLS, or with TLS
+         * but no client verification */
         json_t *w = json_object_get(info, "Warnings");
         for (size_t i = 0; i < d->cfg.n_hosts; i++) {
                 const char *h = d->cfg.hosts[i];
-                if (strncmp(h, "tcp://", 6) != 0)
+                bool tls = d->cfg.sec.tls == 1, verify = d->cfg.sec.tlsverify == 1;
+                if (strncmp(h, "tcp://", 6) != 0 || (tls && verify))
                         continue;
                 if (!json_is_array(w)) {
                         w = json_array();
@@ -225,11 +219,31 @@ void daemon_opts_info(struct daemon *d, json_t *info) {
                 }
                 char text[512];
                 snprintf(text, sizeof(text),
-                         "WARNING: API is accessible on http://%s without encryption.\n"
+                         "WARNING: API is accessible on %s://%s without %s.\n"
                          "         Access to the remote API is equivalent to root access on the host. Refer\n"
                          "         to the 'Docker daemon attack surface' section in the documentation for\n"
                          "         more information: https://docs.docker.com/go/attack-surface/",
-                         h + 6);
+                         tls ? "https" : "http", h + 6, tls ? "TLS client verification" : "encryption");
                 json_array_append_new(w, json_string(text));
         }
+}
+
+json_t *daemon_security_options(struct daemon *d) {
+        const struct daemon_opts14 *o = &d->cfg.o14;
+        const char *seccomp = d->cfg.sec.seccomp_profile ? d->cfg.sec.seccomp_profile : "builtin";
+        json_t *sec = json_array();
+        if (!sec)
+                return NULL;
+        char text[4200];
+        snprintf(text, sizeof(text), "name=seccomp,profile=%s", seccomp);
+        json_array_append_new(sec, json_string(text));
+        /* name=rootless comes here, in dockerd's order */
+        if (d->remap) /* dockerd: --userns-remap in effect */
+                json_array_append_new(sec, json_string("name=userns"));
+        const char *cgns = o->cgroupns_mode ? o->cgroupns_mode : d->host.cgroup_version == 2 ? "private" : "host";
+        if (STREQ(cgns, "private") && access("/proc/self/ns/cgroup", F_OK) == 0)
+                json_array_append_new(sec, json_string("name=cgroupns"));
+        if (o->no_new_privileges)
+                json_array_append_new(sec, json_string("name=no-new-privileges"));
+        return sec;
 }

@@ -29,3 +29,9 @@ int daemon_opts_apply_create(struct daemon *d, struct ctr_config *cc);
 
 /* `docker info`: the fields that come from these options, set on @info. */
 void daemon_opts_info(struct daemon *d, json_t *info);
+
+/* `docker info`'s SecurityOptions, in dockerd's order (fillSecurityOptions): seccomp with
+ * its profile ("builtin", "unconfined" or the --seccomp-profile path), then userns and
+ * rootless (where those are on), cgroupns (containers get a private cgroup namespace by
+ * default), no-new-privileges (the daemon sets it). A new entry goes here. */
+json_t *daemon_security_options(struct daemon *d);

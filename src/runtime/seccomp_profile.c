@@ -61,6 +61,112 @@ static int bad(struct berr *err, const char *fmt, const char *a, size_t i) {
         return berr_set(err, BERR_INVALID, EINVAL, "Decoding seccomp profile failed: %s", what);
 }
 
+/* What libseccomp (and runc) accept in a profile: checked here so that a bad value is
+ * refused when the container is created, naming its rule, not at start by the runtime. */
+static const char *const action_names[] = {
+        "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
+        "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG",
+};
+static const char *const op_names[] = {
+        "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
+};
+static const char *const arch_names[] = {
+        "SCMP_ARCH_NATIVE", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
+        "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64",
+        "SCMP_ARCH_M68K", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
+};
+static const char *const flag_names[] = {
+        "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+};
+
+static bool known(const char *const *names, size_t n, const char *s) {
+        for (size_t i = 0; s && i < n; i++)
+                if (STREQ(names[i], s))
+                        return true;
+        return false;
+}
+
+/* "syscalls[3] (chmod, fchmod, ...)": which rule, in the user's words. */
+static void rule_label(json_t *rule, size_t i, char *buf, size_t size) {
+        size_t n = (size_t) snprintf(buf, size, "syscalls[%zu]", i);
+        json_t *names = json_object_get(rule, "names");
+        const char *name = json_string_value(json_object_get(rule, "name"));
+        if (!json_array_size(names) && !name)
+                return;
+        n += (size_t) snprintf(buf + n, n < size ? size - n : 0, " (");
+        if (name)
+                n += (size_t) snprintf(buf + n, n < size ? size - n : 0, "%s", name);
+        for (size_t k = 0; k < json_array_size(names) && k < 3; k++)
+                n += (size_t) snprintf(buf + n, n < size ? size - n : 0, "%s%s", k ? ", " : "",
+                                       json_string_value(json_array_get(names, k)));
+        if (json_array_size(names) > 3)
+                n += (size_t) snprintf(buf + n, n < size ? size - n : 0, ", ...");
+        snprintf(buf + n, n < size ? size - n : 0, ")");
+}
+
+static int bad_rule(struct berr *err, json_t *rule, size_t i, const char *what, const char *value) {
+        char label[160];
+        rule_label(rule, i, label, sizeof(label));
+        return berr_set(err, BERR_INVALID, EINVAL, "invalid seccomp profile: %s: %s \"%s\"", label, what, value);
+}
+
+static int check_values(json_t *p, struct berr *err) {
+        const char *def = json_string_value(json_object_get(p, "defaultAction"));
+        if (def && *def && !known(action_names, ELEMENTSOF(action_names), def))
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid seccomp profile: defaultAction: unknown action \"%s\"",
+                                def);
+        size_t i, k;
+        json_t *e, *a;
+        json_array_foreach(json_object_get(p, "architectures"), i, e) {
+                if (!known(arch_names, ELEMENTSOF(arch_names), json_string_value(e)))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "invalid seccomp profile: architectures[%zu]: unknown architecture \"%s\"", i,
+                                        json_string_value(e));
+        }
+        json_array_foreach(json_object_get(p, "archMap"), i, e) {
+                const char *arch = json_string_value(json_object_get(e, "architecture"));
+                if (!known(arch_names, ELEMENTSOF(arch_names), arch))
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "invalid seccomp profile: archMap[%zu]: unknown architecture \"%s\"", i, arch);
+                json_array_foreach(json_object_get(e, "subArchitectures"), k, a) {
+                        if (!known(arch_names, ELEMENTSOF(arch_names), json_string_value(a)))
+                                return berr_set(err, BERR_INVALID, EINVAL,
+                                                "invalid seccomp profile: archMap[%zu] (%s): unknown sub-architecture \"%s\"",
+                                                i, arch, json_string_value(a));
+                }
+        }
+        json_array_foreach(json_object_get(p, "flags"), i, e) {
+                if (!known(flag_names, ELEMENTSOF(flag_names), json_string_value(e)))
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid seccomp profile: flags[%zu]: unknown flag \"%s\"",
+                                        i, json_string_value(e));
+        }
+        json_array_foreach(json_object_get(p, "syscalls"), i, e) {
+                const char *action = json_string_value(json_object_get(e, "action"));
+                if (!action || !*action)
+                        return bad_rule(err, e, i, "missing action", "");
+                if (STREQ(action, "SCMP_ACT_NOTIFY"))
+                        return bad_rule(err, e, i, "action not supported by berth", action);
+                if (!known(action_names, ELEMENTSOF(action_names), action))
+                        return bad_rule(err, e, i, "unknown action", action);
+                json_t *args = json_object_get(e, "args");
+                if (json_array_size(args) > 6)
+                        return bad_rule(err, e, i, "more than 6 argument conditions", "args");
+                json_array_foreach(args, k, a) {
+                        const char *op = json_string_value(json_object_get(a, "op"));
+                        char idx[32];
+                        snprintf(idx, sizeof(idx), "%lld", (long long) json_integer_value(json_object_get(a, "index")));
+                        if (!known(op_names, ELEMENTSOF(op_names), op))
+                                return bad_rule(err, e, i, "unknown operator", op);
+                        if (json_integer_value(json_object_get(a, "index")) > 5)
+                                return bad_rule(err, e, i, "argument index out of range (0-5)", idx);
+                }
+        }
+        return 0;
+}
+
 static bool is_strv(json_t *v) {
         if (!v || json_is_null(v))
                 return true;
@@ -161,7 +267,7 @@ int seccomp_profile_parse(const char *text, size_t len, json_t **ret, struct ber
                 return berr_set(err, BERR_INVALID, EINVAL,
                                 "Decoding seccomp profile failed: expected a JSON object, got %s", json_type_name(p));
         int r = check_profile(p, err);
-        if (r < 0)
+        if (r < 0 || (r = check_values(p, err)) < 0)
                 return r;
         *ret = TAKE_PTR(p);
         return 0;

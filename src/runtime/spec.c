@@ -251,6 +251,23 @@ static int namespaces_build(const struct spec_input *in, const struct ns_modes *
 
 /* ---- security options ---- */
 
+/* AppArmor is enabled on this host: dockerd would apply profiles, berth cannot. */
+static bool host_has_apparmor(void) {
+        char c = 0;
+        FILE *f = fopen("/sys/module/apparmor/parameters/enabled", "re");
+        if (!f)
+                return false;
+        if (fread(&c, 1, 1, f) != 1)
+                c = 0;
+        fclose(f);
+        return c == 'Y';
+}
+
+/* dockerd's parseSecurityOpt (daemon/daemon_unix.go), with its messages. label=... is
+ * accepted and has no effect, as in dockerd when SELinux support is off (berth never
+ * turns it on: --selinux-enabled is refused); apparmor=... likewise on a host without
+ * AppArmor, where dockerd ignores it too. On a host with AppArmor dockerd would confine
+ * the container and berth cannot: refused then, rather than silently unconfined. */
 static int security_opts_parse(const struct ctr_host_config *hc, struct security_opts *so, struct berr *err) {
         for (size_t i = 0; i < hc->security_opt.n; i++) {
                 const char *o = hc->security_opt.v[i];
@@ -274,24 +291,44 @@ static int security_opts_parse(const struct ctr_host_config *hc, struct security
                         /* strconv.ParseBool */
                         static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
                         static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-                        bool known = false;
+                        bool is_known = false;
                         for (size_t k = 0; k < ELEMENTSOF(yes); k++) {
                                 if (STREQ(v, yes[k]))
-                                        known = so->no_new_privileges = true;
+                                        is_known = so->no_new_privileges = true;
                                 if (STREQ(v, no[k])) {
-                                        known = true;
+                                        is_known = true;
                                         so->no_new_privileges = false;
                                 }
                         }
-                        if (!known)
+                        if (!is_known)
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid --security-opt 2: \"%s\"", o);
-                } else if ((klen == 8 && strncmp(o, "apparmor", 8) == 0) || (klen == 5 && strncmp(o, "label", 5) == 0)) {
-                        /* AppArmor and SELinux are not implemented; their options are accepted and
-                         * have no effect, as on a dockerd host without those LSMs. */
+                } else if (klen == 8 && strncmp(o, "apparmor", 8) == 0) {
+                        if (!STREQ(v, "unconfined") && host_has_apparmor())
+                                return berr_set(err, BERR_NOT_IMPLEMENTED, EOPNOTSUPP,
+                                                "--security-opt apparmor=%s: AppArmor profiles are not supported by berth "
+                                                "(this host has AppArmor enabled; use apparmor=unconfined)",
+                                                v);
+                } else if (klen == 5 && strncmp(o, "label", 5) == 0) {
+                        /* SELinux support is off (see above) */
                 } else {
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid --security-opt 2: \"%s\"", o);
                 }
         }
+        return 0;
+}
+
+int spec_check_seccomp_profile(const char *text, size_t len, struct berr *err) {
+        _cleanup_json_ json_t *p = NULL;
+        return seccomp_profile_parse(text, len, &p, err);
+}
+
+int spec_check_security_opts(const struct ctr_host_config *hc, struct berr *err) {
+        struct security_opts so = { 0 };
+        int r = security_opts_parse(hc, &so, err);
+        if (r < 0)
+                return r;
+        if (so.seccomp && !STREQ(so.seccomp, "unconfined") && !STREQ(so.seccomp, "builtin") && *so.seccomp)
+                return spec_check_seccomp_profile(so.seccomp, strlen(so.seccomp), err);
         return 0;
 }
 
@@ -609,18 +646,21 @@ static int cgroups_path(const struct spec_input *in, char **ret, struct berr *er
 
 /* ---- seccomp ---- */
 
-static int seccomp_build(const struct security_opts *so, bool privileged, const struct cap_set *caps, json_t **ret,
-                         struct berr *err) {
+/* dockerd's WithSeccomp: the container's own choice, else the daemon's --seccomp-profile,
+ * else the built-in profile; none for --privileged or "unconfined". */
+static int seccomp_build(const struct security_opts *so, const char *daemon_default, bool privileged,
+                         const struct cap_set *caps, json_t **ret, struct berr *err) {
         *ret = NULL;
-        if (privileged || (so->seccomp && STREQ(so->seccomp, "unconfined")))
+        const char *want = so->seccomp && *so->seccomp ? so->seccomp : daemon_default;
+        if (privileged || (want && STREQ(want, "unconfined")))
                 return 0;
         _cleanup_json_ json_t *custom = NULL;
         const json_t *profile;
         int r;
-        if (!so->seccomp || STREQ(so->seccomp, "builtin") || !*so->seccomp) {
+        if (!want || STREQ(want, "builtin")) {
                 r = seccomp_default_profile(&profile, err);
         } else {
-                r = seccomp_profile_parse(so->seccomp, strlen(so->seccomp), &custom, err);
+                r = seccomp_profile_parse(want, strlen(want), &custom, err);
                 profile = custom;
         }
         if (r < 0)
@@ -722,7 +762,7 @@ int spec_generate(const struct spec_input *in, json_t **ret_spec, struct berr *e
             (r = spec_devices_build(hc, ns.m.privileged, &devices, &rules, err)) < 0 ||
             (r = spec_resources_build(hc, rules, &resources, err)) < 0 ||
             (r = cgroups_path(in, &cgpath, err)) < 0 || (r = namespaces_build(in, &ns, &namespaces, err)) < 0 ||
-            (r = seccomp_build(&so, ns.m.privileged, &caps, &seccomp, err)) < 0)
+            (r = seccomp_build(&so, in->default_seccomp, ns.m.privileged, &caps, &seccomp, err)) < 0)
                 return r;
         if (!ns.m.privileged &&
             ((r = paths_build(&hc->masked_paths, spec_default_masked_paths, &masked, err)) < 0 ||

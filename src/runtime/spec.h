@@ -50,6 +50,9 @@ struct spec_input {
          * (dockerd: sharing those needs the same user namespace). */
         const struct spec_idmap *uid_maps, *gid_maps;
         size_t n_uid_maps, n_gid_maps;
+        const char *default_seccomp; /* the daemon's --seccomp-profile for containers that name
+                                  * none: NULL or "builtin" (Docker's default), "unconfined",
+                                  * or a profile's JSON text */
 };
 
 /* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */
@@ -59,6 +62,13 @@ struct spec_input {
  * daemon runs with --userns-remap): --privileged, --network host and --pid host need
  * --userns=host. UsernsMode must be "" or "host". Checked at create and at start. */
 int spec_check_userns(const struct ctr_host_config *hc, bool remapped, struct berr *err);
+/* HostConfig.SecurityOpt checked at create as dockerd's parseSecurityOpt does ("invalid
+ * --security-opt 2: ..."), with a seccomp=<profile JSON> decoded and its rules checked. */
+int spec_check_security_opts(const struct ctr_host_config *host_config, struct berr *err);
+/* A profile in Docker's format: its shape, and each rule's action, operators, indexes,
+ * architectures and flags; the message names the bad rule ("syscalls[3] (chmod): unknown
+ * action ..."). */
+int spec_check_seccomp_profile(const char *text, size_t len, struct berr *err);
 
 /* Build the OCI spec. Bad HostConfig values (unknown capability, bad ulimit, --device
  * path missing, user not in the image's /etc/passwd, ...) fail with BERR_INVALID and a

@@ -48,8 +48,8 @@ def test_options_berth_lacks_are_refused_by_name(fresh_daemon):
     assert p.returncode != 0
     assert "the following directives are not supported by berth: userns-remap" in p.stderr
     assert not os.path.exists(d.sock)
-    p = run_berthd("--tlsverify")
-    assert p.returncode != 0 and "flag --tlsverify is not supported by berth" in p.stderr
+    p = run_berthd("--raw-logs")
+    assert p.returncode != 0 and "flag --raw-logs is not supported by berth" in p.stderr
     p = run_berthd("--validate", "--selinux-enabled")
     assert p.returncode == 1 and "SELinux is not supported by berth" in p.stderr
     p = run_berthd("--validate", "--exec-opt", "native.cgroupdriver=systemd")

@@ -227,7 +227,7 @@ static void test_host_spec_unix_and_bare_path(void **s) {
         assert_true(host_spec_parse("unix://relative.sock", "/def.sock", &h, &err) < 0);
 }
 
-static void test_host_spec_tcp_loopback_only(void **s) {
+static void test_host_spec_tcp_plain_only_on_loopback(void **s) {
         struct host_spec h;
         struct berr err = { 0 };
         assert_int_equal(host_spec_parse("tcp://127.0.0.1:2375", "/d", &h, &err), 0);
@@ -236,10 +236,21 @@ static void test_host_spec_tcp_loopback_only(void **s) {
         assert_string_equal(h.addr, "127.0.0.1");
         assert_int_equal(host_spec_parse("tcp://[::1]:2375", "/d", &h, &err), 0);
         assert_string_equal(h.addr, "::1");
+        assert_true(h.is_loopback);
+        assert_int_equal(host_check_plain_tcp("tcp://[::1]:2375", &h, false, &err), 0);
         assert_int_equal(host_spec_parse("tcp://localhost:1", "/d", &h, &err), 0);
-        assert_true(host_spec_parse("tcp://0.0.0.0:2375", "/d", &h, &err) < 0);
-        assert_non_null(strstr(err.msg, "loopback"));
-        assert_true(host_spec_parse("tcp://:2375", "/d", &h, &err) < 0);
+        assert_true(h.is_loopback);
+        /* off loopback: parsed, but plain TCP there needs the explicit --tls=false */
+        assert_int_equal(host_spec_parse("tcp://0.0.0.0:2375", "/d", &h, &err), 0);
+        assert_false(h.is_loopback);
+        assert_true(host_check_plain_tcp("tcp://0.0.0.0:2375", &h, false, &err) < 0);
+        assert_non_null(strstr(err.msg, "refusing to listen on tcp://0.0.0.0:2375 without TLS"));
+        assert_non_null(strstr(err.msg, "'--tls=false'"));
+        assert_int_equal(host_check_plain_tcp("tcp://0.0.0.0:2375", &h, true, &err), 0);
+        assert_int_equal(host_spec_parse("tcp://:2376", "/d", &h, &err), 0);
+        assert_string_equal(h.addr, "0.0.0.0");
+        assert_int_equal(host_spec_parse("tcp://10.1.2.3:2376", "/d", &h, &err), 0);
+        assert_false(h.is_loopback);
         assert_true(host_spec_parse("tcp://127.0.0.1:99999", "/d", &h, &err) < 0);
         assert_true(host_spec_parse("tcp://127.0.0.1", "/d", &h, &err) < 0);
         assert_true(host_spec_parse("http://127.0.0.1:1", "/d", &h, &err) < 0);
@@ -382,8 +393,8 @@ static void test_o14_bad_values(void **s) {
         expect_json_error("{\"labels\":\"a=b\"}", "invalid type for labels");
         expect_json_error("{\"labels\":[\"a=1\",\"b=2\",\"a=3\"]}", "conflict labels for a=1 and a=3");
         /* dockerd's options berth lacks are named, never ignored; unknown keys stay unknown */
-        expect_json_error("{\"cri-containerd\":true,\"tlsverify\":true}",
-                          "the following directives are not supported by berth: cri-containerd, tlsverify");
+        expect_json_error("{\"cri-containerd\":true,\"raw-logs\":true}",
+                          "the following directives are not supported by berth: cri-containerd, raw-logs");
         expect_json_error("{\"cri-containerd\":true,\"nonsense\":1}",
                           "the following directives don't match any configuration option: nonsense");
 }
@@ -409,6 +420,76 @@ static void test_o14_unsupported_flag(void **s) {
         assert_true(daemon_config_merge_json(&cfg, j, strlen(j), &err) < 0);
         assert_non_null(strstr(err.msg, "specified both as a flag and in the configuration file: proxies"));
         daemon_config_done(&cfg);
+}
+
+static void test_tls_flags_and_defaults(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        /* --tlsverify alone: TLS on, files from $DOCKER_CERT_PATH as dockerd */
+        setenv("DOCKER_CERT_PATH", "/certs", 1);
+        char *argv[] = { "berthd", "--tlsverify" };
+        assert_int_equal(parse(&cfg, &err, 2, argv), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_int_equal(cfg.sec.tls, 1);
+        assert_int_equal(cfg.sec.tlsverify, 1);
+        assert_string_equal(cfg.sec.tlscacert, "/certs/ca.pem");
+        assert_string_equal(cfg.sec.tlscert, "/certs/cert.pem");
+        assert_string_equal(cfg.sec.tlskey, "/certs/key.pem");
+        daemon_config_done(&cfg);
+        /* --tlsverify=false still means TLS (without client verification), as in dockerd */
+        char *argv2[] = { "berthd", "--tlsverify=false", "--tlscert", "/s/c.pem", "--tlskey=/s/k.pem" };
+        assert_int_equal(parse(&cfg, &err, 5, argv2), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_int_equal(cfg.sec.tls, 1);
+        assert_int_equal(cfg.sec.tlsverify, 0);
+        assert_string_equal(cfg.sec.tlscert, "/s/c.pem");
+        assert_string_equal(cfg.sec.tlscacert, "/certs/ca.pem");
+        daemon_config_done(&cfg);
+        /* --tls=false is the explicit opt-out; nothing given is -1 (not the same) */
+        char *argv3[] = { "berthd", "--tls=false" };
+        assert_int_equal(parse(&cfg, &err, 2, argv3), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_int_equal(cfg.sec.tls, 0);
+        assert_null(cfg.sec.tlscert);
+        daemon_config_done(&cfg);
+        char *argv4[] = { "berthd" };
+        assert_int_equal(parse(&cfg, &err, 1, argv4), 0);
+        assert_int_equal(finish_with(&cfg, "{\"tls\":true,\"tlscacert\":\"/x/ca.pem\"}", &err), 0);
+        assert_int_equal(cfg.sec.tls, 1);
+        assert_int_equal(cfg.sec.tlsverify, -1);
+        assert_string_equal(cfg.sec.tlscacert, "/x/ca.pem");
+        daemon_config_done(&cfg);
+        unsetenv("DOCKER_CERT_PATH");
+        expect_json_error("{\"tlsverify\":\"yes\"}", "invalid type for tlsverify: expected a boolean");
+        char *argv5[] = { "berthd", "--tlsverify" };
+        assert_int_equal(parse(&cfg, &err, 2, argv5), 0);
+        const char *j = "{\"tlsverify\":true}";
+        assert_true(daemon_config_merge_json(&cfg, j, strlen(j), &err) < 0);
+        assert_non_null(strstr(err.msg, "specified both as a flag and in the configuration file: tlsverify"));
+        daemon_config_done(&cfg);
+}
+
+static void test_seccomp_profile_option(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd", "--seccomp-profile", "unconfined" };
+        assert_int_equal(parse(&cfg, &err, 3, argv), 0);
+        assert_int_equal(finish_with(&cfg, "{}", &err), 0);
+        assert_string_equal(cfg.sec.seccomp_profile, "unconfined");
+        assert_null(cfg.sec.seccomp_text);
+        daemon_config_done(&cfg);
+        expect_json_error("{\"seccomp-profile\":\"/nonexistent/p.json\"}", "opening seccomp profile (/nonexistent/p.json) failed");
+        char path[] = "/tmp/berth-unit-seccomp-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        const char *bad = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+                          "{\"names\":[\"chmod\",\"fchmod\"],\"action\":\"SCMP_ACT_NOPE\"}]}";
+        assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t) strlen(bad));
+        close(fd);
+        char j[256];
+        snprintf(j, sizeof(j), "{\"seccomp-profile\":\"%s\"}", path);
+        expect_json_error(j, "syscalls[1] (chmod, fchmod): unknown action \"SCMP_ACT_NOPE\"");
+        unlink(path);
 }
 
 static void test_registry_flag_and_file_conflict(void **s) {
@@ -504,13 +585,15 @@ int main(void) {
                 cmocka_unit_test(test_json_wrong_type_and_garbage),
                 cmocka_unit_test(test_defaults_follow_exec_root),
                 cmocka_unit_test(test_host_spec_unix_and_bare_path),
-                cmocka_unit_test(test_host_spec_tcp_loopback_only),
+                cmocka_unit_test(test_host_spec_tcp_plain_only_on_loopback),
                 cmocka_unit_test(test_host_spec_fd),
                 cmocka_unit_test(test_o14_flags),
                 cmocka_unit_test(test_o14_json),
                 cmocka_unit_test(test_o14_bad_values),
                 cmocka_unit_test(test_o14_repeated_label_counts_once),
                 cmocka_unit_test(test_o14_unsupported_flag),
+                cmocka_unit_test(test_tls_flags_and_defaults),
+                cmocka_unit_test(test_seccomp_profile_option),
                 cmocka_unit_test(test_registry_flag_and_file_conflict),
                 cmocka_unit_test(test_o14_no_key_is_both_supported_and_unsupported),
                 cmocka_unit_test(test_parse_bytes),

@@ -181,10 +181,27 @@ static void test_seccomp_bad_profiles(void **state) {
                 { "{\"syscalls\": [{\"name\": \"a\", \"names\": [\"b\"]}]}", "use either 'name' or 'names'" },
                 { "{\"architectures\": [\"SCMP_ARCH_X86\"], \"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\"}]}",
                   "both 'architectures' and 'archMap' are specified in the seccomp profile" },
-                { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"includes\": {\"minKernel\": \"x\"}}]}",
+                { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"a\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": {\"minKernel\": \"x\"}}]}",
                   "Decoding seccomp profile failed: invalid kernel version: x" },
                 { "{\"syscalls\": [{\"names\": [\"a\"], \"args\": [{\"index\": -1, \"value\": 0, \"op\": \"SCMP_CMP_EQ\"}]}]}",
                   "Decoding seccomp profile failed: syscalls[0].args" },
+                /* values libseccomp would refuse at start: named with their rule at once */
+                { "{\"defaultAction\": \"SCMP_ACT_DENY\"}", "invalid seccomp profile: defaultAction: unknown action \"SCMP_ACT_DENY\"" },
+                { "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\"}, "
+                  "{\"names\": [\"mkdir\", \"rmdir\"], \"action\": \"SCMP_ACT_ALOW\"}]}",
+                  "invalid seccomp profile: syscalls[1] (mkdir, rmdir): unknown action \"SCMP_ACT_ALOW\"" },
+                { "{\"syscalls\": [{\"name\": \"mkdir\", \"action\": \"SCMP_ACT_ERRNO\", "
+                  "\"args\": [{\"index\": 1, \"value\": 0, \"op\": \"SCMP_CMP_EQUAL\"}]}]}",
+                  "invalid seccomp profile: syscalls[0] (mkdir): unknown operator \"SCMP_CMP_EQUAL\"" },
+                { "{\"syscalls\": [{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_ERRNO\", "
+                  "\"args\": [{\"index\": 6, \"value\": 0, \"op\": \"SCMP_CMP_EQ\"}]}]}",
+                  "invalid seccomp profile: syscalls[0] (mkdir): argument index out of range (0-5) \"6\"" },
+                { "{\"syscalls\": [{\"names\": [\"mkdir\"]}]}", "invalid seccomp profile: syscalls[0] (mkdir): missing action" },
+                { "{\"architectures\": [\"SCMP_ARCH_VAX\"]}",
+                  "invalid seccomp profile: architectures[0]: unknown architecture \"SCMP_ARCH_VAX\"" },
+                { "{\"flags\": [\"SECCOMP_FILTER_FLAG_FAST\"]}", "invalid seccomp profile: flags[0]: unknown flag" },
+                { "{\"syscalls\": [{\"names\": [\"mkdir\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}",
+                  "invalid seccomp profile: syscalls[0] (mkdir): action not supported by berth \"SCMP_ACT_NOTIFY\"" },
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct berr err = { 0 };

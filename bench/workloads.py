@@ -306,3 +306,8 @@ WORKLOADS += WORKLOADS_BUILD
 from workloads_api import WORKLOADS_API  # noqa: E402
 
 WORKLOADS += WORKLOADS_API
+
+# workloads of issue 16 (--userns-remap) live in their own file
+from workloads_userns import WORKLOADS_USERNS  # noqa: E402
+
+WORKLOADS += WORKLOADS_USERNS

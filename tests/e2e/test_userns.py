@@ -266,6 +266,38 @@ def test_pull_run_exec_logs_commit_cp_export(remapped, remap_user, peer_registry
         cli.run("rmi", "-f", "committed:1", ref, check=False)
 
 
+def test_container_outlives_a_daemon_restart_and_exec_joins_its_namespace(remapped, remap_user):
+    d, cli = remapped
+    cli.run("run", "-d", "--name", "live", "busybox", "sleep", "600")
+    try:
+        before = cli.run("exec", "live", "readlink", "/proc/self/ns/user").stdout.strip()
+        d.stop()
+        d.start()
+        out = cli.run("exec", "live", "sh", "-c", "readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map")
+        lines = out.stdout.split("\n")
+        assert lines[0] == before and lines[1] == "0"
+        assert lines[2].split() == ["0", str(remap_user.start), str(RANGE)]
+        assert cli.run("inspect", "-f", "{{.State.Running}}", "live").stdout.strip() == "true"
+    finally:
+        cli.run("rm", "-f", "live", check=False)
+
+
+def test_docker_py_runs_with_and_without_the_user_namespace(remapped, remap_user):
+    import docker as dockerpy
+    d, cli = remapped
+    c = dockerpy.DockerClient(base_url=d.host, version="auto", timeout=30)
+    try:
+        out = c.containers.run("busybox", ["cat", "/proc/self/uid_map"], remove=True)
+        assert out.decode().split() == ["0", str(remap_user.start), str(RANGE)]
+        out = c.containers.run("busybox", ["cat", "/proc/self/uid_map"], remove=True, userns_mode="host")
+        assert out.decode().split() == ["0", "0", "4294967295"]
+        with pytest.raises(dockerpy.errors.APIError) as e:
+            c.containers.run("busybox", "true", remove=True, privileged=True)
+        assert e.value.status_code == 400 and "incompatible with user namespaces" in str(e.value)
+    finally:
+        c.close()
+
+
 def test_images_of_another_mapping_are_not_seen(remap_user):
     base = tempfile.mkdtemp(prefix="berth-e2e-userns-roots-")
     plain = Berthd(base=base)

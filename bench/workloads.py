@@ -321,3 +321,8 @@ WORKLOADS += WORKLOADS_PLUGINS
 from workloads_tls import WORKLOADS_TLS  # noqa: E402
 
 WORKLOADS += WORKLOADS_TLS
+
+# workloads of issue 16 (--userns-remap) live in their own file
+from workloads_userns import WORKLOADS_USERNS  # noqa: E402
+
+WORKLOADS += WORKLOADS_USERNS

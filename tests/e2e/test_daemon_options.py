@@ -43,10 +43,10 @@ def test_validate_ok_and_error(tmp_path):
 
 
 def test_options_berth_lacks_are_refused_by_name(fresh_daemon):
-    d = fresh_daemon(config=json.dumps({"userns-remap": "default", "live-restore": True}), start=False)
+    d = fresh_daemon(config=json.dumps({"cri-containerd": True, "live-restore": True}), start=False)
     p = subprocess.run(d.args, capture_output=True, text=True, timeout=10)
     assert p.returncode != 0
-    assert "the following directives are not supported by berth: userns-remap" in p.stderr
+    assert "the following directives are not supported by berth: cri-containerd" in p.stderr
     assert not os.path.exists(d.sock)
     p = run_berthd("--raw-logs")
     assert p.returncode != 0 and "flag --raw-logs is not supported by berth" in p.stderr

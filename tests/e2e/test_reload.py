@@ -86,7 +86,7 @@ def test_reload_applies_new_values_and_emits_an_event(daemon):
     cli.run("rm", "-f", ctr)
 
 
-@pytest.mark.parametrize("bad", ['{"labels": "not-a-list"}', '{"labels": ["a=b"', '{"userns-remap": "default"}',
+@pytest.mark.parametrize("bad", ['{"labels": "not-a-list"}', '{"labels": ["a=b"', '{"cri-containerd": true}',
                                  '{"no-such-key": 1}', '{"max-download-attempts": 0}'])
 def test_a_bad_file_keeps_the_old_configuration(daemon, bad):
     d, cli = daemon

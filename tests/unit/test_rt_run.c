@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -312,6 +313,42 @@ static void test_rt_run_user_nobody(void **state) {
 
 static void readonly_root(json_t *spec) {
         json_object_set_new(json_object_get(spec, "root"), "readonly", json_true());
+}
+
+static void userns_edit(json_t *spec) {
+        json_t *lnx = json_object_get(spec, "linux");
+        json_array_append_new(json_object_get(lnx, "namespaces"), json_pack("{s:s}", "type", "user"));
+        json_object_set_new(lnx, "uidMappings", json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", 100000, "size", 65536));
+        json_object_set_new(lnx, "gidMappings", json_pack("[{s:i,s:i,s:i}]", "containerID", 0, "hostID", 100000, "size", 65536));
+        json_object_del(json_object_get(lnx, "sysctl"), "net.ipv4.ping_group_range"); /* dockerd leaves it out */
+}
+
+/* A user namespace: its root is the mapped uid, the init is pid 1 of a pid namespace the
+ * user namespace owns (proc mounts), and the host's root-owned files are nobody's. The
+ * caller must be a child subreaper (as the shim is): the init is forked by the first child. */
+static void test_rt_run_user_namespace(void **state) {
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L), 0);
+        assert_int_equal(chmod(tmpdir, 0711), 0); /* the mapped root must reach the rootfs */
+        struct result r;
+        run_args((const char *const[]){ "sh", "-c", "id -u; cat /proc/self/uid_map; echo $$; ls -ln /bin/busybox",
+                                        NULL },
+                 userns_edit, &r);
+        ASSERT_RAN(r);
+        char want[256];
+        char *lines[4] = { 0 };
+        char *save = NULL;
+        lines[0] = strtok_r(r.out, "\n", &save);
+        for (int i = 1; i < 4; i++)
+                lines[i] = strtok_r(NULL, "\n", &save);
+        assert_string_equal(lines[0], "0");
+        snprintf(want, sizeof(want), "%10d %10d %10d", 0, 100000, 65536);
+        assert_string_equal(lines[1], want);
+        assert_string_equal(lines[2], "1");
+        assert_non_null(lines[3]);
+        assert_non_null(strstr(lines[3], " 65534 ")); /* the host's root is not mapped */
+        assert_int_equal(exit_code(&r), 0);
 }
 
 static void test_rt_run_readonly_root_refuses_writes(void **state) {
@@ -695,6 +732,7 @@ int main(void) {
                 cmocka_unit_test(test_rt_run_cap_drop_all_makes_chown_fail),
                 cmocka_unit_test(test_rt_run_privileged_caps_beyond_host_are_dropped),
                 cmocka_unit_test(test_rt_run_user_nobody),
+                cmocka_unit_test(test_rt_run_user_namespace),
                 cmocka_unit_test(test_rt_run_readonly_root_refuses_writes),
                 cmocka_unit_test(test_rt_run_masked_and_readonly_paths),
                 cmocka_unit_test(test_rt_run_not_found_is_docker_error_and_no_process),

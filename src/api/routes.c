@@ -114,6 +114,7 @@ int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server 
                 .n_routes = api_n_routes,
                 .ctx = d,
                 .server_header = server_header,
+                .max_connections = d->cfg.o14.max_connections,
         };
         return api_server_start(&cfg, fds, n_fds, ret, err);
 }

@@ -208,6 +208,7 @@ test: deps
 	$(MAKE) unit-san
 	$(MAKE) e2e
 	$(MAKE) e2e-san
+	$(MAKE) load LOAD_SCALE=0.1
 
 run: deps
 	$(MAKE) all

@@ -130,6 +130,7 @@ int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server 
                 .authz = api_authz_hooks(d),
                 .tls = d->tls.cert_pem ? &tls : NULL,
                 .listen_tls = d->listen_tls,
+                .max_connections = d->cfg.o14.max_connections,
         };
         return api_server_start(&cfg, fds, n_fds, ret, err);
 }

@@ -27,8 +27,10 @@
 #define DEFAULT_MAX_BODY_BYTES (16u << 20)
 /* Per-connection memory pool: bounds the request line plus headers. Docker's Go server
  * allows 1 MB of headers; clients send at most a few KB (X-Registry-Auth/Config). Pages
- * of the pool are only touched as they are used. */
-#define CONNECTION_MEMORY_BYTES (256u << 10)
+ * of the pool are only touched as they are used, but a streaming answer touches about
+ * half of it: with 256 KB a held `events` stream cost 160 KB of RSS, with 64 KB 57 KB
+ * (tests/load/test_connections.py reports the figure). */
+#define CONNECTION_MEMORY_BYTES (64u << 10)
 
 /* Connections: without a limit of its own libmicrohttpd takes FD_SETSIZE - 4 (1,020)
  * and silently closes any connection past it, so a thousand idle clients locked everyone

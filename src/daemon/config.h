@@ -107,6 +107,7 @@ struct daemon_opts14 {
         char *dns_search[DAEMON_MAX_LIST];
         size_t n_dns_search;
         int max_download_attempts;
+        unsigned max_connections;      /* --max-connections: API connections served at once; 0: from RLIMIT_NOFILE */
         char *http_proxy, *https_proxy, *no_proxy;
         char *metrics_addr;            /* --metrics-addr 127.0.0.1:9323; NULL: none */
 };
@@ -166,6 +167,7 @@ enum config_opt {
         OPT_DNS_OPT,
         OPT_DNS_SEARCH,
         OPT_MAX_DOWNLOAD_ATTEMPTS,
+        OPT_MAX_CONNECTIONS,
         OPT_HTTP_PROXY,
         OPT_HTTPS_PROXY,
         OPT_NO_PROXY,

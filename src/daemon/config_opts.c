@@ -287,6 +287,12 @@ int apply14(struct daemon_opts14 *o, enum config_opt id, const char *value, stru
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid max download attempts: %s", value);
                 o->max_download_attempts = (int) n;
                 return 0;
+        case OPT_MAX_CONNECTIONS:
+                if (!parse_ll(value, &n) || n < 1 || n > 65536)
+                        return berr_set(err, BERR_INVALID, EINVAL,
+                                        "invalid argument \"%s\" for \"--max-connections\" flag: want 1 to 65536", value);
+                o->max_connections = (unsigned) n;
+                return 0;
         case OPT_HTTP_PROXY:
         case OPT_HTTPS_PROXY:
         case OPT_NO_PROXY:
@@ -348,6 +354,7 @@ int merge14(struct daemon_config *cfg, enum config_opt id, const char *key, json
                 return json_strings(cfg, id, key, v, err);
         case OPT_SHUTDOWN_TIMEOUT:
         case OPT_MAX_DOWNLOAD_ATTEMPTS:
+        case OPT_MAX_CONNECTIONS:
                 return json_int(cfg, id, key, v, err);
         case OPT_DEFAULT_SHM_SIZE:
                 /* dockerd's MemBytes: "64M" (or a number of bytes) */

@@ -1,5 +1,6 @@
 /* container_ops.c - stop, kill, restart, wait, attach, resize and remove. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,14 +363,28 @@ int ctr_attach_stream(struct daemon *d, struct container *c, int fd, const struc
         int r = ctr_attach_begin(d, c, fd, o, &conn, err);
         if (r < 0 || conn < 0)
                 return r;
-        /* Wake up now and then to let a daemon shutdown end the request. */
-        struct timeval tv = { .tv_sec = 1 };
-        (void) setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        /* Until the shim ends the stream, or the client hangs up: a client that left an
+         * attach with no stdin and a quiet container would otherwise hold this thread and
+         * two descriptors until the container printed or exited (closing @conn makes the
+         * shim drop its copy of the client's socket). The client's socket is watched for
+         * a hang-up only (POLLHUP: both directions closed), never for input, which is the
+         * shim's; a client half-closing after its stdin stays attached. Wake up now and
+         * then to let a daemon shutdown end the request. */
         char buf[64];
-        for (;;) {
-                ssize_t n = recv(conn, buf, sizeof(buf), 0);
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || d->shutting_down)
+        while (!d->shutting_down) {
+                struct pollfd p[2] = { { .fd = conn, .events = POLLIN }, { .fd = fd, .events = 0 } };
+                int n = poll(p, 2, 1000);
+                if (n < 0 && errno != EINTR)
                         break;
+                if (n <= 0)
+                        continue;
+                if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+                        break;
+                if (p[0].revents) {
+                        ssize_t k = recv(conn, buf, sizeof(buf), MSG_DONTWAIT);
+                        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+                                break;
+                }
         }
         close(conn);
         return 0;

@@ -74,3 +74,43 @@ def test_over_limit_clients_get_503_and_containers_keep_the_nofile_limit(fresh_d
         assert out == ["300", "400"]
     finally:
         cli.cleanup()
+
+
+def _threads_fds(pid):
+    return len(os.listdir("/proc/%d/task" % pid)), len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_attach_client_that_hangs_up_is_let_go(fresh_daemon):
+    # An attach with no stdin to a quiet container used to hold its thread and two
+    # descriptors until the container printed something or exited.
+    import time
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "busybox", "sleep", "300").stdout.strip()
+        assert ping_ok(d.sock)
+        threads0, fds0 = _threads_fds(d.proc.pid)
+        req = ("POST /v1.45/containers/%s/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n"
+               "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n" % cid).encode()
+        socks = []
+        for _ in range(20):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(5)
+            s.connect(d.sock)
+            s.sendall(req)
+            assert s.recv(4096).startswith(b"HTTP/1.1 101 ")
+            socks.append(s)
+        assert _threads_fds(d.proc.pid)[0] >= threads0 + 20
+        for s in socks:
+            s.close()
+        deadline = time.time() + 5
+        while time.time() < deadline and _threads_fds(d.proc.pid) > (threads0, fds0):
+            time.sleep(0.1)
+        threads1, fds1 = _threads_fds(d.proc.pid)
+        assert threads1 <= threads0 and fds1 <= fds0, (threads0, fds0, threads1, fds1)
+        # The container goes on, and a new attach still gets its output.
+        assert cli.run("inspect", "-f", "{{.State.Running}}", cid).stdout.strip() == "true"
+        cli.run("rm", "-f", cid)
+    finally:
+        cli.cleanup()

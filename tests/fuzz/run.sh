@@ -4,6 +4,8 @@
 # (build/fuzz/corpus/<target>), and print one line per target: executions, corpus, result.
 # A crash, leak, hang or sanitizer report fails the run; the input is kept under
 # build/fuzz/artifacts/ so it can become a unit test.
+# FUZZ_RUNS=N (optional) also stops a target after N executions, so a long run spends the
+# time left on the slower targets (make fuzz FUZZ_SECONDS=3600 FUZZ_RUNS=10000000).
 set -uo pipefail
 seconds=$1
 shift
@@ -20,7 +22,7 @@ for bin in "$@"; do
         scratch=$(mktemp -d /var/tmp/berth-fuzz-run-XXXXXX)
         BERTH_FUZZ_TMP=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
                 "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
-                -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- \
+                ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- \
                 "$work" "$seeds" >"$log" 2>&1
         rc=$?
         rm -rf "$scratch"

@@ -345,6 +345,36 @@ static void test_o14_json(void **s) {
         daemon_config_done(&cfg);
 }
 
+/* berth's own --max-connections: a flag or a daemon.json number, 1 to 65536; 0 (unset)
+ * lets the API server derive it from the open-file limit. */
+static void test_max_connections(void **s) {
+        struct daemon_config cfg;
+        struct berr err = { 0 };
+        char *argv[] = { "berthd" };
+        assert_int_equal(parse(&cfg, &err, 1, argv), 0);
+        assert_int_equal(cfg.o14.max_connections, 0);
+        daemon_config_done(&cfg);
+        char *argv2[] = { "berthd", "--max-connections", "300" };
+        assert_int_equal(parse(&cfg, &err, 3, argv2), 0);
+        assert_int_equal(cfg.o14.max_connections, 300);
+        daemon_config_done(&cfg);
+        static const char *const bad[] = { "0", "-1", "65537", "ten", "" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char *argv3[] = { "berthd", "--max-connections", (char *) bad[i] };
+                memset(&err, 0, sizeof(err));
+                assert_int_equal(parse(&cfg, &err, 3, argv3), -EINVAL);
+                assert_non_null(strstr(err.msg, "--max-connections"));
+                daemon_config_done(&cfg);
+        }
+        assert_int_equal(parse(&cfg, &err, 1, argv), 0);
+        const char *j = "{\"max-connections\":2000}";
+        assert_int_equal(daemon_config_merge_json(&cfg, j, strlen(j), &err), 0);
+        assert_int_equal(cfg.o14.max_connections, 2000);
+        const char *j2 = "{\"max-connections\":\"2000\"}";
+        assert_true(daemon_config_merge_json(&cfg, j2, strlen(j2), &err) < 0);
+        daemon_config_done(&cfg);
+}
+
 static void test_o14_repeated_label_counts_once(void **s) {
         struct daemon_config cfg;
         struct berr err = { 0 };
@@ -597,6 +627,7 @@ int main(void) {
                 cmocka_unit_test(test_registry_flag_and_file_conflict),
                 cmocka_unit_test(test_o14_no_key_is_both_supported_and_unsupported),
                 cmocka_unit_test(test_parse_bytes),
+                cmocka_unit_test(test_max_connections),
                 cmocka_unit_test(test_ipv6_flags_and_json),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -215,15 +215,35 @@ static void restore_nofile_limit(void) {
         (void) unsetenv("BERTH_NOFILE_SOFT"); /* only fails for a malformed name */
 }
 
+/* A spare (protocol.h): wait for the bundle directory; its shim.log becomes stderr, as
+ * berthd opens it for a shim started with the directory. NULL: berthd let the spare go. */
+static char *receive_bundle(void) {
+        struct shim_msg m;
+        struct berr err = { 0 };
+        if (shim_msg_recv(SYNC_FD, &m, NULL, &err) < 0 || m.type != SHIM_REQ_BUNDLE || !m.text[0])
+                return NULL;
+        m.text[sizeof(m.text) - 1] = '\0';
+        char log[SHIM_MSG_TEXT_MAX + 16];
+        snprintf(log, sizeof(log), "%s/shim.log", m.text);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                (void) dup2(fd, 2); /* dup2 clears close-on-exec on 2 */
+                close(fd);
+        }
+        return strdup(m.text);
+}
+
 int main(int argc, char **argv) {
         if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
                 printf("berth-shim version %s, build %s\n", berth_version, berth_git_commit);
                 return 0;
         }
         if (argc != 2 || fcntl(SYNC_FD, F_GETFD) < 0) {
-                fprintf(stderr, "usage: berth-shim BUNDLE-DIR (started by berthd with its start-up socket on fd 3)\n");
+                fprintf(stderr, "usage: berth-shim BUNDLE-DIR|--spare (started by berthd with its start-up socket on "
+                                "fd 3)\n");
                 return 2;
         }
+        bool spare = strcmp(argv[1], "--spare") == 0;
         (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
         trace_mark("shim main");
         signal(SIGPIPE, SIG_IGN);
@@ -240,8 +260,12 @@ int main(int argc, char **argv) {
         (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
         (void) prctl(PR_SET_PDEATHSIG, 0);
 
+        _cleanup_free_ char *bundle = spare ? receive_bundle() : strdup(argv[1]);
+        if (!bundle)
+                return spare ? 0 : 1;
+        trace_mark("shim has its bundle");
         struct shim s = { .bundle_fd = -1, .pty_master = -1, .epfd = -1 };
         s.listen.fd = s.pidfd.fd = s.sync.fd = -1;
-        int r = run(&s, argv[1]);
+        int r = run(&s, bundle);
         return r;
 }

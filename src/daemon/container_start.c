@@ -563,9 +563,13 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         trace_mark("berthd network set up");
         if (r == 0) {
                 /* Addresses and ports are on disk before anything runs with them, so a
-                 * crash from here on is rolled back at start-up (ctr_store_open). */
+                 * crash from here on is rolled back at start-up (ctr_store_open). A start
+                 * that took none (--network none, host, container:) has nothing to add. */
                 pthread_mutex_lock(&c->lock);
-                r = ctr_save(d, c, err);
+                char ip[16];
+                ctr_net_primary_ip(c, ip);
+                if (ip[0] || json_object_size(c->ports) > 0)
+                        r = ctr_save(d, c, err);
                 pthread_mutex_unlock(&c->lock);
                 trace_mark("berthd record saved");
                 if (r == 0)

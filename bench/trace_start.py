@@ -83,7 +83,8 @@ def report(title, spans):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=20)
-    p.add_argument("--network", default="none", choices=("none", "bridge"))
+    p.add_argument("--network", default="none", choices=("none", "bridge", "publish"),
+                   help="publish: the default bridge and -p 127.0.0.1::80")
     p.add_argument("--berthd", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                     "build", "berthd"))
     p.add_argument("--docker", default="/usr/local/bin/docker")
@@ -98,10 +99,12 @@ def main():
         load_images(d)
         c = ws._conn(d)
         hc = ws._host_config(a.network)
+        if a.network == "publish":
+            hc = {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}}
         with open(trace, "a") as f:
             for i in range(a.rounds + 1):
-                cid = c.call("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
-                                                            "HostConfig": hc})["Id"]
+                cid = c.call("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"], "HostConfig": hc,
+                                                            "ExposedPorts": {"80/tcp": {}} if a.network == "publish" else {}})["Id"]
                 mark(f, "start request")
                 c.call("POST", f"/containers/{cid}/start")
                 mark(f, "start answered")
@@ -109,7 +112,7 @@ def main():
                 mark(f, "wait answered")
                 c.call("DELETE", f"/containers/{cid}")
                 mark(f, "remove answered")
-            sleeper = ws._sleeper(d, a.network)
+            sleeper = ws._sleeper(d, "bridge" if a.network == "publish" else a.network)
             for i in range(a.rounds + 1):
                 mark(f, "exec request")
                 eid = c.call("POST", f"/containers/{sleeper}/exec",

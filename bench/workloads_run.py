@@ -31,9 +31,22 @@ def _rss_kb(pid):
 
 
 def _shim_pids(daemon):
-    """The per-container supervisors of this daemon: berth-shim processes whose bundle is
-    under its exec root, or containerd-shim-runc-v2 processes talking to its containerd."""
+    """The per-container supervisors of this daemon: berth-shim processes named by the
+    shim.pid of a bundle under its exec root (a shim started as a spare names no bundle on
+    its command line), or containerd-shim-runc-v2 processes talking to its containerd."""
     out = []
+    if daemon.kind == "berth":
+        root = os.path.join(daemon.dir, "exec", "containers")
+        for cid in os.listdir(root) if os.path.isdir(root) else []:
+            try:
+                with open(os.path.join(root, cid, "shim.pid")) as f:
+                    pid = int(f.read().strip())
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if os.path.basename(f.read().split(b"\0")[0]) == b"berth-shim":
+                        out.append(pid)
+            except (OSError, ValueError):
+                continue
+        return out
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue

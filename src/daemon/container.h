@@ -348,6 +348,7 @@ void ctr_start_policy_containers(struct daemon *d);              /* at daemon st
 /* Root filesystems (container_rootfs.c), as the kernel's mount table has them. */
 int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err); /* c->lock held; never twice */
 int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err);    /* all under its dir, verified */
+int ctr_rootfs_detach(struct daemon *d, const char *id, struct berr *err);     /* its rootfs, by statx, no table */
 void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock; logs a failure */
 /* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);

@@ -802,6 +802,7 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
+        trace_mark("berthd net: ports published");
         const char *dnsv[4];
         if (r == 0 && networks_use_dns(networks)) {
                 r = net_dns_attach(d->nets, c->id, ns, dns_servers(c, dnsv), err);

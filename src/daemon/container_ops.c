@@ -408,7 +408,7 @@ static int lock_for_removal(struct daemon *d, struct container *c, struct berr *
         int r = ctr_set_state(d, c, CTR_REMOVING, 0, err);
         if (r < 0)
                 return berr_wrap(err, "remove container %.12s", c->id);
-        r = ctr_rootfs_unmount(d, c->id, err);
+        r = ctr_rootfs_detach(d, c->id, err); /* ctr_dirs_remove checks the mount table */
         if (r < 0) {
                 (void) ctr_set_state(d, c, before, 0, NULL); /* logs its own failure */
                 return berr_wrap(err, "remove container %.12s", c->id);

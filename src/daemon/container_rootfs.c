@@ -105,9 +105,35 @@ int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err) {
         }
 }
 
+/* The rootfs overlay is the only mount berthd makes under a container's directory (docker
+ * cp reads volumes at their sources), and MNT_DETACH takes whatever is under it along: on
+ * the exit path and a removal's first step, detach it while statx says it is a mount root,
+ * without reading the mount table, which lists every running container (a read of it per
+ * exit grew with their number). ctr_rootfs_unmount, which checks the table, stays what a
+ * removal does before it deletes the directory. */
+int ctr_rootfs_detach(struct daemon *d, const char *id, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, id);
+        char rootfs[4200];
+        if (!dir || fs_path_fmt(rootfs, sizeof(rootfs), "%s/rootfs", dir) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s/rootfs: path too long (or out of memory)",
+                                dir ? dir : "");
+        for (int round = 0; round < UNMOUNT_ROUNDS; round++) {
+                struct statx sx;
+                if (statx(AT_FDCWD, rootfs, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) < 0)
+                        return errno == ENOENT ? 0 : ctr_rootfs_unmount(d, id, err);
+                if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+                        return ctr_rootfs_unmount(d, id, err); /* a kernel before 5.8 */
+                if (!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                        return 0;
+                if (umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
+                        return berr_sys(err, BERR_INTERNAL, "unmount %s", rootfs);
+        }
+        return ctr_rootfs_unmount(d, id, err);
+}
+
 void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
         struct berr e = { 0 };
-        if (ctr_rootfs_unmount(d, c->id, &e) < 0)
+        if (ctr_rootfs_detach(d, c->id, &e) < 0)
                 log_warn("container %.12s: %s", c->id, e.msg);
 }
 

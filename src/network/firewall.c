@@ -13,10 +13,13 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
@@ -370,12 +373,82 @@ int fw_ports_replace(const char *table, const struct fw_port *p, size_t n, struc
         return run_sb(&b, err);
 }
 
+/* A container's ports go in at its start and out at its exit, so they are on the path of
+ * `docker run -p` twice. A context of their own is kept while they come (closed after
+ * PORT_SESSION_IDLE_S without use by a thread of its own, so an idle berthd keeps the
+ * library unloaded): measured with `-p 127.0.0.1::80`, opening a context and reading
+ * the kernel's tables into its cache cost 2–20 ms per batch, and freeing it (closing its
+ * netlink socket waits for the nftables commit lock, which every other program's batch
+ * holds) 6–40 ms; a batch in a warm context costs about 0.5 ms. */
+#define PORT_SESSION_IDLE_S 2
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t port_cond = PTHREAD_COND_INITIALIZER;
+static struct nft_session *port_session;
+static time_t port_used;
+static bool port_closer;
+
+static void *port_session_closer(void *arg) {
+        (void) arg;
+        pthread_mutex_lock(&port_lock);
+        for (;;) {
+                while (!port_session)
+                        pthread_cond_wait(&port_cond, &port_lock);
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                if (ts.tv_sec - port_used < PORT_SESSION_IDLE_S) {
+                        pthread_mutex_unlock(&port_lock);
+                        sleep(1);
+                        pthread_mutex_lock(&port_lock);
+                        continue;
+                }
+                struct nft_session *x = port_session;
+                port_session = NULL;
+                pthread_mutex_unlock(&port_lock);
+                session_close(x);
+                free(x);
+                pthread_mutex_lock(&port_lock);
+        }
+        return NULL;
+}
+
 int fw_ports(const char *table, const struct fw_port *p, size_t n, bool add, struct berr *err) {
         if (n == 0)
                 return 0;
         struct sbuf b = { 0 };
         port_elements(&b, table, p, n, add);
-        return run_sb(&b, err);
+        if (b.oom || session) /* a session of this thread's own (start-up) is used as before */
+                return run_sb(&b, err);
+        pthread_mutex_lock(&port_lock);
+        if (!port_closer) {
+                pthread_t t;
+                pthread_attr_t a;
+                pthread_attr_init(&a);
+                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                pthread_attr_setstacksize(&a, 64 << 10);
+                port_closer = pthread_create(&t, &a, port_session_closer, NULL) == 0;
+                pthread_attr_destroy(&a);
+        }
+        if (!port_session && port_closer) {
+                struct nft_session *x = calloc(1, sizeof(*x));
+                if (x && session_open(x, err) == 0)
+                        port_session = x;
+                else
+                        free(x);
+                pthread_cond_broadcast(&port_cond);
+        }
+        int r;
+        if (port_session) {
+                session = port_session; /* run_out uses it on this thread, under port_lock */
+                r = run(b.p, err);
+                session = NULL;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                port_used = ts.tv_sec;
+                free(b.p);
+        } else
+                r = run_sb(&b, err);
+        pthread_mutex_unlock(&port_lock);
+        return r;
 }
 
 /* One command per map or set with all its elements: nft parses and checks one command of

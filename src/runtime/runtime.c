@@ -765,17 +765,24 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         if (r < 0)
                 return r;
         trace_mark("shim exec forked");
-        r = rt_cgroup_add_pid(c->cg, pid, err);
-        trace_mark("shim exec added to the cgroup");
         /* The caller (the shim) serves every other request of the container from one
          * thread: a process that never gets ready must not hold it for ever. */
         struct timeval tv = { .tv_sec = EXEC_SETUP_TIMEOUT_S };
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (r == 0 && sync_send(fd, RT_SYNC_GO, NULL) < 0)
-                r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        /* GO first, as for create: the process joins the container's namespaces while we
+         * attach it to the cgroup (a v1 cgroup.procs write can wait for an RCU grace
+         * period). It is in the cgroup before START, so before its execve. */
+        r = sync_send(fd, RT_SYNC_GO, NULL) < 0 ? berr_sys(err, BERR_INTERNAL, "start the exec process") : 0;
+        struct berr cg_err = { 0 };
+        int cg_r = r == 0 ? rt_cgroup_add_pid(c->cg, pid, &cg_err) : 0;
+        trace_mark("shim exec added to the cgroup");
         int master = -1;
         if (r == 0)
-                r = wait_ready(fd, console ? &master : NULL, err);
+                r = wait_ready(fd, console ? &master : NULL, err); /* a setup error is the better message */
+        if (r == 0 && cg_r < 0) {
+                *err = cg_err;
+                r = cg_r;
+        }
         if (r == 0 && console && master < 0)
                 r = berr_set(err, BERR_INTERNAL, EBADMSG, "the exec process sent no console");
         if (r == 0 && sync_send(fd, RT_SYNC_START, NULL) < 0)

@@ -467,6 +467,7 @@ static void handle_sync(struct shim *s) {
                 if (r < 0)
                         snprintf(a.text, sizeof(a.text), "%s", err.msg);
                 (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
+                shim_release_startup_memory();
         } else
                 (void) shim_rt_kill(s, SIGKILL, true, NULL);
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);

@@ -137,6 +137,13 @@ static void record_exit(struct shim *s, int status) {
         trace_mark("shim exit.json written");
 }
 
+/* The shim lives as long as its container: give back what start-up used (spec text,
+ * seccomp compilation) so each running container costs little memory. Called once the
+ * start is answered, off the start's path. */
+void shim_release_startup_memory(void) {
+        (void) malloc_trim(0);
+}
+
 static int run(struct shim *s, const char *bundle) {
         struct berr err = { 0 };
         int r;
@@ -189,10 +196,7 @@ static int run(struct shim *s, const char *bundle) {
         /* From here the loop serves shim.sock (attach streams may arrive before the
          * start, so no output is missed) and the START request on the sync socket. */
         s->sync.fd = SYNC_FD;
-        /* The shim lives as long as its container: give back what start-up used (spec
-         * text, seccomp compilation) so each running container costs little memory. */
-        spec = json_decref_null(spec);
-        (void) malloc_trim(0);
+        spec = json_decref_null(spec); /* most of the heap: freed, given back after the start */
         r = shim_loop(s);
         siginfo_t si = { 0 };
         int status = 0;
@@ -227,19 +231,42 @@ static void restore_nofile_limit(void) {
         (void) unsetenv("BERTH_NOFILE_SOFT"); /* only fails for a malformed name */
 }
 
+/* A spare (protocol.h): wait for the bundle directory; its shim.log becomes stderr, as
+ * berthd opens it for a shim started with the directory. NULL: berthd let the spare go. */
+static char *receive_bundle(void) {
+        struct shim_msg m;
+        struct berr err = { 0 };
+        if (shim_msg_recv(SYNC_FD, &m, NULL, &err) < 0 || m.type != SHIM_REQ_BUNDLE || !m.text[0])
+                return NULL;
+        m.text[sizeof(m.text) - 1] = '\0';
+        char log[SHIM_MSG_TEXT_MAX + 16];
+        snprintf(log, sizeof(log), "%s/shim.log", m.text);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                (void) dup2(fd, 2); /* dup2 clears close-on-exec on 2 */
+                close(fd);
+        }
+        return strdup(m.text);
+}
+
 int main(int argc, char **argv) {
         if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
                 printf("berth-shim version %s, build %s\n", berth_version, berth_git_commit);
                 return 0;
         }
         if (argc != 2 || fcntl(SYNC_FD, F_GETFD) < 0) {
-                fprintf(stderr, "usage: berth-shim BUNDLE-DIR (started by berthd with its start-up socket on fd 3)\n");
+                fprintf(stderr, "usage: berth-shim BUNDLE-DIR|--spare (started by berthd with its start-up socket on "
+                                "fd 3)\n");
                 return 2;
         }
+        bool spare = strcmp(argv[1], "--spare") == 0;
         (void) fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
         /* berthd execs a sealed copy as /proc/self/fd/N, which names us "N": our own name. */
         (void) prctl(PR_SET_NAME, "berth-shim", 0L, 0L, 0L);
         trace_mark("shim main");
+        /* Large blocks (the spec's text, the log writer's 100 KB line buffer) in mappings of
+         * their own: given back whole when freed, and untouched pages never resident. */
+        (void) mallopt(M_MMAP_THRESHOLD, 32 << 10);
         signal(SIGPIPE, SIG_IGN);
         restore_nofile_limit();
 
@@ -254,8 +281,16 @@ int main(int argc, char **argv) {
         (void) prctl(PR_SET_CHILD_SUBREAPER, 1);
         (void) prctl(PR_SET_PDEATHSIG, 0);
 
-        struct shim s = { .bundle_fd = -1, .pty_master = -1, .epfd = -1 };
+        _cleanup_free_ char *bundle = spare ? receive_bundle() : strdup(argv[1]);
+        if (!bundle)
+                return spare ? 0 : 1;
+        trace_mark("shim has its bundle");
+        /* Static, not on the stack: its 64 KB stdin buffer stays untouched (not resident)
+         * until a client writes to the container's stdin; zeroed on the stack, it was a
+         * quarter of each running shim's memory. */
+        static struct shim s;
+        s.bundle_fd = s.pty_master = s.epfd = -1;
         s.listen.fd = s.pidfd.fd = s.sync.fd = -1;
-        int r = run(&s, argv[1]);
+        int r = run(&s, bundle);
         return r;
 }

@@ -15,6 +15,12 @@
  * streams (SHIM_REQ_ATTACH with the fd) so no output is missed, and sends SHIM_REQ_START.
  * The shim answers SHIM_MSG_STARTED or SHIM_MSG_ERROR and closes fd 3. Later requests
  * come on shim.sock, one fixed-size message each, answered by one struct shim_resp.
+ *
+ * A spare: berthd may start `berth-shim --spare` before it has a container for it. It
+ * detaches as above and waits on fd 3 for SHIM_REQ_BUNDLE (text: the bundle directory),
+ * then goes on as if started with that directory; EOF first (berthd stopped, or gave the
+ * spare up) ends it. Starting a shim (exec, dynamic linking, detaching) was the largest
+ * step of a container's start; a spare takes it off the critical path.
  */
 #pragma once
 
@@ -55,6 +61,7 @@ enum shim_msg_type {
          * before). GET (flags): answered by STARTED with that fd, or ERROR -ENOENT. */
         SHIM_REQ_DNS_KEEP,
         SHIM_REQ_DNS_GET,
+        SHIM_REQ_BUNDLE, /* berthd -> a spare shim (fd 3): text = the bundle directory */
         _SHIM_MSG_MAX,
 };
 /* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */

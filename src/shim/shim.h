@@ -87,6 +87,8 @@ struct shim {
 int shim_io_setup(struct shim *s, int ctr_fds[3], struct berr *err);
 int shim_io_set_console(struct shim *s, int master, struct berr *err);
 int shim_loop(struct shim *s);
+/* After the start has been answered: give back what start-up used (main.c). */
+void shim_release_startup_memory(void);
 int shim_add_client(struct shim *s, struct shim_conn *conn, int fd, const struct shim_msg *m);
 void shim_drain_and_close(struct shim *s);
 int shim_ep_add(struct shim *s, struct shim_item *it, uint32_t events);

@@ -206,11 +206,11 @@ def test_attach_exec_and_stdin_over_tls(tcli):
 
 def test_events_stream_over_tls(tcli):
     env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}
-    ev = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=start",
-                           "--format", "{{.Actor.Attributes.name}}"],
+    since = str(int(time.time()) - 1)  # the start is replayed if the stream begins after it
+    ev = subprocess.Popen(["docker", "events", "--since", since, "--filter", "type=container", "--filter",
+                           "event=start", "--filter", "container=tls-events", "--format", "{{.Actor.Attributes.name}}"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        time.sleep(0.5)
         tcli.run("run", "--rm", "--name", "tls-events", "busybox", "true")
         line = []
         t = threading.Thread(target=lambda: line.append(ev.stdout.readline()))

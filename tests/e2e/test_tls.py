@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import TESTDATA, DockerCLI, docker_env
+from conftest import TESTDATA, DockerCLI, docker_env, pty_run
 
 
 def openssl(*args, cwd):
@@ -202,6 +202,16 @@ def test_attach_exec_and_stdin_over_tls(tcli):
         att.wait(timeout=20)
     finally:
         tcli.run("rm", "-f", cid, check=False)
+
+
+def test_interactive_tty_over_tls(tcli):
+    """docker run -it: a terminal through the hijacked TLS connection, with its size."""
+    env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}
+    code, out = pty_run(env, ["docker", "run", "-it", "--rm", "busybox", "sh"], script=[
+        (b"# ", b"stty size; echo \"tls-$((40+2))\"; exit 5\r")])
+    text = out.decode(errors="replace")
+    assert code == 5, text
+    assert "33 101" in text and "tls-42" in text
 
 
 def test_events_stream_over_tls(tcli):

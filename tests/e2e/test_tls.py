@@ -186,6 +186,9 @@ def test_attach_exec_and_stdin_over_tls(tcli):
     big = "y" * 200000 + "\n"
     p = tcli.run("run", "-i", "--rm", "busybox", "wc", "-c", input=big)
     assert p.stdout.strip() == str(len(big))
+    # a large output through the pump, both ways at once
+    p = tcli.run("run", "-i", "--rm", "busybox", "sh", "-c", "head -c 3000000 /dev/zero; wc -c", input=big)
+    assert len(p.stdout) == 3000000 + len(str(len(big))) + 1 and p.stdout.endswith(str(len(big)) + "\n")
     cid = tcli.run("run", "-d", "busybox", "sleep", "300").stdout.strip()
     try:
         p = tcli.run("exec", cid, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)

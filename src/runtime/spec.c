@@ -291,16 +291,16 @@ static int security_opts_parse(const struct ctr_host_config *hc, struct security
                         /* strconv.ParseBool */
                         static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
                         static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
-                        bool is_known = false;
+                        bool known = false;
                         for (size_t k = 0; k < ELEMENTSOF(yes); k++) {
                                 if (STREQ(v, yes[k]))
-                                        is_known = so->no_new_privileges = true;
+                                        known = so->no_new_privileges = true;
                                 if (STREQ(v, no[k])) {
-                                        is_known = true;
+                                        known = true;
                                         so->no_new_privileges = false;
                                 }
                         }
-                        if (!is_known)
+                        if (!known)
                                 return berr_set(err, BERR_INVALID, EINVAL, "invalid --security-opt 2: \"%s\"", o);
                 } else if (klen == 8 && strncmp(o, "apparmor", 8) == 0) {
                         if (!STREQ(v, "unconfined") && host_has_apparmor())

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import TESTDATA, DockerCLI, docker_env
+from conftest import TESTDATA, DockerCLI, docker_env, pty_run
 
 
 def openssl(*args, cwd):
@@ -186,6 +186,9 @@ def test_attach_exec_and_stdin_over_tls(tcli):
     big = "y" * 200000 + "\n"
     p = tcli.run("run", "-i", "--rm", "busybox", "wc", "-c", input=big)
     assert p.stdout.strip() == str(len(big))
+    # a large output through the pump, both ways at once
+    p = tcli.run("run", "-i", "--rm", "busybox", "sh", "-c", "head -c 3000000 /dev/zero; wc -c", input=big)
+    assert len(p.stdout) == 3000000 + len(str(len(big))) + 1 and p.stdout.endswith(str(len(big)) + "\n")
     cid = tcli.run("run", "-d", "busybox", "sleep", "300").stdout.strip()
     try:
         p = tcli.run("exec", cid, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
@@ -204,13 +207,23 @@ def test_attach_exec_and_stdin_over_tls(tcli):
         tcli.run("rm", "-f", cid, check=False)
 
 
+def test_interactive_tty_over_tls(tcli):
+    """docker run -it: a terminal through the hijacked TLS connection, with its size."""
+    env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}
+    code, out = pty_run(env, ["docker", "run", "-it", "--rm", "busybox", "sh"], script=[
+        (b"# ", b"stty size; echo \"tls-$((40+2))\"; exit 5\r")])
+    text = out.decode(errors="replace")
+    assert code == 5, text
+    assert "33 101" in text and "tls-42" in text
+
+
 def test_events_stream_over_tls(tcli):
     env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}
-    ev = subprocess.Popen(["docker", "events", "--filter", "type=container", "--filter", "event=start",
-                           "--format", "{{.Actor.Attributes.name}}"],
+    since = str(int(time.time()) - 1)  # the start is replayed if the stream begins after it
+    ev = subprocess.Popen(["docker", "events", "--since", since, "--filter", "type=container", "--filter",
+                           "event=start", "--filter", "container=tls-events", "--format", "{{.Actor.Attributes.name}}"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        time.sleep(0.5)
         tcli.run("run", "--rm", "--name", "tls-events", "busybox", "true")
         line = []
         t = threading.Thread(target=lambda: line.append(ev.stdout.readline()))

@@ -2,7 +2,8 @@
  *
  * Files in the container's bundle directory (RUN-ROOT/containers/<id>/):
  *   config.json  the OCI spec (berthd writes it)
- *   shim.json    the shim's options (berthd writes it): see struct shim_options
+ *   shim.json    the shim's options (berthd writes it): see struct shim_options; with
+ *                "runtime" an external OCI runtime runs the container (oci_runtime.h)
  *   shim.sock    the shim's control socket (SOCK_SEQPACKET), bound relative to the bundle
  *   shim.pid     the shim's pid; init.pid the container init's pid (shim writes them)
  *   exit.json    the exit record, written atomically when the container has exited:

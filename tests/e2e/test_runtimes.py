@@ -109,6 +109,9 @@ def test_runc_tty_run_and_exec(docker, berthd, images):
                               "tty; stty size; exit 3"])
     assert code == 3, out
     assert b"/dev/pts/0" in out and b"33 101" in out
+    code, out = pty_run(env, ["docker", "run", "--rm", "-it", "--runtime", "runc", "busybox", "sh"],
+                        script=[(b"# ", b"echo typed-$((5*5))\r"), (b"typed-25", b"exit 6\r")])
+    assert code == 6 and b"typed-25" in out, out
     cid = docker.run("run", "-d", "-t", "--runtime", "runc", "busybox", "sh").stdout.strip()
     try:
         code, out = pty_run(env, ["docker", "exec", "-t", cid, "sh", "-c", "tty; stty size; echo $TERM"])

@@ -50,6 +50,7 @@ def test_info_lists_runtimes(docker, berthd):
     assert os.access(RUNC, os.X_OK), "runc must be installed (packages.txt)"
     # the built-in runtime under its own name, runc as dockerd lists it (path as configured)
     assert info["Runtimes"]["runc"] == {"path": "runc"}
+    assert info["Runtimes"]["io.containerd.runc.v2"] == {"path": "runc"}  # dockerd's other name for it
     assert "berth" in info["Runtimes"] and info["Runtimes"]["berth"]["path"].endswith("berth-shim")
     want = os.environ.get("BERTH_E2E_DEFAULT_RUNTIME") or "berth"
     assert info["DefaultRuntime"] == want
@@ -237,6 +238,8 @@ def test_unknown_runtime_is_refused_with_dockerds_message(docker, images):
     p = docker.run("run", "--rm", "--runtime", "nope", "busybox", "true", check=False)
     assert p.returncode == 125
     assert "unknown or invalid runtime name: nope" in p.stderr
+    c = docker.run("create", "--runtime", "io.containerd.runc.v2", "busybox", "true").stdout.strip()
+    docker.run("rm", c)
     p = docker.run("create", "--runtime", "io.containerd.kata.v2", "busybox", "true", check=False)
     assert p.returncode != 0 and "unknown or invalid runtime name: io.containerd.kata.v2" in p.stderr
     assert docker.run("ps", "-aq").stdout == before

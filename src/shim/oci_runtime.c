@@ -351,14 +351,29 @@ static void delete_force(struct oci_rt *rt) {
 }
 
 int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *io, struct berr *err) {
-        const char *cg = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
-        if (cg && !(rt->cgroups_path = strdup(cg)))
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         /* The bundle's config.json as the runtime must read it. */
         _cleanup_json_ json_t *copy = json_deep_copy(spec);
         if (!copy)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if (drop_unheld_caps(json_object_get(copy, "process"))) {
+        bool changed = drop_unheld_caps(json_object_get(copy, "process"));
+        /* berth takes cgroupsPath from the hierarchies' roots (--cgroup-parent "foo" too);
+         * runc would put a relative one under its own cgroup, where berthd reads no stats. */
+        json_t *lnx = json_object_get(copy, "linux");
+        const char *cg = json_string_value(json_object_get(lnx, "cgroupsPath"));
+        if (cg && cg[0] != '/') {
+                char *abs = NULL;
+                if (asprintf(&abs, "/%s", cg) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                int sr = json_object_set_new(lnx, "cgroupsPath", json_string(abs));
+                free(abs);
+                if (sr < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cg = json_string_value(json_object_get(lnx, "cgroupsPath"));
+                changed = true;
+        }
+        if (cg && !(rt->cgroups_path = strdup(cg)))
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (changed) {
                 _cleanup_free_ char *text = json_dump_compact(copy);
                 int r = text ? fs_write_atomic(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
                              : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

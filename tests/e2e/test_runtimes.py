@@ -407,3 +407,55 @@ def test_runc_container_of_a_killed_shim(docker, berthd, images):
     finally:
         docker.run("rm", "-f", cid)
     assert not os.path.exists(os.path.join(berthd.exec_root, "runtime-runc", cid))
+
+
+def cgroup_roots():
+    """The hierarchies' roots: /sys/fs/cgroup itself on v2, each mounted controller on v1."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return ["/sys/fs/cgroup"]
+    return sorted(os.path.join("/sys/fs/cgroup", n) for n in os.listdir("/sys/fs/cgroup")
+                  if os.path.exists(os.path.join("/sys/fs/cgroup", n, "cgroup.procs"))
+                  and not os.path.islink(os.path.join("/sys/fs/cgroup", n)))
+
+
+def test_runc_with_a_relative_cgroup_parent(fresh_daemon):
+    """--cgroup-parent "name" is taken from the hierarchies' roots, by runc as by berth,
+    also when berthd (so the shim, so runc) runs in a cgroup of its own: stats, top and the
+    OOM flag read the cgroup the container is in."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    sub, parent = "berth-rt-daemon-%d" % os.getpid(), "berth-rt-parent-%d" % os.getpid()
+    moved = []
+    try:
+        for root in cgroup_roots():
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+            for knob in ("cpuset.cpus", "cpuset.mems"):  # v1 cpuset: empty ones take no task
+                if os.path.exists(os.path.join(root, knob)) and not open(os.path.join(root, sub, knob)).read().strip():
+                    with open(os.path.join(root, sub, knob), "w") as f:
+                        f.write(open(os.path.join(root, knob)).read().strip())
+            with open(os.path.join(root, sub, "cgroup.procs"), "w") as f:
+                f.write(str(d.proc.pid))
+            moved.append(root)
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "--runtime", "runc", "--cgroup-parent", parent, "--memory", "48m", "busybox",
+                      "sleep", "600").stdout.strip()
+        cg = cli.run("exec", cid, "cat", "/proc/1/cgroup").stdout
+        assert ":/%s/%s\n" % (parent, cid) in cg and sub not in cg, cg
+        assert "sleep 600" in cli.run("top", cid).stdout
+        s = json.loads(cli.run("stats", "--no-stream", "--format", "{{json .}}", cid).stdout)
+        assert s["MemUsage"].endswith("48MiB"), s
+        cli.run("rm", "-f", cid)
+    finally:
+        cli.cleanup()
+        for root in moved:
+            try:
+                with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                    f.write(str(d.proc.pid))
+            except OSError:
+                pass
+        for root in cgroup_roots():
+            for name in (sub, parent):
+                try:
+                    os.rmdir(os.path.join(root, name))
+                except OSError:
+                    pass

@@ -541,6 +541,15 @@ int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, c
         return 0;
 }
 
+int oci_rt_update(struct oci_rt *rt, const char *name, struct berr *err) {
+        char path[4200];
+        if (fs_path_fmt(path, sizeof(path), "%s/%s", rt->bundle, name) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", rt->bundle);
+        const char *cmd[] = { "update", "--resources", path, rt->id, NULL };
+        const int fds[3] = { -1, -1, -1 };
+        return run(rt, cmd, fds, err);
+}
+
 bool oci_rt_oom_killed(struct oci_rt *rt) {
         return rt->cgroups_path && rt_cgroup_path_oom_killed("/sys/fs/cgroup", rt->cgroups_path);
 }
@@ -598,6 +607,14 @@ int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, con
         if (s->oci)
                 return oci_rt_exec(s->oci, exec_id, process, io, rows, cols, ret_pid, ret_pidfd, ret_console, err);
         return rt_container_exec(s->ctr, process, io, ret_pid, ret_pidfd, ret_console, err);
+}
+
+int shim_rt_update(struct shim *s, struct berr *err) {
+        if (!s->oci)
+                return berr_set(err, BERR_INVALID, ENOTSUP, "the built-in runtime's cgroup is written by berthd");
+        int r = oci_rt_update(s->oci, SHIM_UPDATE_NAME, err);
+        (void) unlinkat(s->bundle_fd, SHIM_UPDATE_NAME, 0); /* read (or refused): done with */
+        return r;
 }
 
 bool shim_rt_oom_killed(struct shim *s) {

@@ -27,6 +27,7 @@
 #define SHIM_OPTIONS_NAME "shim.json"
 #define SHIM_PID_NAME "shim.pid"
 #define SHIM_INIT_PID_NAME "init.pid"
+#define SHIM_UPDATE_NAME "update.json"
 
 enum shim_msg_type {
         SHIM_MSG_CREATED = 1, /* shim -> berthd: pid = init's pid */
@@ -56,6 +57,11 @@ enum shim_msg_type {
          * before). GET (flags): answered by STARTED with that fd, or ERROR -ENOENT. */
         SHIM_REQ_DNS_KEEP,
         SHIM_REQ_DNS_GET,
+        /* docker update of a container run by an external OCI runtime: the new values (an
+         * OCI linux.resources object) wait in the bundle's SHIM_UPDATE_NAME; the shim runs
+         * the runtime's `update --resources`. (The built-in runtime's cgroup is written by
+         * berthd itself: rt_cgroup_update.) */
+        SHIM_REQ_UPDATE,
         _SHIM_MSG_MAX,
 };
 /* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */

@@ -196,7 +196,7 @@ def test_runc_stop_and_kill_exit_codes(docker, images):
         docker.run("rm", "-f", cid)
 
 
-def test_runc_stats_top_and_update(docker, client, images):
+def test_runc_stats_top_and_update(docker, client, berthd, images):
     cid = docker.run("run", "-d", "--runtime", "runc", "--memory", "64m", "busybox", "sh", "-c",
                      "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 600").stdout.strip()
     try:
@@ -205,7 +205,15 @@ def test_runc_stats_top_and_update(docker, client, images):
         assert s["memory_stats"]["usage"] > 0 and s["pids_stats"]["current"] >= 1
         top = docker.run("top", cid).stdout
         assert "sleep 600" in top
-        docker.run("update", "--memory", "96m", "--memory-swap", "192m", cid)
+        docker.run("update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "50", cid)
+        assert client.api.stats(cid, stream=False)["memory_stats"]["limit"] == 96 << 20
+        # through runc's own `update`: its state has the new values
+        with open(os.path.join(berthd.exec_root, "runtime-runc", cid, "state.json")) as f:
+            cg = json.load(f)["config"]["cgroups"]
+        assert cg["memory"] == 96 << 20 and cg["memory_swap"] == 192 << 20 and cg["pids_limit"] == 50
+        assert not os.path.exists(os.path.join(berthd.exec_root, "containers", cid, "update.json"))
+        p = docker.run("update", "--memory", "1g", cid, check=False)  # still checked by berthd first
+        assert p.returncode != 0 and "update the memoryswap at the same time" in p.stderr
         assert client.api.stats(cid, stream=False)["memory_stats"]["limit"] == 96 << 20
     finally:
         docker.run("rm", "-f", cid)

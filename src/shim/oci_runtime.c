@@ -448,7 +448,17 @@ int oci_rt_kill(struct oci_rt *rt, int sig, bool all, struct berr *err) {
         snprintf(signum, sizeof(signum), "%d", sig);
         const char *cmd[] = { "kill", all ? "--all" : rt->id, all ? rt->id : signum, all ? signum : NULL, NULL };
         const int fds[3] = { -1, -1, -1 };
-        return run(rt, cmd, fds, err);
+        struct berr e = { 0 };
+        int r = run(rt, cmd, fds, &e);
+        /* "container not running": the init has exited and its exit is on its way to berthd,
+         * as a signal to the built-in runtime's not yet reaped init succeeds (docker stop
+         * racing the container's own end must not fail). */
+        if (r < 0 && e.errnum == ESRCH && rt->pid > 0 &&
+            (strcasestr(e.msg, "not running") || strcasestr(e.msg, "already finished")))
+                return 0;
+        if (r < 0 && err)
+                *err = e;
+        return r;
 }
 
 int oci_rt_pause(struct oci_rt *rt, bool pause, struct berr *err) {

@@ -41,8 +41,11 @@ static bool valid_name(const char *n) {
         return true;
 }
 
+/* dockerd lists runc under containerd's name for its shim too; so does berth. */
+#define RUNC_V2_NAME "io.containerd.runc.v2"
+
 static bool reserved(const char *name) {
-        return STREQ(name, DAEMON_BUILTIN_RUNTIME) || STREQ(name, "runc");
+        return STREQ(name, DAEMON_BUILTIN_RUNTIME) || STREQ(name, "runc") || STREQ(name, RUNC_V2_NAME);
 }
 
 /* Takes @args (NULL: none), also when it fails. */
@@ -200,12 +203,17 @@ int daemon_runtime_lookpath(const char *path, const char *path_env, char *out, s
 int daemon_runtimes_finish(struct daemon_runtimes *r, const char *path_env, struct berr *err) {
         char found[4200];
         struct berr e = { 0 };
-        /* dockerd always has runc (its default); berth has it when it is installed. */
-        if (!daemon_runtimes_find(r, "runc") && daemon_runtime_lookpath("runc", path_env, found, sizeof(found), &e) == 0) {
+        /* dockerd always has runc (its default, also named after containerd's shim for it);
+         * berth has it when it is installed. */
+        static const char *const names[] = { RUNC_V2_NAME, "runc" };
+        bool have_runc = daemon_runtime_lookpath("runc", path_env, found, sizeof(found), &e) == 0;
+        for (size_t i = 0; have_runc && i < ELEMENTSOF(names); i++) {
+                if (daemon_runtimes_find(r, names[i]))
+                        continue;
                 if (r->n >= DAEMON_MAX_RUNTIMES)
                         return berr_set(err, BERR_INVALID, E2BIG, "too many runtimes: at most %d", DAEMON_MAX_RUNTIMES);
                 struct daemon_runtime *rt = &r->v[r->n];
-                rt->name = strdup("runc");
+                rt->name = strdup(names[i]);
                 rt->path = strdup("runc");
                 rt->args = calloc(1, sizeof(char *));
                 rt->automatic = true;

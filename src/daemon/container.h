@@ -25,10 +25,16 @@ struct daemon;
 /* At create (container_start.c): HostConfig.Runtime names a runtime the daemon has, or
  * becomes the daemon's default (--default-runtime); dockerd's 400 otherwise. */
 struct daemon;
+struct container;
 int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *err);
 /* At removal: what an external runtime kept of the container under EXEC-ROOT/runtime-*
  * (only there when its shim was killed before `delete`). */
 void ctr_runtime_state_remove(struct daemon *d, const char *id);
+/* Run by an external OCI runtime (not the built-in one)? */
+bool ctr_runtime_is_external(const struct ctr_config *cc);
+/* docker update of a running container of an external runtime: @resources (an OCI
+ * linux.resources object) through its shim to the runtime's `update --resources`. */
+int ctr_runtime_update(struct daemon *d, struct container *c, const json_t *resources, struct berr *err);
 
 /* A container's states (container_state.c holds the table of legal transitions). The
  * seven in the middle are Docker's State.Status; NEW, STARTING and REMOVED are berth's

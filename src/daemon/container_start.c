@@ -264,6 +264,37 @@ void ctr_runtime_state_remove(struct daemon *d, const char *id) {
                 }
 }
 
+bool ctr_runtime_is_external(const struct ctr_config *cc) {
+        return *cc->hc.runtime && !STREQ(cc->hc.runtime, DAEMON_BUILTIN_RUNTIME);
+}
+
+/* The runtime answers in milliseconds; a hung one must not hold the container's lock
+ * (and the monitor waiting for it) long: the shim gives up on it after a minute anyway. */
+#define RUNTIME_UPDATE_TIMEOUT_S 10
+
+int ctr_runtime_update(struct daemon *d, struct container *c, const json_t *resources, struct berr *err) {
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
+        _cleanup_free_ char *text = json_dump_compact(resources);
+        if (!bundle || !text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = write_file(bundle, SHIM_UPDATE_NAME, text, err);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = shim_connect(bundle, err);
+        if (fd < 0)
+                return fd;
+        struct timeval tv = { .tv_sec = RUNTIME_UPDATE_TIMEOUT_S };
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)); /* without it: the shim's own bound */
+        struct shim_msg m;
+        shim_msg_init(&m, SHIM_REQ_UPDATE);
+        r = shim_msg_send(fd, &m, -1, err);
+        if (r == 0)
+                r = shim_msg_recv(fd, &m, NULL, err);
+        if (r == 0 && m.status < 0)
+                r = berr_set(err, BERR_INTERNAL, -m.status, "%s", m.text);
+        return r;
+}
+
 /* shim.json's "runtime" for a container of an external OCI runtime (shim/oci_runtime.h):
  * the binary looked up now (as dockerd does at each start), its runtimeArgs, and a state
  * directory of berth's own under the exec root (never the /run/runc of a dockerd beside

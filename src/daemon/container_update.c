@@ -132,6 +132,10 @@ static int apply_live(struct daemon *d, struct container *c, const struct ctr_ho
         _cleanup_json_ json_t *res = spec_update_resources(req, now);
         if (!res)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        /* An external runtime's container: its runtime's `update` (a VM-based one keeps the
+         * limits elsewhere than in our cgroup), through the shim, bounded in time. */
+        if (ctr_runtime_is_external(c->cc))
+                return ctr_runtime_update(d, c, res, err);
         int r = running_cgroup_path(d, c, &cgpath, err);
         return r < 0 ? r : rt_cgroup_update(CGROUP_ROOT, cgpath, res, err);
 }

@@ -409,6 +409,10 @@ static void handle_request(struct shim *s, struct shim_conn *c) {
                         s->frozen = m.type == SHIM_REQ_PAUSE;
                 reply(c->item.fd, r, r < 0 ? err.msg : NULL);
                 break;
+        case SHIM_REQ_UPDATE:
+                r = shim_rt_update(s, &err);
+                reply(c->item.fd, r, r < 0 ? err.msg : NULL);
+                break;
         case SHIM_REQ_WATCH:
                 c->is_watch = true;
                 reply(c->item.fd, 0, NULL);

@@ -351,14 +351,29 @@ static void delete_force(struct oci_rt *rt) {
 }
 
 int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *io, struct berr *err) {
-        const char *cg = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
-        if (cg && !(rt->cgroups_path = strdup(cg)))
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         /* The bundle's config.json as the runtime must read it. */
         _cleanup_json_ json_t *copy = json_deep_copy(spec);
         if (!copy)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if (drop_unheld_caps(json_object_get(copy, "process"))) {
+        bool changed = drop_unheld_caps(json_object_get(copy, "process"));
+        /* berth takes cgroupsPath from the hierarchies' roots (--cgroup-parent "foo" too);
+         * runc would put a relative one under its own cgroup, where berthd reads no stats. */
+        json_t *lnx = json_object_get(copy, "linux");
+        const char *cg = json_string_value(json_object_get(lnx, "cgroupsPath"));
+        if (cg && cg[0] != '/') {
+                char *abs = NULL;
+                if (asprintf(&abs, "/%s", cg) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                int sr = json_object_set_new(lnx, "cgroupsPath", json_string(abs));
+                free(abs);
+                if (sr < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cg = json_string_value(json_object_get(lnx, "cgroupsPath"));
+                changed = true;
+        }
+        if (cg && !(rt->cgroups_path = strdup(cg)))
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        if (changed) {
                 _cleanup_free_ char *text = json_dump_compact(copy);
                 int r = text ? fs_write_atomic(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
                              : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -433,7 +448,17 @@ int oci_rt_kill(struct oci_rt *rt, int sig, bool all, struct berr *err) {
         snprintf(signum, sizeof(signum), "%d", sig);
         const char *cmd[] = { "kill", all ? "--all" : rt->id, all ? rt->id : signum, all ? signum : NULL, NULL };
         const int fds[3] = { -1, -1, -1 };
-        return run(rt, cmd, fds, err);
+        struct berr e = { 0 };
+        int r = run(rt, cmd, fds, &e);
+        /* "container not running": the init has exited and its exit is on its way to berthd,
+         * as a signal to the built-in runtime's not yet reaped init succeeds (docker stop
+         * racing the container's own end must not fail). */
+        if (r < 0 && e.errnum == ESRCH && rt->pid > 0 &&
+            (strcasestr(e.msg, "not running") || strcasestr(e.msg, "already finished")))
+                return 0;
+        if (r < 0 && err)
+                *err = e;
+        return r;
 }
 
 int oci_rt_pause(struct oci_rt *rt, bool pause, struct berr *err) {
@@ -526,6 +551,15 @@ int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, c
         return 0;
 }
 
+int oci_rt_update(struct oci_rt *rt, const char *name, struct berr *err) {
+        char path[4200];
+        if (fs_path_fmt(path, sizeof(path), "%s/%s", rt->bundle, name) < 0)
+                return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "%s: path too long", rt->bundle);
+        const char *cmd[] = { "update", "--resources", path, rt->id, NULL };
+        const int fds[3] = { -1, -1, -1 };
+        return run(rt, cmd, fds, err);
+}
+
 bool oci_rt_oom_killed(struct oci_rt *rt) {
         return rt->cgroups_path && rt_cgroup_path_oom_killed("/sys/fs/cgroup", rt->cgroups_path);
 }
@@ -583,6 +617,14 @@ int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, con
         if (s->oci)
                 return oci_rt_exec(s->oci, exec_id, process, io, rows, cols, ret_pid, ret_pidfd, ret_console, err);
         return rt_container_exec(s->ctr, process, io, ret_pid, ret_pidfd, ret_console, err);
+}
+
+int shim_rt_update(struct shim *s, struct berr *err) {
+        if (!s->oci)
+                return berr_set(err, BERR_INVALID, ENOTSUP, "the built-in runtime's cgroup is written by berthd");
+        int r = oci_rt_update(s->oci, SHIM_UPDATE_NAME, err);
+        (void) unlinkat(s->bundle_fd, SHIM_UPDATE_NAME, 0); /* read (or refused): done with */
+        return r;
 }
 
 bool shim_rt_oom_killed(struct shim *s) {

@@ -5,9 +5,8 @@
  * "args": [runtimeArgs...], "root": "EXEC-ROOT/runtime-runc"}. The shim then runs
  *   PATH [args] --root ROOT --log BUNDLE/runtime.log --log-format json COMMAND ...
  * with COMMAND one of create (--bundle, --pid-file, --console-socket with a TTY), start,
- * kill [--all], pause, resume, exec (--process, --pid-file, --detach, --console-socket)
- * and delete --force. (docker update writes the container's cgroup from berthd, for every
- * runtime: the cgroup is at the spec's cgroupsPath either way.) The shim stays the parent (child subreaper) of
+ * kill [--all], pause, resume, exec (--process, --pid-file, --detach, --console-socket),
+ * update --resources and delete --force. The shim stays the parent (child subreaper) of
  * the container's init and of exec processes once the runtime command has exited, so it
  * waits for them and records their exit status exactly as with the built-in runtime. stdio:
  * the shim's pipes are the runtime's own (runc passes them through to the process), or the
@@ -72,6 +71,9 @@ int oci_rt_pause(struct oci_rt *rt, bool pause, struct berr *err);
  * caller). */
 int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, const struct rt_stdio *io,
                 unsigned rows, unsigned cols, pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err);
+/* docker update: `update --resources FILE` (@name: a file in the bundle holding an OCI
+ * linux.resources object). */
+int oci_rt_update(struct oci_rt *rt, const char *name, struct berr *err);
 bool oci_rt_oom_killed(struct oci_rt *rt);
 /* After the init has exited: delete --force (kills what is left, removes the cgroup and the
  * runtime's state). */

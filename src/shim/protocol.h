@@ -2,7 +2,8 @@
  *
  * Files in the container's bundle directory (RUN-ROOT/containers/<id>/):
  *   config.json  the OCI spec (berthd writes it)
- *   shim.json    the shim's options (berthd writes it): see struct shim_options
+ *   shim.json    the shim's options (berthd writes it): see struct shim_options; with
+ *                "runtime" an external OCI runtime runs the container (oci_runtime.h)
  *   shim.sock    the shim's control socket (SOCK_SEQPACKET), bound relative to the bundle
  *   shim.pid     the shim's pid; init.pid the container init's pid (shim writes them)
  *   exit.json    the exit record, written atomically when the container has exited:
@@ -32,6 +33,7 @@
 #define SHIM_OPTIONS_NAME "shim.json"
 #define SHIM_PID_NAME "shim.pid"
 #define SHIM_INIT_PID_NAME "init.pid"
+#define SHIM_UPDATE_NAME "update.json"
 
 enum shim_msg_type {
         SHIM_MSG_CREATED = 1, /* shim -> berthd: pid = init's pid */
@@ -62,6 +64,11 @@ enum shim_msg_type {
         SHIM_REQ_DNS_KEEP,
         SHIM_REQ_DNS_GET,
         SHIM_REQ_BUNDLE, /* berthd -> a spare shim (fd 3): text = the bundle directory */
+        /* docker update of a container run by an external OCI runtime: the new values (an
+         * OCI linux.resources object) wait in the bundle's SHIM_UPDATE_NAME; the shim runs
+         * the runtime's `update --resources`. (The built-in runtime's cgroup is written by
+         * berthd itself: rt_cgroup_update.) */
+        SHIM_REQ_UPDATE,
         _SHIM_MSG_MAX,
 };
 /* SHIM_REQ_RESIZE with text set: resize that exec's TTY instead of the container's. */

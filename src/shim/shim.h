@@ -126,6 +126,7 @@ int shim_rt_kill(struct shim *s, int sig, bool all, struct berr *err);
 int shim_rt_pause(struct shim *s, bool pause, struct berr *err);
 int shim_rt_exec(struct shim *s, const char *exec_id, const json_t *process, const struct rt_stdio *io, unsigned rows,
                  unsigned cols, pid_t *ret_pid, int *ret_pidfd, int *ret_console, struct berr *err);
+int shim_rt_update(struct shim *s, struct berr *err); /* SHIM_REQ_UPDATE: external runtimes only */
 bool shim_rt_oom_killed(struct shim *s);
 int shim_rt_destroy(struct shim *s, struct berr *err);
 bool shim_rt_ready(const struct shim *s); /* created (exec and kill have something to act on) */

@@ -50,6 +50,7 @@ def test_info_lists_runtimes(docker, berthd):
     assert os.access(RUNC, os.X_OK), "runc must be installed (packages.txt)"
     # the built-in runtime under its own name, runc as dockerd lists it (path as configured)
     assert info["Runtimes"]["runc"] == {"path": "runc"}
+    assert info["Runtimes"]["io.containerd.runc.v2"] == {"path": "runc"}  # dockerd's other name for it
     assert "berth" in info["Runtimes"] and info["Runtimes"]["berth"]["path"].endswith("berth-shim")
     want = os.environ.get("BERTH_E2E_DEFAULT_RUNTIME") or "berth"
     assert info["DefaultRuntime"] == want
@@ -109,6 +110,9 @@ def test_runc_tty_run_and_exec(docker, berthd, images):
                               "tty; stty size; exit 3"])
     assert code == 3, out
     assert b"/dev/pts/0" in out and b"33 101" in out
+    code, out = pty_run(env, ["docker", "run", "--rm", "-it", "--runtime", "runc", "busybox", "sh"],
+                        script=[(b"# ", b"echo typed-$((5*5))\r"), (b"typed-25", b"exit 6\r")])
+    assert code == 6 and b"typed-25" in out, out
     cid = docker.run("run", "-d", "-t", "--runtime", "runc", "busybox", "sh").stdout.strip()
     try:
         code, out = pty_run(env, ["docker", "exec", "-t", cid, "sh", "-c", "tty; stty size; echo $TERM"])
@@ -192,7 +196,7 @@ def test_runc_stop_and_kill_exit_codes(docker, images):
         docker.run("rm", "-f", cid)
 
 
-def test_runc_stats_top_and_update(docker, client, images):
+def test_runc_stats_top_and_update(docker, client, berthd, images):
     cid = docker.run("run", "-d", "--runtime", "runc", "--memory", "64m", "busybox", "sh", "-c",
                      "x=$(head -c 3000000 /dev/zero | tr '\\0' a); sleep 600").stdout.strip()
     try:
@@ -201,7 +205,15 @@ def test_runc_stats_top_and_update(docker, client, images):
         assert s["memory_stats"]["usage"] > 0 and s["pids_stats"]["current"] >= 1
         top = docker.run("top", cid).stdout
         assert "sleep 600" in top
-        docker.run("update", "--memory", "96m", "--memory-swap", "192m", cid)
+        docker.run("update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "50", cid)
+        assert client.api.stats(cid, stream=False)["memory_stats"]["limit"] == 96 << 20
+        # through runc's own `update`: its state has the new values
+        with open(os.path.join(berthd.exec_root, "runtime-runc", cid, "state.json")) as f:
+            cg = json.load(f)["config"]["cgroups"]
+        assert cg["memory"] == 96 << 20 and cg["memory_swap"] == 192 << 20 and cg["pids_limit"] == 50
+        assert not os.path.exists(os.path.join(berthd.exec_root, "containers", cid, "update.json"))
+        p = docker.run("update", "--memory", "1g", cid, check=False)  # still checked by berthd first
+        assert p.returncode != 0 and "update the memoryswap at the same time" in p.stderr
         assert client.api.stats(cid, stream=False)["memory_stats"]["limit"] == 96 << 20
     finally:
         docker.run("rm", "-f", cid)
@@ -234,6 +246,8 @@ def test_unknown_runtime_is_refused_with_dockerds_message(docker, images):
     p = docker.run("run", "--rm", "--runtime", "nope", "busybox", "true", check=False)
     assert p.returncode == 125
     assert "unknown or invalid runtime name: nope" in p.stderr
+    c = docker.run("create", "--runtime", "io.containerd.runc.v2", "busybox", "true").stdout.strip()
+    docker.run("rm", c)
     p = docker.run("create", "--runtime", "io.containerd.kata.v2", "busybox", "true", check=False)
     assert p.returncode != 0 and "unknown or invalid runtime name: io.containerd.kata.v2" in p.stderr
     assert docker.run("ps", "-aq").stdout == before
@@ -401,3 +415,55 @@ def test_runc_container_of_a_killed_shim(docker, berthd, images):
     finally:
         docker.run("rm", "-f", cid)
     assert not os.path.exists(os.path.join(berthd.exec_root, "runtime-runc", cid))
+
+
+def cgroup_roots():
+    """The hierarchies' roots: /sys/fs/cgroup itself on v2, each mounted controller on v1."""
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return ["/sys/fs/cgroup"]
+    return sorted(os.path.join("/sys/fs/cgroup", n) for n in os.listdir("/sys/fs/cgroup")
+                  if os.path.exists(os.path.join("/sys/fs/cgroup", n, "cgroup.procs"))
+                  and not os.path.islink(os.path.join("/sys/fs/cgroup", n)))
+
+
+def test_runc_with_a_relative_cgroup_parent(fresh_daemon):
+    """--cgroup-parent "name" is taken from the hierarchies' roots, by runc as by berth,
+    also when berthd (so the shim, so runc) runs in a cgroup of its own: stats, top and the
+    OOM flag read the cgroup the container is in."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    sub, parent = "berth-rt-daemon-%d" % os.getpid(), "berth-rt-parent-%d" % os.getpid()
+    moved = []
+    try:
+        for root in cgroup_roots():
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+            for knob in ("cpuset.cpus", "cpuset.mems"):  # v1 cpuset: empty ones take no task
+                if os.path.exists(os.path.join(root, knob)) and not open(os.path.join(root, sub, knob)).read().strip():
+                    with open(os.path.join(root, sub, knob), "w") as f:
+                        f.write(open(os.path.join(root, knob)).read().strip())
+            with open(os.path.join(root, sub, "cgroup.procs"), "w") as f:
+                f.write(str(d.proc.pid))
+            moved.append(root)
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "--runtime", "runc", "--cgroup-parent", parent, "--memory", "48m", "busybox",
+                      "sleep", "600").stdout.strip()
+        cg = cli.run("exec", cid, "cat", "/proc/1/cgroup").stdout
+        assert ":/%s/%s\n" % (parent, cid) in cg and sub not in cg, cg
+        assert "sleep 600" in cli.run("top", cid).stdout
+        s = json.loads(cli.run("stats", "--no-stream", "--format", "{{json .}}", cid).stdout)
+        assert s["MemUsage"].endswith("48MiB"), s
+        cli.run("rm", "-f", cid)
+    finally:
+        cli.cleanup()
+        for root in moved:
+            try:
+                with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                    f.write(str(d.proc.pid))
+            except OSError:
+                pass
+        for root in cgroup_roots():
+            for name in (sub, parent):
+                try:
+                    os.rmdir(os.path.join(root, name))
+                except OSError:
+                    pass

@@ -32,6 +32,8 @@ static void test_add_runtime_flag(void **s) {
         assert_string_equal(err.msg, "invalid runtime argument: x=");
         assert_true(daemon_runtimes_add_flag(&r, "runc=/opt/runc", &err) < 0);
         assert_string_equal(err.msg, "runtime name 'runc' is reserved");
+        assert_true(daemon_runtimes_add_flag(&r, "io.containerd.runc.v2=/opt/x", &err) < 0);
+        assert_string_equal(err.msg, "runtime name 'io.containerd.runc.v2' is reserved");
         assert_true(daemon_runtimes_add_flag(&r, "berth=/opt/x", &err) < 0);
         assert_string_equal(err.msg, "runtime name 'berth' is reserved");
         assert_true(daemon_runtimes_add_flag(&r, "crun=/other", &err) < 0);
@@ -128,6 +130,10 @@ static void test_runc_registered_when_found_and_default(void **s) {
         assert_non_null(rc);
         assert_true(rc->automatic);
         assert_string_equal(rc->path, "runc"); /* as dockerd shows it; looked up at each start */
+        const struct daemon_runtime *v2 = daemon_runtimes_find(&r, "io.containerd.runc.v2");
+        assert_non_null(v2); /* dockerd's other name for it */
+        assert_true(v2->automatic);
+        assert_string_equal(v2->path, "runc");
         assert_string_equal(daemon_runtimes_default(&r), "berth");
         assert_true(daemon_runtimes_known(&r, "berth") && daemon_runtimes_known(&r, "runc"));
         assert_false(daemon_runtimes_known(&r, "nope"));

@@ -255,6 +255,8 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         _cleanup_json_ json_t *logo = NULL;
         int r = logdrv_shim_options(lc.type, lc.keys, lc.vals, lc.n, &info, log, &logo, err);
         ctr_log_config_done(&lc);
+        if (r == 0)
+                r = ctr_log_plugin_start(d, c, logo, err); /* a log plugin: its FIFO, StartLogging */
         if (r < 0)
                 return r;
         char cache[4200];

@@ -108,6 +108,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
         if (r < 0)
                 return berr_wrap(err, "plugins");
+        ctr_log_plugins_init(d);
         /* dockerd's validateAuthzPlugins: each authorization plugin must be there at start */
         for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
                 struct plugin *p;

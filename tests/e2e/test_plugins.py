@@ -297,3 +297,41 @@ def test_info_lists_plugins(daemon, voldrv, authz_daemon):
     assert plugins["Volume"] == ["local", "berthtestvol"] and plugins["Authorization"] is None
     plugins = json.loads(authz_daemon.cli.run("info", "--format", "{{json .Plugins}}").stdout)
     assert plugins["Authorization"] == [AUTHZ]
+
+
+def test_log_driver_plugin(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestlog", "--implements", "LogDriver")
+    try:
+        big = 20000  # longer than a log message: sent in pieces, as dockerd's partial entries
+        cid = cli.run("run", "-d", "--log-driver", "berthtestlog", "--log-opt", "k=v", "--name", "plog", "busybox", "sh",
+                      "-c", "echo out-line; echo err-line >&2; head -c %d /dev/zero | tr '\\0' a; echo" % big).stdout.strip()
+        cli.run("wait", cid)
+        deadline = time.time() + 10
+        while time.time() < deadline and not p.calls("LogDriver.StopLogging"):
+            time.sleep(0.1)
+        start = p.calls("LogDriver.StartLogging")[0]["body"]
+        assert start["Info"]["ContainerID"] == cid and start["Info"]["ContainerName"] == "/plog"
+        assert start["Info"]["Config"] == {"k": "v"} and start["File"].startswith(daemon.exec_root)
+        assert p.calls("LogDriver.StopLogging")[0]["body"]["File"] == start["File"]
+        entries = [c["body"] for c in p.calls("entry")]
+        whole = [(e["source"], e.get("line")) for e in entries if not e.get("partial")]
+        assert ("stdout", "out-line") in whole and ("stderr", "err-line") in whole
+        pieces = [e for e in entries if e.get("partial")]
+        assert "".join(e["line"] for e in pieces) == "a" * big
+        metas = [e["partial_log_metadata"] for e in pieces]
+        assert [m.get("ordinal") for m in metas] == list(range(1, len(pieces) + 1))
+        assert len({m["id"] for m in metas}) == 1 and metas[-1].get("last") == 1 and not metas[0].get("last")
+        assert all(e["time_nano"] > 0 for e in entries)
+        assert not os.path.exists(start["File"])  # the FIFO goes with the run
+        # docker logs reads the local cache (dual logging)
+        assert "out-line" in cli.run("logs", cid).stdout
+        # a plugin that refuses StartLogging fails the start, as dockerd
+        r = cli.run("run", "--rm", "--log-driver", "berthtestlog", "--log-opt", "fail=1", "busybox", "true", check=False)
+        assert r.returncode != 0 and "failed to initialize logging driver: " in r.stderr
+        assert "refused by the test plugin" in r.stderr
+        r = cli.run("run", "--rm", "--log-driver", "nosuchlogplugin", "busybox", "true", check=False)
+        assert r.returncode != 0 and "logger: no log driver named 'nosuchlogplugin' is registered" in r.stderr
+        cli.run("rm", cid)
+    finally:
+        p.cleanup()

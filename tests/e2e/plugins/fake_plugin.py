@@ -18,6 +18,58 @@ from http.server import BaseHTTPRequestHandler
 LOCK = threading.Lock()
 
 
+def varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+def decode_entry(b):
+    """dockerd's LogEntry protobuf: source 1, time_nano 2, line 3, partial 4, metadata 5."""
+    out, i = {}, 0
+    names = {1: "source", 2: "time_nano", 3: "line", 4: "partial", 5: "partial_log_metadata"}
+    while i < len(b):
+        key, i = varint(b, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = varint(b, i)
+        elif wire == 2:
+            n, i = varint(b, i)
+            v = b[i:i + n]
+            i += n
+        else:
+            raise ValueError("wire type %d" % wire)
+        name = names.get(field, str(field))
+        if field == 1:
+            v = v.decode()
+        elif field == 3:
+            v = v.decode(errors="replace")
+        elif field == 5:
+            v = decode_meta(v)
+        out[name] = v
+    return out
+
+
+def decode_meta(b):
+    out, i = {}, 0
+    while i < len(b):
+        key, i = varint(b, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = varint(b, i)
+        else:
+            n, i = varint(b, i)
+            v = b[i:i + n].decode()
+            i += n
+        out[{1: "last", 2: "id", 3: "ordinal"}.get(field, str(field))] = v
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("socket")
@@ -27,8 +79,20 @@ def main():
     ap.add_argument("--deny-privileged", action="store_true")
     ap.add_argument("--deny-res", default=None)
     args = ap.parse_args()
-    vols = {}  # name -> {"opts":..., "mounts": set(ids)}
     voldir = args.voldir
+    readers = {}  # fifo -> thread
+
+    def read_fifo(path):
+        with open(path, "rb") as f:
+            while True:
+                head = f.read(4)
+                if len(head) < 4:
+                    return
+                n = int.from_bytes(head, "big")
+                body = f.read(n)
+                if len(body) < n:
+                    return
+                log("entry", {"File": path, **decode_entry(body)})
 
     def log(method, body):
         with LOCK, open(args.log, "a") as f:
@@ -73,6 +137,20 @@ def main():
         if method == "VolumeDriver.List":
             names = sorted(n for n in os.listdir(voldir) if os.path.isdir(vol_path(n)))
             return {"Volumes": [{"Name": n, "Mountpoint": vol_path(n)} for n in names], "Err": ""}
+        if method == "LogDriver.Capabilities":
+            return {"Cap": {"ReadLogs": False}}
+        if method == "LogDriver.StartLogging":
+            if (body.get("Info") or {}).get("Config", {}).get("fail"):
+                return {"Err": "refused by the test plugin"}
+            t = threading.Thread(target=read_fifo, args=(body["File"],), daemon=True)
+            readers[body["File"]] = t
+            t.start()
+            return {"Err": ""}
+        if method == "LogDriver.StopLogging":
+            t = readers.pop(body["File"], None)
+            if t:
+                t.join(5)
+            return {"Err": ""}
         if method == "AuthZPlugin.AuthZReq":
             if args.deny_privileged and body.get("RequestBody"):
                 req = json.loads(base64.b64decode(body["RequestBody"]))

@@ -23,7 +23,9 @@ RETRY_SECONDS = 2  # conftest.daemon_env's BERTH_PLUGIN_RETRY_SECONDS
 class Plugin:
     """fake_plugin.py serving NAME.sock in @plugin_dir; calls() reads what it was asked."""
 
-    def __init__(self, plugin_dir, name, *args, sock_name=None):
+    def __init__(self, plugin_dir, name, *args, sock_name=None, spec=None):
+        """@spec: "spec" or "json" to listen on TCP and be found by a NAME.spec (a URL) or
+        a NAME/NAME.json ({"Addr": ...}) in @plugin_dir instead of a socket."""
         self.dir = tempfile.mkdtemp(prefix="berth-plugin-")
         self.name = name
         self.log = os.path.join(self.dir, "calls.log")
@@ -32,12 +34,25 @@ class Plugin:
         os.makedirs(plugin_dir, exist_ok=True)
         self.sock = os.path.join(plugin_dir, (sock_name or name) + ".sock")
         self.args = [sys.executable, FAKE, self.sock, self.log, "--voldir", self.voldir, *args]
+        self.spec, self.plugin_dir, self.spec_file = spec, plugin_dir, None
+        if spec:
+            self.args.append("--tcp")
         self.proc = None
         self.start()
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert self.proc.stdout.readline().strip() == b"ready"
+        ready = self.proc.stdout.readline().split()
+        assert ready[:1] == [b"ready"]
+        if self.spec == "spec":
+            self.spec_file = os.path.join(self.plugin_dir, self.name + ".spec")
+            with open(self.spec_file, "w") as f:
+                f.write(" tcp://127.0.0.1:%d\n" % int(ready[1]))
+        elif self.spec == "json":
+            os.makedirs(os.path.join(self.plugin_dir, self.name), exist_ok=True)
+            self.spec_file = os.path.join(self.plugin_dir, self.name, self.name + ".json")
+            with open(self.spec_file, "w") as f:
+                json.dump({"Name": self.name, "Addr": "http://127.0.0.1:%d" % int(ready[1])}, f)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -45,6 +60,8 @@ class Plugin:
             self.proc.wait(5)
         if os.path.exists(self.sock):
             os.unlink(self.sock)
+        if self.spec_file and os.path.exists(self.spec_file):
+            os.unlink(self.spec_file)
 
     def calls(self, method=None):
         try:
@@ -333,5 +350,37 @@ def test_log_driver_plugin(daemon):
         r = cli.run("run", "--rm", "--log-driver", "nosuchlogplugin", "busybox", "true", check=False)
         assert r.returncode != 0 and "logger: no log driver named 'nosuchlogplugin' is registered" in r.stderr
         cli.run("rm", cid)
+    finally:
+        p.cleanup()
+
+
+@pytest.mark.parametrize("spec", ["spec", "json"])
+def test_plugin_found_by_spec_file_over_tcp(daemon, spec):
+    cli = daemon.cli
+    name = "berthtcp" + spec
+    p = Plugin(daemon.plugin_dir, name, "--implements", "VolumeDriver", spec=spec)
+    try:
+        cli.run("volume", "create", "-d", name, "tcpvol" + spec)
+        assert p.calls("VolumeDriver.Create")[0]["body"]["Name"] == "tcpvol" + spec
+        out = cli.run("run", "--rm", "-v", "tcpvol%s:/data" % spec, "busybox", "sh", "-c",
+                      "echo over-tcp > /data/f; cat /data/f").stdout
+        assert out == "over-tcp\n"
+        assert len(p.calls("VolumeDriver.Mount")) == 1 and len(unmounts_reach(p, 1)) == 1
+        cli.run("volume", "rm", "tcpvol" + spec)
+    finally:
+        p.cleanup()
+
+
+def test_network_and_ipam_plugins_are_refused_honestly(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestnet", "--implements", "NetworkDriver,IpamDriver")
+    try:
+        r = cli.run("network", "create", "-d", "berthtestnet", "pnet", check=False)
+        assert r.returncode != 0 and "network driver plugins (berthtestnet) are not supported by berth yet" in r.stderr
+        r = cli.run("network", "create", "--ipam-driver", "berthtestnet", "pnet", check=False)
+        assert r.returncode != 0 and "IPAM driver plugins (berthtestnet) are not supported by berth yet" in r.stderr
+        r = cli.run("network", "create", "-d", "nosuchnetplugin", "pnet", check=False)
+        assert r.returncode != 0 and 'plugin "nosuchnetplugin" not found' in r.stderr
+        assert "pnet" not in cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
     finally:
         p.cleanup()

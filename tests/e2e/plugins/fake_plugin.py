@@ -4,7 +4,9 @@ Plugin.Activate and, as asked, the VolumeDriver and authz protocols. Every call 
 appended to a JSON-lines log (method and body) so tests can count Mounts and Unmounts.
 
 usage: fake_plugin.py SOCKET LOG --implements VolumeDriver,authz [--voldir DIR]
-       [--deny-privileged] [--deny-res PATH-SUBSTRING]
+       [--deny-privileged] [--deny-res PATH-SUBSTRING] [--tcp]
+With --tcp it listens on 127.0.0.1 (a port of its own) instead of SOCKET and prints
+"ready PORT".
 """
 import argparse
 import base64
@@ -78,6 +80,7 @@ def main():
     ap.add_argument("--voldir", default=None)
     ap.add_argument("--deny-privileged", action="store_true")
     ap.add_argument("--deny-res", default=None)
+    ap.add_argument("--tcp", action="store_true")
     args = ap.parse_args()
     voldir = args.voldir
     readers = {}  # fifo -> thread
@@ -195,6 +198,16 @@ def main():
             conn, _ = self.socket.accept()
             return conn, ("local", 0)
 
+    class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    if args.tcp:
+        srv = TCPServer(("127.0.0.1", 0), Handler)
+        sys.stdout.write("ready %d\n" % srv.server_address[1])
+        sys.stdout.flush()
+        srv.serve_forever()
+        return
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     srv = Server(args.socket, Handler)

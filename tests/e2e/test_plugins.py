@@ -384,3 +384,23 @@ def test_network_and_ipam_plugins_are_refused_honestly(daemon):
         assert "pnet" not in cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
     finally:
         p.cleanup()
+
+
+def test_prune_takes_unused_plugin_volumes(daemon, voldrv):
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "prunenamed")
+    cli.run("volume", "create", "-d", "berthtestvol", "pruneused")
+    user = cli.run("create", "-v", "pruneused:/data", "busybox", "true").stdout.strip()
+    anon = cli.run("create", "--volume-driver", "berthtestvol", "-v", "/data", "busybox", "true").stdout.strip()
+    cli.run("start", "-a", anon)
+    anon_name = json.loads(cli.run("inspect", anon).stdout)[0]["Mounts"][0]["Name"]
+    assert json.loads(cli.run("volume", "inspect", anon_name).stdout)[0]["Labels"] == {"com.docker.volume.anonymous": ""}
+    cli.run("rm", anon)
+    out = cli.run("volume", "prune", "-f").stdout
+    assert anon_name in out and "prunenamed" not in out
+    out = cli.run("volume", "prune", "-af").stdout
+    assert "prunenamed" in out and "pruneused" not in out
+    removed = {c["body"]["Name"] for c in voldrv.calls("VolumeDriver.Remove")}
+    assert removed == {anon_name, "prunenamed"}
+    assert "pruneused" in cli.run("volume", "ls", "-q").stdout.split()
+    cli.run("rm", user)

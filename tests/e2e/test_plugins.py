@@ -324,8 +324,13 @@ def test_log_driver_plugin(daemon):
         cid = cli.run("run", "-d", "--log-driver", "berthtestlog", "--log-opt", "k=v", "--name", "plog", "busybox", "sh",
                       "-c", "echo out-line; echo err-line >&2; head -c %d /dev/zero | tr '\\0' a; echo" % big).stdout.strip()
         cli.run("wait", cid)
+
+        def complete():  # StopLogging came and the plugin's reader has decoded up to the end
+            ents = [c["body"] for c in p.calls("entry")]
+            return p.calls("LogDriver.StopLogging") and any((e.get("partial_log_metadata") or {}).get("last")
+                                                             for e in ents)
         deadline = time.time() + 10
-        while time.time() < deadline and not p.calls("LogDriver.StopLogging"):
+        while time.time() < deadline and not complete():
             time.sleep(0.1)
         start = p.calls("LogDriver.StartLogging")[0]["body"]
         assert start["Info"]["ContainerID"] == cid and start["Info"]["ContainerName"] == "/plog"

@@ -223,6 +223,13 @@ void ctr_log_config_done(struct ctr_log_cfg *lc);
 void ctr_log_plugins_init(struct daemon *d);
 int ctr_log_plugin_start(struct daemon *d, struct container *c, json_t *logo, struct berr *err);
 void ctr_log_plugin_stop(struct daemon *d, struct container *c);
+/* `docker logs` of a container whose log plugin reads logs back (Capabilities ReadLogs):
+ * the LogDriver.ReadLogs stream of length-prefixed LogEntry records; *@ret NULL when the
+ * driver is no such plugin (the local cache is read then). */
+struct ctr_logs_opts;
+struct plugin_stream;
+int ctr_log_plugin_reader(struct daemon *d, struct container *c, const struct ctr_logs_opts *o,
+                          struct plugin_stream **ret, struct berr *err);
 
 /* Paths. */
 char *ctr_data_dir(struct daemon *d, const char *id);

@@ -4,11 +4,13 @@
  * LogDriver.StartLogging {File, Info}; the shim writes the container's output into it as
  * length-prefixed protobuf LogEntry records (shim/logdrv.c); when the run ends
  * LogDriver.StopLogging {File} lets the plugin finish, and the FIFO goes. `docker logs`
- * reads the local cache beside it (dual logging), not the plugin's ReadLogs. */
+ * reads the plugin's LogDriver.ReadLogs stream when its Capabilities say ReadLogs, else
+ * the local cache beside it (dual logging), as dockerd. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -17,6 +19,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "container.h"
+#include "container_logs.h"
 #include "daemon.h"
 #include "logdrv.h"
 #include "plugin/plugin.h"
@@ -107,4 +110,54 @@ void ctr_log_plugin_stop(struct daemon *d, struct container *c) {
                 log_warn("container %.12s: log plugin %s: %s", c->id, driver, e.msg);
         json_decref(args);
         (void) unlink(fifo);
+}
+
+/* Go's time.Time in JSON for @ns (0: the zero time). */
+static void go_time_json(int64_t ns, char *out, size_t size) {
+        if (!ns) {
+                snprintf(out, size, "0001-01-01T00:00:00Z");
+                return;
+        }
+        time_t secs = (time_t) (ns / 1000000000LL);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char date[32];
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out, size, "%s.%09lldZ", date, (long long) (ns % 1000000000LL));
+}
+
+int ctr_log_plugin_reader(struct daemon *d, struct container *c, const struct ctr_logs_opts *o,
+                          struct plugin_stream **ret, struct berr *err) {
+        *ret = NULL;
+        struct ctr_log_cfg lc;
+        if (ctr_log_config(c->cc, &lc) < 0)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_json_ json_t *logo = json_pack("{s:{}, s:s}", "opts", "name", c->name);
+        char driver[256];
+        snprintf(driver, sizeof(driver), "%s", lc.type ? lc.type : "");
+        for (size_t i = 0; logo && i < lc.n; i++)
+                json_object_set_new(json_object_get(logo, "opts"), lc.keys[i], json_string(lc.vals[i]));
+        ctr_log_config_done(&lc);
+        if (!driver[0] || logdrv_is_builtin(driver))
+                return 0;
+        struct plugin *p;
+        _cleanup_json_ json_t *caps = NULL;
+        struct berr e = { 0 };
+        if (plugin_get(d->plugins, driver, PLUGIN_KIND_LOG, &p, &e) < 0 ||
+            plugin_call(p, "LogDriver.Capabilities", NULL, LOG_CALL_TIMEOUT_MS, &caps, &e) < 0 ||
+            !json_is_true(json_object_get(json_object_get(caps, "Cap"), "ReadLogs")))
+                return 0; /* the local cache then, as dockerd without ReadLogs */
+        char since[64], until[64];
+        go_time_json(o->since_ns, since, sizeof(since));
+        go_time_json(o->until_ns, until, sizeof(until));
+        if (json_string_length(json_object_get(logo, "name")) && c->name[0] != '/') {
+                char slashed[300];
+                snprintf(slashed, sizeof(slashed), "/%s", c->name);
+                json_object_set_new(logo, "name", json_string(slashed));
+        }
+        _cleanup_json_ json_t *info = plugin_log_info(c, logo);
+        _cleanup_json_ json_t *args = json_pack("{s:O, s:{s:s, s:s, s:I, s:b}}", "Info", info, "Config", "Since", since,
+                                                "Until", until, "Tail", (json_int_t) o->tail, "Follow", o->follow);
+        int r = plugin_stream_open(p, "LogDriver.ReadLogs", args, ret, err);
+        return r < 0 ? berr_wrap(err, "log plugin %s", driver) : 0;
 }

@@ -473,3 +473,7 @@ json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
         pthread_mutex_unlock(&reg->lock);
         return out;
 }
+
+const char *plugin_addr(const struct plugin *p) {
+        return p->spec.addr;
+}

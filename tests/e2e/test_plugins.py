@@ -325,10 +325,12 @@ def test_log_driver_plugin(daemon):
                       "-c", "echo out-line; echo err-line >&2; head -c %d /dev/zero | tr '\\0' a; echo" % big).stdout.strip()
         cli.run("wait", cid)
 
-        def complete():  # StopLogging came and the plugin's reader has decoded up to the end
+        def complete():  # the plugin's reader has decoded every record, StopLogging was answered
             ents = [c["body"] for c in p.calls("entry")]
-            return p.calls("LogDriver.StopLogging") and any((e.get("partial_log_metadata") or {}).get("last")
-                                                             for e in ents)
+            lines = {e.get("line") for e in ents}
+            return (p.calls("LogDriver.StopLogging") and "out-line" in lines and "err-line" in lines and
+                    any((e.get("partial_log_metadata") or {}).get("last") for e in ents) and
+                    not os.path.exists(p.calls("LogDriver.StartLogging")[0]["body"]["File"]))
         deadline = time.time() + 10
         while time.time() < deadline and not complete():
             time.sleep(0.1)
@@ -409,3 +411,25 @@ def test_prune_takes_unused_plugin_volumes(daemon, voldrv):
     assert removed == {anon_name, "prunenamed"}
     assert "pruneused" in cli.run("volume", "ls", "-q").stdout.split()
     cli.run("rm", user)
+
+
+def test_docker_logs_through_read_logs(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestrl", "--implements", "LogDriver", "--readlogs")
+    try:
+        cid = cli.run("run", "-d", "--log-driver", "berthtestrl", "busybox", "sh", "-c",
+                      "echo one; echo two >&2; echo three").stdout.strip()
+        cli.run("wait", cid)
+        deadline = time.time() + 10
+        while time.time() < deadline and len(p.calls("entry")) < 3:
+            time.sleep(0.1)
+        r = cli.run("logs", cid)
+        assert r.stdout == "from-plugin one\nfrom-plugin three\n" and r.stderr == "from-plugin two\n"
+        r = cli.run("logs", "--tail", "1", cid)  # the plugin's last entry, whichever stream it is
+        assert (r.stdout + r.stderr).count("from-plugin") == 1
+        rl = p.calls("LogDriver.ReadLogs")[-1]["body"]
+        assert rl["Config"]["Tail"] == 1 and rl["Config"]["Follow"] is False and rl["Info"]["ContainerID"] == cid
+        assert "from-plugin" in cli.run("logs", "-t", cid).stdout
+        cli.run("rm", cid)
+    finally:
+        p.cleanup()

@@ -57,6 +57,29 @@ def decode_entry(b):
     return out
 
 
+def enc_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7f
+        v >>= 7
+        out.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def encode_entry(e):
+    """A LogEntry back into its length-prefixed protobuf (no partial metadata)."""
+    b = bytearray()
+    src = e["source"].encode()
+    b += b"\x0a" + enc_varint(len(src)) + src
+    b += b"\x10" + enc_varint(e.get("time_nano", 0))
+    line = e.get("line", "").encode()
+    b += b"\x1a" + enc_varint(len(line)) + line
+    if e.get("partial"):
+        b += b"\x20\x01"
+    return len(b).to_bytes(4, "big") + bytes(b)
+
+
 def decode_meta(b):
     out, i = {}, 0
     while i < len(b):
@@ -81,9 +104,12 @@ def main():
     ap.add_argument("--deny-privileged", action="store_true")
     ap.add_argument("--deny-res", default=None)
     ap.add_argument("--tcp", action="store_true")
+    ap.add_argument("--readlogs", action="store_true", help="LogDriver.ReadLogs, lines prefixed from-plugin")
     args = ap.parse_args()
     voldir = args.voldir
     readers = {}  # fifo -> thread
+    stored = {}  # container ID -> decoded entries
+    fifo_ctr = {}  # fifo -> container ID
 
     def read_fifo(path):
         with open(path, "rb") as f:
@@ -95,7 +121,10 @@ def main():
                 body = f.read(n)
                 if len(body) < n:
                     return
-                log("entry", {"File": path, **decode_entry(body)})
+                e = decode_entry(body)
+                with LOCK:
+                    stored.setdefault(fifo_ctr.get(path), []).append(e)
+                log("entry", {"File": path, **e})
 
     def log(method, body):
         with LOCK, open(args.log, "a") as f:
@@ -141,10 +170,11 @@ def main():
             names = sorted(n for n in os.listdir(voldir) if os.path.isdir(vol_path(n)))
             return {"Volumes": [{"Name": n, "Mountpoint": vol_path(n)} for n in names], "Err": ""}
         if method == "LogDriver.Capabilities":
-            return {"Cap": {"ReadLogs": False}}
+            return {"Cap": {"ReadLogs": args.readlogs}}
         if method == "LogDriver.StartLogging":
             if (body.get("Info") or {}).get("Config", {}).get("fail"):
                 return {"Err": "refused by the test plugin"}
+            fifo_ctr[body["File"]] = body["Info"]["ContainerID"]
             t = threading.Thread(target=read_fifo, args=(body["File"],), daemon=True)
             readers[body["File"]] = t
             t.start()
@@ -178,6 +208,25 @@ def main():
             body = json.loads(raw) if raw.strip() else None
             method = self.path.lstrip("/")
             log(method, {"_accept": self.headers.get("Accept"), **(body or {})})
+            if method == "LogDriver.ReadLogs" and args.readlogs:
+                # a stream, chunked as a Go plugin sends it: the stored entries, each line marked
+                with LOCK:
+                    ents = list(stored.get(body["Info"]["ContainerID"], []))
+                tail = body["Config"].get("Tail", -1)
+                if tail >= 0:
+                    ents = ents[len(ents) - tail:] if tail else []
+                data = b"".join(encode_entry({**e, "line": "from-plugin " + e.get("line", "")}) for e in ents)
+                self.protocol_version = "HTTP/1.1"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-json-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for i in range(0, len(data), 7):  # small chunks: records cut across them
+                    piece = data[i:i + 7]
+                    self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
             out = handle(method, body or {})
             if out is None:
                 self.send_response(404)

@@ -433,3 +433,44 @@ def test_docker_logs_through_read_logs(daemon):
         cli.run("rm", cid)
     finally:
         p.cleanup()
+
+
+def _raw(sock, method, path, body=None, headers=()):
+    import socket as so
+    s = so.socket(so.AF_UNIX)
+    s.connect(sock)
+    data = json.dumps(body).encode() if body is not None else b""
+    head = "%s %s HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n" % (method, path)
+    if body is not None:
+        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    for k, v in headers:
+        head += "%s: %s\r\n" % (k, v)
+    s.sendall(head.encode() + b"\r\n" + data)
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    return int(out.split(b" ", 2)[1])
+
+
+def test_authz_sees_what_dockerd_shows_it(authz_daemon):
+    import base64
+    d, plugin = authz_daemon, authz_daemon.plugin
+    body = {"Image": "nosuchimage-authz", "Cmd": ["true"]}
+    status = _raw(d.sock, "POST", "/v1.45/containers/create?name=seen", body,
+                  [("Authorization", "Bearer secret"), ("X-Registry-Auth", "secret2"), ("X-Custom", "kept")])
+    assert status == 404  # the handler ran: allowed
+    req = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZReq") if "name=seen" in c["body"]["RequestUri"]][0]
+    assert req["RequestUri"] == "/v1.45/containers/create?name=seen" and req["RequestMethod"] == "POST"
+    assert json.loads(base64.b64decode(req["RequestBody"])) == body
+    hdrs = req["RequestHeaders"]
+    assert hdrs["X-Custom"] == "kept" and "Authorization" not in hdrs and "X-Registry-Auth" not in hdrs
+    res = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZRes") if "name=seen" in c["body"]["RequestUri"]][0]
+    assert res["ResponseStatusCode"] == 404 and "No such image" in base64.b64decode(res["ResponseBody"]).decode()
+    # never the body of /auth (credentials), nor a body that is not JSON
+    _raw(d.sock, "POST", "/v1.45/auth", {"username": "u", "password": "p", "serveraddress": "127.0.0.1:9"})
+    auth = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZReq") if c["body"]["RequestUri"] == "/v1.45/auth"][0]
+    assert "RequestBody" not in auth

@@ -474,3 +474,38 @@ def test_authz_sees_what_dockerd_shows_it(authz_daemon):
     _raw(d.sock, "POST", "/v1.45/auth", {"username": "u", "password": "p", "serveraddress": "127.0.0.1:9"})
     auth = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZReq") if c["body"]["RequestUri"] == "/v1.45/auth"][0]
     assert "RequestBody" not in auth
+
+
+def test_authz_plugins_reload_on_sighup(fresh_daemon):
+    d = fresh_daemon()
+    p = Plugin(os.path.join(d.exec_root, "plugins"), AUTHZ, "--implements", "authz", "--deny-res", "/images/json")
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("images")
+
+        def reload(cfg):
+            with open(d.config_file, "w") as f:
+                json.dump(cfg, f)
+            mark = len(d.read_log())
+            d.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                tail = d.read_log()[mark:]
+                if "Reloaded configuration" in tail or "Error reconfiguring" in tail:
+                    return tail
+                time.sleep(0.05)
+            raise AssertionError("no reload: " + d.read_log()[mark:])
+
+        reload({"authorization-plugins": [AUTHZ]})
+        r = cli.run("images", check=False)
+        assert r.returncode != 0 and "authorization denied by plugin %s: response withheld" % AUTHZ in r.stderr
+        assert json.loads(cli.run("info", "--format", "{{json .Plugins.Authorization}}").stdout) == [AUTHZ]
+        # a plugin that is not there: the reload fails and the chain stays
+        tail = reload({"authorization-plugins": ["nosuchauthz"]})
+        assert 'failed to validate authorization plugin: plugin \\"nosuchauthz\\" not found' in tail
+        assert cli.run("images", check=False).returncode != 0
+        reload({})
+        cli.run("images")
+    finally:
+        cli.cleanup()
+        p.cleanup()

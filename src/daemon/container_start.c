@@ -584,6 +584,7 @@ fail:
         bool auto_remove = c->cc->hc.auto_remove;
         pthread_mutex_unlock(&c->lock);
         ctr_mounts_release(d, c); /* what the start had mounted (plugin volumes, volumes with options) */
+        ctr_log_plugin_stop(d, c); /* a log plugin told to start logging is told to stop */
         if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);
         if (err->kind == BERR_INVALID)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "plugin.h"
+#include "plugin_int.h"
 
 #define ACCEPT "application/vnd.docker.plugins.v1.2+json"
 
@@ -251,22 +253,20 @@ static bool response_complete(const char *buf, size_t len) {
         return cl && len - head_len >= strtoull(cl, NULL, 10);
 }
 
-int plugin_http_post(const char *addr, const char *path, const char *body, size_t body_len, long timeout_ms,
-                     int *ret_status, char **ret_body, size_t *ret_len, bool *ret_sent, struct berr *err) {
-        *ret_sent = false;
-        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
-        char hostport[512];
-        _cleanup_close_ int fd = dial(addr, deadline, hostport, sizeof(hostport), err);
-        if (fd < 0)
-                return fd;
+/* One request on @fd and its answer read whole. @keep_alive asks the plugin to keep the
+ * connection; *@ret_reusable says whether it may be used again (HTTP/1.1, framed, no
+ * "Connection: close"); *@ret_got_any whether any byte of an answer came. */
+static int exchange(int fd, const char *hostport, const char *path, const char *body, size_t body_len, long long deadline,
+                    bool keep_alive, int *ret_status, char **ret_body, size_t *ret_len, bool *ret_reusable,
+                    bool *ret_got_any, struct berr *err) {
+        *ret_reusable = *ret_got_any = false;
         char head[1024];
         int hn = snprintf(head, sizeof(head),
                           "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth\r\nAccept: " ACCEPT
-                          "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                          path, hostport, body_len);
+                          "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+                          path, hostport, body_len, keep_alive ? "" : "Connection: close\r\n");
         if (hn < 0 || (size_t) hn >= sizeof(head))
                 return berr_set(err, BERR_INVALID, E2BIG, "plugin method name too long");
-        *ret_sent = true;
         int r = send_all(fd, head, (size_t) hn, deadline);
         if (r == 0 && body_len)
                 r = send_all(fd, body, body_len, deadline);
@@ -278,6 +278,7 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        bool complete = false;
         for (;;) {
                 if (len == cap) {
                         if (cap >= PLUGIN_MAX_RESPONSE)
@@ -302,18 +303,30 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
                 }
                 if (n == 0)
                         break;
+                *ret_got_any = true;
                 len += (size_t) n;
-                if (response_complete(buf, len))
+                if (response_complete(buf, len)) {
+                        complete = true;
                         break;
+                }
         }
         if (len == 0)
                 return berr_set(err, BERR_INTERNAL, EPIPE, "Post \"http://%s%s\": EOF", hostport, path);
         buf[len] = '\0';
+        char *eh = strstr(buf, "\r\n\r\n");
+        if (keep_alive && complete && eh && strncmp(buf, "HTTP/1.1", 8) == 0) {
+                *eh = '\0';
+                const char *conn = find_header(buf, "Connection");
+                *ret_reusable = !conn || strncasecmp(conn, "close", 5) != 0;
+                *eh = '\r';
+        }
         char *b;
         size_t bl;
         r = plugin_http_parse_response(buf, len, ret_status, &b, &bl, err);
-        if (r < 0)
+        if (r < 0) {
+                *ret_reusable = false;
                 return r;
+        }
         char *copy = malloc(bl + 1);
         if (!copy)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -322,6 +335,111 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
         *ret_body = copy;
         *ret_len = bl;
         return 0;
+}
+
+int plugin_http_post(const char *addr, const char *path, const char *body, size_t body_len, long timeout_ms,
+                     int *ret_status, char **ret_body, size_t *ret_len, bool *ret_sent, struct berr *err) {
+        *ret_sent = false;
+        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+        char hostport[512];
+        _cleanup_close_ int fd = dial(addr, deadline, hostport, sizeof(hostport), err);
+        if (fd < 0)
+                return fd;
+        *ret_sent = true;
+        bool reusable, got_any;
+        return exchange(fd, hostport, path, body, body_len, deadline, false, ret_status, ret_body, ret_len, &reusable,
+                        &got_any, err);
+}
+
+/* ---- kept-alive connections: an authorization check per API call should not cost a
+ * connect and, for the plugin, a new connection each time ---- */
+
+#define POOL_MAX 8
+
+struct plugin_pool {
+        pthread_mutex_t lock;
+        int fds[POOL_MAX];
+        size_t n;
+        char hostport[512];
+};
+
+struct plugin_pool *plugin_pool_new(void) {
+        struct plugin_pool *p = calloc(1, sizeof(*p));
+        if (p)
+                pthread_mutex_init(&p->lock, NULL);
+        return p;
+}
+
+void plugin_pool_free(struct plugin_pool *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n; i++)
+                close(p->fds[i]);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+}
+
+/* An idle connection the plugin has not closed meanwhile, or -1. */
+static int pool_take(struct plugin_pool *p) {
+        pthread_mutex_lock(&p->lock);
+        int fd = -1;
+        while (fd < 0 && p->n > 0) {
+                fd = p->fds[--p->n];
+                struct pollfd pf = { .fd = fd, .events = POLLIN | POLLRDHUP };
+                if (poll(&pf, 1, 0) != 0) { /* EOF or unasked bytes: not usable */
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        return fd;
+}
+
+static void pool_give(struct plugin_pool *p, int fd) {
+        pthread_mutex_lock(&p->lock);
+        if (p->n < POOL_MAX)
+                p->fds[p->n++] = fd;
+        else
+                close(fd);
+        pthread_mutex_unlock(&p->lock);
+}
+
+int plugin_http_post_pooled(struct plugin_pool *pool, const char *addr, const char *path, const char *body,
+                            size_t body_len, long timeout_ms, int *ret_status, char **ret_body, size_t *ret_len,
+                            bool *ret_sent, struct berr *err) {
+        *ret_sent = false;
+        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                char hostport[512];
+                int fd = pool_take(pool);
+                bool reused = fd >= 0;
+                if (reused) {
+                        pthread_mutex_lock(&pool->lock);
+                        snprintf(hostport, sizeof(hostport), "%s", pool->hostport);
+                        pthread_mutex_unlock(&pool->lock);
+                } else {
+                        fd = dial(addr, deadline, hostport, sizeof(hostport), err);
+                        if (fd < 0)
+                                return fd;
+                        pthread_mutex_lock(&pool->lock);
+                        snprintf(pool->hostport, sizeof(pool->hostport), "%s", hostport);
+                        pthread_mutex_unlock(&pool->lock);
+                }
+                *ret_sent = true;
+                bool reusable, got_any;
+                int r = exchange(fd, hostport, path, body, body_len, deadline, true, ret_status, ret_body, ret_len,
+                                 &reusable, &got_any, err);
+                if (r == 0 && reusable)
+                        pool_give(pool, fd);
+                else
+                        close(fd);
+                /* A kept connection the plugin closed just as it was used: nothing of an
+                 * answer came, so the request was not taken; once more on a new one. */
+                if (r < 0 && reused && !got_any)
+                        continue;
+                return r;
+        }
+        return -EIO; /* not reached: the second attempt is on a new connection */
 }
 
 /* ---- streamed answers (LogDriver.ReadLogs) ---- */

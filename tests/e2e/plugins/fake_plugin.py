@@ -197,7 +197,7 @@ def main():
         return None
 
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
+        protocol_version = "HTTP/1.1"  # kept-alive connections, as a Go plugin's
 
         def log_message(self, *a):
             pass
@@ -230,6 +230,7 @@ def main():
             out = handle(method, body or {})
             if out is None:
                 self.send_response(404)
+                self.send_header("Content-Length", "19")
                 self.end_headers()
                 self.wfile.write(b"404 page not found\n")
                 return

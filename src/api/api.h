@@ -11,7 +11,8 @@ struct daemon;
 /* Serve the Docker Engine API for @d on the listening @fds (ownership passes). */
 int api_start(struct daemon *d, const int *fds, size_t n_fds, struct api_server **ret, struct berr *err);
 
-/* The authorization middleware for @d's --authorization-plugin list (NULL: none). */
+/* The authorization middleware for @d's --authorization-plugin list (inactive while the
+ * list is empty; SIGHUP may change it). */
 const struct api_authz_hooks *api_authz_hooks(struct daemon *d);
 
 /* The daemon's route table. */

@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "daemon/daemon.h"
+#include "daemon/reload.h"
 #include "http.h"
 #include "plugin/plugin.h"
 
@@ -86,10 +87,17 @@ static json_t *flat_headers(json_t *headers) {
         return out;
 }
 
-/* Ask each plugin in turn: 0 when all allow. */
+/* Ask each plugin in turn: 0 when all allow. The list is copied first: SIGHUP may
+ * replace it meanwhile. */
 static int ask(struct daemon *d, const char *method, json_t *record, struct berr *err) {
-        for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
-                const char *name = d->cfg.authz_plugins[i];
+        char names[DAEMON_MAX_LIST][256];
+        size_t n = 0;
+        daemon_opts_rdlock();
+        for (; n < d->cfg.n_authz_plugins && n < DAEMON_MAX_LIST; n++)
+                snprintf(names[n], sizeof(names[n]), "%s", d->cfg.authz_plugins[n]);
+        daemon_opts_unlock();
+        for (size_t i = 0; i < n; i++) {
+                const char *name = names[i];
                 struct plugin *p;
                 struct berr e = { 0 };
                 _cleanup_json_ json_t *res = NULL;
@@ -149,10 +157,17 @@ static int authz_response(void *ctx, struct api_request *req, unsigned status, j
         return ask(d, "AuthZPlugin.AuthZRes", rec, err);
 }
 
+static bool authz_active(void *ctx) {
+        struct daemon *d = ctx;
+        daemon_opts_rdlock();
+        bool any = d->cfg.n_authz_plugins > 0;
+        daemon_opts_unlock();
+        return any;
+}
+
 const struct api_authz_hooks *api_authz_hooks(struct daemon *d) {
-        static struct api_authz_hooks hooks = { .request = authz_request, .response = authz_response };
-        if (d->cfg.n_authz_plugins == 0)
-                return NULL;
+        static struct api_authz_hooks hooks = { .active = authz_active, .request = authz_request,
+                                                .response = authz_response };
         hooks.ctx = d;
         return &hooks;
 }

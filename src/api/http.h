@@ -151,6 +151,7 @@ int api_reply_upgrade_to(struct api_request *req, const char *protocol, const ch
  * whole, the body (NULL for streams and upgrades). A negative return replaces a successful
  * answer with the error; an error answer stays the handler's, as dockerd keeps it. */
 struct api_authz_hooks {
+        bool (*active)(void *ctx); /* any plugin configured now (SIGHUP may change it) */
         int (*request)(void *ctx, struct api_request *req, json_t *headers, struct berr *err);
         int (*response)(void *ctx, struct api_request *req, unsigned status, json_t *headers, const char *body,
                         size_t body_len, struct berr *err);

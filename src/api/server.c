@@ -1114,7 +1114,7 @@ static enum MHD_Result add_request_header(void *cls, enum MHD_ValueKind kind, co
  * answered), negative when not even the refusal could be queued. */
 static int authz_request(struct request_full *rf) {
         const struct api_authz_hooks *h = rf->srv->cfg.authz;
-        if (!h || rf->authz_checked)
+        if (!h || rf->authz_checked || !h->active(h->ctx))
                 return 0;
         rf->authz_checked = true;
         _cleanup_json_ json_t *hdr = json_object();
@@ -1232,7 +1232,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
         current_request_fd = ci ? (int) ci->connect_fd : -1;
         struct api_server *srv = cls;
         free(current_uri);
-        current_uri = srv->cfg.authz && uri ? strdup(uri) : NULL; /* only the authorization plugins need it */
+        /* only the authorization plugins need it */
+        current_uri = srv->cfg.authz && uri && srv->cfg.authz->active(srv->cfg.authz->ctx) ? strdup(uri) : NULL;
         current_request_tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) != NULL;
         return NULL; /* MHD's initial con_cls: on_request allocates its own */
 }

@@ -134,9 +134,11 @@ static json_t *info_json(struct daemon *d) {
         json_t *active = d->plugins ? plugin_registry_active(d->plugins, PLUGIN_KIND_VOLUME) : NULL;
         json_array_extend(volume_drivers, active);
         json_decref(active);
+        daemon_opts_rdlock(); /* SIGHUP may replace the list */
         json_t *authz = d->cfg.n_authz_plugins ? json_array() : json_null();
         for (size_t i = 0; i < d->cfg.n_authz_plugins; i++)
                 json_array_append_new(authz, json_string(d->cfg.authz_plugins[i]));
+        daemon_opts_unlock();
         json_object_set_new(o, "Plugins", json_pack("{s:o, s:[s,s,s], s:o, s:o}", "Volume", volume_drivers, "Network",
                                                     "bridge", "host", "null", "Authorization", authz, "Log", log_drivers));
         json_object_set_new(o, "MemoryLimit", json_boolean(h->memory_limit));

@@ -238,6 +238,19 @@ int ctr_log_config(const struct ctr_config *cc, struct ctr_log_cfg *ret);
  * then the whole LogConfig checked as dockerd does. */
 int ctr_log_config_defaults(struct daemon *d, json_t *host_config, struct berr *err);
 void ctr_log_config_done(struct ctr_log_cfg *lc);
+/* Log driver plugins (logplugin.c): the lookup logdrv.c uses, set once at start; at a
+ * start, the FIFO and LogDriver.StartLogging for a plugin driver (@logo: shim.json's "log",
+ * which gets "plugin_fifo"); when the run ended, LogDriver.StopLogging. */
+void ctr_log_plugins_init(struct daemon *d);
+int ctr_log_plugin_start(struct daemon *d, struct container *c, json_t *logo, struct berr *err);
+void ctr_log_plugin_stop(struct daemon *d, struct container *c);
+/* `docker logs` of a container whose log plugin reads logs back (Capabilities ReadLogs):
+ * the LogDriver.ReadLogs stream of length-prefixed LogEntry records; *@ret NULL when the
+ * driver is no such plugin (the local cache is read then). */
+struct ctr_logs_opts;
+struct plugin_stream;
+int ctr_log_plugin_reader(struct daemon *d, struct container *c, const struct ctr_logs_opts *o,
+                          struct plugin_stream **ret, struct berr *err);
 
 /* Paths. */
 char *ctr_data_dir(struct daemon *d, const char *id);

@@ -357,6 +357,8 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         _cleanup_json_ json_t *logo = NULL;
         int r = logdrv_shim_options(lc.type, lc.keys, lc.vals, lc.n, &info, log, &logo, err);
         ctr_log_config_done(&lc);
+        if (r == 0)
+                r = ctr_log_plugin_start(d, c, logo, err); /* a log plugin: its FIFO, StartLogging */
         if (r < 0)
                 return r;
         char cache[4200];
@@ -798,6 +800,7 @@ fail:
         bool auto_remove = c->cc->hc.auto_remove;
         pthread_mutex_unlock(&c->lock);
         ctr_mounts_release(d, c); /* what the start had mounted (plugin volumes, volumes with options) */
+        ctr_log_plugin_stop(d, c); /* a log plugin told to start logging is told to stop */
         if (auto_remove && ctr_remove(d, c, true, true, &e2) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e2.msg);
         if (err->kind == BERR_INVALID)

@@ -123,6 +123,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 return berr_wrap(err, "plugins");
         if (d->remap)
                 volume_store_set_owner(d->volumes, d->remap->root_uid, d->remap->root_gid);
+        ctr_log_plugins_init(d);
         /* dockerd's validateAuthzPlugins: each authorization plugin must be there at start */
         for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
                 struct plugin *p;

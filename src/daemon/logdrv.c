@@ -17,6 +17,23 @@
 
 const char *const logdrv_names[] = { "fluentd", "gelf", "journald", "json-file", "local", "none", "syslog", NULL };
 
+static struct {
+        int (*fn)(void *ctx, const char *name);
+        void *ctx;
+} plugin_lookup;
+
+void logdrv_set_plugin_lookup(int (*fn)(void *ctx, const char *name), void *ctx) {
+        plugin_lookup.fn = fn;
+        plugin_lookup.ctx = ctx;
+}
+
+bool logdrv_is_builtin(const char *type) {
+        for (size_t i = 0; logdrv_names[i]; i++)
+                if (strcmp(type, logdrv_names[i]) == 0)
+                        return true;
+        return false;
+}
+
 /* dockerd's drivers berth has not (yet): named honestly. */
 static const char *const missing_drivers[] = { "awslogs", "splunk", "etwlogs", "gcplogs", "logentries", NULL };
 
@@ -305,6 +322,8 @@ int logdrv_validate(const char *type, char *const *keys, char *const *vals, size
         else if (in_list(type, missing_drivers))
                 return INVALID("logging driver \"%s\" is not supported by berth (%s)", type,
                                "fluentd, gelf, journald, json-file, local, none, syslog");
+        else if (plugin_lookup.fn && plugin_lookup.fn(plugin_lookup.ctx, type) == 0)
+                return 0; /* a log plugin: its options are its own to check (at StartLogging) */
         else
                 return INVALID("logger: no log driver named '%s' is registered", type);
         for (size_t i = 0; i < n; i++) {

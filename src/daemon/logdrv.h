@@ -42,3 +42,8 @@ char *logdrv_local_path(const char *json_log_path);
 
 /* Whether `docker logs` can read this configuration back (json-file, or a cache). */
 bool logdrv_readable(const char *type, char *const *keys, char *const *vals, size_t n);
+
+/* Log driver plugins (daemon/logplugin.c): @fn answers 0 when @name is a plugin that
+ * implements LogDriver; a driver that is not built in is looked up there. */
+void logdrv_set_plugin_lookup(int (*fn)(void *ctx, const char *name), void *ctx);
+bool logdrv_is_builtin(const char *type);

@@ -131,6 +131,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
         ctr_mounts_release(d, c); /* volumes with options: unmounted when their last run ends */
+        ctr_log_plugin_stop(d, c); /* a log plugin's StopLogging, once the shim let go of the FIFO */
 
         if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e.msg);

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "distribution/distribution.h"
 #include "events.h"
+#include "plugin/plugin.h"
 #include "runtime/ctr_config.h"
 
 static pthread_rwlock_t opts_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -86,6 +87,12 @@ int daemon_reload(struct daemon *d, int argc, char **argv) {
                 r = daemon_config_finish(&next, &err);
         if (r >= 0)
                 r = daemon_opts_start(&next, &err); /* into the staging copy */
+        /* authorization-plugins: each found, as at start (dockerd's validateAuthzPlugins) */
+        for (size_t i = 0; r >= 0 && i < next.n_authz_plugins; i++) {
+                struct plugin *p;
+                if ((r = plugin_get(d->plugins, next.authz_plugins[i], PLUGIN_KIND_AUTHZ, &p, &err)) < 0)
+                        berr_wrap(&err, "failed to validate authorization plugin");
+        }
         if (r < 0) {
                 dist_config_stage_end(false);
                 daemon_config_done(&next);
@@ -94,6 +101,14 @@ int daemon_reload(struct daemon *d, int argc, char **argv) {
         }
         pthread_rwlock_wrlock(&opts_lock);
         daemon_config_take_reloadable(&d->cfg, &next);
+        for (size_t i = 0; i < DAEMON_MAX_LIST; i++) { /* the authorization plugins, in order */
+                char *t = d->cfg.authz_plugins[i];
+                d->cfg.authz_plugins[i] = next.authz_plugins[i];
+                next.authz_plugins[i] = t;
+        }
+        size_t n_authz = d->cfg.n_authz_plugins;
+        d->cfg.n_authz_plugins = next.n_authz_plugins;
+        next.n_authz_plugins = n_authz;
         pthread_rwlock_unlock(&opts_lock);
         dist_config_stage_end(true);
         log_set_level(d->cfg.log_level);

@@ -196,6 +196,20 @@ int daemon_volume_prune(struct daemon *d, json_t *filters, json_t **ret, struct 
                         reclaimed += (json_int_t) size;
                 }
         }
+        /* and the volumes of volume plugins berth made (their space is the plugin's) */
+        _cleanup_json_ json_t *plugged = vplug_records(d->vplugs);
+        json_array_foreach(plugged, i, v) {
+                const char *name = json_string_value(json_object_get(v, "Name"));
+                json_t *labels = json_object_get(v, "Labels");
+                if (volume_exists(d->volumes, name) || json_object_get(used, name) ||
+                    (!all && !json_object_get(labels, VOLUME_LABEL_ANONYMOUS)) || !labels_match(filters, labels))
+                        continue;
+                struct berr e = { 0 };
+                if (vplug_remove(d->vplugs, name, &e) == 0)
+                        json_array_append_new(deleted, json_string(name));
+                else
+                        log_warn("prune volume %s: %s", name, e.msg);
+        }
         pthread_mutex_unlock(&d->volume_lock);
         if (json_array_size(deleted) == 0) {
                 json_decref(deleted);

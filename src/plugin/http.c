@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@
 
 #include "common/cleanup.h"
 #include "common/err.h"
+#include "common/fs.h"
+#include "common/json.h"
 #include "plugin.h"
+#include "plugin_int.h"
 
 #define ACCEPT "application/vnd.docker.plugins.v1.2+json"
 
@@ -249,22 +253,20 @@ static bool response_complete(const char *buf, size_t len) {
         return cl && len - head_len >= strtoull(cl, NULL, 10);
 }
 
-int plugin_http_post(const char *addr, const char *path, const char *body, size_t body_len, long timeout_ms,
-                     int *ret_status, char **ret_body, size_t *ret_len, bool *ret_sent, struct berr *err) {
-        *ret_sent = false;
-        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
-        char hostport[512];
-        _cleanup_close_ int fd = dial(addr, deadline, hostport, sizeof(hostport), err);
-        if (fd < 0)
-                return fd;
+/* One request on @fd and its answer read whole. @keep_alive asks the plugin to keep the
+ * connection; *@ret_reusable says whether it may be used again (HTTP/1.1, framed, no
+ * "Connection: close"); *@ret_got_any whether any byte of an answer came. */
+static int exchange(int fd, const char *hostport, const char *path, const char *body, size_t body_len, long long deadline,
+                    bool keep_alive, int *ret_status, char **ret_body, size_t *ret_len, bool *ret_reusable,
+                    bool *ret_got_any, struct berr *err) {
+        *ret_reusable = *ret_got_any = false;
         char head[1024];
         int hn = snprintf(head, sizeof(head),
                           "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth\r\nAccept: " ACCEPT
-                          "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                          path, hostport, body_len);
+                          "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+                          path, hostport, body_len, keep_alive ? "" : "Connection: close\r\n");
         if (hn < 0 || (size_t) hn >= sizeof(head))
                 return berr_set(err, BERR_INVALID, E2BIG, "plugin method name too long");
-        *ret_sent = true;
         int r = send_all(fd, head, (size_t) hn, deadline);
         if (r == 0 && body_len)
                 r = send_all(fd, body, body_len, deadline);
@@ -276,6 +278,7 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        bool complete = false;
         for (;;) {
                 if (len == cap) {
                         if (cap >= PLUGIN_MAX_RESPONSE)
@@ -300,18 +303,30 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
                 }
                 if (n == 0)
                         break;
+                *ret_got_any = true;
                 len += (size_t) n;
-                if (response_complete(buf, len))
+                if (response_complete(buf, len)) {
+                        complete = true;
                         break;
+                }
         }
         if (len == 0)
                 return berr_set(err, BERR_INTERNAL, EPIPE, "Post \"http://%s%s\": EOF", hostport, path);
         buf[len] = '\0';
+        char *eh = strstr(buf, "\r\n\r\n");
+        if (keep_alive && complete && eh && strncmp(buf, "HTTP/1.1", 8) == 0) {
+                *eh = '\0';
+                const char *conn = find_header(buf, "Connection");
+                *ret_reusable = !conn || strncasecmp(conn, "close", 5) != 0;
+                *eh = '\r';
+        }
         char *b;
         size_t bl;
         r = plugin_http_parse_response(buf, len, ret_status, &b, &bl, err);
-        if (r < 0)
+        if (r < 0) {
+                *ret_reusable = false;
                 return r;
+        }
         char *copy = malloc(bl + 1);
         if (!copy)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -320,4 +335,269 @@ int plugin_http_post(const char *addr, const char *path, const char *body, size_
         *ret_body = copy;
         *ret_len = bl;
         return 0;
+}
+
+int plugin_http_post(const char *addr, const char *path, const char *body, size_t body_len, long timeout_ms,
+                     int *ret_status, char **ret_body, size_t *ret_len, bool *ret_sent, struct berr *err) {
+        *ret_sent = false;
+        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+        char hostport[512];
+        _cleanup_close_ int fd = dial(addr, deadline, hostport, sizeof(hostport), err);
+        if (fd < 0)
+                return fd;
+        *ret_sent = true;
+        bool reusable, got_any;
+        return exchange(fd, hostport, path, body, body_len, deadline, false, ret_status, ret_body, ret_len, &reusable,
+                        &got_any, err);
+}
+
+/* ---- kept-alive connections: an authorization check per API call should not cost a
+ * connect and, for the plugin, a new connection each time ---- */
+
+#define POOL_MAX 8
+
+struct plugin_pool {
+        pthread_mutex_t lock;
+        int fds[POOL_MAX];
+        size_t n;
+        char hostport[512];
+};
+
+struct plugin_pool *plugin_pool_new(void) {
+        struct plugin_pool *p = calloc(1, sizeof(*p));
+        if (p)
+                pthread_mutex_init(&p->lock, NULL);
+        return p;
+}
+
+void plugin_pool_free(struct plugin_pool *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n; i++)
+                close(p->fds[i]);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+}
+
+/* An idle connection the plugin has not closed meanwhile, or -1. */
+static int pool_take(struct plugin_pool *p) {
+        pthread_mutex_lock(&p->lock);
+        int fd = -1;
+        while (fd < 0 && p->n > 0) {
+                fd = p->fds[--p->n];
+                struct pollfd pf = { .fd = fd, .events = POLLIN | POLLRDHUP };
+                if (poll(&pf, 1, 0) != 0) { /* EOF or unasked bytes: not usable */
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        return fd;
+}
+
+static void pool_give(struct plugin_pool *p, int fd) {
+        pthread_mutex_lock(&p->lock);
+        if (p->n < POOL_MAX)
+                p->fds[p->n++] = fd;
+        else
+                close(fd);
+        pthread_mutex_unlock(&p->lock);
+}
+
+int plugin_http_post_pooled(struct plugin_pool *pool, const char *addr, const char *path, const char *body,
+                            size_t body_len, long timeout_ms, int *ret_status, char **ret_body, size_t *ret_len,
+                            bool *ret_sent, struct berr *err) {
+        *ret_sent = false;
+        long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+        for (int attempt = 0; attempt < 2; attempt++) {
+                char hostport[512];
+                int fd = pool_take(pool);
+                bool reused = fd >= 0;
+                if (reused) {
+                        pthread_mutex_lock(&pool->lock);
+                        snprintf(hostport, sizeof(hostport), "%s", pool->hostport);
+                        pthread_mutex_unlock(&pool->lock);
+                } else {
+                        fd = dial(addr, deadline, hostport, sizeof(hostport), err);
+                        if (fd < 0)
+                                return fd;
+                        pthread_mutex_lock(&pool->lock);
+                        snprintf(pool->hostport, sizeof(pool->hostport), "%s", hostport);
+                        pthread_mutex_unlock(&pool->lock);
+                }
+                *ret_sent = true;
+                bool reusable, got_any;
+                int r = exchange(fd, hostport, path, body, body_len, deadline, true, ret_status, ret_body, ret_len,
+                                 &reusable, &got_any, err);
+                if (r == 0 && reusable)
+                        pool_give(pool, fd);
+                else
+                        close(fd);
+                /* A kept connection the plugin closed just as it was used: nothing of an
+                 * answer came, so the request was not taken; once more on a new one. */
+                if (r < 0 && reused && !got_any)
+                        continue;
+                return r;
+        }
+        return -EIO; /* not reached: the second attempt is on a new connection */
+}
+
+/* ---- streamed answers (LogDriver.ReadLogs) ---- */
+
+struct plugin_stream {
+        int fd;
+        bool chunked, eof;
+        unsigned long long chunk_left; /* bytes of the current chunk still to come */
+        bool need_crlf;                 /* a chunk's data ended: its "\r\n" comes next */
+        char buf[16384];
+        size_t len, pos; /* raw bytes read, not handed out yet */
+};
+
+/* More raw bytes into s->buf (what was consumed is dropped first). */
+static int fill(struct plugin_stream *s, int timeout_ms) {
+        if (s->pos > 0) {
+                memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+                s->len -= s->pos;
+                s->pos = 0;
+        }
+        if (s->len == sizeof(s->buf))
+                return -EPROTO;
+        struct pollfd p = { .fd = s->fd, .events = POLLIN };
+        int n = poll(&p, 1, timeout_ms);
+        if (n == 0)
+                return -ETIMEDOUT;
+        if (n < 0)
+                return errno == EINTR ? -ETIMEDOUT : -errno;
+        ssize_t r = recv(s->fd, s->buf + s->len, sizeof(s->buf) - s->len, MSG_DONTWAIT);
+        if (r < 0)
+                return errno == EAGAIN || errno == EINTR ? -ETIMEDOUT : -errno;
+        if (r == 0) {
+                s->eof = true;
+                return 0;
+        }
+        s->len += (size_t) r;
+        return 1;
+}
+
+int plugin_stream_open(struct plugin *p, const char *method, json_t *args, struct plugin_stream **ret, struct berr *err) {
+        _cleanup_free_ char *body = args ? json_dumps(args, JSON_COMPACT) : NULL;
+        char hostport[512], path[512];
+        if (fs_path_fmt(path, sizeof(path), "/%s", method) < 0)
+                return berr_set(err, BERR_INVALID, E2BIG, "plugin method name too long");
+        long long deadline = now_ms() + 60000;
+        _cleanup_close_ int fd = dial(plugin_addr(p), deadline, hostport, sizeof(hostport), err);
+        if (fd < 0)
+                return fd;
+        char head[1024];
+        size_t blen = body ? strlen(body) : 0;
+        int hn = snprintf(head, sizeof(head),
+                          "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: berth\r\nAccept: " ACCEPT
+                          "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                          path, hostport, blen);
+        int r = hn > 0 && (size_t) hn < sizeof(head) ? send_all(fd, head, (size_t) hn, deadline) : -E2BIG;
+        if (r == 0 && blen)
+                r = send_all(fd, body, blen, deadline);
+        if (r < 0) {
+                errno = -r;
+                return berr_sys(err, BERR_INTERNAL, "Post \"http://%s%s\"", hostport, path);
+        }
+        struct plugin_stream *s = calloc(1, sizeof(*s));
+        if (!s)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        s->fd = TAKE_FD(fd);
+        char *eh;
+        while (!(eh = memmem(s->buf, s->len, "\r\n\r\n", 4))) {
+                r = s->eof ? -EPROTO : fill(s, left_ms(deadline));
+                if (r < 0) {
+                        plugin_stream_close(s);
+                        errno = -r;
+                        return berr_sys(err, BERR_INTERNAL, "%s: reading the plugin's answer", method);
+                }
+        }
+        size_t head_len = (size_t) (eh - s->buf) + 4;
+        char hdr[sizeof(s->buf) + 1];
+        memcpy(hdr, s->buf, head_len);
+        hdr[head_len - 2] = '\0';
+        int status = strncmp(hdr, "HTTP/1.", 7) == 0 && strlen(hdr) > 12 ? atoi(hdr + 9) : 0;
+        const char *te = find_header(hdr, "Transfer-Encoding");
+        s->chunked = te && strncasecmp(te, "chunked", 7) == 0;
+        s->pos = head_len;
+        if (status != 200) {
+                /* an error answer is small: read it whole for its "Err" */
+                char msg[600] = "";
+                size_t n = 0;
+                while (!s->eof && n < sizeof(msg) - 1) {
+                        ssize_t k = plugin_stream_read(s, msg + n, sizeof(msg) - 1 - n, 5000);
+                        if (k <= 0)
+                                break;
+                        n += (size_t) k;
+                }
+                msg[n] = '\0';
+                plugin_stream_close(s);
+                _cleanup_json_ json_t *o = json_loads(msg, 0, NULL);
+                const char *e = json_string_value(json_object_get(o, "Err"));
+                return berr_set(err, BERR_INTERNAL, EIO, "%s: %s", method, e && *e ? e : msg);
+        }
+        *ret = s;
+        return 0;
+}
+
+ssize_t plugin_stream_read(struct plugin_stream *s, void *out, size_t max, int timeout_ms) {
+        for (;;) {
+                size_t avail = s->len - s->pos;
+                if (!s->chunked) {
+                        if (avail) {
+                                size_t n = avail < max ? avail : max;
+                                memcpy(out, s->buf + s->pos, n);
+                                s->pos += n;
+                                return (ssize_t) n;
+                        }
+                } else if (s->chunk_left && avail) {
+                        size_t n = avail < max ? avail : max;
+                        if (n > s->chunk_left)
+                                n = (size_t) s->chunk_left;
+                        memcpy(out, s->buf + s->pos, n);
+                        s->pos += n;
+                        s->chunk_left -= n;
+                        s->need_crlf = s->chunk_left == 0;
+                        return (ssize_t) n;
+                } else if (!s->chunk_left) {
+                        const char *b = s->buf + s->pos;
+                        if (s->need_crlf && avail >= 2) {
+                                if (b[0] != '\r' || b[1] != '\n')
+                                        return -EPROTO;
+                                s->pos += 2;
+                                s->need_crlf = false;
+                                continue;
+                        }
+                        const char *eol = s->need_crlf ? NULL : memmem(b, avail, "\r\n", 2);
+                        if (eol) {
+                                char *stop;
+                                errno = 0;
+                                unsigned long long n = strtoull(b, &stop, 16);
+                                if (errno || stop == b)
+                                        return -EPROTO;
+                                s->pos += (size_t) (eol - b) + 2;
+                                if (n == 0) {
+                                        s->eof = true;
+                                        return 0;
+                                }
+                                s->chunk_left = n;
+                                continue;
+                        }
+                }
+                if (s->eof)
+                        return 0;
+                int r = fill(s, timeout_ms);
+                if (r < 0)
+                        return r;
+        }
+}
+
+void plugin_stream_close(struct plugin_stream *s) {
+        if (!s)
+                return;
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s);
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct berr;
 struct plugin_registry;
@@ -93,3 +94,16 @@ int plugin_http_parse_response(char *buf, size_t len, int *ret_status, char **re
 
 /* The back-off before retry @retries (0, 1, ...): 1, 2, 4, ... seconds, at most 30. */
 unsigned plugin_backoff_seconds(unsigned retries);
+
+/* The plugin's address ("unix:///...", "tcp://..."). */
+const char *plugin_addr(const struct plugin *p);
+
+/* A call whose answer is a stream (LogDriver.ReadLogs): POST /@method with @args, the
+ * headers read (a status other than 200 is the call's error); then the body (chunked or
+ * not) a piece at a time. No retry: the plugin is running, it was just asked. */
+struct plugin_stream;
+int plugin_stream_open(struct plugin *p, const char *method, json_t *args, struct plugin_stream **ret, struct berr *err);
+/* Up to @max bytes of the body: >0, 0 at its end, -ETIMEDOUT when nothing came within
+ * @timeout_ms (-1: wait), another negative errno when the stream broke. */
+ssize_t plugin_stream_read(struct plugin_stream *s, void *buf, size_t max, int timeout_ms);
+void plugin_stream_close(struct plugin_stream *s);

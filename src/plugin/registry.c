@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "plugin.h"
+#include "plugin_int.h"
 
 #define MAX_DIRS 8
 #define SPEC_MAX_BYTES (64u << 10)
@@ -26,6 +27,7 @@
 
 struct plugin {
         struct plugin_spec spec;
+        struct plugin_pool *pool; /* kept-alive connections */
         char *implements[PLUGIN_MAX_IMPLEMENTS];
         size_t n_implements;
         struct plugin_registry *reg;
@@ -42,6 +44,7 @@ struct plugin_registry {
 };
 
 static void free_plugin(struct plugin *p) {
+        plugin_pool_free(p->pool);
         for (size_t i = 0; i < p->n_implements; i++)
                 free(p->implements[i]);
         free(p);
@@ -302,8 +305,8 @@ bool plugin_implements(const struct plugin *p, const char *kind) {
 
 /* One call with dockerd's retry: only while nothing was sent (the plugin is not there or
  * not listening yet); a request that left is never repeated. */
-static int call_addr(struct plugin_registry *reg, const struct plugin_spec *spec, const char *method, json_t *args,
-                     long timeout_ms, bool retry, json_t **ret, struct berr *err) {
+static int call_addr(struct plugin_registry *reg, const struct plugin_spec *spec, struct plugin_pool *pool,
+                     const char *method, json_t *args, long timeout_ms, bool retry, json_t **ret, struct berr *err) {
         _cleanup_free_ char *body = args ? json_dumps(args, JSON_COMPACT) : NULL;
         if (args && !body)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -318,8 +321,10 @@ static int call_addr(struct plugin_registry *reg, const struct plugin_spec *spec
         size_t resp_len;
         for (;;) {
                 bool sent;
-                int r = plugin_http_post(spec->addr, path, body ? body : "", body ? strlen(body) : 0, timeout_ms, &status,
-                                         &resp, &resp_len, &sent, err);
+                int r = pool ? plugin_http_post_pooled(pool, spec->addr, path, body ? body : "", body ? strlen(body) : 0,
+                                                       timeout_ms, &status, &resp, &resp_len, &sent, err)
+                             : plugin_http_post(spec->addr, path, body ? body : "", body ? strlen(body) : 0, timeout_ms,
+                                                &status, &resp, &resp_len, &sent, err);
                 if (r == 0)
                         break;
                 if (sent || !retry || err->kind != BERR_UNAVAILABLE)
@@ -349,7 +354,7 @@ static int call_addr(struct plugin_registry *reg, const struct plugin_spec *spec
 }
 
 int plugin_call(struct plugin *p, const char *method, json_t *args, long timeout_ms, json_t **ret, struct berr *err) {
-        return call_addr(p->reg, &p->spec, method, args, timeout_ms, true, ret, err);
+        return call_addr(p->reg, &p->spec, p->pool, method, args, timeout_ms, true, ret, err);
 }
 
 static struct plugin *find_active(struct plugin_registry *reg, const char *name) {
@@ -364,7 +369,7 @@ static struct plugin *find_active(struct plugin_registry *reg, const char *name)
 static int activate(struct plugin_registry *reg, const struct plugin_spec *spec, bool retry, long timeout_ms,
                     struct plugin **ret, struct berr *err) {
         _cleanup_json_ json_t *m = NULL;
-        int r = call_addr(reg, spec, "Plugin.Activate", NULL, timeout_ms, retry, &m, err);
+        int r = call_addr(reg, spec, NULL, "Plugin.Activate", NULL, timeout_ms, retry, &m, err);
         if (r < 0)
                 return r;
         json_t *impl = json_object_get(m, "Implements");
@@ -375,6 +380,11 @@ static int activate(struct plugin_registry *reg, const struct plugin_spec *spec,
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         p->spec = *spec;
         p->reg = reg;
+        p->pool = plugin_pool_new();
+        if (!p->pool) {
+                free(p);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
         size_t i;
         json_t *v;
         json_array_foreach(impl, i, v) {
@@ -472,4 +482,8 @@ json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
                         json_array_append_new(out, json_string(p->spec.name));
         pthread_mutex_unlock(&reg->lock);
         return out;
+}
+
+const char *plugin_addr(const struct plugin *p) {
+        return p->spec.addr;
 }

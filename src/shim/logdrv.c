@@ -5,12 +5,14 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -119,6 +121,9 @@ struct log_driver {
         uint64_t chunk_id;
         char *buf;
         size_t buf_size;
+        /* log plugins: the split line being sent, per stream (dockerd's PartialLogMetaData) */
+        char partial_id[_LOG_STREAM_MAX][33];
+        int partial_ordinal[_LOG_STREAM_MAX];
 };
 
 struct log_out {
@@ -811,6 +816,127 @@ static int journald_write(struct log_driver *d, const struct log_msg *m, struct 
 
 static const struct log_driver_ops journald_ops = { "journald", journald_open, journald_write, NULL };
 
+/* ---- log plugins: dockerd's LogEntry protobuf, length-prefixed, into a FIFO ---- */
+
+static size_t pb_varint(uint8_t *out, uint64_t v) {
+        size_t n = 0;
+        do {
+                out[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+        } while (v);
+        return n;
+}
+
+/* A length-delimited field (wire type 2). */
+static size_t pb_bytes(uint8_t *out, unsigned field, const void *p, size_t len) {
+        size_t n = pb_varint(out, (field << 3) | 2);
+        n += pb_varint(out + n, len);
+        memcpy(out + n, p, len);
+        return n + len;
+}
+
+static size_t pb_uint(uint8_t *out, unsigned field, uint64_t v) {
+        size_t n = pb_varint(out, field << 3);
+        return n + pb_varint(out + n, v);
+}
+
+size_t log_plugin_encode(const struct log_msg *m, const char *partial_id, int ordinal, bool last, char *out,
+                         size_t size) {
+        /* LogEntry: source 1, time_nano 2, line 3, partial 4, partial_log_metadata 5
+         * {last 1, id 2, ordinal 3}; zero values are left out, as proto3 writes them */
+        const char *source = m->stream == LOG_STREAM_STDERR ? "stderr" : "stdout";
+        size_t id_len = partial_id ? strlen(partial_id) : 0;
+        if (size < 4 + 64 + m->len + id_len)
+                return 0;
+        uint8_t *b = (uint8_t *) out + 4;
+        size_t n = pb_bytes(b, 1, source, strlen(source));
+        int64_t nanos = (int64_t) m->ts.tv_sec * 1000000000 + m->ts.tv_nsec;
+        if (nanos)
+                n += pb_uint(b + n, 2, (uint64_t) nanos);
+        if (m->len)
+                n += pb_bytes(b + n, 3, m->line, m->len);
+        if (partial_id) {
+                uint8_t meta[128];
+                size_t k = 0;
+                if (last)
+                        k += pb_uint(meta + k, 1, 1);
+                k += pb_bytes(meta + k, 2, partial_id, id_len);
+                if (ordinal)
+                        k += pb_uint(meta + k, 3, (uint64_t) (uint32_t) ordinal);
+                n += pb_uint(b + n, 4, 1);
+                n += pb_bytes(b + n, 5, meta, k);
+        }
+        out[0] = (char) (n >> 24);
+        out[1] = (char) (n >> 16);
+        out[2] = (char) (n >> 8);
+        out[3] = (char) n;
+        return n + 4;
+}
+
+static int plugin_open(struct log_driver *d, struct berr *err) {
+        const char *fifo = json_string_value(json_object_get(d->cfg, "plugin_fifo")) ?: "";
+        /* read-write: never blocks on a plugin not reading yet, nor fails when it restarts */
+        d->fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (d->fd < 0)
+                return berr_sys(err, BERR_INTERNAL, "open %s", fifo);
+        return 0;
+}
+
+#define PLUGIN_WRITE_TIMEOUT_MS 10000
+
+static int plugin_write(struct log_driver *d, const struct log_msg *m, struct berr *err) {
+        if (d->fd < 0)
+                return 0; /* given up on (see below) */
+        int s = m->stream == LOG_STREAM_STDERR ? 1 : 0;
+        const char *pid = NULL;
+        bool last = false;
+        int ordinal = 0;
+        if (m->partial || d->partial_id[s][0]) { /* a piece of a line longer than the buffer */
+                if (!d->partial_id[s][0]) {
+                        unsigned char rnd[16];
+                        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd))
+                                memset(rnd, 0x5a, sizeof(rnd));
+                        for (int i = 0; i < 16; i++)
+                                snprintf(d->partial_id[s] + 2 * i, 3, "%02x", rnd[i]);
+                        d->partial_ordinal[s] = 0;
+                }
+                pid = d->partial_id[s];
+                ordinal = ++d->partial_ordinal[s];
+                last = !m->partial;
+        }
+        size_t n = log_plugin_encode(m, pid, ordinal, last, d->buf, d->buf_size);
+        if (last)
+                d->partial_id[s][0] = '\0';
+        if (n == 0)
+                return berr_set(err, BERR_INTERNAL, E2BIG, "log message too large");
+        /* Whole records only: a plugin that stops reading for PLUGIN_WRITE_TIMEOUT_MS
+         * mid-record is given up on, since the stream cannot be framed again. */
+        size_t off = 0;
+        while (off < n) {
+                ssize_t w = write(d->fd, d->buf + off, n - off);
+                if (w > 0) {
+                        off += (size_t) w;
+                        continue;
+                }
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && errno != EAGAIN)
+                        return berr_sys(err, BERR_UNAVAILABLE, "write to the log plugin");
+                if (off == 0 && d->non_blocking)
+                        return 0; /* mode=non-blocking: dropped */
+                struct pollfd p = { .fd = d->fd, .events = POLLOUT };
+                if (poll(&p, 1, PLUGIN_WRITE_TIMEOUT_MS) <= 0) {
+                        close(d->fd);
+                        d->fd = -1;
+                        return berr_set(err, BERR_UNAVAILABLE, ETIMEDOUT,
+                                        "the log plugin stopped reading: its output is no longer sent");
+                }
+        }
+        return 0;
+}
+
+static const struct log_driver_ops plugin_ops = { "plugin", plugin_open, plugin_write, NULL };
+
 /* ---- the router ---- */
 
 static void driver_free(struct log_driver *d) {
@@ -837,11 +963,12 @@ int log_out_open(json_t *cfg, struct log_out **ret, struct berr *err) {
         const char *driver = str(cfg, "driver");
         if (!strcmp(driver, "none"))
                 return 0;
-        const struct log_driver_ops *ops = !strcmp(driver, "syslog")     ? &syslog_ops
-                                           : !strcmp(driver, "gelf")     ? &gelf_ops
-                                           : !strcmp(driver, "fluentd")  ? &fluentd_ops
-                                           : !strcmp(driver, "journald") ? &journald_ops
-                                                                         : NULL;
+        const struct log_driver_ops *ops = !strcmp(driver, "syslog")                ? &syslog_ops
+                                           : !strcmp(driver, "gelf")                ? &gelf_ops
+                                           : !strcmp(driver, "fluentd")             ? &fluentd_ops
+                                           : !strcmp(driver, "journald")            ? &journald_ops
+                                           : json_object_get(cfg, "plugin_fifo") ? &plugin_ops
+                                                                                    : NULL;
         if (!ops && strcmp(driver, "json-file") && strcmp(driver, "local"))
                 return berr_set(err, BERR_INVALID, EINVAL, "logger: no log driver named '%s' is registered", driver);
         struct log_out *o = calloc(1, sizeof(*o));

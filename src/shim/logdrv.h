@@ -44,6 +44,11 @@ struct log_out *log_out_close(struct log_out *o);
  * "rfc5424micro"), framed for @octet_counting; returns its length in @out (@size). */
 size_t log_syslog_format(const char *format, bool octet_counting, int facility, const char *hostname,
                          const char *tag, int pid, const struct log_msg *m, char *out, size_t size);
+/* A log plugin's record: dockerd's LogEntry protobuf with its 4-byte big-endian length
+ * before it; @partial_id (NULL: a whole line) names the split line @m is piece @ordinal
+ * of, @last its end. Its length, 0 if it does not fit @size. */
+size_t log_plugin_encode(const struct log_msg *m, const char *partial_id, int ordinal, bool last, char *out,
+                         size_t size);
 /* One MessagePack [tag, time, record] for the forward protocol into @out; its length, 0 if
  * it does not fit. */
 size_t log_fluentd_encode(const char *tag, const struct timespec *ts, bool subsecond, json_t *record, char *out,

@@ -86,3 +86,5 @@ int vplug_recover(struct vplug_store *vs, bool (*alive)(void *ctx, const char *c
 bool vplug_mountpoint(struct vplug_store *vs, const char *name, char *out, size_t size);
 /* How many container mounts of @name are held. */
 int vplug_mount_count(struct vplug_store *vs, const char *name);
+/* The volumes berth has records of: [{"Name", "Driver", "Labels"}] (for prune). */
+json_t *vplug_records(struct vplug_store *vs);

@@ -578,3 +578,31 @@ int vplug_mount_count(struct vplug_store *vs, const char *name) {
                 return 0;
         return (int) json_object_size(json_object_get(rec, "Mounts"));
 }
+
+json_t *vplug_records(struct vplug_store *vs) {
+        json_t *out = json_array();
+        int fd = openat(vs->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return out;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0 || de->d_name[0] == '.')
+                        continue;
+                char name[256];
+                snprintf(name, sizeof(name), "%.*s", (int) (n - 5), de->d_name);
+                json_t *rec = NULL;
+                struct berr e = { 0 };
+                if (read_record(vs, name, &rec, &e) == 0)
+                        json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "Name", name, "Driver",
+                                                             json_object_get(rec, "Driver"), "Labels",
+                                                             json_object_get(rec, "Labels") ?: json_object()));
+                json_decref(rec);
+        }
+        closedir(d);
+        return out;
+}

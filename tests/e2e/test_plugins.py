@@ -23,7 +23,9 @@ RETRY_SECONDS = 2  # conftest.daemon_env's BERTH_PLUGIN_RETRY_SECONDS
 class Plugin:
     """fake_plugin.py serving NAME.sock in @plugin_dir; calls() reads what it was asked."""
 
-    def __init__(self, plugin_dir, name, *args, sock_name=None):
+    def __init__(self, plugin_dir, name, *args, sock_name=None, spec=None):
+        """@spec: "spec" or "json" to listen on TCP and be found by a NAME.spec (a URL) or
+        a NAME/NAME.json ({"Addr": ...}) in @plugin_dir instead of a socket."""
         self.dir = tempfile.mkdtemp(prefix="berth-plugin-")
         self.name = name
         self.log = os.path.join(self.dir, "calls.log")
@@ -32,12 +34,25 @@ class Plugin:
         os.makedirs(plugin_dir, exist_ok=True)
         self.sock = os.path.join(plugin_dir, (sock_name or name) + ".sock")
         self.args = [sys.executable, FAKE, self.sock, self.log, "--voldir", self.voldir, *args]
+        self.spec, self.plugin_dir, self.spec_file = spec, plugin_dir, None
+        if spec:
+            self.args.append("--tcp")
         self.proc = None
         self.start()
 
     def start(self):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert self.proc.stdout.readline().strip() == b"ready"
+        ready = self.proc.stdout.readline().split()
+        assert ready[:1] == [b"ready"]
+        if self.spec == "spec":
+            self.spec_file = os.path.join(self.plugin_dir, self.name + ".spec")
+            with open(self.spec_file, "w") as f:
+                f.write(" tcp://127.0.0.1:%d\n" % int(ready[1]))
+        elif self.spec == "json":
+            os.makedirs(os.path.join(self.plugin_dir, self.name), exist_ok=True)
+            self.spec_file = os.path.join(self.plugin_dir, self.name, self.name + ".json")
+            with open(self.spec_file, "w") as f:
+                json.dump({"Name": self.name, "Addr": "http://127.0.0.1:%d" % int(ready[1])}, f)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -45,6 +60,8 @@ class Plugin:
             self.proc.wait(5)
         if os.path.exists(self.sock):
             os.unlink(self.sock)
+        if self.spec_file and os.path.exists(self.spec_file):
+            os.unlink(self.spec_file)
 
     def calls(self, method=None):
         try:
@@ -297,3 +314,198 @@ def test_info_lists_plugins(daemon, voldrv, authz_daemon):
     assert plugins["Volume"] == ["local", "berthtestvol"] and plugins["Authorization"] is None
     plugins = json.loads(authz_daemon.cli.run("info", "--format", "{{json .Plugins}}").stdout)
     assert plugins["Authorization"] == [AUTHZ]
+
+
+def test_log_driver_plugin(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestlog", "--implements", "LogDriver")
+    try:
+        big = 20000  # longer than a log message: sent in pieces, as dockerd's partial entries
+        cid = cli.run("run", "-d", "--log-driver", "berthtestlog", "--log-opt", "k=v", "--name", "plog", "busybox", "sh",
+                      "-c", "echo out-line; echo err-line >&2; head -c %d /dev/zero | tr '\\0' a; echo" % big).stdout.strip()
+        cli.run("wait", cid)
+
+        def complete():  # the plugin's reader has decoded every record, StopLogging was answered
+            ents = [c["body"] for c in p.calls("entry")]
+            lines = {e.get("line") for e in ents}
+            return (p.calls("LogDriver.StopLogging") and "out-line" in lines and "err-line" in lines and
+                    any((e.get("partial_log_metadata") or {}).get("last") for e in ents) and
+                    not os.path.exists(p.calls("LogDriver.StartLogging")[0]["body"]["File"]))
+        deadline = time.time() + 10
+        while time.time() < deadline and not complete():
+            time.sleep(0.1)
+        start = p.calls("LogDriver.StartLogging")[0]["body"]
+        assert start["Info"]["ContainerID"] == cid and start["Info"]["ContainerName"] == "/plog"
+        assert start["Info"]["Config"] == {"k": "v"} and start["File"].startswith(daemon.exec_root)
+        assert p.calls("LogDriver.StopLogging")[0]["body"]["File"] == start["File"]
+        entries = [c["body"] for c in p.calls("entry")]
+        whole = [(e["source"], e.get("line")) for e in entries if not e.get("partial")]
+        assert ("stdout", "out-line") in whole and ("stderr", "err-line") in whole
+        pieces = [e for e in entries if e.get("partial")]
+        assert "".join(e["line"] for e in pieces) == "a" * big
+        metas = [e["partial_log_metadata"] for e in pieces]
+        assert [m.get("ordinal") for m in metas] == list(range(1, len(pieces) + 1))
+        assert len({m["id"] for m in metas}) == 1 and metas[-1].get("last") == 1 and not metas[0].get("last")
+        assert all(e["time_nano"] > 0 for e in entries)
+        assert not os.path.exists(start["File"])  # the FIFO goes with the run
+        # docker logs reads the local cache (dual logging)
+        assert "out-line" in cli.run("logs", cid).stdout
+        # a plugin that refuses StartLogging fails the start, as dockerd
+        r = cli.run("run", "--rm", "--log-driver", "berthtestlog", "--log-opt", "fail=1", "busybox", "true", check=False)
+        assert r.returncode != 0 and "failed to initialize logging driver: " in r.stderr
+        assert "refused by the test plugin" in r.stderr
+        r = cli.run("run", "--rm", "--log-driver", "nosuchlogplugin", "busybox", "true", check=False)
+        assert r.returncode != 0 and "logger: no log driver named 'nosuchlogplugin' is registered" in r.stderr
+        cli.run("rm", cid)
+    finally:
+        p.cleanup()
+
+
+@pytest.mark.parametrize("spec", ["spec", "json"])
+def test_plugin_found_by_spec_file_over_tcp(daemon, spec):
+    cli = daemon.cli
+    name = "berthtcp" + spec
+    p = Plugin(daemon.plugin_dir, name, "--implements", "VolumeDriver", spec=spec)
+    try:
+        cli.run("volume", "create", "-d", name, "tcpvol" + spec)
+        assert p.calls("VolumeDriver.Create")[0]["body"]["Name"] == "tcpvol" + spec
+        out = cli.run("run", "--rm", "-v", "tcpvol%s:/data" % spec, "busybox", "sh", "-c",
+                      "echo over-tcp > /data/f; cat /data/f").stdout
+        assert out == "over-tcp\n"
+        assert len(p.calls("VolumeDriver.Mount")) == 1 and len(unmounts_reach(p, 1)) == 1
+        cli.run("volume", "rm", "tcpvol" + spec)
+    finally:
+        p.cleanup()
+
+
+def test_network_and_ipam_plugins_are_refused_honestly(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestnet", "--implements", "NetworkDriver,IpamDriver")
+    try:
+        r = cli.run("network", "create", "-d", "berthtestnet", "pnet", check=False)
+        assert r.returncode != 0 and "network driver plugins (berthtestnet) are not supported by berth yet" in r.stderr
+        r = cli.run("network", "create", "--ipam-driver", "berthtestnet", "pnet", check=False)
+        assert r.returncode != 0 and "IPAM driver plugins (berthtestnet) are not supported by berth yet" in r.stderr
+        r = cli.run("network", "create", "-d", "nosuchnetplugin", "pnet", check=False)
+        assert r.returncode != 0 and 'plugin "nosuchnetplugin" not found' in r.stderr
+        assert "pnet" not in cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
+    finally:
+        p.cleanup()
+
+
+def test_prune_takes_unused_plugin_volumes(daemon, voldrv):
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "prunenamed")
+    cli.run("volume", "create", "-d", "berthtestvol", "pruneused")
+    user = cli.run("create", "-v", "pruneused:/data", "busybox", "true").stdout.strip()
+    anon = cli.run("create", "--volume-driver", "berthtestvol", "-v", "/data", "busybox", "true").stdout.strip()
+    cli.run("start", "-a", anon)
+    anon_name = json.loads(cli.run("inspect", anon).stdout)[0]["Mounts"][0]["Name"]
+    assert json.loads(cli.run("volume", "inspect", anon_name).stdout)[0]["Labels"] == {"com.docker.volume.anonymous": ""}
+    cli.run("rm", anon)
+    out = cli.run("volume", "prune", "-f").stdout
+    assert anon_name in out and "prunenamed" not in out
+    out = cli.run("volume", "prune", "-af").stdout
+    assert "prunenamed" in out and "pruneused" not in out
+    removed = {c["body"]["Name"] for c in voldrv.calls("VolumeDriver.Remove")}
+    assert removed == {anon_name, "prunenamed"}
+    assert "pruneused" in cli.run("volume", "ls", "-q").stdout.split()
+    cli.run("rm", user)
+
+
+def test_docker_logs_through_read_logs(daemon):
+    cli = daemon.cli
+    p = Plugin(daemon.plugin_dir, "berthtestrl", "--implements", "LogDriver", "--readlogs")
+    try:
+        cid = cli.run("run", "-d", "--log-driver", "berthtestrl", "busybox", "sh", "-c",
+                      "echo one; echo two >&2; echo three").stdout.strip()
+        cli.run("wait", cid)
+        deadline = time.time() + 10
+        while time.time() < deadline and len(p.calls("entry")) < 3:
+            time.sleep(0.1)
+        r = cli.run("logs", cid)
+        assert r.stdout == "from-plugin one\nfrom-plugin three\n" and r.stderr == "from-plugin two\n"
+        r = cli.run("logs", "--tail", "1", cid)  # the plugin's last entry, whichever stream it is
+        assert (r.stdout + r.stderr).count("from-plugin") == 1
+        rl = p.calls("LogDriver.ReadLogs")[-1]["body"]
+        assert rl["Config"]["Tail"] == 1 and rl["Config"]["Follow"] is False and rl["Info"]["ContainerID"] == cid
+        assert "from-plugin" in cli.run("logs", "-t", cid).stdout
+        cli.run("rm", cid)
+    finally:
+        p.cleanup()
+
+
+def _raw(sock, method, path, body=None, headers=()):
+    import socket as so
+    s = so.socket(so.AF_UNIX)
+    s.connect(sock)
+    data = json.dumps(body).encode() if body is not None else b""
+    head = "%s %s HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n" % (method, path)
+    if body is not None:
+        head += "Content-Type: application/json\r\nContent-Length: %d\r\n" % len(data)
+    for k, v in headers:
+        head += "%s: %s\r\n" % (k, v)
+    s.sendall(head.encode() + b"\r\n" + data)
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    return int(out.split(b" ", 2)[1])
+
+
+def test_authz_sees_what_dockerd_shows_it(authz_daemon):
+    import base64
+    d, plugin = authz_daemon, authz_daemon.plugin
+    body = {"Image": "nosuchimage-authz", "Cmd": ["true"]}
+    status = _raw(d.sock, "POST", "/v1.45/containers/create?name=seen", body,
+                  [("Authorization", "Bearer secret"), ("X-Registry-Auth", "secret2"), ("X-Custom", "kept")])
+    assert status == 404  # the handler ran: allowed
+    req = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZReq") if "name=seen" in c["body"]["RequestUri"]][0]
+    assert req["RequestUri"] == "/v1.45/containers/create?name=seen" and req["RequestMethod"] == "POST"
+    assert json.loads(base64.b64decode(req["RequestBody"])) == body
+    hdrs = req["RequestHeaders"]
+    assert hdrs["X-Custom"] == "kept" and "Authorization" not in hdrs and "X-Registry-Auth" not in hdrs
+    res = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZRes") if "name=seen" in c["body"]["RequestUri"]][0]
+    assert res["ResponseStatusCode"] == 404 and "No such image" in base64.b64decode(res["ResponseBody"]).decode()
+    # never the body of /auth (credentials), nor a body that is not JSON
+    _raw(d.sock, "POST", "/v1.45/auth", {"username": "u", "password": "p", "serveraddress": "127.0.0.1:9"})
+    auth = [c["body"] for c in plugin.calls("AuthZPlugin.AuthZReq") if c["body"]["RequestUri"] == "/v1.45/auth"][0]
+    assert "RequestBody" not in auth
+
+
+def test_authz_plugins_reload_on_sighup(fresh_daemon):
+    d = fresh_daemon()
+    p = Plugin(os.path.join(d.exec_root, "plugins"), AUTHZ, "--implements", "authz", "--deny-res", "/images/json")
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("images")
+
+        def reload(cfg):
+            with open(d.config_file, "w") as f:
+                json.dump(cfg, f)
+            mark = len(d.read_log())
+            d.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                tail = d.read_log()[mark:]
+                if "Reloaded configuration" in tail or "Error reconfiguring" in tail:
+                    return tail
+                time.sleep(0.05)
+            raise AssertionError("no reload: " + d.read_log()[mark:])
+
+        reload({"authorization-plugins": [AUTHZ]})
+        r = cli.run("images", check=False)
+        assert r.returncode != 0 and "authorization denied by plugin %s: response withheld" % AUTHZ in r.stderr
+        assert json.loads(cli.run("info", "--format", "{{json .Plugins.Authorization}}").stdout) == [AUTHZ]
+        # a plugin that is not there: the reload fails and the chain stays
+        tail = reload({"authorization-plugins": ["nosuchauthz"]})
+        assert 'failed to validate authorization plugin: plugin \\"nosuchauthz\\" not found' in tail
+        assert cli.run("images", check=False).returncode != 0
+        reload({})
+        cli.run("images")
+    finally:
+        cli.cleanup()
+        p.cleanup()

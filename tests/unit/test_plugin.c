@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "plugin/plugin.h"
+#include "shim/logdrv.h"
 #include "volume/volume.h"
 
 static char dir[64], plugdir[128];
@@ -381,6 +382,26 @@ static void test_volume_mount_references(void **s) {
         plugin_registry_free(reg);
 }
 
+static void test_log_entry_is_dockerds_protobuf(void **s) {
+        (void) s;
+        char out[256];
+        struct log_msg m = { LOG_STREAM_STDOUT, "hi", 2, false, { 1, 5 } };
+        size_t n = log_plugin_encode(&m, NULL, 0, false, out, sizeof(out));
+        /* source=1 "stdout", time_nano=2 1000000005 (varint), line=3 "hi" */
+        static const unsigned char want[] = { 0, 0, 0, 18, 0x0a, 6, 's', 't', 'd', 'o', 'u', 't', 0x10, 0x85, 0x94,
+                                              0xeb, 0xdc, 0x03, 0x1a, 2, 'h', 'i' };
+        assert_int_equal(n, sizeof(want));
+        assert_memory_equal(out, want, sizeof(want));
+        /* a piece of a split line: partial=4 true, metadata=5 {last=1, id=2, ordinal=3} */
+        struct log_msg e = { LOG_STREAM_STDERR, "", 0, false, { 0, 0 } };
+        n = log_plugin_encode(&e, "ab", 3, true, out, sizeof(out));
+        static const unsigned char want2[] = { 0, 0, 0, 20, 0x0a, 6, 's', 't', 'd', 'e', 'r', 'r', 0x20, 1,
+                                               0x2a, 8, 0x08, 1, 0x12, 2, 'a', 'b', 0x18, 3 };
+        assert_int_equal(n, sizeof(want2));
+        assert_memory_equal(out, want2, sizeof(want2));
+        assert_int_equal(log_plugin_encode(&m, NULL, 0, false, out, 16), 0); /* does not fit */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_spec_files_parse_as_dockerd_reads_them),
@@ -388,6 +409,7 @@ int main(void) {
                 cmocka_unit_test(test_http_response_framing),
                 cmocka_unit_test(test_backoff_is_dockerds),
                 cmocka_unit_test(test_volume_mount_references),
+                cmocka_unit_test(test_log_entry_is_dockerds_protobuf),
         };
         return cmocka_run_group_tests_name("plugin", tests, setup, teardown);
 }

@@ -201,6 +201,8 @@ void daemon_opts_info(struct daemon *d, json_t *info) {
                 json_array_append_new(sec, json_string("name=no-new-privileges"));
         if (d->remap) /* dockerd: --userns-remap in effect */
                 json_array_append_new(sec, json_string("name=userns"));
+        if (d->rootless)
+                json_array_append_new(sec, json_string("name=rootless"));
         json_object_set_new(info, "SecurityOptions", sec);
 
         json_t *pools = json_array();

@@ -50,6 +50,7 @@ struct spec_input {
          * (dockerd: sharing those needs the same user namespace). */
         const struct spec_idmap *uid_maps, *gid_maps;
         size_t n_uid_maps, n_gid_maps;
+        bool in_userns;          /* berthd itself runs in a user namespace (rootless) */
 };
 
 /* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */

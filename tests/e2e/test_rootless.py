@@ -72,7 +72,10 @@ class RootlessBerthd:
 
     def start(self, *args):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(["setpriv", "--reuid", USER, "--regid", USER, "--init-groups", BERTHD, *args],
+        # oom_score_adj 100, as systemd's user manager runs its services: containers asking for
+        # nothing (0) must still start, though lowering it is not the user's to do
+        self.proc = subprocess.Popen(["choom", "-n", "100", "--", "setpriv", "--reuid", USER, "--regid", USER,
+                                      "--init-groups", BERTHD, *args],
                                      env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while time.time() < deadline:

@@ -73,7 +73,7 @@ class RootlessBerthd:
     def start(self, *args):
         self.log = open(self.log_path, "ab")
         # oom_score_adj 100, as systemd's user manager runs its services: containers asking for
-        # nothing (0) must still start, though lowering it is not the user's to do
+        # nothing (0) must still start
         self.proc = subprocess.Popen(["choom", "-n", "100", "--", "setpriv", "--reuid", USER, "--regid", USER,
                                       "--init-groups", BERTHD, *args],
                                      env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)

@@ -9,7 +9,8 @@
  * Not done (refused by name where a user would meet it): networks other than none and
  * host (no slirp4netns/pasta yet: berthd stays in the user's network namespace, so
  * published ports are not forwarded either), cgroup limits (containers run without a cgroup
- * of their own when none is delegated), overlay2 (vfs: layers are copies). */
+ * of their own when none is delegated). Layers are overlayfs in the user namespace, with
+ * its attributes as user.overlay.* (common/fs.c). */
 #include "rootless.h"
 
 #include <errno.h>
@@ -72,7 +73,7 @@ int rootless_defaults(struct daemon_config *cfg, struct berr *err) {
                 cfg->n_hosts = 1;
         }
         if ((r = set_default(&cfg->exec_root, exec_root, err)) < 0 || (r = set_default(&cfg->data_root, data_root, err)) < 0 ||
-            (r = set_default(&cfg->storage_driver, "vfs", err)) < 0 || (r = set_default(&cfg->net.bridge, "none", err)) < 0)
+            (r = set_default(&cfg->net.bridge, "none", err)) < 0)
                 return r;
         /* The user's network namespace is not ours to change: no rules, no forwarding. */
         if (!cfg->set_by_flag[OPT_IPTABLES])

@@ -14,7 +14,7 @@ bool rootless_is_child(void);
 
 /* Before daemon_config_finish, for an unprivileged user or the rootless child: the socket
  * $XDG_RUNTIME_DIR/berth.sock, exec root $XDG_RUNTIME_DIR/berth, data root
- * $XDG_DATA_HOME/berth (~/.local/share/berth), the vfs storage driver, and no bridge, no
+ * $XDG_DATA_HOME/berth (~/.local/share/berth), and no bridge, no
  * firewall, no ip_forward (berthd stays in the user's network namespace, where it may not
  * change anything). Values the user gave win. */
 int rootless_defaults(struct daemon_config *cfg, struct berr *err);

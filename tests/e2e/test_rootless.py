@@ -2,7 +2,8 @@
 range, removed afterwards with /etc/subuid and /etc/subgid given back) runs build/berthd
 itself; berthd maps itself into a user namespace with newuidmap/newgidmap and serves
 $XDG_RUNTIME_DIR/berth.sock with its data under ~/.local/share/berth. What works: load and
-pull, run, exec, logs, a volume, a terminal, with --network none. What does not yet is
+pull, run, exec, logs, commit, a volume, a terminal, with --network none, on overlay2 in
+the user namespace. What does not yet is
 refused by name: other networks (no slirp4netns/pasta), resource limits without a
 delegated cgroup."""
 import json
@@ -145,7 +146,7 @@ def test_berthd_runs_as_the_user_with_rootless_paths(rootless):
     info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
     assert "name=rootless" in info["SecurityOptions"]
     assert info["DockerRootDir"] == os.path.join(d.home, ".local/share/berth")
-    assert info["Driver"] == "vfs"
+    assert info["Driver"] == "overlay2"  # overlayfs in the user namespace, its attributes user.overlay.*
     assert os.stat(info["DockerRootDir"]).st_uid == d.uid
     # every process of it is the user's on the host
     pids = subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True, text=True).stdout.split()
@@ -185,9 +186,21 @@ def test_pull_from_a_registry(rootless, peer_registry):
     d, cli = rootless
     ref = peer_registry.host + "/layered"
     cli.run("pull", ref)
-    out = cli.run("run", "--rm", "--network", "none", ref, "sh", "-c", "id -u; ls /app/opq; cat /data/seed.txt").stdout
-    assert out.split() == ["65534", "new.txt", "seed"]
-    cli.run("rmi", ref)
+    # its whiteouts and opaque directory hold in overlayfs's user.overlay.* attributes
+    out = cli.run("run", "--rm", "--network", "none", ref, "sh", "-c",
+                  "id -u; ls /app/opq; ls /app/keep; test -e /app/gone || echo gone; cat /data/seed.txt").stdout
+    assert out.split() == ["65534", "new.txt", "kept.txt", "gone", "seed"]
+    # and a commit's: a removed directory stays removed, a new one is there
+    cli.run("run", "--name", "rlc", "--network", "none", "-u", "0", ref, "sh", "-c",
+            "rm -rf /app/keep && mkdir /app/opq2 && echo n > /app/opq2/n")
+    try:
+        cli.run("commit", "rlc", "rlcommitted:1")
+        out = cli.run("run", "--rm", "--network", "none", "rlcommitted:1", "sh", "-c",
+                      "test -e /app/keep || echo nokeep; cat /app/opq2/n; stat -c %u /app/opq2/n").stdout.split()
+        assert out == ["nokeep", "n", "0"]
+    finally:
+        cli.run("rm", "-f", "rlc", check=False)
+        cli.run("rmi", "-f", "rlcommitted:1", ref, check=False)
 
 
 def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):

@@ -282,11 +282,25 @@ static void child_state_done(struct child_state *st) {
 static int child_fork_init(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         struct cgroup_wait w = { .c = c, .st = st };
         (void) child_wait_cgroup(&w, err);
+        /* The pid goes first on the sync socket: the init waits until we have sent it. */
+        int sent[2];
+        if (pipe2(sent, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pipe");
         pid_t pid = fork();
-        if (pid < 0)
-                return berr_sys(err, BERR_INTERNAL, "fork the container's init into its pid namespace");
-        if (pid == 0)
+        if (pid < 0) {
+                int r = berr_sys(err, BERR_INTERNAL, "fork the container's init into its pid namespace");
+                (void) close(sent[0]);
+                (void) close(sent[1]);
+                return r;
+        }
+        if (pid == 0) {
+                (void) close(sent[1]);
+                char ch;
+                while (read(sent[0], &ch, 1) < 0 && errno == EINTR)
+                        ; /* EOF: our parent sent the pid and is gone */
+                (void) close(sent[0]);
                 return 0;
+        }
         struct berr e = { .errnum = (int) pid };
         (void) sync_send(c->sync_fd, RT_SYNC_PID, &e); /* on failure the parent sees EOF */
         _exit(0);

@@ -1,20 +1,22 @@
 /* namespaces.c - linux.namespaces: which are new, which are joined by path, the user
- * namespace and its maps, and the pid-namespace dance around fork(). We fork() with glibc (which keeps malloc and the
- * other atfork state consistent in the child, unlike a raw clone3 from a possibly threaded
- * shim) and the child unshares the other namespaces itself. A new pid namespace only
- * applies to children, so the parent switches its own thread's pid_for_children around
- * the fork (unshare or setns CLONE_NEWPID are per thread and allowed in threaded
- * processes), and switches back at once.
+ * namespace and its maps, and the pid-namespace dance around fork(). We fork() with glibc
+ * (which keeps malloc and the other atfork state consistent in the child, unlike a raw
+ * clone3 from a possibly threaded shim) and the child unshares the other namespaces
+ * itself. A new pid namespace only applies to children, so the parent switches its own
+ * thread's pid_for_children around the fork (unshare or setns CLONE_NEWPID are per thread
+ * and allowed in threaded processes), and switches back at once.
  *
  * A new user namespace cannot be made that way (unshare/setns CLONE_NEWUSER refuse a
  * threaded caller), and every namespace the container creates must be owned by it (proc,
  * sysfs and mqueue mounts check the owner of the pid, net and ipc namespaces). So a
- * short-lived helper process creates it, together with the pid namespace when that is new
- * (one unshare: the pid namespace is then owned by the user namespace), the shim writes
- * its uid_map and gid_map, keeps fds of both and lets the helper go: from there on both
- * are "joined by path". The child joins the namespaces given by path first (still as the
- * host's root: a network namespace berthd made is owned by the host's user namespace),
- * then the user namespace, becomes its root, and unshares the rest inside it. */
+ * short-lived helper process unshares it, the shim writes its uid_map and gid_map, keeps
+ * an fd of it and lets the helper go: from there on it is "joined by path". The child
+ * joins the namespaces given by path first (still as the host's root: a network namespace
+ * berthd made is owned by the host's user namespace), then the user namespace, becomes
+ * its root, and unshares the rest inside it. A new pid namespace is made there too
+ * (pid_in_child: one nobody entered cannot be opened to join from the parent), and the
+ * caller forks the init into it. Rootless, the shim could not switch back from a pid
+ * namespace it entered, so that is done in the child as well. */
 #include "runtime_int.h"
 
 #include <fcntl.h>

@@ -9,7 +9,11 @@ container (idmapped mounts), so the ratio stays near 1.
 """
 import atexit
 import os
+import pwd
+import shutil
+import signal
 import subprocess
+import time
 
 from daemons import Berthd
 from workloads import Goal, Workload, load_images, time_docker
@@ -93,10 +97,111 @@ def run_rm_userns(daemon):
     return time_docker(_remapped_daemon(daemon), "run", "--rm", "busybox", "true")
 
 
+# ---- rootless: berthd run by an unprivileged user (src/daemon/rootless.c) ----
+
+ROOTLESS_USER = "berthbenchrl"
+_rootless = {}
+
+
+class _RootlessHandle:
+    """What docker() and time_docker() need of a daemon: env, host, kind."""
+    kind = "berth"
+
+    def __init__(self, env, host):
+        self.env = env
+        self.host = host
+
+
+def _rootless_daemon(shared):
+    h = _rootless.get("h")
+    if h is not None:
+        return h
+    if not shutil.which("newuidmap"):
+        raise RuntimeError("rootless needs newuidmap (Debian package uidmap)")
+    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+    made = subprocess.run(["useradd", "-r", "-s", "/bin/false", ROOTLESS_USER], capture_output=True).returncode == 0
+    pw = pwd.getpwnam(ROOTLESS_USER)
+    start = 1000000
+    while any(s < start + RANGE and start < s + n for s, n in _taken()):
+        start += RANGE
+    for f in SUBID_FILES:
+        with open(f, "a") as fh:
+            fh.write(f"{ROOTLESS_USER}:{start}:{RANGE}\n")
+    base = os.path.join(shared.env.root, f"berth-rootless-{shared.env.seq()}")
+    home, run = os.path.join(base, "home"), os.path.join(base, "run")
+    os.chmod(shared.env.root, 0o711)
+    os.makedirs(home)
+    os.makedirs(run, mode=0o700)
+    for p in (base, home, run):
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    log = open(os.path.join(base, "daemon.log"), "ab")
+    proc = subprocess.Popen(["setpriv", "--reuid", ROOTLESS_USER, "--regid", ROOTLESS_USER, "--init-groups",
+                             shared.binary], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
+                                                  "XDG_RUNTIME_DIR": run}, stdout=log, stderr=subprocess.STDOUT)
+    h = _RootlessHandle(shared.env, "unix://" + os.path.join(run, "berth.sock"))
+
+    def undo():
+        if proc.poll() is None:
+            try:
+                ids = subprocess.run([shared.env.docker_cli, "ps", "-aq"], env=shared.env.cli_env(h.host),
+                                     capture_output=True, text=True, timeout=60).stdout.split()
+                if ids:
+                    subprocess.run([shared.env.docker_cli, "rm", "-f", *ids], env=shared.env.cli_env(h.host),
+                                   capture_output=True, timeout=120)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for f, text in saved.items():
+            if text is None:
+                if os.path.exists(f):
+                    os.unlink(f)
+            else:
+                with open(f, "w") as fh:
+                    fh.write(text)
+        if made:
+            subprocess.run(["userdel", ROOTLESS_USER], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+    atexit.register(undo)
+    logpath = os.path.join(base, "daemon.log")
+    deadline = time.time() + 15
+    while "Daemon has completed initialization" not in open(logpath, errors="replace").read():
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError("rootless berthd did not start: " + open(logpath, errors="replace").read()[-500:])
+        time.sleep(0.05)
+    if not load_images(h):
+        raise RuntimeError("could not load busybox into the rootless berthd")
+    time_docker(h, "run", "--rm", "--network", "none", "busybox", "true")
+    _rootless["h"] = h
+    return h
+
+
+def run_rm_rootless(daemon):
+    """`docker run --rm --network none busybox true` against a rootless berthd, in ms."""
+    return time_docker(_rootless_daemon(daemon), "run", "--rm", "--network", "none", "busybox", "true")
+
+
+def run_rm_rootless_ratio(daemon):
+    """The same over rootful berth's `docker run --rm --network none busybox true`, per round."""
+    h = _rootless_daemon(daemon)
+    plain = time_docker(daemon, "run", "--rm", "--network", "none", "busybox", "true")
+    return time_docker(h, "run", "--rm", "--network", "none", "busybox", "true") / plain
+
+
 WORKLOADS_USERNS = [
     Workload("docker run --rm true, --userns-remap", "ms", run_rm_userns, daemons=("berth",), needs_images=True,
              description="`docker run --rm busybox true` against a berthd with --userns-remap"),
     Workload("userns-remap run --rm / plain", "×", run_rm_userns_ratio, daemons=("berth",), needs_images=True,
              goal=Goal("≤ 1.2", max_value=1.2), decimals=2,
              description="ratio of the row above to `docker run --rm busybox true` without remapping, per round"),
+    Workload("rootless docker run --rm --network none", "ms", run_rm_rootless, daemons=("berth",), needs_images=True,
+             description="`docker run --rm --network none busybox true` against berthd run by an unprivileged user "
+                         "(no rootless dockerd here to compare with: the next row compares with rootful berth)"),
+    Workload("rootless run --rm / rootful", "×", run_rm_rootless_ratio, daemons=("berth",), needs_images=True,
+             decimals=2, description="ratio of the row above to rootful berth's, per round"),
 ]

@@ -219,3 +219,24 @@ void fs_clean_abs_path(const char *in, char *out, size_t size) {
         if (n == 0)
                 snprintf(out, size, "/");
 }
+
+bool fs_in_user_namespace(void) {
+        static int cached = -1; /* a process does not change user namespace once threaded */
+        if (cached >= 0)
+                return cached;
+        int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+        char buf[128];
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (fd >= 0)
+                (void) close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        unsigned long a, b, c;
+        cached = !(sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL);
+        return cached;
+}
+
+const char *fs_overlay_opaque_xattr(void) {
+        return fs_in_user_namespace() ? "user.overlay.opaque" : "trusted.overlay.opaque";
+}

@@ -34,6 +34,12 @@ int fs_read_file(int dirfd, const char *name, size_t max_bytes, char **ret_data,
 /* mkdir -p with @mode for the directories it creates. */
 int fs_mkdir_p(const char *path, mode_t mode, struct berr *err);
 
+/* True when this process is not in the host's user namespace (rootless berthd): overlayfs
+ * then keeps its attributes as user.overlay.* ("userxattr"), trusted.* being the host's. */
+bool fs_in_user_namespace(void);
+/* "trusted.overlay.opaque", or "user.overlay.opaque" in a user namespace. */
+const char *fs_overlay_opaque_xattr(void);
+
 /* Mark directory @fd as the top of directory hierarchies for the filesystem's inode
  * allocator (ext2/3/4's FS_TOPDIR_FL, `chattr +T`): each new subdirectory then goes to
  * a block group of its own instead of the parent's. Layer and container trees are

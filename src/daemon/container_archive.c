@@ -600,7 +600,7 @@ static void put(struct tar_out *o, int dir_fd, const char *base, const char *nam
                 header(o, dname, &st, '5', NULL, 0);
         }
         char opq[4] = "";
-        if (o->overlay && fgetxattr(fd, "trusted.overlay.opaque", opq, sizeof(opq) - 1) == 1 && opq[0] == 'y') {
+        if (o->overlay && fgetxattr(fd, fs_overlay_opaque_xattr(), opq, sizeof(opq) - 1) == 1 && opq[0] == 'y') {
                 /* an opaque directory: what the layers below had in it is gone */
                 _cleanup_free_ char *wh = NULL;
                 if (asprintf(&wh, "%s%s.wh..wh..opq", name, name[0] ? "/" : "") >= 0) {

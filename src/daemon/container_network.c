@@ -769,6 +769,10 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
                 return 0;
         }
 
+        /* rootless (only "none" gets here, container.c refuses the rest): berthd may not
+         * return to the user's namespace once in another, so the runtime makes this one. */
+        if (d->rootless)
+                return 0;
         /* A namespace of its own (none, bridge, user networks), lo up. */
         char ns[4200];
         int r = net_sandbox_create(d->nets, c->id, ns, sizeof(ns), err);

@@ -434,6 +434,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         if (r < 0)
                 return r;
         in.mounts = mounts;
+        in.in_userns = d->rootless;
         if (d->remap) {
                 in.uid_maps = d->remap->uids;
                 in.n_uid_maps = d->remap->n_uids;

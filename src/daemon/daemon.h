@@ -63,6 +63,7 @@ struct daemon {
         _Atomic int health_threads;
         volatile bool shutting_down; /* set once; blocking waits give up */
         struct userns_remap *remap;  /* --userns-remap (userns.c); NULL: containers run as the host's root */
+        bool rootless;               /* berthd runs in an unprivileged user's namespace (rootless.c) */
 };
 
 /* Counts for `docker info`: filled by the container and image stores as they land. */

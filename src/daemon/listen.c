@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "rootless.h"
 
 /* Connections waiting to be accepted. Each accepted connection costs the API server a
  * thread start, so a burst of clients can outrun it; with a short queue the next client's
@@ -246,7 +247,8 @@ static int listen_unix(const struct host_spec *spec, struct berr *err) {
         umask(old);
         if (b < 0)
                 return berr_sys(err, BERR_INTERNAL, "bind unix://%s", spec->path);
-        struct group *g = getgrnam(spec->group ? spec->group : "docker");
+        /* rootless: the user's socket (the host's "docker" group means nothing in our namespace) */
+        struct group *g = rootless_is_child() && !spec->group ? NULL : getgrnam(spec->group ? spec->group : "docker");
         struct group by_number;
         char *end = NULL;
         if (!g && spec->group && (by_number.gr_gid = (gid_t) strtoul(spec->group, &end, 10), *spec->group && !*end))

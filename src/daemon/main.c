@@ -21,6 +21,7 @@
 #include "daemon/metrics_server.h"
 #include "daemon/notify.h"
 #include "daemon/reload.h"
+#include "daemon/rootless.h"
 
 /* Each API connection is a descriptor (and a streaming one often two), and the usual soft
  * limit of 1,024 is what let a thousand idle clients lock everyone out. Raise the soft
@@ -93,7 +94,14 @@ int main(int argc, char **argv) {
                 daemon_config_done(&d.cfg);
                 return 0;
         }
-        r = daemon_config_finish(&d.cfg, &err);
+        /* An unprivileged user's berthd runs itself again in a user namespace of the
+         * user's subordinate ids (rootless.c), with dockerd-rootless's paths. */
+        d.rootless = rootless_is_child();
+        r = geteuid() != 0 || d.rootless ? rootless_defaults(&d.cfg, &err) : 0;
+        if (r == 0)
+                r = daemon_config_finish(&d.cfg, &err);
+        if (r == 0 && d.rootless && d.cfg.userns_remap)
+                r = berr_set(&err, BERR_INVALID, EINVAL, "--userns-remap is not supported in rootless mode");
         if (r == 0)
                 r = daemon_opts_start(&d.cfg, &err);
         if (r < 0) {
@@ -104,6 +112,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "configuration OK\n");
                 daemon_config_done(&d.cfg);
                 return 0;
+        }
+        if (geteuid() != 0) { /* the unprivileged parent: it waits for the berthd inside */
+                daemon_config_done(&d.cfg);
+                r = rootless_run(argv, &err);
+                return r < 0 ? fail(err.msg) : r;
         }
         log_set_level(d.cfg.log_level);
         if (want_check) {

@@ -252,9 +252,10 @@ json_t *daemon_security_options(struct daemon *d) {
         char text[4200];
         snprintf(text, sizeof(text), "name=seccomp,profile=%s", seccomp);
         json_array_append_new(sec, json_string(text));
-        /* name=rootless comes here, in dockerd's order */
         if (d->remap) /* dockerd: --userns-remap in effect */
                 json_array_append_new(sec, json_string("name=userns"));
+        if (d->rootless)
+                json_array_append_new(sec, json_string("name=rootless"));
         const char *cgns = o->cgroupns_mode ? o->cgroupns_mode : d->host.cgroup_version == 2 ? "private" : "host";
         if (STREQ(cgns, "private") && access("/proc/self/ns/cgroup", F_OK) == 0)
                 json_array_append_new(sec, json_string("name=cgroupns"));

@@ -79,7 +79,8 @@ static bool overlay_works(const char *home) {
         }
         if (ok) {
                 char opts[4 * PATH_MAX + 64];
-                snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s", p[0], p[1], p[2]);
+                snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s%s", p[0], p[1], p[2],
+                         fs_in_user_namespace() ? ",userxattr" : "");
                 ok = mount("overlay", p[3], "overlay", 0, opts) == 0;
                 if (ok)
                         (void) umount2(p[3], MNT_DETACH); /* nothing was written through it */
@@ -428,6 +429,8 @@ static int overlay_mount_fsconfig(struct graph_driver *d, const char *const *cha
 }
 
 static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, struct berr *err) {
+        if (fs_in_user_namespace() && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+                return berr_sys(err, BERR_INTERNAL, "mount %s: userxattr", target);
         if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
                       fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
                 return berr_sys(err, BERR_INTERNAL, "mount %s: upper dir %s", target, upper);
@@ -456,7 +459,9 @@ static int overlay_mount_legacy(struct graph_driver *d, const char *const *chain
                 len += (size_t) snprintf(opts + len, cap - len, "%s%s/" LINK_DIR "/%s", i ? ":" : "", d->home, lnk);
         }
         if (upper)
-                snprintf(opts + len, cap - len, ",upperdir=%s,workdir=%s", upper, work);
+                len += (size_t) snprintf(opts + len, cap - len, ",upperdir=%s,workdir=%s", upper, work);
+        if (fs_in_user_namespace()) /* rootless: overlay's attributes are user.overlay.* */
+                snprintf(opts + len, cap - len, ",userxattr");
         return overlay_mount_opts(target, opts, err);
 }
 

@@ -33,7 +33,6 @@
 #define WH_PREFIX ".wh."
 #define WH_META_PREFIX ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
-#define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
 
 struct path_seen {
         UT_hash_handle hh;
@@ -289,7 +288,7 @@ static int apply_whiteout(struct apply *ap, struct archive_entry *e, const char 
 
         if (STREQ(base, WH_OPAQUE)) {
                 if (overlay) {
-                        if (fsetxattr(dfd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
+                        if (fsetxattr(dfd, fs_overlay_opaque_xattr(), "y", 1, 0) < 0)
                                 return berr_sys(err, BERR_INTERNAL, "%s: set opaque xattr", parent);
                         return 0;
                 }
@@ -326,7 +325,7 @@ static int set_xattrs(int dfd, const char *base, const char *path, struct archiv
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
                 /* Overlay's own attributes (redirect, metacopy, origin...) would let a layer
                  * reach into other layers; only whiteout conversion may set them. */
-                if (strncmp(name, "trusted.overlay.", 16) == 0) {
+                if (strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0) {
                         log_debug("layer: %s: ignoring xattr %s", path, name);
                         continue;
                 }

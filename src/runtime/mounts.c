@@ -411,6 +411,17 @@ static int cgroup_mount(int rootfd, const struct rt_mount_ctx *m, const char *de
                 bare.n_data = 0;
                 if (m->has_new_cgroupns || !cg)
                         r = new_fs_mount("cgroup2", "cgroup", &bare, dest, &mfd, err);
+                if (r == -EPERM && !cg) {
+                        /* rootless without a cgroup of its own, in the host's cgroup namespace:
+                         * the host's tree, read-only, as sysfs falls back to the host's /sys */
+                        struct mnt_opts bo = *o;
+                        bo.n_data = 0;
+                        bo.is_bind = bo.is_rbind = bo.attr_recursive = true;
+                        bo.attr.attr_set |= MOUNT_ATTR_RDONLY;
+                        bo.attr.attr_clr &= ~(uint64_t) MOUNT_ATTR_RDONLY;
+                        _cleanup_close_ int unused = TAKE_FD(destfd);
+                        return bind_mount(rootfd, "/sys/fs/cgroup", dest, &bo, err);
+                }
                 else {
                         mfd = open_tree(AT_FDCWD, cg->hier[0].dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
                         r = mfd < 0 ? berr_sys(err, BERR_INTERNAL, "mount %s to %s", cg->hier[0].dir, dest) : 0;

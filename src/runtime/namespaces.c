@@ -1,28 +1,33 @@
 /* namespaces.c - linux.namespaces: which are new, which are joined by path, the user
- * namespace and its maps, and the pid-namespace dance around fork(). We fork() with glibc (which keeps malloc and the
- * other atfork state consistent in the child, unlike a raw clone3 from a possibly threaded
- * shim) and the child unshares the other namespaces itself. A new pid namespace only
- * applies to children, so the parent switches its own thread's pid_for_children around
- * the fork (unshare or setns CLONE_NEWPID are per thread and allowed in threaded
- * processes), and switches back at once.
+ * namespace and its maps, and the pid-namespace dance around fork(). We fork() with glibc
+ * (which keeps malloc and the other atfork state consistent in the child, unlike a raw
+ * clone3 from a possibly threaded shim) and the child unshares the other namespaces
+ * itself. A new pid namespace only applies to children, so the parent switches its own
+ * thread's pid_for_children around the fork (unshare or setns CLONE_NEWPID are per thread
+ * and allowed in threaded processes), and switches back at once.
  *
  * A new user namespace cannot be made that way (unshare/setns CLONE_NEWUSER refuse a
  * threaded caller), and every namespace the container creates must be owned by it (proc,
  * sysfs and mqueue mounts check the owner of the pid, net and ipc namespaces). So a
- * short-lived helper process creates it, together with the pid namespace when that is new
- * (one unshare: the pid namespace is then owned by the user namespace), the shim writes
- * its uid_map and gid_map, keeps fds of both and lets the helper go: from there on both
- * are "joined by path". The child joins the namespaces given by path first (still as the
- * host's root: a network namespace berthd made is owned by the host's user namespace),
- * then the user namespace, becomes its root, and unshares the rest inside it. */
+ * short-lived helper process unshares it, the shim writes its uid_map and gid_map, keeps
+ * an fd of it and lets the helper go: from there on it is "joined by path". The child
+ * joins the namespaces given by path first (still as the host's root: a network namespace
+ * berthd made is owned by the host's user namespace), then the user namespace, becomes
+ * its root, and unshares the rest inside it. A new pid namespace is made there too
+ * (pid_in_child: one nobody entered cannot be opened to join from the parent), and the
+ * caller forks the init into it. Rootless, the shim could not switch back from a pid
+ * namespace it entered, so that is done in the child as well. */
 #include "runtime_int.h"
 
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +133,18 @@ int rt_ns_pid_leave(int saved, struct berr *err) {
         return 0;
 }
 
+static int lo_up(struct berr *err) {
+        _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { 0 };
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return berr_sys(err, BERR_INTERNAL, "bring lo up");
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                return berr_sys(err, BERR_INTERNAL, "bring lo up");
+        return 0;
+}
+
 /* Inside the user namespace just joined: become its root (the kernel ids the maps give
  * container ids 0), with no supplementary groups of the host's (they are unmapped). */
 static int become_userns_root(struct berr *err) {
@@ -180,6 +197,11 @@ int rt_ns_child_setup(const struct rt_namespaces *ns, int (*before_cgroupns)(voi
         }
         if (flags && unshare(flags) < 0)
                 return berr_sys(err, BERR_INTERNAL, "unshare namespaces");
+        if (flags & CLONE_NEWNET) {
+                int r = lo_up(err); /* berthd brings it up in the namespaces it makes; here we made it */
+                if (r < 0)
+                        return r;
+        }
         /* Last, so that the namespace's root is the container's cgroup the parent put us in. */
         if (ns->is_new[RT_NS_CGROUP]) {
                 if (before_cgroupns && !waited) {
@@ -305,12 +327,26 @@ int rt_userns_create(const char *uid_map, const char *gid_map, int join_userns_f
         return 0;
 }
 
+bool rt_in_user_namespace(void) {
+        _cleanup_close_ int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+        char buf[128];
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        unsigned long a, b, c;
+        /* the initial namespace maps everything: "0 0 4294967295" */
+        return !(sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL);
+}
+
 int rt_userns_new(const char *uid_map, const char *gid_map, int *ret_fd, struct berr *err) {
         return rt_userns_create(uid_map, gid_map, -1, false, ret_fd, NULL, err);
 }
 
 int rt_userns_prepare(const json_t *spec, struct rt_namespaces *ns, struct berr *err) {
         bool new_user = ns->is_new[RT_NS_USER] && ns->fd[RT_NS_USER] < 0;
+        if (!new_user && ns->fd[RT_NS_USER] < 0 && !rt_in_user_namespace())
+                return 0;
         if (new_user) {
                 char uid_map[USERNS_MAP_MAX], gid_map[USERNS_MAP_MAX];
                 json_t *lnx = json_object_get(spec, "linux");
@@ -326,7 +362,9 @@ int rt_userns_prepare(const json_t *spec, struct rt_namespaces *ns, struct berr 
         /* A new pid namespace must be owned by the container's user namespace, and one
          * that no process has entered cannot be opened (pid_for_children wants an init):
          * the child makes it from inside the user namespace and forks the init into it. */
-        if (ns->fd[RT_NS_USER] >= 0 && ns->is_new[RT_NS_PID] && ns->fd[RT_NS_PID] < 0)
+        /* Rootless, the shim could not go back to its own pid namespace (the host's user
+         * namespace owns it) after entering the new one: the child does it there too. */
+        if ((ns->fd[RT_NS_USER] >= 0 || rt_in_user_namespace()) && ns->is_new[RT_NS_PID] && ns->fd[RT_NS_PID] < 0)
                 ns->pid_in_child = true;
         return 0;
 }

@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -168,6 +169,7 @@ struct child_ctx {
         bool cgroup_msg; /* create: the parent sends CGROUP once it attached us */
         bool drop_mknod;
         bool has_userns; /* a user namespace is joined: some steps need the host's privileges first */
+        bool exec_pid_in_child; /* exec, rootless: the child joins the pid namespace and forks */
         pid_t init_pid; /* exec */
         int init_pidfd;
 };
@@ -282,11 +284,25 @@ static void child_state_done(struct child_state *st) {
 static int child_fork_init(const struct child_ctx *c, struct child_state *st, struct berr *err) {
         struct cgroup_wait w = { .c = c, .st = st };
         (void) child_wait_cgroup(&w, err);
+        /* The pid goes first on the sync socket: the init waits until we have sent it. */
+        int sent[2];
+        if (pipe2(sent, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pipe");
         pid_t pid = fork();
-        if (pid < 0)
-                return berr_sys(err, BERR_INTERNAL, "fork the container's init into its pid namespace");
-        if (pid == 0)
+        if (pid < 0) {
+                int r = berr_sys(err, BERR_INTERNAL, "fork the container's init into its pid namespace");
+                (void) close(sent[0]);
+                (void) close(sent[1]);
+                return r;
+        }
+        if (pid == 0) {
+                (void) close(sent[1]);
+                char ch;
+                while (read(sent[0], &ch, 1) < 0 && errno == EINTR)
+                        ; /* EOF: our parent sent the pid and is gone */
+                (void) close(sent[0]);
                 return 0;
+        }
         struct berr e = { .errnum = (int) pid };
         (void) sync_send(c->sync_fd, RT_SYNC_PID, &e); /* on failure the parent sees EOF */
         _exit(0);
@@ -300,6 +316,12 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 r = c->has_userns ? child_before_userns(&w, err) : 0;
                 if (r == 0)
                         r = rt_ns_exec_join(c->init_pid, c->init_pidfd, err);
+                if (r == 0 && c->exec_pid_in_child) {
+                        if (setns(c->init_pidfd, CLONE_NEWPID) < 0)
+                                r = berr_sys(err, BERR_INTERNAL, "join the pid namespace of pid %d", (int) c->init_pid);
+                        else
+                                r = child_fork_init(c, st, err);
+                }
         } else
                 r = rt_ns_child_setup(c->ns, child_wait_cgroup, child_before_userns, &w, err);
         if (r == 0 && !c->is_exec && c->ns->pid_in_child)
@@ -500,10 +522,11 @@ static int wait_ready(int fd, int *ret_console, struct berr *err) {
         return 0;
 }
 
-/* pid_in_child: the child forked the init and went; reap the child and follow the init. */
-static int wait_init_pid(struct rt_container *c, struct berr *err) {
+/* pid_in_child: the child forked the init (or the exec'd process) and went; reap the
+ * child and follow its child, ours now (child subreaper): nothing else can reap it. */
+static int wait_forked_pid(int fd, pid_t *pid, int *pidfd, struct berr *err) {
         struct rt_sync_msg m;
-        int r = sync_recv(c->sync_fd, &m);
+        int r = sync_recv(fd, &m);
         if (r < 0) {
                 errno = -r;
                 return berr_sys(err, BERR_INTERNAL, "read from the container's process");
@@ -514,14 +537,13 @@ static int wait_init_pid(struct rt_container *c, struct berr *err) {
                 return msg_to_err(&m, err);
         if (m.type != RT_SYNC_PID || m.errnum <= 0)
                 return berr_set(err, BERR_INTERNAL, EBADMSG, "unexpected message %u from the container's process", m.type);
-        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+        while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
                 ;
-        (void) close(c->pidfd);
-        /* Reaped, its child is ours now (child subreaper): nothing else can reap it. */
-        c->pid = (pid_t) m.errnum;
-        c->pidfd = pidfd_open(c->pid, 0);
-        if (c->pidfd < 0)
-                return berr_sys(err, BERR_INTERNAL, "pidfd_open %d", (int) c->pid);
+        (void) close(*pidfd);
+        *pid = (pid_t) m.errnum;
+        *pidfd = pidfd_open(*pid, 0);
+        if (*pidfd < 0)
+                return berr_sys(err, BERR_INTERNAL, "pidfd_open %d", (int) *pid);
         return 0;
 }
 
@@ -578,6 +600,45 @@ static int spawn(const struct child_ctx *c, const struct rt_namespaces *ns, int 
         }
         *ret_pid = pid;
         *ret_pidfd = pidfd;
+        return 0;
+}
+
+static bool nonzero(const json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        return (json_is_integer(v) && json_integer_value(v) > 0) || (json_is_string(v) && json_string_length(v)) ||
+               (json_is_array(v) && json_array_size(v)) || (json_is_object(v) && json_object_size(v));
+}
+
+/* Any limit beyond the device rules (dockerd writes 0 or -1 for "none"). */
+static bool resources_limit(const json_t *res) {
+        static const char *const memory[] = { "limit", "reservation", "swap", "kernel", "kernelTCP" };
+        static const char *const cpu[] = { "shares", "quota", "realtimeRuntime", "cpus", "mems" };
+        static const char *const blkio[] = { "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice",
+                                             "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
+        for (size_t i = 0; i < ELEMENTSOF(memory); i++)
+                if (nonzero(json_object_get(res, "memory"), memory[i]))
+                        return true;
+        for (size_t i = 0; i < ELEMENTSOF(cpu); i++)
+                if (nonzero(json_object_get(res, "cpu"), cpu[i]))
+                        return true;
+        for (size_t i = 0; i < ELEMENTSOF(blkio); i++)
+                if (nonzero(json_object_get(res, "blockIO"), blkio[i]))
+                        return true;
+        return nonzero(json_object_get(res, "pids"), "limit") || nonzero(res, "hugepageLimits") || nonzero(res, "unified");
+}
+
+/* Rootless without a delegated cgroup (the container's would be under a root-owned dir):
+ * run without one, as rootless dockerd does on cgroup v1, unless limits were asked for. */
+static int cgroup_unavailable(struct rt_container *c, const json_t *resources, int r, struct berr *err) {
+        if (!(r == -EACCES || r == -EPERM || r == -EROFS) || !rt_in_user_namespace())
+                return r;
+        if (resources_limit(resources)) {
+                char why[BERR_MSG_MAX];
+                snprintf(why, sizeof(why), "%s", err->msg);
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: resource limits need a cgroup delegated to "
+                                "the user (%s)", why);
+        }
+        c->cg = rt_cgroup_free(c->cg);
         return 0;
 }
 
@@ -642,11 +703,13 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         if (r == 0)
                 r = rt_cgroup_create(c->cg, json_object_get(lnx, "resources"), err);
         if (r < 0)
+                r = cgroup_unavailable(c, json_object_get(lnx, "resources"), r, err);
+        if (r < 0)
                 goto fail;
         /* cgroup v2 without a device program (the kernel or our user namespace runs none):
          * fail closed. Unless the container may use every device anyway (--privileged), it
          * loses CAP_MKNOD, so it cannot make nodes for host devices the rules would deny. */
-        c->drop_mknod = r > 0 && !devices_all_allowed(json_object_get(lnx, "resources"));
+        c->drop_mknod = (r > 0 || !c->cg) && !devices_all_allowed(json_object_get(lnx, "resources"));
         trace_mark("shim cgroup created");
 
         int sp[2];
@@ -673,14 +736,14 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
                 errno = -r;
                 r = berr_sys(err, BERR_INTERNAL, "start the container's process");
         }
-        if (r == 0)
+        if (r == 0 && c->cg)
                 r = rt_cgroup_add_pid(c->cg, c->pid, err);
         trace_mark("shim init added to the cgroup");
         /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
         if (r == 0)
                 (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
         if (r == 0 && ns.pid_in_child)
-                r = wait_init_pid(c, err);
+                r = wait_forked_pid(c->sync_fd, &c->pid, &c->pidfd, err);
         if (r == 0)
                 r = wait_ready(c->sync_fd, &c->console, err);
         trace_mark("shim READY received");
@@ -757,10 +820,12 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
                 .is_exec = true, .spec = NULL, .process = process, .io = io, .sync_fd = sp[1],
                 .ns = &none, .cg = c->cg, .seccomp = c->seccomp, .init_pid = c->pid, .init_pidfd = c->pidfd,
                 .drop_mknod = c->drop_mknod, .has_userns = c->has_userns,
+                /* rootless: the shim could not return to its own pid namespace */
+                .exec_pid_in_child = rt_in_user_namespace(),
         };
         pid_t pid = 0;
         int pidfd = -1;
-        int r = spawn(&cc, &none, c->pidfd, sp[0], &pid, &pidfd, err);
+        int r = spawn(&cc, &none, cc.exec_pid_in_child ? -1 : c->pidfd, sp[0], &pid, &pidfd, err);
         (void) close(sp[1]);
         if (r < 0)
                 return r;
@@ -771,12 +836,21 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         /* GO first, as for create: the process joins the container's namespaces while we
          * attach it to the cgroup (a v1 cgroup.procs write can wait for an RCU grace
-         * period). It is in the cgroup before START, so before its execve. */
-        r = sync_send(fd, RT_SYNC_GO, NULL) < 0 ? berr_sys(err, BERR_INTERNAL, "start the exec process") : 0;
+         * period). It is in the cgroup before START, so before its execve.
+         * A process that forks into the pid namespace (rootless) is attached first: its
+         * child must be born in the cgroup. */
         struct berr cg_err = { 0 };
-        int cg_r = r == 0 ? rt_cgroup_add_pid(c->cg, pid, &cg_err) : 0;
+        int cg_r = 0;
+        bool cg_first = cc.exec_pid_in_child;
+        if (cg_first && c->cg)
+                cg_r = rt_cgroup_add_pid(c->cg, pid, &cg_err);
+        r = sync_send(fd, RT_SYNC_GO, NULL) < 0 ? berr_sys(err, BERR_INTERNAL, "start the exec process") : 0;
+        if (!cg_first && r == 0 && c->cg)
+                cg_r = rt_cgroup_add_pid(c->cg, pid, &cg_err);
         trace_mark("shim exec added to the cgroup");
         int master = -1;
+        if (r == 0 && cc.exec_pid_in_child)
+                r = wait_forked_pid(fd, &pid, &pidfd, err);
         if (r == 0)
                 r = wait_ready(fd, console ? &master : NULL, err); /* a setup error is the better message */
         if (r == 0 && cg_r < 0) {

@@ -50,6 +50,8 @@ int rt_userns_prepare(const json_t *spec, struct rt_namespaces *ns, struct berr 
  * it when @new_pidns (*ret_pidns_fd: its pid_for_children). */
 int rt_userns_create(const char *uid_map, const char *gid_map, int join_userns_fd, bool new_pidns,
                      int *ret_userns_fd, int *ret_pidns_fd, struct berr *err);
+/* True when this process is not in the host's user namespace (rootless berthd). */
+bool rt_in_user_namespace(void);
 /* OCI id mappings ([{containerID, hostID, size}]) as uid_map text. */
 int rt_userns_map_text(const json_t *mappings, char *buf, size_t size, struct berr *err);
 

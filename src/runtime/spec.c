@@ -99,6 +99,7 @@ struct ns_modes {
         struct spec_modes m;
         bool network_container, uts_host, pid_host, pid_container, ipc_container, cgroupns_private;
         bool userns_private; /* a user namespace of the container's own (remapped daemon) */
+        bool in_userns;      /* berthd runs in a user namespace (rootless) */
 };
 
 static bool host_is_cgroup2(void) {
@@ -159,6 +160,7 @@ static int modes_parse(const struct spec_input *in, struct ns_modes *ns, struct 
         if (r < 0)
                 return r;
         ns->userns_private = remapped && !STREQ(hc->userns_mode, "host");
+        ns->in_userns = in->in_userns;
 
         int64_t shm = hc->shm_size;
         if (shm < 0)
@@ -585,7 +587,7 @@ static int sysctl_build(const struct ctr_config *cc, const struct ns_modes *ns, 
                 /* dockerd (like containerd's CRI): ping and low ports without NET_RAW / NET_BIND_SERVICE */
                 json_object_set_new(out, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
                 /* not in a user namespace (dockerd): its gids are not all mapped */
-                if (!ns->userns_private)
+                if (!ns->userns_private && !ns->in_userns)
                         json_object_set_new(out, "net.ipv4.ping_group_range", json_string("0 2147483647"));
         }
         const struct strmap *user = &cc->hc.sysctls;

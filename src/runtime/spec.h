@@ -53,6 +53,7 @@ struct spec_input {
         const char *default_seccomp; /* the daemon's --seccomp-profile for containers that name
                                   * none: NULL or "builtin" (Docker's default), "unconfined",
                                   * or a profile's JSON text */
+        bool in_userns;          /* berthd itself runs in a user namespace (rootless) */
 };
 
 /* Set to "true" in spec.annotations when HostConfig.Init asks for an init process. */

@@ -279,3 +279,39 @@ def test_kill9_during_commit_leaves_the_container_running(fresh_daemon):
             commit.kill()
             commit.wait()
         clean_up(d, cli)
+
+
+def test_shim_killed_while_paused_ends_the_container(fresh_daemon):
+    """kill -9 of the shim of a paused container: its processes, frozen, took no SIGKILL
+    and stayed for good (in D state, in a cgroup that never went), the exit took seconds
+    to record, and a later `docker start` put the new init into the frozen group and hung
+    (found by tests/torture). berthd now thaws the group before it kills what is left."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "busybox", "sleep", "600").stdout.strip()
+        pid = json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Pid"]
+        cli.run("pause", cid)
+        with open(os.path.join(d.exec_root, "containers", cid, "shim.pid")) as f:
+            shim = int(f.read())
+        t0 = time.time()
+        os.kill(shim, signal.SIGKILL)
+        while json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Running"]:
+            assert time.time() - t0 < 10, "the shim's death was never recorded"
+            time.sleep(0.05)
+        st = json.loads(cli.run("inspect", cid).stdout)[0]["State"]
+        assert st["Status"] == "exited" and st["ExitCode"] == 137 and not st["Paused"], st
+        deadline = time.time() + 5
+        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists("/proc/%d" % pid), "the frozen init outlived its shim"
+        assert time.time() - t0 < 3, "recording the exit took %.1f s" % (time.time() - t0)
+        assert not any(os.path.isdir(os.path.join(root, "berth", cid))
+                       for root in ("/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"))
+        # It starts again, unfrozen.
+        cli.run("start", cid, timeout=20)
+        assert cli.run("exec", cid, "echo", "ok", timeout=20).stdout == "ok\n"
+        cli.run("rm", "-f", cid)
+    finally:
+        clean_up(d, cli)

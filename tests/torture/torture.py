@@ -37,7 +37,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
-from conftest import BERTHD, TESTDATA, Berthd, unmount_under  # noqa: E402
+from conftest import BERTHD, TESTDATA, Berthd  # noqa: E402
 from registry import Registry  # noqa: E402
 
 import http.client  # noqa: E402

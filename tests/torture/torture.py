@@ -46,6 +46,8 @@ import requests  # noqa: E402
 import urllib3  # noqa: E402
 
 FIXTURE = os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar")
+MAX_CONTAINERS_PER_CLIENT = 6
+MAX_VOLUMES_PER_CLIENT = 3
 # What a client meets when berthd dies under it: the request or its answer cut short.
 DOWN_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
                urllib3.exceptions.ProtocolError, http.client.HTTPException, ConnectionError, OSError)
@@ -187,6 +189,8 @@ class Client(threading.Thread):
     # ---- operations ----
 
     def op_run(self):
+        if len(self.mine) >= MAX_CONTAINERS_PER_CLIENT:  # the store stays the same size over a long run
+            return self.op_rm()
         name = self.name("c")
         with self.t.ledger.lock:
             self.t.ledger.maybe_names.add(name)
@@ -307,7 +311,7 @@ class Client(threading.Thread):
             self.t.ledger.images["busybox:latest"] = True
 
     def op_volume(self):
-        if self.vols and self.rng.random() < 0.4:
+        if self.vols and (self.rng.random() < 0.4 or len(self.vols) >= MAX_VOLUMES_PER_CLIENT):
             v = self.vols.pop(self.rng.randrange(len(self.vols)))
             with self.t.ledger.lock:
                 self.t.ledger.volumes[v] = "maybe"

@@ -35,6 +35,7 @@
 #include "daemon.h"
 #include "image/image_store.h"
 #include "shim/msg.h"
+#include "volume/volume.h"
 
 enum finding_kind {
         FINDING_PROBLEM, /* inconsistent: nothing at start-up fixes it */
@@ -53,6 +54,7 @@ enum fix {
         FIX_UNMOUNT,    /* a mount point of nothing: detach it */
         FIX_BUNDLE,     /* a bundle no shim serves: remove it */
         FIX_NETNS,      /* a netns bind mount of no running container: detach and unlink */
+        FIX_VOLUME_STORE_OPEN, /* volume_store_open removes it (an empty volume directory with no record) */
 };
 
 struct finding {
@@ -344,11 +346,16 @@ static void check_volumes(struct checker *k) {
         while (d && (de = readdir(d))) {
                 if (is_dot(de->d_name) || de->d_name[0] == '.')
                         continue;
-                k->volumes++;
                 char path[PATH_MAX];
                 snprintf(path, sizeof(path), "volumes/%s", de->d_name);
-                if (!volume_present(k, de->d_name))
-                        add(k, FINDING_PROBLEM, FIX_NONE, NULL, path, "volume without its record (volume.json)");
+                if (volume_present(k, de->d_name))
+                        k->volumes++;
+                else if (volume_dir_is_leftover(dirfd(d), de->d_name))
+                        add(k, FINDING_ORPHAN, FIX_VOLUME_STORE_OPEN, NULL, path,
+                            "volume directory without a record and with no data (a create cut short)");
+                else
+                        add(k, FINDING_PROBLEM, FIX_NONE, NULL, path, "volume directory without its record (volume.json) "
+                                                                      "holds data: left alone");
         }
 }
 
@@ -380,10 +387,10 @@ static int run_pass(struct checker *k, bool repair_blobs, struct berr *err) {
         int r = image_store_check(k->d.cfg.data_root, &io, k->images, &k->ist, err);
         if (r < 0)
                 return r;
+        check_volumes(k);
         if (k->for_startup)
                 return 0; /* containers, mounts, bundles: ctr_store_open loads and sorts them out */
         check_networks(k);
-        check_volumes(k);
         check_containers(k);
         check_mounts(k);
         check_exec_root(k);
@@ -391,7 +398,7 @@ static int run_pass(struct checker *k, bool repair_blobs, struct berr *err) {
 }
 
 static void repair(struct checker *k) {
-        bool store_open = false;
+        bool store_open = false, volume_open = false;
         for (struct finding *f = k->head; f; f = f->next) {
                 struct berr e = { 0 };
                 switch (f->fix) {
@@ -415,9 +422,19 @@ static void repair(struct checker *k) {
                         if (tree_remove_at(AT_FDCWD, f->arg, &e) < 0)
                                 fprintf(k->o->out, "repair: %s\n", e.msg);
                         break;
+                case FIX_VOLUME_STORE_OPEN:
+                        volume_open = true;
+                        break;
                 case FIX_NONE:
                         break;
                 }
+        }
+        if (volume_open) {
+                struct volume_store *vs = NULL;
+                struct berr e = { 0 };
+                if (volume_store_open(k->d.cfg.data_root, &vs, &e) < 0)
+                        fprintf(k->o->out, "repair: volume store: %s\n", e.msg);
+                volume_store_free(vs);
         }
         if (!store_open)
                 return;
@@ -548,7 +565,7 @@ int daemon_check_startup(struct daemon_config *cfg) {
         for (struct finding *f = k.head; f; f = f->next, n++) {
                 if (f->kind == FINDING_PROBLEM)
                         log_warn("store check: %s: %s", f->path, f->msg);
-                else if (f->fix == FIX_STORE_OPEN || f->fix == FIX_CTR_DIR)
+                else if (f->fix == FIX_STORE_OPEN || f->fix == FIX_CTR_DIR || f->fix == FIX_VOLUME_STORE_OPEN)
                         log_info("store check: %s: %s: removing it", f->path, f->msg);
                 else
                         log_info("store check: %s: %s", f->path, f->msg);

@@ -29,6 +29,7 @@
 #include "common/tree.h"
 #include "logdrv.h"
 #include "reload.h"
+#include "container_commit.h"
 #include "common/clock.h"
 #include "shim/msg.h"
 #include "userns.h"
@@ -172,6 +173,8 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
                                                                       c->ports ? c->ports : json_null()));
         if (rec && c->mounts_from)
                 json_object_set(rec, "MountPointsFrom", c->mounts_from);
+        if (rec && c->commit_pause)
+                json_object_set_new(rec, "BerthCommitPause", json_true());
         if (!rec || !hcj)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
         _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
@@ -271,6 +274,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
                 c->ports = json_incref(ports);
         c->restart_count = (int) json_integer_value(json_object_get(rec, "RestartCount"));
         c->stop_requested = json_is_true(json_object_get(rec, "HasBeenManuallyStopped"));
+        c->commit_pause = json_is_true(json_object_get(rec, "BerthCommitPause"));
         enum ctr_state s = ctr_state_from_name(json_string_value(json_object_get(st, "Status")));
         (void) ctr_set_state(d, c, s == _CTR_STATE_INVALID ? CTR_EXITED : s, CTR_STATE_QUIET, NULL); /* NEW -> any */
         c->pid = (pid_t) json_integer_value(json_object_get(st, "Pid"));
@@ -363,6 +367,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                 if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
                         ctr_net_restore(d, c);
                         readopt(d, c);
+                        ctr_commit_recover(d, c);
                 } else if (!ctr_recover_stopped(d, c)) {
                         /* What a crash between start and exit left: addresses, veth, namespace.
                          * (Its DNAT entries go with the resync below.) */

@@ -100,6 +100,7 @@ struct container {
         int rootfs_users;       /* docker cp holds the root filesystem mounted (container_archive.c) */
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */
+        bool commit_pause;      /* a commit pauses it: in the record, so a crash mid-commit is thawed at start-up */
         /* health (health.c), under lock */
         char health_status[16];  /* "starting", "healthy", "unhealthy"; "" without a check */
         int health_failing;

@@ -24,3 +24,7 @@ struct ctr_commit_opts {
  * layer into a new image → unpause; a "commit" event on success. */
 int ctr_commit(struct daemon *d, const char *name_or_id, const struct ctr_commit_opts *o,
                char ret_id[DIGEST_STRING_MAX], struct berr *err);
+
+/* Start-up: a container a commit had paused when berthd died (its record says so) is
+ * thawed and shown running again; the commit itself was never acknowledged. */
+void ctr_commit_recover(struct daemon *d, struct container *c);

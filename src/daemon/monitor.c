@@ -38,9 +38,29 @@ int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *er
         return 0;
 }
 
+/* A frozen task takes no signal: a container paused (by the user or a commit) when its
+ * shim died would keep its processes, in D state, for good, and a later start of the
+ * same container put its new init into the frozen group and hung. Thaw first. */
+static void thaw(const char *id) {
+        char path[512];
+        (void) fs_path_fmt(path, sizeof(path), "/sys/fs/cgroup/freezer/berth/%s/freezer.state", id);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) !write(fd, "THAWED", 6); /* best effort: the kill below reports nothing either */
+                close(fd);
+        }
+        (void) fs_path_fmt(path, sizeof(path), "/sys/fs/cgroup/berth/%s/cgroup.freeze", id);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) !write(fd, "0", 1);
+                close(fd);
+        }
+}
+
 /* The shim died without recording an exit: nothing supervises the container's processes
  * any more, so they go, through every cgroup hierarchy that has the container's group. */
 static void kill_orphans(const char *id) {
+        thaw(id);
         static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
                                              "/sys/fs/cgroup" };
         for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
@@ -57,6 +77,7 @@ static void kill_orphans(const char *id) {
                         }
                         if (n == 0)
                                 break;
+                        thaw(id); /* frozen again meanwhile (a pause on its way): signals wait */
                         usleep(20000);
                 }
                 path[strlen(path) - strlen("/cgroup.procs")] = '\0';

@@ -124,9 +124,12 @@ static size_t on_body_conn(char *data, size_t size, size_t n, void *opaque) {
         long status = 0;
         (void) curl_easy_getinfo(xc->h, CURLINFO_RESPONSE_CODE, &status); /* known once headers are in */
         if (status >= 200 && status < 300 && x->rq->sink) {
+                errno = 0;
                 size_t took = x->rq->sink(x->rq->sink_opaque, data, len);
-                if (took != len)
+                if (took != len) {
                         x->resp->sink_failed = true;
+                        x->resp->sink_errno = errno; /* the write's own reason (ENOSPC), or 0 */
+                }
                 return took;
         }
         size_t max = status >= 200 && status < 300 ? (x->rq->max_body ? x->rq->max_body : DEFAULT_MAX_BODY)
@@ -299,6 +302,9 @@ static int perform(struct dist_client *c, struct dist_conn *conn, const struct d
                 return berr_set(err, BERR_UNAVAILABLE, ECANCELED, "operation cancelled");
         if (xc.x.too_large)
                 return berr_set(err, BERR_INVALID, EFBIG, "%s %s: response too large", rq->method, url);
+        if (cr == CURLE_WRITE_ERROR && resp->sink_failed && resp->sink_errno)
+                return berr_set(err, BERR_INTERNAL, resp->sink_errno, "%s %s: cannot store the response: %s", rq->method,
+                                url, strerror(resp->sink_errno));
         if (cr == CURLE_WRITE_ERROR && resp->sink_failed)
                 return berr_set(err, BERR_INTERNAL, EIO, "%s %s: cannot store the response", rq->method, url);
         if (cr != CURLE_OK) {

@@ -129,6 +129,7 @@ struct dist_resp {
         char range[64];
         int64_t content_length;
         bool sink_failed;
+        int sink_errno; /* why the sink refused, when a system call said (ENOSPC) */
 };
 
 /* Perform @rq with the client's credentials; on 401 read the challenge, get credentials

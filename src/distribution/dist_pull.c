@@ -248,8 +248,11 @@ static size_t sink_write(void *opaque, const char *data, size_t len) {
         if (k->got + (int64_t) len > l->desc.size)
                 return 0; /* more than the manifest said: refuse, it cannot verify */
         stream_take(k);
-        if (fs_write_all(l->fd, data, len) < 0)
+        int w = fs_write_all(l->fd, data, len);
+        if (w < 0) {
+                errno = -w; /* the caller reports it (a full data root: ENOSPC) */
                 return 0;
+        }
         stream_send(k, data, len);
         digest_ctx_update(k->d, data, len);
         k->got += (int64_t) len;

@@ -50,6 +50,30 @@ bool volume_name_valid(const char *name) {
         return true;
 }
 
+bool volume_dir_is_leftover(int root_fd, const char *name) {
+        char path[512];
+        struct stat st;
+        if (name[0] == '.' || !volume_name_valid(name) || fs_path_fmt(path, sizeof(path), "%s/" RECORD, name) < 0 ||
+            fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+                return false;
+        if (fs_path_fmt(path, sizeof(path), "%s/_data", name) < 0)
+                return false;
+        int fd = openat(root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return false;
+        }
+        bool empty = true;
+        struct dirent *de;
+        while (empty && (de = readdir(d)))
+                empty = de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2]));
+        closedir(d);
+        return empty;
+}
+
 int volume_store_open(const char *data_root, struct volume_store **ret, struct berr *err) {
         struct volume_store *vs = calloc(1, sizeof(*vs));
         if (!vs)
@@ -75,7 +99,7 @@ int volume_store_open(const char *data_root, struct volume_store **ret, struct b
                 close(dfd);
         struct dirent *de;
         while (d && (de = readdir(d)))
-                if (strncmp(de->d_name, ".rm-", 4) == 0) {
+                if (strncmp(de->d_name, ".rm-", 4) == 0 || volume_dir_is_leftover(vs->root_fd, de->d_name)) {
                         struct berr e2 = { 0 };
                         (void) tree_remove_at(vs->root_fd, de->d_name, &e2);
                 }

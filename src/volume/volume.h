@@ -24,6 +24,10 @@ void volume_store_free(struct volume_store *vs);
 
 /* dockerd's rule for local volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
 bool volume_name_valid(const char *name);
+/* A create cut short (kill -9 between the directory and its record): a directory of
+ * DATA-ROOT/volumes (@root_fd) with no volume.json and nothing in _data. Never listed,
+ * and removed when the store opens; one whose _data holds anything is left alone. */
+bool volume_dir_is_leftover(int root_fd, const char *name);
 
 /* Create @name (NULL or "": a random anonymous one), or return the existing volume of
  * that name as dockerd does. @labels and @driver_opts may be NULL. *@ret (may be NULL):

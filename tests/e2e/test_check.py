@@ -105,7 +105,7 @@ def test_check_after_work_is_clean_and_finds_damage(fresh_daemon):
             d.start()
         cli.run("rm", "-f", "up", "done", check=False)
         cli.cleanup()
-        reg.stop()
+        reg.cleanup()
 
 
 def test_check_reports_a_record_whose_image_is_missing(fresh_daemon):

@@ -230,3 +230,88 @@ def test_data_root_through_a_symlink_unmounts_and_removes(fresh_daemon, tmp_path
         assert listdir(os.path.join(real, "containers")) == set()
     finally:
         clean_up(d, cli)
+
+
+def test_kill9_during_commit_leaves_the_container_running(fresh_daemon):
+    """A commit pauses the container while it reads its layer. Killed then, berthd used to
+    come back with the container frozen and "paused", though no one had asked for a pause
+    (found by tests/torture): start-up now thaws what a commit had paused."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    env = docker_env(d.host, cli.config_dir)
+    commit = None
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "busybox", "sh", "-c",
+                      "dd if=/dev/zero of=/big bs=1M count=300 2>/dev/null; "
+                      "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done").stdout.strip()
+        deadline = time.time() + 30
+        while "tick" not in cli.run("logs", cid).stdout and time.time() < deadline:
+            time.sleep(0.1)
+        before = json.loads(cli.run("inspect", cid).stdout)[0]["State"]
+        commit = subprocess.Popen(["docker", "commit", cid, "cut:short"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Paused"]:
+                break
+            time.sleep(0.005)
+        else:
+            raise AssertionError("the commit never paused the container")
+        d.stop(signal.SIGKILL)
+        commit.wait(timeout=30)
+        d.start()
+        st = json.loads(cli.run("inspect", cid).stdout)[0]["State"]
+        assert st["Status"] == "running" and not st["Paused"], st
+        assert st["Pid"] == before["Pid"] and st["StartedAt"] == before["StartedAt"]
+        # Thawed for real: its output goes on and exec works.
+        n = len(cli.run("logs", cid).stdout.splitlines())
+        time.sleep(0.6)
+        assert len(cli.run("logs", cid).stdout.splitlines()) > n
+        assert cli.run("exec", cid, "echo", "ok").stdout == "ok\n"
+        # The mark is gone from the record: a second restart changes nothing.
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Status"] == "running"
+        assert "paused for a commit" in d.read_log()
+    finally:
+        if commit and commit.poll() is None:
+            commit.kill()
+            commit.wait()
+        clean_up(d, cli)
+
+
+def test_shim_killed_while_paused_ends_the_container(fresh_daemon):
+    """kill -9 of the shim of a paused container: its processes, frozen, took no SIGKILL
+    and stayed for good (in D state, in a cgroup that never went), the exit took seconds
+    to record, and a later `docker start` put the new init into the frozen group and hung
+    (found by tests/torture). berthd now thaws the group before it kills what is left."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "busybox", "sleep", "600").stdout.strip()
+        pid = json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Pid"]
+        cli.run("pause", cid)
+        with open(os.path.join(d.exec_root, "containers", cid, "shim.pid")) as f:
+            shim = int(f.read())
+        t0 = time.time()
+        os.kill(shim, signal.SIGKILL)
+        while json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Running"]:
+            assert time.time() - t0 < 10, "the shim's death was never recorded"
+            time.sleep(0.05)
+        st = json.loads(cli.run("inspect", cid).stdout)[0]["State"]
+        assert st["Status"] == "exited" and st["ExitCode"] == 137 and not st["Paused"], st
+        deadline = time.time() + 5
+        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists("/proc/%d" % pid), "the frozen init outlived its shim"
+        assert time.time() - t0 < 3, "recording the exit took %.1f s" % (time.time() - t0)
+        assert not any(os.path.isdir(os.path.join(root, "berth", cid))
+                       for root in ("/sys/fs/cgroup/freezer", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"))
+        # It starts again, unfrozen.
+        cli.run("start", cid, timeout=20)
+        assert cli.run("exec", cid, "echo", "ok", timeout=20).stdout == "ok\n"
+        cli.run("rm", "-f", cid)
+    finally:
+        clean_up(d, cli)

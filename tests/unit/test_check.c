@@ -245,6 +245,26 @@ static void test_check_reference_to_a_missing_image(void **st) {
         free(out);
 }
 
+static void test_check_volume_cut_short_and_volume_with_data(void **st) {
+        (void) st;
+        mkdirs("volumes/whole/_data");
+        put("volumes/whole/volume.json", "{\"Name\":\"whole\"}");
+        mkdirs("volumes/halfmade/_data");
+        put("volumes/userdata/_data/precious", "keep me");
+        char *out = NULL;
+        assert_int_equal(run_check(CHECK_QUICK, false, &out), 1);
+        assert_non_null(strstr(out, "orphan   volumes/halfmade: volume directory without a record and with no data"));
+        assert_non_null(strstr(out, "problem  volumes/userdata: volume directory without its record (volume.json) holds "
+                                    "data: left alone"));
+        assert_non_null(strstr(out, " 1 volumes,"));
+        free(out);
+        assert_int_equal(run_check(CHECK_QUICK, true, &out), 1);
+        assert_false(exists("volumes/halfmade"));
+        assert_true(exists("volumes/userdata/_data/precious")); /* never user data */
+        assert_true(exists("volumes/whole/_data"));
+        free(out);
+}
+
 static void test_check_args(void **st) {
         (void) st;
         char *argv1[] = { "berthd", "--data-root", "/x", "--check=quick", "--repair", NULL };
@@ -274,6 +294,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_full_finds_a_layer_whose_files_changed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_container_naming_a_missing_image, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_reference_to_a_missing_image, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_volume_cut_short_and_volume_with_data, setup, teardown),
                 cmocka_unit_test(test_check_args),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

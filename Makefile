@@ -238,7 +238,8 @@ bench: deps all
 
 # Load and limit tests (tests/load): concurrent runs, 2,000 held connections, the
 # connection limit, slow clients. LOAD_SCALE=0.1 runs them at a tenth of their size (CI);
-# the figures are printed and kept in build/load/report.json.
+# the figures are printed and kept in build/load/report.json. LOAD_DAEMON=dockerd runs the
+# same load against Debian's dockerd (build/load/report-dockerd.json) for comparison.
 LOAD_SCALE ?= 1
 load: all
 	cd tests/load && LOAD_SCALE=$(LOAD_SCALE) $(PYTHON) -m pytest -q -ra $(PYTEST_ARGS)

@@ -1283,13 +1283,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* See FD_RESERVE above: what the descriptor limit allows (berthd raises its soft limit to
  * the hard one at start). */
-static unsigned default_max_connections(void) {
+static unsigned fd_connections(void) {
         struct rlimit rl;
         rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
         if (fds == RLIM_INFINITY || fds > (1u << 20))
                 fds = 1u << 20;
-        rlim_t n = fds > FD_RESERVE + 2 * MIN_CONNECTIONS ? (fds - FD_RESERVE) / 2 : MIN_CONNECTIONS;
-        return n > MAX_CONNECTIONS ? MAX_CONNECTIONS : (unsigned) n;
+        return fds > FD_RESERVE + 2 * MIN_CONNECTIONS ? (unsigned) ((fds - FD_RESERVE) / 2) : MIN_CONNECTIONS;
+}
+
+static unsigned default_max_connections(void) {
+        unsigned n = fd_connections();
+        return n > MAX_CONNECTIONS ? MAX_CONNECTIONS : n;
 }
 
 int api_server_start(const struct api_server_config *cfg, const int *listen_fds, size_t n_fds,
@@ -1302,6 +1306,10 @@ int api_server_start(const struct api_server_config *cfg, const int *listen_fds,
                 srv->cfg.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
         if (!srv->cfg.max_connections)
                 srv->cfg.max_connections = default_max_connections();
+        else if (srv->cfg.max_connections > fd_connections())
+                log_warn("--max-connections %u is more than the open-file limit leaves room for (%u): raise the "
+                         "limit (LimitNOFILE=) or connections may fail for want of descriptors",
+                         srv->cfg.max_connections, fd_connections());
         if (!srv->cfg.header_timeout_ms)
                 srv->cfg.header_timeout_ms = HEADER_TIMEOUT_MS;
         struct conn_guard_config gc = {

@@ -79,7 +79,7 @@ static const struct opt_desc opts[] = {
         { OPT_DNS_OPT, "dns-opt", 0, true, "dns-opts", "DNS options to use (repeatable)" },
         { OPT_DNS_SEARCH, "dns-search", 0, true, "dns-search", "DNS search domains to use (repeatable)" },
         { OPT_MAX_DOWNLOAD_ATTEMPTS, "max-download-attempts", 0, true, "max-download-attempts", "Set the max download attempts for each pull (default 5)" },
-        { OPT_MAX_CONNECTIONS, "max-connections", 0, true, "max-connections", "API connections served at once; past it new ones are answered 503 (berth only; default: half the open-file limit less 256, at most 4096)" },
+        { OPT_MAX_CONNECTIONS, "max-connections", 0, true, "max-connections", "API connections served at once; past it new ones are answered 503 (berth only, 1 to 10000; default: half the open-file limit less 256, at most 4096)" },
         { OPT_HTTP_PROXY, "http-proxy", 0, true, NULL, "HTTP proxy URL to use for outgoing traffic" },
         { OPT_HTTPS_PROXY, "https-proxy", 0, true, NULL, "HTTPS proxy URL to use for outgoing traffic" },
         { OPT_NO_PROXY, "no-proxy", 0, true, NULL, "Comma-separated list of hosts or IP addresses for which the proxy is skipped" },

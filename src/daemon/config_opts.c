@@ -288,9 +288,12 @@ int apply14(struct daemon_opts14 *o, enum config_opt id, const char *value, stru
                 o->max_download_attempts = (int) n;
                 return 0;
         case OPT_MAX_CONNECTIONS:
-                if (!parse_ll(value, &n) || n < 1 || n > 65536)
+                /* Each connection is a thread (a stack and its guard: two of the 65,530
+                         * mappings a process gets by default), and half as many again are
+                         * accepted past the limit to be told 503. */
+                if (!parse_ll(value, &n) || n < 1 || n > 10000)
                         return berr_set(err, BERR_INVALID, EINVAL,
-                                        "invalid argument \"%s\" for \"--max-connections\" flag: want 1 to 65536", value);
+                                        "invalid argument \"%s\" for \"--max-connections\" flag: want 1 to 10000", value);
                 o->max_connections = (unsigned) n;
                 return 0;
         case OPT_HTTP_PROXY:

@@ -105,7 +105,10 @@ def test_attach_client_that_hangs_up_is_let_go(fresh_daemon):
         for s in socks:
             s.close()
         deadline = time.time() + 5
-        while time.time() < deadline and _threads_fds(d.proc.pid) > (threads0, fds0):
+        while time.time() < deadline:
+            threads1, fds1 = _threads_fds(d.proc.pid)
+            if threads1 <= threads0 and fds1 <= fds0:
+                break
             time.sleep(0.1)
         threads1, fds1 = _threads_fds(d.proc.pid)
         assert threads1 <= threads0 and fds1 <= fds0, (threads0, fds0, threads1, fds1)

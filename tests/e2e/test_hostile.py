@@ -111,3 +111,11 @@ def test_conflicting_content_lengths_refused(berthd):
                  b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nabcde")
     assert status_of(r) == 200, r
     assert ping_ok(berthd.sock)
+
+
+def test_large_registry_auth_header_still_served(berthd):
+    # The connection pool (64 KB) bounds a request's headers: an X-Registry-Config with
+    # the identity tokens of a dozen registries (tens of KB) must still fit.
+    r = http_raw(berthd.sock, b"GET /_ping HTTP/1.1\r\nHost: d\r\nX-Registry-Config: " + b"e" * (48 * 1024)
+                 + b"\r\nConnection: close\r\n\r\n")
+    assert status_of(r) == 200, r[:200]

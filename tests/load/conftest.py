@@ -36,16 +36,46 @@ def scaled(n, least=1):
     return max(least, int(round(n * SCALE)))
 
 
+# LOAD_DAEMON=dockerd runs the same load against Debian's dockerd (started as the bench
+# starts it: bench/daemons.py, own roots, socket and bridge) for the figures beside
+# berth's; the checks that are about berthd's threads and descriptors are skipped.
+REFERENCE = os.environ.get("LOAD_DAEMON", "berthd") == "dockerd"
+
+
+class _Reference:
+    """dockerd behind the attributes the tests use (proc.pid, sock, host)."""
+
+    def __init__(self):
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        import daemons
+        path = daemons.ensure_dockerd(install=False)
+        if not path:
+            pytest.skip("LOAD_DAEMON=dockerd but no dockerd is installed")
+        self.env = daemons.Env(dockerd=path)
+        self.d = daemons.Dockerd(self.env, "load-dockerd", path)
+        self.d.start()
+        self.proc, self.sock, self.host = self.d.proc, self.d.sock, self.d.host
+
+    def cleanup(self):
+        try:
+            self.d.remove_containers()
+            self.d.stop()
+        finally:
+            self.env.cleanup()
+
+
 @pytest.fixture(scope="module")
 def berthd():
-    d = Berthd().start()
-    cli = DockerCLI(d.host)
+    d = _Reference() if REFERENCE else Berthd().start()
     try:
-        cli.run("load", "-i", BUSYBOX, timeout=120)
+        cli = DockerCLI(d.host)
+        try:
+            cli.run("load", "-i", BUSYBOX, timeout=120)
+        finally:
+            cli.cleanup()
+        yield d
     finally:
-        cli.cleanup()
-    yield d
-    d.cleanup()
+        d.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +95,8 @@ def client(berthd):
 
 @pytest.fixture
 def fresh_daemon():
+    if REFERENCE:
+        pytest.skip("a berthd option")
     made = []
 
     def make(*extra_args, start=True):
@@ -92,8 +124,11 @@ def pytest_terminal_summary(terminalreporter):
         return
     out = os.path.join(ROOT, "build", "load")
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump({"scale": SCALE, "figures": _figures}, f, indent=1, sort_keys=True)
-    terminalreporter.section("load figures (scale %g, build/load/report.json)" % SCALE)
+    name = "report-dockerd.json" if REFERENCE else "report.json"
+    with open(os.path.join(out, name), "w") as f:
+        json.dump({"scale": SCALE, "daemon": "dockerd" if REFERENCE else "berthd", "figures": _figures}, f,
+                  indent=1, sort_keys=True)
+    terminalreporter.section("load figures of %s (scale %g, build/load/%s)" % (
+        "dockerd" if REFERENCE else "berthd", SCALE, name))
     for name, values in _figures.items():
         terminalreporter.write_line("%-34s %s" % (name, "  ".join("%s=%s" % kv for kv in values.items())))

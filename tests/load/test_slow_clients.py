@@ -9,10 +9,10 @@ import statistics
 import threading
 import time
 
-from conftest import DockerCLI, report, scaled  # noqa: F401 (fixtures)
+from conftest import REFERENCE, DockerCLI, report, scaled  # noqa: F401 (fixtures)
 from loadlib import PING, proc_counts, request, settle
 
-V = b"/v1.45"
+V = b"/v1.41"  # the newest dockerd 20.10 (LOAD_DAEMON=dockerd) speaks; berth serves 1.24 to 1.45
 LIMIT_MS = 100
 
 
@@ -62,7 +62,9 @@ def counted(berthd):
     request(berthd.sock, PING)
     fds0, threads0, _ = settle(pid, 0, 0, timeout=0)
     yield
-    fds1, threads1, _ = settle(pid, fds0, threads0, timeout=30)
+    fds1, threads1, _ = settle(pid, fds0, threads0, timeout=5 if REFERENCE else 30)
+    if REFERENCE:
+        return
     assert fds1 <= fds0 and threads1 <= threads0, "before %d fds %d threads, after %d fds %d threads" % (
         fds0, threads0, fds1, threads1)
 

@@ -36,7 +36,7 @@ class _Conn:
     def __init__(self, path):
         self.path = path
         self.sock = None
-        self.buf = b""
+        self.buf = bytearray()
 
     def _connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -44,22 +44,24 @@ class _Conn:
         s.connect(self.path)
         return s
 
+    def _fill(self, s):
+        b = s.recv(1 << 20)
+        if not b:
+            raise ConnectionError("connection closed")
+        self.buf += b  # a bytearray: appending is amortized O(1) (large listings)
+
     def _readline(self, s):
-        while b"\r\n" not in self.buf:
-            b = s.recv(65536)
-            if not b:
-                raise ConnectionError("connection closed")
-            self.buf += b
-        line, self.buf = self.buf.split(b"\r\n", 1)
+        while (i := self.buf.find(b"\r\n")) < 0:
+            self._fill(s)
+        line = bytes(self.buf[:i])
+        del self.buf[:i + 2]
         return line
 
     def _readn(self, s, n):
         while len(self.buf) < n:
-            b = s.recv(65536)
-            if not b:
-                raise ConnectionError("connection closed")
-            self.buf += b
-        out, self.buf = self.buf[:n], self.buf[n:]
+            self._fill(s)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
         return out
 
     def _head(self, method, path, body, extra=""):
@@ -72,7 +74,7 @@ class _Conn:
 
     def call(self, method, path, body=None, ok=(200, 201, 204)):
         if self.sock is None:
-            self.sock, self.buf = self._connect(), b""
+            self.sock, self.buf = self._connect(), bytearray()
         try:
             return self._call(method, path, body, ok)
         except (ConnectionError, OSError):
@@ -91,15 +93,16 @@ class _Conn:
             k, _, v = line.decode().partition(":")
             headers[k.strip().lower()] = v.strip()
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            data = b""
+            parts = []
             while True:
                 n = int(self._readline(s).split(b";")[0], 16)
                 if n == 0:
                     while self._readline(s):
                         pass
                     break
-                data += self._readn(s, n)
+                parts.append(self._readn(s, n))
                 self._readn(s, 2)
+            data = b"".join(parts)
         else:
             data = self._readn(s, int(headers.get("content-length", "0")))
         if headers.get("connection", "").lower() == "close":

@@ -160,7 +160,7 @@ static char *frame_entry(struct ctr_log_reader *r, bool is_err, const char *t, c
 
 static char *frame_line(struct ctr_log_reader *r, const char *json_line) {
         json_error_t je;
-        json_t *o = json_loads(json_line, 0, &je);
+        json_t *o = json_loads(json_line, JSON_ALLOW_NUL, &je); /* the writer escapes NUL as \u0000 */
         if (!o)
                 return NULL;
         const char *stream = json_string_value(json_object_get(o, "stream"));

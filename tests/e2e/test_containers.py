@@ -128,6 +128,16 @@ def test_logs_follow_ends_when_container_exits(docker, images):
     docker.run("rm", "brief")
 
 
+def test_logs_keep_nul_bytes(docker, images):
+    # json-file writes a NUL as \u0000; the reader must take it back, not drop the line
+    docker.run("run", "--name", "nul", "busybox", "printf", "a\\000b\\nafter\\n")
+    p = subprocess.run(["docker", "logs", "nul"], env=docker_env(docker.host, docker.config_dir), capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=20)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"a\x00b\nafter\n"
+    docker.run("rm", "nul")
+
+
 def test_kill_with_signal_and_not_running(docker, images):
     # pid 1 only gets signals it handles, as under Docker: the shell traps USR1
     docker.run("run", "-d", "--name", "victim", "busybox", "sh", "-c",

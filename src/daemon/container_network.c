@@ -1356,6 +1356,9 @@ json_t *ctr_net_stats(struct daemon *d, struct container *c) {
 /* ---- the network API's daemon side ---- */
 
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
+        if (d->rootless) /* rootless.c: the user's network namespace is not berthd's to change */
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth cannot create networks yet (no "
+                                "slirp4netns or pasta networking): not supported by berth");
         int r = net_create(d->nets, req, ret_id, ret_warning, err);
         if (r < 0)
                 return r;

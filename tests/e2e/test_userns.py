@@ -282,6 +282,23 @@ def test_container_outlives_a_daemon_restart_and_exec_joins_its_namespace(remapp
         cli.run("rm", "-f", "live", check=False)
 
 
+def test_sharing_a_containers_namespaces_shares_its_user_namespace(remapped):
+    """dockerd: --net/--pid container:<x> join <x>'s user namespace too (else the namespaces
+    joined would not be the new one's to use)."""
+    d, cli = remapped
+    cli.run("run", "-d", "--name", "donor", "busybox", "sleep", "600")
+    try:
+        own = cli.run("exec", "donor", "readlink", "/proc/self/ns/user").stdout.strip()
+        for mode in (["--net", "container:donor"], ["--pid", "container:donor"]):
+            out = cli.run("run", "--rm", *mode, "busybox", "readlink", "/proc/self/ns/user").stdout.strip()
+            assert out == own, mode
+        # a container of its own has a user namespace of its own, with the same maps
+        other = cli.run("run", "--rm", "busybox", "readlink", "/proc/self/ns/user").stdout.strip()
+        assert other != own
+    finally:
+        cli.run("rm", "-f", "donor")
+
+
 def test_docker_py_runs_with_and_without_the_user_namespace(remapped, remap_user):
     import docker as dockerpy
     d, cli = remapped

@@ -24,6 +24,8 @@ FIX = os.path.join(TESTDATA, "fixtures")
 USER = "berthrl"
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+# with the backups shadow's tools leave: given back as they were too
+SAVED_FILES = SUBID_FILES + ("/etc/subuid-", "/etc/subgid-")
 
 pytestmark = pytest.mark.skipif(not shutil.which("newuidmap"), reason="needs newuidmap (Debian package uidmap)")
 
@@ -43,7 +45,7 @@ def taken_ranges():
 
 class RootlessBerthd:
     def __init__(self):
-        self.saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+        self.saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SAVED_FILES}
         subprocess.run(["useradd", "-r", "-s", "/bin/false", USER], check=True, capture_output=True)
         pw = pwd.getpwnam(USER)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid

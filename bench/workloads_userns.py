@@ -21,6 +21,8 @@ from workloads import Goal, Workload, load_images, time_docker
 REMAP_USER = "berthbench"
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+# with the backups shadow's tools leave: given back as they were too
+SAVED_FILES = SUBID_FILES + ("/etc/subuid-", "/etc/subgid-")
 
 _remapped = {}
 
@@ -44,7 +46,7 @@ def _taken():
 
 
 def _make_user():
-    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SAVED_FILES}
     made = subprocess.run(["useradd", "-r", "-s", "/bin/false", REMAP_USER], capture_output=True).returncode == 0
     start = 900000
     while any(s < start + RANGE and start < s + n for s, n in _taken()):
@@ -118,7 +120,7 @@ def _rootless_daemon(shared):
         return h
     if not shutil.which("newuidmap"):
         raise RuntimeError("rootless needs newuidmap (Debian package uidmap)")
-    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SAVED_FILES}
     made = subprocess.run(["useradd", "-r", "-s", "/bin/false", ROOTLESS_USER], capture_output=True).returncode == 0
     pw = pwd.getpwnam(ROOTLESS_USER)
     start = 1000000

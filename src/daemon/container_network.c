@@ -1381,6 +1381,9 @@ static int refuse_driver_plugin(struct daemon *d, const char *driver, const char
 }
 
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
+        if (d->rootless) /* rootless.c: the user's network namespace is not berthd's to change */
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth cannot create networks yet (no "
+                                "slirp4netns or pasta networking): not supported by berth");
         static const char *const net_drivers[] = { "bridge", "host", "null", "overlay", "macvlan", "ipvlan", NULL };
         static const char *const ipam_drivers[] = { "default", "null", NULL };
         int r = refuse_driver_plugin(d, json_string_value(json_object_get(req, "Driver")), PLUGIN_KIND_NETWORK,

@@ -347,6 +347,11 @@ static bool pause_ms(struct ctr_stats_reader *r, int ms) {
 
 int ctr_stats_open(struct daemon *d, struct container *c, bool stream, bool one_shot, int client_fd,
                    struct ctr_stats_reader **ret, struct berr *err) {
+        /* rootless.c: containers run without a cgroup of their own; the counters of the one
+         * they share with berthd would be the user's session's, not theirs */
+        if (d->rootless)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: container stats need a cgroup delegated to "
+                                "the user: not supported by berth yet");
         struct ctr_stats_reader *r = calloc(1, sizeof(*r));
         if (!r)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

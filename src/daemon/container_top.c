@@ -1,12 +1,15 @@
 /* container_top.c - GET /containers/{id}/top: run `ps` on the host with the client's
  * arguments and keep the lines of the container's processes, as dockerd does. The
- * container's processes are those of its init's cgroup (read from /proc/<pid>/cgroup). */
+ * container's processes are those of its init's cgroup (read from /proc/<pid>/cgroup), or
+ * rootless, where it has none of its own, of its init's pid namespace. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "container.h"
+#include "daemon.h"
 
 #define PS_OUTPUT_MAX (8u << 20)
 #define PS_ARGS_MAX 64
@@ -92,6 +96,42 @@ static int cgroup_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
                 pids[n++] = atoi(t);
         }
         *ret = pids;
+        *ret_n = n;
+        return 0;
+}
+
+/* Rootless, a container has no cgroup of its own (none is delegated): its processes are
+ * those in its init's pid namespace, found by the namespace of every process in /proc. */
+static int pidns_pids(pid_t init, int **ret, size_t *ret_n, struct berr *err) {
+        char path[64];
+        struct stat want;
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) init);
+        if (stat(path, &want) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pid namespace of process %d", (int) init);
+        _cleanup_closedir_ DIR *dir = opendir("/proc");
+        if (!dir)
+                return berr_sys(err, BERR_INTERNAL, "open /proc");
+        size_t n = 0, cap = 16;
+        _cleanup_free_ int *pids = malloc(cap * sizeof(*pids));
+        if (!pids)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+                struct stat st;
+                if (*end || pid <= 0 || snprintf(path, sizeof(path), "/proc/%ld/ns/pid", pid) < 0 || stat(path, &st) < 0 ||
+                    st.st_ino != want.st_ino || st.st_dev != want.st_dev)
+                        continue; /* gone meanwhile, or another namespace's */
+                if (n == cap) {
+                        int *np = realloc(pids, (cap *= 2) * sizeof(*pids));
+                        if (!np)
+                                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                        pids = np;
+                }
+                pids[n++] = (int) pid;
+        }
+        *ret = TAKE_PTR(pids);
         *ret_n = n;
         return 0;
 }
@@ -271,7 +311,6 @@ static int parse_ps(char *out, const int *pids, size_t n_pids, json_t **ret, str
 }
 
 int ctr_top(struct daemon *d, struct container *c, const char *ps_args, json_t **ret, struct berr *err) {
-        (void) d;
         pthread_mutex_lock(&c->lock);
         enum ctr_state st = ctr_state_shown(c);
         pid_t init = c->pid;
@@ -283,7 +322,7 @@ int ctr_top(struct daemon *d, struct container *c, const char *ps_args, json_t *
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
         _cleanup_free_ int *pids = NULL;
         size_t n = 0;
-        int r = cgroup_pids(init, &pids, &n, err);
+        int r = d->rootless ? pidns_pids(init, &pids, &n, err) : cgroup_pids(init, &pids, &n, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *out = NULL;

@@ -24,6 +24,8 @@ FIX = os.path.join(TESTDATA, "fixtures")
 USER = "berthrl"
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+# with the backups shadow's tools leave: given back as they were too
+SAVED_FILES = SUBID_FILES + ("/etc/subuid-", "/etc/subgid-")
 
 pytestmark = pytest.mark.skipif(not shutil.which("newuidmap"), reason="needs newuidmap (Debian package uidmap)")
 
@@ -43,7 +45,7 @@ def taken_ranges():
 
 class RootlessBerthd:
     def __init__(self):
-        self.saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+        self.saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SAVED_FILES}
         subprocess.run(["useradd", "-r", "-s", "/bin/false", USER], check=True, capture_output=True)
         pw = pwd.getpwnam(USER)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
@@ -211,6 +213,17 @@ def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):
     assert "not supported by berth" in p.stderr
     p = cli.run("run", "--rm", "--network", "none", "--memory", "64m", "busybox", "true", check=False)
     assert p.returncode != 0 and "rootless: resource limits need a cgroup delegated to the user" in p.stderr
+    p = cli.run("network", "create", "rlnet", check=False)
+    assert p.returncode != 0 and "rootless berth cannot create networks yet" in p.stderr
+    cli.run("run", "-d", "--network", "none", "--name", "rlst", "busybox", "sleep", "600")
+    try:
+        p = cli.run("stats", "--no-stream", "rlst", check=False)
+        assert p.returncode != 0 and "rootless: container stats need a cgroup delegated to the user" in p.stderr
+        # top lists the container's own processes (its pid namespace), not the user's session
+        out = cli.run("top", "rlst").stdout.strip().split("\n")
+        assert len(out) == 2 and out[1].endswith("sleep 600")
+    finally:
+        cli.run("rm", "-f", "rlst")
     p = cli.run("run", "--rm", "--network", "none", "--privileged", "busybox", "true", check=False)
     assert p.returncode == 0  # privileged means what it means in the user's namespace
 

@@ -22,6 +22,8 @@ FIX = os.path.join(TESTDATA, "fixtures")
 USER = "berthtest"
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+# with the backups shadow's tools leave: given back as they were too
+SAVED_FILES = SUBID_FILES + ("/etc/subuid-", "/etc/subgid-")
 
 
 def taken_ranges():
@@ -51,7 +53,7 @@ class SubidUser:
     def __init__(self, name):
         self.name = name
         self.saved = {}
-        for f in SUBID_FILES:
+        for f in SAVED_FILES:
             self.saved[f] = open(f).read() if os.path.exists(f) else None
         subprocess.run(["useradd", "-r", "-s", "/bin/false", name], check=True, capture_output=True)
         self.start = free_start()
@@ -282,6 +284,23 @@ def test_container_outlives_a_daemon_restart_and_exec_joins_its_namespace(remapp
         cli.run("rm", "-f", "live", check=False)
 
 
+def test_sharing_a_containers_namespaces_shares_its_user_namespace(remapped):
+    """dockerd: --net/--pid container:<x> join <x>'s user namespace too (else the namespaces
+    joined would not be the new one's to use)."""
+    d, cli = remapped
+    cli.run("run", "-d", "--name", "donor", "busybox", "sleep", "600")
+    try:
+        own = cli.run("exec", "donor", "readlink", "/proc/self/ns/user").stdout.strip()
+        for mode in (["--net", "container:donor"], ["--pid", "container:donor"]):
+            out = cli.run("run", "--rm", *mode, "busybox", "readlink", "/proc/self/ns/user").stdout.strip()
+            assert out == own, mode
+        # a container of its own has a user namespace of its own, with the same maps
+        other = cli.run("run", "--rm", "busybox", "readlink", "/proc/self/ns/user").stdout.strip()
+        assert other != own
+    finally:
+        cli.run("rm", "-f", "donor")
+
+
 def test_docker_py_runs_with_and_without_the_user_namespace(remapped, remap_user):
     import docker as dockerpy
     d, cli = remapped
@@ -344,7 +363,7 @@ def test_default_creates_dockremap_with_ranges_of_its_own(remap_user):
     """--userns-remap default: dockerd's "dockremap" user, made with useradd and given a free
     range in both files when it does not exist; everything made is undone afterwards."""
     existed = subprocess.run(["id", "dockremap"], capture_output=True).returncode == 0
-    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SUBID_FILES}
+    saved = {f: (open(f).read() if os.path.exists(f) else None) for f in SAVED_FILES}
     base = tempfile.mkdtemp(prefix="berth-e2e-userns-default-")
     os.chmod(base, 0o711)
     d = Berthd(["--userns-remap", "default"], base=base)

@@ -609,6 +609,8 @@ class Torture:
         bridges = {}
         netdir = os.path.join(d.data_root, "network")
         for f in os.listdir(netdir):
+            if f.startswith(".") or not f.endswith(".json"):
+                continue  # temporary files: berthd --check reports what a crash left
             try:
                 with open(os.path.join(netdir, f)) as fh:
                     rec = json.load(fh)

@@ -654,12 +654,29 @@ class Torture:
                 for obj in json.loads(p.stdout).get("nftables", []):
                     for e in (obj.get("set") or {}).get("elem", []) or []:
                         elems.add(e if isinstance(e, str) else json.dumps(e))
+                self.check_port_maps(listed, table)
                 if elems and elems != set(bridges):
                     api = self.api()
                     known = {n["Name"]: n["Id"][:12] for n in api.networks()}
                     api.close()
                     self.violation("nftables set of bridges: missing %s, extra %s (networks berthd lists: %s)"
                                    % (sorted(set(bridges) - elems), sorted(elems - set(bridges)), known))
+
+    def check_port_maps(self, listed, table):
+        """One element of berth's published-port maps per published port of a running container."""
+        want = 0
+        for c in listed.values():
+            if c["State"] in ("running", "paused"):
+                want += len([p for p in c.get("Ports") or [] if p.get("PublicPort")])
+        have = 0
+        for m in ("pub_ip", "pub_any", "pub6_ip", "pub6_any"):
+            p = subprocess.run(["nft", "-j", "list", "map", "inet", table, m], capture_output=True, text=True)
+            if p.returncode != 0:
+                continue
+            for obj in json.loads(p.stdout).get("nftables", []):
+                have += len((obj.get("map") or {}).get("elem", []) or [])
+        if have != want:
+            self.violation("%d published-port map elements for %d published ports of running containers" % (have, want))
 
     def check_all(self):
         api = self.api()

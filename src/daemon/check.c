@@ -55,6 +55,7 @@ enum fix {
         FIX_BUNDLE,     /* a bundle no shim serves: remove it */
         FIX_NETNS,      /* a netns bind mount of no running container: detach and unlink */
         FIX_VOLUME_STORE_OPEN, /* volume_store_open removes it (an empty volume directory with no record) */
+        FIX_UNLINK,     /* the temporary file of an atomic write cut short: unlinked (at start-up too) */
 };
 
 struct finding {
@@ -359,6 +360,60 @@ static void check_volumes(struct checker *k) {
         }
 }
 
+/* ---- temporary files of atomic writes ---- */
+
+/* fs_write_atomic writes ".tmp-NAME.PID" and renames it over NAME: one that kill -9 cut
+ * short stays, and nothing else ever names it. */
+static bool is_atomic_tmp(const char *name) {
+        if (strncmp(name, ".tmp-", 5) != 0)
+                return false;
+        const char *dot = strrchr(name + 5, '.');
+        if (!dot || !dot[1])
+                return false;
+        for (const char *p = dot + 1; *p; p++)
+                if (*p < '0' || *p > '9')
+                        return false;
+        return true;
+}
+
+static void scan_tmp_in(struct checker *k, const char *rel) {
+        char dir[PATH_MAX];
+        if (fs_path_fmt(dir, sizeof(dir), "%s%s%s", k->d.cfg.data_root, rel[0] ? "/" : "", rel) < 0)
+                return;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+                struct stat st;
+                if (!is_atomic_tmp(de->d_name) || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                char path[PATH_MAX], abs[PATH_MAX + 300];
+                snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+                snprintf(abs, sizeof(abs), "%s/%s", dir, de->d_name);
+                add(k, FINDING_ORPHAN, FIX_UNLINK, abs, path, "temporary file of a write cut short");
+        }
+}
+
+/* The directories whose records are written with fs_write_atomic, but the image store's
+ * record directories (image_store_check reports their leftovers). */
+static void check_atomic_tmp(struct checker *k) {
+        static const char *const dirs[] = { "", "image", "network", "distribution/v2metadata-by-diffid/sha256" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                scan_tmp_in(k, dirs[i]);
+        static const char *const per_entry[] = { "containers", "volumes" };
+        for (size_t i = 0; i < ELEMENTSOF(per_entry); i++) {
+                _cleanup_closedir_ DIR *d = open_dir2(k->d.cfg.data_root, per_entry[i]);
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        char rel[PATH_MAX];
+                        snprintf(rel, sizeof(rel), "%s/%s", per_entry[i], de->d_name);
+                        scan_tmp_in(k, rel);
+                }
+        }
+}
+
 /* ---- the passes ---- */
 
 static const char *detect_driver(const char *data_root) {
@@ -388,6 +443,7 @@ static int run_pass(struct checker *k, bool repair_blobs, struct berr *err) {
         if (r < 0)
                 return r;
         check_volumes(k);
+        check_atomic_tmp(k);
         if (k->for_startup)
                 return 0; /* containers, mounts, bundles: ctr_store_open loads and sorts them out */
         check_networks(k);
@@ -424,6 +480,10 @@ static void repair(struct checker *k) {
                         break;
                 case FIX_VOLUME_STORE_OPEN:
                         volume_open = true;
+                        break;
+                case FIX_UNLINK:
+                        if (unlink(f->arg) < 0 && errno != ENOENT)
+                                fprintf(k->o->out, "repair: remove %s: %s\n", f->arg, strerror(errno));
                         break;
                 case FIX_NONE:
                         break;
@@ -563,7 +623,13 @@ int daemon_check_startup(struct daemon_config *cfg) {
         if (run_pass(&k, false, &e) < 0)
                 log_warn("store check: %s", e.msg);
         for (struct finding *f = k.head; f; f = f->next, n++) {
-                if (f->kind == FINDING_PROBLEM)
+                if (f->fix == FIX_UNLINK) {
+                        /* No writer runs yet: nothing else would ever remove it. */
+                        if (unlink(f->arg) < 0 && errno != ENOENT)
+                                log_warn("store check: remove %s: %s", f->path, strerror(errno));
+                        else
+                                log_info("store check: %s: %s: removed", f->path, f->msg);
+                } else if (f->kind == FINDING_PROBLEM)
                         log_warn("store check: %s: %s", f->path, f->msg);
                 else if (f->fix == FIX_STORE_OPEN || f->fix == FIX_CTR_DIR || f->fix == FIX_VOLUME_STORE_OPEN)
                         log_info("store check: %s: %s: removing it", f->path, f->msg);

@@ -844,12 +844,69 @@ void ctr_net_stop(struct daemon *d, struct container *c) {
         trace_mark("berthd net stop: namespace removed");
 }
 
+/* A connect or disconnect cut short by kill -9 leaves the namespace and the record apart:
+ * the veth goes before the record is written (disconnect), or is made before it
+ * (connect). The namespace is the truth: an endpoint whose interface is gone is dropped,
+ * an interface no endpoint names is deleted (its address was never recorded, so IPAM
+ * would hand it out again). Returns whether the record changed. */
+static bool reconcile_interfaces(struct daemon *d, struct container *c) {
+        char ns[4200];
+        net_sandbox_path(d->nets, c->id, ns, sizeof(ns));
+        if (!ns[0] || access(ns, F_OK) < 0)
+                return false;
+        _cleanup_json_ json_t *ifs = net_sandbox_stats(ns); /* interface name -> stats, lo left out */
+        if (!ifs)
+                return false;
+        bool changed = false, all_named = true;
+        _cleanup_json_ json_t *gone = json_array();
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *ifn = json_string_value(json_object_get(ep, EP_IFNAME));
+                if (!json_string_length(json_object_get(ep, "IPAddress")))
+                        continue;
+                if (!ifn || !*ifn) {
+                        all_named = false; /* an older record: which interface is whose is not known */
+                        continue;
+                }
+                if (json_object_get(ifs, ifn))
+                        json_object_del(ifs, ifn); /* claimed */
+                else
+                        json_array_append_new(gone, json_string(name));
+        }
+        size_t i;
+        json_t *g;
+        json_array_foreach(gone, i, g) {
+                log_warn("container %.12s: its endpoint on network %s has no interface (a disconnect cut short): "
+                         "dropping it", c->id, json_string_value(g));
+                json_object_del(c->networks, json_string_value(g));
+                changed = true;
+        }
+        const char *ifn;
+        json_t *st;
+        if (!all_named)
+                return changed;
+        json_object_foreach(ifs, ifn, st) {
+                log_warn("container %.12s: interface %s belongs to no endpoint (a connect cut short): deleting it",
+                         c->id, ifn);
+                net_leave(d->nets, "", c->id, ns, ifn); /* no network: only the link goes */
+        }
+        return changed;
+}
+
 void ctr_net_restore(struct daemon *d, struct container *c) {
         struct net_port *p = NULL;
         size_t n = 0;
         if (ports_from_record(c, &p, &n) == 0 && n > 0)
                 net_republish(d->nets, c->id, p, n);
         free(p);
+        if (reconcile_interfaces(d, c)) {
+                struct berr se = { 0 };
+                pthread_mutex_lock(&c->lock);
+                if (ctr_save(d, c, &se) < 0)
+                        log_warn("save container %.12s: %s", c->id, se.msg);
+                pthread_mutex_unlock(&c->lock);
+        }
         const char *name;
         json_t *ep;
         json_object_foreach(c->networks, name, ep) {

@@ -243,6 +243,12 @@ out:;
                 if (wr < 0) {
                         if (errno == EINTR)
                                 continue;
+                        int e = errno;
+                        /* A full disk takes part of a line: cut it off again, or the next
+                         * line would be glued to it and neither read back as JSON. */
+                        if (left < n && ftruncate(w->fd, w->size) < 0)
+                                w->size += (int64_t) (n - left); /* it stays: count it */
+                        errno = e;
                         return berr_sys(err, BERR_INTERNAL, "write log %s", w->path);
                 }
                 p += wr;

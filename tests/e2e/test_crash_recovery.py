@@ -315,3 +315,56 @@ def test_shim_killed_while_paused_ends_the_container(fresh_daemon):
         cli.run("rm", "-f", cid)
     finally:
         clean_up(d, cli)
+
+
+def netns_ifaces(d, cid):
+    out = subprocess.run(["nsenter", "--net=" + os.path.join(d.exec_root, "netns", cid), "ip", "-o", "link", "show"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ": lo:" not in line)
+
+
+def test_connect_and_disconnect_cut_short_are_reconciled_at_start_up(fresh_daemon):
+    """kill -9 between a disconnect's veth removal and its record, or between a connect's
+    veth and its record, left the container's namespace and its record apart (found by
+    tests/torture): an endpoint shown and its address held with no interface behind it,
+    or an interface with an address IPAM would hand out again. At start-up the namespace
+    is the truth: the endpoint without an interface goes, the interface without an
+    endpoint goes. (The cut is made here by hand in the namespace while berthd is down.)"""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cli.run("network", "create", "--subnet", d.subnet(1), "cutnet")
+        cid = cli.run("run", "-d", "--network", "cutnet", "busybox", "sleep", "600").stdout.strip()
+        cli.run("network", "connect", "bridge", cid)
+        assert netns_ifaces(d, cid) == ["eth0", "eth1"]
+        ip = json.loads(cli.run("inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]["cutnet"]["IPAddress"]
+        pid = json.loads(cli.run("inspect", cid).stdout)[0]["State"]["Pid"]
+
+        # A disconnect from cutnet cut short: its interface is gone, the record not yet written.
+        d.stop(signal.SIGKILL)
+        subprocess.run(["nsenter", "--net=" + os.path.join(d.exec_root, "netns", cid), "ip", "link", "del", "eth0"],
+                       check=True)
+        d.start()
+        c = json.loads(cli.run("inspect", cid).stdout)[0]
+        assert c["State"]["Pid"] == pid
+        assert sorted(c["NetworkSettings"]["Networks"]) == ["bridge"]
+        assert json.loads(cli.run("network", "inspect", "cutnet").stdout)[0]["Containers"] == {}
+        assert "a disconnect cut short" in d.read_log()
+        # Its address is free again, once.
+        other = cli.run("run", "-d", "--network", "cutnet", "--ip", ip, "busybox", "sleep", "600").stdout.strip()
+
+        # A connect cut short: an interface in the namespace that no endpoint names.
+        d.stop(signal.SIGKILL)
+        ns = os.path.join(d.exec_root, "netns", cid)
+        subprocess.run(["nsenter", "--net=" + ns, "ip", "link", "add", "eth5", "type", "veth", "peer", "name", "eth6"], check=True)
+        d.start()
+        assert netns_ifaces(d, cid) == ["eth1"]
+        assert "a connect cut short" in d.read_log()
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert sorted(json.loads(cli.run("inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]) == ["bridge"]
+        cli.run("rm", "-f", cid, other)
+        cli.run("network", "rm", "cutnet")
+    finally:
+        clean_up(d, cli)

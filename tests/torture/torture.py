@@ -609,6 +609,8 @@ class Torture:
         bridges = {}
         netdir = os.path.join(d.data_root, "network")
         for f in os.listdir(netdir):
+            if f.startswith(".") or not f.endswith(".json"):
+                continue  # temporary files: berthd --check reports what a crash left
             try:
                 with open(os.path.join(netdir, f)) as fh:
                     rec = json.load(fh)
@@ -628,6 +630,21 @@ class Torture:
             veths += len([ln for ln in out.splitlines() if ln.strip()])
         if veths != endpoints:
             self.violation("%d veths on the daemon's bridges for %d endpoints of running containers" % (veths, endpoints))
+            # Which container: one whose namespace holds more interfaces than it has endpoints.
+            for cid in running:
+                ns = os.path.join(d.exec_root, "netns", cid)
+                if not os.path.exists(ns):
+                    continue
+                out = subprocess.run(["nsenter", "--net=" + ns, "ip", "-o", "-4", "addr", "show"], capture_output=True,
+                                     text=True).stdout
+                ifs = sorted({ln.split()[1] for ln in out.splitlines() if ln.split()[1] != "lo"})
+                eps = (listed[cid].get("NetworkSettings") or {}).get("Networks", {})
+                if len(ifs) != len([e for e in eps.values() if e.get("EndpointID")]):
+                    with self.ledger.lock:
+                        hist = (self.ledger.ctrs.get(cid) or {}).get("hist", [])
+                    self.violation("  container %s has interfaces %s for endpoints %s; addresses: %s; history %s"
+                                   % (cid[:12], ifs, {k: v.get("IPAddress") for k, v in eps.items()},
+                                      " | ".join(out.split("\n")), hist[-6:]))
         # nftables: the table's set of bridges is the bridges of the networks that exist.
         table = d.nft_table()
         if table:
@@ -637,8 +654,29 @@ class Torture:
                 for obj in json.loads(p.stdout).get("nftables", []):
                     for e in (obj.get("set") or {}).get("elem", []) or []:
                         elems.add(e if isinstance(e, str) else json.dumps(e))
+                self.check_port_maps(listed, table)
                 if elems and elems != set(bridges):
-                    self.violation("nftables set of bridges %s, networks' bridges %s" % (sorted(elems), sorted(bridges)))
+                    api = self.api()
+                    known = {n["Name"]: n["Id"][:12] for n in api.networks()}
+                    api.close()
+                    self.violation("nftables set of bridges: missing %s, extra %s (networks berthd lists: %s)"
+                                   % (sorted(set(bridges) - elems), sorted(elems - set(bridges)), known))
+
+    def check_port_maps(self, listed, table):
+        """One element of berth's published-port maps per published port of a running container."""
+        want = 0
+        for c in listed.values():
+            if c["State"] in ("running", "paused"):
+                want += len([p for p in c.get("Ports") or [] if p.get("PublicPort")])
+        have = 0
+        for m in ("pub_ip", "pub_any", "pub6_ip", "pub6_any"):
+            p = subprocess.run(["nft", "-j", "list", "map", "inet", table, m], capture_output=True, text=True)
+            if p.returncode != 0:
+                continue
+            for obj in json.loads(p.stdout).get("nftables", []):
+                have += len((obj.get("map") or {}).get("elem", []) or [])
+        if have != want:
+            self.violation("%d published-port map elements for %d published ports of running containers" % (have, want))
 
     def check_all(self):
         api = self.api()

@@ -265,6 +265,30 @@ static void test_check_volume_cut_short_and_volume_with_data(void **st) {
         free(out);
 }
 
+static void test_check_temporary_files_of_atomic_writes(void **st) {
+        (void) st;
+        put("network/.tmp-f3249f53cd24.json.24968", "{\"Id\":");
+        put("image/.tmp-references.json.77", "{");
+        put("network/.tmp-not-ours", "x"); /* no .PID: not fs_write_atomic's, left alone */
+        char *out = NULL;
+        assert_int_equal(run_check(CHECK_QUICK, false, &out), 1);
+        assert_non_null(strstr(out, "orphan   network/.tmp-f3249f53cd24.json.24968: temporary file of a write cut short"));
+        assert_non_null(strstr(out, "orphan   image/.tmp-references.json.77: temporary file of a write cut short"));
+        assert_null(strstr(out, "tmp-not-ours"));
+        assert_non_null(strstr(out, " 0 networks")); /* a temporary file is no network record */
+        free(out);
+        /* berthd's start-up removes them (nothing else ever would). */
+        struct daemon_config cfg;
+        daemon_config_init(&cfg);
+        free(cfg.data_root);
+        cfg.data_root = strdup(dir);
+        assert_int_equal(daemon_check_startup(&cfg), 2);
+        daemon_config_done(&cfg);
+        assert_false(exists("network/.tmp-f3249f53cd24.json.24968"));
+        assert_false(exists("image/.tmp-references.json.77"));
+        assert_true(exists("network/.tmp-not-ours"));
+}
+
 static void test_check_args(void **st) {
         (void) st;
         char *argv1[] = { "berthd", "--data-root", "/x", "--check=quick", "--repair", NULL };
@@ -295,6 +319,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_container_naming_a_missing_image, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_reference_to_a_missing_image, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_check_volume_cut_short_and_volume_with_data, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_temporary_files_of_atomic_writes, setup, teardown),
                 cmocka_unit_test(test_check_args),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

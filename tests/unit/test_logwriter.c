@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -135,12 +137,47 @@ static void test_rotation_keeps_max_files(void **s) {
         assert_true(st.st_size < 1000);
 }
 
+/* A disk that fills in the middle of a line (RLIMIT_FSIZE gives the same short write and
+ * error as ENOSPC): the part written is cut off again, so the lines after it, once there
+ * is room, still read back as JSON. */
+static void test_line_cut_by_a_full_disk_is_dropped(void **s) {
+        struct log_writer *w = NULL;
+        struct berr err = { 0 };
+        char cut[160]; /* a log of its own */
+        snprintf(cut, sizeof(cut), "%s/cut-json.log", dir);
+        assert_int_equal(log_writer_open(cut, 0, 1, &w, &err), 0);
+        assert_int_equal(log_writer_feed(w, LOG_STREAM_STDOUT, "first\n", 6, &err), 0);
+        struct stat st;
+        assert_int_equal(stat(cut, &st), 0);
+        struct rlimit old, lim;
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        lim = old;
+        lim.rlim_cur = (rlim_t) st.st_size + 20; /* room for part of the next line only */
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        int r = log_writer_feed(w, LOG_STREAM_STDOUT, "second, which does not fit\n", 27, &err);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, prev);
+        assert_true(r < 0);
+        struct stat st2;
+        assert_int_equal(stat(cut, &st2), 0);
+        assert_int_equal(st2.st_size, st.st_size); /* nothing of the cut line stays */
+        assert_int_equal(log_writer_feed(w, LOG_STREAM_STDOUT, "third\n", 6, &err), 0);
+        log_writer_close(w);
+        assert_int_equal(count_lines(cut), 2);
+        json_t *v = line_n(cut, 1);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(json_object_get(v, "log")), "third\n");
+        json_decref(v);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_escape_like_docker),
                 cmocka_unit_test(test_lines_and_streams),
                 cmocka_unit_test(test_long_line_split_at_16k),
                 cmocka_unit_test(test_rotation_keeps_max_files),
+                cmocka_unit_test(test_line_cut_by_a_full_disk_is_dropped),
         };
         return cmocka_run_group_tests_name("logwriter", tests, setup, teardown);
 }

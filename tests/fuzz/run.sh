@@ -21,6 +21,7 @@ for bin in "$@"; do
         log=build/fuzz/logs/$name.log
         scratch=$(mktemp -d /var/tmp/berth-fuzz-run-XXXXXX)
         BERTH_FUZZ_TMP=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+                LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 \
                 "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
                 ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- \
                 "$work" "$seeds" >"$log" 2>&1

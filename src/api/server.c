@@ -315,73 +315,89 @@ static void *upgrade_thread(void *arg) {
         return NULL;
 }
 
-/* Send all of @buf on the TLS session (its socket is non-blocking). */
-static int tls_send_all(gnutls_session_t s, int tcp_fd, const char *buf, size_t len) {
-        while (len > 0) {
-                ssize_t n = gnutls_record_send(s, buf, len);
-                if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-                        struct pollfd p = { .fd = tcp_fd, .events = POLLOUT };
-                        (void) poll(&p, 1, -1); /* EINTR: look again */
-                        continue;
-                }
-                if (n < 0)
-                        return -EIO;
-                buf += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
 /* The TLS side of an upgraded connection, in the connection's thread: records from the
  * client are decrypted into a socketpair the handler reads, what the handler writes is
  * encrypted to the client. libmicrohttpd 0.9.75 has a forwarder of its own, but it never
  * passes a client's half-close on (close_notify, as `docker run -i` sends when its stdin
  * ends) to the handler, which then waits for ever; here a close_notify is a shutdown of
- * the pair's write side, as EOF is on a plain connection. GnuTLS does all of the TLS. */
+ * the pair's write side, as EOF is on a plain connection. GnuTLS does all of the TLS.
+ * Both directions have a buffer of their own and nothing blocks but poll(): a handler
+ * that is not taking stdin (the container's stdin pipe is full) must not stop its output
+ * from reaching the client, or both would wait on each other. */
 static void tls_pump(gnutls_session_t s, int tcp_fd, int pair_fd) {
-        char buf[16384];
-        bool client_open = true, handler_open = true;
-        while (handler_open) {
-                bool pending = client_open && gnutls_record_check_pending(s) > 0;
-                if (!pending) {
-                        struct pollfd p[2] = { { .fd = client_open ? tcp_fd : -1, .events = POLLIN },
-                                               { .fd = pair_fd, .events = POLLIN } };
-                        if (poll(p, 2, -1) < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                break;
+        char in[16384], out[16384]; /* in: client -> handler, out: handler -> client */
+        size_t in_len = 0, in_off = 0, out_len = 0, out_off = 0;
+        bool client_open = true, handler_open = true, in_shut = false;
+        int fl = fcntl(pair_fd, F_GETFL);
+        if (fl >= 0)
+                (void) fcntl(pair_fd, F_SETFL, fl | O_NONBLOCK);
+        for (;;) {
+                bool progress = false;
+                if (client_open && in_len == 0) {
+                        ssize_t n = gnutls_record_recv(s, in, sizeof(in));
+                        if (n > 0) {
+                                in_len = (size_t) n;
+                                in_off = 0;
+                                progress = true;
+                        } else if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED) {
+                                /* close_notify, EOF or a TLS error: the client has stopped sending */
+                                client_open = false;
+                                progress = true;
+                                if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION && gnutls_error_is_fatal((int) n))
+                                        break; /* nothing more can be sent either */
                         }
-                        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-                                ssize_t n = recv(pair_fd, buf, sizeof(buf), 0);
-                                if (n < 0 && errno == EINTR)
-                                        continue;
-                                if (n <= 0 || tls_send_all(s, tcp_fd, buf, (size_t) n) < 0)
-                                        handler_open = false;
-                                continue;
-                        }
-                        if (!client_open || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
-                                continue;
                 }
-                ssize_t n = gnutls_record_recv(s, buf, sizeof(buf));
-                if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-                        continue;
-                if (n <= 0) { /* close_notify, EOF or a TLS error: the client has stopped sending */
-                        client_open = false;
+                if (in_off < in_len) {
+                        ssize_t w = send(pair_fd, in + in_off, in_len - in_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (w > 0) {
+                                in_off += (size_t) w;
+                                if (in_off == in_len)
+                                        in_off = in_len = 0;
+                                progress = true;
+                        } else if (w < 0 && errno != EAGAIN && errno != EINTR)
+                                break; /* the handler closed its end */
+                }
+                if (!client_open && in_len == 0 && !in_shut) {
                         (void) shutdown(pair_fd, SHUT_WR);
-                        if (n < 0 && n != GNUTLS_E_PREMATURE_TERMINATION && gnutls_error_is_fatal((int) n))
-                                break; /* nothing more can be sent either */
-                        continue;
+                        in_shut = true;
                 }
-                for (size_t off = 0; off < (size_t) n;) {
-                        ssize_t w = send(pair_fd, buf + off, (size_t) n - off, MSG_NOSIGNAL);
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0) { /* the handler closed its end */
+                if (handler_open && out_len == 0) {
+                        ssize_t n = recv(pair_fd, out, sizeof(out), MSG_DONTWAIT);
+                        if (n > 0) {
+                                out_len = (size_t) n;
+                                out_off = 0;
+                                progress = true;
+                        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                                 handler_open = false;
-                                break;
+                                progress = true;
                         }
-                        off += (size_t) w;
                 }
+                if (out_off < out_len) {
+                        /* after GNUTLS_E_AGAIN the same data is passed again, as GnuTLS wants */
+                        ssize_t n = gnutls_record_send(s, out + out_off, out_len - out_off);
+                        if (n > 0) {
+                                out_off += (size_t) n;
+                                if (out_off == out_len)
+                                        out_off = out_len = 0;
+                                progress = true;
+                        } else if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+                                break; /* the client is gone */
+                }
+                if (!handler_open && out_len == 0)
+                        break;
+                if (progress)
+                        continue;
+                struct pollfd p[2] = {
+                        { .fd = tcp_fd,
+                          .events = (short) ((client_open && in_len == 0 ? POLLIN : 0) | (out_len ? POLLOUT : 0)) },
+                        { .fd = pair_fd,
+                          .events = (short) ((in_len ? POLLOUT : 0) | (handler_open && out_len == 0 ? POLLIN : 0)) },
+                };
+                for (int i = 0; i < 2; i++)
+                        if (!p[i].events)
+                                p[i].fd = -1; /* a hang-up nobody waits for must not wake us for ever */
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        break;
         }
         (void) gnutls_bye(s, GNUTLS_SHUT_WR); /* an error only means the client is gone */
 }

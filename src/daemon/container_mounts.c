@@ -719,8 +719,17 @@ int ctr_mounts_oci(struct daemon *d, struct container *c, const char *rootfs, js
                                 berr_wrap(err, "error while mounting volume ''");
                                 return r;
                         }
+                        /* volume-subpath: only that path of the plugin's volume, and no
+                         * copy-up into it, as for a local volume */
                         char users[64];
-                        if (!json_is_true(json_object_get(m, "_nocopy")) && ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
+                        const char *sub = json_string_value(json_object_get(m, "_subpath"));
+                        if (sub) {
+                                char vdir[4096];
+                                snprintf(vdir, sizeof(vdir), "%s", src);
+                                if ((r = subpath_bind(d, c, i, vdir, sub, src, sizeof(src), err)) < 0)
+                                        return r;
+                        } else if (!json_is_true(json_object_get(m, "_nocopy")) &&
+                                   ctr_volume_users(d, name, users, sizeof(users)) <= 1) {
                                 if (rootfs_fd < 0)
                                         rootfs_fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                                 if (rootfs_fd < 0)

@@ -60,15 +60,39 @@ static int dial(const char *addr, long long deadline, char *hostport, size_t hp_
                 if (strlen(path) >= sizeof(sa.sun_path))
                         return berr_set(err, BERR_INVALID, ENAMETOOLONG, "dial unix %s: socket path too long", path);
                 memcpy(sa.sun_path, path, strlen(path) + 1);
-                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                /* Non-blocking, so a plugin that stopped accepting (its backlog full)
+                 * costs no more than @deadline: a unix connect then fails with EAGAIN at
+                 * once and nothing can be polled for, so it is tried again a while later. */
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (fd < 0)
                         return berr_sys(err, BERR_INTERNAL, "socket");
-                if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                        int e = errno;
+                int r;
+                for (int pause_ms = 5;; pause_ms = pause_ms < 100 ? pause_ms * 2 : 100) {
+                        r = connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? -errno : 0;
+                        if (r == -EINPROGRESS) {
+                                r = wait_fd(fd, POLLOUT, deadline);
+                                int soerr = 0;
+                                socklen_t sl = sizeof(soerr);
+                                if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+                                        r = -soerr;
+                        }
+                        if (r != -EAGAIN && r != -EINTR)
+                                break;
+                        int left = left_ms(deadline);
+                        if (left == 0) {
+                                r = -ETIMEDOUT;
+                                break;
+                        }
+                        (void) poll(NULL, 0, left < 0 || left > pause_ms ? pause_ms : left);
+                }
+                if (r < 0) {
                         close(fd);
-                        errno = e;
+                        errno = -r;
                         return berr_sys(err, BERR_UNAVAILABLE, "dial unix %s: connect", path);
                 }
+                int fl = fcntl(fd, F_GETFL);
+                if (fl >= 0)
+                        (void) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
                 snprintf(hostport, hp_size, "plugin");
                 return fd;
         }
@@ -434,8 +458,10 @@ int plugin_http_post_pooled(struct plugin_pool *pool, const char *addr, const ch
                 else
                         close(fd);
                 /* A kept connection the plugin closed just as it was used: nothing of an
-                 * answer came, so the request was not taken; once more on a new one. */
-                if (r < 0 && reused && !got_any)
+                 * answer came, so the request was not taken; once more on a new one. Not
+                 * on a timeout: the plugin may be working on it. */
+                if (r < 0 && reused && !got_any &&
+                    (r == -EPIPE || r == -ECONNRESET || r == -ECONNABORTED))
                         continue;
                 return r;
         }

@@ -117,6 +117,7 @@ static int read_record(struct vplug_store *vs, const char *name, json_t **ret, s
         r = json_parse_object(text, len, ret, err);
         if (r == 0 && (!json_is_string(json_object_get(*ret, "Driver")) || !json_is_object(json_object_get(*ret, "Mounts")))) {
                 json_decref(*ret);
+                *ret = NULL; /* callers free what they get back */
                 return berr_set(err, BERR_INTERNAL, EINVAL, "volume %s: malformed record", name);
         }
         return r;
@@ -597,10 +598,12 @@ json_t *vplug_records(struct vplug_store *vs) {
                 snprintf(name, sizeof(name), "%.*s", (int) (n - 5), de->d_name);
                 json_t *rec = NULL;
                 struct berr e = { 0 };
-                if (read_record(vs, name, &rec, &e) == 0)
-                        json_array_append_new(out, json_pack("{s:s, s:O, s:O}", "Name", name, "Driver",
+                if (read_record(vs, name, &rec, &e) == 0) {
+                        json_t *labels = json_object_get(rec, "Labels");
+                        json_array_append_new(out, json_pack("{s:s, s:O, s:o}", "Name", name, "Driver",
                                                              json_object_get(rec, "Driver"), "Labels",
-                                                             json_object_get(rec, "Labels") ?: json_object()));
+                                                             labels ? json_incref(labels) : json_object()));
+                }
                 json_decref(rec);
         }
         closedir(d);

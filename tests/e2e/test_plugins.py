@@ -179,6 +179,26 @@ def test_two_containers_mount_once_each(daemon, voldrv):
     assert sorted(unmounts_reach(voldrv, 3)) == sorted(mount_ids(voldrv, "VolumeDriver.Mount"))
 
 
+def test_volume_subpath_of_a_plugin_volume(daemon, voldrv):
+    """volume-subpath on a plugin's volume mounts that path only, and copies nothing up."""
+    cli = daemon.cli
+    cli.run("volume", "create", "-d", "berthtestvol", "subv")
+    root = os.path.join(voldrv.voldir, "subv")
+    os.makedirs(os.path.join(root, "sub"))
+    with open(os.path.join(root, "secret"), "w") as f:
+        f.write("outside\n")
+    with open(os.path.join(root, "sub", "inner"), "w") as f:
+        f.write("inside\n")
+    out = cli.run("run", "--rm", "--mount", "type=volume,src=subv,dst=/var,volume-driver=berthtestvol,volume-subpath=sub",
+                  "busybox", "sh", "-c", "ls /var; echo new > /var/made").stdout
+    assert out.split() == ["inner"]  # not secret, not the image's /var copied up
+    assert open(os.path.join(root, "sub", "made")).read() == "new\n"
+    assert sorted(os.listdir(root)) == ["secret", "sub"]
+    p = cli.run("run", "--rm", "--mount", "type=volume,src=subv,dst=/d,volume-driver=berthtestvol,volume-subpath=nope",
+                "busybox", "true", check=False)
+    assert p.returncode != 0 and "cannot access path" in p.stderr
+
+
 def test_mounts_survive_kill9_and_unmount_once(daemon, voldrv):
     cli = daemon.cli
     a = cli.run("run", "-d", "--volume-driver", "berthtestvol", "-v", "crashv:/data", "busybox",

@@ -207,6 +207,22 @@ def test_attach_exec_and_stdin_over_tls(tcli):
         tcli.run("rm", "-f", cid, check=False)
 
 
+def test_stdin_to_a_slow_starting_consumer_over_tls(tcli):
+    """Megabytes of stdin while the container does not read yet, then megabytes of output
+    before it reads them and echoes them back: the TLS pump must keep relaying output while
+    the handler is not taking stdin, else both sides block and the shim's send timeout cuts
+    the stream."""
+    import hashlib
+    data = os.urandom(5 * 1024 * 1024)
+    env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}
+    p = subprocess.run(["docker", "run", "-i", "--rm", "busybox", "sh", "-c", "sleep 2; head -c 3000000 /dev/zero; cat"],
+                       input=data, capture_output=True, env=env, timeout=90)
+    assert p.returncode == 0, p.stderr
+    assert len(p.stdout) == 3000000 + len(data)
+    assert p.stdout[:3000000] == bytes(3000000)
+    assert hashlib.sha256(p.stdout[3000000:]).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
 def test_interactive_tty_over_tls(tcli):
     """docker run -it: a terminal through the hijacked TLS connection, with its size."""
     env = {**docker_env(tcli.host, tcli.config_dir), "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": tcli.cert_path}

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "plugin/plugin.h"
+#include "plugin/plugin_int.h"
 #include "shim/logdrv.h"
 #include "volume/volume.h"
 
@@ -382,6 +384,168 @@ static void test_volume_mount_references(void **s) {
         plugin_registry_free(reg);
 }
 
+/* A record that is not what berth wrote (no Mounts) is skipped, not freed twice, by
+ * recovery and by the listing; a record without Labels is listed with empty ones. */
+static void test_malformed_volume_records_are_skipped(void **s) {
+        (void) s;
+        struct plugin_registry *reg = NULL;
+        struct vplug_store *vs = NULL;
+        struct berr err = { 0 };
+        assert_int_equal(plugin_registry_new(dir, &reg, &err), 0);
+        assert_int_equal(vplug_open(dir, reg, &vs, &err), 0);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/plugin-volumes/bad.json", dir);
+        write_file(path, "{\"Driver\": \"fakevol\"}");
+        snprintf(path, sizeof(path), "%s/plugin-volumes/nolabels.json", dir);
+        write_file(path, "{\"Driver\": \"fakevol\", \"Mounts\": {}}");
+        /* the previous test left pv2 mounted by a plugin that is gone: that one fails */
+        (void) vplug_recover(vs, none_alive, NULL, &err);
+        assert_int_equal(vplug_release_container(vs, "ctrx", &err), 0);
+        char mp[64];
+        assert_false(vplug_mountpoint(vs, "bad", mp, sizeof(mp)));
+        assert_int_equal(vplug_mount_count(vs, "bad"), 0);
+        json_t *recs = vplug_records(vs);
+        json_t *r0 = NULL, *ri;
+        size_t i;
+        json_array_foreach(recs, i, ri) {
+                const char *n = json_string_value(json_object_get(ri, "Name"));
+                assert_string_not_equal(n, "bad");
+                if (strcmp(n, "nolabels") == 0)
+                        r0 = ri;
+        }
+        assert_non_null(r0);
+        assert_true(json_is_object(json_object_get(r0, "Labels")));
+        assert_int_equal(json_object_size(json_object_get(r0, "Labels")), 0);
+        json_decref(recs);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/plugin-volumes/bad.json", dir);
+        unlink(path);
+        vplug_free(vs);
+        plugin_registry_free(reg);
+}
+
+static long long mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A plugin that no longer accepts, its backlog full: a call ends at its deadline. */
+static void test_connect_to_a_stuck_plugin_keeps_the_deadline(void **s) {
+        (void) s;
+        char sock[256];
+        snprintf(sock, sizeof(sock), "%s/stuck.sock", plugdir);
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        assert_true(strlen(sock) < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, sock, strlen(sock) + 1);
+        unlink(sock);
+        assert_int_equal(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(lfd, 0), 0);
+        int held[64], n = 0;
+        for (; n < 64; n++) { /* fill the backlog */
+                held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (connect(held[n], (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        close(held[n]);
+                        break;
+                }
+        }
+        assert_true(n < 64);
+        char addr[300];
+        snprintf(addr, sizeof(addr), "unix://%s", sock);
+        int status = 0;
+        char *body = NULL;
+        size_t len = 0;
+        bool sent = false;
+        struct berr err = { 0 };
+        alarm(20); /* a blocking connect would hang here for ever */
+        long long t0 = mono_ms();
+        assert_true(plugin_http_post(addr, "/Plugin.Activate", "{}", 2, 300, &status, &body, &len, &sent, &err) < 0);
+        long long took = mono_ms() - t0;
+        alarm(0);
+        assert_true(took >= 250 && took < 3000);
+        assert_false(sent);
+        assert_non_null(strstr(err.msg, "dial unix"));
+        free(body);
+        for (int i = 0; i < n; i++)
+                close(held[i]);
+        close(lfd);
+        unlink(sock);
+}
+
+struct slow_srv {
+        int lfd, requests;
+        bool stop;
+};
+
+/* Answers the first request it gets, then only reads: counts the requests. */
+static void *slow_main(void *arg) {
+        struct slow_srv *sv = arg;
+        struct pollfd p[8] = { { .fd = sv->lfd, .events = POLLIN } };
+        int np = 1;
+        while (!sv->stop) {
+                if (poll(p, (nfds_t) np, 50) <= 0)
+                        continue;
+                if ((p[0].revents & POLLIN) && np < 8) {
+                        p[np].fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+                        p[np++].events = POLLIN;
+                }
+                for (int i = 1; i < np; i++) {
+                        if (p[i].fd < 0 || !(p[i].revents & POLLIN))
+                                continue;
+                        char buf[4096];
+                        ssize_t r = recv(p[i].fd, buf, sizeof(buf) - 1, 0);
+                        if (r <= 0) {
+                                close(p[i].fd);
+                                p[i].fd = -1;
+                                continue;
+                        }
+                        buf[r] = '\0';
+                        for (char *q = buf; (q = strstr(q, "POST ")); q++)
+                                if (sv->requests++ == 0) {
+                                        const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+                                        assert_true(send(p[i].fd, ok, strlen(ok), MSG_NOSIGNAL) > 0);
+                                }
+                }
+        }
+        for (int i = 1; i < np; i++)
+                if (p[i].fd >= 0)
+                        close(p[i].fd);
+        return NULL;
+}
+
+/* A request on a kept connection that times out was taken by the plugin: not sent again. */
+static void test_pooled_timeout_is_not_sent_twice(void **s) {
+        (void) s;
+        char sock[256], addr[300];
+        snprintf(sock, sizeof(sock), "%s/slow.sock", plugdir);
+        snprintf(addr, sizeof(addr), "unix://%s", sock);
+        struct slow_srv sv = { .lfd = listen_unix(sock) };
+        assert_true(sv.lfd >= 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, slow_main, &sv), 0);
+        struct plugin_pool *pool = plugin_pool_new();
+        int status = 0;
+        char *body = NULL;
+        size_t len = 0;
+        bool sent = false;
+        struct berr err = { 0 };
+        assert_int_equal(plugin_http_post_pooled(pool, addr, "/A", "{}", 2, 2000, &status, &body, &len, &sent, &err), 0);
+        assert_int_equal(status, 200);
+        free(body);
+        body = NULL;
+        assert_true(plugin_http_post_pooled(pool, addr, "/B", "{}", 2, 300, &status, &body, &len, &sent, &err) < 0);
+        assert_true(sent);
+        free(body);
+        usleep(300 * 1000);
+        sv.stop = true;
+        pthread_join(t, NULL);
+        assert_int_equal(sv.requests, 2);
+        plugin_pool_free(pool);
+        close(sv.lfd);
+        unlink(sock);
+}
+
 static void test_log_entry_is_dockerds_protobuf(void **s) {
         (void) s;
         char out[256];
@@ -408,7 +572,10 @@ int main(void) {
                 cmocka_unit_test(test_discovery_order_and_names),
                 cmocka_unit_test(test_http_response_framing),
                 cmocka_unit_test(test_backoff_is_dockerds),
+                cmocka_unit_test(test_connect_to_a_stuck_plugin_keeps_the_deadline),
+                cmocka_unit_test(test_pooled_timeout_is_not_sent_twice),
                 cmocka_unit_test(test_volume_mount_references),
+                cmocka_unit_test(test_malformed_volume_records_are_skipped),
                 cmocka_unit_test(test_log_entry_is_dockerds_protobuf),
         };
         return cmocka_run_group_tests_name("plugin", tests, setup, teardown);

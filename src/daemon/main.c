@@ -97,6 +97,8 @@ int main(int argc, char **argv) {
         /* An unprivileged user's berthd runs itself again in a user namespace of the
          * user's subordinate ids (rootless.c), with dockerd-rootless's paths. */
         d.rootless = rootless_is_child();
+        if (d.rootless)
+                rootless_child_init();
         r = geteuid() != 0 || d.rootless ? rootless_defaults(&d.cfg, &err) : 0;
         if (r == 0)
                 r = daemon_config_finish(&d.cfg, &err);
@@ -114,8 +116,8 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (geteuid() != 0) { /* the unprivileged parent: it waits for the berthd inside */
+                r = rootless_run(argv, d.cfg.exec_root, &err);
                 daemon_config_done(&d.cfg);
-                r = rootless_run(argv, &err);
                 return r < 0 ? fail(err.msg) : r;
         }
         log_set_level(d.cfg.log_level);

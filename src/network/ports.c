@@ -59,8 +59,10 @@ static void host_text(const struct net_port *p, char out[46]) {
                 ipam_format_ip4(p->host_ip, out);
 }
 
-/* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). */
-static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
+/* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). @any
+ * (rootless, IPv4): the port on every address of berthd's namespace, where slirp4netns
+ * brings every host address's forward in on tap0 (the host's addresses are not there). */
+static int reserve(const struct net_port *p, uint16_t port, bool any, int *ret_fd) {
         *ret_fd = -1;
         if (p->proto == IPPROTO_SCTP)
                 return 0;
@@ -69,7 +71,7 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
                 return -errno;
         /* No SO_REUSEADDR: Linux lets two SO_REUSEADDR sockets share a port while neither
          * listens, so a server that sets it (most do) could take the port from us. */
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(any ? 0 : p->host_ip) };
         struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
         memcpy(sa6.sin6_addr.s6_addr, p->host_ip6, 16);
         int one = 1;
@@ -223,7 +225,7 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                                 continue;
                         }
                         int fd;
-                        last = reserve(q, port, &fd);
+                        last = reserve(q, port, s->o->hostfwd_api != NULL, &fd);
                         if (last < 0)
                                 continue;
                         q->host_port = port;
@@ -282,7 +284,7 @@ void net_republish(struct net_store *s, const char *ctr_id, const struct net_por
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < n; i++) {
                 int fd = -1;
-                if (reserve(&p[i], p[i].host_port, &fd) < 0)
+                if (reserve(&p[i], p[i].host_port, s->o->hostfwd_api != NULL, &fd) < 0)
                         log_warn("container %.12s: port %u/%s could not be reserved again", ctr_id, p[i].host_port,
                                  proto_name(p[i].proto));
                 if (pub_add(s, ctr_id, &p[i], fd) < 0) {

@@ -1,4 +1,4 @@
-"""Rootless berthd: an unprivileged user (berthrl, made by this module with a subordinate
+"""Rootless berthd: an unprivileged user (berthrl<pid>, made by this module with a subordinate
 range, removed afterwards with /etc/subuid and /etc/subgid given back) runs build/berthd
 itself; berthd maps itself into a user namespace with newuidmap/newgidmap and serves
 $XDG_RUNTIME_DIR/berth.sock with its data under ~/.local/share/berth. What works: load and
@@ -24,7 +24,7 @@ from conftest import BERTHD, TESTDATA, DockerCLI, pick_test_net
 from registry import Registry, extract_storage
 
 FIX = os.path.join(TESTDATA, "fixtures")
-USER = "berthrl"
+USER = "berthrl%d" % (os.getpid() % 100000)  # its own per run: runs of other worktrees go on at once
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
@@ -271,6 +271,13 @@ def test_published_port_on_the_hosts_loopback(rootless, tmp_path):
         # the same port again is refused as dockerd refuses it
         p = cli.run("run", "-d", "-p", "127.0.0.1:%d:80" % port, "busybox", "true", check=False)
         assert p.returncode != 0 and "port is already allocated" in p.stderr
+        # every host address's forward comes in on tap0: the port on another host address
+        # is taken too in berthd's namespace
+        p = cli.run("run", "-d", "-p", "127.0.0.2:%d:80" % port, "busybox", "true", check=False)
+        assert p.returncode != 0
+        assert "listen tcp4 127.0.0.2:%d: bind: Address already in use" % port in p.stderr
+        assert cli.run("ps", "-q", "--filter", "status=running").stdout.split() == [
+            json.loads(cli.run("inspect", "rlweb").stdout)[0]["Id"][:12]]
     finally:
         cli.run("rm", "-f", "rlweb")
     # released: nothing listens on the host's port any more

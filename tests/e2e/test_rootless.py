@@ -378,3 +378,38 @@ def test_slirp4netns_goes_with_berthd(rootless):
         assert body == b"again\n"
     finally:
         cli.run("rm", "-f", "rlagain")
+
+
+def test_without_slirp4netns_berthd_stays_in_the_users_network_namespace(rootless):
+    """No slirp4netns in PATH: a berthd of the user's with none/host/container:<x> only,
+    the rest refused by name."""
+    d, cli = rootless
+    bindir, home, run = (os.path.join(d.base, n) for n in ("noslirp-bin", "noslirp-home", "noslirp-run"))
+    os.mkdir(bindir)
+    for tool in ("newuidmap", "newgidmap"):
+        os.symlink(shutil.which(tool), os.path.join(bindir, tool))
+    for p, mode in ((home, 0o755), (run, 0o700)):
+        os.mkdir(p, mode)
+        os.chown(p, d.uid, d.gid)
+    log = open(os.path.join(d.base, "noslirp.log"), "wb")
+    proc = subprocess.Popen([shutil.which("setpriv"), "--reuid", USER, "--regid", USER, "--init-groups", BERTHD],
+                            env={"PATH": bindir, "HOME": home, "XDG_RUNTIME_DIR": run}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 15
+        text = ""
+        while time.time() < deadline and "Daemon has completed initialization" not in text:
+            assert proc.poll() is None, text
+            time.sleep(0.05)
+            text = open(log.name, errors="replace").read()
+        assert "Daemon has completed initialization" in text
+        assert len(slirp_pids(d)) == 1  # the module's berthd's only
+        cli2 = DockerCLI("unix://" + os.path.join(run, "berth.sock"))
+        p = cli2.run("run", "--rm", "busybox", "true", check=False)
+        assert p.returncode == 125
+        assert "rootless berth supports only --network none, host or container:<name> without slirp4netns" in p.stderr
+        assert "not supported by berth" in p.stderr
+        cli2.cleanup()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        log.close()

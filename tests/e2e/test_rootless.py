@@ -378,6 +378,17 @@ def test_slirp4netns_goes_with_berthd(rootless):
         assert body == b"again\n"
     finally:
         cli.run("rm", "-f", "rlagain")
+    # the parent killed outright: berthd (parent-death signal) and slirp4netns (--exit-fd) go too
+    d.proc.kill()
+    d.proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and (slirp_pids(d) or
+                                      subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode == 0):
+        time.sleep(0.1)
+    assert slirp_pids(d) == []
+    assert subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode != 0
+    d.log.close()
+    d.start(*d.net_args)
 
 
 def test_without_slirp4netns_berthd_stays_in_the_users_network_namespace(rootless):

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/check.h"
 #include "daemon/config.h"
+#include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics_server.h"
 #include "daemon/notify.h"
@@ -194,6 +195,10 @@ int main(int argc, char **argv) {
         pthread_t watchdog;
         if (timeout >= 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, &timeout) == 0)
                 pthread_detach(watchdog);
+        /* rootless: the network namespace, its bridges and slirp4netns end with this
+         * process; containers left running would be cut off from them */
+        if (d.rootless && d.cfg.net.hostfwd_api)
+                ctr_stop_all_for_shutdown(&d);
 out:
         daemon_begin_shutdown(&d);
         metrics_server_stop(metrics);

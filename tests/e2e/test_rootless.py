@@ -358,12 +358,20 @@ def test_slirp4netns_goes_with_berthd(rootless):
     """berthd stopped: its slirp4netns and API socket go with it; started again, a new one."""
     d, cli = rootless
     assert len(slirp_pids(d)) == 1
+    # a running container is stopped with it (its network goes with berthd's namespace)
+    cli.run("run", "-d", "--name", "rlstay", "--stop-timeout", "1", "-p", "127.0.0.1:%d:80" % free_port(),
+            "busybox", "sleep", "600")
     d.stop()
     assert d.proc.returncode == 0
     assert slirp_pids(d) == []
+    ps = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-u", str(d.uid)], capture_output=True, text=True).stdout
+    left = [line for line in ps.splitlines() if not line.startswith("Z")]  # exited shims wait for their reaper
+    assert left == [], ps  # nothing of the user's runs on
     assert not os.path.exists(os.path.join(d.run, "berth", "slirp4netns.sock"))
     d.start(*d.net_args)
     assert len(slirp_pids(d)) == 1
+    assert json.loads(cli.run("inspect", "rlstay").stdout)[0]["State"]["Status"] == "exited"
+    cli.run("rm", "rlstay")
     port = free_port()
     cli.run("run", "-d", "--name", "rlagain", "-p", "127.0.0.1:%d:80" % port, "busybox", "sh", "-c",
             "mkdir /www && echo again > /www/index.html && exec httpd -f -p 80 -h /www")

@@ -270,8 +270,9 @@ static void slirp_stop(struct slirp *sl) {
 }
 
 /* The socket broker: berthd in slirp4netns's namespace asks the parent, which stays in the
- * user's network namespace, for TCP sockets (registry connections: a registry on the
- * host's 127.0.0.1 is out of slirp4netns's reach, --disable-host-loopback). The parent
+ * user's network namespace, for TCP sockets: registry connections (a registry on the
+ * host's 127.0.0.1 is out of slirp4netns's reach, --disable-host-loopback) and the TCP API
+ * and metrics listeners (bound and listening on the host's addresses). The parent
  * makes nothing but unconnected AF_INET/AF_INET6 stream sockets; berthd connects them. */
 struct sock_req {
         int family, type, protocol;
@@ -298,6 +299,14 @@ static int host_socket(int family, int type, int protocol) {
         }
         pthread_mutex_unlock(&host_sockets_lock);
         return r;
+}
+
+int rootless_host_socket(int family, int type, int protocol) {
+        if (host_sockets_fd < 0) {
+                int fd = socket(family, type, protocol);
+                return fd < 0 ? -errno : fd;
+        }
+        return host_socket(family, type, protocol);
 }
 
 void rootless_child_init(void) {

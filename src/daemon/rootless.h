@@ -16,6 +16,10 @@ bool rootless_is_child(void);
  * the user's network namespace (a registry on the host's 127.0.0.1 is reachable). */
 void rootless_child_init(void);
 
+/* socket(2) for a TCP socket of the user's network namespace (rootless with slirp4netns:
+ * made by the parent), else of our own; an fd or -errno. */
+int rootless_host_socket(int family, int type, int protocol);
+
 /* Before daemon_config_finish, for an unprivileged user or the rootless child: the socket
  * $XDG_RUNTIME_DIR/berth.sock, exec root $XDG_RUNTIME_DIR/berth, data root
  * $XDG_DATA_HOME/berth (~/.local/share/berth). In slirp4netns's namespace (rootless_run)

@@ -432,3 +432,25 @@ def test_without_slirp4netns_berthd_stays_in_the_users_network_namespace(rootles
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
         log.close()
+
+
+def test_tcp_api_and_metrics_listen_on_the_hosts_loopback(rootless):
+    """-H tcp:// and --metrics-addr of a rootless berthd: on the host's 127.0.0.1, not in
+    berthd's network namespace (its parent makes the sockets)."""
+    d, cli = rootless
+    api, metrics = free_port(), free_port()
+    d.stop()
+    d.log.close()
+    try:
+        d.start(*d.net_args, "-H", "unix://" + d.sock, "-H", "tcp://127.0.0.1:%d" % api,
+                "--metrics-addr", "127.0.0.1:%d" % metrics)
+        tcp = DockerCLI("tcp://127.0.0.1:%d" % api)
+        info = json.loads(tcp.run("info", "--format", "{{json .}}").stdout)
+        assert "name=rootless" in info["SecurityOptions"]
+        tcp.cleanup()
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=5).read().decode()
+        assert "engine_daemon_engine_info" in body
+    finally:
+        d.stop()
+        d.log.close()
+        d.start(*d.net_args)

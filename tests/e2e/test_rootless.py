@@ -288,6 +288,25 @@ def test_published_port_on_the_hosts_loopback(rootless, tmp_path):
     assert subprocess.run(["ss", "-Hltn", "sport = :%d" % port], capture_output=True, text=True).stdout.strip() == ""
 
 
+def test_port_on_every_host_address_is_reached_on_loopback(rootless):
+    d, cli = rootless
+    port = free_port()
+    cli.run("run", "-d", "--name", "rlall", "-p", "%d:80" % port, "busybox", "sh", "-c",
+            "mkdir /www && echo everywhere > /www/index.html && exec httpd -f -p 80 -h /www")
+    try:
+        deadline = time.time() + 10
+        body = None
+        while time.time() < deadline and body is None:
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5).read()
+            except OSError:
+                time.sleep(0.2)
+        assert body == b"everywhere\n"
+        assert "0.0.0.0:%d" % port in cli.run("port", "rlall", "80/tcp").stdout.split()
+    finally:
+        cli.run("rm", "-f", "rlall")
+
+
 def test_udp_port_on_the_hosts_loopback(rootless):
     d, cli = rootless
     from test_ports import UDP_RECV_C  # busybox has no UDP server: test_ports's one-shot receiver
@@ -325,6 +344,8 @@ def test_user_network_names_and_network_create_rm(rootless):
         assert out.split()[0] == "reached"
         ip = json.loads(cli.run("inspect", "rla").stdout)[0]["NetworkSettings"]["Networks"]["rlnet"]["IPAddress"]
         assert ip.startswith("10.%d." % d.net)
+        # exec joins its network namespace
+        assert "inet %s/" % ip in cli.run("exec", "rla", "ip", "-4", "-o", "addr", "show", "eth0").stdout
     finally:
         cli.run("rm", "-f", "rla", check=False)
     cli.run("network", "rm", "rlnet")

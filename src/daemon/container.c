@@ -567,7 +567,14 @@ int ctr_log_config_defaults(struct daemon *d, json_t *hc, struct berr *err) {
                 keys[k] = (char *) key;
                 vals[k++] = (char *) json_string_value(v);
         }
-        return logdrv_validate(type, keys, vals, k, err);
+        int r = logdrv_validate(type, keys, vals, k, err);
+        /* rootless.c: the shim sends from berthd's network namespace, whose loopback is
+         * not the host's (slirp4netns runs --disable-host-loopback) */
+        const char *lo = r == 0 && d->rootless && d->cfg.net.hostfwd_api ? logdrv_loopback_address(type, keys, vals, k) : NULL;
+        if (lo)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: log driver %s cannot reach %s on the host's "
+                                "loopback from berthd's network namespace: not supported by berth", type, lo);
+        return r;
 }
 
 

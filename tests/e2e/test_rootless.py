@@ -357,6 +357,16 @@ def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):
     p = cli.run("run", "--rm", "-p", "127.0.0.1:%d:80/sctp" % free_port(), "busybox", "true", check=False)
     assert p.returncode == 125
     assert "rootless: publishing an sctp port is not supported by berth" in p.stderr
+    # log drivers sending to the host's loopback: out of reach from berthd's namespace
+    p = cli.run("run", "--rm", "--log-driver", "gelf", "--log-opt", "gelf-address=udp://127.0.0.1:12201", "busybox",
+                "true", check=False)
+    assert p.returncode == 125
+    assert "rootless: log driver gelf cannot reach udp://127.0.0.1:12201 on the host's loopback" in p.stderr
+    p = cli.run("run", "--rm", "--log-driver", "fluentd", "busybox", "true", check=False)
+    assert p.returncode == 125 and "log driver fluentd cannot reach localhost:24224" in p.stderr
+    p = cli.run("run", "--rm", "--network", "none", "--log-driver", "syslog", "--log-opt",
+                "syslog-address=unix:///nonexistent", "busybox", "true", check=False)
+    assert "on the host's loopback" not in p.stderr  # a unix socket is reached by its path
     p = cli.run("run", "--rm", "--network", "none", "--memory", "64m", "busybox", "true", check=False)
     assert p.returncode != 0 and "rootless: resource limits need a cgroup delegated to the user" in p.stderr
     p = cli.run("run", "--rm", "--network", "none", "--privileged", "busybox", "true", check=False)

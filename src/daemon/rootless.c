@@ -16,14 +16,16 @@
  *
  * Not done (refused by name where a user would meet it): sctp ports; without slirp4netns,
  * networks other than none, host and container:<x>; cgroup limits (containers run
- * without a cgroup of their own when none is delegated). Layers are overlayfs in the user namespace, with
- * its attributes as user.overlay.* (common/fs.c). */
+ * without a cgroup of their own when none is delegated); log drivers sending to the
+ * host's loopback (container.c). Layers are overlayfs in the user namespace, with its
+ * attributes as user.overlay.* (common/fs.c). */
 #include "rootless.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -439,8 +440,14 @@ int rootless_run(char **argv, const char *exec_root, struct berr *err) {
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
                 }
                 struct pollfd p = { .fd = socks[0], .events = POLLIN };
-                if (poll(&p, 1, 100) == 1 && (p.revents & POLLIN))
-                        serve_socket(socks[0]);
+                if (poll(&p, 1, 100) == 1) {
+                        if (p.revents & POLLIN)
+                                serve_socket(socks[0]);
+                        else { /* berthd let go of it: it is on its way out */
+                                (void) close(socks[0]);
+                                socks[0] = -1;
+                        }
+                }
                 struct timespec ts = { 0 };
                 int sig = sigtimedwait(&set, NULL, &ts);
                 if (sig > 0)

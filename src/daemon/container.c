@@ -567,7 +567,14 @@ int ctr_log_config_defaults(struct daemon *d, json_t *hc, struct berr *err) {
                 keys[k] = (char *) key;
                 vals[k++] = (char *) json_string_value(v);
         }
-        return logdrv_validate(type, keys, vals, k, err);
+        int r = logdrv_validate(type, keys, vals, k, err);
+        /* rootless.c: the shim sends from berthd's network namespace, whose loopback is
+         * not the host's (slirp4netns runs --disable-host-loopback) */
+        const char *lo = r == 0 && d->rootless && d->cfg.net.hostfwd_api ? logdrv_loopback_address(type, keys, vals, k) : NULL;
+        if (lo)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: log driver %s cannot reach %s on the host's "
+                                "loopback from berthd's network namespace: not supported by berth", type, lo);
+        return r;
 }
 
 
@@ -590,12 +597,12 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 return r;
         if ((r = spec_check_userns(&req->hc, d->remap != NULL, err)) < 0)
                 return r;
-        /* rootless.c: berthd stays in the user's network namespace, with no way to give a
-         * container an interface there yet (no slirp4netns/pasta) */
+        /* rootless.c without slirp4netns: berthd stays in the user's network namespace,
+         * with no way to give a container an interface there */
         enum ctr_net_mode nm = req->hc.net_mode;
-        if (d->rootless && nm != CTR_NET_NONE && nm != CTR_NET_HOST && nm != CTR_NET_CONTAINER)
+        if (d->rootless && !d->cfg.net.hostfwd_api && nm != CTR_NET_NONE && nm != CTR_NET_HOST && nm != CTR_NET_CONTAINER)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth supports only --network none, host or "
-                                "container:<name> (no slirp4netns or pasta networking yet): network \"%s\" is not supported "
+                                "container:<name> without slirp4netns (Debian package slirp4netns) and /dev/net/tun: network \"%s\" is not supported "
                                 "by berth", *req->hc.network_mode ? req->hc.network_mode : "default");
         const char *image = req->cfg.image;
         if (!*image)

@@ -173,6 +173,9 @@ int ctr_validate_update(json_t *body, struct ctr_config **ret_req, struct berr *
 int ctr_update(struct daemon *d, struct container *c, json_t *body, json_t **ret_warnings, struct berr *err);
 int ctr_start(struct daemon *d, struct container *c, struct berr *err);                 /* 1: already running */
 int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *signal, struct berr *err); /* 1: not running */
+/* At shutdown of a rootless berthd in slirp4netns's namespace (which goes with it): stop
+ * every running container as dockerd stops them without live-restore. */
+void ctr_stop_all_for_shutdown(struct daemon *d);
 int ctr_kill(struct daemon *d, struct container *c, const char *signal, struct berr *err);
 int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct berr *err);
 int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, struct berr *err);

@@ -762,16 +762,17 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
                 if (!running)
                         return berr_set(err, BERR_CONFLICT, EINVAL, "cannot join network namespace of a non running "
                                         "container: container %s is not running", oid);
-                if (host)
-                        snprintf(ns_path, size, "/proc/1/ns/net");
+                if (host) /* rootless: host is berthd's namespace, not the host's */
+                        snprintf(ns_path, size, d->rootless ? "/proc/self/ns/net" : "/proc/1/ns/net");
                 else
                         snprintf(ns_path, size, "/proc/%d/ns/net", (int) pid);
                 return 0;
         }
 
-        /* rootless (only "none" gets here, container.c refuses the rest): berthd may not
-         * return to the user's namespace once in another, so the runtime makes this one. */
-        if (d->rootless)
+        /* rootless without slirp4netns (only "none" gets here, container.c refuses the
+         * rest): berthd may not return to the user's namespace once in another, so the
+         * runtime makes this one. With it, berthd's namespace is its user namespace's. */
+        if (d->rootless && !d->cfg.net.hostfwd_api)
                 return 0;
         /* A namespace of its own (none, bridge, user networks), lo up. */
         char ns[4200];

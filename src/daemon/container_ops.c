@@ -166,6 +166,49 @@ int ctr_stop(struct daemon *d, struct container *c, int timeout_s, const char *s
         return 0;
 }
 
+void ctr_stop_all_for_shutdown(struct daemon *d) {
+        pthread_mutex_lock(&d->ctr_lock);
+        size_t n = 0, cap = HASH_COUNT(d->ctrs);
+        struct container **up = calloc(cap + 1, sizeof(*up));
+        struct container *c, *tmp;
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                if (!up || n == cap)
+                        break;
+                pthread_mutex_lock(&c->lock);
+                bool run = is_running(c);
+                pthread_mutex_unlock(&c->lock);
+                if (run) {
+                        c->refs++;
+                        up[n++] = c;
+                }
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        if (!up)
+                return;
+        /* All signalled first, so they stop together; then each is waited for (and killed
+         * after its stop timeout). Not a user's stop: restart policies hold at next start. */
+        for (size_t i = 0; i < n; i++) {
+                struct berr e = { 0 };
+                pthread_mutex_lock(&up[i]->lock);
+                const char *sig = up[i]->cc->cfg.stop_signal;
+                pthread_mutex_unlock(&up[i]->lock);
+                if (send_signal_ex(d, up[i], sig && *sig && signal_parse(sig) > 0 ? signal_parse(sig) : SIGTERM, true, &e) < 0)
+                        log_debug("stop %.12s: %s", up[i]->id, e.msg);
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct berr e = { 0 };
+                log_info("stopping container %.12s: its network goes with this berthd", up[i]->id);
+                (void) ctr_stop(d, up[i], INT32_MIN, NULL, &e);
+                pthread_mutex_lock(&up[i]->lock);
+                up[i]->stop_requested = false;
+                if (ctr_save(d, up[i], &e) < 0)
+                        log_warn("save container %.12s: %s", up[i]->id, e.msg);
+                pthread_mutex_unlock(&up[i]->lock);
+                ctr_unref(d, up[i]);
+        }
+        free(up);
+}
+
 int ctr_restart(struct daemon *d, struct container *c, int timeout_s, struct berr *err) {
         int r = ctr_stop(d, c, timeout_s, NULL, err);
         if (r < 0)

@@ -281,9 +281,12 @@ static int listen_tcp(const struct host_spec *spec, struct berr *err) {
                 len = sizeof(*s6);
         } else
                 return berr_set(err, BERR_INVALID, EINVAL, "bad address %s", spec->addr);
-        _cleanup_close_ int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        /* rootless: on the host's addresses, not in berthd's network namespace */
+        _cleanup_close_ int fd = rootless_host_socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                errno = -fd;
                 return berr_sys(err, BERR_INTERNAL, "socket");
+        }
         int one = 1;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* only speeds restarts */
         if (bind(fd, (struct sockaddr *) &ss, len) < 0)

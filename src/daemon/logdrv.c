@@ -247,6 +247,33 @@ static int check_fluentd(char *const *keys, char *const *vals, size_t n, struct 
         return 0;
 }
 
+static bool host_is_loopback(const char *hostport) {
+        if (strncmp(hostport, "localhost", 9) == 0 && (hostport[9] == ':' || hostport[9] == '\0' || hostport[9] == '/'))
+                return true;
+        return strncmp(hostport, "127.", 4) == 0 || strncmp(hostport, "[::1]", 5) == 0;
+}
+
+const char *logdrv_loopback_address(const char *type, char *const *keys, char *const *vals, size_t n) {
+        const char *a = NULL;
+        char scheme[32];
+        const char *rest = NULL;
+        if (strcmp(type, "syslog") == 0 || strcmp(type, "gelf") == 0) {
+                a = get(keys, vals, n, strcmp(type, "syslog") == 0 ? "syslog-address" : "gelf-address");
+                if (!a || !split_url(a, scheme, sizeof(scheme), &rest) || strncmp(scheme, "unix", 4) == 0)
+                        return NULL; /* syslog's default is /dev/log */
+        } else if (strcmp(type, "fluentd") == 0) {
+                a = get(keys, vals, n, "fluentd-address");
+                if (!a || !*a)
+                        return "localhost:24224"; /* fluentd's default */
+                if (split_url(a, scheme, sizeof(scheme), &rest) && strcmp(scheme, "unix") == 0)
+                        return NULL;
+                if (!rest)
+                        rest = a;
+        } else
+                return NULL;
+        return host_is_loopback(rest) ? a : NULL;
+}
+
 static int check_json_file(char *const *keys, char *const *vals, size_t n, struct berr *err) {
         const char *s;
         int64_t sz;

@@ -29,6 +29,10 @@ extern const char *const logdrv_names[];
  * options, bad values. 0 or a BERR_INVALID (BERR_NOT_IMPLEMENTED for what berth lacks). */
 int logdrv_validate(const char *type, char *const *keys, char *const *vals, size_t n, struct berr *err);
 
+/* The address driver @type's options make it send to when that is on the host's loopback
+ * (localhost, 127.x, [::1]; fluentd's default localhost:24224), else NULL. */
+const char *logdrv_loopback_address(const char *type, char *const *keys, char *const *vals, size_t n);
+
 /* Go template @tmpl ("{{.ID}}" when NULL or "") expanded for @info into a new string. */
 int logdrv_expand_tag(const char *tmpl, const struct logdrv_info *info, char **ret, struct berr *err);
 

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "daemon/check.h"
 #include "daemon/config.h"
+#include "daemon/container.h"
 #include "daemon/daemon.h"
 #include "daemon/metrics_server.h"
 #include "daemon/notify.h"
@@ -97,6 +98,8 @@ int main(int argc, char **argv) {
         /* An unprivileged user's berthd runs itself again in a user namespace of the
          * user's subordinate ids (rootless.c), with dockerd-rootless's paths. */
         d.rootless = rootless_is_child();
+        if (d.rootless)
+                rootless_child_init();
         r = geteuid() != 0 || d.rootless ? rootless_defaults(&d.cfg, &err) : 0;
         if (r == 0)
                 r = daemon_config_finish(&d.cfg, &err);
@@ -114,8 +117,8 @@ int main(int argc, char **argv) {
                 return 0;
         }
         if (geteuid() != 0) { /* the unprivileged parent: it waits for the berthd inside */
+                r = rootless_run(argv, d.cfg.exec_root, &err);
                 daemon_config_done(&d.cfg);
-                r = rootless_run(argv, &err);
                 return r < 0 ? fail(err.msg) : r;
         }
         log_set_level(d.cfg.log_level);
@@ -192,6 +195,10 @@ int main(int argc, char **argv) {
         pthread_t watchdog;
         if (timeout >= 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, &timeout) == 0)
                 pthread_detach(watchdog);
+        /* rootless: the network namespace, its bridges and slirp4netns end with this
+         * process; containers left running would be cut off from them */
+        if (d.rootless && d.cfg.net.hostfwd_api)
+                ctr_stop_all_for_shutdown(&d);
 out:
         daemon_begin_shutdown(&d);
         metrics_server_stop(metrics);

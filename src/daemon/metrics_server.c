@@ -22,6 +22,7 @@
 #include "config_int.h"
 #include "daemon.h"
 #include "events.h"
+#include "rootless.h"
 
 struct metrics_server {
         struct daemon *d;
@@ -179,9 +180,12 @@ int metrics_server_start(struct daemon *d, struct metrics_server **ret, struct b
         int r = config_parse_loopback_addr(addr, &ss, &len, err);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        /* rootless: the host's loopback, not berthd's network namespace's */
+        _cleanup_close_ int fd = rootless_host_socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                errno = -fd;
                 return berr_sys(err, BERR_INTERNAL, "metrics socket");
+        }
         int one = 1;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, 64) < 0)

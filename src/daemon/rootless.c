@@ -6,15 +6,26 @@
  * again, which sees _BERTH_ROOTLESS and runs as usual with rootless defaults. The parent
  * stays, forwards SIGTERM/SIGINT/SIGHUP and exits with the child's status.
  *
- * Not done (refused by name where a user would meet it): networks other than none and
- * host (no slirp4netns/pasta yet: berthd stays in the user's network namespace, so
- * published ports are not forwarded either), cgroup limits (containers run without a cgroup
- * of their own when none is delegated). Layers are overlayfs in the user namespace, with
- * its attributes as user.overlay.* (common/fs.c). */
+ * With slirp4netns in PATH (and /dev/net/tun open to the user) the child also takes a
+ * network namespace of its own, as rootlesskit gives dockerd one: the parent starts
+ * slirp4netns against it (tap0 10.0.2.100/24, DNS 10.0.2.3, --exit-fd so it goes when the
+ * parent goes), bind-mounts a resolv.conf naming 10.0.2.3 over /etc/resolv.conf, and hands
+ * berthd TCP sockets of the user's network namespace for registry connections. Bridges,
+ * nftables and the embedded DNS then work in berthd's namespace as rootful; published ports
+ * are forwarded from the host by slirp4netns (network/ports.c, network/slirp.c).
+ *
+ * Not done (refused by name where a user would meet it): sctp ports; without slirp4netns,
+ * networks other than none, host and container:<x>; cgroup limits (containers run
+ * without a cgroup of their own when none is delegated); log drivers sending to the
+ * host's loopback (container.c). Layers are overlayfs in the user namespace, with its
+ * attributes as user.overlay.* (common/fs.c). */
 #include "rootless.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -24,6 +35,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,9 +45,13 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "config.h"
+#include "distribution/dist_curl.h"
 #include "userns.h"
 
 #define ROOTLESS_ENV "_BERTH_ROOTLESS"
+#define SLIRP_API_ENV "_BERTH_SLIRP4NETNS_API" /* the child's: its namespace is slirp4netns's */
+#define SLIRP_READY_TIMEOUT_MS 10000
+#define HOST_SOCKETS_ENV "_BERTH_HOST_SOCKETS" /* the child's end of the socket broker */
 #define SUBID_FILE_MAX (4u << 20)
 
 extern char **environ;
@@ -68,12 +84,20 @@ int rootless_defaults(struct daemon_config *cfg, struct berr *err) {
         if (!data_root)
                 return berr_set(err, BERR_INVALID, EINVAL, "rootless: HOME or XDG_DATA_HOME must be set");
         int r = 0;
+        const char *api = rootless_is_child() ? getenv(SLIRP_API_ENV) : NULL;
+        if (api && api[0] == '/' && !cfg->net.hostfwd_api && !(cfg->net.hostfwd_api = strdup(api)))
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (cfg->n_hosts == 0) {
                 cfg->hosts[0] = TAKE_PTR(sock);
                 cfg->n_hosts = 1;
         }
-        if ((r = set_default(&cfg->exec_root, exec_root, err)) < 0 || (r = set_default(&cfg->data_root, data_root, err)) < 0 ||
-            (r = set_default(&cfg->net.bridge, "none", err)) < 0)
+        if ((r = set_default(&cfg->exec_root, exec_root, err)) < 0 || (r = set_default(&cfg->data_root, data_root, err)) < 0)
+                return r;
+        /* In a network namespace of its own, with slirp4netns's tap0 to the host, berthd
+         * has bridges, its nftables table and forwarding there as a rootful one has. */
+        if (cfg->net.hostfwd_api)
+                return 0;
+        if ((r = set_default(&cfg->net.bridge, "none", err)) < 0)
                 return r;
         /* The user's network namespace is not ours to change: no rules, no forwarding. */
         if (!cfg->set_by_flag[OPT_IPTABLES])
@@ -135,10 +159,12 @@ static int load_ranges(const char *file, const char *name, uint32_t id, struct s
         return r;
 }
 
-/* The child, between fork and exec: only async-signal-safe calls until execve. */
-static void __attribute__((noreturn)) child(char **argv, int ready_w, int go_r) {
+/* The child, between fork and exec: only async-signal-safe calls until execve. With
+ * @resolv, the child also gets a network namespace of its own (slirp4netns's, owned by its
+ * user namespace) and @resolv on /etc/resolv.conf (slirp4netns's DNS, 10.0.2.3). */
+static void __attribute__((noreturn)) child(char **argv, int ready_w, int go_r, const char *resolv, int socks) {
         char c = 0;
-        if (unshare(CLONE_NEWUSER) < 0)
+        if (unshare(CLONE_NEWUSER | (resolv ? CLONE_NEWNET : 0)) < 0)
                 c = 1;
         (void) !write(ready_w, &c, 1);
         if (c)
@@ -151,12 +177,182 @@ static void __attribute__((noreturn)) child(char **argv, int ready_w, int go_r) 
         /* Mounts (the layers, the containers' roots) are this namespace's only. */
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                 _exit(125);
+        if (resolv)
+                (void) mount(resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL);
+        if (socks >= 0) /* the socket broker's end stays open across exec */
+                (void) fcntl(socks, F_SETFD, 0);
         (void) setenv(ROOTLESS_ENV, "1", 1);
         execv("/proc/self/exe", argv);
         _exit(127);
 }
 
-int rootless_run(char **argv, struct berr *err) {
+/* The slirp4netns in PATH, or NULL: without it berthd stays in the user's network
+ * namespace (--network none, host and container:<name> only). */
+static char *find_slirp(void) {
+        const char *path = getenv("PATH");
+        if (!path || !*path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        for (const char *p = path; *p;) {
+                const char *e = strchr(p, ':');
+                size_t n = e ? (size_t) (e - p) : strlen(p);
+                char *f = NULL;
+                if (n > 0 && asprintf(&f, "%.*s/slirp4netns", (int) n, p) >= 0 && access(f, X_OK) == 0)
+                        return f;
+                free(f);
+                p += n + (e ? 1 : 0);
+        }
+        return NULL;
+}
+
+struct slirp {
+        pid_t pid;
+        int exit_w; /* slirp4netns's --exit-fd: it exits when this closes (also when we die) */
+};
+
+/* slirp4netns for @pid's network namespace: tap0 10.0.2.100/24, a default route through
+ * 10.0.2.2 and DNS at 10.0.2.3, its API socket at @api for published ports (ports.c). */
+static int slirp_start(const char *bin, const char *api, pid_t pid, struct slirp *out, struct berr *err) {
+        int ex[2], rd[2];
+        if (pipe2(ex, O_CLOEXEC) < 0)
+                return berr_sys(err, BERR_INTERNAL, "pipe");
+        if (pipe2(rd, O_CLOEXEC) < 0) {
+                close(ex[0]);
+                close(ex[1]);
+                return berr_sys(err, BERR_INTERNAL, "pipe");
+        }
+        char pidtext[16], api_arg[4200];
+        snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
+        snprintf(api_arg, sizeof(api_arg), "--api-socket=%s", api);
+        char *av[] = { (char *) bin, "--configure", "--mtu=65520", "--disable-host-loopback", api_arg, "--exit-fd=3",
+                       "--ready-fd=4", pidtext, "tap0", NULL };
+        (void) unlink(api); /* a stale one, of a berthd that was killed */
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, ex[0], 3);
+        posix_spawn_file_actions_adddup2(&fa, rd[1], 4);
+        int e = posix_spawn(&out->pid, bin, &fa, NULL, av, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(ex[0]);
+        close(rd[1]);
+        if (e != 0) {
+                close(ex[1]);
+                close(rd[0]);
+                errno = e;
+                return berr_sys(err, BERR_INVALID, "rootless: run %s", bin);
+        }
+        out->exit_w = ex[1];
+        struct pollfd p = { .fd = rd[0], .events = POLLIN };
+        char c = 0;
+        int n = poll(&p, 1, SLIRP_READY_TIMEOUT_MS);
+        bool ok = n == 1 && read(rd[0], &c, 1) == 1 && c == '1';
+        close(rd[0]);
+        if (!ok) {
+                close(out->exit_w);
+                (void) kill(out->pid, SIGKILL);
+                (void) waitpid(out->pid, NULL, 0);
+                return berr_set(err, BERR_INVALID, EIO, "rootless: slirp4netns did not set up the network namespace "
+                                "(see its message above)");
+        }
+        return 0;
+}
+
+static void slirp_stop(struct slirp *sl) {
+        if (sl->pid <= 0)
+                return;
+        close(sl->exit_w);
+        struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+        for (int i = 0; i < 300; i++) {
+                if (waitpid(sl->pid, NULL, WNOHANG) == sl->pid)
+                        return;
+                nanosleep(&ts, NULL);
+        }
+        (void) kill(sl->pid, SIGKILL);
+        (void) waitpid(sl->pid, NULL, 0);
+}
+
+/* The socket broker: berthd in slirp4netns's namespace asks the parent, which stays in the
+ * user's network namespace, for TCP sockets: registry connections (a registry on the
+ * host's 127.0.0.1 is out of slirp4netns's reach, --disable-host-loopback) and the TCP API
+ * and metrics listeners (bound and listening on the host's addresses). The parent
+ * makes nothing but unconnected AF_INET/AF_INET6 stream sockets; berthd connects them. */
+struct sock_req {
+        int family, type, protocol;
+};
+
+static int host_sockets_fd = -1;
+static pthread_mutex_t host_sockets_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int host_socket(int family, int type, int protocol) {
+        struct sock_req q = { family, type, protocol };
+        pthread_mutex_lock(&host_sockets_lock);
+        int r = -EIO;
+        if (send(host_sockets_fd, &q, sizeof(q), MSG_NOSIGNAL) == (ssize_t) sizeof(q)) {
+                int e = 0;
+                char cbuf[CMSG_SPACE(sizeof(int))];
+                struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+                struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+                ssize_t n = recvmsg(host_sockets_fd, &m, MSG_CMSG_CLOEXEC);
+                struct cmsghdr *c = n == (ssize_t) sizeof(e) ? CMSG_FIRSTHDR(&m) : NULL;
+                if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&r, CMSG_DATA(c), sizeof(int));
+                else if (n == (ssize_t) sizeof(e) && e > 0)
+                        r = -e;
+        }
+        pthread_mutex_unlock(&host_sockets_lock);
+        return r;
+}
+
+int rootless_host_socket(int family, int type, int protocol) {
+        if (host_sockets_fd < 0) {
+                int fd = socket(family, type, protocol);
+                return fd < 0 ? -errno : fd;
+        }
+        return host_socket(family, type, protocol);
+}
+
+void rootless_child_init(void) {
+        const char *v = rootless_is_child() ? getenv(HOST_SOCKETS_ENV) : NULL;
+        char *end = NULL;
+        long fd = v ? strtol(v, &end, 10) : -1;
+        if (!v || *end || fd < 3 || fd > 1024)
+                return;
+        (void) unsetenv(HOST_SOCKETS_ENV);
+        (void) fcntl((int) fd, F_SETFD, FD_CLOEXEC); /* not the containers' */
+        host_sockets_fd = (int) fd;
+        dist_curl_set_socket_opener(host_socket);
+}
+
+/* The parent's side: one request, one answer (a socket, or an errno). */
+static void serve_socket(int fd) {
+        struct sock_req q;
+        ssize_t n = recv(fd, &q, sizeof(q), MSG_DONTWAIT);
+        if (n != (ssize_t) sizeof(q))
+                return;
+        int e = 0, s = -1;
+        int type = q.type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if ((q.family != AF_INET && q.family != AF_INET6) || type != SOCK_STREAM ||
+            (q.protocol != 0 && q.protocol != IPPROTO_TCP))
+                e = EPERM;
+        else if ((s = socket(q.family, SOCK_STREAM | SOCK_CLOEXEC, q.protocol)) < 0)
+                e = errno;
+        char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+        struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (s >= 0) {
+                m.msg_control = cbuf;
+                m.msg_controllen = sizeof(cbuf);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &s, sizeof(int));
+        }
+        (void) sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (s >= 0)
+                close(s);
+}
+
+int rootless_run(char **argv, const char *exec_root, struct berr *err) {
         uid_t uid = getuid();
         gid_t gid = getgid();
         struct passwd *pw = getpwuid(uid);
@@ -169,14 +365,42 @@ int rootless_run(char **argv, struct berr *err) {
                 r = load_ranges("/etc/subgid", pw->pw_name, uid, gids, &n_gids, err);
         if (r < 0)
                 return r;
-        int ready[2], go[2];
+        /* slirp4netns's files: the API socket and the namespace's resolv.conf */
+        _cleanup_free_ char *slirp = find_slirp(), *api = NULL, *resolv = NULL;
+        if (slirp && access("/dev/net/tun", R_OK | W_OK) < 0) { /* Debian's udev rule makes it 0666 */
+                fprintf(stderr, "berthd: rootless: slirp4netns cannot open /dev/net/tun (%s): berthd stays in the "
+                        "user's network namespace, with --network none, host and container:<name> only\n", strerror(errno));
+                free(slirp);
+                slirp = NULL;
+        }
+        if (slirp) {
+                if (asprintf(&api, "%s/slirp4netns.sock", exec_root) < 0 || asprintf(&resolv, "%s/resolv.conf", exec_root) < 0)
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                static const char dns[] = "nameserver 10.0.2.3\n";
+                if ((r = fs_mkdir_p(exec_root, 0700, err)) < 0 ||
+                    (r = fs_write_atomic(AT_FDCWD, resolv, dns, sizeof(dns) - 1, 0644, err)) < 0)
+                        return r;
+                if (setenv(SLIRP_API_ENV, api, 1) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "setenv");
+        }
+        int ready[2], go[2], socks[2] = { -1, -1 };
         if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
                 return berr_sys(err, BERR_INTERNAL, "pipe");
+        if (slirp) {
+                char fdtext[16];
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "socketpair");
+                snprintf(fdtext, sizeof(fdtext), "%d", socks[1]);
+                if (setenv(HOST_SOCKETS_ENV, fdtext, 1) < 0)
+                        return berr_sys(err, BERR_INTERNAL, "setenv");
+        }
         pid_t pid = fork();
         if (pid < 0)
                 return berr_sys(err, BERR_INTERNAL, "fork");
         if (pid == 0)
-                child(argv, ready[1], go[0]);
+                child(argv, ready[1], go[0], resolv, socks[1]);
+        if (socks[1] >= 0)
+                (void) close(socks[1]);
         (void) close(ready[1]);
         (void) close(go[0]);
         char c = 1;
@@ -189,6 +413,9 @@ int rootless_run(char **argv, struct berr *err) {
         r = run_map_tool("newuidmap", pid, uid, uids, n_uids, err);
         if (r == 0)
                 r = run_map_tool("newgidmap", pid, gid, gids, n_gids, err);
+        struct slirp sl = { .pid = -1, .exit_w = -1 };
+        if (r == 0 && slirp)
+                r = slirp_start(slirp, api, pid, &sl, err);
         c = r == 0 ? 0 : 1;
         (void) !write(go[1], &c, 1);
         (void) close(go[1]);
@@ -206,9 +433,22 @@ int rootless_run(char **argv, struct berr *err) {
         for (;;) {
                 int status;
                 pid_t w = waitpid(pid, &status, WNOHANG);
-                if (w == pid)
+                if (w == pid) {
+                        slirp_stop(&sl);
+                        if (api)
+                                (void) unlink(api);
                         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+                }
+                struct pollfd p = { .fd = socks[0], .events = POLLIN };
+                if (poll(&p, 1, 100) == 1) {
+                        if (p.revents & POLLIN)
+                                serve_socket(socks[0]);
+                        else { /* berthd let go of it: it is on its way out */
+                                (void) close(socks[0]);
+                                socks[0] = -1;
+                        }
+                }
+                struct timespec ts = { 0 };
                 int sig = sigtimedwait(&set, NULL, &ts);
                 if (sig > 0)
                         (void) kill(pid, sig);

@@ -77,8 +77,28 @@ int dist_curl_load(struct berr *err) {
                         load_error);
 }
 
+static int (*socket_opener)(int family, int type, int protocol);
+
+void dist_curl_set_socket_opener(int (*open)(int family, int type, int protocol)) {
+        socket_opener = open;
+}
+
+static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
+        (void) data;
+        (void) purpose;
+        int fd = socket_opener(a->family, a->socktype, a->protocol);
+        return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static void set_opener(CURL *h) {
+        if (h && socket_opener)
+                (void) fn.easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+}
+
 CURL *dist_curl_easy_init(void) {
-        return ready() ? fn.easy_init() : NULL;
+        CURL *h = ready() ? fn.easy_init() : NULL;
+        set_opener(h);
+        return h;
 }
 
 /* Those that take something libcurl made run only once it is loaded. */
@@ -88,8 +108,10 @@ void dist_curl_easy_cleanup(CURL *h) {
 }
 
 void dist_curl_easy_reset(CURL *h) {
-        if (ready())
+        if (ready()) {
                 fn.easy_reset(h);
+                set_opener(h);
+        }
 }
 
 typedef void (*any_fn)(void);

@@ -36,6 +36,7 @@ struct net_options {
         char *table;          /* nftables table name (derived from the exec root) */
         bool has_accept_fwmark; /* --bridge-accept-fwmark mark[/mask]: forwarded packets so marked are accepted */
         uint32_t accept_fwmark, accept_fwmask;
+        char *hostfwd_api;    /* rootless: slirp4netns's API socket, which forwards published ports from the host */
 };
 void net_options_init(struct net_options *o);
 /* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */

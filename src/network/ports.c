@@ -16,6 +16,7 @@
 #include "firewall.h"
 #include "ipam.h"
 #include "network.h"
+#include "slirp.h"
 #include "store_int.h"
 
 static const char *proto_name(uint8_t p) {
@@ -58,8 +59,10 @@ static void host_text(const struct net_port *p, char out[46]) {
                 ipam_format_ip4(p->host_ip, out);
 }
 
-/* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). */
-static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
+/* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). @any
+ * (rootless, IPv4): the port on every address of berthd's namespace, where slirp4netns
+ * brings every host address's forward in on tap0 (the host's addresses are not there). */
+static int reserve(const struct net_port *p, uint16_t port, bool any, int *ret_fd) {
         *ret_fd = -1;
         if (p->proto == IPPROTO_SCTP)
                 return 0;
@@ -68,7 +71,7 @@ static int reserve(const struct net_port *p, uint16_t port, int *ret_fd) {
                 return -errno;
         /* No SO_REUSEADDR: Linux lets two SO_REUSEADDR sockets share a port while neither
          * listens, so a server that sets it (most do) could take the port from us. */
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(p->host_ip) };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(any ? 0 : p->host_ip) };
         struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
         memcpy(sa6.sin6_addr.s6_addr, p->host_ip6, 16);
         int one = 1;
@@ -100,11 +103,46 @@ static int pub_add(struct net_store *s, const char *ctr_id, const struct net_por
         snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", ctr_id);
         e->port = *p;
         e->fd = fd;
+        e->hostfwd_id = -1;
         return 0;
 }
 
+/* Rootless: slirp4netns forwards @e's host address and port from the host to berthd's
+ * tap0, where the DNAT rule takes it (0 or -errno, @err set). IPv6 bindings are held in
+ * berthd's namespace only: slirp4netns runs without IPv6. Caller holds s->lock. */
+static int hostfwd_add_locked(struct net_store *s, struct pub *e, struct berr *err) {
+        const struct net_port *p = &e->port;
+        if (!s->o->hostfwd_api || p->v6)
+                return 0;
+        if (p->proto == IPPROTO_SCTP)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: publishing an sctp port is not supported by "
+                                "berth (slirp4netns forwards tcp and udp only)");
+        char ip[46], msg[256];
+        host_text(p, ip);
+        int r = slirp_hostfwd_add(s->o->hostfwd_api, proto_name(p->proto), ip, p->host_port, &e->hostfwd_id, msg,
+                                  sizeof(msg));
+        if (r < 0)
+                return berr_set(err, BERR_CONFLICT, -r, "rootless: slirp4netns could not forward %s %s:%u from the host: %s",
+                                proto_name(p->proto), ip, p->host_port, msg);
+        return 0;
+}
+
+static void hostfwd_remove_locked(struct net_store *s, struct pub *e) {
+        if (e->hostfwd_id < 0 || !s->o->hostfwd_api)
+                return;
+        int r = slirp_hostfwd_remove(s->o->hostfwd_api, e->hostfwd_id);
+        if (r < 0)
+                log_warn("container %.12s: remove slirp4netns forward of port %u: %s", e->ctr_id, e->port.host_port,
+                         strerror(-r));
+        e->hostfwd_id = -1;
+}
+
 static void to_fw(struct net_store *s, const struct net_port *p, struct fw_port *f) {
-        *f = (struct fw_port) { .proto = p->proto, .v6 = p->v6, .host_ip = p->host_ip, .host_port = p->host_port,
+        /* Rootless: the host address is slirp4netns's to bind on the host; in berthd's
+         * namespace the port comes in on tap0, to any of its addresses (as rootlesskit
+         * binds the child's side on 0.0.0.0). */
+        uint32_t host_ip = s->o->hostfwd_api && !p->v6 ? 0 : p->host_ip;
+        *f = (struct fw_port) { .proto = p->proto, .v6 = p->v6, .host_ip = host_ip, .host_port = p->host_port,
                                 .ctr_ip = p->ctr_ip, .ctr_port = p->ctr_port, .routed = net_ip_routed_locked(s, p->ctr_ip),
                                 .routed6 = p->v6 && net_ip6_routed_locked(s, p->ctr_ip6) };
         memcpy(f->host_ip6, p->host_ip6, 16);
@@ -135,6 +173,7 @@ static void forget_locked(struct net_store *s, const char *ctr_id, struct net_po
         struct net_port *out = ret ? calloc(s->n_pubs + 1, sizeof(*out)) : NULL;
         for (size_t i = 0; i < s->n_pubs; i++) {
                 if (strcmp(s->pubs[i].ctr_id, ctr_id) == 0) {
+                        hostfwd_remove_locked(s, &s->pubs[i]);
                         if (s->pubs[i].fd >= 0)
                                 close(s->pubs[i].fd);
                         if (out)
@@ -186,7 +225,7 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                                 continue;
                         }
                         int fd;
-                        last = reserve(q, port, &fd);
+                        last = reserve(q, port, s->o->hostfwd_api != NULL, &fd);
                         if (last < 0)
                                 continue;
                         q->host_port = port;
@@ -201,8 +240,10 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                                 s->next_port = (uint16_t) (port + 1);
                         break;
                 }
-                if (q->host_port)
+                if (q->host_port) {
+                        r = hostfwd_add_locked(s, &s->pubs[s->n_pubs - 1], err);
                         continue;
+                }
                 if (hi == lo && ours)
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "Bind for %s:%u failed: port is already allocated", ip,
                                      lo);
@@ -243,11 +284,17 @@ void net_republish(struct net_store *s, const char *ctr_id, const struct net_por
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < n; i++) {
                 int fd = -1;
-                if (reserve(&p[i], p[i].host_port, &fd) < 0)
+                if (reserve(&p[i], p[i].host_port, s->o->hostfwd_api != NULL, &fd) < 0)
                         log_warn("container %.12s: port %u/%s could not be reserved again", ctr_id, p[i].host_port,
                                  proto_name(p[i].proto));
-                if (pub_add(s, ctr_id, &p[i], fd) < 0 && fd >= 0)
-                        close(fd);
+                if (pub_add(s, ctr_id, &p[i], fd) < 0) {
+                        if (fd >= 0)
+                                close(fd);
+                        continue;
+                }
+                struct berr e = { 0 };
+                if (hostfwd_add_locked(s, &s->pubs[s->n_pubs - 1], &e) < 0)
+                        log_warn("container %.12s: %s", ctr_id, e.msg);
         }
         struct berr e = { 0 };
         if (fw_change(s, p, n, true, &e) < 0) /* they should be there already; make sure */

@@ -50,6 +50,7 @@ void net_options_done(struct net_options *o) {
                 free(o->pools[i]);
         free(o->ip);
         free(o->table);
+        free(o->hostfwd_api);
         memset(o, 0, sizeof(*o));
 }
 

@@ -12,6 +12,7 @@ struct pub {
         char ctr_id[65];
         struct net_port port;
         int fd;                 /* the bound socket that reserves the port, -1 if none */
+        int hostfwd_id;         /* rootless: slirp4netns's forward from the host, -1 if none */
 };
 
 struct endpoint {

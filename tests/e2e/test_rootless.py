@@ -1,27 +1,30 @@
-"""Rootless berthd: an unprivileged user (berthrl, made by this module with a subordinate
+"""Rootless berthd: an unprivileged user (berthrl<pid>, made by this module with a subordinate
 range, removed afterwards with /etc/subuid and /etc/subgid given back) runs build/berthd
 itself; berthd maps itself into a user namespace with newuidmap/newgidmap and serves
 $XDG_RUNTIME_DIR/berth.sock with its data under ~/.local/share/berth. What works: load and
-pull, run, exec, logs, commit, a volume, a terminal, with --network none, on overlay2 in
-the user namespace. What does not yet is
-refused by name: other networks (no slirp4netns/pasta), resource limits without a
-delegated cgroup."""
+pull, run, exec, logs, commit, a volume, a terminal, on overlay2 in the user namespace;
+networks in berthd's own network namespace, connected to the host by slirp4netns: the
+default bridge, user networks with names, published ports forwarded from the host's
+127.0.0.1. What does not yet is refused by name: resource limits without a delegated
+cgroup, sctp ports."""
 import json
 import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import pytest
 
-from conftest import BERTHD, TESTDATA, DockerCLI
+from conftest import BERTHD, TESTDATA, DockerCLI, pick_test_net
 from registry import Registry, extract_storage
 
 FIX = os.path.join(TESTDATA, "fixtures")
-USER = "berthrl"
+USER = "berthrl%d" % (os.getpid() % 100000)  # its own per run: runs of other worktrees go on at once
 RANGE = 65536
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 # with the backups shadow's tools leave: given back as they were too
@@ -65,6 +68,11 @@ class RootlessBerthd:
         self.sock = os.path.join(self.run, "berth.sock")
         self.log_path = os.path.join(self.base, "berthd.log")
         self.proc = None
+        # the bridge and subnets live in berthd's own network namespace; still the harness's
+        # names and a /16 no route of the host uses
+        self.net = pick_test_net()
+        self.net_args = ["--bridge", "brl%d-%d" % (self.net, os.getpid() % 10000), "--bip", "10.%d.0.1/24" % self.net,
+                         "--default-address-pool", "base=10.%d.16.0/20,size=24" % self.net]
 
     @property
     def host(self):
@@ -75,6 +83,7 @@ class RootlessBerthd:
 
     def start(self, *args):
         self.log = open(self.log_path, "ab")
+        seen = len(self.read_log())  # a restart's log goes on after the last one's
         # oom_score_adj 100, as systemd's user manager runs its services: containers asking for
         # nothing (0) must still start
         self.proc = subprocess.Popen(["choom", "-n", "100", "--", "setpriv", "--reuid", USER, "--regid", USER,
@@ -84,7 +93,7 @@ class RootlessBerthd:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("rootless berthd exited %d:\n%s" % (self.proc.returncode, self.read_log()))
-            if "Daemon has completed initialization" in self.read_log():
+            if "Daemon has completed initialization" in self.read_log()[seen:]:
                 return self
             time.sleep(0.05)
         raise RuntimeError("rootless berthd did not start:\n" + self.read_log())
@@ -117,11 +126,23 @@ class RootlessBerthd:
         subprocess.run(["userdel", USER], capture_output=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tun_for_users():
+    """slirp4netns opens /dev/net/tun as the user: 0666 as Debian's udev rule makes it
+    (this machine's is 0600); given back afterwards."""
+    mode = os.stat("/dev/net/tun").st_mode & 0o777
+    if mode != 0o666:
+        os.chmod("/dev/net/tun", 0o666)
+    yield
+    if mode != 0o666:
+        os.chmod("/dev/net/tun", mode)
+
+
 @pytest.fixture(scope="module")
 def rootless():
     d = RootlessBerthd()
     try:
-        d.start()
+        d.start(*d.net_args)
         cli = DockerCLI(d.host)
         yield d, cli
         for c in cli.run("ps", "-aq", check=False).stdout.split():
@@ -205,12 +226,149 @@ def test_pull_from_a_registry(rootless, peer_registry):
         cli.run("rmi", "-f", "rlcommitted:1", ref, check=False)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def slirp_pids(d):
+    out = subprocess.run(["pgrep", "-u", str(d.uid), "-x", "slirp4netns"], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_default_bridge_in_berthds_own_network_namespace(rootless):
+    d, cli = rootless
+    cli.run("load", "-i", os.path.join(FIX, "busybox-docker-archive.tar"))
+    # slirp4netns, the user's, serves berthd's namespace; the host has no bridge of berthd's
+    assert len(slirp_pids(d)) == 1
+    assert subprocess.run(["ip", "link", "show", d.net_args[1]], capture_output=True).returncode != 0
+    out = cli.run("run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0; ip route; cat /etc/resolv.conf").stdout
+    assert "inet 10.%d.0." % d.net in out
+    assert "default via 10.%d.0.1" % d.net in out
+    assert "nameserver 10.0.2.3" in out  # slirp4netns's DNS
+
+
+def test_published_port_on_the_hosts_loopback(rootless, tmp_path):
+    d, cli = rootless
+    port = free_port()
+    cli.run("run", "-d", "--name", "rlweb", "-p", "127.0.0.1:%d:80" % port, "busybox", "sh", "-c",
+            "mkdir /www && echo rootless-served > /www/index.html && exec httpd -f -p 80 -h /www")
+    try:
+        deadline = time.time() + 10
+        body = None
+        while time.time() < deadline:
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body == b"rootless-served\n"
+        assert cli.run("port", "rlweb", "80/tcp").stdout.strip() == "127.0.0.1:%d" % port
+        # on the host it is slirp4netns, the user's process, that holds 127.0.0.1:port
+        ss = subprocess.run(["ss", "-Hltnp", "sport = :%d" % port], capture_output=True, text=True).stdout
+        assert "127.0.0.1:%d" % port in ss and "slirp4netns" in ss and "0.0.0.0:%d" % port not in ss
+        # the same port again is refused as dockerd refuses it
+        p = cli.run("run", "-d", "-p", "127.0.0.1:%d:80" % port, "busybox", "true", check=False)
+        assert p.returncode != 0 and "port is already allocated" in p.stderr
+        # every host address's forward comes in on tap0: the port on another host address
+        # is taken too in berthd's namespace
+        p = cli.run("run", "-d", "-p", "127.0.0.2:%d:80" % port, "busybox", "true", check=False)
+        assert p.returncode != 0
+        assert "listen tcp4 127.0.0.2:%d: bind: Address already in use" % port in p.stderr
+        assert cli.run("ps", "-q", "--filter", "status=running").stdout.split() == [
+            json.loads(cli.run("inspect", "rlweb").stdout)[0]["Id"][:12]]
+    finally:
+        cli.run("rm", "-f", "rlweb")
+    # released: nothing listens on the host's port any more
+    deadline = time.time() + 5
+    while time.time() < deadline and subprocess.run(["ss", "-Hltn", "sport = :%d" % port], capture_output=True,
+                                                    text=True).stdout.strip():
+        time.sleep(0.1)
+    assert subprocess.run(["ss", "-Hltn", "sport = :%d" % port], capture_output=True, text=True).stdout.strip() == ""
+
+
+def test_port_on_every_host_address_is_reached_on_loopback(rootless):
+    d, cli = rootless
+    port = free_port()
+    cli.run("run", "-d", "--name", "rlall", "-p", "%d:80" % port, "busybox", "sh", "-c",
+            "mkdir /www && echo everywhere > /www/index.html && exec httpd -f -p 80 -h /www")
+    try:
+        deadline = time.time() + 10
+        body = None
+        while time.time() < deadline and body is None:
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5).read()
+            except OSError:
+                time.sleep(0.2)
+        assert body == b"everywhere\n"
+        assert "0.0.0.0:%d" % port in cli.run("port", "rlall", "80/tcp").stdout.split()
+    finally:
+        cli.run("rm", "-f", "rlall")
+
+
+def test_udp_port_on_the_hosts_loopback(rootless):
+    d, cli = rootless
+    from test_ports import UDP_RECV_C  # busybox has no UDP server: test_ports's one-shot receiver
+    src = os.path.join(d.base, "r.c")
+    with open(src, "w") as f:
+        f.write(UDP_RECV_C)
+    recv = os.path.join(d.base, "udprecv")
+    subprocess.run(["cc", "-static", "-O1", "-o", recv, src], check=True)
+    port = free_port()
+    cli.run("run", "-d", "--name", "rludp", "-v", "%s:/udprecv:ro" % recv,
+            "-p", "127.0.0.1:%d:9999/udp" % port, "busybox", "/udprecv", "9999")
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            u.sendto(b"hello-udp", ("127.0.0.1", port))
+            time.sleep(0.2)
+            if json.loads(cli.run("inspect", "rludp").stdout)[0]["State"]["Status"] == "exited":
+                break
+        u.close()
+        assert cli.run("logs", "rludp").stdout.strip() == "got hello-udp"
+    finally:
+        cli.run("rm", "-f", "rludp")
+
+
+def test_user_network_names_and_network_create_rm(rootless):
+    d, cli = rootless
+    cli.run("network", "create", "rlnet")
+    try:
+        nets = cli.run("network", "ls", "--format", "{{.Name}} {{.Driver}}").stdout.split("\n")
+        assert "rlnet bridge" in nets
+        cli.run("run", "-d", "--name", "rla", "--network", "rlnet", "busybox", "sleep", "600")
+        out = cli.run("run", "--rm", "--network", "rlnet", "busybox", "sh", "-c",
+                      "ping -c1 -W3 rla >/dev/null && echo reached; nslookup rla 127.0.0.11 | grep -c Address").stdout
+        assert out.split()[0] == "reached"
+        ip = json.loads(cli.run("inspect", "rla").stdout)[0]["NetworkSettings"]["Networks"]["rlnet"]["IPAddress"]
+        assert ip.startswith("10.%d." % d.net)
+        # exec joins its network namespace
+        assert "inet %s/" % ip in cli.run("exec", "rla", "ip", "-4", "-o", "addr", "show", "eth0").stdout
+    finally:
+        cli.run("rm", "-f", "rla", check=False)
+    cli.run("network", "rm", "rlnet")
+    assert "rlnet" not in cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
+
+
 def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):
     d, cli = rootless
-    p = cli.run("run", "--rm", "busybox", "true", check=False)
+    p = cli.run("run", "--rm", "-p", "127.0.0.1:%d:80/sctp" % free_port(), "busybox", "true", check=False)
     assert p.returncode == 125
-    assert "rootless berth supports only --network none, host or container:<name>" in p.stderr
-    assert "not supported by berth" in p.stderr
+    assert "rootless: publishing an sctp port is not supported by berth" in p.stderr
+    # log drivers sending to the host's loopback: out of reach from berthd's namespace
+    p = cli.run("run", "--rm", "--log-driver", "gelf", "--log-opt", "gelf-address=udp://127.0.0.1:12201", "busybox",
+                "true", check=False)
+    assert p.returncode == 125
+    assert "rootless: log driver gelf cannot reach udp://127.0.0.1:12201 on the host's loopback" in p.stderr
+    p = cli.run("run", "--rm", "--log-driver", "fluentd", "busybox", "true", check=False)
+    assert p.returncode == 125 and "log driver fluentd cannot reach localhost:24224" in p.stderr
+    p = cli.run("run", "--rm", "--network", "none", "--log-driver", "syslog", "--log-opt",
+                "syslog-address=unix:///nonexistent", "busybox", "true", check=False)
+    assert "on the host's loopback" not in p.stderr  # a unix socket is reached by its path
     p = cli.run("run", "--rm", "--network", "none", "--memory", "64m", "busybox", "true", check=False)
     assert p.returncode != 0 and "rootless: resource limits need a cgroup delegated to the user" in p.stderr
     p = cli.run("network", "create", "rlnet", check=False)
@@ -238,3 +396,105 @@ def test_no_subordinate_ids_is_a_clear_error(rootless):
                         "--data-root", os.path.join(d.base, "nobody-data"), "-H", "unix://" + os.path.join(d.base, "n.sock")],
                        env=env, capture_output=True, text=True, timeout=10)
     assert p.returncode != 0 and "rootless: no subordinate ids for nobody in /etc/subuid" in p.stderr
+
+
+def test_slirp4netns_goes_with_berthd(rootless):
+    """berthd stopped: its slirp4netns and API socket go with it; started again, a new one."""
+    d, cli = rootless
+    assert len(slirp_pids(d)) == 1
+    # a running container is stopped with it (its network goes with berthd's namespace)
+    cli.run("run", "-d", "--name", "rlstay", "--stop-timeout", "1", "-p", "127.0.0.1:%d:80" % free_port(),
+            "busybox", "sleep", "600")
+    d.stop()
+    assert d.proc.returncode == 0
+    assert slirp_pids(d) == []
+    ps = subprocess.run(["ps", "-o", "stat=,pid=,args=", "-u", str(d.uid)], capture_output=True, text=True).stdout
+    left = [line for line in ps.splitlines() if not line.startswith("Z")]  # exited shims wait for their reaper
+    assert left == [], ps  # nothing of the user's runs on
+    assert not os.path.exists(os.path.join(d.run, "berth", "slirp4netns.sock"))
+    d.start(*d.net_args)
+    assert len(slirp_pids(d)) == 1
+    assert json.loads(cli.run("inspect", "rlstay").stdout)[0]["State"]["Status"] == "exited"
+    cli.run("rm", "rlstay")
+    port = free_port()
+    cli.run("run", "-d", "--name", "rlagain", "-p", "127.0.0.1:%d:80" % port, "busybox", "sh", "-c",
+            "mkdir /www && echo again > /www/index.html && exec httpd -f -p 80 -h /www")
+    try:
+        deadline = time.time() + 10
+        body = None
+        while time.time() < deadline and body is None:
+            try:
+                body = urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5).read()
+            except OSError:
+                time.sleep(0.2)
+        assert body == b"again\n"
+    finally:
+        cli.run("rm", "-f", "rlagain")
+    # the parent killed outright: berthd (parent-death signal) and slirp4netns (--exit-fd) go too
+    d.proc.kill()
+    d.proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and (slirp_pids(d) or
+                                      subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode == 0):
+        time.sleep(0.1)
+    assert slirp_pids(d) == []
+    assert subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode != 0
+    d.log.close()
+    d.start(*d.net_args)
+
+
+def test_without_slirp4netns_berthd_stays_in_the_users_network_namespace(rootless):
+    """No slirp4netns in PATH: a berthd of the user's with none/host/container:<x> only,
+    the rest refused by name."""
+    d, cli = rootless
+    bindir, home, run = (os.path.join(d.base, n) for n in ("noslirp-bin", "noslirp-home", "noslirp-run"))
+    os.mkdir(bindir)
+    for tool in ("newuidmap", "newgidmap"):
+        os.symlink(shutil.which(tool), os.path.join(bindir, tool))
+    for p, mode in ((home, 0o755), (run, 0o700)):
+        os.mkdir(p, mode)
+        os.chown(p, d.uid, d.gid)
+    log = open(os.path.join(d.base, "noslirp.log"), "wb")
+    proc = subprocess.Popen([shutil.which("setpriv"), "--reuid", USER, "--regid", USER, "--init-groups", BERTHD],
+                            env={"PATH": bindir, "HOME": home, "XDG_RUNTIME_DIR": run}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 15
+        text = ""
+        while time.time() < deadline and "Daemon has completed initialization" not in text:
+            assert proc.poll() is None, text
+            time.sleep(0.05)
+            text = open(log.name, errors="replace").read()
+        assert "Daemon has completed initialization" in text
+        assert len(slirp_pids(d)) == 1  # the module's berthd's only
+        cli2 = DockerCLI("unix://" + os.path.join(run, "berth.sock"))
+        p = cli2.run("run", "--rm", "busybox", "true", check=False)
+        assert p.returncode == 125
+        assert "rootless berth supports only --network none, host or container:<name> without slirp4netns" in p.stderr
+        assert "not supported by berth" in p.stderr
+        cli2.cleanup()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        log.close()
+
+
+def test_tcp_api_and_metrics_listen_on_the_hosts_loopback(rootless):
+    """-H tcp:// and --metrics-addr of a rootless berthd: on the host's 127.0.0.1, not in
+    berthd's network namespace (its parent makes the sockets)."""
+    d, cli = rootless
+    api, metrics = free_port(), free_port()
+    d.stop()
+    d.log.close()
+    try:
+        d.start(*d.net_args, "-H", "unix://" + d.sock, "-H", "tcp://127.0.0.1:%d" % api,
+                "--metrics-addr", "127.0.0.1:%d" % metrics)
+        tcp = DockerCLI("tcp://127.0.0.1:%d" % api)
+        info = json.loads(tcp.run("info", "--format", "{{json .}}").stdout)
+        assert "name=rootless" in info["SecurityOptions"]
+        tcp.cleanup()
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=5).read().decode()
+        assert "engine_daemon_engine_info" in body
+    finally:
+        d.stop()
+        d.log.close()
+        d.start(*d.net_args)

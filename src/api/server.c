@@ -1146,8 +1146,29 @@ static int authz_request(struct request_full *rf) {
         return r < 0 ? r : 1;
 }
 
-/* The request target of the request this connection thread reads (see on_request_line). */
-static __thread char *current_uri;
+/* The request target of the request this connection thread reads (see on_request_line):
+ * a thread-specific value, freed by the key's destructor if the connection ends before
+ * its request is taken (thread per connection). */
+static pthread_key_t current_uri_key;
+static pthread_once_t current_uri_once = PTHREAD_ONCE_INIT;
+
+static void current_uri_key_make(void) {
+        if (pthread_key_create(&current_uri_key, free) != 0)
+                abort(); /* at the first request: nothing works without it */
+}
+
+static char *current_uri_take(void) {
+        pthread_once(&current_uri_once, current_uri_key_make);
+        char *u = pthread_getspecific(current_uri_key);
+        (void) pthread_setspecific(current_uri_key, NULL);
+        return u;
+}
+
+static void current_uri_set(char *u) {
+        free(current_uri_take());
+        if (pthread_setspecific(current_uri_key, u) != 0)
+                free(u);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
@@ -1167,7 +1188,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.ctx = srv->cfg.ctx;
                 rf->pub.is_head = STREQ(method, "HEAD");
                 rf->pub.body_fd = rf->body_wfd = -1;
-                rf->raw_uri = TAKE_PTR(current_uri);
+                rf->raw_uri = current_uri_take();
                 rf->pub.raw_uri = rf->raw_uri ? rf->raw_uri : url;
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
@@ -1247,9 +1268,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         current_request_fd = ci ? (int) ci->connect_fd : -1;
         struct api_server *srv = cls;
-        free(current_uri);
         /* only the authorization plugins need it */
-        current_uri = srv->cfg.authz && uri && srv->cfg.authz->active(srv->cfg.authz->ctx) ? strdup(uri) : NULL;
+        current_uri_set(srv->cfg.authz && uri && srv->cfg.authz->active(srv->cfg.authz->ctx) ? strdup(uri) : NULL);
         current_request_tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) != NULL;
         return NULL; /* MHD's initial con_cls: on_request allocates its own */
 }

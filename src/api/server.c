@@ -527,10 +527,34 @@ static int peer_identity(struct request_full *rf) {
                 rf->peer_subject = strndup((const char *) dn.data, dn.size);
                 gnutls_free(dn.data);
         }
-        char cn[256];
-        size_t cn_len = sizeof(cn);
-        if (r == 0 && gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) == 0)
-                rf->peer_cn = strndup(cn, cn_len);
+        /* The last CN, as Go's Subject.CommonName (what dockerd gives authorization
+         * plugins as User), of any length; a CN that cannot be read fails closed. */
+        unsigned last = 0;
+        bool has_cn = false;
+        for (unsigned i = 0; r == 0; i++) {
+                size_t len = 0;
+                int g = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, i, 0, NULL, &len);
+                if (g == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                if (g != GNUTLS_E_SHORT_MEMORY_BUFFER && g != 0)
+                        r = -EPERM;
+                last = i;
+                has_cn = true;
+        }
+        if (r == 0 && has_cn) {
+                size_t len = 0, cap;
+                char *cn = NULL;
+                int g = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, last, 0, NULL, &len);
+                cap = len + 1; /* the size GnuTLS asked for, and room for a NUL */
+                if ((g != GNUTLS_E_SHORT_MEMORY_BUFFER && g != 0) || !(cn = calloc(1, cap)) ||
+                    (len = cap, gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, last, 0, cn, &len)) != 0) {
+                        free(cn);
+                        r = -EPERM;
+                } else {
+                        cn[len < cap ? len : cap - 1] = '\0';
+                        rf->peer_cn = cn;
+                }
+        }
         gnutls_x509_crt_deinit(crt);
         if (r == 0 && !rf->peer_subject)
                 r = -ENOMEM;

@@ -432,3 +432,29 @@ def test_explicit_tls_false_opts_out_with_warnings(fresh_daemon, dummy_addr):
     log = d.read_log()
     assert "Binding to IP address without --tlsverify is insecure" in log
     assert "--tls=false was given explicitly" in log
+
+
+def test_authz_user_is_the_last_common_name(pki, fresh_daemon):
+    """Authorization plugins get the client certificate's CommonName as User, the last CN
+    of the subject as Go's Subject.CommonName (what dockerd passes) reads it."""
+    from test_plugins import AUTHZ, Plugin
+    sign(pki, "twocn", "first/O=berth-tests/CN=last", "extendedKeyUsage=clientAuth\n")
+    port = free_port()
+    d = fresh_daemon("-H", "tcp://127.0.0.1:%d" % port, "--authorization-plugin", AUTHZ,
+                     *tls_args(pki, "--tlsverify"), start=False)
+    p = Plugin(os.path.join(d.exec_root, "plugins"), AUTHZ, "--implements", "authz")
+    try:
+        d.start()
+        certs = tempfile.mkdtemp(prefix="berth-twocn-")
+        for src, dst in (("ca.pem", "ca.pem"), ("twocn.pem", "cert.pem"), ("twocn-key.pem", "key.pem")):
+            shutil.copy(os.path.join(pki, src), os.path.join(certs, dst))
+        cli = TLSCLI("tcp://127.0.0.1:%d" % port, certs)
+        try:
+            cli.run("version")
+        finally:
+            cli.cleanup()
+            shutil.rmtree(certs, ignore_errors=True)
+        reqs = [c["body"] for c in p.calls("AuthZPlugin.AuthZReq") if c["body"]["RequestUri"].endswith("/version")]
+        assert reqs and all(r.get("User") == "last" and r.get("UserAuthNMethod") == "TLS" for r in reqs), reqs
+    finally:
+        p.cleanup()

@@ -561,14 +561,6 @@ static int peer_identity(struct request_full *rf) {
         return r;
 }
 
-static const struct listener *listener_of(struct api_server *srv, struct MHD_Connection *c) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
-        for (size_t i = 0; ci && i < srv->n_daemons; i++)
-                if (srv->daemons[i] == ci->daemon)
-                        return &srv->listeners[i];
-        return NULL;
-}
-
 int api_client_fd(struct api_request *req) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         return ci ? (int) ci->connect_fd : -1;
@@ -962,12 +954,21 @@ static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len) {
 struct conn_ctx {
         struct conn_slot *slot;
         struct tls_transport transport;
+        const struct listener *listener; /* the one that accepted it */
 };
 
 static struct conn_slot *slot_of(struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
         return ctx ? ctx->slot : NULL;
+}
+
+/* The listener that accepted @c, recorded when the connection started (srv->daemons is
+ * complete only once every listener runs; a connection may come before). NULL if unknown. */
+static const struct listener *listener_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
+        return ctx ? ctx->listener : NULL;
 }
 
 /* --tlsverify: a client without a certificate the CA signed (none, self-signed, expired,
@@ -998,6 +999,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 if (ctx) {
                         ctx->slot = conn_guard_open(srv->guard, (int) ci->connect_fd);
                         ctx->transport.fd = (int) ci->connect_fd;
+                        ctx->listener = l;
                 }
                 if (ctx && tls && tls->tls_session) {
                         gnutls_transport_set_ptr(tls->tls_session, &ctx->transport);
@@ -1217,7 +1219,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
                 *con_cls = rf; /* from here on_completed frees it */
-                const struct listener *l = listener_of(srv, conn);
+                const struct listener *l = listener_of(conn);
+                const union MHD_ConnectionInfo *tci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                if (!l && tci && tci->tls_session) { /* cannot tell whether it must be verified: fail closed */
+                        log_error("%s %s: a TLS connection of no known listener: connection closed", method, url);
+                        return MHD_NO;
+                }
                 if (l && l->verify_clients && peer_identity(rf) < 0) {
                         /* cannot happen after the handshake's checks: fail closed all the same */
                         log_error("%s %s: a TLS client without a verified certificate: connection closed", method, url);

@@ -197,6 +197,8 @@ def test_volume_subpath_of_a_plugin_volume(daemon, voldrv):
     p = cli.run("run", "--rm", "--mount", "type=volume,src=subv,dst=/d,volume-driver=berthtestvol,volume-subpath=nope",
                 "busybox", "true", check=False)
     assert p.returncode != 0 and "cannot access path" in p.stderr
+    subprocess.run(["rm", "-rf", os.path.join(root, "sub")])  # fake_plugin.py removes no subdirectories
+    cli.run("volume", "rm", "subv")
 
 
 def test_cp_with_a_stopped_container_mounts_its_plugin_volume(daemon, voldrv, tmp_path):

@@ -527,22 +527,38 @@ static int peer_identity(struct request_full *rf) {
                 rf->peer_subject = strndup((const char *) dn.data, dn.size);
                 gnutls_free(dn.data);
         }
-        char cn[256];
-        size_t cn_len = sizeof(cn);
-        if (r == 0 && gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cn_len) == 0)
-                rf->peer_cn = strndup(cn, cn_len);
+        /* The last CN, as Go's Subject.CommonName (what dockerd gives authorization
+         * plugins as User), of any length; a CN that cannot be read fails closed. */
+        unsigned last = 0;
+        bool has_cn = false;
+        for (unsigned i = 0; r == 0; i++) {
+                size_t len = 0;
+                int g = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, i, 0, NULL, &len);
+                if (g == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                if (g != GNUTLS_E_SHORT_MEMORY_BUFFER && g != 0)
+                        r = -EPERM;
+                last = i;
+                has_cn = true;
+        }
+        if (r == 0 && has_cn) {
+                size_t len = 0, cap;
+                char *cn = NULL;
+                int g = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, last, 0, NULL, &len);
+                cap = len + 1; /* the size GnuTLS asked for, and room for a NUL */
+                if ((g != GNUTLS_E_SHORT_MEMORY_BUFFER && g != 0) || !(cn = calloc(1, cap)) ||
+                    (len = cap, gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, last, 0, cn, &len)) != 0) {
+                        free(cn);
+                        r = -EPERM;
+                } else {
+                        cn[len < cap ? len : cap - 1] = '\0';
+                        rf->peer_cn = cn;
+                }
+        }
         gnutls_x509_crt_deinit(crt);
         if (r == 0 && !rf->peer_subject)
                 r = -ENOMEM;
         return r;
-}
-
-static const struct listener *listener_of(struct api_server *srv, struct MHD_Connection *c) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
-        for (size_t i = 0; ci && i < srv->n_daemons; i++)
-                if (srv->daemons[i] == ci->daemon)
-                        return &srv->listeners[i];
-        return NULL;
 }
 
 int api_client_fd(struct api_request *req) {
@@ -938,12 +954,21 @@ static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len) {
 struct conn_ctx {
         struct conn_slot *slot;
         struct tls_transport transport;
+        const struct listener *listener; /* the one that accepted it */
 };
 
 static struct conn_slot *slot_of(struct MHD_Connection *c) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
         return ctx ? ctx->slot : NULL;
+}
+
+/* The listener that accepted @c, recorded when the connection started (srv->daemons is
+ * complete only once every listener runs; a connection may come before). NULL if unknown. */
+static const struct listener *listener_of(struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const struct conn_ctx *ctx = ci ? ci->socket_context : NULL;
+        return ctx ? ctx->listener : NULL;
 }
 
 /* --tlsverify: a client without a certificate the CA signed (none, self-signed, expired,
@@ -974,6 +999,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 if (ctx) {
                         ctx->slot = conn_guard_open(srv->guard, (int) ci->connect_fd);
                         ctx->transport.fd = (int) ci->connect_fd;
+                        ctx->listener = l;
                 }
                 if (ctx && tls && tls->tls_session) {
                         gnutls_transport_set_ptr(tls->tls_session, &ctx->transport);
@@ -1146,8 +1172,29 @@ static int authz_request(struct request_full *rf) {
         return r < 0 ? r : 1;
 }
 
-/* The request target of the request this connection thread reads (see on_request_line). */
-static __thread char *current_uri;
+/* The request target of the request this connection thread reads (see on_request_line):
+ * a thread-specific value, freed by the key's destructor if the connection ends before
+ * its request is taken (thread per connection). */
+static pthread_key_t current_uri_key;
+static pthread_once_t current_uri_once = PTHREAD_ONCE_INIT;
+
+static void current_uri_key_make(void) {
+        if (pthread_key_create(&current_uri_key, free) != 0)
+                abort(); /* at the first request: nothing works without it */
+}
+
+static char *current_uri_take(void) {
+        pthread_once(&current_uri_once, current_uri_key_make);
+        char *u = pthread_getspecific(current_uri_key);
+        (void) pthread_setspecific(current_uri_key, NULL);
+        return u;
+}
+
+static void current_uri_set(char *u) {
+        free(current_uri_take());
+        if (pthread_setspecific(current_uri_key, u) != 0)
+                free(u);
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
@@ -1167,12 +1214,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 rf->pub.ctx = srv->cfg.ctx;
                 rf->pub.is_head = STREQ(method, "HEAD");
                 rf->pub.body_fd = rf->body_wfd = -1;
-                rf->raw_uri = TAKE_PTR(current_uri);
+                rf->raw_uri = current_uri_take();
                 rf->pub.raw_uri = rf->raw_uri ? rf->raw_uri : url;
                 rf->slot = slot_of(conn);
                 conn_slot_serving(srv->guard, rf->slot); /* headers in: no deadline while it is served */
                 *con_cls = rf; /* from here on_completed frees it */
-                const struct listener *l = listener_of(srv, conn);
+                const struct listener *l = listener_of(conn);
+                const union MHD_ConnectionInfo *tci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+                if (!l && tci && tci->tls_session) { /* cannot tell whether it must be verified: fail closed */
+                        log_error("%s %s: a TLS connection of no known listener: connection closed", method, url);
+                        return MHD_NO;
+                }
                 if (l && l->verify_clients && peer_identity(rf) < 0) {
                         /* cannot happen after the handshake's checks: fail closed all the same */
                         log_error("%s %s: a TLS client without a verified certificate: connection closed", method, url);
@@ -1247,9 +1299,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         current_request_fd = ci ? (int) ci->connect_fd : -1;
         struct api_server *srv = cls;
-        free(current_uri);
         /* only the authorization plugins need it */
-        current_uri = srv->cfg.authz && uri && srv->cfg.authz->active(srv->cfg.authz->ctx) ? strdup(uri) : NULL;
+        current_uri_set(srv->cfg.authz && uri && srv->cfg.authz->active(srv->cfg.authz->ctx) ? strdup(uri) : NULL);
         current_request_tls = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION) != NULL;
         return NULL; /* MHD's initial con_cls: on_request allocates its own */
 }

@@ -33,6 +33,7 @@
 #include "image/layer_apply.h"
 #include "common/tree.h"
 #include "userns.h"
+#include "volume/volume.h"
 
 #define GO_MODE_DIR (1u << 31)
 #define GO_MODE_SYMLINK (1u << 27)
@@ -48,6 +49,7 @@ struct ctr_archive {
         struct daemon *d;
         struct container *c;
         bool we_mounted;
+        char vol_key[96]; /* the key a plugin volume was mounted under for this copy, or "" */
         int base_fd;     /* the directory the path's parent was resolved to */
         char last[256];  /* the last component, "" for the base itself */
         char name[256];  /* the archive's top entry */
@@ -98,7 +100,7 @@ static void base64(const unsigned char *in, size_t n, char *out, size_t size) {
 /* Which mount of the container holds @path: its source directory (or file) and the
  * path left inside it; else the root filesystem. */
 static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const char *path, char *rest, size_t rest_size,
-                     int *ret_where, struct berr *err) {
+                     int *ret_where, char *vol_key, size_t vol_key_size, struct berr *err) {
         _cleanup_json_ json_t *mounts = ctr_mounts_list(d, c);
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         const char *net[][2] = { { "/etc/hostname", "hostname" }, { "/etc/hosts", "hosts" }, { "/etc/resolv.conf", "resolv.conf" } };
@@ -109,7 +111,7 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                                                                 "RW", true));
         }
         size_t best = 0;
-        const char *src = NULL, *sub = NULL;
+        const char *src = NULL, *sub = NULL, *vname = NULL, *vdst = NULL;
         bool rw = true;
         size_t i;
         json_t *m;
@@ -122,6 +124,30 @@ static int open_base(struct daemon *d, struct container *c, int rootfs_fd, const
                         src = json_string_value(json_object_get(m, "Source"));
                         sub = json_string_value(json_object_get(m, "_subpath"));
                         rw = json_is_true(json_object_get(m, "RW"));
+                        const char *drv = json_string_value(json_object_get(m, "Driver"));
+                        vname = drv && strcmp(drv, "local") != 0 ? json_string_value(json_object_get(m, "Name")) : NULL;
+                        vdst = dst;
+                }
+        }
+        char vmp[4096];
+        if (src && vname && d->vplugs) {
+                /* A stopped container's plugin volume was unmounted at its stop: mounted
+                 * for this copy under a mount ID of its own (released by maybe_unmount;
+                 * a crash meanwhile leaves an entry recovery releases), as dockerd does. */
+                pthread_mutex_lock(&c->lock);
+                bool running = ctr_is_running(c) || c->state == CTR_STARTING;
+                pthread_mutex_unlock(&c->lock);
+                if (!running) {
+                        static unsigned long copies;
+                        snprintf(vol_key, vol_key_size, "cp-%.64s-%lu", c->id, __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED));
+                        int r = vplug_mount(d->vplugs, vname, vol_key, vdst, vmp, sizeof(vmp), err);
+                        if (r < 0) {
+                                struct berr e = { 0 };
+                                (void) vplug_release_container(d->vplugs, vol_key, &e);
+                                vol_key[0] = '\0';
+                                return berr_wrap(err, "error while mounting volume '%s'", vname);
+                        }
+                        src = vmp;
                 }
         }
         if (ret_where) /* 0: the root filesystem; 1: a writable mount; 2: a read-only one */
@@ -165,6 +191,12 @@ static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, st
 }
 
 static void maybe_unmount(struct ctr_archive *a) {
+        if (a->vol_key[0]) {
+                struct berr e = { 0 };
+                if (vplug_release_container(a->d->vplugs, a->vol_key, &e) < 0)
+                        log_warn("%s", e.msg);
+                a->vol_key[0] = '\0';
+        }
         if (!a->we_mounted)
                 return;
         struct container *c = a->c;
@@ -219,7 +251,7 @@ int ctr_archive_open(struct daemon *d, struct container *c, const char *path, st
         bool follow_last = plen > 1 && (path[plen - 1] == '/' || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0));
         _cleanup_close_ int base = -1;
         if (r == 0) {
-                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), NULL, err);
+                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), NULL, a->vol_key, sizeof(a->vol_key), err);
                 r = base < 0 ? base : 0;
         }
         if (r == 0) {
@@ -691,7 +723,7 @@ int ctr_archive_extract(struct daemon *d, struct container *c, const char *path,
         int where = 0;
         _cleanup_close_ int base = -1;
         if (r == 0) {
-                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), &where, err);
+                base = open_base(d, c, rootfs_fd, cp, rest, sizeof(rest), &where, a.vol_key, sizeof(a.vol_key), err);
                 r = base < 0 ? base : 0;
         }
         if (r == 0 && where == 2)

@@ -62,6 +62,10 @@ json_t *plugin_registry_scan(struct plugin_registry *reg);
  * activation's error, "legacy plugin: Plugin does not implement the requested driver".
  * The plugin stays owned by the registry. */
 int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, struct plugin **ret, struct berr *err);
+/* plugin_get without waiting: looked up and activated once, for start-up, where a plugin
+ * that is not there must not hold the daemon for the whole window. */
+int plugin_get_now(struct plugin_registry *reg, const char *name, const char *kind, struct plugin **ret,
+                   struct berr *err);
 
 /* dockerd's plugins.GetAll: every plugin in the directories that activates (no retry)
  * and implements @kind. *@ret is a malloc'd array of *@ret_n pointers (may be empty). */

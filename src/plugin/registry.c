@@ -408,7 +408,8 @@ static int activate(struct plugin_registry *reg, const struct plugin_spec *spec,
         return 0;
 }
 
-int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, struct plugin **ret, struct berr *err) {
+static int get_plugin(struct plugin_registry *reg, const char *name, const char *kind, bool retry, struct plugin **ret,
+                      struct berr *err) {
         if (!name || !*name)
                 return berr_set(err, BERR_INVALID, EINVAL, "Unable to find plugin without name");
         pthread_mutex_lock(&reg->lock);
@@ -423,14 +424,14 @@ int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, 
                         int r = plugin_registry_lookup(reg, name, &spec, err);
                         if (r == 0)
                                 break;
-                        if (err->kind != BERR_NOT_FOUND || !name_ok(name))
+                        if (err->kind != BERR_NOT_FOUND || !name_ok(name) || !retry)
                                 return r;
                         unsigned off = plugin_backoff_seconds(retries);
                         if (!retry_wait(reg, &start, &retries))
                                 return r;
                         log_debug("Unable to locate plugin: %s, retried after %us", name, off);
                 }
-                int r = activate(reg, &spec, true, ACTIVATE_TIMEOUT_MS, &p, err);
+                int r = activate(reg, &spec, retry, ACTIVATE_TIMEOUT_MS, &p, err);
                 if (r < 0) {
                         err->kind = BERR_INTERNAL; /* errdefs.System */
                         return berr_wrap(err, "legacy plugin");
@@ -440,6 +441,15 @@ int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, 
                 return berr_set(err, BERR_INTERNAL, ENOTSUP, "legacy plugin: Plugin does not implement the requested driver");
         *ret = p;
         return 0;
+}
+
+int plugin_get(struct plugin_registry *reg, const char *name, const char *kind, struct plugin **ret, struct berr *err) {
+        return get_plugin(reg, name, kind, true, ret, err);
+}
+
+int plugin_get_now(struct plugin_registry *reg, const char *name, const char *kind, struct plugin **ret,
+                   struct berr *err) {
+        return get_plugin(reg, name, kind, false, ret, err);
 }
 
 int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin ***ret, size_t *ret_n,

@@ -163,9 +163,15 @@ static int vcall(struct plugin *p, const char *method, json_t *args, long timeou
         return 0;
 }
 
-static int get_driver(struct vplug_store *vs, const char *driver, struct plugin **ret, struct berr *err) {
-        int r = plugin_get(vs->reg, driver, PLUGIN_KIND_VOLUME, ret, err);
+static int get_driver_now(struct vplug_store *vs, const char *driver, bool wait, struct plugin **ret,
+                          struct berr *err) {
+        int r = wait ? plugin_get(vs->reg, driver, PLUGIN_KIND_VOLUME, ret, err)
+                     : plugin_get_now(vs->reg, driver, PLUGIN_KIND_VOLUME, ret, err);
         return r < 0 ? berr_wrap(err, "error looking up volume plugin %s", driver) : 0;
+}
+
+static int get_driver(struct vplug_store *vs, const char *driver, struct plugin **ret, struct berr *err) {
+        return get_driver_now(vs, driver, true, ret, err);
 }
 
 static const char *scope_of(struct plugin *p) {
@@ -453,7 +459,7 @@ int vplug_mount(struct vplug_store *vs, const char *name, const char *ctr_id, co
 /* Unmount entry @key of @name (state "mounting" or "mounted"); an entry marked
  * "unmounting" that no thread is working on had its Unmount sent before a crash: dropped
  * without a second one. */
-static int unmount_entry(struct vplug_store *vs, const char *name, const char *key, struct berr *err) {
+static int unmount_entry(struct vplug_store *vs, const char *name, const char *key, bool wait, struct berr *err) {
         pthread_mutex_lock(&vs->lock);
         busy_take(vs, name, key);
         _cleanup_json_ json_t *rec = NULL;
@@ -476,7 +482,7 @@ static int unmount_entry(struct vplug_store *vs, const char *name, const char *k
                 return r;
         }
         struct plugin *p;
-        r = get_driver(vs, json_string_value(json_object_get(rec, "Driver")), &p, err);
+        r = get_driver_now(vs, json_string_value(json_object_get(rec, "Driver")), wait, &p, err);
         bool reached = r == 0;
         if (r == 0)
                 r = vcall(p, "VolumeDriver.Unmount", json_pack("{s:s, s:s}", "Name", name, "ID", id), LONG_TIMEOUT_MS,
@@ -543,7 +549,9 @@ static void release_one(struct vplug_store *vs, const char *name, const char *ke
         if (rc->ctr_id ? strcmp(ctr, rc->ctr_id) != 0 : rc->alive(rc->alive_ctx, ctr))
                 return;
         struct berr e = { 0 };
-        if (unmount_entry(vs, name, key, &e) < 0) {
+        /* at start-up (recovery) a plugin that is not there is not waited for: the
+         * entry is kept for the next try */
+        if (unmount_entry(vs, name, key, rc->ctr_id != NULL, &e) < 0) {
                 if (rc->failures++ == 0 && rc->err) {
                         *rc->err = e;
                         berr_wrap(rc->err, "volume %s: unmount for container %.12s", name, ctr);

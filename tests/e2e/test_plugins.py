@@ -197,6 +197,29 @@ def test_volume_subpath_of_a_plugin_volume(daemon, voldrv):
     p = cli.run("run", "--rm", "--mount", "type=volume,src=subv,dst=/d,volume-driver=berthtestvol,volume-subpath=nope",
                 "busybox", "true", check=False)
     assert p.returncode != 0 and "cannot access path" in p.stderr
+    subprocess.run(["rm", "-rf", os.path.join(root, "sub")])  # fake_plugin.py removes no subdirectories
+    cli.run("volume", "rm", "subv")
+
+
+def test_cp_with_a_stopped_container_mounts_its_plugin_volume(daemon, voldrv, tmp_path):
+    """docker cp to and from a stopped container whose volume is a plugin's: the plugin
+    unmounted it at the stop, so the copy mounts it (a mount ID of its own) and unmounts
+    it after, as dockerd does."""
+    cli = daemon.cli
+    cid = cli.run("create", "--volume-driver", "berthtestvol", "-v", "cpvol:/data", "busybox",
+                  "sh", "-c", "echo before > /data/f").stdout.strip()
+    cli.run("start", "-a", cid)
+    assert unmounts_reach(voldrv, 1)
+    n_mounts = len(mount_ids(voldrv, "VolumeDriver.Mount"))
+    out = tmp_path / "f"
+    cli.run("cp", cid + ":/data/f", str(out))
+    assert out.read_text() == "before\n"
+    (tmp_path / "g").write_text("copied in\n")
+    cli.run("cp", str(tmp_path / "g"), cid + ":/data/g")
+    assert open(os.path.join(voldrv.voldir, "cpvol", "g")).read() == "copied in\n"
+    mounts = mount_ids(voldrv, "VolumeDriver.Mount")
+    assert len(mounts) >= n_mounts + 2 and len(set(mounts)) == len(mounts)  # one per request
+    assert sorted(unmounts_reach(voldrv, len(mounts))) == sorted(mounts)
 
 
 def test_mounts_survive_kill9_and_unmount_once(daemon, voldrv):

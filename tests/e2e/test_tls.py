@@ -432,3 +432,60 @@ def test_explicit_tls_false_opts_out_with_warnings(fresh_daemon, dummy_addr):
     log = d.read_log()
     assert "Binding to IP address without --tlsverify is insecure" in log
     assert "--tls=false was given explicitly" in log
+
+
+def long_cn_cert(pki, name, cn):
+    """A client certificate the test CA signs with a CN longer than X.509's 64 characters
+    (openssl refuses to make one; Go reads it all the same)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    with open(os.path.join(pki, "ca-key.pem"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), None)
+    with open(os.path.join(pki, "ca.pem"), "rb") as f:
+        ca = x509.load_pem_x509_certificate(f.read())
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "berth-tests"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, cn, _validate=False)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    with open(os.path.join(pki, name + ".pem"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(os.path.join(pki, name + "-key.pem"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+
+
+def test_authz_user_is_the_last_common_name(pki, fresh_daemon):
+    """Authorization plugins get the client certificate's CommonName as User, the last CN
+    of the subject as Go's Subject.CommonName (what dockerd passes) reads it, however long."""
+    from test_plugins import AUTHZ, Plugin
+    sign(pki, "twocn", "first/O=berth-tests/CN=last", "extendedKeyUsage=clientAuth\n")
+    long_cn = "b" * 300
+    long_cn_cert(pki, "longcn", long_cn)
+    port = free_port()
+    d = fresh_daemon("-H", "tcp://127.0.0.1:%d" % port, "--authorization-plugin", AUTHZ,
+                     *tls_args(pki, "--tlsverify"), start=False)
+    p = Plugin(os.path.join(d.exec_root, "plugins"), AUTHZ, "--implements", "authz")
+    try:
+        d.start()
+        for name, user, uri in (("twocn", "last", "/version"), ("longcn", long_cn, "/info")):
+            certs = tempfile.mkdtemp(prefix="berth-cn-")
+            for src, dst in (("ca.pem", "ca.pem"), (name + ".pem", "cert.pem"), (name + "-key.pem", "key.pem")):
+                shutil.copy(os.path.join(pki, src), os.path.join(certs, dst))
+            cli = TLSCLI("tcp://127.0.0.1:%d" % port, certs)
+            try:
+                cli.run(uri[1:], "--format", "{{json .}}")
+            finally:
+                cli.cleanup()
+                shutil.rmtree(certs, ignore_errors=True)
+            reqs = [c["body"] for c in p.calls("AuthZPlugin.AuthZReq") if c["body"]["RequestUri"].endswith(uri)]
+            assert reqs and all(r.get("User") == user and r.get("UserAuthNMethod") == "TLS" for r in reqs), reqs
+    finally:
+        p.cleanup()

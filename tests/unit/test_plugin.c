@@ -546,6 +546,31 @@ static void test_pooled_timeout_is_not_sent_twice(void **s) {
         unlink(sock);
 }
 
+/* Recovery at start-up does not wait the plugin window for a plugin that is not there:
+ * its entries are kept for a later try. */
+static void test_recovery_does_not_wait_for_absent_plugins(void **s) {
+        (void) s;
+        setenv("BERTH_PLUGIN_RETRY_SECONDS", "5", 1);
+        struct plugin_registry *reg = NULL;
+        struct vplug_store *vs = NULL;
+        struct berr err = { 0 };
+        assert_int_equal(plugin_registry_new(dir, &reg, &err), 0);
+        setenv("BERTH_PLUGIN_RETRY_SECONDS", "0", 1);
+        assert_int_equal(vplug_open(dir, reg, &vs, &err), 0);
+        char path[256];
+        snprintf(path, sizeof(path), "%s/plugin-volumes/gonedrvvol.json", dir);
+        write_file(path, "{\"Driver\": \"gonedrv\", \"Mounts\": {"
+                         "\"ctry:/a\": {\"ID\": \"1\", \"Container\": \"ctry\", \"State\": \"mounted\"},"
+                         "\"ctrz:/b\": {\"ID\": \"2\", \"Container\": \"ctrz\", \"State\": \"mounted\"}}}");
+        long long t0 = mono_ms();
+        assert_true(vplug_recover(vs, none_alive, NULL, &err) < 0);
+        assert_true(mono_ms() - t0 < 2000);
+        assert_int_equal(vplug_mount_count(vs, "gonedrvvol"), 2); /* kept */
+        unlink(path);
+        vplug_free(vs);
+        plugin_registry_free(reg);
+}
+
 static void test_log_entry_is_dockerds_protobuf(void **s) {
         (void) s;
         char out[256];
@@ -576,6 +601,7 @@ int main(void) {
                 cmocka_unit_test(test_pooled_timeout_is_not_sent_twice),
                 cmocka_unit_test(test_volume_mount_references),
                 cmocka_unit_test(test_malformed_volume_records_are_skipped),
+                cmocka_unit_test(test_recovery_does_not_wait_for_absent_plugins),
                 cmocka_unit_test(test_log_entry_is_dockerds_protobuf),
         };
         return cmocka_run_group_tests_name("plugin", tests, setup, teardown);

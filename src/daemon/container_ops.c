@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -16,6 +15,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "exec.h"
+#include "common/trace.h"
 #include "common/tree.h"
 #include "shim/msg.h"
 #include "signals.h"

@@ -22,7 +22,6 @@
  * /proc/1/exe inside is the user's program. An exec'd process does the same. With
  * --privileged (CAP_SYS_PTRACE) the window between fork and execve remains; installing
  * berth-shim on a read-only mount closes it. */
-#include "common/trace.h"
 #include "runtime_int.h"
 
 #include <fcntl.h>
@@ -42,6 +41,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 #define DESTROY_TIMEOUT_MS 10000
 

@@ -14,12 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "networks.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "container.h"
 #include "daemon.h"
 #include "events.h"

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -18,6 +17,7 @@
 #include "volumes.h"
 #include "events.h"
 #include "exec.h"
+#include "common/trace.h"
 #include "common/tree.h"
 #include "shim/msg.h"
 #include "signals.h"

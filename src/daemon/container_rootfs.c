@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -21,6 +20,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "image/image_store.h"
+#include "common/trace.h"
 #include "common/tree.h"
 
 /* Unmounting one layer can uncover another (a rootfs mounted twice by an older berthd). */

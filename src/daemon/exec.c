@@ -3,7 +3,6 @@
  * as the container has them) with the exec's command, environment, user and working
  * directory, leaves it in the bundle for the shim, and hands the client's stream to the
  * shim with SHIM_REQ_EXEC. The shim reports the exit on the same connection. */
-#include "common/trace.h"
 #include "exec.h"
 
 #include <fcntl.h>
@@ -26,6 +25,7 @@
 #include "common/id.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "container.h"
 #include "daemon.h"
 #include "events.h"

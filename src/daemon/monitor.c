@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "container.h"
 #include "daemon.h"
 #include "events.h"

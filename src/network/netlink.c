@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,19 +87,18 @@ static int lo_up(void) {
         return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
 }
 
-int nl_netns_create(const char *path, struct berr *err) {
+/* A new network namespace with lo up (127.0.0.1, ::1) and duplicate address detection
+ * off, as an fd; the calling thread is back in its own namespace when this returns. */
+static int netns_make(int *ret_fd, struct berr *err) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         if (self < 0)
                 return berr_sys(err, BERR_INTERNAL, "open own network namespace");
-        int f = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
-        if (f < 0)
-                return berr_sys(err, BERR_INTERNAL, "create %s", path);
-        close(f);
         if (unshare(CLONE_NEWNET) < 0)
                 return berr_sys(err, BERR_INTERNAL, "new network namespace");
         int r = 0;
-        if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0)
-                r = berr_sys(err, BERR_INTERNAL, "bind network namespace at %s", path);
+        int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                r = berr_sys(err, BERR_INTERNAL, "open the new network namespace");
         if (r == 0 && lo_up() < 0)
                 r = berr_sys(err, BERR_INTERNAL, "bring lo up");
         /* No duplicate address detection on eth0...: it costs seconds per container and
@@ -110,9 +110,79 @@ int nl_netns_create(const char *path, struct berr *err) {
                 abort();
         }
         if (r < 0) {
-                (void) umount2(path, MNT_DETACH);
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* One namespace made ahead by a thread of its own, held as an fd (nothing on disk: it
+ * goes with berthd), so a start binds it instead of making one: unshare(CLONE_NEWNET)
+ * (the kernel runs every per-namespace init) and lo cost 1–3 ms of each start here. */
+static pthread_mutex_t spare_ns_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spare_ns_cond = PTHREAD_COND_INITIALIZER;
+static int spare_ns_fd = -1;
+static bool spare_ns_thread, spare_ns_wanted;
+
+static void *spare_ns_maker(void *arg) {
+        (void) arg;
+        pthread_mutex_lock(&spare_ns_lock);
+        for (;;) {
+                while (spare_ns_fd >= 0 || !spare_ns_wanted)
+                        pthread_cond_wait(&spare_ns_cond, &spare_ns_lock);
+                pthread_mutex_unlock(&spare_ns_lock);
+                int fd = -1;
+                struct berr e = { 0 };
+                if (netns_make(&fd, &e) < 0)
+                        log_warn("make a spare network namespace: %s", e.msg); /* the next start tries again */
+                pthread_mutex_lock(&spare_ns_lock);
+                spare_ns_wanted = false;
+                if (fd >= 0 && spare_ns_fd < 0)
+                        spare_ns_fd = fd;
+                else if (fd >= 0)
+                        close(fd);
+        }
+        return NULL;
+}
+
+static int spare_ns_take(void) {
+        pthread_mutex_lock(&spare_ns_lock);
+        int fd = spare_ns_fd;
+        spare_ns_fd = -1;
+        spare_ns_wanted = true;
+        if (!spare_ns_thread) {
+                pthread_t t;
+                pthread_attr_t a;
+                pthread_attr_init(&a);
+                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                pthread_attr_setstacksize(&a, 128 << 10);
+                spare_ns_thread = pthread_create(&t, &a, spare_ns_maker, NULL) == 0;
+                pthread_attr_destroy(&a);
+        }
+        pthread_cond_broadcast(&spare_ns_cond);
+        pthread_mutex_unlock(&spare_ns_lock);
+        return fd;
+}
+
+int nl_netns_create(const char *path, struct berr *err) {
+        int fd = spare_ns_take();
+        int r = fd >= 0 ? 0 : netns_make(&fd, err);
+        if (r < 0)
+                return r;
+        int f = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+        if (f < 0)
+                r = berr_sys(err, BERR_INTERNAL, "create %s", path);
+        else
+                close(f);
+        char src[64];
+        snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+        if (r == 0 && mount(src, path, NULL, MS_BIND, NULL) < 0) {
+                r = berr_sys(err, BERR_INTERNAL, "bind network namespace at %s", path);
                 (void) unlink(path);
         }
+        close(fd);
         return r;
 }
 

@@ -44,6 +44,7 @@
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 
 #define DESTROY_TIMEOUT_MS 10000
 

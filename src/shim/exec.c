@@ -16,10 +16,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/id.h"
+#include "common/trace.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"

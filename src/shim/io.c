@@ -12,10 +12,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "common/trace.h"
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
+#include "common/trace.h"
 #include "msg.h"
 #include "runtime/runtime.h"
 #include "shim.h"

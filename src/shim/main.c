@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -189,6 +190,18 @@ static int run(struct shim *s, const char *bundle) {
                 goto fail;
         if (s->opt.tty && (r = shim_io_set_console(s, console, &err)) < 0)
                 goto fail;
+        if (s->opt.tty) {
+                /* process.consoleSize (the client's size at create), as runc sets it: the
+                 * first program must not see 0x0 until the client's resize arrives, which
+                 * comes after the start and, on a busy machine, after the program asked. */
+                const json_t *cs = json_object_get(json_object_get(spec, "process"), "consoleSize");
+                json_int_t h = json_integer_value(json_object_get(cs, "height")),
+                           w = json_integer_value(json_object_get(cs, "width"));
+                if (h > 0 && w > 0 && h <= 65535 && w <= 65535) {
+                        struct winsize ws = { .ws_row = (unsigned short) h, .ws_col = (unsigned short) w };
+                        (void) ioctl(s->pty_master, TIOCSWINSZ, &ws);
+                }
+        }
         write_pid(s, SHIM_INIT_PID_NAME, s->init_pid);
         send_status(SYNC_FD, SHIM_MSG_CREATED, s->init_pid, 0, NULL);
         trace_mark("shim CREATED sent");

@@ -435,6 +435,20 @@ def test_init_forwards_stop_signal(docker, images):
 
 # ---- terminals ----
 
+def test_tty_size_at_create_reaches_the_first_program(client, images):
+    """HostConfig.ConsoleSize (the client's terminal at create) is the container's from its
+    first instruction, as runc applies process.consoleSize: with nobody attached, no resize
+    ever comes, and `stty size` must not see 0 0."""
+    cid = client.api.create_container("busybox", ["stty", "size"], tty=True,
+                                      host_config={"ConsoleSize": [33, 101]})["Id"]
+    try:
+        client.api.start(cid)
+        assert client.api.wait(cid, timeout=30)["StatusCode"] == 0
+        assert client.api.logs(cid).split() == [b"33", b"101"]
+    finally:
+        client.api.remove_container(cid, force=True)
+
+
 def test_tty_size_is_the_clients(berthd, docker, images):
     env = docker_env(berthd.host, docker.config_dir)
     master, slave = os.openpty()

@@ -118,6 +118,7 @@ static bool is_own_thread(uint32_t tid) {
 enum {
         SEEN_OURS = 1,       /* deleted something of berth's table, or made a drop-policy base chain */
         SEEN_OTHER_TABLE = 2, /* deleted another table (a drop-policy chain may have gone with it) */
+        SEEN_LOST = 4,        /* notifications were lost (ENOBUFS): what changed is unknown */
 };
 
 /* One message: *touched gathers SEEN_* of the transaction so far; returns them at the end
@@ -192,7 +193,11 @@ static void *watch_main(void *arg) {
                         if (pending & SEEN_OURS)
                                 log_info("nftables table %s was changed by another program: putting berth's rules back",
                                          w->table);
-                        w->reapply(w->arg, !(pending & SEEN_OURS));
+                        else if (pending & SEEN_LOST) /* it may have been changed: put it back all the same */
+                                log_info("nftables notifications were lost (the ruleset changed faster than they were "
+                                         "read): applying table %s again",
+                                         w->table);
+                        w->reapply(w->arg, !(pending & (SEEN_OURS | SEEN_LOST)));
                         pending = 0;
                         continue;
                 }
@@ -205,7 +210,7 @@ static void *watch_main(void *arg) {
                                 continue;
                         /* Notifications were lost: what they said is unknown, so look again. */
                         touched = 0;
-                        foreign = SEEN_OURS;
+                        foreign = SEEN_LOST;
                 } else {
                         for (struct nlmsghdr *h = (struct nlmsghdr *) buf; NLMSG_OK(h, (size_t) len);
                              h = NLMSG_NEXT(h, len))

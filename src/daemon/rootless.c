@@ -45,7 +45,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "config.h"
-#include "distribution/dist_curl.h"
+#include "distribution/distribution.h"
 #include "userns.h"
 
 #define ROOTLESS_ENV "_BERTH_ROOTLESS"

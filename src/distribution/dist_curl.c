@@ -1,6 +1,7 @@
 /* dist_curl.c - libcurl through dlopen on first use: see dist_curl.h. */
 #define DIST_CURL_IMPL
 #include "dist_curl.h"
+#include "distribution.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

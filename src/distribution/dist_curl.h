@@ -20,10 +20,7 @@ struct berr;
  * first to give the message. */
 int dist_curl_load(struct berr *err);
 
-/* Rootless berthd in slirp4netns's namespace: @open makes the registry connections'
- * sockets (socket(2)'s arguments; an fd or -errno) in the user's network namespace, where
- * a registry on the host's 127.0.0.1 is. Before any registry operation. */
-void dist_curl_set_socket_opener(int (*open)(int family, int type, int protocol));
+/* dist_curl_set_socket_opener: declared in distribution.h (the daemon calls it). */
 
 CURL *dist_curl_easy_init(void);
 void dist_curl_easy_cleanup(CURL *h);

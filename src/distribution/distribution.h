@@ -158,3 +158,8 @@ struct dist_fetch_result {
         uint64_t bytes;
 };
 int dist_fetch(const struct dist_fetch_opts *o, struct dist_fetch_result *ret, struct berr *err);
+
+/* Rootless berthd in slirp4netns's namespace: @open makes the registry connections'
+ * sockets (socket(2)'s arguments; an fd or -errno) in the user's network namespace, where
+ * a registry on the host's 127.0.0.1 is. Before any registry operation. */
+void dist_curl_set_socket_opener(int (*open)(int family, int type, int protocol));

@@ -1439,7 +1439,8 @@ static int refuse_driver_plugin(struct daemon *d, const char *driver, const char
 }
 
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
-        if (d->rootless) /* rootless.c: the user's network namespace is not berthd's to change */
+        /* rootless.c without slirp4netns: the user's network namespace is not berthd's to change */
+        if (d->rootless && !d->cfg.net.hostfwd_api)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth cannot create networks yet (no "
                                 "slirp4netns or pasta networking): not supported by berth");
         static const char *const net_drivers[] = { "bridge", "host", "null", "overlay", "macvlan", "ipvlan", NULL };

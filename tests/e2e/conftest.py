@@ -238,6 +238,9 @@ class Berthd:
             remove_daemon_network_objects(self.data_root, self.bridge, self.nft_table())
         unmount_under(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
+        # its bridges are gone: the 10.N may serve a later daemon of this session (a long
+        # session starts more daemons than there are Ns; a route still there keeps N taken)
+        _used_nets.discard(self.net)
 
 
 def docker_env(host, config_dir):

@@ -80,6 +80,21 @@ def _threads_fds(pid):
     return len(os.listdir("/proc/%d/task" % pid)), len(os.listdir("/proc/%d/fd" % pid))
 
 
+def _settled_threads_fds(pid, timeout=10):
+    """The counts once berthd's short-lived helper threads (spare shim and namespace
+    makers, the nftables context closer) have come and gone: the same for a second."""
+    import time
+    last, same, deadline = None, 0, time.time() + timeout
+    while time.time() < deadline:
+        cur = _threads_fds(pid)
+        same = same + 1 if cur == last else 0
+        if same >= 4:
+            break
+        last = cur
+        time.sleep(0.25)
+    return _threads_fds(pid)
+
+
 def test_attach_client_that_hangs_up_is_let_go(fresh_daemon):
     # An attach with no stdin to a quiet container used to hold its thread and two
     # descriptors until the container printed something or exited.
@@ -90,7 +105,7 @@ def test_attach_client_that_hangs_up_is_let_go(fresh_daemon):
         cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("run", "-d", "busybox", "sleep", "300").stdout.strip()
         assert ping_ok(d.sock)
-        threads0, fds0 = _threads_fds(d.proc.pid)
+        threads0, fds0 = _settled_threads_fds(d.proc.pid)
         req = ("POST /v1.45/containers/%s/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: d\r\n"
                "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n" % cid).encode()
         socks = []

@@ -75,6 +75,22 @@ def exec_output(api, exec_id):
     return out
 
 
+def spare_shim_bundle(pid, containers_dir):
+    """The container whose bundle directory (CONTAINERS_DIR/ID) shim @pid holds open."""
+    try:
+        fds = os.listdir("/proc/%s/fd" % pid)
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if os.path.dirname(target) == containers_dir:
+            return os.path.basename(target)
+    return None
+
+
 class Ledger:
     """What the clients were told, shared by all of them (each name is one client's)."""
 
@@ -566,8 +582,16 @@ class Torture:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if len(argv) >= 2 and argv[0].endswith(b"berth-shim") and argv[1].startswith(d.exec_root.encode() + b"/"):
+            if len(argv) < 2 or not argv[0].endswith(b"berth-shim"):
+                continue
+            if argv[1].startswith(d.exec_root.encode() + b"/"):
                 shim_bundles[os.path.basename(argv[1].decode())] = int(pid)
+            elif argv[1] == b"--spare":
+                # a spare shim names no bundle in its argv: the one it was handed is the
+                # directory it holds open (none yet: still a spare, nobody's)
+                cid = spare_shim_bundle(pid, os.path.join(d.exec_root, "containers"))
+                if cid:
+                    shim_bundles[cid] = int(pid)
         for cid, pid in shim_bundles.items():
             if cid not in running:
                 self.violation("shim %d serves %s, which does not run" % (pid, cid[:12]))

@@ -366,8 +366,13 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                         (void) ctr_set_state(d, c, CTR_EXITED, CTR_STATE_QUIET, NULL);
                 if (c->state == CTR_RUNNING || c->state == CTR_PAUSED) {
                         ctr_net_restore(d, c);
+                        /* readopt may find it ended and, for --rm, remove it: hold it till done */
+                        pthread_mutex_lock(&d->ctr_lock);
+                        c->refs++;
+                        pthread_mutex_unlock(&d->ctr_lock);
                         readopt(d, c);
                         ctr_commit_recover(d, c);
+                        ctr_unref(d, c);
                 } else if (!ctr_recover_stopped(d, c)) {
                         /* What a crash between start and exit left: addresses, veth, namespace.
                          * (Its DNAT entries go with the resync below.) */
@@ -405,8 +410,11 @@ void ctr_store_close(struct daemon *d) {
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {
                 HASH_DEL(d->ctrs, c);
-                if (c->watch_fd >= 0)
+                if (c->watch_fd >= 0) {
                         close(c->watch_fd);
+                        c->watch_fd = -1;
+                        ctr_unref(d, c); /* the monitor's (monitor_watch): its thread has gone */
+                }
                 ctr_unref(d, c);
         }
 }

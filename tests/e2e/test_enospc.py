@@ -61,10 +61,17 @@ def fill(d, leave):
     """Fill the data root's filesystem but @leave bytes (a file of the test's own)."""
     path = os.path.join(d.data_root, "filler")
     unfill(d)
-    size = free_bytes(d.data_root) - leave
-    if size > 0:
-        subprocess.run(["fallocate", "-l", str(size), path], check=True)
-    return path
+    for _ in range(20):
+        # berthd or a container may still be writing (slow under the sanitizers): the free
+        # space measured can shrink before fallocate runs, so measure again and retry
+        size = free_bytes(d.data_root) - leave
+        if size <= 0:
+            return path
+        if subprocess.run(["fallocate", "-l", str(size), path], capture_output=True).returncode == 0:
+            return path
+        unfill(d)
+        time.sleep(0.25)
+    raise AssertionError("could not fill %s but %d bytes" % (d.data_root, leave))
 
 
 def unfill(d):
@@ -159,12 +166,14 @@ def test_commit_and_logs_on_a_full_data_root(small_root):
     try:
         cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
         cid = cli.run("run", "-d", "busybox", "sh", "-c",
-                      "head -c %d /dev/urandom > /big.bin && sleep 600" % (BIG_MB << 20)).stdout.strip()
-        deadline = time.time() + 20
+                      "head -c %d /dev/urandom > /big.bin && sync && touch /written && sleep 600" % (BIG_MB << 20)).stdout.strip()
+        deadline = time.time() + 60
         while time.time() < deadline:
-            if cli.run("exec", cid, "ls", "-l", "/big.bin", check=False).stdout.split()[4:5] == [str(BIG_MB << 20)]:
+            if cli.run("exec", cid, "test", "-e", "/written", check=False).returncode == 0:
                 break
             time.sleep(0.2)
+        else:
+            raise AssertionError("the container did not finish writing /big.bin")
         fill(d, 2 << 20)
         p = cli.run("commit", cid, "snap:1", check=False)
         assert p.returncode != 0

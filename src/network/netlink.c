@@ -246,23 +246,27 @@ static int add_addr6(struct nl_sock *s, int ifindex, const uint8_t ip[16], int p
         return r == -NLE_EXIST ? 0 : r;
 }
 
-/* A default route (::/0 or 0.0.0.0/0) through @gw on @idx. */
+/* A default route (::/0 or 0.0.0.0/0) through @gw on @idx, or (@gw NULL) through the
+ * device itself (ipvlan l3/l3s). */
 static int add_default_route(struct nl_sock *s, int family, const void *gw, int idx) {
         struct rtnl_route *rt = rtnl_route_alloc();
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
         uint8_t zero[16] = { 0 };
         int len = family == AF_INET6 ? 16 : 4;
-        struct nl_addr *dst = nl_addr_build(family, zero, (size_t) len), *g = nl_addr_build(family, gw, (size_t) len);
+        struct nl_addr *dst = nl_addr_build(family, zero, (size_t) len);
+        struct nl_addr *g = gw ? nl_addr_build(family, gw, (size_t) len) : NULL;
         int r;
-        if (rt && nh && dst && g) {
+        if (rt && nh && dst && (g || !gw)) {
                 nl_addr_set_prefixlen(dst, 0);
-                nl_addr_set_prefixlen(g, len * 8);
                 rtnl_route_set_family(rt, (uint8_t) family);
                 rtnl_route_set_dst(rt, dst);
                 rtnl_route_set_table(rt, RT_TABLE_MAIN);
                 rtnl_route_set_protocol(rt, RTPROT_BOOT);
-                rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-                rtnl_route_nh_set_gateway(nh, g);
+                rtnl_route_set_scope(rt, g ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+                if (g) {
+                        nl_addr_set_prefixlen(g, len * 8);
+                        rtnl_route_nh_set_gateway(nh, g);
+                }
                 rtnl_route_nh_set_ifindex(nh, idx);
                 rtnl_route_add_nexthop(rt, nh);
                 nh = NULL; /* owned by the route now */
@@ -275,6 +279,45 @@ static int add_default_route(struct nl_sock *s, int family, const void *gw, int 
                 rtnl_route_put(rt);
         nl_addr_put(dst);
         nl_addr_put(g);
+        return r;
+}
+
+/* What an endpoint's link inside the container gets, whatever made the link (veth,
+ * macvlan, ipvlan): up, its IPv4 address and, with has_ip6, its IPv6 one; default routes
+ * through the gateways given (zero: none), or through the device (route_dev). */
+struct ep_config {
+        uint32_t ip, gw;
+        int prefix;
+        bool has_ip6;
+        const uint8_t *ip6, *gw6;
+        int prefix6;
+        bool default_route, route_dev;
+};
+
+static int config_inside(struct nl_sock *in, const char *name, const struct ep_config *c) {
+        static const uint8_t zero6[16];
+        _cleanup_link_ struct rtnl_link *pl = NULL, *up = rtnl_link_alloc();
+        int r = up ? rtnl_link_get_kernel(in, 0, name, &pl) : -NLE_NOMEM;
+        if (r < 0)
+                return r;
+        int idx = rtnl_link_get_ifindex(pl);
+        rtnl_link_set_flags(up, IFF_UP);
+        if ((r = rtnl_link_change(in, pl, up, 0)) < 0 || (r = add_addr4(in, idx, c->ip, c->prefix)) < 0)
+                return r;
+        if (c->default_route && c->route_dev)
+                r = add_default_route(in, AF_INET, NULL, idx);
+        else if (c->default_route && c->gw) {
+                uint32_t be = htonl(c->gw);
+                r = add_default_route(in, AF_INET, &be, idx);
+        }
+        if (r < 0 || !c->has_ip6)
+                return r;
+        if ((r = add_addr6(in, idx, c->ip6, c->prefix6)) < 0)
+                return r;
+        if (c->default_route && c->route_dev)
+                r = add_default_route(in, AF_INET6, NULL, idx);
+        else if (c->default_route && c->gw6 && memcmp(c->gw6, zero6, 16) != 0)
+                r = add_default_route(in, AF_INET6, c->gw6, idx);
         return r;
 }
 
@@ -442,31 +485,9 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         (void) write_sysctl(hp, "1");
 
         _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
-        int idx = 0;
-        _cleanup_link_ struct rtnl_link *pl = NULL;
-        if (!in)
-                r = -NLE_FAILURE;
-        else if ((r = rtnl_link_get_kernel(in, 0, q->peer_name, &pl)) == 0)
-                idx = rtnl_link_get_ifindex(pl);
-        if (r == 0) {
-                _cleanup_link_ struct rtnl_link *up = rtnl_link_alloc();
-                if (!up)
-                        r = -NLE_NOMEM;
-                else {
-                        rtnl_link_set_flags(up, IFF_UP);
-                        r = rtnl_link_change(in, pl, up, 0);
-                }
-        }
-        if (r == 0)
-                r = add_addr4(in, idx, q->ip, q->prefix);
-        if (r == 0 && q->default_route && q->gw) {
-                uint32_t be = htonl(q->gw);
-                r = add_default_route(in, AF_INET, &be, idx);
-        }
-        if (r == 0 && q->has_ip6)
-                r = add_addr6(in, idx, q->ip6, q->prefix6);
-        if (r == 0 && q->has_ip6 && q->default_route && memcmp(q->gw6, (uint8_t[16]) { 0 }, 16) != 0)
-                r = add_default_route(in, AF_INET6, q->gw6, idx);
+        struct ep_config c = { .ip = q->ip, .gw = q->gw, .prefix = q->prefix, .has_ip6 = q->has_ip6, .ip6 = q->ip6,
+                               .gw6 = q->gw6, .prefix6 = q->prefix6, .default_route = q->default_route };
+        r = in ? config_inside(in, q->peer_name, &c) : -NLE_FAILURE;
         if (r < 0) {
                 nl_link_delete(q->host_name);
                 return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->peer_name,
@@ -637,45 +658,6 @@ int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *e
         return link_add_up(name, "vlan", parent, vid, err);
 }
 
-/* Up, address and routes of link @name inside the namespace of @in (a socket made there). */
-static int config_inside(struct nl_sock *in, const char *name, uint32_t ip, int prefix, uint32_t gw, bool route_gw,
-                         bool route_dev) {
-        _cleanup_link_ struct rtnl_link *pl = NULL, *up = rtnl_link_alloc();
-        int r = up ? rtnl_link_get_kernel(in, 0, name, &pl) : -NLE_NOMEM;
-        if (r < 0)
-                return r;
-        int idx = rtnl_link_get_ifindex(pl);
-        rtnl_link_set_flags(up, IFF_UP);
-        if ((r = rtnl_link_change(in, pl, up, 0)) < 0 || (r = add_addr4(in, idx, ip, prefix)) < 0)
-                return r;
-        if (!(route_gw && gw) && !route_dev)
-                return 0;
-        struct rtnl_route *rt = rtnl_route_alloc();
-        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-        struct nl_addr *dst = addr4(0, 0), *via = route_gw && gw ? addr4(gw, 32) : NULL;
-        if (rt && nh && dst && (via || !route_gw)) {
-                rtnl_route_set_family(rt, AF_INET);
-                rtnl_route_set_dst(rt, dst);
-                rtnl_route_set_table(rt, RT_TABLE_MAIN);
-                rtnl_route_set_protocol(rt, RTPROT_BOOT);
-                rtnl_route_set_scope(rt, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-                if (via)
-                        rtnl_route_nh_set_gateway(nh, via);
-                rtnl_route_nh_set_ifindex(nh, idx);
-                rtnl_route_add_nexthop(rt, nh);
-                nh = NULL; /* owned by the route now */
-                r = rtnl_route_add(in, rt, NLM_F_CREATE);
-        } else
-                r = -NLE_NOMEM;
-        if (nh)
-                rtnl_route_nh_free(nh);
-        if (rt)
-                rtnl_route_put(rt);
-        nl_addr_put(dst);
-        nl_addr_put(via);
-        return r;
-}
-
 int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err) {
         _cleanup_close_ int nsfd = open(q->ns_path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0)
@@ -727,9 +709,10 @@ out:
                 return berr_set(err, BERR_INTERNAL, EIO, "create %s interface on %s: %s", q->kind, q->parent,
                                 nl_geterror(r));
         _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
-        r = in ? config_inside(in, q->name, q->ip, q->prefix, q->gw, q->default_route && !q->route_dev,
-                               q->default_route && q->route_dev)
-               : -NLE_FAILURE;
+        struct ep_config c = { .ip = q->ip, .gw = q->gw, .prefix = q->prefix, .has_ip6 = q->has_ip6, .ip6 = q->ip6,
+                               .gw6 = q->gw6, .prefix6 = q->prefix6, .default_route = q->default_route,
+                               .route_dev = q->route_dev };
+        r = in ? config_inside(in, q->name, &c) : -NLE_FAILURE;
         if (r < 0) {
                 nl_link_delete_in(q->ns_path, q->name);
                 return berr_set(err, BERR_INTERNAL, EIO, "configure %s in the container: %s", q->name, nl_geterror(r));

@@ -55,8 +55,10 @@ int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int pref
 int nl_dummy_create(const char *name, struct berr *err);
 int nl_vlan_create(const char *name, const char *parent, int vid, struct berr *err);
 /* A macvlan or ipvlan link on @parent, born inside the namespace at @ns_path as @name,
- * up with @ip/@prefix and a default route: through @gw, or (@route_dev, ipvlan l3/l3s)
- * through the device itself; none without @default_route. */
+ * up with @ip/@prefix (and @ip6/@prefix6 with @has_ip6) and default routes: through @gw
+ * (and @gw6; zero: no route), or (@route_dev, ipvlan l3/l3s) through the device itself;
+ * none without @default_route. The addresses and routes are set as nl_veth_create sets
+ * them (one function in netlink.c). */
 struct nl_sublink_req {
         const char *kind;     /* "macvlan" or "ipvlan" */
         const char *parent, *ns_path, *name;
@@ -68,6 +70,9 @@ struct nl_sublink_req {
         uint32_t ip, gw;
         int prefix;
         bool default_route, route_dev;
+        bool has_ip6;
+        uint8_t ip6[16], gw6[16];
+        int prefix6;
 };
 int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err);
 

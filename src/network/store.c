@@ -141,6 +141,9 @@ static bool opt_bool(json_t *rec, const char *key, bool def) {
 }
 
 /* Fill the in-memory parts of @n from n->rec. */
+static int bridge_from_record(struct net_store *s, struct network *n, struct berr *err);
+static int ipam_from_record(struct network *n, struct berr *err);
+
 static int network_from_record(struct net_store *s, struct network *n, struct berr *err) {
         json_t *r = n->rec;
         snprintf(n->info.id, sizeof(n->info.id), "%s", json_string_value(json_object_get(r, "Id")) ?: "");
@@ -152,10 +155,19 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
         n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
                              strcmp(n->info.name, "none") == 0;
-        if (net_driver_is_sublink(n->info.driver))
-                return sublink_from_record(s, n, err);
-        if (strcmp(n->info.driver, "bridge") != 0)
+        int e;
+        if (net_driver_is_sublink(n->info.driver)) {
+                if ((e = sublink_from_record(s, n, err)) < 0)
+                        return e;
+        } else if (strcmp(n->info.driver, "bridge") != 0)
                 return 0;
+        else if ((e = bridge_from_record(s, n, err)) < 0)
+                return e;
+        return ipam_from_record(n, err);
+}
+
+static int bridge_from_record(struct net_store *s, struct network *n, struct berr *err) {
+        json_t *r = n->rec;
         const char *br = json_string_value(json_object_get(r, "BerthBridge"));
         if (!br)
                 br = opt_str(r, "com.docker.network.bridge.name");
@@ -176,7 +188,12 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->mtu = mtu ? atoi(mtu) : 0;
         if (n->mtu <= 0)
                 n->mtu = s->mtu;
-        /* One IPv4 and (EnableIPv6) one IPv6 entry, as dockerd's bridge driver takes. */
+        return 0;
+}
+
+/* One IPv4 and (EnableIPv6) one IPv6 entry, as dockerd's bridge driver takes. */
+static int ipam_from_record(struct network *n, struct berr *err) {
+        json_t *r = n->rec;
         bool ipv6 = json_is_true(json_object_get(r, "EnableIPv6"));
         size_t i;
         json_t *cfg;
@@ -888,8 +905,6 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         struct sublink_cfg sub_cfg;
         if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
                 return r;
-        if (is_sub && ipv6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 on %s networks is not supported by berth yet", driver);
         if (ingress)
                 return berr_set(err, BERR_FORBIDDEN, EPERM, "ingress networks need swarm mode, which berth does not have");
         if (config_only || json_string_length(json_object_get(json_object_get(req, "ConfigFrom"), "Network")))
@@ -1098,7 +1113,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return berr_set(err, BERR_FORBIDDEN, ENOSPC, "could not find an available, non-overlapping IPv6 address "
                                 "pool among the defaults to assign to the network");
         }
-        if (ipv6 && ipam_ip6_is_zero(gw6))
+        if (ipv6 && ipam_ip6_is_zero(gw6) && !is_sub)
                 ipam_ip6_add(&sub6, 1, gw6);
         if (is_sub && (r = sublink_attach_parent(s, driver, id, &sub_cfg, err)) < 0) {
                 pthread_mutex_unlock(&s->lock);
@@ -1136,6 +1151,8 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         if (is_sub) {
                 if (!gw)
                         json_object_del(json_array_get(ipam_cfg, 0), "Gateway");
+                if (ipv6 && ipam_ip6_is_zero(gw6))
+                        json_object_del(json_array_get(ipam_cfg, 1), "Gateway");
                 json_object_set_new(n->rec, "BerthParent", json_string(sub_cfg.parent));
                 json_object_set_new(n->rec, "BerthCreatedParent", json_boolean(sub_cfg.created));
         } else
@@ -1374,7 +1391,7 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
                 }
                 ep.has_ip6 = true;
                 memcpy(ep.gateway6, n->alloc6.gateway, 16);
-                if (ipam_ip6_is_zero(ep.gateway6))
+                if (ipam_ip6_is_zero(ep.gateway6) && !is_sub) /* macvlan/ipvlan: none unless given */
                         ipam_ip6_add(&n->subnet6, 1, ep.gateway6);
                 ep.prefix6 = n->subnet6.prefix;
         }
@@ -1405,6 +1422,10 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         if (is_sub) {
                 sublink_join_req(n, &sq);
                 memcpy(sq.mac, ep.mac, 6);
+                sq.has_ip6 = ep.has_ip6;
+                sq.prefix6 = ep.prefix6;
+                memcpy(sq.ip6, ep.ip6, 16);
+                memcpy(sq.gw6, ep.gateway6, 16);
                 snprintf(parent, sizeof(parent), "%s", sq.parent);
                 snprintf(kind, sizeof(kind), "%s", sq.kind);
                 sq.parent = parent;

@@ -167,22 +167,7 @@ int sublink_from_record(struct net_store *s, struct network *n, struct berr *err
         n->sub_mode = c.mode;
         n->sub_flags = c.flags;
         n->sub_internal = n->info.internal || !opt(json_object_get(r, "Options"), "parent");
-        json_t *cfg = json_array_get(json_object_get(json_object_get(r, "IPAM"), "Config"), 0);
-        const char *sub = json_string_value(json_object_get(cfg, "Subnet"));
-        const char *gw = json_string_value(json_object_get(cfg, "Gateway"));
-        const char *range = json_string_value(json_object_get(cfg, "IPRange"));
-        if (!sub)
-                return 0;
-        uint32_t g = 0;
-        struct ipv4_net rg;
-        if (ipam_parse_cidr4(sub, false, &n->subnet, NULL) < 0 || (gw && *gw && ipam_parse_ip4(gw, &g) < 0) ||
-            (range && *range && ipam_parse_cidr4(range, false, &rg, NULL) < 0))
-                return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
-        e = ipam_alloc_init(&n->alloc, &n->subnet, range && *range ? &rg : NULL, g);
-        if (e < 0)
-                return berr_set(err, BERR_INTERNAL, -e, "network %s: IPAM: %s", n->info.name, strerror(-e));
-        n->has_v4 = true;
-        return 0;
+        return 0; /* the addresses: the IPAM record, read as a bridge network's (store.c) */
 }
 
 void sublink_join_req(const struct network *n, struct nl_sublink_req *q) {
@@ -196,5 +181,5 @@ void sublink_join_req(const struct network *n, struct nl_sublink_req *q) {
         /* dockerd: a gateway route only when a gateway was given; ipvlan l3/l3s route
          * through the device; --internal or no parent: none. */
         q->route_dev = l3;
-        q->default_route = q->default_route && !n->sub_internal && (l3 || n->alloc.gateway);
+        q->default_route = q->default_route && !n->sub_internal; /* through gw / gw6 when not zero */
 }

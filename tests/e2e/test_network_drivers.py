@@ -107,6 +107,47 @@ def test_macvlan_bridge_mode_containers_reach_each_other(berthd, docker, images,
     assert link_exists(parent)  # the user's parent stays
 
 
+def test_macvlan_ipv6_containers_reach_each_other(berthd, docker, images, parent):
+    sub, sub6 = berthd.subnet(16), berthd.subnet6(16)
+    docker.run("network", "create", "-d", "macvlan", "-o", "parent=" + parent, "--ipv6", "--subnet", sub,
+               "--subnet", sub6, "mv6")
+    try:
+        n = net_inspect(docker, "mv6")
+        assert n["EnableIPv6"] is True
+        # No gateway unless one is given, for IPv6 too (dockerd 28).
+        assert n["IPAM"]["Config"] == [{"Subnet": sub}, {"Subnet": sub6}]
+        docker.run("run", "-d", "--name", "mv6-web", "--network", "mv6", "busybox", "httpd", "-f", "-p", "80",
+                   "-h", "/etc")
+        ep = ctr_ip(docker, "mv6-web", "mv6")
+        prefix = sub6.split("::")[0] + ":"
+        assert ep["GlobalIPv6Address"].startswith(prefix) and ep["GlobalIPv6PrefixLen"] == 64
+        assert ep["IPv6Gateway"] == "" and ep["Gateway"] == ""
+        host = json.loads(docker.run("inspect", "mv6-web").stdout)[0]["Config"]["Hostname"]
+        p = docker.run("exec", "mv6-web", "ip", "-o", "-6", "addr", "show", "eth0")
+        assert "inet6 %s/64" % ep["GlobalIPv6Address"] in p.stdout
+        p = docker.run("run", "--rm", "--network", "mv6", "busybox", "sh", "-c",
+                       "ip -6 route; timeout 5 wget -qO- http://[%s]/hostname; exit $?" % ep["GlobalIPv6Address"])
+        assert p.stdout.strip().splitlines()[-1] == host
+        assert "default" not in p.stdout  # no IPv6 gateway, no default route
+    finally:
+        docker.run("rm", "-f", "mv6-web", check=False)
+        docker.run("network", "rm", "mv6")
+    # With an IPv6 gateway: inspect shows it and the container routes through it.
+    gw6 = sub6.replace("::/64", "::fe")
+    docker.run("network", "create", "-d", "macvlan", "-o", "parent=" + parent, "--ipv6", "--subnet", sub,
+               "--subnet", sub6, "--gateway", gw6, "mv6g")
+    try:
+        assert net_inspect(docker, "mv6g")["IPAM"]["Config"] == [{"Subnet": sub}, {"Subnet": sub6, "Gateway": gw6}]
+        docker.run("run", "-d", "--name", "mv6g-c", "--network", "mv6g", "busybox", "sleep", "600")
+        ep = ctr_ip(docker, "mv6g-c", "mv6g")
+        assert ep["IPv6Gateway"] == gw6 and ep["GlobalIPv6Address"] != gw6
+        p = docker.run("exec", "mv6g-c", "ip", "-6", "route")
+        assert "default via %s dev eth0" % gw6 in p.stdout
+    finally:
+        docker.run("rm", "-f", "mv6g-c", check=False)
+        docker.run("network", "rm", "mv6g")
+
+
 def test_ipvlan_l2_with_gateway_fixed_ip_and_default_route(berthd, docker, images, parent):
     need("ipvlan", parent)
     sub, gw = berthd.subnet(11), berthd.subnet(11).replace(".0/24", ".254")

@@ -8,8 +8,9 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 # libarchive and libcurl are loaded on first use (src/image/archive_lazy.c,
 # src/distribution/dist_curl.c): linked at start they cost berthd ~4.5 MB of idle RSS.
 PKGS := libmicrohttpd gnutls jansson libcrypto libssl libseccomp libcap libnl-route-3.0 ldns zlib
-# libnftables is opened for each firewall batch and closed after it (src/network/firewall.c).
-LAZY_PKGS := libarchive libcurl libnftables
+# libnftables is opened for each firewall batch and closed after it (src/network/firewall.c);
+# libsystemd (sd-bus) by the firewalld thread, only where a system bus answers (firewalld.c).
+LAZY_PKGS := libarchive libcurl libnftables libsystemd
 CC ?= cc
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) $(LAZY_PKGS) 2>/dev/null) \

@@ -22,6 +22,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "firewall.h"
+#include "firewalld.h"
 #include "fwwatch.h"
 #include "ipam.h"
 #include "netlink.h"
@@ -376,6 +377,11 @@ static int apply_firewall(struct net_store *s, struct berr *err) {
                                 log_info("enabled net.ipv6.conf.all.forwarding for IPv6 bridge networks");
                 }
         }
+        _cleanup_free_ const char **bridges = calloc(n + 1, sizeof(*bridges));
+        for (size_t i = 0; bridges && i < n; i++)
+                bridges[i] = list[i].bridge;
+        if (bridges)
+                fwd_set_interfaces(s->fwd, bridges, n);
         struct fw_mark mark = { .on = s->o->has_accept_fwmark, .mark = s->o->accept_fwmark, .mask = s->o->accept_fwmask };
         int r = fw_apply(s->o->table, list, n, &mark, err);
         if (r == 0)
@@ -768,8 +774,10 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
         }
         /* The table and the check of other tables, on one loaded libnftables; it stays
          * loaded for the port resync once the containers are back (net_ports_resync). */
-        if (o->iptables)
+        if (o->iptables) {
                 (void) fw_session_begin(err);
+                s->fwd = fwd_start(); /* connects on its own thread: no wait here */
+        }
         if ((r = apply_firewall(s, err)) < 0 || (r = dns_open(s, err)) < 0) {
                 fw_session_end();
                 goto fail;
@@ -794,6 +802,8 @@ void net_store_close(struct net_store *s) {
         nl_link_reap_flush(); /* no deletion is left half-way when berthd exits */
         fw_watch_stop(s->fw_watch);
         s->fw_watch = NULL;
+        fwd_stop(s->fwd);
+        s->fwd = NULL;
         dns_close(s);
         while (s->nets) {
                 struct network *n = s->nets;

@@ -66,6 +66,7 @@ struct net_store {
         struct dns *dns;        /* the embedded DNS server (dns.c) */
         json_t *warnings;       /* for docker info, under lock */
         struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
+        struct fwd *fwd;        /* puts the bridges in firewalld's zone (firewalld.c) */
 };
 
 /* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */

@@ -80,6 +80,7 @@ struct fwd {
         bool running;       /* firewalld has its name on the bus */
         bool setup_needed;  /* (again) make sure of the zone and the policy */
         bool resync_needed; /* firewalld reloaded: put the bridges back */
+        bool zone_retried;  /* the zone was found missing and made again once */
         char **applied;     /* what this thread last put in the zone */
 };
 
@@ -226,10 +227,17 @@ static void sync_zone(struct fwd *f) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         char **have = NULL;
         int r = call_strv(f, "getInterfaces", ZONE, &have, &e);
+        if (r < 0 && firewalld_error(&e, "INVALID_ZONE") && !f->zone_retried) {
+                /* Someone deleted the zone (and reloaded): make it again, once. */
+                f->zone_retried = true;
+                f->setup_needed = f->resync_needed = true;
+                goto out;
+        }
         if (r < 0) {
                 log_warn("firewalld: interfaces of zone %s: %s", ZONE, emsg(&e, r));
                 goto out;
         }
+        f->zone_retried = false;
         for (char **w = want; *w; w++) {
                 if (strv_has(have, *w))
                         continue;

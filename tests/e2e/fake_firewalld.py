@@ -8,6 +8,8 @@ and runtime zones, policies, calls) is written to a JSON file the test reads.
 
 SIGUSR1: reload, as `firewall-cmd --reload` does (the runtime configuration becomes the
 permanent one again, so interfaces added at runtime are gone; then the Reloaded signal).
+SIGUSR2: the zone "docker" is deleted from the permanent configuration, then a reload
+(`firewall-cmd --permanent --delete-zone=docker; firewall-cmd --reload`).
 SIGTERM: exit."""
 import copy
 import json
@@ -144,6 +146,8 @@ def main():
     Config(bus, state)
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, lambda: fw.do_reload() or True)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR2,
+                         lambda: state.permanent.pop("docker", None) and fw.do_reload() or True)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, lambda: loop.quit() or False)
     name = dbus.service.BusName(NAME, bus)  # owned from here on: berthd may call
     state.save()  # the test waits for this file

@@ -152,6 +152,12 @@ def test_bridges_go_in_the_docker_zone_and_come_back_after_reload_and_restart(fr
         wait_for(lambda: len(firewalld.calls("addInterface")) >= adds + 2 and set(firewalld.zone()) == {d.bridge, bra},
                  "the bridges back after Reloaded")
 
+        # The zone is deleted from firewalld's configuration and firewalld reloads: berth
+        # makes it again and puts the bridges back in.
+        firewalld.proc.send_signal(signal.SIGUSR2)
+        wait_for(lambda: len(firewalld.calls("addZone")) == 2 and set(firewalld.zone()) == {d.bridge, bra},
+                 "the zone made again")
+
         # firewalld restarts without the zone (its permanent configuration lost it): the
         # zone is made again and the bridges go back in (NameOwnerChanged).
         firewalld.stop()
@@ -167,7 +173,7 @@ def test_bridges_go_in_the_docker_zone_and_come_back_after_reload_and_restart(fr
         d.start()
         wait_for(lambda: set(firewalld.zone()) == {d.bridge, bra}, "the bridges back after a berthd restart")
         assert len(firewalld.calls("reload")) == calls_before
-        assert len(firewalld.calls("addZone")) == 1  # this firewalld had it already
+        assert len(firewalld.calls("addZone")) == 1  # this firewalld (restarted) had it already
         cli.run("network", "rm", "fwa")
         wait_for(lambda: bra not in firewalld.zone(), "fwa's bridge out of zone docker")
     finally:

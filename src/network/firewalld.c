@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
@@ -302,6 +303,23 @@ static bool in_user_namespace(void) {
         return n != 3 || inner != 0 || outer != 0 || count != 4294967295UL;
 }
 
+/* Whether a system bus may answer: a unix socket path that does not exist (the usual case
+ * on hosts without D-Bus) is known without loading libsystemd. */
+static bool bus_may_exist(void) {
+        const char *a = secure_getenv("DBUS_SYSTEM_BUS_ADDRESS");
+        if (!a || !*a)
+                a = "unix:path=/run/dbus/system_bus_socket";
+        if (strncmp(a, "unix:path=", 10) != 0)
+                return true; /* another transport, or several addresses: sd-bus decides */
+        char path[256];
+        size_t len = strcspn(a + 10, ",;");
+        if (len >= sizeof(path) || memchr(a + 10, '%', len))
+                return true; /* escaped: sd-bus decides */
+        memcpy(path, a + 10, len);
+        path[len] = '\0';
+        return access(path, F_OK) == 0;
+}
+
 static int64_t now_usec(void) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
@@ -358,7 +376,13 @@ static void loop(struct fwd *f) {
 
 static void *run(void *arg) {
         struct fwd *f = arg;
-        if (in_user_namespace() || sd_load(&f->sd) < 0)
+        if (in_user_namespace() || !bus_may_exist()) {
+                log_debug("firewalld: no system bus");
+                return NULL;
+        }
+        /* Behind the daemon's own start-up work, which runs beside this thread. */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), 10);
+        if (sd_load(&f->sd) < 0)
                 return NULL;
         int r = f->sd.sd_bus_open_system(&f->bus);
         if (r < 0) {

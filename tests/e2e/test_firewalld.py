@@ -27,6 +27,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <type>berth-test</type>
   <listen>unix:path=%s</listen>
   <auth>EXTERNAL</auth>
+  %s
   <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
@@ -54,12 +55,28 @@ def workdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture
-def bus(workdir):
-    """A private message bus; its address."""
+def bus_config(workdir, installed=True):
+    """The private bus's configuration; with @installed, firewalld's name is activatable
+    there, as firewalld's package makes it on a real host (the service file's command is
+    never run: berthd never asks the bus to start a service)."""
+    servicedir = ""
+    if installed:
+        servicedir = os.path.join(workdir, "services")
+        os.makedirs(servicedir, exist_ok=True)
+        with open(os.path.join(servicedir, "firewalld.service"), "w") as f:
+            f.write("[D-BUS Service]\nName=org.fedoraproject.FirewallD1\nExec=/bin/false\n")
+        servicedir = "<servicedir>%s</servicedir>" % servicedir
     conf = os.path.join(workdir, "bus.conf")
     with open(conf, "w") as f:
-        f.write(BUS_CONFIG % os.path.join(workdir, "bus"))
+        f.write(BUS_CONFIG % (os.path.join(workdir, "bus"), servicedir))
+    return conf
+
+
+@pytest.fixture
+def bus(workdir, request):
+    """A private message bus; its address. Parametrize with installed=False for a bus on
+    which firewalld is not installed."""
+    conf = bus_config(workdir, getattr(request, "param", True))
     p = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile", "--print-address"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     address = p.stdout.readline().strip()
@@ -213,3 +230,36 @@ def test_no_system_bus_changes_nothing(fresh_daemon, workdir):
     assert took < 10
     log = d.read_log()
     assert "firewalld" not in "\n".join(l for l in log.splitlines() if "level=warn" in l or "level=error" in l)
+
+
+@pytest.mark.parametrize("bus", [False], indirect=True)
+def test_a_bus_without_firewalld_installed_is_let_go(fresh_daemon, bus):
+    """firewalld not installed (its name not activatable on the bus): berthd keeps no
+    connection to the bus (nor libsystemd loaded); networks work as usual."""
+    import dbus
+    d = fresh_daemon("--log-level", "debug", env=env_with_bus(bus))
+    cli = DockerCLI(d.host)
+    conn = dbus.bus.BusConnection(bus)
+    try:
+        def berthd_on_bus():
+            driver = conn.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+            pids = []
+            for name in driver.ListNames(dbus_interface="org.freedesktop.DBus"):
+                if name.startswith(":"):
+                    try:
+                        pids.append(int(driver.GetConnectionUnixProcessID(name, dbus_interface="org.freedesktop.DBus")))
+                    except dbus.DBusException:
+                        pass  # gone meanwhile
+            return d.proc.pid in pids
+
+        def let_go():
+            with open("/proc/%d/maps" % d.proc.pid) as f:
+                return not berthd_on_bus() and "libsystemd" not in f.read()
+        # It did connect and ask (it may have let go already): the log says what it found.
+        wait_for(lambda: "firewalld is not installed" in d.read_log(), "berthd to ask the bus")
+        wait_for(let_go, "berthd to let go of the bus")
+        cli.run("network", "create", "fwi")
+        cli.run("network", "rm", "fwi")
+    finally:
+        conn.close()
+        cli.cleanup()

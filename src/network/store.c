@@ -141,10 +141,10 @@ static bool opt_bool(json_t *rec, const char *key, bool def) {
         return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
 }
 
-/* Fill the in-memory parts of @n from n->rec. */
 static int bridge_from_record(struct net_store *s, struct network *n, struct berr *err);
 static int ipam_from_record(struct network *n, struct berr *err);
 
+/* Fill the in-memory parts of @n from n->rec: the driver's part, then the addresses. */
 static int network_from_record(struct net_store *s, struct network *n, struct berr *err) {
         json_t *r = n->rec;
         snprintf(n->info.id, sizeof(n->info.id), "%s", json_string_value(json_object_get(r, "Id")) ?: "");

@@ -192,12 +192,13 @@ static void setup(struct fwd *f) {
                         goto out;
                 }
                 f->sd.sd_bus_error_free(&e);
-                added |= r >= 0;
+                added = true; /* made now, or made before but not yet loaded: a reload either way */
                 if (r >= 0)
                         log_info("firewalld: created zone %s for berth's bridges", ZONE);
         }
         r = call(f, FWD_NAME, FWD_CONFIG_PATH, FWD_NAME ".config", "addPolicy", &e, NULL, "sa{sv}", POLICY, 5, "version",
-                 "s", "1.0", "description", "s", "allow forwarding to the docker zone", "ingress_zones", "as", 1, "ANY",
+                 "s", "1.0", "description", "s",
+                 "forwarding from any zone to the bridges of Docker Engines (dockerd, berth)", "ingress_zones", "as", 1, "ANY",
                  "egress_zones", "as", 1, ZONE, "target", "s", "ACCEPT");
         if (r >= 0) {
                 added = true;

@@ -138,9 +138,10 @@ def test_macvlan_ipv6_containers_reach_each_other(berthd, docker, images, parent
                "--subnet", sub6, "--gateway", gw6, "mv6g")
     try:
         assert net_inspect(docker, "mv6g")["IPAM"]["Config"] == [{"Subnet": sub}, {"Subnet": sub6, "Gateway": gw6}]
-        docker.run("run", "-d", "--name", "mv6g-c", "--network", "mv6g", "busybox", "sleep", "600")
+        fixed6 = sub6.replace("::/64", "::42")
+        docker.run("run", "-d", "--name", "mv6g-c", "--network", "mv6g", "--ip6", fixed6, "busybox", "sleep", "600")
         ep = ctr_ip(docker, "mv6g-c", "mv6g")
-        assert ep["IPv6Gateway"] == gw6 and ep["GlobalIPv6Address"] != gw6
+        assert ep["IPv6Gateway"] == gw6 and ep["GlobalIPv6Address"] == fixed6
         p = docker.run("exec", "mv6g-c", "ip", "-6", "route")
         assert "default via %s dev eth0" % gw6 in p.stdout
     finally:

@@ -402,6 +402,7 @@ int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_o
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         bool readable = logdrv_readable(lc.type, lc.keys, lc.vals, lc.n);
         bool local = strcmp(lc.type, "local") == 0;
+        int64_t max_file = readable ? logdrv_max_file(lc.type, lc.keys, lc.vals, lc.n) : 1;
         ctr_log_config_done(&lc);
         if (!readable)
                 return berr_set(err, BERR_INVALID, EINVAL,
@@ -421,8 +422,11 @@ int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_o
                 r->path = lp;
         }
         /* Rotated files first, oldest (highest number) to newest; the local driver's are
-         * gzipped (but the newest may not be yet). */
-        for (int i = MAX_LOG_FILES - 1; i >= 1 && r->path; i--) {
+         * gzipped (but the newest may not be yet). Only the names the configured max-file
+         * rotates through, as dockerd reads them (not 63 lookups for every `docker logs`). */
+        if (max_file > MAX_LOG_FILES)
+                max_file = MAX_LOG_FILES;
+        for (int i = (int) max_file - 1; i >= 1 && r->path; i--) {
                 char *p;
                 if (asprintf(&p, "%s.%d%s", r->path, i, local ? ".gz" : "") < 0)
                         continue;

@@ -1,7 +1,9 @@
 /* container_logs.c - the json-file log read back for `docker logs`. */
 #include "container_logs.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +49,23 @@ struct ctr_log_reader {
         size_t p_len, p_cap;
 };
 
+/* Whole seconds and nanoseconds -> ns since the epoch; a time past what int64 nanoseconds
+ * hold (before 1677, after 2262) saturates, which keeps it before or after every log line
+ * and container, as dockerd's time.Time comparisons do. */
+static int64_t ns_saturated(double secs, long long frac) {
+        if (secs >= (double) (INT64_MAX / 1000000000LL))
+                return INT64_MAX;
+        if (secs <= (double) (INT64_MIN / 1000000000LL))
+                return INT64_MIN;
+        return (int64_t) secs * 1000000000LL + frac; /* toward zero, as before */
+}
+
 int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
         char *end;
         double v = strtod(s, &end);
         if (end != s && *end == '\0') {
-                long long secs = (long long) v;
+                if (!isfinite(v))
+                        return -EINVAL;
                 const char *dot = strchr(s, '.');
                 long long ns = 0;
                 if (dot) {
@@ -60,7 +74,7 @@ int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
                                 frac[i] = dot[1 + i];
                         ns = atoll(frac);
                 }
-                *ret_ns = secs * 1000000000LL + ns;
+                *ret_ns = ns_saturated(v, ns);
                 return 0;
         }
         struct tm tm = { 0 };
@@ -77,7 +91,7 @@ int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
         }
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
-        *ret_ns = (int64_t) timegm(&tm) * 1000000000LL + frac;
+        *ret_ns = ns_saturated((double) timegm(&tm), frac);
         return 0;
 }
 

@@ -168,15 +168,27 @@ static bool match_class(const char *p, char c, const char **ret_end, bool *ret_o
 }
 
 /* Steps one match may take: a pattern of many stars against a long name backtracks
- * exponentially (dockerd compiles patterns to linear regexps). Hostile contexts (a remote
- * git repository's .dockerignore, COPY wildcards) must not hold a build thread: past the
- * budget the name does not match. */
+ * exponentially when tried naively (dockerd compiles patterns to linear regexps). Once a
+ * match starts backtracking, the (pattern, name) positions that failed are remembered, so
+ * each is tried once and matching takes polynomial time; the budget stays as a backstop
+ * for hostile contexts (a remote git repository's .dockerignore, COPY wildcards) where the
+ * positions are too many to remember: past it the name does not match. */
 #define GLOB_BUDGET 200000UL
+#define GLOB_MEMO_AFTER 64UL             /* steps before failures are remembered */
+#define GLOB_MEMO_MAX_BITS (1UL << 23) /* 1 MiB of failed positions at most */
 
-static bool glob_rec(const char *p, const char *s, unsigned long *budget) {
-        if (*budget == 0)
-                return false;
-        (*budget)--;
+struct glob_ctx {
+        const char *p0, *s0;
+        size_t s_positions; /* strlen(s0) + 1 */
+        size_t bits;        /* (strlen(p0) + 1) * s_positions */
+        unsigned char *failed;
+        unsigned long steps;
+};
+
+static bool glob_rec(struct glob_ctx *c, const char *p, const char *s);
+
+/* Whether @p matches all of @s, starting at these positions. */
+static bool glob_here(struct glob_ctx *c, const char *p, const char *s) {
         while (*p) {
                 if (p[0] == '*' && p[1] == '*') {
                         const char *rest = p + 2;
@@ -184,17 +196,17 @@ static bool glob_rec(const char *p, const char *s, unsigned long *budget) {
                                 rest++;
                         if (!*rest)
                                 return true;
-                        if (glob_rec(rest, s, budget))
+                        if (glob_rec(c, rest, s))
                                 return true;
                         for (const char *q = s; *q; q++)
-                                if (*q == '/' && glob_rec(rest, q + 1, budget))
+                                if (*q == '/' && glob_rec(c, rest, q + 1))
                                         return true;
                         return false;
                 }
                 if (*p == '*') {
                         p++;
                         for (const char *q = s;; q++) {
-                                if (glob_rec(p, q, budget))
+                                if (glob_rec(c, p, q))
                                         return true;
                                 if (!*q || *q == '/')
                                         return false;
@@ -226,10 +238,32 @@ static bool glob_rec(const char *p, const char *s, unsigned long *budget) {
         return !*s;
 }
 
+static bool glob_rec(struct glob_ctx *c, const char *p, const char *s) {
+        if (c->steps >= GLOB_BUDGET)
+                return false;
+        c->steps++;
+        if (!c->failed && c->steps == GLOB_MEMO_AFTER && c->bits <= GLOB_MEMO_MAX_BITS)
+                c->failed = calloc((c->bits + 7) / 8, 1); /* without memory: no memo, the budget holds */
+        size_t key = (size_t) (p - c->p0) * c->s_positions + (size_t) (s - c->s0);
+        if (c->failed && (c->failed[key / 8] & (1u << (key % 8))))
+                return false;
+        bool m = glob_here(c, p, s);
+        if (!m && c->failed)
+                c->failed[key / 8] |= (unsigned char) (1u << (key % 8));
+        return m;
+}
+
 /* Go's filepath.Match, with '**' spanning directories. */
 bool dockerignore_glob(const char *p, const char *s) {
-        unsigned long budget = GLOB_BUDGET;
-        return glob_rec(p, s, &budget);
+        size_t pl = strlen(p), sl = strlen(s);
+        struct glob_ctx c = { .p0 = p, .s0 = s, .s_positions = sl + 1 };
+        if (pl + 1 <= GLOB_MEMO_MAX_BITS / (sl + 1))
+                c.bits = (pl + 1) * (sl + 1);
+        else
+                c.bits = GLOB_MEMO_MAX_BITS + 1; /* too many to remember */
+        bool m = glob_rec(&c, p, s);
+        free(c.failed);
+        return m;
 }
 
 bool dockerignore_excluded(const struct dockerignore *di, const char *path) {

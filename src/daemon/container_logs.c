@@ -1,7 +1,9 @@
 /* container_logs.c - the json-file log read back for `docker logs`. */
 #include "container_logs.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +49,23 @@ struct ctr_log_reader {
         size_t p_len, p_cap;
 };
 
+/* Whole seconds and nanoseconds -> ns since the epoch; a time past what int64 nanoseconds
+ * hold (before 1677, after 2262) saturates, which keeps it before or after every log line
+ * and container, as dockerd's time.Time comparisons do. */
+static int64_t ns_saturated(double secs, long long frac) {
+        if (secs >= (double) (INT64_MAX / 1000000000LL))
+                return INT64_MAX;
+        if (secs <= (double) (INT64_MIN / 1000000000LL))
+                return INT64_MIN;
+        return (int64_t) secs * 1000000000LL + frac; /* toward zero, as before */
+}
+
 int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
         char *end;
         double v = strtod(s, &end);
         if (end != s && *end == '\0') {
-                long long secs = (long long) v;
+                if (!isfinite(v))
+                        return -EINVAL;
                 const char *dot = strchr(s, '.');
                 long long ns = 0;
                 if (dot) {
@@ -60,7 +74,7 @@ int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
                                 frac[i] = dot[1 + i];
                         ns = atoll(frac);
                 }
-                *ret_ns = secs * 1000000000LL + ns;
+                *ret_ns = ns_saturated(v, ns);
                 return 0;
         }
         struct tm tm = { 0 };
@@ -77,7 +91,7 @@ int ctr_logs_parse_time(const char *s, int64_t *ret_ns) {
         }
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
-        *ret_ns = (int64_t) timegm(&tm) * 1000000000LL + frac;
+        *ret_ns = ns_saturated((double) timegm(&tm), frac);
         return 0;
 }
 
@@ -402,6 +416,7 @@ int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_o
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         bool readable = logdrv_readable(lc.type, lc.keys, lc.vals, lc.n);
         bool local = strcmp(lc.type, "local") == 0;
+        int64_t max_file = readable ? logdrv_max_file(lc.type, lc.keys, lc.vals, lc.n) : 1;
         ctr_log_config_done(&lc);
         if (!readable)
                 return berr_set(err, BERR_INVALID, EINVAL,
@@ -421,8 +436,11 @@ int ctr_logs_open(struct daemon *d, struct container *c, const struct ctr_logs_o
                 r->path = lp;
         }
         /* Rotated files first, oldest (highest number) to newest; the local driver's are
-         * gzipped (but the newest may not be yet). */
-        for (int i = MAX_LOG_FILES - 1; i >= 1 && r->path; i--) {
+         * gzipped (but the newest may not be yet). Only the names the configured max-file
+         * rotates through, as dockerd reads them (not 63 lookups for every `docker logs`). */
+        if (max_file > MAX_LOG_FILES)
+                max_file = MAX_LOG_FILES;
+        for (int i = (int) max_file - 1; i >= 1 && r->path; i--) {
                 char *p;
                 if (asprintf(&p, "%s.%d%s", r->path, i, local ? ".gz" : "") < 0)
                         continue;

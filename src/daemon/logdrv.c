@@ -539,6 +539,15 @@ bool logdrv_readable(const char *type, char *const *keys, char *const *vals, siz
         return !(s && parse_bool(s, &b) == 0 && b);
 }
 
+int64_t logdrv_max_file(const char *type, char *const *keys, char *const *vals, size_t n) {
+        bool own_file = strcmp(type, "json-file") == 0 || strcmp(type, "local") == 0;
+        const char *s = get(keys, vals, n, own_file ? "max-file" : "cache-max-file");
+        long long v;
+        if (s && parse_int(s, &v) == 0)
+                return v;
+        return strcmp(type, "json-file") == 0 ? 1 : 5; /* dockerd's defaults (local, the cache: 5) */
+}
+
 int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, size_t n,
                         const struct logdrv_info *info, const char *log_path, json_t **ret, struct berr *err) {
         int r = logdrv_validate(type, keys, vals, n, err);
@@ -563,20 +572,15 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
                 const char *s = get(keys, vals, n, "max-size");
                 if (s)
                         (void) ram_in_bytes(s, &max_size);
-                long long v;
-                if ((s = get(keys, vals, n, "max-file")) && parse_int(s, &v) == 0)
-                        max_file = v;
+                max_file = logdrv_max_file(type, keys, vals, n);
                 path = log_path;
         } else if (strcmp(type, "local") == 0) { /* dockerd's defaults: 20m, 5 files, compressed */
                 const char *s = get(keys, vals, n, "max-size");
-                long long v;
                 bool b = true;
                 max_size = 20 * 1024 * 1024;
-                max_file = 5;
+                max_file = logdrv_max_file(type, keys, vals, n);
                 if (s)
                         (void) ram_in_bytes(s, &max_size);
-                if ((s = get(keys, vals, n, "max-file")) && parse_int(s, &v) == 0)
-                        max_file = v;
                 if ((s = get(keys, vals, n, "compress")))
                         (void) parse_bool(s, &b);
                 local_path = logdrv_local_path(log_path);
@@ -588,13 +592,10 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
         } else if (logdrv_readable(type, keys, vals, n)) {
                 /* dual logging: a local cache `docker logs` reads (dockerd's defaults) */
                 const char *s;
-                long long v;
                 max_size = 20 * 1024 * 1024;
-                max_file = 5;
+                max_file = logdrv_max_file(type, keys, vals, n);
                 if ((s = get(keys, vals, n, "cache-max-size")))
                         (void) ram_in_bytes(s, &max_size);
-                if ((s = get(keys, vals, n, "cache-max-file")) && parse_int(s, &v) == 0)
-                        max_file = v;
                 path = log_path;
         }
         int64_t buf = 1024 * 1024; /* dockerd's default max-buffer-size */

@@ -44,6 +44,10 @@ int logdrv_shim_options(const char *type, char *const *keys, char *const *vals, 
 /* Where the local driver writes, beside the json-file log at @json_log_path. */
 char *logdrv_local_path(const char *json_log_path);
 
+/* How many files a readable configuration keeps (max-file, or the cache's cache-max-file;
+ * dockerd's defaults): the live one and the rotated ones .1 to .N-1. */
+int64_t logdrv_max_file(const char *type, char *const *keys, char *const *vals, size_t n);
+
 /* Whether `docker logs` can read this configuration back (json-file, or a cache). */
 bool logdrv_readable(const char *type, char *const *keys, char *const *vals, size_t n);
 

@@ -654,6 +654,21 @@ def test_local_driver_format_rotation_and_docker_logs(dk):
     dk.run("rm", cid)
 
 
+def test_json_file_docker_logs_reads_every_rotated_file(dk):
+    """`docker logs` reads the rotated files the container's max-file keeps, oldest first."""
+    cid = run_wait(dk, "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox", "sh", "-c",
+                   "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done")
+    path = json.loads(dk.run("inspect", cid).stdout)[0]["LogPath"]
+    assert os.path.exists(path + ".2") and not os.path.exists(path + ".3")
+    kept = []
+    for p in (path + ".2", path + ".1", path):
+        with open(p) as f:
+            kept += [json.loads(line)["log"] for line in f]
+    assert kept[0] != "line-0\n" and kept[-1] == "line-199\n"  # rotation dropped the oldest
+    assert dk.run("logs", cid).stdout == "".join(kept)
+    dk.run("rm", cid)
+
+
 def test_local_driver_follow(dk):
     cid = dk.run("run", "-d", "--log-driver", "local", "busybox", "sh", "-c",
                  "echo a; sleep 1; echo b; sleep 1; echo c").stdout.strip()

@@ -71,6 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         struct ctr_config cc = {};
         cc.hc.log_config.type = local ? "local" : "json-file";
+        /* json-file keeps one file unless told more: two, so the rotated one is read (the
+         * local driver keeps five by default). */
+        static char *keys[] = { "max-file" }, *vals[] = { "2" };
+        if (!local)
+                cc.hc.log_config.config = (struct strmap){ .keys = keys, .vals = vals, .n = 1 };
         struct container c = {};
         snprintf(c.id, sizeof(c.id), "fuzz");
         c.cc = &cc;

@@ -94,6 +94,24 @@ static void test_glob_pathological_patterns_are_bounded(void **state) {
         assert_true(dockerignore_glob("**/b", "a/a/a/b"));
 }
 
+/* A pattern of many stars that must search a long first directory before it matches the
+ * second: a naive search spends its step budget on the first and wrongly answers "no
+ * match"; dockerd (a regexp) excludes the file. */
+static void test_glob_many_stars_still_match_after_a_long_search(void **state) {
+        (void) state;
+        char name[128];
+        snprintf(name, sizeof(name), "%s/%s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "aaaaaaaaaab/c");
+        assert_true(dockerignore_glob("**/*a*a*a*a*a*a*a*a*a*a*b/c", name));
+        assert_false(dockerignore_glob("**/*a*a*a*a*a*a*a*a*a*a*b/d", name));
+        struct dockerignore *di = NULL;
+        struct berr err = {};
+        static const char text[] = "**/*a*a*a*a*a*a*a*a*a*a*b\n";
+        assert_int_equal(dockerignore_parse(text, strlen(text), &di, &err), 0);
+        assert_true(dockerignore_excluded(di, name));
+        assert_false(dockerignore_excluded(di, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/c"));
+        dockerignore_free(di);
+}
+
 static void touch(int dfd, const char *path) {
         char buf[256];
         snprintf(buf, sizeof(buf), "%s", path);
@@ -145,6 +163,7 @@ int main(void) {
                 cmocka_unit_test(test_excluded_with_exceptions_and_parents),
                 cmocka_unit_test(test_apply_removes_excluded_keeps_exceptions),
                 cmocka_unit_test(test_glob_pathological_patterns_are_bounded),
+                cmocka_unit_test(test_glob_many_stars_still_match_after_a_long_search),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

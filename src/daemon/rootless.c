@@ -14,11 +14,22 @@
  * nftables and the embedded DNS then work in berthd's namespace as rootful; published ports
  * are forwarded from the host by slirp4netns (network/ports.c, network/slirp.c).
  *
+ * cgroups: when the parent's own cgroup v2 (/proc/self/cgroup "0::/path") is delegated to
+ * the user (systemd's Delegate=yes: the dir, cgroup.procs, cgroup.subtree_control and
+ * cgroup.threads are the user's), the parent moves the processes there into the leaf
+ * <path>/berthd, enables the delegated controllers for the children (runtime/
+ * cgroups_delegate.c) and the child bind-mounts that cgroup2 hierarchy over /sys/fs/cgroup
+ * of its mount namespace (on a hybrid host it was the v1 tmpfs), so berthd, its shims and
+ * their containers see a plain v2 host there: containers' cgroups are <path>/berth/<id>,
+ * with limits of the delegated controllers, stats, top and pause (cgroup.freeze needs no
+ * controller). Without a delegated subtree containers run without a cgroup of their own,
+ * `docker info` says so as dockerd does (cgroup driver "none"), and limits, stats and
+ * pause are refused by name.
+ *
  * Not done (refused by name where a user would meet it): sctp ports; without slirp4netns,
- * networks other than none, host and container:<x>; cgroup limits (containers run
- * without a cgroup of their own when none is delegated); log drivers sending to the
- * host's loopback (container.c). Layers are overlayfs in the user namespace, with its
- * attributes as user.overlay.* (common/fs.c). */
+ * networks other than none, host and container:<x>; log drivers sending to the host's
+ * loopback (container.c). Layers are overlayfs in the user namespace, with its attributes
+ * as user.overlay.* (common/fs.c). */
 #include "rootless.h"
 
 #include <errno.h>
@@ -37,15 +48,18 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "config.h"
 #include "distribution/distribution.h"
+#include "runtime/runtime.h"
 #include "userns.h"
 
 #define ROOTLESS_ENV "_BERTH_ROOTLESS"
@@ -53,6 +67,10 @@
 #define SLIRP_READY_TIMEOUT_MS 10000
 #define HOST_SOCKETS_ENV "_BERTH_HOST_SOCKETS" /* the child's end of the socket broker */
 #define SUBID_FILE_MAX (4u << 20)
+#define CGROUP_MOUNT_ENV "_BERTH_CGROUP2_MOUNT" /* the child's: a mount of the cgroup2 hierarchy */
+#define CGROUP_SUBTREE_ENV "_BERTH_CGROUP_SUBTREE" /* the child's: the delegated cgroup in it */
+#define CGROUP_LEAF "berthd"                  /* berthd's own processes, beside the containers' */
+#define PROC_FILE_MAX (16u << 20)
 
 extern char **environ;
 
@@ -310,7 +328,40 @@ int rootless_host_socket(int family, int type, int protocol) {
         return host_socket(family, type, protocol);
 }
 
+static char *cgroup_subtree; /* the child's delegated cgroup, NULL without one */
+static char *cgroup_leaf_dir; /* its leaf, whose cgroup.controllers are what the children get */
+
+const char *rootless_cgroup_subtree(void) {
+        return cgroup_subtree;
+}
+
+const char *rootless_cgroup_facts_dir(void) {
+        return cgroup_leaf_dir ? cgroup_leaf_dir : "/sys/fs/cgroup";
+}
+
+/* The child: the parent's delegated cgroup2 hierarchy on /sys/fs/cgroup of our mount
+ * namespace (unless it is there already), so everything below sees a v2 host. */
+static void child_cgroup_init(void) {
+        const char *mnt = getenv(CGROUP_MOUNT_ENV), *sub = getenv(CGROUP_SUBTREE_ENV);
+        if (!mnt || mnt[0] != '/' || !sub || sub[0] != '/')
+                return;
+        struct statfs sf;
+        bool is_v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+        if (!(is_v2 && STREQ(mnt, "/sys/fs/cgroup")) && mount(mnt, "/sys/fs/cgroup", NULL, MS_BIND, NULL) < 0) {
+                fprintf(stderr, "berthd: rootless: cannot mount the cgroup2 hierarchy %s on /sys/fs/cgroup (%s): "
+                        "containers run without cgroups\n", mnt, strerror(errno));
+                return;
+        }
+        cgroup_subtree = strdup(sub);
+        if (asprintf(&cgroup_leaf_dir, "/sys/fs/cgroup%s/" CGROUP_LEAF, sub) < 0)
+                cgroup_leaf_dir = NULL;
+}
+
 void rootless_child_init(void) {
+        if (rootless_is_child())
+                child_cgroup_init();
+        (void) unsetenv(CGROUP_MOUNT_ENV); /* not the shims' nor the containers' */
+        (void) unsetenv(CGROUP_SUBTREE_ENV);
         const char *v = rootless_is_child() ? getenv(HOST_SOCKETS_ENV) : NULL;
         char *end = NULL;
         long fd = v ? strtol(v, &end, 10) : -1;
@@ -352,6 +403,34 @@ static void serve_socket(int fd) {
                 close(s);
 }
 
+/* The parent, before the child: our cgroup as the subtree of berthd and its containers if
+ * it is delegated to us (the child learns it from the environment); else a line on why. */
+static void cgroup_delegate(uid_t uid) {
+        (void) unsetenv(CGROUP_MOUNT_ENV);
+        (void) unsetenv(CGROUP_SUBTREE_ENV);
+        _cleanup_free_ char *self = NULL, *mounts = NULL, *path = NULL, *mnt = NULL;
+        struct rt_cgroup_delegation dg = { 0 };
+        struct berr e = { 0 };
+        int r = fs_read_file(AT_FDCWD, "/proc/self/cgroup", PROC_FILE_MAX, &self, NULL, &e);
+        if (r == 0)
+                r = rt_cgroup2_own_path(self, &path, &e);
+        if (r == 0)
+                r = fs_read_file(AT_FDCWD, "/proc/self/mountinfo", PROC_FILE_MAX, &mounts, NULL, &e);
+        if (r == 0)
+                r = rt_cgroup2_mount_point(mounts, &mnt, &e);
+        if (r == 0)
+                r = rt_cgroup_delegate(mnt, path, uid, CGROUP_LEAF, &dg, &e);
+        if (r == 0 && (setenv(CGROUP_MOUNT_ENV, dg.mount, 1) < 0 || setenv(CGROUP_SUBTREE_ENV, dg.path, 1) < 0))
+                r = berr_sys(&e, BERR_INTERNAL, "setenv");
+        if (r < 0)
+                fprintf(stderr, "berthd: rootless: no cgroup v2 subtree delegated to the user (%s): containers run "
+                        "without resource limits, stats and pause\n", e.msg);
+        else
+                fprintf(stderr, "berthd: rootless: containers' cgroups go under the delegated cgroup %s (controllers: "
+                        "%s)\n", dg.path, dg.controllers[0] ? dg.controllers : "none");
+        rt_cgroup_delegation_done(&dg);
+}
+
 int rootless_run(char **argv, const char *exec_root, struct berr *err) {
         uid_t uid = getuid();
         gid_t gid = getgid();
@@ -383,6 +462,7 @@ int rootless_run(char **argv, const char *exec_root, struct berr *err) {
                 if (setenv(SLIRP_API_ENV, api, 1) < 0)
                         return berr_sys(err, BERR_INTERNAL, "setenv");
         }
+        cgroup_delegate(uid);
         int ready[2], go[2], socks[2] = { -1, -1 };
         if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
                 return berr_sys(err, BERR_INTERNAL, "pipe");

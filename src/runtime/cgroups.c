@@ -594,8 +594,10 @@ static int v2_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *
         bool has_limit = get_i64(mem, "limit", &limit, err) == 0 && limit != 0;
         bool has_swap = get_i64(mem, "swap", &swap, err) == 0 && swap != 0;
         int r = 0;
-        if (has_limit)
-                r = limit < 0 ? cg_write(dir, "memory.max", "max", err) : cg_writef(dir, "memory.max", err, "%" PRId64, limit);
+        if (has_limit && limit < 0) /* no limit where the controller is absent: nothing to write */
+                r = cg_has(dir, "memory.max") ? cg_write(dir, "memory.max", "max", err) : 0;
+        else if (has_limit)
+                r = cg_writef(dir, "memory.max", err, "%" PRId64, limit);
         /* OCI's swap is memory+swap; v2's swap.max is the swap alone. */
         if (r == 0 && has_swap && cg_has(dir, "memory.swap.max")) {
                 if (swap < 0)

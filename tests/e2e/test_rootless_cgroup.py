@@ -177,6 +177,19 @@ def test_limit_of_a_controller_not_delegated_is_refused_by_name(delegated):
         else:
             assert p.returncode != 0
             assert "the %s cgroup controller, which is not delegated to the user" % controller in p.stderr
+    # docker update of a running container: the same rule
+    cli.run("run", "-d", "--name", "rlupd", "--network", "none", "busybox", "sleep", "600")
+    try:
+        cid = json.loads(cli.run("inspect", "rlupd").stdout)[0]["Id"]
+        p = cli.run("update", "--pids-limit", "12", "rlupd", check=False)
+        if "pids" in on:
+            assert p.returncode == 0 and read(mnt + sub + "/berth/" + cid + "/pids.max").strip() == "12"
+        else:
+            assert p.returncode != 0
+            assert "a pids limit needs the pids cgroup controller, which is not delegated to the user" in p.stderr
+        assert json.loads(cli.run("inspect", "rlupd").stdout)[0]["State"]["Status"] == "running"
+    finally:
+        cli.run("rm", "-f", "rlupd")
     # nothing is left of the refused containers
     assert cli.run("ps", "-aq").stdout.split() == []
     berth = mnt + sub + "/berth"

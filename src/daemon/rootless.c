@@ -315,7 +315,9 @@ static int slirp_start(const char *bin, const char *api, pid_t pid, struct slirp
 static int pasta_start(const char *bin, const char *pidfile, pid_t pid, struct slirp *out, struct berr *err) {
         char pidtext[16];
         snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
-        /* -T stays auto: this pasta stops forwarding -t auto's ports with any other -T */
+        /* -T stays auto: this pasta (Debian 12's) stops forwarding -t auto's ports with any
+         * other -T. So the host's listening tcp ports are on our namespace's loopback too
+         * (slirp4netns runs --disable-host-loopback): README says so. */
         char *av[] = { (char *) bin, "--config-net", "-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2", "--dns-forward",
                        "10.0.2.3", "--no-map-gw", "-t", "auto", "-u", "none", "-U", "none", "-I", "tap0", "-P",
                        (char *) pidfile, "-q", pidtext, NULL };

@@ -136,9 +136,15 @@ def _rootless_daemon(shared):
     os.makedirs(run, mode=0o700)
     for p in (base, home, run):
         os.chown(p, pw.pw_uid, pw.pw_gid)
+    # slirp4netns opens /dev/net/tun as the user: 0666 as Debian's udev rule makes it
+    # (given back at exit); the bridge and its subnets live in berthd's own network namespace
+    tun_mode = os.stat("/dev/net/tun").st_mode & 0o777 if os.path.exists("/dev/net/tun") else None
+    if tun_mode is not None and tun_mode != 0o666:
+        os.chmod("/dev/net/tun", 0o666)
     log = open(os.path.join(base, "daemon.log"), "ab")
     proc = subprocess.Popen(["setpriv", "--reuid", ROOTLESS_USER, "--regid", ROOTLESS_USER, "--init-groups",
-                             shared.binary], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
+                             shared.binary, "--bridge", "brlbench", "--bip", "10.196.0.1/24",
+                             "--default-address-pool", "base=10.196.16.0/20,size=24"], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
                                                   "XDG_RUNTIME_DIR": run}, stdout=log, stderr=subprocess.STDOUT)
     h = _RootlessHandle(shared.env, "unix://" + os.path.join(run, "berth.sock"))
 
@@ -167,6 +173,8 @@ def _rootless_daemon(shared):
                     fh.write(text)
         if made:
             subprocess.run(["userdel", ROOTLESS_USER], capture_output=True)
+        if tun_mode is not None and tun_mode != 0o666:
+            os.chmod("/dev/net/tun", tun_mode)
         shutil.rmtree(base, ignore_errors=True)
 
     atexit.register(undo)
@@ -195,6 +203,19 @@ def run_rm_rootless_ratio(daemon):
     return time_docker(h, "run", "--rm", "--network", "none", "busybox", "true") / plain
 
 
+def run_rm_rootless_bridge(daemon):
+    """`docker run --rm busybox true` (the default bridge, in berthd's namespace behind
+    slirp4netns) against a rootless berthd, in ms."""
+    return time_docker(_rootless_daemon(daemon), "run", "--rm", "busybox", "true")
+
+
+def run_rm_rootless_bridge_ratio(daemon):
+    """The same over rootful berth's `docker run --rm busybox true`, per round."""
+    h = _rootless_daemon(daemon)
+    plain = time_docker(daemon, "run", "--rm", "busybox", "true")
+    return time_docker(h, "run", "--rm", "busybox", "true") / plain
+
+
 WORKLOADS_USERNS = [
     Workload("docker run --rm true, --userns-remap", "ms", run_rm_userns, daemons=("berth",), needs_images=True,
              description="`docker run --rm busybox true` against a berthd with --userns-remap"),
@@ -206,4 +227,10 @@ WORKLOADS_USERNS = [
                          "(no rootless dockerd here to compare with: the next row compares with rootful berth)"),
     Workload("rootless run --rm / rootful", "×", run_rm_rootless_ratio, daemons=("berth",), needs_images=True,
              decimals=2, description="ratio of the row above to rootful berth's, per round"),
+    Workload("rootless docker run --rm true (default bridge)", "ms", run_rm_rootless_bridge, daemons=("berth",),
+             needs_images=True,
+             description="`docker run --rm busybox true` against the rootless berthd: its default bridge, in its "
+                         "own network namespace behind slirp4netns (no rootless dockerd here to compare with)"),
+    Workload("rootless run --rm (bridge) / rootful", "×", run_rm_rootless_bridge_ratio, daemons=("berth",),
+             needs_images=True, decimals=2, description="ratio of the row above to rootful berth's, per round"),
 ]

@@ -62,6 +62,14 @@ static void add_warning(json_t *warnings, bool ok, const char *text) {
 /* The warnings dockerd prints for the same host (daemon/info_unix.go's checks). */
 static json_t *info_warnings(const struct host_facts *h) {
         json_t *w = json_array();
+        if (h->cgroup_none) { /* dockerd's words for its rootless cgroup driver "none" */
+                json_array_append_new(w, json_string(h->cgroup_version == 2
+                        ? "WARNING: Running in rootless-mode without cgroups. A cgroup v2 subtree delegated to the user "
+                          "(systemd: Delegate=yes) is required to enable cgroups in rootless-mode."
+                        : "WARNING: Running in rootless-mode without cgroups. To enable cgroups in rootless-mode, you "
+                          "need to boot the system in cgroup v2 mode."));
+                return w;
+        }
         add_warning(w, h->memory_limit, "WARNING: No memory limit support");
         add_warning(w, !h->memory_limit || h->swap_limit, "WARNING: No swap limit support");
         add_warning(w, h->cpu_cfs_quota, "WARNING: No cpu cfs quota support");
@@ -208,6 +216,8 @@ static json_t *info_json(struct daemon *d) {
         json_object_set_new(o, "Warnings", w);
         json_object_set_new(o, "CDISpecDirs", json_array());
         daemon_opts_info(d, o); /* Debug, Labels, proxies, CgroupDriver, SecurityOptions, ... */
+        if (h->cgroup_none)
+                json_set_str(o, "CgroupDriver", "none");
         return o;
 }
 

@@ -29,6 +29,7 @@
 #include "exit_code.h"
 #include "image/image_store.h"
 #include "reload.h"
+#include "rootless.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
 #include "shim_exe.h"
@@ -417,6 +418,7 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
                 .hosts_path = hosts,
                 .resolv_conf_path = resolv,
                 .cgroup_parent = "/berth",
+                .cgroup_base = rootless_cgroup_subtree(),
                 .init_path = want_init ? init_path : NULL,
                 .netns_path = netns && *netns ? netns : NULL,
         };

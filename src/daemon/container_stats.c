@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "container.h"
 #include "daemon.h"
+#include "rootless.h"
 #include "container_stats.h"
 
 #define STATS_INTERVAL_MS 1000
@@ -195,7 +196,10 @@ static json_t *take(pid_t pid, struct sample *s) {
         memset(s, 0, sizeof(*s));
         ctr_now(s->read);
         char cpu[2200] = "", mem[2200] = "", pids[2200] = "", blk[2200] = "", v2[2200] = "";
-        bool is_v2 = ctr_cgroup_dir(pid, "cpuacct", cpu, sizeof(cpu)) < 0;
+        /* no cpuacct hierarchy: ctr_cgroup_dir gave the v2 cgroup (pure v2, rootless.c's too) */
+        char probe[2300];
+        bool is_v2 = ctr_cgroup_dir(pid, "cpuacct", cpu, sizeof(cpu)) < 0 ||
+                     (fs_path_fmt(probe, sizeof(probe), "%s/cgroup.controllers", cpu) == 0 && access(probe, F_OK) == 0);
         if (is_v2) {
                 if (ctr_cgroup_dir(pid, "", v2, sizeof(v2)) < 0)
                         return NULL;
@@ -347,11 +351,13 @@ static bool pause_ms(struct ctr_stats_reader *r, int ms) {
 
 int ctr_stats_open(struct daemon *d, struct container *c, bool stream, bool one_shot, int client_fd,
                    struct ctr_stats_reader **ret, struct berr *err) {
-        /* rootless.c: containers run without a cgroup of their own; the counters of the one
-         * they share with berthd would be the user's session's, not theirs */
-        if (d->rootless)
+        /* rootless.c without a delegated cgroup subtree: containers run without a cgroup of
+         * their own; the counters of the one they share with berthd would be the user's
+         * session's, not theirs */
+        if (d->rootless && !rootless_cgroup_subtree())
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: container stats need a cgroup delegated to "
-                                "the user: not supported by berth yet");
+                                "the user (a cgroup v2 subtree, as systemd's Delegate=yes gives one): berthd started "
+                                "without one");
         struct ctr_stats_reader *r = calloc(1, sizeof(*r));
         if (!r)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

@@ -1,7 +1,8 @@
 /* container_top.c - GET /containers/{id}/top: run `ps` on the host with the client's
  * arguments and keep the lines of the container's processes, as dockerd does. The
  * container's processes are those of its init's cgroup (read from /proc/<pid>/cgroup), or
- * rootless, where it has none of its own, of its init's pid namespace. */
+ * rootless without a delegated cgroup, where it has none of its own, of its init's pid
+ * namespace. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include "common/fs.h"
 #include "container.h"
 #include "daemon.h"
+#include "rootless.h"
 
 #define PS_OUTPUT_MAX (8u << 20)
 #define PS_ARGS_MAX 64
@@ -49,8 +51,11 @@ int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size) {
                 }
                 size_t n = strlen(controller);
                 const char *p = n ? strstr(list, controller) : NULL;
-                if (p && (p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+                if (p && (p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ',')) {
                         snprintf(out, size, "/sys/fs/cgroup/%s%s", list, cg);
+                        if (access(out, F_OK) < 0) /* rootless.c: the v2 hierarchy is mounted there instead */
+                                out[0] = '\0';
+                }
         }
         if (!out[0] && v2[0]) {
                 /* pure v2 at /sys/fs/cgroup, or hybrid with v2 at /sys/fs/cgroup/unified */
@@ -322,7 +327,8 @@ int ctr_top(struct daemon *d, struct container *c, const char *ps_args, json_t *
                 return berr_set(err, BERR_CONFLICT, EINVAL, "Container %s is not running", c->id);
         _cleanup_free_ int *pids = NULL;
         size_t n = 0;
-        int r = d->rootless ? pidns_pids(init, &pids, &n, err) : cgroup_pids(init, &pids, &n, err);
+        int r = d->rootless && !rootless_cgroup_subtree() ? pidns_pids(init, &pids, &n, err)
+                                                           : cgroup_pids(init, &pids, &n, err);
         if (r < 0)
                 return r;
         _cleanup_free_ char *out = NULL;

@@ -24,6 +24,7 @@
 #include "volume/volume.h"
 #include "image/image_store.h"
 #include "listen.h"
+#include "rootless.h"
 #include "network/network.h"
 
 static int lock_pidfile(struct daemon *d, struct berr *err) {
@@ -98,7 +99,10 @@ int daemon_open(struct daemon *d, struct berr *err) {
         r = load_engine_id(d, data_fd, err);
         if (r < 0)
                 return r;
-        host_facts_read(&d->host, "/sys/fs/cgroup", "/etc/os-release");
+        /* rootless.c: what the delegated subtree hands on to the containers, or nothing */
+        host_facts_read(&d->host, d->rootless ? rootless_cgroup_facts_dir() : "/sys/fs/cgroup", "/etc/os-release");
+        if (d->rootless && !rootless_cgroup_subtree())
+                host_facts_no_cgroups(&d->host);
         /* The quick part of `berthd --check`: what a crash left is logged; opening the
          * stores then removes what nothing references. */
         (void) daemon_check_startup(&d->cfg);

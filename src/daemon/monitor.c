@@ -18,6 +18,7 @@
 #include "container.h"
 #include "daemon.h"
 #include "events.h"
+#include "rootless.h"
 #include "shim/protocol.h"
 
 int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *err) {
@@ -42,14 +43,15 @@ int monitor_watch(struct daemon *d, struct container *c, int fd, struct berr *er
  * shim died would keep its processes, in D state, for good, and a later start of the
  * same container put its new init into the frozen group and hung. Thaw first. */
 static void thaw(const char *id) {
-        char path[512];
+        char path[4096];
         (void) fs_path_fmt(path, sizeof(path), "/sys/fs/cgroup/freezer/berth/%s/freezer.state", id);
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
                 (void) !write(fd, "THAWED", 6); /* best effort: the kill below reports nothing either */
                 close(fd);
         }
-        (void) fs_path_fmt(path, sizeof(path), "/sys/fs/cgroup/berth/%s/cgroup.freeze", id);
+        const char *base = rootless_cgroup_subtree(); /* rootless: the delegated cgroup's */
+        (void) fs_path_fmt(path, sizeof(path), "/sys/fs/cgroup%s/berth/%s/cgroup.freeze", base ? base : "", id);
         fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
                 (void) !write(fd, "0", 1);
@@ -63,9 +65,11 @@ static void kill_orphans(const char *id) {
         thaw(id);
         static const char *const roots[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
                                              "/sys/fs/cgroup" };
+        const char *base = rootless_cgroup_subtree();
         for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
-                char path[512];
-                (void) fs_path_fmt(path, sizeof(path), "%s/berth/%s/cgroup.procs", roots[i], id);
+                char path[4096];
+                (void) fs_path_fmt(path, sizeof(path), "%s%s/berth/%s/cgroup.procs", roots[i],
+                                   base && i == ELEMENTSOF(roots) - 1 ? base : "", id);
                 for (int round = 0; round < 50; round++) {
                         _cleanup_fclose_ FILE *f = fopen(path, "re");
                         if (!f)

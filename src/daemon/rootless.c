@@ -12,13 +12,26 @@
  * parent goes), bind-mounts a resolv.conf naming 10.0.2.3 over /etc/resolv.conf, and hands
  * berthd TCP sockets of the user's network namespace for registry connections. Bridges,
  * nftables and the embedded DNS then work in berthd's namespace as rootful; published ports
- * are forwarded from the host by slirp4netns (network/ports.c, network/slirp.c).
+ * are forwarded from the host by slirp4netns (network/ports.c, network/slirp.c). pasta
+ * (BERTHD_ROOTLESS_NET=pasta, or no slirp4netns in PATH) sets the namespace up the same
+ * way and forwards the tcp ports listening in it (published ones on every host address).
+ *
+ * cgroups: when the parent's own cgroup v2 (/proc/self/cgroup "0::/path") is delegated to
+ * the user (systemd's Delegate=yes: the dir, cgroup.procs, cgroup.subtree_control and
+ * cgroup.threads are the user's), the parent moves the processes there into the leaf
+ * <path>/berthd, enables the delegated controllers for the children (runtime/
+ * cgroups_delegate.c) and the child bind-mounts that cgroup2 hierarchy over /sys/fs/cgroup
+ * of its mount namespace (on a hybrid host it was the v1 tmpfs), so berthd, its shims and
+ * their containers see a plain v2 host there: containers' cgroups are <path>/berth/<id>,
+ * with limits of the delegated controllers, stats, top and pause (cgroup.freeze needs no
+ * controller). Without a delegated subtree containers run without a cgroup of their own,
+ * `docker info` says so as dockerd does (cgroup driver "none"), and limits, stats and
+ * pause are refused by name.
  *
  * Not done (refused by name where a user would meet it): sctp ports; without slirp4netns,
- * networks other than none, host and container:<x>; cgroup limits (containers run
- * without a cgroup of their own when none is delegated); log drivers sending to the
- * host's loopback (container.c). Layers are overlayfs in the user namespace, with its
- * attributes as user.overlay.* (common/fs.c). */
+ * networks other than none, host and container:<x>; log drivers sending to the host's
+ * loopback (container.c). Layers are overlayfs in the user namespace, with its attributes
+ * as user.overlay.* (common/fs.c). */
 #include "rootless.h"
 
 #include <errno.h>
@@ -37,22 +50,31 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "config.h"
 #include "distribution/distribution.h"
+#include "runtime/runtime.h"
 #include "userns.h"
 
 #define ROOTLESS_ENV "_BERTH_ROOTLESS"
 #define SLIRP_API_ENV "_BERTH_SLIRP4NETNS_API" /* the child's: its namespace is slirp4netns's */
+#define PASTA_ENV "_BERTH_ROOTLESS_PASTA"  /* the child's: its namespace is pasta's */
+#define NET_ENV "BERTHD_ROOTLESS_NET"         /* the user's choice: slirp4netns or pasta */
 #define SLIRP_READY_TIMEOUT_MS 10000
 #define HOST_SOCKETS_ENV "_BERTH_HOST_SOCKETS" /* the child's end of the socket broker */
 #define SUBID_FILE_MAX (4u << 20)
+#define CGROUP_MOUNT_ENV "_BERTH_CGROUP2_MOUNT" /* the child's: a mount of the cgroup2 hierarchy */
+#define CGROUP_SUBTREE_ENV "_BERTH_CGROUP_SUBTREE" /* the child's: the delegated cgroup in it */
+#define CGROUP_LEAF "berthd"                  /* berthd's own processes, beside the containers' */
+#define PROC_FILE_MAX (16u << 20)
 
 extern char **environ;
 
@@ -87,6 +109,12 @@ int rootless_defaults(struct daemon_config *cfg, struct berr *err) {
         const char *api = rootless_is_child() ? getenv(SLIRP_API_ENV) : NULL;
         if (api && api[0] == '/' && !cfg->net.hostfwd_api && !(cfg->net.hostfwd_api = strdup(api)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        const char *pasta = rootless_is_child() ? getenv(PASTA_ENV) : NULL;
+        if (pasta && STREQ(pasta, "1") && !cfg->net.hostfwd_api) {
+                if (!(cfg->net.hostfwd_api = strdup("pasta")))
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                cfg->net.hostfwd_pasta = true;
+        }
         if (cfg->n_hosts == 0) {
                 cfg->hosts[0] = TAKE_PTR(sock);
                 cfg->n_hosts = 1;
@@ -186,9 +214,8 @@ static void __attribute__((noreturn)) child(char **argv, int ready_w, int go_r, 
         _exit(127);
 }
 
-/* The slirp4netns in PATH, or NULL: without it berthd stays in the user's network
- * namespace (--network none, host and container:<name> only). */
-static char *find_slirp(void) {
+/* @name in PATH, or NULL. */
+static char *find_in_path(const char *name) {
         const char *path = getenv("PATH");
         if (!path || !*path)
                 path = "/usr/local/bin:/usr/bin:/bin";
@@ -196,7 +223,7 @@ static char *find_slirp(void) {
                 const char *e = strchr(p, ':');
                 size_t n = e ? (size_t) (e - p) : strlen(p);
                 char *f = NULL;
-                if (n > 0 && asprintf(&f, "%.*s/slirp4netns", (int) n, p) >= 0 && access(f, X_OK) == 0)
+                if (n > 0 && asprintf(&f, "%.*s/%s", (int) n, p, name) >= 0 && access(f, X_OK) == 0)
                         return f;
                 free(f);
                 p += n + (e ? 1 : 0);
@@ -204,9 +231,33 @@ static char *find_slirp(void) {
         return NULL;
 }
 
+/* The helper that connects berthd's network namespace to the host: the user's choice in
+ * BERTHD_ROOTLESS_NET (as dockerd-rootless.sh's DOCKERD_ROOTLESS_ROOTLESSKIT_NET), else
+ * slirp4netns if it is in PATH, else pasta. *@ret_bin NULL: neither (berthd stays in the
+ * user's network namespace: --network none, host and container:<name> only). */
+static int pick_net(char **ret_bin, bool *ret_pasta, struct berr *err) {
+        const char *want = getenv(NET_ENV);
+        *ret_bin = NULL;
+        *ret_pasta = false;
+        if (want && *want && !STREQ(want, "slirp4netns") && !STREQ(want, "pasta"))
+                return berr_set(err, BERR_INVALID, EINVAL, "rootless: %s=%s: the choices are slirp4netns and pasta", NET_ENV,
+                                want);
+        bool pasta = want && STREQ(want, "pasta");
+        char *bin = find_in_path(pasta ? "pasta" : "slirp4netns");
+        if (!bin && want && *want)
+                return berr_set(err, BERR_INVALID, ENOENT, "rootless: %s=%s: %s is not in PATH (Debian package %s)", NET_ENV,
+                                want, want, pasta ? "passt" : "slirp4netns");
+        if (!bin && (bin = find_in_path("pasta")))
+                pasta = true;
+        *ret_bin = bin;
+        *ret_pasta = pasta;
+        return 0;
+}
+
 struct slirp {
         pid_t pid;
-        int exit_w; /* slirp4netns's --exit-fd: it exits when this closes (also when we die) */
+        int exit_w;   /* slirp4netns's --exit-fd: it exits when this closes (also when we die) */
+        bool is_pasta; /* pid is pasta's, which forked away from us (not our child) */
 };
 
 /* slirp4netns for @pid's network namespace: tap0 10.0.2.100/24, a default route through
@@ -256,9 +307,74 @@ static int slirp_start(const char *bin, const char *api, pid_t pid, struct slirp
         return 0;
 }
 
+/* pasta for @pid's network namespace, set up as slirp4netns's (tap0 10.0.2.100/24, the
+ * default route through 10.0.2.2, DNS at 10.0.2.3, no way to the host's loopback through
+ * the gateway) and forwarding from the host every TCP port that listens in it (-t auto:
+ * published ports, held listening there by network/ports.c). It writes @pidfile once
+ * initialised and forks away; it ends when the namespace does, or at pasta_stop. */
+static int pasta_start(const char *bin, const char *pidfile, pid_t pid, struct slirp *out, struct berr *err) {
+        char pidtext[16];
+        snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
+        /* -T stays auto: this pasta (Debian 12's) stops forwarding -t auto's ports with any
+         * other -T. So the host's listening tcp ports are on our namespace's loopback too
+         * (slirp4netns runs --disable-host-loopback): README says so. */
+        char *av[] = { (char *) bin, "--config-net", "-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2", "--dns-forward",
+                       "10.0.2.3", "--no-map-gw", "-t", "auto", "-u", "none", "-U", "none", "-I", "tap0", "-P",
+                       (char *) pidfile, "-q", pidtext, NULL };
+        (void) unlink(pidfile);
+        pid_t p;
+        int e = posix_spawn(&p, bin, NULL, NULL, av, environ);
+        if (e != 0) {
+                errno = e;
+                return berr_sys(err, BERR_INVALID, "rootless: run %s", bin);
+        }
+        int status = -1;
+        for (int waited = 0; waited < SLIRP_READY_TIMEOUT_MS; waited += 10) {
+                if (waitpid(p, &status, WNOHANG) == p)
+                        break;
+                status = -1;
+                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        if (status == -1) {
+                (void) kill(p, SIGKILL);
+                (void) waitpid(p, NULL, 0);
+        }
+        _cleanup_free_ char *text = NULL;
+        struct berr e2 = { 0 };
+        long daemon = 0;
+        if (status == 0 && fs_read_file(AT_FDCWD, pidfile, 64, &text, NULL, &e2) == 0)
+                daemon = strtol(text, NULL, 10);
+        if (daemon <= 1)
+                return berr_set(err, BERR_INVALID, EIO, "rootless: pasta did not set up the network namespace (status "
+                                "%d: see its message above)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        *out = (struct slirp) { .pid = (pid_t) daemon, .exit_w = -1, .is_pasta = true };
+        return 0;
+}
+
+/* pasta is not our child: by its pid file's pid, if that is still a pasta. */
+static void pasta_stop(struct slirp *sl) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) sl->pid);
+        for (int i = 0; i < 300; i++) {
+                _cleanup_free_ char *comm = NULL;
+                struct berr e = { 0 };
+                if (fs_read_file(AT_FDCWD, path, 64, &comm, NULL, &e) < 0 ||
+                    (strncmp(comm, "pasta", 5) != 0 && strncmp(comm, "passt", 5) != 0))
+                        return; /* gone (it goes with the namespace), or the pid is another's now */
+                (void) kill(sl->pid, i < 200 ? SIGTERM : SIGKILL);
+                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+}
+
 static void slirp_stop(struct slirp *sl) {
         if (sl->pid <= 0)
                 return;
+        if (sl->is_pasta) {
+                pasta_stop(sl);
+                return;
+        }
         close(sl->exit_w);
         struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
         for (int i = 0; i < 300; i++) {
@@ -310,7 +426,40 @@ int rootless_host_socket(int family, int type, int protocol) {
         return host_socket(family, type, protocol);
 }
 
+static char *cgroup_subtree; /* the child's delegated cgroup, NULL without one */
+static char *cgroup_leaf_dir; /* its leaf, whose cgroup.controllers are what the children get */
+
+const char *rootless_cgroup_subtree(void) {
+        return cgroup_subtree;
+}
+
+const char *rootless_cgroup_facts_dir(void) {
+        return cgroup_leaf_dir ? cgroup_leaf_dir : "/sys/fs/cgroup";
+}
+
+/* The child: the parent's delegated cgroup2 hierarchy on /sys/fs/cgroup of our mount
+ * namespace (unless it is there already), so everything below sees a v2 host. */
+static void child_cgroup_init(void) {
+        const char *mnt = getenv(CGROUP_MOUNT_ENV), *sub = getenv(CGROUP_SUBTREE_ENV);
+        if (!mnt || mnt[0] != '/' || !sub || sub[0] != '/')
+                return;
+        struct statfs sf;
+        bool is_v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+        if (!(is_v2 && STREQ(mnt, "/sys/fs/cgroup")) && mount(mnt, "/sys/fs/cgroup", NULL, MS_BIND, NULL) < 0) {
+                fprintf(stderr, "berthd: rootless: cannot mount the cgroup2 hierarchy %s on /sys/fs/cgroup (%s): "
+                        "containers run without cgroups\n", mnt, strerror(errno));
+                return;
+        }
+        cgroup_subtree = strdup(sub);
+        if (asprintf(&cgroup_leaf_dir, "/sys/fs/cgroup%s/" CGROUP_LEAF, sub) < 0)
+                cgroup_leaf_dir = NULL;
+}
+
 void rootless_child_init(void) {
+        if (rootless_is_child())
+                child_cgroup_init();
+        (void) unsetenv(CGROUP_MOUNT_ENV); /* not the shims' nor the containers' */
+        (void) unsetenv(CGROUP_SUBTREE_ENV);
         const char *v = rootless_is_child() ? getenv(HOST_SOCKETS_ENV) : NULL;
         char *end = NULL;
         long fd = v ? strtol(v, &end, 10) : -1;
@@ -352,6 +501,34 @@ static void serve_socket(int fd) {
                 close(s);
 }
 
+/* The parent, before the child: our cgroup as the subtree of berthd and its containers if
+ * it is delegated to us (the child learns it from the environment); else a line on why. */
+static void cgroup_delegate(uid_t uid) {
+        (void) unsetenv(CGROUP_MOUNT_ENV);
+        (void) unsetenv(CGROUP_SUBTREE_ENV);
+        _cleanup_free_ char *self = NULL, *mounts = NULL, *path = NULL, *mnt = NULL;
+        struct rt_cgroup_delegation dg = { 0 };
+        struct berr e = { 0 };
+        int r = fs_read_file(AT_FDCWD, "/proc/self/cgroup", PROC_FILE_MAX, &self, NULL, &e);
+        if (r == 0)
+                r = rt_cgroup2_own_path(self, &path, &e);
+        if (r == 0)
+                r = fs_read_file(AT_FDCWD, "/proc/self/mountinfo", PROC_FILE_MAX, &mounts, NULL, &e);
+        if (r == 0)
+                r = rt_cgroup2_mount_point(mounts, &mnt, &e);
+        if (r == 0)
+                r = rt_cgroup_delegate(mnt, path, uid, CGROUP_LEAF, &dg, &e);
+        if (r == 0 && (setenv(CGROUP_MOUNT_ENV, dg.mount, 1) < 0 || setenv(CGROUP_SUBTREE_ENV, dg.path, 1) < 0))
+                r = berr_sys(&e, BERR_INTERNAL, "setenv");
+        if (r < 0)
+                fprintf(stderr, "berthd: rootless: no cgroup v2 subtree delegated to the user (%s): containers run "
+                        "without resource limits, stats and pause\n", e.msg);
+        else
+                fprintf(stderr, "berthd: rootless: containers' cgroups go under the delegated cgroup %s (controllers: "
+                        "%s)\n", dg.path, dg.controllers[0] ? dg.controllers : "none");
+        rt_cgroup_delegation_done(&dg);
+}
+
 int rootless_run(char **argv, const char *exec_root, struct berr *err) {
         uid_t uid = getuid();
         gid_t gid = getgid();
@@ -365,24 +542,33 @@ int rootless_run(char **argv, const char *exec_root, struct berr *err) {
                 r = load_ranges("/etc/subgid", pw->pw_name, uid, gids, &n_gids, err);
         if (r < 0)
                 return r;
-        /* slirp4netns's files: the API socket and the namespace's resolv.conf */
-        _cleanup_free_ char *slirp = find_slirp(), *api = NULL, *resolv = NULL;
+        /* slirp4netns's files: the API socket (pasta: its pid file) and the namespace's
+         * resolv.conf */
+        _cleanup_free_ char *slirp = NULL, *api = NULL, *resolv = NULL;
+        bool pasta = false;
+        if ((r = pick_net(&slirp, &pasta, err)) < 0)
+                return r;
         if (slirp && access("/dev/net/tun", R_OK | W_OK) < 0) { /* Debian's udev rule makes it 0666 */
-                fprintf(stderr, "berthd: rootless: slirp4netns cannot open /dev/net/tun (%s): berthd stays in the "
-                        "user's network namespace, with --network none, host and container:<name> only\n", strerror(errno));
+                fprintf(stderr, "berthd: rootless: %s cannot open /dev/net/tun (%s): berthd stays in the user's network "
+                        "namespace, with --network none, host and container:<name> only\n", pasta ? "pasta" : "slirp4netns",
+                        strerror(errno));
                 free(slirp);
                 slirp = NULL;
         }
+        (void) unsetenv(SLIRP_API_ENV);
+        (void) unsetenv(PASTA_ENV);
         if (slirp) {
-                if (asprintf(&api, "%s/slirp4netns.sock", exec_root) < 0 || asprintf(&resolv, "%s/resolv.conf", exec_root) < 0)
+                if (asprintf(&api, "%s/%s", exec_root, pasta ? "pasta.pid" : "slirp4netns.sock") < 0 ||
+                    asprintf(&resolv, "%s/resolv.conf", exec_root) < 0)
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 static const char dns[] = "nameserver 10.0.2.3\n";
                 if ((r = fs_mkdir_p(exec_root, 0700, err)) < 0 ||
                     (r = fs_write_atomic(AT_FDCWD, resolv, dns, sizeof(dns) - 1, 0644, err)) < 0)
                         return r;
-                if (setenv(SLIRP_API_ENV, api, 1) < 0)
+                if (setenv(pasta ? PASTA_ENV : SLIRP_API_ENV, pasta ? "1" : api, 1) < 0)
                         return berr_sys(err, BERR_INTERNAL, "setenv");
         }
+        cgroup_delegate(uid);
         int ready[2], go[2], socks[2] = { -1, -1 };
         if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
                 return berr_sys(err, BERR_INTERNAL, "pipe");
@@ -415,7 +601,7 @@ int rootless_run(char **argv, const char *exec_root, struct berr *err) {
                 r = run_map_tool("newgidmap", pid, gid, gids, n_gids, err);
         struct slirp sl = { .pid = -1, .exit_w = -1 };
         if (r == 0 && slirp)
-                r = slirp_start(slirp, api, pid, &sl, err);
+                r = pasta ? pasta_start(slirp, api, pid, &sl, err) : slirp_start(slirp, api, pid, &sl, err);
         c = r == 0 ? 0 : 1;
         (void) !write(go[1], &c, 1);
         (void) close(go[1]);

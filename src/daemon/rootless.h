@@ -16,6 +16,14 @@ bool rootless_is_child(void);
  * the user's network namespace (a registry on the host's 127.0.0.1 is reachable). */
 void rootless_child_init(void);
 
+/* The rootless child's delegated cgroup v2 subtree ("/user.slice/.../berth.service", the
+ * hierarchy on /sys/fs/cgroup of berthd's mount namespace): containers' cgroups go under
+ * it. NULL without one (and in a rootful berthd). */
+const char *rootless_cgroup_subtree(void);
+/* The cgroup whose cgroup.controllers list what the containers may be limited by (the
+ * subtree's leaf, a sibling of theirs), for `docker info`; "/sys/fs/cgroup" without one. */
+const char *rootless_cgroup_facts_dir(void);
+
 /* socket(2) for a TCP socket of the user's network namespace (rootless with slirp4netns:
  * made by the parent), else of our own; an fd or -errno. */
 int rootless_host_socket(int family, int type, int protocol);

@@ -131,6 +131,12 @@ int host_facts_read(struct host_facts *f, const char *cgroup_root, const char *o
         return 0;
 }
 
+void host_facts_no_cgroups(struct host_facts *f) {
+        f->cgroup_none = true;
+        f->memory_limit = f->swap_limit = f->kernel_memory_tcp = f->cpu_cfs_period = f->cpu_cfs_quota = false;
+        f->cpu_shares = f->cpuset = f->pids_limit = f->oom_kill_disable = f->blkio_weight = false;
+}
+
 int host_count_fds(void) {
         _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
         if (!d)

@@ -21,10 +21,15 @@ struct host_facts {
                 cpuset, pids_limit, oom_kill_disable;
         bool blkio_weight; /* blkio.weight or blkio.bfq.weight (v1), the io controller (v2) */
         bool ipv4_forwarding, bridge_nf_iptables, bridge_nf_ip6tables;
+        bool cgroup_none; /* rootless without a delegated cgroup: containers get none (driver "none") */
 };
 
 /* @cgroup_root is normally "/sys/fs/cgroup"; tests pass a fake tree. */
 int host_facts_read(struct host_facts *f, const char *cgroup_root, const char *os_release_path);
+
+/* Rootless without a delegated cgroup subtree: no resource control at all, as dockerd's
+ * cgroup driver "none" reports it. */
+void host_facts_no_cgroups(struct host_facts *f);
 
 /* Number of open fds and threads of this process. */
 int host_count_fds(void);

@@ -36,7 +36,9 @@ struct net_options {
         char *table;          /* nftables table name (derived from the exec root) */
         bool has_accept_fwmark; /* --bridge-accept-fwmark mark[/mask]: forwarded packets so marked are accepted */
         uint32_t accept_fwmark, accept_fwmask;
-        char *hostfwd_api;    /* rootless: slirp4netns's API socket, which forwards published ports from the host */
+        char *hostfwd_api;    /* rootless: slirp4netns's API socket, which forwards published ports from the host
+                               * ("pasta" with hostfwd_pasta); NULL: berthd has no network namespace of its own */
+        bool hostfwd_pasta;   /* rootless with pasta: it forwards every TCP port listening in berthd's namespace */
 };
 void net_options_init(struct net_options *o);
 /* A bridge name berth accepts: 1-15 of [A-Za-z0-9_.-], not "." or "..". */

@@ -62,7 +62,7 @@ static void host_text(const struct net_port *p, char out[46]) {
 /* -errno from bind(2); the socket in *ret_fd (-1 for SCTP: nothing to hold). @any
  * (rootless, IPv4): the port on every address of berthd's namespace, where slirp4netns
  * brings every host address's forward in on tap0 (the host's addresses are not there). */
-static int reserve(const struct net_port *p, uint16_t port, bool any, int *ret_fd) {
+static int reserve(const struct net_port *p, uint16_t port, bool any, bool listening, int *ret_fd) {
         *ret_fd = -1;
         if (p->proto == IPPROTO_SCTP)
                 return 0;
@@ -82,6 +82,13 @@ static int reserve(const struct net_port *p, uint16_t port, bool any, int *ret_f
                 return e;
         }
         if (p->v6 ? bind(fd, (struct sockaddr *) &sa6, sizeof(sa6)) < 0 : bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        /* @listening (rootless with pasta): pasta forwards the ports that listen here; the
+         * DNAT rules take every connection before this socket could (it accepts none) */
+        if (listening && p->proto == IPPROTO_TCP && listen(fd, 1) < 0) {
                 int e = -errno;
                 close(fd);
                 return e;
@@ -112,13 +119,24 @@ static int pub_add(struct net_store *s, const char *ctr_id, const struct net_por
  * berthd's namespace only: slirp4netns runs without IPv6. Caller holds s->lock. */
 static int hostfwd_add_locked(struct net_store *s, struct pub *e, struct berr *err) {
         const struct net_port *p = &e->port;
-        if (!s->o->hostfwd_api || p->v6)
+        static const uint8_t any6[16];
+        char ip[46], msg[256];
+        host_text(p, ip);
+        /* pasta forwards, on every host address, the TCP ports that listen in berthd's
+         * namespace (reserve); it has nothing to ask for another address or protocol */
+        if (s->o->hostfwd_pasta && p->proto != IPPROTO_TCP)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless with pasta: publishing a %s port is not "
+                                "supported by berth (pasta forwards the tcp ports listening in berthd's namespace; "
+                                "slirp4netns forwards udp too)", proto_name(p->proto));
+        if (s->o->hostfwd_pasta && (p->v6 ? memcmp(p->host_ip6, any6, 16) != 0 : p->host_ip != 0))
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless with pasta: publishing on host address %s "
+                                "is not supported by berth (pasta forwards a published port on every host address; "
+                                "slirp4netns binds the one asked for)", ip);
+        if (!s->o->hostfwd_api || s->o->hostfwd_pasta || p->v6)
                 return 0;
         if (p->proto == IPPROTO_SCTP)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless: publishing an sctp port is not supported by "
                                 "berth (slirp4netns forwards tcp and udp only)");
-        char ip[46], msg[256];
-        host_text(p, ip);
         int r = slirp_hostfwd_add(s->o->hostfwd_api, proto_name(p->proto), ip, p->host_port, &e->hostfwd_id, msg,
                                   sizeof(msg));
         if (r < 0)
@@ -225,7 +243,7 @@ int net_publish(struct net_store *s, const char *ctr_id, struct net_port *p, siz
                                 continue;
                         }
                         int fd;
-                        last = reserve(q, port, s->o->hostfwd_api != NULL, &fd);
+                        last = reserve(q, port, s->o->hostfwd_api != NULL, s->o->hostfwd_pasta, &fd);
                         if (last < 0)
                                 continue;
                         q->host_port = port;
@@ -284,7 +302,7 @@ void net_republish(struct net_store *s, const char *ctr_id, const struct net_por
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < n; i++) {
                 int fd = -1;
-                if (reserve(&p[i], p[i].host_port, s->o->hostfwd_api != NULL, &fd) < 0)
+                if (reserve(&p[i], p[i].host_port, s->o->hostfwd_api != NULL, s->o->hostfwd_pasta, &fd) < 0)
                         log_warn("container %.12s: port %u/%s could not be reserved again", ctr_id, p[i].host_port,
                                  proto_name(p[i].proto));
                 if (pub_add(s, ctr_id, &p[i], fd) < 0) {

@@ -251,8 +251,10 @@ static int cpuset_fill(const char *mount_dir, const char *path, struct berr *err
         return 0;
 }
 
-/* v2: every controller available at a level is enabled for its children, down to the
- * container's parent, so memory.max and friends exist in the container's dir. */
+/* v2: every controller available at a level and not yet enabled there is enabled for its
+ * children, down to the container's parent, so memory.max and friends exist in the
+ * container's dir. Rootless, the levels above the delegated subtree are not ours: what
+ * they leave off stays off (v2_controllers_check names it when a limit needs it). */
 static int v2_create(const struct rt_cgroup *cg, struct berr *err) {
         _cleanup_free_ char *level = strdup(cg->root);
         if (!level)
@@ -264,17 +266,19 @@ static int v2_create(const struct rt_cgroup *cg, struct berr *err) {
                 size_t n = end ? (size_t) (end - p) : strlen(p);
                 if (n == 0)
                         break;
-                _cleanup_free_ char *avail = NULL;
+                _cleanup_free_ char *avail = NULL, *on = NULL;
                 if (cg_read(level, "cgroup.controllers", &avail) == 0) {
+                        (void) cg_read(level, "cgroup.subtree_control", &on); /* unreadable: write them all */
                         char line[512] = "";
                         size_t o = 0;
                         for (char *save = NULL, *tok = strtok_r(avail, " \n", &save); tok;
                              tok = strtok_r(NULL, " \n", &save))
-                                o += (size_t) snprintf(line + o, o < sizeof(line) ? sizeof(line) - o : 0, "%s+%s",
-                                                       o ? " " : "", tok);
+                                if (!rt_cgroup_controllers_has(on, tok))
+                                        o += (size_t) snprintf(line + o, o < sizeof(line) ? sizeof(line) - o : 0,
+                                                               "%s+%s", o ? " " : "", tok);
                         if (o > 0 && o < sizeof(line)) {
                                 int r = cg_write(level, "cgroup.subtree_control", line, err);
-                                if (r < 0)
+                                if (r < 0 && !((r == -EACCES || r == -EPERM) && rt_in_user_namespace()))
                                         return r;
                         }
                 }
@@ -548,15 +552,52 @@ static int v2_devices(const char *dir, const json_t *res, struct berr *err) {
         return r < 0 ? berr_wrap(err, "device rules") : 0;
 }
 
+static bool positive(const json_t *o, const char *key) {
+        json_t *v = json_object_get(o, key);
+        return (json_is_integer(v) && json_integer_value(v) > 0) || (json_is_string(v) && json_string_length(v) > 0);
+}
+
+/* A limit whose controller the parent did not enable for the container's cgroup (rootless:
+ * one the user's subtree was not given) is refused by name, before anything is written. */
+static int v2_controllers_check(const char *dir, const json_t *res, struct berr *err) {
+        _cleanup_free_ char *avail = NULL;
+        if (cg_read(dir, "cgroup.controllers", &avail) < 0)
+                return 0; /* a fake tree without it: the writes below tell */
+        const json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu");
+        const struct {
+                const char *controller, *limit;
+                bool wanted;
+        } needs[] = {
+                { "memory", "memory limits need", positive(mem, "limit") || positive(mem, "swap") || positive(mem, "reservation") },
+                { "cpu", "cpu shares and quotas need", positive(cpu, "shares") || positive(cpu, "quota") },
+                { "cpuset", "cpu and memory node sets need", positive(cpu, "cpus") || positive(cpu, "mems") },
+                { "pids", "a pids limit needs", positive(json_object_get(res, "pids"), "limit") },
+                { "io", "a blkio weight needs", positive(json_object_get(res, "blockIO"), "weight") },
+        };
+        avail[strcspn(avail, "\n")] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(needs); i++)
+                if (needs[i].wanted && !rt_cgroup_controllers_has(avail, needs[i].controller))
+                        return berr_set(err, BERR_INVALID, ENOTSUP, "%s the %s cgroup controller, which is not %s (%s "
+                                        "has: %s)", needs[i].limit, needs[i].controller,
+                                        rt_in_user_namespace() ? "delegated to the user" : "enabled", dir,
+                                        avail[0] ? avail : "none");
+        return 0;
+}
+
 static int v2_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *err) {
         const char *dir = cg->hier[0].dir;
+        int rc = v2_controllers_check(dir, res, err);
+        if (rc < 0)
+                return rc;
         json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu");
         int64_t limit = 0, swap = 0, v;
         bool has_limit = get_i64(mem, "limit", &limit, err) == 0 && limit != 0;
         bool has_swap = get_i64(mem, "swap", &swap, err) == 0 && swap != 0;
         int r = 0;
-        if (has_limit)
-                r = limit < 0 ? cg_write(dir, "memory.max", "max", err) : cg_writef(dir, "memory.max", err, "%" PRId64, limit);
+        if (has_limit && limit < 0) /* no limit where the controller is absent: nothing to write */
+                r = cg_has(dir, "memory.max") ? cg_write(dir, "memory.max", "max", err) : 0;
+        else if (has_limit)
+                r = cg_writef(dir, "memory.max", err, "%" PRId64, limit);
         /* OCI's swap is memory+swap; v2's swap.max is the swap alone. */
         if (r == 0 && has_swap && cg_has(dir, "memory.swap.max")) {
                 if (swap < 0)

@@ -98,3 +98,25 @@ int rt_sealed_exe_open(const char *path, const char *name, int *ret_fd, struct b
  * /proc/<pid>/uid_map takes them), held only by the returned fd: berthd keeps one for
  * its --userns-remap maps, the userns_fd of idmapped mounts of image layers. */
 int rt_userns_new(const char *uid_map, const char *gid_map, int *ret_fd, struct berr *err);
+
+/* ---- cgroups_delegate.c: rootless berthd's delegated cgroup v2 subtree ---- */
+struct rt_cgroup_delegation {
+        char *mount;       /* a mount of the whole cgroup2 hierarchy ("/sys/fs/cgroup") */
+        char *path;        /* berthd's own cgroup in it, the delegated one ("/user.slice/.../berth.service") */
+        char *controllers; /* enabled for its children ("cpu memory pids", "" with none) */
+};
+
+/* True when the controller @name is a word of the space-separated @list. */
+bool rt_cgroup_controllers_has(const char *list, const char *name);
+/* The cgroup v2 path ("0::/path") in the text of /proc/<pid>/cgroup. */
+int rt_cgroup2_own_path(const char *proc_cgroup, char **ret, struct berr *err);
+/* The mount point of a cgroup2 mount of the whole hierarchy in mountinfo @text
+ * (/sys/fs/cgroup when it is one, else the first: the hybrid layout's .../unified). */
+int rt_cgroup2_mount_point(const char *mountinfo, char **ret, struct berr *err);
+/* Take the cgroup @path under @mount as berthd's subtree if it is delegated to @uid (the
+ * dir, cgroup.procs, cgroup.subtree_control and cgroup.threads belong to it): move its
+ * processes into the child @leaf, enable every controller it has for its children, and
+ * say which are on. -EACCES (BERR_UNAVAILABLE) when it is not delegated. */
+int rt_cgroup_delegate(const char *mount, const char *path, uid_t uid, const char *leaf,
+                       struct rt_cgroup_delegation *ret, struct berr *err);
+void rt_cgroup_delegation_done(struct rt_cgroup_delegation *dg);

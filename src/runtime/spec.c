@@ -641,7 +641,10 @@ static int cgroups_path(const struct spec_input *in, char **ret, struct berr *er
         size_t n = strlen(parent);
         while (n > 1 && parent[n - 1] == '/')
                 n--;
-        if (asprintf(ret, "%.*s%s%s", (int) n, parent, n && parent[n - 1] == '/' ? "" : "/", in->id) < 0)
+        const char *base = in->cgroup_base && !STREQ(in->cgroup_base, "/") ? in->cgroup_base : "";
+        bool sep = base[0] && parent[0] != '/';
+        if (asprintf(ret, "%s%s%.*s%s%s", base, sep ? "/" : "", (int) n, parent, n && parent[n - 1] == '/' ? "" : "/",
+                     in->id) < 0)
                 return OOM();
         return 0;
 }

@@ -35,6 +35,8 @@ struct spec_input {
                                   * to join for NetworkMode "container:<x>" (required then) */
         const char *cgroup_parent; /* default "/berth" -> cgroupsPath "/berth/<id>";
                                   * HostConfig.CgroupParent overrides it as in dockerd */
+        const char *cgroup_base;   /* rootless: the delegated cgroup both go under
+                                  * ("/user.slice/.../berth.service"); NULL: the root */
         json_t *mounts;          /* prepared bind/volume/tmpfs mounts: array of OCI mount objects, or NULL */
 
         /* Added by spec.c's author (all optional, NULL when unused): */

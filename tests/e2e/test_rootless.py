@@ -5,8 +5,8 @@ $XDG_RUNTIME_DIR/berth.sock with its data under ~/.local/share/berth. What works
 pull, run, exec, logs, commit, a volume, a terminal, on overlay2 in the user namespace;
 networks in berthd's own network namespace, connected to the host by slirp4netns: the
 default bridge, user networks with names, published ports forwarded from the host's
-127.0.0.1. What does not yet is refused by name: resource limits without a delegated
-cgroup, sctp ports."""
+127.0.0.1. What does not yet is refused by name: resource limits, stats and pause without a
+delegated cgroup (test_rootless_cgroup.py runs berthd in one), sctp ports."""
 import json
 import os
 import pwd
@@ -68,6 +68,7 @@ class RootlessBerthd:
         self.sock = os.path.join(self.run, "berth.sock")
         self.log_path = os.path.join(self.base, "berthd.log")
         self.proc = None
+        self.wrap = []  # a command berthd is started through (test_rootless_cgroup: into a cgroup)
         # the bridge and subnets live in berthd's own network namespace; still the harness's
         # names and a /16 no route of the host uses
         self.net = pick_test_net()
@@ -86,7 +87,7 @@ class RootlessBerthd:
         seen = len(self.read_log())  # a restart's log goes on after the last one's
         # oom_score_adj 100, as systemd's user manager runs its services: containers asking for
         # nothing (0) must still start
-        self.proc = subprocess.Popen(["choom", "-n", "100", "--", "setpriv", "--reuid", USER, "--regid", USER,
+        self.proc = subprocess.Popen([*self.wrap, "choom", "-n", "100", "--", "setpriv", "--reuid", USER, "--regid", USER,
                                       "--init-groups", BERTHD, *args],
                                      env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 15
@@ -171,6 +172,11 @@ def test_berthd_runs_as_the_user_with_rootless_paths(rootless):
     assert info["DockerRootDir"] == os.path.join(d.home, ".local/share/berth")
     assert info["Driver"] == "overlay2"  # overlayfs in the user namespace, its attributes user.overlay.*
     assert os.stat(info["DockerRootDir"]).st_uid == d.uid
+    # no cgroup is delegated to the (new) user: dockerd's cgroup driver "none", said so
+    assert info["CgroupDriver"] == "none" and not info["MemoryLimit"] and not info["PidsLimit"]
+    assert any(w.startswith("WARNING: Running in rootless-mode without cgroups.") for w in info["Warnings"])
+    assert not any("No memory limit support" in w for w in info["Warnings"])
+    assert "no cgroup v2 subtree delegated to the user" in d.read_log()
     # every process of it is the user's on the host
     pids = subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True, text=True).stdout.split()
     assert str(d.proc.pid) in pids and len(pids) >= 2  # the parent and berthd in the namespace
@@ -376,6 +382,9 @@ def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):
     try:
         p = cli.run("stats", "--no-stream", "rlst", check=False)
         assert p.returncode != 0 and "rootless: container stats need a cgroup delegated to the user" in p.stderr
+        p = cli.run("pause", "rlst", check=False)
+        assert p.returncode != 0 and "has no cgroup: pause is not possible" in p.stderr
+        assert json.loads(cli.run("inspect", "rlst").stdout)[0]["State"]["Status"] == "running"
         # top lists the container's own processes (its pid namespace), not the user's session
         out = cli.run("top", "rlst").stdout.strip().split("\n")
         assert len(out) == 2 and out[1].endswith("sleep 600")

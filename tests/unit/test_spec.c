@@ -1006,6 +1006,26 @@ static void test_spec_pids_and_cgroup_path(void **state) {
         fx_init(&f, NULL, "{\"CgroupParent\": \"/a/../../b\"}");
         gen_fails(&f, "invalid cgroup parent \"/a/../../b\"");
         fx_done(&f);
+
+        /* rootless with a delegated subtree: the parent, default or the user's, below it */
+        fx_init(&f, NULL, NULL);
+        f.in.cgroup_parent = "/berth";
+        f.in.cgroup_base = "/user.slice/user-1000.slice/user@1000.service/berth.service";
+        assert_string_equal(json_string_value(at(gen(&f), "linux.cgroupsPath")),
+                            "/user.slice/user-1000.slice/user@1000.service/berth.service/berth/" ID);
+        fx_done(&f);
+        fx_init(&f, NULL, "{\"CgroupParent\": \"mine\"}");
+        f.in.cgroup_base = "/u.service";
+        assert_string_equal(json_string_value(at(gen(&f), "linux.cgroupsPath")), "/u.service/mine/" ID);
+        fx_done(&f);
+        fx_init(&f, NULL, "{\"CgroupParent\": \"/abs/\"}");
+        f.in.cgroup_base = "/u.service";
+        assert_string_equal(json_string_value(at(gen(&f), "linux.cgroupsPath")), "/u.service/abs/" ID);
+        fx_done(&f);
+        fx_init(&f, NULL, "{\"CgroupParent\": \"../escape\"}");
+        f.in.cgroup_base = "/u.service";
+        gen_fails(&f, "invalid cgroup parent \"../escape\"");
+        fx_done(&f);
 }
 
 /* ---- devices ---- */

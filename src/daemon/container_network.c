@@ -24,7 +24,6 @@
 #include "daemon.h"
 #include "events.h"
 #include "network/network.h"
-#include "plugin/plugin.h"
 
 /* Keys of an endpoint's record that inspect does not show. */
 #define EP_IFNAME "BerthIfname"
@@ -1421,37 +1420,13 @@ json_t *ctr_net_stats(struct daemon *d, struct container *c) {
 
 /* ---- the network API's daemon side ---- */
 
-/* A network or IPAM driver that is a plugin (libnetwork's remote drivers): found, and
- * refused honestly, where the store would answer that no such plugin exists. */
-static int refuse_driver_plugin(struct daemon *d, const char *driver, const char *kind, const char *const *builtin,
-                                struct berr *err) {
-        if (!driver || !*driver)
-                return 0;
-        for (size_t i = 0; builtin[i]; i++)
-                if (strcmp(driver, builtin[i]) == 0)
-                        return 0;
-        struct plugin *p;
-        struct berr e = { 0 };
-        if (plugin_get(d->plugins, driver, kind, &p, &e) < 0)
-                return 0; /* the store's "plugin not found" */
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "%s plugins (%s) are not supported by berth yet",
-                        strcmp(kind, PLUGIN_KIND_IPAM) == 0 ? "IPAM driver" : "network driver", driver);
-}
-
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
         /* rootless.c without slirp4netns: the user's network namespace is not berthd's to change */
         if (d->rootless && !d->cfg.net.hostfwd_api)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth cannot create networks yet (no "
                                 "slirp4netns or pasta networking): not supported by berth");
-        static const char *const net_drivers[] = { "bridge", "host", "null", "overlay", "macvlan", "ipvlan", NULL };
-        static const char *const ipam_drivers[] = { "default", "null", NULL };
-        int r = refuse_driver_plugin(d, json_string_value(json_object_get(req, "Driver")), PLUGIN_KIND_NETWORK,
-                                     net_drivers, err);
-        if (r == 0)
-                r = refuse_driver_plugin(d, json_string_value(json_object_get(json_object_get(req, "IPAM"), "Driver")),
-                                         PLUGIN_KIND_IPAM, ipam_drivers, err);
-        if (r == 0)
-                r = net_create(d->nets, req, ret_id, ret_warning, err);
+        /* Network and IPAM driver plugins are the store's to call (network/remote.c). */
+        int r = net_create(d->nets, req, ret_id, ret_warning, err);
         if (r < 0)
                 return r;
         struct net_info ni;

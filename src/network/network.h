@@ -55,14 +55,21 @@ void net_store_remove_rules(struct net_store *s);
 struct net_info {
         char id[65];
         char name[256];
-        char driver[16];      /* "bridge", "host", "null" */
+        char driver[256];     /* "bridge", "host", "null", "macvlan", "ipvlan", or a plugin's name */
         char bridge[16];      /* bridge device, bridge driver only */
         bool predefined, internal, attachable;
         bool ipv6;            /* EnableIPv6, with an IPv6 subnet */
         char host_binding_ipv4[64];
 };
-/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan. */
+/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan
+ * and network driver plugins (everything but host and null). */
 bool net_driver_has_endpoints(const char *driver);
+/* A driver name that is not one of berth's own: a network driver plugin's. */
+bool net_driver_is_remote(const char *driver);
+/* Network and IPAM driver plugins (libnetwork's remote drivers) are found and called
+ * through @reg (plugin.h); without it every driver name but berth's own is "not found". */
+struct plugin_registry;
+void net_store_set_plugins(struct net_store *s, struct plugin_registry *reg);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"

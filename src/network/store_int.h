@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ipam.h"
@@ -20,6 +21,7 @@ struct endpoint {
         char ctr_name[256];
         struct net_ep ep;
         char **names;           /* what the embedded DNS answers with ep.ip (NULL-terminated) */
+        char src_name[16];      /* a network driver plugin's link (Join's SrcName), to give back; "" unknown */
 };
 
 /* Bumped (atomically) whenever an endpoint comes or goes: the embedded DNS rewrites the
@@ -45,8 +47,21 @@ struct network {
         bool sub_internal;      /* no route out: --internal, or no parent given */
         struct endpoint *eps;
         size_t n_eps;
+        /* Plugins (remote.h): the driver is one (info.driver), and/or the addresses come
+         * from an IPAM plugin (ipam_driver; "" or "default" is berth's allocator, @alloc). */
+        bool remote;
+        char ipam_driver[256];
+        char pool_id[256];      /* the IPAM plugin's pool */
+        bool gw_from_ipam;      /* the gateway was asked of the IPAM plugin: released with the network */
+        bool ipam_wants_mac;    /* its RequiresMACAddress */
+        bool busy;              /* a plugin creates or removes it now: no endpoint, no removal */
         struct network *next;
 };
+
+/* Whether @n's addresses come from an IPAM plugin. */
+static inline bool net_ipam_is_remote(const struct network *n) {
+        return n->ipam_driver[0] && strcmp(n->ipam_driver, "default") != 0;
+}
 
 struct net_store {
         pthread_mutex_t lock;
@@ -66,6 +81,7 @@ struct net_store {
         struct dns *dns;        /* the embedded DNS server (dns.c) */
         json_t *warnings;       /* for docker info, under lock */
         struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
+        struct plugin_registry *plugins; /* network and IPAM driver plugins (remote.c) */
 };
 
 /* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */

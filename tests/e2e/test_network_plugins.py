@@ -1,0 +1,280 @@
+"""Network and IPAM driver plugins (libnetwork's remote driver protocol): `docker network
+create -d NAME` and `--ipam-driver NAME` with tests/e2e/plugins/net_plugin.py on a unix
+socket in EXEC-ROOT/plugins. The plugin makes its own bridge and veth pairs in the host's
+namespace (names TAG..., TAG = "bp" + the daemon's N) and hands addresses from the
+daemon's 10.N.210.0/24 (Berthd.subnet(10)); it logs every call, which the tests count."""
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import TESTDATA, Berthd, DockerCLI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NETPLUG = os.path.join(HERE, "plugins", "net_plugin.py")
+
+
+class NetPlugin:
+    def __init__(self, plugin_dir, name, tag, pool):
+        self.dir = tempfile.mkdtemp(prefix="berth-netplugin-")
+        self.name, self.tag = name, tag
+        self.log = os.path.join(self.dir, "calls.log")
+        os.makedirs(plugin_dir, exist_ok=True)
+        self.sock = os.path.join(plugin_dir, name + ".sock")
+        self.proc = subprocess.Popen([sys.executable, NETPLUG, self.sock, self.log, "--tag", tag, "--pool", pool],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.proc.stdout.readline().split()[:1] == [b"ready"]
+
+    def calls(self, method=None):
+        try:
+            with open(self.log) as f:
+                out = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        return [c for c in out if method is None or c["method"] == method]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+
+    def cleanup(self):
+        self.stop()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def links_with(prefix):
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ": " + prefix in line]
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Berthd().start()
+    cli = DockerCLI(d.host)
+    cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    d.cli = cli
+    d.plugin_dir = os.path.join(d.exec_root, "plugins")
+    d.tag = "bp%d" % d.net
+    yield d
+    cli.cleanup()
+    d.cleanup()
+    for name in links_with(d.tag):  # what a failed test left
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def plug(daemon):
+    p = NetPlugin(daemon.plugin_dir, "berthtestnet", daemon.tag, daemon.subnet(10))
+    yield p
+    cli = daemon.cli
+    for c in cli.run("ps", "-aq").stdout.split():
+        cli.run("rm", "-f", c, check=False)
+    for n in cli.run("network", "ls", "-q", "--filter", "driver=berthtestnet").stdout.split():
+        cli.run("network", "rm", n, check=False)
+    for n in cli.run("network", "ls", "--format", "{{.Name}}").stdout.split():
+        if n.startswith("pn"):
+            cli.run("network", "rm", n, check=False)
+    p.cleanup()
+
+
+def inspect(cli, kind, name):
+    return json.loads(cli.run(kind, "inspect", name).stdout)[0]
+
+
+def test_network_create_inspect_rm(daemon, plug):
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "--ipam-opt", "color=blue",
+            "-o", "foo=bar", "--label", "k=v", "pn1")
+    n = inspect(cli, "network", "pn1")
+    pool = ipaddress.ip_network(daemon.subnet(10))
+    assert n["Driver"] == "berthtestnet"
+    assert n["IPAM"]["Driver"] == "berthtestnet"
+    assert n["IPAM"]["Options"] == {"color": "blue"}
+    assert n["IPAM"]["Config"][0]["Subnet"] == str(pool)
+    assert n["IPAM"]["Config"][0]["Gateway"] == str(pool.network_address + 1)
+    assert n["Options"] == {"foo": "bar"} and n["Labels"] == {"k": "v"}
+    assert n["Scope"] == "local"
+    assert not any(k.startswith("Berth") for k in n)
+
+    rp = plug.calls("IpamDriver.RequestPool")
+    assert len(rp) == 1 and rp[0]["body"]["Options"] == {"color": "blue"}
+    assert rp[0]["body"]["AddressSpace"] == "berthlocal" and rp[0]["body"]["V6"] is False
+    gw = plug.calls("IpamDriver.RequestAddress")
+    assert [c["body"]["Options"] for c in gw] == [{"RequestAddressType": "com.docker.network.gateway"}]
+    cn = plug.calls("NetworkDriver.CreateNetwork")
+    assert len(cn) == 1 and cn[0]["body"]["NetworkID"] == n["Id"]
+    assert cn[0]["body"]["Options"]["com.docker.network.generic"] == {"foo": "bar"}
+    d4 = cn[0]["body"]["IPv4Data"][0]
+    assert d4["Pool"] == str(pool) and d4["Gateway"] == "%s/%d" % (pool.network_address + 1, pool.prefixlen)
+    assert d4["AddressSpace"] == "berthlocal"
+    bridge = daemon.tag + "b" + n["Id"][:6]
+    assert bridge in links_with(daemon.tag)
+
+    info = json.loads(cli.run("info", "--format", "{{json .}}").stdout)
+    assert "berthtestnet" in info["Plugins"]["Network"]
+    assert "pn1" in cli.run("network", "ls", "--filter", "driver=berthtestnet", "--format", "{{.Name}}").stdout.split()
+
+    cli.run("network", "rm", "pn1")
+    assert len(plug.calls("NetworkDriver.DeleteNetwork")) == 1
+    assert [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")] == [str(pool.network_address + 1)]
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1
+    assert links_with(daemon.tag) == []
+
+
+def test_containers_get_plugin_addresses_and_reach_each_other(daemon, plug):
+    cli = daemon.cli
+    pool = ipaddress.ip_network(daemon.subnet(10))
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn2")
+    cli.run("run", "-d", "--name", "pweb", "--network", "pn2", "busybox",
+            "sh", "-c", "echo hello-from-plugin > /tmp/index.html; exec httpd -f -p 80 -h /tmp")
+    web = inspect(cli, "container", "pweb")["NetworkSettings"]["Networks"]["pn2"]
+    assert web["IPAddress"] == str(pool.network_address + 10) and web["IPPrefixLen"] == 24
+    assert web["Gateway"] == str(pool.network_address + 1)
+    eid = web["EndpointID"]
+    assert web["MacAddress"] == "02:42:be:%s:%s:%s" % (eid[0:2], eid[2:4], eid[4:6])  # the driver's
+    # the link the plugin made is the container's eth0, with the plugin's routes
+    addr = cli.run("exec", "pweb", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    assert "%s/24" % web["IPAddress"] in addr
+    routes = cli.run("exec", "pweb", "ip", "route").stdout
+    nxt = ipaddress.ip_network("%s/24" % (pool.network_address + 256))
+    assert "default via %s dev eth0" % web["Gateway"] in routes
+    assert "%s via %s dev eth0" % (nxt, web["Gateway"]) in routes
+
+    out = cli.run("run", "--name", "pclient", "--network", "pn2", "busybox",
+                  "sh", "-c", "timeout 5 wget -qO- http://%s/; exit $?" % web["IPAddress"]).stdout
+    assert out.strip() == "hello-from-plugin"
+    client = inspect(cli, "container", "pclient")["NetworkSettings"]
+    # pclient has ended: its endpoint went (Leave, DeleteEndpoint, ReleaseAddress once each)
+    assert client["Networks"]["pn2"]["IPAddress"] == ""
+    deadline = time.time() + 5
+    while time.time() < deadline and len(plug.calls("IpamDriver.ReleaseAddress")) < 1:
+        time.sleep(0.05)
+    joins = plug.calls("NetworkDriver.Join")
+    assert len(joins) == 2 and joins[1]["body"]["SandboxKey"]
+    client_eid = joins[1]["body"]["EndpointID"]
+    for m in ("NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"):
+        assert [c["body"]["EndpointID"] for c in plug.calls(m)] == [client_eid], m
+    assert [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")] == [str(pool.network_address + 11)]
+    # the container's link came back under its own name before DeleteEndpoint
+    assert plug.calls("NetworkDriver.DeleteEndpoint")[0]["body"]["_ctr_back"] is True
+
+    # disconnect the web container: the same, for its endpoint
+    cli.run("network", "disconnect", "pn2", "pweb")
+    assert [c["body"]["EndpointID"] for c in plug.calls("NetworkDriver.Leave")] == [client_eid, eid]
+    assert [c["body"]["EndpointID"] for c in plug.calls("NetworkDriver.DeleteEndpoint")] == [client_eid, eid]
+    assert len(plug.calls("IpamDriver.ReleaseAddress")) == 2
+    assert "eth0" not in cli.run("exec", "pweb", "ip", "-o", "link").stdout
+    cli.run("rm", "-f", "pweb")
+    assert len(plug.calls("NetworkDriver.Leave")) == 2  # nothing more to leave
+    cli.run("network", "rm", "pn2")
+    assert links_with(daemon.tag) == []
+
+
+def test_rm_f_of_running_container_releases_once(daemon, plug):
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn3")
+    cli.run("run", "-d", "--name", "prm", "--network", "pn3", "busybox", "sleep", "300")
+    cli.run("rm", "-f", "prm")
+    deadline = time.time() + 5
+    while time.time() < deadline and not plug.calls("IpamDriver.ReleaseAddress"):
+        time.sleep(0.05)
+    time.sleep(0.3)  # and no second one
+    assert len(plug.calls("NetworkDriver.Leave")) == 1
+    assert len(plug.calls("NetworkDriver.DeleteEndpoint")) == 1
+    assert len(plug.calls("IpamDriver.ReleaseAddress")) == 1
+    cli.run("network", "rm", "pn3")
+    assert links_with(daemon.tag) == []
+
+
+def test_plugin_driver_with_berths_ipam(daemon, plug):
+    cli = daemon.cli
+    sub = ipaddress.ip_network(daemon.subnet(12))
+    cli.run("network", "create", "-d", "berthtestnet", "--subnet", str(sub), "pn4")
+    n = inspect(cli, "network", "pn4")
+    assert n["IPAM"]["Driver"] == "default" and n["IPAM"]["Config"][0]["Subnet"] == str(sub)
+    out = cli.run("run", "--rm", "--network", "pn4", "--ip", str(sub.network_address + 7), "busybox",
+                  "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    assert "%s/24" % (sub.network_address + 7) in out
+    assert plug.calls("IpamDriver.RequestPool") == []
+    cn = plug.calls("NetworkDriver.CreateNetwork")[0]["body"]["IPv4Data"][0]
+    assert cn["Pool"] == str(sub) and cn["Gateway"] == "%s/24" % (sub.network_address + 1)
+    cli.run("network", "rm", "pn4")
+
+
+def test_bridge_with_ipam_plugin(daemon, plug):
+    cli = daemon.cli
+    sub = ipaddress.ip_network(daemon.subnet(13))
+    cli.run("network", "create", "--ipam-driver", "berthtestnet", "--subnet", str(sub), "pn5")
+    n = inspect(cli, "network", "pn5")
+    assert n["Driver"] == "bridge" and n["IPAM"]["Driver"] == "berthtestnet"
+    rp = plug.calls("IpamDriver.RequestPool")
+    assert len(rp) == 1 and rp[0]["body"]["Pool"] == str(sub)
+    out = cli.run("run", "--rm", "--network", "pn5", "busybox", "sh", "-c",
+                  "ip -o -4 addr show eth0; timeout 5 ping -c1 -W2 %s >/dev/null && echo gw-ok" % (sub.network_address + 1)).stdout
+    assert "%s/24" % (sub.network_address + 10) in out and "gw-ok" in out
+    deadline = time.time() + 5
+    while time.time() < deadline and not plug.calls("IpamDriver.ReleaseAddress"):
+        time.sleep(0.05)
+    assert [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")] == [str(sub.network_address + 10)]
+    cli.run("network", "rm", "pn5")
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1
+
+
+def test_plugin_errors_reach_the_user(daemon, plug):
+    cli = daemon.cli
+    p = cli.run("network", "create", "-d", "berthtestnet", "-o", "berth.test.fail=no fabric here", "pn6", check=False)
+    assert p.returncode != 0
+    assert "Error response from daemon: remote: no fabric here" in p.stderr
+    p = cli.run("network", "create", "--ipam-driver", "berthtestnet", "--ipam-opt", "fail=pool exhausted", "pn7",
+                check=False)
+    assert p.returncode != 0
+    assert "Error response from daemon: remote: pool exhausted" in p.stderr
+    names = cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "pn6" not in names and "pn7" not in names
+    assert links_with(daemon.tag) == []
+    # the failed CreateNetwork gave back nothing it had not got: berth's own IPAM was used
+    assert plug.calls("IpamDriver.ReleasePool") == []
+
+
+def test_plugin_gone_fails_closed(daemon, plug):
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn8")
+    before = cli.run("network", "ls", "-q").stdout.split()
+    plug.stop()  # its socket is gone
+    p = cli.run("network", "create", "-d", "berthtestnet", "pn9", check=False)
+    assert p.returncode != 0 and "berthtestnet" in p.stderr
+    p = cli.run("run", "--rm", "--network", "pn8", "busybox", "true", check=False)
+    assert p.returncode != 0 and "berthtestnet" in p.stderr
+    assert cli.run("network", "ls", "-q").stdout.split() == before
+    assert cli.run("ps", "-q").stdout.split() == []
+
+
+def test_unknown_plugin_is_not_found(daemon):
+    p = daemon.cli.run("network", "create", "-d", "nosuchberthplugin", "pnx", check=False)
+    assert p.returncode != 0 and 'plugin "nosuchberthplugin" not found' in p.stderr
+    p = daemon.cli.run("network", "create", "--ipam-driver", "nosuchberthipam", "pnx", check=False)
+    assert p.returncode != 0 and 'plugin "nosuchberthipam" not found' in p.stderr
+
+
+def test_network_survives_berthd_restart(daemon, plug):
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn10")
+    daemon.stop()
+    daemon.start()
+    n = inspect(cli, "network", "pn10")
+    assert n["Driver"] == "berthtestnet" and n["IPAM"]["Driver"] == "berthtestnet"
+    pool = ipaddress.ip_network(daemon.subnet(10))
+    out = cli.run("run", "--rm", "--network", "pn10", "busybox", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    assert "%s/24" % (pool.network_address + 10) in out
+    cli.run("network", "rm", "pn10")
+    assert len(plug.calls("NetworkDriver.DeleteNetwork")) == 1
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1
+    assert links_with(daemon.tag) == []

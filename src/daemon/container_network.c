@@ -668,6 +668,53 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
         return 0;
 }
 
+/* libnetwork's sandbox labels for a network driver plugin: the PortBindings asked for
+ * (com.docker.network.portmap) and the ports exposed (.endpoint.exposedports). */
+static void plugin_port_labels(struct container *c, json_t *portmap, json_t *exposed) {
+        _cleanup_json_ json_t *all = ctr_config_port_bindings_json(c->cc);
+        for (size_t i = 0; all && i < c->cc->cfg.exposed_ports.n; i++)
+                if (!json_object_get(all, c->cc->cfg.exposed_ports.v[i]))
+                        json_object_set_new(all, c->cc->cfg.exposed_ports.v[i],
+                                            c->cc->hc.publish_all_ports ? json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", "")
+                                                                        : json_array());
+        const char *k;
+        json_t *v;
+        json_object_foreach(all, k, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(k, &port, &proto) < 0)
+                        continue;
+                json_array_append_new(exposed, json_pack("{s:i, s:i}", "Proto", proto, "Port", port));
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) {
+                        uint16_t lo = 0, hi = 0;
+                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &lo, &hi) < 0)
+                                continue;
+                        json_array_append_new(portmap, json_pack("{s:i, s:s, s:i, s:s, s:i, s:i}", "Proto", proto, "IP", "",
+                                                                 "Port", port, "HostIP",
+                                                                 json_string_value(json_object_get(b, "HostIp")) ?: "",
+                                                                 "HostPort", lo, "HostPortEnd", hi));
+                }
+        }
+}
+
+/* On a network driver plugin's network (the container's gateway network, @primary) the
+ * driver publishes the ports: ProgramExternalConnectivity. */
+static int program_plugin_ports(struct daemon *d, struct container *c, json_t *networks, const char *primary,
+                                struct berr *err) {
+        json_t *ep = primary ? json_object_get(networks, primary) : NULL;
+        const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+        struct net_info ni;
+        struct berr e = { 0 };
+        if (!nid || !json_string_length(json_object_get(ep, "IPAddress")) || net_find(d->nets, nid, &ni, &e) < 0 ||
+            !net_driver_is_remote(ni.driver))
+                return 0;
+        _cleanup_json_ json_t *portmap = json_array(), *exposed = json_array();
+        plugin_port_labels(c, portmap, exposed);
+        return net_program_external(d->nets, ni.id, c->id, portmap, exposed, err);
+}
+
 /* The ports a record says are published, with the container's address. */
 static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
         uint32_t ip = 0;
@@ -807,6 +854,11 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
+        if (r == 0 && (r = program_plugin_ports(d, c, networks, primary, err)) < 0) {
+                net_unpublish(d->nets, c->id);
+                json_decref(ports);
+                ports = NULL;
+        }
         trace_mark("berthd net: ports published");
         const char *dnsv[4];
         if (r == 0 && networks_use_dns(networks)) {

@@ -159,6 +159,16 @@ int net_parse_ip6(const char *s, uint8_t ip[16]);
 void net_format_mac(const uint8_t mac[6], char out[18]);
 int net_parse_mac(const char *s, uint8_t mac[6]);
 
+/* A network driver plugin's endpoint of the container's gateway network: the ports the
+ * container publishes and exposes go to the driver (ProgramExternalConnectivity with
+ * libnetwork's com.docker.network.portmap and .endpoint.exposedports), which publishes
+ * them itself; berth forwards nothing there. @portmap and @exposed are libnetwork's
+ * PortBinding and TransportPort arrays. 0 without a plugin driver; a driver without the
+ * method is fine (libnetwork does not require it yet). RevokeExternalConnectivity comes
+ * with net_leave. */
+int net_program_external(struct net_store *s, const char *net_id, const char *ctr_id, json_t *portmap, json_t *exposed,
+                         struct berr *err);
+
 /* Published ports: the kernel forwards them (DNAT in berth's table: from other hosts, from
  * containers through a host address, and from the host itself, 127.0.0.1 included), and
  * berthd holds a bound socket per TCP/UDP port so no other program takes it. */

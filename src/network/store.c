@@ -1736,6 +1736,7 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
 struct ep_plugins {
         char net_id[65], driver[256], ipam_driver[256], pool_id[256];
         bool remote, remote_ipam, wants_mac, internal;
+        bool external;          /* the endpoint's: ProgramExternalConnectivity was called */
 };
 
 static void ep_plugins_fill(struct network *n, struct ep_plugins *p) {
@@ -1937,6 +1938,37 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         return r;
 }
 
+int net_program_external(struct net_store *s, const char *net_id, const char *ctr_id, json_t *portmap, json_t *exposed,
+                         struct berr *err) {
+        struct ep_plugins p = { 0 };
+        char endpoint_id[65] = "";
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, net_id);
+        struct endpoint *e = n && n->remote ? ep_find(n, ctr_id) : NULL;
+        if (e) {
+                ep_plugins_fill(n, &p);
+                snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!e)
+                return 0;
+        json_t *req = ep_req(&p, endpoint_id);
+        json_object_set_new(req, "Options", json_pack("{s:O, s:O}", REMOTE_LABEL_PORTMAP, portmap, REMOTE_LABEL_EXPOSED,
+                                                      exposed));
+        int r = remote_driver_call(s->plugins, p.driver, "ProgramExternalConnectivity", req, NULL, err);
+        if (r < 0 && err->kind == BERR_NOT_FOUND && err->errnum == EIO) /* a 404: not required of drivers yet */
+                return 0;
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        n = store_find_locked(s, net_id);
+        e = n ? ep_find(n, ctr_id) : NULL;
+        if (e)
+                e->external = true;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
 int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
         uint32_t a;
         if (ipam_parse_ip4(ip, &a) < 0)
@@ -1949,6 +1981,10 @@ int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, 
 static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const char *endpoint_id, const char *src_name,
                           uint32_t ip, const char *hname, const char *ns_path, const char *ifname) {
         struct berr e = { 0 };
+        if (p->remote && p->external &&
+            remote_driver_call(s->plugins, p->driver, "RevokeExternalConnectivity", ep_req(p, endpoint_id), NULL, &e) < 0 &&
+            !(e.kind == BERR_NOT_FOUND && e.errnum == EIO)) /* a 404: the driver has no such method */
+                log_warn("network %s: RevokeExternalConnectivity: %s", p->net_id, e.msg);
         if (p->remote) {
                 if (remote_driver_call(s->plugins, p->driver, "Leave", ep_req(p, endpoint_id), NULL, &e) < 0)
                         log_warn("network %s: Leave: %s", p->net_id, e.msg);
@@ -1976,6 +2012,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         if (e) {
                 if (n->remote || net_ipam_is_remote(n)) {
                         ep_plugins_fill(n, &p);
+                        p.external = e->external;
                         snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
                         snprintf(src_name, sizeof(src_name), "%s", e->src_name);
                         ip = e->ep.ip;

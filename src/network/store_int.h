@@ -22,6 +22,7 @@ struct endpoint {
         struct net_ep ep;
         char **names;           /* what the embedded DNS answers with ep.ip (NULL-terminated) */
         char src_name[16];      /* a network driver plugin's link (Join's SrcName), to give back; "" unknown */
+        bool external;          /* ProgramExternalConnectivity was called: revoke before Leave */
 };
 
 /* Bumped (atomically) whenever an endpoint comes or goes: the embedded DNS rewrites the

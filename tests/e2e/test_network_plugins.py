@@ -278,3 +278,30 @@ def test_network_survives_berthd_restart(daemon, plug):
     assert len(plug.calls("NetworkDriver.DeleteNetwork")) == 1
     assert len(plug.calls("IpamDriver.ReleasePool")) == 1
     assert links_with(daemon.tag) == []
+
+
+def test_published_ports_go_to_the_driver(daemon, plug):
+    """On a plugin's network the driver publishes ports (ProgramExternalConnectivity with
+    libnetwork's portmap and exposed ports), revoked before Leave when the container stops."""
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn11")
+    cli.run("run", "-d", "--name", "ppub", "--network", "pn11", "-p", "18080:80", "-p", "127.0.0.1:18090-18091:90/udp",
+            "--expose", "7000", "busybox", "sleep", "300")
+    pec = plug.calls("NetworkDriver.ProgramExternalConnectivity")
+    assert len(pec) == 1
+    eid = inspect(cli, "container", "ppub")["NetworkSettings"]["Networks"]["pn11"]["EndpointID"]
+    assert pec[0]["body"]["EndpointID"] == eid
+    opts = pec[0]["body"]["Options"]
+    pm = sorted(opts["com.docker.network.portmap"], key=lambda b: b["Port"])
+    assert pm == [{"Proto": 6, "IP": "", "Port": 80, "HostIP": "", "HostPort": 18080, "HostPortEnd": 18080},
+                  {"Proto": 17, "IP": "", "Port": 90, "HostIP": "127.0.0.1", "HostPort": 18090, "HostPortEnd": 18091}]
+    exposed = sorted((p["Proto"], p["Port"]) for p in opts["com.docker.network.endpoint.exposedports"])
+    assert exposed == [(6, 80), (6, 7000), (17, 90)]
+    cli.run("rm", "-f", "ppub")
+    deadline = time.time() + 5
+    while time.time() < deadline and not plug.calls("NetworkDriver.DeleteEndpoint"):
+        time.sleep(0.05)
+    order = [c["method"] for c in plug.calls() if c["body"].get("EndpointID") == eid]
+    assert order[-4:] == ["NetworkDriver.ProgramExternalConnectivity", "NetworkDriver.RevokeExternalConnectivity",
+                          "NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"]
+    cli.run("network", "rm", "pn11")

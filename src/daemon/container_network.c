@@ -27,6 +27,9 @@
 
 /* Keys of an endpoint's record that inspect does not show. */
 #define EP_IFNAME "BerthIfname"
+/* a network driver plugin's endpoint: its link's name on the host, and its ports programmed */
+#define EP_SRC_IFNAME "BerthSrcIfname"
+#define EP_EXTERNAL "BerthExternal"
 
 enum net_mode { NM_BRIDGE, NM_NONE, NM_HOST, NM_CONTAINER, NM_USER };
 
@@ -322,6 +325,8 @@ static void clear_endpoint(json_t *ep) {
         json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(0));
         json_object_set_new(ep, "DNSNames", json_null());
         json_object_del(ep, EP_IFNAME);
+        json_object_del(ep, EP_SRC_IFNAME);
+        json_object_del(ep, EP_EXTERNAL);
         /* A MAC address the user did not ask for goes with the run. */
         if (!json_is_true(json_object_get(ep, "BerthMacGiven")))
                 json_object_set_new(ep, "MacAddress", json_string(""));
@@ -355,6 +360,8 @@ static int ep_from_json(json_t *ep, struct net_ep *ret) {
         }
         snprintf(ret->endpoint_id, sizeof(ret->endpoint_id), "%s", eid ?: "");
         snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn ?: "");
+        snprintf(ret->src_name, sizeof(ret->src_name), "%s", json_string_value(json_object_get(ep, EP_SRC_IFNAME)) ?: "");
+        ret->external = json_is_true(json_object_get(ep, EP_EXTERNAL));
         return 0;
 }
 
@@ -375,6 +382,8 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         json_object_set_new(ep, "IPPrefixLen", json_integer(e->prefix));
         json_object_set_new(ep, "MacAddress", json_string(mac));
         json_object_set_new(ep, EP_IFNAME, json_string(e->ifname));
+        if (e->src_name[0])
+                json_object_set_new(ep, EP_SRC_IFNAME, json_string(e->src_name));
         if (e->has_ip6) {
                 char ip6[46], gw6[46];
                 net_format_ip6(e->ip6, ip6);
@@ -712,7 +721,10 @@ static int program_plugin_ports(struct daemon *d, struct container *c, json_t *n
                 return 0;
         _cleanup_json_ json_t *portmap = json_array(), *exposed = json_array();
         plugin_port_labels(c, portmap, exposed);
-        return net_program_external(d->nets, ni.id, c->id, portmap, exposed, err);
+        int r = net_program_external(d->nets, ni.id, c->id, portmap, exposed, err);
+        if (r > 0)
+                json_object_set_new(ep, EP_EXTERNAL, json_true());
+        return r < 0 ? r : 0;
 }
 
 /* The ports a record says are published, with the container's address. */
@@ -1273,6 +1285,8 @@ int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_
 static json_t *endpoint_view(json_t *ep) {
         json_t *o = json_deep_copy(ep);
         json_object_del(o, EP_IFNAME);
+        json_object_del(o, EP_SRC_IFNAME);
+        json_object_del(o, EP_EXTERNAL);
         json_object_del(o, "BerthMacGiven");
         return o;
 }

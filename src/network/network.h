@@ -102,6 +102,10 @@ struct net_ep {
         bool has_ip6;         /* on a network with IPv6 */
         uint8_t ip6[16], gateway6[16]; /* network byte order */
         int prefix6;
+        /* A network driver plugin's endpoint, kept in the container's record so a berthd
+         * started again can still give the link back and revoke the ports: */
+        char src_name[16];    /* the link the driver made (Join's SrcName) */
+        bool external;        /* ProgramExternalConnectivity was called */
 };
 struct net_join_req {
         const char *ctr_id, *ctr_name;
@@ -159,13 +163,13 @@ int net_parse_ip6(const char *s, uint8_t ip[16]);
 void net_format_mac(const uint8_t mac[6], char out[18]);
 int net_parse_mac(const char *s, uint8_t mac[6]);
 
-/* A network driver plugin's endpoint of the container's gateway network: the ports the
+/* A network driver plugin's endpoint of the container's gateway network (1: programmed,
+ * record it in net_ep.external; 0: no plugin driver, or one without the method): the ports the
  * container publishes and exposes go to the driver (ProgramExternalConnectivity with
  * libnetwork's com.docker.network.portmap and .endpoint.exposedports), which publishes
  * them itself; berth forwards nothing there. @portmap and @exposed are libnetwork's
- * PortBinding and TransportPort arrays. 0 without a plugin driver; a driver without the
- * method is fine (libnetwork does not require it yet). RevokeExternalConnectivity comes
- * with net_leave. */
+ * PortBinding and TransportPort arrays. A driver without the method is fine (libnetwork
+ * does not require it yet). RevokeExternalConnectivity comes with net_leave. */
 int net_program_external(struct net_store *s, const char *net_id, const char *ctr_id, json_t *portmap, json_t *exposed,
                          struct berr *err);
 

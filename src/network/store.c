@@ -1909,13 +1909,12 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 return r;
         }
         ep.gateway = j.gateway;
+        snprintf(ep.src_name, sizeof(ep.src_name), "%s", j.src_name);
         pthread_mutex_lock(&s->lock);
         n = store_find_locked(s, p->net_id);
         struct endpoint *en = n ? ep_find(n, q->ctr_id) : NULL;
-        if (en) {
+        if (en)
                 en->ep = ep;
-                snprintf(en->src_name, sizeof(en->src_name), "%s", j.src_name);
-        }
         pthread_mutex_unlock(&s->lock);
         *ret = ep;
         return 0;
@@ -1964,9 +1963,9 @@ int net_program_external(struct net_store *s, const char *net_id, const char *ct
         n = store_find_locked(s, net_id);
         e = n ? ep_find(n, ctr_id) : NULL;
         if (e)
-                e->external = true;
+                e->ep.external = true;
         pthread_mutex_unlock(&s->lock);
-        return 0;
+        return 1;
 }
 
 int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
@@ -2012,9 +2011,9 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         if (e) {
                 if (n->remote || net_ipam_is_remote(n)) {
                         ep_plugins_fill(n, &p);
-                        p.external = e->external;
+                        p.external = e->ep.external;
                         snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
-                        snprintf(src_name, sizeof(src_name), "%s", e->src_name);
+                        snprintf(src_name, sizeof(src_name), "%s", e->ep.src_name);
                         ip = e->ep.ip;
                 }
                 alloc_release(n, e->ep.ip);

@@ -21,8 +21,6 @@ struct endpoint {
         char ctr_name[256];
         struct net_ep ep;
         char **names;           /* what the embedded DNS answers with ep.ip (NULL-terminated) */
-        char src_name[16];      /* a network driver plugin's link (Join's SrcName), to give back; "" unknown */
-        bool external;          /* ProgramExternalConnectivity was called: revoke before Leave */
 };
 
 /* Bumped (atomically) whenever an endpoint comes or goes: the embedded DNS rewrites the

@@ -305,3 +305,31 @@ def test_published_ports_go_to_the_driver(daemon, plug):
     assert order[-4:] == ["NetworkDriver.ProgramExternalConnectivity", "NetworkDriver.RevokeExternalConnectivity",
                           "NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"]
     cli.run("network", "rm", "pn11")
+
+
+def test_running_container_across_berthd_kill9(daemon, plug):
+    """A container on a plugin's network outlives kill -9 of berthd; removed afterwards, its
+    endpoint is revoked, left, given back and deleted once each, as if berthd had stayed."""
+    import signal
+    cli = daemon.cli
+    pool = ipaddress.ip_network(daemon.subnet(10))
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn12")
+    cli.run("run", "-d", "--name", "psurv", "--network", "pn12", "-p", "18100:80", "busybox", "sleep", "300")
+    eid = inspect(cli, "container", "psurv")["NetworkSettings"]["Networks"]["pn12"]["EndpointID"]
+    daemon.stop(signal.SIGKILL)
+    daemon.start()
+    ep = inspect(cli, "container", "psurv")["NetworkSettings"]["Networks"]["pn12"]
+    assert ep["EndpointID"] == eid and ep["IPAddress"] == str(pool.network_address + 10)
+    assert "BerthSrcIfname" not in ep and "BerthExternal" not in ep
+    assert "%s/24" % ep["IPAddress"] in cli.run("exec", "psurv", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+    cli.run("rm", "-f", "psurv")
+    deadline = time.time() + 5
+    while time.time() < deadline and not plug.calls("IpamDriver.ReleaseAddress"):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for m in ("NetworkDriver.RevokeExternalConnectivity", "NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"):
+        assert [c["body"]["EndpointID"] for c in plug.calls(m)] == [eid], m
+    assert [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")] == [ep["IPAddress"]]
+    assert plug.calls("NetworkDriver.DeleteEndpoint")[0]["body"]["_ctr_back"] is True
+    cli.run("network", "rm", "pn12")
+    assert links_with(daemon.tag) == []

@@ -52,10 +52,8 @@ static json_t *cidr4_json(uint32_t ip, int prefix) {
 
 json_t *remote_create_network_req(const char *net_id, json_t *options, bool internal, const char *addr_space,
                                   const struct ipv4_net *pool, uint32_t gateway, json_t *aux) {
-        json_t *opts = json_pack("{s:O, s:b}", REMOTE_LABEL_GENERIC, json_is_object(options) ? options : json_object(),
-                                 REMOTE_LABEL_IPV6, 0);
-        if (!json_is_object(options))
-                json_object_set_new(opts, REMOTE_LABEL_GENERIC, json_object());
+        json_t *opts = json_pack("{s:o, s:b}", REMOTE_LABEL_GENERIC,
+                                 json_is_object(options) ? json_incref(options) : json_object(), REMOTE_LABEL_IPV6, 0);
         if (internal)
                 json_object_set_new(opts, REMOTE_LABEL_INTERNAL, json_true());
         json_t *d4 = json_pack("{s:s, s:o}", "AddressSpace", addr_space ? addr_space : "", "Pool",

@@ -1080,6 +1080,10 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 if ((r = remote_driver_call(s->plugins, driver, "GetCapabilities", NULL, &caps, err)) < 0 ||
                     (r = remote_parse_capabilities(caps, scope, err)) < 0)
                         return r;
+                /* libnetwork: a multi-host network needs swarm, which berth does not have */
+                if (strcmp(scope, "global") == 0)
+                        return berr_set(err, BERR_FORBIDDEN, EPERM, "Cannot create a multi-host network from a worker "
+                                        "node. Please create the network from a manager node.");
                 if (ipv6)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 on networks of network driver plugins is "
                                         "not supported by berth yet");
@@ -1222,7 +1226,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return r;
         char brname[16];
         const char *want_br = json_string_value(json_object_get(options, "com.docker.network.bridge.name"));
-        if (want_br && *want_br) {
+        if (want_br && *want_br && !is_remote) {
                 if (!net_valid_bridge_name(want_br))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
                                         "[A-Za-z0-9_.-]", want_br);

@@ -20,13 +20,13 @@ NETPLUG = os.path.join(HERE, "plugins", "net_plugin.py")
 
 
 class NetPlugin:
-    def __init__(self, plugin_dir, name, tag, pool):
+    def __init__(self, plugin_dir, name, tag, pool, *args):
         self.dir = tempfile.mkdtemp(prefix="berth-netplugin-")
         self.name, self.tag = name, tag
         self.log = os.path.join(self.dir, "calls.log")
         os.makedirs(plugin_dir, exist_ok=True)
         self.sock = os.path.join(plugin_dir, name + ".sock")
-        self.proc = subprocess.Popen([sys.executable, NETPLUG, self.sock, self.log, "--tag", tag, "--pool", pool],
+        self.proc = subprocess.Popen([sys.executable, NETPLUG, self.sock, self.log, "--tag", tag, "--pool", pool, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert self.proc.stdout.readline().split()[:1] == [b"ready"]
 
@@ -249,12 +249,26 @@ def test_plugin_gone_fails_closed(daemon, plug):
     cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn8")
     before = cli.run("network", "ls", "-q").stdout.split()
     plug.stop()  # its socket is gone
+    # dockerd's words: the plugin client's dial error, after its retries
     p = cli.run("network", "create", "-d", "berthtestnet", "pn9", check=False)
-    assert p.returncode != 0 and "berthtestnet" in p.stderr
+    assert p.returncode != 0 and "dial unix %s: connect:" % plug.sock in p.stderr
     p = cli.run("run", "--rm", "--network", "pn8", "busybox", "true", check=False)
-    assert p.returncode != 0 and "berthtestnet" in p.stderr
+    assert p.returncode != 0 and "dial unix %s: connect:" % plug.sock in p.stderr
     assert cli.run("network", "ls", "-q").stdout.split() == before
     assert cli.run("ps", "-q").stdout.split() == []
+
+
+def test_global_scope_driver_needs_swarm(daemon):
+    """dockerd without swarm refuses a multi-host (global scope) driver's network."""
+    p = NetPlugin(daemon.plugin_dir, "berthtestglobal", daemon.tag, daemon.subnet(14), "--scope", "global")
+    try:
+        r = daemon.cli.run("network", "create", "-d", "berthtestglobal", "pglob", check=False)
+        assert r.returncode != 0
+        assert "Cannot create a multi-host network from a worker node. Please create the network from a manager node." in r.stderr
+        assert p.calls("NetworkDriver.CreateNetwork") == []
+        assert "pglob" not in daemon.cli.run("network", "ls", "--format", "{{.Name}}").stdout.split()
+    finally:
+        p.cleanup()
 
 
 def test_unknown_plugin_is_not_found(daemon):

@@ -4,6 +4,7 @@ protocol), an HTTP server on a unix socket. Every call is appended to a JSON-lin
 (method and body) so tests can count Leaves, DeleteEndpoints and ReleaseAddresses.
 
 usage: net_plugin.py SOCKET LOG --tag TAG --pool CIDR [--implements NetworkDriver,IpamDriver]
+                     [--scope local|global]
 
 The network driver makes its links itself, in the host's namespace, with `ip link`: a
 bridge TAG + "b" + 6 hex of the network ID holding the gateway address, and per endpoint
@@ -155,7 +156,7 @@ def addr_release(body):
 
 
 METHODS = {
-    "/NetworkDriver.GetCapabilities": lambda b: {"Scope": "local", "ConnectivityScope": "local"},
+    "/NetworkDriver.GetCapabilities": lambda b: {"Scope": ARGS.scope, "ConnectivityScope": ARGS.scope},
     "/NetworkDriver.CreateNetwork": net_create,
     "/NetworkDriver.DeleteNetwork": net_delete,
     "/NetworkDriver.CreateEndpoint": ep_create,
@@ -225,6 +226,7 @@ def main():
     ap.add_argument("--tag", required=True)
     ap.add_argument("--pool", required=True)
     ap.add_argument("--implements", default="NetworkDriver,IpamDriver")
+    ap.add_argument("--scope", default="local")
     ARGS = ap.parse_args()
     if os.path.exists(ARGS.socket):
         os.unlink(ARGS.socket)

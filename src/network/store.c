@@ -949,7 +949,9 @@ static int ipam_plugin_grant(struct net_store *s, const char *driver, const char
         if ((r = remote_ipam_call(s->plugins, driver, "RequestPool", req, &pool, err)) < 0)
                 return r;
         if ((r = remote_parse_pool(pool, &g->pool, err)) < 0) {
-                ipam_plugin_release(s, driver, g->pool.id, 0, NULL, 0);
+                const char *id = json_string_value(json_object_get(pool, "PoolID"));
+                if (id && *id) /* a pool berth cannot use goes back */
+                        ipam_plugin_release(s, driver, id, 0, NULL, 0);
                 return r;
         }
         g->gateway = g->pool.gateway;
@@ -1016,13 +1018,14 @@ static void net_plugins_of(struct network *n, struct net_plugins *p) {
         p->n_aux = p->aux ? record_aux(n->rec, p->aux, MAX_AUX_ADDRESSES) : 0;
 }
 
-/* DeleteNetwork (its error is the removal's) and the IPAM plugin's releases. */
+/* DeleteNetwork, then the IPAM plugin's releases whatever the driver said (libnetwork
+ * logs a driver's failure and releases the addresses all the same). */
 static int net_plugins_teardown(struct net_store *s, struct net_plugins *p, struct berr *err) {
         int r = 0;
         if (p->remote)
                 r = remote_driver_call(s->plugins, p->driver, "DeleteNetwork", json_pack("{s:s}", "NetworkID", p->id), NULL,
                                        err);
-        if (r == 0 && p->remote_ipam)
+        if (p->remote_ipam)
                 ipam_plugin_release(s, p->ipam_driver, p->pool_id, p->gw, p->aux, p->n_aux);
         free(p->aux);
         p->aux = NULL;

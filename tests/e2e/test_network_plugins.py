@@ -347,3 +347,58 @@ def test_running_container_across_berthd_kill9(daemon, plug):
     assert plug.calls("NetworkDriver.DeleteEndpoint")[0]["body"]["_ctr_back"] is True
     cli.run("network", "rm", "pn12")
     assert links_with(daemon.tag) == []
+
+
+def test_failed_join_is_rolled_back(daemon, plug):
+    """A Join the driver refuses: the container does not start, with the driver's words,
+    and the endpoint and address it had got are given back once each."""
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "-o",
+            "berth.test.failjoin=sandbox refused", "pn13")
+    p = cli.run("run", "--name", "pjoin", "--network", "pn13", "busybox", "true", check=False)
+    assert p.returncode != 0 and "remote: sandbox refused" in p.stderr
+    ce = plug.calls("NetworkDriver.CreateEndpoint")
+    assert len(ce) == 1
+    eid = ce[0]["body"]["EndpointID"]
+    assert [c["body"]["EndpointID"] for c in plug.calls("NetworkDriver.DeleteEndpoint")] == [eid]
+    assert plug.calls("NetworkDriver.Leave") == []  # no Join took
+    addr = ce[0]["body"]["Interface"]["Address"].split("/")[0]
+    assert [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")] == [addr]
+    assert inspect(cli, "container", "pjoin")["State"]["Running"] is False
+    cli.run("rm", "pjoin")
+    cli.run("network", "rm", "pn13")
+    assert links_with(daemon.tag) == []
+
+
+def test_connect_second_network_and_prefix(daemon, plug):
+    """A plugin network connected as a second network: its link takes the driver's
+    DstPrefix with the container's interface index, and gives no default route."""
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "-o", "berth.test.prefix=plg",
+            "pn14")
+    cli.run("run", "-d", "--name", "pconn", "busybox", "sleep", "300")
+    cli.run("network", "connect", "pn14", "pconn")
+    ep = inspect(cli, "container", "pconn")["NetworkSettings"]["Networks"]["pn14"]
+    links = cli.run("exec", "pconn", "ip", "-o", "link").stdout
+    assert ": plg1@" in links or ": plg1:" in links
+    assert "%s/24" % ep["IPAddress"] in cli.run("exec", "pconn", "ip", "-o", "-4", "addr", "show", "plg1").stdout
+    routes = cli.run("exec", "pconn", "ip", "route").stdout
+    assert "default via %s dev eth0" % inspect(cli, "container", "pconn")["NetworkSettings"]["Networks"]["bridge"]["Gateway"] in routes
+    assert "dev plg1" in routes and "default via %s" % ep["Gateway"] not in routes
+    cli.run("network", "disconnect", "pn14", "pconn")
+    assert "plg1" not in cli.run("exec", "pconn", "ip", "-o", "link").stdout
+    assert len(plug.calls("NetworkDriver.DeleteEndpoint")) == 1
+    assert plug.calls("NetworkDriver.DeleteEndpoint")[0]["body"]["_ctr_back"] is True
+    cli.run("rm", "-f", "pconn")
+    cli.run("network", "rm", "pn14")
+
+
+def test_prune_removes_plugin_networks(daemon, plug):
+    cli = daemon.cli
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn15")
+    cli.run("network", "create", "-d", "berthtestnet", "--subnet", daemon.subnet(15), "pn16")
+    out = cli.run("network", "prune", "-f").stdout
+    assert "pn15" in out and "pn16" in out
+    assert len(plug.calls("NetworkDriver.DeleteNetwork")) == 2
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1
+    assert links_with(daemon.tag) == []

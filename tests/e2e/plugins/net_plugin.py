@@ -12,7 +12,9 @@ a veth pair TAG + "h"/"c" + 8 hex of the endpoint ID; Join names the "c" end for
 container, with the gateway and a static route to the network's pool + 1 (a /24) via it.
 The IPAM driver hands out the pool asked for (else --pool), the gateway at .1 and
 endpoints from .10 on. A network created with -o berth.test.fail=MSG, or an IPAM pool
-asked with --ipam-opt fail=MSG, is refused with MSG ({"Err"} / {"Error"}).
+asked with --ipam-opt fail=MSG, is refused with MSG ({"Err"} / {"Error"}); one created
+with -o berth.test.failjoin=MSG refuses its Joins so; -o berth.test.prefix=P makes Join
+name P as the DstPrefix.
 """
 import argparse
 import ipaddress
@@ -53,7 +55,9 @@ def net_create(body):
     gw = d4.get("Gateway") or ""
     if gw:
         ip("addr", "add", gw, "dev", br)
-    NETS[body["NetworkID"]] = {"bridge": br, "gateway": gw.split("/")[0], "pool": d4.get("Pool", "")}
+    NETS[body["NetworkID"]] = {"bridge": br, "gateway": gw.split("/")[0], "pool": d4.get("Pool", ""),
+                               "failjoin": generic.get("berth.test.failjoin", ""),
+                               "prefix": generic.get("berth.test.prefix", "eth")}
     return {}
 
 
@@ -97,7 +101,9 @@ def join(body):
     if not e:
         return {"Err": "no endpoint %s" % body["EndpointID"]}
     n = NETS[e["net"]]
-    out = {"InterfaceName": {"SrcName": e["ctr"], "DstPrefix": "eth"}}
+    if n["failjoin"]:
+        return {"Err": n["failjoin"]}
+    out = {"InterfaceName": {"SrcName": e["ctr"], "DstPrefix": n["prefix"]}}
     if n["gateway"]:
         out["Gateway"] = n["gateway"]
         pool = ipaddress.ip_network(n["pool"])

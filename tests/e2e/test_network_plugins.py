@@ -148,9 +148,10 @@ def test_containers_get_plugin_addresses_and_reach_each_other(daemon, plug):
     assert "default via %s dev eth0" % web["Gateway"] in routes
     assert "%s via %s dev eth0" % (nxt, web["Gateway"]) in routes
 
-    out = cli.run("run", "--name", "pclient", "--network", "pn2", "busybox",
-                  "sh", "-c", "timeout 5 wget -qO- http://%s/; exit $?" % web["IPAddress"]).stdout
-    assert out.strip() == "hello-from-plugin"
+    # by address, and by name through the embedded DNS as on any user network
+    out = cli.run("run", "--name", "pclient", "--network", "pn2", "busybox", "sh", "-c",
+                  "timeout 5 wget -qO- http://%s/ && timeout 5 wget -qO- http://pweb/; exit $?" % web["IPAddress"]).stdout
+    assert out.split() == ["hello-from-plugin", "hello-from-plugin"]
     client = inspect(cli, "container", "pclient")["NetworkSettings"]
     # pclient has ended: its endpoint went (Leave, DeleteEndpoint, ReleaseAddress once each)
     assert client["Networks"]["pn2"]["IPAddress"] == ""

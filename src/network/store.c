@@ -1982,28 +1982,50 @@ int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, 
         return nl_addr4_add_in(ns_path, ifname, a, (a >> 16) == 0xa9fe ? 16 : 32, err);
 }
 
-/* libnetwork's order: Leave, the link back out of the container, DeleteEndpoint, then the
- * address back to the IPAM plugin. A plugin's failure is logged: the container leaves. */
+/* One teardown call of a leave; a plugin found unreachable (after plugin_call's retry
+ * window) is not asked again in the same leave, so a plugin that is gone holds the exit
+ * handling for one window, not four. */
+static void leave_call(struct net_store *s, const char *net_id, bool ipam, const char *plugin, const char *method,
+                       json_t *args, const char **gone) {
+        if (*gone && strcmp(*gone, plugin) == 0) {
+                json_decref(args);
+                log_warn("network %s: %s skipped: plugin %s is unreachable", net_id, method, plugin);
+                return;
+        }
+        struct berr e = { 0 };
+        int r = ipam ? remote_ipam_call(s->plugins, plugin, method, args, NULL, &e)
+                     : remote_driver_call(s->plugins, plugin, method, args, NULL, &e);
+        if (r < 0 && e.kind == BERR_UNAVAILABLE)
+                *gone = plugin;
+        /* a 404 of RevokeExternalConnectivity: the driver has no such method (not required yet) */
+        if (r < 0 && !(e.kind == BERR_NOT_FOUND && e.errnum == EIO && strcmp(method, "RevokeExternalConnectivity") == 0))
+                log_warn("network %s: %s: %s", net_id, method, e.msg);
+}
+
+/* libnetwork's order: RevokeExternalConnectivity (if programmed), Leave, the link back out
+ * of the container, DeleteEndpoint, then the address back to the IPAM plugin. A plugin's
+ * failure is logged: the container leaves. */
 static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const char *endpoint_id, const char *src_name,
                           uint32_t ip, const char *hname, const char *ns_path, const char *ifname) {
-        struct berr e = { 0 };
-        if (p->remote && p->external &&
-            remote_driver_call(s->plugins, p->driver, "RevokeExternalConnectivity", ep_req(p, endpoint_id), NULL, &e) < 0 &&
-            !(e.kind == BERR_NOT_FOUND && e.errnum == EIO)) /* a 404: the driver has no such method */
-                log_warn("network %s: RevokeExternalConnectivity: %s", p->net_id, e.msg);
+        const char *gone = NULL;
         if (p->remote) {
-                if (remote_driver_call(s->plugins, p->driver, "Leave", ep_req(p, endpoint_id), NULL, &e) < 0)
-                        log_warn("network %s: Leave: %s", p->net_id, e.msg);
+                if (p->external)
+                        leave_call(s, p->net_id, false, p->driver, "RevokeExternalConnectivity", ep_req(p, endpoint_id),
+                                   &gone);
+                leave_call(s, p->net_id, false, p->driver, "Leave", ep_req(p, endpoint_id), &gone);
                 if (ns_path && ifname && *ifname)
                         remote_link_move_out(ns_path, ifname, src_name);
-                if (remote_driver_call(s->plugins, p->driver, "DeleteEndpoint", ep_req(p, endpoint_id), NULL, &e) < 0)
-                        log_warn("network %s: DeleteEndpoint: %s", p->net_id, e.msg);
+                leave_call(s, p->net_id, false, p->driver, "DeleteEndpoint", ep_req(p, endpoint_id), &gone);
         } else if (nl_link_exists(hname))
                 nl_link_delete_later(hname);
         else if (ns_path && ifname && *ifname)
                 nl_link_delete_in(ns_path, ifname);
-        if (p->remote_ipam && ipam_release_addr(s, p->ipam_driver, p->pool_id, ip, &e) < 0)
-                log_warn("network %s: ReleaseAddress: %s", p->net_id, e.msg);
+        if (p->remote_ipam) {
+                char a[16];
+                ipam_format_ip4(ip, a);
+                leave_call(s, p->net_id, true, p->ipam_driver, "ReleaseAddress",
+                           json_pack("{s:s, s:s}", "PoolID", p->pool_id, "Address", a), &gone);
+        }
 }
 
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {

@@ -248,8 +248,14 @@ def test_plugin_errors_reach_the_user(daemon, plug):
 def test_plugin_gone_fails_closed(daemon, plug):
     cli = daemon.cli
     cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "pn8")
+    cli.run("run", "-d", "--name", "pgone", "--network", "pn8", "busybox", "sleep", "300")
     before = cli.run("network", "ls", "-q").stdout.split()
     plug.stop()  # its socket is gone
+    # the container still goes, after one retry window, not one per call
+    t0 = time.time()
+    cli.run("rm", "-f", "pgone")
+    assert time.time() - t0 < 3  # one failed call takes ~1 s here, four ~4.5 s
+    assert "pgone" not in cli.run("ps", "-a", "--format", "{{.Names}}").stdout.split()
     # dockerd's words: the plugin client's dial error, after its retries
     p = cli.run("network", "create", "-d", "berthtestnet", "pn9", check=False)
     assert p.returncode != 0 and "dial unix %s: connect:" % plug.sock in p.stderr

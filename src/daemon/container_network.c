@@ -388,6 +388,9 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
                 char ip6[46], gw6[46];
                 net_format_ip6(e->ip6, ip6);
                 net_format_ip6(e->gateway6, gw6);
+                static const uint8_t zero6[16];
+                if (memcmp(e->gateway6, zero6, 16) == 0) /* a network plugin that gave no IPv6 gateway */
+                        gw6[0] = '\0';
                 json_object_set_new(ep, "GlobalIPv6Address", json_string(ip6));
                 json_object_set_new(ep, "IPv6Gateway", json_string(gw6));
                 json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(e->prefix6));

@@ -3,8 +3,9 @@
  *
  * remote_msg.c builds the requests and reads the answers (pure functions, unit-tested in
  * tests/unit/test_net_remote.c); remote.c makes the calls through the plugin registry;
- * remote_link.c moves the link a driver made into the container and back. Only IPv4 is
- * spoken for now: a plugin network or IPAM driver with --ipv6 answers 501. */
+ * remote_link.c moves the link a driver made into the container and back. IPv6 is spoken
+ * with network drivers (addresses from berth's allocator); IPAM plugins give IPv4 only
+ * for now (with --ipv6 they answer 501). */
 #pragma once
 
 #include <jansson.h>
@@ -41,9 +42,10 @@ int remote_parse_capabilities(json_t *answer, char ret_scope[8], struct berr *er
 
 /* NetworkDriver.CreateNetwork's request: @options the user's -o (a map of strings, may be
  * NULL), the one IPv4 pool with its gateway (0: none) and auxiliary addresses (a map of
- * name to address, may be NULL). */
+ * name to address, may be NULL), and (@pool6 not NULL: --ipv6) the IPv6 pool and gateway. */
 json_t *remote_create_network_req(const char *net_id, json_t *options, bool internal, const char *addr_space,
-                                  const struct ipv4_net *pool, uint32_t gateway, json_t *aux);
+                                  const struct ipv4_net *pool, uint32_t gateway, json_t *aux,
+                                  const struct ipv6_net *pool6, const uint8_t *gateway6);
 
 /* IpamDriver.GetCapabilities: whether RequestAddress wants the endpoint's MAC. */
 bool remote_ipam_requires_mac(json_t *answer);
@@ -60,22 +62,26 @@ int remote_parse_pool(json_t *answer, struct remote_pool *ret, struct berr *err)
 int remote_parse_address(json_t *answer, uint32_t *ret_ip, int *ret_prefix, struct berr *err);
 
 /* NetworkDriver.CreateEndpoint's answer: what the driver set on the interface that the
- * request left empty (a MAC only: berth's IPAM always gave the address; a driver that
- * changes it is an error, as in dockerd). */
-int remote_parse_endpoint(json_t *answer, const char *sent_addr, bool *ret_has_mac, uint8_t ret_mac[6],
-                          struct berr *err);
+ * request left empty (a MAC only: berth's IPAM always gave the addresses, @sent_addr and
+ * @sent_addr6 (NULL: none); a driver that changes them is an error, as in dockerd). */
+int remote_parse_endpoint(json_t *answer, const char *sent_addr, const char *sent_addr6, bool *ret_has_mac,
+                          uint8_t ret_mac[6], struct berr *err);
 
 /* NetworkDriver.Join's answer. */
 struct remote_route {
+        int type;               /* 0: through the next hop, 1: connected (on the link) */
+        bool v6;                /* dst6 and next_hop6, else dst and next_hop */
         struct ipv4_net dst;
-        int type;               /* 0: through next_hop, 1: connected (on the link) */
         uint32_t next_hop;
+        struct ipv6_net dst6;
+        uint8_t next_hop6[16];
 };
 struct remote_join {
         char src_name[16];      /* the link the driver made, in berthd's namespace */
         char dst_prefix[16];
         uint32_t gateway;       /* 0: none */
-        bool has_gateway6;      /* given: berth speaks IPv4 only and says so */
+        bool has_gateway6;
+        uint8_t gateway6[16];
         struct remote_route routes[REMOTE_MAX_ROUTES];
         size_t n_routes;
         bool disable_gateway_service;
@@ -108,6 +114,10 @@ struct remote_link_req {
         uint32_t ip;
         int prefix;
         uint32_t gw;
+        bool has_ip6;           /* @ip6/@prefix6 too, and a default route through @gw6 (NULL: none) */
+        uint8_t ip6[16];
+        int prefix6;
+        const uint8_t *gw6;
         const struct remote_route *routes;
         size_t n_routes;
 };

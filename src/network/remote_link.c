@@ -86,14 +86,30 @@ static int add_addr(struct nl_sock *s, int idx, uint32_t ip, int prefix) {
         return r == -NLE_EXIST ? 0 : r;
 }
 
-/* @dst via @via (0: on the link itself) on link @idx. */
-static int add_route(struct nl_sock *s, int idx, const struct ipv4_net *dst, uint32_t via) {
+static int add_addr6(struct nl_sock *s, int idx, const uint8_t ip[16], int prefix) {
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = nl_addr_build(AF_INET6, ip, 16);
+        int r = -NLE_NOMEM;
+        if (a && local) {
+                nl_addr_set_prefixlen(local, prefix);
+                rtnl_addr_set_ifindex(a, idx);
+                rtnl_addr_set_local(a, local);
+                rtnl_addr_set_flags(a, IFA_F_NODAD); /* the address is the network's to give: usable at once */
+                r = rtnl_addr_add(s, a, 0);
+        }
+        nl_addr_put(local);
+        if (a)
+                rtnl_addr_put(a);
+        return r == -NLE_EXIST ? 0 : r;
+}
+
+/* @d via @g (NULL: on the link itself) on link @idx; takes both addresses. */
+static int add_route_addrs(struct nl_sock *s, int family, int idx, struct nl_addr *d, struct nl_addr *g, bool want_g) {
         struct rtnl_route *rt = rtnl_route_alloc();
         struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-        struct nl_addr *d = addr4(dst->addr, dst->prefix), *g = via ? addr4(via, 32) : NULL;
         int r = -NLE_NOMEM;
-        if (rt && nh && d && (g || !via)) {
-                rtnl_route_set_family(rt, AF_INET);
+        if (rt && nh && d && (g || !want_g)) {
+                rtnl_route_set_family(rt, (uint8_t) family);
                 rtnl_route_set_dst(rt, d);
                 rtnl_route_set_table(rt, RT_TABLE_MAIN);
                 rtnl_route_set_protocol(rt, RTPROT_BOOT);
@@ -112,6 +128,20 @@ static int add_route(struct nl_sock *s, int idx, const struct ipv4_net *dst, uin
         nl_addr_put(d);
         nl_addr_put(g);
         return r == -NLE_EXIST ? 0 : r;
+}
+
+/* @dst via @via (0: on the link itself) on link @idx. */
+static int add_route(struct nl_sock *s, int idx, const struct ipv4_net *dst, uint32_t via) {
+        return add_route_addrs(s, AF_INET, idx, addr4(dst->addr, dst->prefix), via ? addr4(via, 32) : NULL, via != 0);
+}
+
+static int add_route6(struct nl_sock *s, int idx, const struct ipv6_net *dst, const uint8_t *via) {
+        struct nl_addr *d = nl_addr_build(AF_INET6, dst->addr, 16), *g = via ? nl_addr_build(AF_INET6, via, 16) : NULL;
+        if (d)
+                nl_addr_set_prefixlen(d, dst->prefix);
+        if (g)
+                nl_addr_set_prefixlen(g, 128);
+        return add_route_addrs(s, AF_INET6, idx, d, g, via != NULL);
 }
 
 /* Inside: rename (the link is down after the move), MAC, up, address, routes. */
@@ -140,15 +170,26 @@ static int configure_inside(struct nl_sock *in, const struct remote_link_req *q,
         struct nl_addr *hw = rtnl_link_get_addr(l2);
         if (hw && nl_addr_get_len(hw) == 6)
                 memcpy(ret_mac, nl_addr_get_binary_addr(hw), 6);
+        if (q->has_ip6 && (r = add_addr6(in, idx, q->ip6, q->prefix6)) < 0)
+                return r;
         /* The static routes first: a gateway may be reachable only through one of them. */
         for (size_t i = 0; i < q->n_routes; i++) {
                 const struct remote_route *rt = &q->routes[i];
-                if ((r = add_route(in, idx, &rt->dst, rt->type == 0 ? rt->next_hop : 0)) < 0)
+                if (rt->v6)
+                        r = add_route6(in, idx, &rt->dst6, rt->type == 0 ? rt->next_hop6 : NULL);
+                else
+                        r = add_route(in, idx, &rt->dst, rt->type == 0 ? rt->next_hop : 0);
+                if (r < 0)
                         return r;
         }
         if (q->gw) {
                 struct ipv4_net any = { 0, 0 };
                 if ((r = add_route(in, idx, &any, q->gw)) < 0)
+                        return r;
+        }
+        if (q->gw6) {
+                struct ipv6_net any6 = { { 0 }, 0 };
+                if ((r = add_route6(in, idx, &any6, q->gw6)) < 0)
                         return r;
         }
         return 0;

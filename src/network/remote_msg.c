@@ -50,10 +50,19 @@ static json_t *cidr4_json(uint32_t ip, int prefix) {
         return json_string(out);
 }
 
+static json_t *cidr6_json(const uint8_t ip[16], int prefix) {
+        char a[46], out[52];
+        ipam_format_ip6(ip, a);
+        snprintf(out, sizeof(out), "%s/%d", a, prefix);
+        return json_string(out);
+}
+
 json_t *remote_create_network_req(const char *net_id, json_t *options, bool internal, const char *addr_space,
-                                  const struct ipv4_net *pool, uint32_t gateway, json_t *aux) {
+                                  const struct ipv4_net *pool, uint32_t gateway, json_t *aux,
+                                  const struct ipv6_net *pool6, const uint8_t *gateway6) {
         json_t *opts = json_pack("{s:o, s:b}", REMOTE_LABEL_GENERIC,
-                                 json_is_object(options) ? json_incref(options) : json_object(), REMOTE_LABEL_IPV6, 0);
+                                 json_is_object(options) ? json_incref(options) : json_object(), REMOTE_LABEL_IPV6,
+                                 pool6 != NULL);
         if (internal)
                 json_object_set_new(opts, REMOTE_LABEL_INTERNAL, json_true());
         json_t *d4 = json_pack("{s:s, s:o}", "AddressSpace", addr_space ? addr_space : "", "Pool",
@@ -69,7 +78,15 @@ json_t *remote_create_network_req(const char *net_id, json_t *options, bool inte
                         json_object_set_new(auxc, k, cidr4_json(a, pool->prefix));
         }
         json_object_set_new(d4, "AuxAddresses", auxc);
-        return json_pack("{s:s, s:o, s:[o], s:[]}", "NetworkID", net_id, "Options", opts, "IPv4Data", d4, "IPv6Data");
+        json_t *d6s = json_array();
+        if (pool6) {
+                json_t *d6 = json_pack("{s:s, s:o, s:{}}", "AddressSpace", addr_space ? addr_space : "", "Pool",
+                                       cidr6_json(pool6->addr, pool6->prefix), "AuxAddresses");
+                if (gateway6 && !ipam_ip6_is_zero(gateway6))
+                        json_object_set_new(d6, "Gateway", cidr6_json(gateway6, pool6->prefix));
+                json_array_append_new(d6s, d6);
+        }
+        return json_pack("{s:s, s:o, s:[o], s:o}", "NetworkID", net_id, "Options", opts, "IPv4Data", d4, "IPv6Data", d6s);
 }
 
 bool remote_ipam_requires_mac(json_t *answer) {
@@ -137,8 +154,16 @@ static int parse_mac(const char *s, uint8_t mac[6]) {
         return 0;
 }
 
-int remote_parse_endpoint(json_t *answer, const char *sent_addr, bool *ret_has_mac, uint8_t ret_mac[6],
-                          struct berr *err) {
+/* Whether two "address/prefix" texts name the same IPv6 address and prefix. */
+static bool same_cidr6(const char *a, const char *b) {
+        struct ipv6_net na, nb;
+        uint8_t ha[16], hb[16];
+        return ipam_parse_cidr6(a, false, &na, ha) == 0 && ipam_parse_cidr6(b, false, &nb, hb) == 0 &&
+               na.prefix == nb.prefix && memcmp(ha, hb, 16) == 0;
+}
+
+int remote_parse_endpoint(json_t *answer, const char *sent_addr, const char *sent_addr6, bool *ret_has_mac,
+                          uint8_t ret_mac[6], struct berr *err) {
         *ret_has_mac = false;
         json_t *iface = json_object_get(answer, "Interface");
         if (!iface || json_is_null(iface))
@@ -164,9 +189,12 @@ int remote_parse_endpoint(json_t *answer, const char *sent_addr, bool *ret_has_m
                 return berr_set(err, BERR_INTERNAL, EEXIST, "driver modified interface address: endpoint interface "
                                 "IPv4 present");
         }
-        if (*addr6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses from network plugins are not "
-                                "supported by berth yet");
+        if (*addr6 && !sent_addr6)
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses from network plugins on a network "
+                                "without IPv6 are not supported by berth");
+        if (*addr6 && !same_cidr6(addr6, sent_addr6))
+                return berr_set(err, BERR_INTERNAL, EEXIST, "driver modified interface address: endpoint interface "
+                                "IPv6 present");
         return 0;
 }
 
@@ -195,14 +223,14 @@ static int parse_route(json_t *r, struct remote_route *out, struct berr *err) {
         out->type = (int) json_integer_value(type);
         if (out->type != 0 && out->type != 1)
                 return berr_set(err, BERR_INTERNAL, EPROTO, "static route %s: unknown route type %d", dst, out->type);
-        if (strchr(dst, ':') || strchr(hop, ':'))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 static routes from network plugins are not "
-                                "supported by berth yet");
-        if (!*dst || ipam_parse_cidr4(dst, false, &out->dst, NULL) < 0)
+        out->v6 = strchr(dst, ':') != NULL;
+        if (!*dst || (out->v6 ? ipam_parse_cidr6(dst, false, &out->dst6, NULL) : ipam_parse_cidr4(dst, false, &out->dst, NULL)) < 0)
                 return berr_set(err, BERR_INTERNAL, EPROTO, "invalid CIDR address: %s", dst);
-        if (*hop && ipam_parse_ip4(hop, &out->next_hop) < 0)
+        if (*hop && (strchr(hop, ':') != NULL) != out->v6)
+                return berr_set(err, BERR_INTERNAL, EPROTO, "static route %s: next hop %s of another family", dst, hop);
+        if (*hop && (out->v6 ? ipam_parse_ip6(hop, out->next_hop6) : ipam_parse_ip4(hop, &out->next_hop)) < 0)
                 return berr_set(err, BERR_INTERNAL, EPROTO, "failed to parse nexthop IP %s", hop);
-        if (out->type == 0 && !out->next_hop)
+        if (out->type == 0 && (out->v6 ? ipam_ip6_is_zero(out->next_hop6) : !out->next_hop))
                 return berr_set(err, BERR_INTERNAL, EPROTO, "static route %s: no next hop", dst);
         return 0;
 }
@@ -231,6 +259,8 @@ int remote_parse_join(json_t *answer, struct remote_join *ret, struct berr *err)
                 return r;
         if (*gw && ipam_parse_ip4(gw, &ret->gateway) < 0)
                 return berr_set(err, BERR_INTERNAL, EINVAL, "unable to parse Gateway \"%s\"", gw);
+        if (*gw6 && ipam_parse_ip6(gw6, ret->gateway6) < 0)
+                return berr_set(err, BERR_INTERNAL, EINVAL, "unable to parse GatewayIPv6 \"%s\"", gw6);
         ret->has_gateway6 = *gw6 != '\0';
         json_t *routes = json_object_get(answer, "StaticRoutes");
         if (routes && !json_is_null(routes) && !json_is_array(routes))

@@ -1087,9 +1087,6 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 if (strcmp(scope, "global") == 0)
                         return berr_set(err, BERR_FORBIDDEN, EPERM, "Cannot create a multi-host network from a worker "
                                         "node. Please create the network from a manager node.");
-                if (ipv6)
-                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 on networks of network driver plugins is "
-                                        "not supported by berth yet");
         }
         struct sublink_cfg sub_cfg;
         if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
@@ -1392,7 +1389,8 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 n->next = s->nets;
                 s->nets = n;
                 _cleanup_json_ json_t *cn = remote_create_network_req(id, json_object_get(n->rec, "Options"), internal,
-                                                                        grant ? grant->space : "", &sub, gw, aux4);
+                                                                        grant ? grant->space : "", &sub, gw, aux4,
+                                                                        ipv6 ? &sub6 : NULL, gw6);
                 pthread_mutex_unlock(&s->lock);
                 r = remote_driver_call(s->plugins, driver, "CreateNetwork", json_incref(cn), NULL, err);
                 pthread_mutex_lock(&s->lock);
@@ -1791,6 +1789,8 @@ static void ep_forget(struct net_store *s, const char *net_id, const char *ctr_i
         struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
         if (e) {
                 alloc_release(n, e->ep.ip);
+                if (e->ep.has_ip6)
+                        ipam_alloc6_release(&n->alloc6, e->ep.ip6);
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
@@ -1811,9 +1811,9 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         uint32_t want = 0;
         if (!pre && q->want_ip && *q->want_ip && ipam_parse_ip4(q->want_ip, &want) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv4 address: %s", q->want_ip);
-        if (q->want_ip6 && *q->want_ip6)
-                return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
-                                "network's subnets", q->want_ip6);
+        uint8_t want6[16] = { 0 };
+        if (q->want_ip6 && *q->want_ip6 && ipam_parse_ip6(q->want_ip6, want6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv6 address: %s", q->want_ip6);
         int r = id_random_hex(ep.endpoint_id, err);
         if (r < 0)
                 return r;
@@ -1843,20 +1843,48 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
         } else
                 ep.prefix = n->subnet.prefix;
+        /* IPv6: berth's allocator (an IPAM plugin gives IPv4 only for now) */
+        if (!n->has_v6 && !ipam_ip6_is_zero(want6))
+                r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                             "network's subnets", q->want_ip6);
+        else if (n->has_v6 && (r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6)) < 0) {
+                if (r == -ERANGE)
+                        r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                                     "network's subnets", q->want_ip6);
+                else if (r == -EEXIST)
+                        r = berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+                else
+                        r = berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv6 addresses on network %s",
+                                     n->info.name);
+        } else if (n->has_v6) {
+                ep.has_ip6 = true;
+                ep.prefix6 = n->subnet6.prefix;
+        }
+        if (r < 0) {
+                alloc_release(n, ep.ip);
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
         if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
                 alloc_release(n, ep.ip);
+                if (ep.has_ip6)
+                        ipam_alloc6_release(&n->alloc6, ep.ip6);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
         }
         pthread_mutex_unlock(&s->lock);
 
-        char ip[16], addr[24], mac[18] = "";
+        char ip[16], addr[24], ip6[46], addr6[52] = "", mac[18] = "";
         ipam_format_ip4(ep.ip, ip);
         snprintf(addr, sizeof(addr), "%s/%d", ip, ep.prefix);
+        if (ep.has_ip6) {
+                ipam_format_ip6(ep.ip6, ip6);
+                snprintf(addr6, sizeof(addr6), "%s/%d", ip6, ep.prefix6);
+        }
         if (has_mac)
                 net_format_mac(ep.mac, mac);
         json_t *req = ep_req(p, ep.endpoint_id);
-        json_object_set_new(req, "Interface", json_pack("{s:s, s:s, s:s}", "Address", addr, "AddressIPv6", "",
+        json_object_set_new(req, "Interface", json_pack("{s:s, s:s, s:s}", "Address", addr, "AddressIPv6", addr6,
                                                         "MacAddress", mac));
         json_object_set_new(req, "Options", json_object());
         _cleanup_json_ json_t *created = NULL, *joined = NULL;
@@ -1869,7 +1897,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         }
         struct remote_join j;
         struct berr e = { 0 };
-        r = remote_parse_endpoint(created, addr, &drv_mac, dmac, err);
+        r = remote_parse_endpoint(created, addr, ep.has_ip6 ? addr6 : NULL, &drv_mac, dmac, err);
         if (r == 0 && drv_mac && has_mac)
                 r = berr_set(err, BERR_INTERNAL, EEXIST, "driver modified interface MAC address: endpoint interface MAC "
                              "address present (%s)", mac);
@@ -1887,9 +1915,6 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                         if (r == 0 && !j.src_name[0])
                                 r = berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "network plugin %s named no interface "
                                              "(InterfaceName) for the container: not supported by berth", p->driver);
-                        if (r == 0 && j.has_gateway6)
-                                r = berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 gateways from network plugins "
-                                             "are not supported by berth yet");
                         char name[16];
                         if (r == 0 && remote_ifname(j.dst_prefix, q->ifname, name) < 0)
                                 r = berr_set(err, BERR_INTERNAL, EINVAL, "failed to set interface name: prefix %s too "
@@ -1900,7 +1925,13 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                                                               .name = ep.ifname, .has_mac = has_mac, .ip = ep.ip,
                                                               .prefix = ep.prefix, .routes = j.routes,
                                                               .n_routes = j.n_routes,
-                                                              .gw = q->default_route && !p->internal ? j.gateway : 0 };
+                                                              .gw = q->default_route && !p->internal ? j.gateway : 0,
+                                                              .has_ip6 = ep.has_ip6, .prefix6 = ep.prefix6,
+                                                              .gw6 = ep.has_ip6 && j.has_gateway6 && q->default_route &&
+                                                                                     !p->internal
+                                                                             ? j.gateway6
+                                                                             : NULL };
+                                memcpy(lq.ip6, ep.ip6, 16);
                                 memcpy(lq.mac, ep.mac, 6);
                                 r = remote_link_move_in(&lq, ep.mac, err);
                         }
@@ -1916,6 +1947,8 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 return r;
         }
         ep.gateway = j.gateway;
+        if (ep.has_ip6)
+                memcpy(ep.gateway6, j.gateway6, 16); /* all zero: none */
         snprintf(ep.src_name, sizeof(ep.src_name), "%s", j.src_name);
         pthread_mutex_lock(&s->lock);
         n = store_find_locked(s, p->net_id);

@@ -409,3 +409,35 @@ def test_prune_removes_plugin_networks(daemon, plug):
     assert len(plug.calls("NetworkDriver.DeleteNetwork")) == 2
     assert len(plug.calls("IpamDriver.ReleasePool")) == 1
     assert links_with(daemon.tag) == []
+
+
+def test_ipv6_on_a_plugin_network(daemon, plug):
+    """--ipv6 with a network driver plugin: IPv6Data from berth's allocator, AddressIPv6 in
+    CreateEndpoint, the driver's GatewayIPv6 and IPv6 static routes in the container."""
+    cli = daemon.cli
+    sub, sub6 = ipaddress.ip_network(daemon.subnet(16)), ipaddress.ip_network(daemon.subnet6(1))
+    cli.run("network", "create", "-d", "berthtestnet", "--ipv6", "--subnet", str(sub), "--subnet", str(sub6), "pn17")
+    n = inspect(cli, "network", "pn17")
+    assert n["EnableIPv6"] is True and [c["Subnet"] for c in n["IPAM"]["Config"]] == [str(sub), str(sub6)]
+    cn = plug.calls("NetworkDriver.CreateNetwork")[0]["body"]
+    assert cn["Options"]["com.docker.network.enable_ipv6"] is True
+    assert cn["IPv6Data"][0]["Pool"] == str(sub6)
+    assert cn["IPv6Data"][0]["Gateway"] == "%s/64" % (sub6.network_address + 1)
+    cli.run("run", "-d", "--name", "pv6web", "--network", "pn17", "busybox",
+            "sh", "-c", "echo hello-v6 > /tmp/index.html; exec httpd -f -p 80 -h /tmp")
+    ep = inspect(cli, "container", "pv6web")["NetworkSettings"]["Networks"]["pn17"]
+    assert ep["GlobalIPv6Address"] == str(sub6.network_address + 2) and ep["GlobalIPv6PrefixLen"] == 64
+    assert ep["IPv6Gateway"] == str(sub6.network_address + 1)
+    ce = plug.calls("NetworkDriver.CreateEndpoint")[0]["body"]["Interface"]
+    assert ce["AddressIPv6"] == "%s/64" % ep["GlobalIPv6Address"]
+    assert "%s/64" % ep["GlobalIPv6Address"] in cli.run("exec", "pv6web", "ip", "-o", "-6", "addr", "show", "eth0").stdout
+    routes6 = cli.run("exec", "pv6web", "ip", "-6", "route").stdout
+    nxt6 = ipaddress.ip_network("%s/64" % (sub6.network_address + 2 ** 64))
+    assert "default via %s dev eth0" % ep["IPv6Gateway"] in routes6
+    assert "%s via %s dev eth0" % (nxt6, ep["IPv6Gateway"]) in routes6
+    out = cli.run("run", "--rm", "--network", "pn17", "busybox", "sh", "-c",
+                  "timeout 5 wget -qO- http://[%s]/; exit $?" % ep["GlobalIPv6Address"]).stdout
+    assert out.strip() == "hello-v6"
+    cli.run("rm", "-f", "pv6web")
+    cli.run("network", "rm", "pn17")
+    assert links_with(daemon.tag) == []

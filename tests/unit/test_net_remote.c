@@ -57,7 +57,7 @@ static void test_create_network_request_carries_options_and_pool(void **state) {
         (void) state;
         json_t *opts = J("{\"foo\": \"bar\"}"), *aux = J("{\"printer\": \"10.9.0.5\"}");
         struct ipv4_net pool = { ip4("10.9.0.0"), 24 };
-        json_t *req = remote_create_network_req("abc", opts, true, "space", &pool, ip4("10.9.0.1"), aux);
+        json_t *req = remote_create_network_req("abc", opts, true, "space", &pool, ip4("10.9.0.1"), aux, NULL, NULL);
         json_t *want = J("{\"NetworkID\": \"abc\", \"Options\": {\"com.docker.network.generic\": {\"foo\": \"bar\"}, "
                          "\"com.docker.network.enable_ipv6\": false, \"com.docker.network.internal\": true}, "
                          "\"IPv4Data\": [{\"AddressSpace\": \"space\", \"Pool\": \"10.9.0.0/24\", \"Gateway\": "
@@ -66,10 +66,23 @@ static void test_create_network_request_carries_options_and_pool(void **state) {
         json_decref(req);
         json_decref(want);
         /* no options, no gateway, not internal */
-        req = remote_create_network_req("abc", NULL, false, "", &pool, 0, NULL);
+        req = remote_create_network_req("abc", NULL, false, "", &pool, 0, NULL, NULL, NULL);
         want = J("{\"NetworkID\": \"abc\", \"Options\": {\"com.docker.network.generic\": {}, "
                  "\"com.docker.network.enable_ipv6\": false}, \"IPv4Data\": [{\"AddressSpace\": \"\", \"Pool\": "
                  "\"10.9.0.0/24\", \"AuxAddresses\": {}}], \"IPv6Data\": []}");
+        assert_true(json_equal(req, want));
+        json_decref(req);
+        json_decref(want);
+        /* --ipv6: the IPv6 pool and gateway, and enable_ipv6 */
+        struct ipv6_net pool6;
+        uint8_t gw6[16];
+        assert_int_equal(ipam_parse_cidr6("fd09::/64", true, &pool6, NULL), 0);
+        assert_int_equal(ipam_parse_ip6("fd09::1", gw6), 0);
+        req = remote_create_network_req("abc", NULL, false, "", &pool, 0, NULL, &pool6, gw6);
+        want = J("{\"NetworkID\": \"abc\", \"Options\": {\"com.docker.network.generic\": {}, "
+                 "\"com.docker.network.enable_ipv6\": true}, \"IPv4Data\": [{\"AddressSpace\": \"\", \"Pool\": "
+                 "\"10.9.0.0/24\", \"AuxAddresses\": {}}], \"IPv6Data\": [{\"AddressSpace\": \"\", \"Pool\": "
+                 "\"fd09::/64\", \"Gateway\": \"fd09::1/64\", \"AuxAddresses\": {}}]}");
         assert_true(json_equal(req, want));
         json_decref(req);
         json_decref(want);
@@ -149,23 +162,30 @@ static void test_endpoint_answer_takes_mac_refuses_other_address(void **state) {
         uint8_t mac[6];
         struct berr err = { 0 };
         json_t *a = J("{\"Interface\": {\"MacAddress\": \"02:42:be:01:02:03\"}}");
-        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", &has_mac, mac, &err), 0);
+        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err), 0);
         assert_true(has_mac);
         assert_memory_equal(mac, ((uint8_t[]) { 0x02, 0x42, 0xbe, 1, 2, 3 }), 6);
         json_decref(a);
         a = J("{}");
-        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", &has_mac, mac, &err), 0);
+        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err), 0);
         assert_false(has_mac);
         json_decref(a);
         a = J("{\"Interface\": {\"Address\": \"10.9.0.10/24\"}}"); /* the same: fine */
-        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", &has_mac, mac, &err), 0);
+        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err), 0);
         json_decref(a);
         a = J("{\"Interface\": {\"Address\": \"10.9.0.99/24\"}}");
-        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", &has_mac, mac, &err) < 0);
+        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err) < 0);
         assert_non_null(strstr(err.msg, "driver modified interface address"));
         json_decref(a);
         a = J("{\"Interface\": {\"MacAddress\": \"zz\"}}");
-        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", &has_mac, mac, &err) < 0);
+        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err) < 0);
+        json_decref(a);
+        /* IPv6: the address sent (written another way) is fine, another one is not */
+        a = J("{\"Interface\": {\"AddressIPv6\": \"fd09:0::a/64\"}}");
+        assert_int_equal(remote_parse_endpoint(a, "10.9.0.10/24", "fd09::a/64", &has_mac, mac, &err), 0);
+        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", "fd09::b/64", &has_mac, mac, &err) < 0);
+        assert_non_null(strstr(err.msg, "driver modified interface address"));
+        assert_true(remote_parse_endpoint(a, "10.9.0.10/24", NULL, &has_mac, mac, &err) < 0);
         json_decref(a);
 }
 
@@ -190,6 +210,19 @@ static void test_join_answer_names_gateway_routes(void **state) {
         assert_true(j.disable_gateway_service);
         assert_false(j.has_gateway6);
         json_decref(a);
+        a = J("{\"InterfaceName\": {\"SrcName\": \"v1\"}, \"GatewayIPv6\": \"fd09::1\", \"StaticRoutes\": "
+              "[{\"Destination\": \"fd08::/64\", \"RouteType\": 0, \"NextHop\": \"fd09::1\"}]}");
+        assert_int_equal(remote_parse_join(a, &j, &err), 0);
+        uint8_t gw6[16];
+        assert_int_equal(ipam_parse_ip6("fd09::1", gw6), 0);
+        assert_true(j.has_gateway6);
+        assert_memory_equal(j.gateway6, gw6, 16);
+        assert_int_equal(j.n_routes, 1);
+        assert_true(j.routes[0].v6);
+        assert_int_equal(j.routes[0].dst6.prefix, 64);
+        assert_memory_equal(j.routes[0].next_hop6, gw6, 16);
+        assert_string_equal(j.dst_prefix, "");
+        json_decref(a);
 }
 
 static void test_join_answer_errors(void **state) {
@@ -205,6 +238,8 @@ static void test_join_answer_errors(void **state) {
                 "{\"StaticRoutes\": [{\"Destination\": \"10.8.0.0/16\", \"RouteType\": 7, \"NextHop\": \"10.9.0.1\"}]}",
                 "{\"StaticRoutes\": [{\"Destination\": \"\", \"RouteType\": 1}]}",
                 "{\"StaticRoutes\": [{\"Destination\": \"10.8.0.0/16\", \"RouteType\": 0, \"NextHop\": \"x\"}]}",
+                "{\"StaticRoutes\": [{\"Destination\": \"10.8.0.0/16\", \"RouteType\": 0, \"NextHop\": \"fd09::1\"}]}",
+                "{\"GatewayIPv6\": \"fd09::zz\"}",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 struct remote_join j;

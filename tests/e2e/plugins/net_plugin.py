@@ -9,7 +9,8 @@ usage: net_plugin.py SOCKET LOG --tag TAG --pool CIDR [--implements NetworkDrive
 The network driver makes its links itself, in the host's namespace, with `ip link`: a
 bridge TAG + "b" + 6 hex of the network ID holding the gateway address, and per endpoint
 a veth pair TAG + "h"/"c" + 8 hex of the endpoint ID; Join names the "c" end for the
-container, with the gateway and a static route to the network's pool + 1 (a /24) via it.
+container, with the gateway and a static route to the network's pool + 1 (a /24) via it,
+and with IPv6 data the same for IPv6 (the gateway on the bridge, a route to the next /64).
 The IPAM driver hands out the pool asked for (else --pool), the gateway at .1 and
 endpoints from .10 on. A network created with -o berth.test.fail=MSG, or an IPAM pool
 asked with --ipam-opt fail=MSG, is refused with MSG ({"Err"} / {"Error"}); one created
@@ -55,7 +56,12 @@ def net_create(body):
     gw = d4.get("Gateway") or ""
     if gw:
         ip("addr", "add", gw, "dev", br)
+    d6 = (body.get("IPv6Data") or [{}])[0]
+    gw6 = d6.get("Gateway") or ""
+    if gw6:
+        ip("-6", "addr", "add", gw6, "dev", br, "nodad")
     NETS[body["NetworkID"]] = {"bridge": br, "gateway": gw.split("/")[0], "pool": d4.get("Pool", ""),
+                               "gateway6": gw6.split("/")[0], "pool6": d6.get("Pool", ""),
                                "failjoin": generic.get("berth.test.failjoin", ""),
                                "prefix": generic.get("berth.test.prefix", "eth")}
     return {}
@@ -109,6 +115,11 @@ def join(body):
         pool = ipaddress.ip_network(n["pool"])
         nxt = ipaddress.ip_network("%s/24" % (pool.network_address + 256))
         out["StaticRoutes"] = [{"Destination": str(nxt), "RouteType": 0, "NextHop": n["gateway"]}]
+    if n["gateway6"]:
+        out["GatewayIPv6"] = n["gateway6"]
+        pool6 = ipaddress.ip_network(n["pool6"])
+        nxt6 = ipaddress.ip_network("%s/64" % (pool6.network_address + 2 ** 64))
+        out["StaticRoutes"].append({"Destination": str(nxt6), "RouteType": 0, "NextHop": n["gateway6"]})
     return out
 
 

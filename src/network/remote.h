@@ -3,9 +3,7 @@
  *
  * remote_msg.c builds the requests and reads the answers (pure functions, unit-tested in
  * tests/unit/test_net_remote.c); remote.c makes the calls through the plugin registry;
- * remote_link.c moves the link a driver made into the container and back. IPv6 is spoken
- * with network drivers (addresses from berth's allocator); IPAM plugins give IPv4 only
- * for now (with --ipv6 they answer 501). */
+ * remote_link.c moves the link a driver made into the container and back. */
 #pragma once
 
 #include <jansson.h>
@@ -50,16 +48,20 @@ json_t *remote_create_network_req(const char *net_id, json_t *options, bool inte
 /* IpamDriver.GetCapabilities: whether RequestAddress wants the endpoint's MAC. */
 bool remote_ipam_requires_mac(json_t *answer);
 
-/* IpamDriver.RequestPool's answer: its ID, the pool, and the gateway its Data names (0). */
+/* IpamDriver.RequestPool's answer: its ID, the pool, and the gateway its Data names (0,
+ * all zero). @v6: the pool asked with V6, which must be an IPv6 one. */
 struct remote_pool {
         char id[REMOTE_ID_MAX];
         struct ipv4_net pool;
         uint32_t gateway;
+        struct ipv6_net pool6;
+        uint8_t gateway6[16];
 };
-int remote_parse_pool(json_t *answer, struct remote_pool *ret, struct berr *err);
+int remote_parse_pool(json_t *answer, bool v6, struct remote_pool *ret, struct berr *err);
 
-/* IpamDriver.RequestAddress's answer: "a.b.c.d/n". */
+/* IpamDriver.RequestAddress's answer: "a.b.c.d/n" (or, _6, an IPv6 one). */
 int remote_parse_address(json_t *answer, uint32_t *ret_ip, int *ret_prefix, struct berr *err);
+int remote_parse_address6(json_t *answer, uint8_t ret_ip[16], int *ret_prefix, struct berr *err);
 
 /* NetworkDriver.CreateEndpoint's answer: what the driver set on the interface that the
  * request left empty (a MAC only: berth's IPAM always gave the addresses, @sent_addr and

@@ -104,7 +104,7 @@ static int parse_cidr(const char *s, uint32_t *ret_ip, int *ret_prefix, struct b
         return 0;
 }
 
-int remote_parse_pool(json_t *answer, struct remote_pool *ret, struct berr *err) {
+int remote_parse_pool(json_t *answer, bool v6, struct remote_pool *ret, struct berr *err) {
         const char *id, *pool;
         int r;
         if ((r = answer_str(answer, "PoolID", &id, err)) < 0 || (r = answer_str(answer, "Pool", &pool, err)) < 0)
@@ -112,18 +112,19 @@ int remote_parse_pool(json_t *answer, struct remote_pool *ret, struct berr *err)
         if (strlen(id) >= sizeof(ret->id))
                 return berr_set(err, BERR_INTERNAL, E2BIG, "pool ID of %zu bytes: berth takes at most %zu", strlen(id),
                                 sizeof(ret->id) - 1);
-        if (strchr(pool, ':'))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 pools from IPAM plugins are not supported by "
-                                "berth yet");
         struct remote_pool p = { 0 };
         snprintf(p.id, sizeof(p.id), "%s", id);
-        if (ipam_parse_cidr4(pool, false, &p.pool, NULL) < 0)
+        if ((strchr(pool, ':') != NULL) != v6)
+                return berr_set(err, BERR_INTERNAL, EPROTO, "the IPAM driver gave pool %s for an IPv%d request", pool,
+                                v6 ? 6 : 4);
+        if (v6 ? ipam_parse_cidr6(pool, false, &p.pool6, NULL) < 0 : ipam_parse_cidr4(pool, false, &p.pool, NULL) < 0)
                 return berr_set(err, BERR_INTERNAL, EPROTO, "invalid CIDR address: %s", pool);
         json_t *data = json_object_get(answer, "Data");
         const char *gw = json_string_value(json_object_get(data, REMOTE_LABEL_GATEWAY));
         if (gw) {
+                struct ipv6_net n6;
                 int prefix;
-                if (parse_cidr(gw, &p.gateway, &prefix, err) < 0)
+                if (v6 ? ipam_parse_cidr6(gw, false, &n6, p.gateway6) < 0 : parse_cidr(gw, &p.gateway, &prefix, err) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "failed to parse gateway address (%s) returned by "
                                         "ipam driver: invalid CIDR address: %s", gw, gw);
         }
@@ -139,9 +140,22 @@ int remote_parse_address(json_t *answer, uint32_t *ret_ip, int *ret_prefix, stru
         if (!*a)
                 return berr_set(err, BERR_INTERNAL, EPROTO, "No address returned");
         if (strchr(a, ':'))
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 addresses from IPAM plugins are not supported "
-                                "by berth yet");
+                return berr_set(err, BERR_INTERNAL, EPROTO, "the IPAM driver gave IPv6 address %s for an IPv4 pool", a);
         return parse_cidr(a, ret_ip, ret_prefix, err);
+}
+
+int remote_parse_address6(json_t *answer, uint8_t ret_ip[16], int *ret_prefix, struct berr *err) {
+        const char *a;
+        int r = answer_str(answer, "Address", &a, err);
+        if (r < 0)
+                return r;
+        if (!*a)
+                return berr_set(err, BERR_INTERNAL, EPROTO, "No address returned");
+        struct ipv6_net n;
+        if (!strchr(a, ':') || ipam_parse_cidr6(a, false, &n, ret_ip) < 0)
+                return berr_set(err, BERR_INTERNAL, EPROTO, "invalid CIDR address: %s", a);
+        *ret_prefix = n.prefix;
+        return 0;
 }
 
 static int parse_mac(const char *s, uint8_t mac[6]) {

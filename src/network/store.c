@@ -166,6 +166,8 @@ static void ipam_plugin_from_record(struct network *n) {
         snprintf(n->ipam_driver, sizeof(n->ipam_driver), "%s", json_string_value(json_object_get(ipam, "Driver")) ?: "");
         snprintf(n->pool_id, sizeof(n->pool_id), "%s", json_string_value(json_object_get(b, "PoolID")) ?: "");
         n->gw_from_ipam = json_is_true(json_object_get(b, "GatewayFromIpam"));
+        snprintf(n->pool_id6, sizeof(n->pool_id6), "%s", json_string_value(json_object_get(b, "PoolID6")) ?: "");
+        n->gw6_from_ipam = json_is_true(json_object_get(b, "GatewayFromIpam6"));
         n->ipam_wants_mac = json_is_true(json_object_get(b, "RequiresMAC"));
 }
 
@@ -244,6 +246,13 @@ static int ipam_from_record(struct network *n, struct berr *err) {
                         if (ipam_parse_cidr6(sub, false, &n->subnet6, NULL) < 0 || (gw && *gw && ipam_parse_ip6(gw, g) < 0) ||
                             (range && *range && ipam_parse_cidr6(range, false, &rg, NULL) < 0))
                                 return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+                        if (net_ipam_is_remote(n)) {
+                                /* The plugin hands out the addresses: nothing to track here. */
+                                n->alloc6.subnet = n->subnet6;
+                                memcpy(n->alloc6.gateway, g, 16);
+                                n->has_v6 = true;
+                                continue;
+                        }
                         e = ipam_alloc6_init(&n->alloc6, &n->subnet6, range && *range ? &rg : NULL, g);
                         json_object_foreach(aux, k, v) {
                                 uint8_t a[16];
@@ -902,6 +911,10 @@ struct ipam_grant {
         bool gw_from_ipam, wants_mac;
         uint32_t aux[MAX_AUX_ADDRESSES];
         size_t n_aux;
+        bool has6;              /* --ipv6: a second pool, asked with V6 */
+        struct remote_pool pool6;
+        uint8_t gateway6[16];
+        bool gw6_from_ipam;
 };
 
 static int ipam_release_addr(struct net_store *s, const char *driver, const char *pool_id, uint32_t ip,
@@ -910,6 +923,24 @@ static int ipam_release_addr(struct net_store *s, const char *driver, const char
         ipam_format_ip4(ip, a);
         return remote_ipam_call(s->plugins, driver, "ReleaseAddress", json_pack("{s:s, s:s}", "PoolID", pool_id,
                                                                                  "Address", a), NULL, err);
+}
+
+static int ipam_release_addr6(struct net_store *s, const char *driver, const char *pool_id, const uint8_t ip6[16],
+                              struct berr *err) {
+        char a[46];
+        ipam_format_ip6(ip6, a);
+        return remote_ipam_call(s->plugins, driver, "ReleaseAddress", json_pack("{s:s, s:s}", "PoolID", pool_id,
+                                                                                 "Address", a), NULL, err);
+}
+
+/* The IPv6 pool of a network going: its gateway (asked of the plugin: @gw6 not NULL), then
+ * the pool. */
+static void ipam_plugin_release6(struct net_store *s, const char *driver, const char *pool_id, const uint8_t *gw6) {
+        struct berr e = { 0 };
+        if (gw6 && ipam_release_addr6(s, driver, pool_id, gw6, &e) < 0)
+                log_warn("IPAM plugin %s: release IPv6 gateway: %s", driver, e.msg);
+        if (remote_ipam_call(s->plugins, driver, "ReleasePool", json_pack("{s:s}", "PoolID", pool_id), NULL, &e) < 0)
+                log_warn("IPAM plugin %s: release pool %s: %s", driver, pool_id, e.msg);
 }
 
 /* libnetwork's release of a network's addresses: the gateway (if asked of the plugin),
@@ -948,7 +979,7 @@ static int ipam_plugin_grant(struct net_store *s, const char *driver, const char
                                 "V6", 0);
         if ((r = remote_ipam_call(s->plugins, driver, "RequestPool", req, &pool, err)) < 0)
                 return r;
-        if ((r = remote_parse_pool(pool, &g->pool, err)) < 0) {
+        if ((r = remote_parse_pool(pool, false, &g->pool, err)) < 0) {
                 const char *id = json_string_value(json_object_get(pool, "PoolID"));
                 if (id && *id) /* a pool berth cannot use goes back */
                         ipam_plugin_release(s, driver, id, 0, NULL, 0);
@@ -983,6 +1014,44 @@ static int ipam_plugin_grant(struct net_store *s, const char *driver, const char
         return 0;
 }
 
+/* The IPv6 half of ipam_plugin_grant (after the IPv4 one, in the same address space). */
+static int ipam_plugin_grant6(struct net_store *s, const char *driver, const char *subnet, const char *range,
+                              const char *gw, json_t *opts, struct ipam_grant *g, struct berr *err) {
+        _cleanup_json_ json_t *pool = NULL, *a = NULL;
+        json_t *req = json_pack("{s:s, s:s, s:s, s:O, s:b}", "AddressSpace", g->space, "Pool", subnet ? subnet : "",
+                                "SubPool", range ? range : "", "Options", json_is_object(opts) ? opts : json_null(),
+                                "V6", 1);
+        int r = remote_ipam_call(s->plugins, driver, "RequestPool", req, &pool, err);
+        if (r < 0)
+                return r;
+        if ((r = remote_parse_pool(pool, true, &g->pool6, err)) < 0) {
+                const char *id = json_string_value(json_object_get(pool, "PoolID"));
+                if (id && *id)
+                        ipam_plugin_release6(s, driver, id, NULL);
+                return r;
+        }
+        memcpy(g->gateway6, g->pool6.gateway6, 16);
+        if ((gw && *gw) || ipam_ip6_is_zero(g->gateway6)) {
+                int prefix;
+                req = json_pack("{s:s, s:s, s:{s:s}}", "PoolID", g->pool6.id, "Address", gw ? gw : "", "Options",
+                                REMOTE_LABEL_ADDR_TYPE, REMOTE_LABEL_GATEWAY);
+                if ((r = remote_ipam_call(s->plugins, driver, "RequestAddress", req, &a, err)) < 0 ||
+                    (r = remote_parse_address6(a, g->gateway6, &prefix, err)) < 0) {
+                        ipam_plugin_release6(s, driver, g->pool6.id, NULL);
+                        return r;
+                }
+                g->gw6_from_ipam = true;
+        }
+        g->has6 = true;
+        return 0;
+}
+
+static void ipam_grant_give_back(struct net_store *s, const char *driver, const struct ipam_grant *g) {
+        ipam_plugin_release(s, driver, g->pool.id, g->gw_from_ipam ? g->gateway : 0, g->aux, g->n_aux);
+        if (g->has6)
+                ipam_plugin_release6(s, driver, g->pool6.id, g->gw6_from_ipam ? g->gateway6 : NULL);
+}
+
 /* The auxiliary addresses a network's record holds (IPv4). */
 static size_t record_aux(json_t *rec, uint32_t *out, size_t max) {
         size_t n = 0;
@@ -998,9 +1067,11 @@ static size_t record_aux(json_t *rec, uint32_t *out, size_t max) {
 
 /* What a network's plugins need to hear of its end, copied out of the store. */
 struct net_plugins {
-        char id[65], driver[256], ipam_driver[256], pool_id[256];
+        char id[65], driver[256], ipam_driver[256], pool_id[256], pool_id6[256];
         bool remote, remote_ipam;
         uint32_t gw;            /* the gateway to release (asked of the IPAM plugin), else 0 */
+        bool has_gw6;
+        uint8_t gw6[16];
         uint32_t *aux;
         size_t n_aux;
 };
@@ -1014,6 +1085,9 @@ static void net_plugins_of(struct network *n, struct net_plugins *p) {
         p->remote = n->remote;
         p->remote_ipam = net_ipam_is_remote(n);
         p->gw = n->gw_from_ipam ? n->alloc.gateway : 0;
+        snprintf(p->pool_id6, sizeof(p->pool_id6), "%s", n->pool_id6);
+        p->has_gw6 = n->gw6_from_ipam;
+        memcpy(p->gw6, n->alloc6.gateway, 16);
         p->aux = calloc(MAX_AUX_ADDRESSES, sizeof(*p->aux));
         p->n_aux = p->aux ? record_aux(n->rec, p->aux, MAX_AUX_ADDRESSES) : 0;
 }
@@ -1027,6 +1101,8 @@ static int net_plugins_teardown(struct net_store *s, struct net_plugins *p, stru
                                        err);
         if (p->remote_ipam)
                 ipam_plugin_release(s, p->ipam_driver, p->pool_id, p->gw, p->aux, p->n_aux);
+        if (p->remote_ipam && p->pool_id6[0])
+                ipam_plugin_release6(s, p->ipam_driver, p->pool_id6, p->has_gw6 ? p->gw6 : NULL);
         free(p->aux);
         p->aux = NULL;
         return r;
@@ -1102,9 +1178,6 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         if (ipam_remote && (strcmp(ipam_driver, "null") == 0 || is_sub))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the IPAM driver %s on %s networks is not supported "
                                 "by berth yet", ipam_driver, driver);
-        if (ipam_remote && ipv6)
-                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 with IPAM driver plugins is not supported by "
-                                "berth yet");
         if (ipam_remote && (r = remote_ipam_find(s->plugins, ipam_driver, err)) < 0)
                 return r;
         json_t *ipam_opts = json_object_get(ipam, "Options");
@@ -1281,10 +1354,21 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
                 if (!(grant = malloc(sizeof(*grant))))
                         return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                if (ipv6 && json_object_size(aux6) > 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 auxiliary addresses with IPAM driver "
+                                        "plugins are not supported by berth yet");
                 if ((r = ipam_plugin_grant(s, ipam_driver, subnet_s, range_s, gw_s, true, aux4, ipam_opts, grant, err)) < 0)
                         return r;
+                if (ipv6 && (r = ipam_plugin_grant6(s, ipam_driver, subnet6_s, range6_s, gw6_s, ipam_opts, grant, err)) < 0) {
+                        ipam_grant_give_back(s, ipam_driver, grant);
+                        return r;
+                }
                 sub = grant->pool.pool;
                 gw = grant->gateway;
+                if (grant->has6) {
+                        sub6 = grant->pool6.pool6;
+                        memcpy(gw6, grant->gateway6, 16);
+                }
         }
 
         pthread_mutex_lock(&s->lock);
@@ -1318,7 +1402,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         /* macvlan and ipvlan take no gateway address unless one is given (dockerd 28). */
         if (!gw && !is_sub && !grant)
                 gw = sub.addr + 1;
-        if (subnet6_s) {
+        if (grant) {
+                /* the plugin's pools (IPv6 too) */
+        } else if (subnet6_s) {
                 for (struct network *w = s->nets; w; w = w->next)
                         if (w->has_v6 && ipam_overlap6(&w->subnet6, &sub6)) {
                                 pthread_mutex_unlock(&s->lock);
@@ -1379,6 +1465,11 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 json_object_set_new(n->rec, "BerthIpam", json_pack("{s:s, s:b, s:b}", "PoolID", grant->pool.id,
                                                                    "GatewayFromIpam", grant->gw_from_ipam,
                                                                    "RequiresMAC", grant->wants_mac));
+                if (grant->has6) {
+                        json_t *b = json_object_get(n->rec, "BerthIpam");
+                        json_object_set_new(b, "PoolID6", json_string(grant->pool6.id));
+                        json_object_set_new(b, "GatewayFromIpam6", json_boolean(grant->gw6_from_ipam));
+                }
         }
         r = network_from_record(s, n, err);
         if (r == 0)
@@ -1433,8 +1524,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 memcpy(ret_id, id, 65);
 give_back:
         if (r < 0 && grant)
-                ipam_plugin_release(s, ipam_driver, grant->pool.id, grant->gw_from_ipam ? grant->gateway : 0, grant->aux,
-                                    grant->n_aux);
+                ipam_grant_give_back(s, ipam_driver, grant);
         return r;
 }
 
@@ -1590,10 +1680,18 @@ static void alloc_release(struct network *n, uint32_t ip) {
                 ipam_alloc_release(&n->alloc, ip);
 }
 
-/* An address an IPAM plugin gave before the store's lock was taken. */
+static void alloc6_release(struct network *n, const uint8_t ip6[16]) {
+        if (!net_ipam_is_remote(n))
+                ipam_alloc6_release(&n->alloc6, ip6);
+}
+
+/* The addresses an IPAM plugin gave before the store's lock was taken. */
 struct addr_grant {
         uint32_t ip;
         int prefix;
+        bool has6;
+        uint8_t ip6[16];
+        int prefix6;
 };
 
 static int join_local(struct net_store *s, const char *net_id, const struct net_join_req *q,
@@ -1664,7 +1762,10 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
                                 "subnets", q->want_ip6);
         }
         if (n->has_v6) {
-                r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
+                if (pre && pre->has6)
+                        memcpy(ep.ip6, pre->ip6, 16), r = 0;
+                else
+                        r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
                 if (r < 0) {
                         alloc_release(n, ep.ip);
                         pthread_mutex_unlock(&s->lock);
@@ -1680,12 +1781,12 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
                 memcpy(ep.gateway6, n->alloc6.gateway, 16);
                 if (ipam_ip6_is_zero(ep.gateway6))
                         ipam_ip6_add(&n->subnet6, 1, ep.gateway6);
-                ep.prefix6 = n->subnet6.prefix;
+                ep.prefix6 = pre && pre->has6 ? pre->prefix6 : n->subnet6.prefix;
         }
         if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
                 alloc_release(n, ep.ip);
                 if (ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, ep.ip6);
+                        alloc6_release(n, ep.ip6);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
         }
@@ -1727,7 +1828,7 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
                 if (e) {
                         alloc_release(n, e->ep.ip);
                         if (e->ep.has_ip6)
-                                ipam_alloc6_release(&n->alloc6, e->ep.ip6);
+                                alloc6_release(n, e->ep.ip6);
                         ep_del(n, e);
                 }
                 pthread_mutex_unlock(&s->lock);
@@ -1739,7 +1840,7 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
 
 /* What one endpoint's plugins need of its network, copied under the lock. */
 struct ep_plugins {
-        char net_id[65], driver[256], ipam_driver[256], pool_id[256];
+        char net_id[65], driver[256], ipam_driver[256], pool_id[256], pool_id6[256];
         bool remote, remote_ipam, wants_mac, internal;
         bool external;          /* the endpoint's: ProgramExternalConnectivity was called */
 };
@@ -1749,6 +1850,7 @@ static void ep_plugins_fill(struct network *n, struct ep_plugins *p) {
         snprintf(p->driver, sizeof(p->driver), "%s", n->info.driver);
         snprintf(p->ipam_driver, sizeof(p->ipam_driver), "%s", n->ipam_driver);
         snprintf(p->pool_id, sizeof(p->pool_id), "%s", n->pool_id);
+        snprintf(p->pool_id6, sizeof(p->pool_id6), "%s", n->has_v6 ? n->pool_id6 : "");
         p->remote = n->remote;
         p->remote_ipam = net_ipam_is_remote(n);
         p->wants_mac = n->ipam_wants_mac;
@@ -1778,6 +1880,21 @@ static int ipam_plugin_address(struct net_store *s, const struct ep_plugins *p, 
         return r;
 }
 
+/* The same from the network's IPv6 pool (--ip6). */
+static int ipam_plugin_address6(struct net_store *s, const struct ep_plugins *p, const char *want_ip6,
+                                const char *mac, struct addr_grant *ret, struct berr *err) {
+        json_t *opts = p->wants_mac && mac && *mac ? json_pack("{s:s}", REMOTE_LABEL_MAC, mac) : json_null();
+        json_t *req = json_pack("{s:s, s:s, s:o}", "PoolID", p->pool_id6, "Address", want_ip6 ? want_ip6 : "", "Options",
+                                opts);
+        _cleanup_json_ json_t *a = NULL;
+        int r = remote_ipam_call(s->plugins, p->ipam_driver, "RequestAddress", req, &a, err);
+        if (r == 0)
+                r = remote_parse_address6(a, ret->ip6, &ret->prefix6, err);
+        if (r == 0)
+                ret->has6 = true;
+        return r;
+}
+
 static json_t *ep_req(const struct ep_plugins *p, const char *endpoint_id) {
         return json_pack("{s:s, s:s}", "NetworkID", p->net_id, "EndpointID", endpoint_id);
 }
@@ -1790,7 +1907,7 @@ static void ep_forget(struct net_store *s, const char *net_id, const char *ctr_i
         if (e) {
                 alloc_release(n, e->ep.ip);
                 if (e->ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, e->ep.ip6);
+                        alloc6_release(n, e->ep.ip6);
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
@@ -1847,6 +1964,8 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         if (!n->has_v6 && !ipam_ip6_is_zero(want6))
                 r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
                              "network's subnets", q->want_ip6);
+        else if (n->has_v6 && pre && pre->has6)
+                memcpy(ep.ip6, pre->ip6, 16), ep.has_ip6 = true, ep.prefix6 = pre->prefix6;
         else if (n->has_v6 && (r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6)) < 0) {
                 if (r == -ERANGE)
                         r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
@@ -1868,7 +1987,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
                 alloc_release(n, ep.ip);
                 if (ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, ep.ip6);
+                        alloc6_release(n, ep.ip6);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
         }
@@ -1965,15 +2084,22 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         struct ep_plugins p;
         if (ep_plugins_of(s, net_id, &p) < 0 || (!p.remote && !p.remote_ipam))
                 return join_local(s, net_id, q, NULL, ret, err);
-        struct addr_grant pre;
+        struct addr_grant pre = { 0 };
         int r;
+        struct berr e = { 0 };
         if (p.remote_ipam && (r = ipam_plugin_address(s, &p, q->want_ip, q->want_mac, &pre, err)) < 0)
                 return r;
+        if (p.remote_ipam && p.pool_id6[0] && (r = ipam_plugin_address6(s, &p, q->want_ip6, q->want_mac, &pre, err)) < 0) {
+                if (ipam_release_addr(s, p.ipam_driver, p.pool_id, pre.ip, &e) < 0)
+                        log_warn("network %s: release address after a failed join: %s", net_id, e.msg);
+                return r;
+        }
         r = p.remote ? join_remote(s, q, &p, p.remote_ipam ? &pre : NULL, ret, err)
                      : join_local(s, net_id, q, &pre, ret, err);
-        struct berr e = { 0 };
         if (r < 0 && p.remote_ipam && ipam_release_addr(s, p.ipam_driver, p.pool_id, pre.ip, &e) < 0)
                 log_warn("network %s: release address after a failed join: %s", net_id, e.msg);
+        if (r < 0 && pre.has6 && ipam_release_addr6(s, p.ipam_driver, p.pool_id6, pre.ip6, &e) < 0)
+                log_warn("network %s: release IPv6 address after a failed join: %s", net_id, e.msg);
         return r;
 }
 
@@ -2039,7 +2165,7 @@ static void leave_call(struct net_store *s, const char *net_id, bool ipam, const
  * of the container, DeleteEndpoint, then the address back to the IPAM plugin. A plugin's
  * failure is logged: the container leaves. */
 static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const char *endpoint_id, const char *src_name,
-                          uint32_t ip, const char *hname, const char *ns_path, const char *ifname) {
+                          uint32_t ip, const uint8_t *ip6, const char *hname, const char *ns_path, const char *ifname) {
         const char *gone = NULL;
         if (p->remote) {
                 if (p->external)
@@ -2059,6 +2185,12 @@ static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const
                 leave_call(s, p->net_id, true, p->ipam_driver, "ReleaseAddress",
                            json_pack("{s:s, s:s}", "PoolID", p->pool_id, "Address", a), &gone);
         }
+        if (p->remote_ipam && p->pool_id6[0] && ip6) {
+                char a6[46];
+                ipam_format_ip6(ip6, a6);
+                leave_call(s, p->net_id, true, p->ipam_driver, "ReleaseAddress",
+                           json_pack("{s:s, s:s}", "PoolID", p->pool_id6, "Address", a6), &gone);
+        }
 }
 
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
@@ -2070,8 +2202,12 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         struct ep_plugins p = { 0 };
         char endpoint_id[65] = "", src_name[16] = "";
         uint32_t ip = 0;
+        uint8_t ip6[16];
+        bool has6 = false;
         if (e) {
                 if (n->remote || net_ipam_is_remote(n)) {
+                        if ((has6 = e->ep.has_ip6))
+                                memcpy(ip6, e->ep.ip6, 16);
                         ep_plugins_fill(n, &p);
                         p.external = e->ep.external;
                         snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
@@ -2080,12 +2216,12 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
                 }
                 alloc_release(n, e->ep.ip);
                 if (e->ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, e->ep.ip6);
+                        alloc6_release(n, e->ep.ip6);
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
         if (p.remote || p.remote_ipam) {
-                leave_plugins(s, &p, endpoint_id, src_name, ip, hname, ns_path, ifname);
+                leave_plugins(s, &p, endpoint_id, src_name, ip, has6 ? ip6 : NULL, hname, ns_path, ifname);
                 return;
         }
         if (nl_link_exists(hname))
@@ -2107,7 +2243,8 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 struct net_ep e = *ep;
                 if (!net_ipam_is_remote(n) && ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "address of container %.12s is taken", ctr_id);
-                else if (e.has_ip6 && (!n->has_v6 || ipam_alloc6_take(&n->alloc6, e.ip6, got6) < 0)) {
+                else if (e.has_ip6 && (!n->has_v6 || (!net_ipam_is_remote(n) &&
+                                                      ipam_alloc6_take(&n->alloc6, e.ip6, got6) < 0))) {
                         /* Its IPv4 endpoint stays; the IPv6 address is not the network's to give. */
                         log_warn("IPv6 address of container %.12s on network %s is taken or gone", ctr_id, n->info.name);
                         e.has_ip6 = false;
@@ -2115,7 +2252,7 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 if (r == 0 && (r = ep_add(n, ctr_id, ctr_name, &e, dns_names)) < 0) {
                         alloc_release(n, ep->ip);
                         if (e.has_ip6)
-                                ipam_alloc6_release(&n->alloc6, e.ip6);
+                                alloc6_release(n, e.ip6);
                         r = berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
                 }
         }

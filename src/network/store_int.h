@@ -52,6 +52,8 @@ struct network {
         char ipam_driver[256];
         char pool_id[256];      /* the IPAM plugin's pool */
         bool gw_from_ipam;      /* the gateway was asked of the IPAM plugin: released with the network */
+        char pool_id6[256];     /* its IPv6 pool (EnableIPv6) */
+        bool gw6_from_ipam;
         bool ipam_wants_mac;    /* its RequiresMACAddress */
         bool busy;              /* a plugin creates or removes it now: no endpoint, no removal */
         struct network *next;

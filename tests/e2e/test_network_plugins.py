@@ -441,3 +441,56 @@ def test_ipv6_on_a_plugin_network(daemon, plug):
     cli.run("rm", "-f", "pv6web")
     cli.run("network", "rm", "pn17")
     assert links_with(daemon.tag) == []
+
+
+def test_ipv6_from_an_ipam_plugin(daemon, plug):
+    """--ipv6 with an IPAM plugin: a second pool asked with V6, the endpoint's IPv6 address
+    from it, both addresses and both pools given back."""
+    cli = daemon.cli
+    sub, sub6 = ipaddress.ip_network(daemon.subnet(17)), ipaddress.ip_network(daemon.subnet6(2))
+    cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "--ipv6", "--subnet", str(sub),
+            "--subnet", str(sub6), "pn18")
+    rp = plug.calls("IpamDriver.RequestPool")
+    assert [(c["body"]["Pool"], c["body"]["V6"]) for c in rp] == [(str(sub), False), (str(sub6), True)]
+    n = inspect(cli, "network", "pn18")
+    assert [(c["Subnet"], c["Gateway"]) for c in n["IPAM"]["Config"]] == [
+        (str(sub), str(sub.network_address + 1)), (str(sub6), str(sub6.network_address + 1))]
+    cli.run("run", "-d", "--name", "pv6ipam", "--network", "pn18", "busybox",
+            "sh", "-c", "echo hello-v6-ipam > /tmp/index.html; exec httpd -f -p 80 -h /tmp")
+    ep = inspect(cli, "container", "pv6ipam")["NetworkSettings"]["Networks"]["pn18"]
+    assert ep["IPAddress"] == str(sub.network_address + 10)
+    assert ep["GlobalIPv6Address"] == str(sub6.network_address + 10)
+    out = cli.run("run", "--rm", "--network", "pn18", "busybox", "sh", "-c",
+                  "timeout 5 wget -qO- http://[%s]/; exit $?" % ep["GlobalIPv6Address"]).stdout
+    assert out.strip() == "hello-v6-ipam"
+    cli.run("rm", "-f", "pv6ipam")
+    deadline = time.time() + 5
+    while time.time() < deadline and len(plug.calls("IpamDriver.ReleaseAddress")) < 4:
+        time.sleep(0.05)
+    released = sorted(c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress"))
+    # the two containers' addresses (the --rm client got .11 and ::b)
+    assert released == sorted([str(sub.network_address + 10), str(sub6.network_address + 10),
+                               str(sub.network_address + 11), str(sub6.network_address + 11)])
+    cli.run("network", "rm", "pn18")
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 2
+    gws = [c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")][4:]
+    assert sorted(gws) == sorted([str(sub.network_address + 1), str(sub6.network_address + 1)])
+    assert links_with(daemon.tag) == []
+
+
+def test_bridge_ipv6_from_an_ipam_plugin(daemon, plug):
+    cli = daemon.cli
+    sub, sub6 = ipaddress.ip_network(daemon.subnet(18)), ipaddress.ip_network(daemon.subnet6(3))
+    cli.run("network", "create", "--ipam-driver", "berthtestnet", "--ipv6", "--subnet", str(sub), "--subnet", str(sub6),
+            "pn19")
+    out = cli.run("run", "--rm", "--network", "pn19", "busybox", "sh", "-c",
+                  "ip -o -6 addr show eth0 scope global; timeout 5 ping -c1 -W2 %s >/dev/null && echo gw6-ok"
+                  % (sub6.network_address + 1)).stdout
+    assert "%s/64" % (sub6.network_address + 10) in out and "gw6-ok" in out
+    deadline = time.time() + 5
+    while time.time() < deadline and len(plug.calls("IpamDriver.ReleaseAddress")) < 2:
+        time.sleep(0.05)
+    assert sorted(c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")) == sorted(
+        [str(sub.network_address + 10), str(sub6.network_address + 10)])
+    cli.run("network", "rm", "pn19")
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 2

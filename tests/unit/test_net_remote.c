@@ -96,16 +96,44 @@ static void test_pool_answer_with_and_without_gateway(void **state) {
         struct berr err = { 0 };
         json_t *a = J("{\"PoolID\": \"p1\", \"Pool\": \"10.9.0.0/24\", \"Data\": {\"com.docker.network.gateway\": "
                       "\"10.9.0.254/24\"}}");
-        assert_int_equal(remote_parse_pool(a, &p, &err), 0);
+        assert_int_equal(remote_parse_pool(a, false, &p, &err), 0);
         assert_string_equal(p.id, "p1");
         assert_int_equal(p.pool.addr, ip4("10.9.0.0"));
         assert_int_equal(p.pool.prefix, 24);
         assert_int_equal(p.gateway, ip4("10.9.0.254"));
         json_decref(a);
         a = J("{\"PoolID\": \"p2\", \"Pool\": \"10.9.0.7/24\"}"); /* host bits: cleared, as Go's ParseCIDR */
-        assert_int_equal(remote_parse_pool(a, &p, &err), 0);
+        assert_int_equal(remote_parse_pool(a, false, &p, &err), 0);
         assert_int_equal(p.pool.addr, ip4("10.9.0.0"));
         assert_int_equal(p.gateway, 0);
+        json_decref(a);
+}
+
+static void test_pool_answer_ipv6(void **state) {
+        (void) state;
+        struct remote_pool p;
+        struct berr err = { 0 };
+        uint8_t gw[16];
+        json_t *a = J("{\"PoolID\": \"p6\", \"Pool\": \"fd09::/64\", \"Data\": {\"com.docker.network.gateway\": "
+                      "\"fd09::fe/64\"}}");
+        assert_int_equal(remote_parse_pool(a, true, &p, &err), 0);
+        assert_string_equal(p.id, "p6");
+        assert_int_equal(p.pool6.prefix, 64);
+        assert_int_equal(ipam_parse_ip6("fd09::fe", gw), 0);
+        assert_memory_equal(p.gateway6, gw, 16);
+        json_decref(a);
+        uint8_t ip6[16];
+        int prefix;
+        a = J("{\"Address\": \"fd09::a/64\"}");
+        assert_int_equal(remote_parse_address6(a, ip6, &prefix, &err), 0);
+        assert_int_equal(prefix, 64);
+        assert_int_equal(ipam_parse_ip6("fd09::a", gw), 0);
+        assert_memory_equal(ip6, gw, 16);
+        uint32_t ip4v;
+        assert_true(remote_parse_address(a, &ip4v, &prefix, &err) < 0); /* IPv6 where IPv4 was asked */
+        json_decref(a);
+        a = J("{\"Address\": \"10.9.0.1/24\"}");
+        assert_true(remote_parse_address6(a, ip6, &prefix, &err) < 0);
         json_decref(a);
 }
 
@@ -114,25 +142,28 @@ static void test_pool_answer_errors(void **state) {
         struct remote_pool p;
         struct berr err = { 0 };
         json_t *a = J("{\"PoolID\": \"p\", \"Pool\": \"nonsense\"}");
-        assert_true(remote_parse_pool(a, &p, &err) < 0);
+        assert_true(remote_parse_pool(a, false, &p, &err) < 0);
         assert_string_equal(err.msg, "invalid CIDR address: nonsense");
         json_decref(a);
         a = J("{\"PoolID\": \"p\", \"Pool\": \"10.9.0.0/24\", \"Data\": {\"com.docker.network.gateway\": \"x\"}}");
-        assert_true(remote_parse_pool(a, &p, &err) < 0);
+        assert_true(remote_parse_pool(a, false, &p, &err) < 0);
         assert_non_null(strstr(err.msg, "failed to parse gateway address (x) returned by ipam driver"));
         json_decref(a);
         a = J("{\"PoolID\": 7, \"Pool\": \"10.9.0.0/24\"}");
-        assert_true(remote_parse_pool(a, &p, &err) < 0);
+        assert_true(remote_parse_pool(a, false, &p, &err) < 0);
         json_decref(a);
+        /* a pool of the other family than asked */
         a = J("{\"PoolID\": \"p\", \"Pool\": \"fd00::/64\"}");
-        assert_true(remote_parse_pool(a, &p, &err) < 0);
-        assert_int_equal(err.kind, BERR_NOT_IMPLEMENTED);
+        assert_true(remote_parse_pool(a, false, &p, &err) < 0);
+        json_decref(a);
+        a = J("{\"PoolID\": \"p\", \"Pool\": \"10.9.0.0/24\"}");
+        assert_true(remote_parse_pool(a, true, &p, &err) < 0);
         json_decref(a);
         char big[400];
         memset(big, 'a', sizeof(big) - 1);
         big[sizeof(big) - 1] = '\0';
         a = json_pack("{s:s, s:s}", "PoolID", big, "Pool", "10.9.0.0/24");
-        assert_true(remote_parse_pool(a, &p, &err) < 0);
+        assert_true(remote_parse_pool(a, false, &p, &err) < 0);
         json_decref(a);
 }
 
@@ -285,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_create_network_request_carries_options_and_pool),
                 cmocka_unit_test(test_pool_answer_with_and_without_gateway),
                 cmocka_unit_test(test_pool_answer_errors),
+                cmocka_unit_test(test_pool_answer_ipv6),
                 cmocka_unit_test(test_address_answer),
                 cmocka_unit_test(test_endpoint_answer_takes_mac_refuses_other_address),
                 cmocka_unit_test(test_join_answer_names_gateway_routes),

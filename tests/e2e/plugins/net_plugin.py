@@ -11,8 +11,8 @@ bridge TAG + "b" + 6 hex of the network ID holding the gateway address, and per 
 a veth pair TAG + "h"/"c" + 8 hex of the endpoint ID; Join names the "c" end for the
 container, with the gateway and a static route to the network's pool + 1 (a /24) via it,
 and with IPv6 data the same for IPv6 (the gateway on the bridge, a route to the next /64).
-The IPAM driver hands out the pool asked for (else --pool), the gateway at .1 and
-endpoints from .10 on. A network created with -o berth.test.fail=MSG, or an IPAM pool
+The IPAM driver hands out the pool asked for (else --pool; IPv6 ones only when asked
+for), the gateway at .1 (::1) and endpoints from .10 (::a) on. A network created with -o berth.test.fail=MSG, or an IPAM pool
 asked with --ipam-opt fail=MSG, is refused with MSG ({"Err"} / {"Error"}); one created
 with -o berth.test.failjoin=MSG refuses its Joins so; -o berth.test.prefix=P makes Join
 name P as the DstPrefix.
@@ -127,9 +127,11 @@ def pool_request(body):
     opts = body.get("Options") or {}
     if opts.get("fail"):
         return {"Error": opts["fail"]}
-    if body.get("V6"):
-        return {"Error": "no IPv6 here"}
+    if body.get("V6") and not body.get("Pool"):
+        return {"Error": "no default IPv6 pool here: ask for one"}
     net = ipaddress.ip_network(body.get("Pool") or ARGS.pool)
+    if (net.version == 6) != bool(body.get("V6")):
+        return {"Error": "pool %s is not of the family asked" % net}
     pid = "pool-%s" % net
     if pid in POOLS:
         return {"Error": "pool %s is in use" % net}

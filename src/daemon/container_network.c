@@ -412,6 +412,8 @@ static json_t *dns_names(struct container *c, json_t *ep) {
         return names;
 }
 
+static void plugin_port_labels(struct container *c, json_t *portmap, json_t *exposed);
+
 /* Join network @name (record @ep) from the namespace @ns as interface @ifname. */
 static int join_one(struct daemon *d, struct container *c, const char *name, json_t *ep, const char *ns,
                     const char *ifname, bool first, struct berr *err) {
@@ -437,6 +439,12 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                                   .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
                                   .want_ip6 = json_string_value(json_object_get(ipam, "IPv6Address")),
                                   .want_mac = mac_given ? mac : NULL, .default_route = first, .dns_names = namev };
+        _cleanup_json_ json_t *portmap = NULL, *exposed = NULL;
+        if (net_driver_is_remote(ni.driver)) {
+                q.portmap = portmap = json_array();
+                q.exposed = exposed = json_array();
+                plugin_port_labels(c, portmap, exposed);
+        }
         struct net_ep e;
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)

@@ -116,6 +116,9 @@ struct net_join_req {
         const char *want_mac; /* --mac-address, NULL/"": random */
         bool default_route;   /* the first network gives the default route */
         const char *const *dns_names; /* names the embedded DNS gives this address (NULL-terminated) */
+        /* For a network driver plugin: the container's ports as libnetwork labels them in
+         * CreateEndpoint's and Join's options (PortBinding and TransportPort arrays; NULL: none). */
+        json_t *portmap, *exposed;
 };
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,

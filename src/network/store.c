@@ -1899,6 +1899,16 @@ static json_t *ep_req(const struct ep_plugins *p, const char *endpoint_id) {
         return json_pack("{s:s, s:s}", "NetworkID", p->net_id, "EndpointID", endpoint_id);
 }
 
+/* libnetwork's endpoint options and sandbox labels: the container's ports. */
+static json_t *ep_options(const struct net_join_req *q) {
+        json_t *o = json_object();
+        if (q->portmap)
+                json_object_set(o, REMOTE_LABEL_PORTMAP, q->portmap);
+        if (q->exposed)
+                json_object_set(o, REMOTE_LABEL_EXPOSED, q->exposed);
+        return o;
+}
+
 /* The endpoint's record in the store goes (its address back to berth's allocator). */
 static void ep_forget(struct net_store *s, const char *net_id, const char *ctr_id) {
         pthread_mutex_lock(&s->lock);
@@ -2005,7 +2015,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         json_t *req = ep_req(p, ep.endpoint_id);
         json_object_set_new(req, "Interface", json_pack("{s:s, s:s, s:s}", "Address", addr, "AddressIPv6", addr6,
                                                         "MacAddress", mac));
-        json_object_set_new(req, "Options", json_object());
+        json_object_set_new(req, "Options", ep_options(q));
         _cleanup_json_ json_t *created = NULL, *joined = NULL;
         bool drv_mac = false;
         uint8_t dmac[6];
@@ -2027,7 +2037,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
         if (r == 0) {
                 req = ep_req(p, ep.endpoint_id);
                 json_object_set_new(req, "SandboxKey", json_string(q->ns_path));
-                json_object_set_new(req, "Options", json_object());
+                json_object_set_new(req, "Options", ep_options(q));
                 r = remote_driver_call(s->plugins, p->driver, "Join", req, &joined, err);
                 if (r == 0) {
                         r = remote_parse_join(joined, &j, err);

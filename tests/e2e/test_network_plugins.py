@@ -318,6 +318,11 @@ def test_published_ports_go_to_the_driver(daemon, plug):
                   {"Proto": 17, "IP": "", "Port": 90, "HostIP": "127.0.0.1", "HostPort": 18090, "HostPortEnd": 18091}]
     exposed = sorted((p["Proto"], p["Port"]) for p in opts["com.docker.network.endpoint.exposedports"])
     assert exposed == [(6, 80), (6, 7000), (17, 90)]
+    # the same labels in CreateEndpoint's options and Join's (libnetwork's endpoint and sandbox labels)
+    for m in ("NetworkDriver.CreateEndpoint", "NetworkDriver.Join"):
+        o = plug.calls(m)[0]["body"]["Options"]
+        assert sorted(o["com.docker.network.portmap"], key=lambda b: b["Port"]) == pm, m
+        assert sorted((p["Proto"], p["Port"]) for p in o["com.docker.network.endpoint.exposedports"]) == exposed, m
     cli.run("rm", "-f", "ppub")
     deadline = time.time() + 5
     while time.time() < deadline and not plug.calls("NetworkDriver.DeleteEndpoint"):

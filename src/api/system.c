@@ -147,8 +147,13 @@ static json_t *info_json(struct daemon *d) {
         for (size_t i = 0; i < d->cfg.n_authz_plugins; i++)
                 json_array_append_new(authz, json_string(d->cfg.authz_plugins[i]));
         daemon_opts_unlock();
-        json_object_set_new(o, "Plugins", json_pack("{s:o, s:[s,s,s], s:o, s:o}", "Volume", volume_drivers, "Network",
-                                                    "bridge", "host", "null", "Authorization", authz, "Log", log_drivers));
+        /* network drivers: berth's own and the network driver plugins used so far */
+        json_t *net_drivers = json_pack("[s,s,s,s,s]", "bridge", "host", "ipvlan", "macvlan", "null");
+        active = d->plugins ? plugin_registry_active(d->plugins, PLUGIN_KIND_NETWORK) : NULL;
+        json_array_extend(net_drivers, active);
+        json_decref(active);
+        json_object_set_new(o, "Plugins", json_pack("{s:o, s:o, s:o, s:o}", "Volume", volume_drivers, "Network",
+                                                    net_drivers, "Authorization", authz, "Log", log_drivers));
         json_object_set_new(o, "MemoryLimit", json_boolean(h->memory_limit));
         json_object_set_new(o, "SwapLimit", json_boolean(h->swap_limit));
         json_object_set_new(o, "KernelMemoryTCP", json_boolean(h->kernel_memory_tcp));

@@ -24,10 +24,12 @@
 #include "daemon.h"
 #include "events.h"
 #include "network/network.h"
-#include "plugin/plugin.h"
 
 /* Keys of an endpoint's record that inspect does not show. */
 #define EP_IFNAME "BerthIfname"
+/* a network driver plugin's endpoint: its link's name on the host, and its ports programmed */
+#define EP_SRC_IFNAME "BerthSrcIfname"
+#define EP_EXTERNAL "BerthExternal"
 
 enum net_mode { NM_BRIDGE, NM_NONE, NM_HOST, NM_CONTAINER, NM_USER };
 
@@ -323,6 +325,8 @@ static void clear_endpoint(json_t *ep) {
         json_object_set_new(ep, "GlobalIPv6PrefixLen", json_integer(0));
         json_object_set_new(ep, "DNSNames", json_null());
         json_object_del(ep, EP_IFNAME);
+        json_object_del(ep, EP_SRC_IFNAME);
+        json_object_del(ep, EP_EXTERNAL);
         /* A MAC address the user did not ask for goes with the run. */
         if (!json_is_true(json_object_get(ep, "BerthMacGiven")))
                 json_object_set_new(ep, "MacAddress", json_string(""));
@@ -356,6 +360,8 @@ static int ep_from_json(json_t *ep, struct net_ep *ret) {
         }
         snprintf(ret->endpoint_id, sizeof(ret->endpoint_id), "%s", eid ?: "");
         snprintf(ret->ifname, sizeof(ret->ifname), "%s", ifn ?: "");
+        snprintf(ret->src_name, sizeof(ret->src_name), "%s", json_string_value(json_object_get(ep, EP_SRC_IFNAME)) ?: "");
+        ret->external = json_is_true(json_object_get(ep, EP_EXTERNAL));
         return 0;
 }
 
@@ -376,12 +382,14 @@ static void fill_endpoint(json_t *ep, const struct net_info *ni, const struct ne
         json_object_set_new(ep, "IPPrefixLen", json_integer(e->prefix));
         json_object_set_new(ep, "MacAddress", json_string(mac));
         json_object_set_new(ep, EP_IFNAME, json_string(e->ifname));
+        if (e->src_name[0])
+                json_object_set_new(ep, EP_SRC_IFNAME, json_string(e->src_name));
         if (e->has_ip6) {
                 char ip6[46], gw6[46];
                 net_format_ip6(e->ip6, ip6);
                 net_format_ip6(e->gateway6, gw6);
                 static const uint8_t none6[16];
-                if (memcmp(e->gateway6, none6, 16) == 0) /* macvlan/ipvlan without an IPv6 gateway */
+                if (memcmp(e->gateway6, none6, 16) == 0) /* macvlan/ipvlan or a network plugin without an IPv6 gateway */
                         gw6[0] = '\0';
                 json_object_set_new(ep, "GlobalIPv6Address", json_string(ip6));
                 json_object_set_new(ep, "IPv6Gateway", json_string(gw6));
@@ -403,6 +411,8 @@ static json_t *dns_names(struct container *c, json_t *ep) {
                 json_array_append_new(names, json_string(h));
         return names;
 }
+
+static void plugin_port_labels(struct container *c, json_t *portmap, json_t *exposed);
 
 /* Join network @name (record @ep) from the namespace @ns as interface @ifname. */
 static int join_one(struct daemon *d, struct container *c, const char *name, json_t *ep, const char *ns,
@@ -429,6 +439,12 @@ static int join_one(struct daemon *d, struct container *c, const char *name, jso
                                   .want_ip = json_string_value(json_object_get(ipam, "IPv4Address")),
                                   .want_ip6 = json_string_value(json_object_get(ipam, "IPv6Address")),
                                   .want_mac = mac_given ? mac : NULL, .default_route = first, .dns_names = namev };
+        _cleanup_json_ json_t *portmap = NULL, *exposed = NULL;
+        if (net_driver_is_remote(ni.driver)) {
+                q.portmap = portmap = json_array();
+                q.exposed = exposed = json_array();
+                plugin_port_labels(c, portmap, exposed);
+        }
         struct net_ep e;
         r = net_join(d->nets, ni.id, &q, &e, err);
         if (r < 0)
@@ -672,6 +688,56 @@ static int publish_ports(struct daemon *d, struct container *c, json_t *networks
         return 0;
 }
 
+/* libnetwork's sandbox labels for a network driver plugin: the PortBindings asked for
+ * (com.docker.network.portmap) and the ports exposed (.endpoint.exposedports). */
+static void plugin_port_labels(struct container *c, json_t *portmap, json_t *exposed) {
+        _cleanup_json_ json_t *all = ctr_config_port_bindings_json(c->cc);
+        for (size_t i = 0; all && i < c->cc->cfg.exposed_ports.n; i++)
+                if (!json_object_get(all, c->cc->cfg.exposed_ports.v[i]))
+                        json_object_set_new(all, c->cc->cfg.exposed_ports.v[i],
+                                            c->cc->hc.publish_all_ports ? json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", "")
+                                                                        : json_array());
+        const char *k;
+        json_t *v;
+        json_object_foreach(all, k, v) {
+                uint16_t port;
+                uint8_t proto;
+                if (parse_port_key(k, &port, &proto) < 0)
+                        continue;
+                json_array_append_new(exposed, json_pack("{s:i, s:i}", "Proto", proto, "Port", port));
+                size_t i;
+                json_t *b;
+                json_array_foreach(v, i, b) {
+                        uint16_t lo = 0, hi = 0;
+                        if (parse_host_port(json_string_value(json_object_get(b, "HostPort")), &lo, &hi) < 0)
+                                continue;
+                        json_array_append_new(portmap, json_pack("{s:i, s:s, s:i, s:s, s:i, s:i}", "Proto", proto, "IP", "",
+                                                                 "Port", port, "HostIP",
+                                                                 json_string_value(json_object_get(b, "HostIp")) ?: "",
+                                                                 "HostPort", lo, "HostPortEnd", hi));
+                }
+        }
+}
+
+/* On a network driver plugin's network (the container's gateway network, @primary) the
+ * driver publishes the ports: ProgramExternalConnectivity. */
+static int program_plugin_ports(struct daemon *d, struct container *c, json_t *networks, const char *primary,
+                                struct berr *err) {
+        json_t *ep = primary ? json_object_get(networks, primary) : NULL;
+        const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+        struct net_info ni;
+        struct berr e = { 0 };
+        if (!nid || !json_string_length(json_object_get(ep, "IPAddress")) || net_find(d->nets, nid, &ni, &e) < 0 ||
+            !net_driver_is_remote(ni.driver))
+                return 0;
+        _cleanup_json_ json_t *portmap = json_array(), *exposed = json_array();
+        plugin_port_labels(c, portmap, exposed);
+        int r = net_program_external(d->nets, ni.id, c->id, portmap, exposed, err);
+        if (r > 0)
+                json_object_set_new(ep, EP_EXTERNAL, json_true());
+        return r < 0 ? r : 0;
+}
+
 /* The ports a record says are published, with the container's address. */
 static int ports_from_record(struct container *c, struct net_port **ret, size_t *ret_n) {
         uint32_t ip = 0;
@@ -811,6 +877,11 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
+        if (r == 0 && (r = program_plugin_ports(d, c, networks, primary, err)) < 0) {
+                net_unpublish(d->nets, c->id);
+                json_decref(ports);
+                ports = NULL;
+        }
         trace_mark("berthd net: ports published");
         const char *dnsv[4];
         if (r == 0 && networks_use_dns(networks)) {
@@ -1225,6 +1296,8 @@ int ctr_net_links(struct daemon *d, struct container *c, json_t **ret_env, json_
 static json_t *endpoint_view(json_t *ep) {
         json_t *o = json_deep_copy(ep);
         json_object_del(o, EP_IFNAME);
+        json_object_del(o, EP_SRC_IFNAME);
+        json_object_del(o, EP_EXTERNAL);
         json_object_del(o, "BerthMacGiven");
         return o;
 }
@@ -1424,37 +1497,13 @@ json_t *ctr_net_stats(struct daemon *d, struct container *c) {
 
 /* ---- the network API's daemon side ---- */
 
-/* A network or IPAM driver that is a plugin (libnetwork's remote drivers): found, and
- * refused honestly, where the store would answer that no such plugin exists. */
-static int refuse_driver_plugin(struct daemon *d, const char *driver, const char *kind, const char *const *builtin,
-                                struct berr *err) {
-        if (!driver || !*driver)
-                return 0;
-        for (size_t i = 0; builtin[i]; i++)
-                if (strcmp(driver, builtin[i]) == 0)
-                        return 0;
-        struct plugin *p;
-        struct berr e = { 0 };
-        if (plugin_get(d->plugins, driver, kind, &p, &e) < 0)
-                return 0; /* the store's "plugin not found" */
-        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "%s plugins (%s) are not supported by berth yet",
-                        strcmp(kind, PLUGIN_KIND_IPAM) == 0 ? "IPAM driver" : "network driver", driver);
-}
-
 int daemon_net_create(struct daemon *d, json_t *req, char ret_id[65], char ret_warning[256], struct berr *err) {
         /* rootless.c without slirp4netns: the user's network namespace is not berthd's to change */
         if (d->rootless && !d->cfg.net.hostfwd_api)
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "rootless berth cannot create networks yet (no "
                                 "slirp4netns or pasta networking): not supported by berth");
-        static const char *const net_drivers[] = { "bridge", "host", "null", "overlay", "macvlan", "ipvlan", NULL };
-        static const char *const ipam_drivers[] = { "default", "null", NULL };
-        int r = refuse_driver_plugin(d, json_string_value(json_object_get(req, "Driver")), PLUGIN_KIND_NETWORK,
-                                     net_drivers, err);
-        if (r == 0)
-                r = refuse_driver_plugin(d, json_string_value(json_object_get(json_object_get(req, "IPAM"), "Driver")),
-                                         PLUGIN_KIND_IPAM, ipam_drivers, err);
-        if (r == 0)
-                r = net_create(d->nets, req, ret_id, ret_warning, err);
+        /* Network and IPAM driver plugins are the store's to call (network/remote.c). */
+        int r = net_create(d->nets, req, ret_id, ret_warning, err);
         if (r < 0)
                 return r;
         struct net_info ni;

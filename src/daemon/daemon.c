@@ -150,6 +150,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
         r = net_store_open(&d->cfg.net, d->cfg.data_root, d->cfg.exec_root, &d->nets, err);
         if (r < 0)
                 return berr_wrap(err, "networks");
+        net_store_set_plugins(d->nets, d->plugins); /* network and IPAM driver plugins */
         if (events_init(d) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         r = ctr_store_open(d, err);

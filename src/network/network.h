@@ -57,14 +57,21 @@ void net_store_remove_rules(struct net_store *s);
 struct net_info {
         char id[65];
         char name[256];
-        char driver[16];      /* "bridge", "host", "null" */
+        char driver[256];     /* "bridge", "host", "null", "macvlan", "ipvlan", or a plugin's name */
         char bridge[16];      /* bridge device, bridge driver only */
         bool predefined, internal, attachable;
         bool ipv6;            /* EnableIPv6, with an IPv6 subnet */
         char host_binding_ipv4[64];
 };
-/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan. */
+/* Drivers whose networks give containers an address and a link: bridge, macvlan, ipvlan
+ * and network driver plugins (everything but host and null). */
 bool net_driver_has_endpoints(const char *driver);
+/* A driver name that is not one of berth's own: a network driver plugin's. */
+bool net_driver_is_remote(const char *driver);
+/* Network and IPAM driver plugins (libnetwork's remote drivers) are found and called
+ * through @reg (plugin.h); without it every driver name but berth's own is "not found". */
+struct plugin_registry;
+void net_store_set_plugins(struct net_store *s, struct plugin_registry *reg);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
@@ -97,6 +104,10 @@ struct net_ep {
         bool has_ip6;         /* on a network with IPv6 */
         uint8_t ip6[16], gateway6[16]; /* network byte order */
         int prefix6;
+        /* A network driver plugin's endpoint, kept in the container's record so a berthd
+         * started again can still give the link back and revoke the ports: */
+        char src_name[16];    /* the link the driver made (Join's SrcName) */
+        bool external;        /* ProgramExternalConnectivity was called */
 };
 struct net_join_req {
         const char *ctr_id, *ctr_name;
@@ -107,6 +118,9 @@ struct net_join_req {
         const char *want_mac; /* --mac-address, NULL/"": random */
         bool default_route;   /* the first network gives the default route */
         const char *const *dns_names; /* names the embedded DNS gives this address (NULL-terminated) */
+        /* For a network driver plugin: the container's ports as libnetwork labels them in
+         * CreateEndpoint's and Join's options (PortBinding and TransportPort arrays; NULL: none). */
+        json_t *portmap, *exposed;
 };
 /* Address, veth pair and routes for a container on network @net_id. */
 int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
@@ -153,6 +167,16 @@ void net_format_ip6(const uint8_t ip[16], char out[46]);
 int net_parse_ip6(const char *s, uint8_t ip[16]);
 void net_format_mac(const uint8_t mac[6], char out[18]);
 int net_parse_mac(const char *s, uint8_t mac[6]);
+
+/* A network driver plugin's endpoint of the container's gateway network (1: programmed,
+ * record it in net_ep.external; 0: no plugin driver, or one without the method): the ports the
+ * container publishes and exposes go to the driver (ProgramExternalConnectivity with
+ * libnetwork's com.docker.network.portmap and .endpoint.exposedports), which publishes
+ * them itself; berth forwards nothing there. @portmap and @exposed are libnetwork's
+ * PortBinding and TransportPort arrays. A driver without the method is fine (libnetwork
+ * does not require it yet). RevokeExternalConnectivity comes with net_leave. */
+int net_program_external(struct net_store *s, const char *net_id, const char *ctr_id, json_t *portmap, json_t *exposed,
+                         struct berr *err);
 
 /* Published ports: the kernel forwards them (DNAT in berth's table: from other hosts, from
  * containers through a host address, and from the host itself, 127.0.0.1 included), and

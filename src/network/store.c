@@ -26,6 +26,7 @@
 #include "fwwatch.h"
 #include "ipam.h"
 #include "netlink.h"
+#include "remote.h"
 #include "sublink.h"
 
 #define DEFAULT_BRIDGE "docker0"
@@ -144,9 +145,37 @@ static bool opt_bool(json_t *rec, const char *key, bool def) {
 static int bridge_from_record(struct net_store *s, struct network *n, struct berr *err);
 static int ipam_from_record(struct network *n, struct berr *err);
 
-/* Fill the in-memory parts of @n from n->rec: the driver's part, then the addresses. */
+bool net_driver_is_remote(const char *driver) {
+        static const char *const own[] = { "bridge", "host", "null", "macvlan", "ipvlan", "overlay" };
+        if (!driver || !*driver)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(own); i++)
+                if (strcmp(driver, own[i]) == 0)
+                        return false;
+        return true;
+}
+
+void net_store_set_plugins(struct net_store *s, struct plugin_registry *reg) {
+        s->plugins = reg;
+}
+
+/* An IPAM plugin's part of the record: "BerthIpam" {PoolID, GatewayFromIpam, RequiresMAC}
+ * beside IPAM.Driver (inspect leaves "BerthIpam" out). */
+static void ipam_plugin_from_record(struct network *n) {
+        json_t *ipam = json_object_get(n->rec, "IPAM");
+        json_t *b = json_object_get(n->rec, "BerthIpam");
+        snprintf(n->ipam_driver, sizeof(n->ipam_driver), "%s", json_string_value(json_object_get(ipam, "Driver")) ?: "");
+        snprintf(n->pool_id, sizeof(n->pool_id), "%s", json_string_value(json_object_get(b, "PoolID")) ?: "");
+        n->gw_from_ipam = json_is_true(json_object_get(b, "GatewayFromIpam"));
+        snprintf(n->pool_id6, sizeof(n->pool_id6), "%s", json_string_value(json_object_get(b, "PoolID6")) ?: "");
+        n->gw6_from_ipam = json_is_true(json_object_get(b, "GatewayFromIpam6"));
+        n->ipam_wants_mac = json_is_true(json_object_get(b, "RequiresMAC"));
+}
+
+/* Fill the in-memory parts of @n from n->rec. */
 static int network_from_record(struct net_store *s, struct network *n, struct berr *err) {
         json_t *r = n->rec;
+        int r2;
         snprintf(n->info.id, sizeof(n->info.id), "%s", json_string_value(json_object_get(r, "Id")) ?: "");
         snprintf(n->info.name, sizeof(n->info.name), "%s", json_string_value(json_object_get(r, "Name")) ?: "");
         snprintf(n->info.driver, sizeof(n->info.driver), "%s", json_string_value(json_object_get(r, "Driver")) ?: "");
@@ -156,17 +185,21 @@ static int network_from_record(struct net_store *s, struct network *n, struct be
         n->info.attachable = json_is_true(json_object_get(r, "Attachable"));
         n->info.predefined = strcmp(n->info.name, "bridge") == 0 || strcmp(n->info.name, "host") == 0 ||
                              strcmp(n->info.name, "none") == 0;
-        int e;
+        ipam_plugin_from_record(n);
         if (net_driver_is_sublink(n->info.driver)) {
-                if ((e = sublink_from_record(s, n, err)) < 0)
-                        return e;
-        } else if (strcmp(n->info.driver, "bridge") != 0)
+                if ((r2 = sublink_from_record(s, n, err)) < 0)
+                        return r2;
+                return ipam_from_record(n, err);
+        }
+        n->remote = net_driver_is_remote(n->info.driver);
+        if (!n->remote && strcmp(n->info.driver, "bridge") != 0)
                 return 0;
-        else if ((e = bridge_from_record(s, n, err)) < 0)
-                return e;
+        if (!n->remote && (r2 = bridge_from_record(s, n, err)) < 0)
+                return r2;
         return ipam_from_record(n, err);
 }
 
+/* The bridge driver's own: its device and options. */
 static int bridge_from_record(struct net_store *s, struct network *n, struct berr *err) {
         json_t *r = n->rec;
         const char *br = json_string_value(json_object_get(r, "BerthBridge"));
@@ -192,9 +225,10 @@ static int bridge_from_record(struct net_store *s, struct network *n, struct ber
         return 0;
 }
 
-/* One IPv4 and (EnableIPv6) one IPv6 entry, as dockerd's bridge driver takes. */
+/* The addresses: IPAM.Config of the record. */
 static int ipam_from_record(struct network *n, struct berr *err) {
         json_t *r = n->rec;
+        /* One IPv4 and (EnableIPv6) one IPv6 entry, as dockerd's bridge driver takes. */
         bool ipv6 = json_is_true(json_object_get(r, "EnableIPv6"));
         size_t i;
         json_t *cfg;
@@ -216,6 +250,13 @@ static int ipam_from_record(struct network *n, struct berr *err) {
                         if (ipam_parse_cidr6(sub, false, &n->subnet6, NULL) < 0 || (gw && *gw && ipam_parse_ip6(gw, g) < 0) ||
                             (range && *range && ipam_parse_cidr6(range, false, &rg, NULL) < 0))
                                 return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+                        if (net_ipam_is_remote(n)) {
+                                /* The plugin hands out the addresses: nothing to track here. */
+                                n->alloc6.subnet = n->subnet6;
+                                memcpy(n->alloc6.gateway, g, 16);
+                                n->has_v6 = true;
+                                continue;
+                        }
                         e = ipam_alloc6_init(&n->alloc6, &n->subnet6, range && *range ? &rg : NULL, g);
                         json_object_foreach(aux, k, v) {
                                 uint8_t a[16];
@@ -232,6 +273,13 @@ static int ipam_from_record(struct network *n, struct berr *err) {
                         if (ipam_parse_cidr4(sub, false, &n->subnet, NULL) < 0 || (gw && *gw && ipam_parse_ip4(gw, &g) < 0) ||
                             (range && *range && ipam_parse_cidr4(range, false, &rg, NULL) < 0))
                                 return berr_set(err, BERR_INTERNAL, EINVAL, "network %s: bad IPAM record", n->info.name);
+                        if (net_ipam_is_remote(n)) {
+                                /* The plugin hands out the addresses: no bitmap (its pool may be any size). */
+                                n->alloc.subnet = n->subnet;
+                                n->alloc.gateway = g;
+                                n->has_v4 = true;
+                                continue;
+                        }
                         e = ipam_alloc_init(&n->alloc, &n->subnet, range && *range ? &rg : NULL, g);
                         json_object_foreach(aux, k, v) {
                                 uint32_t a;
@@ -866,6 +914,213 @@ static bool valid_net_name(const char *n) {
         return strlen(n) < 128;
 }
 
+/* ---- IPAM and network driver plugins (remote.h): never called under s->lock ---- */
+
+/* What an IPAM plugin gave a network being made. */
+struct ipam_grant {
+        struct remote_pool pool;
+        char space[REMOTE_ID_MAX];
+        uint32_t gateway;
+        bool gw_from_ipam, wants_mac;
+        uint32_t aux[MAX_AUX_ADDRESSES];
+        size_t n_aux;
+        bool has6;              /* --ipv6: a second pool, asked with V6 */
+        struct remote_pool pool6;
+        uint8_t gateway6[16];
+        bool gw6_from_ipam;
+};
+
+static int ipam_release_addr(struct net_store *s, const char *driver, const char *pool_id, uint32_t ip,
+                             struct berr *err) {
+        char a[16];
+        ipam_format_ip4(ip, a);
+        return remote_ipam_call(s->plugins, driver, "ReleaseAddress", json_pack("{s:s, s:s}", "PoolID", pool_id,
+                                                                                 "Address", a), NULL, err);
+}
+
+static int ipam_release_addr6(struct net_store *s, const char *driver, const char *pool_id, const uint8_t ip6[16],
+                              struct berr *err) {
+        char a[46];
+        ipam_format_ip6(ip6, a);
+        return remote_ipam_call(s->plugins, driver, "ReleaseAddress", json_pack("{s:s, s:s}", "PoolID", pool_id,
+                                                                                 "Address", a), NULL, err);
+}
+
+/* The IPv6 pool of a network going: its gateway (asked of the plugin: @gw6 not NULL), then
+ * the pool. */
+static void ipam_plugin_release6(struct net_store *s, const char *driver, const char *pool_id, const uint8_t *gw6) {
+        struct berr e = { 0 };
+        if (gw6 && ipam_release_addr6(s, driver, pool_id, gw6, &e) < 0)
+                log_warn("IPAM plugin %s: release IPv6 gateway: %s", driver, e.msg);
+        if (remote_ipam_call(s->plugins, driver, "ReleasePool", json_pack("{s:s}", "PoolID", pool_id), NULL, &e) < 0)
+                log_warn("IPAM plugin %s: release pool %s: %s", driver, pool_id, e.msg);
+}
+
+/* libnetwork's release of a network's addresses: the gateway (if asked of the plugin),
+ * the auxiliary addresses, then the pool. Failures are logged: the network goes anyway. */
+static void ipam_plugin_release(struct net_store *s, const char *driver, const char *pool_id, uint32_t gw,
+                                const uint32_t *aux, size_t n_aux) {
+        struct berr e = { 0 };
+        if (gw && ipam_release_addr(s, driver, pool_id, gw, &e) < 0)
+                log_warn("IPAM plugin %s: release gateway: %s", driver, e.msg);
+        for (size_t i = 0; i < n_aux; i++)
+                if (ipam_release_addr(s, driver, pool_id, aux[i], &e) < 0)
+                        log_warn("IPAM plugin %s: release auxiliary address: %s", driver, e.msg);
+        if (remote_ipam_call(s->plugins, driver, "ReleasePool", json_pack("{s:s}", "PoolID", pool_id), NULL, &e) < 0)
+                log_warn("IPAM plugin %s: release pool %s: %s", driver, pool_id, e.msg);
+}
+
+/* libnetwork's ipamAllocate with a plugin: the default address space, a pool (the subnet
+ * and ip-range asked, the --ipam-opt options), the gateway (the one asked, or any, unless
+ * the pool's Data names one) and the auxiliary addresses. All or nothing. */
+static int ipam_plugin_grant(struct net_store *s, const char *driver, const char *subnet, const char *range,
+                             const char *gw, bool want_gw, json_t *aux, json_t *opts, struct ipam_grant *g,
+                             struct berr *err) {
+        memset(g, 0, sizeof(*g));
+        _cleanup_json_ json_t *caps = NULL, *spaces = NULL, *pool = NULL;
+        struct berr e = { 0 };
+        /* A plugin without capabilities is one that predates them (libnetwork goes on). */
+        if (remote_ipam_call(s->plugins, driver, "GetCapabilities", NULL, &caps, &e) == 0)
+                g->wants_mac = remote_ipam_requires_mac(caps);
+        int r = remote_ipam_call(s->plugins, driver, "GetDefaultAddressSpaces", NULL, &spaces, err);
+        if (r < 0)
+                return r;
+        snprintf(g->space, sizeof(g->space), "%s",
+                 json_string_value(json_object_get(spaces, "LocalDefaultAddressSpace")) ?: "");
+        json_t *req = json_pack("{s:s, s:s, s:s, s:O, s:b}", "AddressSpace", g->space, "Pool", subnet ? subnet : "",
+                                "SubPool", range ? range : "", "Options", json_is_object(opts) ? opts : json_null(),
+                                "V6", 0);
+        if ((r = remote_ipam_call(s->plugins, driver, "RequestPool", req, &pool, err)) < 0)
+                return r;
+        if ((r = remote_parse_pool(pool, false, &g->pool, err)) < 0) {
+                const char *id = json_string_value(json_object_get(pool, "PoolID"));
+                if (id && *id) /* a pool berth cannot use goes back */
+                        ipam_plugin_release(s, driver, id, 0, NULL, 0);
+                return r;
+        }
+        g->gateway = g->pool.gateway;
+        if ((gw && *gw) || (!g->gateway && want_gw)) {
+                _cleanup_json_ json_t *a = NULL;
+                int prefix;
+                req = json_pack("{s:s, s:s, s:{s:s}}", "PoolID", g->pool.id, "Address", gw ? gw : "", "Options",
+                                REMOTE_LABEL_ADDR_TYPE, REMOTE_LABEL_GATEWAY);
+                if ((r = remote_ipam_call(s->plugins, driver, "RequestAddress", req, &a, err)) < 0 ||
+                    (r = remote_parse_address(a, &g->gateway, &prefix, err)) < 0) {
+                        ipam_plugin_release(s, driver, g->pool.id, 0, NULL, 0);
+                        return r;
+                }
+                g->gw_from_ipam = true;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(aux, k, v) {
+                _cleanup_json_ json_t *a = NULL;
+                int prefix;
+                req = json_pack("{s:s, s:s, s:n}", "PoolID", g->pool.id, "Address", json_string_value(v) ?: "", "Options");
+                if ((r = remote_ipam_call(s->plugins, driver, "RequestAddress", req, &a, err)) < 0 ||
+                    (r = remote_parse_address(a, &g->aux[g->n_aux], &prefix, err)) < 0) {
+                        ipam_plugin_release(s, driver, g->pool.id, g->gw_from_ipam ? g->gateway : 0, g->aux, g->n_aux);
+                        return r;
+                }
+                g->n_aux++;
+        }
+        return 0;
+}
+
+/* The IPv6 half of ipam_plugin_grant (after the IPv4 one, in the same address space). */
+static int ipam_plugin_grant6(struct net_store *s, const char *driver, const char *subnet, const char *range,
+                              const char *gw, json_t *opts, struct ipam_grant *g, struct berr *err) {
+        _cleanup_json_ json_t *pool = NULL, *a = NULL;
+        json_t *req = json_pack("{s:s, s:s, s:s, s:O, s:b}", "AddressSpace", g->space, "Pool", subnet ? subnet : "",
+                                "SubPool", range ? range : "", "Options", json_is_object(opts) ? opts : json_null(),
+                                "V6", 1);
+        int r = remote_ipam_call(s->plugins, driver, "RequestPool", req, &pool, err);
+        if (r < 0)
+                return r;
+        if ((r = remote_parse_pool(pool, true, &g->pool6, err)) < 0) {
+                const char *id = json_string_value(json_object_get(pool, "PoolID"));
+                if (id && *id)
+                        ipam_plugin_release6(s, driver, id, NULL);
+                return r;
+        }
+        memcpy(g->gateway6, g->pool6.gateway6, 16);
+        if ((gw && *gw) || ipam_ip6_is_zero(g->gateway6)) {
+                int prefix;
+                req = json_pack("{s:s, s:s, s:{s:s}}", "PoolID", g->pool6.id, "Address", gw ? gw : "", "Options",
+                                REMOTE_LABEL_ADDR_TYPE, REMOTE_LABEL_GATEWAY);
+                if ((r = remote_ipam_call(s->plugins, driver, "RequestAddress", req, &a, err)) < 0 ||
+                    (r = remote_parse_address6(a, g->gateway6, &prefix, err)) < 0) {
+                        ipam_plugin_release6(s, driver, g->pool6.id, NULL);
+                        return r;
+                }
+                g->gw6_from_ipam = true;
+        }
+        g->has6 = true;
+        return 0;
+}
+
+static void ipam_grant_give_back(struct net_store *s, const char *driver, const struct ipam_grant *g) {
+        ipam_plugin_release(s, driver, g->pool.id, g->gw_from_ipam ? g->gateway : 0, g->aux, g->n_aux);
+        if (g->has6)
+                ipam_plugin_release6(s, driver, g->pool6.id, g->gw6_from_ipam ? g->gateway6 : NULL);
+}
+
+/* The auxiliary addresses a network's record holds (IPv4). */
+static size_t record_aux(json_t *rec, uint32_t *out, size_t max) {
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(json_array_get(json_object_get(json_object_get(rec, "IPAM"), "Config"), 0),
+                                            "AuxiliaryAddresses"), k, v) {
+                if (n < max && ipam_parse_ip4(json_string_value(v) ?: "", &out[n]) == 0)
+                        n++;
+        }
+        return n;
+}
+
+/* What a network's plugins need to hear of its end, copied out of the store. */
+struct net_plugins {
+        char id[65], driver[256], ipam_driver[256], pool_id[256], pool_id6[256];
+        bool remote, remote_ipam;
+        uint32_t gw;            /* the gateway to release (asked of the IPAM plugin), else 0 */
+        bool has_gw6;
+        uint8_t gw6[16];
+        uint32_t *aux;
+        size_t n_aux;
+};
+
+static void net_plugins_of(struct network *n, struct net_plugins *p) {
+        memset(p, 0, sizeof(*p));
+        snprintf(p->id, sizeof(p->id), "%s", n->info.id);
+        snprintf(p->driver, sizeof(p->driver), "%s", n->info.driver);
+        snprintf(p->ipam_driver, sizeof(p->ipam_driver), "%s", n->ipam_driver);
+        snprintf(p->pool_id, sizeof(p->pool_id), "%s", n->pool_id);
+        p->remote = n->remote;
+        p->remote_ipam = net_ipam_is_remote(n);
+        p->gw = n->gw_from_ipam ? n->alloc.gateway : 0;
+        snprintf(p->pool_id6, sizeof(p->pool_id6), "%s", n->pool_id6);
+        p->has_gw6 = n->gw6_from_ipam;
+        memcpy(p->gw6, n->alloc6.gateway, 16);
+        p->aux = calloc(MAX_AUX_ADDRESSES, sizeof(*p->aux));
+        p->n_aux = p->aux ? record_aux(n->rec, p->aux, MAX_AUX_ADDRESSES) : 0;
+}
+
+/* DeleteNetwork, then the IPAM plugin's releases whatever the driver said (libnetwork
+ * logs a driver's failure and releases the addresses all the same). */
+static int net_plugins_teardown(struct net_store *s, struct net_plugins *p, struct berr *err) {
+        int r = 0;
+        if (p->remote)
+                r = remote_driver_call(s->plugins, p->driver, "DeleteNetwork", json_pack("{s:s}", "NetworkID", p->id), NULL,
+                                       err);
+        if (p->remote_ipam)
+                ipam_plugin_release(s, p->ipam_driver, p->pool_id, p->gw, p->aux, p->n_aux);
+        if (p->remote_ipam && p->pool_id6[0])
+                ipam_plugin_release6(s, p->ipam_driver, p->pool_id6, p->has_gw6 ? p->gw6 : NULL);
+        free(p->aux);
+        p->aux = NULL;
+        return r;
+}
+
 static int check_string_map(json_t *m, const char *what, struct berr *err) {
         if (!m || json_is_null(m))
                 return 0;
@@ -910,8 +1165,18 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the %s network driver is not supported by berth yet",
                                 driver);
         bool is_sub = net_driver_is_sublink(driver);
-        if (strcmp(driver, "bridge") != 0 && !is_sub)
-                return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", driver);
+        bool is_remote = net_driver_is_remote(driver);
+        char scope[8] = "local";
+        if (is_remote) {
+                _cleanup_json_ json_t *caps = NULL;
+                if ((r = remote_driver_call(s->plugins, driver, "GetCapabilities", NULL, &caps, err)) < 0 ||
+                    (r = remote_parse_capabilities(caps, scope, err)) < 0)
+                        return r;
+                /* libnetwork: a multi-host network needs swarm, which berth does not have */
+                if (strcmp(scope, "global") == 0)
+                        return berr_set(err, BERR_FORBIDDEN, EPERM, "Cannot create a multi-host network from a worker "
+                                        "node. Please create the network from a manager node.");
+        }
         struct sublink_cfg sub_cfg;
         if (is_sub && (r = sublink_parse(driver, options, &sub_cfg, err)) < 0)
                 return r;
@@ -920,8 +1185,12 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         if (config_only || json_string_length(json_object_get(json_object_get(req, "ConfigFrom"), "Network")))
                 return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "config-only networks are not supported by berth");
         const char *ipam_driver = json_string_value(json_object_get(ipam, "Driver"));
-        if (ipam_driver && *ipam_driver && strcmp(ipam_driver, "default") != 0)
-                return berr_set(err, BERR_NOT_FOUND, ENOENT, "plugin \"%s\" not found", ipam_driver);
+        bool ipam_remote = ipam_driver && *ipam_driver && strcmp(ipam_driver, "default") != 0;
+        if (ipam_remote && (strcmp(ipam_driver, "null") == 0 || is_sub))
+                return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "the IPAM driver %s on %s networks is not supported "
+                                "by berth yet", ipam_driver, driver);
+        if (ipam_remote && (r = remote_ipam_find(s->plugins, ipam_driver, err)) < 0)
+                return r;
         json_t *ipam_opts = json_object_get(ipam, "Options");
         if ((r = check_string_map(ipam_opts, "IPAM.Options", err)) < 0)
                 return r;
@@ -1041,17 +1310,17 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 return r;
         char brname[16];
         const char *want_br = json_string_value(json_object_get(options, "com.docker.network.bridge.name"));
-        if (want_br && *want_br) {
+        if (want_br && *want_br && !is_remote) {
                 if (!net_valid_bridge_name(want_br))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid bridge name %s: at most 15 of "
                                         "[A-Za-z0-9_.-]", want_br);
                 snprintf(brname, sizeof(brname), "%s", want_br);
-        } else if (is_sub)
+        } else if (is_sub || is_remote)
                 brname[0] = '\0';
         else
                 snprintf(brname, sizeof(brname), "br-%.12s", id);
         const char *mtu_s = json_string_value(json_object_get(options, "com.docker.network.driver.mtu"));
-        if (mtu_s) {
+        if (mtu_s && !is_remote) {
                 char *end;
                 long m = strtol(mtu_s, &end, 10);
                 if (!*mtu_s || *end || m < 68 || m > 65535)
@@ -1070,33 +1339,66 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                                         "berth: the kernel cannot forward the IPv6 loopback address to containers", hb);
         }
         const char *gwm = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv4"));
-        if (!is_sub && fw_gw_mode_from_string(gwm) < 0)
+        if (!is_sub && !is_remote && fw_gw_mode_from_string(gwm) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm);
         const char *gwm6 = json_string_value(json_object_get(options, "com.docker.network.bridge.gateway_mode_ipv6"));
-        if (!is_sub && fw_gw_mode_from_string(gwm6) < 0)
+        if (!is_sub && !is_remote && fw_gw_mode_from_string(gwm6) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "unknown gateway mode %s", gwm6);
         static const char *const bool_opts[] = { "com.docker.network.bridge.enable_icc",
                                                  "com.docker.network.bridge.enable_ip_masquerade" };
-        for (size_t i = 0; i < ELEMENTSOF(bool_opts); i++) {
+        for (size_t i = 0; !is_remote && i < ELEMENTSOF(bool_opts); i++) {
                 const char *v = json_string_value(json_object_get(options, bool_opts[i]));
                 if (v && strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid value %s for option %s: want true or false",
                                         v, bool_opts[i]);
         }
 
+        /* An IPAM plugin is asked outside the lock; a name taken meanwhile gives it all back. */
+        _cleanup_free_ struct ipam_grant *grant = NULL;
+        if (ipam_remote) {
+                pthread_mutex_lock(&s->lock);
+                bool taken = false;
+                for (struct network *w = s->nets; w; w = w->next)
+                        taken |= strcmp(w->info.name, name) == 0;
+                pthread_mutex_unlock(&s->lock);
+                if (taken)
+                        return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
+                if (!(grant = malloc(sizeof(*grant))))
+                        return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                if (ipv6 && json_object_size(aux6) > 0)
+                        return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "IPv6 auxiliary addresses with IPAM driver "
+                                        "plugins are not supported by berth yet");
+                if ((r = ipam_plugin_grant(s, ipam_driver, subnet_s, range_s, gw_s, true, aux4, ipam_opts, grant, err)) < 0)
+                        return r;
+                if (ipv6 && (r = ipam_plugin_grant6(s, ipam_driver, subnet6_s, range6_s, gw6_s, ipam_opts, grant, err)) < 0) {
+                        ipam_grant_give_back(s, ipam_driver, grant);
+                        return r;
+                }
+                sub = grant->pool.pool;
+                gw = grant->gateway;
+                if (grant->has6) {
+                        sub6 = grant->pool6.pool6;
+                        memcpy(gw6, grant->gateway6, 16);
+                }
+        }
+
         pthread_mutex_lock(&s->lock);
         for (struct network *w = s->nets; w; w = w->next) {
                 if (strcmp(w->info.name, name) == 0) {
                         pthread_mutex_unlock(&s->lock);
-                        return berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
+                        r = berr_set(err, BERR_CONFLICT, EEXIST, "network with name %s already exists", name);
+                        goto give_back;
                 }
                 if (brname[0] && strcmp(w->info.bridge, brname) == 0) {
                         pthread_mutex_unlock(&s->lock);
-                        return berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
-                                        w->info.name);
+                        r = berr_set(err, BERR_CONFLICT, EEXIST, "bridge name %s is used by network %s", brname,
+                                     w->info.name);
+                        goto give_back;
                 }
         }
-        if (subnet_s && *subnet_s) {
+        if (grant) {
+                /* the plugin's pool: its address space is its own */
+        } else if (subnet_s && *subnet_s) {
                 for (struct network *w = s->nets; w; w = w->next)
                         if (w->has_v4 && ipam_overlap4(&w->subnet, &sub)) {
                                 pthread_mutex_unlock(&s->lock);
@@ -1109,9 +1411,11 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                                 "pool among the defaults to assign to the network");
         }
         /* macvlan and ipvlan take no gateway address unless one is given (dockerd 28). */
-        if (!gw && !is_sub)
+        if (!gw && !is_sub && !grant)
                 gw = sub.addr + 1;
-        if (subnet6_s) {
+        if (grant) {
+                /* the plugin's pools (IPv6 too) */
+        } else if (subnet6_s) {
                 for (struct network *w = s->nets; w; w = w->next)
                         if (w->has_v6 && ipam_overlap6(&w->subnet6, &sub6)) {
                                 pthread_mutex_unlock(&s->lock);
@@ -1135,7 +1439,8 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 pthread_mutex_unlock(&s->lock);
                 free(n);
                 json_decref(opts);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                r = berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                goto give_back;
         }
         char range_text[20] = "";
         if (range_s && *range_s)
@@ -1165,12 +1470,48 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                         json_object_del(json_array_get(ipam_cfg, 1), "Gateway");
                 json_object_set_new(n->rec, "BerthParent", json_string(sub_cfg.parent));
                 json_object_set_new(n->rec, "BerthCreatedParent", json_boolean(sub_cfg.created));
-        } else
+        } else if (!is_remote)
                 json_object_set_new(n->rec, "BerthBridge", json_string(brname));
+        json_object_set_new(n->rec, "Scope", json_string(scope));
+        if (grant) {
+                json_object_set_new(json_object_get(n->rec, "IPAM"), "Driver", json_string(ipam_driver));
+                json_object_set_new(n->rec, "BerthIpam", json_pack("{s:s, s:b, s:b}", "PoolID", grant->pool.id,
+                                                                   "GatewayFromIpam", grant->gw_from_ipam,
+                                                                   "RequiresMAC", grant->wants_mac));
+                if (grant->has6) {
+                        json_t *b = json_object_get(n->rec, "BerthIpam");
+                        json_object_set_new(b, "PoolID6", json_string(grant->pool6.id));
+                        json_object_set_new(b, "GatewayFromIpam6", json_boolean(grant->gw6_from_ipam));
+                }
+        }
         r = network_from_record(s, n, err);
         if (r == 0)
                 r = bring_up(s, n, err);
-        if (r == 0 && is_sub) {
+        if (r == 0 && is_remote) {
+                /* In the list (its name and subnet taken) but busy while the plugin makes it. */
+                n->busy = true;
+                n->next = s->nets;
+                s->nets = n;
+                _cleanup_json_ json_t *cn = remote_create_network_req(id, json_object_get(n->rec, "Options"), internal,
+                                                                        grant ? grant->space : "", &sub, gw, aux4,
+                                                                        ipv6 ? &sub6 : NULL, gw6);
+                pthread_mutex_unlock(&s->lock);
+                r = remote_driver_call(s->plugins, driver, "CreateNetwork", json_incref(cn), NULL, err);
+                pthread_mutex_lock(&s->lock);
+                n->busy = false;
+                if (r == 0 && (r = save_record(s, n, err)) < 0) {
+                        struct berr e = { 0 };
+                        if (remote_driver_call(s->plugins, driver, "DeleteNetwork", json_pack("{s:s}", "NetworkID", id),
+                                               NULL, &e) < 0)
+                                log_warn("network %s: DeleteNetwork after a failed create: %s", name, e.msg);
+                }
+                if (r < 0)
+                        for (struct network **pp = &s->nets; *pp; pp = &(*pp)->next)
+                                if (*pp == n) {
+                                        *pp = n->next;
+                                        break;
+                                }
+        } else if (r == 0 && is_sub) {
                 n->next = s->nets;
                 s->nets = n;
                 if ((r = save_record(s, n, err)) < 0)
@@ -1194,6 +1535,9 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
         pthread_mutex_unlock(&s->lock);
         if (r == 0)
                 memcpy(ret_id, id, 65);
+give_back:
+        if (r < 0 && grant)
+                ipam_grant_give_back(s, ipam_driver, grant);
         return r;
 }
 
@@ -1208,6 +1552,8 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
         else if (n->n_eps > 0)
                 r = berr_set(err, BERR_FORBIDDEN, EBUSY, "error while removing network: network %s id %s has active endpoints",
                              n->info.name, n->info.id);
+        else if (n->busy)
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "network %s is being created", n->info.name);
         if (r < 0) {
                 pthread_mutex_unlock(&s->lock);
                 return r;
@@ -1223,8 +1569,15 @@ int net_remove(struct net_store *s, const char *ref, struct net_info *ret, struc
         struct berr e = { 0 };
         if (apply_firewall(s, &e) < 0)
                 log_warn("firewall after removing network %s: %s", n->info.name, e.msg);
+        bool has_plugins = n->remote || net_ipam_is_remote(n);
+        struct net_plugins pl;
+        if (has_plugins)
+                net_plugins_of(n, &pl);
         network_free(n);
         pthread_mutex_unlock(&s->lock);
+        /* libnetwork logs a driver's failure to delete and removes the network anyway. */
+        if (has_plugins && net_plugins_teardown(s, &pl, &e) < 0)
+                log_warn("network %s: %s", ret->name, e.msg);
         return 0;
 }
 
@@ -1239,11 +1592,16 @@ static time_t created_of(json_t *rec) {
 int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **ret_deleted, json_t **ret_ids,
               struct berr *err) {
         json_t *deleted = json_array(), *ids = json_array();
+        /* Networks of plugins are told once the lock is given back (a prune takes at most
+         * 16 of them at a time: the others stay for the next). */
+        struct net_plugins gone[16];
+        size_t n_gone = 0;
         pthread_mutex_lock(&s->lock);
         for (struct network **pp = &s->nets; *pp;) {
                 struct network *n = *pp;
                 json_t *labels = json_object_get(n->rec, "Labels");
-                bool keep = n->info.predefined || n->n_eps > 0 ||
+                bool keep = n->info.predefined || n->n_eps > 0 || n->busy ||
+                            ((n->remote || net_ipam_is_remote(n)) && n_gone >= ELEMENTSOF(gone)) ||
                             (until_ns && (int64_t) created_of(n->rec) * 1000000000 >= until_ns);
                 size_t i;
                 json_t *v;
@@ -1260,12 +1618,17 @@ int net_prune(struct net_store *s, json_t *filters, int64_t until_ns, json_t **r
                 json_array_append_new(ids, json_string(n->info.id));
                 remove_record(s, n->info.id);
                 drop_bridge(s, n);
+                if ((n->remote || net_ipam_is_remote(n)) && n_gone < ELEMENTSOF(gone))
+                        net_plugins_of(n, &gone[n_gone++]);
                 network_free(n);
         }
         struct berr e = { 0 };
         if (json_array_size(deleted) > 0 && apply_firewall(s, &e) < 0)
                 log_warn("firewall after prune: %s", e.msg);
         pthread_mutex_unlock(&s->lock);
+        for (size_t i = 0; i < n_gone; i++)
+                if (net_plugins_teardown(s, &gone[i], &e) < 0)
+                        log_warn("network %s: %s", gone[i].id, e.msg);
         *ret_deleted = deleted;
         *ret_ids = ids;
         return 0;
@@ -1323,8 +1686,29 @@ static void ep_del(struct network *n, struct endpoint *e) {
         __atomic_add_fetch(&net_names_gen, 1, __ATOMIC_SEQ_CST);
 }
 
-int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
-             struct berr *err) {
+/* An address berth's allocator gave goes back to it (an IPAM plugin's is released by the
+ * caller, outside the lock). */
+static void alloc_release(struct network *n, uint32_t ip) {
+        if (!net_ipam_is_remote(n))
+                ipam_alloc_release(&n->alloc, ip);
+}
+
+static void alloc6_release(struct network *n, const uint8_t ip6[16]) {
+        if (!net_ipam_is_remote(n))
+                ipam_alloc6_release(&n->alloc6, ip6);
+}
+
+/* The addresses an IPAM plugin gave before the store's lock was taken. */
+struct addr_grant {
+        uint32_t ip;
+        int prefix;
+        bool has6;
+        uint8_t ip6[16];
+        int prefix6;
+};
+
+static int join_local(struct net_store *s, const char *net_id, const struct net_join_req *q,
+                      const struct addr_grant *pre, struct net_ep *ret, struct berr *err) {
         struct net_ep ep = { 0 };
         uint32_t want = 0;
         if (q->want_ip && *q->want_ip && ipam_parse_ip4(q->want_ip, &want) < 0)
@@ -1350,7 +1734,8 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
 
         pthread_mutex_lock(&s->lock);
         struct network *n = store_find_locked(s, net_id);
-        if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4) {
+        if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4 || n->busy || n->remote ||
+            net_ipam_is_remote(n) != !!pre) {
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", net_id);
         }
@@ -1368,7 +1753,10 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
                 return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
                                 q->ctr_name[0] == '/' ? q->ctr_name + 1 : q->ctr_name, n->info.name);
         }
-        r = ipam_alloc_take(&n->alloc, want, &ep.ip);
+        if (pre)
+                ep.ip = pre->ip, r = 0;
+        else
+                r = ipam_alloc_take(&n->alloc, want, &ep.ip);
         if (r < 0) {
                 pthread_mutex_unlock(&s->lock);
                 if (r == -ERANGE)
@@ -1379,17 +1767,20 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
                 return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
         }
         ep.gateway = n->alloc.gateway;
-        ep.prefix = n->subnet.prefix;
+        ep.prefix = pre ? pre->prefix : n->subnet.prefix;
         if (!n->has_v6 && !ipam_ip6_is_zero(want6)) {
-                ipam_alloc_release(&n->alloc, ep.ip);
+                alloc_release(n, ep.ip);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this network's "
                                 "subnets", q->want_ip6);
         }
         if (n->has_v6) {
-                r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
+                if (pre && pre->has6)
+                        memcpy(ep.ip6, pre->ip6, 16), r = 0;
+                else
+                        r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
                 if (r < 0) {
-                        ipam_alloc_release(&n->alloc, ep.ip);
+                        alloc_release(n, ep.ip);
                         pthread_mutex_unlock(&s->lock);
                         if (r == -ERANGE)
                                 return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of "
@@ -1403,12 +1794,12 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
                 memcpy(ep.gateway6, n->alloc6.gateway, 16);
                 if (ipam_ip6_is_zero(ep.gateway6) && !is_sub) /* macvlan/ipvlan: none unless given */
                         ipam_ip6_add(&n->subnet6, 1, ep.gateway6);
-                ep.prefix6 = n->subnet6.prefix;
+                ep.prefix6 = pre && pre->has6 ? pre->prefix6 : n->subnet6.prefix;
         }
         if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
-                ipam_alloc_release(&n->alloc, ep.ip);
+                alloc_release(n, ep.ip);
                 if (ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, ep.ip6);
+                        alloc6_release(n, ep.ip6);
                 pthread_mutex_unlock(&s->lock);
                 return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
         }
@@ -1452,9 +1843,9 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
                 n = store_find_locked(s, id);
                 struct endpoint *e = n ? ep_find(n, q->ctr_id) : NULL;
                 if (e) {
-                        ipam_alloc_release(&n->alloc, e->ep.ip);
+                        alloc_release(n, e->ep.ip);
                         if (e->ep.has_ip6)
-                                ipam_alloc6_release(&n->alloc6, e->ep.ip6);
+                                alloc6_release(n, e->ep.ip6);
                         ep_del(n, e);
                 }
                 pthread_mutex_unlock(&s->lock);
@@ -1464,11 +1855,369 @@ int net_join(struct net_store *s, const char *net_id, const struct net_join_req 
         return 0;
 }
 
+/* What one endpoint's plugins need of its network, copied under the lock. */
+struct ep_plugins {
+        char net_id[65], driver[256], ipam_driver[256], pool_id[256], pool_id6[256];
+        bool remote, remote_ipam, wants_mac, internal;
+        bool external;          /* the endpoint's: ProgramExternalConnectivity was called */
+};
+
+static void ep_plugins_fill(struct network *n, struct ep_plugins *p) {
+        snprintf(p->net_id, sizeof(p->net_id), "%s", n->info.id);
+        snprintf(p->driver, sizeof(p->driver), "%s", n->info.driver);
+        snprintf(p->ipam_driver, sizeof(p->ipam_driver), "%s", n->ipam_driver);
+        snprintf(p->pool_id, sizeof(p->pool_id), "%s", n->pool_id);
+        snprintf(p->pool_id6, sizeof(p->pool_id6), "%s", n->has_v6 ? n->pool_id6 : "");
+        p->remote = n->remote;
+        p->remote_ipam = net_ipam_is_remote(n);
+        p->wants_mac = n->ipam_wants_mac;
+        p->internal = n->info.internal;
+}
+
+static int ep_plugins_of(struct net_store *s, const char *net_id, struct ep_plugins *p) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, net_id);
+        bool ok = n && !n->busy && n->has_v4 && net_driver_has_endpoints(n->info.driver);
+        if (ok)
+                ep_plugins_fill(n, p);
+        pthread_mutex_unlock(&s->lock);
+        return ok ? 0 : -ENOENT;
+}
+
+/* IpamDriver.RequestAddress for an endpoint: the address asked (--ip) or any; its MAC
+ * when the plugin requires one and the user gave it. */
+static int ipam_plugin_address(struct net_store *s, const struct ep_plugins *p, const char *want_ip,
+                               const char *mac, struct addr_grant *ret, struct berr *err) {
+        json_t *opts = p->wants_mac && mac && *mac ? json_pack("{s:s}", REMOTE_LABEL_MAC, mac) : json_null();
+        json_t *req = json_pack("{s:s, s:s, s:o}", "PoolID", p->pool_id, "Address", want_ip ? want_ip : "", "Options", opts);
+        _cleanup_json_ json_t *a = NULL;
+        int r = remote_ipam_call(s->plugins, p->ipam_driver, "RequestAddress", req, &a, err);
+        if (r == 0)
+                r = remote_parse_address(a, &ret->ip, &ret->prefix, err);
+        return r;
+}
+
+/* The same from the network's IPv6 pool (--ip6). */
+static int ipam_plugin_address6(struct net_store *s, const struct ep_plugins *p, const char *want_ip6,
+                                const char *mac, struct addr_grant *ret, struct berr *err) {
+        json_t *opts = p->wants_mac && mac && *mac ? json_pack("{s:s}", REMOTE_LABEL_MAC, mac) : json_null();
+        json_t *req = json_pack("{s:s, s:s, s:o}", "PoolID", p->pool_id6, "Address", want_ip6 ? want_ip6 : "", "Options",
+                                opts);
+        _cleanup_json_ json_t *a = NULL;
+        int r = remote_ipam_call(s->plugins, p->ipam_driver, "RequestAddress", req, &a, err);
+        if (r == 0)
+                r = remote_parse_address6(a, ret->ip6, &ret->prefix6, err);
+        if (r == 0)
+                ret->has6 = true;
+        return r;
+}
+
+static json_t *ep_req(const struct ep_plugins *p, const char *endpoint_id) {
+        return json_pack("{s:s, s:s}", "NetworkID", p->net_id, "EndpointID", endpoint_id);
+}
+
+/* libnetwork's endpoint options and sandbox labels: the container's ports. */
+static json_t *ep_options(const struct net_join_req *q) {
+        json_t *o = json_object();
+        if (q->portmap)
+                json_object_set(o, REMOTE_LABEL_PORTMAP, q->portmap);
+        if (q->exposed)
+                json_object_set(o, REMOTE_LABEL_EXPOSED, q->exposed);
+        return o;
+}
+
+/* The endpoint's record in the store goes (its address back to berth's allocator). */
+static void ep_forget(struct net_store *s, const char *net_id, const char *ctr_id) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, net_id);
+        struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
+        if (e) {
+                alloc_release(n, e->ep.ip);
+                if (e->ep.has_ip6)
+                        alloc6_release(n, e->ep.ip6);
+                ep_del(n, e);
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* A network driver plugin's endpoint: the address (from @pre, an IPAM plugin's, or
+ * berth's allocator), CreateEndpoint, Join, and the link it names moved into the
+ * container. Undone in reverse on failure, as libnetwork rolls back. */
+static int join_remote(struct net_store *s, const struct net_join_req *q, const struct ep_plugins *p,
+                       const struct addr_grant *pre, struct net_ep *ret, struct berr *err) {
+        struct net_ep ep = { 0 };
+        bool has_mac = false;
+        if (q->want_mac && *q->want_mac) {
+                if (net_parse_mac(q->want_mac, ep.mac) < 0)
+                        return berr_set(err, BERR_INVALID, EINVAL, "invalid MAC address: %s", q->want_mac);
+                has_mac = true;
+        }
+        uint32_t want = 0;
+        if (!pre && q->want_ip && *q->want_ip && ipam_parse_ip4(q->want_ip, &want) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv4 address: %s", q->want_ip);
+        uint8_t want6[16] = { 0 };
+        if (q->want_ip6 && *q->want_ip6 && ipam_parse_ip6(q->want_ip6, want6) < 0)
+                return berr_set(err, BERR_INVALID, EINVAL, "invalid IPv6 address: %s", q->want_ip6);
+        int r = id_random_hex(ep.endpoint_id, err);
+        if (r < 0)
+                return r;
+        snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
+
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, p->net_id);
+        if (!n || n->busy) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_NOT_FOUND, ENOENT, "network %s not found", p->net_id);
+        }
+        if (ep_find(n, q->ctr_id)) {
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_FORBIDDEN, EEXIST, "endpoint with name %s already exists in network %s",
+                                q->ctr_name[0] == '/' ? q->ctr_name + 1 : q->ctr_name, n->info.name);
+        }
+        if (pre) {
+                ep.ip = pre->ip;
+                ep.prefix = pre->prefix;
+        } else if ((r = ipam_alloc_take(&n->alloc, want, &ep.ip)) < 0) {
+                pthread_mutex_unlock(&s->lock);
+                if (r == -ERANGE)
+                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                                        "network's subnets", q->want_ip);
+                if (r == -EEXIST)
+                        return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+                return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
+        } else
+                ep.prefix = n->subnet.prefix;
+        /* IPv6: berth's allocator (an IPAM plugin gives IPv4 only for now) */
+        if (!n->has_v6 && !ipam_ip6_is_zero(want6))
+                r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                             "network's subnets", q->want_ip6);
+        else if (n->has_v6 && pre && pre->has6)
+                memcpy(ep.ip6, pre->ip6, 16), ep.has_ip6 = true, ep.prefix6 = pre->prefix6;
+        else if (n->has_v6 && (r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6)) < 0) {
+                if (r == -ERANGE)
+                        r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                                     "network's subnets", q->want_ip6);
+                else if (r == -EEXIST)
+                        r = berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+                else
+                        r = berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv6 addresses on network %s",
+                                     n->info.name);
+        } else if (n->has_v6) {
+                ep.has_ip6 = true;
+                ep.prefix6 = n->subnet6.prefix;
+        }
+        if (r < 0) {
+                alloc_release(n, ep.ip);
+                pthread_mutex_unlock(&s->lock);
+                return r;
+        }
+        if ((r = ep_add(n, q->ctr_id, q->ctr_name, &ep, q->dns_names)) < 0) {
+                alloc_release(n, ep.ip);
+                if (ep.has_ip6)
+                        alloc6_release(n, ep.ip6);
+                pthread_mutex_unlock(&s->lock);
+                return berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        char ip[16], addr[24], ip6[46], addr6[52] = "", mac[18] = "";
+        ipam_format_ip4(ep.ip, ip);
+        snprintf(addr, sizeof(addr), "%s/%d", ip, ep.prefix);
+        if (ep.has_ip6) {
+                ipam_format_ip6(ep.ip6, ip6);
+                snprintf(addr6, sizeof(addr6), "%s/%d", ip6, ep.prefix6);
+        }
+        if (has_mac)
+                net_format_mac(ep.mac, mac);
+        json_t *req = ep_req(p, ep.endpoint_id);
+        json_object_set_new(req, "Interface", json_pack("{s:s, s:s, s:s}", "Address", addr, "AddressIPv6", addr6,
+                                                        "MacAddress", mac));
+        json_object_set_new(req, "Options", ep_options(q));
+        _cleanup_json_ json_t *created = NULL, *joined = NULL;
+        bool drv_mac = false;
+        uint8_t dmac[6];
+        r = remote_driver_call(s->plugins, p->driver, "CreateEndpoint", req, &created, err);
+        if (r < 0) {
+                ep_forget(s, p->net_id, q->ctr_id);
+                return r;
+        }
+        struct remote_join j;
+        struct berr e = { 0 };
+        r = remote_parse_endpoint(created, addr, ep.has_ip6 ? addr6 : NULL, &drv_mac, dmac, err);
+        if (r == 0 && drv_mac && has_mac)
+                r = berr_set(err, BERR_INTERNAL, EEXIST, "driver modified interface MAC address: endpoint interface MAC "
+                             "address present (%s)", mac);
+        if (r == 0 && drv_mac) {
+                memcpy(ep.mac, dmac, 6);
+                has_mac = true;
+        }
+        if (r == 0) {
+                req = ep_req(p, ep.endpoint_id);
+                json_object_set_new(req, "SandboxKey", json_string(q->ns_path));
+                json_object_set_new(req, "Options", ep_options(q));
+                r = remote_driver_call(s->plugins, p->driver, "Join", req, &joined, err);
+                if (r == 0) {
+                        r = remote_parse_join(joined, &j, err);
+                        if (r == 0 && !j.src_name[0])
+                                r = berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "network plugin %s named no interface "
+                                             "(InterfaceName) for the container: not supported by berth", p->driver);
+                        char name[16];
+                        if (r == 0 && remote_ifname(j.dst_prefix, q->ifname, name) < 0)
+                                r = berr_set(err, BERR_INTERNAL, EINVAL, "failed to set interface name: prefix %s too "
+                                             "long", j.dst_prefix);
+                        if (r == 0) {
+                                snprintf(ep.ifname, sizeof(ep.ifname), "%s", name);
+                                struct remote_link_req lq = { .src_name = j.src_name, .ns_path = q->ns_path,
+                                                              .name = ep.ifname, .has_mac = has_mac, .ip = ep.ip,
+                                                              .prefix = ep.prefix, .routes = j.routes,
+                                                              .n_routes = j.n_routes,
+                                                              .gw = q->default_route && !p->internal ? j.gateway : 0,
+                                                              .has_ip6 = ep.has_ip6, .prefix6 = ep.prefix6,
+                                                              .gw6 = ep.has_ip6 && j.has_gateway6 && q->default_route &&
+                                                                                     !p->internal
+                                                                             ? j.gateway6
+                                                                             : NULL };
+                                memcpy(lq.ip6, ep.ip6, 16);
+                                memcpy(lq.mac, ep.mac, 6);
+                                r = remote_link_move_in(&lq, ep.mac, err);
+                        }
+                        if (r < 0 && remote_driver_call(s->plugins, p->driver, "Leave", ep_req(p, ep.endpoint_id), NULL,
+                                                        &e) < 0)
+                                log_warn("network %s: Leave after a failed join: %s", p->net_id, e.msg);
+                }
+        }
+        if (r < 0) {
+                if (remote_driver_call(s->plugins, p->driver, "DeleteEndpoint", ep_req(p, ep.endpoint_id), NULL, &e) < 0)
+                        log_warn("network %s: DeleteEndpoint after a failed join: %s", p->net_id, e.msg);
+                ep_forget(s, p->net_id, q->ctr_id);
+                return r;
+        }
+        ep.gateway = j.gateway;
+        if (ep.has_ip6)
+                memcpy(ep.gateway6, j.gateway6, 16); /* all zero: none */
+        snprintf(ep.src_name, sizeof(ep.src_name), "%s", j.src_name);
+        pthread_mutex_lock(&s->lock);
+        n = store_find_locked(s, p->net_id);
+        struct endpoint *en = n ? ep_find(n, q->ctr_id) : NULL;
+        if (en)
+                en->ep = ep;
+        pthread_mutex_unlock(&s->lock);
+        *ret = ep;
+        return 0;
+}
+
+int net_join(struct net_store *s, const char *net_id, const struct net_join_req *q, struct net_ep *ret,
+             struct berr *err) {
+        struct ep_plugins p;
+        if (ep_plugins_of(s, net_id, &p) < 0 || (!p.remote && !p.remote_ipam))
+                return join_local(s, net_id, q, NULL, ret, err);
+        struct addr_grant pre = { 0 };
+        int r;
+        struct berr e = { 0 };
+        if (p.remote_ipam && (r = ipam_plugin_address(s, &p, q->want_ip, q->want_mac, &pre, err)) < 0)
+                return r;
+        if (p.remote_ipam && p.pool_id6[0] && (r = ipam_plugin_address6(s, &p, q->want_ip6, q->want_mac, &pre, err)) < 0) {
+                if (ipam_release_addr(s, p.ipam_driver, p.pool_id, pre.ip, &e) < 0)
+                        log_warn("network %s: release address after a failed join: %s", net_id, e.msg);
+                return r;
+        }
+        r = p.remote ? join_remote(s, q, &p, p.remote_ipam ? &pre : NULL, ret, err)
+                     : join_local(s, net_id, q, &pre, ret, err);
+        if (r < 0 && p.remote_ipam && ipam_release_addr(s, p.ipam_driver, p.pool_id, pre.ip, &e) < 0)
+                log_warn("network %s: release address after a failed join: %s", net_id, e.msg);
+        if (r < 0 && pre.has6 && ipam_release_addr6(s, p.ipam_driver, p.pool_id6, pre.ip6, &e) < 0)
+                log_warn("network %s: release IPv6 address after a failed join: %s", net_id, e.msg);
+        return r;
+}
+
+int net_program_external(struct net_store *s, const char *net_id, const char *ctr_id, json_t *portmap, json_t *exposed,
+                         struct berr *err) {
+        struct ep_plugins p = { 0 };
+        char endpoint_id[65] = "";
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, net_id);
+        struct endpoint *e = n && n->remote ? ep_find(n, ctr_id) : NULL;
+        if (e) {
+                ep_plugins_fill(n, &p);
+                snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!e)
+                return 0;
+        json_t *req = ep_req(&p, endpoint_id);
+        json_object_set_new(req, "Options", json_pack("{s:O, s:O}", REMOTE_LABEL_PORTMAP, portmap, REMOTE_LABEL_EXPOSED,
+                                                      exposed));
+        int r = remote_driver_call(s->plugins, p.driver, "ProgramExternalConnectivity", req, NULL, err);
+        if (r < 0 && err->kind == BERR_NOT_FOUND && err->errnum == EIO) /* a 404: not required of drivers yet */
+                return 0;
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&s->lock);
+        n = store_find_locked(s, net_id);
+        e = n ? ep_find(n, ctr_id) : NULL;
+        if (e)
+                e->ep.external = true;
+        pthread_mutex_unlock(&s->lock);
+        return 1;
+}
+
 int net_add_link_local(const char *ns_path, const char *ifname, const char *ip, struct berr *err) {
         uint32_t a;
         if (ipam_parse_ip4(ip, &a) < 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "invalid link-local IP address: %s", ip);
         return nl_addr4_add_in(ns_path, ifname, a, (a >> 16) == 0xa9fe ? 16 : 32, err);
+}
+
+/* One teardown call of a leave; a plugin found unreachable (after plugin_call's retry
+ * window) is not asked again in the same leave, so a plugin that is gone holds the exit
+ * handling for one window, not four. */
+static void leave_call(struct net_store *s, const char *net_id, bool ipam, const char *plugin, const char *method,
+                       json_t *args, const char **gone) {
+        if (*gone && strcmp(*gone, plugin) == 0) {
+                json_decref(args);
+                log_warn("network %s: %s skipped: plugin %s is unreachable", net_id, method, plugin);
+                return;
+        }
+        struct berr e = { 0 };
+        int r = ipam ? remote_ipam_call(s->plugins, plugin, method, args, NULL, &e)
+                     : remote_driver_call(s->plugins, plugin, method, args, NULL, &e);
+        if (r < 0 && e.kind == BERR_UNAVAILABLE)
+                *gone = plugin;
+        /* a 404 of RevokeExternalConnectivity: the driver has no such method (not required yet) */
+        if (r < 0 && !(e.kind == BERR_NOT_FOUND && e.errnum == EIO && strcmp(method, "RevokeExternalConnectivity") == 0))
+                log_warn("network %s: %s: %s", net_id, method, e.msg);
+}
+
+/* libnetwork's order: RevokeExternalConnectivity (if programmed), Leave, the link back out
+ * of the container, DeleteEndpoint, then the address back to the IPAM plugin. A plugin's
+ * failure is logged: the container leaves. */
+static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const char *endpoint_id, const char *src_name,
+                          uint32_t ip, const uint8_t *ip6, const char *hname, const char *ns_path, const char *ifname) {
+        const char *gone = NULL;
+        if (p->remote) {
+                if (p->external)
+                        leave_call(s, p->net_id, false, p->driver, "RevokeExternalConnectivity", ep_req(p, endpoint_id),
+                                   &gone);
+                leave_call(s, p->net_id, false, p->driver, "Leave", ep_req(p, endpoint_id), &gone);
+                if (ns_path && ifname && *ifname)
+                        remote_link_move_out(ns_path, ifname, src_name);
+                leave_call(s, p->net_id, false, p->driver, "DeleteEndpoint", ep_req(p, endpoint_id), &gone);
+        } else if (nl_link_exists(hname))
+                nl_link_delete_later(hname);
+        else if (ns_path && ifname && *ifname)
+                nl_link_delete_in(ns_path, ifname);
+        if (p->remote_ipam) {
+                char a[16];
+                ipam_format_ip4(ip, a);
+                leave_call(s, p->net_id, true, p->ipam_driver, "ReleaseAddress",
+                           json_pack("{s:s, s:s}", "PoolID", p->pool_id, "Address", a), &gone);
+        }
+        if (p->remote_ipam && p->pool_id6[0] && ip6) {
+                char a6[46];
+                ipam_format_ip6(ip6, a6);
+                leave_call(s, p->net_id, true, p->ipam_driver, "ReleaseAddress",
+                           json_pack("{s:s, s:s}", "PoolID", p->pool_id6, "Address", a6), &gone);
+        }
 }
 
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
@@ -1477,13 +2226,31 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
         pthread_mutex_lock(&s->lock);
         struct network *n = store_find_locked(s, net_id);
         struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
+        struct ep_plugins p = { 0 };
+        char endpoint_id[65] = "", src_name[16] = "";
+        uint32_t ip = 0;
+        uint8_t ip6[16];
+        bool has6 = false;
         if (e) {
-                ipam_alloc_release(&n->alloc, e->ep.ip);
+                if (n->remote || net_ipam_is_remote(n)) {
+                        if ((has6 = e->ep.has_ip6))
+                                memcpy(ip6, e->ep.ip6, 16);
+                        ep_plugins_fill(n, &p);
+                        p.external = e->ep.external;
+                        snprintf(endpoint_id, sizeof(endpoint_id), "%s", e->ep.endpoint_id);
+                        snprintf(src_name, sizeof(src_name), "%s", e->ep.src_name);
+                        ip = e->ep.ip;
+                }
+                alloc_release(n, e->ep.ip);
                 if (e->ep.has_ip6)
-                        ipam_alloc6_release(&n->alloc6, e->ep.ip6);
+                        alloc6_release(n, e->ep.ip6);
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
+        if (p.remote || p.remote_ipam) {
+                leave_plugins(s, &p, endpoint_id, src_name, ip, has6 ? ip6 : NULL, hname, ns_path, ifname);
+                return;
+        }
         if (nl_link_exists(hname))
                 nl_link_delete_later(hname); /* its peer in the container goes with it */
         else if (ns_path && ifname && *ifname)
@@ -1501,17 +2268,18 @@ int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, con
                 uint32_t got;
                 uint8_t got6[16];
                 struct net_ep e = *ep;
-                if (ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
+                if (!net_ipam_is_remote(n) && ipam_alloc_take(&n->alloc, ep->ip, &got) < 0)
                         r = berr_set(err, BERR_CONFLICT, EADDRINUSE, "address of container %.12s is taken", ctr_id);
-                else if (e.has_ip6 && (!n->has_v6 || ipam_alloc6_take(&n->alloc6, e.ip6, got6) < 0)) {
+                else if (e.has_ip6 && (!n->has_v6 || (!net_ipam_is_remote(n) &&
+                                                      ipam_alloc6_take(&n->alloc6, e.ip6, got6) < 0))) {
                         /* Its IPv4 endpoint stays; the IPv6 address is not the network's to give. */
                         log_warn("IPv6 address of container %.12s on network %s is taken or gone", ctr_id, n->info.name);
                         e.has_ip6 = false;
                 }
                 if (r == 0 && (r = ep_add(n, ctr_id, ctr_name, &e, dns_names)) < 0) {
-                        ipam_alloc_release(&n->alloc, ep->ip);
+                        alloc_release(n, ep->ip);
                         if (e.has_ip6)
-                                ipam_alloc6_release(&n->alloc6, e.ip6);
+                                alloc6_release(n, e.ip6);
                         r = berr_set(err, BERR_INTERNAL, -r, "too many endpoints");
                 }
         }

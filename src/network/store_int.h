@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ipam.h"
@@ -45,8 +46,23 @@ struct network {
         bool sub_internal;      /* no route out: --internal, or no parent given */
         struct endpoint *eps;
         size_t n_eps;
+        /* Plugins (remote.h): the driver is one (info.driver), and/or the addresses come
+         * from an IPAM plugin (ipam_driver; "" or "default" is berth's allocator, @alloc). */
+        bool remote;
+        char ipam_driver[256];
+        char pool_id[256];      /* the IPAM plugin's pool */
+        bool gw_from_ipam;      /* the gateway was asked of the IPAM plugin: released with the network */
+        char pool_id6[256];     /* its IPv6 pool (EnableIPv6) */
+        bool gw6_from_ipam;
+        bool ipam_wants_mac;    /* its RequiresMACAddress */
+        bool busy;              /* a plugin creates or removes it now: no endpoint, no removal */
         struct network *next;
 };
+
+/* Whether @n's addresses come from an IPAM plugin. */
+static inline bool net_ipam_is_remote(const struct network *n) {
+        return n->ipam_driver[0] && strcmp(n->ipam_driver, "default") != 0;
+}
 
 struct net_store {
         pthread_mutex_t lock;
@@ -67,6 +83,7 @@ struct net_store {
         json_t *warnings;       /* for docker info, under lock */
         struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
         struct fwd *fwd;        /* puts the bridges in firewalld's zone (firewalld.c) */
+        struct plugin_registry *plugins; /* network and IPAM driver plugins (remote.c) */
 };
 
 /* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */

@@ -57,6 +57,7 @@ static json_t *network_json(struct network *n, bool with_containers) {
         json_object_del(o, "BerthBridge");
         json_object_del(o, "BerthParent");
         json_object_del(o, "BerthCreatedParent");
+        json_object_del(o, "BerthIpam");
         json_object_set_new(o, "Containers", with_containers ? containers_json(n) : json_object());
         return o;
 }

@@ -24,7 +24,7 @@ bool net_driver_is_sublink(const char *driver) {
 }
 
 bool net_driver_has_endpoints(const char *driver) {
-        return driver && (strcmp(driver, "bridge") == 0 || net_driver_is_sublink(driver));
+        return driver && (strcmp(driver, "bridge") == 0 || net_driver_is_sublink(driver) || net_driver_is_remote(driver));
 }
 
 static const char *opt(json_t *options, const char *key) {

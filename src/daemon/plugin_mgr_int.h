@@ -1,0 +1,45 @@
+/* plugin_mgr_int.h - the plugin manager's own: the store (plugin_mgr.c) and running a
+ * plugin as a container (plugin_run.c). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/id.h"
+
+struct berr;
+struct daemon;
+
+struct mplugin {
+        char id[ID_HEX_LEN + 1];
+        json_t *obj; /* the Plugin object (GET /plugins/{name}/json), as DATA-ROOT/plugins/<id>/config.json */
+        bool busy;   /* an operation holds it (outside the manager's lock) */
+        struct mplugin *next;
+};
+
+const char *mplugin_name(const struct mplugin *p);
+bool mplugin_enabled(const struct mplugin *p);
+int pmgr_save(struct daemon *d, struct mplugin *p, struct berr *err);
+/* DATA-ROOT/plugins, open. */
+int pmgr_data_dir(struct daemon *d);
+
+/* A new DATA-ROOT/plugins/.tmp-XXX directory, for a plugin being made (swept at start). */
+int pmgr_tmp_dir(struct daemon *d, char name[64], int *ret_fd, struct berr *err);
+void pmgr_tmp_remove(struct daemon *d, const char *name);
+/* Its config.json, bounded and checked (dockerd's "config not found", "failed to parse
+ * config: ..."). */
+int pmgr_read_config(int dir_fd, json_t **ret, struct berr *err);
+/* The directory @tmp_name (rootfs/ in it) becomes plugin @name with @config: the record
+ * is written into it and one rename publishes it. 409 when the name is taken. */
+int pmgr_install(struct daemon *d, const char *tmp_name, int tmp_fd, const char *name, json_t *config,
+                 const char *reference, struct mplugin **ret, struct berr *err);
+
+/* plugin_run.c: start the plugin's container, wait for its socket, Plugin.Activate, join
+ * the registry. On failure nothing runs. */
+int pmgr_run_start(struct daemon *d, struct mplugin *p, int timeout_s, struct berr *err);
+/* At berthd's start: a plugin still running is taken back, else started. */
+int pmgr_run_restore(struct daemon *d, struct mplugin *p, struct berr *err);
+/* SIGTERM, 10 s, SIGKILL (dockerd's shutdownPlugin), then its run directories go. */
+void pmgr_run_stop(struct daemon *d, struct mplugin *p);
+/* What a removed plugin leaves in the exec root. */
+void pmgr_run_cleanup(struct daemon *d, struct mplugin *p);

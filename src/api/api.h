@@ -62,7 +62,10 @@ int api_swarm_not_manager(struct api_request *req, struct berr *err);
 int api_swarm_leave(struct api_request *req, struct berr *err);
 int api_swarm_unsupported(struct api_request *req, struct berr *err);
 /* plugins.c: managed plugins (daemon/plugin_mgr.h). */
-int api_plugins_unsupported(struct api_request *req, struct berr *err);
+int api_plugins_privileges(struct api_request *req, struct berr *err);
+int api_plugins_pull(struct api_request *req, struct berr *err);
+int api_plugins_upgrade(struct api_request *req, struct berr *err);
+int api_plugins_push(struct api_request *req, struct berr *err);
 int api_plugins_ls(struct api_request *req, struct berr *err);
 int api_plugins_inspect(struct api_request *req, struct berr *err);
 int api_plugins_create(struct api_request *req, struct berr *err);

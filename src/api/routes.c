@@ -104,16 +104,16 @@ const struct api_route api_routes[] = {
         { "POST", "/configs/{id}/update", api_swarm_not_manager, 0 },
         /* managed plugins (plugins.c) */
         { "GET", "/plugins", api_plugins_ls, 0 },
-        { "GET", "/plugins/privileges", api_plugins_unsupported, 0 },
-        { "POST", "/plugins/pull", api_plugins_unsupported, 0 },
+        { "GET", "/plugins/privileges", api_plugins_privileges, 0 },
+        { "POST", "/plugins/pull", api_plugins_pull, 0 },
         { "POST", "/plugins/create", api_plugins_create, API_BODY_STREAM },
         { "GET", "/plugins/{name*}/json", api_plugins_inspect, 0 },
         { "DELETE", "/plugins/{name*}", api_plugins_remove, 0 },
         { "POST", "/plugins/{name*}/enable", api_plugins_enable, 0 },
         { "POST", "/plugins/{name*}/disable", api_plugins_disable, 0 },
-        { "POST", "/plugins/{name*}/push", api_plugins_unsupported, 0 },
+        { "POST", "/plugins/{name*}/push", api_plugins_push, 0 },
         { "POST", "/plugins/{name*}/set", api_plugins_set, 0 },
-        { "POST", "/plugins/{name*}/upgrade", api_plugins_unsupported, 0 },
+        { "POST", "/plugins/{name*}/upgrade", api_plugins_upgrade, 0 },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -31,12 +31,6 @@
 #define RECORD_MAX_BYTES (4u << 20)
 #define TMP_PREFIX ".tmp-"
 
-struct plugin_mgr {
-        pthread_mutex_t lock;
-        pthread_cond_t cond; /* a busy plugin is free again */
-        struct mplugin *list;
-        int dir_fd; /* DATA-ROOT/plugins */
-};
 
 static struct mplugin *mplugin_free(struct mplugin *p) {
         if (p)
@@ -71,6 +65,10 @@ static int save_at(int dir_fd, const char *id, json_t *obj, struct berr *err) {
 
 int pmgr_save(struct daemon *d, struct mplugin *p, struct berr *err) {
         return save_at(d->pmgr->dir_fd, p->id, p->obj, err);
+}
+
+int pmgr_save_obj(struct daemon *d, const char *id, json_t *obj, struct berr *err) {
+        return save_at(d->pmgr->dir_fd, id, obj, err);
 }
 
 /* A regular file in @dir_fd, not followed if a symlink, at most @max bytes. */
@@ -246,7 +244,7 @@ static int find_locked(struct plugin_mgr *m, const char *ref, struct mplugin **r
 }
 
 /* Find and mark busy (waiting out another operation on it); pmgr_release ends it. */
-static int acquire(struct plugin_mgr *m, const char *ref, struct mplugin **ret, struct berr *err) {
+int pmgr_acquire(struct plugin_mgr *m, const char *ref, struct mplugin **ret, struct berr *err) {
         pthread_mutex_lock(&m->lock);
         struct mplugin *p;
         int r;
@@ -265,14 +263,14 @@ static int acquire(struct plugin_mgr *m, const char *ref, struct mplugin **ret, 
         return 0;
 }
 
-static void release(struct plugin_mgr *m, struct mplugin *p) {
+void pmgr_release(struct plugin_mgr *m, struct mplugin *p) {
         pthread_mutex_lock(&m->lock);
         p->busy = false;
         pthread_cond_broadcast(&m->cond);
         pthread_mutex_unlock(&m->lock);
 }
 
-static void emit(struct daemon *d, struct mplugin *p, const char *action) {
+void pmgr_emit(struct daemon *d, struct mplugin *p, const char *action) {
         events_emit(d, "plugin", action, p->id, json_pack("{s:s}", "name", mplugin_name(p)));
 }
 
@@ -358,7 +356,7 @@ static int plugin_name_of(const char *repo, char out[REFERENCE_STRING_MAX], stru
         return 0;
 }
 
-static bool name_taken_locked(struct plugin_mgr *m, const char *name) {
+bool pmgr_name_taken_locked(struct plugin_mgr *m, const char *name) {
         for (struct mplugin *p = m->list; p; p = p->next)
                 if (strcmp(mplugin_name(p), name) == 0)
                         return true;
@@ -429,7 +427,7 @@ int pmgr_install(struct daemon *d, const char *tmp_name, int tmp_fd, const char 
         snprintf(p->id, sizeof(p->id), "%s", id);
         p->obj = json_incref(obj);
         pthread_mutex_lock(&m->lock);
-        if (name_taken_locked(m, name)) {
+        if (pmgr_name_taken_locked(m, name)) {
                 pthread_mutex_unlock(&m->lock);
                 mplugin_free(p);
                 return berr_set(err, BERR_CONFLICT, EEXIST, "plugin %s already exists", name);
@@ -476,7 +474,7 @@ int pmgr_create(struct daemon *d, const char *repo, int tar_fd, struct berr *err
         if (r < 0)
                 return r;
         pthread_mutex_lock(&m->lock);
-        bool taken = name_taken_locked(m, name);
+        bool taken = pmgr_name_taken_locked(m, name);
         pthread_mutex_unlock(&m->lock);
         if (taken) /* the fast check; pmgr_install checks again under the lock */
                 return berr_set(err, BERR_CONFLICT, EEXIST, "plugin %s already exists", name);
@@ -502,7 +500,7 @@ int pmgr_create(struct daemon *d, const char *repo, int tar_fd, struct berr *err
                 pmgr_tmp_remove(d, tmp);
                 return r;
         }
-        emit(d, p, "create");
+        pmgr_emit(d, p, "create");
         return 0;
 }
 
@@ -511,7 +509,7 @@ int pmgr_create(struct daemon *d, const char *repo, int tar_fd, struct berr *err
 int pmgr_enable(struct daemon *d, const char *name, int timeout_s, struct berr *err) {
         struct plugin_mgr *m = d->pmgr;
         struct mplugin *p;
-        int r = acquire(m, name, &p, err);
+        int r = pmgr_acquire(m, name, &p, err);
         if (r < 0)
                 return r;
         if (mplugin_enabled(p))
@@ -526,9 +524,9 @@ int pmgr_enable(struct daemon *d, const char *name, int timeout_s, struct berr *
                         set_enabled(m, p, false);
                 }
         }
-        release(m, p);
+        pmgr_release(m, p);
         if (r == 0)
-                emit(d, p, "enable");
+                pmgr_emit(d, p, "enable");
         return r;
 }
 
@@ -554,7 +552,7 @@ static int disable_locked_out(struct daemon *d, struct mplugin *p, struct berr *
 int pmgr_disable(struct daemon *d, const char *name, bool force, struct berr *err) {
         struct plugin_mgr *m = d->pmgr;
         struct mplugin *p;
-        int r = acquire(m, name, &p, err);
+        int r = pmgr_acquire(m, name, &p, err);
         if (r < 0)
                 return r;
         if (!force && volumes_of(d, mplugin_name(p)) > 0)
@@ -564,16 +562,16 @@ int pmgr_disable(struct daemon *d, const char *name, bool force, struct berr *er
                              mplugin_name(p));
         else
                 r = disable_locked_out(d, p, err);
-        release(m, p);
+        pmgr_release(m, p);
         if (r == 0)
-                emit(d, p, "disable");
+                pmgr_emit(d, p, "disable");
         return r;
 }
 
 int pmgr_remove(struct daemon *d, const char *name, bool force, struct berr *err) {
         struct plugin_mgr *m = d->pmgr;
         struct mplugin *p;
-        int r = acquire(m, name, &p, err);
+        int r = pmgr_acquire(m, name, &p, err);
         if (r < 0)
                 return r;
         if (!force && volumes_of(d, mplugin_name(p)) > 0)
@@ -581,7 +579,7 @@ int pmgr_remove(struct daemon *d, const char *name, bool force, struct berr *err
         else if (!force && mplugin_enabled(p))
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "plugin %s is enabled", mplugin_name(p));
         if (r < 0) {
-                release(m, p);
+                pmgr_release(m, p);
                 return r;
         }
         if (mplugin_enabled(p)) {
@@ -610,7 +608,7 @@ int pmgr_remove(struct daemon *d, const char *name, bool force, struct berr *err
                 }
         pthread_cond_broadcast(&m->cond);
         pthread_mutex_unlock(&m->lock);
-        emit(d, p, "remove");
+        pmgr_emit(d, p, "remove");
         pmgr_run_cleanup(d, p);
         pmgr_tmp_remove(d, tmp);
         mplugin_free(p);
@@ -623,7 +621,7 @@ int pmgr_set(struct daemon *d, const char *name, json_t *args, struct berr *err)
                 return berr_set(err, BERR_INVALID, EINVAL, "json: cannot unmarshal %s into Go value of type []string",
                                 json_type_name(args));
         struct mplugin *p;
-        int r = acquire(m, name, &p, err);
+        int r = pmgr_acquire(m, name, &p, err);
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *work = json_deep_copy(p->obj);
@@ -639,6 +637,6 @@ int pmgr_set(struct daemon *d, const char *name, json_t *args, struct berr *err)
                 p->obj = TAKE_PTR(work);
                 pthread_mutex_unlock(&m->lock);
         }
-        release(m, p);
+        pmgr_release(m, p);
         return r;
 }

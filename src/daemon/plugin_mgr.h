@@ -31,3 +31,21 @@ int pmgr_disable(struct daemon *d, const char *name, bool force, struct berr *er
 int pmgr_remove(struct daemon *d, const char *name, bool force, struct berr *err);
 /* POST /plugins/{name}/set: @args a JSON array of "name[.field]=value" strings. */
 int pmgr_set(struct daemon *d, const char *name, json_t *args, struct berr *err);
+
+/* ---- registries (plugin_dist.c) ---- */
+
+/* Progress messages (Docker's JSON), borrowed. */
+typedef void (*pmgr_progress_fn)(void *opaque, json_t *msg);
+
+/* GET /plugins/privileges?remote=: what installing @remote needs granted. */
+int pmgr_privileges(struct daemon *d, const char *remote, const char *auth_header, json_t **ret, struct berr *err);
+/* POST /plugins/pull?remote=&name=: install (disabled) with @granted privileges, which
+ * must be those the plugin needs. *@ret_name: the plugin's name (Docker-Plugin-Name). */
+int pmgr_pull(struct daemon *d, const char *remote, const char *name, const char *auth_header, json_t *granted,
+              pmgr_progress_fn progress, void *opaque, char ret_name[600], struct berr *err);
+/* POST /plugins/{name}/upgrade?remote=: a disabled plugin's rootfs and config replaced. */
+int pmgr_upgrade(struct daemon *d, const char *name, const char *remote, const char *auth_header, json_t *granted,
+                 pmgr_progress_fn progress, void *opaque, struct berr *err);
+/* POST /plugins/{name}/push: config blob and the rootfs as one gzipped layer. */
+int pmgr_push(struct daemon *d, const char *name, const char *auth_header, pmgr_progress_fn progress, void *opaque,
+              struct berr *err);

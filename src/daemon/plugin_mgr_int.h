@@ -3,12 +3,20 @@
 #pragma once
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "common/id.h"
 
 struct berr;
 struct daemon;
+
+struct plugin_mgr {
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* a busy plugin is free again */
+        struct mplugin *list;
+        int dir_fd; /* DATA-ROOT/plugins */
+};
 
 struct mplugin {
         char id[ID_HEX_LEN + 1];
@@ -18,8 +26,16 @@ struct mplugin {
 };
 
 const char *mplugin_name(const struct mplugin *p);
+/* Find a plugin by name, ID or ID prefix and hold it (waiting out another operation on
+ * it); pmgr_release lets go. */
+int pmgr_acquire(struct plugin_mgr *m, const char *ref, struct mplugin **ret, struct berr *err);
+void pmgr_release(struct plugin_mgr *m, struct mplugin *p);
+bool pmgr_name_taken_locked(struct plugin_mgr *m, const char *name);
+/* A "plugin" event (create, enable, disable, remove, pull, push). */
+void pmgr_emit(struct daemon *d, struct mplugin *p, const char *action);
 bool mplugin_enabled(const struct mplugin *p);
 int pmgr_save(struct daemon *d, struct mplugin *p, struct berr *err);
+int pmgr_save_obj(struct daemon *d, const char *id, json_t *obj, struct berr *err);
 /* DATA-ROOT/plugins, open. */
 int pmgr_data_dir(struct daemon *d);
 

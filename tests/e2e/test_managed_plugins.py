@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import TESTDATA, Berthd, DockerCLI
+from registry import Registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER_SRC = os.path.join(HERE, "plugins", "vol_driver.c")
@@ -188,6 +189,79 @@ def test_enabled_plugin_survives_restart_and_rm_force(daemon, plugin_dir):
     assert plugin_entries(daemon) == []
 
 
+@pytest.fixture(scope="module")
+def registry():
+    reg = Registry().start()
+    yield reg
+    reg.cleanup()
+
+
+def test_push_rm_install_from_registry(daemon, plugin_dir, registry):
+    cli = daemon.cli
+    ref = "%s/berth/vd:1.0" % registry.host
+    cli.run("plugin", "create", ref, str(plugin_dir))
+    cli.run("plugin", "push", ref)
+    # what the registry holds: a schema2 manifest whose config is the plugin's
+    status, headers, body = registry.request(
+        "GET", "/v2/berth/vd/manifests/1.0",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    assert status == 200, body
+    manifest = json.loads(body)
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.plugin.v1+json"
+    assert [l["mediaType"] for l in manifest["layers"]] == ["application/vnd.docker.image.rootfs.diff.tar.gzip"]
+    status, _, blob = registry.request("GET", "/v2/berth/vd/blobs/" + manifest["config"]["digest"])
+    assert status == 200 and json.loads(blob)["Interface"]["Socket"] == "vd.sock"
+    cli.run("plugin", "rm", ref)
+    assert plugin_entries(daemon) == []
+
+    # privileges: none for this plugin
+    import urllib.parse
+    import http.client
+    import socket
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(daemon.sock)
+
+    c = Conn("localhost", timeout=30)
+    c.request("GET", "/v1.45/plugins/privileges?remote=" + urllib.parse.quote(ref))
+    r = c.getresponse()
+    assert r.status == 200 and json.loads(r.read()) == []
+    c.close()
+
+    # install under another name, enabled, and used
+    cli.run("plugin", "install", "--grant-all-permissions", "--alias", "vdalias", ref, "GREETING=installed")
+    info = json.loads(cli.run("plugin", "inspect", "vdalias").stdout)[0]
+    assert info["Name"] == "vdalias:latest" and info["Enabled"] is True
+    assert info["PluginReference"] == ref
+    assert "GREETING=installed" in info["Settings"]["Env"]
+    cli.run("volume", "create", "-d", "vdalias", "iv1")
+    assert cli.run("run", "--rm", "-v", "iv1:/m", "busybox", "cat", "/m/greeting").stdout == "installed"
+    cli.run("volume", "rm", "iv1")
+
+    # upgrade needs the plugin disabled, then keeps its name and settings
+    p = cli.run("plugin", "upgrade", "--grant-all-permissions", "vdalias", ref, check=False)
+    assert p.returncode != 0 and "disabled before upgrading" in p.stderr
+    cli.run("plugin", "disable", "vdalias")
+    cli.run("plugin", "upgrade", "--grant-all-permissions", "--skip-remote-check", "vdalias", ref)
+    cli.run("plugin", "enable", "vdalias")
+    cli.run("plugin", "rm", "-f", "vdalias")
+
+    # a name that is not on the registry: the registry's error, nothing left behind
+    p = cli.run("plugin", "install", "--grant-all-permissions", "%s/berth/none:1" % registry.host, check=False)
+    assert p.returncode != 0 and "manifest unknown" in p.stderr.lower()
+    # an image is not a plugin
+    img = "%s/berth/busybox:1" % registry.host
+    cli.run("tag", "busybox", img)
+    cli.run("push", img)
+    p = cli.run("plugin", "install", "--grant-all-permissions", img, check=False)
+    assert p.returncode != 0 and "did not find plugin config for specified reference" in p.stderr
+    cli.run("rmi", img)
+    assert plugin_entries(daemon) == []
+    assert cli.run("plugin", "ls", "-q").stdout.split() == []
+
+
 def tar_bytes(entries):
     """A tar of (name, data or None for a directory) entries, names as given."""
     buf = io.BytesIO()
@@ -244,7 +318,7 @@ def test_hostile_plugin_archives_are_refused_leaving_nothing(daemon, entries, me
     assert daemon.cli.run("plugin", "ls", "-q").stdout.split() == []
 
 
-def test_unknown_plugin_and_unsupported_registry_operations(daemon):
+def test_unknown_plugin_is_not_found(daemon):
     cli = daemon.cli
     for args in (["inspect", "nope"], ["enable", "nope"], ["disable", "nope"], ["rm", "nope"], ["set", "nope", "A=b"]):
         p = cli.run("plugin", *args, check=False)

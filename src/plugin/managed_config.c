@@ -210,8 +210,22 @@ int plugin_config_normalize(json_t *in, json_t **ret, struct berr *err) {
                         return berr_set(err, BERR_INVALID, EINVAL, "Invalid capability format: %s",
                                         json_string_value(t));
         }
-        /* Go marshals a nil slice as null: dockerd's inspect shows "Types": null etc. for what
-         * the file left out; keep Entrypoint/Types as given. */
+        /* Go's omitempty fields, as dockerd's inspect leaves them out */
+        const char *dv = json_string_value(json_object_get(out, "DockerVersion"));
+        if (dv && !*dv)
+                json_object_del(out, "DockerVersion");
+        json_t *itf = json_object_get(out, "Interface");
+        if (!*(json_string_value(json_object_get(itf, "ProtocolScheme")) ?: ""))
+                json_object_del(itf, "ProtocolScheme");
+        json_t *user = json_object_get(out, "User");
+        for (int k = 0; k < 2; k++)
+                if (json_integer_value(json_object_get(user, k ? "GID" : "UID")) == 0)
+                        json_object_del(user, k ? "GID" : "UID");
+        json_t *rootfs = json_object_get(in, "rootfs");
+        if (!rootfs || json_is_null(rootfs))
+                json_object_del(out, "rootfs");
+        else if (!*(json_string_value(json_object_get(json_object_get(out, "rootfs"), "type")) ?: ""))
+                json_object_del(json_object_get(out, "rootfs"), "type");
         *ret = TAKE_PTR(out);
         return 0;
 }

@@ -178,9 +178,16 @@ def test_enabled_plugin_survives_restart_and_rm_force(daemon, plugin_dir):
     assert cli.run("plugin", "ls", "--format", "{{.Name}} {{.Enabled}}").stdout.split() == ["berthvd2:v1", "true"]
     out = cli.run("run", "--rm", "-v", "rv1:/m", "busybox", "cat", "/m/greeting").stdout
     assert out == "hello"
-    # a berthd killed hard: the plugin is taken back too
+    # a berthd killed hard (here as if in the middle of an install): the plugin is taken
+    # back too, and what the install had half made is gone
     daemon.stop(sig=9)
+    half = os.path.join(daemon.data_root, "plugins", ".tmp-0123456789abcdef01234567")
+    os.makedirs(os.path.join(half, "rootfs", "bin"))
+    with open(os.path.join(half, "config.json"), "w") as f:
+        f.write('{"Name": "half:latest"')
     daemon.start()
+    assert not os.path.exists(half)
+    assert cli.run("plugin", "ls", "--format", "{{.Name}}").stdout.split() == ["berthvd2:v1"]
     out = cli.run("run", "--rm", "-v", "rv1:/m", "busybox", "cat", "/m/greeting").stdout
     assert out == "hello"
     cli.run("volume", "rm", "rv1")

@@ -52,6 +52,10 @@ static void test_config_is_filled_with_go_zero_values(void **s) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(c, "Network"), "Type")), "");
         assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "User"), "UID")), 0);
         assert_null(json_object_get(c, "Unknown"));
+        /* Go's omitempty ones are left out, as dockerd's inspect does */
+        assert_null(json_object_get(json_object_get(c, "Interface"), "ProtocolScheme"));
+        assert_null(json_object_get(c, "rootfs"));
+        assert_null(json_object_get(json_object_get(c, "User"), "UID"));
         json_decref(c);
 }
 

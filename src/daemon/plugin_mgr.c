@@ -128,6 +128,7 @@ static int load_one(struct plugin_mgr *m, const char *id, struct berr *err) {
         if (!p)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         snprintf(p->id, sizeof(p->id), "%.64s", id);
+        p->watch_fd = -1;
         p->obj = TAKE_PTR(o);
         p->next = m->list;
         m->list = p;
@@ -195,6 +196,7 @@ void pmgr_close(struct daemon *d) {
         struct plugin_mgr *m = d->pmgr;
         if (!m)
                 return;
+        pmgr_run_close(d);
         while (m->list) {
                 struct mplugin *p = m->list;
                 m->list = p->next;
@@ -425,6 +427,7 @@ int pmgr_install(struct daemon *d, const char *tmp_name, int tmp_fd, const char 
         if (!p)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         snprintf(p->id, sizeof(p->id), "%s", id);
+        p->watch_fd = -1;
         p->obj = json_incref(obj);
         pthread_mutex_lock(&m->lock);
         if (pmgr_name_taken_locked(m, name)) {
@@ -601,6 +604,8 @@ int pmgr_remove(struct daemon *d, const char *name, bool force, struct berr *err
                 return r;
         }
         (void) fsync(m->dir_fd); /* a lost rename brings the plugin back at start, whole */
+        while (p->n_watchers > 0) /* its watcher saw the stop: it lets go of the object */
+                pthread_cond_wait(&m->cond, &m->lock);
         for (struct mplugin **pp = &m->list; *pp; pp = &(*pp)->next)
                 if (*pp == p) {
                         *pp = p->next;

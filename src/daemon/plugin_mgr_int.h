@@ -16,12 +16,17 @@ struct plugin_mgr {
         pthread_cond_t cond; /* a busy plugin is free again */
         struct mplugin *list;
         int dir_fd; /* DATA-ROOT/plugins */
+        int n_watchers; /* threads waiting for a plugin's exit (plugin_run.c) */
+        bool is_closing;
 };
 
 struct mplugin {
         char id[ID_HEX_LEN + 1];
         json_t *obj; /* the Plugin object (GET /plugins/{name}/json), as DATA-ROOT/plugins/<id>/config.json */
         bool busy;   /* an operation holds it (outside the manager's lock) */
+        unsigned run_gen; /* bumped by each start and stop: a watcher of an older run lets go */
+        int watch_fd;     /* the running plugin's shim watch connection, or -1 (its watcher's) */
+        int n_watchers;   /* watcher threads that still use this object */
         struct mplugin *next;
 };
 
@@ -59,3 +64,5 @@ int pmgr_run_restore(struct daemon *d, struct mplugin *p, struct berr *err);
 void pmgr_run_stop(struct daemon *d, struct mplugin *p);
 /* What a removed plugin leaves in the exec root. */
 void pmgr_run_cleanup(struct daemon *d, struct mplugin *p);
+/* berthd stops: the watchers let go (the plugins keep running, as containers do). */
+void pmgr_run_close(struct daemon *d);

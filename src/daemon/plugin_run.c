@@ -9,6 +9,7 @@
  * berthd restart, which takes it back. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -315,6 +316,7 @@ static void shim_signal(const char *bundle, int sig) {
                 (void) shim_msg_recv(fd, &m, NULL, &e); /* gone meanwhile: the watch sees it */
 }
 
+/* @timeout_ms -1: as long as it takes. */
 static bool wait_eof(int fd, int timeout_ms) {
         struct pollfd pf = { .fd = fd, .events = POLLIN };
         struct timespec start, now;
@@ -322,9 +324,9 @@ static bool wait_eof(int fd, int timeout_ms) {
         for (;;) {
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-                if (spent >= timeout_ms)
+                if (timeout_ms >= 0 && spent >= timeout_ms)
                         return false;
-                int n = poll(&pf, 1, (int) (timeout_ms - spent));
+                int n = poll(&pf, 1, timeout_ms < 0 ? -1 : (int) (timeout_ms - spent));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
@@ -435,6 +437,117 @@ static void release_propagated(const struct run_paths *ps) {
         (void) umount2(ps->prop, MNT_DETACH); /* not mounted (no PropagatedMount) is fine */
 }
 
+/* ---- a plugin that exits is started again (dockerd's controller.restart) ---- */
+
+struct watch_arg {
+        struct daemon *d;
+        struct mplugin *p;
+        unsigned gen;
+        int fd;
+};
+
+static void watcher_done(struct plugin_mgr *m, struct mplugin *p) {
+        m->n_watchers--;
+        p->n_watchers--;
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->lock);
+}
+
+static void *watcher(void *arg) {
+        struct watch_arg a = *(struct watch_arg *) arg;
+        free(arg);
+        struct plugin_mgr *m = a.d->pmgr;
+        (void) wait_eof(a.fd, -1);
+        pthread_mutex_lock(&m->lock);
+        if (a.p->watch_fd == a.fd)
+                a.p->watch_fd = -1;
+        close(a.fd);
+        /* stopped on purpose (disable, remove, a new run) or berthd is stopping */
+        while (!m->is_closing && a.p->run_gen == a.gen && a.p->busy)
+                pthread_cond_wait(&m->cond, &m->lock);
+        if (m->is_closing || a.p->run_gen != a.gen || !mplugin_enabled(a.p)) {
+                watcher_done(m, a.p);
+                return NULL;
+        }
+        a.p->busy = true;
+        pthread_mutex_unlock(&m->lock);
+        /* it stays in the registry meanwhile: calls retry connecting, as while it starts */
+        log_warn("plugin %s exited; starting it again", mplugin_name(a.p));
+        struct timespec ts = { .tv_sec = 1 };
+        nanosleep(&ts, NULL);
+        struct berr e = { 0 };
+        int r = pmgr_run_start(a.d, a.p, 0, &e);
+        pthread_mutex_lock(&m->lock);
+        if (r < 0) {
+                log_error("plugin %s could not be started again, disabled: %s", mplugin_name(a.p), e.msg);
+                plugin_registry_managed_state(a.d->plugins, mplugin_name(a.p), false);
+                json_object_set_new(a.p->obj, "Enabled", json_false());
+        }
+        a.p->busy = false;
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0 && pmgr_save(a.d, a.p, &e) < 0)
+                log_error("plugin %s: %s", mplugin_name(a.p), e.msg);
+        pthread_mutex_lock(&m->lock);
+        watcher_done(m, a.p);
+        return NULL;
+}
+
+static void start_watcher(struct daemon *d, struct mplugin *p, const char *bundle) {
+        struct plugin_mgr *m = d->pmgr;
+        int fd = shim_watch(bundle);
+        struct watch_arg *a = fd >= 0 ? calloc(1, sizeof(*a)) : NULL;
+        if (!a) {
+                if (fd >= 0)
+                        close(fd);
+                log_warn("plugin %s: cannot watch it (it is not started again if it exits)", mplugin_name(p));
+                return;
+        }
+        pthread_mutex_lock(&m->lock);
+        a->d = d;
+        a->p = p;
+        a->gen = ++p->run_gen;
+        a->fd = fd;
+        p->watch_fd = fd;
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, watcher, a) == 0) {
+                m->n_watchers++;
+                p->n_watchers++;
+        }
+        else {
+                p->watch_fd = -1;
+                close(fd);
+                free(a);
+        }
+        pthread_attr_destroy(&attr);
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* Whatever watches this run lets go (the shim's exit is ours). */
+static void forget_watcher(struct daemon *d, struct mplugin *p) {
+        struct plugin_mgr *m = d->pmgr;
+        pthread_mutex_lock(&m->lock);
+        p->run_gen++;
+        if (p->watch_fd >= 0)
+                (void) shutdown(p->watch_fd, SHUT_RDWR); /* the watcher wakes, sees the new gen */
+        pthread_mutex_unlock(&m->lock);
+}
+
+void pmgr_run_close(struct daemon *d) {
+        struct plugin_mgr *m = d->pmgr;
+        pthread_mutex_lock(&m->lock);
+        m->is_closing = true;
+        for (struct mplugin *p = m->list; p; p = p->next)
+                if (p->watch_fd >= 0)
+                        (void) shutdown(p->watch_fd, SHUT_RDWR);
+        pthread_cond_broadcast(&m->cond);
+        while (m->n_watchers > 0)
+                pthread_cond_wait(&m->cond, &m->lock);
+        pthread_mutex_unlock(&m->lock);
+}
+
 int pmgr_run_start(struct daemon *d, struct mplugin *p, int timeout_s, struct berr *err) {
         struct run_paths ps;
         int r = paths_of(d, p, &ps, err);
@@ -464,6 +577,7 @@ int pmgr_run_start(struct daemon *d, struct mplugin *p, int timeout_s, struct be
                 shutdown_shim(ps.bundle);
                 goto fail;
         }
+        start_watcher(d, p, ps.bundle);
         return 0;
 fail:
         release_propagated(&ps);
@@ -477,8 +591,10 @@ int pmgr_run_restore(struct daemon *d, struct mplugin *p, struct berr *err) {
         if (r < 0)
                 return r;
         _cleanup_close_ int w = shim_watch(ps.bundle);
-        if (w >= 0 && wait_socket(&ps, 2000, err) == 0 && join_registry(d, p, &ps, 0, err) == 0)
+        if (w >= 0 && wait_socket(&ps, 2000, err) == 0 && join_registry(d, p, &ps, 0, err) == 0) {
+                start_watcher(d, p, ps.bundle);
                 return 0; /* it kept running while berthd was away */
+        }
         return pmgr_run_start(d, p, 0, err);
 }
 
@@ -487,6 +603,7 @@ void pmgr_run_stop(struct daemon *d, struct mplugin *p) {
         struct berr e = { 0 };
         if (paths_of(d, p, &ps, &e) < 0)
                 return;
+        forget_watcher(d, p);
         shutdown_shim(ps.bundle);
         release_propagated(&ps);
         remove_run_dirs(&ps);

@@ -190,6 +190,28 @@ def test_enabled_plugin_survives_restart_and_rm_force(daemon, plugin_dir):
     assert cli.run("plugin", "ls", "--format", "{{.Name}}").stdout.split() == ["berthvd2:v1"]
     out = cli.run("run", "--rm", "-v", "rv1:/m", "busybox", "cat", "/m/greeting").stdout
     assert out == "hello"
+    # the plugin's process killed: berthd starts it again, as dockerd does
+    pid_file = os.path.join(daemon.exec_root, "plugin-bundles",
+                            json.loads(cli.run("plugin", "inspect", "berthvd2:v1").stdout)[0]["Id"], "init.pid")
+    with open(pid_file) as f:
+        old_pid = int(f.read())
+    os.kill(old_pid, 9)
+    deadline = time.time() + 20
+    new_pid = old_pid
+    while time.time() < deadline:
+        try:
+            with open(pid_file) as f:
+                new_pid = int(f.read() or 0)
+        except (FileNotFoundError, ValueError):
+            pass
+        if new_pid not in (0, old_pid):
+            break
+        time.sleep(0.1)
+    assert new_pid not in (0, old_pid)
+    out = cli.run("run", "--rm", "-v", "rv1:/m", "busybox", "cat", "/m/greeting").stdout
+    assert out == "hello"
+    assert cli.run("plugin", "ls", "--format", "{{.Enabled}}").stdout.split() == ["true"]
+    assert "exited; starting it again" in daemon.read_log()
     cli.run("volume", "rm", "rv1")
     cli.run("plugin", "rm", "-f", "berthvd2:v1")
     assert cli.run("plugin", "ls", "-q").stdout.split() == []

@@ -121,6 +121,13 @@ def test_create_ls_inspect_set_enable_use_disable_rm(daemon, plugin_dir):
 
     cli.run("plugin", "enable", "berthvd")
     assert cli.run("plugin", "ls", "--format", "{{.Enabled}}").stdout.split() == ["true"]
+    # dockerd's two filters
+    assert cli.run("plugin", "ls", "-q", "--filter", "enabled=true").stdout.split() == [info["Id"][:12]]
+    assert cli.run("plugin", "ls", "-q", "--filter", "enabled=false").stdout.split() == []
+    assert cli.run("plugin", "ls", "-q", "--filter", "capability=volumedriver").stdout.split() == [info["Id"][:12]]
+    assert cli.run("plugin", "ls", "-q", "--filter", "capability=authz").stdout.split() == []
+    p = cli.run("plugin", "ls", "--filter", "color=red", check=False)
+    assert p.returncode != 0 and "invalid filter 'color'" in p.stderr
     p = cli.run("plugin", "set", "berthvd", "GREETING=x", check=False)
     assert p.returncode != 0 and "cannot set on an active plugin, disable plugin before setting" in p.stderr
     p = cli.run("plugin", "enable", "berthvd", check=False)
@@ -301,6 +308,10 @@ def tar_bytes(entries):
                 ti.type = tarfile.DIRTYPE
                 ti.mode = 0o755
                 t.addfile(ti)
+            elif isinstance(data, tuple):  # ("symlink", target)
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data[1]
+                t.addfile(ti)
             else:
                 ti.size = len(data)
                 t.addfile(ti, io.BytesIO(data))
@@ -333,6 +344,9 @@ def post_create(daemon, name, body):
      "failed to parse config"),
     ([("config.json", b'{"Description": "' + b"x" * (2 << 20) + b'"}'), ("rootfs/", None)], "config.json"),
     ([("rootfs/", None)], "config not found"),
+    # links out of the archive are not followed
+    ([("config.json", ("symlink", "/etc/hostname")), ("rootfs/", None)], "failed to parse config"),
+    ([("config.json", json.dumps(CONFIG).encode()), ("rootfs", ("symlink", "/"))], "no rootfs found"),
     ([("config.json", json.dumps(CONFIG).encode())], "no rootfs found"),
 ])
 def test_hostile_plugin_archives_are_refused_leaving_nothing(daemon, entries, message):

@@ -183,6 +183,14 @@ static const char *scope_of(struct plugin *p) {
         return s && strcmp(s, "global") == 0 ? "global" : "local";
 }
 
+/* A driver's Mountpoint as the host sees it (a managed plugin answers in its rootfs). */
+static void scope_mountpoint(struct plugin *p, json_t *drv_vol) {
+        const char *mp = json_string_value(json_object_get(drv_vol, "Mountpoint"));
+        char host[4096];
+        if (mp && mp[0] == '/' && plugin_scoped_path(p, mp, host, sizeof(host)) == 0)
+                json_object_set_new(drv_vol, "Mountpoint", json_string(host));
+}
+
 /* Docker's Volume object from our record and, when @drv_vol is given, the driver's view. */
 static json_t *volume_object(json_t *rec, const char *name, const char *driver, json_t *drv_vol, const char *scope,
                              bool with_status) {
@@ -306,6 +314,7 @@ int vplug_inspect(struct vplug_store *vs, const char *name, json_t **ret, struct
                 if ((r = vcall(p, "VolumeDriver.Get", json_pack("{s:s}", "Name", name), SHORT_TIMEOUT_MS, &got, err)) < 0)
                         return berr_wrap(err, "get %s", name);
         }
+        scope_mountpoint(p, json_object_get(got, "Volume"));
         *ret = volume_object(rec, name, driver, json_object_get(got, "Volume"), scope_of(p), true);
         return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
 }
@@ -338,6 +347,7 @@ int vplug_list(struct vplug_store *vs, json_t **ret, json_t **ret_warnings, stru
                                 json_decref(rec);
                                 rec = json_pack("{s:{}, s:{}}", "Labels", "Options");
                         }
+                        scope_mountpoint(ps[i], v);
                         json_array_append_new(out, volume_object(rec, name, plugin_name(ps[i]), v, scope, false));
                 }
         }

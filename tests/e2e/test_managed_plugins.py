@@ -298,6 +298,41 @@ def test_push_rm_install_from_registry(daemon, plugin_dir, registry):
     assert cli.run("plugin", "ls", "-q").stdout.split() == []
 
 
+def test_propagated_mount_capabilities_and_a_settable_mount(daemon, plugin_dir, tmp_path):
+    """A plugin whose volumes live under its PropagatedMount, with an added capability and a
+    host directory mounted where `docker plugin set` points it."""
+    cli = daemon.cli
+    pdir = tmp_path / "p2"
+    shutil.copytree(plugin_dir, pdir, symlinks=True)
+    cfg = dict(CONFIG)
+    cfg["PropagatedMount"] = "/data"
+    cfg["Linux"] = {"Capabilities": ["CAP_SYS_ADMIN"]}
+    cfg["Mounts"] = [{"Name": "hostdir", "Description": "", "Settable": ["source"], "Source": "/nonexistent",
+                      "Destination": "/hostdir", "Type": "bind", "Options": ["rbind", "rw"]}]
+    with open(pdir / "config.json", "w") as f:
+        json.dump(cfg, f)
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    cli.run("plugin", "create", "propvd", str(pdir))
+    cli.run("plugin", "set", "propvd", "hostdir.source=%s" % hostdir)
+    info = json.loads(cli.run("plugin", "inspect", "propvd").stdout)[0]
+    assert info["Settings"]["Mounts"][0]["Source"] == str(hostdir)
+    cli.run("plugin", "enable", "propvd")
+    try:
+        assert (hostdir / "touched").read_text() == "plugin was here\n"
+        prop = os.path.join(daemon.data_root, "plugins", info["Id"], "propagated-mount")
+        with open(os.path.join(prop, "status")) as f:
+            capeff = int([l for l in f if l.startswith("CapEff:")][0].split()[1], 16)
+        assert capeff & (1 << 21)  # CAP_SYS_ADMIN
+        cli.run("volume", "create", "-d", "propvd", "pv1")
+        assert json.loads(cli.run("volume", "inspect", "pv1").stdout)[0]["Mountpoint"] == os.path.join(prop, "pv1")
+        assert cli.run("run", "--rm", "-v", "pv1:/m", "busybox", "cat", "/m/greeting").stdout == "hello"
+        cli.run("volume", "rm", "pv1")
+    finally:
+        cli.run("plugin", "rm", "-f", "propvd")
+    assert plugin_entries(daemon) == []
+
+
 def tar_bytes(entries):
     """A tar of (name, data or None for a directory) entries, names as given."""
     buf = io.BytesIO()

@@ -4,7 +4,9 @@
  * Plugin.Activate and VolumeDriver.*, each volume a directory /data/NAME holding a file
  * "greeting" with $GREETING (so `docker plugin set GREETING=...` shows in a container),
  * each call appended to /data/calls.log as "METHOD NAME [ID]". argv[2..] are the plugin's
- * Args, written to /data/args at start. Single-threaded; the test's traffic is tiny. */
+ * Args, written to /data/args at start, with its /proc/self/status in /data/status; when
+ * a directory /hostdir is there (a plugin mount) it writes /hostdir/touched. Single-
+ * threaded; the test's traffic is tiny. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -194,6 +196,17 @@ int main(int argc, char **argv) {
                 strcat(args, i + 1 < argc ? " " : "");
         }
         write_file(ROOT "/args", args);
+        FILE *st = fopen("/proc/self/status", "r");
+        if (st) {
+                char text[8192];
+                size_t n = fread(text, 1, sizeof(text) - 1, st);
+                text[n] = '\0';
+                fclose(st);
+                write_file(ROOT "/status", text);
+        }
+        struct stat hs;
+        if (stat("/hostdir", &hs) == 0 && S_ISDIR(hs.st_mode))
+                write_file("/hostdir/touched", "plugin was here\n");
         int s = socket(AF_UNIX, SOCK_STREAM, 0);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);

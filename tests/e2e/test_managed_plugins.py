@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import TESTDATA, Berthd, DockerCLI
-from registry import Registry
+from registry import FrontProxy, Registry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER_SRC = os.path.join(HERE, "plugins", "vol_driver.c")
@@ -296,6 +296,49 @@ def test_push_rm_install_from_registry(daemon, plugin_dir, registry):
     cli.run("rmi", img)
     assert plugin_entries(daemon) == []
     assert cli.run("plugin", "ls", "-q").stdout.split() == []
+
+
+def test_install_cut_short_or_corrupt_leaves_nothing(daemon, plugin_dir, registry):
+    cli = daemon.cli
+    proxy = FrontProxy(registry.port).start()
+    try:
+        ref = "127.0.0.1:%d/berth/cut:1" % proxy.port
+        cli.run("plugin", "create", ref, str(plugin_dir))
+        cli.run("plugin", "push", ref)
+        cli.run("plugin", "rm", ref)
+        _, _, body = registry.request("GET", "/v2/berth/cut/manifests/1",
+                                      headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        layer = json.loads(body)["layers"][0]["digest"]
+
+        # a layer that is not what the manifest says
+        proxy.corrupt_blob = layer
+        p = cli.run("plugin", "install", "--grant-all-permissions", ref, check=False)
+        assert p.returncode != 0 and "digest mismatch" in p.stdout + p.stderr
+        assert plugin_entries(daemon) == []
+        proxy.corrupt_blob = None
+
+        # berthd killed while the layer downloads: the half-made plugin is gone at start
+        def kill_daemon(digest, handler):
+            if digest == layer:
+                daemon.proc.kill()
+                daemon.proc.wait()
+                return False
+            return None
+        proxy.on_blob = kill_daemon
+        p = cli.run("plugin", "install", "--grant-all-permissions", ref, check=False)
+        assert p.returncode != 0
+        proxy.on_blob = None
+        assert [e for e in plugin_entries(daemon) if e.startswith(".tmp-")]  # the kill came mid-install
+        daemon.stop()
+        daemon.start()
+        assert plugin_entries(daemon) == []
+        assert cli.run("plugin", "ls", "-q").stdout.split() == []
+        # and the same install now works
+        cli.run("plugin", "install", "--grant-all-permissions", "--disable", ref)
+        assert cli.run("plugin", "ls", "--format", "{{.Name}} {{.Enabled}}").stdout.split() == [ref, "false"]
+        cli.run("plugin", "rm", ref)
+    finally:
+        proxy.stop()
 
 
 def test_propagated_mount_capabilities_and_a_settable_mount(daemon, plugin_dir, tmp_path):

@@ -57,14 +57,22 @@ int api_networks_create(struct api_request *req, struct berr *err);
 int api_networks_delete(struct api_request *req, struct berr *err);
 int api_networks_connect(struct api_request *req, struct berr *err);
 int api_networks_disconnect(struct api_request *req, struct berr *err);
-/* swarm.c: a daemon outside any swarm, without plugins. */
+/* swarm.c: a daemon outside any swarm. */
 int api_swarm_not_manager(struct api_request *req, struct berr *err);
 int api_swarm_leave(struct api_request *req, struct berr *err);
 int api_swarm_unsupported(struct api_request *req, struct berr *err);
-int api_plugins_list(struct api_request *req, struct berr *err);
-/* plugins.c: managed plugins are not supported. */
-int api_plugins_unsupported(struct api_request *req, struct berr *err);
-int api_plugins_named(struct api_request *req, struct berr *err);
+/* plugins.c: managed plugins (daemon/plugin_mgr.h). */
+int api_plugins_privileges(struct api_request *req, struct berr *err);
+int api_plugins_pull(struct api_request *req, struct berr *err);
+int api_plugins_upgrade(struct api_request *req, struct berr *err);
+int api_plugins_push(struct api_request *req, struct berr *err);
+int api_plugins_ls(struct api_request *req, struct berr *err);
+int api_plugins_inspect(struct api_request *req, struct berr *err);
+int api_plugins_create(struct api_request *req, struct berr *err);
+int api_plugins_enable(struct api_request *req, struct berr *err);
+int api_plugins_disable(struct api_request *req, struct berr *err);
+int api_plugins_remove(struct api_request *req, struct berr *err);
+int api_plugins_set(struct api_request *req, struct berr *err);
 int api_build(struct api_request *req, struct berr *err);
 int api_volumes_create(struct api_request *req, struct berr *err);
 int api_volumes_list(struct api_request *req, struct berr *err);

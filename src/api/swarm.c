@@ -26,8 +26,3 @@ int api_swarm_unsupported(struct api_request *req, struct berr *err) {
         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "swarm mode is not supported by berth");
 }
 
-/* GET /plugins: no plugins (managed plugins are not supported yet). */
-int api_plugins_list(struct api_request *req, struct berr *err) {
-        (void) err;
-        return api_reply_json(req, 200, json_array());
-}

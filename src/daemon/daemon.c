@@ -20,6 +20,7 @@
 #include "check.h"
 #include "container.h"
 #include "events.h"
+#include "plugin_mgr.h"
 #include "plugin/plugin.h"
 #include "volume/volume.h"
 #include "image/image_store.h"
@@ -125,6 +126,9 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
         if (r < 0)
                 return berr_wrap(err, "plugins");
+        /* managed plugins: enabled ones start again before anything may call them */
+        if ((r = pmgr_open(d, err)) < 0)
+                return berr_wrap(err, "managed plugins");
         if (d->remap)
                 volume_store_set_owner(d->volumes, d->remap->root_uid, d->remap->root_gid);
         ctr_log_plugins_init(d);
@@ -157,6 +161,7 @@ int daemon_open(struct daemon *d, struct berr *err) {
         if (r < 0)
                 return berr_wrap(err, "containers");
         d->ctr_store_opened = true;
+        pmgr_start_enabled(d);
         return 0;
 }
 
@@ -245,6 +250,7 @@ void daemon_close(struct daemon *d) {
         d->volumes = NULL;
         vplug_free(d->vplugs);
         d->vplugs = NULL;
+        pmgr_close(d);
         d->plugins = plugin_registry_free(d->plugins);
         net_store_close(d->nets);
         d->nets = NULL;

@@ -38,6 +38,7 @@ struct daemon {
         struct volume_store *volumes;
         struct plugin_registry *plugins; /* legacy plugins by name (plugin/plugin.h) */
         struct vplug_store *vplugs;      /* volumes of volume plugins */
+        struct plugin_mgr *pmgr;         /* managed plugins (plugin_mgr.h) */
         struct net_store *nets;
         /* Held from a volume's in-use check to its removal, and by a create from making its
          * volumes to entering the table: nothing is removed that a container is about to

@@ -159,6 +159,30 @@ struct dist_fetch_result {
 };
 int dist_fetch(const struct dist_fetch_opts *o, struct dist_fetch_result *ret, struct berr *err);
 
+/* ---- managed plugins (dist_plugin.c) ---- */
+
+#define DIST_MT_PLUGIN_CONFIG "application/vnd.docker.plugin.v1+json"
+
+struct dist_plugin_opts {
+        const char *remote; /* "127.0.0.1:5000/p", with :tag or @digest (":latest" when neither) */
+        const struct dist_auth *auth;
+        dist_progress_fn progress; /* NULL: none */
+        dist_cancelled_fn cancelled;
+        void *opaque;
+        /* pull: each rootfs layer, verified, as a file at offset 0 (gzipped or plain tar);
+         * NULL: only the config is fetched (GET /plugins/privileges) */
+        int (*layer)(void *opaque, int fd, const char *digest, struct berr *err);
+};
+/* The plugin's manifest (its config's media type must be DIST_MT_PLUGIN_CONFIG, else
+ * dockerd's "did not find plugin config for specified reference X"), its config.json
+ * into *@ret_config, its layers through @layer. */
+int dist_plugin_pull(const struct dist_plugin_opts *o, json_t **ret_config, char ret_manifest[72],
+                     struct berr *err);
+/* Upload the rootfs layer (@layer_fd, gzipped tar of @layer_size bytes) and the config
+ * blob, then the schema2 manifest under the reference's tag. */
+int dist_plugin_push(const struct dist_plugin_opts *o, const char *config, size_t config_len, int layer_fd,
+                     const char *layer_digest, int64_t layer_size, char ret_manifest[72], struct berr *err);
+
 /* Rootless berthd in slirp4netns's namespace: @open makes the registry connections'
  * sockets (socket(2)'s arguments; an fd or -errno) in the user's network namespace, where
  * a registry on the host's 127.0.0.1 is. Before any registry operation. */

@@ -111,3 +111,44 @@ int plugin_stream_open(struct plugin *p, const char *method, json_t *args, struc
  * @timeout_ms (-1: wait), another negative errno when the stream broke. */
 ssize_t plugin_stream_read(struct plugin_stream *s, void *buf, size_t max, int timeout_ms);
 void plugin_stream_close(struct plugin_stream *s);
+
+/* ---- managed plugins (`docker plugin ...`): the daemon's plugin manager runs them; here
+ * they join the lookup (managed_config.c has their configuration) ---- */
+
+/* A managed plugin now enabled, listening at @addr ("unix:///..."): Plugin.Activate is
+ * asked once (no retry: the manager waited for the socket), then plugin_get finds it
+ * under @name (and NAME for NAME:latest), implementing @kinds (from its config's
+ * Interface.Types, as dockerd takes them). */
+struct plugin_scope {
+        const char *rootfs;     /* the plugin's root on the host */
+        const char *prop_mount; /* Config.PropagatedMount inside ("" or NULL: none) */
+        const char *prop_root;  /* where that is on the host */
+};
+int plugin_registry_put_managed(struct plugin_registry *reg, const char *name, const char *addr,
+                                const char *const *kinds, size_t n_kinds, const struct plugin_scope *scope,
+                                long timeout_ms, struct berr *err);
+/* A path a plugin answered (a volume's Mountpoint) as the host sees it: unchanged for a
+ * legacy plugin; for a managed one under its propagated mount's directory or its rootfs
+ * (dockerd's ScopedPath). */
+int plugin_scoped_path(const struct plugin *p, const char *path, char *out, size_t size);
+/* Disabled (plugin_get: `plugin NAME found but disabled`, 409), or removed (not found).
+ * The object stays allocated: callers may hold it. */
+void plugin_registry_managed_state(struct plugin_registry *reg, const char *name, bool is_removed);
+
+/* A plugin's config.json (api/types/plugin Config) checked against Go's types and
+ * rewritten with every field (the zero values where absent), as dockerd's inspect shows
+ * it. Errors: BERR_INVALID with Go's unmarshal words. */
+int plugin_config_normalize(json_t *in, json_t **ret, struct berr *err);
+/* The registry kinds (PLUGIN_KIND_*) of its Interface.Types ("docker.volumedriver/1.0"). */
+size_t plugin_config_kinds(json_t *config, const char **out, size_t max);
+/* The Plugin object (Id, Name, Enabled false, Settings from the config, PluginReference
+ * "", Config): what GET /plugins lists and the store keeps. */
+json_t *plugin_object_new(const char *id, const char *name, json_t *config);
+/* `docker plugin set` (dockerd's Plugin.Set): each "name[.field][=value]" of @args on a
+ * disabled plugin's Env, Mounts' Source, Devices' Path or Args, only where Settable;
+ * dockerd's messages. All or nothing. */
+int plugin_object_set(json_t *obj, json_t *args, struct berr *err);
+/* The privileges an install must grant (dockerd's computePrivileges), and the check of
+ * what a client granted against them ("incorrect privileges"). */
+json_t *plugin_config_privileges(json_t *config);
+int plugin_privileges_check(json_t *required, json_t *granted, struct berr *err);

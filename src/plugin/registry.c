@@ -32,6 +32,10 @@ struct plugin {
         size_t n_implements;
         struct plugin_registry *reg;
         struct plugin *next;
+        /* Managed plugins (plugin_registry_put_managed): kept in the list for the daemon's
+         * life like the others (callers hold pointers), skipped once disabled or removed. */
+        bool is_managed, is_disabled, is_removed;
+        char *rootfs, *prop_mount, *prop_root; /* managed: where its paths are on the host */
 };
 
 struct plugin_registry {
@@ -45,6 +49,9 @@ struct plugin_registry {
 
 static void free_plugin(struct plugin *p) {
         plugin_pool_free(p->pool);
+        free(p->rootfs);
+        free(p->prop_mount);
+        free(p->prop_root);
         for (size_t i = 0; i < p->n_implements; i++)
                 free(p->implements[i]);
         free(p);
@@ -357,9 +364,32 @@ int plugin_call(struct plugin *p, const char *method, json_t *args, long timeout
         return call_addr(p->reg, &p->spec, p->pool, method, args, timeout_ms, true, ret, err);
 }
 
+/* A managed plugin answers to its name and, for NAME:latest, to NAME (dockerd's lookup
+ * normalizes the reference). */
+static bool managed_name_is(const struct plugin *p, const char *name) {
+        size_t n = strlen(name);
+        return strcmp(p->spec.name, name) == 0 ||
+               (strncmp(p->spec.name, name, n) == 0 && strcmp(p->spec.name + n, ":latest") == 0);
+}
+
 static struct plugin *find_active(struct plugin_registry *reg, const char *name) {
-        for (struct plugin *p = reg->active; p; p = p->next)
+        for (struct plugin *p = reg->active; p; p = p->next) {
+                if (p->is_managed) {
+                        if (!p->is_disabled && !p->is_removed && managed_name_is(p, name))
+                                return p;
+                        continue;
+                }
                 if (strcmp(p->spec.name, name) == 0)
+                        return p;
+        }
+        return NULL;
+}
+
+/* A managed plugin by that name that is disabled (dockerd does not fall back to a legacy
+ * plugin then). */
+static struct plugin *find_disabled_managed(struct plugin_registry *reg, const char *name) {
+        for (struct plugin *p = reg->active; p; p = p->next)
+                if (p->is_managed && p->is_disabled && !p->is_removed && managed_name_is(p, name))
                         return p;
         return NULL;
 }
@@ -414,7 +444,10 @@ static int get_plugin(struct plugin_registry *reg, const char *name, const char 
                 return berr_set(err, BERR_INVALID, EINVAL, "Unable to find plugin without name");
         pthread_mutex_lock(&reg->lock);
         struct plugin *p = find_active(reg, name);
+        bool is_off = !p && find_disabled_managed(reg, name);
         pthread_mutex_unlock(&reg->lock);
+        if (is_off)
+                return berr_set(err, BERR_CONFLICT, EBUSY, "plugin %s found but disabled", name);
         if (!p) {
                 struct plugin_spec spec;
                 struct timespec start;
@@ -479,6 +512,19 @@ int plugin_get_all(struct plugin_registry *reg, const char *kind, struct plugin 
                 if (plugin_implements(p, kind))
                         out[n++] = p;
         }
+        /* and the enabled managed plugins, which no directory holds */
+        pthread_mutex_lock(&reg->lock);
+        size_t n_managed = 0;
+        for (struct plugin *p = reg->active; p; p = p->next)
+                n_managed += p->is_managed;
+        struct plugin **grown = n_managed ? realloc(out, (n + n_managed + 1) * sizeof(*out)) : out;
+        if (grown) {
+                out = grown;
+                for (struct plugin *p = reg->active; p && n_managed; p = p->next)
+                        if (p->is_managed && !p->is_disabled && !p->is_removed && plugin_implements(p, kind))
+                                out[n++] = p;
+        }
+        pthread_mutex_unlock(&reg->lock);
         *ret = out;
         *ret_n = n;
         return 0;
@@ -488,7 +534,7 @@ json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
         json_t *out = json_array();
         pthread_mutex_lock(&reg->lock);
         for (struct plugin *p = reg->active; p && out; p = p->next)
-                if (plugin_implements(p, kind))
+                if (plugin_implements(p, kind) && !p->is_disabled && !p->is_removed)
                         json_array_append_new(out, json_string(p->spec.name));
         pthread_mutex_unlock(&reg->lock);
         return out;
@@ -496,4 +542,79 @@ json_t *plugin_registry_active(struct plugin_registry *reg, const char *kind) {
 
 const char *plugin_addr(const struct plugin *p) {
         return p->spec.addr;
+}
+
+int plugin_registry_put_managed(struct plugin_registry *reg, const char *name, const char *addr,
+                                const char *const *kinds, size_t n_kinds, const struct plugin_scope *scope,
+                                long timeout_ms, struct berr *err) {
+        struct plugin_spec spec = { 0 };
+        if (strlen(name) >= sizeof(spec.name) || fs_path_fmt(spec.addr, sizeof(spec.addr), "%s", addr) < 0)
+                return berr_set(err, BERR_INVALID, ENAMETOOLONG, "plugin %s: name or address too long", name);
+        snprintf(spec.name, sizeof(spec.name), "%s", name);
+        /* the handshake: a plugin that does not answer it is not enabled */
+        _cleanup_json_ json_t *m = NULL;
+        int r = call_addr(reg, &spec, NULL, "Plugin.Activate", NULL, timeout_ms, false, &m, err);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&reg->lock);
+        struct plugin *p = NULL;
+        for (struct plugin *q = reg->active; q; q = q->next)
+                if (q->is_managed && strcmp(q->spec.name, name) == 0 && strcmp(q->spec.addr, spec.addr) == 0) {
+                        p = q;
+                        break;
+                }
+        if (p) {
+                p->is_disabled = p->is_removed = false;
+                pthread_mutex_unlock(&reg->lock);
+                return 0;
+        }
+        /* another plugin of that name before (removed, then made again): leave it removed */
+        for (struct plugin *q = reg->active; q; q = q->next)
+                if (q->is_managed && strcmp(q->spec.name, name) == 0)
+                        q->is_removed = true;
+        p = calloc(1, sizeof(*p));
+        if (p)
+                p->pool = plugin_pool_new();
+        if (!p || !p->pool) {
+                free(p);
+                pthread_mutex_unlock(&reg->lock);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        p->spec = spec;
+        p->reg = reg;
+        p->is_managed = true;
+        p->rootfs = strdup(scope->rootfs);
+        p->prop_mount = strdup(scope->prop_mount ? scope->prop_mount : "");
+        p->prop_root = strdup(scope->prop_root ? scope->prop_root : "");
+        if (!p->rootfs || !p->prop_mount || !p->prop_root) {
+                free_plugin(p);
+                pthread_mutex_unlock(&reg->lock);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n_kinds && p->n_implements < PLUGIN_MAX_IMPLEMENTS; i++)
+                if ((p->implements[p->n_implements] = strdup(kinds[i])))
+                        p->n_implements++;
+        p->next = reg->active;
+        reg->active = p;
+        pthread_mutex_unlock(&reg->lock);
+        return 0;
+}
+
+void plugin_registry_managed_state(struct plugin_registry *reg, const char *name, bool is_removed) {
+        pthread_mutex_lock(&reg->lock);
+        for (struct plugin *p = reg->active; p; p = p->next)
+                if (p->is_managed && strcmp(p->spec.name, name) == 0) {
+                        p->is_disabled = true;
+                        p->is_removed = p->is_removed || is_removed;
+                }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+int plugin_scoped_path(const struct plugin *p, const char *path, char *out, size_t size) {
+        if (!p->is_managed)
+                return fs_path_fmt(out, size, "%s", path);
+        size_t n = strlen(p->prop_mount);
+        if (n && strncmp(path, p->prop_mount, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+                return fs_path_fmt(out, size, "%s%s", p->prop_root, path + n);
+        return fs_path_fmt(out, size, "%s%s%s", p->rootfs, path[0] == '/' ? "" : "/", path);
 }

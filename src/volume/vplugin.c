@@ -183,6 +183,14 @@ static const char *scope_of(struct plugin *p) {
         return s && strcmp(s, "global") == 0 ? "global" : "local";
 }
 
+/* A driver's Mountpoint as the host sees it (a managed plugin answers in its rootfs). */
+static void scope_mountpoint(struct plugin *p, json_t *drv_vol) {
+        const char *mp = json_string_value(json_object_get(drv_vol, "Mountpoint"));
+        char host[4096];
+        if (mp && mp[0] == '/' && plugin_scoped_path(p, mp, host, sizeof(host)) == 0)
+                json_object_set_new(drv_vol, "Mountpoint", json_string(host));
+}
+
 /* Docker's Volume object from our record and, when @drv_vol is given, the driver's view. */
 static json_t *volume_object(json_t *rec, const char *name, const char *driver, json_t *drv_vol, const char *scope,
                              bool with_status) {
@@ -212,7 +220,8 @@ int vplug_create(struct vplug_store *vs, const char *name, const char *driver, j
         struct berr e2 = { 0 };
         if (read_record(vs, name, &have, &e2) == 0) {
                 const char *hd = json_string_value(json_object_get(have, "Driver"));
-                if (strcmp(hd, driver) != 0)
+                size_t dl = strlen(driver); /* a managed plugin NAME is recorded as NAME:latest */
+                if (strcmp(hd, driver) != 0 && !(strncmp(hd, driver, dl) == 0 && strcmp(hd + dl, ":latest") == 0))
                         return berr_set(err, BERR_CONFLICT, EEXIST,
                                         "create %s: driver '%s' already has volume '%s': volume name must be unique", name, hd,
                                         name);
@@ -227,6 +236,7 @@ int vplug_create(struct vplug_store *vs, const char *name, const char *driver, j
         int r = get_driver(vs, driver, &p, err);
         if (r < 0)
                 return r;
+        driver = plugin_name(p); /* the plugin's own name, as dockerd records it (NAME:latest) */
         json_t *o = json_is_object(opts) ? json_deep_copy(opts) : json_object();
         r = vcall(p, "VolumeDriver.Create", json_pack("{s:s, s:o}", "Name", name, "Opts", o), LONG_TIMEOUT_MS, NULL, err);
         if (r < 0)
@@ -246,8 +256,11 @@ int vplug_create(struct vplug_store *vs, const char *name, const char *driver, j
         _cleanup_json_ json_t *path = NULL;
         struct berr pe = { 0 };
         if (vcall(p, "VolumeDriver.Path", json_pack("{s:s}", "Name", name), SHORT_TIMEOUT_MS, &path, &pe) == 0 &&
-            json_is_string(json_object_get(path, "Mountpoint")))
-                json_object_set(rec, "Mountpoint", json_object_get(path, "Mountpoint"));
+            json_is_string(json_object_get(path, "Mountpoint"))) {
+                char host[4096]; /* a managed plugin's path is in its rootfs (dockerd's ScopedPath) */
+                if (plugin_scoped_path(p, json_string_value(json_object_get(path, "Mountpoint")), host, sizeof(host)) == 0)
+                        json_object_set_new(rec, "Mountpoint", json_string(host));
+        }
         pthread_mutex_lock(&vs->lock);
         r = write_record(vs, name, rec, err);
         pthread_mutex_unlock(&vs->lock);
@@ -301,6 +314,7 @@ int vplug_inspect(struct vplug_store *vs, const char *name, json_t **ret, struct
                 if ((r = vcall(p, "VolumeDriver.Get", json_pack("{s:s}", "Name", name), SHORT_TIMEOUT_MS, &got, err)) < 0)
                         return berr_wrap(err, "get %s", name);
         }
+        scope_mountpoint(p, json_object_get(got, "Volume"));
         *ret = volume_object(rec, name, driver, json_object_get(got, "Volume"), scope_of(p), true);
         return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
 }
@@ -333,6 +347,7 @@ int vplug_list(struct vplug_store *vs, json_t **ret, json_t **ret_warnings, stru
                                 json_decref(rec);
                                 rec = json_pack("{s:{}, s:{}}", "Labels", "Options");
                         }
+                        scope_mountpoint(ps[i], v);
                         json_array_append_new(out, volume_object(rec, name, plugin_name(ps[i]), v, scope, false));
                 }
         }
@@ -429,8 +444,13 @@ static int mount_entry(struct vplug_store *vs, const char *name, const char *key
         _cleanup_json_ json_t *o = NULL;
         r = vcall(p, "VolumeDriver.Mount", json_pack("{s:s, s:s}", "Name", name, "ID", id), LONG_TIMEOUT_MS, &o, err);
         const char *mp = json_string_value(json_object_get(o, "Mountpoint"));
+        char host[4096]; /* a managed plugin's path is in its rootfs (dockerd's ScopedPath) */
         if (r == 0 && (!mp || mp[0] != '/'))
                 r = berr_set(err, BERR_INTERNAL, EINVAL, "VolumeDriver.Mount: the plugin answered no absolute Mountpoint");
+        if (r == 0 && plugin_scoped_path(p, mp, host, sizeof(host)) < 0)
+                r = berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "VolumeDriver.Mount: Mountpoint too long");
+        if (r == 0)
+                mp = host;
         if (r < 0) {
                 struct berr e2 = { 0 };
                 /* A refused Mount holds nothing (dockerd does not unmount it either). */

@@ -339,10 +339,11 @@ def test_authz_plugin_must_exist_at_start(fresh_daemon):
     assert 'failed to validate authorization plugin: plugin "nosuchauthz" not found' in d.read_log()
 
 
-def test_managed_plugins_are_an_honest_error(daemon):
+def test_managed_plugin_names_are_not_legacy_plugins(daemon):
     cli = daemon.cli
-    p = cli.run("plugin", "install", "--grant-all-permissions", "vieux/sshfs", check=False)
-    assert p.returncode != 0 and "managed plugins (docker plugin install/create) are not supported by berth" in p.stderr
+    # (nothing listens on port 1: the install fails to reach the registry, on loopback)
+    p = cli.run("plugin", "install", "--grant-all-permissions", "127.0.0.1:1/vieux/sshfs", check=False)
+    assert p.returncode != 0
     p = cli.run("plugin", "inspect", "vieux/sshfs:latest", check=False)
     assert p.returncode != 0 and 'plugin "vieux/sshfs:latest" not found' in p.stderr
     p = cli.run("plugin", "rm", "vieux/sshfs", check=False)

@@ -549,16 +549,6 @@ static int get_shim(struct daemon *d, const char *bundle, int *ret_sync, struct 
         pthread_mutex_lock(&spare_lock);
         int fd = spare_fd;
         spare_fd = -1;
-        spare_wanted = true;
-        if (!spare_thread && !d->shutting_down) {
-                pthread_t t;
-                pthread_attr_t a;
-                pthread_attr_init(&a);
-                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-                spare_thread = pthread_create(&t, &a, spare_maker, d) == 0;
-                pthread_attr_destroy(&a);
-        }
-        pthread_cond_broadcast(&spare_cond);
         pthread_mutex_unlock(&spare_lock);
         if (fd >= 0 && strlen(bundle) < SHIM_MSG_TEXT_MAX) {
                 struct shim_msg m;
@@ -574,6 +564,26 @@ static int get_shim(struct daemon *d, const char *bundle, int *ret_sync, struct 
         if (fd >= 0)
                 close(fd);
         return spawn_shim(d, bundle, ret_sync, err);
+}
+
+/* The next spare is made once a start has been answered (ctr_start), not while it runs:
+ * its exec and dynamic linking took a CPU from the start's own processes on the 2-core
+ * machines (the trace showed the new spare's "shim main" in the middle of the start). */
+static void spare_refill(struct daemon *d) {
+        pthread_mutex_lock(&spare_lock);
+        if (spare_fd < 0 && !d->shutting_down) {
+                spare_wanted = true;
+                if (!spare_thread) {
+                        pthread_t t;
+                        pthread_attr_t a;
+                        pthread_attr_init(&a);
+                        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                        spare_thread = pthread_create(&t, &a, spare_maker, d) == 0;
+                        pthread_attr_destroy(&a);
+                }
+                pthread_cond_broadcast(&spare_cond);
+        }
+        pthread_mutex_unlock(&spare_lock);
 }
 
 /* Everything up to a created (not yet started) init. */
@@ -661,7 +671,15 @@ static void hand_off_attaches(struct container *c, pid_t pid) {
         pthread_mutex_unlock(&c->lock);
 }
 
+static int start(struct daemon *d, struct container *c, struct berr *err);
+
 int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
+        int r = start(d, c, err);
+        spare_refill(d);
+        return r;
+}
+
+static int start(struct daemon *d, struct container *c, struct berr *err) {
         int r0;
         pthread_mutex_lock(&c->lock);
         if (c->state == CTR_REMOVED || c->state == CTR_REMOVING) {
@@ -708,21 +726,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         if (r < 0)
                 goto fail;
 
-        int watch = shim_connect(bundle, err);
         struct shim_msg m;
-        if (watch >= 0) {
-                shim_msg_init(&m, SHIM_REQ_WATCH);
-                if (shim_msg_send(watch, &m, -1, err) < 0 || shim_msg_recv(watch, &m, NULL, err) < 0) {
-                        close(watch);
-                        watch = -1;
-                }
-        }
-        trace_mark("berthd watch connected");
-        if (watch < 0) {
-                close(sync);
-                r = berr_wrap(err, "start container %.12s", c->id);
-                goto fail;
-        }
         hand_off_attaches(c, pid);
         ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
 
@@ -730,12 +734,16 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
          * after it exits, so a command as short as `true` cannot finish before it started. */
         char started_at[40];
         ctr_now(started_at);
+        /* The start-up socket stays open as the monitor's watch connection (SHIM_START_WATCH):
+         * it reaches EOF when the shim has gone, whatever START's answer (or none, if the
+         * shim died: the monitor then records that). */
         shim_msg_init(&m, SHIM_REQ_START);
+        m.flags = SHIM_START_WATCH;
         trace_mark("berthd START sent");
         r = shim_msg_send(sync, &m, -1, err);
         if (r == 0)
                 r = shim_msg_recv(sync, &m, NULL, err);
-        close(sync);
+        int watch = sync;
         trace_mark("berthd STARTED received");
 
         pthread_mutex_lock(&c->lock);

@@ -472,6 +472,20 @@ static void handle_sync(struct shim *s) {
                         snprintf(a.text, sizeof(a.text), "%s", err.msg);
                 (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
                 shim_release_startup_memory();
+                /* The start-up socket becomes berthd's watch connection (protocol.h). */
+                struct shim_conn *c = (m.flags & SHIM_START_WATCH) ? calloc(1, sizeof(*c)) : NULL;
+                if (c) {
+                        c->item = (struct shim_item){ .kind = ITEM_CONN, .fd = s->sync.fd, .ptr = c };
+                        c->is_watch = true;
+                        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->item };
+                        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->sync.fd, &ev) == 0) {
+                                c->next = s->conns;
+                                s->conns = c;
+                                s->sync.fd = -1;
+                                return;
+                        }
+                        free(c);
+                }
         } else
                 (void) shim_rt_kill(s, SIGKILL, true, NULL);
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);

@@ -29,6 +29,7 @@
 #include "exit_code.h"
 #include "image/image_store.h"
 #include "reload.h"
+#include "runtime/runtime.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
 #include "shim_exe.h"
@@ -376,8 +377,10 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
 }
 
+/* @cgpath (CGPATH_MAX): the cgroup made ahead for the shim (rt_cgroup_attach_warm_at), or "". */
+#define CGPATH_MAX 4200
 static int write_spec(struct daemon *d, struct container *c, const char *dir, const char *rootfs, const char *bundle,
-                      const char *netns, struct berr *err) {
+                      const char *netns, char *cgpath, struct berr *err) {
         _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
@@ -444,6 +447,14 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         r = spec_generate(&in, &spec, err);
         if (r < 0)
                 return r;
+        /* The cgroup now, then the kernel's attach lock warmed while the bundle is written
+         * and the shim sets up (runtime/cgroup_warm.c): the shim's attach of the init,
+         * which the init waits for, then waits for no RCU grace period (3–7 ms here). */
+        const char *cgp = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+        if (cgp && !ctr_runtime_is_external(c->cc) && strlen(cgp) < CGPATH_MAX) {
+                rt_cgroup_attach_warm_at("/sys/fs/cgroup", cgp);
+                snprintf(cgpath, CGPATH_MAX, "%s", cgp);
+        }
         _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
         if (!text)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode OCI spec");
@@ -588,7 +599,7 @@ static void spare_refill(struct daemon *d) {
 
 /* Everything up to a created (not yet started) init. */
 static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
-                             pid_t *ret_pid, struct berr *err) {
+                             pid_t *ret_pid, char *cgpath, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200];
@@ -623,7 +634,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         if ((r = prepare_files(d, c, dir, err)) < 0)
                 return r;
         trace_mark("berthd /etc files written");
-        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0)
+        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, cgpath, err)) < 0)
                 return r;
         trace_mark("berthd config.json written");
         if ((r = write_shim_options(d, c, bundle, err)) < 0)
@@ -699,6 +710,7 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
         trace_mark("berthd start %.12s: state starting", c->id);
 
         int sync = -1;
+        char cgpath[CGPATH_MAX] = "";
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char netns[4200];
@@ -716,7 +728,7 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 pthread_mutex_unlock(&c->lock);
                 trace_mark("berthd record saved");
                 if (r == 0)
-                        r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
+                        r = prepare_and_spawn(d, c, netns, &sync, &pid, cgpath, err);
                 if (r < 0) {
                         pthread_mutex_lock(&c->lock);
                         ctr_net_stop(d, c);
@@ -797,6 +809,8 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
         return 0;
 
 fail:
+        if (cgpath[0]) /* made ahead for a shim that did not take it (or removed it: ENOENT) */
+                rt_cgroup_forget_at("/sys/fs/cgroup", cgpath);
         pthread_mutex_lock(&c->lock);
         ctr_net_stop(d, c);
         ctr_unmount_rootfs(d, c);

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +62,12 @@ static void delete_item(struct trash_item *t) {
 
 static void *trash_main(void *arg) {
         (void) arg;
+        /* Behind the requests' own disk work: the discards of these deletions went ahead
+         * of the next create's and start's fsyncs (A/B: create 10.5 -> 14.2 ms). The idle
+         * I/O class (mq-deadline, bfq honour it) and a lower CPU priority, this thread only. */
+        (void) syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0 /* this thread */,
+                       (3 << 13) /* IOPRIO_CLASS_IDLE */);
+        (void) setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 10);
         pthread_mutex_lock(&trash_lock);
         for (;;) {
                 while (!trash_head)

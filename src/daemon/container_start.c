@@ -329,7 +329,8 @@ static int shim_runtime_options(struct daemon *d, struct container *c, json_t **
         return r;
 }
 
-static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
+static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, bool autostart,
+                              struct berr *err) {
         struct ctr_log_cfg lc;
         if (ctr_log_config(c->cc, &lc) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -373,6 +374,8 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
                                              "open_stdin", c->cc->cfg.open_stdin, "stdin_once", c->cc->cfg.stdin_once);
         if (o && runtime)
                 json_object_set(o, "runtime", runtime);
+        if (o && autostart)
+                json_object_set_new(o, "autostart", json_true());
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
 }
@@ -598,8 +601,8 @@ static void spare_refill(struct daemon *d) {
 }
 
 /* Everything up to a created (not yet started) init. */
-static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
-                             pid_t *ret_pid, char *cgpath, struct berr *err) {
+static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, bool autostart,
+                             int *ret_sync, pid_t *ret_pid, char *cgpath, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200];
@@ -637,7 +640,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         if ((r = write_spec(d, c, dir, rootfs, bundle, netns, cgpath, err)) < 0)
                 return r;
         trace_mark("berthd config.json written");
-        if ((r = write_shim_options(d, c, bundle, err)) < 0)
+        if ((r = write_shim_options(d, c, bundle, autostart, err)) < 0)
                 return r;
         trace_mark("berthd shim.json written");
         int sync = -1;
@@ -706,8 +709,16 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 return r0;
         }
         c->stop_requested = false;
+        /* No attach stream waits for this start (docker run -d, the API): the shim starts
+         * the init as soon as it is created, without a START round trip. An attach that
+         * comes later waits for RUNNING (wait_attachable), as for a running container. */
+        bool autostart = c->attach_waiters == 0;
         pthread_mutex_unlock(&c->lock);
         trace_mark("berthd start %.12s: state starting", c->id);
+        /* StartedAt is taken before the process is released: the shim stamps FinishedAt
+         * after it exits, so a command as short as `true` cannot finish before it started. */
+        char started_at[40];
+        ctr_now(started_at);
 
         int sync = -1;
         char cgpath[CGPATH_MAX] = "";
@@ -728,7 +739,7 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 pthread_mutex_unlock(&c->lock);
                 trace_mark("berthd record saved");
                 if (r == 0)
-                        r = prepare_and_spawn(d, c, netns, &sync, &pid, cgpath, err);
+                        r = prepare_and_spawn(d, c, netns, autostart, &sync, &pid, cgpath, err);
                 if (r < 0) {
                         pthread_mutex_lock(&c->lock);
                         ctr_net_stop(d, c);
@@ -739,20 +750,19 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 goto fail;
 
         struct shim_msg m;
-        hand_off_attaches(c, pid);
-        ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
-
-        /* StartedAt is taken before the process is released: the shim stamps FinishedAt
-         * after it exits, so a command as short as `true` cannot finish before it started. */
-        char started_at[40];
-        ctr_now(started_at);
-        /* The start-up socket stays open as the monitor's watch connection (SHIM_START_WATCH):
-         * it reaches EOF when the shim has gone, whatever START's answer (or none, if the
-         * shim died: the monitor then records that). */
-        shim_msg_init(&m, SHIM_REQ_START);
-        m.flags = SHIM_START_WATCH;
-        trace_mark("berthd START sent");
-        r = shim_msg_send(sync, &m, -1, err);
+        if (!autostart) {
+                hand_off_attaches(c, pid);
+                ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
+                ctr_now(started_at);
+                /* The start-up socket stays open as the monitor's watch connection
+                 * (SHIM_START_WATCH): it reaches EOF when the shim has gone, whatever START's
+                 * answer (or none, if the shim died: the monitor then records that). */
+                shim_msg_init(&m, SHIM_REQ_START);
+                m.flags = SHIM_START_WATCH;
+                trace_mark("berthd START sent");
+                r = shim_msg_send(sync, &m, -1, err);
+        } else
+                r = 0; /* the shim started the init on its own: STARTED or ERROR follows CREATED */
         if (r == 0)
                 r = shim_msg_recv(sync, &m, NULL, err);
         int watch = sync;
@@ -779,6 +789,8 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 log_error("watch container %.12s: %s", c->id, e.msg);
                 close(watch);
         }
+        if (r == 0 && m.type == SHIM_MSG_STARTED && autostart)
+                ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
         if (r == 0 && m.type == SHIM_MSG_STARTED)
                 health_start(d, c);
         trace_mark("berthd start %.12s: running, answered", c->id);

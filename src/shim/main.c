@@ -64,6 +64,8 @@ static int read_options(struct shim *s, const char *bundle, struct berr *err) {
                 s->opt.open_stdin = b;
         if (json_get_bool(o, "stdin_once", &b, err) == 0)
                 s->opt.stdin_once = b;
+        if (json_get_bool(o, "autostart", &b, err) == 0)
+                s->opt.autostart = b;
         /* An external OCI runtime instead of the built-in one (oci_runtime.h). */
         json_t *rt = json_object_get(o, "runtime");
         if (rt && !json_is_null(rt)) {

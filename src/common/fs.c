@@ -141,7 +141,12 @@ int fs_mkdir_p(const char *path, mode_t mode, struct berr *err) {
         if (len == 0 || len >= sizeof(buf))
                 return berr_set(err, BERR_INVALID, ENAMETOOLONG, "mkdir %s: bad path", path);
         memcpy(buf, path, len + 1);
-        for (char *p = buf + 1;; p++) {
+        /* The whole path first: it usually exists, or only its last component is missing
+         * (a container's cgroup in each of ~10 v1 hierarchies: 7 mkdirs each before). */
+        if (mkdir(path, mode) == 0)
+                return 0;
+        bool exists = errno == EEXIST;
+        for (char *p = buf + 1; !exists; p++) {
                 if (*p == '/' || *p == '\0') {
                         char saved = *p;
                         *p = '\0';

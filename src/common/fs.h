@@ -17,12 +17,22 @@ int fs_write_all(int fd, const void *data, size_t len);
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                     struct berr *err);
 
+/* A new version of a record that is on disk already (written durably before): the new
+ * text is fsync'd before the rename, the rename itself is not. After a crash of the
+ * machine the record is the old version or the new one, each complete (what dockerd's
+ * atomic writer gives: one fsync, not two). For state changes of a container record
+ * (running, exited), where the old state is one the start-up recovery handles. */
+int fs_write_atomic_update(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                           struct berr *err);
+
 /* The same without the two fsyncs: readers see the old or the new text, never a mix, but
  * a crash of the machine may lose the write. For files that are written again before they
  * are needed after a reboot (the run root's bundle, a container's /etc files, which every
- * start regenerates) or are informative only: each fsync costs milliseconds, much more on
- * a busy disk, and a start wrote seven of them. Records that must survive a crash (the
- * container record, exit.json) keep fs_write_atomic (DESIGN.md "State on disk"). */
+ * start regenerates), that live in the run root (a tmpfs, one boot long: the shim's
+ * exit.json, which only has to outlive berthd, not the machine) or are informative only:
+ * each fsync costs milliseconds, much more on a busy disk, and a start wrote seven of them.
+ * Records that must survive a crash of the machine (the container record) keep
+ * fs_write_atomic (DESIGN.md "State on disk"). */
 int fs_write_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                      struct berr *err);
 

@@ -52,7 +52,7 @@ enum fix {
         FIX_STORE_OPEN, /* image_store_open removes it */
         FIX_CTR_DIR,    /* ctr_dirs_remove */
         FIX_UNMOUNT,    /* a mount point of nothing: detach it */
-        FIX_BUNDLE,     /* a bundle no shim serves: remove it */
+        FIX_BUNDLE,     /* a bundle no shim serves, a removed container's directory: remove it */
         FIX_NETNS,      /* a netns bind mount of no running container: detach and unlink */
         FIX_VOLUME_STORE_OPEN, /* volume_store_open removes it (an empty volume directory with no record) */
         FIX_UNLINK,     /* the temporary file of an atomic write cut short: unlinked (at start-up too) */
@@ -280,13 +280,27 @@ static void check_container(struct checker *k, int dirfd, const char *id, json_t
         ctr_record_free(c);
 }
 
+/* A ".rm-<id>" (container_trash.c) that a crash left half deleted: the next start-up
+ * deletes it. */
+static void trash_leftover(struct checker *k, const char *root, const char *name) {
+        if (strncmp(name, CTR_TRASH_PREFIX, strlen(CTR_TRASH_PREFIX)) != 0 || !id_is_full_hex(name + strlen(CTR_TRASH_PREFIX)))
+                return;
+        char abs[PATH_MAX], rel[PATH_MAX];
+        snprintf(abs, sizeof(abs), "%s/containers/%s", root, name);
+        snprintf(rel, sizeof(rel), "%s/containers/%s", root == k->d.cfg.data_root ? "" : root, name);
+        add(k, FINDING_ORPHAN, FIX_BUNDLE, abs, root == k->d.cfg.data_root ? rel + 1 : abs,
+            "directory of a removed container, its deletion cut short");
+}
+
 static void check_containers(struct checker *k) {
         _cleanup_json_ json_t *seen = json_object();
         _cleanup_closedir_ DIR *d = open_dir2(k->d.cfg.data_root, "containers");
         struct dirent *de;
         while (d && (de = readdir(d))) {
-                if (!id_is_full_hex(de->d_name))
+                if (!id_is_full_hex(de->d_name)) {
+                        trash_leftover(k, k->d.cfg.data_root, de->d_name);
                         continue; /* not berth's: start-up leaves it alone too */
+                }
                 _cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd >= 0)
                         check_container(k, fd, de->d_name, seen);
@@ -318,8 +332,10 @@ static void check_exec_root(struct checker *k) {
         _cleanup_closedir_ DIR *d = open_dir2(exec, "containers");
         struct dirent *de;
         while (d && (de = readdir(d))) {
-                if (!id_is_full_hex(de->d_name))
+                if (!id_is_full_hex(de->d_name)) {
+                        trash_leftover(k, exec, de->d_name);
                         continue;
+                }
                 char data[PATH_MAX], path[PATH_MAX];
                 struct stat st;
                 snprintf(data, sizeof(data), "%s/containers/%s", k->d.cfg.data_root, de->d_name);
@@ -489,6 +505,7 @@ static void repair(struct checker *k) {
                         break;
                 }
         }
+        ctr_trash_flush(120); /* what ctr_dirs_remove queued is deleted before we exit */
         if (volume_open) {
                 struct volume_store *vs = NULL;
                 struct berr e = { 0 };

@@ -62,6 +62,7 @@ static struct container *ctr_new(void) {
         if (!c)
                 return NULL;
         pthread_mutex_init(&c->lock, NULL);
+        pthread_mutex_init(&c->save_lock, NULL);
         pthread_cond_init(&c->cond, NULL);
         c->watch_fd = -1;
         c->networks = json_object();
@@ -88,6 +89,7 @@ static void ctr_free(struct container *c) {
         free(c->path);
         free(c->list_text);
         pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->save_lock);
         pthread_cond_destroy(&c->cond);
         free(c);
 }
@@ -155,11 +157,9 @@ static json_t *state_json(struct container *c) {
 }
 
 /* Caller holds c->lock. */
-int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+int ctr_save_prepare(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err) {
+        memset(job, 0, sizeof(*job));
         c->saves++; /* what ps shows may have changed (container_json.c) */
-        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
-        if (!dir)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         _cleanup_json_ json_t *hcj = ctr_config_encode_host_config(c->cc);
         _cleanup_json_ json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:s, s:s, s:i, s:s, s:b}", "ID", c->id,
                                                "Created", c->created, "Path", c->path ? c->path : "", "Args",
@@ -177,10 +177,22 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
                 json_object_set_new(rec, "BerthCommitPause", json_true());
         if (!rec || !hcj)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
-        _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
-        _cleanup_free_ char *hc = json_dumps(hcj, JSON_COMPACT);
-        if (!text || !hc)
+        job->text = json_dumps(rec, JSON_COMPACT);
+        job->hc = json_dumps(hcj, JSON_COMPACT);
+        if (!job->text || !job->hc) {
+                job->text = mfree(job->text);
+                job->hc = mfree(job->hc);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode container record");
+        }
+        job->seq = __atomic_add_fetch(&c->save_seq, 1, __ATOMIC_SEQ_CST);
+        return 0;
+}
+
+/* Caller holds save_lock. */
+static int save_write(struct daemon *d, struct container *c, const char *text, const char *hc, struct berr *err) {
+        _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
+        if (!dir)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         /* What this process wrote and fsync'd before, unchanged, is on disk already: each
          * fs_write_atomic costs two fsyncs, and a start saved the same hostconfig.json
          * twice (and, with --network none, the same record before and after the network). */
@@ -194,18 +206,51 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
         int r = 0;
+        /* A record this process wrote before (durably) gets its new version with one fsync
+         * instead of two (fs_write_atomic_update): a state change (running, exited) read
+         * back after a crash of the machine is the old state or the new one. */
         if (!hc_same) {
+                bool had = c->saved_hc_hash[0] != '\0';
                 c->saved_hc_hash[0] = '\0';
-                r = fs_write_atomic(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
+                r = (had ? fs_write_atomic_update : fs_write_atomic)(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
                 if (r == 0)
                         memcpy(c->saved_hc_hash, hc_hash, sizeof(hc_hash));
         }
         if (r == 0 && !cfg_same) {
+                bool had = c->saved_cfg_hash[0] != '\0';
                 c->saved_cfg_hash[0] = '\0';
-                r = fs_write_atomic(dfd, "config.json", text, strlen(text), 0600, err);
+                r = (had ? fs_write_atomic_update : fs_write_atomic)(dfd, "config.json", text, strlen(text), 0600, err);
                 if (r == 0)
                         memcpy(c->saved_cfg_hash, cfg_hash, sizeof(cfg_hash));
         }
+        return r;
+}
+
+int ctr_save_finish(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err) {
+        int r = 0;
+        pthread_mutex_lock(&c->save_lock);
+        /* A newer text was made meanwhile: its maker writes it (after us, in order). */
+        if (job->text && job->seq == __atomic_load_n(&c->save_seq, __ATOMIC_SEQ_CST))
+                r = save_write(d, c, job->text, job->hc, err);
+        pthread_mutex_unlock(&c->save_lock);
+        job->text = mfree(job->text);
+        job->hc = mfree(job->hc);
+        return r;
+}
+
+void ctr_save_forget(struct container *c) {
+        __atomic_add_fetch(&c->save_seq, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_lock(&c->save_lock); /* a write on its way ends first */
+        c->saved_cfg_hash[0] = c->saved_hc_hash[0] = '\0'; /* the record may be gone: write it next time */
+        pthread_mutex_unlock(&c->save_lock);
+}
+
+/* Caller holds c->lock. */
+int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+        struct ctr_save_job job;
+        int r = ctr_save_prepare(d, c, &job, err);
+        if (r == 0)
+                r = ctr_save_finish(d, c, &job, err);
         return r;
 }
 
@@ -351,6 +396,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
                 if (!id_is_full_hex(de->d_name)) {
                         if (de->d_name[0] != '.')
                                 log_warn("%s/%s is not a container; left alone", root, de->d_name);
+                        ctr_trash_found(root, de->d_name); /* a removal a crash cut short */
                         continue;
                 }
                 if (ctr_recover_dir(d, de->d_name))
@@ -406,6 +452,7 @@ void ctr_store_close(struct daemon *d) {
         ctr_wake_all(d);
         health_wait_all(d); /* they see the shutdown and let go of their containers */
         monitor_stop(d);
+        ctr_trash_flush(10); /* removed containers' directories: none left for the next start-up */
         exec_forget_all(d);
         struct container *c, *tmp;
         HASH_ITER(hh, d->ctrs, c, tmp) {

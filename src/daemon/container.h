@@ -114,9 +114,14 @@ struct container {
         uint64_t saves;
         char *list_text;
         uint64_t list_text_saves;
-        /* ctr_save, under lock: hashes (common/hash.h) of the texts of config.json and
-         * hostconfig.json this process last wrote and fsync'd; "" when unknown (loaded,
-         * or a removal took the record away). An unchanged file is not written again. */
+        /* ctr_save: save_seq (under lock) numbers each text of the record as it is made;
+         * the texts are written under save_lock (taken after lock, or without it), a text
+         * older than the last one made never (ctr_save_finish). Under save_lock: hashes
+         * (common/hash.h) of the texts of config.json and hostconfig.json this process last
+         * wrote and fsync'd; "" when unknown (loaded, or a removal took the record away).
+         * An unchanged file is not written again. */
+        pthread_mutex_t save_lock;
+        uint64_t save_seq;
         char saved_cfg_hash[33], saved_hc_hash[33];
 
         int refs;               /* guarded by the store lock */
@@ -131,6 +136,9 @@ struct container {
  * written did not happen). CTR_STATE_QUIET: start-up bookkeeping (a record loaded, a
  * start the record missed): nothing written, no event. */
 #define CTR_STATE_QUIET (1u << 0)
+/* CTR_STATE_NO_SAVE: the event and the wake-up, but the caller writes the record itself
+ * (ctr_save_prepare under the lock, ctr_save_finish after it). */
+#define CTR_STATE_NO_SAVE (1u << 1)
 int ctr_set_state(struct daemon *d, struct container *c, enum ctr_state to, unsigned flags, struct berr *err);
 /* A pending restart is called off (a stop, a removal, an exit during its start): the
  * state goes RESTARTING -> EXITED; if the restart's start is already on its way, the
@@ -357,6 +365,18 @@ void ctr_config_revert(struct container *c);
 void ctr_config_reclaim(struct daemon *d, struct container *c);
 int ctr_cgroup_dir(pid_t pid, const char *controller, char *out, size_t size);
 int ctr_save(struct daemon *d, struct container *c, struct berr *err);
+/* ctr_save in two halves: the texts made under c->lock (prepare), written later without
+ * it (finish: skipped when a newer text was made meanwhile, which its maker writes). The
+ * exit path writes the record after the waiters were woken. ctr_save_forget (c->lock
+ * held): no text made so far is written any more, none is being written on return (a
+ * removal takes the directory away). */
+struct ctr_save_job {
+        char *text, *hc;
+        uint64_t seq;
+};
+int ctr_save_prepare(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err);
+int ctr_save_finish(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err);
+void ctr_save_forget(struct container *c);
 void ctr_handle_exit(struct daemon *d, struct container *c);
 int monitor_start(struct daemon *d, struct berr *err);
 void monitor_stop(struct daemon *d);
@@ -375,6 +395,14 @@ int ctr_rootfs_detach(struct daemon *d, const char *id, struct berr *err);     /
 void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock; logs a failure */
 /* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
+/* container_trash.c: @parent/@id renamed to @parent/.rm-@id and deleted by a thread of its
+ * own (with @sync_parent, @parent is fsync'd first). ctr_trash_found: at start-up, a
+ * ".rm-" entry of @parent (what a crash left half deleted) is queued; other names are
+ * ignored. ctr_trash_flush: wait (at most @timeout_s) until the queue is done. */
+#define CTR_TRASH_PREFIX ".rm-"
+int ctr_trash(const char *parent, const char *id, bool sync_parent, struct berr *err);
+void ctr_trash_found(const char *parent, const char *name);
+void ctr_trash_flush(int timeout_s);
 /* Start-up after a crash (container_recover.c). ctr_recover_dir: 1 if DATA-ROOT/containers/
  * @id had no complete record and was removed (skip it). ctr_recover_stopped: for a loaded
  * container the record says is not running: true if a shim still ran it (a start cut

@@ -456,6 +456,7 @@ static int lock_for_removal(struct daemon *d, struct container *c, struct berr *
                 (void) ctr_set_state(d, c, before, 0, NULL); /* logs its own failure */
                 return berr_wrap(err, "remove container %.12s", c->id);
         }
+        ctr_save_forget(c); /* an exit's record write still on its way is dropped: the directory goes */
         return 0;
 }
 
@@ -505,7 +506,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         trace_mark("berthd remove: directories removed");
         pthread_mutex_lock(&d->ctr_lock);
         pthread_mutex_lock(&c->lock);
-        c->saved_cfg_hash[0] = c->saved_hc_hash[0] = '\0'; /* the record may be gone: write it next time */
+        ctr_save_forget(c); /* the record may be gone: write it next time */
         if (r < 0 && err->errnum != ENOENT) {
                 (void) ctr_set_state(d, c, CTR_DEAD, 0, NULL); /* logs its own failure */
                 pthread_mutex_unlock(&c->lock);

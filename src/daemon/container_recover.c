@@ -126,8 +126,10 @@ void ctr_recover_orphans(struct daemon *d) {
         }
         struct dirent *de;
         while ((de = readdir(dir))) {
-                if (de->d_name[0] == '.')
+                if (de->d_name[0] == '.') {
+                        ctr_trash_found(run, de->d_name); /* a removal a crash cut short */
                         continue;
+                }
                 if (!id_is_full_hex(de->d_name)) {
                         log_warn("%s/%s is not a container's bundle; left alone", run, de->d_name);
                         continue;

@@ -138,27 +138,24 @@ void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
 }
 
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
-        _cleanup_free_ char *dir = ctr_data_dir(d, id);
-        _cleanup_free_ char *bundle = ctr_bundle_dir(d, id);
-        if (!dir || !bundle)
+        _cleanup_free_ char *data = fs_path_join(d->cfg.data_root, "containers");
+        _cleanup_free_ char *run = fs_path_join(d->cfg.exec_root, "containers");
+        if (!data || !run)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         int r = ctr_rootfs_unmount(d, id, err);
         if (r < 0)
                 return r;
         struct berr e = { 0 };
         trace_mark("berthd remove: container layer unmounted");
-        if (tree_remove_at(AT_FDCWD, bundle, &e) < 0)
-                log_warn("remove %s: %s", bundle, e.msg);
+        /* Renamed aside and deleted by a thread (container_trash.c): nothing is mounted
+         * under them any more (verified just above). */
+        if (ctr_trash(run, id, false, &e) < 0)
+                log_warn("remove the bundle of %.12s: %s", id, e.msg);
         ctr_runtime_state_remove(d, id);
         trace_mark("berthd remove: bundle removed");
-        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return errno == ENOENT ? 0 : berr_sys(err, BERR_INTERNAL, "open %s", dir);
-        /* The record goes first: a removal cut short leaves a directory without one, which
-         * the next start-up removes (ctr_recover_dir) instead of loading half a container. */
-        if (unlinkat(dfd, "config.json", 0) < 0 && errno != ENOENT)
-                return berr_sys(err, BERR_INTERNAL, "remove %s/config.json", dir);
-        (void) fsync(dfd); /* best effort: without it the removal is only redone at start-up */
+        /* The record goes with its directory in one rename: a removal cut short leaves
+         * either the whole container or a ".rm-<id>" that the next start-up deletes. */
+        r = ctr_trash(data, id, true, err);
         trace_mark("berthd remove: record unlinked");
-        return tree_remove_at(AT_FDCWD, dir, err);
+        return r;
 }

@@ -30,6 +30,7 @@
 #include "image/image_store.h"
 #include "reload.h"
 #include "rootless.h"
+#include "runtime/runtime.h"
 #include "runtime/spec.h"
 #include "shim/msg.h"
 #include "shim_exe.h"
@@ -329,7 +330,8 @@ static int shim_runtime_options(struct daemon *d, struct container *c, json_t **
         return r;
 }
 
-static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, struct berr *err) {
+static int write_shim_options(struct daemon *d, struct container *c, const char *bundle, bool autostart,
+                              struct berr *err) {
         struct ctr_log_cfg lc;
         if (ctr_log_config(c->cc, &lc) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -373,12 +375,16 @@ static int write_shim_options(struct daemon *d, struct container *c, const char 
                                              "open_stdin", c->cc->cfg.open_stdin, "stdin_once", c->cc->cfg.stdin_once);
         if (o && runtime)
                 json_object_set(o, "runtime", runtime);
+        if (o && autostart)
+                json_object_set_new(o, "autostart", json_true());
         _cleanup_free_ char *text = json_dumps(o, JSON_COMPACT);
         return write_file(bundle, SHIM_OPTIONS_NAME, text, err);
 }
 
+/* @cgpath (CGPATH_MAX): the cgroup made ahead for the shim (rt_cgroup_attach_warm_at), or "". */
+#define CGPATH_MAX 4200
 static int write_spec(struct daemon *d, struct container *c, const char *dir, const char *rootfs, const char *bundle,
-                      const char *netns, struct berr *err) {
+                      const char *netns, char *cgpath, struct berr *err) {
         _cleanup_close_ int rfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", rootfs);
@@ -446,6 +452,14 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         r = spec_generate(&in, &spec, err);
         if (r < 0)
                 return r;
+        /* The cgroup now, then the kernel's attach lock warmed while the bundle is written
+         * and the shim sets up (runtime/cgroup_warm.c): the shim's attach of the init,
+         * which the init waits for, then waits for no RCU grace period (3–7 ms here). */
+        const char *cgp = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+        if (cgp && !ctr_runtime_is_external(c->cc) && strlen(cgp) < CGPATH_MAX) {
+                rt_cgroup_attach_warm_at("/sys/fs/cgroup", cgp);
+                snprintf(cgpath, CGPATH_MAX, "%s", cgp);
+        }
         _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
         if (!text)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "encode OCI spec");
@@ -551,16 +565,6 @@ static int get_shim(struct daemon *d, const char *bundle, int *ret_sync, struct 
         pthread_mutex_lock(&spare_lock);
         int fd = spare_fd;
         spare_fd = -1;
-        spare_wanted = true;
-        if (!spare_thread && !d->shutting_down) {
-                pthread_t t;
-                pthread_attr_t a;
-                pthread_attr_init(&a);
-                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-                spare_thread = pthread_create(&t, &a, spare_maker, d) == 0;
-                pthread_attr_destroy(&a);
-        }
-        pthread_cond_broadcast(&spare_cond);
         pthread_mutex_unlock(&spare_lock);
         if (fd >= 0 && strlen(bundle) < SHIM_MSG_TEXT_MAX) {
                 struct shim_msg m;
@@ -578,9 +582,29 @@ static int get_shim(struct daemon *d, const char *bundle, int *ret_sync, struct 
         return spawn_shim(d, bundle, ret_sync, err);
 }
 
+/* The next spare is made once a start has been answered (ctr_start), not while it runs:
+ * its exec and dynamic linking took a CPU from the start's own processes on the 2-core
+ * machines (the trace showed the new spare's "shim main" in the middle of the start). */
+static void spare_refill(struct daemon *d) {
+        pthread_mutex_lock(&spare_lock);
+        if (spare_fd < 0 && !d->shutting_down) {
+                spare_wanted = true;
+                if (!spare_thread) {
+                        pthread_t t;
+                        pthread_attr_t a;
+                        pthread_attr_init(&a);
+                        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                        spare_thread = pthread_create(&t, &a, spare_maker, d) == 0;
+                        pthread_attr_destroy(&a);
+                }
+                pthread_cond_broadcast(&spare_cond);
+        }
+        pthread_mutex_unlock(&spare_lock);
+}
+
 /* Everything up to a created (not yet started) init. */
-static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, int *ret_sync,
-                             pid_t *ret_pid, struct berr *err) {
+static int prepare_and_spawn(struct daemon *d, struct container *c, const char *netns, bool autostart,
+                             int *ret_sync, pid_t *ret_pid, char *cgpath, struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char rootfs[4200];
@@ -615,10 +639,10 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
         if ((r = prepare_files(d, c, dir, err)) < 0)
                 return r;
         trace_mark("berthd /etc files written");
-        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, err)) < 0)
+        if ((r = write_spec(d, c, dir, rootfs, bundle, netns, cgpath, err)) < 0)
                 return r;
         trace_mark("berthd config.json written");
-        if ((r = write_shim_options(d, c, bundle, err)) < 0)
+        if ((r = write_shim_options(d, c, bundle, autostart, err)) < 0)
                 return r;
         trace_mark("berthd shim.json written");
         int sync = -1;
@@ -663,7 +687,15 @@ static void hand_off_attaches(struct container *c, pid_t pid) {
         pthread_mutex_unlock(&c->lock);
 }
 
+static int start(struct daemon *d, struct container *c, struct berr *err);
+
 int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
+        int r = start(d, c, err);
+        spare_refill(d);
+        return r;
+}
+
+static int start(struct daemon *d, struct container *c, struct berr *err) {
         int r0;
         pthread_mutex_lock(&c->lock);
         if (c->state == CTR_REMOVED || c->state == CTR_REMOVING) {
@@ -679,10 +711,19 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 return r0;
         }
         c->stop_requested = false;
+        /* No attach stream waits for this start (docker run -d, the API): the shim starts
+         * the init as soon as it is created, without a START round trip. An attach that
+         * comes later waits for RUNNING (wait_attachable), as for a running container. */
+        bool autostart = c->attach_waiters == 0;
         pthread_mutex_unlock(&c->lock);
         trace_mark("berthd start %.12s: state starting", c->id);
+        /* StartedAt is taken before the process is released: the shim stamps FinishedAt
+         * after it exits, so a command as short as `true` cannot finish before it started. */
+        char started_at[40];
+        ctr_now(started_at);
 
         int sync = -1;
+        char cgpath[CGPATH_MAX] = "";
         pid_t pid = 0;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         char netns[4200];
@@ -700,7 +741,7 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 pthread_mutex_unlock(&c->lock);
                 trace_mark("berthd record saved");
                 if (r == 0)
-                        r = prepare_and_spawn(d, c, netns, &sync, &pid, err);
+                        r = prepare_and_spawn(d, c, netns, autostart, &sync, &pid, cgpath, err);
                 if (r < 0) {
                         pthread_mutex_lock(&c->lock);
                         ctr_net_stop(d, c);
@@ -710,34 +751,23 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         if (r < 0)
                 goto fail;
 
-        int watch = shim_connect(bundle, err);
         struct shim_msg m;
-        if (watch >= 0) {
-                shim_msg_init(&m, SHIM_REQ_WATCH);
-                if (shim_msg_send(watch, &m, -1, err) < 0 || shim_msg_recv(watch, &m, NULL, err) < 0) {
-                        close(watch);
-                        watch = -1;
-                }
-        }
-        trace_mark("berthd watch connected");
-        if (watch < 0) {
-                close(sync);
-                r = berr_wrap(err, "start container %.12s", c->id);
-                goto fail;
-        }
-        hand_off_attaches(c, pid);
-        ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
-
-        /* StartedAt is taken before the process is released: the shim stamps FinishedAt
-         * after it exits, so a command as short as `true` cannot finish before it started. */
-        char started_at[40];
-        ctr_now(started_at);
-        shim_msg_init(&m, SHIM_REQ_START);
-        trace_mark("berthd START sent");
-        r = shim_msg_send(sync, &m, -1, err);
+        if (!autostart) {
+                hand_off_attaches(c, pid);
+                ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
+                ctr_now(started_at);
+                /* The start-up socket stays open as the monitor's watch connection
+                 * (SHIM_START_WATCH): it reaches EOF when the shim has gone, whatever START's
+                 * answer (or none, if the shim died: the monitor then records that). */
+                shim_msg_init(&m, SHIM_REQ_START);
+                m.flags = SHIM_START_WATCH;
+                trace_mark("berthd START sent");
+                r = shim_msg_send(sync, &m, -1, err);
+        } else
+                r = 0; /* the shim started the init on its own: STARTED or ERROR follows CREATED */
         if (r == 0)
                 r = shim_msg_recv(sync, &m, NULL, err);
-        close(sync);
+        int watch = sync;
         trace_mark("berthd STARTED received");
 
         pthread_mutex_lock(&c->lock);
@@ -761,6 +791,8 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
                 log_error("watch container %.12s: %s", c->id, e.msg);
                 close(watch);
         }
+        if (r == 0 && m.type == SHIM_MSG_STARTED && autostart)
+                ctr_dns_hand_to_shim(d, c); /* the embedded DNS outlives a berthd restart */
         if (r == 0 && m.type == SHIM_MSG_STARTED)
                 health_start(d, c);
         trace_mark("berthd start %.12s: running, answered", c->id);
@@ -791,6 +823,8 @@ int ctr_start(struct daemon *d, struct container *c, struct berr *err) {
         return 0;
 
 fail:
+        if (cgpath[0]) /* made ahead for a shim that did not take it (or removed it: ENOENT) */
+                rt_cgroup_forget_at("/sys/fs/cgroup", cgpath);
         pthread_mutex_lock(&c->lock);
         ctr_net_stop(d, c);
         ctr_unmount_rootfs(d, c);

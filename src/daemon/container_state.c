@@ -143,7 +143,7 @@ int ctr_set_state(struct daemon *d, struct container *c, enum ctr_state to, unsi
                 c->start_from = from;
         c->state = to;
         int r = 0;
-        if (!(flags & CTR_STATE_QUIET) && (t->flags & T_SAVE)) {
+        if (!(flags & (CTR_STATE_QUIET | CTR_STATE_NO_SAVE)) && (t->flags & T_SAVE)) {
                 struct berr e = { 0 };
                 r = ctr_save(d, c, &e);
                 if (r < 0) {

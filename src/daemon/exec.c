@@ -32,6 +32,7 @@
 #include "exit_code.h"
 #include "runtime/caps.h"
 #include "runtime/spec.h"
+#include "runtime/runtime.h"
 #include "shim/msg.h"
 
 #define EXEC_KEEP_EXITED_S 300     /* exited instances stay inspectable this long */
@@ -496,6 +497,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         snap.user = user;
         snap.workdir = workdir;
 
+        rt_cgroup_attach_warm(); /* the shim's attach of the process waits for no RCU grace period */
         trace_mark("berthd exec start");
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;

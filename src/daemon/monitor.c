@@ -136,8 +136,18 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         if (c->oom_killed)
                 events_container(d, c, "oom", NULL);
         enum ctr_state from = c->state;
+        /* The record of the exit is written after the waiters are woken (a `wait` answers
+         * without the record's fsync: 5–12 ms on a busy disk), and before the shim's
+         * exit.json goes, so a crash in between finds that again at start-up. */
+        struct ctr_save_job job = { 0 };
+        struct berr se = { 0 };
+        bool save_later = false;
         if (from == CTR_RUNNING || from == CTR_PAUSED || from == CTR_RESTARTING) {
-                (void) ctr_set_state(d, c, CTR_EXITED, 0, NULL); /* written, "die"; logs its own failure */
+                /* "die" now; logs its own failure */
+                if (ctr_set_state(d, c, CTR_EXITED, CTR_STATE_NO_SAVE, NULL) == 0)
+                        save_later = ctr_save_prepare(d, c, &job, &se) == 0;
+                if (!save_later && se.msg[0])
+                        log_warn("save container %.12s: %s", c->id, se.msg);
         } else if (was_start && c->start_from == CTR_RESTARTING) {
                 ctr_cancel_restart(d, c); /* written */
         } else if (ctr_save(d, c, &e) < 0) {
@@ -153,6 +163,9 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         trace_mark("berthd exit: state exited, waiters woken");
+        if (save_later && ctr_save_finish(d, c, &job, &se) < 0)
+                log_warn("save container %.12s: %s", c->id, se.msg);
+        trace_mark("berthd exit: record written");
         if (bfd >= 0 && have)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
         ctr_mounts_release(d, c); /* volumes with options: unmounted when their last run ends */

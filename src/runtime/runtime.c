@@ -5,7 +5,7 @@
  * then forks the child into the container's pid namespace (namespaces.c says why fork).
  * It sends GO, then writes the child's pid into the cgroup and sends CGROUP; meanwhile the
  * child joins/creates its namespaces (waiting for CGROUP before a new cgroup namespace,
- * whose root must be the container's cgroup, and in any case before READY), sets up
+ * whose root must be the container's cgroup, and in any case before START), sets up
  * stdio, closes every inherited fd, builds its root (mounts.c), hostname, sysctls (sysctl.c),
  * masked and read-only paths, rlimits, no_new_privs, capabilities and
  * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
@@ -235,7 +235,7 @@ struct cgroup_wait {
 };
 
 /* Wait until the parent has put us into the container's cgroup: needed before a new
- * cgroup namespace (its root is our cgroup then) and before READY (the limits apply
+ * cgroup namespace (its root is our cgroup then) and before START (the limits apply
  * before anything of the user's runs). The parent attaches us while we set up. */
 static int child_wait_cgroup(void *userdata, struct berr *err) {
         struct cgroup_wait *w = userdata;
@@ -474,13 +474,16 @@ static void __attribute__((noreturn)) child_main(const struct child_ctx *c) {
         r = child_setup(c, &st, &err);
         if (r < 0)
                 goto fail;
-        struct cgroup_wait w = { .c = c, .st = &st };
-        (void) child_wait_cgroup(&w, &err);
         if (sync_send_fd(c->sync_fd, RT_SYNC_READY, NULL, st.console) < 0)
                 _exit(1);
         if (st.console >= 0) /* the parent has its copy; ours must not reach the process */
                 (void) close(st.console);
         st.console = -1;
+        /* In the cgroup before anything of the user's runs: CGROUP comes before START. Not
+         * waited for before READY, which the parent reads only once its attach is done
+         * anyway: one wake-up of each side less (about 1.5 ms of a start under load). */
+        struct cgroup_wait w = { .c = c, .st = &st };
+        (void) child_wait_cgroup(&w, &err);
         r = sync_recv(c->sync_fd, &m);
         if (r <= 0 || m.type != RT_SYNC_START)
                 _exit(1);

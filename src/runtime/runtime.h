@@ -83,6 +83,14 @@ struct rt_container *rt_container_free(struct rt_container *c);
  * a new shim loads the program a previous one compiled from the same profile instead of
  * compiling it again. NULL: memory only (the default). */
 void rt_set_seccomp_cache_dir(const char *dir);
+/* A start or an exec begins: have the kernel's cgroup attach lock in its writer mode by
+ * the time the shim attaches the process (cgroup_warm.c). Returns at once. */
+void rt_cgroup_attach_warm(void);
+/* The same for a start: the cgroup @cgroups_path (under @root) made first, without limits
+ * (a mkdir would wait behind the warming). rt_cgroup_forget_at: a start that failed before
+ * the shim took the cgroup over removes those (empty) directories. */
+void rt_cgroup_attach_warm_at(const char *root, const char *cgroups_path);
+void rt_cgroup_forget_at(const char *root, const char *cgroups_path);
 
 /* docker update of a running container: write @resources (an OCI linux.resources object
  * holding only the values to change) to the cgroup @cgroups_path ("/berth/<id>") under

@@ -453,6 +453,8 @@ static void accept_conn(struct shim *s) {
 
 /* The start-up socket: START lets the init execve; its answer tells berthd whether the
  * command could be executed. EOF before START means berthd gave up: kill the init. */
+static void start_now(struct shim *s, uint32_t flags);
+
 static void handle_sync(struct shim *s) {
         struct shim_msg m;
         int fd = -1;
@@ -461,19 +463,44 @@ static void handle_sync(struct shim *s) {
         if (fd >= 0)
                 close(fd);
         if (r == 0 && m.type == SHIM_REQ_START) {
-                struct shim_msg a;
                 trace_mark("shim START received");
-                r = shim_rt_start(s, &err);
-                trace_mark("shim execve seen (sync EOF)");
-                shim_msg_init(&a, r < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
-                a.status = r;
-                a.pid = s->init_pid;
-                if (r < 0)
-                        snprintf(a.text, sizeof(a.text), "%s", err.msg);
-                (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
-                shim_release_startup_memory();
-        } else
-                (void) shim_rt_kill(s, SIGKILL, true, NULL);
+                start_now(s, m.flags);
+                return;
+        }
+        (void) shim_rt_kill(s, SIGKILL, true, NULL);
+        (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);
+        close(s->sync.fd);
+        s->sync.fd = -1;
+}
+
+/* START (or shim.json's autostart): the init execve's; STARTED or ERROR on the start-up
+ * socket, which then closes or, with SHIM_START_WATCH, stays as berthd's watch. */
+static void start_now(struct shim *s, uint32_t flags) {
+        struct berr err = { 0 };
+        struct shim_msg a;
+        int r = shim_rt_start(s, &err);
+        trace_mark("shim execve seen (sync EOF)");
+        shim_msg_init(&a, r < 0 ? SHIM_MSG_ERROR : SHIM_MSG_STARTED);
+        a.status = r;
+        a.pid = s->init_pid;
+        if (r < 0)
+                snprintf(a.text, sizeof(a.text), "%s", err.msg);
+        (void) shim_msg_send(s->sync.fd, &a, -1, NULL); /* berthd reads exit.json if it is gone */
+        shim_release_startup_memory();
+        /* The start-up socket becomes berthd's watch connection (protocol.h). */
+        struct shim_conn *c = (flags & SHIM_START_WATCH) ? calloc(1, sizeof(*c)) : NULL;
+        if (c) {
+                c->item = (struct shim_item){ .kind = ITEM_CONN, .fd = s->sync.fd, .ptr = c };
+                c->is_watch = true;
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->item };
+                if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->sync.fd, &ev) == 0) {
+                        c->next = s->conns;
+                        s->conns = c;
+                        s->sync.fd = -1;
+                        return;
+                }
+                free(c);
+        }
         (void) epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync.fd, NULL);
         close(s->sync.fd);
         s->sync.fd = -1;
@@ -488,6 +515,12 @@ int shim_loop(struct shim *s) {
         if ((s->sync.fd >= 0 && ep_add(s, &s->sync, EPOLLIN) < 0) || ep_add(s, &s->pidfd, EPOLLIN) < 0 || ep_add(s, &s->listen, EPOLLIN) < 0 ||
             (out_open && ep_add(s, &s->out, EPOLLIN) < 0) || (err_open && ep_add(s, &s->errp, EPOLLIN) < 0))
                 return -errno;
+        /* No START to wait for (berthd had no attach stream to hand over first): the
+         * container's output is watched from here, so the init goes now. */
+        if (s->opt.autostart && s->sync.fd >= 0) {
+                s->opt.autostart = false;
+                start_now(s, SHIM_START_WATCH);
+        }
 
         while (!s->exited) {
                 /* One event at a time: handling one may free the item another points at

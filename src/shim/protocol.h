@@ -3,7 +3,8 @@
  * Files in the container's bundle directory (RUN-ROOT/containers/<id>/):
  *   config.json  the OCI spec (berthd writes it)
  *   shim.json    the shim's options (berthd writes it): see struct shim_options; with
- *                "runtime" an external OCI runtime runs the container (oci_runtime.h)
+ *                "runtime" an external OCI runtime runs the container (oci_runtime.h);
+ *                "autostart": no START comes (see Start-up)
  *   shim.sock    the shim's control socket (SOCK_SEQPACKET), bound relative to the bundle
  *   shim.pid     the shim's pid; init.pid the container init's pid (shim writes them)
  *   exit.json    the exit record, written atomically when the container has exited:
@@ -14,8 +15,15 @@
  * The shim detaches (setsid, double fork), creates the container (init waits before
  * execve) and sends SHIM_MSG_CREATED with the init's pid. berthd may then pass attach
  * streams (SHIM_REQ_ATTACH with the fd) so no output is missed, and sends SHIM_REQ_START.
- * The shim answers SHIM_MSG_STARTED or SHIM_MSG_ERROR and closes fd 3. Later requests
- * come on shim.sock, one fixed-size message each, answered by one struct shim_resp.
+ * (With "autostart": true in shim.json, berthd had no attach stream to hand over and sends
+ * no START: the shim starts the init as soon as it has sent CREATED and watches its
+ * output, one round trip less; STARTED or ERROR follows CREATED, fd 3 as with
+ * SHIM_START_WATCH.)
+ * The shim answers SHIM_MSG_STARTED or SHIM_MSG_ERROR and closes fd 3, or, when START
+ * had SHIM_START_WATCH in its flags, keeps fd 3 as a control connection that is already
+ * a watch (as after SHIM_REQ_WATCH): berthd's monitor needs no connection of its own, one
+ * connect and round trip less per start. Later requests come on shim.sock, one
+ * fixed-size message each, answered by one struct shim_resp.
  *
  * A spare: berthd may start `berth-shim --spare` before it has a container for it. It
  * detaches as above and waits on fd 3 for SHIM_REQ_BUNDLE (text: the bundle directory),
@@ -80,6 +88,7 @@ enum {
         SHIM_ATTACH_STDERR = 1 << 2,
         SHIM_ATTACH_MULTIPLEX = 1 << 3, /* 8-byte stream headers (no TTY) */
         SHIM_EXEC_TTY = 1 << 4,         /* exec: a pty of the container's devpts */
+        SHIM_START_WATCH = 1 << 5,      /* START: fd 3 stays open as a watch connection */
 };
 
 enum { SHIM_DNS_UDP = 0, SHIM_DNS_TCP = 1 };

@@ -16,6 +16,7 @@ struct shim_options {
         char *id;
         json_t *log;         /* shim.json's "log": the driver and its options (logdrv.h) */
         bool tty, open_stdin, stdin_once;
+        bool autostart; /* shim.json "autostart": start the init once created (protocol.h) */
 };
 
 /* What an epoll event points at. */

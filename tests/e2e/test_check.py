@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 from conftest import BERTHD, TESTDATA, DockerCLI
 from registry import Registry
@@ -151,6 +152,40 @@ def test_check_repair_removes_leftovers_of_a_cut_short_create(fresh_daemon):
         rc, out, err = check(d, "--check=quick", "--repair")
         assert rc == 0, out + err
         assert not os.path.exists(half) and not os.path.exists(bundle)
+    finally:
+        cli.cleanup()
+
+
+def test_removal_cut_short_is_reported_and_finished_at_start_up(fresh_daemon):
+    """A removal renames the container's directories to ".rm-<id>" and deletes them in the
+    background: what a crash left half deleted is an orphan for --check, and the next
+    start-up deletes it."""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        cid = cli.run("run", "-d", "busybox", "true").stdout.strip()
+        cli.run("wait", cid)
+        cli.run("rm", cid)
+        assert not os.path.exists(os.path.join(d.data_root, "containers", cid))
+        stopped(d)  # a clean stop waits for the background deletion: nothing is left
+        assert not [n for n in os.listdir(os.path.join(d.data_root, "containers")) if n.startswith(".rm-")]
+        assert not [n for n in os.listdir(os.path.join(d.exec_root, "containers")) if n.startswith(".rm-")]
+        left = [os.path.join(d.data_root, "containers", ".rm-" + "c" * 64),
+                os.path.join(d.exec_root, "containers", ".rm-" + "d" * 64)]
+        for p in left:
+            os.makedirs(os.path.join(p, "rw", "diff", "etc"))
+            with open(os.path.join(p, "rw", "diff", "etc", "f"), "w") as f:
+                f.write("x")
+        rc, out, err = check(d, "--check=quick")
+        assert rc == 1, out + err
+        assert "orphan   containers/.rm-%s: directory of a removed container, its deletion cut short" % ("c" * 64) in out
+        assert "orphan   %s: directory of a removed container, its deletion cut short" % left[1] in out
+        d.start()
+        deadline = time.time() + 10
+        while any(os.path.exists(p) for p in left) and time.time() < deadline:
+            time.sleep(0.02)
+        assert not any(os.path.exists(p) for p in left)
     finally:
         cli.cleanup()
 

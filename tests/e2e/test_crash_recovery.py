@@ -52,6 +52,17 @@ def listdir(path):
         return set()
 
 
+def settled_listdir(path, timeout=10):
+    """listdir once a removal's directories are gone: berthd renames them to ".rm-<id>"
+    and deletes them in the background (container_trash.c)."""
+    deadline = time.time() + timeout
+    while True:
+        names = listdir(path)
+        if not any(n.startswith(".rm-") for n in names) or time.time() > deadline:
+            return names
+        time.sleep(0.02)
+
+
 def inspect_all(cli):
     ids = cli.run("ps", "-aq", "--no-trunc").stdout.split()
     if not ids:
@@ -61,8 +72,8 @@ def inspect_all(cli):
 
 def check_consistent(d, cli, when):
     ctrs = inspect_all(cli)
-    data_dirs = listdir(os.path.join(d.data_root, "containers"))
-    bundles = listdir(os.path.join(d.exec_root, "containers"))
+    data_dirs = settled_listdir(os.path.join(d.data_root, "containers"))
+    bundles = settled_listdir(os.path.join(d.exec_root, "containers"))
     assert data_dirs <= set(ctrs), "%s: directories of no container: %s" % (when, data_dirs - set(ctrs))
     assert bundles <= set(ctrs), "%s: bundles of no container: %s" % (when, bundles - set(ctrs))
     mounts = mount_points_under(os.path.join(d.data_root, "containers"))
@@ -125,8 +136,8 @@ def test_kill9_during_concurrent_runs_leaks_nothing(fresh_daemon):
             if ctrs:
                 cli.run("rm", "-f", *ctrs)
             assert check_consistent(d, cli, "%s, after rm -f" % stage) == {}
-            assert listdir(os.path.join(d.data_root, "containers")) == set()
-            assert listdir(os.path.join(d.exec_root, "containers")) == set()
+            assert settled_listdir(os.path.join(d.data_root, "containers")) == set()
+            assert settled_listdir(os.path.join(d.exec_root, "containers")) == set()
             assert mount_points_under(d.base) == []
     finally:
         clean_up(d, cli)
@@ -157,8 +168,8 @@ def test_kill9_during_concurrent_rm_finishes_the_removals(fresh_daemon):
         d.stop(signal.SIGKILL)
         d.start()
         assert check_consistent(d, cli, "second restart") == {}
-        assert listdir(os.path.join(d.data_root, "containers")) == set()
-        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+        assert settled_listdir(os.path.join(d.data_root, "containers")) == set()
+        assert settled_listdir(os.path.join(d.exec_root, "containers")) == set()
         assert mount_points_under(d.base) == []
     finally:
         clean_up(d, cli)
@@ -199,8 +210,8 @@ def test_kill9_during_docker_cp_leaves_no_mount(fresh_daemon, tmp_path):
         assert mount_points_under(os.path.join(d.data_root, "containers")) == [rootfs]
         cli.run("rm", "-f", cid)
         assert mount_points_under(d.base) == []
-        assert listdir(os.path.join(d.data_root, "containers")) == set()
-        assert listdir(os.path.join(d.exec_root, "containers")) == set()
+        assert settled_listdir(os.path.join(d.data_root, "containers")) == set()
+        assert settled_listdir(os.path.join(d.exec_root, "containers")) == set()
     finally:
         if cp and cp.poll() is None:
             cp.kill()
@@ -227,7 +238,7 @@ def test_data_root_through_a_symlink_unmounts_and_removes(fresh_daemon, tmp_path
         assert mount_points_under(real) == [os.path.join(real, "containers", cid, "rootfs")]
         cli.run("rm", "-f", cid)
         assert mount_points_under(base) == []
-        assert listdir(os.path.join(real, "containers")) == set()
+        assert settled_listdir(os.path.join(real, "containers")) == set()
     finally:
         clean_up(d, cli)
 

@@ -75,6 +75,16 @@ def exec_output(api, exec_id):
     return out
 
 
+def settled_listdir(path, timeout=10):
+    """os.listdir once the background deletions of removed containers (".rm-<id>") are done."""
+    deadline = time.time() + timeout
+    while True:
+        names = os.listdir(path)
+        if not any(n.startswith(".rm-") for n in names) or time.time() > deadline:
+            return names
+        time.sleep(0.02)
+
+
 def spare_shim_bundle(pid, containers_dir):
     """The container whose bundle directory (CONTAINERS_DIR/ID) shim @pid holds open."""
     try:
@@ -570,6 +580,8 @@ class Torture:
         return out
 
     def check_system(self, listed):
+        """(settled_listdir: a removal renames a container's directories to ".rm-<id>" and
+        deletes them in the background; one still there after 10 s is a violation.)"""
         d = self.d
         running = {cid for cid, c in listed.items() if c["State"] in ("running", "paused")}
         # Shims: every berth-shim of this exec root serves a running container.
@@ -599,7 +611,7 @@ class Torture:
             if cid not in shim_bundles:
                 self.violation("running container %s has no shim" % cid[:12])
         # Bundles, mounts, network namespaces.
-        for b in os.listdir(os.path.join(d.exec_root, "containers")):
+        for b in settled_listdir(os.path.join(d.exec_root, "containers")):
             if b not in listed:
                 self.violation("bundle %s belongs to no container" % b[:12])
         ctr_root = os.path.join(d.data_root, "containers") + "/"
@@ -613,7 +625,7 @@ class Torture:
                     self.violation("network namespace %s belongs to no running container" % mp)
             elif mp.startswith(d.data_root + "/") and "/volumes/" not in mp:
                 self.violation("mount %s in the data root belongs to nothing" % mp)
-        for dd in os.listdir(os.path.join(d.data_root, "containers")):
+        for dd in settled_listdir(os.path.join(d.data_root, "containers")):
             if dd not in listed:
                 self.violation("container directory %s belongs to no container" % dd[:12])
         tmp = os.path.join(d.data_root, "tmp")

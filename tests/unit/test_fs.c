@@ -158,6 +158,31 @@ static void test_read_file_bounded(void **s) {
         close(dfd);
 }
 
+static void test_mkdir_p(void **s) {
+        (void) s;
+        char p[160];
+        struct berr err = { 0 };
+        struct stat st;
+        /* several missing components, then the same path again, then one more level */
+        snprintf(p, sizeof(p), "%s/mk/a/b/c", dir);
+        assert_int_equal(fs_mkdir_p(p, 0700, &err), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(fs_mkdir_p(p, 0700, &err), 0);
+        snprintf(p, sizeof(p), "%s/mk/a/b/c/d", dir);
+        assert_int_equal(fs_mkdir_p(p, 0700, &err), 0);
+        assert_int_equal(stat(p, &st), 0);
+        /* a file where the directory should be, at the end or in the middle */
+        snprintf(p, sizeof(p), "%s/mk/file", dir);
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_true(fs_mkdir_p(p, 0700, &err) < 0);
+        assert_int_equal(err.errnum, ENOTDIR);
+        snprintf(p, sizeof(p), "%s/mk/file/x/y", dir);
+        assert_true(fs_mkdir_p(p, 0700, &err) < 0);
+}
+
 static void test_spread_subdirs(void **s) {
         (void) s;
         char sub[128];
@@ -194,6 +219,7 @@ int main(void) {
                 cmocka_unit_test(test_write_replace),
                 cmocka_unit_test(test_read_file_bounded),
                 cmocka_unit_test(test_write_all_short_writes_and_epipe),
+                cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_spread_subdirs),
                 cmocka_unit_test(test_path_fmt_refuses_truncation),
         };

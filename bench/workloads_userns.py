@@ -172,11 +172,11 @@ def _remove_cgroup_tree(top):
                 time.sleep(0.05)
 
 
-def _rootless_daemon(shared, delegated=False):
-    """The rootless berthd (behind slirp4netns); @delegated: started in a cgroup v2 subtree
-    delegated to its user, on a cgroup2 mount of the bench's own, so its containers get
-    cgroups of their own (without: none, as on a cgroup v1 host)."""
-    key = "delegated" if delegated else "h"
+def _rootless_daemon(shared, delegated=False, pasta=False):
+    """The rootless berthd (behind slirp4netns; @pasta: behind pasta); @delegated: started
+    in a cgroup v2 subtree delegated to its user, on a cgroup2 mount of the bench's own, so
+    its containers get cgroups of their own (without: none, as on a cgroup v1 host)."""
+    key = "delegated" if delegated else "pasta" if pasta else "h"
     h = _rootless.get(key)
     if h is not None:
         return h
@@ -202,12 +202,14 @@ def _rootless_daemon(shared, delegated=False):
             os.chown(os.path.join(cg, f), pw.pw_uid, pw.pw_gid)
         wrap = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg]
     log = open(os.path.join(base, "daemon.log"), "ab")
-    net = "10.195" if delegated else "10.196"
+    net = "10.195" if delegated else "10.194" if pasta else "10.196"
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "XDG_RUNTIME_DIR": run}
+    if pasta:
+        env["BERTHD_ROOTLESS_NET"] = "pasta"
     proc = subprocess.Popen([*wrap, "setpriv", "--reuid", ROOTLESS_USER, "--regid", ROOTLESS_USER, "--init-groups",
                              shared.binary, "--bridge", "brlbench", "--bip", net + ".0.1/24",
                              "--default-address-pool", "base=" + net + ".16.0/20,size=24"],
-                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "XDG_RUNTIME_DIR": run},
-                            stdout=log, stderr=subprocess.STDOUT)
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     h = _RootlessHandle(shared.env, "unix://" + os.path.join(run, "berth.sock"))
 
     def undo():
@@ -286,6 +288,19 @@ def run_rm_rootless_cgroup_ratio(daemon):
     return time_docker(h, "run", "--rm", "--network", "none", "busybox", "true") / plain
 
 
+def run_rm_rootless_pasta(daemon):
+    """`docker run --rm busybox true` (the default bridge) against a rootless berthd behind
+    pasta, in ms."""
+    return time_docker(_rootless_daemon(daemon, pasta=True), "run", "--rm", "busybox", "true")
+
+
+def run_rm_rootless_pasta_ratio(daemon):
+    """The same over rootful berth's `docker run --rm busybox true`, per round."""
+    h = _rootless_daemon(daemon, pasta=True)
+    plain = time_docker(daemon, "run", "--rm", "busybox", "true")
+    return time_docker(h, "run", "--rm", "busybox", "true") / plain
+
+
 WORKLOADS_USERNS = [
     Workload("docker run --rm true, --userns-remap", "ms", run_rm_userns, daemons=("berth",), needs_images=True,
              description="`docker run --rm busybox true` against a berthd with --userns-remap"),
@@ -308,5 +323,11 @@ WORKLOADS_USERNS = [
              description="`docker run --rm --network none busybox true` against a rootless berthd started in a "
                          "cgroup v2 subtree delegated to its user (on a cgroup2 mount of the bench's own)"),
     Workload("rootless run --rm (delegated cgroup) / rootful", "×", run_rm_rootless_cgroup_ratio, daemons=("berth",),
+             needs_images=True, decimals=2, description="ratio of the row above to rootful berth's, per round"),
+    Workload("rootless docker run --rm true (default bridge), pasta", "ms", run_rm_rootless_pasta, daemons=("berth",),
+             needs_images=True,
+             description="`docker run --rm busybox true` against a rootless berthd behind pasta "
+                         "(BERTHD_ROOTLESS_NET=pasta)"),
+    Workload("rootless run --rm (bridge, pasta) / rootful", "×", run_rm_rootless_pasta_ratio, daemons=("berth",),
              needs_images=True, decimals=2, description="ratio of the row above to rootful berth's, per round"),
 ]

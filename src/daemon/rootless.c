@@ -257,7 +257,7 @@ static int pick_net(char **ret_bin, bool *ret_pasta, struct berr *err) {
 struct slirp {
         pid_t pid;
         int exit_w;   /* slirp4netns's --exit-fd: it exits when this closes (also when we die) */
-        bool is_pasta; /* pid is pasta's, which forked away from us (not our child) */
+        bool is_pasta; /* pid is pasta's (in the foreground: no exit fd, SIGTERM stops it) */
 };
 
 /* slirp4netns for @pid's network namespace: tap0 10.0.2.100/24, a default route through
@@ -307,11 +307,14 @@ static int slirp_start(const char *bin, const char *api, pid_t pid, struct slirp
         return 0;
 }
 
+static void slirp_stop(struct slirp *sl);
+
 /* pasta for @pid's network namespace, set up as slirp4netns's (tap0 10.0.2.100/24, the
  * default route through 10.0.2.2, DNS at 10.0.2.3, no way to the host's loopback through
  * the gateway) and forwarding from the host every TCP port that listens in it (-t auto:
- * published ports, held listening there by network/ports.c). It writes @pidfile once
- * initialised and forks away; it ends when the namespace does, or at pasta_stop. */
+ * published ports, held listening there by network/ports.c). In the foreground, as our
+ * child with a parent-death signal: this pasta has no --exit-fd and outlives the
+ * namespace. Ready once it wrote @pidfile. */
 static int pasta_start(const char *bin, const char *pidfile, pid_t pid, struct slirp *out, struct berr *err) {
         char pidtext[16];
         snprintf(pidtext, sizeof(pidtext), "%d", (int) pid);
@@ -320,62 +323,44 @@ static int pasta_start(const char *bin, const char *pidfile, pid_t pid, struct s
          * (slirp4netns runs --disable-host-loopback): README says so. */
         char *av[] = { (char *) bin, "--config-net", "-a", "10.0.2.100", "-n", "24", "-g", "10.0.2.2", "--dns-forward",
                        "10.0.2.3", "--no-map-gw", "-t", "auto", "-u", "none", "-U", "none", "-I", "tap0", "-P",
-                       (char *) pidfile, "-q", pidtext, NULL };
+                       (char *) pidfile, "-q", "-f", pidtext, NULL };
         (void) unlink(pidfile);
-        pid_t p;
-        int e = posix_spawn(&p, bin, NULL, NULL, av, environ);
-        if (e != 0) {
-                errno = e;
-                return berr_sys(err, BERR_INVALID, "rootless: run %s", bin);
+        pid_t parent = getpid();
+        pid_t p = fork();
+        if (p < 0)
+                return berr_sys(err, BERR_INTERNAL, "fork");
+        if (p == 0) { /* async-signal-safe only until execv */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
+                execv(bin, av);
+                _exit(127);
         }
-        int status = -1;
+        *out = (struct slirp) { .pid = p, .exit_w = -1, .is_pasta = true };
         for (int waited = 0; waited < SLIRP_READY_TIMEOUT_MS; waited += 10) {
-                if (waitpid(p, &status, WNOHANG) == p)
-                        break;
-                status = -1;
+                struct stat st;
+                if (stat(pidfile, &st) == 0 && st.st_size > 0)
+                        return 0;
+                int status;
+                if (waitpid(p, &status, WNOHANG) == p) {
+                        out->pid = -1;
+                        return berr_set(err, BERR_INVALID, EIO, "rootless: pasta did not set up the network namespace "
+                                        "(status %d: see its message above)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                }
                 struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
-        if (status == -1) {
-                (void) kill(p, SIGKILL);
-                (void) waitpid(p, NULL, 0);
-        }
-        _cleanup_free_ char *text = NULL;
-        struct berr e2 = { 0 };
-        long daemon = 0;
-        if (status == 0 && fs_read_file(AT_FDCWD, pidfile, 64, &text, NULL, &e2) == 0)
-                daemon = strtol(text, NULL, 10);
-        if (daemon <= 1)
-                return berr_set(err, BERR_INVALID, EIO, "rootless: pasta did not set up the network namespace (status "
-                                "%d: see its message above)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        *out = (struct slirp) { .pid = (pid_t) daemon, .exit_w = -1, .is_pasta = true };
-        return 0;
-}
-
-/* pasta is not our child: by its pid file's pid, if that is still a pasta. */
-static void pasta_stop(struct slirp *sl) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/comm", (int) sl->pid);
-        for (int i = 0; i < 300; i++) {
-                _cleanup_free_ char *comm = NULL;
-                struct berr e = { 0 };
-                if (fs_read_file(AT_FDCWD, path, 64, &comm, NULL, &e) < 0 ||
-                    (strncmp(comm, "pasta", 5) != 0 && strncmp(comm, "passt", 5) != 0))
-                        return; /* gone (it goes with the namespace), or the pid is another's now */
-                (void) kill(sl->pid, i < 200 ? SIGTERM : SIGKILL);
-                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
-                nanosleep(&ts, NULL);
-        }
+        slirp_stop(out);
+        return berr_set(err, BERR_INVALID, ETIMEDOUT, "rootless: pasta did not set up the network namespace in %d s",
+                        SLIRP_READY_TIMEOUT_MS / 1000);
 }
 
 static void slirp_stop(struct slirp *sl) {
         if (sl->pid <= 0)
                 return;
-        if (sl->is_pasta) {
-                pasta_stop(sl);
-                return;
-        }
-        close(sl->exit_w);
+        if (sl->is_pasta)
+                (void) kill(sl->pid, SIGTERM); /* it has no exit fd */
+        if (sl->exit_w >= 0)
+                close(sl->exit_w);
         struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
         for (int i = 0; i < 300; i++) {
                 if (waitpid(sl->pid, NULL, WNOHANG) == sl->pid)

@@ -207,16 +207,21 @@ int rt_cgroup_delegate(const char *mount, const char *path, uid_t uid, const cha
                        struct rt_cgroup_delegation *ret, struct berr *err) {
         if (!path[0] || STREQ(path, "/"))
                 return berr_set(err, BERR_UNAVAILABLE, EACCES, "berthd runs in the root cgroup, which is never delegated");
-        _cleanup_free_ char *dir = fs_path_join(mount, path);
-        if (!dir)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        int r = check_owner(dir, path, uid, err);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *controllers = NULL, *m = strdup(mount), *p = strdup(path);
         if (!m || !p)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if ((r = evacuate(dir, leaf, path, err)) < 0 || (r = enable_controllers(dir, &controllers, err)) < 0)
+        /* Started again from the leaf of an earlier berthd (a shell moved there with it):
+         * the subtree is the leaf's parent, whose controllers are on already */
+        size_t n = strlen(p), ln = strlen(leaf);
+        if (n > ln + 1 && p[n - ln - 1] == '/' && STREQ(p + n - ln, leaf))
+                p[n - ln - 1] = '\0';
+        _cleanup_free_ char *dir = fs_path_join(mount, p);
+        if (!dir)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = check_owner(dir, p, uid, err);
+        if (r < 0)
+                return r;
+        if ((r = evacuate(dir, leaf, p, err)) < 0 || (r = enable_controllers(dir, &controllers, err)) < 0)
                 return r;
         ret->mount = TAKE_PTR(m);
         ret->path = TAKE_PTR(p);

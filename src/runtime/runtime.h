@@ -124,7 +124,8 @@ int rt_cgroup2_mount_point(const char *mountinfo, char **ret, struct berr *err);
 /* Take the cgroup @path under @mount as berthd's subtree if it is delegated to @uid (the
  * dir, cgroup.procs, cgroup.subtree_control and cgroup.threads belong to it): move its
  * processes into the child @leaf, enable every controller it has for its children, and
- * say which are on. -EACCES (BERR_UNAVAILABLE) when it is not delegated. */
+ * say which are on. @path ending in /@leaf (berthd started again from an earlier one's
+ * leaf) stands for its parent. -EACCES (BERR_UNAVAILABLE) when it is not delegated. */
 int rt_cgroup_delegate(const char *mount, const char *path, uid_t uid, const char *leaf,
                        struct rt_cgroup_delegation *ret, struct berr *err);
 void rt_cgroup_delegation_done(struct rt_cgroup_delegation *dg);

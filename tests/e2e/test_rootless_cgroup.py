@@ -194,3 +194,22 @@ def test_limit_of_a_controller_not_delegated_is_refused_by_name(delegated):
     assert cli.run("ps", "-aq").stdout.split() == []
     berth = mnt + sub + "/berth"
     assert [n for n in os.listdir(berth) if os.path.isdir(os.path.join(berth, n))] == []
+
+
+def test_restarted_berthd_takes_the_subtree_again(delegated):
+    """berthd started again from the leaf of the first one (where a shell that started it
+    was moved with it): the same subtree, not one nested in the leaf."""
+    d, cli, mnt, sub = delegated
+    d.stop()
+    d.log.close()
+    assert d.proc.returncode == 0
+    # nothing of the user's is left in the subtree once berthd is gone
+    for dirpath, _, _ in os.walk(mnt + sub):
+        assert read(os.path.join(dirpath, "cgroup.procs")).split() == [], dirpath
+    d.wrap = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', mnt + sub + "/berthd"]
+    d.start(*d.net_args)
+    assert "containers' cgroups go under the delegated cgroup %s (" % sub in d.read_log().split("Daemon has completed")[-2]
+    assert v2_path(d.proc.pid) == sub + "/berthd"
+    assert read(os.path.join(mnt + sub, "cgroup.procs")).split() == []
+    out = cli.run("run", "--rm", "--network", "none", "busybox", "cat", "/proc/self/cgroup").stdout
+    assert "0::/" in out.splitlines()  # its own cgroup namespace, rooted at <subtree>/berth/<id>

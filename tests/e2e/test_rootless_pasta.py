@@ -126,6 +126,17 @@ def test_pasta_goes_with_berthd_and_a_bad_choice_is_refused(rootless):
         assert get(port) == b"again\n"
     finally:
         cli.run("rm", "-f", "pagain")
+    # the parent killed outright: pasta goes too (its parent-death signal; it has no exit fd)
+    d.proc.kill()
+    d.proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and (helpers(d, "pasta") or
+                                      subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode == 0):
+        time.sleep(0.1)
+    assert helpers(d, "pasta") == []
+    assert subprocess.run(["pgrep", "-u", str(d.uid)], capture_output=True).returncode != 0
+    d.log.close()
+    d.start(*d.net_args)
     # an unknown helper: a clear error, before anything starts
     env = dict(d.env(), BERTHD_ROOTLESS_NET="vpnkit", XDG_RUNTIME_DIR=os.path.join(d.base, "bad-run"))
     os.mkdir(env["XDG_RUNTIME_DIR"], 0o700)

@@ -168,6 +168,12 @@ static void test_rt_cgroup_delegate_enables_the_missing_controllers(void **state
         assert_false(exists("u/berth.service/berthd")); /* no process to move: no leaf */
         rt_cgroup_delegation_done(&dg);
         assert_null(dg.path);
+        /* started again from that leaf: the same subtree, nothing nested deeper */
+        fake_subtree("u/berth.service/berthd", "cpu io memory pids", "4321\n");
+        assert_int_equal(rt_cgroup_delegate(root, "/u/berth.service/berthd", geteuid(), "berthd", &dg, &e), 0);
+        assert_string_equal(dg.path, "/u/berth.service");
+        assert_false(exists("u/berth.service/berthd/berthd"));
+        rt_cgroup_delegation_done(&dg);
 }
 
 static void test_rt_cgroup_delegate_moves_processes_into_the_leaf(void **state) {

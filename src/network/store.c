@@ -2075,6 +2075,11 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 ep_forget(s, p->net_id, q->ctr_id);
                 return r;
         }
+        /* dockerd asks the driver for the endpoint's operational data once it joined
+         * (buildPortMapInfo); nothing of the answer reaches the user there either. */
+        _cleanup_json_ json_t *oper = NULL;
+        if (remote_driver_call(s->plugins, p->driver, "EndpointOperInfo", ep_req(p, ep.endpoint_id), &oper, &e) < 0)
+                log_debug("network %s: EndpointOperInfo: %s", p->net_id, e.msg);
         ep.gateway = j.gateway;
         if (ep.has_ip6)
                 memcpy(ep.gateway6, j.gateway6, 16); /* all zero: none */

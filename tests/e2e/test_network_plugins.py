@@ -160,6 +160,9 @@ def test_containers_get_plugin_addresses_and_reach_each_other(daemon, plug):
         time.sleep(0.05)
     joins = plug.calls("NetworkDriver.Join")
     assert len(joins) == 2 and joins[1]["body"]["SandboxKey"]
+    # and, as dockerd, the driver's operational data once per join
+    assert [c["body"]["EndpointID"] for c in plug.calls("NetworkDriver.EndpointOperInfo")] == [
+        j["body"]["EndpointID"] for j in joins]
     client_eid = joins[1]["body"]["EndpointID"]
     for m in ("NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"):
         assert [c["body"]["EndpointID"] for c in plug.calls(m)] == [client_eid], m
@@ -310,7 +313,11 @@ def test_published_ports_go_to_the_driver(daemon, plug):
             "--expose", "7000", "busybox", "sleep", "300")
     pec = plug.calls("NetworkDriver.ProgramExternalConnectivity")
     assert len(pec) == 1
-    eid = inspect(cli, "container", "ppub")["NetworkSettings"]["Networks"]["pn11"]["EndpointID"]
+    settings = inspect(cli, "container", "ppub")["NetworkSettings"]
+    eid = settings["Networks"]["pn11"]["EndpointID"]
+    # the driver publishes them; like dockerd, berth shows none for a plugin's endpoint
+    assert settings["Ports"] == {}
+    assert cli.run("port", "ppub").stdout.strip() == ""
     assert pec[0]["body"]["EndpointID"] == eid
     opts = pec[0]["body"]["Options"]
     pm = sorted(opts["com.docker.network.portmap"], key=lambda b: b["Port"])

@@ -1970,7 +1970,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
         } else
                 ep.prefix = n->subnet.prefix;
-        /* IPv6: berth's allocator (an IPAM plugin gives IPv4 only for now) */
+        /* IPv6: the IPAM plugin's (@pre) or berth's allocator */
         if (!n->has_v6 && !ipam_ip6_is_zero(want6))
                 r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
                              "network's subnets", q->want_ip6);

@@ -506,3 +506,21 @@ def test_bridge_ipv6_from_an_ipam_plugin(daemon, plug):
         [str(sub.network_address + 10), str(sub6.network_address + 10)])
     cli.run("network", "rm", "pn19")
     assert len(plug.calls("IpamDriver.ReleasePool")) == 2
+
+
+def test_ipam_plugin_gateway_and_aux_addresses(daemon, plug):
+    """--gateway and --aux-address with an IPAM plugin: each asked of it (the gateway as
+    libnetwork's RequestAddressType), each given back when the network goes."""
+    cli = daemon.cli
+    sub = ipaddress.ip_network(daemon.subnet(19))
+    gw, aux = sub.network_address + 254, sub.network_address + 5
+    cli.run("network", "create", "--ipam-driver", "berthtestnet", "--subnet", str(sub), "--gateway", str(gw),
+            "--aux-address", "printer=%s" % aux, "pn20")
+    ra = [(c["body"]["Address"], c["body"]["Options"]) for c in plug.calls("IpamDriver.RequestAddress")]
+    assert ra == [(str(gw), {"RequestAddressType": "com.docker.network.gateway"}), (str(aux), None)]
+    n = inspect(cli, "network", "pn20")
+    assert n["IPAM"]["Config"][0]["Gateway"] == str(gw)
+    assert n["IPAM"]["Config"][0]["AuxiliaryAddresses"] == {"printer": str(aux)}
+    cli.run("network", "rm", "pn20")
+    assert sorted(c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")) == sorted([str(gw), str(aux)])
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1

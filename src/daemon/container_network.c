@@ -720,7 +720,7 @@ static void plugin_port_labels(struct container *c, json_t *portmap, json_t *exp
 }
 
 /* On a network driver plugin's network (the container's gateway network, @primary) the
- * driver publishes the ports: ProgramExternalConnectivity. */
+ * driver publishes the ports: ProgramExternalConnectivity. 1: @primary is a plugin's. */
 static int program_plugin_ports(struct daemon *d, struct container *c, json_t *networks, const char *primary,
                                 struct berr *err) {
         json_t *ep = primary ? json_object_get(networks, primary) : NULL;
@@ -735,7 +735,7 @@ static int program_plugin_ports(struct daemon *d, struct container *c, json_t *n
         int r = net_program_external(d->nets, ni.id, c->id, portmap, exposed, err);
         if (r > 0)
                 json_object_set_new(ep, EP_EXTERNAL, json_true());
-        return r < 0 ? r : 0;
+        return r < 0 ? r : 1;
 }
 
 /* The ports a record says are published, with the container's address. */
@@ -877,10 +877,15 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
         json_t *ports = NULL;
         if (r == 0)
                 r = publish_ports(d, c, networks, &ports, err);
-        if (r == 0 && (r = program_plugin_ports(d, c, networks, primary, err)) < 0) {
-                net_unpublish(d->nets, c->id);
+        if (r == 0 && (r = program_plugin_ports(d, c, networks, primary, err)) != 0) {
+                /* dockerd shows no ports for a plugin's endpoint (its check of the driver's
+                 * EndpointOperInfo never matches what JSON decodes to): NetworkSettings.Ports {} */
                 json_decref(ports);
-                ports = NULL;
+                ports = r > 0 ? json_object() : NULL;
+                if (r < 0)
+                        net_unpublish(d->nets, c->id);
+                else
+                        r = 0;
         }
         trace_mark("berthd net: ports published");
         const char *dnsv[4];

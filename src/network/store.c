@@ -1987,7 +1987,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
         } else
                 ep.prefix = n->subnet.prefix;
-        /* IPv6: berth's allocator (an IPAM plugin gives IPv4 only for now) */
+        /* IPv6: the IPAM plugin's (@pre) or berth's allocator */
         if (!n->has_v6 && !ipam_ip6_is_zero(want6))
                 r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
                              "network's subnets", q->want_ip6);
@@ -2092,6 +2092,11 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 ep_forget(s, p->net_id, q->ctr_id);
                 return r;
         }
+        /* dockerd asks the driver for the endpoint's operational data once it joined
+         * (buildPortMapInfo); nothing of the answer reaches the user there either. */
+        _cleanup_json_ json_t *oper = NULL;
+        if (remote_driver_call(s->plugins, p->driver, "EndpointOperInfo", ep_req(p, ep.endpoint_id), &oper, &e) < 0)
+                log_debug("network %s: EndpointOperInfo: %s", p->net_id, e.msg);
         ep.gateway = j.gateway;
         if (ep.has_ip6)
                 memcpy(ep.gateway6, j.gateway6, 16); /* all zero: none */

@@ -160,6 +160,9 @@ def test_containers_get_plugin_addresses_and_reach_each_other(daemon, plug):
         time.sleep(0.05)
     joins = plug.calls("NetworkDriver.Join")
     assert len(joins) == 2 and joins[1]["body"]["SandboxKey"]
+    # and, as dockerd, the driver's operational data once per join
+    assert [c["body"]["EndpointID"] for c in plug.calls("NetworkDriver.EndpointOperInfo")] == [
+        j["body"]["EndpointID"] for j in joins]
     client_eid = joins[1]["body"]["EndpointID"]
     for m in ("NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint"):
         assert [c["body"]["EndpointID"] for c in plug.calls(m)] == [client_eid], m
@@ -310,7 +313,11 @@ def test_published_ports_go_to_the_driver(daemon, plug):
             "--expose", "7000", "busybox", "sleep", "300")
     pec = plug.calls("NetworkDriver.ProgramExternalConnectivity")
     assert len(pec) == 1
-    eid = inspect(cli, "container", "ppub")["NetworkSettings"]["Networks"]["pn11"]["EndpointID"]
+    settings = inspect(cli, "container", "ppub")["NetworkSettings"]
+    eid = settings["Networks"]["pn11"]["EndpointID"]
+    # the driver publishes them; like dockerd, berth shows none for a plugin's endpoint
+    assert settings["Ports"] == {}
+    assert cli.run("port", "ppub").stdout.strip() == ""
     assert pec[0]["body"]["EndpointID"] == eid
     opts = pec[0]["body"]["Options"]
     pm = sorted(opts["com.docker.network.portmap"], key=lambda b: b["Port"])
@@ -499,3 +506,21 @@ def test_bridge_ipv6_from_an_ipam_plugin(daemon, plug):
         [str(sub.network_address + 10), str(sub6.network_address + 10)])
     cli.run("network", "rm", "pn19")
     assert len(plug.calls("IpamDriver.ReleasePool")) == 2
+
+
+def test_ipam_plugin_gateway_and_aux_addresses(daemon, plug):
+    """--gateway and --aux-address with an IPAM plugin: each asked of it (the gateway as
+    libnetwork's RequestAddressType), each given back when the network goes."""
+    cli = daemon.cli
+    sub = ipaddress.ip_network(daemon.subnet(19))
+    gw, aux = sub.network_address + 254, sub.network_address + 5
+    cli.run("network", "create", "--ipam-driver", "berthtestnet", "--subnet", str(sub), "--gateway", str(gw),
+            "--aux-address", "printer=%s" % aux, "pn20")
+    ra = [(c["body"]["Address"], c["body"]["Options"]) for c in plug.calls("IpamDriver.RequestAddress")]
+    assert ra == [(str(gw), {"RequestAddressType": "com.docker.network.gateway"}), (str(aux), None)]
+    n = inspect(cli, "network", "pn20")
+    assert n["IPAM"]["Config"][0]["Gateway"] == str(gw)
+    assert n["IPAM"]["Config"][0]["AuxiliaryAddresses"] == {"printer": str(aux)}
+    cli.run("network", "rm", "pn20")
+    assert sorted(c["body"]["Address"] for c in plug.calls("IpamDriver.ReleaseAddress")) == sorted([str(gw), str(aux)])
+    assert len(plug.calls("IpamDriver.ReleasePool")) == 1

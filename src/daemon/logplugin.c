@@ -41,6 +41,23 @@ static int fifo_path(struct daemon *d, const char *id, char *out, size_t size) {
         return fs_path_fmt(out, size, "%s/logging/%s", d->cfg.exec_root, id);
 }
 
+/* A managed plugin sees its own root: the FIFO is made in its /run/docker/logging and
+ * named by that path (dockerd's ScopedPath of the unscoped /run/docker/logging). @dir,
+ * @fifo: on the host; @file: what the plugin is told. */
+#define MANAGED_LOG_DIR "/run/docker/logging"
+static int fifo_paths(struct daemon *d, struct plugin *p, const char *id, char dir[4200], char fifo[4300],
+                      char file[4300]) {
+        if (p && plugin_is_managed(p)) {
+                if (plugin_scoped_path(p, MANAGED_LOG_DIR, dir, 4200) < 0 ||
+                    fs_path_fmt(fifo, 4300, "%s/%s", dir, id) < 0)
+                        return -ENAMETOOLONG;
+                return fs_path_fmt(file, 4300, MANAGED_LOG_DIR "/%s", id);
+        }
+        if (fs_path_fmt(dir, 4200, "%s/logging", d->cfg.exec_root) < 0 || fifo_path(d, id, fifo, 4300) < 0)
+                return -ENAMETOOLONG;
+        return fs_path_fmt(file, 4300, "%s", fifo);
+}
+
 /* dockerd's logger.Info as the plugin protocol sends it. */
 static json_t *plugin_log_info(struct container *c, json_t *logo) {
         _cleanup_json_ json_t *cfg = ctr_config_encode_config(c->cc);
@@ -65,8 +82,8 @@ int ctr_log_plugin_start(struct daemon *d, struct container *c, json_t *logo, st
         int r = plugin_get(d->plugins, driver, PLUGIN_KIND_LOG, &p, err);
         if (r < 0)
                 return berr_wrap(err, "failed to initialize logging driver");
-        char dir[4200], fifo[4300];
-        if (fs_path_fmt(dir, sizeof(dir), "%s/logging", d->cfg.exec_root) < 0 || fifo_path(d, c->id, fifo, sizeof(fifo)) < 0)
+        char dir[4200], fifo[4300], file[4300];
+        if (fifo_paths(d, p, c->id, dir, fifo, file) < 0)
                 return berr_set(err, BERR_INTERNAL, ENAMETOOLONG, "log fifo: path too long");
         if ((r = fs_mkdir_p(dir, 0700, err)) < 0)
                 return r;
@@ -74,7 +91,7 @@ int ctr_log_plugin_start(struct daemon *d, struct container *c, json_t *logo, st
         if (mkfifo(fifo, 0700) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mkfifo %s", fifo);
         _cleanup_json_ json_t *info = plugin_log_info(c, logo);
-        json_t *args = json_pack("{s:s, s:O}", "File", fifo, "Info", info);
+        json_t *args = json_pack("{s:s, s:O}", "File", file, "Info", info);
         _cleanup_json_ json_t *res = NULL;
         r = plugin_call(p, "LogDriver.StartLogging", args, LOG_CALL_TIMEOUT_MS, &res, err);
         json_decref(args);
@@ -97,15 +114,23 @@ void ctr_log_plugin_stop(struct daemon *d, struct container *c) {
         char driver[256];
         snprintf(driver, sizeof(driver), "%s", lc.type ? lc.type : "");
         ctr_log_config_done(&lc);
-        char fifo[4300];
+        char dir[4200], fifo[4300], file[4300];
         struct stat st;
-        if (!plugin || fifo_path(d, c->id, fifo, sizeof(fifo)) < 0 || stat(fifo, &st) < 0)
+        if (!plugin || fifo_path(d, c->id, fifo, sizeof(fifo)) < 0)
                 return;
-        struct plugin *p;
+        struct plugin *p = NULL;
         struct berr e = { 0 };
-        json_t *args = json_pack("{s:s}", "File", fifo);
+        /* a managed plugin's FIFO is in its root; a plugin not found leaves the legacy path */
+        if (plugin_get_now(d->plugins, driver, PLUGIN_KIND_LOG, &p, &e) == 0 && plugin_is_managed(p) &&
+            fifo_paths(d, p, c->id, dir, fifo, file) < 0)
+                return;
+        if (!p || !plugin_is_managed(p))
+                snprintf(file, sizeof(file), "%s", fifo);
+        if (stat(fifo, &st) < 0)
+                return;
+        json_t *args = json_pack("{s:s}", "File", file);
         _cleanup_json_ json_t *res = NULL;
-        if (plugin_get(d->plugins, driver, PLUGIN_KIND_LOG, &p, &e) < 0 ||
+        if ((!p && plugin_get(d->plugins, driver, PLUGIN_KIND_LOG, &p, &e) < 0) ||
             plugin_call(p, "LogDriver.StopLogging", args, LOG_CALL_TIMEOUT_MS, &res, &e) < 0)
                 log_warn("container %.12s: log plugin %s: %s", c->id, driver, e.msg);
         json_decref(args);

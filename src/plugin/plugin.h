@@ -131,6 +131,7 @@ int plugin_registry_put_managed(struct plugin_registry *reg, const char *name, c
  * legacy plugin; for a managed one under its propagated mount's directory or its rootfs
  * (dockerd's ScopedPath). */
 int plugin_scoped_path(const struct plugin *p, const char *path, char *out, size_t size);
+bool plugin_is_managed(const struct plugin *p);
 /* Disabled (plugin_get: `plugin NAME found but disabled`, 409), or removed (not found).
  * The object stays allocated: callers may hold it. */
 void plugin_registry_managed_state(struct plugin_registry *reg, const char *name, bool is_removed);

@@ -618,3 +618,7 @@ int plugin_scoped_path(const struct plugin *p, const char *path, char *out, size
                 return fs_path_fmt(out, size, "%s%s", p->prop_root, path + n);
         return fs_path_fmt(out, size, "%s%s%s", p->rootfs, path[0] == '/' ? "" : "/", path);
 }
+
+bool plugin_is_managed(const struct plugin *p) {
+        return p->is_managed;
+}

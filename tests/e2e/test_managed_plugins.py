@@ -376,6 +376,40 @@ def test_propagated_mount_capabilities_and_a_settable_mount(daemon, plugin_dir, 
     assert plugin_entries(daemon) == []
 
 
+def test_managed_log_driver_plugin(daemon, plugin_dir, tmp_path):
+    """--log-driver NAME through an enabled managed plugin: the FIFO is made in the plugin's
+    own /run/docker/logging and named by that path, as dockerd does."""
+    cli = daemon.cli
+    pdir = tmp_path / "logp"
+    shutil.copytree(plugin_dir, pdir, symlinks=True)
+    cfg = dict(CONFIG)
+    cfg["Interface"] = {"Types": ["docker.logdriver/1.0"], "Socket": "vd.sock"}
+    with open(pdir / "config.json", "w") as f:
+        json.dump(cfg, f)
+    cli.run("plugin", "create", "berthlog", str(pdir))
+    cli.run("plugin", "enable", "berthlog")
+    try:
+        cid = cli.run("run", "-d", "--log-driver", "berthlog", "busybox", "sh", "-c",
+                      "echo hello-from-container; sleep 0.5").stdout.strip()
+        cli.run("wait", cid)
+        log = os.path.join(plugin_host_root(daemon, "berthlog"), "data", cid + ".log")
+        deadline = time.time() + 10
+        data = b""
+        while time.time() < deadline and b"hello-from-container" not in data:
+            try:
+                with open(log, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                pass
+            time.sleep(0.1)
+        assert b"hello-from-container" in data
+        cli.run("rm", cid)
+        # the FIFO went with the container
+        assert not os.path.exists(os.path.join(plugin_host_root(daemon, "berthlog"), "run", "docker", "logging", cid))
+    finally:
+        cli.run("plugin", "rm", "-f", "berthlog")
+
+
 def tar_bytes(entries):
     """A tar of (name, data or None for a directory) entries, names as given."""
     buf = io.BytesIO()

@@ -2,6 +2,8 @@
  * checked against Go's types and filled with zero values, the Plugin object's Settings,
  * `docker plugin set` with dockerd's settable rules and messages, and the privileges an
  * install must grant. */
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -187,6 +192,113 @@ static void test_privileges_as_dockerd_computes_and_checks_them(void **s) {
         json_decref(c);
 }
 
+/* ---- managed plugins in the registry: a plugin that answers every call ---- */
+
+static int answer_lfd = -1;
+static volatile int answer_stop;
+
+static void *answer_main(void *arg) {
+        (void) arg;
+        while (!answer_stop) {
+                struct pollfd p = { .fd = answer_lfd, .events = POLLIN };
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                int fd = accept(answer_lfd, NULL, NULL);
+                if (fd < 0)
+                        continue;
+                char buf[4096];
+                ssize_t n = read(fd, buf, sizeof(buf)); /* the test's requests are small */
+                (void) n;
+                static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 31\r\nConnection: close\r\n\r\n"
+                                           "{\"Implements\":[\"VolumeDriver\"]}";
+                if (write(fd, resp, sizeof(resp) - 1) < 0)
+                        break;
+                close(fd);
+        }
+        return NULL;
+}
+
+static void test_managed_plugins_join_the_lookup(void **s) {
+        (void) s;
+        char dir[] = "/tmp/berth-pm-XXXXXX", sock[64], addr[96];
+        assert_non_null(mkdtemp(dir));
+        snprintf(sock, sizeof(sock), "%s/p.sock", dir);
+        snprintf(addr, sizeof(addr), "unix://%s", sock);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+        answer_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(answer_lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(answer_lfd, 8), 0);
+        pthread_t t;
+        answer_stop = 0;
+        assert_int_equal(pthread_create(&t, NULL, answer_main, NULL), 0);
+        setenv("BERTH_PLUGIN_RETRY_SECONDS", "0", 1);
+
+        struct plugin_registry *reg = NULL;
+        struct berr err = { 0 };
+        assert_int_equal(plugin_registry_new(dir, &reg, &err), 0);
+        const char *kinds[] = { PLUGIN_KIND_VOLUME };
+        struct plugin_scope scope = { .rootfs = "/r", .prop_mount = "/data", .prop_root = "/p" };
+        assert_int_equal(plugin_registry_put_managed(reg, "mp:latest", addr, kinds, 1, &scope, 5000, &err), 0);
+        struct plugin *p = NULL, *q = NULL;
+        assert_int_equal(plugin_get_now(reg, "mp", PLUGIN_KIND_VOLUME, &p, &err), 0); /* NAME is NAME:latest */
+        assert_string_equal(plugin_name(p), "mp:latest");
+        assert_int_equal(plugin_get_now(reg, "mp:latest", PLUGIN_KIND_VOLUME, &q, &err), 0);
+        assert_ptr_equal(p, q);
+        assert_true(plugin_get_now(reg, "mp:v2", PLUGIN_KIND_VOLUME, &q, &err) < 0);
+        assert_true(plugin_get_now(reg, "mp", PLUGIN_KIND_AUTHZ, &q, &err) < 0);
+
+        char out[256];
+        assert_int_equal(plugin_scoped_path(p, "/data/v1", out, sizeof(out)), 0);
+        assert_string_equal(out, "/p/v1");
+        assert_int_equal(plugin_scoped_path(p, "/datax/v1", out, sizeof(out)), 0);
+        assert_string_equal(out, "/r/datax/v1");
+        assert_int_equal(plugin_scoped_path(p, "/x", out, sizeof(out)), 0);
+        assert_string_equal(out, "/r/x");
+
+        struct plugin **all = NULL;
+        size_t n = 0;
+        assert_int_equal(plugin_get_all(reg, PLUGIN_KIND_VOLUME, &all, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_ptr_equal(all[0], p);
+        free(all);
+        json_t *active = plugin_registry_active(reg, PLUGIN_KIND_VOLUME);
+        assert_int_equal(json_array_size(active), 1);
+        json_decref(active);
+
+        /* disabled: dockerd's conflict, not a fallback to the plugin directories */
+        plugin_registry_managed_state(reg, "mp:latest", false);
+        assert_true(plugin_get_now(reg, "mp", PLUGIN_KIND_VOLUME, &q, &err) < 0);
+        assert_int_equal(err.kind, BERR_CONFLICT);
+        assert_string_equal(err.msg, "plugin mp found but disabled");
+        active = plugin_registry_active(reg, PLUGIN_KIND_VOLUME);
+        assert_int_equal(json_array_size(active), 0);
+        json_decref(active);
+        assert_int_equal(plugin_get_all(reg, PLUGIN_KIND_VOLUME, &all, &n, &err), 0);
+        assert_int_equal(n, 0);
+        free(all);
+
+        /* enabled again: the same object (callers may hold it) */
+        assert_int_equal(plugin_registry_put_managed(reg, "mp:latest", addr, kinds, 1, &scope, 5000, &err), 0);
+        assert_int_equal(plugin_get_now(reg, "mp", PLUGIN_KIND_VOLUME, &q, &err), 0);
+        assert_ptr_equal(p, q);
+
+        /* removed: not found */
+        plugin_registry_managed_state(reg, "mp:latest", true);
+        assert_true(plugin_get_now(reg, "mp", PLUGIN_KIND_VOLUME, &q, &err) < 0);
+        assert_int_equal(err.kind, BERR_NOT_FOUND);
+
+        plugin_registry_free(reg);
+        answer_stop = 1;
+        pthread_join(t, NULL);
+        close(answer_lfd);
+        unlink(sock);
+        char plugdir[64];
+        snprintf(plugdir, sizeof(plugdir), "%s/plugins", dir);
+        rmdir(plugdir);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_config_is_filled_with_go_zero_values),
@@ -196,6 +308,7 @@ int main(void) {
                 cmocka_unit_test(test_set_changes_only_settable_fields),
                 cmocka_unit_test(test_set_is_all_or_nothing),
                 cmocka_unit_test(test_privileges_as_dockerd_computes_and_checks_them),
+                cmocka_unit_test(test_managed_plugins_join_the_lookup),
         };
         return cmocka_run_group_tests_name("plugin_managed", tests, NULL, NULL);
 }

@@ -5,8 +5,10 @@
  * "greeting" with $GREETING (so `docker plugin set GREETING=...` shows in a container),
  * each call appended to /data/calls.log as "METHOD NAME [ID]". argv[2..] are the plugin's
  * Args, written to /data/args at start, with its /proc/self/status in /data/status; when
- * a directory /hostdir is there (a plugin mount) it writes /hostdir/touched. Single-
- * threaded; the test's traffic is tiny. */
+ * a directory /hostdir is there (a plugin mount) it writes /hostdir/touched. As a log
+ * driver (LogDriver.StartLogging) a child process copies the FIFO it is named, raw
+ * LogEntry records, into /data/<fifo name>.log. Single-threaded; the test's traffic is
+ * tiny. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -86,13 +88,45 @@ static void reply(int fd, const char *json) {
                 return;
 }
 
+/* LogDriver.StartLogging: a child reads the FIFO until the writer is done. */
+static void start_logging(const char *body) {
+        char file[512], dst[600];
+        json_str(body, "File", file, sizeof(file));
+        const char *base = strrchr(file, '/');
+        if (!file[0] || !base || strstr(file, ".."))
+                return;
+        snprintf(dst, sizeof(dst), ROOT "/%s.log", base + 1);
+        if (fork() != 0)
+                return;
+        int in = open(file, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        char buf[4096];
+        ssize_t n;
+        while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t) n) != n)
+                        break;
+        _exit(0);
+}
+
 static void handle(int fd, const char *method, const char *body) {
         char name[256], id[128], path[512], out[8192];
+        if (!strcmp(method, "LogDriver.StartLogging")) {
+                start_logging(body);
+                reply(fd, "{\"Err\":\"\"}");
+                return;
+        }
+        if (!strcmp(method, "LogDriver.StopLogging")) {
+                reply(fd, "{\"Err\":\"\"}");
+                return;
+        }
+        if (!strcmp(method, "LogDriver.Capabilities")) {
+                reply(fd, "{\"Cap\":{\"ReadLogs\":false}}");
+                return;
+        }
         json_str(body, "Name", name, sizeof(name));
         json_str(body, "ID", id, sizeof(id));
         snprintf(path, sizeof(path), ROOT "/%s", name);
         if (!strcmp(method, "Plugin.Activate")) {
-                reply(fd, "{\"Implements\":[\"VolumeDriver\"]}");
+                reply(fd, "{\"Implements\":[\"VolumeDriver\",\"LogDriver\"]}");
                 return;
         }
         if (!strcmp(method, "VolumeDriver.Capabilities")) {
@@ -189,6 +223,7 @@ static void serve(int fd) {
 int main(int argc, char **argv) {
         const char *sock = argc > 1 ? argv[1] : "/run/docker/plugins/vd.sock";
         signal(SIGPIPE, SIG_IGN);
+        signal(SIGCHLD, SIG_IGN); /* the log copiers reap themselves */
         mkdir(ROOT, 0755);
         char args[1024] = "";
         for (int i = 2; i < argc; i++) {

@@ -709,10 +709,15 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 return r0;
         }
         c->stop_requested = false;
-        /* No attach stream waits for this start (docker run -d, the API): the shim starts
-         * the init as soon as it is created, without a START round trip. An attach that
-         * comes later waits for RUNNING (wait_attachable), as for a running container. */
-        bool autostart = c->attach_waiters == 0;
+        /* No attach stream waits for this start, and the client said at create it would
+         * attach none (AttachStdout etc. false: docker run -d, docker-py's detach=True, a
+         * bare API create): the shim starts the init as soon as it is created, without a
+         * START round trip. The Attach flags count because the CLI's attach registers as
+         * a waiter only after its 101, which the CLI follows with the start at once. An
+         * attach that comes anyway waits for RUNNING (wait_attachable). */
+        const struct ctr_config *cc = c->cc;
+        bool autostart = c->attach_waiters == 0 && !cc->cfg.attach_stdin && !cc->cfg.attach_stdout &&
+                         !cc->cfg.attach_stderr;
         pthread_mutex_unlock(&c->lock);
         trace_mark("berthd start %.12s: state starting", c->id);
         /* StartedAt is taken before the process is released: the shim stamps FinishedAt

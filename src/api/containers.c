@@ -261,7 +261,7 @@ static bool send_logs(struct ctr_log_reader *lr, int fd) {
  * arrive with the headers land in that buffer and are lost to it. dockerd's logs come
  * milliseconds after its headers; ours would come at once. For a unix socket SIOCOUTQ
  * counts the bytes the peer has not read yet (for TCP: not acknowledged, close enough). */
-static void wait_headers_read(int fd) {
+void api_wait_headers_read(int fd) {
         for (int i = 0; i < 1000; i++) {
                 int queued = 0;
                 if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued <= 0)
@@ -279,7 +279,7 @@ static void attach_run(void *p, int fd, const char *extra, size_t extra_len) {
         (void) extra;
         (void) extra_len;
         if (a->logs) {
-                wait_headers_read(fd);
+                api_wait_headers_read(fd);
                 if (!send_logs(a->logs, fd))
                         return;
         }
@@ -838,7 +838,7 @@ static void ws_run(void *p, int fd, const char *extra, size_t extra_len) {
         (void) extra; /* a websocket client sends nothing before the 101 */
         (void) extra_len;
         if (a->logs) {
-                wait_headers_read(fd);
+                api_wait_headers_read(fd);
                 if (!ws_send_logs(a, fd))
                         return;
         }

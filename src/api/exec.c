@@ -64,6 +64,10 @@ static void start_run(void *p, int fd, const char *extra, size_t extra_len) {
         struct berr err = { 0 };
         (void) extra; /* Docker clients send nothing before the 101 */
         (void) extra_len;
+        /* docker-py reads the stream from under its buffered HTTP reader: output that came
+         * with the 101's headers was lost to it (an exec of `echo` printed nothing, about
+         * one in 40 here, more as the exec got faster). */
+        api_wait_headers_read(fd);
         (void) exec_run(s->d, s->id, s->c, fd, &err);
 }
 

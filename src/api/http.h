@@ -138,6 +138,9 @@ int api_reply_stream(struct api_request *req, unsigned status, const char *conte
  * does). @run is called in the connection's thread with a blocking socket and any bytes the
  * client sent past the request; when it returns the connection is closed. */
 typedef void (*api_upgrade_fn)(void *ctx, int fd, const char *extra, size_t extra_len);
+/* In an upgraded connection's run function: wait (up to a second) until the client has
+ * read the 101's headers, before anything else is written to @fd (containers.c). */
+void api_wait_headers_read(int fd);
 int api_reply_upgrade(struct api_request *req, const char *content_type, api_upgrade_fn run,
                       void (*free_ctx)(void *), void *ctx);
 /* The same with another protocol in the Upgrade header ("websocket"). */

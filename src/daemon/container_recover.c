@@ -19,10 +19,12 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/id.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "container.h"
 #include "daemon.h"
 #include "common/tree.h"
+#include "runtime/runtime.h"
 #include "shim/msg.h"
 #include "shim/protocol.h"
 
@@ -100,11 +102,21 @@ bool ctr_recover_stopped(struct daemon *d, struct container *c) {
                 ctr_handle_exit(d, c);
                 return true;
         }
-        /* No shim: what a cut-short start left behind goes, its mount first. */
+        /* No shim: what a cut-short start left behind goes, its mount first, and the
+         * cgroup berthd makes ahead of the shim (empty: a directory in use stays). */
         pthread_mutex_lock(&c->lock);
         if (bfd >= 0) {
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* a never-started init's; the record stands */
                 (void) unlinkat(bfd, SHIM_SOCK_NAME, 0);
+                _cleanup_free_ char *text = NULL;
+                _cleanup_json_ json_t *spec = NULL;
+                size_t len;
+                const char *cgp = NULL;
+                if (!ctr_runtime_is_external(c->cc) && fs_read_file(bfd, "config.json", 16 << 20, &text, &len, &e) == 0 &&
+                    json_parse_object(text, len, &spec, &e) == 0)
+                        cgp = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+                if (cgp)
+                        rt_cgroup_forget_at("/sys/fs/cgroup", cgp);
         }
         ctr_unmount_rootfs(d, c);
         pthread_mutex_unlock(&c->lock);

@@ -452,18 +452,22 @@ static int write_spec(struct daemon *d, struct container *c, const char *dir, co
         r = spec_generate(&in, &spec, err);
         if (r < 0)
                 return r;
-        /* The cgroup now, then the kernel's attach lock warmed while the bundle is written
-         * and the shim sets up (runtime/cgroup_warm.c): the shim's attach of the init,
-         * which the init waits for, then waits for no RCU grace period (3–7 ms here). */
+        _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
+        if (!text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode OCI spec");
+        if ((r = write_file(bundle, "config.json", text, err)) < 0)
+                return r;
+        /* The cgroup now, then the kernel's attach lock warmed while the shim sets up
+         * (runtime/cgroup_warm.c): the shim's attach of the init, which the init waits
+         * for, then waits for no RCU grace period (3–7 ms here). After config.json: a
+         * crash from here on leaves a bundle that names the cgroup, which the start-up
+         * removes (ctr_recover_stopped). */
         const char *cgp = json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
         if (cgp && !ctr_runtime_is_external(c->cc) && strlen(cgp) < CGPATH_MAX) {
                 rt_cgroup_attach_warm_at("/sys/fs/cgroup", cgp);
                 snprintf(cgpath, CGPATH_MAX, "%s", cgp);
         }
-        _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
-        if (!text)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "encode OCI spec");
-        return write_file(bundle, "config.json", text, err);
+        return 0;
 }
 
 /* Run the shim with the sync socket on fd 3; it detaches, so it is reaped here at once.
@@ -711,10 +715,15 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 return r0;
         }
         c->stop_requested = false;
-        /* No attach stream waits for this start (docker run -d, the API): the shim starts
-         * the init as soon as it is created, without a START round trip. An attach that
-         * comes later waits for RUNNING (wait_attachable), as for a running container. */
-        bool autostart = c->attach_waiters == 0;
+        /* No attach stream waits for this start, and the client said at create it would
+         * attach none (AttachStdout etc. false: docker run -d, docker-py's detach=True, a
+         * bare API create): the shim starts the init as soon as it is created, without a
+         * START round trip. The Attach flags count because the CLI's attach registers as
+         * a waiter only after its 101, which the CLI follows with the start at once. An
+         * attach that comes anyway waits for RUNNING (wait_attachable). */
+        const struct ctr_config *cc = c->cc;
+        bool autostart = c->attach_waiters == 0 && !cc->cfg.attach_stdin && !cc->cfg.attach_stdout &&
+                         !cc->cfg.attach_stderr;
         pthread_mutex_unlock(&c->lock);
         trace_mark("berthd start %.12s: state starting", c->id);
         /* StartedAt is taken before the process is released: the shim stamps FinishedAt

@@ -852,6 +852,16 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         if (!cg_first && r == 0 && c->cg)
                 cg_r = rt_cgroup_add_pid(c->cg, pid, &cg_err);
         trace_mark("shim exec added to the cgroup");
+        /* START right behind GO once the process is in the cgroup: it finds START waiting
+         * when it has set up and execve's without a round trip through us (the caller
+         * watches its output from before, shim/exec.c). Not when it forks into the pid
+         * namespace (rootless): its child reads the socket after the fork. */
+        bool started = false;
+        if (r == 0 && cg_r == 0 && !cc.exec_pid_in_child) {
+                /* EPIPE: it failed already; wait_ready reads its ERROR, the better message */
+                (void) sync_send(fd, RT_SYNC_START, NULL);
+                started = true;
+        }
         int master = -1;
         if (r == 0 && cc.exec_pid_in_child)
                 r = wait_forked_pid(fd, &pid, &pidfd, err);
@@ -863,7 +873,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
         }
         if (r == 0 && console && master < 0)
                 r = berr_set(err, BERR_INTERNAL, EBADMSG, "the exec process sent no console");
-        if (r == 0 && sync_send(fd, RT_SYNC_START, NULL) < 0)
+        if (r == 0 && !started && sync_send(fd, RT_SYNC_START, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
         if (r == 0)
                 r = wait_exec(fd, err);

@@ -36,6 +36,7 @@ struct shim_exec {
         uint8_t detach_keys[SHIM_DETACH_KEYS_MAX];
         size_t n_detach_keys, detach_matched;
         bool stdin_done; /* the client closed its side */
+        bool watched;    /* out and errp were in the epoll set before the process ran */
         char buf[8192]; /* client input on its way to stdin */
         size_t len;
         struct shim_exec *next;
@@ -238,6 +239,19 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                 io.out = p_out[1];
                 io.err = p_err[1];
                 io.in = p_in[0];
+                /* Watched before the process can write (the runtime lets it execve without
+                 * waiting for us): the loop sees stdout and stderr become readable in the
+                 * order they were written, not in the order we register them. */
+                if (r == 0) {
+                        e->out.fd = p_out[0];
+                        e->errp.fd = p_err[0];
+                        p_out[0] = p_err[0] = -1;
+                        set_nonblock(e->out.fd);
+                        set_nonblock(e->errp.fd);
+                        e->watched = true;
+                        if (shim_ep_add(s, &e->out, EPOLLIN) < 0 || shim_ep_add(s, &e->errp, EPOLLIN) < 0)
+                                r = berr_sys(err, BERR_INTERNAL, "epoll");
+                }
         }
         /* The streams nobody reads or feeds: the host's /dev/null, opened here. The process
          * would open the container's, which the container may have made a FIFO. */
@@ -269,6 +283,9 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                         close(p_err[0]);
                 if (p_in[1] >= 0)
                         close(p_in[1]);
+                item_close(s, &e->out);
+                item_close(s, &e->errp);
+                e->watched = false;
                 return r;
         }
         e->pidfd.fd = pidfd;
@@ -285,8 +302,10 @@ static int spawn(struct shim *s, struct shim_exec *e, const json_t *process, boo
                         (void) ioctl(master, TIOCSWINSZ, &ws);
                 }
         } else {
-                e->out.fd = p_out[0];
-                e->errp.fd = p_err[0];
+                if (!e->watched) {
+                        e->out.fd = p_out[0];
+                        e->errp.fd = p_err[0];
+                }
                 e->in.fd = p_in[1];
         }
         if (e->out.fd >= 0)
@@ -342,8 +361,9 @@ int shim_exec_start(struct shim *s, struct shim_conn *conn, const struct shim_ms
         conn->exec = e;
         e->next = s->execs;
         s->execs = e;
-        if (shim_ep_add(s, &e->pidfd, EPOLLIN) < 0 || (e->out.fd >= 0 && shim_ep_add(s, &e->out, EPOLLIN) < 0) ||
-            (e->errp.fd >= 0 && shim_ep_add(s, &e->errp, EPOLLIN) < 0) ||
+        if (shim_ep_add(s, &e->pidfd, EPOLLIN) < 0 ||
+            (!e->watched && e->out.fd >= 0 && shim_ep_add(s, &e->out, EPOLLIN) < 0) ||
+            (!e->watched && e->errp.fd >= 0 && shim_ep_add(s, &e->errp, EPOLLIN) < 0) ||
             (e->client.fd >= 0 && e->in.fd >= 0 && shim_ep_add(s, &e->client, EPOLLIN) < 0)) {
                 r = berr_sys(err, BERR_INTERNAL, "epoll");
                 e->client.fd = -1; /* the caller closes it */

@@ -141,6 +141,19 @@ def test_dockerpy_exec_run(client, ctr):
     assert "No exec command specified" in str(x.value)
 
 
+def test_dockerpy_exec_output_whole_and_in_order(client, ctr):
+    """A short command's output, many times over: none of it lost to docker-py's buffered
+    reader of the 101 (berthd waits until the client has read the headers) and stdout and
+    stderr in the order written (the shim watches the pipes before the process runs). Both
+    failed a few times in a hundred before."""
+    c = client.containers.get(ctr)
+    for _ in range(40):
+        r = c.exec_run(["sh", "-c", "echo out; echo err >&2; exit 4"])
+        assert (r.exit_code, r.output) == (4, b"out\nerr\n")
+        r = c.exec_run(["sh", "-c", "echo err >&2; echo out"])
+        assert (r.exit_code, r.output) == (0, b"err\nout\n")
+
+
 def test_exec_events(docker, ctr):
     since = "%.3f" % (time.time() - 1)
     docker.run("exec", ctr, "sh", "-c", "exit 2", check=False)

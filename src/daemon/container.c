@@ -644,6 +644,119 @@ static void drop_anonymous_volumes(struct daemon *d, struct container *c) {
         }
 }
 
+/* dockerd's verifyPlatformContainerResources for a host that cannot apply a limit: rootless
+ * berthd without a delegated cgroup (host.cgroup_none) runs containers without a cgroup of
+ * their own, so each limit asked for is dropped with dockerd's warning (the CLI prints them
+ * as "WARNING: ..."), and NanoCPUs is refused as dockerd refuses it. */
+static int discard_unsupported_resources(const struct host_facts *h, struct ctr_host_config *hc, json_t *warnings,
+                                         struct berr *err) {
+#define WARN(s) json_array_append_new(warnings, json_string(s))
+        if (hc->memory > 0 && !h->memory_limit) {
+                WARN("Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation "
+                     "discarded.");
+                hc->memory = 0;
+                hc->memory_swap = -1;
+        }
+        if (hc->memory > 0 && hc->memory_swap != -1 && !h->swap_limit) {
+                WARN("Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited "
+                     "without swap.");
+                hc->memory_swap = -1;
+        }
+        if (hc->memory == 0 && hc->memory_swap > 0 && !h->memory_limit)
+                hc->memory_swap = 0;
+        if (hc->memory_swappiness.set && hc->memory_swappiness.v != -1 && !h->memory_limit) {
+                WARN("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory "
+                     "swappiness discarded.");
+                hc->memory_swappiness.set = false;
+        }
+        if (hc->memory_reservation > 0 && !h->memory_limit) {
+                WARN("Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. "
+                     "Limitation discarded.");
+                hc->memory_reservation = 0;
+        }
+        if (hc->kernel_memory > 0 && !h->memory_limit) {
+                WARN("Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. "
+                     "Limitation discarded.");
+                hc->kernel_memory = 0;
+        }
+        if (hc->oom_kill_disable.set && !h->oom_kill_disable) {
+                if (hc->oom_kill_disable.v)
+                        WARN("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
+                hc->oom_kill_disable.set = false;
+        }
+        if (hc->pids_limit.set && !h->pids_limit) {
+                if (hc->pids_limit.v > 0)
+                        WARN("Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs "
+                             "limit discarded.");
+                hc->pids_limit.set = false;
+        }
+        if (hc->nano_cpus > 0 && (!h->cpu_cfs_period || !h->cpu_cfs_quota))
+                return berr_set(err, BERR_INVALID, EINVAL, "NanoCPUs can not be set, as your kernel does not support CPU "
+                                "CFS scheduler or the cgroup is not mounted");
+        if (hc->cpu_shares > 0 && !h->cpu_shares) {
+                WARN("Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.");
+                hc->cpu_shares = 0;
+        }
+        if (hc->cpu_period > 0 && !h->cpu_cfs_period) {
+                WARN("Your kernel does not support CPU cfs period or the cgroup is not mounted. Period discarded.");
+                hc->cpu_period = 0;
+        }
+        if (hc->cpu_quota > 0 && !h->cpu_cfs_quota) {
+                WARN("Your kernel does not support CPU cfs quota or the cgroup is not mounted. Quota discarded.");
+                hc->cpu_quota = 0;
+        }
+        if (((hc->cpuset_cpus && *hc->cpuset_cpus) || (hc->cpuset_mems && *hc->cpuset_mems)) && !h->cpuset) {
+                WARN("Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.");
+                if (hc->cpuset_cpus)
+                        hc->cpuset_cpus[0] = '\0';
+                if (hc->cpuset_mems)
+                        hc->cpuset_mems[0] = '\0';
+        }
+        if (hc->blkio_weight > 0 && !h->blkio_weight) {
+                WARN("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.");
+                hc->blkio_weight = 0;
+        }
+        if (hc->n_blkio_weight_device > 0 && !h->blkio_weight) {
+                WARN("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device "
+                     "discarded.");
+                for (size_t i = 0; i < hc->n_blkio_weight_device; i++)
+                        free(hc->blkio_weight_device[i].path);
+                free(hc->blkio_weight_device);
+                hc->blkio_weight_device = NULL;
+                hc->n_blkio_weight_device = 0; /* "[]", as dockerd leaves it */
+        }
+        static const struct {
+                size_t off;
+                const char *warning;
+        } throttles[] = {
+                { offsetof(struct ctr_host_config, blkio_device_read_bps),
+                  "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS "
+                  "read limit discarded." },
+                { offsetof(struct ctr_host_config, blkio_device_write_bps),
+                  "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS "
+                  "write limit discarded." },
+                { offsetof(struct ctr_host_config, blkio_device_read_iops),
+                  "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read "
+                  "limit discarded." },
+                { offsetof(struct ctr_host_config, blkio_device_write_iops),
+                  "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS "
+                  "write limit discarded." },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(throttles); i++) {
+                struct ctr_throttle_list *t = (struct ctr_throttle_list *) ((char *) hc + throttles[i].off);
+                if (t->n > 0) {
+                        WARN(throttles[i].warning);
+                        for (size_t j = 0; j < t->n; j++)
+                                free(t->v[j].path);
+                        free(t->v);
+                        t->v = NULL;
+                        t->n = 0; /* "[]", as dockerd leaves it */
+                }
+        }
+#undef WARN
+        return 0;
+}
+
 int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65], json_t **ret_warnings,
                struct berr *err) {
         _cleanup_ctr_config_ struct ctr_config *req = NULL; /* the request, decoded */
@@ -715,6 +828,15 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
              ctr_config_set_ipc_mode(c->cc, d->cfg.default_ipc_mode ? d->cfg.default_ipc_mode : "private") < 0)) {
                 ctr_free(c);
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        _cleanup_json_ json_t *warnings = json_array();
+        if (!warnings) {
+                ctr_free(c);
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        }
+        if (d->host.cgroup_none && (r = discard_unsupported_resources(&d->host, &c->cc->hc, warnings, err)) < 0) {
+                ctr_free(c);
+                return r;
         }
         struct ctr_config_cfg *cfg = &c->cc->cfg;
         if ((r = ctr_config_merge_image(cfg, &img->cfg)) < 0) {
@@ -816,7 +938,8 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
         pthread_mutex_unlock(&d->ctr_lock);
         pthread_mutex_unlock(&d->volume_lock);
         memcpy(ret_id, c->id, 65);
-        *ret_warnings = json_array();
+        *ret_warnings = warnings;
+        warnings = NULL;
         if (c->cc->hc.net_mode == CTR_NET_HOST && (c->cc->hc.n_port_bindings > 0 || c->cc->hc.publish_all_ports))
                 json_array_append_new(*ret_warnings, json_string("Published ports are discarded when using host network mode"));
         return 0;

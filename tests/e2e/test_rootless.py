@@ -5,8 +5,8 @@ $XDG_RUNTIME_DIR/berth.sock with its data under ~/.local/share/berth. What works
 pull, run, exec, logs, commit, a volume, a terminal, on overlay2 in the user namespace;
 networks in berthd's own network namespace, connected to the host by slirp4netns: the
 default bridge, user networks with names, published ports forwarded from the host's
-127.0.0.1. What does not yet is refused by name: resource limits, stats and pause without a
-delegated cgroup (test_rootless_cgroup.py runs berthd in one), sctp ports."""
+127.0.0.1. Without a delegated cgroup, resource limits are dropped with dockerd's warnings
+and stats and pause are refused by name (test_rootless_cgroup.py runs berthd in one), sctp ports."""
 import json
 import os
 import pwd
@@ -376,8 +376,21 @@ def test_what_rootless_berth_does_not_do_is_refused_by_name(rootless):
     p = cli.run("run", "--rm", "--network", "none", "--log-driver", "syslog", "--log-opt",
                 "syslog-address=unix:///nonexistent", "busybox", "true", check=False)
     assert "on the host's loopback" not in p.stderr  # a unix socket is reached by its path
-    p = cli.run("run", "--rm", "--network", "none", "--memory", "64m", "busybox", "true", check=False)
-    assert p.returncode != 0 and "rootless: resource limits need a cgroup delegated to the user" in p.stderr
+    # without a delegated cgroup a limit is dropped with dockerd's warning, the container runs
+    p = cli.run("run", "--rm", "--network", "none", "--memory", "64m", "--pids-limit", "50", "busybox", "cat",
+                "/proc/self/cgroup", check=False)
+    assert p.returncode == 0, p.stderr
+    assert ("WARNING: Your kernel does not support memory limit capabilities or the cgroup is not mounted. "
+            "Limitation discarded.") in p.stderr
+    assert "PIDs limit discarded." in p.stderr
+    p = cli.run("create", "--network", "none", "--cpus", "1", "busybox", "true", check=False)
+    assert p.returncode != 0 and "NanoCPUs can not be set" in p.stderr
+    cid = cli.run("create", "--network", "none", "--memory", "64m", "busybox", "true").stdout.strip().splitlines()[-1]
+    try:
+        hc = json.loads(cli.run("inspect", cid).stdout)[0]["HostConfig"]
+        assert hc["Memory"] == 0 and hc["MemorySwap"] == -1
+    finally:
+        cli.run("rm", "-f", cid)
     cli.run("run", "-d", "--network", "none", "--name", "rlst", "busybox", "sleep", "600")
     try:
         p = cli.run("stats", "--no-stream", "rlst", check=False)

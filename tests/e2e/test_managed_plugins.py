@@ -89,6 +89,7 @@ def plugin_entries(daemon):
 
 def test_create_ls_inspect_set_enable_use_disable_rm(daemon, plugin_dir):
     cli = daemon.cli
+    since = str(int(time.time()) - 1)
     cli.run("plugin", "create", "berthvd", str(plugin_dir))
     ls = cli.run("plugin", "ls", "--format", "{{.Name}} {{.Enabled}} {{.Description}}").stdout.splitlines()
     assert ls == ["berthvd:latest false berth test volume driver"]
@@ -173,6 +174,11 @@ def test_create_ls_inspect_set_enable_use_disable_rm(daemon, plugin_dir):
     assert plugin_entries(daemon) == []
     p = cli.run("plugin", "inspect", "berthvd", check=False)
     assert p.returncode != 0 and 'plugin "berthvd" not found' in p.stderr
+    # dockerd's plugin events, by type
+    events = cli.run("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter", "type=plugin",
+                     "--format", "{{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert events == ["create berthvd:latest", "enable berthvd:latest", "disable berthvd:latest",
+                      "remove berthvd:latest"]
 
 
 def test_enabled_plugin_survives_restart_and_rm_force(daemon, plugin_dir):

@@ -278,6 +278,8 @@ def test_push_rm_install_from_registry(daemon, plugin_dir, registry):
     assert info["Name"] == "vdalias:latest" and info["Enabled"] is True
     assert info["PluginReference"] == ref
     assert "GREETING=installed" in info["Settings"]["Env"]
+    p = cli.run("plugin", "install", "--grant-all-permissions", "--alias", "vdalias", ref, check=False)
+    assert p.returncode != 0 and "plugin vdalias:latest already exists" in p.stderr
     cli.run("volume", "create", "-d", "vdalias", "iv1")
     assert cli.run("run", "--rm", "-v", "iv1:/m", "busybox", "cat", "/m/greeting").stdout == "installed"
     cli.run("volume", "rm", "iv1")

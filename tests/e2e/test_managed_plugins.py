@@ -418,6 +418,42 @@ def test_managed_log_driver_plugin(daemon, plugin_dir, tmp_path):
         cli.run("plugin", "rm", "-f", "berthlog")
 
 
+def test_managed_authz_plugin_named_at_start(plugin_dir, tmp_path):
+    """--authorization-plugin naming a managed plugin: berthd starts its enabled plugins
+    before it looks for the authorization plugins (dockerd's order), and the plugin decides."""
+    pdir = tmp_path / "authzp"
+    shutil.copytree(plugin_dir, pdir, symlinks=True)
+    cfg = dict(CONFIG)
+    cfg["Interface"] = {"Types": ["docker.authz/1.0"], "Socket": "vd.sock"}
+    with open(pdir / "config.json", "w") as f:
+        json.dump(cfg, f)
+    d = Berthd().start()
+    cli = DockerCLI(d.host)
+    plain_args = list(d.args)
+    try:
+        cli.run("plugin", "create", "berthauthz", str(pdir))
+        cli.run("plugin", "enable", "berthauthz")
+        d.stop()
+        d.args = plain_args + ["--authorization-plugin", "berthauthz"]
+        d.start()
+        cli.run("volume", "create", "allowedvol")
+        cli.run("volume", "inspect", "allowedvol")
+        # the plugin denies any request whose URI names "denyme"
+        p = cli.run("volume", "inspect", "denyme", check=False)
+        assert p.returncode != 0 and "authorization denied by plugin berthauthz: no denyme here" in p.stderr
+        cli.run("volume", "rm", "allowedvol")
+    finally:
+        # removed by the daemon started without it (with it configured, as with dockerd,
+        # every request after its removal would fail closed); one daemon, one bridge
+        d.stop()
+        d.args = plain_args
+        d.start()
+        for pid in cli.run("plugin", "ls", "-q", check=False).stdout.split():
+            cli.run("plugin", "rm", "-f", pid, check=False)
+        d.cleanup()
+        cli.cleanup()
+
+
 def tar_bytes(entries):
     """A tar of (name, data or None for a directory) entries, names as given."""
     buf = io.BytesIO()

@@ -176,6 +176,11 @@ int pmgr_open(struct daemon *d, struct berr *err) {
 
 void pmgr_start_enabled(struct daemon *d) {
         struct plugin_mgr *m = d->pmgr;
+        bool any = false;
+        for (struct mplugin *p = m->list; p; p = p->next)
+                any = any || mplugin_enabled(p);
+        if (!any)
+                return;
         if (!d->shim_path[0]) { /* the container store sets it later; berth-shim is beside us */
                 char self[4096];
                 ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

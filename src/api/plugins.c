@@ -102,7 +102,9 @@ int api_plugins_pull(struct api_request *req, struct berr *err) {
         char name[600] = "";
         r = pmgr_pull(req->ctx, api_query(req, "remote"), api_query(req, "name"), api_header(req, "X-Registry-Auth"),
                       granted, on_progress, p, name, err);
-        if (name[0])
+        /* only with the stream, answered here: an error answer is sent after this returns
+         * and @name would be gone by then */
+        if (name[0] && (r == 0 || p->any))
                 api_add_header(req, "Docker-Plugin-Name", name);
         return progress_reply(req, p, r, err);
 }

@@ -416,7 +416,7 @@ static void check_atomic_tmp(struct checker *k) {
         static const char *const dirs[] = { "", "image", "network", "distribution/v2metadata-by-diffid/sha256" };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
                 scan_tmp_in(k, dirs[i]);
-        static const char *const per_entry[] = { "containers", "volumes" };
+        static const char *const per_entry[] = { "containers", "volumes", "plugins" };
         for (size_t i = 0; i < ELEMENTSOF(per_entry); i++) {
                 _cleanup_closedir_ DIR *d = open_dir2(k->d.cfg.data_root, per_entry[i]);
                 struct dirent *de;

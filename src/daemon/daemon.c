@@ -126,12 +126,15 @@ int daemon_open(struct daemon *d, struct berr *err) {
                 r = vplug_open(d->cfg.data_root, d->plugins, &d->vplugs, err);
         if (r < 0)
                 return berr_wrap(err, "plugins");
-        /* managed plugins: enabled ones start again before anything may call them */
+        /* managed plugins (the enabled ones start below) */
         if ((r = pmgr_open(d, err)) < 0)
                 return berr_wrap(err, "managed plugins");
         if (d->remap)
                 volume_store_set_owner(d->volumes, d->remap->root_uid, d->remap->root_gid);
         ctr_log_plugins_init(d);
+        /* enabled managed plugins run before the authorization plugins are looked for: one of
+         * them may be one (dockerd's plugin manager is up before validateAuthzPlugins) */
+        pmgr_start_enabled(d);
         /* dockerd's validateAuthzPlugins: each authorization plugin must be there at start */
         for (size_t i = 0; i < d->cfg.n_authz_plugins; i++) {
                 struct plugin *p;
@@ -161,7 +164,6 @@ int daemon_open(struct daemon *d, struct berr *err) {
         if (r < 0)
                 return berr_wrap(err, "containers");
         d->ctr_store_opened = true;
-        pmgr_start_enabled(d);
         return 0;
 }
 

@@ -176,6 +176,27 @@ int pmgr_open(struct daemon *d, struct berr *err) {
 
 void pmgr_start_enabled(struct daemon *d) {
         struct plugin_mgr *m = d->pmgr;
+        bool any = false;
+        for (struct mplugin *p = m->list; p; p = p->next)
+                any = any || mplugin_enabled(p);
+        if (!any)
+                return;
+        if (!d->shim_path[0]) { /* the container store sets it later; berth-shim is beside us */
+                char self[4096];
+                ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                char *slash = NULL;
+                if (n > 0) {
+                        self[n] = '\0';
+                        slash = strrchr(self, '/');
+                }
+                if (slash)
+                        *slash = '\0';
+                if (!slash || fs_path_fmt(d->shim_path, sizeof(d->shim_path), "%s/berth-shim", self) < 0) {
+                        d->shim_path[0] = '\0';
+                        log_warn("plugins: cannot find berth-shim; enabled plugins stay stopped");
+                        return;
+                }
+        }
         /* dockerd starts the plugins that were enabled; one still running is taken back */
         for (struct mplugin *p = m->list; p; p = p->next) {
                 if (!mplugin_enabled(p))

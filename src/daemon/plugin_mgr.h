@@ -14,7 +14,8 @@ struct daemon;
 /* Load the store (removing what an interrupted create left). */
 int pmgr_open(struct daemon *d, struct berr *err);
 /* Start the plugins that were enabled (one still running from before is taken back); one
- * that fails is logged and recorded disabled. Needs the shim (after the container store). */
+ * that fails is logged and recorded disabled. Before the authorization plugins are looked
+ * for (one may be a managed plugin), as dockerd's plugin manager starts first. */
 void pmgr_start_enabled(struct daemon *d);
 /* Forget the store; running plugins stay up (their shims are detached), as containers. */
 void pmgr_close(struct daemon *d);

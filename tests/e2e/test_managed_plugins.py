@@ -89,6 +89,7 @@ def plugin_entries(daemon):
 
 def test_create_ls_inspect_set_enable_use_disable_rm(daemon, plugin_dir):
     cli = daemon.cli
+    since = str(int(time.time()) - 1)
     cli.run("plugin", "create", "berthvd", str(plugin_dir))
     ls = cli.run("plugin", "ls", "--format", "{{.Name}} {{.Enabled}} {{.Description}}").stdout.splitlines()
     assert ls == ["berthvd:latest false berth test volume driver"]
@@ -173,6 +174,11 @@ def test_create_ls_inspect_set_enable_use_disable_rm(daemon, plugin_dir):
     assert plugin_entries(daemon) == []
     p = cli.run("plugin", "inspect", "berthvd", check=False)
     assert p.returncode != 0 and 'plugin "berthvd" not found' in p.stderr
+    # dockerd's plugin events, by type
+    events = cli.run("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter", "type=plugin",
+                     "--format", "{{.Action}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert events == ["create berthvd:latest", "enable berthvd:latest", "disable berthvd:latest",
+                      "remove berthvd:latest"]
 
 
 def test_enabled_plugin_survives_restart_and_rm_force(daemon, plugin_dir):
@@ -272,6 +278,8 @@ def test_push_rm_install_from_registry(daemon, plugin_dir, registry):
     assert info["Name"] == "vdalias:latest" and info["Enabled"] is True
     assert info["PluginReference"] == ref
     assert "GREETING=installed" in info["Settings"]["Env"]
+    p = cli.run("plugin", "install", "--grant-all-permissions", "--alias", "vdalias", ref, check=False)
+    assert p.returncode != 0 and "plugin vdalias:latest already exists" in p.stderr
     cli.run("volume", "create", "-d", "vdalias", "iv1")
     assert cli.run("run", "--rm", "-v", "iv1:/m", "busybox", "cat", "/m/greeting").stdout == "installed"
     cli.run("volume", "rm", "iv1")
@@ -408,6 +416,42 @@ def test_managed_log_driver_plugin(daemon, plugin_dir, tmp_path):
         assert not os.path.exists(os.path.join(plugin_host_root(daemon, "berthlog"), "run", "docker", "logging", cid))
     finally:
         cli.run("plugin", "rm", "-f", "berthlog")
+
+
+def test_managed_authz_plugin_named_at_start(plugin_dir, tmp_path):
+    """--authorization-plugin naming a managed plugin: berthd starts its enabled plugins
+    before it looks for the authorization plugins (dockerd's order), and the plugin decides."""
+    pdir = tmp_path / "authzp"
+    shutil.copytree(plugin_dir, pdir, symlinks=True)
+    cfg = dict(CONFIG)
+    cfg["Interface"] = {"Types": ["docker.authz/1.0"], "Socket": "vd.sock"}
+    with open(pdir / "config.json", "w") as f:
+        json.dump(cfg, f)
+    d = Berthd().start()
+    cli = DockerCLI(d.host)
+    plain_args = list(d.args)
+    try:
+        cli.run("plugin", "create", "berthauthz", str(pdir))
+        cli.run("plugin", "enable", "berthauthz")
+        d.stop()
+        d.args = plain_args + ["--authorization-plugin", "berthauthz"]
+        d.start()
+        cli.run("volume", "create", "allowedvol")
+        cli.run("volume", "inspect", "allowedvol")
+        # the plugin denies any request whose URI names "denyme"
+        p = cli.run("volume", "inspect", "denyme", check=False)
+        assert p.returncode != 0 and "authorization denied by plugin berthauthz: no denyme here" in p.stderr
+        cli.run("volume", "rm", "allowedvol")
+    finally:
+        # removed by the daemon started without it (with it configured, as with dockerd,
+        # every request after its removal would fail closed); one daemon, one bridge
+        d.stop()
+        d.args = plain_args
+        d.start()
+        for pid in cli.run("plugin", "ls", "-q", check=False).stdout.split():
+            cli.run("plugin", "rm", "-f", pid, check=False)
+        d.cleanup()
+        cli.cleanup()
 
 
 def tar_bytes(entries):

@@ -7,8 +7,9 @@
  * Args, written to /data/args at start, with its /proc/self/status in /data/status; when
  * a directory /hostdir is there (a plugin mount) it writes /hostdir/touched. As a log
  * driver (LogDriver.StartLogging) a child process copies the FIFO it is named, raw
- * LogEntry records, into /data/<fifo name>.log. Single-threaded; the test's traffic is
- * tiny. */
+ * LogEntry records, into /data/<fifo name>.log. As an authorization plugin it allows
+ * every request but those whose URI holds "denyme". Single-threaded; the test's traffic
+ * is tiny. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +115,12 @@ static void handle(int fd, const char *method, const char *body) {
                 reply(fd, "{\"Err\":\"\"}");
                 return;
         }
+        if (!strcmp(method, "AuthZPlugin.AuthZReq") || !strcmp(method, "AuthZPlugin.AuthZRes")) {
+                char uri[1024];
+                json_str(body, "RequestUri", uri, sizeof(uri));
+                reply(fd, strstr(uri, "denyme") ? "{\"Allow\":false,\"Msg\":\"no denyme here\"}" : "{\"Allow\":true}");
+                return;
+        }
         if (!strcmp(method, "LogDriver.StopLogging")) {
                 reply(fd, "{\"Err\":\"\"}");
                 return;
@@ -126,7 +133,7 @@ static void handle(int fd, const char *method, const char *body) {
         json_str(body, "ID", id, sizeof(id));
         snprintf(path, sizeof(path), ROOT "/%s", name);
         if (!strcmp(method, "Plugin.Activate")) {
-                reply(fd, "{\"Implements\":[\"VolumeDriver\",\"LogDriver\"]}");
+                reply(fd, "{\"Implements\":[\"VolumeDriver\",\"LogDriver\",\"authz\"]}");
                 return;
         }
         if (!strcmp(method, "VolumeDriver.Capabilities")) {
@@ -220,10 +227,16 @@ static void serve(int fd) {
         handle(fd, method, buf + body_at);
 }
 
+static void on_term(int sig) {
+        (void) sig;
+        _exit(0); /* pid 1 of its namespace: SIGTERM needs a handler to end it */
+}
+
 int main(int argc, char **argv) {
         const char *sock = argc > 1 ? argv[1] : "/run/docker/plugins/vd.sock";
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_IGN); /* the log copiers reap themselves */
+        signal(SIGTERM, on_term);
         mkdir(ROOT, 0755);
         char args[1024] = "";
         for (int i = 2; i < argc; i++) {

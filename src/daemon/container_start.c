@@ -628,6 +628,7 @@ static int prepare_and_spawn(struct daemon *d, struct container *c, const char *
                 (void) unlinkat(bfd, SHIM_SOCK_NAME, 0);
         }
         pthread_mutex_lock(&c->lock); /* docker cp may mount it too */
+        ctr_rootfs_wait_detached(c); /* the last run's exit may still detach it */
         r = ctr_rootfs_mount(d, c, err);
         pthread_mutex_unlock(&c->lock);
         if (r < 0)

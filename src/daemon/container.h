@@ -98,6 +98,7 @@ struct container {
         uint64_t start_seq;     /* bumps when a start attempt ends, so waiters see failures */
         uint64_t exit_gen;      /* bumps at every exit, for wait next-exit */
         int rootfs_users;       /* docker cp holds the root filesystem mounted (container_archive.c) */
+        bool rootfs_detaching;  /* an exit detaches the rootfs after its waiters were woken: no mount meanwhile */
         bool stop_requested;    /* by stop/kill from a user: no restart policy, unless-stopped stays down */
         bool pause_busy;        /* a pause or unpause is on its way to the shim */
         bool commit_pause;      /* a commit pauses it: in the record, so a crash mid-commit is thawed at start-up */
@@ -393,6 +394,8 @@ int ctr_rootfs_mount(struct daemon *d, struct container *c, struct berr *err); /
 int ctr_rootfs_unmount(struct daemon *d, const char *id, struct berr *err);    /* all under its dir, verified */
 int ctr_rootfs_detach(struct daemon *d, const char *id, struct berr *err);     /* its rootfs, by statx, no table */
 void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds c->lock; logs a failure */
+/* c->lock held: wait while an exit still detaches the rootfs (before mounting it again). */
+void ctr_rootfs_wait_detached(struct container *c);
 /* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
 int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
 /* container_trash.c: @parent/@id renamed to @parent/.rm-@id and deleted by a thread of its

@@ -175,6 +175,9 @@ static int use_rootfs(struct daemon *d, struct container *c, bool *ret_using, st
         pthread_mutex_lock(&c->lock);
         if (c->state == CTR_REMOVED || c->state == CTR_REMOVING || c->state == CTR_DEAD)
                 r = berr_set(err, BERR_CONFLICT, EBUSY, "container %s is being removed", c->id);
+        ctr_rootfs_wait_detached(c); /* an exit's detach on its way ends first */
+        if (r == 0 && (c->state == CTR_REMOVED || c->state == CTR_REMOVING || c->state == CTR_DEAD))
+                r = berr_set(err, BERR_CONFLICT, EBUSY, "container %s is being removed", c->id);
         if (r == 0) /* a no-op when it is mounted (running, another copy) */
                 r = ctr_rootfs_mount(d, c, err);
         if (r == 0) {

@@ -131,6 +131,11 @@ int ctr_rootfs_detach(struct daemon *d, const char *id, struct berr *err) {
         return ctr_rootfs_unmount(d, id, err);
 }
 
+void ctr_rootfs_wait_detached(struct container *c) {
+        while (c->rootfs_detaching)
+                pthread_cond_wait(&c->cond, &c->lock);
+}
+
 void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
         struct berr e = { 0 };
         if (ctr_rootfs_detach(d, c->id, &e) < 0)

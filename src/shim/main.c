@@ -142,6 +142,11 @@ static void record_exit(struct shim *s, int status) {
         if (text)
                 (void) fs_write_replace(s->bundle_fd, SHIM_EXIT_NAME, text, strlen(text), 0644, &err);
         trace_mark("shim exit.json written");
+        /* The record is there: berthd's watch sees EOF now, not once this process has torn
+         * itself down (its memory, its descriptors: a millisecond or two under load). */
+        for (struct shim_conn *c = s->conns; c; c = c->next)
+                if (c->is_watch)
+                        (void) shutdown(c->item.fd, SHUT_RDWR);
 }
 
 /* The shim lives as long as its container: give back what start-up used (spec text,

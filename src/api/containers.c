@@ -262,11 +262,13 @@ static bool send_logs(struct ctr_log_reader *lr, int fd) {
  * milliseconds after its headers; ours would come at once. For a unix socket SIOCOUTQ
  * counts the bytes the peer has not read yet (for TCP: not acknowledged, close enough). */
 void api_wait_headers_read(int fd) {
-        for (int i = 0; i < 1000; i++) {
+        /* Fine steps first: the client usually reads its headers within a few hundred
+         * microseconds, and an exec waits for this before it starts its process. */
+        for (int i = 0; i < 1100; i++) {
                 int queued = 0;
                 if (ioctl(fd, SIOCOUTQ, &queued) < 0 || queued <= 0)
                         return;
-                struct timespec ts = { 0, 1000000L };
+                struct timespec ts = { 0, i < 100 ? 50000L : 1000000L };
                 nanosleep(&ts, NULL);
         }
 }

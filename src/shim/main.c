@@ -121,7 +121,8 @@ static void record_exit(struct shim *s, int status) {
         trace_mark("shim init reaped");
         bool oom = shim_rt_oom_killed(s);
         struct berr err = { 0 };
-        if (shim_rt_destroy(s, &err) < 0)
+        /* An external runtime's delete waits until the exit is recorded (below). */
+        if (!s->oci && shim_rt_destroy(s, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
         trace_mark("shim cgroup removed");
         shim_drain_and_close(s);
@@ -142,6 +143,8 @@ static void record_exit(struct shim *s, int status) {
         if (text)
                 (void) fs_write_replace(s->bundle_fd, SHIM_EXIT_NAME, text, strlen(text), 0644, &err);
         trace_mark("shim exit.json written");
+        if (s->oci)
+                oci_rt_delete_detached(s->oci); /* off the exit's path: berthd has the record */
 }
 
 /* The shim lives as long as its container: give back what start-up used (spec text,

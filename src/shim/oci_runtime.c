@@ -456,9 +456,9 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
         }
         if (cg && !(rt->cgroups_path = strdup(cg)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if (changed) {
+        if (changed) { /* replaced, not fsync'd: the run root's bundle, remade by every start (fs.h) */
                 _cleanup_free_ char *text = json_dump_compact(copy);
-                int r = text ? fs_write_atomic(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
+                int r = text ? fs_write_replace(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
                              : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 if (r < 0)
                         return r;
@@ -628,7 +628,7 @@ int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, c
                 json_object_set_new(p, "consoleSize", json_pack("{s:i, s:i}", "height", (int) rows, "width", (int) cols));
         if (!p || json_object_set_new(p, "terminal", json_boolean(tty)) < 0 || !(text = json_dump_compact(p)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        int r = fs_write_atomic(rt->bundle_fd, pname, text, strlen(text), 0600, err);
+        int r = fs_write_replace(rt->bundle_fd, pname, text, strlen(text), 0600, err);
         if (r < 0)
                 return r;
         (void) unlinkat(rt->bundle_fd, pidname, 0);

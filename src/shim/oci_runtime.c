@@ -60,6 +60,10 @@ struct oci_rt *oci_rt_free(struct oci_rt *rt) {
 
 int oci_rt_parse(const json_t *o, const char *id, const char *bundle, int bundle_fd, struct oci_rt **ret,
                  struct berr *err) {
+        /* berthd's own sd_notify socket (a systemd Type=notify service), inherited: runc
+         * would take it for the container's, bind a socket in its state directory (which
+         * fails on a long path) and make its start wait for the container's READY=1. */
+        (void) unsetenv("NOTIFY_SOCKET");
         if (!json_is_object(o))
                 return berr_set(err, BERR_INVALID, EINVAL, "shim.json: \"runtime\" is not an object");
         const char *name = json_string_value(json_object_get(o, "name"));
@@ -521,11 +525,12 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
  * waits writing it, and execs once read; then the FIFO goes, which is what makes runc
  * call the container running from then on (runc's libcontainer: exec(), runType()).
  * Doing that here saves the start of a Go binary (~10 ms). runc only (the file is its
- * layout), and not with NOTIFY_SOCKET (runc start would wait for the container's
- * READY=1). 1: started; 0: not runc's layout, `start` it is; <0: the init is gone. */
+ * layout; runc start's one other task, the NOTIFY_SOCKET relay, never applies: the shim
+ * drops that variable). 1: started; 0: not runc's layout, `start` it is; <0: the init
+ * is gone. */
 static int start_by_fifo(struct oci_rt *rt, struct berr *err) {
         const char *base = strrchr(rt->path, '/');
-        if (!STREQ(base ? base + 1 : rt->path, "runc") || getenv("NOTIFY_SOCKET") || rt->pidfd < 0)
+        if (!STREQ(base ? base + 1 : rt->path, "runc") || rt->pidfd < 0)
                 return 0;
         char path[4200];
         struct stat st;

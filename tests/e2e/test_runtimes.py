@@ -9,13 +9,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
 
 import pytest
 
-from conftest import BERTHD, TESTDATA, DockerCLI, docker_env, pty_run
+from conftest import BERTHD, TESTDATA, DockerCLI, daemon_env, docker_env, pty_run
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
@@ -90,7 +91,7 @@ def test_runc_runs_it_with_berths_state_root(docker, berthd, images):
         assert "/berth/" + cid in cg
     finally:
         docker.run("rm", "-f", cid)
-    assert runc_state(berthd, cid) is None
+    assert wait_for(lambda: runc_state(berthd, cid) is None, 5)  # the deferred `runc delete`
 
 
 def test_runc_attach_stdin_and_logs(docker, images):
@@ -453,6 +454,31 @@ def test_runc_delete_after_the_exit_leaves_nothing(docker, berthd, images):
     for c in (cid, cid2, cid3):
         assert wait_for(lambda: not os.path.exists(os.path.join(berthd.exec_root, "runtime-runc", c)), 5)
         assert wait_for(lambda: not any(os.path.exists(os.path.join(r, "berth", c)) for r in cgroup_roots()), 5)
+
+
+def test_runc_under_a_berthd_of_systemd_notify(fresh_daemon, tmp_path):
+    """berthd started by systemd (Type=notify) has NOTIFY_SOCKET, which is berthd's own:
+    runc must not see it (it would pass it into the container, and its start would wait
+    for a READY=1 that busybox's sleep never sends)."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    env = daemon_env()
+    env["NOTIFY_SOCKET"] = path
+    d = fresh_daemon(env=env)
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        t = time.time()
+        cid = cli.run("run", "-d", "--runtime", "runc", "busybox", "sleep", "600", timeout=90).stdout.strip()
+        assert time.time() - t < 20
+        assert state(cli, cid)["Running"]
+        assert "NOTIFY_SOCKET" not in cli.run("exec", cid, "env").stdout
+        assert cli.run("run", "--rm", "--runtime", "runc", "busybox", "echo", "ok").stdout == "ok\n"
+        cli.run("rm", "-f", cid)
+    finally:
+        cli.cleanup()
+        sock.close()
 
 
 def test_runc_with_a_relative_cgroup_parent(fresh_daemon):

@@ -390,13 +390,8 @@ static int wait_deferred_delete(struct oci_rt *rt) {
 }
 
 void oci_rt_delete_detached(struct oci_rt *rt) {
-        /* Locked before the spawn: when berthd sees this shim go, the lock is held already. */
+        /* Locked before berthd can see the exit: the lock is held by then. */
         int lk = lock_bundle(rt, LOCK_EX | LOCK_NB);
-        if (lk == 3) { /* dup2(3, 3) would leave close-on-exec set */
-                int moved = fcntl(lk, F_DUPFD_CLOEXEC, 4);
-                close(lk);
-                lk = moved;
-        }
         char **argv = NULL;
         const char *cmd[] = { "delete", "--force", rt->id, NULL };
         char *log = rt->log_path;
@@ -405,15 +400,21 @@ void oci_rt_delete_detached(struct oci_rt *rt) {
         int r = lk >= 0 ? oci_rt_argv(rt, cmd, &argv, &e) : -1;
         rt->log_path = log;
         if (r == 0) {
-                /* A vfork-style spawn, not a fork: a forked child holds every descriptor
-                 * berthd waits on (watch connections, shim.sock) until it is scheduled.
-                 * The runtime gets the lock as fd 3 and nothing else; this shim exits
-                 * without waiting for it (its parent is then the subreaper above). */
+                /* The shim ends here: every descriptor but the lock goes now (watch
+                 * connections, the sync socket, shim.sock), so berthd has the exit while
+                 * the runtime is being spawned, not after. */
+                if (lk > 3)
+                        (void) close_range(3, (unsigned) lk - 1, 0);
+                (void) close_range((unsigned) lk + 1, ~0U, 0);
+                rt->bundle_fd = -1;
+                trace_reopen();
+                (void) fcntl(lk, F_SETFD, 0); /* the runtime gets it as fd 3, and nothing else */
                 posix_spawn_file_actions_t fa;
                 posix_spawn_file_actions_init(&fa);
                 for (int i = 0; i < 3; i++)
                         posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
-                posix_spawn_file_actions_adddup2(&fa, lk, 3);
+                if (lk != 3)
+                        posix_spawn_file_actions_adddup2(&fa, lk, 3);
                 posix_spawn_file_actions_addclosefrom_np(&fa, 4);
                 posix_spawnattr_t attr;
                 posix_spawnattr_init(&attr);
@@ -425,6 +426,8 @@ void oci_rt_delete_detached(struct oci_rt *rt) {
                 posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
                 pid_t pid;
                 trace_mark("shim %s delete (deferred): spawn", rt->name);
+                /* This shim exits without waiting: the runtime's parent is then the
+                 * subreaper above (or init). */
                 r = posix_spawn(&pid, rt->path, &fa, &attr, argv, environ) == 0 ? 0 : -1;
                 posix_spawn_file_actions_destroy(&fa);
                 posix_spawnattr_destroy(&attr);

@@ -440,7 +440,11 @@ void oci_rt_delete_detached(struct oci_rt *rt) {
 }
 
 int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *io, struct berr *err) {
-        _cleanup_close_ int lk = wait_deferred_delete(rt);
+        /* Waited for, not held: no other delete of this ID comes before this run's exit,
+         * and berthd's remove must not take a create for a delete under way. */
+        int lk = wait_deferred_delete(rt);
+        if (lk >= 0)
+                close(lk);
         /* The bundle's config.json as the runtime must read it. */
         _cleanup_json_ json_t *copy = json_deep_copy(spec);
         if (!copy)

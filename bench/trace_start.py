@@ -88,6 +88,8 @@ def main():
     p.add_argument("--berthd", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                     "build", "berthd"))
     p.add_argument("--docker", default="/usr/local/bin/docker")
+    p.add_argument("--runtime", help="HostConfig.Runtime of the containers (runc: the external-runtime path)")
+    p.add_argument("--no-exec", action="store_true", help="the start cycles only")
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
     env = daemons.Env(berthd=a.berthd, docker_cli=a.docker, keep=a.keep)
@@ -99,6 +101,8 @@ def main():
         load_images(d)
         c = ws._conn(d)
         hc = ws._host_config(a.network)
+        if a.runtime:
+            hc["Runtime"] = a.runtime
         if a.network == "publish":
             hc = {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}}
         with open(trace, "a") as f:
@@ -112,8 +116,8 @@ def main():
                 mark(f, "wait answered")
                 c.call("DELETE", f"/containers/{cid}")
                 mark(f, "remove answered")
-            sleeper = ws._sleeper(d, "bridge" if a.network == "publish" else a.network)
-            for i in range(a.rounds + 1):
+            sleeper = None if a.no_exec else ws._sleeper(d, "bridge" if a.network == "publish" else a.network)
+            for i in range(0 if a.no_exec else a.rounds + 1):
                 mark(f, "exec request")
                 eid = c.call("POST", f"/containers/{sleeper}/exec",
                              {"Cmd": ["true"], "AttachStdout": True, "AttachStderr": True})["Id"]
@@ -126,7 +130,8 @@ def main():
         ws._sleepers.clear()
         lines = parse(trace)
         report(f"start, --network {a.network}", phases(lines, "start request", "remove answered")[1:])
-        report(f"exec, --network {a.network}", phases(lines, "exec request", "exec inspected")[1:])
+        if not a.no_exec:
+            report(f"exec, --network {a.network}", phases(lines, "exec request", "exec inspected")[1:])
     finally:
         env.cleanup()
 

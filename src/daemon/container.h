@@ -30,6 +30,9 @@ int ctr_runtime_defaults(struct daemon *d, struct ctr_config *cc, struct berr *e
 /* At removal: what an external runtime kept of the container under EXEC-ROOT/runtime-*
  * (only there when its shim was killed before `delete`). */
 void ctr_runtime_state_remove(struct daemon *d, const char *id);
+/* The shim's deferred `RUNTIME delete` of @id runs (it holds the bundle's runtime lock,
+ * shim/protocol.h): the runtime's state is its to remove. */
+bool ctr_runtime_delete_pending(struct daemon *d, const char *id);
 /* Run by an external OCI runtime (not the built-in one)? */
 bool ctr_runtime_is_external(const struct ctr_config *cc);
 /* docker update of a running container of an external runtime: @resources (an OCI

@@ -152,11 +152,13 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
                 return r;
         struct berr e = { 0 };
         trace_mark("berthd remove: container layer unmounted");
+        bool runtime_deleting = ctr_runtime_delete_pending(d, id); /* the bundle's lock, before it goes */
         /* Renamed aside and deleted by a thread (container_trash.c): nothing is mounted
          * under them any more (verified just above). */
         if (ctr_trash(run, id, false, &e) < 0)
                 log_warn("remove the bundle of %.12s: %s", id, e.msg);
-        ctr_runtime_state_remove(d, id);
+        if (!runtime_deleting)
+                ctr_runtime_state_remove(d, id);
         trace_mark("berthd remove: bundle removed");
         /* The record goes with its directory in one rename: a removal cut short leaves
          * either the whole container or a ".rm-<id>" that the next start-up deletes. */

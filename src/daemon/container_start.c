@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -264,6 +265,15 @@ void ctr_runtime_state_remove(struct daemon *d, const char *id) {
                             access(path, F_OK) == 0 && tree_remove_at(AT_FDCWD, path, &e) < 0)
                                 log_warn("remove %s: %s", path, e.msg);
                 }
+}
+
+bool ctr_runtime_delete_pending(struct daemon *d, const char *id) {
+        _cleanup_free_ char *bundle = ctr_bundle_dir(d, id);
+        char path[4200];
+        if (!bundle || fs_path_fmt(path, sizeof(path), "%s/%s", bundle, SHIM_RUNTIME_LOCK_NAME) < 0)
+                return false;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 bool ctr_runtime_is_external(const struct ctr_config *cc) {

@@ -121,7 +121,8 @@ static void record_exit(struct shim *s, int status) {
         trace_mark("shim init reaped");
         bool oom = shim_rt_oom_killed(s);
         struct berr err = { 0 };
-        if (shim_rt_destroy(s, &err) < 0)
+        /* An external runtime's delete waits until the exit is recorded (below). */
+        if (!s->oci && shim_rt_destroy(s, &err) < 0)
                 snprintf(error, sizeof(error), "%s", err.msg);
         trace_mark("shim cgroup removed");
         shim_drain_and_close(s);
@@ -142,6 +143,12 @@ static void record_exit(struct shim *s, int status) {
         if (text)
                 (void) fs_write_replace(s->bundle_fd, SHIM_EXIT_NAME, text, strlen(text), 0644, &err);
         trace_mark("shim exit.json written");
+        if (s->oci) {
+                /* off the exit's path: berthd has the record; every descriptor berthd
+                 * watches is closed there once the delete's lock is held */
+                oci_rt_delete_detached(s->oci);
+                return;
+        }
         /* The record is there: berthd's watch sees EOF now, not once this process has torn
          * itself down (its memory, its descriptors: a millisecond or two under load). */
         for (struct shim_conn *c = s->conns; c; c = c->next)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h"
+#include "common/trace.h"
 #include "runtime/caps.h"
 #include "runtime/runtime.h"
 #include "shim.h"
@@ -35,6 +37,7 @@ extern char **environ;
 #define CONSOLE_WAIT_MS 5000
 #define CONSOLE_NAME "console.sock"
 #define PID_NAME "runtime.pid"
+#define LOCK_WAIT_MS RT_CMD_TIMEOUT_MS
 
 struct oci_rt *oci_rt_free(struct oci_rt *rt) {
         if (!rt)
@@ -57,6 +60,10 @@ struct oci_rt *oci_rt_free(struct oci_rt *rt) {
 
 int oci_rt_parse(const json_t *o, const char *id, const char *bundle, int bundle_fd, struct oci_rt **ret,
                  struct berr *err) {
+        /* berthd's own sd_notify socket (a systemd Type=notify service), inherited: runc
+         * would take it for the container's, bind a socket in its state directory (which
+         * fails on a long path) and make its start wait for the container's READY=1. */
+        (void) unsetenv("NOTIFY_SOCKET");
         if (!json_is_object(o))
                 return berr_set(err, BERR_INVALID, EINVAL, "shim.json: \"runtime\" is not an object");
         const char *name = json_string_value(json_object_get(o, "name"));
@@ -230,6 +237,7 @@ static int run(struct oci_rt *rt, const char *const *cmd, const int fds[3], stru
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         pid_t pid = 0;
+        trace_mark("shim %s %s: spawn", rt->name, cmd[0]);
         if (r == 0) {
                 int e = posix_spawn(&pid, rt->path, &fa, &attr, argv, environ);
                 if (e != 0) {
@@ -261,6 +269,7 @@ static int run(struct oci_rt *rt, const char *const *cmd, const int fds[3], stru
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
+        trace_mark("shim %s %s: exited", rt->name, cmd[0]);
         if (timed_out)
                 return berr_set(err, BERR_INTERNAL, ETIMEDOUT, "%s %s: no answer in %d seconds", rt->name, cmd[0],
                                 RT_CMD_TIMEOUT_MS / 1000);
@@ -350,7 +359,92 @@ static void delete_force(struct oci_rt *rt) {
         (void) run(rt, cmd, fds, &e); /* nothing of it left is the goal; "does not exist" is fine */
 }
 
+/* The bundle's runtime lock (protocol.h), taken with @op (LOCK_EX, maybe | LOCK_NB);
+ * -1 when it cannot be had. */
+static int lock_bundle(struct oci_rt *rt, int op) {
+        int fd = openat(rt->bundle_fd, SHIM_RUNTIME_LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -1;
+        int r;
+        do
+                r = flock(fd, op);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* The deferred delete of the run before (oci_rt_delete_detached) must be over before
+ * this ID is created again: it would delete the new container. It is ~10 ms of a Go
+ * binary; one that hangs is not waited for beyond a runtime command's timeout. */
+static int wait_deferred_delete(struct oci_rt *rt) {
+        for (int waited = 0;; waited += 2) {
+                int fd = lock_bundle(rt, LOCK_EX | LOCK_NB);
+                if (fd >= 0 || errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS)
+                        return fd;
+                struct timespec ts = { .tv_nsec = 2 * 1000 * 1000 };
+                (void) nanosleep(&ts, NULL);
+        }
+}
+
+void oci_rt_delete_detached(struct oci_rt *rt) {
+        /* Locked before berthd can see the exit: the lock is held by then. */
+        int lk = lock_bundle(rt, LOCK_EX | LOCK_NB);
+        char **argv = NULL;
+        const char *cmd[] = { "delete", "--force", rt->id, NULL };
+        char *log = rt->log_path;
+        rt->log_path = (char *) "/dev/null"; /* the bundle may be gone (--rm) when it runs */
+        struct berr e = { 0 };
+        int r = lk >= 0 ? oci_rt_argv(rt, cmd, &argv, &e) : -1;
+        rt->log_path = log;
+        if (r == 0) {
+                /* The shim ends here: every descriptor but the lock goes now (watch
+                 * connections, the sync socket, shim.sock), so berthd has the exit while
+                 * the runtime is being spawned, not after. */
+                if (lk > 3)
+                        (void) close_range(3, (unsigned) lk - 1, 0);
+                (void) close_range((unsigned) lk + 1, ~0U, 0);
+                rt->bundle_fd = -1;
+                trace_reopen();
+                (void) fcntl(lk, F_SETFD, 0); /* the runtime gets it as fd 3, and nothing else */
+                posix_spawn_file_actions_t fa;
+                posix_spawn_file_actions_init(&fa);
+                for (int i = 0; i < 3; i++)
+                        posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
+                if (lk != 3)
+                        posix_spawn_file_actions_adddup2(&fa, lk, 3);
+                posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+                posix_spawnattr_t attr;
+                posix_spawnattr_init(&attr);
+                sigset_t none, all;
+                sigemptyset(&none);
+                sigfillset(&all);
+                posix_spawnattr_setsigmask(&attr, &none);
+                posix_spawnattr_setsigdefault(&attr, &all);
+                posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+                pid_t pid;
+                trace_mark("shim %s delete (deferred): spawn", rt->name);
+                /* This shim exits without waiting: the runtime's parent is then the
+                 * subreaper above (or init). */
+                r = posix_spawn(&pid, rt->path, &fa, &attr, argv, environ) == 0 ? 0 : -1;
+                posix_spawn_file_actions_destroy(&fa);
+                posix_spawnattr_destroy(&attr);
+        }
+        free(argv);
+        if (lk >= 0)
+                close(lk); /* the runtime's copy holds it */
+        if (r < 0)
+                (void) oci_rt_delete(rt, NULL);
+}
+
 int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *io, struct berr *err) {
+        /* Waited for, not held: no other delete of this ID comes before this run's exit,
+         * and berthd's remove must not take a create for a delete under way. */
+        int lk = wait_deferred_delete(rt);
+        if (lk >= 0)
+                close(lk);
         /* The bundle's config.json as the runtime must read it. */
         _cleanup_json_ json_t *copy = json_deep_copy(spec);
         if (!copy)
@@ -373,9 +467,9 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
         }
         if (cg && !(rt->cgroups_path = strdup(cg)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        if (changed) {
+        if (changed) { /* replaced, not fsync'd: the run root's bundle, remade by every start (fs.h) */
                 _cleanup_free_ char *text = json_dump_compact(copy);
-                int r = text ? fs_write_atomic(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
+                int r = text ? fs_write_replace(rt->bundle_fd, "config.json", text, strlen(text), 0644, err)
                              : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
                 if (r < 0)
                         return r;
@@ -434,10 +528,65 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
         return 0;
 }
 
+/* runc's `start` of a created container is the read of its state's exec.fifo: the init
+ * waits writing it, and execs once read; then the FIFO goes, which is what makes runc
+ * call the container running from then on (runc's libcontainer: exec(), runType()).
+ * Doing that here saves the start of a Go binary (~10 ms). runc only (the file is its
+ * layout; runc start's one other task, the NOTIFY_SOCKET relay, never applies: the shim
+ * drops that variable). 1: started; 0: not runc's layout, `start` it is; <0: the init
+ * is gone. */
+static int start_by_fifo(struct oci_rt *rt, struct berr *err) {
+        const char *base = strrchr(rt->path, '/');
+        if (!STREQ(base ? base + 1 : rt->path, "runc") || rt->pidfd < 0)
+                return 0;
+        char path[4200];
+        struct stat st;
+        if (fs_path_fmt(path, sizeof(path), "%s/%s/exec.fifo", rt->root, rt->id) < 0 || lstat(path, &st) < 0 ||
+            !S_ISFIFO(st.st_mode))
+                return 0;
+        /* Non-blocking: an init that died before writing must not hold the shim. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return 0;
+        struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = rt->pidfd, .events = POLLIN } };
+        char c;
+        ssize_t n = -1;
+        for (;;) {
+                n = read(fd, &c, 1);
+                if (n > 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        break;
+                /* 0 (no writer yet, or the writer closed) or EAGAIN: wait for the byte, or
+                 * the init's end. */
+                if (n == 0 && (p[1].revents & POLLIN))
+                        break;
+                int k = poll(p, 2, RT_CMD_TIMEOUT_MS);
+                if (k == 0)
+                        return berr_set(err, BERR_INTERNAL, ETIMEDOUT, "%s start: no answer in %d seconds", rt->name,
+                                        RT_CMD_TIMEOUT_MS / 1000);
+                if (k < 0 && errno != EINTR)
+                        return berr_sys(err, BERR_INTERNAL, "poll");
+                if (n == 0 && !(p[0].revents & POLLIN) && !(p[1].revents & POLLIN)) {
+                        /* POLLHUP with no writer since the open: wait on the init alone. */
+                        struct pollfd q = { .fd = rt->pidfd, .events = POLLIN };
+                        struct timespec ts = { .tv_nsec = 1000 * 1000 };
+                        if (poll(&q, 1, 0) == 0)
+                                (void) nanosleep(&ts, NULL);
+                }
+        }
+        if (n != 1)
+                return berr_set(err, BERR_CONFLICT, ESRCH, "container process is already dead");
+        (void) unlink(path);
+        trace_mark("shim %s start: exec.fifo read", rt->name);
+        return 1;
+}
+
 int oci_rt_start(struct oci_rt *rt, struct berr *err) {
         if (rt->started)
                 return berr_set(err, BERR_CONFLICT, EALREADY, "container %s already started", rt->id);
         rt->started = true;
+        int f = start_by_fifo(rt, err);
+        if (f != 0)
+                return f < 0 ? f : 0;
         const char *cmd[] = { "start", rt->id, NULL };
         const int fds[3] = { -1, -1, -1 };
         return run(rt, cmd, fds, err);
@@ -491,7 +640,7 @@ int oci_rt_exec(struct oci_rt *rt, const char *exec_id, const json_t *process, c
                 json_object_set_new(p, "consoleSize", json_pack("{s:i, s:i}", "height", (int) rows, "width", (int) cols));
         if (!p || json_object_set_new(p, "terminal", json_boolean(tty)) < 0 || !(text = json_dump_compact(p)))
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        int r = fs_write_atomic(rt->bundle_fd, pname, text, strlen(text), 0600, err);
+        int r = fs_write_replace(rt->bundle_fd, pname, text, strlen(text), 0600, err);
         if (r < 0)
                 return r;
         (void) unlinkat(rt->bundle_fd, pidname, 0);

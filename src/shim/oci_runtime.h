@@ -78,3 +78,9 @@ bool oci_rt_oom_killed(struct oci_rt *rt);
 /* After the init has exited: delete --force (kills what is left, removes the cgroup and the
  * runtime's state). */
 int oci_rt_delete(struct oci_rt *rt, struct berr *err);
+/* The delete once the exit is recorded (exit.json), the shim's last act: closes every
+ * descriptor (berthd's watch connections, shim.sock: berthd has the exit at once) and
+ * spawns the runtime with the bundle's SHIM_RUNTIME_LOCK_NAME held, without waiting for
+ * it (a Go binary's start: ~10 ms); the next create of the same ID waits for the lock.
+ * Falls back to oci_rt_delete when it cannot. */
+void oci_rt_delete_detached(struct oci_rt *rt);

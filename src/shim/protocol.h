@@ -10,6 +10,10 @@
  *   exit.json    the exit record, written atomically when the container has exited:
  *                {"ExitCode":N,"OOMKilled":b,"FinishedAt":"RFC3339Nano","Error":"..."}
  *                berthd deletes it once recorded (it survives a berthd restart).
+ *   runtime.lock an external runtime's container: held (flock) by the shim's deferred
+ *                `RUNTIME delete`, which runs after exit.json, once berthd saw the exit;
+ *                the next create waits for it, and berthd leaves the runtime's state
+ *                to it while held (oci_runtime.h).
  *
  * Start-up: berthd runs `berth-shim BUNDLE-DIR` with a SOCK_SEQPACKET socketpair on fd 3.
  * The shim detaches (setsid, double fork), creates the container (init waits before
@@ -42,6 +46,7 @@
 #define SHIM_PID_NAME "shim.pid"
 #define SHIM_INIT_PID_NAME "init.pid"
 #define SHIM_UPDATE_NAME "update.json"
+#define SHIM_RUNTIME_LOCK_NAME "runtime.lock"
 
 enum shim_msg_type {
         SHIM_MSG_CREATED = 1, /* shim -> berthd: pid = init's pid */

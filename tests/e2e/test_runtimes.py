@@ -9,13 +9,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
 
 import pytest
 
-from conftest import BERTHD, TESTDATA, DockerCLI, docker_env, pty_run
+from conftest import BERTHD, TESTDATA, DockerCLI, daemon_env, docker_env, pty_run
 
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
@@ -69,8 +70,9 @@ def test_run_with_runc_output_exit_code_and_record(docker, berthd, images):
         assert c["HostConfig"]["Runtime"] == "runc"
         assert c["State"]["ExitCode"] == 7 and c["State"]["Status"] == "exited"
         assert docker.run("logs", "rt-out").stdout == p.stdout
-        # runc's state for it was deleted with the exit
-        assert runc_state(berthd, c["Id"]) is None
+        # runc's state for it was deleted once the exit was recorded (the shim's deferred
+        # `runc delete`, off the exit's path)
+        assert wait_for(lambda: runc_state(berthd, c["Id"]) is None, 5)
     finally:
         docker.run("rm", "-f", "rt-out", check=False)
 
@@ -89,7 +91,7 @@ def test_runc_runs_it_with_berths_state_root(docker, berthd, images):
         assert "/berth/" + cid in cg
     finally:
         docker.run("rm", "-f", cid)
-    assert runc_state(berthd, cid) is None
+    assert wait_for(lambda: runc_state(berthd, cid) is None, 5)  # the deferred `runc delete`
 
 
 def test_runc_attach_stdin_and_logs(docker, images):
@@ -275,7 +277,7 @@ def test_runc_container_survives_berthd_restart_and_kill9(fresh_daemon):
         cli.run("stop", cid)
         st = state(cli, cid)
         assert st["Status"] == "exited" and st["ExitCode"] == 0
-        assert runc_state(d, cid) is None
+        assert wait_for(lambda: runc_state(d, cid) is None, 5)
         cli.run("rm", cid)
     finally:
         cli.run("rm", "-f", "keeper", check=False)
@@ -424,6 +426,59 @@ def cgroup_roots():
     return sorted(os.path.join("/sys/fs/cgroup", n) for n in os.listdir("/sys/fs/cgroup")
                   if os.path.exists(os.path.join("/sys/fs/cgroup", n, "cgroup.procs"))
                   and not os.path.islink(os.path.join("/sys/fs/cgroup", n)))
+
+
+def test_runc_delete_after_the_exit_leaves_nothing(docker, berthd, images):
+    """runc's delete runs after the exit is recorded: `--rm` answers without waiting for it,
+    yet no runc state nor cgroup of the container stays; a start right after an exit (the
+    same ID created again while that delete may still run) is not undone by it."""
+    cid = docker.run("create", "--runtime", "runc", "busybox", "sh", "-c", "echo run").stdout.strip()
+    try:
+        for i in range(4):  # each start creates the ID again, right after the last exit
+            p = docker.run("start", "-a", cid)
+            assert p.stdout == "run\n"
+        cid2 = docker.run("run", "-d", "--runtime", "runc", "busybox", "sleep", "600").stdout.strip()
+        docker.run("restart", "-t", "0", cid2)
+        assert state(docker, cid2)["Running"]
+        assert runc_state(berthd, cid2)["status"] == "running"
+        docker.run("rm", "-f", cid2)
+        assert wait_for(lambda: runc_state(berthd, cid2) is None, 5)
+    finally:
+        docker.run("rm", "-f", cid, check=False)
+    cidfile = os.path.join(berthd.exec_root, "rt-rm.cid")
+    docker.run("run", "--rm", "--runtime", "runc", "--cidfile", cidfile, "busybox", "true")
+    with open(cidfile) as f:
+        cid3 = f.read().strip()
+    os.unlink(cidfile)
+    assert docker.run("inspect", cid3, check=False).returncode != 0  # removed when `run` returned
+    for c in (cid, cid2, cid3):
+        assert wait_for(lambda: not os.path.exists(os.path.join(berthd.exec_root, "runtime-runc", c)), 5)
+        assert wait_for(lambda: not any(os.path.exists(os.path.join(r, "berth", c)) for r in cgroup_roots()), 5)
+
+
+def test_runc_under_a_berthd_of_systemd_notify(fresh_daemon, tmp_path):
+    """berthd started by systemd (Type=notify) has NOTIFY_SOCKET, which is berthd's own:
+    runc must not see it (it would pass it into the container, and its start would wait
+    for a READY=1 that busybox's sleep never sends)."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    env = daemon_env()
+    env["NOTIFY_SOCKET"] = path
+    d = fresh_daemon(env=env)
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        t = time.time()
+        cid = cli.run("run", "-d", "--runtime", "runc", "busybox", "sleep", "600", timeout=90).stdout.strip()
+        assert time.time() - t < 20
+        assert state(cli, cid)["Running"]
+        assert "NOTIFY_SOCKET" not in cli.run("exec", cid, "env").stdout
+        assert cli.run("run", "--rm", "--runtime", "runc", "busybox", "echo", "ok").stdout == "ok\n"
+        cli.run("rm", "-f", cid)
+    finally:
+        cli.cleanup()
+        sock.close()
 
 
 def test_runc_with_a_relative_cgroup_parent(fresh_daemon):

@@ -215,6 +215,14 @@ int pmgr_upgrade(struct daemon *d, const char *name, const char *remote, const c
                 pmgr_release(m, p);
                 return r;
         }
+        /* the new rootfs on disk before the renames publish it (see pmgr_install) */
+        if (syncfs(tfd) < 0) {
+                r = berr_sys(err, BERR_INTERNAL, "sync plugin rootfs");
+                close(tfd);
+                pmgr_tmp_remove(d, tmp);
+                pmgr_release(m, p);
+                return r;
+        }
         close(tfd);
         /* rootfs -> .tmp-old-<id> (swept at start if we die), the new one in, then the record */
         char old[80];

@@ -444,6 +444,11 @@ int pmgr_install(struct daemon *d, const char *tmp_name, int tmp_fd, const char 
         /* the record replaces the tar's config.json; only rootfs/ and it stay */
         if ((r = fs_write_atomic(tmp_fd, "config.json", text, strlen(text), 0600, err)) < 0)
                 return r;
+        /* The rootfs's files on disk before the rename publishes them: one syncfs of the data
+         * root's filesystem (an install is rare; a file-by-file fsync of a rootfs is not
+         * cheaper), so a power loss leaves the plugin whole or a .tmp- directory. */
+        if (syncfs(tmp_fd) < 0)
+                return berr_sys(err, BERR_INTERNAL, "sync plugin rootfs");
         struct mplugin *p = calloc(1, sizeof(*p));
         if (!p)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");

@@ -251,3 +251,53 @@ bool fs_in_user_namespace(void) {
 const char *fs_overlay_opaque_xattr(void) {
         return fs_in_user_namespace() ? "user.overlay.opaque" : "trusted.overlay.opaque";
 }
+
+/* See fs.h. */
+int fs_host_path_in_root(const char *base, const char *rel, char *out, size_t size) {
+        char path[4096];
+        fs_clean_abs_path(rel, path, sizeof(path)); /* "/a/b": no "..", ".", "//" left */
+        for (const char *c = rel; *c;) {
+                while (*c == '/')
+                        c++;
+                size_t len = strcspn(c, "/");
+                if (len == 2 && c[0] == '.' && c[1] == '.')
+                        return -EINVAL;
+                c += len;
+        }
+        _cleanup_close_ int bfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (bfd < 0)
+                return -errno;
+        size_t have = strlen(path); /* path[0..have) is tried; path + have is appended */
+        for (;;) {
+                char tried[4096];
+                snprintf(tried, sizeof(tried), "%.*s", (int) have, path);
+                _cleanup_close_ int fd = fs_open_in_root(bfd, tried[0] == '/' ? tried + 1 : tried, O_PATH);
+                if (fd >= 0) {
+                        char proc[64], real[4096];
+                        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+                        ssize_t n = readlink(proc, real, sizeof(real) - 1);
+                        if (n < 0)
+                                return -errno;
+                        real[n] = '\0';
+                        const char *rest = path + have;
+                        /* What failed to resolve next must not exist at all: a symlink there
+                         * (dangling inside the root: "abs -> /etc") would be followed out of
+                         * it by whoever uses the path. */
+                        if (*rest) {
+                                char next[256];
+                                snprintf(next, sizeof(next), "%.*s", (int) strcspn(rest + 1, "/"), rest + 1);
+                                struct stat st;
+                                if (fstatat(fd, next, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                                        return -ELOOP;
+                        }
+                        return fs_path_fmt(out, size, "%s%s", strcmp(real, "/") == 0 ? "" : real,
+                                           *rest ? rest : (strcmp(real, "/") == 0 ? "/" : ""));
+                }
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return -errno;
+                if (have == 0 || (have == 1 && path[0] == '/'))
+                        return -ENOENT; /* the base itself is gone */
+                char *slash = memrchr(path, '/', have);
+                have = slash ? (size_t) (slash - path) : 0;
+        }
+}

@@ -63,6 +63,13 @@ bool fs_spread_subdirs(int fd);
  * every step, symlinks included, stays inside @root ("" means @root itself). -1/errno. */
 int fs_open_in_root(int root, const char *path, int flags);
 
+/* @rel (a path a plugin answered, inside its rootfs @base) as the host sees it, every step
+ * resolved inside @base: a symlink "/data -> /" or a "/../.." must not lead out. The
+ * longest part of it that exists is resolved by openat2(RESOLVE_IN_ROOT), the rest (made
+ * later: a directory the caller creates) appended; a ".." step is refused (-EINVAL).
+ * 0, or a negative errno. */
+int fs_host_path_in_root(const char *base, const char *rel, char *out, size_t size);
+
 /* Go's filepath.Clean for an absolute path into @out: no "//", "." or ".." steps and no
  * trailing "/" ("/" for nothing). */
 void fs_clean_abs_path(const char *in, char *out, size_t size);

@@ -189,7 +189,8 @@ int ctr_save_prepare(struct daemon *d, struct container *c, struct ctr_save_job 
 }
 
 /* Caller holds save_lock. */
-static int save_write(struct daemon *d, struct container *c, const char *text, const char *hc, struct berr *err) {
+static int save_write(struct daemon *d, struct container *c, const char *text, const char *hc, bool state_change,
+                      struct berr *err) {
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
@@ -206,18 +207,19 @@ static int save_write(struct daemon *d, struct container *c, const char *text, c
         if (dfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", dir);
         int r = 0;
-        /* A record this process wrote before (durably) gets its new version with one fsync
-         * instead of two (fs_write_atomic_update): a state change (running, exited) read
-         * back after a crash of the machine is the old state or the new one. */
+        /* A record this process wrote before (durably) gets its new version of a state
+         * change with one fsync instead of two (fs_write_atomic_update): a state (running,
+         * exited) read back after a crash of the machine is the old one or the new one, and
+         * start-up recovery handles either. A rename, an update or a connect keeps both. */
         if (!hc_same) {
-                bool had = c->saved_hc_hash[0] != '\0';
+                bool had = state_change && c->saved_hc_hash[0] != '\0';
                 c->saved_hc_hash[0] = '\0';
                 r = (had ? fs_write_atomic_update : fs_write_atomic)(dfd, "hostconfig.json", hc, strlen(hc), 0600, err);
                 if (r == 0)
                         memcpy(c->saved_hc_hash, hc_hash, sizeof(hc_hash));
         }
         if (r == 0 && !cfg_same) {
-                bool had = c->saved_cfg_hash[0] != '\0';
+                bool had = state_change && c->saved_cfg_hash[0] != '\0';
                 c->saved_cfg_hash[0] = '\0';
                 r = (had ? fs_write_atomic_update : fs_write_atomic)(dfd, "config.json", text, strlen(text), 0600, err);
                 if (r == 0)
@@ -231,7 +233,7 @@ int ctr_save_finish(struct daemon *d, struct container *c, struct ctr_save_job *
         pthread_mutex_lock(&c->save_lock);
         /* A newer text was made meanwhile: its maker writes it (after us, in order). */
         if (job->text && job->seq == __atomic_load_n(&c->save_seq, __ATOMIC_SEQ_CST))
-                r = save_write(d, c, job->text, job->hc, err);
+                r = save_write(d, c, job->text, job->hc, job->state_change, err);
         pthread_mutex_unlock(&c->save_lock);
         job->text = mfree(job->text);
         job->hc = mfree(job->hc);
@@ -245,13 +247,22 @@ void ctr_save_forget(struct container *c) {
         pthread_mutex_unlock(&c->save_lock);
 }
 
-/* Caller holds c->lock. */
-int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+static int save_now(struct daemon *d, struct container *c, bool state_change, struct berr *err) {
         struct ctr_save_job job;
         int r = ctr_save_prepare(d, c, &job, err);
+        job.state_change = state_change;
         if (r == 0)
                 r = ctr_save_finish(d, c, &job, err);
         return r;
+}
+
+/* Caller holds c->lock. */
+int ctr_save(struct daemon *d, struct container *c, struct berr *err) {
+        return save_now(d, c, false, err);
+}
+
+int ctr_save_state(struct daemon *d, struct container *c, struct berr *err) {
+        return save_now(d, c, true, err);
 }
 
 /* The daemon's defaults for what a create (or an older record) left empty, as dockerd

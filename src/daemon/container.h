@@ -377,10 +377,15 @@ int ctr_save(struct daemon *d, struct container *c, struct berr *err);
 struct ctr_save_job {
         char *text, *hc;
         uint64_t seq;
+        bool state_change; /* a state change only (running, exited): one fsync (fs_write_atomic_update) */
 };
 int ctr_save_prepare(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err);
 int ctr_save_finish(struct daemon *d, struct container *c, struct ctr_save_job *job, struct berr *err);
 void ctr_save_forget(struct container *c);
+/* ctr_save for a state change (ctr_set_state): a record this process wrote before gets its
+ * new version with one fsync. Every other change (rename, update, connect) is ctr_save's,
+ * durable as DESIGN.md's "State on disk" asks. Caller holds c->lock. */
+int ctr_save_state(struct daemon *d, struct container *c, struct berr *err);
 void ctr_handle_exit(struct daemon *d, struct container *c);
 int monitor_start(struct daemon *d, struct berr *err);
 void monitor_stop(struct daemon *d);

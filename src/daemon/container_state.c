@@ -145,7 +145,7 @@ int ctr_set_state(struct daemon *d, struct container *c, enum ctr_state to, unsi
         int r = 0;
         if (!(flags & (CTR_STATE_QUIET | CTR_STATE_NO_SAVE)) && (t->flags & T_SAVE)) {
                 struct berr e = { 0 };
-                r = ctr_save(d, c, &e);
+                r = ctr_save_state(d, c, &e);
                 if (r < 0) {
                         log_warn("save container %.12s: %s", c->id, e.msg);
                         if (err)

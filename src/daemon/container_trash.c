@@ -34,7 +34,7 @@
 
 struct trash_item {
         char *path; /* the renamed directory, absolute */
-        bool sync_parent; /* fsync its parent first: the removal of a record is durable before its files go */
+        bool sync_parent; /* fsync its parent first (ctr_trash did that already: unused there) */
         struct trash_item *next;
 };
 
@@ -129,8 +129,17 @@ int ctr_trash(const char *parent, const char *id, bool sync_parent, struct berr 
                         return berr_sys(err, BERR_INTERNAL, "rename %s", from);
                 return tree_remove_at(AT_FDCWD, from, err);
         }
+        /* The rename away from the record's name is durable before the removal answers: a
+         * `docker rm` acknowledged must not bring the container back after a crash of the
+         * machine (with `rm -v` its anonymous volumes are gone already). One fsync of the
+         * parent; the deletions stay off the request's path. */
+        if (sync_parent) {
+                _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (pfd < 0 || fsync(pfd) < 0) /* renamed already: the removal goes on */
+                        log_warn("sync %s after removing %.12s: %s", parent, id, strerror(errno));
+        }
         char *p = strdup(to);
-        if (p && enqueue(p, sync_parent))
+        if (p && enqueue(p, false))
                 return 0;
         free(p);
         return tree_remove_at(AT_FDCWD, to, err);

@@ -148,6 +148,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 /* "die" now; logs its own failure */
                 if (ctr_set_state(d, c, CTR_EXITED, CTR_STATE_NO_SAVE, NULL) == 0)
                         save_later = ctr_save_prepare(d, c, &job, &se) == 0;
+                job.state_change = true;
                 if (!save_later && se.msg[0])
                         log_warn("save container %.12s: %s", c->id, se.msg);
         } else if (was_start && c->start_from == CTR_RESTARTING) {
@@ -168,10 +169,6 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         struct berr ue = { 0 };
         if (ctr_rootfs_detach(d, c->id, &ue) < 0)
                 log_warn("container %.12s: %s", c->id, ue.msg);
-        pthread_mutex_lock(&c->lock);
-        c->rootfs_detaching = false;
-        pthread_cond_broadcast(&c->cond);
-        pthread_mutex_unlock(&c->lock);
         trace_mark("berthd exit: rootfs unmounted");
         if (save_later && ctr_save_finish(d, c, &job, &se) < 0)
                 log_warn("save container %.12s: %s", c->id, se.msg);
@@ -180,6 +177,13 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
         ctr_mounts_release(d, c); /* volumes with options: unmounted when their last run ends */
         ctr_log_plugin_stop(d, c); /* a log plugin's StopLogging, once the shim let go of the FIFO */
+        /* Only now may a new run start (it waits for rootfs_detaching): what the lines
+         * above release is keyed by the container's ID — its exit.json, its volume plugin
+         * mounts, its log plugin's FIFO — and would be the new run's. */
+        pthread_mutex_lock(&c->lock);
+        c->rootfs_detaching = false;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
 
         if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
                 log_warn("auto-remove %.12s: %s", c->id, e.msg);

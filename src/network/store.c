@@ -1498,13 +1498,16 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 pthread_mutex_unlock(&s->lock);
                 r = remote_driver_call(s->plugins, driver, "CreateNetwork", json_incref(cn), NULL, err);
                 pthread_mutex_lock(&s->lock);
-                n->busy = false;
                 if (r == 0 && (r = save_record(s, n, err)) < 0) {
+                        /* still busy: the plugin is called without the store's lock */
+                        pthread_mutex_unlock(&s->lock);
                         struct berr e = { 0 };
                         if (remote_driver_call(s->plugins, driver, "DeleteNetwork", json_pack("{s:s}", "NetworkID", id),
                                                NULL, &e) < 0)
                                 log_warn("network %s: DeleteNetwork after a failed create: %s", name, e.msg);
+                        pthread_mutex_lock(&s->lock);
                 }
+                n->busy = false;
                 if (r < 0)
                         for (struct network **pp = &s->nets; *pp; pp = &(*pp)->next)
                                 if (*pp == n) {

@@ -1,6 +1,7 @@
 /* registry.c - plugin discovery (dockerd's pkg/plugins localRegistry: spec files and
  * sockets by name), activation once per plugin, and calls with dockerd's retries. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -615,8 +616,8 @@ int plugin_scoped_path(const struct plugin *p, const char *path, char *out, size
                 return fs_path_fmt(out, size, "%s", path);
         size_t n = strlen(p->prop_mount);
         if (n && strncmp(path, p->prop_mount, n) == 0 && (path[n] == '/' || path[n] == '\0'))
-                return fs_path_fmt(out, size, "%s%s", p->prop_root, path + n);
-        return fs_path_fmt(out, size, "%s%s%s", p->rootfs, path[0] == '/' ? "" : "/", path);
+                return fs_host_path_in_root(p->prop_root, path + n, out, size);
+        return fs_host_path_in_root(p->rootfs, path, out, size);
 }
 
 bool plugin_is_managed(const struct plugin *p) {

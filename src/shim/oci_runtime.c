@@ -443,6 +443,9 @@ int oci_rt_create(struct oci_rt *rt, const json_t *spec, const struct rt_stdio *
         /* Waited for, not held: no other delete of this ID comes before this run's exit,
          * and berthd's remove must not take a create for a delete under way. */
         int lk = wait_deferred_delete(rt);
+        if (lk < 0 && errno == EWOULDBLOCK) /* the delete would kill the new container */
+                return berr_set(err, BERR_INTERNAL, EBUSY, "%s: the delete of the container's last run is still "
+                                "running", rt->name);
         if (lk >= 0)
                 close(lk);
         /* The bundle's config.json as the runtime must read it. */

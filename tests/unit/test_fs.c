@@ -213,6 +213,51 @@ static void test_spread_subdirs(void **s) {
         close(fd);
 }
 
+/* A plugin's answer resolved inside its rootfs: symlinks out of it and ".." stay in. */
+static void test_host_path_in_root(void **state) {
+        (void) state;
+        char root[128], p[256], out[4096];
+        snprintf(root, sizeof(root), "%s/rootfs", dir);
+        assert_int_equal(mkdir(root, 0755), 0);
+        snprintf(p, sizeof(p), "%s/data", root);
+        assert_int_equal(symlink("/", p), 0); /* data -> / : the host's root were it followed */
+        snprintf(p, sizeof(p), "%s/vol", root);
+        assert_int_equal(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/abs", root);
+        assert_int_equal(symlink("/etc", p), 0); /* abs -> /etc: the rootfs's /etc, missing */
+
+        char want[4096];
+        assert_int_equal(fs_host_path_in_root(root, "/vol", out, sizeof(out)), 0);
+        snprintf(want, sizeof(want), "%s/vol", root);
+        assert_string_equal(out, want);
+        /* through the symlink to "/": the rootfs itself, then the rest */
+        assert_int_equal(fs_host_path_in_root(root, "/data/vol", out, sizeof(out)), 0);
+        assert_string_equal(out, want);
+        assert_int_equal(fs_host_path_in_root(root, "/data/etc/passwd", out, sizeof(out)), 0);
+        snprintf(want, sizeof(want), "%s/etc/passwd", root);
+        assert_string_equal(out, want);
+        /* a part that does not exist yet is appended to what does */
+        assert_int_equal(fs_host_path_in_root(root, "/vol/run/docker/logging", out, sizeof(out)), 0);
+        snprintf(want, sizeof(want), "%s/vol/run/docker/logging", root);
+        assert_string_equal(out, want);
+        /* ".." is refused, however it is spelled */
+        assert_int_equal(fs_host_path_in_root(root, "/../../etc", out, sizeof(out)), -EINVAL);
+        assert_int_equal(fs_host_path_in_root(root, "/vol/../..", out, sizeof(out)), -EINVAL);
+        assert_int_equal(fs_host_path_in_root(root, "..", out, sizeof(out)), -EINVAL);
+        /* the root itself */
+        assert_int_equal(fs_host_path_in_root(root, "/", out, sizeof(out)), 0);
+        assert_string_equal(out, root);
+        /* a symlink that leads nowhere inside the root is refused, not handed out (the
+         * host would follow it to its own /etc) */
+        assert_int_equal(fs_host_path_in_root(root, "/abs", out, sizeof(out)), -ELOOP);
+        assert_int_equal(fs_host_path_in_root(root, "/abs/x", out, sizeof(out)), -ELOOP);
+        snprintf(p, sizeof(p), "%s/etc", root);
+        assert_int_equal(mkdir(p, 0755), 0);
+        assert_int_equal(fs_host_path_in_root(root, "/abs/x", out, sizeof(out)), 0);
+        snprintf(want, sizeof(want), "%s/etc/x", root);
+        assert_string_equal(out, want);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_atomic_then_read),
@@ -221,6 +266,7 @@ int main(void) {
                 cmocka_unit_test(test_write_all_short_writes_and_epipe),
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_spread_subdirs),
+                cmocka_unit_test_setup_teardown(test_host_path_in_root, setup, teardown),
                 cmocka_unit_test(test_path_fmt_refuses_truncation),
         };
         return cmocka_run_group_tests_name("fs", tests, setup, teardown);

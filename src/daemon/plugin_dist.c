@@ -243,6 +243,10 @@ int pmgr_upgrade(struct daemon *d, const char *name, const char *remote, const c
                 json_object_set(work, "Config", cfg);
                 json_object_set_new(work, "PluginReference", json_string(full));
                 r = pmgr_save_obj(d, p->id, work, err);
+                /* the record stays the old one: so does the rootfs (the new one back to the
+                 * temporary directory, removed below; the old one in place again) */
+                if (r < 0 && renameat(pfd, "rootfs", m->dir_fd, newroot) == 0)
+                        (void) renameat(m->dir_fd, old, pfd, "rootfs");
         }
         pmgr_tmp_remove(d, tmp);
         pmgr_tmp_remove(d, old);

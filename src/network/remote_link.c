@@ -207,6 +207,14 @@ int remote_link_move_in(const struct remote_link_req *q, uint8_t ret_mac[6], str
         if (r < 0)
                 return berr_set(err, BERR_INTERNAL, ENODEV, "failed to find interface %s on the host: %s", q->src_name,
                                 nl_geterror(r));
+        /* A driver hands over an interface it made for the endpoint (a veth's end, say): never
+         * the host's loopback, a bridge or a port of one (the host's uplink, berth's own
+         * bridge), which a hostile or broken plugin could name to cut the host off. */
+        const char *type = rtnl_link_get_type(l);
+        if ((rtnl_link_get_flags(l) & IFF_LOOPBACK) || rtnl_link_get_master(l) > 0 ||
+            (type && strcmp(type, "bridge") == 0))
+                return berr_set(err, BERR_INTERNAL, EPERM, "interface %s is not one a network driver may give a "
+                                "container (a bridge, a bridge's port or loopback)", q->src_name);
         rtnl_link_set_ns_fd(ch, nsfd);
         if ((r = rtnl_link_change(s, l, ch, 0)) < 0)
                 return berr_set(err, BERR_INTERNAL, EIO, "move %s into the container: %s", q->src_name, nl_geterror(r));

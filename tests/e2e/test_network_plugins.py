@@ -389,6 +389,22 @@ def test_failed_join_is_rolled_back(daemon, plug):
     assert links_with(daemon.tag) == []
 
 
+def test_driver_cannot_take_a_host_interface(daemon, plug):
+    """A driver whose Join names the host's loopback or a bridge's port (its own veth end
+    on its bridge) instead of the endpoint's interface: refused, the host keeps it."""
+    cli = daemon.cli
+    for i, src in enumerate(["lo", "host-end"]):
+        net = "pnh%d" % i
+        cli.run("network", "create", "-d", "berthtestnet", "--ipam-driver", "berthtestnet", "-o",
+                "berth.test.srcname=%s" % src, net)
+        p = cli.run("run", "--rm", "--network", net, "busybox", "true", check=False)
+        assert p.returncode != 0
+        assert "is not one a network driver may give a container" in p.stderr, p.stderr
+        assert subprocess.run(["ip", "link", "show", "lo"], capture_output=True).returncode == 0
+        cli.run("network", "rm", net)
+    assert links_with(daemon.tag) == []
+
+
 def test_connect_second_network_and_prefix(daemon, plug):
     """A plugin network connected as a second network: its link takes the driver's
     DstPrefix with the container's interface index, and gives no default route."""

@@ -63,7 +63,8 @@ def net_create(body):
     NETS[body["NetworkID"]] = {"bridge": br, "gateway": gw.split("/")[0], "pool": d4.get("Pool", ""),
                                "gateway6": gw6.split("/")[0], "pool6": d6.get("Pool", ""),
                                "failjoin": generic.get("berth.test.failjoin", ""),
-                               "prefix": generic.get("berth.test.prefix", "eth")}
+                               "prefix": generic.get("berth.test.prefix", "eth"),
+                               "srcname": generic.get("berth.test.srcname", "")}
     return {}
 
 
@@ -109,7 +110,10 @@ def join(body):
     n = NETS[e["net"]]
     if n["failjoin"]:
         return {"Err": n["failjoin"]}
-    out = {"InterfaceName": {"SrcName": e["ctr"], "DstPrefix": n["prefix"]}}
+    src = e["ctr"]
+    if n["srcname"]:  # a hostile driver: another interface than the endpoint's own
+        src = e["host"] if n["srcname"] == "host-end" else n["srcname"]
+    out = {"InterfaceName": {"SrcName": src, "DstPrefix": n["prefix"]}}
     if n["gateway"]:
         out["Gateway"] = n["gateway"]
         pool = ipaddress.ip_network(n["pool"])

@@ -398,6 +398,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         if ((r = monitor_start(d, err)) < 0)
                 return r;
 
+        ctr_trash_start();
         _cleanup_closedir_ DIR *dir = opendir(root);
         if (!dir)
                 return berr_sys(err, BERR_INTERNAL, "open %s", root);

@@ -414,6 +414,9 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
 int ctr_trash(const char *parent, const char *id, bool sync_parent, struct berr *err);
 void ctr_trash_found(const char *parent, const char *name);
 void ctr_trash_flush(int timeout_s);
+/* The deleting thread, started with the store (not at the first removal: berthd's thread
+ * count is then the same before and after one, as the load tests check). */
+void ctr_trash_start(void);
 /* Start-up after a crash (container_recover.c). ctr_recover_dir: 1 if DATA-ROOT/containers/
  * @id had no complete record and was removed (skip it). ctr_recover_stopped: for a loaded
  * container the record says is not running: true if a shim still ran it (a start cut

@@ -88,6 +88,24 @@ static void *trash_main(void *arg) {
         return NULL;
 }
 
+/* Caller holds trash_lock. */
+static void start_locked(void) {
+        if (trash_started)
+                return;
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        trash_started = pthread_create(&th, &a, trash_main, NULL) == 0;
+        pthread_attr_destroy(&a);
+}
+
+void ctr_trash_start(void) {
+        pthread_mutex_lock(&trash_lock);
+        start_locked();
+        pthread_mutex_unlock(&trash_lock);
+}
+
 /* Takes @path. false: not queued (no thread, out of memory): the caller deletes it. */
 static bool enqueue(char *path, bool sync_parent) {
         struct trash_item *t = calloc(1, sizeof(*t));
@@ -96,14 +114,7 @@ static bool enqueue(char *path, bool sync_parent) {
         t->path = path;
         t->sync_parent = sync_parent;
         pthread_mutex_lock(&trash_lock);
-        if (!trash_started) {
-                pthread_t th;
-                pthread_attr_t a;
-                pthread_attr_init(&a);
-                pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-                trash_started = pthread_create(&th, &a, trash_main, NULL) == 0;
-                pthread_attr_destroy(&a);
-        }
+        start_locked();
         if (!trash_started) {
                 pthread_mutex_unlock(&trash_lock);
                 free(t);

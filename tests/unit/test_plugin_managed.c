@@ -2,6 +2,7 @@
  * checked against Go's types and filled with zero values, the Plugin object's Settings,
  * `docker plugin set` with dockerd's settable rules and messages, and the privileges an
  * install must grant. */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -238,7 +240,12 @@ static void test_managed_plugins_join_the_lookup(void **s) {
         struct berr err = { 0 };
         assert_int_equal(plugin_registry_new(dir, &reg, &err), 0);
         const char *kinds[] = { PLUGIN_KIND_VOLUME };
-        struct plugin_scope scope = { .rootfs = "/r", .prop_mount = "/data", .prop_root = "/p" };
+        char rootfs[96], prop[96];
+        snprintf(rootfs, sizeof(rootfs), "%s/r", dir);
+        snprintf(prop, sizeof(prop), "%s/p", dir);
+        assert_int_equal(mkdir(rootfs, 0755), 0);
+        assert_int_equal(mkdir(prop, 0755), 0);
+        struct plugin_scope scope = { .rootfs = rootfs, .prop_mount = "/data", .prop_root = prop };
         assert_int_equal(plugin_registry_put_managed(reg, "mp:latest", addr, kinds, 1, &scope, 5000, &err), 0);
         struct plugin *p = NULL, *q = NULL;
         assert_int_equal(plugin_get_now(reg, "mp", PLUGIN_KIND_VOLUME, &p, &err), 0); /* NAME is NAME:latest */
@@ -248,13 +255,17 @@ static void test_managed_plugins_join_the_lookup(void **s) {
         assert_true(plugin_get_now(reg, "mp:v2", PLUGIN_KIND_VOLUME, &q, &err) < 0);
         assert_true(plugin_get_now(reg, "mp", PLUGIN_KIND_AUTHZ, &q, &err) < 0);
 
-        char out[256];
+        char out[256], want[256];
         assert_int_equal(plugin_scoped_path(p, "/data/v1", out, sizeof(out)), 0);
-        assert_string_equal(out, "/p/v1");
+        snprintf(want, sizeof(want), "%s/v1", prop);
+        assert_string_equal(out, want);
         assert_int_equal(plugin_scoped_path(p, "/datax/v1", out, sizeof(out)), 0);
-        assert_string_equal(out, "/r/datax/v1");
+        snprintf(want, sizeof(want), "%s/datax/v1", rootfs);
+        assert_string_equal(out, want);
         assert_int_equal(plugin_scoped_path(p, "/x", out, sizeof(out)), 0);
-        assert_string_equal(out, "/r/x");
+        snprintf(want, sizeof(want), "%s/x", rootfs);
+        assert_string_equal(out, want);
+        assert_int_equal(plugin_scoped_path(p, "/data/../../etc", out, sizeof(out)), -EINVAL); /* never out */
 
         struct plugin **all = NULL;
         size_t n = 0;
@@ -296,6 +307,8 @@ static void test_managed_plugins_join_the_lookup(void **s) {
         char plugdir[64];
         snprintf(plugdir, sizeof(plugdir), "%s/plugins", dir);
         rmdir(plugdir);
+        assert_int_equal(rmdir(rootfs), 0);
+        assert_int_equal(rmdir(prop), 0);
         assert_int_equal(rmdir(dir), 0);
 }
 

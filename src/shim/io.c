@@ -179,11 +179,15 @@ static void broadcast(struct shim *s, enum log_stream st, const char *data, size
         }
 }
 
-/* Read what a stream has. Returns 0 while open, 1 at EOF. */
-static int pump_output(struct shim *s, struct shim_item *it) {
+/* Read what a stream has, at most @max_reads reads (0: until it is empty): a container
+ * that writes without pause keeps its pipe full, and a shim reading it to the end first
+ * would never get to a kill, an attach or the init's exit (with a full disk, the log's
+ * failing writes made the shim exactly fast enough never to see EAGAIN). Returns 0 while
+ * open, 1 at EOF. */
+static int pump_output_n(struct shim *s, struct shim_item *it, unsigned max_reads) {
         char buf[32768];
         enum log_stream st = it->kind == ITEM_STDERR ? LOG_STREAM_STDERR : LOG_STREAM_STDOUT;
-        for (;;) {
+        for (unsigned reads = 0; max_reads == 0 || reads < max_reads; reads++) {
                 ssize_t n = read(it->fd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -197,6 +201,12 @@ static int pump_output(struct shim *s, struct shim_item *it) {
                 }
                 broadcast(s, st, buf, (size_t) n);
         }
+        return 0; /* more may wait: epoll (level-triggered) brings the stream back */
+}
+
+/* In the loop: a bounded share (16 reads of 32 KiB), then the other events get theirs. */
+static int pump_output(struct shim *s, struct shim_item *it) {
+        return pump_output_n(s, it, 16);
 }
 
 static void stop_output(struct shim *s, struct shim_item *it) {
@@ -582,9 +592,9 @@ int shim_loop(struct shim *s) {
 void shim_drain_and_close(struct shim *s) {
         shim_exec_finish_all(s);
         for (int round = 0; round < 2; round++) {
-                if (s->out.fd >= 0 && pump_output(s, &s->out))
+                if (s->out.fd >= 0 && pump_output_n(s, &s->out, 0))
                         stop_output(s, &s->out);
-                if (s->errp.fd >= 0 && pump_output(s, &s->errp))
+                if (s->errp.fd >= 0 && pump_output_n(s, &s->errp, 0))
                         stop_output(s, &s->errp);
         }
         if (s->log) {

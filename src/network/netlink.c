@@ -42,7 +42,7 @@ static void link_putp(struct rtnl_link **l) {
 }
 #define _cleanup_link_ __attribute__((cleanup(link_putp)))
 
-static struct nl_sock *route_sock(void) {
+struct nl_sock *nl_route_sock(void) {
         struct nl_sock *s = nl_socket_alloc();
         if (!s)
                 return NULL;
@@ -54,12 +54,12 @@ static struct nl_sock *route_sock(void) {
 }
 
 /* A NETLINK_ROUTE socket inside the namespace bound at @ns_path. */
-static struct nl_sock *route_sock_in(const char *ns_path) {
+struct nl_sock *nl_route_sock_in(const char *ns_path) {
         _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
         if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
                 return NULL;
-        struct nl_sock *s = route_sock();
+        struct nl_sock *s = nl_route_sock();
         if (setns(self, CLONE_NEWNET) < 0) {
                 /* This thread would serve requests in the wrong namespace: never. */
                 log_error("setns back to berthd's network namespace: %s", strerror(errno));
@@ -328,7 +328,7 @@ int nl_bridge_addr6(const char *name, const uint8_t gw[16], int prefix, struct b
         char path[128];
         snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
         (void) write_sysctl(path, "0");
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         if (!s)
                 return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
         int r = add_addr6(s, idx, gw, prefix);
@@ -342,7 +342,7 @@ bool nl_link_exists(const char *name) {
 }
 
 int nl_bridge_ensure(const char *name, uint32_t gw, int prefix, int mtu, bool *ret_created, struct berr *err) {
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         if (!s)
                 return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
         *ret_created = false;
@@ -408,7 +408,7 @@ int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip) 
         int idx = (int) if_nametoindex(name);
         if (idx == 0)
                 return 0;
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         struct nl_cache *cache = NULL;
         if (!s || rtnl_addr_alloc_cache(s, &cache) < 0)
                 return 0;
@@ -423,7 +423,7 @@ int nl_link_addr4(const char *name, struct ipv4_net *ret_net, uint32_t *ret_ip) 
 }
 
 void nl_link_delete(const char *name) {
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
         if (!s || !l)
                 return;
@@ -434,7 +434,7 @@ void nl_link_delete(const char *name) {
 }
 
 void nl_link_delete_in(const char *ns_path, const char *name) {
-        _cleanup_nlsock_ struct nl_sock *s = route_sock_in(ns_path);
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock_in(ns_path);
         _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
         if (!s || !l)
                 return;
@@ -449,7 +449,7 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         int br = (int) if_nametoindex(q->bridge);
         if (br == 0)
                 return berr_set(err, BERR_INTERNAL, ENODEV, "bridge %s does not exist", q->bridge);
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         if (!s)
                 return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
         _cleanup_link_ struct rtnl_link *veth = rtnl_link_veth_alloc();
@@ -484,7 +484,7 @@ int nl_veth_create(const struct nl_veth_req *q, struct berr *err) {
         snprintf(hp, sizeof(hp), "/sys/class/net/%s/brport/hairpin_mode", q->host_name);
         (void) write_sysctl(hp, "1");
 
-        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
+        _cleanup_nlsock_ struct nl_sock *in = nl_route_sock_in(q->ns_path);
         struct ep_config c = { .ip = q->ip, .gw = q->gw, .prefix = q->prefix, .has_ip6 = q->has_ip6, .ip6 = q->ip6,
                                .gw6 = q->gw6, .prefix6 = q->prefix6, .default_route = q->default_route };
         r = in ? config_inside(in, q->peer_name, &c) : -NLE_FAILURE;
@@ -610,7 +610,7 @@ struct json_t *nl_netns_stats(const char *ns_path) {
 }
 
 int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int prefix, struct berr *err) {
-        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(ns_path);
+        _cleanup_nlsock_ struct nl_sock *in = nl_route_sock_in(ns_path);
         _cleanup_link_ struct rtnl_link *l = NULL;
         int r = in ? rtnl_link_get_kernel(in, 0, name, &l) : -NLE_FAILURE;
         if (r == 0)
@@ -624,7 +624,7 @@ int nl_addr4_add_in(const char *ns_path, const char *name, uint32_t ip, int pref
 
 /* Create link @name of @kind ("dummy", "vlan" with @parent and @vid) and bring it up. */
 static int link_add_up(const char *name, const char *kind, const char *parent, int vid, struct berr *err) {
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         _cleanup_link_ struct rtnl_link *l = rtnl_link_alloc();
         if (!s || !l)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "netlink socket");
@@ -665,7 +665,7 @@ int nl_sublink_create(const struct nl_sublink_req *q, struct berr *err) {
         int pidx = (int) if_nametoindex(q->parent);
         if (pidx == 0)
                 return berr_set(err, BERR_INTERNAL, ENODEV, "parent interface %s does not exist", q->parent);
-        _cleanup_nlsock_ struct nl_sock *s = route_sock();
+        _cleanup_nlsock_ struct nl_sock *s = nl_route_sock();
         if (!s)
                 return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
         /* Built by hand: libnl has no setter for ipvlan's flags. The link is born inside the
@@ -708,7 +708,7 @@ out:
         if (r < 0)
                 return berr_set(err, BERR_INTERNAL, EIO, "create %s interface on %s: %s", q->kind, q->parent,
                                 nl_geterror(r));
-        _cleanup_nlsock_ struct nl_sock *in = route_sock_in(q->ns_path);
+        _cleanup_nlsock_ struct nl_sock *in = nl_route_sock_in(q->ns_path);
         struct ep_config c = { .ip = q->ip, .gw = q->gw, .prefix = q->prefix, .has_ip6 = q->has_ip6, .ip6 = q->ip6,
                                .gw6 = q->gw6, .prefix6 = q->prefix6, .default_route = q->default_route,
                                .route_dev = q->route_dev };

@@ -8,6 +8,12 @@
 #include "ipam.h"
 
 struct berr;
+struct nl_sock;
+
+/* A NETLINK_ROUTE socket here, or inside the namespace bound at @ns_path (the socket stays
+ * in the namespace it was made in; the thread goes back at once). NULL on failure. */
+struct nl_sock *nl_route_sock(void);
+struct nl_sock *nl_route_sock_in(const char *ns_path);
 
 /* A new network namespace bound (bind mount) at @path, with lo up (127.0.0.1, ::1) and
  * IPv6 duplicate address detection off for the interfaces to come. */

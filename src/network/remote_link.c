@@ -19,31 +19,9 @@
 #include "common/cleanup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "netlink.h"
 #include "remote.h"
 
-static struct nl_sock *sock_here(void) {
-        struct nl_sock *s = nl_socket_alloc();
-        if (s && nl_connect(s, NETLINK_ROUTE) < 0) {
-                nl_socket_free(s);
-                return NULL;
-        }
-        return s;
-}
-
-/* A NETLINK_ROUTE socket inside the namespace at @ns_path (a socket stays in the
- * namespace it was made in; this thread goes back at once). */
-static struct nl_sock *sock_in(const char *ns_path) {
-        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int target = open(ns_path, O_RDONLY | O_CLOEXEC);
-        if (self < 0 || target < 0 || setns(target, CLONE_NEWNET) < 0)
-                return NULL;
-        struct nl_sock *s = sock_here();
-        if (setns(self, CLONE_NEWNET) < 0) {
-                log_error("setns back to berthd's network namespace: %s", strerror(errno));
-                abort();
-        }
-        return s;
-}
 
 static void sock_freep(struct nl_sock **s) {
         if (*s)
@@ -199,7 +177,7 @@ int remote_link_move_in(const struct remote_link_req *q, uint8_t ret_mac[6], str
         _cleanup_close_ int nsfd = open(q->ns_path, O_RDONLY | O_CLOEXEC);
         if (nsfd < 0)
                 return berr_sys(err, BERR_INTERNAL, "open %s", q->ns_path);
-        _cleanup_sock_ struct nl_sock *s = sock_here();
+        _cleanup_sock_ struct nl_sock *s = nl_route_sock();
         _cleanup_rlink_ struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
         if (!s || !ch)
                 return berr_set(err, BERR_INTERNAL, EIO, "netlink socket");
@@ -218,7 +196,7 @@ int remote_link_move_in(const struct remote_link_req *q, uint8_t ret_mac[6], str
         rtnl_link_set_ns_fd(ch, nsfd);
         if ((r = rtnl_link_change(s, l, ch, 0)) < 0)
                 return berr_set(err, BERR_INTERNAL, EIO, "move %s into the container: %s", q->src_name, nl_geterror(r));
-        _cleanup_sock_ struct nl_sock *in = sock_in(q->ns_path);
+        _cleanup_sock_ struct nl_sock *in = nl_route_sock_in(q->ns_path);
         r = in ? configure_inside(in, q, ret_mac) : -NLE_FAILURE;
         if (r < 0) {
                 remote_link_move_out(q->ns_path, q->name, q->src_name);
@@ -228,7 +206,7 @@ int remote_link_move_in(const struct remote_link_req *q, uint8_t ret_mac[6], str
 }
 
 void remote_link_move_out(const char *ns_path, const char *name, const char *src_name) {
-        _cleanup_sock_ struct nl_sock *in = sock_in(ns_path);
+        _cleanup_sock_ struct nl_sock *in = nl_route_sock_in(ns_path);
         _cleanup_rlink_ struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
         if (!in || !ch)
                 return;

@@ -335,6 +335,9 @@ int ctr_dns_take_from_shim(struct daemon *d, struct container *c, const char *ns
 void ctr_net_primary_ip(struct container *c, char out[16]);
 void ctr_net_primary_ip6(struct container *c, char out[46]);
 /* Whether /etc/resolv.conf names the embedded DNS server (127.0.0.11). */
+/* Whether one of the container's endpoints is on a network whose driver or IPAM driver is a
+ * plugin. Caller holds c->lock. */
+bool ctr_net_uses_plugins(struct daemon *d, struct container *c);
 bool ctr_net_embedded_dns(struct container *c);
 void ctr_net_host_gateway(struct daemon *d, struct container *c, char out[16]);
 /* --link name[:alias]: the variables and /etc/hosts lines dockerd gives (the linked

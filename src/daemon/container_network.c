@@ -802,6 +802,17 @@ static bool networks_use_dns(json_t *networks) {
         return false;
 }
 
+bool ctr_net_uses_plugins(struct daemon *d, struct container *c) {
+        const char *name;
+        json_t *ep;
+        json_object_foreach(c->networks, name, ep) {
+                const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
+                if (json_string_length(json_object_get(ep, "IPAddress")) && nid && net_uses_plugins(d->nets, nid))
+                        return true;
+        }
+        return false;
+}
+
 bool ctr_net_embedded_dns(struct container *c) {
         return networks_use_dns(c->networks);
 }

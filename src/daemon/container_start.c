@@ -756,13 +756,15 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
         int r = ctr_net_start(d, c, netns, sizeof(netns), err);
         trace_mark("berthd network set up");
         if (r == 0) {
-                /* Addresses and ports are on disk before anything runs with them, so a
-                 * crash from here on is rolled back at start-up (ctr_store_open). A start
-                 * that took none (--network none, host, container:) has nothing to add. */
+                /* What a crash from here on leaves is rolled back at start-up
+                 * (ctr_store_open) without this start's addresses in the record: the
+                 * namespace is removed and takes its links with it, IPAM is made from the
+                 * running containers' records, published ports from the same
+                 * (net_ports_resync). A plugin's endpoint or address is the exception: only
+                 * the plugin can release it, so the record names it before anything runs
+                 * with it. (Saving them always cost two fsyncs of every bridge start.) */
                 pthread_mutex_lock(&c->lock);
-                char ip[16];
-                ctr_net_primary_ip(c, ip);
-                if (ip[0] || json_object_size(c->ports) > 0)
+                if (ctr_net_uses_plugins(d, c))
                         r = ctr_save(d, c, err);
                 pthread_mutex_unlock(&c->lock);
                 trace_mark("berthd record saved");

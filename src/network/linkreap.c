@@ -7,18 +7,23 @@
  * is now queued here, by interface index (ifindexes are allocated cyclically, so a later
  * device does not take a queued one's index), and deleted by one thread of its own.
  *
- * What could see a device that is still being deleted waits for the queue first
- * (nl_link_reap_flush): every join to a network does, before it allocates an address or
- * makes a device, so no address or interface name is ever in use twice; so does the
- * daemon's shutdown. The container's side of the pair usually goes first anyway: its
- * namespace is unmounted at once and the kernel destroys it with its devices; the queued
- * deletion is what holds when something else keeps that namespace alive
- * (--network container:<x>). */
+ * Nothing may see a device that is still being deleted. Its address: the store gives a
+ * leaving endpoint's addresses back to the network only from the deletion's @done
+ * callback (store.c, net_leave), so an address is never on two live devices; a join that
+ * finds the address it asks for taken, or none free, waits for the queue
+ * (nl_link_reap_flush) and tries once more. Its name: a host name is the container's
+ * and the network's, and a join under the same name deletes a leftover at once. So a start
+ * no longer waits for the last container's deletion (it did: 14 ms of a bridge start in
+ * a create/start/rm loop). The daemon's shutdown flushes the queue. The container's side
+ * of the pair usually goes first anyway: its namespace is unmounted at once and the kernel
+ * destroys it with its devices; the queued deletion is what holds when something else
+ * keeps that namespace alive (--network container:<x>). */
 #include <errno.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <netlink/route/link.h>
 
@@ -29,7 +34,13 @@
 
 static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER; /* work queued, or work done */
-static int reap_queue[REAP_MAX];
+struct reap_item {
+        int idx;
+        void (*done)(void *arg);
+        void *arg;
+};
+
+static struct reap_item reap_queue[REAP_MAX];
 static unsigned reap_n;       /* queued, not yet taken */
 static unsigned reap_busy;    /* taken, being deleted */
 static bool reap_started;
@@ -52,14 +63,22 @@ static void delete_index(int idx) {
 
 static void *reaper(void *arg) {
         (void) arg;
+        /* Tests only: each deletion waits this long first, so that a join meets one queued. */
+        const char *delay = getenv("BERTH_TEST_REAP_DELAY_MS");
+        long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
         pthread_mutex_lock(&reap_lock);
         for (;;) {
                 while (reap_n == 0)
                         pthread_cond_wait(&reap_cond, &reap_lock);
-                int idx = reap_queue[--reap_n];
+                struct reap_item it = reap_queue[--reap_n];
                 reap_busy++;
                 pthread_mutex_unlock(&reap_lock);
-                delete_index(idx);
+                if (delay_ms > 0 && delay_ms <= 10000)
+                        (void) nanosleep(&(struct timespec) { .tv_sec = delay_ms / 1000,
+                                                              .tv_nsec = (delay_ms % 1000) * 1000000L }, NULL);
+                delete_index(it.idx);
+                if (it.done)
+                        it.done(it.arg); /* before busy drops: a flush sees it done */
                 pthread_mutex_lock(&reap_lock);
                 reap_busy--;
                 pthread_cond_broadcast(&reap_cond);
@@ -67,10 +86,13 @@ static void *reaper(void *arg) {
         return NULL;
 }
 
-void nl_link_delete_later(const char *name) {
+void nl_link_delete_later_then(const char *name, void (*done)(void *arg), void *arg) {
         int idx = (int) if_nametoindex(name);
-        if (idx <= 0)
+        if (idx <= 0) {
+                if (done)
+                        done(arg); /* gone already */
                 return;
+        }
         pthread_mutex_lock(&reap_lock);
         if (!reap_started) {
                 pthread_t t;
@@ -83,12 +105,26 @@ void nl_link_delete_later(const char *name) {
         }
         bool queued = reap_started && reap_n < REAP_MAX;
         if (queued) {
-                reap_queue[reap_n++] = idx;
+                reap_queue[reap_n++] = (struct reap_item) { .idx = idx, .done = done, .arg = arg };
                 pthread_cond_broadcast(&reap_cond);
         }
         pthread_mutex_unlock(&reap_lock);
-        if (!queued)
+        if (!queued) {
                 delete_index(idx); /* no thread, or a full queue: as before, at once */
+                if (done)
+                        done(arg);
+        }
+}
+
+void nl_link_delete_later(const char *name) {
+        nl_link_delete_later_then(name, NULL, NULL);
+}
+
+bool nl_link_reap_pending(void) {
+        pthread_mutex_lock(&reap_lock);
+        bool r = reap_n > 0 || reap_busy > 0;
+        pthread_mutex_unlock(&reap_lock);
+        return r;
 }
 
 void nl_link_reap_flush(void) {

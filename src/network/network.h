@@ -74,6 +74,9 @@ struct plugin_registry;
 void net_store_set_plugins(struct net_store *s, struct plugin_registry *reg);
 /* Docker's lookup order: full ID, exact name, unique ID prefix. 404 "network X not found". */
 int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct berr *err);
+/* Whether network @ref's driver or its IPAM driver is a plugin (what a crash would leave
+ * with a plugin is released only through the container's record). */
+bool net_uses_plugins(struct net_store *s, const char *ref);
 /* The default network for NetworkMode "default"/"bridge": the name ("bridge", or "none"
  * when the daemon runs with --bridge none). */
 const char *net_default_name(struct net_store *s);

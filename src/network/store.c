@@ -901,6 +901,14 @@ int net_find(struct net_store *s, const char *ref, struct net_info *ret, struct 
         return 0;
 }
 
+bool net_uses_plugins(struct net_store *s, const char *ref) {
+        pthread_mutex_lock(&s->lock);
+        struct network *n = store_find_locked(s, ref);
+        bool r = n && (n->remote || net_ipam_is_remote(n));
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
 /* ---- create / remove ---- */
 
 static bool valid_net_name(const char *n) {
@@ -1731,10 +1739,11 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
         if (r < 0)
                 return r;
         snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
-        /* The devices of endpoints that left are gone before an address or a name is
-         * given again (linkreap.c). */
-        nl_link_reap_flush();
-
+        /* An address comes back to the network only once the device of the endpoint that
+         * had it is gone (linkreap.c, net_leave): when the one asked for is taken, or none
+         * is free, while deletions are queued, wait for them and try once more. */
+        bool flushed = false;
+again:
         pthread_mutex_lock(&s->lock);
         struct network *n = store_find_locked(s, net_id);
         if (!n || !net_driver_has_endpoints(n->info.driver) || !n->has_v4 || n->busy || n->remote ||
@@ -1760,6 +1769,12 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
                 ep.ip = pre->ip, r = 0;
         else
                 r = ipam_alloc_take(&n->alloc, want, &ep.ip);
+        if ((r == -EEXIST || r == -ENOSPC) && !flushed && nl_link_reap_pending()) {
+                pthread_mutex_unlock(&s->lock);
+                nl_link_reap_flush();
+                flushed = true;
+                goto again;
+        }
         if (r < 0) {
                 pthread_mutex_unlock(&s->lock);
                 if (r == -ERANGE)
@@ -1782,6 +1797,13 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
                         memcpy(ep.ip6, pre->ip6, 16), r = 0;
                 else
                         r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
+                if ((r == -EEXIST || r == -ENOSPC) && !flushed && nl_link_reap_pending()) {
+                        alloc_release(n, ep.ip);
+                        pthread_mutex_unlock(&s->lock);
+                        nl_link_reap_flush();
+                        flushed = true;
+                        goto again;
+                }
                 if (r < 0) {
                         alloc_release(n, ep.ip);
                         pthread_mutex_unlock(&s->lock);
@@ -2228,9 +2250,34 @@ static void leave_plugins(struct net_store *s, const struct ep_plugins *p, const
         }
 }
 
+/* A leaving endpoint's addresses, given back once its veth is gone (linkreap.c). */
+struct reap_release {
+        struct net_store *s;
+        char net_id[65];
+        uint32_t ip;
+        bool has6;
+        uint8_t ip6[16];
+};
+
+static void release_after_reap(void *arg) {
+        struct reap_release *rr = arg;
+        if (!rr)
+                return;
+        pthread_mutex_lock(&rr->s->lock);
+        struct network *n = store_find_locked(rr->s, rr->net_id); /* NULL: removed meanwhile */
+        if (n) {
+                alloc_release(n, rr->ip);
+                if (rr->has6)
+                        alloc6_release(n, rr->ip6);
+        }
+        pthread_mutex_unlock(&rr->s->lock);
+        free(rr);
+}
+
 void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, const char *ns_path, const char *ifname) {
         char hname[16];
         host_ifname(ctr_id, net_id, hname);
+        struct reap_release *rr = NULL;
         pthread_mutex_lock(&s->lock);
         struct network *n = store_find_locked(s, net_id);
         struct endpoint *e = n ? ep_find(n, ctr_id) : NULL;
@@ -2249,9 +2296,20 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
                         snprintf(src_name, sizeof(src_name), "%s", e->ep.src_name);
                         ip = e->ep.ip;
                 }
-                alloc_release(n, e->ep.ip);
-                if (e->ep.has_ip6)
-                        alloc6_release(n, e->ep.ip6);
+                /* A bridge endpoint's veth is deleted by linkreap's thread: its addresses
+                 * go back when it is gone. */
+                if (!n->remote && !net_ipam_is_remote(n) && !net_driver_is_sublink(n->info.driver) &&
+                    (rr = calloc(1, sizeof(*rr)))) {
+                        rr->s = s;
+                        snprintf(rr->net_id, sizeof(rr->net_id), "%s", n->info.id);
+                        rr->ip = e->ep.ip;
+                        if ((rr->has6 = e->ep.has_ip6))
+                                memcpy(rr->ip6, e->ep.ip6, 16);
+                } else {
+                        alloc_release(n, e->ep.ip);
+                        if (e->ep.has_ip6)
+                                alloc6_release(n, e->ep.ip6);
+                }
                 ep_del(n, e);
         }
         pthread_mutex_unlock(&s->lock);
@@ -2259,10 +2317,13 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
                 leave_plugins(s, &p, endpoint_id, src_name, ip, has6 ? ip6 : NULL, hname, ns_path, ifname);
                 return;
         }
-        if (nl_link_exists(hname))
-                nl_link_delete_later(hname); /* its peer in the container goes with it */
-        else if (ns_path && ifname && *ifname)
+        if (nl_link_exists(hname)) {
+                nl_link_delete_later_then(hname, release_after_reap, rr); /* its peer in the container goes with it */
+                return;
+        }
+        if (ns_path && ifname && *ifname)
                 nl_link_delete_in(ns_path, ifname);
+        release_after_reap(rr);
 }
 
 int net_restore(struct net_store *s, const char *net_id, const char *ctr_id, const char *ctr_name,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import TESTDATA, DockerCLI
+from conftest import TESTDATA, DockerCLI, daemon_env
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +200,49 @@ def test_fixed_ip_and_mac_address(berthd, docker, images):
     finally:
         docker.run("rm", "-f", "fx-holder", check=False)
         docker.run("network", "rm", "fx")
+
+
+def test_addresses_come_back_once_their_veth_is_gone(fresh_daemon):
+    """A leaving endpoint's address goes back to the network only once its veth is deleted
+    (off the request path, src/network/linkreap.c): a join that finds its --ip still held,
+    or no address free, waits for the pending deletions instead of failing; no other join
+    waits for them. Each deletion is held 1 s here (a test hook) so that the joins meet
+    them queued. A /29 has 5 addresses for containers."""
+    env = daemon_env()
+    env["BERTH_TEST_REAP_DELAY_MS"] = "1000"
+    d = fresh_daemon(env=env)
+    cli = DockerCLI(d.host)
+    cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+    cli.run("network", "create", "--subnet", "10.%d.209.0/29" % d.net, "tiny")
+    want_ip = "10.%d.209.5" % d.net
+    names = ["tiny%d" % i for i in range(5)]
+    try:
+        for n in names:
+            cli.run("run", "-d", "--name", n, "--network", "tiny", "busybox", "sleep", "600")
+        p = cli.run("run", "--rm", "--network", "tiny", "busybox", "true", check=False)
+        assert p.returncode != 0 and "no available IPv4 addresses" in p.stderr
+        cli.run("rm", "-f", *names)  # 5 deletions queued, 5 s of them
+        t0 = time.time()
+        p = cli.run("run", "--rm", "--network", "tiny", "busybox", "ip", "-o", "-4", "addr", "show", "eth0")
+        assert "inet 10.%d.209." % d.net in p.stdout
+        assert time.time() - t0 >= 0.9  # it waited for a deletion
+        for _ in range(2):  # the same fixed address, back to back
+            p = cli.run("run", "--rm", "--network", "tiny", "--ip", want_ip, "busybox",
+                        "ip", "-o", "-4", "addr", "show", "eth0")
+            assert "inet %s/29" % want_ip in p.stdout
+        # Nothing else waits for them (every join did): a run with a deletion queued takes
+        # about as long as one without.
+        t0 = time.time()
+        cli.run("run", "--rm", "busybox", "true")
+        alone = time.time() - t0
+        cli.run("run", "-d", "--name", "other", "busybox", "sleep", "600")
+        cli.run("rm", "-f", "other")
+        t0 = time.time()
+        cli.run("run", "--rm", "busybox", "true")
+        assert time.time() - t0 < alone + 0.7
+    finally:
+        cli.run("rm", "-f", *names, check=False)
+        cli.run("network", "rm", "tiny", check=False)
 
 
 def test_internal_network_has_no_route_out(berthd, docker, images):

@@ -478,7 +478,7 @@ static void repair(struct checker *k) {
                         store_open = true;
                         break;
                 case FIX_CTR_DIR:
-                        if (ctr_dirs_remove(&k->d, f->arg, &e) < 0)
+                        if (ctr_dirs_remove(&k->d, f->arg, true, &e) < 0)
                                 fprintf(k->o->out, "repair: %s: %s\n", f->path, e.msg);
                         break;
                 case FIX_UNMOUNT:

@@ -376,6 +376,42 @@ static void readopt(struct daemon *d, struct container *c) {
         ctr_handle_exit(d, c);
 }
 
+/* As dockerd's restore: a --rm container that is not running (it ended while berthd was
+ * down, a crash cut its removal short, or it was never started) is removed. This is also
+ * what lets an AutoRemove container's exit and removal skip their fsyncs (monitor.c,
+ * ctr_remove): whatever a crash of the machine brings back of one goes here. */
+static void remove_stopped_auto_remove(struct daemon *d) {
+        size_t n = 0, cap = 0;
+        struct container **v = NULL, *c, *tmp;
+        pthread_mutex_lock(&d->ctr_lock);
+        HASH_ITER(hh, d->ctrs, c, tmp) {
+                pthread_mutex_lock(&c->lock);
+                bool gone = c->cc->hc.auto_remove && (c->state == CTR_CREATED || c->state == CTR_EXITED ||
+                                                      c->state == CTR_DEAD);
+                pthread_mutex_unlock(&c->lock);
+                if (!gone)
+                        continue;
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 16;
+                        struct container **nv = realloc(v, nc * sizeof(*v));
+                        if (!nv)
+                                break;
+                        v = nv, cap = nc;
+                }
+                c->refs++;
+                v[n++] = c;
+        }
+        pthread_mutex_unlock(&d->ctr_lock);
+        for (size_t i = 0; i < n; i++) {
+                struct berr e = { 0 };
+                log_info("removing container %.12s: it was started with --rm and is not running", v[i]->id);
+                if (ctr_remove(d, v[i], true, true, &e) < 0)
+                        log_warn("remove container %.12s: %s", v[i]->id, e.msg);
+                ctr_unref(d, v[i]);
+        }
+        free(v);
+}
+
 int ctr_store_open(struct daemon *d, struct berr *err) {
         pthread_mutex_init(&d->ctr_lock, NULL);
         _cleanup_free_ char *root = fs_path_join(d->cfg.data_root, "containers");
@@ -455,6 +491,7 @@ int ctr_store_open(struct daemon *d, struct berr *err) {
         /* The kernel's port maps now say exactly what the running containers publish:
          * entries of containers that died or never finished starting go. */
         net_ports_resync(d->nets);
+        remove_stopped_auto_remove(d);
         ctr_start_policy_containers(d);
         return 0;
 }

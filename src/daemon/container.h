@@ -408,7 +408,7 @@ void ctr_unmount_rootfs(struct daemon *d, struct container *c); /* caller holds 
 /* c->lock held: wait while an exit still detaches the rootfs (before mounting it again). */
 void ctr_rootfs_wait_detached(struct container *c);
 /* Remove the container's directories: unmount (verified), its bundle, its record, the rest. */
-int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err);
+int ctr_dirs_remove(struct daemon *d, const char *id, bool durable, struct berr *err);
 /* container_trash.c: @parent/@id renamed to @parent/.rm-@id and deleted by a thread of its
  * own (with @sync_parent, @parent is fsync'd first). ctr_trash_found: at start-up, a
  * ".rm-" entry of @parent (what a crash left half deleted) is queued; other names are

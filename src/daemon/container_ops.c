@@ -486,6 +486,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         }
         bool running = is_running(c);
         uint64_t gen = c->exit_gen;
+        bool durable = !c->cc->hc.auto_remove; /* ctr_dirs_remove */
         pthread_mutex_unlock(&c->lock);
         if (running) {
                 struct berr e = { 0 };
@@ -502,7 +503,7 @@ int ctr_remove(struct daemon *d, struct container *c, bool force, bool volumes, 
         if (r < 0)
                 return r;
         trace_mark("berthd remove: removing, rootfs unmounted");
-        r = ctr_dirs_remove(d, c->id, err);
+        r = ctr_dirs_remove(d, c->id, durable, err);
         trace_mark("berthd remove: directories removed");
         pthread_mutex_lock(&d->ctr_lock);
         pthread_mutex_lock(&c->lock);

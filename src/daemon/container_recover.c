@@ -43,7 +43,7 @@ int ctr_recover_dir(struct daemon *d, const char *id) {
                 return 0;
         log_warn("container %.12s has no complete record (a create or removal was cut short): removing it", id);
         struct berr e = { 0 };
-        if (ctr_dirs_remove(d, id, &e) < 0)
+        if (ctr_dirs_remove(d, id, true, &e) < 0)
                 log_error("remove container %.12s: %s", id, e.msg);
         return 1;
 }

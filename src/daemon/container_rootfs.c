@@ -142,7 +142,7 @@ void ctr_unmount_rootfs(struct daemon *d, struct container *c) {
                 log_warn("container %.12s: %s", c->id, e.msg);
 }
 
-int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
+int ctr_dirs_remove(struct daemon *d, const char *id, bool durable, struct berr *err) {
         _cleanup_free_ char *data = fs_path_join(d->cfg.data_root, "containers");
         _cleanup_free_ char *run = fs_path_join(d->cfg.exec_root, "containers");
         if (!data || !run)
@@ -161,8 +161,10 @@ int ctr_dirs_remove(struct daemon *d, const char *id, struct berr *err) {
                 ctr_runtime_state_remove(d, id);
         trace_mark("berthd remove: bundle removed");
         /* The record goes with its directory in one rename: a removal cut short leaves
-         * either the whole container or a ".rm-<id>" that the next start-up deletes. */
-        r = ctr_trash(data, id, true, err);
+         * either the whole container or a ".rm-<id>" that the next start-up deletes.
+         * Not durable (a --rm container's): what a crash of the machine brings back,
+         * the start-up removes again. */
+        r = ctr_trash(data, id, durable, err);
         trace_mark("berthd remove: record unlinked");
         return r;
 }

@@ -145,8 +145,10 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         struct berr se = { 0 };
         bool save_later = false;
         if (from == CTR_RUNNING || from == CTR_PAUSED || from == CTR_RESTARTING) {
-                /* "die" now; logs its own failure */
-                if (ctr_set_state(d, c, CTR_EXITED, CTR_STATE_NO_SAVE, NULL) == 0)
+                /* "die" now; logs its own failure. A --rm container's record is not
+                 * written: it is removed below, and a crash before that finds its
+                 * exit.json (kept) and removes it at start-up. */
+                if (ctr_set_state(d, c, CTR_EXITED, CTR_STATE_NO_SAVE, NULL) == 0 && !auto_remove)
                         save_later = ctr_save_prepare(d, c, &job, &se) == 0;
                 job.state_change = true;
                 if (!save_later && se.msg[0])
@@ -173,7 +175,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         if (save_later && ctr_save_finish(d, c, &job, &se) < 0)
                 log_warn("save container %.12s: %s", c->id, se.msg);
         trace_mark("berthd exit: record written");
-        if (bfd >= 0 && have)
+        if (bfd >= 0 && have && !auto_remove)
                 (void) unlinkat(bfd, SHIM_EXIT_NAME, 0); /* recorded: the shim's record can go */
         ctr_mounts_release(d, c); /* volumes with options: unmounted when their last run ends */
         ctr_log_plugin_stop(d, c); /* a log plugin's StopLogging, once the shim let go of the FIFO */
@@ -185,9 +187,15 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
 
-        if (auto_remove && ctr_remove(d, c, true, true, &e) < 0)
+        if (auto_remove && ctr_remove(d, c, true, true, &e) < 0) {
                 log_warn("auto-remove %.12s: %s", c->id, e.msg);
-        else if (!auto_remove && !was_start)
+                pthread_mutex_lock(&c->lock); /* it stays: its exit is recorded after all */
+                if (c->state == CTR_EXITED && ctr_save_state(d, c, &se) < 0)
+                        log_warn("save container %.12s: %s", c->id, se.msg);
+                pthread_mutex_unlock(&c->lock);
+                if (bfd >= 0 && have)
+                        (void) unlinkat(bfd, SHIM_EXIT_NAME, 0);
+        } else if (!auto_remove && !was_start)
                 ctr_maybe_restart(d, c);
 }
 

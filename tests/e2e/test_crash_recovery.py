@@ -379,3 +379,35 @@ def test_connect_and_disconnect_cut_short_are_reconciled_at_start_up(fresh_daemo
         cli.run("network", "rm", "cutnet")
     finally:
         clean_up(d, cli)
+
+
+def test_rm_containers_not_running_are_removed_at_start_up(fresh_daemon):
+    """As dockerd's restore: a --rm container that is not running when berthd starts (never
+    started, or it ended while berthd was down) is removed; a running one stays, and is
+    removed when it ends. (This is also what lets a --rm container's exit and removal skip
+    their fsyncs: what a crash of the machine brings back of one goes at start-up.)"""
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        created = cli.run("create", "--rm", "busybox", "true").stdout.strip()
+        kept = cli.run("create", "busybox", "true").stdout.strip()
+        ends = cli.run("run", "-d", "--rm", "busybox", "sleep", "600").stdout.strip()
+        runs = cli.run("run", "-d", "--rm", "busybox", "sleep", "600").stdout.strip()
+        pid = json.loads(cli.run("inspect", ends).stdout)[0]["State"]["Pid"]
+        d.stop(signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)  # ends while berthd is down
+        d.start()
+        ids = set(cli.run("ps", "-aq", "--no-trunc").stdout.split())
+        assert created not in ids and ends not in ids
+        assert kept in ids and runs in ids
+        assert json.loads(cli.run("inspect", runs).stdout)[0]["State"]["Running"]
+        cli.run("kill", runs)
+        deadline = time.time() + 10
+        while runs in cli.run("ps", "-aq", "--no-trunc").stdout.split() and time.time() < deadline:
+            time.sleep(0.05)
+        assert runs not in cli.run("ps", "-aq", "--no-trunc").stdout.split()
+        cli.run("rm", kept)
+        assert settled_listdir(os.path.join(d.data_root, "containers")) == set()
+    finally:
+        clean_up(d, cli)

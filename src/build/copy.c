@@ -68,7 +68,7 @@ int build_mount_image(struct build_job *j, const char *image_id, struct image_mo
                 has_layers = chain[0] != '\0';
         }
         if (has_layers) {
-                r = image_store_mount_rootfs(j->d->images, image_id, m->path, NULL, err);
+                r = image_store_mount_rootfs(j->d->images, image_id, m->path, NULL, 0, err);
                 if (r < 0)
                         return r;
                 m->mounted = true;

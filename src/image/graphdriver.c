@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,11 +382,12 @@ static int idmapped_layer(const char *path, int userns_fd, struct berr *err) {
         return TAKE_FD(tree);
 }
 
-static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, struct berr *err);
+static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, bool volatile_,
+                                   struct berr *err);
 
 /* Returns 1, with nothing mounted, when the kernel lacks fsopen or "lowerdir+". */
 static int overlay_mount_fsconfig(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
-                                  const char *upper, const char *work, struct berr *err) {
+                                  const char *upper, const char *work, bool volatile_, struct berr *err) {
         _cleanup_close_ int fs = fsopen("overlay", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return d->idmap_userns_fd >= 0 && upper ? berr_sys(err, BERR_INTERNAL, "--userns-remap: fsopen overlay") : 1;
@@ -422,18 +424,21 @@ static int overlay_mount_fsconfig(struct graph_driver *d, const char *const *cha
         if (r == 0 && idmapped && chown(upper, d->idmap_root_uid, d->idmap_root_gid) < 0) /* the container's / */
                 r = berr_sys(err, BERR_INTERNAL, "chown %s to the remapped root", upper);
         if (r == 0)
-                r = overlay_create_and_move(fs, target, upper, work, err);
+                r = overlay_create_and_move(fs, target, upper, work, volatile_, err);
         for (size_t i = 0; i < n_trees; i++)
                 (void) close(trees[i]);
         return r;
 }
 
-static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, struct berr *err) {
+static int overlay_create_and_move(int fs, const char *target, const char *upper, const char *work, bool volatile_,
+                                   struct berr *err) {
         if (fs_in_user_namespace() && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mount %s: userxattr", target);
         if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
                       fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
                 return berr_sys(err, BERR_INTERNAL, "mount %s: upper dir %s", target, upper);
+        if (upper && volatile_ && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+                return berr_sys(err, BERR_INTERNAL, "mount %s: volatile", target);
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return berr_sys(err, BERR_INTERNAL, "mount overlay on %s", target);
         _cleanup_close_ int mnt = fsmount(fs, FSMOUNT_CLOEXEC, upper ? 0 : MOUNT_ATTR_RDONLY);
@@ -445,7 +450,7 @@ static int overlay_create_and_move(int fs, const char *target, const char *upper
 }
 
 static int overlay_mount_legacy(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
-                                const char *upper, const char *work, struct berr *err) {
+                                const char *upper, const char *work, bool volatile_, struct berr *err) {
         size_t cap = n * (strlen(d->home) + SHORT_ID_LEN + 8) + 2 * PATH_MAX + 64;
         _cleanup_free_ char *opts = malloc(cap);
         if (!opts)
@@ -459,14 +464,15 @@ static int overlay_mount_legacy(struct graph_driver *d, const char *const *chain
                 len += (size_t) snprintf(opts + len, cap - len, "%s%s/" LINK_DIR "/%s", i ? ":" : "", d->home, lnk);
         }
         if (upper)
-                len += (size_t) snprintf(opts + len, cap - len, ",upperdir=%s,workdir=%s", upper, work);
+                len += (size_t) snprintf(opts + len, cap - len, ",upperdir=%s,workdir=%s%s", upper, work,
+                                         volatile_ ? ",volatile" : "");
         if (fs_in_user_namespace()) /* rootless: overlay's attributes are user.overlay.* */
                 snprintf(opts + len, cap - len, ",userxattr");
         return overlay_mount_opts(target, opts, err);
 }
 
 int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
-                       const char *rw_dir, struct berr *err) {
+                       const char *rw_dir, unsigned flags, struct berr *err) {
         if (n == 0)
                 return berr_set(err, BERR_INVALID, EINVAL, "mount %s: image has no layers", target);
         char top[PATH_MAX];
@@ -499,9 +505,21 @@ int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t 
                 }
                 return bind_mount(upper, target, false, err);
         }
-        int r = overlay_mount_fsconfig(d, chain, n, target, upper, work, err);
+        bool volatile_ = (flags & GRAPH_MOUNT_VOLATILE) && upper;
+        if (upper) {
+                /* A volatile mount leaves work/incompat/volatile/dirty, and overlayfs refuses the
+                 * next mount while it is there (its upper may have lost writes in a crash).
+                 * Volatile layers are --rm containers', which a crash of the machine
+                 * removes at start-up: one mounted again (a copy before its start) lost
+                 * nothing. A layer never mounted volatile has no such mark. */
+                char mark[PATH_MAX];
+                if (fs_path_fmt(mark, sizeof(mark), "%s/work/incompat/volatile/dirty", work) == 0 &&
+                    unlink(mark) == 0)
+                        (void) rmdir(dirname(mark));
+        }
+        int r = overlay_mount_fsconfig(d, chain, n, target, upper, work, volatile_, err);
         if (r == 1)
-                r = overlay_mount_legacy(d, chain, n, target, upper, work, err);
+                r = overlay_mount_legacy(d, chain, n, target, upper, work, volatile_, err);
         return r;
 }
 

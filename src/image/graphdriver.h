@@ -56,7 +56,12 @@ int graph_driver_gc(struct graph_driver *d, const char *const *known, size_t n_k
  * the writable layer. For vfs, read-only is a bind mount of the top layer and writable a
  * copy of it into @rw_dir/diff. */
 int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
-                       const char *rw_dir, struct berr *err);
+                       const char *rw_dir, unsigned flags, struct berr *err);
+/* An overlay whose upper filesystem is not synced: no sync at its unmount, the
+ * container's own fsyncs are no-ops (overlayfs "volatile"). For a --rm container only:
+ * its writable layer goes with it, and what a crash of the machine leaves of it is
+ * removed at start-up. A later mount of the same layer clears the kernel's mark. */
+#define GRAPH_MOUNT_VOLATILE 1u
 
 /* --userns-remap: writable mounts (containers' roots) stack idmapped mounts of the layers
  * through @userns_fd (not owned; it must outlive the driver) and give the upper dir to

@@ -840,7 +840,7 @@ int image_store_set_idmap(struct image_store *s, int userns_fd, uid_t root_uid, 
 }
 
 int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, const char *target, const char *rw_dir,
-                             struct berr *err) {
+                             unsigned flags, struct berr *err) {
         pthread_mutex_lock(&s->lock);
         struct image *img;
         int r = image_resolve_locked(s, name_or_id, &img, err);
@@ -848,7 +848,8 @@ int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, cons
                 const char *chain[1024];
                 size_t n = layer_chain_cache_ids(img->top, chain, 1024);
                 r = n > 1024 ? berr_set(err, BERR_INVALID, E2BIG, "image has too many layers")
-                             : graph_driver_mount(s->driver, chain, n, target, rw_dir, err);
+                             : graph_driver_mount(s->driver, chain, n, target, rw_dir,
+                                                  flags & IMAGE_MOUNT_VOLATILE ? GRAPH_MOUNT_VOLATILE : 0, err);
         }
         pthread_mutex_unlock(&s->lock);
         return r;

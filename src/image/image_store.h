@@ -81,9 +81,12 @@ int image_store_delete(struct image_store *s, const char *name_or_id, bool force
 int image_store_set_idmap(struct image_store *s, int userns_fd, uid_t root_uid, gid_t root_gid, struct berr *err);
 
 /* Mount the root filesystem of an image at @target: read-only when @rw_dir is NULL, else
- * with @rw_dir/{diff,work} as the writable layer. The caller unmounts (umount2). */
+ * with @rw_dir/{diff,work} as the writable layer (@flags: GRAPH_MOUNT_*). The caller
+ * unmounts (umount2). */
 int image_store_mount_rootfs(struct image_store *s, const char *name_or_id, const char *target, const char *rw_dir,
-                             struct berr *err);
+                             unsigned flags, struct berr *err);
+/* For image_store_mount_rootfs: graphdriver.h's GRAPH_MOUNT_VOLATILE (what it means). */
+#define IMAGE_MOUNT_VOLATILE 1u
 
 /* ---- listing, history, prune, disk usage (image_query.c, image_prune.c) ---- */
 

@@ -291,3 +291,17 @@ def test_commit_of_a_created_container_then_start_it(docker, images):
     finally:
         docker.run("rm", "-f", cid, check=False)
         docker.run("rmi", "berth-committed:created", check=False)
+
+
+def test_cp_into_a_created_rm_container_then_start(docker, images, work):
+    """A --rm container's layer is mounted volatile (no sync at its unmount): a copy into it
+    before its start mounts it once, the start mounts it again, and both see the file; it
+    leaves no container behind."""
+    src = os.path.join(work, "greeting")
+    with open(src, "w") as f:
+        f.write("hello from cp\n")
+    cid = docker.run("create", "--rm", "busybox", "sh", "-c", "cat /greeting; sync").stdout.strip()
+    docker.run("cp", src, cid + ":/greeting")
+    p = docker.run("start", "-a", cid)
+    assert p.stdout == "hello from cp\n"
+    assert cid not in docker.run("ps", "-aq", "--no-trunc").stdout.split()

@@ -143,7 +143,7 @@ static void mount_and_check_layered(struct fixture *f) {
         snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
         assert_int_equal(mkdir(mnt, 0755), 0);
         struct berr err = { 0 };
-        if (image_store_mount_rootfs(f->s, "layered", mnt, NULL, &err) < 0)
+        if (image_store_mount_rootfs(f->s, "layered", mnt, NULL, 0, &err) < 0)
                 fail_msg("mount: %s", err.msg);
         _cleanup_close_ int m = open(mnt, O_RDONLY | O_DIRECTORY);
         struct stat st;
@@ -192,7 +192,7 @@ static void test_image_store_layered_shares_base_and_mounts_with_whiteouts(void 
         snprintf(rw, sizeof(rw), "%s/rw", f->root);
         assert_int_equal(mkdir(mnt, 0755), 0);
         struct berr err = { 0 };
-        if (image_store_mount_rootfs(f->s, "layered", mnt, rw, &err) < 0)
+        if (image_store_mount_rootfs(f->s, "layered", mnt, rw, 0, &err) < 0)
                 fail_msg("mount rw: %s", err.msg);
         char p[256];
         snprintf(p, sizeof(p), "%s/app/keep/kept.txt", mnt);
@@ -204,6 +204,23 @@ static void test_image_store_layered_shares_base_and_mounts_with_whiteouts(void 
         assert_int_equal(lstat(p, &st), 0);
         assert_true(S_ISCHR(st.st_mode)); /* the whiteout went to the upper dir, not the image */
         mount_and_check_layered(f);
+
+        /* Volatile (a --rm container's layer): the kernel marks the work dir, and a second
+         * mount of the same layer is not refused for it; what was written stays. */
+        for (int round = 0; round < 2; round++) {
+                if (image_store_mount_rootfs(f->s, "layered", mnt, rw, IMAGE_MOUNT_VOLATILE, &err) < 0)
+                        fail_msg("mount volatile (round %d): %s", round, err.msg);
+                snprintf(p, sizeof(p), "%s/volatile-%d", mnt, round);
+                int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                assert_true(fd >= 0);
+                assert_int_equal(fsync(fd), 0);
+                close(fd);
+                assert_int_equal(umount2(mnt, 0), 0);
+                snprintf(p, sizeof(p), "%s/work/work/incompat/volatile", rw);
+                assert_int_equal(lstat(p, &st), 0); /* mounted volatile indeed */
+        }
+        snprintf(p, sizeof(p), "%s/diff/volatile-0", rw);
+        assert_int_equal(lstat(p, &st), 0);
 }
 
 static void test_image_store_vfs_driver_applies_whiteouts_by_deleting(void **state) {

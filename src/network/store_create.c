@@ -481,7 +481,7 @@ int net_create(struct net_store *s, json_t *req, char ret_id[65], char ret_warni
                 static const uint8_t lo6[16] = { [15] = 1 };
                 if (strchr(hb, ':') ? ipam_parse_ip6(hb, hip6) < 0 : ipam_parse_ip4(hb, &hip) < 0)
                         return berr_set(err, BERR_INVALID, EINVAL, "invalid host binding address %s", hb);
-                /* As -p [::1]:...: the kernel cannot forward ::1 (see container_network.c). */
+                /* As -p [::1]:...: the kernel cannot forward ::1 (see container_net_ports.c). */
                 if (strchr(hb, ':') && memcmp(hip6, lo6, 16) == 0)
                         return berr_set(err, BERR_NOT_IMPLEMENTED, ENOTSUP, "host binding address %s is not supported by "
                                         "berth: the kernel cannot forward the IPv6 loopback address to containers", hb);

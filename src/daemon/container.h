@@ -313,7 +313,8 @@ void health_start(struct daemon *d, struct container *c);
 json_t *health_json(struct container *c);
 void health_wait_all(struct daemon *d);
 
-/* Networks (container_network.c): the one place network modes are resolved. */
+/* Networks (container_network.c, with container_net_json.c, container_net_ports.c and
+ * container_links.c): the one place network modes are resolved. */
 /* At create: NetworkMode + NetworkingConfig -> the Networks record. */
 /* @body: the create request, for NetworkingConfig; @req: the same request decoded. */
 int ctr_net_config(struct daemon *d, json_t *body, const struct ctr_config *req, json_t **ret, struct berr *err);

@@ -9,7 +9,7 @@
  *
  * Nothing may see a device that is still being deleted. Its address: the store gives a
  * leaving endpoint's addresses back to the network only from the deletion's @done
- * callback (store.c, net_leave), so an address is never on two live devices; a join that
+ * callback (store_ep.c, net_leave), so an address is never on two live devices; a join that
  * finds the address it asks for taken, or none free, waits for the queue
  * (nl_link_reap_flush) and tries once more. Its name: a host name is the container's
  * and the network's, and a join under the same name deletes a leftover at once. So a start

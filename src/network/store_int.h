@@ -1,13 +1,18 @@
-/* store_int.h - the network store's insides, shared by store.c and ports.c only. */
+/* store_int.h - the network store's insides, shared by its files (store*.c, ports.c, dns.c,
+ * sublink.c) only. */
 #pragma once
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ipam.h"
 #include "network.h"
+#include "remote.h"
+
+#define MAX_AUX_ADDRESSES 4096
 
 struct pub {
         char ctr_id[65];
@@ -116,3 +121,63 @@ bool store_label_has(json_t *labels, const char *s);
 int dns_open(struct net_store *s, struct berr *err);
 void dns_close(struct net_store *s);
 
+/* ---- shared by the store's files (store.c, store_create.c, store_remote.c, store_ep.c) ---- */
+
+static inline void names_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+/* What an IPAM plugin gave a network being made. */
+struct ipam_grant {
+        struct remote_pool pool;
+        char space[REMOTE_ID_MAX];
+        uint32_t gateway;
+        bool gw_from_ipam, wants_mac;
+        uint32_t aux[MAX_AUX_ADDRESSES];
+        size_t n_aux;
+        bool has6;              /* --ipv6: a second pool, asked with V6 */
+        struct remote_pool pool6;
+        uint8_t gateway6[16];
+        bool gw6_from_ipam;
+};
+
+/* What a network's plugins need to hear of its end, copied out of the store. */
+struct net_plugins {
+        char id[65], driver[256], ipam_driver[256], pool_id[256], pool_id6[256];
+        bool remote, remote_ipam;
+        uint32_t gw;            /* the gateway to release (asked of the IPAM plugin), else 0 */
+        bool has_gw6;
+        uint8_t gw6[16];
+        uint32_t *aux;
+        size_t n_aux;
+};
+
+/* A network's record and memory (store.c); callers hold s->lock or are alone. */
+void store_network_free(struct network *n);
+int store_network_from_record(struct net_store *s, struct network *n, struct berr *err);
+int store_save_record(struct net_store *s, struct network *n, struct berr *err);
+void store_remove_record(struct net_store *s, const char *id);
+/* The bridge device of a bridge network, and its removal if berth made it (store.c). */
+int store_bring_up(struct net_store *s, struct network *n, struct berr *err);
+void store_drop_bridge(struct net_store *s, struct network *n);
+/* berth's nftables table from the networks (store.c). Caller holds s->lock or is alone. */
+int store_apply_firewall(struct net_store *s, struct berr *err);
+/* host, none and the default bridge, at open (store_create.c). */
+int store_ensure_predefined(struct net_store *s, struct berr *err);
+
+/* IPAM and network driver plugins (store_remote.c): never called under s->lock. */
+int store_ipam_release_addr(struct net_store *s, const char *driver, const char *pool_id, uint32_t ip,
+                            struct berr *err);
+int store_ipam_release_addr6(struct net_store *s, const char *driver, const char *pool_id, const uint8_t ip6[16],
+                             struct berr *err);
+int store_ipam_plugin_grant(struct net_store *s, const char *driver, const char *subnet, const char *range,
+                            const char *gw, bool want_gw, json_t *aux, json_t *opts, struct ipam_grant *g,
+                            struct berr *err);
+int store_ipam_plugin_grant6(struct net_store *s, const char *driver, const char *subnet, const char *range,
+                             const char *gw, json_t *opts, struct ipam_grant *g, struct berr *err);
+void store_ipam_grant_give_back(struct net_store *s, const char *driver, const struct ipam_grant *g);
+/* Copied under s->lock; the teardown is called without it. */
+void store_net_plugins_of(struct network *n, struct net_plugins *p);
+int store_net_plugins_teardown(struct net_store *s, struct net_plugins *p, struct berr *err);

@@ -1,6 +1,6 @@
 /* store_list.c - networks as the API shows them: inspect's JSON, `network ls` and
- * its filters (prune's selection too) (split from store.c, which keeps the records, create,
- * remove and prune, and the endpoints). */
+ * its filters (prune's selection too) (split from store.c, which keeps the records;
+ * create, remove and prune are store_create.c's, the endpoints store_ep.c's). */
 #include "network.h"
 
 #include <dirent.h>

@@ -90,6 +90,8 @@ def main():
     p.add_argument("--docker", default="/usr/local/bin/docker")
     p.add_argument("--runtime", help="HostConfig.Runtime of the containers (runc: the external-runtime path)")
     p.add_argument("--no-exec", action="store_true", help="the start cycles only")
+    p.add_argument("--rm", action="store_true",
+                   help="AutoRemove containers, waited for with condition=removed (docker run --rm's path)")
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
     env = daemons.Env(berthd=a.berthd, docker_cli=a.docker, keep=a.keep)
@@ -105,13 +107,27 @@ def main():
             hc["Runtime"] = a.runtime
         if a.network == "publish":
             hc = {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}}
+        if a.rm:
+            hc = dict(hc, AutoRemove=True)
+        rm_waiter = None
         with open(trace, "a") as f:
             for i in range(a.rounds + 1):
                 cid = c.call("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"], "HostConfig": hc,
                                                             "ExposedPorts": {"80/tcp": {}} if a.network == "publish" else {}})["Id"]
+                if a.rm:  # the CLI's wait for removal, asked before the start as the CLI does
+                    w = rm_waiter = rm_waiter or ws._Conn(d.sock)
+                    if w.sock is None:
+                        w.sock, w.buf = w._connect(), bytearray()
+                    w.sock.sendall(w._head("POST", f"/containers/{cid}/wait?condition=removed", None))
+                    time.sleep(0.005)  # berthd has it before the start
                 mark(f, "start request")
                 c.call("POST", f"/containers/{cid}/start")
                 mark(f, "start answered")
+                if a.rm:
+                    w.answer("POST", "wait?condition=removed")
+                    mark(f, "wait answered")
+                    mark(f, "remove answered")
+                    continue
                 c.call("POST", f"/containers/{cid}/wait")
                 mark(f, "wait answered")
                 c.call("DELETE", f"/containers/{cid}")

@@ -82,8 +82,12 @@ class _Conn:
             raise
 
     def _call(self, method, path, body, ok):
+        self.sock.sendall(self._head(method, path, body))
+        return self.answer(method, path, ok)
+
+    def answer(self, method, path, ok=(200, 201, 204)):
+        """The answer to a request sent on this connection (by _call, or by hand)."""
         s = self.sock
-        s.sendall(self._head(method, path, body))
         status = int(self._readline(s).split()[1])
         headers = {}
         while True:

@@ -281,7 +281,7 @@ bool ctr_net_uses_plugins(struct daemon *d, struct container *c) {
         json_t *ep;
         json_object_foreach(c->networks, name, ep) {
                 const char *nid = json_string_value(json_object_get(ep, "NetworkID"));
-                if (json_string_length(json_object_get(ep, "IPAddress")) && nid && net_uses_plugins(d->nets, nid))
+                if (nid && *nid && net_uses_plugins(d->nets, nid)) /* an IPv6-only or null-IPAM one too */
                         return true;
         }
         return false;

@@ -150,6 +150,8 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                  * exit.json (kept) and removes it at start-up. */
                 if (ctr_set_state(d, c, CTR_EXITED, CTR_STATE_NO_SAVE, NULL) == 0 && !auto_remove)
                         save_later = ctr_save_prepare(d, c, &job, &se) == 0;
+                else if (auto_remove)
+                        c->saves++; /* not written, but what ps shows changed (container_json.c) */
                 job.state_change = true;
                 if (!save_later && se.msg[0])
                         log_warn("save container %.12s: %s", c->id, se.msg);

@@ -7,6 +7,7 @@
 #include "graphdriver.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -471,6 +473,27 @@ static int overlay_mount_legacy(struct graph_driver *d, const char *const *chain
         return overlay_mount_opts(target, opts, err);
 }
 
+/* The machine's boot time (/proc/stat btime), 0 when unknown. */
+static time_t boot_time(void) {
+        static time_t bt = -1;
+        time_t v = __atomic_load_n(&bt, __ATOMIC_RELAXED);
+        if (v >= 0)
+                return v;
+        v = 0;
+        FILE *f = fopen("/proc/stat", "re");
+        char line[256];
+        long long x;
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "btime %lld", &x) == 1) {
+                        v = (time_t) x;
+                        break;
+                }
+        if (f)
+                fclose(f);
+        __atomic_store_n(&bt, v, __ATOMIC_RELAXED);
+        return v;
+}
+
 int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t n, const char *target,
                        const char *rw_dir, unsigned flags, struct berr *err) {
         if (n == 0)
@@ -505,21 +528,44 @@ int graph_driver_mount(struct graph_driver *d, const char *const *chain, size_t 
                 }
                 return bind_mount(upper, target, false, err);
         }
-        bool volatile_ = (flags & GRAPH_MOUNT_VOLATILE) && upper;
+        static bool no_volatile; /* the kernel has no "volatile" (before 5.10) */
+        bool volatile_ = (flags & GRAPH_MOUNT_VOLATILE) && upper && !__atomic_load_n(&no_volatile, __ATOMIC_RELAXED);
         if (upper) {
                 /* A volatile mount leaves work/incompat/volatile/dirty, and overlayfs refuses the
                  * next mount while it is there (its upper may have lost writes in a crash).
                  * Volatile layers are --rm containers', which a crash of the machine
-                 * removes at start-up: one mounted again (a copy before its start) lost
-                 * nothing. A layer never mounted volatile has no such mark. */
+                 * removes at start-up: one mounted again since this boot (a copy before its
+                 * start) lost nothing. A mark from before this boot stays, and the mount
+                 * is refused with a clear message (the removal at start-up failed). */
                 char mark[PATH_MAX];
+                struct stat st;
                 if (fs_path_fmt(mark, sizeof(mark), "%s/work/incompat/volatile/dirty", work) == 0 &&
-                    unlink(mark) == 0)
-                        (void) rmdir(dirname(mark));
+                    lstat(mark, &st) == 0) {
+                        if (st.st_mtime < boot_time())
+                                return berr_set(err, BERR_INTERNAL, EUCLEAN,
+                                                "mount %s: its writable layer was mounted without syncs (a --rm "
+                                                "container's) when the machine went down and may have lost writes: "
+                                                "remove the container", target);
+                        if (unlink(mark) == 0)
+                                (void) rmdir(dirname(mark));
+                }
         }
         int r = overlay_mount_fsconfig(d, chain, n, target, upper, work, volatile_, err);
         if (r == 1)
                 r = overlay_mount_legacy(d, chain, n, target, upper, work, volatile_, err);
+        if (r < 0 && volatile_ && err && err->errnum == EINVAL) {
+                /* A kernel before 5.10 knows no "volatile": mounted as any other, and
+                 * not asked again. */
+                struct berr e2 = { 0 };
+                r = overlay_mount_fsconfig(d, chain, n, target, upper, work, false, &e2);
+                if (r == 1)
+                        r = overlay_mount_legacy(d, chain, n, target, upper, work, false, &e2);
+                if (r == 0) {
+                        __atomic_store_n(&no_volatile, true, __ATOMIC_RELAXED);
+                        log_info("graphdriver: overlayfs has no \"volatile\" mounts here: --rm containers' layers are synced");
+                } else if (err)
+                        *err = e2;
+        }
         return r;
 }
 

@@ -10,8 +10,8 @@
  * Nothing may see a device that is still being deleted. Its address: the store gives a
  * leaving endpoint's addresses back to the network only from the deletion's @done
  * callback (store_ep.c, net_leave), so an address is never on two live devices; a join that
- * finds the address it asks for taken, or none free, waits for the queue
- * (nl_link_reap_flush) and tries once more. Its name: a host name is the container's
+ * finds the address it asks for taken, or none free, while some are on their way back,
+ * waits for them and tries once more. Its name: a host name is the container's
  * and the network's, and a join under the same name deletes a leftover at once. So a start
  * no longer waits for the last container's deletion (it did: 14 ms of a bridge start in
  * a create/start/rm loop). The daemon's shutdown flushes the queue. The container's side
@@ -118,13 +118,6 @@ void nl_link_delete_later_then(const char *name, void (*done)(void *arg), void *
 
 void nl_link_delete_later(const char *name) {
         nl_link_delete_later_then(name, NULL, NULL);
-}
-
-bool nl_link_reap_pending(void) {
-        pthread_mutex_lock(&reap_lock);
-        bool r = reap_n > 0 || reap_busy > 0;
-        pthread_mutex_unlock(&reap_lock);
-        return r;
 }
 
 void nl_link_reap_flush(void) {

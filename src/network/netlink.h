@@ -34,11 +34,10 @@ void nl_link_delete(const char *name);
  * deletion waits for the kernel's RCU grace periods (linkreap.c). @done(@arg), when
  * given, runs once the link is gone (from that thread; at once when there is no such
  * link). nl_link_reap_flush returns once every deletion queued before it is done, its
- * @done included; nl_link_reap_pending says whether any is queued or running. */
+ * @done included. */
 void nl_link_delete_later(const char *name);
 void nl_link_delete_later_then(const char *name, void (*done)(void *arg), void *arg);
 void nl_link_reap_flush(void);
-bool nl_link_reap_pending(void);
 
 /* A veth pair: @host_name enslaved to @bridge and up, its peer created inside the
  * namespace bound at @ns_path as @peer_name with @mac, @ip/@prefix, up, with a default

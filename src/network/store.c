@@ -535,6 +535,7 @@ int net_store_open(const struct net_options *o, const char *data_root, const cha
         if (!s)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->released, NULL);
         s->o = o;
         s->dir = fs_path_join(data_root, "network");
         s->netns_dir = fs_path_join(exec_root, "netns");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -100,6 +101,17 @@ struct addr_grant {
         int prefix6;
 };
 
+/* Wait (bounded) until every address of the endpoints that left is back. Caller holds
+ * s->lock; it is let go while waiting. */
+static void wait_releases_locked(struct net_store *s) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 10;
+        while (s->releases_pending > 0)
+                if (pthread_cond_timedwait(&s->released, &s->lock, &deadline) != 0)
+                        break;
+}
+
 static int join_local(struct net_store *s, const char *net_id, const struct net_join_req *q,
                       const struct addr_grant *pre, struct net_ep *ret, struct berr *err) {
         struct net_ep ep = { 0 };
@@ -123,7 +135,7 @@ static int join_local(struct net_store *s, const char *net_id, const struct net_
         snprintf(ep.ifname, sizeof(ep.ifname), "%s", q->ifname);
         /* An address comes back to the network only once the device of the endpoint that
          * had it is gone (linkreap.c, net_leave): when the one asked for is taken, or none
-         * is free, while deletions are queued, wait for them and try once more. */
+         * is free, while some are on their way back, wait for them and try once more. */
         bool flushed = false;
 again:
         pthread_mutex_lock(&s->lock);
@@ -151,9 +163,9 @@ again:
                 ep.ip = pre->ip, r = 0;
         else
                 r = ipam_alloc_take(&n->alloc, want, &ep.ip);
-        if ((r == -EEXIST || r == -ENOSPC) && !flushed && nl_link_reap_pending()) {
+        if ((r == -EEXIST || r == -ENOSPC) && !flushed && s->releases_pending > 0) {
+                wait_releases_locked(s);
                 pthread_mutex_unlock(&s->lock);
-                nl_link_reap_flush();
                 flushed = true;
                 goto again;
         }
@@ -179,10 +191,10 @@ again:
                         memcpy(ep.ip6, pre->ip6, 16), r = 0;
                 else
                         r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6);
-                if ((r == -EEXIST || r == -ENOSPC) && !flushed && nl_link_reap_pending()) {
+                if ((r == -EEXIST || r == -ENOSPC) && !flushed && s->releases_pending > 0) {
                         alloc_release(n, ep.ip);
+                        wait_releases_locked(s);
                         pthread_mutex_unlock(&s->lock);
-                        nl_link_reap_flush();
                         flushed = true;
                         goto again;
                 }
@@ -652,6 +664,8 @@ static void release_after_reap(void *arg) {
                 if (rr->has6)
                         alloc6_release(n, rr->ip6);
         }
+        rr->s->releases_pending--;
+        pthread_cond_broadcast(&rr->s->released);
         pthread_mutex_unlock(&rr->s->lock);
         free(rr);
 }
@@ -683,6 +697,7 @@ void net_leave(struct net_store *s, const char *net_id, const char *ctr_id, cons
                 if (!n->remote && !net_ipam_is_remote(n) && !net_driver_is_sublink(n->info.driver) &&
                     (rr = calloc(1, sizeof(*rr)))) {
                         rr->s = s;
+                        s->releases_pending++; /* until release_after_reap */
                         snprintf(rr->net_id, sizeof(rr->net_id), "%s", n->info.id);
                         rr->ip = e->ep.ip;
                         if ((rr->has6 = e->ep.has_ip6))

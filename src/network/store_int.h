@@ -89,6 +89,10 @@ struct net_store {
         struct fw_watch *fw_watch; /* puts the table back after others remove it (fwwatch.c) */
         struct fwd *fwd;        /* puts the bridges in firewalld's zone (firewalld.c) */
         struct plugin_registry *plugins; /* network and IPAM driver plugins (remote.c) */
+        /* Addresses of endpoints that left, not yet given back (their veth is being
+         * deleted: store_ep.c, linkreap.c), and the signal that one came back. */
+        unsigned releases_pending;
+        pthread_cond_t released;
 };
 
 /* Make the kernel's port maps hold exactly s->pubs. Caller holds s->lock. */

@@ -221,6 +221,14 @@ static void test_image_store_layered_shares_base_and_mounts_with_whiteouts(void 
         }
         snprintf(p, sizeof(p), "%s/diff/volatile-0", rw);
         assert_int_equal(lstat(p, &st), 0);
+        /* A mark older than this boot (the machine went down with it mounted) is not
+         * cleared: the mount is refused with a message saying why. */
+        snprintf(p, sizeof(p), "%s/work/work/incompat/volatile/dirty", rw);
+        assert_int_equal(utimensat(AT_FDCWD, p, (struct timespec[2]) { { 1, 0 }, { 1, 0 } }, 0), 0);
+        struct berr e2 = { 0 };
+        assert_true(image_store_mount_rootfs(f->s, "layered", mnt, rw, IMAGE_MOUNT_VOLATILE, &e2) < 0);
+        assert_non_null(strstr(e2.msg, "when the machine went down"));
+        assert_int_equal(lstat(p, &st), 0);
 }
 
 static void test_image_store_vfs_driver_applies_whiteouts_by_deleting(void **state) {

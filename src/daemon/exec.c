@@ -361,14 +361,18 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         return 0;
 }
 
+/* Dumped to memory and written in one write(2): json_dumpfd writes token by token. */
 static int write_process(const char *bundle, const char *id, json_t *p, struct berr *err) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_free_ char *text = json_dumps(p, JSON_COMPACT);
+        if (!text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", path);
-        if (json_dumpfd(p, fd, JSON_COMPACT) < 0) {
+        if (fs_write_all(fd, text, strlen(text)) < 0) {
                 (void) unlink(path);
                 return berr_set(err, BERR_INTERNAL, EIO, "write %s", path);
         }

@@ -335,11 +335,23 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 return r;
         /* Nothing of the shim's may reach the container (CVE-2024-21626: a leaked fd to a
          * host directory as cwd). Only the sync socket stays, and it is CLOEXEC. */
-        r = rt_proc_close_fds(c->sync_fd, err);
+        int tfd = c->is_exec ? trace_file_fd() : -1; /* -1 unless BERTH_TRACE (a developer's tool) */
+        if (tfd > 2 && tfd != c->sync_fd) {
+                /* Keep it beside the sync socket until the execve (CLOEXEC) to see the exec's
+                 * steps: host paths no longer resolve here. */
+                unsigned lo = (unsigned) (tfd < c->sync_fd ? tfd : c->sync_fd);
+                unsigned hi = (unsigned) (tfd < c->sync_fd ? c->sync_fd : tfd);
+                r = (lo > 3 && close_range(3, lo - 1, 0) < 0) || (hi > lo + 1 && close_range(lo + 1, hi - 1, 0) < 0) ||
+                                    close_range(hi + 1, ~0U, 0) < 0
+                            ? berr_sys(err, BERR_INTERNAL, "close inherited file descriptors")
+                            : 0;
+        } else
+                r = rt_proc_close_fds(c->sync_fd, err);
         if (r < 0)
                 return r;
         if (!c->is_exec) /* still the host's paths: pivot_root comes later */
                 trace_reopen();
+        trace_mark("init stdio set, fds closed");
         if (!c->is_exec) {
                 struct rt_mount_ctx m = {
                         .spec = c->spec,
@@ -348,7 +360,6 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         .has_new_cgroupns = c->ns->is_new[RT_NS_CGROUP],
                         .io = c->io,
                 };
-                trace_mark("init stdio set, fds closed");
                 r = rt_mounts_setup_rootfs(&m, err);
                 trace_mark("init rootfs mounted, pivot_root done");
                 /* runc's order: the console after pivot_root, on the container's devpts. */
@@ -875,6 +886,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
                 r = berr_set(err, BERR_INTERNAL, EBADMSG, "the exec process sent no console");
         if (r == 0 && !started && sync_send(fd, RT_SYNC_START, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        trace_mark("shim exec READY received");
         if (r == 0)
                 r = wait_exec(fd, err);
         if (r < 0) {

@@ -312,19 +312,50 @@ static int resolve_user(struct daemon *d, const struct exec_rec *e, json_t *p, s
         return 0;
 }
 
-/* The OCI process for @e: the container's, with the exec's own fields. */
-static int build_process(struct daemon *d, const struct exec_rec *e, const char *bundle, json_t **ret, struct berr *err) {
+/* The spec's process of @c's current run: from c->exec_process when this run had an exec
+ * already, else from config.json (kept for the next). The run is told by start_seq, read
+ * before the file: a start bumps it after its config.json is written, so the text is of
+ * that run or a later one, and a later one's is never used under the earlier number. */
+static int spec_process(struct container *c, const char *bundle, json_t **ret, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        uint64_t seq = c->start_seq;
+        _cleanup_free_ char *text = c->exec_process && c->exec_process_seq == seq ? strdup(c->exec_process) : NULL;
+        pthread_mutex_unlock(&c->lock);
+        json_error_t je;
+        if (text) {
+                json_t *p = json_loads(text, 0, &je);
+                if (json_is_object(p)) {
+                        *ret = p;
+                        return 0;
+                }
+                json_decref(p); /* cannot be: it was made from an object */
+        }
         _cleanup_free_ char *spec_path = NULL;
         if (asprintf(&spec_path, "%s/config.json", bundle) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        json_error_t je;
         _cleanup_json_ json_t *spec = json_load_file(spec_path, 0, &je);
         json_t *proc = json_object_get(spec, "process");
         if (!json_is_object(proc))
-                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: no process in its bundle: %s", e->ctr_id, je.text);
-        _cleanup_json_ json_t *p = json_deep_copy(proc);
-        if (!p)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: no process in its bundle: %s", c->id, je.text);
+        char *keep = json_dumps(proc, JSON_COMPACT);
+        if (keep) {
+                pthread_mutex_lock(&c->lock);
+                free(c->exec_process);
+                c->exec_process = keep;
+                c->exec_process_seq = seq;
+                pthread_mutex_unlock(&c->lock);
+        }
+        *ret = json_deep_copy(proc);
+        return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+}
+
+/* The OCI process for @e: the container's, with the exec's own fields. */
+static int build_process(struct daemon *d, struct container *c, const struct exec_rec *e, const char *bundle,
+                         json_t **ret, struct berr *err) {
+        _cleanup_json_ json_t *p = NULL; /* ours: changed below */
+        int r = spec_process(c, bundle, &p, err);
+        if (r < 0)
+                return r;
         json_object_set(p, "args", e->cmd);
         json_t *env = json_object_get(p, "env");
         if (!json_is_array(env)) {
@@ -336,7 +367,7 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         if (e->tty)
                 env_set(env, "TERM=xterm");
         if (e->user[0]) {
-                int r = resolve_user(d, e, p, err);
+                r = resolve_user(d, e, p, err);
                 if (r < 0)
                         return r;
                 env_unset(env, "HOME"); /* the runtime finds the new user's, unless -e sets one */
@@ -505,7 +536,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         trace_mark("berthd exec start");
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;
-        int r = bundle ? build_process(d, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = bundle ? build_process(d, c, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (r == 0)
                 r = write_process(bundle, id, process, err);
         trace_mark("berthd exec process built and written");
@@ -798,7 +829,7 @@ int exec_probe(struct daemon *d, struct container *c, json_t *cmd, int timeout_m
         e.attach_stdout = e.attach_stderr = true;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;
-        r = bundle ? build_process(d, &e, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        r = bundle ? build_process(d, c, &e, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (r == 0)
                 r = write_process(bundle, e.id, process, err);
         if (r < 0)

@@ -511,6 +511,11 @@ static void stream_error(int fd, bool raw, const char *msg) {
 }
 
 int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err) {
+        return exec_run_hooked(d, id, c, fd, NULL, err);
+}
+
+int exec_run_hooked(struct daemon *d, const char *id, struct container *c, int fd, void (*before_start)(int fd),
+                    struct berr *err) {
         struct exec_rec snap = { 0 };
         json_t *cmd = NULL, *env = NULL;
         char user[260] = "", workdir[4096] = "";
@@ -560,6 +565,10 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 m.n_detach_keys = snap.tty ? (uint32_t) nk : 0; /* binary-safe stdin without a TTY */
         }
         trace_mark("berthd exec shim connected");
+        if (before_start && fd >= 0) { /* also before an error goes to the stream */
+                before_start(fd);
+                trace_mark("berthd exec client ready");
+        }
         if (r == 0)
                 r = shim_msg_send(conn, &m, fd, err);
         if (r == 0)

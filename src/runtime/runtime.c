@@ -60,6 +60,7 @@ struct rt_container {
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
+        bool start_sent; /* create sent START behind CGROUP (start_early) */
         bool drop_mknod; /* device rules cannot be enforced: no new device nodes either */
         bool has_userns; /* the init is in a user namespace of its own: execs join it */
 };
@@ -673,6 +674,11 @@ static int resolve_rootfs(const char *bundle_dir, const json_t *spec, char **ret
 
 int rt_container_create(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
                         struct rt_container **ret, struct berr *err) {
+        return rt_container_create_ex(id, bundle_dir, spec, io, false, ret, err);
+}
+
+int rt_container_create_ex(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
+                           bool start_early, struct rt_container **ret, struct berr *err) {
         const json_t *process = json_object_get(spec, "process");
         if (!json_is_object(process))
                 return berr_set(err, BERR_INVALID, EINVAL, "spec has no process");
@@ -757,6 +763,13 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
         if (r == 0)
                 (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
+        /* start_early: START right behind CGROUP, as an exec's goes behind GO; the init reads
+         * it after READY. Not when the init forks into its pid namespace (rootless): the
+         * socket is read by its child after the fork, and the pid comes first. */
+        if (r == 0 && start_early && !ns.pid_in_child) {
+                (void) sync_send(c->sync_fd, RT_SYNC_START, NULL); /* EPIPE: wait_ready reads the ERROR */
+                c->start_sent = true;
+        }
         if (r == 0 && ns.pid_in_child)
                 r = wait_forked_pid(c->sync_fd, &c->pid, &c->pidfd, err);
         if (r == 0)
@@ -787,7 +800,7 @@ int rt_container_start(struct rt_container *c, struct berr *err) {
         if (c->started || c->sync_fd < 0)
                 return berr_set(err, BERR_CONFLICT, EALREADY, "container %s already started", c->id);
         c->started = true;
-        int r = sync_send(c->sync_fd, RT_SYNC_START, NULL);
+        int r = c->start_sent ? 0 : sync_send(c->sync_fd, RT_SYNC_START, NULL);
         if (r < 0) {
                 errno = -r;
                 r = berr_sys(err, BERR_INTERNAL, "start container %s", c->id);

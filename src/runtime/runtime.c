@@ -11,7 +11,10 @@
  * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
  * start: the parent sends START; the child loads seccomp (as late as possible), drops the
  * last capability it kept for that, and execve's. The sync socket is CLOEXEC, so EOF
- * means the execve succeeded, and an ERROR message carries the failure.
+ * means the execve succeeded, and an ERROR message carries the failure. With start_early
+ * (the shim's autostart without a TTY: nothing to do between READY and the execve) START
+ * is queued right behind CGROUP and the child goes on from READY without waiting; an
+ * exec's START always goes behind GO.
  *
  * CVE-2019-5736 (overwriting the runtime binary through /proc/<pid>/exe): the child is
  * the shim's image until it execve's, so it makes itself non-dumpable at once; /proc/<pid>

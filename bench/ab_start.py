@@ -3,7 +3,7 @@
 start, wait, remove of `busybox true`, `--network none` or the default bridge) and the same
 exec (create+start+inspect of `true` in a running `sleep`), with the two daemons side by
 side and alternated cycle by cycle, so the machine's load moves both alike. Prints the
-median of every step for A and B and their quotient.
+median of every step for A and B, their quotient, and the median of the rounds' B÷A (paired).
 
     /usr/bin/python3 bench/ab_start.py --a OLD/berthd --b build/berthd [--rounds 60] [--network none]
 
@@ -80,10 +80,13 @@ def main():
         print(f"A/B, --network {a.network}, {a.rounds} rounds each, alternated; load average "
               f"{os.getloadavg()[0]:.1f} at the end")
         print(f"  A = {a.a}\n  B = {a.b}")
-        print(f"{'step':<10} {'A median':>10} {'B median':>10} {'B/A':>6}")
+        print(f"{'step':<10} {'A median':>10} {'B median':>10} {'B/A':>6} {'paired':>7}")
         for s in STEPS:
             ma, mb = statistics.median(res[0][s]), statistics.median(res[1][s])
-            print(f"{s:<10} {ma:8.2f} ms {mb:8.2f} ms {mb / ma:6.2f}")
+            # the median of B÷A over the rounds, each pair measured back to back: less
+            # moved by the machine's load changing over the run than the medians' quotient
+            paired = statistics.median(b / a for a, b in zip(res[0][s], res[1][s]))
+            print(f"{s:<10} {ma:8.2f} ms {mb:8.2f} ms {mb / ma:6.2f} {paired:7.2f}")
         ws._conns.clear()
         ws._sleepers.clear()
     finally:

@@ -66,9 +66,9 @@ static void start_run(void *p, int fd, const char *extra, size_t extra_len) {
         (void) extra_len;
         /* docker-py reads the stream from under its buffered HTTP reader: output that came
          * with the 101's headers was lost to it (an exec of `echo` printed nothing, about
-         * one in 40 here, more as the exec got faster). */
-        api_wait_headers_read(fd);
-        (void) exec_run(s->d, s->id, s->c, fd, &err);
+         * one in 40 here, more as the exec got faster). The wait comes once the exec is
+         * prepared, just before the process is asked for, so the two overlap. */
+        (void) exec_run_hooked(s->d, s->id, s->c, fd, api_wait_headers_read, &err);
 }
 
 static void start_free(void *p) {

@@ -53,3 +53,7 @@ void trace_reopen(void) {
         atomic_store(&trace_fd, -2);
         (void) trace_open();
 }
+
+int trace_file_fd(void) {
+        return trace_open();
+}

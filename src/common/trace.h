@@ -12,3 +12,7 @@ void trace_mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* After a close of every descriptor (the container's init does one): open FILE again.
  * Only where paths still resolve on the host. */
 void trace_reopen(void);
+
+/* The file's descriptor, -1 when tracing is off: a process that closes every descriptor
+ * where host paths no longer resolve (an exec joining a container) keeps this one. */
+int trace_file_fd(void);

@@ -88,6 +88,7 @@ static void ctr_free(struct container *c) {
         json_decref(c->ports);
         free(c->path);
         free(c->list_text);
+        free(c->exec_process);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->save_lock);
         pthread_cond_destroy(&c->cond);

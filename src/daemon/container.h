@@ -118,6 +118,12 @@ struct container {
         uint64_t saves;
         char *list_text;
         uint64_t list_text_saves;
+        /* exec.c, under lock: the spec's process of the run numbered exec_process_seq (its
+         * start_seq), as JSON text, kept from the run's first exec so the next ones parse
+         * it and not the whole config.json (seccomp profile, mounts: ~10 KB, 0.3 ms). NULL
+         * until a run has had an exec. */
+        char *exec_process;
+        uint64_t exec_process_seq;
         /* ctr_save: save_seq (under lock) numbers each text of the record as it is made;
          * the texts are written under save_lock (taken after lock, or without it), a text
          * older than the last one made never (ctr_save_finish). Under save_lock: hashes

@@ -312,19 +312,50 @@ static int resolve_user(struct daemon *d, const struct exec_rec *e, json_t *p, s
         return 0;
 }
 
-/* The OCI process for @e: the container's, with the exec's own fields. */
-static int build_process(struct daemon *d, const struct exec_rec *e, const char *bundle, json_t **ret, struct berr *err) {
+/* The spec's process of @c's current run: from c->exec_process when this run had an exec
+ * already, else from config.json (kept for the next). The run is told by start_seq, read
+ * before the file: a start bumps it after its config.json is written, so the text is of
+ * that run or a later one, and a later one's is never used under the earlier number. */
+static int spec_process(struct container *c, const char *bundle, json_t **ret, struct berr *err) {
+        pthread_mutex_lock(&c->lock);
+        uint64_t seq = c->start_seq;
+        _cleanup_free_ char *text = c->exec_process && c->exec_process_seq == seq ? strdup(c->exec_process) : NULL;
+        pthread_mutex_unlock(&c->lock);
+        json_error_t je;
+        if (text) {
+                json_t *p = json_loads(text, 0, &je);
+                if (json_is_object(p)) {
+                        *ret = p;
+                        return 0;
+                }
+                json_decref(p); /* cannot be: it was made from an object */
+        }
         _cleanup_free_ char *spec_path = NULL;
         if (asprintf(&spec_path, "%s/config.json", bundle) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
-        json_error_t je;
         _cleanup_json_ json_t *spec = json_load_file(spec_path, 0, &je);
         json_t *proc = json_object_get(spec, "process");
         if (!json_is_object(proc))
-                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: no process in its bundle: %s", e->ctr_id, je.text);
-        _cleanup_json_ json_t *p = json_deep_copy(proc);
-        if (!p)
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+                return berr_set(err, BERR_INTERNAL, EINVAL, "container %s: no process in its bundle: %s", c->id, je.text);
+        char *keep = json_dumps(proc, JSON_COMPACT);
+        if (keep) {
+                pthread_mutex_lock(&c->lock);
+                free(c->exec_process);
+                c->exec_process = keep;
+                c->exec_process_seq = seq;
+                pthread_mutex_unlock(&c->lock);
+        }
+        *ret = json_deep_copy(proc);
+        return *ret ? 0 : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+}
+
+/* The OCI process for @e: the container's, with the exec's own fields. */
+static int build_process(struct daemon *d, struct container *c, const struct exec_rec *e, const char *bundle,
+                         json_t **ret, struct berr *err) {
+        _cleanup_json_ json_t *p = NULL; /* ours: changed below */
+        int r = spec_process(c, bundle, &p, err);
+        if (r < 0)
+                return r;
         json_object_set(p, "args", e->cmd);
         json_t *env = json_object_get(p, "env");
         if (!json_is_array(env)) {
@@ -336,7 +367,7 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         if (e->tty)
                 env_set(env, "TERM=xterm");
         if (e->user[0]) {
-                int r = resolve_user(d, e, p, err);
+                r = resolve_user(d, e, p, err);
                 if (r < 0)
                         return r;
                 env_unset(env, "HOME"); /* the runtime finds the new user's, unless -e sets one */
@@ -361,14 +392,18 @@ static int build_process(struct daemon *d, const struct exec_rec *e, const char 
         return 0;
 }
 
+/* Dumped to memory and written in one write(2): json_dumpfd writes token by token. */
 static int write_process(const char *bundle, const char *id, json_t *p, struct berr *err) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/" SHIM_EXEC_FILE_PREFIX "%s.json", bundle, id) < 0)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        _cleanup_free_ char *text = json_dumps(p, JSON_COMPACT);
+        if (!text)
+                return berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "create %s", path);
-        if (json_dumpfd(p, fd, JSON_COMPACT) < 0) {
+        if (fs_write_all(fd, text, strlen(text)) < 0) {
                 (void) unlink(path);
                 return berr_set(err, BERR_INTERNAL, EIO, "write %s", path);
         }
@@ -476,6 +511,11 @@ static void stream_error(int fd, bool raw, const char *msg) {
 }
 
 int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err) {
+        return exec_run_hooked(d, id, c, fd, NULL, err);
+}
+
+int exec_run_hooked(struct daemon *d, const char *id, struct container *c, int fd, void (*before_start)(int fd),
+                    struct berr *err) {
         struct exec_rec snap = { 0 };
         json_t *cmd = NULL, *env = NULL;
         char user[260] = "", workdir[4096] = "";
@@ -501,7 +541,7 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
         trace_mark("berthd exec start");
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;
-        int r = bundle ? build_process(d, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        int r = bundle ? build_process(d, c, &snap, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (r == 0)
                 r = write_process(bundle, id, process, err);
         trace_mark("berthd exec process built and written");
@@ -525,6 +565,10 @@ int exec_run(struct daemon *d, const char *id, struct container *c, int fd, stru
                 m.n_detach_keys = snap.tty ? (uint32_t) nk : 0; /* binary-safe stdin without a TTY */
         }
         trace_mark("berthd exec shim connected");
+        if (before_start && fd >= 0) { /* also before an error goes to the stream */
+                before_start(fd);
+                trace_mark("berthd exec client ready");
+        }
         if (r == 0)
                 r = shim_msg_send(conn, &m, fd, err);
         if (r == 0)
@@ -794,7 +838,7 @@ int exec_probe(struct daemon *d, struct container *c, json_t *cmd, int timeout_m
         e.attach_stdout = e.attach_stderr = true;
         _cleanup_free_ char *bundle = ctr_bundle_dir(d, c->id);
         _cleanup_json_ json_t *process = NULL;
-        r = bundle ? build_process(d, &e, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
+        r = bundle ? build_process(d, c, &e, bundle, &process, err) : berr_set(err, BERR_INTERNAL, ENOMEM, "out of memory");
         if (r == 0)
                 r = write_process(bundle, e.id, process, err);
         if (r < 0)

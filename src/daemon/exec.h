@@ -26,6 +26,11 @@ int exec_claim(struct daemon *d, const char *id, unsigned rows, unsigned cols, b
  * process ended, or berthd shuts down). Errors before the process ran are written to the
  * stream as dockerd does; the return value is for Detach. */
 int exec_run(struct daemon *d, const char *id, struct container *c, int fd, struct berr *err);
+/* The same, calling @before_start(@fd) once the process is ready to go and just before the
+ * shim is asked to run it (the API waits there for the client to have read the 101's
+ * headers: the preparation overlaps that wait). */
+int exec_run_hooked(struct daemon *d, const char *id, struct container *c, int fd, void (*before_start)(int fd),
+                    struct berr *err);
 
 /* Second half without a hijacked stream (dockerode's hijack:false): the process runs in a
  * thread of its own writing to a socket; *ret_fd is the other end, read until EOF (no

@@ -467,10 +467,33 @@ static int v1_blkio(const struct rt_cgroup *cg, const json_t *bio, struct berr *
         return 0;
 }
 
+/* The rules go through one descriptor per file, opened at its first rule: the kernel
+ * takes each write(2) as one rule, and a start wrote ~15 (an open, a write and a close of
+ * a cgroup file each). */
+struct v1_dev_files {
+        const char *dir;
+        struct berr *err;
+        int fd[2]; /* devices.deny, devices.allow; -1 until needed */
+};
+
 static int v1_device_rule(bool allow, const char *line, void *userdata) {
-        const char *dir = ((void **) userdata)[0];
-        struct berr *err = ((void **) userdata)[1];
-        return cg_write(dir, allow ? "devices.allow" : "devices.deny", line, err);
+        struct v1_dev_files *f = userdata;
+        const char *file = allow ? "devices.allow" : "devices.deny";
+        if (f->fd[allow] < 0) {
+                _cleanup_free_ char *p = fs_path_join(f->dir, file);
+                if (!p)
+                        return berr_set(f->err, BERR_INTERNAL, ENOMEM, "out of memory");
+                f->fd[allow] = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+                if (f->fd[allow] < 0)
+                        return berr_sys(f->err, BERR_INTERNAL, "open %s", p);
+        }
+        size_t len = strlen(line);
+        ssize_t n = write(f->fd[allow], line, len);
+        if (n < 0)
+                return berr_sys(f->err, BERR_INTERNAL, "write %s to %s/%s", line, f->dir, file);
+        if ((size_t) n != len)
+                return berr_set(f->err, BERR_INTERNAL, EIO, "write %s to %s/%s: short write", line, f->dir, file);
+        return 0;
 }
 
 static int v1_hugetlb(const struct rt_cgroup *cg, const json_t *list, struct berr *err) {
@@ -507,8 +530,11 @@ static int v1_apply(const struct rt_cgroup *cg, const json_t *res, struct berr *
                 r = v1_hugetlb(cg, json_object_get(res, "hugepageLimits"), err);
         const char *devdir = rt_cgroup_dir_of(cg, "devices");
         if (r == 0 && devdir) {
-                void *ud[2] = { (void *) devdir, err };
-                r = rt_devices_cgroup_rules(res, v1_device_rule, ud, err);
+                struct v1_dev_files f = { .dir = devdir, .err = err, .fd = { -1, -1 } };
+                r = rt_devices_cgroup_rules(res, v1_device_rule, &f, err);
+                for (int i = 0; i < 2; i++)
+                        if (f.fd[i] >= 0)
+                                close(f.fd[i]);
         }
         return r;
 }

@@ -11,7 +11,10 @@
  * user, cwd, looks up the executable, and sends READY (or ERROR and exits).
  * start: the parent sends START; the child loads seccomp (as late as possible), drops the
  * last capability it kept for that, and execve's. The sync socket is CLOEXEC, so EOF
- * means the execve succeeded, and an ERROR message carries the failure.
+ * means the execve succeeded, and an ERROR message carries the failure. With start_early
+ * (the shim's autostart without a TTY: nothing to do between READY and the execve) START
+ * is queued right behind CGROUP and the child goes on from READY without waiting; an
+ * exec's START always goes behind GO.
  *
  * CVE-2019-5736 (overwriting the runtime binary through /proc/<pid>/exe): the child is
  * the shim's image until it execve's, so it makes itself non-dumpable at once; /proc/<pid>
@@ -60,6 +63,7 @@ struct rt_container {
         struct rt_cgroup *cg;
         const struct rt_seccomp *seccomp; /* owned by the seccomp cache */
         bool started;
+        bool start_sent; /* create sent START behind CGROUP (start_early) */
         bool drop_mknod; /* device rules cannot be enforced: no new device nodes either */
         bool has_userns; /* the init is in a user namespace of its own: execs join it */
 };
@@ -335,11 +339,23 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                 return r;
         /* Nothing of the shim's may reach the container (CVE-2024-21626: a leaked fd to a
          * host directory as cwd). Only the sync socket stays, and it is CLOEXEC. */
-        r = rt_proc_close_fds(c->sync_fd, err);
+        int tfd = c->is_exec ? trace_file_fd() : -1; /* -1 unless BERTH_TRACE (a developer's tool) */
+        if (tfd > 2 && tfd != c->sync_fd) {
+                /* Keep it beside the sync socket until the execve (CLOEXEC) to see the exec's
+                 * steps: host paths no longer resolve here. */
+                unsigned lo = (unsigned) (tfd < c->sync_fd ? tfd : c->sync_fd);
+                unsigned hi = (unsigned) (tfd < c->sync_fd ? c->sync_fd : tfd);
+                r = (lo > 3 && close_range(3, lo - 1, 0) < 0) || (hi > lo + 1 && close_range(lo + 1, hi - 1, 0) < 0) ||
+                                    close_range(hi + 1, ~0U, 0) < 0
+                            ? berr_sys(err, BERR_INTERNAL, "close inherited file descriptors")
+                            : 0;
+        } else
+                r = rt_proc_close_fds(c->sync_fd, err);
         if (r < 0)
                 return r;
         if (!c->is_exec) /* still the host's paths: pivot_root comes later */
                 trace_reopen();
+        trace_mark("init stdio set, fds closed");
         if (!c->is_exec) {
                 struct rt_mount_ctx m = {
                         .spec = c->spec,
@@ -348,7 +364,6 @@ static int child_setup(const struct child_ctx *c, struct child_state *st, struct
                         .has_new_cgroupns = c->ns->is_new[RT_NS_CGROUP],
                         .io = c->io,
                 };
-                trace_mark("init stdio set, fds closed");
                 r = rt_mounts_setup_rootfs(&m, err);
                 trace_mark("init rootfs mounted, pivot_root done");
                 /* runc's order: the console after pivot_root, on the container's devpts. */
@@ -662,6 +677,11 @@ static int resolve_rootfs(const char *bundle_dir, const json_t *spec, char **ret
 
 int rt_container_create(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
                         struct rt_container **ret, struct berr *err) {
+        return rt_container_create_ex(id, bundle_dir, spec, io, false, ret, err);
+}
+
+int rt_container_create_ex(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
+                           bool start_early, struct rt_container **ret, struct berr *err) {
         const json_t *process = json_object_get(spec, "process");
         if (!json_is_object(process))
                 return berr_set(err, BERR_INVALID, EINVAL, "spec has no process");
@@ -746,6 +766,13 @@ int rt_container_create(const char *id, const char *bundle_dir, const json_t *sp
         /* A child that already failed has gone: EPIPE here, and wait_ready reads its ERROR. */
         if (r == 0)
                 (void) sync_send(c->sync_fd, RT_SYNC_CGROUP, NULL);
+        /* start_early: START right behind CGROUP, as an exec's goes behind GO; the init reads
+         * it after READY. Not when the init forks into its pid namespace (rootless): the
+         * socket is read by its child after the fork, and the pid comes first. */
+        if (r == 0 && start_early && !ns.pid_in_child) {
+                (void) sync_send(c->sync_fd, RT_SYNC_START, NULL); /* EPIPE: wait_ready reads the ERROR */
+                c->start_sent = true;
+        }
         if (r == 0 && ns.pid_in_child)
                 r = wait_forked_pid(c->sync_fd, &c->pid, &c->pidfd, err);
         if (r == 0)
@@ -776,7 +803,7 @@ int rt_container_start(struct rt_container *c, struct berr *err) {
         if (c->started || c->sync_fd < 0)
                 return berr_set(err, BERR_CONFLICT, EALREADY, "container %s already started", c->id);
         c->started = true;
-        int r = sync_send(c->sync_fd, RT_SYNC_START, NULL);
+        int r = c->start_sent ? 0 : sync_send(c->sync_fd, RT_SYNC_START, NULL);
         if (r < 0) {
                 errno = -r;
                 r = berr_sys(err, BERR_INTERNAL, "start container %s", c->id);
@@ -875,6 +902,7 @@ int rt_container_exec(struct rt_container *c, const json_t *process, const struc
                 r = berr_set(err, BERR_INTERNAL, EBADMSG, "the exec process sent no console");
         if (r == 0 && !started && sync_send(fd, RT_SYNC_START, NULL) < 0)
                 r = berr_sys(err, BERR_INTERNAL, "start the exec process");
+        trace_mark("shim exec READY received");
         if (r == 0)
                 r = wait_exec(fd, err);
         if (r < 0) {

@@ -39,6 +39,12 @@ struct rt_container;
  * "mount proc to /proc: Operation not permitted". */
 int rt_container_create(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
                         struct rt_container **ret, struct berr *err);
+/* The same; with @start_early, START goes to the init right behind CGROUP, so it execve's
+ * as soon as it is ready, without a round trip through the caller after READY (the
+ * caller must be ready for the process to run when this returns, or before: its output
+ * watched). rt_container_start then only waits for the execve. */
+int rt_container_create_ex(const char *id, const char *bundle_dir, const json_t *spec, const struct rt_stdio *io,
+                           bool start_early, struct rt_container **ret, struct berr *err);
 
 /* Let the init execve. Returns once the execve succeeded, or fails with Docker's wording:
  * `exec: "nope": executable file not found in $PATH`, `exec: "/etc": permission denied`. */

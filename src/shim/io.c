@@ -523,7 +523,8 @@ int shim_loop(struct shim *s) {
         s->listen.kind = ITEM_LISTEN;
         s->sync.kind = ITEM_SYNC;
         if ((s->sync.fd >= 0 && ep_add(s, &s->sync, EPOLLIN) < 0) || ep_add(s, &s->pidfd, EPOLLIN) < 0 || ep_add(s, &s->listen, EPOLLIN) < 0 ||
-            (out_open && ep_add(s, &s->out, EPOLLIN) < 0) || (err_open && ep_add(s, &s->errp, EPOLLIN) < 0))
+            (out_open && !s->output_watched && ep_add(s, &s->out, EPOLLIN) < 0) ||
+            (err_open && !s->output_watched && ep_add(s, &s->errp, EPOLLIN) < 0))
                 return -errno;
         /* No START to wait for (berthd had no attach stream to hand over first): the
          * container's output is watched from here, so the init goes now. */

@@ -196,6 +196,19 @@ static int run(struct shim *s, const char *bundle) {
 
         struct rt_stdio io = { .in = ctr_fds[0], .out = ctr_fds[1], .err = ctr_fds[2], .terminal = s->opt.tty,
                                .console_in_container = s->opt.tty };
+        /* autostart without a TTY: nothing must happen between the init's READY and its
+         * execve (no attach stream to hand over, no console size to set), so it goes on
+         * without a round trip through us (the create sends START early). Its output is
+         * watched from before, as the loop would: the epoll set reports stdout and stderr
+         * in the order they became readable. */
+        if (s->opt.autostart && !s->opt.tty) {
+                if ((s->out.fd >= 0 && shim_ep_add(s, &s->out, EPOLLIN) < 0) ||
+                    (s->errp.fd >= 0 && shim_ep_add(s, &s->errp, EPOLLIN) < 0)) {
+                        r = berr_sys(&err, BERR_INTERNAL, "epoll");
+                        goto fail;
+                }
+                s->output_watched = true;
+        }
         trace_mark("shim log, stdio, shim.sock ready");
         int console = -1;
         r = shim_rt_create(s, bundle, spec, &io, &console, &err);

@@ -743,7 +743,9 @@ int shim_rt_create(struct shim *s, const char *bundle, const json_t *spec, const
                 *ret_console = s->oci->console;
                 return 0;
         }
-        r = rt_container_create(s->opt.id, bundle, spec, io, &s->ctr, err);
+        /* Output watched already (autostart without a TTY, main.c): the init may execve as
+         * soon as it is ready, without waiting for our START after its READY. */
+        r = rt_container_create_ex(s->opt.id, bundle, spec, io, s->output_watched, &s->ctr, err);
         if (r < 0)
                 return r;
         s->init_pid = rt_container_pid(s->ctr);

@@ -82,6 +82,7 @@ struct shim {
         size_t stdin_len;
         bool exited;
         bool frozen; /* paused: no exec may join a frozen cgroup */
+        bool output_watched; /* out and errp joined the epoll set before the create (main.c) */
 };
 
 /* io.c */

@@ -174,6 +174,9 @@ static void drain(int out, int err, struct result *res) {
         }
 }
 
+/* rt_container_create_ex's start_early for the next run_spec (the shim's autostart). */
+static bool start_early;
+
 /* create + start + collect output + wait + destroy. */
 static void run_spec(const char *id, json_t *spec, struct result *res) {
         memset(res, 0, sizeof(*res));
@@ -184,7 +187,8 @@ static void run_spec(const char *id, json_t *spec, struct result *res) {
         struct berr err = { 0 };
         struct rt_container *c = NULL;
         snprintf(res->cg_dir, sizeof(res->cg_dir), "/sys/fs/cgroup/memory/%s/%s", cg_parent, id);
-        res->create_r = rt_container_create(id, tmpdir, spec, &io, &c, &err);
+        res->create_r = rt_container_create_ex(id, tmpdir, spec, &io, start_early, &c, &err);
+        start_early = false;
         close(po[1]);
         close(pe[1]);
         if (res->create_r < 0) {
@@ -386,6 +390,32 @@ static void test_rt_run_directory_is_permission_denied(void **state) {
         run_args((const char *const[]){ "/etc", NULL }, NULL, &r);
         assert_true(r.create_r < 0 || r.start_r < 0);
         assert_string_equal(r.msg, "exec: \"/etc\": permission denied");
+}
+
+/* START sent behind CGROUP: the process runs as soon as it is ready, start only waits for
+ * its execve; its output and exit are the same, and so is an execve's failure. */
+static void test_rt_run_start_early(void **state) {
+        struct result r;
+        start_early = true;
+        run_args((const char *const[]){ "sh", "-c", "echo out; echo err >&2; exit 4", NULL }, NULL, &r);
+        ASSERT_RAN(r);
+        assert_string_equal(r.out, "out\n");
+        assert_string_equal(r.err, "err\n");
+        assert_int_equal(exit_code(&r), 4);
+        /* an execve that fails after READY (START already waiting): the error, not a start */
+        char bad[200];
+        snprintf(bad, sizeof(bad), "%s/bin/not-a-program", rootfs);
+        FILE *f = fopen(bad, "w");
+        assert_non_null(f);
+        fputs("\x01\x02 not an executable format\n", f);
+        fclose(f);
+        assert_int_equal(chmod(bad, 0755), 0);
+        start_early = true;
+        run_args((const char *const[]){ "/bin/not-a-program", NULL }, NULL, &r);
+        assert_int_equal(r.create_r, 0);
+        assert_true(r.start_r < 0);
+        assert_string_equal(r.msg, "exec /bin/not-a-program: exec format error");
+        assert_int_equal(unlink(bad), 0);
 }
 
 static int leaked_fd = -1;
@@ -726,6 +756,7 @@ static void test_rt_run_kill_all_signals_every_process(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rt_run_echo_hello),
+                cmocka_unit_test(test_rt_run_start_early),
                 cmocka_unit_test(test_rt_run_exit_code),
                 cmocka_unit_test(test_rt_run_hostname_and_pid1),
                 cmocka_unit_test(test_rt_run_default_capability_bounding_set),

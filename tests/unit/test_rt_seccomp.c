@@ -130,6 +130,64 @@ static void test_rt_seccomp_docker_default_profile(void **state) {
         json_decref(spec);
 }
 
+/* Enough names for the binary tree layout (seccomp.c): the syscalls named are denied, their
+ * neighbours by number and the rest still work. */
+static const char deny_many[] =
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\","
+        " \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"],"
+        " \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\", \"chmod\", \"fchmod\", \"fchmodat\", \"rename\","
+        " \"renameat\", \"renameat2\", \"symlink\", \"symlinkat\", \"link\", \"linkat\"],"
+        " \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 1},"
+        " {\"names\": [\"getppid\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 5,"
+        " \"args\": [{\"index\": 0, \"value\": 7, \"op\": \"SCMP_CMP_EQ\"}]}]}";
+
+static int check_many_denied(void) {
+        if (check_mkdir_denied() != 0)
+                return 1;
+        if (syscall(SYS_renameat2, AT_FDCWD, "/nonexistent-a", AT_FDCWD, "/nonexistent-b", 0) != -1 || errno != EPERM)
+                return 2;
+        if (syscall(SYS_linkat, AT_FDCWD, "/nonexistent-a", AT_FDCWD, "/nonexistent-b", 0) != -1 || errno != EPERM)
+                return 3;
+        /* rmdir (84) sits between mkdir (83) and link (86): allowed, so the kernel answers */
+        if (syscall(SYS_rmdir, "/nonexistent-berth-dir") != -1 || errno != ENOENT)
+                return 4;
+        if (syscall(SYS_getppid, 7) != -1 || errno != 5) /* an argument rule */
+                return 5;
+        if (syscall(SYS_getppid, 8) <= 0)
+                return 6;
+        return getpid() > 0 && syscall(SYS_close_range, 1000, 1001, 0) == 0 ? 0 : 7;
+}
+
+static void test_rt_seccomp_many_rules_deny_exactly(void **state) {
+        rt_seccomp_cache_clear();
+        json_t *prof = parse(deny_many);
+        const struct rt_seccomp *p = NULL;
+        struct berr e = { 0 };
+        if (rt_seccomp_compile(prof, &p, NULL, &e) < 0)
+                fail_msg("%s", e.msg);
+        assert_int_equal(in_child(p, check_many_denied), 0);
+        json_decref(prof);
+        rt_seccomp_cache_clear();
+}
+
+/* No rules at all: a chain, not a tree (with no rules, libseccomp before 2.5.4 made a tree
+ * that ignored the default action: every syscall was killed). */
+static int check_allowed(void) {
+        return getppid() > 0 && syscall(SYS_close_range, 1000, 1001, 0) == 0 ? 0 : 1;
+}
+
+static void test_rt_seccomp_no_rules_default_action(void **state) {
+        rt_seccomp_cache_clear();
+        json_t *prof = parse("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_X86_64\"]}");
+        const struct rt_seccomp *p = NULL;
+        struct berr e = { 0 };
+        if (rt_seccomp_compile(prof, &p, NULL, &e) < 0)
+                fail_msg("%s", e.msg);
+        assert_int_equal(in_child(p, check_allowed), 0);
+        json_decref(prof);
+        rt_seccomp_cache_clear();
+}
+
 static void test_rt_seccomp_disk_cache_survives_memory_clear(void **state) {
         char dir[64];
         snprintf(dir, sizeof(dir), "/var/tmp/berth-sc-XXXXXX");
@@ -186,6 +244,8 @@ int main(void) {
                 cmocka_unit_test(test_rt_seccomp_errno_rule_denies_in_child),
                 cmocka_unit_test(test_rt_seccomp_second_compile_hits_cache),
                 cmocka_unit_test(test_rt_seccomp_docker_default_profile),
+                cmocka_unit_test(test_rt_seccomp_many_rules_deny_exactly),
+                cmocka_unit_test(test_rt_seccomp_no_rules_default_action),
                 cmocka_unit_test(test_rt_seccomp_disk_cache_survives_memory_clear),
                 cmocka_unit_test(test_rt_seccomp_bad_profiles_name_the_problem),
         };

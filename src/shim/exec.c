@@ -25,7 +25,8 @@
 #include "runtime/runtime.h"
 #include "shim.h"
 
-#define EXEC_SPEC_MAX (1u << 20)
+/* As the bundle's config.json (main.c): a process with a large environment is as big. */
+#define EXEC_SPEC_MAX (16u << 20)
 
 struct shim_exec {
         char id[65];

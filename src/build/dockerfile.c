@@ -81,10 +81,33 @@ static char *trim_dup(const char *s) {
         return strndup_or_null(s, n);
 }
 
+/* Arrays and strings that grow one piece at a time get room in powers of two, a capacity
+ * their length alone determines (so no field records it): growing them by exactly one
+ * piece per realloc() copied them whole each time, quadratic in a Dockerfile's
+ * instructions, words or continuation lines (under ASan every realloc moves). @p holds
+ * @used elements of @size bytes (allocated by grow(), or NULL); returns @p or a block with
+ * room for @want elements, NULL (and @p untouched) if out of memory. A @used below what
+ * was allocated (a length recounted with strlen()) only means an earlier realloc. */
+static size_t grow_room(size_t n) {
+        size_t c = 8;
+        while (c < n && c <= SIZE_MAX / 2)
+                c *= 2;
+        return c;
+}
+
+static void *grow(void *p, size_t used, size_t want, size_t size) {
+        if (p && want <= grow_room(used))
+                return p;
+        size_t c = grow_room(want);
+        if (c < want || c > SIZE_MAX / size)
+                return NULL;
+        return realloc(p, c * size);
+}
+
 static int strv_push(char ***v, size_t *n, char *s) {
         if (!s)
                 return -ENOMEM;
-        char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+        char **nv = grow(*v, *v ? *n + 1 : 0, *n + 2, sizeof(char *));
         if (!nv) {
                 free(s);
                 return -ENOMEM;
@@ -139,10 +162,10 @@ const char *df_flag(const struct df_instr *in, const char *name) {
 /* ---- the argument forms ---- */
 
 static int flag_push(struct df_instr *in, char *name, char *value) {
-        char **nn = realloc(in->flag_names, (in->n_flags + 1) * sizeof(char *));
+        char **nn = grow(in->flag_names, in->n_flags, in->n_flags + 1, sizeof(char *));
         if (nn)
                 in->flag_names = nn;
-        char **nv = nn ? realloc(in->flag_values, (in->n_flags + 1) * sizeof(char *)) : NULL;
+        char **nv = nn ? grow(in->flag_values, in->n_flags, in->n_flags + 1, sizeof(char *)) : NULL;
         if (nv)
                 in->flag_values = nv;
         if (!nn || !nv || !name || !value) {
@@ -314,7 +337,7 @@ static int parse_words(const char *rest, char escape, char ***ret, size_t *ret_n
 }
 
 static int kv_push(struct df_instr *in, char *key, char *value, struct berr *err) {
-        struct df_kv *kv = realloc(in->kv, (in->n_kv + 1) * sizeof(*kv));
+        struct df_kv *kv = grow(in->kv, in->n_kv, in->n_kv + 1, sizeof(*kv));
         if (kv)
                 in->kv = kv;
         if (!kv || !key || (!value && in->kind != DF_ARG)) {
@@ -701,7 +724,7 @@ static int add_warning(struct dockerfile *df, const char *line) {
 static int append(char **buf, size_t *len, const char *s, size_t n, struct berr *err) {
         if (*len + n > DOCKERFILE_MAX_LINE)
                 return berr_set(err, BERR_INVALID, E2BIG, "dockerfile line too long");
-        char *b = realloc(*buf, *len + n + 1);
+        char *b = grow(*buf, *buf ? *len + 1 : 0, *len + n + 1, 1);
         if (!b)
                 return OOM(err);
         memcpy(b + *len, s, n);
@@ -712,7 +735,7 @@ static int append(char **buf, size_t *len, const char *s, size_t n, struct berr 
 }
 
 static int push_instr(struct dockerfile *df, const char *line, int line_no, struct berr *err) {
-        struct df_instr *v = realloc(df->instrs, (df->n + 1) * sizeof(*v));
+        struct df_instr *v = grow(df->instrs, df->n, df->n + 1, sizeof(*v));
         if (!v)
                 return OOM(err);
         df->instrs = v;

@@ -18,7 +18,7 @@ struct di_pattern {
 
 struct dockerignore {
         struct di_pattern *p;
-        size_t n;
+        size_t n, cap; /* cap doubles: one realloc per pattern was quadratic in the file */
         bool has_exceptions;
 };
 
@@ -115,10 +115,16 @@ int dockerignore_parse(const char *text, size_t len, struct dockerignore **ret, 
                         if (s[0] == '/' && s[1])
                                 s++;
                 }
-                struct di_pattern *np = realloc(di->p, (di->n + 1) * sizeof(*np));
+                struct di_pattern *np = di->p;
+                if (di->n == di->cap) {
+                        size_t cap = di->cap ? di->cap * 2 : 16;
+                        np = realloc(di->p, cap * sizeof(*np));
+                        if (np) {
+                                di->p = np;
+                                di->cap = cap;
+                        }
+                }
                 char *g = strdup(s);
-                if (np)
-                        di->p = np;
                 if (!np || !g) {
                         free(g);
                         dockerignore_free(di);

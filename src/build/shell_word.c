@@ -50,7 +50,17 @@ struct out {
 static int out_end_word(struct out *o) {
         if (!o->in_word)
                 return 0;
-        char **v = realloc(o->words, (o->n + 2) * sizeof(char *));
+        /* Room in powers of two, as dockerfile.c's grow(): one realloc per word copied the
+         * list whole each time (quadratic in the words a split expansion makes). */
+        size_t room = 8;
+        while (o->words && room < o->n + 1)
+                room *= 2;
+        char **v = o->words;
+        if (!v || o->n + 2 > room) {
+                while (room < o->n + 2)
+                        room *= 2;
+                v = realloc(o->words, room * sizeof(char *));
+        }
         if (!v)
                 return -ENOMEM;
         o->words = v;

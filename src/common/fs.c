@@ -205,7 +205,15 @@ int fs_open_in_root(int root, const char *path, int flags) {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        return (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+        /* EAGAIN: a rename or mount anywhere on the host during a lookup through ".." (the
+         * kernel cannot then vouch that ".." stayed in the root); openat2(2) says to retry.
+         * On a host starting containers it happens: a layer failed to apply with "open
+         * directory up/etc: Resource temporarily unavailable" in the unit tests. */
+        for (int tries = 0;; tries++) {
+                int fd = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+                if (fd >= 0 || errno != EAGAIN || tries == 16)
+                        return fd;
+        }
 }
 
 void fs_clean_abs_path(const char *in, char *out, size_t size) {

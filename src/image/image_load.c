@@ -134,7 +134,7 @@ static int read_archive(struct load *ld, int fd, struct berr *err) {
         archive_read_support_filter_xz(a);
         archive_read_support_filter_bzip2(a);
         archive_read_support_format_tar(a);
-        if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK)
+        if (archive_read_open_fd(a, fd, ARCHIVE_READ_BLOCK_BYTES) != ARCHIVE_OK)
                 r = berr_set(err, BERR_INVALID, EINVAL, "invalid image archive: %s", archive_error_string(a));
         while (r == 0) {
                 struct archive_entry *e;

@@ -696,7 +696,7 @@ static int open_readers(struct apply *ap, int tar_fd, bool *ret_empty, struct be
                 *ret_empty = true;
                 return 0;
         }
-        if (archive_read_open_fd(ap->outer, tar_fd, 128 * 1024) != ARCHIVE_OK)
+        if (archive_read_open_fd(ap->outer, tar_fd, ARCHIVE_READ_BLOCK_BYTES) != ARCHIVE_OK)
                 return berr_set(err, BERR_INVALID, EINVAL, "read layer: %s", archive_error_string(ap->outer));
         struct archive_entry *raw;
         r = archive_read_next_header(ap->outer, &raw);

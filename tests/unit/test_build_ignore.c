@@ -156,6 +156,25 @@ static void test_apply_removes_excluded_keeps_exceptions(void **state) {
         rmdir(dir);
 }
 
+/* Thousands of patterns, every one kept in order: the last that matches decides. */
+static void test_many_patterns_all_kept(void **state) {
+        size_t cap = 1 << 16, len = 0;
+        char *text = malloc(cap);
+        assert_non_null(text);
+        for (int i = 0; i < 3000; i++)
+                len += (size_t) snprintf(text + len, cap - len, "%sdir%d/*.tmp\n", i % 2 ? "!" : "", i);
+        struct dockerignore *di = parse(text);
+        assert_true(dockerignore_has_exceptions(di));
+        char path[64];
+        for (int i = 0; i < 3000; i += 111) {
+                snprintf(path, sizeof(path), "dir%d/x.tmp", i);
+                assert_int_equal(dockerignore_excluded(di, path), i % 2 == 0);
+        }
+        assert_false(dockerignore_excluded(di, "dir3000/x.tmp"));
+        dockerignore_free(di);
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_glob_is_go_filepath_match),
@@ -164,6 +183,7 @@ int main(void) {
                 cmocka_unit_test(test_apply_removes_excluded_keeps_exceptions),
                 cmocka_unit_test(test_glob_pathological_patterns_are_bounded),
                 cmocka_unit_test(test_glob_many_stars_still_match_after_a_long_search),
+                cmocka_unit_test(test_many_patterns_all_kept),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

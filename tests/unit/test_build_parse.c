@@ -228,6 +228,69 @@ static void test_expand_words_splits_unquoted(void **state) {
         strv_free(w);
 }
 
+/* Instructions, words, ENV pairs, continuation lines and expanded words by the hundred:
+ * the arrays and the joined line grow past many powers of two and keep every piece. */
+static void test_parse_many_pieces(void **state) {
+        size_t cap = 1 << 20, len = 0;
+        char *text = malloc(cap), expect[8192];
+        assert_non_null(text);
+#define ADD(...) (len += (size_t) snprintf(text + len, cap - len, __VA_ARGS__))
+        ADD("FROM busybox\n");
+        for (int i = 0; i < 1000; i++)
+                ADD("RUN echo %d\n", i);
+        ADD("COPY");
+        for (int i = 0; i < 700; i++)
+                ADD(" f%d", i);
+        ADD(" /dst/\nENV");
+        for (int i = 0; i < 600; i++)
+                ADD(" k%d=v%d", i, i);
+        ADD("\nRUN a \\\n");
+        size_t e = (size_t) snprintf(expect, sizeof(expect), "a ");
+        for (int i = 0; i < 300; i++) {
+                ADD("b%d \\\n", i);
+                e += (size_t) snprintf(expect + e, sizeof(expect) - e, "b%d ", i);
+        }
+        ADD("end\n");
+        snprintf(expect + e, sizeof(expect) - e, "end");
+#undef ADD
+        struct dockerfile *df = parse_ok(text);
+        assert_int_equal(df->n, 1 + 1000 + 3);
+        char want[64];
+        for (int i = 0; i < 1000; i++) {
+                snprintf(want, sizeof(want), "echo %d", i);
+                assert_string_equal(df->instrs[1 + i].args[0], want);
+        }
+        const struct df_instr *copy = &df->instrs[1001], *env = &df->instrs[1002], *run = &df->instrs[1003];
+        assert_int_equal(copy->n_args, 701);
+        for (int i = 0; i < 700; i++) {
+                snprintf(want, sizeof(want), "f%d", i);
+                assert_string_equal(copy->args[i], want);
+        }
+        assert_string_equal(copy->args[700], "/dst/");
+        assert_int_equal(env->n_kv, 600);
+        for (int i = 0; i < 600; i++) {
+                snprintf(want, sizeof(want), "k%d", i);
+                assert_string_equal(env->kv[i].key, want);
+                snprintf(want, sizeof(want), "v%d", i);
+                assert_string_equal(env->kv[i].value, want);
+        }
+        assert_int_equal(run->n_args, 1);
+        assert_string_equal(run->args[0], expect);
+        dockerfile_free(df);
+
+        char **w = NULL;
+        size_t n = 0;
+        struct berr err = { 0 };
+        assert_int_equal(df_expand_words(expect, '\\', lookup, NULL, &w, &n, &err), 0);
+        assert_int_equal(n, 302);
+        assert_string_equal(w[0], "a");
+        assert_string_equal(w[150], "b149");
+        assert_string_equal(w[301], "end");
+        assert_null(w[302]);
+        strv_free(w);
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_forms_and_continuations),
@@ -238,6 +301,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_env_label_arg_onbuild),
                 cmocka_unit_test(test_expand_shell_words),
                 cmocka_unit_test(test_expand_words_splits_unquoted),
+                cmocka_unit_test(test_parse_many_pieces),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

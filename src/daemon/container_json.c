@@ -109,7 +109,7 @@ static json_t *state_obj(struct container *c) {
         json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status", ctr_state_name(s),
                          "Running", running, "Paused", s == CTR_PAUSED, "Restarting", s == CTR_RESTARTING,
                          "OOMKilled", c->oom_killed, "Dead", s == CTR_DEAD, "Pid", running ? (int) c->pid : 0,
-                         "ExitCode", c->exit_code, "Error", c->error, "StartedAt",
+                         "ExitCode", c->exit_code, "Error", c->error ?: "", "StartedAt",
                          c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
                          c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
         json_t *health = health_json(c);

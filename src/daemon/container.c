@@ -330,6 +330,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if (json_is_object(nets)) {
                 json_decref(c->networks);
                 c->networks = json_incref(nets);
+                json_share_scalars(c->networks);
         }
         json_t *ports = json_object_get(json_object_get(rec, "NetworkSettings"), "Ports");
         if (json_is_object(ports))
@@ -926,6 +927,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 ctr_free(c);
                 return r;
         }
+        json_share_scalars(c->networks);
 
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir || mkdir(dir, 0710) < 0) {

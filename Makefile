@@ -7,7 +7,7 @@ BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%S.000000000+00:00)
 
 # libarchive and libcurl are loaded on first use (src/image/archive_lazy.c,
 # src/distribution/dist_curl.c): linked at start they cost berthd ~4.5 MB of idle RSS.
-PKGS := libmicrohttpd gnutls jansson libcrypto libssl libseccomp libcap libnl-route-3.0 ldns zlib
+PKGS := libmicrohttpd gnutls nettle jansson libcrypto libssl libseccomp libcap libnl-route-3.0 ldns zlib
 # libnftables is opened for each firewall batch and closed after it (src/network/firewall.c);
 # libsystemd (sd-bus) by the firewalld thread, only where a system bus answers (firewalld.c).
 LAZY_PKGS := libarchive libcurl libnftables libsystemd

@@ -3,12 +3,14 @@
 supervisors (berth-shim / containerd-shim-runc-v2), and `docker ps` (CLI, median of 5)
 and `GET /containers/json` (median of 5), berthd and dockerd side by side.
 
-    /usr/bin/python3 bench/scale_running.py [--n 1000] [--dockerd-n 200] [--no-dockerd]
+    /usr/bin/python3 bench/scale_running.py [--n 1000] [--dockerd-n 200] [--no-dockerd] [--breakdown]
 
 The containers are `busybox sleep 3600` with --network none, made through the API. dockerd
 takes about a second per container on a loaded 2-core machine, so --dockerd-n may be
 smaller than --n; the figures are then compared at the same N (the smaller one, measured
-on the way up) and the berth figures at the larger N show the scaling. Run as root.
+on the way up) and the berth figures at the larger N show the scaling. --breakdown prints,
+at each mark, where berthd's resident memory is (bench/memmap.py: each library's text and
+data, heap, arenas, thread stacks). Run as root.
 """
 import argparse
 import json
@@ -19,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemons  # noqa: E402
+import memmap  # noqa: E402
 from workloads import load_images, time_docker  # noqa: E402
 import workloads_start as ws  # noqa: E402
 from workloads_api import UnixHTTP, _call  # noqa: E402
@@ -56,7 +59,7 @@ def measure(d, n):
             "shims": len(shims), "shim_pss_kb": pss, "docker_ps_ms": ps, "api_list_ms": statistics.median(api)}
 
 
-def grow(d, upto, marks):
+def grow(d, upto, marks, breakdown=False):
     c = ws._conn(d)
     have = len(c.call("GET", "/containers/json"))
     out = []
@@ -69,6 +72,8 @@ def grow(d, upto, marks):
             m = measure(d, i + 1)
             m["start_s"] = time.time() - t0
             print(f"{d.kind}: {m}", flush=True)
+            if breakdown and d.kind == "berth":
+                print(memmap.report(d.pid), flush=True)
             out.append(m)
     return out
 
@@ -78,6 +83,7 @@ def main():
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--dockerd-n", type=int, default=200)
     p.add_argument("--no-dockerd", action="store_true")
+    p.add_argument("--breakdown", action="store_true", help="berthd's smaps grouped, at each mark")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p.add_argument("--berthd", default=os.path.join(root, "build", "berthd"))
     p.add_argument("--dockerd", default="/usr/sbin/dockerd")
@@ -92,7 +98,7 @@ def main():
         for kind, d, n in kinds:
             d.start()
             load_images(d)
-            grow(d, n, [m for m in marks if m <= n])
+            grow(d, n, [m for m in marks if m <= n], a.breakdown)
             d.discard()  # removes its containers before it stops
             ws._conns.clear()
     finally:

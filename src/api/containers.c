@@ -60,9 +60,7 @@ int api_containers_list(struct api_request *req, struct berr *err) {
                 size_t len = 0;
                 if ((r = ctr_list_text(req->ctx, all, (int) limit, filters, &text, &len, err)) < 0)
                         return r;
-                r = api_reply_data(req, 200, "application/json", text, len);
-                free(text);
-                return r;
+                return api_reply_take(req, 200, "application/json", text, len);
         }
         json_t *list;
         if ((r = ctr_list_json(req->ctx, all, (int) limit, size, filters, &list, err)) < 0)

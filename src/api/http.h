@@ -122,6 +122,8 @@ int api_body_json(struct api_request *req, json_t **ret, struct berr *err);
 int api_reply_json(struct api_request *req, unsigned status, json_t *body); /* steals body */
 int api_reply_data(struct api_request *req, unsigned status, const char *content_type, const void *data,
                    size_t len);
+/* The same, taking @data (malloc'd): freed once sent, or at once on failure. */
+int api_reply_take(struct api_request *req, unsigned status, const char *content_type, char *data, size_t len);
 int api_reply_empty(struct api_request *req, unsigned status);
 int api_reply_error(struct api_request *req, unsigned status, const char *message);
 int api_reply_berr(struct api_request *req, const struct berr *err);

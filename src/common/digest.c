@@ -1,64 +1,68 @@
-/* digest.c - sha256 through OpenSSL's EVP interface. */
+/* digest.c - sha256 through nettle (already loaded by gnutls, which libmicrohttpd needs).
+ * OpenSSL's EVP was used before: its first sha256 initialises the default provider and
+ * faults in ~2 MB of libcrypto, resident in berthd for good (bench/README.md). */
 #include "digest.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "id.h"
 
 struct digest_ctx {
-        EVP_MD_CTX *md;
+        struct sha256_ctx sha;
 };
 
 int digest_ctx_new(struct digest_ctx **ret, struct berr *err) {
         struct digest_ctx *d = calloc(1, sizeof(*d));
         if (!d)
                 return berr_set(err, BERR_INTERNAL, ENOMEM, "sha256: out of memory");
-        d->md = EVP_MD_CTX_new();
-        if (!d->md || EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1) {
-                digest_ctx_free(d);
-                return berr_set(err, BERR_INTERNAL, ENOMEM, "sha256: cannot initialise digest");
-        }
+        sha256_init(&d->sha);
         *ret = d;
         return 0;
 }
 
 void digest_ctx_update(struct digest_ctx *d, const void *data, size_t len) {
-        /* EVP_DigestUpdate on an initialised sha256 context only fails on a NULL context. */
-        (void) EVP_DigestUpdate(d->md, data, len);
+        sha256_update(&d->sha, len, data);
 }
 
-void digest_ctx_final(struct digest_ctx *d, char out[DIGEST_STRING_MAX]) {
+static void hex_out(const uint8_t md[SHA256_DIGEST_SIZE], char out[DIGEST_STRING_MAX]) {
         static const char hex[] = "0123456789abcdef";
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        (void) EVP_DigestFinal_ex(d->md, md, &n);
         memcpy(out, "sha256:", 7);
-        for (unsigned int i = 0; i < n && i < DIGEST_HEX_LEN / 2; i++) {
+        for (unsigned int i = 0; i < SHA256_DIGEST_SIZE; i++) {
                 out[7 + 2 * i] = hex[md[i] >> 4];
                 out[7 + 2 * i + 1] = hex[md[i] & 15];
         }
         out[7 + DIGEST_HEX_LEN] = '\0';
 }
 
+void digest_ctx_final(struct digest_ctx *d, char out[DIGEST_STRING_MAX]) {
+        uint8_t md[SHA256_DIGEST_SIZE];
+        sha256_digest(&d->sha, sizeof(md), md);
+        hex_out(md, out);
+}
+
 struct digest_ctx *digest_ctx_free(struct digest_ctx *d) {
-        if (!d)
-                return NULL;
-        EVP_MD_CTX_free(d->md);
         free(d);
         return NULL;
 }
 
 int digest_sha256_buf(const void *data, size_t len, char out[DIGEST_STRING_MAX], struct berr *err) {
-        struct digest_ctx *d = NULL;
-        int r = digest_ctx_new(&d, err);
-        if (r < 0)
-                return r;
-        digest_ctx_update(d, data, len);
-        digest_ctx_final(d, out);
-        digest_ctx_free(d);
+        struct sha256_ctx sha;
+        uint8_t md[SHA256_DIGEST_SIZE];
+        sha256_init(&sha);
+        sha256_update(&sha, len, data);
+        sha256_digest(&sha, sizeof(md), md);
+        hex_out(md, out);
         return 0;
+}
+
+void digest_sha256_raw(const void *data, size_t len, unsigned char out[32]) {
+        struct sha256_ctx sha;
+        sha256_init(&sha);
+        sha256_update(&sha, len, data);
+        sha256_digest(&sha, SHA256_DIGEST_SIZE, out);
 }
 
 bool digest_is_sha256(const char *s) {

@@ -1,4 +1,4 @@
-/* digest.h - sha256 digests (OpenSSL EVP), streaming and one-shot, as "sha256:<hex>" strings. */
+/* digest.h - sha256 digests (nettle), streaming and one-shot, as "sha256:<hex>" strings. */
 #pragma once
 
 #include <stdbool.h>
@@ -20,6 +20,9 @@ struct digest_ctx *digest_ctx_free(struct digest_ctx *d);
 
 /* One shot over a buffer: "sha256:<hex>". */
 int digest_sha256_buf(const void *data, size_t len, char out[DIGEST_STRING_MAX], struct berr *err);
+
+/* One shot, the 32 raw bytes. */
+void digest_sha256_raw(const void *data, size_t len, unsigned char out[32]);
 
 /* True for "sha256:" followed by exactly 64 lowercase hex digits. */
 bool digest_is_sha256(const char *s);

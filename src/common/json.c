@@ -1,6 +1,7 @@
 /* json.c - shape-checked access to jansson values. */
 #include "json.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,4 +129,52 @@ void json_filters_normalize(json_t *filters) {
                 json_object_foreach(v, val, b) if (json_is_true(b)) json_array_append_new(arr, json_string(val));
                 json_object_set_new(filters, k, arr); /* replacing a key's value is safe while iterating */
         }
+}
+
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static json_t *shared_empty, *shared_zero; /* never freed: referenced for the process's life */
+
+static void shared_init(void) {
+        shared_empty = json_string("");
+        shared_zero = json_integer(0);
+}
+
+static json_t *shared_for(json_t *v) {
+        if (json_is_string(v) && json_string_length(v) == 0)
+                return shared_empty;
+        if (json_is_integer(v) && json_integer_value(v) == 0)
+                return shared_zero;
+        return NULL;
+}
+
+static void share_scalars(json_t *v, int depth) {
+        if (depth > 16)
+                return;
+        if (json_is_object(v)) {
+                void *it = json_object_iter(v);
+                while (it) {
+                        json_t *x = json_object_iter_value(it);
+                        json_t *s = shared_for(x);
+                        if (s && s != x)
+                                json_object_iter_set(v, it, s);
+                        else
+                                share_scalars(x, depth + 1);
+                        it = json_object_iter_next(v, it);
+                }
+        } else if (json_is_array(v)) {
+                for (size_t i = 0; i < json_array_size(v); i++) {
+                        json_t *x = json_array_get(v, i);
+                        json_t *s = shared_for(x);
+                        if (s && s != x)
+                                json_array_set(v, i, s);
+                        else
+                                share_scalars(x, depth + 1);
+                }
+        }
+}
+
+void json_share_scalars(json_t *v) {
+        pthread_once(&shared_once, shared_init);
+        if (shared_empty && shared_zero)
+                share_scalars(v, 0);
 }

@@ -76,6 +76,11 @@ static void free_retired(struct ctr_config **v, size_t n) {
         free(v);
 }
 
+void ctr_set_error(struct container *c, const char *msg) {
+        free(c->error);
+        c->error = msg && msg[0] ? strndup(msg, BERR_MSG_MAX - 1) : NULL; /* ENOMEM: no error shown */
+}
+
 static void ctr_free(struct container *c) {
         if (!c)
                 return;
@@ -89,6 +94,7 @@ static void ctr_free(struct container *c) {
         free(c->path);
         free(c->list_text);
         free(c->exec_process);
+        free(c->error);
         pthread_mutex_destroy(&c->lock);
         pthread_mutex_destroy(&c->save_lock);
         pthread_cond_destroy(&c->cond);
@@ -153,7 +159,7 @@ static json_t *state_json(struct container *c) {
                          ctr_state_name(st), "Running", running, "Paused", st == CTR_PAUSED, "Restarting",
                          st == CTR_RESTARTING, "OOMKilled", c->oom_killed, "Dead", st == CTR_DEAD,
                          "RemovalInProgress", 0, "Pid", running ? (int) c->pid : 0, "ExitCode", c->exit_code, "Error",
-                         c->error, "StartedAt", c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z",
+                         c->error ?: "", "StartedAt", c->started_at[0] ? c->started_at : "0001-01-01T00:00:00Z",
                          "FinishedAt", c->finished_at[0] ? c->finished_at : "0001-01-01T00:00:00Z");
 }
 
@@ -325,6 +331,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         if (json_is_object(nets)) {
                 json_decref(c->networks);
                 c->networks = json_incref(nets);
+                json_share_scalars(c->networks);
         }
         json_t *ports = json_object_get(json_object_get(rec, "NetworkSettings"), "Ports");
         if (json_is_object(ports))
@@ -337,7 +344,7 @@ static int load_one(struct daemon *d, const char *id, struct container **ret, st
         c->pid = (pid_t) json_integer_value(json_object_get(st, "Pid"));
         c->exit_code = (int) json_integer_value(json_object_get(st, "ExitCode"));
         c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
-        snprintf(c->error, sizeof(c->error), "%s", json_string_value(json_object_get(st, "Error")) ?: "");
+        ctr_set_error(c, json_string_value(json_object_get(st, "Error")));
         const char *sa = json_string_value(json_object_get(st, "StartedAt"));
         const char *fa = json_string_value(json_object_get(st, "FinishedAt"));
         if (sa && strncmp(sa, "0001-", 5) != 0)
@@ -921,6 +928,7 @@ int ctr_create(struct daemon *d, const char *name, json_t *body, char ret_id[65]
                 ctr_free(c);
                 return r;
         }
+        json_share_scalars(c->networks);
 
         _cleanup_free_ char *dir = ctr_data_dir(d, c->id);
         if (!dir || mkdir(dir, 0710) < 0) {

@@ -92,7 +92,8 @@ struct container {
         pid_t pid;
         int exit_code;
         bool oom_killed;
-        char error[1024]; /* BERR_MSG_MAX: a start error whole, as the client got it */
+        char *error; /* a start error whole (up to BERR_MSG_MAX), as the client got it; NULL: none.
+                      * Set by ctr_set_error only: most containers never have one (1 KB each saved) */
         char started_at[40];
         char finished_at[40];
         int restart_count;
@@ -159,6 +160,10 @@ void ctr_cancel_restart(struct daemon *d, struct container *c);
 enum ctr_state ctr_state_shown(const struct container *c);
 /* Docker's State.Running: running, paused or restarting, as shown. */
 bool ctr_is_running(const struct container *c);
+
+/* State.Error: @msg (NULL or "": none), kept up to BERR_MSG_MAX - 1 bytes. Caller holds c->lock
+ * (or the container is not shared yet). */
+void ctr_set_error(struct container *c, const char *msg);
 
 /* Store lifetime. */
 int ctr_store_open(struct daemon *d, struct berr *err);   /* load records, re-adopt shims */

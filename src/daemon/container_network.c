@@ -385,6 +385,11 @@ int ctr_net_start(struct daemon *d, struct container *c, char *ns_path, size_t s
                 json_decref(networks);
                 return r;
         }
+        if (ports && json_object_size(ports) == 0) { /* no port: inspect shows {} for NULL too (200 B saved) */
+                json_decref(ports);
+                ports = NULL;
+        }
+        json_share_scalars(networks); /* kept while it runs: no copy of its empty fields */
         pthread_mutex_lock(&c->lock);
         json_decref(c->networks);
         c->networks = networks;

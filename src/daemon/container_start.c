@@ -803,7 +803,7 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 c->pid = pid;
                 c->exit_code = 0;
                 c->oom_killed = false;
-                c->error[0] = '\0';
+                ctr_set_error(c, NULL);
                 memcpy(c->started_at, started_at, sizeof(c->started_at));
                 c->start_seq++;
                 /* Running (written, "start") before the monitor can see the exit: a command
@@ -839,7 +839,7 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                         if (pthread_cond_timedwait(&c->cond, &c->lock, &deadline) != 0)
                                 break;
                 c->exit_code = ctr_exit_code_for_errno(errnum, CTR_EXIT_START_UNKNOWN);
-                snprintf(c->error, sizeof(c->error), "%s", msg);
+                ctr_set_error(c, msg);
                 c->start_seq++;
                 (void) ctr_set_state(d, c, CTR_CREATED, 0, NULL); /* logs its own failure */
                 bool auto_remove = c->cc->hc.auto_remove;
@@ -857,7 +857,7 @@ fail:
         ctr_net_stop(d, c);
         ctr_unmount_rootfs(d, c);
         c->start_seq++;
-        snprintf(c->error, sizeof(c->error), "%s", err->msg);
+        ctr_set_error(c, err->msg);
         if (err->kind == BERR_INVALID)
                 c->exit_code = ctr_exit_code_for_errno(err->errnum, CTR_EXIT_START_UNKNOWN);
         struct berr e2 = { 0 };

@@ -70,6 +70,12 @@ int main(int argc, char **argv) {
          * arenas (up to 8 per core), and each keeps the memory it once held. Two arenas keep
          * the daemon's RSS flat as containers and clients come and go. */
         mallopt(M_ARENA_MAX, 2);
+        /* A fixed mmap threshold: large blocks (a listing of 1,000 containers is ~1 MB of
+         * text) are mapped and unmapped on their own. Left dynamic, glibc raises the
+         * threshold to the largest block freed and the trim threshold to twice that, and a
+         * second arena's top then keeps megabytes resident after one listing (measured:
+         * 2.7 MB at 1,000 containers, bench/README.md). */
+        mallopt(M_MMAP_THRESHOLD, 128 << 10);
 
         /* berthd --check [--repair]: its own flags, taken out before dockerd's are parsed. */
         struct check_opts check;

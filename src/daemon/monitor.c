@@ -118,7 +118,7 @@ void ctr_handle_exit(struct daemon *d, struct container *c) {
                 kill_orphans(c->id);
                 c->exit_code = 137;
                 ctr_now(c->finished_at);
-                snprintf(c->error, sizeof(c->error), "the container's shim exited unexpectedly");
+                ctr_set_error(c, "the container's shim exited unexpectedly");
         }
         bool was_start = c->state == CTR_STARTING; /* the init never ran: ctr_start reports it */
         c->pid = 0;

@@ -3,10 +3,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/digest.h"
 
 int ipam_parse_ip4(const char *s, uint32_t *ret) {
         struct in_addr a;
@@ -372,8 +373,8 @@ int ipam_pick_subnet6(const struct ipam_pool_spec6 *spec, const struct ipv6_net 
 }
 
 void ipam_ula_pool(const char *host_id, struct ipam_pool_spec6 *ret) {
-        uint8_t sha[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *) (host_id ? host_id : ""), host_id ? strlen(host_id) : 0, sha);
+        uint8_t sha[32];
+        digest_sha256_raw(host_id ? host_id : "", host_id ? strlen(host_id) : 0, sha);
         memset(ret, 0, sizeof(*ret));
         ret->base.addr[0] = 0xfd;
         /* The 40 low bits of the digest's first 8 bytes (big endian) follow fd. */

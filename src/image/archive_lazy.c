@@ -17,7 +17,7 @@
 
 /* lock guards everything below; state is also read without it (the fast path). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int state;              /* 0: not loaded, 1: loaded, -1: could not be (final) */
+static _Atomic int state;              /* 0: not loaded (a failed load is tried again at the next use), 1: loaded */
 static void *handle;
 static struct arclazy_table table;     /* the library's functions while loaded */
 static struct arclazy_table missing;   /* what callers get when it could not be */
@@ -47,6 +47,18 @@ static const char *missing_error_string(struct archive *a) {
         return "libarchive is not available";
 }
 
+static pthread_once_t missing_once = PTHREAD_ONCE_INIT;
+
+static void missing_init(void) {
+#define ARCLAZY_MISSING(name) missing.name = (__typeof__(missing.name)) missing_abort;
+        ARCLAZY_FUNCS(ARCLAZY_MISSING)
+#undef ARCLAZY_MISSING
+        missing.archive_read_new = missing_new;
+        missing.archive_write_new = missing_new;
+        missing.archive_entry_new = missing_entry_new;
+        missing.archive_error_string = missing_error_string;
+}
+
 static void load_locked(void) {
         if (atomic_load(&state) != 0)
                 return;
@@ -72,14 +84,10 @@ static void load_locked(void) {
                 dlclose(h);
         }
         log_error("cannot load %s, image archives are unavailable: %s", ARCLAZY_SONAME, load_error);
-#define ARCLAZY_MISSING(name) missing.name = (__typeof__(missing.name)) missing_abort;
-        ARCLAZY_FUNCS(ARCLAZY_MISSING)
-#undef ARCLAZY_MISSING
-        missing.archive_read_new = missing_new;
-        missing.archive_write_new = missing_new;
-        missing.archive_entry_new = missing_entry_new;
-        missing.archive_error_string = missing_error_string;
-        atomic_store(&state, -1);
+        pthread_once(&missing_once, missing_init); /* written once: another thread may hold it */
+        /* state stays 0: a failure that passes (EMFILE, ENOMEM) must not leave pulls,
+         * loads and pushes unavailable until a restart, now that the library is loaded
+         * again after every idle close. */
 }
 
 static double since_idle_s(void) {
@@ -200,6 +208,10 @@ bool arclazy_is_loaded(void) {
 int arclazy_require(struct berr *err) {
         if (arclazy() != &missing)
                 return 0;
+        char why[sizeof(load_error)];
+        pthread_mutex_lock(&lock);
+        snprintf(why, sizeof(why), "%s", load_error);
+        pthread_mutex_unlock(&lock);
         return berr_set(err, BERR_UNAVAILABLE, ENOSYS, "image archives are unavailable: cannot load %s: %s",
-                        ARCLAZY_SONAME, load_error);
+                        ARCLAZY_SONAME, why);
 }

@@ -307,8 +307,15 @@ def test_daemon_json_runtimes_and_default_runtime(fresh_daemon, tmp_path):
         p = cli.run("run", "--name", "wrapped-ctr", "busybox", "sh", "-c", "echo via wrapper")
         assert p.stdout == "via wrapper\n"
         assert json.loads(cli.run("inspect", "wrapped-ctr").stdout)[0]["HostConfig"]["Runtime"] == "wrapped"
-        with open(os.path.join(str(tmp_path), "wrapped.args")) as f:
-            calls = f.read().splitlines()
+        # The delete runs after the exit is recorded, off the path of wait: it may come
+        # after docker run has returned.
+        deadline = time.time() + 10
+        while True:
+            with open(os.path.join(str(tmp_path), "wrapped.args")) as f:
+                calls = f.read().splitlines()
+            if any(" delete --force " in c for c in calls) or time.time() > deadline:
+                break
+            time.sleep(0.05)
         root = os.path.join(d.exec_root, "runtime-wrapped")
         # runtimeArgs first, then berth's own state root, then the command
         assert any(c.startswith("--debug --root %s --log " % root) and " create --bundle " in c for c in calls), calls

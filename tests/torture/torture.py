@@ -204,13 +204,13 @@ class Client(threading.Thread):
         """@fn changes @cid's state: "any" while it runs (a kill may cut it short),
         @after once it is acknowledged, what it was if it was refused or if @fn returns
         304 (a start's Not Modified: it changed nothing, so what was expected still is;
-        only start() returns a status: a stop's 304, stopped already, agrees with its
+        only start_ctr() returns a status: a stop's 304, stopped already, agrees with its
         @after anyway)."""
         with self.t.ledger.lock:
             before = self.ctr(cid)["expect"]
             seen = self.t.ledger.shim_exit_seen
             # sent before the driver saw the exit of a shim it killed recorded: the start
-            # may find the container still running (see start())
+            # may find the container still running (see start_ctr())
             legit_304 = cid in seen and (seen[cid] is None or time.time() < seen[cid])
         self.set_expect(cid, "any")
         try:
@@ -220,6 +220,7 @@ class Client(threading.Thread):
             raise
         if status == 304:
             self.note(cid, "answered 304")
+            self.t.ledger.count("start_304", True)  # in the summary: how often the race was met
             self.set_expect(cid, before)
             if not legit_304:
                 self.t.violation("start of %s answered 304 (already running), but the client was told it is %s "
@@ -227,7 +228,7 @@ class Client(threading.Thread):
         else:
             self.set_expect(cid, after)
 
-    def start(self, cid):
+    def start_ctr(self, cid):
         """POST /containers/ID/start, its status: docker-py's start() does not tell 204
         (started) from 304 (already running). The difference matters right after the
         driver killed the container's shim: until berthd has handled the shim's end, the
@@ -261,7 +262,7 @@ class Client(threading.Thread):
             self.t.ledger.ever_ids.add(cid)
         self.mine.append(cid)
         if self.rng.random() < 0.8:
-            self.call(cid, "running", lambda: self.start(cid))
+            self.call(cid, "running", lambda: self.start_ctr(cid))
 
     def pick(self, want=None):
         with self.t.ledger.lock:
@@ -272,7 +273,7 @@ class Client(threading.Thread):
     def op_start(self):
         cid = self.pick("exited") or self.pick("created")
         if cid:
-            self.call(cid, "running", lambda: self.start(cid))
+            self.call(cid, "running", lambda: self.start_ctr(cid))
 
     def op_exec(self):
         cid = self.pick("running")

@@ -113,6 +113,7 @@ class Ledger:
         self.networks = {}    # name -> "present" | "maybe"
         self.ever_ids = set()
         self.killed_shims = set()
+        self.starts_304 = 0
         self.shim_exit_seen = {}  # id -> when the driver saw a killed shim's exit recorded (None: not yet)
         self.ops = {}
         self.errors = {}
@@ -220,7 +221,8 @@ class Client(threading.Thread):
             raise
         if status == 304:
             self.note(cid, "answered 304")
-            self.t.ledger.count("start_304", True)  # in the summary: how often the race was met
+            with self.t.ledger.lock:
+                self.t.ledger.starts_304 += 1  # in the summary: how often the race was met
             self.set_expect(cid, before)
             if not legit_304:
                 self.t.violation("start of %s answered 304 (already running), but the client was told it is %s "
@@ -901,6 +903,7 @@ class Torture:
         elapsed = time.time() - t0
         log("ops acknowledged: %s" % json.dumps(self.ledger.ops, sort_keys=True))
         log("ops cut short or refused: %s" % json.dumps(self.ledger.errors, sort_keys=True))
+        log("starts answered 304 while a killed shim's end was pending: %d" % self.ledger.starts_304)
         for why, n in sorted(self.ledger.reasons.items(), key=lambda kv: -kv[1])[:12]:
             log("  refused %5d x %s" % (n, why))
         log("torture: %d cycles (%s kills, %d clients) in %.0f s, %d violations" % (done, a.mode, a.clients, elapsed,

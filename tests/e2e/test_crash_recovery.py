@@ -328,6 +328,58 @@ def test_shim_killed_while_paused_ends_the_container(fresh_daemon):
         clean_up(d, cli)
 
 
+def test_start_right_after_the_shim_was_killed_is_answered_as_dockerd(fresh_daemon):
+    """A start that arrives after a container's shim was killed, before berthd has handled
+    the shim's end: its init still lives (berthd kills it when it handles the end), so the
+    container is still running and the start answers 304, as dockerd's does before
+    containerd's exit event for a dead shim (137) arrives; that exit then ends the run
+    (exited, 137). A start after the end was handled is a new run (204) that the old
+    shim's end never touches. The torture once counted such a 304 as a run it had begun
+    (docker-py's start() returns alike for 204 and 304) and reported the 137 that came
+    next as a violation (seed 912654016). Each try below lands on one side or the other;
+    both must hold together."""
+    import docker as dockerpy
+    d = fresh_daemon()
+    cli = DockerCLI(d.host)
+    api = dockerpy.APIClient(base_url=d.host, version="1.45", timeout=30)
+    try:
+        cli.run("load", "-i", os.path.join(TESTDATA, "fixtures", "busybox-docker-archive.tar"))
+        answers = []
+        for _ in range(8):
+            cid = api.create_container("busybox", ["sleep", "600"])["Id"]
+            api.start(cid)
+            st0 = api.inspect_container(cid)["State"]
+            with open(os.path.join(d.exec_root, "containers", cid, "shim.pid")) as f:
+                shim = int(f.read())
+            os.kill(shim, signal.SIGKILL)
+            res = api._post(api._url("/containers/{0}/start", cid))
+            answers.append(res.status_code)
+            assert res.status_code in (204, 304), (res.status_code, res.text)
+            deadline = time.time() + 10
+            while os.path.exists("/proc/%d" % st0["Pid"]):  # the old init goes either way
+                assert time.time() < deadline, "the init of the killed shim's run outlived it"
+                time.sleep(0.05)
+            if res.status_code == 304:
+                while api.inspect_container(cid)["State"]["Running"]:
+                    assert time.time() < deadline, "the killed shim's end was never recorded"
+                    time.sleep(0.05)
+                st = api.inspect_container(cid)["State"]
+                assert st["Status"] == "exited" and st["ExitCode"] == 137, st
+                assert st["StartedAt"] == st0["StartedAt"], st
+            else:
+                time.sleep(0.3)  # time enough for a stray handling of the old end to show
+                st = api.inspect_container(cid)["State"]
+                assert st["Status"] == "running" and st["Pid"] != st0["Pid"], st
+                assert os.path.exists("/proc/%d" % st["Pid"]), st
+                assert st["StartedAt"] > st0["StartedAt"], st
+                assert cli.run("exec", cid, "echo", "ok", timeout=20).stdout == "ok\n"
+            api.remove_container(cid, force=True)
+        print("start answers right after the shim kill: %s" % answers)
+    finally:
+        api.close()
+        clean_up(d, cli)
+
+
 def netns_ifaces(d, cid):
     out = subprocess.run(["nsenter", "--net=" + os.path.join(d.exec_root, "netns", cid), "ip", "-o", "link", "show"],
                          capture_output=True, text=True, check=True).stdout

@@ -723,7 +723,11 @@ static int start(struct daemon *d, struct container *c, struct berr *err) {
                 pthread_mutex_unlock(&c->lock);
                 return berr_set(err, BERR_NOT_FOUND, ENOENT, "No such container: %s", c->id);
         }
-        if (c->state == CTR_RUNNING || c->state == CTR_PAUSED || c->state == CTR_STARTING) {
+        if (c->state == CTR_PAUSED) { /* as dockerd: 409, not 304 */
+                pthread_mutex_unlock(&c->lock);
+                return berr_set(err, BERR_CONFLICT, EBUSY, "cannot start a paused container, try unpause instead");
+        }
+        if (c->state == CTR_RUNNING || c->state == CTR_STARTING) {
                 pthread_mutex_unlock(&c->lock);
                 return 1;
         }

@@ -4,6 +4,7 @@ import json
 import os
 import time
 
+import docker.errors as docker_errors
 import pytest
 
 from conftest import TESTDATA
@@ -106,6 +107,22 @@ def test_pause_of_a_stopped_container_is_409(docker, images):
         assert p.returncode != 0 and "Container %s is not running" % cid in p.stderr
     finally:
         docker.run("rm", cid)
+
+
+def test_start_of_a_paused_container_is_409(docker, client, images):
+    cid = docker.run("run", "-d", "busybox", "sleep", "600").stdout.strip()
+    try:
+        docker.run("pause", cid)
+        p = docker.run("start", cid, check=False)
+        assert p.returncode != 0 and "cannot start a paused container, try unpause instead" in p.stderr
+        with pytest.raises(docker_errors.APIError) as e:
+            client.api.start(cid)
+        assert e.value.status_code == 409
+        assert client.api.inspect_container(cid)["State"]["Paused"]
+        docker.run("unpause", cid)
+        assert client.api.start(cid) is None  # running: 304, which docker-py takes as done
+    finally:
+        docker.run("rm", "-f", cid)
 
 
 def test_stop_of_a_paused_container_delivers_its_stop_signal(docker, images):

@@ -110,8 +110,8 @@ int arclazy_require(struct berr *err);
 /* The read size given to archive_read_open_fd(): 64 KiB, the pipe and socket buffer size
  * an archive arrives in. A 128 KiB buffer (plus its allocator's header) is past what
  * ASan's allocator serves from its size classes (and glibc's first mmap threshold): every
- * layer and archive opened mapped, faulted in and unmapped a buffer of its own (5 to 15%
- * of the CPU time per input of fuzz_layer_apply and fuzz_image_load). */
+ * layer and archive opened mapped, faulted in and unmapped a buffer of its own (up to a
+ * tenth of the CPU time per input of fuzz_image_load and fuzz_layer_apply). */
 #define ARCHIVE_READ_BLOCK_BYTES (64 * 1024)
 
 #ifndef ARCLAZY_IMPL

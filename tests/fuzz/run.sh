@@ -6,6 +6,9 @@
 # build/fuzz/artifacts/ so it can become a unit test.
 # FUZZ_RUNS=N (optional) also stops a target after N executions, so a long run spends the
 # time left on the slower targets (make fuzz FUZZ_SECONDS=3600 FUZZ_RUNS=10000000).
+# Every run also appends a line to build/fuzz/logs/runs.tsv (UTC start, target, executions,
+# wall seconds, exit status, corpus size), so executions can be summed over several runs
+# of a target that carried its corpus over, and each run's figure stays on record.
 set -uo pipefail
 seconds=$1
 shift
@@ -24,6 +27,7 @@ for bin in "$@"; do
         mkdir -p "$work" "$seeds"
         log=build/fuzz/logs/$name.log
         scratch=$(mktemp -d "$scratch_base"/berth-fuzz-run-XXXXXX)
+        started=$(date -u +%FT%TZ) t0=$(date +%s)
         BERTH_FUZZ_TMP=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
                 LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0 \
                 "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
@@ -33,6 +37,8 @@ for bin in "$@"; do
         rm -rf "$scratch"
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         corpus=$(find "$work" -type f | wc -l)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$started" "$name" "${execs:-?}" $(($(date +%s) - t0)) $rc "$corpus" \
+                >>build/fuzz/logs/runs.tsv
         if [ $rc -eq 0 ]; then
                 result=ok
         else

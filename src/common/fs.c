@@ -205,12 +205,15 @@ int fs_open_in_root(int root, const char *path, int flags) {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        /* EAGAIN: a rename or mount anywhere on the host during a lookup through ".." (the
-         * kernel cannot then vouch that ".." stayed in the root); openat2(2) says to retry.
-         * On a host starting containers it happens: a layer failed to apply with "open
-         * directory up/etc: Resource temporarily unavailable" in the unit tests. */
+        /* EAGAIN (fs_openat2): on a host starting containers it happens: a layer failed to
+         * apply with "open directory up/etc: Resource temporarily unavailable" in the unit
+         * tests. */
+        return fs_openat2(root, path[0] ? path : ".", &how);
+}
+
+int fs_openat2(int dirfd, const char *path, const struct open_how *how) {
         for (int tries = 0;; tries++) {
-                int fd = (int) syscall(SYS_openat2, root, path[0] ? path : ".", &how, sizeof(how));
+                int fd = (int) syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
                 if (fd >= 0 || errno != EAGAIN || tries == 16)
                         return fd;
         }

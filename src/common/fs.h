@@ -62,6 +62,11 @@ bool fs_spread_subdirs(int fd);
 /* openat2(@root, @path, @flags | O_CLOEXEC) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS:
  * every step, symlinks included, stays inside @root ("" means @root itself). -1/errno. */
 int fs_open_in_root(int root, const char *path, int flags);
+/* openat2(2), retried on EAGAIN (a rename or mount anywhere on the host during a lookup
+ * through "..": the kernel cannot then vouch for the resolution, and openat2(2) says to
+ * retry). Returns the fd, or -1 with errno set. */
+struct open_how;
+int fs_openat2(int dirfd, const char *path, const struct open_how *how);
 
 /* @rel (a path a plugin answered, inside its rootfs @base) as the host sees it, every step
  * resolved inside @base: a symlink "/data -> /" or a "/../.." must not lead out. The

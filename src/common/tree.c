@@ -31,7 +31,7 @@ static int open_subdir_same_mount(int dirfd, const char *name, struct berr *err)
                 .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
                 .resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
-        int fd = (int) syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+        int fd = fs_openat2(dirfd, name, &how);
         if (fd < 0 && errno == EXDEV)
                 return berr_set(err, BERR_CONFLICT, EBUSY, "remove %s: a filesystem is mounted there", name);
         if (fd >= 0 || errno != ENOSYS)

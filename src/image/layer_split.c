@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/err.h"
 
 #define SPLIT_MAGIC "BERTHSPLIT1\n"
@@ -510,7 +511,7 @@ static int open_payload(struct layer_split_reader *r, const char *name, struct b
                 .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        int fd = (int) syscall(SYS_openat2, r->root_fd, name[0] ? name : ".", &how, sizeof(how));
+        int fd = fs_openat2(r->root_fd, name[0] ? name : ".", &how);
         if (fd < 0)
                 return berr_sys(err, BERR_INTERNAL, "layer %s: %s", r->diff_id, name);
         struct stat st;

@@ -35,7 +35,7 @@ static int openat2_in_root(int rootfd, const char *path, int flags) {
                 .flags = (uint64_t) (flags | O_CLOEXEC),
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
-        return (int) syscall(SYS_openat2, rootfd, path[0] ? path : "/", &how, sizeof(how));
+        return fs_openat2(rootfd, path[0] ? path : "/", &how);
 }
 
 /* Pop the first component of *rem into @buf; false when none is left. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/err.h"
 
 #define ID_MAX INT32_MAX               /* runc: uids and gids must be in range 0-2147483647 */
@@ -43,7 +44,7 @@ static int read_db(int rootfs_fd, const char *path, char **ret_data, struct berr
                 .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
-        _cleanup_close_ int fd = (int) syscall(SYS_openat2, rootfs_fd, path, &how, sizeof(how));
+        _cleanup_close_ int fd = fs_openat2(rootfs_fd, path, &how);
         if (fd < 0)
                 return 0;
         struct stat st;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/json.h"
 
 /* A detached proc mount, for this process's namespaces. */
@@ -48,7 +49,7 @@ static int write_one(int procfd, const char *key, const char *value, struct berr
                 .flags = O_WRONLY | O_TRUNC | O_CLOEXEC,
                 .resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
         };
-        _cleanup_close_ int fd = (int) syscall(SYS_openat2, procfd, path, &how, sizeof(how));
+        _cleanup_close_ int fd = fs_openat2(procfd, path, &how);
         if (fd < 0)
                 return berr_sys(err, BERR_INVALID, "sysctl \"%s\"", key);
         struct statfs sfs; /* cannot be anything else; checked because the file is written */

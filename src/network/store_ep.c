@@ -101,6 +101,16 @@ struct addr_grant {
         int prefix6;
 };
 
+/* What berth's allocator's failure @r (ipam_alloc_take, ipam_alloc6_take) says, as dockerd. */
+static int alloc_error(struct berr *err, int r, const char *want, const char *family, const char *net) {
+        if (r == -ERANGE)
+                return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
+                                "network's subnets", want);
+        if (r == -EEXIST)
+                return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
+        return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available %s addresses on network %s", family, net);
+}
+
 /* Wait (bounded) until every address of the endpoints that left is back. Caller holds
  * s->lock; it is let go while waiting. */
 static void wait_releases_locked(struct net_store *s) {
@@ -171,12 +181,7 @@ again:
         }
         if (r < 0) {
                 pthread_mutex_unlock(&s->lock);
-                if (r == -ERANGE)
-                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
-                                        "network's subnets", q->want_ip);
-                if (r == -EEXIST)
-                        return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
-                return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
+                return alloc_error(err, r, q->want_ip, "IPv4", n->info.name);
         }
         ep.gateway = n->alloc.gateway;
         ep.prefix = pre ? pre->prefix : n->subnet.prefix;
@@ -201,13 +206,7 @@ again:
                 if (r < 0) {
                         alloc_release(n, ep.ip);
                         pthread_mutex_unlock(&s->lock);
-                        if (r == -ERANGE)
-                                return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of "
-                                                "this network's subnets", q->want_ip6);
-                        if (r == -EEXIST)
-                                return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
-                        return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv6 addresses on network %s",
-                                        n->info.name);
+                        return alloc_error(err, r, q->want_ip6, "IPv6", n->info.name);
                 }
                 ep.has_ip6 = true;
                 memcpy(ep.gateway6, n->alloc6.gateway, 16);
@@ -398,12 +397,7 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                 ep.prefix = pre->prefix;
         } else if ((r = ipam_alloc_take(&n->alloc, want, &ep.ip)) < 0) {
                 pthread_mutex_unlock(&s->lock);
-                if (r == -ERANGE)
-                        return berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
-                                        "network's subnets", q->want_ip);
-                if (r == -EEXIST)
-                        return berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
-                return berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv4 addresses on network %s", n->info.name);
+                return alloc_error(err, r, q->want_ip, "IPv4", n->info.name);
         } else
                 ep.prefix = n->subnet.prefix;
         /* IPv6: the IPAM plugin's (@pre) or berth's allocator */
@@ -412,16 +406,9 @@ static int join_remote(struct net_store *s, const struct net_join_req *q, const 
                              "network's subnets", q->want_ip6);
         else if (n->has_v6 && pre && pre->has6)
                 memcpy(ep.ip6, pre->ip6, 16), ep.has_ip6 = true, ep.prefix6 = pre->prefix6;
-        else if (n->has_v6 && (r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6)) < 0) {
-                if (r == -ERANGE)
-                        r = berr_set(err, BERR_INVALID, EINVAL, "Invalid address %s: It does not belong to any of this "
-                                     "network's subnets", q->want_ip6);
-                else if (r == -EEXIST)
-                        r = berr_set(err, BERR_FORBIDDEN, EADDRINUSE, "Address already in use");
-                else
-                        r = berr_set(err, BERR_UNAVAILABLE, ENOSPC, "no available IPv6 addresses on network %s",
-                                     n->info.name);
-        } else if (n->has_v6) {
+        else if (n->has_v6 && (r = ipam_alloc6_take(&n->alloc6, want6, ep.ip6)) < 0)
+                r = alloc_error(err, r, q->want_ip6, "IPv6", n->info.name);
+        else if (n->has_v6) {
                 ep.has_ip6 = true;
                 ep.prefix6 = n->subnet6.prefix;
         }
